@@ -1,2 +1,58 @@
+// seccloud: one binary, one subcommand per service, and `run`, the supervisor that starts them.
+// This file holds main() and subcommand dispatch only.
+
 #include <cstdio>
-int main() { std::puts("seccloud"); }
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/seccloud/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// The explicit list of subcommands; each service adds its own line when it lands.
+constexpr Command kCommands[] = {
+    {"run", "start every enabled service under the supervisor", seccloud::cli::Run},
+    {"check-config", "validate a configuration file and list every error", seccloud::cli::CheckConfig},
+    {"reload", "ask the running supervisor to load the configuration again", seccloud::cli::Reload},
+    {"status", "show the running services, pids, uptime, restarts, health, versions", seccloud::cli::Status},
+    {"version", "print the version", seccloud::cli::Version},
+};
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: seccloud <command> [options]\n\n"
+               "seccloud is the shared security gateway and SOC of a prefecture's municipalities.\n\n"
+               "commands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n`seccloud <command> --help` describes each command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage(stderr);
+    return 2;
+  }
+  const std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    Usage(stdout);
+    return 0;
+  }
+  if (name == "--version") return seccloud::cli::Version({});
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const Command& c : kCommands)
+    if (name == c.name) return c.run(args);
+  std::fprintf(stderr, "seccloud: unknown command \"%.*s\"\n\n", static_cast<int>(name.size()),
+               name.data());
+  Usage(stderr);
+  return 2;
+}

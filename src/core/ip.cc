@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -125,6 +126,41 @@ IpAddress IpPrefix::Last() const {
 
 std::string IpPrefix::ToString() const {
   return address_.ToString() + "/" + std::to_string(length_);
+}
+
+}  // namespace seccloud
+
+namespace seccloud {
+
+std::optional<Endpoint> Endpoint::Parse(std::string_view text, bool allow_zero) {
+  if (text.size() > 80) return std::nullopt;
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;  // bare IPv6
+  }
+  auto address = IpAddress::Parse(host);
+  if (!address || (text.front() == '[') == address->is_v4()) return std::nullopt;
+  unsigned value = 0;
+  if (port.empty() || port.size() > 5) return std::nullopt;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value > 65535) return std::nullopt;
+  if (value == 0 && !allow_zero) return std::nullopt;
+  return Endpoint{*address, static_cast<uint16_t>(value)};
+}
+
+std::string Endpoint::ToString() const {
+  if (address.is_v4()) return address.ToString() + ":" + std::to_string(port);
+  return "[" + address.ToString() + "]:" + std::to_string(port);
 }
 
 }  // namespace seccloud

@@ -72,3 +72,17 @@ class IpPrefix {
 };
 
 }  // namespace seccloud
+
+namespace seccloud {
+
+struct Endpoint {
+  IpAddress address;
+  uint16_t port = 0;
+
+  // "127.0.0.1:19000" or "[::1]:19000"; the port may be 0 (any free port) only when allow_zero.
+  static std::optional<Endpoint> Parse(std::string_view text, bool allow_zero = true);
+  std::string ToString() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+}  // namespace seccloud
