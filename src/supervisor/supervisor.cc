@@ -205,10 +205,13 @@ class SupervisorImpl final : public Supervisor {
     auto pid = Spawn(opts);
     if (!pid) {
       c.last_exit = pid.error().ToString();
+      const int64_t delay = NextDelayMs(c);
       Record("system.service", "start-failed", "failure",
-             {{"seccloud.service.name", c.spec.name}, {"error.message", c.last_exit}});
+             {{"seccloud.service.name", c.spec.name},
+              {"error.message", c.last_exit},
+              {"seccloud.service.restart_in_ms", delay}});
       Log(c.spec.name + ": " + c.last_exit);
-      ScheduleRestart(c);
+      ScheduleRestart(c, delay);
       return;
     }
     c.pid = *pid;
@@ -224,16 +227,21 @@ class SupervisorImpl final : public Supervisor {
     Log(c.spec.name + ": started, pid " + std::to_string(c.pid));
   }
 
-  void ScheduleRestart(Child& c) {
+  // Exponential back-off: initial, 2×, 4×, … up to max; a child that stayed up for
+  // stable_after starts again from initial.
+  int64_t NextDelayMs(const Child& c) const {
+    const auto& s = config_->supervisor;
+    int64_t delay = s.restart_backoff_initial.count();
+    for (int i = 0; i < c.consecutive_failures && delay < s.restart_backoff_max.count(); ++i)
+      delay *= 2;
+    return std::min<int64_t>(delay, s.restart_backoff_max.count());
+  }
+
+  void ScheduleRestart(Child& c, int64_t delay) {
     if (draining_ || c.removed) {
       c.state = ChildState::kStopped;
       return;
     }
-    const auto& s = config_->supervisor;
-    int64_t delay = s.restart_backoff_initial.count();
-    for (int i = 1; i < c.consecutive_failures && delay < s.restart_backoff_max.count(); ++i)
-      delay *= 2;
-    delay = std::min<int64_t>(delay, s.restart_backoff_max.count());
     c.state = ChildState::kBackoff;
     ++c.consecutive_failures;
     c.restart_timer.expires_after(milliseconds(delay));
@@ -277,12 +285,14 @@ class SupervisorImpl final : public Supervisor {
           StartChild(c);
         }
       } else {
+        const int64_t delay = NextDelayMs(c);
         Record("system.service", "crashed", "failure",
                {{"seccloud.service.name", c.spec.name},
                 {"process.pid", static_cast<int64_t>(pid)},
-                {"error.message", c.last_exit}});
+                {"error.message", c.last_exit},
+                {"seccloud.service.restart_in_ms", delay}});
         Log(c.spec.name + ": " + c.last_exit);
-        ScheduleRestart(c);
+        ScheduleRestart(c, delay);
       }
       break;
     }

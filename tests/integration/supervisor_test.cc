@@ -1,0 +1,373 @@
+// R24: `seccloud run` starts what the configuration names, restarts a killed service and records
+// it, refuses a broken reload while the old configuration keeps running, and drains on SIGTERM.
+// These tests run the real seccloud binary against real child processes (python3's HTTP server,
+// sh) on a loopback address of their own.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/process.h"
+#include "core/spool_reader.h"
+#include "net/http.h"
+
+namespace seccloud {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs `argv` to completion, capturing its output.
+CommandResult RunCommand(const std::vector<std::string>& argv, const fs::path& scratch) {
+  fs::path out = scratch / ("cmd-" + std::to_string(std::rand()) + ".out");
+  auto pid = Spawn(SpawnOptions{argv, {}, {}, out});
+  if (!pid) return {-1, pid.error().ToString()};
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  fs::remove(out);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("SECCLOUD_BINARY");
+    ASSERT_NE(bin, nullptr) << "SECCLOUD_BINARY is set by CTest";
+    binary_ = bin;
+    dir_ = fs::temp_directory_path() /
+           ("seccloud-sup-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "www");
+    std::ofstream(dir_ / "www" / "healthz") << "ok\n";
+    // A loopback address of this process's own, so parallel tests never share a port.
+    const int pid = getpid();
+    ip_ = "127.77." + std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
+    admin_port_ = 19500;
+    web_port_ = 18080;
+  }
+
+  void TearDown() override {
+    if (supervisor_pid_ > 0) {
+      kill(supervisor_pid_, SIGKILL);
+      waitpid(supervisor_pid_, nullptr, 0);
+    }
+    // Children live in their own process groups; make sure none outlives the test.
+    for (pid_t p : child_pids_) kill(-p, SIGKILL);
+    fs::remove_all(dir_);
+  }
+
+  std::string Config(const std::string& programs) {
+    return "node: {name: test-gw, state_dir: state}\n"
+           "events: {spool_dir: spool}\n"
+           "supervisor:\n"
+           "  admin: " + ip_ + ":" + std::to_string(admin_port_) + "\n"
+           "  restart_backoff: {initial: 100ms, max: 400ms}\n"
+           "  stable_after: 30s\n"
+           "  drain_timeout: 1s\n"
+           "  health_interval: 200ms\n"
+           "tenants:\n"
+           "  - {id: tsu, name: 津市, networks: [127.10.0.0/16]}\n" +
+           programs;
+  }
+
+  std::string WebProgram() {
+    return "  - name: web\n"
+           "    command: [python3, -m, http.server, --bind, " + ip_ + ", " +
+           std::to_string(web_port_) + "]\n"
+           "    working_dir: www\n"
+           "    health_url: http://" + ip_ + ":" + std::to_string(web_port_) + "/healthz\n";
+  }
+
+  void WriteConfig(const std::string& text) { std::ofstream(dir_ / "seccloud.yaml") << text; }
+  std::string ConfigPath() const { return (dir_ / "seccloud.yaml").string(); }
+
+  void StartSupervisor() {
+    auto pid = Spawn(SpawnOptions{{binary_, "run", "--config", ConfigPath()},
+                                  {},
+                                  {},
+                                  dir_ / "supervisor.out"});
+    ASSERT_TRUE(pid) << pid.error().ToString();
+    supervisor_pid_ = *pid;
+  }
+
+  // GET /status from the supervisor's admin address; null when it does not answer.
+  json::object Status() {
+    Endpoint admin{*IpAddress::Parse(ip_), static_cast<uint16_t>(admin_port_)};
+    auto r = net::HttpRequestSync(admin, "GET", "/status", "", 2s);
+    if (!r || r->status != 200) return {};
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    return ec || !v.is_object() ? json::object{} : v.as_object();
+  }
+
+  json::object Service(const std::string& name) {
+    json::object st = Status();
+    if (auto* services = st.if_contains("services"); services && services->is_array())
+      for (auto& s : services->as_array())
+        if (s.as_object().at("name").as_string() == name) return s.as_object();
+    return {};
+  }
+
+  bool ServiceIs(const std::string& name, const std::string& state, const std::string& health) {
+    json::object s = Service(name);
+    return !s.empty() && s.at("state").as_string() == state &&
+           s.at("health").as_string() == health;
+  }
+
+  pid_t PidOf(const std::string& name) {
+    json::object s = Service(name);
+    return s.empty() ? 0 : static_cast<pid_t>(s.at("pid").as_int64());
+  }
+
+  // Every event the supervisor wrote, in order; verifies there is no sequence gap.
+  std::vector<json::object> Events() {
+    std::vector<json::object> out;
+    auto reader = SpoolReader::Open(dir_ / "spool" / "supervisor");
+    if (!reader) return out;
+    while (true) {
+      auto line = (*reader)->Next();
+      EXPECT_TRUE(line) << line.error().ToString();
+      if (!line || !*line) break;
+      boost::system::error_code ec;
+      json::value v = json::parse(**line, ec);
+      EXPECT_FALSE(ec) << **line;
+      if (!ec) out.push_back(v.as_object());
+    }
+    return out;
+  }
+
+  std::vector<json::object> EventsWithAction(const std::string& action) {
+    std::vector<json::object> out;
+    for (auto& e : Events())
+      if (e.at("event").as_object().at("action").as_string() == action) out.push_back(e);
+    return out;
+  }
+
+  std::string SupervisorOutput() {
+    std::ifstream in(dir_ / "supervisor.out");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
+  std::string binary_;
+  fs::path dir_;
+  std::string ip_;
+  int admin_port_ = 0;
+  int web_port_ = 0;
+  pid_t supervisor_pid_ = 0;
+  std::vector<pid_t> child_pids_;
+};
+
+TEST_F(SupervisorTest, StartsProgramsAndStatusShowsThemHealthy) {
+  WriteConfig(Config("programs:\n" + WebProgram() +
+                     "  - name: idle\n    command: [sleep, '3600']\n"));
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return ServiceIs("web", "running", "healthy"); }))
+      << SupervisorOutput();
+  ASSERT_TRUE(ServiceIs("idle", "running", "healthy"));
+  child_pids_ = {PidOf("web"), PidOf("idle")};
+
+  auto status = RunCommand({binary_, "status", "--config", ConfigPath()}, dir_);
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("supervisor"));
+  EXPECT_THAT(status.output, HasSubstr("web"));
+  EXPECT_THAT(status.output, HasSubstr("idle"));
+  EXPECT_THAT(status.output, HasSubstr("healthy"));
+
+  // The supervisor's own admin endpoints.
+  Endpoint admin{*IpAddress::Parse(ip_), static_cast<uint16_t>(admin_port_)};
+  auto health = net::HttpRequestSync(admin, "GET", "/healthz", "", 2s);
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_THAT(health->body, HasSubstr("\"status\":\"ok\""));
+  auto metrics = net::HttpRequestSync(admin, "GET", "/metrics", "", 2s);
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("seccloud_supervisor_service_up{service=\"web\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE seccloud_supervisor_uptime_seconds gauge"));
+}
+
+TEST_F(SupervisorTest, AKilledServiceComesBackAndSaysSo) {
+  WriteConfig(Config("programs:\n" + WebProgram()));
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return ServiceIs("web", "running", "healthy"); }))
+      << SupervisorOutput();
+  const pid_t first = PidOf("web");
+  ASSERT_GT(first, 0);
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+
+  ASSERT_TRUE(WaitFor([&] {
+    json::object s = Service("web");
+    return !s.empty() && s.at("restarts").as_uint64() >= 1 &&
+           s.at("state").as_string() == "running" && s.at("pid").as_int64() != first &&
+           s.at("health").as_string() == "healthy";
+  })) << SupervisorOutput();
+  child_pids_ = {PidOf("web")};
+  EXPECT_THAT(Service("web").at("last_exit").as_string(), HasSubstr("SIGKILL"));
+
+  auto crashed = EventsWithAction("crashed");
+  ASSERT_EQ(crashed.size(), 1u);
+  EXPECT_EQ(crashed[0].at("event").as_object().at("outcome").as_string(), "failure");
+  EXPECT_EQ(crashed[0].at("process").as_object().at("pid").as_int64(), first);
+  EXPECT_THAT(json::serialize(crashed[0]), HasSubstr("killed by SIGKILL"));
+  EXPECT_EQ(EventsWithAction("restarted").size(), 1u);
+
+  auto status = RunCommand({binary_, "status", "--config", ConfigPath()}, dir_);
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+}
+
+TEST_F(SupervisorTest, RestartsBackOffExponentially) {
+  WriteConfig(Config("programs:\n  - name: flaky\n    command: [sh, -c, 'exit 3']\n"));
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return EventsWithAction("crashed").size() >= 5; }))
+      << SupervisorOutput();
+  std::vector<int64_t> delays;
+  for (auto& e : EventsWithAction("crashed")) {
+    delays.push_back(e.at("seccloud").as_object().at("service").as_object()
+                         .at("restart_in_ms").as_int64());
+    EXPECT_THAT(json::serialize(e), HasSubstr("exited with status 3"));
+  }
+  ASSERT_GE(delays.size(), 5u);
+  EXPECT_EQ(delays[0], 100);
+  EXPECT_EQ(delays[1], 200);
+  EXPECT_EQ(delays[2], 400);
+  EXPECT_EQ(delays[3], 400);  // capped at max
+  auto status = RunCommand({binary_, "status", "--config", ConfigPath()}, dir_);
+  EXPECT_EQ(status.exit_code, 1) << "a crash-looping service is not healthy\n" << status.output;
+}
+
+TEST_F(SupervisorTest, ABrokenReloadIsRefusedAndTheOldConfigurationKeepsRunning) {
+  const std::string good = Config("programs:\n" + WebProgram());
+  WriteConfig(good);
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return ServiceIs("web", "running", "healthy"); }))
+      << SupervisorOutput();
+  const pid_t web = PidOf("web");
+
+  WriteConfig(good + "  - name: other\n    command: [sleep, '3600']\n    colour: red\n" +
+              "bogus: 1\n");
+  auto reload = RunCommand({binary_, "reload", "--config", ConfigPath()}, dir_);
+  EXPECT_EQ(reload.exit_code, 1) << reload.output;
+  EXPECT_THAT(reload.output, HasSubstr("reload refused"));
+  EXPECT_THAT(reload.output, HasSubstr("programs[1].colour: unknown key"));
+  EXPECT_THAT(reload.output, HasSubstr("bogus: unknown key"));
+  EXPECT_EQ(PidOf("web"), web);
+  EXPECT_TRUE(ServiceIs("web", "running", "healthy"));
+  EXPECT_TRUE(Service("other").empty());
+  auto refused = EventsWithAction("reload-refused");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(json::serialize(refused[0]), HasSubstr("colour: unknown key"));
+
+  // SIGHUP takes the same path.
+  kill(supervisor_pid_, SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return EventsWithAction("reload-refused").size() == 2; }));
+
+  // A valid reload adds the new program and leaves the unchanged one alone.
+  WriteConfig(good + "  - name: other\n    command: [sleep, '3600']\n");
+  reload = RunCommand({binary_, "reload", "--config", ConfigPath()}, dir_);
+  EXPECT_EQ(reload.exit_code, 0) << reload.output;
+  ASSERT_TRUE(WaitFor([&] { return ServiceIs("other", "running", "healthy"); }));
+  EXPECT_EQ(PidOf("web"), web);
+  EXPECT_EQ(EventsWithAction("reloaded").size(), 1u);
+  child_pids_ = {web, PidOf("other")};
+}
+
+TEST_F(SupervisorTest, SigtermDrainsEveryChildWithinTheDeadline) {
+  WriteConfig(Config("programs:\n" + WebProgram() +
+                     "  - name: stubborn\n"
+                     "    command: [sh, -c, 'trap \"\" TERM; while :; do sleep 0.1; done']\n"));
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] {
+    return ServiceIs("web", "running", "healthy") && ServiceIs("stubborn", "running", "healthy");
+  })) << SupervisorOutput();
+  const pid_t web = PidOf("web"), stubborn = PidOf("stubborn");
+  child_pids_ = {web, stubborn};
+
+  ASSERT_EQ(kill(supervisor_pid_, SIGTERM), 0);
+  int status = 0;
+  ASSERT_TRUE(WaitFor([&] { return waitpid(supervisor_pid_, &status, WNOHANG) == supervisor_pid_; },
+                      10s))
+      << SupervisorOutput();
+  supervisor_pid_ = 0;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << SupervisorOutput();
+  EXPECT_NE(kill(web, 0), 0);
+  EXPECT_NE(kill(stubborn, 0), 0);
+  EXPECT_EQ(EventsWithAction("killed").size(), 1u) << "stubborn ignored SIGTERM";
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "supervisor.json"));
+}
+
+TEST_F(SupervisorTest, OnlyOneSupervisorPerStateDirectory) {
+  WriteConfig(Config(""));
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return !Status().empty(); })) << SupervisorOutput();
+  auto second = RunCommand({binary_, "run", "--config", ConfigPath()}, dir_);
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.output, HasSubstr("another supervisor already runs"));
+}
+
+TEST_F(SupervisorTest, AProgramThatCannotStartIsReportedAndRetried) {
+  WriteConfig(Config("programs:\n  - name: ghost\n    command: [/nonexistent/program]\n"));
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return EventsWithAction("start-failed").size() >= 2; }))
+      << SupervisorOutput();
+  EXPECT_THAT(json::serialize(EventsWithAction("start-failed")[0]),
+              HasSubstr("cannot execute /nonexistent/program: No such file or directory"));
+}
+
+TEST(CheckConfigCommand, ListsEveryErrorAndExitsOne) {
+  const fs::path dir = fs::temp_directory_path() / ("seccloud-check-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "bad.yaml")
+      << "node: {name: gw1, state_dir: s}\nevents: {spool_dir: sp}\n"
+         "supervisor: {admin: 127.0.0.1:1}\n"
+         "tenants:\n  - {id: a, name: A, networks: [10.0.0.0/33]}\n"
+         "  - {id: b, name: B, networks: [10.0.0.0/8], domains: [-bad.example]}\n";
+  auto r = RunCommand({std::getenv("SECCLOUD_BINARY"), "check-config", (dir / "bad.yaml").string()},
+                      dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:5:37: tenants[0].networks[0]: \"10.0.0.0/33\""));
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:6:52: tenants[1].domains[0]"));
+  EXPECT_THAT(r.output, HasSubstr("2 error(s); nothing was started"));
+  fs::remove_all(dir);
+}
+
+TEST(CheckConfigCommand, AcceptsTheDemoConfiguration) {
+  const fs::path dir = fs::temp_directory_path() / ("seccloud-check2-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto r = RunCommand({std::getenv("SECCLOUD_BINARY"), "check-config", "--no-directory-check",
+                       std::string(std::getenv("SECCLOUD_SOURCE_DIR")) + "/etc/demo.yaml"},
+                      dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("OK (3 tenants"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace seccloud
