@@ -73,7 +73,8 @@ pass "a second 'lab up' with the same name is refused and leaves the lab intact"
 mkdir -p "$work/www"
 echo "hello from the internet" >"$work/www/index.txt"
 start_server() { # NODE BIND PORT LOG
-  in_node "$1" "$PY" "$here/lab_http_server.py" "$2" "$3" "$work/www" >"$4" 2>&1 &
+  # lab exec execs "ip netns exec", which execs python: $! is the server's own pid.
+  "$LAB" exec --name "$p" "$1" -- "$PY" "$here/lab_http_server.py" "$2" "$3" "$work/www" >"$4" 2>&1 &
   server_pids+=("$!")
 }
 server_pids=()
