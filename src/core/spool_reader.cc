@@ -1,0 +1,185 @@
+#include "core/spool_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <cerrno>
+#include <utility>
+
+namespace seccloud {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+std::string Where(const std::filesystem::path& file, uint64_t offset) {
+  return file.string() + ":" + std::to_string(offset);
+}
+
+}  // namespace
+
+SpoolReader::SpoolReader(std::filesystem::path directory, std::string service, SpoolPosition from)
+    : directory_(std::move(directory)), service_(std::move(service)), position_(from) {}
+
+SpoolReader::~SpoolReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<SpoolReader>> SpoolReader::Open(std::filesystem::path directory,
+                                                       std::string service, SpoolPosition from) {
+  std::unique_ptr<SpoolReader> reader(
+      new SpoolReader(std::move(directory), std::move(service), from));
+  ASSIGN_OR_RETURN(std::vector<SpoolFile> files,
+                   ListSpoolFiles(reader->directory_, reader->service_));
+  if (from.file_first_seq != 0) {
+    for (const SpoolFile& f : files) {
+      if (f.first_seq == from.file_first_seq) {
+        RETURN_IF_ERROR(reader->OpenFile(f, from.offset));
+        return reader;
+      }
+    }
+    return MakeError(Errc::kNotFound,
+                     "spool file " + SpoolFileName(reader->service_, from.file_first_seq) +
+                         " to resume from is not in " + reader->directory_.string());
+  }
+  if (!files.empty()) RETURN_IF_ERROR(reader->OpenFile(files.front(), 0));
+  return reader;
+}
+
+Status SpoolReader::OpenFile(const SpoolFile& file, uint64_t offset) {
+  int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open spool file " + file.path.string(), errno);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  file_path_ = file.path;
+  position_.file_first_seq = file.first_seq;
+  position_.offset = offset;
+  buf_.clear();
+  head_ = 0;
+  scanned_ = 0;
+  return {};
+}
+
+Result<std::optional<SpoolFile>> SpoolReader::NewerFile() {
+  ASSIGN_OR_RETURN(std::vector<SpoolFile> files, ListSpoolFiles(directory_, service_));
+  for (const SpoolFile& f : files) {
+    if (fd_ < 0 || f.first_seq > position_.file_first_seq) return std::optional<SpoolFile>(f);
+  }
+  return std::optional<SpoolFile>();
+}
+
+Result<size_t> SpoolReader::ReadMore() {
+  const size_t old_size = buf_.size();
+  buf_.resize(old_size + kReadChunk);
+  ssize_t n;
+  do
+    n = ::pread(fd_, buf_.data() + old_size, kReadChunk,
+                static_cast<off_t>(position_.offset + (old_size - head_)));
+  while (n < 0 && errno == EINTR);
+  const int err = errno;
+  buf_.resize(old_size + (n > 0 ? static_cast<size_t>(n) : 0));
+  if (n < 0) return ErrnoError("read spool file " + file_path_.string(), err);
+  return static_cast<size_t>(n);
+}
+
+void SpoolReader::MoveTo(uint64_t offset) {
+  head_ += static_cast<size_t>(offset - position_.offset);
+  position_.offset = offset;
+  if (head_ >= buf_.size()) {
+    buf_.clear();
+    head_ = 0;
+  } else if (head_ > kReadChunk) {
+    buf_.erase(0, head_);  // amortised: at most once per chunk read
+    head_ = 0;
+  }
+  scanned_ = head_;
+}
+
+Result<std::optional<SpoolRecord>> SpoolReader::Next() {
+  bool newer_exists = false;  // checked at end of file: then the current file is complete
+  while (true) {
+    if (fd_ < 0) {
+      ASSIGN_OR_RETURN(std::optional<SpoolFile> first, NewerFile());
+      if (!first) return std::optional<SpoolRecord>();
+      RETURN_IF_ERROR(OpenFile(*first, 0));
+    }
+    const size_t nl = buf_.find('\n', std::max(scanned_, head_));
+    if (nl == std::string::npos) {
+      scanned_ = buf_.size();
+      if (buf_.size() - head_ > kMaxEventBytes) {
+        // The writer never writes such a line, so this is not an event spool here; resync on
+        // the next line end.
+        const uint64_t at = position_.offset;
+        MoveTo(position_.offset + (buf_.size() - head_));
+        return MakeError(Errc::kInvalidArgument, Where(file_path_, at) + ": no line end within " +
+                                                     std::to_string(kMaxEventBytes) +
+                                                     " bytes; skipped");
+      }
+      ASSIGN_OR_RETURN(size_t added, ReadMore());
+      if (added > 0) continue;
+      if (!newer_exists) {
+        // The writer finishes a file before it creates the next one, so once a newer file
+        // exists one more read of this file sees everything it will ever hold.
+        ASSIGN_OR_RETURN(std::optional<SpoolFile> newer, NewerFile());
+        if (!newer) return std::optional<SpoolRecord>();
+        newer_exists = true;
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::optional<SpoolFile> newer, NewerFile());
+      const std::string torn_at = Where(file_path_, position_.offset);
+      const size_t torn = buf_.size() - head_;
+      RETURN_IF_ERROR(OpenFile(*newer, 0));
+      newer_exists = false;
+      if (torn > 0) {
+        return MakeError(Errc::kInvalidArgument,
+                         torn_at + ": file ends in a partial line of " + std::to_string(torn) +
+                             " bytes although a newer file exists; skipped");
+      }
+      continue;
+    }
+
+    const uint64_t offset = position_.offset;
+    const std::string_view line(buf_.data() + head_, nl - head_);
+    boost::system::error_code ec;
+    boost::json::value v =
+        boost::json::parse(boost::json::string_view(line.data(), line.size()), ec);
+    std::string problem;
+    uint64_t seq = 0;
+    if (ec || !v.is_object()) {
+      problem = ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
+    } else {
+      const boost::json::value* seq_value = nullptr;
+      if (const auto* sc = v.get_object().if_contains("seccloud"); sc && sc->is_object()) {
+        seq_value = sc->get_object().if_contains("seq");
+      }
+      if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
+      if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
+    }
+    if (!problem.empty()) {
+      MoveTo(offset + line.size() + 1);
+      return MakeError(Errc::kInvalidArgument,
+                       Where(file_path_, offset) + ": " + problem + "; skipped");
+    }
+    if (position_.next_seq != 0 && seq != position_.next_seq) {
+      last_gap_ = SpoolGap{position_.next_seq, seq};
+      const std::string what = seq > position_.next_seq ? "seq gap" : "seq went backwards";
+      Error e = MakeError(Errc::kInternal, Where(file_path_, offset) + ": " + what + ": expected " +
+                                               std::to_string(position_.next_seq) + ", got " +
+                                               std::to_string(seq));
+      position_.next_seq = seq;  // the next call yields this line
+      return e;
+    }
+    SpoolRecord record;
+    record.seq = seq;
+    record.line = std::string(line);
+    record.event = std::move(v.get_object());
+    record.file = file_path_;
+    record.offset = offset;
+    MoveTo(offset + line.size() + 1);
+    position_.next_seq = seq + 1;
+    return std::optional<SpoolRecord>(std::move(record));
+  }
+}
+
+}  // namespace seccloud

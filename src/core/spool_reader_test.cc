@@ -1,0 +1,242 @@
+#include "core/spool_reader.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "core/event_writer.h"
+
+namespace seccloud {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "seccloud-spool-XXXXXX").string();
+    EXPECT_NE(::mkdtemp(templ.data()), nullptr) << std::strerror(errno);
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string Line(uint64_t seq) {
+  return R"({"event":{"dataset":"proxy.access"},"seccloud":{"seq":)" + std::to_string(seq) + "}}\n";
+}
+
+void AppendText(const fs::path& file, const std::string& text) {
+  std::ofstream(file, std::ios::app | std::ios::binary) << text;
+}
+
+fs::path FileFor(const fs::path& dir, uint64_t first_seq) {
+  return dir / SpoolFileName("proxy", first_seq);
+}
+
+// Next() must yield a record with `seq`.
+void ExpectSeq(SpoolReader& reader, uint64_t seq) {
+  auto r = reader.Next();
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_TRUE(*r) << "end of spool, expected seq " << seq;
+  EXPECT_EQ((*r)->seq, seq);
+}
+
+void ExpectEnd(SpoolReader& reader) {
+  auto r = reader.Next();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_FALSE(*r) << "unexpected seq " << (*r)->seq;
+}
+
+TEST(SpoolReaderTest, EmptyOrMissingFilesIsCaughtUp) {
+  TempDir tmp;
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectEnd(**reader);
+  AppendText(FileFor(tmp.path(), 1), Line(1));  // the first file appears later
+  ExpectSeq(**reader, 1);
+  ExpectEnd(**reader);
+  EXPECT_FALSE(SpoolReader::Open(tmp.path() / "missing", "proxy"));
+}
+
+TEST(SpoolReaderTest, ReadsFilesInSeqOrderAndIgnoresOthers) {
+  TempDir tmp;
+  // Written out of order on purpose; names sort numerically, not by creation.
+  AppendText(FileFor(tmp.path(), 10), Line(10) + Line(11));
+  AppendText(FileFor(tmp.path(), 1), Line(1) + Line(2) + Line(3));
+  AppendText(FileFor(tmp.path(), 4), Line(4) + Line(5) + Line(6) + Line(7) + Line(8) + Line(9));
+  AppendText(tmp.path() / "dns-00000000000000000001.ndjson", Line(99));
+  AppendText(tmp.path() / "proxy-1.ndjson", Line(98));
+  AppendText(tmp.path() / "proxy.lock", "");
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  for (uint64_t s = 1; s <= 11; ++s) ExpectSeq(**reader, s);
+  ExpectEnd(**reader);
+}
+
+TEST(SpoolReaderTest, ReportsGapThenContinues) {
+  TempDir tmp;
+  AppendText(FileFor(tmp.path(), 1), Line(1) + Line(2) + Line(5) + Line(6) + Line(6));
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 1);
+  ExpectSeq(**reader, 2);
+  auto gap = (*reader)->Next();
+  ASSERT_FALSE(gap);
+  EXPECT_NE(gap.error().message.find(":" + std::to_string(Line(1).size() * 2) +
+                                     ": seq gap: expected 3, got 5"),
+            std::string::npos)
+      << gap.error().message;
+  ASSERT_TRUE((*reader)->last_gap());
+  EXPECT_EQ((*reader)->last_gap()->expected, 3u);
+  EXPECT_EQ((*reader)->last_gap()->got, 5u);
+  ExpectSeq(**reader, 5);  // the line after the gap is not lost
+  ExpectSeq(**reader, 6);
+  auto dup = (*reader)->Next();
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().message.find("seq went backwards: expected 7, got 6"), std::string::npos)
+      << dup.error().message;
+  ExpectSeq(**reader, 6);
+  ExpectEnd(**reader);
+}
+
+TEST(SpoolReaderTest, MissingFileIsAGap) {
+  TempDir tmp;
+  AppendText(FileFor(tmp.path(), 1), Line(1) + Line(2));
+  AppendText(FileFor(tmp.path(), 5), Line(5));  // file 3 was deleted
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 1);
+  ExpectSeq(**reader, 2);
+  EXPECT_FALSE((*reader)->Next());
+  ExpectSeq(**reader, 5);
+}
+
+TEST(SpoolReaderTest, NeverYieldsATornLine) {
+  TempDir tmp;
+  const fs::path file = FileFor(tmp.path(), 1);
+  const std::string second = Line(2);
+  AppendText(file, Line(1) + second.substr(0, 20));
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 1);
+  ExpectEnd(**reader);  // the writer is mid-line
+  ExpectEnd(**reader);
+  AppendText(file, second.substr(20, 5));
+  ExpectEnd(**reader);
+  AppendText(file, second.substr(25));
+  ExpectSeq(**reader, 2);
+  ExpectEnd(**reader);
+}
+
+TEST(SpoolReaderTest, InvalidLinesAreReportedAndSkipped) {
+  TempDir tmp;
+  AppendText(FileFor(tmp.path(), 1),
+             Line(1) + "{not json\n" + R"({"seccloud":{"seq":"2"}})" + "\n" + Line(2));
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 1);
+  auto bad = (*reader)->Next();
+  ASSERT_FALSE(bad);
+  EXPECT_NE(
+      bad.error().message.find(":" + std::to_string(Line(1).size()) + ": line is not valid JSON"),
+      std::string::npos)
+      << bad.error().message;
+  auto no_seq = (*reader)->Next();
+  ASSERT_FALSE(no_seq);
+  EXPECT_NE(no_seq.error().message.find("no numeric seccloud.seq"), std::string::npos)
+      << no_seq.error().message;
+  ExpectSeq(**reader, 2);
+  ExpectEnd(**reader);
+}
+
+TEST(SpoolReaderTest, TornTailOfAnOlderFileIsReportedOnce) {
+  TempDir tmp;
+  AppendText(FileFor(tmp.path(), 1), Line(1) + "{\"seccl");
+  AppendText(FileFor(tmp.path(), 2), Line(2));
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 1);
+  auto torn = (*reader)->Next();
+  ASSERT_FALSE(torn);
+  EXPECT_NE(torn.error().message.find("partial line of 7 bytes"), std::string::npos)
+      << torn.error().message;
+  ExpectSeq(**reader, 2);
+  ExpectEnd(**reader);
+}
+
+TEST(SpoolReaderTest, ResumesFromSavedPosition) {
+  TempDir tmp;
+  AppendText(FileFor(tmp.path(), 1), Line(1) + Line(2) + Line(3));
+  AppendText(FileFor(tmp.path(), 4), Line(4) + Line(5));
+  SpoolPosition saved;
+  {
+    auto reader = SpoolReader::Open(tmp.path(), "proxy");
+    ASSERT_TRUE(reader);
+    ExpectSeq(**reader, 1);
+    ExpectSeq(**reader, 2);
+    saved = (*reader)->position();
+  }
+  EXPECT_EQ(saved.file_first_seq, 1u);
+  EXPECT_EQ(saved.offset, Line(1).size() + Line(2).size());
+  EXPECT_EQ(saved.next_seq, 3u);
+  auto reader = SpoolReader::Open(tmp.path(), "proxy", saved);
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 3);
+  ExpectSeq(**reader, 4);
+  EXPECT_EQ((*reader)->position(), (SpoolPosition{4, Line(4).size(), 5}));
+  ExpectSeq(**reader, 5);
+  ExpectEnd(**reader);
+
+  auto gone = SpoolReader::Open(tmp.path(), "proxy", SpoolPosition{7, 0, 7});
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, Errc::kNotFound);
+}
+
+TEST(SpoolReaderTest, FollowsALiveWriterAcrossRotations) {
+  TempDir tmp;
+  auto writer =
+      EventWriter::Open({.directory = tmp.path(), .name = "gw1/proxy", .rotate_bytes = 8 * 1024});
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  constexpr uint64_t kEvents = 3000;
+  std::atomic<bool> writer_failed{false};
+  std::thread producer([&] {
+    for (uint64_t i = 0; i < kEvents; ++i) {
+      Event e = Event::Make("proxy.access", "event", "allowed", Outcome::kSuccess);
+      e.Set("message", std::string(i % 300, 'm'));
+      if (!(*writer)->Append(e)) writer_failed = true;
+    }
+  });
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  uint64_t expected = 1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (expected <= kEvents && std::chrono::steady_clock::now() < deadline) {
+    auto r = (*reader)->Next();
+    ASSERT_TRUE(r) << r.error().ToString();
+    if (!*r) {
+      std::this_thread::yield();
+      continue;
+    }
+    ASSERT_EQ((*r)->seq, expected);
+    ++expected;
+  }
+  producer.join();
+  EXPECT_FALSE(writer_failed);
+  EXPECT_EQ(expected, kEvents + 1);
+  EXPECT_GT((*writer)->stats().rotations, 10u);
+  ExpectEnd(**reader);
+}
+
+}  // namespace
+}  // namespace seccloud
