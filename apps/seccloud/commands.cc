@@ -74,10 +74,10 @@ std::optional<std::shared_ptr<const Config>> Load(const std::string& path, bool 
   return *cfg;
 }
 
-// Finds the running supervisor of `config` and sends it one request.
-Result<net::HttpResponse> AskSupervisor(const Config& config, const char* method,
+// Finds the supervisor running `config_path` and sends it one request.
+Result<net::HttpResponse> AskSupervisor(const std::string& config_path, const char* method,
                                         const char* target) {
-  ASSIGN_OR_RETURN(auto state, supervisor::ReadStateFile(config));
+  ASSIGN_OR_RETURN(auto state, supervisor::ReadStateFile(config_path));
   return net::HttpRequestSync(state.admin, method, target, "", std::chrono::seconds(30));
 }
 
@@ -162,13 +162,9 @@ int Reload(const std::vector<std::string>& args) {
   Parsed p = ParseArgs(args);
   if (p.help) return std::printf("%s", kReloadUsage), 0;
   if (!p.error.empty()) return UsageError("reload", p.error, kReloadUsage);
-  // Only the state directory is needed to find the supervisor; the supervisor itself validates.
-  auto cfg = Load(p.config, false);
-  if (!cfg) {
-    std::fprintf(stderr, "seccloud reload: refused; the running configuration stays\n");
-    return 1;
-  }
-  auto r = AskSupervisor(**cfg, "POST", "/reload");
+  if (!p.positional.empty()) return UsageError("reload", "unexpected " + p.positional[0], kReloadUsage);
+  // The supervisor validates the file itself, so that a refusal is recorded as an event.
+  auto r = AskSupervisor(p.config, "POST", "/reload");
   if (!r) {
     std::fprintf(stderr, "seccloud reload: %s\n", r.error().ToString().c_str());
     return 1;
@@ -182,9 +178,8 @@ int Status(const std::vector<std::string>& args) {
   Parsed p = ParseArgs(args);
   if (p.help) return std::printf("%s", kStatusUsage), 0;
   if (!p.error.empty()) return UsageError("status", p.error, kStatusUsage);
-  auto cfg = Load(p.config, false);
-  if (!cfg) return 1;
-  auto r = AskSupervisor(**cfg, "GET", "/status");
+  if (!p.positional.empty()) return UsageError("status", "unexpected " + p.positional[0], kStatusUsage);
+  auto r = AskSupervisor(p.config, "GET", "/status");
   if (!r) {
     std::fprintf(stderr, "seccloud status: %s\n", r.error().ToString().c_str());
     return 1;

@@ -1,6 +1,7 @@
 // seccloud: one binary, one subcommand per service, and `run`, the supervisor that starts them.
 // This file holds main() and subcommand dispatch only.
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -38,6 +39,9 @@ void Usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Writing past a file-size limit must be an error the event writer reports (EFBIG), not a
+  // signal that kills the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     Usage(stderr);
     return 2;

@@ -3,10 +3,13 @@
 #include <pwd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
@@ -115,9 +118,12 @@ class ConfigParser {
 
   std::optional<Located> ParseFile(const fs::path& path, const std::string& display,
                                    const Mark& included_from, const std::string& yaml_path) {
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      AddError(included_from, yaml_path, "cannot read \"" + display + "\"");
+      const int err = errno;
+      AddError(included_from, yaml_path,
+               "cannot read " + Quote(display) + (err ? std::string(": ") + std::strerror(err) : ""));
       return std::nullopt;
     }
     std::string text;
@@ -221,7 +227,7 @@ class ConfigParser {
       ForEachItem(*v, path + ".networks", [&](const Located& item, const std::string& p) {
         if (auto prefix = Prefix(item, p)) t.networks.push_back(*prefix);
       });
-      if (t.networks.empty() && IsSequence(*v))
+      if (IsSequence(*v) && v->node.size() == 0)
         AddError(MarkOf(*v), path + ".networks", "a tenant needs at least one network");
     }
     if (auto v = Field(n, path, "proxies")) {
@@ -285,7 +291,7 @@ class ConfigParser {
           AddError(MarkOf(item), ip, "contains a NUL byte");
         p.command.push_back(std::move(arg));
       });
-      if (p.command.empty() && IsSequence(*v))
+      if (IsSequence(*v) && v->node.size() == 0)
         AddError(MarkOf(*v), path + ".command", "needs at least the program to run");
       else if (!p.command.empty() && p.command[0].empty())
         AddError(MarkOf(*v), path + ".command[0]", "is empty");
@@ -631,7 +637,14 @@ ConfigResult Finish(ConfigParser& parser, std::optional<Located> root, fs::path 
   if (root) parser.ParseRoot(*root, *cfg);
   if (!parser.has_errors()) parser.BuildRegistry(*cfg);
   if (!parser.has_errors()) parser.CheckDirectories(*cfg);
-  if (parser.has_errors()) return ConfigErrors{parser.TakeErrors()};
+  if (parser.has_errors()) {
+    // In document order, so a long list reads top to bottom; errors without a place first.
+    std::vector<ConfigError> errors = parser.TakeErrors();
+    std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
+      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+    });
+    return ConfigErrors{std::move(errors)};
+  }
   return std::shared_ptr<const Config>(std::move(cfg));
 }
 

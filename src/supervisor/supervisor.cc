@@ -126,7 +126,7 @@ class SupervisorImpl final : public Supervisor {
   ~SupervisorImpl() override {
     if (lock_fd_ >= 0) {
       std::error_code ec;
-      fs::remove(StateFilePath(*config_), ec);
+      fs::remove(StateFilePath(config_path_), ec);
       close(lock_fd_);
     }
   }
@@ -142,7 +142,7 @@ class SupervisorImpl final : public Supervisor {
     if (lock_fd_ < 0) return ErrnoError("cannot open " + lock.string(), errno);
     if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       std::string who;
-      if (auto st = ReadStateFile(*config_)) who = " (pid " + std::to_string(st->pid) + ")";
+      if (auto st = ReadStateFile(config_path_)) who = " (pid " + std::to_string(st->pid) + ")";
       close(lock_fd_);
       lock_fd_ = -1;
       return MakeError(Errc::kAlreadyExists,
@@ -511,8 +511,19 @@ class SupervisorImpl final : public Supervisor {
 
   // ---- events and state ------------------------------------------------------------------
 
+  // One field of an event: a dotted ECS path and a string or integer value.
+  struct Field {
+    Field(std::string_view k, std::string_view v) : key(k), value(v) {}
+    Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
+    Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+    Field(std::string_view k, int64_t v) : key(k), value(v) {}
+    Field(std::string_view k, uint64_t v) : key(k), value(v) {}
+    std::string_view key;
+    json::value value;
+  };
+
   void Record(std::string_view dataset, std::string_view action, std::string_view outcome,
-              std::initializer_list<std::pair<std::string_view, json::value>> fields) {
+              std::initializer_list<Field> fields) {
     Event e = Event::Make(dataset, "event", action,
                           outcome == "success" ? Outcome::kSuccess : Outcome::kFailure);
     e.Set("event.category", dataset == "system.config" ? "configuration" : "process");
@@ -524,7 +535,12 @@ class SupervisorImpl final : public Supervisor {
   }
 
   Status WriteStateFile() {
-    const fs::path path = StateFilePath(*config_);
+    const fs::path path = StateFilePath(config_path_);
+    std::error_code dir_ec;
+    fs::create_directories(path.parent_path(), dir_ec);
+    if (dir_ec)
+      return MakeError(Errc::kIo,
+                       "cannot create " + path.parent_path().string() + ": " + dir_ec.message());
     const fs::path tmp = path.string() + ".tmp";
     json::object o{{"pid", static_cast<int64_t>(getpid())},
                    {"admin", admin_->local_endpoint().ToString()}};
@@ -558,15 +574,31 @@ class SupervisorImpl final : public Supervisor {
 
 }  // namespace
 
-fs::path StateFilePath(const Config& config) {
-  return config.node.state_dir / "supervisor.json";
+fs::path StateFilePath(const fs::path& config_path) {
+  fs::path dir;
+  if (const char* env = std::getenv("SECCLOUD_RUNTIME_DIR"); env && *env) {
+    dir = env;
+  } else if (geteuid() == 0) {
+    dir = "/run/seccloud";
+  } else {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = fs::path(tmp && *tmp ? tmp : "/tmp") / ("seccloud-" + std::to_string(geteuid()));
+  }
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(fs::absolute(config_path, ec), ec);
+  // FNV-1a: stable across runs and builds, unlike std::hash.
+  uint64_t h = 1469598103934665603ull;
+  for (char c : canonical.string()) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  char name[64];
+  std::snprintf(name, sizeof name, "supervisor-%016llx.json", static_cast<unsigned long long>(h));
+  return dir / name;
 }
 
-Result<SupervisorState> ReadStateFile(const Config& config) {
-  const fs::path path = StateFilePath(config);
+Result<SupervisorState> ReadStateFile(const fs::path& config_path) {
+  const fs::path path = StateFilePath(config_path);
   std::ifstream in(path);
   if (!in)
-    return MakeError(Errc::kNotFound, "no supervisor runs for this configuration (" +
+    return MakeError(Errc::kNotFound, "no supervisor runs with " + config_path.string() + " (" +
                                           path.string() + " is missing)");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   boost::system::error_code ec;

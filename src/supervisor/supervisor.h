@@ -14,14 +14,17 @@
 
 namespace seccloud::supervisor {
 
-// Written atomically to <state_dir>/supervisor.json while the supervisor runs; the CLI finds the
-// supervisor through it.
+// While a supervisor runs, it registers its pid and admin address in a small file found from the
+// path of its configuration file alone, so `seccloud reload` and `seccloud status` reach it even
+// when that file has since been edited into something invalid.
 struct SupervisorState {
   int pid = 0;
   Endpoint admin;
 };
-std::filesystem::path StateFilePath(const Config& config);
-Result<SupervisorState> ReadStateFile(const Config& config);
+// <runtime dir>/supervisor-<hash of the canonical config path>.json, where the runtime dir is
+// $SECCLOUD_RUNTIME_DIR, else /run/seccloud for root, else $TMPDIR/seccloud-<uid>.
+std::filesystem::path StateFilePath(const std::filesystem::path& config_path);
+Result<SupervisorState> ReadStateFile(const std::filesystem::path& config_path);
 
 class Supervisor {
  public:

@@ -20,6 +20,7 @@
 #include "core/process.h"
 #include "core/spool_reader.h"
 #include "net/http.h"
+#include "supervisor/supervisor.h"
 
 namespace seccloud {
 namespace {
@@ -59,9 +60,7 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit 
 class SupervisorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* bin = std::getenv("SECCLOUD_BINARY");
-    ASSERT_NE(bin, nullptr) << "SECCLOUD_BINARY is set by CTest";
-    binary_ = bin;
+    binary_ = SECCLOUD_BINARY;
     dir_ = fs::temp_directory_path() /
            ("seccloud-sup-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -151,16 +150,13 @@ class SupervisorTest : public ::testing::Test {
   // Every event the supervisor wrote, in order; verifies there is no sequence gap.
   std::vector<json::object> Events() {
     std::vector<json::object> out;
-    auto reader = SpoolReader::Open(dir_ / "spool" / "supervisor");
+    auto reader = SpoolReader::Open(dir_ / "spool" / "supervisor", "supervisor");
     if (!reader) return out;
     while (true) {
-      auto line = (*reader)->Next();
-      EXPECT_TRUE(line) << line.error().ToString();
-      if (!line || !*line) break;
-      boost::system::error_code ec;
-      json::value v = json::parse(**line, ec);
-      EXPECT_FALSE(ec) << **line;
-      if (!ec) out.push_back(v.as_object());
+      auto record = (*reader)->Next();
+      EXPECT_TRUE(record) << record.error().ToString();
+      if (!record || !*record) break;
+      out.push_back((*record)->event);
     }
     return out;
   }
@@ -225,7 +221,7 @@ TEST_F(SupervisorTest, AKilledServiceComesBackAndSaysSo) {
 
   ASSERT_TRUE(WaitFor([&] {
     json::object s = Service("web");
-    return !s.empty() && s.at("restarts").as_uint64() >= 1 &&
+    return !s.empty() && s.at("restarts").to_number<int64_t>() >= 1 &&
            s.at("state").as_string() == "running" && s.at("pid").as_int64() != first &&
            s.at("health").as_string() == "healthy";
   })) << SupervisorOutput();
@@ -320,7 +316,7 @@ TEST_F(SupervisorTest, SigtermDrainsEveryChildWithinTheDeadline) {
   EXPECT_NE(kill(web, 0), 0);
   EXPECT_NE(kill(stubborn, 0), 0);
   EXPECT_EQ(EventsWithAction("killed").size(), 1u) << "stubborn ignored SIGTERM";
-  EXPECT_FALSE(fs::exists(dir_ / "state" / "supervisor.json"));
+  EXPECT_FALSE(fs::exists(supervisor::StateFilePath(ConfigPath())));
 }
 
 TEST_F(SupervisorTest, OnlyOneSupervisorPerStateDirectory) {
@@ -349,11 +345,11 @@ TEST(CheckConfigCommand, ListsEveryErrorAndExitsOne) {
          "supervisor: {admin: 127.0.0.1:1}\n"
          "tenants:\n  - {id: a, name: A, networks: [10.0.0.0/33]}\n"
          "  - {id: b, name: B, networks: [10.0.0.0/8], domains: [-bad.example]}\n";
-  auto r = RunCommand({std::getenv("SECCLOUD_BINARY"), "check-config", (dir / "bad.yaml").string()},
+  auto r = RunCommand({SECCLOUD_BINARY, "check-config", (dir / "bad.yaml").string()},
                       dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("bad.yaml:5:37: tenants[0].networks[0]: \"10.0.0.0/33\""));
-  EXPECT_THAT(r.output, HasSubstr("bad.yaml:6:52: tenants[1].domains[0]"));
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:5:33: tenants[0].networks[0]: \"10.0.0.0/33\""));
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:6:56: tenants[1].domains[0]"));
   EXPECT_THAT(r.output, HasSubstr("2 error(s); nothing was started"));
   fs::remove_all(dir);
 }
@@ -361,8 +357,8 @@ TEST(CheckConfigCommand, ListsEveryErrorAndExitsOne) {
 TEST(CheckConfigCommand, AcceptsTheDemoConfiguration) {
   const fs::path dir = fs::temp_directory_path() / ("seccloud-check2-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  auto r = RunCommand({std::getenv("SECCLOUD_BINARY"), "check-config", "--no-directory-check",
-                       std::string(std::getenv("SECCLOUD_SOURCE_DIR")) + "/etc/demo.yaml"},
+  auto r = RunCommand({SECCLOUD_BINARY, "check-config", "--no-directory-check",
+                       std::string(SECCLOUD_SOURCE_DIR) + "/etc/demo.yaml"},
                       dir);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("OK (3 tenants"));
