@@ -3,6 +3,7 @@
 // and then read-only (R26). The TenantRegistry uses it to find a connection's tenant; it is kept
 // separate so that nesting can be tested with arbitrary values, which a valid tenant set never has.
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
