@@ -101,8 +101,15 @@ PrefixTable PrefixTable::Build(const std::vector<Entry>& entries) {
 }
 
 int32_t PrefixTable::LookupV6(U128 a) const {
-  auto it = std::upper_bound(v6_starts_.begin(), v6_starts_.end(), a);
-  return v6_values_[it - v6_starts_.begin() - 1];
+  // The last segment starting at or before `a`; branch-free as in LookupV4.
+  const U128* base = v6_starts_.data();
+  size_t n = v6_starts_.size();
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = base[half] <= a ? base + half : base;
+    n -= half;
+  }
+  return v6_values_[base - v6_starts_.data()];
 }
 
 }  // namespace seccloud

@@ -3,6 +3,7 @@
 // and then read-only (R26). The TenantRegistry uses it to find a connection's tenant; it is kept
 // separate so that nesting can be tested with arbitrary values, which a valid tenant set never has.
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -45,18 +46,16 @@ class PrefixTable {
     // Segments touching the /16 of `a` lie between the segments holding its first and its last
     // address; the index keeps the binary search to that handful.
     const uint32_t top = a >> 16;
-    const uint32_t* first = v4_starts_.data() + v4_index_[top] + 1;
-    const uint32_t* last = v4_starts_.data() + v4_index_[top + 1] + 1;
-    // Find the last segment starting at or before `a`.
-    while (first < last) {
-      const uint32_t* mid = first + (last - first) / 2;
-      if (*mid <= a) {
-        first = mid + 1;
-      } else {
-        last = mid;
-      }
+    const uint32_t* base = v4_starts_.data() + v4_index_[top];
+    size_t n = v4_index_[top + 1] - v4_index_[top] + 1;
+    // Branch-free: the outcome of each comparison is random, a mispredicted branch costs more
+    // than the conditional move.
+    while (n > 1) {
+      const size_t half = n / 2;
+      base = base[half] <= a ? base + half : base;
+      n -= half;
     }
-    return v4_values_[first - 1 - v4_starts_.data()];
+    return v4_values_[base - v4_starts_.data()];
   }
 
   int32_t LookupV6(unsigned __int128 a) const;

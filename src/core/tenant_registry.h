@@ -7,6 +7,7 @@
 // share it as std::shared_ptr<const TenantRegistry> and swap the pointer on reload.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
