@@ -46,7 +46,7 @@ TEST(DropPrivilegesTest, UnknownUserIsAnError) {
 TEST(SpawnTest, RunsInItsOwnProcessGroupWithOutputRedirected) {
   fs::path dir = fs::temp_directory_path() / ("seccloud-spawn-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  auto pid = Spawn(SpawnOptions{{"sh", "-c", "echo \"$GREETING $(pwd) $(ps -o pgid= $$)\""},
+  auto pid = Spawn(SpawnOptions{{"sh", "-c", "echo \"$GREETING $(pwd) $(cut -d' ' -f5 /proc/$$/stat)\""},
                                 {{"GREETING", "hello"}},
                                 dir,
                                 dir / "out.log"});
