@@ -265,6 +265,9 @@ class SupervisorImpl final : public Supervisor {
     for (auto it = children_.begin(); it != children_.end(); ++it) {
       Child& c = *it->second;
       if (c.pid != pid) continue;
+      // Whatever the child started (nginx workers, say) dies with it, so that a restart finds
+      // its ports free. The group id cannot be reused while any member is alive.
+      kill(-pid, SIGKILL);
       c.pid = 0;
       c.last_exit = DescribeExit(status);
       Gauge(c).Set(0);
