@@ -317,12 +317,26 @@ Status EventWriter::StartFile(uint64_t first_seq) {
 }
 
 Result<uint64_t> EventWriter::Append(Event& event) {
-  if (!event.Find("observer.name")) event.Set("observer.name", node_);
-  if (!event.Find("observer.type")) event.Set("observer.type", service_);
-  Request request{&event};
+  Event* one = &event;
+  return std::move(AppendAll(std::span<Event* const>(&one, 1))[0]);
+}
+
+std::vector<Result<uint64_t>> EventWriter::AppendAll(std::span<Event* const> events) {
+  std::vector<Request> requests;
+  requests.reserve(events.size());
+  for (Event* e : events) {
+    if (!e->Find("observer.name")) e->Set("observer.name", node_);
+    if (!e->Find("observer.type")) e->Set("observer.type", service_);
+    requests.push_back(Request{e});
+  }
   std::unique_lock lock(mu_);
-  queue_.push_back(&request);
-  while (!request.done) {
+  for (Request& r : requests) queue_.push_back(&r);
+  auto all_done = [&] {
+    for (const Request& r : requests)
+      if (!r.done) return false;
+    return true;
+  };
+  while (!all_done()) {
     if (leader_active_) {
       cv_.wait(lock);
       continue;
@@ -351,7 +365,10 @@ Result<uint64_t> EventWriter::Append(Event& event) {
     leader_active_ = false;
     cv_.notify_all();
   }
-  return std::move(request.result);
+  std::vector<Result<uint64_t>> results;
+  results.reserve(requests.size());
+  for (Request& r : requests) results.push_back(std::move(r.result));
+  return results;
 }
 
 EventWriter::BatchResult EventWriter::WriteBatch(const std::vector<Request*>& batch) {

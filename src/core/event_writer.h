@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,9 @@ class EventWriter {
   // another I/O error, after which healthy() is false until a later write succeeds.
   // `event` must stay untouched by other threads until Append returns.
   Result<uint64_t> Append(Event& event);
+  // Appends several events in order, sharing one write and one fdatasync when no other thread
+  // is writing; results[i] belongs to events[i], with the same guarantees as Append.
+  std::vector<Result<uint64_t>> AppendAll(std::span<Event* const> events);
 
   bool healthy() const;
   std::string last_error() const;  // empty until the first failure

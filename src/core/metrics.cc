@@ -49,6 +49,12 @@ void MetricsRegistry::AddGaugeFunction(std::string_view name, std::string_view h
   f.functions[std::string(labels)] = std::move(fn);
 }
 
+void MetricsRegistry::RemoveGaugeFunction(std::string_view name, std::string_view labels) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.functions.erase(std::string(labels));
+}
+
 std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -41,6 +41,8 @@ class MetricsRegistry {
   // Values computed at scrape time (uptime, queue lengths owned elsewhere).
   void AddGaugeFunction(std::string_view name, std::string_view help, std::string_view labels,
                         std::function<double()> fn);
+  // Owners of a gauge function call this before they go away.
+  void RemoveGaugeFunction(std::string_view name, std::string_view labels = {});
 
   std::string RenderPrometheus() const;
 
