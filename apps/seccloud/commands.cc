@@ -10,6 +10,7 @@
 #include "core/metrics.h"
 #include "core/tenant_registry.h"
 #include "net/http.h"
+#include "proxy/proxy.h"
 #include "supervisor/supervisor.h"
 
 namespace seccloud::cli {
@@ -232,6 +233,19 @@ int Status(const std::vector<std::string>& args) {
     if (services->empty()) std::printf("(no services configured)\n");
   }
   return all_ok ? 0 : 1;
+}
+
+const char* const kProxyUsage =
+    "usage: seccloud proxy --config FILE\n"
+    "  Runs the web proxy service of FILE's `proxy:` section in the foreground: forward proxy\n"
+    "  with tenant and terminal attribution and an access-log event per request. `seccloud run`\n"
+    "  starts it; run it by hand only to debug. SIGHUP reloads, SIGTERM drains.\n";
+
+int Proxy(const std::vector<std::string>& args) {
+  Parsed p = ParseArgs(args);
+  if (p.help) return std::printf("%s", kProxyUsage), 0;
+  if (!p.error.empty()) return UsageError("proxy", p.error, kProxyUsage);
+  return proxy::RunProxyService(p.config);
 }
 
 int Version(const std::vector<std::string>&) {

@@ -12,5 +12,6 @@ int CheckConfig(const std::vector<std::string>& args);
 int Reload(const std::vector<std::string>& args);
 int Status(const std::vector<std::string>& args);
 int Version(const std::vector<std::string>& args);
+int Proxy(const std::vector<std::string>& args);
 
 }  // namespace seccloud::cli

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"reload", "ask the running supervisor to load the configuration again", seccloud::cli::Reload},
     {"status", "show the running services, pids, uptime, restarts, health, versions", seccloud::cli::Status},
     {"version", "print the version", seccloud::cli::Version},
+    {"proxy", "run the web proxy service (normally started by `run`)", seccloud::cli::Proxy},
 };
 
 void Usage(FILE* out) {

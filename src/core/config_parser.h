@@ -152,7 +152,8 @@ class ConfigParser {
       AddError(MarkOf(root), "", "the configuration is empty");
       return;
     }
-    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs"})) return;
+    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "proxy"}))
+      return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
     if (auto n = Required(root, "", "supervisor"))
@@ -163,6 +164,7 @@ class ConfigParser {
         cfg.tenants.push_back(ParseTenant(item, path));
       });
     }
+    if (auto n = Field(root, "", "proxy")) ParseProxy(*n, "proxy", cfg.proxy);
     if (auto n = Field(root, "", "programs")) {
       std::set<std::string> names;
       ForEachItem(*n, "programs", [&](const Located& item, const std::string& path) {
@@ -174,6 +176,9 @@ class ConfigParser {
       });
     }
   }
+
+  // Sections of the services, each in config_<section>.cc.
+  void ParseProxy(const Located& n, const std::string& path, ProxyConfig& out);
 
   void ParseNode(const Located& n, const std::string& path, NodeConfig& out) {
     if (!ExpectMap(n, path, {"name", "state_dir", "user"})) return;

@@ -26,6 +26,7 @@
 #include "core/process.h"
 #include "core/text.h"
 #include "net/http.h"
+#include "net/service_host.h"
 
 namespace seccloud::supervisor {
 namespace {
@@ -60,10 +61,23 @@ struct ChildSpec {
   }
 };
 
-std::vector<ChildSpec> ChildrenOf(const Config& config) {
+bool ServiceEnabled(const Config& config, std::string_view name) {
+  if (name == "proxy") return config.proxy.enabled;
+  return false;
+}
+
+std::vector<ChildSpec> ChildrenOf(const Config& config, const fs::path& config_path) {
   std::vector<ChildSpec> out;
-  // Built-in services join this list as they land (proxy, mail, dns, ...), each with its admin
-  // port at supervisor.admin + its fixed offset.
+  // Built-in services: `seccloud <service> --config FILE`, health on their admin address
+  // (supervisor.admin + the service's fixed offset).
+  for (const net::BuiltinService& b : net::kBuiltinServices) {
+    if (!ServiceEnabled(config, b.name)) continue;
+    ChildSpec c{b.name, "service", {SelfExecutable().string(), b.name, "--config", config_path.string()},
+                {}, {}, std::nullopt};
+    Endpoint admin = net::AdminEndpointOf(config, b.name);
+    if (admin.port != 0) c.health = HttpUrl{admin, "/healthz"};
+    out.push_back(std::move(c));
+  }
   for (const ProgramConfig& p : config.programs) {
     if (!p.enabled) continue;
     ChildSpec c{p.name, "program", p.command, p.environment, p.working_dir, std::nullopt};
@@ -179,7 +193,7 @@ class SupervisorImpl final : public Supervisor {
             {"message", "supervisor started with " + config_path_.string()}});
     Log("admin on " + admin_->local_endpoint().ToString() + ", config " + config_path_.string());
     WaitSignals();
-    for (ChildSpec& spec : ChildrenOf(*config_)) {
+    for (ChildSpec& spec : ChildrenOf(*config_, config_path_)) {
       auto child = std::make_unique<Child>(io_);
       child->spec = std::move(spec);
       Child& c = *child;
@@ -399,7 +413,7 @@ class SupervisorImpl final : public Supervisor {
     metrics_.GetCounter("seccloud_config_reloads_total", "Accepted reloads").Increment();
     // Reconcile children with the new snapshot.
     std::map<std::string, ChildSpec> wanted;
-    for (ChildSpec& s : ChildrenOf(*config_)) wanted.emplace(s.name, std::move(s));
+    for (ChildSpec& s : ChildrenOf(*config_, config_path_)) wanted.emplace(s.name, std::move(s));
     std::vector<std::string> to_erase;
     for (auto& [name, c] : children_) {
       auto w = wanted.find(name);

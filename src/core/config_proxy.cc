@@ -1,0 +1,104 @@
+// The `proxy:` section (R3, R9, R10).
+#include "core/config_parser.h"
+
+namespace seccloud::config_internal {
+
+void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyConfig& out) {
+  if (!ExpectMap(n, path,
+                 {"enabled", "listen", "workers", "max_header_size", "max_headers", "timeouts",
+                  "pool", "hosts", "system_resolver", "forward_x_forwarded_for",
+                  "block_page_language", "via"}))
+    return;
+  out.enabled = true;
+  if (auto v = Field(n, path, "enabled")) out.enabled = Bool(*v, path + ".enabled");
+  if (auto v = Required(n, path, "listen")) {
+    ForEachItem(*v, path + ".listen", [&](const Located& item, const std::string& p) {
+      Endpoint e = EndpointValue(item, p);
+      if (e.port != 0 || item.node.IsScalar()) out.listen.push_back(e);
+    });
+    if (v->node.IsSequence() && v->node.size() == 0)
+      AddError(MarkOf(*v), path + ".listen", "needs at least one address:port");
+  }
+  if (auto v = Field(n, path, "workers"))
+    out.workers = static_cast<unsigned>(Size(*v, path + ".workers", 0, 256));
+  if (auto v = Field(n, path, "max_header_size"))
+    out.max_header_bytes = Size(*v, path + ".max_header_size", 4096, 1 << 20);
+  if (auto v = Field(n, path, "max_headers"))
+    out.max_headers = static_cast<unsigned>(Size(*v, path + ".max_headers", 8, 1000));
+  if (auto v = Field(n, path, "timeouts")) {
+    const std::string p = path + ".timeouts";
+    if (ExpectMap(*v, p, {"client_header", "client_idle", "connect", "upstream_header",
+                          "body_idle", "tunnel_idle"})) {
+      auto& t = out.timeouts;
+      struct Item {
+        const char* key;
+        std::chrono::milliseconds* out;
+      } items[] = {{"client_header", &t.client_header}, {"client_idle", &t.client_idle},
+                   {"connect", &t.connect},             {"upstream_header", &t.upstream_header},
+                   {"body_idle", &t.body_idle},         {"tunnel_idle", &t.tunnel_idle}};
+      for (const Item& i : items)
+        if (auto x = Field(*v, p, i.key))
+          *i.out = Duration(*x, p + "." + i.key, 100, 86'400'000);
+    }
+  }
+  if (auto v = Field(n, path, "pool")) {
+    const std::string p = path + ".pool";
+    if (ExpectMap(*v, p, {"max_idle_per_host", "idle_timeout"})) {
+      if (auto x = Field(*v, p, "max_idle_per_host"))
+        out.pool_max_idle_per_host = static_cast<unsigned>(Size(*x, p + ".max_idle_per_host", 0, 1024));
+      if (auto x = Field(*v, p, "idle_timeout"))
+        out.pool_idle_timeout = Duration(*x, p + ".idle_timeout", 100, 3'600'000);
+    }
+  }
+  if (auto v = Field(n, path, "hosts")) {
+    const std::string p = path + ".hosts";
+    if (IsMap(*v, p)) {
+      for (auto it = v->node.begin(); it != v->node.end(); ++it) {
+        Located key{it->first, v->file};
+        std::string name = String(key, p);
+        std::string why;
+        auto norm = NormalizeDomainName(name, &why);
+        if (!norm) {
+          AddError(MarkOf(key), p, Quote(name) + " " + why);
+          continue;
+        }
+        const std::string item_path = p + "." + *norm;
+        if (out.hosts.count(*norm)) {
+          AddError(MarkOf(key), item_path, "duplicate key");
+          continue;
+        }
+        std::vector<IpAddress> addresses;
+        ForEachItem(Located{it->second, v->file}, item_path,
+                    [&](const Located& a, const std::string& ap) {
+                      if (auto ip = Address(a, ap)) addresses.push_back(*ip);
+                    });
+        out.hosts[*norm] = std::move(addresses);
+      }
+    }
+  }
+  if (auto v = Field(n, path, "system_resolver"))
+    out.system_resolver = Bool(*v, path + ".system_resolver");
+  if (auto v = Field(n, path, "forward_x_forwarded_for")) {
+    std::string s = String(*v, path + ".forward_x_forwarded_for");
+    if (s == "delete") out.forward_xff = false;
+    else if (s == "keep") out.forward_xff = true;
+    else if (v->node.IsScalar())
+      AddError(MarkOf(*v), path + ".forward_x_forwarded_for", Quote(s) + " is not delete or keep");
+  }
+  if (auto v = Field(n, path, "block_page_language")) {
+    out.block_page_language = String(*v, path + ".block_page_language");
+    if (out.block_page_language != "ja" && out.block_page_language != "en")
+      AddError(MarkOf(*v), path + ".block_page_language",
+               Quote(out.block_page_language) + " is not ja or en");
+  }
+  if (auto v = Field(n, path, "via")) {
+    out.via_name = String(*v, path + ".via");
+    bool ok = !out.via_name.empty() && out.via_name.size() <= 64;
+    for (char c : out.via_name)
+      if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) ok = false;
+    if (!ok)
+      AddError(MarkOf(*v), path + ".via", Quote(out.via_name) + " is not a token (letters, digits, . - _)");
+  }
+}
+
+}  // namespace seccloud::config_internal
