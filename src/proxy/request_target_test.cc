@@ -1,0 +1,151 @@
+// R3: what terminals ask the proxy for is parsed strictly; every refusal says why.
+#include "proxy/request_target.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "proxy/block_page.h"
+#include "proxy/hop_by_hop.h"
+
+namespace seccloud::proxy {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AbsoluteFormTest, ParsesHostPortAndPath) {
+  std::string why;
+  auto t = ParseAbsoluteForm("http://WWW.Example.COM:8080/a/b?c=d", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->host, "www.example.com");
+  EXPECT_EQ(t->port, 8080);
+  EXPECT_EQ(t->path, "/a/b?c=d");
+  EXPECT_EQ(t->authority(), "www.example.com:8080");
+  EXPECT_EQ(t->url(), "http://www.example.com:8080/a/b?c=d");
+
+  t = ParseAbsoluteForm("http://example.com", &why);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->port, 80);
+  EXPECT_EQ(t->path, "/");
+  EXPECT_EQ(t->authority(), "example.com");
+
+  t = ParseAbsoluteForm("HTTP://example.com?q", &why);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, "/?q");
+
+  t = ParseAbsoluteForm("http://[2001:db8::1]:81/x", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_TRUE(t->host_is_ip);
+  EXPECT_EQ(t->host, "2001:db8::1");
+  EXPECT_EQ(t->authority(), "[2001:db8::1]:81");
+
+  t = ParseAbsoluteForm("http://192.0.2.7/", &why);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->host_is_ip);
+}
+
+TEST(AbsoluteFormTest, RefusesWhatAProxyMustNotForward) {
+  struct Case {
+    const char* target;
+    const char* reason;
+  } cases[] = {
+      {"/index.html", "needs an absolute URL"},
+      {"https://example.com/", "go through CONNECT"},
+      {"ftp://example.com/", "only http://"},
+      {"http://user:pw@example.com/", "user information"},
+      {"http://example.com/#frag", "fragment"},
+      {"http://exa mple.com/", "blank or a control character"},
+      {"http://example.com:0/", "port is not a number"},
+      {"http://example.com:65536/", "port is not a number"},
+      {"http://example.com:80a/", "port is not a number"},
+      {"http://2001:db8::1/", "must be written in brackets"},
+      {"http://[2001:db8::1/", "lacks its ']'"},
+      {"http://[192.0.2.1]/", "IPv6 literal is not valid"},
+      {"http:///path", "no host"},
+      {"http://-bad-.example/", "label starting with '-'"},
+      {"http://intranet/", "needs at least two labels"},
+  };
+  for (const Case& c : cases) {
+    std::string why;
+    EXPECT_FALSE(ParseAbsoluteForm(c.target, &why)) << c.target;
+    EXPECT_THAT(why, HasSubstr(c.reason)) << c.target;
+  }
+  std::string why;
+  EXPECT_FALSE(ParseAbsoluteForm("http://example.com/" + std::string(9000, 'a'), &why));
+  EXPECT_THAT(why, HasSubstr("longer than 8 KiB"));
+}
+
+TEST(AuthorityFormTest, ParsesConnectTargets) {
+  std::string why;
+  auto t = ParseAuthorityForm("www.example.com:443", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->host, "www.example.com");
+  EXPECT_EQ(t->port, 443);
+  EXPECT_EQ(t->authority(), "www.example.com:443");
+  t = ParseAuthorityForm("[::1]:8443", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->host, "::1");
+  for (const char* bad : {"www.example.com", "www.example.com:", "example.com:0",
+                          "http://example.com:443", "example.com:443/x", "::1:443", ":443"}) {
+    EXPECT_FALSE(ParseAuthorityForm(bad, &why)) << bad;
+    EXPECT_FALSE(why.empty());
+  }
+}
+
+TEST(HopByHopTest, RemovesConnectionFieldsAndWhatConnectionNames) {
+  boost::beast::http::fields f;
+  f.set("Connection", "keep-alive, X-Secret");
+  f.insert("Connection", "Upgrade");
+  f.set("X-Secret", "1");
+  f.set("Keep-Alive", "timeout=5");
+  f.set("Proxy-Connection", "keep-alive");
+  f.set("Proxy-Authorization", "Basic eA==");
+  f.set("TE", "trailers");
+  f.set("Transfer-Encoding", "chunked");
+  f.set("Upgrade", "websocket");
+  f.set("Accept", "*/*");
+  HopByHopResult r = StripHopByHop(f);
+  EXPECT_TRUE(r.upgrade_requested);
+  EXPECT_EQ(r.upgrade, "websocket");
+  for (const char* gone : {"Connection", "X-Secret", "Keep-Alive", "Proxy-Connection",
+                           "Proxy-Authorization", "TE", "Transfer-Encoding", "Upgrade"})
+    EXPECT_EQ(f.count(gone), 0u) << gone;
+  EXPECT_EQ(f.count("Accept"), 1u);
+  EXPECT_EQ(CountFields(f), 1u);
+}
+
+TEST(HopByHopTest, ViaKeepsEveryEarlierHop) {
+  boost::beast::http::fields f;
+  f.insert("Via", "1.0 fred");
+  f.insert("Via", "1.1 tenant-proxy");
+  AddVia(f, 11, "seccloud");
+  EXPECT_EQ(f["Via"], "1.0 fred, 1.1 tenant-proxy, 1.1 seccloud");
+  boost::beast::http::fields g;
+  AddVia(g, 10, "seccloud");
+  EXPECT_EQ(g["Via"], "1.0 seccloud");
+}
+
+TEST(BlockPageTest, EscapesEverythingAndNamesTheReferenceAndContacts) {
+  Tenant t;
+  t.id = "tsu";
+  t.contacts.push_back(Contact{"情報政策課", "joho@city.tsu.example", "", "CSIRT"});
+  PageInfo p;
+  p.title_ja = "ブロック";
+  p.title_en = "Blocked";
+  p.url = "http://evil.example/<script>alert(1)</script>";
+  p.reason = "listed as \"malware\"";
+  p.reference_id = "0d9c-ref";
+  p.rule = "urlhaus: evil.example";
+  p.tenant = &t;
+  std::string html = RenderPage(p);
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("<script>")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;"));
+  EXPECT_THAT(html, HasSubstr("&quot;malware&quot;"));
+  EXPECT_THAT(html, HasSubstr("0d9c-ref"));
+  EXPECT_THAT(html, HasSubstr("joho@city.tsu.example"));
+  EXPECT_THAT(html, HasSubstr("参照番号"));
+  EXPECT_THAT(html, HasSubstr("Reference id"));
+  EXPECT_LT(html.find("lang=\"ja\""), html.find("lang=\"en\""));
+}
+
+}  // namespace
+}  // namespace seccloud::proxy
