@@ -1,9 +1,11 @@
 #include "net/service_host.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -71,6 +73,23 @@ class ServiceHostImpl final : public ServiceHost {
   Status DropPrivileges() override {
     auto cfg = config();
     if (!cfg->node.user) return {};
+    // The spool stays writable after the switch: rotation creates files there.
+    if (geteuid() == 0) {
+      struct passwd* pw = getpwnam(cfg->node.user->c_str());
+      if (pw == nullptr)
+        return MakeError(Errc::kNotFound, "no such user \"" + *cfg->node.user + "\"");
+      const std::filesystem::path dir = cfg->events.spool_dir / service_;
+      std::error_code ec;
+      auto give = [&](const std::filesystem::path& p) -> Status {
+        if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+          return ErrnoError("cannot hand " + p.string() + " to " + *cfg->node.user, errno);
+        return {};
+      };
+      RETURN_IF_ERROR(give(dir));
+      for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+        RETURN_IF_ERROR(give(entry.path()));
+      if (ec) return MakeError(Errc::kIo, "cannot list " + dir.string() + ": " + ec.message());
+    }
     return ::seccloud::DropPrivileges(*cfg->node.user);
   }
 

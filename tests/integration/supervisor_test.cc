@@ -3,7 +3,11 @@
 // These tests run the real seccloud binary against real child processes (python3's HTTP server,
 // sh) on a loopback address of their own.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +339,80 @@ TEST_F(SupervisorTest, AProgramThatCannotStartIsReportedAndRetried) {
       << SupervisorOutput();
   EXPECT_THAT(json::serialize(EventsWithAction("start-failed")[0]),
               HasSubstr("cannot execute /nonexistent/program: No such file or directory"));
+}
+
+// Sends one proxy request from `source` and reads the answer until the proxy closes.
+std::string ProxyRequest(const std::string& source, const std::string& proxy_ip, int port,
+                         const std::string& url) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, proxy_ip.c_str(), &to.sin_addr);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+    std::string req = "GET " + url + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    (void)!write(fd, req.data(), req.size());
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return answer;
+}
+
+TEST_F(SupervisorTest, ServicesDropRootAfterBindingAndKeepWritingEvents) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (CI runs as root)";
+  std::string cfg = Config("");
+  cfg.replace(cfg.find("node: {name: test-gw, state_dir: state}"),
+              std::string("node: {name: test-gw, state_dir: state}").size(),
+              "node: {name: test-gw, state_dir: state, user: nobody}");
+  cfg.replace(cfg.find("events: {spool_dir: spool}"), std::string("events: {spool_dir: spool}").size(),
+              "events: {spool_dir: spool, rotate_size: 64KiB}");
+  // Port 81: binding it needs root, so the proxy must bind first and drop afterwards.
+  cfg += "proxy:\n  listen: [" + ip_ + ":81]\n  system_resolver: false\n";
+  WriteConfig(cfg);
+  fs::permissions(dir_, fs::perms::others_exec | fs::perms::others_read, fs::perm_options::add);
+  StartSupervisor();
+  ASSERT_TRUE(WaitFor([&] { return ServiceIs("proxy", "running", "healthy"); }))
+      << SupervisorOutput();
+  const pid_t pid = PidOf("proxy");
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line, uid_line;
+  while (std::getline(status, line))
+    if (line.rfind("Uid:", 0) == 0) uid_line = line;
+  const std::string nobody = std::to_string(getpwnam("nobody")->pw_uid);
+  EXPECT_EQ(uid_line, "Uid:\t" + nobody + "\t" + nobody + "\t" + nobody + "\t" + nobody);
+
+  // Enough denied requests (the source is in no tenant) to rotate the 64 KiB spool file twice:
+  // the new files are created as nobody.
+  for (int i = 0; i < 300; ++i) {
+    std::string answer = ProxyRequest("127.200.0.9", ip_, 81, "http://www.example.com/" +
+                                                                 std::to_string(i));
+    ASSERT_NE(answer.find("403"), std::string::npos) << answer;
+  }
+  ASSERT_EQ(kill(supervisor_pid_, SIGTERM), 0);
+  int wstatus = 0;
+  ASSERT_TRUE(WaitFor([&] { return waitpid(supervisor_pid_, &wstatus, WNOHANG) == supervisor_pid_; }));
+  supervisor_pid_ = 0;
+  auto reader = SpoolReader::Open(dir_ / "spool" / "proxy", "proxy");
+  ASSERT_TRUE(reader);
+  int denied = 0;
+  while (true) {
+    auto r = (*reader)->Next();
+    ASSERT_TRUE(r) << r.error().ToString();
+    if (!*r) break;
+    if ((*r)->event.at("event").as_object().at("action").as_string() == "denied") ++denied;
+  }
+  EXPECT_EQ(denied, 300);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "spool" / "proxy"))
+    if (e.path().extension() == ".ndjson") ++files;
+  EXPECT_GE(files, 3u);
 }
 
 TEST(CheckConfigCommand, ListsEveryErrorAndExitsOne) {
