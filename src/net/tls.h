@@ -184,11 +184,12 @@ class UpstreamConnection {
  public:
   using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
+  UpstreamConnection() = default;  // no stream: every accessor refuses
   UpstreamConnection(std::shared_ptr<Stream> stream, UpstreamCertReport report)
       : stream_(std::move(stream)), report_(std::move(report)) {}
 
   const UpstreamCertReport& report() const { return report_; }
-  bool verified() const { return report_.problem == UpstreamCertProblem::kNone; }
+  bool verified() const { return stream_ && report_.problem == UpstreamCertProblem::kNone; }
   // The stream when the certificate verified; otherwise kPermissionDenied with report().Sentence().
   Result<Stream*> Trusted();
   // The stream when the only problems found are in `accepted`; otherwise as Trusted().
