@@ -134,8 +134,9 @@ Result<X509Ptr> MintLeafCertificate(const InterceptionCa& ca, EVP_PKEY* leaf_key
                                     std::chrono::days max_validity) {
   const bool is_ip = IpAddress::Parse(canonical_name).has_value();
   if (now + std::chrono::hours(1) >= ca.not_after())
-    return MakeError(Errc::kUnavailable,
-                     "the interception CA expires within the hour; renew it (seccloud ca init)");
+    return MakeError(
+        Errc::kUnavailable,
+        "the interception CA expires within the hour; install a new one before minting more");
   X509Ptr cert(X509_new());
   if (!cert) return OpenSslError(Errc::kInternal, "X509_new");
   X509* c = cert.get();
