@@ -1,0 +1,94 @@
+#pragma once
+// Helpers for the net module's TLS tests only (included by *_test.cc, never by the library).
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace seccloud::net::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the test temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TEST_TMPDIR");
+    std::string templ = std::string(base ? base : "/tmp") + "/seccloud-tls-XXXXXX";
+    path_ = ::mkdtemp(templ.data()) ? fs::path(templ) : fs::path();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Runs a shell command, returns its exit status and (with `output`) its stdout+stderr.
+inline int RunShell(const std::string& command, std::string* output = nullptr) {
+  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
+  if (f == nullptr) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  int status = ::pclose(f);
+  if (output) *output = std::move(text);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+inline std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+inline fs::path SourceDir() { return fs::path(SECCLOUD_SOURCE_DIR); }
+
+// A listening TCP socket on `ip`, port chosen by the kernel. Returns -1 on failure.
+inline int ListenOn(const std::string& ip, uint16_t* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+// Accepts one connection within `timeout_ms`; -1 on timeout.
+inline int AcceptWithin(int listen_fd, int timeout_ms) {
+  pollfd p{listen_fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return -1;
+  return ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+}
+
+// A per-process loopback address 127.100.x.y, so parallel test processes never share ports.
+inline std::string PerProcessLoopback() {
+  const unsigned pid = static_cast<unsigned>(::getpid());
+  return "127.100." + std::to_string((pid / 254) % 256) + "." + std::to_string(pid % 254 + 1);
+}
+
+}  // namespace seccloud::net::testing

@@ -1,0 +1,273 @@
+// Verification of origin certificates for intercepted connections (R9).
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/ip.h"
+#include "net/tls.h"
+#include "net/tls_internal.h"
+
+namespace seccloud::net {
+namespace {
+
+namespace asio = boost::asio;
+using namespace tls_internal;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxProblems = 8;
+
+// What the verify callback saw during one handshake. Lives in the Handshake coroutine's frame
+// and is reachable from the SSL through ex_data only while the handshake runs.
+struct VerifyLog {
+  long first_error = X509_V_OK;
+  int first_depth = -1;
+  std::vector<UpstreamCertProblem> problems;
+};
+
+int VerifyLogIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// Records every failure and lets the handshake finish, so the caller gets a report to act on
+// (block page naming the problem, or a tenant's explicit exception) instead of a bare alert.
+int RecordingVerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok) return 1;
+  SSL* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* log = ssl ? static_cast<VerifyLog*>(SSL_get_ex_data(ssl, VerifyLogIndex())) : nullptr;
+  if (log == nullptr) return 0;  // no handshake of ours is watching: fail closed
+  const long err = X509_STORE_CTX_get_error(store);
+  const int depth = X509_STORE_CTX_get_error_depth(store);
+  // Soft-fail when no CRL covers an issuer: revocation is only checked where CRLs were loaded.
+  if (err == X509_V_ERR_UNABLE_TO_GET_CRL) return 1;
+  if (log->first_error == X509_V_OK) {
+    log->first_error = err;
+    log->first_depth = depth;
+  }
+  const UpstreamCertProblem p = ClassifyVerifyError(err, depth);
+  if (log->problems.size() < kMaxProblems &&
+      std::find(log->problems.begin(), log->problems.end(), p) == log->problems.end())
+    log->problems.push_back(p);
+  return 1;
+}
+
+}  // namespace
+
+const char* UpstreamCertProblemName(UpstreamCertProblem problem) {
+  switch (problem) {
+    case UpstreamCertProblem::kNone:
+      return "none";
+    case UpstreamCertProblem::kExpired:
+      return "expired";
+    case UpstreamCertProblem::kNotYetValid:
+      return "not_yet_valid";
+    case UpstreamCertProblem::kSelfSigned:
+      return "self_signed";
+    case UpstreamCertProblem::kUntrustedRoot:
+      return "untrusted_root";
+    case UpstreamCertProblem::kIncompleteChain:
+      return "incomplete_chain";
+    case UpstreamCertProblem::kWrongHost:
+      return "wrong_host";
+    case UpstreamCertProblem::kRevoked:
+      return "revoked";
+    case UpstreamCertProblem::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+UpstreamCertProblem ClassifyVerifyError(long x509_error, int depth) {
+  switch (x509_error) {
+    case X509_V_OK:
+      return UpstreamCertProblem::kNone;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+      return UpstreamCertProblem::kExpired;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return UpstreamCertProblem::kNotYetValid;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return UpstreamCertProblem::kSelfSigned;
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return UpstreamCertProblem::kUntrustedRoot;
+    // The issuer of the certificate at `depth` was neither sent nor trusted. For the server's own
+    // certificate that is, in practice, a missing intermediate (browsers repair it from AIA, we
+    // do not); higher up the chain it is an intermediate issued by a root we do not trust.
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      return depth <= 0 ? UpstreamCertProblem::kIncompleteChain
+                        : UpstreamCertProblem::kUntrustedRoot;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return UpstreamCertProblem::kWrongHost;
+    case X509_V_ERR_CERT_REVOKED:
+      return UpstreamCertProblem::kRevoked;
+    default:
+      return UpstreamCertProblem::kOther;
+  }
+}
+
+std::string UpstreamCertReport::Sentence() const {
+  const std::string who = host.empty() ? std::string("the server") : host;
+  std::string detail;
+  if (x509_error != X509_V_OK)
+    detail = std::string(" (") + X509_verify_cert_error_string(x509_error) + ")";
+  switch (problem) {
+    case UpstreamCertProblem::kNone:
+      return "The certificate of " + who + " is valid.";
+    case UpstreamCertProblem::kExpired:
+      return "The certificate of " + who + " has expired" + detail + ".";
+    case UpstreamCertProblem::kNotYetValid:
+      return "The certificate of " + who + " is not valid yet; check the server's clock" + detail +
+             ".";
+    case UpstreamCertProblem::kSelfSigned:
+      return "The certificate of " + who + " is self-signed, so nobody vouches for it" + detail +
+             ".";
+    case UpstreamCertProblem::kUntrustedRoot:
+      return "The certificate of " + who +
+             " chains to a root that is not trusted (issuer: " + issuer + ")" + detail + ".";
+    case UpstreamCertProblem::kIncompleteChain:
+      return "The server " + who +
+             " did not send the intermediate certificate its certificate needs (issuer: " + issuer +
+             ")" + detail + ".";
+    case UpstreamCertProblem::kWrongHost:
+      return "The certificate presented by " + who + " is for another name (" + subject + ")" +
+             detail + ".";
+    case UpstreamCertProblem::kRevoked:
+      return "The certificate of " + who + " has been revoked by its issuer" + detail + ".";
+    case UpstreamCertProblem::kOther:
+      return "The certificate of " + who + " failed verification" + detail + ".";
+  }
+  return "The certificate of " + who + " failed verification.";
+}
+
+Result<UpstreamConnection::Stream*> UpstreamConnection::Trusted() { return AcceptDespite({}); }
+
+Result<UpstreamConnection::Stream*> UpstreamConnection::AcceptDespite(
+    std::span<const UpstreamCertProblem> accepted) {
+  if (!stream_) return MakeError(Errc::kPermissionDenied, "no upstream connection");
+  if (!verified()) {
+    for (UpstreamCertProblem p : report_.all)
+      if (std::find(accepted.begin(), accepted.end(), p) == accepted.end())
+        return MakeError(Errc::kPermissionDenied, report_.Sentence());
+    // kOther is never accepted through an exception: it covers bad signatures and the like.
+    if (report_.all.empty() || std::find(report_.all.begin(), report_.all.end(),
+                                         UpstreamCertProblem::kOther) != report_.all.end())
+      return MakeError(Errc::kPermissionDenied, report_.Sentence());
+  }
+  return stream_.get();
+}
+
+std::string UpstreamConnection::negotiated_alpn() const {
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  if (!stream_) return {};
+  SSL_get0_alpn_selected(const_cast<Stream&>(*stream_).native_handle(), &data, &len);
+  return std::string(reinterpret_cast<const char*>(data), data ? len : 0);
+}
+
+Result<std::unique_ptr<UpstreamTls>> UpstreamTls::Create(UpstreamTlsOptions options) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return OpenSslError(Errc::kInternal, "SSL_CTX_new");
+  SSL_CTX* c = ctx.get();
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1)
+    return OpenSslError(Errc::kInternal, "TLS 1.2 minimum");
+  if (options.use_system_trust_store && SSL_CTX_set_default_verify_paths(c) != 1)
+    return OpenSslError(Errc::kUnavailable, "system trust store");
+  for (const fs::path& file : options.extra_ca_files)
+    if (SSL_CTX_load_verify_locations(c, file.c_str(), nullptr) != 1)
+      return OpenSslError(Errc::kInvalidArgument, "CA bundle " + file.string());
+  if (!options.crl_files.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(c);
+    for (const fs::path& file : options.crl_files) {
+      X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+      if (lookup == nullptr || X509_load_crl_file(lookup, file.c_str(), X509_FILETYPE_PEM) <= 0)
+        return OpenSslError(Errc::kInvalidArgument, "CRL file " + file.string());
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, RecordingVerifyCallback);
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  if (SSL_CTX_set_alpn_protos(c, kAlpn, sizeof kAlpn) != 0)
+    return OpenSslError(Errc::kInternal, "ALPN");
+  VerifyLogIndex();  // allocate the ex_data index before any handshake runs concurrently
+  return std::unique_ptr<UpstreamTls>(new UpstreamTls(std::move(ctx), std::move(options)));
+}
+
+asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(asio::ip::tcp::socket socket,
+                                                                   std::string_view host_in) {
+  CO_ASSIGN_OR_RETURN(std::string host, CanonicalServerName(host_in));
+  const bool is_ip = IpAddress::Parse(host).has_value();
+  // asio's context takes ownership of the native handle it wraps; give it its own reference.
+  SSL_CTX_up_ref(ctx_.get());
+  asio::ssl::context asio_ctx(ctx_.get());
+  auto stream = std::make_shared<UpstreamConnection::Stream>(std::move(socket), asio_ctx);
+  SSL* ssl = stream->native_handle();
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const bool named = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1
+                           : (X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1 &&
+                              SSL_set_tlsext_host_name(ssl, host.c_str()) == 1);
+  if (!named) co_return OpenSslError(Errc::kInternal, "setting the upstream name " + host);
+
+  VerifyLog log;
+  SSL_set_ex_data(ssl, VerifyLogIndex(), &log);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(options_.handshake_timeout);
+  struct Deadline {
+    bool handshake_done = false;  // a timer handler already queued must not touch the stream
+    bool timed_out = false;
+  };
+  auto deadline = std::make_shared<Deadline>();
+  timer.async_wait([weak = std::weak_ptr(stream), deadline](boost::system::error_code ec) {
+    if (ec || deadline->handshake_done) return;
+    if (auto s = weak.lock()) {
+      deadline->timed_out = true;
+      boost::system::error_code ignored;
+      s->lowest_layer().cancel(ignored);
+    }
+  });
+  ERR_clear_error();
+  auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::client, kTuple);
+  deadline->handshake_done = true;
+  timer.cancel();
+  SSL_set_ex_data(ssl, VerifyLogIndex(), nullptr);
+  if (deadline->timed_out)
+    co_return MakeError(Errc::kDeadlineExceeded,
+                        host + ": TLS handshake did not finish within " +
+                            std::to_string(options_.handshake_timeout.count()) + " ms");
+  if (ec) co_return MakeError(Errc::kUnavailable, host + ": TLS handshake failed: " + ec.message());
+
+  UpstreamCertReport report;
+  report.host = host;
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  report.subject = SubjectLine(peer);
+  report.issuer = IssuerLine(peer);
+  report.all = log.problems;
+  const long result = SSL_get_verify_result(ssl);
+  if (peer == nullptr) {
+    report.problem = UpstreamCertProblem::kOther;
+    report.x509_error = X509_V_ERR_UNSPECIFIED;
+  } else if (log.first_error != X509_V_OK) {
+    report.problem = ClassifyVerifyError(log.first_error, log.first_depth);
+    report.x509_error = log.first_error;
+    report.depth = log.first_depth;
+  } else if (result != X509_V_OK && result != X509_V_ERR_UNABLE_TO_GET_CRL) {
+    report.problem = ClassifyVerifyError(result, -1);  // not seen by the callback; still fatal
+    report.x509_error = result;
+  } else {
+    report.problem = UpstreamCertProblem::kNone;
+  }
+  if (report.problem != UpstreamCertProblem::kNone && report.all.empty())
+    report.all.push_back(report.problem);
+  co_return UpstreamConnection(std::move(stream), std::move(report));
+}
+
+}  // namespace seccloud::net
