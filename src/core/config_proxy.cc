@@ -7,7 +7,7 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
   if (!ExpectMap(n, path,
                  {"enabled", "listen", "workers", "max_header_size", "max_headers", "timeouts",
                   "pool", "hosts", "system_resolver", "forward_x_forwarded_for",
-                  "block_page_language", "via"}))
+                  "block_page_language", "via", "tls"}))
     return;
   out.enabled = true;
   if (auto v = Field(n, path, "enabled")) out.enabled = Bool(*v, path + ".enabled");
@@ -90,6 +90,37 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
     if (out.block_page_language != "ja" && out.block_page_language != "en")
       AddError(MarkOf(*v), path + ".block_page_language",
                Quote(out.block_page_language) + " is not ja or en");
+  }
+  if (auto v = Field(n, path, "tls")) {
+    const std::string p = path + ".tls";
+    ProxyTlsConfig& t = out.tls;
+    if (ExpectMap(*v, p, {"intercept", "ca_dir", "no_decrypt_domains", "extra_trust",
+                          "leaf_cache_size"})) {
+      if (auto x = Field(*v, p, "intercept")) t.intercept = Bool(*x, p + ".intercept");
+      if (auto x = Field(*v, p, "ca_dir")) t.ca_dir = Path(*x, p + ".ca_dir");
+      if (t.intercept && t.ca_dir.empty())
+        AddError(MarkOf(*v), p, "intercept needs ca_dir (create it with `seccloud ca init`)");
+      if (auto x = Field(*v, p, "no_decrypt_domains")) {
+        ForEachItem(*x, p + ".no_decrypt_domains", [&](const Located& item, const std::string& ip) {
+          std::string d = String(item, ip);
+          std::string why;
+          if (auto norm = NormalizeDomainName(d, &why)) t.no_decrypt_domains.push_back(*norm);
+          else if (item.node.IsScalar()) AddError(MarkOf(item), ip, Quote(d) + " " + why);
+        });
+      }
+      if (auto x = Field(*v, p, "extra_trust")) {
+        ForEachItem(*x, p + ".extra_trust", [&](const Located& item, const std::string& ip) {
+          fs::path f = Path(item, ip);
+          std::error_code ec;
+          if (!f.empty() && !fs::is_regular_file(f, ec))
+            AddError(MarkOf(item), ip, Quote(f.string()) + " is not a readable file");
+          else if (!f.empty())
+            t.extra_trust.push_back(f);
+        });
+      }
+      if (auto x = Field(*v, p, "leaf_cache_size"))
+        t.leaf_cache_size = Size(*x, p + ".leaf_cache_size", 16, 1'000'000);
+    }
   }
   if (auto v = Field(n, path, "via")) {
     out.via_name = String(*v, path + ".via");

@@ -21,6 +21,17 @@ struct ProxyTimeouts {
   std::chrono::milliseconds tunnel_idle{300'000};   // CONNECT tunnels
 };
 
+// TLS inspection (R9).
+struct ProxyTlsConfig {
+  bool intercept = false;            // decrypt CONNECT tunnels that carry TLS
+  std::filesystem::path ca_dir;      // `seccloud ca init` writes ca.pem and ca.key here
+  // Never decrypted (spliced after reading the SNI, which the URL filter still judges): these
+  // domains and their subdomains — banking, services that forbid inspection.
+  std::vector<std::string> no_decrypt_domains;
+  std::vector<std::filesystem::path> extra_trust;  // PEM bundles trusted besides the system store
+  size_t leaf_cache_size = 10'000;
+};
+
 struct ProxyConfig {
   bool enabled = false;
   std::vector<Endpoint> listen;  // demo: 127.0.0.1:3128
@@ -38,6 +49,7 @@ struct ProxyConfig {
   bool forward_xff = false;
   std::string block_page_language = "ja";  // "ja" or "en": which comes first on block pages
   std::string via_name = "seccloud";       // pseudonym in Via
+  ProxyTlsConfig tls;
 };
 
 }  // namespace seccloud

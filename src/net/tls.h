@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <chrono>
@@ -182,7 +183,9 @@ struct UpstreamTlsOptions {
 // (a tenant's exception), so no code path passes a bad certificate by accident.
 class UpstreamConnection {
  public:
-  using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+  // Over Beast's tcp_stream so that users can put deadlines on every read and write
+  // (beast::get_lowest_layer(stream).expires_after(...)).
+  using Stream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
 
   UpstreamConnection() = default;  // no stream: every accessor refuses
   UpstreamConnection(std::shared_ptr<Stream> stream, UpstreamCertReport report)
@@ -209,8 +212,12 @@ class UpstreamTls {
   // as CanonicalServerName): SNI for names, hostname or IP verification, TLS 1.2 minimum,
   // ALPN "http/1.1". A handshake that completes with a bad certificate is a value with a report,
   // not an error; errors are transport failures, timeouts and handshake failures.
-  boost::asio::awaitable<Result<UpstreamConnection>> Handshake(boost::asio::ip::tcp::socket socket,
+  boost::asio::awaitable<Result<UpstreamConnection>> Handshake(boost::beast::tcp_stream stream,
                                                                std::string_view host);
+  boost::asio::awaitable<Result<UpstreamConnection>> Handshake(boost::asio::ip::tcp::socket socket,
+                                                               std::string_view host) {
+    return Handshake(boost::beast::tcp_stream(std::move(socket)), host);
+  }
 
   SSL_CTX* native_context() const { return ctx_.get(); }
 

@@ -201,7 +201,7 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::Create(UpstreamTlsOptions opti
   return std::unique_ptr<UpstreamTls>(new UpstreamTls(std::move(ctx), std::move(options)));
 }
 
-asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(asio::ip::tcp::socket socket,
+asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(boost::beast::tcp_stream socket,
                                                                    std::string_view host_in) {
   CO_ASSIGN_OR_RETURN(std::string host, CanonicalServerName(host_in));
   const bool is_ip = IpAddress::Parse(host).has_value();
@@ -231,7 +231,7 @@ asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(asio::ip::tcp
     if (auto s = weak.lock()) {
       deadline->timed_out = true;
       boost::system::error_code ignored;
-      s->lowest_layer().cancel(ignored);
+      s->next_layer().socket().cancel(ignored);
     }
   });
   ERR_clear_error();

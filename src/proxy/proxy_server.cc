@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -32,6 +34,7 @@
 #include "core/event.h"
 #include "core/tenant_registry.h"
 #include "net/service_host.h"
+#include "net/tls.h"
 #include "proxy/block_page.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
@@ -215,6 +218,20 @@ class ProxyService {
   Status Start() {
     auto cfg = host_.config();
     const ProxyConfig& pc = cfg->proxy;
+    if (pc.tls.intercept) {
+      auto ca = net::InterceptionCa::Load(pc.tls.ca_dir);
+      if (!ca)
+        return MakeError(ca.error().code,
+                         "proxy.tls: " + ca.error().ToString() +
+                             " (create the interception CA with `seccloud ca init --config FILE`)");
+      net::LeafCacheOptions leaf;
+      leaf.max_entries = pc.tls.leaf_cache_size;
+      ASSIGN_OR_RETURN(leaves_, net::LeafCertCache::Create(*ca, leaf));
+      net::UpstreamTlsOptions up;
+      up.extra_ca_files = pc.tls.extra_trust;
+      up.handshake_timeout = pc.timeouts.connect;
+      ASSIGN_OR_RETURN(upstream_tls_, net::UpstreamTls::Create(up));
+    }
     unsigned n = pc.workers ? pc.workers : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) {
       auto w = std::make_unique<Worker>(*this, pc);
@@ -247,10 +264,16 @@ class ProxyService {
   std::shared_ptr<const Config> config() const { return host_.config(); }
   net::ServiceHost& host() { return host_; }
   ProxyMetrics& metrics() { return metrics_; }
+  // TLS inspection is set up at start (the CA does not change with a reload).
+  bool tls_ready() const { return leaves_ != nullptr && upstream_tls_ != nullptr; }
+  net::LeafCertCache& leaf_cache() { return *leaves_; }
+  net::UpstreamTls& upstream_tls() { return *upstream_tls_; }
 
  private:
   net::ServiceHost& host_;
   ProxyMetrics metrics_;
+  std::unique_ptr<net::LeafCertCache> leaves_;
+  std::unique_ptr<net::UpstreamTls> upstream_tls_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
@@ -303,20 +326,281 @@ struct RequestLog {
   std::string verdict = "allow";
   std::string reason;
   std::string tls_mode = "none";
+  std::string sni;
+  std::string server_issuer;
   std::string error;
 };
 
+// Deadlines go on Beast's tcp_stream at the bottom of every stream we use (plain or TLS).
+template <class Stream>
+void Deadline(Stream& s, milliseconds d) {
+  beast::get_lowest_layer(s).expires_after(d);
+}
+template <class Stream>
+void NoDeadline(Stream& s) {
+  beast::get_lowest_layer(s).expires_never();
+}
+
+// What one forwarded exchange ended with.
+struct Exchange {
+  bool responded = false;          // a response (or part of it) went to the client
+  bool retry = false;              // nothing reached the client and a fresh upstream may work
+  bool client_keep = false;        // the client connection may carry another request
+  bool upstream_reusable = false;  // the upstream connection may go back to the pool
+  bool switched = false;           // 101: both sides now speak another protocol
+  int failure_status = 502;
+  std::string error;
+};
+
+// Both directions of a tunnel (CONNECT, 101) until both ends finished or nothing moved for
+// `idle`.
+template <class A, class B>
+class Splicer : public std::enable_shared_from_this<Splicer<A, B>> {
+ public:
+  Splicer(A& a, B& b, asio::io_context& io) : a_(a), b_(b), timer_(io) {}
+
+  asio::awaitable<std::pair<uint64_t, uint64_t>> Run(milliseconds idle) {
+    NoDeadline(a_);
+    NoDeadline(b_);
+    last_ = Clock::now();
+    asio::co_spawn(timer_.get_executor(), Watchdog(this->shared_from_this(), idle), asio::detached);
+    using namespace asio::experimental::awaitable_operators;
+    auto [up, down] = co_await (Copy(a_, b_) && Copy(b_, a_));
+    done_ = true;
+    timer_.cancel();
+    co_return std::make_pair(up, down);
+  }
+
+ private:
+  template <class From, class To>
+  asio::awaitable<uint64_t> Copy(From& from, To& to) {
+    std::vector<char> buf(kRelayChunk);
+    uint64_t total = 0;
+    while (true) {
+      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kTuple);
+      if (n > 0) {
+        last_ = Clock::now();
+        auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kTuple);
+        total += wn;
+        if (wec) break;
+      }
+      if (ec) break;
+    }
+    // Half-close: the other direction may still be sending.
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_return total;
+  }
+
+  static asio::awaitable<void> Watchdog(std::shared_ptr<Splicer> self, milliseconds idle) {
+    while (!self->done_) {
+      self->timer_.expires_after(idle / 4 + milliseconds(1));
+      co_await self->timer_.async_wait(kTuple);
+      if (self->done_) co_return;
+      if (Clock::now() - self->last_ > idle) {
+        beast::get_lowest_layer(self->a_).close();
+        beast::get_lowest_layer(self->b_).close();
+        co_return;
+      }
+    }
+  }
+
+  A& a_;
+  B& b_;
+  asio::steady_timer timer_;
+  Clock::time_point last_;
+  bool done_ = false;
+};
+
+template <class A, class B>
+asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(A& a, B& b, asio::io_context& io,
+                                                      milliseconds idle) {
+  auto splicer = std::make_shared<Splicer<A, B>>(a, b, io);
+  co_return co_await splicer->Run(idle);
+}
+
+// Streams a message body from `in` to `out`, chunk by chunk (Beast's relay pattern).
+template <bool isRequest, class InStream, class OutStream>
+asio::awaitable<boost::system::error_code> RelayBody(InStream& in, beast::flat_buffer& in_buf,
+                                                     http::parser<isRequest, http::buffer_body>& p,
+                                                     OutStream& out,
+                                                     http::serializer<isRequest, http::buffer_body>& sr,
+                                                     milliseconds idle, uint64_t& bytes) {
+  std::vector<char> chunk(kRelayChunk);
+  do {
+    if (!p.is_done()) {
+      p.get().body().data = chunk.data();
+      p.get().body().size = chunk.size();
+      Deadline(in, idle);
+      auto [ec, n] = co_await http::async_read(in, in_buf, p, kTuple);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return ec;
+      const size_t got = chunk.size() - p.get().body().size;
+      bytes += got;
+      p.get().body().size = got;
+      p.get().body().data = chunk.data();
+      p.get().body().more = !p.is_done();
+    } else {
+      p.get().body().data = nullptr;
+      p.get().body().size = 0;
+    }
+    Deadline(out, idle);
+    auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return wec;
+  } while (!p.is_done() && !sr.is_done());
+  co_return boost::system::error_code{};
+}
+
+// Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
+template <class ClientStream, class UpstreamStream>
+asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
+                                      http::request_parser<http::buffer_body>& parser,
+                                      UpstreamStream& upstream, beast::flat_buffer& ubuf,
+                                      const ProxyConfig& pc, const HopByHopResult& hop,
+                                      unsigned client_version, bool client_keep_alive,
+                                      bool reused, RequestLog& log) {
+  Exchange x;
+  auto& req = parser.get();
+  const bool has_body =
+      parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+  const bool head = req.method() == http::verb::head;
+  {
+    http::serializer<true, http::buffer_body> sr{req};
+    boost::system::error_code ec;
+    if (!has_body) {
+      Deadline(upstream, pc.timeouts.body_idle);
+      auto [wec, wn] = co_await http::async_write_header(upstream, sr, kTuple);
+      ec = wec;
+    } else {
+      ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
+                                    log.request_bytes);
+    }
+    if (ec) {
+      // A pooled connection the origin closed meanwhile: a request without a body can go again
+      // on a fresh connection (nothing was consumed from the client).
+      x.retry = reused && !has_body;
+      x.error = "sending the request upstream failed: " + ec.message();
+      co_return x;
+    }
+  }
+  while (true) {
+    http::response_parser<http::buffer_body> rp;
+    rp.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
+    rp.body_limit(boost::none);
+    if (head) rp.skip(true);
+    Deadline(upstream, pc.timeouts.upstream_header);
+    auto [rec, rn] = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
+    if (rec) {
+      x.retry = reused && !has_body && rn == 0 &&
+                (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
+                 rec == asio::error::eof);
+      if (rec == beast::error::timeout) {
+        x.failure_status = 504;
+        x.error = "the upstream sent no response in time";
+      } else {
+        x.error = "the upstream response is not valid: " + rec.message();
+      }
+      co_return x;
+    }
+    auto& res = rp.get();
+    const int status = static_cast<int>(res.result_int());
+    if (status >= 100 && status < 200 && status != 101) {
+      // Interim responses (100 Continue, 103 Early Hints) pass through; the final one follows.
+      http::response<http::empty_body> interim{res.result(), client_version};
+      for (const auto& f : res.base()) interim.insert(f.name_string(), f.value());
+      StripHopByHop(interim.base());
+      Deadline(client, pc.timeouts.body_idle);
+      co_await http::async_write(client, interim, kTuple);
+      continue;
+    }
+    x.responded = true;
+    log.status = status;
+    const bool upstream_keep = res.keep_alive();
+    const bool res_chunked = rp.chunked();
+    const bool length_known = rp.content_length().has_value() || res_chunked || head ||
+                              status == 204 || status == 304;
+    StripHopByHop(res.base());
+    AddVia(res.base(), res.version(), pc.via_name);
+    res.version(client_version == 10 ? 10 : 11);
+    bool keep = client_keep_alive && !hop.upgrade_requested;
+    if (status == 101) {
+      res.set(http::field::connection, "upgrade");
+      res.set(http::field::upgrade, hop.upgrade);
+    } else if (client_version >= 11 && (res_chunked || !length_known)) {
+      res.chunked(true);  // an until-close body becomes chunked for an HTTP/1.1 client
+    } else if (res_chunked || !length_known) {
+      keep = false;  // an HTTP/1.0 client reads the body until the connection closes
+    }
+    if (status != 101) res.keep_alive(keep);
+    http::serializer<false, http::buffer_body> rsr{res};
+    boost::system::error_code bec;
+    if (head || status == 204 || status == 304 || status == 101) {
+      Deadline(client, pc.timeouts.body_idle);
+      auto [hwec, hwn] = co_await http::async_write_header(client, rsr, kTuple);
+      bec = hwec;
+    } else {
+      bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
+                                      log.response_bytes);
+    }
+    if (bec) {
+      x.error = "relaying the response failed: " + bec.message();
+      co_return x;
+    }
+    if (status == 101) {
+      x.switched = true;
+      co_return x;
+    }
+    x.client_keep = keep;
+    x.upstream_reusable = upstream_keep && rp.is_done() && length_known && ubuf.size() == 0;
+    co_return x;
+  }
+}
+
+// Removes hop-by-hop fields, points the request at the origin and adds Via.
+HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool chunked,
+                                  const RequestTarget& target, const ProxyConfig& pc) {
+  const unsigned client_version = req.version();
+  HopByHopResult hop = StripHopByHop(req.base());
+  if (!pc.forward_xff) req.erase("X-Forwarded-For");
+  req.set(http::field::host, target.authority());
+  req.target(target.path);
+  req.version(11);
+  AddVia(req.base(), client_version, pc.via_name);
+  if (chunked) req.chunked(true);
+  if (hop.upgrade_requested) {
+    req.set(http::field::connection, "upgrade");
+    req.set(http::field::upgrade, hop.upgrade);
+  } else {
+    req.keep_alive(true);
+  }
+  return hop;
+}
+
 class ClientSession {
  public:
-  ClientSession(Worker& worker, ProxyService& service, asio::io_context& io, UpstreamPool& pool,
-          tcp::socket socket)
-      : worker_(worker), service_(service), io_(io), pool_(pool), client_(std::move(socket)) {
+  ClientSession(ProxyService& service, asio::io_context& io, UpstreamPool& pool, tcp::socket socket)
+      : service_(service), io_(io), pool_(pool), client_(std::move(socket)) {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
     peer_ = ec ? IpAddress() : FromAsio(remote.address());
   }
 
-  asio::awaitable<void> Run() {
+  asio::awaitable<void> Run() { co_await HttpLoop(client_, buffer_, nullptr); }
+
+ private:
+  // The state of one intercepted CONNECT tunnel: requests read from the client's TLS stream go
+  // to `origin` over a verified TLS connection.
+  struct Intercept {
+    RequestTarget origin;  // scheme "https", host and port from CONNECT
+    std::string sni;
+    std::optional<net::UpstreamConnection> upstream;
+    beast::flat_buffer ubuf;
+    std::string issuer;
+  };
+
+  template <class Stream>
+  asio::awaitable<void> HttpLoop(Stream& client, beast::flat_buffer& buf, Intercept* ic) {
     bool first = true;
     while (true) {
       cfg_ = service_.config();
@@ -324,59 +608,80 @@ class ClientSession {
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
       parser.body_limit(boost::none);  // bodies are streamed, any size
-      client_.expires_after(first ? pc.timeouts.client_header : pc.timeouts.client_idle);
-      auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, kTuple);
+      Deadline(client, first ? pc.timeouts.client_header : pc.timeouts.client_idle);
+      auto [ec, n] = co_await http::async_read_header(client, buf, parser, kTuple);
       first = false;
       if (ec) {
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-            ec == asio::error::connection_reset || ec == asio::error::eof)
+            ec == asio::error::connection_reset || ec == asio::error::eof ||
+            ec == asio::ssl::error::stream_truncated)
           co_return;
         service_.metrics().bad_requests.Increment();
         const bool too_big = ec == http::error::header_limit;
-        co_await SendSimple(too_big ? 431 : 400, too_big ? "Request Header Fields Too Large"
-                                                         : "Bad Request",
-                            too_big ? "the request header is larger than allowed"
-                                    : "the request is not valid HTTP/1.1: " + ec.message());
+        RequestLog log;
+        log.action = "failed";
+        log.verdict = "block";
+        log.reason = too_big ? "the request header is larger than allowed"
+                             : "the request is not valid HTTP/1.1: " + ec.message();
+        if (ic) FillTls(log, *ic);
+        co_await Refuse(client, log, too_big ? 431 : 400,
+                        too_big ? "Request Header Fields Too Large" : "Bad Request", log.reason);
+        Finish(log);
         co_return;
       }
       RequestLog log;
-      const bool keep = co_await HandleRequest(parser, log);
+      if (ic) FillTls(log, *ic);
+      const bool keep = co_await HandleRequest(client, buf, parser, log, ic);
       Finish(log);
       if (!keep) co_return;
     }
   }
 
- private:
+  static void FillTls(RequestLog& log, const Intercept& ic) {
+    log.tls_mode = "intercepted";
+    log.sni = ic.sni;
+    log.server_issuer = ic.issuer;
+  }
+
   // Returns whether the client connection may carry another request.
-  asio::awaitable<bool> HandleRequest(http::request_parser<http::buffer_body>& parser,
-                                      RequestLog& log) {
+  template <class Stream>
+  asio::awaitable<bool> HandleRequest(Stream& client, beast::flat_buffer& buf,
+                                      http::request_parser<http::buffer_body>& parser,
+                                      RequestLog& log, Intercept* ic) {
     auto& req = parser.get();
     const ProxyConfig& pc = cfg_->proxy;
     log.method = std::string(req.method_string());
     if (auto ua = req.find(http::field::user_agent); ua != req.end())
       log.user_agent = std::string(ua->value().substr(0, 512));
-
     if (CountFields(req.base()) > pc.max_headers) {
       service_.metrics().bad_requests.Increment();
-      co_await Refuse(log, 431, "Request Header Fields Too Large",
-                      "the request has more than " + std::to_string(pc.max_headers) + " header fields");
+      co_await Refuse(client, log, 431, "Request Header Fields Too Large",
+                      "the request has more than " + std::to_string(pc.max_headers) +
+                          " header fields");
       co_return false;
     }
-    // Attribution first: who is asking decides everything else.
-    std::string xff;
-    for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
-      if (!xff.empty()) xff += ",";
-      xff += std::string(it->value());
-      if (xff.size() > TenantRegistry::kMaxXffBytes + 1) break;
+    if (!ic) {
+      // Attribution first: who is asking decides everything else. Inside an intercepted tunnel
+      // the attribution of its CONNECT stands (the tenant proxy added X-Forwarded-For there).
+      std::string xff;
+      for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+        if (!xff.empty()) xff += ",";
+        xff += std::string(it->value());
+        if (xff.size() > TenantRegistry::kMaxXffBytes + 1) break;
+      }
+      attribution_ = cfg_->registry->Attribute(peer_, xff);
+      if (attribution_.method == AttributionMethod::kUntrustedXffIgnored && !xff.empty())
+        service_.metrics().forged_xff.Increment();
     }
-    attribution_ = cfg_->registry->Attribute(peer_, xff);
-    if (attribution_.method == AttributionMethod::kUntrustedXffIgnored && !xff.empty())
-      service_.metrics().forged_xff.Increment();
-
     const bool connect = req.method() == http::verb::connect;
     std::string why;
-    auto target = connect ? ParseAuthorityForm(req.target(), &why)
-                          : ParseAbsoluteForm(req.target(), &why);
+    std::optional<RequestTarget> target;
+    if (ic) {
+      target = InnerTarget(req.target(), ic->origin, &why);
+    } else {
+      target = connect ? ParseAuthorityForm(req.target(), &why)
+                       : ParseAbsoluteForm(req.target(), &why);
+    }
     if (target) {
       log.url = target->url();
       log.host = target->host;
@@ -388,188 +693,92 @@ class ClientSession {
       log.action = "denied";
       log.verdict = "block";
       log.reason = "the source address " + peer_.ToString() + " belongs to no tenant";
-      co_await Refuse(log, 403, "Forbidden", log.reason);
+      co_await Refuse(client, log, 403, "Forbidden", log.reason);
       co_return false;
     }
-    if (!target) {
+    if (!target || (ic && connect)) {
       service_.metrics().bad_requests.Increment();
-      co_await Refuse(log, 400, "Bad Request", why);
+      co_await Refuse(client, log, 400, "Bad Request",
+                      target ? "CONNECT inside an intercepted tunnel is not allowed" : why);
       co_return false;
     }
     if (connect) {
       co_await Tunnel(*target, log);
       co_return false;
     }
-    co_return co_await Forward(parser, *target, log);
+    if (ic) co_return co_await ForwardTls(client, buf, parser, *target, log, *ic);
+    co_return co_await ForwardPlain(parser, *target, log);
+  }
+
+  // A request inside an intercepted tunnel names a path ("/x", or "https://host/x" from some
+  // clients); the origin is always the one CONNECT named.
+  static std::optional<RequestTarget> InnerTarget(std::string_view t, const RequestTarget& origin,
+                                                  std::string* why) {
+    RequestTarget out = origin;
+    if (t.size() > 8192) {
+      *why = "the request target is longer than 8 KiB";
+      return std::nullopt;
+    }
+    for (char c : t)
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+        *why = "the request target contains a blank or a control character";
+        return std::nullopt;
+      }
+    if (t.substr(0, 8) == "https://") {
+      const size_t slash = t.find('/', 8);
+      t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+    }
+    if (t.empty() || t.front() != '/') {
+      *why = "a request inside a TLS tunnel needs a path starting with '/'";
+      return std::nullopt;
+    }
+    out.path = std::string(t);
+    return out;
   }
 
   // ---- plain HTTP ------------------------------------------------------------------------
 
-  asio::awaitable<bool> Forward(http::request_parser<http::buffer_body>& parser,
-                                const RequestTarget& target, RequestLog& log) {
+  asio::awaitable<bool> ForwardPlain(http::request_parser<http::buffer_body>& parser,
+                                     const RequestTarget& target, RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
     auto& req = parser.get();
     const bool client_keep_alive = req.keep_alive();
     const unsigned client_version = req.version();
-    const bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-    const bool head = req.method() == http::verb::head;
-
-    // The message as the upstream sees it.
-    const bool chunked = parser.chunked();
-    HopByHopResult hop = StripHopByHop(req.base());
-    if (!pc.forward_xff) req.erase("X-Forwarded-For");
-    req.set(http::field::host, target.authority());
-    req.target(target.path);
-    req.version(11);
-    AddVia(req.base(), client_version, pc.via_name);
-    if (chunked) req.chunked(true);
-    if (hop.upgrade_requested) {
-      req.set(http::field::connection, "upgrade");
-      req.set(http::field::upgrade, hop.upgrade);
-    } else {
-      req.keep_alive(true);
-    }
-
+    const HopByHopResult hop = RewriteForUpstream(req, parser.chunked(), target, pc);
     const std::string key = target.authority();
-    std::unique_ptr<beast::tcp_stream> upstream;
-    bool reused = false;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      upstream = attempt == 0 ? pool_.Acquire(key) : nullptr;
-      reused = upstream != nullptr;
-      if (!upstream) {
-        auto connected = co_await Connect(target, log);
-        if (!connected) co_return false;
-        upstream = std::move(connected);
-      } else {
+      std::unique_ptr<beast::tcp_stream> upstream = attempt == 0 ? pool_.Acquire(key) : nullptr;
+      const bool reused = upstream != nullptr;
+      if (reused) {
         service_.metrics().upstream_reused.Increment();
-      }
-      // Send the request header (and the body, streamed).
-      http::serializer<true, http::buffer_body> sr{req};
-      boost::system::error_code ec;
-      if (!has_body) {
-        upstream->expires_after(pc.timeouts.body_idle);
-        auto [wec, wn] = co_await http::async_write_header(*upstream, sr, kTuple);
-        ec = wec;
       } else {
-        ec = co_await RelayBody<true>(client_, buffer_, parser, *upstream, sr,
-                                      pc.timeouts.body_idle, log.request_bytes);
+        upstream = co_await Connect(target, log);
+        if (!upstream) co_return co_await UpstreamFailed(client_, log, log.status, log.error);
       }
-      if (ec) {
-        // A pooled connection the origin closed meanwhile: retry once on a fresh one when the
-        // request had no body (nothing was consumed from the client).
-        if (reused && !has_body) continue;
-        co_return co_await UpstreamFailed(log, 502, "sending the request upstream failed: " + ec.message());
-      }
-      // The response.
       beast::flat_buffer ubuf;
-      while (true) {
-        http::response_parser<http::buffer_body> rp;
-        rp.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
-        rp.body_limit(boost::none);
-        if (head) rp.skip(true);
-        upstream->expires_after(pc.timeouts.upstream_header);
-        auto [rec, rn] = co_await http::async_read_header(*upstream, ubuf, rp, kTuple);
-        if (rec) {
-          if (reused && !has_body && rn == 0 && attempt == 0 &&
-              (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
-               rec == asio::error::eof))
-            break;  // retry
-          if (rec == beast::error::timeout)
-            co_return co_await UpstreamFailed(log, 504, "the upstream sent no response in time");
-          co_return co_await UpstreamFailed(log, 502, "the upstream response is not valid: " + rec.message());
-        }
-        auto& res = rp.get();
-        const int status = static_cast<int>(res.result_int());
-        if (status >= 100 && status < 200 && status != 101) {
-          // Interim responses (100 Continue, 103 Early Hints) pass through; the final one follows.
-          http::response<http::empty_body> interim{res.result(), client_version};
-          for (const auto& f : res.base()) interim.insert(f.name_string(), f.value());
-          StripHopByHop(interim.base());
-          client_.expires_after(pc.timeouts.body_idle);
-          co_await http::async_write(client_, interim, kTuple);
-          continue;
-        }
-        log.status = status;
-        const bool upstream_keep = res.keep_alive();
-        const bool res_chunked = rp.chunked();
-        const bool length_known = rp.content_length().has_value() || res_chunked || head ||
-                                  status == 204 || status == 304;
-        StripHopByHop(res.base());
-        AddVia(res.base(), res.version(), pc.via_name);
-        res.version(client_version == 10 ? 10 : 11);
-        bool keep = client_keep_alive && !hop.upgrade_requested;
-        if (status == 101) {
-          res.set(http::field::connection, "upgrade");
-          res.set(http::field::upgrade, hop.upgrade);
-        } else if (client_version >= 11 && (res_chunked || !length_known)) {
-          res.chunked(true);  // an until-close body becomes chunked for an HTTP/1.1 client
-        } else if (res_chunked || !length_known) {
-          keep = false;  // an HTTP/1.0 client reads the body until the connection closes
-        }
-        if (status != 101) res.keep_alive(keep);
-        http::serializer<false, http::buffer_body> rsr{res};
-        boost::system::error_code bec;
-        if (head || status == 204 || status == 304 || status == 101) {
-          client_.expires_after(pc.timeouts.body_idle);
-          auto [hwec, hwn] = co_await http::async_write_header(client_, rsr, kTuple);
-          bec = hwec;
-        } else {
-          bec = co_await RelayBody<false>(*upstream, ubuf, rp, client_, rsr, pc.timeouts.body_idle,
-                                          log.response_bytes);
-        }
-        service_.metrics().bytes_in.Increment(log.request_bytes);
-        service_.metrics().bytes_out.Increment(log.response_bytes);
-        service_.metrics().allowed.Increment();
-        if (bec) {
-          log.error = "relaying the response failed: " + bec.message();
-          co_return false;
-        }
-        if (status == 101) {
-          co_await Splice(client_.release_socket(), buffer_, upstream->release_socket(), ubuf,
-                          pc.timeouts.tunnel_idle, log);
-          co_return false;
-        }
-        if (upstream_keep && rp.is_done() && length_known && ubuf.size() == 0)
-          pool_.Release(key, std::move(upstream));
-        co_return keep;
+      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, hop,
+                                        client_version, client_keep_alive, reused, log);
+      if (x.retry && attempt == 0) continue;
+      if (!x.responded) co_return co_await UpstreamFailed(client_, log, x.failure_status, x.error);
+      Account(log);
+      if (!x.error.empty()) {
+        log.error = x.error;
+        co_return false;
       }
+      if (x.switched) {
+        auto [up, down] = co_await Splice(client_, *upstream, io_, pc.timeouts.tunnel_idle);
+        log.request_bytes += up;
+        log.response_bytes += down;
+        co_return false;
+      }
+      if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
+      co_return x.client_keep;
     }
-    co_return co_await UpstreamFailed(log, 502, "the upstream closed the connection");
+    co_return co_await UpstreamFailed(client_, log, 502, "the upstream closed the connection");
   }
 
-  // Streams a message body from `in` to `out`, chunk by chunk (Beast's relay pattern).
-  template <bool isRequest, class InStream>
-  asio::awaitable<boost::system::error_code> RelayBody(
-      InStream& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
-      beast::tcp_stream& out, http::serializer<isRequest, http::buffer_body>& sr,
-      milliseconds idle, uint64_t& bytes) {
-    std::vector<char> chunk(kRelayChunk);
-    do {
-      if (!p.is_done()) {
-        p.get().body().data = chunk.data();
-        p.get().body().size = chunk.size();
-        in.expires_after(idle);
-        auto [ec, n] = co_await http::async_read(in, in_buf, p, kTuple);
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) co_return ec;
-        const size_t got = chunk.size() - p.get().body().size;
-        bytes += got;
-        p.get().body().size = got;
-        p.get().body().data = chunk.data();
-        p.get().body().more = !p.is_done();
-      } else {
-        p.get().body().data = nullptr;
-        p.get().body().size = 0;
-      }
-      out.expires_after(idle);
-      auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
-      if (wec == http::error::need_buffer) wec = {};
-      if (wec) co_return wec;
-    } while (!p.is_done() && !sr.is_done());
-    co_return boost::system::error_code{};
-  }
-
-  // Resolves and connects, trying each address in turn within the connect deadline each.
+  // Resolves and connects, trying each address in turn within the connect deadline each. On
+  // failure returns null with log.status (502/504) and log.error set.
   asio::awaitable<std::unique_ptr<beast::tcp_stream>> Connect(const RequestTarget& target,
                                                               RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
@@ -585,10 +794,12 @@ class ClientSession {
         for (const auto& r : results) addresses.push_back(FromAsio(r.endpoint().address()));
     }
     if (addresses.empty()) {
-      co_await UpstreamFailed(log, 502, "the name " + target.host + " could not be resolved");
+      log.status = 502;
+      log.error = "the name " + target.host + " could not be resolved";
       co_return nullptr;
     }
     std::string last_error;
+    bool timed_out = false;
     for (const IpAddress& a : addresses) {
       auto stream = std::make_unique<beast::tcp_stream>(io_);
       stream->expires_after(pc.timeouts.connect);
@@ -597,132 +808,297 @@ class ClientSession {
         stream->socket().set_option(tcp::no_delay(true));
         service_.metrics().upstream_connects.Increment();
         log.event.Set("destination.ip", a.ToString());
+        log.event.Set("destination.port", static_cast<int64_t>(target.port));
         co_return stream;
       }
-      last_error = a.ToString() + ": " + (ec == beast::error::timeout ? "timed out" : ec.message());
+      timed_out = ec == beast::error::timeout;
+      last_error = a.ToString() + ": " + (timed_out ? "timed out" : ec.message());
     }
-    co_await UpstreamFailed(log, last_error.find("timed out") != std::string::npos ? 504 : 502,
-                            "cannot connect to " + target.authority() + " (" + last_error + ")");
+    log.status = timed_out ? 504 : 502;
+    log.error = "cannot connect to " + target.authority() + " (" + last_error + ")";
     co_return nullptr;
   }
 
   // ---- CONNECT ---------------------------------------------------------------------------
 
+  bool NoDecrypt(std::string_view host) const {
+    for (const std::string& d : cfg_->proxy.tls.no_decrypt_domains) {
+      if (host == d) return true;
+      if (host.size() > d.size() && host.ends_with(d) && host[host.size() - d.size() - 1] == '.')
+        return true;
+    }
+    return false;
+  }
+
   asio::awaitable<void> Tunnel(const RequestTarget& target, RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
-    auto upstream = co_await Connect(target, log);
-    if (!upstream) co_return;
-    http::response<http::empty_body> ok{http::status::ok, 11};
-    ok.reason("Connection established");
-    client_.expires_after(pc.timeouts.body_idle);
-    auto [ec, n] = co_await http::async_write(client_, ok, kTuple);
-    log.status = 200;
-    service_.metrics().allowed.Increment();
-    if (ec) co_return;
-    beast::flat_buffer empty;
-    co_await Splice(client_.release_socket(), buffer_, upstream->release_socket(), empty,
-                    pc.timeouts.tunnel_idle, log);
-  }
-
-  // Copies both ways until both sides have finished or nothing moved for `idle`. Bytes already
-  // buffered on either side (pipelined after the request, or after a 101) go first.
-  asio::awaitable<void> Splice(tcp::socket a, beast::flat_buffer& a_pending, tcp::socket b,
-                               beast::flat_buffer& b_pending, milliseconds idle, RequestLog& log) {
-    auto state = std::make_shared<SpliceState>(std::move(a), std::move(b), io_);
-    state->last = Clock::now();
-    if (a_pending.size() > 0) {
-      auto [ec, n] = co_await asio::async_write(state->b, a_pending.data(), kTuple);
-      log.request_bytes += n;
-      a_pending.consume(a_pending.size());
-      if (ec) co_return;
-    }
-    if (b_pending.size() > 0) {
-      auto [ec, n] = co_await asio::async_write(state->a, b_pending.data(), kTuple);
-      log.response_bytes += n;
-      b_pending.consume(b_pending.size());
-      if (ec) co_return;
-    }
-    asio::co_spawn(io_, Watchdog(state, idle), asio::detached);
-    using namespace asio::experimental::awaitable_operators;
-    auto [up, down] = co_await (Copy(state, true) && Copy(state, false));
-    log.request_bytes += up;
-    log.response_bytes += down;
-    state->done = true;
-    state->timer.cancel();
-    service_.metrics().bytes_in.Increment(log.request_bytes);
-    service_.metrics().bytes_out.Increment(log.response_bytes);
-  }
-
-  struct SpliceState {
-    SpliceState(tcp::socket x, tcp::socket y, asio::io_context& io)
-        : a(std::move(x)), b(std::move(y)), timer(io) {}
-    tcp::socket a, b;
-    asio::steady_timer timer;
-    Clock::time_point last;
-    bool done = false;
-  };
-
-  static asio::awaitable<uint64_t> Copy(std::shared_ptr<SpliceState> s, bool a_to_b) {
-    tcp::socket& from = a_to_b ? s->a : s->b;
-    tcp::socket& to = a_to_b ? s->b : s->a;
-    std::vector<char> buf(kRelayChunk);
-    uint64_t total = 0;
-    while (true) {
-      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kTuple);
-      if (n > 0) {
-        s->last = Clock::now();
-        auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kTuple);
-        total += wn;
-        if (wec) break;
-      }
-      if (ec) break;
-    }
-    // Half-close: the other direction may still be sending.
-    boost::system::error_code ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);
-    co_return total;
-  }
-
-  static asio::awaitable<void> Watchdog(std::shared_ptr<SpliceState> s, milliseconds idle) {
-    while (!s->done) {
-      s->timer.expires_after(idle / 4 + milliseconds(1));
-      co_await s->timer.async_wait(kTuple);
-      if (s->done) co_return;
-      if (Clock::now() - s->last > idle) {
-        boost::system::error_code ignored;
-        s->a.close(ignored);
-        s->b.close(ignored);
+    const bool inspect = pc.tls.intercept && service_.tls_ready();
+    if (!inspect) {
+      auto upstream = co_await Connect(target, log);
+      if (!upstream) {
+        co_await UpstreamFailed(client_, log, log.status, log.error);
         co_return;
       }
+      if (!co_await SendEstablished(log)) co_return;
+      co_await SpliceClient(*upstream, log);
+      co_return;
     }
+    if (!co_await SendEstablished(log)) co_return;
+    // The client speaks first: read its ClientHello without consuming it, so that either
+    // OpenSSL (interception) or the origin (splice) gets it whole.
+    auto hello = co_await PeekClientHello(pc.timeouts.client_header);
+    if (!hello) {
+      log.action = "blocked";
+      log.verdict = "block";
+      log.reason = "the tunnel did not start with a TLS ClientHello: " + hello.error().ToString();
+      service_.metrics().blocked.Increment();
+      co_return;
+    }
+    const std::string sni = hello->server_name.value_or(target.host);
+    log.sni = sni;
+    if (NoDecrypt(sni) || NoDecrypt(target.host) || buffer_.size() > 0) {
+      log.tls_mode = "spliced";
+      auto upstream = co_await Connect(target, log);
+      if (!upstream) {
+        log.action = "failed";
+        service_.metrics().failed.Increment();
+        co_return;
+      }
+      co_await SpliceClient(*upstream, log);
+      co_return;
+    }
+    co_await InterceptTunnel(target, sni, log);
+  }
+
+  asio::awaitable<bool> SendEstablished(RequestLog& log) {
+    http::response<http::empty_body> ok{http::status::ok, 11};
+    ok.reason("Connection established");
+    Deadline(client_, cfg_->proxy.timeouts.body_idle);
+    auto [ec, n] = co_await http::async_write(client_, ok, kTuple);
+    log.status = 200;
+    co_return !ec;
+  }
+
+  asio::awaitable<void> SpliceClient(beast::tcp_stream& upstream, RequestLog& log) {
+    if (buffer_.size() > 0) {  // pipelined after CONNECT
+      auto [ec, n] = co_await asio::async_write(upstream, buffer_.data(), kTuple);
+      log.request_bytes += n;
+      buffer_.consume(buffer_.size());
+      if (ec) co_return;
+    }
+    auto [up, down] = co_await Splice(client_, upstream, io_, cfg_->proxy.timeouts.tunnel_idle);
+    log.request_bytes += up;
+    log.response_bytes += down;
+    Account(log);
+  }
+
+  // MSG_PEEK until the ClientHello is complete (at most 64 KiB, within `limit`).
+  asio::awaitable<Result<net::ClientHelloInfo>> PeekClientHello(milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    std::vector<uint8_t> bytes(16 * 1024);
+    ssize_t last = -1;
+    asio::steady_timer pause(io_);
+    asio::steady_timer limit_timer(io_);
+    limit_timer.expires_at(deadline);
+    using namespace asio::experimental::awaitable_operators;
+    while (Clock::now() < deadline) {
+      auto ready = co_await (client_.socket().async_wait(tcp::socket::wait_read, kTuple) ||
+                             limit_timer.async_wait(kTuple));
+      if (ready.index() == 1) break;  // the deadline passed
+      if (auto [wec] = std::get<0>(ready); wec)
+        co_return MakeError(Errc::kUnavailable, wec.message());
+      const ssize_t n = ::recv(client_.socket().native_handle(), bytes.data(), bytes.size(),
+                               MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0) co_return MakeError(Errc::kUnavailable, "the client closed the tunnel");
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) continue;
+        co_return ErrnoError("reading the ClientHello", errno);
+      }
+      auto peek = net::PeekClientHello(std::span<const uint8_t>(bytes.data(), static_cast<size_t>(n)));
+      if (!peek) co_return peek.error();
+      if (!peek->need_more) co_return peek->info;
+      if (static_cast<size_t>(n) == bytes.size()) {
+        if (bytes.size() >= 70 * 1024)
+          co_return MakeError(Errc::kInvalidArgument, "the ClientHello is larger than 64 KiB");
+        bytes.resize(bytes.size() * 2);
+      } else if (n == last) {
+        // The socket is readable because of the bytes already peeked: wait a little for more.
+        pause.expires_after(milliseconds(2));
+        co_await pause.async_wait(kTuple);
+      }
+      last = n;
+    }
+    co_return MakeError(Errc::kDeadlineExceeded, "no complete ClientHello in time");
+  }
+
+  asio::awaitable<void> InterceptTunnel(const RequestTarget& target, const std::string& sni,
+                                        RequestLog& log) {
+    const ProxyConfig& pc = cfg_->proxy;
+    log.tls_mode = "intercepted";
+    Intercept ic;
+    ic.origin = target;
+    ic.origin.scheme = "https";
+    ic.sni = sni;
+    // The origin first: its certificate decides whether the client gets the site or a page
+    // explaining what is wrong with it.
+    std::string problem;
+    int problem_status = 502;
+    std::string problem_rule;
+    if (auto up = co_await EstablishTls(ic, log); !up) {
+      problem = up.error().ToString();
+      problem_status = log.status ? log.status : 502;
+      problem_rule = up.error().code == Errc::kPermissionDenied ? ic.issuer : "";
+    }
+    auto ctx = service_.leaf_cache().ServerContextFor(sni);
+    if (!ctx) {
+      log.action = "blocked";
+      log.verdict = "block";
+      log.reason = "no certificate can be made for " + sni + ": " + ctx.error().ToString();
+      service_.metrics().blocked.Increment();
+      co_return;
+    }
+    SSL_CTX_up_ref(ctx->get());
+    asio::ssl::context actx(ctx->get());
+    asio::ssl::stream<beast::tcp_stream> tls(std::move(client_), actx);
+    Deadline(tls, pc.timeouts.client_header);
+    auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (hec) {
+      log.action = "failed";
+      log.error = "TLS handshake with the client failed: " + hec.message() +
+                  " (does the terminal trust the interception CA?)";
+      service_.metrics().failed.Increment();
+      co_return;
+    }
+    service_.metrics().allowed.Increment();
+    beast::flat_buffer tls_buf;
+    if (!problem.empty()) {
+      // Read the request the browser sends and answer it with the reason.
+      http::request_parser<http::empty_body> parser;
+      parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
+      Deadline(tls, pc.timeouts.client_header);
+      auto [rec, rn] = co_await http::async_read_header(tls, tls_buf, parser, kTuple);
+      RequestLog inner;
+      FillTls(inner, ic);
+      std::string why;
+      std::optional<RequestTarget> t;
+      if (!rec) {
+        inner.method = std::string(parser.get().method_string());
+        t = InnerTarget(parser.get().target(), ic.origin, &why);
+      }
+      inner.url = t ? t->url() : ic.origin.url();
+      inner.host = ic.origin.host;
+      inner.verdict = "block";
+      inner.action = "blocked";
+      inner.reason = problem;
+      service_.metrics().blocked.Increment();
+      co_await Refuse(tls, inner, problem_status,
+                      problem_status == 504 ? "Gateway Timeout" : "Bad Gateway", problem,
+                      problem_rule);
+      Finish(inner);
+      co_return;
+    }
+    co_await HttpLoop(tls, tls_buf, &ic);
+    Deadline(tls, milliseconds(2000));
+    co_await tls.async_shutdown(kTuple);
+  }
+
+  // Connects and verifies the origin of an intercepted tunnel; keeps the connection in `ic`.
+  // kPermissionDenied: the certificate is not acceptable (the error names the problem).
+  asio::awaitable<Status> EstablishTls(Intercept& ic, RequestLog& log) {
+    ic.upstream.reset();
+    ic.ubuf.consume(ic.ubuf.size());
+    auto tcp = co_await Connect(ic.origin, log);
+    if (!tcp) co_return MakeError(Errc::kUnavailable, log.error);
+    const std::string name = ic.origin.host_is_ip ? ic.origin.host : ic.sni;
+    auto conn = co_await service_.upstream_tls().Handshake(std::move(*tcp), name);
+    if (!conn) {
+      log.status = conn.error().code == Errc::kDeadlineExceeded ? 504 : 502;
+      co_return conn.error();
+    }
+    const auto& report = conn->report();
+    ic.issuer = report.issuer;
+    log.server_issuer = report.issuer;
+    if (!conn->verified()) {
+      log.status = 502;
+      log.event.Set("seccloud.tls.upstream_problem", net::UpstreamCertProblemName(report.problem));
+      co_return MakeError(Errc::kPermissionDenied, report.Sentence());
+    }
+    ic.upstream = std::move(*conn);
+    co_return Status{};
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> ForwardTls(Stream& client, beast::flat_buffer& buf,
+                                   http::request_parser<http::buffer_body>& parser,
+                                   const RequestTarget& target, RequestLog& log, Intercept& ic) {
+    const ProxyConfig& pc = cfg_->proxy;
+    auto& req = parser.get();
+    const bool client_keep_alive = req.keep_alive();
+    const unsigned client_version = req.version();
+    const HopByHopResult hop = RewriteForUpstream(req, parser.chunked(), target, pc);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool reused = ic.upstream.has_value();
+      if (!reused) {
+        if (auto st = co_await EstablishTls(ic, log); !st) {
+          co_return co_await UpstreamFailed(client, log, log.status ? log.status : 502,
+                                            st.error().ToString());
+        }
+      }
+      auto stream = ic.upstream->Trusted();
+      if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
+      Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, hop,
+                                        client_version, client_keep_alive, reused, log);
+      if (x.retry && attempt == 0) {
+        ic.upstream.reset();
+        continue;
+      }
+      if (!x.responded) {
+        ic.upstream.reset();
+        co_return co_await UpstreamFailed(client, log, x.failure_status, x.error);
+      }
+      Account(log);
+      if (!x.error.empty()) {
+        log.error = x.error;
+        co_return false;
+      }
+      if (x.switched) {
+        auto [up, down] = co_await Splice(client, **stream, io_, pc.timeouts.tunnel_idle);
+        log.request_bytes += up;
+        log.response_bytes += down;
+        co_return false;
+      }
+      if (!x.upstream_reusable) ic.upstream.reset();
+      co_return x.client_keep;
+    }
+    co_return co_await UpstreamFailed(client, log, 502, "the upstream closed the connection");
   }
 
   // ---- answers made here -----------------------------------------------------------------
 
-  asio::awaitable<void> SendSimple(int status, std::string_view title, const std::string& text) {
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.set(http::field::cache_control, "no-store");
-    res.keep_alive(false);
-    res.body() = std::to_string(status) + " " + std::string(title) + ": " + text + "\n";
-    res.prepare_payload();
-    client_.expires_after(milliseconds(5000));
-    co_await http::async_write(client_, res, kTuple);
+  void Account(const RequestLog& log) {
+    service_.metrics().bytes_in.Increment(log.request_bytes);
+    service_.metrics().bytes_out.Increment(log.response_bytes);
+    if (log.action == "allowed") service_.metrics().allowed.Increment();
   }
 
   // A page for the terminal (block, error) with the event id as reference; closes afterwards.
-  asio::awaitable<void> Refuse(RequestLog& log, int status, std::string_view title,
-                               const std::string& reason) {
+  template <class Stream>
+  asio::awaitable<void> Refuse(Stream& client, RequestLog& log, int status, std::string_view title,
+                               const std::string& reason, const std::string& rule = "") {
     log.status = status;
     if (log.reason.empty()) log.reason = reason;
     if (log.action == "allowed") log.action = status == 403 ? "blocked" : "failed";
+    if (log.verdict == "allow" && status == 403) log.verdict = "block";
     PageInfo page;
-    page.kind = status == 403 ? PageInfo::Kind::kBlocked : PageInfo::Kind::kError;
+    page.kind = status == 403 || log.action == "blocked" ? PageInfo::Kind::kBlocked
+                                                         : PageInfo::Kind::kError;
     page.status = status;
-    page.title_ja = status == 403 ? "アクセスが拒否されました" : "要求を処理できませんでした";
+    page.title_ja = page.kind == PageInfo::Kind::kBlocked ? "アクセスが拒否されました"
+                                                          : "要求を処理できませんでした";
     page.title_en = std::to_string(status) + " " + std::string(title);
     page.reason = reason;
     page.url = log.url;
+    page.rule = rule;
     page.reference_id = EventId(log);
     page.tenant = attribution_.tenant;
     page.first_language = cfg_->proxy.block_page_language;
@@ -734,15 +1110,17 @@ class ClientSession {
     res.body() = RenderPage(page);
     res.prepare_payload();
     log.response_bytes = res.body().size();
-    client_.expires_after(milliseconds(5000));
-    co_await http::async_write(client_, res, kTuple);
+    Deadline(client, milliseconds(5000));
+    co_await http::async_write(client, res, kTuple);
   }
 
-  asio::awaitable<bool> UpstreamFailed(RequestLog& log, int status, const std::string& reason) {
+  template <class Stream>
+  asio::awaitable<bool> UpstreamFailed(Stream& client, RequestLog& log, int status,
+                                       const std::string& reason) {
     service_.metrics().failed.Increment();
     log.action = "failed";
     log.error = reason;
-    co_await Refuse(log, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", reason);
+    co_await Refuse(client, log, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", reason);
     co_return false;
   }
 
@@ -775,13 +1153,14 @@ class ClientSession {
     e.Set("http.response.bytes", log.response_bytes);
     if (!log.user_agent.empty()) e.Set("user_agent.original", log.user_agent);
     e.Set("seccloud.tls.mode", log.tls_mode);
+    if (!log.sni.empty()) e.Set("tls.client.server_name", log.sni);
+    if (!log.server_issuer.empty()) e.Set("tls.server.issuer", log.server_issuer);
     e.Set("seccloud.verdict.action", log.verdict);
     if (!log.reason.empty()) e.Set("seccloud.verdict.reason", log.reason);
     if (!log.error.empty()) e.Set("error.message", log.error);
     service_.host().events().Push(std::move(e));
   }
 
-  Worker& worker_;
   ProxyService& service_;
   asio::io_context& io_;
   UpstreamPool& pool_;
@@ -799,7 +1178,7 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket) {
     ~Done() { n.fetch_sub(1); }
   } done{active_};
   socket.set_option(tcp::no_delay(true));
-  ClientSession session(*this, service_, io_, pool_, std::move(socket));
+  ClientSession session(service_, io_, pool_, std::move(socket));
   co_await session.Run();
 }
 
