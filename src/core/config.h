@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/ip.h"
+#include "core/policy_config.h"
 #include "core/result.h"
 #include "core/tenant.h"
 
@@ -61,6 +62,7 @@ struct Config {
   SupervisorConfig supervisor;
   std::vector<Tenant> tenants;
   std::vector<ProgramConfig> programs;
+  PolicyConfig policy;  // R10 URL filter; empty when the section is absent
   // Built from `tenants` during loading; never null in a loaded Config.
   std::shared_ptr<const TenantRegistry> registry;
 };
