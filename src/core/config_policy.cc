@@ -244,9 +244,14 @@ void ConfigParser::CheckCategory(const Located& n, const std::string& path,
                                  const std::string& name) {
   if (!category_names_) return;
   if (category_names_->count(name)) return;
+  std::string examples;
+  for (const std::string& c : *category_names_) {
+    if (examples.size() > 40) break;
+    examples += (examples.empty() ? "" : ", ") + c;
+  }
   AddError(MarkOf(n), path,
            Quote(name) + " is not a category of the category database (" +
-               std::to_string(category_names_->size()) + " categories, e.g. malware, phishing)");
+               std::to_string(category_names_->size()) + " categories, e.g. " + examples + ")");
 }
 
 void ConfigParser::ParseCategoryActions(const Located& n, const std::string& path, bool common,
