@@ -152,7 +152,8 @@ class ConfigParser {
       AddError(MarkOf(root), "", "the configuration is empty");
       return;
     }
-    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "policy"})) return;
+    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "policy"}))
+      return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
     if (auto n = Required(root, "", "supervisor"))
