@@ -66,12 +66,21 @@ inline uint64_t CategoryMix64(uint64_t h) {
   return h;
 }
 
-// FNV-1a, finalised; never 0 (0 marks an empty slot).
-inline uint64_t CategoryKeyHash(std::string_view key) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ULL;
-  h = CategoryMix64(h);
+// FNV-1a over the key's bytes from last to first, finalised; never 0 (0 marks an empty slot).
+// Hashing from the end lets a reader get the hash of every parent domain of a host in one pass:
+// the state after the bytes of "example.com" is the state "www.example.com" continues from.
+inline constexpr uint64_t kCategoryHashSeed = 0xcbf29ce484222325ULL;
+inline uint64_t CategoryHashStep(uint64_t state, unsigned char c) {
+  return (state ^ c) * 0x100000001b3ULL;
+}
+inline uint64_t CategoryHashFinish(uint64_t state) {
+  const uint64_t h = CategoryMix64(state);
   return h == 0 ? 1 : h;
+}
+inline uint64_t CategoryKeyHash(std::string_view key) {
+  uint64_t h = kCategoryHashSeed;
+  for (size_t i = key.size(); i-- > 0;) h = CategoryHashStep(h, static_cast<unsigned char>(key[i]));
+  return CategoryHashFinish(h);
 }
 
 // The checksum of a whole database file (the header's checksum field read as zero): a fast 64-bit

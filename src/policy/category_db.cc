@@ -386,6 +386,18 @@ Result<std::shared_ptr<const CategoryDb>> CategoryDb::Validate(std::shared_ptr<C
     for (uint8_t k = 0; k < n; ++k)
       if (sets[so + 1 + k] >= h.category_count) return bad("category id out of range");
   }
+  db->keys_filter_.Init(used);
+  db->url_hosts_filter_.Init(urls);
+  for (uint64_t i = 0; i < slots; ++i) {
+    const uint8_t* s = slot_base + i * 16;
+    const uint64_t hash = LoadU64(s);
+    if (hash == 0) continue;
+    db->keys_filter_.Add(hash);
+    const uint8_t* k = keys + LoadU32(s + 8);
+    std::string_view key(reinterpret_cast<const char*>(k + 2), LoadU16(k));
+    if (const size_t slash = key.find('/'); slash != std::string_view::npos)
+      db->url_hosts_filter_.Add(CategoryKeyHash(key.substr(0, slash)));
+  }
   if (used != uint64_t{h.domain_count} + h.url_count || urls != h.url_count)
     return bad("entry counts do not match the header");
   if (used >= slots) return bad("slot table is full");
@@ -404,9 +416,40 @@ std::optional<uint8_t> CategoryDb::FindCategory(std::string_view name) const {
   return std::nullopt;
 }
 
-std::optional<CategoryHit> CategoryDb::Find(std::string_view key) const {
+uint64_t CategoryDb::CategoryKeyHashOf(std::string_view key) { return CategoryKeyHash(key); }
+
+void HashFilter::Init(size_t keys) {
+  size_t words = 1;
+  while (words * 64 < keys * 10) words <<= 1;  // ~10 bits per key: ~3% false positives
+  words_.assign(words, 0);
+  mask_ = words - 1;
+}
+
+void HostSuffixes::Compute(std::string_view host, bool is_ip, HostSuffixes& out) {
+  out.count = 0;
+  if (host.empty() || host.size() > kMaxHostBytes) return;
+  if (is_ip) {
+    out.names[0] = host;
+    out.hashes[0] = CategoryKeyHash(host);
+    out.count = 1;
+    return;
+  }
+  // Parents first (hashing runs from the end), then reversed so the host itself comes first.
+  uint64_t state = kCategoryHashSeed;
+  for (size_t i = host.size(); i-- > 0;) {
+    state = CategoryHashStep(state, static_cast<unsigned char>(host[i]));
+    if ((i == 0 || host[i - 1] == '.') && out.count < kMax && host[i] != '.') {
+      out.names[out.count] = host.substr(i);
+      out.hashes[out.count++] = CategoryHashFinish(state);
+    }
+  }
+  std::reverse(out.names.begin(), out.names.begin() + out.count);
+  std::reverse(out.hashes.begin(), out.hashes.begin() + out.count);
+}
+
+std::optional<CategoryHit> CategoryDb::Find(std::string_view key, uint64_t hash) const {
   if (key.empty() || key.size() > kMaxCategoryKeyBytes) return std::nullopt;
-  const uint64_t hash = CategoryKeyHash(key);
+  if (!keys_filter_.MayContain(hash)) return std::nullopt;
   uint64_t idx = hash & slot_mask_;
   // Validation guarantees an empty slot, so the probe ends; the bound is belt and braces.
   for (uint64_t probes = 0; probes <= slot_mask_; ++probes) {
@@ -428,14 +471,15 @@ std::optional<CategoryHit> CategoryDb::Find(std::string_view key) const {
 }
 
 void CategoryDb::LookupHost(std::string_view host, CategoryHits& out) const {
-  if (host.empty() || host.size() > kMaxHostBytes) return;
-  if (auto hit = Find(host)) out.Add(*hit);
-  if (host.find(':') != std::string_view::npos || IpAddress::Parse(host)) return;
-  for (size_t dot = host.find('.'); dot != std::string_view::npos; dot = host.find('.', dot + 1)) {
-    std::string_view parent = host.substr(dot + 1);
-    if (parent.empty()) break;
-    if (auto hit = Find(parent)) out.Add(*hit);
-  }
+  HostSuffixes suffixes;
+  HostSuffixes::Compute(host, host.find(':') != std::string_view::npos || IpAddress::Parse(host),
+                        suffixes);
+  LookupHost(suffixes, out);
+}
+
+void CategoryDb::LookupHost(const HostSuffixes& host, CategoryHits& out) const {
+  for (size_t i = 0; i < host.count; ++i)
+    if (auto hit = Find(host.names[i], host.hashes[i])) out.Add(*hit);
 }
 
 void CategoryDb::LookupUrl(std::string_view host, std::string_view path, CategoryHits& out) const {
@@ -457,8 +501,10 @@ void CategoryDb::LookupUrl(std::string_view host, std::string_view path, Categor
       p = p.substr(0, slash == 0 ? 1 : slash);
     }
   };
-  probe(host);
-  if (host.size() > 4 && host.substr(0, 4) == "www.") probe(host.substr(4));
+  if (url_hosts_filter_.MayContain(CategoryKeyHash(host))) probe(host);
+  if (host.size() > 4 && host.substr(0, 4) == "www." &&
+      url_hosts_filter_.MayContain(CategoryKeyHash(host.substr(4))))
+    probe(host.substr(4));
 }
 
 size_t CategoryDb::resident_bytes() const {

@@ -48,6 +48,37 @@ struct CategoryHits {
   }
 };
 
+// A host and each of its parent domains with their key hashes, computed in one pass
+// ("a.b.example.com", "b.example.com", "example.com", "com"); an IP literal only itself.
+struct HostSuffixes {
+  static constexpr size_t kMax = 128;
+  std::array<std::string_view, kMax> names;
+  std::array<uint64_t, kMax> hashes;
+  size_t count = 0;
+  static void Compute(std::string_view host, bool is_ip, HostSuffixes& out);
+};
+
+// A blocked Bloom filter over key hashes: one 64-bit word per probe, so a miss costs one cache
+// access instead of a walk into the (much larger) slot table.
+class HashFilter {
+ public:
+  void Init(size_t keys);
+  void Add(uint64_t h) { words_[(h >> 40) & mask_] |= Bits(h); }
+  bool MayContain(uint64_t h) const {
+    const uint64_t b = Bits(h);
+    return words_.empty() || (words_[(h >> 40) & mask_] & b) == b;
+  }
+  size_t bytes() const { return words_.size() * 8; }
+
+ private:
+  static uint64_t Bits(uint64_t h) {
+    return (uint64_t{1} << (h & 63)) | (uint64_t{1} << ((h >> 6) & 63)) |
+           (uint64_t{1} << ((h >> 12) & 63));
+  }
+  std::vector<uint64_t> words_;
+  uint64_t mask_ = 0;
+};
+
 // Immutable after Open; safe for concurrent readers. Holds its mapping until destroyed, so an
 // importer that renames a new file over the path does not disturb it.
 class CategoryDb {
@@ -72,15 +103,21 @@ class CategoryDb {
 
   // Keys matching `host` (lower-case, no trailing dot) and each parent domain.
   void LookupHost(std::string_view host, CategoryHits& out) const;
+  void LookupHost(const HostSuffixes& host, CategoryHits& out) const;
   // Keys of the `urls` lists matching host + path: the path ("/a/b?q", query ignored) and each of
   // its prefixes ending before a '/', for the host and for the host without "www.".
   void LookupUrl(std::string_view host, std::string_view path, CategoryHits& out) const;
   // The categories of one exact key, or an empty span.
-  std::optional<CategoryHit> Find(std::string_view key) const;
+  std::optional<CategoryHit> Find(std::string_view key) const {
+    return Find(key, CategoryKeyHashOf(key));
+  }
+  std::optional<CategoryHit> Find(std::string_view key, uint64_t hash) const;
 
   size_t mapped_bytes() const { return size_; }
   // Bytes of the mapping currently in RAM (mincore); what the database costs in resident memory.
   size_t resident_bytes() const;
+  // Bytes of the in-memory filters built at Open (not part of the mapping).
+  size_t filter_bytes() const { return keys_filter_.bytes() + url_hosts_filter_.bytes(); }
 
  private:
   CategoryDb() = default;
@@ -97,6 +134,10 @@ class CategoryDb {
   size_t domain_count_ = 0;
   size_t url_count_ = 0;
   std::vector<std::string> names_;
+  HashFilter keys_filter_;       // every key
+  HashFilter url_hosts_filter_;  // hosts that have `urls` keys
+
+  static uint64_t CategoryKeyHashOf(std::string_view key);
 };
 
 }  // namespace seccloud::policy

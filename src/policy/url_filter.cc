@@ -7,9 +7,11 @@
 #include <bitset>
 #include <deque>
 #include <limits>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
+#include "core/category_db_format.h"
 #include "core/event.h"
 #include "core/event_writer.h"
 #include "core/text.h"
@@ -70,6 +72,48 @@ struct PrefixRule {
   std::string_view path;
 };
 
+// Host → rules, frozen after Build: open addressing keyed by the category key hash, so one pass
+// over a request's host (HostSuffixes) serves this index and the category database alike.
+class HostIndex {
+ public:
+  void Build(const std::unordered_map<std::string_view, std::vector<HostRule>>& m) {
+    size_t cap = 16;
+    while (cap < m.size() * 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    filter_.Init(m.size());
+    for (const auto& [key, rules] : m) {
+      const uint64_t h = CategoryKeyHash(key);
+      filter_.Add(h);
+      uint64_t i = h & mask_;
+      while (slots_[i].hash != 0) i = (i + 1) & mask_;
+      slots_[i] = Slot{h, key, static_cast<uint32_t>(rules_.size()),
+                       static_cast<uint32_t>(rules_.size() + rules.size())};
+      rules_.insert(rules_.end(), rules.begin(), rules.end());
+    }
+  }
+  std::span<const HostRule> Find(std::string_view key, uint64_t h) const {
+    if (slots_.empty() || !filter_.MayContain(h)) return {};
+    for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) return {};
+      if (s.hash == h && s.key == key)
+        return std::span<const HostRule>(rules_.data() + s.begin, s.end - s.begin);
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    std::string_view key;
+    uint32_t begin = 0, end = 0;
+  };
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  std::vector<HostRule> rules_;
+  HashFilter filter_;
+};
+
 struct Match {
   uint32_t list = kNoList;
   uint32_t entry = 0;
@@ -109,7 +153,8 @@ class UrlFilter::Impl {
   std::shared_ptr<const CategoryDb> db;
   std::map<std::string, std::shared_ptr<const FeedData>> feeds;
   std::vector<ListInfo> lists;
-  std::unordered_map<std::string_view, std::vector<HostRule>> hosts;
+  std::unordered_map<std::string_view, std::vector<HostRule>> hosts;  // while building
+  HostIndex host_index;
   std::unordered_map<std::string_view, std::vector<PrefixRule>> prefixes;
   std::deque<NormalizedUrl> prefix_urls;  // owns what `prefixes` views
   std::vector<uint32_t> common_scan_lists;
@@ -263,6 +308,8 @@ Result<std::shared_ptr<const UrlFilter>> UrlFilter::Build(const PolicyConfig& co
     impl->tenants.emplace(id, std::move(info));
     ++index;
   }
+  impl->host_index.Build(impl->hosts);
+  impl->hosts.clear();
   return std::shared_ptr<const UrlFilter>(new UrlFilter(std::move(impl)));
 }
 
@@ -308,17 +355,11 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
 
   // Host rules: the host itself (exact and domain rules), then each parent domain.
   const std::string_view host = url->host;
-  if (auto it = hosts.find(host); it != hosts.end())
-    for (const HostRule& r : it->second) offer(r.list, r.entry);
-  if (!url->host_is_ip) {
-    for (size_t dot = host.find('.'); dot != std::string_view::npos;
-         dot = host.find('.', dot + 1)) {
-      auto it = hosts.find(host.substr(dot + 1));
-      if (it == hosts.end()) continue;
-      for (const HostRule& r : it->second)
-        if (!r.exact) offer(r.list, r.entry);
-    }
-  }
+  HostSuffixes suffixes;
+  HostSuffixes::Compute(host, url->host_is_ip, suffixes);
+  for (size_t i = 0; i < suffixes.count; ++i)
+    for (const HostRule& r : host_index.Find(suffixes.names[i], suffixes.hashes[i]))
+      if (i == 0 || !r.exact) offer(r.list, r.entry);
   // URL prefixes of this host; without the full URL only those covering the whole site ("/").
   if (auto it = prefixes.find(host); it != prefixes.end()) {
     const uint8_t scheme = url->scheme == "http" ? 1 : 2;
@@ -360,7 +401,7 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
   std::array<std::string_view, 64> cat_keys;
   size_t ncats = 0;
   if (db) {
-    db->LookupHost(host, hits);
+    db->LookupHost(suffixes, hits);
     if (request.full_url_visible) db->LookupUrl(host, url->path, hits);
     std::bitset<256> seen;
     for (size_t i = 0; i < hits.count; ++i)
