@@ -12,5 +12,7 @@ int CheckConfig(const std::vector<std::string>& args);
 int Reload(const std::vector<std::string>& args);
 int Status(const std::vector<std::string>& args);
 int Version(const std::vector<std::string>& args);
+// apps/seccloud/policy_command.cc (R10)
+int Policy(const std::vector<std::string>& args);
 
 }  // namespace seccloud::cli

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"reload", "ask the running supervisor to load the configuration again", seccloud::cli::Reload},
     {"status", "show the running services, pids, uptime, restarts, health, versions", seccloud::cli::Status},
     {"version", "print the version", seccloud::cli::Version},
+    {"policy", "URL filter: import-categories, check-url", seccloud::cli::Policy},
 };
 
 void Usage(FILE* out) {

@@ -158,6 +158,10 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
       }
       h += l;
     }
+    if (label == 0) {  // "a.." : one trailing dot is dropped, a second is an empty label
+      Fail(why, "has an empty label in its host");
+      return std::nullopt;
+    }
   }
   if (port == 0) port = default_port;
 

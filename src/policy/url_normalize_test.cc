@@ -40,6 +40,7 @@ TEST(NormalizeUrlTest, RefusesWhatCannotBeJudged) {
   EXPECT_EQ(Norm("ftp://example.com/"), "ERROR: has a scheme other than http or https");
   EXPECT_EQ(Norm("http://例え.jp/"), "ERROR: has a non-ASCII host (IDN hosts must be punycode)");
   EXPECT_EQ(Norm("http://a..b/"), "ERROR: has an empty label in its host");
+  EXPECT_EQ(Norm("http://exampl../b"), "ERROR: has an empty label in its host");  // fuzzer
   EXPECT_EQ(Norm("http:///x"), "ERROR: has an empty or over-long host");
   EXPECT_EQ(Norm("http://example.com:99999/"), "ERROR: has a bad port");
   EXPECT_EQ(Norm("http://[::1/"), "ERROR: has an unterminated IPv6 literal");
