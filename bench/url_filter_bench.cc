@@ -152,6 +152,7 @@ void BM_Evaluate(benchmark::State& state) {
   state.counters["alert_ratio"] = static_cast<double>(alerts) / static_cast<double>(i);
   state.counters["db_mapped_MiB"] = f.filter->categories()->mapped_bytes() / 1048576.0;
   state.counters["db_resident_MiB"] = f.filter->categories()->resident_bytes() / 1048576.0;
+  state.counters["filters_KiB"] = f.filter->categories()->filter_bytes() / 1024.0;
   state.counters["rules"] = static_cast<double>(f.filter->rule_count());
 }
 BENCHMARK(BM_Evaluate);

@@ -174,10 +174,21 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
     has_query = true;
     path = path.substr(0, q);
   }
+  // Most paths are already canonical: no escapes, no dot segments, nothing to escape.
+  bool canonical = !path.empty() && path.front() == '/';
+  for (size_t i = 0; canonical && i < path.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(path[i]);
+    if (c <= 0x20 || c >= 0x7f || c == '%' ||
+        (c == '.' && path[i - 1] == '/' &&
+         (i + 1 == path.size() || path[i + 1] == '/' || path[i + 1] == '.')))
+      canonical = false;
+  }
   std::string p;
-  p.reserve(path.size() + 1);
-  if (path.empty() || path.front() != '/') p += '/';
-  AppendPercentNormalized(p, path);
+  if (!canonical) {
+    p.reserve(path.size() + 1);
+    if (path.empty() || path.front() != '/') p += '/';
+    AppendPercentNormalized(p, path);
+  }
 
   NormalizedUrl u;
   u.full.reserve(s.size() + h.size() + p.size() + query.size() + 16);
@@ -192,7 +203,10 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
     u.full += std::to_string(port);
   }
   const size_t path_at = u.full.size();
-  u.full += RemoveDotSegments(p);
+  if (canonical)
+    u.full += path;
+  else
+    u.full += RemoveDotSegments(p);
   if (has_query) {
     u.full += '?';
     AppendPercentNormalized(u.full, query);
