@@ -14,6 +14,7 @@
 
 #include "core/ip.h"
 #include "core/proxy_config.h"
+#include "core/policy_config.h"
 #include "core/result.h"
 #include "core/tenant.h"
 
@@ -63,6 +64,7 @@ struct Config {
   std::vector<Tenant> tenants;
   std::vector<ProgramConfig> programs;
   ProxyConfig proxy;
+  PolicyConfig policy;  // R10 URL filter; empty when the section is absent
   // Built from `tenants` during loading; never null in a loaded Config.
   std::shared_ptr<const TenantRegistry> registry;
 };

@@ -152,7 +152,8 @@ class ConfigParser {
       AddError(MarkOf(root), "", "the configuration is empty");
       return;
     }
-    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "proxy"}))
+    if (!ExpectMap(root, "",
+                   {"node", "events", "supervisor", "tenants", "programs", "proxy", "policy"}))
       return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
@@ -175,10 +176,29 @@ class ConfigParser {
         cfg.programs.push_back(std::move(p));
       });
     }
+    // After tenants: the policy names tenant ids that must exist.
+    if (auto n = Field(root, "", "policy")) {
+      ParsePolicy(*n, "policy", cfg.policy);
+      CheckPolicyTenants(cfg);
+    }
   }
 
   // Sections of the services, each in config_<section>.cc.
   void ParseProxy(const Located& n, const std::string& path, ProxyConfig& out);
+  // config_policy.cc (R10)
+  void ParsePolicy(const Located& n, const std::string& path, PolicyConfig& out);
+  void CheckPolicyTenants(const Config& cfg);
+  void ParsePolicyLayer(const Located& n, const std::string& path, bool common,
+                        PolicyLayerConfig& out);
+  void ParseUrlLists(const Located& n, const std::string& path, std::vector<UrlListConfig>& out);
+  void ParseUrlEntries(const Located& n, const std::string& path,
+                       std::vector<UrlRuleConfig>& out);
+  std::optional<UrlRuleConfig> UrlRule(const Located& n, const std::string& path);
+  void ParseCategoryActions(const Located& n, const std::string& path, bool common,
+                            std::map<std::string, CategoryAction>& out);
+  std::vector<std::string> CategoryNames(const Located& n, const std::string& path);
+  void CheckCategory(const Located& n, const std::string& path, const std::string& name);
+  FeedConfig ParseFeed(const Located& n, const std::string& path);
 
   void ParseNode(const Located& n, const std::string& path, NodeConfig& out) {
     if (!ExpectMap(n, path, {"name", "state_dir", "user"})) return;
@@ -637,6 +657,10 @@ class ConfigParser {
   std::vector<ConfigError> errors_;
   std::map<std::string, Mark> marks_;
   std::vector<std::string> tenant_paths_;
+  // Names in policy.category_db, once read; unset when there is no database to check against.
+  std::optional<std::set<std::string>> category_names_;
+  bool category_db_given_ = false;
+  std::vector<std::pair<std::string, std::string>> policy_tenant_paths_;  // id, path
   std::string root_file_;
   size_t nodes_ = 0;
   int includes_ = 0;

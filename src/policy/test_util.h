@@ -1,0 +1,44 @@
+#pragma once
+// Helpers shared by the policy tests (not part of the module's interface).
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace seccloud::policy::testing {
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            ("seccloud-policy-" + std::to_string(getpid()) + "-" + info->test_suite_name() + "-" +
+             info->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+  void Write(const std::string& rel, const std::string& text) const {
+    std::filesystem::create_directories((path_ / rel).parent_path());
+    std::ofstream(path_ / rel, std::ios::binary | std::ios::trunc) << text;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ../shared/data; tests that need it fail (not skip) when it is missing.
+inline std::filesystem::path SharedData() {
+  std::filesystem::path p = SECCLOUD_SHARED_DATA;
+  EXPECT_TRUE(std::filesystem::is_directory(p))
+      << p << " is missing: these tests need the shared data sets (see /work/shared/data)";
+  return p;
+}
+
+}  // namespace seccloud::policy::testing
