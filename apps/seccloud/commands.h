@@ -13,6 +13,7 @@ int Reload(const std::vector<std::string>& args);
 int Status(const std::vector<std::string>& args);
 int Version(const std::vector<std::string>& args);
 int Proxy(const std::vector<std::string>& args);
+int Ca(const std::vector<std::string>& args);  // ca_command.cc (R9)
 // apps/seccloud/policy_command.cc (R10)
 int Policy(const std::vector<std::string>& args);
 

@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"status", "show the running services, pids, uptime, restarts, health, versions", seccloud::cli::Status},
     {"version", "print the version", seccloud::cli::Version},
     {"proxy", "run the web proxy service (normally started by `run`)", seccloud::cli::Proxy},
+    {"ca", "the proxy's TLS interception CA: init, import, show", seccloud::cli::Ca},
     {"policy", "URL filter: import-categories, check-url", seccloud::cli::Policy},
 };
 

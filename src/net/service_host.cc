@@ -65,6 +65,7 @@ class ServiceHostImpl final : public ServiceHost {
     return config_;
   }
   EventQueue& events() override { return *events_; }
+  EventWriter& event_writer() override { return *writer_; }
   MetricsRegistry& metrics() override { return metrics_; }
   Health& health() override { return health_; }
   Endpoint admin_endpoint() const override { return admin_->local_endpoint(); }

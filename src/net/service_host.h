@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/event.h"
 #include "core/event_queue.h"
+#include "core/event_writer.h"
 #include "core/metrics.h"
 #include "core/result.h"
 
@@ -46,6 +47,8 @@ class ServiceHost {
 
   virtual std::shared_ptr<const Config> config() const = 0;
   virtual EventQueue& events() = 0;
+  // The spool writer itself, for components that append synchronously (thread-safe).
+  virtual EventWriter& event_writer() = 0;
   virtual MetricsRegistry& metrics() = 0;
   virtual Health& health() = 0;
   virtual Endpoint admin_endpoint() const = 0;

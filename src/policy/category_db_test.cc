@@ -15,7 +15,6 @@
 namespace seccloud::policy {
 namespace {
 
-using testing::SharedData;
 using testing::TempDir;
 
 std::vector<std::string> Names(const CategoryDb& db, std::optional<CategoryHit> hit) {
@@ -161,7 +160,8 @@ TEST(CategoryDbTest, ConfigLoaderReadsTheNames) {
 // The real UT1 lists (Université Toulouse 1 Capitole, CC BY-SA 4.0), all categories.
 TEST(CategoryDbTest, ImportsRealUt1) {
   TempDir t;
-  const auto ut1 = SharedData() / "url-categories" / "ut1";
+  SECCLOUD_SHARED_DATA_OR_SKIP(shared);
+  const auto ut1 = shared / "url-categories" / "ut1";
   auto stats = ImportUt1(ut1, t.path() / "ut1.db");
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_GE(stats->categories, 60u);

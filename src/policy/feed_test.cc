@@ -16,7 +16,6 @@ namespace seccloud::policy {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::SharedData;
 using testing::TempDir;
 
 TEST(FeedTest, ParsesEveryFormatOfTheSharedFeeds) {
@@ -43,7 +42,8 @@ TEST(FeedTest, ParsesEveryFormatOfTheSharedFeeds) {
 }
 
 TEST(FeedTest, LoadsTheRealFeeds) {
-  const auto ti = SharedData() / "threat-intel";
+  SECCLOUD_SHARED_DATA_OR_SKIP(shared);
+  const auto ti = shared / "threat-intel";
   auto fetcher = MakeDefaultFeedFetcher();
   FeedConfig urlhaus{.name = "urlhaus", .source = (ti / "urlhaus").string()};
   auto u = LoadFeed(urlhaus, *fetcher);

@@ -15,7 +15,6 @@ namespace seccloud::policy {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::SharedData;
 using testing::TempDir;
 
 constexpr const char* kBase =
@@ -340,7 +339,7 @@ TEST_F(UrlFilterTest, SnapshotSwapWhileReadersEvaluate) {
 
 // The full data sets: all UT1 categories, URLhaus and the signature-base C2 list.
 TEST_F(UrlFilterTest, RealDataSets) {
-  const auto data = SharedData();
+  SECCLOUD_SHARED_DATA_OR_SKIP(data);
   ASSERT_TRUE(ImportUt1(data / "url-categories" / "ut1", t_.path() / "ut1.db"));
   auto f = Build(
       "policy:\n  category_db: ut1.db\n  feeds:\n"

@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <variant>
@@ -39,6 +40,8 @@
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
 #include "proxy/request_target.h"
+#include "proxy/warn_override.h"
+#include "policy/url_filter.h"
 
 namespace seccloud::proxy {
 namespace {
@@ -238,16 +241,47 @@ class ProxyService {
       for (const Endpoint& e : pc.listen) RETURN_IF_ERROR(w->Listen(e));
       workers_.push_back(std::move(w));
     }
+    ASSIGN_OR_RETURN(auto filter, policy::UrlFilter::Build(cfg->policy));
+    filter_ = std::make_unique<policy::UrlFilterHandle>(std::move(filter));
+    fetcher_ = policy::MakeDefaultFeedFetcher();
+    feeds_ = std::make_unique<policy::FeedUpdater>(
+        *filter_, policy::FeedUpdater::Options{fetcher_.get(), {}, &host_.event_writer()});
     host_.health().Set("listeners", true);
+    return {};
+  }
+
+  // A reload compiles the new policy first; a policy that does not build refuses the reload.
+  Status Reload(const Config& next) {
+    ASSIGN_OR_RETURN(auto filter, policy::UrlFilter::Build(next.policy));
+    std::lock_guard lock(policy_mu_);
+    filter_->Set(std::move(filter));
     return {};
   }
 
   void Run() {
     for (auto& w : workers_) w->Start();
+    feed_thread_ = std::thread([this] {
+      std::unique_lock lock(policy_mu_);
+      while (!stopping_) {
+        feeds_->Poll();
+        const auto& errors = feeds_->last_errors();
+        std::string problem;
+        for (const auto& [name, why] : errors)
+          if (!why.empty()) problem = name + ": " + why;
+        host_.health().Set("feeds", true, problem);  // a rejected feed keeps the old data
+        stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      }
+    });
   }
 
   // Stops accepting, waits for in-flight connections until the deadline, then stops workers.
   void Drain(Clock::time_point deadline) {
+    {
+      std::lock_guard lock(policy_mu_);
+      stopping_ = true;
+    }
+    stop_cv_.notify_all();
+    if (feed_thread_.joinable()) feed_thread_.join();
     for (auto& w : workers_) w->StopAccepting();
     while (Clock::now() < deadline && ActiveConnections() > 0)
       std::this_thread::sleep_for(milliseconds(50));
@@ -268,8 +302,20 @@ class ProxyService {
   bool tls_ready() const { return leaves_ != nullptr && upstream_tls_ != nullptr; }
   net::LeafCertCache& leaf_cache() { return *leaves_; }
   net::UpstreamTls& upstream_tls() { return *upstream_tls_; }
+  policy::Verdict Judge(const policy::UrlRequest& r, std::string_view tenant) const {
+    return filter_->Evaluate(r, tenant);
+  }
+  WarnOverrides& warn_overrides() { return warn_; }
 
  private:
+  std::unique_ptr<policy::UrlFilterHandle> filter_;
+  std::unique_ptr<policy::FeedFetcher> fetcher_;
+  std::unique_ptr<policy::FeedUpdater> feeds_;
+  std::mutex policy_mu_;  // one snapshot writer at a time: feed polls and reloads
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread feed_thread_;
+  WarnOverrides warn_;
   net::ServiceHost& host_;
   ProxyMetrics metrics_;
   std::unique_ptr<net::LeafCertCache> leaves_;
@@ -328,7 +374,21 @@ struct RequestLog {
   std::string tls_mode = "none";
   std::string sni;
   std::string server_issuer;
+  std::string tls_problem;
   std::string error;
+  // What the URL filter said, when it decided something other than the default allow.
+  std::string layer, list, entry, category;
+  bool alert = false;
+};
+
+// A page to show inside an intercepted tunnel instead of the site (a block or warn verdict on
+// the CONNECT host or SNI, or an origin certificate that failed verification).
+struct PendingPage {
+  int status = 403;
+  bool warn = false;
+  std::string reason;
+  std::string rule;
+  std::string continue_url;
 };
 
 // Deadlines go on Beast's tcp_stream at the bottom of every stream we use (plain or TLS).
@@ -702,12 +762,110 @@ class ClientSession {
                       target ? "CONNECT inside an intercepted tunnel is not allowed" : why);
       co_return false;
     }
+    if (!ic && !connect && target->host == kProxyOwnHost)
+      co_return co_await ServeOwn(client, *target, log);
+    const policy::Verdict verdict = Judge(*target, req.method(), /*full_url=*/!connect, log);
+    if (verdict.action != policy::Action::kAllow) {
+      auto page = PageFor(verdict, *target, log);
+      if (page) {
+        if (connect) {
+          co_await Tunnel(*target, log, &*page);
+        } else {
+          co_await ShowPage(client, log, *page);
+        }
+        co_return false;
+      }
+    }
     if (connect) {
-      co_await Tunnel(*target, log);
+      co_await Tunnel(*target, log, nullptr);
       co_return false;
     }
     if (ic) co_return co_await ForwardTls(client, buf, parser, *target, log, *ic);
     co_return co_await ForwardPlain(parser, *target, log);
+  }
+
+  // Asks the URL filter and records its answer in the log.
+  policy::Verdict Judge(const RequestTarget& target, http::verb method, bool full_url,
+                        RequestLog& log) {
+    policy::UrlRequest r;
+    r.method = http::to_string(method);
+    r.scheme = target.scheme.empty() ? "https" : target.scheme;
+    r.host = target.host;
+    r.port = target.port;
+    r.path = full_url ? std::string_view(target.path) : std::string_view("/");
+    r.full_url_visible = full_url;
+    r.is_upload = method == http::verb::post || method == http::verb::put ||
+                  method == http::verb::patch;
+    policy::Verdict v = service_.Judge(r, attribution_.tenant->id);
+    log.layer = v.layer;
+    log.list = v.list;
+    log.entry = v.entry;
+    log.category = v.category;
+    log.alert = v.alert;
+    if (v.action != policy::Action::kAllow) log.reason = v.reason;
+    return v;
+  }
+
+  // The page for a block or warn verdict; nullopt when a warning was already accepted by this
+  // terminal for this host (the request goes ahead, logged as a warning).
+  std::optional<PendingPage> PageFor(const policy::Verdict& v, const RequestTarget& target,
+                                     RequestLog& log) {
+    PendingPage page;
+    page.reason = v.reason;
+    page.rule = v.list.empty() ? v.entry : v.list + ": " + v.entry;
+    const std::string source = attribution_.source.ToString();
+    if (v.action == policy::Action::kWarn) {
+      log.verdict = "warn";
+      if (service_.warn_overrides().Granted(attribution_.tenant->id, source, target.host)) {
+        log.reason = "warning accepted earlier: " + v.reason;
+        return std::nullopt;
+      }
+      page.warn = true;
+      const std::string url =
+          target.scheme.empty() ? "https://" + target.authority() + "/" : target.url();
+      page.continue_url = service_.warn_overrides().ContinueUrl(attribution_.tenant->id, source,
+                                                                target.host, url);
+      log.action = "warned";
+    } else {
+      log.verdict = "block";
+      log.action = "blocked";
+    }
+    service_.metrics().blocked.Increment();
+    return page;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> ShowPage(Stream& client, RequestLog& log, const PendingPage& page) {
+    co_await Refuse(client, log, page.status, page.warn ? "Warning" : "Forbidden", page.reason,
+                    page.rule, page.warn ? page.continue_url : std::string());
+  }
+
+  // http://seccloud.invalid/… : the proxy's own pages (the continue link of a warning).
+  template <class Stream>
+  asio::awaitable<bool> ServeOwn(Stream& client, const RequestTarget& target, RequestLog& log) {
+    const std::string path = target.path.substr(0, target.path.find('?'));
+    const size_t q = target.path.find('?');
+    const std::string query = q == std::string::npos ? "" : target.path.substr(q + 1);
+    std::string why = "no such page";
+    if (path == "/continue") {
+      auto c = service_.warn_overrides().Accept(query, attribution_.tenant->id,
+                                                attribution_.source.ToString(), &why);
+      if (c) {
+        log.action = "warn-accepted";
+        log.verdict = "warn";
+        log.reason = "the terminal chose to continue to " + c->host;
+        log.status = 302;
+        http::response<http::empty_body> res{http::status::found, 11};
+        res.set(http::field::location, c->url);
+        res.set(http::field::cache_control, "no-store");
+        res.keep_alive(false);
+        Deadline(client, milliseconds(5000));
+        co_await http::async_write(client, res, kTuple);
+        co_return false;
+      }
+    }
+    co_await Refuse(client, log, path == "/continue" ? 400 : 404, "Bad Request", why);
+    co_return false;
   }
 
   // A request inside an intercepted tunnel names a path ("/x", or "https://host/x" from some
@@ -830,16 +988,38 @@ class ClientSession {
     return false;
   }
 
-  asio::awaitable<void> Tunnel(const RequestTarget& target, RequestLog& log) {
+  // CONNECT. `pending` (a block or warn verdict on the host) is shown inside the tunnel when it
+  // can be intercepted, else refused with 403.
+  asio::awaitable<void> Tunnel(const RequestTarget& target, RequestLog& log,
+                               const PendingPage* pending) {
     const ProxyConfig& pc = cfg_->proxy;
-    const bool inspect = pc.tls.intercept && service_.tls_ready();
+    const bool inspect = pc.tls.intercept && service_.tls_ready() && !NoDecrypt(target.host);
     if (!inspect) {
+      if (pending) {
+        co_await ShowPage(client_, log, *pending);
+        co_return;
+      }
+      // Without interception only the SNI can still be judged: peek at it after the tunnel is
+      // up when interception is configured (no-decrypt domains), else splice blindly.
       auto upstream = co_await Connect(target, log);
       if (!upstream) {
         co_await UpstreamFailed(client_, log, log.status, log.error);
         co_return;
       }
       if (!co_await SendEstablished(log)) co_return;
+      if (pc.tls.intercept && service_.tls_ready()) {
+        log.tls_mode = "spliced";
+        auto hello = co_await PeekClientHello(pc.timeouts.client_header);
+        if (hello && hello->server_name) {
+          log.sni = *hello->server_name;
+          if (*hello->server_name != target.host) {
+            RequestTarget by_sni = target;
+            by_sni.host = *hello->server_name;
+            policy::Verdict v = Judge(by_sni, http::verb::connect, false, log);
+            if (v.action != policy::Action::kAllow && PageFor(v, by_sni, log)) co_return;
+          }
+        }
+      }
       co_await SpliceClient(*upstream, log);
       co_return;
     }
@@ -856,7 +1036,16 @@ class ClientSession {
     }
     const std::string sni = hello->server_name.value_or(target.host);
     log.sni = sni;
-    if (NoDecrypt(sni) || NoDecrypt(target.host) || buffer_.size() > 0) {
+    std::optional<PendingPage> page;
+    if (pending) page = *pending;
+    if (!page && sni != target.host) {
+      // The name the client really asks for is judged too (domain fronting).
+      RequestTarget by_sni = target;
+      by_sni.host = sni;
+      policy::Verdict v = Judge(by_sni, http::verb::connect, false, log);
+      if (v.action != policy::Action::kAllow) page = PageFor(v, by_sni, log);
+    }
+    if (!page && (NoDecrypt(sni) || buffer_.size() > 0)) {
       log.tls_mode = "spliced";
       auto upstream = co_await Connect(target, log);
       if (!upstream) {
@@ -867,7 +1056,7 @@ class ClientSession {
       co_await SpliceClient(*upstream, log);
       co_return;
     }
-    co_await InterceptTunnel(target, sni, log);
+    co_await InterceptTunnel(target, sni, log, page ? &*page : nullptr);
   }
 
   asio::awaitable<bool> SendEstablished(RequestLog& log) {
@@ -880,6 +1069,7 @@ class ClientSession {
   }
 
   asio::awaitable<void> SpliceClient(beast::tcp_stream& upstream, RequestLog& log) {
+    log.tls_mode = "spliced";
     if (buffer_.size() > 0) {  // pipelined after CONNECT
       auto [ec, n] = co_await asio::async_write(upstream, buffer_.data(), kTuple);
       log.request_bytes += n;
@@ -932,7 +1122,7 @@ class ClientSession {
   }
 
   asio::awaitable<void> InterceptTunnel(const RequestTarget& target, const std::string& sni,
-                                        RequestLog& log) {
+                                        RequestLog& log, const PendingPage* pending) {
     const ProxyConfig& pc = cfg_->proxy;
     log.tls_mode = "intercepted";
     Intercept ic;
@@ -941,13 +1131,15 @@ class ClientSession {
     ic.sni = sni;
     // The origin first: its certificate decides whether the client gets the site or a page
     // explaining what is wrong with it.
-    std::string problem;
-    int problem_status = 502;
-    std::string problem_rule;
-    if (auto up = co_await EstablishTls(ic, log); !up) {
-      problem = up.error().ToString();
-      problem_status = log.status ? log.status : 502;
-      problem_rule = up.error().code == Errc::kPermissionDenied ? ic.issuer : "";
+    std::optional<PendingPage> page;
+    if (pending) {
+      page = *pending;
+    } else if (auto up = co_await EstablishTls(ic, log); !up) {
+      page = PendingPage{log.status ? log.status : 502, false, up.error().ToString(),
+                         up.error().code == Errc::kPermissionDenied
+                             ? std::string("tls: ") + log.tls_problem
+                             : std::string(),
+                         ""};
     }
     auto ctx = service_.leaf_cache().ServerContextFor(sni);
     if (!ctx) {
@@ -969,31 +1161,36 @@ class ClientSession {
       service_.metrics().failed.Increment();
       co_return;
     }
-    service_.metrics().allowed.Increment();
     beast::flat_buffer tls_buf;
-    if (!problem.empty()) {
-      // Read the request the browser sends and answer it with the reason.
+    if (page) {
+      // Read the request the browser sends and answer it with the page.
       http::request_parser<http::empty_body> parser;
       parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
       Deadline(tls, pc.timeouts.client_header);
       auto [rec, rn] = co_await http::async_read_header(tls, tls_buf, parser, kTuple);
       RequestLog inner;
       FillTls(inner, ic);
-      std::string why;
-      std::optional<RequestTarget> t;
+      inner.layer = log.layer;
+      inner.list = log.list;
+      inner.entry = log.entry;
+      inner.category = log.category;
+      inner.alert = log.alert;
+      inner.verdict = page->warn ? "warn" : "block";
+      inner.action = page->warn ? "warned" : "blocked";
+      inner.reason = page->reason;
+      inner.host = ic.origin.host;
+      inner.url = ic.origin.url();
       if (!rec) {
         inner.method = std::string(parser.get().method_string());
-        t = InnerTarget(parser.get().target(), ic.origin, &why);
+        std::string why;
+        if (auto t = InnerTarget(parser.get().target(), ic.origin, &why)) {
+          inner.url = t->url();
+          if (page->warn)
+            page->continue_url = service_.warn_overrides().ContinueUrl(
+                attribution_.tenant->id, attribution_.source.ToString(), sni, inner.url);
+        }
       }
-      inner.url = t ? t->url() : ic.origin.url();
-      inner.host = ic.origin.host;
-      inner.verdict = "block";
-      inner.action = "blocked";
-      inner.reason = problem;
-      service_.metrics().blocked.Increment();
-      co_await Refuse(tls, inner, problem_status,
-                      problem_status == 504 ? "Gateway Timeout" : "Bad Gateway", problem,
-                      problem_rule);
+      co_await ShowPage(tls, inner, *page);
       Finish(inner);
       co_return;
     }
@@ -1020,7 +1217,8 @@ class ClientSession {
     log.server_issuer = report.issuer;
     if (!conn->verified()) {
       log.status = 502;
-      log.event.Set("seccloud.tls.upstream_problem", net::UpstreamCertProblemName(report.problem));
+      log.tls_problem = net::UpstreamCertProblemName(report.problem);
+      log.event.Set("seccloud.tls.upstream_problem", log.tls_problem);
       co_return MakeError(Errc::kPermissionDenied, report.Sentence());
     }
     ic.upstream = std::move(*conn);
@@ -1084,17 +1282,23 @@ class ClientSession {
   // A page for the terminal (block, error) with the event id as reference; closes afterwards.
   template <class Stream>
   asio::awaitable<void> Refuse(Stream& client, RequestLog& log, int status, std::string_view title,
-                               const std::string& reason, const std::string& rule = "") {
+                               const std::string& reason, const std::string& rule = "",
+                               const std::string& continue_url = "") {
     log.status = status;
     if (log.reason.empty()) log.reason = reason;
     if (log.action == "allowed") log.action = status == 403 ? "blocked" : "failed";
     if (log.verdict == "allow" && status == 403) log.verdict = "block";
     PageInfo page;
-    page.kind = status == 403 || log.action == "blocked" ? PageInfo::Kind::kBlocked
-                                                         : PageInfo::Kind::kError;
+    page.kind = !continue_url.empty()                         ? PageInfo::Kind::kWarning
+                : status == 403 || log.action == "blocked" ? PageInfo::Kind::kBlocked
+                                                             : PageInfo::Kind::kError;
+    page.continue_url = continue_url;
+    page.category = log.category;
+    page.layer = log.layer;
     page.status = status;
-    page.title_ja = page.kind == PageInfo::Kind::kBlocked ? "アクセスが拒否されました"
-                                                          : "要求を処理できませんでした";
+    page.title_ja = page.kind == PageInfo::Kind::kBlocked   ? "アクセスが拒否されました"
+                    : page.kind == PageInfo::Kind::kWarning ? "注意が必要なサイトです"
+                                                            : "要求を処理できませんでした";
     page.title_en = std::to_string(status) + " " + std::string(title);
     page.reason = reason;
     page.url = log.url;
@@ -1156,6 +1360,21 @@ class ClientSession {
     if (!log.sni.empty()) e.Set("tls.client.server_name", log.sni);
     if (!log.server_issuer.empty()) e.Set("tls.server.issuer", log.server_issuer);
     e.Set("seccloud.verdict.action", log.verdict);
+    if (!log.layer.empty()) {
+      e.Set("seccloud.verdict.layer", log.layer == "force-block" ? "common" : log.layer);
+      e.Set("rule.ruleset", log.layer);
+      e.Set("rule.name", log.entry);
+      e.Set("rule.id", log.list + ":" + log.entry);
+    }
+    if (!log.category.empty()) e.Set("seccloud.url.category", log.category);
+    if (log.alert) {
+      // A threat-intelligence hit: the SOC raises an alert from it.
+      e.Set("event.kind", "alert");
+      e.Set("event.category", boost::json::value(boost::json::array{"web", "threat"}));
+      e.Set("threat.indicator.provider", log.list);
+      e.Set("threat.indicator.name", log.entry);
+      e.Set("threat.indicator.type", log.host == log.entry ? "domain-name" : "url");
+    }
     if (!log.reason.empty()) e.Set("seccloud.verdict.reason", log.reason);
     if (!log.error.empty()) e.Set("error.message", log.error);
     service_.host().events().Push(std::move(e));
@@ -1205,10 +1424,12 @@ int RunProxyService(const std::filesystem::path& config_path) {
   }
   (*host)->OnReload([&](const std::shared_ptr<const Config>& next) -> Status {
     const ProxyConfig& now = (*host)->config()->proxy;
-    if (next->proxy.listen != now.listen || next->proxy.workers != now.workers)
+    if (next->proxy.listen != now.listen || next->proxy.workers != now.workers ||
+        next->proxy.tls.intercept != now.tls.intercept || next->proxy.tls.ca_dir != now.tls.ca_dir)
       return MakeError(Errc::kInvalidArgument,
-                       "proxy.listen and proxy.workers change only with a restart");
-    return {};
+                       "proxy.listen, proxy.workers and proxy.tls.intercept/ca_dir change only "
+                       "with a restart");
+    return service.Reload(*next);
   });
   service.Run();
   std::fprintf(stderr, "seccloud proxy: listening on");
