@@ -15,6 +15,7 @@
 #include "core/ip.h"
 #include "core/proxy_config.h"
 #include "core/result.h"
+#include "core/scan_config.h"
 #include "core/tenant.h"
 
 namespace seccloud {
@@ -63,6 +64,7 @@ struct Config {
   std::vector<Tenant> tenants;
   std::vector<ProgramConfig> programs;
   ProxyConfig proxy;
+  ScanConfig scan;
   // Built from `tenants` during loading; never null in a loaded Config.
   std::shared_ptr<const TenantRegistry> registry;
 };

@@ -152,7 +152,7 @@ class ConfigParser {
       AddError(MarkOf(root), "", "the configuration is empty");
       return;
     }
-    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "proxy"}))
+    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "proxy", "scan"}))
       return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
@@ -165,6 +165,7 @@ class ConfigParser {
       });
     }
     if (auto n = Field(root, "", "proxy")) ParseProxy(*n, "proxy", cfg.proxy);
+    if (auto n = Field(root, "", "scan")) ParseScan(*n, "scan", cfg.scan);
     if (auto n = Field(root, "", "programs")) {
       std::set<std::string> names;
       ForEachItem(*n, "programs", [&](const Located& item, const std::string& path) {
@@ -179,6 +180,7 @@ class ConfigParser {
 
   // Sections of the services, each in config_<section>.cc.
   void ParseProxy(const Located& n, const std::string& path, ProxyConfig& out);
+  void ParseScan(const Located& n, const std::string& path, ScanConfig& out);
 
   void ParseNode(const Located& n, const std::string& path, NodeConfig& out) {
     if (!ExpectMap(n, path, {"name", "state_dir", "user"})) return;
