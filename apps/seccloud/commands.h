@@ -13,5 +13,7 @@ int Reload(const std::vector<std::string>& args);
 int Status(const std::vector<std::string>& args);
 int Version(const std::vector<std::string>& args);
 int Proxy(const std::vector<std::string>& args);
+int Scand(const std::vector<std::string>& args);
+int Scan(const std::vector<std::string>& args);
 
 }  // namespace seccloud::cli
