@@ -177,7 +177,9 @@ struct ScanEngine::State {
       g->yara = std::move(s);
       g->yara_rules = info.rules;
       g->yara_files_failed = info.files_failed;
-      g->signatures_time = std::max(g->signatures_time, info.newest);
+      // Staleness follows the ClamAV feed when there is one: local YARA rules are edited by
+      // hand, not published daily, and would otherwise mask (or fake) an update outage.
+      if (!config.clamav_enabled) g->signatures_time = info.newest;
       versions.push_back(g->yara->db_version());
     }
     for (const std::string& v : versions) g->version += (g->version.empty() ? "" : " ") + v;

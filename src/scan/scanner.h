@@ -108,8 +108,9 @@ struct EngineStatus {
   unsigned clamav_signatures = 0;
   unsigned yara_rules = 0;
   unsigned yara_files_failed = 0;
-  std::chrono::system_clock::time_point signatures_time;  // build time of the newest signatures
-  std::chrono::system_clock::time_point last_success;     // last successful (re)load
+  // Build time of the ClamAV database (of the YARA rules when ClamAV is off): what "stale" means.
+  std::chrono::system_clock::time_point signatures_time;
+  std::chrono::system_clock::time_point last_success;  // last successful (re)load
   std::chrono::system_clock::time_point last_attempt;
   std::string last_error;  // of the last failed load; empty after a success
   uint64_t reloads = 0;
