@@ -1,16 +1,16 @@
 #include "apps/seccloud/commands.h"
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
-
-#include <boost/json.hpp>
 
 #include "core/config.h"
 #include "core/metrics.h"
 #include "core/tenant_registry.h"
 #include "net/http.h"
 #include "proxy/proxy.h"
+#include "scan/service.h"
 #include "supervisor/supervisor.h"
 
 namespace seccloud::cli {
@@ -163,7 +163,8 @@ int Reload(const std::vector<std::string>& args) {
   Parsed p = ParseArgs(args);
   if (p.help) return std::printf("%s", kReloadUsage), 0;
   if (!p.error.empty()) return UsageError("reload", p.error, kReloadUsage);
-  if (!p.positional.empty()) return UsageError("reload", "unexpected " + p.positional[0], kReloadUsage);
+  if (!p.positional.empty())
+    return UsageError("reload", "unexpected " + p.positional[0], kReloadUsage);
   // The supervisor validates the file itself, so that a refusal is recorded as an event.
   auto r = AskSupervisor(p.config, "POST", "/reload");
   if (!r) {
@@ -179,7 +180,8 @@ int Status(const std::vector<std::string>& args) {
   Parsed p = ParseArgs(args);
   if (p.help) return std::printf("%s", kStatusUsage), 0;
   if (!p.error.empty()) return UsageError("status", p.error, kStatusUsage);
-  if (!p.positional.empty()) return UsageError("status", "unexpected " + p.positional[0], kStatusUsage);
+  if (!p.positional.empty())
+    return UsageError("status", "unexpected " + p.positional[0], kStatusUsage);
   auto r = AskSupervisor(p.config, "GET", "/status");
   if (!r) {
     std::fprintf(stderr, "seccloud status: %s\n", r.error().ToString().c_str());
@@ -203,8 +205,8 @@ int Status(const std::vector<std::string>& args) {
                                     : nullptr;
   if (services)
     for (const auto& s : *services)
-      if (s.is_object() && (Str(s.as_object(), "state") != "running" ||
-                            Str(s.as_object(), "health") != "healthy"))
+      if (s.is_object() &&
+          (Str(s.as_object(), "state") != "running" || Str(s.as_object(), "health") != "healthy"))
         all_ok = false;
   if (p.json) return all_ok ? 0 : 1;
   std::printf("%-16s %-9s %-8s %-9s %-8s %-10s %s\n", "SERVICE", "STATE", "PID", "UPTIME",
@@ -212,9 +214,8 @@ int Status(const std::vector<std::string>& args) {
   if (sup)
     std::printf("%-16s %-9s %-8lld %-9s %-8s %-10s %s   admin %s\n", "supervisor", "running",
                 static_cast<long long>(Int(*sup, "pid")),
-                FormatUptime(Int(*sup, "uptime_seconds")).c_str(), "-",
-                Str(*sup, "health").c_str(), Str(*sup, "version").c_str(),
-                Str(*sup, "admin").c_str());
+                FormatUptime(Int(*sup, "uptime_seconds")).c_str(), "-", Str(*sup, "health").c_str(),
+                Str(*sup, "version").c_str(), Str(*sup, "admin").c_str());
   if (services) {
     for (const auto& sv : *services) {
       if (!sv.is_object()) continue;
@@ -246,6 +247,43 @@ int Proxy(const std::vector<std::string>& args) {
   if (p.help) return std::printf("%s", kProxyUsage), 0;
   if (!p.error.empty()) return UsageError("proxy", p.error, kProxyUsage);
   return proxy::RunProxyService(p.config);
+}
+
+const char* const kScandUsage =
+    "usage: seccloud scand --config FILE\n"
+    "  Runs the content-scanning service of FILE's `scan:` section in the foreground: scans\n"
+    "  streamed over scan.socket with libclamav and libyara, reloads signatures when their\n"
+    "  directory changes. `seccloud run` starts it. SIGHUP reloads signatures, SIGTERM drains.\n";
+
+int Scand(const std::vector<std::string>& args) {
+  Parsed p = ParseArgs(args);
+  if (p.help) return std::printf("%s", kScandUsage), 0;
+  if (!p.error.empty()) return UsageError("scand", p.error, kScandUsage);
+  return scan::RunScanService(p.config);
+}
+
+const char* const kScanUsage =
+    "usage: seccloud scan [--config FILE] [--in-process] FILE|DIR...\n"
+    "  Scans files (directories recursively) and prints \"FILE: OK\" or \"FILE: SIGNATURE "
+    "FOUND\".\n"
+    "  Goes through scand when it answers on scan.socket, else loads the engine itself.\n"
+    "  Exit status 1 when something was found, 2 on an error, 0 when all is clean.\n"
+    "  --in-process  never use scand\n";
+
+int Scan(const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  bool in_process = false;
+  for (const std::string& a : args) {
+    if (a == "--in-process")
+      in_process = true;
+    else
+      rest.push_back(a);
+  }
+  Parsed p = ParseArgs(rest);
+  if (p.help) return std::printf("%s", kScanUsage), 0;
+  if (!p.error.empty()) return UsageError("scan", p.error, kScanUsage);
+  if (p.positional.empty()) return UsageError("scan", "no files to scan", kScanUsage);
+  return scan::RunScanCommand(p.config, p.positional, in_process);
 }
 
 int Version(const std::vector<std::string>&) {

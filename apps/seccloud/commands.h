@@ -16,5 +16,7 @@ int Proxy(const std::vector<std::string>& args);
 int Ca(const std::vector<std::string>& args);  // ca_command.cc (R9)
 // apps/seccloud/policy_command.cc (R10)
 int Policy(const std::vector<std::string>& args);
+int Scand(const std::vector<std::string>& args);
+int Scan(const std::vector<std::string>& args);
 
 }  // namespace seccloud::cli

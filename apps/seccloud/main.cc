@@ -21,20 +21,26 @@ struct Command {
 // The explicit list of subcommands; each service adds its own line when it lands.
 constexpr Command kCommands[] = {
     {"run", "start every enabled service under the supervisor", seccloud::cli::Run},
-    {"check-config", "validate a configuration file and list every error", seccloud::cli::CheckConfig},
+    {"check-config", "validate a configuration file and list every error",
+     seccloud::cli::CheckConfig},
     {"reload", "ask the running supervisor to load the configuration again", seccloud::cli::Reload},
-    {"status", "show the running services, pids, uptime, restarts, health, versions", seccloud::cli::Status},
+    {"status", "show the running services, pids, uptime, restarts, health, versions",
+     seccloud::cli::Status},
     {"version", "print the version", seccloud::cli::Version},
     {"proxy", "run the web proxy service (normally started by `run`)", seccloud::cli::Proxy},
     {"ca", "the proxy's TLS interception CA: init, import, show", seccloud::cli::Ca},
     {"policy", "URL filter: import-categories, check-url", seccloud::cli::Policy},
+    {"scand", "run the content-scanning service (normally started by `run`)", seccloud::cli::Scand},
+    {"scan", "scan files for malware, clamscan-style (exit 1 when something is found)",
+     seccloud::cli::Scan},
 };
 
 void Usage(FILE* out) {
-  std::fprintf(out,
-               "usage: seccloud <command> [options]\n\n"
-               "seccloud is the shared security gateway and SOC of a prefecture's municipalities.\n\n"
-               "commands:\n");
+  std::fprintf(
+      out,
+      "usage: seccloud <command> [options]\n\n"
+      "seccloud is the shared security gateway and SOC of a prefecture's municipalities.\n\n"
+      "commands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
   std::fprintf(out, "\n`seccloud <command> --help` describes each command.\n");
 }

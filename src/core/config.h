@@ -16,6 +16,7 @@
 #include "core/proxy_config.h"
 #include "core/policy_config.h"
 #include "core/result.h"
+#include "core/scan_config.h"
 #include "core/tenant.h"
 
 namespace seccloud {
@@ -65,6 +66,7 @@ struct Config {
   std::vector<ProgramConfig> programs;
   ProxyConfig proxy;
   PolicyConfig policy;  // R10 URL filter; empty when the section is absent
+  ScanConfig scan;
   // Built from `tenants` during loading; never null in a loaded Config.
   std::shared_ptr<const TenantRegistry> registry;
 };

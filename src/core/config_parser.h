@@ -152,8 +152,8 @@ class ConfigParser {
       AddError(MarkOf(root), "", "the configuration is empty");
       return;
     }
-    if (!ExpectMap(root, "",
-                   {"node", "events", "supervisor", "tenants", "programs", "proxy", "policy"}))
+    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "proxy",
+                              "policy", "scan"}))
       return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
@@ -166,6 +166,7 @@ class ConfigParser {
       });
     }
     if (auto n = Field(root, "", "proxy")) ParseProxy(*n, "proxy", cfg.proxy);
+    if (auto n = Field(root, "", "scan")) ParseScan(*n, "scan", cfg.scan);
     if (auto n = Field(root, "", "programs")) {
       std::set<std::string> names;
       ForEachItem(*n, "programs", [&](const Located& item, const std::string& path) {
@@ -199,6 +200,7 @@ class ConfigParser {
   std::vector<std::string> CategoryNames(const Located& n, const std::string& path);
   void CheckCategory(const Located& n, const std::string& path, const std::string& name);
   FeedConfig ParseFeed(const Located& n, const std::string& path);
+  void ParseScan(const Located& n, const std::string& path, ScanConfig& out);
 
   void ParseNode(const Located& n, const std::string& path, NodeConfig& out) {
     if (!ExpectMap(n, path, {"name", "state_dir", "user"})) return;

@@ -27,6 +27,7 @@ struct BuiltinService {
 };
 inline constexpr BuiltinService kBuiltinServices[] = {
     {"proxy", 1},
+    {"scand", 2},
 };
 // The admin endpoint of a built-in service under `config` (port 0 when the supervisor's is 0).
 Endpoint AdminEndpointOf(const Config& config, std::string_view service);
