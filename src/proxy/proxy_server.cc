@@ -333,10 +333,12 @@ class ClientSession {
           co_return;
         service_.metrics().bad_requests.Increment();
         const bool too_big = ec == http::error::header_limit;
-        co_await SendSimple(too_big ? 431 : 400, too_big ? "Request Header Fields Too Large"
-                                                         : "Bad Request",
-                            too_big ? "the request header is larger than allowed"
-                                    : "the request is not valid HTTP/1.1: " + ec.message());
+        // Built before the co_await: g++ 12 destroys a std::string temporary made in a ?: inside
+        // a co_await expression twice (a double free on every malformed request).
+        std::string text = too_big ? std::string("the request header is larger than allowed")
+                                   : "the request is not valid HTTP/1.1: " + ec.message();
+        co_await SendSimple(too_big ? 431 : 400,
+                            too_big ? "Request Header Fields Too Large" : "Bad Request", text);
         co_return;
       }
       RequestLog log;
