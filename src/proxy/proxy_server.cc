@@ -545,19 +545,24 @@ class ClientSession {
       InStream& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
       beast::tcp_stream& out, http::serializer<isRequest, http::buffer_body>& sr,
       milliseconds idle, uint64_t& bytes) {
-    std::vector<char> chunk(kRelayChunk);
+    // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
+    // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
+    // the body lasts, and give the memory back afterwards (the client buffer lives as long as a
+    // kept-alive connection).
+    in_buf.reserve(kRelayChunk);
+    auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);  // not zeroed: no need
     do {
       if (!p.is_done()) {
-        p.get().body().data = chunk.data();
-        p.get().body().size = chunk.size();
+        p.get().body().data = chunk.get();
+        p.get().body().size = kRelayChunk;
         in.expires_after(idle);
         auto [ec, n] = co_await http::async_read(in, in_buf, p, kTuple);
         if (ec == http::error::need_buffer) ec = {};
         if (ec) co_return ec;
-        const size_t got = chunk.size() - p.get().body().size;
+        const size_t got = kRelayChunk - p.get().body().size;
         bytes += got;
         p.get().body().size = got;
-        p.get().body().data = chunk.data();
+        p.get().body().data = chunk.get();
         p.get().body().more = !p.is_done();
       } else {
         p.get().body().data = nullptr;
@@ -568,6 +573,7 @@ class ClientSession {
       if (wec == http::error::need_buffer) wec = {};
       if (wec) co_return wec;
     } while (!p.is_done() && !sr.is_done());
+    in_buf.shrink_to_fit();
     co_return boost::system::error_code{};
   }
 
