@@ -324,7 +324,16 @@ class ClientSession {
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
       parser.body_limit(boost::none);  // bodies are streamed, any size
-      client_.expires_after(first ? pc.timeouts.client_header : pc.timeouts.client_idle);
+      if (!first && buffer_.size() == 0) {
+        // Between requests a client may idle for client_idle; once the next request has begun,
+        // its whole header must come within client_header like the first one's, or a slowloris
+        // would get client_idle per header simply by sending one good request first.
+        client_.expires_after(pc.timeouts.client_idle);
+        auto [wec, wn] = co_await client_.async_read_some(buffer_.prepare(512), kTuple);
+        buffer_.commit(wn);
+        if (wec || wn == 0) co_return;
+      }
+      client_.expires_after(pc.timeouts.client_header);
       auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, kTuple);
       first = false;
       if (ec) {
@@ -339,6 +348,13 @@ class ClientSession {
                                    : "the request is not valid HTTP/1.1: " + ec.message();
         co_await SendSimple(too_big ? 431 : 400,
                             too_big ? "Request Header Fields Too Large" : "Bad Request", text);
+        // A request it is, if a broken one: it gets its access event like any other.
+        RequestLog log;
+        attribution_ = cfg_->registry->Attribute(peer_, "");
+        log.status = too_big ? 431 : 400;
+        log.action = "failed";
+        log.reason = text;
+        Finish(log);
         co_return;
       }
       RequestLog log;

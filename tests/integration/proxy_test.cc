@@ -834,6 +834,15 @@ TEST_F(ProxyTest, OversizedHeaderGets431) {
                             std::string(10000, 'a') + "\r\n\r\n",
                         431);
   EXPECT_GE(Metric("seccloud_proxy_bad_requests_total"), 1);
+  // Refused before it could be parsed, it still has its access event.
+  ASSERT_TRUE(WaitFor([&] { return !Events().empty(); }, 5s)) << "no event for the 431";
+  std::this_thread::sleep_for(300ms);
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(Int(events[0], "http.response.status_code"), 431);
+  EXPECT_EQ(Str(events[0], "event.action"), "failed");
+  EXPECT_EQ(Str(events[0], "tenant.id"), "tsu");
+  EXPECT_EQ(Str(events[0], "source.ip"), "127.10.0.5");
   ExpectStillServes();
 }
 
@@ -858,6 +867,28 @@ TEST_F(ProxyTest, SlowlorisIsCutOffByTheHeaderDeadline) {
       closed = true;  // reset while sending
       break;
     }
+    closed = c->WaitClosed(200ms);
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed) << "still open after " << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_LT(took, 2500ms);
+  ExpectStillServes();
+}
+
+// The header deadline holds for every request of a connection, not only the first: otherwise one
+// good request buys a slowloris client_idle (60 s) per header.
+TEST_F(ProxyTest, SlowlorisAfterAGoodRequestIsCutOffToo) {
+  StartProxy();  // timeouts.client_header: 1s, client_idle: 60s (default)
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  ASSERT_EQ(r->result_int(), 200u);
+  const std::string req = "GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (size_t i = 0; i < 50 && !closed; ++i) {
+    if (!c->Send(std::string(1, req[i % req.size()]))) break;
     closed = c->WaitClosed(200ms);
   }
   const auto took = std::chrono::steady_clock::now() - start;
