@@ -121,6 +121,7 @@ coredump_dir $tmp/squid
 cache_effective_user proxy
 forwarded_for delete
 netdb_filename none
+pinger_enable off
 shutdown_lifetime 1 seconds
 max_filedescriptors 16384
 EOF
