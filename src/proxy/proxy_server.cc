@@ -436,6 +436,15 @@ class ClientSession {
     const bool chunked = parser.chunked();
     HopByHopResult hop = StripHopByHop(req.base());
     if (!pc.forward_xff) req.erase("X-Forwarded-For");
+    // A client that sent "Expect: 100-continue" holds its body back until it sees a 100 (curl
+    // for 1 s), but the body is what the proxy relays next and an origin's 100 would only be read
+    // after it: the proxy answers the expectation itself, once it has an upstream connection, and
+    // does not pass it on (RFC 9110 §10.1.1 lets an intermediary do either).
+    bool expect_continue = false;
+    if (auto it = req.find(http::field::expect); it != req.end() && has_body) {
+      expect_continue = client_version >= 11 && beast::iequals(it->value(), "100-continue");
+      if (expect_continue) req.erase(http::field::expect);
+    }
     req.set(http::field::host, target.authority());
     req.target(target.path);
     req.version(11);
@@ -469,6 +478,14 @@ class ClientSession {
         auto [wec, wn] = co_await http::async_write_header(*upstream, sr, kTuple);
         ec = wec;
       } else {
+        if (expect_continue) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          client_.expires_after(pc.timeouts.body_idle);
+          auto [cec, cn] =
+              co_await asio::async_write(client_, asio::buffer(kContinue), kTuple);
+          if (cec) co_return false;
+          expect_continue = false;
+        }
         ec = co_await RelayBody<true>(client_, buffer_, parser, *upstream, sr,
                                       pc.timeouts.body_idle, log.request_bytes);
       }

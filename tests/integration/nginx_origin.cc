@@ -175,6 +175,14 @@ Status NginxOrigin::WriteFiles() {
     << "      sub_filter_types *;\n"
     << "      sub_filter_once off;\n"
     << "    }\n"
+    // Without chunking and without a length, nginx ends the body by closing the connection.
+    << "    location /until-close/ {\n"
+    << "      alias " << d << "/www/;\n"
+    << "      chunked_transfer_encoding off;\n"
+    << "      sub_filter '@@seccloud-never-matches@@' 'x';\n"
+    << "      sub_filter_types *;\n"
+    << "      sub_filter_once off;\n"
+    << "    }\n"
     << "  }\n"
     << "}\n";
   std::ofstream conf(dir_ / "nginx.conf");

@@ -8,6 +8,8 @@
 //                                 generated at start; File() gives their bytes)
 //   /chunked/<file>               the same files, sent with Transfer-Encoding: chunked (nginx's
 //                                 sub_filter drops the length) to an HTTP/1.1 client
+//   /until-close/<file>           the same files with neither length nor chunking: the body
+//                                 ends when nginx closes the connection
 //   /echo                         200, one line naming the request headers the origin received:
 //                                 "via=…|xff=…|host=…|connection=…|x-secret=…|proxy-authorization=…|
 //                                 proxy-connection=…|te=…|keep-alive=…|"

@@ -483,6 +483,25 @@ TEST_F(ProxyTest, A50MiBChunkedUploadIsStreamedToTheOrigin) {
   EXPECT_LT(hwm_kib, 40 * 1024) << "peak RSS " << hwm_kib << " KiB for a 50 MiB body";
 }
 
+// curl sends "Expect: 100-continue" before any body over 1 MiB and waits up to 1 s for the
+// 100 before sending the body anyway.
+TEST_F(ProxyTest, AnExpectContinueUploadIsNotHeldBack) {
+  StartProxy();
+  {
+    std::ofstream f(dir_ / "2m.bin", std::ios::binary);
+    f << std::string(2 << 20, 'e');
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto r = Curl({"-v", "--expect100-timeout", "5", "--data-binary",
+                 "@" + (dir_ / "2m.bin").string(), Url("/upload?expect")});
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Expect: 100-continue"));
+  EXPECT_THAT(r.output, HasSubstr(std::to_string(2 << 20) + "status=200"));
+  EXPECT_THAT(r.output, HasSubstr("HTTP/1.1 100 Continue")) << r.output;
+  EXPECT_LT(took, 3s) << "the upload waited for curl's expect timeout";
+}
+
 // ---- connections ----------------------------------------------------------------------------
 
 TEST_F(ProxyTest, ClientKeepAliveAndUpstreamPooling) {
@@ -568,6 +587,31 @@ TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
   EXPECT_EQ((*r2)[http::field::content_length], "1024");
   EXPECT_TRUE(r2->body() == origin_->File("1k.bin"));
   EXPECT_TRUE(c2->WaitClosed(5s));
+}
+
+TEST_F(ProxyTest, AnUntilCloseBodyReachesAnHttp11ClientChunked) {
+  StartProxy();
+  // The origin really ends this body by closing (else the test would not cover the case).
+  {
+    RawClient direct("127.0.0.1", origin_ip_, kOriginPort);
+    ASSERT_TRUE(direct.ok()) << direct.error();
+    ASSERT_TRUE(direct.Send("GET /until-close/1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = direct.ReadResponse();
+    ASSERT_TRUE(r) << direct.error();
+    EXPECT_EQ(r->find(http::field::content_length), r->end());
+    EXPECT_EQ(r->find(http::field::transfer_encoding), r->end());
+  }
+  auto c = Raw();
+  for (int i = 0; i < 2; ++i) {  // the client connection survives the upstream's close
+    ASSERT_TRUE(c->Send("GET " + Url("/until-close/100k.bin?" + std::to_string(i)) +
+                        " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 200u);
+    EXPECT_TRUE(r->chunked());
+    EXPECT_TRUE(r->keep_alive());
+    EXPECT_TRUE(r->body() == origin_->File("100k.bin")) << r->body().size();
+  }
 }
 
 // ---- headers ----------------------------------------------------------------------------------
