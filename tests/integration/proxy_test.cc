@@ -41,7 +41,6 @@ using integration::CanConnect;
 using integration::NginxOrigin;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using Response = http::response<http::string_body>;
 
 constexpr const char* kOriginName = "www.origin.example";
