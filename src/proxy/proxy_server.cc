@@ -374,12 +374,6 @@ class ClientSession {
     if (auto ua = req.find(http::field::user_agent); ua != req.end())
       log.user_agent = std::string(ua->value().substr(0, 512));
 
-    if (CountFields(req.base()) > pc.max_headers) {
-      service_.metrics().bad_requests.Increment();
-      co_await Refuse(log, 431, "Request Header Fields Too Large",
-                      "the request has more than " + std::to_string(pc.max_headers) + " header fields");
-      co_return false;
-    }
     // Attribution first: who is asking decides everything else.
     std::string xff;
     for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
@@ -400,6 +394,23 @@ class ClientSession {
       log.host = target->host;
     } else {
       log.url = std::string(req.target().substr(0, 2048));
+    }
+    // Checked once attribution and URL are known, so that the refusal's event names them.
+    if (CountFields(req.base()) > pc.max_headers) {
+      service_.metrics().bad_requests.Increment();
+      co_await Refuse(log, 431, "Request Header Fields Too Large",
+                      "the request has more than " + std::to_string(pc.max_headers) + " header fields");
+      co_return false;
+    }
+    // A Transfer-Encoding that does not end in chunked leaves the body length unknown (RFC 9112
+    // §6.3): read as "no body", the body's bytes would be taken for the next request — a request
+    // smuggled past whatever sits in front (a tenant proxy) and attributed to its connection.
+    if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked()) {
+      service_.metrics().bad_requests.Increment();
+      co_await Refuse(log, 400, "Bad Request",
+                      "the request's Transfer-Encoding does not end in chunked, so the length of "
+                      "its body cannot be known");
+      co_return false;
     }
     if (attribution_.tenant == nullptr) {
       service_.metrics().denied.Increment();
