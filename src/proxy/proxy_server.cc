@@ -486,19 +486,24 @@ asio::awaitable<boost::system::error_code> RelayBody(InStream& in, beast::flat_b
                                                      OutStream& out,
                                                      http::serializer<isRequest, http::buffer_body>& sr,
                                                      milliseconds idle, uint64_t& bytes) {
-  std::vector<char> chunk(kRelayChunk);
+  // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
+  // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
+  // the body lasts, and give the memory back afterwards (the client buffer lives as long as a
+  // kept-alive connection).
+  in_buf.reserve(kRelayChunk);
+  auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);  // not zeroed: no need
   do {
     if (!p.is_done()) {
-      p.get().body().data = chunk.data();
-      p.get().body().size = chunk.size();
+      p.get().body().data = chunk.get();
+      p.get().body().size = kRelayChunk;
       Deadline(in, idle);
       auto [ec, n] = co_await http::async_read(in, in_buf, p, kTuple);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return ec;
-      const size_t got = chunk.size() - p.get().body().size;
+      const size_t got = kRelayChunk - p.get().body().size;
       bytes += got;
       p.get().body().size = got;
-      p.get().body().data = chunk.data();
+      p.get().body().data = chunk.get();
       p.get().body().more = !p.is_done();
     } else {
       p.get().body().data = nullptr;
@@ -509,6 +514,7 @@ asio::awaitable<boost::system::error_code> RelayBody(InStream& in, beast::flat_b
     if (wec == http::error::need_buffer) wec = {};
     if (wec) co_return wec;
   } while (!p.is_done() && !sr.is_done());
+  in_buf.shrink_to_fit();
   co_return boost::system::error_code{};
 }
 
@@ -519,7 +525,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, const HopByHopResult& hop,
                                       unsigned client_version, bool client_keep_alive,
-                                      bool reused, RequestLog& log) {
+                                      bool reused, bool& expect_continue, RequestLog& log) {
   Exchange x;
   auto& req = parser.get();
   const bool has_body =
@@ -533,6 +539,16 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       auto [wec, wn] = co_await http::async_write_header(upstream, sr, kTuple);
       ec = wec;
     } else {
+      if (expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        Deadline(client, pc.timeouts.body_idle);
+        auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), kTuple);
+        if (cec) {
+          x.error = "the client went away: " + cec.message();
+          co_return x;
+        }
+        expect_continue = false;
+      }
       ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
                                     log.request_bytes);
     }
@@ -618,11 +634,22 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
 }
 
 // Removes hop-by-hop fields, points the request at the origin and adds Via.
+// Sets *expect_continue when the client waits for "100 Continue" before sending its body.
 HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool chunked,
-                                  const RequestTarget& target, const ProxyConfig& pc) {
+                                  bool has_body, const RequestTarget& target,
+                                  const ProxyConfig& pc, bool* expect_continue) {
   const unsigned client_version = req.version();
   HopByHopResult hop = StripHopByHop(req.base());
   if (!pc.forward_xff) req.erase("X-Forwarded-For");
+  // A client that sent "Expect: 100-continue" holds its body back until it sees a 100 (curl for
+  // 1 s), but the body is what the proxy relays next and an origin's 100 would only be read
+  // after it: the proxy answers the expectation itself, once it has an upstream connection, and
+  // does not pass it on (RFC 9110 §10.1.1 lets an intermediary do either).
+  *expect_continue = false;
+  if (auto it = req.find(http::field::expect); it != req.end() && has_body) {
+    *expect_continue = client_version >= 11 && beast::iequals(it->value(), "100-continue");
+    if (*expect_continue) req.erase(http::field::expect);
+  }
   req.set(http::field::host, target.authority());
   req.target(target.path);
   req.version(11);
@@ -668,7 +695,16 @@ class ClientSession {
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
       parser.body_limit(boost::none);  // bodies are streamed, any size
-      Deadline(client, first ? pc.timeouts.client_header : pc.timeouts.client_idle);
+      if (!first && buf.size() == 0) {
+        // Between requests a client may idle for client_idle; once the next request has begun,
+        // its whole header must come within client_header like the first one's, or a slowloris
+        // would get client_idle per header simply by sending one good request first.
+        Deadline(client, pc.timeouts.client_idle);
+        auto [wec, wn] = co_await client.async_read_some(buf.prepare(512), kTuple);
+        buf.commit(wn);
+        if (wec || wn == 0) co_return;
+      }
+      Deadline(client, pc.timeouts.client_header);
       auto [ec, n] = co_await http::async_read_header(client, buf, parser, kTuple);
       first = false;
       if (ec) {
@@ -678,12 +714,14 @@ class ClientSession {
           co_return;
         service_.metrics().bad_requests.Increment();
         const bool too_big = ec == http::error::header_limit;
+        // A request it is, if a broken one: it gets its access event like any other.
         RequestLog log;
         log.action = "failed";
         log.verdict = "block";
-        log.reason = too_big ? "the request header is larger than allowed"
+        log.reason = too_big ? std::string("the request header is larger than allowed")
                              : "the request is not valid HTTP/1.1: " + ec.message();
         if (ic) FillTls(log, *ic);
+        else attribution_ = cfg_->registry->Attribute(peer_, "");
         co_await Refuse(client, log, too_big ? 431 : 400,
                         too_big ? "Request Header Fields Too Large" : "Bad Request", log.reason);
         Finish(log);
@@ -713,13 +751,6 @@ class ClientSession {
     log.method = std::string(req.method_string());
     if (auto ua = req.find(http::field::user_agent); ua != req.end())
       log.user_agent = std::string(ua->value().substr(0, 512));
-    if (CountFields(req.base()) > pc.max_headers) {
-      service_.metrics().bad_requests.Increment();
-      co_await Refuse(client, log, 431, "Request Header Fields Too Large",
-                      "the request has more than " + std::to_string(pc.max_headers) +
-                          " header fields");
-      co_return false;
-    }
     if (!ic) {
       // Attribution first: who is asking decides everything else. Inside an intercepted tunnel
       // the attribution of its CONNECT stands (the tenant proxy added X-Forwarded-For there).
@@ -748,6 +779,24 @@ class ClientSession {
     } else {
       log.url = std::string(req.target().substr(0, 2048));
     }
+    // Checked once attribution and URL are known, so that the refusal's event names them.
+    if (CountFields(req.base()) > pc.max_headers) {
+      service_.metrics().bad_requests.Increment();
+      const std::string why_count =
+          "the request has more than " + std::to_string(pc.max_headers) + " header fields";
+      co_await Refuse(client, log, 431, "Request Header Fields Too Large", why_count);
+      co_return false;
+    }
+    // A Transfer-Encoding that does not end in chunked leaves the body length unknown (RFC 9112
+    // §6.3): read as "no body", the body's bytes would be taken for the next request — a request
+    // smuggled past whatever sits in front (a tenant proxy) and attributed to its connection.
+    if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked()) {
+      service_.metrics().bad_requests.Increment();
+      co_await Refuse(client, log, 400, "Bad Request",
+                      "the request's Transfer-Encoding does not end in chunked, so the length of "
+                      "its body cannot be known");
+      co_return false;
+    }
     if (attribution_.tenant == nullptr) {
       service_.metrics().denied.Increment();
       log.action = "denied";
@@ -758,8 +807,11 @@ class ClientSession {
     }
     if (!target || (ic && connect)) {
       service_.metrics().bad_requests.Increment();
-      co_await Refuse(client, log, 400, "Bad Request",
-                      target ? "CONNECT inside an intercepted tunnel is not allowed" : why);
+      // Built before the co_await: g++ 12 destroys a std::string temporary made in a ?: inside
+      // a co_await expression twice.
+      const std::string reason =
+          target ? std::string("CONNECT inside an intercepted tunnel is not allowed") : why;
+      co_await Refuse(client, log, 400, "Bad Request", reason);
       co_return false;
     }
     if (!ic && !connect && target->host == kProxyOwnHost)
@@ -836,8 +888,11 @@ class ClientSession {
 
   template <class Stream>
   asio::awaitable<void> ShowPage(Stream& client, RequestLog& log, const PendingPage& page) {
+    // Not a ?: inside the co_await: g++ 12 would destroy the std::string temporary twice.
+    std::string continue_url;
+    if (page.warn) continue_url = page.continue_url;
     co_await Refuse(client, log, page.status, page.warn ? "Warning" : "Forbidden", page.reason,
-                    page.rule, page.warn ? page.continue_url : std::string());
+                    page.rule, continue_url);
   }
 
   // http://seccloud.invalid/… : the proxy's own pages (the continue link of a warning).
@@ -902,7 +957,11 @@ class ClientSession {
     auto& req = parser.get();
     const bool client_keep_alive = req.keep_alive();
     const unsigned client_version = req.version();
-    const HopByHopResult hop = RewriteForUpstream(req, parser.chunked(), target, pc);
+    const bool has_body =
+        parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+    bool expect_continue = false;
+    const HopByHopResult hop =
+        RewriteForUpstream(req, parser.chunked(), has_body, target, pc, &expect_continue);
     const std::string key = target.authority();
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<beast::tcp_stream> upstream = attempt == 0 ? pool_.Acquire(key) : nullptr;
@@ -915,7 +974,8 @@ class ClientSession {
       }
       beast::flat_buffer ubuf;
       Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, hop,
-                                        client_version, client_keep_alive, reused, log);
+                                        client_version, client_keep_alive, reused,
+                                        expect_continue, log);
       if (x.retry && attempt == 0) continue;
       if (!x.responded) co_return co_await UpstreamFailed(client_, log, x.failure_status, x.error);
       Account(log);
@@ -1233,19 +1293,24 @@ class ClientSession {
     auto& req = parser.get();
     const bool client_keep_alive = req.keep_alive();
     const unsigned client_version = req.version();
-    const HopByHopResult hop = RewriteForUpstream(req, parser.chunked(), target, pc);
+    const bool has_body =
+        parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+    bool expect_continue = false;
+    const HopByHopResult hop =
+        RewriteForUpstream(req, parser.chunked(), has_body, target, pc, &expect_continue);
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool reused = ic.upstream.has_value();
       if (!reused) {
         if (auto st = co_await EstablishTls(ic, log); !st) {
-          co_return co_await UpstreamFailed(client, log, log.status ? log.status : 502,
-                                            st.error().ToString());
+          const std::string reason = st.error().ToString();
+          co_return co_await UpstreamFailed(client, log, log.status ? log.status : 502, reason);
         }
       }
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
       Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, hop,
-                                        client_version, client_keep_alive, reused, log);
+                                        client_version, client_keep_alive, reused,
+                                        expect_continue, log);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;

@@ -1,0 +1,1060 @@
+// R3: the forward proxy against a real origin (nginx) and real clients (curl, raw sockets):
+// byte-exact bodies of every size, streamed uploads, keep-alive on both sides, hop-by-hop rules,
+// X-Forwarded-For attribution, refusals with pages, CONNECT, one access-log event per request,
+// bad input that must never crash it, and a restart under `seccloud run` after kill -9.
+// Each test process takes loopback addresses of its own (from its pid), so tests run in parallel.
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/process.h"
+#include "core/spool_reader.h"
+#include "net/http.h"
+#include "nginx_origin.h"
+
+namespace seccloud {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using integration::CanConnect;
+using integration::NginxOrigin;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using Response = http::response<http::string_body>;
+
+constexpr const char* kOriginName = "www.origin.example";
+constexpr uint16_t kOriginPort = 8080;
+constexpr uint16_t kProxyPort = 3128;
+constexpr int kAdminPort = 19500;  // the proxy's admin endpoint is this + 1
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const fs::path& scratch) {
+  static int counter = 0;
+  fs::path out = scratch / ("cmd-" + std::to_string(++counter) + ".out");
+  auto pid = Spawn(SpawnOptions{argv, {}, {}, out});
+  if (!pid) return {-1, pid.error().ToString()};
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  fs::remove(out);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+size_t Count(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// A dotted path into an event ("tenant.id"); null when absent.
+const json::value* Field(const json::object& event, std::string_view path) {
+  const json::object* obj = &event;
+  while (true) {
+    const size_t dot = path.find('.');
+    const json::value* v = obj->if_contains(path.substr(0, dot));
+    if (!v || dot == std::string_view::npos) return v;
+    if (!v->is_object()) return nullptr;
+    obj = &v->as_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+std::string Str(const json::object& event, std::string_view path) {
+  const json::value* v = Field(event, path);
+  if (!v) return "<absent>";
+  if (v->is_string()) return std::string(v->as_string());
+  return json::serialize(*v);
+}
+
+int64_t Int(const json::object& event, std::string_view path) {
+  const json::value* v = Field(event, path);
+  return v && v->is_int64()    ? v->as_int64()
+         : v && v->is_uint64() ? static_cast<int64_t>(v->as_uint64())
+                               : -1;
+}
+
+// A client socket under the test's exact control: bound to a chosen source address, raw bytes
+// out, responses parsed with Beast's parser (so framing errors of the proxy show as errors here).
+class RawClient {
+ public:
+  RawClient(const std::string& source, const std::string& ip, uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &src.sin_addr);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &dst.sin_addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+        connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+      error_ = std::string("connect: ") + strerror(errno);
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~RawClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  const std::string& error() const { return error_; }
+
+  bool Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        error_ = std::string("send: ") + strerror(errno);
+        return false;
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // One response; nullopt (with error()) on a close before a complete response, a timeout or a
+  // response Beast cannot parse. Bytes after the response stay for the next call.
+  std::optional<Response> ReadResponse(bool head = false, std::chrono::milliseconds timeout = 15s) {
+    http::response_parser<http::string_body> p;
+    p.body_limit(64 << 20);
+    p.eager(true);
+    if (head) p.skip(true);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!p.is_done()) {
+      if (!pending_.empty()) {
+        boost::system::error_code ec;
+        const size_t used = p.put(boost::asio::buffer(pending_), ec);
+        pending_.erase(0, used);
+        if (ec && ec != http::error::need_more) {
+          error_ = "parse: " + ec.message();
+          return std::nullopt;
+        }
+        if (p.is_done()) break;
+        if (used > 0 && !pending_.empty()) continue;
+      }
+      const int got = ReadSome(deadline);
+      if (got < 0) return std::nullopt;
+      if (got == 0) {
+        boost::system::error_code ec;
+        p.put_eof(ec);
+        if (ec) {
+          error_ = "closed before a complete response: " + ec.message();
+          return std::nullopt;
+        }
+      }
+    }
+    return p.release();
+  }
+
+  // Waits for the peer to close; true if it did within `timeout` (bytes it sent meanwhile are
+  // appended to pending()).
+  bool WaitClosed(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const int got = ReadSome(deadline);
+      if (got == 0) return true;
+      if (got < 0) return error_.find("reset") != std::string::npos;
+    }
+  }
+
+  const std::string& pending() const { return pending_; }
+  void ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
+ private:
+  // >0 bytes read, 0 closed, -1 error or deadline.
+  int ReadSome(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      error_ = "timed out";
+      return -1;
+    }
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) != 1) {
+      error_ = "timed out";
+      return -1;
+    }
+    char buf[65536];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n < 0) {
+      error_ = std::string("recv: ") + strerror(errno);  // "Connection reset by peer"
+      return -1;
+    }
+    pending_.append(buf, static_cast<size_t>(n));
+    return static_cast<int>(n);
+  }
+
+  int fd_ = -1;
+  std::string error_;
+  std::string pending_;
+};
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    binary_ = SECCLOUD_BINARY;
+    dir_ = fs::temp_directory_path() /
+           ("seccloud-proxy-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    // Loopback addresses of this process's own: the proxy in 127.77/16, the origin in 127.78/16
+    // (neither belongs to a tenant).
+    const int pid = getpid();
+    const std::string tail = std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
+    ip_ = "127.77." + tail;
+    origin_ip_ = "127.78." + tail;
+    auto origin = NginxOrigin::Start(dir_ / "origin", origin_ip_, kOriginPort);
+    ASSERT_TRUE(origin) << origin.error().ToString();
+    origin_ = std::move(*origin);
+  }
+
+  void TearDown() override {
+    if (proxy_pid_ > 0) {
+      int status = 0;
+      EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << "the proxy died during the test:\n"
+                                                          << ProxyOutput();
+      kill(proxy_pid_, SIGTERM);
+      if (!WaitFor([&] { return waitpid(proxy_pid_, &status, WNOHANG) == proxy_pid_; }, 5s)) {
+        kill(-proxy_pid_, SIGKILL);
+        waitpid(proxy_pid_, &status, 0);
+      }
+    }
+    if (supervisor_pid_ > 0) {
+      kill(supervisor_pid_, SIGTERM);
+      int status = 0;
+      if (!WaitFor([&] { return waitpid(supervisor_pid_, &status, WNOHANG) == supervisor_pid_; },
+                   5s)) {
+        kill(-supervisor_pid_, SIGKILL);
+        waitpid(supervisor_pid_, &status, 0);
+      }
+    }
+    origin_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string Config(const std::string& proxy_extra = "") const {
+    return "node: {name: test-gw, state_dir: state}\n"
+           "events: {spool_dir: spool}\n"
+           "supervisor:\n"
+           "  admin: " +
+           ip_ + ":" + std::to_string(kAdminPort) +
+           "\n"
+           "  restart_backoff: {initial: 100ms, max: 400ms}\n"
+           "  stable_after: 30s\n"
+           "  drain_timeout: 1s\n"
+           "  health_interval: 200ms\n"
+           "tenants:\n"
+           "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n"
+           "  - {id: yokkaichi, name: 四日市市, networks: [127.20.0.0/16], proxies: [127.20.0.2]}\n"
+           "proxy:\n"
+           "  listen: [" +
+           ip_ + ":" + std::to_string(kProxyPort) +
+           "]\n"
+           "  workers: 2\n"
+           "  max_header_size: 8192\n"
+           "  max_headers: 30\n"
+           "  timeouts: {client_header: 1s}\n"
+           "  system_resolver: false\n"
+           "  hosts:\n"
+           "    " +
+           kOriginName + ": [" + origin_ip_ +
+           "]\n"
+           "    v6.origin.example: ['::1']\n" +
+           proxy_extra;
+  }
+
+  std::string ConfigPath() const { return (dir_ / "seccloud.yaml").string(); }
+
+  void StartProxy(const std::string& proxy_extra = "") {
+    std::ofstream(ConfigPath()) << Config(proxy_extra);
+    auto pid = Spawn(
+        SpawnOptions{{binary_, "proxy", "--config", ConfigPath()}, {}, {}, dir_ / "proxy.out"});
+    ASSERT_TRUE(pid) << pid.error().ToString();
+    proxy_pid_ = *pid;
+    ASSERT_TRUE(WaitFor([&] { return CanConnect(ip_, kProxyPort) && Healthy(); }, 10s))
+        << ProxyOutput();
+  }
+
+  bool Healthy() {
+    auto r = net::HttpRequestSync(AdminEndpoint(), "GET", "/healthz", "", 1s);
+    return r && r->status == 200;
+  }
+
+  Endpoint AdminEndpoint() const {
+    return Endpoint{*IpAddress::Parse(ip_), static_cast<uint16_t>(kAdminPort + 1)};
+  }
+
+  std::string ProxyOutput() const { return ReadFile(dir_ / "proxy.out"); }
+
+  // A counter or gauge from the proxy's /metrics; -1 when absent.
+  double Metric(const std::string& name) {
+    auto r = net::HttpRequestSync(AdminEndpoint(), "GET", "/metrics", "", 2s);
+    if (!r) return -1;
+    std::istringstream in(r->body);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+    return -1;
+  }
+
+  std::string Url(const std::string& path) const {
+    return std::string("http://") + kOriginName + ":" + std::to_string(kOriginPort) + path;
+  }
+
+  // curl through the proxy from `source`; -w prints "status=<code> size=<bytes>" at the end.
+  CommandResult Curl(std::vector<std::string> args, const std::string& source = "127.10.0.5") {
+    std::vector<std::string> argv = {
+        "curl",        "-sS",
+        "--max-time",  "60",
+        "--proxy",     "http://" + ip_ + ":" + std::to_string(kProxyPort),
+        "--interface", source,
+        "-w",          "status=%{http_code} size=%{size_download}\\n"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, dir_);
+  }
+
+  std::unique_ptr<RawClient> Raw(const std::string& source = "127.10.0.5") {
+    auto c = std::make_unique<RawClient>(source, ip_, kProxyPort);
+    EXPECT_TRUE(c->ok()) << c->error();
+    return c;
+  }
+
+  // Sends one request on a fresh connection and reads the response (nullopt: closed/garbled).
+  std::optional<Response> Exchange(const std::string& request,
+                                   const std::string& source = "127.10.0.5", bool head = false) {
+    auto c = Raw(source);
+    if (!c->ok() || !c->Send(request)) return std::nullopt;
+    return c->ReadResponse(head);
+  }
+
+  // The proxy still serves an ordinary request, and its process is alive.
+  void ExpectStillServes() {
+    int status = 0;
+    ASSERT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << "the proxy died:\n" << ProxyOutput();
+    auto r = Curl({"-o", (dir_ / "check.bin").string(), Url("/1k.bin")});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("status=200 size=1024"));
+    EXPECT_EQ(ReadFile(dir_ / "check.bin"), origin_->File("1k.bin"));
+  }
+
+  // Every proxy.access event so far, verifying the spool has no sequence gap.
+  std::vector<json::object> Events() {
+    std::vector<json::object> out;
+    auto reader = SpoolReader::Open(dir_ / "spool" / "proxy", "proxy");
+    if (!reader) return out;
+    while (true) {
+      auto record = (*reader)->Next();
+      EXPECT_TRUE(record) << record.error().ToString();
+      if (!record || !*record) break;
+      if (Str((*record)->event, "event.dataset") == "proxy.access") out.push_back((*record)->event);
+    }
+    return out;
+  }
+
+  std::vector<json::object> EventsFor(const std::string& url) {
+    std::vector<json::object> out;
+    for (auto& e : Events())
+      if (Str(e, "url.full") == url) out.push_back(e);
+    return out;
+  }
+
+  // Waits for exactly one event for `url` (and a moment more, to catch a duplicate).
+  json::object OneEventFor(const std::string& url) {
+    EXPECT_TRUE(WaitFor([&] { return !EventsFor(url).empty(); }, 10s)) << "no event for " << url;
+    std::this_thread::sleep_for(300ms);
+    auto events = EventsFor(url);
+    EXPECT_EQ(events.size(), 1u) << url;
+    return events.empty() ? json::object{} : events[0];
+  }
+
+  std::string binary_;
+  fs::path dir_;
+  std::string ip_;
+  std::string origin_ip_;
+  std::unique_ptr<NginxOrigin> origin_;
+  pid_t proxy_pid_ = 0;
+  pid_t supervisor_pid_ = 0;
+};
+
+// ---- bodies -------------------------------------------------------------------------------
+
+TEST_F(ProxyTest, GetBodiesOfEverySizeAreByteExact) {
+  StartProxy();
+  for (const auto& f : NginxOrigin::kFiles) {
+    for (const std::string prefix : {"/", "/chunked/"}) {
+      SCOPED_TRACE(prefix + f.name);
+      const fs::path out = dir_ / "download.bin";
+      fs::remove(out);
+      auto r = Curl({"-o", out.string(), Url(prefix + f.name)});
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+      EXPECT_THAT(r.output, HasSubstr("status=200 size=" + std::to_string(f.size)));
+      auto sums = RunCommand({"sha256sum", out.string(), origin_->FilePath(f.name).string()}, dir_);
+      ASSERT_EQ(sums.exit_code, 0) << sums.output;
+      const std::string first = sums.output.substr(0, 64);
+      EXPECT_EQ(Count(sums.output, first), 2u) << "sha256 differs:\n" << sums.output;
+      EXPECT_TRUE(ReadFile(out) == origin_->File(f.name));
+      json::object e = OneEventFor(Url(prefix + f.name));
+      EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+      EXPECT_EQ(Int(e, "http.response.bytes"), static_cast<int64_t>(f.size));
+    }
+  }
+  // The chunked variants really were chunked upstream (else this test would not cover it).
+  auto r = RunCommand({"curl", "-sS", "-D", "-", "-o", "/dev/null",
+                       "http://" + origin_->authority() + "/chunked/1k.bin"},
+                      dir_);
+  EXPECT_THAT(r.output, HasSubstr("Transfer-Encoding: chunked"));
+}
+
+TEST_F(ProxyTest, A50MiBChunkedUploadIsStreamedToTheOrigin) {
+  StartProxy();
+  constexpr size_t kSize = 50u << 20;
+  {
+    std::ofstream big(dir_ / "upload.bin", std::ios::binary);
+    std::mt19937 rng(7);
+    std::string block(1 << 20, '\0');
+    for (size_t i = 0; i < kSize; i += block.size()) {
+      for (char& c : block) c = static_cast<char>(rng());
+      big.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+  }
+  auto r = Curl({"-H", "Transfer-Encoding: chunked", "-H", "Expect:", "--data-binary",
+                 "@" + (dir_ / "upload.bin").string(), Url("/upload")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(std::to_string(kSize) + "status=200"))
+      << "the origin reports the body length it received";
+  // The same with a Content-Length.
+  r = Curl(
+      {"-H", "Expect:", "--data-binary", "@" + (dir_ / "upload.bin").string(), Url("/upload?cl")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(std::to_string(kSize) + "status=200"));
+  json::object e = OneEventFor(Url("/upload"));
+  EXPECT_EQ(Int(e, "http.request.bytes"), static_cast<int64_t>(kSize));
+  EXPECT_EQ(Str(e, "http.request.method"), "POST");
+  // Streamed, not buffered: the proxy's peak resident memory stays far below the body size.
+  std::ifstream status("/proc/" + std::to_string(proxy_pid_) + "/status");
+  std::string line;
+  int64_t hwm_kib = -1;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) hwm_kib = std::stoll(line.substr(6));
+  ASSERT_GT(hwm_kib, 0);
+  EXPECT_LT(hwm_kib, 40 * 1024) << "peak RSS " << hwm_kib << " KiB for a 50 MiB body";
+}
+
+// curl sends "Expect: 100-continue" before any body over 1 MiB and waits up to 1 s for the
+// 100 before sending the body anyway.
+TEST_F(ProxyTest, AnExpectContinueUploadIsNotHeldBack) {
+  StartProxy();
+  {
+    std::ofstream f(dir_ / "2m.bin", std::ios::binary);
+    f << std::string(2 << 20, 'e');
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto r = Curl({"-v", "--expect100-timeout", "5", "--data-binary",
+                 "@" + (dir_ / "2m.bin").string(), Url("/upload?expect")});
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Expect: 100-continue"));
+  EXPECT_THAT(r.output, HasSubstr(std::to_string(2 << 20) + "status=200"));
+  EXPECT_THAT(r.output, HasSubstr("HTTP/1.1 100 Continue")) << r.output;
+  EXPECT_LT(took, 3s) << "the upload waited for curl's expect timeout";
+}
+
+// ---- connections ----------------------------------------------------------------------------
+
+TEST_F(ProxyTest, ClientKeepAliveAndUpstreamPooling) {
+  StartProxy();
+  const double reused_before = Metric("seccloud_proxy_upstream_reused_total");
+  ASSERT_GE(reused_before, 0);
+  std::vector<std::string> args = {"-v",        "-o", "/dev/null", "-o", "/dev/null", "-o",
+                                   "/dev/null", "-o", "/dev/null", "-o", "/dev/null"};
+  for (int i = 0; i < 5; ++i) args.push_back(Url("/1k.bin?ka=" + std::to_string(i)));
+  auto r = Curl(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, "status=200 size=1024"), 5u) << r.output;
+  EXPECT_EQ(Count(r.output, "Re-using existing connection"), 4u) << r.output;
+  EXPECT_EQ(Count(r.output, "Connected to " + ip_), 1u) << r.output;
+
+  EXPECT_GE(Metric("seccloud_proxy_upstream_reused_total") - reused_before, 4) << "pool unused";
+  // The origin saw the five requests on one connection.
+  std::set<uint64_t> connections;
+  int seen = 0;
+  for (const auto& l : origin_->AccessLog())
+    if (l.uri == "/1k.bin") {
+      ++seen;
+      connections.insert(l.connection);
+    }
+  EXPECT_EQ(seen, 5);
+  EXPECT_EQ(connections.size(), 1u);
+}
+
+TEST_F(ProxyTest, HeadNoContentAndNotModifiedCarryNoBody) {
+  StartProxy();
+  // All on one client connection: a body the proxy wrongly expected or sent would corrupt the
+  // next response.
+  auto c = Raw();
+  const std::string host = "Host: " + std::string(kOriginName) + ":8080\r\n";
+  ASSERT_TRUE(c->Send("HEAD " + Url("/1k.bin") + " HTTP/1.1\r\n" + host + "\r\n"));
+  auto head = c->ReadResponse(/*head=*/true);
+  ASSERT_TRUE(head) << c->error();
+  EXPECT_EQ(head->result_int(), 200u);
+  EXPECT_EQ((*head)[http::field::content_length], "1024");
+  const std::string etag((*head)[http::field::etag]);
+  ASSERT_FALSE(etag.empty());
+
+  ASSERT_TRUE(c->Send("GET " + Url("/204") + " HTTP/1.1\r\n" + host + "\r\n"));
+  auto no_content = c->ReadResponse();
+  ASSERT_TRUE(no_content) << c->error();
+  EXPECT_EQ(no_content->result_int(), 204u);
+  EXPECT_TRUE(no_content->body().empty());
+
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\n" + host + "If-None-Match: " + etag +
+                      "\r\n\r\n"));
+  auto not_modified = c->ReadResponse();
+  ASSERT_TRUE(not_modified) << c->error();
+  EXPECT_EQ(not_modified->result_int(), 304u);
+  EXPECT_TRUE(not_modified->body().empty());
+
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\n" + host + "\r\n"));
+  auto full = c->ReadResponse();
+  ASSERT_TRUE(full) << c->error();
+  EXPECT_EQ(full->result_int(), 200u);
+  EXPECT_TRUE(full->body() == origin_->File("1k.bin"));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(c->pending().empty()) << "stray bytes after the responses: " << c->pending().size();
+}
+
+TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
+  StartProxy();
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + Url("/chunked/100k.bin") + " HTTP/1.0\r\n\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->version(), 10u);
+  EXPECT_EQ(r->result_int(), 200u);
+  EXPECT_EQ(r->find(http::field::transfer_encoding), r->end()) << "no chunking for HTTP/1.0";
+  EXPECT_TRUE(r->body() == origin_->File("100k.bin")) << r->body().size();
+  EXPECT_TRUE(c->WaitClosed(5s));
+
+  // With a length and no keep-alive asked for, the proxy closes after the response.
+  auto c2 = Raw();
+  ASSERT_TRUE(c2->Send("GET " + Url("/1k.bin") + " HTTP/1.0\r\n\r\n"));
+  auto r2 = c2->ReadResponse();
+  ASSERT_TRUE(r2) << c2->error();
+  EXPECT_EQ(r2->version(), 10u);
+  EXPECT_EQ((*r2)[http::field::content_length], "1024");
+  EXPECT_TRUE(r2->body() == origin_->File("1k.bin"));
+  EXPECT_TRUE(c2->WaitClosed(5s));
+}
+
+TEST_F(ProxyTest, AnUntilCloseBodyReachesAnHttp11ClientChunked) {
+  StartProxy();
+  // The origin really ends this body by closing (else the test would not cover the case).
+  {
+    RawClient direct("127.0.0.1", origin_ip_, kOriginPort);
+    ASSERT_TRUE(direct.ok()) << direct.error();
+    ASSERT_TRUE(direct.Send("GET /until-close/1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = direct.ReadResponse();
+    ASSERT_TRUE(r) << direct.error();
+    EXPECT_EQ(r->find(http::field::content_length), r->end());
+    EXPECT_EQ(r->find(http::field::transfer_encoding), r->end());
+  }
+  auto c = Raw();
+  for (int i = 0; i < 2; ++i) {  // the client connection survives the upstream's close
+    ASSERT_TRUE(c->Send("GET " + Url("/until-close/100k.bin?" + std::to_string(i)) +
+                        " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 200u);
+    EXPECT_TRUE(r->chunked());
+    EXPECT_TRUE(r->keep_alive());
+    EXPECT_TRUE(r->body() == origin_->File("100k.bin")) << r->body().size();
+  }
+}
+
+// ---- headers ----------------------------------------------------------------------------------
+
+TEST_F(ProxyTest, ViaIsAddedAndHopByHopHeadersStayBehind) {
+  StartProxy();
+  auto r = Exchange("GET " + Url("/echo") +
+                    " HTTP/1.1\r\n"
+                    "Host: " +
+                    kOriginName +
+                    ":8080\r\n"
+                    "Connection: X-Secret, keep-alive\r\n"
+                    "X-Secret: 1\r\n"
+                    "Proxy-Authorization: Basic dXNlcjpwYXNz\r\n"
+                    "Proxy-Connection: keep-alive\r\n"
+                    "Keep-Alive: timeout=5\r\n"
+                    "TE: trailers\r\n"
+                    "X-Forwarded-For: 127.10.9.9\r\n"
+                    "\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+  const std::string& seen = r->body();
+  EXPECT_THAT(seen, HasSubstr("via=1.1 seccloud|"));
+  EXPECT_THAT(seen, HasSubstr("host=www.origin.example:8080|"));
+  EXPECT_THAT(seen, HasSubstr("x-secret=|"));
+  EXPECT_THAT(seen, HasSubstr("proxy-authorization=|"));
+  EXPECT_THAT(seen, HasSubstr("proxy-connection=|"));
+  EXPECT_THAT(seen, HasSubstr("te=|"));
+  EXPECT_THAT(seen, HasSubstr("keep-alive=|"));
+  EXPECT_THAT(seen, HasSubstr("xff=|")) << "X-Forwarded-For is deleted by default";
+  EXPECT_THAT(std::string((*r)[http::field::via]), HasSubstr("seccloud"));
+}
+
+TEST_F(ProxyTest, XffFromTheTenantProxyNamesTheTerminalAndIsIgnoredFromAnyoneElse) {
+  StartProxy();
+  auto ask = [&](const std::string& source, const std::string& tag, const std::string& xff) {
+    auto r = Exchange("GET " + Url("/echo?" + tag) + " HTTP/1.1\r\nHost: x\r\n" +
+                          (xff.empty() ? "" : "X-Forwarded-For: " + xff + "\r\n") + "\r\n",
+                      source);
+    EXPECT_TRUE(r);
+    if (r) {
+      EXPECT_THAT(r->body(), HasSubstr("xff=|"));
+    }
+    return OneEventFor(Url("/echo?" + tag));
+  };
+  json::object e = ask("127.10.0.2", "trusted", "127.10.5.7");
+  EXPECT_EQ(Str(e, "tenant.id"), "tsu");
+  EXPECT_EQ(Str(e, "client.ip"), "127.10.0.2");
+  EXPECT_EQ(Str(e, "source.ip"), "127.10.5.7");
+  EXPECT_EQ(Str(e, "seccloud.attribution"), "xff");
+
+  e = ask("127.10.0.9", "forged", "127.10.5.7");
+  EXPECT_EQ(Str(e, "tenant.id"), "tsu");
+  EXPECT_EQ(Str(e, "client.ip"), "127.10.0.9");
+  EXPECT_EQ(Str(e, "source.ip"), "127.10.0.9");
+  EXPECT_EQ(Str(e, "seccloud.attribution"), "untrusted-xff-ignored");
+  EXPECT_EQ(Metric("seccloud_proxy_untrusted_xff_total"), 1);
+
+  e = ask("127.20.0.33", "direct", "");
+  EXPECT_EQ(Str(e, "tenant.id"), "yokkaichi");
+  EXPECT_EQ(Str(e, "source.ip"), "127.20.0.33");
+  EXPECT_EQ(Str(e, "seccloud.attribution"), "direct");
+}
+
+// ---- refusals and failures -----------------------------------------------------------------
+
+TEST_F(ProxyTest, ASourceOfNoTenantIsDeniedWithAPageAndAnEvent) {
+  StartProxy();
+  auto r =
+      Exchange("GET " + Url("/1k.bin?outsider") + " HTTP/1.1\r\nHost: x\r\n\r\n", "127.200.0.5");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 403u);
+  const std::string ref((*r)["X-Seccloud-Reference"]);
+  ASSERT_FALSE(ref.empty());
+  EXPECT_THAT(r->body(), HasSubstr(ref));
+  EXPECT_THAT(r->body(), HasSubstr("127.200.0.5"));
+  json::object e = OneEventFor(Url("/1k.bin?outsider"));
+  EXPECT_EQ(Str(e, "event.action"), "denied");
+  EXPECT_EQ(Str(e, "event.outcome"), "failure");
+  EXPECT_EQ(Str(e, "event.id"), ref);
+  EXPECT_EQ(Str(e, "source.ip"), "127.200.0.5");
+  EXPECT_EQ(Field(e, "tenant.id"), nullptr);
+  EXPECT_EQ(Int(e, "http.response.status_code"), 403);
+  for (const auto& l : origin_->AccessLog()) EXPECT_EQ(l.uri, "/healthz") << "reached the origin";
+}
+
+TEST_F(ProxyTest, UnresolvableNamesAndClosedPortsGet502Pages) {
+  StartProxy();
+  const std::string unknown = "http://no-such-host.example/";
+  auto r = Exchange("GET " + unknown + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_THAT(r->body(), HasSubstr("no-such-host.example could not be resolved"));
+  EXPECT_THAT(r->body(), HasSubstr(std::string((*r)["X-Seccloud-Reference"])));
+  json::object e = OneEventFor(unknown);
+  EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+  EXPECT_EQ(Str(e, "event.action"), "failed");
+
+  const std::string closed = "http://" + origin_ip_ + ":9/";
+  r = Exchange("GET " + closed + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_THAT(r->body(), HasSubstr("cannot connect"));
+  e = OneEventFor(closed);
+  EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+  ExpectStillServes();
+}
+
+// ---- CONNECT ------------------------------------------------------------------------------
+
+TEST_F(ProxyTest, ConnectTunnelsToTheOrigin) {
+  StartProxy();
+  {
+    auto c = Raw();
+    ASSERT_TRUE(c->Send(std::string("CONNECT ") + kOriginName +
+                        ":8080 HTTP/1.1\r\nHost: " + kOriginName + ":8080\r\n\r\n"));
+    auto ok = c->ReadResponse(/*head=*/true);  // a 2xx to CONNECT has no body
+    ASSERT_TRUE(ok) << c->error();
+    EXPECT_EQ(ok->result_int(), 200u);
+    // Plain HTTP inside the tunnel, origin-form, as to the origin itself.
+    ASSERT_TRUE(c->Send("GET /100k.bin HTTP/1.1\r\nHost: www.origin.example\r\n\r\n"));
+    auto inner = c->ReadResponse();
+    ASSERT_TRUE(inner) << c->error();
+    EXPECT_EQ(inner->result_int(), 200u);
+    EXPECT_TRUE(inner->body() == origin_->File("100k.bin"));
+    EXPECT_EQ(inner->find(http::field::via), inner->end()) << "the proxy does not touch a tunnel";
+  }
+  json::object e = OneEventFor("www.origin.example:8080");
+  EXPECT_EQ(Str(e, "http.request.method"), "CONNECT");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  EXPECT_GT(Int(e, "http.response.bytes"), 100 * 1024);
+
+  for (const std::string bad : {"www.origin.example", "http://www.origin.example:8080/",
+                                "www.origin.example:0", "[::1:8080"}) {
+    SCOPED_TRACE(bad);
+    auto r = Exchange("CONNECT " + bad + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 400u);
+  }
+  ExpectStillServes();
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+TEST_F(ProxyTest, EveryRequestHasExactlyOneAccessEvent) {
+  StartProxy();
+  struct Case {
+    std::vector<std::string> args;
+    std::string path;
+    std::string method;
+    int status;
+    int64_t bytes;
+  };
+  std::vector<Case> cases = {
+      {{}, "/1k.bin?ev=1", "GET", 200, 1024},
+      {{}, "/100k.bin?ev=2", "GET", 200, 100 * 1024},
+      {{"-I"}, "/1k.bin?ev=3", "HEAD", 200, 0},
+      {{}, "/204?ev=4", "GET", 204, 0},
+      {{}, "/missing?ev=5", "GET", 404, -1},
+      {{"--data-binary", "hello"}, "/upload?ev=6", "POST", 200, 1},
+  };
+  for (auto& c : cases) {
+    auto args = c.args;
+    args.insert(args.end(), {"-o", "/dev/null", Url(c.path)});
+    auto r = Curl(args, "127.10.3.4");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  ASSERT_TRUE(WaitFor([&] { return Events().size() >= cases.size(); }, 10s));
+  std::this_thread::sleep_for(300ms);
+  auto all = Events();
+  EXPECT_EQ(all.size(), cases.size()) << "one event per request, no more";
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.path);
+    auto events = EventsFor(Url(c.path));
+    ASSERT_EQ(events.size(), 1u);
+    const json::object& e = events[0];
+    EXPECT_EQ(Str(e, "event.dataset"), "proxy.access");
+    EXPECT_EQ(Str(e, "tenant.id"), "tsu");
+    EXPECT_EQ(Str(e, "source.ip"), "127.10.3.4");
+    EXPECT_EQ(Str(e, "client.ip"), "127.10.3.4");
+    EXPECT_EQ(Str(e, "url.domain"), kOriginName);
+    EXPECT_EQ(Str(e, "http.request.method"), c.method);
+    EXPECT_EQ(Int(e, "http.response.status_code"), c.status);
+    if (c.bytes >= 0) {
+      EXPECT_EQ(Int(e, "http.response.bytes"), c.bytes);
+    } else {
+      EXPECT_GT(Int(e, "http.response.bytes"), 0);
+    }
+    EXPECT_THAT(Str(e, "user_agent.original"), HasSubstr("curl/"));
+    EXPECT_NE(Field(e, "event.id"), nullptr);
+    EXPECT_GE(Int(e, "event.duration"), 0);
+  }
+  EXPECT_EQ(Int(EventsFor(Url("/upload?ev=6"))[0], "http.request.bytes"), 5);
+}
+
+// ---- IPv6 ---------------------------------------------------------------------------------
+
+TEST_F(ProxyTest, AnOriginOnIpv6Loopback) {
+  if (!CanConnect("::1", 1) &&
+      RunCommand({"sh", "-c", "ip -6 addr show lo | grep -q ::1"}, dir_).exit_code != 0)
+    GTEST_SKIP() << "no ::1 here";
+  // ::1 is shared by every test process: a port from our pid.
+  const uint16_t port = static_cast<uint16_t>(20000 + getpid() % 20000);
+  auto v6 = NginxOrigin::Start(dir_ / "origin6", "::1", port);
+  if (!v6) GTEST_SKIP() << v6.error().ToString();
+  StartProxy();
+  for (const std::string& url :
+       {"http://[::1]:" + std::to_string(port) + "/100k.bin",
+        "http://v6.origin.example:" + std::to_string(port) + "/100k.bin"}) {
+    SCOPED_TRACE(url);
+    auto r = Exchange("GET " + url + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200u);
+    EXPECT_TRUE(r->body() == (*v6)->File("100k.bin"));
+    EXPECT_EQ(Str(OneEventFor(url), "destination.ip"), "::1");
+  }
+}
+
+// ---- bad input: a 4xx or a close, never a crash, and the proxy serves on -----------------------
+
+// Sends `bytes` and expects either a response with `status` or the connection closed.
+void ExpectRefusedOrClosed(RawClient& c, const std::string& bytes, unsigned status) {
+  ASSERT_TRUE(c.Send(bytes) || c.error().find("reset") != std::string::npos) << c.error();
+  auto r = c.ReadResponse(false, 5s);
+  if (r) {
+    EXPECT_EQ(r->result_int(), status);
+    EXPECT_TRUE(c.WaitClosed(5s)) << "the connection stays open after a refusal";
+  } else {
+    EXPECT_THAT(c.error(), ::testing::AnyOf(HasSubstr("closed"), HasSubstr("reset")))
+        << "neither a response nor a close";
+  }
+}
+
+TEST_F(ProxyTest, MalformedRequestLinesGet400) {
+  StartProxy();
+  for (const std::string bad :
+       {"GET\r\n\r\n", "GET http://www.origin.example:8080/ HTTP/1.1 x\r\nHost: x\r\n\r\n",
+        "GET http://www.origin.example:8080/ HTTP/9.9\r\nHost: x\r\n\r\n",
+        "G@T http://www.origin.example:8080/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://www.origin.example:8080/a b HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://www.origin.example:8080/\x01 HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+    SCOPED_TRACE(bad);
+    auto c = Raw();
+    ExpectRefusedOrClosed(*c, bad, 400);
+  }
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, AnOriginFormRequestGets400) {
+  StartProxy();
+  auto r = Exchange("GET / HTTP/1.1\r\nHost: www.origin.example:8080\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 400u);
+  EXPECT_THAT(r->body(), HasSubstr("absolute URL"));
+  for (const auto& l : origin_->AccessLog()) EXPECT_NE(l.uri, "/");
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, OversizedHeaderGets431) {
+  StartProxy();
+  auto c = Raw();
+  ExpectRefusedOrClosed(*c,
+                        "GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                            std::string(10000, 'a') + "\r\n\r\n",
+                        431);
+  EXPECT_GE(Metric("seccloud_proxy_bad_requests_total"), 1);
+  // Refused before it could be parsed, it still has its access event.
+  ASSERT_TRUE(WaitFor([&] { return !Events().empty(); }, 5s)) << "no event for the 431";
+  std::this_thread::sleep_for(300ms);
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(Int(events[0], "http.response.status_code"), 431);
+  EXPECT_EQ(Str(events[0], "event.action"), "failed");
+  EXPECT_EQ(Str(events[0], "tenant.id"), "tsu");
+  EXPECT_EQ(Str(events[0], "source.ip"), "127.10.0.5");
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, TooManyHeadersGet431) {
+  StartProxy();
+  std::string req = "GET " + Url("/1k.bin?many") + " HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 40; ++i) req += "X-H" + std::to_string(i) + ": v\r\n";
+  auto c = Raw();
+  ExpectRefusedOrClosed(*c, req + "\r\n", 431);
+  for (const auto& l : origin_->AccessLog()) EXPECT_NE(l.uri, "/1k.bin");
+  json::object e = OneEventFor(Url("/1k.bin?many"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 431);
+  EXPECT_EQ(Str(e, "tenant.id"), "tsu");
+  EXPECT_EQ(Str(e, "source.ip"), "127.10.0.5");
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, SlowlorisIsCutOffByTheHeaderDeadline) {
+  StartProxy();  // timeouts.client_header: 1s
+  auto c = Raw();
+  const std::string req = "GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (size_t i = 0; i < 50 && !closed; ++i) {
+    if (!c->Send(std::string(1, req[i % req.size()]))) {
+      closed = true;  // reset while sending
+      break;
+    }
+    closed = c->WaitClosed(200ms);
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed) << "still open after " << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_LT(took, 2500ms);
+  ExpectStillServes();
+}
+
+// The header deadline holds for every request of a connection, not only the first: otherwise one
+// good request buys a slowloris client_idle (60 s) per header.
+TEST_F(ProxyTest, SlowlorisAfterAGoodRequestIsCutOffToo) {
+  StartProxy();  // timeouts.client_header: 1s, client_idle: 60s (default)
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  ASSERT_EQ(r->result_int(), 200u);
+  const std::string req = "GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (size_t i = 0; i < 50 && !closed; ++i) {
+    if (!c->Send(std::string(1, req[i % req.size()]))) break;
+    closed = c->WaitClosed(200ms);
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed) << "still open after " << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_LT(took, 2500ms);
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, AClientVanishingMidUploadLeavesNothingBehind) {
+  StartProxy();
+  {
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("POST " + Url("/upload?vanish") +
+                        " HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n"));
+    ASSERT_TRUE(c->Send(std::string(1 << 20, 'u')));
+    std::this_thread::sleep_for(200ms);
+  }  // closed with 9 MiB still owed
+  ASSERT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_connections_active") == 0; }, 10s))
+      << "a connection is left open";
+  json::object e = OneEventFor(Url("/upload?vanish"));
+  EXPECT_NE(Int(e, "http.response.status_code"), 200);
+  // The origin never answered 200 to a partial body.
+  for (const auto& l : origin_->AccessLog())
+    if (l.uri == "/sink") {
+      EXPECT_NE(l.status, 200);
+    }
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, GarbageBytesGet400OrAClose) {
+  StartProxy();
+  std::mt19937 rng(42);
+  for (int round = 0; round < 5; ++round) {
+    std::string junk(4096, '\0');
+    for (char& ch : junk) ch = static_cast<char>(rng());
+    auto c = Raw();
+    ExpectRefusedOrClosed(*c, junk, 400);
+  }
+  ExpectStillServes();
+}
+
+TEST_F(ProxyTest, RequestSmugglingAttemptsGet400) {
+  StartProxy();
+  const std::string smuggled = "GET " + Url("/smuggled") + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string cl_te = "POST " + Url("/upload") +
+                            " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+                            smuggled;
+  const std::string te_cl = "POST " + Url("/upload") +
+                            " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            "Content-Length: 5\r\n\r\n0\r\n\r\n" +
+                            smuggled;
+  const std::string two_cl = "POST " + Url("/upload") +
+                             " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                             "Content-Length: 40\r\n\r\nhello" +
+                             smuggled;
+  const std::string te_obfuscated = "POST " + Url("/upload") +
+                                    " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                    "Transfer-Encoding: xchunked\r\n\r\nhello" +
+                                    smuggled;
+  // Chunked not the final coding: the length cannot be known (RFC 9112 §6.3: 400 and close).
+  const std::string te_unknown = "POST " + Url("/upload") +
+                                 " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"
+                                 "5\r\nhello\r\n0\r\n\r\n" +
+                                 smuggled;
+  for (const std::string& bad : {cl_te, te_cl, two_cl, te_obfuscated, te_unknown}) {
+    SCOPED_TRACE(bad);
+    auto c = Raw();
+    ASSERT_TRUE(c->Send(bad));
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 400u);
+    EXPECT_TRUE(c->WaitClosed(5s)) << "nothing may follow on this connection";
+  }
+  std::this_thread::sleep_for(300ms);
+  for (const auto& l : origin_->AccessLog()) {
+    EXPECT_NE(l.uri, "/smuggled");
+    EXPECT_NE(l.uri, "/sink") << "a refused request reached the origin";
+  }
+  ExpectStillServes();
+}
+
+// ---- under the supervisor -------------------------------------------------------------------
+
+TEST_F(ProxyTest, UnderSeccloudRunAKilledProxyIsRestarted) {
+  std::ofstream(ConfigPath()) << Config();
+  auto pid = Spawn(
+      SpawnOptions{{binary_, "run", "--config", ConfigPath()}, {}, {}, dir_ / "supervisor.out"});
+  ASSERT_TRUE(pid) << pid.error().ToString();
+  supervisor_pid_ = *pid;
+  auto proxy = [&]() -> json::object {
+    Endpoint admin{*IpAddress::Parse(ip_), static_cast<uint16_t>(kAdminPort)};
+    auto r = net::HttpRequestSync(admin, "GET", "/status", "", 2s);
+    if (!r || r->status != 200) return {};
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    if (ec || !v.is_object()) return {};
+    if (auto* services = v.as_object().if_contains("services"); services && services->is_array())
+      for (auto& s : services->as_array())
+        if (s.as_object().at("name").as_string() == "proxy") return s.as_object();
+    return {};
+  };
+  auto running = [&](pid_t not_pid) {
+    json::object s = proxy();
+    return !s.empty() && s.at("state").as_string() == "running" &&
+           s.at("health").as_string() == "healthy" && s.at("pid").as_int64() != not_pid;
+  };
+  ASSERT_TRUE(WaitFor([&] { return running(0); })) << ReadFile(dir_ / "supervisor.out");
+  auto r = Curl({"-o", "/dev/null", Url("/1k.bin")});
+  EXPECT_THAT(r.output, HasSubstr("status=200 size=1024"));
+
+  const pid_t first = static_cast<pid_t>(proxy().at("pid").as_int64());
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return running(first); })) << ReadFile(dir_ / "supervisor.out");
+  EXPECT_GE(proxy().at("restarts").to_number<int64_t>(), 1);
+  r = Curl({"-o", (dir_ / "after.bin").string(), Url("/100k.bin")});
+  EXPECT_THAT(r.output, HasSubstr("status=200 size=102400")) << r.output;
+  EXPECT_TRUE(ReadFile(dir_ / "after.bin") == origin_->File("100k.bin"));
+}
+
+}  // namespace
+}  // namespace seccloud
