@@ -17,6 +17,7 @@ ConfigResult Finish(ConfigParser& parser, std::optional<Located> root, fs::path 
   auto cfg = std::make_shared<Config>();
   cfg->source = std::move(source);
   if (root) parser.ParseRoot(*root, *cfg);
+  if (root) parser.CheckProxyScan(*cfg);
   if (!parser.has_errors()) parser.BuildRegistry(*cfg);
   if (!parser.has_errors()) parser.CheckDirectories(*cfg);
   if (parser.has_errors()) {

@@ -356,6 +356,12 @@ class ConfigParser {
 
   // ---- semantic checks across the document -----------------------------------------------
 
+  void CheckProxyScan(const Config& cfg) {
+    if (cfg.proxy.scan.enabled && (!cfg.scan.enabled || cfg.scan.socket.empty()))
+      AddError(MarkAt("proxy.scan"), "proxy.scan",
+               "scanning needs the scan service: add an enabled `scan:` section with a socket");
+  }
+
   void BuildRegistry(Config& cfg) {
     std::vector<TenantConflict> conflicts;
     auto registry = TenantRegistry::Build(cfg.tenants, &conflicts);

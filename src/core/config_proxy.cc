@@ -1,4 +1,6 @@
 // The `proxy:` section (R3, R9, R10).
+#include <cctype>
+
 #include "core/config_parser.h"
 
 namespace seccloud::config_internal {
@@ -7,7 +9,7 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
   if (!ExpectMap(n, path,
                  {"enabled", "listen", "workers", "max_header_size", "max_headers", "timeouts",
                   "pool", "hosts", "system_resolver", "forward_x_forwarded_for",
-                  "block_page_language", "via", "tls"}))
+                  "block_page_language", "via", "tls", "scan"}))
     return;
   out.enabled = true;
   if (auto v = Field(n, path, "enabled")) out.enabled = Bool(*v, path + ".enabled");
@@ -120,6 +122,42 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
       }
       if (auto x = Field(*v, p, "leaf_cache_size"))
         t.leaf_cache_size = Size(*x, p + ".leaf_cache_size", 16, 1'000'000);
+    }
+  }
+  if (auto v = Field(n, path, "scan")) {
+    const std::string p = path + ".scan";
+    ProxyScanConfig& sc = out.scan;
+    if (ExpectMap(*v, p, {"enabled", "max_size", "bypass_content_types", "bypass_domains",
+                          "on_error", "timeout"})) {
+      sc.enabled = true;
+      if (auto x = Field(*v, p, "enabled")) sc.enabled = Bool(*x, p + ".enabled");
+      if (auto x = Field(*v, p, "max_size")) sc.max_size = Size(*x, p + ".max_size", 1024, 1ull << 30);
+      if (auto x = Field(*v, p, "bypass_content_types")) {
+        ForEachItem(*x, p + ".bypass_content_types", [&](const Located& item, const std::string& ip) {
+          std::string t = String(item, ip);
+          for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          if (t.empty() || t.size() > 128 || t.find_first_of(" ;,") != std::string::npos)
+            AddError(MarkOf(item), ip, Quote(t) + " is not a media type prefix (e.g. video/)");
+          else
+            sc.bypass_content_types.push_back(t);
+        });
+      }
+      if (auto x = Field(*v, p, "bypass_domains")) {
+        ForEachItem(*x, p + ".bypass_domains", [&](const Located& item, const std::string& ip) {
+          std::string d = String(item, ip);
+          std::string why;
+          if (auto norm = NormalizeDomainName(d, &why)) sc.bypass_domains.push_back(*norm);
+          else if (item.node.IsScalar()) AddError(MarkOf(item), ip, Quote(d) + " " + why);
+        });
+      }
+      if (auto x = Field(*v, p, "on_error")) {
+        std::string e = String(*x, p + ".on_error");
+        if (e == "block") sc.block_on_error = true;
+        else if (e == "allow") sc.block_on_error = false;
+        else if (x->node.IsScalar())
+          AddError(MarkOf(*x), p + ".on_error", Quote(e) + " is not block or allow");
+      }
+      if (auto x = Field(*v, p, "timeout")) sc.timeout = Duration(*x, p + ".timeout", 100, 600'000);
     }
   }
   if (auto v = Field(n, path, "via")) {

@@ -32,6 +32,18 @@ struct ProxyTlsConfig {
   size_t leaf_cache_size = 10'000;
 };
 
+// Malware scanning of responses through scand (R8): bodies up to max_size are held back, scanned
+// and released only when clean; larger ones and bypassed types stream through unscanned (and
+// the access event says so).
+struct ProxyScanConfig {
+  bool enabled = false;
+  uint64_t max_size = 10 << 20;
+  std::vector<std::string> bypass_content_types;  // prefixes: "video/", "audio/"
+  std::vector<std::string> bypass_domains;        // domains and their subdomains
+  bool block_on_error = true;  // scand unreachable or a scan error: block (fail closed) or pass
+  std::chrono::milliseconds timeout{30'000};
+};
+
 struct ProxyConfig {
   bool enabled = false;
   std::vector<Endpoint> listen;  // demo: 127.0.0.1:3128
@@ -50,6 +62,7 @@ struct ProxyConfig {
   std::string block_page_language = "ja";  // "ja" or "en": which comes first on block pages
   std::string via_name = "seccloud";       // pseudonym in Via
   ProxyTlsConfig tls;
+  ProxyScanConfig scan;
 };
 
 }  // namespace seccloud

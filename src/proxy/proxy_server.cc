@@ -26,6 +26,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -41,6 +42,7 @@
 #include "proxy/proxy.h"
 #include "proxy/request_target.h"
 #include "proxy/warn_override.h"
+#include "scan/client.h"
 #include "policy/url_filter.h"
 
 namespace seccloud::proxy {
@@ -91,7 +93,9 @@ struct ProxyMetrics {
                                        "New upstream connections")),
         bytes_in(m.GetCounter("seccloud_proxy_client_bytes_total", "Body bytes from clients")),
         bytes_out(m.GetCounter("seccloud_proxy_upstream_bytes_total",
-                               "Body bytes from upstreams")) {}
+                               "Body bytes from upstreams")),
+        malware(m.GetCounter("seccloud_proxy_malware_blocked_total",
+                             "Responses withheld by the malware scan")) {}
   Counter& allowed;
   Counter& blocked;
   Counter& denied;
@@ -102,6 +106,7 @@ struct ProxyMetrics {
   Counter& upstream_connects;
   Counter& bytes_in;
   Counter& bytes_out;
+  Counter& malware;
   std::atomic<int64_t> connections{0};
 };
 
@@ -306,6 +311,8 @@ class ProxyService {
     return filter_->Evaluate(r, tenant);
   }
   WarnOverrides& warn_overrides() { return warn_; }
+  // Scans run here: the scand client blocks, the workers' io_contexts must not.
+  asio::thread_pool& scan_pool() { return scan_pool_; }
 
  private:
   std::unique_ptr<policy::UrlFilterHandle> filter_;
@@ -316,6 +323,7 @@ class ProxyService {
   bool stopping_ = false;
   std::thread feed_thread_;
   WarnOverrides warn_;
+  asio::thread_pool scan_pool_{4};
   net::ServiceHost& host_;
   ProxyMetrics metrics_;
   std::unique_ptr<net::LeafCertCache> leaves_;
@@ -379,6 +387,9 @@ struct RequestLog {
   // What the URL filter said, when it decided something other than the default allow.
   std::string layer, list, entry, category;
   bool alert = false;
+  // The malware step (R8).
+  bool scanned = false;
+  std::string scan_result, scan_signature, scan_engine, scan_db_version, scan_error;
 };
 
 // A page to show inside an intercepted tunnel instead of the site (a block or warn verdict on
@@ -410,7 +421,152 @@ struct Exchange {
   bool switched = false;           // 101: both sides now speak another protocol
   int failure_status = 502;
   std::string error;
+  std::optional<scan::Verdict> malware;  // the body was withheld: it is infected
 };
+
+// What the malware step needs for one response (R8): where scand listens, the limits, and a
+// pool to run the blocking client on so the worker's io_context never waits for a scan.
+struct ScanStep {
+  asio::thread_pool* pool = nullptr;
+  std::filesystem::path socket;
+  const ProxyScanConfig* config = nullptr;
+  scan::ScanContext context;
+};
+
+// The blocking scand client, run as a coroutine on the scan pool. A plain function rather than
+// a capturing lambda: g++ 12 destroys a coroutine lambda's captures twice when co_spawn moves it.
+asio::awaitable<Result<scan::Verdict>> ScanTask(std::filesystem::path socket, const std::string* data,
+                                                scan::ScanContext context,
+                                                scan::ClientOptions options) {
+  co_return scan::ScanStream(
+      socket, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size()),
+      context, options);
+}
+
+// Runs a scan on the pool; the coroutine resumes on its own executor afterwards.
+asio::awaitable<Result<scan::Verdict>> ScanOnPool(const ScanStep& step, const std::string& body) {
+  scan::ClientOptions options;
+  options.io_timeout = step.config->timeout;
+  co_return co_await asio::co_spawn(step.pool->get_executor(),
+                                    ScanTask(step.socket, &body, step.context, options),
+                                    asio::use_awaitable);
+}
+
+// Writes one piece of a body the proxy frames itself: a chunk, or raw bytes.
+template <class Stream>
+asio::awaitable<boost::system::error_code> WriteBodyPart(Stream& client, bool chunked,
+                                                         const char* data, size_t n,
+                                                         milliseconds idle) {
+  Deadline(client, idle);
+  if (chunked) {
+    auto [ec, wn] = co_await asio::async_write(client, http::make_chunk(asio::buffer(data, n)), kTuple);
+    co_return ec;
+  }
+  auto [ec, wn] = co_await asio::async_write(client, asio::buffer(data, n), kTuple);
+  co_return ec;
+}
+
+// Holds the body back (up to max_size), scans it and releases it only when clean. A body larger
+// than max_size streams through unscanned after what was held. Returns the scan verdict (or
+// nullopt when the body was too large) in `verdict`, and sets x.malware when it was withheld.
+template <class ClientStream, class UpstreamStream>
+asio::awaitable<boost::system::error_code> ScanAndRelay(
+    ClientStream& client, UpstreamStream& upstream, beast::flat_buffer& ubuf,
+    http::response_parser<http::buffer_body>& rp, const ProxyConfig& pc, const ScanStep& step,
+    bool chunked_out, Exchange& x, RequestLog& log) {
+  auto& res = rp.get();
+  std::string body;
+  bool oversize = false;
+  ubuf.reserve(kRelayChunk);
+  auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
+  while (!rp.is_done() && !oversize) {
+    res.body().data = chunk.get();
+    res.body().size = kRelayChunk;
+    Deadline(upstream, pc.timeouts.body_idle);
+    auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+    body.append(chunk.get(), kRelayChunk - res.body().size);
+    oversize = body.size() > step.config->max_size;
+  }
+  http::response<http::empty_body> head{res.base()};
+  if (!oversize) {
+    log.scanned = true;
+    auto verdict = co_await ScanOnPool(step, body);
+    if (!verdict) {
+      log.scan_result = "error";
+      log.scan_error = verdict.error().ToString();
+      if (step.config->block_on_error) {
+        scan::Verdict v;
+        v.result = scan::Verdict::kError;
+        v.error = "the malware scan could not run: " + verdict.error().ToString();
+        x.malware = v;
+        co_return boost::system::error_code{};
+      }
+    } else {
+      log.scan_result = scan::VerdictResultName(verdict->result);
+      log.scan_engine = verdict->engine;
+      log.scan_db_version = verdict->db_version;
+      if (!verdict->signatures.empty()) log.scan_signature = verdict->signatures.front();
+      if (verdict->blocked() ||
+          (verdict->result == scan::Verdict::kError && step.config->block_on_error)) {
+        x.malware = *verdict;
+        co_return boost::system::error_code{};
+      }
+    }
+    head.content_length(body.size());
+    Deadline(client, pc.timeouts.body_idle);
+    http::serializer<false, http::empty_body> hs{head};
+    auto [hec, hn] = co_await http::async_write_header(client, hs, kTuple);
+    if (hec) co_return hec;
+    auto [bec, bn] = co_await asio::async_write(client, asio::buffer(body), kTuple);
+    log.response_bytes += bn;
+    co_return bec;
+  }
+  // Too large to hold: what was read goes first, the rest streams; nothing of it is scanned.
+  log.scan_result = "skipped";
+  log.scan_error = "larger than proxy.scan.max_size";
+  if (chunked_out) head.chunked(true);
+  Deadline(client, pc.timeouts.body_idle);
+  http::serializer<false, http::empty_body> hs{head};
+  auto [hec, hn] = co_await http::async_write_header(client, hs, kTuple);
+  if (hec) co_return hec;
+  if (auto ec = co_await WriteBodyPart(client, chunked_out, body.data(), body.size(),
+                                       pc.timeouts.body_idle))
+    co_return ec;
+  log.response_bytes += body.size();
+  while (!rp.is_done()) {
+    res.body().data = chunk.get();
+    res.body().size = kRelayChunk;
+    Deadline(upstream, pc.timeouts.body_idle);
+    auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+    const size_t got = kRelayChunk - res.body().size;
+    if (got == 0) continue;
+    if (auto wec = co_await WriteBodyPart(client, chunked_out, chunk.get(), got, pc.timeouts.body_idle))
+      co_return wec;
+    log.response_bytes += got;
+  }
+  if (chunked_out) {
+    Deadline(client, pc.timeouts.body_idle);
+    auto [lec, ln] = co_await asio::async_write(client, http::make_chunk_last(), kTuple);
+    co_return lec;
+  }
+  co_return boost::system::error_code{};
+}
+
+bool ScanBypassed(const ProxyScanConfig& sc, std::string_view content_type, std::string_view host) {
+  std::string type(content_type.substr(0, 128));
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const std::string& prefix : sc.bypass_content_types)
+    if (type.starts_with(prefix)) return true;
+  for (const std::string& d : sc.bypass_domains)
+    if (host == d || (host.size() > d.size() && host.ends_with(d) &&
+                      host[host.size() - d.size() - 1] == '.'))
+      return true;
+  return false;
+}
 
 // Both directions of a tunnel (CONNECT, 101) until both ends finished or nothing moved for
 // `idle`.
@@ -525,7 +681,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, const HopByHopResult& hop,
                                       unsigned client_version, bool client_keep_alive,
-                                      bool reused, bool& expect_continue, RequestLog& log) {
+                                      bool reused, bool& expect_continue, const ScanStep* scanner,
+                                      RequestLog& log) {
   Exchange x;
   auto& req = parser.get();
   const bool has_body =
@@ -615,7 +772,18 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       Deadline(client, pc.timeouts.body_idle);
       auto [hwec, hwn] = co_await http::async_write_header(client, rsr, kTuple);
       bec = hwec;
+    } else if (scanner != nullptr && !ScanBypassed(*scanner->config, res[http::field::content_type],
+                                                   log.host)) {
+      const bool chunked_out = res.chunked();
+      bec = co_await ScanAndRelay(client, upstream, ubuf, rp, pc, *scanner, chunked_out, x, log);
+      if (!bec && x.malware) {
+        // Nothing of the body reached the client; the caller answers with a block page.
+        x.responded = false;
+        x.upstream_reusable = upstream_keep && rp.is_done() && length_known && ubuf.size() == 0;
+        co_return x;
+      }
     } else {
+      if (scanner != nullptr) log.scan_result = "bypassed";
       bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                       log.response_bytes);
     }
@@ -975,8 +1143,12 @@ class ClientSession {
       beast::flat_buffer ubuf;
       Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, hop,
                                         client_version, client_keep_alive, reused,
-                                        expect_continue, log);
+                                        expect_continue, ScanFor(target), log);
       if (x.retry && attempt == 0) continue;
+      if (x.malware) {
+        if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
+        co_return co_await MalwareFound(client_, log, *x.malware);
+      }
       if (!x.responded) co_return co_await UpstreamFailed(client_, log, x.failure_status, x.error);
       Account(log);
       if (!x.error.empty()) {
@@ -1310,10 +1482,14 @@ class ClientSession {
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
       Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, hop,
                                         client_version, client_keep_alive, reused,
-                                        expect_continue, log);
+                                        expect_continue, ScanFor(target), log);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;
+      }
+      if (x.malware) {
+        if (!x.upstream_reusable) ic.upstream.reset();
+        co_return co_await MalwareFound(client, log, *x.malware);
       }
       if (!x.responded) {
         ic.upstream.reset();
@@ -1334,6 +1510,39 @@ class ClientSession {
       co_return x.client_keep;
     }
     co_return co_await UpstreamFailed(client, log, 502, "the upstream closed the connection");
+  }
+
+  // The malware step for a response from `target`, or null when scanning is off.
+  const ScanStep* ScanFor(const RequestTarget& target) {
+    if (!cfg_->proxy.scan.enabled || !cfg_->scan.enabled) return nullptr;
+    scan_step_.pool = &service_.scan_pool();
+    scan_step_.socket = cfg_->scan.socket;
+    scan_step_.config = &cfg_->proxy.scan;
+    scan_step_.context.file_name = target.url();
+    scan_step_.context.tenant_id = attribution_.tenant ? attribution_.tenant->id : "";
+    return &scan_step_;
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> MalwareFound(Stream& client, RequestLog& log, const scan::Verdict& v) {
+    service_.metrics().blocked.Increment();
+    service_.metrics().malware.Increment();
+    log.action = "blocked";
+    log.verdict = "block";
+    log.layer = "common";
+    log.list = v.engine.empty() ? "scan" : v.engine;
+    log.entry = v.signatures.empty() ? VerdictResultName(v.result) : v.signatures.front();
+    std::string reason;
+    if (v.result == scan::Verdict::kInfected)
+      reason = "malware was found in the response: " + log.entry;
+    else if (v.result == scan::Verdict::kSuspicious)
+      reason = "the response was withheld by the scanning policy: " + v.error;
+    else
+      reason = "the response could not be scanned, so it was withheld: " + v.error;
+    log.reason = reason;
+    const std::string rule = log.list + ": " + log.entry;
+    co_await Refuse(client, log, 403, "Forbidden", reason, rule);
+    co_return false;
   }
 
   // ---- answers made here -----------------------------------------------------------------
@@ -1427,11 +1636,23 @@ class ClientSession {
     e.Set("seccloud.verdict.action", log.verdict);
     if (!log.layer.empty()) {
       e.Set("seccloud.verdict.layer", log.layer == "force-block" ? "common" : log.layer);
-      e.Set("rule.ruleset", log.layer);
+      // The scanning engine (clamav, yara) names the ruleset of a malware verdict.
+      e.Set("rule.ruleset", log.scanned && log.scan_result != "clean" ? log.list : log.layer);
       e.Set("rule.name", log.entry);
       e.Set("rule.id", log.list + ":" + log.entry);
     }
     if (!log.category.empty()) e.Set("seccloud.url.category", log.category);
+    if (!log.scan_result.empty()) {
+      e.Set("seccloud.scan.result", log.scan_result);
+      if (!log.scan_signature.empty()) e.Set("seccloud.scan.signature", log.scan_signature);
+      if (!log.scan_engine.empty()) e.Set("seccloud.scan.engine", log.scan_engine);
+      if (!log.scan_db_version.empty()) e.Set("seccloud.scan.db_version", log.scan_db_version);
+      if (!log.scan_error.empty()) e.Set("seccloud.scan.note", log.scan_error);
+      if (log.scan_result == "infected") {
+        e.Set("event.kind", "alert");
+        e.Set("event.category", boost::json::value(boost::json::array{"web", "malware"}));
+      }
+    }
     if (log.alert) {
       // A threat-intelligence hit: the SOC raises an alert from it.
       e.Set("event.kind", "alert");
@@ -1453,6 +1674,7 @@ class ClientSession {
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;
   Attribution attribution_;
+  ScanStep scan_step_;
 };
 
 asio::awaitable<void> Worker::Serve(tcp::socket socket) {
