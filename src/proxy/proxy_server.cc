@@ -1235,6 +1235,7 @@ class ClientSession {
       inner.entry = log.entry;
       inner.category = log.category;
       inner.alert = log.alert;
+      inner.tls_problem = log.tls_problem;
       inner.verdict = page->warn ? "warn" : "block";
       inner.action = page->warn ? "warned" : "blocked";
       inner.reason = page->reason;
@@ -1278,7 +1279,6 @@ class ClientSession {
     if (!conn->verified()) {
       log.status = 502;
       log.tls_problem = net::UpstreamCertProblemName(report.problem);
-      log.event.Set("seccloud.tls.upstream_problem", log.tls_problem);
       co_return MakeError(Errc::kPermissionDenied, report.Sentence());
     }
     ic.upstream = std::move(*conn);
@@ -1424,6 +1424,7 @@ class ClientSession {
     e.Set("seccloud.tls.mode", log.tls_mode);
     if (!log.sni.empty()) e.Set("tls.client.server_name", log.sni);
     if (!log.server_issuer.empty()) e.Set("tls.server.issuer", log.server_issuer);
+    if (!log.tls_problem.empty()) e.Set("seccloud.tls.upstream_problem", log.tls_problem);
     e.Set("seccloud.verdict.action", log.verdict);
     if (!log.layer.empty()) {
       e.Set("seccloud.verdict.layer", log.layer == "force-block" ? "common" : log.layer);
