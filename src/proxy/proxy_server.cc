@@ -891,8 +891,12 @@ class ClientSession {
     // Not a ?: inside the co_await: g++ 12 would destroy the std::string temporary twice.
     std::string continue_url;
     if (page.warn) continue_url = page.continue_url;
-    co_await Refuse(client, log, page.status, page.warn ? "Warning" : "Forbidden", page.reason,
-                    page.rule, continue_url);
+    // A page in place of an origin whose certificate failed is a 502 (504), not a "Forbidden".
+    const char* title = page.warn             ? "Warning"
+                        : page.status == 502 ? "Bad Gateway"
+                        : page.status == 504 ? "Gateway Timeout"
+                                             : "Forbidden";
+    co_await Refuse(client, log, page.status, title, page.reason, page.rule, continue_url);
   }
 
   // http://seccloud.invalid/… : the proxy's own pages (the continue link of a warning).

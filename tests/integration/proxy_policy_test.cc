@@ -627,6 +627,7 @@ TEST_F(ProxyPolicyTest, EveryBrokenOriginCertificateGetsA502PageInsideTls) {
     EXPECT_THAT(r.output, HasSubstr("status=502"));
     EXPECT_THAT(r.output, Not(HasSubstr("ok\n")));
     EXPECT_THAT(r.output, HasSubstr("tls: " + std::string(o.problem)));
+    EXPECT_THAT(r.output, HasSubstr("<h1>502 Bad Gateway</h1>"));
     // The request's own event names the problem.
     json::object e = EventFor(url);
     EXPECT_EQ(Int(e, "http.response.status_code"), 502);
