@@ -1059,8 +1059,12 @@ class ClientSession {
     // Not a ?: inside the co_await: g++ 12 would destroy the std::string temporary twice.
     std::string continue_url;
     if (page.warn) continue_url = page.continue_url;
-    co_await Refuse(client, log, page.status, page.warn ? "Warning" : "Forbidden", page.reason,
-                    page.rule, continue_url);
+    // A page in place of an origin whose certificate failed is a 502 (504), not a "Forbidden".
+    const char* title = page.warn             ? "Warning"
+                        : page.status == 502 ? "Bad Gateway"
+                        : page.status == 504 ? "Gateway Timeout"
+                                             : "Forbidden";
+    co_await Refuse(client, log, page.status, title, page.reason, page.rule, continue_url);
   }
 
   // http://seccloud.invalid/… : the proxy's own pages (the continue link of a warning).
@@ -1407,6 +1411,7 @@ class ClientSession {
       inner.entry = log.entry;
       inner.category = log.category;
       inner.alert = log.alert;
+      inner.tls_problem = log.tls_problem;
       inner.verdict = page->warn ? "warn" : "block";
       inner.action = page->warn ? "warned" : "blocked";
       inner.reason = page->reason;
@@ -1450,7 +1455,6 @@ class ClientSession {
     if (!conn->verified()) {
       log.status = 502;
       log.tls_problem = net::UpstreamCertProblemName(report.problem);
-      log.event.Set("seccloud.tls.upstream_problem", log.tls_problem);
       co_return MakeError(Errc::kPermissionDenied, report.Sentence());
     }
     ic.upstream = std::move(*conn);
@@ -1633,6 +1637,7 @@ class ClientSession {
     e.Set("seccloud.tls.mode", log.tls_mode);
     if (!log.sni.empty()) e.Set("tls.client.server_name", log.sni);
     if (!log.server_issuer.empty()) e.Set("tls.server.issuer", log.server_issuer);
+    if (!log.tls_problem.empty()) e.Set("seccloud.tls.upstream_problem", log.tls_problem);
     e.Set("seccloud.verdict.action", log.verdict);
     if (!log.layer.empty()) {
       e.Set("seccloud.verdict.layer", log.layer == "force-block" ? "common" : log.layer);

@@ -59,8 +59,10 @@ bool CanConnect(const std::string& address, uint16_t port, int timeout_ms) {
 }
 
 Result<std::unique_ptr<NginxOrigin>> NginxOrigin::Start(fs::path dir, std::string address,
-                                                        uint16_t port) {
-  std::unique_ptr<NginxOrigin> origin(new NginxOrigin(std::move(dir), std::move(address), port));
+                                                        uint16_t port,
+                                                        std::vector<NginxTlsServer> tls) {
+  std::unique_ptr<NginxOrigin> origin(
+      new NginxOrigin(std::move(dir), std::move(address), port, std::move(tls)));
   RETURN_IF_ERROR(origin->WriteFiles());
   RETURN_IF_ERROR(origin->Launch());
   return origin;
@@ -147,10 +149,10 @@ Status NginxOrigin::WriteFiles() {
     << "  default_type application/octet-stream;\n"
     << "  keepalive_requests 100000;\n"
     << "  keepalive_timeout 60s;\n"
-    << "  client_max_body_size 0;\n"
-    << "  server {\n"
-    << "    listen " << listen << ";\n"
-    << "    server_name _;\n"
+    << "  client_max_body_size 0;\n";
+  // The plain server and every TLS server serve the same locations.
+  std::ostringstream l;
+  l << "    server_name _;\n"
     << "    root " << d << "/www;\n"
     << "    location = /healthz { return 200 \"ok\\n\"; }\n"
     << "    location = /echo {\n"
@@ -182,9 +184,19 @@ Status NginxOrigin::WriteFiles() {
     << "      sub_filter '@@seccloud-never-matches@@' 'x';\n"
     << "      sub_filter_types *;\n"
     << "      sub_filter_once off;\n"
-    << "    }\n"
-    << "  }\n"
-    << "}\n";
+    << "    }\n";
+  c << "  server {\n    listen " << listen << ";\n" << l.str() << "  }\n";
+  for (const NginxTlsServer& t : tls_) {
+    c << "  server {\n"
+      << "    listen "
+      << (address_.find(':') != std::string::npos ? "[" + address_ + "]" : address_) << ":"
+      << t.port << " ssl;\n"
+      << "    ssl_certificate " << t.chain.string() << ";\n"
+      << "    ssl_certificate_key " << t.key.string() << ";\n"
+      << "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+      << l.str() << "  }\n";
+  }
+  c << "}\n";
   std::ofstream conf(dir_ / "nginx.conf");
   conf << c.str();
   if (!conf) return MakeError(Errc::kIo, "cannot write " + (dir_ / "nginx.conf").string());
@@ -207,7 +219,9 @@ Status NginxOrigin::Launch() {
       pid_ = 0;
       return MakeError(Errc::kUnavailable, "nginx exited at start-up:\n" + Output());
     }
-    if (CanConnect(address_, port_)) return {};
+    bool all = CanConnect(address_, port_);
+    for (const NginxTlsServer& t : tls_) all = all && CanConnect(address_, t.port);
+    if (all) return {};
     std::this_thread::sleep_for(20ms);
   }
   return MakeError(Errc::kUnavailable,

@@ -18,6 +18,8 @@
 //                                 file and hands it to its own /sink, which reports the length)
 //   /204                          204 No Content
 //   /healthz                      200 "ok"
+// TLS servers (Start's `tls`): each listens on address:its port with its own certificate chain and
+// key, and serves the same locations as the plain server.
 // HEAD works on every static file; a GET with the file's ETag in If-None-Match gets 304.
 // The access log (AccessLog()) has one line per request: "<connection serial> <request number on
 // that connection> <method> <uri> <status> <request length>", so a test can count the upstream
@@ -44,6 +46,13 @@ struct NginxAccessLine {
   uint64_t request_length = 0;
 };
 
+// An HTTPS server of the origin: the chain it presents (leaf first) and the leaf's key.
+struct NginxTlsServer {
+  uint16_t port = 0;
+  std::filesystem::path chain;
+  std::filesystem::path key;
+};
+
 class NginxOrigin {
  public:
   // Names and sizes of the static files.
@@ -54,9 +63,11 @@ class NginxOrigin {
 
   // Writes the config and files under `dir` (created; removed by the destructor) and starts nginx
   // listening on address:port (an IPv6 address without brackets). Returns once the port accepts
-  // connections, or an error with nginx's own output when it could not start.
+  // connections (and every TLS server's port too), or an error with nginx's own output when it
+  // could not start.
   static Result<std::unique_ptr<NginxOrigin>> Start(std::filesystem::path dir, std::string address,
-                                                    uint16_t port);
+                                                    uint16_t port,
+                                                    std::vector<NginxTlsServer> tls = {});
   ~NginxOrigin();
   NginxOrigin(const NginxOrigin&) = delete;
   NginxOrigin& operator=(const NginxOrigin&) = delete;
@@ -75,14 +86,16 @@ class NginxOrigin {
   std::string Output() const;
 
  private:
-  NginxOrigin(std::filesystem::path dir, std::string address, uint16_t port)
-      : dir_(std::move(dir)), address_(std::move(address)), port_(port) {}
+  NginxOrigin(std::filesystem::path dir, std::string address, uint16_t port,
+              std::vector<NginxTlsServer> tls)
+      : dir_(std::move(dir)), address_(std::move(address)), port_(port), tls_(std::move(tls)) {}
   Status WriteFiles();
   Status Launch();
 
   std::filesystem::path dir_;
   std::string address_;
   uint16_t port_;
+  std::vector<NginxTlsServer> tls_;
   pid_t pid_ = 0;
   std::vector<std::pair<std::string, std::string>> files_;
 };
