@@ -40,8 +40,8 @@ std::string Section(const PageInfo& i, bool ja) {
             : "<p>This page is in a category that needs care. Continue only if your work "
               "requires it.</p>\n";
   else
-    s += ja ? "<p>要求されたページを取得できませんでした。</p>\n"
-            : "<p>The requested page could not be retrieved.</p>\n";
+    s += ja ? "<p>要求されたページを安全に取得できなかったため、表示していません。</p>\n"
+            : "<p>The requested page could not be retrieved safely, so it is not shown.</p>\n";
   s += "<table>\n";
   s += Row(ja ? "URL" : "URL", i.url, true);
   s += Row(ja ? "理由" : "Reason", i.reason);

@@ -1568,7 +1568,7 @@ class ClientSession {
     if (log.verdict == "allow" && status == 403) log.verdict = "block";
     PageInfo page;
     page.kind = !continue_url.empty()                         ? PageInfo::Kind::kWarning
-                : status == 403 || log.action == "blocked" ? PageInfo::Kind::kBlocked
+                : status == 403 ? PageInfo::Kind::kBlocked
                                                              : PageInfo::Kind::kError;
     page.continue_url = continue_url;
     page.category = log.category;
