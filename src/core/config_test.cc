@@ -247,15 +247,5 @@ TEST_F(ConfigTest, NatMappingsMustBeOneToOne) {
   EXPECT_THAT(errors[0], HasSubstr("tenants[0].nat[0]"));
 }
 
-TEST_F(ConfigTest, TheDemoConfigurationIsValid) {
-  const char* src = SECCLOUD_SOURCE_DIR;
-  LoadOptions options;
-  options.check_directories = false;
-  auto r = LoadConfig(fs::path(src) / "etc/demo.yaml", options);
-  ASSERT_TRUE(r) << r.error().ToString();
-  EXPECT_EQ((*r)->tenants.size(), 3u);
-  EXPECT_EQ((*r)->registry->OwnerOfDomain("www.ise-kanko.example")->id, "ise");
-}
-
 }  // namespace
 }  // namespace seccloud

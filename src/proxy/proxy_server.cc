@@ -674,19 +674,28 @@ asio::awaitable<boost::system::error_code> RelayBody(InStream& in, beast::flat_b
   co_return boost::system::error_code{};
 }
 
+// A client request made ready for the upstream, and what the response relay needs to know of
+// the client's side.
+struct Outbound {
+  bool client_keep_alive = false;
+  unsigned client_version = 11;
+  bool has_body = false;
+  bool expect_continue = false;  // cleared once the proxy has sent "100 Continue"
+  HopByHopResult hop;
+};
+
 // Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
                                       http::request_parser<http::buffer_body>& parser,
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
-                                      const ProxyConfig& pc, const HopByHopResult& hop,
-                                      unsigned client_version, bool client_keep_alive,
-                                      bool reused, bool& expect_continue, const ScanStep* scanner,
-                                      RequestLog& log) {
+                                      const ProxyConfig& pc, bool reused, Outbound& out,
+                                      const ScanStep* scanner, RequestLog& log) {
   Exchange x;
   auto& req = parser.get();
-  const bool has_body =
-      parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+  const bool has_body = out.has_body;
+  const unsigned client_version = out.client_version;
+  const HopByHopResult& hop = out.hop;
   const bool head = req.method() == http::verb::head;
   {
     http::serializer<true, http::buffer_body> sr{req};
@@ -696,7 +705,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       auto [wec, wn] = co_await http::async_write_header(upstream, sr, kTuple);
       ec = wec;
     } else {
-      if (expect_continue) {
+      if (out.expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         Deadline(client, pc.timeouts.body_idle);
         auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), kTuple);
@@ -704,7 +713,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
           x.error = "the client went away: " + cec.message();
           co_return x;
         }
-        expect_continue = false;
+        out.expect_continue = false;
       }
       ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
                                     log.request_bytes);
@@ -756,7 +765,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     StripHopByHop(res.base());
     AddVia(res.base(), res.version(), pc.via_name);
     res.version(client_version == 10 ? 10 : 11);
-    bool keep = client_keep_alive && !hop.upgrade_requested;
+    bool keep = out.client_keep_alive && !hop.upgrade_requested;
     if (status == 101) {
       res.set(http::field::connection, "upgrade");
       res.set(http::field::upgrade, hop.upgrade);
@@ -830,6 +839,18 @@ HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool ch
     req.keep_alive(true);
   }
   return hop;
+}
+
+Outbound PrepareOutbound(http::request_parser<http::buffer_body>& parser,
+                         const RequestTarget& target, const ProxyConfig& pc) {
+  auto& req = parser.get();
+  Outbound out;
+  out.client_keep_alive = req.keep_alive();
+  out.client_version = req.version();
+  out.has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+  out.hop = RewriteForUpstream(req, parser.chunked(), out.has_body, target, pc,
+                               &out.expect_continue);
+  return out;
 }
 
 class ClientSession {
@@ -1126,14 +1147,7 @@ class ClientSession {
   asio::awaitable<bool> ForwardPlain(http::request_parser<http::buffer_body>& parser,
                                      const RequestTarget& target, RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
-    auto& req = parser.get();
-    const bool client_keep_alive = req.keep_alive();
-    const unsigned client_version = req.version();
-    const bool has_body =
-        parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-    bool expect_continue = false;
-    const HopByHopResult hop =
-        RewriteForUpstream(req, parser.chunked(), has_body, target, pc, &expect_continue);
+    Outbound out = PrepareOutbound(parser, target, pc);
     const std::string key = target.authority();
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<beast::tcp_stream> upstream = attempt == 0 ? pool_.Acquire(key) : nullptr;
@@ -1145,9 +1159,8 @@ class ClientSession {
         if (!upstream) co_return co_await UpstreamFailed(client_, log, log.status, log.error);
       }
       beast::flat_buffer ubuf;
-      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, hop,
-                                        client_version, client_keep_alive, reused,
-                                        expect_continue, ScanFor(target), log);
+      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc,
+                                        reused, out, ScanFor(target), log);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -1466,14 +1479,7 @@ class ClientSession {
                                    http::request_parser<http::buffer_body>& parser,
                                    const RequestTarget& target, RequestLog& log, Intercept& ic) {
     const ProxyConfig& pc = cfg_->proxy;
-    auto& req = parser.get();
-    const bool client_keep_alive = req.keep_alive();
-    const unsigned client_version = req.version();
-    const bool has_body =
-        parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-    bool expect_continue = false;
-    const HopByHopResult hop =
-        RewriteForUpstream(req, parser.chunked(), has_body, target, pc, &expect_continue);
+    Outbound out = PrepareOutbound(parser, target, pc);
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool reused = ic.upstream.has_value();
       if (!reused) {
@@ -1484,9 +1490,8 @@ class ClientSession {
       }
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
-      Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, hop,
-                                        client_version, client_keep_alive, reused,
-                                        expect_continue, ScanFor(target), log);
+      Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc,
+                                        reused, out, ScanFor(target), log);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;

@@ -29,10 +29,20 @@
 #include "core/process.h"
 #include "core/spool_reader.h"
 #include "net/http.h"
+#include "test_util.h"
 #include "nginx_origin.h"
 
 namespace seccloud {
 namespace {
+
+using integration::CommandResult;
+using integration::Count;
+using integration::Field;
+using integration::Int;
+using integration::ReadFile;
+using integration::RunCommand;
+using integration::Str;
+using integration::WaitFor;
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -85,65 +95,6 @@ constexpr const char* kHttpHosts[] = {
 constexpr const char* kBlockedJa =
     "このページへのアクセスは、セキュリティポリシーによりブロックされました。";
 constexpr const char* kWarnJa = "このページは注意が必要なサイトに分類されています。";
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult RunCommand(const std::vector<std::string>& argv, const fs::path& scratch) {
-  static std::atomic<int> counter = 0;
-  fs::path out = scratch / ("cmd-" + std::to_string(++counter) + ".out");
-  auto pid = Spawn(SpawnOptions{argv, {}, {}, out});
-  if (!pid) return {-1, pid.error().ToString()};
-  int status = 0;
-  waitpid(*pid, &status, 0);
-  std::ifstream in(out);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  fs::remove(out);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-// A dotted path into an event ("tenant.id"); null when absent.
-const json::value* Field(const json::object& event, std::string_view path) {
-  const json::object* obj = &event;
-  while (true) {
-    const size_t dot = path.find('.');
-    const json::value* v = obj->if_contains(path.substr(0, dot));
-    if (!v || dot == std::string_view::npos) return v;
-    if (!v->is_object()) return nullptr;
-    obj = &v->as_object();
-    path.remove_prefix(dot + 1);
-  }
-}
-
-std::string Str(const json::object& event, std::string_view path) {
-  const json::value* v = Field(event, path);
-  if (!v) return "<absent>";
-  if (v->is_string()) return std::string(v->as_string());
-  return json::serialize(*v);
-}
-
-int64_t Int(const json::object& event, std::string_view path) {
-  const json::value* v = Field(event, path);
-  return v && v->is_int64()    ? v->as_int64()
-         : v && v->is_uint64() ? static_cast<int64_t>(v->as_uint64())
-                               : -1;
-}
 
 // One HTTP/1.1 GET through the proxy on a fresh connection from `source`, read to the close; the
 // status code, or -1 (with *error) when the exchange failed. Thread-safe, no child process.

@@ -24,42 +24,20 @@
 #include "core/process.h"
 #include "core/spool_reader.h"
 #include "net/http.h"
+#include "test_util.h"
 #include "supervisor/supervisor.h"
 
 namespace seccloud {
 namespace {
 
+using integration::CommandResult;
+using integration::RunCommand;
+using integration::WaitFor;
+
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs `argv` to completion, capturing its output.
-CommandResult RunCommand(const std::vector<std::string>& argv, const fs::path& scratch) {
-  fs::path out = scratch / ("cmd-" + std::to_string(std::rand()) + ".out");
-  auto pid = Spawn(SpawnOptions{argv, {}, {}, out});
-  if (!pid) return {-1, pid.error().ToString()};
-  int status = 0;
-  waitpid(*pid, &status, 0);
-  std::ifstream in(out);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  fs::remove(out);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
 
 class SupervisorTest : public ::testing::Test {
  protected:
@@ -435,6 +413,11 @@ TEST(CheckConfigCommand, ListsEveryErrorAndExitsOne) {
 TEST(CheckConfigCommand, AcceptsTheDemoConfiguration) {
   const fs::path dir = fs::temp_directory_path() / ("seccloud-check2-" + std::to_string(getpid()));
   fs::create_directories(dir);
+  // The demo refers to files the repository does not hold (categories, PKI): make them first,
+  // as scripts/demo does.
+  auto prepared = RunCommand(
+      {std::string(SECCLOUD_SOURCE_DIR) + "/scripts/demo-prepare", SECCLOUD_BINARY}, dir);
+  ASSERT_EQ(prepared.exit_code, 0) << prepared.output;
   auto r = RunCommand({SECCLOUD_BINARY, "check-config", "--no-directory-check",
                        std::string(SECCLOUD_SOURCE_DIR) + "/etc/demo.yaml"},
                       dir);

@@ -1,0 +1,74 @@
+#include "test_util.h"
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "core/process.h"
+
+namespace seccloud::integration {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const fs::path& scratch) {
+  static std::atomic<int> counter{0};
+  fs::path out = scratch / ("cmd-" + std::to_string(++counter) + ".out");
+  auto pid = Spawn(SpawnOptions{argv, {}, {}, out});
+  if (!pid) return {-1, pid.error().ToString()};
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  std::string text = ReadFile(out);
+  fs::remove(out);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+size_t Count(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+const json::value* Field(const json::object& event, std::string_view path) {
+  const json::object* obj = &event;
+  while (true) {
+    const size_t dot = path.find('.');
+    const json::value* v = obj->if_contains(path.substr(0, dot));
+    if (!v || dot == std::string_view::npos) return v;
+    if (!v->is_object()) return nullptr;
+    obj = &v->as_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+std::string Str(const json::object& event, std::string_view path) {
+  const json::value* v = Field(event, path);
+  if (!v) return "<absent>";
+  if (v->is_string()) return std::string(v->as_string());
+  return json::serialize(*v);
+}
+
+int64_t Int(const json::object& event, std::string_view path) {
+  const json::value* v = Field(event, path);
+  if (v && v->is_int64()) return v->as_int64();
+  if (v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  return -1;
+}
+
+}  // namespace seccloud::integration
