@@ -44,11 +44,14 @@ EventQueue::~EventQueue() {
 void EventQueue::Push(Event event) {
   std::unique_lock lock(mu_);
   not_full_.wait(lock, [&] { return queue_.size() < capacity_ || stop_; });
+  // The writer sleeps only on an empty queue: waking it for every event would cost a futex call
+  // per request on the proxy's hot path.
+  const bool was_empty = queue_.empty();
   queue_.push_back(std::move(event));
   ++pushed_;
   queued_->Increment();
   lock.unlock();
-  not_empty_.notify_one();
+  if (was_empty) not_empty_.notify_one();
 }
 
 void EventQueue::Flush() {
