@@ -14,7 +14,7 @@ fail() { echo "demo_test: FAIL: $*" >&2; exit 1; }
 
 scripts/demo-prepare "$bin" >/dev/null
 spool=var/demo/spool/proxy
-before=$(cat $spool/*.ndjson 2>/dev/null | wc -l || echo 0)
+before=$( (cat $spool/*.ndjson 2>/dev/null || true) | wc -l)
 "$bin" run --config etc/demo.yaml > var/demo/demo_test.out 2>&1 &
 sup=$!
 trap 'kill -TERM $sup 2>/dev/null; wait $sup 2>/dev/null || true' EXIT
