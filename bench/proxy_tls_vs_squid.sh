@@ -13,7 +13,13 @@
 # kids and helpers), with seccloud/squid ratios.
 #
 #   bench/proxy_tls_vs_squid.sh [--seconds N] [--connections N] [--workers N]
-#                               [--client-procs N] [--binary PATH]
+#                               [--client-procs N] [--binary PATH] [--squid-root DIR]
+#
+# --squid-root DIR runs DIR/usr/sbin/squid and DIR/usr/lib/squid/security_file_certgen instead of
+# the installed ones: for a machine where the `squid` package must stay installed (it conflicts
+# with squid-openssl), unpack squid-openssl there without installing it:
+#   apt-get download squid-openssl && dpkg -x squid-openssl_*.deb DIR
+# (squid-common, which both flavours depend on, must be installed.)
 #
 # Needs nginx, squid-openssl (Squid built with OpenSSL: security_file_certgen), python3, openssl
 # and a built seccloud. Addresses: 127.79.1.1:8443 origin, 127.79.1.2:3128 seccloud,
@@ -26,6 +32,7 @@ CONNECTIONS=32
 WORKERS=1
 CLIENT_PROCS=2
 BINARY="$here/build/release/apps/seccloud/seccloud"
+SQUID_ROOT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
@@ -33,14 +40,20 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS=$2; shift 2 ;;
     --client-procs) CLIENT_PROCS=$2; shift 2 ;;
     --binary) BINARY=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--connections N] [--workers N] [--client-procs N] [--binary PATH]" >&2; exit 2 ;;
+    --squid-root) SQUID_ROOT=$(cd "$2" && pwd); shift 2 ;;
+    *) echo "usage: $0 [--seconds N] [--connections N] [--workers N] [--client-procs N] [--binary PATH] [--squid-root DIR]" >&2; exit 2 ;;
   esac
 done
-CERTGEN=/usr/lib/squid/security_file_certgen
-for tool in nginx squid python3 openssl pstree; do
+CERTGEN=$SQUID_ROOT/usr/lib/squid/security_file_certgen
+SQUID=$SQUID_ROOT/usr/sbin/squid
+for tool in nginx "$SQUID" python3 openssl pstree; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is missing (scripts/install-deps)" >&2; exit 1; }
 done
-[ -x "$CERTGEN" ] || { echo "$0: $CERTGEN is missing: install squid-openssl (not squid)" >&2; exit 1; }
+if [ ! -x "$CERTGEN" ] || ! "$SQUID" -v | grep -q -- --with-openssl; then
+  echo "$0: $SQUID is not built with OpenSSL or $CERTGEN is missing: install squid-openssl" \
+    "(not squid), or unpack it and pass --squid-root" >&2
+  exit 1
+fi
 [ -x "$BINARY" ] || { echo "$0: $BINARY is missing (cmake --build --preset release --target seccloud)" >&2; exit 1; }
 
 NAME=tls.bench.example
@@ -197,9 +210,9 @@ max_filedescriptors 16384
 EOF
   chown -R proxy "$tmp/squid" 2>/dev/null || true
   if [ "$WORKERS" -gt 1 ]; then
-    squid -f "$tmp/squid/squid.conf" --foreground 2>>"$tmp/squid/out" &
+    "$SQUID" -f "$tmp/squid/squid.conf" --foreground 2>>"$tmp/squid/out" &
   else
-    squid -N -f "$tmp/squid/squid.conf" 2>>"$tmp/squid/out" &
+    "$SQUID" -N -f "$tmp/squid/squid.conf" 2>>"$tmp/squid/out" &
   fi
   squid_pid=$!
   pids+=($squid_pid)
@@ -285,7 +298,7 @@ for mode in keepalive newconn; do
 done
 
 echo
-echo "seccloud proxy vs Squid $(squid -v | head -1 | awk '{print $4}') (ssl-bump): $WORKERS worker(s) each," \
+echo "seccloud proxy vs Squid $("$SQUID" -v | head -1 | awk '{print $4}') (ssl-bump): $WORKERS worker(s) each," \
   "tls_client.py $CONNECTIONS connections in $CLIENT_PROCS processes, ${SECONDS_PER_RUN}s per row," \
   "HTTPS GET of 1 KiB, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
 printf '%-48s %12s %12s %8s\n' "row" "seccloud" "squid" "ratio"
@@ -309,5 +322,6 @@ for row in "${rows[@]}"; do
     printf '%-48s %12s %12s %8s\n' "$label" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
   done
 done
+echo "squid: $SQUID"
 echo "(ratio = seccloud/squid: higher is better for requests/s, lower for latency and CPU;"
 echo " newconn latency is CONNECT + TLS handshake + request + response)"
