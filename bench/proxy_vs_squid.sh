@@ -8,7 +8,7 @@
 #
 #   bench/proxy_vs_squid.sh [--seconds N] [--connections N] [--workers N] [--binary PATH]
 #
-# Needs nginx, squid and wrk (scripts/install-deps) and a built seccloud (release preset).
+# Needs nginx, squid (squid-openssl or squid) and wrk (scripts/install-deps) and a built seccloud (release preset).
 # Addresses: 127.79.0.1:8080 origin, 127.79.0.2:3128 seccloud, 127.79.0.3:3128 squid; the
 # proxies' admin/cache ports on the same addresses. Run as root (Squid drops to user proxy).
 set -euo pipefail
