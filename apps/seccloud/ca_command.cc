@@ -84,7 +84,8 @@ int Ca(const std::vector<std::string>& args) {
   } else if (verb == "import") {
     auto c = ReadFile(cert), k = ReadFile(key);
     if (!c || !k) {
-      std::fprintf(stderr, "seccloud ca import: cannot read --cert and --key (PEM, at most 1 MiB)\n");
+      std::fprintf(stderr,
+                   "seccloud ca import: cannot read --cert and --key (PEM, at most 1 MiB)\n");
       return 1;
     }
     if (auto st = net::ImportCa(*c, *k, dir, force); !st) {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "core/ip.h"
-#include "core/proxy_config.h"
 #include "core/policy_config.h"
+#include "core/proxy_config.h"
 #include "core/result.h"
 #include "core/scan_config.h"
 #include "core/tenant.h"
@@ -73,8 +73,8 @@ struct Config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when the error has no place in a file
-  int column = 0;  // 1-based
+  int line = 0;      // 1-based; 0 when the error has no place in a file
+  int column = 0;    // 1-based
   std::string path;  // "tenants[2].networks[0]"
   std::string message;
   std::string ToString() const;  // "etc/x.yaml:12:7: tenants[2].networks[0]: ..."

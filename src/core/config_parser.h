@@ -4,6 +4,7 @@
 // files (config_<section>.cc) so that a service's config grows without touching the others.
 
 #include <pwd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,8 +18,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "core/config.h"
 #include "core/event_writer.h"
@@ -83,16 +82,23 @@ inline std::optional<std::string> CheckNesting(const std::string& text) {
       continue;
     }
     switch (c) {
-      case '#': comment = true; break;
+      case '#':
+        comment = true;
+        break;
       case '"':
-      case '\'': quote = c; break;
+      case '\'':
+        quote = c;
+        break;
       case '[':
       case '{':
         if (++depth > kMaxNesting) return "flow collections nest deeper than allowed";
         break;
       case ']':
-      case '}': depth = std::max(0, depth - 1); break;
-      default: break;
+      case '}':
+        depth = std::max(0, depth - 1);
+        break;
+      default:
+        break;
     }
   }
   return std::nullopt;
@@ -129,8 +135,9 @@ class ConfigParser {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       const int err = errno;
-      AddError(included_from, yaml_path,
-               "cannot read " + Quote(display) + (err ? std::string(": ") + std::strerror(err) : ""));
+      AddError(
+          included_from, yaml_path,
+          "cannot read " + Quote(display) + (err ? std::string(": ") + std::strerror(err) : ""));
       return std::nullopt;
     }
     std::string text;
@@ -152,8 +159,9 @@ class ConfigParser {
       AddError(MarkOf(root), "", "the configuration is empty");
       return;
     }
-    if (!ExpectMap(root, "", {"node", "events", "supervisor", "tenants", "programs", "proxy",
-                              "policy", "scan"}))
+    if (!ExpectMap(
+            root, "",
+            {"node", "events", "supervisor", "tenants", "programs", "proxy", "policy", "scan"}))
       return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
@@ -192,8 +200,7 @@ class ConfigParser {
   void ParsePolicyLayer(const Located& n, const std::string& path, bool common,
                         PolicyLayerConfig& out);
   void ParseUrlLists(const Located& n, const std::string& path, std::vector<UrlListConfig>& out);
-  void ParseUrlEntries(const Located& n, const std::string& path,
-                       std::vector<UrlRuleConfig>& out);
+  void ParseUrlEntries(const Located& n, const std::string& path, std::vector<UrlRuleConfig>& out);
   std::optional<UrlRuleConfig> UrlRule(const Located& n, const std::string& path);
   void ParseCategoryActions(const Located& n, const std::string& path, bool common,
                             std::map<std::string, CategoryAction>& out);
@@ -224,8 +231,9 @@ class ConfigParser {
   }
 
   void ParseSupervisor(const Located& n, const std::string& path, SupervisorConfig& out) {
-    if (!ExpectMap(n, path, {"admin", "restart_backoff", "stable_after", "drain_timeout",
-                             "health_interval"}))
+    if (!ExpectMap(
+            n, path,
+            {"admin", "restart_backoff", "stable_after", "drain_timeout", "health_interval"}))
       return;
     if (auto v = Required(n, path, "admin")) out.admin = EndpointValue(*v, path + ".admin");
     if (auto v = Field(n, path, "restart_backoff")) {
@@ -321,8 +329,7 @@ class ConfigParser {
     if (auto v = Required(n, path, "command")) {
       ForEachItem(*v, path + ".command", [&](const Located& item, const std::string& ip) {
         std::string arg = String(item, ip);
-        if (arg.find('\0') != std::string::npos)
-          AddError(MarkOf(item), ip, "contains a NUL byte");
+        if (arg.find('\0') != std::string::npos) AddError(MarkOf(item), ip, "contains a NUL byte");
         p.command.push_back(std::move(arg));
       });
       if (IsSequence(*v) && v->node.size() == 0)
@@ -385,8 +392,7 @@ class ConfigParser {
     if (!options_.check_directories) return;
     auto check = [&](const fs::path& dir, const std::string& path) {
       if (dir.empty()) return;
-      if (auto st = CheckWritable(dir); !st)
-        AddError(MarkAt(path), path, st.error().ToString());
+      if (auto st = CheckWritable(dir); !st) AddError(MarkAt(path), path, st.error().ToString());
     };
     check(cfg.node.state_dir, "node.state_dir");
     check(cfg.events.spool_dir, "events.spool_dir");
@@ -475,11 +481,16 @@ class ConfigParser {
 
   static std::string Kind(const Located& n) {
     switch (n.node.Type()) {
-      case YAML::NodeType::Null: return "nothing";
-      case YAML::NodeType::Scalar: return "the scalar " + Quote(n.node.Scalar());
-      case YAML::NodeType::Sequence: return "a sequence";
-      case YAML::NodeType::Map: return "a mapping";
-      default: return "nothing";
+      case YAML::NodeType::Null:
+        return "nothing";
+      case YAML::NodeType::Scalar:
+        return "the scalar " + Quote(n.node.Scalar());
+      case YAML::NodeType::Sequence:
+        return "a sequence";
+      case YAML::NodeType::Map:
+        return "a mapping";
+      default:
+        return "nothing";
     }
   }
 
@@ -514,8 +525,7 @@ class ConfigParser {
       return std::nullopt;
     }
     if (v->node.IsNull()) {
-      AddError(MarkOf(*v), Join(path, key),
-               "must not be empty");
+      AddError(MarkOf(*v), Join(path, key), "must not be empty");
       return std::nullopt;
     }
     return v;
@@ -577,8 +587,9 @@ class ConfigParser {
     if (!n.node.IsScalar()) return s;
     if (!IsIdentifier(s))
       AddError(MarkOf(n), path,
-               Quote(s) + " is not an identifier (1 to 32 of a-z, 0-9 and '-', starting with a "
-                          "letter or digit)");
+               Quote(s) +
+                   " is not an identifier (1 to 32 of a-z, 0-9 and '-', starting with a "
+                   "letter or digit)");
     return s;
   }
 
@@ -622,7 +633,8 @@ class ConfigParser {
     std::string s = String(n, path);
     if (!n.node.IsScalar()) return {};
     auto e = Endpoint::Parse(s);
-    if (!e) AddError(MarkOf(n), path, Quote(s) + " is not an address:port (\"[v6]:port\" for IPv6)");
+    if (!e)
+      AddError(MarkOf(n), path, Quote(s) + " is not an address:port (\"[v6]:port\" for IPv6)");
     return e.value_or(Endpoint{});
   }
 

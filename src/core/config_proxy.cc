@@ -29,25 +29,29 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
     out.max_headers = static_cast<unsigned>(Size(*v, path + ".max_headers", 8, 1000));
   if (auto v = Field(n, path, "timeouts")) {
     const std::string p = path + ".timeouts";
-    if (ExpectMap(*v, p, {"client_header", "client_idle", "connect", "upstream_header",
-                          "body_idle", "tunnel_idle"})) {
+    if (ExpectMap(*v, p,
+                  {"client_header", "client_idle", "connect", "upstream_header", "body_idle",
+                   "tunnel_idle"})) {
       auto& t = out.timeouts;
       struct Item {
         const char* key;
         std::chrono::milliseconds* out;
-      } items[] = {{"client_header", &t.client_header}, {"client_idle", &t.client_idle},
-                   {"connect", &t.connect},             {"upstream_header", &t.upstream_header},
-                   {"body_idle", &t.body_idle},         {"tunnel_idle", &t.tunnel_idle}};
+      } items[] = {{"client_header", &t.client_header},
+                   {"client_idle", &t.client_idle},
+                   {"connect", &t.connect},
+                   {"upstream_header", &t.upstream_header},
+                   {"body_idle", &t.body_idle},
+                   {"tunnel_idle", &t.tunnel_idle}};
       for (const Item& i : items)
-        if (auto x = Field(*v, p, i.key))
-          *i.out = Duration(*x, p + "." + i.key, 100, 86'400'000);
+        if (auto x = Field(*v, p, i.key)) *i.out = Duration(*x, p + "." + i.key, 100, 86'400'000);
     }
   }
   if (auto v = Field(n, path, "pool")) {
     const std::string p = path + ".pool";
     if (ExpectMap(*v, p, {"max_idle_per_host", "idle_timeout"})) {
       if (auto x = Field(*v, p, "max_idle_per_host"))
-        out.pool_max_idle_per_host = static_cast<unsigned>(Size(*x, p + ".max_idle_per_host", 0, 1024));
+        out.pool_max_idle_per_host =
+            static_cast<unsigned>(Size(*x, p + ".max_idle_per_host", 0, 1024));
       if (auto x = Field(*v, p, "idle_timeout"))
         out.pool_idle_timeout = Duration(*x, p + ".idle_timeout", 100, 3'600'000);
     }
@@ -82,8 +86,10 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
     out.system_resolver = Bool(*v, path + ".system_resolver");
   if (auto v = Field(n, path, "forward_x_forwarded_for")) {
     std::string s = String(*v, path + ".forward_x_forwarded_for");
-    if (s == "delete") out.forward_xff = false;
-    else if (s == "keep") out.forward_xff = true;
+    if (s == "delete")
+      out.forward_xff = false;
+    else if (s == "keep")
+      out.forward_xff = true;
     else if (v->node.IsScalar())
       AddError(MarkOf(*v), path + ".forward_x_forwarded_for", Quote(s) + " is not delete or keep");
   }
@@ -96,8 +102,9 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
   if (auto v = Field(n, path, "tls")) {
     const std::string p = path + ".tls";
     ProxyTlsConfig& t = out.tls;
-    if (ExpectMap(*v, p, {"intercept", "ca_dir", "no_decrypt_domains", "extra_trust",
-                          "leaf_cache_size"})) {
+    if (ExpectMap(
+            *v, p,
+            {"intercept", "ca_dir", "no_decrypt_domains", "extra_trust", "leaf_cache_size"})) {
       if (auto x = Field(*v, p, "intercept")) t.intercept = Bool(*x, p + ".intercept");
       if (auto x = Field(*v, p, "ca_dir")) t.ca_dir = Path(*x, p + ".ca_dir");
       if (t.intercept && t.ca_dir.empty())
@@ -106,8 +113,10 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
         ForEachItem(*x, p + ".no_decrypt_domains", [&](const Located& item, const std::string& ip) {
           std::string d = String(item, ip);
           std::string why;
-          if (auto norm = NormalizeDomainName(d, &why)) t.no_decrypt_domains.push_back(*norm);
-          else if (item.node.IsScalar()) AddError(MarkOf(item), ip, Quote(d) + " " + why);
+          if (auto norm = NormalizeDomainName(d, &why))
+            t.no_decrypt_domains.push_back(*norm);
+          else if (item.node.IsScalar())
+            AddError(MarkOf(item), ip, Quote(d) + " " + why);
         });
       }
       if (auto x = Field(*v, p, "extra_trust")) {
@@ -127,33 +136,40 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
   if (auto v = Field(n, path, "scan")) {
     const std::string p = path + ".scan";
     ProxyScanConfig& sc = out.scan;
-    if (ExpectMap(*v, p, {"enabled", "max_size", "bypass_content_types", "bypass_domains",
-                          "on_error", "timeout"})) {
+    if (ExpectMap(*v, p,
+                  {"enabled", "max_size", "bypass_content_types", "bypass_domains", "on_error",
+                   "timeout"})) {
       sc.enabled = true;
       if (auto x = Field(*v, p, "enabled")) sc.enabled = Bool(*x, p + ".enabled");
-      if (auto x = Field(*v, p, "max_size")) sc.max_size = Size(*x, p + ".max_size", 1024, 1ull << 30);
+      if (auto x = Field(*v, p, "max_size"))
+        sc.max_size = Size(*x, p + ".max_size", 1024, 1ull << 30);
       if (auto x = Field(*v, p, "bypass_content_types")) {
-        ForEachItem(*x, p + ".bypass_content_types", [&](const Located& item, const std::string& ip) {
-          std::string t = String(item, ip);
-          for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          if (t.empty() || t.size() > 128 || t.find_first_of(" ;,") != std::string::npos)
-            AddError(MarkOf(item), ip, Quote(t) + " is not a media type prefix (e.g. video/)");
-          else
-            sc.bypass_content_types.push_back(t);
-        });
+        ForEachItem(
+            *x, p + ".bypass_content_types", [&](const Located& item, const std::string& ip) {
+              std::string t = String(item, ip);
+              for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+              if (t.empty() || t.size() > 128 || t.find_first_of(" ;,") != std::string::npos)
+                AddError(MarkOf(item), ip, Quote(t) + " is not a media type prefix (e.g. video/)");
+              else
+                sc.bypass_content_types.push_back(t);
+            });
       }
       if (auto x = Field(*v, p, "bypass_domains")) {
         ForEachItem(*x, p + ".bypass_domains", [&](const Located& item, const std::string& ip) {
           std::string d = String(item, ip);
           std::string why;
-          if (auto norm = NormalizeDomainName(d, &why)) sc.bypass_domains.push_back(*norm);
-          else if (item.node.IsScalar()) AddError(MarkOf(item), ip, Quote(d) + " " + why);
+          if (auto norm = NormalizeDomainName(d, &why))
+            sc.bypass_domains.push_back(*norm);
+          else if (item.node.IsScalar())
+            AddError(MarkOf(item), ip, Quote(d) + " " + why);
         });
       }
       if (auto x = Field(*v, p, "on_error")) {
         std::string e = String(*x, p + ".on_error");
-        if (e == "block") sc.block_on_error = true;
-        else if (e == "allow") sc.block_on_error = false;
+        if (e == "block")
+          sc.block_on_error = true;
+        else if (e == "allow")
+          sc.block_on_error = false;
         else if (x->node.IsScalar())
           AddError(MarkOf(*x), p + ".on_error", Quote(e) + " is not block or allow");
       }
@@ -166,7 +182,8 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
     for (char c : out.via_name)
       if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) ok = false;
     if (!ok)
-      AddError(MarkOf(*v), path + ".via", Quote(out.via_name) + " is not a token (letters, digits, . - _)");
+      AddError(MarkOf(*v), path + ".via",
+               Quote(out.via_name) + " is not a token (letters, digits, . - _)");
   }
 }
 

@@ -2,13 +2,12 @@
 // nothing half-valid is ever returned.
 #include "core/config.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "core/tenant_registry.h"
 
@@ -95,17 +94,17 @@ TEST_F(ConfigTest, LoadsAValidDocumentIntoTypedStructs) {
 }
 
 TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndPath) {
-  auto errors = Errors(Base(
-      "tenants:\n"
-      "  - id: tsu\n"
-      "    name: 津市\n"
-      "    networks: [10.0.0.0/33, 10.1.0.1/16]\n"
-      "    colour: blue\n"
-      "  - id: Bad_Id\n"
-      "    name: x\n"
-      "    networks: [192.0.2.0/24]\n"
-      "    domains: [例え.jp]\n"
-      "    contacts: [{name: a, email: not-an-address}]\n"));
+  auto errors =
+      Errors(Base("tenants:\n"
+                  "  - id: tsu\n"
+                  "    name: 津市\n"
+                  "    networks: [10.0.0.0/33, 10.1.0.1/16]\n"
+                  "    colour: blue\n"
+                  "  - id: Bad_Id\n"
+                  "    name: x\n"
+                  "    networks: [192.0.2.0/24]\n"
+                  "    domains: [例え.jp]\n"
+                  "    contacts: [{name: a, email: not-an-address}]\n"));
   ASSERT_EQ(errors.size(), 6u) << ::testing::PrintToString(errors);
   EXPECT_THAT(errors[0], HasSubstr("seccloud.yaml:11:16: tenants[0].networks[0]: \"10.0.0.0/33\" "
                                    "is not a CIDR: it has a prefix length above 32"));
@@ -119,9 +118,9 @@ TEST_F(ConfigTest, ReportsEveryErrorWithFileLineColumnAndPath) {
 }
 
 TEST_F(ConfigTest, ContactErrorsAreReportedToo) {
-  auto errors = Errors(Base(
-      "tenants:\n  - id: a\n    name: A\n    networks: [192.0.2.0/24]\n"
-      "    contacts: [{name: a, email: not-an-address}, {name: b}]\n"));
+  auto errors =
+      Errors(Base("tenants:\n  - id: a\n    name: A\n    networks: [192.0.2.0/24]\n"
+                  "    contacts: [{name: a, email: not-an-address}, {name: b}]\n"));
   ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
   EXPECT_THAT(errors[0], HasSubstr("tenants[0].contacts[0].email: \"not-an-address\" is not an"));
   EXPECT_THAT(errors[1], HasSubstr("tenants[0].contacts[1]: a contact needs an email or a phone"));
@@ -142,7 +141,8 @@ TEST_F(ConfigTest, WrongTypesAndRangesAreErrors) {
                             "    enabled: maybe\n"
                             "    health_url: https://example/\n") +
                        "");
-  EXPECT_THAT(::testing::PrintToString(errors), HasSubstr("programs[0].command: expected a sequence"));
+  EXPECT_THAT(::testing::PrintToString(errors),
+              HasSubstr("programs[0].command: expected a sequence"));
   EXPECT_THAT(::testing::PrintToString(errors), HasSubstr("\\\"maybe\\\" is not true or false"));
   EXPECT_THAT(::testing::PrintToString(errors), HasSubstr("is not an http:// URL"));
 
@@ -240,9 +240,9 @@ TEST_F(ConfigTest, EmptyAndNonMappingDocuments) {
 }
 
 TEST_F(ConfigTest, NatMappingsMustBeOneToOne) {
-  auto errors = Errors(Base(
-      "tenants:\n  - id: a\n    name: A\n    networks: [192.0.2.0/24]\n"
-      "    nat: [{translated: 192.0.2.0/24, internal: 10.0.0.0/16}]\n"));
+  auto errors =
+      Errors(Base("tenants:\n  - id: a\n    name: A\n    networks: [192.0.2.0/24]\n"
+                  "    nat: [{translated: 192.0.2.0/24, internal: 10.0.0.0/16}]\n"));
   ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
   EXPECT_THAT(errors[0], HasSubstr("tenants[0].nat[0]"));
 }

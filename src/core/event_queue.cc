@@ -17,7 +17,8 @@ EventQueue::EventQueue(EventWriter* writer, size_t capacity, MetricsRegistry* me
   static MetricsRegistry unused;
   MetricsRegistry& m = metrics ? *metrics : unused;
   queued_ = &m.GetCounter("seccloud_events_queued_total", "Events handed to the event writer");
-  appended_ = &m.GetCounter("seccloud_events_appended_total", "Events durably appended to the spool");
+  appended_ =
+      &m.GetCounter("seccloud_events_appended_total", "Events durably appended to the spool");
   failed_ = &m.GetCounter("seccloud_events_failed_total",
                           "Events the spool refused (disk full, I/O error, invalid event)");
   if (metrics)

@@ -1,12 +1,11 @@
 // R18/R24: the asynchronous hand-off keeps every event and applies back-pressure when full.
 #include "core/event_queue.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "core/spool_reader.h"
 

@@ -73,9 +73,10 @@ IpPrefix::IpPrefix(const IpAddress& address, unsigned length)
   std::array<uint8_t, 16> b = address.bytes();
   const unsigned width = address.bit_width();
   for (unsigned i = length_; i < width; ++i) b[i / 8] &= ~(1u << (7 - i % 8));
-  address_ = address.is_v4() ? IpAddress::V4(uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 |
-                                              uint32_t{b[2]} << 8 | b[3])
-                             : IpAddress::V6(b);
+  address_ =
+      address.is_v4()
+          ? IpAddress::V4(uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3])
+          : IpAddress::V6(b);
 }
 
 std::optional<IpPrefix> IpPrefix::Parse(std::string_view text, std::string* why) {

@@ -1,9 +1,8 @@
 #include "core/metrics.h"
 
+#include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
-
-#include <boost/json.hpp>
 
 namespace seccloud {
 
@@ -73,10 +72,14 @@ std::string MetricsRegistry::RenderPrometheus() const {
 std::string PrometheusLabelValue(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

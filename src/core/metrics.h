@@ -49,7 +49,7 @@ class MetricsRegistry {
  private:
   struct Family {
     std::string help;
-    std::string type;  // "counter" or "gauge"
+    std::string type;                          // "counter" or "gauge"
     std::map<std::string, Counter*> counters;  // by labels
     std::map<std::string, Gauge*> gauges;
     std::map<std::string, std::function<double()>> functions;

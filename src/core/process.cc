@@ -107,7 +107,7 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    std::string what = msg[0] == 2 ? "cannot enter " + cwd
+    std::string what = msg[0] == 2   ? "cannot enter " + cwd
                        : msg[0] == 1 ? "cannot redirect output to " + out
                                      : "cannot execute " + options.argv[0];
     return ErrnoError(what, msg[1]);

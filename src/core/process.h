@@ -18,7 +18,7 @@ namespace seccloud {
 Status DropPrivileges(const std::string& user);
 
 struct SpawnOptions {
-  std::vector<std::string> argv;  // argv[0] is searched on PATH when it has no '/'
+  std::vector<std::string> argv;                   // argv[0] is searched on PATH when it has no '/'
   std::map<std::string, std::string> environment;  // added to (or replacing in) ours
   std::filesystem::path working_dir;               // empty: inherit
   std::filesystem::path output;  // stdout and stderr appended here; empty: inherit

@@ -1,15 +1,14 @@
 // R24: services drop root after binding; the supervisor's Spawn reports what went wrong.
 #include "core/process.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace seccloud {
 namespace {
@@ -46,10 +45,11 @@ TEST(DropPrivilegesTest, UnknownUserIsAnError) {
 TEST(SpawnTest, RunsInItsOwnProcessGroupWithOutputRedirected) {
   fs::path dir = fs::temp_directory_path() / ("seccloud-spawn-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  auto pid = Spawn(SpawnOptions{{"sh", "-c", "echo \"$GREETING $(pwd) $(cut -d' ' -f5 /proc/$$/stat)\""},
-                                {{"GREETING", "hello"}},
-                                dir,
-                                dir / "out.log"});
+  auto pid =
+      Spawn(SpawnOptions{{"sh", "-c", "echo \"$GREETING $(pwd) $(cut -d' ' -f5 /proc/$$/stat)\""},
+                         {{"GREETING", "hello"}},
+                         dir,
+                         dir / "out.log"});
   ASSERT_TRUE(pid) << pid.error().ToString();
   int status = 0;
   waitpid(*pid, &status, 0);

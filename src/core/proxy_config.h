@@ -13,18 +13,18 @@
 namespace seccloud {
 
 struct ProxyTimeouts {
-  std::chrono::milliseconds client_header{30'000};  // a whole request header (slowloris bound)
-  std::chrono::milliseconds client_idle{60'000};    // between requests on a kept-alive connection
-  std::chrono::milliseconds connect{10'000};        // TCP connect to an upstream
+  std::chrono::milliseconds client_header{30'000};    // a whole request header (slowloris bound)
+  std::chrono::milliseconds client_idle{60'000};      // between requests on a kept-alive connection
+  std::chrono::milliseconds connect{10'000};          // TCP connect to an upstream
   std::chrono::milliseconds upstream_header{60'000};  // first response header from an upstream
-  std::chrono::milliseconds body_idle{60'000};      // no body bytes either way for this long
-  std::chrono::milliseconds tunnel_idle{300'000};   // CONNECT tunnels
+  std::chrono::milliseconds body_idle{60'000};        // no body bytes either way for this long
+  std::chrono::milliseconds tunnel_idle{300'000};     // CONNECT tunnels
 };
 
 // TLS inspection (R9).
 struct ProxyTlsConfig {
-  bool intercept = false;            // decrypt CONNECT tunnels that carry TLS
-  std::filesystem::path ca_dir;      // `seccloud ca init` writes ca.pem and ca.key here
+  bool intercept = false;        // decrypt CONNECT tunnels that carry TLS
+  std::filesystem::path ca_dir;  // `seccloud ca init` writes ca.pem and ca.key here
   // Never decrypted (spliced after reading the SNI, which the URL filter still judges): these
   // domains and their subdomains — banking, services that forbid inspection.
   std::vector<std::string> no_decrypt_domains;

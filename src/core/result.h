@@ -1,22 +1,21 @@
 #pragma once
 // Result<T>: a value or an Error, without exceptions on the data plane.
 
+#include <boost/system/result.hpp>
 #include <string>
 #include <utility>
-
-#include <boost/system/result.hpp>
 
 namespace seccloud {
 
 enum class Errc {
-  kInvalidArgument,    // the input is malformed or out of range
+  kInvalidArgument,  // the input is malformed or out of range
   kNotFound,
   kAlreadyExists,
   kPermissionDenied,
   kResourceExhausted,  // disk full, a limit reached
   kUnavailable,        // a peer or resource is not there right now
   kDeadlineExceeded,
-  kIo,                 // an operating-system call failed
+  kIo,  // an operating-system call failed
   kInternal,
 };
 
@@ -29,8 +28,8 @@ struct Error {
   std::string ToString() const;
 };
 
-// Builds "what: strerror(errnum)" as an Errc::kIo error (kResourceExhausted for ENOSPC/EDQUOT/EFBIG,
-// kPermissionDenied for EACCES/EPERM/EROFS, kNotFound for ENOENT).
+// Builds "what: strerror(errnum)" as an Errc::kIo error (kResourceExhausted for
+// ENOSPC/EDQUOT/EFBIG, kPermissionDenied for EACCES/EPERM/EROFS, kNotFound for ENOENT).
 Error ErrnoError(const std::string& what, int errnum);
 
 // boost::system::result calls this when .value() is used on an error.
@@ -54,13 +53,13 @@ inline Error MakeError(Errc code, std::string message) { return Error{code, std:
 
 // ASSIGN_OR_RETURN(auto x, Foo()); returns Foo()'s error from the enclosing function.
 #define ASSIGN_OR_RETURN(lhs, expr) \
-  SECCLOUD_ASSIGN_OR_RETURN_IMPL(SECCLOUD_CONCAT(result_, __LINE__), lhs, expr, return)
+  SECCLOUD_ASSIGN_OR_RETURN_IMPL(SECCLOUD_CONCAT(result_, __LINE__), lhs, expr, return )
 // The same inside a coroutine.
 #define CO_ASSIGN_OR_RETURN(lhs, expr) \
-  SECCLOUD_ASSIGN_OR_RETURN_IMPL(SECCLOUD_CONCAT(result_, __LINE__), lhs, expr, co_return)
+  SECCLOUD_ASSIGN_OR_RETURN_IMPL(SECCLOUD_CONCAT(result_, __LINE__), lhs, expr, co_return )
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    auto status_ = (expr);                     \
-    if (!status_) return status_.error();      \
+#define RETURN_IF_ERROR(expr)             \
+  do {                                    \
+    auto status_ = (expr);                \
+    if (!status_) return status_.error(); \
   } while (0)

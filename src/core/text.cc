@@ -154,10 +154,14 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   auto v = ParseNumberWithUnit(s, &unit);
   if (!v) return std::nullopt;
   std::optional<uint64_t> ms;
-  if (unit == "ms") ms = v;
-  else if (unit == "s") ms = Multiply(*v, 1000);
-  else if (unit == "m") ms = Multiply(*v, 60'000);
-  else if (unit == "h") ms = Multiply(*v, 3'600'000);
+  if (unit == "ms")
+    ms = v;
+  else if (unit == "s")
+    ms = Multiply(*v, 1000);
+  else if (unit == "m")
+    ms = Multiply(*v, 60'000);
+  else if (unit == "h")
+    ms = Multiply(*v, 3'600'000);
   if (!ms || *ms > uint64_t{INT64_MAX}) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(*ms));
 }

@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <chrono>
 
 namespace seccloud::net {
 namespace {
@@ -73,8 +72,9 @@ class AdminServerImpl final : public AdminServer,
   }
 
   void Run() {
-    asio::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->Accept(); },
-                   asio::detached);
+    asio::co_spawn(
+        acceptor_.get_executor(), [self = shared_from_this()] { return self->Accept(); },
+        asio::detached);
   }
 
  private:
@@ -85,11 +85,12 @@ class AdminServerImpl final : public AdminServer,
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
         continue;  // EMFILE and the like: keep serving the connections we have
       }
-      asio::co_spawn(acceptor_.get_executor(),
-                     [self = shared_from_this(), s = std::move(socket)]() mutable {
-                       return self->Serve(std::move(s));
-                     },
-                     asio::detached);
+      asio::co_spawn(
+          acceptor_.get_executor(),
+          [self = shared_from_this(), s = std::move(socket)]() mutable {
+            return self->Serve(std::move(s));
+          },
+          asio::detached);
     }
   }
 
@@ -142,7 +143,8 @@ class AdminServerImpl final : public AdminServer,
     if (req.method == "GET" && path == "/healthz") return Healthz();
     if (req.method == "GET" && path == "/metrics") {
       std::string body = options_.metrics ? options_.metrics->RenderPrometheus() : std::string();
-      body += "# HELP seccloud_up 1 while the service runs\n# TYPE seccloud_up gauge\nseccloud_up 1\n";
+      body +=
+          "# HELP seccloud_up 1 while the service runs\n# TYPE seccloud_up gauge\nseccloud_up 1\n";
       return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", std::move(body)};
     }
     auto it = routes_.find(req.method + " " + path);
@@ -203,8 +205,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(asio::io_context& io, Op
 }
 
 asio::awaitable<Result<HttpResponse>> HttpRequest(Endpoint endpoint, std::string method,
-                                                 std::string target, std::string body,
-                                                 std::chrono::milliseconds timeout) {
+                                                  std::string target, std::string body,
+                                                  std::chrono::milliseconds timeout) {
   beast::tcp_stream stream(co_await asio::this_coro::executor);
   stream.expires_after(timeout);
   const std::string where = endpoint.ToString();
@@ -225,25 +227,27 @@ asio::awaitable<Result<HttpResponse>> HttpRequest(Endpoint endpoint, std::string
   auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kTuple);
   if (rec) {
     if (rec == beast::error::timeout)
-      co_return MakeError(Errc::kDeadlineExceeded, where + ": no answer within " +
-                                                       std::to_string(timeout.count()) + " ms");
+      co_return MakeError(Errc::kDeadlineExceeded,
+                          where + ": no answer within " + std::to_string(timeout.count()) + " ms");
     co_return MakeError(Errc::kUnavailable, where + ": " + rec.message());
   }
   auto& res = parser.get();
-  co_return HttpResponse{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
-                         std::move(res.body())};
+  co_return HttpResponse{static_cast<int>(res.result_int()),
+                         std::string(res[http::field::content_type]), std::move(res.body())};
 }
 
 Result<HttpResponse> HttpRequestSync(Endpoint endpoint, std::string method, std::string target,
                                      std::string body, std::chrono::milliseconds timeout) {
   asio::io_context io;
   Result<HttpResponse> out = MakeError(Errc::kInternal, "request did not run");
-  asio::co_spawn(io, HttpRequest(endpoint, std::move(method), std::move(target), std::move(body),
-                                 timeout),
-                 [&](std::exception_ptr e, Result<HttpResponse> r) {
-                   if (e) out = MakeError(Errc::kInternal, "HTTP client failed");
-                   else out = std::move(r);
-                 });
+  asio::co_spawn(
+      io, HttpRequest(endpoint, std::move(method), std::move(target), std::move(body), timeout),
+      [&](std::exception_ptr e, Result<HttpResponse> r) {
+        if (e)
+          out = MakeError(Errc::kInternal, "HTTP client failed");
+        else
+          out = std::move(r);
+      });
   io.run();
   return out;
 }

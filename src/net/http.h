@@ -2,14 +2,13 @@
 // The small HTTP pieces every service needs: an admin server for /healthz, /metrics and
 // service-specific control endpoints, and a client for health probes and the CLI.
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include "core/ip.h"
 #include "core/metrics.h"
@@ -62,8 +61,8 @@ struct HttpResponse {
 // One HTTP/1.1 request with a deadline over the whole exchange; the response body is limited to
 // 4 MiB. Transport failures are errors; any HTTP status is a response.
 boost::asio::awaitable<Result<HttpResponse>> HttpRequest(Endpoint endpoint, std::string method,
-                                                        std::string target, std::string body,
-                                                        std::chrono::milliseconds timeout);
+                                                         std::string target, std::string body,
+                                                         std::chrono::milliseconds timeout);
 // The same, blocking the calling thread (CLI use).
 Result<HttpResponse> HttpRequestSync(Endpoint endpoint, std::string method, std::string target,
                                      std::string body, std::chrono::milliseconds timeout);

@@ -5,14 +5,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include "core/event_writer.h"
 #include "core/process.h"
@@ -51,12 +50,10 @@ class ServiceHostImpl final : public ServiceHost {
     admin.metrics = &metrics_;
     ASSIGN_OR_RETURN(admin_, AdminServer::Start(io_, admin));
     const auto started = std::chrono::steady_clock::now();
-    metrics_.AddGaugeFunction("seccloud_uptime_seconds", "Seconds since the service started", "",
-                              [started] {
-                                return std::chrono::duration<double>(
-                                           std::chrono::steady_clock::now() - started)
-                                    .count();
-                              });
+    metrics_.AddGaugeFunction(
+        "seccloud_uptime_seconds", "Seconds since the service started", "", [started] {
+          return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        });
     return {};
   }
 
@@ -101,7 +98,8 @@ class ServiceHostImpl final : public ServiceHost {
     Event e = Event::Make(dataset, "event", action, outcome);
     e.Set("event.category", dataset == "system.config" ? "configuration" : "process");
     e.Set("seccloud.service.name", service_);
-    if (!message.empty()) e.Set(outcome == Outcome::kFailure ? "error.message" : "message", message);
+    if (!message.empty())
+      e.Set(outcome == Outcome::kFailure ? "error.message" : "message", message);
     events_->Push(std::move(e));
   }
 
@@ -125,8 +123,7 @@ class ServiceHostImpl final : public ServiceHost {
         return;
       }
       // Drain on a separate thread so the admin server keeps answering meanwhile.
-      const auto deadline =
-          std::chrono::steady_clock::now() + config()->supervisor.drain_timeout;
+      const auto deadline = std::chrono::steady_clock::now() + config()->supervisor.drain_timeout;
       std::thread([this, drain, deadline] {
         if (drain) drain(deadline);
         asio::post(io_, [this] {
@@ -191,9 +188,11 @@ Result<std::unique_ptr<ServiceHost>> ServiceHost::Create(std::string service,
   auto loaded = LoadConfig(config_path);
   if (!loaded)
     return MakeError(Errc::kInvalidArgument, loaded.error().ToString() + config_path.string() +
-                                                 ": " + std::to_string(loaded.error().errors.size()) +
+                                                 ": " +
+                                                 std::to_string(loaded.error().errors.size()) +
                                                  " error(s); nothing was started");
-  auto host = std::make_unique<ServiceHostImpl>(std::move(service), std::move(config_path), *loaded);
+  auto host =
+      std::make_unique<ServiceHostImpl>(std::move(service), std::move(config_path), *loaded);
   RETURN_IF_ERROR(host->Init());
   return std::unique_ptr<ServiceHost>(std::move(host));
 }

@@ -59,8 +59,8 @@ class ServiceHost {
   virtual Status DropPrivileges() = 0;
   virtual void OnReload(ReloadHandler handler) = 0;
   // Records a system.service/system.config event for this service.
-  virtual void RecordSystemEvent(std::string_view dataset, std::string_view action,
-                                 Outcome outcome, std::string_view message) = 0;
+  virtual void RecordSystemEvent(std::string_view dataset, std::string_view action, Outcome outcome,
+                                 std::string_view message) = 0;
   // Serves admin requests and handles signals until a drain finishes; returns the exit code.
   virtual int Run(DrainHandler drain) = 0;
 };

@@ -7,14 +7,26 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size() + 16);
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') out += ' ';
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+          out += ' ';
+        else
+          out += c;
     }
   }
   return out;
@@ -36,7 +48,9 @@ std::string Section(const PageInfo& i, bool ja) {
     s += ja ? "<p>このページへのアクセスは、セキュリティポリシーによりブロックされました。</p>\n"
             : "<p>Access to this page was blocked by the security policy.</p>\n";
   else if (i.kind == PageInfo::Kind::kWarning)
-    s += ja ? "<p>このページは注意が必要なサイトに分類されています。業務に必要な場合のみ続行してください。</p>\n"
+    s += ja ? "<p>"
+              "このページは注意が必要なサイトに分類されています。業務に必要な場合のみ続行してくださ"
+              "い。</p>\n"
             : "<p>This page is in a category that needs care. Continue only if your work "
               "requires it.</p>\n";
   else

@@ -15,15 +15,15 @@ struct PageInfo {
   enum class Kind { kBlocked, kWarning, kError };
   Kind kind = Kind::kBlocked;
   int status = 403;
-  std::string title_ja, title_en;    // e.g. "アクセスがブロックされました" / "Access blocked"
-  std::string reason;                // one sentence (from the verdict)
-  std::string url;                   // what was asked for (may be only host:port)
-  std::string category;              // may be empty
-  std::string layer;                 // "force-block", "common", "tenant"
-  std::string rule;                  // "list: entry"
-  std::string reference_id;          // event.id
-  std::string continue_url;          // warning pages: where "continue anyway" leads
-  const Tenant* tenant = nullptr;    // its contacts are listed
+  std::string title_ja, title_en;  // e.g. "アクセスがブロックされました" / "Access blocked"
+  std::string reason;              // one sentence (from the verdict)
+  std::string url;                 // what was asked for (may be only host:port)
+  std::string category;            // may be empty
+  std::string layer;               // "force-block", "common", "tenant"
+  std::string rule;                // "list: entry"
+  std::string reference_id;        // event.id
+  std::string continue_url;        // warning pages: where "continue anyway" leads
+  const Tenant* tenant = nullptr;  // its contacts are listed
   std::string first_language = "ja";
 };
 

@@ -18,9 +18,8 @@ std::string_view Trim(std::string_view s) {
 HopByHopResult StripHopByHop(http::fields& fields) {
   HopByHopResult out;
   std::vector<std::string> named;
-  for (auto it = fields.find(http::field::connection); it != fields.end() &&
-                                                       it->name() == http::field::connection;
-       ++it) {
+  for (auto it = fields.find(http::field::connection);
+       it != fields.end() && it->name() == http::field::connection; ++it) {
     std::string_view v = it->value();
     while (!v.empty()) {
       size_t comma = v.find(',');
@@ -34,15 +33,21 @@ HopByHopResult StripHopByHop(http::fields& fields) {
     if (boost::iequals(n, "upgrade")) out.upgrade_requested = true;
   if (out.upgrade_requested) {
     auto up = fields.find(http::field::upgrade);
-    if (up != fields.end()) out.upgrade = std::string(up->value());
-    else out.upgrade_requested = false;
+    if (up != fields.end())
+      out.upgrade = std::string(up->value());
+    else
+      out.upgrade_requested = false;
   }
   for (const std::string& n : named) fields.erase(n);
   static constexpr http::field kHopByHop[] = {
-      http::field::connection,          http::field::keep_alive,
-      http::field::proxy_connection,    http::field::proxy_authenticate,
-      http::field::proxy_authorization, http::field::te,
-      http::field::trailer,             http::field::transfer_encoding,
+      http::field::connection,
+      http::field::keep_alive,
+      http::field::proxy_connection,
+      http::field::proxy_authenticate,
+      http::field::proxy_authorization,
+      http::field::te,
+      http::field::trailer,
+      http::field::transfer_encoding,
       http::field::upgrade,
   };
   for (http::field f : kHopByHop) fields.erase(f);

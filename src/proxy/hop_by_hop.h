@@ -2,10 +2,9 @@
 // RFC 9110 §7.6.1: a proxy removes the connection-specific ("hop-by-hop") fields before
 // forwarding a message, including every field the Connection header names, and adds Via.
 
+#include <boost/beast/http/fields.hpp>
 #include <string>
 #include <string_view>
-
-#include <boost/beast/http/fields.hpp>
 
 namespace seccloud::proxy {
 

@@ -6,17 +6,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <deque>
-#include <map>
-#include <memory>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <variant>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -31,19 +20,29 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
 
 #include "core/config.h"
 #include "core/event.h"
 #include "core/tenant_registry.h"
 #include "net/service_host.h"
 #include "net/tls.h"
+#include "policy/url_filter.h"
 #include "proxy/block_page.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
 #include "proxy/request_target.h"
 #include "proxy/warn_override.h"
 #include "scan/client.h"
-#include "policy/url_filter.h"
 
 namespace seccloud::proxy {
 namespace {
@@ -89,11 +88,10 @@ struct ProxyMetrics {
                                 "X-Forwarded-For headers ignored: not from a declared proxy")),
         upstream_reused(m.GetCounter("seccloud_proxy_upstream_reused_total",
                                      "Requests sent on a pooled upstream connection")),
-        upstream_connects(m.GetCounter("seccloud_proxy_upstream_connects_total",
-                                       "New upstream connections")),
+        upstream_connects(
+            m.GetCounter("seccloud_proxy_upstream_connects_total", "New upstream connections")),
         bytes_in(m.GetCounter("seccloud_proxy_client_bytes_total", "Body bytes from clients")),
-        bytes_out(m.GetCounter("seccloud_proxy_upstream_bytes_total",
-                               "Body bytes from upstreams")),
+        bytes_out(m.GetCounter("seccloud_proxy_upstream_bytes_total", "Body bytes from upstreams")),
         malware(m.GetCounter("seccloud_proxy_malware_blocked_total",
                              "Responses withheld by the malware scan")) {}
   Counter& allowed;
@@ -150,8 +148,7 @@ class UpstreamPool {
   // which make it unusable too).
   static bool StillOpen(beast::tcp_stream& s) {
     char byte;
-    const ssize_t n =
-        ::recv(s.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n = ::recv(s.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
@@ -165,9 +162,7 @@ class ProxyService;
 class Worker {
  public:
   Worker(ProxyService& service, const ProxyConfig& cfg)
-      : service_(service),
-        io_(1),
-        pool_(cfg.pool_max_idle_per_host, cfg.pool_idle_timeout) {}
+      : service_(service), io_(1), pool_(cfg.pool_max_idle_per_host, cfg.pool_idle_timeout) {}
 
   Status Listen(const Endpoint& at) {
     tcp::acceptor acceptor(io_);
@@ -182,7 +177,8 @@ class Worker {
     }
     if (!ec) acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(1024, ec);
-    if (ec) return MakeError(Errc::kUnavailable, "proxy.listen " + at.ToString() + ": " + ec.message());
+    if (ec)
+      return MakeError(Errc::kUnavailable, "proxy.listen " + at.ToString() + ": " + ec.message());
     acceptors_.push_back(std::move(acceptor));
     return {};
   }
@@ -435,11 +431,12 @@ struct ScanStep {
 
 // The blocking scand client, run as a coroutine on the scan pool. A plain function rather than
 // a capturing lambda: g++ 12 destroys a coroutine lambda's captures twice when co_spawn moves it.
-asio::awaitable<Result<scan::Verdict>> ScanTask(std::filesystem::path socket, const std::string* data,
-                                                scan::ScanContext context,
+asio::awaitable<Result<scan::Verdict>> ScanTask(std::filesystem::path socket,
+                                                const std::string* data, scan::ScanContext context,
                                                 scan::ClientOptions options) {
   co_return scan::ScanStream(
-      socket, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size()),
+      socket,
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size()),
       context, options);
 }
 
@@ -459,7 +456,8 @@ asio::awaitable<boost::system::error_code> WriteBodyPart(Stream& client, bool ch
                                                          milliseconds idle) {
   Deadline(client, idle);
   if (chunked) {
-    auto [ec, wn] = co_await asio::async_write(client, http::make_chunk(asio::buffer(data, n)), kTuple);
+    auto [ec, wn] =
+        co_await asio::async_write(client, http::make_chunk(asio::buffer(data, n)), kTuple);
     co_return ec;
   }
   auto [ec, wn] = co_await asio::async_write(client, asio::buffer(data, n), kTuple);
@@ -544,7 +542,8 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
     if (ec) co_return ec;
     const size_t got = kRelayChunk - res.body().size;
     if (got == 0) continue;
-    if (auto wec = co_await WriteBodyPart(client, chunked_out, chunk.get(), got, pc.timeouts.body_idle))
+    if (auto wec =
+            co_await WriteBodyPart(client, chunked_out, chunk.get(), got, pc.timeouts.body_idle))
       co_return wec;
     log.response_bytes += got;
   }
@@ -562,8 +561,8 @@ bool ScanBypassed(const ProxyScanConfig& sc, std::string_view content_type, std:
   for (const std::string& prefix : sc.bypass_content_types)
     if (type.starts_with(prefix)) return true;
   for (const std::string& d : sc.bypass_domains)
-    if (host == d || (host.size() > d.size() && host.ends_with(d) &&
-                      host[host.size() - d.size() - 1] == '.'))
+    if (host == d ||
+        (host.size() > d.size() && host.ends_with(d) && host[host.size() - d.size() - 1] == '.'))
       return true;
   return false;
 }
@@ -637,11 +636,10 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(A& a, B& b, asio::io_conte
 
 // Streams a message body from `in` to `out`, chunk by chunk (Beast's relay pattern).
 template <bool isRequest, class InStream, class OutStream>
-asio::awaitable<boost::system::error_code> RelayBody(InStream& in, beast::flat_buffer& in_buf,
-                                                     http::parser<isRequest, http::buffer_body>& p,
-                                                     OutStream& out,
-                                                     http::serializer<isRequest, http::buffer_body>& sr,
-                                                     milliseconds idle, uint64_t& bytes) {
+asio::awaitable<boost::system::error_code> RelayBody(
+    InStream& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
+    OutStream& out, http::serializer<isRequest, http::buffer_body>& sr, milliseconds idle,
+    uint64_t& bytes) {
   // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
   // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
   // the body lasts, and give the memory back afterwards (the client buffer lives as long as a
@@ -760,8 +758,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     log.status = status;
     const bool upstream_keep = res.keep_alive();
     const bool res_chunked = rp.chunked();
-    const bool length_known = rp.content_length().has_value() || res_chunked || head ||
-                              status == 204 || status == 304;
+    const bool length_known =
+        rp.content_length().has_value() || res_chunked || head || status == 204 || status == 304;
     StripHopByHop(res.base());
     AddVia(res.base(), res.version(), pc.via_name);
     res.version(client_version == 10 ? 10 : 11);
@@ -781,8 +779,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       Deadline(client, pc.timeouts.body_idle);
       auto [hwec, hwn] = co_await http::async_write_header(client, rsr, kTuple);
       bec = hwec;
-    } else if (scanner != nullptr && !ScanBypassed(*scanner->config, res[http::field::content_type],
-                                                   log.host)) {
+    } else if (scanner != nullptr &&
+               !ScanBypassed(*scanner->config, res[http::field::content_type], log.host)) {
       const bool chunked_out = res.chunked();
       bec = co_await ScanAndRelay(client, upstream, ubuf, rp, pc, *scanner, chunked_out, x, log);
       if (!bec && x.malware) {
@@ -813,8 +811,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
 // Removes hop-by-hop fields, points the request at the origin and adds Via.
 // Sets *expect_continue when the client waits for "100 Continue" before sending its body.
 HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool chunked,
-                                  bool has_body, const RequestTarget& target,
-                                  const ProxyConfig& pc, bool* expect_continue) {
+                                  bool has_body, const RequestTarget& target, const ProxyConfig& pc,
+                                  bool* expect_continue) {
   const unsigned client_version = req.version();
   HopByHopResult hop = StripHopByHop(req.base());
   if (!pc.forward_xff) req.erase("X-Forwarded-For");
@@ -848,8 +846,8 @@ Outbound PrepareOutbound(http::request_parser<http::buffer_body>& parser,
   out.client_keep_alive = req.keep_alive();
   out.client_version = req.version();
   out.has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-  out.hop = RewriteForUpstream(req, parser.chunked(), out.has_body, target, pc,
-                               &out.expect_continue);
+  out.hop =
+      RewriteForUpstream(req, parser.chunked(), out.has_body, target, pc, &out.expect_continue);
   return out;
 }
 
@@ -909,8 +907,10 @@ class ClientSession {
         log.verdict = "block";
         log.reason = too_big ? std::string("the request header is larger than allowed")
                              : "the request is not valid HTTP/1.1: " + ec.message();
-        if (ic) FillTls(log, *ic);
-        else attribution_ = cfg_->registry->Attribute(peer_, "");
+        if (ic)
+          FillTls(log, *ic);
+        else
+          attribution_ = cfg_->registry->Attribute(peer_, "");
         co_await Refuse(client, log, too_big ? 431 : 400,
                         too_big ? "Request Header Fields Too Large" : "Bad Request", log.reason);
         Finish(log);
@@ -959,8 +959,8 @@ class ClientSession {
     if (ic) {
       target = InnerTarget(req.target(), ic->origin, &why);
     } else {
-      target = connect ? ParseAuthorityForm(req.target(), &why)
-                       : ParseAbsoluteForm(req.target(), &why);
+      target =
+          connect ? ParseAuthorityForm(req.target(), &why) : ParseAbsoluteForm(req.target(), &why);
     }
     if (target) {
       log.url = target->url();
@@ -1035,8 +1035,8 @@ class ClientSession {
     r.port = target.port;
     r.path = full_url ? std::string_view(target.path) : std::string_view("/");
     r.full_url_visible = full_url;
-    r.is_upload = method == http::verb::post || method == http::verb::put ||
-                  method == http::verb::patch;
+    r.is_upload =
+        method == http::verb::post || method == http::verb::put || method == http::verb::patch;
     policy::Verdict v = service_.Judge(r, attribution_.tenant->id);
     log.layer = v.layer;
     log.list = v.list;
@@ -1064,8 +1064,8 @@ class ClientSession {
       page.warn = true;
       const std::string url =
           target.scheme.empty() ? "https://" + target.authority() + "/" : target.url();
-      page.continue_url = service_.warn_overrides().ContinueUrl(attribution_.tenant->id, source,
-                                                                target.host, url);
+      page.continue_url =
+          service_.warn_overrides().ContinueUrl(attribution_.tenant->id, source, target.host, url);
       log.action = "warned";
     } else {
       log.verdict = "block";
@@ -1081,7 +1081,7 @@ class ClientSession {
     std::string continue_url;
     if (page.warn) continue_url = page.continue_url;
     // A page in place of an origin whose certificate failed is a 502 (504), not a "Forbidden".
-    const char* title = page.warn             ? "Warning"
+    const char* title = page.warn            ? "Warning"
                         : page.status == 502 ? "Bad Gateway"
                         : page.status == 504 ? "Gateway Timeout"
                                              : "Forbidden";
@@ -1159,8 +1159,8 @@ class ClientSession {
         if (!upstream) co_return co_await UpstreamFailed(client_, log, log.status, log.error);
       }
       beast::flat_buffer ubuf;
-      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc,
-                                        reused, out, ScanFor(target), log);
+      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
+                                        ScanFor(target), log);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -1353,7 +1353,8 @@ class ClientSession {
         if (errno == EAGAIN || errno == EINTR) continue;
         co_return ErrnoError("reading the ClientHello", errno);
       }
-      auto peek = net::PeekClientHello(std::span<const uint8_t>(bytes.data(), static_cast<size_t>(n)));
+      auto peek =
+          net::PeekClientHello(std::span<const uint8_t>(bytes.data(), static_cast<size_t>(n)));
       if (!peek) co_return peek.error();
       if (!peek->need_more) co_return peek->info;
       if (static_cast<size_t>(n) == bytes.size()) {
@@ -1490,8 +1491,8 @@ class ClientSession {
       }
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
-      Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc,
-                                        reused, out, ScanFor(target), log);
+      Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
+                                        ScanFor(target), log);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;
@@ -1572,9 +1573,9 @@ class ClientSession {
     if (log.action == "allowed") log.action = status == 403 ? "blocked" : "failed";
     if (log.verdict == "allow" && status == 403) log.verdict = "block";
     PageInfo page;
-    page.kind = !continue_url.empty()                         ? PageInfo::Kind::kWarning
-                : status == 403 ? PageInfo::Kind::kBlocked
-                                                             : PageInfo::Kind::kError;
+    page.kind = !continue_url.empty() ? PageInfo::Kind::kWarning
+                : status == 403       ? PageInfo::Kind::kBlocked
+                                      : PageInfo::Kind::kError;
     page.continue_url = continue_url;
     page.category = log.category;
     page.layer = log.layer;
@@ -1624,9 +1625,9 @@ class ClientSession {
     e.Set("event.category", "web");
     e.Set("event.type", success ? "access" : "denied");
     e.Set("event.duration",
-          static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   Clock::now() - log.start)
-                                   .count()));
+          static_cast<int64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - log.start)
+                  .count()));
     if (attribution_.tenant) e.Set("tenant.id", attribution_.tenant->id);
     e.Set("client.ip", attribution_.client.ToString());
     e.Set("source.ip", attribution_.source.ToString());

@@ -131,9 +131,12 @@ std::optional<RequestTarget> ParseAbsoluteForm(std::string_view target, std::str
   RequestTarget out;
   out.scheme = "http";
   if (!ParseHostPort(authority, false, 80, out, why)) return std::nullopt;
-  if (path.empty()) out.path = "/";
-  else if (path.front() == '?') out.path = "/" + std::string(path);
-  else out.path = std::string(path);
+  if (path.empty())
+    out.path = "/";
+  else if (path.front() == '?')
+    out.path = "/" + std::string(path);
+  else
+    out.path = std::string(path);
   return out;
 }
 

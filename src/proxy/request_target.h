@@ -16,7 +16,7 @@ struct RequestTarget {
   std::string host;    // lower-case name, or an IP literal without brackets
   bool host_is_ip = false;
   uint16_t port = 0;
-  std::string path;    // origin-form for the upstream: "/path?query", "/" when empty
+  std::string path;               // origin-form for the upstream: "/path?query", "/" when empty
   std::string authority() const;  // "host:port", IPv6 in brackets; port omitted when default
   std::string url() const;        // scheme://authority/path, for logs and the URL filter
 };

@@ -93,12 +93,12 @@ std::string WarnOverrides::Mac(std::string_view message) const {
 std::string WarnOverrides::ContinueUrl(std::string_view tenant, std::string_view source,
                                        std::string_view host, std::string_view original_url,
                                        Clock::time_point now) {
-  const long long expires = std::chrono::duration_cast<std::chrono::seconds>(
-                                (now + link_valid_for_).time_since_epoch())
-                                .count();
+  const long long expires =
+      std::chrono::duration_cast<std::chrono::seconds>((now + link_valid_for_).time_since_epoch())
+          .count();
   const std::string e = std::to_string(expires);
-  const std::string mac = Mac(GrantKey(tenant, source, host) + "|" + std::string(original_url) +
-                              "|" + e);
+  const std::string mac =
+      Mac(GrantKey(tenant, source, host) + "|" + std::string(original_url) + "|" + e);
   return "http://" + std::string(kProxyOwnHost) + "/continue?h=" + PercentEncode(host) +
          "&u=" + PercentEncode(original_url) + "&e=" + e + "&m=" + mac;
 }
@@ -118,13 +118,13 @@ std::optional<WarnOverrides::Continue> WarnOverrides::Accept(std::string_view qu
   auto e = QueryValue(query, "e");
   auto m = QueryValue(query, "m");
   if (!host || !url || !e || !m) return fail("the continue link is incomplete");
-  const std::string expected =
-      Mac(GrantKey(tenant, source, *host) + "|" + *url + "|" + *e);
+  const std::string expected = Mac(GrantKey(tenant, source, *host) + "|" + *url + "|" + *e);
   if (expected.size() != m->size() || CRYPTO_memcmp(expected.data(), m->data(), m->size()) != 0)
     return fail("the continue link was not made for this terminal (or was altered)");
   long long expires = 0;
   auto [end, ec] = std::from_chars(e->data(), e->data() + e->size(), expires);
-  if (ec != std::errc() || end != e->data() + e->size()) return fail("the continue link is malformed");
+  if (ec != std::errc() || end != e->data() + e->size())
+    return fail("the continue link is malformed");
   const long long now_s =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (now_s > expires) return fail("the continue link has expired; open the page again");
@@ -140,8 +140,8 @@ std::optional<WarnOverrides::Continue> WarnOverrides::Accept(std::string_view qu
   return Continue{std::string(tenant), std::string(source), *host, *url};
 }
 
-bool WarnOverrides::Granted(std::string_view tenant, std::string_view source,
-                            std::string_view host, Clock::time_point now) {
+bool WarnOverrides::Granted(std::string_view tenant, std::string_view source, std::string_view host,
+                            Clock::time_point now) {
   std::lock_guard lock(mu_);
   auto it = grants_.find(GrantKey(tenant, source, host));
   return it != grants_.end() && it->second > now;

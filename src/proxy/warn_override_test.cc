@@ -11,7 +11,8 @@ std::string QueryOf(const std::string& url) { return url.substr(url.find('?') + 
 TEST(WarnOverridesTest, ContinueGrantsThatTerminalAndHostOnly) {
   WarnOverrides w(std::chrono::hours(1), std::chrono::minutes(30));
   const auto t0 = WarnOverrides::Clock::now();
-  std::string url = w.ContinueUrl("tsu", "10.1.2.3", "games.example", "http://games.example/a?b=c", t0);
+  std::string url =
+      w.ContinueUrl("tsu", "10.1.2.3", "games.example", "http://games.example/a?b=c", t0);
   EXPECT_EQ(url.rfind("http://seccloud.invalid/continue?", 0), 0u);
   EXPECT_FALSE(w.Granted("tsu", "10.1.2.3", "games.example", t0));
   std::string why;

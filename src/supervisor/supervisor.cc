@@ -6,19 +6,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstdio>
-#include <fstream>
-#include <map>
-#include <sstream>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include "core/event.h"
 #include "core/event_writer.h"
@@ -73,8 +72,9 @@ std::vector<ChildSpec> ChildrenOf(const Config& config, const fs::path& config_p
   // (supervisor.admin + the service's fixed offset).
   for (const net::BuiltinService& b : net::kBuiltinServices) {
     if (!ServiceEnabled(config, b.name)) continue;
-    ChildSpec c{b.name, "service", {SelfExecutable().string(), b.name, "--config", config_path.string()},
-                {}, {}, std::nullopt};
+    ChildSpec c{
+        b.name, "service", {SelfExecutable().string(), b.name, "--config", config_path.string()},
+        {},     {},        std::nullopt};
     Endpoint admin = net::AdminEndpointOf(config, b.name);
     if (admin.port != 0) c.health = HttpUrl{admin, "/healthz"};
     out.push_back(std::move(c));
@@ -92,10 +92,14 @@ enum class ChildState { kRunning, kBackoff, kStopping, kStopped };
 
 const char* StateName(ChildState s) {
   switch (s) {
-    case ChildState::kRunning: return "running";
-    case ChildState::kBackoff: return "backoff";
-    case ChildState::kStopping: return "stopping";
-    case ChildState::kStopped: return "stopped";
+    case ChildState::kRunning:
+      return "running";
+    case ChildState::kBackoff:
+      return "backoff";
+    case ChildState::kStopping:
+      return "stopping";
+    case ChildState::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -150,8 +154,9 @@ class SupervisorImpl final : public Supervisor {
     const fs::path state_dir = config_->node.state_dir;
     std::error_code ec;
     fs::create_directories(state_dir / "logs", ec);
-    if (ec) return MakeError(Errc::kIo, "cannot create " + (state_dir / "logs").string() + ": " +
-                                            ec.message());
+    if (ec)
+      return MakeError(Errc::kIo,
+                       "cannot create " + (state_dir / "logs").string() + ": " + ec.message());
     const fs::path lock = state_dir / "supervisor.lock";
     lock_fd_ = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (lock_fd_ < 0) return ErrnoError("cannot open " + lock.string(), errno);
@@ -180,11 +185,9 @@ class SupervisorImpl final : public Supervisor {
     });
     admin_->Route("POST", "/reload", [this](const net::AdminRequest&) { return Reload(); });
     health_.Set("events", true);
-    metrics_.AddGaugeFunction("seccloud_supervisor_uptime_seconds", "Seconds since start", "",
-                              [this] {
-                                return std::chrono::duration<double>(Clock::now() - started_)
-                                    .count();
-                              });
+    metrics_.AddGaugeFunction(
+        "seccloud_supervisor_uptime_seconds", "Seconds since start", "",
+        [this] { return std::chrono::duration<double>(Clock::now() - started_).count(); });
     return WriteStateFile();
   }
 
@@ -395,8 +398,7 @@ class SupervisorImpl final : public Supervisor {
       Record("system.config", "reload-refused", "failure",
              {{"error.message", errors.substr(0, 16384)},
               {"seccloud.config.file", config_path_.string()},
-              {"seccloud.config.errors",
-               static_cast<int64_t>(loaded.error().errors.size())}});
+              {"seccloud.config.errors", static_cast<int64_t>(loaded.error().errors.size())}});
       Log("reload refused; the running configuration stays:\n" + errors);
       return net::HttpReply{422, "text/plain; charset=utf-8",
                             "reload refused; the running configuration stays\n" + errors};
@@ -420,8 +422,10 @@ class SupervisorImpl final : public Supervisor {
       auto w = wanted.find(name);
       if (w == wanted.end()) {
         c->removed = true;
-        if (c->pid > 0) StopChild(*c, SIGTERM);
-        else to_erase.push_back(name);
+        if (c->pid > 0)
+          StopChild(*c, SIGTERM);
+        else
+          to_erase.push_back(name);
       } else if (!(w->second == c->spec)) {
         if (c->pid > 0) {
           c->replacement = w->second;
@@ -443,10 +447,10 @@ class SupervisorImpl final : public Supervisor {
       children_[name] = std::move(child);
       StartChild(c);
     }
-    Record("system.config", "reloaded", "success",
-           {{"seccloud.config.file", config_path_.string()},
-            {"message", "configuration reloaded; " + std::to_string(children_.size()) +
-                            " children"}});
+    Record(
+        "system.config", "reloaded", "success",
+        {{"seccloud.config.file", config_path_.string()},
+         {"message", "configuration reloaded; " + std::to_string(children_.size()) + " children"}});
     Log("configuration reloaded");
     return net::HttpReply{200, "text/plain; charset=utf-8", "reloaded\n"};
   }
@@ -505,9 +509,8 @@ class SupervisorImpl final : public Supervisor {
                      {"version", c->version},
                      {"last_exit", c->last_exit}};
       o["uptime_seconds"] =
-          c->pid > 0
-              ? std::chrono::duration_cast<std::chrono::seconds>(now - c->started).count()
-              : int64_t{0};
+          c->pid > 0 ? std::chrono::duration_cast<std::chrono::seconds>(now - c->started).count()
+                     : int64_t{0};
       if (!c->health_detail.empty()) o["health_detail"] = c->health_detail;
       if (c->spec.health)
         o["health_url"] = "http://" + c->spec.health->endpoint.ToString() + c->spec.health->target;

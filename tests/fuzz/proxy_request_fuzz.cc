@@ -2,13 +2,12 @@
 // parser with the proxy's limits, then the proxy's own target parsing and hop-by-hop handling.
 // Any input must end in a parsed request or a refusal with a reason — never a crash.
 
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "proxy/hop_by_hop.h"
 #include "proxy/request_target.h"

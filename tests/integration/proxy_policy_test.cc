@@ -29,8 +29,8 @@
 #include "core/process.h"
 #include "core/spool_reader.h"
 #include "net/http.h"
-#include "test_util.h"
 #include "nginx_origin.h"
+#include "test_util.h"
 
 namespace seccloud {
 namespace {

@@ -3,7 +3,11 @@
 // These tests run the real seccloud binary against real child processes (python3's HTTP server,
 // sh) on a loopback address of their own.
 
+#include "supervisor/supervisor.h"
+
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -11,21 +15,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
 
-#include <boost/json.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "core/process.h"
 #include "core/spool_reader.h"
 #include "net/http.h"
 #include "test_util.h"
-#include "supervisor/supervisor.h"
 
 namespace seccloud {
 namespace {
@@ -70,7 +70,9 @@ class SupervisorTest : public ::testing::Test {
     return "node: {name: test-gw, state_dir: state}\n"
            "events: {spool_dir: spool}\n"
            "supervisor:\n"
-           "  admin: " + ip_ + ":" + std::to_string(admin_port_) + "\n"
+           "  admin: " +
+           ip_ + ":" + std::to_string(admin_port_) +
+           "\n"
            "  restart_backoff: {initial: 100ms, max: 400ms}\n"
            "  stable_after: 30s\n"
            "  drain_timeout: 1s\n"
@@ -82,20 +84,20 @@ class SupervisorTest : public ::testing::Test {
 
   std::string WebProgram() {
     return "  - name: web\n"
-           "    command: [python3, -m, http.server, --bind, " + ip_ + ", " +
-           std::to_string(web_port_) + "]\n"
+           "    command: [python3, -m, http.server, --bind, " +
+           ip_ + ", " + std::to_string(web_port_) +
+           "]\n"
            "    working_dir: www\n"
-           "    health_url: http://" + ip_ + ":" + std::to_string(web_port_) + "/healthz\n";
+           "    health_url: http://" +
+           ip_ + ":" + std::to_string(web_port_) + "/healthz\n";
   }
 
   void WriteConfig(const std::string& text) { std::ofstream(dir_ / "seccloud.yaml") << text; }
   std::string ConfigPath() const { return (dir_ / "seccloud.yaml").string(); }
 
   void StartSupervisor() {
-    auto pid = Spawn(SpawnOptions{{binary_, "run", "--config", ConfigPath()},
-                                  {},
-                                  {},
-                                  dir_ / "supervisor.out"});
+    auto pid = Spawn(
+        SpawnOptions{{binary_, "run", "--config", ConfigPath()}, {}, {}, dir_ / "supervisor.out"});
     ASSERT_TRUE(pid) << pid.error().ToString();
     supervisor_pid_ = *pid;
   }
@@ -120,8 +122,7 @@ class SupervisorTest : public ::testing::Test {
 
   bool ServiceIs(const std::string& name, const std::string& state, const std::string& health) {
     json::object s = Service(name);
-    return !s.empty() && s.at("state").as_string() == state &&
-           s.at("health").as_string() == health;
+    return !s.empty() && s.at("state").as_string() == state && s.at("health").as_string() == health;
   }
 
   pid_t PidOf(const std::string& name) {
@@ -165,8 +166,8 @@ class SupervisorTest : public ::testing::Test {
 };
 
 TEST_F(SupervisorTest, StartsProgramsAndStatusShowsThemHealthy) {
-  WriteConfig(Config("programs:\n" + WebProgram() +
-                     "  - name: idle\n    command: [sleep, '3600']\n"));
+  WriteConfig(
+      Config("programs:\n" + WebProgram() + "  - name: idle\n    command: [sleep, '3600']\n"));
   StartSupervisor();
   ASSERT_TRUE(WaitFor([&] { return ServiceIs("web", "running", "healthy"); }))
       << SupervisorOutput();
@@ -228,8 +229,8 @@ TEST_F(SupervisorTest, RestartsBackOffExponentially) {
       << SupervisorOutput();
   std::vector<int64_t> delays;
   for (auto& e : EventsWithAction("crashed")) {
-    delays.push_back(e.at("seccloud").as_object().at("service").as_object()
-                         .at("restart_in_ms").as_int64());
+    delays.push_back(
+        e.at("seccloud").as_object().at("service").as_object().at("restart_in_ms").as_int64());
     EXPECT_THAT(json::serialize(e), HasSubstr("exited with status 3"));
   }
   ASSERT_GE(delays.size(), 5u);
@@ -290,8 +291,8 @@ TEST_F(SupervisorTest, SigtermDrainsEveryChildWithinTheDeadline) {
 
   ASSERT_EQ(kill(supervisor_pid_, SIGTERM), 0);
   int status = 0;
-  ASSERT_TRUE(WaitFor([&] { return waitpid(supervisor_pid_, &status, WNOHANG) == supervisor_pid_; },
-                      10s))
+  ASSERT_TRUE(
+      WaitFor([&] { return waitpid(supervisor_pid_, &status, WNOHANG) == supervisor_pid_; }, 10s))
       << SupervisorOutput();
   supervisor_pid_ = 0;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << SupervisorOutput();
@@ -349,7 +350,8 @@ TEST_F(SupervisorTest, ServicesDropRootAfterBindingAndKeepWritingEvents) {
   cfg.replace(cfg.find("node: {name: test-gw, state_dir: state}"),
               std::string("node: {name: test-gw, state_dir: state}").size(),
               "node: {name: test-gw, state_dir: state, user: nobody}");
-  cfg.replace(cfg.find("events: {spool_dir: spool}"), std::string("events: {spool_dir: spool}").size(),
+  cfg.replace(cfg.find("events: {spool_dir: spool}"),
+              std::string("events: {spool_dir: spool}").size(),
               "events: {spool_dir: spool, rotate_size: 64KiB}");
   // Port 81: binding it needs root, so the proxy must bind first and drop afterwards.
   cfg += "proxy:\n  listen: [" + ip_ + ":81]\n  system_resolver: false\n";
@@ -369,13 +371,14 @@ TEST_F(SupervisorTest, ServicesDropRootAfterBindingAndKeepWritingEvents) {
   // Enough denied requests (the source is in no tenant) to rotate the 64 KiB spool file twice:
   // the new files are created as nobody.
   for (int i = 0; i < 300; ++i) {
-    std::string answer = ProxyRequest("127.200.0.9", ip_, 81, "http://www.example.com/" +
-                                                                 std::to_string(i));
+    std::string answer =
+        ProxyRequest("127.200.0.9", ip_, 81, "http://www.example.com/" + std::to_string(i));
     ASSERT_NE(answer.find("403"), std::string::npos) << answer;
   }
   ASSERT_EQ(kill(supervisor_pid_, SIGTERM), 0);
   int wstatus = 0;
-  ASSERT_TRUE(WaitFor([&] { return waitpid(supervisor_pid_, &wstatus, WNOHANG) == supervisor_pid_; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return waitpid(supervisor_pid_, &wstatus, WNOHANG) == supervisor_pid_; }));
   supervisor_pid_ = 0;
   auto reader = SpoolReader::Open(dir_ / "spool" / "proxy", "proxy");
   ASSERT_TRUE(reader);
@@ -401,8 +404,7 @@ TEST(CheckConfigCommand, ListsEveryErrorAndExitsOne) {
          "supervisor: {admin: 127.0.0.1:1}\n"
          "tenants:\n  - {id: a, name: A, networks: [10.0.0.0/33]}\n"
          "  - {id: b, name: B, networks: [10.0.0.0/8], domains: [-bad.example]}\n";
-  auto r = RunCommand({SECCLOUD_BINARY, "check-config", (dir / "bad.yaml").string()},
-                      dir);
+  auto r = RunCommand({SECCLOUD_BINARY, "check-config", (dir / "bad.yaml").string()}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("bad.yaml:5:33: tenants[0].networks[0]: \"10.0.0.0/33\""));
   EXPECT_THAT(r.output, HasSubstr("bad.yaml:6:56: tenants[1].domains[0]"));

@@ -2,14 +2,13 @@
 // Helpers shared by the integration tests: run a command, wait for a condition, read a file,
 // and look into events by dotted path.
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 namespace seccloud::integration {
 
@@ -19,7 +18,8 @@ struct CommandResult {
 };
 
 // Runs `argv` to completion, capturing stdout and stderr through a file in `scratch`.
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::filesystem::path& scratch);
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::filesystem::path& scratch);
 
 // Polls `done` every 50 ms until it holds or `limit` passes; returns its last answer.
 bool WaitFor(const std::function<bool()>& done,
