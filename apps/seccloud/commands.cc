@@ -228,6 +228,8 @@ int Status(const std::vector<std::string>& args) {
                   Str(s, "version").empty() ? "-" : Str(s, "version").c_str());
       if (!Str(s, "health_detail").empty())
         std::printf("  %s: %s\n", Str(s, "name").c_str(), Str(s, "health_detail").c_str());
+      if (!Str(s, "components").empty())
+        std::printf("  %s: %s\n", Str(s, "name").c_str(), Str(s, "components").c_str());
       if (Str(s, "state") != "running" && !Str(s, "last_exit").empty())
         std::printf("  %s: last exit: %s\n", Str(s, "name").c_str(), Str(s, "last_exit").c_str());
     }

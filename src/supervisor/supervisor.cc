@@ -118,6 +118,7 @@ struct Child {
   std::string health = "unknown";  // "healthy", "unhealthy", "unknown"
   std::string health_detail;
   std::string version;
+  std::string components;  // "name: detail; …" of the health components that say something
   asio::steady_timer restart_timer;
 };
 
@@ -489,11 +490,29 @@ class SupervisorImpl final : public Supervisor {
             c.health_detail.clear();
             boost::system::error_code jec;
             json::value v = json::parse(r->body, jec);
-            if (!jec && v.is_object())
+            if (!jec && v.is_object()) {
               if (auto* ver = v.as_object().if_contains("version"); ver && ver->is_string())
                 c.version = std::string(ver->as_string());
+              c.components = ComponentDetails(v.as_object());
+            }
           }
         });
+  }
+
+  // The components of a /healthz answer that carry a detail, as one line (bounded).
+  static std::string ComponentDetails(const json::object& healthz) {
+    std::string out;
+    const json::value* comps = healthz.if_contains("components");
+    if (!comps || !comps->is_object()) return out;
+    for (const auto& [name, state] : comps->as_object()) {
+      if (!state.is_object()) continue;
+      const json::value* detail = state.as_object().if_contains("detail");
+      if (!detail || !detail->is_string() || detail->as_string().empty()) continue;
+      if (!out.empty()) out += "; ";
+      out += std::string(name) + ": " + std::string(detail->as_string());
+      if (out.size() > 1024) break;
+    }
+    return out.substr(0, 1024);
   }
 
   std::string StatusJson() {
@@ -512,6 +531,7 @@ class SupervisorImpl final : public Supervisor {
           c->pid > 0 ? std::chrono::duration_cast<std::chrono::seconds>(now - c->started).count()
                      : int64_t{0};
       if (!c->health_detail.empty()) o["health_detail"] = c->health_detail;
+      if (!c->components.empty()) o["components"] = c->components;
       if (c->spec.health)
         o["health_url"] = "http://" + c->spec.health->endpoint.ToString() + c->spec.health->target;
       services.push_back(std::move(o));

@@ -24,6 +24,13 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 "$bin" status --config etc/demo.yaml || fail "not every service is running and healthy"
+# scand's signature versions reach `seccloud status` (its health is probed every 2 s).
+for _ in $(seq 1 50); do
+  "$bin" status --config etc/demo.yaml | grep -q 'scand: .*signatures: clamav:' && break
+  sleep 0.2
+done
+"$bin" status --config etc/demo.yaml | grep -q 'scand: .*signatures: clamav:.*last update' ||
+  fail "seccloud status shows scand's signature versions"
 
 tsu=(-s -x http://127.0.0.1:3128 --interface 127.10.0.5 --cacert var/demo/ca/ca.pem)
 ise=(-s -x http://127.0.0.1:3128 --interface 127.30.0.5 --cacert var/demo/ca/ca.pem)
