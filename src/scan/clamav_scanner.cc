@@ -143,15 +143,7 @@ class ClamavScanner final : public Scanner {
   seccloud::Result<Verdict> ScanFile(const fs::path& path,
                                      const ScanContext& context) const override {
     auto mapped = internal::MappedFile::Open(path);
-    if (!mapped) {
-      Verdict v;
-      v.engine = "clamav";
-      v.db_version = db_version();
-      v.result = Verdict::kError;
-      v.action = "block";
-      v.error = mapped.error().message;
-      return v;
-    }
+    if (!mapped) return internal::UnreadableVerdict("clamav", db_version(), mapped.error().message);
     ScanContext c = context;
     if (c.file_name.empty()) c.file_name = path.filename().string();
     return ScanBuffer(mapped->bytes(), c);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "scan/scanner.h"
 
 namespace seccloud::scan::internal {
 
@@ -39,5 +40,16 @@ inline std::chrono::system_clock::time_point ToSystemTime(std::filesystem::file_
 
 // The extension of a file name, lower case, without the dot ("" when there is none).
 std::string LowerExtension(std::string_view name);
+
+// The verdict for content that could not be read at all: an error, blocked.
+inline Verdict UnreadableVerdict(std::string engine, std::string db_version, std::string error) {
+  Verdict v;
+  v.engine = std::move(engine);
+  v.db_version = std::move(db_version);
+  v.result = Verdict::kError;
+  v.action = "block";
+  v.error = std::move(error);
+  return v;
+}
 
 }  // namespace seccloud::scan::internal

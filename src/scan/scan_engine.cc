@@ -223,15 +223,7 @@ seccloud::Result<Verdict> ScanEngine::ScanBuffer(std::span<const uint8_t> data,
 seccloud::Result<Verdict> ScanEngine::ScanFile(const fs::path& path,
                                                const ScanContext& context) const {
   auto mapped = internal::MappedFile::Open(path);
-  if (!mapped) {
-    Verdict v;
-    v.engine = "seccloud";
-    v.db_version = db_version();
-    v.result = Verdict::kError;
-    v.action = "block";
-    v.error = mapped.error().message;
-    return v;
-  }
+  if (!mapped) return internal::UnreadableVerdict("seccloud", db_version(), mapped.error().message);
   ScanContext c = context;
   if (c.file_name.empty()) c.file_name = path.string();
   return ScanBuffer(mapped->bytes(), c);

@@ -168,15 +168,7 @@ class YaraScanner final : public Scanner {
   seccloud::Result<Verdict> ScanFile(const fs::path& path,
                                      const ScanContext& context) const override {
     auto mapped = internal::MappedFile::Open(path);
-    if (!mapped) {
-      Verdict v;
-      v.engine = "yara";
-      v.db_version = db_version();
-      v.result = Verdict::kError;
-      v.action = "block";
-      v.error = mapped.error().message;
-      return v;
-    }
+    if (!mapped) return internal::UnreadableVerdict("yara", db_version(), mapped.error().message);
     ScanContext c = context;
     if (c.file_name.empty()) c.file_name = path.string();
     return ScanBuffer(mapped->bytes(), c);
