@@ -158,15 +158,8 @@ class ProxyPolicyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     binary_ = SECCLOUD_BINARY;
-    dir_ = fs::temp_directory_path() /
-           ("seccloud-policy-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
-    const int pid = getpid();
-    const std::string tail = std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
+    dir_ = integration::FreshTestDir("policy");
+    const std::string tail = integration::PidAddressTail();
     ip_ = "127.81." + tail;
     origin_ip_ = "127.82." + tail;
 

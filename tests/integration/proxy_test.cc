@@ -177,17 +177,10 @@ class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     binary_ = SECCLOUD_BINARY;
-    dir_ = fs::temp_directory_path() /
-           ("seccloud-proxy-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
+    dir_ = integration::FreshTestDir("proxy");
     // Loopback addresses of this process's own: the proxy in 127.77/16, the origin in 127.78/16
     // (neither belongs to a tenant).
-    const int pid = getpid();
-    const std::string tail = std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
+    const std::string tail = integration::PidAddressTail();
     ip_ = "127.77." + tail;
     origin_ip_ = "127.78." + tail;
     auto origin = NginxOrigin::Start(dir_ / "origin", origin_ip_, kOriginPort);

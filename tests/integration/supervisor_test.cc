@@ -43,15 +43,11 @@ class SupervisorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     binary_ = SECCLOUD_BINARY;
-    dir_ = fs::temp_directory_path() /
-           ("seccloud-sup-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = integration::FreshTestDir("sup");
     fs::create_directories(dir_ / "www");
     std::ofstream(dir_ / "www" / "healthz") << "ok\n";
     // A loopback address of this process's own, so parallel tests never share a port.
-    const int pid = getpid();
-    ip_ = "127.77." + std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
+    ip_ = "127.77." + integration::PidAddressTail();
     admin_port_ = 19500;
     web_port_ = 18080;
   }

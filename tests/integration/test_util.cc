@@ -1,6 +1,8 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -37,6 +39,22 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit)
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+fs::path FreshTestDir(std::string_view prefix) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("seccloud-" + std::string(prefix) + "-" + std::to_string(getpid()) + "-" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  return dir;
+}
+
+std::string PidAddressTail() {
+  const int pid = getpid();
+  return std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
 }
 
 size_t Count(std::string_view text, std::string_view what) {

@@ -27,6 +27,14 @@ bool WaitFor(const std::function<bool()>& done,
 
 std::string ReadFile(const std::filesystem::path& p);
 
+// A new, empty directory for the running test ("<tmp>/seccloud-<prefix>-<pid>-<test name>"),
+// readable and traversable by others (nginx workers and dropped services run as nobody).
+std::filesystem::path FreshTestDir(std::string_view prefix);
+
+// "x.y" derived from this process's pid, so that each test process (ctest runs one per test)
+// listens on loopback addresses of its own: "127.77." + PidAddressTail().
+std::string PidAddressTail();
+
 // How often `what` occurs in `text`.
 size_t Count(std::string_view text, std::string_view what);
 
