@@ -1,0 +1,160 @@
+#include "soc/record.h"
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+namespace seccloud::soc {
+namespace {
+
+constexpr std::array<std::pair<Format, const char*>, 7> kFormatNames = {{
+    {Format::kSeccloudEvent, "seccloud-event"},
+    {Format::kSyslog, "syslog"},
+    {Format::kJson, "json"},
+    {Format::kSuricataEve, "eve"},
+    {Format::kAccessLog, "access-log"},
+    {Format::kWindowsEvent, "windows-event"},
+    {Format::kText, "text"},
+}};
+
+bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+const char* FormatName(Format format) {
+  for (const auto& [f, name] : kFormatNames) {
+    if (f == format) return name;
+  }
+  return "unknown";
+}
+
+bool ParseFormatName(std::string_view name, Format* out) {
+  for (const auto& [f, n] : kFormatNames) {
+    if (name == n) {
+      *out = f;
+      return true;
+    }
+  }
+  return false;
+}
+
+const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {
+  const boost::json::object* obj = &fields;
+  while (true) {
+    // Longest key first: "a.b.c" may be stored as {"a.b":{"c":…}} or {"a":{"b.c":…}}.
+    for (size_t end = path.size();; end = path.rfind('.', end - 1)) {
+      if (end == std::string_view::npos || end == 0) return nullptr;
+      const auto* v = obj->if_contains(path.substr(0, end));
+      if (v != nullptr) {
+        if (end == path.size()) return v;
+        if (const auto* next = v->if_object()) {
+          obj = next;
+          path.remove_prefix(end + 1);
+          break;
+        }
+      }
+      if (end == 0) return nullptr;
+    }
+  }
+}
+
+void SetField(boost::json::object& fields, std::string_view path, boost::json::value value) {
+  boost::json::object* obj = &fields;
+  while (true) {
+    const size_t dot = path.find('.');
+    if (dot == std::string_view::npos) {
+      (*obj)[path] = std::move(value);
+      return;
+    }
+    boost::json::value& next = (*obj)[path.substr(0, dot)];
+    if (!next.is_object()) next = boost::json::object();
+    obj = &next.as_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+std::string FormatTimeMs(int64_t ms) {
+  int64_t secs = ms / 1000;
+  int64_t frac = ms % 1000;
+  if (frac < 0) {
+    frac += 1000;
+    --secs;
+  }
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(frac));
+  return buf;
+}
+
+bool ParseRfc3339Ms(std::string_view s, int64_t* ms) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(s, 0, 4, &year) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &month) ||
+      s[7] != '-' || !Digits(s, 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !Digits(s, 11, 2, &hour) || s[13] != ':' || !Digits(s, 14, 2, &minute) || s[16] != ':' ||
+      !Digits(s, 17, 2, &second)) {
+    return false;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return false;
+  }
+  size_t pos = 19;
+  int millis = 0;
+  if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+    ++pos;
+    size_t digits = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (digits < 3) millis = millis * 10 + (s[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) return false;
+    for (size_t i = digits; i < 3; ++i) millis *= 10;
+  }
+  int64_t offset_minutes = 0;
+  if (pos == s.size()) return false;  // RFC 3339 requires the offset
+  if (s[pos] == 'Z' || s[pos] == 'z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    int oh, om;
+    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !Digits(s, pos + 4, 2, &om) || oh > 23 || om > 59) {
+      return false;
+    }
+    offset_minutes = (oh * 60 + om) * (s[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return false;
+  }
+  if (pos != s.size()) return false;
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t secs =
+      days * 86400 + hour * 3600 + minute * 60 + std::min(second, 59) - offset_minutes * 60;
+  *ms = secs * 1000 + millis;
+  return true;
+}
+
+}  // namespace seccloud::soc

@@ -1,0 +1,67 @@
+#pragma once
+// One log record inside the SOC (R18, R19): what ingest produces, the store keeps, detection reads
+// and alerts cite. The raw text is kept byte for byte; the normalised fields are ECS names in
+// nested objects, the shape of /work/shared/events.md, so a Sigma rule, a search and the console
+// all see the same names whatever the record's origin.
+//
+// Fields are a pure function of (format, raw, received_ms, peer, source, tenant): the store may
+// keep only those and rebuild the fields with Normalize() when it reads a record back.
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace seccloud::soc {
+
+// The largest raw record ingest accepts; a longer line is cut here and the record marked
+// truncated (never dropped).
+inline constexpr size_t kMaxRawBytes = size_t{64} << 10;
+
+// How `raw` is to be read. Stored with every record; values are persisted, never renumber.
+enum class Format : uint8_t {
+  kSeccloudEvent = 1,  // one line of a seccloud event spool (events.md)
+  kSyslog = 2,         // RFC 5424, RFC 3164, or a bare "Mmm dd hh:mm:ss host tag: msg" line
+  kJson = 3,           // one JSON object; ECS names used as they are
+  kSuricataEve = 4,    // one Suricata EVE JSON record
+  kAccessLog = 5,      // nginx/Apache combined (or common) access log line
+  kWindowsEvent = 6,  // a Windows event rendered as JSON ({"Event":{"System":…,"EventData":…}})
+  kText = 7,          // any other text line (Loghub samples, application logs): timestamp sniffed
+};
+const char* FormatName(Format format);  // "seccloud-event", "syslog", "json", "eve", …
+bool ParseFormatName(std::string_view name, Format* out);
+
+struct Record {
+  // @timestamp: when it happened, ms since the Unix epoch, UTC. The parser takes it from the
+  // record when the record has one (and it is plausible), else received_ms.
+  int64_t time_ms = 0;
+  int64_t received_ms = 0;  // when seccloud received the record
+  Format format = Format::kText;
+  std::string source;  // the ingest source's configured name ("spool:proxy", "syslog-udp", …)
+  std::string peer;    // the sender's IP address for network sources, else ""
+  std::string tenant;  // the tenant id attribution found, else ""
+  std::string raw;     // the original bytes (not necessarily UTF-8), at most kMaxRawBytes
+
+  // Normalised fields (ECS, nested objects). Always holds "@timestamp", "event.dataset",
+  // "event.ingested", "seccloud.soc.source", "seccloud.soc.format" and, when known,
+  // "tenant.id". Strings are valid UTF-8.
+  boost::json::object fields;
+  bool parsed = false;     // false: no parser understood raw; fields hold only the metadata and
+                           // "seccloud.soc.parse_error"
+  bool truncated = false;  // raw was cut at kMaxRawBytes
+};
+
+// The value at a dotted path in nested objects ("source.ip" → fields["source"]["ip"]), or nullptr.
+// A key that itself contains dots (as some JSON producers write, "source.ip": …) is found too:
+// at each level the longest matching key wins.
+const boost::json::value* FindField(const boost::json::object& fields, std::string_view path);
+
+// Sets a dotted path, creating objects on the way; replaces a non-object in the way.
+void SetField(boost::json::object& fields, std::string_view path, boost::json::value value);
+
+// "2026-11-26T03:20:22.123Z" (RFC 3339, UTC, milliseconds) ⇄ ms since the epoch.
+std::string FormatTimeMs(int64_t ms);
+bool ParseRfc3339Ms(std::string_view text, int64_t* ms);
+
+}  // namespace seccloud::soc
