@@ -4,6 +4,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "soc/detection.h"
+
 namespace seccloud::soc {
 namespace {
 
@@ -39,6 +41,33 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
 }
 
 }  // namespace
+
+const char* LevelName(Level level) {
+  switch (level) {
+    case Level::kInformational:
+      return "informational";
+    case Level::kLow:
+      return "low";
+    case Level::kMedium:
+      return "medium";
+    case Level::kHigh:
+      return "high";
+    case Level::kCritical:
+      return "critical";
+  }
+  return "unknown";
+}
+
+bool ParseLevelName(std::string_view name, Level* out) {
+  for (Level l :
+       {Level::kInformational, Level::kLow, Level::kMedium, Level::kHigh, Level::kCritical}) {
+    if (name == LevelName(l)) {
+      *out = l;
+      return true;
+    }
+  }
+  return false;
+}
 
 const char* FormatName(Format format) {
   for (const auto& [f, name] : kFormatNames) {

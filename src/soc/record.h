@@ -33,6 +33,9 @@ const char* FormatName(Format format);  // "seccloud-event", "syslog", "json", "
 bool ParseFormatName(std::string_view name, Format* out);
 
 struct Record {
+  // The store's sequence number: unique within one store, increasing in the order records were
+  // appended; 0 until LogStore::Append assigns it. Alerts cite their evidence by it.
+  uint64_t seq = 0;
   // @timestamp: when it happened, ms since the Unix epoch, UTC. The parser takes it from the
   // record when the record has one (and it is plausible), else received_ms.
   int64_t time_ms = 0;
