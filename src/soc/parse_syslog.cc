@@ -65,7 +65,8 @@ size_t ParseBsdTimestamp(std::string_view s, int64_t received_ms, int64_t* ms) {
     for (int i = digits; i < 3; ++i) millis *= 10;
   }
   if (year < 0 && p + 5 <= s.size() && s[p] == ' ' && IsDigit(s[p + 1]) && IsDigit(s[p + 2]) &&
-      IsDigit(s[p + 3]) && IsDigit(s[p + 4]) && (p + 5 == s.size() || s[p + 5] == ' ')) {
+      IsDigit(s[p + 3]) && IsDigit(s[p + 4]) &&
+      (p + 5 == s.size() || s[p + 5] == ' ' || s[p + 5] == ']')) {
     ParseUint(s.substr(p + 1, 4), &year);
     p += 5;
   }

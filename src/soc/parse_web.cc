@@ -132,6 +132,7 @@ bool ParseAccess(std::string_view s, Parsed& out) {
     out.error = "unterminated quoted request line starting at byte " + std::to_string(pos);
     return false;
   }
+  SkipSpaces(s, &pos);
   const size_t status_at = pos;
   const std::string_view status = NextToken(s, &pos);
   int64_t code = 0;
@@ -140,6 +141,7 @@ bool ParseAccess(std::string_view s, Parsed& out) {
                 Excerpt(status);
     return false;
   }
+  SkipSpaces(s, &pos);
   const size_t size_at = pos;
   const std::string_view size = NextToken(s, &pos);
   int64_t bytes = -1;
