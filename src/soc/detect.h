@@ -1,0 +1,68 @@
+#pragma once
+// The detection engine (R18–R20): runs every loaded Sigma rule and correlation over each record
+// after the store appended it (Record::seq set), and hands Detections to alerting.
+//
+// Prefilter: rules are indexed by what their logsource admits (event.dataset, or Windows channel
+// and EventID), so a record is checked only against the rules that can see it; within that, rules
+// whose detection requires one of a few exact basenames of a field (Image|endswith '\x.exe',
+// OriginalFileName: 'x.exe', …) are indexed by that basename too.
+//
+// Reload: build a new engine from the new RuleSet and carry correlation windows over with
+// TakeState()/RestoreState() (windows of correlations whose definition changed are dropped).
+//
+// Not thread-safe: one engine per pipeline thread; the RuleSet is shared read-only.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/result.h"
+#include "soc/correlation.h"
+#include "soc/detection.h"
+#include "soc/record.h"
+#include "soc/sigma.h"
+
+namespace seccloud::soc {
+
+struct DetectionEngineOptions {
+  CorrelationLimits correlation;
+};
+
+struct DetectionEngineStats {
+  uint64_t records = 0;
+  uint64_t rules_checked = 0;  // rule evaluations after the prefilter
+  uint64_t matches = 0;        // base-rule matches (emitted or feeding correlations)
+  uint64_t detections = 0;
+};
+
+class DetectionEngine {
+ public:
+  static Result<std::unique_ptr<DetectionEngine>> Create(std::shared_ptr<const RuleSet> rules,
+                                                         DetectionEngineOptions options = {});
+  static Result<std::unique_ptr<DetectionEngine>> Create(RuleSet rules,
+                                                         DetectionEngineOptions options = {});
+  ~DetectionEngine();
+
+  // Appends to *out a Detection per emitting rule that matches `record` and per correlation the
+  // record completes. Plain rules: evidence {record.seq}, entity source.ip (else host.name, else
+  // user.name) as "name=value", terminal source.ip (else host.name).
+  void Process(const Record& record, std::vector<Detection>* out);
+
+  // Judges correlation windows (lt/lte/eq) that ended at or before now_ms; call periodically.
+  void Flush(int64_t now_ms, std::vector<Detection>* out);
+
+  std::unique_ptr<CorrelationState> TakeState();
+  void RestoreState(std::unique_ptr<CorrelationState> state);
+
+  const RuleSet& rules() const;
+  const DetectionEngineStats& stats() const { return stats_; }
+  const CorrelationStats& correlation_stats() const;
+
+ private:
+  struct Impl;
+  explicit DetectionEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  DetectionEngineStats stats_;
+};
+
+}  // namespace seccloud::soc

@@ -1,0 +1,135 @@
+#pragma once
+// Sigma rules (R18, R19): SigmaHQ's YAML rules (specification v2) loaded and compiled into
+// matchers over Records, and Sigma correlation rules (event_count, value_count, temporal,
+// temporal_ordered) over the rules' matches. The DetectionEngine (soc/detect.h) runs them.
+//
+// Loading never stops at a bad file: each rule document either loads, or is listed as
+// unsupported (a feature or log source seccloud cannot honour, with the reason), or as an error
+// (file:line:column and what is wrong). Nothing is dropped silently.
+//
+// Which records a rule sees follows its logsource, through one table (sigma_logsource.cc):
+// Windows categories and services become channel + EventID predicates, proxy / webserver / dns /
+// firewall become event.dataset predicates, product "seccloud" means event.dataset == service.
+// Field names follow the same table: Windows rules name EventData items
+// (winlog.event_data.<Name>), proxy rules name W3C fields (c-uri → url.original, …), a dotted
+// name is an ECS path used as it is.
+//
+// A RuleSet is immutable after loading and may be shared between threads; matching is const.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "soc/detection.h"
+#include "soc/record.h"
+
+namespace seccloud::soc {
+
+namespace sigma_internal {
+struct CompiledRule;
+struct FieldTable;
+class MatchContext;
+}  // namespace sigma_internal
+
+// Bounds on what a rule file may hold (it is input from outside: a rule pack, a tenant's rules).
+inline constexpr size_t kMaxRuleFileBytes = size_t{1} << 20;
+inline constexpr size_t kMaxRuleYamlDepth = 64;
+inline constexpr size_t kMaxRuleNodes = 200000;  // YAML nodes visited per document
+
+struct SigmaRule {
+  std::string id;    // the rule's UUID (or its name / title when it has no id)
+  std::string name;  // Sigma v2 "name" (correlations may refer to it), else ""
+  std::string title;
+  std::string description;
+  std::string status;
+  Level level = Level::kMedium;
+  std::vector<std::string> tags;
+  std::string product, category, service;  // logsource
+  std::string file;
+  int line = 0;
+  // False when the rule only feeds correlations that do not "generate" their base rules' matches.
+  bool emit = true;
+  std::shared_ptr<const sigma_internal::CompiledRule> compiled;
+};
+
+enum class CorrelationType : uint8_t { kEventCount, kValueCount, kTemporal, kTemporalOrdered };
+enum class CompareOp : uint8_t { kGt, kGte, kLt, kLte, kEq };
+
+struct CorrelationRule {
+  std::string id;  // the rule's UUID, else its name, else its title
+  std::string name;
+  std::string title;
+  std::string description;
+  Level level = Level::kMedium;
+  std::vector<std::string> tags;
+  std::string file;
+  int line = 0;
+  CorrelationType type = CorrelationType::kEventCount;
+  std::vector<size_t> rules;          // indexes into RuleSet::rules, in the rule's order
+  std::vector<std::string> group_by;  // the names as written (or alias names)
+  // group_fields[i][g]: the field id of group_by[g] for rules[i] (aliases resolved); -1: absent.
+  std::vector<std::vector<int>> group_fields;
+  int64_t timespan_ms = 0;
+  CompareOp op = CompareOp::kGte;
+  int64_t threshold = 1;
+  std::string value_field;           // value_count: the field counted, as written
+  std::vector<int> value_field_ids;  // per rules[i]
+  bool generate = false;             // base rules' own matches are emitted too
+};
+
+struct RuleSet {
+  std::vector<SigmaRule> rules;
+  std::vector<CorrelationRule> correlations;
+  // Every field path a rule refers to, interned; shared by the compiled rules.
+  std::shared_ptr<const sigma_internal::FieldTable> fields;
+};
+
+struct LoadIssue {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the issue is not about one place
+  int column = 0;  // 1-based
+  std::string rule_id;
+  std::string title;
+  std::string reason;  // a stable category ("logsource not collected", "regex not RE2", …)
+  std::string detail;  // the specifics ("aws/cloudtrail", RE2's message, …)
+
+  std::string ToString() const;  // "file:line:col: reason: detail (rule id)"
+};
+
+struct LoadReport {
+  size_t files = 0;
+  size_t documents = 0;  // rule and correlation documents seen (global/repeat headers excluded)
+  size_t rules_loaded = 0;
+  size_t correlations_loaded = 0;
+  size_t file_issues = 0;  // issues about a whole file (unreadable, YAML syntax, too large)
+  std::vector<LoadIssue> unsupported;
+  std::vector<LoadIssue> errors;
+
+  // "unsupported: <reason>" / "error: <reason>" → count.
+  std::map<std::string, size_t> CountByReason() const;
+};
+
+// Loads every .yml/.yaml file under each directory (recursively) and each file named. Fails only
+// when a path does not exist or cannot be listed; everything about the rules themselves goes into
+// *report (which may be null).
+Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_files,
+                          LoadReport* report);
+
+// The same for one YAML text (which may hold several documents); `name` stands for the file in
+// the report. Used by tests, the fuzzer and rules supplied over an API.
+RuleSet LoadRulesFromString(std::string_view yaml, std::string_view name, LoadReport* report);
+
+// Several texts as one set (correlations may refer to rules of another text).
+RuleSet LoadRulesFromStrings(const std::vector<std::pair<std::string, std::string>>& name_and_yaml,
+                             LoadReport* report);
+
+// Whether the rule's logsource admits the record and its detection matches. Convenient and
+// slow (a fresh field cache per call); the DetectionEngine is the fast path.
+bool RuleMatches(const RuleSet& set, const SigmaRule& rule, const Record& record);
+
+}  // namespace seccloud::soc

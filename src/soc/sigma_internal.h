@@ -1,0 +1,169 @@
+#pragma once
+// The compiled form of Sigma rules, shared by the loader (sigma_load.cc), the matcher
+// (sigma_match.cc), correlation and the engine. Private to src/soc.
+
+#include <re2/re2.h>
+
+#include <array>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "soc/record.h"
+
+namespace seccloud::soc::sigma_internal {
+
+// Every field path the rules of one RuleSet refer to. A Sigma field may map to several record
+// paths (c-uri → url.original, else url.full); the first present wins.
+struct FieldTable {
+  std::vector<std::vector<std::string>> paths;
+  std::unordered_map<std::string, int> index;  // paths joined by '\n' → id
+
+  int Intern(const std::vector<std::string>& candidates);
+};
+
+// Pseudo-fields of keyword (full-text) searches.
+inline constexpr int kMessageField = -1;
+inline constexpr int kRawField = -2;
+inline constexpr int kKeywordField = -3;  // message or raw
+
+enum class Op : uint8_t {
+  kEquals,
+  kContains,
+  kStartsWith,
+  kEndsWith,
+  kGlob,  // pattern with * and ? (mask marks which characters are wildcards)
+  kRegex,
+  kCidr,
+  kExists,
+  kNotExists,
+  kNull,  // absent, null or empty
+  kGt,
+  kGte,
+  kLt,
+  kLte,
+  kFieldRef,  // equal to another field of the record
+};
+
+struct ValueTest {
+  Op op = Op::kEquals;
+  bool cased = false;  // compare against the original text, not the lower-cased one
+  std::string lit;     // lower-cased unless cased
+  std::string mask;    // kGlob: per character of lit, '*', '?' or ' ' (literal)
+  std::shared_ptr<const RE2> re;
+  double number = 0;
+  int ref_field = 0;
+  bool v6 = false;
+  std::array<uint8_t, 16> net{};
+  int prefix_bits = 0;
+};
+
+struct FieldTest {
+  int field = 0;     // FieldTable id, or a pseudo-field
+  bool all = false;  // every value must match (|all), else any
+  std::vector<ValueTest> values;
+};
+
+// A named selection: OR over alternatives, each an AND of field tests.
+struct Selection {
+  std::string name;
+  std::vector<std::vector<FieldTest>> any_of;
+};
+
+struct Node {
+  enum Kind : uint8_t { kSelection, kAnd, kOr, kNot };
+  Kind kind = kSelection;
+  int selection = 0;
+  std::vector<Node> kids;
+};
+
+// One alternative of a logsource predicate: the record's event.dataset, or its Windows channel
+// (lower-cased) and EventID, and optionally its process.name.
+struct LogsourceAlt {
+  std::string dataset;
+  std::string channel;                     // lower-cased; empty: not a channel predicate
+  std::vector<int64_t> event_ids;          // empty: any
+  std::vector<std::string> process_names;  // lower-cased; empty: any
+};
+
+enum class FieldStyle : uint8_t { kWindows, kProxy, kWebserver, kDns, kFirewall, kPlain };
+
+struct LogsourceMapping {
+  std::vector<LogsourceAlt> alts;
+  FieldStyle style = FieldStyle::kPlain;
+};
+
+// The logsource table: false with *reason when seccloud has no such source.
+bool MapLogsource(std::string_view product, std::string_view category, std::string_view service,
+                  LogsourceMapping* out, std::string* reason);
+// The record paths a rule's field name stands for under a logsource's field style.
+std::vector<std::string> MapFieldName(FieldStyle style, std::string_view name);
+
+struct CompiledRule {
+  std::vector<Selection> selections;
+  Node root;
+  LogsourceMapping logsource;
+};
+
+// Per-thread scratch for matching one record at a time: field values are looked up and
+// lower-cased once per record, into buffers reused across records (no allocation once warm).
+class MatchContext {
+ public:
+  explicit MatchContext(const FieldTable* table);
+
+  void Reset(const Record& record);
+  const Record& record() const { return *record_; }
+
+  struct Value {
+    uint32_t generation = 0;
+    bool present = false;
+    bool is_null = false;
+    const boost::json::value* json = nullptr;
+    std::string_view text;  // original
+    std::string_view lower;
+    std::string text_buf;
+    std::string lower_buf;
+  };
+  const Value& Get(int field);
+
+  bool Admits(const LogsourceMapping& logsource);
+  bool Matches(const CompiledRule& rule);
+  // The record's event.dataset, winlog.channel (lower-cased), winlog.event_id (or -1).
+  std::string_view dataset();
+  std::string_view channel_lower();
+  int64_t event_id();
+
+ private:
+  bool Eval(const CompiledRule& rule, const Node& node);
+  bool EvalSelection(const Selection& sel);
+  bool EvalFieldTest(const FieldTest& test);
+  bool EvalValue(const ValueTest& vt, const Value& v);
+  void Fill(Value& v, const boost::json::value* json);
+
+  const FieldTable* table_;
+  const Record* record_ = nullptr;
+  uint32_t generation_ = 0;
+  std::vector<Value> values_;
+  Value message_, raw_;
+  bool meta_done_ = false;
+  std::string_view dataset_;
+  std::string channel_lower_;
+  int64_t event_id_ = -1;
+  std::string process_name_lower_;
+};
+
+// ASCII lower-casing (Sigma matches case-insensitively; rule literals are lowered once).
+void LowerInto(std::string_view in, std::string* out);
+std::string Lower(std::string_view in);
+
+// Glob match of text against lit/mask ('*' any run, '?' one byte), iterative, O(n·m) worst case.
+bool GlobMatch(std::string_view text, std::string_view lit, std::string_view mask);
+
+bool ParseCidr(std::string_view text, ValueTest* out);
+bool IpInCidr(std::string_view ip, const ValueTest& cidr);
+
+}  // namespace seccloud::soc::sigma_internal

@@ -1,0 +1,383 @@
+// Matching compiled Sigma rules against one record (see sigma_internal.h).
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+#include <cstring>
+
+#include "soc/sigma.h"
+#include "soc/sigma_internal.h"
+
+namespace seccloud::soc::sigma_internal {
+
+int FieldTable::Intern(const std::vector<std::string>& candidates) {
+  std::string key;
+  for (const auto& c : candidates) {
+    key += c;
+    key += '\n';
+  }
+  auto [it, inserted] = index.emplace(std::move(key), static_cast<int>(paths.size()));
+  if (inserted) paths.push_back(candidates);
+  return it->second;
+}
+
+void LowerInto(std::string_view in, std::string* out) {
+  out->resize(in.size());
+  char* o = out->data();
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    o[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
+}
+
+std::string Lower(std::string_view in) {
+  std::string out;
+  LowerInto(in, &out);
+  return out;
+}
+
+bool GlobMatch(std::string_view text, std::string_view lit, std::string_view mask) {
+  size_t t = 0, p = 0;
+  size_t star_p = std::string_view::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < lit.size() && mask[p] == '*') {
+      star_p = p++;
+      star_t = t;
+    } else if (p < lit.size() && (mask[p] == '?' || lit[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (star_p != std::string_view::npos) {
+      p = star_p + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < lit.size() && mask[p] == '*') ++p;
+  return p == lit.size();
+}
+
+bool ParseCidr(std::string_view text, ValueTest* out) {
+  const size_t slash = text.find('/');
+  std::string addr(text.substr(0, slash));
+  int bits = -1;
+  const bool v6 = addr.find(':') != std::string::npos;
+  if (slash != std::string_view::npos) {
+    std::string_view b = text.substr(slash + 1);
+    auto [ptr, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
+    if (ec != std::errc() || ptr != b.data() + b.size()) return false;
+  } else {
+    bits = v6 ? 128 : 32;
+  }
+  if (bits < 0 || bits > (v6 ? 128 : 32)) return false;
+  out->net.fill(0);
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), out->net.data()) != 1) return false;
+  out->v6 = v6;
+  out->prefix_bits = bits;
+  return true;
+}
+
+bool IpInCidr(std::string_view ip, const ValueTest& cidr) {
+  char buf[64];
+  if (ip.empty() || ip.size() >= sizeof buf) return false;
+  std::memcpy(buf, ip.data(), ip.size());
+  buf[ip.size()] = '\0';
+  std::array<uint8_t, 16> a{};
+  if (inet_pton(cidr.v6 ? AF_INET6 : AF_INET, buf, a.data()) != 1) return false;
+  const int full = cidr.prefix_bits / 8, rest = cidr.prefix_bits % 8;
+  if (std::memcmp(a.data(), cidr.net.data(), static_cast<size_t>(full)) != 0) return false;
+  if (rest == 0) return true;
+  const uint8_t m = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[full] & m) == (cidr.net[full] & m);
+}
+
+MatchContext::MatchContext(const FieldTable* table)
+    : table_(table), values_(table != nullptr ? table->paths.size() : 0) {}
+
+void MatchContext::Reset(const Record& record) {
+  record_ = &record;
+  if (++generation_ == 0) {  // wrapped: stamps of 0 must not look current
+    for (auto& v : values_) v.generation = 0;
+    message_.generation = raw_.generation = 0;
+    generation_ = 1;
+  }
+  meta_done_ = false;
+}
+
+void MatchContext::Fill(Value& v, const boost::json::value* json) {
+  v.json = json;
+  v.present = json != nullptr;
+  v.is_null = json != nullptr && json->is_null();
+  v.text = {};
+  if (json == nullptr || v.is_null) {
+    v.lower = {};
+    return;
+  }
+  switch (json->kind()) {
+    case boost::json::kind::string:
+      v.text = json->get_string();
+      break;
+    case boost::json::kind::int64: {
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, json->get_int64());
+      v.text_buf.assign(buf, r.ptr);
+      v.text = v.text_buf;
+      break;
+    }
+    case boost::json::kind::uint64: {
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, json->get_uint64());
+      v.text_buf.assign(buf, r.ptr);
+      v.text = v.text_buf;
+      break;
+    }
+    case boost::json::kind::double_: {
+      char buf[64];
+      auto r = std::to_chars(buf, buf + sizeof buf, json->get_double());
+      v.text_buf.assign(buf, r.ptr);
+      v.text = v.text_buf;
+      break;
+    }
+    case boost::json::kind::bool_:
+      v.text = json->get_bool() ? "true" : "false";
+      break;
+    default:  // arrays and objects: their JSON text (contains/regex still work)
+      v.text_buf = boost::json::serialize(*json);
+      v.text = v.text_buf;
+      break;
+  }
+  LowerInto(v.text, &v.lower_buf);
+  v.lower = v.lower_buf;
+}
+
+const MatchContext::Value& MatchContext::Get(int field) {
+  Value* v;
+  if (field >= 0) {
+    v = &values_[static_cast<size_t>(field)];
+  } else if (field == kRawField) {
+    v = &raw_;
+  } else {
+    v = &message_;
+  }
+  if (v->generation == generation_) return *v;
+  v->generation = generation_;
+  if (field >= 0) {
+    const boost::json::value* found = nullptr;
+    for (const auto& path : table_->paths[static_cast<size_t>(field)]) {
+      found = FindField(record_->fields, path);
+      if (found != nullptr) break;
+    }
+    Fill(*v, found);
+  } else if (field == kRawField) {
+    v->present = true;
+    v->is_null = false;
+    v->json = nullptr;
+    v->text = record_->raw;
+    LowerInto(v->text, &v->lower_buf);
+    v->lower = v->lower_buf;
+  } else {
+    Fill(*v, FindField(record_->fields, "message"));
+  }
+  return *v;
+}
+
+std::string_view MatchContext::dataset() {
+  if (!meta_done_) {
+    meta_done_ = true;
+    dataset_ = {};
+    channel_lower_.clear();
+    event_id_ = -1;
+    process_name_lower_.clear();
+    if (const auto* d = FindField(record_->fields, "event.dataset");
+        d != nullptr && d->is_string()) {
+      dataset_ = d->get_string();
+    }
+    if (const auto* c = FindField(record_->fields, "winlog.channel");
+        c != nullptr && c->is_string()) {
+      LowerInto(c->get_string(), &channel_lower_);
+    }
+    if (const auto* e = FindField(record_->fields, "winlog.event_id"); e != nullptr) {
+      if (e->is_int64()) event_id_ = e->get_int64();
+      if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
+    }
+    if (const auto* p = FindField(record_->fields, "process.name");
+        p != nullptr && p->is_string()) {
+      LowerInto(p->get_string(), &process_name_lower_);
+    }
+  }
+  return dataset_;
+}
+
+std::string_view MatchContext::channel_lower() {
+  dataset();
+  return channel_lower_;
+}
+
+int64_t MatchContext::event_id() {
+  dataset();
+  return event_id_;
+}
+
+bool MatchContext::Admits(const LogsourceMapping& logsource) {
+  const std::string_view ds = dataset();
+  for (const auto& alt : logsource.alts) {
+    if (!alt.channel.empty()) {
+      if (alt.channel != channel_lower_) continue;
+      if (!alt.event_ids.empty() &&
+          std::find(alt.event_ids.begin(), alt.event_ids.end(), event_id_) == alt.event_ids.end()) {
+        continue;
+      }
+    } else if (alt.dataset != ds) {
+      continue;
+    }
+    if (!alt.process_names.empty() && std::find(alt.process_names.begin(), alt.process_names.end(),
+                                                process_name_lower_) == alt.process_names.end()) {
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+bool MatchContext::Matches(const CompiledRule& rule) { return Eval(rule, rule.root); }
+
+bool MatchContext::Eval(const CompiledRule& rule, const Node& node) {
+  switch (node.kind) {
+    case Node::kSelection:
+      return EvalSelection(rule.selections[static_cast<size_t>(node.selection)]);
+    case Node::kAnd:
+      for (const auto& k : node.kids) {
+        if (!Eval(rule, k)) return false;
+      }
+      return true;
+    case Node::kOr:
+      for (const auto& k : node.kids) {
+        if (Eval(rule, k)) return true;
+      }
+      return false;
+    case Node::kNot:
+      return !Eval(rule, node.kids.front());
+  }
+  return false;
+}
+
+bool MatchContext::EvalSelection(const Selection& sel) {
+  for (const auto& group : sel.any_of) {
+    bool all = true;
+    for (const auto& test : group) {
+      if (!EvalFieldTest(test)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+bool MatchContext::EvalFieldTest(const FieldTest& test) {
+  if (test.field == kKeywordField) {
+    const Value& msg = Get(kMessageField);
+    const Value* raw = nullptr;
+    auto one = [&](const ValueTest& vt) {
+      if (msg.present && EvalValue(vt, msg)) return true;
+      if (raw == nullptr) raw = &Get(kRawField);
+      return EvalValue(vt, *raw);
+    };
+    if (test.all) return std::all_of(test.values.begin(), test.values.end(), one);
+    return std::any_of(test.values.begin(), test.values.end(), one);
+  }
+  const Value& v = Get(test.field);
+  if (test.all) {
+    for (const auto& vt : test.values) {
+      if (!EvalValue(vt, v)) return false;
+    }
+    return !test.values.empty();
+  }
+  for (const auto& vt : test.values) {
+    if (EvalValue(vt, v)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+bool ToDouble(const MatchContext::Value& v, double* out) {
+  if (v.json != nullptr && v.json->is_number()) {
+    *out = v.json->to_number<double>();
+    return true;
+  }
+  std::string_view t = v.text;
+  if (t.empty()) return false;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), *out);
+  return ec == std::errc() && p == t.data() + t.size();
+}
+
+}  // namespace
+
+bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
+  switch (vt.op) {
+    case Op::kExists:
+      return v.present && !v.is_null;
+    case Op::kNotExists:
+      return !v.present || v.is_null;
+    case Op::kNull:
+      return !v.present || v.is_null || v.text.empty();
+    default:
+      break;
+  }
+  if (!v.present || v.is_null) return false;
+  const std::string_view s = vt.cased ? v.text : v.lower;
+  switch (vt.op) {
+    case Op::kEquals:
+      return s == vt.lit;
+    case Op::kContains:
+      return s.find(vt.lit) != std::string_view::npos;
+    case Op::kStartsWith:
+      return s.starts_with(vt.lit);
+    case Op::kEndsWith:
+      return s.ends_with(vt.lit);
+    case Op::kGlob:
+      return GlobMatch(s, vt.lit, vt.mask);
+    case Op::kRegex:
+      return RE2::PartialMatch(v.text, *vt.re);
+    case Op::kCidr:
+      return IpInCidr(v.text, vt);
+    case Op::kGt:
+    case Op::kGte:
+    case Op::kLt:
+    case Op::kLte: {
+      double d;
+      if (!ToDouble(v, &d)) return false;
+      if (vt.op == Op::kGt) return d > vt.number;
+      if (vt.op == Op::kGte) return d >= vt.number;
+      if (vt.op == Op::kLt) return d < vt.number;
+      return d <= vt.number;
+    }
+    case Op::kFieldRef: {
+      // Copy the view first: Get() for another field never moves this one (values_ is sized
+      // once), but be explicit that both views stay valid.
+      const std::string_view mine = s;
+      const Value& other = Get(vt.ref_field);
+      if (!other.present || other.is_null) return false;
+      return mine == (vt.cased ? other.text : other.lower);
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace seccloud::soc::sigma_internal
+
+namespace seccloud::soc {
+
+bool RuleMatches(const RuleSet& set, const SigmaRule& rule, const Record& record) {
+  if (rule.compiled == nullptr) return false;
+  sigma_internal::MatchContext ctx(set.fields.get());
+  ctx.Reset(record);
+  return ctx.Admits(rule.compiled->logsource) && ctx.Matches(*rule.compiled);
+}
+
+}  // namespace seccloud::soc

@@ -1,0 +1,403 @@
+#include "soc/winlog.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <string>
+#include <string_view>
+
+namespace seccloud::soc {
+namespace {
+
+namespace json = boost::json;
+
+// The text of an element that may carry attributes: "v", 5, or {"#text":"v","#attributes":{…}}.
+const json::value* ElementText(const json::value& v) {
+  if (const auto* o = v.if_object()) {
+    if (const auto* t = o->if_contains("#text")) return t;
+    return nullptr;
+  }
+  return &v;
+}
+
+const json::value* Attribute(const json::object& element, std::string_view name) {
+  const auto* attrs = element.if_contains("#attributes");
+  if (attrs == nullptr || !attrs->is_object()) return nullptr;
+  return attrs->as_object().if_contains(name);
+}
+
+const json::value* AttributeOf(const json::object& parent, std::string_view element,
+                               std::string_view name) {
+  const auto* e = parent.if_contains(element);
+  if (e == nullptr || !e->is_object()) return nullptr;
+  return Attribute(e->as_object(), name);
+}
+
+bool ToInt64(const json::value& v, int64_t* out) {
+  if (v.is_int64()) {
+    *out = v.as_int64();
+    return true;
+  }
+  if (v.is_uint64() && v.as_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
+    *out = static_cast<int64_t>(v.as_uint64());
+    return true;
+  }
+  if (v.is_string()) {
+    const auto& s = v.as_string();
+    const char* end = s.data() + s.size();
+    auto [p, ec] = std::from_chars(s.data(), end, *out);
+    return ec == std::errc() && p == end && !s.empty();
+  }
+  return false;
+}
+
+// An EventData/UserData value as the source gave it: scalars as they are, an element's #text,
+// anything structured as its JSON text (a Sigma rule can still match it with contains).
+json::value ItemValue(const json::value& v) {
+  if (v.is_string() || v.is_number() || v.is_bool() || v.is_null()) return v;
+  if (const auto* t = ElementText(v)) {
+    if (t->is_string() || t->is_number() || t->is_bool()) return *t;
+  }
+  if (v.is_object() && v.as_object().size() == 1 && v.as_object().contains("#attributes")) {
+    return json::string();  // an empty element with attributes only
+  }
+  return json::string(json::serialize(v));
+}
+
+class Builder {
+ public:
+  explicit Builder(Record& r) : r_(r) {}
+
+  bool AddItem(std::string_view name, const json::value& v) {
+    if (++items_ > kMaxWinlogFields) {
+      error_ = "more than " + std::to_string(kMaxWinlogFields) + " EventData items";
+      return false;
+    }
+    event_data_[name] = ItemValue(v);
+    return true;
+  }
+
+  // EventData in any of its shapes.
+  bool AddEventData(const json::value& ed) {
+    if (ed.is_null()) return true;
+    if (const auto* s = ed.if_string()) {  // <EventData>text</EventData>
+      return s->empty() || AddItem("param1", ed);
+    }
+    if (!ed.is_object()) {
+      error_ = "EventData is neither an object nor null";
+      return false;
+    }
+    const auto& o = ed.as_object();
+    const auto* data = o.if_contains("Data");
+    if (data != nullptr && (data->is_array() || (data->is_object() && IsDataItem(*data)))) {
+      size_t unnamed = 0;
+      auto add = [&](const json::value& item) {
+        const json::value* name = item.is_object() ? Attribute(item.as_object(), "Name") : nullptr;
+        const json::value* text = item.is_object() ? item.as_object().if_contains("#text") : &item;
+        json::value value = text != nullptr ? ItemValue(*text) : json::value(json::string());
+        if (name != nullptr && name->is_string()) return AddItem(name->as_string(), value);
+        return AddItem("param" + std::to_string(++unnamed), value);
+      };
+      if (data->is_array()) {
+        for (const auto& item : data->as_array()) {
+          if (!add(item)) return false;
+        }
+      } else if (!add(*data)) {
+        return false;
+      }
+      for (const auto& [k, v] : o) {  // siblings of Data (Binary, …)
+        if (k != "Data" && k != "#attributes" && !AddItem(k, v)) return false;
+      }
+      return true;
+    }
+    for (const auto& [k, v] : o) {
+      if (k == "#attributes") continue;
+      if (!AddItem(k, v)) return false;
+    }
+    return true;
+  }
+
+  // UserData holds one element whose children are the event's items.
+  bool AddUserData(const json::value& ud) {
+    if (ud.is_null()) return true;
+    if (!ud.is_object()) {
+      error_ = "UserData is not an object";
+      return false;
+    }
+    for (const auto& [k, child] : ud.as_object()) {
+      if (k == "#attributes") continue;
+      if (child.is_object() && !IsLeafElement(child)) {
+        for (const auto& [ck, cv] : child.as_object()) {
+          if (ck == "#attributes") continue;
+          if (!AddItem(ck, cv)) return false;
+        }
+      } else if (!AddItem(k, child)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // An element with nothing but attributes and text (no child elements).
+  static bool IsLeafElement(const json::value& v) {
+    if (!v.is_object()) return true;
+    for (const auto& [k, _] : v.as_object()) {
+      if (k != "#attributes" && k != "#text") return false;
+    }
+    return true;
+  }
+
+  static bool IsDataItem(const json::value& v) {
+    return v.is_object() &&
+           (v.as_object().contains("#attributes") || v.as_object().contains("#text"));
+  }
+
+  bool FromEvtxJson(const json::object& event) {
+    const auto* sys_v = event.if_contains("System");
+    if (sys_v == nullptr || !sys_v->is_object()) {
+      error_ = "Event.System is missing or not an object";
+      return false;
+    }
+    const auto& sys = sys_v->as_object();
+    const auto* id_v = sys.if_contains("EventID");
+    const json::value* id_text = id_v != nullptr ? ElementText(*id_v) : nullptr;
+    if (id_text == nullptr || !ToInt64(*id_text, &event_id_)) {
+      error_ = "Event.System.EventID is missing or not an integer";
+      return false;
+    }
+    if (const auto* v = sys.if_contains("Channel"); v != nullptr && v->is_string()) {
+      channel_ = v->as_string();
+    }
+    if (const auto* v = AttributeOf(sys, "Provider", "Name"); v != nullptr && v->is_string()) {
+      Set("winlog.provider_name", *v);
+    }
+    if (const auto* v = AttributeOf(sys, "Provider", "Guid"); v != nullptr && v->is_string()) {
+      Set("winlog.provider_guid", *v);
+    }
+    if (const auto* v = sys.if_contains("EventRecordID"); v != nullptr) {
+      if (const auto* t = ElementText(*v)) Set("winlog.record_id", *t);
+    }
+    if (const auto* v = sys.if_contains("Computer"); v != nullptr && v->is_string()) {
+      computer_ = v->as_string();
+    }
+    for (const char* name : {"Version", "Level", "Task", "Opcode", "Keywords"}) {
+      if (const auto* v = sys.if_contains(name); v != nullptr) {
+        const json::value* t = ElementText(*v);
+        if (t != nullptr && (t->is_number() || t->is_string())) {
+          std::string path = "winlog.";
+          for (const char* c = name; *c != '\0'; ++c) path += static_cast<char>(std::tolower(*c));
+          Set(path, *t);
+        }
+      }
+    }
+    if (const auto* v = AttributeOf(sys, "Execution", "ProcessID"); v != nullptr) {
+      if (int64_t pid; ToInt64(*v, &pid)) Set("winlog.process.pid", pid);
+    }
+    if (const auto* v = AttributeOf(sys, "Execution", "ThreadID"); v != nullptr) {
+      if (int64_t tid; ToInt64(*v, &tid)) Set("winlog.process.thread.id", tid);
+    }
+    if (const auto* v = AttributeOf(sys, "Security", "UserID"); v != nullptr && v->is_string()) {
+      Set("winlog.user.identifier", *v);
+    }
+    if (const auto* v = AttributeOf(sys, "TimeCreated", "SystemTime");
+        v != nullptr && v->is_string()) {
+      ParseTime(v->as_string());
+    }
+    if (const auto* ed = event.if_contains("EventData"); ed != nullptr && !AddEventData(*ed)) {
+      return false;
+    }
+    if (const auto* ud = event.if_contains("UserData"); ud != nullptr && !AddUserData(*ud)) {
+      return false;
+    }
+    return true;
+  }
+
+  bool FromWinlogbeat(const json::object& root) {
+    const auto& wl = root.at("winlog");
+    if (!wl.is_object()) {
+      error_ = "winlog is not an object";
+      return false;
+    }
+    const auto& w = wl.as_object();
+    const json::value* id = w.if_contains("event_id");
+    if (id == nullptr) id = FindField(root, "event.code");
+    if (id == nullptr || !ToInt64(*id, &event_id_)) {
+      error_ = "winlog.event_id (or event.code) is missing or not an integer";
+      return false;
+    }
+    if (const auto* v = w.if_contains("channel"); v != nullptr && v->is_string()) {
+      channel_ = v->as_string();
+    }
+    if (const auto* v = w.if_contains("computer_name"); v != nullptr && v->is_string()) {
+      computer_ = v->as_string();
+    } else if (const auto* h = FindField(root, "host.name"); h != nullptr && h->is_string()) {
+      computer_ = h->as_string();
+    }
+    for (const char* name : {"provider_name", "provider_guid", "record_id", "version", "opcode",
+                             "task", "keywords", "level"}) {
+      if (const auto* v = w.if_contains(name); v != nullptr && (v->is_string() || v->is_number())) {
+        Set(std::string("winlog.") + name, *v);
+      }
+    }
+    if (const auto* v = FindField(w, "process.pid")) {
+      if (int64_t pid; ToInt64(*v, &pid)) Set("winlog.process.pid", pid);
+    }
+    if (const auto* v = FindField(w, "user.identifier"); v != nullptr && v->is_string()) {
+      Set("winlog.user.identifier", *v);
+    }
+    if (const auto* v = root.if_contains("@timestamp"); v != nullptr && v->is_string()) {
+      ParseTime(v->as_string());
+    }
+    if (const auto* v = root.if_contains("message"); v != nullptr && v->is_string()) {
+      Set("message", *v);
+    }
+    if (const auto* ed = w.if_contains("event_data"); ed != nullptr && !AddEventData(*ed)) {
+      return false;
+    }
+    if (const auto* ud = w.if_contains("user_data"); ud != nullptr) {
+      if (!ud->is_object()) {
+        error_ = "winlog.user_data is not an object";
+        return false;
+      }
+      for (const auto& [k, v] : ud->as_object()) {
+        if (k != "#attributes" && !AddItem(k, v)) return false;
+      }
+    }
+    return true;
+  }
+
+  void Finish() {
+    Set("winlog.event_id", event_id_);
+    Set("event.code", json::string(std::to_string(event_id_)));
+    if (!channel_.empty()) Set("winlog.channel", json::string(channel_));
+    if (!computer_.empty()) {
+      Set("winlog.computer_name", json::string(computer_));
+      Set("host.name", json::string(computer_));
+    }
+    Set("event.dataset", WindowsDataset(channel_));
+    auto copy = [&](std::string_view item, std::string_view path) {
+      const auto* v = event_data_.if_contains(item);
+      if (v == nullptr || v->is_null()) return false;
+      if (const auto* s = v->if_string(); s != nullptr && (s->empty() || *s == "-")) return false;
+      Set(path, *v);
+      return true;
+    };
+    copy("Image", "process.executable");
+    copy("CommandLine", "process.command_line");
+    copy("ParentImage", "process.parent.executable");
+    copy("ParentCommandLine", "process.parent.command_line");
+    if (!copy("User", "user.name")) copy("TargetUserName", "user.name");
+    if (!copy("SourceIp", "source.ip")) copy("IpAddress", "source.ip");
+    copy("DestinationIp", "destination.ip");
+    copy("DestinationPort", "destination.port");
+    if (!event_data_.empty()) {
+      r_.fields["winlog"].as_object()["event_data"] = std::move(event_data_);
+    }
+  }
+
+  void Set(std::string_view path, json::value v) { SetField(r_.fields, path, std::move(v)); }
+
+  void ParseTime(std::string_view text) {
+    int64_t ms = 0;
+    if (ParseRfc3339Ms(text, &ms)) {
+      time_ms_ = ms;
+      return;
+    }
+    // "2025-11-27 07:40:10.165" (no zone: Windows' SystemTime is UTC).
+    std::string with_zone(text.substr(0, 64));
+    with_zone += 'Z';
+    if (ParseRfc3339Ms(with_zone, &ms)) time_ms_ = ms;
+  }
+
+  Record& r_;
+  json::object event_data_;
+  size_t items_ = 0;
+  int64_t event_id_ = 0;
+  std::string channel_;
+  std::string computer_;
+  int64_t time_ms_ = -1;
+  std::string error_;
+};
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void SetMetadata(Record& r) {
+  SetField(r.fields, "@timestamp", json::string(FormatTimeMs(r.time_ms)));
+  SetField(r.fields, "event.ingested", json::string(FormatTimeMs(r.received_ms)));
+  SetField(r.fields, "seccloud.soc.source", json::string(r.source));
+  SetField(r.fields, "seccloud.soc.format", FormatName(r.format));
+  if (!r.tenant.empty()) SetField(r.fields, "tenant.id", json::string(r.tenant));
+}
+
+void Fail(Record& r, std::string message) {
+  r.fields.clear();
+  r.parsed = false;
+  r.time_ms = r.received_ms;
+  SetField(r.fields, "event.dataset", "windows.event");
+  SetField(r.fields, "seccloud.soc.parse_error", json::string("windows event: " + message));
+  SetMetadata(r);
+}
+
+}  // namespace
+
+const char* WindowsDataset(std::string_view channel) {
+  if (IEquals(channel, "Security")) return "windows.security";
+  if (IEquals(channel, "Microsoft-Windows-Sysmon/Operational")) return "windows.sysmon";
+  if (IEquals(channel, "System")) return "windows.system";
+  if (IEquals(channel, "Application")) return "windows.application";
+  if (IEquals(channel, "Microsoft-Windows-PowerShell/Operational") ||
+      IEquals(channel, "Windows PowerShell")) {
+    return "windows.powershell";
+  }
+  return "windows.event";
+}
+
+void NormalizeWindowsEvent(Record& r) {
+  r.fields.clear();
+  json::parse_options opts;
+  opts.max_depth = kMaxWinlogDepth;
+  boost::system::error_code ec;
+  json::value doc = json::parse(r.raw, ec, {}, opts);
+  if (ec) {
+    Fail(r, "not a JSON document: " + ec.message());
+    return;
+  }
+  if (!doc.is_object()) {
+    Fail(r, "the JSON top level is not an object");
+    return;
+  }
+  const auto& root = doc.as_object();
+  Builder b(r);
+  bool ok = false;
+  if (const auto* ev = root.if_contains("Event")) {
+    if (!ev->is_object()) {
+      Fail(r, "\"Event\" is not an object");
+      return;
+    }
+    ok = b.FromEvtxJson(ev->as_object());
+  } else if (root.contains("System")) {
+    ok = b.FromEvtxJson(root);
+  } else if (root.contains("winlog")) {
+    ok = b.FromWinlogbeat(root);
+  } else {
+    b.error_ = "neither Event.System (evtx JSON) nor winlog (winlogbeat) is present";
+  }
+  if (!ok) {
+    Fail(r, b.error_);
+    return;
+  }
+  b.Finish();
+  r.time_ms = b.time_ms_ >= 0 ? b.time_ms_ : r.received_ms;
+  r.parsed = true;
+  SetMetadata(r);
+}
+
+}  // namespace seccloud::soc
