@@ -190,6 +190,10 @@ bool NormalizeUrlKey(std::string_view url, std::string* key, std::string_view* h
   }
   if (!host.empty() && host.back() == '.' && !bracketed) host.remove_suffix(1);
   if (host.empty() || host.size() > kMaxDomainBytes) return false;
+  if (!bracketed &&
+      (host.front() == '.' || host.back() == '.' || host.find("..") != std::string_view::npos)) {
+    return false;  // an empty label
+  }
   for (char c : host) {
     const char l = Lower(c);
     const bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_' ||
