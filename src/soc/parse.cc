@@ -6,6 +6,7 @@
 #include "core/event.h"
 #include "core/ip.h"
 #include "soc/parse_internal.h"
+#include "soc/winlog.h"
 
 namespace seccloud::soc {
 namespace {
@@ -20,7 +21,7 @@ void RunParser(Format format, std::string_view line, int64_t received_ms, Parsed
     case Format::kSyslog:
       return internal::ParseSyslog(line, received_ms, out);
     case Format::kJson:
-    case Format::kWindowsEvent:  // the Windows normaliser is another component's; JSON here
+    case Format::kWindowsEvent:  // Normalize() hands these to NormalizeWindowsEvent first
       return internal::ParseJsonLine(line, out);
     case Format::kSuricataEve:
       return internal::ParseEve(line, out);
@@ -56,6 +57,7 @@ std::string_view BoundedLine(const std::string& raw) {
 }  // namespace
 
 void Normalize(Record& r) {
+  if (r.format == Format::kWindowsEvent) return NormalizeWindowsEvent(r);
   r.parsed = false;
   r.fields = boost::json::object();
   const std::string_view line = BoundedLine(r.raw);

@@ -31,7 +31,7 @@ inline constexpr size_t kMaxStructuredDataElements = 64;  // RFC 5424 SD-ELEMENT
 // describe gets parsed = false, event.dataset "soc.unparsed", "message" (the raw text,
 // UTF-8-sanitised) and "seccloud.soc.parse_error" (what was expected where).
 //
-// Format::kWindowsEvent is read as a generic JSON line in this version.
+// Format::kWindowsEvent records go to NormalizeWindowsEvent (soc/winlog.h).
 void Normalize(Record& r);
 
 // Guesses the format of one line for sources configured as "auto". Never fails: a line nothing

@@ -177,13 +177,13 @@ TEST(ParseJsonTest, InvalidUtf8IsSanitisedNotRefused) {
   EXPECT_EQ(Str(r, "k\xEF\xBF\xBD"), "v");
 }
 
-TEST(ParseJsonTest, WindowsEventIsReadAsJsonForNow) {
+TEST(ParseJsonTest, WindowsEventGoesToTheWindowsNormaliser) {
   const Record r =
       Parse(Format::kWindowsEvent, R"({"Event":{"System":{"EventID":4625,"Channel":"Security"}}})");
   ASSERT_TRUE(r.parsed);
-  EXPECT_EQ(Str(r, "Event.System.EventID"), "4625");
+  EXPECT_EQ(Str(r, "winlog.event_id"), "4625");
   EXPECT_EQ(Str(r, "seccloud.soc.format"), "windows-event");
-  EXPECT_EQ(Str(r, "event.dataset"), "json");
+  EXPECT_EQ(Str(r, "event.dataset"), "windows.security");
 }
 
 TEST(ParseEveTest, Alert) {

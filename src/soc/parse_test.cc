@@ -54,7 +54,7 @@ const Sample kSamples[] = {
      "ids.flow"},
     {Format::kAccessLog, R"(1.2.3.4 - - [26/Nov/2025:04:00:00 +0000] "GET / HTTP/1.1" 200 1)",
      "web.access"},
-    {Format::kWindowsEvent, R"({"Event":{"System":{"EventID":1}}})", "json"},
+    {Format::kWindowsEvent, R"({"Event":{"System":{"EventID":1}}})", "windows.event"},
     {Format::kText, "2025-11-26 04:00:00 INFO started", "text"},
 };
 
