@@ -152,20 +152,23 @@ bool NormalizeUrlKey(std::string_view url, std::string* key, std::string_view* h
   key->clear();
   std::string_view rest = url;
   std::string_view scheme;
-  const size_t sep = url.find("://");
-  if (sep != std::string_view::npos && sep > 0 && sep <= 16) {
+  // A scheme is letters, digits, '+', '-', '.' before the first ':', followed by "//"; anything
+  // else (a "://" later in the path) leaves the URL schemeless, as feeds write them.
+  const size_t colon = url.find_first_of(":/?#");
+  if (colon != std::string_view::npos && colon > 0 && colon <= 16 && url[colon] == ':' &&
+      url.substr(colon + 1, 2) == "//") {
     bool ok = (url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z');
-    for (size_t i = 1; ok && i < sep; ++i) {
+    for (size_t i = 1; ok && i < colon; ++i) {
       const char c = url[i];
       ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
            c == '-' || c == '.';
     }
-    if (!ok) return false;
-    scheme = url.substr(0, sep);
-    rest = url.substr(sep + 3);
-  } else if (url.starts_with("//")) {
-    rest = url.substr(2);
+    if (ok) {
+      scheme = url.substr(0, colon);
+      rest = url.substr(colon + 3);
+    }
   }
+  if (scheme.empty() && rest.starts_with("//")) rest.remove_prefix(2);
   const size_t auth_end = std::min(rest.find_first_of("/?#"), rest.size());
   std::string_view authority = rest.substr(0, auth_end);
   std::string_view tail = rest.substr(auth_end);

@@ -172,6 +172,14 @@ TEST(IntelMatch, UrlsNormalisedSchemeHostCaseDefaultPortFragment) {
   EXPECT_EQ(host, "2001:db8::1");
   ASSERT_TRUE(NormalizeUrlKey("evil.example?q", &key));
   EXPECT_EQ(key, "evil.example/?q");
+  // A "://" inside the path is not a scheme (found by soc_intel_fuzz: keys must be a fixed point).
+  ASSERT_TRUE(NormalizeUrlKey("HOST:/p/q://x", &key));
+  EXPECT_EQ(key, "host/p/q://x");
+  std::string again;
+  ASSERT_TRUE(NormalizeUrlKey(key, &again));
+  EXPECT_EQ(again, key);
+  EXPECT_FALSE(NormalizeUrlKey("a..b.example/", &key));  // empty label
+  EXPECT_FALSE(NormalizeUrlKey("http://a..b/", &key));
   EXPECT_FALSE(NormalizeUrlKey("http:///path", &key));
   EXPECT_FALSE(NormalizeUrlKey("http://bad host/", &key));
   EXPECT_FALSE(NormalizeUrlKey("http://h:99999/", &key));
