@@ -304,7 +304,10 @@ size_t IntelSet::LookupIp(std::string_view ip, std::vector<const IntelEntry*>* o
 size_t IntelSet::LookupDomain(std::string_view domain, std::vector<const IntelEntry*>* out) const {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty() || domain.size() > kMaxDomainBytes) return 0;
-  // A host field may hold an address ("url.domain": "203.0.113.7").
+  // A host field may hold an address ("url.domain": "203.0.113.7", "[2001:db8::1]").
+  if (domain.size() > 2 && domain.front() == '[' && domain.back() == ']') {
+    return LookupIp(domain.substr(1, domain.size() - 2), out);
+  }
   if ((domain[0] >= '0' && domain[0] <= '9') || domain.find(':') != std::string_view::npos) {
     if (const auto a = IpAddress::Parse(domain)) return LookupIp(*a, out);
   }

@@ -121,6 +121,7 @@ TEST(IntelMatch, DomainMatchesItselfAndSubdomainsButNotLookalikes) {
   EXPECT_TRUE(Domain(*set, std::string(300, 'a')).empty());
   // An address in a host field is looked up as an address.
   EXPECT_EQ(Domain(*set, "203.0.113.7"), V{"f:203.0.113.7"});
+  EXPECT_EQ(Domain(*set, "[2001:db8::66]"), V{"f:2001:db8::66"});
 }
 
 TEST(IntelMatch, IpsExactAndByCidrBothFamilies) {
