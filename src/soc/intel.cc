@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
 
 #include "core/prefix_table.h"
@@ -662,10 +661,9 @@ class IntelSetBuilder {
         line = line.substr(0, dollar);
       }
     }
-    bool anchored = false;
+    // "||host" and a bare "host" both mean the host and its subdomains.
     if (line.starts_with("||")) {
       line.remove_prefix(2);
-      anchored = true;
     } else if (line.starts_with("|")) {
       line.remove_prefix(1);
     }
@@ -679,7 +677,6 @@ class IntelSetBuilder {
     if (line.find('^') != std::string_view::npos) {
       return Bad(line_no, "separator (^) inside a filter is not supported");
     }
-    (void)anchored;  // "||host" and a bare "host" both mean the host and its subdomains
     AddIndicator(line_no, line, default_description_, kAllowIp | kAllowCidr | kAllowUrl);
   }
 
