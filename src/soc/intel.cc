@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
 
 #include "core/prefix_table.h"
@@ -152,20 +151,23 @@ bool NormalizeUrlKey(std::string_view url, std::string* key, std::string_view* h
   key->clear();
   std::string_view rest = url;
   std::string_view scheme;
-  const size_t sep = url.find("://");
-  if (sep != std::string_view::npos && sep > 0 && sep <= 16) {
+  // A scheme is letters, digits, '+', '-', '.' before the first ':', followed by "//"; anything
+  // else (a "://" later in the path) leaves the URL schemeless, as feeds write them.
+  const size_t colon = url.find_first_of(":/?#");
+  if (colon != std::string_view::npos && colon > 0 && colon <= 16 && url[colon] == ':' &&
+      url.substr(colon + 1, 2) == "//") {
     bool ok = (url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z');
-    for (size_t i = 1; ok && i < sep; ++i) {
+    for (size_t i = 1; ok && i < colon; ++i) {
       const char c = url[i];
       ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
            c == '-' || c == '.';
     }
-    if (!ok) return false;
-    scheme = url.substr(0, sep);
-    rest = url.substr(sep + 3);
-  } else if (url.starts_with("//")) {
-    rest = url.substr(2);
+    if (ok) {
+      scheme = url.substr(0, colon);
+      rest = url.substr(colon + 3);
+    }
   }
+  if (scheme.empty() && rest.starts_with("//")) rest.remove_prefix(2);
   const size_t auth_end = std::min(rest.find_first_of("/?#"), rest.size());
   std::string_view authority = rest.substr(0, auth_end);
   std::string_view tail = rest.substr(auth_end);
@@ -301,7 +303,10 @@ size_t IntelSet::LookupIp(std::string_view ip, std::vector<const IntelEntry*>* o
 size_t IntelSet::LookupDomain(std::string_view domain, std::vector<const IntelEntry*>* out) const {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty() || domain.size() > kMaxDomainBytes) return 0;
-  // A host field may hold an address ("url.domain": "203.0.113.7").
+  // A host field may hold an address ("url.domain": "203.0.113.7", "[2001:db8::1]").
+  if (domain.size() > 2 && domain.front() == '[' && domain.back() == ']') {
+    return LookupIp(domain.substr(1, domain.size() - 2), out);
+  }
   if ((domain[0] >= '0' && domain[0] <= '9') || domain.find(':') != std::string_view::npos) {
     if (const auto a = IpAddress::Parse(domain)) return LookupIp(*a, out);
   }
@@ -656,10 +661,9 @@ class IntelSetBuilder {
         line = line.substr(0, dollar);
       }
     }
-    bool anchored = false;
+    // "||host" and a bare "host" both mean the host and its subdomains.
     if (line.starts_with("||")) {
       line.remove_prefix(2);
-      anchored = true;
     } else if (line.starts_with("|")) {
       line.remove_prefix(1);
     }
@@ -673,7 +677,6 @@ class IntelSetBuilder {
     if (line.find('^') != std::string_view::npos) {
       return Bad(line_no, "separator (^) inside a filter is not supported");
     }
-    (void)anchored;  // "||host" and a bare "host" both mean the host and its subdomains
     AddIndicator(line_no, line, default_description_, kAllowIp | kAllowCidr | kAllowUrl);
   }
 

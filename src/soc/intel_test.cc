@@ -121,6 +121,7 @@ TEST(IntelMatch, DomainMatchesItselfAndSubdomainsButNotLookalikes) {
   EXPECT_TRUE(Domain(*set, std::string(300, 'a')).empty());
   // An address in a host field is looked up as an address.
   EXPECT_EQ(Domain(*set, "203.0.113.7"), V{"f:203.0.113.7"});
+  EXPECT_EQ(Domain(*set, "[2001:db8::66]"), V{"f:2001:db8::66"});
 }
 
 TEST(IntelMatch, IpsExactAndByCidrBothFamilies) {
@@ -172,6 +173,14 @@ TEST(IntelMatch, UrlsNormalisedSchemeHostCaseDefaultPortFragment) {
   EXPECT_EQ(host, "2001:db8::1");
   ASSERT_TRUE(NormalizeUrlKey("evil.example?q", &key));
   EXPECT_EQ(key, "evil.example/?q");
+  // A "://" inside the path is not a scheme (found by soc_intel_fuzz: keys must be a fixed point).
+  ASSERT_TRUE(NormalizeUrlKey("HOST:/p/q://x", &key));
+  EXPECT_EQ(key, "host/p/q://x");
+  std::string again;
+  ASSERT_TRUE(NormalizeUrlKey(key, &again));
+  EXPECT_EQ(again, key);
+  EXPECT_FALSE(NormalizeUrlKey("a..b.example/", &key));  // empty label
+  EXPECT_FALSE(NormalizeUrlKey("http://a..b/", &key));
   EXPECT_FALSE(NormalizeUrlKey("http:///path", &key));
   EXPECT_FALSE(NormalizeUrlKey("http://bad host/", &key));
   EXPECT_FALSE(NormalizeUrlKey("http://h:99999/", &key));
