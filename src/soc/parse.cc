@@ -1,7 +1,9 @@
 // Normalize(): dispatch to the declared format's parser, then the metadata every record carries.
 #include "soc/parse.h"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <exception>
+#include <memory>
 
 #include "core/event.h"
 #include "core/ip.h"
@@ -11,6 +13,9 @@ namespace seccloud::soc {
 namespace {
 
 using internal::Parsed;
+
+// The first block of a record's arena: enough for a typical syslog record's fields.
+constexpr size_t kArenaFirstBlock = 4096;
 
 // The explicit list of parsers, one per stored Format.
 void RunParser(Format format, std::string_view line, int64_t received_ms, Parsed& out) {
@@ -57,14 +62,17 @@ std::string_view BoundedLine(const std::string& raw) {
 
 void Normalize(Record& r) {
   r.parsed = false;
-  r.fields = boost::json::object();
   const std::string_view line = BoundedLine(r.raw);
-  Parsed p;
+  // Every value of the record's fields comes from one arena the fields own (shared, ref-counted):
+  // a record's ~50 small objects and strings cost a few allocations instead of ~100, and are
+  // freed at once with the record. Fields are written once here and then mostly read.
+  Parsed p(boost::json::make_shared_resource<boost::json::monotonic_resource>(kArenaFirstBlock));
+  p.fields.reserve(16);
   try {
     RunParser(r.format, line, r.received_ms, p);
   } catch (const std::exception& e) {
     // Only allocation failure can get here; the record is kept, unparsed, with the reason.
-    p = Parsed();
+    p.Reset();
     p.error = std::string("the parser failed: ") + e.what();
   }
   if (p.error.empty() && line.empty()) p.error = "the record is empty";
@@ -72,7 +80,7 @@ void Normalize(Record& r) {
   if (!p.error.empty()) {
     if (r.truncated)
       p.error += " (the record was cut at " + std::to_string(kMaxRawBytes) + " bytes)";
-    p.fields = boost::json::object();
+    p.fields.clear();
     internal::PutString(p.fields, "message", line);
     internal::PutString(p.fields, "seccloud.soc.parse_error",
                         std::string(FormatName(r.format)) + ": " + p.error);
@@ -122,15 +130,19 @@ void Normalize(Record& r) {
   }
 
   boost::json::object& f = p.fields;
-  SetField(f, "@timestamp", boost::json::string(FormatTimeMs(r.time_ms)));
-  SetField(f, "event.ingested", boost::json::string(FormatTimeMs(r.received_ms)));
+  internal::SetPath(f, "@timestamp", internal::FormatTime(r.time_ms, f.storage()));
+  internal::SetPath(f, "event.ingested", internal::FormatTime(r.received_ms, f.storage()));
   internal::PutString(f, "seccloud.soc.source", r.source);
-  SetField(f, "seccloud.soc.format", boost::json::string(FormatName(r.format)));
+  internal::SetPath(f, "seccloud.soc.format",
+                    boost::json::string(FormatName(r.format), f.storage()));
   if (!r.tenant.empty()) internal::PutString(f, "tenant.id", r.tenant);
   if (!r.peer.empty() && !internal::PutIp(f, "seccloud.soc.peer", r.peer)) {
     internal::PutString(f, "seccloud.soc.peer", r.peer);
   }
-  r.fields = std::move(f);
+  // Move assignment would copy every value into r.fields' old storage; the fields take the
+  // arena's instead (replacing the member object in place is well-defined: it is not const).
+  std::destroy_at(&r.fields);
+  std::construct_at(&r.fields, std::move(f));
 }
 
 Format SniffFormat(std::string_view line) {
