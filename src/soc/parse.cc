@@ -2,6 +2,7 @@
 #include "soc/parse.h"
 
 #include <exception>
+#include <memory>
 
 #include "core/event.h"
 #include "core/ip.h"
@@ -59,14 +60,17 @@ std::string_view BoundedLine(const std::string& raw) {
 void Normalize(Record& r) {
   if (r.format == Format::kWindowsEvent) return NormalizeWindowsEvent(r);
   r.parsed = false;
-  r.fields = boost::json::object();
   const std::string_view line = BoundedLine(r.raw);
+  // Default storage on purpose: a per-record monotonic arena measured ~12% faster, but copies of
+  // a Record share their fields' storage_ptr, and two copies edited on two threads would race on
+  // the (unsynchronised) arena. Records are copied freely across the SOC.
   Parsed p;
+  p.fields.reserve(16);
   try {
     RunParser(r.format, line, r.received_ms, p);
   } catch (const std::exception& e) {
     // Only allocation failure can get here; the record is kept, unparsed, with the reason.
-    p = Parsed();
+    p.Reset();
     p.error = std::string("the parser failed: ") + e.what();
   }
   if (p.error.empty() && line.empty()) p.error = "the record is empty";
@@ -74,7 +78,7 @@ void Normalize(Record& r) {
   if (!p.error.empty()) {
     if (r.truncated)
       p.error += " (the record was cut at " + std::to_string(kMaxRawBytes) + " bytes)";
-    p.fields = boost::json::object();
+    p.fields.clear();
     internal::PutString(p.fields, "message", line);
     internal::PutString(p.fields, "seccloud.soc.parse_error",
                         std::string(FormatName(r.format)) + ": " + p.error);
@@ -124,10 +128,11 @@ void Normalize(Record& r) {
   }
 
   boost::json::object& f = p.fields;
-  SetField(f, "@timestamp", boost::json::string(FormatTimeMs(r.time_ms)));
-  SetField(f, "event.ingested", boost::json::string(FormatTimeMs(r.received_ms)));
+  internal::SetPath(f, "@timestamp", internal::FormatTime(r.time_ms, f.storage()));
+  internal::SetPath(f, "event.ingested", internal::FormatTime(r.received_ms, f.storage()));
   internal::PutString(f, "seccloud.soc.source", r.source);
-  SetField(f, "seccloud.soc.format", boost::json::string(FormatName(r.format)));
+  internal::SetPath(f, "seccloud.soc.format",
+                    boost::json::string(FormatName(r.format), f.storage()));
   if (!r.tenant.empty()) internal::PutString(f, "tenant.id", r.tenant);
   if (!r.peer.empty() && !internal::PutIp(f, "seccloud.soc.peer", r.peer)) {
     internal::PutString(f, "seccloud.soc.peer", r.peer);

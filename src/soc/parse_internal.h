@@ -16,13 +16,24 @@ namespace seccloud::soc::internal {
 // "The record carries no usable time": Normalize() then takes received_ms.
 inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
-// What one format's parser found in one line.
+// What one format's parser found in one line. Every JSON value in `fields` lives in
+// fields.storage() (the record's arena): build new values there, or moving them in copies.
 struct Parsed {
+  Parsed() = default;
+  explicit Parsed(boost::json::storage_ptr sp) : fields(std::move(sp)) {}
+
   boost::json::object fields;
   int64_t time_ms = kNoTime;
   // Non-empty when the line is not in the declared format: one sentence saying what was expected
   // where. The parser leaves `fields` empty then.
   std::string error;
+
+  // Starts over (a parser trying another layout), keeping the fields' storage.
+  void Reset() {
+    fields.clear();
+    time_ms = kNoTime;
+    error.clear();
+  }
 };
 
 // The per-format parsers. `line` is the raw record bounded to kMaxRawBytes with its trailing
@@ -42,8 +53,11 @@ bool LooksLikeSyslog(std::string_view line);
 
 // ---- fields ----
 
-// `value` as a JSON string, ill-formed UTF-8 replaced by U+FFFD.
-boost::json::string Sanitized(std::string_view value);
+// SetField() for the parsers' own paths: the same result, fewer allocations (new objects are
+// created with room for a few members, values are moved in place).
+void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value);
+// `value` as a JSON string in `sp`, ill-formed UTF-8 replaced by U+FFFD.
+boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr sp);
 // Sets a string field (dotted path → nested objects), UTF-8-sanitised.
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value);
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value);
@@ -73,6 +87,9 @@ std::string Excerpt(std::string_view s);
 
 // ---- time ----
 
+// FormatTimeMs() without stdio: "2026-11-26T03:20:22.123Z". Identical output (a test checks).
+boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp);
+
 // How far ahead of reception a record's own time may be and still be believed.
 inline constexpr int64_t kMaxFutureSkewMs = int64_t{24} * 3600 * 1000;
 
@@ -101,9 +118,10 @@ bool JsonTimeToMs(const boost::json::value& v, int64_t* ms);
 
 // ---- JSON ----
 
-// Parses `text` as one JSON object, liberal about invalid UTF-8 (sanitised, keys too) and strict
-// about depth (kMaxParsedJsonDepth). On failure returns false with "<what> at byte N".
-bool ParseJsonObject(std::string_view text, boost::json::object* out, std::string* error);
+// Parses `text` as one JSON object in `sp`, liberal about invalid UTF-8 (sanitised, keys too) and
+// strict about depth (kMaxParsedJsonDepth). On failure returns false with "<what> at byte N".
+bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::json::object* out,
+                     std::string* error);
 // Removes the values (leaves) beyond the first `max` in document order; returns how many it
 // removed. Keeps every record bounded whatever the producer sent.
 size_t PruneFields(boost::json::object& fields, size_t max);

@@ -185,8 +185,8 @@ void MapEveFlow(const boost::json::object& flow, boost::json::object& f) {
 }  // namespace
 
 void ParseSeccloudEvent(std::string_view line, Parsed& out) {
-  boost::json::object obj;
-  if (!ParseJsonObject(line, &obj, &out.error)) return;
+  boost::json::object obj(out.fields.storage());
+  if (!ParseJsonObject(line, out.fields.storage(), &obj, &out.error)) return;
   const auto* dataset = FindField(obj, "event.dataset");
   if (dataset == nullptr || !dataset->is_string() || dataset->get_string().empty()) {
     out.error = "expected a string \"event.dataset\" in the event (every seccloud event has one)";
@@ -201,8 +201,8 @@ void ParseSeccloudEvent(std::string_view line, Parsed& out) {
 }
 
 void ParseJsonLine(std::string_view line, Parsed& out) {
-  boost::json::object obj;
-  if (!ParseJsonObject(line, &obj, &out.error)) return;
+  boost::json::object obj(out.fields.storage());
+  if (!ParseJsonObject(line, out.fields.storage(), &obj, &out.error)) return;
   for (std::string_view key : {"@timestamp", "timestamp", "time"}) {
     const auto* v = FindField(obj, key);
     if (v != nullptr && JsonTimeToMs(*v, &out.time_ms)) break;
@@ -212,8 +212,8 @@ void ParseJsonLine(std::string_view line, Parsed& out) {
 }
 
 void ParseEve(std::string_view line, Parsed& out) {
-  boost::json::object eve;
-  if (!ParseJsonObject(line, &eve, &out.error)) return;
+  boost::json::object eve(out.fields.storage());
+  if (!ParseJsonObject(line, out.fields.storage(), &eve, &out.error)) return;
   const auto* type = Member(eve, "event_type");
   if (type == nullptr || !type->is_string() || type->get_string().empty()) {
     out.error = "expected a string \"event_type\" member (every EVE record names its type)";
@@ -243,7 +243,7 @@ void ParseEve(std::string_view line, Parsed& out) {
   if (const auto* fi = ObjectMember(eve, "fileinfo")) MapEveFileinfo(*fi, f);
   if (const auto* fl = ObjectMember(eve, "flow")) MapEveFlow(*fl, f);
   // Last, so that if the record is too large to keep whole, its own copy is what gets cut.
-  SetField(f, "suricata.eve", std::move(eve));
+  SetPath(f, "suricata.eve", std::move(eve));
 }
 
 }  // namespace seccloud::soc::internal

@@ -127,7 +127,7 @@ void ParseBsdTail(std::string_view s, Header* h) {
 
 bool ParseStructuredData(std::string_view s, size_t* pos, boost::json::object& fields,
                          std::string* error) {
-  boost::json::object sd;
+  boost::json::object sd(fields.storage());
   size_t elements = 0, params = 0;
   while (*pos < s.size() && s[*pos] == '[') {
     size_t p = *pos + 1;
@@ -176,11 +176,11 @@ bool ParseStructuredData(std::string_view s, size_t* pos, boost::json::object& f
       }
       if (keep && params < kMaxStructuredDataParams) {
         ++params;
-        boost::json::value v = Sanitized(value);
+        boost::json::value v = Sanitized(value, sd.storage());
         // A repeated PARAM-NAME is legal (RFC 5424 §6.3.3): keep every value, in order.
         if (auto* existing = element->if_contains(name)) {
           if (!existing->is_array()) {
-            boost::json::array a;
+            boost::json::array a(sd.storage());
             a.push_back(std::move(*existing));
             *existing = std::move(a);
           }
@@ -198,7 +198,7 @@ bool ParseStructuredData(std::string_view s, size_t* pos, boost::json::object& f
     *pos = p + 1;
     ++elements;
   }
-  if (!sd.empty()) SetField(fields, "log.syslog.structured_data", std::move(sd));
+  if (!sd.empty()) SetPath(fields, "log.syslog.structured_data", std::move(sd));
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/text.h"
+#include "soc/parse_internal.h"
 
 namespace seccloud::soc {
 namespace {
@@ -194,6 +195,28 @@ TEST(ParseTest, SniffFormat) {
             Format::kText);
   EXPECT_EQ(SniffFormat(""), Format::kText);
   EXPECT_EQ(SniffFormat("<abc>"), Format::kText);
+}
+
+TEST(ParseTest, FastTimeFormatMatchesFormatTimeMs) {
+  const int64_t fixed[] = {0,
+                           1,
+                           999,
+                           1000,
+                           -1,
+                           -999,
+                           -1000,
+                           -86400001,
+                           951782400000 /* 2000-02-29 */,
+                           4102444799999,
+                           253402300799999,
+                           kReceived};
+  for (int64_t ms : fixed) EXPECT_EQ(internal::FormatTime(ms, {}), FormatTimeMs(ms)) << ms;
+  uint64_t x = 88172645463325252u;
+  for (int i = 0; i < 100000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const int64_t ms = static_cast<int64_t>(x % 253402300800000u);
+    ASSERT_EQ(internal::FormatTime(ms, {}), FormatTimeMs(ms)) << ms;
+  }
 }
 
 // Every line of every Loghub sample must parse with its time taken from the line itself.

@@ -3,6 +3,7 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 
 #include "core/event.h"
@@ -13,6 +14,19 @@
 
 namespace seccloud::soc::internal {
 namespace {
+
+// Most log text is ASCII; checking that a word at a time is cheaper than UTF-8 validation.
+bool IsAscii(std::string_view s) {
+  size_t i = 0;
+  uint64_t any = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    any |= word;
+  }
+  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080u) == 0;
+}
 
 // Sanitises every string and key; depth is bounded by the parser's max_depth.
 void SanitizeJson(boost::json::value& v) {
@@ -27,7 +41,7 @@ void SanitizeJson(boost::json::value& v) {
       SanitizeJson(kv.value());
     }
     if (!keys_clean) {
-      boost::json::object rebuilt;
+      boost::json::object rebuilt(o->storage());
       rebuilt.reserve(o->size());
       for (auto& kv : *o) rebuilt[SanitizeUtf8(kv.key())] = std::move(kv.value());
       *o = std::move(rebuilt);
@@ -75,17 +89,39 @@ size_t Prune(boost::json::value& v, size_t* budget) {
 
 // ---- fields ----
 
-boost::json::string Sanitized(std::string_view value) {
-  if (IsValidUtf8(value)) return boost::json::string(value);
-  return boost::json::string(SanitizeUtf8(value));
+boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr sp) {
+  if (IsAscii(value) || IsValidUtf8(value)) return boost::json::string(value, std::move(sp));
+  return boost::json::string(SanitizeUtf8(value), std::move(sp));
+}
+
+void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value) {
+  boost::json::object* obj = &fields;
+  while (true) {
+    const size_t dot = path.find('.');
+    if (dot == std::string_view::npos) {
+      obj->insert_or_assign(path, std::move(value));
+      return;
+    }
+    const std::string_view segment = path.substr(0, dot);
+    boost::json::value* next = obj->if_contains(segment);
+    if (next == nullptr) {
+      boost::json::object child(obj->storage());
+      child.reserve(4);
+      next = &obj->emplace(segment, std::move(child)).first->value();
+    } else if (!next->is_object()) {
+      *next = boost::json::object(obj->storage());
+    }
+    obj = &next->get_object();
+    path.remove_prefix(dot + 1);
+  }
 }
 
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value) {
-  SetField(fields, path, Sanitized(value));
+  SetPath(fields, path, Sanitized(value, fields.storage()));
 }
 
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value) {
-  SetField(fields, path, value);
+  SetPath(fields, path, value);
 }
 
 bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text) {
@@ -97,21 +133,26 @@ bool PutIp(boost::json::object& fields, std::string_view path, std::string_view 
   if (size_t pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
   auto ip = IpAddress::Parse(text);
   if (!ip) return false;
-  SetField(fields, path, boost::json::string(ip->Unmapped().ToString()));
+  // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
+  if (ip->is_v4()) {
+    SetPath(fields, path, boost::json::string(text, fields.storage()));
+  } else {
+    SetPath(fields, path, boost::json::string(ip->Unmapped().ToString(), fields.storage()));
+  }
   return true;
 }
 
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text) {
   int64_t port = 0;
   if (text.empty() || text.size() > 5 || !ParseUint(text, &port) || port > 65535) return false;
-  SetField(fields, path, port);
+  SetPath(fields, path, port);
   return true;
 }
 
 void PutCategory(boost::json::object& fields, std::string_view category) {
-  boost::json::array a;
-  a.emplace_back(boost::json::string(category));
-  SetField(fields, "event.category", std::move(a));
+  boost::json::array a(fields.storage());
+  a.emplace_back(category);
+  SetPath(fields, "event.category", std::move(a));
 }
 
 // ---- scanning ----
@@ -181,6 +222,49 @@ std::string Excerpt(std::string_view s) {
 }
 
 // ---- time ----
+
+boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
+  int64_t secs = ms / 1000, frac = ms % 1000;
+  if (frac < 0) {
+    frac += 1000;
+    --secs;
+  }
+  int64_t days = secs / 86400, sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  // Howard Hinnant's civil_from_days.
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+  if (y < 0 || y > 9999) return boost::json::string(FormatTimeMs(ms), std::move(sp));
+  char buf[24];
+  const auto put = [&buf](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, y, 4);
+  buf[4] = '-';
+  put(5, m, 2);
+  buf[7] = '-';
+  put(8, d, 2);
+  buf[10] = 'T';
+  put(11, sod / 3600, 2);
+  buf[13] = ':';
+  put(14, sod / 60 % 60, 2);
+  buf[16] = ':';
+  put(17, sod % 60, 2);
+  buf[19] = '.';
+  put(20, frac, 3);
+  buf[23] = 'Z';
+  return boost::json::string(std::string_view(buf, 24), std::move(sp));
+}
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   // Howard Hinnant's days_from_civil.
@@ -335,11 +419,13 @@ bool JsonTimeToMs(const boost::json::value& v, int64_t* ms) {
 
 // ---- JSON ----
 
-bool ParseJsonObject(std::string_view text, boost::json::object* out, std::string* error) {
+bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::json::object* out,
+                     std::string* error) {
   boost::json::parse_options opt;
   opt.max_depth = kMaxParsedJsonDepth;
   opt.allow_invalid_utf8 = true;  // sanitised below: be liberal in what we accept
   boost::json::stream_parser p({}, opt);
+  p.reset(std::move(sp));
   boost::system::error_code ec;
   const size_t used = p.write_some(text.data(), text.size(), ec);
   if (!ec && used < text.size()) {

@@ -331,7 +331,7 @@ bool LooksLikeWebLog(std::string_view line) {
 void ParseWebLog(std::string_view line, int64_t /*received_ms*/, Parsed& out) {
   if (!line.empty() && line[0] == '[') {
     if (ParseApacheError(line, out)) return;
-    out = Parsed();
+    out.Reset();
     out.error =
         "expected an Apache error log line (\"[Www Mmm dd hh:mm:ss yyyy] [level] …\"), "
         "found " +
@@ -339,9 +339,8 @@ void ParseWebLog(std::string_view line, int64_t /*received_ms*/, Parsed& out) {
     return;
   }
   if (ParseNginxError(line, out)) return;
-  out = Parsed();
-  ParseAccess(line, out);
-  if (!out.error.empty()) out.fields = boost::json::object();
+  out.Reset();
+  if (!ParseAccess(line, out)) out.fields.clear();
 }
 
 }  // namespace seccloud::soc::internal
