@@ -58,7 +58,13 @@ std::string_view BoundedLine(const std::string& raw) {
 }  // namespace
 
 void Normalize(Record& r) {
-  if (r.format == Format::kWindowsEvent) return NormalizeWindowsEvent(r);
+  if (r.format == Format::kWindowsEvent) {
+    NormalizeWindowsEvent(r);
+    // The Windows normaliser sets the common metadata but the sender's address.
+    if (!r.peer.empty() && !internal::PutIp(r.fields, "seccloud.soc.peer", r.peer))
+      internal::PutString(r.fields, "seccloud.soc.peer", r.peer);
+    return;
+  }
   r.parsed = false;
   const std::string_view line = BoundedLine(r.raw);
   // Default storage on purpose: a per-record monotonic arena measured ~12% faster, but copies of

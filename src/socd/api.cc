@@ -185,16 +185,47 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
       o.newest_first = *s == "desc";
     }
     if (auto t = Scope(*p)) o.tenants.push_back(*t);
+    // Paging: `after` is the "time.seq" cursor of the last record of the previous page. Records
+    // of one millisecond come in seq order, so the ones to skip are at most one page's worth.
+    int64_t after_time = 0;
+    uint64_t after_seq = 0;
+    bool paging = false;
+    if (auto a = Param(*p, "after")) {
+      const size_t dot = a->find('.');
+      const char* end = a->data() + a->size();
+      if (dot == std::string::npos ||
+          std::from_chars(a->data(), a->data() + dot, after_time).ptr != a->data() + dot ||
+          std::from_chars(a->data() + dot + 1, end, after_seq).ptr != end)
+        return Problem(400, "after: the \"next\" cursor of a previous page (TIME.SEQ)");
+      paging = true;
+      if (o.newest_first)
+        o.until_ms = std::min(o.until_ms, after_time + 1);
+      else
+        o.since_ms = std::max(o.since_ms, after_time);
+    }
+    const size_t want = o.limit;
+    if (paging) o.limit = want * 2;
     json::array records;
+    const soc::Record* last = nullptr;
+    soc::Record last_copy;
     auto stats = ctx->store->Search(*q, o, [&](const soc::Record& r) {
+      if (paging && r.time_ms == after_time &&
+          (o.newest_first ? r.seq >= after_seq : r.seq <= after_seq))
+        return true;
+      if (records.size() >= want) return false;
       records.push_back(RecordJson(r));
+      last_copy.time_ms = r.time_ms;
+      last_copy.seq = r.seq;
+      last = &last_copy;
       return true;
     });
     if (!stats) return Problem(StatusOf(stats.error()), stats.error().message);
     json::object out;
     out["query"] = q->ToString();
     out["count"] = records.size();
-    out["truncated"] = stats->truncated;
+    const bool full = records.size() >= want && want > 0;
+    out["truncated"] = full;
+    if (full && last) out["next"] = std::to_string(last->time_ms) + "." + std::to_string(last->seq);
     out["blocks_total"] = stats->blocks_total;
     out["blocks_read"] = stats->blocks_read;
     out["records_scanned"] = stats->records_scanned;
@@ -207,7 +238,8 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     auto p = QueryParams(req.target, &why);
     if (!p) return Problem(400, why);
     std::vector<uint64_t> seqs;
-    std::string_view list = Param(*p, "seq").value_or("");
+    const std::string seq_param = Param(*p, "seq").value_or("");
+    std::string_view list = seq_param;
     while (!list.empty()) {
       const size_t comma = list.find(',');
       std::string_view item = list.substr(0, comma);

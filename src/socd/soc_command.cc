@@ -218,30 +218,46 @@ int RunSocCommand(const std::vector<std::string>& args) {
 
   if (a.command == "search") {
     if (!need(1, "give one QUERY (quote it)")) return 2;
-    std::string target = "/api/v1/search?q=" + Encode(a.positional[0]) +
-                         QueryOf(a, {{"--since", "since"},
-                                     {"--until", "until"},
-                                     {"--limit", "limit"},
-                                     {"--tenant", "tenant"}});
-    if (a.flags.contains("--desc")) target += "&order=desc";
-    auto r = client.Call("GET", target);
-    if (!r) return 2;
-    const auto* records = r->if_contains("records");
-    size_t n = 0;
-    if (records && records->is_array()) {
-      for (const auto& rec : records->as_array()) {
-        if (!rec.is_object()) continue;
-        ++n;
-        if (as_json)
-          std::printf("%s\n", json::serialize(rec).c_str());
-        else
-          PrintRecordLine(rec.as_object());
+    size_t limit = 100;
+    if (auto l = Opt(a, "--limit"); !l.empty()) {
+      auto r = std::from_chars(l.data(), l.data() + l.size(), limit);
+      if (r.ec != std::errc() || r.ptr != l.data() + l.size()) {
+        std::fprintf(stderr, "seccloud soc search: --limit %s is not a number\n", l.c_str());
+        return 2;
       }
     }
-    std::fprintf(stderr, "seccloud soc search: %zu record(s)%s; %s of %s blocks read\n", n,
-                 S(r->if_contains("truncated")) == "true" ? " (limit reached)" : "",
-                 S(r->if_contains("blocks_read")).c_str(),
-                 S(r->if_contains("blocks_total")).c_str());
+    // Pages of at most 1,000 records keep each answer well under the client's size limit.
+    const std::string base =
+        "/api/v1/search?q=" + Encode(a.positional[0]) +
+        QueryOf(a, {{"--since", "since"}, {"--until", "until"}, {"--tenant", "tenant"}}) +
+        (a.flags.contains("--desc") ? "&order=desc" : "");
+    size_t n = 0;
+    std::string next, blocks;
+    bool more = true;
+    while (more && n < limit) {
+      const size_t page = std::min<size_t>(1000, limit - n);
+      std::string target = base + "&limit=" + std::to_string(page);
+      if (!next.empty()) target += "&after=" + next;
+      auto r = client.Call("GET", target);
+      if (!r) return 2;
+      const auto* records = r->if_contains("records");
+      if (records && records->is_array()) {
+        for (const auto& rec : records->as_array()) {
+          if (!rec.is_object()) continue;
+          ++n;
+          if (as_json)
+            std::printf("%s\n", json::serialize(rec).c_str());
+          else
+            PrintRecordLine(rec.as_object());
+        }
+      }
+      next = S(r->if_contains("next"));
+      more = !next.empty();
+      if (blocks.empty())
+        blocks = S(r->if_contains("blocks_read")) + " of " + S(r->if_contains("blocks_total"));
+    }
+    std::fprintf(stderr, "seccloud soc search: %zu record(s)%s; %s blocks read\n", n,
+                 more ? " (limit reached)" : "", blocks.c_str());
     return n > 0 ? 0 : 1;
   }
   if (a.command == "record") {

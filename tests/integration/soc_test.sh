@@ -185,7 +185,7 @@ lines = [
    "TimeCreated": {"#attributes": {"SystemTime": now + ".000000Z"}}},
    "EventData": {"TargetUserName": "administrator", "IpAddress": "10.2.3.4", "LogonType": 3}}},
 ]
-j.sendall(b"".join(json.dumps(l).encode() + b"\n" for l in lines) + b"\xff\xfe not json at all\n")
+j.sendall(b"".join(json.dumps(l).encode() + b"\n" for l in lines) + b"{\"cut\": [1, 2, \xff\n")
 j.close()
 PY
 # The proxy leg of the chain comes through the spool, as the real proxy writes it.
@@ -214,7 +214,8 @@ expect_found 'user.name:alice' "syslog over TLS"
 expect_found 'event.dataset:ids.alert AND source.ip:10.1.5.5' "EVE over JSON lines"
 grep -q '"tenant":"tsu"' "$work/found.json" || fail "EVE alert not attributed to tsu"
 expect_found 'event.dataset:windows.security AND winlog.event_id:4625' "Windows event JSON"
-expect_found 'event.dataset:soc.unparsed' "a line that is not JSON is stored raw"
+expect_found 'event.dataset:soc.unparsed' "a JSON line that does not parse is stored raw"
+grep -q 'seccloud.soc.parse_error\|"parse_error"' "$work/found.json" || fail "unparsed record lacks its parse error"
 echo "ok: UDP, TCP (octet counting and newlines), TLS and JSON-lines records parsed and attributed"
 
 # 3. The correlation fires once, with terminal and tenant.
