@@ -374,14 +374,11 @@ class DocumentCompiler {
     CompiledRule out;
     if (!detection || !detection.IsMap())
       Invalid("no detection", "detection must be a map", detection);
-    YAML::Node condition;
+    const YAML::Node condition = detection["condition"];
     for (const auto& kv : detection) {
       Visit(kv.first);
       const std::string name = ScalarOr(kv.first);
-      if (name == "condition") {
-        condition = kv.second;
-        continue;
-      }
+      if (name == "condition") continue;
       if (name == "timeframe") continue;  // only meaningful with v1 aggregations (refused below)
       out.selections.push_back(CompileSelection(name, kv.second));
     }
@@ -705,6 +702,25 @@ class DocumentCompiler {
   FieldStyle style_ = FieldStyle::kPlain;
 };
 
+// Nodes reachable from n, aliases counted each time they are reached (what a Clone copies);
+// stops counting past `limit`.
+size_t CountNodes(const YAML::Node& n, size_t limit, size_t depth = 0) {
+  if (depth > kMaxRuleYamlDepth) return limit + 1;
+  size_t count = 1;
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (count > limit) break;
+      count += CountNodes(kv.first, limit, depth + 1) + CountNodes(kv.second, limit, depth + 1);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n) {
+      if (count > limit) break;
+      count += CountNodes(item, limit, depth + 1);
+    }
+  }
+  return count;
+}
+
 YAML::Node Merge(const YAML::Node& base, const YAML::Node& over, int depth = 0) {
   if (depth > static_cast<int>(kMaxRuleYamlDepth) || !base.IsMap() || !over.IsMap()) {
     return YAML::Clone(over);
@@ -784,7 +800,8 @@ class Loader {
       ++report_->file_issues;
       return;
     }
-    YAML::Node global, previous;
+    // yaml-cpp's Node::operator= writes through to the node referred to; optional rebinds.
+    std::optional<YAML::Node> global, previous;
     for (const auto& raw_doc : docs) {
       bool counted = false;  // whether the document is in report_->documents
       try {
@@ -795,12 +812,21 @@ class Loader {
           continue;
         }
         const std::string action = ScalarOr(raw_doc["action"]);
-        YAML::Node doc;
+        std::optional<YAML::Node> doc;
+        if (action == "global" || action == "repeat" || global || previous) {
+          // Merging clones: refuse documents whose aliases would expand beyond the bound.
+          if (CountNodes(raw_doc, kMaxRuleNodes) > kMaxRuleNodes) {
+            AddIssue(false, name, raw_doc.Mark(), "", "", "document too large",
+                     "more than " + std::to_string(kMaxRuleNodes) + " YAML nodes with aliases");
+            ++report_->file_issues;
+            continue;
+          }
+        }
         if (action == "global") {
-          global = raw_doc;
+          global.emplace(raw_doc);
           continue;
         } else if (action == "reset") {
-          global = YAML::Node();
+          global.reset();
           continue;
         } else if (action == "repeat") {
           if (!previous) {
@@ -808,18 +834,18 @@ class Loader {
             ++report_->file_issues;
             continue;
           }
-          doc = Merge(previous, raw_doc);
+          doc.emplace(Merge(*previous, raw_doc));
         } else if (!action.empty()) {
           AddIssue(false, name, raw_doc.Mark(), "", "", "unknown action", action);
           ++report_->file_issues;
           continue;
         } else {
-          doc = global ? Merge(global, raw_doc) : raw_doc;
+          doc.emplace(global ? Merge(*global, raw_doc) : raw_doc);
         }
-        previous = doc;
+        previous.emplace(*doc);
         ++report_->documents;
         counted = true;
-        AddDocument(doc, name, raw_doc.Mark());
+        AddDocument(*doc, name, raw_doc.Mark());
       } catch (const YAML::Exception& e) {
         AddIssue(false, name, e.mark, "", "", "bad rule structure", e.msg);
         if (!counted) ++report_->file_issues;
