@@ -763,7 +763,7 @@ int64_t ParseTimespanMs(const std::string& s, const YAML::Node& at) {
     default:
       Invalid("bad timespan", "\"" + s + "\" (unit must be s, m, h or d)", at);
   }
-  if (n > 31 * 86'400'000 / unit) Unsupported("timespan longer than 31 days", s, at);
+  if (n > int64_t{31} * 86'400'000 / unit) Unsupported("timespan longer than 31 days", s, at);
   return n * unit;
 }
 

@@ -373,6 +373,8 @@ std::vector<std::string> MapFieldName(FieldStyle style, std::string_view name) {
       alias = FindAlias(kFirewallFields, name);
       break;
     case FieldStyle::kPlain:
+      // Syslog parsers write host.hostname where seccloud's own events write host.name.
+      if (name == "host.name") return {"host.name", "host.hostname"};
       break;
   }
   if (alias == nullptr) return {std::string(name)};
