@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
@@ -12,6 +12,13 @@ namespace seccloud::soc {
 namespace {
 
 namespace fs = std::filesystem;
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 constexpr int64_t kT0 = 1'780'000'000'000;
 constexpr int64_t kMin = 60'000;
 
@@ -209,21 +216,21 @@ TEST(DetectionEngineTest, ThroughputWithTheSigmaCorpus) {
                      .as_object();
   for (auto* rec : {&win, &proxy}) {
     std::vector<Detection> out;
-    constexpr int kN = 20000;
+    constexpr int kN = 50000;
     const auto before = (*engine)->stats().rules_checked;
-    const auto t0 = std::chrono::steady_clock::now();
+    // CPU time of this thread: the machine is shared, wall time would measure the neighbours.
+    const double t0 = ThreadCpuSeconds();
     for (int i = 0; i < kN; ++i) {
       rec->seq = static_cast<uint64_t>(i + 1);
       out.clear();
       (*engine)->Process(*rec, &out);
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = ThreadCpuSeconds() - t0;
     const double per_sec = kN / secs;
     std::cout << (rec == &win ? "windows process_creation" : "proxy.access") << ": "
-              << static_cast<int64_t>(per_sec) << " records/s with " << n_rules << " rules loaded, "
-              << ((*engine)->stats().rules_checked - before) / kN << " rules checked per record, "
-              << out.size() << " detections\n";
+              << static_cast<int64_t>(per_sec) << " records/s (CPU time, one core) with " << n_rules
+              << " rules loaded, " << ((*engine)->stats().rules_checked - before) / kN
+              << " rules checked per record, " << out.size() << " detections\n";
     EXPECT_TRUE(out.empty());  // benign records
     EXPECT_GT(per_sec, 1000.0);
   }
