@@ -324,3 +324,45 @@ level: high
 
 }  // namespace
 }  // namespace seccloud::soc
+
+namespace seccloud::soc {
+namespace {
+
+TEST_F(CorrelationTest, AliasesGroupDifferentFieldNames) {
+  Load(R"(
+title: proxy hit
+name: proxy_hit
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: blocked}, condition: s}
+---
+title: resolver query
+name: resolver_query
+logsource: {product: seccloud, service: dns.query}
+detection: {s: {dns.question.name|endswith: .bad.example}, condition: s}
+---
+title: both by address
+id: both
+correlation:
+  type: temporal
+  rules: [proxy_hit, resolver_query]
+  group-by: [ip]
+  aliases:
+    ip:
+      proxy_hit: source.ip
+      resolver_query: client.ip
+  timespan: 5m
+level: high
+)");
+  EXPECT_TRUE(
+      Feed("proxy.access", R"({"source":{"ip":"10.9.9.9"},"event":{"action":"blocked"}})", kT0)
+          .empty());
+  auto d = Feed("dns.query",
+                R"({"client":{"ip":"10.9.9.9"},"dns":{"question":{"name":"a.bad.example"}}})",
+                kT0 + 1000);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].entity, "ip=10.9.9.9");
+  EXPECT_EQ(d[0].terminal, "10.9.9.9");  // the alias maps to source.ip for the first rule
+}
+
+}  // namespace
+}  // namespace seccloud::soc

@@ -348,7 +348,7 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
       return true;
     }
   }
-  *reason = "logsource not collected: " + Describe(p, c, s);
+  *reason = Describe(p, c, s) + " has no source in seccloud";
   return false;
 }
 
