@@ -472,7 +472,15 @@ class DocumentCompiler {
       } else {
         values.push_back(kv.second);
       }
-      for (const auto& v : values) AddValueTests(field, mods, v, &test.values);
+      for (const auto& v : values) {
+        const size_t before = test.values.size();
+        AddValueTests(field, mods, v, &test.values);
+        compiled_values_ += test.values.size() - before;
+        if (compiled_values_ > kMaxRuleValues) {
+          Invalid("document too large",
+                  "more than " + std::to_string(kMaxRuleValues) + " values after modifiers", v);
+        }
+      }
       if (test.field == kKeywordField) {
         // Keyword values with modifiers keep their own anchoring; plain ones search anywhere.
       }
@@ -510,6 +518,10 @@ class DocumentCompiler {
       o.set_log_errors(false);
       o.set_case_sensitive(!m.re_i);
       o.set_dot_nl(m.re_s);
+      o.set_max_mem(kMaxRegexMemory);
+      if (++regexes_ > kMaxRuleRegexes) {
+        Unsupported("too many regexes", "more than " + std::to_string(kMaxRuleRegexes), v);
+      }
       auto re = std::make_shared<RE2>(m.re_m ? "(?m)" + s : s, o);
       if (!re->ok()) Unsupported("regex not supported by RE2", re->error(), v);
       out->push_back(ValueTest{.op = Op::kRegex, .cased = true, .re = std::move(re)});
@@ -699,6 +711,8 @@ class DocumentCompiler {
 
   FieldTable* fields_;
   size_t* budget_;
+  size_t compiled_values_ = 0;
+  size_t regexes_ = 0;
   FieldStyle style_ = FieldStyle::kPlain;
 };
 

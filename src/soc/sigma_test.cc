@@ -260,6 +260,17 @@ TEST(SigmaTest, HostileYamlIsRefusedBeforeYamlCpp) {
   EXPECT_EQ(r2.errors[0].reason, "document too large");
 }
 
+TEST(SigmaTest, ExpansionByModifiersIsBounded) {
+  // windash turns a value with 3 dashes into 125: 1,000 such values would be 125,000 tests.
+  std::string values;
+  for (int i = 0; i < 1000; ++i) values += "      - ' -a" + std::to_string(i) + " -b -c'\n";
+  LoadReport report;
+  LoadRulesFromString(Rule("  sel:\n    a|windash|contains:\n" + values + "  condition: sel\n"),
+                      "w.yml", &report);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].reason, "document too large");
+}
+
 TEST(SigmaTest, GlobalAndRepeatDocuments) {
   const std::string yaml =
       "action: global\ntitle: G\nlevel: low\nlogsource: {product: seccloud, service: t}\n"
