@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "soc/detect.h"
+#include "soc/detect_internal.h"
 #include "soc/sigma_internal.h"
 
 namespace seccloud::soc {
@@ -16,33 +17,54 @@ using sigma_internal::Node;
 using sigma_internal::Op;
 using sigma_internal::ValueTest;
 
-// A necessary condition of a rule: the record's field `field`, cut after its last backslash and
-// lower-cased, equals `basename`. A rule whose detection implies one of its atoms holds is looked
-// up by atom instead of being checked against every record of its logsource.
+// A necessary condition of a rule: the record's field `field`, lower-cased, contains `literal`.
+// A rule whose detection implies that one of its atoms holds is found by scanning the field once
+// for every rule literal (Aho-Corasick) instead of being checked against every record of its
+// logsource.
 struct Atom {
   int field;
-  std::string basename;
+  std::string literal;
   bool operator<(const Atom& o) const {
-    return field != o.field ? field < o.field : basename < o.basename;
+    return field != o.field ? field < o.field : literal < o.literal;
   }
 };
 using Atoms = std::optional<std::set<Atom>>;
 
-std::string_view AfterBackslash(std::string_view s) {
-  const size_t p = s.rfind('\\');
-  return p == std::string_view::npos ? s : s.substr(p + 1);
-}
+// Literals this short occur in most values; a rule indexed by one is checked almost always.
+constexpr size_t kMinLiteral = 3;
 
 Atoms OfValue(int field, const ValueTest& vt) {
-  if (vt.op == Op::kEndsWith && vt.lit.find('\\') != std::string::npos) {
-    std::string_view b = AfterBackslash(vt.lit);
-    if (b.empty()) return std::nullopt;
-    return std::set<Atom>{{field, sigma_internal::Lower(b)}};
+  std::string_view lit;
+  switch (vt.op) {
+    case Op::kEquals:
+    case Op::kContains:
+    case Op::kStartsWith:
+    case Op::kEndsWith:
+      lit = vt.lit;
+      break;
+    case Op::kGlob: {  // the longest literal run between wildcards
+      size_t best_pos = 0, best_len = 0;
+      for (size_t i = 0; i < vt.mask.size();) {
+        if (vt.mask[i] != ' ') {
+          ++i;
+          continue;
+        }
+        size_t j = i;
+        while (j < vt.mask.size() && vt.mask[j] == ' ') ++j;
+        if (j - i > best_len) {
+          best_pos = i;
+          best_len = j - i;
+        }
+        i = j;
+      }
+      lit = std::string_view(vt.lit).substr(best_pos, best_len);
+      break;
+    }
+    default:
+      return std::nullopt;
   }
-  if (vt.op == Op::kEquals) {
-    return std::set<Atom>{{field, sigma_internal::Lower(AfterBackslash(vt.lit))}};
-  }
-  return std::nullopt;
+  if (lit.size() < kMinLiteral) return std::nullopt;
+  return std::set<Atom>{{field, sigma_internal::Lower(lit)}};
 }
 
 Atoms Union(const Atoms& a, const Atoms& b) {
@@ -55,7 +77,7 @@ Atoms Union(const Atoms& a, const Atoms& b) {
 Atoms Best(const Atoms& a, const Atoms& b) {
   if (!a) return b;
   if (!b) return a;
-  return a->size() <= b->size() ? a : b;
+  return a->size() <= b->size() ? a : b;  // fewer literals: fewer records select the rule
 }
 
 Atoms OfFieldTest(const FieldTest& ft) {
@@ -106,14 +128,14 @@ Atoms OfNode(const sigma_internal::CompiledRule& rule, const Node& n) {
 
 struct Bucket {
   std::vector<uint32_t> always;  // rules checked for every record of the bucket
-  std::vector<int> atom_fields;  // fields whose basename selects more rules
+  std::vector<int> atom_fields;  // fields whose literals select more rules
 };
 
-void AppendKey(std::string* key, int field, std::string_view basename) {
-  key->clear();
-  key->append(reinterpret_cast<const char*>(&field), sizeof field);
-  key->append(basename);
-}
+struct FieldLiterals {
+  detect_internal::LiteralMatcher matcher;
+  std::vector<std::vector<uint32_t>> rules;  // by pattern id
+  uint32_t scanned = 0;                      // generation of the record last scanned
+};
 
 }  // namespace
 
@@ -122,11 +144,11 @@ struct DetectionEngine::Impl {
   std::unique_ptr<sigma_internal::MatchContext> ctx;
   std::unique_ptr<Correlator> correlator;
   std::unordered_map<std::string, Bucket> buckets;  // "d:<dataset>", "c:<channel>", "e:<ch>#<id>"
-  std::unordered_map<std::string, std::vector<uint32_t>> by_atom;
+  std::unordered_map<int, FieldLiterals> literals;  // by field id
   std::vector<uint32_t> stamp;
   uint32_t generation = 0;
   std::vector<uint32_t> candidates;
-  std::string key, lower;
+  std::string key;
 };
 
 DetectionEngine::DetectionEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -156,13 +178,14 @@ Result<std::unique_ptr<DetectionEngine>> DetectionEngine::Create(
       return MakeError(Errc::kInvalidArgument, "rule " + r.id + " is not compiled");
     }
     if (!r.emit && !impl->correlator->Uses(i)) continue;
-    const Atoms atoms = OfNode(*r.compiled, r.compiled->root);
+    Atoms atoms = OfNode(*r.compiled, r.compiled->root);
+    if (atoms && atoms->empty()) atoms.reset();
     if (atoms) {
       for (const auto& a : *atoms) {
-        std::string k;
-        AppendKey(&k, a.field, a.basename);
-        auto& list = impl->by_atom[k];
-        if (list.empty() || list.back() != i) list.push_back(i);
+        FieldLiterals& fl = impl->literals[a.field];
+        const uint32_t id = fl.matcher.Add(a.literal);
+        if (fl.rules.size() <= id) fl.rules.resize(id + 1);
+        if (fl.rules[id].empty() || fl.rules[id].back() != i) fl.rules[id].push_back(i);
       }
     }
     for (const auto& alt : r.compiled->logsource.alts) {
@@ -192,6 +215,7 @@ Result<std::unique_ptr<DetectionEngine>> DetectionEngine::Create(
       }
     }
   }
+  for (auto& [field, fl] : impl->literals) fl.matcher.Build();
   return std::unique_ptr<DetectionEngine>(new DetectionEngine(std::move(impl)));
 }
 
@@ -222,6 +246,7 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
   ctx.Reset(record);
   if (++m.generation == 0) {
     std::fill(m.stamp.begin(), m.stamp.end(), 0);
+    for (auto& [f, fl] : m.literals) fl.scanned = 0;
     m.generation = 1;
   }
   m.candidates.clear();
@@ -238,14 +263,15 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
     if (it == m.buckets.end()) return;
     add(it->second.always);
     for (int f : it->second.atom_fields) {
+      FieldLiterals& fl = m.literals.at(f);
+      if (fl.scanned == m.generation) continue;
+      fl.scanned = m.generation;
       const auto& v = ctx.Get(f);
       if (!v.present || v.is_null) continue;
-      std::string_view base = AfterBackslash(v.lower);
-      AppendKey(&m.key, f, base);
-      if (auto a = m.by_atom.find(m.key); a != m.by_atom.end()) add(a->second);
+      fl.matcher.Scan(v.lower, [&](uint32_t pattern) { add(fl.rules[pattern]); });
     }
   };
-  std::string& k = m.lower;
+  std::string& k = m.key;
   const std::string_view ds = ctx.dataset();
   if (!ds.empty()) {
     k.assign("d:").append(ds);

@@ -39,7 +39,10 @@ class MatchContext;
 // Bounds on what a rule file may hold (it is input from outside: a rule pack, a tenant's rules).
 inline constexpr size_t kMaxRuleFileBytes = size_t{1} << 20;
 inline constexpr size_t kMaxRuleYamlDepth = 64;
-inline constexpr size_t kMaxRuleNodes = 200000;  // YAML nodes visited per document
+inline constexpr size_t kMaxRuleNodes = 200000;               // YAML nodes visited per document
+inline constexpr size_t kMaxRuleValues = 100000;              // compiled value tests per document
+inline constexpr size_t kMaxRuleRegexes = 256;                // |re values per document
+inline constexpr int64_t kMaxRegexMemory = int64_t{1} << 20;  // RE2 max_mem per regex
 
 struct SigmaRule {
   std::string id;    // the rule's UUID (or its name / title when it has no id)

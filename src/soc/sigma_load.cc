@@ -374,14 +374,11 @@ class DocumentCompiler {
     CompiledRule out;
     if (!detection || !detection.IsMap())
       Invalid("no detection", "detection must be a map", detection);
-    YAML::Node condition;
+    const YAML::Node condition = detection["condition"];
     for (const auto& kv : detection) {
       Visit(kv.first);
       const std::string name = ScalarOr(kv.first);
-      if (name == "condition") {
-        condition = kv.second;
-        continue;
-      }
+      if (name == "condition") continue;
       if (name == "timeframe") continue;  // only meaningful with v1 aggregations (refused below)
       out.selections.push_back(CompileSelection(name, kv.second));
     }
@@ -475,7 +472,15 @@ class DocumentCompiler {
       } else {
         values.push_back(kv.second);
       }
-      for (const auto& v : values) AddValueTests(field, mods, v, &test.values);
+      for (const auto& v : values) {
+        const size_t before = test.values.size();
+        AddValueTests(field, mods, v, &test.values);
+        compiled_values_ += test.values.size() - before;
+        if (compiled_values_ > kMaxRuleValues) {
+          Invalid("document too large",
+                  "more than " + std::to_string(kMaxRuleValues) + " values after modifiers", v);
+        }
+      }
       if (test.field == kKeywordField) {
         // Keyword values with modifiers keep their own anchoring; plain ones search anywhere.
       }
@@ -513,6 +518,10 @@ class DocumentCompiler {
       o.set_log_errors(false);
       o.set_case_sensitive(!m.re_i);
       o.set_dot_nl(m.re_s);
+      o.set_max_mem(kMaxRegexMemory);
+      if (++regexes_ > kMaxRuleRegexes) {
+        Unsupported("too many regexes", "more than " + std::to_string(kMaxRuleRegexes), v);
+      }
       auto re = std::make_shared<RE2>(m.re_m ? "(?m)" + s : s, o);
       if (!re->ok()) Unsupported("regex not supported by RE2", re->error(), v);
       out->push_back(ValueTest{.op = Op::kRegex, .cased = true, .re = std::move(re)});
@@ -702,8 +711,29 @@ class DocumentCompiler {
 
   FieldTable* fields_;
   size_t* budget_;
+  size_t compiled_values_ = 0;
+  size_t regexes_ = 0;
   FieldStyle style_ = FieldStyle::kPlain;
 };
+
+// Nodes reachable from n, aliases counted each time they are reached (what a Clone copies);
+// stops counting past `limit`.
+size_t CountNodes(const YAML::Node& n, size_t limit, size_t depth = 0) {
+  if (depth > kMaxRuleYamlDepth) return limit + 1;
+  size_t count = 1;
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (count > limit) break;
+      count += CountNodes(kv.first, limit, depth + 1) + CountNodes(kv.second, limit, depth + 1);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n) {
+      if (count > limit) break;
+      count += CountNodes(item, limit, depth + 1);
+    }
+  }
+  return count;
+}
 
 YAML::Node Merge(const YAML::Node& base, const YAML::Node& over, int depth = 0) {
   if (depth > static_cast<int>(kMaxRuleYamlDepth) || !base.IsMap() || !over.IsMap()) {
@@ -784,7 +814,8 @@ class Loader {
       ++report_->file_issues;
       return;
     }
-    YAML::Node global, previous;
+    // yaml-cpp's Node::operator= writes through to the node referred to; optional rebinds.
+    std::optional<YAML::Node> global, previous;
     for (const auto& raw_doc : docs) {
       bool counted = false;  // whether the document is in report_->documents
       try {
@@ -795,12 +826,21 @@ class Loader {
           continue;
         }
         const std::string action = ScalarOr(raw_doc["action"]);
-        YAML::Node doc;
+        std::optional<YAML::Node> doc;
+        if (action == "global" || action == "repeat" || global || previous) {
+          // Merging clones: refuse documents whose aliases would expand beyond the bound.
+          if (CountNodes(raw_doc, kMaxRuleNodes) > kMaxRuleNodes) {
+            AddIssue(false, name, raw_doc.Mark(), "", "", "document too large",
+                     "more than " + std::to_string(kMaxRuleNodes) + " YAML nodes with aliases");
+            ++report_->file_issues;
+            continue;
+          }
+        }
         if (action == "global") {
-          global = raw_doc;
+          global.emplace(raw_doc);
           continue;
         } else if (action == "reset") {
-          global = YAML::Node();
+          global.reset();
           continue;
         } else if (action == "repeat") {
           if (!previous) {
@@ -808,18 +848,18 @@ class Loader {
             ++report_->file_issues;
             continue;
           }
-          doc = Merge(previous, raw_doc);
+          doc.emplace(Merge(*previous, raw_doc));
         } else if (!action.empty()) {
           AddIssue(false, name, raw_doc.Mark(), "", "", "unknown action", action);
           ++report_->file_issues;
           continue;
         } else {
-          doc = global ? Merge(global, raw_doc) : raw_doc;
+          doc.emplace(global ? Merge(*global, raw_doc) : raw_doc);
         }
-        previous = doc;
+        previous.emplace(*doc);
         ++report_->documents;
         counted = true;
-        AddDocument(doc, name, raw_doc.Mark());
+        AddDocument(*doc, name, raw_doc.Mark());
       } catch (const YAML::Exception& e) {
         AddIssue(false, name, e.mark, "", "", "bad rule structure", e.msg);
         if (!counted) ++report_->file_issues;

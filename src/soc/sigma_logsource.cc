@@ -348,7 +348,7 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
       return true;
     }
   }
-  *reason = "logsource not collected: " + Describe(p, c, s);
+  *reason = Describe(p, c, s) + " has no source in seccloud";
   return false;
 }
 
@@ -373,6 +373,8 @@ std::vector<std::string> MapFieldName(FieldStyle style, std::string_view name) {
       alias = FindAlias(kFirewallFields, name);
       break;
     case FieldStyle::kPlain:
+      // Syslog parsers write host.hostname where seccloud's own events write host.name.
+      if (name == "host.name") return {"host.name", "host.hostname"};
       break;
   }
   if (alias == nullptr) return {std::string(name)};

@@ -1,0 +1,90 @@
+#include <deque>
+
+#include "soc/detect_internal.h"
+
+namespace seccloud::soc::detect_internal {
+
+uint32_t LiteralMatcher::Add(std::string_view pattern) {
+  auto [it, inserted] =
+      pattern_ids_.emplace(std::string(pattern), static_cast<uint32_t>(pattern_ids_.size()));
+  if (!inserted) return it->second;
+  uint32_t s = 0;
+  for (unsigned char c : pattern) {
+    auto e = trie_[s].find(c);
+    if (e == trie_[s].end()) {
+      const uint32_t t = static_cast<uint32_t>(trie_.size());
+      trie_[s][c] = t;
+      trie_.emplace_back();
+      trie_out_.emplace_back();
+      s = t;
+    } else {
+      s = e->second;
+    }
+  }
+  trie_out_[s].push_back(it->second);
+  return it->second;
+}
+
+void LiteralMatcher::Build() {
+  const size_t n = trie_.size();
+  fail_.assign(n, 0);
+  dict_.assign(n, 0);
+  has_output_.assign(n, 0);
+  auto goto_fn = [&](uint32_t s, unsigned char c) -> uint32_t {
+    while (true) {
+      auto e = trie_[s].find(c);
+      if (e != trie_[s].end()) return e->second;
+      if (s == 0) return 0;
+      s = fail_[s];
+    }
+  };
+  std::deque<uint32_t> queue;
+  for (const auto& [c, t] : trie_[0]) queue.push_back(t);
+  while (!queue.empty()) {
+    const uint32_t s = queue.front();
+    queue.pop_front();
+    for (const auto& [c, t] : trie_[s]) {
+      fail_[t] = goto_fn(fail_[s], c);
+      if (fail_[t] == t) fail_[t] = 0;
+      queue.push_back(t);
+    }
+  }
+  for (uint32_t s = 0; s < n; ++s) has_output_[s] = !trie_out_[s].empty();
+  // dict_[s]: the nearest proper suffix state (via fail links) that has outputs; BFS order
+  // guarantees fail_[s] is done before s.
+  queue.clear();
+  for (const auto& [c, t] : trie_[0]) queue.push_back(t);
+  while (!queue.empty()) {
+    const uint32_t s = queue.front();
+    queue.pop_front();
+    const uint32_t f = fail_[s];
+    dict_[s] = f != 0 && has_output_[f] ? f : dict_[f];
+    for (const auto& [c, t] : trie_[s]) queue.push_back(t);
+  }
+  root_.fill(0);
+  for (const auto& [c, t] : trie_[0]) root_[c] = t;
+  edge_begin_.assign(n + 1, 0);
+  out_begin_.assign(n + 1, 0);
+  edge_byte_.clear();
+  edge_to_.clear();
+  outputs_.clear();
+  for (uint32_t s = 0; s < n; ++s) {
+    edge_begin_[s] = static_cast<uint32_t>(edge_byte_.size());
+    if (s != 0) {
+      for (const auto& [c, t] : trie_[s]) {
+        edge_byte_.push_back(c);
+        edge_to_.push_back(t);
+      }
+    }
+    out_begin_[s] = static_cast<uint32_t>(outputs_.size());
+    outputs_.insert(outputs_.end(), trie_out_[s].begin(), trie_out_[s].end());
+  }
+  edge_begin_[n] = static_cast<uint32_t>(edge_byte_.size());
+  out_begin_[n] = static_cast<uint32_t>(outputs_.size());
+  trie_.clear();
+  trie_.shrink_to_fit();
+  trie_out_.clear();
+  trie_out_.shrink_to_fit();
+}
+
+}  // namespace seccloud::soc::detect_internal

@@ -1,0 +1,169 @@
+#include "soc/winlog.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace seccloud::soc {
+namespace {
+
+Record Normalize(const std::string& raw) {
+  Record r;
+  r.format = Format::kWindowsEvent;
+  r.raw = raw;
+  r.received_ms = 1'700'000'000'000;
+  r.source = "wef";
+  r.tenant = "acme";
+  NormalizeWindowsEvent(r);
+  return r;
+}
+
+std::string Str(const Record& r, std::string_view path) {
+  const auto* v = FindField(r.fields, path);
+  if (v == nullptr) return "<absent>";
+  if (v->is_string()) return std::string(v->get_string());
+  return boost::json::serialize(*v);
+}
+
+constexpr const char* kSysmon = R"({"Event":{"#attributes":{"xmlns":"x"},"System":{
+  "Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"{5770385F}"}},
+  "EventID":1,"Level":4,"TimeCreated":{"#attributes":{"SystemTime":"2025-12-03T07:42:38.210937Z"}},
+  "EventRecordID":26765,"Execution":{"#attributes":{"ProcessID":3116,"ThreadID":1656}},
+  "Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.corp",
+  "Security":{"#attributes":{"UserID":"S-1-5-18"}}},
+  "EventData":{"Image":"C:\\Windows\\cmd.exe","CommandLine":"cmd /c whoami","ProcessId":9720,
+  "ParentImage":"C:\\Windows\\explorer.exe","User":"CORP\\bob","RuleName":"-"}}})";
+
+TEST(WinlogTest, EvtxJsonShape) {
+  Record r = Normalize(kSysmon);
+  ASSERT_TRUE(r.parsed) << boost::json::serialize(r.fields);
+  EXPECT_EQ(r.time_ms, 1764747758210);  // .210937 truncated to .210
+  EXPECT_EQ(Str(r, "@timestamp"), "2025-12-03T07:42:38.210Z");
+  EXPECT_EQ(Str(r, "event.dataset"), "windows.sysmon");
+  EXPECT_EQ(Str(r, "event.ingested"), FormatTimeMs(1'700'000'000'000));
+  EXPECT_EQ(Str(r, "seccloud.soc.source"), "wef");
+  EXPECT_EQ(Str(r, "seccloud.soc.format"), "windows-event");
+  EXPECT_EQ(Str(r, "tenant.id"), "acme");
+  EXPECT_EQ(Str(r, "winlog.event_id"), "1");
+  EXPECT_TRUE(FindField(r.fields, "winlog.event_id")->is_int64());
+  EXPECT_EQ(Str(r, "event.code"), "1");
+  EXPECT_EQ(Str(r, "winlog.channel"), "Microsoft-Windows-Sysmon/Operational");
+  EXPECT_EQ(Str(r, "winlog.provider_name"), "Microsoft-Windows-Sysmon");
+  EXPECT_EQ(Str(r, "winlog.provider_guid"), "{5770385F}");
+  EXPECT_EQ(Str(r, "winlog.record_id"), "26765");
+  EXPECT_EQ(Str(r, "winlog.computer_name"), "ws1.corp");
+  EXPECT_EQ(Str(r, "host.name"), "ws1.corp");
+  EXPECT_EQ(Str(r, "winlog.process.pid"), "3116");
+  EXPECT_EQ(Str(r, "winlog.user.identifier"), "S-1-5-18");
+  EXPECT_EQ(Str(r, "winlog.event_data.Image"), "C:\\Windows\\cmd.exe");
+  EXPECT_EQ(Str(r, "winlog.event_data.ProcessId"), "9720");  // a number stays a number
+  EXPECT_TRUE(FindField(r.fields, "winlog.event_data.ProcessId")->is_int64());
+  EXPECT_EQ(Str(r, "process.executable"), "C:\\Windows\\cmd.exe");
+  EXPECT_EQ(Str(r, "process.command_line"), "cmd /c whoami");
+  EXPECT_EQ(Str(r, "process.parent.executable"), "C:\\Windows\\explorer.exe");
+  EXPECT_EQ(Str(r, "user.name"), "CORP\\bob");
+}
+
+TEST(WinlogTest, DataArrayAndSingleDataAndUnnamed) {
+  Record r =
+      Normalize(R"({"Event":{"System":{"EventID":{"#text":"4625","#attributes":{"Qualifiers":""}},
+    "Channel":"Security","Computer":"dc1"},
+    "EventData":{"Data":[{"#attributes":{"Name":"TargetUserName"},"#text":"admin"},
+                         {"#attributes":{"Name":"IpAddress"},"#text":"10.1.2.3"},
+                         {"#attributes":{"Name":"Empty"}}]}}})");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "event.dataset"), "windows.security");
+  EXPECT_EQ(Str(r, "winlog.event_id"), "4625");
+  EXPECT_EQ(Str(r, "winlog.event_data.TargetUserName"), "admin");
+  EXPECT_EQ(Str(r, "winlog.event_data.Empty"), "");
+  EXPECT_EQ(Str(r, "user.name"), "admin");
+  EXPECT_EQ(Str(r, "source.ip"), "10.1.2.3");
+  EXPECT_EQ(r.time_ms, r.received_ms);  // no TimeCreated
+
+  Record one = Normalize(R"({"Event":{"System":{"EventID":7036,"Channel":"System"},
+    "EventData":{"Data":{"#attributes":{"Name":"param1"},"#text":"Spooler"}}}})");
+  ASSERT_TRUE(one.parsed);
+  EXPECT_EQ(Str(one, "winlog.event_data.param1"), "Spooler");
+  EXPECT_EQ(Str(one, "event.dataset"), "windows.system");
+
+  Record unnamed = Normalize(R"({"Event":{"System":{"EventID":1,"Channel":"Application"},
+    "EventData":{"Data":["a","b"]}}})");
+  ASSERT_TRUE(unnamed.parsed);
+  EXPECT_EQ(Str(unnamed, "winlog.event_data.param2"), "b");
+  EXPECT_EQ(Str(unnamed, "event.dataset"), "windows.application");
+}
+
+TEST(WinlogTest, UserData) {
+  Record r = Normalize(R"({"Event":{"System":{"EventID":5858,
+    "Channel":"Microsoft-Windows-WMI-Activity/Operational"},
+    "UserData":{"Operation_ClientFailure":{"#attributes":{"xmlns":"x"},"Operation":"Start","ResultCode":"0x80041003"}}}})");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "winlog.event_data.Operation"), "Start");
+  EXPECT_EQ(Str(r, "event.dataset"), "windows.event");
+}
+
+TEST(WinlogTest, WinlogbeatShape) {
+  Record r =
+      Normalize(R"({"@timestamp":"2024-05-01T10:00:00.123Z","message":"An account failed to log on",
+    "event":{"code":"4625"},"host":{"name":"dc1"},
+    "winlog":{"channel":"Security","event_id":4625,"provider_name":"Microsoft-Windows-Security-Auditing",
+              "record_id":99,"computer_name":"dc1.corp","process":{"pid":4},
+              "event_data":{"TargetUserName":"bob","IpAddress":"192.0.2.7"}}})");
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(r.time_ms, 1714557600123);
+  EXPECT_EQ(Str(r, "winlog.event_id"), "4625");
+  EXPECT_EQ(Str(r, "host.name"), "dc1.corp");
+  EXPECT_EQ(Str(r, "winlog.process.pid"), "4");
+  EXPECT_EQ(Str(r, "source.ip"), "192.0.2.7");
+  EXPECT_EQ(Str(r, "message"), "An account failed to log on");
+  EXPECT_EQ(Str(r, "event.dataset"), "windows.security");
+}
+
+TEST(WinlogTest, PowerShellChannels) {
+  for (const char* ch : {"Microsoft-Windows-PowerShell/Operational", "Windows PowerShell"}) {
+    Record r = Normalize(std::string(R"({"Event":{"System":{"EventID":4104,"Channel":")") + ch +
+                         R"("},"EventData":null}})");
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(Str(r, "event.dataset"), "windows.powershell");
+  }
+}
+
+TEST(WinlogTest, BadInputGetsPreciseErrors) {
+  struct Case {
+    std::string raw;
+    std::string error_part;
+  } cases[] = {
+      {"not json", "not a JSON document"},
+      {"[1,2]", "top level is not an object"},
+      {R"({"foo":1})", "neither Event.System"},
+      {R"({"Event":3})", "\"Event\" is not an object"},
+      {R"({"Event":{"System":{"Channel":"Security"}}})", "EventID is missing"},
+      {R"({"Event":{"System":{"EventID":"x"}}})", "not an integer"},
+      {R"({"Event":{"System":{"EventID":1},"EventData":[1]}})", "EventData is neither"},
+      {std::string(100, '[') + std::string(100, ']'), "not a JSON document"},
+  };
+  for (const auto& c : cases) {
+    Record r = Normalize(c.raw);
+    EXPECT_FALSE(r.parsed) << c.raw;
+    EXPECT_NE(Str(r, "seccloud.soc.parse_error").find(c.error_part), std::string::npos)
+        << c.raw << " → " << Str(r, "seccloud.soc.parse_error");
+    EXPECT_EQ(Str(r, "event.dataset"), "windows.event");
+    EXPECT_EQ(r.time_ms, r.received_ms);
+    EXPECT_EQ(Str(r, "seccloud.soc.format"), "windows-event");
+  }
+}
+
+TEST(WinlogTest, TooManyFieldsIsAnError) {
+  std::string raw = R"({"Event":{"System":{"EventID":1},"EventData":{)";
+  for (size_t i = 0; i <= kMaxWinlogFields; ++i) {
+    if (i) raw += ',';
+    raw += "\"f" + std::to_string(i) + "\":1";
+  }
+  raw += "}}}";
+  Record r = Normalize(raw);
+  EXPECT_FALSE(r.parsed);
+  EXPECT_NE(Str(r, "seccloud.soc.parse_error").find("more than 1000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace seccloud::soc
