@@ -1,0 +1,194 @@
+// R18: the file-based receivers — a spool followed from a checkpoint neither repeats nor loses a
+// line; a log file is followed across rotation and truncation; over-long lines are cut, not lost.
+#include "socd/tailers.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/event.h"
+#include "core/event_writer.h"
+#include "socd/api.h"
+
+namespace seccloud::socd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TailersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("seccloud-socd-tailers-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Pops until `n` items arrived or 5 s passed.
+  std::vector<IngestItem> Take(IngestQueue& q, size_t n) {
+    std::vector<IngestItem> out, batch;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      q.PopBatch(&batch, 1000, std::chrono::milliseconds(50));
+      for (auto& i : batch) out.push_back(std::move(i));
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  MetricsRegistry metrics_;
+  std::vector<std::string> problems_;
+  ProblemSink sink_ = [this](const std::string& s, const std::string& m) {
+    problems_.push_back(s + ": " + m);
+  };
+};
+
+TEST_F(TailersTest, SpoolResumesExactlyAfterTheCheckpoint) {
+  EventWriterOptions wo;
+  wo.directory = dir_ / "spool" / "proxy";
+  wo.name = "gw1/proxy";
+  auto writer = EventWriter::Open(wo);
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  for (int i = 0; i < 10; ++i) {
+    Event e = Event::Make("proxy.access", "event", "allowed", Outcome::kSuccess);
+    e.Set("n", i);
+    ASSERT_TRUE((*writer)->Append(e));
+  }
+  IngestQueue q(100);
+  SpoolTailOptions o;
+  o.spool_dir = dir_ / "spool";
+  o.poll = std::chrono::milliseconds(10);
+  std::string checkpoint;
+  {
+    SpoolTailer t(o, {}, q, metrics_, sink_);
+    t.Start();
+    auto items = Take(q, 10);
+    t.Stop();
+    ASSERT_EQ(items.size(), 10u);
+    EXPECT_EQ(items[0].record.source, "spool:proxy");
+    EXPECT_EQ(items[0].record.format, soc::Format::kSeccloudEvent);
+    EXPECT_EQ(items[3].checkpoint_key, "spool:proxy");
+    checkpoint = items[3].checkpoint_value;  // as if only the first four were stored
+  }
+  for (int i = 10; i < 12; ++i) {
+    Event e = Event::Make("proxy.access", "event", "allowed", Outcome::kSuccess);
+    e.Set("n", i);
+    ASSERT_TRUE((*writer)->Append(e));
+  }
+  SpoolTailer t(o, {{"spool:proxy", checkpoint}}, q, metrics_, sink_);
+  t.Start();
+  auto items = Take(q, 8);
+  t.Stop();
+  ASSERT_EQ(items.size(), 8u);
+  EXPECT_NE(items.front().record.raw.find("\"n\":4"), std::string::npos)
+      << items.front().record.raw;
+  EXPECT_NE(items.back().record.raw.find("\"n\":11"), std::string::npos) << items.back().record.raw;
+  EXPECT_TRUE(problems_.empty()) << problems_.front();
+}
+
+TEST_F(TailersTest, FileFollowedAcrossRotationAndTruncation) {
+  const fs::path log = dir_ / "eve.json";
+  std::ofstream(log) << "one\ntwo\nthr";  // the last line is still being written
+  IngestQueue q(100);
+  FileTailOptions o;
+  o.name = "eve";
+  o.path = log;
+  o.format = soc::Format::kSuricataEve;
+  o.sniff = false;
+  o.tenant = "tsu";
+  o.poll = std::chrono::milliseconds(10);
+  FileTailer t(o, {}, q, metrics_, sink_);
+  t.Start();
+  auto items = Take(q, 2);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].record.raw, "one");
+  EXPECT_EQ(items[1].record.raw, "two");
+  EXPECT_EQ(items[1].record.tenant, "tsu");
+  EXPECT_EQ(items[1].record.format, soc::Format::kSuricataEve);
+  EXPECT_EQ(items[1].checkpoint_key, "file:eve");
+  // Rotation: the writer finishes its line, the file is renamed and a new one starts.
+  std::ofstream(log, std::ios::app) << "ee\n";
+  fs::rename(log, dir_ / "eve.json.1");
+  std::ofstream(log) << "four\r\n";
+  items = Take(q, 2);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].record.raw, "three");
+  EXPECT_EQ(items[1].record.raw, "four");
+  // Truncation in place: read again from the start.
+  std::ofstream(log, std::ios::trunc) << "five\n";
+  items = Take(q, 1);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].record.raw, "five");
+  t.Stop();
+}
+
+TEST_F(TailersTest, FileResumesFromItsCheckpointAndCutsOverlongLines) {
+  const fs::path log = dir_ / "access.log";
+  const std::string huge(soc::kMaxRawBytes + 1000, 'x');
+  std::ofstream(log) << "a\nb\n" << huge << "\nc\n";
+  IngestQueue q(100);
+  FileTailOptions o;
+  o.name = "web";
+  o.path = log;
+  o.poll = std::chrono::milliseconds(10);
+  std::string after_a;
+  {
+    FileTailer t(o, {}, q, metrics_, sink_);
+    t.Start();
+    auto items = Take(q, 4);
+    t.Stop();
+    ASSERT_EQ(items.size(), 4u);
+    EXPECT_TRUE(items[0].sniff_format);
+    EXPECT_EQ(items[2].record.raw.size(), soc::kMaxRawBytes);
+    EXPECT_TRUE(items[2].record.truncated);
+    EXPECT_EQ(items[3].record.raw, "c");
+    after_a = items[0].checkpoint_value;
+  }
+  FileTailer t(o, {{"file:web", after_a}}, q, metrics_, sink_);
+  t.Start();
+  auto items = Take(q, 3);
+  t.Stop();
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].record.raw, "b");
+}
+
+TEST(IngestQueueTest, PushWaitsForRoomAndKeepsTheItemWhenFull) {
+  IngestQueue q(2);
+  IngestItem a, b, c;
+  a.record.raw = "a";
+  b.record.raw = "b";
+  c.record.raw = "c";
+  ASSERT_TRUE(q.TryPush(a));
+  ASSERT_TRUE(q.TryPush(b));
+  EXPECT_FALSE(q.Push(c, std::chrono::milliseconds(20)));
+  EXPECT_EQ(c.record.raw, "c");  // not moved from: the caller can retry
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(q.TryPush(c));
+  q.Close();
+  EXPECT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(q.TryPush(a));
+}
+
+TEST(ApiTest, TimeBounds) {
+  int64_t t = 0;
+  const int64_t now = 1'000'000'000'000;
+  ASSERT_TRUE(ParseTimeBound("30d", now, &t));
+  EXPECT_EQ(t, now - 30 * 86'400'000LL);
+  ASSERT_TRUE(ParseTimeBound("15m", now, &t));
+  EXPECT_EQ(t, now - 900'000);
+  ASSERT_TRUE(ParseTimeBound("2026-11-26T00:00:00Z", now, &t));
+  EXPECT_EQ(t, 1'795'651'200'000);
+  EXPECT_FALSE(ParseTimeBound("yesterday", now, &t));
+  EXPECT_FALSE(ParseTimeBound("", now, &t));
+}
+
+}  // namespace
+}  // namespace seccloud::socd
