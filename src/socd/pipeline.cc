@@ -11,6 +11,8 @@ namespace {
 
 constexpr size_t kBatch = 4096;
 constexpr auto kBatchWait = std::chrono::milliseconds(50);
+// Parsed batches waiting for the store: enough to overlap, few enough to bound memory.
+constexpr size_t kPreparedBatches = 2;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -47,11 +49,13 @@ void Pipeline::SetTenants(std::shared_ptr<const TenantRegistry> tenants) {
 }
 
 void Pipeline::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  prepare_thread_ = std::thread([this] { PrepareLoop(); });
+  commit_thread_ = std::thread([this] { CommitLoop(); });
 }
 
 void Pipeline::Join() {
-  if (thread_.joinable()) thread_.join();
+  if (prepare_thread_.joinable()) prepare_thread_.join();
+  if (commit_thread_.joinable()) commit_thread_.join();
 }
 
 void Pipeline::Attribute(soc::Record& r, const TenantRegistry& tenants) {
@@ -129,8 +133,34 @@ void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush
   }
 }
 
-void Pipeline::Loop() {
+// Stage 1: parse and attribute. Runs beside stage 2 so that parsing the next batch overlaps the
+// store's fdatasync and detection of the previous one.
+void Pipeline::PrepareLoop() {
   std::vector<IngestItem> batch;
+  while (queue_.PopBatch(&batch, kBatch, kBatchWait)) {
+    std::shared_ptr<const TenantRegistry> tenants;
+    {
+      std::lock_guard lock(mu_);
+      tenants = tenants_;
+    }
+    for (IngestItem& item : batch) {
+      Prepare(item);
+      if (tenants) Attribute(item.record, *tenants);
+    }
+    std::unique_lock lock(prepared_mu_);
+    // An empty batch still goes through: it is stage 2's tick for correlation windows.
+    prepared_room_.wait(lock, [&] { return prepared_.size() < kPreparedBatches; });
+    prepared_.push_back(std::move(batch));
+    prepared_ready_.notify_one();
+    batch = {};
+  }
+  std::lock_guard lock(prepared_mu_);
+  prepared_done_ = true;
+  prepared_ready_.notify_one();
+}
+
+// Stage 2: store durably, then detect and alert.
+void Pipeline::CommitLoop() {
   std::vector<soc::Record> records;
   std::unordered_map<std::string, Counter*> per_tenant;
   auto tenant_counter = [&](const std::string& tenant) -> Counter& {
@@ -143,12 +173,19 @@ void Pipeline::Loop() {
     return c;
   };
   auto next_flush = std::chrono::steady_clock::now();
-  while (queue_.PopBatch(&batch, kBatch, kBatchWait)) {
-    std::shared_ptr<const TenantRegistry> tenants;
+  while (true) {
+    std::vector<IngestItem> batch;
+    {
+      std::unique_lock lock(prepared_mu_);
+      prepared_ready_.wait(lock, [&] { return !prepared_.empty() || prepared_done_; });
+      if (prepared_.empty()) return;
+      batch = std::move(prepared_.front());
+      prepared_.pop_front();
+      prepared_room_.notify_one();
+    }
     {
       std::lock_guard lock(mu_);
       if (pending_) detectors_ = std::move(pending_);
-      tenants = tenants_;
     }
     const auto now = std::chrono::steady_clock::now();
     const bool flush = now >= next_flush;
@@ -156,10 +193,6 @@ void Pipeline::Loop() {
     if (batch.empty()) {
       if (flush) Detect(batch, NowMs(), true);
       continue;
-    }
-    for (IngestItem& item : batch) {
-      Prepare(item);
-      if (tenants) Attribute(item.record, *tenants);
     }
     // The newest position of each source in this batch, committed with it.
     std::map<std::string, std::string> positions;
@@ -171,7 +204,7 @@ void Pipeline::Loop() {
     records.reserve(batch.size());
     for (IngestItem& item : batch) records.push_back(std::move(item.record));
     // Nothing is dropped: a failing store (disk full) is retried until it takes the batch, and
-    // the receivers wait behind the full queue meanwhile.
+    // the receivers wait behind the full queues meanwhile.
     bool reported = false;
     while (true) {
       auto st = store_.Append(records, checkpoints);

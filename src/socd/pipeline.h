@@ -1,10 +1,13 @@
 #pragma once
-// The SOC's one pipeline thread (R18–R20): takes batches from the IngestQueue, parses each record,
-// attributes it to a tenant, appends the batch with the sources' positions to the store (durable
-// before anything else sees it), then runs detection and threat-intelligence matching over the
-// stored records and hands what fired to the alert store.
+// The SOC's pipeline (R18–R20), two threads: the first takes batches from the IngestQueue, parses
+// each record and attributes it to a tenant; the second appends each batch with the sources'
+// positions to the store (durable before anything else sees it), then runs detection and
+// threat-intelligence matching over the stored records and hands what fired to the alert store.
+// Batches keep their order from queue to store.
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,7 +62,8 @@ class Pipeline {
   const PipelineCounters& counters() const { return counters_; }
 
  private:
-  void Loop();
+  void PrepareLoop();
+  void CommitLoop();
   void Prepare(IngestItem& item);
   void Attribute(soc::Record& r, const TenantRegistry& tenants);
   // Runs detection over a stored batch; `flush` also judges correlation windows that ended.
@@ -74,9 +78,15 @@ class Pipeline {
   std::mutex mu_;
   std::shared_ptr<const TenantRegistry> tenants_;  // guarded by mu_
   std::unique_ptr<Detectors> pending_;             // guarded by mu_
-  std::unique_ptr<Detectors> detectors_;           // pipeline thread only
+  std::unique_ptr<Detectors> detectors_;           // commit thread only
+  std::mutex prepared_mu_;
+  std::condition_variable prepared_ready_;
+  std::condition_variable prepared_room_;
+  std::deque<std::vector<IngestItem>> prepared_;  // guarded by prepared_mu_
+  bool prepared_done_ = false;                    // guarded by prepared_mu_
   PipelineCounters counters_;
-  std::thread thread_;
+  std::thread prepare_thread_;
+  std::thread commit_thread_;
 };
 
 }  // namespace seccloud::socd
