@@ -246,14 +246,21 @@ Bloom BloomBuilder::Finish(bool keep_memory) {
     return bloom;
   }
   const double want_bits = std::max(1.0, EstimateDistinct() * bits_per_token_);
-  size_t lines = bits_.size() / kBloomLineBytes;
-  std::string folded = bits_;
-  while (lines > 1 && static_cast<double>(lines / 2) * kBloomLineBytes * 8 >= want_bits) {
-    const size_t half = lines / 2 * kBloomLineBytes;
-    for (size_t i = 0; i < half; ++i) folded[i] = static_cast<char>(folded[i] | folded[i + half]);
-    folded.resize(half);
-    lines /= 2;
+  const size_t max_lines = bits_.size() / kBloomLineBytes;
+  size_t lines = max_lines;
+  while (lines > 1 && static_cast<double>(lines / 2) * kBloomLineBytes * 8 >= want_bits) lines /= 2;
+  // Folding in one pass: line j of the result is the OR of every line i with i % lines == j.
+  const size_t words = lines * kBloomLineBytes / 8;
+  std::vector<uint64_t> acc(words, 0);
+  for (size_t off = 0; off < bits_.size(); off += words * 8) {
+    for (size_t w = 0; w < words; ++w) {
+      uint64_t v;
+      std::memcpy(&v, bits_.data() + off + w * 8, 8);
+      acc[w] |= v;
+    }
   }
+  std::string folded(words * 8, '\0');
+  std::memcpy(folded.data(), acc.data(), folded.size());
   bloom.bits = std::move(folded);
   if (keep_memory) {
     std::fill(bits_.begin(), bits_.end(), '\0');
