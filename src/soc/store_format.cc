@@ -367,15 +367,19 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   m.records = records.size();
   m.min_time = INT64_MAX;
   m.max_time = INT64_MIN;
-  std::vector<std::string> tenants;
+  std::vector<std::string> tenants, sources;
   for (const Record& r : records) {
     m.min_time = std::min(m.min_time, r.time_ms);
     m.max_time = std::max(m.max_time, r.time_ms);
-    tenants.push_back(r.tenant);
+    if (tenants.empty() || tenants.back() != r.tenant) tenants.push_back(r.tenant);
+    if (sources.empty() || sources.back() != r.source) sources.push_back(r.source);
   }
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
   m.tenants = std::move(tenants);
+  std::sort(sources.begin(), sources.end());
+  sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+  m.sources = std::move(sources);
   m.datasets = input.datasets;
   std::sort(m.datasets.begin(), m.datasets.end());
   m.datasets.erase(std::unique(m.datasets.begin(), m.datasets.end()), m.datasets.end());
@@ -400,6 +404,8 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   for (const auto& t : m.tenants) PutString(meta_bytes, t);
   PutVarint(meta_bytes, m.datasets.size());
   for (const auto& d : m.datasets) PutString(meta_bytes, d);
+  PutVarint(meta_bytes, m.sources.size());
+  for (const auto& d : m.sources) PutString(meta_bytes, d);
   if (meta_bytes.size() > kMaxMetaBytes) {
     return MakeError(Errc::kResourceExhausted, "a block's tenant and dataset sets exceed 1 MiB");
   }
@@ -488,7 +494,7 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
   meta->raw_bytes = raw_bytes;
   meta->body_raw_len = body_raw_len;
   meta->bloom_k = static_cast<uint32_t>(k);
-  for (auto* set : {&meta->tenants, &meta->datasets}) {
+  for (auto* set : {&meta->tenants, &meta->datasets, &meta->sources}) {
     set->clear();
     if (!in.Varint(&n) || n > in.remaining()) {
       *why = "block meta sets cut short";

@@ -21,7 +21,8 @@
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
 //   meta (meta_len bytes): varint version (1) | varint zstd level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
-//     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset
+//     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset |
+//     varint n, n × str source (the exact sets of the block's tenants, event.datasets and sources)
 //   bloom (bloom_len bytes, a power of two of 64-byte lines): a blocked Bloom filter over the
 //     block's tokens (IndexRecordTokens, query_internal.h); token hash h = TokenHash(token) sets
 //     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes
@@ -139,7 +140,7 @@ struct BlockMeta {
   uint64_t min_seq = 0, max_seq = 0;
   uint64_t raw_bytes = 0, body_raw_len = 0;
   uint32_t bloom_k = 0;
-  std::vector<std::string> tenants, datasets;  // exact sets, sorted
+  std::vector<std::string> tenants, datasets, sources;  // exact sets, sorted
 
   uint64_t bloom_offset() const { return offset + kBlockHeaderBytes + meta_len; }
   uint64_t body_offset() const { return bloom_offset() + bloom_len; }

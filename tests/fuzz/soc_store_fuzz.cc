@@ -2,8 +2,10 @@
 // replaces or patches one of its stored files (a partition's block file or the journal), and the
 // store is opened, searched, asked for records by seq, verified and appended to. Whatever the
 // bytes, nothing may crash, hang or leak; damage is reported, never returned as records.
-// Input: byte 0 picks the file (even: block file, odd: journal), byte 1 the mode (even: replace
-// the file with the rest of the input; odd: write the rest at offset byte 2 × 16 + byte 3).
+// Input: byte 0 picks the file (even: block file, odd: journal), byte 1 the mode (bit 0 clear:
+// replace the file with the rest of the input; set: write the rest at offset byte 2 × 16 +
+// byte 3; bit 1 set: then recompute every checksum, so the fuzzer reaches the decoders behind
+// them).
 
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "soc/store.h"
+#include "soc/store_internal.h"
 #include "soc/store_testing_internal.h"
 
 namespace {
@@ -80,6 +83,40 @@ const Template& MakeTemplate() {
   return *t;
 }
 
+// Rewrites the checksums of every whole block (or journal entry) in bytes.
+void FixChecksums(std::string& bytes, bool journal) {
+  namespace si = store_internal;
+  auto put = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  size_t pos = 0;
+  if (journal) {
+    while (pos + si::kJournalHeaderBytes <= bytes.size()) {
+      const uint64_t len = si::GetU32(bytes.data() + pos + 4);
+      if (len > bytes.size() - pos - si::kJournalHeaderBytes) return;
+      put(pos, si::kJournalMagic);
+      put(pos + 8, si::Crc32c(std::string_view(bytes).substr(pos + si::kJournalHeaderBytes, len)));
+      put(pos + 12, si::Crc32c(std::string_view(bytes).substr(pos, 12)));
+      pos += si::kJournalHeaderBytes + len;
+    }
+    return;
+  }
+  while (pos + si::kBlockHeaderBytes <= bytes.size()) {
+    const uint64_t meta = si::GetU32(bytes.data() + pos + 4);
+    const uint64_t bloom = si::GetU32(bytes.data() + pos + 8);
+    const uint64_t body = si::GetU32(bytes.data() + pos + 12);
+    const uint64_t start = pos + si::kBlockHeaderBytes;
+    if (meta + bloom + body > bytes.size() - start) return;
+    const std::string_view b(bytes);
+    put(pos, si::kBlockMagic);
+    put(pos + 16, si::Crc32c(b.substr(start, meta)));
+    put(pos + 20, si::Crc32c(b.substr(start + meta, bloom)));
+    put(pos + 24, si::Crc32c(b.substr(start + meta + bloom, body)));
+    put(pos + 28, si::Crc32c(b.substr(pos, 28)));
+    pos = start + meta + bloom + body;
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -96,6 +133,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fstream f(target, std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(data[2] * 16 + data[3]);
     f << bytes;
+  }
+  if (data[1] & 2) {
+    std::string file;
+    {
+      std::ifstream in(target, std::ios::binary);
+      file.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    FixChecksums(file, data[0] % 2 == 1);
+    std::ofstream(target, std::ios::binary | std::ios::trunc) << file;
   }
   {
     auto store = OpenEmbeddedStore(Options(dir));
