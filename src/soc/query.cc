@@ -402,7 +402,7 @@ class Parser {
     bool lo_star = false, hi_star = false;
     RETURN_IF_ERROR(ReadBound(&lo, &lo_star));
     SkipSpace();
-    if (text_.substr(pos_, 2) != "TO" || pos_ + 2 >= text_.size() || !IsSpace(text_[pos_ + 2])) {
+    if (text_.substr(pos_, 2) != "TO" || (pos_ + 2 < text_.size() && !IsSpace(text_[pos_ + 2]))) {
       return Fail("expected \"TO\" in the range opened at " + std::to_string(open));
     }
     pos_ += 2;

@@ -20,11 +20,11 @@ namespace seccloud::soc {
 
 // Word characters of the token rules: ASCII letters and digits, '_', and every byte >= 0x80 (so
 // UTF-8 words stay whole).
-inline bool IsWordByte(unsigned char c) {
+constexpr bool IsWordByte(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
          c >= 0x80;
 }
-inline char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+constexpr char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 std::string LowerAsciiCopy(std::string_view s);
 
 // Whole field values longer than this are not indexed (their words still are).
@@ -50,8 +50,9 @@ void ForEachTextToken(std::string_view text, const std::function<void(std::strin
 
 // Every token the store indexes for one record: the text tokens of raw, and for every field
 // value (except IsUnindexedField ones): the lower-cased whole value of a string (when at most
-// kMaxIndexedValueBytes) and its text tokens, the decimal text of an indexed integer, and
-// "true"/"false".
+// kMaxIndexedValueBytes), and the text tokens of IsTextField ones, the decimal text of an indexed
+// integer, and "true"/"false". (A query requires a field's words only for text fields, so the
+// words of keyword values would cost ingest time and Bloom bits for nothing.)
 void ForEachRecordToken(std::string_view raw, const boost::json::object& fields,
                         const std::function<void(std::string_view)>& emit);
 

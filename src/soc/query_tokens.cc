@@ -9,28 +9,24 @@
 namespace seccloud::soc {
 namespace {
 
-bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool IsHex(unsigned char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); }
+constexpr bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool IsHex(unsigned char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); }
 
-// A bounded buffer for one lower-cased word: words longer than kMaxIndexedWordBytes are never
-// indexed, so they are never copied either.
-struct WordBuffer {
-  char bytes[kMaxIndexedWordBytes];
-  size_t size = 0;
-};
-
-void EmitValue(const boost::json::value& v, bool unindexed,
+void EmitValue(const boost::json::value& v, bool text_field,
                const std::function<void(std::string_view)>& emit, int depth);
 
 void EmitObject(const boost::json::object& obj, std::string_view parent, int depth,
                 const std::function<void(std::string_view)>& emit) {
   for (const auto& kv : obj) {
     const std::string_view key = kv.key();
-    bool unindexed = false;
+    bool unindexed = false, text_field = false;
     if (depth == 0) {
       unindexed = IsUnindexedField(key);
+      text_field = IsTextField(key);
     } else if (depth == 1 && parent == "event") {
       unindexed = key == "ingested";
+    } else if (depth == 1 && parent == "error") {
+      text_field = key == "message";
     }
     if (unindexed) continue;
     if (const auto* child = kv.value().if_object()) {
@@ -40,11 +36,11 @@ void EmitObject(const boost::json::object& obj, std::string_view parent, int dep
       if (depth < 16) EmitObject(*child, key, depth + 1, emit);
       continue;
     }
-    EmitValue(kv.value(), false, emit, depth);
+    EmitValue(kv.value(), text_field, emit, depth);
   }
 }
 
-void EmitValue(const boost::json::value& v, bool unindexed,
+void EmitValue(const boost::json::value& v, bool text_field,
                const std::function<void(std::string_view)>& emit, int depth) {
   switch (v.kind()) {
     case boost::json::kind::string: {
@@ -55,7 +51,7 @@ void EmitValue(const boost::json::value& v, bool unindexed,
         for (size_t i = 0; i < sv.size(); ++i) buf[i] = LowerAscii(sv[i]);
         emit(std::string_view(buf, sv.size()));
       }
-      ForEachTextToken(sv, emit);
+      if (text_field) ForEachTextToken(sv, emit);
       break;
     }
     case boost::json::kind::int64:
@@ -77,7 +73,7 @@ void EmitValue(const boost::json::value& v, bool unindexed,
         if (e.is_object()) {
           if (depth < 16) EmitObject(e.get_object(), "", depth + 1, emit);
         } else if (!e.is_array()) {
-          EmitValue(e, unindexed, emit, depth);
+          EmitValue(e, text_field, emit, depth);
         }
       }
       break;
@@ -119,43 +115,69 @@ bool IsUnindexedField(std::string_view path) {
 
 bool IsTextField(std::string_view path) { return path == "message" || path == "error.message"; }
 
+namespace {
+
+// Byte classes for the tokenizer's inner loop: one table lookup per byte.
+enum : uint8_t { kWord = 1, kDigit = 2, kHexLetter = 4 };
+struct ByteClasses {
+  uint8_t cls[256];
+  char lower[256];
+  constexpr ByteClasses() : cls(), lower() {
+    for (int c = 0; c < 256; ++c) {
+      const auto u = static_cast<unsigned char>(c);
+      cls[c] = static_cast<uint8_t>(
+          (IsWordByte(u) ? kWord : 0) | (IsDigit(u) ? kDigit : 0) |
+          (IsHex(static_cast<unsigned char>(LowerAscii(static_cast<char>(c)))) && !IsDigit(u)
+               ? kHexLetter
+               : 0));
+      lower[c] = LowerAscii(static_cast<char>(c));
+    }
+  }
+};
+constexpr ByteClasses kBytes;
+
+}  // namespace
+
 void ForEachTextToken(std::string_view text, const std::function<void(std::string_view)>& emit) {
-  // The last four words, for dotted quads: start offset, length, and whether it is 1-3 digits.
+  // The last four words, for dotted quads: start offset and length.
   struct Word {
     size_t start = 0, size = 0;
-    bool small_number = false;
   };
   Word last[4];
   int have = 0;  // consecutive dotted small numbers ending at the current word
   const size_t n = text.size();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   size_t i = 0;
+  char buf[kMaxIndexedWordBytes];
   while (i < n) {
-    if (!IsWordByte(static_cast<unsigned char>(text[i]))) {
+    if ((kBytes.cls[bytes[i]] & kWord) == 0) {
       ++i;
       continue;
     }
     const size_t start = i;
-    WordBuffer buf;
-    bool digits = true;
-    while (i < n && IsWordByte(static_cast<unsigned char>(text[i]))) {
-      const char c = text[i];
-      digits &= IsDigit(static_cast<unsigned char>(c));
-      if (buf.size < kMaxIndexedWordBytes) buf.bytes[buf.size] = LowerAscii(c);
-      ++buf.size;
+    uint8_t all = kWord | kDigit | kHexLetter;  // AND of the classes: all digits? all hex?
+    uint8_t any = 0;                            // OR of the classes
+    while (i < n) {
+      const uint8_t c = kBytes.cls[bytes[i]];
+      if ((c & kWord) == 0) break;
+      // Digits count as hex for the "all hex" test.
+      all &= static_cast<uint8_t>(c | ((c & kDigit) ? kHexLetter : 0));
+      any |= c;
+      if (i - start < kMaxIndexedWordBytes) buf[i - start] = kBytes.lower[bytes[i]];
       ++i;
     }
     const size_t size = i - start;
-    if (size <= kMaxIndexedWordBytes) {
-      const std::string_view w(buf.bytes, size);
-      if (IsIndexedWord(w)) emit(w);
+    const bool all_digits = (all & kDigit) != 0;
+    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 6) &&
+        !(size >= 8 && (all & kHexLetter) && (any & kDigit) && (any & kHexLetter))) {
+      emit(std::string_view(buf, size));
     }
-    const bool small_number = digits && size <= 3;
-    if (small_number) {
+    if (all_digits && size <= 3) {
       const bool joined = have > 0 &&
                           last[(have - 1) % 4].start + last[(have - 1) % 4].size + 1 == start &&
                           text[start - 1] == '.';
       if (!joined) have = 0;
-      last[have % 4] = Word{start, size, true};
+      last[have % 4] = Word{start, size};
       ++have;
       if (have >= 4) {
         const Word& first = last[(have - 4) % 4];

@@ -53,6 +53,12 @@ constexpr size_t kMaxCheckpointValueBytes = 64 << 10;
 constexpr size_t kMaxGetBySeq = 100'000;
 constexpr size_t kMaxReportedProblems = 16;
 constexpr size_t kMaxDatasetBytes = 128;
+// Bloom filters are built at this many 64-byte lines and folded to size when sealed: 256 KiB
+// (cache-friendly), room for ~200,000 distinct tokens at 10 bits each; a block is sealed early
+// when it fills up.
+constexpr size_t kIngestBloomLines = 4096;
+constexpr size_t kArchiveBloomLines = 32768;
+constexpr uint64_t kBloomCheckEvery = 1024;  // records between fill checks
 // Partition days are clamped to years 0000-9999 so every day has a file name.
 constexpr int64_t kMinTimeMs = -62'167'219'200'000;  // 0000-01-01
 constexpr int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999
@@ -331,7 +337,8 @@ bool ReadJournalEntry(const File& f, uint64_t pos, uint64_t end, JournalEntryVie
 struct OpenBlock {
   std::vector<Record> records;  // without fields; guarded by state_mu_
   uint64_t raw_bytes = 0;       // writer only, from here down
-  TokenSet tokens;
+  std::unique_ptr<BloomBuilder> bloom;
+  uint64_t unchecked = 0;  // records indexed since the Bloom filter's fill was last checked
   std::set<std::string, std::less<>> datasets;
 };
 
@@ -409,7 +416,7 @@ class EmbeddedStore final : public LogStore {
   // Files a record (with fields) into its partition's open block: tokens now, the record itself
   // into *staged, to be published under state_mu_.
   void Index(Partition* p, const Record& r);
-  Status Seal(Partition* p, int level);
+  Status Seal(Partition* p, int level, bool busy = false);
   Status Rotate();
   Status Fail(Error e) {
     failed_ = e;
@@ -427,6 +434,7 @@ class EmbeddedStore final : public LogStore {
   uint64_t journal_segment_ = 0;
   std::atomic<uint64_t> journal_size_{0};
   std::vector<uint64_t> old_segments_;
+  std::string journal_buffer_;  // the entry being written, reused
   std::atomic<uint64_t> next_seq_{1};
 
   mutable std::shared_mutex state_mu_;
@@ -537,8 +545,13 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
 }
 
 void EmbeddedStore::Index(Partition* p, const Record& r) {
+  if (!p->open.bloom) {
+    p->open.bloom =
+        std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
+  }
+  ++p->open.unchecked;
   ForEachRecordToken(r.raw, r.fields,
-                     [&](std::string_view t) { p->open.tokens.Insert(TokenHash(t)); });
+                     [&](std::string_view t) { p->open.bloom->Insert(TokenHash(t)); });
   const std::string_view dataset = DatasetOf(r);
   if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
     p->open.datasets.emplace(dataset);
@@ -632,14 +645,15 @@ Status EmbeddedStore::ReplayJournal() {
   return {};
 }
 
-Status EmbeddedStore::Seal(Partition* p, int level) {
+Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
   if (p->open.records.empty()) return {};
   BlockInput in;
   in.records = p->open.records;
-  in.tokens = &p->open.tokens;
+  in.bloom = p->open.bloom ? p->open.bloom->Finish(/*keep_memory=*/busy)
+                           : BloomBuilder(1, options_.bloom_bits_per_token).Finish(false);
+  if (!busy) p->open.bloom.reset();
   in.datasets.assign(p->open.datasets.begin(), p->open.datasets.end());
   in.level = level;
-  in.bloom_bits_per_token = options_.bloom_bits_per_token;
   BlockMeta meta;
   ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
   std::shared_ptr<File> file = p->file;
@@ -668,10 +682,10 @@ Status EmbeddedStore::Seal(Partition* p, int level) {
     p->end += bytes.size();
     p->sealed_max_seq = std::max(p->sealed_max_seq, p->open.records.back().seq);
     p->open.records.clear();
-    p->open.records.shrink_to_fit();
+    if (!busy) p->open.records.shrink_to_fit();
   }
   p->open.raw_bytes = 0;
-  p->open.tokens.Clear();
+  p->open.unchecked = 0;
   p->open.datasets.clear();
   return {};
 }
@@ -751,7 +765,8 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   std::vector<std::pair<std::string, std::string>> cps;
   cps.reserve(checkpoints.size());
   for (const auto& c : checkpoints) cps.emplace_back(c.key, c.value);
-  const std::string entry = FrameJournalEntry(EncodeJournalBatch(records, classes, cps, first));
+  EncodeJournalBatchEntry(journal_buffer_, records, classes, cps, first);
+  const std::string_view entry = journal_buffer_;
   const uint64_t at = journal_size_;
   Status written = WriteFull(journal_->fd, at, entry, journal_->path);
   if (written) written = SyncFd(journal_->fd, journal_->path, options_.sync);
@@ -766,11 +781,15 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   }
   journal_size_ = at + entry.size();
   next_seq_ = first + records.size();
+  if (journal_buffer_.capacity() > (size_t{16} << 20)) journal_buffer_ = std::string();
 
   // Committed. File the records into their open blocks.
   std::vector<Partition*> parts(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
-    parts[i] = GetPartition(classes[i], DayOf(records[i].time_ms));
+    const int64_t day = DayOf(records[i].time_ms);
+    parts[i] = i > 0 && classes[i] == classes[i - 1] && day == parts[i - 1]->day
+                   ? parts[i - 1]
+                   : GetPartition(classes[i], day);
     Index(parts[i], records[i]);
   }
   std::vector<Record> slim;
@@ -787,9 +806,14 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   std::sort(parts.begin(), parts.end());
   parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
   for (Partition* p : parts) {
-    if (p->open.records.size() >= options_.block_records ||
-        p->open.raw_bytes >= options_.block_raw_bytes) {
-      if (auto s = Seal(p, options_.ingest_level); !s) {
+    bool full = p->open.records.size() >= options_.block_records ||
+                p->open.raw_bytes >= options_.block_raw_bytes;
+    if (!full && p->open.unchecked >= kBloomCheckEvery) {
+      p->open.unchecked = 0;
+      full = p->open.bloom && p->open.bloom->Full();
+    }
+    if (full) {
+      if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) {
         failed_ = s.error();
         return {};
       }
@@ -1078,17 +1102,16 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
   std::vector<BlockMeta> metas;
   uint64_t end = 0;
   std::vector<Record> pending;
-  TokenSet tokens;
+  BloomBuilder bloom(kArchiveBloomLines, options_.bloom_bits_per_token);
   std::set<std::string, std::less<>> datasets;
   uint64_t pending_raw = 0;
   auto flush = [&]() -> Status {
     if (pending.empty()) return {};
     BlockInput in;
     in.records = pending;
-    in.tokens = &tokens;
+    in.bloom = bloom.Finish(/*keep_memory=*/true);
     in.datasets.assign(datasets.begin(), datasets.end());
     in.level = options_.archive_level;
-    in.bloom_bits_per_token = options_.bloom_bits_per_token;
     BlockMeta meta;
     ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
     RETURN_IF_ERROR(WriteFull(out->fd, end, bytes, tmp));
@@ -1096,7 +1119,6 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     end += bytes.size();
     metas.push_back(std::move(meta));
     pending.clear();
-    tokens.Clear();
     datasets.clear();
     pending_raw = 0;
     return {};
@@ -1113,13 +1135,14 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     }
     for (Record& r : records) {
       options_.normalize(r);
-      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
+      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { bloom.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
       pending_raw += r.raw.size();
       r.fields = {};
       pending.push_back(std::move(r));
       if (pending.size() >= options_.archive_block_records ||
-          pending_raw >= options_.archive_block_raw_bytes) {
+          pending_raw >= options_.archive_block_raw_bytes ||
+          (pending.size() % (4 * kBloomCheckEvery) == 0 && bloom.Full())) {
         RETURN_IF_ERROR(flush());
       }
     }

@@ -3,9 +3,11 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <unordered_map>
 
 #include "soc/store_internal.h"
@@ -173,38 +175,17 @@ bool Reader::Byte(uint8_t* b) {
   return true;
 }
 
-void TokenSet::Insert(uint64_t hash) {
-  if ((size_ + 1) * 4 > slots_.size() * 3) {
-    std::vector<uint64_t> old = std::move(slots_);
-    slots_.assign(std::max<size_t>(1024, old.size() * 2), 0);
-    size_ = 0;
-    for (uint64_t h : old) {
-      if (h != 0) Insert(h);
-    }
-  }
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == hash) return;
-    if (slots_[i] == 0) {
-      slots_[i] = hash;
-      ++size_;
-      return;
-    }
-  }
-}
-void TokenSet::Clear() {
-  slots_.clear();
-  slots_.shrink_to_fit();
-  size_ = 0;
+size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes) {
+  const uint64_t lines = bloom_bytes / kBloomLineBytes;  // a power of two
+  return static_cast<size_t>(hash & (lines - 1)) * kBloomLineBytes;
 }
 
-size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes) {
-  const uint64_t lines = bloom_bytes / kBloomLineBytes;
-  return static_cast<size_t>(((hash >> 32) * lines) >> 32) * kBloomLineBytes;
-}
+namespace {
+uint64_t BitsMix(uint64_t hash) { return Fmix(hash ^ 0x5bd1e9955bd1e995ULL); }
+}  // namespace
 
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k) {
-  const uint64_t mixed = Fmix(hash ^ 0x5bd1e9955bd1e995ULL);
+  const uint64_t mixed = BitsMix(hash);
   for (uint32_t i = 0; i < k; ++i) {
     const uint32_t bit = BitOf(mixed, i);
     if ((static_cast<unsigned char>(line[bit / 8]) & (1u << (bit % 8))) == 0) return false;
@@ -212,25 +193,82 @@ bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k) {
   return true;
 }
 
-Bloom BuildBloom(const TokenSet& tokens, double bits_per_token) {
-  Bloom bloom;
-  const double bits = std::max(1.0, std::ceil(static_cast<double>(tokens.size()) * bits_per_token));
-  const size_t lines = std::max<size_t>(
-      1, std::min<size_t>(kMaxBloomBytes / kBloomLineBytes,
-                          static_cast<size_t>(std::ceil(bits / (kBloomLineBytes * 8)))));
-  bloom.bits.assign(lines * kBloomLineBytes, '\0');
-  // k = ln2 × bits per token is optimal for a plain filter; a blocked one wants it a bit lower.
-  bloom.k = static_cast<uint32_t>(
+uint32_t BloomBuilder::KFor(double bits_per_token) {
+  // ln2 × bits per token is optimal for a plain filter; a blocked one wants it a bit lower.
+  return static_cast<uint32_t>(
       std::clamp(std::lround(bits_per_token * 0.6), long{1}, static_cast<long>(kBloomMaxK)));
-  tokens.ForEach([&](uint64_t h) {
-    const size_t line = BloomLineOffset(h, bloom.bits.size());
-    const uint64_t mixed = Fmix(h ^ 0x5bd1e9955bd1e995ULL);
-    for (uint32_t i = 0; i < bloom.k; ++i) {
-      const uint32_t bit = BitOf(mixed, i);
-      bloom.bits[line + bit / 8] =
-          static_cast<char>(bloom.bits[line + bit / 8] | (1u << (bit % 8)));
+}
+
+BloomBuilder::BloomBuilder(size_t max_lines, double bits_per_token)
+    : max_lines_(
+          std::bit_floor(std::clamp<size_t>(max_lines, 1, kMaxBloomBytes / kBloomLineBytes))),
+      bits_per_token_(bits_per_token),
+      k_(KFor(bits_per_token)) {}
+
+void BloomBuilder::Insert(uint64_t hash) {
+  if (bits_.empty()) {
+    bits_.assign(max_lines_ * kBloomLineBytes, '\0');
+    recent_.assign(4096, 0);
+  }
+  uint64_t& seen = recent_[(hash >> 40) & 4095];
+  if (seen == hash) return;
+  seen = hash;
+  char* line = bits_.data() + BloomLineOffset(hash, bits_.size());
+  const uint64_t mixed = BitsMix(hash);
+  for (uint32_t i = 0; i < k_; ++i) {
+    const uint32_t bit = BitOf(mixed, i);
+    line[bit / 8] = static_cast<char>(line[bit / 8] | (1u << (bit % 8)));
+  }
+}
+
+double BloomBuilder::EstimateDistinct() const {
+  if (bits_.empty()) return 0;
+  uint64_t set = 0;
+  for (size_t i = 0; i + 8 <= bits_.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, bits_.data() + i, 8);
+    set += static_cast<uint64_t>(__builtin_popcountll(w));
+  }
+  const double m = static_cast<double>(bits_.size()) * 8;
+  const double x = std::min(static_cast<double>(set), m - 1);
+  return -(m / k_) * std::log(1 - x / m);
+}
+
+bool BloomBuilder::Full() const {
+  return EstimateDistinct() * bits_per_token_ >= static_cast<double>(bits_.size()) * 8;
+}
+
+Bloom BloomBuilder::Finish(bool keep_memory) {
+  Bloom bloom;
+  bloom.k = k_;
+  if (bits_.empty()) {
+    bloom.bits.assign(kBloomLineBytes, '\0');
+    return bloom;
+  }
+  const double want_bits = std::max(1.0, EstimateDistinct() * bits_per_token_);
+  const size_t max_lines = bits_.size() / kBloomLineBytes;
+  size_t lines = max_lines;
+  while (lines > 1 && static_cast<double>(lines / 2) * kBloomLineBytes * 8 >= want_bits) lines /= 2;
+  // Folding in one pass: line j of the result is the OR of every line i with i % lines == j.
+  const size_t words = lines * kBloomLineBytes / 8;
+  std::vector<uint64_t> acc(words, 0);
+  for (size_t off = 0; off < bits_.size(); off += words * 8) {
+    for (size_t w = 0; w < words; ++w) {
+      uint64_t v;
+      std::memcpy(&v, bits_.data() + off + w * 8, 8);
+      acc[w] |= v;
     }
-  });
+  }
+  std::string folded(words * 8, '\0');
+  std::memcpy(folded.data(), acc.data(), folded.size());
+  bloom.bits = std::move(folded);
+  if (keep_memory) {
+    std::fill(bits_.begin(), bits_.end(), '\0');
+    std::fill(recent_.begin(), recent_.end(), 0);
+  } else {
+    bits_ = std::string();
+    recent_ = std::vector<uint64_t>();
+  }
   return bloom;
 }
 
@@ -300,33 +338,48 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   for (const Record& r : records) PutVarint(body, r.raw.size());
   for (const Record& r : records) body.append(r.raw);
 
+  // One compression context per thread, reused: creating one per block costs more than
+  // compressing a small block.
+  struct CctxFree {
+    void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+  };
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
+  if (!cctx) return MakeError(Errc::kResourceExhausted, "zstd: no compression context");
   std::string compressed(ZSTD_compressBound(body.size()), '\0');
-  const size_t csize =
-      ZSTD_compress(compressed.data(), compressed.size(), body.data(), body.size(), input.level);
+  const size_t csize = ZSTD_compressCCtx(cctx.get(), compressed.data(), compressed.size(),
+                                         body.data(), body.size(), input.level);
   if (ZSTD_isError(csize)) {
     return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(csize));
   }
   compressed.resize(csize);
   if (csize > kMaxBodyBytes) return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
 
-  Bloom bloom;
-  if (input.tokens != nullptr) bloom = BuildBloom(*input.tokens, input.bloom_bits_per_token);
-  if (bloom.bits.empty()) bloom = BuildBloom(TokenSet(), input.bloom_bits_per_token);
+  const Bloom& bloom = input.bloom;
+  const size_t lines = bloom.bits.size() / kBloomLineBytes;
+  if (bloom.bits.empty() || bloom.bits.size() % kBloomLineBytes != 0 ||
+      !std::has_single_bit(lines) || bloom.bits.size() > kMaxBloomBytes || bloom.k < 1 ||
+      bloom.k > kBloomMaxK) {
+    return MakeError(Errc::kInternal, "a malformed Bloom filter");
+  }
 
   BlockMeta m;
   m.level = static_cast<uint32_t>(input.level);
   m.records = records.size();
   m.min_time = INT64_MAX;
   m.max_time = INT64_MIN;
-  std::vector<std::string> tenants;
+  std::vector<std::string> tenants, sources;
   for (const Record& r : records) {
     m.min_time = std::min(m.min_time, r.time_ms);
     m.max_time = std::max(m.max_time, r.time_ms);
-    tenants.push_back(r.tenant);
+    if (tenants.empty() || tenants.back() != r.tenant) tenants.push_back(r.tenant);
+    if (sources.empty() || sources.back() != r.source) sources.push_back(r.source);
   }
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
   m.tenants = std::move(tenants);
+  std::sort(sources.begin(), sources.end());
+  sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+  m.sources = std::move(sources);
   m.datasets = input.datasets;
   std::sort(m.datasets.begin(), m.datasets.end());
   m.datasets.erase(std::unique(m.datasets.begin(), m.datasets.end()), m.datasets.end());
@@ -351,6 +404,8 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   for (const auto& t : m.tenants) PutString(meta_bytes, t);
   PutVarint(meta_bytes, m.datasets.size());
   for (const auto& d : m.datasets) PutString(meta_bytes, d);
+  PutVarint(meta_bytes, m.sources.size());
+  for (const auto& d : m.sources) PutString(meta_bytes, d);
   if (meta_bytes.size() > kMaxMetaBytes) {
     return MakeError(Errc::kResourceExhausted, "a block's tenant and dataset sets exceed 1 MiB");
   }
@@ -399,8 +454,8 @@ bool ParseBlockHeader(std::string_view h, BlockMeta* meta, std::string* why) {
   meta->bloom_crc = GetU32(h.data() + 20);
   meta->body_crc = GetU32(h.data() + 24);
   if (meta->meta_len > kMaxMetaBytes || meta->bloom_len > kMaxBloomBytes ||
-      meta->bloom_len % kBloomLineBytes != 0 || meta->bloom_len == 0 ||
-      meta->body_len > kMaxBodyBytes) {
+      meta->bloom_len % kBloomLineBytes != 0 ||
+      !std::has_single_bit(meta->bloom_len / kBloomLineBytes) || meta->body_len > kMaxBodyBytes) {
     *why = "block header lengths out of range";
     return false;
   }
@@ -439,7 +494,7 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
   meta->raw_bytes = raw_bytes;
   meta->body_raw_len = body_raw_len;
   meta->bloom_k = static_cast<uint32_t>(k);
-  for (auto* set : {&meta->tenants, &meta->datasets}) {
+  for (auto* set : {&meta->tenants, &meta->datasets, &meta->sources}) {
     set->clear();
     if (!in.Varint(&n) || n > in.remaining()) {
       *why = "block meta sets cut short";
@@ -594,6 +649,41 @@ std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
     PutString(out, v);
   }
   return out;
+}
+
+void EncodeJournalBatchEntry(std::string& out, std::span<const Record> records,
+                             std::span<const std::string> classes,
+                             std::span<const std::pair<std::string, std::string>> checkpoints,
+                             uint64_t first_seq) {
+  out.clear();
+  out.append(kJournalHeaderBytes, '\0');
+  out.push_back(1);
+  PutVarint(out, first_seq);
+  PutVarint(out, records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    PutZigzag(out, r.time_ms);
+    PutZigzag(out, r.received_ms);
+    out.push_back(static_cast<char>(r.format));
+    out.push_back(r.truncated ? 1 : 0);
+    PutString(out, classes[i]);
+    PutString(out, r.source);
+    PutString(out, r.peer);
+    PutString(out, r.tenant);
+    PutString(out, r.raw);
+  }
+  PutVarint(out, checkpoints.size());
+  for (const auto& [k, v] : checkpoints) {
+    PutString(out, k);
+    PutString(out, v);
+  }
+  const std::string_view payload = std::string_view(out).substr(kJournalHeaderBytes);
+  std::string header;
+  PutU32(header, kJournalMagic);
+  PutU32(header, static_cast<uint32_t>(payload.size()));
+  PutU32(header, Crc32c(payload));
+  PutU32(header, Crc32c(header));
+  out.replace(0, kJournalHeaderBytes, header);
 }
 
 std::string FrameJournalEntry(std::string_view payload) {

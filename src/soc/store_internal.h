@@ -21,9 +21,11 @@
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
 //   meta (meta_len bytes): varint version (1) | varint zstd level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
-//     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset
-//   bloom (bloom_len bytes, a multiple of 64): a blocked Bloom filter; each token sets bloom_k
-//     bits in one 512-bit line, chosen by TokenHash (see BloomProbe), so a lookup reads 64 bytes
+//     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset |
+//     varint n, n × str source (the exact sets of the block's tenants, event.datasets and sources)
+//   bloom (bloom_len bytes, a power of two of 64-byte lines): a blocked Bloom filter over the
+//     block's tokens (IndexRecordTokens, query_internal.h); token hash h = TokenHash(token) sets
+//     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes
 //   body (body_len bytes): one zstd frame; decompressed (body_raw_len bytes), column by column:
 //     varint n | seq: varint first, n-1 × varint delta | time: zz first, n-1 × zz delta |
 //     n × zz (received_ms - time_ms) | n × u8 format | n × u8 flags (bit 0: truncated) |
@@ -93,30 +95,38 @@ class Reader {
   size_t pos_ = 0;
 };
 
-// A set of token hashes, deduplicated (open addressing); what an open block accumulates.
-class TokenSet {
- public:
-  void Insert(uint64_t hash);
-  size_t size() const { return size_; }
-  template <class Fn>
-  void ForEach(Fn&& fn) const {
-    for (uint64_t h : slots_) {
-      if (h != 0) fn(h);
-    }
-  }
-  void Clear();
-
- private:
-  std::vector<uint64_t> slots_;
-  size_t size_ = 0;
-};
-
 struct Bloom {
-  std::string bits;  // a multiple of kBloomLineBytes
+  std::string bits;  // a power-of-two number of kBloomLineBytes lines
   uint32_t k = 0;
 };
-Bloom BuildBloom(const TokenSet& tokens, double bits_per_token);
-// The line (byte offset of a 64-byte line within the filter) a token's bits are in.
+
+// Builds a block's Bloom filter while its records arrive: the filter starts at its largest size
+// (fast inserts, no token set to keep) and is folded in half (line i OR line i + n/2, which is
+// the filter the smaller size would have built, since a token's line is hash & (lines - 1))
+// until it holds about bits_per_token bits per distinct token, estimated from its fill.
+class BloomBuilder {
+ public:
+  BloomBuilder(size_t max_lines, double bits_per_token);
+  void Insert(uint64_t hash);
+  // Distinct tokens inserted, estimated from the fraction of bits set.
+  double EstimateDistinct() const;
+  // True when the filter has no room left for more tokens at bits_per_token.
+  bool Full() const;
+  // The folded filter; the builder is empty afterwards (keep_memory: for the next block).
+  Bloom Finish(bool keep_memory);
+  static uint32_t KFor(double bits_per_token);
+
+ private:
+  size_t max_lines_;
+  double bits_per_token_;
+  uint32_t k_;
+  std::string bits_;
+  // The hashes inserted last, direct-mapped: most tokens of a record (JSON keys, host names)
+  // repeat those of the records before it, and a hit here costs no cache miss in bits_.
+  std::vector<uint64_t> recent_;
+};
+
+// The byte offset of the 64-byte line a token's bits are in.
 size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
@@ -130,7 +140,7 @@ struct BlockMeta {
   uint64_t min_seq = 0, max_seq = 0;
   uint64_t raw_bytes = 0, body_raw_len = 0;
   uint32_t bloom_k = 0;
-  std::vector<std::string> tenants, datasets;  // exact sets, sorted
+  std::vector<std::string> tenants, datasets, sources;  // exact sets, sorted
 
   uint64_t bloom_offset() const { return offset + kBlockHeaderBytes + meta_len; }
   uint64_t body_offset() const { return bloom_offset() + bloom_len; }
@@ -140,10 +150,9 @@ struct BlockMeta {
 // A block's records, without fields (rebuilt by the Normalizer).
 struct BlockInput {
   std::span<const Record> records;  // in seq order
-  const TokenSet* tokens = nullptr;
+  Bloom bloom;
   std::vector<std::string> datasets;
   int level = 3;
-  double bloom_bits_per_token = 10;
 };
 // Encodes a whole block (header, meta, bloom, body); meta gets its fields (offset left 0).
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta);
@@ -172,6 +181,11 @@ std::string EncodeJournalBatch(std::span<const Record> records,
                                std::span<const std::pair<std::string, std::string>> checkpoints,
                                uint64_t first_seq);
 std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot);
+// The same batch as a whole entry (header and payload) in out, reusing out's capacity.
+void EncodeJournalBatchEntry(std::string& out, std::span<const Record> records,
+                             std::span<const std::string> classes,
+                             std::span<const std::pair<std::string, std::string>> checkpoints,
+                             uint64_t first_seq);
 // Wraps a payload in an entry header.
 std::string FrameJournalEntry(std::string_view payload);
 // Decodes one payload: exactly one of *batch, *snapshot is filled (by type).

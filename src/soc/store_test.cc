@@ -1,0 +1,610 @@
+#include "soc/store.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "soc/store_internal.h"
+#include "soc/store_testing_internal.h"
+
+namespace seccloud::soc {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kT0 = 1'764'115'200'000;  // 2025-11-26T00:00:00Z
+
+Record Rec(int64_t time_ms, std::string dataset, std::string tenant, std::string msg,
+           std::string ip = "10.0.0.1") {
+  Record r;
+  r.time_ms = time_ms;
+  r.received_ms = time_ms + 1000;
+  r.format = Format::kJson;
+  r.source = "spool:test";
+  r.peer = "192.0.2.10";
+  r.tenant = std::move(tenant);
+  r.raw = R"({"event":{"dataset":")" + dataset + R"("},"source":{"ip":")" + ip +
+          R"("},"message":")" + msg + R"("})";
+  TestNormalize(r);
+  return r;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("soc_store_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  EmbeddedStoreOptions Options() {
+    EmbeddedStoreOptions o;
+    o.directory = dir_;
+    o.normalize = TestNormalize;
+    o.block_records = 64;
+    o.journal_rotate_bytes = 1 << 20;
+    o.sync = false;
+    return o;
+  }
+  void Open(EmbeddedStoreOptions o) {
+    store_.reset();
+    auto s = OpenEmbeddedStore(std::move(o));
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void Open() { Open(Options()); }
+
+  void Append(std::vector<Record> records, std::vector<Checkpoint> cps = {}) {
+    auto s = store_->Append(records, cps);
+    ASSERT_TRUE(s) << s.error().message;
+  }
+
+  std::vector<Record> Find(std::string_view q, SearchOptions opts = {},
+                           SearchStats* stats_out = nullptr) {
+    auto query = ParseQuery(q);
+    EXPECT_TRUE(query) << q;
+    std::vector<Record> out;
+    auto stats = store_->Search(*query, opts, [&](const Record& r) {
+      out.push_back(r);
+      return true;
+    });
+    EXPECT_TRUE(stats);
+    if (stats && stats_out != nullptr) *stats_out = *stats;
+    return out;
+  }
+
+  std::vector<fs::path> FilesEndingWith(std::string_view suffix) {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+      if (e.is_regular_file() && e.path().string().ends_with(suffix)) out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<LogStore> store_;
+};
+
+std::vector<uint64_t> Seqs(const std::vector<Record>& rs) {
+  std::vector<uint64_t> out;
+  for (const auto& r : rs) out.push_back(r.seq);
+  return out;
+}
+
+TEST_F(StoreTest, AppendAssignsSeqsAndSearchRebuildsFields) {
+  Open();
+  std::vector<Record> batch = {Rec(kT0 + 1, "proxy.access", "t1", "hello world"),
+                               Rec(kT0 + 2, "dns.query", "t2", "other thing")};
+  ASSERT_TRUE(store_->Append(batch, {}));
+  EXPECT_EQ(batch[0].seq, 1u);
+  EXPECT_EQ(batch[1].seq, 2u);
+  auto found = Find("hello");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].seq, 1u);
+  EXPECT_EQ(found[0].raw, batch[0].raw);
+  EXPECT_EQ(found[0].tenant, "t1");
+  EXPECT_EQ(found[0].peer, "192.0.2.10");
+  EXPECT_EQ(found[0].received_ms, kT0 + 1001);
+  EXPECT_EQ(*FindField(found[0].fields, "event.dataset"), "proxy.access");
+  EXPECT_EQ(Find("event.dataset:dns.query").size(), 1u);
+  EXPECT_EQ(Find("*").size(), 2u);
+}
+
+TEST_F(StoreTest, RejectsBadInputAndOptions) {
+  Open();
+  std::vector<Record> big = {Rec(kT0, "x", "", "a")};
+  big[0].raw.assign(kMaxRawBytes + 1, 'x');
+  EXPECT_FALSE(store_->Append(big, {}));
+  std::vector<Record> bad_format = {Rec(kT0, "x", "", "a")};
+  bad_format[0].format = static_cast<Format>(99);
+  EXPECT_FALSE(store_->Append(bad_format, {}));
+  auto o = Options();
+  o.normalize = nullptr;
+  o.directory = dir_ / "other";
+  EXPECT_FALSE(OpenEmbeddedStore(o));
+  // The directory is locked by the open store.
+  auto second = OpenEmbeddedStore(Options());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::kUnavailable);
+}
+
+TEST_F(StoreTest, TimeOrderAcrossBlocksWithLateRecords) {
+  Open();
+  // Late records: each batch reaches back in time, so sealed blocks overlap.
+  std::mt19937 rng(7);
+  std::vector<int64_t> times;
+  for (int b = 0; b < 20; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 50; ++i) {
+      const int64_t t = kT0 + static_cast<int64_t>(rng() % (3 * kDay));
+      times.push_back(t);
+      batch.push_back(Rec(t, "proxy.access", "t1", "m" + std::to_string(i)));
+    }
+    Append(std::move(batch));
+  }
+  std::sort(times.begin(), times.end());
+  SearchOptions opts;
+  opts.limit = 100000;
+  auto all = Find("*", opts);
+  ASSERT_EQ(all.size(), times.size());
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].time_ms, times[i]) << i;
+  for (size_t i = 1; i < all.size(); ++i) {
+    if (all[i].time_ms == all[i - 1].time_ms) EXPECT_LT(all[i - 1].seq, all[i].seq);
+  }
+  opts.newest_first = true;
+  auto rev = Find("*", opts);
+  ASSERT_EQ(rev.size(), times.size());
+  for (size_t i = 0; i < rev.size(); ++i) ASSERT_EQ(rev[i].time_ms, times[times.size() - 1 - i]);
+
+  // A limit returns the first records in that order, and says it stopped.
+  opts.newest_first = false;
+  opts.limit = 37;
+  SearchStats stats;
+  auto first = Find("*", opts, &stats);
+  ASSERT_EQ(first.size(), 37u);
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].time_ms, times[i]);
+  EXPECT_TRUE(stats.truncated);
+  opts.newest_first = true;
+  auto last = Find("*", opts);
+  ASSERT_EQ(last.size(), 37u);
+  for (size_t i = 0; i < last.size(); ++i) EXPECT_EQ(last[i].time_ms, times[times.size() - 1 - i]);
+
+  // Time range [since, until).
+  opts = {};
+  opts.limit = 100000;
+  opts.since_ms = times[100];
+  opts.until_ms = times[200];
+  auto range = Find("*", opts);
+  const auto lo = std::lower_bound(times.begin(), times.end(), times[100]);
+  const auto hi = std::lower_bound(times.begin(), times.end(), times[200]);
+  EXPECT_EQ(range.size(), static_cast<size_t>(hi - lo));
+  for (const auto& r : range) {
+    EXPECT_GE(r.time_ms, times[100]);
+    EXPECT_LT(r.time_ms, times[200]);
+  }
+  // The sink can stop the search.
+  int n = 0;
+  auto q = ParseQuery("*");
+  auto s = store_->Search(*q, {}, [&](const Record&) { return ++n < 5; });
+  ASSERT_TRUE(s);
+  EXPECT_EQ(n, 5);
+  EXPECT_TRUE(s->truncated);
+}
+
+TEST_F(StoreTest, TenantViewSeesOnlyItsTenants) {
+  Open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back(Rec(kT0 + i, i % 3 == 0 ? "proxy.access" : "mail.message",
+                        "t" + std::to_string(i % 3), "x"));
+  }
+  Append(std::move(batch));
+  SearchOptions opts;
+  opts.limit = 1000;
+  opts.tenants = {"t1"};
+  auto t1 = Find("*", opts);
+  EXPECT_EQ(t1.size(), 100u);
+  for (const auto& r : t1) EXPECT_EQ(r.tenant, "t1");
+  opts.tenants = {"t1", "t2"};
+  EXPECT_EQ(Find("*", opts).size(), 200u);
+  opts.tenants = {"nobody"};
+  SearchStats stats;
+  EXPECT_TRUE(Find("*", opts, &stats).empty());
+  EXPECT_EQ(stats.blocks_read, 0u);  // pruned by the blocks' tenant sets
+}
+
+TEST_F(StoreTest, BloomFiltersSkipBlocksWithoutTheTokens) {
+  Open();
+  for (int b = 0; b < 20; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 64; ++i) {
+      batch.push_back(Rec(kT0 + b * 1000 + i, "proxy.access", "t1", "common words here",
+                          "10.0." + std::to_string(b) + "." + std::to_string(i)));
+    }
+    Append(std::move(batch));
+  }
+  SearchStats stats;
+  auto hit = Find("source.ip:10.0.7.9", {}, &stats);
+  ASSERT_EQ(hit.size(), 1u);
+  EXPECT_EQ(hit[0].time_ms, kT0 + 7009);
+  EXPECT_EQ(stats.blocks_total, 20u);
+  EXPECT_LE(stats.blocks_read, 3u);
+  EXPECT_EQ(Find("10.0.7.9", {}, &stats).size(), 1u);  // full text: the dotted-quad token
+  EXPECT_LE(stats.blocks_read, 3u);
+  EXPECT_TRUE(Find("source.ip:10.0.99.1", {}, &stats).empty());
+  EXPECT_LE(stats.blocks_read, 2u);
+  SearchOptions opts;
+  opts.limit = 5000;
+  EXPECT_EQ(Find("common", opts, &stats).size(), 1280u);
+  EXPECT_EQ(stats.blocks_read, 20u);
+}
+
+TEST_F(StoreTest, ReopenKeepsRecordsCheckpointsAndContinuesSeqs) {
+  Open();
+  for (int b = 0; b < 5; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 30; ++i) batch.push_back(Rec(kT0 + b * 100 + i, "ids.alert", "", "r"));
+    Append(std::move(batch), {{"spool:a", std::to_string(b)}, {"b" + std::to_string(b), "x"}});
+  }
+  // 150 records, 64 per block: two sealed, the rest only in the journal.
+  auto stats = store_->Stats();
+  EXPECT_EQ(stats.records, 150u);
+  EXPECT_GT(stats.open_records, 0u);
+  Open();
+  EXPECT_EQ(store_->Stats().records, 150u);
+  auto cps = store_->LoadCheckpoints();
+  ASSERT_TRUE(cps);
+  EXPECT_EQ((*cps)["spool:a"], "4");
+  EXPECT_EQ(cps->size(), 6u);
+  std::vector<Record> more = {Rec(kT0, "ids.alert", "", "later")};
+  ASSERT_TRUE(store_->Append(more, {}));
+  EXPECT_EQ(more[0].seq, 151u);
+  SearchOptions opts;
+  opts.limit = 1000;
+  auto all = Find("*", opts);
+  std::set<uint64_t> seqs;
+  for (const auto& r : all) seqs.insert(r.seq);
+  EXPECT_EQ(all.size(), 151u);
+  EXPECT_EQ(seqs.size(), 151u);
+  EXPECT_EQ(*seqs.begin(), 1u);
+  EXPECT_EQ(*seqs.rbegin(), 151u);
+  // Checkpoints survive a journal rotation too.
+  ASSERT_TRUE(store_->Flush());
+  Open();
+  EXPECT_EQ((*store_->LoadCheckpoints())["spool:a"], "4");
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+  EXPECT_EQ(report->records, 151u);
+}
+
+TEST_F(StoreTest, GetBySeq) {
+  Open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 200; ++i)
+    batch.push_back(Rec(kT0 + i, "soc.alert", "", "n" + std::to_string(i)));
+  Append(batch);
+  const std::vector<uint64_t> want = {150, 3, 9999, 200, 64};
+  auto got = store_->GetBySeq(want);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(Seqs(*got), (std::vector<uint64_t>{150, 3, 200, 64}));
+  EXPECT_EQ((*got)[1].raw, batch[2].raw);
+  EXPECT_NE(FindField((*got)[0].fields, "message"), nullptr);
+}
+
+TEST_F(StoreTest, RetentionDeletesOnlyExpiredPartitionsOfTheClass) {
+  auto o = Options();
+  o.retention_days = {{"proxy", 90}};
+  Open(o);
+  const int64_t now = kT0 + 1000 * kDay;
+  Append({Rec(now - 100 * kDay, "proxy.access", "", "old proxy"),
+          Rec(now - 80 * kDay, "proxy.access", "", "young proxy"),
+          Rec(now - 100 * kDay, "dns.query", "", "old dns"),
+          Rec(now - 1900 * kDay, "mail.message", "", "ancient mail")});
+  auto report = store_->EnforceRetention(now);
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_EQ(report->deleted.size(), 2u);
+  std::set<std::string> classes;
+  for (const auto& p : report->deleted) classes.insert(p.data_class);
+  EXPECT_EQ(classes, (std::set<std::string>{"proxy", "mail"}));
+  for (const auto& p : report->deleted) EXPECT_EQ(p.records, 1u);
+  SearchOptions opts;
+  auto left = Find("*", opts);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(Find("young").size(), 1u);
+  EXPECT_EQ(Find("dns").size(), 1u);
+  Open(o);  // the journal does not bring them back
+  EXPECT_EQ(Find("*").size(), 2u);
+  EXPECT_EQ(FilesEndingWith(".blk").size(), 2u);
+}
+
+TEST_F(StoreTest, CompactRewritesAtTheArchiveLevelWithTheSameRecords) {
+  auto o = Options();
+  o.archive_level = 9;
+  Open(o);
+  for (int b = 0; b < 10; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 50; ++i) {
+      batch.push_back(Rec(kT0 + b * 50 + i, "proxy.access", "t1", "w" + std::to_string(b),
+                          "10.1." + std::to_string(b) + "." + std::to_string(i)));
+    }
+    Append(std::move(batch));
+  }
+  Append({Rec(kT0 + 2 * kDay, "proxy.access", "t1", "today")});
+  SearchOptions opts;
+  opts.limit = 10000;
+  const auto before = Find("*", opts);
+  const uint64_t blocks_before = store_->Stats().blocks;
+  ASSERT_TRUE(store_->Compact(kT0 + kDay));
+  const auto after = Find("*", opts);
+  EXPECT_EQ(Seqs(before), Seqs(after));
+  EXPECT_LT(store_->Stats().blocks, blocks_before);
+  SearchStats stats;
+  EXPECT_EQ(Find("source.ip:10.1.3.7", {}, &stats).size(), 1u);
+  Open(o);
+  EXPECT_EQ(Seqs(Find("*", opts)), Seqs(before));
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->problems.empty());
+}
+
+TEST_F(StoreTest, ConcurrentSearchDuringAppend) {
+  Open();
+  std::atomic<uint64_t> acknowledged{0};
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int b = 0; b < 200; ++b) {
+      std::vector<Record> batch;
+      for (int i = 0; i < 20; ++i)
+        batch.push_back(Rec(kT0 + b * 20 + i, "proxy.access", "t1", "c"));
+      ASSERT_TRUE(store_->Append(batch, {}));
+      acknowledged = batch.back().seq;
+    }
+    done = true;
+  });
+  auto q = ParseQuery("c");
+  int searches = 0;
+  while (!done || searches < 3) {
+    const uint64_t before = acknowledged;
+    SearchOptions opts;
+    opts.limit = SIZE_MAX;
+    std::set<uint64_t> seen;
+    int64_t last_time = INT64_MIN;
+    auto s = store_->Search(*q, opts, [&](const Record& r) {
+      EXPECT_GE(r.time_ms, last_time);
+      last_time = r.time_ms;
+      EXPECT_TRUE(seen.insert(r.seq).second) << "seq " << r.seq << " twice";
+      return true;
+    });
+    ASSERT_TRUE(s);
+    for (uint64_t seq = 1; seq <= before; ++seq) ASSERT_TRUE(seen.contains(seq)) << seq;
+    ++searches;
+  }
+  writer.join();
+  EXPECT_EQ(Find("c", SearchOptions{.limit = SIZE_MAX}).size(), 4000u);
+}
+
+void Flip(const fs::path& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x20);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+TEST_F(StoreTest, VerifyFindsAFlippedByteInEveryKindOfStoredData) {
+  Open();
+  for (int b = 0; b < 2; ++b) {  // two sealed blocks
+    std::vector<Record> batch;
+    for (int i = 0; i < 64; ++i) batch.push_back(Rec(kT0 + b * 64 + i, "proxy.access", "t1", "v"));
+    Append(batch);
+  }
+  Append({Rec(kT0 + 500, "proxy.access", "t1", "journal only")});
+  const auto blk = FilesEndingWith(".blk");
+  const auto wal = FilesEndingWith(".wal");
+  ASSERT_EQ(blk.size(), 1u);
+  ASSERT_EQ(wal.size(), 1u);
+  std::string bytes;
+  {
+    std::ifstream in(blk[0], std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  store_internal::BlockMeta m;
+  std::string why;
+  ASSERT_TRUE(store_internal::ParseBlockHeader(bytes, &m, &why));
+  struct Spot {
+    fs::path path;
+    uint64_t offset;
+    const char* what;
+  };
+  const std::vector<Spot> spots = {
+      {blk[0], 0, "magic"},
+      {blk[0], 9, "header"},
+      {blk[0], store_internal::kBlockHeaderBytes + 2, "meta"},
+      {blk[0], store_internal::kBlockHeaderBytes + m.meta_len + 5, "bloom"},
+      {blk[0], store_internal::kBlockHeaderBytes + m.meta_len + m.bloom_len + 20, "body"},
+      {blk[0], bytes.size() - 1, "last byte of the last block"},
+      {wal[0], 1, "journal entry header"},
+      {wal[0], fs::file_size(wal[0]) - 3, "journal record"},
+  };
+  for (const auto& spot : spots) {
+    SCOPED_TRACE(spot.what);
+    Flip(spot.path, spot.offset);
+    auto report = store_->Verify();
+    ASSERT_TRUE(report);
+    ASSERT_FALSE(report->problems.empty());
+    const std::string& p = report->problems[0];
+    EXPECT_NE(p.find(spot.path.string()), std::string::npos) << p;
+    EXPECT_NE(p.find("at offset"), std::string::npos) << p;
+    Flip(spot.path, spot.offset);  // restore
+    report = store_->Verify();
+    ASSERT_TRUE(report);
+    EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+  }
+  // A corrupt body during Search is reported and skipped, not returned.
+  Flip(blk[0], store_internal::kBlockHeaderBytes + m.meta_len + m.bloom_len + 20);
+  SearchStats stats;
+  SearchOptions opts;
+  opts.limit = 1000;
+  auto found = Find("*", opts, &stats);
+  EXPECT_EQ(found.size(), 65u);
+  EXPECT_EQ(stats.blocks_corrupt, 1u);
+  ASSERT_FALSE(stats.problems.empty());
+  EXPECT_NE(stats.problems[0].find(blk[0].string() + " at offset 0"), std::string::npos);
+  EXPECT_FALSE(store_->GetBySeq(std::vector<uint64_t>{3}));
+  // Reopening keeps the damaged block where it is (not the tail) and still reports it.
+  Open();
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  ASSERT_FALSE(report->problems.empty());
+  EXPECT_NE(report->problems[0].find("at offset 0"), std::string::npos);
+}
+
+TEST_F(StoreTest, DamagedTailIsMovedAsideAndReported) {
+  Open();
+  for (int b = 0; b < 2; ++b) {  // two sealed blocks
+    std::vector<Record> batch;
+    for (int i = 0; i < 64; ++i) batch.push_back(Rec(kT0 + b * 64 + i, "proxy.access", "t1", "v"));
+    Append(batch);
+  }
+  ASSERT_TRUE(store_->Flush());  // the journal no longer holds them
+  store_.reset();
+  const auto blk = FilesEndingWith(".blk");
+  ASSERT_EQ(blk.size(), 1u);
+  const uint64_t size = fs::file_size(blk[0]);
+  Flip(blk[0], size - 1);  // in the last block's body: the records are no longer in the journal
+  Open();
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  ASSERT_FALSE(report->problems.empty());
+  EXPECT_NE(report->problems[0].find("the last block"), std::string::npos) << report->problems[0];
+  EXPECT_EQ(FilesEndingWith(".blk").size(), 1u);
+  bool aside = false;
+  for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+    aside |= e.path().string().find(".blk.torn-") != std::string::npos;
+  }
+  EXPECT_TRUE(aside);
+  EXPECT_EQ(Find("*", SearchOptions{.limit = 1000}).size(), 64u);
+}
+
+TEST_F(StoreTest, UnfinishedWritesAreCutSilently) {
+  Open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(Rec(kT0 + i, "proxy.access", "t1", "v"));
+  Append(batch, {{"k", "1"}});
+  store_.reset();
+  // A block and a journal entry that were being written when the process died.
+  for (const auto& path : {FilesEndingWith(".blk")[0], FilesEndingWith(".wal")[0]}) {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    std::string partial;
+    store_internal::PutU32(partial, path.extension() == ".blk" ? store_internal::kBlockMagic
+                                                               : store_internal::kJournalMagic);
+    partial += "partial";
+    out << partial;
+  }
+  Open();
+  EXPECT_EQ(Find("*", SearchOptions{.limit = 1000}).size(), 100u);
+  EXPECT_EQ((*store_->LoadCheckpoints())["k"], "1");
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+}
+
+// The crash test of R18's durability contract: a child appends batches and reports each
+// acknowledged one on a pipe; the parent kills it with SIGKILL at a random moment, reopens, and
+// finds every acknowledged record exactly once, and the checkpoints of the last acknowledged
+// batch (or a later one).
+TEST_F(StoreTest, KillNineLosesNothingAcknowledgedAndDuplicatesNothing) {
+  std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
+  uint64_t acked_total = 0;
+  for (int round = 0; round < 24; ++round) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      auto o = Options();
+      o.sync = true;
+      o.block_records = 50;
+      o.journal_rotate_bytes = 64 << 10;
+      auto store = OpenEmbeddedStore(o);
+      if (!store) ::_exit(2);
+      for (uint64_t b = 0;; ++b) {
+        std::vector<Record> batch;
+        for (int i = 0; i < 7; ++i) {
+          batch.push_back(Rec(
+              kT0 + static_cast<int64_t>((b * 7 + i) % 1000) * 60'000,
+              i % 2 ? "proxy.access" : "dns.query", "t1",
+              "round" + std::to_string(round) + "-" + std::to_string(b) + "-" + std::to_string(i)));
+        }
+        const std::vector<Checkpoint> cps = {{"round", std::to_string(round)},
+                                             {"batch", std::to_string(b)}};
+        if (!(*store)->Append(batch, cps)) ::_exit(3);
+        // Acknowledge: the batch number and its seqs.
+        uint64_t msg[3] = {b, batch.front().seq, batch.back().seq};
+        if (::write(fds[1], msg, sizeof msg) != sizeof msg) ::_exit(4);
+      }
+    }
+    ::close(fds[1]);
+    ::usleep(static_cast<useconds_t>(20'000 + rng() % 150'000));
+    ::kill(pid, SIGKILL);
+    int status;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+    std::vector<uint64_t> acked_seqs;
+    int64_t last_batch = -1;
+    uint64_t msg[3];
+    while (::read(fds[0], msg, sizeof msg) == sizeof msg) {
+      last_batch = static_cast<int64_t>(msg[0]);
+      for (uint64_t s = msg[1]; s <= msg[2]; ++s) acked_seqs.push_back(s);
+    }
+    ::close(fds[0]);
+    acked_total += acked_seqs.size();
+
+    Open();
+    auto cps = store_->LoadCheckpoints();
+    ASSERT_TRUE(cps);
+    if (last_batch >= 0) {
+      EXPECT_EQ((*cps)["round"], std::to_string(round));
+      EXPECT_GE(std::stoll((*cps)["batch"]), last_batch);
+    }
+    SearchOptions opts;
+    opts.limit = SIZE_MAX;
+    std::set<uint64_t> seen;
+    std::map<std::string, int> texts;
+    auto q = ParseQuery("*");
+    ASSERT_TRUE(store_->Search(*q, opts, [&](const Record& r) {
+      EXPECT_TRUE(seen.insert(r.seq).second) << "seq " << r.seq << " twice";
+      ++texts[r.raw];
+      return true;
+    }));
+    for (const auto& [raw, n] : texts) EXPECT_EQ(n, 1) << raw;
+    for (uint64_t s : acked_seqs) ASSERT_TRUE(seen.contains(s)) << "acknowledged seq " << s;
+    const uint64_t next = store_->Stats().next_seq;
+    if (!seen.empty()) EXPECT_GT(next, *seen.rbegin());
+    auto report = store_->Verify();
+    ASSERT_TRUE(report);
+    EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+    store_.reset();
+  }
+  EXPECT_GT(acked_total, 0u);
+}
+
+}  // namespace
+}  // namespace seccloud::soc
