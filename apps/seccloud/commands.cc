@@ -11,6 +11,7 @@
 #include "net/http.h"
 #include "proxy/proxy.h"
 #include "scan/service.h"
+#include "socd/socd.h"
 #include "supervisor/supervisor.h"
 
 namespace seccloud::cli {
@@ -287,6 +288,22 @@ int Scan(const std::vector<std::string>& args) {
   if (p.positional.empty()) return UsageError("scan", "no files to scan", kScanUsage);
   return scan::RunScanCommand(p.config, p.positional, in_process);
 }
+
+const char* const kSocdUsage =
+    "usage: seccloud socd --config FILE\n"
+    "  Runs the SOC service of FILE's `soc:` section in the foreground: tails every service's\n"
+    "  event spool, receives syslog (UDP, TCP, TLS), JSON lines and log files, stores every\n"
+    "  record, runs Sigma rules, correlations and threat intelligence, keeps alerts, serves the\n"
+    "  API on soc.api. `seccloud run` starts it. SIGHUP reloads rules and intel, SIGTERM drains.\n";
+
+int Socd(const std::vector<std::string>& args) {
+  Parsed p = ParseArgs(args);
+  if (p.help) return std::printf("%s", kSocdUsage), 0;
+  if (!p.error.empty()) return UsageError("socd", p.error, kSocdUsage);
+  return socd::RunSocService(p.config);
+}
+
+int Soc(const std::vector<std::string>& args) { return socd::RunSocCommand(args); }
 
 int Version(const std::vector<std::string>&) {
   std::printf("seccloud %s\n", seccloud::Version());

@@ -18,5 +18,7 @@ int Ca(const std::vector<std::string>& args);  // ca_command.cc (R9)
 int Policy(const std::vector<std::string>& args);
 int Scand(const std::vector<std::string>& args);
 int Scan(const std::vector<std::string>& args);
+int Socd(const std::vector<std::string>& args);
+int Soc(const std::vector<std::string>& args);
 
 }  // namespace seccloud::cli

@@ -33,6 +33,10 @@ constexpr Command kCommands[] = {
     {"scand", "run the content-scanning service (normally started by `run`)", seccloud::cli::Scand},
     {"scan", "scan files for malware, clamscan-style (exit 1 when something is found)",
      seccloud::cli::Scan},
+    {"socd", "run the SOC service: ingest, store, detection, alerts (normally started by `run`)",
+     seccloud::cli::Socd},
+    {"soc", "the SOC: search logs, alerts, suppressions, verify the store, check rules",
+     seccloud::cli::Soc},
 };
 
 void Usage(FILE* out) {

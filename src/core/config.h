@@ -17,6 +17,7 @@
 #include "core/proxy_config.h"
 #include "core/result.h"
 #include "core/scan_config.h"
+#include "core/soc_config.h"
 #include "core/tenant.h"
 
 namespace seccloud {
@@ -67,6 +68,7 @@ struct Config {
   ProxyConfig proxy;
   PolicyConfig policy;  // R10 URL filter; empty when the section is absent
   ScanConfig scan;
+  SocConfig soc;  // R18–R20
   // Built from `tenants` during loading; never null in a loaded Config.
   std::shared_ptr<const TenantRegistry> registry;
 };

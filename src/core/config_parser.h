@@ -161,7 +161,8 @@ class ConfigParser {
     }
     if (!ExpectMap(
             root, "",
-            {"node", "events", "supervisor", "tenants", "programs", "proxy", "policy", "scan"}))
+            {"node", "events", "supervisor", "tenants", "programs", "proxy", "policy", "scan",
+             "soc"}))
       return;
     if (auto n = Required(root, "", "node")) ParseNode(*n, "node", cfg.node);
     if (auto n = Required(root, "", "events")) ParseEvents(*n, "events", cfg.events);
@@ -175,6 +176,10 @@ class ConfigParser {
     }
     if (auto n = Field(root, "", "proxy")) ParseProxy(*n, "proxy", cfg.proxy);
     if (auto n = Field(root, "", "scan")) ParseScan(*n, "scan", cfg.scan);
+    if (auto n = Field(root, "", "soc")) {
+      ParseSoc(*n, "soc", cfg.soc);
+      CheckSocTenants(cfg);
+    }
     if (auto n = Field(root, "", "programs")) {
       std::set<std::string> names;
       ForEachItem(*n, "programs", [&](const Located& item, const std::string& path) {
@@ -208,6 +213,10 @@ class ConfigParser {
   void CheckCategory(const Located& n, const std::string& path, const std::string& name);
   FeedConfig ParseFeed(const Located& n, const std::string& path);
   void ParseScan(const Located& n, const std::string& path, ScanConfig& out);
+  // config_soc.cc (R18–R20)
+  void ParseSoc(const Located& n, const std::string& path, SocConfig& out);
+  SocInputConfig ParseSocInput(const Located& n, const std::string& path);
+  void CheckSocTenants(const Config& cfg);
 
   void ParseNode(const Located& n, const std::string& path, NodeConfig& out) {
     if (!ExpectMap(n, path, {"name", "state_dir", "user"})) return;
@@ -661,7 +670,7 @@ class ConfigParser {
     if (!n.node.IsScalar()) return std::chrono::milliseconds(min_ms);
     auto v = ParseDuration(s);
     if (!v) {
-      AddError(MarkOf(n), path, Quote(s) + " is not a duration (e.g. 250ms, 30s, 5m, 1h)");
+      AddError(MarkOf(n), path, Quote(s) + " is not a duration (e.g. 250ms, 30s, 5m, 1h, 30d)");
       return std::chrono::milliseconds(min_ms);
     }
     if (v->count() < min_ms || v->count() > max_ms) {
@@ -681,6 +690,7 @@ class ConfigParser {
   std::optional<std::set<std::string>> category_names_;
   bool category_db_given_ = false;
   std::vector<std::pair<std::string, std::string>> policy_tenant_paths_;  // id, path
+  std::vector<std::pair<std::string, std::string>> soc_tenant_paths_;     // id, path
   std::string root_file_;
   size_t nodes_ = 0;
   int includes_ = 0;

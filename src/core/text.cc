@@ -162,6 +162,8 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
     ms = Multiply(*v, 60'000);
   else if (unit == "h")
     ms = Multiply(*v, 3'600'000);
+  else if (unit == "d")
+    ms = Multiply(*v, 86'400'000);
   if (!ms || *ms > uint64_t{INT64_MAX}) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(*ms));
 }

@@ -23,7 +23,7 @@ std::optional<std::string> NormalizeDomainName(std::string_view s, std::string* 
 bool IsPlausibleEmail(std::string_view s);
 // "65536", "512KiB", "64MiB", "1GiB" (also KB/MB/GB meaning powers of 1000).
 std::optional<uint64_t> ParseByteSize(std::string_view s);
-// "250ms", "30s", "5m", "1h".
+// "250ms", "30s", "5m", "1h", "1826d".
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
 
 struct HttpUrl {

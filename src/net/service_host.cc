@@ -68,7 +68,7 @@ class ServiceHostImpl final : public ServiceHost {
   Endpoint admin_endpoint() const override { return admin_->local_endpoint(); }
   const std::string& service() const override { return service_; }
 
-  Status DropPrivileges() override {
+  Status DropPrivileges(const std::vector<std::filesystem::path>& writable) override {
     auto cfg = config();
     if (!cfg->node.user) return {};
     // The spool stays writable after the switch: rotation creates files there.
@@ -87,6 +87,13 @@ class ServiceHostImpl final : public ServiceHost {
       for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
         RETURN_IF_ERROR(give(entry.path()));
       if (ec) return MakeError(Errc::kIo, "cannot list " + dir.string() + ": " + ec.message());
+      for (const std::filesystem::path& w : writable) {
+        RETURN_IF_ERROR(give(w));
+        for (auto it = std::filesystem::recursive_directory_iterator(w, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+          RETURN_IF_ERROR(give(it->path()));
+        if (ec) return MakeError(Errc::kIo, "cannot list " + w.string() + ": " + ec.message());
+      }
     }
     return ::seccloud::DropPrivileges(*cfg->node.user);
   }

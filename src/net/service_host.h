@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/event.h"
@@ -28,6 +29,7 @@ struct BuiltinService {
 inline constexpr BuiltinService kBuiltinServices[] = {
     {"proxy", 1},
     {"scand", 2},
+    {"socd", 3},
 };
 // The admin endpoint of a built-in service under `config` (port 0 when the supervisor's is 0).
 Endpoint AdminEndpointOf(const Config& config, std::string_view service);
@@ -55,8 +57,10 @@ class ServiceHost {
   virtual Endpoint admin_endpoint() const = 0;
   virtual const std::string& service() const = 0;
 
-  // Switches to node.user when one is configured (call after binding privileged ports).
-  virtual Status DropPrivileges() = 0;
+  // Switches to node.user when one is configured (call after binding privileged ports). The
+  // service's spool, and every directory in `writable` with everything under it, are handed to
+  // that user first, so the service can still create files there.
+  virtual Status DropPrivileges(const std::vector<std::filesystem::path>& writable = {}) = 0;
   virtual void OnReload(ReloadHandler handler) = 0;
   // Records a system.service/system.config event for this service.
   virtual void RecordSystemEvent(std::string_view dataset, std::string_view action, Outcome outcome,

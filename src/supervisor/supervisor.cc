@@ -63,6 +63,7 @@ struct ChildSpec {
 bool ServiceEnabled(const Config& config, std::string_view name) {
   if (name == "proxy") return config.proxy.enabled;
   if (name == "scand") return config.scan.enabled;
+  if (name == "socd") return config.soc.enabled;
   return false;
 }
 

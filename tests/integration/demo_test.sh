@@ -4,8 +4,10 @@
 # a page through the proxy, block pages for a blocked category and for EICAR over HTTP and over
 # intercepted HTTPS, a warning that can be accepted, a force-blocked C&C domain a tenant cannot
 # whitelist, an expired origin certificate refused, a no-decrypt domain spliced, every service
-# healthy in `seccloud status`, and each action in the proxy's events with tenant and terminal.
-# Uses the demo's fixed addresses (127.0.0.1:3128, :19000-19002, 127.100.0.10-11): run alone.
+# healthy in `seccloud status`, each action in the proxy's events with tenant and terminal, and
+# the same actions found in the SOC, the C&C request raising a threat-intelligence alert.
+# Uses the demo's fixed addresses (127.0.0.1:3128, :5514-5515, :6514, :9000, :19000-19003,
+# 127.100.0.10-11): run alone.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SECCLOUD_BINARY:-$root/build/release/apps/seccloud/seccloud}
@@ -59,6 +61,29 @@ link=$(curl "${tsu[@]}" http://games.example/ | grep -o 'href="http://seccloud.i
 [ "$(code "${tsu[@]}" http://games.example/)" = 200 ] || fail "warning accepted for this terminal"
 [ "$(code -s -x http://127.0.0.1:3128 --interface 127.10.0.6 http://games.example/)" = 403 ] || fail "another terminal still warned"
 [ "$(code -s -x http://127.0.0.1:3128 --interface 127.200.0.5 http://www.origin.example/)" = 403 ] || fail "non-tenant refused"
+
+# R18: the SOC has the same actions, with tenant and terminal (demo.md: `seccloud soc search …`).
+soc_find() {
+  for _ in $(seq 1 100); do
+    "$bin" soc search "$1" --since 1h --config etc/demo.yaml >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  fail "the SOC finds no record for $1"
+}
+soc_find 'url.domain:casino.example AND source.ip:127.10.0.5 AND tenant.id:tsu AND event.action:blocked'
+soc_find 'url.domain:c2.demo.example AND tenant.id:ise AND event.kind:alert'
+soc_find 'seccloud.scan.result:infected AND tenant.id:tsu'
+# The force-blocked C&C lookup matched the demo threat intelligence: an alert for ise.
+alerts=""
+for _ in $(seq 1 50); do
+  alerts=$("$bin" soc alerts --tenant ise --since 1h --json --config etc/demo.yaml)
+  grep -q '"rule_id":"intel:demo-threat-intel"' <<<"$alerts" && break
+  sleep 0.2
+done
+grep -q '"rule_id":"intel:demo-threat-intel"' <<<"$alerts" ||
+  fail "no threat-intelligence alert for ise's C&C request"
+grep -q '"tenant":"tsu"' <<<"$alerts" && fail "tenant ise sees tsu's alerts"
+"$bin" soc verify --config etc/demo.yaml >/dev/null || fail "seccloud soc verify"
 
 kill -TERM $sup
 wait $sup || fail "the supervisor did not drain cleanly"

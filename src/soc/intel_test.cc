@@ -1,0 +1,532 @@
+#include "soc/intel.h"
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace seccloud::soc {
+namespace {
+
+std::shared_ptr<const IntelSet> Build(std::vector<IntelFeedText> feeds,
+                                      IntelLoadReport* report = nullptr) {
+  auto set = BuildIntel(feeds, report);
+  EXPECT_TRUE(set) << (set ? "" : set.error().ToString());
+  return set ? *set : nullptr;
+}
+
+IntelFeed Feed(std::string name, IntelFormat format = IntelFormat::kSeccloud,
+               Level level = Level::kHigh) {
+  IntelFeed f;
+  f.name = std::move(name);
+  f.format = format;
+  f.level = level;
+  return f;
+}
+
+std::vector<std::string> Values(const IntelSet& set, std::vector<const IntelEntry*> entries) {
+  std::vector<std::string> out;
+  for (const auto* e : entries) out.push_back(set.feeds()[e->feed].name + ":" + e->value);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> Domain(const IntelSet& set, std::string_view d) {
+  std::vector<const IntelEntry*> out;
+  set.LookupDomain(d, &out);
+  return Values(set, out);
+}
+std::vector<std::string> Ip(const IntelSet& set, std::string_view d) {
+  std::vector<const IntelEntry*> out;
+  set.LookupIp(d, &out);
+  return Values(set, out);
+}
+std::vector<std::string> Url(const IntelSet& set, std::string_view d) {
+  std::vector<const IntelEntry*> out;
+  set.LookupUrl(d, &out);
+  return Values(set, out);
+}
+std::vector<std::string> Hash(const IntelSet& set, std::string_view d) {
+  std::vector<const IntelEntry*> out;
+  set.LookupHash(d, &out);
+  return Values(set, out);
+}
+using V = std::vector<std::string>;
+
+constexpr std::string_view kSeccloudFeed =
+    "# seccloud test feed\n"
+    "evil.example   # C2 of campaign X\n"
+    "*.wild.example\n"
+    "203.0.113.7\n"
+    "198.51.100.0/24 # bulletproof hoster\n"
+    "2001:db8:bad::/48\n"
+    "2001:db8::66\n"
+    "HTTP://Download.Example:80/payload.exe#frag\n"
+    "https://secure.example:8443/login?x=1\n"
+    "44d88612fea8a8f36de82e1278abb02f\n"
+    "3395856ce81f2b7382dee72602f798b642f14140\n"
+    "275A021BBFB6489E54D471899F7DB9D1663FC695EC2FE2A2C4538AABF651FD0F  # EICAR\n"
+    "\n"
+    "not_a*domain\n"
+    "10.0.0.0/33\n"
+    "com\n"
+    "two values here\n";
+
+TEST(IntelLoad, SeccloudFormatEveryIndicatorTypeAndBadLinesWithLineNumbers) {
+  IntelLoadReport report;
+  IntelFeed feed = Feed("local");
+  feed.path = "local.txt";
+  auto set = Build({{feed, kSeccloudFeed}}, &report);
+  ASSERT_TRUE(set);
+  ASSERT_EQ(report.feeds.size(), 1u);
+  const auto& s = report.feeds[0];
+  EXPECT_EQ(s.lines, 17u);
+  EXPECT_EQ(s.indicators, 11u);
+  EXPECT_EQ(s.bad_lines, 4u);
+  EXPECT_EQ(report.bad_lines, 4u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kDomain)], 2u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kIpv4)], 1u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kIpv6)], 1u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kCidr)], 2u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kUrl)], 2u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kMd5)], 1u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kSha1)], 1u);
+  EXPECT_EQ(s.by_type[static_cast<int>(IndicatorType::kSha256)], 1u);
+  ASSERT_EQ(report.problems.size(), 4u);
+  EXPECT_TRUE(report.problems[0].starts_with("local.txt:14: ")) << report.problems[0];
+  EXPECT_TRUE(report.problems[1].starts_with("local.txt:15: ")) << report.problems[1];
+  EXPECT_NE(report.problems[1].find("not a CIDR"), std::string::npos) << report.problems[1];
+  EXPECT_TRUE(report.problems[2].starts_with("local.txt:16: ")) << report.problems[2];
+  EXPECT_NE(report.problems[2].find("single-label"), std::string::npos);
+  EXPECT_TRUE(report.problems[3].starts_with("local.txt:17: ")) << report.problems[3];
+  EXPECT_EQ(set->size(), 11u);
+  EXPECT_GT(report.memory_bytes, 0u);
+}
+
+TEST(IntelMatch, DomainMatchesItselfAndSubdomainsButNotLookalikes) {
+  auto set = Build({{Feed("f"), kSeccloudFeed}});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(Domain(*set, "evil.example"), V{"f:evil.example"});
+  EXPECT_EQ(Domain(*set, "a.b.evil.example"), V{"f:evil.example"});
+  EXPECT_EQ(Domain(*set, "A.B.EVIL.Example."), V{"f:evil.example"});
+  EXPECT_EQ(Domain(*set, "x.wild.example"), V{"f:wild.example"});
+  EXPECT_EQ(Domain(*set, "wild.example"), V{"f:wild.example"});
+  EXPECT_TRUE(Domain(*set, "notevil.example").empty());
+  EXPECT_TRUE(Domain(*set, "evil.example.com").empty());
+  EXPECT_TRUE(Domain(*set, "example").empty());
+  EXPECT_TRUE(Domain(*set, "").empty());
+  EXPECT_TRUE(Domain(*set, std::string(300, 'a')).empty());
+  // An address in a host field is looked up as an address.
+  EXPECT_EQ(Domain(*set, "203.0.113.7"), V{"f:203.0.113.7"});
+  EXPECT_EQ(Domain(*set, "[2001:db8::66]"), V{"f:2001:db8::66"});
+}
+
+TEST(IntelMatch, IpsExactAndByCidrBothFamilies) {
+  auto set = Build({{Feed("f"), kSeccloudFeed}});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(Ip(*set, "203.0.113.7"), V{"f:203.0.113.7"});
+  EXPECT_TRUE(Ip(*set, "203.0.113.8").empty());
+  EXPECT_EQ(Ip(*set, "::ffff:203.0.113.7"), V{"f:203.0.113.7"});
+  EXPECT_EQ(Ip(*set, "198.51.100.0"), V{"f:198.51.100.0/24"});
+  EXPECT_EQ(Ip(*set, "198.51.100.255"), V{"f:198.51.100.0/24"});
+  EXPECT_TRUE(Ip(*set, "198.51.101.1").empty());
+  EXPECT_EQ(Ip(*set, "2001:db8:bad:1::2"), V{"f:2001:db8:bad::/48"});
+  EXPECT_TRUE(Ip(*set, "2001:db8:bae::1").empty());
+  EXPECT_EQ(Ip(*set, "2001:DB8::66"), V{"f:2001:db8::66"});
+  EXPECT_TRUE(Ip(*set, "not an ip").empty());
+}
+
+TEST(IntelMatch, NestedCidrsAndSeveralFeedsAllReported) {
+  auto set =
+      Build({{Feed("a"), "10.0.0.0/8\n10.1.0.0/16\n10.1.2.3\n"}, {Feed("b"), "10.1.0.0/16\n"}});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(Ip(*set, "10.1.2.3"),
+            (V{"a:10.0.0.0/8", "a:10.1.0.0/16", "a:10.1.2.3", "b:10.1.0.0/16"}));
+  EXPECT_EQ(Ip(*set, "10.2.0.1"), V{"a:10.0.0.0/8"});
+}
+
+TEST(IntelMatch, UrlsNormalisedSchemeHostCaseDefaultPortFragment) {
+  auto set = Build({{Feed("f"), kSeccloudFeed}});
+  ASSERT_TRUE(set);
+  const V payload{"f:download.example/payload.exe"};
+  EXPECT_EQ(Url(*set, "http://download.example/payload.exe"), payload);
+  EXPECT_EQ(Url(*set, "HTTP://DOWNLOAD.EXAMPLE:80/payload.exe"), payload);
+  EXPECT_EQ(Url(*set, "http://user:pw@download.example./payload.exe#x"), payload);
+  // The path is case-sensitive; a different path or a non-default port is another URL.
+  EXPECT_TRUE(Url(*set, "http://download.example/PAYLOAD.exe").empty());
+  EXPECT_TRUE(Url(*set, "http://download.example:8080/payload.exe").empty());
+  EXPECT_TRUE(Url(*set, "http://download.example/payload.exe?x").empty());
+  const V login{"f:secure.example:8443/login?x=1"};
+  EXPECT_EQ(Url(*set, "https://Secure.Example:8443/login?x=1"), login);
+  EXPECT_TRUE(Url(*set, "https://secure.example/login?x=1").empty());
+
+  std::string key;
+  std::string_view host;
+  ASSERT_TRUE(NormalizeUrlKey("https://Example.COM:443", &key, &host));
+  EXPECT_EQ(key, "example.com/");
+  EXPECT_EQ(host, "example.com");
+  ASSERT_TRUE(NormalizeUrlKey("http://[2001:DB8::1]:8080/a", &key, &host));
+  EXPECT_EQ(key, "[2001:db8::1]:8080/a");
+  EXPECT_EQ(host, "2001:db8::1");
+  ASSERT_TRUE(NormalizeUrlKey("evil.example?q", &key));
+  EXPECT_EQ(key, "evil.example/?q");
+  // A "://" inside the path is not a scheme (found by soc_intel_fuzz: keys must be a fixed point).
+  ASSERT_TRUE(NormalizeUrlKey("HOST:/p/q://x", &key));
+  EXPECT_EQ(key, "host/p/q://x");
+  std::string again;
+  ASSERT_TRUE(NormalizeUrlKey(key, &again));
+  EXPECT_EQ(again, key);
+  EXPECT_FALSE(NormalizeUrlKey("a..b.example/", &key));  // empty label
+  EXPECT_FALSE(NormalizeUrlKey("http://a..b/", &key));
+  EXPECT_FALSE(NormalizeUrlKey("http:///path", &key));
+  EXPECT_FALSE(NormalizeUrlKey("http://bad host/", &key));
+  EXPECT_FALSE(NormalizeUrlKey("http://h:99999/", &key));
+  EXPECT_FALSE(NormalizeUrlKey("http://[::1/", &key));
+}
+
+TEST(IntelMatch, HashesAnyCase) {
+  auto set = Build({{Feed("f"), kSeccloudFeed}});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(Hash(*set, "44D88612FEA8A8F36DE82E1278ABB02F"),
+            V{"f:44d88612fea8a8f36de82e1278abb02f"});
+  EXPECT_EQ(Hash(*set, "3395856ce81f2b7382dee72602f798b642f14140"),
+            V{"f:3395856ce81f2b7382dee72602f798b642f14140"});
+  EXPECT_EQ(Hash(*set, "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"),
+            V{"f:275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"});
+  EXPECT_TRUE(Hash(*set, "44d88612fea8a8f36de82e1278abb02e").empty());
+  EXPECT_TRUE(Hash(*set, "44d886").empty());
+}
+
+TEST(IntelLoad, ThirdPartyFormats) {
+  IntelLoadReport report;
+  auto set =
+      Build({{Feed("loki", IntelFormat::kLokiC2),
+              "# FORMAT ---\n#\n\n# Operation Foo https://report.example\nfoo-c2.example\n"
+              "192.0.2.10;65\n192.0.2.11;x\n"},
+             {Feed("domains", IntelFormat::kDomainList),
+              "# Title: x\n! also comment\nbad-domain.example\n192.0.2.20\nhas space.example\n"},
+             {Feed("hosts", IntelFormat::kHosts),
+              "# hosts\n127.0.0.1 localhost\n0.0.0.0 hosted.example other.example # c\n"
+              "hosted2.example\n"},
+             {Feed("adblock", IntelFormat::kAdblock),
+              "[Adblock Plus 2.0]\n! Title\n||ab.example^\n||ab2.example/dl/x.bin^$all\n"
+              "plain.example\n@@||good.example^\n||a*b.example^\n||*.star.example^\n"
+              "||ab3.example/?u=script^$all\n"}},
+            &report);
+  ASSERT_TRUE(set);
+  ASSERT_EQ(report.feeds.size(), 4u);
+  EXPECT_EQ(report.feeds[0].indicators, 2u);
+  EXPECT_EQ(report.feeds[0].bad_lines, 1u);
+  EXPECT_EQ(report.feeds[1].indicators, 2u);
+  EXPECT_EQ(report.feeds[1].bad_lines, 1u);
+  EXPECT_EQ(report.feeds[2].indicators, 2u);
+  EXPECT_EQ(report.feeds[2].skipped, 1u);
+  EXPECT_EQ(report.feeds[2].bad_lines, 1u);
+  EXPECT_EQ(report.feeds[3].indicators, 5u);
+  EXPECT_EQ(report.feeds[3].bad_lines, 2u);
+  EXPECT_EQ(report.bad_lines, 5u);
+
+  EXPECT_EQ(Domain(*set, "x.foo-c2.example"), V{"loki:foo-c2.example"});
+  std::vector<const IntelEntry*> out;
+  ASSERT_EQ(set->LookupDomain("foo-c2.example", &out), 1u);
+  EXPECT_EQ(set->descriptions()[out[0]->description], "Operation Foo https://report.example");
+  EXPECT_EQ(Ip(*set, "192.0.2.10"), V{"loki:192.0.2.10"});
+  EXPECT_EQ(Ip(*set, "192.0.2.20"), V{"domains:192.0.2.20"});
+  EXPECT_EQ(Domain(*set, "other.example"), V{"hosts:other.example"});
+  EXPECT_EQ(Domain(*set, "sub.ab.example"), V{"adblock:ab.example"});
+  EXPECT_EQ(Domain(*set, "star.example"), V{"adblock:star.example"});
+  EXPECT_EQ(Url(*set, "https://ab2.example/dl/x.bin"), V{"adblock:ab2.example/dl/x.bin"});
+  EXPECT_EQ(Url(*set, "http://ab3.example/?u=script"), V{"adblock:ab3.example/?u=script"});
+  EXPECT_TRUE(Domain(*set, "ab2.example").empty());  // only the URL is listed
+  EXPECT_TRUE(Domain(*set, "good.example").empty());
+}
+
+TEST(IntelLoad, DuplicatesCountedOnce) {
+  IntelLoadReport report;
+  auto set = Build({{Feed("f"), "a.example\nA.example.\n1.2.3.4\n1.2.3.4\n"}}, &report);
+  ASSERT_TRUE(set);
+  EXPECT_EQ(report.feeds[0].indicators, 2u);
+  EXPECT_EQ(report.feeds[0].duplicates, 2u);
+  EXPECT_EQ(set->size(), 2u);
+}
+
+TEST(IntelLoad, ConfigurationErrorsAreErrors) {
+  auto bad_name =
+      BuildIntel(std::vector<IntelFeedText>{{Feed("has space"), "a.example\n"}}, nullptr);
+  ASSERT_FALSE(bad_name);
+  EXPECT_EQ(bad_name.error().code, Errc::kInvalidArgument);
+  auto twice = BuildIntel(std::vector<IntelFeedText>{{Feed("f"), ""}, {Feed("f"), ""}}, nullptr);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, Errc::kAlreadyExists);
+  IntelFeed missing = Feed("missing");
+  missing.path = "/nonexistent/seccloud/feed.txt";
+  auto loaded = LoadIntel({missing}, nullptr);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, Errc::kNotFound);
+  EXPECT_NE(loaded.error().message.find("/nonexistent/seccloud/feed.txt"), std::string::npos);
+}
+
+TEST(IntelLoad, LongLinesAreBadNotFatal) {
+  IntelLoadReport report;
+  std::string text = std::string(kMaxIntelLineBytes + 1, 'a') + "\nok.example\n";
+  auto set = Build({{Feed("f"), text}}, &report);
+  ASSERT_TRUE(set);
+  EXPECT_EQ(report.feeds[0].bad_lines, 1u);
+  EXPECT_EQ(report.feeds[0].indicators, 1u);
+  EXPECT_TRUE(report.problems[0].starts_with("f:1: line longer than"));
+}
+
+Record MakeRecord() {
+  Record r;
+  r.seq = 42;
+  r.time_ms = 1'700'000'000'000;
+  r.tenant = "acme";
+  SetField(r.fields, "tenant.id", "acme");
+  SetField(r.fields, "source.ip", "10.1.2.3");
+  return r;
+}
+
+TEST(IntelMatch, RecordDetectionsCarryEcsContextEntityAndEvidence) {
+  IntelFeed c2 = Feed("c2", IntelFormat::kSeccloud, Level::kHigh);
+  c2.confidence = "Medium";
+  IntelFeed urls = Feed("urls", IntelFormat::kAdblock, Level::kMedium);
+  urls.description = "URLhaus malware URL";
+  auto set = Build({{c2, kSeccloudFeed}, {urls, "||download.example/payload.exe^$all\n"}});
+  ASSERT_TRUE(set);
+
+  Record r = MakeRecord();
+  SetField(r.fields, "destination.ip", "198.51.100.9");
+  SetField(r.fields, "url.full", "http://DOWNLOAD.example/payload.exe");
+  SetField(r.fields, "url.domain", "download.example");
+  SetField(r.fields, "dns.question.name", "www.evil.example");
+  SetField(r.fields, "file.hash.md5", "44D88612FEA8A8F36DE82E1278ABB02F");
+  boost::json::array related{"203.0.113.7", "198.51.100.9"};
+  SetField(r.fields, "related.ip", related);
+  std::vector<Detection> out;
+  MatchRecord(*set, r, &out);
+  // c2: 198.51.100.0/24 (destination.ip, also in related.ip: once), 203.0.113.7 (related.ip),
+  // evil.example, the URL, the md5; urls: the URL.
+  ASSERT_EQ(out.size(), 6u);
+  std::map<std::string, const Detection*> by_value;
+  for (const auto& d : out) {
+    EXPECT_EQ(d.ruleset, "intel");
+    EXPECT_EQ(d.tenant, "acme");
+    EXPECT_EQ(d.entity, "source.ip=10.1.2.3");
+    EXPECT_EQ(d.terminal, "10.1.2.3");
+    EXPECT_EQ(d.evidence, std::vector<uint64_t>{42});
+    EXPECT_EQ(d.time_ms, r.time_ms);
+    const auto* provider = FindField(d.context, "threat.indicator.provider");
+    ASSERT_TRUE(provider && provider->is_string());
+    const auto* value = FindField(d.context, "threat.indicator.value");
+    ASSERT_TRUE(value && value->is_string());
+    by_value[std::string(provider->as_string()) + ":" + std::string(value->as_string())] = &d;
+  }
+  ASSERT_EQ(by_value.size(), 6u);
+  const Detection* cidr = by_value.at("c2:198.51.100.0/24");
+  EXPECT_EQ(cidr->rule_id, "intel:c2");
+  EXPECT_EQ(cidr->level, Level::kHigh);
+  EXPECT_EQ(FindField(cidr->context, "threat.indicator.type")->as_string(), "ipv4-addr");
+  EXPECT_EQ(FindField(cidr->context, "threat.indicator.description")->as_string(),
+            "bulletproof hoster");
+  EXPECT_EQ(FindField(cidr->context, "threat.indicator.confidence")->as_string(), "Medium");
+  EXPECT_EQ(FindField(cidr->context, "seccloud.intel.field")->as_string(), "destination.ip");
+  EXPECT_EQ(FindField(cidr->context, "seccloud.intel.atomic")->as_string(), "198.51.100.9");
+  EXPECT_EQ(FindField(by_value.at("c2:203.0.113.7")->context, "seccloud.intel.field")->as_string(),
+            "related.ip");
+  const Detection* domain = by_value.at("c2:evil.example");
+  EXPECT_EQ(FindField(domain->context, "threat.indicator.type")->as_string(), "domain-name");
+  EXPECT_EQ(FindField(domain->context, "threat.indicator.description")->as_string(),
+            "C2 of campaign X");
+  const Detection* url = by_value.at("urls:download.example/payload.exe");
+  EXPECT_EQ(url->rule_id, "intel:urls");
+  EXPECT_EQ(url->level, Level::kMedium);
+  EXPECT_EQ(FindField(url->context, "threat.indicator.type")->as_string(), "url");
+  EXPECT_EQ(FindField(url->context, "threat.indicator.description")->as_string(),
+            "URLhaus malware URL");
+  EXPECT_TRUE(by_value.count("c2:download.example/payload.exe"));
+  const Detection* md5 = by_value.at("c2:44d88612fea8a8f36de82e1278abb02f");
+  EXPECT_EQ(FindField(md5->context, "threat.indicator.type")->as_string(), "file");
+  EXPECT_EQ(FindField(md5->context, "threat.indicator.file.hash.md5")->as_string(),
+            "44d88612fea8a8f36de82e1278abb02f");
+}
+
+TEST(IntelMatch, UrlHostMatchesDomainFeedAndAccessLogPathJoinsUrlDomain) {
+  auto set = Build({{Feed("hosts", IntelFormat::kHosts), "0.0.0.0 bad-host.example\n"},
+                    {Feed("urls", IntelFormat::kAdblock), "||site.example/x/evil.php^$all\n"}});
+  ASSERT_TRUE(set);
+  Record r = MakeRecord();
+  SetField(r.fields, "url.full", "https://cdn.bad-host.example/anything");
+  std::vector<Detection> out;
+  MatchRecord(*set, r, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].rule_id, "intel:hosts");
+  EXPECT_EQ(FindField(out[0].context, "seccloud.intel.atomic")->as_string(),
+            "cdn.bad-host.example");
+
+  Record access = MakeRecord();
+  SetField(access.fields, "url.original", "/x/evil.php");
+  SetField(access.fields, "url.domain", "Site.Example");
+  out.clear();
+  MatchRecord(*set, access, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].rule_id, "intel:urls");
+
+  Record clean = MakeRecord();
+  SetField(clean.fields, "url.full", "https://notbad-host.example/x/evil.php");
+  SetField(clean.fields, "tls.client.server_name", "bad-host.example.org");
+  out.clear();
+  MatchRecord(*set, clean, &out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(IntelMatch, EntityFallsBackToClientIpThenHostName) {
+  auto set = Build({{Feed("f"), "evil.example\n"}});
+  ASSERT_TRUE(set);
+  Record r;
+  SetField(r.fields, "dns.question.name", "evil.example");
+  SetField(r.fields, "host.name", "web-01");
+  std::vector<Detection> out;
+  MatchRecord(*set, r, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entity, "host.name=web-01");
+  EXPECT_EQ(out[0].terminal, "web-01");
+  EXPECT_TRUE(out[0].evidence.empty());  // seq 0: not stored yet
+  SetField(r.fields, "client.ip", "192.0.2.1");
+  out.clear();
+  MatchRecord(*set, r, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entity, "client.ip=192.0.2.1");
+  // Non-string values are ignored, not misread.
+  Record odd;
+  SetField(odd.fields, "dns.question.name", 12);
+  SetField(odd.fields, "related.ip", "evil.example");
+  out.clear();
+  MatchRecord(*set, odd, &out);
+  EXPECT_TRUE(out.empty());
+}
+
+std::string DataDir() { return SECCLOUD_SOURCE_DIR "/../shared/data/threat-intel"; }
+
+std::vector<IntelFeed> RealFeeds() {
+  std::vector<IntelFeed> feeds;
+  IntelFeed c2 = Feed("c2-iocs", IntelFormat::kLokiC2, Level::kHigh);
+  c2.path = DataDir() + "/signature-base/c2-iocs.txt";
+  IntelFeed domains = Feed("urlhaus-domains", IntelFormat::kDomainList, Level::kMedium);
+  domains.path = DataDir() + "/urlhaus/urlhaus-filter-domains.txt";
+  IntelFeed hosts = Feed("urlhaus-hosts", IntelFormat::kHosts, Level::kMedium);
+  hosts.path = DataDir() + "/urlhaus/urlhaus-filter-hosts.txt";
+  IntelFeed urls = Feed("urlhaus", IntelFormat::kAdblock, Level::kMedium);
+  urls.path = DataDir() + "/urlhaus/urlhaus-filter.txt";
+  return {c2, domains, hosts, urls};
+}
+
+TEST(IntelRealFeeds, LoadCountsMemoryAndLookupRate) {
+  if (!std::filesystem::exists(DataDir())) {
+    GTEST_SKIP() << "no threat-intel data at " << DataDir() << " (shared data not installed)";
+  }
+  // In use: small chunks plus mmapped ones (bucket arrays are large enough to be mmapped).
+  auto heap = [] {
+    const auto m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  const size_t heap_before = heap();
+  IntelLoadReport report;
+  auto loaded = LoadIntel(RealFeeds(), &report);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  const auto& set = **loaded;
+  const size_t heap_after = heap();
+  for (const auto& f : report.feeds) {
+    std::printf("feed %-16s lines %7llu indicators %7llu dup %5llu bad %3llu skipped %llu\n",
+                f.name.c_str(), (unsigned long long)f.lines, (unsigned long long)f.indicators,
+                (unsigned long long)f.duplicates, (unsigned long long)f.bad_lines,
+                (unsigned long long)f.skipped);
+  }
+  for (const auto& p : report.problems) std::printf("  %s\n", p.c_str());
+  std::printf(
+      "total %llu indicators, %llu bad lines, load %lld ms, estimate %.1f MiB, heap %.1f "
+      "MiB\n",
+      (unsigned long long)report.indicators, (unsigned long long)report.bad_lines,
+      (long long)report.load_ms, report.memory_bytes / 1048576.0,
+      (heap_after - heap_before) / 1048576.0);
+#ifndef __SANITIZE_ADDRESS__  // ASan's allocator does not report through mallinfo2
+  EXPECT_GT(report.memory_bytes, (heap_after - heap_before) / 2);
+  EXPECT_LT(report.memory_bytes, (heap_after - heap_before) * 2);
+#endif
+  EXPECT_GT(report.feeds[0].indicators, 1700u);   // c2-iocs: 1,844 lines, 71 repeated
+  EXPECT_GT(report.feeds[1].indicators, 25000u);  // urlhaus domains: ~25,800
+  EXPECT_GT(report.feeds[2].indicators, 2600u);   // urlhaus hosts: ~2,700
+  EXPECT_GT(report.feeds[3].indicators, 31000u);  // urlhaus adblock: ~31,800
+  EXPECT_LT(report.bad_lines, 10u);
+
+  EXPECT_EQ(Domain(set, "www.suroot.com"), V{"c2-iocs:suroot.com"});
+  EXPECT_EQ(Ip(set, "192.119.99.42"), V{"c2-iocs:192.119.99.42"});
+  EXPECT_EQ(Domain(set, "x.0daydreams.net"),
+            (V{"urlhaus-domains:0daydreams.net", "urlhaus-hosts:0daydreams.net",
+               "urlhaus:0daydreams.net"}));
+  EXPECT_EQ(Url(set, "https://0x0.st/8ics.py"), V{"urlhaus:0x0.st/8ics.py"});
+  EXPECT_TRUE(Domain(set, "example.com").empty());
+
+  // Lookup rate over a mix of misses and hits, each record field kind.
+  std::vector<std::string> domains, ips, urls;
+  for (int i = 0; i < 1000; ++i) {
+    domains.push_back("host" + std::to_string(i) + ".sub.example.org");
+    ips.push_back("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+    urls.push_back("http://site" + std::to_string(i) + ".example/p?q=" + std::to_string(i));
+  }
+  domains.push_back("a.b.suroot.com");
+  ips.push_back("192.119.99.42");
+  std::vector<const IntelEntry*> out;
+  out.reserve(64);
+  size_t lookups = 0, hits = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int round = 0; round < 200; ++round) {
+    for (const auto& d : domains) hits += set.LookupDomain(d, &out), ++lookups;
+    for (const auto& ip : ips) hits += set.LookupIp(ip, &out), ++lookups;
+    for (const auto& u : urls) hits += set.LookupUrl(u, &out), ++lookups;
+    out.clear();
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double rate = lookups / secs;
+  std::printf("%zu lookups (%zu hits) in %.3f s: %.2f M lookups/s\n", lookups, hits, secs,
+              rate / 1e6);
+  EXPECT_EQ(hits, 400u);
+#ifdef NDEBUG
+  EXPECT_GT(rate, 1e6);
+#endif
+}
+
+TEST(IntelRealFeeds, MatchRecordRate) {
+  if (!std::filesystem::exists(DataDir())) {
+    GTEST_SKIP() << "no threat-intel data at " << DataDir() << " (shared data not installed)";
+  }
+  auto loaded = LoadIntel(RealFeeds(), nullptr);
+  ASSERT_TRUE(loaded);
+  std::vector<Record> records;
+  for (int i = 0; i < 1000; ++i) {
+    Record r = MakeRecord();
+    SetField(r.fields, "destination.ip",
+             boost::json::string("198.18.0." + std::to_string(i % 250)));
+    SetField(r.fields, "url.full",
+             boost::json::string("http://www" + std::to_string(i) + ".example.net/index.html"));
+    SetField(r.fields, "url.domain",
+             boost::json::string("www" + std::to_string(i) + ".example.net"));
+    records.push_back(std::move(r));
+  }
+  SetField(records[7].fields, "url.domain", "x.suroot.com");
+  std::vector<Detection> out;
+  const auto start = std::chrono::steady_clock::now();
+  for (int round = 0; round < 50; ++round) {
+    for (const auto& r : records) MatchRecord(**loaded, r, &out);
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("MatchRecord: %.0f records/s (5 lookups each)\n", 50'000 / secs);
+  EXPECT_EQ(out.size(), 50u);
+}
+
+}  // namespace
+}  // namespace seccloud::soc

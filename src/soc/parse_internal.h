@@ -1,0 +1,131 @@
+#pragma once
+// Private to the parsers (parse_*.cc): the per-format entry points Normalize() dispatches to and
+// the scanning, time and JSON helpers they share. Nothing outside src/soc/parse_*.cc includes it.
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "soc/parse.h"
+
+namespace seccloud::soc::internal {
+
+// "The record carries no usable time": Normalize() then takes received_ms.
+inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+// What one format's parser found in one line. Every JSON value in `fields` lives in
+// fields.storage() (the record's arena): build new values there, or moving them in copies.
+struct Parsed {
+  Parsed() = default;
+  explicit Parsed(boost::json::storage_ptr sp) : fields(std::move(sp)) {}
+
+  boost::json::object fields;
+  int64_t time_ms = kNoTime;
+  // Non-empty when the line is not in the declared format: one sentence saying what was expected
+  // where. The parser leaves `fields` empty then.
+  std::string error;
+
+  // Starts over (a parser trying another layout), keeping the fields' storage.
+  void Reset() {
+    fields.clear();
+    time_ms = kNoTime;
+    error.clear();
+  }
+};
+
+// The per-format parsers. `line` is the raw record bounded to kMaxRawBytes with its trailing
+// CR/LF removed; `received_ms` anchors formats whose timestamps lack a year. Each sets
+// "event.dataset" in out.fields (Normalize() adds the shared metadata).
+void ParseSeccloudEvent(std::string_view line, Parsed& out);
+void ParseJsonLine(std::string_view line, Parsed& out);
+void ParseEve(std::string_view line, Parsed& out);
+void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out);
+void ParseWebLog(std::string_view line, int64_t received_ms, Parsed& out);
+void ParseText(std::string_view line, int64_t received_ms, Parsed& out);
+
+// True when `line` looks like an Apache/nginx access or error log line (used by SniffFormat).
+bool LooksLikeWebLog(std::string_view line);
+// True when `line` starts like a syslog line (PRI, or a timestamp followed by "host tag:").
+bool LooksLikeSyslog(std::string_view line);
+
+// ---- fields ----
+
+// SetField() for the parsers' own paths: the same result, fewer allocations (new objects are
+// created with room for a few members, values are moved in place).
+void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value);
+// `value` as a JSON string in `sp`, ill-formed UTF-8 replaced by U+FFFD.
+boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr sp);
+// Sets a string field (dotted path → nested objects), UTF-8-sanitised.
+void PutString(boost::json::object& fields, std::string_view path, std::string_view value);
+void PutInt(boost::json::object& fields, std::string_view path, int64_t value);
+// Sets the normalised text of an IP address (IPv6 compressed, lower case, IPv4-mapped unmapped)
+// and returns true; returns false and sets nothing when `text` is not an address.
+bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text);
+// Sets a port (1..65535 after an optional ':' or '.' has been removed by the caller); false and
+// nothing set when `text` is not a decimal port.
+bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text);
+// A one-element array ["category"] as ECS wants event.category.
+void PutCategory(boost::json::object& fields, std::string_view category);
+
+// ---- scanning ----
+
+std::string_view TrimSpaces(std::string_view s);
+bool IsDigit(char c);
+bool IsSpace(char c);  // space or tab
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
+bool ContainsIgnoreCase(std::string_view s, std::string_view needle);
+// Parses all of `s` as a non-negative decimal of at most 18 digits.
+bool ParseUint(std::string_view s, int64_t* out);
+// The next whitespace-delimited token from *pos on (skipping leading blanks); *pos moves past it.
+std::string_view NextToken(std::string_view s, size_t* pos);
+// `s` quoted and cut for an error message.
+std::string Excerpt(std::string_view s);
+
+// ---- time ----
+
+// FormatTimeMs() without stdio: "2026-11-26T03:20:22.123Z". Identical output (a test checks).
+boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp);
+
+// How far ahead of reception a record's own time may be and still be believed.
+inline constexpr int64_t kMaxFutureSkewMs = int64_t{24} * 3600 * 1000;
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+bool IsValidDate(int64_t y, int m, int d);
+// ms since the epoch of a UTC civil time; false when out of range.
+bool CivilToMs(int64_t y, int mo, int d, int h, int mi, int s, int ms, int64_t* out);
+// 1..12 for "Jan".."Dec" (case-insensitive, first three letters), else 0.
+int MonthFromAbbrev(std::string_view s);
+// A timestamp without a year (RFC 3164, Android, Proxifier): the year that puts it nearest to
+// received_ms without being more than kMaxFutureSkewMs after it, so a "Dec 31" line received on
+// Jan 1 falls in the previous year and a "Jan 1 00:00:01" line received a second before midnight
+// on Dec 31 in the next.
+bool InferYear(int mo, int d, int h, int mi, int s, int ms, int64_t received_ms, int64_t* out);
+// "Mmm dd hh:mm:ss[.frac]" or "Mmm dd yyyy hh:mm:ss" (day padded with a space or not), optionally
+// followed by " yyyy"; the year inferred from received_ms when absent. Returns bytes consumed, 0
+// when `s` does not start with one.
+size_t ParseBsdTimestamp(std::string_view s, int64_t received_ms, int64_t* ms);
+// "YYYY-MM-DD[T ]hh:mm:ss[.,frac][Z|±hh:mm|±hhmm|±hh]" at the start of `s`; UTC unless an offset
+// is given. *consumed is how many bytes it took.
+bool ParseIsoPrefix(std::string_view s, size_t* consumed, int64_t* ms);
+// Epoch seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude) → ms.
+bool EpochToMs(double v, int64_t* ms);
+// A JSON time: an ISO string (all of it), a digit string or a number (epoch).
+bool JsonTimeToMs(const boost::json::value& v, int64_t* ms);
+
+// ---- JSON ----
+
+// Parses `text` as one JSON object in `sp`, liberal about invalid UTF-8 (sanitised, keys too) and
+// strict about depth (kMaxParsedJsonDepth). On failure returns false with "<what> at byte N".
+bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::json::object* out,
+                     std::string* error);
+// Removes the values (leaves) beyond the first `max` in document order; returns how many it
+// removed. Keeps every record bounded whatever the producer sent.
+size_t PruneFields(boost::json::object& fields, size_t max);
+// Removes every spelling of a dotted path (nested, dotted keys, or a mix) from `fields`.
+void EraseAllForms(boost::json::object& fields, std::string_view path);
+
+}  // namespace seccloud::soc::internal

@@ -1,0 +1,301 @@
+// JSON-shaped formats (R18): seccloud spool lines, generic JSON lines, Suricata EVE.
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <string>
+
+#include "core/event.h"
+#include "soc/parse.h"
+
+namespace seccloud::soc {
+namespace {
+
+constexpr int64_t kReceived = 1764130000000;  // 2025-11-26T04:06:40Z
+
+Record Parse(Format format, std::string raw, std::string tenant = "") {
+  Record r;
+  r.format = format;
+  r.raw = std::move(raw);
+  r.received_ms = kReceived;
+  r.source = "test";
+  r.tenant = std::move(tenant);
+  Normalize(r);
+  return r;
+}
+
+std::string Str(const Record& r, std::string_view path) {
+  const auto* v = FindField(r.fields, path);
+  if (v == nullptr) return "<absent>";
+  if (v->is_string()) return std::string(v->get_string());
+  return boost::json::serialize(*v);
+}
+
+int64_t Ms(std::string_view rfc3339) {
+  int64_t ms = 0;
+  EXPECT_TRUE(ParseRfc3339Ms(rfc3339, &ms)) << rfc3339;
+  return ms;
+}
+
+TEST(ParseJsonTest, SeccloudEventsRoundTrip) {
+  const auto at =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(kReceived - 5000));
+  const EventClock clock = [at] { return at; };
+  const Event events[] = {
+      Event::Make("proxy.access", "event", "blocked", Outcome::kFailure, clock)
+          .Set("tenant.id", "city-a")
+          .Set("source.ip", "10.1.2.3")
+          .Set("url.full", "http://bad.example/x")
+          .Set("http.response.status_code", 403),
+      Event::Make("scan.detection", "alert", "quarantined", Outcome::kSuccess, clock)
+          .Set("file.hash.sha256", std::string(64, 'a'))
+          .Set("seccloud.scan.signature", "Eicar-Test-Signature"),
+      Event::Make("system.service", "event", "reloaded", Outcome::kSuccess, clock)
+          .Set("seccloud.verdict.reason", "設定を再読み込みしました"),
+  };
+  for (const Event& e : events) {
+    const Record r = Parse(Format::kSeccloudEvent, e.ToJsonLine());
+    ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+    EXPECT_EQ(r.time_ms, kReceived - 5000);
+    EXPECT_EQ(Str(r, "event.dataset"), Str(Record{.fields = e.json()}, "event.dataset"));
+    EXPECT_EQ(Str(r, "event.id"), std::string(e.Find("event.id")->as_string()));
+    EXPECT_EQ(Str(r, "@timestamp"), FormatTimeMs(kReceived - 5000));
+    EXPECT_EQ(Str(r, "seccloud.soc.format"), "seccloud-event");
+  }
+  const Record r = Parse(Format::kSeccloudEvent, events[0].ToJsonLine());
+  EXPECT_EQ(Str(r, "tenant.id"), "city-a");  // our own services' events keep their tenant
+  EXPECT_EQ(Str(r, "source.ip"), "10.1.2.3");
+  EXPECT_EQ(Str(r, "http.response.status_code"), "403");
+  const Record r3 = Parse(Format::kSeccloudEvent, events[2].ToJsonLine());
+  EXPECT_EQ(Str(r3, "seccloud.verdict.reason"), "設定を再読み込みしました");
+}
+
+TEST(ParseJsonTest, SeccloudEventWithoutDatasetOrTimeIsAnError) {
+  Record r = Parse(Format::kSeccloudEvent, R"({"@timestamp":"2025-11-26T04:00:00.000Z"})");
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
+            "seccloud-event: expected a string \"event.dataset\" in the event (every seccloud "
+            "event has one)");
+  r = Parse(Format::kSeccloudEvent, R"({"event":{"dataset":"x.y"},"@timestamp":"yesterday"})");
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
+            "seccloud-event: expected \"@timestamp\" holding an RFC 3339 time in the event");
+}
+
+TEST(ParseJsonTest, JsonLineKeepsKeysAndFindsTime) {
+  Record r =
+      Parse(Format::kJson,
+            R"({"@timestamp":"2025-11-26T01:02:03.456Z","source.ip":"10.0.0.1","a":{"b":1}})");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(r.time_ms, Ms("2025-11-26T01:02:03.456Z"));
+  EXPECT_EQ(Str(r, "source.ip"), "10.0.0.1");
+  EXPECT_EQ(Str(r, "a.b"), "1");
+  EXPECT_EQ(Str(r, "event.dataset"), "json");
+
+  r = Parse(Format::kJson, R"({"timestamp":1764120000,"event":{"dataset":"fw.custom"}})");
+  EXPECT_EQ(r.time_ms, int64_t{1764120000} * 1000);
+  EXPECT_EQ(Str(r, "event.dataset"), "fw.custom");
+
+  r = Parse(Format::kJson, R"({"time":1764120000123})");
+  EXPECT_EQ(r.time_ms, 1764120000123);
+
+  r = Parse(Format::kJson, R"({"time":"2025-11-26 01:02:03+0900"})");
+  EXPECT_EQ(r.time_ms, Ms("2025-11-25T16:02:03Z"));
+
+  // A time from the far future is not believed.
+  r = Parse(Format::kJson, R"({"@timestamp":"2099-01-01T00:00:00Z"})");
+  EXPECT_EQ(r.time_ms, kReceived);
+}
+
+TEST(ParseJsonTest, JsonLineCannotSpoofMetadata) {
+  const Record r = Parse(
+      Format::kJson,
+      R"({"tenant.id":"evil","tenant":{"id":"evil2"},"seccloud.soc.source":"x","seccloud":{"soc":{"format":"y"}},"event.ingested":"z","source.ip":"2001:DB8::0:1"})",
+      "city-b");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "tenant.id"), "city-b");
+  EXPECT_EQ(Str(r, "seccloud.soc.source"), "test");
+  EXPECT_EQ(Str(r, "seccloud.soc.format"), "json");
+  EXPECT_EQ(Str(r, "event.ingested"), FormatTimeMs(kReceived));
+  EXPECT_EQ(Str(r, "source.ip"), "2001:db8::1");  // normalised
+  EXPECT_EQ(r.fields.if_contains("tenant.id"), nullptr);
+
+  const Record no_tenant = Parse(Format::kJson, R"({"tenant":{"id":"evil"}})");
+  EXPECT_EQ(Str(no_tenant, "tenant.id"), "<absent>");
+}
+
+TEST(ParseJsonTest, MalformedJsonGivesPreciseErrors) {
+  struct Case {
+    std::string raw, error;
+  };
+  const Case cases[] = {
+      {R"({"a":1,})", "json: invalid JSON (syntax error) at byte 7"},
+      {R"([1,2])", "json: expected a JSON object, found a JSON array"},
+      {R"({"a":1} {"b":2})",
+       "json: expected the end of the line after the JSON value at byte 8, found "
+       "\"{\\\"b\\\":2}\""},
+      {R"({"a":"unterminated)", "json: invalid JSON (incomplete JSON) at byte 18"},
+  };
+  for (const auto& c : cases) {
+    const Record r = Parse(Format::kJson, c.raw);
+    EXPECT_FALSE(r.parsed) << c.raw;
+    EXPECT_EQ(Str(r, "seccloud.soc.parse_error"), c.error) << c.raw;
+    EXPECT_EQ(Str(r, "message"), c.raw);
+  }
+}
+
+TEST(ParseJsonTest, DeepJsonIsRefused) {
+  std::string deep(100, '[');
+  deep = R"({"a":)" + deep + std::string(100, ']') + "}";
+  const Record r = Parse(Format::kJson, deep);
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
+            "json: JSON nested deeper than 64 levels at byte 68");
+  std::string ok(60, '[');
+  ok = R"({"a":)" + ok + std::string(60, ']') + "}";
+  EXPECT_TRUE(Parse(Format::kJson, ok).parsed);
+}
+
+TEST(ParseJsonTest, ManyFieldsAreBounded) {
+  std::string raw = "{";
+  for (int i = 0; i < 3000; ++i)
+    raw += (i ? "," : "") + ("\"k" + std::to_string(i) + "\":" + std::to_string(i));
+  raw += "}";
+  const Record r = Parse(Format::kJson, raw);
+  ASSERT_TRUE(r.parsed);
+  EXPECT_LE(r.fields.size(), kMaxParsedFields);
+  EXPECT_EQ(Str(r, "k0"), "0");
+  EXPECT_EQ(Str(r, "k2999"), "<absent>");
+  EXPECT_EQ(Str(r, "seccloud.soc.fields_dropped"), std::to_string(3000 - (kMaxParsedFields - 12)));
+  EXPECT_EQ(Str(r, "event.dataset"), "json");
+}
+
+TEST(ParseJsonTest, InvalidUtf8IsSanitisedNotRefused) {
+  const Record r = Parse(Format::kJson, "{\"m\":\"caf\xC3\" , \"k\xFF\":\"v\"}");
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(Str(r, "m"), "caf\xEF\xBF\xBD");
+  EXPECT_EQ(Str(r, "k\xEF\xBF\xBD"), "v");
+}
+
+TEST(ParseJsonTest, WindowsEventGoesToTheWindowsNormaliser) {
+  const Record r =
+      Parse(Format::kWindowsEvent, R"({"Event":{"System":{"EventID":4625,"Channel":"Security"}}})");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "winlog.event_id"), "4625");
+  EXPECT_EQ(Str(r, "seccloud.soc.format"), "windows-event");
+  EXPECT_EQ(Str(r, "event.dataset"), "windows.security");
+}
+
+TEST(ParseEveTest, Alert) {
+  const Record r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.123456+0000","flow_id":1234567890123456,"in_iface":"eth0","event_type":"alert","src_ip":"10.0.0.1","src_port":5555,"dest_ip":"2001:0DB8::53","dest_port":53,"proto":"UDP","app_proto":"dns","alert":{"action":"blocked","gid":1,"signature_id":2013028,"rev":7,"signature":"ET POLICY curl User-Agent Outbound","category":"Attempted Information Leak","severity":2}})");
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(r.time_ms, Ms("2024-02-08T12:30:45.123Z"));
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.alert");
+  EXPECT_EQ(Str(r, "event.kind"), "alert");
+  EXPECT_EQ(Str(r, "source.ip"), "10.0.0.1");
+  EXPECT_EQ(Str(r, "source.port"), "5555");
+  EXPECT_EQ(Str(r, "destination.ip"), "2001:db8::53");
+  EXPECT_EQ(Str(r, "destination.port"), "53");
+  EXPECT_EQ(Str(r, "network.transport"), "udp");
+  EXPECT_EQ(Str(r, "network.protocol"), "dns");
+  EXPECT_EQ(Str(r, "rule.name"), "ET POLICY curl User-Agent Outbound");
+  EXPECT_EQ(Str(r, "rule.id"), "2013028");
+  EXPECT_EQ(Str(r, "rule.category"), "Attempted Information Leak");
+  EXPECT_EQ(Str(r, "event.severity"), "2");
+  EXPECT_EQ(Str(r, "event.action"), "blocked");
+  EXPECT_EQ(Str(r, "suricata.eve.flow_id"), "1234567890123456");
+  EXPECT_EQ(Str(r, "suricata.eve.alert.gid"), "1");
+  EXPECT_EQ(Str(r, "network.community_id"), "<absent>");
+}
+
+TEST(ParseEveTest, DnsV1AndV2AndQueryArray) {
+  // EVE v1: one record per query/answer with the question at the top of "dns".
+  Record r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0100","event_type":"dns","src_ip":"10.0.0.1","dest_ip":"8.8.8.8","proto":"UDP","dns":{"type":"query","id":16000,"rrname":"example.com","rrtype":"A","tx_id":0}})");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(r.time_ms, Ms("2024-02-08T11:30:45Z"));
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.dns");
+  EXPECT_EQ(Str(r, "dns.question.name"), "example.com");
+  EXPECT_EQ(Str(r, "dns.question.type"), "A");
+  EXPECT_EQ(Str(r, "dns.type"), "query");
+  // EVE v2 answer.
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"dns","dns":{"version":2,"type":"answer","id":1,"flags":"8180","rrname":"example.org","rrtype":"AAAA","rcode":"NOERROR","answers":[{"rrname":"example.org","rrtype":"AAAA","ttl":60,"rdata":"2001:db8::1"}]}})");
+  EXPECT_EQ(Str(r, "dns.question.name"), "example.org");
+  EXPECT_EQ(Str(r, "dns.question.type"), "AAAA");
+  EXPECT_EQ(Str(r, "dns.response_code"), "NOERROR");
+  // Alerts on DNS carry the question in "query" (v2) or "queries" (v3).
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"alert","dns":{"query":[{"type":"query","id":2,"rrname":"bad.example","rrtype":"TXT"}]}})");
+  EXPECT_EQ(Str(r, "dns.question.name"), "bad.example");
+  EXPECT_EQ(Str(r, "dns.question.type"), "TXT");
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"dns","dns":{"version":3,"type":"request","queries":[{"rrname":"v3.example","rrtype":"MX"}]}})");
+  EXPECT_EQ(Str(r, "dns.question.name"), "v3.example");
+}
+
+TEST(ParseEveTest, HttpTlsFileinfoFlow) {
+  Record r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"http","http":{"hostname":"www.example.com","url":"/index.php?id=1","http_user_agent":"Mozilla/5.0","http_method":"GET","protocol":"HTTP/1.1","status":200,"length":512,"http_refer":"http://r/"}})");
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.http");
+  EXPECT_EQ(Str(r, "url.domain"), "www.example.com");
+  EXPECT_EQ(Str(r, "url.original"), "/index.php?id=1");
+  EXPECT_EQ(Str(r, "url.path"), "/index.php");
+  EXPECT_EQ(Str(r, "user_agent.original"), "Mozilla/5.0");
+  EXPECT_EQ(Str(r, "http.request.method"), "GET");
+  EXPECT_EQ(Str(r, "http.response.status_code"), "200");
+  EXPECT_EQ(Str(r, "http.response.body.bytes"), "512");
+  EXPECT_EQ(Str(r, "http.version"), "1.1");
+  EXPECT_EQ(Str(r, "http.request.referrer"), "http://r/");
+
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"tls","tls":{"sni":"login.example.net","subject":"CN=x","issuerdn":"CN=ca","ja3":{"hash":"abc"}}})");
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.tls");
+  EXPECT_EQ(Str(r, "tls.client.server_name"), "login.example.net");
+  EXPECT_EQ(Str(r, "tls.server.issuer"), "CN=ca");
+  EXPECT_EQ(Str(r, "tls.client.ja3"), "abc");
+
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"fileinfo","fileinfo":{"filename":"/eicar.com","sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f","size":68}})");
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.fileinfo");
+  EXPECT_EQ(Str(r, "file.name"), "/eicar.com");
+  EXPECT_EQ(Str(r, "file.hash.sha256"),
+            "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f");
+  EXPECT_EQ(Str(r, "file.size"), "68");
+
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"flow","proto":"TCP","flow":{"pkts_toserver":3,"pkts_toclient":2,"bytes_toserver":200,"bytes_toclient":100,"start":"2024-02-08T12:30:40.000000+0000","state":"closed"}})");
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.flow");
+  EXPECT_EQ(Str(r, "network.bytes"), "300");
+  EXPECT_EQ(Str(r, "network.packets"), "5");
+  EXPECT_EQ(Str(r, "source.bytes"), "200");
+
+  r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.000000+0000","event_type":"anomaly","anomaly":{"type":"decode","event":"ipv4.trunc_pkt"}})");
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.anomaly");
+  EXPECT_EQ(Str(r, "suricata.eve.anomaly.event"), "ipv4.trunc_pkt");
+}
+
+TEST(ParseEveTest, WithoutEventTypeIsAnError) {
+  Record r = Parse(Format::kSuricataEve, R"({"timestamp":"2024-02-08T12:30:45.000000+0000"})");
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
+            "eve: expected a string \"event_type\" member (every EVE record names its type)");
+  r = Parse(Format::kSuricataEve, R"({"event_type":"Weird Type.x"})");
+  EXPECT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.weird_type_x");
+}
+
+}  // namespace
+}  // namespace seccloud::soc

@@ -1,0 +1,268 @@
+// Normalize() across formats (R18): the metadata every record carries, bounds, UTF-8, errors,
+// format sniffing, and the Loghub corpus when /work/shared/data has it.
+#include "soc/parse.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "core/text.h"
+#include "soc/parse_internal.h"
+
+namespace seccloud::soc {
+namespace {
+
+constexpr int64_t kReceived = 1764130000000;  // 2025-11-26T04:06:40Z
+
+std::string Str(const Record& r, std::string_view path) {
+  const auto* v = FindField(r.fields, path);
+  if (v == nullptr) return "<absent>";
+  if (v->is_string()) return std::string(v->get_string());
+  return boost::json::serialize(*v);
+}
+
+Record Make(Format format, std::string raw) {
+  Record r;
+  r.format = format;
+  r.raw = std::move(raw);
+  r.received_ms = kReceived;
+  r.source = "syslog-tcp";
+  r.peer = "::FFFF:192.0.2.10";
+  r.tenant = "city-a";
+  return r;
+}
+
+struct Sample {
+  Format format;
+  const char* raw;
+  const char* dataset;
+};
+
+const Sample kSamples[] = {
+    {Format::kSeccloudEvent,
+     R"({"@timestamp":"2025-11-26T04:00:00.000Z","event":{"dataset":"proxy.access","id":"e-1"}})",
+     "proxy.access"},
+    {Format::kSyslog,
+     "<38>Nov 26 04:00:00 h sshd[1]: Accepted password for a from 10.0.0.1 port 2 ssh2",
+     "system.auth"},
+    {Format::kSyslog, "<14>Nov 26 04:00:00 h cron[1]: job done", "system.syslog"},
+    {Format::kJson, R"({"msg":"x"})", "json"},
+    {Format::kSuricataEve, R"({"event_type":"flow","timestamp":"2025-11-26T04:00:00.000000+0000"})",
+     "ids.flow"},
+    {Format::kAccessLog, R"(1.2.3.4 - - [26/Nov/2025:04:00:00 +0000] "GET / HTTP/1.1" 200 1)",
+     "web.access"},
+    {Format::kWindowsEvent, R"({"Event":{"System":{"EventID":1}}})", "windows.event"},
+    {Format::kText, "2025-11-26 04:00:00 INFO started", "text"},
+};
+
+TEST(ParseTest, EveryRecordCarriesTheMetadata) {
+  for (const Sample& s : kSamples) {
+    SCOPED_TRACE(s.raw);
+    Record r = Make(s.format, s.raw);
+    Normalize(r);
+    ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+    EXPECT_EQ(Str(r, "@timestamp"), FormatTimeMs(r.time_ms));
+    EXPECT_EQ(Str(r, "event.ingested"), FormatTimeMs(kReceived));
+    EXPECT_EQ(Str(r, "event.dataset"), s.dataset);
+    EXPECT_EQ(Str(r, "seccloud.soc.source"), "syslog-tcp");
+    EXPECT_EQ(Str(r, "seccloud.soc.format"), FormatName(s.format));
+    EXPECT_EQ(Str(r, "tenant.id"), "city-a");
+    EXPECT_EQ(Str(r, "seccloud.soc.peer"), "192.0.2.10");
+    EXPECT_EQ(Str(r, "seccloud.soc.parse_error"), "<absent>");
+  }
+  Record r = Make(Format::kSeccloudEvent, kSamples[0].raw);
+  Normalize(r);
+  EXPECT_EQ(Str(r, "event.id"), "e-1");
+  r = Make(Format::kText, "x");
+  r.tenant.clear();
+  r.peer.clear();
+  Normalize(r);
+  EXPECT_EQ(Str(r, "tenant.id"), "<absent>");
+  EXPECT_EQ(Str(r, "seccloud.soc.peer"), "<absent>");
+}
+
+TEST(ParseTest, DeterministicAndRepeatable) {
+  for (const Sample& s : kSamples) {
+    Record a = Make(s.format, s.raw);
+    Normalize(a);
+    Record b = Make(s.format, s.raw);
+    b.fields["stale"] = 1;  // whatever was there before is replaced
+    b.parsed = true;
+    Normalize(b);
+    Normalize(b);
+    EXPECT_EQ(boost::json::serialize(a.fields), boost::json::serialize(b.fields)) << s.raw;
+    EXPECT_EQ(a.time_ms, b.time_ms);
+  }
+}
+
+TEST(ParseTest, UnparsedRecordKeepsRawAsMessage) {
+  Record r = Make(Format::kSuricataEve, "not json \xFF at all");
+  r.time_ms = 123;
+  Normalize(r);
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(r.time_ms, kReceived);
+  EXPECT_EQ(Str(r, "message"), "not json \xEF\xBF\xBD at all");
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"), "eve: invalid JSON (syntax error) at byte 0");
+  EXPECT_EQ(Str(r, "event.dataset"), "soc.unparsed");
+  EXPECT_EQ(Str(r, "tenant.id"), "city-a");
+  EXPECT_EQ(Str(r, "seccloud.soc.format"), "eve");
+
+  r = Make(Format::kText, "\r\n");
+  Normalize(r);
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"), "text: the record is empty");
+
+  r = Make(static_cast<Format>(99), "x");
+  Normalize(r);
+  EXPECT_FALSE(r.parsed);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"), "unknown: unknown format number 99");
+}
+
+TEST(ParseTest, InvalidUtf8IsSanitisedEverywhere) {
+  const std::string bad = "\xC0\xAF\xED\xA0\x80\xF5\xFF caf\xC3";
+  const Sample inputs[] = {
+      {Format::kSyslog, "<13>Nov 26 04:00:00 h\xFF app\xFE[1]: m\xC3", ""},
+      {Format::kText, "2025-11-26 04:00:00 \xFF\xFE", ""},
+      {Format::kAccessLog,
+       "1.2.3.4 - \xFF [26/Nov/2025:04:00:00 +0000] \"GET /\xFF HTTP/1.1\" 200 1", ""},
+      {Format::kJson, "{\"\xFF\":\"\xFE\"}", ""},
+      {Format::kSuricataEve, "{\"event_type\":\"http\",\"http\":{\"url\":\"/\xFF\"}}", ""},
+  };
+  for (const Sample& s : inputs) {
+    Record r = Make(s.format, s.raw);
+    r.source = bad;
+    r.tenant = bad;
+    r.peer = bad;
+    Normalize(r);
+    EXPECT_TRUE(r.parsed) << s.raw;
+    EXPECT_TRUE(IsValidUtf8(boost::json::serialize(r.fields))) << s.raw;
+  }
+}
+
+TEST(ParseTest, OversizedRawIsReadOnlyToTheLimit) {
+  Record r =
+      Make(Format::kSyslog, "<13>Nov 26 04:00:00 h app: " + std::string(kMaxRawBytes * 2, 'a'));
+  Normalize(r);
+  ASSERT_TRUE(r.parsed);
+  EXPECT_LE(Str(r, "message").size(), kMaxRawBytes);
+
+  // A JSON record cut by ingest fails to parse, and the error says why.
+  r = Make(Format::kJson, R"({"a":")" + std::string(kMaxRawBytes, 'x'));
+  r.raw.resize(kMaxRawBytes);
+  r.truncated = true;
+  Normalize(r);
+  EXPECT_FALSE(r.parsed);
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
+            "json: invalid JSON (incomplete JSON) at byte 65536 (the record was cut at 65536 "
+            "bytes)");
+}
+
+TEST(ParseTest, TrailingNewlinesAreNotPartOfTheRecord) {
+  Record r = Make(Format::kJson, "{\"a\":1}\r\n");
+  Normalize(r);
+  EXPECT_TRUE(r.parsed);
+  r = Make(Format::kSyslog, "<13>Nov 26 04:00:00 h app: hello\r\n");
+  Normalize(r);
+  EXPECT_EQ(Str(r, "message"), "hello");
+}
+
+TEST(ParseTest, SniffFormat) {
+  EXPECT_EQ(SniffFormat(R"({"timestamp":"x","event_type":"alert"})"), Format::kSuricataEve);
+  EXPECT_EQ(SniffFormat(R"({"Event":{"System":{"EventID":4624}}})"), Format::kWindowsEvent);
+  EXPECT_EQ(
+      SniffFormat(R"({"@timestamp":"x","event":{"dataset":"proxy.access"},"seccloud":{"seq":1}})"),
+      Format::kSeccloudEvent);
+  EXPECT_EQ(SniffFormat(R"(  {"msg":"x"})"), Format::kJson);
+  EXPECT_EQ(SniffFormat("<34>Oct 11 22:14:15 mymachine su: x"), Format::kSyslog);
+  EXPECT_EQ(SniffFormat("<165>1 2003-10-11T22:14:15.003Z h a - - - m"), Format::kSyslog);
+  EXPECT_EQ(SniffFormat("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user x from 1.2.3.4"),
+            Format::kSyslog);
+  EXPECT_EQ(SniffFormat("2024-02-08T12:30:45+01:00 web01 sshd[1]: x"), Format::kSyslog);
+  EXPECT_EQ(SniffFormat(R"(1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2)"),
+            Format::kAccessLog);
+  EXPECT_EQ(SniffFormat(R"(vh:80 1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2)"),
+            Format::kAccessLog);
+  EXPECT_EQ(SniffFormat("[Sun Dec 04 04:47:44 2005] [error] [client 1.2.3.4] x"),
+            Format::kAccessLog);
+  EXPECT_EQ(SniffFormat("2024/01/02 03:04:05 [error] 1#0: *1 x"), Format::kAccessLog);
+  EXPECT_EQ(SniffFormat("2015-10-18 18:01:47,978 INFO [main] org.x: y"), Format::kText);
+  EXPECT_EQ(SniffFormat("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 RAS KERNEL INFO x"),
+            Format::kText);
+  EXPECT_EQ(SniffFormat(""), Format::kText);
+  EXPECT_EQ(SniffFormat("<abc>"), Format::kText);
+}
+
+TEST(ParseTest, FastTimeFormatMatchesFormatTimeMs) {
+  const int64_t fixed[] = {0,
+                           1,
+                           999,
+                           1000,
+                           -1,
+                           -999,
+                           -1000,
+                           -86400001,
+                           951782400000 /* 2000-02-29 */,
+                           4102444799999,
+                           253402300799999,
+                           kReceived};
+  for (int64_t ms : fixed) EXPECT_EQ(internal::FormatTime(ms, {}), FormatTimeMs(ms)) << ms;
+  uint64_t x = 88172645463325252u;
+  for (int i = 0; i < 100000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const int64_t ms = static_cast<int64_t>(x % 253402300800000u);
+    ASSERT_EQ(internal::FormatTime(ms, {}), FormatTimeMs(ms)) << ms;
+  }
+}
+
+// Every line of every Loghub sample must parse with its time taken from the line itself.
+TEST(ParseTest, LoghubCorpus) {
+  const std::filesystem::path dir =
+      std::filesystem::path(SECCLOUD_SOURCE_DIR) / ".." / "shared" / "data" / "logs" / "loghub";
+  const char* const kNames[] = {"Android", "Apache",      "BGL",       "HDFS",
+                                "HPC",     "Hadoop",      "HealthApp", "Linux",
+                                "Mac",     "OpenSSH",     "OpenStack", "Proxifier",
+                                "Spark",   "Thunderbird", "Windows",   "Zookeeper"};
+  // Later than every sample, so a time equal to it means "not found in the line".
+  const int64_t received = 1907539200000;  // 2030-06-15
+  size_t files = 0, total = 0, timed = 0;
+  for (const char* name : kNames) {
+    const auto path = dir / name / (std::string(name) + "_2k.log");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;
+    ++files;
+    size_t lines = 0, with_time = 0, shown = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+      Record r;
+      r.raw = line;
+      r.format = SniffFormat(line);
+      r.received_ms = received;
+      Normalize(r);
+      ++lines;
+      if (r.parsed && r.time_ms != received) {
+        ++with_time;
+      } else if (shown++ < 3) {
+        ADD_FAILURE() << name << ": no time from " << Quote(line) << " (" << FormatName(r.format)
+                      << ")";
+      }
+    }
+    std::cout << "[ loghub  ] " << name << ": " << with_time << "/" << lines
+              << " lines parsed with their own time\n";
+    total += lines;
+    timed += with_time;
+    EXPECT_EQ(with_time, lines) << name;
+  }
+  if (files == 0) {
+    GTEST_SKIP() << "no Loghub samples under " << dir
+                 << " (the shared data set is absent on this machine)";
+  }
+  std::cout << "[ loghub  ] total: " << timed << "/" << total << " in " << files << " files\n";
+}
+
+}  // namespace
+}  // namespace seccloud::soc

@@ -1,0 +1,480 @@
+// Shared helpers of the parsers: fields, scanning, time arithmetic and bounded JSON.
+#include <algorithm>
+#include <boost/json/parser.hpp>
+#include <boost/json/stream_parser.hpp>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+
+#include "core/event.h"
+#include "core/ip.h"
+#include "core/text.h"
+#include "soc/parse_internal.h"
+#include "soc/record.h"
+
+namespace seccloud::soc::internal {
+namespace {
+
+// Most log text is ASCII; checking that a word at a time is cheaper than UTF-8 validation.
+bool IsAscii(std::string_view s) {
+  size_t i = 0;
+  uint64_t any = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    any |= word;
+  }
+  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080u) == 0;
+}
+
+// Sanitises every string and key; depth is bounded by the parser's max_depth.
+void SanitizeJson(boost::json::value& v) {
+  if (auto* s = v.if_string()) {
+    if (!IsValidUtf8(*s)) *s = SanitizeUtf8(*s);
+  } else if (auto* a = v.if_array()) {
+    for (auto& e : *a) SanitizeJson(e);
+  } else if (auto* o = v.if_object()) {
+    bool keys_clean = true;
+    for (auto& kv : *o) {
+      if (!IsValidUtf8(kv.key())) keys_clean = false;
+      SanitizeJson(kv.value());
+    }
+    if (!keys_clean) {
+      boost::json::object rebuilt(o->storage());
+      rebuilt.reserve(o->size());
+      for (auto& kv : *o) rebuilt[SanitizeUtf8(kv.key())] = std::move(kv.value());
+      *o = std::move(rebuilt);
+    }
+  }
+}
+
+// Keeps the first *budget leaves; returns how many it removed.
+size_t Prune(boost::json::value& v, size_t* budget) {
+  if (auto* a = v.if_array()) {
+    size_t removed = 0;
+    size_t keep = 0;
+    for (; keep < a->size(); ++keep) {
+      if (*budget == 0) break;
+      removed += Prune((*a)[keep], budget);
+    }
+    for (size_t i = keep; i < a->size(); ++i) {
+      size_t none = 0;
+      removed += 1 + Prune((*a)[i], &none);
+    }
+    a->resize(keep);
+    return removed;
+  }
+  if (auto* o = v.if_object()) {
+    size_t removed = 0;
+    std::vector<std::string> drop;
+    for (auto& kv : *o) {
+      if (*budget == 0) {
+        size_t none = 0;
+        removed += 1 + Prune(kv.value(), &none);
+        drop.emplace_back(kv.key());
+      } else {
+        removed += Prune(kv.value(), budget);
+      }
+    }
+    for (const auto& k : drop) o->erase(k);
+    return removed;
+  }
+  if (*budget == 0) return 0;  // counted by the caller that drops it
+  --*budget;
+  return 0;
+}
+
+}  // namespace
+
+// ---- fields ----
+
+boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr sp) {
+  if (IsAscii(value) || IsValidUtf8(value)) return boost::json::string(value, std::move(sp));
+  return boost::json::string(SanitizeUtf8(value), std::move(sp));
+}
+
+void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value) {
+  boost::json::object* obj = &fields;
+  while (true) {
+    const size_t dot = path.find('.');
+    if (dot == std::string_view::npos) {
+      obj->insert_or_assign(path, std::move(value));
+      return;
+    }
+    const std::string_view segment = path.substr(0, dot);
+    boost::json::value* next = obj->if_contains(segment);
+    if (next == nullptr) {
+      boost::json::object child(obj->storage());
+      child.reserve(4);
+      next = &obj->emplace(segment, std::move(child)).first->value();
+    } else if (!next->is_object()) {
+      *next = boost::json::object(obj->storage());
+    }
+    obj = &next->get_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+void PutString(boost::json::object& fields, std::string_view path, std::string_view value) {
+  SetPath(fields, path, Sanitized(value, fields.storage()));
+}
+
+void PutInt(boost::json::object& fields, std::string_view path, int64_t value) {
+  SetPath(fields, path, value);
+}
+
+bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text) {
+  // Brackets ("[::1]") and an IPv6 zone ("fe80::1%eth0") are common in logs; the address is
+  // what the field holds.
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  if (size_t pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
+  auto ip = IpAddress::Parse(text);
+  if (!ip) return false;
+  // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
+  if (ip->is_v4()) {
+    SetPath(fields, path, boost::json::string(text, fields.storage()));
+  } else {
+    SetPath(fields, path, boost::json::string(ip->Unmapped().ToString(), fields.storage()));
+  }
+  return true;
+}
+
+bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text) {
+  int64_t port = 0;
+  if (text.empty() || text.size() > 5 || !ParseUint(text, &port) || port > 65535) return false;
+  SetPath(fields, path, port);
+  return true;
+}
+
+void PutCategory(boost::json::object& fields, std::string_view category) {
+  boost::json::array a(fields.storage());
+  a.emplace_back(category);
+  SetPath(fields, "event.category", std::move(a));
+}
+
+// ---- scanning ----
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (IsSpace(s.front()) || s.front() == '\r' || s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (IsSpace(s.back()) || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+namespace {
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+bool ContainsIgnoreCase(std::string_view s, std::string_view needle) {
+  if (needle.empty()) return true;
+  if (s.size() < needle.size()) return false;
+  for (size_t i = 0; i + needle.size() <= s.size(); ++i) {
+    if (Lower(s[i]) == Lower(needle[0]) && EqualsIgnoreCase(s.substr(i, needle.size()), needle)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseUint(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (!IsDigit(c)) return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+std::string_view NextToken(std::string_view s, size_t* pos) {
+  size_t i = *pos;
+  while (i < s.size() && IsSpace(s[i])) ++i;
+  const size_t start = i;
+  while (i < s.size() && !IsSpace(s[i])) ++i;
+  *pos = i;
+  return s.substr(start, i - start);
+}
+
+std::string Excerpt(std::string_view s) {
+  return Quote(s.substr(0, std::min<size_t>(40, s.size())));
+}
+
+// ---- time ----
+
+boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
+  int64_t secs = ms / 1000, frac = ms % 1000;
+  if (frac < 0) {
+    frac += 1000;
+    --secs;
+  }
+  int64_t days = secs / 86400, sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  // Howard Hinnant's civil_from_days.
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+  if (y < 0 || y > 9999) return boost::json::string(FormatTimeMs(ms), std::move(sp));
+  char buf[24];
+  const auto put = [&buf](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, y, 4);
+  buf[4] = '-';
+  put(5, m, 2);
+  buf[7] = '-';
+  put(8, d, 2);
+  buf[10] = 'T';
+  put(11, sod / 3600, 2);
+  buf[13] = ':';
+  put(14, sod / 60 % 60, 2);
+  buf[16] = ':';
+  put(17, sod % 60, 2);
+  buf[19] = '.';
+  put(20, frac, 3);
+  buf[23] = 'Z';
+  return boost::json::string(std::string_view(buf, 24), std::move(sp));
+}
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  // Howard Hinnant's days_from_civil.
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool IsValidDate(int64_t y, int m, int d) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d <= kDays[m - 1] + (m == 2 && leap ? 1 : 0);
+}
+
+bool CivilToMs(int64_t y, int mo, int d, int h, int mi, int s, int ms, int64_t* out) {
+  if (!IsValidDate(y, mo, d) || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || ms < 0 ||
+      ms > 999) {
+    return false;
+  }
+  const int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  *out = (days * 86400 + h * 3600 + mi * 60 + std::min(s, 59)) * 1000 + ms;
+  return true;
+}
+
+int MonthFromAbbrev(std::string_view s) {
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
+  if (s.size() < 3) return 0;
+  for (int i = 0; i < 12; ++i) {
+    if (EqualsIgnoreCase(s.substr(0, 3), kMonths[i])) return i + 1;
+  }
+  return 0;
+}
+
+bool InferYear(int mo, int d, int h, int mi, int s, int ms, int64_t received_ms, int64_t* out) {
+  const std::time_t secs = static_cast<std::time_t>(received_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  const int64_t year = tm.tm_year + 1900;
+  bool found = false;
+  int64_t best = 0;
+  for (int64_t y : {year - 1, year, year + 1}) {
+    int64_t t;
+    if (!CivilToMs(y, mo, d, h, mi, s, ms, &t)) continue;  // Feb 29 of a common year
+    // Records do not come from the future: a "Mar 17" line received in November is this March,
+    // not next March, although next March is nearer. A day of clock skew is tolerated.
+    if (t > received_ms + kMaxFutureSkewMs) continue;
+    const auto distance = [&](int64_t v) {
+      return v > received_ms ? v - received_ms : received_ms - v;
+    };
+    if (!found || distance(t) < distance(best)) {
+      best = t;
+      found = true;
+    }
+  }
+  if (found) *out = best;
+  return found;
+}
+
+namespace {
+bool TwoDigits(std::string_view s, size_t pos, int* out) {
+  if (pos + 2 > s.size() || !IsDigit(s[pos]) || !IsDigit(s[pos + 1])) return false;
+  *out = (s[pos] - '0') * 10 + (s[pos + 1] - '0');
+  return true;
+}
+}  // namespace
+
+bool ParseIsoPrefix(std::string_view s, size_t* consumed, int64_t* ms) {
+  int c1, c2, mo, d, h, mi, sec;
+  if (!TwoDigits(s, 0, &c1) || !TwoDigits(s, 2, &c2) || s.size() < 19 || s[4] != '-' ||
+      !TwoDigits(s, 5, &mo) || s[7] != '-' || !TwoDigits(s, 8, &d) ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !TwoDigits(s, 11, &h) || s[13] != ':' ||
+      !TwoDigits(s, 14, &mi) || s[16] != ':' || !TwoDigits(s, 17, &sec)) {
+    return false;
+  }
+  size_t pos = 19;
+  int millis = 0;
+  if (pos + 1 < s.size() && (s[pos] == '.' || s[pos] == ',') && IsDigit(s[pos + 1])) {
+    ++pos;
+    size_t digits = 0;
+    while (pos < s.size() && IsDigit(s[pos])) {
+      if (digits < 3) millis = millis * 10 + (s[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    for (size_t i = digits; i < 3; ++i) millis *= 10;
+  }
+  int64_t offset_min = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om = 0;
+    size_t p = pos + 1;
+    if (TwoDigits(s, p, &oh)) {
+      p += 2;
+      bool ok = true;
+      if (p < s.size() && s[p] == ':') {
+        ok = TwoDigits(s, p + 1, &om);
+        p += 3;
+      } else if (TwoDigits(s, p, &om)) {
+        p += 2;
+      }
+      // A bare "+hh" counts only when nothing digit-like follows.
+      if (ok && oh <= 23 && om <= 59 && (p >= s.size() || !IsDigit(s[p]))) {
+        offset_min = (oh * 60 + om) * (s[pos] == '+' ? 1 : -1);
+        pos = p;
+      }
+    }
+  }
+  int64_t t;
+  if (!CivilToMs(c1 * 100 + c2, mo, d, h, mi, sec, millis, &t)) return false;
+  *ms = t - offset_min * 60000;
+  *consumed = pos;
+  return true;
+}
+
+bool EpochToMs(double v, int64_t* ms) {
+  if (!std::isfinite(v) || v < 0) return false;
+  double m;
+  if (v < 1e11) {
+    m = v * 1000;  // seconds (until year 5138)
+  } else if (v < 1e14) {
+    m = v;
+  } else if (v < 1e17) {
+    m = v / 1000;
+  } else {
+    m = v / 1e6;
+  }
+  if (m > 253402300799999.0) return false;  // beyond 9999-12-31
+  *ms = static_cast<int64_t>(m);
+  return true;
+}
+
+bool JsonTimeToMs(const boost::json::value& v, int64_t* ms) {
+  if (const auto* s = v.if_string()) {
+    std::string_view text = TrimSpaces(*s);
+    size_t used = 0;
+    if (ParseIsoPrefix(text, &used, ms) && used == text.size()) return true;
+    int64_t n;
+    if (ParseUint(text, &n)) return EpochToMs(static_cast<double>(n), ms);
+    return false;
+  }
+  if (v.is_int64()) return EpochToMs(static_cast<double>(v.get_int64()), ms);
+  if (v.is_uint64()) return EpochToMs(static_cast<double>(v.get_uint64()), ms);
+  if (v.is_double()) return EpochToMs(v.get_double(), ms);
+  return false;
+}
+
+// ---- JSON ----
+
+bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::json::object* out,
+                     std::string* error) {
+  boost::json::parse_options opt;
+  opt.max_depth = kMaxParsedJsonDepth;
+  opt.allow_invalid_utf8 = true;  // sanitised below: be liberal in what we accept
+  boost::json::stream_parser p({}, opt);
+  p.reset(std::move(sp));
+  boost::system::error_code ec;
+  const size_t used = p.write_some(text.data(), text.size(), ec);
+  if (!ec && used < text.size()) {
+    // Whitespace after the value is fine; anything else is a second value.
+    std::string_view rest = TrimSpaces(text.substr(used));
+    if (!rest.empty()) {
+      *error = "expected the end of the line after the JSON value at byte " + std::to_string(used) +
+               ", found " + Excerpt(rest);
+      return false;
+    }
+  }
+  if (!ec) p.finish(ec);
+  if (ec) {
+    std::string what =
+        ec == boost::json::error::too_deep
+            ? "JSON nested deeper than " + std::to_string(kMaxParsedJsonDepth) + " levels"
+            : "invalid JSON (" + ec.message() + ")";
+    *error = what + " at byte " + std::to_string(used);
+    return false;
+  }
+  boost::json::value v = p.release();
+  if (!v.is_object()) {
+    *error = std::string("expected a JSON object, found a JSON ") + (v.is_array()    ? "array"
+                                                                     : v.is_string() ? "string"
+                                                                                     : "scalar");
+    return false;
+  }
+  SanitizeJson(v);
+  *out = std::move(v.get_object());
+  return true;
+}
+
+size_t PruneFields(boost::json::object& fields, size_t max) {
+  boost::json::value wrapper(std::move(fields));
+  size_t budget = max;
+  const size_t removed = Prune(wrapper, &budget);
+  fields = std::move(wrapper.get_object());
+  return removed;
+}
+
+void EraseAllForms(boost::json::object& fields, std::string_view path) {
+  if (path.empty()) return;
+  fields.erase(path);
+  for (size_t dot = path.find('.'); dot != std::string_view::npos; dot = path.find('.', dot + 1)) {
+    auto* next = fields.if_contains(path.substr(0, dot));
+    if (next != nullptr && next->is_object()) {
+      EraseAllForms(next->get_object(), path.substr(dot + 1));
+    }
+  }
+}
+
+}  // namespace seccloud::soc::internal

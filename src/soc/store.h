@@ -1,0 +1,143 @@
+#pragma once
+// The SOC's log store (R18: keep every log >= 5 years, compressed; R19: events stored as logs).
+// LogStore is the interface ingest, detection, alerts and the console use; the embedded
+// implementation (store_embedded.cc, format in store_format.h) keeps time-partitioned,
+// compressed, checksummed block files in one directory. A ClickHouse backend can implement the
+// same interface later.
+//
+// Records are stored as the inputs of Normalize (raw, format, received_ms, source, peer, tenant,
+// truncated, seq, time_ms); fields are rebuilt with the injected Normalizer when read.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "soc/query.h"
+#include "soc/record.h"
+
+namespace seccloud::soc {
+
+// Rebuilds record.fields (and parsed) from format, raw, received_ms, source, peer, tenant and
+// time_ms; soc/parse.h's Normalize in production. Must be deterministic and thread-safe.
+using Normalizer = std::function<void(Record&)>;
+
+// An ingest position (a file offset, a journal cursor), opaque to the store, committed
+// atomically with the batch it belongs to.
+struct Checkpoint {
+  std::string key;
+  std::string value;
+};
+
+struct SearchOptions {
+  int64_t since_ms = INT64_MIN, until_ms = INT64_MAX;  // [since, until) on Record::time_ms
+  size_t limit = 1000;                                 // at most this many records delivered
+  bool newest_first = false;         // default oldest first; results are in time order either way
+  std::vector<std::string> tenants;  // non-empty: only records of these tenant ids
+};
+
+struct SearchStats {
+  uint64_t blocks_total = 0;     // blocks (and in-memory open blocks) in the store
+  uint64_t blocks_read = 0;      // blocks decompressed (after time, tenant and Bloom pruning)
+  uint64_t blocks_corrupt = 0;   // blocks skipped because a checksum or the decoding failed
+  uint64_t records_scanned = 0;  // records normalised and matched
+  uint64_t records_matched = 0;
+  bool truncated = false;             // the limit (or the sink) stopped the search early
+  std::vector<std::string> problems;  // "file at offset N: what", at most 16
+};
+
+struct VerifyReport {
+  uint64_t files = 0, blocks = 0, records = 0;
+  std::vector<std::string> problems;  // "path at offset N: what"
+};
+
+struct RetentionReport {
+  struct Partition {
+    std::string data_class;  // "proxy", "system", …
+    std::string day;         // "2021-11-25"
+    uint64_t records = 0, stored_bytes = 0;
+  };
+  std::vector<Partition> deleted;
+};
+
+struct StoreStats {
+  uint64_t records = 0;       // records stored (sealed and in the journal)
+  uint64_t raw_bytes = 0;     // sum of their raw sizes
+  uint64_t stored_bytes = 0;  // bytes of every block file and journal segment
+  uint64_t partitions = 0;
+  uint64_t blocks = 0;
+  uint64_t open_records = 0;  // records held in memory, durable in the journal, not yet in a block
+  uint64_t next_seq = 0;
+};
+
+class LogStore {
+ public:
+  virtual ~LogStore() = default;
+
+  // Assigns each record's seq, and returns only once the records and the checkpoints are durable
+  // (fdatasync'd) and atomic together: after a crash at any moment either the whole batch and its
+  // checkpoints are there, or none of it. Records without fields are normalised first; the fields
+  // given are used for the token index. One appender thread at a time (Append, Flush, Compact and
+  // EnforceRetention are the writer's calls and serialise with each other).
+  virtual Status Append(std::span<Record> records, std::span<const Checkpoint> checkpoints) = 0;
+
+  // The checkpoints of every committed batch, the latest value per key.
+  virtual Result<std::map<std::string, std::string>> LoadCheckpoints() = 0;
+
+  // Streams matching records (fields rebuilt) to sink in time order (ties by seq); sink returns
+  // false to stop. Safe to call from other threads while Append runs; sees every batch whose
+  // Append returned before it started. Memory: at most min(limit, matches in blocks whose time
+  // ranges overlap) records are buffered for the sort. A corrupt block is skipped and reported in
+  // the stats; an error is returned only when the store cannot be read at all.
+  virtual Result<SearchStats> Search(const Query& query, const SearchOptions& options,
+                                     const std::function<bool(const Record&)>& sink) = 0;
+
+  // The records with these seqs (fields rebuilt), in the order asked; unknown seqs are left out.
+  // At most 100,000 seqs per call.
+  virtual Result<std::vector<Record>> GetBySeq(std::span<const uint64_t> seqs) = 0;
+
+  // Recomputes every checksum of every stored file; problems name the file and the offset.
+  virtual Result<VerifyReport> Verify() = 0;
+
+  // Deletes whole partitions older than their class's retention; the only deletion.
+  virtual Result<RetentionReport> EnforceRetention(int64_t now_ms) = 0;
+
+  virtual StoreStats Stats() = 0;
+
+  // Writes every record held in memory into blocks, syncs them and starts a new journal.
+  virtual Status Flush() = 0;
+
+  // Rewrites the partitions of days before `before_ms` (UTC) that hold more than one block or
+  // blocks written at the ingest compression level, as large blocks at the archive level
+  // (options.archive_level). Run in the background by the writer; Search stays available.
+  virtual Status Compact(int64_t before_ms) = 0;
+};
+
+struct EmbeddedStoreOptions {
+  std::filesystem::path directory;
+  Normalizer normalize;  // required
+  // Retention by data class = the first dot-component of event.dataset ("proxy", "mail", "dns",
+  // "ids", "firewall", "system", "windows", "web", "soc", …); days; default for any class 1826
+  // (five years). Deletion removes whole partitions older than their class's retention.
+  std::map<std::string, int> retention_days;
+  int default_retention_days = 1826;
+
+  size_t block_records = 16384;              // an open block is sealed at this many records …
+  size_t block_raw_bytes = size_t{4} << 20;  // … or this many raw bytes
+  int ingest_level = 3;                      // zstd level of blocks sealed during ingest
+  int archive_level = 19;                    // zstd level of Compact()ed blocks
+  size_t archive_block_records = 65536;      // Compact()ed block size
+  size_t archive_block_raw_bytes = size_t{16} << 20;
+  uint64_t journal_rotate_bytes = uint64_t{64} << 20;  // seal everything and start a new journal
+  double bloom_bits_per_token = 10;
+  bool sync = true;  // fdatasync on commit; false only for tests and benchmarks of CPU cost
+};
+
+Result<std::unique_ptr<LogStore>> OpenEmbeddedStore(EmbeddedStoreOptions options);
+
+}  // namespace seccloud::soc

@@ -1,0 +1,1191 @@
+// The embedded LogStore (store.h): time-partitioned block files and a write-ahead journal in one
+// directory. The on-disk format is described in store_internal.h.
+//
+// Write path (one writer): Append encodes the batch and its checkpoints as one journal entry and
+// fdatasyncs it (the commit point), then files each record into its partition's open block in
+// memory (searchable at once) and adds its tokens to the block's token set. A full open block is
+// sealed: encoded, compressed, appended to the partition file and fdatasync'd. When the journal
+// exceeds journal_rotate_bytes, every open block is sealed and a new journal segment starts with a
+// snapshot of the checkpoints; the old segments are then deleted.
+//
+// Recovery: open walks every partition file (torn tails are cut: an incomplete block is simply
+// unacknowledged work; a complete block that fails its checksums is moved aside and reported),
+// then replays the journal: a record goes back into its partition's open block unless the
+// partition's sealed blocks already hold its seq (a partition's blocks always hold a prefix, in
+// seq order, of the records filed into it). Then it seals everything and starts a new segment.
+//
+// Concurrency: writer_mu_ serialises the writer calls; state_mu_ guards what Search reads
+// (the partition map, each partition's block list and open records, the checkpoints). Searches
+// take a snapshot under a shared lock and read files without it; files are reached through
+// shared_ptr so a Compact() rename or a retention unlink never pulls an fd from under a reader.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <unordered_set>
+
+#include "soc/query_internal.h"
+#include "soc/store.h"
+#include "soc/store_internal.h"
+
+namespace seccloud::soc {
+namespace {
+
+using namespace store_internal;
+namespace fs = std::filesystem;
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr size_t kMaxBatchRecords = 1'000'000;
+constexpr size_t kMaxBatchBytes = size_t{512} << 20;
+constexpr size_t kMaxMetaStringBytes = 4096;
+constexpr size_t kMaxCheckpoints = 10'000;
+constexpr size_t kMaxCheckpointValueBytes = 64 << 10;
+constexpr size_t kMaxGetBySeq = 100'000;
+constexpr size_t kMaxReportedProblems = 16;
+constexpr size_t kMaxDatasetBytes = 128;
+// Partition days are clamped to years 0000-9999 so every day has a file name.
+constexpr int64_t kMinTimeMs = -62'167'219'200'000;  // 0000-01-01
+constexpr int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t DayOf(int64_t time_ms) {
+  return FloorDiv(std::clamp(time_ms, kMinTimeMs, kMaxTimeMs), kDayMs);
+}
+std::string DayName(int64_t day) { return FormatTimeMs(day * kDayMs).substr(0, 10); }
+bool ParseDayName(std::string_view name, int64_t* day) {
+  if (name.size() != 10) return false;
+  int64_t ms;
+  if (!ParseRfc3339Ms(std::string(name) + "T00:00:00.000Z", &ms)) return false;
+  *day = FloorDiv(ms, kDayMs);
+  return DayName(*day) == name;
+}
+
+bool IsClassName(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+std::string_view DatasetOf(const Record& r) {
+  const auto* v = FindField(r.fields, "event.dataset");
+  if (v == nullptr || !v->is_string()) return {};
+  const std::string_view s(v->get_string());
+  return s.size() <= kMaxDatasetBytes ? s : std::string_view();
+}
+
+std::string ClassOf(std::string_view dataset) {
+  std::string cls = LowerAsciiCopy(dataset.substr(0, dataset.find('.')));
+  return IsClassName(cls) ? cls : "other";
+}
+
+Status WriteFull(int fd, uint64_t offset, std::string_view data, const fs::path& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("writing " + path.string(), errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+// Reads exactly len bytes; a short file is an error (kInvalidArgument: the data is not there).
+Status ReadFull(int fd, uint64_t offset, size_t len, std::string* out, const fs::path& path) {
+  out->resize(len);
+  size_t done = 0;
+  while (done < len) {
+    const ssize_t n =
+        ::pread(fd, out->data() + done, len - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("reading " + path.string(), errno);
+    }
+    if (n == 0) {
+      return MakeError(Errc::kInvalidArgument,
+                       path.string() + " at offset " + std::to_string(offset) + ": cut short");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Status SyncFd(int fd, const fs::path& path, bool sync) {
+  if (sync && ::fdatasync(fd) != 0) return ErrnoError("fdatasync " + path.string(), errno);
+  return {};
+}
+
+Status SyncDir(const fs::path& dir, bool sync) {
+  if (!sync) return {};
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("opening " + dir.string(), errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoError("fsync " + dir.string(), err);
+  return {};
+}
+
+struct File {
+  File(int fd, fs::path path) : fd(fd), path(std::move(path)) {}
+  ~File() {
+    if (fd >= 0) ::close(fd);
+  }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  int fd;
+  fs::path path;
+};
+
+Result<std::shared_ptr<File>> OpenFile(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("opening " + path.string(), errno);
+  return std::make_shared<File>(fd, path);
+}
+
+Result<uint64_t> FileSize(int fd, const fs::path& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoError("stat " + path.string(), errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::string At(const fs::path& path, uint64_t offset, std::string_view what) {
+  return path.string() + " at offset " + std::to_string(offset) + ": " + std::string(what);
+}
+
+// Reads and checks the block at pos. full: also the Bloom filter's and the body's checksums and
+// the body's decoding. Returns false with *why; *incomplete when the block runs past end.
+bool ReadBlockAt(const File& f, uint64_t pos, uint64_t end, bool full, BlockMeta* meta,
+                 std::string* why, bool* incomplete, std::vector<Record>* records = nullptr) {
+  *incomplete = false;
+  if (end - pos < kBlockHeaderBytes) {
+    *incomplete = true;
+    *why = "a block header cut short";
+    return false;
+  }
+  std::string buf;
+  if (auto s = ReadFull(f.fd, pos, kBlockHeaderBytes, &buf, f.path); !s) {
+    *why = s.error().message;
+    return false;
+  }
+  BlockMeta m;
+  if (!ParseBlockHeader(buf, &m, why)) return false;
+  m.offset = pos;
+  if (m.end() > end) {
+    *incomplete = true;
+    *why = "a block running past the end of the file";
+    return false;
+  }
+  if (auto s = ReadFull(f.fd, pos + kBlockHeaderBytes, m.meta_len, &buf, f.path); !s) {
+    *why = s.error().message;
+    return false;
+  }
+  if (!ParseBlockMeta(buf, &m, why)) return false;
+  if (full) {
+    if (auto s = ReadFull(f.fd, m.bloom_offset(), m.bloom_len, &buf, f.path); !s) {
+      *why = s.error().message;
+      return false;
+    }
+    if (Crc32c(buf) != m.bloom_crc) {
+      *why = "Bloom filter checksum mismatch";
+      return false;
+    }
+    if (auto s = ReadFull(f.fd, m.body_offset(), m.body_len, &buf, f.path); !s) {
+      *why = s.error().message;
+      return false;
+    }
+    std::vector<Record> decoded;
+    if (!DecodeBlockBody(buf, m, records != nullptr ? records : &decoded, why)) return false;
+  }
+  *meta = std::move(m);
+  return true;
+}
+
+// Walks the blocks of a file up to end. A bad stretch followed by a good block is skipped and
+// reported; a bad stretch running to the end is the tail: *tail is its offset (else end), and
+// *tail_incomplete says whether it is only an unfinished write.
+void ScanBlocks(const File& f, uint64_t end, bool full, std::vector<BlockMeta>* metas,
+                std::vector<std::string>* problems, uint64_t* tail, bool* tail_incomplete) {
+  uint64_t pos = 0;
+  *tail = end;
+  *tail_incomplete = false;
+  while (pos < end) {
+    BlockMeta m;
+    std::string why;
+    bool incomplete;
+    if (ReadBlockAt(f, pos, end, full, &m, &why, &incomplete)) {
+      pos = m.end();
+      metas->push_back(std::move(m));
+      continue;
+    }
+    // Resynchronise on the next position that holds a whole, valid block.
+    uint64_t next = end;
+    std::string chunk;
+    for (uint64_t base = pos + 1; base + 4 <= end && next == end;) {
+      const size_t len = static_cast<size_t>(std::min<uint64_t>(end - base, 1 << 20));
+      if (!ReadFull(f.fd, base, len, &chunk, f.path)) break;
+      for (size_t i = 0; i + 4 <= len; ++i) {
+        if (GetU32(chunk.data() + i) != kBlockMagic) continue;
+        BlockMeta probe;
+        std::string probe_why;
+        bool probe_incomplete;
+        if (ReadBlockAt(f, base + i, end, true, &probe, &probe_why, &probe_incomplete)) {
+          next = base + i;
+          break;
+        }
+      }
+      if (len < 4) break;
+      base += len - 3;
+    }
+    if (next == end) {
+      *tail = pos;
+      *tail_incomplete = incomplete;
+      if (!incomplete) problems->push_back(At(f.path, pos, why + " (to the end of the file)"));
+      return;
+    }
+    problems->push_back(
+        At(f.path, pos,
+           why + "; " + std::to_string(next - pos) + " bytes up to the next good block skipped"));
+    pos = next;
+  }
+}
+
+// Moves the bytes [tail, size) of a file aside into <path>.torn-<tail> and cuts the file there.
+Status CutTail(const File& f, uint64_t tail, uint64_t size, bool keep_copy, bool sync) {
+  if (keep_copy && size > tail) {
+    std::string bytes;
+    RETURN_IF_ERROR(ReadFull(f.fd, tail, static_cast<size_t>(size - tail), &bytes, f.path));
+    const fs::path aside = f.path.string() + ".torn-" + std::to_string(tail);
+    ASSIGN_OR_RETURN(auto out, OpenFile(aside, O_WRONLY | O_CREAT | O_TRUNC));
+    RETURN_IF_ERROR(WriteFull(out->fd, 0, bytes, aside));
+    RETURN_IF_ERROR(SyncFd(out->fd, aside, sync));
+  }
+  if (::ftruncate(f.fd, static_cast<off_t>(tail)) != 0) {
+    return ErrnoError("truncating " + f.path.string(), errno);
+  }
+  return SyncFd(f.fd, f.path, sync);
+}
+
+struct JournalEntryView {
+  uint64_t offset = 0;
+  std::string payload;
+};
+
+// Reads the entry at pos; false with *why (and *incomplete when it runs past end).
+bool ReadJournalEntry(const File& f, uint64_t pos, uint64_t end, JournalEntryView* out,
+                      std::string* why, bool* incomplete) {
+  *incomplete = false;
+  if (end - pos < kJournalHeaderBytes) {
+    *incomplete = true;
+    *why = "a journal entry header cut short";
+    return false;
+  }
+  std::string h;
+  if (auto s = ReadFull(f.fd, pos, kJournalHeaderBytes, &h, f.path); !s) {
+    *why = s.error().message;
+    return false;
+  }
+  if (GetU32(h.data()) != kJournalMagic) {
+    *why = "no journal entry magic";
+    return false;
+  }
+  if (Crc32c(std::string_view(h).substr(0, 12)) != GetU32(h.data() + 12)) {
+    *why = "journal entry header checksum mismatch";
+    return false;
+  }
+  const uint32_t len = GetU32(h.data() + 4);
+  if (len > kMaxJournalPayload) {
+    *why = "journal entry length out of range";
+    return false;
+  }
+  if (end - pos - kJournalHeaderBytes < len) {
+    *incomplete = true;
+    *why = "a journal entry running past the end of the file";
+    return false;
+  }
+  if (auto s = ReadFull(f.fd, pos + kJournalHeaderBytes, len, &out->payload, f.path); !s) {
+    *why = s.error().message;
+    return false;
+  }
+  if (Crc32c(out->payload) != GetU32(h.data() + 8)) {
+    *why = "journal entry checksum mismatch";
+    return false;
+  }
+  out->offset = pos;
+  return true;
+}
+
+struct OpenBlock {
+  std::vector<Record> records;  // without fields; guarded by state_mu_
+  uint64_t raw_bytes = 0;       // writer only, from here down
+  TokenSet tokens;
+  std::set<std::string, std::less<>> datasets;
+};
+
+struct Partition {
+  std::string data_class;
+  int64_t day = 0;
+  fs::path path;
+  // Guarded by state_mu_ (replaced, never modified in place, so a snapshot can keep them).
+  std::shared_ptr<File> file;
+  std::shared_ptr<const std::vector<BlockMeta>> blocks =
+      std::make_shared<const std::vector<BlockMeta>>();
+  uint64_t end = 0;             // where the next block goes
+  uint64_t sealed_max_seq = 0;  // the largest seq in a block
+  OpenBlock open;
+};
+
+struct Candidate {
+  std::shared_ptr<File> file;
+  std::shared_ptr<const std::vector<BlockMeta>> keep;
+  const BlockMeta* meta = nullptr;  // null: the in-memory records
+  int64_t min_time = 0, max_time = 0;
+};
+
+struct Key {
+  int64_t time;
+  uint64_t seq;
+};
+struct KeyOrder {
+  bool newest_first;
+  bool operator()(const Key& a, const Key& b) const {
+    if (a.time != b.time) return newest_first ? a.time > b.time : a.time < b.time;
+    return newest_first ? a.seq > b.seq : a.seq < b.seq;
+  }
+};
+
+class EmbeddedStore final : public LogStore {
+ public:
+  explicit EmbeddedStore(EmbeddedStoreOptions options) : options_(std::move(options)) {}
+  ~EmbeddedStore() override {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+
+  Status Open();
+
+  Status Append(std::span<Record> records, std::span<const Checkpoint> checkpoints) override;
+  Result<std::map<std::string, std::string>> LoadCheckpoints() override {
+    std::shared_lock lock(state_mu_);
+    return checkpoints_;
+  }
+  Result<SearchStats> Search(const Query& query, const SearchOptions& options,
+                             const std::function<bool(const Record&)>& sink) override;
+  Result<std::vector<Record>> GetBySeq(std::span<const uint64_t> seqs) override;
+  Result<VerifyReport> Verify() override;
+  Result<RetentionReport> EnforceRetention(int64_t now_ms) override;
+  StoreStats Stats() override;
+  Status Flush() override {
+    std::lock_guard writer(writer_mu_);
+    if (!failed_) return failed_;
+    return Rotate();
+  }
+  Status Compact(int64_t before_ms) override;
+
+ private:
+  fs::path DataDir() const { return options_.directory / "data"; }
+  fs::path JournalDir() const { return options_.directory / "journal"; }
+  fs::path SegmentPath(uint64_t n) const {
+    char name[32];
+    std::snprintf(name, sizeof name, "%016llx.wal", static_cast<unsigned long long>(n));
+    return JournalDir() / name;
+  }
+
+  Partition* GetPartition(const std::string& cls, int64_t day);  // writer, takes state_mu_
+  Status LoadPartitionFile(const std::string& cls, int64_t day, const fs::path& path);
+  Status ReplayJournal();
+  // Files a record (with fields) into its partition's open block: tokens now, the record itself
+  // into *staged, to be published under state_mu_.
+  void Index(Partition* p, const Record& r);
+  Status Seal(Partition* p, int level);
+  Status Rotate();
+  Status Fail(Error e) {
+    failed_ = e;
+    return e;
+  }
+  bool Decode(const Candidate& c, std::vector<Record>* out, std::string* why) const;
+  Status CompactPartition(Partition* p);
+
+  const EmbeddedStoreOptions options_;
+  int lock_fd_ = -1;
+
+  std::mutex writer_mu_;
+  Status failed_;  // sticky: a journal write that may have half happened
+  std::shared_ptr<File> journal_;
+  uint64_t journal_segment_ = 0;
+  std::atomic<uint64_t> journal_size_{0};
+  std::vector<uint64_t> old_segments_;
+  std::atomic<uint64_t> next_seq_{1};
+
+  mutable std::shared_mutex state_mu_;
+  std::map<std::pair<std::string, int64_t>, std::unique_ptr<Partition>> partitions_;
+  std::map<std::string, std::string> checkpoints_;
+  std::vector<std::string> open_problems_;  // found while opening; reported by Verify
+};
+
+Partition* EmbeddedStore::GetPartition(const std::string& cls, int64_t day) {
+  {
+    std::shared_lock lock(state_mu_);
+    auto it = partitions_.find({cls, day});
+    if (it != partitions_.end()) return it->second.get();
+  }
+  auto p = std::make_unique<Partition>();
+  p->data_class = cls;
+  p->day = day;
+  p->path = DataDir() / cls / (DayName(day) + ".blk");
+  Partition* raw = p.get();
+  std::unique_lock lock(state_mu_);
+  partitions_.emplace(std::make_pair(cls, day), std::move(p));
+  return raw;
+}
+
+Status EmbeddedStore::Open() {
+  if (!options_.normalize) {
+    return MakeError(Errc::kInvalidArgument, "the log store needs a Normalizer");
+  }
+  if (options_.block_records == 0 || options_.archive_block_records == 0 ||
+      options_.block_raw_bytes > (size_t{128} << 20) ||
+      options_.archive_block_raw_bytes > (size_t{128} << 20) || options_.ingest_level < 1 ||
+      options_.ingest_level > 22 || options_.archive_level < 1 || options_.archive_level > 22 ||
+      !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64)) {
+    return MakeError(Errc::kInvalidArgument, "log store options out of range");
+  }
+  std::error_code ec;
+  fs::create_directories(DataDir(), ec);
+  if (!ec) fs::create_directories(JournalDir(), ec);
+  if (ec) {
+    return MakeError(Errc::kIo, "creating " + options_.directory.string() + ": " + ec.message());
+  }
+  const fs::path lock_path = options_.directory / "LOCK";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return ErrnoError("opening " + lock_path.string(), errno);
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return MakeError(Errc::kUnavailable,
+                     options_.directory.string() + " is in use by another log store");
+  }
+
+  // Partition files.
+  for (const auto& class_dir : fs::directory_iterator(DataDir(), ec)) {
+    const std::string cls = class_dir.path().filename().string();
+    if (!class_dir.is_directory() || !IsClassName(cls)) continue;
+    for (const auto& entry : fs::directory_iterator(class_dir.path(), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.ends_with(".blk.tmp")) {
+        fs::remove(entry.path(), ec);  // an unfinished Compact()
+        continue;
+      }
+      if (name.find(".torn-") != std::string::npos) {
+        open_problems_.push_back(entry.path().string() +
+                                 ": bytes cut from a damaged file tail, kept for inspection");
+        continue;
+      }
+      int64_t day;
+      if (!name.ends_with(".blk") || !ParseDayName(name.substr(0, name.size() - 4), &day)) {
+        continue;
+      }
+      RETURN_IF_ERROR(LoadPartitionFile(cls, day, entry.path()));
+    }
+  }
+  if (ec) return MakeError(Errc::kIo, "listing " + DataDir().string() + ": " + ec.message());
+  RETURN_IF_ERROR(ReplayJournal());
+  return Rotate();
+}
+
+Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, const fs::path& path) {
+  ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDWR));
+  ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, path));
+  std::vector<BlockMeta> metas;
+  uint64_t tail;
+  bool incomplete;
+  ScanBlocks(*file, size, false, &metas, &open_problems_, &tail, &incomplete);
+  // Only the last block can be an unfinished write (each is synced before the next): check it
+  // whole.
+  if (!metas.empty() && tail == size) {
+    BlockMeta m;
+    std::string why;
+    bool inc;
+    if (!ReadBlockAt(*file, metas.back().offset, size, true, &m, &why, &inc)) {
+      tail = metas.back().offset;
+      incomplete = false;
+      open_problems_.push_back(At(path, tail, why + " (the last block)"));
+      metas.pop_back();
+    }
+  }
+  if (tail < size) RETURN_IF_ERROR(CutTail(*file, tail, size, !incomplete, options_.sync));
+  Partition* p = GetPartition(cls, day);
+  uint64_t max_seq = 0;
+  for (const auto& m : metas) max_seq = std::max(max_seq, m.max_seq);
+  std::unique_lock lock(state_mu_);
+  p->file = std::move(file);
+  p->end = tail;
+  p->sealed_max_seq = max_seq;
+  p->blocks = std::make_shared<const std::vector<BlockMeta>>(std::move(metas));
+  next_seq_ = std::max<uint64_t>(next_seq_, max_seq + 1);
+  return {};
+}
+
+void EmbeddedStore::Index(Partition* p, const Record& r) {
+  ForEachRecordToken(r.raw, r.fields,
+                     [&](std::string_view t) { p->open.tokens.Insert(TokenHash(t)); });
+  const std::string_view dataset = DatasetOf(r);
+  if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
+    p->open.datasets.emplace(dataset);
+  }
+  p->open.raw_bytes += r.raw.size();
+}
+
+Record Slim(const Record& r) {
+  Record s;
+  s.seq = r.seq;
+  s.time_ms = r.time_ms;
+  s.received_ms = r.received_ms;
+  s.format = r.format;
+  s.source = r.source;
+  s.peer = r.peer;
+  s.tenant = r.tenant;
+  s.raw = r.raw;
+  s.truncated = r.truncated;
+  return s;
+}
+
+Status EmbeddedStore::ReplayJournal() {
+  std::vector<std::pair<uint64_t, fs::path>> segments;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(JournalDir(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".torn-") != std::string::npos) {
+      open_problems_.push_back(entry.path().string() +
+                               ": bytes cut from a damaged journal tail, kept for inspection");
+      continue;
+    }
+    if (name.size() != 20 || !name.ends_with(".wal")) continue;
+    uint64_t n = 0;
+    bool ok = true;
+    for (char c : name.substr(0, 16)) {
+      const int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+      if (v < 0) ok = false;
+      n = n * 16 + static_cast<uint64_t>(v < 0 ? 0 : v);
+    }
+    if (ok) segments.emplace_back(n, entry.path());
+  }
+  if (ec) return MakeError(Errc::kIo, "listing " + JournalDir().string() + ": " + ec.message());
+  std::sort(segments.begin(), segments.end());
+  for (size_t si = 0; si < segments.size(); ++si) {
+    const auto& [number, path] = segments[si];
+    const bool last = si + 1 == segments.size();
+    ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDWR));
+    ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, path));
+    uint64_t pos = 0;
+    while (pos < size) {
+      JournalEntryView e;
+      std::string why;
+      bool incomplete;
+      std::optional<JournalBatch> batch;
+      std::optional<JournalSnapshot> snapshot;
+      const bool ok = ReadJournalEntry(*file, pos, size, &e, &why, &incomplete) &&
+                      DecodeJournalPayload(e.payload, &batch, &snapshot, &why);
+      if (!ok) {
+        if (last) {
+          if (!incomplete) open_problems_.push_back(At(path, pos, why + " (the journal's tail)"));
+          RETURN_IF_ERROR(CutTail(*file, pos, size, !incomplete, options_.sync));
+        } else {
+          open_problems_.push_back(
+              At(path, pos, why + "; the rest of this journal segment is unreadable"));
+        }
+        break;
+      }
+      pos += kJournalHeaderBytes + e.payload.size();
+      if (snapshot) {
+        checkpoints_.clear();
+        for (auto& [k, v] : snapshot->checkpoints) checkpoints_[k] = v;
+        next_seq_ = std::max<uint64_t>(next_seq_, snapshot->next_seq);
+        continue;
+      }
+      for (size_t i = 0; i < batch->records.size(); ++i) {
+        Record& r = batch->records[i];
+        const std::string& cls = IsClassName(batch->classes[i]) ? batch->classes[i] : "other";
+        Partition* p = GetPartition(cls, DayOf(r.time_ms));
+        if (r.seq <= p->sealed_max_seq) continue;
+        options_.normalize(r);
+        Index(p, r);
+        r.fields = {};
+        p->open.records.push_back(std::move(r));
+      }
+      for (auto& [k, v] : batch->checkpoints) checkpoints_[k] = v;
+      next_seq_ = std::max<uint64_t>(next_seq_, batch->first_seq + batch->records.size());
+    }
+    old_segments_.push_back(number);
+    journal_segment_ = std::max(journal_segment_, number);
+  }
+  return {};
+}
+
+Status EmbeddedStore::Seal(Partition* p, int level) {
+  if (p->open.records.empty()) return {};
+  BlockInput in;
+  in.records = p->open.records;
+  in.tokens = &p->open.tokens;
+  in.datasets.assign(p->open.datasets.begin(), p->open.datasets.end());
+  in.level = level;
+  in.bloom_bits_per_token = options_.bloom_bits_per_token;
+  BlockMeta meta;
+  ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
+  std::shared_ptr<File> file = p->file;
+  if (!file) {
+    std::error_code ec;
+    fs::create_directories(p->path.parent_path(), ec);
+    if (ec)
+      return MakeError(Errc::kIo,
+                       "creating " + p->path.parent_path().string() + ": " + ec.message());
+    ASSIGN_OR_RETURN(file, OpenFile(p->path, O_RDWR | O_CREAT));
+    RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
+    RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
+  }
+  if (auto s = WriteFull(file->fd, p->end, bytes, p->path); !s) {
+    (void)::ftruncate(file->fd, static_cast<off_t>(p->end));
+    return s;
+  }
+  RETURN_IF_ERROR(SyncFd(file->fd, p->path, options_.sync));
+  meta.offset = p->end;
+  auto blocks = std::make_shared<std::vector<BlockMeta>>(*p->blocks);
+  blocks->push_back(std::move(meta));
+  {
+    std::unique_lock lock(state_mu_);
+    p->file = std::move(file);
+    p->blocks = std::move(blocks);
+    p->end += bytes.size();
+    p->sealed_max_seq = std::max(p->sealed_max_seq, p->open.records.back().seq);
+    p->open.records.clear();
+    p->open.records.shrink_to_fit();
+  }
+  p->open.raw_bytes = 0;
+  p->open.tokens.Clear();
+  p->open.datasets.clear();
+  return {};
+}
+
+Status EmbeddedStore::Rotate() {
+  std::vector<Partition*> parts;
+  {
+    std::shared_lock lock(state_mu_);
+    for (auto& [key, p] : partitions_) parts.push_back(p.get());
+  }
+  for (Partition* p : parts) RETURN_IF_ERROR(Seal(p, options_.ingest_level));
+  JournalSnapshot snap;
+  snap.next_seq = next_seq_;
+  {
+    std::shared_lock lock(state_mu_);
+    snap.checkpoints.assign(checkpoints_.begin(), checkpoints_.end());
+  }
+  const uint64_t number = journal_segment_ + 1;
+  const fs::path path = SegmentPath(number);
+  ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDWR | O_CREAT | O_TRUNC));
+  const std::string entry = FrameJournalEntry(EncodeJournalSnapshot(snap));
+  RETURN_IF_ERROR(WriteFull(file->fd, 0, entry, path));
+  RETURN_IF_ERROR(SyncFd(file->fd, path, options_.sync));
+  RETURN_IF_ERROR(SyncDir(JournalDir(), options_.sync));
+  if (journal_) old_segments_.push_back(journal_segment_);
+  journal_ = std::move(file);
+  journal_segment_ = number;
+  journal_size_ = entry.size();
+  for (uint64_t old : old_segments_) {
+    std::error_code ec;
+    fs::remove(SegmentPath(old), ec);
+  }
+  old_segments_.clear();
+  return SyncDir(JournalDir(), options_.sync);
+}
+
+Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoint> checkpoints) {
+  std::lock_guard writer(writer_mu_);
+  if (!failed_) return failed_;
+  if (records.size() > kMaxBatchRecords) {
+    return MakeError(Errc::kInvalidArgument, "a batch of more than 1,000,000 records");
+  }
+  if (checkpoints.size() > kMaxCheckpoints) {
+    return MakeError(Errc::kInvalidArgument, "a batch with more than 10,000 checkpoints");
+  }
+  size_t bytes = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    if (r.raw.size() > kMaxRawBytes || r.source.size() > kMaxMetaStringBytes ||
+        r.peer.size() > kMaxMetaStringBytes || r.tenant.size() > kMaxMetaStringBytes) {
+      return MakeError(Errc::kInvalidArgument,
+                       "record " + std::to_string(i) + " of the batch exceeds a size limit");
+    }
+    if (static_cast<uint8_t>(r.format) < 1 || static_cast<uint8_t>(r.format) > 7) {
+      return MakeError(Errc::kInvalidArgument,
+                       "record " + std::to_string(i) + " of the batch has an unknown format");
+    }
+    bytes += r.raw.size() + r.source.size() + r.peer.size() + r.tenant.size();
+  }
+  for (const auto& c : checkpoints) {
+    if (c.key.size() > kMaxMetaStringBytes || c.value.size() > kMaxCheckpointValueBytes) {
+      return MakeError(Errc::kInvalidArgument,
+                       "checkpoint \"" + c.key.substr(0, 64) + "\" too long");
+    }
+    bytes += c.key.size() + c.value.size();
+  }
+  if (bytes > kMaxBatchBytes) return MakeError(Errc::kInvalidArgument, "a batch over 512 MiB");
+  if (records.empty() && checkpoints.empty()) return {};
+
+  std::vector<std::string> classes(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].fields.empty()) options_.normalize(records[i]);
+    classes[i] = ClassOf(DatasetOf(records[i]));
+  }
+  const uint64_t first = next_seq_;
+  for (size_t i = 0; i < records.size(); ++i) records[i].seq = first + i;
+  std::vector<std::pair<std::string, std::string>> cps;
+  cps.reserve(checkpoints.size());
+  for (const auto& c : checkpoints) cps.emplace_back(c.key, c.value);
+  const std::string entry = FrameJournalEntry(EncodeJournalBatch(records, classes, cps, first));
+  const uint64_t at = journal_size_;
+  Status written = WriteFull(journal_->fd, at, entry, journal_->path);
+  if (written) written = SyncFd(journal_->fd, journal_->path, options_.sync);
+  if (!written) {
+    for (auto& r : records) r.seq = 0;
+    // The entry may be half there; cut it, and refuse further work if even that fails (after a
+    // failed fdatasync the page cache's state is unknown: PostgreSQL's lesson).
+    if (::ftruncate(journal_->fd, static_cast<off_t>(at)) != 0 || ::fdatasync(journal_->fd) != 0) {
+      return Fail(written.error());
+    }
+    return written.error();
+  }
+  journal_size_ = at + entry.size();
+  next_seq_ = first + records.size();
+
+  // Committed. File the records into their open blocks.
+  std::vector<Partition*> parts(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    parts[i] = GetPartition(classes[i], DayOf(records[i].time_ms));
+    Index(parts[i], records[i]);
+  }
+  std::vector<Record> slim;
+  slim.reserve(records.size());
+  for (const Record& r : records) slim.push_back(Slim(r));
+  {
+    std::unique_lock lock(state_mu_);
+    for (size_t i = 0; i < records.size(); ++i)
+      parts[i]->open.records.push_back(std::move(slim[i]));
+    for (const auto& c : checkpoints) checkpoints_[c.key] = c.value;
+  }
+  // Sealing failures do not undo the commit: the records stay in memory and in the journal;
+  // further appends are refused until the store is reopened.
+  std::sort(parts.begin(), parts.end());
+  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+  for (Partition* p : parts) {
+    if (p->open.records.size() >= options_.block_records ||
+        p->open.raw_bytes >= options_.block_raw_bytes) {
+      if (auto s = Seal(p, options_.ingest_level); !s) {
+        failed_ = s.error();
+        return {};
+      }
+    }
+  }
+  if (journal_size_ >= options_.journal_rotate_bytes) {
+    if (auto s = Rotate(); !s) failed_ = s.error();
+  }
+  return {};
+}
+
+bool EmbeddedStore::Decode(const Candidate& c, std::vector<Record>* out, std::string* why) const {
+  std::string body;
+  if (auto s = ReadFull(c.file->fd, c.meta->body_offset(), c.meta->body_len, &body, c.file->path);
+      !s) {
+    *why = s.error().message;
+    return false;
+  }
+  return DecodeBlockBody(body, *c.meta, out, why);
+}
+
+Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOptions& options,
+                                          const std::function<bool(const Record&)>& sink) {
+  SearchStats stats;
+  if (options.limit == 0 || options.since_ms >= options.until_ms) return stats;
+  const std::set<std::string> tenants(options.tenants.begin(), options.tenants.end());
+  auto tenant_ok = [&](const std::string& t) { return tenants.empty() || tenants.contains(t); };
+  auto time_ok = [&](int64_t t) { return t >= options.since_ms && t < options.until_ms; };
+  std::vector<uint64_t> hashes;
+  for (const auto& t : query.required_tokens()) hashes.push_back(TokenHash(t));
+
+  std::vector<Candidate> candidates;
+  std::vector<Record> memory;
+  {
+    std::shared_lock lock(state_mu_);
+    for (const auto& [key, p] : partitions_) {
+      stats.blocks_total += p->blocks->size() + (p->open.records.empty() ? 0 : 1);
+      const int64_t day_start = p->day * kDayMs;
+      if (day_start >= options.until_ms ||
+          (options.since_ms > day_start && options.since_ms - day_start >= kDayMs)) {
+        continue;
+      }
+      for (const BlockMeta& m : *p->blocks) {
+        if (m.max_time < options.since_ms || m.min_time >= options.until_ms) continue;
+        if (!tenants.empty() &&
+            std::none_of(m.tenants.begin(), m.tenants.end(),
+                         [&](const std::string& t) { return tenants.contains(t); })) {
+          continue;
+        }
+        candidates.push_back(Candidate{p->file, p->blocks, &m, m.min_time, m.max_time});
+      }
+      for (const Record& r : p->open.records) {
+        if (time_ok(r.time_ms) && tenant_ok(r.tenant)) memory.push_back(r);
+      }
+    }
+  }
+  auto add_problem = [&](std::string what) {
+    if (stats.problems.size() < kMaxReportedProblems) stats.problems.push_back(std::move(what));
+  };
+  // Bloom pruning: one 64-byte line per required token per block.
+  if (!hashes.empty()) {
+    std::vector<Candidate> kept;
+    std::string line;
+    for (auto& c : candidates) {
+      bool may = true;
+      for (uint64_t h : hashes) {
+        const uint64_t at = c.meta->bloom_offset() + BloomLineOffset(h, c.meta->bloom_len);
+        if (auto s = ReadFull(c.file->fd, at, kBloomLineBytes, &line, c.file->path); !s) {
+          ++stats.blocks_corrupt;
+          add_problem(At(c.file->path, c.meta->offset, s.error().message));
+          may = false;
+          break;
+        }
+        if (!BloomLineHas(line, h, c.meta->bloom_k)) {
+          may = false;
+          break;
+        }
+      }
+      if (may) kept.push_back(std::move(c));
+    }
+    candidates = std::move(kept);
+  }
+  const KeyOrder order{options.newest_first};
+  auto key_of = [](const Record& r) { return Key{r.time_ms, r.seq}; };
+  if (!memory.empty()) {
+    std::sort(memory.begin(), memory.end(),
+              [&](const Record& a, const Record& b) { return order(key_of(a), key_of(b)); });
+    Candidate c;
+    c.min_time = options.newest_first ? memory.back().time_ms : memory.front().time_ms;
+    c.max_time = options.newest_first ? memory.front().time_ms : memory.back().time_ms;
+    candidates.push_back(std::move(c));
+  }
+  std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+    return options.newest_first ? a.max_time > b.max_time : a.min_time < b.min_time;
+  });
+
+  // Merge: a buffered record is emitted once no unread candidate can hold an earlier one. The
+  // buffer never holds more than the records still to deliver (limit - delivered).
+  std::map<Key, Record, KeyOrder> buffer(order);
+  size_t delivered = 0;
+  bool stopped = false;
+  auto emit_until = [&](const Candidate* next) {
+    while (!buffer.empty() && !stopped) {
+      const Key& k = buffer.begin()->first;
+      if (next != nullptr &&
+          (options.newest_first ? k.time <= next->max_time : k.time >= next->min_time)) {
+        return;
+      }
+      const bool more = sink(buffer.begin()->second);
+      buffer.erase(buffer.begin());
+      ++delivered;
+      if (!more || delivered >= options.limit) stopped = true;
+    }
+  };
+  std::vector<Record> records;
+  for (size_t ci = 0; ci < candidates.size() && !stopped; ++ci) {
+    const Candidate& c = candidates[ci];
+    emit_until(&c);
+    if (stopped) break;
+    records.clear();
+    if (c.meta == nullptr) {
+      records = std::move(memory);
+    } else {
+      std::string why;
+      ++stats.blocks_read;
+      if (!Decode(c, &records, &why)) {
+        ++stats.blocks_corrupt;
+        add_problem(At(c.file->path, c.meta->offset, why));
+        continue;
+      }
+    }
+    const size_t room = options.limit - delivered;
+    for (Record& r : records) {
+      if (!time_ok(r.time_ms) || !tenant_ok(r.tenant)) continue;
+      const Key k = key_of(r);
+      if (buffer.size() >= room && !order(k, std::prev(buffer.end())->first)) continue;
+      options_.normalize(r);
+      ++stats.records_scanned;
+      if (!query.Matches(r)) continue;
+      ++stats.records_matched;
+      buffer.emplace(k, std::move(r));
+      if (buffer.size() > room) buffer.erase(std::prev(buffer.end()));
+    }
+  }
+  emit_until(nullptr);
+  stats.truncated = stopped && (!buffer.empty() || delivered >= options.limit);
+  return stats;
+}
+
+Result<std::vector<Record>> EmbeddedStore::GetBySeq(std::span<const uint64_t> seqs) {
+  if (seqs.size() > kMaxGetBySeq) {
+    return MakeError(Errc::kInvalidArgument, "more than 100,000 seqs asked at once");
+  }
+  const std::set<uint64_t> wanted(seqs.begin(), seqs.end());
+  std::map<uint64_t, Record> found;
+  std::vector<Candidate> candidates;
+  {
+    std::shared_lock lock(state_mu_);
+    for (const auto& [key, p] : partitions_) {
+      for (const BlockMeta& m : *p->blocks) {
+        auto it = wanted.lower_bound(m.min_seq);
+        if (it != wanted.end() && *it <= m.max_seq) {
+          candidates.push_back(Candidate{p->file, p->blocks, &m, m.min_time, m.max_time});
+        }
+      }
+      for (const Record& r : p->open.records) {
+        if (wanted.contains(r.seq)) found.emplace(r.seq, r);
+      }
+    }
+  }
+  std::vector<Record> records;
+  for (const auto& c : candidates) {
+    records.clear();
+    std::string why;
+    if (!Decode(c, &records, &why)) {
+      return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, why));
+    }
+    for (Record& r : records) {
+      if (wanted.contains(r.seq)) found.emplace(r.seq, std::move(r));
+    }
+  }
+  std::vector<Record> out;
+  for (uint64_t s : seqs) {
+    auto it = found.find(s);
+    if (it == found.end()) continue;
+    out.push_back(it->second);
+    if (out.back().fields.empty()) options_.normalize(out.back());
+  }
+  return out;
+}
+
+Result<VerifyReport> EmbeddedStore::Verify() {
+  VerifyReport report;
+  std::vector<std::pair<std::shared_ptr<File>, uint64_t>> files;
+  {
+    std::shared_lock lock(state_mu_);
+    report.problems = open_problems_;
+    for (const auto& [key, p] : partitions_) {
+      if (p->file) files.emplace_back(p->file, p->end);
+    }
+  }
+  for (const auto& [file, end] : files) {
+    ++report.files;
+    ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, file->path));
+    std::vector<BlockMeta> metas;
+    uint64_t tail;
+    bool incomplete;
+    ScanBlocks(*file, std::min(size, end), true, &metas, &report.problems, &tail, &incomplete);
+    if (incomplete) report.problems.push_back(At(file->path, tail, "a block cut short"));
+    if (size < end)
+      report.problems.push_back(At(file->path, size, "the file is shorter than its blocks"));
+    report.blocks += metas.size();
+    for (const auto& m : metas) report.records += m.records;
+  }
+  // The journal: the current segment up to its committed size.
+  std::shared_ptr<File> journal;
+  uint64_t journal_end;
+  {
+    std::lock_guard writer(writer_mu_);
+    journal = journal_;
+    journal_end = journal_size_;
+  }
+  if (journal) {
+    ++report.files;
+    uint64_t pos = 0;
+    while (pos < journal_end) {
+      JournalEntryView e;
+      std::string why;
+      bool incomplete;
+      std::optional<JournalBatch> batch;
+      std::optional<JournalSnapshot> snapshot;
+      if (!ReadJournalEntry(*journal, pos, journal_end, &e, &why, &incomplete) ||
+          !DecodeJournalPayload(e.payload, &batch, &snapshot, &why)) {
+        report.problems.push_back(At(journal->path, pos, why));
+        break;
+      }
+      pos += kJournalHeaderBytes + e.payload.size();
+    }
+  }
+  return report;
+}
+
+Result<RetentionReport> EmbeddedStore::EnforceRetention(int64_t now_ms) {
+  std::lock_guard writer(writer_mu_);
+  if (!failed_) return failed_.error();
+  // Seal everything and restart the journal first, so no journal entry can bring a deleted
+  // partition's records back.
+  RETURN_IF_ERROR(Rotate());
+  RetentionReport report;
+  std::vector<std::unique_ptr<Partition>> doomed;
+  {
+    std::unique_lock lock(state_mu_);
+    for (auto it = partitions_.begin(); it != partitions_.end();) {
+      const Partition& p = *it->second;
+      auto days = options_.retention_days.find(p.data_class);
+      const int64_t keep_days =
+          days != options_.retention_days.end() ? days->second : options_.default_retention_days;
+      const int64_t day_end = (p.day + 1) * kDayMs;
+      if (keep_days >= 0 && now_ms - day_end >= keep_days * kDayMs) {
+        doomed.push_back(std::move(it->second));
+        it = partitions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& p : doomed) {
+    RetentionReport::Partition r;
+    r.data_class = p->data_class;
+    r.day = DayName(p->day);
+    for (const auto& m : *p->blocks) r.records += m.records;
+    r.stored_bytes = p->end;
+    std::error_code ec;
+    fs::remove(p->path, ec);
+    if (ec) return MakeError(Errc::kIo, "deleting " + p->path.string() + ": " + ec.message());
+    RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
+    report.deleted.push_back(std::move(r));
+  }
+  return report;
+}
+
+Status EmbeddedStore::CompactPartition(Partition* p) {
+  const std::shared_ptr<const std::vector<BlockMeta>> blocks = p->blocks;
+  const fs::path tmp = p->path.string() + ".tmp";
+  ASSIGN_OR_RETURN(auto out, OpenFile(tmp, O_RDWR | O_CREAT | O_TRUNC));
+  std::vector<BlockMeta> metas;
+  uint64_t end = 0;
+  std::vector<Record> pending;
+  TokenSet tokens;
+  std::set<std::string, std::less<>> datasets;
+  uint64_t pending_raw = 0;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return {};
+    BlockInput in;
+    in.records = pending;
+    in.tokens = &tokens;
+    in.datasets.assign(datasets.begin(), datasets.end());
+    in.level = options_.archive_level;
+    in.bloom_bits_per_token = options_.bloom_bits_per_token;
+    BlockMeta meta;
+    ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
+    RETURN_IF_ERROR(WriteFull(out->fd, end, bytes, tmp));
+    meta.offset = end;
+    end += bytes.size();
+    metas.push_back(std::move(meta));
+    pending.clear();
+    tokens.Clear();
+    datasets.clear();
+    pending_raw = 0;
+    return {};
+  };
+  std::vector<Record> records;
+  for (const BlockMeta& m : *blocks) {
+    records.clear();
+    std::string why;
+    Candidate c{p->file, blocks, &m, m.min_time, m.max_time};
+    if (!Decode(c, &records, &why)) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      return MakeError(Errc::kIo, At(p->path, m.offset, why) + "; not compacted");
+    }
+    for (Record& r : records) {
+      options_.normalize(r);
+      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
+      if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
+      pending_raw += r.raw.size();
+      r.fields = {};
+      pending.push_back(std::move(r));
+      if (pending.size() >= options_.archive_block_records ||
+          pending_raw >= options_.archive_block_raw_bytes) {
+        RETURN_IF_ERROR(flush());
+      }
+    }
+  }
+  RETURN_IF_ERROR(flush());
+  RETURN_IF_ERROR(SyncFd(out->fd, tmp, options_.sync));
+  if (::rename(tmp.c_str(), p->path.c_str()) != 0)
+    return ErrnoError("renaming " + tmp.string(), errno);
+  RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
+  out->path = p->path;
+  std::unique_lock lock(state_mu_);
+  p->file = std::move(out);
+  p->blocks = std::make_shared<const std::vector<BlockMeta>>(std::move(metas));
+  p->end = end;
+  return {};
+}
+
+Status EmbeddedStore::Compact(int64_t before_ms) {
+  std::lock_guard writer(writer_mu_);
+  if (!failed_) return failed_;
+  std::vector<Partition*> parts;
+  {
+    std::shared_lock lock(state_mu_);
+    for (auto& [key, p] : partitions_) {
+      if ((p->day + 1) * kDayMs > before_ms) continue;
+      const auto& blocks = *p->blocks;
+      const bool worth = blocks.size() + (p->open.records.empty() ? 0 : 1) > 1 ||
+                         std::any_of(blocks.begin(), blocks.end(), [&](const BlockMeta& m) {
+                           return m.level != static_cast<uint32_t>(options_.archive_level);
+                         });
+      if (worth) parts.push_back(p.get());
+    }
+  }
+  for (Partition* p : parts) {
+    RETURN_IF_ERROR(Seal(p, options_.ingest_level));
+    RETURN_IF_ERROR(CompactPartition(p));
+  }
+  return {};
+}
+
+StoreStats EmbeddedStore::Stats() {
+  StoreStats s;
+  std::shared_lock lock(state_mu_);
+  for (const auto& [key, p] : partitions_) {
+    ++s.partitions;
+    s.blocks += p->blocks->size();
+    s.stored_bytes += p->end;
+    for (const auto& m : *p->blocks) {
+      s.records += m.records;
+      s.raw_bytes += m.raw_bytes;
+    }
+    s.open_records += p->open.records.size();
+    for (const auto& r : p->open.records) s.raw_bytes += r.raw.size();
+  }
+  s.records += s.open_records;
+  s.stored_bytes += journal_size_;
+  s.next_seq = next_seq_;
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LogStore>> OpenEmbeddedStore(EmbeddedStoreOptions options) {
+  auto store = std::make_unique<EmbeddedStore>(std::move(options));
+  RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<LogStore>(std::move(store));
+}
+
+}  // namespace seccloud::soc

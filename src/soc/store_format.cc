@@ -1,0 +1,682 @@
+// Codecs of the embedded store's on-disk format (store_internal.h describes the format).
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+#include "soc/store_internal.h"
+
+namespace seccloud::soc::store_internal {
+namespace {
+
+// CRC32C, reflected polynomial 0x82F63B78.
+struct Crc32cTable {
+  uint32_t t[8][256];
+  Crc32cTable() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i) {
+      for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
+    }
+  }
+};
+
+uint32_t Crc32cSoftware(const unsigned char* p, size_t n, uint32_t crc) {
+  static const Crc32cTable table;
+  crc = ~crc;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    w ^= crc;
+    crc = table.t[7][w & 0xff] ^ table.t[6][(w >> 8) & 0xff] ^ table.t[5][(w >> 16) & 0xff] ^
+          table.t[4][(w >> 24) & 0xff] ^ table.t[3][(w >> 32) & 0xff] ^
+          table.t[2][(w >> 40) & 0xff] ^ table.t[1][(w >> 48) & 0xff] ^ table.t[0][w >> 56];
+    p += 8;
+    n -= 8;
+  }
+  while (n-- > 0) crc = (crc >> 8) ^ table.t[0][(crc ^ *p++) & 0xff];
+  return ~crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const unsigned char* p, size_t n,
+                                                          uint32_t crc) {
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    c = __builtin_ia32_crc32di(c, w);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return ~c32;
+}
+#endif
+
+uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+uint64_t Fmix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+uint64_t LoadLe64(const char* p, size_t n) {
+  uint64_t w = 0;
+  for (size_t i = 0; i < n; ++i) w |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return w;
+}
+
+// The bit positions within a 512-bit line: 9-bit slices of a second mix of the hash.
+uint32_t BitOf(uint64_t mixed, uint32_t i) {
+  return static_cast<uint32_t>((mixed >> (9 * (i % 7))) + (i / 7) * 97) & 511;
+}
+
+constexpr uint32_t kBloomMaxK = 7;
+
+}  // namespace
+
+uint32_t Crc32c(std::string_view data, uint32_t crc) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+#if defined(__x86_64__)
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  if (hw) return Crc32cHardware(p, data.size(), crc);
+#endif
+  return Crc32cSoftware(p, data.size(), crc);
+}
+
+uint64_t TokenHash(std::string_view token) {
+  // MurmurHash3-style, one 64-bit lane, little-endian words; fixed forever.
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (token.size() * 0x87c37b91114253d5ULL);
+  size_t i = 0;
+  for (; i + 8 <= token.size(); i += 8) {
+    uint64_t k = LoadLe64(token.data() + i, 8);
+    k *= 0x87c37b91114253d5ULL;
+    k = Rotl(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+    h = Rotl(h, 27) * 5 + 0x52dce729;
+  }
+  if (i < token.size()) {
+    uint64_t k = LoadLe64(token.data() + i, token.size() - i);
+    k *= 0x87c37b91114253d5ULL;
+    k = Rotl(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+  }
+  h = Fmix(h);
+  return h == 0 ? 1 : h;
+}
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void PutZigzag(std::string& out, int64_t v) {
+  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+void PutString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
+  out.append(s);
+}
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+uint32_t GetU32(const char* p) { return static_cast<uint32_t>(LoadLe64(p, 4)); }
+
+bool Reader::Varint(uint64_t* v) {
+  uint64_t r = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos_ >= data_.size()) return false;
+    const auto b = static_cast<unsigned char>(data_[pos_++]);
+    r |= uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) {
+      *v = r;
+      return true;
+    }
+  }
+  return false;
+}
+bool Reader::Zigzag(int64_t* v) {
+  uint64_t u;
+  if (!Varint(&u)) return false;
+  *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  return true;
+}
+bool Reader::Bytes(size_t n, std::string_view* s) {
+  if (n > remaining()) return false;
+  *s = data_.substr(pos_, n);
+  pos_ += n;
+  return true;
+}
+bool Reader::String(std::string_view* s) {
+  uint64_t n;
+  return Varint(&n) && n <= remaining() && Bytes(static_cast<size_t>(n), s);
+}
+bool Reader::Byte(uint8_t* b) {
+  if (pos_ >= data_.size()) return false;
+  *b = static_cast<uint8_t>(data_[pos_++]);
+  return true;
+}
+
+void TokenSet::Insert(uint64_t hash) {
+  if ((size_ + 1) * 4 > slots_.size() * 3) {
+    std::vector<uint64_t> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(1024, old.size() * 2), 0);
+    size_ = 0;
+    for (uint64_t h : old) {
+      if (h != 0) Insert(h);
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == hash) return;
+    if (slots_[i] == 0) {
+      slots_[i] = hash;
+      ++size_;
+      return;
+    }
+  }
+}
+void TokenSet::Clear() {
+  slots_.clear();
+  slots_.shrink_to_fit();
+  size_ = 0;
+}
+
+size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes) {
+  const uint64_t lines = bloom_bytes / kBloomLineBytes;
+  return static_cast<size_t>(((hash >> 32) * lines) >> 32) * kBloomLineBytes;
+}
+
+bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k) {
+  const uint64_t mixed = Fmix(hash ^ 0x5bd1e9955bd1e995ULL);
+  for (uint32_t i = 0; i < k; ++i) {
+    const uint32_t bit = BitOf(mixed, i);
+    if ((static_cast<unsigned char>(line[bit / 8]) & (1u << (bit % 8))) == 0) return false;
+  }
+  return true;
+}
+
+Bloom BuildBloom(const TokenSet& tokens, double bits_per_token) {
+  Bloom bloom;
+  const double bits = std::max(1.0, std::ceil(static_cast<double>(tokens.size()) * bits_per_token));
+  const size_t lines = std::max<size_t>(
+      1, std::min<size_t>(kMaxBloomBytes / kBloomLineBytes,
+                          static_cast<size_t>(std::ceil(bits / (kBloomLineBytes * 8)))));
+  bloom.bits.assign(lines * kBloomLineBytes, '\0');
+  // k = ln2 × bits per token is optimal for a plain filter; a blocked one wants it a bit lower.
+  bloom.k = static_cast<uint32_t>(
+      std::clamp(std::lround(bits_per_token * 0.6), long{1}, static_cast<long>(kBloomMaxK)));
+  tokens.ForEach([&](uint64_t h) {
+    const size_t line = BloomLineOffset(h, bloom.bits.size());
+    const uint64_t mixed = Fmix(h ^ 0x5bd1e9955bd1e995ULL);
+    for (uint32_t i = 0; i < bloom.k; ++i) {
+      const uint32_t bit = BitOf(mixed, i);
+      bloom.bits[line + bit / 8] =
+          static_cast<char>(bloom.bits[line + bit / 8] | (1u << (bit % 8)));
+    }
+  });
+  return bloom;
+}
+
+namespace {
+
+// A dictionary column: distinct values in first-seen order, then one index per record.
+void PutDictColumn(std::string& out, std::span<const Record> records,
+                   const std::string Record::*member) {
+  std::unordered_map<std::string_view, uint64_t> index;
+  std::vector<std::string_view> dict;
+  std::vector<uint64_t> ids;
+  ids.reserve(records.size());
+  for (const Record& r : records) {
+    const std::string& v = r.*member;
+    auto [it, added] = index.emplace(v, dict.size());
+    if (added) dict.push_back(v);
+    ids.push_back(it->second);
+  }
+  PutVarint(out, dict.size());
+  for (auto v : dict) PutString(out, v);
+  for (uint64_t id : ids) PutVarint(out, id);
+}
+
+bool GetDictColumn(Reader& in, std::vector<Record>& records, size_t first,
+                   std::string Record::*member) {
+  uint64_t n;
+  if (!in.Varint(&n) || n > in.remaining()) return false;
+  if (n > in.remaining()) return false;
+  std::vector<std::string_view> dict(n);
+  for (auto& v : dict) {
+    if (!in.String(&v)) return false;
+  }
+  for (size_t i = first; i < records.size(); ++i) {
+    uint64_t id;
+    if (!in.Varint(&id) || id >= n) return false;
+    records[i].*member = std::string(dict[id]);
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
+  const auto records = input.records;
+  if (records.empty()) return MakeError(Errc::kInternal, "an empty block");
+  std::string body;
+  size_t raw_total = 0;
+  for (const Record& r : records) raw_total += r.raw.size();
+  body.reserve(raw_total + records.size() * 16 + 64);
+  PutVarint(body, records.size());
+  PutVarint(body, records[0].seq);
+  for (size_t i = 1; i < records.size(); ++i) PutVarint(body, records[i].seq - records[i - 1].seq);
+  PutZigzag(body, records[0].time_ms);
+  for (size_t i = 1; i < records.size(); ++i) {
+    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
+                                         static_cast<uint64_t>(records[i - 1].time_ms)));
+  }
+  for (const Record& r : records) {
+    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(r.received_ms) -
+                                         static_cast<uint64_t>(r.time_ms)));
+  }
+  for (const Record& r : records) body.push_back(static_cast<char>(r.format));
+  for (const Record& r : records) body.push_back(r.truncated ? 1 : 0);
+  PutDictColumn(body, records, &Record::source);
+  PutDictColumn(body, records, &Record::peer);
+  PutDictColumn(body, records, &Record::tenant);
+  for (const Record& r : records) PutVarint(body, r.raw.size());
+  for (const Record& r : records) body.append(r.raw);
+
+  std::string compressed(ZSTD_compressBound(body.size()), '\0');
+  const size_t csize =
+      ZSTD_compress(compressed.data(), compressed.size(), body.data(), body.size(), input.level);
+  if (ZSTD_isError(csize)) {
+    return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(csize));
+  }
+  compressed.resize(csize);
+  if (csize > kMaxBodyBytes) return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
+
+  Bloom bloom;
+  if (input.tokens != nullptr) bloom = BuildBloom(*input.tokens, input.bloom_bits_per_token);
+  if (bloom.bits.empty()) bloom = BuildBloom(TokenSet(), input.bloom_bits_per_token);
+
+  BlockMeta m;
+  m.level = static_cast<uint32_t>(input.level);
+  m.records = records.size();
+  m.min_time = INT64_MAX;
+  m.max_time = INT64_MIN;
+  std::vector<std::string> tenants;
+  for (const Record& r : records) {
+    m.min_time = std::min(m.min_time, r.time_ms);
+    m.max_time = std::max(m.max_time, r.time_ms);
+    tenants.push_back(r.tenant);
+  }
+  std::sort(tenants.begin(), tenants.end());
+  tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
+  m.tenants = std::move(tenants);
+  m.datasets = input.datasets;
+  std::sort(m.datasets.begin(), m.datasets.end());
+  m.datasets.erase(std::unique(m.datasets.begin(), m.datasets.end()), m.datasets.end());
+  m.min_seq = records.front().seq;
+  m.max_seq = records.back().seq;
+  m.raw_bytes = raw_total;
+  m.body_raw_len = body.size();
+  m.bloom_k = bloom.k;
+
+  std::string meta_bytes;
+  PutVarint(meta_bytes, 1);
+  PutVarint(meta_bytes, m.level);
+  PutVarint(meta_bytes, m.records);
+  PutZigzag(meta_bytes, m.min_time);
+  PutZigzag(meta_bytes, m.max_time);
+  PutVarint(meta_bytes, m.min_seq);
+  PutVarint(meta_bytes, m.max_seq);
+  PutVarint(meta_bytes, m.raw_bytes);
+  PutVarint(meta_bytes, m.body_raw_len);
+  PutVarint(meta_bytes, m.bloom_k);
+  PutVarint(meta_bytes, m.tenants.size());
+  for (const auto& t : m.tenants) PutString(meta_bytes, t);
+  PutVarint(meta_bytes, m.datasets.size());
+  for (const auto& d : m.datasets) PutString(meta_bytes, d);
+  if (meta_bytes.size() > kMaxMetaBytes) {
+    return MakeError(Errc::kResourceExhausted, "a block's tenant and dataset sets exceed 1 MiB");
+  }
+
+  m.meta_len = static_cast<uint32_t>(meta_bytes.size());
+  m.bloom_len = static_cast<uint32_t>(bloom.bits.size());
+  m.body_len = static_cast<uint32_t>(compressed.size());
+  m.meta_crc = Crc32c(meta_bytes);
+  m.bloom_crc = Crc32c(bloom.bits);
+  m.body_crc = Crc32c(compressed);
+
+  std::string out;
+  out.reserve(kBlockHeaderBytes + meta_bytes.size() + bloom.bits.size() + compressed.size());
+  PutU32(out, kBlockMagic);
+  PutU32(out, m.meta_len);
+  PutU32(out, m.bloom_len);
+  PutU32(out, m.body_len);
+  PutU32(out, m.meta_crc);
+  PutU32(out, m.bloom_crc);
+  PutU32(out, m.body_crc);
+  PutU32(out, Crc32c(out));
+  out += meta_bytes;
+  out += bloom.bits;
+  out += compressed;
+  *meta = std::move(m);
+  return out;
+}
+
+bool ParseBlockHeader(std::string_view h, BlockMeta* meta, std::string* why) {
+  if (h.size() < kBlockHeaderBytes) {
+    *why = "a block header cut short";
+    return false;
+  }
+  if (GetU32(h.data()) != kBlockMagic) {
+    *why = "no block magic";
+    return false;
+  }
+  if (Crc32c(h.substr(0, 28)) != GetU32(h.data() + 28)) {
+    *why = "block header checksum mismatch";
+    return false;
+  }
+  meta->meta_len = GetU32(h.data() + 4);
+  meta->bloom_len = GetU32(h.data() + 8);
+  meta->body_len = GetU32(h.data() + 12);
+  meta->meta_crc = GetU32(h.data() + 16);
+  meta->bloom_crc = GetU32(h.data() + 20);
+  meta->body_crc = GetU32(h.data() + 24);
+  if (meta->meta_len > kMaxMetaBytes || meta->bloom_len > kMaxBloomBytes ||
+      meta->bloom_len % kBloomLineBytes != 0 || meta->bloom_len == 0 ||
+      meta->body_len > kMaxBodyBytes) {
+    *why = "block header lengths out of range";
+    return false;
+  }
+  return true;
+}
+
+bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
+  if (Crc32c(bytes) != meta->meta_crc) {
+    *why = "block meta checksum mismatch";
+    return false;
+  }
+  Reader in(bytes);
+  uint64_t version, level, records, min_seq, max_seq, raw_bytes, body_raw_len, k, n;
+  int64_t min_time, max_time;
+  if (!in.Varint(&version) || version != 1) {
+    *why = "unknown block version";
+    return false;
+  }
+  if (!in.Varint(&level) || !in.Varint(&records) || !in.Zigzag(&min_time) ||
+      !in.Zigzag(&max_time) || !in.Varint(&min_seq) || !in.Varint(&max_seq) ||
+      !in.Varint(&raw_bytes) || !in.Varint(&body_raw_len) || !in.Varint(&k)) {
+    *why = "block meta cut short";
+    return false;
+  }
+  if (records == 0 || min_time > max_time || min_seq > max_seq || max_seq - min_seq + 1 < records ||
+      body_raw_len > kMaxBodyRawBytes || k == 0 || k > kBloomMaxK || level > 30) {
+    *why = "block meta values inconsistent";
+    return false;
+  }
+  meta->level = static_cast<uint32_t>(level);
+  meta->records = records;
+  meta->min_time = min_time;
+  meta->max_time = max_time;
+  meta->min_seq = min_seq;
+  meta->max_seq = max_seq;
+  meta->raw_bytes = raw_bytes;
+  meta->body_raw_len = body_raw_len;
+  meta->bloom_k = static_cast<uint32_t>(k);
+  for (auto* set : {&meta->tenants, &meta->datasets}) {
+    set->clear();
+    if (!in.Varint(&n) || n > in.remaining()) {
+      *why = "block meta sets cut short";
+      return false;
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view s;
+      if (!in.String(&s)) {
+        *why = "block meta sets cut short";
+        return false;
+      }
+      set->emplace_back(s);
+    }
+  }
+  if (in.remaining() != 0) {
+    *why = "trailing bytes in block meta";
+    return false;
+  }
+  return true;
+}
+
+bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
+                     std::string* why) {
+  if (Crc32c(body) != meta.body_crc) {
+    *why = "block body checksum mismatch";
+    return false;
+  }
+  const unsigned long long frame = ZSTD_getFrameContentSize(body.data(), body.size());
+  if (frame != meta.body_raw_len) {
+    *why = "block body size differs from its meta";
+    return false;
+  }
+  std::string raw(meta.body_raw_len, '\0');
+  const size_t got = ZSTD_decompress(raw.data(), raw.size(), body.data(), body.size());
+  if (ZSTD_isError(got) || got != raw.size()) {
+    *why = "block body does not decompress";
+    return false;
+  }
+  Reader in(raw);
+  uint64_t n;
+  // Every record takes at least 9 bytes of columns: a bound before allocating.
+  if (!in.Varint(&n) || n != meta.records || n > in.remaining() / 9) {
+    *why = "block record count differs from its meta";
+    return false;
+  }
+  const size_t first = out->size();
+  out->resize(first + n);
+  auto fail = [&](const char* what) {
+    out->resize(first);
+    *why = what;
+    return false;
+  };
+  uint64_t seq = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t d;
+    if (!in.Varint(&d)) return fail("block seq column cut short");
+    seq = i == 0 ? d : seq + d;
+    (*out)[first + i].seq = seq;
+  }
+  int64_t t = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t d;
+    if (!in.Zigzag(&d)) return fail("block time column cut short");
+    t = i == 0 ? d : static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d));
+    (*out)[first + i].time_ms = t;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    int64_t d;
+    if (!in.Zigzag(&d)) return fail("block received column cut short");
+    Record& r = (*out)[first + i];
+    r.received_ms =
+        static_cast<int64_t>(static_cast<uint64_t>(r.time_ms) + static_cast<uint64_t>(d));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t b;
+    if (!in.Byte(&b) || b < 1 || b > 7) return fail("block format column invalid");
+    (*out)[first + i].format = static_cast<Format>(b);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t b;
+    if (!in.Byte(&b) || b > 1) return fail("block flags column invalid");
+    (*out)[first + i].truncated = b == 1;
+  }
+  if (!GetDictColumn(in, *out, first, &Record::source) ||
+      !GetDictColumn(in, *out, first, &Record::peer) ||
+      !GetDictColumn(in, *out, first, &Record::tenant)) {
+    return fail("block dictionary column invalid");
+  }
+  std::vector<uint64_t> sizes(n);
+  uint64_t total = 0;
+  for (auto& s : sizes) {
+    if (!in.Varint(&s) || s > kMaxRawBytes) return fail("block raw length column invalid");
+    total += s;
+  }
+  if (total != in.remaining()) return fail("block raw bytes differ from their lengths");
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view s;
+    in.Bytes(static_cast<size_t>(sizes[i]), &s);
+    (*out)[first + i].raw.assign(s);
+  }
+  const Record& lo = (*out)[first];
+  const Record& hi = (*out)[first + n - 1];
+  if (lo.seq != meta.min_seq || hi.seq != meta.max_seq) return fail("block seqs differ from meta");
+  for (size_t i = first; i < out->size(); ++i) {
+    if ((*out)[i].time_ms < meta.min_time || (*out)[i].time_ms > meta.max_time) {
+      return fail("block record time outside its meta range");
+    }
+  }
+  return true;
+}
+
+std::string EncodeJournalBatch(std::span<const Record> records,
+                               std::span<const std::string> classes,
+                               std::span<const std::pair<std::string, std::string>> checkpoints,
+                               uint64_t first_seq) {
+  std::string out;
+  size_t size = 32;
+  for (const Record& r : records) {
+    size += r.raw.size() + r.source.size() + r.peer.size() + r.tenant.size() + 48;
+  }
+  out.reserve(size);
+  out.push_back(1);
+  PutVarint(out, first_seq);
+  PutVarint(out, records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    PutZigzag(out, r.time_ms);
+    PutZigzag(out, r.received_ms);
+    out.push_back(static_cast<char>(r.format));
+    out.push_back(r.truncated ? 1 : 0);
+    PutString(out, classes[i]);
+    PutString(out, r.source);
+    PutString(out, r.peer);
+    PutString(out, r.tenant);
+    PutString(out, r.raw);
+  }
+  PutVarint(out, checkpoints.size());
+  for (const auto& [k, v] : checkpoints) {
+    PutString(out, k);
+    PutString(out, v);
+  }
+  return out;
+}
+
+std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
+  std::string out;
+  out.push_back(2);
+  PutVarint(out, snapshot.next_seq);
+  PutVarint(out, snapshot.checkpoints.size());
+  for (const auto& [k, v] : snapshot.checkpoints) {
+    PutString(out, k);
+    PutString(out, v);
+  }
+  return out;
+}
+
+std::string FrameJournalEntry(std::string_view payload) {
+  std::string out;
+  out.reserve(kJournalHeaderBytes + payload.size());
+  PutU32(out, kJournalMagic);
+  PutU32(out, static_cast<uint32_t>(payload.size()));
+  PutU32(out, Crc32c(payload));
+  PutU32(out, Crc32c(out));
+  out.append(payload);
+  return out;
+}
+
+namespace {
+bool GetCheckpoints(Reader& in, std::vector<std::pair<std::string, std::string>>* out) {
+  uint64_t n;
+  if (!in.Varint(&n) || n > in.remaining()) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view k, v;
+    if (!in.String(&k) || !in.String(&v)) return false;
+    out->emplace_back(k, v);
+  }
+  return true;
+}
+}  // namespace
+
+bool DecodeJournalPayload(std::string_view payload, std::optional<JournalBatch>* batch,
+                          std::optional<JournalSnapshot>* snapshot, std::string* why) {
+  Reader in(payload);
+  uint8_t type;
+  if (!in.Byte(&type)) {
+    *why = "empty journal entry";
+    return false;
+  }
+  if (type == 2) {
+    JournalSnapshot s;
+    if (!in.Varint(&s.next_seq) || !GetCheckpoints(in, &s.checkpoints) || in.remaining() != 0) {
+      *why = "journal snapshot malformed";
+      return false;
+    }
+    *snapshot = std::move(s);
+    return true;
+  }
+  if (type != 1) {
+    *why = "unknown journal entry type";
+    return false;
+  }
+  JournalBatch b;
+  uint64_t n;
+  // Every record takes at least 9 bytes: a bound before allocating.
+  if (!in.Varint(&b.first_seq) || !in.Varint(&n) || n > in.remaining() / 9 ||
+      b.first_seq + n < b.first_seq) {
+    *why = "journal batch header malformed";
+    return false;
+  }
+  b.records.resize(n);
+  b.classes.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    Record& r = b.records[i];
+    uint8_t format, flags;
+    std::string_view cls, source, peer, tenant, raw;
+    if (!in.Zigzag(&r.time_ms) || !in.Zigzag(&r.received_ms) || !in.Byte(&format) ||
+        !in.Byte(&flags) || !in.String(&cls) || !in.String(&source) || !in.String(&peer) ||
+        !in.String(&tenant) || !in.String(&raw) || format < 1 || format > 7 || flags > 1 ||
+        raw.size() > kMaxRawBytes) {
+      *why = "journal record malformed";
+      return false;
+    }
+    r.seq = b.first_seq + i;
+    r.format = static_cast<Format>(format);
+    r.truncated = flags == 1;
+    b.classes[i].assign(cls);
+    r.source.assign(source);
+    r.peer.assign(peer);
+    r.tenant.assign(tenant);
+    r.raw.assign(raw);
+  }
+  if (!GetCheckpoints(in, &b.checkpoints) || in.remaining() != 0) {
+    *why = "journal checkpoints malformed";
+    return false;
+  }
+  *batch = std::move(b);
+  return true;
+}
+
+}  // namespace seccloud::soc::store_internal

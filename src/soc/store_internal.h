@@ -1,0 +1,181 @@
+#pragma once
+// Private to the embedded store: its on-disk format and the codecs for it.
+//
+// ON-DISK FORMAT (version 1). All integers little-endian; "varint" is LEB128, "zz" a zigzag
+// varint; "str" is a varint length and the bytes. Checksums are CRC32C (Castagnoli), computed by
+// Crc32c() below (SSE4.2 instruction when present, else a table).
+//
+// <directory>/
+//   LOCK                         flock()ed by the open store; empty
+//   data/<class>/<YYYY-MM-DD>.blk one partition: the records of one data class (first dot-component
+//                                of event.dataset) whose time_ms falls on that UTC day; nothing
+//                                but whole blocks, appended and fdatasync'd one at a time
+//   data/<class>/<day>.blk.tmp   a Compact() rewrite in progress; removed on open
+//   data/<class>/<day>.blk.torn-<offset>  bytes cut from a torn tail on open, kept for inspection
+//   journal/<16 hex digits>.wal  the write-ahead journal segments, in order; each begins with a
+//                                snapshot entry; every Append is one batch entry, fdatasync'd
+//
+// Block (in a .blk file):
+//   fixed header, 32 bytes:
+//     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
+//     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
+//   meta (meta_len bytes): varint version (1) | varint zstd level | varint records |
+//     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
+//     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset
+//   bloom (bloom_len bytes, a multiple of 64): a blocked Bloom filter; each token sets bloom_k
+//     bits in one 512-bit line, chosen by TokenHash (see BloomProbe), so a lookup reads 64 bytes
+//   body (body_len bytes): one zstd frame; decompressed (body_raw_len bytes), column by column:
+//     varint n | seq: varint first, n-1 × varint delta | time: zz first, n-1 × zz delta |
+//     n × zz (received_ms - time_ms) | n × u8 format | n × u8 flags (bit 0: truncated) |
+//     source, peer, tenant: each varint dict size, dict × str, n × varint index |
+//     n × varint raw length | the raw bytes, concatenated
+//   Records in a block are in seq order; min/max_time bound their times (late records make
+//   blocks' time ranges overlap; Search merges).
+//
+// Journal entry (in a .wal file):
+//   u32 magic "SCJ1" | u32 payload_len | u32 crc(payload) | u32 crc(the 12 bytes before) | payload
+//   payload: u8 type, then
+//     type 1, batch:    varint first_seq | varint n | n × record | varint c | c × (str key, str
+//     value)
+//       record:         zz time_ms | zz received_ms | u8 format | u8 flags | str class |
+//                       str source | str peer | str tenant | str raw
+//     type 2, snapshot: varint next_seq | varint c | c × (str key, str value)   (all checkpoints)
+//   A batch's records get seqs first_seq … first_seq+n-1. An entry is committed once it is whole
+//   and its checksums hold; a torn last entry is cut on open.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "soc/record.h"
+
+namespace seccloud::soc::store_internal {
+
+inline constexpr uint32_t kBlockMagic = 0x31424353;    // "SCB1"
+inline constexpr uint32_t kJournalMagic = 0x314a4353;  // "SCJ1"
+inline constexpr size_t kBlockHeaderBytes = 32;
+inline constexpr size_t kJournalHeaderBytes = 16;
+inline constexpr uint32_t kMaxMetaBytes = 1 << 20;
+inline constexpr uint32_t kMaxBloomBytes = 64 << 20;
+inline constexpr uint32_t kMaxBodyBytes = 1u << 30;
+inline constexpr uint64_t kMaxBodyRawBytes = uint64_t{256} << 20;  // > any block written
+inline constexpr uint32_t kMaxJournalPayload = 1u << 30;
+inline constexpr size_t kBloomLineBytes = 64;
+
+uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+// A fixed 64-bit hash of a token (persisted in Bloom filters: never change it).
+uint64_t TokenHash(std::string_view token);
+
+void PutVarint(std::string& out, uint64_t v);
+void PutZigzag(std::string& out, int64_t v);
+void PutString(std::string& out, std::string_view s);
+void PutU32(std::string& out, uint32_t v);
+uint32_t GetU32(const char* p);
+
+// Reads from a bounded buffer; every getter fails (returns false) rather than read past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool Varint(uint64_t* v);
+  bool Zigzag(int64_t* v);
+  bool String(std::string_view* s);
+  bool Byte(uint8_t* b);
+  bool Bytes(size_t n, std::string_view* s);
+  size_t remaining() const { return data_.size() - pos_; }
+  size_t pos() const { return pos_; }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+// A set of token hashes, deduplicated (open addressing); what an open block accumulates.
+class TokenSet {
+ public:
+  void Insert(uint64_t hash);
+  size_t size() const { return size_; }
+  template <class Fn>
+  void ForEach(Fn&& fn) const {
+    for (uint64_t h : slots_) {
+      if (h != 0) fn(h);
+    }
+  }
+  void Clear();
+
+ private:
+  std::vector<uint64_t> slots_;
+  size_t size_ = 0;
+};
+
+struct Bloom {
+  std::string bits;  // a multiple of kBloomLineBytes
+  uint32_t k = 0;
+};
+Bloom BuildBloom(const TokenSet& tokens, double bits_per_token);
+// The line (byte offset of a 64-byte line within the filter) a token's bits are in.
+size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
+bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
+
+struct BlockMeta {
+  uint64_t offset = 0;  // of the block in its file
+  uint32_t meta_len = 0, bloom_len = 0, body_len = 0;
+  uint32_t meta_crc = 0, bloom_crc = 0, body_crc = 0;
+  uint32_t level = 0;
+  uint64_t records = 0;
+  int64_t min_time = 0, max_time = 0;
+  uint64_t min_seq = 0, max_seq = 0;
+  uint64_t raw_bytes = 0, body_raw_len = 0;
+  uint32_t bloom_k = 0;
+  std::vector<std::string> tenants, datasets;  // exact sets, sorted
+
+  uint64_t bloom_offset() const { return offset + kBlockHeaderBytes + meta_len; }
+  uint64_t body_offset() const { return bloom_offset() + bloom_len; }
+  uint64_t end() const { return body_offset() + body_len; }
+};
+
+// A block's records, without fields (rebuilt by the Normalizer).
+struct BlockInput {
+  std::span<const Record> records;  // in seq order
+  const TokenSet* tokens = nullptr;
+  std::vector<std::string> datasets;
+  int level = 3;
+  double bloom_bits_per_token = 10;
+};
+// Encodes a whole block (header, meta, bloom, body); meta gets its fields (offset left 0).
+Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta);
+
+// Parses and checks a fixed header; false with *why on failure.
+bool ParseBlockHeader(std::string_view header32, BlockMeta* meta, std::string* why);
+// Parses meta (already length-checked) into *meta; checks its CRC.
+bool ParseBlockMeta(std::string_view meta_bytes, BlockMeta* meta, std::string* why);
+// Checks the body CRC, decompresses and decodes; appends to *out.
+bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
+                     std::string* why);
+
+// The journal.
+struct JournalBatch {
+  uint64_t first_seq = 0;
+  std::vector<Record> records;       // seq assigned, no fields
+  std::vector<std::string> classes;  // the partition class of each record
+  std::vector<std::pair<std::string, std::string>> checkpoints;
+};
+struct JournalSnapshot {
+  uint64_t next_seq = 0;
+  std::vector<std::pair<std::string, std::string>> checkpoints;
+};
+std::string EncodeJournalBatch(std::span<const Record> records,
+                               std::span<const std::string> classes,
+                               std::span<const std::pair<std::string, std::string>> checkpoints,
+                               uint64_t first_seq);
+std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot);
+// Wraps a payload in an entry header.
+std::string FrameJournalEntry(std::string_view payload);
+// Decodes one payload: exactly one of *batch, *snapshot is filled (by type).
+bool DecodeJournalPayload(std::string_view payload, std::optional<JournalBatch>* batch,
+                          std::optional<JournalSnapshot>* snapshot, std::string* why);
+
+}  // namespace seccloud::soc::store_internal

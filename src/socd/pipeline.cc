@@ -1,0 +1,195 @@
+#include "socd/pipeline.h"
+
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "soc/parse.h"
+
+namespace seccloud::socd {
+namespace {
+
+constexpr size_t kBatch = 4096;
+constexpr auto kBatchWait = std::chrono::milliseconds(50);
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Pipeline::Pipeline(IngestQueue& queue, soc::LogStore& store, soc::AlertStore& alerts,
+                   std::shared_ptr<const TenantRegistry> tenants, MetricsRegistry& metrics,
+                   AlertCallback on_alert, StoreHealth store_health)
+    : queue_(queue),
+      store_(store),
+      alerts_(alerts),
+      metrics_(metrics),
+      on_alert_(std::move(on_alert)),
+      store_health_(std::move(store_health)),
+      tenants_(std::move(tenants)) {}
+
+Pipeline::~Pipeline() {
+  queue_.Close();
+  Join();
+}
+
+void Pipeline::SetDetectors(std::unique_ptr<Detectors> detectors) {
+  std::lock_guard lock(mu_);
+  pending_ = std::move(detectors);
+}
+
+void Pipeline::SetTenants(std::shared_ptr<const TenantRegistry> tenants) {
+  std::lock_guard lock(mu_);
+  tenants_ = std::move(tenants);
+}
+
+void Pipeline::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Pipeline::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Pipeline::Attribute(soc::Record& r, const TenantRegistry& tenants) {
+  if (!r.tenant.empty()) return;
+  // A seccloud event names its tenant; otherwise the sender's address, then the addresses the
+  // record talks about, in the order an analyst would trust them.
+  if (const auto* t = soc::FindField(r.fields, "tenant.id"); t && t->is_string()) {
+    const std::string_view id(t->get_string());
+    if (tenants.FindById(id)) r.tenant.assign(id);
+    return;
+  }
+  auto by_address = [&](std::string_view text) -> bool {
+    auto a = IpAddress::Parse(text);
+    if (!a) return false;
+    if (const Tenant* owner = tenants.Lookup(*a)) {
+      r.tenant = owner->id;
+      return true;
+    }
+    return false;
+  };
+  if (!r.peer.empty() && by_address(r.peer)) {
+  } else {
+    for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
+      const auto* v = soc::FindField(r.fields, path);
+      if (v && v->is_string() && by_address(v->get_string())) break;
+    }
+  }
+  if (!r.tenant.empty()) soc::SetField(r.fields, "tenant.id", boost::json::string(r.tenant));
+}
+
+void Pipeline::Prepare(IngestItem& item) {
+  soc::Record& r = item.record;
+  if (item.sniff_format) r.format = soc::SniffFormat(r.raw);
+  soc::Normalize(r);
+  if (!r.parsed) counters_.parse_failures.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush) {
+  if (!detectors_) return;
+  std::vector<soc::Detection> found;
+  // Correlations whose condition is judged at the end of a window (lt/lte/eq) fire here.
+  if (flush && detectors_->engine) detectors_->engine->Flush(now_ms, &found);
+  for (IngestItem& item : batch) {
+    const soc::Record& r = item.record;
+    // The SOC's own alerts come back through its spool; detecting on them would feed back.
+    if (const auto* ds = soc::FindField(r.fields, "event.dataset");
+        ds && ds->is_string() && ds->get_string().starts_with("soc.")) {
+      continue;
+    }
+    if (detectors_->engine) detectors_->engine->Process(r, &found);
+    if (detectors_->intel) soc::MatchRecord(*detectors_->intel, r, &found);
+  }
+  if (found.empty()) return;
+  counters_.detections.fetch_add(found.size(), std::memory_order_relaxed);
+  auto outcomes = alerts_.AddAll(found);
+  if (!outcomes) {
+    std::fprintf(stderr, "seccloud soc: alerts not stored: %s\n",
+                 outcomes.error().ToString().c_str());
+    return;
+  }
+  for (size_t i = 0; i < outcomes->size() && i < found.size(); ++i) {
+    const soc::IngestOutcome& o = (*outcomes)[i];
+    switch (o.kind) {
+      case soc::IngestOutcome::Kind::kNewAlert:
+        counters_.alerts_new.fetch_add(1, std::memory_order_relaxed);
+        if (on_alert_) on_alert_(o.alert_id, found[i]);
+        break;
+      case soc::IngestOutcome::Kind::kGrouped:
+        counters_.alerts_grouped.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case soc::IngestOutcome::Kind::kSuppressed:
+        counters_.alerts_suppressed.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+  }
+}
+
+void Pipeline::Loop() {
+  std::vector<IngestItem> batch;
+  std::vector<soc::Record> records;
+  std::unordered_map<std::string, Counter*> per_tenant;
+  auto tenant_counter = [&](const std::string& tenant) -> Counter& {
+    auto it = per_tenant.find(tenant);
+    if (it != per_tenant.end()) return *it->second;
+    Counter& c = metrics_.GetCounter(
+        "seccloud_soc_records_total", "Records stored, by tenant",
+        "tenant=\"" + PrometheusLabelValue(tenant.empty() ? "none" : tenant) + "\"");
+    per_tenant.emplace(tenant, &c);
+    return c;
+  };
+  auto next_flush = std::chrono::steady_clock::now();
+  while (queue_.PopBatch(&batch, kBatch, kBatchWait)) {
+    std::shared_ptr<const TenantRegistry> tenants;
+    {
+      std::lock_guard lock(mu_);
+      if (pending_) detectors_ = std::move(pending_);
+      tenants = tenants_;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool flush = now >= next_flush;
+    if (flush) next_flush = now + std::chrono::seconds(1);
+    if (batch.empty()) {
+      if (flush) Detect(batch, NowMs(), true);
+      continue;
+    }
+    for (IngestItem& item : batch) {
+      Prepare(item);
+      if (tenants) Attribute(item.record, *tenants);
+    }
+    // The newest position of each source in this batch, committed with it.
+    std::map<std::string, std::string> positions;
+    for (const IngestItem& item : batch)
+      if (!item.checkpoint_key.empty()) positions[item.checkpoint_key] = item.checkpoint_value;
+    std::vector<soc::Checkpoint> checkpoints;
+    for (auto& [k, v] : positions) checkpoints.push_back({k, v});
+    records.clear();
+    records.reserve(batch.size());
+    for (IngestItem& item : batch) records.push_back(std::move(item.record));
+    // Nothing is dropped: a failing store (disk full) is retried until it takes the batch, and
+    // the receivers wait behind the full queue meanwhile.
+    bool reported = false;
+    while (true) {
+      auto st = store_.Append(records, checkpoints);
+      if (st) break;
+      counters_.store_failures.fetch_add(1, std::memory_order_relaxed);
+      if (!reported && store_health_) store_health_(false, st.error().message);
+      reported = true;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (reported && store_health_) store_health_(true, "");
+    for (size_t i = 0; i < records.size(); ++i) {
+      tenant_counter(records[i].tenant).Increment();
+      batch[i].record = std::move(records[i]);
+    }
+    counters_.records.fetch_add(records.size(), std::memory_order_relaxed);
+    counters_.batches.fetch_add(1, std::memory_order_relaxed);
+    Detect(batch, NowMs(), flush);
+  }
+}
+
+}  // namespace seccloud::socd

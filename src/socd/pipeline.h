@@ -1,0 +1,82 @@
+#pragma once
+// The SOC's one pipeline thread (R18–R20): takes batches from the IngestQueue, parses each record,
+// attributes it to a tenant, appends the batch with the sources' positions to the store (durable
+// before anything else sees it), then runs detection and threat-intelligence matching over the
+// stored records and hands what fired to the alert store.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/metrics.h"
+#include "core/tenant_registry.h"
+#include "soc/alert.h"
+#include "soc/detect.h"
+#include "soc/intel.h"
+#include "soc/store.h"
+#include "socd/ingest_queue.h"
+
+namespace seccloud::socd {
+
+// What runs over stored records; replaced whole on reload.
+struct Detectors {
+  std::unique_ptr<soc::DetectionEngine> engine;  // may be null: no rules
+  std::shared_ptr<const soc::IntelSet> intel;    // may be null: no feeds
+};
+
+struct PipelineCounters {
+  std::atomic<uint64_t> records{0};
+  std::atomic<uint64_t> parse_failures{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> store_failures{0};
+  std::atomic<uint64_t> detections{0};
+  std::atomic<uint64_t> alerts_new{0};
+  std::atomic<uint64_t> alerts_grouped{0};
+  std::atomic<uint64_t> alerts_suppressed{0};
+};
+
+class Pipeline {
+ public:
+  // Called for every new alert (not for grouped or suppressed detections), on the pipeline thread.
+  using AlertCallback = std::function<void(int64_t alert_id, const soc::Detection&)>;
+  // Reports store failures and recoveries (health).
+  using StoreHealth = std::function<void(bool ok, const std::string& detail)>;
+
+  Pipeline(IngestQueue& queue, soc::LogStore& store, soc::AlertStore& alerts,
+           std::shared_ptr<const TenantRegistry> tenants, MetricsRegistry& metrics,
+           AlertCallback on_alert, StoreHealth store_health);
+  ~Pipeline();
+
+  void SetDetectors(std::unique_ptr<Detectors> detectors);  // any thread; used from the next batch
+  void SetTenants(std::shared_ptr<const TenantRegistry> tenants);
+  void Start();
+  // Processes what is queued (the queue must be closed first), then returns.
+  void Join();
+
+  const PipelineCounters& counters() const { return counters_; }
+
+ private:
+  void Loop();
+  void Prepare(IngestItem& item);
+  void Attribute(soc::Record& r, const TenantRegistry& tenants);
+  // Runs detection over a stored batch; `flush` also judges correlation windows that ended.
+  void Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush);
+
+  IngestQueue& queue_;
+  soc::LogStore& store_;
+  soc::AlertStore& alerts_;
+  MetricsRegistry& metrics_;
+  AlertCallback on_alert_;
+  StoreHealth store_health_;
+  std::mutex mu_;
+  std::shared_ptr<const TenantRegistry> tenants_;  // guarded by mu_
+  std::unique_ptr<Detectors> pending_;             // guarded by mu_
+  std::unique_ptr<Detectors> detectors_;           // pipeline thread only
+  PipelineCounters counters_;
+  std::thread thread_;
+};
+
+}  // namespace seccloud::socd

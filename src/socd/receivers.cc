@@ -1,0 +1,317 @@
+#include "socd/receivers.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "soc/frame.h"
+
+namespace seccloud::socd {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using asio::ip::udp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Connections one tcp or tls input serves at once; more are refused (and counted).
+constexpr size_t kMaxConnectionsPerInput = 1024;
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr int kUdpReceiveBuffer = 8 << 20;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Input {
+  SocInputConfig config;
+  soc::Format format = soc::Format::kText;
+  bool sniff = true;
+  Counter* received = nullptr;
+  Counter* dropped = nullptr;
+  Counter* truncated = nullptr;
+  Counter* refused = nullptr;
+  Counter* framing_errors = nullptr;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<udp::socket> udp_socket;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::atomic<size_t> connections{0};
+};
+
+struct Shared {
+  IngestQueue* queue = nullptr;
+  ProblemSink problems;
+  std::atomic<bool> stopped{false};
+};
+
+IngestItem MakeItem(const Input& in, std::string_view data, bool truncated,
+                    const std::string& peer) {
+  IngestItem item;
+  soc::Record& r = item.record;
+  r.format = in.format;
+  item.sniff_format = in.sniff;
+  r.source = in.config.name;
+  r.peer = peer;
+  r.tenant = in.config.tenant;
+  r.received_ms = NowMs();
+  if (data.size() > soc::kMaxRawBytes) {
+    data = data.substr(0, soc::kMaxRawBytes);
+    truncated = true;
+  }
+  r.raw.assign(data);
+  r.truncated = truncated;
+  return item;
+}
+
+// Waits for room in the queue; false when the service stops first.
+awaitable<bool> PushWaiting(Shared* shared, IngestItem& item) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!shared->queue->TryPush(item)) {
+    if (shared->stopped.load()) co_return false;
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(kNoThrow);
+  }
+  co_return true;
+}
+
+awaitable<void> UdpLoop(Input* in, Shared* shared) {
+  std::vector<char> buf(65536);
+  udp::endpoint from;
+  while (!shared->stopped.load()) {
+    auto [ec, n] = co_await in->udp_socket->async_receive_from(asio::buffer(buf), from, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || shared->stopped.load()) co_return;
+      continue;
+    }
+    std::string_view data(buf.data(), n);
+    // Senders end datagrams with a newline or NUL now and then (RFC 5426 allows neither).
+    while (!data.empty() && (data.back() == '\n' || data.back() == '\0' || data.back() == '\r'))
+      data.remove_suffix(1);
+    if (data.empty()) continue;
+    IngestItem item = MakeItem(*in, data, false, from.address().to_string());
+    if (item.record.truncated) in->truncated->Increment();
+    // A datagram cannot wait: when the queue is full it is lost, and counted as such.
+    if (!shared->queue->TryPush(item)) {
+      in->dropped->Increment();
+      continue;
+    }
+    in->received->Increment();
+  }
+}
+
+template <class Stream, class Framer>
+awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, Input* in, Shared* shared,
+                               const std::string& peer) {
+  std::vector<char> buf(64 * 1024);
+  soc::Frame frame;
+  std::string error;
+  bool reported = false;  // one problem event per connection: a hostile peer cannot flood them
+  while (!shared->stopped.load()) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), kNoThrow);
+    if (n > 0) framer.Feed(std::string_view(buf.data(), n));
+    if (ec) framer.Finish();  // the peer is gone: what is buffered is its last frame
+    while (true) {
+      const soc::FrameStatus st = framer.Next(&frame, &error);
+      if (st == soc::FrameStatus::kNeedMore) break;
+      if (st == soc::FrameStatus::kError) {
+        in->framing_errors->Increment();
+        if (!reported)
+          shared->problems(in->config.name, peer + ": " + error +
+                                                " (further framing errors of "
+                                                "this connection are only counted)");
+        reported = true;
+        continue;
+      }
+      IngestItem item = MakeItem(*in, frame.data, frame.truncated, peer);
+      if (item.record.truncated) in->truncated->Increment();
+      if (!co_await PushWaiting(shared, item)) co_return;
+      in->received->Increment();
+    }
+    if (ec) co_return;
+  }
+}
+
+template <class Stream>
+awaitable<void> ReadFrames(Stream& stream, Input* in, Shared* shared, std::string peer) {
+  if (in->config.framing == "lines") {
+    soc::LineFramer framer;
+    co_await ReadFramesWith(stream, framer, in, shared, peer);
+  } else {
+    soc::SyslogFramer framer;
+    co_await ReadFramesWith(stream, framer, in, shared, peer);
+  }
+}
+
+awaitable<void> TcpSession(tcp::socket socket, Input* in, Shared* shared) {
+  boost::system::error_code ignored;
+  const std::string peer = socket.remote_endpoint(ignored).address().to_string();
+  co_await ReadFrames(socket, in, shared, peer);
+  in->connections.fetch_sub(1);
+}
+
+awaitable<void> TlsSession(tcp::socket socket, Input* in, Shared* shared) {
+  boost::system::error_code ignored;
+  const std::string peer = socket.remote_endpoint(ignored).address().to_string();
+  asio::ssl::stream<tcp::socket> stream(std::move(socket), *in->tls);
+  asio::steady_timer deadline(stream.get_executor());
+  deadline.expires_after(kHandshakeTimeout);
+  deadline.async_wait([&stream](boost::system::error_code ec) {
+    if (!ec) stream.lowest_layer().close();
+  });
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  deadline.cancel();
+  if (ec) {
+    in->framing_errors->Increment();
+    shared->problems(in->config.name, peer + ": TLS handshake failed: " + ec.message());
+  } else {
+    co_await ReadFrames(stream, in, shared, peer);
+  }
+  in->connections.fetch_sub(1);
+}
+
+awaitable<void> AcceptLoop(Input* in, Shared* shared) {
+  while (!shared->stopped.load()) {
+    auto [ec, socket] = co_await in->acceptor->async_accept(kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || shared->stopped.load()) co_return;
+      continue;
+    }
+    if (in->connections.load() >= kMaxConnectionsPerInput) {
+      in->refused->Increment();
+      continue;  // the socket closes here
+    }
+    in->connections.fetch_add(1);
+    auto ex = socket.get_executor();
+    if (in->tls)
+      asio::co_spawn(ex, TlsSession(std::move(socket), in, shared), asio::detached);
+    else
+      asio::co_spawn(ex, TcpSession(std::move(socket), in, shared), asio::detached);
+  }
+}
+
+class ReceiversImpl final : public Receivers {
+ public:
+  ReceiversImpl(asio::io_context& io, std::shared_ptr<Shared> shared)
+      : io_(io), shared_(std::move(shared)) {}
+  ~ReceiversImpl() override { Stop(); }
+
+  Status Add(const SocInputConfig& c, MetricsRegistry& metrics) {
+    auto in = std::make_unique<Input>();
+    in->config = c;
+    in->sniff = c.format == "auto";
+    if (!in->sniff) soc::ParseFormatName(c.format, &in->format);
+    const std::string labels = "source=\"" + PrometheusLabelValue(c.name) + "\"";
+    in->received =
+        &metrics.GetCounter("seccloud_soc_received_total", "Records received, by source", labels);
+    in->dropped =
+        &metrics.GetCounter("seccloud_soc_dropped_total",
+                            "UDP datagrams lost because the ingest queue was full", labels);
+    in->truncated =
+        &metrics.GetCounter("seccloud_soc_truncated_total",
+                            "Records cut at the maximum record size, by source", labels);
+    in->refused = &metrics.GetCounter("seccloud_soc_connections_refused_total",
+                                      "Connections refused over the per-input limit", labels);
+    in->framing_errors = &metrics.GetCounter("seccloud_soc_framing_errors_total",
+                                             "Malformed frames and failed TLS handshakes", labels);
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(c.listen.address.ToString(), ec);
+    if (ec) return MakeError(Errc::kInvalidArgument, c.name + ": bad address");
+    const std::string where = "soc input " + c.name + " (" + c.listen.ToString() + ")";
+    if (c.protocol == SocInputConfig::Protocol::kUdp) {
+      in->udp_socket = std::make_unique<udp::socket>(io_);
+      const udp::endpoint ep(address, c.listen.port);
+      in->udp_socket->open(ep.protocol(), ec);
+      if (!ec) {
+        // A large kernel buffer absorbs bursts while the pipeline catches up; FORCE needs
+        // CAP_NET_ADMIN (root before privileges are dropped), else the sysctl cap applies.
+        const int size = kUdpReceiveBuffer;
+        if (::setsockopt(in->udp_socket->native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &size,
+                         sizeof size) != 0)
+          ::setsockopt(in->udp_socket->native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        in->udp_socket->bind(ep, ec);
+      }
+      if (ec) return MakeError(Errc::kUnavailable, where + ": " + ec.message());
+    } else {
+      if (c.protocol == SocInputConfig::Protocol::kTls) {
+        in->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+        in->tls->set_options(asio::ssl::context::default_workarounds |
+                             asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+        in->tls->use_certificate_chain_file(c.tls_certificate.string(), ec);
+        if (ec)
+          return MakeError(
+              Errc::kInvalidArgument,
+              where + ": certificate " + c.tls_certificate.string() + ": " + ec.message());
+        in->tls->use_private_key_file(c.tls_key.string(), asio::ssl::context::pem, ec);
+        if (ec)
+          return MakeError(Errc::kInvalidArgument,
+                           where + ": key " + c.tls_key.string() + ": " + ec.message());
+      }
+      in->acceptor = std::make_unique<tcp::acceptor>(io_);
+      const tcp::endpoint ep(address, c.listen.port);
+      in->acceptor->open(ep.protocol(), ec);
+      if (!ec) in->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec) in->acceptor->bind(ep, ec);
+      if (!ec) in->acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return MakeError(Errc::kUnavailable, where + ": " + ec.message());
+    }
+    inputs_.push_back(std::move(in));
+    return {};
+  }
+
+  void Launch() {
+    for (auto& in : inputs_) {
+      if (in->udp_socket)
+        asio::co_spawn(io_, UdpLoop(in.get(), shared_.get()), asio::detached);
+      else
+        asio::co_spawn(io_, AcceptLoop(in.get(), shared_.get()), asio::detached);
+    }
+  }
+
+  void Stop() override {
+    if (shared_->stopped.exchange(true)) return;
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      for (auto& in : inputs_) {
+        if (in->acceptor) in->acceptor->close(ignored);
+        if (in->udp_socket) in->udp_socket->close(ignored);
+      }
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+  std::shared_ptr<Shared> shared_;
+  std::vector<std::unique_ptr<Input>> inputs_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Receivers>> Receivers::Start(asio::io_context& io,
+                                                    const std::vector<SocInputConfig>& inputs,
+                                                    IngestQueue& queue, MetricsRegistry& metrics,
+                                                    ProblemSink problems) {
+  auto shared = std::make_shared<Shared>();
+  shared->queue = &queue;
+  shared->problems = std::move(problems);
+  auto r = std::make_unique<ReceiversImpl>(io, shared);
+  for (const SocInputConfig& c : inputs) {
+    if (c.protocol == SocInputConfig::Protocol::kFile) continue;
+    RETURN_IF_ERROR(r->Add(c, metrics));
+  }
+  r->Launch();
+  return std::unique_ptr<Receivers>(std::move(r));
+}
+
+}  // namespace seccloud::socd

@@ -1,0 +1,33 @@
+#pragma once
+// The SOC's network receivers (R18): syslog over UDP (RFC 5426), TCP (RFC 6587: octet counting or
+// newline framing, detected per frame) and TLS (RFC 5425), and JSON lines over TCP. Every record
+// carries its sender's address, its input's name and format, and the tenant the input is fixed to.
+// TCP and TLS readers stop reading while the ingest queue is full (back-pressure reaches the
+// sender through TCP flow control); UDP datagrams that find the queue full are counted as dropped.
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <vector>
+
+#include "core/metrics.h"
+#include "core/result.h"
+#include "core/soc_config.h"
+#include "socd/ingest_queue.h"
+#include "socd/tailers.h"
+
+namespace seccloud::socd {
+
+class Receivers {
+ public:
+  virtual ~Receivers() = default;
+  // Binds every udp, tcp and tls input of `inputs` now (a taken port is an error here) and serves
+  // them once `io` runs. File inputs are not handled here (FileTailer).
+  static Result<std::unique_ptr<Receivers>> Start(boost::asio::io_context& io,
+                                                  const std::vector<SocInputConfig>& inputs,
+                                                  IngestQueue& queue, MetricsRegistry& metrics,
+                                                  ProblemSink problems);
+  // Closes the listeners and connections; records already queued stay queued.
+  virtual void Stop() = 0;
+};
+
+}  // namespace seccloud::socd

@@ -1,0 +1,293 @@
+// socd: the SOC service process (R18–R20).
+#include "socd/socd.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "core/config.h"
+#include "core/event.h"
+#include "core/text.h"
+#include "net/http.h"
+#include "net/service_host.h"
+#include "soc/parse.h"
+#include "socd/api.h"
+#include "socd/detectors.h"
+#include "socd/receivers.h"
+#include "socd/tailers.h"
+
+namespace seccloud::socd {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+soc::AlertPolicy PolicyOf(const SocConfig& sc) {
+  soc::AlertPolicy p;
+  p.critical_tenants = sc.critical_tenants;
+  for (const IpPrefix& a : sc.critical_assets) p.critical_assets.push_back(a.ToString());
+  return p;
+}
+
+// Only rules, intel and alerting policy reload in place; the rest needs a restart.
+bool SameExceptDetection(SocConfig a, SocConfig b) {
+  a.rules = b.rules;
+  a.intel = b.intel;
+  return a == b;
+}
+
+void RecordAlertEvent(net::ServiceHost& host, int64_t id, const soc::Detection& d) {
+  Event e = Event::Make("soc.alert", "alert", "alert-raised", Outcome::kSuccess);
+  e.Set("event.category", "intrusion_detection");
+  e.Set("event.type", "info");
+  e.Set("event.severity", static_cast<int64_t>(d.level));
+  e.Set("rule.id", d.rule_id);
+  e.Set("rule.name", d.rule_title);
+  e.Set("rule.ruleset", d.ruleset);
+  if (!d.tenant.empty()) e.Set("tenant.id", d.tenant);
+  if (!d.terminal.empty()) {
+    if (IpAddress::Parse(d.terminal))
+      e.Set("source.ip", d.terminal);
+    else
+      e.Set("host.name", d.terminal);
+  }
+  e.Set("seccloud.alert.group", id);
+  e.Set("seccloud.alert.entity", d.entity);
+  boost::json::array evidence;
+  for (size_t i = 0; i < d.evidence.size() && i < 100; ++i) evidence.emplace_back(d.evidence[i]);
+  e.Set("seccloud.alert.evidence", boost::json::value(std::move(evidence)));
+  e.Set("message", std::string("alert ") + std::to_string(id) + ": " + d.rule_title);
+  host.events().Push(std::move(e));
+}
+
+}  // namespace
+
+int RunSocService(const std::filesystem::path& config_path) {
+  auto host_or = net::ServiceHost::Create("socd", config_path);
+  if (!host_or) {
+    std::fprintf(stderr, "seccloud socd: %s\n", host_or.error().ToString().c_str());
+    return 1;
+  }
+  net::ServiceHost& host = **host_or;
+  const std::shared_ptr<const Config> config = host.config();
+  const SocConfig sc = config->soc;
+  if (!sc.enabled) {
+    std::fprintf(stderr, "seccloud socd: the configuration has no enabled soc section\n");
+    return 1;
+  }
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "seccloud socd: %s\n", what.c_str());
+    host.RecordSystemEvent("system.service", "start-failed", Outcome::kFailure, what);
+    return 1;
+  };
+
+  soc::EmbeddedStoreOptions so;
+  so.directory = sc.store_dir;
+  so.normalize = soc::Normalize;
+  so.default_retention_days = static_cast<int>(sc.retention_default_days);
+  for (const auto& [cls, days] : sc.retention_days) so.retention_days[cls] = static_cast<int>(days);
+  auto store_or = soc::OpenEmbeddedStore(std::move(so));
+  if (!store_or) return fail(store_or.error().ToString());
+  std::unique_ptr<soc::LogStore> store = std::move(*store_or);
+
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(sc.alerts_db.parent_path(), mkdir_error);
+  if (mkdir_error)
+    return fail("cannot create " + sc.alerts_db.parent_path().string() + ": " +
+                mkdir_error.message());
+  soc::AlertStoreOptions ao;
+  ao.path = sc.alerts_db.string();
+  ao.group_window_ms = sc.group_window.count();
+  ao.policy = PolicyOf(sc);
+  auto alerts_or = soc::OpenAlertStore(ao);
+  if (!alerts_or) return fail(alerts_or.error().ToString());
+  std::unique_ptr<soc::AlertStore> alerts = std::move(*alerts_or);
+
+  DetectorsReport report;
+  auto detectors_or = BuildDetectors(sc, &report);
+  if (!detectors_or) return fail(detectors_or.error().ToString());
+  for (const auto& e : report.rules.errors)
+    std::fprintf(stderr, "seccloud socd: rule error: %s\n", e.ToString().c_str());
+
+  auto checkpoints = store->LoadCheckpoints();
+  if (!checkpoints) return fail(checkpoints.error().ToString());
+
+  MetricsRegistry& m = host.metrics();
+  IngestQueue queue(sc.queue_records);
+  m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
+                     [&queue] { return static_cast<double>(queue.size()); });
+  auto problem = [&host](const std::string& source, const std::string& message) {
+    std::fprintf(stderr, "seccloud socd: %s: %s\n", source.c_str(), message.c_str());
+    Event e = Event::Make("system.service", "event", "ingest-problem", Outcome::kFailure);
+    e.Set("event.category", "host");
+    e.Set("seccloud.soc.source", source);
+    e.Set("message", message);
+    host.events().Push(std::move(e));
+  };
+
+  // Receivers bind first, so a taken port fails the start before anything runs.
+  boost::asio::io_context net_io;
+  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m, problem);
+  if (!receivers_or) return fail(receivers_or.error().ToString());
+  std::unique_ptr<Receivers> receivers = std::move(*receivers_or);
+
+  boost::asio::io_context api_io;
+  net::AdminServer::Options api_options;
+  api_options.listen = sc.api;
+  api_options.service = "socd-api";
+  api_options.health = &host.health();
+  api_options.metrics = &m;
+  auto api_or = net::AdminServer::Start(api_io, api_options);
+  if (!api_or) return fail("soc.api " + sc.api.ToString() + ": " + api_or.error().message);
+  std::unique_ptr<net::AdminServer> api = std::move(*api_or);
+
+  if (auto st = host.DropPrivileges({sc.store_dir, sc.alerts_db.parent_path()}); !st)
+    return fail(st.error().ToString());
+
+  Pipeline pipeline(
+      queue, *store, *alerts, config->registry, m,
+      [&host](int64_t id, const soc::Detection& d) { RecordAlertEvent(host, id, d); },
+      [&host](bool ok, const std::string& detail) {
+        host.health().Set("store", ok, ok ? "" : "the log store refuses writes: " + detail);
+      });
+  pipeline.SetDetectors(std::move(*detectors_or));
+  std::mutex report_mu;
+  std::string rules_summary = report.Summary();
+
+  auto ctx = std::make_shared<ApiContext>();
+  ctx->store = store.get();
+  ctx->alerts = alerts.get();
+  ctx->now_ms = NowMs;
+  ctx->stats = [&]() {
+    boost::json::object o;
+    const PipelineCounters& c = pipeline.counters();
+    o["records"] = c.records.load();
+    o["parse_failures"] = c.parse_failures.load();
+    o["batches"] = c.batches.load();
+    o["store_failures"] = c.store_failures.load();
+    o["detections"] = c.detections.load();
+    o["alerts_new"] = c.alerts_new.load();
+    o["alerts_grouped"] = c.alerts_grouped.load();
+    o["alerts_suppressed"] = c.alerts_suppressed.load();
+    o["queue"] = queue.size();
+    const soc::StoreStats s = store->Stats();
+    o["store_records"] = s.records;
+    o["store_raw_bytes"] = s.raw_bytes;
+    o["store_stored_bytes"] = s.stored_bytes;
+    {
+      std::lock_guard lock(report_mu);
+      o["rules"] = rules_summary;
+    }
+    return o;
+  };
+  RegisterApi(*api, ctx);
+
+  const PipelineCounters& pc = pipeline.counters();
+  struct CounterMetric {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t>* value;
+  } counters[] = {
+      {"seccloud_soc_stored_total", "Records durably stored", &pc.records},
+      {"seccloud_soc_parse_failures_total", "Records stored raw because no parser understood them",
+       &pc.parse_failures},
+      {"seccloud_soc_store_failures_total", "Store appends that failed and were retried",
+       &pc.store_failures},
+      {"seccloud_soc_detections_total", "Rule matches handed to alerting", &pc.detections},
+      {"seccloud_soc_alerts_new_total", "New alerts", &pc.alerts_new},
+      {"seccloud_soc_alerts_grouped_total", "Detections grouped into an open alert",
+       &pc.alerts_grouped},
+      {"seccloud_soc_alerts_suppressed_total", "Detections removed by a suppression",
+       &pc.alerts_suppressed},
+  };
+  for (const CounterMetric& c : counters)
+    m.AddGaugeFunction(c.name, c.help, "",
+                       [v = c.value] { return static_cast<double>(v->load()); });
+
+  SpoolTailOptions sto;
+  sto.spool_dir = config->events.spool_dir;
+  sto.all_services = sc.all_spools;
+  sto.services = sc.spools;
+  SpoolTailer spools(sto, *checkpoints, queue, m, problem);
+  std::vector<std::unique_ptr<FileTailer>> files;
+  for (const SocInputConfig& in : sc.inputs) {
+    if (in.protocol != SocInputConfig::Protocol::kFile) continue;
+    FileTailOptions fo;
+    fo.name = in.name;
+    fo.path = in.path;
+    fo.sniff = in.format == "auto";
+    if (!fo.sniff) soc::ParseFormatName(in.format, &fo.format);
+    fo.tenant = in.tenant;
+    files.push_back(std::make_unique<FileTailer>(fo, *checkpoints, queue, m, problem));
+  }
+
+  pipeline.Start();
+  spools.Start();
+  for (auto& f : files) f->Start();
+  std::thread net_thread([&] { net_io.run(); });
+  std::thread api_thread([&] { api_io.run(); });
+
+  // Retention: at start and every hour; the only deletion there is.
+  std::atomic<bool> stop_retention{false};
+  std::thread retention([&] {
+    auto next = std::chrono::steady_clock::now();
+    while (!stop_retention.load()) {
+      if (std::chrono::steady_clock::now() >= next) {
+        auto r = store->EnforceRetention(NowMs());
+        if (!r) problem("retention", r.error().message);
+        // Blocks of days that are over are recompressed at the archive level (R18: compressed
+        // storage); ingest writes them fast.
+        if (auto st = store->Compact(NowMs() - 86'400'000); !st)
+          problem("compaction", st.error().message);
+        alerts->ExpireSuppressions();
+        next = std::chrono::steady_clock::now() + std::chrono::hours(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  });
+
+  host.OnReload([&](const std::shared_ptr<const Config>& next) -> Status {
+    if (!SameExceptDetection(next->soc, sc))
+      return MakeError(Errc::kInvalidArgument,
+                       "only soc.rules and soc.intel reload in place; other changes to the soc "
+                       "section take effect with a restart of socd");
+    DetectorsReport r;
+    ASSIGN_OR_RETURN(auto d, BuildDetectors(next->soc, &r));
+    pipeline.SetDetectors(std::move(d));
+    pipeline.SetTenants(next->registry);
+    std::lock_guard lock(report_mu);
+    rules_summary = r.Summary();
+    std::fprintf(stderr, "seccloud socd: reloaded: %s\n", rules_summary.c_str());
+    return {};
+  });
+
+  host.health().Set("store", true);
+  std::fprintf(stderr, "seccloud socd: %s; store %s; API on %s; admin on %s\n",
+               rules_summary.c_str(), sc.store_dir.c_str(),
+               api->local_endpoint().ToString().c_str(), host.admin_endpoint().ToString().c_str());
+  const int rc = host.Run([&](std::chrono::steady_clock::time_point) {
+    receivers->Stop();
+    spools.Stop();
+    for (auto& f : files) f->Stop();
+    queue.Close();
+    pipeline.Join();
+    if (auto st = store->Flush(); !st) problem("store", st.error().message);
+  });
+  stop_retention = true;
+  retention.join();
+  net_io.stop();
+  net_thread.join();
+  api->Stop();
+  api_io.stop();
+  api_thread.join();
+  for (const CounterMetric& c : counters) m.RemoveGaugeFunction(c.name);
+  m.RemoveGaugeFunction("seccloud_soc_queue_records");
+  return rc;
+}
+
+}  // namespace seccloud::socd
