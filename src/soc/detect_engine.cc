@@ -81,7 +81,10 @@ Atoms Best(const Atoms& a, const Atoms& b) {
 }
 
 Atoms OfFieldTest(const FieldTest& ft) {
-  if (ft.field < 0 || ft.values.empty()) return std::nullopt;
+  // Keyword tests search message and raw: one pseudo-field scanned over both.
+  if ((ft.field < 0 && ft.field != sigma_internal::kKeywordField) || ft.values.empty()) {
+    return std::nullopt;
+  }
   if (ft.all) {  // every value must hold: any one of them is necessary
     Atoms best;
     for (const auto& v : ft.values) best = Best(best, OfValue(ft.field, v));
@@ -266,9 +269,16 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
       FieldLiterals& fl = m.literals.at(f);
       if (fl.scanned == m.generation) continue;
       fl.scanned = m.generation;
+      auto on_match = [&](uint32_t pattern) { add(fl.rules[pattern]); };
+      if (f == sigma_internal::kKeywordField) {
+        const auto& msg = ctx.Get(sigma_internal::kMessageField);
+        if (msg.present && !msg.is_null) fl.matcher.Scan(msg.lower, on_match);
+        fl.matcher.Scan(ctx.Get(sigma_internal::kRawField).lower, on_match);
+        continue;
+      }
       const auto& v = ctx.Get(f);
       if (!v.present || v.is_null) continue;
-      fl.matcher.Scan(v.lower, [&](uint32_t pattern) { add(fl.rules[pattern]); });
+      fl.matcher.Scan(v.lower, on_match);
     }
   };
   std::string& k = m.key;
