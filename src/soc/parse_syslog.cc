@@ -700,6 +700,19 @@ bool LooksLikeSyslog(std::string_view line) {
   return !h.tag.empty();
 }
 
+// Moves `from`'s members into `into`, merging objects present in both (the web server's "http",
+// "url", "source" … beside the syslog header's "log", "host", "process").
+static void MergeFields(boost::json::object& into, boost::json::object&& from) {
+  for (auto& kv : from) {
+    auto* existing = into.if_contains(kv.key());
+    if (existing && existing->is_object() && kv.value().is_object()) {
+      MergeFields(existing->as_object(), std::move(kv.value().as_object()));
+    } else if (kv.key() != "message") {
+      into[kv.key()] = std::move(kv.value());
+    }
+  }
+}
+
 void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out) {
   Header h;
   size_t pos = ParsePri(line, &h.pri);
@@ -754,7 +767,25 @@ void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out) {
   PutString(f, "message", h.msg);
 
   std::string_view dataset = "system.syslog";
-  if (IsFirewallLine(h.msg)) {
+  std::string web_dataset;
+  if (LooksLikeWebLog(h.msg)) {
+    // nginx and Apache log to syslog too (`access_log syslog:…`, `CustomLog "|logger"`): the
+    // message is then an access or error log line, and its fields are the web server's.
+    Parsed web(f.storage());
+    ParseWebLog(h.msg, received_ms, web);
+    if (web.error.empty()) {
+      if (const auto* ds = web.fields.if_contains("event");
+          ds && ds->is_object() && ds->as_object().contains("dataset")) {
+        const auto& v = ds->as_object().at("dataset");
+        if (v.is_string()) web_dataset.assign(v.get_string());
+      }
+      MergeFields(f, std::move(web.fields));
+      if (web.time_ms != kNoTime) out.time_ms = web.time_ms;
+    }
+  }
+  if (!web_dataset.empty()) {
+    dataset = web_dataset;
+  } else if (IsFirewallLine(h.msg)) {
     dataset = "firewall.flow";
     ParseFirewall(h.msg, f);
   } else if (IsAuthProgram(h.tag, program)) {

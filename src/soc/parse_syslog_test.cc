@@ -435,3 +435,27 @@ TEST(ParseSyslogTest, StructuredDataIsBounded) {
 
 }  // namespace
 }  // namespace seccloud::soc
+
+namespace seccloud::soc {
+namespace {
+
+TEST(ParseSyslogTest, NginxAccessLogOverSyslogKeepsTheWebFields) {
+  const Record r = Parse(
+      "<190>Nov 26 04:00:00 web1 nginx: 10.1.2.3 - - [26/Nov/2025:04:00:00 +0900] \"GET "
+      "/login.php?x=1 HTTP/1.1\" 404 153 \"-\" \"sqlmap/1.7\"");
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(Str(r, "event.dataset"), "web.access");
+  EXPECT_EQ(Str(r, "host.hostname"), "web1");
+  EXPECT_EQ(Str(r, "process.name"), "nginx");
+  EXPECT_EQ(Str(r, "source.ip"), "10.1.2.3");
+  EXPECT_EQ(Str(r, "http.response.status_code"), "404");
+  EXPECT_EQ(Str(r, "user_agent.original"), "sqlmap/1.7");
+  EXPECT_EQ(Str(r, "log.syslog.facility.code"), "23");
+  EXPECT_EQ(FormatTimeMs(r.time_ms), "2025-11-25T19:00:00.000Z");  // the line's own zone
+  // An ordinary message from the same program stays a syslog record.
+  const Record plain = Parse("<190>Nov 26 04:00:00 web1 nginx: worker process 42 exited");
+  EXPECT_EQ(Str(plain, "event.dataset"), "system.syslog");
+}
+
+}  // namespace
+}  // namespace seccloud::soc
