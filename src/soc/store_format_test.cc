@@ -68,7 +68,8 @@ TEST(StoreFormatTest, VarintsAndReaderBounds) {
                        "ab",
                        3));
   EXPECT_FALSE(cut.String(&s));
-  Reader endless(std::string(11, '\xff'));
+  const std::string ones(11, '\xff');  // a Reader views its bytes: they must outlive it
+  Reader endless(ones);
   EXPECT_FALSE(endless.Varint(&v));
 }
 
