@@ -74,8 +74,10 @@ void SyslogFramer::Feed(std::string_view bytes) {
           state_ = State::kCountSpace;
           ++i;
         } else {
-          // Not an octet count: the digits start an ordinary line.
-          current_.data = std::move(count_);
+          // Not an octet count: the digits start an ordinary line (within the limit: a count may
+          // be longer than a small max_frame).
+          current_ = Frame();
+          AppendBounded(current_, count_, max_frame_);
           count_.clear();
           state_ = State::kLine;
         }
@@ -84,8 +86,8 @@ void SyslogFramer::Feed(std::string_view bytes) {
       case State::kCountSpace: {
         const char c = rest[0];
         if (c != '<') {
-          current_.data = std::move(count_);
-          current_.data.push_back(' ');
+          current_ = Frame();
+          AppendBounded(current_, count_ + " ", max_frame_);
           count_.clear();
           state_ = State::kLine;
           break;
@@ -167,11 +169,15 @@ void SyslogFramer::Feed(std::string_view bytes) {
 void SyslogFramer::Finish() {
   switch (state_) {
     case State::kCount:
-      current_.data = std::move(count_);
+      current_ = Frame();
+      AppendBounded(current_, count_, max_frame_);
+      count_.clear();
       Emit();
       break;
     case State::kCountSpace:
-      current_.data = std::move(count_) + " ";
+      current_ = Frame();
+      AppendBounded(current_, count_ + " ", max_frame_);
+      count_.clear();
       Emit();
       break;
     case State::kOctets:

@@ -110,6 +110,23 @@ TEST(FrameTest, SyslogOversizedFramesAreCutAndTheRestSkipped) {
   }
 }
 
+// Digits that are not an octet count become a line, and the limit applies to them as well
+// (soc_frame_fuzz found "0172 \0" passing 5 bytes through a 4-byte framer).
+TEST(FrameTest, SyslogDigitsThatAreNotACountStayWithinTheLimit) {
+  SyslogFramer framer(4);
+  EXPECT_EQ(FeedAll(framer,
+                    std::string_view("0172 \0"
+                                     "12345x\n"
+                                     "98765 x\n",
+                                     21),
+                    3),
+            (std::vector<std::string>{"T:0172", "T:1234", "T:9876"}));
+  SyslogFramer at_end(4);
+  at_end.Feed("123456");
+  at_end.Finish();
+  EXPECT_EQ(Drain(at_end), (std::vector<std::string>{"T:1234"}));
+}
+
 TEST(FrameTest, SyslogGarbageNeverStalls) {
   // Binary junk still comes out as lines; every byte is accounted for.
   std::string junk;
