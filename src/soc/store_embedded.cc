@@ -985,10 +985,26 @@ Result<std::vector<Record>> EmbeddedStore::GetBySeq(std::span<const uint64_t> se
     }
   }
   std::vector<Record> records;
+  std::vector<uint64_t> block_seqs;
+  std::string body;
   for (const auto& c : candidates) {
     records.clear();
     std::string why;
-    if (!Decode(c, &records, &why)) {
+    // A block's seq range spans every record filed while it was open, in any partition: look at
+    // its seq column (a short prefix of the body) before decompressing all of it.
+    block_seqs.clear();
+    if (auto s = ReadFull(c.file->fd, c.meta->body_offset(), c.meta->body_len, &body, c.file->path);
+        !s) {
+      return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, s.error().message));
+    }
+    if (!DecodeBlockSeqs(body, *c.meta, &block_seqs, &why)) {
+      return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, why));
+    }
+    if (std::none_of(block_seqs.begin(), block_seqs.end(),
+                     [&](uint64_t s) { return wanted.contains(s); })) {
+      continue;
+    }
+    if (!DecodeBlockBody(body, *c.meta, &records, &why)) {
       return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, why));
     }
     for (Record& r : records) {

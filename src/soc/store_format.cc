@@ -606,6 +606,54 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   return true;
 }
 
+bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
+                     std::string* why) {
+  if (Crc32c(body) != meta.body_crc) {
+    *why = "block body checksum mismatch";
+    return false;
+  }
+  // The count and the seq column take at most 10 bytes per varint.
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(meta.body_raw_len, 10 * (meta.records + 1)));
+  std::string prefix(want, '\0');
+  struct DctxFree {
+    void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+  };
+  std::unique_ptr<ZSTD_DCtx, DctxFree> dctx(ZSTD_createDCtx());
+  if (!dctx) {
+    *why = "zstd: no decompression context";
+    return false;
+  }
+  ZSTD_inBuffer in{body.data(), body.size(), 0};
+  ZSTD_outBuffer out{prefix.data(), prefix.size(), 0};
+  while (out.pos < out.size) {
+    const size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+    if (ZSTD_isError(rc)) {
+      *why = "block body does not decompress";
+      return false;
+    }
+    if (rc == 0 || (in.pos == in.size && out.pos < out.size)) break;
+  }
+  prefix.resize(out.pos);
+  Reader r(prefix);
+  uint64_t n;
+  if (!r.Varint(&n) || n != meta.records) {
+    *why = "block record count differs from its meta";
+    return false;
+  }
+  uint64_t seq = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t d;
+    if (!r.Varint(&d)) {
+      *why = "block seq column cut short";
+      return false;
+    }
+    seq = i == 0 ? d : seq + d;
+    seqs->push_back(seq);
+  }
+  return true;
+}
+
 std::string EncodeJournalBatch(std::span<const Record> records,
                                std::span<const std::string> classes,
                                std::span<const std::pair<std::string, std::string>> checkpoints,

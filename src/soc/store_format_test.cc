@@ -116,6 +116,11 @@ TEST(StoreFormatTest, BlockRoundTrip) {
       std::string_view(*bytes).substr(parsed.body_offset(), parsed.body_len), parsed, &out, &why))
       << why;
   ASSERT_EQ(out.size(), records.size());
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(DecodeBlockSeqs(
+      std::string_view(*bytes).substr(parsed.body_offset(), parsed.body_len), parsed, &seqs, &why))
+      << why;
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{5, 6, 9, 10}));
   for (size_t i = 0; i < out.size(); ++i) {
     EXPECT_EQ(out[i].seq, records[i].seq);
     EXPECT_EQ(out[i].time_ms, records[i].time_ms);

@@ -165,6 +165,10 @@ bool ParseBlockMeta(std::string_view meta_bytes, BlockMeta* meta, std::string* w
 bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
                      std::string* why);
 
+// Checks the body CRC and decodes only the seq column (a prefix of the decompressed body).
+bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
+                     std::string* why);
+
 // The journal.
 struct JournalBatch {
   uint64_t first_seq = 0;
