@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,12 @@ void ForEachTextToken(std::string_view text, const std::function<void(std::strin
 // words of keyword values would cost ingest time and Bloom bits for nothing.)
 void ForEachRecordToken(std::string_view raw, const boost::json::object& fields,
                         const std::function<void(std::string_view)>& emit);
+
+// True when every token ForEachRecordToken yields from fields occurs in lowered_raw (a
+// substring) or equals one of `allowed` (lower-cased values a caller can check without the
+// fields: the record's source, format name, tenant, dataset).
+bool FieldTokensOccurIn(std::string_view lowered_raw, const boost::json::object& fields,
+                        std::span<const std::string> allowed);
 
 // True when lowered_needle occurs in haystack (compared lower-cased, ASCII) with a word boundary
 // at each end of the needle that is a word byte (for a prefix search, at the start only).

@@ -195,6 +195,20 @@ void ForEachRecordToken(std::string_view raw, const boost::json::object& fields,
   EmitObject(fields, "", 0, emit);
 }
 
+bool FieldTokensOccurIn(std::string_view lowered_raw, const boost::json::object& fields,
+                        std::span<const std::string> allowed) {
+  bool all = true;
+  EmitObject(fields, "", 0, [&](std::string_view t) {
+    if (!all) return;
+    if (lowered_raw.find(t) != std::string_view::npos) return;
+    for (const auto& a : allowed) {
+      if (a == t) return;
+    }
+    all = false;
+  });
+  return all;
+}
+
 bool ContainsWords(std::string_view hay, std::string_view needle, bool prefix) {
   if (needle.empty()) return true;
   if (needle.size() > hay.size()) return false;

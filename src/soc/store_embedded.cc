@@ -422,7 +422,8 @@ class EmbeddedStore final : public LogStore {
     failed_ = e;
     return e;
   }
-  bool Decode(const Candidate& c, std::vector<Record>* out, std::string* why) const;
+  bool Decode(const Candidate& c, std::vector<Record>* out, std::string* why,
+              std::vector<uint8_t>* flags = nullptr) const;
   Status CompactPartition(Partition* p);
 
   const EmbeddedStoreOptions options_;
@@ -825,14 +826,15 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   return {};
 }
 
-bool EmbeddedStore::Decode(const Candidate& c, std::vector<Record>* out, std::string* why) const {
+bool EmbeddedStore::Decode(const Candidate& c, std::vector<Record>* out, std::string* why,
+                           std::vector<uint8_t>* flags) const {
   std::string body;
   if (auto s = ReadFull(c.file->fd, c.meta->body_offset(), c.meta->body_len, &body, c.file->path);
       !s) {
     *why = s.error().message;
     return false;
   }
-  return DecodeBlockBody(body, *c.meta, out, why);
+  return DecodeBlockBody(body, *c.meta, out, why, flags);
 }
 
 Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOptions& options,
@@ -929,27 +931,53 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
   };
   std::vector<Record> records;
+  std::vector<uint8_t> flags;
+  std::vector<std::string> block_values;  // lower-cased dataset names of the block
+  std::string lowered;
+  // A record whose field tokens all occur in its raw text (kFlagFieldsInRaw) can be rejected
+  // without normalising it when a required token occurs neither in its raw text nor among the
+  // metadata values (source, format, tenant, the block's datasets).
+  auto may_match = [&](const Record& r) {
+    lowered.assign(r.raw);
+    for (char& ch : lowered) ch = LowerAscii(ch);
+    for (const auto& t : query.required_tokens()) {
+      if (lowered.find(t) != std::string::npos) continue;
+      if (LowerAsciiCopy(r.source) == t || FormatName(r.format) == t ||
+          LowerAsciiCopy(r.tenant) == t ||
+          std::find(block_values.begin(), block_values.end(), t) != block_values.end()) {
+        continue;
+      }
+      return false;
+    }
+    return true;
+  };
   for (size_t ci = 0; ci < candidates.size() && !stopped; ++ci) {
     const Candidate& c = candidates[ci];
     emit_until(&c);
     if (stopped) break;
     records.clear();
+    flags.clear();
+    block_values.clear();
     if (c.meta == nullptr) {
       records = std::move(memory);
     } else {
+      for (const auto& d : c.meta->datasets) block_values.push_back(LowerAsciiCopy(d));
       std::string why;
       ++stats.blocks_read;
-      if (!Decode(c, &records, &why)) {
+      if (!Decode(c, &records, &why, &flags)) {
         ++stats.blocks_corrupt;
         add_problem(At(c.file->path, c.meta->offset, why));
         continue;
       }
     }
     const size_t room = options.limit - delivered;
-    for (Record& r : records) {
+    const bool prefilter = !hashes.empty() && flags.size() == records.size();
+    for (size_t ri = 0; ri < records.size(); ++ri) {
+      Record& r = records[ri];
       if (!time_ok(r.time_ms) || !tenant_ok(r.tenant)) continue;
       const Key k = key_of(r);
       if (buffer.size() >= room && !order(k, std::prev(buffer.end())->first)) continue;
+      if (prefilter && (flags[ri] & kFlagFieldsInRaw) && !may_match(r)) continue;
       options_.normalize(r);
       ++stats.records_scanned;
       if (!query.Matches(r)) continue;
@@ -1118,6 +1146,7 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
   std::vector<BlockMeta> metas;
   uint64_t end = 0;
   std::vector<Record> pending;
+  std::vector<uint8_t> pending_flags;
   BloomBuilder bloom(kArchiveBloomLines, options_.bloom_bits_per_token);
   std::set<std::string, std::less<>> datasets;
   uint64_t pending_raw = 0;
@@ -1126,6 +1155,7 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     BlockInput in;
     in.records = pending;
     in.bloom = bloom.Finish(/*keep_memory=*/true);
+    in.extra_flags = pending_flags;
     in.datasets.assign(datasets.begin(), datasets.end());
     in.level = options_.archive_level;
     BlockMeta meta;
@@ -1135,6 +1165,7 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     end += bytes.size();
     metas.push_back(std::move(meta));
     pending.clear();
+    pending_flags.clear();
     datasets.clear();
     pending_raw = 0;
     return {};
@@ -1153,6 +1184,11 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
       options_.normalize(r);
       ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { bloom.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
+      // Background work, so the costly check is done here rather than during ingest.
+      const std::string allowed[] = {LowerAsciiCopy(r.source), FormatName(r.format),
+                                     LowerAsciiCopy(r.tenant), LowerAsciiCopy(DatasetOf(r))};
+      pending_flags.push_back(
+          FieldTokensOccurIn(LowerAsciiCopy(r.raw), r.fields, allowed) ? kFlagFieldsInRaw : 0);
       pending_raw += r.raw.size();
       r.fields = {};
       pending.push_back(std::move(r));

@@ -331,7 +331,11 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
                                          static_cast<uint64_t>(r.time_ms)));
   }
   for (const Record& r : records) body.push_back(static_cast<char>(r.format));
-  for (const Record& r : records) body.push_back(r.truncated ? 1 : 0);
+  for (size_t i = 0; i < records.size(); ++i) {
+    uint8_t f = records[i].truncated ? kFlagTruncated : 0;
+    if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
+    body.push_back(static_cast<char>(f));
+  }
   PutDictColumn(body, records, &Record::source);
   PutDictColumn(body, records, &Record::peer);
   PutDictColumn(body, records, &Record::tenant);
@@ -346,8 +350,16 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) return MakeError(Errc::kResourceExhausted, "zstd: no compression context");
   std::string compressed(ZSTD_compressBound(body.size()), '\0');
-  const size_t csize = ZSTD_compressCCtx(cctx.get(), compressed.data(), compressed.size(),
-                                         body.data(), body.size(), input.level);
+  ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, input.level);
+  if (input.level >= 19) {
+    // Archive blocks are large: let matches reach across the whole block (decoders accept
+    // windows up to 2^27 by default).
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 25);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
+  }
+  const size_t csize =
+      ZSTD_compress2(cctx.get(), compressed.data(), compressed.size(), body.data(), body.size());
   if (ZSTD_isError(csize)) {
     return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(csize));
   }
@@ -517,7 +529,7 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
 }
 
 bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
-                     std::string* why) {
+                     std::string* why, std::vector<uint8_t>* flags) {
   if (Crc32c(body) != meta.body_crc) {
     *why = "block body checksum mismatch";
     return false;
@@ -542,8 +554,10 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   }
   const size_t first = out->size();
   out->resize(first + n);
+  const size_t flags_first = flags != nullptr ? flags->size() : 0;
   auto fail = [&](const char* what) {
     out->resize(first);
+    if (flags != nullptr) flags->resize(flags_first);
     *why = what;
     return false;
   };
@@ -575,8 +589,11 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   }
   for (size_t i = 0; i < n; ++i) {
     uint8_t b;
-    if (!in.Byte(&b) || b > 1) return fail("block flags column invalid");
-    (*out)[first + i].truncated = b == 1;
+    if (!in.Byte(&b) || b > (kFlagTruncated | kFlagFieldsInRaw)) {
+      return fail("block flags column invalid");
+    }
+    (*out)[first + i].truncated = (b & kFlagTruncated) != 0;
+    if (flags != nullptr) flags->push_back(b);
   }
   if (!GetDictColumn(in, *out, first, &Record::source) ||
       !GetDictColumn(in, *out, first, &Record::peer) ||
