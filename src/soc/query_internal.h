@@ -33,11 +33,12 @@ inline constexpr size_t kMaxIndexedValueBytes = 256;
 inline constexpr size_t kMaxIndexedWordBytes = 64;
 
 // Words (maximal runs of word bytes, lower-cased) worth a Bloom bit: 2..64 bytes, not a long
-// number (>= 6 digits: timestamps, byte counts) and not a long hex id (>= 8 hex with a digit and a
-// letter: UUID parts, hashes), which are nearly unique per record and would bloat the filter. A
-// whole field value holding such an id is still indexed.
+// number (>= 5 digits: ports, byte counts, timestamps) and not a long hex id (>= 8 hex with a digit
+// and a letter: UUID parts, hashes), which are nearly unique per record and would bloat the filter.
+// A whole field value holding such an id is still indexed.
 bool IsIndexedWord(std::string_view lowered_word);
-// Integral numbers with |n| < 100000 are indexed as their decimal text.
+// Integral numbers with |n| < 10000 (status codes, well-known ports, event ids) are indexed as
+// their decimal text; larger ones are mostly sizes and durations, nearly unique per record.
 bool IsIndexedInteger(double value);
 // Fields whose values are not indexed at all: they are unique per record and searched by time.
 bool IsUnindexedField(std::string_view path);

@@ -100,13 +100,13 @@ bool IsIndexedWord(std::string_view w) {
     has_digit |= digit;
     has_alpha |= !digit;
   }
-  if (all_digits && w.size() >= 6) return false;
+  if (all_digits && w.size() >= 5) return false;
   if (all_hex && has_digit && has_alpha && w.size() >= 8) return false;
   return true;
 }
 
 bool IsIndexedInteger(double value) {
-  return std::isfinite(value) && std::trunc(value) == value && std::fabs(value) < 100000;
+  return std::isfinite(value) && std::trunc(value) == value && std::fabs(value) < 10000;
 }
 
 bool IsUnindexedField(std::string_view path) {
@@ -168,7 +168,7 @@ void ForEachTextToken(std::string_view text, const std::function<void(std::strin
     }
     const size_t size = i - start;
     const bool all_digits = (all & kDigit) != 0;
-    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 6) &&
+    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 5) &&
         !(size >= 8 && (all & kHexLetter) && (any & kDigit) && (any & kHexLetter))) {
       emit(std::string_view(buf, size));
     }

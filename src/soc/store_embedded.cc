@@ -468,7 +468,9 @@ Status EmbeddedStore::Open() {
       options_.block_raw_bytes > (size_t{128} << 20) ||
       options_.archive_block_raw_bytes > (size_t{128} << 20) || options_.ingest_level < 1 ||
       options_.ingest_level > 22 || options_.archive_level < 1 || options_.archive_level > 22 ||
-      !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64)) {
+      !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64) ||
+      !(options_.archive_bloom_bits_per_token >= 1 &&
+        options_.archive_bloom_bits_per_token <= 64)) {
     return MakeError(Errc::kInvalidArgument, "log store options out of range");
   }
   std::error_code ec;
@@ -1147,7 +1149,7 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
   uint64_t end = 0;
   std::vector<Record> pending;
   std::vector<uint8_t> pending_flags;
-  BloomBuilder bloom(kArchiveBloomLines, options_.bloom_bits_per_token);
+  BloomBuilder bloom(kArchiveBloomLines, options_.archive_bloom_bits_per_token);
   std::set<std::string, std::less<>> datasets;
   uint64_t pending_raw = 0;
   auto flush = [&]() -> Status {
