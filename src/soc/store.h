@@ -90,10 +90,12 @@ class LogStore {
   virtual Result<std::map<std::string, std::string>> LoadCheckpoints() = 0;
 
   // Streams matching records (fields rebuilt) to sink in time order (ties by seq); sink returns
-  // false to stop. Safe to call from other threads while Append runs; sees every batch whose
-  // Append returned before it started. Memory: at most min(limit, matches in blocks whose time
-  // ranges overlap) records are buffered for the sort. A corrupt block is skipped and reported in
-  // the stats; an error is returned only when the store cannot be read at all.
+  // false to stop. Pruning: partitions and blocks by time range and tenant set, blocks by their
+  // Bloom filters over the query's required tokens, and (in Compact()ed blocks) records by
+  // their raw text before they are normalised. Safe to call from other threads while Append runs;
+  // sees every batch whose Append returned before it started. Memory: at most min(limit, matches in
+  // blocks whose time ranges overlap) records are buffered for the sort. A corrupt block is skipped
+  // and reported in the stats; an error is returned only when the store cannot be read at all.
   virtual Result<SearchStats> Search(const Query& query, const SearchOptions& options,
                                      const std::function<bool(const Record&)>& sink) = 0;
 

@@ -989,7 +989,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
   }
   emit_until(nullptr);
-  stats.truncated = stopped && (!buffer.empty() || delivered >= options.limit);
+  stats.truncated = stopped;
   return stats;
 }
 
