@@ -68,7 +68,8 @@ TEST(StoreFormatTest, VarintsAndReaderBounds) {
                        "ab",
                        3));
   EXPECT_FALSE(cut.String(&s));
-  Reader endless(std::string(11, '\xff'));
+  const std::string ff(11, '\xff');
+  Reader endless(ff);
   EXPECT_FALSE(endless.Varint(&v));
 }
 
