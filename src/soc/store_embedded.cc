@@ -939,11 +939,21 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
   // A record whose field tokens all occur in its raw text (kFlagFieldsInRaw) can be rejected
   // without normalising it when a required token occurs neither in its raw text nor among the
   // metadata values (source, format, tenant, the block's datasets).
+  // Tokens without ASCII letters (addresses, numbers) are looked for in the raw text as it is,
+  // sparing the lower-cased copy.
+  const bool caseless = std::none_of(
+      query.required_tokens().begin(), query.required_tokens().end(), [](const std::string& t) {
+        return std::any_of(t.begin(), t.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; });
+      });
   auto may_match = [&](const Record& r) {
-    lowered.assign(r.raw);
-    for (char& ch : lowered) ch = LowerAscii(ch);
+    std::string_view text = r.raw;
+    if (!caseless) {
+      lowered.assign(r.raw);
+      for (char& ch : lowered) ch = LowerAscii(ch);
+      text = lowered;
+    }
     for (const auto& t : query.required_tokens()) {
-      if (lowered.find(t) != std::string::npos) continue;
+      if (text.find(t) != std::string_view::npos) continue;
       if (LowerAsciiCopy(r.source) == t || FormatName(r.format) == t ||
           LowerAsciiCopy(r.tenant) == t ||
           std::find(block_values.begin(), block_values.end(), t) != block_values.end()) {
