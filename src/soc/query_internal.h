@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,11 +33,12 @@ inline constexpr size_t kMaxIndexedValueBytes = 256;
 inline constexpr size_t kMaxIndexedWordBytes = 64;
 
 // Words (maximal runs of word bytes, lower-cased) worth a Bloom bit: 2..64 bytes, not a long
-// number (>= 6 digits: timestamps, byte counts) and not a long hex id (>= 8 hex with a digit and a
-// letter: UUID parts, hashes), which are nearly unique per record and would bloat the filter. A
-// whole field value holding such an id is still indexed.
+// number (>= 5 digits: ports, byte counts, timestamps) and not a long hex id (>= 8 hex with a digit
+// and a letter: UUID parts, hashes), which are nearly unique per record and would bloat the filter.
+// A whole field value holding such an id is still indexed.
 bool IsIndexedWord(std::string_view lowered_word);
-// Integral numbers with |n| < 100000 are indexed as their decimal text.
+// Integral numbers with |n| < 10000 (status codes, well-known ports, event ids) are indexed as
+// their decimal text; larger ones are mostly sizes and durations, nearly unique per record.
 bool IsIndexedInteger(double value);
 // Fields whose values are not indexed at all: they are unique per record and searched by time.
 bool IsUnindexedField(std::string_view path);
@@ -55,6 +57,12 @@ void ForEachTextToken(std::string_view text, const std::function<void(std::strin
 // words of keyword values would cost ingest time and Bloom bits for nothing.)
 void ForEachRecordToken(std::string_view raw, const boost::json::object& fields,
                         const std::function<void(std::string_view)>& emit);
+
+// True when every token ForEachRecordToken yields from fields occurs in lowered_raw (a
+// substring) or equals one of `allowed` (lower-cased values a caller can check without the
+// fields: the record's source, format name, tenant, dataset).
+bool FieldTokensOccurIn(std::string_view lowered_raw, const boost::json::object& fields,
+                        std::span<const std::string> allowed);
 
 // True when lowered_needle occurs in haystack (compared lower-cased, ASCII) with a word boundary
 // at each end of the needle that is a word byte (for a prefix search, at the start only).

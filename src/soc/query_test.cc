@@ -220,6 +220,8 @@ TEST(QueryTokensTest, RequiredTokens) {
   EXPECT_EQ(Req("status:404"), (std::set<std::string>{"404"}));
   EXPECT_EQ(Req("status:404.0"), (std::set<std::string>{}));
   EXPECT_EQ(Req("bytes:1234567"), (std::set<std::string>{}));
+  EXPECT_EQ(Req("source.port:51234"), (std::set<std::string>{}));
+  EXPECT_EQ(Req("destination.port:8080"), (std::set<std::string>{"8080"}));
   EXPECT_EQ(Req("url.domain:evil*"), (std::set<std::string>{}));
   EXPECT_EQ(Req("@timestamp:x"), (std::set<std::string>{}));
   EXPECT_EQ(Req("destination.ip:2001:db8::1"), (std::set<std::string>{}));
@@ -275,10 +277,10 @@ TEST(QueryTokensTest, RequiredTokensAreIndexedForMatchingRecords) {
 
 TEST(QueryTokensTest, TextTokens) {
   std::vector<std::string> got;
-  ForEachTextToken("GET /A-b_c 10.1.2.3.4 x 123456 12345 deadbeef01 ab",
+  ForEachTextToken("GET /A-b_c 10.1.2.3.4 x 123456 12345 1234 deadbeef01 ab",
                    [&](std::string_view t) { got.emplace_back(t); });
   EXPECT_EQ(got,
-            (std::vector<std::string>{"get", "b_c", "10", "10.1.2.3", "1.2.3.4", "12345", "ab"}));
+            (std::vector<std::string>{"get", "b_c", "10", "10.1.2.3", "1.2.3.4", "1234", "ab"}));
 }
 
 }  // namespace

@@ -100,13 +100,13 @@ bool IsIndexedWord(std::string_view w) {
     has_digit |= digit;
     has_alpha |= !digit;
   }
-  if (all_digits && w.size() >= 6) return false;
+  if (all_digits && w.size() >= 5) return false;
   if (all_hex && has_digit && has_alpha && w.size() >= 8) return false;
   return true;
 }
 
 bool IsIndexedInteger(double value) {
-  return std::isfinite(value) && std::trunc(value) == value && std::fabs(value) < 100000;
+  return std::isfinite(value) && std::trunc(value) == value && std::fabs(value) < 10000;
 }
 
 bool IsUnindexedField(std::string_view path) {
@@ -168,7 +168,7 @@ void ForEachTextToken(std::string_view text, const std::function<void(std::strin
     }
     const size_t size = i - start;
     const bool all_digits = (all & kDigit) != 0;
-    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 6) &&
+    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 5) &&
         !(size >= 8 && (all & kHexLetter) && (any & kDigit) && (any & kHexLetter))) {
       emit(std::string_view(buf, size));
     }
@@ -193,6 +193,20 @@ void ForEachRecordToken(std::string_view raw, const boost::json::object& fields,
                         const std::function<void(std::string_view)>& emit) {
   ForEachTextToken(raw, emit);
   EmitObject(fields, "", 0, emit);
+}
+
+bool FieldTokensOccurIn(std::string_view lowered_raw, const boost::json::object& fields,
+                        std::span<const std::string> allowed) {
+  bool all = true;
+  EmitObject(fields, "", 0, [&](std::string_view t) {
+    if (!all) return;
+    if (lowered_raw.find(t) != std::string_view::npos) return;
+    for (const auto& a : allowed) {
+      if (a == t) return;
+    }
+    all = false;
+  });
+  return all;
 }
 
 bool ContainsWords(std::string_view hay, std::string_view needle, bool prefix) {

@@ -90,10 +90,12 @@ class LogStore {
   virtual Result<std::map<std::string, std::string>> LoadCheckpoints() = 0;
 
   // Streams matching records (fields rebuilt) to sink in time order (ties by seq); sink returns
-  // false to stop. Safe to call from other threads while Append runs; sees every batch whose
-  // Append returned before it started. Memory: at most min(limit, matches in blocks whose time
-  // ranges overlap) records are buffered for the sort. A corrupt block is skipped and reported in
-  // the stats; an error is returned only when the store cannot be read at all.
+  // false to stop. Pruning: partitions and blocks by time range and tenant set, blocks by their
+  // Bloom filters over the query's required tokens, and (in Compact()ed blocks) records by
+  // their raw text before they are normalised. Safe to call from other threads while Append runs;
+  // sees every batch whose Append returned before it started. Memory: at most min(limit, matches in
+  // blocks whose time ranges overlap) records are buffered for the sort. A corrupt block is skipped
+  // and reported in the stats; an error is returned only when the store cannot be read at all.
   virtual Result<SearchStats> Search(const Query& query, const SearchOptions& options,
                                      const std::function<bool(const Record&)>& sink) = 0;
 
@@ -134,7 +136,8 @@ struct EmbeddedStoreOptions {
   size_t archive_block_records = 65536;      // Compact()ed block size
   size_t archive_block_raw_bytes = size_t{16} << 20;
   uint64_t journal_rotate_bytes = uint64_t{64} << 20;  // seal everything and start a new journal
-  double bloom_bits_per_token = 10;
+  double bloom_bits_per_token = 10;                    // ingest blocks: ~1% false positives
+  double archive_bloom_bits_per_token = 8;  // Compact()ed blocks: ~2.5%, for a smaller archive
   bool sync = true;  // fdatasync on commit; false only for tests and benchmarks of CPU cost
 };
 

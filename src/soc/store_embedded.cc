@@ -422,7 +422,8 @@ class EmbeddedStore final : public LogStore {
     failed_ = e;
     return e;
   }
-  bool Decode(const Candidate& c, std::vector<Record>* out, std::string* why) const;
+  bool Decode(const Candidate& c, std::vector<Record>* out, std::string* why,
+              std::vector<uint8_t>* flags = nullptr) const;
   Status CompactPartition(Partition* p);
 
   const EmbeddedStoreOptions options_;
@@ -467,7 +468,9 @@ Status EmbeddedStore::Open() {
       options_.block_raw_bytes > (size_t{128} << 20) ||
       options_.archive_block_raw_bytes > (size_t{128} << 20) || options_.ingest_level < 1 ||
       options_.ingest_level > 22 || options_.archive_level < 1 || options_.archive_level > 22 ||
-      !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64)) {
+      !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64) ||
+      !(options_.archive_bloom_bits_per_token >= 1 &&
+        options_.archive_bloom_bits_per_token <= 64)) {
     return MakeError(Errc::kInvalidArgument, "log store options out of range");
   }
   std::error_code ec;
@@ -825,14 +828,15 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   return {};
 }
 
-bool EmbeddedStore::Decode(const Candidate& c, std::vector<Record>* out, std::string* why) const {
+bool EmbeddedStore::Decode(const Candidate& c, std::vector<Record>* out, std::string* why,
+                           std::vector<uint8_t>* flags) const {
   std::string body;
   if (auto s = ReadFull(c.file->fd, c.meta->body_offset(), c.meta->body_len, &body, c.file->path);
       !s) {
     *why = s.error().message;
     return false;
   }
-  return DecodeBlockBody(body, *c.meta, out, why);
+  return DecodeBlockBody(body, *c.meta, out, why, flags);
 }
 
 Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOptions& options,
@@ -929,27 +933,63 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
   };
   std::vector<Record> records;
+  std::vector<uint8_t> flags;
+  std::vector<std::string> block_values;  // lower-cased dataset names of the block
+  std::string lowered;
+  // A record whose field tokens all occur in its raw text (kFlagFieldsInRaw) can be rejected
+  // without normalising it when a required token occurs neither in its raw text nor among the
+  // metadata values (source, format, tenant, the block's datasets).
+  // Tokens without ASCII letters (addresses, numbers) are looked for in the raw text as it is,
+  // sparing the lower-cased copy.
+  const bool caseless = std::none_of(
+      query.required_tokens().begin(), query.required_tokens().end(), [](const std::string& t) {
+        return std::any_of(t.begin(), t.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; });
+      });
+  auto may_match = [&](const Record& r) {
+    std::string_view text = r.raw;
+    if (!caseless) {
+      lowered.assign(r.raw);
+      for (char& ch : lowered) ch = LowerAscii(ch);
+      text = lowered;
+    }
+    for (const auto& t : query.required_tokens()) {
+      if (text.find(t) != std::string_view::npos) continue;
+      if (LowerAsciiCopy(r.source) == t || FormatName(r.format) == t ||
+          LowerAsciiCopy(r.tenant) == t ||
+          std::find(block_values.begin(), block_values.end(), t) != block_values.end()) {
+        continue;
+      }
+      return false;
+    }
+    return true;
+  };
   for (size_t ci = 0; ci < candidates.size() && !stopped; ++ci) {
     const Candidate& c = candidates[ci];
     emit_until(&c);
     if (stopped) break;
     records.clear();
+    flags.clear();
+    block_values.clear();
     if (c.meta == nullptr) {
       records = std::move(memory);
     } else {
+      for (const auto& d : c.meta->datasets) block_values.push_back(LowerAsciiCopy(d));
       std::string why;
       ++stats.blocks_read;
-      if (!Decode(c, &records, &why)) {
+      if (!Decode(c, &records, &why, &flags)) {
         ++stats.blocks_corrupt;
         add_problem(At(c.file->path, c.meta->offset, why));
         continue;
       }
     }
     const size_t room = options.limit - delivered;
-    for (Record& r : records) {
+    const bool prefilter = !hashes.empty() && flags.size() == records.size();
+    for (size_t ri = 0; ri < records.size(); ++ri) {
+      Record& r = records[ri];
       if (!time_ok(r.time_ms) || !tenant_ok(r.tenant)) continue;
       const Key k = key_of(r);
       if (buffer.size() >= room && !order(k, std::prev(buffer.end())->first)) continue;
+      if (prefilter && (flags[ri] & kFlagFieldsInRaw) && !may_match(r)) continue;
       options_.normalize(r);
       ++stats.records_scanned;
       if (!query.Matches(r)) continue;
@@ -959,7 +999,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
   }
   emit_until(nullptr);
-  stats.truncated = stopped && (!buffer.empty() || delivered >= options.limit);
+  stats.truncated = stopped;
   return stats;
 }
 
@@ -985,10 +1025,26 @@ Result<std::vector<Record>> EmbeddedStore::GetBySeq(std::span<const uint64_t> se
     }
   }
   std::vector<Record> records;
+  std::vector<uint64_t> block_seqs;
+  std::string body;
   for (const auto& c : candidates) {
     records.clear();
     std::string why;
-    if (!Decode(c, &records, &why)) {
+    // A block's seq range spans every record filed while it was open, in any partition: look at
+    // its seq column (a short prefix of the body) before decompressing all of it.
+    block_seqs.clear();
+    if (auto s = ReadFull(c.file->fd, c.meta->body_offset(), c.meta->body_len, &body, c.file->path);
+        !s) {
+      return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, s.error().message));
+    }
+    if (!DecodeBlockSeqs(body, *c.meta, &block_seqs, &why)) {
+      return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, why));
+    }
+    if (std::none_of(block_seqs.begin(), block_seqs.end(),
+                     [&](uint64_t s) { return wanted.contains(s); })) {
+      continue;
+    }
+    if (!DecodeBlockBody(body, *c.meta, &records, &why)) {
       return MakeError(Errc::kIo, At(c.file->path, c.meta->offset, why));
     }
     for (Record& r : records) {
@@ -1102,7 +1158,8 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
   std::vector<BlockMeta> metas;
   uint64_t end = 0;
   std::vector<Record> pending;
-  BloomBuilder bloom(kArchiveBloomLines, options_.bloom_bits_per_token);
+  std::vector<uint8_t> pending_flags;
+  BloomBuilder bloom(kArchiveBloomLines, options_.archive_bloom_bits_per_token);
   std::set<std::string, std::less<>> datasets;
   uint64_t pending_raw = 0;
   auto flush = [&]() -> Status {
@@ -1110,6 +1167,7 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     BlockInput in;
     in.records = pending;
     in.bloom = bloom.Finish(/*keep_memory=*/true);
+    in.extra_flags = pending_flags;
     in.datasets.assign(datasets.begin(), datasets.end());
     in.level = options_.archive_level;
     BlockMeta meta;
@@ -1119,6 +1177,7 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     end += bytes.size();
     metas.push_back(std::move(meta));
     pending.clear();
+    pending_flags.clear();
     datasets.clear();
     pending_raw = 0;
     return {};
@@ -1137,6 +1196,11 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
       options_.normalize(r);
       ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { bloom.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
+      // Background work, so the costly check is done here rather than during ingest.
+      const std::string allowed[] = {LowerAsciiCopy(r.source), FormatName(r.format),
+                                     LowerAsciiCopy(r.tenant), LowerAsciiCopy(DatasetOf(r))};
+      pending_flags.push_back(
+          FieldTokensOccurIn(LowerAsciiCopy(r.raw), r.fields, allowed) ? kFlagFieldsInRaw : 0);
       pending_raw += r.raw.size();
       r.fields = {};
       pending.push_back(std::move(r));

@@ -331,7 +331,11 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
                                          static_cast<uint64_t>(r.time_ms)));
   }
   for (const Record& r : records) body.push_back(static_cast<char>(r.format));
-  for (const Record& r : records) body.push_back(r.truncated ? 1 : 0);
+  for (size_t i = 0; i < records.size(); ++i) {
+    uint8_t f = records[i].truncated ? kFlagTruncated : 0;
+    if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
+    body.push_back(static_cast<char>(f));
+  }
   PutDictColumn(body, records, &Record::source);
   PutDictColumn(body, records, &Record::peer);
   PutDictColumn(body, records, &Record::tenant);
@@ -346,8 +350,16 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) return MakeError(Errc::kResourceExhausted, "zstd: no compression context");
   std::string compressed(ZSTD_compressBound(body.size()), '\0');
-  const size_t csize = ZSTD_compressCCtx(cctx.get(), compressed.data(), compressed.size(),
-                                         body.data(), body.size(), input.level);
+  ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, input.level);
+  if (input.level >= 19) {
+    // Archive blocks are large: let matches reach across the whole block (decoders accept
+    // windows up to 2^27 by default).
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 25);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
+  }
+  const size_t csize =
+      ZSTD_compress2(cctx.get(), compressed.data(), compressed.size(), body.data(), body.size());
   if (ZSTD_isError(csize)) {
     return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(csize));
   }
@@ -517,7 +529,7 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
 }
 
 bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
-                     std::string* why) {
+                     std::string* why, std::vector<uint8_t>* flags) {
   if (Crc32c(body) != meta.body_crc) {
     *why = "block body checksum mismatch";
     return false;
@@ -542,8 +554,10 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   }
   const size_t first = out->size();
   out->resize(first + n);
+  const size_t flags_first = flags != nullptr ? flags->size() : 0;
   auto fail = [&](const char* what) {
     out->resize(first);
+    if (flags != nullptr) flags->resize(flags_first);
     *why = what;
     return false;
   };
@@ -575,8 +589,11 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   }
   for (size_t i = 0; i < n; ++i) {
     uint8_t b;
-    if (!in.Byte(&b) || b > 1) return fail("block flags column invalid");
-    (*out)[first + i].truncated = b == 1;
+    if (!in.Byte(&b) || b > (kFlagTruncated | kFlagFieldsInRaw)) {
+      return fail("block flags column invalid");
+    }
+    (*out)[first + i].truncated = (b & kFlagTruncated) != 0;
+    if (flags != nullptr) flags->push_back(b);
   }
   if (!GetDictColumn(in, *out, first, &Record::source) ||
       !GetDictColumn(in, *out, first, &Record::peer) ||
@@ -602,6 +619,54 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     if ((*out)[i].time_ms < meta.min_time || (*out)[i].time_ms > meta.max_time) {
       return fail("block record time outside its meta range");
     }
+  }
+  return true;
+}
+
+bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
+                     std::string* why) {
+  if (Crc32c(body) != meta.body_crc) {
+    *why = "block body checksum mismatch";
+    return false;
+  }
+  // The count and the seq column take at most 10 bytes per varint.
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(meta.body_raw_len, 10 * (meta.records + 1)));
+  std::string prefix(want, '\0');
+  struct DctxFree {
+    void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+  };
+  std::unique_ptr<ZSTD_DCtx, DctxFree> dctx(ZSTD_createDCtx());
+  if (!dctx) {
+    *why = "zstd: no decompression context";
+    return false;
+  }
+  ZSTD_inBuffer in{body.data(), body.size(), 0};
+  ZSTD_outBuffer out{prefix.data(), prefix.size(), 0};
+  while (out.pos < out.size) {
+    const size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+    if (ZSTD_isError(rc)) {
+      *why = "block body does not decompress";
+      return false;
+    }
+    if (rc == 0 || (in.pos == in.size && out.pos < out.size)) break;
+  }
+  prefix.resize(out.pos);
+  Reader r(prefix);
+  uint64_t n;
+  if (!r.Varint(&n) || n != meta.records) {
+    *why = "block record count differs from its meta";
+    return false;
+  }
+  uint64_t seq = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t d;
+    if (!r.Varint(&d)) {
+      *why = "block seq column cut short";
+      return false;
+    }
+    seq = i == 0 ? d : seq + d;
+    seqs->push_back(seq);
   }
   return true;
 }

@@ -68,8 +68,8 @@ TEST(StoreFormatTest, VarintsAndReaderBounds) {
                        "ab",
                        3));
   EXPECT_FALSE(cut.String(&s));
-  const std::string ones(11, '\xff');  // a Reader views its bytes: they must outlive it
-  Reader endless(ones);
+  const std::string ff(11, '\xff');
+  Reader endless(ff);
   EXPECT_FALSE(endless.Varint(&v));
 }
 
@@ -117,6 +117,11 @@ TEST(StoreFormatTest, BlockRoundTrip) {
       std::string_view(*bytes).substr(parsed.body_offset(), parsed.body_len), parsed, &out, &why))
       << why;
   ASSERT_EQ(out.size(), records.size());
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(DecodeBlockSeqs(
+      std::string_view(*bytes).substr(parsed.body_offset(), parsed.body_len), parsed, &seqs, &why))
+      << why;
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{5, 6, 9, 10}));
   for (size_t i = 0; i < out.size(); ++i) {
     EXPECT_EQ(out[i].seq, records[i].seq);
     EXPECT_EQ(out[i].time_ms, records[i].time_ms);

@@ -28,7 +28,8 @@
 //     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes
 //   body (body_len bytes): one zstd frame; decompressed (body_raw_len bytes), column by column:
 //     varint n | seq: varint first, n-1 × varint delta | time: zz first, n-1 × zz delta |
-//     n × zz (received_ms - time_ms) | n × u8 format | n × u8 flags (bit 0: truncated) |
+//     n × zz (received_ms - time_ms) | n × u8 format | n × u8 flags (bit 0: truncated; bit 1:
+//     the field tokens occur in raw, kFlagFieldsInRaw) |
 //     source, peer, tenant: each varint dict size, dict × str, n × varint index |
 //     n × varint raw length | the raw bytes, concatenated
 //   Records in a block are in seq order; min/max_time bound their times (late records make
@@ -149,7 +150,8 @@ struct BlockMeta {
 
 // A block's records, without fields (rebuilt by the Normalizer).
 struct BlockInput {
-  std::span<const Record> records;  // in seq order
+  std::span<const Record> records;       // in seq order
+  std::span<const uint8_t> extra_flags;  // empty, or one per record, ORed into its flags
   Bloom bloom;
   std::vector<std::string> datasets;
   int level = 3;
@@ -161,8 +163,19 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta);
 bool ParseBlockHeader(std::string_view header32, BlockMeta* meta, std::string* why);
 // Parses meta (already length-checked) into *meta; checks its CRC.
 bool ParseBlockMeta(std::string_view meta_bytes, BlockMeta* meta, std::string* why);
-// Checks the body CRC, decompresses and decodes; appends to *out.
+// Checks the body CRC, decompresses and decodes; appends to *out (and each record's flags byte
+// to *flags when given).
 bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
+                     std::string* why, std::vector<uint8_t>* flags = nullptr);
+// Record flags (the body's flags column).
+inline constexpr uint8_t kFlagTruncated = 1;
+// Every token the record's fields yield for the index, other than the values of
+// event.dataset, tenant.id, seccloud.soc.source and seccloud.soc.format, occurs in its raw text
+// (compared lower-cased): a search may then reject the record on its raw text, unnormalised.
+inline constexpr uint8_t kFlagFieldsInRaw = 2;
+
+// Checks the body CRC and decodes only the seq column (a prefix of the decompressed body).
+bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
                      std::string* why);
 
 // The journal.

@@ -344,13 +344,35 @@ TEST_F(StoreTest, CompactRewritesAtTheArchiveLevelWithTheSameRecords) {
     Append(std::move(batch));
   }
   Append({Rec(kT0 + 2 * kDay, "proxy.access", "t1", "today")});
+  // A value the normaliser does not take verbatim from raw (JSON escapes).
+  Append({Rec(kT0 + 3, "proxy.access", "t2", R"(esc\/aped \u0041BC)")});
   SearchOptions opts;
   opts.limit = 10000;
   const auto before = Find("*", opts);
   const uint64_t blocks_before = store_->Stats().blocks;
+  // Queries whose required tokens come from metadata fields or unescaped values, which the
+  // compacted blocks' raw-text prefilter must not reject.
+  const std::vector<std::string> queries = {"tenant.id:t1",
+                                            "event.dataset:proxy.access",
+                                            "seccloud.soc.format:json",
+                                            R"(seccloud.soc.source:"spool:test")",
+                                            R"(message:"esc/aped")",
+                                            "abc",
+                                            "w3",
+                                            "source.ip:10.1.3.7",
+                                            "tenant.id:t2 AND message:aped"};
+  std::vector<size_t> counts;
+  for (const auto& q : queries) counts.push_back(Find(q, opts).size());
+  EXPECT_EQ(counts, (std::vector<size_t>{501, 502, 502, 502, 1, 1, 50, 1, 1}));
   ASSERT_TRUE(store_->Compact(kT0 + kDay));
   const auto after = Find("*", opts);
   EXPECT_EQ(Seqs(before), Seqs(after));
+  for (size_t i = 0; i < queries.size(); ++i) {
+    EXPECT_EQ(Find(queries[i], opts).size(), counts[i]) << queries[i];
+  }
+  SearchStats pruned;
+  EXPECT_EQ(Find("w3", opts, &pruned).size(), 50u);
+  EXPECT_LT(pruned.records_scanned, 100u);  // the others rejected on their raw text
   EXPECT_LT(store_->Stats().blocks, blocks_before);
   SearchStats stats;
   EXPECT_EQ(Find("source.ip:10.1.3.7", {}, &stats).size(), 1u);

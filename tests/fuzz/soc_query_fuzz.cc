@@ -3,6 +3,7 @@
 // requires is indexed for any record the query matches (a violation would make searches miss
 // records, so it aborts).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -62,6 +63,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { indexed.emplace(t); });
     for (const auto& t : query->required_tokens()) {
       if (!indexed.contains(t)) std::abort();
+    }
+    // The store's raw-text prefilter (kFlagFieldsInRaw) must not reject a matching record.
+    const std::string lowered = LowerAsciiCopy(r.raw);
+    const auto* dataset = FindField(r.fields, "event.dataset");
+    const std::string allowed[] = {
+        LowerAsciiCopy(r.source), FormatName(r.format), LowerAsciiCopy(r.tenant),
+        dataset && dataset->is_string() ? LowerAsciiCopy(std::string_view(dataset->get_string()))
+                                        : std::string()};
+    if (FieldTokensOccurIn(lowered, r.fields, allowed)) {
+      for (const auto& t : query->required_tokens()) {
+        if (lowered.find(t) == std::string::npos &&
+            std::find(std::begin(allowed), std::end(allowed), t) == std::end(allowed)) {
+          std::abort();
+        }
+      }
     }
   }
   return 0;
