@@ -593,6 +593,7 @@ def main():
     ap.add_argument("--end", default="2026-11-01T00:00:00Z", help="end of the span (UTC)")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--needle-count", type=int, default=5)
+    ap.add_argument("--sources", help="comma-separated subset of the sources (default: all)")
     ap.add_argument("--regression-dir", default=os.path.join(shared, "sigma", "regression_data"))
     ap.add_argument("--loghub-dir", default=os.path.join(shared, "logs", "loghub"))
     args = ap.parse_args()
@@ -601,9 +602,16 @@ def main():
     # Records are generated in time order; the span is laid out for an estimated record count
     # (a pilot of 20,000 records measures the mean line size) and generation stops at the size.
     g = Generator(args)
-    names = [s[0] for s in SOURCES]
+    sources = SOURCES
+    if args.sources:
+        wanted = args.sources.split(",")
+        unknown = set(wanted) - {s[0] for s in SOURCES}
+        if unknown:
+            ap.error("unknown sources: %s" % ", ".join(sorted(unknown)))
+        sources = [s for s in SOURCES if s[0] in wanted]
+    names = [s[0] for s in sources]
     cum, acc = [], 0
-    for s in SOURCES:
+    for s in sources:
         acc += s[3]
         cum.append(acc)
     total_w = acc
@@ -637,14 +645,14 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     files = [open(os.path.join(args.out, s[1]), "w", encoding="utf-8", buffering=1 << 20)
-             for s in SOURCES]
-    bufs = [[] for _ in SOURCES]
-    lines = [0] * len(SOURCES)
-    nbytes = [0] * len(SOURCES)
+             for s in sources]
+    bufs = [[] for _ in sources]
+    lines = [0] * len(sources)
+    nbytes = [0] * len(sources)
     # The needle: records k * n / (count + 1), rotating over sources that carry an IP.
     needle_at = {int((k + 1) * n_est / (args.needle_count + 1)): k for k in range(args.needle_count)}
-    needle_sources = ["syslog", "nginx", "seccloud-proxy", "eve", "loghub-openssh", "windows",
-                      "seccloud-dns"]
+    needle_sources = [n for n in ["syslog", "nginx", "seccloud-proxy", "eve", "loghub-openssh",
+                                  "windows", "seccloud-dns"] if n in names] or names
     needles = []
     rng = g.rng
     step = span_ms / n_est
@@ -696,7 +704,7 @@ def main():
         "loghub_templates": sorted(g.loghub) or "built-in (no Loghub *_2k.log samples found)",
         "windows_regression_templates": len(g.winlog_regression),
         "files": [{"source": s[0], "path": s[1], "format": s[2], "lines": lines[j],
-                   "bytes": nbytes[j]} for j, s in enumerate(SOURCES)],
+                   "bytes": nbytes[j]} for j, s in enumerate(sources)],
     }
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
