@@ -1,0 +1,677 @@
+// R18: the SOC's per-record pipeline on one thread, over logs made by bench/loggen.py —
+// parse (soc::Normalize), tenant attribution, LogStore::Append in batches with real fdatasync,
+// DetectionEngine::Process with every loadable Sigma rule of ../shared/data/sigma/rules, and
+// intel MatchRecord — then Compact() to the archive level, stored bytes against `gzip -6` and
+// `zstd -19 -T1` of the same raw files, peak RSS, and a single-IP search over the whole span.
+// Prints absolute figures and ratios; timings are never assertions (see bench/README.md).
+//
+//   soc_store_bench [--mb N | --gb G | --records N] [--work DIR] [--data DIR] [--keep]
+//                   [--rules DIR]... [--no-sync] [--batch N] [--skip-peers] [--ingest-only]
+//
+// Without --data it runs bench/loggen.py into WORK/data (reused when the manifest matches).
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/ip.h"
+#include "core/tenant_registry.h"
+#include "soc/detect.h"
+#include "soc/intel.h"
+#include "soc/parse.h"
+#include "soc/query.h"
+#include "soc/sigma.h"
+#include "soc/store.h"
+
+#ifndef SECCLOUD_SHARED_DATA
+#define SECCLOUD_SHARED_DATA "../shared/data"
+#endif
+#ifndef SECCLOUD_SOURCE_DIR
+#define SECCLOUD_SOURCE_DIR "."
+#endif
+
+namespace seccloud {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+struct Options {
+  std::string size_flag = "--bytes";
+  std::string size_value = std::to_string(uint64_t{256} << 20);  // default: 256 MiB
+  fs::path work = "/tmp/soc_store_bench";
+  fs::path data;
+  std::vector<fs::path> rules;
+  bool keep = false;
+  bool sync = true;
+  bool skip_peers = false;
+  bool ingest_only = false;
+  size_t batch = 4096;  // socd's pipeline batch
+};
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "soc_store_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double ThreadCpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+double ProcessCpu() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+double ChildrenCpu() {
+  rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "VmHWM" / "VmRSS" from /proc/self/status, in KiB.
+uint64_t ProcStatusKb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const size_t n = std::strlen(key);
+  while (std::getline(in, line)) {
+    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') {
+      return std::strtoull(line.c_str() + n + 1, nullptr, 10);
+    }
+  }
+  return 0;
+}
+// Resets VmHWM to the current RSS (Linux >= 4.0), so each phase's peak is its own.
+void ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+}
+
+std::string Mib(uint64_t bytes) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.1f MiB", bytes / 1048576.0);
+  return b;
+}
+std::string Group(double v) {  // 1234567 -> "1,234,567"
+  char raw[64];
+  std::snprintf(raw, sizeof raw, "%.0f", v);
+  std::string s(raw), out;
+  int k = 0;
+  for (auto it = s.rbegin(); it != s.rend(); ++it) {
+    if (k && k % 3 == 0 && *it != '-') out.push_back(',');
+    out.push_back(*it);
+    ++k;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+uint64_t DirBytes(const fs::path& dir) {
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) total += e.file_size();
+  }
+  return total;
+}
+
+// Drops the page cache of every file under dir (for the cold-ish search): affects only these
+// files, not the machine's other users.
+void DropCache(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    int fd = ::open(e.path().c_str(), O_RDONLY);
+    if (fd < 0) continue;
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs `command`, returns how many bytes it wrote to stdout.
+uint64_t CountOutputBytes(const std::string& command) {
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) Die("cannot run " + command);
+  static char buf[1 << 16];
+  uint64_t n = 0;
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) n += got;
+  if (::pclose(p) != 0) Die("failed: " + command);
+  return n;
+}
+
+struct SourceFile {
+  std::string source, path;
+  soc::Format format = soc::Format::kText;
+  uint64_t lines = 0, bytes = 0;
+  uint64_t read = 0;
+  FILE* f = nullptr;
+};
+
+struct Manifest {
+  json::object raw;
+  std::vector<SourceFile> files;
+  int64_t start_ms = 0, end_ms = 0;
+  uint64_t records = 0, bytes = 0;
+  std::string needle;
+};
+
+Manifest ReadManifest(const fs::path& dir) {
+  std::ifstream in(dir / "manifest.json");
+  if (!in) Die("no manifest.json in " + dir.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Manifest m;
+  m.raw = json::parse(ss.str()).as_object();
+  m.start_ms = m.raw.at("span").at("start_ms").to_number<int64_t>();
+  m.end_ms = m.raw.at("span").at("end_ms").to_number<int64_t>();
+  m.records = m.raw.at("records").to_number<uint64_t>();
+  m.bytes = m.raw.at("bytes").to_number<uint64_t>();
+  m.needle = json::value_to<std::string>(m.raw.at("needle").at("ip"));
+  for (const auto& v : m.raw.at("files").as_array()) {
+    SourceFile f;
+    f.source = json::value_to<std::string>(v.at("source"));
+    f.path = (dir / json::value_to<std::string>(v.at("path"))).string();
+    const auto fmt = json::value_to<std::string>(v.at("format"));
+    if (!soc::ParseFormatName(fmt, &f.format)) Die("unknown format " + fmt);
+    f.lines = v.at("lines").to_number<uint64_t>();
+    f.bytes = v.at("bytes").to_number<uint64_t>();
+    m.files.push_back(std::move(f));
+  }
+  return m;
+}
+
+fs::path EnsureData(const Options& o) {
+  if (!o.data.empty()) return o.data;
+  const fs::path dir = o.work / "data";
+  const std::string stamp = o.size_flag + " " + o.size_value;
+  {
+    std::ifstream in(o.work / "data.stamp");
+    std::string have;
+    std::getline(in, have);
+    if (have == stamp && fs::exists(dir / "manifest.json")) {
+      std::printf("data: reusing %s (generated with %s)\n", dir.c_str(), stamp.c_str());
+      return dir;
+    }
+  }
+  fs::remove_all(dir);
+  fs::create_directories(o.work);
+  const std::string cmd =
+      "python3 " + ShellQuote(std::string(SECCLOUD_SOURCE_DIR) + "/bench/loggen.py") + " --out " +
+      ShellQuote(dir.string()) + " " + o.size_flag + " " + o.size_value;
+  std::printf("data: %s\n", cmd.c_str());
+  std::fflush(stdout);
+  if (std::system(cmd.c_str()) != 0) Die("loggen failed");
+  std::ofstream(o.work / "data.stamp") << stamp << "\n";
+  return dir;
+}
+
+// The tenants of loggen.py: t01..t30 own 10.<n>.0.0/16.
+std::shared_ptr<const TenantRegistry> BenchTenants() {
+  std::vector<Tenant> tenants;
+  for (int i = 1; i <= 30; ++i) {
+    Tenant t;
+    char id[8];
+    std::snprintf(id, sizeof id, "t%02d", i);
+    t.id = id;
+    t.display_name = id;
+    t.networks.push_back(*IpPrefix::Parse("10." + std::to_string(i) + ".0.0/16"));
+    tenants.push_back(std::move(t));
+  }
+  auto r = TenantRegistry::Build(std::move(tenants), nullptr);
+  if (!r) Die("tenants: " + r.error().ToString());
+  return *r;
+}
+
+// The same rule as socd's Pipeline::Attribute (src/socd/pipeline.cc), which is private there.
+void Attribute(soc::Record& r, const TenantRegistry& tenants) {
+  if (!r.tenant.empty()) return;
+  if (const auto* t = soc::FindField(r.fields, "tenant.id"); t && t->is_string()) {
+    const std::string_view id(t->get_string());
+    if (tenants.FindById(id)) r.tenant.assign(id);
+    return;
+  }
+  auto by_address = [&](std::string_view text) -> bool {
+    auto a = IpAddress::Parse(text);
+    if (!a) return false;
+    if (const Tenant* owner = tenants.Lookup(*a)) {
+      r.tenant = owner->id;
+      return true;
+    }
+    return false;
+  };
+  if (!r.peer.empty() && by_address(r.peer)) {
+  } else {
+    for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
+      const auto* v = soc::FindField(r.fields, path);
+      if (v && v->is_string() && by_address(v->get_string())) break;
+    }
+  }
+  if (!r.tenant.empty()) soc::SetField(r.fields, "tenant.id", boost::json::string(r.tenant));
+}
+
+struct StageTimes {
+  double read = 0, parse = 0, append = 0, sigma = 0, intel = 0;
+  double append_wall = 0;
+};
+
+struct SearchRun {
+  double wall = 0;
+  soc::SearchStats stats;
+  size_t delivered = 0;
+};
+
+SearchRun RunSearch(soc::LogStore& store, const std::string& text, const Manifest& m) {
+  auto q = soc::ParseQuery(text);
+  if (!q) Die("query: " + q.error().ToString());
+  soc::SearchOptions so;
+  so.since_ms = m.start_ms;
+  so.until_ms = m.end_ms + 1;
+  so.limit = 1000;
+  SearchRun run;
+  const double t0 = Now();
+  auto st = store.Search(*q, so, [&](const soc::Record&) {
+    ++run.delivered;
+    return true;
+  });
+  run.wall = Now() - t0;
+  if (!st) Die("search: " + st.error().ToString());
+  run.stats = *st;
+  return run;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--mb") {
+      o.size_flag = "--bytes";
+      o.size_value = std::to_string(static_cast<uint64_t>(std::stod(next()) * 1048576));
+    } else if (a == "--gb") {
+      o.size_flag = "--gb";
+      o.size_value = next();
+    } else if (a == "--records") {
+      o.size_flag = "--records";
+      o.size_value = next();
+    } else if (a == "--work") {
+      o.work = next();
+    } else if (a == "--data") {
+      o.data = next();
+    } else if (a == "--rules") {
+      o.rules.push_back(next());
+    } else if (a == "--keep") {
+      o.keep = true;
+    } else if (a == "--no-sync") {
+      o.sync = false;
+    } else if (a == "--skip-peers") {
+      o.skip_peers = true;
+    } else if (a == "--ingest-only") {
+      o.ingest_only = true;
+    } else if (a == "--batch") {
+      o.batch = std::stoul(next());
+    } else {
+      Die("unknown option " + a +
+          " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
+          "--no-sync, --skip-peers, --ingest-only, --batch N)");
+    }
+  }
+  if (o.rules.empty()) o.rules.push_back(fs::path(SECCLOUD_SHARED_DATA) / "sigma" / "rules");
+
+  const fs::path data = EnsureData(o);
+  Manifest m = ReadManifest(data);
+  std::printf("data: %s records, %s raw, %zu files, span %.0f days, needle %s in %zu records\n",
+              Group(m.records).c_str(), Mib(m.bytes).c_str(), m.files.size(),
+              (m.end_ms - m.start_ms) / 86400000.0, m.needle.c_str(),
+              m.raw.at("needle").at("records").as_array().size());
+
+  // Detectors, as socd loads them.
+  double t0 = Now();
+  soc::LoadReport report;
+  auto rules = soc::LoadRules(o.rules, &report);
+  if (!rules) Die("rules: " + rules.error().ToString());
+  const double rules_s = Now() - t0;
+  std::printf(
+      "sigma: %zu files, %zu documents: %zu rules + %zu correlations loaded, %zu unsupported, "
+      "%zu errors (%.1f s)\n",
+      report.files, report.documents, report.rules_loaded, report.correlations_loaded,
+      report.unsupported.size(), report.errors.size(), rules_s);
+  {
+    std::vector<std::pair<size_t, std::string>> reasons;
+    for (const auto& [k, v] : report.CountByReason()) reasons.emplace_back(v, k);
+    std::sort(reasons.rbegin(), reasons.rend());
+    for (size_t i = 0; i < reasons.size() && i < 6; ++i)
+      std::printf("  %6zu  %s\n", reasons[i].first, reasons[i].second.c_str());
+  }
+  auto engine = soc::DetectionEngine::Create(std::move(*rules));
+  if (!engine) Die("engine: " + engine.error().ToString());
+  const fs::path intel_dir = fs::path(SECCLOUD_SHARED_DATA) / "threat-intel";
+  std::vector<soc::IntelFeed> feeds;
+  auto feed = [&](const char* name, const char* file, soc::IntelFormat format) {
+    soc::IntelFeed f;
+    f.name = name;
+    f.path = (intel_dir / file).string();
+    f.format = format;
+    feeds.push_back(std::move(f));
+  };
+  feed("signature-base-c2", "signature-base/c2-iocs.txt", soc::IntelFormat::kLokiC2);
+  feed("urlhaus", "urlhaus/urlhaus-filter.txt", soc::IntelFormat::kAdblock);
+  feed("urlhaus-domains", "urlhaus/urlhaus-filter-domains.txt", soc::IntelFormat::kDomainList);
+  soc::IntelLoadReport intel_report;
+  auto intel = soc::LoadIntel(feeds, &intel_report);
+  if (!intel) Die("intel: " + intel.error().ToString());
+  std::printf("intel: %s indicators from %zu feeds\n", Group(intel_report.indicators).c_str(),
+              feeds.size());
+  auto tenants = BenchTenants();
+
+  const fs::path store_dir = o.work / "store";
+  fs::remove_all(store_dir);
+  soc::EmbeddedStoreOptions so;
+  so.directory = store_dir;
+  so.normalize = [](soc::Record& r) { soc::Normalize(r); };
+  so.sync = o.sync;
+  auto opened = soc::OpenEmbeddedStore(so);
+  if (!opened) Die("store: " + opened.error().ToString());
+  std::unique_ptr<soc::LogStore> store = std::move(*opened);
+
+  for (auto& f : m.files) {
+    f.f = std::fopen(f.path.c_str(), "r");
+    if (!f.f) Die("cannot open " + f.path);
+  }
+
+  // ---- ingest ----
+  std::printf("ingest: one thread, batches of %zu, fdatasync %s\n", o.batch, o.sync ? "on" : "OFF");
+  std::fflush(stdout);
+  ResetPeakRss();
+  StageTimes st;
+  struct FormatSplit {
+    uint64_t records = 0, checked = 0;
+    double cpu = 0;
+  };
+  std::array<FormatSplit, 8> per_format{};
+  std::vector<soc::Record> batch;
+  std::vector<soc::Detection> found;
+  std::map<std::string, uint64_t> detections_by_rule;
+  uint64_t detections = 0, intel_hits = 0, unparsed = 0, records = 0, raw_bytes = 0;
+  char* line = nullptr;
+  size_t cap = 0;
+  const double wall0 = Now(), cpu0 = ProcessCpu();
+  double next_report = wall0 + 30;
+  bool done = false;
+  while (!done) {
+    double c = ThreadCpu();
+    batch.clear();
+    const int64_t now_ms = NowMs();
+    // Replays the files in proportion to their line counts: each file is in time order and
+    // spans the whole period, so this is the mixed stream in (nearly) time order.
+    while (batch.size() < o.batch) {
+      SourceFile* best = nullptr;
+      double best_pos = 2;
+      for (auto& f : m.files) {
+        if (f.read >= f.lines) continue;
+        const double pos = (f.read + 1.0) / f.lines;
+        if (pos < best_pos) best_pos = pos, best = &f;
+      }
+      if (!best) {
+        done = true;
+        break;
+      }
+      const ssize_t n = ::getline(&line, &cap, best->f);
+      if (n <= 0) {
+        best->read = best->lines;
+        continue;
+      }
+      ++best->read;
+      size_t len = static_cast<size_t>(n);
+      if (line[len - 1] == '\n') --len;
+      soc::Record r;
+      r.format = best->format;
+      r.source = "file:" + best->source;
+      r.received_ms = now_ms;
+      if (len > soc::kMaxRawBytes) {
+        len = soc::kMaxRawBytes;
+        r.truncated = true;
+      }
+      r.raw.assign(line, len);
+      raw_bytes += len + 1;
+      batch.push_back(std::move(r));
+    }
+    if (batch.empty()) break;
+    double c2 = ThreadCpu();
+    st.read += c2 - c;
+    c = c2;
+    for (auto& r : batch) {
+      soc::Normalize(r);
+      if (!r.parsed) ++unparsed;
+      Attribute(r, *tenants);
+    }
+    c2 = ThreadCpu();
+    st.parse += c2 - c;
+    c = c2;
+    std::vector<soc::Checkpoint> cps;
+    for (const auto& f : m.files) cps.push_back({"file:" + f.source, std::to_string(f.read)});
+    const double w = Now();
+    if (auto s = store->Append(batch, cps); !s) Die("append: " + s.error().ToString());
+    st.append_wall += Now() - w;
+    c2 = ThreadCpu();
+    st.append += c2 - c;
+    c = c2;
+    found.clear();
+    (*engine)->Flush(now_ms, &found);
+    for (const auto& r : batch) {
+      // Per format: rule evaluations after the prefilter and the CPU they take (two clock
+      // reads per record, ~0.1 µs, charged to the Sigma stage).
+      FormatSplit& split = per_format[static_cast<size_t>(r.format)];
+      const uint64_t checked = (*engine)->stats().rules_checked;
+      const double t = ThreadCpu();
+      (*engine)->Process(r, &found);
+      split.cpu += ThreadCpu() - t;
+      split.checked += (*engine)->stats().rules_checked - checked;
+      ++split.records;
+    }
+    c2 = ThreadCpu();
+    st.sigma += c2 - c;
+    c = c2;
+    const size_t sigma_found = found.size();
+    for (const auto& r : batch) soc::MatchRecord(**intel, r, &found);
+    c2 = ThreadCpu();
+    st.intel += c2 - c;
+    intel_hits += found.size() - sigma_found;
+    detections += found.size();
+    for (const auto& d : found) ++detections_by_rule[d.ruleset + " " + d.rule_title];
+    records += batch.size();
+    if (Now() > next_report) {
+      next_report += 30;
+      std::printf("  … %s records, %.0f records/s wall\n", Group(records).c_str(),
+                  records / (Now() - wall0));
+      std::fflush(stdout);
+    }
+  }
+  std::free(line);
+  if (auto s = store->Flush(); !s) Die("flush: " + s.error().ToString());
+  const double ingest_wall = Now() - wall0, ingest_cpu = ProcessCpu() - cpu0;
+  const uint64_t ingest_hwm = ProcStatusKb("VmHWM"), ingest_rss = ProcStatusKb("VmRSS");
+  for (auto& f : m.files) std::fclose(f.f);
+  const soc::StoreStats after_ingest = store->Stats();
+  const double flush_cpu = ingest_cpu - (st.read + st.parse + st.append + st.sigma + st.intel);
+
+  std::printf("\n== ingest: %s records, %s raw ==\n", Group(records).c_str(),
+              Mib(raw_bytes).c_str());
+  std::printf("| | seconds | records/s |\n|---|---|---|\n");
+  std::printf("| wall (incl. fdatasync waits) | %.1f | %s |\n", ingest_wall,
+              Group(records / ingest_wall).c_str());
+  std::printf("| CPU, whole process (per core) | %.1f | **%s** |\n", ingest_cpu,
+              Group(records / ingest_cpu).c_str());
+  std::printf(
+      "\nCPU split (thread CPU time):\n| stage | CPU s | share | µs/record |\n|---|---|---|---|\n");
+  auto row = [&](const char* name, double s) {
+    std::printf("| %s | %.1f | %.0f %% | %.2f |\n", name, s, 100 * s / ingest_cpu,
+                1e6 * s / std::max<uint64_t>(records, 1));
+  };
+  row("read lines + build Record", st.read);
+  row("Normalize + attribution", st.parse);
+  row("LogStore::Append (journal, index, seal)", st.append);
+  row("DetectionEngine::Process (Sigma)", st.sigma);
+  row("intel MatchRecord", st.intel);
+  row("final Flush + other", flush_cpu);
+  std::printf("Append wall %.1f s (fdatasync waits included) vs its CPU %.1f s\n", st.append_wall,
+              st.append);
+  const auto& es = (*engine)->stats();
+  std::printf(
+      "detection: %s detections (%s intel), %s unparsed records; engine checked %.2f rules/record "
+      "after the prefilter\n",
+      Group(detections).c_str(), Group(intel_hits).c_str(), Group(unparsed).c_str(),
+      es.records ? double(es.rules_checked) / es.records : 0.0);
+  std::printf(
+      "| format | records | Sigma rules checked / record | Sigma µs / record |\n"
+      "|---|---|---|---|\n");
+  for (size_t f = 1; f < per_format.size(); ++f) {
+    const FormatSplit& split = per_format[f];
+    if (!split.records) continue;
+    std::printf("| %s | %s | %.1f | %.2f |\n", soc::FormatName(static_cast<soc::Format>(f)),
+                Group(split.records).c_str(), double(split.checked) / split.records,
+                1e6 * split.cpu / split.records);
+  }
+  {
+    std::vector<std::pair<uint64_t, std::string>> top;
+    for (const auto& [k, v] : detections_by_rule) top.emplace_back(v, k);
+    std::sort(top.rbegin(), top.rend());
+    for (size_t i = 0; i < top.size() && i < 8; ++i)
+      std::printf("  %8s  %s\n", Group(top[i].first).c_str(), top[i].second.c_str());
+  }
+  std::printf("store after ingest: %s in %" PRIu64 " partitions, %" PRIu64 " blocks (level %d)\n",
+              Mib(after_ingest.stored_bytes).c_str(), after_ingest.partitions, after_ingest.blocks,
+              so.ingest_level);
+  std::printf("RSS during ingest: peak (VmHWM) %s, at end %s\n", Mib(ingest_hwm * 1024).c_str(),
+              Mib(ingest_rss * 1024).c_str());
+  std::fflush(stdout);
+  if (o.ingest_only) {
+    store.reset();
+    if (!o.keep) fs::remove_all(store_dir);
+    return 0;
+  }
+
+  // ---- compaction to the archive level ----
+  ResetPeakRss();
+  t0 = Now();
+  double c0 = ProcessCpu();
+  const int64_t day = 86'400'000;
+  if (auto s = store->Compact((m.end_ms / day + 1) * day); !s)
+    Die("compact: " + s.error().ToString());
+  const double compact_wall = Now() - t0, compact_cpu = ProcessCpu() - c0;
+  const uint64_t compact_hwm = ProcStatusKb("VmHWM");
+  const soc::StoreStats after = store->Stats();
+  const uint64_t store_dir_bytes = DirBytes(store_dir);
+  std::printf(
+      "\n== compact (zstd level %d, blocks of %zu records): %.1f s wall, %.1f s CPU, "
+      "%.1f MiB/s raw, peak RSS %s ==\n",
+      so.archive_level, so.archive_block_records, compact_wall, compact_cpu,
+      raw_bytes / 1048576.0 / compact_cpu, Mib(compact_hwm * 1024).c_str());
+
+  // ---- peers: gzip -6 and zstd -19 of the same raw files ----
+  uint64_t gz = 0, zs = 0;
+  double gz_cpu = 0, zs_cpu = 0;
+  if (!o.skip_peers) {
+    for (const auto& f : m.files) {
+      double c = ChildrenCpu();
+      gz += CountOutputBytes("gzip -6 -c " + ShellQuote(f.path));
+      gz_cpu += ChildrenCpu() - c;
+      c = ChildrenCpu();
+      zs += CountOutputBytes("zstd -19 -T1 -q -c " + ShellQuote(f.path));
+      zs_cpu += ChildrenCpu() - c;
+    }
+  }
+  std::printf("\n== stored bytes, %s raw in %zu files ==\n", Mib(raw_bytes).c_str(),
+              m.files.size());
+  std::printf("| | bytes | ratio to raw | vs zstd -19 | CPU s |\n|---|---|---|---|---|\n");
+  auto srow = [&](const char* name, uint64_t b, double cpu) {
+    std::printf("| %s | %s (%s) | %.2f %% | %s | %s |\n", name, Group(b).c_str(), Mib(b).c_str(),
+                100.0 * b / raw_bytes,
+                zs ? (std::to_string(double(b) / zs).substr(0, 5) + "×").c_str() : "-",
+                cpu > 0 ? std::to_string(cpu).substr(0, 6).c_str() : "-");
+  };
+  srow("store after ingest (level 3 blocks + journal)", after_ingest.stored_bytes, 0);
+  srow("store after Compact (Stats().stored_bytes)", after.stored_bytes, compact_cpu);
+  srow("store directory on disk (every file)", store_dir_bytes, 0);
+  if (!o.skip_peers) {
+    srow("gzip -6, per file", gz, gz_cpu);
+    srow("zstd -19 -T1, per file", zs, zs_cpu);
+  }
+  std::fflush(stdout);
+
+  // ---- single-IP search over the whole span ----
+  store.reset();
+  ResetPeakRss();
+  DropCache(store_dir);
+  t0 = Now();
+  opened = soc::OpenEmbeddedStore(so);
+  if (!opened) Die("reopen: " + opened.error().ToString());
+  store = std::move(*opened);
+  const double open_s = Now() - t0;
+  const uint64_t open_hwm = ProcStatusKb("VmHWM");
+  std::printf(
+      "\n== search over %.0f days, %s records (store reopened in %.2f s, page cache of "
+      "its files dropped) ==\n",
+      (m.end_ms - m.start_ms) / 86400000.0, Group(after.records).c_str(), open_s);
+  std::printf(
+      "| query | run | seconds | matched | blocks read / total | records scanned |\n"
+      "|---|---|---|---|---|---|\n");
+  for (const std::string& q : {m.needle, "source.ip:" + m.needle}) {
+    for (int k = 0; k < 3; ++k) {
+      const SearchRun r = RunSearch(*store, q, m);
+      std::printf("| `%s` | %s | %.3f | %zu | %" PRIu64 " / %" PRIu64 " | %s |\n", q.c_str(),
+                  k == 0 ? (q == m.needle ? "cold-ish" : "first") : "warm", r.wall, r.delivered,
+                  r.stats.blocks_read, r.stats.blocks_total,
+                  Group(r.stats.records_scanned).c_str());
+    }
+  }
+  std::printf("RSS: store open %s (peak), search peak %s\n", Mib(open_hwm * 1024).c_str(),
+              Mib(ProcStatusKb("VmHWM") * 1024).c_str());
+  std::printf(
+      "\nnote: records/s per core = records / CPU seconds of this process over ingest "
+      "(single-threaded); wall includes fdatasync waits of a shared disk.\n");
+  if (!o.keep) fs::remove_all(store_dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace seccloud
+
+int main(int argc, char** argv) { return seccloud::Main(argc, argv); }
