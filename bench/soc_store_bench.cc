@@ -7,6 +7,7 @@
 //
 //   soc_store_bench [--mb N | --gb G | --records N] [--work DIR] [--data DIR] [--keep]
 //                   [--rules DIR]... [--no-sync] [--batch N] [--skip-peers] [--ingest-only]
+//                   [--search-only] [--bloom-bits B]
 //
 // Without --data it runs bench/loggen.py into WORK/data (reused when the manifest matches).
 
@@ -64,7 +65,9 @@ struct Options {
   bool sync = true;
   bool skip_peers = false;
   bool ingest_only = false;
-  size_t batch = 4096;  // socd's pipeline batch
+  bool search_only = false;  // search WORK/store kept by an earlier --keep run
+  double bloom_bits = -1;    // < 0: the store's default
+  size_t batch = 4096;       // socd's pipeline batch
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -314,6 +317,39 @@ SearchRun RunSearch(soc::LogStore& store, const std::string& text, const Manifes
   return run;
 }
 
+// Reopens the store with a cold page cache for its files, then searches the needle over the
+// whole span: as a bare word and as source.ip, three runs each.
+void RunSearches(const soc::EmbeddedStoreOptions& so, const Manifest& m, uint64_t records) {
+  ResetPeakRss();
+  DropCache(so.directory);
+  const double t0 = Now();
+  auto opened = soc::OpenEmbeddedStore(so);
+  if (!opened) Die("reopen: " + opened.error().ToString());
+  std::unique_ptr<soc::LogStore> store = std::move(*opened);
+  const double open_s = Now() - t0;
+  const uint64_t open_hwm = ProcStatusKb("VmHWM");
+  if (records == 0) records = store->Stats().records;
+  std::printf(
+      "\n== search over %.0f days, %s records (store reopened in %.2f s, page cache of its files "
+      "dropped) ==\n",
+      (m.end_ms - m.start_ms) / 86400000.0, Group(records).c_str(), open_s);
+  std::printf(
+      "| query | run | seconds | matched | blocks read / total | records scanned |\n"
+      "|---|---|---|---|---|---|\n");
+  for (const std::string& q : {m.needle, "source.ip:" + m.needle}) {
+    for (int k = 0; k < 3; ++k) {
+      const SearchRun r = RunSearch(*store, q, m);
+      std::printf("| `%s` | %s | %.3f | %zu | %" PRIu64 " / %" PRIu64 " | %s |\n", q.c_str(),
+                  k == 0 ? (q == m.needle ? "cold-ish" : "first") : "warm", r.wall, r.delivered,
+                  r.stats.blocks_read, r.stats.blocks_total,
+                  Group(r.stats.records_scanned).c_str());
+    }
+  }
+  std::printf("RSS: store open %s (peak), search peak %s\n", Mib(open_hwm * 1024).c_str(),
+              Mib(ProcStatusKb("VmHWM") * 1024).c_str());
+  std::fflush(stdout);
+}
+
 int Main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -345,12 +381,16 @@ int Main(int argc, char** argv) {
       o.skip_peers = true;
     } else if (a == "--ingest-only") {
       o.ingest_only = true;
+    } else if (a == "--search-only") {
+      o.search_only = true;
+    } else if (a == "--bloom-bits") {
+      o.bloom_bits = std::stod(next());
     } else if (a == "--batch") {
       o.batch = std::stoul(next());
     } else {
       Die("unknown option " + a +
           " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
-          "--no-sync, --skip-peers, --ingest-only, --batch N)");
+          "--no-sync, --skip-peers, --ingest-only, --search-only, --bloom-bits B, --batch N)");
     }
   }
   if (o.rules.empty()) o.rules.push_back(fs::path(SECCLOUD_SHARED_DATA) / "sigma" / "rules");
@@ -361,6 +401,19 @@ int Main(int argc, char** argv) {
               Group(m.records).c_str(), Mib(m.bytes).c_str(), m.files.size(),
               (m.end_ms - m.start_ms) / 86400000.0, m.needle.c_str(),
               m.raw.at("needle").at("records").as_array().size());
+
+  const fs::path store_dir = o.work / "store";
+  soc::EmbeddedStoreOptions so;
+  so.directory = store_dir;
+  so.normalize = [](soc::Record& r) { soc::Normalize(r); };
+  so.sync = o.sync;
+  if (o.bloom_bits >= 0) so.bloom_bits_per_token = o.bloom_bits;
+  std::printf("store: %s, Bloom filters %.2f bits per token\n", store_dir.c_str(),
+              so.bloom_bits_per_token);
+  if (o.search_only) {
+    RunSearches(so, m, 0);
+    return 0;
+  }
 
   // Detectors, as socd loads them.
   double t0 = Now();
@@ -401,12 +454,7 @@ int Main(int argc, char** argv) {
               feeds.size());
   auto tenants = BenchTenants();
 
-  const fs::path store_dir = o.work / "store";
   fs::remove_all(store_dir);
-  soc::EmbeddedStoreOptions so;
-  so.directory = store_dir;
-  so.normalize = [](soc::Record& r) { soc::Normalize(r); };
-  so.sync = o.sync;
   auto opened = soc::OpenEmbeddedStore(so);
   if (!opened) Die("store: " + opened.error().ToString());
   std::unique_ptr<soc::LogStore> store = std::move(*opened);
@@ -605,6 +653,8 @@ int Main(int argc, char** argv) {
       so.archive_level, so.archive_block_records, compact_wall, compact_cpu,
       raw_bytes / 1048576.0 / compact_cpu, Mib(compact_hwm * 1024).c_str());
 
+  std::fflush(stdout);
+
   // ---- peers: gzip -6 and zstd -19 of the same raw files ----
   uint64_t gz = 0, zs = 0;
   double gz_cpu = 0, zs_cpu = 0;
@@ -638,32 +688,7 @@ int Main(int argc, char** argv) {
 
   // ---- single-IP search over the whole span ----
   store.reset();
-  ResetPeakRss();
-  DropCache(store_dir);
-  t0 = Now();
-  opened = soc::OpenEmbeddedStore(so);
-  if (!opened) Die("reopen: " + opened.error().ToString());
-  store = std::move(*opened);
-  const double open_s = Now() - t0;
-  const uint64_t open_hwm = ProcStatusKb("VmHWM");
-  std::printf(
-      "\n== search over %.0f days, %s records (store reopened in %.2f s, page cache of "
-      "its files dropped) ==\n",
-      (m.end_ms - m.start_ms) / 86400000.0, Group(after.records).c_str(), open_s);
-  std::printf(
-      "| query | run | seconds | matched | blocks read / total | records scanned |\n"
-      "|---|---|---|---|---|---|\n");
-  for (const std::string& q : {m.needle, "source.ip:" + m.needle}) {
-    for (int k = 0; k < 3; ++k) {
-      const SearchRun r = RunSearch(*store, q, m);
-      std::printf("| `%s` | %s | %.3f | %zu | %" PRIu64 " / %" PRIu64 " | %s |\n", q.c_str(),
-                  k == 0 ? (q == m.needle ? "cold-ish" : "first") : "warm", r.wall, r.delivered,
-                  r.stats.blocks_read, r.stats.blocks_total,
-                  Group(r.stats.records_scanned).c_str());
-    }
-  }
-  std::printf("RSS: store open %s (peak), search peak %s\n", Mib(open_hwm * 1024).c_str(),
-              Mib(ProcStatusKb("VmHWM") * 1024).c_str());
+  RunSearches(so, m, after.records);
   std::printf(
       "\nnote: records/s per core = records / CPU seconds of this process over ingest "
       "(single-threaded); wall includes fdatasync waits of a shared disk.\n");

@@ -129,7 +129,6 @@ run_phase() {  # name pid port done-cmd count-mode baseline
   echo "  $1: $out cpu_s=$phase_cpu" >&2
 }
 
-export -f socd_records rs_bytes 2>/dev/null || true
 declare -A best_rate best_cpu
 best_rate[socd]=0
 best_rate[rsyslog]=0
@@ -149,12 +148,11 @@ done
 stats=$(curl -fsS "http://127.0.0.1:$api_port/api/v1/stats")
 s_rss=$(rss_mib "$socd_pid" VmRSS); s_hwm=$(rss_mib "$socd_pid" VmHWM)
 r_rss=$(rss_mib "$rs_pid" VmRSS); r_hwm=$(rss_mib "$rs_pid" VmHWM)
-rules_line=$(grep -m1 -i "rules" "$work/socd.log" || true)
 python3 - "$lines" "$bytes" "${best_rate[socd]}" "${best_rate[rsyslog]}" "${best_cpu[socd]}" \
-  "${best_cpu[rsyslog]}" "$s_rss" "$s_hwm" "$r_rss" "$r_hwm" "$passes" "$stats" "$rules_line" <<'PY'
+  "${best_cpu[rsyslog]}" "$s_rss" "$s_hwm" "$r_rss" "$r_hwm" "$passes" "$stats" <<'PY'
 import json, sys
-(lines, nbytes, s_rate, r_rate, s_cpu, r_cpu, s_rss, s_hwm, r_rss, r_hwm, passes, stats,
- rules_line) = sys.argv[1:]
+(lines, nbytes, s_rate, r_rate, s_cpu, r_cpu, s_rss, s_hwm, r_rss, r_hwm, passes,
+ stats) = sys.argv[1:]
 lines, nbytes = int(lines), int(nbytes)
 s_rate, r_rate, s_cpu, r_cpu = float(s_rate), float(r_rate), float(s_cpu), float(r_cpu)
 print()
