@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -15,6 +16,13 @@
 #include "soc/record.h"
 
 namespace seccloud::socd {
+
+// ms since the Unix epoch: when a record was received.
+inline int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct IngestItem {
   soc::Record record;         // raw, format, source, peer, tenant, received_ms, truncated set

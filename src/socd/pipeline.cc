@@ -14,12 +14,6 @@ constexpr auto kBatchWait = std::chrono::milliseconds(50);
 // Parsed batches waiting for the store: enough to overlap, few enough to bound memory.
 constexpr size_t kPreparedBatches = 2;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Pipeline::Pipeline(IngestQueue& queue, soc::LogStore& store, soc::AlertStore& alerts,
@@ -191,7 +185,7 @@ void Pipeline::CommitLoop() {
     const bool flush = now >= next_flush;
     if (flush) next_flush = now + std::chrono::seconds(1);
     if (batch.empty()) {
-      if (flush) Detect(batch, NowMs(), true);
+      if (flush) Detect(batch, WallClockMs(), true);
       continue;
     }
     // The newest position of each source in this batch, committed with it.
@@ -221,7 +215,7 @@ void Pipeline::CommitLoop() {
     }
     counters_.records.fetch_add(records.size(), std::memory_order_relaxed);
     counters_.batches.fetch_add(1, std::memory_order_relaxed);
-    Detect(batch, NowMs(), flush);
+    Detect(batch, WallClockMs(), flush);
   }
 }
 

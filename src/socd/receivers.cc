@@ -28,12 +28,6 @@ constexpr size_t kMaxConnectionsPerInput = 1024;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr int kUdpReceiveBuffer = 8 << 20;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct Input {
   SocInputConfig config;
   soc::Format format = soc::Format::kText;
@@ -64,7 +58,7 @@ IngestItem MakeItem(const Input& in, std::string_view data, bool truncated,
   r.source = in.config.name;
   r.peer = peer;
   r.tenant = in.config.tenant;
-  r.received_ms = NowMs();
+  r.received_ms = WallClockMs();
   if (data.size() > soc::kMaxRawBytes) {
     data = data.substr(0, soc::kMaxRawBytes);
     truncated = true;

@@ -21,12 +21,6 @@
 namespace seccloud::socd {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 soc::AlertPolicy PolicyOf(const SocConfig& sc) {
   soc::AlertPolicy p;
   p.critical_tenants = sc.critical_tenants;
@@ -162,7 +156,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   auto ctx = std::make_shared<ApiContext>();
   ctx->store = store.get();
   ctx->alerts = alerts.get();
-  ctx->now_ms = NowMs;
+  ctx->now_ms = WallClockMs;
   ctx->stats = [&]() {
     boost::json::object o;
     const PipelineCounters& c = pipeline.counters();
@@ -238,11 +232,11 @@ int RunSocService(const std::filesystem::path& config_path) {
     auto next = std::chrono::steady_clock::now();
     while (!stop_retention.load()) {
       if (std::chrono::steady_clock::now() >= next) {
-        auto r = store->EnforceRetention(NowMs());
+        auto r = store->EnforceRetention(WallClockMs());
         if (!r) problem("retention", r.error().message);
         // Blocks of days that are over are recompressed at the archive level (R18: compressed
         // storage); ingest writes them fast.
-        if (auto st = store->Compact(NowMs() - 86'400'000); !st)
+        if (auto st = store->Compact(WallClockMs() - 86'400'000); !st)
           problem("compaction", st.error().message);
         alerts->ExpireSuppressions();
         next = std::chrono::steady_clock::now() + std::chrono::hours(1);

@@ -17,12 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Parses "a:b:c" of unsigned numbers.
 bool ParseTriple(const std::string& s, uint64_t* a, uint64_t* b, uint64_t* c) {
   const char* p = s.data();
@@ -144,7 +138,7 @@ bool SpoolTailer::Drain(Tail& t) {
     IngestItem item;
     item.record.format = soc::Format::kSeccloudEvent;
     item.record.source = "spool:" + t.service;
-    item.record.received_ms = NowMs();
+    item.record.received_ms = WallClockMs();
     if (rec.line.size() > soc::kMaxRawBytes) {
       rec.line.resize(soc::kMaxRawBytes);
       item.record.truncated = true;
@@ -231,7 +225,7 @@ bool FileTailer::Emit(std::string_view line, uint64_t end_offset) {
   item.sniff_format = options_.sniff;
   item.record.source = options_.name;
   item.record.tenant = options_.tenant;
-  item.record.received_ms = NowMs();
+  item.record.received_ms = WallClockMs();
   if (line.size() > soc::kMaxRawBytes) {
     line = line.substr(0, soc::kMaxRawBytes);
     item.record.truncated = true;
