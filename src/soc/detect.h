@@ -44,8 +44,9 @@ class DetectionEngine {
   ~DetectionEngine();
 
   // Appends to *out a Detection per emitting rule that matches `record` and per correlation the
-  // record completes. Plain rules: evidence {record.seq}, entity source.ip (else host.name, else
-  // user.name) as "name=value", terminal source.ip (else host.name).
+  // record completes. Plain rules: evidence {record.seq}, entity the first of source.ip,
+  // host.name, host.hostname, user.name, seccloud.service.name as "name=value", terminal the
+  // first of source.ip, host.name, host.hostname.
   void Process(const Record& record, std::vector<Detection>* out);
 
   // Judges correlation windows (lt/lte/eq) that ended at or before now_ms; call periodically.

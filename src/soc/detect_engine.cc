@@ -229,14 +229,24 @@ const CorrelationStats& DetectionEngine::correlation_stats() const {
 
 namespace {
 
+// What an alert is about, most specific first: the terminal, the host (endpoint agents write
+// host.name, syslog senders host.hostname), the user, and for seccloud's own service events the
+// service, so that two services' crashes are two alerts. Only addresses and hosts are terminals.
 void EntityOf(const Record& r, Detection* d) {
-  for (const char* path : {"source.ip", "host.name", "user.name"}) {
-    const auto* v = FindField(r.fields, path);
+  struct Candidate {
+    const char* path;
+    bool terminal;
+  };
+  static constexpr Candidate kCandidates[] = {{"source.ip", true},
+                                              {"host.name", true},
+                                              {"host.hostname", true},
+                                              {"user.name", false},
+                                              {"seccloud.service.name", false}};
+  for (const Candidate& c : kCandidates) {
+    const auto* v = FindField(r.fields, c.path);
     if (v == nullptr || !v->is_string() || v->get_string().empty()) continue;
-    if (d->entity.empty()) d->entity = std::string(path) + "=" + std::string(v->get_string());
-    if (d->terminal.empty() && std::string_view(path) != "user.name") {
-      d->terminal = v->get_string();
-    }
+    if (d->entity.empty()) d->entity = std::string(c.path) + "=" + std::string(v->get_string());
+    if (d->terminal.empty() && c.terminal) d->terminal = v->get_string();
   }
 }
 

@@ -83,6 +83,8 @@ TEST_F(RulePackTest, ServiceCrashRestartAndRestartLoop) {
   auto d = Feed("system.service", crashed, kT0);
   EXPECT_TRUE(Has(d, "seccloud service crashed"));
   EXPECT_EQ(fired_.back().level, Level::kHigh);
+  EXPECT_EQ(fired_.back().entity, "seccloud.service.name=proxy");  // one alert per service
+  EXPECT_EQ(fired_.back().terminal, "");
   EXPECT_TRUE(Has(Feed("system.service", restarted, kT0 + kMin), "seccloud service restarted"));
   EXPECT_FALSE(Has(
       Feed(

@@ -25,9 +25,11 @@ struct Detection {
   int64_t time_ms = 0;            // @timestamp of the newest evidence record
   std::string tenant;             // tenant.id of the evidence, "" when none
   // What the detection is about, for grouping alerts: group-by values of a correlation, else the
-  // most specific of source.ip / host.name / user.name of the record ("source.ip=10.1.2.3").
+  // most specific of source.ip / host.name / host.hostname / user.name / seccloud.service.name of
+  // the record ("source.ip=10.1.2.3").
   std::string entity;
-  // The terminal concerned when known: source.ip (after XFF/NAT attribution) or host.name.
+  // The terminal concerned when known: source.ip (after XFF/NAT attribution), host.name or
+  // host.hostname.
   std::string terminal;
   std::vector<uint64_t> evidence;  // Record::seq of the records that made the rule fire
   // Anything else an analyst needs: matched indicator (threat.indicator.*), group-by values,
