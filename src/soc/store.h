@@ -116,7 +116,9 @@ class LogStore {
 
   // Rewrites the partitions of days before `before_ms` (UTC) that hold more than one block or
   // blocks written at the ingest compression level, as large blocks at the archive level
-  // (options.archive_level). Run in the background by the writer; Search stays available.
+  // (options.archive_level). Search stays available; Append waits only while one partition is
+  // being rewritten (the writer lock is taken per partition), so a long run stalls ingest for at
+  // most one partition's recompression at a time.
   virtual Status Compact(int64_t before_ms) = 0;
 };
 

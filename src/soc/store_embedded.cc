@@ -1225,22 +1225,33 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
 }
 
 Status EmbeddedStore::Compact(int64_t before_ms) {
-  std::lock_guard writer(writer_mu_);
-  if (!failed_) return failed_;
-  std::vector<Partition*> parts;
+  // The writer lock is taken per partition, not for the whole run: Append waits for at most one
+  // partition's recompression at a time instead of every finished day's.
+  auto worth = [&](const Partition& p) {
+    const auto& blocks = *p.blocks;
+    return blocks.size() + (p.open.records.empty() ? 0 : 1) > 1 ||
+           std::any_of(blocks.begin(), blocks.end(), [&](const BlockMeta& m) {
+             return m.level != static_cast<uint32_t>(options_.archive_level);
+           });
+  };
+  std::vector<std::pair<std::string, int64_t>> keys;
   {
+    std::lock_guard writer(writer_mu_);
+    if (!failed_) return failed_;
     std::shared_lock lock(state_mu_);
-    for (auto& [key, p] : partitions_) {
-      if ((p->day + 1) * kDayMs > before_ms) continue;
-      const auto& blocks = *p->blocks;
-      const bool worth = blocks.size() + (p->open.records.empty() ? 0 : 1) > 1 ||
-                         std::any_of(blocks.begin(), blocks.end(), [&](const BlockMeta& m) {
-                           return m.level != static_cast<uint32_t>(options_.archive_level);
-                         });
-      if (worth) parts.push_back(p.get());
-    }
+    for (auto& [key, p] : partitions_)
+      if ((p->day + 1) * kDayMs <= before_ms && worth(*p)) keys.push_back(key);
   }
-  for (Partition* p : parts) {
+  for (const auto& key : keys) {
+    std::lock_guard writer(writer_mu_);
+    if (!failed_) return failed_;
+    Partition* p = nullptr;
+    {
+      std::shared_lock lock(state_mu_);
+      auto it = partitions_.find(key);
+      if (it != partitions_.end() && worth(*it->second)) p = it->second.get();
+    }
+    if (p == nullptr) continue;  // deleted by retention meanwhile, or compacted already
     RETURN_IF_ERROR(Seal(p, options_.ingest_level));
     RETURN_IF_ERROR(CompactPartition(p));
   }
