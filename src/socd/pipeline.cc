@@ -84,7 +84,19 @@ void Pipeline::Prepare(IngestItem& item) {
   soc::Record& r = item.record;
   if (item.sniff_format) r.format = soc::SniffFormat(r.raw);
   soc::Normalize(r);
-  if (!r.parsed) counters_.parse_failures.fetch_add(1, std::memory_order_relaxed);
+  if (!r.parsed) {
+    counters_.parse_failures.fetch_add(1, std::memory_order_relaxed);
+    // Per source, so an operator sees which sender's format is wrong. Sources are the configured
+    // inputs and spools: a bounded set. Only the prepare thread touches the map.
+    auto it = unparsed_by_source_.find(r.source);
+    if (it == unparsed_by_source_.end()) {
+      Counter& c = metrics_.GetCounter("seccloud_soc_unparsed_total",
+                                       "Records stored raw because they did not parse, by source",
+                                       "source=\"" + PrometheusLabelValue(r.source) + "\"");
+      it = unparsed_by_source_.emplace(r.source, &c).first;
+    }
+    it->second->Increment();
+  }
 }
 
 void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush) {

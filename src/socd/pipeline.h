@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/metrics.h"
@@ -76,9 +77,10 @@ class Pipeline {
   AlertCallback on_alert_;
   StoreHealth store_health_;
   std::mutex mu_;
-  std::shared_ptr<const TenantRegistry> tenants_;  // guarded by mu_
-  std::unique_ptr<Detectors> pending_;             // guarded by mu_
-  std::unique_ptr<Detectors> detectors_;           // commit thread only
+  std::shared_ptr<const TenantRegistry> tenants_;                 // guarded by mu_
+  std::unique_ptr<Detectors> pending_;                            // guarded by mu_
+  std::unique_ptr<Detectors> detectors_;                          // commit thread only
+  std::unordered_map<std::string, Counter*> unparsed_by_source_;  // prepare thread only
   std::mutex prepared_mu_;
   std::condition_variable prepared_ready_;
   std::condition_variable prepared_room_;

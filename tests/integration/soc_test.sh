@@ -219,6 +219,11 @@ grep -q '"tenant":"tsu"' "$work/found.json" || fail "EVE alert not attributed to
 expect_found 'event.dataset:windows.security AND winlog.event_id:4625' "Windows event JSON"
 expect_found 'event.dataset:soc.unparsed' "a JSON line that does not parse is stored raw"
 grep -q 'seccloud.soc.parse_error\|"parse_error"' "$work/found.json" || fail "unparsed record lacks its parse error"
+metrics=$(curl -fsS "http://127.0.0.1:$api_port/metrics")
+grep -q '^seccloud_soc_unparsed_total{source="json-lines"} 1$' <<<"$metrics" ||
+  fail "the unparsed record is not counted for its source"
+grep -q '^seccloud_soc_received_total{source="syslog-udp"} 12$' <<<"$metrics" ||
+  fail "UDP records are not counted for their source"
 echo "ok: UDP, TCP (octet counting and newlines), TLS and JSON-lines records parsed and attributed"
 
 # 3. The correlation fires once, with terminal and tenant.
