@@ -4,8 +4,9 @@
 // Formats: seccloud event spool lines, syslog (RFC 5424, RFC 3164, bare file lines, with
 // sub-parsers for sshd, sudo, su, login/PAM and nftables/iptables kernel lines), JSON lines,
 // Suricata EVE, Apache/nginx access and error logs, and any other text line (timestamp and level
-// sniffed). The field names each produces are listed in /work/shared/events.md and the parsers'
-// README; other SOC components rely on them.
+// sniffed). Field names are ECS as in /work/shared/events.md; event.dataset is "system.auth",
+// "system.syslog", "firewall.flow", "ids.<event_type>", "web.access", "web.error", "json", "text"
+// or the spool event's own. Other SOC components rely on these names.
 //
 // Thread safety: every function here is pure (no shared state) and safe to call concurrently.
 

@@ -16,8 +16,8 @@ namespace seccloud::soc::internal {
 // "The record carries no usable time": Normalize() then takes received_ms.
 inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
-// What one format's parser found in one line. Every JSON value in `fields` lives in
-// fields.storage() (the record's arena): build new values there, or moving them in copies.
+// What one format's parser found in one line. New values are built in fields.storage() so that
+// moving them into `fields` never copies, whichever memory resource the fields use.
 struct Parsed {
   Parsed() = default;
   explicit Parsed(boost::json::storage_ptr sp) : fields(std::move(sp)) {}
