@@ -6,34 +6,18 @@
 #include <string>
 
 #include "soc/parse.h"
+#include "soc/parse_testing.h"
 
 namespace seccloud::soc {
 namespace {
 
-// 2025-11-26T04:06:40Z
-constexpr int64_t kReceived = 1764130000000;
+using parse_testing::kReceived;
+using parse_testing::Ms;
+using parse_testing::ParseAs;
+using parse_testing::Str;
 
 Record Parse(std::string raw, int64_t received_ms = kReceived) {
-  Record r;
-  r.format = Format::kSyslog;
-  r.raw = std::move(raw);
-  r.received_ms = received_ms;
-  r.source = "syslog-udp";
-  Normalize(r);
-  return r;
-}
-
-std::string Str(const Record& r, std::string_view path) {
-  const auto* v = FindField(r.fields, path);
-  if (v == nullptr) return "<absent>";
-  if (v->is_string()) return std::string(v->get_string());
-  return boost::json::serialize(*v);
-}
-
-int64_t Ms(std::string_view rfc3339) {
-  int64_t ms = 0;
-  EXPECT_TRUE(ParseRfc3339Ms(rfc3339, &ms)) << rfc3339;
-  return ms;
+  return ParseAs(Format::kSyslog, std::move(raw), "syslog-udp", received_ms);
 }
 
 TEST(ParseSyslogTest, Rfc5424WithStructuredDataAndBom) {

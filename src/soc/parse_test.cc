@@ -12,18 +12,13 @@
 
 #include "core/text.h"
 #include "soc/parse_internal.h"
+#include "soc/parse_testing.h"
 
 namespace seccloud::soc {
 namespace {
 
-constexpr int64_t kReceived = 1764130000000;  // 2025-11-26T04:06:40Z
-
-std::string Str(const Record& r, std::string_view path) {
-  const auto* v = FindField(r.fields, path);
-  if (v == nullptr) return "<absent>";
-  if (v->is_string()) return std::string(v->get_string());
-  return boost::json::serialize(*v);
-}
+using parse_testing::kReceived;
+using parse_testing::Str;
 
 Record Make(Format format, std::string raw) {
   Record r;

@@ -6,27 +6,17 @@
 #include <string>
 
 #include "soc/parse.h"
+#include "soc/parse_testing.h"
 
 namespace seccloud::soc {
 namespace {
 
-constexpr int64_t kReceived = 1764130000000;  // 2025-11-26T04:06:40Z
+using parse_testing::kReceived;
+using parse_testing::ParseAs;
+using parse_testing::Str;
 
 Record Parse(std::string raw) {
-  Record r;
-  r.format = Format::kText;
-  r.raw = std::move(raw);
-  r.received_ms = kReceived;
-  r.source = "file:/var/log/app.log";
-  Normalize(r);
-  return r;
-}
-
-std::string Str(const Record& r, std::string_view path) {
-  const auto* v = FindField(r.fields, path);
-  if (v == nullptr) return "<absent>";
-  if (v->is_string()) return std::string(v->get_string());
-  return boost::json::serialize(*v);
+  return ParseAs(Format::kText, std::move(raw), "file:/var/log/app.log");
 }
 
 struct Sample {

@@ -6,33 +6,17 @@
 #include <string>
 
 #include "soc/parse.h"
+#include "soc/parse_testing.h"
 
 namespace seccloud::soc {
 namespace {
 
-constexpr int64_t kReceived = 1764130000000;  // 2025-11-26T04:06:40Z
+using parse_testing::Ms;
+using parse_testing::ParseAs;
+using parse_testing::Str;
 
 Record Parse(std::string raw) {
-  Record r;
-  r.format = Format::kAccessLog;
-  r.raw = std::move(raw);
-  r.received_ms = kReceived;
-  r.source = "file:/var/log/nginx/access.log";
-  Normalize(r);
-  return r;
-}
-
-std::string Str(const Record& r, std::string_view path) {
-  const auto* v = FindField(r.fields, path);
-  if (v == nullptr) return "<absent>";
-  if (v->is_string()) return std::string(v->get_string());
-  return boost::json::serialize(*v);
-}
-
-int64_t Ms(std::string_view rfc3339) {
-  int64_t ms = 0;
-  EXPECT_TRUE(ParseRfc3339Ms(rfc3339, &ms)) << rfc3339;
-  return ms;
+  return ParseAs(Format::kAccessLog, std::move(raw), "file:/var/log/nginx/access.log");
 }
 
 TEST(ParseWebTest, CombinedLogFormat) {

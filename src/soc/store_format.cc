@@ -671,39 +671,6 @@ bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<u
   return true;
 }
 
-std::string EncodeJournalBatch(std::span<const Record> records,
-                               std::span<const std::string> classes,
-                               std::span<const std::pair<std::string, std::string>> checkpoints,
-                               uint64_t first_seq) {
-  std::string out;
-  size_t size = 32;
-  for (const Record& r : records) {
-    size += r.raw.size() + r.source.size() + r.peer.size() + r.tenant.size() + 48;
-  }
-  out.reserve(size);
-  out.push_back(1);
-  PutVarint(out, first_seq);
-  PutVarint(out, records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
-    PutZigzag(out, r.time_ms);
-    PutZigzag(out, r.received_ms);
-    out.push_back(static_cast<char>(r.format));
-    out.push_back(r.truncated ? 1 : 0);
-    PutString(out, classes[i]);
-    PutString(out, r.source);
-    PutString(out, r.peer);
-    PutString(out, r.tenant);
-    PutString(out, r.raw);
-  }
-  PutVarint(out, checkpoints.size());
-  for (const auto& [k, v] : checkpoints) {
-    PutString(out, k);
-    PutString(out, v);
-  }
-  return out;
-}
-
 std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
   std::string out;
   out.push_back(2);

@@ -189,10 +189,6 @@ struct JournalSnapshot {
   uint64_t next_seq = 0;
   std::vector<std::pair<std::string, std::string>> checkpoints;
 };
-std::string EncodeJournalBatch(std::span<const Record> records,
-                               std::span<const std::string> classes,
-                               std::span<const std::pair<std::string, std::string>> checkpoints,
-                               uint64_t first_seq);
 std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot);
 // The same batch as a whole entry (header and payload) in out, reusing out's capacity.
 void EncodeJournalBatchEntry(std::string& out, std::span<const Record> records,

@@ -4,8 +4,12 @@
 
 #include <boost/json.hpp>
 
+#include "soc/parse_testing.h"
+
 namespace seccloud::soc {
 namespace {
+
+using parse_testing::Str;
 
 Record Normalize(const std::string& raw) {
   Record r;
@@ -16,13 +20,6 @@ Record Normalize(const std::string& raw) {
   r.tenant = "acme";
   NormalizeWindowsEvent(r);
   return r;
-}
-
-std::string Str(const Record& r, std::string_view path) {
-  const auto* v = FindField(r.fields, path);
-  if (v == nullptr) return "<absent>";
-  if (v->is_string()) return std::string(v->get_string());
-  return boost::json::serialize(*v);
 }
 
 constexpr const char* kSysmon = R"({"Event":{"#attributes":{"xmlns":"x"},"System":{
