@@ -206,17 +206,14 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     const size_t want = o.limit;
     if (paging) o.limit = want * 2;
     json::array records;
-    const soc::Record* last = nullptr;
-    soc::Record last_copy;
+    std::string next;  // the cursor after the last record delivered
     auto stats = ctx->store->Search(*q, o, [&](const soc::Record& r) {
       if (paging && r.time_ms == after_time &&
           (o.newest_first ? r.seq >= after_seq : r.seq <= after_seq))
         return true;
       if (records.size() >= want) return false;
       records.push_back(RecordJson(r));
-      last_copy.time_ms = r.time_ms;
-      last_copy.seq = r.seq;
-      last = &last_copy;
+      next = std::to_string(r.time_ms) + "." + std::to_string(r.seq);
       return true;
     });
     if (!stats) return Problem(StatusOf(stats.error()), stats.error().message);
@@ -225,7 +222,7 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     out["count"] = records.size();
     const bool full = records.size() >= want && want > 0;
     out["truncated"] = full;
-    if (full && last) out["next"] = std::to_string(last->time_ms) + "." + std::to_string(last->seq);
+    if (full) out["next"] = next;
     out["blocks_total"] = stats->blocks_total;
     out["blocks_read"] = stats->blocks_read;
     out["records_scanned"] = stats->records_scanned;

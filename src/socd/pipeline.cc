@@ -70,8 +70,7 @@ void Pipeline::Attribute(soc::Record& r, const TenantRegistry& tenants) {
     }
     return false;
   };
-  if (!r.peer.empty() && by_address(r.peer)) {
-  } else {
+  if (r.peer.empty() || !by_address(r.peer)) {
     for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
       const auto* v = soc::FindField(r.fields, path);
       if (v && v->is_string() && by_address(v->get_string())) break;

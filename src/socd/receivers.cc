@@ -220,8 +220,10 @@ class ReceiversImpl final : public Receivers {
                                              "Malformed frames and failed TLS handshakes", labels);
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(c.listen.address.ToString(), ec);
-    if (ec) return MakeError(Errc::kInvalidArgument, c.name + ": bad address");
     const std::string where = "soc input " + c.name + " (" + c.listen.ToString() + ")";
+    if (ec)
+      return MakeError(Errc::kInvalidArgument,
+                       where + ": the address cannot be bound: " + ec.message());
     if (c.protocol == SocInputConfig::Protocol::kUdp) {
       in->udp_socket = std::make_unique<udp::socket>(io_);
       const udp::endpoint ep(address, c.listen.port);
