@@ -10,64 +10,21 @@ src=$(cd "$here/.." && pwd)
 bin=${1:-$src/build/release/apps/seccloud/seccloud}
 corpus_mb=${2:-200}
 threads=${3:-2}
-command -v clamd >/dev/null || PATH=$PATH:/usr/sbin
-command -v clamd >/dev/null || { echo "clamd not installed (clamav-daemon)" >&2; exit 1; }
-work=$(mktemp -d /tmp/scanbench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. "$here/scan_common.sh"
+scan_bench_init
 
 python3 "$here/make_scan_corpus.py" "$work/corpus" "$corpus_mb"
 cp /usr/share/clamav-testfiles/* "$work/corpus/" 2>/dev/null || true
-mkdir -p "$work/sigs" "$work/state" "$work/spool" "$work/tmp"
+mkdir -p "$work/sigs"
 cp "$src"/etc/signatures/clamav/* "$work/sigs/"
 chmod -R a+rX "$work"
 
-# --- seccloud scand: ClamAV only, so both sides match the same signature set.
-cat > "$work/seccloud.yaml" <<YAML
-node: {name: bench, state_dir: state}
-events: {spool_dir: spool}
-supervisor: {admin: "127.0.0.1:0"}
-scan:
-  socket: scand.sock
-  workers: $threads
-  temp_dir: tmp
-  clamav: {database: sigs}
-  limits: {max_scan_size: 200MiB, max_file_size: 50MiB, max_recursion: 17, max_files: 10000,
-           max_scan_time: 120s, max_stream_size: 100MiB}
-YAML
-"$bin" scand --config "$work/seccloud.yaml" 2>"$work/scand.log" &
-pids+=($!)
-
-# --- clamd with the same limits and threads.
-cat > "$work/clamd.conf" <<CONF
-LocalSocket $work/clamd.sock
-Foreground yes
-DatabaseDirectory $work/sigs
-TemporaryDirectory $work/tmp
-PidFile $work/clamd.pid
-LogFile $work/clamd.log
-LogVerbose no
-LogClean no
-MaxThreads $threads
-# seccloud runs without the clean cache (see src/scan/README.md); so does clamd here, which also
-# keeps the second pass of the same files from being answered from its cache.
-DisableCache yes
-MaxQueue 200
-StreamMaxLength 100M
-MaxScanSize 200M
-MaxFileSize 50M
-MaxRecursion 17
-MaxFiles 10000
-MaxScanTime 120000
-User root
-CONF
-clamd --config-file="$work/clamd.conf" >"$work/clamd.out" 2>"$work/clamd.err" &
-pids+=($!)
-for _ in $(seq 1 300); do [ -S "$work/scand.sock" ] && [ -S "$work/clamd.sock" ] && break; sleep 0.1; done
-[ -S "$work/scand.sock" ] || { cat "$work/scand.log"; exit 1; }
-[ -S "$work/clamd.sock" ] || { cat "$work/clamd.err" "$work/clamd.log" 2>/dev/null; exit 1; }
+# ClamAV only on the scand side, so both match the same signature set; the same limits and
+# thread count on both (bench/scan_common.sh).
+start_scand sigs "$threads"
+start_clamd "$work/sigs" "$threads"
+wait_socket "$work/scand.sock" "$scand_pid" 30 || { cat "$work/scand.log"; exit 1; }
+wait_socket "$work/clamd.sock" "$clamd_pid" 30 || { cat "$work/clamd.err" "$work/clamd.log" 2>/dev/null; exit 1; }
 
 echo "corpus: $(find "$work/corpus" -type f | wc -l) files, $(du -sm "$work/corpus" | cut -f1) MB; $threads scanning threads each, $threads client connections"
 python3 "$here/stream_client.py" "$work/corpus" "$work/scand.sock" "$work/clamd.sock" "$threads"

@@ -117,11 +117,70 @@ void ConfigParser::ParseScan(const Located& n, const std::string& path, ScanConf
   }
   if (auto v = Field(n, path, "updates")) {
     const std::string p = path + ".updates";
-    if (ExpectMap(*v, p, {"poll_interval", "max_age"})) {
+    if (ExpectMap(*v, p, {"poll_interval", "max_age", "mirror"})) {
       if (auto x = Field(*v, p, "poll_interval"))
         out.poll_interval = Duration(*x, p + ".poll_interval", 100, 86'400'000);
       if (auto x = Field(*v, p, "max_age"))
         out.max_signature_age = Duration(*x, p + ".max_age", 60'000, 30ll * 86'400'000);
+      // Read after clamav: a mirror feeds the ClamAV database.
+      auto parse_mirror = [&](const Located& n, const std::string& p) {
+        ScanMirrorConfig& m = out.mirror;
+        if (!ExpectMap(
+                n, p,
+                {"url", "databases", "allow_unsigned", "interval", "timeout", "max_download_size"}))
+          return;
+        if (auto x = Required(n, p, "url")) {
+          m.url = String(*x, p + ".url");
+          std::string why;
+          if (x->node.IsScalar() && !ParseHttpUrl(m.url, &why))
+            AddError(MarkOf(*x), p + ".url", Quote(m.url) + " " + why);
+          while (!m.url.empty() && m.url.back() == '/') m.url.pop_back();
+        }
+        if (auto x = Field(n, p, "allow_unsigned"))
+          m.allow_unsigned = Bool(*x, p + ".allow_unsigned");
+        if (auto x = Field(n, p, "databases")) {
+          m.databases.clear();
+          ForEachItem(*x, p + ".databases", [&](const Located& item, const std::string& ip) {
+            std::string d = String(item, ip);
+            if (!item.node.IsScalar()) return;
+            const size_t dot = d.rfind('.');
+            const std::string stem = dot == std::string::npos ? d : d.substr(0, dot);
+            const std::string ext = dot == std::string::npos ? "" : d.substr(dot + 1);
+            bool stem_ok = !stem.empty() && stem.size() <= 64;
+            for (char c : stem)
+              if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+                stem_ok = false;
+            if (!stem_ok || (ext != "cvd" && ext != "cud" && ext != "cld")) {
+              AddError(MarkOf(item), ip,
+                       Quote(d) +
+                           " is not a container name: <name>.cvd, <name>.cud or <name>.cld with "
+                           "a name of 1 to 64 of [a-z0-9_-]");
+              return;
+            }
+            for (const std::string& e : m.databases)
+              if (e.substr(0, e.rfind('.')) == stem) {
+                AddError(MarkOf(item), ip, "database " + Quote(stem) + " is listed twice");
+                return;
+              }
+            m.databases.push_back(std::move(d));
+          });
+          if (m.databases.empty()) AddError(MarkOf(*x), p + ".databases", "lists no database");
+        }
+        for (const std::string& d : m.databases)
+          if (!m.allow_unsigned && d.size() > 4 && d.substr(d.size() - 4) != ".cvd")
+            AddError(MarkOf(n), p + ".databases",
+                     Quote(d) +
+                         " is an unsigned container: set allow_unsigned: true (private mirrors "
+                         "only) or use the signed .cvd");
+        if (auto x = Field(n, p, "interval"))
+          m.interval = Duration(*x, p + ".interval", 1'000, 7ll * 86'400'000);
+        if (auto x = Field(n, p, "timeout"))
+          m.timeout = Duration(*x, p + ".timeout", 1'000, 3'600'000);
+        if (auto x = Field(n, p, "max_download_size"))
+          m.max_download_bytes = Size(*x, p + ".max_download_size", 4096, 4ull << 30);
+        if (!out.clamav_enabled) AddError(MarkOf(n), p, "a signature mirror needs scan.clamav");
+      };
+      if (auto x = Field(*v, p, "mirror")) parse_mirror(*x, p + ".mirror");
     }
   }
 }

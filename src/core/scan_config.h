@@ -32,6 +32,20 @@ struct ScanLimits {
   bool operator==(const ScanLimits&) const = default;
 };
 
+// Signature updates from an HTTP mirror in the freshclam layout (cvdupdate's directory: the
+// .cvd/.cud containers and dns.txt, the version record).
+struct ScanMirrorConfig {
+  std::string url;  // "http://127.0.0.1:8080/clamav"; empty: no mirror, the directory only
+  // Container files to keep current, as named on the mirror: <name>.cvd (signed by ClamAV,
+  // verified with libclamav), or <name>.cud / <name>.cld (unsigned: only with allow_unsigned).
+  std::vector<std::string> databases = {"main.cvd", "daily.cvd", "bytecode.cvd"};
+  bool allow_unsigned = false;  // private mirrors publishing their own .cud containers
+  std::chrono::milliseconds interval{3'600'000};  // how often the mirror is asked
+  std::chrono::milliseconds timeout{300'000};     // one download
+  uint64_t max_download_bytes = 512ull << 20;     // one container
+  bool operator==(const ScanMirrorConfig&) const = default;
+};
+
 struct ScanConfig {
   bool enabled = false;
   std::filesystem::path socket;    // scand's Unix socket
@@ -46,6 +60,7 @@ struct ScanConfig {
   ScanPolicy encrypted_archives = ScanPolicy::kBlockExecutables;
   std::chrono::milliseconds poll_interval{60'000};  // how often the signature directory is checked
   std::chrono::milliseconds max_signature_age{86'400'000};  // older: alert event, health red
+  ScanMirrorConfig mirror;
   bool operator==(const ScanConfig&) const = default;
 };
 

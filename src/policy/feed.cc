@@ -1,12 +1,6 @@
 #include "policy/feed.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/http_get.h"
 #include "core/ip.h"
 #include "core/text.h"
 
@@ -154,109 +149,18 @@ Result<std::string> ReadFileBounded(const fs::path& path, size_t limit) {
   return out;
 }
 
-// HTTP/1.0 GET with a deadline over the whole exchange; enough for a feed mirror on the
-// management network. No redirects, no TLS, identity encoding only.
-Result<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout) {
-  std::string why;
-  auto u = ParseHttpUrl(url, &why);
-  if (!u) return MakeError(Errc::kInvalidArgument, Quote(url) + " " + why);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto remaining_ms = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    return static_cast<int>(std::max<int64_t>(0, left.count()));
-  };
-  const IpAddress& a = u->endpoint.address;
-  sockaddr_storage ss{};
-  socklen_t sl = 0;
-  if (a.is_v4()) {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(u->endpoint.port);
-    s4->sin_addr.s_addr = htonl(a.v4());
-    sl = sizeof *s4;
-  } else {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(u->endpoint.port);
-    std::memcpy(&s6->sin6_addr, a.bytes().data(), 16);
-    sl = sizeof *s6;
-  }
-  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoError("socket", errno);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  auto wait = [&](short events) -> Status {
-    pollfd p{fd, events, 0};
-    for (;;) {
-      int ms = remaining_ms();
-      if (ms == 0) return MakeError(Errc::kDeadlineExceeded, "timed out fetching " + url);
-      int r = ::poll(&p, 1, ms);
-      if (r > 0) return {};
-      if (r == 0) return MakeError(Errc::kDeadlineExceeded, "timed out fetching " + url);
-      if (errno != EINTR) return ErrnoError("poll", errno);
-    }
-  };
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), sl) != 0) {
-    if (errno != EINPROGRESS) return ErrnoError("cannot connect to " + url, errno);
-    RETURN_IF_ERROR(wait(POLLOUT));
-    int err = 0;
-    socklen_t el = sizeof err;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-    if (err != 0) return ErrnoError("cannot connect to " + url, err);
-  }
-  const std::string req = "GET " + u->target + " HTTP/1.0\r\nHost: " + u->endpoint.ToString() +
-                          "\r\nUser-Agent: seccloud-feed\r\n\r\n";
-  size_t sent = 0;
-  while (sent < req.size()) {
-    ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
-        RETURN_IF_ERROR(wait(POLLOUT));
-        continue;
-      }
-      return ErrnoError("cannot send to " + url, errno);
-    }
-    sent += static_cast<size_t>(n);
-  }
-  std::string resp;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
-        RETURN_IF_ERROR(wait(POLLIN));
-        continue;
-      }
-      return ErrnoError("cannot read from " + url, errno);
-    }
-    if (n == 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-    if (resp.size() > kMaxFeedBytes + 65536)
-      return MakeError(Errc::kResourceExhausted, url + " sent more than 64 MiB");
-  }
-  const size_t end = resp.find("\r\n\r\n");
-  if (resp.substr(0, 5) != "HTTP/" || end == std::string::npos)
-    return MakeError(Errc::kUnavailable, url + " did not answer with HTTP");
-  const size_t sp = resp.find(' ');
-  int status = 0;
-  std::from_chars(resp.data() + sp + 1, resp.data() + std::min(resp.size(), sp + 4), status);
-  if (status != 200)
-    return MakeError(Errc::kUnavailable, url + " answered HTTP " + std::to_string(status));
-  std::string head = Lower(std::string_view(resp).substr(0, end));
-  if (head.find("\r\ntransfer-encoding:") != std::string::npos)
-    return MakeError(Errc::kUnavailable, url + " used a transfer encoding");
-  return resp.substr(end + 4);
-}
-
 class DefaultFeedFetcher final : public FeedFetcher {
  public:
   Result<std::vector<FeedFile>> Fetch(const std::string& source) override {
     std::vector<FeedFile> files;
     if (source.rfind("http://", 0) == 0) {
-      ASSIGN_OR_RETURN(std::string body, HttpGet(source, std::chrono::seconds(30)));
+      HttpGetOptions options;
+      options.max_body_bytes = kMaxFeedBytes;
+      options.user_agent = "seccloud-feed";
+      ASSIGN_OR_RETURN(HttpGetResponse r, HttpGet(source, options));
+      if (r.status != 200)
+        return MakeError(Errc::kUnavailable, source + " answered HTTP " + std::to_string(r.status));
+      std::string body = std::move(r.body);
       std::string name = source.substr(source.rfind('/') + 1);
       files.push_back(FeedFile{name.empty() ? "index" : name, std::move(body)});
       return files;

@@ -21,7 +21,9 @@ void ClamavMessage(enum cl_msg severity, const char* fullmsg, const char* msg, v
   if (severity == CL_MSG_ERROR) std::fprintf(stderr, "libclamav: %s", msg ? msg : "");
 }
 
-Status InitClamav() {
+}  // namespace
+
+Status internal::InitClamav() {
   static std::once_flag once;
   static cl_error_t init = CL_SUCCESS;
   std::call_once(once, [] {
@@ -33,8 +35,14 @@ Status InitClamav() {
   return {};
 }
 
+namespace {
+
 struct ScanState {
   const ScanLimits* limits = nullptr;
+  // Archive members go through this scanner too (YARA), with what it found collected here.
+  const Scanner* member_scanner = nullptr;
+  uint32_t members_scanned = 0;
+  std::vector<std::string> member_hits;  // "<rule> [<outer>/<member>]"
   std::vector<std::string> names;
   // From archive metadata (clcb_meta), at every nesting depth.
   std::string limit;  // the first limit a member's declared size exceeds
@@ -66,6 +74,38 @@ cl_error_t ArchiveMember(const char*, unsigned long, const char* filename, unsig
   return CL_CLEAN;
 }
 
+// Called by libclamav for every file it scans, the top level (recursion level 0) and each
+// member it extracts, with the member's bytes. Members are handed to the member scanner within
+// the limits; the result is collected, and CL_CLEAN lets libclamav go on unpacking.
+cl_error_t InspectFile(int, const char*, const char** ancestors, size_t, const char* file_name,
+                       size_t file_size, const char* file_buffer, uint32_t recursion_level,
+                       uint32_t, void* context) {
+  auto* s = static_cast<ScanState*>(context);
+  if (s == nullptr || s->member_scanner == nullptr || recursion_level == 0 ||
+      file_buffer == nullptr || s->limits == nullptr)
+    return CL_CLEAN;
+  if (file_size > s->limits->max_file_bytes || s->members_scanned >= s->limits->max_files ||
+      s->member_hits.size() >= kMaxSignaturesPerVerdict)
+    return CL_CLEAN;
+  ++s->members_scanned;
+  std::string path;
+  for (uint32_t i = 0; ancestors != nullptr && i < recursion_level && i < 64; ++i) {
+    if (ancestors[i] == nullptr) continue;
+    path += internal::ClipName(ancestors[i]) + "/";
+  }
+  const std::string name = file_name != nullptr ? internal::ClipName(file_name) : "(unnamed)";
+  path += name;
+  ScanContext c;
+  c.file_name = name;
+  auto v = s->member_scanner->ScanBuffer(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(file_buffer), file_size), c);
+  if (v && v->result == Verdict::kInfected)
+    for (const std::string& rule : v->signatures)
+      if (s->member_hits.size() < kMaxSignaturesPerVerdict)
+        s->member_hits.push_back(rule + " [" + internal::ClipName(path) + "]");
+  return CL_CLEAN;
+}
+
 void VirusFound(int, const char* virname, void* context) {
   auto* s = static_cast<ScanState*>(context);
   if (s != nullptr && virname != nullptr && s->names.size() < kMaxSignaturesPerVerdict)
@@ -88,6 +128,27 @@ class ClamavScanner final : public Scanner {
 
   seccloud::Result<Verdict> ScanBuffer(std::span<const uint8_t> data,
                                        const ScanContext& context) const override {
+    ScanState state;
+    state.limits = &options_.limits;
+    state.member_scanner = options_.member_scanner.get();
+    ASSIGN_OR_RETURN(Verdict v, ScanWithState(data, context, state));
+    if (state.member_hits.empty()) return v;
+    // A rule that fired on a member is a real detection: it wins over heuristics and errors.
+    if (v.result == Verdict::kInfected) {
+      v.engine = "clamav+yara";
+      for (auto& h : state.member_hits) v.signatures.push_back(std::move(h));
+    } else {
+      v.result = Verdict::kInfected;
+      v.engine = "yara";
+      v.action = "block";
+      v.error.clear();
+      v.signatures = std::move(state.member_hits);
+    }
+    return v;
+  }
+
+  seccloud::Result<Verdict> ScanWithState(std::span<const uint8_t> data, const ScanContext& context,
+                                          ScanState& state) const {
     Verdict v;
     v.engine = "clamav";
     v.db_version = db_version();
@@ -98,8 +159,6 @@ class ClamavScanner final : public Scanner {
     opts.general = CL_SCAN_GENERAL_HEURISTICS;
     opts.parse = ~0u;
     opts.heuristic = CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_EXCEEDS_MAX;
-    ScanState state;
-    state.limits = &options_.limits;
     const char* virname = nullptr;
     unsigned long scanned = 0;
     const std::string name = internal::ClipName(context.file_name);
@@ -228,7 +287,7 @@ EngineOptions EngineOptions::FromConfig(const ScanConfig& c) {
 seccloud::Result<std::unique_ptr<Scanner>> CreateClamavScanner(const fs::path& database_dir,
                                                                const EngineOptions& options,
                                                                ClamavLoadInfo* info) {
-  RETURN_IF_ERROR(InitClamav());
+  RETURN_IF_ERROR(internal::InitClamav());
   std::error_code ec;
   if (!fs::is_directory(database_dir, ec))
     return MakeError(Errc::kNotFound,
@@ -261,6 +320,7 @@ seccloud::Result<std::unique_ptr<Scanner>> CreateClamavScanner(const fs::path& d
   }
   cl_engine_set_clcb_virus_found(engine.get(), VirusFound);
   cl_engine_set_clcb_meta(engine.get(), ArchiveMember);
+  if (options.member_scanner) cl_engine_set_clcb_file_inspection(engine.get(), InspectFile);
   unsigned signatures = 0;
   if (cl_error_t rc = cl_load(database_dir.c_str(), engine.get(), &signatures, CL_DB_STDOPT);
       rc != CL_SUCCESS)

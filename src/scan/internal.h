@@ -28,6 +28,9 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// libclamav's one-time initialisation (cl_init, the message callback); safe from any thread.
+Status InitClamav();
+
 // Names from outside (attachment names, URL paths) cut to a bound before they reach an engine.
 inline constexpr size_t kMaxContextName = 1024;
 std::string ClipName(std::string_view name);

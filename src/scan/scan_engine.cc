@@ -54,6 +54,10 @@ seccloud::Result<std::string> SourceFingerprint(
     for (auto it = fs::recursive_directory_iterator(s, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
       if (it.depth() > 8) it.disable_recursion_pending();
+      if (it->path().filename().string().starts_with(".")) {
+        it.disable_recursion_pending();
+        continue;
+      }
       if (it->is_regular_file(ec)) add(it->path());
       if (entries.size() > kMaxFiles)
         return MakeError(Errc::kResourceExhausted,
@@ -112,6 +116,17 @@ Verdict Merge(std::vector<Verdict> parts, const std::string& db_version) {
   Verdict out;
   out.db_version = db_version;
   std::string engines;
+  // "clamav+yara" from the ClamAV part (YARA on archive members) and "yara" from the top level
+  // name yara once.
+  auto add_engines = [&](std::string_view names) {
+    while (!names.empty()) {
+      const std::string_view one = names.substr(0, names.find('+'));
+      names.remove_prefix(std::min(names.size(), one.size() + 1));
+      const std::string padded = "+" + engines + "+";
+      if (padded.find("+" + std::string(one) + "+") == std::string::npos)
+        engines += (engines.empty() ? "" : "+") + std::string(one);
+    }
+  };
   for (Verdict& p : parts) {
     if (Severity(p.result) > Severity(out.result)) {
       out.result = p.result;
@@ -120,12 +135,11 @@ Verdict Merge(std::vector<Verdict> parts, const std::string& db_version) {
     } else if (p.result == Verdict::kClean && out.result == Verdict::kClean && !p.error.empty()) {
       out.error = p.error;  // a heuristic allowed by policy: keep the note
     }
-    if (p.result != Verdict::kClean || parts.size() == 1)
-      engines += (engines.empty() ? "" : "+") + p.engine;
+    if (p.result != Verdict::kClean || parts.size() == 1) add_engines(p.engine);
     for (auto& s : p.signatures) out.signatures.push_back(std::move(s));
   }
   if (engines.empty())
-    for (const Verdict& p : parts) engines += (engines.empty() ? "" : "+") + p.engine;
+    for (const Verdict& p : parts) add_engines(p.engine);
   out.engine = engines;
   return out;
 }
@@ -161,16 +175,8 @@ struct ScanEngine::State {
   seccloud::Result<std::shared_ptr<const Generation>> Build(std::string fingerprint) const {
     auto g = std::make_shared<Generation>();
     g->fingerprint = std::move(fingerprint);
-    const EngineOptions options = EngineOptions::FromConfig(config);
+    EngineOptions options = EngineOptions::FromConfig(config);
     std::vector<std::string> versions;
-    if (config.clamav_enabled) {
-      ClamavLoadInfo info;
-      ASSIGN_OR_RETURN(auto s, CreateClamavScanner(config.clamav_database, options, &info));
-      g->clamav = std::move(s);
-      g->clamav_signatures = info.signatures;
-      g->signatures_time = info.db_time;
-      versions.push_back(g->clamav->db_version());
-    }
     if (config.yara_enabled) {
       YaraLoadInfo info;
       ASSIGN_OR_RETURN(auto s, CreateYaraScanner(config.yara_rules, &info));
@@ -180,8 +186,18 @@ struct ScanEngine::State {
       // Staleness follows the ClamAV feed when there is one: local YARA rules are edited by
       // hand, not published daily, and would otherwise mask (or fake) an update outage.
       if (!config.clamav_enabled) g->signatures_time = info.newest;
-      versions.push_back(g->yara->db_version());
+      // libclamav unpacks archives; YARA sees each member through it.
+      options.member_scanner = g->yara;
     }
+    if (config.clamav_enabled) {
+      ClamavLoadInfo info;
+      ASSIGN_OR_RETURN(auto s, CreateClamavScanner(config.clamav_database, options, &info));
+      g->clamav = std::move(s);
+      g->clamav_signatures = info.signatures;
+      g->signatures_time = info.db_time;
+      versions.insert(versions.begin(), g->clamav->db_version());
+    }
+    if (g->yara) versions.push_back(g->yara->db_version());
     for (const std::string& v : versions) g->version += (g->version.empty() ? "" : " ") + v;
     return std::shared_ptr<const Generation>(std::move(g));
   }
@@ -266,6 +282,42 @@ ReloadReport ScanEngine::Reload(bool force) {
     ++state_->status.reloads;
   }
   r.changed = true;
+  r.db_version = (*next)->version;
+  return r;
+}
+
+ReloadReport ScanEngine::ApplyUpdate(const std::function<Status()>& install,
+                                     const std::function<void()>& undo) {
+  std::lock_guard reload_lock(state_->reload_mu);
+  ReloadReport r;
+  const auto previous = state_->Current();
+  r.previous_version = previous->version;
+  r.db_version = previous->version;
+  r.changed = true;
+  auto fail = [&](std::string why) {
+    if (undo) undo();
+    std::lock_guard lock(state_->mu);
+    state_->status.last_attempt = state_->clock();
+    state_->status.last_error = why;
+    ++state_->status.reload_failures;
+    r.ok = false;
+    r.error = std::move(why);
+    return r;
+  };
+  if (Status st = install(); !st) return fail(st.error().message);
+  auto fp = state_->Fingerprint();
+  if (!fp) return fail(fp.error().message);
+  auto next = state_->Build(*fp);
+  if (!next) return fail(next.error().message);
+  {
+    std::lock_guard lock(state_->mu);
+    state_->current = *next;
+    const auto now = state_->clock();
+    state_->status.last_attempt = now;
+    state_->status.last_success = now;
+    state_->status.last_error.clear();
+    ++state_->status.reloads;
+  }
   r.db_version = (*next)->version;
   return r;
 }

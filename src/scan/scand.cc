@@ -14,6 +14,7 @@
 #include "scan/scan_server.h"
 #include "scan/scanner.h"
 #include "scan/service.h"
+#include "scan/signature_mirror.h"
 
 namespace seccloud::scan {
 namespace {
@@ -134,6 +135,93 @@ class SignatureWatcher {
   bool stop_ = false;
   bool force_ = false;
   bool stale_alerted_ = false;
+  std::thread thread_;
+};
+
+// Polls the signature mirror (scan.updates.mirror) on its own thread: a download can take
+// minutes and must not hold up the staleness check or the directory poll.
+class MirrorPoller {
+ public:
+  MirrorPoller(net::ServiceHost& host, ScanEngine& engine, const ScanConfig& config)
+      : host_(host),
+        mirror_(config.mirror, config.clamav_database, engine),
+        interval_(config.mirror.interval),
+        mirror_url_(config.mirror.url) {}
+  ~MirrorPoller() { Stop(); }
+
+  void Start() {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void UpdateNow() {
+    {
+      std::lock_guard lock(mu_);
+      now_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      Record(mirror_.Update());
+      lock.lock();
+      now_ = false;
+      cv_.wait_for(lock, interval_, [&] { return stop_ || now_; });
+    }
+  }
+
+  void Record(const MirrorUpdateReport& r) {
+    if (r.reloaded && !r.reload.ok) {
+      Event e = Event::Make("scan.update", "event", "reload-failed", Outcome::kFailure);
+      e.Set("event.category", "configuration");
+      e.Set("event.type", "change");
+      e.Set("seccloud.scan.db_version", r.reload.db_version);
+      e.Set("seccloud.scan.previous_db_version", r.reload.previous_version);
+      e.Set("error.message", r.reload.error);
+      host_.events().Push(std::move(e));
+    }
+    if (r.ok && r.updated.empty()) {
+      host_.health().Set("mirror", true);
+      return;  // nothing new: no event every poll
+    }
+    std::string updated;
+    for (const std::string& u : r.updated) updated += (updated.empty() ? "" : ", ") + u;
+    Event e = Event::Make("scan.update", "event", r.ok ? "mirror-updated" : "mirror-update-failed",
+                          r.ok ? Outcome::kSuccess : Outcome::kFailure);
+    e.Set("event.category", "configuration");
+    e.Set("event.type", "change");
+    e.Set("url.original", mirror_url_);
+    if (!updated.empty()) e.Set("seccloud.scan.updated", updated);
+    e.Set("seccloud.scan.downloaded_bytes", r.downloaded_bytes);
+    if (r.reloaded && r.reload.ok) {
+      e.Set("seccloud.scan.db_version", r.reload.db_version);
+      e.Set("seccloud.scan.previous_db_version", r.reload.previous_version);
+    }
+    if (!r.ok) e.Set("error.message", r.error);
+    host_.events().Push(std::move(e));
+    host_.health().Set("mirror", r.ok, r.ok ? "" : "last mirror update failed: " + r.error);
+    std::fprintf(stderr, "seccloud scand: mirror: %s%s%s\n", updated.c_str(),
+                 updated.empty() || r.ok ? "" : "; ", r.ok ? "" : r.error.c_str());
+  }
+
+  net::ServiceHost& host_;
+  SignatureMirror mirror_;
+  const std::chrono::milliseconds interval_;
+  const std::string mirror_url_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool now_ = false;
   std::thread thread_;
 };
 
@@ -262,6 +350,11 @@ int RunScanService(const std::filesystem::path& config_path) {
   SignatureWatcher watcher(host, *engine, sc.poll_interval);
   watcher.CheckAge();
   watcher.Start();
+  std::unique_ptr<MirrorPoller> mirror;
+  if (!sc.mirror.url.empty()) {
+    mirror = std::make_unique<MirrorPoller>(host, *engine, sc);
+    mirror->Start();
+  }
   std::atomic<bool> stop_rate{false};
   std::thread rate_thread([&] {
     uint64_t last = k.scans.load();
@@ -279,6 +372,7 @@ int RunScanService(const std::filesystem::path& config_path) {
       return MakeError(Errc::kInvalidArgument,
                        "changes to the scan section take effect only with a restart of scand");
     watcher.ReloadNow();
+    if (mirror) mirror->UpdateNow();
     return {};
   });
   const EngineStatus st = engine->status();
@@ -289,6 +383,7 @@ int RunScanService(const std::filesystem::path& config_path) {
                st.yara_rules, st.yara_files_failed, host.admin_endpoint().ToString().c_str());
   const int rc = host.Run([&](std::chrono::steady_clock::time_point) {
     server->Stop();
+    if (mirror) mirror->Stop();
     watcher.Stop();
   });
   stop_rate = true;

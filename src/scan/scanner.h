@@ -64,6 +64,12 @@ struct EngineOptions {
   ScanPolicy limits_exceeded = ScanPolicy::kBlock;
   ScanPolicy encrypted_archives = ScanPolicy::kBlockExecutables;
   fs::path temp_dir;
+  // Run on every member libclamav extracts from an archive or container (not on the top-level
+  // content, which the caller scans itself), within the limits: a member above max_file_bytes
+  // is not passed, nor more than max_files members. ScanEngine sets it to the YARA engine, so
+  // YARA rules fire inside ZIP, tar/gz, nested archives and documents. Its matches make the
+  // verdict infected, named "<rule> [<outer>/<member>]".
+  std::shared_ptr<const Scanner> member_scanner;
   static EngineOptions FromConfig(const ScanConfig& c);
 };
 
@@ -96,6 +102,7 @@ seccloud::Result<std::unique_ptr<Scanner>> CreateYaraScanner(const std::vector<f
 
 // The fingerprint of a signature source: names, sizes and modification times of its files.
 // Changes when a file is added, removed or replaced; cheap enough to poll every few seconds.
+// Hidden entries (".name", e.g. the updater's staging directory) are not part of a source.
 seccloud::Result<std::string> SourceFingerprint(const std::vector<fs::path>& sources,
                                                 std::initializer_list<std::string_view> extensions);
 
@@ -143,6 +150,12 @@ class ScanEngine final : public Scanner {
   // Rebuilds when the sources' fingerprint changed (or always with force); a failure keeps the
   // engine in use. Serialised: one reload at a time.
   ReloadReport Reload(bool force = false);
+  // Changes the signature sources and loads them, as one step no other reload interleaves with:
+  // runs `install` (which writes the new files into place), builds a new engine and swaps it in.
+  // When `install` or the load fails, `undo` runs (it puts the previous files back) and the
+  // engine in use stays. The signature updater (scan/signature_mirror.h) calls this.
+  ReloadReport ApplyUpdate(const std::function<Status()>& install,
+                           const std::function<void()>& undo);
   EngineStatus status() const;
 
   ~ScanEngine() override;

@@ -245,6 +245,43 @@ TEST_F(ScanEngineTest, ShippedYaraRulesFire) {
   EXPECT_NE(v.db_version.find("yara:local-"), std::string::npos);
 }
 
+// YARA sees archive members through libclamav's unpackers, at any depth, within the limits.
+TEST_F(ScanEngineTest, YaraRulesFireOnArchiveMembers) {
+  const Bytes marker = ToBytes("header\nSECCLOUD-YARA-TEST-MARKER-7f3a9c\ntrailer");
+  ZipWriter zip;
+  zip.Add("readme.txt", ToBytes("nothing to see"));
+  zip.Add("payload.txt", marker);  // deflated: the marker is not in the ZIP's own bytes
+  const Bytes zipped = zip.Finish();
+  Verdict v = Scan(zipped, "invoice.zip");
+  EXPECT_EQ(v.result, Verdict::kInfected);
+  EXPECT_EQ(v.engine, "yara");
+  EXPECT_TRUE(HasSignature(v, "SecCloud_Test_Marker [invoice.zip/payload.txt]"))
+      << ::testing::PrintToString(v.signatures);
+
+  // A zip inside a tar.gz: the member path names every layer libclamav names.
+  const Bytes tgz = TarGz({{"docs/notes.txt", ToBytes("plain")}, {"docs/inner.zip", zipped}});
+  v = Scan(tgz, "bundle.tar.gz");
+  EXPECT_EQ(v.result, Verdict::kInfected);
+  EXPECT_EQ(v.engine, "yara");
+  ASSERT_FALSE(v.signatures.empty());
+  EXPECT_TRUE(v.signatures.front().starts_with("SecCloud_Test_Marker [bundle.tar.gz/"))
+      << v.signatures.front();
+  EXPECT_NE(v.signatures.front().find("payload.txt]"), std::string::npos) << v.signatures.front();
+
+  // A clean archive stays clean; ClamAV and YARA findings in one archive are both reported.
+  ZipWriter clean;
+  clean.Add("a.txt", ToBytes("hello"));
+  EXPECT_EQ(Scan(clean.Finish(), "clean.zip").result, Verdict::kClean);
+  ZipWriter both;
+  both.Add("eicar.com", ToBytes(kEicar));
+  both.Add("payload.txt", marker);
+  v = Scan(both.Finish(), "both.zip");
+  EXPECT_EQ(v.result, Verdict::kInfected);
+  EXPECT_EQ(v.engine, "clamav+yara");
+  EXPECT_TRUE(HasSignature(v, "Eicar-Test-Signature"));
+  EXPECT_TRUE(HasSignature(v, "SecCloud_Test_Marker [both.zip/payload.txt]"));
+}
+
 TEST(YaraScanner, SignatureBaseLoads) {
   if (!fs::is_directory(kSignatureBase)) GTEST_SKIP() << kSignatureBase << " not present";
   YaraLoadInfo info;

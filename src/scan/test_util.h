@@ -5,8 +5,11 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace seccloud::scan::testing {
@@ -175,6 +178,45 @@ inline Bytes ZipBomb() {
   ZipWriter z;
   for (int i = 0; i < 10; ++i) z.Add("part" + std::to_string(i) + ".zip", inner, false);
   return z.Finish();
+}
+
+// A ustar archive of the given members (name, bytes), gzip-compressed: a .tar.gz.
+inline Bytes TarGz(const std::vector<std::pair<std::string, Bytes>>& members) {
+  Bytes tar;
+  for (const auto& [name, data] : members) {
+    uint8_t h[512] = {};
+    std::snprintf(reinterpret_cast<char*>(h), 100, "%s", name.c_str());
+    std::snprintf(reinterpret_cast<char*>(h + 100), 8, "%07o", 0644);
+    std::snprintf(reinterpret_cast<char*>(h + 108), 8, "%07o", 0);
+    std::snprintf(reinterpret_cast<char*>(h + 116), 8, "%07o", 0);
+    std::snprintf(reinterpret_cast<char*>(h + 124), 12, "%011o",
+                  static_cast<unsigned>(data.size()));
+    std::snprintf(reinterpret_cast<char*>(h + 136), 12, "%011o", 1700000000u);
+    h[156] = '0';
+    std::memcpy(h + 257,
+                "ustar\0"
+                "00",
+                8);
+    std::memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (uint8_t b : h) sum += b;
+    std::snprintf(reinterpret_cast<char*>(h + 148), 8, "%06o", sum);
+    tar.insert(tar.end(), h, h + 512);
+    tar.insert(tar.end(), data.begin(), data.end());
+    tar.resize((tar.size() + 511) / 512 * 512, 0);
+  }
+  tar.resize(tar.size() + 1024, 0);
+  z_stream zs{};
+  deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);  // +16: gzip wrapper
+  Bytes out(deflateBound(&zs, tar.size()) + 64);
+  zs.next_in = tar.data();
+  zs.avail_in = static_cast<uInt>(tar.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
 }
 
 }  // namespace seccloud::scan::testing
