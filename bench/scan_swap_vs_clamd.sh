@@ -36,7 +36,7 @@ reload_clamd() {
   extra_sig "$1" "$work/sigs-clamd"
   python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"RELOAD\n"); print(s.recv(64).decode().strip(), file=sys.stderr)' "$work/clamd.sock"
 }
-reloads_scand() { { grep -h '"action":"reloaded"' "$work"/spool/* 2>/dev/null || true; } | wc -l; }
+reloads_scand() { { grep -rh '"action":"reloaded"' "$work/spool" 2>/dev/null || true; } | wc -l; }
 reloads_clamd() { { grep -c 'Database correctly reloaded' "$work/clamd.log" 2>/dev/null || true; } | head -1; }
 
 # run TARGET SOCKET [RELOAD_FUNCTION]: one load run; prints the load generator's JSON line.

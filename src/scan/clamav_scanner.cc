@@ -42,6 +42,7 @@ struct ScanState {
   // Archive members go through this scanner too (YARA), with what it found collected here.
   const Scanner* member_scanner = nullptr;
   uint32_t members_scanned = 0;
+  uint64_t member_bytes = 0;  // handed to the member scanner, at most limits->max_scan_bytes
   std::vector<std::string> member_hits;  // "<rule> [<outer>/<member>]"
   std::vector<std::string> names;
   // From archive metadata (clcb_meta), at every nesting depth.
@@ -85,9 +86,11 @@ cl_error_t InspectFile(int, const char*, const char** ancestors, size_t, const c
       file_buffer == nullptr || s->limits == nullptr)
     return CL_CLEAN;
   if (file_size > s->limits->max_file_bytes || s->members_scanned >= s->limits->max_files ||
+      s->member_bytes + file_size > s->limits->max_scan_bytes ||
       s->member_hits.size() >= kMaxSignaturesPerVerdict)
     return CL_CLEAN;
   ++s->members_scanned;
+  s->member_bytes += file_size;
   std::string path;
   for (uint32_t i = 0; ancestors != nullptr && i < recursion_level && i < 64; ++i) {
     if (ancestors[i] == nullptr) continue;

@@ -196,22 +196,30 @@ class MirrorPoller {
     }
     std::string updated;
     for (const std::string& u : r.updated) updated += (updated.empty() ? "" : ", ") + u;
-    Event e = Event::Make("scan.update", "event", r.ok ? "mirror-updated" : "mirror-update-failed",
-                          r.ok ? Outcome::kSuccess : Outcome::kFailure);
-    e.Set("event.category", "configuration");
-    e.Set("event.type", "change");
-    e.Set("url.original", mirror_url_);
-    if (!updated.empty()) e.Set("seccloud.scan.updated", updated);
-    e.Set("seccloud.scan.downloaded_bytes", r.downloaded_bytes);
-    if (r.reloaded && r.reload.ok) {
+    // One poll can do both: install what verified and report what did not.
+    if (!updated.empty()) {
+      Event e = Event::Make("scan.update", "event", "mirror-updated", Outcome::kSuccess);
+      e.Set("event.category", "configuration");
+      e.Set("event.type", "change");
+      e.Set("url.original", mirror_url_);
+      e.Set("seccloud.scan.updated", updated);
+      e.Set("seccloud.scan.downloaded_bytes", r.downloaded_bytes);
       e.Set("seccloud.scan.db_version", r.reload.db_version);
       e.Set("seccloud.scan.previous_db_version", r.reload.previous_version);
+      host_.events().Push(std::move(e));
+      std::fprintf(stderr, "seccloud scand: mirror: updated %s\n", updated.c_str());
     }
-    if (!r.ok) e.Set("error.message", r.error);
-    host_.events().Push(std::move(e));
+    if (!r.ok) {
+      Event e = Event::Make("scan.update", "event", "mirror-update-failed", Outcome::kFailure);
+      e.Set("event.category", "configuration");
+      e.Set("event.type", "change");
+      e.Set("url.original", mirror_url_);
+      e.Set("seccloud.scan.downloaded_bytes", r.downloaded_bytes);
+      e.Set("error.message", r.error);
+      host_.events().Push(std::move(e));
+      std::fprintf(stderr, "seccloud scand: mirror: %s\n", r.error.c_str());
+    }
     host_.health().Set("mirror", r.ok, r.ok ? "" : "last mirror update failed: " + r.error);
-    std::fprintf(stderr, "seccloud scand: mirror: %s%s%s\n", updated.c_str(),
-                 updated.empty() || r.ok ? "" : "; ", r.ok ? "" : r.error.c_str());
   }
 
   net::ServiceHost& host_;

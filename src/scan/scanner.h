@@ -66,9 +66,9 @@ struct EngineOptions {
   fs::path temp_dir;
   // Run on every member libclamav extracts from an archive or container (not on the top-level
   // content, which the caller scans itself), within the limits: a member above max_file_bytes
-  // is not passed, nor more than max_files members. ScanEngine sets it to the YARA engine, so
-  // YARA rules fire inside ZIP, tar/gz, nested archives and documents. Its matches make the
-  // verdict infected, named "<rule> [<outer>/<member>]".
+  // is not passed, nor more than max_files members or max_scan_bytes bytes in all. ScanEngine sets
+  // it to the YARA engine, so YARA rules fire inside ZIP, tar/gz, nested archives and documents.
+  // Its matches make the verdict infected, named "<rule> [<outer>/<member>]".
   std::shared_ptr<const Scanner> member_scanner;
   static EngineOptions FromConfig(const ScanConfig& c);
 };

@@ -49,7 +49,7 @@ build_cud() {
   rm -rf "$d"
 }
 # set_header FILE FIELD VALUE: rewrites one field of the 512-byte header (the MD5 covers only the
-# archive after it), e.g. the build time (8) or the digital signature (6).
+# archive after it), e.g. the digital signature (6).
 set_header() {
   python3 - "$1" "$2" "$3" <<'PY'
 import sys
@@ -62,8 +62,37 @@ assert len(head) <= 512
 open(path, "wb").write(head.ljust(512, b" ") + data[512:])
 PY
 }
+# set_build_time FILE UNIX_TIME: rebuilds a .cud as if sigtool had run at UNIX_TIME: the build
+# time is in the header and in the .info inside the archive (libclamav compares the two), so the
+# archive is repacked and the header's MD5 recomputed.
+set_build_time() {
+  python3 - "$1" "$2" <<'PY'
+import gzip, hashlib, io, sys, tarfile
+path, stime = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+head = data[:512].decode().rstrip(" ").split(":")
+src = tarfile.open(fileobj=io.BytesIO(gzip.decompress(data[512:])))
+out = io.BytesIO()
+dst = tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT)
+for m in src.getmembers():
+    content = src.extractfile(m).read()
+    if m.name.endswith(".info"):
+        lines = content.decode().split("\n")
+        fields = lines[0].split(":")
+        fields[8] = stime
+        lines[0] = ":".join(fields)
+        content = "\n".join(lines).encode()
+    m.size = len(content)
+    dst.addfile(m, io.BytesIO(content))
+dst.close()
+body = gzip.compress(out.getvalue())
+head[8] = stime
+head[5] = hashlib.md5(body).hexdigest()
+open(path, "wb").write(":".join(head).encode().ljust(512, b" ") + body)
+PY
+}
 dns_txt() { echo "1.4.6:0:$1:$(date +%s):1:90:0:0" >"$work/www/clamav/dns.txt"; }
-events() { cat "$work"/spool/* 2>/dev/null || true; }
+events() { find "$work/spool" -type f -exec cat {} + 2>/dev/null || true; }
 count_events() { local n; n=$(events | grep -c "$1" || true); echo "${n:-0}"; }
 wait_event_count() {  # PATTERN MIN_COUNT WHAT
   for _ in $(seq 1 100); do
@@ -85,7 +114,7 @@ sig2="SecCloud-Mirror-Probe-Two:0:*:$(hexof SECCLOUD-MIRROR-PROBE-TWO)"
 
 # Version 5 was built two days ago (max_age is 24 h): it installs, and then it is stale.
 build_cud 5 daily "$work/www/clamav/daily.cud" "$sig1"
-set_header "$work/www/clamav/daily.cud" 8 $(($(date +%s) - 2 * 86400))
+set_build_time "$work/www/clamav/daily.cud" $(($(date +%s) - 2 * 86400))
 dns_txt 5
 chmod -R a+rX "$work/www"
 
@@ -185,7 +214,7 @@ grep -q "SecCloud-Mirror-Probe-One" <<<"$(scan "$work/probe1.bin")" || fail "old
 
 # 5. A version 7 built before the loaded version 5: refused as a rollback.
 build_cud 7 daily "$work/www/clamav/daily.cud" "$sig1" "$sig2"
-set_header "$work/www/clamav/daily.cud" 8 $(($(date +%s) - 3 * 86400))
+set_build_time "$work/www/clamav/daily.cud" $(($(date +%s) - 3 * 86400))
 dns_txt 7
 chmod -R a+rX "$work/www"
 for _ in $(seq 1 50); do events | grep -q 'refused as a rollback' && break; sleep 0.2; done
@@ -206,11 +235,12 @@ build_cud 8 daily "$work/www/clamav/daily.cud" "$sig1" "$sig2"
 dns_txt 8
 chmod -R a+rX "$work/www"
 updated=$(count_events '"action":"mirror-updated"')
-python3 "$src/bench/scan_load.py" scand "$work/scand.sock" "$work/probe1.bin" 4 6 SecCloud-Mirror-Probe-One >"$work/load.json" &
+python3 "$src/bench/scan_load.py" scand "$work/scand.sock" "$work/probe1.bin" 4 8 SecCloud-Mirror-Probe-One >"$work/load.json" &
 load_pid=$!
 sleep 1
 start_nginx
 wait_event_count '"action":"mirror-updated"' $((updated + 1)) "the update to version 8"
+kill -0 "$load_pid" 2>/dev/null || fail "the swap landed after the load had ended: lengthen the load"
 wait "$load_pid" || fail "load generator failed"
 load=$(cat "$work/load.json")
 echo "load during the swap: $load"
