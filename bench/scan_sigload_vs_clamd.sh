@@ -30,6 +30,12 @@ measure() {
   t1=$(date +%s.%N)
   rss=$(rss_kib "$pid")
   stop_pid "$pid"
+  # What each loaded, from its own log (proves both read the whole container).
+  if [ "$name" = scand ]; then
+    grep -o '[0-9]* ClamAV signatures' "$work/scand.log" | tail -1 >&2
+  else
+    grep -o 'Loaded [0-9]* signatures' "$work/clamd.log" | tail -1 >&2
+  fi
   echo "$(echo "$t1 - $t0" | bc -l) $rss"
 }
 

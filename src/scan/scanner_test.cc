@@ -476,5 +476,51 @@ TEST(ScanConfigSection, ParsesAndReportsErrors) {
       << bad.error().ToString();
 }
 
+TEST(ScanConfigSection, MirrorSection) {
+  const std::string base =
+      "node: {name: gw1, state_dir: /tmp}\nevents: {spool_dir: /tmp}\n"
+      "supervisor: {admin: 127.0.0.1:0}\n"
+      "scan:\n  socket: /tmp/scand.sock\n  clamav: {database: sigs}\n  updates:\n    mirror:\n";
+  auto load = [&](const std::string& mirror) {
+    return LoadConfigFromString(base + mirror, "t.yaml", "/etc/x", LoadOptions{false});
+  };
+  auto defaults = load("      url: http://192.0.2.10:8080/clamav/\n");
+  ASSERT_TRUE(defaults) << defaults.error().ToString();
+  const ScanMirrorConfig& d = (*defaults)->scan.mirror;
+  EXPECT_EQ(d.url, "http://192.0.2.10:8080/clamav");  // trailing '/' dropped
+  EXPECT_EQ(d.databases, (std::vector<std::string>{"main.cvd", "daily.cvd", "bytecode.cvd"}));
+  EXPECT_FALSE(d.allow_unsigned);
+  EXPECT_EQ(d.interval, std::chrono::hours(1));
+
+  auto custom = load(
+      "      url: http://127.0.0.1:8080/m\n      databases: [daily.cvd, custom.cud]\n"
+      "      allow_unsigned: true\n      interval: 10m\n      timeout: 30s\n"
+      "      max_download_size: 64MiB\n");
+  ASSERT_TRUE(custom) << custom.error().ToString();
+  const ScanMirrorConfig& c = (*custom)->scan.mirror;
+  EXPECT_EQ(c.databases, (std::vector<std::string>{"daily.cvd", "custom.cud"}));
+  EXPECT_TRUE(c.allow_unsigned);
+  EXPECT_EQ(c.interval, std::chrono::minutes(10));
+  EXPECT_EQ(c.timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.max_download_bytes, 64u << 20);
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"      url: https://mirror.example/clamav\n", "scan.updates.mirror.url"},
+      {"      url: http://127.0.0.1:8080/m\n      databases: [custom.cud]\n", "allow_unsigned"},
+      {"      url: http://127.0.0.1:8080/m\n      databases: [../etc/passwd.cvd]\n",
+       "not a container name"},
+      {"      url: http://127.0.0.1:8080/m\n      databases: [daily.cvd, daily.cvd]\n",
+       "listed twice"},
+      {"      url: http://127.0.0.1:8080/m\n      databases: [daily.ndb]\n", "container"},
+      {"      url: http://127.0.0.1:8080/m\n      interval: 10ms\n", "interval"},
+      {"      databases: [daily.cvd]\n", "url"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    auto r = load(yaml);
+    ASSERT_FALSE(r) << yaml;
+    EXPECT_NE(r.error().ToString().find(want), std::string::npos) << r.error().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::scan
