@@ -2,6 +2,7 @@
 // replaced as a whole when the signature sources change.
 #include <algorithm>
 #include <mutex>
+#include <thread>
 
 #include "scan/internal.h"
 #include "scan/scanner.h"
@@ -144,6 +145,17 @@ Verdict Merge(std::vector<Verdict> parts, const std::string& db_version) {
   return out;
 }
 
+// Frees a replaced generation on the reloading thread rather than on whichever scan happens to
+// drop the last reference: destroying a libclamav engine of 100k+ signatures takes hundreds of
+// milliseconds, which would otherwise land on one unlucky scan's latency. Waits (bounded) for
+// the scans still running on it; if they outlast the bound, the last of them frees it as before.
+void RetireOffScanPath(std::shared_ptr<const Generation> old, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (old.use_count() > 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  old.reset();
+}
+
 }  // namespace
 
 struct ScanEngine::State {
@@ -250,7 +262,7 @@ std::string ScanEngine::db_version() const { return state_->Current()->version; 
 ReloadReport ScanEngine::Reload(bool force) {
   std::lock_guard reload_lock(state_->reload_mu);
   ReloadReport r;
-  const auto previous = state_->Current();
+  auto previous = state_->Current();
   r.previous_version = previous->version;
   r.db_version = previous->version;
   auto fail = [&](std::string why) {
@@ -283,6 +295,7 @@ ReloadReport ScanEngine::Reload(bool force) {
   }
   r.changed = true;
   r.db_version = (*next)->version;
+  RetireOffScanPath(std::move(previous), state_->config.limits.max_scan_time);
   return r;
 }
 
@@ -290,7 +303,7 @@ ReloadReport ScanEngine::ApplyUpdate(const std::function<Status()>& install,
                                      const std::function<void()>& undo) {
   std::lock_guard reload_lock(state_->reload_mu);
   ReloadReport r;
-  const auto previous = state_->Current();
+  auto previous = state_->Current();
   r.previous_version = previous->version;
   r.db_version = previous->version;
   r.changed = true;
@@ -319,6 +332,7 @@ ReloadReport ScanEngine::ApplyUpdate(const std::function<Status()>& install,
     ++state_->status.reloads;
   }
   r.db_version = (*next)->version;
+  RetireOffScanPath(std::move(previous), state_->config.limits.max_scan_time);
   return r;
 }
 
