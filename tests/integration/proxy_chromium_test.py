@@ -9,7 +9,10 @@ websocket client) to click the warning page's "continue" link:
   - an allowed page renders (HTTP and intercepted HTTPS);
   - a blocked category shows the Japanese/English block page whose reference id is the event id;
   - an origin with an expired certificate shows the proxy's error page inside TLS;
-  - a warning page's continue link, clicked, leads to the site.
+  - a warning page's continue link, clicked, leads to the site;
+  - a file chosen in a form and submitted (R8, upload scanning through the real scand): EICAR
+    gets the block page naming the signature and never reaches the origin, over intercepted
+    HTTPS; a clean file arrives.
 Chromium runs as root in CI: --no-sandbox, a private --user-data-dir and HOME, its own process
 group, killed by pid. Exit 77 (skipped) only when chromium is not installed.
 Usage: proxy_chromium_test.py SECCLOUD_BINARY SOURCE_DIR
@@ -124,6 +127,12 @@ class Lab:
         www = self.path("www")
         os.makedirs(www)
         os.chmod(www, 0o755)
+        with open(os.path.join(www, "form.html"), "w") as f:
+            f.write("<!doctype html><html><head><title>upload</title></head><body>"
+                    "<form method=\"post\" enctype=\"multipart/form-data\" action=\"/keep\">"
+                    "<input type=\"text\" name=\"comment\" value=\"monthly report\">"
+                    "<input type=\"file\" name=\"attachment\"></form></body></html>\n")
+        os.chmod(os.path.join(www, "form.html"), 0o644)
         with open(os.path.join(www, "index.html"), "w") as f:
             f.write("<!doctype html><html><head><title>%s</title></head>"
                     "<body><p id=\"origin\">served by the origin</p>"
@@ -137,16 +146,23 @@ class Lab:
         os.chmod(self.path("pki"), 0o755)
         d = self.path("nginx")
         os.makedirs(d)
-        servers = "  server { listen %s:%d; root %s; }\n" % (self.origin_ip, HTTP_PORT, www)
+        # /keep takes an upload and answers with its length (nginx reads the whole body first).
+        locations = ("location = /keep { proxy_pass http://%s:%d/sink; } "
+                     "location = /sink { default_type text/plain; "
+                     "return 200 \"received $content_length bytes\"; }" %
+                     (self.origin_ip, HTTP_PORT))
+        servers = "  server { listen %s:%d; root %s; %s }\n" % (self.origin_ip, HTTP_PORT, www,
+                                                             locations)
         for name, port in (("good", GOOD_PORT), ("expired", EXPIRED_PORT)):
             servers += ("  server { listen %s:%d ssl; root %s; ssl_certificate %s; "
-                        "ssl_certificate_key %s; }\n" %
+                        "ssl_certificate_key %s; %s }\n" %
                         (self.origin_ip, port, www, self.path("pki", name + ".pem"),
-                         self.path("pki", name + ".key")))
+                         self.path("pki", name + ".key"), locations))
         with open(os.path.join(d, "nginx.conf"), "w") as f:
             f.write("pid %s/nginx.pid;\nworker_processes 1;\nerror_log stderr notice;\n"
                     "events { worker_connections 256; }\nhttp {\n"
-                    "  access_log %s/access.log;\n  client_body_temp_path %s/tmp;\n"
+                    "  log_format uri '$request_method $uri $status';\n"
+                    "  access_log %s/access.log uri;\n  client_body_temp_path %s/tmp;\n"
                     "  proxy_temp_path %s/tmp-p;\n  fastcgi_temp_path %s/tmp-f;\n"
                     "  uwsgi_temp_path %s/tmp-u;\n  scgi_temp_path %s/tmp-s;\n"
                     "  types { text/html html; }\n%s}\n" % ((d,) * 7 + (servers,)))
@@ -173,11 +189,16 @@ class Lab:
                 "  block_page_language: ja\n"
                 "  hosts:\n%s"
                 "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
+                "  scan: {max_size: 10MiB, on_error: block}\n"
+                "scan:\n"
+                "  socket: scand.sock\n"
+                "  workers: 2\n"
+                "  clamav: {database: %s/etc/signatures/clamav}\n"
                 "policy:\n"
                 "  category_db: categories.db\n"
                 "  common:\n"
                 "    categories: {gambling: block, games: warn}\n" %
-                (self.ip, ADMIN_PORT, self.ip, PROXY_PORT, hosts))
+                (self.ip, ADMIN_PORT, self.ip, PROXY_PORT, hosts, self.source))
 
     def start_proxy(self):
         for cat, host in (("gambling", "casino.example"), ("games", "games.example")):
@@ -189,6 +210,9 @@ class Lab:
         with open(self.path("seccloud.yaml"), "w") as f:
             f.write(self.config())
         self.run([self.binary, "ca", "init", "--config", self.path("seccloud.yaml")])
+        self.spawn([self.binary, "scand", "--config", self.path("seccloud.yaml")], "scand.out")
+        check(wait_for(lambda: os.path.exists(self.path("scand.sock")), 30), "scand is up",
+              open(self.path("scand.out")).read())
         self.proxy = self.spawn([self.binary, "proxy", "--config", self.path("seccloud.yaml")],
                                 "proxy.out")
 
@@ -274,6 +298,13 @@ class Lab:
         wait_for(look, 10)
         return found[0] if found else None
 
+    def origin_requests(self, uri):
+        try:
+            with open(self.path("nginx", "access.log")) as f:
+                return [line for line in f if line.split()[1:2] == [uri]]
+        except OSError:
+            return []
+
     def cleanup(self, keep):
         for p in reversed(self.procs):
             stop(p)
@@ -319,6 +350,20 @@ class DevTools:
     def evaluate(self, expression):
         r = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return r.get("result", {}).get("value")
+
+    def body_text(self):
+        return self.evaluate("document.body ? document.body.innerText : ''") or ""
+
+    def upload(self, form_url, path):
+        """Opens the form, chooses `path` in its file input as a person would, submits it."""
+        self.call("Page.navigate", url=form_url)
+        check(wait_for(lambda: self.evaluate("document.readyState") == "complete" and
+                       self.evaluate("!!document.querySelector('input[type=file]')"), 20),
+              "the form page loads: " + form_url, self.body_text())
+        root = self.call("DOM.getDocument")["root"]["nodeId"]
+        node = self.call("DOM.querySelector", nodeId=root, selector="input[type=file]")["nodeId"]
+        self.call("DOM.setFileInputFiles", files=[path], nodeId=node)
+        self.evaluate("document.forms[0].submit()")
 
     def wait_location(self, pattern, limit=20):
         ok = wait_for(lambda: re.search(pattern, self.evaluate("location.href") or "") and
@@ -392,8 +437,33 @@ def main():
                            (dt.evaluate("document.body.innerText") or ""), 20),
                   "after continuing, the site itself is shown",
                   str(dt.evaluate("document.documentElement.outerHTML")))
+            # Uploads from the browser, over intercepted HTTPS: a form with a file chosen.
+            form = "https://good.seccloud.test:%d/form.html" % GOOD_PORT
+            with open(lab.path("eicar.com"), "w") as f:
+                f.write(r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+            with open(lab.path("letter.txt"), "w") as f:
+                f.write("an ordinary letter\n" * 1000)
+            dt.upload(form, lab.path("eicar.com"))
+            check(wait_for(lambda: "Eicar-Test-Signature" in dt.body_text(), 20),
+                  "an infected file submitted in a form gets the block page naming the signature",
+                  dt.body_text())
+            check("malware was found in the upload (file eicar.com)" in dt.body_text(),
+                  "the block page names the uploaded file", dt.body_text())
+            check(not lab.origin_requests("/keep"), "nothing of the infected upload reached the "
+                  "origin", "".join(lab.origin_requests("/keep")))
+            dt.upload(form, lab.path("letter.txt"))
+            check(wait_for(lambda: re.search(r"received \d+ bytes", dt.body_text()), 20),
+                  "a clean file submitted in a form reaches the origin", dt.body_text())
+            check(len(lab.origin_requests("/keep")) == 1, "exactly the clean upload reached the "
+                  "origin", "".join(lab.origin_requests("/keep")))
         finally:
             dt.close()
+        uploads = [e for e in lab.events() if e.get("url", {}).get("full") ==
+                   "https://good.seccloud.test:%d/keep" % GOOD_PORT]
+        results = sorted(e.get("seccloud", {}).get("scan", {}).get("upload", {}).get("result", "")
+                         for e in uploads)
+        check(results == ["clean", "infected"], "both uploads' scan results are in the access "
+              "log", json.dumps(uploads))
         actions = [e.get("event", {}).get("action") for e in lab.events()
                    if e.get("url", {}).get("domain") in ("games.example", "seccloud.invalid")]
         check("warned" in actions and "warn-accepted" in actions,
@@ -403,7 +473,7 @@ def main():
         return 0
     except Failure as f:
         print("FAIL:", f, file=sys.stderr)
-        for log in ("proxy.out", "nginx.out"):
+        for log in ("proxy.out", "nginx.out", "scand.out"):
             try:
                 print("---- %s\n%s" % (log, open(lab.path(log)).read()[-3000:]), file=sys.stderr)
             except OSError:
