@@ -86,8 +86,12 @@ def stop(proc):
     try:
         proc.wait(5)
     except subprocess.TimeoutExpired:
+        pass
+    try:  # the group: Chromium's helpers may outlive its launcher
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 class Lab:
