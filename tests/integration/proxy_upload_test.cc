@@ -362,6 +362,17 @@ TEST_F(ProxyUploadTest, ACleanFiveMiBUploadIsDeliveredByteExact) {
   }
 }
 
+// Nothing to hold: an empty chunked body and a form without files pass (scanned, clean).
+TEST_F(ProxyUploadTest, EmptyAndFieldOnlyUploadsPass) {
+  StartBoth();
+  auto r = Curl({"-H", "Transfer-Encoding: chunked", "--data-binary", "", Http("/keep?empty")});
+  EXPECT_THAT(r.output, HasSubstr("0status=200")) << r.output;
+  r = Curl({"-F", "comment=hello", Http("/keep?fields")});
+  EXPECT_THAT(r.output, HasSubstr("status=200")) << r.output;
+  EXPECT_EQ(Str(EventFor(Http("/keep?fields")), "seccloud.scan.upload.result"), "clean");
+  EXPECT_EQ(origin_->KeptBodies().size(), 2u);
+}
+
 // Per policy (the response path's): a body larger than max_size, a bypassed media type and a
 // bypassed domain stream through unscanned, and the event says so.
 TEST_F(ProxyUploadTest, OverLimitAndBypassedUploadsStreamUnscannedAndSaySo) {
