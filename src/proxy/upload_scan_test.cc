@@ -118,7 +118,9 @@ TEST(SplitFormTest, MalformedBodiesAreRefusedWithTheReason) {
   const std::string whole = "--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nabc\r\n--b--";
   for (size_t n = 0; n < whole.size(); ++n) {
     auto cut = SplitForm(std::string_view(whole).substr(0, n), "b");
-    if (cut) EXPECT_LE(cut->size(), 1u) << n;
+    if (cut) {
+      EXPECT_LE(cut->size(), 1u) << n;
+    }
   }
 }
 
