@@ -169,7 +169,7 @@ class Lab:
                     "  access_log %s/access.log uri;\n  client_body_temp_path %s/tmp;\n"
                     "  proxy_temp_path %s/tmp-p;\n  fastcgi_temp_path %s/tmp-f;\n"
                     "  uwsgi_temp_path %s/tmp-u;\n  scgi_temp_path %s/tmp-s;\n"
-                    "  types { text/html html; }\n%s}\n" % ((d,) * 7 + (servers,)))
+                    "  types { text/html html; }\n  client_max_body_size 0;\n%s}\n" % ((d,) * 7 + (servers,)))
         self.spawn(["nginx", "-p", d, "-c", d + "/nginx.conf", "-e", "stderr", "-g", "daemon off;"],
                    "nginx.out")
         ok = wait_for(lambda: all(can_connect(self.origin_ip, p)
