@@ -41,6 +41,7 @@
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
 #include "proxy/request_target.h"
+#include "proxy/upload_scan.h"
 #include "proxy/warn_override.h"
 #include "scan/client.h"
 
@@ -93,7 +94,9 @@ struct ProxyMetrics {
         bytes_in(m.GetCounter("seccloud_proxy_client_bytes_total", "Body bytes from clients")),
         bytes_out(m.GetCounter("seccloud_proxy_upstream_bytes_total", "Body bytes from upstreams")),
         malware(m.GetCounter("seccloud_proxy_malware_blocked_total",
-                             "Responses withheld by the malware scan")) {}
+                             "Responses withheld by the malware scan")),
+        malware_uploads(m.GetCounter("seccloud_proxy_malware_uploads_blocked_total",
+                                     "Uploads (request bodies) withheld by the malware scan")) {}
   Counter& allowed;
   Counter& blocked;
   Counter& denied;
@@ -105,6 +108,7 @@ struct ProxyMetrics {
   Counter& bytes_in;
   Counter& bytes_out;
   Counter& malware;
+  Counter& malware_uploads;
   std::atomic<int64_t> connections{0};
 };
 
@@ -386,6 +390,9 @@ struct RequestLog {
   // The malware step (R8).
   bool scanned = false;
   std::string scan_result, scan_signature, scan_engine, scan_db_version, scan_error;
+  // The malware step of the request body (seccloud.scan.upload.*), when it had one.
+  std::string upload_scan_result, upload_scan_signature, upload_scan_engine, upload_scan_note;
+  std::string upload_file_name;  // the form file whose scan withheld the upload
 };
 
 // A page to show inside an intercepted tunnel instead of the site (a block or warn verdict on
@@ -555,16 +562,118 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
   co_return boost::system::error_code{};
 }
 
+// ---- uploads (R8) ----------------------------------------------------------------------------
+
+// A request body held back for the malware step: all of it (`complete`: sent upstream with a
+// Content-Length, and resendable on a fresh connection), or the first max_size bytes of a
+// chunked body that turned out larger (sent first, the rest streams unscanned).
+struct UploadHold {
+  bool active = false;
+  bool complete = false;
+  std::string body;
+};
+
+// What the scan of a held upload found. `error` when scand could not scan; otherwise `verdict`
+// is the first blocking verdict, or the whole body's.
+struct UploadScanOutcome {
+  std::optional<scan::Verdict> verdict;
+  std::optional<Error> error;
+  std::string file_name;  // the form file the verdict is about; empty for the whole body
+  std::string note;
+};
+
+std::span<const uint8_t> Bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Runs on the scan pool (the client blocks). Each file of a multipart form is scanned on its own
+// first — a hash signature matches a file, not the form that carries it, and a verdict can name
+// the file — and then the body as a whole (fields, and whatever a form that cannot be split
+// holds). A plain function, not a capturing lambda (see ScanTask).
+asio::awaitable<UploadScanOutcome> ScanUploadTask(std::filesystem::path socket,
+                                                  const std::string* body, std::string content_type,
+                                                  scan::ScanContext context,
+                                                  scan::ClientOptions options) {
+  UploadScanOutcome out;
+  size_t files = 0;
+  if (const auto boundary = FormBoundary(content_type)) {
+    std::vector<FormPart> parts;
+    if (auto split = SplitForm(*body, *boundary))
+      parts = std::move(*split);
+    else
+      out.note = "the form was scanned whole only: " + split.error().message;
+    for (const FormPart& part : parts) {
+      if (part.file_name.empty() || part.content.empty()) continue;
+      ++files;
+      scan::ScanContext file_context = context;
+      file_context.file_name = part.file_name;
+      auto v = scan::ScanStream(socket, Bytes(part.content), file_context, options);
+      if (!v || v->result != scan::Verdict::kClean) {
+        if (v)
+          out.verdict = std::move(*v);
+        else
+          out.error = v.error();
+        out.file_name = part.file_name;
+        co_return out;
+      }
+    }
+  }
+  auto whole = scan::ScanStream(socket, Bytes(*body), context, options);
+  if (!whole) {
+    out.error = whole.error();
+    co_return out;
+  }
+  out.verdict = std::move(*whole);
+  if (files > 0 && out.verdict->result == scan::Verdict::kClean)
+    out.note = "form: " + std::to_string(files) + " file(s) scanned on their own, then the whole";
+  co_return out;
+}
+
+asio::awaitable<UploadScanOutcome> ScanUploadOnPool(const ScanStep& step, const std::string& body,
+                                                    const std::string& content_type) {
+  scan::ClientOptions options;
+  options.io_timeout = step.config->timeout;
+  co_return co_await asio::co_spawn(
+      step.pool->get_executor(),
+      ScanUploadTask(step.socket, &body, content_type, step.context, options), asio::use_awaitable);
+}
+
+// Reads the request body into `hold` until it is complete or larger than `limit`. Answers
+// "Expect: 100-continue" first: the body is wanted now, before any upstream is involved.
+template <class ClientStream>
+asio::awaitable<boost::system::error_code> HoldUpload(
+    ClientStream& client, beast::flat_buffer& cbuf, http::request_parser<http::buffer_body>& parser,
+    const ProxyConfig& pc, uint64_t limit, bool& expect_continue, UploadHold& hold,
+    uint64_t& bytes) {
+  if (expect_continue) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    Deadline(client, pc.timeouts.body_idle);
+    auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), kTuple);
+    if (cec) co_return cec;
+    expect_continue = false;
+  }
+  hold.active = true;
+  auto& req = parser.get();
+  cbuf.reserve(kRelayChunk);
+  auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
+  while (!parser.is_done() && hold.body.size() <= limit) {
+    req.body().data = chunk.get();
+    req.body().size = kRelayChunk;
+    Deadline(client, pc.timeouts.body_idle);
+    auto [ec, n] = co_await http::async_read(client, cbuf, parser, kTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+    const size_t got = kRelayChunk - req.body().size;
+    hold.body.append(chunk.get(), got);
+    bytes += got;
+  }
+  hold.complete = parser.is_done();
+  if (hold.complete) cbuf.shrink_to_fit();
+  co_return boost::system::error_code{};
+}
+
 bool ScanBypassed(const ProxyScanConfig& sc, std::string_view content_type, std::string_view host) {
-  std::string type(content_type.substr(0, 128));
-  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const std::string& prefix : sc.bypass_content_types)
-    if (type.starts_with(prefix)) return true;
-  for (const std::string& d : sc.bypass_domains)
-    if (host == d ||
-        (host.size() > d.size() && host.ends_with(d) && host[host.size() - d.size() - 1] == '.'))
-      return true;
-  return false;
+  return !ScanBypassNote(sc, content_type, host).empty();
 }
 
 // Both directions of a tunnel (CONNECT, 101) until both ends finished or nothing moved for
@@ -683,15 +792,18 @@ struct Outbound {
 };
 
 // Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
+// `held`: the body, or its first part, was read already for the malware step (UploadHold).
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
                                       http::request_parser<http::buffer_body>& parser,
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, bool reused, Outbound& out,
-                                      const ScanStep* scanner, RequestLog& log) {
+                                      const ScanStep* scanner, RequestLog& log, UploadHold& held) {
   Exchange x;
   auto& req = parser.get();
   const bool has_body = out.has_body;
+  // Nothing was consumed from the client that could not be sent again on a fresh connection.
+  const bool resendable = !has_body || held.complete;
   const unsigned client_version = out.client_version;
   const HopByHopResult& hop = out.hop;
   const bool head = req.method() == http::verb::head;
@@ -702,6 +814,18 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       Deadline(upstream, pc.timeouts.body_idle);
       auto [wec, wn] = co_await http::async_write_header(upstream, sr, kTuple);
       ec = wec;
+    } else if (held.active) {
+      // The header and what was held in one go; an incomplete hold then streams the rest.
+      req.body().data = held.body.data();
+      req.body().size = held.body.size();
+      req.body().more = !held.complete;
+      Deadline(upstream, pc.timeouts.body_idle);
+      auto [wec, wn] = co_await http::async_write(upstream, sr, kTuple);
+      if (wec == http::error::need_buffer) wec = {};
+      ec = wec;
+      if (!ec && !held.complete)
+        ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
+                                      log.request_bytes);
     } else {
       if (out.expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -719,7 +843,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     if (ec) {
       // A pooled connection the origin closed meanwhile: a request without a body can go again
       // on a fresh connection (nothing was consumed from the client).
-      x.retry = reused && !has_body;
+      x.retry = reused && resendable;
       x.error = "sending the request upstream failed: " + ec.message();
       co_return x;
     }
@@ -732,7 +856,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     Deadline(upstream, pc.timeouts.upstream_header);
     auto [rec, rn] = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
     if (rec) {
-      x.retry = reused && !has_body && rn == 0 &&
+      x.retry = reused && resendable && rn == 0 &&
                 (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
                  rec == asio::error::eof);
       if (rec == beast::error::timeout) {
@@ -1148,6 +1272,9 @@ class ClientSession {
                                      const RequestTarget& target, RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
     Outbound out = PrepareOutbound(parser, target, pc);
+    UploadHold held;
+    if (auto done = co_await ScreenUpload(client_, buffer_, parser, target, out, held, log))
+      co_return *done;
     const std::string key = target.authority();
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<beast::tcp_stream> upstream = attempt == 0 ? pool_.Acquire(key) : nullptr;
@@ -1160,7 +1287,7 @@ class ClientSession {
       }
       beast::flat_buffer ubuf;
       Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
-                                        ScanFor(target), log);
+                                        ScanFor(target), log, held);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -1481,6 +1608,9 @@ class ClientSession {
                                    const RequestTarget& target, RequestLog& log, Intercept& ic) {
     const ProxyConfig& pc = cfg_->proxy;
     Outbound out = PrepareOutbound(parser, target, pc);
+    UploadHold held;
+    if (auto done = co_await ScreenUpload(client, buf, parser, target, out, held, log))
+      co_return *done;
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool reused = ic.upstream.has_value();
       if (!reused) {
@@ -1492,7 +1622,7 @@ class ClientSession {
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
       Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
-                                        ScanFor(target), log);
+                                        ScanFor(target), log, held);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;
@@ -1533,22 +1663,101 @@ class ClientSession {
     return &scan_step_;
   }
 
+  // The malware step of a request body (R8), before anything of the request goes upstream: the
+  // body is held (up to proxy.scan.max_size) and scanned. Returns nullopt when the request goes
+  // on (`held` has what was read), or the answer for HandleRequest when it ended here: the
+  // client went away, or the upload was withheld and the block page shown.
   template <class Stream>
-  asio::awaitable<bool> MalwareFound(Stream& client, RequestLog& log, const scan::Verdict& v) {
+  asio::awaitable<std::optional<bool>> ScreenUpload(Stream& client, beast::flat_buffer& buf,
+                                                    http::request_parser<http::buffer_body>& parser,
+                                                    const RequestTarget& target, Outbound& out,
+                                                    UploadHold& held, RequestLog& log) {
+    const ScanStep* step = out.has_body ? ScanFor(target) : nullptr;
+    if (step == nullptr) co_return std::nullopt;
+    auto& req = parser.get();
+    const std::string content_type(req[http::field::content_type].substr(0, 1024));
+    std::optional<uint64_t> declared;
+    if (!parser.chunked() && parser.content_length()) declared = *parser.content_length();
+    const UploadScanPlan plan = PlanUploadScan(*step->config, content_type, target.host, declared);
+    if (plan.action != UploadScanAction::kHold) {
+      log.upload_scan_result = plan.action == UploadScanAction::kBypassed ? "bypassed" : "skipped";
+      log.upload_scan_note = plan.note;
+      co_return std::nullopt;
+    }
+    // A declared length is within max_size here: one allocation instead of doubling up to 2×.
+    if (declared) held.body.reserve(*declared);
+    const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
+                                        out.expect_continue, held, log.request_bytes);
+    if (ec) {
+      service_.metrics().failed.Increment();
+      log.action = "failed";
+      log.error = "reading the upload from the client failed: " + ec.message();
+      if (ec == beast::error::timeout) {
+        const std::string reason = "the upload stalled: no body bytes for " +
+                                   std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
+        co_await Refuse(client, log, 408, "Request Timeout", reason);
+      }
+      co_return false;
+    }
+    if (!held.complete) {
+      log.upload_scan_result = "skipped";
+      log.upload_scan_note = UploadTooLargeNote(*step->config);
+      co_return std::nullopt;
+    }
+    // Held whole: it goes upstream with its length, whatever framing the client used.
+    req.chunked(false);
+    req.content_length(held.body.size());
+    const UploadScanOutcome outcome = co_await ScanUploadOnPool(*step, held.body, content_type);
+    log.upload_scan_note = outcome.note;
+    log.upload_file_name = outcome.file_name;
+    scan::Verdict v;
+    if (outcome.error) {
+      log.upload_scan_result = "error";
+      log.upload_scan_note = outcome.error->ToString();
+      if (!step->config->block_on_error) co_return std::nullopt;
+      v.result = scan::Verdict::kError;
+      v.error = "the malware scan could not run: " + outcome.error->ToString();
+    } else {
+      v = *outcome.verdict;
+      log.upload_scan_result = scan::VerdictResultName(v.result);
+      log.upload_scan_engine = v.engine;
+      if (!v.signatures.empty()) log.upload_scan_signature = v.signatures.front();
+      if (v.result == scan::Verdict::kError && !v.error.empty()) log.upload_scan_note = v.error;
+      if (!v.blocked() && !(v.result == scan::Verdict::kError && step->config->block_on_error))
+        co_return std::nullopt;
+    }
+    // Withheld: no response will be scanned, so the request's scan fields are the upload's.
+    log.scanned = true;
+    log.scan_result = log.upload_scan_result;
+    log.scan_signature = log.upload_scan_signature;
+    log.scan_engine = log.upload_scan_engine;
+    log.scan_db_version = v.db_version;
+    log.scan_error = log.upload_scan_note;
+    co_return co_await MalwareFound(client, log, v, /*upload=*/true);
+  }
+
+  // A body withheld by the malware step: the response's (`upload` false) or the request's.
+  template <class Stream>
+  asio::awaitable<bool> MalwareFound(Stream& client, RequestLog& log, const scan::Verdict& v,
+                                     bool upload = false) {
     service_.metrics().blocked.Increment();
-    service_.metrics().malware.Increment();
+    (upload ? service_.metrics().malware_uploads : service_.metrics().malware).Increment();
     log.action = "blocked";
     log.verdict = "block";
     log.layer = "common";
     log.list = v.engine.empty() ? "scan" : v.engine;
     log.entry = v.signatures.empty() ? VerdictResultName(v.result) : v.signatures.front();
     std::string reason;
+    const std::string what = upload ? "the upload" : "the response";
+    std::string where = what;
+    if (upload && !log.upload_file_name.empty()) where += " (file " + log.upload_file_name + ")";
     if (v.result == scan::Verdict::kInfected)
-      reason = "malware was found in the response: " + log.entry;
+      reason = "malware was found in " + where + ": " + log.entry;
     else if (v.result == scan::Verdict::kSuspicious)
-      reason = "the response was withheld by the scanning policy: " + v.error;
+      reason = what + " was withheld by the scanning policy: " + v.error;
     else
-      reason = "the response could not be scanned, so it was withheld: " + v.error;
+      reason = what + " could not be scanned, so it was withheld: " + v.error;
+    if (upload) reason += "; nothing of it was sent to " + log.host;
     log.reason = reason;
     const std::string rule = log.list + ": " + log.entry;
     co_await Refuse(client, log, 403, "Forbidden", reason, rule);
@@ -1659,10 +1868,19 @@ class ClientSession {
       if (!log.scan_engine.empty()) e.Set("seccloud.scan.engine", log.scan_engine);
       if (!log.scan_db_version.empty()) e.Set("seccloud.scan.db_version", log.scan_db_version);
       if (!log.scan_error.empty()) e.Set("seccloud.scan.note", log.scan_error);
+      if (!log.upload_file_name.empty()) e.Set("file.name", log.upload_file_name);
       if (log.scan_result == "infected") {
         e.Set("event.kind", "alert");
         e.Set("event.category", boost::json::value(boost::json::array{"web", "malware"}));
       }
+    }
+    if (!log.upload_scan_result.empty()) {
+      e.Set("seccloud.scan.upload.result", log.upload_scan_result);
+      if (!log.upload_scan_signature.empty())
+        e.Set("seccloud.scan.upload.signature", log.upload_scan_signature);
+      if (!log.upload_scan_engine.empty())
+        e.Set("seccloud.scan.upload.engine", log.upload_scan_engine);
+      if (!log.upload_scan_note.empty()) e.Set("seccloud.scan.upload.note", log.upload_scan_note);
     }
     if (log.alert) {
       // A threat-intelligence hit: the SOC raises an alert from it.

@@ -170,6 +170,13 @@ Status NginxOrigin::WriteFiles() {
     << "      proxy_pass http://" << listen << "/sink;\n"
     << "    }\n"
     << "    location = /sink { default_type text/plain; return 200 \"$content_length\"; }\n"
+    // As /upload, and the body stays on disk (kept-bodies/, one file per request), so a test can
+    // compare what arrived byte for byte — or prove that nothing did.
+    << "    location = /keep {\n"
+    << "      client_body_in_file_only on;\n"
+    << "      client_body_temp_path " << d << "/kept-bodies;\n"
+    << "      proxy_pass http://" << listen << "/sink;\n"
+    << "    }\n"
     // sub_filter drops Content-Length, so an HTTP/1.1 client gets the file chunked.
     << "    location /chunked/ {\n"
     << "      alias " << d << "/www/;\n"
@@ -238,6 +245,18 @@ std::vector<NginxAccessLine> NginxOrigin::AccessLog() const {
     if (s >> l.connection >> l.request_on_connection >> l.method >> l.uri >> l.status >>
         l.request_length)
       out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::vector<std::string> NginxOrigin::KeptBodies() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir_ / "kept-bodies", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    out.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
   return out;
 }

@@ -16,6 +16,8 @@
 //   /upload                       POST sink of any size, streamed or chunked; answers with the
 //                                 number of body bytes received (nginx buffers the body to a temp
 //                                 file and hands it to its own /sink, which reports the length)
+//   /keep                         as /upload, and every body received stays in a file of its own
+//                                 (KeptBodies() reads them)
 //   /204                          204 No Content
 //   /healthz                      200 "ok"
 // TLS servers (Start's `tls`): each listens on address:its port with its own certificate chain and
@@ -82,6 +84,8 @@ class NginxOrigin {
   std::filesystem::path FilePath(const std::string& name) const;
   // Every request logged so far (nginx writes a line when a request completes).
   std::vector<NginxAccessLine> AccessLog() const;
+  // The bodies /keep received so far, in no particular order.
+  std::vector<std::string> KeptBodies() const;
   // nginx's stdout and stderr so far, for failure messages.
   std::string Output() const;
 
