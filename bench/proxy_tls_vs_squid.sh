@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # R3/R9: seccloud's proxy against Squid ssl-bump (squid-openssl) on HTTPS, side by side in one run.
 #
-# Starts an nginx HTTPS origin (1 KiB file, certificate from a private root both proxies trust),
-# then in two phases:
+# Starts an nginx HTTPS origin (1 KiB and 100 KiB files, certificate from a private root both
+# proxies trust), then in two phases:
 #   splice:    both proxies without interception; CONNECT tunnels are relayed as bytes.
 #   intercept: seccloud with proxy.tls.intercept (CA made by `seccloud ca init`), Squid with
 #              `ssl_bump peek step1` + `ssl_bump bump all` signing with the same CA.
-# and drives each proxy in turn with bench/tls_client.py (CONNECT, TLS inside the tunnel,
-# GET /1k): keep-alive inside the tunnel (requests/s, warm leaf-certificate cache: a warm-up run
-# first), and a new CONNECT + TLS handshake per request (connections/s). Prints requests/s,
-# p50/p99 and CPU-seconds per 1,000 requests of each proxy (all its processes, incl. Squid's
-# kids and helpers), with seccloud/squid ratios.
+# Both proxies load the same filter data (--filter full, the default: every UT1 category blocked
+# and URLhaus, from ../shared/data; --filter domains: their domain lists only; see
+# pb_filter_data in lib_proxy_bench.sh) and log every
+# request. Each proxy in turn is driven by bench/proxy_load (C++; CONNECT, TLS inside the tunnel,
+# GET): keep-alive inside the tunnel (requests/s; warm leaf-certificate cache), a new CONNECT +
+# TLS handshake per request (connections/s), both closed loop, then the same at a fixed rate
+# (open loop: latency from the intended send time). Prints requests/s, p50/p99/p99.9 and
+# CPU-seconds per 1,000 requests of each proxy (all its processes, incl. Squid's kids and
+# helpers), with seccloud/squid ratios.
 #
-#   bench/proxy_tls_vs_squid.sh [--seconds N] [--connections N] [--workers N]
-#                               [--client-procs N] [--binary PATH] [--squid-root DIR]
+#   bench/proxy_tls_vs_squid.sh [--seconds N] [--connections N] [--workers N] [--rate R]
+#                               [--newconn-rate R] [--filter full|domains|none] [--binary PATH]
+#                               [--squid-root DIR] [--data DIR]
 #
 # --squid-root DIR runs DIR/usr/sbin/squid and DIR/usr/lib/squid/security_file_certgen instead of
 # the installed ones: for a machine where the `squid` package must stay installed (it conflicts
@@ -21,40 +26,51 @@
 #   apt-get download squid-openssl && dpkg -x squid-openssl_*.deb DIR
 # (squid-common, which both flavours depend on, must be installed.)
 #
-# Needs nginx, squid-openssl (Squid built with OpenSSL: security_file_certgen), python3, openssl
-# and a built seccloud. Addresses: 127.79.1.1:8443 origin, 127.79.1.2:3128 seccloud,
+# Needs nginx, squid-openssl (Squid built with OpenSSL: security_file_certgen), python3, openssl,
+# a built seccloud and proxy_load. Addresses: 127.79.1.1:8443 origin, 127.79.1.2:3128 seccloud,
 # 127.79.1.3:3128 squid. Run as root (Squid drops to user proxy).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib_proxy_bench.sh
+source "$here/bench/lib_proxy_bench.sh"
 SECONDS_PER_RUN=10
 CONNECTIONS=32
 WORKERS=1
-CLIENT_PROCS=2
+RATE=500
+NEWCONN_RATE=20
+FILTER=full
+DATA="$here/../shared/data"
 BINARY="$here/build/release/apps/seccloud/seccloud"
 SQUID_ROOT=""
+usage="usage: $0 [--seconds N] [--connections N] [--workers N] [--rate R] [--newconn-rate R] [--filter full|domains|none] [--binary PATH] [--squid-root DIR] [--data DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
-    --client-procs) CLIENT_PROCS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --newconn-rate) NEWCONN_RATE=$2; shift 2 ;;
+    --filter) FILTER=$2; shift 2 ;;
     --binary) BINARY=$2; shift 2 ;;
     --squid-root) SQUID_ROOT=$(cd "$2" && pwd); shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--connections N] [--workers N] [--client-procs N] [--binary PATH] [--squid-root DIR]" >&2; exit 2 ;;
+    --data) DATA=$2; shift 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
+case $FILTER in full|domains|none) ;; *) echo "$usage" >&2; exit 2 ;; esac
 CERTGEN=$SQUID_ROOT/usr/lib/squid/security_file_certgen
 SQUID=$SQUID_ROOT/usr/sbin/squid
-for tool in nginx "$SQUID" python3 openssl pstree; do
+for tool in nginx "$SQUID" python3 openssl pstree curl; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is missing (scripts/install-deps)" >&2; exit 1; }
 done
-if [ ! -x "$CERTGEN" ] || ! "$SQUID" -v | grep -q -- --with-openssl; then
+if [ ! -x "$CERTGEN" ] || ! grep -q -- --with-openssl <<<"$("$SQUID" -v)"; then
   echo "$0: $SQUID is not built with OpenSSL or $CERTGEN is missing: install squid-openssl" \
     "(not squid), or unpack it and pass --squid-root" >&2
   exit 1
 fi
 [ -x "$BINARY" ] || { echo "$0: $BINARY is missing (cmake --build --preset release --target seccloud)" >&2; exit 1; }
+pb_find_load
 
 NAME=tls.bench.example
 ORIGIN_IP=127.79.1.1
@@ -64,32 +80,13 @@ SQUID_IP=127.79.1.3
 PORT=3128
 tmp=$(mktemp -d /tmp/proxy-tls-vs-squid.XXXXXX)
 chmod 755 "$tmp"
-pids=()
-stop() {  # pid...: TERM, then KILL what is left
-  for p in "$@"; do kill "$p" 2>/dev/null || true; done
-  for _ in $(seq 30); do
-    local alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && return 0
-    sleep 0.1
-  done
-  for p in "$@"; do kill -9 "$p" 2>/dev/null || true; done
-}
-cleanup() {
-  stop "${pids[@]}"
-  [ -n "${KEEP_TMP:-}" ] && { echo "kept $tmp" >&2; return; }
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+pb_init
 
-wait_port() {  # ip port
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$0: nothing listens on $1:$2" >&2
-  return 1
-}
+filter_line="filter data: none"
+if [ "$FILTER" != none ]; then
+  filter_line=$(pb_filter_data "$DATA" "$BINARY" "$FILTER")
+  chmod -R a+rX "$tmp/filter"
+fi
 
 # ---- PKI: the origin's root and certificate -------------------------------------------------
 mkdir -p "$tmp/pki"
@@ -109,6 +106,7 @@ chmod -R a+rX "$tmp/pki"
 # ---- origin -------------------------------------------------------------------------------
 mkdir -p "$tmp/origin/www"
 head -c 1024 /dev/urandom >"$tmp/origin/www/1k"
+head -c 102400 /dev/urandom >"$tmp/origin/www/100k"
 chmod -R a+rX "$tmp/origin"
 cat >"$tmp/origin/nginx.conf" <<EOF
 pid $tmp/origin/nginx.pid;
@@ -135,9 +133,9 @@ http {
 }
 EOF
 nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
-pids+=($!)
+pb_track $!
 disown
-wait_port $ORIGIN_IP $ORIGIN_PORT
+pb_wait_port $ORIGIN_IP $ORIGIN_PORT
 
 # ---- seccloud -----------------------------------------------------------------------------
 mkdir -p "$tmp/seccloud"
@@ -158,20 +156,21 @@ proxy:
     ca_dir: ca
     extra_trust: [$tmp/pki/root.pem]
 EOF
+  if [ "$FILTER" != none ]; then cat "$tmp/filter/seccloud-policy.yaml" >>"$tmp/seccloud/seccloud.yaml"; fi
   if [ ! -f "$tmp/seccloud/ca/ca.pem" ]; then
     "$BINARY" ca init --config "$tmp/seccloud/seccloud.yaml" >/dev/null
   fi
   "$BINARY" proxy --config "$tmp/seccloud/seccloud.yaml" 2>>"$tmp/seccloud/out" &
   seccloud_pid=$!
-  pids+=($seccloud_pid)
+  pb_track $seccloud_pid
   disown
-  wait_port $SECCLOUD_IP $PORT
+  pb_wait_port $SECCLOUD_IP $PORT 600
 }
 
 # ---- squid --------------------------------------------------------------------------------
 mkdir -p "$tmp/squid"
 start_squid() {  # bump: true|false
-  local port_line="http_port $SQUID_IP:$PORT" bump=""
+  local port_line="http_port $SQUID_IP:$PORT" bump="" acls=""
   if [ "$1" = true ]; then
     # Squid signs with the same CA as seccloud (ECDSA P-256; Squid reuses the CA key for leaves).
     cp "$tmp/seccloud/ca/ca.pem" "$tmp/seccloud/ca/ca.key" "$tmp/squid/"
@@ -185,6 +184,7 @@ ssl_bump peek step1
 ssl_bump bump all
 tls_outgoing_options cafile=$tmp/pki/root.pem"
   fi
+  if [ "$FILTER" != none ]; then acls=$(cat "$tmp/filter/squid-acl.conf"); fi
   echo "$ORIGIN_IP $NAME" >"$tmp/squid/hosts"
   cat >"$tmp/squid/squid.conf" <<EOF
 $port_line
@@ -194,6 +194,7 @@ hosts_file $tmp/squid/hosts
 cache deny all
 cache_mem 0 MB
 acl bench src 127.0.0.0/24
+$acls
 http_access allow bench
 http_access deny all
 access_log stdio:$tmp/squid/access.log
@@ -215,62 +216,44 @@ EOF
     "$SQUID" -N -f "$tmp/squid/squid.conf" 2>>"$tmp/squid/out" &
   fi
   squid_pid=$!
-  pids+=($squid_pid)
+  pb_track $squid_pid
   disown
-  wait_port $SQUID_IP $PORT
-}
-
-# CPU ticks (utime+stime) of a process and all its descendants (threads counted in their process).
-cpu_ticks() {
-  local total=0 p
-  for p in $(pstree -pT "$1" | grep -o '([0-9]*)' | tr -d '()'); do
-    [ -r "/proc/$p/stat" ] || continue
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo $total
-}
-hz=$(getconf CLK_TCK)
-
-client() {  # ip cafile mode seconds
-  python3 "$here/bench/tls_client.py" --proxy "$1:$PORT" --target "$NAME:$ORIGIN_PORT" \
-    --path /1k --size 1024 --cafile "$2" --mode "$3" --seconds "$4" \
-    --connections "$CONNECTIONS" --procs "$CLIENT_PROCS"
-}
-
-declare -A R
-run() {  # row name ip pid cafile mode
-  local row=$1 name=$2 ip=$3 pid=$4 cafile=$5 mode=$6
-  client "$ip" "$cafile" "$mode" 2 >/dev/null  # warm-up: leaf certificate minted and cached
-  local before after out
-  before=$(cpu_ticks "$pid")
-  out=$(client "$ip" "$cafile" "$mode" "$SECONDS_PER_RUN")
-  after=$(cpu_ticks "$pid")
-  echo "$out" >"$tmp/client-$row-$name.json"
-  local j='import json,sys; d=json.load(sys.stdin); print(d[sys.argv[1]])'
-  if [ "$(echo "$out" | python3 -c "$j" errors)" != 0 ]; then
-    echo "$0: $name failed requests in $row: $out" >&2
-    exit 1
-  fi
-  local requests
-  requests=$(echo "$out" | python3 -c "$j" requests)
-  R[$row,$name,rps]=$(echo "$out" | python3 -c "$j" rps)
-  R[$row,$name,p50]=$(echo "$out" | python3 -c "$j" p50_ms)
-  R[$row,$name,p99]=$(echo "$out" | python3 -c "$j" p99_ms)
-  R[$row,$name,client]=$(awk -v c="$(echo "$out" | python3 -c "$j" client_cpu_s)" -v n="$requests" \
-    'BEGIN { printf "%.4f", c / n * 1000 }')
-  R[$row,$name,cpu]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" \
-    'BEGIN { printf "%.4f", t / hz / n * 1000 }')
+  pb_wait_port $SQUID_IP $PORT 1200
 }
 
 # Sanity: the certificate each proxy shows is the one we expect, and the bytes are intact.
 check() {  # ip cafile what
-  if ! curl -sf --proxy "http://$1:$PORT" --cacert "$2" \
-      --resolve "$NAME:$ORIGIN_PORT:$ORIGIN_IP" "https://$NAME:$ORIGIN_PORT/1k" |
-      cmp -s - "$tmp/origin/www/1k"; then
-    echo "$0: $3 on $1:$PORT does not return /1k intact (verified with $2)" >&2
-    curl -sv --proxy "http://$1:$PORT" --cacert "$2" "https://$NAME:$ORIGIN_PORT/1k" -o /dev/null >&2 || true
-    exit 1
-  fi
+  local f
+  for f in 1k 100k; do
+    if ! curl -sf --proxy "http://$1:$PORT" --cacert "$2" \
+        --resolve "$NAME:$ORIGIN_PORT:$ORIGIN_IP" "https://$NAME:$ORIGIN_PORT/$f" |
+        cmp -s - "$tmp/origin/www/$f"; then
+      echo "$0: $3 on $1:$PORT does not return /$f intact (verified with $2)" >&2
+      curl -sv --proxy "http://$1:$PORT" --cacert "$2" "https://$NAME:$ORIGIN_PORT/$f" -o /dev/null >&2 || true
+      exit 1
+    fi
+  done
+}
+
+# row: mode file rate connections (rate 0 = closed loop)
+declare -A ROW_MODE ROW_FILE ROW_RATE ROW_CONN
+define_row() { ROW_MODE[$1]=$2; ROW_FILE[$1]=$3; ROW_RATE[$1]=$4; ROW_CONN[$1]=$5; }
+phase_rows() {  # prefix
+  define_row "$1-ka-1k" tls-keepalive 1k 0 "$CONNECTIONS"
+  define_row "$1-ka-100k" tls-keepalive 100k 0 "$CONNECTIONS"
+  define_row "$1-newconn" tls-newconn 1k 0 "$CONNECTIONS"
+  define_row "$1-ka-rate" tls-keepalive 1k "$RATE" "$CONNECTIONS"
+  define_row "$1-newconn-rate" tls-newconn 1k "$NEWCONN_RATE" "$CONNECTIONS"
+  phase=("$1-ka-1k" "$1-ka-100k" "$1-newconn" "$1-ka-rate" "$1-newconn-rate")
+}
+
+run_row() {  # row name ip pid cafile
+  local row=$1 size=1024
+  [ "${ROW_FILE[$row]}" = 100k ] && size=102400
+  pb_measure "$row" "$2" "$4" -- --proxy "$3:$PORT" --mode "${ROW_MODE[$row]}" \
+    --target "$NAME:$ORIGIN_PORT" --path "/${ROW_FILE[$row]}" --size $size --cafile "$5" \
+    --connections "${ROW_CONN[$row]}" --rate "${ROW_RATE[$row]}" --warmup 2 \
+    --seconds "$SECONDS_PER_RUN"
 }
 
 rows=()
@@ -279,49 +262,54 @@ start_seccloud false
 start_squid false
 check $SECCLOUD_IP "$tmp/pki/root.pem" seccloud
 check $SQUID_IP "$tmp/pki/root.pem" squid
-for mode in keepalive newconn; do
-  rows+=("splice-$mode")
-  run "splice-$mode" seccloud $SECCLOUD_IP "$seccloud_pid" "$tmp/pki/root.pem" $mode
-  run "splice-$mode" squid $SQUID_IP "$squid_pid" "$tmp/pki/root.pem" $mode
+phase_rows splice
+for row in "${phase[@]}"; do
+  rows+=("$row")
+  run_row "$row" seccloud $SECCLOUD_IP "$seccloud_pid" "$tmp/pki/root.pem"
+  run_row "$row" squid $SQUID_IP "$squid_pid" "$tmp/pki/root.pem"
 done
-stop "$seccloud_pid" "$squid_pid"
+pb_stop "$seccloud_pid" "$squid_pid"
 
 # ---- phase 2: intercepted -----------------------------------------------------------------
 start_seccloud true
 start_squid true
 check $SECCLOUD_IP "$tmp/seccloud/ca/ca.pem" seccloud
 check $SQUID_IP "$tmp/seccloud/ca/ca.pem" squid
-for mode in keepalive newconn; do
-  rows+=("intercept-$mode")
-  run "intercept-$mode" seccloud $SECCLOUD_IP "$seccloud_pid" "$tmp/seccloud/ca/ca.pem" $mode
-  run "intercept-$mode" squid $SQUID_IP "$squid_pid" "$tmp/seccloud/ca/ca.pem" $mode
+phase_rows intercept
+for row in "${phase[@]}"; do
+  rows+=("$row")
+  run_row "$row" seccloud $SECCLOUD_IP "$seccloud_pid" "$tmp/seccloud/ca/ca.pem"
+  run_row "$row" squid $SQUID_IP "$squid_pid" "$tmp/seccloud/ca/ca.pem"
 done
+
+label() {  # row metric
+  local what unit
+  case $1 in
+    *-ka-1k) what="keep-alive, 1 KiB, closed loop"; unit="requests/s" ;;
+    *-ka-100k) what="keep-alive, 100 KiB, closed loop"; unit="requests/s" ;;
+    *-newconn) what="new conn per request, closed loop"; unit="connections/s" ;;
+    *-ka-rate) what="keep-alive, 1 KiB, at $RATE/s"; unit="requests/s" ;;
+    *-newconn-rate) what="new conn per request, at $NEWCONN_RATE/s"; unit="connections/s" ;;
+  esac
+  case $1 in splice-*) what="spliced, $what" ;; intercept-*) what="intercepted, $what" ;; esac
+  case $2 in
+    rps) echo "$what: $unit" ;;
+    p50) echo "  latency p50 ms" ;;
+    p99) echo "  latency p99 ms" ;;
+    p999) echo "  latency p99.9 ms" ;;
+    cpu) echo "  CPU-s per 1,000 requests" ;;
+    client) echo "  (proxy_load's CPU-s per 1,000 requests)" ;;
+    incomplete) echo "  NOT ANSWERED within 5 s after the window" ;;
+  esac
+}
 
 echo
 echo "seccloud proxy vs Squid $("$SQUID" -v | head -1 | awk '{print $4}') (ssl-bump): $WORKERS worker(s) each," \
-  "tls_client.py $CONNECTIONS connections in $CLIENT_PROCS processes, ${SECONDS_PER_RUN}s per row," \
-  "HTTPS GET of 1 KiB, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
-printf '%-48s %12s %12s %8s\n' "row" "seccloud" "squid" "ratio"
-for row in "${rows[@]}"; do
-  case $row in
-    splice-keepalive) what="CONNECT spliced, keep-alive" ; unit="requests/s" ;;
-    splice-newconn) what="CONNECT spliced, new conn per request" ; unit="connections/s" ;;
-    intercept-keepalive) what="intercepted, keep-alive, warm cache" ; unit="requests/s" ;;
-    intercept-newconn) what="intercepted, new conn per request" ; unit="connections/s" ;;
-  esac
-  for m in rps p50 p99 cpu client; do
-    case $m in
-      rps) label="$what: $unit" ;;
-      p50) label="  latency p50 ms" ;;
-      p99) label="  latency p99 ms" ;;
-      cpu) label="  CPU-s per 1,000 requests" ;;
-      client) label="  (client's CPU-s per 1,000 requests)" ;;
-    esac
-    a=${R[$row,seccloud,$m]}
-    b=${R[$row,squid,$m]}
-    printf '%-48s %12s %12s %8s\n' "$label" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
-  done
-done
-echo "squid: $SQUID"
+  "proxy_load $CONNECTIONS connections, ${SECONDS_PER_RUN}s per row after 2s warm-up," \
+  "HTTPS GET, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
+echo "$filter_line"
+pb_print_rows label "${rows[@]}"
+echo "squid: $SQUID; seccloud: $BINARY"
 echo "(ratio = seccloud/squid: higher is better for requests/s, lower for latency and CPU;"
-echo " newconn latency is CONNECT + TLS handshake + request + response)"
+echo " newconn latency is CONNECT + TLS handshake + request + response; at a fixed rate latency"
+echo " counts from the intended send time, and requests/s is the offered rate when both keep up)"

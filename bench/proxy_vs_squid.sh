@@ -2,35 +2,55 @@
 # R3: seccloud's forward proxy against Squid, side by side in one run, same origin, same load.
 #
 # Starts a real nginx origin (1 KiB and 100 KiB files), `seccloud proxy` and Squid (no cache,
-# access log on), each with WORKERS worker threads/processes, then drives each proxy in turn with
-# wrk over keep-alive connections (absolute-form requests, as a browser sends to a proxy) and
-# prints requests/s, latency p50/p99 and CPU-seconds per 1,000 requests, with seccloud/squid.
+# access log on), each with WORKERS worker threads/processes and the same filter data (--filter
+# full, the default: every UT1 category blocked and URLhaus, from ../shared/data; --filter
+# domains: their domain lists only; see pb_filter_data in lib_proxy_bench.sh), then drives each proxy in turn over keep-alive
+# connections with absolute-form requests (as a browser sends to a proxy):
+#   closed loop: wrk (each connection sends as soon as its previous answer is in): requests/s;
+#   fixed rate:  bench/proxy_load --rate R (open loop, latency from the intended send time).
+# Prints requests/s, latency p50/p99(/p99.9) and CPU-seconds per 1,000 requests, with
+# seccloud/squid ratios.
 #
-#   bench/proxy_vs_squid.sh [--seconds N] [--connections N] [--workers N] [--binary PATH]
+#   bench/proxy_vs_squid.sh [--seconds N] [--connections N] [--workers N] [--rate R]
+#                           [--rate-100k R] [--filter full|domains|none] [--binary PATH] [--data DIR]
 #
-# Needs nginx, squid (squid-openssl or squid) and wrk (scripts/install-deps) and a built seccloud (release preset).
-# Addresses: 127.79.0.1:8080 origin, 127.79.0.2:3128 seccloud, 127.79.0.3:3128 squid; the
-# proxies' admin/cache ports on the same addresses. Run as root (Squid drops to user proxy).
+# Needs nginx, squid (squid-openssl or squid), wrk, curl (scripts/install-deps), a built seccloud
+# (release preset) and proxy_load. Addresses: 127.79.0.1:8080 origin, 127.79.0.2:3128 seccloud,
+# 127.79.0.3:3128 squid; the proxies' admin/cache ports on the same addresses. Run as root (Squid
+# drops to user proxy).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib_proxy_bench.sh
+source "$here/bench/lib_proxy_bench.sh"
 SECONDS_PER_RUN=10
 CONNECTIONS=32
 WORKERS=1
+RATE=1000
+RATE_100K=300
+FILTER=full
+DATA="$here/../shared/data"
 BINARY="$here/build/release/apps/seccloud/seccloud"
+usage="usage: $0 [--seconds N] [--connections N] [--workers N] [--rate R] [--rate-100k R] [--filter full|domains|none] [--binary PATH] [--data DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --rate-100k) RATE_100K=$2; shift 2 ;;
+    --filter) FILTER=$2; shift 2 ;;
     --binary) BINARY=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--connections N] [--workers N] [--binary PATH]" >&2; exit 2 ;;
+    --data) DATA=$2; shift 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
-for tool in nginx squid wrk curl; do
+case $FILTER in full|domains|none) ;; *) echo "$usage" >&2; exit 2 ;; esac
+for tool in nginx squid wrk curl pstree python3; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is missing (scripts/install-deps)" >&2; exit 1; }
 done
 [ -x "$BINARY" ] || { echo "$0: $BINARY is missing (cmake --build --preset release --target seccloud)" >&2; exit 1; }
+pb_find_load
 
 ORIGIN=127.79.0.1:8080
 SECCLOUD_IP=127.79.0.2
@@ -38,23 +58,13 @@ SQUID_IP=127.79.0.3
 PORT=3128
 tmp=$(mktemp -d /tmp/proxy-vs-squid.XXXXXX)
 chmod 755 "$tmp"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+pb_init
 
-wait_port() {  # ip port
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$0: nothing listens on $1:$2" >&2
-  return 1
-}
+filter_line="filter data: none"
+if [ "$FILTER" != none ]; then
+  filter_line=$(pb_filter_data "$DATA" "$BINARY" "$FILTER")
+  chmod -R a+rX "$tmp/filter"
+fi
 
 # ---- origin -------------------------------------------------------------------------------
 mkdir -p "$tmp/origin/www"
@@ -79,9 +89,9 @@ http {
 }
 EOF
 nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
-pids+=($!)
+pb_track $!
 disown
-wait_port "${ORIGIN%:*}" "${ORIGIN#*:}"
+pb_wait_port "${ORIGIN%:*}" "${ORIGIN#*:}"
 
 # ---- seccloud -----------------------------------------------------------------------------
 # wrk connects from 127.0.0.1: a bench tenant owns it (a real deployment has one per municipality).
@@ -97,20 +107,24 @@ proxy:
   workers: $WORKERS
   system_resolver: false
 EOF
+if [ "$FILTER" != none ]; then cat "$tmp/filter/seccloud-policy.yaml" >>"$tmp/seccloud/seccloud.yaml"; fi
 "$BINARY" proxy --config "$tmp/seccloud/seccloud.yaml" 2>"$tmp/seccloud/out" &
 seccloud_pid=$!
-pids+=($seccloud_pid)
+pb_track $seccloud_pid
 disown
-wait_port $SECCLOUD_IP $PORT
+pb_wait_port $SECCLOUD_IP $PORT 600
 
 # ---- squid --------------------------------------------------------------------------------
 mkdir -p "$tmp/squid"
+acls=""
+if [ "$FILTER" != none ]; then acls=$(cat "$tmp/filter/squid-acl.conf"); fi
 cat >"$tmp/squid/squid.conf" <<EOF
 http_port $SQUID_IP:$PORT
 workers $WORKERS
 cache deny all
 cache_mem 0 MB
 acl bench src 127.0.0.0/24
+$acls
 http_access allow bench
 http_access deny all
 access_log stdio:$tmp/squid/access.log
@@ -132,9 +146,9 @@ else
   squid -N -f "$tmp/squid/squid.conf" 2>"$tmp/squid/out" &
 fi
 squid_pid=$!
-pids+=($squid_pid)
+pb_track $squid_pid
 disown
-wait_port $SQUID_IP $PORT
+pb_wait_port $SQUID_IP $PORT 1200
 
 # Sanity: both proxies return the origin's bytes.
 for ip in $SECCLOUD_IP $SQUID_IP; do
@@ -153,69 +167,85 @@ wrk.path = os.getenv("TARGET_URL")
 wrk.headers["Host"] = os.getenv("TARGET_HOST")
 EOF
 
-# CPU ticks (utime+stime) of a process and all its descendant processes (-T: a thread is counted
-# in its process's own figures, never again on its own).
-cpu_ticks() {
-  local total=0 p
-  for p in $(pstree -pT "$1" | grep -o '([0-9]*)' | tr -d '()'); do
-    [ -r "/proc/$p/stat" ] || continue
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo $total
-}
 to_ms() {  # wrk latency "812.00us" / "1.23ms" / "1.01s" -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
-hz=$(getconf CLK_TCK)
 
-declare -A R
-run() {  # name ip pid file
-  local name=$1 ip=$2 pid=$3 file=$4
+wrk_row() {  # row name ip pid file
+  local row=$1 name=$2 ip=$3 pid=$4 file=$5
   TARGET_URL="http://$ORIGIN/$file" TARGET_HOST=$ORIGIN \
     wrk -t1 -c"$CONNECTIONS" -d2s -s "$tmp/proxy.lua" "http://$ip:$PORT" >/dev/null
   local before after out
-  before=$(cpu_ticks "$pid")
+  before=$(pb_cpu_ns "$pid")
   out=$(TARGET_URL="http://$ORIGIN/$file" TARGET_HOST=$ORIGIN \
     wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$tmp/proxy.lua" "http://$ip:$PORT")
-  after=$(cpu_ticks "$pid")
-  echo "$out" >"$tmp/wrk-$name-$file.txt"
-  if echo "$out" | grep -q 'Non-2xx'; then
+  after=$(pb_cpu_ns "$pid")
+  echo "$out" >"$tmp/wrk-$row-$name.txt"
+  if grep -q 'Non-2xx' <<<"$out"; then
     echo "$0: $name answered errors for /$file:" >&2
     echo "$out" >&2
     exit 1
   fi
-  local rps requests p50 p99
-  rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-  requests=$(echo "$out" | awk '/requests in/ {print $1}')
-  p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-  R[$name,$file,rps]=$rps
-  R[$name,$file,p50]=$p50
-  R[$name,$file,p99]=$p99
-  R[$name,$file,cpu]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" \
-    'BEGIN { printf "%.4f", t / hz / n * 1000 }')
+  local requests
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  R[$row,$name,rps]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  R[$row,$name,p50]=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  R[$row,$name,p99]=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  R[$row,$name,cpu]=$(awk -v t=$((after - before)) -v n="$requests" \
+    'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')
 }
 
+rate_row() {  # row name ip pid file rate
+  local size=1024
+  [ "$5" = 100k ] && size=102400
+  pb_measure "$1" "$2" "$4" -- --proxy "$3:$PORT" --mode http --url "http://$ORIGIN/$5" \
+    --size $size --connections "$CONNECTIONS" --rate "$6" --warmup 2 --seconds "$SECONDS_PER_RUN"
+}
+
+rows=()
 for file in 1k 100k; do
-  run seccloud $SECCLOUD_IP $seccloud_pid $file
-  run squid $SQUID_IP $squid_pid $file
+  rows+=("wrk-$file")
+  for who in seccloud squid; do
+    if [ $who = seccloud ]; then ip=$SECCLOUD_IP pid=$seccloud_pid; else ip=$SQUID_IP pid=$squid_pid; fi
+    wrk_row "wrk-$file" $who "$ip" "$pid" $file
+  done
 done
+for file in 1k 100k; do
+  rate=$RATE
+  [ $file = 100k ] && rate=$RATE_100K
+  rows+=("rate-$file")
+  for who in seccloud squid; do
+    if [ $who = seccloud ]; then ip=$SECCLOUD_IP pid=$seccloud_pid; else ip=$SQUID_IP pid=$squid_pid; fi
+    rate_row "rate-$file" $who "$ip" "$pid" $file "$rate"
+  done
+done
+
+label() {  # row metric
+  local what
+  case $1 in
+    wrk-1k) what="closed loop (wrk), 1 KiB: requests/s" ;;
+    wrk-100k) what="closed loop (wrk), 100 KiB: requests/s" ;;
+    rate-1k) what="fixed rate $RATE/s (proxy_load), 1 KiB: requests/s" ;;
+    rate-100k) what="fixed rate $RATE_100K/s (proxy_load), 100 KiB: requests/s" ;;
+  esac
+  case $2 in
+    rps) echo "$what" ;;
+    p50) echo "  latency p50 ms" ;;
+    p99) echo "  latency p99 ms" ;;
+    p999) echo "  latency p99.9 ms" ;;
+    cpu) echo "  CPU-s per 1,000 requests" ;;
+    client) echo "  (proxy_load's CPU-s per 1,000 requests)" ;;
+    incomplete) echo "  NOT ANSWERED within 5 s after the window" ;;
+  esac
+}
 
 echo
 echo "seccloud proxy vs Squid $(squid -v | head -1 | awk '{print $4}'): $WORKERS worker(s) each," \
-  "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, keep-alive, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
-printf '%-34s %14s %14s %10s\n' "row" "seccloud" "squid" "ratio"
-for file in 1k 100k; do
-  for m in rps p50 p99 cpu; do
-    case $m in
-      rps) label="requests/s ($file)" ;;
-      p50) label="latency p50 ms ($file)" ;;
-      p99) label="latency p99 ms ($file)" ;;
-      cpu) label="CPU-s per 1,000 requests ($file)" ;;
-    esac
-    a=${R[seccloud,$file,$m]}
-    b=${R[squid,$file,$m]}
-    printf '%-34s %14s %14s %10s\n' "$label" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
-  done
-done
-echo "(ratio = seccloud/squid: higher is better for requests/s, lower for latency and CPU)"
+  "$CONNECTIONS keep-alive connections, ${SECONDS_PER_RUN}s per row after 2s warm-up," \
+  "$(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
+echo "$filter_line"
+pb_print_rows label "${rows[@]}"
+echo "seccloud: $BINARY"
+echo "(ratio = seccloud/squid: higher is better for requests/s, lower for latency and CPU; at a"
+echo " fixed rate latency counts from the intended send time, and requests/s is the offered rate"
+echo " when both keep up)"

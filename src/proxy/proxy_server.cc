@@ -41,6 +41,7 @@
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
 #include "proxy/request_target.h"
+#include "proxy/tcp_relay.h"
 #include "proxy/upload_scan.h"
 #include "proxy/warn_override.h"
 #include "scan/client.h"
@@ -56,6 +57,10 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kRelayChunk = 64 * 1024;
+static_assert(kRelayChunk == RelayChunk::kSize);
+// Room for the first read of a response: Beast reads max(512, free capacity) bytes, so an empty
+// buffer would take even a small response's header and body in several recv (or SSL_read) calls.
+constexpr size_t kResponseFirstRead = 16 * 1024;
 
 tcp::endpoint ToAsio(const IpAddress& a, uint16_t port) {
   if (a.is_v4()) return {asio::ip::address_v4(a.v4()), port};
@@ -698,10 +703,10 @@ class Splicer : public std::enable_shared_from_this<Splicer<A, B>> {
  private:
   template <class From, class To>
   asio::awaitable<uint64_t> Copy(From& from, To& to) {
-    std::vector<char> buf(kRelayChunk);
+    RelayChunk buf;
     uint64_t total = 0;
     while (true) {
-      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kTuple);
+      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.data(), buf.size()), kTuple);
       if (n > 0) {
         last_ = Clock::now();
         auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kTuple);
@@ -743,6 +748,16 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(A& a, B& b, asio::io_conte
   co_return co_await splicer->Run(idle);
 }
 
+// Plain TCP on both sides (CONNECT spliced, 101 on plain HTTP): the raw sockets, without Beast's
+// per-operation timer, under one coarse idle watchdog.
+asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(beast::tcp_stream& a, beast::tcp_stream& b,
+                                                      asio::io_context& /*io*/, milliseconds idle) {
+  NoDeadline(a);
+  NoDeadline(b);
+  const RelayTotals t = co_await RelayTcp(a.socket(), b.socket(), idle);
+  co_return std::make_pair(t.a_to_b, t.b_to_a);
+}
+
 // Streams a message body from `in` to `out`, chunk by chunk (Beast's relay pattern).
 template <bool isRequest, class InStream, class OutStream>
 asio::awaitable<boost::system::error_code> RelayBody(
@@ -751,13 +766,16 @@ asio::awaitable<boost::system::error_code> RelayBody(
     uint64_t& bytes) {
   // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
   // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
-  // the body lasts, and give the memory back afterwards (the client buffer lives as long as a
-  // kept-alive connection).
-  in_buf.reserve(kRelayChunk);
-  auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);  // not zeroed: no need
+  // the body lasts — unless the whole body is already buffered (a small response arrives with
+  // its header) — and give that memory back afterwards (the buffers live as long as kept-alive
+  // connections; a response buffer keeps the kResponseFirstRead it had before).
+  const auto remaining = p.content_length_remaining();
+  const bool grow = !remaining || *remaining > in_buf.size();
+  if (grow) in_buf.reserve(kRelayChunk);
+  RelayChunk chunk;
   do {
     if (!p.is_done()) {
-      p.get().body().data = chunk.get();
+      p.get().body().data = chunk.data();
       p.get().body().size = kRelayChunk;
       Deadline(in, idle);
       auto [ec, n] = co_await http::async_read(in, in_buf, p, kTuple);
@@ -766,7 +784,7 @@ asio::awaitable<boost::system::error_code> RelayBody(
       const size_t got = kRelayChunk - p.get().body().size;
       bytes += got;
       p.get().body().size = got;
-      p.get().body().data = chunk.get();
+      p.get().body().data = chunk.data();
       p.get().body().more = !p.is_done();
     } else {
       p.get().body().data = nullptr;
@@ -777,7 +795,7 @@ asio::awaitable<boost::system::error_code> RelayBody(
     if (wec == http::error::need_buffer) wec = {};
     if (wec) co_return wec;
   } while (!p.is_done() && !sr.is_done());
-  in_buf.shrink_to_fit();
+  if (grow) in_buf.shrink_to_fit();
   co_return boost::system::error_code{};
 }
 
@@ -853,6 +871,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     rp.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
     rp.body_limit(boost::none);
     if (head) rp.skip(true);
+    if (ubuf.capacity() - ubuf.size() < kResponseFirstRead)
+      ubuf.reserve(ubuf.size() + kResponseFirstRead);
     Deadline(upstream, pc.timeouts.upstream_header);
     auto [rec, rn] = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
     if (rec) {

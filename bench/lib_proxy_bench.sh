@@ -1,0 +1,252 @@
+# Shared by bench/proxy_vs_squid.sh and bench/proxy_tls_vs_squid.sh (R3): sourced, not run.
+# Process start/stop, CPU accounting, the load generator, the filter data both proxies load, and
+# the result table. The caller sets `here` (the repository) and `tmp` (its scratch directory)
+# before calling pb_init.
+
+# pb_init: the cleanup trap for everything started with pb_track.
+pb_pids=()
+pb_init() {
+  trap pb_cleanup EXIT
+}
+pb_track() { pb_pids+=("$1"); }
+
+# pb_stop pid...: TERM, then KILL what is left after 3 s.
+pb_stop() {
+  local p alive
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.1
+  done
+  for p in "$@"; do kill -9 "$p" 2>/dev/null || true; done
+}
+
+pb_cleanup() {
+  [ ${#pb_pids[@]} -gt 0 ] && pb_stop "${pb_pids[@]}"
+  [ -n "${KEEP_TMP:-}" ] && { echo "kept $tmp" >&2; return; }
+  rm -rf "$tmp"
+}
+
+# pb_wait_port ip port [tries]: until something accepts there (0.1 s per try).
+pb_wait_port() {
+  local tries=${3:-100}
+  for _ in $(seq "$tries"); do
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$0: nothing listens on $1:$2" >&2
+  return 1
+}
+
+# pb_cpu_ns pid: CPU time in nanoseconds (user + system, from each thread's schedstat) of a
+# process and all its descendant processes. /proc/PID/stat's utime+stime count in 10 ms ticks,
+# too coarse for a few thousand requests of 20 µs; schedstat misses only threads that exit
+# between two samples (neither proxy starts or ends threads per request).
+pb_cpu_ns() {
+  local p files=()
+  for p in $(pstree -pT "$1" | grep -o '([0-9]*)' | tr -d '()'); do
+    files+=(/proc/"$p"/task/*/schedstat)
+  done
+  cat "${files[@]}" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# pb_ratio a b: a/b with two decimals, "-" when b is 0 or missing.
+pb_ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "") printf "%.2f", a / b; else print "-" }'
+}
+
+# pb_json_field json name: one field of proxy_load's JSON line.
+pb_json_field() {
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get(sys.argv[2], ""))' "$1" "$2"
+}
+
+# pb_find_load: the proxy_load binary (bench/CMakeLists.txt builds it; `cmake --build --preset
+# release --target proxy_load`), or PROXY_LOAD from the environment.
+pb_find_load() {
+  PROXY_LOAD=${PROXY_LOAD:-$here/build/release/bench/proxy_load}
+  [ -x "$PROXY_LOAD" ] || {
+    echo "$0: $PROXY_LOAD is missing (cmake --build --preset release --target proxy_load)" >&2
+    exit 1
+  }
+}
+
+# pb_measure row name pid -- proxy_load args...: runs proxy_load (its own warm-up, then the
+# measured window) and records in R[row,name,*] rps, p50, p99, p999, cpu (the proxy's CPU-s per
+# 1,000 requests over the measured window), client (proxy_load's own), late, incomplete. Any
+# failed request fails the benchmark. The proxy's CPU is sampled when proxy_load's window opens and closes.
+declare -A R
+pb_measure() {
+  local row=$1 name=$2 pid=$3
+  shift 4
+  local out before after warm
+  warm=$(awk -v a="$*" 'BEGIN { n = split(a, w, " "); for (i = 1; i < n; i++) if (w[i] == "--warmup") print w[i+1] }')
+  warm=${warm:-2}
+  local outfile="$tmp/measure.out"
+  "$PROXY_LOAD" "$@" >"$outfile" &
+  local load_pid=$!
+  # proxy_load starts its schedule 50 ms after it starts; its window opens `warm` s later.
+  sleep "$(awk -v w="$warm" 'BEGIN { printf "%.2f", w + 0.05 }')"
+  before=$(pb_cpu_ns "$pid")
+  wait $load_pid || { echo "$0: proxy_load failed for $name in $row" >&2; exit 1; }
+  after=$(pb_cpu_ns "$pid")
+  out=$(cat "$outfile")
+  echo "$out" >"$tmp/load-$row-$name.json"
+  if [ "$(pb_json_field "$out" errors)" != 0 ]; then
+    echo "$0: $name failed requests in $row: $out" >&2
+    exit 1
+  fi
+  local requests
+  requests=$(pb_json_field "$out" requests)
+  R[$row,$name,rps]=$(pb_json_field "$out" rps)
+  R[$row,$name,p50]=$(pb_json_field "$out" p50_ms)
+  R[$row,$name,p99]=$(pb_json_field "$out" p99_ms)
+  R[$row,$name,p999]=$(pb_json_field "$out" p999_ms)
+  R[$row,$name,late]=$(pb_json_field "$out" late)
+  # Requests of the window still unanswered 5 s after it (a proxy that cannot keep up with a
+  # fixed rate): its latency figures are then lower bounds.
+  R[$row,$name,incomplete]=$(pb_json_field "$out" incomplete)
+  R[$row,$name,client]=$(awk -v c="$(pb_json_field "$out" client_cpu_s)" -v n="$requests" \
+    'BEGIN { printf "%.4f", (n > 0 ? c / n * 1000 : 0) }')
+  # The proxy's CPU is sampled up to the end of proxy_load's drain (<= 5 s after the window when
+  # answers are late): count it against the requests of the window, a slight overcount for both.
+  R[$row,$name,cpu]=$(awk -v t=$((after - before)) -v n="$requests" \
+    'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')
+}
+
+# pb_print_rows label-function row...: the comparison table of R[row,seccloud|squid,*].
+# label-function row metric prints the row's label.
+pb_print_rows() {
+  local labeler=$1
+  shift
+  local row m a b
+  printf '%-52s %12s %12s %8s\n' "row" "seccloud" "squid" "ratio"
+  for row in "$@"; do
+    for m in rps p50 p99 p999 cpu client incomplete; do
+      a=${R[$row,seccloud,$m]:-}
+      b=${R[$row,squid,$m]:-}
+      [ -z "$a$b" ] && continue
+      [ "$m" = incomplete ] && [ "$a$b" = 00 ] && continue
+      printf '%-52s %12s %12s %8s\n' "$($labeler "$row" "$m")" "$a" "$b" "$(pb_ratio "$a" "$b")"
+    done
+  done
+}
+
+# ---- the same filter data in both proxies (issue 3: all UT1 categories + URLhaus) -------------
+# pb_filter_data DATA_DIR BINARY full|domains: makes, under $tmp/filter,
+#   categories.db         seccloud's compiled category database (seccloud policy import-categories)
+#   seccloud-policy.yaml  a `policy:` section: every UT1 category blocked, URLhaus as a feed
+#   squid-acl.conf        Squid ACL lines: per UT1 category a dstdomain list (domain and its
+#                         subdomains, as UT1 means) and a url_regex list (the category's URL
+#                         prefixes), URLhaus domains as dstdomain and its URLs as url_regex; each
+#                         denied by http_access before the bench network's allow
+# and prints one line describing the data. "domains" leaves out every URL list on both sides
+# (UT1's urls files, URLhaus's URL feed): Squid's url_regex lists are what a deployment would
+# move into a helper (squidGuard, ufdbGuard), and this shows the proxies without them.
+pb_filter_data() {
+  local data=$1 binary=$2 mode=$3 dir="$tmp/filter"
+  local ut1="$data/url-categories/ut1" urlhaus="$data/threat-intel/urlhaus"
+  if [ ! -d "$ut1" ] || [ ! -d "$urlhaus" ]; then
+    echo "$0: --filter $mode needs $ut1 and $urlhaus (the shared data set)" >&2
+    exit 1
+  fi
+  mkdir -p "$dir/squid"
+  if [ "$mode" = domains ]; then
+    local c
+    for c in "$ut1"/*/; do
+      [ -f "$c/domains" ] || continue
+      mkdir -p "$dir/ut1-domains/$(basename "$c")"
+      cp "$c/domains" "$dir/ut1-domains/$(basename "$c")/"
+    done
+    mkdir -p "$dir/urlhaus-domains"
+    cp "$urlhaus/urlhaus-filter-domains.txt" "$dir/urlhaus-domains/"
+    ut1="$dir/ut1-domains"
+    urlhaus="$dir/urlhaus-domains"
+  fi
+  "$binary" policy import-categories "$ut1" "$dir/categories.db" >"$dir/import.out" 2>&1 || {
+    cat "$dir/import.out" >&2
+    exit 1
+  }
+  {
+    echo "policy:"
+    echo "  category_db: $dir/categories.db"
+    echo "  common:"
+    printf '    categories: {'
+    local first=1 c
+    for c in "$ut1"/*/; do
+      c=$(basename "$c")
+      [ -f "$ut1/$c/domains" ] || [ -f "$ut1/$c/urls" ] || continue
+      [ $first = 1 ] || printf ', '
+      printf '"%s": block' "$c"
+      first=0
+    done
+    echo '}'
+    echo "  feeds:"
+    echo "    - {name: urlhaus, source: $urlhaus, interval: 24h}"
+  } >"$dir/seccloud-policy.yaml"
+  # Squid: UT1 domains mean "this domain and its subdomains" = dstdomain ".name". URL lines are
+  # "host/path" prefixes = url_regex "^https?://host/path" with the regex characters escaped.
+  python3 - "$ut1" "$urlhaus" "$dir/squid" >"$dir/squid-acl.conf" 2>"$dir/squid-counts.txt" <<'EOF'
+import os, re, sys
+ut1, urlhaus, out = sys.argv[1:4]
+host_re = re.compile(r"^[A-Za-z0-9._-]+$")
+def domains(path):
+    seen = set()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            d = line.strip().lower().rstrip(".")
+            if not d or d.startswith(("#", "!")) or not host_re.match(d):
+                continue
+            seen.add(d)
+    # Squid refuses nothing but warns about (and drops) a name already covered by a parent.
+    keep = []
+    for d in sorted(seen, key=lambda s: s.count(".")):
+        parts = d.split(".")
+        if any(".".join(parts[i:]) in covered for i in range(1, len(parts))):
+            continue
+        covered.add(d)
+        keep.append("." + d)
+    return keep
+def urls(path):
+    keep = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            u = line.strip()
+            if not u or u.startswith(("#", "!")) or "/" not in u or any(c.isspace() for c in u):
+                continue
+            keep.append("^https?://" + re.escape(u))
+    return keep
+lines, acls, n_dom, n_url = [], [], 0, 0
+def emit(name, kind, entries):
+    global n_dom, n_url
+    if not entries:
+        return
+    fn = os.path.join(out, name + "." + kind)
+    with open(fn, "w") as f:
+        f.write("\n".join(entries) + "\n")
+    lines.append(f'acl {name} {kind} "{fn}"')
+    acls.append(name)
+    if kind == "dstdomain":
+        n_dom += len(entries)
+    else:
+        n_url += len(entries)
+for c in sorted(os.listdir(ut1)):
+    covered = set()
+    if os.path.isfile(os.path.join(ut1, c, "domains")):
+        emit(f"ut1_{c}_domains", "dstdomain", domains(os.path.join(ut1, c, "domains")))
+    if os.path.isfile(os.path.join(ut1, c, "urls")):
+        emit(f"ut1_{c}_urls", "url_regex", urls(os.path.join(ut1, c, "urls")))
+covered = set()
+emit("urlhaus_domains", "dstdomain", domains(os.path.join(urlhaus, "urlhaus-filter-domains.txt")))
+if os.path.isfile(os.path.join(urlhaus, "urlhaus-filter.txt")):
+    emit("urlhaus_urls", "url_regex", urls(os.path.join(urlhaus, "urlhaus-filter.txt")))
+for a in acls:
+    lines.append(f"http_access deny {a}")
+print("\n".join(lines))
+print(f"{n_dom} dstdomain entries, {n_url} url_regex entries", file=sys.stderr)
+EOF
+  echo "filter data ($mode): UT1 + URLhaus; Squid:" \
+    "$(grep -c '^acl ' "$dir/squid-acl.conf") ACLs, $(cat "$dir/squid-counts.txt");" \
+    "seccloud: $(tail -1 "$dir/import.out")"
+}

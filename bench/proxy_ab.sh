@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# R3: two seccloud binaries (a change and its parent) on the same proxy rows, both running and
+# loaded at the same moment (two proxy_load runs side by side), so that a shared machine's load
+# hits both alike (measured one after the other, rounds of one binary spread by up to 1.8x on
+# the 2-core VM shared with other builds). Rows: plain HTTP keep-alive, CONNECT
+# spliced keep-alive, TLS-intercepted keep-alive (1 KiB), each at a fixed rate with proxy_load
+# (open loop), so both binaries do the same work and CPU-seconds per 1,000 requests compares.
+# Prints, per row, each binary's median over the rounds and the ratio B/A.
+#
+#   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
+#                     [--file 1k|100k] [--connections N] [--callgrind]
+#
+# --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
+# windows, and prints user-space instructions per request (Ir, the proxy's code plus libc,
+# OpenSSL, Boost; not the kernel): a count that a loaded machine does not disturb, where CPU time
+# does (use a low --rate: callgrind runs ~50x slower).
+#
+# Needs nginx, openssl, pstree, python3 and proxy_load. Addresses 127.79.2.1 (origin, HTTP 8080
+# and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B). No filter data (the URL filter's cost
+# is the same in both binaries unless the change is in it).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib_proxy_bench.sh
+source "$here/bench/lib_proxy_bench.sh"
+A="" B="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 CALLGRIND=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --a) A=$2; shift 2 ;;
+    --b) B=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --file) FILE=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --callgrind) CALLGRIND=1; shift ;;
+    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--callgrind]" >&2; exit 2 ;;
+  esac
+done
+[ -x "$A" ] && [ -x "$B" ] || { echo "$0: --a and --b must be seccloud binaries" >&2; exit 2; }
+pb_find_load
+SIZE=1024
+[ "$FILE" = 100k ] && SIZE=102400
+
+NAME=ab.bench.example
+ORIGIN_IP=127.79.2.1
+PORT=3128
+tmp=$(mktemp -d /tmp/proxy-ab.XXXXXX)
+chmod 755 "$tmp"
+pb_init
+
+mkdir -p "$tmp/pki" "$tmp/origin/www"
+(
+  cd "$tmp/pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/CN=ab root" -keyout root.key -out root.pem \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$NAME" \
+    -keyout origin.key -out origin.csr 2>/dev/null
+  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$NAME" >origin.ext
+  openssl x509 -req -in origin.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 \
+    -sha256 -extfile origin.ext -out origin.pem 2>/dev/null
+)
+head -c "$SIZE" /dev/urandom >"$tmp/origin/www/$FILE"
+chmod -R a+rX "$tmp"
+cat >"$tmp/origin/nginx.conf" <<EOF
+pid $tmp/origin/nginx.pid;
+worker_processes 1;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/origin/body;
+  proxy_temp_path $tmp/origin/proxy;
+  fastcgi_temp_path $tmp/origin/fastcgi;
+  uwsgi_temp_path $tmp/origin/uwsgi;
+  scgi_temp_path $tmp/origin/scgi;
+  default_type application/octet-stream;
+  keepalive_requests 1000000;
+  server { listen $ORIGIN_IP:8080; root $tmp/origin/www; }
+  server {
+    listen $ORIGIN_IP:8443 ssl;
+    server_name $NAME;
+    ssl_certificate $tmp/pki/origin.pem;
+    ssl_certificate_key $tmp/pki/origin.key;
+    root $tmp/origin/www;
+  }
+}
+EOF
+nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
+pb_track $!
+disown
+pb_wait_port $ORIGIN_IP 8443
+
+start_proxy() {  # a|b binary intercept ip: sets pid_a / pid_b
+  local dir="$tmp/proxy-$1"
+  mkdir -p "$dir"
+  cat >"$dir/seccloud.yaml" <<EOF
+node: {name: ab-$1, state_dir: state}
+events: {spool_dir: spool}
+supervisor: {admin: $4:19000}
+tenants:
+  - {id: bench, name: bench, networks: [127.0.0.0/24]}
+proxy:
+  listen: [$4:$PORT]
+  workers: 1
+  system_resolver: false
+  hosts: {$NAME: [$ORIGIN_IP]}
+  tls:
+    intercept: $3
+    ca_dir: $tmp/ca
+    extra_trust: [$tmp/pki/root.pem]
+EOF
+  [ -f "$tmp/ca/ca.pem" ] || "$2" ca init --config "$dir/seccloud.yaml" >/dev/null
+  if [ "$CALLGRIND" = 1 ]; then
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.%p" \
+      "$2" proxy --config "$dir/seccloud.yaml" 2>>"$dir/out" &
+  else
+    "$2" proxy --config "$dir/seccloud.yaml" 2>>"$dir/out" &
+  fi
+  local pid=$!
+  pb_track $pid
+  disown
+  pb_wait_port "$4" $PORT 600
+  printf -v "pid_$1" %s "$pid"
+}
+
+# Both binaries under the same load at the same moment: two proxy_load runs side by side, one per
+# proxy, and each proxy's CPU sampled at the start and end of the shared window.
+measure_pair() {  # row -- proxy_load args (without --proxy)
+  local row=$1
+  shift 2
+  "$PROXY_LOAD" --proxy "$IP_A:$PORT" "$@" >"$tmp/a.json" &
+  local la=$!
+  "$PROXY_LOAD" --proxy "$IP_B:$PORT" "$@" >"$tmp/b.json" &
+  local lb=$!
+  sleep 2.05
+  local a0 b0 a1 b1
+  if [ "$CALLGRIND" = 1 ]; then
+    callgrind_control -z "$pid_a" >/dev/null
+    callgrind_control -z "$pid_b" >/dev/null
+    callgrind_control -i on "$pid_a" >/dev/null
+    callgrind_control -i on "$pid_b" >/dev/null
+  fi
+  a0=$(pb_cpu_ns "$pid_a")
+  b0=$(pb_cpu_ns "$pid_b")
+  sleep "$SECONDS_PER_RUN"
+  if [ "$CALLGRIND" = 1 ]; then
+    # Read while instrumentation is on (callgrind reports nothing once it is off).
+    ir_a=$(callgrind_control -e Ir "$pid_a" | awk '$1 == "Th" { gsub(",", "", $3); s += $3 } END { printf "%.0f", s }')
+    ir_b=$(callgrind_control -e Ir "$pid_b" | awk '$1 == "Th" { gsub(",", "", $3); s += $3 } END { printf "%.0f", s }')
+    callgrind_control -i off "$pid_a" >/dev/null
+    callgrind_control -i off "$pid_b" >/dev/null
+  fi
+  wait $la || { echo "$0: proxy_load failed for A" >&2; exit 1; }
+  wait $lb || { echo "$0: proxy_load failed for B" >&2; exit 1; }
+  a1=$(pb_cpu_ns "$pid_a")
+  b1=$(pb_cpu_ns "$pid_b")
+  local who out n before after
+  for who in a b; do
+    out=$(cat "$tmp/$who.json")
+    if [ "$(pb_json_field "$out" errors)" != 0 ]; then
+      echo "$0: $who failed requests in $row: $out" >&2
+      exit 1
+    fi
+    n=$(pb_json_field "$out" requests)
+    if [ $who = a ]; then before=$a0 after=$a1; else before=$b0 after=$b1; fi
+    CPU[$row,$who]="${CPU[$row,$who]:-} $(awk -v t=$((after - before)) -v n="$n" \
+      'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')"
+    P99[$row,$who]="${P99[$row,$who]:-} $(pb_json_field "$out" p99_ms)"
+    if [ "$CALLGRIND" = 1 ]; then
+      local ir=$ir_a
+      [ $who = b ] && ir=$ir_b
+      # Requests of the window; the instrumented span is the window itself.
+      IR[$row,$who]="${IR[$row,$who]:-} $(awk -v i="$ir" -v n="$n" 'BEGIN { printf "%.0f", (n > 0 ? i / n : 0) }')"
+    fi
+  done
+}
+
+IP_A=127.79.2.2
+IP_B=127.79.2.3
+declare -A CPU P99 IR
+ir_a=0 ir_b=0
+rows=(plain splice intercept)
+load_args() {  # row
+  case $1 in
+    plain) args=(--mode http --url "http://$ORIGIN_IP:8080/$FILE") ;;
+    splice) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/pki/root.pem") ;;
+    intercept) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
+  esac
+}
+for intercept in false true; do
+  start_proxy a "$A" $intercept $IP_A
+  start_proxy b "$B" $intercept $IP_B
+  for round in $(seq "$ROUNDS"); do
+    for row in "${rows[@]}"; do
+      if [ "$row" = intercept ] && [ $intercept = false ]; then continue; fi
+      if [ "$row" != intercept ] && [ $intercept = true ]; then continue; fi
+      load_args "$row"
+      measure_pair "$row" -- "${args[@]}" --size "$SIZE" --connections "$CONNECTIONS" \
+        --rate "$RATE" --warmup 2 --seconds "$SECONDS_PER_RUN"
+    done
+  done
+  pb_stop "$pid_a" "$pid_b"
+done
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo
+echo "A = $A"
+echo "B = $B"
+echo "$ROUNDS rounds, A and B side by side, ${SECONDS_PER_RUN}s per row at $RATE/s each," \
+  "$CONNECTIONS connections each, /$FILE, 1 worker each, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
+printf '%-34s %10s %10s %7s   %s\n' "row (median of rounds)" "A" "B" "B/A" "A rounds | B rounds"
+for row in "${rows[@]}"; do
+  a=$(median <<<"${CPU[$row,a]}")
+  b=$(median <<<"${CPU[$row,b]}")
+  printf '%-34s %10s %10s %7s   %s |%s\n' "$row: CPU-s per 1,000 requests" "$a" "$b" "$(pb_ratio "$b" "$a")" "${CPU[$row,a]}" "${CPU[$row,b]}"
+  a=$(median <<<"${P99[$row,a]}")
+  b=$(median <<<"${P99[$row,b]}")
+  printf '%-34s %10s %10s %7s   %s |%s\n' "$row: p99 ms" "$a" "$b" "$(pb_ratio "$b" "$a")" "${P99[$row,a]}" "${P99[$row,b]}"
+  if [ "$CALLGRIND" = 1 ]; then
+    a=$(median <<<"${IR[$row,a]}")
+    b=$(median <<<"${IR[$row,b]}")
+    printf '%-34s %10s %10s %7s   %s |%s\n' "$row: user instructions/request" "$a" "$b" "$(pb_ratio "$b" "$a")" "${IR[$row,a]}" "${IR[$row,b]}"
+  fi
+done
+[ "$CALLGRIND" = 1 ] && echo "(under callgrind: CPU and latency are valgrind's, only the instruction counts compare)"
+true
