@@ -195,9 +195,10 @@ void PrintStoreBreakdown(const fs::path& store_dir) {
     std::printf("| %s | %s | %.1f %% | %.2f |\n", what, Group(v).c_str(), 100.0 * v / total,
                 b.records ? double(v) / b.records : 0.0);
   };
-  std::printf("\n== where the stored bytes go: %" PRIu64 " partition files, %" PRIu64
-              " blocks, %s records ==\n| part | bytes | share | bytes/record |\n|---|---|---|---|\n",
-              files, blocks, Group(b.records).c_str());
+  std::printf(
+      "\n== where the stored bytes go: %" PRIu64 " partition files, %" PRIu64
+      " blocks, %s records ==\n| part | bytes | share | bytes/record |\n|---|---|---|---|\n",
+      files, blocks, Group(b.records).c_str());
   row("file headers", file_headers);
   row("block headers + metas", b.header_and_meta);
   row("Bloom filters", b.bloom);

@@ -87,6 +87,8 @@ uint32_t BitOf(uint64_t mixed, uint32_t i) {
 
 constexpr uint32_t kBloomMaxK = 7;
 
+int64_t FloorDiv1000(int64_t t) { return t / 1000 - (t % 1000 < 0 ? 1 : 0); }
+
 }  // namespace
 
 uint32_t Crc32c(std::string_view data, uint32_t crc) {
@@ -382,17 +384,36 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   PutVarint(body, records.size());
   PutVarint(body, records[0].seq);
   for (size_t i = 1; i < records.size(); ++i) PutVarint(body, records[i].seq - records[i - 1].seq);
-  PutZigzag(body, records[0].time_ms);
-  for (size_t i = 1; i < records.size(); ++i) {
-    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
-                                         static_cast<uint64_t>(records[i - 1].time_ms)));
+  // Older versions are written only by tests of reading them.
+  if (input.version < 1 || input.version > kBlockVersion) {
+    return MakeError(Errc::kInternal, "an unknown block version to write");
+  }
+  const bool v1 = input.version == 1;
+  const bool split_time = input.version >= 3, two_frames = input.version >= 3;
+  if (!split_time) {
+    PutZigzag(body, records[0].time_ms);
+    for (size_t i = 1; i < records.size(); ++i) {
+      PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
+                                           static_cast<uint64_t>(records[i - 1].time_ms)));
+    }
+  } else {
+    // Seconds (delta-coded) and milliseconds apart: many formats have whole seconds only, and
+    // their millisecond column is all zeros.
+    int64_t prev = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const int64_t sec = FloorDiv1000(records[i].time_ms);
+      PutZigzag(body,
+                static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
+      prev = sec;
+    }
+    for (const Record& r : records) {
+      // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
+      PutVarint(body, static_cast<uint64_t>(r.time_ms) -
+                          static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
+    }
   }
   // Received times: the first relative to its record's time, then each relative to the one
   // before (records arrive in batches that share a receive time, and in seq order).
-  const bool v1 = input.version == 1;
-  if (input.version != 1 && input.version != kBlockVersion) {
-    return MakeError(Errc::kInternal, "an unknown block version to write");
-  }
   for (size_t i = 0; i < records.size(); ++i) {
     const int64_t base = v1 || i == 0 ? records[i].time_ms : records[i - 1].received_ms;
     PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
@@ -409,6 +430,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   PutDictColumn(body, records, &Record::peer);
   PutDictColumn(body, records, &Record::tenant);
   for (const Record& r : records) PutVarint(body, r.raw.size());
+  const size_t columns_len = body.size();
   // The raw texts grouped by source (each group in seq order): lines of one shape side by side
   // compress better than the interleaved stream of several sources.
   std::vector<std::vector<uint32_t>> groups;
@@ -428,22 +450,41 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   };
   thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) return MakeError(Errc::kResourceExhausted, "zstd: no compression context");
-  std::string compressed(ZSTD_compressBound(body.size()), '\0');
-  ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, input.level);
-  if (input.level >= 19) {
-    // Archive blocks are large: let matches reach across the whole block (decoders accept
-    // windows up to 2^27 by default).
-    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 25);
-    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
+  auto compress = [&](std::string_view part, std::string& out) -> Status {
+    const size_t at = out.size();
+    out.resize(at + ZSTD_compressBound(part.size()));
+    ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, input.level);
+    if (input.level >= 19) {
+      // Archive blocks are large: let matches reach across the whole block (decoders accept
+      // windows up to 2^27 by default).
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 25);
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
+    }
+    const size_t n =
+        ZSTD_compress2(cctx.get(), out.data() + at, out.size() - at, part.data(), part.size());
+    if (ZSTD_isError(n)) {
+      return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+    }
+    out.resize(at + n);
+    return {};
+  };
+  std::string compressed;
+  if (!two_frames) {
+    RETURN_IF_ERROR(compress(body, compressed));
+  } else {
+    // Two frames: the columns, then the raw texts. Compressed together, the column bytes
+    // disturb the texts' statistics (measured: 2 % more than apart).
+    compressed.assign(4, '\0');
+    RETURN_IF_ERROR(compress(std::string_view(body).substr(0, columns_len), compressed));
+    const uint32_t first =
+        static_cast<uint32_t>(std::min<size_t>(compressed.size() - 4, UINT32_MAX));
+    for (int i = 0; i < 4; ++i) compressed[i] = static_cast<char>(first >> (8 * i));
+    RETURN_IF_ERROR(compress(std::string_view(body).substr(columns_len), compressed));
   }
-  const size_t csize =
-      ZSTD_compress2(cctx.get(), compressed.data(), compressed.size(), body.data(), body.size());
-  if (ZSTD_isError(csize)) {
-    return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(csize));
+  if (compressed.size() > kMaxBodyBytes) {
+    return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
   }
-  compressed.resize(csize);
-  if (csize > kMaxBodyBytes) return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
 
   const Bloom& bloom = input.bloom;
   const size_t lines = bloom.bits.size() / kBloomLineBytes;
@@ -614,23 +655,70 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
   return true;
 }
 
-bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
-                     std::string* why, std::vector<uint8_t>* flags) {
+namespace {
+
+// The zstd frames of a body: one (versions 1, 2), or the columns' and the raw texts' (version 3:
+// u32 length of the first, then both).
+bool BodyFrames(std::string_view body, const BlockMeta& meta, std::string_view* columns,
+                std::string_view* texts, std::string* why) {
+  if (meta.version < 3) {
+    *columns = body;
+    *texts = {};
+    return true;
+  }
+  if (body.size() < 4 || GetU32(body.data()) > body.size() - 4) {
+    *why = "block body frames malformed";
+    return false;
+  }
+  *columns = body.substr(4, GetU32(body.data()));
+  *texts = body.substr(4 + columns->size());
+  return true;
+}
+
+// Decompresses a whole body (checksum checked first) into *plain.
+bool DecompressBody(std::string_view body, const BlockMeta& meta, std::string* plain,
+                    std::string* why) {
   if (Crc32c(body) != meta.body_crc) {
     *why = "block body checksum mismatch";
     return false;
   }
-  const unsigned long long frame = ZSTD_getFrameContentSize(body.data(), body.size());
-  if (frame != meta.body_raw_len) {
+  std::string_view frames[2];
+  if (!BodyFrames(body, meta, &frames[0], &frames[1], why)) return false;
+  unsigned long long sizes[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1 && meta.version < 3) break;
+    sizes[i] = ZSTD_getFrameContentSize(frames[i].data(), frames[i].size());
+    if (sizes[i] == ZSTD_CONTENTSIZE_ERROR || sizes[i] == ZSTD_CONTENTSIZE_UNKNOWN ||
+        sizes[i] > meta.body_raw_len) {
+      *why = "block body size differs from its meta";
+      return false;
+    }
+  }
+  if (sizes[0] + sizes[1] != meta.body_raw_len) {
     *why = "block body size differs from its meta";
     return false;
   }
-  std::string raw(meta.body_raw_len, '\0');
-  const size_t got = ZSTD_decompress(raw.data(), raw.size(), body.data(), body.size());
-  if (ZSTD_isError(got) || got != raw.size()) {
-    *why = "block body does not decompress";
-    return false;
+  plain->assign(meta.body_raw_len, '\0');
+  size_t at = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1 && meta.version < 3) break;
+    const size_t got =
+        ZSTD_decompress(plain->data() + at, sizes[i], frames[i].data(), frames[i].size());
+    if (ZSTD_isError(got) || got != sizes[i]) {
+      *why = "block body does not decompress";
+      return false;
+    }
+    at += got;
   }
+  return true;
+}
+
+}  // namespace
+
+bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
+                     std::string* why, std::vector<uint8_t>* flags) {
+  std::string raw;
+  if (!DecompressBody(body, meta, &raw, why)) return false;
   Reader in(raw);
   uint64_t n;
   // Every record takes at least 9 bytes of columns: a bound before allocating.
@@ -658,8 +746,18 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   for (size_t i = 0; i < n; ++i) {
     int64_t d;
     if (!in.Zigzag(&d)) return fail("block time column cut short");
-    t = i == 0 ? d : static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d));
-    (*out)[first + i].time_ms = t;
+    t = i == 0 && meta.version < 3
+            ? d
+            : static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d));
+    (*out)[first + i].time_ms = t;  // version 3: seconds, until the milliseconds are added
+  }
+  if (meta.version >= 3) {
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t ms;
+      if (!in.Varint(&ms) || ms > 999) return fail("block millisecond column invalid");
+      int64_t& tm = (*out)[first + i].time_ms;
+      tm = static_cast<int64_t>(static_cast<uint64_t>(tm) * 1000 + ms);
+    }
   }
   for (size_t i = 0; i < n; ++i) {
     int64_t d;
@@ -746,7 +844,9 @@ bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<u
     *why = "zstd: no decompression context";
     return false;
   }
-  ZSTD_inBuffer in{body.data(), body.size(), 0};
+  std::string_view columns, texts;
+  if (!BodyFrames(body, meta, &columns, &texts, why)) return false;
+  ZSTD_inBuffer in{columns.data(), columns.size(), 0};
   ZSTD_outBuffer out{prefix.data(), prefix.size(), 0};
   while (out.pos < out.size) {
     const size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
@@ -787,11 +887,8 @@ bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
   const std::string_view body = block.substr(m.body_offset(), m.body_len);
   std::vector<Record> records;
   if (!DecodeBlockBody(body, m, &records, why)) return false;
-  std::string plain(m.body_raw_len, '\0');
-  if (ZSTD_isError(ZSTD_decompress(plain.data(), plain.size(), body.data(), body.size()))) {
-    *why = "block body does not decompress";
-    return false;
-  }
+  std::string plain;
+  if (!DecompressBody(body, m, &plain, why)) return false;
   uint64_t raw = 0;
   for (const Record& r : records) raw += r.raw.size();
   auto compressed_size = [&](std::string_view part) -> uint64_t {

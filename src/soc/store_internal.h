@@ -28,16 +28,20 @@
 //   fixed header, 32 bytes:
 //     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
-//   meta (meta_len bytes): varint version (kBlockVersion: 2; 1 is read too) | varint zstd level |
-//   varint records |
+//   meta (meta_len bytes): varint version (kBlockVersion: 3; 1 and 2 are read too) | varint zstd
+//   level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
 //     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset |
 //     varint n, n × str source (the exact sets of the block's tenants, event.datasets and sources)
 //   bloom (bloom_len bytes, a power of two of 64-byte lines): a blocked Bloom filter over the
 //     block's tokens (IndexRecordTokens, query_internal.h); token hash h = TokenHash(token) sets
 //     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes
-//   body (body_len bytes): one zstd frame; decompressed (body_raw_len bytes), column by column:
-//     varint n | seq: varint first, n-1 × varint delta | time: zz first, n-1 × zz delta |
+//   body (body_len bytes): version 3: u32 c | c bytes: a zstd frame of the columns | a zstd frame
+//     of the raw texts (versions 1, 2: one zstd frame of both); decompressed and concatenated
+//     (body_raw_len bytes), column by column:
+//     varint n | seq: varint first, n-1 × varint delta | time: version 3: n × zz delta of
+//     floor(time_ms / 1000) from the record before (the first from 0), then n × varint
+//     (time_ms mod 1000); versions 1, 2: zz first time_ms, n-1 × zz delta |
 //     received: zz (received_ms - time_ms) of the first, n-1 × zz delta from the record before
 //     (version 1: n × zz (received_ms - time_ms)) | n × u8 format | n × u8 flags (bit 0:
 //     truncated; bit 1: the field tokens occur in raw, kFlagFieldsInRaw) |
@@ -163,7 +167,7 @@ size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
 // The block meta version this build writes, and the newest it reads.
-inline constexpr uint32_t kBlockVersion = 2;
+inline constexpr uint32_t kBlockVersion = 3;
 
 struct BlockMeta {
   uint64_t offset = 0;   // of the block in its file
