@@ -41,6 +41,7 @@
 #include "soc/query.h"
 #include "soc/sigma.h"
 #include "soc/store.h"
+#include "soc/store_internal.h"
 
 #ifndef SECCLOUD_SHARED_DATA
 #define SECCLOUD_SHARED_DATA "../shared/data"
@@ -157,6 +158,56 @@ void DropCache(const fs::path& dir) {
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     ::close(fd);
   }
+}
+
+// Where the store's bytes go, from its files: file headers, block headers and metas, Bloom
+// filters, bodies (and inside the bodies, the per-record columns and the raw texts compressed
+// apart), the journal.
+void PrintStoreBreakdown(const fs::path& store_dir) {
+  namespace si = soc::store_internal;
+  si::BlockBytes b;
+  uint64_t file_headers = 0, journal = 0, files = 0, blocks = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(store_dir, ec)) {
+    if (!e.is_regular_file()) continue;
+    if (e.path().extension() == ".wal") journal += e.file_size();
+    if (e.path().extension() != ".blk") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const si::FileHeaderInfo h = si::ReadFileHeader(
+        std::string_view(bytes).substr(0, std::min(bytes.size(), si::kFileHeaderBytes)),
+        si::FileKind::kPartition);
+    ++files;
+    file_headers += h.data_start;
+    for (uint64_t pos = h.data_start; pos < bytes.size();) {
+      std::string why;
+      const uint64_t body_before = b.header_and_meta + b.bloom + b.body;
+      if (!si::MeasureBlock(std::string_view(bytes).substr(pos), &b, &why)) {
+        std::printf("breakdown: %s at %" PRIu64 ": %s\n", e.path().c_str(), pos, why.c_str());
+        break;
+      }
+      ++blocks;
+      pos += b.header_and_meta + b.bloom + b.body - body_before;
+    }
+  }
+  const double total = double(file_headers + b.header_and_meta + b.bloom + b.body + journal);
+  auto row = [&](const char* what, uint64_t v) {
+    std::printf("| %s | %s | %.1f %% | %.2f |\n", what, Group(v).c_str(), 100.0 * v / total,
+                b.records ? double(v) / b.records : 0.0);
+  };
+  std::printf(
+      "\n== where the stored bytes go: %" PRIu64 " partition files, %" PRIu64
+      " blocks, %s records ==\n| part | bytes | share | bytes/record |\n|---|---|---|---|\n",
+      files, blocks, Group(b.records).c_str());
+  row("file headers", file_headers);
+  row("block headers + metas", b.header_and_meta);
+  row("Bloom filters", b.bloom);
+  row("block bodies (zstd)", b.body);
+  row("  per-record columns alone, compressed apart", b.columns_alone);
+  row("  raw texts alone, compressed apart", b.raw_alone);
+  row("journal", journal);
+  std::printf("(uncompressed: columns %s bytes, raw texts %s bytes)\n",
+              Group(b.columns_plain).c_str(), Group(b.raw_plain).c_str());
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -680,6 +731,7 @@ int Main(int argc, char** argv) {
   srow("store after ingest (level 3 blocks + journal)", after_ingest.stored_bytes, 0);
   srow("store after Compact (Stats().stored_bytes)", after.stored_bytes, compact_cpu);
   srow("store directory on disk (every file)", store_dir_bytes, 0);
+  PrintStoreBreakdown(store_dir);
   if (!o.skip_peers) {
     srow("gzip -6, per file", gz, gz_cpu);
     srow("zstd -19 -T1, per file", zs, zs_cpu);

@@ -116,9 +116,11 @@ class LogStore {
 
   // Rewrites the partitions of days before `before_ms` (UTC) that hold more than one block or
   // blocks written at the ingest compression level, as large blocks at the archive level
-  // (options.archive_level). Search stays available; Append waits only while one partition is
-  // being rewritten (the writer lock is taken per partition), so a long run stalls ingest for at
-  // most one partition's recompression at a time.
+  // (options.archive_level). Search stays available throughout. The recompression runs outside
+  // the writer lock, so Append never waits for it: only for sealing the partition's open block
+  // and for the swap (blocks sealed meanwhile are carried over, then fdatasync, rename, directory
+  // fsync). A crash at any moment leaves the old file or the new one, each whole. Compact and
+  // EnforceRetention serialise with each other; either may run beside Append.
   virtual Status Compact(int64_t before_ms) = 0;
 };
 

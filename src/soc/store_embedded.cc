@@ -174,9 +174,12 @@ std::string At(const fs::path& path, uint64_t offset, std::string_view what) {
 
 // Reads and checks the block at pos. full: also the Bloom filter's and the body's checksums and
 // the body's decoding. Returns false with *why; *incomplete when the block runs past end.
+// *newer (when given): the block's meta is intact but written by a newer format version.
 bool ReadBlockAt(const File& f, uint64_t pos, uint64_t end, bool full, BlockMeta* meta,
-                 std::string* why, bool* incomplete, std::vector<Record>* records = nullptr) {
+                 std::string* why, bool* incomplete, std::vector<Record>* records = nullptr,
+                 bool* newer = nullptr) {
   *incomplete = false;
+  if (newer != nullptr) *newer = false;
   if (end - pos < kBlockHeaderBytes) {
     *incomplete = true;
     *why = "a block header cut short";
@@ -199,7 +202,10 @@ bool ReadBlockAt(const File& f, uint64_t pos, uint64_t end, bool full, BlockMeta
     *why = s.error().message;
     return false;
   }
-  if (!ParseBlockMeta(buf, &m, why)) return false;
+  if (!ParseBlockMeta(buf, &m, why)) {
+    if (newer != nullptr) *newer = m.version > kBlockVersion;
+    return false;
+  }
   if (full) {
     if (auto s = ReadFull(f.fd, m.bloom_offset(), m.bloom_len, &buf, f.path); !s) {
       *why = s.error().message;
@@ -220,22 +226,29 @@ bool ReadBlockAt(const File& f, uint64_t pos, uint64_t end, bool full, BlockMeta
   return true;
 }
 
-// Walks the blocks of a file up to end. A bad stretch followed by a good block is skipped and
-// reported; a bad stretch running to the end is the tail: *tail is its offset (else end), and
-// *tail_incomplete says whether it is only an unfinished write.
-void ScanBlocks(const File& f, uint64_t end, bool full, std::vector<BlockMeta>* metas,
-                std::vector<std::string>* problems, uint64_t* tail, bool* tail_incomplete) {
-  uint64_t pos = 0;
+// Walks the blocks of a file from start up to end. A bad stretch followed by a good block is
+// skipped and reported; a bad stretch running to the end is the tail: *tail is its offset (else
+// end), and *tail_incomplete says whether it is only an unfinished write. A block written by a
+// newer format version stops the walk: *newer says where and what (and nothing is a tail).
+void ScanBlocks(const File& f, uint64_t start, uint64_t end, bool full,
+                std::vector<BlockMeta>* metas, std::vector<std::string>* problems, uint64_t* tail,
+                bool* tail_incomplete, std::string* newer = nullptr) {
+  uint64_t pos = start;
   *tail = end;
   *tail_incomplete = false;
   while (pos < end) {
     BlockMeta m;
     std::string why;
-    bool incomplete;
-    if (ReadBlockAt(f, pos, end, full, &m, &why, &incomplete)) {
+    bool incomplete, is_newer;
+    if (ReadBlockAt(f, pos, end, full, &m, &why, &incomplete, nullptr, &is_newer)) {
       pos = m.end();
       metas->push_back(std::move(m));
       continue;
+    }
+    if (is_newer) {
+      if (newer != nullptr) *newer = At(f.path, pos, why);
+      problems->push_back(At(f.path, pos, why));
+      return;
     }
     // Resynchronise on the next position that holds a whole, valid block.
     uint64_t next = end;
@@ -283,6 +296,22 @@ Status CutTail(const File& f, uint64_t tail, uint64_t size, bool keep_copy, bool
     return ErrnoError("truncating " + f.path.string(), errno);
   }
   return SyncFd(f.fd, f.path, sync);
+}
+
+// The format of a file, from its first bytes.
+Result<FileHeaderInfo> InspectFile(const File& f, uint64_t size, FileKind kind) {
+  std::string head;
+  RETURN_IF_ERROR(ReadFull(f.fd, 0, static_cast<size_t>(std::min<uint64_t>(size, kFileHeaderBytes)),
+                           &head, f.path));
+  return ReadFileHeader(head, kind);
+}
+
+Error NewerFormatError(const fs::path& path, std::string_view what) {
+  return MakeError(Errc::kInvalidArgument,
+                   path.string() + ": " + std::string(what) +
+                       "; this build of seccloud reads log store format versions 1 to " +
+                       std::to_string(kFormatVersion) +
+                       " (open the store with the newer seccloud that wrote it)");
 }
 
 struct JournalEntryView {
@@ -411,6 +440,8 @@ class EmbeddedStore final : public LogStore {
   }
 
   Partition* GetPartition(const std::string& cls, int64_t day);  // writer, takes state_mu_
+  // Refuses a store holding any file a newer format version wrote, before anything is changed.
+  Status CheckFormatVersions();
   Status LoadPartitionFile(const std::string& cls, int64_t day, const fs::path& path);
   Status ReplayJournal();
   // Files a record (with fields) into its partition's open block: tokens now, the record itself
@@ -424,11 +455,22 @@ class EmbeddedStore final : public LogStore {
   }
   bool Decode(const Candidate& c, std::vector<Record>* out, std::string* why,
               std::vector<uint8_t>* flags = nullptr) const;
-  Status CompactPartition(Partition* p);
+  // A partition's blocks recompressed at the archive level into <path>.tmp (not yet synced).
+  struct Rewrite {
+    std::shared_ptr<File> file;  // the .tmp file
+    std::vector<BlockMeta> metas;
+    uint64_t end = 0;
+  };
+  // Reads only the given snapshot of p's blocks and files; runs without any lock.
+  Result<Rewrite> RecompressPartition(const Partition& p, std::shared_ptr<File> file,
+                                      std::shared_ptr<const std::vector<BlockMeta>> blocks);
 
   const EmbeddedStoreOptions options_;
   int lock_fd_ = -1;
 
+  // Held by Compact and EnforceRetention for their whole run: a partition being recompressed
+  // outside writer_mu_ is neither deleted nor rewritten by another call meanwhile.
+  std::mutex maintenance_mu_;
   std::mutex writer_mu_;
   Status failed_;  // sticky: a journal write that may have half happened
   std::shared_ptr<File> journal_;
@@ -487,6 +529,7 @@ Status EmbeddedStore::Open() {
                      options_.directory.string() + " is in use by another log store");
   }
 
+  RETURN_IF_ERROR(CheckFormatVersions());
   // Partition files.
   for (const auto& class_dir : fs::directory_iterator(DataDir(), ec)) {
     const std::string cls = class_dir.path().filename().string();
@@ -514,13 +557,57 @@ Status EmbeddedStore::Open() {
   return Rotate();
 }
 
+Status EmbeddedStore::CheckFormatVersions() {
+  std::error_code ec;
+  auto check = [&](const fs::path& path, FileKind kind) -> Status {
+    ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDONLY));
+    ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, path));
+    ASSIGN_OR_RETURN(const FileHeaderInfo info, InspectFile(*file, size, kind));
+    if (info.newer) {
+      return NewerFormatError(
+          path, "written by log store format version " + std::to_string(info.version));
+    }
+    return {};
+  };
+  for (const auto& class_dir : fs::directory_iterator(DataDir(), ec)) {
+    if (!class_dir.is_directory() || !IsClassName(class_dir.path().filename().string())) continue;
+    for (const auto& entry : fs::directory_iterator(class_dir.path(), ec)) {
+      if (entry.path().extension() == ".blk")
+        RETURN_IF_ERROR(check(entry.path(), FileKind::kPartition));
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(JournalDir(), ec)) {
+    if (entry.path().extension() == ".wal")
+      RETURN_IF_ERROR(check(entry.path(), FileKind::kJournal));
+  }
+  if (ec)
+    return MakeError(Errc::kIo, "listing " + options_.directory.string() + ": " + ec.message());
+  return {};
+}
+
 Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, const fs::path& path) {
   ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDWR));
   ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, path));
+  ASSIGN_OR_RETURN(const FileHeaderInfo header, InspectFile(*file, size, FileKind::kPartition));
+  if (!header.problem.empty()) open_problems_.push_back(At(path, 0, header.problem));
+  if (header.version > 1 && size < kFileHeaderBytes) {
+    // Created but its header never completed: nothing else can be in it. Start it again.
+    RETURN_IF_ERROR(CutTail(*file, 0, size, !header.problem.empty(), options_.sync));
+    RETURN_IF_ERROR(WriteFull(file->fd, 0, EncodeFileHeader(FileKind::kPartition), path));
+    RETURN_IF_ERROR(SyncFd(file->fd, path, options_.sync));
+    Partition* p = GetPartition(cls, day);
+    std::unique_lock lock(state_mu_);
+    p->file = std::move(file);
+    p->end = kFileHeaderBytes;
+    return {};
+  }
   std::vector<BlockMeta> metas;
   uint64_t tail;
   bool incomplete;
-  ScanBlocks(*file, size, false, &metas, &open_problems_, &tail, &incomplete);
+  std::string newer;
+  ScanBlocks(*file, header.data_start, size, false, &metas, &open_problems_, &tail, &incomplete,
+             &newer);
+  if (!newer.empty()) return NewerFormatError(path, newer);
   // Only the last block can be an unfinished write (each is synced before the next): check it
   // whole.
   if (!metas.empty() && tail == size) {
@@ -603,7 +690,9 @@ Status EmbeddedStore::ReplayJournal() {
     const bool last = si + 1 == segments.size();
     ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDWR));
     ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, path));
-    uint64_t pos = 0;
+    ASSIGN_OR_RETURN(const FileHeaderInfo header, InspectFile(*file, size, FileKind::kJournal));
+    if (!header.problem.empty()) open_problems_.push_back(At(path, 0, header.problem));
+    uint64_t pos = header.data_start;
     while (pos < size) {
       JournalEntryView e;
       std::string why;
@@ -660,29 +749,34 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
   BlockMeta meta;
   ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
   std::shared_ptr<File> file = p->file;
+  uint64_t at = p->end;
   if (!file) {
     std::error_code ec;
     fs::create_directories(p->path.parent_path(), ec);
     if (ec)
       return MakeError(Errc::kIo,
                        "creating " + p->path.parent_path().string() + ": " + ec.message());
-    ASSIGN_OR_RETURN(file, OpenFile(p->path, O_RDWR | O_CREAT));
+    ASSIGN_OR_RETURN(file, OpenFile(p->path, O_RDWR | O_CREAT | O_TRUNC));
+    // The header and the first block are synced together below; a crash before that leaves a
+    // file open cuts (or restarts, when even the header is incomplete).
+    RETURN_IF_ERROR(WriteFull(file->fd, 0, EncodeFileHeader(FileKind::kPartition), p->path));
+    at = kFileHeaderBytes;
     RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
     RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
   }
-  if (auto s = WriteFull(file->fd, p->end, bytes, p->path); !s) {
-    (void)::ftruncate(file->fd, static_cast<off_t>(p->end));
+  if (auto s = WriteFull(file->fd, at, bytes, p->path); !s) {
+    (void)::ftruncate(file->fd, static_cast<off_t>(at));
     return s;
   }
   RETURN_IF_ERROR(SyncFd(file->fd, p->path, options_.sync));
-  meta.offset = p->end;
+  meta.offset = at;
   auto blocks = std::make_shared<std::vector<BlockMeta>>(*p->blocks);
   blocks->push_back(std::move(meta));
   {
     std::unique_lock lock(state_mu_);
     p->file = std::move(file);
     p->blocks = std::move(blocks);
-    p->end += bytes.size();
+    p->end = at + bytes.size();
     p->sealed_max_seq = std::max(p->sealed_max_seq, p->open.records.back().seq);
     p->open.records.clear();
     if (!busy) p->open.records.shrink_to_fit();
@@ -709,7 +803,8 @@ Status EmbeddedStore::Rotate() {
   const uint64_t number = journal_segment_ + 1;
   const fs::path path = SegmentPath(number);
   ASSIGN_OR_RETURN(auto file, OpenFile(path, O_RDWR | O_CREAT | O_TRUNC));
-  const std::string entry = FrameJournalEntry(EncodeJournalSnapshot(snap));
+  const std::string entry =
+      EncodeFileHeader(FileKind::kJournal) + FrameJournalEntry(EncodeJournalSnapshot(snap));
   RETURN_IF_ERROR(WriteFull(file->fd, 0, entry, path));
   RETURN_IF_ERROR(SyncFd(file->fd, path, options_.sync));
   RETURN_IF_ERROR(SyncDir(JournalDir(), options_.sync));
@@ -1074,10 +1169,13 @@ Result<VerifyReport> EmbeddedStore::Verify() {
   for (const auto& [file, end] : files) {
     ++report.files;
     ASSIGN_OR_RETURN(const uint64_t size, FileSize(file->fd, file->path));
+    ASSIGN_OR_RETURN(const FileHeaderInfo header, InspectFile(*file, size, FileKind::kPartition));
+    if (!header.problem.empty()) report.problems.push_back(At(file->path, 0, header.problem));
     std::vector<BlockMeta> metas;
     uint64_t tail;
     bool incomplete;
-    ScanBlocks(*file, std::min(size, end), true, &metas, &report.problems, &tail, &incomplete);
+    ScanBlocks(*file, header.data_start, std::min(size, end), true, &metas, &report.problems, &tail,
+               &incomplete);
     if (incomplete) report.problems.push_back(At(file->path, tail, "a block cut short"));
     if (size < end)
       report.problems.push_back(At(file->path, size, "the file is shorter than its blocks"));
@@ -1094,7 +1192,10 @@ Result<VerifyReport> EmbeddedStore::Verify() {
   }
   if (journal) {
     ++report.files;
-    uint64_t pos = 0;
+    ASSIGN_OR_RETURN(const FileHeaderInfo header,
+                     InspectFile(*journal, journal_end, FileKind::kJournal));
+    if (!header.problem.empty()) report.problems.push_back(At(journal->path, 0, header.problem));
+    uint64_t pos = header.data_start;
     while (pos < journal_end) {
       JournalEntryView e;
       std::string why;
@@ -1113,6 +1214,7 @@ Result<VerifyReport> EmbeddedStore::Verify() {
 }
 
 Result<RetentionReport> EmbeddedStore::EnforceRetention(int64_t now_ms) {
+  std::lock_guard maintenance(maintenance_mu_);
   std::lock_guard writer(writer_mu_);
   if (!failed_) return failed_.error();
   // Seal everything and restart the journal first, so no journal entry can bring a deleted
@@ -1151,12 +1253,21 @@ Result<RetentionReport> EmbeddedStore::EnforceRetention(int64_t now_ms) {
   return report;
 }
 
-Status EmbeddedStore::CompactPartition(Partition* p) {
-  const std::shared_ptr<const std::vector<BlockMeta>> blocks = p->blocks;
-  const fs::path tmp = p->path.string() + ".tmp";
-  ASSIGN_OR_RETURN(auto out, OpenFile(tmp, O_RDWR | O_CREAT | O_TRUNC));
-  std::vector<BlockMeta> metas;
-  uint64_t end = 0;
+Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
+    const Partition& p, std::shared_ptr<File> file,
+    std::shared_ptr<const std::vector<BlockMeta>> blocks) {
+  const fs::path tmp = p.path.string() + ".tmp";
+  Rewrite rw;
+  ASSIGN_OR_RETURN(rw.file, OpenFile(tmp, O_RDWR | O_CREAT | O_TRUNC));
+  auto fail = [&](Error e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    return e;
+  };
+  if (auto s = WriteFull(rw.file->fd, 0, EncodeFileHeader(FileKind::kPartition), tmp); !s) {
+    return fail(s.error());
+  }
+  rw.end = kFileHeaderBytes;
   std::vector<Record> pending;
   std::vector<uint8_t> pending_flags;
   BloomBuilder bloom(kArchiveBloomLines, options_.archive_bloom_bits_per_token);
@@ -1172,10 +1283,10 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
     in.level = options_.archive_level;
     BlockMeta meta;
     ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
-    RETURN_IF_ERROR(WriteFull(out->fd, end, bytes, tmp));
-    meta.offset = end;
-    end += bytes.size();
-    metas.push_back(std::move(meta));
+    RETURN_IF_ERROR(WriteFull(rw.file->fd, rw.end, bytes, tmp));
+    meta.offset = rw.end;
+    rw.end += bytes.size();
+    rw.metas.push_back(std::move(meta));
     pending.clear();
     pending_flags.clear();
     datasets.clear();
@@ -1186,11 +1297,9 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
   for (const BlockMeta& m : *blocks) {
     records.clear();
     std::string why;
-    Candidate c{p->file, blocks, &m, m.min_time, m.max_time};
+    Candidate c{file, blocks, &m, m.min_time, m.max_time};
     if (!Decode(c, &records, &why)) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return MakeError(Errc::kIo, At(p->path, m.offset, why) + "; not compacted");
+      return fail(MakeError(Errc::kIo, At(p.path, m.offset, why) + "; not compacted"));
     }
     for (Record& r : records) {
       options_.normalize(r);
@@ -1207,26 +1316,20 @@ Status EmbeddedStore::CompactPartition(Partition* p) {
       if (pending.size() >= options_.archive_block_records ||
           pending_raw >= options_.archive_block_raw_bytes ||
           (pending.size() % (4 * kBloomCheckEvery) == 0 && bloom.Full())) {
-        RETURN_IF_ERROR(flush());
+        if (auto s = flush(); !s) return fail(s.error());
       }
     }
   }
-  RETURN_IF_ERROR(flush());
-  RETURN_IF_ERROR(SyncFd(out->fd, tmp, options_.sync));
-  if (::rename(tmp.c_str(), p->path.c_str()) != 0)
-    return ErrnoError("renaming " + tmp.string(), errno);
-  RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
-  out->path = p->path;
-  std::unique_lock lock(state_mu_);
-  p->file = std::move(out);
-  p->blocks = std::make_shared<const std::vector<BlockMeta>>(std::move(metas));
-  p->end = end;
-  return {};
+  if (auto s = flush(); !s) return fail(s.error());
+  return rw;
 }
 
 Status EmbeddedStore::Compact(int64_t before_ms) {
-  // The writer lock is taken per partition, not for the whole run: Append waits for at most one
-  // partition's recompression at a time instead of every finished day's.
+  // The recompression runs without the writer lock: Append waits only for the two short steps
+  // under it (sealing the partition's open block at the ingest level, and the swap: copying the
+  // blocks sealed meanwhile, fdatasync, rename, directory fsync). A crash at any moment leaves
+  // the old file (plus a .tmp that open removes) or the new one, each whole.
+  std::lock_guard maintenance(maintenance_mu_);
   auto worth = [&](const Partition& p) {
     const auto& blocks = *p.blocks;
     return blocks.size() + (p.open.records.empty() ? 0 : 1) > 1 ||
@@ -1243,17 +1346,60 @@ Status EmbeddedStore::Compact(int64_t before_ms) {
       if ((p->day + 1) * kDayMs <= before_ms && worth(*p)) keys.push_back(key);
   }
   for (const auto& key : keys) {
-    std::lock_guard writer(writer_mu_);
-    if (!failed_) return failed_;
+    // Partitions are only erased by EnforceRetention, which maintenance_mu_ keeps out: p stays.
     Partition* p = nullptr;
+    std::shared_ptr<File> file;
+    std::shared_ptr<const std::vector<BlockMeta>> snapshot;
     {
-      std::shared_lock lock(state_mu_);
-      auto it = partitions_.find(key);
-      if (it != partitions_.end() && worth(*it->second)) p = it->second.get();
+      std::lock_guard writer(writer_mu_);
+      if (!failed_) return failed_;
+      {
+        std::shared_lock lock(state_mu_);
+        auto it = partitions_.find(key);
+        if (it != partitions_.end() && worth(*it->second)) p = it->second.get();
+      }
+      if (p == nullptr) continue;  // compacted already
+      RETURN_IF_ERROR(Seal(p, options_.ingest_level));
+      file = p->file;
+      snapshot = p->blocks;
     }
-    if (p == nullptr) continue;  // deleted by retention meanwhile, or compacted already
-    RETURN_IF_ERROR(Seal(p, options_.ingest_level));
-    RETURN_IF_ERROR(CompactPartition(p));
+    if (!file || snapshot->empty()) continue;
+    ASSIGN_OR_RETURN(Rewrite rw, RecompressPartition(*p, file, snapshot));
+    const fs::path tmp = rw.file->path;
+    auto fail = [&](Error e) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      return e;
+    };
+    std::lock_guard writer(writer_mu_);
+    // Blocks sealed into the old file since the snapshot (late records of that day) follow the
+    // snapshot's blocks there; they move over as they are.
+    const std::shared_ptr<const std::vector<BlockMeta>> current = p->blocks;
+    std::string bytes;
+    for (size_t i = snapshot->size(); i < current->size(); ++i) {
+      BlockMeta m = (*current)[i];
+      const uint64_t len = m.end() - m.offset;
+      if (auto s = ReadFull(file->fd, m.offset, static_cast<size_t>(len), &bytes, file->path); !s) {
+        return fail(s.error());
+      }
+      if (auto s = WriteFull(rw.file->fd, rw.end, bytes, tmp); !s) return fail(s.error());
+      m.offset = rw.end;
+      rw.end += len;
+      rw.metas.push_back(std::move(m));
+    }
+    if (auto s = SyncFd(rw.file->fd, tmp, options_.sync); !s) return fail(s.error());
+    if (::rename(tmp.c_str(), p->path.c_str()) != 0) {
+      return fail(ErrnoError("renaming " + tmp.string(), errno));
+    }
+    // Renamed: from here the new file is the partition, whatever happens to the directory sync.
+    rw.file->path = p->path;
+    {
+      std::unique_lock lock(state_mu_);
+      p->file = std::move(rw.file);
+      p->blocks = std::make_shared<const std::vector<BlockMeta>>(std::move(rw.metas));
+      p->end = rw.end;
+    }
+    RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
   }
   return {};
 }

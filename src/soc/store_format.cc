@@ -87,6 +87,8 @@ uint32_t BitOf(uint64_t mixed, uint32_t i) {
 
 constexpr uint32_t kBloomMaxK = 7;
 
+int64_t FloorDiv1000(int64_t t) { return t / 1000 - (t % 1000 < 0 ? 1 : 0); }
+
 }  // namespace
 
 uint32_t Crc32c(std::string_view data, uint32_t crc) {
@@ -173,6 +175,62 @@ bool Reader::Byte(uint8_t* b) {
   if (pos_ >= data_.size()) return false;
   *b = static_cast<uint8_t>(data_[pos_++]);
   return true;
+}
+
+std::string EncodeFileHeader(FileKind kind, uint32_t version) {
+  std::string out;
+  PutU32(out, kFileMagic);
+  PutU32(out, version);
+  PutU32(out, static_cast<uint32_t>(kind));
+  PutU32(out, Crc32c(out));
+  return out;
+}
+
+FileHeaderInfo ReadFileHeader(std::string_view head, FileKind kind) {
+  FileHeaderInfo info;
+  const uint32_t legacy_magic = kind == FileKind::kPartition ? kBlockMagic : kJournalMagic;
+  if (head.size() >= 4 && GetU32(head.data()) == legacy_magic) {
+    info.version = 1;  // version 1 files have no header
+    return info;
+  }
+  if (head.size() < kFileHeaderBytes) {
+    // An interrupted creation leaves a prefix of the header (or nothing).
+    const std::string whole = EncodeFileHeader(kind);
+    if (whole.compare(0, head.size(), head) == 0) {
+      info.data_start = head.size();
+      return info;
+    }
+    info.problem = "a file header cut short";
+    info.data_start = head.size();
+    return info;
+  }
+  info.data_start = kFileHeaderBytes;
+  if (GetU32(head.data()) != kFileMagic) {
+    info.problem = "no file header magic";
+    return info;
+  }
+  if (Crc32c(head.substr(0, 12)) != GetU32(head.data() + 12)) {
+    info.problem = "file header checksum mismatch";
+    return info;
+  }
+  const uint32_t version = GetU32(head.data() + 4);
+  if (GetU32(head.data() + 8) != static_cast<uint32_t>(kind)) {
+    info.problem =
+        "file header names another kind of file (" + std::to_string(GetU32(head.data() + 8)) + ")";
+    return info;
+  }
+  if (version > kFormatVersion) {
+    info.version = version;
+    info.newer = true;
+    return info;
+  }
+  if (version < 2) {
+    info.problem =
+        "file header names format version " + std::to_string(version) + ", which had no header";
+    return info;
+  }
+  info.version = version;
+  return info;
 }
 
 size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes) {
@@ -274,9 +332,10 @@ Bloom BloomBuilder::Finish(bool keep_memory) {
 
 namespace {
 
-// A dictionary column: distinct values in first-seen order, then one index per record.
+// A dictionary column: distinct values in first-seen order, then one index per record (also
+// returned in *ids_out when given).
 void PutDictColumn(std::string& out, std::span<const Record> records,
-                   const std::string Record::*member) {
+                   const std::string Record::*member, std::vector<uint64_t>* ids_out = nullptr) {
   std::unordered_map<std::string_view, uint64_t> index;
   std::vector<std::string_view> dict;
   std::vector<uint64_t> ids;
@@ -290,10 +349,12 @@ void PutDictColumn(std::string& out, std::span<const Record> records,
   PutVarint(out, dict.size());
   for (auto v : dict) PutString(out, v);
   for (uint64_t id : ids) PutVarint(out, id);
+  if (ids_out != nullptr) *ids_out = std::move(ids);
 }
 
 bool GetDictColumn(Reader& in, std::vector<Record>& records, size_t first,
-                   std::string Record::*member) {
+                   std::string Record::*member, uint64_t* dict_size = nullptr,
+                   std::vector<uint64_t>* ids_out = nullptr) {
   uint64_t n;
   if (!in.Varint(&n) || n > in.remaining()) return false;
   if (n > in.remaining()) return false;
@@ -305,7 +366,9 @@ bool GetDictColumn(Reader& in, std::vector<Record>& records, size_t first,
     uint64_t id;
     if (!in.Varint(&id) || id >= n) return false;
     records[i].*member = std::string(dict[id]);
+    if (ids_out != nullptr) ids_out->push_back(id);
   }
+  if (dict_size != nullptr) *dict_size = n;
   return true;
 }
 
@@ -321,14 +384,40 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   PutVarint(body, records.size());
   PutVarint(body, records[0].seq);
   for (size_t i = 1; i < records.size(); ++i) PutVarint(body, records[i].seq - records[i - 1].seq);
-  PutZigzag(body, records[0].time_ms);
-  for (size_t i = 1; i < records.size(); ++i) {
-    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
-                                         static_cast<uint64_t>(records[i - 1].time_ms)));
+  // Older versions are written only by tests of reading them.
+  if (input.version < 1 || input.version > kBlockVersion) {
+    return MakeError(Errc::kInternal, "an unknown block version to write");
   }
-  for (const Record& r : records) {
-    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(r.received_ms) -
-                                         static_cast<uint64_t>(r.time_ms)));
+  const bool v1 = input.version == 1;
+  const bool split_time = input.version >= 3, two_frames = input.version >= 3;
+  if (!split_time) {
+    PutZigzag(body, records[0].time_ms);
+    for (size_t i = 1; i < records.size(); ++i) {
+      PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
+                                           static_cast<uint64_t>(records[i - 1].time_ms)));
+    }
+  } else {
+    // Seconds (delta-coded) and milliseconds apart: many formats have whole seconds only, and
+    // their millisecond column is all zeros.
+    int64_t prev = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const int64_t sec = FloorDiv1000(records[i].time_ms);
+      PutZigzag(body,
+                static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
+      prev = sec;
+    }
+    for (const Record& r : records) {
+      // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
+      PutVarint(body, static_cast<uint64_t>(r.time_ms) -
+                          static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
+    }
+  }
+  // Received times: the first relative to its record's time, then each relative to the one
+  // before (records arrive in batches that share a receive time, and in seq order).
+  for (size_t i = 0; i < records.size(); ++i) {
+    const int64_t base = v1 || i == 0 ? records[i].time_ms : records[i - 1].received_ms;
+    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
+                                         static_cast<uint64_t>(base)));
   }
   for (const Record& r : records) body.push_back(static_cast<char>(r.format));
   for (size_t i = 0; i < records.size(); ++i) {
@@ -336,11 +425,23 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
     if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
     body.push_back(static_cast<char>(f));
   }
-  PutDictColumn(body, records, &Record::source);
+  std::vector<uint64_t> source_ids;
+  PutDictColumn(body, records, &Record::source, &source_ids);
   PutDictColumn(body, records, &Record::peer);
   PutDictColumn(body, records, &Record::tenant);
   for (const Record& r : records) PutVarint(body, r.raw.size());
-  for (const Record& r : records) body.append(r.raw);
+  const size_t columns_len = body.size();
+  // The raw texts grouped by source (each group in seq order): lines of one shape side by side
+  // compress better than the interleaved stream of several sources.
+  std::vector<std::vector<uint32_t>> groups;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const uint64_t g = v1 ? 0 : source_ids[i];
+    if (g >= groups.size()) groups.resize(g + 1);
+    groups[g].push_back(static_cast<uint32_t>(i));
+  }
+  for (const auto& g : groups) {
+    for (uint32_t i : g) body.append(records[i].raw);
+  }
 
   // One compression context per thread, reused: creating one per block costs more than
   // compressing a small block.
@@ -349,22 +450,41 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   };
   thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) return MakeError(Errc::kResourceExhausted, "zstd: no compression context");
-  std::string compressed(ZSTD_compressBound(body.size()), '\0');
-  ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, input.level);
-  if (input.level >= 19) {
-    // Archive blocks are large: let matches reach across the whole block (decoders accept
-    // windows up to 2^27 by default).
-    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 25);
-    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
+  auto compress = [&](std::string_view part, std::string& out) -> Status {
+    const size_t at = out.size();
+    out.resize(at + ZSTD_compressBound(part.size()));
+    ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, input.level);
+    if (input.level >= 19) {
+      // Archive blocks are large: let matches reach across the whole block (decoders accept
+      // windows up to 2^27 by default).
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 25);
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
+    }
+    const size_t n =
+        ZSTD_compress2(cctx.get(), out.data() + at, out.size() - at, part.data(), part.size());
+    if (ZSTD_isError(n)) {
+      return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+    }
+    out.resize(at + n);
+    return {};
+  };
+  std::string compressed;
+  if (!two_frames) {
+    RETURN_IF_ERROR(compress(body, compressed));
+  } else {
+    // Two frames: the columns, then the raw texts. Compressed together, the column bytes
+    // disturb the texts' statistics (measured: 2 % more than apart).
+    compressed.assign(4, '\0');
+    RETURN_IF_ERROR(compress(std::string_view(body).substr(0, columns_len), compressed));
+    const uint32_t first =
+        static_cast<uint32_t>(std::min<size_t>(compressed.size() - 4, UINT32_MAX));
+    for (int i = 0; i < 4; ++i) compressed[i] = static_cast<char>(first >> (8 * i));
+    RETURN_IF_ERROR(compress(std::string_view(body).substr(columns_len), compressed));
   }
-  const size_t csize =
-      ZSTD_compress2(cctx.get(), compressed.data(), compressed.size(), body.data(), body.size());
-  if (ZSTD_isError(csize)) {
-    return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(csize));
+  if (compressed.size() > kMaxBodyBytes) {
+    return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
   }
-  compressed.resize(csize);
-  if (csize > kMaxBodyBytes) return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
 
   const Bloom& bloom = input.bloom;
   const size_t lines = bloom.bits.size() / kBloomLineBytes;
@@ -401,8 +521,9 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   m.body_raw_len = body.size();
   m.bloom_k = bloom.k;
 
+  m.version = input.version;
   std::string meta_bytes;
-  PutVarint(meta_bytes, 1);
+  PutVarint(meta_bytes, input.version);
   PutVarint(meta_bytes, m.level);
   PutVarint(meta_bytes, m.records);
   PutZigzag(meta_bytes, m.min_time);
@@ -482,8 +603,14 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
   Reader in(bytes);
   uint64_t version, level, records, min_seq, max_seq, raw_bytes, body_raw_len, k, n;
   int64_t min_time, max_time;
-  if (!in.Varint(&version) || version != 1) {
-    *why = "unknown block version";
+  if (!in.Varint(&version) || version == 0) {
+    *why = "block meta version missing";
+    return false;
+  }
+  meta->version = static_cast<uint32_t>(std::min<uint64_t>(version, UINT32_MAX));
+  if (version > kBlockVersion) {
+    *why = "block format version " + std::to_string(version) + " is newer than this build reads (" +
+           std::to_string(kBlockVersion) + ")";
     return false;
   }
   if (!in.Varint(&level) || !in.Varint(&records) || !in.Zigzag(&min_time) ||
@@ -528,23 +655,70 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
   return true;
 }
 
-bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
-                     std::string* why, std::vector<uint8_t>* flags) {
+namespace {
+
+// The zstd frames of a body: one (versions 1, 2), or the columns' and the raw texts' (version 3:
+// u32 length of the first, then both).
+bool BodyFrames(std::string_view body, const BlockMeta& meta, std::string_view* columns,
+                std::string_view* texts, std::string* why) {
+  if (meta.version < 3) {
+    *columns = body;
+    *texts = {};
+    return true;
+  }
+  if (body.size() < 4 || GetU32(body.data()) > body.size() - 4) {
+    *why = "block body frames malformed";
+    return false;
+  }
+  *columns = body.substr(4, GetU32(body.data()));
+  *texts = body.substr(4 + columns->size());
+  return true;
+}
+
+// Decompresses a whole body (checksum checked first) into *plain.
+bool DecompressBody(std::string_view body, const BlockMeta& meta, std::string* plain,
+                    std::string* why) {
   if (Crc32c(body) != meta.body_crc) {
     *why = "block body checksum mismatch";
     return false;
   }
-  const unsigned long long frame = ZSTD_getFrameContentSize(body.data(), body.size());
-  if (frame != meta.body_raw_len) {
+  std::string_view frames[2];
+  if (!BodyFrames(body, meta, &frames[0], &frames[1], why)) return false;
+  unsigned long long sizes[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1 && meta.version < 3) break;
+    sizes[i] = ZSTD_getFrameContentSize(frames[i].data(), frames[i].size());
+    if (sizes[i] == ZSTD_CONTENTSIZE_ERROR || sizes[i] == ZSTD_CONTENTSIZE_UNKNOWN ||
+        sizes[i] > meta.body_raw_len) {
+      *why = "block body size differs from its meta";
+      return false;
+    }
+  }
+  if (sizes[0] + sizes[1] != meta.body_raw_len) {
     *why = "block body size differs from its meta";
     return false;
   }
-  std::string raw(meta.body_raw_len, '\0');
-  const size_t got = ZSTD_decompress(raw.data(), raw.size(), body.data(), body.size());
-  if (ZSTD_isError(got) || got != raw.size()) {
-    *why = "block body does not decompress";
-    return false;
+  plain->assign(meta.body_raw_len, '\0');
+  size_t at = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1 && meta.version < 3) break;
+    const size_t got =
+        ZSTD_decompress(plain->data() + at, sizes[i], frames[i].data(), frames[i].size());
+    if (ZSTD_isError(got) || got != sizes[i]) {
+      *why = "block body does not decompress";
+      return false;
+    }
+    at += got;
   }
+  return true;
+}
+
+}  // namespace
+
+bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<Record>* out,
+                     std::string* why, std::vector<uint8_t>* flags) {
+  std::string raw;
+  if (!DecompressBody(body, meta, &raw, why)) return false;
   Reader in(raw);
   uint64_t n;
   // Every record takes at least 9 bytes of columns: a bound before allocating.
@@ -572,15 +746,28 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   for (size_t i = 0; i < n; ++i) {
     int64_t d;
     if (!in.Zigzag(&d)) return fail("block time column cut short");
-    t = i == 0 ? d : static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d));
-    (*out)[first + i].time_ms = t;
+    t = i == 0 && meta.version < 3
+            ? d
+            : static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d));
+    (*out)[first + i].time_ms = t;  // version 3: seconds, until the milliseconds are added
+  }
+  if (meta.version >= 3) {
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t ms;
+      if (!in.Varint(&ms) || ms > 999) return fail("block millisecond column invalid");
+      int64_t& tm = (*out)[first + i].time_ms;
+      tm = static_cast<int64_t>(static_cast<uint64_t>(tm) * 1000 + ms);
+    }
   }
   for (size_t i = 0; i < n; ++i) {
     int64_t d;
     if (!in.Zigzag(&d)) return fail("block received column cut short");
     Record& r = (*out)[first + i];
-    r.received_ms =
-        static_cast<int64_t>(static_cast<uint64_t>(r.time_ms) + static_cast<uint64_t>(d));
+    // Version 1: every received time relative to its record's time; version 2: the first so,
+    // the others relative to the record before.
+    const int64_t base =
+        meta.version == 1 || i == 0 ? r.time_ms : (*out)[first + i - 1].received_ms;
+    r.received_ms = static_cast<int64_t>(static_cast<uint64_t>(base) + static_cast<uint64_t>(d));
   }
   for (size_t i = 0; i < n; ++i) {
     uint8_t b;
@@ -595,7 +782,10 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     (*out)[first + i].truncated = (b & kFlagTruncated) != 0;
     if (flags != nullptr) flags->push_back(b);
   }
-  if (!GetDictColumn(in, *out, first, &Record::source) ||
+  uint64_t source_count = 0;
+  std::vector<uint64_t> source_ids;
+  source_ids.reserve(n);
+  if (!GetDictColumn(in, *out, first, &Record::source, &source_count, &source_ids) ||
       !GetDictColumn(in, *out, first, &Record::peer) ||
       !GetDictColumn(in, *out, first, &Record::tenant)) {
     return fail("block dictionary column invalid");
@@ -607,10 +797,23 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     total += s;
   }
   if (total != in.remaining()) return fail("block raw bytes differ from their lengths");
-  for (size_t i = 0; i < n; ++i) {
-    std::string_view s;
-    in.Bytes(static_cast<size_t>(sizes[i]), &s);
-    (*out)[first + i].raw.assign(s);
+  if (meta.version == 1) {  // raw texts in seq order
+    for (size_t i = 0; i < n; ++i) {
+      std::string_view s;
+      in.Bytes(static_cast<size_t>(sizes[i]), &s);
+      (*out)[first + i].raw.assign(s);
+    }
+  } else {  // grouped by source: each group starts after the groups of the sources before it
+    std::vector<uint64_t> group_at(source_count + 1, 0);
+    for (size_t i = 0; i < n; ++i) group_at[source_ids[i] + 1] += sizes[i];
+    for (size_t g = 1; g < group_at.size(); ++g) group_at[g] += group_at[g - 1];
+    const std::string_view rest = std::string_view(raw).substr(in.pos());
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t& at = group_at[source_ids[i]];
+      (*out)[first + i].raw.assign(
+          rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])));
+      at += sizes[i];
+    }
   }
   const Record& lo = (*out)[first];
   const Record& hi = (*out)[first + n - 1];
@@ -641,7 +844,9 @@ bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<u
     *why = "zstd: no decompression context";
     return false;
   }
-  ZSTD_inBuffer in{body.data(), body.size(), 0};
+  std::string_view columns, texts;
+  if (!BodyFrames(body, meta, &columns, &texts, why)) return false;
+  ZSTD_inBuffer in{columns.data(), columns.size(), 0};
   ZSTD_outBuffer out{prefix.data(), prefix.size(), 0};
   while (out.pos < out.size) {
     const size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
@@ -668,6 +873,45 @@ bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<u
     seq = i == 0 ? d : seq + d;
     seqs->push_back(seq);
   }
+  return true;
+}
+
+bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
+  BlockMeta m;
+  if (!ParseBlockHeader(block, &m, why)) return false;
+  if (m.end() > block.size()) {
+    *why = "a block cut short";
+    return false;
+  }
+  if (!ParseBlockMeta(block.substr(kBlockHeaderBytes, m.meta_len), &m, why)) return false;
+  const std::string_view body = block.substr(m.body_offset(), m.body_len);
+  std::vector<Record> records;
+  if (!DecodeBlockBody(body, m, &records, why)) return false;
+  std::string plain;
+  if (!DecompressBody(body, m, &plain, why)) return false;
+  uint64_t raw = 0;
+  for (const Record& r : records) raw += r.raw.size();
+  auto compressed_size = [&](std::string_view part) -> uint64_t {
+    if (part.empty()) return 0;
+    std::string dst(ZSTD_compressBound(part.size()), '\0');
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, static_cast<int>(m.level));
+    if (m.level >= 19) {
+      ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 25);
+      ZSTD_CCtx_setParameter(c, ZSTD_c_enableLongDistanceMatching, 1);
+    }
+    const size_t n = ZSTD_compress2(c, dst.data(), dst.size(), part.data(), part.size());
+    ZSTD_freeCCtx(c);
+    return ZSTD_isError(n) ? 0 : n;
+  };
+  out->records += m.records;
+  out->header_and_meta += kBlockHeaderBytes + m.meta_len;
+  out->bloom += m.bloom_len;
+  out->body += m.body_len;
+  out->columns_plain += plain.size() - raw;
+  out->raw_plain += raw;
+  out->columns_alone += compressed_size(std::string_view(plain).substr(0, plain.size() - raw));
+  out->raw_alone += compressed_size(std::string_view(plain).substr(plain.size() - raw));
   return true;
 }
 

@@ -11,7 +11,7 @@ Record R(uint64_t seq, int64_t time, std::string raw, std::string tenant = "t1")
   Record r;
   r.seq = seq;
   r.time_ms = time;
-  r.received_ms = time + 250;
+  r.received_ms = time > INT64_MAX - 250 ? time : time + 250;
   r.format = Format::kSyslog;
   r.source = "syslog-udp";
   r.peer = "192.0.2.1";
@@ -73,19 +73,62 @@ TEST(StoreFormatTest, VarintsAndReaderBounds) {
   EXPECT_FALSE(endless.Varint(&v));
 }
 
-TEST(StoreFormatTest, BlockRoundTrip) {
+TEST(StoreFormatTest, FileHeaders) {
+  const std::string h = EncodeFileHeader(FileKind::kPartition);
+  ASSERT_EQ(h.size(), kFileHeaderBytes);
+  FileHeaderInfo info = ReadFileHeader(h, FileKind::kPartition);
+  EXPECT_EQ(info.version, kFormatVersion);
+  EXPECT_EQ(info.data_start, kFileHeaderBytes);
+  EXPECT_FALSE(info.newer);
+  EXPECT_EQ(info.problem, "");
+  // Another kind, a newer version, a flipped byte, a legacy (version 1) file, a torn creation.
+  EXPECT_NE(ReadFileHeader(h, FileKind::kJournal).problem, "");
+  info = ReadFileHeader(EncodeFileHeader(FileKind::kJournal, 9), FileKind::kJournal);
+  EXPECT_TRUE(info.newer);
+  EXPECT_EQ(info.version, 9u);
+  for (size_t at = 0; at < h.size(); ++at) {
+    std::string bad = h;
+    bad[at] = static_cast<char>(bad[at] ^ 4);
+    info = ReadFileHeader(bad, FileKind::kPartition);
+    EXPECT_NE(info.problem, "") << at;
+    EXPECT_FALSE(info.newer) << at;
+    EXPECT_EQ(info.data_start, kFileHeaderBytes);
+  }
+  std::string legacy;
+  PutU32(legacy, kBlockMagic);
+  info = ReadFileHeader(legacy + "rest of a block", FileKind::kPartition);
+  EXPECT_EQ(info.version, 1u);
+  EXPECT_EQ(info.data_start, 0u);
+  EXPECT_EQ(info.problem, "");
+  info = ReadFileHeader(h.substr(0, 7), FileKind::kPartition);
+  EXPECT_EQ(info.problem, "");
+  EXPECT_EQ(info.data_start, 7u);
+  EXPECT_NE(ReadFileHeader("garbage", FileKind::kPartition).problem, "");
+}
+
+class StoreFormatBlockTest : public ::testing::TestWithParam<uint32_t> {};
+INSTANTIATE_TEST_SUITE_P(Versions, StoreFormatBlockTest, ::testing::Values(1u, 2u, kBlockVersion));
+
+TEST_P(StoreFormatBlockTest, BlockRoundTrip) {
   std::vector<Record> records = {R(5, 1000, "first"), R(6, -5000, "", "t2"),
                                  R(9, INT64_MAX / 2, std::string(70000 - 6000, 'x')),
                                  R(10, 1000, "\xff\x00 binary", "")};
   records[1].truncated = true;
   records[3].format = Format::kWindowsEvent;
   records[3].source = "other";
+  records[1].source = "other";  // the raw texts are grouped: 0, 2 then 1, 3
   BloomBuilder bloom(64, 10);
   for (const char* t : {"first", "binary", "x"}) bloom.Insert(TokenHash(t));
+  records[2].received_ms = records[1].received_ms - 7;  // out of order
+  records.push_back(R(11, INT64_MIN, "earliest"));
+  records.push_back(R(12, INT64_MAX, "latest"));
+  records.push_back(R(13, -1, "just before the epoch"));
+  records.push_back(R(14, 1'764'115'200'123, "with milliseconds"));
   BlockInput in;
   in.records = records;
   in.bloom = bloom.Finish(false);
   in.datasets = {"system.auth", "system.auth", "ids.alert"};
+  in.version = GetParam();
   BlockMeta meta;
   auto bytes = EncodeBlock(in, &meta);
   ASSERT_TRUE(bytes);
@@ -95,11 +138,12 @@ TEST(StoreFormatTest, BlockRoundTrip) {
   ASSERT_TRUE(ParseBlockMeta(std::string_view(*bytes).substr(kBlockHeaderBytes, parsed.meta_len),
                              &parsed, &why))
       << why;
-  EXPECT_EQ(parsed.records, 4u);
-  EXPECT_EQ(parsed.min_time, -5000);
-  EXPECT_EQ(parsed.max_time, INT64_MAX / 2);
+  EXPECT_EQ(parsed.version, GetParam());
+  EXPECT_EQ(parsed.records, 8u);
+  EXPECT_EQ(parsed.min_time, INT64_MIN);
+  EXPECT_EQ(parsed.max_time, INT64_MAX);
   EXPECT_EQ(parsed.min_seq, 5u);
-  EXPECT_EQ(parsed.max_seq, 10u);
+  EXPECT_EQ(parsed.max_seq, 14u);
   EXPECT_EQ(parsed.tenants, (std::vector<std::string>{"", "t1", "t2"}));
   EXPECT_EQ(parsed.datasets, (std::vector<std::string>{"ids.alert", "system.auth"}));
   EXPECT_EQ(parsed.sources, (std::vector<std::string>{"other", "syslog-udp"}));
@@ -121,7 +165,7 @@ TEST(StoreFormatTest, BlockRoundTrip) {
   ASSERT_TRUE(DecodeBlockSeqs(
       std::string_view(*bytes).substr(parsed.body_offset(), parsed.body_len), parsed, &seqs, &why))
       << why;
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{5, 6, 9, 10}));
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{5, 6, 9, 10, 11, 12, 13, 14}));
   for (size_t i = 0; i < out.size(); ++i) {
     EXPECT_EQ(out[i].seq, records[i].seq);
     EXPECT_EQ(out[i].time_ms, records[i].time_ms);

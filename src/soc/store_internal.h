@@ -1,7 +1,7 @@
 #pragma once
 // Private to the embedded store: its on-disk format and the codecs for it.
 //
-// ON-DISK FORMAT (version 1). All integers little-endian; "varint" is LEB128, "zz" a zigzag
+// ON-DISK FORMAT (version 2). All integers little-endian; "varint" is LEB128, "zz" a zigzag
 // varint; "str" is a varint length and the bytes. Checksums are CRC32C (Castagnoli), computed by
 // Crc32c() below (SSE4.2 instruction when present, else a table).
 //
@@ -15,23 +15,39 @@
 //   journal/<16 hex digits>.wal  the write-ahead journal segments, in order; each begins with a
 //                                snapshot entry; every Append is one batch entry, fdatasync'd
 //
+// File header (16 bytes), at offset 0 of every .blk and .wal file since format version 2:
+//   u32 magic "SCSF" | u32 format version | u32 kind (1 partition, 2 journal segment) |
+//   u32 crc(the 12 bytes before)
+//   A file written by a newer format version than this build reads (kFormatVersion) makes
+//   OpenEmbeddedStore refuse the whole store, naming the file and its version, before anything is
+//   changed on disk. Version 1 files had no header: a file that begins with a block magic (.blk) or
+//   a journal entry magic (.wal) is read as version 1, its data starting at offset 0. A header
+//   whose checksum fails is reported (Verify) and the file read as the current version.
+//
 // Block (in a .blk file):
 //   fixed header, 32 bytes:
 //     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
-//   meta (meta_len bytes): varint version (1) | varint zstd level | varint records |
+//   meta (meta_len bytes): varint version (kBlockVersion: 3; 1 and 2 are read too) | varint zstd
+//   level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
 //     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset |
 //     varint n, n × str source (the exact sets of the block's tenants, event.datasets and sources)
 //   bloom (bloom_len bytes, a power of two of 64-byte lines): a blocked Bloom filter over the
 //     block's tokens (IndexRecordTokens, query_internal.h); token hash h = TokenHash(token) sets
 //     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes
-//   body (body_len bytes): one zstd frame; decompressed (body_raw_len bytes), column by column:
-//     varint n | seq: varint first, n-1 × varint delta | time: zz first, n-1 × zz delta |
-//     n × zz (received_ms - time_ms) | n × u8 format | n × u8 flags (bit 0: truncated; bit 1:
-//     the field tokens occur in raw, kFlagFieldsInRaw) |
+//   body (body_len bytes): version 3: u32 c | c bytes: a zstd frame of the columns | a zstd frame
+//     of the raw texts (versions 1, 2: one zstd frame of both); decompressed and concatenated
+//     (body_raw_len bytes), column by column:
+//     varint n | seq: varint first, n-1 × varint delta | time: version 3: n × zz delta of
+//     floor(time_ms / 1000) from the record before (the first from 0), then n × varint
+//     (time_ms mod 1000); versions 1, 2: zz first time_ms, n-1 × zz delta |
+//     received: zz (received_ms - time_ms) of the first, n-1 × zz delta from the record before
+//     (version 1: n × zz (received_ms - time_ms)) | n × u8 format | n × u8 flags (bit 0:
+//     truncated; bit 1: the field tokens occur in raw, kFlagFieldsInRaw) |
 //     source, peer, tenant: each varint dict size, dict × str, n × varint index |
-//     n × varint raw length | the raw bytes, concatenated
+//     n × varint raw length | the raw bytes: grouped by source index (all of source 0's records
+//     in seq order, then source 1's, …; version 1: in seq order), concatenated
 //   Records in a block are in seq order; min/max_time bound their times (late records make
 //   blocks' time ranges overlap; Search merges).
 //
@@ -58,6 +74,11 @@
 
 namespace seccloud::soc::store_internal {
 
+// The format version this build writes, and the newest it reads.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFileMagic = 0x46534353;  // "SCSF"
+inline constexpr size_t kFileHeaderBytes = 16;
+enum class FileKind : uint32_t { kPartition = 1, kJournal = 2 };
 inline constexpr uint32_t kBlockMagic = 0x31424353;    // "SCB1"
 inline constexpr uint32_t kJournalMagic = 0x314a4353;  // "SCJ1"
 inline constexpr size_t kBlockHeaderBytes = 32;
@@ -96,6 +117,20 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// The header every new file begins with.
+std::string EncodeFileHeader(FileKind kind, uint32_t version = kFormatVersion);
+
+// What the first bytes of a file say about its format.
+struct FileHeaderInfo {
+  uint32_t version = kFormatVersion;
+  uint64_t data_start = 0;  // where the first block or journal entry is
+  bool newer = false;       // written by a format version this build does not read
+  std::string problem;      // non-empty: a damaged header (the file is read as kFormatVersion)
+};
+// head: the file's first min(size, kFileHeaderBytes) bytes. A file shorter than a header whose
+// bytes are a prefix of a valid one (an interrupted creation) has data_start = its size.
+FileHeaderInfo ReadFileHeader(std::string_view head, FileKind kind);
+
 struct Bloom {
   std::string bits;  // a power-of-two number of kBloomLineBytes lines
   uint32_t k = 0;
@@ -131,8 +166,12 @@ class BloomBuilder {
 size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
+// The block meta version this build writes, and the newest it reads.
+inline constexpr uint32_t kBlockVersion = 3;
+
 struct BlockMeta {
-  uint64_t offset = 0;  // of the block in its file
+  uint64_t offset = 0;   // of the block in its file
+  uint32_t version = 0;  // set by ParseBlockMeta even when it fails for a newer version
   uint32_t meta_len = 0, bloom_len = 0, body_len = 0;
   uint32_t meta_crc = 0, bloom_crc = 0, body_crc = 0;
   uint32_t level = 0;
@@ -155,6 +194,7 @@ struct BlockInput {
   Bloom bloom;
   std::vector<std::string> datasets;
   int level = 3;
+  uint32_t version = kBlockVersion;  // 1 only to test reading old blocks
 };
 // Encodes a whole block (header, meta, bloom, body); meta gets its fields (offset left 0).
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta);
@@ -177,6 +217,17 @@ inline constexpr uint8_t kFlagFieldsInRaw = 2;
 // Checks the body CRC and decodes only the seq column (a prefix of the decompressed body).
 bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
                      std::string* why);
+
+// For measurements (soc_store_bench): where a whole block's bytes (header onwards) go. The body's
+// two parts — every per-record column, and the raw texts — are also compressed apart, each alone
+// at the block's level, to tell how much of the body each one costs.
+struct BlockBytes {
+  uint64_t records = 0;
+  uint64_t header_and_meta = 0, bloom = 0, body = 0;
+  uint64_t columns_plain = 0, raw_plain = 0;  // decompressed sizes
+  uint64_t columns_alone = 0, raw_alone = 0;  // compressed apart
+};
+bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why);
 
 // The journal.
 struct JournalBatch {

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -383,6 +386,90 @@ TEST_F(StoreTest, CompactRewritesAtTheArchiveLevelWithTheSameRecords) {
   EXPECT_TRUE(report->problems.empty());
 }
 
+// Compaction recompresses outside the writer lock: while it is stopped in the middle of a
+// partition (inside the normaliser it calls), Append (also of late records into that very
+// partition, enough to seal a block there), Search and Flush go on; the blocks sealed meanwhile
+// are carried into the new file.
+TEST_F(StoreTest, AppendGoesOnWhileCompactionRecompresses) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false, inside = false, release = false;
+  std::thread::id compactor;
+  auto o = Options();
+  o.normalize = [&](Record& r) {
+    {
+      std::unique_lock lock(mu);
+      if (armed && std::this_thread::get_id() == compactor) {
+        armed = false;
+        inside = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+      }
+    }
+    TestNormalize(r);
+  };
+  Open(o);
+  for (int b = 0; b < 4; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 64; ++i)
+      batch.push_back(Rec(kT0 + b * 64 + i, "proxy.access", "t1", "early" + std::to_string(b)));
+    Append(batch);
+  }
+  const size_t before = Find("*", SearchOptions{.limit = 10000}).size();
+  ASSERT_EQ(before, 256u);
+  auto compaction = std::async(std::launch::async, [&] {
+    {
+      std::lock_guard lock(mu);
+      compactor = std::this_thread::get_id();
+      armed = true;
+    }
+    return store_->Compact(kT0 + kDay);
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return inside; }));
+  }
+  // Compaction is stopped mid-partition. None of these may wait for it.
+  auto ingest = std::async(std::launch::async, [&] {
+    for (int b = 0; b < 3; ++b) {
+      std::vector<Record> batch;
+      for (int i = 0; i < 64; ++i) {
+        batch.push_back(
+            Rec(kT0 + 1000 + b * 64 + i, "proxy.access", "t1", "late" + std::to_string(b)));
+        batch.push_back(Rec(kT0 + 2 * kDay + b * 64 + i, "proxy.access", "t1", "today"));
+      }
+      if (!store_->Append(batch, {})) return false;
+    }
+    return static_cast<bool>(store_->Flush());
+  });
+  ASSERT_EQ(ingest.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "Append waited for the recompression";
+  EXPECT_TRUE(ingest.get());
+  EXPECT_EQ(Find("late1", SearchOptions{.limit = 10000}).size(), 64u);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  auto done = compaction.get();
+  ASSERT_TRUE(done) << done.error().message;
+  SearchOptions all{.limit = 10000};
+  EXPECT_EQ(Find("*", all).size(), 256u + 2 * 3 * 64);
+  EXPECT_EQ(Find("late2", all).size(), 64u);
+  EXPECT_EQ(Find("early3", all).size(), 64u);
+  EXPECT_TRUE(FilesEndingWith(".tmp").empty());
+  Open(o);
+  EXPECT_EQ(Find("*", all).size(), 256u + 2 * 3 * 64);
+  EXPECT_EQ(Find("late0", all).size(), 64u);
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+  // A second run finds the late blocks (ingest level) and folds them in too.
+  ASSERT_TRUE(store_->Compact(kT0 + kDay));
+  EXPECT_EQ(Find("late2", all).size(), 64u);
+  EXPECT_EQ(Find("*", all).size(), 256u + 2 * 3 * 64);
+}
+
 TEST_F(StoreTest, ConcurrentSearchDuringAppend) {
   Open();
   std::atomic<uint64_t> acknowledged{0};
@@ -419,6 +506,80 @@ TEST_F(StoreTest, ConcurrentSearchDuringAppend) {
   EXPECT_EQ(Find("c", SearchOptions{.limit = SIZE_MAX}).size(), 4000u);
 }
 
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void WriteAll(const fs::path& path, std::string_view bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// A store written by a newer format version is refused whole, naming the file and the version,
+// and left as it is; one written by version 1 (files without a header) is read.
+TEST_F(StoreTest, FormatVersionsNewerRefusedOlderRead) {
+  namespace si = store_internal;
+  Open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 70; ++i) batch.push_back(Rec(kT0 + i, "proxy.access", "t1", "v"));
+  Append(batch, {{"k", "1"}});
+  store_.reset();
+  const fs::path blk = FilesEndingWith(".blk").at(0);
+  const fs::path wal = FilesEndingWith(".wal").at(0);
+  const std::string blk_bytes = ReadAll(blk), wal_bytes = ReadAll(wal);
+  ASSERT_EQ(blk_bytes.substr(0, si::kFileHeaderBytes),
+            si::EncodeFileHeader(si::FileKind::kPartition));
+  ASSERT_EQ(wal_bytes.substr(0, si::kFileHeaderBytes),
+            si::EncodeFileHeader(si::FileKind::kJournal));
+  for (const auto& [path, kind] :
+       {std::pair{blk, si::FileKind::kPartition}, std::pair{wal, si::FileKind::kJournal}}) {
+    SCOPED_TRACE(path.string());
+    const std::string original = ReadAll(path);
+    WriteAll(path, si::EncodeFileHeader(kind, si::kFormatVersion + 1) +
+                       original.substr(si::kFileHeaderBytes));
+    auto s = OpenEmbeddedStore(Options());
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find(path.string()), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("format version " + std::to_string(si::kFormatVersion + 1)),
+              std::string::npos)
+        << s.error().message;
+    EXPECT_EQ(s.error().message.find("damaged"), std::string::npos) << s.error().message;
+    EXPECT_EQ(ReadAll(path).substr(si::kFileHeaderBytes), original.substr(si::kFileHeaderBytes));
+    WriteAll(path, original);
+  }
+  // A block whose meta (checksums intact) names a newer block version.
+  {
+    std::string bytes = blk_bytes;
+    const size_t meta_at = si::kFileHeaderBytes + si::kBlockHeaderBytes;
+    ASSERT_EQ(bytes[meta_at], static_cast<char>(si::kBlockVersion));
+    bytes[meta_at] = static_cast<char>(si::kBlockVersion + 1);
+    const uint32_t meta_len = si::GetU32(bytes.data() + si::kFileHeaderBytes + 4);
+    std::string crc;
+    si::PutU32(crc, si::Crc32c(std::string_view(bytes).substr(meta_at, meta_len)));
+    bytes.replace(si::kFileHeaderBytes + 16, 4, crc);
+    crc.clear();
+    si::PutU32(crc, si::Crc32c(std::string_view(bytes).substr(si::kFileHeaderBytes, 28)));
+    bytes.replace(si::kFileHeaderBytes + 28, 4, crc);
+    WriteAll(blk, bytes);
+    auto s = OpenEmbeddedStore(Options());
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find(blk.string() + " at offset 16: block format version " +
+                                     std::to_string(si::kBlockVersion + 1)),
+              std::string::npos)
+        << s.error().message;
+    EXPECT_EQ(ReadAll(blk), bytes);  // nothing cut or moved aside
+    WriteAll(blk, blk_bytes);
+  }
+  // Version 1: the same files without their headers.
+  WriteAll(blk, blk_bytes.substr(si::kFileHeaderBytes));
+  WriteAll(wal, wal_bytes.substr(si::kFileHeaderBytes));
+  Open();
+  EXPECT_EQ(Find("*", SearchOptions{.limit = 1000}).size(), 70u);
+  EXPECT_EQ((*store_->LoadCheckpoints())["k"], "1");
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+}
+
 void Flip(const fs::path& path, uint64_t offset) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   f.seekg(static_cast<std::streamoff>(offset));
@@ -448,20 +609,24 @@ TEST_F(StoreTest, VerifyFindsAFlippedByteInEveryKindOfStoredData) {
   }
   store_internal::BlockMeta m;
   std::string why;
-  ASSERT_TRUE(store_internal::ParseBlockHeader(bytes, &m, &why));
+  constexpr uint64_t kBase = store_internal::kFileHeaderBytes;  // the first block
+  ASSERT_TRUE(store_internal::ParseBlockHeader(std::string_view(bytes).substr(kBase), &m, &why));
   struct Spot {
     fs::path path;
     uint64_t offset;
     const char* what;
   };
   const std::vector<Spot> spots = {
-      {blk[0], 0, "magic"},
-      {blk[0], 9, "header"},
-      {blk[0], store_internal::kBlockHeaderBytes + 2, "meta"},
-      {blk[0], store_internal::kBlockHeaderBytes + m.meta_len + 5, "bloom"},
-      {blk[0], store_internal::kBlockHeaderBytes + m.meta_len + m.bloom_len + 20, "body"},
+      {blk[0], 1, "file header magic"},
+      {blk[0], 5, "file header version"},
+      {blk[0], kBase, "magic"},
+      {blk[0], kBase + 9, "header"},
+      {blk[0], kBase + store_internal::kBlockHeaderBytes + 2, "meta"},
+      {blk[0], kBase + store_internal::kBlockHeaderBytes + m.meta_len + 5, "bloom"},
+      {blk[0], kBase + store_internal::kBlockHeaderBytes + m.meta_len + m.bloom_len + 20, "body"},
       {blk[0], bytes.size() - 1, "last byte of the last block"},
-      {wal[0], 1, "journal entry header"},
+      {wal[0], 4, "journal file header version"},
+      {wal[0], kBase + 1, "journal entry header"},
       {wal[0], fs::file_size(wal[0]) - 3, "journal record"},
   };
   for (const auto& spot : spots) {
@@ -479,7 +644,7 @@ TEST_F(StoreTest, VerifyFindsAFlippedByteInEveryKindOfStoredData) {
     EXPECT_TRUE(report->problems.empty()) << report->problems[0];
   }
   // A corrupt body during Search is reported and skipped, not returned.
-  Flip(blk[0], store_internal::kBlockHeaderBytes + m.meta_len + m.bloom_len + 20);
+  Flip(blk[0], kBase + store_internal::kBlockHeaderBytes + m.meta_len + m.bloom_len + 20);
   SearchStats stats;
   SearchOptions opts;
   opts.limit = 1000;
@@ -487,14 +652,14 @@ TEST_F(StoreTest, VerifyFindsAFlippedByteInEveryKindOfStoredData) {
   EXPECT_EQ(found.size(), 65u);
   EXPECT_EQ(stats.blocks_corrupt, 1u);
   ASSERT_FALSE(stats.problems.empty());
-  EXPECT_NE(stats.problems[0].find(blk[0].string() + " at offset 0"), std::string::npos);
+  EXPECT_NE(stats.problems[0].find(blk[0].string() + " at offset 16"), std::string::npos);
   EXPECT_FALSE(store_->GetBySeq(std::vector<uint64_t>{3}));
   // Reopening keeps the damaged block where it is (not the tail) and still reports it.
   Open();
   auto report = store_->Verify();
   ASSERT_TRUE(report);
   ASSERT_FALSE(report->problems.empty());
-  EXPECT_NE(report->problems[0].find("at offset 0"), std::string::npos);
+  EXPECT_NE(report->problems[0].find("at offset 16"), std::string::npos);
 }
 
 TEST_F(StoreTest, DamagedTailIsMovedAsideAndReported) {
@@ -548,9 +713,9 @@ TEST_F(StoreTest, UnfinishedWritesAreCutSilently) {
 }
 
 // The crash test of R18's durability contract: a child appends batches and reports each
-// acknowledged one on a pipe; the parent kills it with SIGKILL at a random moment, reopens, and
-// finds every acknowledged record exactly once, and the checkpoints of the last acknowledged
-// batch (or a later one).
+// acknowledged one on a pipe (in odd rounds while another thread compacts); the parent kills it
+// with SIGKILL at a random moment, reopens, and finds every acknowledged record exactly once,
+// and the checkpoints of the last acknowledged batch (or a later one).
 TEST_F(StoreTest, KillNineLosesNothingAcknowledgedAndDuplicatesNothing) {
   std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
   uint64_t acked_total = 0;
@@ -565,8 +730,18 @@ TEST_F(StoreTest, KillNineLosesNothingAcknowledgedAndDuplicatesNothing) {
       o.sync = true;
       o.block_records = 50;
       o.journal_rotate_bytes = 64 << 10;
+      o.archive_level = 19;
       auto store = OpenEmbeddedStore(o);
       if (!store) ::_exit(2);
+      // Odd rounds: a second thread compacts over and over, so the kill also lands inside
+      // recompressions, renames and swaps.
+      if (round % 2 == 1) {
+        std::thread([s = store->get()] {
+          for (;;) {
+            if (!s->Compact(kT0 + 30 * kDay)) ::_exit(5);
+          }
+        }).detach();
+      }
       for (uint64_t b = 0;; ++b) {
         std::vector<Record> batch;
         for (int i = 0; i < 7; ++i) {

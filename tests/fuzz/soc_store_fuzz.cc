@@ -83,13 +83,17 @@ const Template& MakeTemplate() {
   return *t;
 }
 
-// Rewrites the checksums of every whole block (or journal entry) in bytes.
+// Rewrites the checksums of the file header and of every whole block (or journal entry) in bytes.
 void FixChecksums(std::string& bytes, bool journal) {
   namespace si = store_internal;
   auto put = [&](size_t at, uint32_t v) {
     for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>(v >> (8 * i));
   };
   size_t pos = 0;
+  if (bytes.size() >= si::kFileHeaderBytes && si::GetU32(bytes.data()) == si::kFileMagic) {
+    put(12, si::Crc32c(std::string_view(bytes).substr(0, 12)));
+    pos = si::kFileHeaderBytes;
+  }
   if (journal) {
     while (pos + si::kJournalHeaderBytes <= bytes.size()) {
       const uint64_t len = si::GetU32(bytes.data() + pos + 4);
