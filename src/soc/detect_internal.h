@@ -1,6 +1,6 @@
 #pragma once
-// Private to the detection engine: a multi-pattern substring matcher (Aho–Corasick) used as the
-// engine's prefilter, so one pass over a field finds every rule literal it contains.
+// Private to the detection engine: a multi-pattern substring matcher (Aho–Corasick), so one pass
+// over a field decides every rule literal of that field at once.
 
 #include <array>
 #include <cstdint>
@@ -14,28 +14,39 @@ namespace seccloud::soc::detect_internal {
 
 class LiteralMatcher {
  public:
-  // Adds a pattern (bytes, matched exactly); returns its id (the same pattern twice: one id).
+  // Adds a non-empty pattern (bytes, matched exactly); returns its id (the same pattern twice: one
+  // id). Ids are dense, from 0.
   uint32_t Add(std::string_view pattern);
   // Call once after the last Add and before Scan.
   void Build();
   size_t patterns() const { return pattern_ids_.size(); }
+  size_t states() const { return fail_.size(); }
 
-  // Calls on_match(pattern id) for every occurrence of every pattern in text.
+  // Calls on_match(pattern id, end) for every occurrence of every pattern in text; `end` is the
+  // offset one past the occurrence's last byte.
   template <class F>
   void Scan(std::string_view text, F&& on_match) const {
     uint32_t s = 0;
-    for (unsigned char c : text) {
-      while (true) {
-        const uint32_t t = Next(s, c);
-        if (t != kNone) {
-          s = t;
-          break;
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const size_t n = text.size();
+    for (size_t i = 0; i < n; ++i) {
+      const unsigned char c = p[i];
+      if (s == 0) {
+        s = root_[c];
+        if (s == 0) continue;  // the common case: no pattern starts with c
+      } else {
+        while (true) {
+          const uint32_t t = Next(s, c);
+          if (t != kNone) {
+            s = t;
+            break;
+          }
+          if (s == 0) break;
+          s = fail_[s];
         }
-        if (s == 0) break;
-        s = fail_[s];
       }
       for (uint32_t o = has_output_[s] ? s : dict_[s]; o != 0; o = dict_[o]) {
-        for (uint32_t i = out_begin_[o]; i < out_begin_[o + 1]; ++i) on_match(outputs_[i]);
+        for (uint32_t k = out_begin_[o]; k < out_begin_[o + 1]; ++k) on_match(outputs_[k], i + 1);
       }
     }
   }

@@ -132,6 +132,9 @@ class MatchContext {
 
   bool Admits(const LogsourceMapping& logsource);
   bool Matches(const CompiledRule& rule);
+  // One value test of a field test on `field` (keywords: the message, else the raw text), as
+  // Matches decides it; the DetectionEngine's predicates (sigma_eval.h) use it.
+  bool TestValue(int field, const ValueTest& vt);
   // The record's event.dataset, winlog.channel (lower-cased), winlog.event_id (or -1).
   std::string_view dataset();
   std::string_view channel_lower();

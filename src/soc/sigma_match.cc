@@ -277,6 +277,15 @@ bool MatchContext::EvalSelection(const Selection& sel) {
   return false;
 }
 
+bool MatchContext::TestValue(int field, const ValueTest& vt) {
+  if (field == kKeywordField) {
+    const Value& msg = Get(kMessageField);
+    if (msg.present && EvalValue(vt, msg)) return true;
+    return EvalValue(vt, Get(kRawField));
+  }
+  return EvalValue(vt, Get(field));
+}
+
 bool MatchContext::EvalFieldTest(const FieldTest& test) {
   if (test.field == kKeywordField) {
     const Value& msg = Get(kMessageField);
