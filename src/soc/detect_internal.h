@@ -14,23 +14,37 @@ namespace seccloud::soc::detect_internal {
 
 class LiteralMatcher {
  public:
+  static constexpr size_t kMaxDenseCells = size_t{1} << 20;
+
   // Adds a non-empty pattern (bytes, matched exactly); returns its id (the same pattern twice: one
   // id). Ids are dense, from 0.
   uint32_t Add(std::string_view pattern);
-  // Call once after the last Add and before Scan.
-  void Build();
+  // Call once after the last Add and before Scan. fold_ascii_case: the patterns are lower-case
+  // and Scan matches them as if the text had been ASCII-lower-cased (no copy of the text needed).
+  // A full transition table is built when states × byte classes <= max_dense_cells (4 bytes a
+  // cell), else Scan follows sparse edges and failure links.
+  void Build(bool fold_ascii_case = false, size_t max_dense_cells = kMaxDenseCells);
   size_t patterns() const { return pattern_ids_.size(); }
   size_t states() const { return fail_.size(); }
+  bool dense() const { return !delta_.empty(); }
 
   // Calls on_match(pattern id, end) for every occurrence of every pattern in text; `end` is the
   // offset one past the occurrence's last byte.
   template <class F>
   void Scan(std::string_view text, F&& on_match) const {
-    uint32_t s = 0;
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
+    uint32_t s = 0;
+    if (!delta_.empty()) {
+      // A full transition table over byte classes: one lookup per byte.
+      for (size_t i = 0; i < n; ++i) {
+        s = delta_[s * classes_ + class_[p[i]]];
+        if (first_out_[s] != 0) Emit(s, i + 1, on_match);
+      }
+      return;
+    }
     for (size_t i = 0; i < n; ++i) {
-      const unsigned char c = p[i];
+      const unsigned char c = fold_[p[i]];
       if (s == 0) {
         s = root_[c];
         if (s == 0) continue;  // the common case: no pattern starts with c
@@ -45,14 +59,20 @@ class LiteralMatcher {
           s = fail_[s];
         }
       }
-      for (uint32_t o = has_output_[s] ? s : dict_[s]; o != 0; o = dict_[o]) {
-        for (uint32_t k = out_begin_[o]; k < out_begin_[o + 1]; ++k) on_match(outputs_[k], i + 1);
-      }
+      if (first_out_[s] != 0) Emit(s, i + 1, on_match);
     }
   }
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
+
+  template <class F>
+  void Emit(uint32_t s, size_t end, F& on_match) const {
+    for (uint32_t o = first_out_[s]; o != 0; o = dict_[o]) {
+      for (uint32_t k = out_begin_[o]; k < out_begin_[o + 1]; ++k) on_match(outputs_[k], end);
+    }
+  }
+
   uint32_t Next(uint32_t s, unsigned char c) const {
     if (s == 0) return root_[c] == 0 ? kNone : root_[c];
     const uint32_t b = edge_begin_[s], e = edge_begin_[s + 1];
@@ -68,13 +88,19 @@ class LiteralMatcher {
   std::unordered_map<std::string, uint32_t> pattern_ids_;
 
   // Flattened automaton.
+  std::array<unsigned char, 256> fold_{};  // identity, or ASCII lower-casing
   std::array<uint32_t, 256> root_{};
   std::vector<uint32_t> edge_begin_;
   std::vector<unsigned char> edge_byte_;
   std::vector<uint32_t> edge_to_;
   std::vector<uint32_t> fail_, dict_;
   std::vector<uint8_t> has_output_;
+  std::vector<uint32_t> first_out_;  // the state itself when it has outputs, else dict_
   std::vector<uint32_t> out_begin_, outputs_;
+  // Dense form (when small enough): byte → class, and delta_[state * classes_ + class].
+  std::array<uint8_t, 256> class_{};
+  uint32_t classes_ = 0;
+  std::vector<uint32_t> delta_;
 };
 
 }  // namespace seccloud::soc::detect_internal

@@ -42,6 +42,15 @@ class Builder {
     cnf.erase(std::unique(cnf.begin(), cnf.end()), cnf.end());
     std::stable_sort(cnf.begin(), cnf.end(),
                      [&](const Clause& a, const Clause& b) { return Cost(a) < Cost(b); });
+    // Keyword clauses need the whole raw record scanned (a Windows event is ~1.5 KB of JSON):
+    // keep them only for rules with no other clause. The rule's condition still decides them.
+    auto on_raw = [&](const Clause& c) {
+      return std::any_of(c.begin(), c.end(),
+                         [&](uint32_t p) { return out_.preds[p].field == kKeywordField; });
+    };
+    if (!std::all_of(cnf.begin(), cnf.end(), on_raw)) {
+      cnf.erase(std::remove_if(cnf.begin(), cnf.end(), on_raw), cnf.end());
+    }
     if (cnf.size() > kMaxClausesPerRule) cnf.resize(kMaxClausesPerRule);
     prog.clause_begin = static_cast<uint32_t>(out_.clause_preds_begin.size() - 1);
     prog.clause_count = static_cast<uint32_t>(cnf.size());
@@ -66,7 +75,7 @@ class Builder {
       FieldScan::Side* s[2] = {&scan.lower, &scan.cased};
       for (int k = 0; k < 2; ++k) {
         FieldScan::Side& side = *s[k];
-        side.matcher.Build();
+        side.matcher.Build(/*fold_ascii_case=*/k == 0);
         side.hit_begin.assign(1, 0);
         for (const auto& hits : sides[k]) {
           side.hits.insert(side.hits.end(), hits.begin(), hits.end());
@@ -361,7 +370,7 @@ void ProgramEvaluator::Scan(uint32_t scan) {
   // String tests never hold on an absent or null value (MatchContext::EvalValue).
   auto run = [&](const MatchContext::Value& v) {
     if (!v.present || v.is_null) return;
-    ScanSide(fs.lower, v.lower);
+    ScanSide(fs.lower, v.text);  // folds ASCII case itself: no lower-cased copy needed
     ScanSide(fs.cased, v.text);
   };
   if (fs.field == kKeywordField) {

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -271,6 +272,58 @@ detection:
   SetField(number.fields, "url.path", boost::json::value(12345));
   records.push_back(std::move(number));
   EXPECT_GT(ExpectAgreement(set, records), 40u);
+}
+
+// MatchContext skips FindField for paths its presence set says the record lacks: the values it
+// finds must be exactly FindField's, whatever dotted spellings the keys use.
+TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
+  std::mt19937 rng(11);
+  const std::vector<std::string> names = {
+      "a", "b", "a.b", "b.c", "a.b.c", "c", "winlog", "event_data", "winlog.event_data", "Image"};
+  sigma_internal::FieldTable table;
+  std::vector<std::vector<std::string>> candidates;
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::string> paths;
+    const size_t n = 1 + rng() % 2;
+    for (size_t k = 0; k < n; ++k) {
+      std::string p;
+      const size_t segments = 1 + rng() % 4;
+      for (size_t j = 0; j < segments; ++j) p += (j ? "." : "") + names[rng() % names.size()];
+      paths.push_back(p);
+    }
+    table.Intern(paths);
+  }
+  std::function<boost::json::object(int)> make = [&](int depth) {
+    boost::json::object o;
+    const size_t n = rng() % 6;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& k = names[rng() % names.size()];
+      if (depth < 3 && rng() % 2) {
+        o[k] = make(depth + 1);
+      } else {
+        o[k] = static_cast<int64_t>(rng() % 100);
+      }
+    }
+    return o;
+  };
+  sigma_internal::MatchContext ctx(&table);
+  size_t present = 0;
+  for (int round = 0; round < 3000; ++round) {
+    Record r;
+    r.fields = make(0);
+    ctx.Reset(r);
+    for (size_t f = 0; f < table.paths.size(); ++f) {
+      const boost::json::value* want = nullptr;
+      for (const auto& p : table.paths[f]) {
+        want = FindField(r.fields, p);
+        if (want != nullptr) break;
+      }
+      const auto& v = ctx.Get(static_cast<int>(f));
+      EXPECT_EQ(v.json, want) << table.paths[f][0] << " in " << boost::json::serialize(r.fields);
+      present += want != nullptr;
+    }
+  }
+  EXPECT_GT(present, 1000u);
 }
 
 TEST(SigmaEvalTest, SharedTestsAreOnePredicateAndClausesAreBounded) {
