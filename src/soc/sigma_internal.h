@@ -171,6 +171,8 @@ class MatchContext {
   std::vector<std::vector<uint64_t>> path_hashes_;  // by field, by candidate path: set indexes
   std::array<uint64_t, 64> present_{};
   bool present_done_ = false;
+  static constexpr int kLookupsBeforePresence = 12;
+  int lookups_ = 0;  // field lookups of this record so far
   Value message_, raw_;
   bool meta_done_ = false;
   std::string_view dataset_;

@@ -154,6 +154,7 @@ void MatchContext::Reset(const Record& record) {
   }
   meta_done_ = false;
   present_done_ = false;
+  lookups_ = 0;
 }
 
 void MatchContext::Fill(Value& v, const boost::json::value* json) {
@@ -211,11 +212,13 @@ const MatchContext::Value& MatchContext::Get(int field) {
   v->generation = generation_;
   if (field >= 0) {
     const boost::json::value* found = nullptr;
-    if (!present_done_) NotePresentPaths();
     const auto& paths = table_->paths[static_cast<size_t>(field)];
+    // The presence set costs a walk over the record; it pays once a record is asked for many
+    // fields (a Windows Security event: dozens, most absent).
+    if (!present_done_ && ++lookups_ > kLookupsBeforePresence) NotePresentPaths();
     const auto& hashes = path_hashes_[static_cast<size_t>(field)];
     for (size_t k = 0; k < paths.size(); ++k) {
-      if (!MayHave(hashes[k])) continue;
+      if (present_done_ && !MayHave(hashes[k])) continue;
       found = FindField(record_->fields, paths[k]);
       if (found != nullptr) break;
     }
