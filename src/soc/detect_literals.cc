@@ -126,6 +126,8 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
       }
     }
   }
+  patterns_ = pattern_ids_.size();
+  pattern_ids_ = {};
   trie_.clear();
   trie_.shrink_to_fit();
   trie_out_.clear();
