@@ -3,9 +3,10 @@
 // after the store appended it (Record::seq set), and hands Detections to alerting.
 //
 // Prefilter: rules are indexed by what their logsource admits (event.dataset, or Windows channel
-// and EventID), so a record is checked only against the rules that can see it; within that, rules
-// whose detection requires one of a few exact basenames of a field (Image|endswith '\x.exe',
-// OriginalFileName: 'x.exe', …) are indexed by that basename too.
+// and EventID), so a record is checked only against the rules that can see it. Within that, every
+// string test of every rule is a shared predicate decided by one multi-pattern pass per field
+// (sigma_eval.h), and a rule is evaluated only when each clause of its necessary condition has a
+// predicate that holds; evaluation then reads predicates instead of comparing strings.
 //
 // Reload: build a new engine from the new RuleSet and carry correlation windows over with
 // TakeState()/RestoreState() (windows of correlations whose definition changed are dropped).

@@ -1,143 +1,20 @@
 #include <algorithm>
 #include <boost/json.hpp>
-#include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 
 #include "soc/detect.h"
-#include "soc/detect_internal.h"
+#include "soc/sigma_eval.h"
 #include "soc/sigma_internal.h"
 
 namespace seccloud::soc {
 namespace {
 
-using sigma_internal::FieldTest;
-using sigma_internal::Node;
-using sigma_internal::Op;
-using sigma_internal::ValueTest;
-
-// A necessary condition of a rule: the record's field `field`, lower-cased, contains `literal`.
-// A rule whose detection implies that one of its atoms holds is found by scanning the field once
-// for every rule literal (Aho-Corasick) instead of being checked against every record of its
-// logsource.
-struct Atom {
-  int field;
-  std::string literal;
-  bool operator<(const Atom& o) const {
-    return field != o.field ? field < o.field : literal < o.literal;
-  }
-};
-using Atoms = std::optional<std::set<Atom>>;
-
-// Literals this short occur in most values; a rule indexed by one is checked almost always.
-constexpr size_t kMinLiteral = 3;
-
-Atoms OfValue(int field, const ValueTest& vt) {
-  std::string_view lit;
-  switch (vt.op) {
-    case Op::kEquals:
-    case Op::kContains:
-    case Op::kStartsWith:
-    case Op::kEndsWith:
-      lit = vt.lit;
-      break;
-    case Op::kGlob: {  // the longest literal run between wildcards
-      size_t best_pos = 0, best_len = 0;
-      for (size_t i = 0; i < vt.mask.size();) {
-        if (vt.mask[i] != ' ') {
-          ++i;
-          continue;
-        }
-        size_t j = i;
-        while (j < vt.mask.size() && vt.mask[j] == ' ') ++j;
-        if (j - i > best_len) {
-          best_pos = i;
-          best_len = j - i;
-        }
-        i = j;
-      }
-      lit = std::string_view(vt.lit).substr(best_pos, best_len);
-      break;
-    }
-    default:
-      return std::nullopt;
-  }
-  if (lit.size() < kMinLiteral) return std::nullopt;
-  return std::set<Atom>{{field, sigma_internal::Lower(lit)}};
-}
-
-Atoms Union(const Atoms& a, const Atoms& b) {
-  if (!a || !b) return std::nullopt;
-  std::set<Atom> u = *a;
-  u.insert(b->begin(), b->end());
-  return u;
-}
-
-Atoms Best(const Atoms& a, const Atoms& b) {
-  if (!a) return b;
-  if (!b) return a;
-  return a->size() <= b->size() ? a : b;  // fewer literals: fewer records select the rule
-}
-
-Atoms OfFieldTest(const FieldTest& ft) {
-  // Keyword tests search message and raw: one pseudo-field scanned over both.
-  if ((ft.field < 0 && ft.field != sigma_internal::kKeywordField) || ft.values.empty()) {
-    return std::nullopt;
-  }
-  if (ft.all) {  // every value must hold: any one of them is necessary
-    Atoms best;
-    for (const auto& v : ft.values) best = Best(best, OfValue(ft.field, v));
-    return best;
-  }
-  Atoms u = std::set<Atom>{};
-  for (const auto& v : ft.values) {
-    u = Union(u, OfValue(ft.field, v));
-    if (!u) return u;
-  }
-  return u;
-}
-
-Atoms OfNode(const sigma_internal::CompiledRule& rule, const Node& n) {
-  switch (n.kind) {
-    case Node::kSelection: {
-      Atoms u = std::set<Atom>{};
-      for (const auto& group : rule.selections[static_cast<size_t>(n.selection)].any_of) {
-        Atoms best;
-        for (const auto& ft : group) best = Best(best, OfFieldTest(ft));
-        u = Union(u, best);
-        if (!u) return u;
-      }
-      return u;
-    }
-    case Node::kAnd: {
-      Atoms best;
-      for (const auto& k : n.kids) best = Best(best, OfNode(rule, k));
-      return best;
-    }
-    case Node::kOr: {
-      Atoms u = std::set<Atom>{};
-      for (const auto& k : n.kids) {
-        u = Union(u, OfNode(rule, k));
-        if (!u) return u;
-      }
-      return u;
-    }
-    case Node::kNot:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
+// The rules a record of one logsource key can see: those evaluated for every such record, and
+// the fields whose scans decide the other rules' prefilter clauses.
 struct Bucket {
-  std::vector<uint32_t> always;  // rules checked for every record of the bucket
-  std::vector<int> atom_fields;  // fields whose literals select more rules
-};
-
-struct FieldLiterals {
-  detect_internal::LiteralMatcher matcher;
-  std::vector<std::vector<uint32_t>> rules;  // by pattern id
-  uint32_t scanned = 0;                      // generation of the record last scanned
+  std::vector<uint32_t> always;
+  std::vector<uint32_t> scans;  // FieldScan indexes
 };
 
 }  // namespace
@@ -146,9 +23,12 @@ struct DetectionEngine::Impl {
   std::shared_ptr<const RuleSet> rules;
   std::unique_ptr<sigma_internal::MatchContext> ctx;
   std::unique_ptr<Correlator> correlator;
+  sigma_internal::ProgramSet programs;
+  std::unique_ptr<sigma_internal::ProgramEvaluator> eval;
   std::unordered_map<std::string, Bucket> buckets;  // "d:<dataset>", "c:<channel>", "e:<ch>#<id>"
-  std::unordered_map<int, FieldLiterals> literals;  // by field id
-  std::vector<uint32_t> stamp;
+  std::vector<uint32_t> full_mask;                  // by rule: every prefilter clause's bit
+  std::vector<uint32_t> stamp;                      // by rule: generation when made a candidate
+  std::vector<uint32_t> mask_generation, mask;      // by rule: clauses seen to hold this record
   uint32_t generation = 0;
   std::vector<uint32_t> candidates;
   std::string key;
@@ -174,24 +54,28 @@ Result<std::unique_ptr<DetectionEngine>> DetectionEngine::Create(
   impl->ctx = std::make_unique<sigma_internal::MatchContext>(
       rules->fields != nullptr ? rules->fields.get() : &kEmpty);
   impl->correlator = std::make_unique<Correlator>(rules, options.correlation);
-  impl->stamp.assign(rules->rules.size(), 0);
-  for (uint32_t i = 0; i < rules->rules.size(); ++i) {
+  const size_t n = rules->rules.size();
+  std::vector<bool> wanted(n, false);
+  for (uint32_t i = 0; i < n; ++i) {
     const SigmaRule& r = rules->rules[i];
     if (r.compiled == nullptr) {
       return MakeError(Errc::kInvalidArgument, "rule " + r.id + " is not compiled");
     }
-    if (!r.emit && !impl->correlator->Uses(i)) continue;
-    Atoms atoms = OfNode(*r.compiled, r.compiled->root);
-    if (atoms && atoms->empty()) atoms.reset();
-    if (atoms) {
-      for (const auto& a : *atoms) {
-        FieldLiterals& fl = impl->literals[a.field];
-        const uint32_t id = fl.matcher.Add(a.literal);
-        if (fl.rules.size() <= id) fl.rules.resize(id + 1);
-        if (fl.rules[id].empty() || fl.rules[id].back() != i) fl.rules[id].push_back(i);
-      }
-    }
-    for (const auto& alt : r.compiled->logsource.alts) {
+    wanted[i] = r.emit || impl->correlator->Uses(i);
+  }
+  impl->programs = sigma_internal::ProgramSet::Build(*rules, wanted);
+  const auto& ps = impl->programs;
+  impl->eval = std::make_unique<sigma_internal::ProgramEvaluator>(&impl->programs, impl->ctx.get());
+  impl->stamp.assign(n, 0);
+  impl->mask_generation.assign(n, 0);
+  impl->mask.assign(n, 0);
+  impl->full_mask.assign(n, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!wanted[i]) continue;
+    const sigma_internal::RuleProgram& prog = ps.programs[i];
+    impl->full_mask[i] =
+        prog.clause_count >= 32 ? UINT32_MAX : (uint32_t{1} << prog.clause_count) - 1;
+    for (const auto& alt : rules->rules[i].compiled->logsource.alts) {
       std::vector<std::string> keys;
       if (!alt.channel.empty()) {
         if (alt.event_ids.empty()) {
@@ -205,20 +89,22 @@ Result<std::unique_ptr<DetectionEngine>> DetectionEngine::Create(
       }
       for (const auto& k : keys) {
         Bucket& b = impl->buckets[k];
-        if (!atoms) {
+        if (prog.clause_count == 0) {
           if (b.always.empty() || b.always.back() != i) b.always.push_back(i);
-        } else {
-          for (const auto& a : *atoms) {
-            if (std::find(b.atom_fields.begin(), b.atom_fields.end(), a.field) ==
-                b.atom_fields.end()) {
-              b.atom_fields.push_back(a.field);
+          continue;
+        }
+        for (uint32_t c = prog.clause_begin; c < prog.clause_begin + prog.clause_count; ++c) {
+          for (uint32_t j = ps.clause_preds_begin[c]; j < ps.clause_preds_begin[c + 1]; ++j) {
+            const int scan = ps.preds[ps.clause_preds[j]].scan;
+            if (std::find(b.scans.begin(), b.scans.end(), static_cast<uint32_t>(scan)) ==
+                b.scans.end()) {
+              b.scans.push_back(static_cast<uint32_t>(scan));
             }
           }
         }
       }
     }
   }
-  for (auto& [field, fl] : impl->literals) fl.matcher.Build();
   return std::unique_ptr<DetectionEngine>(new DetectionEngine(std::move(impl)));
 }
 
@@ -257,39 +143,23 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
   ++stats_.records;
   auto& ctx = *m.ctx;
   ctx.Reset(record);
+  m.eval->Reset();
   if (++m.generation == 0) {
     std::fill(m.stamp.begin(), m.stamp.end(), 0);
-    for (auto& [f, fl] : m.literals) fl.scanned = 0;
+    std::fill(m.mask_generation.begin(), m.mask_generation.end(), 0);
     m.generation = 1;
   }
   m.candidates.clear();
-  auto add = [&](const std::vector<uint32_t>& list) {
-    for (uint32_t i : list) {
+  auto visit = [&](const std::string& key) {
+    auto it = m.buckets.find(key);
+    if (it == m.buckets.end()) return;
+    for (uint32_t i : it->second.always) {
       if (m.stamp[i] != m.generation) {
         m.stamp[i] = m.generation;
         m.candidates.push_back(i);
       }
     }
-  };
-  auto visit = [&](const std::string& key) {
-    auto it = m.buckets.find(key);
-    if (it == m.buckets.end()) return;
-    add(it->second.always);
-    for (int f : it->second.atom_fields) {
-      FieldLiterals& fl = m.literals.at(f);
-      if (fl.scanned == m.generation) continue;
-      fl.scanned = m.generation;
-      auto on_match = [&](uint32_t pattern) { add(fl.rules[pattern]); };
-      if (f == sigma_internal::kKeywordField) {
-        const auto& msg = ctx.Get(sigma_internal::kMessageField);
-        if (msg.present && !msg.is_null) fl.matcher.Scan(msg.lower, on_match);
-        fl.matcher.Scan(ctx.Get(sigma_internal::kRawField).lower, on_match);
-        continue;
-      }
-      const auto& v = ctx.Get(f);
-      if (!v.present || v.is_null) continue;
-      fl.matcher.Scan(v.lower, on_match);
-    }
+    for (uint32_t s : it->second.scans) m.eval->Scan(s);
   };
   std::string& k = m.key;
   const std::string_view ds = ctx.dataset();
@@ -306,12 +176,30 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
       visit(k);
     }
   }
+  // A rule is a candidate once each of its clauses has a predicate that holds. Rules of other
+  // logsources whose fields were scanned may become candidates too; Admits turns them away.
+  const auto& ps = m.programs;
+  for (uint32_t p : m.eval->true_preds()) {
+    for (uint32_t t = ps.trigger_begin[p]; t < ps.trigger_begin[p + 1]; ++t) {
+      const auto& trig = ps.triggers[t];
+      const uint32_t r = trig.rule;
+      if (m.mask_generation[r] != m.generation) {
+        m.mask_generation[r] = m.generation;
+        m.mask[r] = 0;
+      }
+      m.mask[r] |= trig.bits;
+      if (m.mask[r] == m.full_mask[r] && m.stamp[r] != m.generation) {
+        m.stamp[r] = m.generation;
+        m.candidates.push_back(r);
+      }
+    }
+  }
   if (m.candidates.empty()) return;
   std::sort(m.candidates.begin(), m.candidates.end());
   for (uint32_t i : m.candidates) {
     const SigmaRule& rule = m.rules->rules[i];
     ++stats_.rules_checked;
-    if (!ctx.Admits(rule.compiled->logsource) || !ctx.Matches(*rule.compiled)) continue;
+    if (!ctx.Admits(rule.compiled->logsource) || !m.eval->Matches(i)) continue;
     ++stats_.matches;
     if (rule.emit) {
       Detection d;

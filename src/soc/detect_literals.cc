@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <array>
 #include <deque>
 
 #include "soc/detect_internal.h"
@@ -25,8 +27,11 @@ uint32_t LiteralMatcher::Add(std::string_view pattern) {
   return it->second;
 }
 
-void LiteralMatcher::Build() {
+void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
   const size_t n = trie_.size();
+  for (int b = 0; b < 256; ++b) {
+    fold_[b] = static_cast<unsigned char>(fold_ascii_case && b >= 'A' && b <= 'Z' ? b + 32 : b);
+  }
   fail_.assign(n, 0);
   dict_.assign(n, 0);
   has_output_.assign(n, 0);
@@ -50,6 +55,24 @@ void LiteralMatcher::Build() {
     }
   }
   for (uint32_t s = 0; s < n; ++s) has_output_[s] = !trie_out_[s].empty();
+  // Byte classes: bytes no pattern uses share class 0; with folding, 'A' is 'a'. rep: the
+  // pattern byte of each class.
+  std::array<unsigned char, 256> rep{};
+  {
+    std::array<int, 256> cls;
+    cls.fill(-1);
+    classes_ = 1;
+    for (const auto& t : trie_) {
+      for (const auto& [c, to] : t) {
+        if (cls[c] < 0) {
+          if (classes_ < 256) rep[classes_] = c;
+          cls[c] = static_cast<int>(classes_++);
+        }
+      }
+    }
+    for (int b = 0; b < 256; ++b) class_[b] = static_cast<uint8_t>(std::max(0, cls[fold_[b]]));
+    if (classes_ > 256) classes_ = 0;  // cannot happen: at most 255 used bytes + class 0
+  }
   // dict_[s]: the nearest proper suffix state (via fail links) that has outputs; BFS order
   // guarantees fail_[s] is done before s.
   queue.clear();
@@ -81,6 +104,30 @@ void LiteralMatcher::Build() {
   }
   edge_begin_[n] = static_cast<uint32_t>(edge_byte_.size());
   out_begin_[n] = static_cast<uint32_t>(outputs_.size());
+  first_out_.assign(n, 0);
+  for (uint32_t s = 0; s < n; ++s) first_out_[s] = has_output_[s] ? s : dict_[s];
+  delta_.clear();
+  if (classes_ > 0 && n * classes_ <= max_dense_cells) {
+    // delta(s, c) = the trie edge when there is one, else delta(fail(s), c); BFS order makes
+    // fail(s)'s row complete before s's.
+    delta_.assign(n * classes_, 0);
+    std::deque<uint32_t> order{0};
+    while (!order.empty()) {
+      const uint32_t s = order.front();
+      order.pop_front();
+      for (uint32_t c = 1; c < classes_; ++c) {
+        const auto e = trie_[s].find(rep[c]);
+        if (e != trie_[s].end()) {
+          delta_[s * classes_ + c] = e->second;
+          order.push_back(e->second);
+        } else {
+          delta_[s * classes_ + c] = s == 0 ? 0 : delta_[fail_[s] * classes_ + c];
+        }
+      }
+    }
+  }
+  patterns_ = pattern_ids_.size();
+  pattern_ids_ = {};
   trie_.clear();
   trie_.shrink_to_fit();
   trie_out_.clear();

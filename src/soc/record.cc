@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 
 #include "soc/detection.h"
@@ -87,8 +88,35 @@ bool ParseFormatName(std::string_view name, Format* out) {
 }
 
 const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {
+  // Objects up to this size are searched with one pass over their keys (Boost.JSON keeps no hash
+  // index for them either, so each if_contains below would be a pass of its own).
+  constexpr size_t kLinearKeys = 18;
   const boost::json::object* obj = &fields;
   while (true) {
+    if (path.empty()) return nullptr;
+    if (obj->size() <= kLinearKeys) {
+      // The longest key that is the path or a prefix of it ending before a '.', among those whose
+      // value can be used: the whole path's value, or an object to descend into. The same choice
+      // as the longest-first loop below, in one pass.
+      const boost::json::value* best = nullptr;
+      size_t best_len = 0;
+      for (const auto& kv : *obj) {
+        const std::string_view k(kv.key().data(), kv.key().size());
+        if (k.empty() || k.size() <= best_len || k.size() > path.size() || k[0] != path[0] ||
+            (k.size() != path.size() && path[k.size()] != '.') ||
+            std::memcmp(k.data(), path.data(), k.size()) != 0) {
+          continue;
+        }
+        if (k.size() != path.size() && !kv.value().is_object()) continue;
+        best = &kv.value();
+        best_len = k.size();
+      }
+      if (best == nullptr) return nullptr;
+      if (best_len == path.size()) return best;
+      obj = &best->get_object();
+      path.remove_prefix(best_len + 1);
+      continue;
+    }
     // Longest key first: "a.b.c" may be stored as {"a.b":{"c":…}} or {"a":{"b.c":…}}.
     for (size_t end = path.size();; end = path.rfind('.', end - 1)) {
       if (end == std::string_view::npos || end == 0) return nullptr;

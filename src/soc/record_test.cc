@@ -4,6 +4,10 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace seccloud::soc {
 namespace {
@@ -33,6 +37,65 @@ TEST(RecordTest, FindFieldWalksNestedAndDottedKeys) {
   EXPECT_EQ(FindField(fields, "n.m"), nullptr);
   EXPECT_EQ(FindField(fields, ""), nullptr);
   EXPECT_EQ(FindField(fields, "."), nullptr);
+}
+
+// FindField's contract, spelled as the plain longest-key-first search it must agree with.
+const boost::json::value* ReferenceFindField(const boost::json::object& fields,
+                                             std::string_view path) {
+  const boost::json::object* obj = &fields;
+  while (true) {
+    for (size_t end = path.size();; end = path.rfind('.', end - 1)) {
+      if (end == std::string_view::npos || end == 0) return nullptr;
+      const auto* v = obj->if_contains(path.substr(0, end));
+      if (v != nullptr) {
+        if (end == path.size()) return v;
+        if (const auto* next = v->if_object()) {
+          obj = next;
+          path.remove_prefix(end + 1);
+          break;
+        }
+      }
+    }
+  }
+}
+
+// Random objects with dotted keys, small and large (FindField searches them differently), and
+// random paths over the same names: FindField finds exactly what the reference finds.
+TEST(RecordTest, FindFieldAgreesWithLongestKeyFirstSearch) {
+  std::mt19937 rng(18);
+  const std::vector<std::string> names = {"a", "b", "a.b", "b.c", "a.b.c", "c", "a.", ".a", ""};
+  std::function<boost::json::object(int)> make = [&](int depth) {
+    boost::json::object o;
+    const size_t n = rng() % 6;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& k = names[rng() % names.size()];
+      if (depth < 3 && rng() % 2) {
+        o[k] = make(depth + 1);
+      } else {
+        o[k] = static_cast<int64_t>(rng() % 100);
+      }
+    }
+    if (rng() % 3 == 0) {  // past the linear-search size
+      for (int i = 0; i < 25; ++i) o["filler" + std::to_string(i)] = i;
+    }
+    return o;
+  };
+  size_t found = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const boost::json::object o = make(0);
+    for (int q = 0; q < 20; ++q) {
+      std::string path;
+      const size_t segments = 1 + rng() % 4;
+      for (size_t i = 0; i < segments; ++i) {
+        if (i > 0) path += '.';
+        path += names[rng() % names.size()];
+      }
+      const auto* want = ReferenceFindField(o, path);
+      EXPECT_EQ(FindField(o, path), want) << path << " in " << boost::json::serialize(o);
+      found += want != nullptr;
+    }
+  }
+  EXPECT_GT(found, 1000u);
 }
 
 TEST(RecordTest, SetFieldCreatesObjects) {

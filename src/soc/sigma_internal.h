@@ -109,6 +109,10 @@ struct CompiledRule {
   LogsourceMapping logsource;
 };
 
+// ASCII lower-casing (Sigma matches case-insensitively; rule literals are lowered once).
+void LowerInto(std::string_view in, std::string* out);
+std::string Lower(std::string_view in);
+
 // Per-thread scratch for matching one record at a time: field values are looked up and
 // lower-cased once per record, into buffers reused across records (no allocation once warm).
 class MatchContext {
@@ -124,14 +128,25 @@ class MatchContext {
     bool is_null = false;
     const boost::json::value* json = nullptr;
     std::string_view text;  // original
-    std::string_view lower;
     std::string text_buf;
-    std::string lower_buf;
+    // The ASCII-lower-cased text, made on first use (the engine's scans fold case themselves).
+    std::string_view lower() const {
+      if (!lower_ready) {
+        LowerInto(text, &lower_buf);
+        lower_ready = true;
+      }
+      return lower_buf;
+    }
+    mutable bool lower_ready = false;
+    mutable std::string lower_buf;
   };
   const Value& Get(int field);
 
   bool Admits(const LogsourceMapping& logsource);
   bool Matches(const CompiledRule& rule);
+  // One value test of a field test on `field` (keywords: the message, else the raw text), as
+  // Matches decides it; the DetectionEngine's predicates (sigma_eval.h) use it.
+  bool TestValue(int field, const ValueTest& vt);
   // The record's event.dataset, winlog.channel (lower-cased), winlog.event_id (or -1).
   std::string_view dataset();
   std::string_view channel_lower();
@@ -148,6 +163,16 @@ class MatchContext {
   const Record* record_ = nullptr;
   uint32_t generation_ = 0;
   std::vector<Value> values_;
+  // Which dotted paths the record has, as a 4096-bit set of their hashes: a rule field the
+  // record lacks (most of the dozens a logsource's rules name) is known absent without a
+  // FindField walk. A set bit proves nothing; FindField decides.
+  void NotePresentPaths();
+  bool MayHave(uint64_t index) const { return (present_[index >> 6] >> (index & 63)) & 1; }
+  std::vector<std::vector<uint64_t>> path_hashes_;  // by field, by candidate path: set indexes
+  std::array<uint64_t, 64> present_{};
+  bool present_done_ = false;
+  static constexpr int kLookupsBeforePresence = 12;
+  int lookups_ = 0;  // field lookups of this record so far
   Value message_, raw_;
   bool meta_done_ = false;
   std::string_view dataset_;
@@ -155,10 +180,6 @@ class MatchContext {
   int64_t event_id_ = -1;
   std::string process_name_lower_;
 };
-
-// ASCII lower-casing (Sigma matches case-insensitively; rule literals are lowered once).
-void LowerInto(std::string_view in, std::string* out);
-std::string Lower(std::string_view in);
 
 // Glob match of text against lit/mask ('*' any run, '?' one byte), iterative, O(n·m) worst case.
 bool GlobMatch(std::string_view text, std::string_view lit, std::string_view mask);

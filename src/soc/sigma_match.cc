@@ -93,8 +93,57 @@ bool IpInCidr(std::string_view ip, const ValueTest& cidr) {
   return (a[full] & m) == (cidr.net[full] & m);
 }
 
+namespace {
+
+// FNV-1a, continued byte by byte: the hash of "a.b.c" is the same whichever keys spell it
+// ({"a":{"b":{"c":…}}}, {"a.b":{"c":…}}, …), as FindField finds it under any of them.
+constexpr uint64_t kFnvBasis = 14695981039346656037ull;
+uint64_t FnvAppend(uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Folds 64 bits into the 12-bit index of MatchContext's presence set.
+uint64_t PresenceIndex(uint64_t h) { return (h ^ (h >> 12) ^ (h >> 24) ^ (h >> 36)) & 4095; }
+
+void NoteObject(const boost::json::object& o, uint64_t prefix, bool root, int depth,
+                std::array<uint64_t, 64>& bits) {
+  for (const auto& kv : o) {
+    uint64_t h = root ? kFnvBasis : FnvAppend(prefix, ".");
+    h = FnvAppend(h, std::string_view(kv.key().data(), kv.key().size()));
+    const uint64_t i = PresenceIndex(h);
+    bits[i >> 6] |= uint64_t{1} << (i & 63);
+    // Records are depth-bounded by their parsers; the bound here only keeps a hand-made record
+    // from recursing without end (a deeper path is then simply reported as possibly present).
+    if (const auto* child = kv.value().if_object(); child != nullptr) {
+      if (depth < 32) {
+        NoteObject(*child, h, false, depth + 1, bits);
+      } else {
+        bits.fill(~uint64_t{0});
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 MatchContext::MatchContext(const FieldTable* table)
-    : table_(table), values_(table != nullptr ? table->paths.size() : 0) {}
+    : table_(table), values_(table != nullptr ? table->paths.size() : 0) {
+  if (table == nullptr) return;
+  path_hashes_.resize(table->paths.size());
+  for (size_t f = 0; f < table->paths.size(); ++f) {
+    for (const auto& path : table->paths[f]) {
+      path_hashes_[f].push_back(PresenceIndex(FnvAppend(kFnvBasis, path)));
+    }
+  }
+}
+
+void MatchContext::NotePresentPaths() {
+  present_.fill(0);
+  NoteObject(record_->fields, kFnvBasis, true, 0, present_);
+  present_done_ = true;
+}
 
 void MatchContext::Reset(const Record& record) {
   record_ = &record;
@@ -104,6 +153,8 @@ void MatchContext::Reset(const Record& record) {
     generation_ = 1;
   }
   meta_done_ = false;
+  present_done_ = false;
+  lookups_ = 0;
 }
 
 void MatchContext::Fill(Value& v, const boost::json::value* json) {
@@ -111,10 +162,8 @@ void MatchContext::Fill(Value& v, const boost::json::value* json) {
   v.present = json != nullptr;
   v.is_null = json != nullptr && json->is_null();
   v.text = {};
-  if (json == nullptr || v.is_null) {
-    v.lower = {};
-    return;
-  }
+  v.lower_ready = false;
+  if (json == nullptr || v.is_null) return;
   switch (json->kind()) {
     case boost::json::kind::string:
       v.text = json->get_string();
@@ -148,8 +197,6 @@ void MatchContext::Fill(Value& v, const boost::json::value* json) {
       v.text = v.text_buf;
       break;
   }
-  LowerInto(v.text, &v.lower_buf);
-  v.lower = v.lower_buf;
 }
 
 const MatchContext::Value& MatchContext::Get(int field) {
@@ -165,8 +212,14 @@ const MatchContext::Value& MatchContext::Get(int field) {
   v->generation = generation_;
   if (field >= 0) {
     const boost::json::value* found = nullptr;
-    for (const auto& path : table_->paths[static_cast<size_t>(field)]) {
-      found = FindField(record_->fields, path);
+    const auto& paths = table_->paths[static_cast<size_t>(field)];
+    // The presence set costs a walk over the record; it pays once a record is asked for many
+    // fields (a Windows Security event: dozens, most absent).
+    if (!present_done_ && ++lookups_ > kLookupsBeforePresence) NotePresentPaths();
+    const auto& hashes = path_hashes_[static_cast<size_t>(field)];
+    for (size_t k = 0; k < paths.size(); ++k) {
+      if (present_done_ && !MayHave(hashes[k])) continue;
+      found = FindField(record_->fields, paths[k]);
       if (found != nullptr) break;
     }
     Fill(*v, found);
@@ -175,8 +228,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
     v->is_null = false;
     v->json = nullptr;
     v->text = record_->raw;
-    LowerInto(v->text, &v->lower_buf);
-    v->lower = v->lower_buf;
+    v->lower_ready = false;
   } else {
     Fill(*v, FindField(record_->fields, "message"));
   }
@@ -277,6 +329,15 @@ bool MatchContext::EvalSelection(const Selection& sel) {
   return false;
 }
 
+bool MatchContext::TestValue(int field, const ValueTest& vt) {
+  if (field == kKeywordField) {
+    const Value& msg = Get(kMessageField);
+    if (msg.present && EvalValue(vt, msg)) return true;
+    return EvalValue(vt, Get(kRawField));
+  }
+  return EvalValue(vt, Get(field));
+}
+
 bool MatchContext::EvalFieldTest(const FieldTest& test) {
   if (test.field == kKeywordField) {
     const Value& msg = Get(kMessageField);
@@ -329,7 +390,7 @@ bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
       break;
   }
   if (!v.present || v.is_null) return false;
-  const std::string_view s = vt.cased ? v.text : v.lower;
+  const std::string_view s = vt.cased ? v.text : v.lower();
   switch (vt.op) {
     case Op::kEquals:
       return s == vt.lit;
@@ -362,7 +423,7 @@ bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
       const std::string_view mine = s;
       const Value& other = Get(vt.ref_field);
       if (!other.present || other.is_null) return false;
-      return mine == (vt.cased ? other.text : other.lower);
+      return mine == (vt.cased ? other.text : other.lower());
     }
     default:
       return false;

@@ -1,0 +1,94 @@
+// The engine's Aho–Corasick matcher: every occurrence of every pattern, with its end offset, the
+// same from the dense table and the sparse automaton, and case folding equal to scanning the
+// lower-cased text.
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "soc/detect_internal.h"
+
+namespace seccloud::soc::detect_internal {
+namespace {
+
+using Hits = std::set<std::pair<uint32_t, size_t>>;  // (pattern id, end)
+
+Hits Naive(const std::vector<std::string>& patterns, const std::vector<uint32_t>& ids,
+           std::string_view text) {
+  Hits out;
+  for (size_t p = 0; p < patterns.size(); ++p) {
+    for (size_t pos = text.find(patterns[p]); pos != std::string_view::npos;
+         pos = text.find(patterns[p], pos + 1)) {
+      out.insert({ids[p], pos + patterns[p].size()});
+    }
+  }
+  return out;
+}
+
+Hits Scanned(const LiteralMatcher& m, std::string_view text) {
+  Hits out;
+  m.Scan(text, [&](uint32_t id, size_t end) { out.insert({id, end}); });
+  return out;
+}
+
+std::string Lowered(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return s;
+}
+
+TEST(LiteralMatcherTest, DenseAndSparseFindEveryOccurrence) {
+  std::mt19937 rng(7);
+  const std::string alphabet = "abcAB\\.- \xc3\xa9";
+  auto random_string = [&](size_t max_len) {
+    std::string s;
+    const size_t n = rng() % max_len;
+    for (size_t i = 0; i < n; ++i) s += alphabet[rng() % alphabet.size()];
+    return s;
+  };
+  for (int round = 0; round < 200; ++round) {
+    const bool fold = round % 2 == 1;
+    std::vector<std::string> patterns;
+    std::vector<uint32_t> ids;
+    LiteralMatcher dense, sparse;
+    const size_t count = 1 + rng() % 30;
+    for (size_t i = 0; i < count; ++i) {
+      std::string p = random_string(6);
+      if (p.empty()) p = "a";
+      if (fold) p = Lowered(p);  // folded matchers take lower-case patterns
+      const uint32_t id = dense.Add(p);
+      ASSERT_EQ(sparse.Add(p), id);
+      patterns.push_back(p);
+      ids.push_back(id);
+    }
+    dense.Build(fold);
+    sparse.Build(fold, /*max_dense_cells=*/0);
+    EXPECT_TRUE(dense.dense());
+    EXPECT_FALSE(sparse.dense());
+    for (int t = 0; t < 20; ++t) {
+      const std::string text = random_string(60);
+      const Hits want = Naive(patterns, ids, fold ? Lowered(text) : text);
+      EXPECT_EQ(Scanned(dense, text), want) << text;
+      EXPECT_EQ(Scanned(sparse, text), want) << text;
+    }
+  }
+}
+
+TEST(LiteralMatcherTest, OverlappingAndNestedPatterns) {
+  LiteralMatcher m;
+  const uint32_t he = m.Add("he"), she = m.Add("she"), his = m.Add("his"), hers = m.Add("hers");
+  EXPECT_EQ(m.Add("he"), he);
+  m.Build();
+  const Hits want = {{she, 4}, {he, 4}, {hers, 6}, {his, 11}};
+  EXPECT_EQ(Scanned(m, "ushers, his"), want);
+  EXPECT_TRUE(Scanned(m, "").empty());
+  EXPECT_TRUE(Scanned(m, "HERS").empty());  // no folding asked for
+}
+
+}  // namespace
+}  // namespace seccloud::soc::detect_internal
