@@ -85,13 +85,15 @@ YAML
 } > "$work/seccloud.yaml"
 "$bin" socd --config "$work/seccloud.yaml" > "$work/socd.log" 2>&1 &
 socd_pid=$!
-socd_records() { curl -fsS "http://127.0.0.1:$api_port/api/v1/stats" 2>/dev/null |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])' 2>/dev/null || echo 0; }
 for _ in $(seq 1 600); do
-  curl -fsS "http://127.0.0.1:$api_port/api/v1/stats" > /dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$api_port/healthz" > /dev/null 2>&1 && break
   kill -0 "$socd_pid" 2>/dev/null || { cat "$work/socd.log" >&2; echo "socd exited" >&2; exit 1; }
   sleep 0.1
 done
+# The API wants a bearer token: the local CLI's, which socd creates beside its alerts database.
+auth="Authorization: Bearer $(cat "$work/soc/api-cli.token")"
+socd_records() { curl -fsS -H "$auth" "http://127.0.0.1:$api_port/api/v1/stats" 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])' 2>/dev/null || echo 0; }
 
 # ---- rsyslog ----
 rs_port=$(freeport)
@@ -139,13 +141,13 @@ for pass in $(seq 1 "$passes"); do
   if [ "$rate" -gt "${best_rate[rsyslog]}" ]; then best_rate[rsyslog]=$rate; best_cpu[rsyslog]=$phase_cpu; fi
   base=$(socd_records)
   run_phase socd "$socd_pid" "$syslog_port" \
-    "curl -fsS http://127.0.0.1:$api_port/api/v1/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"records\"])'" \
+    "curl -fsS -H '$auth' http://127.0.0.1:$api_port/api/v1/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"records\"])'" \
     lines "$base"
   rate=$(python3 -c "print(round($lines / $phase_total))")
   if [ "$rate" -gt "${best_rate[socd]}" ]; then best_rate[socd]=$rate; best_cpu[socd]=$phase_cpu; fi
 done
 
-stats=$(curl -fsS "http://127.0.0.1:$api_port/api/v1/stats")
+stats=$(curl -fsS -H "$auth" "http://127.0.0.1:$api_port/api/v1/stats")
 s_rss=$(rss_mib "$socd_pid" VmRSS); s_hwm=$(rss_mib "$socd_pid" VmHWM)
 r_rss=$(rss_mib "$rs_pid" VmRSS); r_hwm=$(rss_mib "$rs_pid" VmHWM)
 python3 - "$lines" "$bytes" "${best_rate[socd]}" "${best_rate[rsyslog]}" "${best_cpu[socd]}" \

@@ -1,4 +1,6 @@
 // The `soc:` section (R18–R20): inputs, store, retention, rules, threat intelligence, alerting.
+#include <optional>
+
 #include "core/config_parser.h"
 
 namespace seccloud::config_internal {
@@ -84,17 +86,34 @@ SocInputConfig ConfigParser::ParseSocInput(const Located& n, const std::string& 
 void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig& out) {
   if (!ExpectMap(n, path,
                  {"enabled", "store", "alerts", "api", "spools", "inputs", "rules", "intel",
-                  "retention", "alerting", "queue_records"}))
+                  "retention", "alerting", "queue_records", "placeholders", "tenant_placeholders"}))
     return;
   out.enabled = true;
   if (auto v = Field(n, path, "enabled")) out.enabled = Bool(*v, path + ".enabled");
   if (auto v = Required(n, path, "store")) out.store_dir = Path(*v, path + ".store");
   if (auto v = Required(n, path, "alerts")) out.alerts_db = Path(*v, path + ".alerts");
   if (auto v = Required(n, path, "api")) {
-    out.api = EndpointValue(*v, path + ".api");
-    if (v->node.IsScalar() && out.api.port != 0 && !IsLoopback(out.api.address))
-      AddError(MarkOf(*v), path + ".api",
-               "the API has no authentication yet: it listens on a loopback address only");
+    // A scalar is the listen address; a map adds the tokens.
+    std::optional<Located> listen = *v;
+    const std::string p = path + ".api";
+    if (v->node.IsMap()) {
+      listen.reset();
+      if (ExpectMap(*v, p, {"listen", "tokens", "cli_token"})) {
+        listen = Required(*v, p, "listen");
+        if (auto x = Field(*v, p, "tokens")) out.api_tokens = Path(*x, p + ".tokens");
+        if (auto x = Field(*v, p, "cli_token")) out.api_cli_token = Path(*x, p + ".cli_token");
+      }
+    }
+    if (listen) {
+      const std::string lp = v->node.IsMap() ? p + ".listen" : p;
+      out.api = EndpointValue(*listen, lp);
+      // Tokens travel in clear over plain HTTP: anything beyond this machine goes through a TLS
+      // proxy in front of the API.
+      if (listen->node.IsScalar() && out.api.port != 0 && !IsLoopback(out.api.address))
+        AddError(MarkOf(*listen), lp,
+                 "the API speaks plain HTTP: it listens on a loopback address only (put a TLS "
+                 "proxy in front of it for remote consoles)");
+    }
   }
   if (auto v = Field(n, path, "spools")) {
     out.all_spools = false;
@@ -130,6 +149,41 @@ void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig
       fs::path r = Path(item, ip);
       if (!r.empty()) out.rules.push_back(std::move(r));
     });
+  }
+  // name → [values]; names as Sigma writes them between % signs.
+  auto placeholder_map = [&](const Located& m, const std::string& mp,
+                             std::map<std::string, std::vector<std::string>>& into) {
+    if (!IsMap(m, mp)) return;
+    for (const auto& kv : m.node) {
+      const std::string name = kv.first.as<std::string>("");
+      const std::string np = Join(mp, name);
+      Located value{kv.second, m.file};
+      if (name.empty() || name.size() > 128 || name.find('%') != std::string::npos) {
+        AddError(MarkOf(value), np, "a placeholder name is 1 to 128 characters without %");
+        continue;
+      }
+      std::vector<std::string>& values = into[name];
+      ForEachItem(value, np, [&](const Located& item, const std::string& ip) {
+        std::string s = String(item, ip);
+        if (values.size() >= 10'000)
+          AddError(MarkOf(item), ip, "more than 10000 values");
+        else
+          values.push_back(std::move(s));
+      });
+    }
+  };
+  if (auto v = Field(n, path, "placeholders"))
+    placeholder_map(*v, path + ".placeholders", out.placeholders);
+  if (auto v = Field(n, path, "tenant_placeholders")) {
+    const std::string p = path + ".tenant_placeholders";
+    if (IsMap(*v, p)) {
+      for (const auto& kv : v->node) {
+        const std::string tenant = kv.first.as<std::string>("");
+        const std::string tp = Join(p, tenant);
+        soc_tenant_paths_.emplace_back(tenant, tp);
+        placeholder_map(Located{kv.second, v->file}, tp, out.tenant_placeholders[tenant]);
+      }
+    }
   }
   if (auto v = Field(n, path, "intel")) {
     std::set<std::string> names;
@@ -197,6 +251,8 @@ void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig
         });
     }
   }
+  if (out.api_cli_token.empty() && !out.alerts_db.empty())
+    out.api_cli_token = out.alerts_db.parent_path() / "api-cli.token";
   if (auto v = Field(n, path, "queue_records"))
     out.queue_records = static_cast<uint32_t>(Size(*v, path + ".queue_records", 1'000, 10'000'000));
 }

@@ -100,7 +100,7 @@ TEST(ConfigSocTest, EveryMistakeHasItsPlace) {
       "  colour: blue\n");
   ASSERT_FALSE(r);
   const std::string e = Errors(r);
-  EXPECT_THAT(e, HasSubstr("seccloud.yaml:9:8: soc.api: the API has no authentication yet"));
+  EXPECT_THAT(e, HasSubstr("seccloud.yaml:9:8: soc.api: the API speaks plain HTTP"));
   EXPECT_THAT(e, HasSubstr("soc.spools[1]: \"proxy\" is listed twice"));
   EXPECT_THAT(e, HasSubstr("soc.inputs[0].protocol: \"sctp\" is not udp, tcp, tls or file"));
   EXPECT_THAT(e, HasSubstr("soc.inputs[1].format: \"cef\" is not auto"));
@@ -114,6 +114,41 @@ TEST(ConfigSocTest, EveryMistakeHasItsPlace) {
   EXPECT_THAT(e, HasSubstr("soc.retention.proxy: \"12h\" is out of range"));
   EXPECT_THAT(e, HasSubstr("\"Bad Class\" is not a data class"));
   EXPECT_THAT(e, HasSubstr("soc.colour: unknown key"));
+}
+
+TEST(ConfigSocTest, ApiTokensAndPlaceholders) {
+  auto r = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: soc/a.db\n"
+      "  api: {listen: 127.0.0.1:9000, tokens: soc/api-tokens}\n"
+      "  placeholders: {Admins: [root, administrator]}\n"
+      "  tenant_placeholders: {tsu: {Admins: [tsu-admin], Servers: [dc01]}}\n");
+  ASSERT_TRUE(r) << Errors(r);
+  const SocConfig& s = (*r)->soc;
+  EXPECT_EQ(s.api.ToString(), "127.0.0.1:9000");
+  EXPECT_EQ(s.api_tokens, fs::path("/etc/seccloud/soc/api-tokens"));
+  EXPECT_EQ(s.api_cli_token, fs::path("/etc/seccloud/soc/api-cli.token")) << "the default";
+  EXPECT_EQ(s.placeholders.at("Admins"), (std::vector<std::string>{"root", "administrator"}));
+  EXPECT_EQ(s.tenant_placeholders.at("tsu").at("Servers"), (std::vector<std::string>{"dc01"}));
+  auto c = Load("soc: {store: s, alerts: a.db, api: {listen: 127.0.0.1:1, cli_token: /run/t}}\n");
+  ASSERT_TRUE(c) << Errors(c);
+  EXPECT_EQ((*c)->soc.api_cli_token, fs::path("/run/t"));
+
+  auto bad = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api: {listen: 10.0.0.1:9000, token: x}\n"
+      "  placeholders: {\"%x%\": [a]}\n"
+      "  tenant_placeholders: {nowhere: {A: [b]}}\n");
+  ASSERT_FALSE(bad);
+  const std::string e = Errors(bad);
+  EXPECT_THAT(e, HasSubstr("soc.api.token: unknown key"));
+  EXPECT_THAT(e, HasSubstr("a placeholder name is 1 to 128 characters without %"));
+  EXPECT_THAT(e, HasSubstr("no tenant has the id \"nowhere\""));
+  auto remote = Load("soc: {store: s, alerts: a.db, api: {listen: 10.0.0.1:9000}}\n");
+  EXPECT_THAT(Errors(remote), HasSubstr("soc.api.listen: the API speaks plain HTTP"));
 }
 
 }  // namespace

@@ -46,12 +46,21 @@ struct SocConfig {
   std::filesystem::path store_dir;  // the log store
   std::filesystem::path alerts_db;  // SQLite: alerts, suppressions, audit
   Endpoint api;                     // the HTTP JSON API (demo 127.0.0.1:9000)
+  // Bearer tokens of the API (soc/api_token.h): a file of token hashes and scopes; "" none.
+  std::filesystem::path api_tokens;
+  // The local CLI's token: socd creates it (mode 0600, every tenant) when absent and accepts it;
+  // `seccloud soc` reads it. Defaults to api-cli.token beside the alerts database.
+  std::filesystem::path api_cli_token;
   // seccloud's own event spools tailed from events.spool_dir: every service's when `spools` is
   // absent, else the listed services only.
   bool all_spools = true;
   std::vector<std::string> spools;
   std::vector<SocInputConfig> inputs;
   std::vector<std::filesystem::path> rules;  // Sigma rule files or directories
+  // Sigma placeholders (`|expand '%name%'`): name → values, and per tenant id (added to the
+  // global values for that tenant's records).
+  std::map<std::string, std::vector<std::string>> placeholders;
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> tenant_placeholders;
   std::vector<SocIntelFeedConfig> intel;
   // Retention by data class (the first part of event.dataset), in days; deletion happens only here.
   uint32_t retention_default_days = 1826;

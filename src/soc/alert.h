@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "soc/absence.h"
 #include "soc/detection.h"
 
 namespace seccloud::soc {
@@ -75,9 +76,10 @@ struct Alert {
 };
 
 struct IngestOutcome {
-  enum class Kind : uint8_t { kNewAlert, kGrouped, kSuppressed };
+  // kResolved: a recovery (Detection::resolves) closed alert_id, or found no open alert (id 0).
+  enum class Kind : uint8_t { kNewAlert, kGrouped, kSuppressed, kResolved };
   Kind kind = Kind::kNewAlert;
-  int64_t alert_id = 0;        // kNewAlert, kGrouped
+  int64_t alert_id = 0;        // kNewAlert, kGrouped, kResolved
   int64_t suppression_id = 0;  // kSuppressed
   Level severity = Level::kMedium;
 };
@@ -150,6 +152,8 @@ class AlertStore {
   virtual ~AlertStore() = default;
 
   // Deduplicates, groups or suppresses one detection; returns after the change is committed.
+  // A recovery (Detection::resolves) instead closes the open alert of its group, as "system",
+  // audited as alert.recover with the recovering evidence.
   // Invalid detections (no rule id, over-long fields) are kInvalidArgument and change nothing.
   virtual Result<IngestOutcome> Add(const Detection& detection) = 0;
   // The same for many, in one transaction: all are stored or (on error) none.
@@ -179,6 +183,12 @@ class AlertStore {
   virtual Result<int64_t> ExpireSuppressions() = 0;
 
   virtual Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) = 0;
+
+  // seccloud-absence entities (soc/absence.h), kept here so that a restart of socd neither
+  // forgets a silent system nor reports it twice. SaveAbsence upserts (deletes `forget` ones) in
+  // one transaction; LoadAbsence returns at most max_entities rows, skipping damaged ones.
+  virtual Status SaveAbsence(const std::vector<AbsenceEntity>& changes) = 0;
+  virtual Result<std::vector<AbsenceEntity>> LoadAbsence(size_t max_entities = 1'000'000) = 0;
 };
 
 // Opens (creating or migrating) the store. kInvalidArgument for a bad policy CIDR or a database
@@ -194,6 +204,6 @@ struct SeverityRating {
 Result<SeverityRating> RateSeverity(const Detection& detection, const AlertPolicy& policy);
 
 // The alert schema version OpenAlertStore writes (PRAGMA user_version).
-inline constexpr int kAlertSchemaVersion = 1;
+inline constexpr int kAlertSchemaVersion = 2;
 
 }  // namespace seccloud::soc

@@ -88,6 +88,18 @@ CREATE TABLE audit (
 CREATE INDEX audit_tenant ON audit (tenant, id);
 CREATE INDEX audit_alert ON audit (alert_id);
 )sql",
+    // 2: seccloud-absence entities (R19 "a service down"), one row per rule and entity.
+    R"sql(
+CREATE TABLE absence_entities (
+  rule TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  entity_values TEXT NOT NULL,
+  last_seen INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  down INTEGER NOT NULL,
+  PRIMARY KEY (rule, tenant, entity_values)
+) WITHOUT ROWID;
+)sql",
 };
 
 int64_t SystemClockMs() {
@@ -538,6 +550,78 @@ class SqliteAlertStore final : public AlertStore {
     return n;
   }
 
+  Status SaveAbsence(const std::vector<AbsenceEntity>& changes) override {
+    if (changes.empty()) return {};
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(Begin());
+    auto done = [&]() -> Status {
+      ASSIGN_OR_RETURN(
+          sqlite3_stmt * upsert,
+          Prepare("INSERT INTO absence_entities (rule, tenant, entity_values, last_seen, "
+                  "last_seq, down) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (rule, tenant, "
+                  "entity_values) DO UPDATE SET last_seen = ?4, last_seq = ?5, down = ?6"));
+      ASSIGN_OR_RETURN(sqlite3_stmt * erase,
+                       Prepare("DELETE FROM absence_entities WHERE rule = ?1 AND tenant = ?2 AND "
+                               "entity_values = ?3"));
+      for (const AbsenceEntity& e : changes) {
+        if (e.values.empty() || e.values.size() > kMaxAbsenceValues ||
+            e.rule.size() > kMaxAbsenceTextBytes || e.tenant.size() > kMaxAbsenceTextBytes) {
+          return MakeError(Errc::kInvalidArgument,
+                           "absence entity of rule " + Quote(e.rule) + ": bad shape");
+        }
+        boost::json::array values;
+        for (const auto& v : e.values) values.push_back(Str(v));
+        Stmt s(e.forget ? erase : upsert);
+        s.Bind(1, e.rule).Bind(2, e.tenant).Bind(3, JsonText(values));
+        if (!e.forget) {
+          s.Bind(4, e.last_seen_ms)
+              .Bind(5, static_cast<int64_t>(e.last_seq))
+              .Bind(6, int64_t{e.down ? 1 : 0});
+        }
+        if (const int rc = s.Step(); rc != SQLITE_DONE) return Fail("save absence entity", rc);
+      }
+      return {};
+    }();
+    if (!done) return Rollback(done.error());
+    return Commit();
+  }
+
+  Result<std::vector<AbsenceEntity>> LoadAbsence(size_t max_entities) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                     Prepare("SELECT rule, tenant, entity_values, last_seen, last_seq, down FROM "
+                             "absence_entities ORDER BY rule, tenant, entity_values LIMIT ?1"));
+    Stmt s(raw);
+    s.Bind(1, static_cast<int64_t>(std::min<size_t>(max_entities, INT64_MAX)));
+    std::vector<AbsenceEntity> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      AbsenceEntity e;
+      e.rule = s.Text(0);
+      e.tenant = s.Text(1);
+      boost::system::error_code ec;
+      const boost::json::value v = boost::json::parse(s.Text(2), ec);
+      if (ec || !v.is_array() || v.as_array().empty() || v.as_array().size() > kMaxAbsenceValues) {
+        continue;  // a damaged row: the entity is learned again from its next event
+      }
+      bool ok = true;
+      for (const auto& x : v.as_array()) {
+        if (!x.is_string() || x.get_string().size() > kMaxAbsenceTextBytes) {
+          ok = false;
+          break;
+        }
+        e.values.emplace_back(x.get_string());
+      }
+      if (!ok || e.rule.size() > kMaxAbsenceTextBytes) continue;
+      e.last_seen_ms = s.Int(3);
+      e.last_seq = static_cast<uint64_t>(std::max<int64_t>(0, s.Int(4)));
+      e.down = s.Int(5) != 0;
+      out.push_back(std::move(e));
+    }
+    if (rc != SQLITE_DONE) return Fail("load absence entities", rc);
+    return out;
+  }
+
   Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& f) override {
     std::lock_guard lock(mu_);
     ASSIGN_OR_RETURN(
@@ -790,10 +874,69 @@ class SqliteAlertStore final : public AlertStore {
     return nullptr;
   }
 
+  static std::string GroupKey(const Detection& d) {
+    std::string group_key;
+    group_key.reserve(d.tenant.size() + d.rule_id.size() + d.entity.size() + 2);
+    group_key.append(d.tenant).push_back('\x1f');
+    group_key.append(d.rule_id).push_back('\x1f');
+    group_key.append(d.entity);
+    return group_key;
+  }
+
+  // A recovery closes the group's open alert (there is at most one that is not closed).
+  Result<IngestOutcome> ResolveLocked(const Detection& d, int64_t now, int64_t t) {
+    IngestOutcome outcome;
+    outcome.kind = IngestOutcome::Kind::kResolved;
+    outcome.severity = d.level;
+    int64_t alert_id = 0;
+    {
+      ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                       Prepare("SELECT id FROM alerts WHERE group_key = ?1 AND status != 'closed' "
+                               "ORDER BY last_seen DESC LIMIT 1"));
+      Stmt s(raw);
+      s.Bind(1, GroupKey(d));
+      const int rc = s.Step();
+      if (rc == SQLITE_ROW) {
+        alert_id = s.Int(0);
+      } else if (rc != SQLITE_DONE) {
+        return Fail("find alert group", rc);
+      }
+    }
+    if (alert_id == 0) return outcome;  // suppressed, or closed by an analyst already
+    outcome.alert_id = alert_id;
+    const std::string recovered = FormatTimeMs(t);
+    {
+      ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                       Prepare("UPDATE alerts SET status = 'closed', updated = ?2, context = "
+                               "json_set(context, '$.\"absence.recovered\"', ?3) WHERE id = ?1"));
+      Stmt s(raw);
+      s.Bind(1, alert_id).Bind(2, now).Bind(3, recovered);
+      if (const int rc = s.Step(); rc != SQLITE_DONE) return Fail("close recovered alert", rc);
+    }
+    if (!d.evidence.empty()) {
+      ASSIGN_OR_RETURN(
+          sqlite3_stmt * raw,
+          Prepare("INSERT OR IGNORE INTO alert_evidence (alert_id, seq) VALUES (?1, ?2)"));
+      Stmt s(raw);
+      s.Bind(1, alert_id).Bind(2, static_cast<int64_t>(d.evidence.front()));
+      if (const int rc = s.Step(); rc != SQLITE_DONE) return Fail("insert evidence", rc);
+    }
+    boost::json::object details;
+    details["to"] = "closed";
+    details["reason"] = "recovered: matching events resumed at " + recovered;
+    if (!d.evidence.empty()) details["evidence"] = d.evidence.front();
+    if (const auto* silent = d.context.if_contains("absence.silent_ms")) {
+      details["silent_ms"] = *silent;
+    }
+    RETURN_IF_ERROR(AuditLocked(now, "system", "alert.recover", d.tenant, alert_id, 0, details));
+    return outcome;
+  }
+
   Result<IngestOutcome> AddLocked(const Detection& d) {
     RETURN_IF_ERROR(ValidateDetection(d));
     const int64_t now = options_.clock_ms();
     const int64_t t = d.time_ms != 0 ? d.time_ms : now;
+    if (d.resolves) return ResolveLocked(d, now, t);
     IngestOutcome outcome;
 
     // Lazily expire (and audit) suppressions whose time has come.
@@ -819,11 +962,7 @@ class SqliteAlertStore final : public AlertStore {
 
     const SeverityRating rating = Rate(d, policy_);
     outcome.severity = rating.severity;
-    std::string group_key;
-    group_key.reserve(d.tenant.size() + d.rule_id.size() + d.entity.size() + 2);
-    group_key.append(d.tenant).push_back('\x1f');
-    group_key.append(d.rule_id).push_back('\x1f');
-    group_key.append(d.entity);
+    const std::string group_key = GroupKey(d);
 
     // The most recent alert of the group that is not closed.
     int64_t alert_id = 0, first_seen = 0, last_seen = 0, severity = 0, level = 0, kept = 0;

@@ -1,6 +1,7 @@
 #include "soc/correlation.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <climits>
 #include <deque>
@@ -36,6 +37,26 @@ struct GroupTable {
   std::list<std::string> lru;  // front: least recently updated
 };
 
+constexpr int64_t kMaxTimeMs = int64_t{1} << 52;  // year ~144,000: beyond any real clock
+
+// One entity of a seccloud-absence rule.
+struct AbsenceEntry {
+  std::string tenant;
+  std::vector<std::string> values;
+  int64_t last_seen = 0;
+  uint64_t last_seq = 0;
+  bool down = false;
+  bool listed = false;  // named in the rule's expected list (never forgotten)
+  bool dirty = true;    // changed since it was last handed out for persisting
+  int64_t persisted_seen = INT64_MIN;
+};
+
+struct AbsenceTable {
+  std::unordered_map<std::string, AbsenceEntry> entities;  // tenant \x1f value \x1f …
+  bool seeded = false;              // the expected list applied (at the first Flush)
+  std::vector<AbsenceEntity> gone;  // forgotten since the last TakeAbsenceChanges
+};
+
 bool Tumbling(const CorrelationRule& c) {
   return (c.type == CorrelationType::kEventCount || c.type == CorrelationType::kValueCount) &&
          (c.op == CompareOp::kLt || c.op == CompareOp::kLte || c.op == CompareOp::kEq);
@@ -67,6 +88,8 @@ const char* TypeName(CorrelationType t) {
       return "temporal";
     case CorrelationType::kTemporalOrdered:
       return "temporal_ordered";
+    case CorrelationType::kAbsence:
+      return "seccloud-absence";
   }
   return "?";
 }
@@ -75,7 +98,7 @@ std::string Fingerprint(const RuleSet& set, const CorrelationRule& c) {
   std::string f = c.id + '\x1f' + TypeName(c.type) + '\x1f' + std::to_string(c.timespan_ms) +
                   '\x1f' + std::to_string(static_cast<int>(c.op)) + '\x1f' +
                   std::to_string(c.threshold) + '\x1f' + c.value_field;
-  for (size_t r : c.rules) f += '\x1e' + set.rules[r].id;
+  for (size_t pos = 0; pos < c.rules.size(); ++pos) f += '\x1e' + set.InputId(c, pos);
   for (const auto& g : c.group_by) f += '\x1d' + g;
   return f;
 }
@@ -84,6 +107,7 @@ std::string Fingerprint(const RuleSet& set, const CorrelationRule& c) {
 
 struct CorrelationState::Tables {
   std::map<std::string, GroupTable> by_fingerprint;
+  std::map<std::string, AbsenceTable> absence_by_key;
 };
 CorrelationState::CorrelationState() : tables(std::make_unique<Tables>()) {}
 CorrelationState::~CorrelationState() = default;
@@ -93,7 +117,10 @@ struct Correlator::Impl {
   CorrelationLimits limits;
   std::vector<std::vector<std::pair<size_t, uint16_t>>> by_rule;  // rule → (correlation, pos)
   std::vector<GroupTable> tables;                                 // per correlation
-  std::string key;
+  std::vector<AbsenceTable> absence;                              // per correlation
+  // correlation → (outer correlation, pos) for correlations of correlations
+  std::vector<std::vector<std::pair<size_t, uint16_t>>> by_correlation;
+  std::array<std::string, kMaxCorrelationDepth + 1> keys;  // group key scratch per depth
   std::vector<std::string_view> scratch;
 };
 
@@ -104,10 +131,18 @@ Correlator::Correlator(std::shared_ptr<const RuleSet> rules, CorrelationLimits l
   const RuleSet& set = *impl_->rules;
   impl_->by_rule.resize(set.rules.size());
   impl_->tables.resize(set.correlations.size());
+  impl_->absence.resize(set.correlations.size());
   for (size_t c = 0; c < set.correlations.size(); ++c) {
     impl_->tables[c].fingerprint = Fingerprint(set, set.correlations[c]);
-    for (size_t pos = 0; pos < set.correlations[c].rules.size(); ++pos) {
-      impl_->by_rule[set.correlations[c].rules[pos]].emplace_back(c, static_cast<uint16_t>(pos));
+    const CorrelationRule& cr = set.correlations[c];
+    for (size_t pos = 0; pos < cr.rules.size(); ++pos) {
+      if (pos < cr.from_correlation.size() && cr.from_correlation[pos]) {
+        if (impl_->by_correlation.size() <= cr.rules[pos])
+          impl_->by_correlation.resize(cr.rules[pos] + 1);
+        impl_->by_correlation[cr.rules[pos]].emplace_back(c, static_cast<uint16_t>(pos));
+      } else {
+        impl_->by_rule[cr.rules[pos]].emplace_back(c, static_cast<uint16_t>(pos));
+      }
     }
   }
 }
@@ -150,8 +185,68 @@ int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
       }
       return static_cast<int64_t>(next);
     }
+    case CorrelationType::kAbsence:
+      return 0;  // judged by Flush, not by counting
   }
   return 0;
+}
+
+std::string EntityKey(std::string_view tenant, const std::vector<std::string>& values) {
+  std::string key(tenant);
+  for (const auto& v : values) {
+    key += '\x1f';
+    key += v;
+  }
+  return key;
+}
+
+bool IsTerminalField(const RuleSet& set, const CorrelationRule& c, size_t i) {
+  static constexpr std::string_view kTerminals[] = {"source.ip", "host.name", "host.hostname",
+                                                    "host.ip", "observer.name"};
+  const int id = c.group_fields.empty() ? -1 : c.group_fields[0][i];
+  const std::string_view path =
+      id >= 0 && !set.fields->paths[static_cast<size_t>(id)].empty()
+          ? std::string_view(set.fields->paths[static_cast<size_t>(id)][0])
+          : std::string_view(c.group_by[i]);
+  for (auto t : kTerminals)
+    if (path == t || c.group_by[i] == t) return true;
+  return false;
+}
+
+// The alert of an absence rule: the entity, when it was last heard of, how long it has been silent.
+Detection MakeAbsenceDetection(const RuleSet& set, const CorrelationRule& c, const AbsenceEntry& e,
+                               int64_t now_ms) {
+  Detection d;
+  d.rule_id = c.id;
+  d.rule_title = c.title;
+  d.ruleset = "absence";
+  d.level = c.level;
+  d.tags = c.tags;
+  d.tenant = e.tenant;
+  d.time_ms = now_ms;
+  boost::json::object group;
+  for (size_t i = 0; i < c.group_by.size() && i < e.values.size(); ++i) {
+    if (!d.entity.empty()) d.entity += ", ";
+    d.entity += c.group_by[i] + "=" + e.values[i];
+    group[c.group_by[i]] = e.values[i];
+    if (d.terminal.empty() && IsTerminalField(set, c, i)) d.terminal = e.values[i];
+  }
+  if (e.last_seq != 0) d.evidence.push_back(e.last_seq);
+  d.context["correlation.type"] = "seccloud-absence";
+  d.context["correlation.group"] = std::move(group);
+  d.context["correlation.timespan_ms"] = c.timespan_ms;
+  d.context["absence.expected"] = e.listed ? "listed" : "learned";
+  if (e.last_seq != 0) {
+    d.context["absence.last_seen"] = FormatTimeMs(e.last_seen);
+  } else {
+    d.context["absence.last_seen"] = nullptr;  // listed, never heard of since socd watched
+  }
+  d.context["absence.silent_ms"] = now_ms - e.last_seen;
+  boost::json::array rules;
+  for (size_t pos = 0; pos < c.rules.size(); ++pos)
+    rules.push_back(boost::json::string(set.InputId(c, pos)));
+  d.context["correlation.rules"] = std::move(rules);
+  return d;
 }
 
 Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Group& g,
@@ -194,7 +289,8 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
   d.context["correlation.events"] = g.events.size();
   d.context["correlation.timespan_ms"] = c.timespan_ms;
   boost::json::array rules;
-  for (size_t r : c.rules) rules.push_back(boost::json::string(set.rules[r].id));
+  for (size_t pos = 0; pos < c.rules.size(); ++pos)
+    rules.push_back(boost::json::string(set.InputId(c, pos)));
   d.context["correlation.rules"] = std::move(rules);
   return d;
 }
@@ -204,12 +300,19 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
 void Correlator::OnMatch(size_t rule_index, sigma_internal::MatchContext& ctx,
                          std::vector<Detection>* out) {
   if (rule_index >= impl_->by_rule.size()) return;
+  for (const auto& [ci, pos] : impl_->by_rule[rule_index]) Feed(ci, pos, ctx, out, 0);
+}
+
+// One input of correlation `ci` (position `pos`) matched the current record: a base rule, or at
+// depth > 0 an inner correlation that fired on it.
+void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx,
+                      std::vector<Detection>* out, size_t depth) {
   const RuleSet& set = *impl_->rules;
   const Record& rec = ctx.record();
-  for (const auto& [ci, pos] : impl_->by_rule[rule_index]) {
+  {
     const CorrelationRule& c = set.correlations[ci];
     GroupTable& table = impl_->tables[ci];
-    std::string& key = impl_->key;
+    std::string& key = impl_->keys[depth];
     std::string_view tenant = rec.tenant;
     key.assign(tenant);
     bool grouped = true;
@@ -224,14 +327,18 @@ void Correlator::OnMatch(size_t rule_index, sigma_internal::MatchContext& ctx,
     }
     if (!grouped) {
       ++stats_.ungrouped_events;
-      continue;
+      return;
+    }
+    if (c.type == CorrelationType::kAbsence) {
+      AbsenceSeen(ci, pos, key, ctx, out);
+      return;
     }
     std::string value;
     if (c.type == CorrelationType::kValueCount) {
       const auto& v = ctx.Get(c.value_field_ids[pos]);
       if (!v.present || v.is_null) {
         ++stats_.ungrouped_events;
-        continue;
+        return;
       }
       value.assign(v.text);
     }
@@ -257,7 +364,7 @@ void Correlator::OnMatch(size_t rule_index, sigma_internal::MatchContext& ctx,
       if (!g.events.empty() && ev.time >= g.window_start + c.timespan_ms) {
         const int64_t n = Measure(c, g.events, &impl_->scratch);
         if (Compare(c.op, n, c.threshold)) {
-          out->push_back(MakeDetection(set, c, g, n, impl_->limits, rec));
+          if (c.emit) out->push_back(MakeDetection(set, c, g, n, impl_->limits, rec));
           ++stats_.fired;
         }
         g.events.clear();
@@ -265,19 +372,19 @@ void Correlator::OnMatch(size_t rule_index, sigma_internal::MatchContext& ctx,
       if (g.events.empty()) g.window_start = ev.time;
       if (ev.time < g.window_start) {
         ++stats_.late_events;
-        continue;
+        return;
       }
       if (g.events.size() >= impl_->limits.max_events_per_group) {
         ++stats_.events_dropped;
-        continue;  // the count is capped; a tumbling window keeps its first events
+        return;  // the count is capped; a tumbling window keeps its first events
       }
       g.events.push_back(std::move(ev));
-      continue;
+      return;
     }
 
     if (g.newest != INT64_MIN && ev.time < g.newest - c.timespan_ms) {
       ++stats_.late_events;
-      continue;
+      return;
     }
     auto where = g.events.end();
     while (where != g.events.begin() && std::prev(where)->time > ev.time) --where;
@@ -292,10 +399,178 @@ void Correlator::OnMatch(size_t rule_index, sigma_internal::MatchContext& ctx,
     }
     const int64_t n = Measure(c, g.events, &impl_->scratch);
     if (Compare(c.op, n, c.threshold)) {
-      out->push_back(MakeDetection(set, c, g, n, impl_->limits, rec));
+      if (c.emit) out->push_back(MakeDetection(set, c, g, n, impl_->limits, rec));
       ++stats_.fired;
       g.events.clear();  // once per window: the next firing needs a fresh set of events
+      // Outer correlations see this firing as their input matching the completing record.
+      if (depth + 1 < kMaxCorrelationDepth + 1 && ci < impl_->by_correlation.size()) {
+        for (const auto& [outer, opos] : impl_->by_correlation[ci])
+          Feed(outer, opos, ctx, out, depth + 1);
+      }
     }
+  }
+}
+
+void Correlator::AbsenceSeen(size_t ci, size_t pos, const std::string& key,
+                             sigma_internal::MatchContext& ctx, std::vector<Detection>* out) {
+  const RuleSet& set = *impl_->rules;
+  const CorrelationRule& c = set.correlations[ci];
+  AbsenceTable& t = impl_->absence[ci];
+  const Record& rec = ctx.record();
+  // Clamped so that "now - last seen" cannot overflow whatever a record claims.
+  const int64_t seen =
+      std::clamp<int64_t>(rec.received_ms != 0 ? rec.received_ms : rec.time_ms, 0, kMaxTimeMs);
+  auto it = t.entities.find(key);
+  if (it == t.entities.end()) {
+    // Before the first Flush the listed entities are not in the table yet; a record of one of
+    // them is tracked here and marked listed when the list is applied.
+    if (!c.learn && t.seeded) return;
+    if (t.entities.size() >= impl_->limits.max_absence_entities) {
+      ++stats_.absence_refused;
+      return;
+    }
+    AbsenceEntry e;
+    e.tenant = rec.tenant;
+    for (int f : c.group_fields[pos]) e.values.emplace_back(ctx.Get(f).text);
+    e.last_seen = seen;
+    it = t.entities.emplace(key, std::move(e)).first;
+  }
+  AbsenceEntry& e = it->second;
+  const int64_t previous = e.last_seen;
+  if (seen >= e.last_seen) {
+    e.last_seen = seen;
+    e.last_seq = rec.seq;
+  }
+  if (e.down) {
+    Detection d = MakeAbsenceDetection(set, c, e, seen);
+    d.resolves = true;
+    d.evidence.assign(1, rec.seq);
+    d.context["absence.state"] = "recovered";
+    d.context["absence.silent_ms"] = seen - previous;
+    out->push_back(std::move(d));
+    ++stats_.absence_recovered;
+    e.down = false;
+    e.dirty = true;
+  }
+  // Persisting every record's time would write constantly; a quarter of the timespan (at most a
+  // minute) behind is close enough: after a restart an entity is judged at most that much early.
+  if (e.persisted_seen == INT64_MIN ||
+      e.last_seen - e.persisted_seen >= std::min<int64_t>(c.timespan_ms / 4, 60'000)) {
+    e.dirty = true;
+  }
+}
+
+void Correlator::FlushAbsence(size_t ci, int64_t now_ms, std::vector<Detection>* out) {
+  const RuleSet& set = *impl_->rules;
+  const CorrelationRule& c = set.correlations[ci];
+  AbsenceTable& t = impl_->absence[ci];
+  const std::string rule_key = AbsenceKey(c);
+  now_ms = std::clamp<int64_t>(now_ms, 0, kMaxTimeMs);
+  if (!t.seeded) {
+    t.seeded = true;
+    for (auto& [k, e] : t.entities) e.listed = false;
+    for (const auto& x : c.expected) {
+      auto [it, added] = t.entities.try_emplace(EntityKey(x.tenant, x.values));
+      AbsenceEntry& e = it->second;
+      e.listed = true;
+      if (added) {
+        // Listed but never heard of: the silence counts from when socd started watching.
+        e.tenant = x.tenant;
+        e.values = x.values;
+        e.last_seen = now_ms;
+      }
+    }
+    if (!c.learn) {
+      for (auto it = t.entities.begin(); it != t.entities.end();) {
+        if (it->second.listed) {
+          ++it;
+          continue;
+        }
+        t.gone.push_back(
+            AbsenceEntity{rule_key, it->second.tenant, it->second.values, 0, 0, false, true});
+        it = t.entities.erase(it);
+      }
+    }
+  }
+  for (auto it = t.entities.begin(); it != t.entities.end();) {
+    AbsenceEntry& e = it->second;
+    const int64_t silent = now_ms - e.last_seen;
+    if (!e.listed && c.forget_ms > 0 && silent >= c.forget_ms) {
+      t.gone.push_back(AbsenceEntity{rule_key, e.tenant, e.values, 0, 0, false, true});
+      it = t.entities.erase(it);
+      ++stats_.absence_forgotten;
+      continue;
+    }
+    if (!e.down && silent >= c.timespan_ms) {
+      out->push_back(MakeAbsenceDetection(set, c, e, now_ms));
+      ++stats_.fired;
+      e.down = true;
+      e.dirty = true;
+    }
+    ++it;
+  }
+}
+
+std::string Correlator::AbsenceKey(const CorrelationRule& rule) {
+  std::string key = rule.id;
+  for (const auto& g : rule.group_by) {
+    key += '\x1f';
+    key += g;
+  }
+  return key;
+}
+
+std::vector<AbsenceEntity> Correlator::TakeAbsenceChanges(bool all) {
+  std::vector<AbsenceEntity> out;
+  const RuleSet& set = *impl_->rules;
+  for (size_t ci = 0; ci < impl_->absence.size(); ++ci) {
+    const CorrelationRule& c = set.correlations[ci];
+    if (c.type != CorrelationType::kAbsence) continue;
+    AbsenceTable& t = impl_->absence[ci];
+    const std::string rule_key = AbsenceKey(c);
+    for (auto& g : t.gone) out.push_back(std::move(g));
+    t.gone.clear();
+    for (auto& [k, e] : t.entities) {
+      if (!e.dirty && !all) continue;
+      out.push_back(
+          AbsenceEntity{rule_key, e.tenant, e.values, e.last_seen, e.last_seq, e.down, false});
+      e.dirty = false;
+      e.persisted_seen = e.last_seen;
+    }
+  }
+  return out;
+}
+
+void Correlator::RestoreAbsence(const std::vector<AbsenceEntity>& entities) {
+  const RuleSet& set = *impl_->rules;
+  std::unordered_map<std::string, size_t> by_key;
+  for (size_t ci = 0; ci < set.correlations.size(); ++ci)
+    if (set.correlations[ci].type == CorrelationType::kAbsence)
+      by_key.emplace(AbsenceKey(set.correlations[ci]), ci);
+  for (const AbsenceEntity& a : entities) {
+    auto it = by_key.find(a.rule);
+    if (it == by_key.end() || a.forget) continue;
+    const CorrelationRule& c = set.correlations[it->second];
+    if (a.values.size() != c.group_by.size()) continue;
+    AbsenceTable& t = impl_->absence[it->second];
+    const std::string key = EntityKey(a.tenant, a.values);
+    auto existing = t.entities.find(key);
+    if (existing == t.entities.end() && t.entities.size() >= impl_->limits.max_absence_entities) {
+      ++stats_.absence_refused;
+      continue;
+    }
+    if (a.last_seen_ms < 0 || a.last_seen_ms > kMaxTimeMs) continue;  // damaged
+    AbsenceEntry& e = t.entities[key];
+    if (existing != t.entities.end() && e.last_seen >= a.last_seen_ms) continue;  // newer here
+    e.tenant = a.tenant;
+    e.values = a.values;
+    e.last_seen = a.last_seen_ms;
+    e.last_seq = a.last_seq;
+    e.down = a.down;
+    e.dirty = false;
+    e.persisted_seen = a.last_seen_ms;
+    // Restored entities are re-checked against the rule's current list at the next Flush.
+    t.seeded = false;
   }
 }
 
@@ -304,6 +579,10 @@ void Correlator::Flush(int64_t now_ms, std::vector<Detection>* out) {
   Record none;
   for (size_t ci = 0; ci < impl_->tables.size(); ++ci) {
     const CorrelationRule& c = set.correlations[ci];
+    if (c.type == CorrelationType::kAbsence) {
+      FlushAbsence(ci, now_ms, out);
+      continue;
+    }
     if (!Tumbling(c)) continue;
     GroupTable& table = impl_->tables[ci];
     for (auto it = table.groups.begin(); it != table.groups.end();) {
@@ -311,7 +590,7 @@ void Correlator::Flush(int64_t now_ms, std::vector<Detection>* out) {
       if (!g.events.empty() && g.window_start + c.timespan_ms <= now_ms) {
         const int64_t n = Measure(c, g.events, &impl_->scratch);
         if (Compare(c.op, n, c.threshold)) {
-          out->push_back(MakeDetection(set, c, g, n, impl_->limits, none));
+          if (c.emit) out->push_back(MakeDetection(set, c, g, n, impl_->limits, none));
           ++stats_.fired;
         }
         table.lru.erase(g.lru);
@@ -331,6 +610,12 @@ std::unique_ptr<CorrelationState> Correlator::TakeState() {
     t = GroupTable{};
     t.fingerprint = std::move(fp);
   }
+  const RuleSet& set = *impl_->rules;
+  for (size_t ci = 0; ci < impl_->absence.size(); ++ci) {
+    if (set.correlations[ci].type != CorrelationType::kAbsence) continue;
+    state->tables->absence_by_key[AbsenceKey(set.correlations[ci])] = std::move(impl_->absence[ci]);
+    impl_->absence[ci] = AbsenceTable{};
+  }
   return state;
 }
 
@@ -345,6 +630,22 @@ void Correlator::RestoreState(std::unique_ptr<CorrelationState> state) {
       t.groups.erase(t.lru.front());
       t.lru.pop_front();
       ++stats_.groups_evicted;
+    }
+  }
+  const RuleSet& set = *impl_->rules;
+  for (size_t ci = 0; ci < impl_->absence.size(); ++ci) {
+    if (set.correlations[ci].type != CorrelationType::kAbsence) continue;
+    auto it = state->tables->absence_by_key.find(AbsenceKey(set.correlations[ci]));
+    if (it == state->tables->absence_by_key.end()) continue;
+    AbsenceTable& t = impl_->absence[ci];
+    t = std::move(it->second);
+    t.seeded = false;  // the reloaded rule's expected list and learn setting apply
+    while (t.entities.size() > impl_->limits.max_absence_entities) {
+      auto victim = t.entities.begin();
+      t.gone.push_back(AbsenceEntity{it->first, victim->second.tenant, victim->second.values, 0, 0,
+                                     false, true});
+      t.entities.erase(victim);
+      ++stats_.absence_refused;
     }
   }
 }

@@ -15,6 +15,15 @@
 // State is bounded: at most max_groups groups per correlation (the least recently updated is
 // evicted, counted) and max_events_per_group events per group (the oldest dropped, counted).
 //
+// seccloud-absence (CorrelationType::kAbsence) is judged on the wall clock, not on records' times:
+// an entity's last-seen time is the arrival time (Record::received_ms) of its newest matching
+// record, and Flush(now) reports every expected entity silent for at least `timespan` once
+// (Detection ruleset "absence"); its next matching record reports the recovery
+// (Detection::resolves). Expected entities are those listed in the rule (from the first Flush on)
+// and, with `learn`, every entity seen; a learned one silent for `forget` is dropped. At most
+// max_absence_entities per rule: entities beyond are not tracked (counted in
+// stats().absence_refused). TakeAbsenceChanges/RestoreAbsence carry the entities across restarts.
+//
 // Not thread-safe; one per DetectionEngine.
 
 #include <cstdint>
@@ -22,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "soc/absence.h"
 #include "soc/detection.h"
 #include "soc/record.h"
 #include "soc/sigma.h"
@@ -35,7 +45,8 @@ class MatchContext;
 struct CorrelationLimits {
   size_t max_groups = 100'000;  // per correlation
   size_t max_events_per_group = 1'000;
-  size_t max_evidence = 100;  // Record seqs cited by one detection (the earliest ones)
+  size_t max_evidence = 100;             // Record seqs cited by one detection (the earliest ones)
+  size_t max_absence_entities = 10'000;  // per seccloud-absence rule
 };
 
 struct CorrelationStats {
@@ -44,6 +55,9 @@ struct CorrelationStats {
   uint64_t events_dropped = 0;    // beyond max_events_per_group
   uint64_t ungrouped_events = 0;  // a group-by field was absent from the record
   uint64_t fired = 0;
+  uint64_t absence_refused = 0;    // entities not tracked: max_absence_entities reached
+  uint64_t absence_forgotten = 0;  // learned entities dropped after `forget`
+  uint64_t absence_recovered = 0;
 };
 
 // Correlation windows in flight, handed from an engine to its replacement on reload. Opaque.
@@ -69,8 +83,17 @@ class Correlator {
   // Judges lt/lte/eq windows that ended at or before now_ms.
   void Flush(int64_t now_ms, std::vector<Detection>* out);
 
+  // seccloud-absence entities changed since the last call (all of them when `all`), to persist;
+  // entries with `forget` set are to be deleted.
+  std::vector<AbsenceEntity> TakeAbsenceChanges(bool all = false);
+  // Adopts persisted entities of this correlator's absence rules (others are ignored, as are
+  // entities a rule with learn: false does not list). Call before the first Flush.
+  void RestoreAbsence(const std::vector<AbsenceEntity>& entities);
+  // The persistence key of an absence rule (AbsenceEntity::rule).
+  static std::string AbsenceKey(const CorrelationRule& rule);
+
   // Moves the windows out; RestoreState adopts those whose correlation (same id and definition)
-  // exists in this correlator's rules and drops the rest.
+  // exists in this correlator's rules and drops the rest. Absence entities move by AbsenceKey.
   std::unique_ptr<CorrelationState> TakeState();
   void RestoreState(std::unique_ptr<CorrelationState> state);
 
@@ -78,6 +101,12 @@ class Correlator {
   size_t groups() const;
 
  private:
+  void Feed(size_t correlation, uint16_t pos, sigma_internal::MatchContext& ctx,
+            std::vector<Detection>* out, size_t depth);
+  void AbsenceSeen(size_t correlation, size_t pos, const std::string& key,
+                   sigma_internal::MatchContext& ctx, std::vector<Detection>* out);
+  void FlushAbsence(size_t correlation, int64_t now_ms, std::vector<Detection>* out);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   CorrelationStats stats_;

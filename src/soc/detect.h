@@ -53,6 +53,10 @@ class DetectionEngine {
   // Judges correlation windows (lt/lte/eq) that ended at or before now_ms; call periodically.
   void Flush(int64_t now_ms, std::vector<Detection>* out);
 
+  // seccloud-absence entities to persist / restored after a restart (see Correlator).
+  std::vector<AbsenceEntity> TakeAbsenceChanges(bool all = false);
+  void RestoreAbsence(const std::vector<AbsenceEntity>& entities);
+
   std::unique_ptr<CorrelationState> TakeState();
   void RestoreState(std::unique_ptr<CorrelationState> state);
 

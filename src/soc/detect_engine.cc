@@ -234,6 +234,14 @@ void DetectionEngine::Flush(int64_t now_ms, std::vector<Detection>* out) {
   stats_.detections += out->size() - before;
 }
 
+std::vector<AbsenceEntity> DetectionEngine::TakeAbsenceChanges(bool all) {
+  return impl_->correlator->TakeAbsenceChanges(all);
+}
+
+void DetectionEngine::RestoreAbsence(const std::vector<AbsenceEntity>& entities) {
+  impl_->correlator->RestoreAbsence(entities);
+}
+
 std::unique_ptr<CorrelationState> DetectionEngine::TakeState() {
   return impl_->correlator->TakeState();
 }

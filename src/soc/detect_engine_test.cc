@@ -72,7 +72,7 @@ class RulePackTest : public ::testing::Test {
   uint64_t seq_ = 0;
 };
 
-TEST_F(RulePackTest, LoadsEveryRule) { EXPECT_EQ(rule_count_, 12u); }
+TEST_F(RulePackTest, LoadsEveryRule) { EXPECT_EQ(rule_count_, 14u); }  // + server_silent.yml (2)
 
 TEST_F(RulePackTest, ServiceCrashRestartAndRestartLoop) {
   // The shape the supervisor writes (src/supervisor/supervisor.cc).

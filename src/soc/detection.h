@@ -35,6 +35,9 @@ struct Detection {
   // Anything else an analyst needs: matched indicator (threat.indicator.*), group-by values,
   // counts of a correlation.
   boost::json::object context;
+  // A recovery, not a new finding: the entity's events resumed (seccloud-absence rules). The alert
+  // store closes the group's open alert with it instead of raising one.
+  bool resolves = false;
 };
 
 }  // namespace seccloud::soc

@@ -43,6 +43,8 @@ inline constexpr size_t kMaxRuleNodes = 200000;               // YAML nodes visi
 inline constexpr size_t kMaxRuleValues = 100000;              // compiled value tests per document
 inline constexpr size_t kMaxRuleRegexes = 256;                // |re values per document
 inline constexpr int64_t kMaxRegexMemory = int64_t{1} << 20;  // RE2 max_mem per regex
+inline constexpr size_t kMaxAbsenceExpected = 10000;          // expected entities per absence rule
+inline constexpr size_t kMaxCorrelationDepth = 8;             // correlations of correlations
 
 struct SigmaRule {
   std::string id;    // the rule's UUID (or its name / title when it has no id)
@@ -60,7 +62,16 @@ struct SigmaRule {
   std::shared_ptr<const sigma_internal::CompiledRule> compiled;
 };
 
-enum class CorrelationType : uint8_t { kEventCount, kValueCount, kTemporal, kTemporalOrdered };
+// kAbsence is seccloud's own type ("seccloud-absence", R19/R20: a monitored system is down): it
+// fires when an expected entity (group-by values) has had no matching event for `timespan`, on
+// the wall-clock tick, and reports the recovery when its events resume. See src/soc/README.md.
+enum class CorrelationType : uint8_t {
+  kEventCount,
+  kValueCount,
+  kTemporal,
+  kTemporalOrdered,
+  kAbsence
+};
 enum class CompareOp : uint8_t { kGt, kGte, kLt, kLte, kEq };
 
 struct CorrelationRule {
@@ -73,7 +84,12 @@ struct CorrelationRule {
   std::string file;
   int line = 0;
   CorrelationType type = CorrelationType::kEventCount;
-  std::vector<size_t> rules;          // indexes into RuleSet::rules, in the rule's order
+  // The inputs, in the rule's order: indexes into RuleSet::rules, or, where from_correlation[i]
+  // is set, into RuleSet::correlations (a correlation of correlations: the inner one firing on a
+  // record counts as that record matching here; inner ones come first in RuleSet::correlations).
+  std::vector<size_t> rules;
+  std::vector<bool> from_correlation;  // per rules[i]; empty: all are base rules
+  bool emit = true;  // false when only feeding outer correlations that do not `generate` it
   std::vector<std::string> group_by;  // the names as written (or alias names)
   // group_fields[i][g]: the field id of group_by[g] for rules[i] (aliases resolved); -1: absent.
   std::vector<std::vector<int>> group_fields;
@@ -83,11 +99,25 @@ struct CorrelationRule {
   std::string value_field;           // value_count: the field counted, as written
   std::vector<int> value_field_ids;  // per rules[i]
   bool generate = false;             // base rules' own matches are emitted too
+  // kAbsence only.
+  struct Expected {
+    std::string tenant;               // "" : records without a tenant
+    std::vector<std::string> values;  // one per group_by
+  };
+  std::vector<Expected> expected;  // listed in the rule: expected from the start
+  bool learn = true;               // entities seen become expected
+  int64_t forget_ms = 0;           // a learned entity silent this long is forgotten (0: never)
 };
 
 struct RuleSet {
   std::vector<SigmaRule> rules;
   std::vector<CorrelationRule> correlations;
+  // The id of a correlation's input `pos` (a base rule's or an inner correlation's).
+  const std::string& InputId(const CorrelationRule& c, size_t pos) const {
+    return pos < c.from_correlation.size() && c.from_correlation[pos]
+               ? correlations[c.rules[pos]].id
+               : rules[c.rules[pos]].id;
+  }
   // Every field path a rule refers to, interned; shared by the compiled rules.
   std::shared_ptr<const sigma_internal::FieldTable> fields;
 };
@@ -117,11 +147,23 @@ struct LoadReport {
   std::map<std::string, size_t> CountByReason() const;
 };
 
+// What loading takes from the configuration besides the rules.
+struct RuleLoadOptions {
+  // Sigma placeholders (`field|expand: '%name%'`): name → values for every tenant's records …
+  std::map<std::string, std::vector<std::string>> placeholders;
+  // … and per tenant id, adding to the global values for that tenant's records (tenant.id).
+  // A placeholder mapped nowhere makes its rule unsupported ("placeholder not mapped").
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> tenant_placeholders;
+};
+inline constexpr size_t kMaxExpandedValues = 10'000;  // values one |expand value becomes
+
 // Loads every .yml/.yaml file under each directory (recursively) and each file named. Fails only
 // when a path does not exist or cannot be listed; everything about the rules themselves goes into
 // *report (which may be null).
 Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_files,
                           LoadReport* report);
+Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_files,
+                          LoadReport* report, const RuleLoadOptions& options);
 
 // The same for one YAML text (which may hold several documents); `name` stands for the file in
 // the report. Used by tests, the fuzzer and rules supplied over an API.
@@ -130,6 +172,8 @@ RuleSet LoadRulesFromString(std::string_view yaml, std::string_view name, LoadRe
 // Several texts as one set (correlations may refer to rules of another text).
 RuleSet LoadRulesFromStrings(const std::vector<std::pair<std::string, std::string>>& name_and_yaml,
                              LoadReport* report);
+RuleSet LoadRulesFromStrings(const std::vector<std::pair<std::string, std::string>>& name_and_yaml,
+                             LoadReport* report, const RuleLoadOptions& options);
 
 // Whether the rule's logsource admits the record and its detection matches. Convenient and
 // slow (a fresh field cache per call); the DetectionEngine is the fast path.

@@ -57,6 +57,7 @@ struct ValueTest {
   std::shared_ptr<const RE2> re;
   double number = 0;
   int ref_field = 0;
+  Op ref_op = Op::kEquals;  // kFieldRef: equal to, or contains/starts/ends with the other field
   bool v6 = false;
   std::array<uint8_t, 16> net{};
   int prefix_bits = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -255,7 +256,7 @@ struct Modifiers {
   bool contains = false, startswith = false, endswith = false, all = false;
   bool re = false, re_i = false, re_m = false, re_s = false;
   bool cidr = false, base64 = false, base64offset = false, windash = false, exists = false;
-  bool cased = false, fieldref = false;
+  bool cased = false, fieldref = false, expand = false;
   enum Wide { kNone, kLe, kBe, kBom } wide = kNone;
   std::optional<Op> cmp;
 };
@@ -309,7 +310,7 @@ Modifiers ParseModifiers(const std::vector<std::string>& mods, const YAML::Node&
     } else if (mod == "lte") {
       m.cmp = Op::kLte;
     } else if (mod == "expand") {
-      Unsupported("modifier expand", "placeholders are not mapped to values in seccloud", at);
+      m.expand = true;
     } else {
       Unsupported("unknown modifier", "|" + raw, at);
     }
@@ -359,7 +360,8 @@ ValueTest Classify(Pattern p, bool cased) {
 
 class DocumentCompiler {
  public:
-  DocumentCompiler(FieldTable* fields, size_t* budget) : fields_(fields), budget_(budget) {}
+  DocumentCompiler(FieldTable* fields, size_t* budget, const RuleLoadOptions* options)
+      : fields_(fields), budget_(budget), options_(options) {}
 
   void Visit(const YAML::Node& at) {
     if (++*budget_ > kMaxRuleNodes) {
@@ -403,13 +405,13 @@ class DocumentCompiler {
     Selection sel;
     sel.name = name;
     if (n.IsMap()) {
-      sel.any_of.push_back(CompileMap(n));
+      for (auto& alt : CompileMap(n)) sel.any_of.push_back(std::move(alt));
     } else if (n.IsSequence()) {
       std::vector<ValueTest> keywords;
       for (const auto& item : n) {
         Visit(item);
         if (item.IsMap()) {
-          sel.any_of.push_back(CompileMap(item));
+          for (auto& alt : CompileMap(item)) sel.any_of.push_back(std::move(alt));
         } else if (item.IsScalar()) {
           auto kw = KeywordTest(item);
           keywords.insert(keywords.end(), kw.begin(), kw.end());
@@ -439,7 +441,123 @@ class DocumentCompiler {
     return {Classify(std::move(wrapped), false)};
   }
 
-  std::vector<FieldTest> CompileMap(const YAML::Node& n) {
+  // The values a |expand value stands for, under the global placeholder map (tenant "") or a
+  // tenant's (whose values add to the global ones). Empty: nothing mapped there.
+  std::vector<std::string> ExpandValue(const std::string& value, const std::string& tenant,
+                                       const YAML::Node& at) {
+    std::vector<std::string> out{""};
+    size_t pos = 0;
+    while (pos < value.size()) {
+      const size_t open = value.find('%', pos);
+      const size_t close = open == std::string::npos ? open : value.find('%', open + 1);
+      if (open == std::string::npos || close == std::string::npos) {
+        for (auto& o : out) o += value.substr(pos);
+        break;
+      }
+      for (auto& o : out) o += value.substr(pos, open - pos);
+      const std::string name = value.substr(open + 1, close - open - 1);
+      std::vector<std::string> values;
+      auto add = [&](const std::map<std::string, std::vector<std::string>>& map) {
+        if (auto it = map.find(name); it != map.end())
+          values.insert(values.end(), it->second.begin(), it->second.end());
+      };
+      if (options_ != nullptr) {
+        add(options_->placeholders);
+        if (!tenant.empty()) {
+          if (auto t = options_->tenant_placeholders.find(tenant);
+              t != options_->tenant_placeholders.end())
+            add(t->second);
+        }
+      }
+      if (values.empty()) return {};
+      std::vector<std::string> next;
+      for (const auto& o : out) {
+        for (const auto& v : values) {
+          if (next.size() >= kMaxExpandedValues) {
+            Unsupported("placeholder expands to too many values",
+                        "more than " + std::to_string(kMaxExpandedValues), at);
+          }
+          next.push_back(o + v);
+        }
+      }
+      out = std::move(next);
+      pos = close + 1;
+    }
+    return out;
+  }
+
+  // Placeholder names in a value ("%Admins%" → Admins).
+  static std::vector<std::string> PlaceholderNames(const std::string& value) {
+    std::vector<std::string> out;
+    for (size_t pos = 0;;) {
+      const size_t open = value.find('%', pos);
+      if (open == std::string::npos) break;
+      const size_t close = value.find('%', open + 1);
+      if (close == std::string::npos) break;
+      out.push_back(value.substr(open + 1, close - open - 1));
+      pos = close + 1;
+    }
+    return out;
+  }
+
+  // A map is an AND of field tests. With |expand values it becomes alternatives: one under the
+  // global placeholder values, and one per tenant with its own values (guarded by tenant.id).
+  std::vector<std::vector<FieldTest>> CompileMap(const YAML::Node& n) {
+    std::set<std::string> tenants;
+    bool expands = false;
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar() || kv.first.Scalar().find("|") == std::string::npos) continue;
+      const std::string key = Lower(kv.first.Scalar());
+      if (key.find("|expand") == std::string::npos) continue;
+      expands = true;
+      std::vector<YAML::Node> values;
+      if (kv.second.IsSequence()) {
+        for (const auto& v : kv.second) values.push_back(v);
+      } else {
+        values.push_back(kv.second);
+      }
+      for (const auto& v : values) {
+        if (!v.IsScalar()) continue;
+        const auto names = PlaceholderNames(v.Scalar());
+        if (names.empty()) Invalid("bad value", "|expand needs a %placeholder%", v);
+        for (const auto& name : names) {
+          bool mapped = options_ != nullptr && options_->placeholders.contains(name);
+          if (options_ != nullptr) {
+            for (const auto& [t, map] : options_->tenant_placeholders) {
+              if (map.contains(name)) {
+                tenants.insert(t);
+                mapped = true;
+              }
+            }
+          }
+          if (!mapped) {
+            Unsupported("placeholder not mapped",
+                        "%" + name + "% (add it to soc.placeholders or soc.tenant_placeholders)",
+                        v);
+          }
+        }
+      }
+    }
+    std::vector<std::vector<FieldTest>> out;
+    if (!expands) {
+      out.push_back(CompileMapFor(n, ""));
+      return out;
+    }
+    if (auto global = CompileMapFor(n, ""); !global.empty()) out.push_back(std::move(global));
+    for (const auto& t : tenants) {
+      auto alt = CompileMapFor(n, t);
+      if (alt.empty()) continue;
+      ValueTest is_tenant{.op = Op::kEquals, .cased = true, .lit = t};
+      alt.push_back(FieldTest{fields_->Intern({"tenant.id"}), false, {std::move(is_tenant)}});
+      out.push_back(std::move(alt));
+    }
+    if (out.empty()) Unsupported("placeholder not mapped", "no values for this selection", n);
+    return out;
+  }
+
+  // One alternative of a map under `tenant`'s placeholder values ("": global); empty when an
+  // |expand field has no values there.
+  std::vector<FieldTest> CompileMapFor(const YAML::Node& n, const std::string& tenant) {
     std::vector<FieldTest> group;
     for (const auto& kv : n) {
       Visit(kv.first);
@@ -471,6 +589,18 @@ class DocumentCompiler {
         Invalid("bad value", "the value of " + field + " is a map", kv.second);
       } else {
         values.push_back(kv.second);
+      }
+      if (mods.expand) {
+        std::vector<YAML::Node> expanded;
+        for (const auto& v : values) {
+          if (!v.IsScalar()) Invalid("bad value", "|expand values must be strings", v);
+          for (auto& x : ExpandValue(v.Scalar(), tenant, v)) {
+            YAML::Node node(x);
+            expanded.push_back(node);
+          }
+        }
+        if (expanded.empty()) return {};
+        values = std::move(expanded);
       }
       for (const auto& v : values) {
         const size_t before = test.values.size();
@@ -534,10 +664,15 @@ class DocumentCompiler {
       return;
     }
     if (m.fieldref) {
-      if (m.contains || m.startswith || m.endswith) {
-        Unsupported("fieldref with contains/startswith/endswith", field, v);
+      if (m.contains + m.startswith + m.endswith > 1) {
+        Invalid("conflicting modifiers", "fieldref takes one of contains/startswith/endswith", v);
       }
-      out->push_back(ValueTest{.op = Op::kFieldRef, .cased = m.cased, .ref_field = FieldId(s)});
+      const Op how = m.contains     ? Op::kContains
+                     : m.startswith ? Op::kStartsWith
+                     : m.endswith   ? Op::kEndsWith
+                                    : Op::kEquals;
+      out->push_back(
+          ValueTest{.op = Op::kFieldRef, .cased = m.cased, .ref_field = FieldId(s), .ref_op = how});
       return;
     }
     std::vector<Pattern> variants{ParseSigmaString(s)};
@@ -711,6 +846,7 @@ class DocumentCompiler {
 
   FieldTable* fields_;
   size_t* budget_;
+  const RuleLoadOptions* options_;
   size_t compiled_values_ = 0;
   size_t regexes_ = 0;
   FieldStyle style_ = FieldStyle::kPlain;
@@ -792,7 +928,7 @@ struct PendingCorrelation {
 
 class Loader {
  public:
-  explicit Loader(LoadReport* report) : report_(report) {}
+  Loader(LoadReport* report, const RuleLoadOptions* options) : report_(report), options_(options) {}
 
   void AddText(std::string_view text, const std::string& name) {
     ++report_->files;
@@ -939,7 +1075,7 @@ class Loader {
       std::string reason;
       const bool mapped =
           MapLogsource(rule.product, rule.category, rule.service, &mapping, &reason);
-      DocumentCompiler compiler(fields_.get(), &budget);
+      DocumentCompiler compiler(fields_.get(), &budget, options_);
       CompiledRule compiled = compiler.Compile(doc["detection"], mapping.style);
       if (!mapped) {
         Unsupported("logsource not collected: " +
@@ -981,6 +1117,8 @@ class Loader {
       r.type = CorrelationType::kTemporal;
     } else if (type == "temporal_ordered") {
       r.type = CorrelationType::kTemporalOrdered;
+    } else if (type == "seccloud-absence") {
+      r.type = CorrelationType::kAbsence;
     } else {
       Unsupported("correlation type", type.empty() ? "(missing)" : type, c);
     }
@@ -1015,6 +1153,14 @@ class Loader {
       }
     }
     const auto cond = c["condition"];
+    if (r.type == CorrelationType::kAbsence) {
+      ParseAbsence(c, &r);
+      pending_.push_back(std::move(pc));
+      return;
+    }
+    for (const char* key : {"expected", "learn", "forget"}) {
+      if (c[key]) Invalid("bad correlation", std::string(key) + " applies to seccloud-absence", c);
+    }
     if (cond && cond.IsMap()) {
       int ops = 0;
       for (const auto& kv : cond) {
@@ -1067,48 +1213,175 @@ class Loader {
     pending_.push_back(std::move(pc));
   }
 
+  // seccloud-absence: "no event of `rules` from an entity (the group-by values) for `timespan`".
+  static void ParseAbsence(const YAML::Node& c, CorrelationRule* r) {
+    if (r->group_by.empty() || r->group_by.size() > 4) {
+      Invalid("bad correlation", "seccloud-absence needs 1 to 4 group-by fields (the entity)", c);
+    }
+    if (c["condition"]) {
+      Invalid("bad correlation", "seccloud-absence has no condition (silence for timespan is it)",
+              c["condition"]);
+    }
+    if (const auto l = c["learn"]; l) {
+      const std::string v = l.IsScalar() ? Lower(l.Scalar()) : "";
+      if (v != "true" && v != "false") Invalid("bad correlation", "learn is true or false", l);
+      r->learn = v == "true";
+    }
+    r->forget_ms = r->learn ? std::max(int64_t{7} * 86'400'000, r->timespan_ms) : 0;
+    if (const auto f = c["forget"]; f) {
+      if (!f.IsScalar()) Invalid("bad correlation", "forget is a timespan (7d)", f);
+      r->forget_ms = ParseTimespanMs(f.Scalar(), f);
+      if (r->forget_ms < r->timespan_ms) {
+        Invalid("bad correlation", "forget must not be shorter than timespan", f);
+      }
+    }
+    if (const auto e = c["expected"]; e) {
+      if (!e.IsSequence()) Invalid("bad correlation", "expected is a list of entities", e);
+      for (const auto& item : e) {
+        if (r->expected.size() >= kMaxAbsenceExpected) {
+          Invalid("bad correlation",
+                  "more than " + std::to_string(kMaxAbsenceExpected) + " expected entities", item);
+        }
+        CorrelationRule::Expected x;
+        if (item.IsScalar() && r->group_by.size() == 1) {
+          x.values.push_back(item.Scalar());
+        } else if (item.IsMap()) {
+          for (const auto& kv : item) {
+            const std::string k = ScalarOr(kv.first);
+            if (k == "tenant" || k == "tenant.id") continue;
+            if (std::find(r->group_by.begin(), r->group_by.end(), k) == r->group_by.end()) {
+              Invalid("bad correlation", "expected names " + k + ", which is not a group-by field",
+                      kv.first);
+            }
+          }
+          x.tenant = ScalarOr(item["tenant"] ? item["tenant"] : item["tenant.id"]);
+          for (const auto& g : r->group_by) {
+            const auto v = item[g];
+            if (!v || !v.IsScalar() || v.Scalar().empty()) {
+              Invalid("bad correlation", "an expected entity needs a value for " + g, item);
+            }
+            x.values.push_back(v.Scalar());
+          }
+        } else {
+          Invalid("bad correlation",
+                  "an expected entity is a map of the group-by fields (and tenant), or one value "
+                  "when there is one group-by field",
+                  item);
+        }
+        r->expected.push_back(std::move(x));
+      }
+    }
+    if (!r->learn && r->expected.empty()) {
+      Invalid("bad correlation", "learn: false and nothing expected: the rule could never fire", c);
+    }
+  }
+
+  // Resolves references to base rules and to other correlations (inner ones first; a cycle or a
+  // chain deeper than kMaxCorrelationDepth leaves the correlations in it unresolved, reported).
   void ResolveCorrelations() {
     std::unordered_map<std::string, size_t> by_ref;
     for (size_t i = 0; i < rules_.size(); ++i) {
       by_ref.emplace(rules_[i].id, i);
       if (!rules_[i].name.empty()) by_ref.emplace(rules_[i].name, i);
     }
-    std::set<std::string> correlation_refs;
-    for (const auto& pc : pending_) {
-      correlation_refs.insert(pc.rule.id);
-      if (!pc.rule.name.empty()) correlation_refs.insert(pc.rule.name);
+    std::unordered_map<std::string, size_t> pending_by_ref;
+    for (size_t p = 0; p < pending_.size(); ++p) {
+      pending_by_ref.emplace(pending_[p].rule.id, p);
+      if (!pending_[p].rule.name.empty()) pending_by_ref.emplace(pending_[p].rule.name, p);
     }
-    std::vector<bool> generate(rules_.size(), false), referenced(rules_.size(), false);
-    for (auto& pc : pending_) {
+    // Which pending correlations can resolve: their refs name base rules or resolvable
+    // correlations. Unresolvable ones are reported once, with the first reason.
+    enum State : uint8_t { kUnknown, kVisiting, kOk, kFailed };
+    std::vector<State> state(pending_.size(), kUnknown);
+    std::vector<size_t> order;  // pending indexes, inner before outer
+    std::function<bool(size_t, int)> resolve = [&](size_t p, int depth) -> bool {
+      if (state[p] == kOk) return true;
+      if (state[p] == kFailed) return false;
+      PendingCorrelation& pc = pending_[p];
       CorrelationRule& r = pc.rule;
-      bool ok = true;
+      if (state[p] == kVisiting || depth > static_cast<int>(kMaxCorrelationDepth)) {
+        state[p] = kFailed;
+        AddIssue(false, r.file, pc.mark, r.id, r.title, "correlation cycle",
+                 "correlations refer to each other in a loop or deeper than " +
+                     std::to_string(kMaxCorrelationDepth));
+        return false;
+      }
+      state[p] = kVisiting;
       for (const auto& ref : pc.refs) {
-        auto it = by_ref.find(ref);
-        if (it != by_ref.end()) {
-          r.rules.push_back(it->second);
-          continue;
+        if (by_ref.contains(ref)) continue;
+        auto inner = pending_by_ref.find(ref);
+        if (inner != pending_by_ref.end() && inner->second != p) {
+          // Absence rules fire on the clock, not on a record: they neither feed nor take
+          // correlations.
+          if (r.type == CorrelationType::kAbsence ||
+              pending_[inner->second].rule.type == CorrelationType::kAbsence) {
+            state[p] = kFailed;
+            AddIssue(true, r.file, pc.mark, r.id, r.title, "correlation of a seccloud-absence rule",
+                     ref);
+            return false;
+          }
+          if (resolve(inner->second, depth + 1)) continue;
+          if (state[p] != kFailed) {
+            AddIssue(true, r.file, pc.mark, r.id, r.title, "inner correlation did not load", ref);
+          }
+          state[p] = kFailed;
+          return false;
         }
-        ok = false;
-        if (correlation_refs.count(ref)) {
-          AddIssue(true, r.file, pc.mark, r.id, r.title, "correlation of correlations", ref);
-        } else if (auto f = failed_refs_.find(ref); f != failed_refs_.end()) {
+        state[p] = kFailed;
+        if (auto f = failed_refs_.find(ref); f != failed_refs_.end()) {
           AddIssue(true, r.file, pc.mark, r.id, r.title, "base rule did not load",
                    ref + ": " + f->second);
         } else {
           AddIssue(false, r.file, pc.mark, r.id, r.title, "correlation refers to unknown rule",
                    ref);
         }
-        break;
+        return false;
       }
-      if (!ok) continue;
+      state[p] = kOk;
+      order.push_back(p);
+      return true;
+    };
+    for (size_t p = 0; p < pending_.size(); ++p) resolve(p, 0);
+
+    std::vector<size_t> final_index(pending_.size(), SIZE_MAX);
+    for (size_t k = 0; k < order.size(); ++k) final_index[order[k]] = k;
+    std::vector<bool> generate(rules_.size(), false), referenced(rules_.size(), false);
+    std::vector<bool> corr_generate(order.size(), false), corr_referenced(order.size(), false);
+    for (size_t p : order) {
+      PendingCorrelation& pc = pending_[p];
+      CorrelationRule& r = pc.rule;
+      for (const auto& ref : pc.refs) {
+        if (auto it = by_ref.find(ref); it != by_ref.end()) {
+          r.rules.push_back(it->second);
+          r.from_correlation.push_back(false);
+        } else {
+          const size_t inner = final_index[pending_by_ref.at(ref)];
+          r.rules.push_back(inner);
+          r.from_correlation.push_back(true);
+          corr_referenced[inner] = true;
+          if (r.generate) corr_generate[inner] = true;
+        }
+      }
       for (size_t i = 0; i < r.rules.size(); ++i) {
-        const SigmaRule& base = rules_[r.rules[i]];
-        const FieldStyle style = base.compiled->logsource.style;
+        // An inner correlation's input fields are those of its first base rule's logsource.
+        size_t base = r.rules[i];
+        bool corr = r.from_correlation[i];
+        while (corr) {
+          const CorrelationRule& inner = correlations_[base];
+          corr = inner.from_correlation[0];
+          base = inner.rules[0];
+        }
+        const SigmaRule& rule = rules_[base];
+        const std::string& input_name =
+            r.from_correlation[i] ? correlations_[r.rules[i]].name : rule.name;
+        const std::string& input_id =
+            r.from_correlation[i] ? correlations_[r.rules[i]].id : rule.id;
+        const FieldStyle style = rule.compiled->logsource.style;
         auto field_for = [&](const std::string& name) {
           std::string mapped = name;
           if (auto a = pc.aliases.find(name); a != pc.aliases.end()) {
-            auto byname = a->second.find(base.name);
-            auto byid = a->second.find(base.id);
+            auto byname = a->second.find(input_name);
+            auto byid = a->second.find(input_id);
             if (byname != a->second.end()) {
               mapped = byname->second;
             } else if (byid != a->second.end()) {
@@ -1121,15 +1394,20 @@ class Loader {
         for (const auto& name : r.group_by) g.push_back(field_for(name));
         r.group_fields.push_back(std::move(g));
         r.value_field_ids.push_back(r.value_field.empty() ? -1 : field_for(r.value_field));
-        referenced[r.rules[i]] = true;
-        if (r.generate) generate[r.rules[i]] = true;
+        if (!r.from_correlation[i]) {
+          referenced[r.rules[i]] = true;
+          if (r.generate) generate[r.rules[i]] = true;
+        }
       }
       correlations_.push_back(std::move(r));
     }
     for (size_t i = 0; i < rules_.size(); ++i) rules_[i].emit = !referenced[i] || generate[i];
+    for (size_t k = 0; k < correlations_.size(); ++k)
+      correlations_[k].emit = !corr_referenced[k] || corr_generate[k];
   }
 
   LoadReport* report_;
+  const RuleLoadOptions* options_;
   std::shared_ptr<FieldTable> fields_ = std::make_shared<FieldTable>();
   std::vector<SigmaRule> rules_;
   std::vector<CorrelationRule> correlations_;
@@ -1141,8 +1419,13 @@ class Loader {
 
 RuleSet LoadRulesFromStrings(const std::vector<std::pair<std::string, std::string>>& name_and_yaml,
                              LoadReport* report) {
+  return LoadRulesFromStrings(name_and_yaml, report, RuleLoadOptions{});
+}
+
+RuleSet LoadRulesFromStrings(const std::vector<std::pair<std::string, std::string>>& name_and_yaml,
+                             LoadReport* report, const RuleLoadOptions& options) {
   LoadReport scratch;
-  Loader loader(report != nullptr ? report : &scratch);
+  Loader loader(report != nullptr ? report : &scratch, &options);
   for (const auto& [name, yaml] : name_and_yaml) loader.AddText(yaml, name);
   return loader.Finish();
 }
@@ -1153,6 +1436,11 @@ RuleSet LoadRulesFromString(std::string_view yaml, std::string_view name, LoadRe
 
 Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_files,
                           LoadReport* report) {
+  return LoadRules(dirs_or_files, report, RuleLoadOptions{});
+}
+
+Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_files,
+                          LoadReport* report, const RuleLoadOptions& options) {
   LoadReport scratch;
   if (report == nullptr) report = &scratch;
   std::vector<std::filesystem::path> files;
@@ -1175,7 +1463,7 @@ Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_file
     }
   }
   std::sort(files.begin(), files.end());
-  Loader loader(report);
+  Loader loader(report, &options);
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     std::string text;

@@ -423,7 +423,17 @@ bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
       const std::string_view mine = s;
       const Value& other = Get(vt.ref_field);
       if (!other.present || other.is_null) return false;
-      return mine == (vt.cased ? other.text : other.lower());
+      const std::string_view ref = vt.cased ? other.text : other.lower();
+      switch (vt.ref_op) {
+        case Op::kContains:
+          return mine.find(ref) != std::string_view::npos;
+        case Op::kStartsWith:
+          return mine.starts_with(ref);
+        case Op::kEndsWith:
+          return mine.ends_with(ref);
+        default:
+          return mine == ref;
+      }
     }
     default:
       return false;

@@ -1,12 +1,21 @@
 #include "socd/api.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <map>
 #include <optional>
 
 #include "core/event.h"
 #include "core/text.h"
+#include "soc/query.h"
 
 namespace seccloud::socd {
 namespace {
@@ -14,15 +23,18 @@ namespace {
 namespace json = boost::json;
 
 // Bounds on what one request may ask for.
-constexpr size_t kMaxSearchResults = 10'000;
+constexpr size_t kMaxSearchResults = 10'000;  // one page (mode=page)
 constexpr size_t kDefaultSearchResults = 100;
+constexpr size_t kMaxStreamResults = 10'000'000;
+constexpr size_t kDefaultStreamResults = 10'000;
+constexpr size_t kStreamPage = 1'000;  // records per store search and per chunk
 constexpr size_t kMaxSeqsPerRequest = 1'000;
 
-net::HttpReply Json(int status, const json::value& v) {
-  return {status, "application/json", json::serialize(v) + "\n"};
+ApiReply Json(int status, const json::value& v) {
+  return {status, "application/json", json::serialize(v) + "\n", {}};
 }
 
-net::HttpReply Problem(int status, std::string_view message) {
+ApiReply Problem(int status, std::string_view message) {
   return Json(status, json::object{{"error", message}});
 }
 
@@ -63,8 +75,6 @@ bool ParseId(std::string_view s, int64_t* out) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size() && *out > 0;
 }
-
-std::optional<std::string> Scope(const Params& p) { return Param(p, "tenant"); }
 
 json::object RecordJson(const soc::Record& r) {
   json::object o;
@@ -125,7 +135,7 @@ int StatusOf(const Error& e) {
 }
 
 // The JSON object of a POST body, or a reply explaining why not.
-std::optional<json::object> Body(const net::AdminRequest& req, net::HttpReply* error) {
+std::optional<json::object> Body(const ApiRequest& req, ApiReply* error) {
   boost::system::error_code ec;
   json::value v = json::parse(req.body, ec);
   if (ec || !v.is_object()) {
@@ -154,6 +164,114 @@ int64_t IdOf(const json::object& o) {
   return 0;
 }
 
+// The tenant a request is confined to (nullopt: every tenant). Tenant tokens are forced to their
+// own tenant; a `tenant` they do not cover is refused, not ignored, so a console bug shows.
+bool ResolveScope(const soc::ApiToken& token, const std::optional<std::string>& asked,
+                  std::optional<std::string>* scope, ApiReply* error) {
+  if (token.all_tenants) {
+    *scope = asked;
+    return true;
+  }
+  if (asked) {
+    if (!token.Covers(*asked)) {
+      *error = Problem(403, "token " + token.id + " does not cover tenant " + Quote(*asked));
+      return false;
+    }
+    *scope = asked;
+    return true;
+  }
+  if (token.tenants.size() != 1) {
+    *error = Problem(400, "token " + token.id + " covers several tenants: name one with tenant");
+    return false;
+  }
+  *scope = token.tenants.front();
+  return true;
+}
+
+// Who acts, as the audit log records it: the person the client names, and always the token.
+std::string Who(const soc::ApiToken& token, const std::string& by) {
+  if (by.empty() || by == token.id) return token.id;
+  return by + " (token " + token.id + ")";
+}
+
+using Route = std::function<ApiReply(const ApiRequest&, const soc::ApiToken&)>;
+
+// Search state carried between the chunks of one streamed answer.
+struct SearchStream {
+  soc::LogStore* store = nullptr;
+  soc::Query query;
+  soc::SearchOptions options;  // since/until move with the cursor
+  size_t want = 0;             // records still to deliver
+  size_t delivered = 0;
+  int64_t after_time = 0;
+  uint64_t after_seq = 0;
+  bool have_cursor = false;
+  size_t same_ms = 0;  // records delivered whose time is after_time (skipped when re-read)
+  uint64_t blocks_total = 0, blocks_read = 0, records_scanned = 0;
+  bool finished = false;
+
+  // The next page as NDJSON; the summary line once the search is exhausted or the limit reached.
+  void Next(std::string* out) {
+    if (finished) return;
+    const size_t page = std::min(kStreamPage, want);
+    soc::SearchOptions o = options;
+    if (have_cursor) {
+      if (o.newest_first) {
+        o.until_ms = std::min(o.until_ms, after_time + 1);
+      } else {
+        o.since_ms = std::max(o.since_ms, after_time);
+      }
+    }
+    // Records of the cursor's millisecond come again first and are skipped; room for them.
+    o.limit = page + (have_cursor ? same_ms : 0);
+    size_t got = 0;
+    bool more = false;
+    auto stats = store->Search(query, o, [&](const soc::Record& r) {
+      if (have_cursor && r.time_ms == after_time &&
+          (o.newest_first ? r.seq >= after_seq : r.seq <= after_seq))
+        return true;
+      if (got >= page) {
+        more = true;
+        return false;
+      }
+      *out += json::serialize(RecordJson(r));
+      *out += '\n';
+      ++got;
+      if (!have_cursor || r.time_ms != after_time) same_ms = 0;
+      ++same_ms;
+      after_time = r.time_ms;
+      after_seq = r.seq;
+      have_cursor = true;
+      return true;
+    });
+    if (!stats) {
+      *out += json::serialize(json::object{{"error", stats.error().message}}) + "\n";
+      finished = true;
+      return;
+    }
+    blocks_total = std::max(blocks_total, stats->blocks_total);
+    blocks_read += stats->blocks_read;
+    records_scanned += stats->records_scanned;
+    delivered += got;
+    want -= got;
+    // The store stops at o.limit: a full page may have more behind it.
+    more = more || (got == page && stats->truncated);
+    if (got == 0 || want == 0 || !more) {
+      json::object done{{"done", true},
+                        {"query", query.ToString()},
+                        {"count", delivered},
+                        {"truncated", want == 0 && more},
+                        {"blocks_total", blocks_total},
+                        {"blocks_read", blocks_read},
+                        {"records_scanned", records_scanned}};
+      if (want == 0 && more)
+        done["next"] = std::to_string(after_time) + "." + std::to_string(after_seq);
+      *out += json::serialize(done) + "\n";
+      finished = true;
+    }
+  }
+};
+
 }  // namespace
 
 bool ParseTimeBound(std::string_view text, int64_t now_ms, int64_t* out) {
@@ -164,40 +282,198 @@ bool ParseTimeBound(std::string_view text, int64_t now_ms, int64_t* out) {
   return soc::ParseRfc3339Ms(text, out);
 }
 
-void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
-  server.Route("GET", "/api/v1/search", [ctx](const net::AdminRequest& req) {
+Result<std::string> ReadTokenFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoError("reading " + path.string(), errno);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty() || line.size() > soc::kMaxBearerBytes)
+    return MakeError(Errc::kInvalidArgument, path.string() +
+                                                 ": the first line must hold the token (at most " +
+                                                 std::to_string(soc::kMaxBearerBytes) + " bytes)");
+  return line;
+}
+
+Result<std::string> EnsureCliToken(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return ReadTokenFile(path);
+  ASSIGN_OR_RETURN(std::string token, soc::MintApiToken());
+  std::filesystem::create_directories(path.parent_path(), ec);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("creating " + path.string(), errno);
+  const std::string text = token + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return ErrnoError("writing " + path.string(), err);
+  return token;
+}
+
+Result<std::unique_ptr<ApiAuth>> ApiAuth::Open(const std::filesystem::path& tokens_file,
+                                               const std::filesystem::path& cli_token_file) {
+  std::unique_ptr<ApiAuth> auth(new ApiAuth());
+  auth->tokens_file_ = tokens_file;
+  if (!cli_token_file.empty()) {
+    ASSIGN_OR_RETURN(std::string token, EnsureCliToken(cli_token_file));
+    soc::ApiToken t;
+    t.id = kCliTokenId;
+    t.sha256 = soc::Sha256(token);
+    t.all_tenants = true;
+    auth->cli_ = std::move(t);
+  }
+  std::lock_guard lock(auth->mu_);
+  RETURN_IF_ERROR(auth->LoadLocked());
+  return auth;
+}
+
+// Reads the token file when it changed (inode, size or mtime). A missing file is no tokens:
+// deleting it revokes them.
+Status ApiAuth::LoadLocked() {
+  if (tokens_file_.empty()) return {};
+  struct stat st {};
+  if (::stat(tokens_file_.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoError("soc.api.tokens " + tokens_file_.string(), errno);
+    set_ = {};
+    file_identity_ = "absent";
+    return {};
+  }
+  const std::string identity = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                               std::to_string(st.st_mtim.tv_sec) + "." +
+                               std::to_string(st.st_mtim.tv_nsec);
+  if (identity == file_identity_) return {};
+  std::ifstream in(tokens_file_, std::ios::binary);
+  if (!in) return ErrnoError("soc.api.tokens " + tokens_file_.string(), errno);
+  std::string text(soc::kMaxTokenFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  ASSIGN_OR_RETURN(soc::ApiTokenSet parsed, soc::ParseApiTokens(text, tokens_file_.string()));
+  for (const auto& t : parsed.tokens)
+    if (t.id == kCliTokenId)
+      return MakeError(Errc::kInvalidArgument, tokens_file_.string() + ": the token id " +
+                                                   std::string(kCliTokenId) +
+                                                   " is reserved for the local CLI");
+  set_ = std::move(parsed);
+  file_identity_ = identity;
+  return {};
+}
+
+void ApiAuth::RefreshLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  if (tokens_file_.empty() || now < next_check_) return;
+  next_check_ = now + std::chrono::seconds(1);
+  if (auto st = LoadLocked(); !st) {
+    std::fprintf(stderr, "seccloud socd: API tokens not reloaded, the previous ones stay: %s\n",
+                 st.error().ToString().c_str());
+  }
+}
+
+std::optional<soc::ApiToken> ApiAuth::Authenticate(std::string_view authorization) {
+  std::lock_guard lock(mu_);
+  RefreshLocked();
+  if (const soc::ApiToken* t = soc::Authenticate(set_, authorization)) return *t;
+  if (cli_) {
+    soc::ApiTokenSet one;
+    one.tokens.push_back(*cli_);
+    if (soc::Authenticate(one, authorization)) return *cli_;
+  }
+  return std::nullopt;
+}
+
+ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
+  auto routes = std::make_shared<std::map<std::string, Route>>();
+  auto route = [&](const char* method, const char* path, Route r) {
+    (*routes)[std::string(method) + " " + path] = std::move(r);
+  };
+  // A request's query parameters and its scope, or the reply refusing it.
+  struct Scoped {
+    Params params;
+    std::optional<std::string> scope;
+  };
+  auto scoped = [](const ApiRequest& req, const soc::ApiToken& token, Scoped* out, ApiReply* err) {
     std::string why;
     auto p = QueryParams(req.target, &why);
-    if (!p) return Problem(400, why);
-    auto q = soc::ParseQuery(Param(*p, "q").value_or(""));
-    if (!q) return Problem(400, "q: " + q.error().message);
-    soc::SearchOptions o;
-    o.limit = kDefaultSearchResults;
-    const int64_t now = ctx->now_ms();
-    if (auto s = Param(*p, "since"); s && !ParseTimeBound(*s, now, &o.since_ms))
-      return Problem(400, "since: " + Quote(*s) + " is not a duration (30d, 12h) or RFC 3339 time");
-    if (auto s = Param(*p, "until"); s && !ParseTimeBound(*s, now, &o.until_ms))
-      return Problem(400, "until: " + Quote(*s) + " is not a duration (30d, 12h) or RFC 3339 time");
-    if (auto s = Param(*p, "limit"); s && !ParseCount(*s, kMaxSearchResults, &o.limit))
-      return Problem(400, "limit: a number from 0 to " + std::to_string(kMaxSearchResults));
-    if (auto s = Param(*p, "order")) {
-      if (*s != "asc" && *s != "desc") return Problem(400, "order: asc or desc");
-      o.newest_first = *s == "desc";
+    if (!p) {
+      *err = Problem(400, why);
+      return false;
     }
-    if (auto t = Scope(*p)) o.tenants.push_back(*t);
-    // Paging: `after` is the "time.seq" cursor of the last record of the previous page. Records
-    // of one millisecond come in seq order, so the ones to skip are at most one page's worth.
+    out->params = std::move(*p);
+    return ResolveScope(token, Param(out->params, "tenant"), &out->scope, err);
+  };
+  auto provider_only = [](const soc::ApiToken& token, ApiReply* err) {
+    if (token.all_tenants) return true;
+    *err = Problem(403, "token " + token.id +
+                            " is scoped to tenants; this needs an every-tenant "
+                            "(SOC) token");
+    return false;
+  };
+
+  route("GET", "/api/v1/search", [ctx, scoped](const ApiRequest& req, const soc::ApiToken& tok) {
+    Scoped s;
+    ApiReply err;
+    if (!scoped(req, tok, &s, &err)) return err;
+    const Params& p = s.params;
+    auto q = soc::ParseQuery(Param(p, "q").value_or(""));
+    if (!q) return Problem(400, "q: " + q.error().message);
+    const bool page_mode = Param(p, "mode").value_or("") == "page";
+    if (auto m = Param(p, "mode"); m && *m != "page" && *m != "stream")
+      return Problem(400, "mode: stream (NDJSON, the default) or page");
+    soc::SearchOptions o;
+    o.limit = page_mode ? kDefaultSearchResults : kDefaultStreamResults;
+    const int64_t now = ctx->now_ms();
+    if (auto v = Param(p, "since"); v && !ParseTimeBound(*v, now, &o.since_ms))
+      return Problem(400, "since: " + Quote(*v) + " is not a duration (30d, 12h) or RFC 3339 time");
+    if (auto v = Param(p, "until"); v && !ParseTimeBound(*v, now, &o.until_ms))
+      return Problem(400, "until: " + Quote(*v) + " is not a duration (30d, 12h) or RFC 3339 time");
+    const size_t max = page_mode ? kMaxSearchResults : kMaxStreamResults;
+    if (auto v = Param(p, "limit"); v && !ParseCount(*v, max, &o.limit))
+      return Problem(400, "limit: a number from 0 to " + std::to_string(max));
+    if (auto v = Param(p, "order")) {
+      if (*v != "asc" && *v != "desc") return Problem(400, "order: asc or desc");
+      o.newest_first = *v == "desc";
+    }
+    if (s.scope) o.tenants.push_back(*s.scope);
+    // `after` is the "time.seq" cursor of the last record of a previous answer. Records of one
+    // millisecond come in seq order, so the ones to skip are those of the cursor's millisecond.
     int64_t after_time = 0;
     uint64_t after_seq = 0;
     bool paging = false;
-    if (auto a = Param(*p, "after")) {
+    if (auto a = Param(p, "after")) {
       const size_t dot = a->find('.');
       const char* end = a->data() + a->size();
       if (dot == std::string::npos ||
           std::from_chars(a->data(), a->data() + dot, after_time).ptr != a->data() + dot ||
           std::from_chars(a->data() + dot + 1, end, after_seq).ptr != end)
-        return Problem(400, "after: the \"next\" cursor of a previous page (TIME.SEQ)");
+        return Problem(400, "after: the \"next\" cursor of a previous answer (TIME.SEQ)");
       paging = true;
+    }
+    if (!page_mode) {
+      auto st = std::make_shared<SearchStream>();
+      st->store = ctx->store;
+      st->query = std::move(*q);
+      st->want = o.limit;
+      st->options = o;
+      if (paging) {
+        st->have_cursor = true;
+        st->after_time = after_time;
+        st->after_seq = after_seq;
+        st->same_ms = kStreamPage;  // unknown: allow a page of them
+      }
+      ApiReply reply{200, "application/x-ndjson", "", {}};
+      if (st->want == 0) {
+        st->finished = true;
+        reply.body = json::serialize(json::object{{"done", true}, {"count", 0}}) + "\n";
+        return reply;
+      }
+      st->Next(&reply.body);
+      reply.next = [st](std::string* chunk) {
+        st->Next(chunk);
+        return !st->finished;
+      };
+      return reply;
+    }
+    if (paging) {
       if (o.newest_first)
         o.until_ms = std::min(o.until_ms, after_time + 1);
       else
@@ -206,7 +482,7 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     const size_t want = o.limit;
     if (paging) o.limit = want * 2;
     json::array records;
-    std::string next;  // the cursor after the last record delivered
+    std::string next;
     auto stats = ctx->store->Search(*q, o, [&](const soc::Record& r) {
       if (paging && r.time_ms == after_time &&
           (o.newest_first ? r.seq >= after_seq : r.seq <= after_seq))
@@ -230,60 +506,60 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     return Json(200, out);
   });
 
-  server.Route("GET", "/api/v1/records", [ctx](const net::AdminRequest& req) {
-    std::string why;
-    auto p = QueryParams(req.target, &why);
-    if (!p) return Problem(400, why);
+  route("GET", "/api/v1/records", [ctx, scoped](const ApiRequest& req, const soc::ApiToken& tok) {
+    Scoped s;
+    ApiReply err;
+    if (!scoped(req, tok, &s, &err)) return err;
     std::vector<uint64_t> seqs;
-    const std::string seq_param = Param(*p, "seq").value_or("");
+    const std::string seq_param = Param(s.params, "seq").value_or("");
     std::string_view list = seq_param;
     while (!list.empty()) {
       const size_t comma = list.find(',');
       std::string_view item = list.substr(0, comma);
-      uint64_t s = 0;
-      auto r = std::from_chars(item.data(), item.data() + item.size(), s);
-      if (r.ec != std::errc() || r.ptr != item.data() + item.size() || s == 0)
+      uint64_t v = 0;
+      auto r = std::from_chars(item.data(), item.data() + item.size(), v);
+      if (r.ec != std::errc() || r.ptr != item.data() + item.size() || v == 0)
         return Problem(400, "seq: " + Quote(item) + " is not a record number");
       if (seqs.size() >= kMaxSeqsPerRequest)
         return Problem(400, "seq: at most " + std::to_string(kMaxSeqsPerRequest) + " per request");
-      seqs.push_back(s);
+      seqs.push_back(v);
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     }
     if (seqs.empty()) return Problem(400, "seq: give one or more record numbers, comma-separated");
     auto got = ctx->store->GetBySeq(seqs);
     if (!got) return Problem(StatusOf(got.error()), got.error().message);
-    const auto scope = Scope(*p);
     json::array out;
     for (const soc::Record& r : *got)
-      if (!scope || r.tenant == *scope) out.push_back(RecordJson(r));
+      if (!s.scope || r.tenant == *s.scope) out.push_back(RecordJson(r));
     return Json(200, json::object{{"records", std::move(out)}});
   });
 
-  server.Route("GET", "/api/v1/alerts", [ctx](const net::AdminRequest& req) {
-    std::string why;
-    auto p = QueryParams(req.target, &why);
-    if (!p) return Problem(400, why);
+  route("GET", "/api/v1/alerts", [ctx, scoped](const ApiRequest& req, const soc::ApiToken& tok) {
+    Scoped s;
+    ApiReply err;
+    if (!scoped(req, tok, &s, &err)) return err;
+    const Params& p = s.params;
     soc::AlertFilter f;
-    f.tenant = Scope(*p);
-    if (auto s = Param(*p, "status")) {
+    f.tenant = s.scope;
+    if (auto v = Param(p, "status")) {
       soc::AlertStatus st;
-      if (!soc::ParseAlertStatusName(*s, &st))
+      if (!soc::ParseAlertStatusName(*v, &st))
         return Problem(400, "status: open, acknowledged or closed");
       f.status = st;
     }
-    if (auto s = Param(*p, "severity")) {
+    if (auto v = Param(p, "severity")) {
       soc::Level l;
-      if (!soc::ParseLevelName(*s, &l))
+      if (!soc::ParseLevelName(*v, &l))
         return Problem(400, "severity: informational, low, medium, high or critical");
       f.min_severity = l;
     }
-    f.rule_id = Param(*p, "rule").value_or("");
+    f.rule_id = Param(p, "rule").value_or("");
     const int64_t now = ctx->now_ms();
-    if (auto s = Param(*p, "since"); s && !ParseTimeBound(*s, now, &f.since_ms))
+    if (auto v = Param(p, "since"); v && !ParseTimeBound(*v, now, &f.since_ms))
       return Problem(400, "since: not a duration or RFC 3339 time");
-    if (auto s = Param(*p, "limit"); s && !ParseCount(*s, soc::kMaxAlertPage, &f.limit))
+    if (auto v = Param(p, "limit"); v && !ParseCount(*v, soc::kMaxAlertPage, &f.limit))
       return Problem(400, "limit: a number from 0 to " + std::to_string(soc::kMaxAlertPage));
-    if (auto s = Param(*p, "offset"); s && !ParseCount(*s, SIZE_MAX, &f.offset))
+    if (auto v = Param(p, "offset"); v && !ParseCount(*v, SIZE_MAX, &f.offset))
       return Problem(400, "offset: a number");
     auto list = ctx->alerts->ListAlerts(f);
     if (!list) return Problem(StatusOf(list.error()), list.error().message);
@@ -292,76 +568,78 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     return Json(200, json::object{{"alerts", std::move(out)}});
   });
 
-  server.Route("GET", "/api/v1/alert", [ctx](const net::AdminRequest& req) {
-    std::string why;
-    auto p = QueryParams(req.target, &why);
-    if (!p) return Problem(400, why);
+  route("GET", "/api/v1/alert", [ctx, scoped](const ApiRequest& req, const soc::ApiToken& tok) {
+    Scoped s;
+    ApiReply err;
+    if (!scoped(req, tok, &s, &err)) return err;
     int64_t id = 0;
-    if (!ParseId(Param(*p, "id").value_or(""), &id)) return Problem(400, "id: an alert number");
-    auto a = ctx->alerts->GetAlert(id, Scope(*p));
+    if (!ParseId(Param(s.params, "id").value_or(""), &id))
+      return Problem(400, "id: an alert number");
+    auto a = ctx->alerts->GetAlert(id, s.scope);
     if (!a) return Problem(StatusOf(a.error()), a.error().message);
     return Json(200, AlertJson(*a));
   });
 
   auto alert_action = [ctx](bool close) {
-    return [ctx, close](const net::AdminRequest& req) {
-      net::HttpReply err;
+    return [ctx, close](const ApiRequest& req, const soc::ApiToken& tok) {
+      ApiReply err;
       auto b = Body(req, &err);
       if (!b) return err;
+      std::optional<std::string> scope;
+      if (!ResolveScope(tok, OptionalStringOf(*b, "tenant"), &scope, &err)) return err;
       const int64_t id = IdOf(*b);
-      const std::string by = StringOf(*b, "by");
       if (id <= 0) return Problem(400, "id: an alert number");
-      if (by.empty()) return Problem(400, "by: who acts is required (it is audited)");
-      const auto scope = OptionalStringOf(*b, "tenant");
-      Status st = close ? ctx->alerts->Close(id, by, StringOf(*b, "reason"), scope)
-                        : ctx->alerts->Acknowledge(id, by, StringOf(*b, "note"), scope);
+      const std::string who = Who(tok, StringOf(*b, "by"));
+      Status st = close ? ctx->alerts->Close(id, who, StringOf(*b, "reason"), scope)
+                        : ctx->alerts->Acknowledge(id, who, StringOf(*b, "note"), scope);
       if (!st) return Problem(StatusOf(st.error()), st.error().message);
       auto a = ctx->alerts->GetAlert(id, scope);
       if (!a) return Problem(StatusOf(a.error()), a.error().message);
       return Json(200, AlertJson(*a));
     };
   };
-  server.Route("POST", "/api/v1/alerts/ack", alert_action(false));
-  server.Route("POST", "/api/v1/alerts/close", alert_action(true));
+  route("POST", "/api/v1/alerts/ack", alert_action(false));
+  route("POST", "/api/v1/alerts/close", alert_action(true));
 
-  server.Route("GET", "/api/v1/suppressions", [ctx](const net::AdminRequest& req) {
-    std::string why;
-    auto p = QueryParams(req.target, &why);
-    if (!p) return Problem(400, why);
-    auto list = ctx->alerts->ListSuppressions(Scope(*p), Param(*p, "all").has_value());
-    if (!list) return Problem(StatusOf(list.error()), list.error().message);
-    json::array out;
-    for (const soc::Suppression& s : *list) {
-      json::object o;
-      o["id"] = s.id;
-      if (s.tenant) o["tenant"] = *s.tenant;
-      o["rule"] = s.rule_pattern;
-      if (!s.entity_pattern.empty()) o["entity"] = s.entity_pattern;
-      if (!s.field.empty()) o["field"] = s.field;
-      if (!s.field_value.empty()) o["value"] = s.field_value;
-      o["reason"] = s.reason;
-      o["by"] = s.created_by;
-      o["created"] = soc::FormatTimeMs(s.created_ms);
-      o["expires"] = soc::FormatTimeMs(s.expires_ms);
-      o["hits"] = s.hits;
-      o["state"] = s.state;
-      out.push_back(std::move(o));
-    }
-    return Json(200, json::object{{"suppressions", std::move(out)}});
-  });
+  route("GET", "/api/v1/suppressions",
+        [ctx, scoped](const ApiRequest& req, const soc::ApiToken& tok) {
+          Scoped s;
+          ApiReply err;
+          if (!scoped(req, tok, &s, &err)) return err;
+          auto list = ctx->alerts->ListSuppressions(s.scope, Param(s.params, "all").has_value());
+          if (!list) return Problem(StatusOf(list.error()), list.error().message);
+          json::array out;
+          for (const soc::Suppression& x : *list) {
+            json::object o;
+            o["id"] = x.id;
+            if (x.tenant) o["tenant"] = *x.tenant;
+            o["rule"] = x.rule_pattern;
+            if (!x.entity_pattern.empty()) o["entity"] = x.entity_pattern;
+            if (!x.field.empty()) o["field"] = x.field;
+            if (!x.field_value.empty()) o["value"] = x.field_value;
+            o["reason"] = x.reason;
+            o["by"] = x.created_by;
+            o["created"] = soc::FormatTimeMs(x.created_ms);
+            o["expires"] = soc::FormatTimeMs(x.expires_ms);
+            o["hits"] = x.hits;
+            o["state"] = x.state;
+            out.push_back(std::move(o));
+          }
+          return Json(200, json::object{{"suppressions", std::move(out)}});
+        });
 
-  server.Route("POST", "/api/v1/suppressions", [ctx](const net::AdminRequest& req) {
-    net::HttpReply err;
+  route("POST", "/api/v1/suppressions", [ctx](const ApiRequest& req, const soc::ApiToken& tok) {
+    ApiReply err;
     auto b = Body(req, &err);
     if (!b) return err;
     soc::SuppressionSpec s;
-    s.tenant = OptionalStringOf(*b, "tenant");
+    if (!ResolveScope(tok, OptionalStringOf(*b, "tenant"), &s.tenant, &err)) return err;
     s.rule_pattern = StringOf(*b, "rule");
     s.entity_pattern = StringOf(*b, "entity");
     s.field = StringOf(*b, "field");
     s.field_value = StringOf(*b, "value");
     s.reason = StringOf(*b, "reason");
-    s.created_by = StringOf(*b, "by");
+    s.created_by = Who(tok, StringOf(*b, "by"));
     const std::string expires = StringOf(*b, "expires");
     const int64_t now = ctx->now_ms();
     if (auto d = ParseDuration(expires)) {
@@ -369,35 +647,38 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     } else if (!soc::ParseRfc3339Ms(expires, &s.expires_ms)) {
       return Problem(400, "expires: a duration from now (7d) or an RFC 3339 time is required");
     }
-    auto id = ctx->alerts->Suppress(s, s.tenant);
+    const std::optional<std::string> scope =
+        tok.all_tenants ? std::nullopt : std::optional<std::string>(s.tenant);
+    auto id = ctx->alerts->Suppress(s, scope);
     if (!id) return Problem(StatusOf(id.error()), id.error().message);
     return Json(200, json::object{{"id", *id}});
   });
 
-  server.Route("POST", "/api/v1/suppressions/delete", [ctx](const net::AdminRequest& req) {
-    net::HttpReply err;
-    auto b = Body(req, &err);
-    if (!b) return err;
-    const int64_t id = IdOf(*b);
-    const std::string by = StringOf(*b, "by");
-    if (id <= 0) return Problem(400, "id: a suppression number");
-    if (by.empty()) return Problem(400, "by: who acts is required (it is audited)");
-    auto st = ctx->alerts->DeleteSuppression(id, by, OptionalStringOf(*b, "tenant"));
-    if (!st) return Problem(StatusOf(st.error()), st.error().message);
-    return Json(200, json::object{{"deleted", id}});
-  });
+  route("POST", "/api/v1/suppressions/delete",
+        [ctx](const ApiRequest& req, const soc::ApiToken& tok) {
+          ApiReply err;
+          auto b = Body(req, &err);
+          if (!b) return err;
+          std::optional<std::string> scope;
+          if (!ResolveScope(tok, OptionalStringOf(*b, "tenant"), &scope, &err)) return err;
+          const int64_t id = IdOf(*b);
+          if (id <= 0) return Problem(400, "id: a suppression number");
+          auto st = ctx->alerts->DeleteSuppression(id, Who(tok, StringOf(*b, "by")), scope);
+          if (!st) return Problem(StatusOf(st.error()), st.error().message);
+          return Json(200, json::object{{"deleted", id}});
+        });
 
-  server.Route("GET", "/api/v1/audit", [ctx](const net::AdminRequest& req) {
-    std::string why;
-    auto p = QueryParams(req.target, &why);
-    if (!p) return Problem(400, why);
+  route("GET", "/api/v1/audit", [ctx, scoped](const ApiRequest& req, const soc::ApiToken& tok) {
+    Scoped s;
+    ApiReply err;
+    if (!scoped(req, tok, &s, &err)) return err;
     soc::AuditFilter f;
-    f.tenant = Scope(*p);
-    if (auto s = Param(*p, "alert"); s && !ParseId(*s, &f.alert_id))
+    f.tenant = s.scope;
+    if (auto v = Param(s.params, "alert"); v && !ParseId(*v, &f.alert_id))
       return Problem(400, "alert: an alert number");
-    if (auto s = Param(*p, "suppression"); s && !ParseId(*s, &f.suppression_id))
+    if (auto v = Param(s.params, "suppression"); v && !ParseId(*v, &f.suppression_id))
       return Problem(400, "suppression: a suppression number");
-    if (auto s = Param(*p, "limit"); s && !ParseCount(*s, soc::kMaxAlertPage, &f.limit))
+    if (auto v = Param(s.params, "limit"); v && !ParseCount(*v, soc::kMaxAlertPage, &f.limit))
       return Problem(400, "limit: a number");
     auto list = ctx->alerts->ListAudit(f);
     if (!list) return Problem(StatusOf(list.error()), list.error().message);
@@ -417,22 +698,57 @@ void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> ctx) {
     return Json(200, json::object{{"audit", std::move(out)}});
   });
 
-  server.Route("GET", "/api/v1/stats", [ctx](const net::AdminRequest&) {
+  route("GET", "/api/v1/stats", [ctx, provider_only](const ApiRequest&, const soc::ApiToken& tok) {
+    ApiReply err;
+    if (!provider_only(tok, &err)) return err;
     return Json(200, ctx->stats ? ctx->stats() : json::object{});
   });
 
-  server.Route("POST", "/api/v1/verify", [ctx](const net::AdminRequest&) {
-    auto r = ctx->store->Verify();
-    if (!r) return Problem(StatusOf(r.error()), r.error().message);
-    json::array problems;
-    for (const auto& p : r->problems) problems.emplace_back(p);
-    json::object o{{"files", r->files},
-                   {"blocks", r->blocks},
-                   {"records", r->records},
-                   {"ok", r->problems.empty()},
-                   {"problems", std::move(problems)}};
-    return Json(200, o);
+  route("GET", "/metrics", [ctx, provider_only](const ApiRequest&, const soc::ApiToken& tok) {
+    ApiReply err;
+    if (!provider_only(tok, &err)) return err;
+    return ApiReply{200,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    ctx->metrics ? ctx->metrics() : std::string(),
+                    {}};
   });
+
+  route("POST", "/api/v1/verify",
+        [ctx, provider_only](const ApiRequest&, const soc::ApiToken& tok) {
+          ApiReply err;
+          if (!provider_only(tok, &err)) return err;
+          auto r = ctx->store->Verify();
+          if (!r) return Problem(StatusOf(r.error()), r.error().message);
+          json::array problems;
+          for (const auto& p : r->problems) problems.emplace_back(p);
+          json::object o{{"files", r->files},
+                         {"blocks", r->blocks},
+                         {"records", r->records},
+                         {"ok", r->problems.empty()},
+                         {"problems", std::move(problems)}};
+          return Json(200, o);
+        });
+
+  return [ctx, routes](const ApiRequest& req) -> ApiReply {
+    const std::string path = req.target.substr(0, req.target.find('?'));
+    if (path == "/healthz") {
+      const bool ok = !ctx->healthy || ctx->healthy();
+      return Json(ok ? 200 : 503,
+                  json::object{{"status", ok ? "ok" : "failing"}, {"service", "socd-api"}});
+    }
+    // Unknown paths are 401 too without a token: nothing about the API is told to strangers.
+    std::optional<soc::ApiToken> token =
+        ctx->auth != nullptr ? ctx->auth->Authenticate(req.authorization) : std::nullopt;
+    if (!token)
+      return Problem(401, req.authorization.empty()
+                              ? "authentication required: send Authorization: Bearer <token>"
+                              : "the bearer token is not valid");
+    auto it = routes->find(req.method + " " + path);
+    if (it != routes->end()) return it->second(req, *token);
+    for (const auto& [key, r] : *routes)
+      if (key.substr(key.find(' ') + 1) == path) return Problem(405, "method not allowed");
+    return Problem(404, "no such API path: " + path);
+  };
 }
 
 }  // namespace seccloud::socd

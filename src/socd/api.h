@@ -1,9 +1,13 @@
 #pragma once
-// The SOC's HTTP JSON API (R18, R20), served on soc.api (demo 127.0.0.1:9000): search the store,
-// fetch evidence records, list and act on alerts and suppressions, read the audit log and the
-// ingest statistics. The `seccloud soc` CLI speaks it; the web console will.
+// The SOC's HTTP JSON API (R18, R20, R27), served on soc.api (demo 127.0.0.1:9000): search the
+// store, fetch evidence records, list and act on alerts and suppressions, read the audit log and
+// the ingest statistics. The `seccloud soc` CLI speaks it; the web console will.
 //
-//   GET  /api/v1/search?q=QUERY&since=30d&until=…&limit=N&order=asc|desc&tenant=ID
+//   GET  /api/v1/search?q=QUERY&since=30d&until=…&limit=N&order=asc|desc&after=CURSOR&tenant=ID
+//        an NDJSON stream (chunked): one record per line in time order, then one summary line
+//        {"done":true,"count":N,"truncated":…,"next":CURSOR,…} (or {"error":…} if the search
+//        failed midway). limit defaults to 10,000, at most 10,000,000; memory stays bounded.
+//        &mode=page answers one JSON object {"records":[…],"next":…} of at most 10,000 instead.
 //   GET  /api/v1/records?seq=1,2,3[&tenant=ID]
 //   GET  /api/v1/alerts?status=open&severity=high&rule=ID&since=7d&limit=N&offset=N&tenant=ID
 //   GET  /api/v1/alert?id=N[&tenant=ID]                       (with its evidence seqs)
@@ -14,31 +18,73 @@
 //                               "by":"…","expires":"7d"|RFC 3339[,"tenant":ID]}
 //   POST /api/v1/suppressions/delete {"id":N,"by":"…"[,"tenant":ID]}
 //   GET  /api/v1/audit?alert=N&suppression=N&limit=N[&tenant=ID]
-//   GET  /api/v1/stats
-//   POST /api/v1/verify
+//   GET  /api/v1/stats                                        (every-tenant tokens only)
+//   POST /api/v1/verify                                       (every-tenant tokens only)
+//   GET  /metrics                                             (every-tenant tokens only)
+//   GET  /healthz                                             (no token: liveness only)
 //
-// `tenant` scopes a request to one tenant's data. The API has no authentication yet, so the
-// configuration only lets it listen on loopback.
+// Authentication: every request but /healthz carries `Authorization: Bearer <token>`; without a
+// valid one the answer is 401 with a JSON error. A token's scope (soc/api_token.h) is every tenant
+// or a list of tenants. The server forces the scope: a tenant token's request is confined to its
+// tenant whatever it asks (`tenant` naming another is 403; a token of several tenants names one),
+// and an every-tenant token may narrow itself with `tenant`. Actions are audited as
+// "<by> (token <id>)", or the token id when `by` is absent.
 
+#include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
-#include "net/http.h"
 #include "soc/alert.h"
+#include "soc/api_token.h"
 #include "soc/store.h"
+#include "socd/api_server.h"
 
 namespace seccloud::socd {
+
+// The tokens socd accepts: those of the token file (re-read when it changes, checked at most once
+// a second) and the local CLI's. Thread-safe.
+class ApiAuth {
+ public:
+  // `tokens_file` may be empty (no file); `cli_token_file` is created with a fresh token (mode
+  // 0600) when absent, empty: no CLI token.
+  static Result<std::unique_ptr<ApiAuth>> Open(const std::filesystem::path& tokens_file,
+                                               const std::filesystem::path& cli_token_file);
+  std::optional<soc::ApiToken> Authenticate(std::string_view authorization);
+
+  static constexpr const char* kCliTokenId = "local-cli";
+
+ private:
+  ApiAuth() = default;
+  Status LoadLocked();
+  void RefreshLocked();
+
+  std::mutex mu_;
+  std::filesystem::path tokens_file_;
+  std::optional<soc::ApiToken> cli_;
+  soc::ApiTokenSet set_;
+  std::string file_identity_;  // inode, size, mtime of what set_ was read from
+  std::chrono::steady_clock::time_point next_check_{};
+};
+
+// Reads the local CLI's token file (first line), or creates it with a fresh token.
+Result<std::string> EnsureCliToken(const std::filesystem::path& path);
+Result<std::string> ReadTokenFile(const std::filesystem::path& path);
 
 struct ApiContext {
   soc::LogStore* store = nullptr;
   soc::AlertStore* alerts = nullptr;
+  ApiAuth* auth = nullptr;
   std::function<int64_t()> now_ms;
   // Ingest and detection figures for /api/v1/stats, rendered by the service.
   std::function<boost::json::object()> stats;
+  std::function<std::string()> metrics;  // Prometheus text
+  std::function<bool()> healthy;
 };
 
-void RegisterApi(net::AdminServer& server, std::shared_ptr<ApiContext> context);
+ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> context);
 
 // "30d", "12h", "15m" (that long before now) or an RFC 3339 time → ms since the epoch.
 bool ParseTimeBound(std::string_view text, int64_t now_ms, int64_t* out);

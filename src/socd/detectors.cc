@@ -16,7 +16,10 @@ Result<std::unique_ptr<Detectors>> BuildDetectors(const SocConfig& config,
                                                   DetectorsReport* report) {
   auto d = std::make_unique<Detectors>();
   if (!config.rules.empty()) {
-    ASSIGN_OR_RETURN(soc::RuleSet rules, soc::LoadRules(config.rules, &report->rules));
+    soc::RuleLoadOptions options;
+    options.placeholders = config.placeholders;
+    options.tenant_placeholders = config.tenant_placeholders;
+    ASSIGN_OR_RETURN(soc::RuleSet rules, soc::LoadRules(config.rules, &report->rules, options));
     ASSIGN_OR_RETURN(d->engine, soc::DetectionEngine::Create(std::move(rules)));
   }
   if (!config.intel.empty()) {

@@ -113,7 +113,10 @@ void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush
     if (detectors_->engine) detectors_->engine->Process(r, &found);
     if (detectors_->intel) soc::MatchRecord(*detectors_->intel, r, &found);
   }
-  if (found.empty()) return;
+  if (found.empty()) {
+    if (flush) SaveAbsence(false);
+    return;
+  }
   counters_.detections.fetch_add(found.size(), std::memory_order_relaxed);
   auto outcomes = alerts_.AddAll(found);
   if (!outcomes) {
@@ -134,7 +137,23 @@ void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush
       case soc::IngestOutcome::Kind::kSuppressed:
         counters_.alerts_suppressed.fetch_add(1, std::memory_order_relaxed);
         break;
+      case soc::IngestOutcome::Kind::kResolved:
+        if (o.alert_id != 0) counters_.alerts_recovered.fetch_add(1, std::memory_order_relaxed);
+        break;
     }
+  }
+  // After the alerts: a crash in between reports an entity down again rather than never.
+  if (flush) SaveAbsence(false);
+}
+
+void Pipeline::SaveAbsence(bool all) {
+  if (!detectors_ || !detectors_->engine) return;
+  auto changes = detectors_->engine->TakeAbsenceChanges(all);
+  if (changes.empty()) return;
+  if (auto st = alerts_.SaveAbsence(changes); !st) {
+    counters_.absence_save_failures.fetch_add(1, std::memory_order_relaxed);
+    std::fprintf(stderr, "seccloud soc: absence state not saved: %s\n",
+                 st.error().ToString().c_str());
   }
 }
 
@@ -183,14 +202,25 @@ void Pipeline::CommitLoop() {
     {
       std::unique_lock lock(prepared_mu_);
       prepared_ready_.wait(lock, [&] { return !prepared_.empty() || prepared_done_; });
-      if (prepared_.empty()) return;
+      if (prepared_.empty()) {
+        lock.unlock();
+        SaveAbsence(true);  // exact last-seen times for the next start
+        return;
+      }
       batch = std::move(prepared_.front());
       prepared_.pop_front();
       prepared_room_.notify_one();
     }
     {
       std::lock_guard lock(mu_);
-      if (pending_) detectors_ = std::move(pending_);
+      if (pending_) {
+        // Reload: correlation windows and absence entities carry over to the new rules.
+        if (detectors_ && detectors_->engine && pending_->engine) {
+          SaveAbsence(false);
+          pending_->engine->RestoreState(detectors_->engine->TakeState());
+        }
+        detectors_ = std::move(pending_);
+      }
     }
     const auto now = std::chrono::steady_clock::now();
     const bool flush = now >= next_flush;

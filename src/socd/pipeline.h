@@ -40,6 +40,8 @@ struct PipelineCounters {
   std::atomic<uint64_t> alerts_new{0};
   std::atomic<uint64_t> alerts_grouped{0};
   std::atomic<uint64_t> alerts_suppressed{0};
+  std::atomic<uint64_t> alerts_recovered{0};  // absence alerts closed because events resumed
+  std::atomic<uint64_t> absence_save_failures{0};
 };
 
 class Pipeline {
@@ -67,8 +69,11 @@ class Pipeline {
   void CommitLoop();
   void Prepare(IngestItem& item);
   void Attribute(soc::Record& r, const TenantRegistry& tenants);
-  // Runs detection over a stored batch; `flush` also judges correlation windows that ended.
+  // Runs detection over a stored batch; `flush` (the once-a-second wall-clock tick) also judges
+  // correlation windows that ended and silent seccloud-absence entities, and persists the
+  // absence entities that changed.
   void Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush);
+  void SaveAbsence(bool all);
 
   IngestQueue& queue_;
   soc::LogStore& store_;

@@ -1,9 +1,17 @@
 // `seccloud soc …`: the analyst's command line to the SOC (R18, R20), over the service's HTTP API.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -11,7 +19,9 @@
 #include "core/config.h"
 #include "core/text.h"
 #include "net/http.h"
+#include "soc/api_token.h"
 #include "soc/parse.h"
+#include "socd/api.h"
 #include "socd/detectors.h"
 #include "socd/socd.h"
 
@@ -41,7 +51,10 @@ const char* const kUsage =
     "  verify                recompute every checksum of the log store; exit 1 on any problem\n"
     "  rules                 load soc.rules and soc.intel as socd would and report what loads,\n"
     "                        what is unsupported and why; exit 1 when a rule has errors\n"
-    "  --config FILE defaults to /etc/seccloud/seccloud.yaml.\n";
+    "  token create --id NAME (--all | --tenant ID[,ID…])\n"
+    "                        mint an API token, add its SHA-256 to soc.api.tokens, print it once\n"
+    "  --config FILE defaults to /etc/seccloud/seccloud.yaml. The API token is taken from\n"
+    "  SECCLOUD_SOC_TOKEN, else from soc.api.cli_token (socd creates it, every tenant).\n";
 
 struct Args {
   std::string command;
@@ -56,7 +69,7 @@ Args Parse(const std::vector<std::string>& in) {
   static const std::set<std::string> kWithValue = {
       "--since", "--until",   "--limit", "--tenant",      "--status", "--severity",
       "--rule",  "--by",      "--note",  "--reason",      "--entity", "--field",
-      "--value", "--expires", "--alert", "--suppression", "--offset"};
+      "--value", "--expires", "--alert", "--suppression", "--offset", "--id"};
   static const std::set<std::string> kFlags = {"--json", "--desc", "--all", "--help", "-h"};
   Args a;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -84,14 +97,29 @@ std::string Encode(std::string_view s) {
   return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
+// The CLI's credential: SECCLOUD_SOC_TOKEN, else the local CLI token file socd created
+// (soc.api.cli_token). "" when neither is there: the API will answer 401, which is reported.
+std::string CliToken(const SocConfig& sc, std::string* source) {
+  if (const char* env = std::getenv("SECCLOUD_SOC_TOKEN"); env != nullptr && *env != '\0') {
+    *source = "SECCLOUD_SOC_TOKEN";
+    return env;
+  }
+  if (sc.api_cli_token.empty()) return "";
+  auto t = ReadTokenFile(sc.api_cli_token);
+  if (!t) return "";
+  *source = sc.api_cli_token.string();
+  return *t;
+}
+
 class Client {
  public:
-  explicit Client(Endpoint api) : api_(api) {}
+  Client(Endpoint api, std::string token, std::string token_source)
+      : api_(api), token_(std::move(token)), token_source_(std::move(token_source)) {}
   // The parsed JSON body of a 2xx answer, or a printed error.
   std::optional<json::object> Call(const char* method, const std::string& target,
                                    const json::object* body = nullptr) {
-    auto r = net::HttpRequestSync(api_, method, target, body ? json::serialize(*body) : "",
-                                  std::chrono::seconds(120));
+    auto r = ApiCall(api_, method, target, body ? json::serialize(*body) : "",
+                     token_.empty() ? "" : "Bearer " + token_, std::chrono::seconds(120));
     if (!r) {
       std::fprintf(stderr,
                    "seccloud soc: the SOC API at %s does not answer (%s); is socd running?\n",
@@ -102,6 +130,13 @@ class Client {
     json::value v = json::parse(r->body, ec);
     if (ec || !v.is_object()) {
       std::fprintf(stderr, "seccloud soc: HTTP %d with a body that is not JSON\n", r->status);
+      return std::nullopt;
+    }
+    if (r->status == 401) {
+      std::fprintf(stderr,
+                   "seccloud soc: the SOC API refused the token (%s); set SECCLOUD_SOC_TOKEN or "
+                   "run where the CLI token file (soc.api.cli_token) is readable\n",
+                   token_.empty() ? "none found" : token_source_.c_str());
       return std::nullopt;
     }
     if (r->status / 100 != 2) {
@@ -116,6 +151,8 @@ class Client {
 
  private:
   Endpoint api_;
+  std::string token_;
+  std::string token_source_;
 };
 
 std::string S(const json::value* v) {
@@ -182,6 +219,84 @@ int Rules(const SocConfig& sc) {
   return report.rules.errors.empty() ? 0 : 1;
 }
 
+// `soc token create --id ID (--tenant A[,B] | --all)`: a fresh token, its hash appended to
+// soc.api.tokens; the token itself is printed once and kept nowhere.
+int Token(const Args& a, const Config& cfg) {
+  const SocConfig& sc = cfg.soc;
+  if (a.positional.size() != 1 || a.positional[0] != "create") {
+    std::fprintf(stderr, "seccloud soc token: the command is `token create`\n");
+    return 2;
+  }
+  const std::string id = Opt(a, "--id");
+  const std::string tenants = Opt(a, "--tenant");
+  const bool all = a.flags.contains("--all");
+  if (!soc::IsTokenId(id) || id == ApiAuth::kCliTokenId) {
+    std::fprintf(stderr,
+                 "seccloud soc token create: --id NAME (1 to 64 of A-Z a-z 0-9 . _ -, not %s) "
+                 "names the token in the audit log\n",
+                 ApiAuth::kCliTokenId);
+    return 2;
+  }
+  if (all == !tenants.empty()) {
+    std::fprintf(stderr, "seccloud soc token create: give --all or --tenant ID[,ID…]\n");
+    return 2;
+  }
+  if (sc.api_tokens.empty()) {
+    std::fprintf(stderr, "seccloud soc token create: soc.api has no tokens file configured\n");
+    return 2;
+  }
+  std::vector<std::string> list;
+  for (std::string_view rest = tenants; !rest.empty();) {
+    const size_t comma = rest.find(',');
+    std::string t(rest.substr(0, comma));
+    if (std::none_of(cfg.tenants.begin(), cfg.tenants.end(),
+                     [&](const Tenant& x) { return x.id == t; })) {
+      std::fprintf(stderr, "seccloud soc token create: no tenant has the id \"%s\"\n", t.c_str());
+      return 2;
+    }
+    list.push_back(std::move(t));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  // The file as it is must parse, and must not have the id already.
+  std::string existing;
+  {
+    std::ifstream in(sc.api_tokens, std::ios::binary);
+    if (in) existing.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto parsed = soc::ParseApiTokens(existing, sc.api_tokens.string());
+  if (!parsed) {
+    std::fprintf(stderr, "seccloud soc token create: %s\n", parsed.error().ToString().c_str());
+    return 1;
+  }
+  for (const auto& t : parsed->tokens)
+    if (t.id == id) {
+      std::fprintf(stderr, "seccloud soc token create: a token named %s exists already\n",
+                   id.c_str());
+      return 1;
+    }
+  auto token = soc::MintApiToken();
+  if (!token) {
+    std::fprintf(stderr, "seccloud soc token create: %s\n", token.error().ToString().c_str());
+    return 1;
+  }
+  std::string line = soc::ApiTokenLine(id, *token, all, list);
+  if (!existing.empty() && existing.back() != '\n') line.insert(line.begin(), '\n');
+  const int fd = ::open(sc.api_tokens.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::fsync(fd) != 0) {
+    std::fprintf(stderr, "seccloud soc token create: writing %s: %s\n", sc.api_tokens.c_str(),
+                 std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return 1;
+  }
+  ::close(fd);
+  std::printf("%s\n", token->c_str());
+  std::fprintf(stderr,
+               "seccloud soc token create: token %s (%s) added to %s; it is shown only now\n",
+               id.c_str(), all ? "every tenant" : tenants.c_str(), sc.api_tokens.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int RunSocCommand(const std::vector<std::string>& args) {
@@ -207,8 +322,11 @@ int RunSocCommand(const std::vector<std::string>& args) {
     return 2;
   }
   if (a.command == "rules") return Rules(sc);
+  if (a.command == "token") return Token(a, **cfg);
 
-  Client client(sc.api);
+  std::string token_source;
+  std::string token = CliToken(sc, &token_source);
+  Client client(sc.api, std::move(token), std::move(token_source));
   const bool as_json = a.flags.contains("--json");
   auto need = [&](size_t n, const char* what) {
     if (a.positional.size() == n) return true;
@@ -236,7 +354,7 @@ int RunSocCommand(const std::vector<std::string>& args) {
     bool more = true;
     while (more && n < limit) {
       const size_t page = std::min<size_t>(1000, limit - n);
-      std::string target = base + "&limit=" + std::to_string(page);
+      std::string target = base + "&mode=page&limit=" + std::to_string(page);
       if (!next.empty()) target += "&after=" + next;
       auto r = client.Call("GET", target);
       if (!r) return 2;

@@ -32,6 +32,8 @@ soc::AlertPolicy PolicyOf(const SocConfig& sc) {
 bool SameExceptDetection(SocConfig a, SocConfig b) {
   a.rules = b.rules;
   a.intel = b.intel;
+  a.placeholders = b.placeholders;
+  a.tenant_placeholders = b.tenant_placeholders;
   return a == b;
 }
 
@@ -107,6 +109,12 @@ int RunSocService(const std::filesystem::path& config_path) {
   if (!detectors_or) return fail(detectors_or.error().ToString());
   for (const auto& e : report.rules.errors)
     std::fprintf(stderr, "seccloud socd: rule error: %s\n", e.ToString().c_str());
+  // seccloud-absence rules resume where the previous run left them (soc/absence.h).
+  if ((*detectors_or)->engine) {
+    auto entities = alerts->LoadAbsence();
+    if (!entities) return fail(entities.error().ToString());
+    (*detectors_or)->engine->RestoreAbsence(*entities);
+  }
 
   auto checkpoints = store->LoadCheckpoints();
   if (!checkpoints) return fail(checkpoints.error().ToString());
@@ -130,15 +138,15 @@ int RunSocService(const std::filesystem::path& config_path) {
   if (!receivers_or) return fail(receivers_or.error().ToString());
   std::unique_ptr<Receivers> receivers = std::move(*receivers_or);
 
+  // Before dropping privileges: the CLI's token file is created root-owned, mode 0600.
+  auto auth_or = ApiAuth::Open(sc.api_tokens, sc.api_cli_token);
+  if (!auth_or) return fail("soc.api: " + auth_or.error().ToString());
+  std::unique_ptr<ApiAuth> auth = std::move(*auth_or);
+  auto ctx = std::make_shared<ApiContext>();
   boost::asio::io_context api_io;
-  net::AdminServer::Options api_options;
-  api_options.listen = sc.api;
-  api_options.service = "socd-api";
-  api_options.health = &host.health();
-  api_options.metrics = &m;
-  auto api_or = net::AdminServer::Start(api_io, api_options);
+  auto api_or = ApiServer::Start(api_io, sc.api, MakeApiHandler(ctx));
   if (!api_or) return fail("soc.api " + sc.api.ToString() + ": " + api_or.error().message);
-  std::unique_ptr<net::AdminServer> api = std::move(*api_or);
+  std::unique_ptr<ApiServer> api = std::move(*api_or);
 
   if (auto st = host.DropPrivileges({sc.store_dir, sc.alerts_db.parent_path()}); !st)
     return fail(st.error().ToString());
@@ -153,7 +161,10 @@ int RunSocService(const std::filesystem::path& config_path) {
   std::mutex report_mu;
   std::string rules_summary = report.Summary();
 
-  auto ctx = std::make_shared<ApiContext>();
+  // Requests are served only once api_io runs, after the context is filled in here.
+  ctx->auth = auth.get();
+  ctx->metrics = [&m] { return m.RenderPrometheus(); };
+  ctx->healthy = [&host] { return host.health().healthy(); };
   ctx->store = store.get();
   ctx->alerts = alerts.get();
   ctx->now_ms = WallClockMs;
@@ -168,6 +179,7 @@ int RunSocService(const std::filesystem::path& config_path) {
     o["alerts_new"] = c.alerts_new.load();
     o["alerts_grouped"] = c.alerts_grouped.load();
     o["alerts_suppressed"] = c.alerts_suppressed.load();
+    o["alerts_recovered"] = c.alerts_recovered.load();
     o["queue"] = queue.size();
     const soc::StoreStats s = store->Stats();
     o["store_records"] = s.records;
@@ -179,7 +191,6 @@ int RunSocService(const std::filesystem::path& config_path) {
     }
     return o;
   };
-  RegisterApi(*api, ctx);
 
   const PipelineCounters& pc = pipeline.counters();
   struct CounterMetric {

@@ -8,7 +8,11 @@
 #    and the tenant; acknowledging it is audited; another tenant sees neither alert nor records;
 #  - SSH brute force raises the R19 pack's alert;
 #  - a burst of 100,000 lines over TCP through a queue of 1,000 is stored whole (back-pressure);
-#  - `soc verify` passes, then finds a byte flipped in a stored block.
+#  - `soc verify` passes, then finds a byte flipped in a stored block;
+#  - the API wants a bearer token (401 without), tenant tokens minted with `soc token create` see
+#    only their tenant (R20/R27), search answers stream as NDJSON;
+#  - a seccloud-absence rule reports a host gone silent, naming it, and closes the alert when the
+#    host is heard of again (R19 "a service down").
 # Usage: soc_test.sh SECCLOUD_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1
@@ -85,6 +89,27 @@ correlation:
 level: high
 YAML
 
+# R19 "a service down": heartbeat hosts silent for 3 seconds (the pack's rule says 15 minutes).
+cat > "$work/rules/silent.yml" <<'YAML'
+title: heartbeat from a test host
+id: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0007
+name: heartbeat
+logsource: {product: linux, service: syslog}
+detection:
+  selection: {host.hostname|startswith: hb-}
+  condition: selection
+level: informational
+---
+title: test host silent
+id: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0008
+correlation:
+  type: seccloud-absence
+  rules: heartbeat
+  group-by: host.hostname
+  timespan: 3s
+level: high
+YAML
+
 cat > "$work/seccloud.yaml" <<YAML
 node: {name: it, state_dir: state}
 events: {spool_dir: spool}
@@ -95,7 +120,7 @@ tenants:
 soc:
   store: soc/store
   alerts: soc/alerts.db
-  api: "127.0.0.1:$api_port"
+  api: {listen: "127.0.0.1:$api_port", tokens: api-tokens}
   inputs:
     - {name: syslog-udp, protocol: udp, listen: "127.0.0.1:$syslog_port"}
     - {name: syslog-tcp, protocol: tcp, listen: "127.0.0.1:$syslog_port"}
@@ -112,13 +137,15 @@ start() {
   "$bin" socd --config "$work/seccloud.yaml" >>"$work/socd.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$api_port/api/v1/stats" >/dev/null 2>&1 && return 0
+    curl -fsS "http://127.0.0.1:$api_port/healthz" >/dev/null 2>&1 && return 0
     kill -0 "$pid" 2>/dev/null || fail "socd exited at start"
     sleep 0.1
   done
   fail "socd API did not come up"
 }
-stat() { curl -fsS "http://127.0.0.1:$api_port/api/v1/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# socd creates the local CLI's token (every tenant) beside the alerts database.
+api() { curl -fsS -H "Authorization: Bearer $(cat "$work/soc/api-cli.token")" "http://127.0.0.1:$api_port$1"; }
+stat() { api /api/v1/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 # 1. A spool of 30,000 proxy events, tailed; SIGKILL mid-ingest; restart; exactly once.
 python3 - "$work/spool/proxy" <<'PY'
@@ -219,7 +246,7 @@ grep -q '"tenant":"tsu"' "$work/found.json" || fail "EVE alert not attributed to
 expect_found 'event.dataset:windows.security AND winlog.event_id:4625' "Windows event JSON"
 expect_found 'event.dataset:soc.unparsed' "a JSON line that does not parse is stored raw"
 grep -q 'seccloud.soc.parse_error\|"parse_error"' "$work/found.json" || fail "unparsed record lacks its parse error"
-metrics=$(curl -fsS "http://127.0.0.1:$api_port/metrics")
+metrics=$(api /metrics)
 grep -q '^seccloud_soc_unparsed_total{source="json-lines"} 1$' <<<"$metrics" ||
   fail "the unparsed record is not counted for its source"
 grep -q '^seccloud_soc_received_total{source="syslog-udp"} 12$' <<<"$metrics" ||
@@ -255,15 +282,83 @@ done
 soc ack "$id" --by analyst1 --note "looking" >/dev/null || fail "ack"
 soc alerts --status acknowledged --json | grep -q "\"id\":$id" || fail "acknowledged alert not listed"
 soc audit --alert "$id" | grep -q 'analyst1' || fail "acknowledgement not audited"
-# The other tenant sees none of it.
-[ -z "$(soc alerts --tenant ise --json)" ] || fail "tenant ise sees tsu's alert"
-set +e; soc search 'source.ip:10.1.5.5' --tenant ise >/dev/null 2>&1; rc=$?; set -e
-[ "$rc" = 1 ] || fail "tenant ise finds tsu's records (exit $rc)"
-echo "ok: one correlation alert with terminal 10.1.5.5 and tenant tsu; evidence, ack, audit, tenant scope"
+# The other tenant sees none of it (R20/R27): tokens minted per tenant, the server forces scope.
+tsu_token=$(soc token create --id tsu-csirt --tenant tsu 2>/dev/null) || fail "soc token create (tsu)"
+ise_token=$(soc token create --id ise-csirt --tenant ise 2>/dev/null) || fail "soc token create (ise)"
+grep -q "$ise_token" "$work/api-tokens" && fail "the token file holds a token, not its hash"
+sleep 1.1  # socd looks at the token file at most once a second
+as_ise() { SECCLOUD_SOC_TOKEN=$ise_token soc "$@"; }
+[ -z "$(as_ise alerts --json)" ] || fail "tenant ise's token sees tsu's alert"
+[ -z "$(as_ise alerts --tenant tsu --json 2>/dev/null)" ] || fail "ise's token lists tsu's alerts by asking"
+set +e; as_ise alert "$id" >/dev/null 2>&1; rc=$?; set -e
+[ "$rc" = 2 ] || fail "tenant ise's token reads tsu's alert $id (exit $rc)"
+[ -z "$(as_ise record $ev)" ] || fail "tenant ise's token reads tsu's evidence records"
+set +e; as_ise search 'source.ip:10.1.5.5' >/dev/null 2>&1; rc=$?; set -e
+[ "$rc" = 1 ] || fail "tenant ise's token finds tsu's records (exit $rc)"
+code=$(curl -s -o "$work/denied.json" -w '%{http_code}' -H "Authorization: Bearer $ise_token" \
+  "http://127.0.0.1:$api_port/api/v1/alerts?tenant=tsu")
+[ "$code" = 403 ] || fail "ise's token asking for tsu's alerts: HTTP $code"
+SECCLOUD_SOC_TOKEN=$tsu_token soc alert "$id" --json | grep -q '"terminal":"10.1.5.5"' ||
+  fail "tenant tsu's token cannot read its own alert"
+code=$(curl -s -o "$work/denied.json" -w '%{http_code}' "http://127.0.0.1:$api_port/api/v1/alerts")
+[ "$code" = 401 ] || fail "no token: HTTP $code"
+grep -q '"error"' "$work/denied.json" || fail "401 without a JSON error: $(cat "$work/denied.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer sct_0000" \
+  "http://127.0.0.1:$api_port/api/v1/search?q=*")
+[ "$code" = 401 ] || fail "a wrong token: HTTP $code"
+SECCLOUD_SOC_TOKEN=$tsu_token soc close "$id" --by hanako --reason "test done" >/dev/null ||
+  fail "tsu's token closes its alert"
+soc audit --alert "$id" | grep -q 'hanako (token tsu-csirt)' || fail "the audit does not name the token"
+echo "ok: one correlation alert with terminal 10.1.5.5 and tenant tsu; evidence, ack, audit; tokens: 401 without, ise's sees nothing of tsu's"
+
+# Search answers stream as NDJSON (chunked), records in time order, then a summary line.
+curl -sS -D "$work/stream.headers" -o "$work/stream.ndjson" \
+  -H "Authorization: Bearer $(cat "$work/soc/api-cli.token")" \
+  "http://127.0.0.1:$api_port/api/v1/search?q=event.dataset:proxy.access&limit=25000" ||
+  fail "streamed search"
+grep -qi '^transfer-encoding: chunked' "$work/stream.headers" || fail "search is not chunked: $(cat "$work/stream.headers")"
+python3 - "$work/stream.ndjson" <<'PY' || fail "streamed search answer is wrong"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+recs, done = lines[:-1], lines[-1]
+assert done["done"] and done["count"] == 25000 and done["truncated"], done
+assert len(recs) == 25000, len(recs)
+times = [r["time"] for r in recs]
+assert times == sorted(times), "not in time order"
+assert len({r["seq"] for r in recs}) == 25000, "a record repeated"
+PY
+echo "ok: /api/v1/search streams 25000 records as NDJSON with a summary line"
 # R19: twelve failed SSH logins from one address within minutes raise the brute-force alert.
 soc alerts --rule 9ab2b75e-80d1-442c-9d35-6b21a4992fff --json | grep -q '"entity":"source.ip=203.0.113.7"' ||
   fail "no SSH brute-force alert for 203.0.113.7: $(soc alerts --json)"
 echo "ok: SSH brute force from 203.0.113.7 alerted (R19 rule pack)"
+
+# R19 "a service down": hb-web1 sends once, then nothing: the absence rule names it; its next
+# message closes the alert.
+send_udp() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))' "$syslog_port" "$1"; }
+send_udp "<14>Nov 26 04:30:00 hb-web1 app[1]: heartbeat"
+for _ in $(seq 1 150); do
+  soc alerts --rule 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0008 --status open --json >"$work/silent.json" 2>/dev/null || true
+  [ -s "$work/silent.json" ] && break
+  sleep 0.1
+done
+python3 - "$work/silent.json" <<'PY' || fail "no silence alert naming hb-web1: $(cat "$work/silent.json")"
+import json, sys
+alerts = [json.loads(l) for l in open(sys.argv[1])]
+assert len(alerts) == 1, alerts
+a = alerts[0]
+assert a["entity"] == "host.hostname=hb-web1" and a["terminal"] == "hb-web1", a
+assert a["ruleset"] == "absence" and a["context"]["absence.silent_ms"] >= 3000, a
+PY
+silent_id=$(python3 -c "import json; print(json.loads(open('$work/silent.json').readline())['id'])")
+send_udp "<14>Nov 26 04:31:00 hb-web1 app[1]: heartbeat again"
+for _ in $(seq 1 100); do
+  soc alert "$silent_id" --json 2>/dev/null | grep -q '"status":"closed"' && break
+  sleep 0.1
+done
+soc alert "$silent_id" --json | grep -q '"status":"closed"' || fail "the silence alert did not close on recovery"
+soc audit --alert "$silent_id" | grep -q 'alert.recover' || fail "the recovery is not audited"
+echo "ok: hb-web1 silent for 3 s raised alert $silent_id naming it; its next message closed it"
 
 # 4. A burst far above the queue's size over TCP: the reader waits, nothing is lost.
 before=$(stat records)
