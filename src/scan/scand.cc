@@ -1,6 +1,7 @@
 // scand: the scanning service process, and the `seccloud scan` command.
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -160,6 +161,11 @@ class MirrorPoller {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
+  // For /metrics: polls answered without error, polls that failed, the last good poll.
+  std::atomic<uint64_t> polls_ok{0};
+  std::atomic<uint64_t> polls_failed{0};
+  std::atomic<double> last_ok_seconds{0};
+
   void UpdateNow() {
     {
       std::lock_guard lock(mu_);
@@ -181,6 +187,12 @@ class MirrorPoller {
   }
 
   void Record(const MirrorUpdateReport& r) {
+    if (r.ok) {
+      polls_ok.fetch_add(1);
+      last_ok_seconds.store(Seconds(SysClock::now()));
+    } else {
+      polls_failed.fetch_add(1);
+    }
     if (r.reloaded && !r.reload.ok) {
       Event e = Event::Make("scan.update", "event", "reload-failed", Outcome::kFailure);
       e.Set("event.category", "configuration");
@@ -361,6 +373,15 @@ int RunScanService(const std::filesystem::path& config_path) {
   std::unique_ptr<MirrorPoller> mirror;
   if (!sc.mirror.url.empty()) {
     mirror = std::make_unique<MirrorPoller>(host, *engine, sc);
+    MirrorPoller* mp = mirror.get();
+    m.AddGaugeFunction("seccloud_scan_mirror_polls_total", "Signature mirror polls without error",
+                       "", [mp] { return static_cast<double>(mp->polls_ok.load()); });
+    m.AddGaugeFunction("seccloud_scan_mirror_failures_total",
+                       "Signature mirror polls that failed (unreachable, refused download)", "",
+                       [mp] { return static_cast<double>(mp->polls_failed.load()); });
+    m.AddGaugeFunction("seccloud_scan_mirror_last_success_seconds",
+                       "Last signature mirror poll without error (Unix time)", "",
+                       [mp] { return mp->last_ok_seconds.load(); });
     mirror->Start();
   }
   std::atomic<bool> stop_rate{false};
@@ -403,6 +424,11 @@ int RunScanService(const std::filesystem::path& config_path) {
                            "seccloud_scan_reload_failures_total", "seccloud_scan_scans_per_second"})
     m.RemoveGaugeFunction(name);
   m.RemoveGaugeFunction("seccloud_scan_signature_info", version_label);
+  if (mirror)
+    for (const char* name :
+         {"seccloud_scan_mirror_polls_total", "seccloud_scan_mirror_failures_total",
+          "seccloud_scan_mirror_last_success_seconds"})
+      m.RemoveGaugeFunction(name);
   return rc;
 }
 

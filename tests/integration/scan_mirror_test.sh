@@ -179,6 +179,9 @@ events | grep '"action":"mirror-updated"' | grep -q '"updated":"daily.cud 0 -> 5
 grep -q "SecCloud-Mirror-Probe-One" <<<"$(scan "$work/probe1.bin")" || fail "probe one not detected after the update"
 grep -q '"db_version":"clamav:daily-5' <<<"$(db_version)" || fail "db_version: $(db_version)"
 [ "$(full_gets daily.cud)" = 1 ] || fail "daily.cud downloaded $(full_gets daily.cud) times"
+metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
+grep -q '^seccloud_scan_mirror_polls_total [1-9]' <<<"$metrics" || fail "mirror polls metric: $(grep mirror <<<"$metrics")"
+grep -q '^seccloud_scan_mirror_last_success_seconds [1-9]' <<<"$metrics" || fail "no last mirror success"
 # Two days old against max_age 24 h: the staleness alarm.
 wait_event_count '"action":"signatures-stale"' 1 "the staleness alert for a two-day-old container"
 
@@ -229,6 +232,8 @@ grep -q "SecCloud-Mirror-Probe-One" <<<"$(scan "$work/probe1.bin")" || fail "old
 health=$(curl -sS "http://127.0.0.1:$port/healthz")
 grep -q '"signatures":{"ok":false' <<<"$health" || fail "stale signatures not red: $health"
 grep -q '"mirror":{"ok":false' <<<"$health" || fail "mirror failure not in health: $health"
+grep -q '^seccloud_scan_mirror_failures_total [1-9]' <<<"$(curl -fsS "http://127.0.0.1:$port/metrics")" ||
+  fail "mirror failures not counted"
 
 # 7. The mirror comes back with version 8 while 4 clients scan without pause: nothing refused.
 build_cud 8 daily "$work/www/clamav/daily.cud" "$sig1" "$sig2"
