@@ -794,11 +794,12 @@ int Main(int argc, char** argv) {
   srow("store after ingest (level 3 blocks + journal)", after_ingest.stored_bytes, 0);
   srow("store after Compact (Stats().stored_bytes)", after.stored_bytes, compact_cpu);
   srow("store directory on disk (every file)", store_dir_bytes, 0);
-  PrintStoreBreakdown(store_dir);
   if (!o.skip_peers) {
     srow("gzip -6, per file", gz, gz_cpu);
     srow("zstd -19 -T1, per file", zs, zs_cpu);
   }
+  std::fflush(stdout);
+  PrintStoreBreakdown(store_dir);
   std::fflush(stdout);
 
   // ---- single-IP search over the whole span ----

@@ -1,7 +1,7 @@
 #pragma once
 // The SOC's log store (R18: keep every log >= 5 years, compressed; R19: events stored as logs).
 // LogStore is the interface ingest, detection, alerts and the console use; the embedded
-// implementation (store_embedded.cc, format in store_format.h) keeps time-partitioned,
+// implementation (store_embedded.cc, format in store_internal.h) keeps time-partitioned,
 // compressed, checksummed block files in one directory. A ClickHouse backend can implement the
 // same interface later.
 //

@@ -910,8 +910,15 @@ bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
   out->body += m.body_len;
   out->columns_plain += plain.size() - raw;
   out->raw_plain += raw;
-  out->columns_alone += compressed_size(std::string_view(plain).substr(0, plain.size() - raw));
-  out->raw_alone += compressed_size(std::string_view(plain).substr(plain.size() - raw));
+  if (m.version >= 3) {  // the two frames are the parts compressed apart
+    std::string_view columns, texts;
+    if (!BodyFrames(body, m, &columns, &texts, why)) return false;
+    out->columns_alone += columns.size();
+    out->raw_alone += texts.size();
+  } else {
+    out->columns_alone += compressed_size(std::string_view(plain).substr(0, plain.size() - raw));
+    out->raw_alone += compressed_size(std::string_view(plain).substr(plain.size() - raw));
+  }
   return true;
 }
 

@@ -218,9 +218,9 @@ inline constexpr uint8_t kFlagFieldsInRaw = 2;
 bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
                      std::string* why);
 
-// For measurements (soc_store_bench): where a whole block's bytes (header onwards) go. The body's
-// two parts — every per-record column, and the raw texts — are also compressed apart, each alone
-// at the block's level, to tell how much of the body each one costs.
+// For measurements (soc_store_bench): where a whole block's bytes (header onwards) go, with the
+// body's two parts — every per-record column, and the raw texts — compressed apart (version 3:
+// the body's two frames; older blocks: each part compressed again alone at the block's level).
 struct BlockBytes {
   uint64_t records = 0;
   uint64_t header_and_meta = 0, bloom = 0, body = 0;
