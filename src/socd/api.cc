@@ -211,6 +211,7 @@ class SearchStream {
   static constexpr size_t kChunkBytes = 64 << 10;
   static constexpr size_t kMaxChunks = 4;
   static constexpr int kMaxConcurrent = 8;
+  static constexpr size_t kCursorSlack = 100'000;
 
   SearchStream(soc::LogStore* store, soc::Query query, soc::SearchOptions options, size_t want,
                std::optional<std::pair<int64_t, uint64_t>> after)
@@ -273,7 +274,10 @@ class SearchStream {
         o.since_ms = std::max(o.since_ms, after_->first);
       }
     }
-    o.limit = std::numeric_limits<size_t>::max() / 2;  // the callback stops at want_ + 1
+    // The store keeps up to `limit` candidates to hand them out in time order, so the limit is
+    // what bounds its memory: want_ + 1 (to know whether more follow), plus room for the records
+    // of the cursor's millisecond that come again and are skipped.
+    o.limit = want_ + 1 + (after_ ? kCursorSlack : 0);
     auto stats = store_->Search(query_, o, [&](const soc::Record& r) {
       if (cancelled_) {
         stopped = true;
@@ -301,7 +305,14 @@ class SearchStream {
       return true;
     });
     if (!stopped) {
-      if (!stats) {
+      // The store stopped at its limit: more may follow even if the callback did not see them.
+      if (stats && stats->truncated && count < want_) more = true;
+      if (more && count == 0 && after_) {
+        chunk += json::serialize(json::object{
+                     {"error", "more than " + std::to_string(kCursorSlack) +
+                                   " records share the cursor's millisecond; narrow the query"}}) +
+                 "\n";
+      } else if (!stats) {
         chunk += json::serialize(json::object{{"error", stats.error().message}}) + "\n";
       } else {
         json::object done{{"done", true},
@@ -311,7 +322,8 @@ class SearchStream {
                           {"blocks_total", stats->blocks_total},
                           {"blocks_read", stats->blocks_read},
                           {"records_scanned", stats->records_scanned}};
-        if (more) done["next"] = std::to_string(last_time) + "." + std::to_string(last_seq);
+        if (more && count > 0)
+          done["next"] = std::to_string(last_time) + "." + std::to_string(last_seq);
         chunk += json::serialize(done) + "\n";
       }
       Push(std::move(chunk));
