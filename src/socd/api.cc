@@ -4,14 +4,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/event.h"
 #include "core/text.h"
@@ -27,7 +33,6 @@ constexpr size_t kMaxSearchResults = 10'000;  // one page (mode=page)
 constexpr size_t kDefaultSearchResults = 100;
 constexpr size_t kMaxStreamResults = 10'000'000;
 constexpr size_t kDefaultStreamResults = 10'000;
-constexpr size_t kStreamPage = 1'000;  // records per store search and per chunk
 constexpr size_t kMaxSeqsPerRequest = 1'000;
 
 ApiReply Json(int status, const json::value& v) {
@@ -196,80 +201,150 @@ std::string Who(const soc::ApiToken& token, const std::string& by) {
 
 using Route = std::function<ApiReply(const ApiRequest&, const soc::ApiToken&)>;
 
-// Search state carried between the chunks of one streamed answer.
-struct SearchStream {
-  soc::LogStore* store = nullptr;
-  soc::Query query;
-  soc::SearchOptions options;  // since/until move with the cursor
-  size_t want = 0;             // records still to deliver
-  size_t delivered = 0;
-  int64_t after_time = 0;
-  uint64_t after_seq = 0;
-  bool have_cursor = false;
-  size_t same_ms = 0;  // records delivered whose time is after_time (skipped when re-read)
-  uint64_t blocks_total = 0, blocks_read = 0, records_scanned = 0;
-  bool finished = false;
+// One streamed search answer. A single store search runs on its own thread and hands NDJSON
+// chunks of about 64 KiB through a queue of at most 4 (so memory is bounded whatever the limit, and
+// a slow client slows the search down); the API thread takes them one at a time. One search, not
+// one per page: records of one millisecond (a burst) would otherwise be re-read for every page.
+// Destroying the stream (the answer is done or the client went away) stops the search.
+class SearchStream {
+ public:
+  static constexpr size_t kChunkBytes = 64 << 10;
+  static constexpr size_t kMaxChunks = 4;
+  static constexpr int kMaxConcurrent = 8;
+  static constexpr size_t kCursorSlack = 100'000;
 
-  // The next page as NDJSON; the summary line once the search is exhausted or the limit reached.
-  void Next(std::string* out) {
-    if (finished) return;
-    const size_t page = std::min(kStreamPage, want);
-    soc::SearchOptions o = options;
-    if (have_cursor) {
+  SearchStream(soc::LogStore* store, soc::Query query, soc::SearchOptions options, size_t want,
+               std::optional<std::pair<int64_t, uint64_t>> after)
+      : store_(store),
+        query_(std::move(query)),
+        options_(std::move(options)),
+        want_(want),
+        after_(after) {
+    ++active_;
+  }
+  ~SearchStream() {
+    cancelled_ = true;
+    {
+      std::lock_guard lock(mu_);
+      room_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    --active_;
+  }
+  SearchStream(const SearchStream&) = delete;
+  SearchStream& operator=(const SearchStream&) = delete;
+
+  static int active() { return active_.load(); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  // The next chunk; false once everything (the summary line last) has been handed out.
+  bool Next(std::string* chunk) {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return !chunks_.empty() || done_; });
+    if (chunks_.empty()) return false;
+    *chunk = std::move(chunks_.front());
+    chunks_.pop_front();
+    room_.notify_one();
+    return true;
+  }
+
+ private:
+  bool Push(std::string chunk) {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return chunks_.size() < kMaxChunks || cancelled_.load(); });
+    if (cancelled_) return false;
+    chunks_.push_back(std::move(chunk));
+    ready_.notify_one();
+    return true;
+  }
+
+  void Run() {
+    std::string chunk;
+    size_t count = 0;
+    bool more = false, stopped = false;
+    int64_t last_time = 0;
+    uint64_t last_seq = 0;
+    soc::SearchOptions o = options_;
+    if (after_) {
       if (o.newest_first) {
-        o.until_ms = std::min(o.until_ms, after_time + 1);
+        o.until_ms = std::min(o.until_ms, after_->first + 1);
       } else {
-        o.since_ms = std::max(o.since_ms, after_time);
+        o.since_ms = std::max(o.since_ms, after_->first);
       }
     }
-    // Records of the cursor's millisecond come again first and are skipped; room for them.
-    o.limit = page + (have_cursor ? same_ms : 0);
-    size_t got = 0;
-    bool more = false;
-    auto stats = store->Search(query, o, [&](const soc::Record& r) {
-      if (have_cursor && r.time_ms == after_time &&
-          (o.newest_first ? r.seq >= after_seq : r.seq <= after_seq))
+    // The store keeps up to `limit` candidates to hand them out in time order, so the limit is
+    // what bounds its memory: want_ + 1 (to know whether more follow), plus room for the records
+    // of the cursor's millisecond that come again and are skipped.
+    o.limit = want_ + 1 + (after_ ? kCursorSlack : 0);
+    auto stats = store_->Search(query_, o, [&](const soc::Record& r) {
+      if (cancelled_) {
+        stopped = true;
+        return false;
+      }
+      if (after_ && r.time_ms == after_->first &&
+          (o.newest_first ? r.seq >= after_->second : r.seq <= after_->second))
         return true;
-      if (got >= page) {
+      if (count >= want_) {
         more = true;
         return false;
       }
-      *out += json::serialize(RecordJson(r));
-      *out += '\n';
-      ++got;
-      if (!have_cursor || r.time_ms != after_time) same_ms = 0;
-      ++same_ms;
-      after_time = r.time_ms;
-      after_seq = r.seq;
-      have_cursor = true;
+      chunk += json::serialize(RecordJson(r));
+      chunk += '\n';
+      ++count;
+      last_time = r.time_ms;
+      last_seq = r.seq;
+      if (chunk.size() >= kChunkBytes) {
+        if (!Push(std::move(chunk))) {
+          stopped = true;
+          return false;
+        }
+        chunk.clear();
+      }
       return true;
     });
-    if (!stats) {
-      *out += json::serialize(json::object{{"error", stats.error().message}}) + "\n";
-      finished = true;
-      return;
+    if (!stopped) {
+      // The store stopped at its limit: more may follow even if the callback did not see them.
+      if (stats && stats->truncated && count < want_) more = true;
+      if (more && count == 0 && after_) {
+        chunk += json::serialize(json::object{
+                     {"error", "more than " + std::to_string(kCursorSlack) +
+                                   " records share the cursor's millisecond; narrow the query"}}) +
+                 "\n";
+      } else if (!stats) {
+        chunk += json::serialize(json::object{{"error", stats.error().message}}) + "\n";
+      } else {
+        json::object done{{"done", true},
+                          {"query", query_.ToString()},
+                          {"count", count},
+                          {"truncated", more},
+                          {"blocks_total", stats->blocks_total},
+                          {"blocks_read", stats->blocks_read},
+                          {"records_scanned", stats->records_scanned}};
+        if (more && count > 0)
+          done["next"] = std::to_string(last_time) + "." + std::to_string(last_seq);
+        chunk += json::serialize(done) + "\n";
+      }
+      Push(std::move(chunk));
     }
-    blocks_total = std::max(blocks_total, stats->blocks_total);
-    blocks_read += stats->blocks_read;
-    records_scanned += stats->records_scanned;
-    delivered += got;
-    want -= got;
-    // The store stops at o.limit: a full page may have more behind it.
-    more = more || (got == page && stats->truncated);
-    if (got == 0 || want == 0 || !more) {
-      json::object done{{"done", true},
-                        {"query", query.ToString()},
-                        {"count", delivered},
-                        {"truncated", want == 0 && more},
-                        {"blocks_total", blocks_total},
-                        {"blocks_read", blocks_read},
-                        {"records_scanned", records_scanned}};
-      if (want == 0 && more)
-        done["next"] = std::to_string(after_time) + "." + std::to_string(after_seq);
-      *out += json::serialize(done) + "\n";
-      finished = true;
-    }
+    std::lock_guard lock(mu_);
+    done_ = true;
+    ready_.notify_all();
   }
+
+  soc::LogStore* store_;
+  soc::Query query_;
+  soc::SearchOptions options_;
+  size_t want_;
+  std::optional<std::pair<int64_t, uint64_t>> after_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::condition_variable ready_, room_;
+  std::deque<std::string> chunks_;  // guarded by mu_
+  bool done_ = false;               // guarded by mu_
+  std::thread thread_;
+  static inline std::atomic<int> active_{0};
 };
 
 }  // namespace
@@ -449,28 +524,20 @@ ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
       paging = true;
     }
     if (!page_mode) {
-      auto st = std::make_shared<SearchStream>();
-      st->store = ctx->store;
-      st->query = std::move(*q);
-      st->want = o.limit;
-      st->options = o;
-      if (paging) {
-        st->have_cursor = true;
-        st->after_time = after_time;
-        st->after_seq = after_seq;
-        st->same_ms = kStreamPage;  // unknown: allow a page of them
-      }
+      if (o.limit == 0)
+        return ApiReply{200,
+                        "application/x-ndjson",
+                        json::serialize(json::object{{"done", true}, {"count", 0}}) + "\n",
+                        {}};
+      if (SearchStream::active() >= SearchStream::kMaxConcurrent)
+        return Problem(503, "too many searches streaming at once; retry shortly");
+      std::optional<std::pair<int64_t, uint64_t>> after;
+      if (paging) after.emplace(after_time, after_seq);
+      const size_t want = o.limit;
+      auto st = std::make_shared<SearchStream>(ctx->store, std::move(*q), o, want, after);
+      st->Start();
       ApiReply reply{200, "application/x-ndjson", "", {}};
-      if (st->want == 0) {
-        st->finished = true;
-        reply.body = json::serialize(json::object{{"done", true}, {"count", 0}}) + "\n";
-        return reply;
-      }
-      st->Next(&reply.body);
-      reply.next = [st](std::string* chunk) {
-        st->Next(chunk);
-        return !st->finished;
-      };
+      reply.next = [st](std::string* chunk) { return st->Next(chunk); };
       return reply;
     }
     if (paging) {

@@ -6,7 +6,9 @@
 //   GET  /api/v1/search?q=QUERY&since=30d&until=…&limit=N&order=asc|desc&after=CURSOR&tenant=ID
 //        an NDJSON stream (chunked): one record per line in time order, then one summary line
 //        {"done":true,"count":N,"truncated":…,"next":CURSOR,…} (or {"error":…} if the search
-//        failed midway). limit defaults to 10,000, at most 10,000,000; memory stays bounded.
+//        failed midway). limit defaults to 10,000, at most 10,000,000; memory stays bounded
+//        (one store search on its own thread, chunks of ~64 KiB, at most 4 waiting); at most 8
+//        streams at once (503 beyond).
 //        &mode=page answers one JSON object {"records":[…],"next":…} of at most 10,000 instead.
 //   GET  /api/v1/records?seq=1,2,3[&tenant=ID]
 //   GET  /api/v1/alerts?status=open&severity=high&rule=ID&since=7d&limit=N&offset=N&tenant=ID

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "soc/parse.h"
 
@@ -284,6 +285,59 @@ TEST_F(SocApiTest, SearchStreamsNdjsonInTimeOrderWithASummary) {
   EXPECT_EQ(Call("GET", "/api/v1/search?q=*&limit=99999999999", soc_token_).status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/search?q=*&mode=xml", soc_token_).status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/search?q=*&after=12", soc_token_).status, 400);
+}
+
+// A burst: thousands of records of one millisecond stream once each, and a cursor in the middle
+// of the burst resumes exactly after it.
+TEST_F(SocApiTest, BurstOfOneMillisecondStreamsWholeAndResumes) {
+  std::vector<soc::Record> burst;
+  for (int i = 0; i < 5000; ++i) {
+    soc::Record r;
+    r.format = soc::Format::kJson;
+    r.received_ms = kNow - 1000;
+    r.tenant = "kuwana";
+    r.source = "test";
+    r.raw = R"({"@timestamp":")" + soc::FormatTimeMs(kNow - 1000) +
+            R"(","event":{"dataset":"burst"},"b":)" + std::to_string(i) + "}";
+    soc::Normalize(r);
+    burst.push_back(std::move(r));
+  }
+  ASSERT_TRUE(store_->Append(burst, {}));
+  auto first = Call("GET", "/api/v1/search?q=event.dataset:burst&limit=3500", soc_token_);
+  std::string all = Drain(first);
+  std::set<int64_t> seen;
+  std::string next;
+  for (size_t pos = 0; pos < all.size();) {
+    const size_t nl = all.find('\n', pos);
+    auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+    if (o.contains("fields")) {
+      EXPECT_TRUE(seen.insert(o.at("fields").at("b").as_int64()).second);
+    } else {
+      next = std::string(o.at("next").as_string());
+    }
+    pos = nl + 1;
+  }
+  ASSERT_EQ(seen.size(), 3500u);
+  ASSERT_FALSE(next.empty());
+  auto rest = Call("GET", "/api/v1/search?q=event.dataset:burst&after=" + next, soc_token_);
+  all = Drain(rest);
+  size_t more = 0;
+  for (size_t pos = 0; pos < all.size();) {
+    const size_t nl = all.find('\n', pos);
+    auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+    if (o.contains("fields")) {
+      EXPECT_TRUE(seen.insert(o.at("fields").at("b").as_int64()).second) << "repeated";
+      ++more;
+    }
+    pos = nl + 1;
+  }
+  EXPECT_EQ(more, 1500u);
+  EXPECT_EQ(seen.size(), 5000u);
+  // A client that goes away mid-stream: the answer is dropped, its search stops.
+  auto dropped = Call("GET", "/api/v1/search?q=*&limit=100000", soc_token_);
+  std::string chunk;
+  ASSERT_TRUE(dropped.next(&chunk));
+  dropped = ApiReply{};
 }
 
 }  // namespace

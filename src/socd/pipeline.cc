@@ -138,7 +138,9 @@ void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush
         counters_.alerts_suppressed.fetch_add(1, std::memory_order_relaxed);
         break;
       case soc::IngestOutcome::Kind::kResolved:
-        if (o.alert_id != 0) counters_.alerts_recovered.fetch_add(1, std::memory_order_relaxed);
+        if (o.alert_id == 0) break;
+        counters_.alerts_recovered.fetch_add(1, std::memory_order_relaxed);
+        if (on_alert_) on_alert_(o.alert_id, found[i]);
         break;
     }
   }

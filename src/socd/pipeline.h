@@ -46,7 +46,8 @@ struct PipelineCounters {
 
 class Pipeline {
  public:
-  // Called for every new alert (not for grouped or suppressed detections), on the pipeline thread.
+  // Called for every new alert (not for grouped or suppressed detections), and for an absence
+  // alert closed by its entity's recovery (Detection::resolves set), on the pipeline thread.
   using AlertCallback = std::function<void(int64_t alert_id, const soc::Detection&)>;
   // Reports store failures and recoveries (health).
   using StoreHealth = std::function<void(bool ok, const std::string& detail)>;

@@ -37,8 +37,11 @@ bool SameExceptDetection(SocConfig a, SocConfig b) {
   return a == b;
 }
 
+// A new alert, or (d.resolves) an absence alert closed because its system is heard of again: both
+// are what a tenant is told.
 void RecordAlertEvent(net::ServiceHost& host, int64_t id, const soc::Detection& d) {
-  Event e = Event::Make("soc.alert", "alert", "alert-raised", Outcome::kSuccess);
+  Event e = Event::Make("soc.alert", "alert", d.resolves ? "alert-recovered" : "alert-raised",
+                        Outcome::kSuccess);
   e.Set("event.category", "intrusion_detection");
   e.Set("event.type", "info");
   e.Set("event.severity", static_cast<int64_t>(d.level));
@@ -57,7 +60,8 @@ void RecordAlertEvent(net::ServiceHost& host, int64_t id, const soc::Detection& 
   boost::json::array evidence;
   for (size_t i = 0; i < d.evidence.size() && i < 100; ++i) evidence.emplace_back(d.evidence[i]);
   e.Set("seccloud.alert.evidence", boost::json::value(std::move(evidence)));
-  e.Set("message", std::string("alert ") + std::to_string(id) + ": " + d.rule_title);
+  e.Set("message", std::string("alert ") + std::to_string(id) +
+                       (d.resolves ? " recovered: " : ": ") + d.rule_title);
   host.events().Push(std::move(e));
 }
 

@@ -358,6 +358,14 @@ for _ in $(seq 1 100); do
 done
 soc alert "$silent_id" --json | grep -q '"status":"closed"' || fail "the silence alert did not close on recovery"
 soc audit --alert "$silent_id" | grep -q 'alert.recover' || fail "the recovery is not audited"
+# Both are told as soc.alert events (the SOC's own spool, which it stores too).
+for _ in $(seq 1 100); do
+  soc search "event.dataset:soc.alert AND event.action:alert-recovered AND seccloud.alert.group:$silent_id" \
+    >/dev/null 2>&1 && break
+  sleep 0.1
+done
+soc search "event.dataset:soc.alert AND event.action:alert-recovered AND seccloud.alert.group:$silent_id" \
+  >/dev/null 2>&1 || fail "no alert-recovered event for alert $silent_id"
 echo "ok: hb-web1 silent for 3 s raised alert $silent_id naming it; its next message closed it"
 
 # 4. A burst far above the queue's size over TCP: the reader waits, nothing is lost.
