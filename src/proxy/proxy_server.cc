@@ -1174,7 +1174,9 @@ class ClientSession {
                         RequestLog& log) {
     policy::UrlRequest r;
     r.method = http::to_string(method);
-    r.scheme = target.scheme.empty() ? "https" : target.scheme;
+    // Both arms string_views: with a `const char*` arm the ?: makes a std::string temporary,
+    // and r.scheme would point into it after this statement (ASan: stack-use-after-scope).
+    r.scheme = target.scheme.empty() ? std::string_view("https") : std::string_view(target.scheme);
     r.host = target.host;
     r.port = target.port;
     r.path = full_url ? std::string_view(target.path) : std::string_view("/");
