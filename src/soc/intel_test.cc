@@ -493,10 +493,9 @@ TEST(IntelRealFeeds, LoadCountsMemoryAndLookupRate) {
   const double rate = lookups / secs;
   std::printf("%zu lookups (%zu hits) in %.3f s: %.2f M lookups/s\n", lookups, hits, secs,
               rate / 1e6);
+  // The rate is printed, not asserted: timings are benchmark figures (bench/README.md), never
+  // pass/fail thresholds on a shared machine.
   EXPECT_EQ(hits, 400u);
-#ifdef NDEBUG
-  EXPECT_GT(rate, 1e6);
-#endif
 }
 
 TEST(IntelRealFeeds, MatchRecordRate) {
