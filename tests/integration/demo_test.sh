@@ -2,7 +2,7 @@
 # The README's first command, end to end (R3, R8, R9, R10, R24): prepares and starts
 # `seccloud run --config etc/demo.yaml` and checks what ../shared/demo.md promises a newcomer —
 # a page through the proxy, block pages for a blocked category and for EICAR over HTTP and over
-# intercepted HTTPS, a warning that can be accepted, a force-blocked C&C domain a tenant cannot
+# intercepted HTTPS and for an EICAR upload, a warning that can be accepted, a force-blocked C&C domain a tenant cannot
 # whitelist, an expired origin certificate refused, a no-decrypt domain spliced, every service
 # healthy in `seccloud status`, each action in the proxy's events with tenant and terminal, and
 # the same actions found in the SOC, the C&C request raising a threat-intelligence alert.
@@ -47,6 +47,8 @@ page=$(curl "${tsu[@]}" http://www.origin.example/eicar.com)
 echo "$page" | grep -q 'Eicar-Test-Signature' || fail "EICAR over HTTP is blocked by name"
 page=$(curl "${tsu[@]}" https://secure.origin.example/eicar.com)
 echo "$page" | grep -q 'Eicar-Test-Signature' || fail "EICAR over intercepted HTTPS is blocked"
+page=$(curl "${tsu[@]}" -F file=@var/demo/eicar.com http://www.origin.example/)
+echo "$page" | grep -q 'Eicar-Test-Signature' || fail "an EICAR upload is blocked by name"
 [ "$(code "${ise[@]}" http://c2.demo.example/)" = 403 ] || fail "a tenant whitelist lifted a force-block"
 [ "$(code "${ise[@]}" http://casino.example/)" = 200 ] || fail "a tenant whitelist of a common block"
 [ "$(code "${tsu[@]}" -d x=1 http://upload.origin.example/upload)" = 403 ] || fail "posting restriction"
