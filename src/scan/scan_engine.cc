@@ -171,6 +171,28 @@ struct ScanEngine::State {
     return current;
   }
 
+  // A reload or update that failed: the current generation stays; the status says why.
+  void RecordFailure(const std::string& why) {
+    std::lock_guard lock(mu);
+    status.last_attempt = clock();
+    status.last_error = why;
+    ++status.reload_failures;
+  }
+
+  // Makes `next` the generation new scans use and retires `previous` off the scan path.
+  void Publish(std::shared_ptr<const Generation> next, std::shared_ptr<const Generation> previous) {
+    {
+      std::lock_guard lock(mu);
+      current = std::move(next);
+      const auto now = clock();
+      status.last_attempt = now;
+      status.last_success = now;
+      status.last_error.clear();
+      ++status.reloads;
+    }
+    RetireOffScanPath(std::move(previous), config.limits.max_scan_time);
+  }
+
   seccloud::Result<std::string> Fingerprint() const {
     std::string fp;
     if (config.clamav_enabled) {
@@ -266,10 +288,7 @@ ReloadReport ScanEngine::Reload(bool force) {
   r.previous_version = previous->version;
   r.db_version = previous->version;
   auto fail = [&](std::string why) {
-    std::lock_guard lock(state_->mu);
-    state_->status.last_attempt = state_->clock();
-    state_->status.last_error = why;
-    ++state_->status.reload_failures;
+    state_->RecordFailure(why);
     r.ok = false;
     r.changed = true;
     r.error = std::move(why);
@@ -284,18 +303,9 @@ ReloadReport ScanEngine::Reload(bool force) {
   }
   auto next = state_->Build(*fp);
   if (!next) return fail(next.error().message);
-  {
-    std::lock_guard lock(state_->mu);
-    state_->current = *next;
-    const auto now = state_->clock();
-    state_->status.last_attempt = now;
-    state_->status.last_success = now;
-    state_->status.last_error.clear();
-    ++state_->status.reloads;
-  }
   r.changed = true;
   r.db_version = (*next)->version;
-  RetireOffScanPath(std::move(previous), state_->config.limits.max_scan_time);
+  state_->Publish(std::move(*next), std::move(previous));
   return r;
 }
 
@@ -309,10 +319,7 @@ ReloadReport ScanEngine::ApplyUpdate(const std::function<Status()>& install,
   r.changed = true;
   auto fail = [&](std::string why) {
     if (undo) undo();
-    std::lock_guard lock(state_->mu);
-    state_->status.last_attempt = state_->clock();
-    state_->status.last_error = why;
-    ++state_->status.reload_failures;
+    state_->RecordFailure(why);
     r.ok = false;
     r.error = std::move(why);
     return r;
@@ -322,17 +329,8 @@ ReloadReport ScanEngine::ApplyUpdate(const std::function<Status()>& install,
   if (!fp) return fail(fp.error().message);
   auto next = state_->Build(*fp);
   if (!next) return fail(next.error().message);
-  {
-    std::lock_guard lock(state_->mu);
-    state_->current = *next;
-    const auto now = state_->clock();
-    state_->status.last_attempt = now;
-    state_->status.last_success = now;
-    state_->status.last_error.clear();
-    ++state_->status.reloads;
-  }
   r.db_version = (*next)->version;
-  RetireOffScanPath(std::move(previous), state_->config.limits.max_scan_time);
+  state_->Publish(std::move(*next), std::move(previous));
   return r;
 }
 

@@ -39,14 +39,11 @@ double Seconds(SysClock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-// Polls the signature sources, swaps engines, watches their age; owns the scand events other
-// than detections.
-class SignatureWatcher {
+// A thread running Loop() until Stop(); Loop() waits on cv_ under mu_ and returns once stop_ is
+// set. A derived class's destructor must call Stop() (its Loop() uses its members).
+class BackgroundThread {
  public:
-  SignatureWatcher(net::ServiceHost& host, ScanEngine& engine, std::chrono::milliseconds interval)
-      : host_(host), engine_(engine), interval_(interval) {}
-  ~SignatureWatcher() { Stop(); }
-
+  virtual ~BackgroundThread() = default;
   void Start() {
     thread_ = std::thread([this] { Loop(); });
   }
@@ -58,6 +55,37 @@ class SignatureWatcher {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
+
+ protected:
+  virtual void Loop() = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+
+ private:
+  std::thread thread_;
+};
+
+// The scan.update event for an engine reload (a directory change, SIGHUP or a mirror download).
+Event ReloadEvent(const ReloadReport& r) {
+  Event e = Event::Make("scan.update", "event", r.ok ? "reloaded" : "reload-failed",
+                        r.ok ? Outcome::kSuccess : Outcome::kFailure);
+  e.Set("event.category", "configuration");
+  e.Set("event.type", "change");
+  e.Set("seccloud.scan.db_version", r.db_version);
+  e.Set("seccloud.scan.previous_db_version", r.previous_version);
+  if (!r.ok) e.Set("error.message", r.error);
+  return e;
+}
+
+// Polls the signature sources, swaps engines, watches their age; owns the scand events other
+// than detections.
+class SignatureWatcher : public BackgroundThread {
+ public:
+  SignatureWatcher(net::ServiceHost& host, ScanEngine& engine, std::chrono::milliseconds interval)
+      : host_(host), engine_(engine), interval_(interval) {}
+  ~SignatureWatcher() override { Stop(); }
+
   // SIGHUP: reload now, even if nothing seems to have changed.
   void ReloadNow() {
     {
@@ -94,7 +122,7 @@ class SignatureWatcher {
   }
 
  private:
-  void Loop() {
+  void Loop() override {
     auto next_poll = std::chrono::steady_clock::now() + interval_;
     std::unique_lock lock(mu_);
     while (!stop_) {
@@ -115,14 +143,7 @@ class SignatureWatcher {
   }
 
   void Record(const ReloadReport& r) {
-    Event e = Event::Make("scan.update", "event", r.ok ? "reloaded" : "reload-failed",
-                          r.ok ? Outcome::kSuccess : Outcome::kFailure);
-    e.Set("event.category", "configuration");
-    e.Set("event.type", "change");
-    e.Set("seccloud.scan.db_version", r.db_version);
-    e.Set("seccloud.scan.previous_db_version", r.previous_version);
-    if (!r.ok) e.Set("error.message", r.error);
-    host_.events().Push(std::move(e));
+    host_.events().Push(ReloadEvent(r));
     host_.health().Set("updates", r.ok, r.ok ? "" : "last signature load failed: " + r.error);
     std::fprintf(stderr, "seccloud scand: signatures %s: %s\n", r.ok ? "reloaded" : "NOT reloaded",
                  r.ok ? r.db_version.c_str() : r.error.c_str());
@@ -131,36 +152,21 @@ class SignatureWatcher {
   net::ServiceHost& host_;
   ScanEngine& engine_;
   const std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool force_ = false;
+  bool force_ = false;  // guarded by mu_
   bool stale_alerted_ = false;
-  std::thread thread_;
 };
 
 // Polls the signature mirror (scan.updates.mirror) on its own thread: a download can take
 // minutes and must not hold up the staleness check or the directory poll.
-class MirrorPoller {
+class MirrorPoller : public BackgroundThread {
  public:
   MirrorPoller(net::ServiceHost& host, ScanEngine& engine, const ScanConfig& config)
       : host_(host),
         mirror_(config.mirror, config.clamav_database, engine),
         interval_(config.mirror.interval),
         mirror_url_(config.mirror.url) {}
-  ~MirrorPoller() { Stop(); }
+  ~MirrorPoller() override { Stop(); }
 
-  void Start() {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
   // For /metrics: polls answered without error, polls that failed, the last good poll.
   std::atomic<uint64_t> polls_ok{0};
   std::atomic<uint64_t> polls_failed{0};
@@ -175,7 +181,7 @@ class MirrorPoller {
   }
 
  private:
-  void Loop() {
+  void Loop() override {
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
@@ -193,15 +199,7 @@ class MirrorPoller {
     } else {
       polls_failed.fetch_add(1);
     }
-    if (r.reloaded && !r.reload.ok) {
-      Event e = Event::Make("scan.update", "event", "reload-failed", Outcome::kFailure);
-      e.Set("event.category", "configuration");
-      e.Set("event.type", "change");
-      e.Set("seccloud.scan.db_version", r.reload.db_version);
-      e.Set("seccloud.scan.previous_db_version", r.reload.previous_version);
-      e.Set("error.message", r.reload.error);
-      host_.events().Push(std::move(e));
-    }
+    if (r.reloaded && !r.reload.ok) host_.events().Push(ReloadEvent(r.reload));
     if (r.ok && r.updated.empty()) {
       host_.health().Set("mirror", true);
       return;  // nothing new: no event every poll
@@ -238,11 +236,7 @@ class MirrorPoller {
   SignatureMirror mirror_;
   const std::chrono::milliseconds interval_;
   const std::string mirror_url_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool now_ = false;
-  std::thread thread_;
+  bool now_ = false;  // guarded by mu_
 };
 
 void RecordDetection(net::ServiceHost& host, const Verdict& v, const ScanContext& c,
