@@ -60,7 +60,8 @@ TEST(CvdHeader, RefusesMalformedHeaders) {
       {Header("ClamAV-VDB:t:5:3:216:9bcbfcc847578e6e666a53a1d7ad4856:X:b:-4"), "Unix time"},
       {Header("ClamAV-VDB:t:99999999999:3:216:9bcbfcc847578e6e666a53a1d7ad4856:X:b:1"), "version"},
       {Header("ClamAV-VDB:t:5:3:216:9bcbfcc847578e6e666a53a1d7ad4856:<script>:b:1"), "signature"},
-      {Header(std::string("ClamAV-VDB:t:5:3:216:9bcbfcc847578e6e666a53a1d7ad4856:X:b\0:1", 62)),
+      {Header(std::string("ClamAV-VDB:t:5:3:216:9bcbfcc847578e6e666a53a1d7ad4856:X:b") + '\0' +
+              ":1"),
        "printable"},
       {Header("ClamAV-VDB:" + std::string(600, ':')), "fields"},
   };
