@@ -441,24 +441,41 @@ class DocumentCompiler {
     return {Classify(std::move(wrapped), false)};
   }
 
+  // A |expand value cut into literal text and %name% placeholders, in order; a lone '%' is text.
+  struct ValuePart {
+    std::string text;  // the literal, or the placeholder's name
+    bool placeholder = false;
+  };
+  static std::vector<ValuePart> SplitPlaceholders(const std::string& value) {
+    std::vector<ValuePart> out;
+    size_t pos = 0;
+    while (pos < value.size()) {
+      const size_t open = value.find('%', pos);
+      const size_t close = open == std::string::npos ? open : value.find('%', open + 1);
+      if (close == std::string::npos) {
+        out.push_back({value.substr(pos), false});
+        break;
+      }
+      if (open > pos) out.push_back({value.substr(pos, open - pos), false});
+      out.push_back({value.substr(open + 1, close - open - 1), true});
+      pos = close + 1;
+    }
+    return out;
+  }
+
   // The values a |expand value stands for, under the global placeholder map (tenant "") or a
   // tenant's (whose values add to the global ones). Empty: nothing mapped there.
   std::vector<std::string> ExpandValue(const std::string& value, const std::string& tenant,
                                        const YAML::Node& at) {
     std::vector<std::string> out{""};
-    size_t pos = 0;
-    while (pos < value.size()) {
-      const size_t open = value.find('%', pos);
-      const size_t close = open == std::string::npos ? open : value.find('%', open + 1);
-      if (open == std::string::npos || close == std::string::npos) {
-        for (auto& o : out) o += value.substr(pos);
-        break;
+    for (const ValuePart& part : SplitPlaceholders(value)) {
+      if (!part.placeholder) {
+        for (auto& o : out) o += part.text;
+        continue;
       }
-      for (auto& o : out) o += value.substr(pos, open - pos);
-      const std::string name = value.substr(open + 1, close - open - 1);
       std::vector<std::string> values;
       auto add = [&](const std::map<std::string, std::vector<std::string>>& map) {
-        if (auto it = map.find(name); it != map.end())
+        if (auto it = map.find(part.text); it != map.end())
           values.insert(values.end(), it->second.begin(), it->second.end());
       };
       if (options_ != nullptr) {
@@ -481,7 +498,6 @@ class DocumentCompiler {
         }
       }
       out = std::move(next);
-      pos = close + 1;
     }
     return out;
   }
@@ -489,14 +505,8 @@ class DocumentCompiler {
   // Placeholder names in a value ("%Admins%" → Admins).
   static std::vector<std::string> PlaceholderNames(const std::string& value) {
     std::vector<std::string> out;
-    for (size_t pos = 0;;) {
-      const size_t open = value.find('%', pos);
-      if (open == std::string::npos) break;
-      const size_t close = value.find('%', open + 1);
-      if (close == std::string::npos) break;
-      out.push_back(value.substr(open + 1, close - open - 1));
-      pos = close + 1;
-    }
+    for (const ValuePart& part : SplitPlaceholders(value))
+      if (part.placeholder) out.push_back(part.text);
     return out;
   }
 
