@@ -250,3 +250,25 @@ EOF
     "$(grep -c '^acl ' "$dir/squid-acl.conf") ACLs, $(cat "$dir/squid-counts.txt");" \
     "seccloud: $(tail -1 "$dir/import.out")"
 }
+
+# The start of the benchmark origin's nginx.conf, shared by the proxy benchmarks: everything in
+# DIR, no access log, keep-alive without limit; the caller adds its server blocks and the final
+# "}" that closes `http {`.
+pb_nginx_head() {
+  local dir=$1
+  cat <<EOF
+pid $dir/nginx.pid;
+worker_processes 1;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  default_type application/octet-stream;
+  keepalive_requests 1000000;
+EOF
+}

@@ -64,19 +64,7 @@ mkdir -p "$tmp/pki" "$tmp/origin/www"
 head -c "$SIZE" /dev/urandom >"$tmp/origin/www/$FILE"
 chmod -R a+rX "$tmp"
 cat >"$tmp/origin/nginx.conf" <<EOF
-pid $tmp/origin/nginx.pid;
-worker_processes 1;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/origin/body;
-  proxy_temp_path $tmp/origin/proxy;
-  fastcgi_temp_path $tmp/origin/fastcgi;
-  uwsgi_temp_path $tmp/origin/uwsgi;
-  scgi_temp_path $tmp/origin/scgi;
-  default_type application/octet-stream;
-  keepalive_requests 1000000;
+$(pb_nginx_head "$tmp/origin")
   server { listen $ORIGIN_IP:8080; root $tmp/origin/www; }
   server {
     listen $ORIGIN_IP:8443 ssl;

@@ -109,19 +109,7 @@ head -c 1024 /dev/urandom >"$tmp/origin/www/1k"
 head -c 102400 /dev/urandom >"$tmp/origin/www/100k"
 chmod -R a+rX "$tmp/origin"
 cat >"$tmp/origin/nginx.conf" <<EOF
-pid $tmp/origin/nginx.pid;
-worker_processes 1;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/origin/body;
-  proxy_temp_path $tmp/origin/proxy;
-  fastcgi_temp_path $tmp/origin/fastcgi;
-  uwsgi_temp_path $tmp/origin/uwsgi;
-  scgi_temp_path $tmp/origin/scgi;
-  default_type application/octet-stream;
-  keepalive_requests 1000000;
+$(pb_nginx_head "$tmp/origin")
   ssl_session_cache shared:bench:10m;
   server {
     listen $ORIGIN_IP:$ORIGIN_PORT ssl;
