@@ -82,7 +82,8 @@ Result<CvdHeader> ParseCvdHeader(std::string_view header) {
   if (!sigs) return Bad("signature count " + Quote(f[3]) + " is not a number");
   if (!flevel) return Bad("functionality level " + Quote(f[4]) + " is not a number");
   if (!stime || *stime <= 0) return Bad("build time " + Quote(f[8]) + " is not a Unix time");
-  if (f[5].size() != 32 || !LowerHex(f[5]))
+  // "X": no MD5, as in the header freshclam gives a .cld it built from .cdiff files.
+  if (f[5] != "X" && (f[5].size() != 32 || !LowerHex(f[5])))
     return Bad("MD5 " + Quote(f[5]) + " is not 32 hex digits");
   if (f[6].empty() || f[6].size() > 512 || !SignatureText(f[6]))
     return Bad("digital signature field is not base-64 text");

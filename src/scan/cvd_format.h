@@ -23,11 +23,12 @@ struct CvdHeader {
   uint32_t version = 0;
   uint32_t signatures = 0;
   uint32_t functionality_level = 0;
-  std::string md5;              // of the archive after the header, 32 lower-case hex digits
-  std::string dsig;             // ClamAV's signature over the MD5; "X" in unsigned containers
-  std::string builder;          // who built it
+  std::string md5;      // of the archive after the header, 32 lower-case hex digits; "X" in a .cld
+  std::string dsig;     // ClamAV's signature over the MD5; "X" in unsigned containers
+  std::string builder;  // who built it
   int64_t build_unix_time = 0;  // the stime field: what "older than loaded" compares
   bool unsigned_container() const { return dsig == "X"; }
+  bool has_md5() const { return md5 != "X"; }
 };
 
 // Parses a container's first kCvdHeaderBytes bytes (fewer is an error: a truncated file).
