@@ -4,21 +4,29 @@
 
 #include <clamav.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "scan/clamav_signature.h"
 #include "scan/cvd_format.h"
 #include "scan/internal.h"
+#include "scan/scanner.h"
+#include "scan/signature_mirror.h"
 
 namespace seccloud::scan {
 namespace {
@@ -535,6 +543,208 @@ TEST_F(SigtoolFixture, AppliesSigtoolsScriptAndLibclamavLoadsTheResult) {
   ASSERT_FALSE(wrong);
   EXPECT_NE(wrong.error().message.find("does not start with"), std::string::npos)
       << wrong.error().message;
+}
+
+// --- The updater against a real nginx mirror ---------------------------------------------------
+
+// nginx serving `root` on 127.0.0.1 (a free port), logging "<uri> <status>" per request; stopped
+// by pid.
+class Mirror {
+ public:
+  explicit Mirror(const fs::path& dir) : dir_(dir) {
+    fs::create_directories(dir / "www" / "clamav");
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::close(s);
+    std::ofstream(dir / "nginx.conf")
+        << "pid " << (dir / "nginx.pid").string() << ";\nworker_processes 1;\n"
+        << "error_log " << (dir / "error.log").string() << " warn;\n"
+        << "events { worker_connections 64; }\nhttp {\n"
+        << "  log_format m '$request_uri $status';\n"
+        << "  access_log " << (dir / "access.log").string() << " m;\n"
+        << "  client_body_temp_path " << (dir / "body").string() << ";\n"
+        << "  proxy_temp_path " << (dir / "proxy").string() << ";\n"
+        << "  fastcgi_temp_path " << (dir / "fastcgi").string() << ";\n"
+        << "  uwsgi_temp_path " << (dir / "uwsgi").string() << ";\n"
+        << "  scgi_temp_path " << (dir / "scgi").string() << ";\n"
+        << "  default_type application/octet-stream;\n"
+        << "  server { listen 127.0.0.1:" << port_ << "; root " << (dir / "www").string()
+        << "; }\n}\n";
+    const std::string prefix = dir.string(), conf = (dir / "nginx.conf").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const char* nginx = ::access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "nginx";
+      ::execlp(nginx, nginx, "-p", prefix.c_str(), "-c", conf.c_str(), "-e", "stderr", "-g",
+               "daemon off;", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && !Up(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~Mirror() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool Up() const {
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port_);
+    const bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    ::close(s);
+    return ok;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/clamav"; }
+  fs::path www() const { return dir_ / "www" / "clamav"; }
+  void Publish(const std::string& name, const std::string& bytes) const {
+    std::ofstream(www() / (name + ".tmp"), std::ios::binary) << bytes;
+    fs::rename(www() / (name + ".tmp"), www() / name);
+  }
+  void Versions(uint32_t daily) const {
+    Publish("dns.txt", "1.4.6:0:" + std::to_string(daily) + ":1795690000:1:90:0:0\n");
+  }
+  // Requests of `uri` answered `status` so far.
+  int Count(const std::string& uri, int status) const {
+    std::ifstream in(dir_ / "access.log");
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += line == "/clamav/" + uri + " " + std::to_string(status);
+    return n;
+  }
+
+ private:
+  fs::path dir_;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+std::span<const uint8_t> AsBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+TEST_F(SigtoolFixture, MirrorAppliesSignedCdiffsAndFallsBackToTheWholeContainer) {
+  if (std::system("command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx") != 0)
+    GTEST_SKIP() << "nginx is not installed";
+  const std::vector<std::string> base = {"A:0:*:41414141", "B:0:*:42424242"};
+  const std::string probe_h = "x SECCDIFFH y", probe_j = "x SECCDIFFJ y", probe_k = "x SECCDIFFK y";
+  const std::string v5 = BuildCud(5, base);
+  const std::string v6 = BuildCud(6, {"A:0:*:41414141", "H:0:*:534543434449464648"});
+  const std::string v7 = BuildCud(7, {"H:0:*:534543434449464648", "J:0:*:53454343444946464a"});
+  const std::string v8 = BuildCud(
+      8, {"H:0:*:534543434449464648", "J:0:*:53454343444946464a", "K:0:*:53454343444946464b"});
+  const std::string s56 = SigtoolScript(v5, v6), s67 = SigtoolScript(v6, v7),
+                    s78 = SigtoolScript(v7, v8);
+  ASSERT_FALSE(s56.empty() || s67.empty() || s78.empty());
+
+  Mirror mirror(dir_ / "mirror");
+  ASSERT_TRUE(mirror.Up()) << "nginx did not start";
+  const fs::path db = dir_ / "db";
+  fs::create_directories(db);
+  fs::copy_file(v5, db / "daily.cud");
+  ScanConfig c;
+  c.enabled = true;
+  c.clamav_database = db;
+  c.yara_enabled = false;
+  auto engine = ScanEngine::Create(c);
+  ASSERT_TRUE(engine) << engine.error().ToString();
+  auto detects = [&](const std::string& probe) {
+    auto v = (*engine)->ScanBuffer(AsBytes(probe), {});
+    return v && v->result == Verdict::kInfected;
+  };
+  EXPECT_FALSE(detects(probe_h));
+
+  ScanMirrorConfig mc;
+  mc.url = mirror.url();
+  mc.databases = {"daily.cud"};
+  mc.allow_unsigned = true;
+  mc.timeout = std::chrono::seconds(10);
+
+  // 5 -> 7 by two signed .cdiff files; the whole container is never fetched.
+  mirror.Publish("daily-6.cdiff", Key2048().Cdiff(6, s56));
+  mirror.Publish("daily-7.cdiff", Key2048().Cdiff(7, s67));
+  mirror.Publish("daily.cud", Read(v7));
+  mirror.Versions(7);
+  SignatureMirror updater(mc, db, **engine, Key2048().key());
+  MirrorUpdateReport r = updater.Update();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.incremental_failures.empty()) << r.incremental_failures.front();
+  ASSERT_EQ(r.updated.size(), 1u);
+  EXPECT_EQ(r.updated[0], "daily.cud 5 -> 7 (2 .cdiff)");
+  EXPECT_TRUE(r.reload.ok) << r.reload.error;
+  EXPECT_EQ(mirror.Count("daily-6.cdiff", 200), 1);
+  EXPECT_EQ(mirror.Count("daily-7.cdiff", 200), 1);
+  EXPECT_EQ(mirror.Count("daily.cud", 200), 0);
+  EXPECT_TRUE(detects(probe_h));
+  EXPECT_TRUE(detects(probe_j));
+  EXPECT_FALSE(detects(probe_k));
+  EXPECT_EQ(ParseCvdHeader(Read(db / "daily.cud"))->version, 7u);
+  EXPECT_EQ(*UnpackContainer(Read(db / "daily.cud")), *UnpackContainer(Read(v7)));
+
+  // 7 -> 8 with a tampered .cdiff: refused, the whole container is fetched instead.
+  std::string tampered = Key2048().Cdiff(8, s78);
+  tampered[40] ^= 0x01;
+  mirror.Publish("daily-8.cdiff", tampered);
+  mirror.Publish("daily.cud", Read(v8));
+  mirror.Versions(8);
+  r = updater.Update();
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.incremental_failures.size(), 1u);
+  EXPECT_NE(r.incremental_failures[0].find("daily-8.cdiff: .cdiff digital signature"),
+            std::string::npos)
+      << r.incremental_failures[0];
+  ASSERT_EQ(r.updated.size(), 1u);
+  EXPECT_EQ(r.updated[0], "daily.cud 7 -> 8");
+  EXPECT_EQ(mirror.Count("daily.cud", 200), 1);
+  EXPECT_TRUE(detects(probe_k));
+
+  // ClamAV's key (what scand uses) refuses a .cdiff signed by anyone else: whole container.
+  const std::string v9 = BuildCud(9, {"H:0:*:534543434449464648", "J:0:*:53454343444946464a",
+                                      "K:0:*:53454343444946464b", "L:0:*:53454343444946464c"});
+  mirror.Publish("daily-9.cdiff", Key2048().Cdiff(9, SigtoolScript(v8, v9)));
+  mirror.Publish("daily.cud", Read(v9));
+  mirror.Versions(9);
+  SignatureMirror production(mc, db, **engine);
+  r = production.Update();
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.incremental_failures.size(), 1u);
+  EXPECT_NE(r.incremental_failures[0].find("digital signature"), std::string::npos);
+  EXPECT_EQ(r.updated[0], "daily.cud 8 -> 9");
+
+  // A .cdiff the mirror does not have (404): whole container, and the reason says so.
+  const std::string v10 = BuildCud(10, {"H:0:*:534543434449464648"});
+  mirror.Publish("daily.cud", Read(v10));
+  mirror.Versions(10);
+  r = updater.Update();
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.incremental_failures.size(), 1u);
+  EXPECT_NE(r.incremental_failures[0].find("daily-10.cdiff answered HTTP 404"), std::string::npos)
+      << r.incremental_failures[0];
+  EXPECT_EQ(r.updated[0], "daily.cud 9 -> 10");
+  EXPECT_FALSE(detects(probe_j));
+
+  // A signed .cdiff that does not fit the local database (made for another version): refused by
+  // the interpreter, the old engine stays until the whole container verifies.
+  const std::string v11 = BuildCud(11, {"H:0:*:534543434449464648", "J:0:*:53454343444946464a"});
+  mirror.Publish("daily-11.cdiff", Key2048().Cdiff(11, s78));
+  fs::remove(mirror.www() / "daily.cud");
+  mirror.Versions(11);
+  r = updater.Update();
+  EXPECT_FALSE(r.ok);
+  ASSERT_EQ(r.incremental_failures.size(), 1u);
+  EXPECT_NE(r.incremental_failures[0].find("daily-11.cdiff: cdiff script line"), std::string::npos)
+      << r.incremental_failures[0];
+  EXPECT_TRUE(r.updated.empty());
+  EXPECT_EQ(ParseCvdHeader(Read(db / "daily.cud"))->version, 10u);
+  EXPECT_TRUE(detects(probe_h));
 }
 
 }  // namespace

@@ -200,6 +200,16 @@ class MirrorPoller : public BackgroundThread {
       polls_failed.fetch_add(1);
     }
     if (r.reloaded && !r.reload.ok) host_.events().Push(ReloadEvent(r.reload));
+    for (const std::string& why : r.incremental_failures) {
+      // The whole container was fetched instead (its own event follows): a warning, not a gap.
+      Event e = Event::Make("scan.update", "event", "mirror-incremental-failed", Outcome::kFailure);
+      e.Set("event.category", "configuration");
+      e.Set("event.type", "change");
+      e.Set("url.original", mirror_url_);
+      e.Set("error.message", why);
+      host_.events().Push(std::move(e));
+      std::fprintf(stderr, "seccloud scand: mirror: %s\n", why.c_str());
+    }
     if (r.ok && r.updated.empty()) {
       host_.health().Set("mirror", true);
       return;  // nothing new: no event every poll

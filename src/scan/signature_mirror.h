@@ -8,8 +8,13 @@
 // container's, its build time not older; the MD5 in the header matches the archive; for a .cvd,
 // libclamav's cl_cvdverify checks ClamAV's digital signature over that MD5 and loads it; an
 // unsigned .cud/.cld (allowed only by configuration) is loaded by cl_cvdverify without one.
-// .cdiff incrementals are not applied: their signatures are made with ClamAV's private key and
-// libclamav exports no function that verifies them, so the updater fetches the whole container.
+// Incremental updates: when the mirror is k ≤ kMaxCdiffChain versions ahead of a local
+// container, <name>-(N+1).cdiff … <name>-(N+k).cdiff are fetched, each verified with ClamAV's
+// .cdiff key (scan/clamav_signature.h; allow_unsigned does not apply to them), applied to the
+// unpacked local container and repacked as <name>.cld (from an unsigned .cud: a .cud), which must
+// hold version N+k and load in libclamav (cl_cvdverify: the per-file SHA-256 sums of the .info
+// the scripts rewrote, and for a .cld ClamAV's signature of that .info). Any failure falls back to
+// the whole container, and the report says why.
 //
 // Thread safety: one Update at a time per instance (scand runs it on its own thread).
 
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "core/scan_config.h"
+#include "scan/clamav_signature.h"
 #include "scan/scanner.h"
 
 namespace seccloud::scan {
@@ -28,17 +34,25 @@ struct MirrorUpdateReport {
   std::string error;
   bool used_version_record = false;  // dns.txt answered; else container headers were read
   std::string note;                  // why dns.txt was not used, when it was not
-  std::vector<std::string> updated;  // "daily.cud 5 -> 6"
-  uint64_t downloaded_bytes = 0;     // whole containers, not counting 512-byte header reads
-  bool reloaded = false;             // the engine was rebuilt (reload says how it went)
+  std::vector<std::string> updated;  // "daily.cud 5 -> 6", "daily.cld 5 -> 7 (2 .cdiff)"
+  uint64_t downloaded_bytes = 0;  // containers and .cdiff files, not counting 512-byte header reads
+  // Incremental updates that failed and fell back to the whole container, with the reason.
+  std::vector<std::string> incremental_failures;
+  bool reloaded = false;  // the engine was rebuilt (reload says how it went)
   ReloadReport reload;
 };
+
+// At most this many .cdiff files per update; further behind, the whole container is cheaper.
+inline constexpr uint32_t kMaxCdiffChain = 64;
 
 class SignatureMirror {
  public:
   // `database_dir` is the ClamAV database directory the engine loads; downloads are staged in
   // its hidden ".seccloud-update" subdirectory (same file system: renames are atomic).
-  SignatureMirror(ScanMirrorConfig config, std::filesystem::path database_dir, ScanEngine& engine);
+  // `cdiff_key` verifies .cdiff files: ClamAV's key; only tests pass another (no configuration
+  // reaches it).
+  SignatureMirror(ScanMirrorConfig config, std::filesystem::path database_dir, ScanEngine& engine,
+                  const ClamavPublicKey& cdiff_key = kClamavCdiffKey);
 
   // One poll of the mirror. Never throws; every failure is in the report.
   MirrorUpdateReport Update();
@@ -47,6 +61,7 @@ class SignatureMirror {
   ScanMirrorConfig config_;
   std::filesystem::path database_dir_;
   ScanEngine& engine_;
+  ClamavPublicKey cdiff_key_;
 };
 
 }  // namespace seccloud::scan
