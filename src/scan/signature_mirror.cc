@@ -230,6 +230,11 @@ class Updater {
     }
     if (is_cvd && h.unsigned_container())
       return fail(Errc::kInvalidArgument, "a .cvd without ClamAV's digital signature");
+    // Our own check of ClamAV's signature over the MD5 first (precise reason), then libclamav's.
+    if (is_cvd)
+      if (Status sig = VerifyCvdSignature(h.md5, h.dsig); !sig)
+        return fail(Errc::kInvalidArgument,
+                    "header " + sig.error().message + " (not signed by ClamAV)");
     // For a .cvd: MD5 and ClamAV's RSA signature over it, then a trial load. For .cud/.cld
     // (unsigned, allowed by configuration): the trial load and the per-file SHA-256 sums of the
     // container's .info.

@@ -10,7 +10,7 @@
 #   5. container built before the loaded one: refused as a rollback
 #   6. mirror down: failure event, old engine still scans, the staleness alarm still fires
 #   7. mirror back with a new version while a steady scan load runs: the swap refuses nothing
-#   8. a .cvd whose digital signature is not ClamAV's: libclamav refuses it
+#   8. a .cvd whose digital signature is not ClamAV's: refused (our verifier, then libclamav's)
 # Usage: scan_mirror_test.sh SECCLOUD_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1
@@ -263,7 +263,7 @@ done
 grep -q '"signatures":{"ok":true' <<<"$health" || fail "fresh signatures still red: $health"
 stop_scand
 
-# 8. A .cvd that claims a digital signature that is not ClamAV's: libclamav refuses it.
+# 8. A .cvd that claims a digital signature that is not ClamAV's: refused by the header check.
 build_cud 3 main "$work/www/clamav/main.cvd" "$sig2"
 set_header "$work/www/clamav/main.cvd" 6 "$(head -c 256 /dev/urandom | base64 -w0 | tr -d '=' | head -c 340)"
 echo "1.4.6:3:8:$(date +%s):1:90:0:0" >"$work/www/clamav/dns.txt"
@@ -273,7 +273,7 @@ failed=$(count_events '"action":"mirror-update-failed"')
 "$bin" scand --config "$work/seccloud.yaml" 2>>"$work/scand.log" &
 scand_pid=$!
 wait_event_count '"action":"mirror-update-failed"' $((failed + 1)) "the refusal of a forged .cvd"
-events | grep 'mirror-update-failed' | tail -1 | grep -q 'libclamav refuses it' ||
+events | grep 'mirror-update-failed' | tail -1 | grep -q 'digital signature.*not signed by ClamAV' ||
   fail "forged .cvd: $(events | grep mirror-update-failed | tail -1)"
 [ ! -e "$work/sigs/main.cvd" ] || fail "forged main.cvd installed"
 stop_scand
