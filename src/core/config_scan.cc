@@ -48,8 +48,10 @@ void ConfigParser::ParseScan(const Located& n, const std::string& path, ScanConf
 
   if (auto v = Field(n, path, "clamav")) {
     const std::string p = path + ".clamav";
-    if (ExpectMap(*v, p, {"enabled", "database"})) {
+    if (ExpectMap(*v, p, {"enabled", "database", "all_matches"})) {
       if (auto x = Field(*v, p, "enabled")) out.clamav_enabled = Bool(*x, p + ".enabled");
+      if (auto x = Field(*v, p, "all_matches"))
+        out.clamav_all_matches = Bool(*x, p + ".all_matches");
       if (auto x = Required(*v, p, "database")) out.clamav_database = Path(*x, p + ".database");
     }
   } else {

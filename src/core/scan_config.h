@@ -53,6 +53,9 @@ struct ScanConfig {
   std::filesystem::path temp_dir;  // libclamav's and scand's temporary files; empty: /tmp
   bool clamav_enabled = true;
   std::filesystem::path clamav_database;  // a directory of .cvd/.cld/.hdb/.ndb/... files
+  // libclamav's CL_SCAN_GENERAL_ALLMATCHES: scanning goes on after the first detection, so every
+  // signature is reported and YARA sees every archive member (false: stop at the first hit).
+  bool clamav_all_matches = true;
   bool yara_enabled = true;
   std::vector<std::filesystem::path> yara_rules;  // directories (*.yar, *.yara) or files
   ScanLimits limits;

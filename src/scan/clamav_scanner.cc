@@ -160,6 +160,7 @@ class ClamavScanner final : public Scanner {
     if (map == nullptr) return MakeError(Errc::kResourceExhausted, "cl_fmap_open_memory failed");
     cl_scan_options opts{};
     opts.general = CL_SCAN_GENERAL_HEURISTICS;
+    if (options_.all_matches) opts.general |= CL_SCAN_GENERAL_ALLMATCHES;
     opts.parse = ~0u;
     opts.heuristic = CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_EXCEEDS_MAX;
     const char* virname = nullptr;
@@ -282,6 +283,7 @@ EngineOptions EngineOptions::FromConfig(const ScanConfig& c) {
   EngineOptions o;
   o.limits = c.limits;
   o.limits_exceeded = c.limits_exceeded;
+  o.all_matches = c.clamav_all_matches;
   o.encrypted_archives = c.encrypted_archives;
   o.temp_dir = c.temp_dir;
   return o;

@@ -70,6 +70,10 @@ struct EngineOptions {
   // it to the YARA engine, so YARA rules fire inside ZIP, tar/gz, nested archives and documents.
   // Its matches make the verdict infected, named "<rule> [<outer>/<member>]".
   std::shared_ptr<const Scanner> member_scanner;
+  // CL_SCAN_GENERAL_ALLMATCHES: libclamav goes on after its first detection (every signature
+  // reported, every member extracted and handed to member_scanner). Costs nothing on clean
+  // content, which is scanned to the end either way; see src/scan/README.md for the figures.
+  bool all_matches = true;
   static EngineOptions FromConfig(const ScanConfig& c);
 };
 

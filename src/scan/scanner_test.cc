@@ -269,7 +269,7 @@ TEST_F(ScanEngineTest, YaraRulesFireOnArchiveMembers) {
   ZipWriter clean;
   clean.Add("a.txt", ToBytes("hello"));
   EXPECT_EQ(Scan(clean.Finish(), "clean.zip").result, Verdict::kClean);
-  // libclamav stops at its first detection, so the YARA member comes first.
+  // YARA member first here; AllMatchesShowsYaraTheMembersAfterAClamavHit has it after.
   ZipWriter both;
   both.Add("payload.txt", marker);
   both.Add("eicar.com", ToBytes(kEicar));
@@ -278,6 +278,47 @@ TEST_F(ScanEngineTest, YaraRulesFireOnArchiveMembers) {
   EXPECT_EQ(v.engine, "clamav+yara");
   EXPECT_TRUE(HasSignature(v, "Eicar-Test-Signature"));
   EXPECT_TRUE(HasSignature(v, "SecCloud_Test_Marker [both.zip/payload.txt]"));
+}
+
+// CL_SCAN_GENERAL_ALLMATCHES (the default): libclamav goes on after its first detection, so a
+// YARA member after a ClamAV hit is seen and every ClamAV signature is reported. Without it,
+// libclamav stops at the hit and the later member is never extracted.
+TEST_F(ScanEngineTest, AllMatchesShowsYaraTheMembersAfterAClamavHit) {
+  const Bytes marker = ToBytes("header\nSECCLOUD-YARA-TEST-MARKER-7f3a9c\ntrailer");
+  ZipWriter z;
+  z.Add("eicar.com", ToBytes(kEicar));
+  z.Add("later.txt", marker);
+  Bytes clam;
+  if (std::ifstream in(kTestFiles / "clam.exe", std::ios::binary); in)
+    clam.assign(std::istreambuf_iterator<char>(in), {});
+  if (!clam.empty()) z.Add("clam.exe", clam);
+  const Bytes zipped = z.Finish();
+
+  Verdict v = Scan(zipped, "after.zip");
+  EXPECT_EQ(v.result, Verdict::kInfected);
+  EXPECT_EQ(v.engine, "clamav+yara");
+  EXPECT_TRUE(HasSignature(v, "Eicar-Test-Signature")) << ::testing::PrintToString(v.signatures);
+  EXPECT_TRUE(HasSignature(v, "SecCloud_Test_Marker [after.zip/later.txt]"))
+      << ::testing::PrintToString(v.signatures);
+  if (!clam.empty())
+    EXPECT_TRUE(HasSignature(v, "ClamAV-Test-File")) << ::testing::PrintToString(v.signatures);
+
+  // The same archive with all_matches off: the first hit ends the scan, YARA never sees the rest.
+  ScanConfig first = TestConfig();
+  first.clamav_all_matches = false;
+  auto e = ScanEngine::Create(first);
+  ASSERT_TRUE(e) << e.error().ToString();
+  auto w = (*e)->ScanBuffer(zipped, {});
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->result, Verdict::kInfected);
+  EXPECT_TRUE(HasSignature(*w, "Eicar-Test-Signature"));
+  EXPECT_FALSE(HasSignature(*w, "SecCloud_Test_Marker")) << ::testing::PrintToString(w->signatures);
+  EXPECT_FALSE(HasSignature(*w, "ClamAV-Test-File"));
+
+  // Clean content is unaffected: a clean archive is still clean.
+  ZipWriter clean;
+  clean.Add("a.txt", ToBytes("hello"));
+  EXPECT_EQ(Scan(clean.Finish(), "clean.zip").result, Verdict::kClean);
 }
 
 TEST(YaraScanner, SignatureBaseLoads) {
@@ -463,6 +504,12 @@ TEST(ScanConfigSection, ParsesAndReportsErrors) {
   EXPECT_EQ(s.limits_exceeded, ScanPolicy::kQuarantine);
   EXPECT_EQ(s.encrypted_archives, ScanPolicy::kBlock);
   EXPECT_EQ(s.max_signature_age, std::chrono::hours(12));
+  EXPECT_TRUE(s.clamav_all_matches);  // the default
+  auto first = LoadConfigFromString(
+      base + "scan:\n  socket: /tmp/s.sock\n  clamav: {database: x, all_matches: false}\n",
+      "t.yaml", "/etc/x", LoadOptions{false});
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_FALSE((*first)->scan.clamav_all_matches);
 
   auto bad = LoadConfigFromString(base +
                                       "scan:\n  socket: /tmp/s.sock\n  clamav: {database: x}\n  "
