@@ -747,5 +747,50 @@ TEST_F(SigtoolFixture, MirrorAppliesSignedCdiffsAndFallsBackToTheWholeContainer)
   EXPECT_TRUE(detects(probe_h));
 }
 
+// A mirror publishing daily.cld (a private mirror's freshclam output; allowed only with
+// allow_unsigned): its header carries no signature, so libclamav checks ClamAV's signature of
+// the .info inside it. A .cld whose .info is not signed by ClamAV is refused with libclamav's
+// reason and the engine keeps its signatures. (A .cld that loads needs a ClamAV-signed .info,
+// i.e. one built by freshclam from official data: not available to an offline test.)
+TEST_F(SigtoolFixture, MirrorCldWithoutClamavsInfoSignatureIsRefused) {
+  if (std::system("command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx") != 0)
+    GTEST_SKIP() << "nginx is not installed";
+  const std::string v5 = BuildCud(5, {"A:0:*:41414141"});
+  const std::string v6 = BuildCud(6, {"A:0:*:41414141", "H:0:*:534543434449464648"});
+  Mirror mirror(dir_ / "mirror");
+  ASSERT_TRUE(mirror.Up()) << "nginx did not start";
+  const fs::path db = dir_ / "db";
+  fs::create_directories(db);
+  fs::copy_file(v5, db / "daily.cud");
+  ScanConfig c;
+  c.enabled = true;
+  c.clamav_database = db;
+  c.yara_enabled = false;
+  auto engine = ScanEngine::Create(c);
+  ASSERT_TRUE(engine) << engine.error().ToString();
+  const std::string before = (*engine)->db_version();
+
+  auto files = UnpackContainer(Read(v6));
+  ASSERT_TRUE(files);
+  auto cld = PackContainer(*files, "daily", false);
+  ASSERT_TRUE(cld);
+  mirror.Publish("daily.cld", *cld);
+  mirror.Versions(6);
+  ScanMirrorConfig mc;
+  mc.url = mirror.url();
+  mc.databases = {"daily.cld"};
+  mc.allow_unsigned = true;
+  mc.timeout = std::chrono::seconds(10);
+  SignatureMirror updater(mc, db, **engine);
+  MirrorUpdateReport r = updater.Update();
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("daily.cld: libclamav refuses it"), std::string::npos) << r.error;
+  EXPECT_TRUE(r.updated.empty());
+  EXPECT_EQ(mirror.Count("daily.cld", 200), 1);
+  EXPECT_EQ((*engine)->db_version(), before);
+  EXPECT_TRUE(fs::exists(db / "daily.cud"));
+  EXPECT_FALSE(fs::exists(db / "daily.cld"));
+}
+
 }  // namespace
 }  // namespace seccloud::scan
