@@ -11,6 +11,9 @@
 #   6. mirror down: failure event, old engine still scans, the staleness alarm still fires
 #   7. mirror back with a new version while a steady scan load runs: the swap refuses nothing
 #   8. a .cvd whose digital signature is not ClamAV's: refused (our verifier, then libclamav's)
+# and, along the way, the .cdiff path: a version with no .cdiff on the mirror (404) and one whose
+# .cdiff is properly signed but not by ClamAV are each reported (mirror-incremental-failed) and
+# fetched as whole containers instead.
 # Usage: scan_mirror_test.sh SECCLOUD_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1
@@ -89,6 +92,27 @@ body = gzip.compress(out.getvalue())
 head[8] = stime
 head[5] = hashlib.md5(body).hexdigest()
 open(path, "wb").write(":".join(head).encode().ljust(512, b" ") + body)
+PY
+}
+# sign_cdiff VERSION SCRIPT_TEXT OUT: a .cdiff in ClamAV's format (header, gzip, ':', RSA-PSS
+# SHA-256 signature in ClamAV's base 64) signed with a key made here: well-formed, not ClamAV's.
+sign_cdiff() {
+  local version=$1 script=$2 out=$3
+  [ -f "$work/test-key.pem" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/test-key.pem" 2>/dev/null
+  printf '%s' "$script" >"$work/script.txt"
+  { printf 'ClamAV-Diff:%s:%s:' "$version" "$(stat -c %s "$work/script.txt")"; gzip -9 -n -c "$work/script.txt"; } >"$work/signed.part"
+  openssl dgst -sha256 -binary "$work/signed.part" >"$work/signed.sha256"
+  openssl pkeyutl -sign -inkey "$work/test-key.pem" -in "$work/signed.sha256" -pkeyopt digest:sha256 \
+    -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:32 -out "$work/signed.sig"
+  python3 - "$work/signed.part" "$work/signed.sig" "$out" <<'PY'
+import sys
+part, sig, out = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), sys.argv[3]
+alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+n, digits = int.from_bytes(sig, "big"), ""
+while n:
+    digits += alphabet[n & 63]
+    n >>= 6
+open(out, "wb").write(part + b":" + digits.encode())
 PY
 }
 dns_txt() { echo "1.4.6:0:$1:$(date +%s):1:90:0:0" >"$work/www/clamav/dns.txt"; }
@@ -211,6 +235,9 @@ wait_event_count '"action":"mirror-update-failed"' $((failed + 1)) "the refusal 
 events | grep '"action":"mirror-update-failed"' | tail -1 | grep -q 'MD5 of the archive' ||
   fail "tampered: $(events | grep mirror-update-failed | tail -1)"
 events | grep '"action":"mirror-update-failed"' | tail -1 | grep -q '"outcome":"failure"' || fail "not a failure event"
+# No .cdiff on the mirror: the incremental path said why before the whole container was tried.
+events | grep '"action":"mirror-incremental-failed"' | grep -q 'daily-6.cdiff answered HTTP 404' ||
+  fail "no incremental-failure event for a missing .cdiff: $(events | grep incremental | tail -1)"
 grep -q '"db_version":"clamav:daily-5' <<<"$(db_version)" || fail "engine changed: $(db_version)"
 grep -q "probe2.bin: OK" <<<"$(scan "$work/probe2.bin")" || fail "tampered signatures in use"
 grep -q "SecCloud-Mirror-Probe-One" <<<"$(scan "$work/probe1.bin")" || fail "old engine lost"
@@ -237,6 +264,9 @@ grep -q '^seccloud_scan_mirror_failures_total [1-9]' <<<"$(curl -fsS "http://127
 
 # 7. The mirror comes back with version 8 while 4 clients scan without pause: nothing refused.
 build_cud 8 daily "$work/www/clamav/daily.cud" "$sig1" "$sig2"
+# A .cdiff from 5 (loaded) to 6, signed correctly but with a key that is not ClamAV's: scand
+# verifies with ClamAV's key only, refuses it and downloads the whole version 8.
+sign_cdiff 6 $'OPEN daily.ndb\nADD SecCloud-Forged:0:*:464f52474544\nCLOSE\n' "$work/www/clamav/daily-6.cdiff"
 dns_txt 8
 chmod -R a+rX "$work/www"
 updated=$(count_events '"action":"mirror-updated"')
@@ -256,6 +286,10 @@ sys.exit(0 if r["refused"] == 0 and r["scans"] > 0 else 1)
 PY
 grep -q '"db_version":"clamav:daily-8' <<<"$(db_version)" || fail "db_version after the swap: $(db_version)"
 grep -q "SecCloud-Mirror-Probe-Two" <<<"$(scan "$work/probe2.bin")" || fail "version 8 signature not in effect"
+events | grep '"action":"mirror-incremental-failed"' | grep -q 'daily-6.cdiff: .cdiff digital signature' ||
+  fail "a .cdiff not signed by ClamAV was not refused: $(events | grep incremental | tail -1)"
+events | grep '"action":"mirror-updated"' | tail -1 | grep -q '"updated":"daily.cud 5 -> 8"' ||
+  fail "not the whole container after the refused .cdiff: $(events | grep mirror-updated | tail -1)"
 for _ in $(seq 1 30); do
   health=$(curl -sS "http://127.0.0.1:$port/healthz")
   grep -q '"signatures":{"ok":true' <<<"$health" && break; sleep 0.2
