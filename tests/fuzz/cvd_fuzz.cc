@@ -12,7 +12,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   if (auto h = seccloud::scan::ParseCvdHeader(in)) {
-    if (h->version == 0 || h->md5.size() != 32 || h->build_unix_time <= 0 || h->dsig.empty() ||
+    // The MD5 is 32 hex digits, or "X" (none: a .cld's header).
+    if (h->version == 0 || (h->md5.size() != 32 && h->md5 != "X") ||
+        h->has_md5() != (h->md5 != "X") || h->build_unix_time <= 0 || h->dsig.empty() ||
         h->builder.size() > 64 || h->build_time.size() > 64)
       std::abort();
   }
