@@ -2,6 +2,7 @@
 // every scan (libclamav allows concurrent scans on a compiled engine).
 #include <clamav.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -111,7 +112,10 @@ cl_error_t InspectFile(int, const char*, const char** ancestors, size_t, const c
 
 void VirusFound(int, const char* virname, void* context) {
   auto* s = static_cast<ScanState*>(context);
-  if (s != nullptr && virname != nullptr && s->names.size() < kMaxSignaturesPerVerdict)
+  // All-matches scanning reports a signature once per place it matched (and the test set has
+  // EICAR as both .hdb and .ndb): each name once.
+  if (s != nullptr && virname != nullptr && s->names.size() < kMaxSignaturesPerVerdict &&
+      std::find(s->names.begin(), s->names.end(), virname) == s->names.end())
     s->names.emplace_back(virname);
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -298,6 +299,12 @@ TEST_F(ScanEngineTest, AllMatchesShowsYaraTheMembersAfterAClamavHit) {
   EXPECT_EQ(v.result, Verdict::kInfected);
   EXPECT_EQ(v.engine, "clamav+yara");
   EXPECT_TRUE(HasSignature(v, "Eicar-Test-Signature")) << ::testing::PrintToString(v.signatures);
+  // EICAR matches both its .hdb and its .ndb signature: named once.
+  EXPECT_EQ(
+      std::count_if(v.signatures.begin(), v.signatures.end(),
+                    [](const std::string& s) { return s.starts_with("Eicar-Test-Signature"); }),
+      1)
+      << ::testing::PrintToString(v.signatures);
   EXPECT_TRUE(HasSignature(v, "SecCloud_Test_Marker [after.zip/later.txt]"))
       << ::testing::PrintToString(v.signatures);
   if (!clam.empty())
