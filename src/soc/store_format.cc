@@ -372,6 +372,182 @@ bool GetDictColumn(Reader& in, std::vector<Record>& records, size_t first,
   return true;
 }
 
+// Timestamps lifted out of raw texts (block version 4). A log line's own timestamp is the
+// costliest part of it to compress (measured with zstd -19 on loggen's proxy and DNS events:
+// 6.7 bytes per line, 12 % and 19 % of the compressed files), yet the record's time column
+// already holds it. Each shape below renders a time_ms the way a log format writes it; when a
+// record's raw text contains its rendering, the block stores the text without it, the shape and
+// where it was. Reading renders it again from the record's time and puts it back: byte-exact by
+// construction (the encoder only removes a substring equal to what the decoder will render).
+enum TimeShape : uint8_t {
+  kNoTime = 0,
+  kIsoMs = 1,     // 2026-10-02T00:01:33.041 (seccloud, EVE's µs, Windows' 100 ns prefix)
+  kIsoSec = 2,    // 2026-10-02T00:01:33
+  kSyslog = 3,    // Oct  2 00:01:33 (RFC 3164, day space-padded)
+  kSyslog0 = 4,   // Oct 02 00:01:33
+  kClf = 5,       // 02/Oct/2026:00:01:33 (access logs)
+  kCtime = 6,     // Fri Oct 02 00:01:33 2026 (Apache error log)
+  kCommaMs = 7,   // 2026-10-02 00:01:33,041 (log4j: Hadoop)
+  kSpaceMs = 8,   // 2026-10-02 00:01:33.041
+  kSpaceSec = 9,  // 2026-10-02 00:01:33
+  kCompact = 10,  // 261002 000133 (HDFS)
+  kLastShape = 10,
+};
+constexpr int kShapeCount = kLastShape + 1;
+constexpr size_t kTimeSearchBytes = 4096;  // only this prefix of a raw text is searched
+
+constexpr char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+constexpr char kWeekdays[] = "ThuFriSatSunMonTueWed";  // 1970-01-01 was a Thursday
+
+char* Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+char* Put3(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 100);
+  return Put2(p + 1, v % 100);
+}
+char* Put4(char* p, unsigned v) { return Put2(Put2(p, v / 100), v % 100); }
+char* PutChars(char* p, const char* s, size_t n) {
+  std::memcpy(p, s, n);
+  return p + n;
+}
+
+// Renders ms in shape into out (at least 32 bytes); returns the length, 0 when the shape cannot
+// render it (years outside 1..9999).
+size_t RenderTime(int shape, int64_t ms, char* out) {
+  // 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: nothing below can overflow.
+  if (ms < -62'135'596'800'000 || ms > 253'402'300'799'999) return 0;
+  const int64_t secs = FloorDiv1000(ms);
+  const auto milli = static_cast<unsigned>(ms - secs * 1000);
+  int64_t days = secs / 86400;
+  int64_t sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+  const auto year = static_cast<unsigned>(y);
+  const auto hh = static_cast<unsigned>(sod / 3600), mi = static_cast<unsigned>(sod / 60 % 60),
+             ss = static_cast<unsigned>(sod % 60);
+  const char* month = kMonths + 3 * (m - 1);
+  char* p = out;
+  auto ymd = [&](char sep) {
+    p = Put4(p, year);
+    *p++ = sep;
+    p = Put2(p, m);
+    *p++ = sep;
+    p = Put2(p, d);
+  };
+  auto hms = [&] {
+    p = Put2(p, hh);
+    *p++ = ':';
+    p = Put2(p, mi);
+    *p++ = ':';
+    p = Put2(p, ss);
+  };
+  switch (shape) {
+    case kIsoMs:
+    case kIsoSec:
+    case kCommaMs:
+    case kSpaceMs:
+    case kSpaceSec:
+      ymd('-');
+      *p++ = shape == kIsoMs || shape == kIsoSec ? 'T' : ' ';
+      hms();
+      if (shape == kIsoMs || shape == kCommaMs || shape == kSpaceMs) {
+        *p++ = shape == kCommaMs ? ',' : '.';
+        p = Put3(p, milli);
+      }
+      break;
+    case kSyslog:
+    case kSyslog0:
+      p = PutChars(p, month, 3);
+      *p++ = ' ';
+      if (shape == kSyslog && d < 10) {
+        *p++ = ' ';
+        *p++ = static_cast<char>('0' + d);
+      } else {
+        p = Put2(p, d);
+      }
+      *p++ = ' ';
+      hms();
+      break;
+    case kClf:
+      p = Put2(p, d);
+      *p++ = '/';
+      p = PutChars(p, month, 3);
+      *p++ = '/';
+      p = Put4(p, year);
+      *p++ = ':';
+      hms();
+      break;
+    case kCtime: {
+      const int64_t wd = ((days % 7) + 7) % 7;
+      p = PutChars(p, kWeekdays + 3 * wd, 3);
+      *p++ = ' ';
+      p = PutChars(p, month, 3);
+      *p++ = ' ';
+      p = Put2(p, d);
+      *p++ = ' ';
+      hms();
+      *p++ = ' ';
+      p = Put4(p, year);
+      break;
+    }
+    case kCompact:
+      p = Put2(p, year % 100);
+      p = Put2(p, m);
+      p = Put2(p, d);
+      *p++ = ' ';
+      p = Put2(p, hh);
+      p = Put2(p, mi);
+      p = Put2(p, ss);
+      break;
+    default:
+      return 0;
+  }
+  return static_cast<size_t>(p - out);
+}
+
+struct TimeCut {
+  uint8_t shape = kNoTime;
+  uint32_t pos = 0;  // where the rendering began in the raw text
+  uint32_t len = 0;  // its length
+};
+
+// Finds the record's time in its raw text, trying `hint` (the shape that matched the record
+// before in the same source) first.
+TimeCut FindTime(const Record& r, uint8_t hint) {
+  const std::string_view raw = std::string_view(r.raw).substr(0, kTimeSearchBytes);
+  char buf[32];
+  auto attempt = [&](int shape, TimeCut* cut) {
+    const size_t n = RenderTime(shape, r.time_ms, buf);
+    if (n == 0) return false;
+    const size_t at = raw.find(std::string_view(buf, n));
+    if (at == std::string_view::npos) return false;
+    *cut =
+        TimeCut{static_cast<uint8_t>(shape), static_cast<uint32_t>(at), static_cast<uint32_t>(n)};
+    return true;
+  };
+  TimeCut cut;
+  if (hint != kNoTime && attempt(hint, &cut)) return cut;
+  for (int shape = 1; shape <= kLastShape; ++shape) {
+    if (shape != hint && attempt(shape, &cut)) return cut;
+  }
+  return cut;
+}
+
 }  // namespace
 
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
@@ -429,7 +605,28 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   PutDictColumn(body, records, &Record::source, &source_ids);
   PutDictColumn(body, records, &Record::peer);
   PutDictColumn(body, records, &Record::tenant);
-  for (const Record& r : records) PutVarint(body, r.raw.size());
+  // Version 4: each record's timestamp is cut out of its raw text where found (TimeCut); the
+  // lengths column holds the lengths of the texts as stored.
+  std::vector<TimeCut> cuts;
+  if (input.version >= 4) {
+    cuts.resize(records.size());
+    std::vector<uint8_t> last_shape;  // per source index
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (source_ids[i] >= last_shape.size()) last_shape.resize(source_ids[i] + 1, kNoTime);
+      uint8_t& h = last_shape[source_ids[i]];
+      cuts[i] = FindTime(records[i], h);
+      if (cuts[i].shape != kNoTime) h = cuts[i].shape;
+    }
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    PutVarint(body, records[i].raw.size() - (cuts.empty() ? 0 : cuts[i].len));
+  }
+  if (!cuts.empty()) {
+    for (const TimeCut& c : cuts) body.push_back(static_cast<char>(c.shape));
+    for (const TimeCut& c : cuts) {
+      if (c.shape != kNoTime) PutVarint(body, c.pos);
+    }
+  }
   const size_t columns_len = body.size();
   // The raw texts grouped by source (each group in seq order): lines of one shape side by side
   // compress better than the interleaved stream of several sources.
@@ -440,7 +637,15 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
     groups[g].push_back(static_cast<uint32_t>(i));
   }
   for (const auto& g : groups) {
-    for (uint32_t i : g) body.append(records[i].raw);
+    for (uint32_t i : g) {
+      const std::string& raw = records[i].raw;
+      if (cuts.empty() || cuts[i].shape == kNoTime) {
+        body.append(raw);
+      } else {
+        body.append(raw, 0, cuts[i].pos);
+        body.append(raw, cuts[i].pos + cuts[i].len);
+      }
+    }
   }
 
   // One compression context per thread, reused: creating one per block costs more than
@@ -796,7 +1001,41 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     if (!in.Varint(&s) || s > kMaxRawBytes) return fail("block raw length column invalid");
     total += s;
   }
+  // Version 4: the time shapes, then the positions of the cut timestamps.
+  std::vector<uint8_t> shapes;
+  std::vector<uint32_t> cut_at;
+  if (meta.version >= 4) {
+    shapes.resize(n);
+    cut_at.resize(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (!in.Byte(&shapes[i]) || shapes[i] > kLastShape) {
+        return fail("block time shape column invalid");
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (shapes[i] == kNoTime) continue;
+      uint64_t pos;
+      if (!in.Varint(&pos) || pos > sizes[i]) return fail("block time position column invalid");
+      cut_at[i] = static_cast<uint32_t>(pos);
+    }
+  }
   if (total != in.remaining()) return fail("block raw bytes differ from their lengths");
+  // Record i's text as stored, with its timestamp put back (version 4).
+  auto set_raw = [&](size_t i, std::string_view stored) {
+    std::string& dst = (*out)[first + i].raw;
+    if (shapes.empty() || shapes[i] == kNoTime) {
+      dst.assign(stored);
+      return true;
+    }
+    char buf[32];
+    const size_t len = RenderTime(shapes[i], (*out)[first + i].time_ms, buf);
+    if (len == 0 || stored.size() + len > kMaxRawBytes) return false;
+    dst.reserve(stored.size() + len);
+    dst.assign(stored.substr(0, cut_at[i]));
+    dst.append(buf, len);
+    dst.append(stored.substr(cut_at[i]));
+    return true;
+  };
   if (meta.version == 1) {  // raw texts in seq order
     for (size_t i = 0; i < n; ++i) {
       std::string_view s;
@@ -810,8 +1049,9 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     const std::string_view rest = std::string_view(raw).substr(in.pos());
     for (size_t i = 0; i < n; ++i) {
       uint64_t& at = group_at[source_ids[i]];
-      (*out)[first + i].raw.assign(
-          rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])));
+      if (!set_raw(i, rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])))) {
+        return fail("block time shape does not render");
+      }
       at += sizes[i];
     }
   }
@@ -825,6 +1065,8 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   }
   return true;
 }
+
+int RawTimeShape(const Record& record) { return FindTime(record, kNoTime).shape; }
 
 bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
                      std::string* why) {

@@ -167,7 +167,7 @@ size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
 // The block meta version this build writes, and the newest it reads.
-inline constexpr uint32_t kBlockVersion = 3;
+inline constexpr uint32_t kBlockVersion = 4;
 
 struct BlockMeta {
   uint64_t offset = 0;   // of the block in its file
@@ -213,6 +213,12 @@ inline constexpr uint8_t kFlagTruncated = 1;
 // event.dataset, tenant.id, seccloud.soc.source and seccloud.soc.format, occurs in its raw text
 // (compared lower-cased): a search may then reject the record on its raw text, unnormalised.
 inline constexpr uint8_t kFlagFieldsInRaw = 2;
+
+// Block version 4 cuts each record's own timestamp out of its raw text when the text holds it,
+// rendered from time_ms, in one of the shapes the store knows (ISO 8601 with milliseconds or
+// seconds, RFC 3164, access-log, ctime, log4j, HDFS); reading renders it again. The shape a
+// record's text holds (0: none found), for tests and measurements.
+int RawTimeShape(const Record& record);
 
 // Checks the body CRC and decodes only the seq column (a prefix of the decompressed body).
 bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
