@@ -548,6 +548,149 @@ TimeCut FindTime(const Record& r, uint8_t hint) {
   return cut;
 }
 
+// Counters (block version 4): a number that is the number before it in the same context plus
+// one — a sender's sequence number ("seq":1234), an event record id — costs zstd ~3 bytes a line
+// (measured on loggen's proxy events with zstd -19: 6 % of the file), because zstd cannot add.
+// The texts of a source group are coded in order; each decimal run (1 to 18 digits, no leading
+// zero) is keyed by the up to 8 non-digit bytes before it, and a run equal to the last value under
+// its key plus one is stored as kEscape kEscNext. A literal kEscape byte is stored as kEscape
+// kEscLiteral. Encoder and decoder update a direct-mapped table of the same size in the same order
+// (group by group, records in seq order), so collisions cost compression, never correctness.
+constexpr char kEscape = '\xff';
+constexpr char kEscLiteral = 0, kEscNext = 1;
+constexpr size_t kMaxCounterDigits = 18;
+
+constexpr bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
+class CounterTable {
+ public:
+  CounterTable() : slots_(kSlots) {}
+  void Reset() { std::fill(slots_.begin(), slots_.end(), Slot{}); }
+  // The key of a run: its group and the up to 8 non-digit bytes right before it (stopping at a
+  // digit, so that the field name is the context and not the value before it).
+  static uint64_t Key(uint64_t group, std::string_view before) {
+    size_t n = 0;
+    while (n < 8 && n < before.size() && !IsAsciiDigit(before[before.size() - 1 - n])) ++n;
+    const uint64_t w = LoadLe64(before.data() + before.size() - n, n);
+    return Fmix(w ^ Fmix((group << 4) | n)) | 1;  // 0 marks an empty slot
+  }
+  bool Get(uint64_t key, uint64_t* v) const {
+    const Slot& s = slots_[key & (kSlots - 1)];
+    if (s.key != key) return false;
+    *v = s.value;
+    return true;
+  }
+  void Set(uint64_t key, uint64_t v) { slots_[key & (kSlots - 1)] = Slot{key, v}; }
+
+ private:
+  static constexpr size_t kSlots = 4096;
+  struct Slot {
+    uint64_t key = 0, value = 0;
+  };
+  std::vector<Slot> slots_;
+};
+
+// The value of a digit run, when it is one a counter can stand for.
+bool CounterValue(std::string_view run, uint64_t* v) {
+  if (run.empty() || run.size() > kMaxCounterDigits || (run.size() > 1 && run[0] == '0')) {
+    return false;
+  }
+  uint64_t x = 0;
+  for (char c : run) x = x * 10 + static_cast<uint64_t>(c - '0');
+  *v = x;
+  return true;
+}
+
+void PutCountedText(std::string_view text, uint64_t group, CounterTable& table, std::string& out) {
+  size_t i = 0;
+  while (i < text.size()) {
+    // Copy the stretch up to the next digit or escape byte at once.
+    size_t j = i;
+    while (j < text.size() && !IsAsciiDigit(text[j]) && text[j] != kEscape) ++j;
+    out.append(text.data() + i, j - i);
+    i = j;
+    if (i == text.size()) break;
+    if (text[i] == kEscape) {
+      out.push_back(kEscape);
+      out.push_back(kEscLiteral);
+      ++i;
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < text.size() && IsAsciiDigit(text[end])) ++end;
+    const std::string_view run = text.substr(i, end - i);
+    uint64_t v, last;
+    if (CounterValue(run, &v)) {
+      const uint64_t key = CounterTable::Key(group, text.substr(0, i));
+      if (table.Get(key, &last) && last + 1 == v) {
+        out.push_back(kEscape);
+        out.push_back(kEscNext);
+      } else {
+        out.append(run);
+      }
+      table.Set(key, v);
+    } else {
+      out.append(run);
+    }
+    i = end;
+  }
+}
+
+// The inverse of PutCountedText: appends the text to *out (empty on entry).
+bool GetCountedText(std::string_view stored, uint64_t group, CounterTable& table,
+                    std::string* out) {
+  size_t run_start = std::string::npos;  // in *out, of the digit run being copied
+  auto end_run = [&] {
+    if (run_start == std::string::npos) return;
+    uint64_t v;
+    const std::string_view run = std::string_view(*out).substr(run_start);
+    if (CounterValue(run, &v)) {
+      table.Set(CounterTable::Key(group, std::string_view(*out).substr(0, run_start)), v);
+    }
+    run_start = std::string::npos;
+  };
+  out->reserve(stored.size() + 32);
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const char c = stored[i];
+    if (IsAsciiDigit(c)) {
+      if (run_start == std::string::npos) run_start = out->size();
+      size_t j = i + 1;
+      while (j < stored.size() && IsAsciiDigit(stored[j])) ++j;
+      out->append(stored.data() + i, j - i);
+      i = j - 1;
+      continue;
+    }
+    end_run();
+    if (c != kEscape) {
+      size_t j = i + 1;
+      while (j < stored.size() && !IsAsciiDigit(stored[j]) && stored[j] != kEscape) ++j;
+      out->append(stored.data() + i, j - i);
+      i = j - 1;
+      continue;
+    }
+    if (++i == stored.size()) return false;
+    if (stored[i] == kEscLiteral) {
+      out->push_back(kEscape);
+    } else if (stored[i] == kEscNext) {
+      // The encoder only wrote this for a whole run: the byte before is not a digit.
+      if (!out->empty() && IsAsciiDigit(out->back())) return false;
+      const uint64_t key = CounterTable::Key(group, *out);
+      uint64_t last;
+      if (!table.Get(key, &last) || last + 1 >= uint64_t{1'000'000'000'000'000'000}) return false;
+      const std::string digits = std::to_string(last + 1);
+      out->append(digits);
+      table.Set(key, last + 1);
+      // The run ends here: the encoder's runs are maximal, so a digit next is an error.
+      if (i + 1 < stored.size() && IsAsciiDigit(stored[i + 1])) return false;
+    } else {
+      return false;
+    }
+    if (out->size() > kMaxRawBytes) return false;
+  }
+  end_run();
+  return out->size() <= kMaxRawBytes;
+}
+
 }  // namespace
 
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
@@ -605,29 +748,6 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   PutDictColumn(body, records, &Record::source, &source_ids);
   PutDictColumn(body, records, &Record::peer);
   PutDictColumn(body, records, &Record::tenant);
-  // Version 4: each record's timestamp is cut out of its raw text where found (TimeCut); the
-  // lengths column holds the lengths of the texts as stored.
-  std::vector<TimeCut> cuts;
-  if (input.version >= 4) {
-    cuts.resize(records.size());
-    std::vector<uint8_t> last_shape;  // per source index
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (source_ids[i] >= last_shape.size()) last_shape.resize(source_ids[i] + 1, kNoTime);
-      uint8_t& h = last_shape[source_ids[i]];
-      cuts[i] = FindTime(records[i], h);
-      if (cuts[i].shape != kNoTime) h = cuts[i].shape;
-    }
-  }
-  for (size_t i = 0; i < records.size(); ++i) {
-    PutVarint(body, records[i].raw.size() - (cuts.empty() ? 0 : cuts[i].len));
-  }
-  if (!cuts.empty()) {
-    for (const TimeCut& c : cuts) body.push_back(static_cast<char>(c.shape));
-    for (const TimeCut& c : cuts) {
-      if (c.shape != kNoTime) PutVarint(body, c.pos);
-    }
-  }
-  const size_t columns_len = body.size();
   // The raw texts grouped by source (each group in seq order): lines of one shape side by side
   // compress better than the interleaved stream of several sources.
   std::vector<std::vector<uint32_t>> groups;
@@ -636,17 +756,47 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
     if (g >= groups.size()) groups.resize(g + 1);
     groups[g].push_back(static_cast<uint32_t>(i));
   }
-  for (const auto& g : groups) {
-    for (uint32_t i : g) {
+  // Version 4: each record's timestamp is cut out of its raw text where found (TimeCut), then
+  // counters are coded (PutCountedText); the lengths column holds the lengths as stored.
+  const bool cut_texts = input.version >= 4;
+  std::vector<TimeCut> cuts(cut_texts ? records.size() : 0);
+  std::vector<size_t> stored_sizes(records.size());
+  std::string texts;
+  texts.reserve(raw_total);
+  std::unique_ptr<CounterTable> counters;
+  if (cut_texts) counters = std::make_unique<CounterTable>();
+  std::string cut;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    uint8_t last_shape = kNoTime;
+    for (uint32_t i : groups[g]) {
       const std::string& raw = records[i].raw;
-      if (cuts.empty() || cuts[i].shape == kNoTime) {
-        body.append(raw);
+      const size_t at = texts.size();
+      if (!cut_texts) {
+        texts.append(raw);
       } else {
-        body.append(raw, 0, cuts[i].pos);
-        body.append(raw, cuts[i].pos + cuts[i].len);
+        cuts[i] = FindTime(records[i], last_shape);
+        std::string_view text = raw;
+        if (cuts[i].shape != kNoTime) {
+          last_shape = cuts[i].shape;
+          cut.assign(raw, 0, cuts[i].pos);
+          cut.append(raw, cuts[i].pos + cuts[i].len);
+          text = cut;
+        }
+        PutCountedText(text, g, *counters, texts);
       }
+      stored_sizes[i] = texts.size() - at;
     }
   }
+  for (size_t n : stored_sizes) PutVarint(body, n);
+  if (cut_texts) {
+    for (const TimeCut& c : cuts) body.push_back(static_cast<char>(c.shape));
+    for (const TimeCut& c : cuts) {
+      if (c.shape != kNoTime) PutVarint(body, c.pos);
+    }
+  }
+  const size_t columns_len = body.size();
+  body += texts;
+  texts = std::string();
 
   // One compression context per thread, reused: creating one per block costs more than
   // compressing a small block.
@@ -1015,7 +1165,9 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     for (size_t i = 0; i < n; ++i) {
       if (shapes[i] == kNoTime) continue;
       uint64_t pos;
-      if (!in.Varint(&pos) || pos > sizes[i]) return fail("block time position column invalid");
+      if (!in.Varint(&pos) || pos > kMaxRawBytes) {
+        return fail("block time position column invalid");
+      }
       cut_at[i] = static_cast<uint32_t>(pos);
     }
   }
@@ -1027,6 +1179,7 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
       dst.assign(stored);
       return true;
     }
+    if (cut_at[i] > stored.size()) return false;
     char buf[32];
     const size_t len = RenderTime(shapes[i], (*out)[first + i].time_ms, buf);
     if (len == 0 || stored.size() + len > kMaxRawBytes) return false;
@@ -1047,12 +1200,31 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
     for (size_t i = 0; i < n; ++i) group_at[source_ids[i] + 1] += sizes[i];
     for (size_t g = 1; g < group_at.size(); ++g) group_at[g] += group_at[g - 1];
     const std::string_view rest = std::string_view(raw).substr(in.pos());
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t& at = group_at[source_ids[i]];
-      if (!set_raw(i, rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])))) {
-        return fail("block time shape does not render");
+    if (meta.version < 4) {
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t& at = group_at[source_ids[i]];
+        (*out)[first + i].raw.assign(
+            rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])));
+        at += sizes[i];
       }
-      at += sizes[i];
+    } else {
+      // Group by group, each in seq order: the counters' table evolves as when it was encoded.
+      std::vector<std::vector<uint32_t>> members(source_count);
+      for (size_t i = 0; i < n; ++i) members[source_ids[i]].push_back(static_cast<uint32_t>(i));
+      CounterTable counters;
+      std::string text;
+      for (size_t g = 0; g < members.size(); ++g) {
+        for (uint32_t i : members[g]) {
+          uint64_t& at = group_at[g];
+          text.clear();
+          if (!GetCountedText(rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])),
+                              g, counters, &text)) {
+            return fail("block raw text coding invalid");
+          }
+          if (!set_raw(i, text)) return fail("block time cut invalid");
+          at += sizes[i];
+        }
+      }
     }
   }
   const Record& lo = (*out)[first];
@@ -1150,14 +1322,22 @@ bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
   out->header_and_meta += kBlockHeaderBytes + m.meta_len;
   out->bloom += m.bloom_len;
   out->body += m.body_len;
-  out->columns_plain += plain.size() - raw;
-  out->raw_plain += raw;
   if (m.version >= 3) {  // the two frames are the parts compressed apart
     std::string_view columns, texts;
     if (!BodyFrames(body, m, &columns, &texts, why)) return false;
+    // Version 4 texts are stored shorter than the records' raw texts (times cut, counters).
+    const unsigned long long texts_plain = ZSTD_getFrameContentSize(texts.data(), texts.size());
+    if (texts_plain > plain.size()) {
+      *why = "block body size differs from its meta";
+      return false;
+    }
+    out->columns_plain += plain.size() - texts_plain;
+    out->raw_plain += texts_plain;
     out->columns_alone += columns.size();
     out->raw_alone += texts.size();
   } else {
+    out->columns_plain += plain.size() - raw;
+    out->raw_plain += raw;
     out->columns_alone += compressed_size(std::string_view(plain).substr(0, plain.size() - raw));
     out->raw_alone += compressed_size(std::string_view(plain).substr(plain.size() - raw));
   }
