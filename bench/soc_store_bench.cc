@@ -210,7 +210,7 @@ void PrintStoreBreakdown(const fs::path& store_dir) {
   row("  per-record columns alone, compressed apart", b.columns_alone);
   row("  raw texts alone, compressed apart", b.raw_alone);
   row("journal", journal);
-  std::printf("(uncompressed: columns %s bytes, raw texts %s bytes)\n",
+  std::printf("(uncompressed: columns %s bytes, raw texts as stored %s bytes)\n",
               Group(b.columns_plain).c_str(), Group(b.raw_plain).c_str());
 }
 

@@ -28,7 +28,7 @@
 //   fixed header, 32 bytes:
 //     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
-//   meta (meta_len bytes): varint version (kBlockVersion: 3; 1 and 2 are read too) | varint zstd
+//   meta (meta_len bytes): varint version (kBlockVersion: 4; 1 to 3 are read too) | varint zstd
 //   level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
 //     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset |
@@ -46,8 +46,15 @@
 //     (version 1: n × zz (received_ms - time_ms)) | n × u8 format | n × u8 flags (bit 0:
 //     truncated; bit 1: the field tokens occur in raw, kFlagFieldsInRaw) |
 //     source, peer, tenant: each varint dict size, dict × str, n × varint index |
-//     n × varint raw length | the raw bytes: grouped by source index (all of source 0's records
-//     in seq order, then source 1's, …; version 1: in seq order), concatenated
+//     n × varint raw length (version 4: of the text as stored) | version 4 only: n × u8 time
+//     shape (0 none, 1..10 the shapes of RawTimeShape), then for each record with a shape a
+//     varint position | the raw bytes: grouped by source index (all of source 0's records in seq
+//     order, then source 1's, …; version 1: in seq order), concatenated.
+//     Version 4 texts as stored: the raw text with its timestamp (time_ms rendered in the
+//     record's shape) removed at the position, then counter-coded: byte 0xff is written 0xff 0x00;
+//     a decimal run (1-18 digits, no leading zero) equal to 1 + the last run of its group under
+//     the same key (the up to 8 non-digit bytes before it; a 4096-slot direct-mapped table,
+//     updated by every such run in group order) is written 0xff 0x01. Reading reverses both.
 //   Records in a block are in seq order; min/max_time bound their times (late records make
 //   blocks' time ranges overlap; Search merges).
 //
@@ -167,7 +174,7 @@ size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
 // The block meta version this build writes, and the newest it reads.
-inline constexpr uint32_t kBlockVersion = 3;
+inline constexpr uint32_t kBlockVersion = 4;
 
 struct BlockMeta {
   uint64_t offset = 0;   // of the block in its file
@@ -213,6 +220,12 @@ inline constexpr uint8_t kFlagTruncated = 1;
 // event.dataset, tenant.id, seccloud.soc.source and seccloud.soc.format, occurs in its raw text
 // (compared lower-cased): a search may then reject the record on its raw text, unnormalised.
 inline constexpr uint8_t kFlagFieldsInRaw = 2;
+
+// Block version 4 cuts each record's own timestamp out of its raw text when the text holds it,
+// rendered from time_ms, in one of the shapes the store knows (ISO 8601 with milliseconds or
+// seconds, RFC 3164, access-log, ctime, log4j, HDFS); reading renders it again. The shape a
+// record's text holds (0: none found), for tests and measurements.
+int RawTimeShape(const Record& record);
 
 // Checks the body CRC and decodes only the seq column (a prefix of the decompressed body).
 bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
