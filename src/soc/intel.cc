@@ -274,8 +274,22 @@ size_t IntelSet::Collect(uint32_t first, std::vector<const IntelEntry*>* out) co
   return n;
 }
 
+void IntelSet::KeyFilter::Build(size_t keys) {
+  bits.clear();
+  mask = 0;
+  if (keys == 0) return;
+  size_t n = 4096;
+  while (n < 16 * keys && n < (size_t{1} << 30)) n <<= 1;
+  bits.assign(n / 64, 0);
+  mask = n - 1;
+}
+
 size_t IntelSet::LookupString(const StringIndex& index, std::string_view key,
                               std::vector<const IntelEntry*>* out) const {
+  const KeyFilter& filter = &index == &domains_ ? domain_filter_
+                            : &index == &urls_  ? url_filter_
+                                                : hash_filter_;
+  if (!filter.MayContain(KeyHash{}(key))) return 0;
   const auto it = index.find(key);
   return it == index.end() ? 0 : Collect(it->second, out);
 }
@@ -284,12 +298,17 @@ size_t IntelSet::LookupIp(const IpAddress& address, std::vector<const IntelEntry
   const IpAddress a = address.Unmapped();
   size_t n = 0;
   if (!ips_.empty()) {
-    const auto it = ips_.find(KeyOf(a, a.bit_width()));
-    if (it != ips_.end()) n += Collect(it->second, out);
+    const IpKey key = KeyOf(a, a.bit_width());
+    if (ip_filter_.MayContain(IpKeyHash{}(key))) {
+      const auto it = ips_.find(key);
+      if (it != ips_.end()) n += Collect(it->second, out);
+    }
   }
   for (const auto& prefix : prefixes_) {
     if (prefix.v4 != a.is_v4()) continue;
-    const auto it = prefix.networks.find(KeyOf(a, prefix.length));
+    const IpKey key = KeyOf(a, prefix.length);
+    if (!ip_filter_.MayContain(IpKeyHash{}(key))) continue;
+    const auto it = prefix.networks.find(key);
     if (it != prefix.networks.end()) n += Collect(it->second, out);
   }
   return n;
@@ -360,6 +379,9 @@ size_t IntelSet::MemoryBytes() const {
   };
   add_ips(ips_);
   for (const auto& p : prefixes_) add_ips(p.networks);
+  for (const KeyFilter* f : {&ip_filter_, &domain_filter_, &url_filter_, &hash_filter_}) {
+    total += f->bits.capacity() * sizeof(uint64_t);
+  }
   total += entries_.capacity() * sizeof(IntelEntry);
   for (const auto& e : entries_) total += string_heap(e.value);
   for (const auto& d : descriptions_) total += sizeof(std::string) + string_heap(d);
@@ -437,6 +459,20 @@ class IntelSetBuilder {
   std::shared_ptr<const IntelSet> Finish() {
     auto& p = set_->prefixes_;
     std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.length > b.length; });
+    size_t ip_keys = set_->ips_.size();
+    for (const auto& prefix : p) ip_keys += prefix.networks.size();
+    set_->ip_filter_.Build(ip_keys);
+    for (const auto& [k, v] : set_->ips_) set_->ip_filter_.Insert(IntelSet::IpKeyHash{}(k));
+    for (const auto& prefix : p) {
+      for (const auto& [k, v] : prefix.networks) set_->ip_filter_.Insert(IntelSet::IpKeyHash{}(k));
+    }
+    auto strings = [](const IntelSet::StringIndex& index, IntelSet::KeyFilter* filter) {
+      filter->Build(index.size());
+      for (const auto& [k, v] : index) filter->Insert(IntelSet::KeyHash{}(k));
+    };
+    strings(set_->domains_, &set_->domain_filter_);
+    strings(set_->urls_, &set_->url_filter_);
+    strings(set_->hashes_, &set_->hash_filter_);
     return set_;
   }
 
@@ -777,11 +813,27 @@ struct Hit {
   std::string_view atomic;
 };
 
-std::string_view StringField(const boost::json::object& fields, std::string_view path) {
-  const auto* v = FindField(fields, path);
-  if (v == nullptr) return {};
-  if (const auto* s = v->if_string()) return std::string_view(*s);
-  return {};
+// The first path segments MatchRecord reads. FindField finds "a.b.c" only through a top-level key
+// that is "a" or starts with "a.", so a segment no top-level key has rules out every path under it
+// without a lookup (a syslog or text record has none of most of them).
+constexpr std::array<std::string_view, 10> kSegments = {
+    "source", "destination", "client", "related", "url", "dns", "tls", "file", "process", "host"};
+
+uint32_t SegmentBit(std::string_view path) {
+  const std::string_view first = path.substr(0, path.find('.'));
+  for (size_t i = 0; i < kSegments.size(); ++i) {
+    if (kSegments[i] == first) return uint32_t{1} << i;
+  }
+  return ~uint32_t{0};  // not a listed segment: always looked up
+}
+
+uint32_t SegmentsPresent(const boost::json::object& fields) {
+  uint32_t present = 0;
+  for (const auto& kv : fields) {
+    const std::string_view key(kv.key().data(), kv.key().size());
+    present |= SegmentBit(key.substr(0, key.find('.'))) & ((uint32_t{1} << kSegments.size()) - 1);
+  }
+  return present;
 }
 
 }  // namespace
@@ -797,12 +849,25 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     }
     found.clear();
   };
-  const auto& fields = record.fields;
+  // FindField, skipping paths whose first segment no top-level key has.
+  struct Lookup {
+    const boost::json::object& fields;
+    uint32_t present;
+    const boost::json::value* Find(std::string_view path) const {
+      return (present & SegmentBit(path)) != 0 ? FindField(fields, path) : nullptr;
+    }
+    std::string_view String(std::string_view path) const {
+      const auto* v = Find(path);
+      if (v == nullptr) return {};
+      if (const auto* s = v->if_string()) return std::string_view(*s);
+      return {};
+    }
+  } const look{record.fields, SegmentsPresent(record.fields)};
   for (std::string_view f : kIpFields) {
-    const std::string_view v = StringField(fields, f);
+    const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupIp(v, &found) > 0) take(f, v);
   }
-  if (const auto* related = FindField(fields, "related.ip"); related && related->is_array()) {
+  if (const auto* related = look.Find("related.ip"); related && related->is_array()) {
     for (const auto& item : related->get_array()) {
       if (const auto* s = item.if_string(); s && intel.LookupIp(*s, &found) > 0) {
         take("related.ip", *s);
@@ -810,10 +875,10 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     }
   }
   for (std::string_view f : kDomainFields) {
-    const std::string_view v = StringField(fields, f);
+    const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupDomain(v, &found) > 0) take(f, v);
   }
-  if (const auto* related = FindField(fields, "related.hosts"); related && related->is_array()) {
+  if (const auto* related = look.Find("related.hosts"); related && related->is_array()) {
     for (const auto& item : related->get_array()) {
       if (const auto* s = item.if_string(); s && intel.LookupDomain(*s, &found) > 0) {
         take("related.hosts", *s);
@@ -822,15 +887,20 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
   }
   // URLs: exactly, and by their host. url.original of an access log is only the request target;
   // its host is in url.domain.
-  std::string key, joined;
-  for (std::string_view f : {std::string_view("url.full"), std::string_view("url.original")}) {
-    std::string_view v = StringField(fields, f);
+  // One key and one joined URL per field: a hit keeps views into them until the Detections are
+  // built. Per thread, so that a record's URLs cost no allocation once they have grown.
+  thread_local std::string keys[2], joined_urls[2];
+  constexpr std::string_view kUrlFields[2] = {"url.full", "url.original"};
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string_view f = kUrlFields[i];
+    std::string& key = keys[i];
+    std::string_view v = look.String(f);
     if (v.empty()) continue;
     if (v[0] == '/' && !v.starts_with("//")) {
-      const std::string_view host = StringField(fields, "url.domain");
+      const std::string_view host = look.String("url.domain");
       if (host.empty()) continue;
-      joined.assign("//").append(host).append(v);
-      v = joined;
+      joined_urls[i].assign("//").append(host).append(v);
+      v = joined_urls[i];
     }
     std::string_view host;
     if (!NormalizeUrlKey(v, &key, &host)) continue;
@@ -838,20 +908,20 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     if (intel.LookupDomain(host, &found) > 0) take(f, host);
   }
   for (std::string_view f : kHashFields) {
-    const std::string_view v = StringField(fields, f);
+    const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupHash(v, &found) > 0) take(f, v);
   }
   if (hits.empty()) return;
 
   std::string_view entity_field = "source.ip";
-  std::string_view terminal = StringField(fields, "source.ip");
+  std::string_view terminal = look.String("source.ip");
   if (terminal.empty()) {
     entity_field = "client.ip";
-    terminal = StringField(fields, "client.ip");
+    terminal = look.String("client.ip");
   }
   if (terminal.empty()) {
     entity_field = "host.name";
-    terminal = StringField(fields, "host.name");
+    terminal = look.String("host.name");
   }
   for (const Hit& h : hits) {
     const IntelEntry& e = *h.entry;

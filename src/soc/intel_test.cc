@@ -382,6 +382,62 @@ TEST(IntelMatch, UrlHostMatchesDomainFeedAndAccessLogPathJoinsUrlDomain) {
   EXPECT_TRUE(out.empty());
 }
 
+// url.full and url.original both hitting by their hosts: each Detection names its own host (the
+// second URL's key must not overwrite the first one's, which the first hit still points into).
+TEST(IntelMatch, TwoUrlFieldsEachKeepTheirOwnAtomic) {
+  auto set = Build({{Feed("hosts", IntelFormat::kHosts),
+                     "0.0.0.0 first-bad-host.example\n0.0.0.0 second-bad-host.example\n"}});
+  ASSERT_TRUE(set);
+  Record r = MakeRecord();
+  SetField(r.fields, "url.full",
+           boost::json::string("https://a.first-bad-host.example/" + std::string(64, 'p')));
+  SetField(r.fields, "url.original",
+           boost::json::string("https://b.second-bad-host.example/" + std::string(64, 'q')));
+  std::vector<Detection> out;
+  MatchRecord(*set, r, &out);
+  ASSERT_EQ(out.size(), 2u);
+  std::vector<std::string> atomics;
+  for (const auto& d : out) {
+    atomics.emplace_back(FindField(d.context, "seccloud.intel.atomic")->as_string());
+  }
+  std::sort(atomics.begin(), atomics.end());
+  EXPECT_EQ(atomics,
+            (std::vector<std::string>{"a.first-bad-host.example", "b.second-bad-host.example"}));
+}
+
+// The lookup filters (one per index) never turn away a loaded indicator: every indicator of every
+// type is found, and paths under a dotted top-level key ({"source.ip": …}) are still read.
+TEST(IntelMatch, FiltersKeepEveryIndicator) {
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    text += "d" + std::to_string(i) + ".bad.example\n";
+    text += "198.51." + std::to_string(i / 250) + "." + std::to_string(i % 250) + "\n";
+  }
+  text += "203.0.113.0/24\n2001:db8:77::/48\n";
+  auto set = Build({{Feed("f"), text}});
+  ASSERT_TRUE(set);
+  std::vector<const IntelEntry*> out;
+  for (int i = 0; i < 3000; ++i) {
+    out.clear();
+    ASSERT_EQ(set->LookupDomain("x.d" + std::to_string(i) + ".bad.example", &out), 1u) << i;
+    out.clear();
+    ASSERT_EQ(
+        set->LookupIp("198.51." + std::to_string(i / 250) + "." + std::to_string(i % 250), &out),
+        1u)
+        << i;
+  }
+  out.clear();
+  EXPECT_EQ(set->LookupIp("203.0.113.200", &out), 1u);
+  EXPECT_EQ(set->LookupIp("2001:db8:77:1::5", &out), 1u);
+  EXPECT_EQ(set->LookupIp("203.0.114.1", &out), 0u);
+  Record dotted = MakeRecord();
+  dotted.fields["destination.ip"] = "198.51.0.7";
+  std::vector<Detection> found;
+  MatchRecord(*set, dotted, &found);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(FindField(found[0].context, "seccloud.intel.field")->as_string(), "destination.ip");
+}
+
 TEST(IntelMatch, EntityFallsBackToClientIpThenHostName) {
   auto set = Build({{Feed("f"), "evil.example\n"}});
   ASSERT_TRUE(set);

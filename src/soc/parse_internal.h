@@ -1,6 +1,7 @@
 #pragma once
 // Private to the parsers (parse_*.cc): the per-format entry points Normalize() dispatches to and
-// the scanning, time and JSON helpers they share. Nothing outside src/soc/parse_*.cc includes it.
+// the scanning, time and JSON helpers they share. Nothing outside src/soc/parse_*.cc, winlog.cc and
+// record.cc includes it.
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -89,6 +90,9 @@ std::string Excerpt(std::string_view s);
 
 // FormatTimeMs() without stdio: "2026-11-26T03:20:22.123Z". Identical output (a test checks).
 boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp);
+// The same 24 characters written to buf (room for 24); returns 24, or 0 (nothing written) for a
+// year outside 0000..9999, which FormatTimeMs() spells with stdio.
+size_t FormatTimeChars(int64_t ms, char* buf);
 
 // How far ahead of reception a record's own time may be and still be believed.
 inline constexpr int64_t kMaxFutureSkewMs = int64_t{24} * 3600 * 1000;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -192,6 +194,21 @@ TEST(ParseTest, SniffFormat) {
   EXPECT_EQ(SniffFormat("<abc>"), Format::kText);
 }
 
+// The stdio spelling both fast formatters must reproduce (FormatTimeMs itself now uses the fast
+// path for years 0000..9999, so the reference is computed here).
+std::string StdioTime(int64_t ms) {
+  int64_t secs = ms / 1000, frac = ms % 1000;
+  if (frac < 0) frac += 1000, --secs;
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(frac));
+  return buf;
+}
+
 TEST(ParseTest, FastTimeFormatMatchesFormatTimeMs) {
   const int64_t fixed[] = {0,
                            1,
@@ -205,12 +222,57 @@ TEST(ParseTest, FastTimeFormatMatchesFormatTimeMs) {
                            4102444799999,
                            253402300799999,
                            kReceived};
-  for (int64_t ms : fixed) EXPECT_EQ(internal::FormatTime(ms, {}), FormatTimeMs(ms)) << ms;
+  for (int64_t ms : fixed) {
+    EXPECT_EQ(internal::FormatTime(ms, {}), StdioTime(ms)) << ms;
+    EXPECT_EQ(FormatTimeMs(ms), StdioTime(ms)) << ms;
+  }
   uint64_t x = 88172645463325252u;
   for (int i = 0; i < 100000; ++i) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     const int64_t ms = static_cast<int64_t>(x % 253402300800000u);
-    ASSERT_EQ(internal::FormatTime(ms, {}), FormatTimeMs(ms)) << ms;
+    ASSERT_EQ(internal::FormatTime(ms, {}), StdioTime(ms)) << ms;
+    ASSERT_EQ(FormatTimeMs(ms), StdioTime(ms)) << ms;
+  }
+  // Outside 0000..9999 FormatTimeMs keeps the stdio spelling.
+  const int64_t far = 253402300800000;  // 10000-01-01
+  EXPECT_EQ(FormatTimeMs(far), StdioTime(far));
+}
+
+// InferYear takes the reception year from arithmetic, not gmtime_r: the same choice as the year
+// gmtime_r gives, around new year and across the range of plausible reception times.
+TEST(ParseTest, InferYearMatchesGmtimeYear) {
+  const auto reference = [](int mo, int d, int64_t received_ms, int64_t* out) {
+    const std::time_t secs = static_cast<std::time_t>(received_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    const int64_t year = tm.tm_year + 1900;
+    bool found = false;
+    int64_t best = 0;
+    for (int64_t y : {year - 1, year, year + 1}) {
+      int64_t t;
+      if (!internal::CivilToMs(y, mo, d, 12, 0, 0, 0, &t)) continue;
+      if (t > received_ms + internal::kMaxFutureSkewMs) continue;
+      const auto dist = [&](int64_t v) {
+        return v > received_ms ? v - received_ms : received_ms - v;
+      };
+      if (!found || dist(t) < dist(best)) best = t, found = true;
+    }
+    if (found) *out = best;
+    return found;
+  };
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  for (int i = 0; i < 200000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    // 1970..2200, plus exact year boundaries now and then.
+    int64_t received = static_cast<int64_t>(x % 7258118400000u);
+    if (i % 7 == 0) received -= received % 86400000;
+    const int mo = static_cast<int>(x >> 40) % 12 + 1, d = static_cast<int>(x >> 48) % 31 + 1;
+    int64_t got = -1, want = -1;
+    const bool ok = internal::InferYear(mo, d, 12, 0, 0, 0, received, &got);
+    ASSERT_EQ(ok, reference(mo, d, received, &want)) << received << " " << mo << "/" << d;
+    if (ok) {
+      ASSERT_EQ(got, want) << received << " " << mo << "/" << d;
+    }
   }
 }
 

@@ -223,7 +223,7 @@ std::string Excerpt(std::string_view s) {
 
 // ---- time ----
 
-boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
+size_t FormatTimeChars(int64_t ms, char* buf) {
   int64_t secs = ms / 1000, frac = ms % 1000;
   if (frac < 0) {
     frac += 1000;
@@ -244,9 +244,8 @@ boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
-  if (y < 0 || y > 9999) return boost::json::string(FormatTimeMs(ms), std::move(sp));
-  char buf[24];
-  const auto put = [&buf](size_t at, int64_t v, int width) {
+  if (y < 0 || y > 9999) return 0;
+  const auto put = [buf](size_t at, int64_t v, int width) {
     for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
   };
   put(0, y, 4);
@@ -263,7 +262,14 @@ boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
   buf[19] = '.';
   put(20, frac, 3);
   buf[23] = 'Z';
-  return boost::json::string(std::string_view(buf, 24), std::move(sp));
+  return 24;
+}
+
+boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
+  char buf[24];
+  const size_t n = FormatTimeChars(ms, buf);
+  if (n == 0) return boost::json::string(FormatTimeMs(ms), std::move(sp));
+  return boost::json::string(std::string_view(buf, n), std::move(sp));
 }
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
@@ -303,11 +309,25 @@ int MonthFromAbbrev(std::string_view s) {
   return 0;
 }
 
+namespace {
+// The UTC year of ms since the epoch (Howard Hinnant's civil_from_days, year only): gmtime_r takes
+// glibc's time-zone lock on every call, and this runs for every syslog and text line.
+int64_t YearOfMs(int64_t ms) {
+  int64_t days = ms / 86'400'000;
+  if (ms % 86'400'000 < 0) --days;
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  return static_cast<int64_t>(yoe) + era * 400 + (mp >= 10);
+}
+}  // namespace
+
 bool InferYear(int mo, int d, int h, int mi, int s, int ms, int64_t received_ms, int64_t* out) {
-  const std::time_t secs = static_cast<std::time_t>(received_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  const int64_t year = tm.tm_year + 1900;
+  // Whole seconds, as gmtime_r of received_ms / 1000 gave before (truncated toward zero).
+  const int64_t year = YearOfMs(received_ms / 1000 * 1000);
   bool found = false;
   int64_t best = 0;
   for (int64_t y : {year - 1, year, year + 1}) {
@@ -424,7 +444,8 @@ bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::
   boost::json::parse_options opt;
   opt.max_depth = kMaxParsedJsonDepth;
   opt.allow_invalid_utf8 = true;  // sanitised below: be liberal in what we accept
-  boost::json::stream_parser p({}, opt);
+  // One parser per thread, reused: its internal stack stays allocated between records.
+  thread_local boost::json::stream_parser p({}, opt);
   p.reset(std::move(sp));
   boost::system::error_code ec;
   const size_t used = p.write_some(text.data(), text.size(), ec);
@@ -434,6 +455,7 @@ bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::
     if (!rest.empty()) {
       *error = "expected the end of the line after the JSON value at byte " + std::to_string(used) +
                ", found " + Excerpt(rest);
+      p.reset();  // drops the partial value now, not at the next record
       return false;
     }
   }
@@ -444,6 +466,7 @@ bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::
             ? "JSON nested deeper than " + std::to_string(kMaxParsedJsonDepth) + " levels"
             : "invalid JSON (" + ec.message() + ")";
     *error = what + " at byte " + std::to_string(used);
+    p.reset();
     return false;
   }
   boost::json::value v = p.release();

@@ -1,11 +1,15 @@
 #include "soc/record.h"
 
+#include <algorithm>
 #include <array>
+#include <boost/json/monotonic_resource.hpp>
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <memory>
 
 #include "soc/detection.h"
+#include "soc/parse_internal.h"
 
 namespace seccloud::soc {
 namespace {
@@ -87,6 +91,88 @@ bool ParseFormatName(std::string_view name, Format* out) {
   return false;
 }
 
+namespace {
+
+// Gives `fields` a new storage: boost::json keeps an object's storage for life (assignment copies
+// into it), so changing it means ending the object and starting another in its place.
+void Rebind(boost::json::object& fields, boost::json::object&& from) {
+  std::destroy_at(&fields);
+  std::construct_at(&fields, std::move(from));
+}
+
+}  // namespace
+
+Record::Record(const Record& o)
+    : seq(o.seq),
+      time_ms(o.time_ms),
+      received_ms(o.received_ms),
+      format(o.format),
+      source(o.source),
+      peer(o.peer),
+      tenant(o.tenant),
+      raw(o.raw),
+      fields(o.fields, boost::json::storage_ptr()),
+      parsed(o.parsed),
+      truncated(o.truncated) {}
+
+Record& Record::operator=(const Record& o) {
+  if (this == &o) return *this;
+  seq = o.seq;
+  time_ms = o.time_ms;
+  received_ms = o.received_ms;
+  format = o.format;
+  source = o.source;
+  peer = o.peer;
+  tenant = o.tenant;
+  raw = o.raw;
+  Rebind(fields, boost::json::object(o.fields, boost::json::storage_ptr()));
+  parsed = o.parsed;
+  truncated = o.truncated;
+  return *this;
+}
+
+Record::Record(Record&& o) noexcept
+    : seq(o.seq),
+      time_ms(o.time_ms),
+      received_ms(o.received_ms),
+      format(o.format),
+      source(std::move(o.source)),
+      peer(std::move(o.peer)),
+      tenant(std::move(o.tenant)),
+      raw(std::move(o.raw)),
+      parsed(o.parsed),
+      truncated(o.truncated) {
+  // `fields` was default-constructed above; emptied fields (`r.fields = {}` before keeping a
+  // record) leave their arena behind with the moved-from record.
+  if (!o.fields.empty()) Rebind(fields, std::move(o.fields));
+  Rebind(o.fields, boost::json::object());
+}
+
+Record& Record::operator=(Record&& o) noexcept {
+  if (this == &o) return *this;
+  seq = o.seq;
+  time_ms = o.time_ms;
+  received_ms = o.received_ms;
+  format = o.format;
+  source = std::move(o.source);
+  peer = std::move(o.peer);
+  tenant = std::move(o.tenant);
+  raw = std::move(o.raw);
+  Rebind(fields, o.fields.empty() ? boost::json::object() : std::move(o.fields));
+  Rebind(o.fields, boost::json::object());
+  parsed = o.parsed;
+  truncated = o.truncated;
+  return *this;
+}
+
+void UseFieldArena(Record& r) {
+  // The fields of a record take roughly twice its raw size (keys, values, object tables); the
+  // arena grows geometrically past its first block.
+  const size_t first = std::min<size_t>(1024 + 2 * r.raw.size(), size_t{64} << 10);
+  Rebind(r.fields, boost::json::object(
+                       boost::json::make_shared_resource<boost::json::monotonic_resource>(first)));
+}
+
 const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {
   // Objects up to this size are searched with one pass over their keys (Boost.JSON keeps no hash
   // index for them either, so each if_contains below would be a pass of its own).
@@ -150,6 +236,7 @@ void SetField(boost::json::object& fields, std::string_view path, boost::json::v
 }
 
 std::string FormatTimeMs(int64_t ms) {
+  if (char fast[24]; internal::FormatTimeChars(ms, fast) != 0) return std::string(fast, 24);
   int64_t secs = ms / 1000;
   int64_t frac = ms % 1000;
   if (frac < 0) {

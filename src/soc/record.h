@@ -33,6 +33,18 @@ const char* FormatName(Format format);  // "seccloud-event", "syslog", "json", "
 bool ParseFormatName(std::string_view name, Format* out);
 
 struct Record {
+  Record() = default;
+  // Normalize() builds `fields` in an arena of the record's own (UseFieldArena): one block
+  // instead of a heap allocation per key and value. An arena is not safe for two threads to
+  // allocate from, so a copy of a Record gets its fields on the default heap, never sharing the
+  // original's arena; a moved-from Record is left with empty fields on the default heap, and a
+  // Record moved while its fields are empty does not carry the arena along.
+  Record(const Record& other);
+  Record& operator=(const Record& other);
+  Record(Record&& other) noexcept;
+  Record& operator=(Record&& other) noexcept;
+  ~Record() = default;
+
   // The store's sequence number: unique within one store, increasing in the order records were
   // appended; 0 until LogStore::Append assigns it. Alerts cite their evidence by it.
   uint64_t seq = 0;
@@ -54,6 +66,11 @@ struct Record {
                            // "seccloud.soc.parse_error"
   bool truncated = false;  // raw was cut at kMaxRawBytes
 };
+
+// Replaces r.fields by an empty object in a new arena sized for r.raw (the previous fields and
+// their storage are released). Values built in r.fields.storage() then cost no heap allocation
+// each, and dropping the fields frees a few blocks instead of every key and value.
+void UseFieldArena(Record& r);
 
 // The value at a dotted path in nested objects ("source.ip" → fields["source"]["ip"]), or nullptr.
 // A key that itself contains dots (as some JSON producers write, "source.ip": …) is found too:

@@ -126,5 +126,62 @@ TEST(RecordTest, Rfc3339RoundTrip) {
   }
 }
 
+// Fields built in a record's arena (UseFieldArena, as Normalize does) never end up shared by two
+// Records: copies go to the default heap, moves take the arena along and leave the source empty
+// on the default heap.
+TEST(RecordTest, CopiesNeverShareTheFieldArena) {
+  const boost::json::storage_ptr heap;
+  Record r;
+  r.raw = "x";
+  r.source = "a-source-name-longer-than-sso";
+  UseFieldArena(r);
+  EXPECT_NE(r.fields.storage().get(), heap.get());
+  SetField(r.fields, "source.ip", boost::json::string("10.1.2.3", r.fields.storage()));
+  SetField(r.fields, "message", boost::json::string(std::string(100, 'm'), r.fields.storage()));
+  const boost::json::object want = boost::json::object(r.fields, heap);
+
+  Record copy(r);
+  EXPECT_EQ(copy.fields, want);
+  EXPECT_EQ(copy.fields.storage().get(), heap.get());
+  EXPECT_EQ(copy.fields.at("source").as_object().storage().get(), heap.get());
+  EXPECT_EQ(copy.source, r.source);
+  EXPECT_EQ(copy.raw, r.raw);
+
+  Record assigned;
+  UseFieldArena(assigned);
+  assigned = r;
+  EXPECT_EQ(assigned.fields, want);
+  EXPECT_EQ(assigned.fields.storage().get(), heap.get());
+
+  const auto* arena = r.fields.storage().get();
+  Record moved(std::move(r));
+  EXPECT_EQ(moved.fields, want);
+  EXPECT_EQ(moved.fields.storage().get(), arena);
+  EXPECT_TRUE(r.fields.empty());  // NOLINT(bugprone-use-after-move): the contract under test
+  EXPECT_EQ(r.fields.storage().get(), heap.get());
+
+  Record move_assigned;
+  move_assigned = std::move(moved);
+  EXPECT_EQ(move_assigned.fields, want);
+  EXPECT_EQ(move_assigned.fields.storage().get(), arena);
+  EXPECT_EQ(moved.fields.storage().get(), heap.get());  // NOLINT(bugprone-use-after-move)
+
+  // Emptied fields (a store keeping only the raw record) do not carry the arena along.
+  move_assigned.fields = {};
+  Record kept(std::move(move_assigned));
+  EXPECT_TRUE(kept.fields.empty());
+  EXPECT_EQ(kept.fields.storage().get(), heap.get());
+  EXPECT_EQ(move_assigned.fields.storage().get(), heap.get());  // NOLINT(bugprone-use-after-move)
+  Record kept2;
+  kept2 = std::move(kept);
+  EXPECT_EQ(kept2.fields.storage().get(), heap.get());
+
+  // A new arena replaces the old fields.
+  Record again = copy;
+  UseFieldArena(again);
+  EXPECT_TRUE(again.fields.empty());
+  EXPECT_NE(again.fields.storage().get(), heap.get());
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -2,8 +2,11 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "soc/parse_internal.h"
 
 namespace seccloud::soc {
 namespace {
@@ -52,27 +55,28 @@ bool ToInt64(const json::value& v, int64_t* out) {
 
 // An EventData/UserData value as the source gave it: scalars as they are, an element's #text,
 // anything structured as its JSON text (a Sigma rule can still match it with contains).
-json::value ItemValue(const json::value& v) {
-  if (v.is_string() || v.is_number() || v.is_bool() || v.is_null()) return v;
+// Built in `sp` (the record's fields' storage), so moving it into the fields never copies.
+json::value ItemValue(const json::value& v, const json::storage_ptr& sp) {
+  if (v.is_string() || v.is_number() || v.is_bool() || v.is_null()) return json::value(v, sp);
   if (const auto* t = ElementText(v)) {
-    if (t->is_string() || t->is_number() || t->is_bool()) return *t;
+    if (t->is_string() || t->is_number() || t->is_bool()) return json::value(*t, sp);
   }
   if (v.is_object() && v.as_object().size() == 1 && v.as_object().contains("#attributes")) {
-    return json::string();  // an empty element with attributes only
+    return json::string(sp);  // an empty element with attributes only
   }
-  return json::string(json::serialize(v));
+  return json::string(json::serialize(v), sp);
 }
 
 class Builder {
  public:
-  explicit Builder(Record& r) : r_(r) {}
+  explicit Builder(Record& r) : r_(r), event_data_(r.fields.storage()) {}
 
   bool AddItem(std::string_view name, const json::value& v) {
     if (++items_ > kMaxWinlogFields) {
       error_ = "more than " + std::to_string(kMaxWinlogFields) + " EventData items";
       return false;
     }
-    event_data_[name] = ItemValue(v);
+    event_data_[name] = ItemValue(v, event_data_.storage());
     return true;
   }
 
@@ -93,7 +97,8 @@ class Builder {
       auto add = [&](const json::value& item) {
         const json::value* name = item.is_object() ? Attribute(item.as_object(), "Name") : nullptr;
         const json::value* text = item.is_object() ? item.as_object().if_contains("#text") : &item;
-        json::value value = text != nullptr ? ItemValue(*text) : json::value(json::string());
+        json::value value = text != nullptr ? ItemValue(*text, event_data_.storage())
+                                            : json::value(json::string(event_data_.storage()));
         if (name != nullptr && name->is_string()) return AddItem(name->as_string(), value);
         return AddItem("param" + std::to_string(++unnamed), value);
       };
@@ -294,7 +299,10 @@ class Builder {
     }
   }
 
-  void Set(std::string_view path, json::value v) { SetField(r_.fields, path, std::move(v)); }
+  // Values of the parsed document are copied once, straight into the fields' storage.
+  void Set(std::string_view path, const json::value& v) {
+    SetField(r_.fields, path, json::value(v, r_.fields.storage()));
+  }
 
   void ParseTime(std::string_view text) {
     int64_t ms = 0;
@@ -330,8 +338,8 @@ bool IEquals(std::string_view a, std::string_view b) {
 }
 
 void SetMetadata(Record& r) {
-  SetField(r.fields, "@timestamp", json::string(FormatTimeMs(r.time_ms)));
-  SetField(r.fields, "event.ingested", json::string(FormatTimeMs(r.received_ms)));
+  SetField(r.fields, "@timestamp", internal::FormatTime(r.time_ms, r.fields.storage()));
+  SetField(r.fields, "event.ingested", internal::FormatTime(r.received_ms, r.fields.storage()));
   SetField(r.fields, "seccloud.soc.source", json::string(r.source));
   SetField(r.fields, "seccloud.soc.format", FormatName(r.format));
   if (!r.tenant.empty()) SetField(r.fields, "tenant.id", json::string(r.tenant));
@@ -361,11 +369,17 @@ const char* WindowsDataset(std::string_view channel) {
 }
 
 void NormalizeWindowsEvent(Record& r) {
-  r.fields.clear();
+  UseFieldArena(r);
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
-  json::value doc = json::parse(r.raw, ec, {}, opts);
+  // The parsed document is scratch (its values are copied into the fields): it lives in a
+  // per-thread buffer and is dropped at once, instead of dozens of heap blocks allocated and
+  // freed per event. Larger documents spill to the heap, freed with `scratch`.
+  constexpr size_t kScratchBytes = 32 << 10;
+  thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
+  json::monotonic_resource scratch(buffer.get(), kScratchBytes);
+  json::value doc = json::parse(r.raw, ec, json::storage_ptr(&scratch), opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
     return;
