@@ -4,6 +4,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -218,11 +219,27 @@ void AppendJsonEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* run = s.data();
   const char* const end = s.data() + s.size();
-  for (const char* p = s.data(); p < end; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
+  const char* p = s.data();
+  while (true) {
+    // Eight bytes at a time while none of them needs escaping (the usual case): a byte below
+    // 0x20, or equal to '"' or '\\', sets the high bit of its lane in one of the three masks.
+    constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+    while (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      const uint64_t quote = x ^ (kOnes * '"');
+      const uint64_t backslash = x ^ (kOnes * '\\');
+      const uint64_t special = ((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
+                               ((backslash - kOnes) & ~backslash);
+      if (special & kHighs) break;
+      p += 8;
+    }
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
+    --p;
     out.append(run, static_cast<size_t>(p - run));
-    run = p + 1;
+    run = ++p;
     switch (c) {
       case '"':
         out.append("\\\"");
@@ -254,9 +271,28 @@ void AppendJsonEscaped(std::string& out, std::string_view s) {
   out.append(run, static_cast<size_t>(end - run));
 }
 
+// Whether a byte must be escaped inside a JSON string.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}();
+
+// Most keys and values are short and need no escaping: one table lookup per byte decides, and
+// the bytes are then copied in one go.
 void AppendJsonString(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0;
+  while (i < s.size() && !kNeedsEscape[p[i]]) ++i;
   out.push_back('"');
-  AppendJsonEscaped(out, s);
+  if (i == s.size()) {
+    out.append(s);
+  } else {
+    out.append(s.data(), i);
+    AppendJsonEscaped(out, s.substr(i));
+  }
   out.push_back('"');
 }
 
@@ -410,47 +446,90 @@ void Event::RecordError(std::string message) {
   if (!error_) error_ = MakeError(Errc::kInvalidArgument, std::move(message));
 }
 
+// Whether `path` is well formed (see Event::Set), in one pass without allocating; the
+// message for a malformed one comes from SplitPath.
+bool WellFormedPath(std::string_view path, bool* ascii) {
+  if (path.empty() || path.size() > kMaxFieldPathBytes) return false;
+  size_t depth = 1, segment = 0;
+  unsigned char high = 0;
+  for (const char ch : path) {
+    high |= static_cast<unsigned char>(ch);
+    if (ch == '.') {
+      if (segment == 0) return false;
+      ++depth;
+      segment = 0;
+    } else {
+      ++segment;
+    }
+  }
+  *ascii = high < 0x80;
+  return segment > 0 && depth <= kMaxFieldPathDepth;
+}
+
 template <class AppendValue>
 Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_value) {
-  {
+  bool ascii = false;
+  if (!WellFormedPath(path, &ascii)) {
     std::string_view segments[kMaxFieldPathDepth];
     size_t count = 0;
     std::string why;
-    if (!SplitPath(path, segments, &count, &why)) {
-      RecordError(why);
-      return *this;
-    }
+    if (!SplitPath(path, segments, &count, &why)) RecordError(why);
+    return *this;
   }
   const size_t mark = text_.size();
-  AppendSanitizedUtf8(text_, path);
+  if (ascii) {
+    text_.append(path);
+  } else {
+    AppendSanitizedUtf8(text_, path);
+  }
   const size_t path_size = text_.size() - mark;
   // Fields never have paths where one runs through another, so at most one of these applies:
   // the same path (replaced in place), an existing value on the way (refused), or existing
   // fields below the new path (the new value replaces that object, where it first appeared).
+  // Otherwise the field joins the object it shares most segments with, at its end: fields_ stays
+  // in output order (each object's fields adjacent, keys in the order they first appeared), so
+  // writing the line is one pass.
   size_t same = fields_.size();
   size_t below = fields_.size();
   size_t below_count = 0;
+  size_t best_common = 0;          // object segments shared with the closest existing field
+  size_t insert = fields_.size();  // where the new field goes
   {
-    const std::string_view p(text_.data() + mark, path_size);
+    const char* const np = text_.data() + mark;
     for (size_t i = 0; i < fields_.size(); ++i) {
-      const std::string_view existing = PathOf(fields_[i]);
-      if (existing.size() == p.size()) {
-        if (existing == p) {
+      const Field& f = fields_[i];
+      const char* const p = text_.data() + f.path_offset;
+      if (p[0] != np[0]) continue;  // the common case: unrelated top-level objects
+      const size_t limit = std::min<size_t>(f.path_size, path_size);
+      size_t common_bytes = 0, common_segments = 0;
+      while (common_bytes < limit && p[common_bytes] == np[common_bytes]) {
+        if (p[common_bytes] == '.') ++common_segments;
+        ++common_bytes;
+      }
+      if (common_bytes == limit) {
+        if (f.path_size == path_size) {
           same = i;
           break;
         }
-      } else if (RunsThrough(p, existing)) {
-        std::string message = "field path \"" + std::string(p) + "\" runs through \"" +
-                              std::string(existing) + "\", which is not an object";
-        if (fields_[i].kind == Kind::kObject) {
-          message = "field path \"" + std::string(p) + "\" runs through \"" +
-                    std::string(existing) + "\", which was set as a whole value";
+        if (f.path_size < path_size && np[common_bytes] == '.') {
+          const std::string_view existing = PathOf(f);
+          const std::string_view fresh(np, path_size);
+          std::string message =
+              "field path \"" + std::string(fresh) + "\" runs through \"" + std::string(existing) +
+              "\", which " +
+              (f.kind == Kind::kObject ? "was set as a whole value" : "is not an object");
+          text_.resize(mark);
+          RecordError(std::move(message));
+          return *this;
         }
-        text_.resize(mark);
-        RecordError(std::move(message));
-        return *this;
-      } else if (RunsThrough(existing, p)) {
-        if (below_count++ == 0) below = i;
+        if (f.path_size > path_size && p[common_bytes] == '.') {
+          if (below_count++ == 0) below = i;
+          continue;
+        }
+      }
+      if (common_segments > 0 && common_segments >= best_common) {
+        best_common = common_segments;
+        insert = i + 1;
       }
     }
   }
@@ -472,17 +551,14 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   const Field field{static_cast<uint32_t>(mark), static_cast<uint16_t>(path_size), kind,
                     static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
   if (below_count == 0) {
-    fields_.push_back(field);
+    fields_.insert(fields_.begin() + static_cast<ptrdiff_t>(insert), field);
     return *this;
   }
-  // Drop the fields below the new path; the new value takes the place of the first of them.
-  const std::string_view p(text_.data() + mark, path_size);
-  size_t out = below;
-  fields_[out++] = field;
-  for (size_t i = below + 1; i < fields_.size(); ++i) {
-    if (!RunsThrough(PathOf(fields_[i]), p)) fields_[out++] = fields_[i];
-  }
-  fields_.resize(out);
+  // Drop the fields below the new path (adjacent: they form one object); the new value takes
+  // the place of the first of them.
+  fields_[below] = field;
+  fields_.erase(fields_.begin() + static_cast<ptrdiff_t>(below) + 1,
+                fields_.begin() + static_cast<ptrdiff_t>(below + below_count));
   return *this;
 }
 
@@ -599,69 +675,53 @@ std::string Event::ToJsonLine() const {
 }
 
 void Event::AppendJsonLine(std::string& out) const {
-  const size_t n = fields_.size();
-  // The fields in output order: those below the same object made adjacent, each object where
-  // its first field was set. Events rarely hold more than 64 fields; larger ones use the heap.
-  uint32_t inline_order[64];
-  std::unique_ptr<uint32_t[]> heap_order;
-  uint32_t* order = inline_order;
-  if (n > std::size(inline_order)) {
-    heap_order = std::make_unique<uint32_t[]>(n);
-    order = heap_order.get();
-  }
-  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
-  // All fields of order[b, e) share their path up to byte `start`; groups them by the segment
-  // that begins there, in the order each segment first appears, then each group one level down.
-  auto group = [&](auto& self, size_t b, size_t e, size_t start) -> void {
-    size_t i = b;
-    while (i < e) {
-      const std::string_view first = PathOf(fields_[order[i]]);
-      size_t key_end = first.find('.', start);
-      if (key_end == std::string_view::npos) key_end = first.size();
-      const std::string_view key = first.substr(start, key_end - start);
-      size_t group_end = i + 1;
-      for (size_t j = i + 1; j < e; ++j) {
-        const std::string_view p = PathOf(fields_[order[j]]);
-        if (p.size() > key_end && p[key_end] == '.' && p.compare(start, key.size(), key) == 0) {
-          std::rotate(order + group_end, order + j, order + j + 1);
-          ++group_end;
-        }
-      }
-      // A group of several is an object (a value and an object never share a key).
-      if (group_end - i > 1) self(self, i, group_end, key_end + 1);
-      i = group_end;
-    }
-  };
-  group(group, 0, n, 0);
-
+  // fields_ is in output order (see SetField): each field closes the objects of the previous
+  // one it is not in and opens its own that are not open yet.
+  // Enough for the usual line (nothing to escape), so that it is written without regrowing.
+  out.reserve(out.size() + text_.size() + 8 * fields_.size() + 4);
   out.push_back('{');
-  std::string_view prev[kMaxFieldPathDepth];
-  size_t prev_objects = 0;  // objects open below the top level
-  for (size_t k = 0; k < n; ++k) {
-    const Field& f = fields_[order[k]];
-    std::string_view segments[kMaxFieldPathDepth];
-    const size_t count = Segments(PathOf(f), segments);
-    const size_t objects = count - 1;
-    size_t common = 0;
-    while (common < objects && common < prev_objects && segments[common] == prev[common]) ++common;
+  std::string_view prev;    // the previous field's path
+  size_t prev_objects = 0;  // its segments before the last: objects open below the top level
+  for (size_t k = 0; k < fields_.size(); ++k) {
+    const Field& f = fields_[k];
+    const std::string_view path = PathOf(f);
+    // Segments shared with the previous path that are objects in both.
+    size_t common = 0, start = 0;
+    {
+      const size_t limit = std::min(path.size(), prev.size());
+      size_t i = 0;
+      while (i < limit && path[i] == prev[i]) {
+        if (path[i] == '.') {
+          if (common == prev_objects) break;
+          ++common;
+          start = i + 1;
+        }
+        ++i;
+      }
+    }
     for (size_t c = common; c < prev_objects; ++c) out.push_back('}');
     if (k > 0) out.push_back(',');
-    for (size_t o = common; o < objects; ++o) {
-      AppendJsonString(out, segments[o]);
-      out.append(":{");
+    size_t objects = common;
+    while (true) {
+      const size_t dot = path.find('.', start);
+      if (dot == std::string_view::npos) break;
+      AppendJsonString(out, path.substr(start, dot - start));
+      out.append(":{", 2);
+      ++objects;
+      start = dot + 1;
     }
-    AppendJsonString(out, segments[objects]);
+    AppendJsonString(out, path.substr(start));
     out.push_back(':');
     if (f.kind == Kind::kString) {
       AppendJsonString(out, ValueOf(f));
     } else {
       out.append(ValueOf(f));
     }
-    for (size_t s = 0; s < objects; ++s) prev[s] = segments[s];
+    prev = path;
     prev_objects = objects;
   }
   for (size_t c = 0; c < prev_objects; ++c) out.push_back('}');
-  out.append("}\n");
+  out.append("}\n", 2);
 }
 
 }  // namespace seccloud
