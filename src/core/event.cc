@@ -662,7 +662,9 @@ std::optional<boost::json::value> Event::Find(std::string_view path) const {
 
 boost::json::object Event::json() const {
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(ToJsonLine(), ec);
+  boost::json::parse_options options;
+  options.max_depth = kMaxFieldPathDepth + kMaxValueDepth + 1;  // boost::json's default is 32
+  boost::json::value v = boost::json::parse(ToJsonLine(), ec, {}, options);
   if (ec || !v.is_object()) return {};  // cannot happen: AppendJsonLine writes valid JSON
   return std::move(v.get_object());
 }
