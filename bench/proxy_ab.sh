@@ -8,7 +8,7 @@
 # Prints, per row, each binary's median over the rounds and the ratio B/A.
 #
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
-#                     [--file 1k|100k] [--connections N] [--callgrind]
+#                     [--file 1k|100k] [--connections N] [--workers N] [--callgrind]
 #
 # --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
 # windows, and prints user-space instructions per request (Ir, the proxy's code plus libc,
@@ -23,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib_proxy_bench.sh
 source "$here/bench/lib_proxy_bench.sh"
-A="" B="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 CALLGRIND=0
+A="" B="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --a) A=$2; shift 2 ;;
@@ -33,8 +33,9 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --file) FILE=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
     --callgrind) CALLGRIND=1; shift ;;
-    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--callgrind]" >&2; exit 2 ;;
+    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--callgrind]" >&2; exit 2 ;;
   esac
 done
 [ -x "$A" ] && [ -x "$B" ] || { echo "$0: --a and --b must be seccloud binaries" >&2; exit 2; }
@@ -91,7 +92,7 @@ tenants:
   - {id: bench, name: bench, networks: [127.0.0.0/24]}
 proxy:
   listen: [$4:$PORT]
-  workers: 1
+  workers: $WORKERS
   system_resolver: false
   hosts: {$NAME: [$ORIGIN_IP]}
   tls:
@@ -197,7 +198,7 @@ echo
 echo "A = $A"
 echo "B = $B"
 echo "$ROUNDS rounds, A and B side by side, ${SECONDS_PER_RUN}s per row at $RATE/s each," \
-  "$CONNECTIONS connections each, /$FILE, 1 worker each, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
+  "$CONNECTIONS connections each, /$FILE, $WORKERS worker(s) each, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
 printf '%-34s %10s %10s %7s   %s\n' "row (median of rounds)" "A" "B" "B/A" "A rounds | B rounds"
 for row in "${rows[@]}"; do
   a=$(median <<<"${CPU[$row,a]}")

@@ -3,11 +3,17 @@
 #include <pthread.h>
 #include <sys/random.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <utility>
@@ -146,75 +152,25 @@ bool SanitizeValue(boost::json::value& v, int depth) {
   }
 }
 
-}  // namespace
+// ---- text ----
 
-const char* OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kSuccess:
-      return "success";
-    case Outcome::kFailure:
-      return "failure";
-    case Outcome::kUnknown:
-      return "unknown";
-  }
-  return "unknown";
-}
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
-const EventClock& SystemEventClock() {
-  static const EventClock clock = [] { return std::chrono::system_clock::now(); };
-  return clock;
-}
-
-std::string FormatEventTimestamp(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto ms = floor<milliseconds>(t);
-  const auto day = floor<days>(ms);
-  const year_month_day ymd{day};
-  const hh_mm_ss<milliseconds> hms{ms - day};
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
-}
-
-std::string NewEventId() {
-  RegisterForkHandler();
-  thread_local IdGenerator generator;
-  uint8_t b[16];
-  for (int half = 0; half < 2; ++half) {
-    uint64_t r = generator.Next();
-    for (int i = 0; i < 8; ++i) b[half * 8 + i] = static_cast<uint8_t>(r >> (8 * i));
-  }
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  id.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) id.push_back('-');
-    id.push_back(kHex[b[i] >> 4]);
-    id.push_back(kHex[b[i] & 0xf]);
-  }
-  return id;
-}
-
-std::string SanitizeUtf8(std::string_view in) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  std::string out;
-  out.reserve(in.size());
+// Appends `in` to `out` with every ill-formed UTF-8 sequence replaced by U+FFFD (see
+// SanitizeUtf8). ASCII runs, the common case, are copied in bulk.
+void AppendSanitizedUtf8(std::string& out, std::string_view in) {
   const auto* s = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
   size_t i = 0;
   while (i < n) {
-    const unsigned char lead = s[i];
-    if (lead < 0x80) {
-      out.push_back(static_cast<char>(lead));
-      ++i;
-      continue;
+    size_t ascii_end = i;
+    while (ascii_end < n && s[ascii_end] < 0x80) ++ascii_end;
+    if (ascii_end > i) {
+      out.append(in.data() + i, ascii_end - i);
+      i = ascii_end;
+      if (i == n) break;
     }
+    const unsigned char lead = s[i];
     // Table 3-7 of the Unicode standard: the well-formed byte sequences. Only the second byte's
     // range depends on the lead byte; the rest are always 80..BF.
     size_t trailing;
@@ -249,96 +205,525 @@ std::string SanitizeUtf8(std::string_view in) {
       }
     }
     if (well_formed) {
-      out.append(in.substr(i, j - i));
+      out.append(in.data() + i, j - i);
     } else {
       out.append(kReplacement);  // the maximal subpart s[i, j) becomes one U+FFFD
     }
     i = j;
   }
+}
+
+// Appends `s` (valid UTF-8) as the body of a JSON string (RFC 8259 §7): '"', '\\' and the
+// control characters U+0000..U+001F are escaped, everything else is copied as is.
+void AppendJsonEscaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char* run = s.data();
+  const char* const end = s.data() + s.size();
+  const char* p = s.data();
+  while (true) {
+    // Eight bytes at a time while none of them needs escaping (the usual case): a byte below
+    // 0x20, or equal to '"' or '\\', sets the high bit of its lane in one of the three masks.
+    constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+    while (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      const uint64_t quote = x ^ (kOnes * '"');
+      const uint64_t backslash = x ^ (kOnes * '\\');
+      const uint64_t special = ((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
+                               ((backslash - kOnes) & ~backslash);
+      if (special & kHighs) break;
+      p += 8;
+    }
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    --p;
+    out.append(run, static_cast<size_t>(p - run));
+    run = ++p;
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+        out.append(u, sizeof(u));
+      }
+    }
+  }
+  out.append(run, static_cast<size_t>(end - run));
+}
+
+// Whether a byte must be escaped inside a JSON string.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}();
+
+// Most keys and values are short and need no escaping: one table lookup per byte decides, and
+// the bytes are then copied in one go.
+void AppendJsonString(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0;
+  while (i < s.size() && !kNeedsEscape[p[i]]) ++i;
+  out.push_back('"');
+  if (i == s.size()) {
+    out.append(s);
+  } else {
+    out.append(s.data(), i);
+    AppendJsonEscaped(out, s.substr(i));
+  }
+  out.push_back('"');
+}
+
+template <class T>
+size_t AppendNumber(std::string& out, T value) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+  out.append(buf, r.ptr);
+  return static_cast<size_t>(r.ptr - buf);
+}
+
+void Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+
+// `path` (already validated) split at its dots.
+size_t Segments(std::string_view path, std::string_view* out) {
+  size_t count = 0, start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    if (dot == std::string_view::npos) {
+      out[count++] = path.substr(start);
+      return count;
+    }
+    out[count++] = path.substr(start, dot - start);
+    start = dot + 1;
+  }
+}
+
+// Whether `path` begins with the segments of `prefix` followed by a dot.
+bool RunsThrough(std::string_view path, std::string_view prefix) {
+  return path.size() > prefix.size() && path[prefix.size()] == '.' && path.starts_with(prefix);
+}
+
+}  // namespace
+
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSuccess:
+      return "success";
+    case Outcome::kFailure:
+      return "failure";
+    case Outcome::kUnknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+const EventClock& SystemEventClock() {
+  static const EventClock clock = [] { return std::chrono::system_clock::now(); };
+  return clock;
+}
+
+namespace {
+
+// Writes the 24 characters of "2026-11-26T03:20:22.123Z" to `p`; years outside 0..9999 are
+// clamped (no clock of this program reaches them).
+void FormatTimestampTo(char* p, std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss<milliseconds> hms{ms - day};
+  const int year = std::clamp(static_cast<int>(ymd.year()), 0, 9999);
+  Put2(p, static_cast<unsigned>(year / 100));
+  Put2(p + 2, static_cast<unsigned>(year % 100));
+  p[4] = '-';
+  Put2(p + 5, static_cast<unsigned>(ymd.month()));
+  p[7] = '-';
+  Put2(p + 8, static_cast<unsigned>(ymd.day()));
+  p[10] = 'T';
+  Put2(p + 11, static_cast<unsigned>(hms.hours().count()));
+  p[13] = ':';
+  Put2(p + 14, static_cast<unsigned>(hms.minutes().count()));
+  p[16] = ':';
+  Put2(p + 17, static_cast<unsigned>(hms.seconds().count()));
+  p[19] = '.';
+  const auto sub = static_cast<unsigned>(hms.subseconds().count());
+  p[20] = static_cast<char>('0' + sub / 100);
+  Put2(p + 21, sub % 100);
+  p[23] = 'Z';
+}
+constexpr size_t kTimestampSize = 24;
+constexpr size_t kEventIdSize = 36;
+
+}  // namespace
+
+std::string FormatEventTimestamp(std::chrono::system_clock::time_point t) {
+  std::string s(kTimestampSize, '\0');
+  FormatTimestampTo(s.data(), t);
+  return s;
+}
+
+void AppendEventId(std::string& out) {
+  RegisterForkHandler();
+  thread_local IdGenerator generator;
+  uint8_t b[16];
+  for (int half = 0; half < 2; ++half) {
+    uint64_t r = generator.Next();
+    for (int i = 0; i < 8; ++i) b[half * 8 + i] = static_cast<uint8_t>(r >> (8 * i));
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  char id[kEventIdSize];
+  char* p = id;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+    *p++ = kHex[b[i] >> 4];
+    *p++ = kHex[b[i] & 0xf];
+  }
+  out.append(id, sizeof(id));
+}
+
+std::string NewEventId() {
+  std::string id;
+  AppendEventId(id);
+  return id;
+}
+
+std::string SanitizeUtf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  AppendSanitizedUtf8(out, in);
   return out;
 }
 
 Event Event::Make(std::string_view dataset, std::string_view kind, std::string_view action,
                   Outcome outcome, const EventClock& clock) {
   Event e;
-  e.Set("@timestamp", FormatEventTimestamp(clock()));
+  // Room for a typical proxy.access event (about 30 fields), so that it is built without
+  // growing either buffer.
+  e.text_.reserve(1024);
+  e.fields_.reserve(40);
+  char ts[kTimestampSize];
+  FormatTimestampTo(ts, clock());
+  e.Set("@timestamp", std::string_view(ts, sizeof(ts)));
   e.Set("event.dataset", dataset);
   e.Set("event.kind", kind);
   e.Set("event.action", action);
   e.Set("event.outcome", OutcomeName(outcome));
-  e.Set("event.id", NewEventId());
+  e.SetField("event.id", Kind::kString, [](std::string& out) {
+    AppendEventId(out);
+    return kEventIdSize;
+  });
   return e;
-}
-
-Event& Event::Set(std::string_view path, std::string_view value) {
-  return SetValue(path, boost::json::value(boost::json::string_view(value.data(), value.size())));
-}
-
-Event& Event::Set(std::string_view path, double value) {
-  return SetValue(path, boost::json::value(value));
-}
-
-Event& Event::Set(std::string_view path, bool value) {
-  return SetValue(path, boost::json::value(value));
 }
 
 void Event::RecordError(std::string message) {
   if (!error_) error_ = MakeError(Errc::kInvalidArgument, std::move(message));
 }
 
-Event& Event::SetValue(std::string_view path, boost::json::value value) {
-  std::string_view segments[kMaxFieldPathDepth];
-  size_t count = 0;
-  std::string why;
-  if (!SplitPath(path, segments, &count, &why)) {
-    RecordError(why);
+// Whether `path` is well formed (see Event::Set), in one pass without allocating; the
+// message for a malformed one comes from SplitPath.
+bool WellFormedPath(std::string_view path, bool* ascii) {
+  if (path.empty() || path.size() > kMaxFieldPathBytes) return false;
+  size_t depth = 1, segment = 0;
+  unsigned char high = 0;
+  for (const char ch : path) {
+    high |= static_cast<unsigned char>(ch);
+    if (ch == '.') {
+      if (segment == 0) return false;
+      ++depth;
+      segment = 0;
+    } else {
+      ++segment;
+    }
+  }
+  *ascii = high < 0x80;
+  return segment > 0 && depth <= kMaxFieldPathDepth;
+}
+
+template <class AppendValue>
+Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_value) {
+  bool ascii = false;
+  if (!WellFormedPath(path, &ascii)) {
+    std::string_view segments[kMaxFieldPathDepth];
+    size_t count = 0;
+    std::string why;
+    if (!SplitPath(path, segments, &count, &why)) RecordError(why);
     return *this;
   }
-  if (!SanitizeValue(value, 0)) {
+  const size_t mark = text_.size();
+  if (ascii) {
+    text_.append(path);
+  } else {
+    AppendSanitizedUtf8(text_, path);
+  }
+  const size_t path_size = text_.size() - mark;
+  // Fields never have paths where one runs through another, so at most one of these applies:
+  // the same path (replaced in place), an existing value on the way (refused), or existing
+  // fields below the new path (the new value replaces that object, where it first appeared).
+  // Otherwise the field joins the object it shares most segments with, at its end: fields_ stays
+  // in output order (each object's fields adjacent, keys in the order they first appeared), so
+  // writing the line is one pass.
+  size_t same = fields_.size();
+  size_t below = fields_.size();
+  size_t below_count = 0;
+  size_t best_common = 0;          // object segments shared with the closest existing field
+  size_t insert = fields_.size();  // where the new field goes
+  {
+    const char* const np = text_.data() + mark;
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      const Field& f = fields_[i];
+      const char* const p = text_.data() + f.path_offset;
+      if (p[0] != np[0]) continue;  // the common case: unrelated top-level objects
+      const size_t limit = std::min<size_t>(f.path_size, path_size);
+      size_t common_bytes = 0, common_segments = 0;
+      while (common_bytes < limit && p[common_bytes] == np[common_bytes]) {
+        if (p[common_bytes] == '.') ++common_segments;
+        ++common_bytes;
+      }
+      if (common_bytes == limit) {
+        if (f.path_size == path_size) {
+          same = i;
+          break;
+        }
+        if (f.path_size < path_size && np[common_bytes] == '.') {
+          const std::string_view existing = PathOf(f);
+          const std::string_view fresh(np, path_size);
+          std::string message =
+              "field path \"" + std::string(fresh) + "\" runs through \"" + std::string(existing) +
+              "\", which " +
+              (f.kind == Kind::kObject ? "was set as a whole value" : "is not an object");
+          text_.resize(mark);
+          RecordError(std::move(message));
+          return *this;
+        }
+        if (f.path_size > path_size && p[common_bytes] == '.') {
+          if (below_count++ == 0) below = i;
+          continue;
+        }
+      }
+      if (common_segments > 0 && common_segments >= best_common) {
+        best_common = common_segments;
+        insert = i + 1;
+      }
+    }
+  }
+  if (same != fields_.size()) text_.resize(mark);  // the field keeps its path bytes
+  const size_t value_offset = text_.size();
+  const size_t value_size = append_value(text_);
+  if (text_.size() > UINT32_MAX) {
+    text_.resize(mark);
+    RecordError("field \"" + SanitizeUtf8(path) + "\" takes the event past 4 GiB");
+    return *this;
+  }
+  if (same != fields_.size()) {
+    Field& f = fields_[same];
+    f.kind = kind;
+    f.value_offset = static_cast<uint32_t>(value_offset);
+    f.value_size = static_cast<uint32_t>(value_size);
+    return *this;
+  }
+  const Field field{static_cast<uint32_t>(mark), static_cast<uint16_t>(path_size), kind,
+                    static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
+  if (below_count == 0) {
+    fields_.insert(fields_.begin() + static_cast<ptrdiff_t>(insert), field);
+    return *this;
+  }
+  // Drop the fields below the new path (adjacent: they form one object); the new value takes
+  // the place of the first of them.
+  fields_[below] = field;
+  fields_.erase(fields_.begin() + static_cast<ptrdiff_t>(below) + 1,
+                fields_.begin() + static_cast<ptrdiff_t>(below + below_count));
+  return *this;
+}
+
+Event& Event::Set(std::string_view path, std::string_view value) {
+  return SetField(path, Kind::kString, [value](std::string& out) {
+    const size_t before = out.size();
+    AppendSanitizedUtf8(out, value);
+    return out.size() - before;
+  });
+}
+
+Event& Event::SetInt(std::string_view path, int64_t value) {
+  return SetField(path, Kind::kJson,
+                  [value](std::string& out) { return AppendNumber(out, value); });
+}
+
+Event& Event::SetUint(std::string_view path, uint64_t value) {
+  return SetField(path, Kind::kJson,
+                  [value](std::string& out) { return AppendNumber(out, value); });
+}
+
+Event& Event::Set(std::string_view path, double value) {
+  return SetField(path, Kind::kJson, [value](std::string& out) -> size_t {
+    if (!std::isfinite(value)) {
+      out.append("null");
+      return 4;
+    }
+    const size_t before = out.size();
+    AppendNumber(out, value);
+    // The shortest form of an integral double has no '.' or exponent, and a reader would take
+    // it for an integer: the value stays a double only with a fraction part.
+    if (out.find_first_of(".e", before) == std::string::npos) out.append(".0");
+    return out.size() - before;
+  });
+}
+
+Event& Event::Set(std::string_view path, bool value) {
+  return SetField(path, Kind::kJson, [value](std::string& out) -> size_t {
+    out.append(value ? "true" : "false");
+    return value ? 4 : 5;
+  });
+}
+
+Event& Event::Set(std::string_view path, const boost::json::value& value) {
+  boost::json::value clean = value;
+  if (!SanitizeValue(clean, 0)) {
     RecordError("value for field \"" + SanitizeUtf8(path) + "\" is nested deeper than " +
                 std::to_string(kMaxValueDepth) + " levels");
     return *this;
   }
-  boost::json::object* object = &fields_;
-  for (size_t i = 0; i + 1 < count; ++i) {
-    const std::string key = SanitizeUtf8(segments[i]);
-    auto it = object->find(key);
-    if (it == object->end()) {
-      object = &(*object)[key].emplace_object();
-    } else if (it->value().is_object()) {
-      object = &it->value().get_object();
-    } else {
-      RecordError(
-          "field path \"" + SanitizeUtf8(path) + "\" runs through \"" +
-          SanitizeUtf8(path.substr(0, segments[i].data() + segments[i].size() - path.data())) +
-          "\", which is not an object");
-      return *this;
-    }
+  if (clean.is_string()) {
+    const boost::json::string& s = clean.get_string();
+    return SetField(path, Kind::kString, [&s](std::string& out) {
+      out.append(s.data(), s.size());
+      return s.size();
+    });
   }
-  (*object)[SanitizeUtf8(segments[count - 1])] = std::move(value);
-  return *this;
+  const std::string text = boost::json::serialize(clean);
+  return SetField(path, clean.is_object() ? Kind::kObject : Kind::kJson, [&text](std::string& out) {
+    out.append(text);
+    return text.size();
+  });
 }
 
-const boost::json::value* Event::Find(std::string_view path) const {
-  std::string_view segments[kMaxFieldPathDepth];
-  size_t count = 0;
-  std::string why;
-  if (!SplitPath(path, segments, &count, &why)) return nullptr;
-  const boost::json::object* object = &fields_;
-  for (size_t i = 0; i < count; ++i) {
-    auto it = object->find(boost::json::string_view(segments[i].data(), segments[i].size()));
-    if (it == object->end()) return nullptr;
-    if (i + 1 == count) return &it->value();
-    if (!it->value().is_object()) return nullptr;
-    object = &it->value().get_object();
+const Event::Field* Event::FindField(std::string_view path) const {
+  for (const Field& f : fields_) {
+    if (PathOf(f) == path) return &f;
   }
   return nullptr;
 }
 
+std::optional<std::string_view> Event::FindString(std::string_view path) const {
+  const Field* f = FindField(path);
+  if (f == nullptr || f->kind != Kind::kString) return std::nullopt;
+  return ValueOf(*f);
+}
+
+bool Event::Has(std::string_view path) const {
+  for (const Field& f : fields_) {
+    const std::string_view p = PathOf(f);
+    if (p == path || RunsThrough(p, path)) return true;
+  }
+  return false;
+}
+
+std::optional<boost::json::value> Event::Find(std::string_view path) const {
+  if (!Has(path)) return std::nullopt;
+  const boost::json::object all = json();
+  std::string_view segments[kMaxFieldPathDepth];
+  const size_t count = Segments(path, segments);
+  const boost::json::object* object = &all;
+  for (size_t i = 0; i < count; ++i) {
+    auto it = object->find(boost::json::string_view(segments[i].data(), segments[i].size()));
+    if (it == object->end()) return std::nullopt;
+    if (i + 1 == count) return it->value();
+    if (!it->value().is_object()) return std::nullopt;
+    object = &it->value().get_object();
+  }
+  return std::nullopt;
+}
+
+boost::json::object Event::json() const {
+  boost::system::error_code ec;
+  boost::json::parse_options options;
+  options.max_depth = kMaxFieldPathDepth + kMaxValueDepth + 1;  // boost::json's default is 32
+  boost::json::value v = boost::json::parse(ToJsonLine(), ec, {}, options);
+  if (ec || !v.is_object()) return {};  // cannot happen: AppendJsonLine writes valid JSON
+  return std::move(v.get_object());
+}
+
 std::string Event::ToJsonLine() const {
-  std::string line = boost::json::serialize(fields_);
-  line.push_back('\n');
+  std::string line;
+  line.reserve(text_.size() + 8 * fields_.size() + 16);
+  AppendJsonLine(line);
   return line;
+}
+
+void Event::AppendJsonLine(std::string& out) const {
+  // fields_ is in output order (see SetField): each field closes the objects of the previous
+  // one it is not in and opens its own that are not open yet.
+  // Enough for the usual line (nothing to escape), so that it is written without regrowing.
+  out.reserve(out.size() + text_.size() + 8 * fields_.size() + 4);
+  out.push_back('{');
+  std::string_view prev;    // the previous field's path
+  size_t prev_objects = 0;  // its segments before the last: objects open below the top level
+  for (size_t k = 0; k < fields_.size(); ++k) {
+    const Field& f = fields_[k];
+    const std::string_view path = PathOf(f);
+    // Segments shared with the previous path that are objects in both.
+    size_t common = 0, start = 0;
+    {
+      const size_t limit = std::min(path.size(), prev.size());
+      size_t i = 0;
+      while (i < limit && path[i] == prev[i]) {
+        if (path[i] == '.') {
+          if (common == prev_objects) break;
+          ++common;
+          start = i + 1;
+        }
+        ++i;
+      }
+    }
+    for (size_t c = common; c < prev_objects; ++c) out.push_back('}');
+    if (k > 0) out.push_back(',');
+    size_t objects = common;
+    while (true) {
+      const size_t dot = path.find('.', start);
+      if (dot == std::string_view::npos) break;
+      AppendJsonString(out, path.substr(start, dot - start));
+      out.append(":{", 2);
+      ++objects;
+      start = dot + 1;
+    }
+    AppendJsonString(out, path.substr(start));
+    out.push_back(':');
+    if (f.kind == Kind::kString) {
+      AppendJsonString(out, ValueOf(f));
+    } else {
+      out.append(ValueOf(f));
+    }
+    prev = path;
+    prev_objects = objects;
+  }
+  for (size_t c = 0; c < prev_objects; ++c) out.push_back('}');
+  out.append("}\n", 2);
 }
 
 }  // namespace seccloud

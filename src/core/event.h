@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -44,11 +45,20 @@ std::string NewEventId();
 // surrogates and code points above U+10FFFF are ill-formed.
 std::string SanitizeUtf8(std::string_view in);
 
+// Appends a fresh event id (the format of NewEventId) to `out` without allocating.
+void AppendEventId(std::string& out);
+
 // Builder of one event. Not thread-safe; an Event is owned by one thread until it is appended.
 //
 // Every string stored in an event (keys and values, including strings nested inside a
 // boost::json::value) is UTF-8-sanitised on the way in, so ToJsonLine() always emits valid UTF-8
 // even when the values come from hostile traffic.
+//
+// Representation: the fields are kept flat, in the order they were first set, as (dotted path,
+// value) pairs whose bytes live in one growing buffer; the nested objects of the JSON line are
+// formed only when it is written. Building and writing an event costs two allocations (that
+// buffer and the field list) instead of a tree of boost::json nodes, which matters because the
+// proxy writes one per request.
 class Event {
  public:
   Event() = default;
@@ -59,11 +69,13 @@ class Event {
                     Outcome outcome, const EventClock& clock = SystemEventClock());
 
   // Sets the field at a dotted path ("source.ip" → {"source":{"ip":…}}), creating the objects on
-  // the way and replacing a previous value at the same path. A malformed path (empty, an empty
-  // segment, longer than kMaxFieldPathBytes or deeper than kMaxFieldPathDepth) or a path that
-  // runs through a non-object value ("a" is 1, then "a.b") leaves the event unchanged and records
-  // the first such problem in error(): the writer then refuses the event with that message rather
-  // than silently dropping or overwriting the field.
+  // the way and replacing a previous value at the same path (in its place; a value set at a path
+  // that held an object replaces the whole object). A malformed path (empty, an empty segment,
+  // longer than kMaxFieldPathBytes or deeper than kMaxFieldPathDepth) or a path that runs
+  // through a value ("a" is 1, then "a.b"; a boost::json object set as a whole value counts as a
+  // value too) leaves the event unchanged and records the first such problem in error(): the
+  // writer then refuses the event with that message rather than silently dropping or
+  // overwriting the field.
   Event& Set(std::string_view path, std::string_view value);
   Event& Set(std::string_view path, const char* value) {
     return Set(path, std::string_view(value));
@@ -75,34 +87,68 @@ class Event {
   requires(!std::same_as<T, bool> && !std::same_as<T, char>) Event& Set(std::string_view path,
                                                                         T value) {
     if constexpr (std::is_signed_v<T>) {
-      return SetValue(path, boost::json::value(static_cast<int64_t>(value)));
+      return SetInt(path, static_cast<int64_t>(value));
     } else {
-      return SetValue(path, boost::json::value(static_cast<uint64_t>(value)));
+      return SetUint(path, static_cast<uint64_t>(value));
     }
   }
   // JSON has no NaN or infinity; a non-finite value is stored as null.
   Event& Set(std::string_view path, double value);
   Event& Set(std::string_view path, bool value);
-  Event& Set(std::string_view path, boost::json::value value) {
-    return SetValue(path, std::move(value));
-  }
+  // Arrays and objects; a value nested deeper than 64 levels is refused like a bad path.
+  Event& Set(std::string_view path, const boost::json::value& value);
 
-  // The value at a dotted path, or nullptr.
-  const boost::json::value* Find(std::string_view path) const;
+  // The string at a dotted path (sanitised, unescaped), or nullopt when the path holds no string.
+  // The view is valid until the next Set.
+  std::optional<std::string_view> FindString(std::string_view path) const;
+  // Whether anything (a value or an object) is at the dotted path.
+  bool Has(std::string_view path) const;
 
-  const boost::json::object& json() const { return fields_; }
+  // For tests and diagnostics (they parse the serialised event): the value at a dotted path, or
+  // nullopt; the whole event as a boost::json object.
+  std::optional<boost::json::value> Find(std::string_view path) const;
+  boost::json::object json() const;
+
   // The first invalid Set(), if any; see Set().
   const std::optional<Error>& error() const { return error_; }
 
   // The event as one line of JSON terminated by '\n'. No length limit here; the writer enforces
   // kMaxEventBytes.
   std::string ToJsonLine() const;
+  // The same line appended to `out` (the writer builds a batch in one buffer).
+  void AppendJsonLine(std::string& out) const;
 
  private:
-  Event& SetValue(std::string_view path, boost::json::value value);
-  void RecordError(std::string message);
+  enum class Kind : uint8_t {
+    kString,  // the value bytes are sanitised UTF-8, escaped when written
+    kJson,    // the value bytes are JSON text (number, true/false/null, array, object)
+    kObject,  // as kJson, but an object: paths may not run into it
+  };
+  struct Field {
+    uint32_t path_offset;
+    uint16_t path_size;  // sanitised: at most 3 × kMaxFieldPathBytes (U+FFFD per byte)
+    Kind kind;
+    uint32_t value_offset;
+    uint32_t value_size;
+  };
 
-  boost::json::object fields_;
+  Event& SetInt(std::string_view path, int64_t value);
+  Event& SetUint(std::string_view path, uint64_t value);
+  // Validates `path`, appends it and the value (written by `append_value`, which returns the
+  // value's size) to text_ and places the field.
+  template <class AppendValue>
+  Event& SetField(std::string_view path, Kind kind, AppendValue&& append_value);
+  void RecordError(std::string message);
+  std::string_view PathOf(const Field& f) const {
+    return std::string_view(text_).substr(f.path_offset, f.path_size);
+  }
+  std::string_view ValueOf(const Field& f) const {
+    return std::string_view(text_).substr(f.value_offset, f.value_size);
+  }
+  const Field* FindField(std::string_view sanitised_path) const;
+
+  std::string text_;  // paths and values of fields_, and replaced values no longer referenced
+  std::vector<Field> fields_;
   std::optional<Error> error_;
 };
 

@@ -2,11 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <limits>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace seccloud {
 namespace {
@@ -18,7 +23,7 @@ std::string S(const boost::json::value& v) {
   return v.is_string() ? std::string(v.get_string())
                        : "<not a string: " + boost::json::serialize(v) + ">";
 }
-std::string S(const boost::json::value* v) { return v ? S(*v) : "<absent>"; }
+std::string S(const std::optional<boost::json::value>& v) { return v ? S(*v) : "<absent>"; }
 
 boost::json::value ParseLine(const std::string& line) {
   EXPECT_FALSE(line.empty());
@@ -179,6 +184,274 @@ TEST(EventTest, NonFiniteDoublesBecomeNull) {
   const boost::json::value v = ParseLine(e.ToJsonLine());
   EXPECT_TRUE(v.at("a").is_null());
   EXPECT_TRUE(v.at("b").is_null());
+}
+
+// ---- the direct JSON writer against boost::json ----------------------------------------------
+
+// The semantics Event had when it kept a boost::json object tree (before it wrote JSON directly):
+// the reference the direct writer must agree with, key order included.
+struct TreeEvent {
+  boost::json::object fields;
+  std::optional<std::string> error;
+
+  void Set(std::string_view path, boost::json::value value) {
+    std::vector<std::string> segments;
+    size_t start = 0;
+    while (true) {
+      const size_t dot = path.find('.', start);
+      segments.push_back(SanitizeUtf8(path.substr(
+          start, dot == std::string_view::npos ? std::string_view::npos : dot - start)));
+      if (dot == std::string_view::npos) break;
+      start = dot + 1;
+    }
+    boost::json::object* object = &fields;
+    std::string through;
+    for (size_t i = 0; i + 1 < segments.size(); ++i) {
+      through += (i ? "." : "") + segments[i];
+      auto it = object->find(segments[i]);
+      if (it == object->end()) {
+        object = &(*object)[segments[i]].emplace_object();
+      } else if (it->value().is_object()) {
+        object = &it->value().get_object();
+      } else {
+        if (!error) {
+          error = "field path \"" + SanitizeUtf8(path) + "\" runs through \"" + through +
+                  "\", which is not an object";
+        }
+        return;
+      }
+    }
+    (*object)[segments.back()] = std::move(value);
+  }
+};
+
+// Fails the test unless `a` and `b` have the same keys in the same order, at every level.
+void ExpectSameKeyOrder(const boost::json::value& a, const boost::json::value& b,
+                        const std::string& where) {
+  if (a.is_object() && b.is_object()) {
+    std::vector<std::string> ka, kb;
+    for (const auto& kv : a.get_object()) ka.emplace_back(kv.key());
+    for (const auto& kv : b.get_object()) kb.emplace_back(kv.key());
+    ASSERT_EQ(ka, kb) << "key order at " << where;
+    for (const auto& kv : a.get_object())
+      ExpectSameKeyOrder(kv.value(), b.get_object().at(kv.key()),
+                         where + "." + std::string(kv.key()));
+  } else if (a.is_array() && b.is_array() && a.get_array().size() == b.get_array().size()) {
+    for (size_t i = 0; i < a.get_array().size(); ++i)
+      ExpectSameKeyOrder(a.get_array()[i], b.get_array()[i], where + "[]");
+  }
+}
+
+// The event's line must be one line of valid UTF-8 JSON equal to what boost::json makes of the
+// reference tree (numbers normalised through boost::json's own serialiser), in the same order.
+void ExpectSameAsTree(const Event& e, const TreeEvent& tree) {
+  const std::string line = e.ToJsonLine();
+  ASSERT_EQ(SanitizeUtf8(line), line) << "output is not valid UTF-8";
+  const boost::json::value got = ParseLine(line);
+  const boost::json::value want = boost::json::parse(boost::json::serialize(tree.fields));
+  ASSERT_EQ(got, want) << "got  " << line << "want " << boost::json::serialize(want);
+  ExpectSameKeyOrder(got, want, "");
+}
+
+// Every byte value, quotes, backslashes, DEL and each kind of ill-formed UTF-8.
+std::vector<std::string> HostileStrings() {
+  std::vector<std::string> v;
+  std::string all_bytes;
+  for (int c = 0; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
+  v.push_back(all_bytes);
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += std::string("<") + static_cast<char>(c) + ">";
+  v.push_back(controls);
+  v.push_back(std::string("\0", 1));
+  v.push_back("\"\\/\x7f\b\f\n\r\t\"\"\\\\");
+  v.push_back("\xC0\xAF\xE0\x80\xAF\xED\xA0\x80\xF4\x90\x80\x80\xE6\x97\xF0\x9F\x98\x80\x80");
+  v.push_back("津市 ✓ 😀 \xEF\xBF\xBD \xF4\x8F\xBF\xBF");
+  v.push_back("");
+  v.push_back("\\u0000 is not an escape here");
+  return v;
+}
+
+TEST(EventJsonTest, HostileValuesAndKeysMatchBoostJson) {
+  Event e;
+  TreeEvent tree;
+  const std::vector<std::string> hostile = HostileStrings();
+  for (size_t i = 0; i < hostile.size(); ++i) {
+    const std::string path = "seccloud.hostile.v" + std::to_string(i);
+    e.Set(path, hostile[i]);
+    tree.Set(path, boost::json::string(SanitizeUtf8(hostile[i])));
+    // The same bytes as a key segment (without dots, which separate segments).
+    std::string key = hostile[i].substr(0, 200);  // a path is at most 256 bytes
+    std::replace(key.begin(), key.end(), '.', '_');
+    if (key.empty()) continue;
+    const std::string key_path = "seccloud.keys." + key;
+    e.Set(key_path, static_cast<int64_t>(i));
+    tree.Set(key_path, static_cast<int64_t>(i));
+  }
+  const boost::json::array arr{"a\xFF", boost::json::object{{"k\x01\xFE", "v\"\n"}}, nullptr, -1.5};
+  e.Set("seccloud.array", boost::json::value(arr));
+  tree.Set("seccloud.array",
+           boost::json::parse(R"(["a\ufffd", {"k\u0001\ufffd": "v\"\n"}, null, -1.5])"));
+  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  const uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  e.Set("n.min", kMin).Set("n.max", kMax).Set("n.zero", uint16_t{0}).Set("n.neg", -7);
+  tree.Set("n.min", kMin);
+  tree.Set("n.max", kMax);
+  tree.Set("n.zero", uint64_t{0});
+  tree.Set("n.neg", -7);
+  int i = 0;
+  for (double d : {0.1, -0.0, 3.0, 1e15, 1e300, 5e-324, 123456789.125, -2.5e-10}) {
+    const std::string path = "d.v" + std::to_string(i++);
+    e.Set(path, d);
+    tree.Set(path, d);
+  }
+  e.Set("b.t", true).Set("b.f", false);
+  tree.Set("b.t", true);
+  tree.Set("b.f", false);
+  ASSERT_FALSE(e.error()) << e.error()->message;
+  ExpectSameAsTree(e, tree);
+  EXPECT_EQ(e.FindString("seccloud.hostile.v2"), std::string_view("\0", 1));
+  EXPECT_EQ(e.FindString("seccloud.hostile.v4"),
+            SanitizeUtf8("\xC0\xAF\xE0\x80\xAF\xED\xA0\x80\xF4\x90\x80\x80\xE6\x97\xF0\x9F\x98"
+                         "\x80\x80"));
+  EXPECT_FALSE(e.FindString("n.min"));             // a number, not a string
+  EXPECT_FALSE(e.FindString("seccloud.hostile"));  // an object
+  EXPECT_TRUE(e.Has("seccloud.hostile"));
+  EXPECT_FALSE(e.Has("seccloud.hostil"));
+}
+
+TEST(EventJsonTest, HugeStringsRoundTrip) {
+  std::mt19937_64 rng(7);
+  std::string random_bytes(3 << 20, '\0');
+  for (char& c : random_bytes) c = static_cast<char>(rng());
+  const std::string quotes(1 << 20, '"');
+  Event e;
+  e.Set("a.random", random_bytes).Set("a.quotes", quotes).Set("a.after", "x");
+  const boost::json::value v = ParseLine(e.ToJsonLine());
+  EXPECT_EQ(S(v.at("a").at("random")), SanitizeUtf8(random_bytes));
+  EXPECT_EQ(S(v.at("a").at("quotes")), quotes);
+  EXPECT_EQ(S(v.at("a").at("after")), "x");
+}
+
+TEST(EventJsonTest, NestingAndPathBounds) {
+  auto nested = [](int levels) {
+    boost::json::value v = "leaf";
+    for (int i = 0; i < levels; ++i) v = boost::json::array{std::move(v)};
+    return v;
+  };
+  Event ok;
+  ok.Set("deep", nested(60));
+  ASSERT_FALSE(ok.error());
+  boost::json::parse_options deep_parse;
+  deep_parse.max_depth = 100;  // boost::json's default stops at 32
+  EXPECT_EQ(boost::json::parse(ok.ToJsonLine(), {}, deep_parse).at("deep"), nested(60));
+  EXPECT_EQ(ok.Find("deep"), nested(60));
+  Event too_deep;
+  too_deep.Set("deep", nested(70)).Set("after", 1);
+  ASSERT_TRUE(too_deep.error());
+  EXPECT_NE(too_deep.error()->message.find("nested deeper than 64"), std::string::npos);
+  EXPECT_FALSE(too_deep.Has("deep"));
+  EXPECT_TRUE(too_deep.Has("after"));
+
+  std::string sixteen = "a";
+  for (int i = 1; i < 16; ++i) sixteen += ".a";
+  Event path_ok;
+  path_ok.Set(sixteen, 1);
+  ASSERT_FALSE(path_ok.error());
+  boost::json::value v = ParseLine(path_ok.ToJsonLine());
+  for (int i = 0; i < 16; ++i) v = boost::json::value(v.at("a"));
+  EXPECT_EQ(v.as_int64(), 1);
+  const std::string longest(kMaxFieldPathBytes, 'k');
+  Event long_ok;
+  long_ok.Set(longest, "\xFF");  // 256 bytes: accepted
+  EXPECT_FALSE(long_ok.error());
+  EXPECT_EQ(long_ok.FindString(longest), "\xEF\xBF\xBD");
+  Event too_long;
+  too_long.Set(longest + "k", 1);
+  EXPECT_TRUE(too_long.error());
+  // A path of 256 ill-formed bytes sanitises to three times its length.
+  Event wide;
+  wide.Set(std::string(kMaxFieldPathBytes, '\xFF'), 1);
+  ASSERT_FALSE(wide.error());
+  EXPECT_EQ(ParseLine(wide.ToJsonLine()).as_object().begin()->key().size(), 3 * kMaxFieldPathBytes);
+}
+
+TEST(EventJsonTest, ObjectReplacedByValueKeepsItsPlace) {
+  Event e;
+  TreeEvent tree;
+  for (const char* p : {"a.x", "b", "a.y.z", "c.d", "a.w"}) {
+    e.Set(p, p);
+    tree.Set(p, p);
+  }
+  e.Set("a", 5);
+  tree.Set("a", 5);
+  e.Set("c.d", "again");
+  tree.Set("c.d", "again");
+  ASSERT_FALSE(e.error());
+  ExpectSameAsTree(e, tree);
+  EXPECT_EQ(e.ToJsonLine(), "{\"a\":5,\"b\":\"b\",\"c\":{\"d\":\"again\"}}\n");
+  // An object set as one value is a value: paths do not run into it.
+  Event whole;
+  whole.Set("x", boost::json::value(boost::json::object{{"y", 1}})).Set("x.z", 2);
+  ASSERT_TRUE(whole.error());
+  EXPECT_EQ(whole.error()->message,
+            "field path \"x.z\" runs through \"x\", which was set as a whole value");
+  EXPECT_EQ(whole.ToJsonLine(), "{\"x\":{\"y\":1}}\n");
+}
+
+// Random sequences of Set calls over a small set of path segments (so that paths collide,
+// replace each other and run through each other), compared with the boost::json tree: the same
+// fields, values, key order and first error.
+TEST(EventJsonTest, RandomSetSequencesMatchBoostJsonTree) {
+  std::mt19937 rng(2026);
+  const std::vector<std::string> segs = {"a", "b", "event", "\xFF", "q\"", "\xC3\xA9", "x\n"};
+  for (int round = 0; round < 3000; ++round) {
+    Event e;
+    TreeEvent tree;
+    const int sets = 1 + static_cast<int>(rng() % 30);
+    for (int s = 0; s < sets; ++s) {
+      const int depth = 1 + static_cast<int>(rng() % 4);
+      std::string path;
+      for (int d = 0; d < depth; ++d) {
+        if (d) path += '.';
+        path += segs[rng() % segs.size()];
+      }
+      switch (rng() % 5) {
+        case 0: {
+          const std::string value = segs[rng() % segs.size()] + "\x80";
+          e.Set(path, value);
+          tree.Set(path, boost::json::string(SanitizeUtf8(value)));
+          break;
+        }
+        case 1: {
+          const int64_t n = static_cast<int64_t>(rng()) - (int64_t{1} << 31);
+          e.Set(path, n);
+          tree.Set(path, n);
+          break;
+        }
+        case 2: {
+          const double d = static_cast<double>(rng()) / 7.0;
+          e.Set(path, d);
+          tree.Set(path, d);
+          break;
+        }
+        case 3: {
+          const bool b = rng() % 2 == 0;
+          e.Set(path, b);
+          tree.Set(path, b);
+          break;
+        }
+        default:
+          e.Set(path, boost::json::value(boost::json::array{1, "\xFE"}));
+          tree.Set(path, boost::json::array{1, "\xEF\xBF\xBD"});
+          break;
+      }
+    }
+    ASSERT_EQ(e.error().has_value(), tree.error.has_value()) << "round " << round;
+    if (tree.error) {
+      ASSERT_EQ(e.error()->message, *tree.error) << "round " << round;
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSameAsTree(e, tree)) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -325,8 +325,8 @@ std::vector<Result<uint64_t>> EventWriter::AppendAll(std::span<Event* const> eve
   std::vector<Request> requests;
   requests.reserve(events.size());
   for (Event* e : events) {
-    if (!e->Find("observer.name")) e->Set("observer.name", node_);
-    if (!e->Find("observer.type")) e->Set("observer.type", service_);
+    if (!e->Has("observer.name")) e->Set("observer.name", node_);
+    if (!e->Has("observer.type")) e->Set("observer.type", service_);
     requests.push_back(Request{e});
   }
   std::unique_lock lock(mu_);
@@ -387,21 +387,22 @@ EventWriter::BatchResult EventWriter::WriteBatch(const std::vector<Request*>& ba
       out.error = q->result.error().message;
       continue;
     }
-    std::string line = e.ToJsonLine();
-    if (line.size() > kMaxEventBytes) {
-      const boost::json::value* dataset = e.Find("event.dataset");
-      const boost::json::value* id = e.Find("event.id");
-      q->result = MakeError(
-          Errc::kInvalidArgument,
-          "event refused: " + std::to_string(line.size()) + " bytes serialised exceeds the " +
-              std::to_string(kMaxEventBytes) + "-byte limit (event.dataset " +
-              (dataset && dataset->is_string() ? std::string(dataset->get_string()) : "-") +
-              ", event.id " + (id && id->is_string() ? std::string(id->get_string()) : "-") + ")");
+    const size_t line_start = lines.size();
+    e.AppendJsonLine(lines);
+    const size_t line_size = lines.size() - line_start;
+    if (line_size > kMaxEventBytes) {
+      lines.resize(line_start);
+      const std::string_view dataset = e.FindString("event.dataset").value_or("-");
+      const std::string_view id = e.FindString("event.id").value_or("-");
+      q->result = MakeError(Errc::kInvalidArgument,
+                            "event refused: " + std::to_string(line_size) +
+                                " bytes serialised exceeds the " + std::to_string(kMaxEventBytes) +
+                                "-byte limit (event.dataset " + std::string(dataset) +
+                                ", event.id " + std::string(id) + ")");
       ++out.failures;
       out.error = q->result.error().message;
       continue;
     }
-    lines += line;
     included.push_back(q);
     ++seq;
   }

@@ -1844,8 +1844,7 @@ class ClientSession {
   }
 
   static std::string EventId(const RequestLog& log) {
-    const boost::json::value* id = log.event.Find("event.id");
-    return id && id->is_string() ? std::string(id->as_string()) : std::string();
+    return std::string(log.event.FindString("event.id").value_or(std::string_view()));
   }
 
   void Finish(RequestLog& log) {
