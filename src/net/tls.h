@@ -182,10 +182,11 @@ struct UpstreamTlsOptions {
   std::vector<fs::path> crl_files;       // PEM CRLs; when set, revocation is checked
   std::chrono::milliseconds handshake_timeout{10'000};
   // TLS session resumption with origins (tickets or session ids): at most this many host:port
-  // keys (least recently used evicted), each with at most 4 sessions; 0 turns resumption off.
+  // keys (least recently used evicted), each with at most 8 sessions; 0 turns resumption off.
   // A session is stored only from a connection whose certificate verified for that exact name
-  // (or IP literal), is offered only to the same name and port, once, and never after
-  // session_lifetime, the server's lifetime hint or the verified certificate's notAfter.
+  // (or IP literal), is offered only to the same name and port (unused sessions first, the
+  // newest again when all were offered), and never after session_lifetime, the server's
+  // lifetime hint or the verified certificate's notAfter.
   size_t session_cache_size = 1'000;
   std::chrono::seconds session_lifetime{600};
   TlsClock clock{};  // empty: system clock (session expiry only; verification uses the real time)

@@ -362,6 +362,18 @@ TEST_F(UpstreamTlsTest, ResumesAVerifiedSessionWithTheSameReport) {
   const auto stats = (*tls)->session_stats();
   EXPECT_EQ(stats.full, 1u);
   EXPECT_EQ(stats.resumed, 1u);
+
+  // Connections opened together, none reading the tickets of its own handshake: once the
+  // unused sessions are taken, the newest is offered again instead of a full handshake.
+  std::vector<UpstreamConnection> parallel;
+  for (int i = 0; i < 5; ++i) {
+    auto c = Connect(**tls, "good");
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->report().resumed) << i;
+    EXPECT_EQ(c->report().problem, P::kNone);
+    parallel.push_back(std::move(*c));
+  }
+  EXPECT_EQ((*tls)->session_stats().full, 1u);
 }
 
 TEST_F(UpstreamTlsTest, ResumesTls12SessionsToo) {

@@ -69,33 +69,37 @@ int RecordingVerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
 class UpstreamSessionCache {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
-  static constexpr size_t kSessionsPerKey = 4;  // TLS 1.3 servers send two tickets per handshake
+  // TLS 1.3 servers send two tickets after a full handshake and one after a resumed one.
+  static constexpr size_t kSessionsPerKey = 8;
 
   UpstreamSessionCache(size_t max_keys, std::chrono::seconds lifetime, TlsClock clock)
       : max_keys_(max_keys), lifetime_(lifetime), clock_(std::move(clock)) {}
 
   TimePoint Now() const { return tls_internal::Now(clock_); }
 
-  // A session to offer for `key`, removed from the cache (each is offered once: TLS 1.3 servers
-  // may refuse a ticket seen before, and a fresh one comes with every resumed handshake). Null
-  // when none is usable.
+  // A session to offer for `key` (a new reference), or null when none is usable. Unused sessions
+  // go first, newest first (RFC 8446 C.4: a client should not reuse a ticket); when every held
+  // one has been offered, the newest is offered again rather than falling back to a full
+  // handshake: with many connections to one origin at once, each returning one ticket, the
+  // unused ones run out. A server that refuses a reused ticket gets a full handshake, which
+  // verifies the certificate as any other.
   SslSessionPtr Take(const std::string& key) {
     const TimePoint now = Now();
     std::lock_guard lock(mu_);
     auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
     std::vector<Held>& held = it->second->sessions;
-    SslSessionPtr out;
-    while (!held.empty() && !out) {
-      Held h = std::move(held.back());
-      held.pop_back();
-      if (h.usable_until > now) out = std::move(h.session);
-    }
+    std::erase_if(held, [&](const Held& h) { return h.usable_until <= now; });
     if (held.empty()) {
       lru_.erase(it->second);
       index_.erase(it);
+      return nullptr;
     }
-    return out;
+    auto pick = std::find_if(held.rbegin(), held.rend(), [](const Held& h) { return !h.offered; });
+    if (pick == held.rend()) pick = held.rbegin();
+    pick->offered = true;
+    SSL_SESSION_up_ref(pick->session.get());
+    return SslSessionPtr(pick->session.get());
   }
 
   // Takes ownership of `session`, a session of a connection whose certificate verified for the
@@ -126,8 +130,11 @@ class UpstreamSessionCache {
       lru_.splice(lru_.begin(), lru_, it->second);
     }
     std::vector<Held>& held = it->second->sessions;
-    if (held.size() >= kSessionsPerKey) held.erase(held.begin());  // the oldest goes
-    held.push_back(Held{std::move(session), until});
+    if (held.size() >= kSessionsPerKey) {  // the oldest offered one goes, else the oldest
+      auto victim = std::find_if(held.begin(), held.end(), [](const Held& h) { return h.offered; });
+      held.erase(victim != held.end() ? victim : held.begin());
+    }
+    held.push_back(Held{std::move(session), until, false});
   }
 
   size_t entries() const {
@@ -143,6 +150,7 @@ class UpstreamSessionCache {
   struct Held {
     SslSessionPtr session;
     TimePoint usable_until;
+    bool offered = false;
   };
   struct Entry {
     std::string key;
