@@ -18,7 +18,8 @@
 # does (use a low --rate: callgrind runs ~50x slower).
 #
 # Needs nginx, openssl, pstree, python3 and proxy_load. Addresses 127.79.2.1 (origin, HTTP 8080
-# and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B). No filter data (the URL filter's cost
+# and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B); PROXY_AB_NET=127.79.N moves all three
+# (two runs at once on one machine). No filter data (the URL filter's cost
 # is the same in both binaries unless the change is in it).
 set -euo pipefail
 
@@ -48,7 +49,8 @@ SIZE=1024
 [ "$FILE" = 100k ] && SIZE=102400
 
 NAME=ab.bench.example
-ORIGIN_IP=127.79.2.1
+NET=${PROXY_AB_NET:-127.79.2}
+ORIGIN_IP=$NET.1
 PORT=3128
 tmp=$(mktemp -d /tmp/proxy-ab.XXXXXX)
 chmod 755 "$tmp"
@@ -170,8 +172,8 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
   done
 }
 
-IP_A=127.79.2.2
-IP_B=127.79.2.3
+IP_A=$NET.2
+IP_B=$NET.3
 declare -A CPU P99 IR
 ir_a=0 ir_b=0
 read -r -a rows <<<"$ROWS"
