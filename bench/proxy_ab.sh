@@ -3,12 +3,14 @@
 # loaded at the same moment (two proxy_load runs side by side), so that a shared machine's load
 # hits both alike (measured one after the other, rounds of one binary spread by up to 1.8x on
 # the 2-core VM shared with other builds). Rows: plain HTTP keep-alive, CONNECT
-# spliced keep-alive, TLS-intercepted keep-alive (1 KiB), each at a fixed rate with proxy_load
+# spliced keep-alive, TLS-intercepted keep-alive (1 KiB), TLS-intercepted with a new CONNECT and
+# TLS handshake per request (--newconn-rate, default 40/s), each at a fixed rate with proxy_load
 # (open loop), so both binaries do the same work and CPU-seconds per 1,000 requests compares.
 # Prints, per row, each binary's median over the rounds and the ratio B/A.
 #
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
-#                     [--file 1k|100k] [--connections N] [--workers N] [--callgrind]
+#                     [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R]
+#                     [--rows "plain splice intercept newconn"] [--callgrind]
 #
 # --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
 # windows, and prints user-space instructions per request (Ir, the proxy's code plus libc,
@@ -16,14 +18,16 @@
 # does (use a low --rate: callgrind runs ~50x slower).
 #
 # Needs nginx, openssl, pstree, python3 and proxy_load. Addresses 127.79.2.1 (origin, HTTP 8080
-# and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B). No filter data (the URL filter's cost
+# and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B); PROXY_AB_NET=127.79.N moves all three
+# (two runs at once on one machine). No filter data (the URL filter's cost
 # is the same in both binaries unless the change is in it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib_proxy_bench.sh
 source "$here/bench/lib_proxy_bench.sh"
-A="" B="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0
+A="" B="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 NEWCONN_RATE=40
+ROWS="plain splice intercept newconn"
 while [ $# -gt 0 ]; do
   case "$1" in
     --a) A=$2; shift 2 ;;
@@ -34,8 +38,10 @@ while [ $# -gt 0 ]; do
     --file) FILE=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
+    --newconn-rate) NEWCONN_RATE=$2; shift 2 ;;
+    --rows) ROWS=$2; shift 2 ;;
     --callgrind) CALLGRIND=1; shift ;;
-    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--callgrind]" >&2; exit 2 ;;
+    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind]" >&2; exit 2 ;;
   esac
 done
 [ -x "$A" ] && [ -x "$B" ] || { echo "$0: --a and --b must be seccloud binaries" >&2; exit 2; }
@@ -44,7 +50,8 @@ SIZE=1024
 [ "$FILE" = 100k ] && SIZE=102400
 
 NAME=ab.bench.example
-ORIGIN_IP=127.79.2.1
+NET=${PROXY_AB_NET:-127.79.2}
+ORIGIN_IP=$NET.1
 PORT=3128
 tmp=$(mktemp -d /tmp/proxy-ab.XXXXXX)
 chmod 755 "$tmp"
@@ -166,28 +173,39 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
   done
 }
 
-IP_A=127.79.2.2
-IP_B=127.79.2.3
+IP_A=$NET.2
+IP_B=$NET.3
 declare -A CPU P99 IR
 ir_a=0 ir_b=0
-rows=(plain splice intercept)
+read -r -a rows <<<"$ROWS"
+for row in "${rows[@]}"; do
+  case $row in plain | splice | intercept | newconn) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
+done
 load_args() {  # row
   case $1 in
     plain) args=(--mode http --url "http://$ORIGIN_IP:8080/$FILE") ;;
     splice) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/pki/root.pem") ;;
     intercept) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
+    newconn) args=(--mode tls-newconn --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
   esac
 }
 for intercept in false true; do
+  wanted=false
+  for row in "${rows[@]}"; do
+    case $row in intercept | newconn) [ $intercept = true ] && wanted=true ;; *) [ $intercept = false ] && wanted=true ;; esac
+  done
+  [ $wanted = true ] || continue
   start_proxy a "$A" $intercept $IP_A
   start_proxy b "$B" $intercept $IP_B
   for round in $(seq "$ROUNDS"); do
     for row in "${rows[@]}"; do
-      if [ "$row" = intercept ] && [ $intercept = false ]; then continue; fi
-      if [ "$row" != intercept ] && [ $intercept = true ]; then continue; fi
+      case $row in intercept | newconn) tls_row=true ;; *) tls_row=false ;; esac
+      if [ $tls_row != $intercept ]; then continue; fi
       load_args "$row"
+      rate=$RATE
+      [ "$row" = newconn ] && rate=$NEWCONN_RATE
       measure_pair "$row" -- "${args[@]}" --size "$SIZE" --connections "$CONNECTIONS" \
-        --rate "$RATE" --warmup 2 --seconds "$SECONDS_PER_RUN"
+        --rate "$rate" --warmup 2 --seconds "$SECONDS_PER_RUN"
     done
   done
   pb_stop "$pid_a" "$pid_b"
@@ -197,7 +215,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR 
 echo
 echo "A = $A"
 echo "B = $B"
-echo "$ROUNDS rounds, A and B side by side, ${SECONDS_PER_RUN}s per row at $RATE/s each," \
+echo "$ROUNDS rounds, A and B side by side, ${SECONDS_PER_RUN}s per row at $RATE/s each (newconn $NEWCONN_RATE/s)," \
   "$CONNECTIONS connections each, /$FILE, $WORKERS worker(s) each, $(nproc) CPUs ($(uptime | sed 's/.*load/load/'))"
 printf '%-34s %10s %10s %7s   %s\n' "row (median of rounds)" "A" "B" "B/A" "A rounds | B rounds"
 for row in "${rows[@]}"; do

@@ -34,10 +34,12 @@ struct OpenSslFree {
   void operator()(X509* p) const { X509_free(p); }
   void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
   void operator()(SSL* p) const { SSL_free(p); }
+  void operator()(SSL_SESSION* p) const { SSL_SESSION_free(p); }
 };
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslFree>;
 using X509Ptr = std::unique_ptr<X509, OpenSslFree>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslFree>;
+using SslSessionPtr = std::unique_ptr<SSL_SESSION, OpenSslFree>;
 
 // Wall clock, injectable so tests can mint and verify at chosen instants.
 using TlsClock = std::function<std::chrono::system_clock::time_point()>;
@@ -165,6 +167,10 @@ struct UpstreamCertReport {
   std::string subject;                   // RFC 2253, of the server's certificate
   std::string issuer;                    // RFC 2253, for the access log field tls.server.issuer
   std::string host;                      // the name or IP literal that was verified
+  // The handshake resumed a session of an earlier connection to this host and port whose
+  // certificate verified then (no certificate was sent this time; subject and issuer are the
+  // ones verified then). Only verified sessions are ever resumed.
+  bool resumed = false;
 
   // One sentence for a block page or a log line, naming the host and the problem.
   std::string Sentence() const;
@@ -175,6 +181,15 @@ struct UpstreamTlsOptions {
   std::vector<fs::path> extra_ca_files;  // PEM bundles added to the trust store (tests)
   std::vector<fs::path> crl_files;       // PEM CRLs; when set, revocation is checked
   std::chrono::milliseconds handshake_timeout{10'000};
+  // TLS session resumption with origins (tickets or session ids): at most this many host:port
+  // keys (least recently used evicted), each with at most 8 sessions; 0 turns resumption off.
+  // A session is stored only from a connection whose certificate verified for that exact name
+  // (or IP literal), is offered only to the same name and port (unused sessions first, the
+  // newest again when all were offered), and never after session_lifetime, the server's
+  // lifetime hint or the verified certificate's notAfter.
+  size_t session_cache_size = 1'000;
+  std::chrono::seconds session_lifetime{600};
+  TlsClock clock{};  // empty: system clock (session expiry only; verification uses the real time)
 };
 
 // A TLS connection to an origin whose handshake has completed. The certificate verdict comes
@@ -204,9 +219,20 @@ class UpstreamConnection {
   UpstreamCertReport report_;
 };
 
+class UpstreamSessionCache;  // tls_verify.cc
+
+// Thread safe: one instance serves every worker thread.
 class UpstreamTls {
  public:
+  struct SessionStats {
+    uint64_t full = 0;     // handshakes that verified a certificate chain
+    uint64_t resumed = 0;  // handshakes that resumed a verified session
+    uint64_t stored = 0;   // sessions stored for resumption
+    size_t entries = 0;    // host:port keys held
+  };
+
   static Result<std::unique_ptr<UpstreamTls>> Create(UpstreamTlsOptions options = {});
+  ~UpstreamTls();
 
   // Runs a TLS client handshake over `socket` for `host` (a DNS name or IP literal; validated
   // as CanonicalServerName): SNI for names, hostname or IP verification, TLS 1.2 minimum,
@@ -220,12 +246,16 @@ class UpstreamTls {
   }
 
   SSL_CTX* native_context() const { return ctx_.get(); }
+  SessionStats session_stats() const;
 
  private:
-  explicit UpstreamTls(SslCtxPtr ctx, UpstreamTlsOptions options)
-      : ctx_(std::move(ctx)), options_(std::move(options)) {}
+  UpstreamTls(SslCtxPtr ctx, UpstreamTlsOptions options,
+              std::shared_ptr<UpstreamSessionCache> sessions);
   SslCtxPtr ctx_;
   UpstreamTlsOptions options_;
+  // Shared with the SSL objects of live connections, which store TLS 1.3 tickets arriving after
+  // the handshake; null when resumption is off.
+  std::shared_ptr<UpstreamSessionCache> sessions_;
 };
 
 // The issuer of `cert` as one RFC 2253 line (UTF-8 kept, control characters escaped), at most

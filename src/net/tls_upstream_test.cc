@@ -337,6 +337,143 @@ TEST_F(UpstreamTlsTest, SilentServerHitsTheHandshakeDeadline) {
   EXPECT_LT(took, std::chrono::seconds(3));
 }
 
+TEST_F(UpstreamTlsTest, ResumesAVerifiedSessionWithTheSameReport) {
+  auto tls = UpstreamTls::Create(TestTrust());
+  ASSERT_TRUE(tls);
+  auto first = Connect(**tls, "good");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE(first->report().resumed);
+  auto stream = first->Trusted();
+  ASSERT_TRUE(stream);
+  // TLS 1.3 tickets arrive after the handshake, with the first response.
+  EXPECT_EQ(Get(**stream, "good.seccloud.test"), "origin good\n");
+  EXPECT_GE((*tls)->session_stats().stored, 1u);
+
+  auto second = Connect(**tls, "good");
+  ASSERT_TRUE(second) << second.error().message;
+  const UpstreamCertReport& r = second->report();
+  EXPECT_TRUE(r.resumed);
+  EXPECT_EQ(r.problem, P::kNone) << r.Sentence();
+  EXPECT_EQ(r.issuer, "CN=seccloud test intermediate");
+  EXPECT_EQ(r.subject, "CN=good.seccloud.test");
+  auto again = second->Trusted();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(Get(**again, "good.seccloud.test"), "origin good\n");
+  const auto stats = (*tls)->session_stats();
+  EXPECT_EQ(stats.full, 1u);
+  EXPECT_EQ(stats.resumed, 1u);
+
+  // Connections opened together, none reading the tickets of its own handshake: once the
+  // unused sessions are taken, the newest is offered again instead of a full handshake.
+  std::vector<UpstreamConnection> parallel;
+  for (int i = 0; i < 5; ++i) {
+    auto c = Connect(**tls, "good");
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->report().resumed) << i;
+    EXPECT_EQ(c->report().problem, P::kNone);
+    parallel.push_back(std::move(*c));
+  }
+  EXPECT_EQ((*tls)->session_stats().full, 1u);
+}
+
+TEST_F(UpstreamTlsTest, ResumesTls12SessionsToo) {
+  auto tls = UpstreamTls::Create(TestTrust());
+  ASSERT_TRUE(tls);
+  SSL_CTX_set_max_proto_version((*tls)->native_context(), TLS1_2_VERSION);
+  auto first = Connect(**tls, "good");
+  ASSERT_TRUE(first);
+  EXPECT_EQ((*tls)->session_stats().stored, 1u);  // complete with the handshake in TLS 1.2
+  auto second = Connect(**tls, "good");
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->report().resumed);
+  EXPECT_EQ(second->report().problem, P::kNone);
+  auto stream = second->Trusted();
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(Get(**stream, "good.seccloud.test"), "origin good\n");
+}
+
+// A session from a connection that did not verify is never kept, even when the caller accepted
+// the problem and used the connection: every later connection is verified again in full.
+TEST_F(UpstreamTlsTest, BrokenCertificatesAreNeverResumed) {
+  for (bool tls12 : {false, true}) {
+    auto tls = UpstreamTls::Create(TestTrust());
+    ASSERT_TRUE(tls);
+    if (tls12) SSL_CTX_set_max_proto_version((*tls)->native_context(), TLS1_2_VERSION);
+    for (const auto& [name, want] :
+         {std::pair{"expired", P::kExpired}, std::pair{"wrong-host", P::kWrongHost},
+          std::pair{"self-signed", P::kSelfSigned}}) {
+      SCOPED_TRACE(std::string(name) + (tls12 ? " TLS 1.2" : " TLS 1.3"));
+      for (int round = 0; round < 2; ++round) {
+        auto conn = Connect(**tls, name);
+        ASSERT_TRUE(conn);
+        EXPECT_FALSE(conn->report().resumed);
+        EXPECT_EQ(conn->report().problem, want);
+        EXPECT_FALSE(conn->Trusted());
+        auto accepted = conn->AcceptDespite(std::vector<P>{want});
+        ASSERT_TRUE(accepted);
+        EXPECT_EQ(Get(**accepted, conn->report().host), std::string("origin ") + name + "\n");
+      }
+    }
+    EXPECT_EQ((*tls)->session_stats().stored, 0u);
+    EXPECT_EQ((*tls)->session_stats().resumed, 0u);
+  }
+}
+
+// The origin serving an IP-literal certificate is verified once by its address; the same
+// server reached by a host name is not resumed from that session and fails as the wrong host.
+TEST_F(UpstreamTlsTest, SessionsAreBoundToTheVerifiedName) {
+  auto tls = UpstreamTls::Create(TestTrust());
+  ASSERT_TRUE(tls);
+  auto by_ip = Connect(**tls, "good-ip");
+  ASSERT_TRUE(by_ip);
+  ASSERT_EQ(by_ip->report().problem, P::kNone);
+  auto stream = by_ip->Trusted();
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(Get(**stream, origins_->ip()), "origin good-ip\n");
+  ASSERT_GE((*tls)->session_stats().stored, 1u);
+  auto by_name = Connect(**tls, "good-ip", "good.seccloud.test");
+  ASSERT_TRUE(by_name);
+  EXPECT_FALSE(by_name->report().resumed);
+  EXPECT_EQ(by_name->report().problem, P::kWrongHost);
+  auto by_ip_again = Connect(**tls, "good-ip");
+  ASSERT_TRUE(by_ip_again);
+  EXPECT_TRUE(by_ip_again->report().resumed);
+  EXPECT_EQ(by_ip_again->report().problem, P::kNone);
+}
+
+TEST_F(UpstreamTlsTest, SessionsExpireAndTheCacheCanBeTurnedOff) {
+  auto offset = std::make_shared<std::chrono::seconds>(0);
+  UpstreamTlsOptions o = TestTrust();
+  o.session_lifetime = std::chrono::seconds(60);
+  o.clock = [offset] { return std::chrono::system_clock::now() + *offset; };
+  auto tls = UpstreamTls::Create(o);
+  ASSERT_TRUE(tls);
+  auto first = Connect(**tls, "good");
+  ASSERT_TRUE(first);
+  auto stream = first->Trusted();
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(Get(**stream, "good.seccloud.test"), "origin good\n");
+  ASSERT_GE((*tls)->session_stats().stored, 1u);
+  *offset = std::chrono::seconds(61);
+  auto late = Connect(**tls, "good");
+  ASSERT_TRUE(late);
+  EXPECT_FALSE(late->report().resumed);
+  EXPECT_EQ(late->report().problem, P::kNone);
+
+  o.session_cache_size = 0;
+  auto off = UpstreamTls::Create(o);
+  ASSERT_TRUE(off);
+  for (int i = 0; i < 2; ++i) {
+    auto conn = Connect(**off, "good");
+    ASSERT_TRUE(conn);
+    EXPECT_FALSE(conn->report().resumed);
+    auto s = conn->Trusted();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(Get(**s, "good.seccloud.test"), "origin good\n");
+  }
+  EXPECT_EQ((*off)->session_stats().stored, 0u);
+}
+
 TEST(UpstreamCertProblemTest, ClassifiesVerifyErrors) {
   EXPECT_EQ(ClassifyVerifyError(X509_V_OK, 0), P::kNone);
   EXPECT_EQ(ClassifyVerifyError(X509_V_ERR_CERT_HAS_EXPIRED, 0), P::kExpired);

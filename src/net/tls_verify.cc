@@ -4,9 +4,13 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <list>
+#include <mutex>
+#include <unordered_map>
 
 #include "core/ip.h"
 #include "net/tls.h"
@@ -53,6 +57,139 @@ int RecordingVerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
   if (log->problems.size() < kMaxProblems &&
       std::find(log->problems.begin(), log->problems.end(), p) == log->problems.end())
     log->problems.push_back(p);
+  return 1;
+}
+
+}  // namespace
+
+// Sessions of origins whose certificate verified, for resumption (UpstreamTlsOptions). A full
+// handshake to an origin costs a key exchange, the server's signature check and the chain's
+// verification; a resumed one only the key exchange (TLS 1.3 psk_dhe_ke keeps forward secrecy).
+// Thread safe.
+class UpstreamSessionCache {
+ public:
+  using TimePoint = std::chrono::system_clock::time_point;
+  // TLS 1.3 servers send two tickets after a full handshake and one after a resumed one.
+  static constexpr size_t kSessionsPerKey = 8;
+
+  UpstreamSessionCache(size_t max_keys, std::chrono::seconds lifetime, TlsClock clock)
+      : max_keys_(max_keys), lifetime_(lifetime), clock_(std::move(clock)) {}
+
+  TimePoint Now() const { return tls_internal::Now(clock_); }
+
+  // A session to offer for `key` (a new reference), or null when none is usable. Unused sessions
+  // go first, newest first (RFC 8446 C.4: a client should not reuse a ticket); when every held
+  // one has been offered, the newest is offered again rather than falling back to a full
+  // handshake: with many connections to one origin at once, each returning one ticket, the
+  // unused ones run out. A server that refuses a reused ticket gets a full handshake, which
+  // verifies the certificate as any other.
+  SslSessionPtr Take(const std::string& key) {
+    const TimePoint now = Now();
+    std::lock_guard lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    std::vector<Held>& held = it->second->sessions;
+    std::erase_if(held, [&](const Held& h) { return h.usable_until <= now; });
+    if (held.empty()) {
+      lru_.erase(it->second);
+      index_.erase(it);
+      return nullptr;
+    }
+    auto pick = std::find_if(held.rbegin(), held.rend(), [](const Held& h) { return !h.offered; });
+    if (pick == held.rend()) pick = held.rbegin();
+    pick->offered = true;
+    SSL_SESSION_up_ref(pick->session.get());
+    return SslSessionPtr(pick->session.get());
+  }
+
+  // Takes ownership of `session`, a session of a connection whose certificate verified for the
+  // name in `key`.
+  void Put(const std::string& key, SslSessionPtr session) {
+    const TimePoint now = Now();
+    if (!session || SSL_SESSION_is_resumable(session.get()) != 1) return;
+    X509* peer = SSL_SESSION_get0_peer(session.get());
+    TimePoint not_after;
+    if (peer == nullptr || !tls_internal::ToTimePoint(X509_get0_notAfter(peer), &not_after)) return;
+    // Until the earliest of our own bound, the server's lifetime hint and the certificate's end:
+    // a resumed handshake sends no certificate, so an expired one must not ride on a session.
+    const auto server_end = std::chrono::system_clock::from_time_t(static_cast<time_t>(
+        SSL_SESSION_get_time(session.get()) + SSL_SESSION_get_timeout(session.get())));
+    const TimePoint until = std::min({now + lifetime_, server_end, not_after});
+    if (until <= now) return;
+    stored_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      lru_.push_front(Entry{key, {}});
+      it = index_.emplace(key, lru_.begin()).first;
+      while (lru_.size() > max_keys_) {
+        index_.erase(lru_.back().key);
+        lru_.pop_back();
+      }
+    } else {
+      lru_.splice(lru_.begin(), lru_, it->second);
+    }
+    std::vector<Held>& held = it->second->sessions;
+    if (held.size() >= kSessionsPerKey) {  // the oldest offered one goes, else the oldest
+      auto victim = std::find_if(held.begin(), held.end(), [](const Held& h) { return h.offered; });
+      held.erase(victim != held.end() ? victim : held.begin());
+    }
+    held.push_back(Held{std::move(session), until, false});
+  }
+
+  size_t entries() const {
+    std::lock_guard lock(mu_);
+    return lru_.size();
+  }
+  uint64_t stored() const { return stored_.load(std::memory_order_relaxed); }
+
+  std::atomic<uint64_t> full{0};
+  std::atomic<uint64_t> resumed{0};
+
+ private:
+  struct Held {
+    SslSessionPtr session;
+    TimePoint usable_until;
+    bool offered = false;
+  };
+  struct Entry {
+    std::string key;
+    std::vector<Held> sessions;  // oldest first
+  };
+
+  const size_t max_keys_;
+  const std::chrono::seconds lifetime_;
+  const TlsClock clock_;
+  std::atomic<uint64_t> stored_{0};
+  mutable std::mutex mu_;
+  std::list<Entry> lru_;                                               // guarded by mu_
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
+};
+
+namespace {
+
+// Where a connection's later sessions go (TLS 1.3 tickets arrive after the handshake, while the
+// proxy reads the response). Attached to the SSL only once its certificate verified; owned by
+// the SSL through ex_data and freed with it.
+struct SessionSlot {
+  std::shared_ptr<UpstreamSessionCache> cache;
+  std::string key;
+};
+
+void FreeSessionSlot(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<SessionSlot*>(ptr);
+}
+
+int SessionSlotIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeSessionSlot);
+  return index;
+}
+
+// OpenSSL's new-session callback: returning 1 keeps the reference it passes.
+int StoreNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<SessionSlot*>(SSL_get_ex_data(ssl, SessionSlotIndex()));
+  if (slot == nullptr) return 0;  // not (yet) a verified connection: nothing is kept
+  slot->cache->Put(slot->key, SslSessionPtr(session));
   return 1;
 }
 
@@ -197,19 +334,68 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::Create(UpstreamTlsOptions opti
   static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   if (SSL_CTX_set_alpn_protos(c, kAlpn, sizeof kAlpn) != 0)
     return OpenSslError(Errc::kInternal, "ALPN");
-  VerifyLogIndex();  // allocate the ex_data index before any handshake runs concurrently
-  return std::unique_ptr<UpstreamTls>(new UpstreamTls(std::move(ctx), std::move(options)));
+  // AES-128-GCM first (origins mostly honour the client's order): the cheapest AEAD with AES-NI,
+  // as browsers order it. Every suite of OpenSSL's default stays offered.
+  if (SSL_CTX_set_ciphersuites(
+          c, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1 ||
+      SSL_CTX_set_cipher_list(
+          c, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:DEFAULT") != 1)
+    return OpenSslError(Errc::kInternal, "cipher preferences");
+  std::shared_ptr<UpstreamSessionCache> sessions;
+  if (options.session_cache_size > 0) {
+    sessions = std::make_shared<UpstreamSessionCache>(options.session_cache_size,
+                                                      options.session_lifetime, options.clock);
+    // Sessions go only where StoreNewSession puts them; OpenSSL's own client cache is not used.
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(c, StoreNewSession);
+  } else {
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+  }
+  VerifyLogIndex();  // allocate the ex_data indexes before any handshake runs concurrently
+  SessionSlotIndex();
+  return std::unique_ptr<UpstreamTls>(
+      new UpstreamTls(std::move(ctx), std::move(options), std::move(sessions)));
+}
+
+UpstreamTls::UpstreamTls(SslCtxPtr ctx, UpstreamTlsOptions options,
+                         std::shared_ptr<UpstreamSessionCache> sessions)
+    : ctx_(std::move(ctx)), options_(std::move(options)), sessions_(std::move(sessions)) {}
+
+UpstreamTls::~UpstreamTls() = default;
+
+UpstreamTls::SessionStats UpstreamTls::session_stats() const {
+  SessionStats s;
+  if (!sessions_) return s;
+  s.full = sessions_->full.load(std::memory_order_relaxed);
+  s.resumed = sessions_->resumed.load(std::memory_order_relaxed);
+  s.stored = sessions_->stored();
+  s.entries = sessions_->entries();
+  return s;
 }
 
 asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(boost::beast::tcp_stream socket,
                                                                    std::string_view host_in) {
   CO_ASSIGN_OR_RETURN(std::string host, CanonicalServerName(host_in));
   const bool is_ip = IpAddress::Parse(host).has_value();
+  // Sessions are bound to the exact name verified (or IP literal) and the origin's port.
+  std::string session_key;
+  if (sessions_) {
+    boost::system::error_code ec;
+    const auto remote = socket.socket().remote_endpoint(ec);
+    if (!ec) session_key = host + ":" + std::to_string(remote.port());
+  }
   // asio's context takes ownership of the native handle it wraps; give it its own reference.
   SSL_CTX_up_ref(ctx_.get());
   asio::ssl::context asio_ctx(ctx_.get());
   auto stream = std::make_shared<UpstreamConnection::Stream>(std::move(socket), asio_ctx);
   SSL* ssl = stream->native_handle();
+  // asio frees OpenSSL's record buffers whenever they drain (SSL_MODE_RELEASE_BUFFERS), costing
+  // a malloc/free pair per record each way on a relayed body; keep them for the connection.
+  SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+  if (!session_key.empty())
+    if (SslSessionPtr offer = sessions_->Take(session_key))
+      SSL_set_session(ssl, offer.get());  // takes its own reference
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   const bool named = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1
@@ -267,6 +453,20 @@ asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(boost::beast:
   }
   if (report.problem != UpstreamCertProblem::kNone && report.all.empty())
     report.all.push_back(report.problem);
+  report.resumed = SSL_session_reused(ssl) == 1;
+  if (sessions_) {
+    (report.resumed ? sessions_->resumed : sessions_->full).fetch_add(1, std::memory_order_relaxed);
+    // Only a verified connection's sessions are kept. TLS 1.3 tickets arrive later, while the
+    // response is read (StoreNewSession); a TLS 1.2 session is complete now.
+    if (report.problem == UpstreamCertProblem::kNone && !session_key.empty()) {
+      if (SSL_version(ssl) >= TLS1_3_VERSION) {
+        auto* slot = new SessionSlot{sessions_, session_key};
+        if (SSL_set_ex_data(ssl, SessionSlotIndex(), slot) != 1) delete slot;
+      } else {
+        sessions_->Put(session_key, SslSessionPtr(SSL_get1_session(ssl)));
+      }
+    }
+  }
   co_return UpstreamConnection(std::move(stream), std::move(report));
 }
 
