@@ -172,7 +172,7 @@ TEST(ConfigSocTest, ApiBeyondLoopbackNeedsTls) {
       "  alerts: a.db\n"
       "  api: {listen: \"[2001:db8::1]:9000\"}\n");
   EXPECT_THAT(Errors(plain),
-              HasSubstr("seccloud.yaml:4:17: soc.api.listen: the API speaks plain HTTP without "
+              HasSubstr("seccloud.yaml:9:17: soc.api.listen: the API speaks plain HTTP without "
                         "soc.api.tls"));
   auto half = Load("soc: {store: s, alerts: a.db, api: {listen: 0.0.0.0:9443, tls: {key: k}}}\n");
   EXPECT_THAT(Errors(half), HasSubstr("soc.api.tls: missing required key \"certificate\""));
