@@ -501,7 +501,7 @@ TEST_F(SocApiServerTest, SlowReaderOfAHugeSearchKeepsMemoryBounded) {
             std::to_string(i) + "}";
     soc::Normalize(r);
     records.push_back(std::move(r));
-    if (records.size() == 5000) {
+    if (records.size() == 5000 || i + 1 == kRecords) {
       ASSERT_TRUE(store_->Append(records, {}));
       records.clear();
     }
