@@ -481,7 +481,7 @@ constexpr bool kRssMeaningful = false;
 constexpr int kBulkRecords = 8'000;
 #else
 constexpr bool kRssMeaningful = true;
-constexpr int kBulkRecords = 40'000;
+constexpr int kBulkRecords = 60'000;
 #endif
 
 TEST_F(SocApiServerTest, SlowReaderOfAHugeSearchKeepsMemoryBounded) {
@@ -543,10 +543,11 @@ TEST_F(SocApiServerTest, SlowReaderOfAHugeSearchKeepsMemoryBounded) {
   const long grew_mb = (peak_kb - base_kb) / 1024;
   std::printf("[ info ] answer %zu MB, RSS %ld MB before, peak growth %ld MB\n", bytes >> 20,
               base_kb / 1024, grew_mb);
-  // The whole answer is ~40 MB and the records it came from ~4 KB each in memory (160 MB);
-  // streamed, the server holds one page of 4,096 records, one decoded block and a few chunks.
+  // Streamed, the server holds one store page of 4,096 records, one decoded block and a few
+  // chunks: +14 to +28 MB measured with 40,000 records. One store search with the answer's limit
+  // (the search before paging) buffered them all: +75 MB at 40,000, +111 MB at 60,000.
   if (kRssMeaningful) {
-    EXPECT_LT(grew_mb, 120) << "memory grew with the limit";
+    EXPECT_LT(grew_mb, 64) << "memory grew with the limit";
   }
 }
 
