@@ -84,35 +84,45 @@ SocInputConfig ConfigParser::ParseSocInput(const Located& n, const std::string& 
 }
 
 void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig& out) {
-  if (!ExpectMap(n, path,
-                 {"enabled", "store", "alerts", "api", "spools", "inputs", "rules", "intel",
-                  "retention", "alerting", "queue_records", "placeholders", "tenant_placeholders"}))
+  if (!ExpectMap(
+          n, path,
+          {"enabled", "store", "alerts", "api", "spools", "inputs", "rules", "intel", "retention",
+           "alerting", "queue_records", "placeholders", "tenant_placeholders", "expected"}))
     return;
   out.enabled = true;
   if (auto v = Field(n, path, "enabled")) out.enabled = Bool(*v, path + ".enabled");
   if (auto v = Required(n, path, "store")) out.store_dir = Path(*v, path + ".store");
   if (auto v = Required(n, path, "alerts")) out.alerts_db = Path(*v, path + ".alerts");
   if (auto v = Required(n, path, "api")) {
-    // A scalar is the listen address; a map adds the tokens.
+    // A scalar is the listen address; a map adds the tokens and TLS.
     std::optional<Located> listen = *v;
+    std::optional<Located> tls;
     const std::string p = path + ".api";
     if (v->node.IsMap()) {
       listen.reset();
-      if (ExpectMap(*v, p, {"listen", "tokens", "cli_token"})) {
+      if (ExpectMap(*v, p, {"listen", "tokens", "cli_token", "tls"})) {
         listen = Required(*v, p, "listen");
         if (auto x = Field(*v, p, "tokens")) out.api_tokens = Path(*x, p + ".tokens");
         if (auto x = Field(*v, p, "cli_token")) out.api_cli_token = Path(*x, p + ".cli_token");
+        if ((tls = Field(*v, p, "tls"))) {
+          const std::string tp = p + ".tls";
+          if (ExpectMap(*tls, tp, {"certificate", "key"})) {
+            if (auto x = Required(*tls, tp, "certificate"))
+              out.api_tls_certificate = Path(*x, tp + ".certificate");
+            if (auto x = Required(*tls, tp, "key")) out.api_tls_key = Path(*x, tp + ".key");
+          }
+        }
       }
     }
     if (listen) {
       const std::string lp = v->node.IsMap() ? p + ".listen" : p;
       out.api = EndpointValue(*listen, lp);
-      // Tokens travel in clear over plain HTTP: anything beyond this machine goes through a TLS
-      // proxy in front of the API.
-      if (listen->node.IsScalar() && out.api.port != 0 && !IsLoopback(out.api.address))
+      // Bearer tokens must not travel in clear beyond this machine: without soc.api.tls the API
+      // listens on loopback only.
+      if (listen->node.IsScalar() && out.api.port != 0 && !IsLoopback(out.api.address) && !tls)
         AddError(MarkOf(*listen), lp,
-                 "the API speaks plain HTTP: it listens on a loopback address only (put a TLS "
-                 "proxy in front of it for remote consoles)");
+                 "the API speaks plain HTTP without soc.api.tls, so it listens on a loopback "
+                 "address only (add soc.api.tls {certificate, key} to serve remote consoles)");
     }
   }
   if (auto v = Field(n, path, "spools")) {
@@ -182,6 +192,61 @@ void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig
         const std::string tp = Join(p, tenant);
         soc_tenant_paths_.emplace_back(tenant, tp);
         placeholder_map(Located{kv.second, v->file}, tp, out.tenant_placeholders[tenant]);
+      }
+    }
+  }
+  // soc.expected: {tenant: {rule: [entity, …]}}; an entity is one value or a map of the rule's
+  // group-by fields. Which rules exist and what they group by is checked when the rules load.
+  if (auto v = Field(n, path, "expected")) {
+    const std::string p = path + ".expected";
+    size_t total = 0;
+    if (IsMap(*v, p)) {
+      for (const auto& tk : v->node) {
+        const std::string tenant = tk.first.as<std::string>("");
+        const std::string tp = Join(p, tenant);
+        soc_tenant_paths_.emplace_back(tenant, tp);
+        Located rules{tk.second, v->file};
+        if (!IsMap(rules, tp)) continue;
+        for (const auto& rk : rules.node) {
+          const std::string rule = rk.first.as<std::string>("");
+          const std::string rp = Join(tp, rule);
+          Located list{rk.second, v->file};
+          if (rule.empty() || rule.size() > 256) {
+            AddError(MarkOf(list), rp, "a rule name or id is 1 to 256 characters");
+            continue;
+          }
+          ForEachItem(list, rp, [&](const Located& item, const std::string& ip) {
+            if (++total > 10'000) {
+              if (total == 10'001) AddError(MarkOf(item), ip, "more than 10000 expected entities");
+              return;
+            }
+            SocExpectedEntity e{tenant, rule, {}, ip};
+            auto value = [&](const Located& x, const std::string& xp) {
+              std::string s = String(x, xp);
+              if (x.node.IsScalar() && (s.empty() || s.size() > 1024))
+                AddError(MarkOf(x), xp, "a value is 1 to 1024 bytes");
+              return s;
+            };
+            if (item.node.IsScalar()) {
+              e.fields[""] = value(item, ip);
+            } else if (item.node.IsMap() && item.node.size() >= 1 && item.node.size() <= 4) {
+              for (const auto& fk : item.node) {
+                const std::string field = fk.first.as<std::string>("");
+                if (field.empty() || field.size() > 128) {
+                  AddError(MarkOf(item), ip, "a field name is 1 to 128 characters");
+                  continue;
+                }
+                e.fields[field] = value(Located{fk.second, item.file}, Join(ip, field));
+              }
+            } else {
+              AddError(MarkOf(item), ip,
+                       "an expected entity is one value, or a map of 1 to 4 group-by fields "
+                       "(host.hostname: ad01)");
+              return;
+            }
+            out.expected.push_back(std::move(e));
+          });
+        }
       }
     }
   }

@@ -151,5 +151,73 @@ TEST(ConfigSocTest, ApiTokensAndPlaceholders) {
   EXPECT_THAT(Errors(remote), HasSubstr("soc.api.listen: the API speaks plain HTTP"));
 }
 
+TEST(ConfigSocTest, ApiBeyondLoopbackNeedsTls) {
+  auto r = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api:\n"
+      "    listen: 0.0.0.0:9443\n"
+      "    tls: {certificate: soc/api.pem, key: soc/api.key}\n");
+  ASSERT_TRUE(r) << Errors(r);
+  EXPECT_EQ((*r)->soc.api_tls_certificate, fs::path("/etc/seccloud/soc/api.pem"));
+  EXPECT_EQ((*r)->soc.api_tls_key, fs::path("/etc/seccloud/soc/api.key"));
+  // TLS on loopback is fine too.
+  EXPECT_TRUE(
+      Load("soc: {store: s, alerts: a.db, api: {listen: 127.0.0.1:9443, "
+           "tls: {certificate: c.pem, key: k.pem}}}\n"));
+  auto plain = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api: {listen: \"[2001:db8::1]:9000\"}\n");
+  EXPECT_THAT(Errors(plain),
+              HasSubstr("seccloud.yaml:9:17: soc.api.listen: the API speaks plain HTTP without "
+                        "soc.api.tls"));
+  auto half = Load("soc: {store: s, alerts: a.db, api: {listen: 0.0.0.0:9443, tls: {key: k}}}\n");
+  EXPECT_THAT(Errors(half), HasSubstr("soc.api.tls: missing required key \"certificate\""));
+  auto extra = Load(
+      "soc: {store: s, alerts: a.db, api: {listen: 127.0.0.1:1, tls: {certificate: c, key: k, "
+      "ciphers: x}}}\n");
+  EXPECT_THAT(Errors(extra), HasSubstr("soc.api.tls.ciphers: unknown key"));
+}
+
+TEST(ConfigSocTest, ExpectedSystemsPerTenant) {
+  auto r = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api: 127.0.0.1:9000\n"
+      "  rules: [soc/rules]\n"
+      "  expected:\n"
+      "    tsu:\n"
+      "      server_syslog_silent: [ad01, {host.hostname: dc02}]\n");
+  ASSERT_TRUE(r) << Errors(r);
+  const auto& e = (*r)->soc.expected;
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].tenant, "tsu");
+  EXPECT_EQ(e[0].rule, "server_syslog_silent");
+  EXPECT_EQ(e[0].fields, (std::map<std::string, std::string>{{"", "ad01"}}));
+  EXPECT_EQ(e[0].where, "soc.expected.tsu.server_syslog_silent[0]");
+  EXPECT_EQ(e[1].fields, (std::map<std::string, std::string>{{"host.hostname", "dc02"}}));
+
+  auto bad = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api: 127.0.0.1:9000\n"
+      "  expected:\n"
+      "    nowhere: {r: [a]}\n"
+      "    tsu:\n"
+      "      r: [\"\", [x], {a: 1, b: 2, c: 3, d: 4, e: 5}]\n"
+      "      q: ad01\n");
+  const std::string errors = Errors(bad);
+  EXPECT_THAT(errors, HasSubstr("soc.expected.nowhere: no tenant has the id \"nowhere\""));
+  EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.r[0]: a value is 1 to 1024 bytes"));
+  EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.r[1]: an expected entity is one value"));
+  EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.r[2]: an expected entity is one value"));
+  EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.q: expected a sequence"));
+}
+
 }  // namespace
 }  // namespace seccloud

@@ -41,6 +41,18 @@ struct SocIntelFeedConfig {
   bool operator==(const SocIntelFeedConfig&) const = default;
 };
 
+// A system that must keep reporting (R19 "a service down", R20 liveness of monitored systems):
+// one entity of a seccloud-absence rule, expected from socd's start even if it never reported.
+struct SocExpectedEntity {
+  std::string tenant;  // the tenant id it belongs to
+  std::string rule;    // the seccloud-absence rule's name or id
+  // The entity: group-by field → value, or one value under the key "" for a rule with one
+  // group-by field.
+  std::map<std::string, std::string> fields;
+  std::string where;  // "soc.expected.tsu.server_syslog_silent[0]", for errors found with the rules
+  bool operator==(const SocExpectedEntity&) const = default;
+};
+
 struct SocConfig {
   bool enabled = false;
   std::filesystem::path store_dir;  // the log store
@@ -51,6 +63,10 @@ struct SocConfig {
   // The local CLI's token: socd creates it (mode 0600, every tenant) when absent and accepts it;
   // `seccloud soc` reads it. Defaults to api-cli.token beside the alerts database.
   std::filesystem::path api_cli_token;
+  // soc.api.tls: the API speaks HTTPS (TLS 1.2+) with this PEM certificate chain and key. Required
+  // when the API listens beyond loopback (tokens must not travel in clear).
+  std::filesystem::path api_tls_certificate;
+  std::filesystem::path api_tls_key;
   // seccloud's own event spools tailed from events.spool_dir: every service's when `spools` is
   // absent, else the listed services only.
   bool all_spools = true;
@@ -62,6 +78,8 @@ struct SocConfig {
   std::map<std::string, std::vector<std::string>> placeholders;
   std::map<std::string, std::map<std::string, std::vector<std::string>>> tenant_placeholders;
   std::vector<SocIntelFeedConfig> intel;
+  // soc.expected: tenant → absence rule → entities; merged into the rules' own expected lists.
+  std::vector<SocExpectedEntity> expected;
   // Retention by data class (the first part of event.dataset), in days; deletion happens only here.
   uint32_t retention_default_days = 1826;
   std::map<std::string, uint32_t> retention_days;

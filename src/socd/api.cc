@@ -36,7 +36,7 @@ constexpr size_t kDefaultStreamResults = 10'000;
 constexpr size_t kMaxSeqsPerRequest = 1'000;
 
 ApiReply Json(int status, const json::value& v) {
-  return {status, "application/json", json::serialize(v) + "\n", {}};
+  return {status, "application/json", json::serialize(v) + "\n"};
 }
 
 ApiReply Problem(int status, std::string_view message) {
@@ -201,150 +201,240 @@ std::string Who(const soc::ApiToken& token, const std::string& by) {
 
 using Route = std::function<ApiReply(const ApiRequest&, const soc::ApiToken&)>;
 
-// One streamed search answer. A single store search runs on its own thread and hands NDJSON
-// chunks of about 64 KiB through a queue of at most 4 (so memory is bounded whatever the limit, and
-// a slow client slows the search down); the API thread takes them one at a time. One search, not
-// one per page: records of one millisecond (a burst) would otherwise be re-read for every page.
-// Destroying the stream (the answer is done or the client went away) stops the search.
-class SearchStream {
+// One streamed search answer (see api.h). The search runs on its own thread as a series of store
+// searches of at most kPageRecords records, each resumed after the last record handed out: the
+// store buffers up to its limit to hand records out in time order, so a single search with the
+// answer's limit would hold memory in proportion to that limit. Records go out as NDJSON chunks
+// of about kChunkBytes through a queue of at most kMaxChunks; the server asks for the next chunk
+// only once the client took the previous one, so a slow client slows the search down.
+//
+// A store search can only resume at a millisecond, so a page also asks for room for the records
+// of the resume millisecond already handed out (they come again and are skipped); a burst of more
+// than kMaxSameMillisecond such records ends the answer with an error line rather than memory
+// growing with the burst.
+class SearchCore : public std::enable_shared_from_this<SearchCore> {
  public:
   static constexpr size_t kChunkBytes = 64 << 10;
   static constexpr size_t kMaxChunks = 4;
   static constexpr int kMaxConcurrent = 8;
-  static constexpr size_t kCursorSlack = 100'000;
+  static constexpr size_t kPageRecords = 4096;
+  static constexpr size_t kMaxSameMillisecond = 50'000;
 
-  SearchStream(soc::LogStore* store, soc::Query query, soc::SearchOptions options, size_t want,
-               std::optional<std::pair<int64_t, uint64_t>> after)
+  struct Key {
+    int64_t time = 0;
+    uint64_t seq = 0;
+  };
+
+  SearchCore(soc::LogStore* store, soc::Query query, soc::SearchOptions options, size_t want,
+             std::optional<Key> after)
       : store_(store),
         query_(std::move(query)),
         options_(std::move(options)),
         want_(want),
-        after_(after) {
-    ++active_;
-  }
-  ~SearchStream() {
-    cancelled_ = true;
-    {
-      std::lock_guard lock(mu_);
-      room_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-    --active_;
-  }
-  SearchStream(const SearchStream&) = delete;
-  SearchStream& operator=(const SearchStream&) = delete;
+        after_(after) {}
+  SearchCore(const SearchCore&) = delete;
+  SearchCore& operator=(const SearchCore&) = delete;
 
-  static int active() { return active_.load(); }
+  static int active() {
+    std::lock_guard lock(active_mu_);
+    return active_;
+  }
+  static void WaitForNone() {
+    std::unique_lock lock(active_mu_);
+    active_cv_.wait(lock, [] { return active_ == 0; });
+  }
+
+  // The thread owns a reference: the core lives until its search has returned, whoever lets go
+  // of the answer first.
   void Start() {
-    thread_ = std::thread([this] { Run(); });
+    {
+      std::lock_guard lock(active_mu_);
+      ++active_;
+    }
+    std::thread([self = shared_from_this()] {
+      self->Run();
+      std::lock_guard lock(active_mu_);
+      --active_;
+      active_cv_.notify_all();
+    }).detach();
   }
 
-  // The next chunk; false once everything (the summary line last) has been handed out.
-  bool Next(std::string* chunk) {
+  void Pull(net::BodyStream::Deliver deliver) {
     std::unique_lock lock(mu_);
-    ready_.wait(lock, [&] { return !chunks_.empty() || done_; });
-    if (chunks_.empty()) return false;
-    *chunk = std::move(chunks_.front());
-    chunks_.pop_front();
-    room_.notify_one();
-    return true;
+    pending_ = std::move(deliver);
+    auto call = TakeDeliveryLocked();
+    lock.unlock();
+    if (call) call();
+  }
+
+  void Cancel() {
+    cancelled_ = true;
+    std::lock_guard lock(mu_);
+    chunks_.clear();
+    room_.notify_all();
   }
 
  private:
+  // With mu_ held: the delivery a pending Pull can get now (a chunk, or the end), to be called
+  // once mu_ is released; empty when it must wait.
+  std::function<void()> TakeDeliveryLocked() {
+    if (!pending_ || (chunks_.empty() && !done_)) return {};
+    std::string chunk;
+    if (!chunks_.empty()) {
+      chunk = std::move(chunks_.front());
+      chunks_.pop_front();
+      room_.notify_one();
+    }
+    const bool more = !(chunks_.empty() && done_);
+    return [deliver = std::exchange(pending_, nullptr), chunk = std::move(chunk), more]() mutable {
+      deliver(std::move(chunk), more);
+    };
+  }
+
   bool Push(std::string chunk) {
     std::unique_lock lock(mu_);
     room_.wait(lock, [&] { return chunks_.size() < kMaxChunks || cancelled_.load(); });
     if (cancelled_) return false;
     chunks_.push_back(std::move(chunk));
-    ready_.notify_one();
+    auto call = TakeDeliveryLocked();
+    lock.unlock();
+    if (call) call();
     return true;
   }
 
+  void Finish(std::string last) {
+    std::unique_lock lock(mu_);
+    if (!cancelled_ && !last.empty()) chunks_.push_back(std::move(last));
+    done_ = true;
+    auto call = TakeDeliveryLocked();
+    lock.unlock();
+    if (call) call();
+  }
+
   void Run() {
-    std::string chunk;
+    const bool desc = options_.newest_first;
+    // (a, b) in answer order: a comes before b or is b.
+    auto at_or_before = [desc](const Key& a, const Key& b) {
+      if (a.time != b.time) return desc ? a.time > b.time : a.time < b.time;
+      return desc ? a.seq >= b.seq : a.seq <= b.seq;
+    };
+    std::string chunk, error;
     size_t count = 0;
-    bool more = false, stopped = false;
-    int64_t last_time = 0;
-    uint64_t last_seq = 0;
-    soc::SearchOptions o = options_;
-    if (after_) {
-      if (o.newest_first) {
-        o.until_ms = std::min(o.until_ms, after_->first + 1);
-      } else {
-        o.since_ms = std::max(o.since_ms, after_->first);
+    bool more = false;
+    std::optional<Key> last = after_;
+    // Records of last's millisecond up to last itself that the last page held: they come first
+    // in the next page, to be skipped.
+    size_t at_last = 0;
+    size_t extra = 0;  // further room when a page held nothing new (records appended meanwhile)
+    soc::SearchStats total;
+    while (!cancelled_) {
+      soc::SearchOptions o = options_;
+      if (last) {
+        if (desc)
+          o.until_ms = std::min(o.until_ms, last->time + 1);
+        else
+          o.since_ms = std::max(o.since_ms, last->time);
       }
-    }
-    // The store keeps up to `limit` candidates to hand them out in time order, so the limit is
-    // what bounds its memory: want_ + 1 (to know whether more follow), plus room for the records
-    // of the cursor's millisecond that come again and are skipped.
-    o.limit = want_ + 1 + (after_ ? kCursorSlack : 0);
-    auto stats = store_->Search(query_, o, [&](const soc::Record& r) {
-      if (cancelled_) {
-        stopped = true;
-        return false;
+      const size_t page = std::min(kPageRecords, want_ - count + 1);  // +1: do more follow?
+      if (at_last + extra > kMaxSameMillisecond) {
+        error = "more than " + std::to_string(kMaxSameMillisecond) + " records of " +
+                soc::FormatTimeMs(last->time) +
+                " (one millisecond) at a page boundary; narrow the query or the time range";
+        break;
       }
-      if (after_ && r.time_ms == after_->first &&
-          (o.newest_first ? r.seq >= after_->second : r.seq <= after_->second))
-        return true;
-      if (count >= want_) {
-        more = true;
-        return false;
-      }
-      chunk += json::serialize(RecordJson(r));
-      chunk += '\n';
-      ++count;
-      last_time = r.time_ms;
-      last_seq = r.seq;
-      if (chunk.size() >= kChunkBytes) {
-        if (!Push(std::move(chunk))) {
-          stopped = true;
+      o.limit = page + at_last + extra;
+      size_t fresh = 0, seen_at_last = 0;
+      bool page_full = false;
+      auto stats = store_->Search(query_, o, [&](const soc::Record& r) {
+        if (cancelled_) return false;
+        const Key k{r.time_ms, r.seq};
+        if (last && at_or_before(k, *last)) {
+          ++seen_at_last;  // the resume point is inclusive of its millisecond: k.time == last->time
+          return true;
+        }
+        if (count >= want_) {
+          more = true;
           return false;
         }
-        chunk.clear();
+        seen_at_last = last && k.time == last->time ? seen_at_last + 1 : 1;
+        last = k;
+        chunk += json::serialize(RecordJson(r));
+        chunk += '\n';
+        ++count;
+        ++fresh;
+        if (chunk.size() >= kChunkBytes) {
+          if (!Push(std::exchange(chunk, std::string()))) return false;
+        }
+        if (fresh >= kPageRecords) {
+          page_full = true;
+          return false;
+        }
+        return true;
+      });
+      if (!stats) {
+        error = stats.error().message;
+        break;
       }
-      return true;
-    });
-    if (!stopped) {
-      // The store stopped at its limit: more may follow even if the callback did not see them.
-      if (stats && stats->truncated && count < want_) more = true;
-      if (more && count == 0 && after_) {
-        chunk += json::serialize(json::object{
-                     {"error", "more than " + std::to_string(kCursorSlack) +
-                                   " records share the cursor's millisecond; narrow the query"}}) +
-                 "\n";
-      } else if (!stats) {
-        chunk += json::serialize(json::object{{"error", stats.error().message}}) + "\n";
+      total.blocks_total = stats->blocks_total;
+      total.blocks_read += stats->blocks_read;
+      total.records_scanned += stats->records_scanned;
+      if (more || cancelled_) break;
+      if (!page_full && !stats->truncated) break;  // the store has nothing more
+      if (fresh == 0) {
+        // Everything the store handed out had been handed out before: more room next time.
+        extra = std::max(extra * 2, kPageRecords);
       } else {
-        json::object done{{"done", true},
-                          {"query", query_.ToString()},
-                          {"count", count},
-                          {"truncated", more},
-                          {"blocks_total", stats->blocks_total},
-                          {"blocks_read", stats->blocks_read},
-                          {"records_scanned", stats->records_scanned}};
-        if (more && count > 0)
-          done["next"] = std::to_string(last_time) + "." + std::to_string(last_seq);
-        chunk += json::serialize(done) + "\n";
+        at_last = seen_at_last;
+        extra = 0;
       }
-      Push(std::move(chunk));
     }
-    std::lock_guard lock(mu_);
-    done_ = true;
-    ready_.notify_all();
+    if (cancelled_) {
+      Finish("");
+      return;
+    }
+    if (!error.empty()) {
+      chunk += json::serialize(json::object{{"error", error}, {"count", count}}) + "\n";
+    } else {
+      json::object done{{"done", true},
+                        {"query", query_.ToString()},
+                        {"count", count},
+                        {"truncated", more},
+                        {"blocks_total", total.blocks_total},
+                        {"blocks_read", total.blocks_read},
+                        {"records_scanned", total.records_scanned}};
+      if (more && last) done["next"] = std::to_string(last->time) + "." + std::to_string(last->seq);
+      chunk += json::serialize(done) + "\n";
+    }
+    Finish(std::move(chunk));
   }
 
   soc::LogStore* store_;
   soc::Query query_;
   soc::SearchOptions options_;
   size_t want_;
-  std::optional<std::pair<int64_t, uint64_t>> after_;
+  std::optional<Key> after_;
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
-  std::condition_variable ready_, room_;
-  std::deque<std::string> chunks_;  // guarded by mu_
-  bool done_ = false;               // guarded by mu_
-  std::thread thread_;
-  static inline std::atomic<int> active_{0};
+  std::condition_variable room_;
+  std::deque<std::string> chunks_;    // guarded by mu_
+  bool done_ = false;                 // guarded by mu_
+  net::BodyStream::Deliver pending_;  // guarded by mu_: a Pull waiting for a chunk
+  static inline std::mutex active_mu_;
+  static inline std::condition_variable active_cv_;
+  static inline int active_ = 0;  // searches whose thread runs; guarded by active_mu_
+};
+
+// What the server holds: letting go of the answer (it is done, or the client went away)
+// cancels the search.
+class SearchStream final : public net::BodyStream {
+ public:
+  explicit SearchStream(std::shared_ptr<SearchCore> core) : core_(std::move(core)) {}
+  ~SearchStream() override { core_->Cancel(); }
+  void Pull(Deliver deliver) override { core_->Pull(std::move(deliver)); }
+  void Cancel() override { core_->Cancel(); }
+
+ private:
+  std::shared_ptr<SearchCore> core_;
 };
 
 }  // namespace
@@ -456,7 +546,7 @@ std::optional<soc::ApiToken> ApiAuth::Authenticate(std::string_view authorizatio
   return std::nullopt;
 }
 
-ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
+ApiHandler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
   auto routes = std::make_shared<std::map<std::string, Route>>();
   auto route = [&](const char* method, const char* path, Route r) {
     (*routes)[std::string(method) + " " + path] = std::move(r);
@@ -525,19 +615,17 @@ ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
     }
     if (!page_mode) {
       if (o.limit == 0)
-        return ApiReply{200,
-                        "application/x-ndjson",
-                        json::serialize(json::object{{"done", true}, {"count", 0}}) + "\n",
-                        {}};
-      if (SearchStream::active() >= SearchStream::kMaxConcurrent)
+        return ApiReply{200, "application/x-ndjson",
+                        json::serialize(json::object{{"done", true}, {"count", 0}}) + "\n"};
+      if (SearchCore::active() >= SearchCore::kMaxConcurrent)
         return Problem(503, "too many searches streaming at once; retry shortly");
-      std::optional<std::pair<int64_t, uint64_t>> after;
-      if (paging) after.emplace(after_time, after_seq);
+      std::optional<SearchCore::Key> after;
+      if (paging) after = SearchCore::Key{after_time, after_seq};
       const size_t want = o.limit;
-      auto st = std::make_shared<SearchStream>(ctx->store, std::move(*q), o, want, after);
-      st->Start();
-      ApiReply reply{200, "application/x-ndjson", "", {}};
-      reply.next = [st](std::string* chunk) { return st->Next(chunk); };
+      auto core = std::make_shared<SearchCore>(ctx->store, std::move(*q), o, want, after);
+      core->Start();
+      ApiReply reply{200, "application/x-ndjson", ""};
+      reply.stream = std::make_shared<SearchStream>(std::move(core));
       return reply;
     }
     if (paging) {
@@ -774,10 +862,8 @@ ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
   route("GET", "/metrics", [ctx, provider_only](const ApiRequest&, const soc::ApiToken& tok) {
     ApiReply err;
     if (!provider_only(tok, &err)) return err;
-    return ApiReply{200,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    ctx->metrics ? ctx->metrics() : std::string(),
-                    {}};
+    return ApiReply{200, "text/plain; version=0.0.4; charset=utf-8",
+                    ctx->metrics ? ctx->metrics() : std::string()};
   });
 
   route("POST", "/api/v1/verify",
@@ -804,18 +890,60 @@ ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
                   json::object{{"status", ok ? "ok" : "failing"}, {"service", "socd-api"}});
     }
     // Unknown paths are 401 too without a token: nothing about the API is told to strangers.
+    const std::string_view authorization = req.Header("authorization");
     std::optional<soc::ApiToken> token =
-        ctx->auth != nullptr ? ctx->auth->Authenticate(req.authorization) : std::nullopt;
-    if (!token)
-      return Problem(401, req.authorization.empty()
-                              ? "authentication required: send Authorization: Bearer <token>"
-                              : "the bearer token is not valid");
+        ctx->auth != nullptr ? ctx->auth->Authenticate(authorization) : std::nullopt;
+    if (!token) {
+      ApiReply r = Problem(401, authorization.empty()
+                                    ? "authentication required: send Authorization: Bearer <token>"
+                                    : "the bearer token is not valid");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"seccloud-soc\"");
+      return r;
+    }
     auto it = routes->find(req.method + " " + path);
     if (it != routes->end()) return it->second(req, *token);
     for (const auto& [key, r] : *routes)
       if (key.substr(key.find(' ') + 1) == path) return Problem(405, "method not allowed");
     return Problem(404, "no such API path: " + path);
   };
+}
+
+Result<std::unique_ptr<net::AdminServer>> StartApiServer(boost::asio::io_context& io,
+                                                         const SocConfig& config,
+                                                         ApiHandler handler) {
+  net::AdminServer::Options o;
+  o.listen = config.api;
+  o.service = "socd-api";
+  o.builtin_endpoints = false;
+  o.request_timeout = std::chrono::seconds(10);
+  o.write_timeout = std::chrono::seconds(30);
+  o.tls_certificate = config.api_tls_certificate;
+  o.tls_key = config.api_tls_key;
+  o.what = "soc.api";
+  ASSIGN_OR_RETURN(auto server, net::AdminServer::Start(io, std::move(o)));
+  server->Fallback(std::move(handler));
+  return server;
+}
+
+int ActiveSearchStreams() { return SearchCore::active(); }
+void WaitForSearchStreams() { SearchCore::WaitForNone(); }
+
+Result<net::HttpResponse> ApiCall(const SocConfig& config, const std::string& method,
+                                  const std::string& target, const std::string& body,
+                                  const std::string& authorization,
+                                  std::chrono::milliseconds timeout, size_t max_body) {
+  Endpoint to = config.api;
+  if (to.address == IpAddress() || to.address == *IpAddress::Parse("::"))
+    to.address = *IpAddress::Parse(to.address.is_v4() ? "127.0.0.1" : "::1");
+  net::HttpCallOptions o;
+  if (!authorization.empty()) o.headers.emplace_back("Authorization", authorization);
+  o.timeout = timeout;
+  o.max_body = max_body;
+  if (!config.api_tls_certificate.empty()) {
+    o.tls = true;
+    o.tls_trust = config.api_tls_certificate;
+  }
+  return net::HttpCallSync(to, method, target, body, o);
 }
 
 }  // namespace seccloud::socd

@@ -7,8 +7,12 @@
 //        an NDJSON stream (chunked): one record per line in time order, then one summary line
 //        {"done":true,"count":N,"truncated":…,"next":CURSOR,…} (or {"error":…} if the search
 //        failed midway). limit defaults to 10,000, at most 10,000,000; memory stays bounded
-//        (one store search on its own thread, chunks of ~64 KiB, at most 4 waiting); at most 8
-//        streams at once (503 beyond).
+//        whatever the limit: the search runs on its own thread as store searches of at most
+//        4,096 records each, resumed after the last record handed out, and hands chunks of
+//        ~64 KiB through a queue of at most 4 that the server drains only as fast as the client
+//        reads. Records of one millisecond are handed out whole; more than 50,000 of one
+//        millisecond at a page boundary end the answer with an error line. At most 8 streams at
+//        once (503 beyond); a client that goes away cancels its search.
 //        &mode=page answers one JSON object {"records":[…],"next":…} of at most 10,000 instead.
 //   GET  /api/v1/records?seq=1,2,3[&tenant=ID]
 //   GET  /api/v1/alerts?status=open&severity=high&rule=ID&since=7d&limit=N&offset=N&tenant=ID
@@ -32,6 +36,9 @@
 // and an every-tenant token may narrow itself with `tenant`. Actions are audited as
 // "<by> (token <id>)", or the token id when `by` is absent.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -39,12 +46,18 @@
 #include <optional>
 #include <string>
 
+#include "core/soc_config.h"
+#include "net/http.h"
 #include "soc/alert.h"
 #include "soc/api_token.h"
 #include "soc/store.h"
-#include "socd/api_server.h"
 
 namespace seccloud::socd {
+
+// The API runs on net::AdminServer (request headers, streamed replies, TLS).
+using ApiRequest = net::AdminRequest;
+using ApiReply = net::HttpReply;
+using ApiHandler = net::AdminServer::Handler;
 
 // The tokens socd accepts: those of the token file (re-read when it changes, checked at most once
 // a second) and the local CLI's. Thread-safe.
@@ -86,7 +99,30 @@ struct ApiContext {
   std::function<bool()> healthy;
 };
 
-ApiServer::Handler MakeApiHandler(std::shared_ptr<ApiContext> context);
+ApiHandler MakeApiHandler(std::shared_ptr<ApiContext> context);
+
+// Serves `handler` on soc.api: no built-in endpoints (the API has its own /healthz and guards
+// /metrics), TLS when soc.api.tls is set, 10 s for a whole request, 30 s for each write.
+// Binds now, serves once `io` runs.
+Result<std::unique_ptr<net::AdminServer>> StartApiServer(boost::asio::io_context& io,
+                                                         const SocConfig& config,
+                                                         ApiHandler handler);
+
+// Streamed searches whose thread still runs (a cancelled one runs until its current store
+// search returns). For tests and shutdown.
+int ActiveSearchStreams();
+// Waits until no streamed search runs (socd's shutdown, before the store closes).
+void WaitForSearchStreams();
+
+// One blocking request to the API of `config` (the CLI): TLS when soc.api.tls is set, trusting
+// exactly soc.api.tls.certificate (pinned); an unspecified listen address (0.0.0.0, ::) is
+// reached on loopback. `authorization` is sent when not empty; the answer is limited to
+// `max_body` bytes.
+Result<net::HttpResponse> ApiCall(const SocConfig& config, const std::string& method,
+                                  const std::string& target, const std::string& body,
+                                  const std::string& authorization,
+                                  std::chrono::milliseconds timeout,
+                                  size_t max_body = size_t{64} << 20);
 
 // "30d", "12h", "15m" (that long before now) or an RFC 3339 time → ms since the epoch.
 bool ParseTimeBound(std::string_view text, int64_t now_ms, int64_t* out);

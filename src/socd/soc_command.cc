@@ -113,17 +113,17 @@ std::string CliToken(const SocConfig& sc, std::string* source) {
 
 class Client {
  public:
-  Client(Endpoint api, std::string token, std::string token_source)
-      : api_(api), token_(std::move(token)), token_source_(std::move(token_source)) {}
+  Client(const SocConfig& config, std::string token, std::string token_source)
+      : config_(config), token_(std::move(token)), token_source_(std::move(token_source)) {}
   // The parsed JSON body of a 2xx answer, or a printed error.
   std::optional<json::object> Call(const char* method, const std::string& target,
                                    const json::object* body = nullptr) {
-    auto r = ApiCall(api_, method, target, body ? json::serialize(*body) : "",
+    auto r = ApiCall(config_, method, target, body ? json::serialize(*body) : "",
                      token_.empty() ? "" : "Bearer " + token_, std::chrono::seconds(120));
     if (!r) {
       std::fprintf(stderr,
                    "seccloud soc: the SOC API at %s does not answer (%s); is socd running?\n",
-                   api_.ToString().c_str(), r.error().message.c_str());
+                   config_.api.ToString().c_str(), r.error().message.c_str());
       return std::nullopt;
     }
     boost::system::error_code ec;
@@ -150,7 +150,7 @@ class Client {
   }
 
  private:
-  Endpoint api_;
+  const SocConfig& config_;
   std::string token_;
   std::string token_source_;
 };
@@ -326,7 +326,7 @@ int RunSocCommand(const std::vector<std::string>& args) {
 
   std::string token_source;
   std::string token = CliToken(sc, &token_source);
-  Client client(sc.api, std::move(token), std::move(token_source));
+  Client client(sc, std::move(token), std::move(token_source));
   const bool as_json = a.flags.contains("--json");
   auto need = [&](size_t n, const char* what) {
     if (a.positional.size() == n) return true;

@@ -28,12 +28,14 @@ soc::AlertPolicy PolicyOf(const SocConfig& sc) {
   return p;
 }
 
-// Only rules, intel and alerting policy reload in place; the rest needs a restart.
+// Only rules (with soc.expected and the placeholders), intel and alerting policy reload in
+// place; the rest needs a restart.
 bool SameExceptDetection(SocConfig a, SocConfig b) {
   a.rules = b.rules;
   a.intel = b.intel;
   a.placeholders = b.placeholders;
   a.tenant_placeholders = b.tenant_placeholders;
+  a.expected = b.expected;
   return a == b;
 }
 
@@ -148,9 +150,9 @@ int RunSocService(const std::filesystem::path& config_path) {
   std::unique_ptr<ApiAuth> auth = std::move(*auth_or);
   auto ctx = std::make_shared<ApiContext>();
   boost::asio::io_context api_io;
-  auto api_or = ApiServer::Start(api_io, sc.api, MakeApiHandler(ctx));
-  if (!api_or) return fail("soc.api " + sc.api.ToString() + ": " + api_or.error().message);
-  std::unique_ptr<ApiServer> api = std::move(*api_or);
+  auto api_or = StartApiServer(api_io, sc, MakeApiHandler(ctx));
+  if (!api_or) return fail(api_or.error().message);
+  std::unique_ptr<net::AdminServer> api = std::move(*api_or);
 
   if (auto st = host.DropPrivileges({sc.store_dir, sc.alerts_db.parent_path()}); !st)
     return fail(st.error().ToString());
@@ -262,9 +264,11 @@ int RunSocService(const std::filesystem::path& config_path) {
 
   host.OnReload([&](const std::shared_ptr<const Config>& next) -> Status {
     if (!SameExceptDetection(next->soc, sc))
-      return MakeError(Errc::kInvalidArgument,
-                       "only soc.rules and soc.intel reload in place; other changes to the soc "
-                       "section take effect with a restart of socd");
+      return MakeError(
+          Errc::kInvalidArgument,
+          "only soc.rules, soc.expected, soc.placeholders and soc.intel reload in place; "
+          "other changes to the soc "
+          "section take effect with a restart of socd");
     DetectorsReport r;
     ASSIGN_OR_RETURN(auto d, BuildDetectors(next->soc, &r));
     pipeline.SetDetectors(std::move(d));
@@ -291,9 +295,10 @@ int RunSocService(const std::filesystem::path& config_path) {
   retention.join();
   net_io.stop();
   net_thread.join();
-  api->Stop();
+  api->Stop();  // also cancels the streamed searches
   api_io.stop();
   api_thread.join();
+  WaitForSearchStreams();  // their threads read the store
   for (const CounterMetric& c : counters) m.RemoveGaugeFunction(c.name);
   m.RemoveGaugeFunction("seccloud_soc_queue_records");
   return rc;
