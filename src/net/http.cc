@@ -446,54 +446,6 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(asio::io_context& io, Op
   return std::unique_ptr<AdminServer>(std::make_unique<AdminServerHandle>(std::move(impl)));
 }
 
-asio::awaitable<Result<HttpResponse>> HttpRequest(Endpoint endpoint, std::string method,
-                                                  std::string target, std::string body,
-                                                  std::chrono::milliseconds timeout) {
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  stream.expires_after(timeout);
-  const std::string where = endpoint.ToString();
-  auto [cec] = co_await stream.async_connect(ToAsio(endpoint), kTuple);
-  if (cec) co_return MakeError(Errc::kUnavailable, where + ": " + cec.message());
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, where);
-  req.set(http::field::user_agent, std::string("seccloud/") + Version());
-  if (!body.empty()) req.set(http::field::content_type, "application/json");
-  req.body() = std::move(body);
-  req.keep_alive(false);
-  req.prepare_payload();
-  auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
-  if (wec) co_return MakeError(Errc::kUnavailable, where + ": " + wec.message());
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(4u << 20);
-  auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kTuple);
-  if (rec) {
-    if (rec == beast::error::timeout)
-      co_return MakeError(Errc::kDeadlineExceeded,
-                          where + ": no answer within " + std::to_string(timeout.count()) + " ms");
-    co_return MakeError(Errc::kUnavailable, where + ": " + rec.message());
-  }
-  auto& res = parser.get();
-  co_return HttpResponse{static_cast<int>(res.result_int()),
-                         std::string(res[http::field::content_type]), std::move(res.body())};
-}
-
-Result<HttpResponse> HttpRequestSync(Endpoint endpoint, std::string method, std::string target,
-                                     std::string body, std::chrono::milliseconds timeout) {
-  asio::io_context io;
-  Result<HttpResponse> out = MakeError(Errc::kInternal, "request did not run");
-  asio::co_spawn(
-      io, HttpRequest(endpoint, std::move(method), std::move(target), std::move(body), timeout),
-      [&](std::exception_ptr e, Result<HttpResponse> r) {
-        if (e)
-          out = MakeError(Errc::kInternal, "HTTP client failed");
-        else
-          out = std::move(r);
-      });
-  io.run();
-  return out;
-}
-
 namespace {
 
 // One exchange of HttpCallSync over a connected plain or TLS stream.
@@ -594,6 +546,24 @@ Result<HttpResponse> HttpCallSync(Endpoint endpoint, const std::string& method,
                  });
   io.run();
   return out;
+}
+
+asio::awaitable<Result<HttpResponse>> HttpRequest(Endpoint endpoint, std::string method,
+                                                  std::string target, std::string body,
+                                                  std::chrono::milliseconds timeout) {
+  HttpCallOptions options;
+  options.timeout = timeout;
+  options.max_body = size_t{4} << 20;
+  co_return co_await Call(endpoint, std::move(method), std::move(target), std::move(body),
+                          std::move(options));
+}
+
+Result<HttpResponse> HttpRequestSync(Endpoint endpoint, std::string method, std::string target,
+                                     std::string body, std::chrono::milliseconds timeout) {
+  HttpCallOptions options;
+  options.timeout = timeout;
+  options.max_body = size_t{4} << 20;
+  return HttpCallSync(endpoint, method, target, body, options);
 }
 
 }  // namespace seccloud::net

@@ -21,15 +21,6 @@ constexpr size_t kMaxNameBytes = 99;  // a ustar name field without a prefix
 
 Error Bad(std::string what) { return MakeError(Errc::kInvalidArgument, std::move(what)); }
 
-template <class T>
-std::optional<T> Number(std::string_view s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 bool ValidFileName(std::string_view n) {
   if (n.empty() || n.size() > kMaxNameBytes || n.front() == '.') return false;
   for (char c : n)
@@ -182,7 +173,7 @@ class Interpreter {
     }
     if (cmd == "DEL") {
       if (!open_) return Bad("DEL without an open file");
-      const auto n = Number<size_t>(Token(rest));
+      const auto n = ParseClamavNumber<size_t>(Token(rest));
       if (!n || *n == 0) return Bad("DEL: the line number is not a number above 0");
       if (rest.empty()) return Bad("DEL: no line prefix");
       if (!edits_.emplace(*n, Edit{true, std::string(rest), {}}).second)
@@ -191,7 +182,7 @@ class Interpreter {
     }
     if (cmd == "XCHG") {
       if (!open_) return Bad("XCHG without an open file");
-      const auto n = Number<size_t>(Token(rest));
+      const auto n = ParseClamavNumber<size_t>(Token(rest));
       if (!n || *n == 0) return Bad("XCHG: the line number is not a number above 0");
       const std::string_view prefix = Token(rest);
       if (prefix.empty() || rest.empty()) return Bad("XCHG: needs a line prefix and a new line");
@@ -293,9 +284,9 @@ class Interpreter {
   Status Move(std::string_view rest) {
     if (open_) return Bad("MOVE while " + *open_ + " is open");
     const std::string src(Token(rest)), dst(Token(rest));
-    const auto start = Number<size_t>(Token(rest));
+    const auto start = ParseClamavNumber<size_t>(Token(rest));
     const std::string start_prefix(Token(rest));
-    const auto end = Number<size_t>(Token(rest));
+    const auto end = ParseClamavNumber<size_t>(Token(rest));
     const std::string end_prefix(Token(rest));
     if (!ValidFileName(src) || !ValidFileName(dst) || !start || !end || *start == 0 ||
         start_prefix.empty() || end_prefix.empty() || !rest.empty())
@@ -408,8 +399,8 @@ Result<VerifiedCdiff> OpenCdiff(std::string_view bytes, const ClamavPublicKey& k
   const size_t c2 = c1 == std::string_view::npos ? c1 : rest.find(':', c1 + 1);
   if (c2 == std::string_view::npos || c2 > 40)
     return Bad(".cdiff: header is not ClamAV-Diff:<version>:<length>:");
-  const auto version = Number<uint32_t>(rest.substr(0, c1));
-  const auto length = Number<uint64_t>(rest.substr(c1 + 1, c2 - c1 - 1));
+  const auto version = ParseClamavNumber<uint32_t>(rest.substr(0, c1));
+  const auto length = ParseClamavNumber<uint64_t>(rest.substr(c1 + 1, c2 - c1 - 1));
   if (!version || *version == 0 || !length)
     return Bad(".cdiff: header is not ClamAV-Diff:<version>:<length>:");
   if (*length > limits.max_script_bytes)

@@ -23,15 +23,6 @@ std::optional<std::vector<std::string_view>> SplitFields(std::string_view s) {
   }
 }
 
-template <class T>
-std::optional<T> Number(std::string_view s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 bool Printable(std::string_view s) {
   for (char c : s)
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return false;
@@ -74,10 +65,10 @@ Result<CvdHeader> ParseCvdHeader(std::string_view header) {
   CvdHeader out;
   out.build_time = std::string(f[1]);
   if (out.build_time.empty() || out.build_time.size() > 64) return Bad("bad build time");
-  auto version = Number<uint32_t>(f[2]);
-  auto sigs = Number<uint32_t>(f[3]);
-  auto flevel = Number<uint32_t>(f[4]);
-  auto stime = Number<int64_t>(f[8]);
+  auto version = ParseClamavNumber<uint32_t>(f[2]);
+  auto sigs = ParseClamavNumber<uint32_t>(f[3]);
+  auto flevel = ParseClamavNumber<uint32_t>(f[4]);
+  auto stime = ParseClamavNumber<int64_t>(f[8]);
   if (!version || *version == 0) return Bad("version " + Quote(f[2]) + " is not a number above 0");
   if (!sigs) return Bad("signature count " + Quote(f[3]) + " is not a number");
   if (!flevel) return Bad("functionality level " + Quote(f[4]) + " is not a number");
@@ -126,11 +117,11 @@ Result<MirrorVersionRecord> ParseVersionRecord(std::string_view text) {
   MirrorVersionRecord r;
   if (f[0].empty() || f[0].size() > 32) return bad("bad engine version " + Quote(f[0]));
   r.engine = std::string(f[0]);
-  auto main = Number<uint32_t>(f[1]);
-  auto daily = Number<uint32_t>(f[2]);
-  auto time = Number<int64_t>(f[3]);
-  auto flevel = Number<uint32_t>(f[5]);
-  auto bytecode = Number<uint32_t>(f[7]);
+  auto main = ParseClamavNumber<uint32_t>(f[1]);
+  auto daily = ParseClamavNumber<uint32_t>(f[2]);
+  auto time = ParseClamavNumber<int64_t>(f[3]);
+  auto flevel = ParseClamavNumber<uint32_t>(f[5]);
+  auto bytecode = ParseClamavNumber<uint32_t>(f[7]);
   if (!main) return bad("main version " + Quote(f[1]) + " is not a number");
   if (!daily) return bad("daily version " + Quote(f[2]) + " is not a number");
   if (!time) return bad("record time " + Quote(f[3]) + " is not a number");

@@ -4,6 +4,7 @@
 // that freshclam reads, which cvdupdate saves as dns.txt). Pure functions over untrusted bytes,
 // shared by the updater and the fuzz target.
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -13,6 +14,17 @@
 #include "core/result.h"
 
 namespace seccloud::scan {
+
+// A decimal number field of ClamAV's formats (container headers, version records, .cdiff
+// scripts): 1 to 19 digits and nothing else, within T.
+template <class T>
+std::optional<T> ParseClamavNumber(std::string_view s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
 
 inline constexpr size_t kCvdHeaderBytes = 512;
 

@@ -97,7 +97,6 @@ size_t FormatTimeChars(int64_t ms, char* buf);
 // How far ahead of reception a record's own time may be and still be believed.
 inline constexpr int64_t kMaxFutureSkewMs = int64_t{24} * 3600 * 1000;
 
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 bool IsValidDate(int64_t y, int m, int d);
 // ms since the epoch of a UTC civil time; false when out of range.
 bool CivilToMs(int64_t y, int mo, int d, int h, int mi, int s, int ms, int64_t* out);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/civil_date.h"
 #include "core/event.h"
 #include "core/ip.h"
 #include "core/text.h"
@@ -234,16 +235,9 @@ size_t FormatTimeChars(int64_t ms, char* buf) {
     sod += 86400;
     --days;
   }
-  // Howard Hinnant's civil_from_days.
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+  const CivilDate date = CivilFromDays(days);
+  const int64_t y = date.year;
+  const unsigned m = date.month, d = date.day;
   if (y < 0 || y > 9999) return 0;
   const auto put = [buf](size_t at, int64_t v, int width) {
     for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
@@ -270,16 +264,6 @@ boost::json::string FormatTime(int64_t ms, boost::json::storage_ptr sp) {
   const size_t n = FormatTimeChars(ms, buf);
   if (n == 0) return boost::json::string(FormatTimeMs(ms), std::move(sp));
   return boost::json::string(std::string_view(buf, n), std::move(sp));
-}
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  // Howard Hinnant's days_from_civil.
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 bool IsValidDate(int64_t y, int m, int d) {
@@ -310,18 +294,12 @@ int MonthFromAbbrev(std::string_view s) {
 }
 
 namespace {
-// The UTC year of ms since the epoch (Howard Hinnant's civil_from_days, year only): gmtime_r takes
-// glibc's time-zone lock on every call, and this runs for every syslog and text line.
+// The UTC year of ms since the epoch, without gmtime_r's time-zone lock: this runs for every
+// syslog and text line.
 int64_t YearOfMs(int64_t ms) {
   int64_t days = ms / 86'400'000;
   if (ms % 86'400'000 < 0) --days;
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  return static_cast<int64_t>(yoe) + era * 400 + (mp >= 10);
+  return CivilFromDays(days).year;
 }
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/civil_date.h"
 #include "soc/store_internal.h"
 
 namespace seccloud::soc::store_internal {
@@ -427,17 +428,9 @@ size_t RenderTime(int shape, int64_t ms, char* out) {
     sod += 86400;
     --days;
   }
-  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
-  const auto year = static_cast<unsigned>(y);
+  const CivilDate date = CivilFromDays(days);
+  const unsigned m = date.month, d = date.day;
+  const auto year = static_cast<unsigned>(date.year);
   const auto hh = static_cast<unsigned>(sod / 3600), mi = static_cast<unsigned>(sod / 60 % 60),
              ss = static_cast<unsigned>(sod % 60);
   const char* month = kMonths + 3 * (m - 1);
