@@ -2,6 +2,7 @@
 // compilation (selections, modifiers, wildcards, the condition expression) and correlation
 // reference resolution. yaml-cpp throws; every exception is caught per document here.
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -104,6 +105,66 @@ bool PreScan(std::string_view text, std::string* why) {
     }
   }
   return true;
+}
+
+// yaml-cpp 0.7's LoadAll loops forever, allocating a null document per turn, when a document
+// starts at a token no node begins with (a block-level ',' as in ",", "!!str ,", "- a\n,"):
+// HandleNextDocument reports a document without consuming that token (yaml-cpp issue #1040,
+// fixed upstream after 0.7). This pass runs the same parser with an event sink that only watches
+// progress and throws when a document starts where the previous one did, or when the events
+// outnumber what the text could hold (a backstop: every event needs at least a quarter byte).
+class ProgressGuard final : public YAML::EventHandler {
+ public:
+  explicit ProgressGuard(size_t text_bytes) : max_events_(4 * text_bytes + 64) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_++ > 0 && mark.pos == last_start_) {
+      throw YAML::ParserException(mark, "unexpected token where a document should start");
+    }
+    last_start_ = mark.pos;
+    Count(mark);
+  }
+  void OnDocumentEnd() override { Count(YAML::Mark::null_mark()); }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Count(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Count(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Count(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Count(mark);
+  }
+  void OnSequenceEnd() override { Count(YAML::Mark::null_mark()); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Count(mark);
+  }
+  void OnMapEnd() override { Count(YAML::Mark::null_mark()); }
+
+ private:
+  void Count(const YAML::Mark& mark) {
+    if (++events_ > max_events_) {
+      throw YAML::ParserException(mark, "more YAML events than the text can hold");
+    }
+  }
+
+  size_t max_events_;
+  size_t events_ = 0;
+  size_t documents_ = 0;
+  int last_start_ = -1;
+};
+
+// YAML::LoadAll, refusing (with yaml-cpp's exception) the inputs it would never return from.
+std::vector<YAML::Node> LoadAllDocuments(const std::string& text) {
+  {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    ProgressGuard guard(text.size());
+    while (parser.HandleNextDocument(guard)) {
+    }
+  }
+  return YAML::LoadAll(text);
 }
 
 std::string ScalarOr(const YAML::Node& n, std::string_view fallback = "") {
@@ -950,7 +1011,7 @@ class Loader {
     }
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(std::string(text));
+      docs = LoadAllDocuments(std::string(text));
     } catch (const YAML::Exception& e) {
       AddIssue(false, name, e.mark, "", "", "YAML syntax", e.msg);
       ++report_->file_issues;

@@ -260,6 +260,25 @@ TEST(SigmaTest, HostileYamlIsRefusedBeforeYamlCpp) {
   EXPECT_EQ(r2.errors[0].reason, "document too large");
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a document that starts with a token no node begins
+// with (found by soc_sigma_fuzz: a rule file whose mutated text had a block-level ','). Each
+// such file is a YAML syntax error with its line; the good file beside it still loads.
+TEST(SigmaTest, YamlThatWouldLoopYamlCppIsASyntaxError) {
+  const std::string good = Rule("  sel:\n    a: 1\n  condition: sel\n");
+  for (const std::string& text : std::vector<std::string>{
+           ",", "!!str ,", "- a\n,", "title: x\n---\n,", good + "---\n,,,,\nlevel: high\n",
+           "- {source.ip: 10.1.2.3, user forget: 7d\nlevel: high\n,\n"}) {
+    SCOPED_TRACE(text);
+    LoadReport report;
+    auto set = LoadRulesFromStrings({{"loop.yml", text}, {"good.yml", good}}, &report);
+    EXPECT_EQ(set.rules.size(), 1u);
+    ASSERT_EQ(report.errors.size(), 1u);
+    EXPECT_EQ(report.errors[0].file, "loop.yml");
+    EXPECT_EQ(report.errors[0].reason, "YAML syntax");
+    EXPECT_GT(report.errors[0].line, 0);
+  }
+}
+
 TEST(SigmaTest, ExpansionByModifiersIsBounded) {
   // windash turns a value with 3 dashes into 125: 1,000 such values would be 125,000 tests.
   std::string values;
