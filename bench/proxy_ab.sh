@@ -10,12 +10,14 @@
 #
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
 #                     [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R]
-#                     [--rows "plain splice intercept newconn"] [--callgrind]
+#                     [--rows "plain splice intercept newconn"] [--callgrind [--profile DIR]]
 #
 # --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
 # windows, and prints user-space instructions per request (Ir, the proxy's code plus libc,
 # OpenSSL, Boost; not the kernel): a count that a loaded machine does not disturb, where CPU time
-# does (use a low --rate: callgrind runs ~50x slower).
+# does (use a low --rate: callgrind runs ~50x slower). --profile DIR also dumps each measured
+# window's profile to DIR/ROW-a.out and DIR/ROW-b.out for callgrind_annotate (where the
+# instructions go, not only how many).
 #
 # Needs nginx, openssl, pstree, python3 and proxy_load. Addresses 127.79.2.1 (origin, HTTP 8080
 # and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B); PROXY_AB_NET=127.79.N moves all three
@@ -26,7 +28,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib_proxy_bench.sh
 source "$here/bench/lib_proxy_bench.sh"
-A="" B="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 NEWCONN_RATE=40
+A="" B="" PROFILE="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 NEWCONN_RATE=40
 ROWS="plain splice intercept newconn"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,10 +43,16 @@ while [ $# -gt 0 ]; do
     --newconn-rate) NEWCONN_RATE=$2; shift 2 ;;
     --rows) ROWS=$2; shift 2 ;;
     --callgrind) CALLGRIND=1; shift ;;
-    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind]" >&2; exit 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
+    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind [--profile DIR]]" >&2; exit 2 ;;
   esac
 done
 [ -x "$A" ] && [ -x "$B" ] || { echo "$0: --a and --b must be seccloud binaries" >&2; exit 2; }
+if [ -n "$PROFILE" ]; then
+  [ "$CALLGRIND" = 1 ] || { echo "$0: --profile needs --callgrind" >&2; exit 2; }
+  mkdir -p "$PROFILE"
+  PROFILE=$(cd "$PROFILE" && pwd)
+fi
 pb_find_load
 SIZE=1024
 [ "$FILE" = 100k ] && SIZE=102400
@@ -145,6 +153,17 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
     # Read while instrumentation is on (callgrind reports nothing once it is off).
     ir_a=$(callgrind_control -e Ir "$pid_a" | awk '$1 == "Th" { gsub(",", "", $3); s += $3 } END { printf "%.0f", s }')
     ir_b=$(callgrind_control -e Ir "$pid_b" | awk '$1 == "Th" { gsub(",", "", $3); s += $3 } END { printf "%.0f", s }')
+    if [ -n "$PROFILE" ]; then
+      # A dump resets the counters: it holds exactly the window (later rounds overwrite it).
+      local who pid
+      for who in a b; do
+        pid=$pid_a
+        [ $who = b ] && pid=$pid_b
+        rm -f "$tmp/proxy-$who/callgrind.$pid".*
+        callgrind_control -d "$pid" >/dev/null
+        cat "$tmp/proxy-$who/callgrind.$pid".* >"$PROFILE/$row-$who.out"
+      done
+    fi
     callgrind_control -i off "$pid_a" >/dev/null
     callgrind_control -i off "$pid_b" >/dev/null
   fi

@@ -9,7 +9,12 @@ namespace seccloud {
 
 namespace {
 constexpr size_t kMaxBatch = 1024;
-}
+// How long the writer lets a batch gather after its first event before writing it. Without it
+// the writer woke for nearly every proxy request at 1,000/s (an idle queue gets an event, the
+// writer takes it alone) and paid a write, an fdatasync and two futex calls for 2-4 events; an
+// event now becomes durable up to this much later, and Flush() does not wait for it.
+constexpr auto kGatherWindow = std::chrono::milliseconds(5);
+}  // namespace
 
 EventQueue::EventQueue(EventWriter* writer, size_t capacity, MetricsRegistry* metrics,
                        Health* health)
@@ -51,14 +56,19 @@ void EventQueue::Push(Event event) {
   queue_.push_back(std::move(event));
   ++pushed_;
   queued_->Increment();
+  // A full batch need not wait out the gathering window.
+  const bool wake = was_empty || queue_.size() == kMaxBatch;
   lock.unlock();
-  if (was_empty) not_empty_.notify_one();
+  if (wake) not_empty_.notify_one();
 }
 
 void EventQueue::Flush() {
   std::unique_lock lock(mu_);
   const uint64_t target = pushed_;
+  ++flushing_;
+  not_empty_.notify_one();  // cut a gathering window short
   drained_.wait(lock, [&] { return done_ >= target; });
+  --flushing_;
 }
 
 size_t EventQueue::depth() const {
@@ -74,6 +84,8 @@ void EventQueue::Run() {
       std::unique_lock lock(mu_);
       not_empty_.wait(lock, [&] { return !queue_.empty() || stop_; });
       if (queue_.empty() && stop_) return;
+      not_empty_.wait_for(lock, kGatherWindow,
+                          [&] { return queue_.size() >= kMaxBatch || stop_ || flushing_ > 0; });
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

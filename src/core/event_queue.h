@@ -1,6 +1,7 @@
 #pragma once
 // Hands events from a service's hot path to its EventWriter without waiting for fdatasync: a
-// bounded queue drained by one thread that appends in batches (one fsync per batch). When the
+// bounded queue drained by one thread that appends in batches (one fsync per batch; a batch
+// gathers for up to 5 ms after its first event, or until 1,024 are queued or a Flush). When the
 // queue is full, Push blocks — back-pressure instead of silent loss. An event is acknowledged
 // (durable) only once the writer thread has appended it; Flush waits for that.
 
@@ -50,6 +51,7 @@ class EventQueue {
   std::deque<Event> queue_;
   uint64_t pushed_ = 0;
   uint64_t done_ = 0;
+  int flushing_ = 0;  // Flush calls waiting: the writer does not let a batch gather
   bool stop_ = false;
   // Set by the destructor after a grace period: stop retrying a spool that keeps failing.
   bool stop_abandon_ = false;

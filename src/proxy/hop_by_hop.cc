@@ -1,7 +1,7 @@
 #include "proxy/hop_by_hop.h"
 
-#include <boost/algorithm/string/predicate.hpp>
-#include <vector>
+#include <array>
+#include <boost/beast/core/string.hpp>
 
 namespace seccloud::proxy {
 
@@ -13,24 +13,34 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+
+// ASCII case-insensitive, as field names and connection options are compared.
+bool IEquals(std::string_view a, std::string_view b) {
+  return boost::beast::iequals(boost::beast::string_view(a.data(), a.size()),
+                               boost::beast::string_view(b.data(), b.size()));
+}
 }  // namespace
 
 HopByHopResult StripHopByHop(http::fields& fields) {
   HopByHopResult out;
-  std::vector<std::string> named;
+  // The names Connection lists, as views into its values (so the Connection fields go last).
+  // Bounded: each remaining field is compared with every name.
+  constexpr size_t kMaxNamed = 64;
+  std::array<std::string_view, kMaxNamed> named;
+  size_t count = 0;
   for (auto it = fields.find(http::field::connection);
        it != fields.end() && it->name() == http::field::connection; ++it) {
     std::string_view v = it->value();
     while (!v.empty()) {
       size_t comma = v.find(',');
       std::string_view token = Trim(v.substr(0, comma));
-      if (!token.empty() && named.size() < 64) named.emplace_back(token);
+      if (!token.empty() && count < kMaxNamed) named[count++] = token;
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
     }
   }
-  for (const std::string& n : named)
-    if (boost::iequals(n, "upgrade")) out.upgrade_requested = true;
+  for (size_t i = 0; i < count; ++i)
+    if (IEquals(named[i], "upgrade")) out.upgrade_requested = true;
   if (out.upgrade_requested) {
     auto up = fields.find(http::field::upgrade);
     if (up != fields.end())
@@ -38,19 +48,34 @@ HopByHopResult StripHopByHop(http::fields& fields) {
     else
       out.upgrade_requested = false;
   }
-  for (const std::string& n : named) fields.erase(n);
-  static constexpr http::field kHopByHop[] = {
-      http::field::connection,
-      http::field::keep_alive,
-      http::field::proxy_connection,
-      http::field::proxy_authenticate,
-      http::field::proxy_authorization,
-      http::field::te,
-      http::field::trailer,
-      http::field::transfer_encoding,
-      http::field::upgrade,
-  };
-  for (http::field f : kHopByHop) fields.erase(f);
+  // One pass over the fields instead of a lookup (and a rebalancing erase) per name.
+  for (auto it = fields.begin(); it != fields.end();) {
+    bool drop = false;
+    switch (it->name()) {
+      case http::field::connection:
+        break;  // below, once the names are no longer needed
+      case http::field::keep_alive:
+      case http::field::proxy_connection:
+      case http::field::proxy_authenticate:
+      case http::field::proxy_authorization:
+      case http::field::te:
+      case http::field::trailer:
+      case http::field::transfer_encoding:
+      case http::field::upgrade:
+        drop = true;
+        break;
+      default: {
+        const std::string_view name(it->name_string().data(), it->name_string().size());
+        for (size_t i = 0; i < count && !drop; ++i) drop = IEquals(name, named[i]);
+      }
+    }
+    if (drop) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  fields.erase(http::field::connection);
   return out;
 }
 

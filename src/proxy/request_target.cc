@@ -47,7 +47,9 @@ bool ParseHostPort(std::string_view authority, bool port_required, uint16_t defa
     if (host.find(':') != std::string_view::npos)
       return Fail(why, "an IPv6 literal must be written in brackets");
     if (auto ip = IpAddress::Parse(host)) {
-      out.host = ip->ToString();
+      // Parse takes only the canonical dotted quad (no leading zeros, no other forms), so an
+      // IPv4 literal is its own text; ToString would cost an inet_ntop per request.
+      out.host = std::string(host);
       out.host_is_ip = true;
     } else {
       std::string reason;

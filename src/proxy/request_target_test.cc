@@ -38,6 +38,12 @@ TEST(AbsoluteFormTest, ParsesHostPortAndPath) {
   EXPECT_EQ(t->host, "2001:db8::1");
   EXPECT_EQ(t->authority(), "[2001:db8::1]:81");
 
+  t = ParseAbsoluteForm("http://192.0.2.10:8080/1k", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_TRUE(t->host_is_ip);
+  EXPECT_EQ(t->host, "192.0.2.10");
+  EXPECT_EQ(t->url(), "http://192.0.2.10:8080/1k");
+
   t = ParseAbsoluteForm("http://192.0.2.7/", &why);
   ASSERT_TRUE(t);
   EXPECT_TRUE(t->host_is_ip);
@@ -111,6 +117,30 @@ TEST(HopByHopTest, RemovesConnectionFieldsAndWhatConnectionNames) {
     EXPECT_EQ(f.count(gone), 0u) << gone;
   EXPECT_EQ(f.count("Accept"), 1u);
   EXPECT_EQ(CountFields(f), 1u);
+}
+
+TEST(HopByHopTest, NamedFieldsGoInAnyCaseAndEveryOccurrenceWhileOthersKeepTheirOrder) {
+  boost::beast::http::fields f;
+  f.insert("Accept", "*/*");
+  f.insert("x-hop", "1");
+  f.insert("Connection", " , X-HOP ,, Cookie2,");
+  f.insert("Host", "a.example");
+  f.insert("X-Hop", "2");
+  f.insert("cookie2", "c");
+  f.insert("X-Kept", "k");
+  f.insert("Accept", "text/html");
+  HopByHopResult r = StripHopByHop(f);
+  EXPECT_FALSE(r.upgrade_requested);
+  std::string left;
+  for (const auto& field : f)
+    left += std::string(field.name_string()) + "=" + std::string(field.value()) + ";";
+  // (Beast keeps fields of one name together, in the order they came.)
+  EXPECT_EQ(left, "Accept=*/*;Accept=text/html;Host=a.example;X-Kept=k;");
+  // "Connection: upgrade" without an Upgrade field is no upgrade.
+  boost::beast::http::fields g;
+  g.insert("Connection", "Upgrade");
+  EXPECT_FALSE(StripHopByHop(g).upgrade_requested);
+  EXPECT_EQ(CountFields(g), 0u);
 }
 
 TEST(HopByHopTest, ViaKeepsEveryEarlierHop) {
