@@ -477,7 +477,8 @@ class EmbeddedStore final : public LogStore {
   uint64_t journal_segment_ = 0;
   std::atomic<uint64_t> journal_size_{0};
   std::vector<uint64_t> old_segments_;
-  std::string journal_buffer_;  // the entry being written, reused
+  std::string journal_buffer_;          // the entry being written, reused
+  std::vector<uint64_t> token_hashes_;  // Index(): one record's token hashes, reused
   std::atomic<uint64_t> next_seq_{1};
 
   mutable std::shared_mutex state_mu_;
@@ -640,8 +641,10 @@ void EmbeddedStore::Index(Partition* p, const Record& r) {
         std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
   }
   ++p->open.unchecked;
+  token_hashes_.clear();
   ForEachRecordToken(r.raw, r.fields,
-                     [&](std::string_view t) { p->open.bloom->Insert(TokenHash(t)); });
+                     [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); });
+  p->open.bloom->InsertAll(token_hashes_);
   const std::string_view dataset = DatasetOf(r);
   if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
     p->open.datasets.emplace(dataset);

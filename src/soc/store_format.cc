@@ -76,6 +76,14 @@ uint64_t Fmix(uint64_t k) {
 }
 
 uint64_t LoadLe64(const char* p, size_t n) {
+  if constexpr (std::endian::native == std::endian::little) {
+    // One unaligned load instead of eight byte loads (TokenHash runs on every indexed token).
+    if (n == 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      return w;
+    }
+  }
   uint64_t w = 0;
   for (size_t i = 0; i < n; ++i) w |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
   return w;
@@ -278,6 +286,21 @@ void BloomBuilder::Insert(uint64_t hash) {
     const uint32_t bit = BitOf(mixed, i);
     line[bit / 8] = static_cast<char>(line[bit / 8] | (1u << (bit % 8)));
   }
+}
+
+void BloomBuilder::InsertAll(std::span<const uint64_t> hashes) {
+  if (hashes.empty()) return;
+  if (bits_.empty()) {
+    bits_.assign(max_lines_ * kBloomLineBytes, '\0');
+    recent_.assign(4096, 0);
+  }
+  // The filter is larger than the L2 cache and a token's line is random: touching the lines of
+  // a record's tokens one after the other costs a cache miss each in sequence. Prefetching them
+  // all first lets the misses overlap.
+  for (const uint64_t hash : hashes) {
+    __builtin_prefetch(bits_.data() + BloomLineOffset(hash, bits_.size()), 1);
+  }
+  for (const uint64_t hash : hashes) Insert(hash);
 }
 
 double BloomBuilder::EstimateDistinct() const {

@@ -151,6 +151,8 @@ class BloomBuilder {
  public:
   BloomBuilder(size_t max_lines, double bits_per_token);
   void Insert(uint64_t hash);
+  // Insert for each, with the filter lines fetched ahead (the same filter as one Insert each).
+  void InsertAll(std::span<const uint64_t> hashes);
   // Distinct tokens inserted, estimated from the fraction of bits set.
   double EstimateDistinct() const;
   // True when the filter has no room left for more tokens at bits_per_token.
