@@ -56,7 +56,7 @@ constexpr size_t kMaxDatasetBytes = 128;
 // Bloom filters are built at this many 64-byte lines and folded to size when sealed: 256 KiB
 // (cache-friendly), room for ~200,000 distinct tokens at 10 bits each; a block is sealed early
 // when it fills up.
-constexpr size_t kIngestBloomLines = 4096;
+constexpr size_t kIngestBloomLines = 1024;
 constexpr size_t kArchiveBloomLines = 32768;
 constexpr uint64_t kBloomCheckEvery = 1024;  // records between fill checks
 // Partition days are clamped to years 0000-9999 so every day has a file name.

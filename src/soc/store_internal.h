@@ -166,6 +166,7 @@ class BloomBuilder {
   double bits_per_token_;
   uint32_t k_;
   std::string bits_;
+  uint64_t set_bits_ = 0;  // bits of bits_ that are 1
   // The hashes inserted last, direct-mapped: most tokens of a record (JSON keys, host names)
   // repeat those of the records before it, and a hit here costs no cache miss in bits_.
   std::vector<uint64_t> recent_;
