@@ -446,7 +446,8 @@ class EmbeddedStore final : public LogStore {
   Status ReplayJournal();
   // Files a record (with fields) into its partition's open block: tokens now, the record itself
   // into *staged, to be published under state_mu_.
-  void Index(Partition* p, const Record& r);
+  // dataset: DatasetOf(r).
+  void Index(Partition* p, const Record& r, std::string_view dataset);
   Status Seal(Partition* p, int level, bool busy = false);
   Status Rotate();
   Status Fail(Error e) {
@@ -635,7 +636,7 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
   return {};
 }
 
-void EmbeddedStore::Index(Partition* p, const Record& r) {
+void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view dataset) {
   if (!p->open.bloom) {
     p->open.bloom =
         std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
@@ -645,7 +646,6 @@ void EmbeddedStore::Index(Partition* p, const Record& r) {
   ForEachRecordToken(r.raw, r.fields,
                      [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); });
   p->open.bloom->InsertAll(token_hashes_);
-  const std::string_view dataset = DatasetOf(r);
   if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
     p->open.datasets.emplace(dataset);
   }
@@ -727,7 +727,7 @@ Status EmbeddedStore::ReplayJournal() {
         Partition* p = GetPartition(cls, DayOf(r.time_ms));
         if (r.seq <= p->sealed_max_seq) continue;
         options_.normalize(r);
-        Index(p, r);
+        Index(p, r, DatasetOf(r));
         r.fields = {};
         p->open.records.push_back(std::move(r));
       }
@@ -857,9 +857,11 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   if (records.empty() && checkpoints.empty()) return {};
 
   std::vector<std::string> classes(records.size());
+  std::vector<std::string_view> datasets(records.size());  // into records[i].fields
   for (size_t i = 0; i < records.size(); ++i) {
     if (records[i].fields.empty()) options_.normalize(records[i]);
-    classes[i] = ClassOf(DatasetOf(records[i]));
+    datasets[i] = DatasetOf(records[i]);
+    classes[i] = ClassOf(datasets[i]);
   }
   const uint64_t first = next_seq_;
   for (size_t i = 0; i < records.size(); ++i) records[i].seq = first + i;
@@ -891,7 +893,7 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
     parts[i] = i > 0 && classes[i] == classes[i - 1] && day == parts[i - 1]->day
                    ? parts[i - 1]
                    : GetPartition(classes[i], day);
-    Index(parts[i], records[i]);
+    Index(parts[i], records[i], datasets[i]);
   }
   std::vector<Record> slim;
   slim.reserve(records.size());
