@@ -56,9 +56,9 @@ constexpr size_t kMaxDatasetBytes = 128;
 // Bloom filters are built at this many 64-byte lines and folded to size when sealed: 256 KiB
 // (cache-friendly), room for ~200,000 distinct tokens at 10 bits each; a block is sealed early
 // when it fills up.
-constexpr size_t kIngestBloomLines = 1024;
+constexpr size_t kIngestBloomLines = 4096;
 constexpr size_t kArchiveBloomLines = 32768;
-constexpr uint64_t kBloomCheckEvery = 1024;  // records between fill checks
+constexpr uint64_t kBloomCheckEvery = 1024;  // Compact: records between fill checks
 // Partition days are clamped to years 0000-9999 so every day has a file name.
 constexpr int64_t kMinTimeMs = -62'167'219'200'000;  // 0000-01-01
 constexpr int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999
@@ -367,7 +367,6 @@ struct OpenBlock {
   std::vector<Record> records;  // without fields; guarded by state_mu_
   uint64_t raw_bytes = 0;       // writer only, from here down
   std::unique_ptr<BloomBuilder> bloom;
-  uint64_t unchecked = 0;  // records indexed since the Bloom filter's fill was last checked
   std::set<std::string, std::less<>> datasets;
 };
 
@@ -641,7 +640,6 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
     p->open.bloom =
         std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
   }
-  ++p->open.unchecked;
   token_hashes_.clear();
   ForEachRecordToken(r.raw, r.fields,
                      [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); });
@@ -785,7 +783,6 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
     if (!busy) p->open.records.shrink_to_fit();
   }
   p->open.raw_bytes = 0;
-  p->open.unchecked = 0;
   p->open.datasets.clear();
   return {};
 }
@@ -911,10 +908,9 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   for (Partition* p : parts) {
     bool full = p->open.records.size() >= options_.block_records ||
                 p->open.raw_bytes >= options_.block_raw_bytes;
-    if (!full && p->open.unchecked >= kBloomCheckEvery) {
-      p->open.unchecked = 0;
-      full = p->open.bloom && p->open.bloom->Full();
-    }
+    // The fill is counted as bits are set, so it is checked after every batch (it was every
+    // 1,024 records while it cost a popcount over the filter).
+    if (!full) full = p->open.bloom && p->open.bloom->Full();
     if (full) {
       if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) {
         failed_ = s.error();
