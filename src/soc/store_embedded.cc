@@ -58,7 +58,7 @@ constexpr size_t kMaxDatasetBytes = 128;
 // when it fills up.
 constexpr size_t kIngestBloomLines = 4096;
 constexpr size_t kArchiveBloomLines = 32768;
-constexpr uint64_t kBloomCheckEvery = 1024;  // records between fill checks
+constexpr uint64_t kBloomCheckEvery = 1024;  // Compact: records between fill checks
 // Partition days are clamped to years 0000-9999 so every day has a file name.
 constexpr int64_t kMinTimeMs = -62'167'219'200'000;  // 0000-01-01
 constexpr int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999
@@ -367,7 +367,6 @@ struct OpenBlock {
   std::vector<Record> records;  // without fields; guarded by state_mu_
   uint64_t raw_bytes = 0;       // writer only, from here down
   std::unique_ptr<BloomBuilder> bloom;
-  uint64_t unchecked = 0;  // records indexed since the Bloom filter's fill was last checked
   std::set<std::string, std::less<>> datasets;
 };
 
@@ -446,7 +445,8 @@ class EmbeddedStore final : public LogStore {
   Status ReplayJournal();
   // Files a record (with fields) into its partition's open block: tokens now, the record itself
   // into *staged, to be published under state_mu_.
-  void Index(Partition* p, const Record& r);
+  // dataset: DatasetOf(r).
+  void Index(Partition* p, const Record& r, std::string_view dataset);
   Status Seal(Partition* p, int level, bool busy = false);
   Status Rotate();
   Status Fail(Error e) {
@@ -477,7 +477,8 @@ class EmbeddedStore final : public LogStore {
   uint64_t journal_segment_ = 0;
   std::atomic<uint64_t> journal_size_{0};
   std::vector<uint64_t> old_segments_;
-  std::string journal_buffer_;  // the entry being written, reused
+  std::string journal_buffer_;          // the entry being written, reused
+  std::vector<uint64_t> token_hashes_;  // Index(): one record's token hashes, reused
   std::atomic<uint64_t> next_seq_{1};
 
   mutable std::shared_mutex state_mu_;
@@ -634,15 +635,15 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
   return {};
 }
 
-void EmbeddedStore::Index(Partition* p, const Record& r) {
+void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view dataset) {
   if (!p->open.bloom) {
     p->open.bloom =
         std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
   }
-  ++p->open.unchecked;
+  token_hashes_.clear();
   ForEachRecordToken(r.raw, r.fields,
-                     [&](std::string_view t) { p->open.bloom->Insert(TokenHash(t)); });
-  const std::string_view dataset = DatasetOf(r);
+                     [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); });
+  p->open.bloom->InsertAll(token_hashes_);
   if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
     p->open.datasets.emplace(dataset);
   }
@@ -724,7 +725,7 @@ Status EmbeddedStore::ReplayJournal() {
         Partition* p = GetPartition(cls, DayOf(r.time_ms));
         if (r.seq <= p->sealed_max_seq) continue;
         options_.normalize(r);
-        Index(p, r);
+        Index(p, r, DatasetOf(r));
         r.fields = {};
         p->open.records.push_back(std::move(r));
       }
@@ -782,7 +783,6 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
     if (!busy) p->open.records.shrink_to_fit();
   }
   p->open.raw_bytes = 0;
-  p->open.unchecked = 0;
   p->open.datasets.clear();
   return {};
 }
@@ -854,9 +854,11 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   if (records.empty() && checkpoints.empty()) return {};
 
   std::vector<std::string> classes(records.size());
+  std::vector<std::string_view> datasets(records.size());  // into records[i].fields
   for (size_t i = 0; i < records.size(); ++i) {
     if (records[i].fields.empty()) options_.normalize(records[i]);
-    classes[i] = ClassOf(DatasetOf(records[i]));
+    datasets[i] = DatasetOf(records[i]);
+    classes[i] = ClassOf(datasets[i]);
   }
   const uint64_t first = next_seq_;
   for (size_t i = 0; i < records.size(); ++i) records[i].seq = first + i;
@@ -888,7 +890,7 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
     parts[i] = i > 0 && classes[i] == classes[i - 1] && day == parts[i - 1]->day
                    ? parts[i - 1]
                    : GetPartition(classes[i], day);
-    Index(parts[i], records[i]);
+    Index(parts[i], records[i], datasets[i]);
   }
   std::vector<Record> slim;
   slim.reserve(records.size());
@@ -906,10 +908,9 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   for (Partition* p : parts) {
     bool full = p->open.records.size() >= options_.block_records ||
                 p->open.raw_bytes >= options_.block_raw_bytes;
-    if (!full && p->open.unchecked >= kBloomCheckEvery) {
-      p->open.unchecked = 0;
-      full = p->open.bloom && p->open.bloom->Full();
-    }
+    // The fill is counted as bits are set, so it is checked after every batch (it was every
+    // 1,024 records while it cost a popcount over the filter).
+    if (!full) full = p->open.bloom && p->open.bloom->Full();
     if (full) {
       if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) {
         failed_ = s.error();

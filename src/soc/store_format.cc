@@ -76,6 +76,14 @@ uint64_t Fmix(uint64_t k) {
 }
 
 uint64_t LoadLe64(const char* p, size_t n) {
+  if constexpr (std::endian::native == std::endian::little) {
+    // One unaligned load instead of eight byte loads (TokenHash runs on every indexed token).
+    if (n == 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      return w;
+    }
+  }
   uint64_t w = 0;
   for (size_t i = 0; i < n; ++i) w |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
   return w;
@@ -276,18 +284,33 @@ void BloomBuilder::Insert(uint64_t hash) {
   const uint64_t mixed = BitsMix(hash);
   for (uint32_t i = 0; i < k_; ++i) {
     const uint32_t bit = BitOf(mixed, i);
-    line[bit / 8] = static_cast<char>(line[bit / 8] | (1u << (bit % 8)));
+    const auto old = static_cast<unsigned char>(line[bit / 8]);
+    const unsigned mask = 1u << (bit % 8);
+    set_bits_ += (old & mask) == 0;
+    line[bit / 8] = static_cast<char>(old | mask);
   }
+}
+
+void BloomBuilder::InsertAll(std::span<const uint64_t> hashes) {
+  if (hashes.empty()) return;
+  if (bits_.empty()) {
+    bits_.assign(max_lines_ * kBloomLineBytes, '\0');
+    recent_.assign(4096, 0);
+  }
+  // The filter is larger than the L2 cache and a token's line is random: touching the lines of
+  // a record's tokens one after the other costs a cache miss each in sequence. Prefetching them
+  // all first lets the misses overlap.
+  for (const uint64_t hash : hashes) {
+    __builtin_prefetch(bits_.data() + BloomLineOffset(hash, bits_.size()), 1);
+  }
+  for (const uint64_t hash : hashes) Insert(hash);
 }
 
 double BloomBuilder::EstimateDistinct() const {
   if (bits_.empty()) return 0;
-  uint64_t set = 0;
-  for (size_t i = 0; i + 8 <= bits_.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, bits_.data() + i, 8);
-    set += static_cast<uint64_t>(__builtin_popcountll(w));
-  }
+  // Counted as the bits are set: Append checks the fill every 1,024 records per open block, and
+  // a popcount over the whole filter each time cost more than the inserts.
+  const uint64_t set = set_bits_;
   const double m = static_cast<double>(bits_.size()) * 8;
   const double x = std::min(static_cast<double>(set), m - 1);
   return -(m / k_) * std::log(1 - x / m);
@@ -321,6 +344,7 @@ Bloom BloomBuilder::Finish(bool keep_memory) {
   std::string folded(words * 8, '\0');
   std::memcpy(folded.data(), acc.data(), folded.size());
   bloom.bits = std::move(folded);
+  set_bits_ = 0;
   if (keep_memory) {
     std::fill(bits_.begin(), bits_.end(), '\0');
     std::fill(recent_.begin(), recent_.end(), 0);

@@ -2,6 +2,7 @@
 #include <zstd.h>
 
 #include <random>
+#include <set>
 
 #include "soc/parse.h"
 #include "soc/store_internal.h"
@@ -488,6 +489,30 @@ TEST(StoreFormatTest, BloomFoldingKeepsEveryToken) {
   EXPECT_FALSE(small.Full());  // 8192 bits hold ~800 tokens at 10 bits each
   for (int i = 700; i < 1000; ++i) small.Insert(TokenHash(std::to_string(i)));
   EXPECT_TRUE(small.Full());
+}
+
+// Append files a record's token hashes with InsertAll (lines prefetched); the filter, its fill
+// estimate (counted as bits are set) and a reused builder must be exactly what Insert builds.
+TEST(StoreFormatTest, BloomInsertAllAndReuseBuildTheSameFilter) {
+  std::mt19937_64 rng(2);
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 3000; ++i) hashes.push_back(TokenHash("t" + std::to_string(rng() % 2000)));
+  BloomBuilder one(256, 10), all(256, 10), reused(256, 10);
+  for (uint64_t h : hashes) one.Insert(h);
+  for (size_t i = 0; i < hashes.size(); i += 37) {
+    all.InsertAll(std::span(hashes).subspan(i, std::min<size_t>(37, hashes.size() - i)));
+  }
+  for (int i = 0; i < 500; ++i) reused.Insert(TokenHash("other" + std::to_string(i)));
+  (void)reused.Finish(/*keep_memory=*/true);
+  EXPECT_EQ(reused.EstimateDistinct(), 0);
+  reused.InsertAll(hashes);
+  EXPECT_EQ(one.EstimateDistinct(), all.EstimateDistinct());
+  EXPECT_EQ(one.EstimateDistinct(), reused.EstimateDistinct());
+  const double distinct = static_cast<double>(std::set(hashes.begin(), hashes.end()).size());
+  EXPECT_NEAR(one.EstimateDistinct(), distinct, distinct / 10);
+  const Bloom a = one.Finish(false), b = all.Finish(false), c = reused.Finish(false);
+  EXPECT_EQ(a.bits, b.bits);
+  EXPECT_EQ(a.bits, c.bits);
 }
 
 TEST(StoreFormatTest, JournalRoundTrip) {

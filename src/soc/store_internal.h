@@ -151,6 +151,8 @@ class BloomBuilder {
  public:
   BloomBuilder(size_t max_lines, double bits_per_token);
   void Insert(uint64_t hash);
+  // Insert for each, with the filter lines fetched ahead (the same filter as one Insert each).
+  void InsertAll(std::span<const uint64_t> hashes);
   // Distinct tokens inserted, estimated from the fraction of bits set.
   double EstimateDistinct() const;
   // True when the filter has no room left for more tokens at bits_per_token.
@@ -164,6 +166,7 @@ class BloomBuilder {
   double bits_per_token_;
   uint32_t k_;
   std::string bits_;
+  uint64_t set_bits_ = 0;  // bits of bits_ that are 1
   // The hashes inserted last, direct-mapped: most tokens of a record (JSON keys, host names)
   // repeat those of the records before it, and a hit here costs no cache miss in bits_.
   std::vector<uint64_t> recent_;
