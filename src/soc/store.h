@@ -8,11 +8,13 @@
 // Records are stored as the inputs of Normalize (raw, format, received_ms, source, peer, tenant,
 // truncated, seq, time_ms); fields are rebuilt with the injected Normalizer when read.
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,20 +36,36 @@ struct Checkpoint {
   std::string value;
 };
 
+// A record's place in the store's search order: (time_ms, seq) is unique, since seq is.
+struct SearchCursor {
+  int64_t time_ms = 0;
+  uint64_t seq = 0;
+  friend bool operator==(const SearchCursor&, const SearchCursor&) = default;
+};
+
 struct SearchOptions {
   int64_t since_ms = INT64_MIN, until_ms = INT64_MAX;  // [since, until) on Record::time_ms
   size_t limit = 1000;                                 // at most this many records delivered
   bool newest_first = false;         // default oldest first; results are in time order either way
   std::vector<std::string> tenants;  // non-empty: only records of these tenant ids
+  // Set: only records strictly after this place in the answer's order (later (time, seq) when
+  // oldest first, earlier when newest first): the cursor of the last record a previous page
+  // delivered resumes exactly after it, however many records share its millisecond.
+  std::optional<SearchCursor> after;
+  // Non-null: consulted before every block (and Bloom probe) the scan reads; once true the search
+  // stops, delivers nothing more and returns its stats with cancelled set. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct SearchStats {
-  uint64_t blocks_total = 0;     // blocks (and in-memory open blocks) in the store
-  uint64_t blocks_read = 0;      // blocks decompressed (after time, tenant and Bloom pruning)
-  uint64_t blocks_corrupt = 0;   // blocks skipped because a checksum or the decoding failed
-  uint64_t records_scanned = 0;  // records normalised and matched
+  uint64_t blocks_total = 0;      // blocks (and in-memory open blocks) in the store
+  uint64_t blocks_read = 0;       // blocks decompressed (after time, tenant and Bloom pruning)
+  uint64_t blocks_ruled_out = 0;  // blocks in the time and tenant range the Bloom filters exclude
+  uint64_t blocks_corrupt = 0;    // blocks skipped because a checksum or the decoding failed
+  uint64_t records_scanned = 0;   // records normalised and matched
   uint64_t records_matched = 0;
   bool truncated = false;             // the limit (or the sink) stopped the search early
+  bool cancelled = false;             // options.cancel stopped it (truncated is set too)
   std::vector<std::string> problems;  // "file at offset N: what", at most 16
 };
 
@@ -90,7 +108,8 @@ class LogStore {
   virtual Result<std::map<std::string, std::string>> LoadCheckpoints() = 0;
 
   // Streams matching records (fields rebuilt) to sink in time order (ties by seq); sink returns
-  // false to stop. Pruning: partitions and blocks by time range and tenant set, blocks by their
+  // false to stop; options.after resumes after a cursor, options.cancel stops the scan between
+  // blocks. Pruning: partitions and blocks by time range and tenant set, blocks by their
   // Bloom filters over the query's required tokens, and (in Compact()ed blocks) records by
   // their raw text before they are normalised. Safe to call from other threads while Append runs;
   // sees every batch whose Append returned before it started. Memory: at most min(limit, matches in

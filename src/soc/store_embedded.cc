@@ -938,10 +938,30 @@ bool EmbeddedStore::Decode(const Candidate& c, std::vector<Record>* out, std::st
 Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOptions& options,
                                           const std::function<bool(const Record&)>& sink) {
   SearchStats stats;
-  if (options.limit == 0 || options.since_ms >= options.until_ms) return stats;
+  // A cursor narrows the time range to its millisecond onwards (or back); the records of that
+  // millisecond at or before it are skipped one by one, before they are normalised.
+  int64_t since_ms = options.since_ms, until_ms = options.until_ms;
+  if (options.after) {
+    if (options.newest_first) {
+      if (options.after->time_ms < until_ms) until_ms = options.after->time_ms + 1;
+    } else {
+      since_ms = std::max(since_ms, options.after->time_ms);
+    }
+  }
+  if (options.limit == 0 || since_ms >= until_ms) return stats;
+  auto cancelled = [&] {
+    if (options.cancel == nullptr || !options.cancel->load(std::memory_order_relaxed)) return false;
+    stats.cancelled = stats.truncated = true;
+    return true;
+  };
   const std::set<std::string> tenants(options.tenants.begin(), options.tenants.end());
   auto tenant_ok = [&](const std::string& t) { return tenants.empty() || tenants.contains(t); };
-  auto time_ok = [&](int64_t t) { return t >= options.since_ms && t < options.until_ms; };
+  auto time_ok = [&](int64_t t) { return t >= since_ms && t < until_ms; };
+  const KeyOrder order{options.newest_first};
+  const std::optional<Key> after =
+      options.after ? std::optional<Key>(Key{options.after->time_ms, options.after->seq})
+                    : std::nullopt;
+  auto after_ok = [&](const Key& k) { return !after || order(*after, k); };
   std::vector<uint64_t> hashes;
   for (const auto& t : query.required_tokens()) hashes.push_back(TokenHash(t));
 
@@ -952,12 +972,11 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     for (const auto& [key, p] : partitions_) {
       stats.blocks_total += p->blocks->size() + (p->open.records.empty() ? 0 : 1);
       const int64_t day_start = p->day * kDayMs;
-      if (day_start >= options.until_ms ||
-          (options.since_ms > day_start && options.since_ms - day_start >= kDayMs)) {
+      if (day_start >= until_ms || (since_ms > day_start && since_ms - day_start >= kDayMs)) {
         continue;
       }
       for (const BlockMeta& m : *p->blocks) {
-        if (m.max_time < options.since_ms || m.min_time >= options.until_ms) continue;
+        if (m.max_time < since_ms || m.min_time >= until_ms) continue;
         if (!tenants.empty() &&
             std::none_of(m.tenants.begin(), m.tenants.end(),
                          [&](const std::string& t) { return tenants.contains(t); })) {
@@ -966,7 +985,9 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
         candidates.push_back(Candidate{p->file, p->blocks, &m, m.min_time, m.max_time});
       }
       for (const Record& r : p->open.records) {
-        if (time_ok(r.time_ms) && tenant_ok(r.tenant)) memory.push_back(r);
+        if (time_ok(r.time_ms) && tenant_ok(r.tenant) && after_ok(Key{r.time_ms, r.seq})) {
+          memory.push_back(r);
+        }
       }
     }
   }
@@ -978,6 +999,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     std::vector<Candidate> kept;
     std::string line;
     for (auto& c : candidates) {
+      if (cancelled()) return stats;
       bool may = true;
       for (uint64_t h : hashes) {
         const uint64_t at = c.meta->bloom_offset() + BloomLineOffset(h, c.meta->bloom_len);
@@ -992,11 +1014,13 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
           break;
         }
       }
-      if (may) kept.push_back(std::move(c));
+      if (may)
+        kept.push_back(std::move(c));
+      else
+        ++stats.blocks_ruled_out;
     }
     candidates = std::move(kept);
   }
-  const KeyOrder order{options.newest_first};
   auto key_of = [](const Record& r) { return Key{r.time_ms, r.seq}; };
   if (!memory.empty()) {
     std::sort(memory.begin(), memory.end(),
@@ -1060,6 +1084,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     return true;
   };
   for (size_t ci = 0; ci < candidates.size() && !stopped; ++ci) {
+    if (cancelled()) return stats;
     const Candidate& c = candidates[ci];
     emit_until(&c);
     if (stopped) break;
@@ -1081,9 +1106,12 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     const size_t room = options.limit - delivered;
     const bool prefilter = !hashes.empty() && flags.size() == records.size();
     for (size_t ri = 0; ri < records.size(); ++ri) {
+      // A block of an archive holds up to 65,536 records to normalise: look in between too.
+      if (ri % 4096 == 4095 && cancelled()) return stats;
       Record& r = records[ri];
       if (!time_ok(r.time_ms) || !tenant_ok(r.tenant)) continue;
       const Key k = key_of(r);
+      if (!after_ok(k)) continue;
       if (buffer.size() >= room && !order(k, std::prev(buffer.end())->first)) continue;
       if (prefilter && (flags[ri] & kFlagFieldsInRaw) && !may_match(r)) continue;
       options_.normalize(r);
@@ -1094,6 +1122,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
       if (buffer.size() > room) buffer.erase(std::prev(buffer.end()));
     }
   }
+  if (cancelled()) return stats;
   emit_until(nullptr);
   stats.truncated = stopped;
   return stats;

@@ -803,5 +803,94 @@ TEST_F(StoreTest, KillNineLosesNothingAcknowledgedAndDuplicatesNothing) {
   EXPECT_GT(acked_total, 0u);
 }
 
+// A cursor (time, seq) resumes exactly after a record, however many share its millisecond: 300
+// records of one millisecond (sealed blocks and the open one) page through in pages of 7, in
+// either order, each record once and in order.
+TEST_F(StoreTest, CursorPagesExactlyThroughOneMillisecond) {
+  Open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back(Rec(kT0 + 5, "proxy.access", "t1", "m"));
+  batch.push_back(Rec(kT0 + 4, "proxy.access", "t1", "before"));
+  batch.push_back(Rec(kT0 + 6, "proxy.access", "t1", "after"));
+  // In batches of 50: blocks (64 records) are sealed between batches, the rest stays open.
+  for (size_t i = 0; i < batch.size(); i += 50) {
+    ASSERT_TRUE(store_->Append(std::span(batch).subspan(i, std::min<size_t>(50, batch.size() - i)),
+                               {}));  // assigns the seqs in batch
+  }
+  ASSERT_GT(store_->Stats().blocks, 2u);
+  ASSERT_GT(store_->Stats().open_records, 0u);
+  for (bool desc : {false, true}) {
+    std::vector<uint64_t> seen;
+    std::optional<SearchCursor> after;
+    for (int page = 0; page < 100; ++page) {
+      SearchOptions o{.limit = 7, .newest_first = desc};
+      o.after = after;
+      const auto rs = Find("m", o);
+      if (rs.empty()) break;
+      for (const auto& r : rs) seen.push_back(r.seq);
+      after = SearchCursor{rs.back().time_ms, rs.back().seq};
+    }
+    ASSERT_EQ(seen.size(), 300u) << desc;
+    for (size_t i = 1; i < seen.size(); ++i) {
+      ASSERT_TRUE(desc ? seen[i] < seen[i - 1] : seen[i] > seen[i - 1]) << i;
+    }
+  }
+  // The cursor bounds the range: after the last record of kT0+5 (oldest first) only "after" is
+  // left; newest first from the first one, only "before".
+  SearchOptions o{.limit = 10};
+  o.after = SearchCursor{kT0 + 5, batch[299].seq};
+  auto rs = Find("*", o);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].time_ms, kT0 + 6);
+  o.newest_first = true;
+  o.after = SearchCursor{kT0 + 5, batch[0].seq};
+  rs = Find("*", o);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].time_ms, kT0 + 4);
+  o.after = SearchCursor{INT64_MAX, UINT64_MAX};  // no overflow at the end of time
+  EXPECT_EQ(Find("*", o).size(), 10u);
+}
+
+// Cancellation is consulted inside the scan: a search over 100 blocks that matches nothing stops
+// within a block of the flag being raised (here by the Normalizer, after 100 records), instead of
+// reading every block.
+TEST_F(StoreTest, CancelStopsAScanThatFindsNothing) {
+  std::atomic<bool> cancel{false};
+  std::atomic<int> normalised{0};
+  auto o = Options();
+  o.normalize = [&](Record& r) {
+    TestNormalize(r);
+    if (++normalised == 100) cancel = true;
+  };
+  Open(o);
+  for (int b = 0; b < 100; ++b) {  // a block is sealed between batches once it holds 64
+    std::vector<Record> batch;
+    for (int i = 0; i < 64; ++i) batch.push_back(Rec(kT0 + b * 64 + i, "proxy.access", "t1", "m"));
+    Append(batch);
+  }
+  ASSERT_TRUE(store_->Flush());
+  auto q = ParseQuery("source.port:>1");  // no required token: every block is read
+  ASSERT_TRUE(q);
+  normalised = 0;
+  SearchOptions so{.limit = 10};
+  so.cancel = &cancel;
+  size_t delivered = 0;
+  auto stats = store_->Search(*q, so, [&](const Record&) { return ++delivered > 0; });
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_TRUE(stats->cancelled);
+  EXPECT_TRUE(stats->truncated);
+  EXPECT_EQ(delivered, 0u);
+  EXPECT_EQ(stats->blocks_total, 100u);
+  EXPECT_EQ(stats->blocks_read, 2u) << "the block that raised the flag, and nothing after it";
+  // The same search uncancelled reads them all.
+  cancel = false;
+  normalised = 1000;
+  stats = store_->Search(*q, so, [&](const Record&) { return true; });
+  ASSERT_TRUE(stats);
+  EXPECT_FALSE(stats->cancelled);
+  EXPECT_EQ(stats->blocks_read, 100u);
+  EXPECT_EQ(stats->records_scanned, 6400u);
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -208,22 +208,17 @@ using Route = std::function<ApiReply(const ApiRequest&, const soc::ApiToken&)>;
 // of about kChunkBytes through a queue of at most kMaxChunks; the server asks for the next chunk
 // only once the client took the previous one, so a slow client slows the search down.
 //
-// A store search can only resume at a millisecond, so a page also asks for room for the records
-// of the resume millisecond already handed out (they come again and are skipped); a burst of more
-// than kMaxSameMillisecond such records ends the answer with an error line rather than memory
-// growing with the burst.
+// Each page resumes at the store cursor (time, seq) of the last record handed out, so a burst of
+// any size within one millisecond pages through exactly. Cancel() sets the flag the store's scan
+// consults between blocks: a client that leaves stops even a scan that finds nothing.
 class SearchCore : public std::enable_shared_from_this<SearchCore> {
  public:
   static constexpr size_t kChunkBytes = 64 << 10;
   static constexpr size_t kMaxChunks = 4;
   static constexpr int kMaxConcurrent = 8;
   static constexpr size_t kPageRecords = 4096;
-  static constexpr size_t kMaxSameMillisecond = 50'000;
 
-  struct Key {
-    int64_t time = 0;
-    uint64_t seq = 0;
-  };
+  using Key = soc::SearchCursor;
 
   SearchCore(soc::LogStore* store, soc::Query query, soc::SearchOptions options, size_t want,
              std::optional<Key> after)
@@ -312,52 +307,25 @@ class SearchCore : public std::enable_shared_from_this<SearchCore> {
   }
 
   void Run() {
-    const bool desc = options_.newest_first;
-    // (a, b) in answer order: a comes before b or is b.
-    auto at_or_before = [desc](const Key& a, const Key& b) {
-      if (a.time != b.time) return desc ? a.time > b.time : a.time < b.time;
-      return desc ? a.seq >= b.seq : a.seq <= b.seq;
-    };
     std::string chunk, error;
     size_t count = 0;
     bool more = false;
     std::optional<Key> last = after_;
-    // Records of last's millisecond up to last itself that the last page held: they come first
-    // in the next page, to be skipped.
-    size_t at_last = 0;
-    size_t extra = 0;  // further room when a page held nothing new (records appended meanwhile)
     soc::SearchStats total;
     while (!cancelled_) {
       soc::SearchOptions o = options_;
-      if (last) {
-        if (desc)
-          o.until_ms = std::min(o.until_ms, last->time + 1);
-        else
-          o.since_ms = std::max(o.since_ms, last->time);
-      }
-      const size_t page = std::min(kPageRecords, want_ - count + 1);  // +1: do more follow?
-      if (at_last + extra > kMaxSameMillisecond) {
-        error = "more than " + std::to_string(kMaxSameMillisecond) + " records of " +
-                soc::FormatTimeMs(last->time) +
-                " (one millisecond) at a page boundary; narrow the query or the time range";
-        break;
-      }
-      o.limit = page + at_last + extra;
-      size_t fresh = 0, seen_at_last = 0;
+      o.after = last;
+      o.cancel = &cancelled_;
+      o.limit = std::min(kPageRecords, want_ - count + 1);  // +1: do more follow?
+      size_t fresh = 0;
       bool page_full = false;
       auto stats = store_->Search(query_, o, [&](const soc::Record& r) {
         if (cancelled_) return false;
-        const Key k{r.time_ms, r.seq};
-        if (last && at_or_before(k, *last)) {
-          ++seen_at_last;  // the resume point is inclusive of its millisecond: k.time == last->time
-          return true;
-        }
         if (count >= want_) {
           more = true;
           return false;
         }
-        seen_at_last = last && k.time == last->time ? seen_at_last + 1 : 1;
-        last = k;
+        last = Key{r.time_ms, r.seq};
         chunk += json::serialize(RecordJson(r));
         chunk += '\n';
         ++count;
@@ -380,13 +348,6 @@ class SearchCore : public std::enable_shared_from_this<SearchCore> {
       total.records_scanned += stats->records_scanned;
       if (more || cancelled_) break;
       if (!page_full && !stats->truncated) break;  // the store has nothing more
-      if (fresh == 0) {
-        // Everything the store handed out had been handed out before: more room next time.
-        extra = std::max(extra * 2, kPageRecords);
-      } else {
-        at_last = seen_at_last;
-        extra = 0;
-      }
     }
     if (cancelled_) {
       Finish("");
@@ -402,7 +363,8 @@ class SearchCore : public std::enable_shared_from_this<SearchCore> {
                         {"blocks_total", total.blocks_total},
                         {"blocks_read", total.blocks_read},
                         {"records_scanned", total.records_scanned}};
-      if (more && last) done["next"] = std::to_string(last->time) + "." + std::to_string(last->seq);
+      if (more && last)
+        done["next"] = std::to_string(last->time_ms) + "." + std::to_string(last->seq);
       chunk += json::serialize(done) + "\n";
     }
     Finish(std::move(chunk));
@@ -599,8 +561,8 @@ ApiHandler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
       o.newest_first = *v == "desc";
     }
     if (s.scope) o.tenants.push_back(*s.scope);
-    // `after` is the "time.seq" cursor of the last record of a previous answer. Records of one
-    // millisecond come in seq order, so the ones to skip are those of the cursor's millisecond.
+    // `after` is the "time.seq" cursor of the last record of a previous answer (the store's
+    // SearchCursor): the answer resumes exactly after that record.
     int64_t after_time = 0;
     uint64_t after_seq = 0;
     bool paging = false;
@@ -628,21 +590,17 @@ ApiHandler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
       reply.stream = std::make_shared<SearchStream>(std::move(core));
       return reply;
     }
-    if (paging) {
-      if (o.newest_first)
-        o.until_ms = std::min(o.until_ms, after_time + 1);
-      else
-        o.since_ms = std::max(o.since_ms, after_time);
-    }
+    if (paging) o.after = soc::SearchCursor{after_time, after_seq};
     const size_t want = o.limit;
-    if (paging) o.limit = want * 2;
+    o.limit = want + 1;  // one more tells whether more follow
     json::array records;
     std::string next;
+    bool full = false;
     auto stats = ctx->store->Search(*q, o, [&](const soc::Record& r) {
-      if (paging && r.time_ms == after_time &&
-          (o.newest_first ? r.seq >= after_seq : r.seq <= after_seq))
-        return true;
-      if (records.size() >= want) return false;
+      if (records.size() >= want) {
+        full = true;
+        return false;
+      }
       records.push_back(RecordJson(r));
       next = std::to_string(r.time_ms) + "." + std::to_string(r.seq);
       return true;
@@ -651,7 +609,6 @@ ApiHandler MakeApiHandler(std::shared_ptr<ApiContext> ctx) {
     json::object out;
     out["query"] = q->ToString();
     out["count"] = records.size();
-    const bool full = records.size() >= want && want > 0;
     out["truncated"] = full;
     if (full) out["next"] = next;
     out["blocks_total"] = stats->blocks_total;

@@ -8,11 +8,11 @@
 //        {"done":true,"count":N,"truncated":…,"next":CURSOR,…} (or {"error":…} if the search
 //        failed midway). limit defaults to 10,000, at most 10,000,000; memory stays bounded
 //        whatever the limit: the search runs on its own thread as store searches of at most
-//        4,096 records each, resumed after the last record handed out, and hands chunks of
-//        ~64 KiB through a queue of at most 4 that the server drains only as fast as the client
-//        reads. Records of one millisecond are handed out whole; more than 50,000 of one
-//        millisecond at a page boundary end the answer with an error line. At most 8 streams at
-//        once (503 beyond); a client that goes away cancels its search.
+//        4,096 records each, resumed at the store cursor (time, seq) of the last record handed
+//        out (exact, however many records share a millisecond), and hands chunks of ~64 KiB
+//        through a queue of at most 4 that the server drains only as fast as the client reads.
+//        At most 8 streams at once (503 beyond); a client that goes away cancels its search,
+//        and the store's scan stops within a block.
 //        &mode=page answers one JSON object {"records":[…],"next":…} of at most 10,000 instead.
 //   GET  /api/v1/records?seq=1,2,3[&tenant=ID]
 //   GET  /api/v1/alerts?status=open&severity=high&rule=ID&since=7d&limit=N&offset=N&tenant=ID

@@ -419,6 +419,62 @@ TEST_F(SocApiTest, BurstLargerThanAPageCrossesPageBoundaries) {
   EXPECT_EQ(expect, 10'000);
 }
 
+// 60,000 records of one millisecond (more than the 50,000 the API could resume within before the
+// store cursor) page through the API completely, in seq order, each once: streamed across 15
+// store pages, and with mode=page through the "next" cursor.
+TEST_F(SocApiTest, SixtyThousandRecordsOfOneMillisecondPageExactly) {
+  constexpr int kBurst = 60'000;
+  std::vector<soc::Record> burst;
+  for (int i = 0; i < kBurst; ++i) {
+    soc::Record r;
+    r.format = soc::Format::kJson;
+    r.received_ms = kNow - 3000;
+    r.tenant = "kuwana";
+    r.source = "test";
+    r.raw = R"({"@timestamp":")" + soc::FormatTimeMs(kNow - 3000) +
+            R"(","event":{"dataset":"burst"},"b":)" + std::to_string(i) + "}";
+    soc::Normalize(r);
+    burst.push_back(std::move(r));
+  }
+  ASSERT_TRUE(store_->Append(burst, {}));
+  auto streamed = Call("GET", "/api/v1/search?q=*&tenant=kuwana&limit=10000000", soc_token_);
+  ASSERT_EQ(streamed.status, 200);
+  const std::string all = Drain(streamed);
+  int64_t expect = 0;
+  json::object done;
+  for (size_t pos = 0; pos < all.size();) {
+    const size_t nl = all.find('\n', pos);
+    auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+    if (o.contains("fields"))
+      ASSERT_EQ(o.at("fields").at("b").as_int64(), expect++) << "in order, none repeated";
+    else
+      done = o;
+    pos = nl + 1;
+  }
+  EXPECT_EQ(expect, kBurst);
+  EXPECT_TRUE(done.contains("done")) << json::serialize(done);
+  EXPECT_EQ(done.at("count").as_int64(), kBurst);
+  EXPECT_FALSE(done.at("truncated").as_bool());
+  // Pages of 10,000 (newest first), each resumed at the previous page's cursor.
+  std::string after;
+  expect = kBurst - 1;
+  int pages = 0;
+  for (; pages < 20; ++pages) {
+    auto r = Call("GET",
+                  "/api/v1/search?q=*&tenant=kuwana&mode=page&limit=10000&order=desc" +
+                      (after.empty() ? std::string() : "&after=" + after),
+                  soc_token_);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json::object page = json::parse(r.body).as_object();
+    for (const auto& rec : page.at("records").as_array())
+      ASSERT_EQ(rec.at("fields").at("b").as_int64(), expect--) << "page " << pages;
+    if (!page.at("truncated").as_bool()) break;
+    after = std::string(page.at("next").as_string());
+  }
+  EXPECT_EQ(expect, -1) << "every record once";
+  EXPECT_EQ(pages, 5) << "six pages: the last one says nothing follows";
+}
+
 long VmRssKb() {
   std::ifstream in("/proc/self/status");
   std::string line;
