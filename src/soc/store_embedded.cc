@@ -215,6 +215,7 @@ bool ReadBlockAt(const File& f, uint64_t pos, uint64_t end, bool full, BlockMeta
       *why = "Bloom filter checksum mismatch";
       return false;
     }
+    if (m.bloom_k == 0 && !CheckTokenSet(buf, m, why)) return false;
     if (auto s = ReadFull(f.fd, m.body_offset(), m.body_len, &buf, f.path); !s) {
       *why = s.error().message;
       return false;
@@ -1002,14 +1003,28 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
       if (cancelled()) return stats;
       bool may = true;
       for (uint64_t h : hashes) {
-        const uint64_t at = c.meta->bloom_offset() + BloomLineOffset(h, c.meta->bloom_len);
-        if (auto s = ReadFull(c.file->fd, at, kBloomLineBytes, &line, c.file->path); !s) {
+        // A Compact()ed block's Golomb-coded set: 8 directory bytes, then the token's bucket (a
+        // bucket inconsistent with the section is taken to hold the token).
+        const GcsProbe probe = c.meta->bloom_k == 0 ? GcsLocate(h, *c.meta) : GcsProbe{};
+        uint64_t at =
+            c.meta->bloom_offset() +
+            (c.meta->bloom_k == 0 ? 4 * probe.bucket : BloomLineOffset(h, c.meta->bloom_len));
+        size_t len = c.meta->bloom_k == 0 ? 8 : kBloomLineBytes;
+        uint64_t from = 0, to = 0;
+        auto s = ReadFull(c.file->fd, at, len, &line, c.file->path);
+        if (s && c.meta->bloom_k == 0 && GcsBucketRange(line, *c.meta, &from, &to)) {
+          s = ReadFull(c.file->fd, c.meta->bloom_offset() + from, to - from, &line, c.file->path);
+        } else if (s && c.meta->bloom_k == 0) {
+          continue;
+        }
+        if (!s) {
           ++stats.blocks_corrupt;
           add_problem(At(c.file->path, c.meta->offset, s.error().message));
           may = false;
           break;
         }
-        if (!BloomLineHas(line, h, c.meta->bloom_k)) {
+        if (c.meta->bloom_k == 0 ? !GcsBucketHas(line, c.meta->gcs_rice, probe.value)
+                                 : !BloomLineHas(line, h, c.meta->bloom_k)) {
           may = false;
           break;
         }
@@ -1300,14 +1315,19 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
   rw.end = kFileHeaderBytes;
   std::vector<Record> pending;
   std::vector<uint8_t> pending_flags;
-  BloomBuilder bloom(kArchiveBloomLines, options_.archive_bloom_bits_per_token);
+  // The token set is capped where the Bloom filter was: at the tokens kArchiveBloomLines lines
+  // hold at the archive bits per token.
+  TokenSetBuilder tokens;
+  const uint32_t rice = GcsRiceFor(options_.archive_bloom_bits_per_token);
+  const size_t max_tokens = static_cast<size_t>(kArchiveBloomLines * kBloomLineBytes * 8 /
+                                                options_.archive_bloom_bits_per_token);
   std::set<std::string, std::less<>> datasets;
   uint64_t pending_raw = 0;
   auto flush = [&]() -> Status {
     if (pending.empty()) return {};
     BlockInput in;
     in.records = pending;
-    in.bloom = bloom.Finish(/*keep_memory=*/true);
+    in.bloom = tokens.Finish(rice);
     in.extra_flags = pending_flags;
     in.datasets.assign(datasets.begin(), datasets.end());
     in.level = options_.archive_level;
@@ -1333,7 +1353,7 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
     }
     for (Record& r : records) {
       options_.normalize(r);
-      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { bloom.Insert(TokenHash(t)); });
+      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
       // Background work, so the costly check is done here rather than during ingest.
       const std::string allowed[] = {LowerAsciiCopy(r.source), FormatName(r.format),
@@ -1345,7 +1365,7 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
       pending.push_back(std::move(r));
       if (pending.size() >= options_.archive_block_records ||
           pending_raw >= options_.archive_block_raw_bytes ||
-          (pending.size() % (4 * kBloomCheckEvery) == 0 && bloom.Full())) {
+          (pending.size() % (4 * kBloomCheckEvery) == 0 && tokens.Distinct() >= max_tokens)) {
         if (auto s = flush(); !s) return fail(s.error());
       }
     }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <numbers>
 #include <unordered_map>
 
 #include "core/civil_date.h"
@@ -353,6 +354,228 @@ Bloom BloomBuilder::Finish(bool keep_memory) {
     recent_ = std::vector<uint64_t>();
   }
   return bloom;
+}
+
+uint32_t GcsRiceFor(double bits_per_token) {
+  return static_cast<uint32_t>(std::clamp(std::ceil(bits_per_token * std::numbers::ln2), 1.0,
+                                          static_cast<double>(kGcsMaxRice)));
+}
+
+namespace {
+
+uint64_t MulHi(uint64_t a, uint64_t b) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
+}
+
+// The set's value range n·2^rice and its bucket width.
+struct GcsGeometry {
+  uint64_t range = 0, width = 1;
+};
+GcsGeometry GcsGeometryOf(uint64_t tokens, uint32_t rice, uint64_t buckets) {
+  GcsGeometry g;
+  g.range = tokens << rice;
+  g.width = std::max<uint64_t>(1, (g.range + buckets - 1) / std::max<uint64_t>(buckets, 1));
+  return g;
+}
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::string& out) : out_(out) {}
+  void Bit(bool one) {
+    if (used_ == 0) out_.push_back('\0');
+    if (one) out_.back() = static_cast<char>(out_.back() | (1u << used_));
+    used_ = (used_ + 1) % 8;
+  }
+  void Bits(uint64_t v, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) Bit((v >> i) & 1);
+  }
+  void AlignToByte() { used_ = 0; }
+
+ private:
+  std::string& out_;
+  uint32_t used_ = 0;  // bits used in out_.back(); 0: none (or a whole byte)
+};
+
+// Calls value(v) for each value of a bucket in order (a gap's quotient, a one bit, rice low
+// bits); stops early when value returns false. Returns false when the bucket ends inside a code
+// (a one bit without its rice bits, or nonzero padding); *end_bits: where the last code ended.
+template <typename F>
+bool DecodeGcsBucket(std::string_view bucket, uint32_t rice, F&& value, size_t* end_bits) {
+  const size_t total = bucket.size() * 8;
+  auto bit = [&](size_t i) { return (static_cast<unsigned char>(bucket[i / 8]) >> (i % 8)) & 1; };
+  size_t pos = 0;
+  uint64_t acc = 0;
+  *end_bits = 0;
+  while (pos < total) {
+    size_t q = 0;
+    while (pos < total && bit(pos) == 0) {
+      ++pos;
+      ++q;
+    }
+    if (pos == total) return true;  // zero padding: the bucket's end
+    ++pos;                          // the one bit ending the quotient
+    if (total - pos < rice) return false;
+    uint64_t low = 0;
+    for (uint32_t i = 0; i < rice; ++i) low |= static_cast<uint64_t>(bit(pos + i)) << i;
+    pos += rice;
+    acc += (static_cast<uint64_t>(q) << rice) | low;  // q < 2^19 (64 KiB), rice <= 32: no overflow
+    *end_bits = pos;
+    if (!value(acc)) return true;
+  }
+  return true;
+}
+
+// Lookups read at most this much of a bucket: a writer never makes one this long (~150 bytes
+// expected); a longer one (damage, or hashes crafted to collide) is treated as holding anything.
+constexpr uint64_t kGcsMaxBucketBytes = 64 << 10;
+
+Bloom EncodeSortedTokenSet(std::span<const uint64_t> hashes, uint32_t rice) {
+  Bloom set;
+  set.k = 0;
+  set.gcs_rice = std::clamp<uint32_t>(rice, 1, kGcsMaxRice);
+  set.gcs_tokens = hashes.size();
+  set.gcs_buckets =
+      std::max<uint64_t>(1, (hashes.size() + kGcsBucketTokens - 1) / kGcsBucketTokens);
+  const GcsGeometry g = GcsGeometryOf(set.gcs_tokens, set.gcs_rice, set.gcs_buckets);
+  std::string data;
+  std::vector<uint32_t> offsets;
+  offsets.reserve(set.gcs_buckets + 1);
+  BitWriter bits(data);
+  size_t i = 0;
+  for (uint64_t b = 0; b < set.gcs_buckets; ++b) {
+    offsets.push_back(static_cast<uint32_t>(data.size()));
+    bits.AlignToByte();
+    uint64_t last = 0;
+    bool first = true;
+    for (; i < hashes.size(); ++i) {
+      const uint64_t v = MulHi(hashes[i], g.range);
+      if (v / g.width != b) break;
+      const uint64_t value = v - b * g.width;
+      if (value == last && !first) continue;  // two hashes on one value: one code
+      first = false;
+      const uint64_t gap = value - last;
+      for (uint64_t q = gap >> set.gcs_rice; q > 0; --q) bits.Bit(false);
+      bits.Bit(true);
+      bits.Bits(gap, set.gcs_rice);
+      last = value;
+    }
+  }
+  offsets.push_back(static_cast<uint32_t>(data.size()));
+  set.bits.reserve(offsets.size() * 4 + data.size());
+  for (uint32_t o : offsets) PutU32(set.bits, o);
+  set.bits += data;
+  return set;
+}
+
+}  // namespace
+
+Bloom EncodeTokenSet(std::vector<uint64_t> hashes, uint32_t rice) {
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  return EncodeSortedTokenSet(hashes, rice);
+}
+
+GcsProbe GcsLocate(uint64_t hash, const BlockMeta& meta) {
+  const GcsGeometry g = GcsGeometryOf(meta.gcs_tokens, meta.gcs_rice, meta.gcs_buckets);
+  const uint64_t v = MulHi(hash, g.range);
+  GcsProbe p;
+  p.bucket = std::min(v / g.width, meta.gcs_buckets - 1);
+  p.value = v - p.bucket * g.width;
+  return p;
+}
+
+bool GcsBucketRange(std::string_view directory8, const BlockMeta& meta, uint64_t* from,
+                    uint64_t* to) {
+  if (directory8.size() < 8) return false;
+  const uint64_t data_start = 4 * (meta.gcs_buckets + 1);
+  *from = data_start + GetU32(directory8.data());
+  *to = data_start + GetU32(directory8.data() + 4);
+  return *from <= *to && *to <= meta.bloom_len && *to - *from <= kGcsMaxBucketBytes;
+}
+
+bool GcsBucketHas(std::string_view bucket, uint32_t rice, uint64_t value) {
+  bool found = false;
+  size_t end_bits;
+  DecodeGcsBucket(
+      bucket, rice,
+      [&](uint64_t v) {
+        found = v == value;
+        return v < value;
+      },
+      &end_bits);
+  return found;
+}
+
+bool CheckTokenSet(std::string_view section, const BlockMeta& meta, std::string* why) {
+  const uint64_t data_start = 4 * (meta.gcs_buckets + 1);
+  if (section.size() < data_start) {
+    *why = "token index shorter than its directory";
+    return false;
+  }
+  const GcsGeometry g = GcsGeometryOf(meta.gcs_tokens, meta.gcs_rice, meta.gcs_buckets);
+  const std::string_view data = section.substr(data_start);
+  uint64_t tokens = 0;
+  for (uint64_t b = 0; b < meta.gcs_buckets; ++b) {
+    const uint32_t from = GetU32(section.data() + 4 * b), to = GetU32(section.data() + 4 * b + 4);
+    if ((b == 0 && from != 0) || from > to || to > data.size() ||
+        (b + 1 == meta.gcs_buckets && to != data.size())) {
+      *why = "token index directory inconsistent at bucket " + std::to_string(b);
+      return false;
+    }
+    bool ordered = true;
+    uint64_t last = 0, count = 0;
+    size_t end_bits;
+    const std::string_view bucket = data.substr(from, to - from);
+    const bool whole = DecodeGcsBucket(
+        bucket, meta.gcs_rice,
+        [&](uint64_t v) {
+          ordered = v < g.width && (count == 0 || v > last);
+          last = v;
+          ++count;
+          return ordered;
+        },
+        &end_bits);
+    if (!whole || !ordered || bucket.size() * 8 - end_bits >= 8) {
+      *why = "token index bucket " + std::to_string(b) + " malformed";
+      return false;
+    }
+    tokens += count;
+  }
+  // Two tokens whose hashes map to one value share a code: there may be fewer codes.
+  if (tokens > meta.gcs_tokens) {
+    *why = "token index holds " + std::to_string(tokens) + " values, its meta says " +
+           std::to_string(meta.gcs_tokens);
+    return false;
+  }
+  return true;
+}
+
+void TokenSetBuilder::Insert(uint64_t hash) {
+  uint64_t& seen = recent_[(hash >> 40) & 4095];
+  if (seen == hash) return;
+  seen = hash;
+  hashes_.push_back(hash);
+  if (hashes_.size() - sorted_ >= (size_t{1} << 20)) Distinct();
+}
+
+size_t TokenSetBuilder::Distinct() {
+  if (sorted_ < hashes_.size()) {
+    std::sort(hashes_.begin() + static_cast<std::ptrdiff_t>(sorted_), hashes_.end());
+    std::inplace_merge(hashes_.begin(), hashes_.begin() + static_cast<std::ptrdiff_t>(sorted_),
+                       hashes_.end());
+    hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
+    sorted_ = hashes_.size();
+  }
+  return sorted_;
+}
+
+Bloom TokenSetBuilder::Finish(uint32_t rice) {
+  Distinct();
+  Bloom set = EncodeSortedTokenSet(hashes_, rice);
+  hashes_.clear();
+  sorted_ = 0;
+  std::fill(recent_.begin(), recent_.end(), 0);
+  return set;
 }
 
 namespace {
@@ -860,9 +1083,15 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
 
   const Bloom& bloom = input.bloom;
   const size_t lines = bloom.bits.size() / kBloomLineBytes;
-  if (bloom.bits.empty() || bloom.bits.size() % kBloomLineBytes != 0 ||
-      !std::has_single_bit(lines) || bloom.bits.size() > kMaxBloomBytes || bloom.k < 1 ||
-      bloom.k > kBloomMaxK) {
+  if (bloom.k == 0) {
+    if (input.version < 5 || bloom.gcs_rice < 1 || bloom.gcs_rice > kGcsMaxRice ||
+        bloom.gcs_buckets < 1 || bloom.gcs_tokens > kGcsMaxTokens ||
+        bloom.bits.size() < 4 * (bloom.gcs_buckets + 1) || bloom.bits.size() > kMaxBloomBytes) {
+      return MakeError(Errc::kInternal, "a malformed token set");
+    }
+  } else if (bloom.bits.empty() || bloom.bits.size() % kBloomLineBytes != 0 ||
+             !std::has_single_bit(lines) || bloom.bits.size() > kMaxBloomBytes ||
+             bloom.k > kBloomMaxK) {
     return MakeError(Errc::kInternal, "a malformed Bloom filter");
   }
 
@@ -892,6 +1121,11 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   m.raw_bytes = raw_total;
   m.body_raw_len = body.size();
   m.bloom_k = bloom.k;
+  if (bloom.k == 0) {
+    m.gcs_tokens = bloom.gcs_tokens;
+    m.gcs_rice = bloom.gcs_rice;
+    m.gcs_buckets = bloom.gcs_buckets;
+  }
 
   m.version = input.version;
   std::string meta_bytes;
@@ -905,6 +1139,11 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   PutVarint(meta_bytes, m.raw_bytes);
   PutVarint(meta_bytes, m.body_raw_len);
   PutVarint(meta_bytes, m.bloom_k);
+  if (m.bloom_k == 0) {
+    PutVarint(meta_bytes, m.gcs_tokens);
+    PutVarint(meta_bytes, m.gcs_rice);
+    PutVarint(meta_bytes, m.gcs_buckets);
+  }
   PutVarint(meta_bytes, m.tenants.size());
   for (const auto& t : m.tenants) PutString(meta_bytes, t);
   PutVarint(meta_bytes, m.datasets.size());
@@ -958,9 +1197,10 @@ bool ParseBlockHeader(std::string_view h, BlockMeta* meta, std::string* why) {
   meta->meta_crc = GetU32(h.data() + 16);
   meta->bloom_crc = GetU32(h.data() + 20);
   meta->body_crc = GetU32(h.data() + 24);
+  // A Bloom filter's length (a power of two of lines) is checked with the meta, which says
+  // whether the section is one (a version 5 token set has any length).
   if (meta->meta_len > kMaxMetaBytes || meta->bloom_len > kMaxBloomBytes ||
-      meta->bloom_len % kBloomLineBytes != 0 ||
-      !std::has_single_bit(meta->bloom_len / kBloomLineBytes) || meta->body_len > kMaxBodyBytes) {
+      meta->body_len > kMaxBodyBytes) {
     *why = "block header lengths out of range";
     return false;
   }
@@ -992,8 +1232,28 @@ bool ParseBlockMeta(std::string_view bytes, BlockMeta* meta, std::string* why) {
     return false;
   }
   if (records == 0 || min_time > max_time || min_seq > max_seq || max_seq - min_seq + 1 < records ||
-      body_raw_len > kMaxBodyRawBytes || k == 0 || k > kBloomMaxK || level > 30) {
+      body_raw_len > kMaxBodyRawBytes || (k == 0 && version < 5) || k > kBloomMaxK || level > 30) {
     *why = "block meta values inconsistent";
+    return false;
+  }
+  meta->gcs_tokens = meta->gcs_buckets = meta->gcs_rice = 0;
+  if (k == 0) {
+    uint64_t tokens, rice, buckets;
+    if (!in.Varint(&tokens) || !in.Varint(&rice) || !in.Varint(&buckets)) {
+      *why = "block meta cut short";
+      return false;
+    }
+    if (tokens > kGcsMaxTokens || rice < 1 || rice > kGcsMaxRice || buckets < 1 ||
+        buckets > meta->bloom_len / 4 || 4 * (buckets + 1) > meta->bloom_len) {
+      *why = "block token index parameters inconsistent";
+      return false;
+    }
+    meta->gcs_tokens = tokens;
+    meta->gcs_rice = static_cast<uint32_t>(rice);
+    meta->gcs_buckets = buckets;
+  } else if (meta->bloom_len % kBloomLineBytes != 0 ||
+             !std::has_single_bit(meta->bloom_len / kBloomLineBytes)) {
+    *why = "block Bloom filter length not a power of two of lines";
     return false;
   }
   meta->level = static_cast<uint32_t>(level);

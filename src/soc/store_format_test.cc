@@ -111,7 +111,7 @@ TEST(StoreFormatTest, FileHeaders) {
 
 class StoreFormatBlockTest : public ::testing::TestWithParam<uint32_t> {};
 INSTANTIATE_TEST_SUITE_P(Versions, StoreFormatBlockTest,
-                         ::testing::Values(1u, 2u, 3u, kBlockVersion));
+                         ::testing::Values(1u, 2u, 3u, 4u, kBlockVersion));
 
 TEST_P(StoreFormatBlockTest, BlockRoundTrip) {
   std::vector<Record> records = {R(5, 1000, "first"), R(6, -5000, "", "t2"),
@@ -513,6 +513,158 @@ TEST(StoreFormatTest, BloomInsertAllAndReuseBuildTheSameFilter) {
   const Bloom a = one.Finish(false), b = all.Finish(false), c = reused.Finish(false);
   EXPECT_EQ(a.bits, b.bits);
   EXPECT_EQ(a.bits, c.bits);
+}
+
+// Looks a hash up in a version 5 token set section as Search does: directory, then bucket.
+bool SetHas(std::string_view section, const BlockMeta& meta, uint64_t h) {
+  const GcsProbe probe = GcsLocate(h, meta);
+  uint64_t from, to;
+  if (!GcsBucketRange(section.substr(4 * probe.bucket, 8), meta, &from, &to)) return true;
+  return GcsBucketHas(section.substr(from, to - from), meta.gcs_rice, probe.value);
+}
+
+BlockMeta SetMeta(const Bloom& set) {
+  BlockMeta m;
+  m.bloom_len = static_cast<uint32_t>(set.bits.size());
+  m.gcs_tokens = set.gcs_tokens;
+  m.gcs_rice = set.gcs_rice;
+  m.gcs_buckets = set.gcs_buckets;
+  return m;
+}
+
+// The Golomb-coded set that replaces the Bloom filter of Compact()ed blocks: every token is
+// found, its false-positive rate is no higher than the blocked Bloom filter's at the same
+// option (8 bits per token, what Compact() uses), and it is smaller.
+TEST(StoreFormatTest, TokenSetHasEveryTokenFewerFalsePositivesAndFewerBytes) {
+  std::mt19937_64 rng(5);
+  TokenSetBuilder builder;
+  BloomBuilder bloom_builder(32768, 8);
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 60000; ++i) hashes.push_back(TokenHash("tok" + std::to_string(rng())));
+  for (int pass = 0; pass < 2; ++pass) {  // duplicates are kept once
+    for (uint64_t h : hashes) {
+      builder.Insert(h);
+      bloom_builder.Insert(h);
+    }
+  }
+  EXPECT_EQ(builder.Distinct(), hashes.size());
+  const uint32_t rice = GcsRiceFor(8);
+  EXPECT_EQ(rice, 6u);
+  const Bloom set = builder.Finish(rice);
+  const Bloom bloom = bloom_builder.Finish(false);
+  EXPECT_EQ(set.k, 0u);
+  EXPECT_EQ(set.gcs_tokens, hashes.size());
+  EXPECT_EQ(set.gcs_buckets, (hashes.size() + kGcsBucketTokens - 1) / kGcsBucketTokens);
+  const BlockMeta meta = SetMeta(set);
+  std::string why;
+  EXPECT_TRUE(CheckTokenSet(set.bits, meta, &why)) << why;
+  for (uint64_t h : hashes) ASSERT_TRUE(SetHas(set.bits, meta, h));
+  int set_fp = 0, bloom_fp = 0;
+  constexpr int kProbes = 200000;
+  for (int i = 0; i < kProbes; ++i) {
+    const uint64_t h = TokenHash("absent" + std::to_string(i));
+    set_fp += SetHas(set.bits, meta, h);
+    bloom_fp += BloomLineHas(
+        std::string_view(bloom.bits).substr(BloomLineOffset(h, bloom.bits.size()), 64), h, bloom.k);
+  }
+  // 2^-6 = 1.56 % expected; 3,125 of 200,000 with a standard deviation of ~56.
+  EXPECT_NEAR(set_fp, kProbes / 64, 300);
+  EXPECT_LT(set_fp, bloom_fp);
+  const double set_bits = set.bits.size() * 8.0 / hashes.size();
+  EXPECT_LT(set_bits, rice + 2.1);  // Rice codes ~rice + 1.6, directory 0.25, padding
+  EXPECT_LT(set.bits.size(), bloom.bits.size());
+  // The builder is empty again and reusable.
+  EXPECT_EQ(builder.Distinct(), 0u);
+  builder.Insert(hashes[0]);
+  const Bloom one = builder.Finish(rice);
+  EXPECT_EQ(one.gcs_tokens, 1u);
+  EXPECT_TRUE(SetHas(one.bits, SetMeta(one), hashes[0]));
+}
+
+TEST(StoreFormatTest, TokenSetEdgeCases) {
+  std::string why;
+  const Bloom empty = EncodeTokenSet({}, 6);
+  EXPECT_EQ(empty.gcs_buckets, 1u);
+  EXPECT_EQ(empty.bits.size(), 8u);
+  EXPECT_TRUE(CheckTokenSet(empty.bits, SetMeta(empty), &why)) << why;
+  for (uint64_t h : {uint64_t{0}, uint64_t{1}, UINT64_MAX}) {
+    EXPECT_FALSE(SetHas(empty.bits, SetMeta(empty), h));
+  }
+  // Hashes at the ends of the range, every Rice parameter, hashes that share a value.
+  for (uint32_t rice : {1u, 6u, 31u, 32u}) {
+    SCOPED_TRACE(rice);
+    std::vector<uint64_t> hashes = {0, 1, 2, UINT64_MAX, UINT64_MAX - 1, uint64_t{1} << 63};
+    for (int i = 0; i < 1000; ++i) hashes.push_back(TokenHash(std::to_string(i)));
+    const Bloom set = EncodeTokenSet(hashes, rice);
+    const BlockMeta meta = SetMeta(set);
+    EXPECT_TRUE(CheckTokenSet(set.bits, meta, &why)) << why;
+    for (uint64_t h : hashes) EXPECT_TRUE(SetHas(set.bits, meta, h)) << h;
+  }
+  // Damage with the checksum recomputed is found by the check, and lookups stay bounded.
+  const Bloom set = EncodeTokenSet({TokenHash("a"), TokenHash("b"), TokenHash("c")}, 6);
+  const BlockMeta meta = SetMeta(set);
+  std::string bad = set.bits;
+  bad[4] = 1;  // the last directory offset no longer the data's length
+  EXPECT_FALSE(CheckTokenSet(bad, meta, &why));
+  EXPECT_NE(why.find("directory"), std::string::npos) << why;
+  bad = set.bits + '\x80';  // a one bit with no Rice bits after it: a cut code
+  bad[4] = static_cast<char>(bad[4] + 1);
+  BlockMeta longer = meta;
+  longer.bloom_len += 1;
+  EXPECT_FALSE(CheckTokenSet(bad, longer, &why));
+  EXPECT_NE(why.find("malformed"), std::string::npos) << why;
+  BlockMeta more = meta;
+  more.gcs_tokens = 2;  // fewer tokens than codes
+  EXPECT_FALSE(CheckTokenSet(set.bits, more, &why));
+  EXPECT_FALSE(CheckTokenSet(std::string_view(set.bits).substr(0, 7), meta, &why));
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 2000; ++i) {
+    std::string noise = set.bits;
+    for (int j = 0; j < 3; ++j) noise[rng() % noise.size()] = static_cast<char>(rng());
+    CheckTokenSet(noise, meta, &why);
+    SetHas(noise, meta, rng());
+  }
+  // A bucket range past the section is refused, so Search treats the block as a candidate.
+  std::string dir;
+  PutU32(dir, 0);
+  PutU32(dir, 1000);
+  uint64_t from, to;
+  EXPECT_FALSE(GcsBucketRange(dir, meta, &from, &to));
+}
+
+// A version 5 block with a token set: its meta carries the set's parameters, older versions
+// cannot hold one, and the set is read back from the block's bytes.
+TEST(StoreFormatTest, BlockWithTokenSet) {
+  std::vector<Record> records = {R(1, 1000, "first line"), R(2, 2000, "second line")};
+  BlockInput in;
+  in.records = records;
+  in.bloom = EncodeTokenSet({TokenHash("first"), TokenHash("second"), TokenHash("line")}, 6);
+  BlockMeta meta;
+  auto bytes = EncodeBlock(in, &meta);
+  ASSERT_TRUE(bytes);
+  BlockMeta parsed;
+  std::string why;
+  ASSERT_TRUE(ParseBlockHeader(*bytes, &parsed, &why)) << why;
+  ASSERT_TRUE(ParseBlockMeta(std::string_view(*bytes).substr(kBlockHeaderBytes, parsed.meta_len),
+                             &parsed, &why))
+      << why;
+  EXPECT_EQ(parsed.bloom_k, 0u);
+  EXPECT_EQ(parsed.gcs_tokens, 3u);
+  EXPECT_EQ(parsed.gcs_rice, 6u);
+  EXPECT_EQ(parsed.gcs_buckets, 1u);
+  const std::string_view section =
+      std::string_view(*bytes).substr(parsed.bloom_offset(), parsed.bloom_len);
+  EXPECT_TRUE(CheckTokenSet(section, parsed, &why)) << why;
+  for (const char* t : {"first", "second", "line"})
+    EXPECT_TRUE(SetHas(section, parsed, TokenHash(t)));
+  std::vector<Record> out;
+  ASSERT_TRUE(DecodeBlockBody(
+      std::string_view(*bytes).substr(parsed.body_offset(), parsed.body_len), parsed, &out, &why))
+      << why;
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].raw, "second line");
+  in.version = 4;
+  EXPECT_FALSE(EncodeBlock(in, &meta));
 }
 
 TEST(StoreFormatTest, JournalRoundTrip) {

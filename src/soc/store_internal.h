@@ -31,12 +31,16 @@
 //   meta (meta_len bytes): varint version (kBlockVersion: 4; 1 to 3 are read too) | varint zstd
 //   level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
-//     varint body_raw_len | varint bloom_k | varint n, n × str tenant | varint n, n × str dataset |
+//     varint body_raw_len | varint bloom_k | version 5 with bloom_k 0 only: varint gcs_tokens |
+//     varint gcs_rice | varint gcs_buckets | varint n, n × str tenant | varint n, n × str dataset |
 //     varint n, n × str source (the exact sets of the block's tenants, event.datasets and sources)
 //   bloom (bloom_len bytes, a power of two of 64-byte lines): a blocked Bloom filter over the
 //     block's tokens (IndexRecordTokens, query_internal.h); token hash h = TokenHash(token) sets
-//     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes
-//   body (body_len bytes): version 3: u32 c | c bytes: a zstd frame of the columns | a zstd frame
+//     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes; version 5
+//     with bloom_k 0 (what Compact() writes): a Golomb-coded set of the same token hashes
+//     (kGcsBucketTokens below), any length
+//   body (body_len bytes): version 5 as version 4; version 3: u32 c | c bytes: a zstd frame of the
+//   columns | a zstd frame
 //     of the raw texts (versions 1, 2: one zstd frame of both); decompressed and concatenated
 //     (body_raw_len bytes), column by column:
 //     varint n | seq: varint first, n-1 × varint delta | time: version 3: n × zz delta of
@@ -138,9 +142,13 @@ struct FileHeaderInfo {
 // bytes are a prefix of a valid one (an interrupted creation) has data_start = its size.
 FileHeaderInfo ReadFileHeader(std::string_view head, FileKind kind);
 
+// A block's token index section: a blocked Bloom filter (k >= 1), or (k == 0, block version 5,
+// Compact()ed blocks) a Golomb-coded set built by EncodeTokenSet.
 struct Bloom {
-  std::string bits;  // a power-of-two number of kBloomLineBytes lines
+  std::string bits;  // Bloom: a power-of-two number of kBloomLineBytes lines
   uint32_t k = 0;
+  uint64_t gcs_tokens = 0, gcs_buckets = 0;  // k == 0 only
+  uint32_t gcs_rice = 0;
 };
 
 // Builds a block's Bloom filter while its records arrive: the filter starts at its largest size
@@ -177,7 +185,58 @@ size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
 // The block meta version this build writes, and the newest it reads.
-inline constexpr uint32_t kBlockVersion = 4;
+inline constexpr uint32_t kBlockVersion = 5;
+struct BlockMeta;
+
+// The token index of Compact()ed blocks (version 5, meta bloom_k 0): a Golomb-coded set. Each
+// distinct token hash maps to v = (hash × n·2^rice) >> 64 in [0, n·2^rice) (n distinct tokens);
+// a lookup of a token that is not in the set finds its v with probability about 2^-rice. The
+// range is cut into `buckets` equal parts of width W = ceil(n·2^rice / buckets) (about
+// kGcsBucketTokens tokens each); a bucket holds its values minus bucket·W, sorted, as
+// Golomb–Rice codes of the gaps (the first from 0): q = gap >> rice as q zero bits and a one
+// bit, then the low rice bits, least significant bit first, bits filled from each byte's bit 0.
+// Buckets start on a byte; the padding after the last code is zero bits (an unterminated
+// quotient ends the bucket). Section: (buckets + 1) × u32 byte offsets of the buckets in the data
+// that follows (the first 0, non-decreasing, the last the data's length), then the data. A
+// lookup reads 8 directory bytes and one bucket (~150 bytes), where a Bloom line is 64; the set
+// takes about rice + 1.9 bits per token, where the Bloom filter it replaces takes 8-16.
+inline constexpr uint64_t kGcsBucketTokens = 128;
+inline constexpr uint32_t kGcsMaxRice = 32;
+inline constexpr uint64_t kGcsMaxTokens = uint64_t{1} << 28;
+// The Rice parameter giving a false-positive rate no higher than an optimal plain Bloom filter's
+// at bits_per_token (0.6185^bits), which a blocked one only approaches: ceil(bits × ln 2).
+uint32_t GcsRiceFor(double bits_per_token);
+// Builds the index over hashes (sorted and deduplicated here). An empty set gets one bucket.
+Bloom EncodeTokenSet(std::vector<uint64_t> hashes, uint32_t rice);
+// Where a lookup of hash goes: its bucket, and its value inside the bucket.
+struct GcsProbe {
+  uint64_t bucket = 0;
+  uint64_t value = 0;
+};
+GcsProbe GcsLocate(uint64_t hash, const BlockMeta& meta);
+// The byte range [*from, *to) of a bucket in the section, from the 8 directory bytes at
+// 4 × bucket; false when they are inconsistent with the section's length (bloom_len).
+bool GcsBucketRange(std::string_view directory8, const BlockMeta& meta, uint64_t* from,
+                    uint64_t* to);
+// Whether a bucket's codes hold value. Bounded by the bucket's length, whatever its bytes.
+bool GcsBucketHas(std::string_view bucket, uint32_t rice, uint64_t value);
+// Decodes the whole section and checks it (directory order, codes within their buckets, every
+// value inside its bucket's range, the token count): for Verify. False with *why.
+bool CheckTokenSet(std::string_view section, const BlockMeta& meta, std::string* why);
+// Collects a Compact()ed block's token hashes while its records arrive. Not thread-safe.
+class TokenSetBuilder {
+ public:
+  void Insert(uint64_t hash);
+  // Distinct hashes so far (sorts and deduplicates what arrived since the last call).
+  size_t Distinct();
+  // The index; the builder is empty afterwards and keeps its memory.
+  Bloom Finish(uint32_t rice);
+
+ private:
+  std::vector<uint64_t> hashes_;
+  size_t sorted_ = 0;  // hashes_[0, sorted_) are sorted and distinct
+  std::vector<uint64_t> recent_ = std::vector<uint64_t>(4096, 0);
+};
 
 struct BlockMeta {
   uint64_t offset = 0;   // of the block in its file
@@ -189,7 +248,9 @@ struct BlockMeta {
   int64_t min_time = 0, max_time = 0;
   uint64_t min_seq = 0, max_seq = 0;
   uint64_t raw_bytes = 0, body_raw_len = 0;
-  uint32_t bloom_k = 0;
+  uint32_t bloom_k = 0;  // 0 (version 5): the section is a Golomb-coded set (gcs_*)
+  uint64_t gcs_tokens = 0, gcs_buckets = 0;
+  uint32_t gcs_rice = 0;
   std::vector<std::string> tenants, datasets, sources;  // exact sets, sorted
 
   uint64_t bloom_offset() const { return offset + kBlockHeaderBytes + meta_len; }

@@ -662,6 +662,64 @@ TEST_F(StoreTest, VerifyFindsAFlippedByteInEveryKindOfStoredData) {
   EXPECT_NE(report->problems[0].find("at offset 16"), std::string::npos);
 }
 
+// Compact()ed blocks carry a Golomb-coded token set instead of a Bloom filter: searches for
+// tokens no record has skip them unread, those that some record has find it, and a flipped byte
+// in the set is found by Verify.
+TEST_F(StoreTest, CompactedBlocksPruneByTheirTokenSet) {
+  Open();
+  for (int b = 0; b < 4; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 64; ++i) {
+      batch.push_back(Rec(kT0 + b * 64 + i, "proxy.access", "t1",
+                          "word" + std::to_string(b * 64 + i),
+                          "10.2." + std::to_string(b) + "." + std::to_string(i)));
+    }
+    Append(batch);
+  }
+  ASSERT_TRUE(store_->Compact(kT0 + kDay));
+  const auto blk = FilesEndingWith(".blk");
+  ASSERT_EQ(blk.size(), 1u);
+  const std::string bytes = ReadAll(blk[0]);
+  constexpr uint64_t kBase = store_internal::kFileHeaderBytes;
+  store_internal::BlockMeta m;
+  std::string why;
+  ASSERT_TRUE(store_internal::ParseBlockHeader(std::string_view(bytes).substr(kBase), &m, &why));
+  ASSERT_TRUE(store_internal::ParseBlockMeta(
+      std::string_view(bytes).substr(kBase + store_internal::kBlockHeaderBytes, m.meta_len), &m,
+      &why))
+      << why;
+  EXPECT_EQ(m.version, store_internal::kBlockVersion);
+  EXPECT_EQ(m.bloom_k, 0u);
+  EXPECT_EQ(m.records, 256u);
+  EXPECT_GT(m.gcs_tokens, 256u);
+  SearchOptions opts;
+  opts.limit = 1000;
+  for (int i = 0; i < 256; i += 17) {
+    SearchStats stats;
+    EXPECT_EQ(Find("word" + std::to_string(i), opts, &stats).size(), 1u) << i;
+    EXPECT_EQ(stats.blocks_read, 1u);
+  }
+  int read = 0;
+  for (int i = 0; i < 100; ++i) {
+    SearchStats stats;
+    EXPECT_TRUE(Find("absent" + std::to_string(i), opts, &stats).empty());
+    read += static_cast<int>(stats.blocks_read);
+  }
+  EXPECT_LT(read, 10);  // ~1.6 % false positives
+  SearchStats stats;
+  EXPECT_EQ(Find("source.ip:10.2.3.9", opts, &stats).size(), 1u);
+  auto report = store_->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+  Flip(blk[0],
+       m.offset + kBase + store_internal::kBlockHeaderBytes + m.meta_len + 4 * m.gcs_buckets + 9);
+  report = store_->Verify();
+  ASSERT_TRUE(report);
+  ASSERT_FALSE(report->problems.empty());
+  EXPECT_NE(report->problems[0].find(blk[0].string() + " at offset 16"), std::string::npos)
+      << report->problems[0];
+}
+
 TEST_F(StoreTest, DamagedTailIsMovedAsideAndReported) {
   Open();
   for (int b = 0; b < 2; ++b) {  // two sealed blocks

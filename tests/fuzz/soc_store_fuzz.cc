@@ -2,7 +2,8 @@
 // replaces or patches one of its stored files (a partition's block file or the journal), and the
 // store is opened, searched, asked for records by seq, verified and appended to. Whatever the
 // bytes, nothing may crash, hang or leak; damage is reported, never returned as records.
-// Input: byte 0 picks the file (even: block file, odd: journal), byte 1 the mode (bit 0 clear:
+// Input: byte 0 picks the file (odd: journal; even: block file, or with bit 1 set the Compact()ed
+// partition, whose blocks carry Golomb-coded token sets), byte 1 the mode (bit 0 clear:
 // replace the file with the rest of the input; set: write the rest at offset byte 2 × 16 +
 // byte 3; bit 1 set: then recompute every checksum, so the fuzzer reaches the decoders behind
 // them).
@@ -34,9 +35,9 @@ EmbeddedStoreOptions Options(const fs::path& dir) {
   return o;
 }
 
-Record Rec(int i) {
+Record Rec(int i, int64_t shift_ms = 0) {
   Record r;
-  r.time_ms = 1'764'115'200'000 + i * 1000;
+  r.time_ms = 1'764'115'200'000 + i * 1000 + shift_ms;
   r.received_ms = r.time_ms + 7;
   r.format = Format::kJson;
   r.source = "spool:fuzz";
@@ -49,7 +50,7 @@ Record Rec(int i) {
 
 struct Template {
   fs::path dir;
-  fs::path block_rel, journal_rel;
+  fs::path block_rel, journal_rel, compacted_rel;
 };
 
 const Template& MakeTemplate() {
@@ -60,6 +61,10 @@ const Template& MakeTemplate() {
     {
       auto store = OpenEmbeddedStore(Options(tpl->dir));
       if (!store) std::abort();
+      // The day before: a partition that Compact() rewrites into one archive block.
+      std::vector<Record> old;
+      for (int i = 0; i < 10; ++i) old.push_back(Rec(i, -86'400'000));
+      if (!(*store)->Append(old, {}) || !(*store)->Compact(1'764'115'200'000)) std::abort();
       std::vector<Record> batch;
       for (int i = 0; i < 10; ++i) batch.push_back(Rec(i));
       const std::vector<Checkpoint> first = {{"k", "v"}}, second = {{"k", "w"}};
@@ -69,10 +74,14 @@ const Template& MakeTemplate() {
     }
     for (const auto& e : fs::recursive_directory_iterator(tpl->dir)) {
       const auto rel = fs::relative(e.path(), tpl->dir);
-      if (e.path().extension() == ".blk") tpl->block_rel = rel;
+      if (e.path().extension() == ".blk") {
+        (e.path().stem() == "2025-11-25" ? tpl->compacted_rel : tpl->block_rel) = rel;
+      }
       if (e.path().extension() == ".wal") tpl->journal_rel = rel;
     }
-    if (tpl->block_rel.empty() || tpl->journal_rel.empty()) std::abort();
+    if (tpl->block_rel.empty() || tpl->journal_rel.empty() || tpl->compacted_rel.empty()) {
+      std::abort();
+    }
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(
@@ -129,7 +138,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fs::path dir = fs::temp_directory_path() / ("soc_store_fuzz_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::copy(tpl.dir, dir, fs::copy_options::recursive);
-  const fs::path target = dir / (data[0] % 2 ? tpl.journal_rel : tpl.block_rel);
+  const fs::path target = dir / (data[0] % 2   ? tpl.journal_rel
+                                 : data[0] & 2 ? tpl.compacted_rel
+                                               : tpl.block_rel);
   const std::string bytes(reinterpret_cast<const char*>(data) + 4, size - 4);
   if (data[1] % 2 == 0) {
     std::ofstream(target, std::ios::binary | std::ios::trunc) << bytes;
@@ -151,7 +162,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto store = OpenEmbeddedStore(Options(dir));
     if (store) {
       auto& s = **store;
-      for (const char* q : {"*", "source.ip:10.0.0.3", "record", "tenant.id:t1 OR 7"}) {
+      for (const char* q :
+           {"*", "source.ip:10.0.0.3", "record", "tenant.id:t1 OR 7", "message:absent"}) {
         SearchOptions opts;
         opts.limit = 100;
         uint64_t n = 0;
