@@ -164,8 +164,8 @@ void DropCache(const fs::path& dir) {
   }
 }
 
-// Where the store's bytes go, from its files: file headers, block headers and metas, Bloom
-// filters, bodies (and inside the bodies, the per-record columns and the raw texts compressed
+// Where the store's bytes go, from its files: file headers, block headers and metas, token
+// indexes, bodies (and inside the bodies, the per-record columns and the raw texts compressed
 // apart), the journal.
 void PrintStoreBreakdown(const fs::path& store_dir) {
   namespace si = soc::store_internal;
@@ -205,7 +205,13 @@ void PrintStoreBreakdown(const fs::path& store_dir) {
       files, blocks, Group(b.records).c_str());
   row("file headers", file_headers);
   row("block headers + metas", b.header_and_meta);
-  row("Bloom filters", b.bloom);
+  row("token indexes (Bloom filters; Golomb-coded sets in compacted blocks)", b.bloom);
+  if (b.token_sets > 0) {
+    std::printf(
+        "(of them Golomb-coded sets: %s bytes for %s distinct tokens, %.2f bits per token)\n",
+        Group(b.token_sets).c_str(), Group(b.token_set_tokens).c_str(),
+        b.token_set_tokens ? 8.0 * b.token_sets / b.token_set_tokens : 0.0);
+  }
   row("block bodies (zstd)", b.body);
   row("  per-record columns alone, compressed apart", b.columns_alone);
   row("  raw texts alone, compressed apart", b.raw_alone);

@@ -357,7 +357,7 @@ Bloom BloomBuilder::Finish(bool keep_memory) {
 }
 
 uint32_t GcsRiceFor(double bits_per_token) {
-  return static_cast<uint32_t>(std::clamp(std::ceil(bits_per_token * std::numbers::ln2), 1.0,
+  return static_cast<uint32_t>(std::clamp(std::ceil(bits_per_token * std::numbers::ln2) + 1, 1.0,
                                           static_cast<double>(kGcsMaxRice)));
 }
 
@@ -1598,6 +1598,10 @@ bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
   out->records += m.records;
   out->header_and_meta += kBlockHeaderBytes + m.meta_len;
   out->bloom += m.bloom_len;
+  if (m.bloom_k == 0) {
+    out->token_sets += m.bloom_len;
+    out->token_set_tokens += m.gcs_tokens;
+  }
   out->body += m.body_len;
   if (m.version >= 3) {  // the two frames are the parts compressed apart
     std::string_view columns, texts;

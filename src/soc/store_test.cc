@@ -705,7 +705,7 @@ TEST_F(StoreTest, CompactedBlocksPruneByTheirTokenSet) {
     EXPECT_TRUE(Find("absent" + std::to_string(i), opts, &stats).empty());
     read += static_cast<int>(stats.blocks_read);
   }
-  EXPECT_LT(read, 10);  // ~1.6 % false positives
+  EXPECT_LT(read, 10);  // ~0.8 % false positives
   SearchStats stats;
   EXPECT_EQ(Find("source.ip:10.2.3.9", opts, &stats).size(), 1u);
   auto report = store_->Verify();
