@@ -370,38 +370,30 @@ TEST(CdiffScript, RefusesWithThePreciseReason) {
 }
 
 TEST(CdiffScript, Bounds) {
-  CdiffLimits l;
-  l.max_commands = 3;
-  DatabaseFiles f = Db();
-  auto s = ApplyCdiffScript("OPEN a.ndb\nADD 1\nADD 2\nADD 3\nCLOSE\n", f, l);
-  ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("more than 3 commands"), std::string::npos);
-
-  l = {};
-  l.max_line_bytes = 10;
-  f = Db();
-  s = ApplyCdiffScript("OPEN a.ndb\nADD 0123456789abcdef\nCLOSE\n", f, l);
-  ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("line 2: longer than 10 bytes"), std::string::npos);
-
-  l = {};
-  l.max_files = 3;
-  f = Db();
-  s = ApplyCdiffScript("OPEN a.ndb\nADD 1\nCLOSE\n", f, l);
-  ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("more than 3 files"), std::string::npos);
-
-  l = {};
-  l.max_database_bytes = 64;
-  f = Db();
-  s = ApplyCdiffScript("OPEN daily.ndb\nADD " + std::string(40, 'x') + "\nCLOSE\n", f, l);
-  ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("would exceed 64 bytes"), std::string::npos);
-
-  l = {};
-  l.max_script_bytes = 8;
-  f = Db();
-  EXPECT_FALSE(ApplyCdiffScript("OPEN a.ndb\nCLOSE\n", f, l));
+  // Each limit, set low, refuses a script that passes it by a little; the error names it.
+  struct Case {
+    CdiffLimits limits;
+    std::string script;
+    const char* why;
+  };
+  const Case cases[] = {
+      {{.max_commands = 3}, "OPEN a.ndb\nADD 1\nADD 2\nADD 3\nCLOSE\n", "more than 3 commands"},
+      {{.max_line_bytes = 10},
+       "OPEN a.ndb\nADD 0123456789abcdef\nCLOSE\n",
+       "line 2: longer than 10 bytes"},
+      {{.max_files = 3}, "OPEN a.ndb\nADD 1\nCLOSE\n", "more than 3 files"},
+      {{.max_database_bytes = 64},
+       "OPEN daily.ndb\nADD " + std::string(40, 'x') + "\nCLOSE\n",
+       "would exceed 64 bytes"},
+      {{.max_script_bytes = 8}, "OPEN a.ndb\nCLOSE\n", "more than 8 bytes"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.script);
+    DatabaseFiles f = Db();
+    auto s = ApplyCdiffScript(c.script, f, c.limits);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find(c.why), std::string::npos) << s.error().message;
+  }
 }
 
 // --- Containers --------------------------------------------------------------------------

@@ -224,81 +224,53 @@ TEST(SigmaEvalTest, EngineAgreesWithReferenceOnLoggenRecords) {
 // Hand-made rules at the predicates' edges: equals/startswith/endswith against where the literal
 // occurs, repeated literals, |all, keywords in message and raw, |cased, globs, not, 1 of.
 TEST(SigmaEvalTest, PredicatesAtTheEdges) {
-  const char* kRules = R"(
-title: edges equals
-id: r-equals
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path: '/a/b'}
-  condition: sel
----
-title: edges startswith
-id: r-starts
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path|startswith: '/ab'}
-  condition: sel
----
-title: edges endswith
-id: r-ends
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path|endswith: 'ab/'}
-  condition: sel
----
-title: edges contains all
-id: r-all
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path|contains|all: ['abc', 'xyz']}
-  condition: sel
----
-title: edges not
-id: r-not
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path|contains: 'abc'}
-  filter: {url.path|endswith: '.png'}
-  condition: sel and not filter
----
-title: edges keywords
-id: r-kw
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  keywords: ['evil-marker', 'other-marker']
-  condition: keywords
----
-title: edges cased
-id: r-cased
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path|contains|cased: 'MiXeD'}
-  condition: sel
----
-title: edges glob
-id: r-glob
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel: {url.path: '/adm?n/*/conf*'}
-  condition: sel
----
-title: edges one of
-id: r-oneof
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  sel_a: {url.path|startswith: '/one'}
-  sel_b: {url.path|endswith: 'two'}
-  condition: 1 of sel_*
----
-title: edges only not
-id: r-onlynot
-logsource: {product: seccloud, service: proxy.access}
-detection:
-  filter: {url.path|contains: 'zzz'}
-  condition: not filter
-)";
+  // One rule a row: the title (after "edges "), the id and the detection block's lines.
+  struct EdgeRule {
+    const char* title;
+    const char* id;
+    const char* detection;
+  };
+  constexpr EdgeRule kEdgeRules[] = {
+      {"equals", "r-equals",
+       "  sel: {url.path: '/a/b'}\n"
+       "  condition: sel\n"},
+      {"startswith", "r-starts",
+       "  sel: {url.path|startswith: '/ab'}\n"
+       "  condition: sel\n"},
+      {"endswith", "r-ends",
+       "  sel: {url.path|endswith: 'ab/'}\n"
+       "  condition: sel\n"},
+      {"contains all", "r-all",
+       "  sel: {url.path|contains|all: ['abc', 'xyz']}\n"
+       "  condition: sel\n"},
+      {"not", "r-not",
+       "  sel: {url.path|contains: 'abc'}\n"
+       "  filter: {url.path|endswith: '.png'}\n"
+       "  condition: sel and not filter\n"},
+      {"keywords", "r-kw",
+       "  keywords: ['evil-marker', 'other-marker']\n"
+       "  condition: keywords\n"},
+      {"cased", "r-cased",
+       "  sel: {url.path|contains|cased: 'MiXeD'}\n"
+       "  condition: sel\n"},
+      {"glob", "r-glob",
+       "  sel: {url.path: '/adm?n/*/conf*'}\n"
+       "  condition: sel\n"},
+      {"one of", "r-oneof",
+       "  sel_a: {url.path|startswith: '/one'}\n"
+       "  sel_b: {url.path|endswith: 'two'}\n"
+       "  condition: 1 of sel_*\n"},
+      {"only not", "r-onlynot",
+       "  filter: {url.path|contains: 'zzz'}\n"
+       "  condition: not filter\n"},
+  };
+  std::string rules;
+  for (const EdgeRule& r : kEdgeRules)
+    rules += std::string(rules.empty() ? "" : "---\n") + "title: edges " + r.title +
+             "\nid: " + r.id +
+             "\nlogsource: {product: seccloud, service: proxy.access}\ndetection:\n" + r.detection;
   LoadReport report;
-  RuleSet set = LoadRulesFromString(kRules, "edges.yml", &report);
+  RuleSet set = LoadRulesFromString(rules, "edges.yml", &report);
   ASSERT_EQ(set.rules.size(), 10u) << (report.errors.empty() ? "" : report.errors[0].ToString());
   std::vector<Record> records;
   for (const char* path : {"/a/b",         "/a/b/",    "x/a/b",           "/ab",

@@ -304,49 +304,64 @@ TEST_F(SocApiTest, SearchStreamsNdjsonInTimeOrderWithASummary) {
   EXPECT_EQ(Call("GET", "/api/v1/search?q=*&after=12", soc_token_).status, 400);
 }
 
-// A burst: thousands of records of one millisecond stream once each, and a cursor in the middle
-// of the burst resumes exactly after it.
-TEST_F(SocApiTest, BurstOfOneMillisecondStreamsWholeAndResumes) {
+// `n` kuwana records of the one millisecond `at_ms`, dataset "burst", field b = 0 … n-1.
+std::vector<soc::Record> Burst(int n, int64_t at_ms) {
   std::vector<soc::Record> burst;
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < n; ++i) {
     soc::Record r;
     r.format = soc::Format::kJson;
-    r.received_ms = kNow - 1000;
+    r.received_ms = at_ms;
     r.tenant = "kuwana";
     r.source = "test";
-    r.raw = R"({"@timestamp":")" + soc::FormatTimeMs(kNow - 1000) +
+    r.raw = R"({"@timestamp":")" + soc::FormatTimeMs(at_ms) +
             R"(","event":{"dataset":"burst"},"b":)" + std::to_string(i) + "}";
     soc::Normalize(r);
     burst.push_back(std::move(r));
   }
+  return burst;
+}
+
+// The objects of an NDJSON answer, one a line; a last line without its newline is a failure.
+std::vector<json::object> NdjsonLines(const std::string& all) {
+  std::vector<json::object> lines;
+  for (size_t pos = 0; pos < all.size();) {
+    const size_t nl = all.find('\n', pos);
+    if (nl == std::string::npos) {
+      ADD_FAILURE() << "an NDJSON line without its newline: " << all.substr(pos, 200);
+      break;
+    }
+    lines.push_back(json::parse(all.substr(pos, nl - pos)).as_object());
+    pos = nl + 1;
+  }
+  return lines;
+}
+
+// A burst: thousands of records of one millisecond stream once each, and a cursor in the middle
+// of the burst resumes exactly after it.
+TEST_F(SocApiTest, BurstOfOneMillisecondStreamsWholeAndResumes) {
+  std::vector<soc::Record> burst = Burst(5000, kNow - 1000);
   ASSERT_TRUE(store_->Append(burst, {}));
   auto first = Call("GET", "/api/v1/search?q=event.dataset:burst&limit=3500", soc_token_);
   std::string all = Drain(first);
   std::set<int64_t> seen;
   std::string next;
-  for (size_t pos = 0; pos < all.size();) {
-    const size_t nl = all.find('\n', pos);
-    auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+  for (const json::object& o : NdjsonLines(all)) {
     if (o.contains("fields")) {
       EXPECT_TRUE(seen.insert(o.at("fields").at("b").as_int64()).second);
     } else {
       next = std::string(o.at("next").as_string());
     }
-    pos = nl + 1;
   }
   ASSERT_EQ(seen.size(), 3500u);
   ASSERT_FALSE(next.empty());
   auto rest = Call("GET", "/api/v1/search?q=event.dataset:burst&after=" + next, soc_token_);
   all = Drain(rest);
   size_t more = 0;
-  for (size_t pos = 0; pos < all.size();) {
-    const size_t nl = all.find('\n', pos);
-    auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+  for (const json::object& o : NdjsonLines(all)) {
     if (o.contains("fields")) {
       EXPECT_TRUE(seen.insert(o.at("fields").at("b").as_int64()).second) << "repeated";
       ++more;
     }
-    pos = nl + 1;
   }
   EXPECT_EQ(more, 1500u);
   EXPECT_EQ(seen.size(), 5000u);
@@ -362,18 +377,7 @@ TEST_F(SocApiTest, BurstOfOneMillisecondStreamsWholeAndResumes) {
 // A burst larger than one store page (4,096 records) streams whole across page boundaries, in
 // either order, and a cursor inside it resumes exactly after it.
 TEST_F(SocApiTest, BurstLargerThanAPageCrossesPageBoundaries) {
-  std::vector<soc::Record> burst;
-  for (int i = 0; i < 10'000; ++i) {
-    soc::Record r;
-    r.format = soc::Format::kJson;
-    r.received_ms = kNow - 2000;
-    r.tenant = "kuwana";
-    r.source = "test";
-    r.raw = R"({"@timestamp":")" + soc::FormatTimeMs(kNow - 2000) +
-            R"(","event":{"dataset":"burst"},"b":)" + std::to_string(i) + "}";
-    soc::Normalize(r);
-    burst.push_back(std::move(r));
-  }
+  std::vector<soc::Record> burst = Burst(10'000, kNow - 2000);
   ASSERT_TRUE(store_->Append(burst, {}));
   for (const char* order : {"asc", "desc"}) {
     auto r =
@@ -383,14 +387,11 @@ TEST_F(SocApiTest, BurstLargerThanAPageCrossesPageBoundaries) {
     const std::string all = Drain(r);
     std::vector<int64_t> seen;
     json::object done;
-    for (size_t pos = 0; pos < all.size();) {
-      const size_t nl = all.find('\n', pos);
-      auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+    for (const json::object& o : NdjsonLines(all)) {
       if (o.contains("fields"))
         seen.push_back(o.at("fields").at("b").as_int64());
       else
         done = o;
-      pos = nl + 1;
     }
     ASSERT_EQ(seen.size(), 10'000u) << order << ": " << json::serialize(done);
     for (size_t i = 0; i < seen.size(); ++i)
@@ -408,13 +409,10 @@ TEST_F(SocApiTest, BurstLargerThanAPageCrossesPageBoundaries) {
   auto rest = Call("GET", "/api/v1/search?q=*&tenant=kuwana&after=" + next, soc_token_);
   all = Drain(rest);
   int64_t expect = 6000;
-  for (size_t pos = 0; pos < all.size();) {
-    const size_t nl = all.find('\n', pos);
-    auto o = json::parse(all.substr(pos, nl - pos)).as_object();
+  for (const json::object& o : NdjsonLines(all)) {
     if (o.contains("fields")) {
       EXPECT_EQ(o.at("fields").at("b").as_int64(), expect++);
     }
-    pos = nl + 1;
   }
   EXPECT_EQ(expect, 10'000);
 }

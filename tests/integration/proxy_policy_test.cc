@@ -6,31 +6,17 @@
 // `seccloud ca init`) and checks what the terminal gets and what the access event says.
 // Loopback addresses are taken per process (from the pid), so tests run in parallel.
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <regex>
-#include <sstream>
 #include <thread>
 
-#include "core/process.h"
-#include "core/spool_reader.h"
-#include "net/http.h"
-#include "nginx_origin.h"
-#include "test_util.h"
+#include "proxy_fixture.h"
 
 namespace seccloud {
 namespace {
@@ -46,16 +32,13 @@ using integration::WaitFor;
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using integration::CanConnect;
-using integration::NginxOrigin;
+using integration::kProxyPort;
 using integration::NginxTlsServer;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr uint16_t kHttpPort = 8080;
-constexpr uint16_t kProxyPort = 3128;
-constexpr int kAdminPort = 19600;  // the proxy's admin endpoint is this + 1
 
 // Terminals: tsu (127.10/16, its proxy 127.10.0.2) and ise (127.30/16, its proxy 127.30.0.2).
 constexpr const char* kTsuTerminal = "127.10.0.5";
@@ -96,85 +79,20 @@ constexpr const char* kBlockedJa =
     "このページへのアクセスは、セキュリティポリシーによりブロックされました。";
 constexpr const char* kWarnJa = "このページは注意が必要なサイトに分類されています。";
 
-// One HTTP/1.1 GET through the proxy on a fresh connection from `source`, read to the close; the
-// status code, or -1 (with *error) when the exchange failed. Thread-safe, no child process.
-int RawGet(const std::string& source, const std::string& proxy_ip, const std::string& url,
-           std::string* error) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in src{};
-  src.sin_family = AF_INET;
-  inet_pton(AF_INET, source.c_str(), &src.sin_addr);
-  sockaddr_in dst{};
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons(kProxyPort);
-  inet_pton(AF_INET, proxy_ip.c_str(), &dst.sin_addr);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
-    *error = url + ": connect: " + strerror(errno);
-    close(fd);
-    return -1;
-  }
-  const std::string host = url.substr(7, url.find('/', 7) - 7);
-  const std::string req =
-      "GET " + url + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    *error = url + ": send: " + strerror(errno);
-    close(fd);
-    return -1;
-  }
-  std::string got;
-  char buf[16384];
-  while (true) {
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      *error = url + ": recv: " + strerror(errno);
-      close(fd);
-      return -1;
-    }
-    if (n == 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  // "HTTP/1.1 200 OK\r\n…", and a body complete by its Content-Length.
-  const size_t head_end = got.find("\r\n\r\n");
-  if (got.rfind("HTTP/1.1 ", 0) != 0 || got.size() < 12 || head_end == std::string::npos) {
-    *error = url + ": not an HTTP response: " + got.substr(0, 200);
-    return -1;
-  }
-  static const std::regex kLength("\r\n[Cc]ontent-[Ll]ength: *([0-9]+)\r\n");
-  std::smatch m;
-  const std::string head = got.substr(0, head_end + 2);
-  if (!std::regex_search(head, m, kLength) || got.size() - head_end - 4 != std::stoul(m[1].str())) {
-    *error = url + ": truncated or unframed response: " + head;
-    return -1;
-  }
-  return std::stoi(got.substr(9, 3));
-}
-
-class ProxyPolicyTest : public ::testing::Test {
+class ProxyPolicyTest : public integration::ProxyFixture {
  protected:
-  void SetUp() override {
-    binary_ = SECCLOUD_BINARY;
-    dir_ = integration::FreshTestDir("policy");
-    const std::string tail = integration::PidAddressTail();
-    ip_ = "127.81." + tail;
-    origin_ip_ = "127.82." + tail;
+  // The proxy's admin endpoint is 19601.
+  ProxyPolicyTest() : ProxyFixture("policy", 81, 82, 19600) {}
 
+  void SetUp() override {
+    ProxyFixture::SetUp();
     // The origins' PKI (badssl.com's catalogue, one root the proxy is told to trust).
-    auto pki = RunCommand(
-        {std::string(SECCLOUD_SOURCE_DIR) + "/tests/tls/make-test-pki.sh", (dir_ / "pki").string()},
-        dir_);
-    ASSERT_EQ(pki.exit_code, 0) << pki.output;
+    ASSERT_NO_FATAL_FAILURE(MakeTestPki());
     std::vector<NginxTlsServer> tls;
     for (const TlsOrigin& o : kTlsOrigins)
       tls.push_back({o.port, dir_ / "pki" / (std::string(o.pki_name) + ".pem"),
                      dir_ / "pki" / (std::string(o.pki_name) + ".key")});
-    auto origin = NginxOrigin::Start(dir_ / "origin", origin_ip_, kHttpPort, std::move(tls));
-    ASSERT_TRUE(origin) << origin.error().ToString();
-    origin_ = std::move(*origin);
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(kHttpPort, std::move(tls)));
 
     // UT1-style categories: <category>/domains, one host per line.
     WriteFile(dir_ / "ut1" / "gambling" / "domains", "casino.example\n");
@@ -189,24 +107,7 @@ class ProxyPolicyTest : public ::testing::Test {
     WriteFile(dir_ / "feed" / "threats.txt", "feed-old.example\nfeed-other.example\n");
 
     std::ofstream(ConfigPath()) << Config();
-    auto ca = RunCommand({binary_, "ca", "init", "--config", ConfigPath()}, dir_);
-    ASSERT_EQ(ca.exit_code, 0) << ca.output;
-    ASSERT_TRUE(fs::exists(CaPem())) << ca.output;
-  }
-
-  void TearDown() override {
-    if (proxy_pid_ > 0) {
-      int status = 0;
-      EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << "the proxy died during the test:\n"
-                                                          << ProxyOutput();
-      kill(proxy_pid_, SIGTERM);
-      if (!WaitFor([&] { return waitpid(proxy_pid_, &status, WNOHANG) == proxy_pid_; }, 5s)) {
-        kill(-proxy_pid_, SIGKILL);
-        waitpid(proxy_pid_, &status, 0);
-      }
-    }
-    origin_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
+    ASSERT_NO_FATAL_FAILURE(InitCa());
   }
 
   static void WriteFile(const fs::path& p, const std::string& text) {
@@ -218,79 +119,47 @@ class ProxyPolicyTest : public ::testing::Test {
   // (indented for it), `no_decrypt` is proxy.tls.no_decrypt_domains.
   std::string Config(const std::string& tenant_tsu_extra = "",
                      const std::string& no_decrypt = "[]") const {
-    std::string hosts;
-    for (const char* h : kHttpHosts) hosts += "    " + std::string(h) + ": [" + origin_ip_ + "]\n";
-    for (const TlsOrigin& o : kTlsOrigins)
-      hosts += "    " + std::string(o.host) + ": [" + origin_ip_ + "]\n";
-    return "node: {name: test-gw, state_dir: state}\n"
-           "events: {spool_dir: spool}\n"
-           "supervisor:\n"
-           "  admin: " +
-           ip_ + ":" + std::to_string(kAdminPort) +
-           "\n"
-           "  drain_timeout: 1s\n"
-           "tenants:\n"
-           "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [" +
-           kTsuProxy +
-           "]}\n"
-           "  - {id: ise, name: 伊勢市, networks: [127.30.0.0/16], proxies: [127.30.0.2]}\n"
-           "proxy:\n"
-           "  listen: [" +
-           ip_ + ":" + std::to_string(kProxyPort) +
-           "]\n"
-           "  workers: 2\n"
-           "  system_resolver: false\n"
-           "  block_page_language: ja\n"
-           "  hosts:\n" +
-           hosts +
-           "  tls:\n"
-           "    intercept: true\n"
-           "    ca_dir: ca\n"
-           "    no_decrypt_domains: " +
-           no_decrypt +
-           "\n"
-           "    extra_trust: [pki/bundle.pem]\n"
-           "policy:\n"
-           "  category_db: categories.db\n"
-           "  force_block:\n"
-           "    - {name: incident-response, entries: [evil.example]}\n"
-           "  common:\n"
-           "    whitelist: [{name: common-allow, entries: [www.origin.example]}]\n"
-           "    blacklist: [{name: common-deny, entries: [listed.example]}]\n"
-           "    categories: {gambling: block, games: warn}\n"
-           "    posting: {name: no-upload, entries: [upload.origin.example]}\n"
-           "  tenants:\n"
-           "    tsu:\n"
-           "      whitelist: [{name: tsu-allow, entries: [evil.example, feed-old.example]}]\n" +
-           tenant_tsu_extra +
-           "    ise:\n"
-           "      blacklist: [{name: ise-bl, entries: [www.origin.example]}]\n"
-           "  feeds:\n"
-           "    - {name: test-threats, source: feed, interval: 10s}\n";
+    integration::ProxyConfigParts parts{
+        .tenants =
+            std::string("  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [") +
+            kTsuProxy +
+            "]}\n"
+            "  - {id: ise, name: 伊勢市, networks: [127.30.0.0/16], proxies: [127.30.0.2]}\n",
+        .proxy =
+            "  block_page_language: ja\n"
+            "  tls:\n"
+            "    intercept: true\n"
+            "    ca_dir: ca\n"
+            "    no_decrypt_domains: " +
+            no_decrypt +
+            "\n"
+            "    extra_trust: [pki/bundle.pem]\n",
+        .rest =
+            "policy:\n"
+            "  category_db: categories.db\n"
+            "  force_block:\n"
+            "    - {name: incident-response, entries: [evil.example]}\n"
+            "  common:\n"
+            "    whitelist: [{name: common-allow, entries: [www.origin.example]}]\n"
+            "    blacklist: [{name: common-deny, entries: [listed.example]}]\n"
+            "    categories: {gambling: block, games: warn}\n"
+            "    posting: {name: no-upload, entries: [upload.origin.example]}\n"
+            "  tenants:\n"
+            "    tsu:\n"
+            "      whitelist: [{name: tsu-allow, entries: [evil.example, feed-old.example]}]\n" +
+            tenant_tsu_extra +
+            "    ise:\n"
+            "      blacklist: [{name: ise-bl, entries: [www.origin.example]}]\n"
+            "  feeds:\n"
+            "    - {name: test-threats, source: feed, interval: 10s}\n",
+    };
+    for (const char* h : kHttpHosts) parts.hosts.emplace_back(h, "");
+    for (const TlsOrigin& o : kTlsOrigins) parts.hosts.emplace_back(o.host, "");
+    return RenderConfig(parts);
   }
 
-  std::string ConfigPath() const { return (dir_ / "seccloud.yaml").string(); }
-  std::string CaPem() const { return (dir_ / "ca" / "ca.pem").string(); }
-
-  void StartProxy(const std::string& config) {
-    std::ofstream(ConfigPath()) << config;
-    auto pid = Spawn(
-        SpawnOptions{{binary_, "proxy", "--config", ConfigPath()}, {}, {}, dir_ / "proxy.out"});
-    ASSERT_TRUE(pid) << pid.error().ToString();
-    proxy_pid_ = *pid;
-    ASSERT_TRUE(WaitFor([&] { return CanConnect(ip_, kProxyPort) && Healthy(); }, 10s))
-        << ProxyOutput();
-  }
+  using ProxyFixture::StartProxy;
   void StartProxy() { StartProxy(Config()); }
-
-  bool Healthy() {
-    auto r = net::HttpRequestSync(
-        Endpoint{*IpAddress::Parse(ip_), static_cast<uint16_t>(kAdminPort + 1)}, "GET", "/healthz",
-        "", 1s);
-    return r && r->status == 200;
-  }
-
-  std::string ProxyOutput() const { return ReadFile(dir_ / "proxy.out"); }
 
   static std::string Http(const std::string& host, const std::string& path = "/healthz") {
     return "http://" + host + ":" + std::to_string(kHttpPort) + path;
@@ -304,51 +173,10 @@ class ProxyPolicyTest : public ::testing::Test {
 
   // curl through the proxy from `source`, trusting only the interception CA; the body (or curl's
   // error) is followed by "status=<code>".
-  CommandResult Curl(std::vector<std::string> args, const std::string& source = kTsuTerminal) {
-    std::vector<std::string> argv = {
-        "curl",        "-sS",     "--max-time",
-        "30",          "--proxy", "http://" + ip_ + ":" + std::to_string(kProxyPort),
-        "--interface", source,    "--cacert",
-        CaPem(),       "-w",      "status=%{http_code}\\n"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, dir_);
-  }
-
-  // Every proxy.access event so far, verifying the spool has no sequence gap.
-  std::vector<json::object> Events() {
-    std::vector<json::object> out;
-    auto reader = SpoolReader::Open(dir_ / "spool" / "proxy", "proxy");
-    if (!reader) return out;
-    while (true) {
-      auto record = (*reader)->Next();
-      EXPECT_TRUE(record) << record.error().ToString();
-      if (!record || !*record) break;
-      if (Str((*record)->event, "event.dataset") == "proxy.access") out.push_back((*record)->event);
-    }
-    return out;
-  }
-
-  std::string DescribeEvents() {
-    std::string s;
-    for (const auto& e : Events()) s += json::serialize(e) + "\n";
-    return s;
-  }
-
-  // The one event for `url` (the request's url.full), waited for.
-  json::object EventFor(const std::string& url) {
-    auto find = [&]() -> std::vector<json::object> {
-      std::vector<json::object> out;
-      for (auto& e : Events())
-        if (Str(e, "url.full") == url) out.push_back(e);
-      return out;
-    };
-    EXPECT_TRUE(WaitFor([&] { return !find().empty(); }, 10s))
-        << "no event for " << url << "; events:\n"
-        << DescribeEvents();
-    std::this_thread::sleep_for(200ms);
-    auto events = find();
-    EXPECT_EQ(events.size(), 1u) << url << "\n" << DescribeEvents();
-    return events.empty() ? json::object{} : events[0];
+  CommandResult Curl(const std::vector<std::string>& args,
+                     const std::string& source = kTsuTerminal) {
+    return ProxyFixture::Curl(args,
+                              {.source = source, .max_time_s = 30, .trust_interception_ca = true});
   }
 
   // The href of the warning page's continue link, unescaped.
@@ -361,13 +189,6 @@ class ProxyPolicyTest : public ::testing::Test {
       href.replace(at, 5, "&");
     return href;
   }
-
-  std::string binary_;
-  fs::path dir_;
-  std::string ip_;
-  std::string origin_ip_;
-  std::unique_ptr<NginxOrigin> origin_;
-  pid_t proxy_pid_ = 0;
 };
 
 // ---- verdicts over plain HTTP ----------------------------------------------------------------
@@ -685,30 +506,11 @@ TEST_F(ProxyPolicyTest, AReloadedTenantRuleTakesEffectWithoutARestart) {
 TEST_F(ProxyPolicyTest, AFeedSwappedUnderLoadLosesNoRequestAndBlocksItsNewEntry) {
   StartProxy();
   ASSERT_EQ(Curl({Http("feed-new.example", "/healthz?before")}).output, "ok\nstatus=200\n");
-  std::atomic<bool> stop = false;
-  std::atomic<int> done = 0;
-  std::mutex mu;
-  std::vector<std::string> failures;
-  std::vector<std::thread> load;
-  for (int t = 0; t < 4; ++t) {
-    load.emplace_back([&, t] {
-      const std::string source = "127.10.1." + std::to_string(t + 1);
-      for (int i = 0; !stop; ++i) {
-        // An allowed site, and a feed entry that stays in every version: their verdicts never
-        // change, so any other answer is a request the swap broke.
-        const bool blocked = i % 2 == 1;
-        const std::string url = blocked ? Http("feed-old.example", "/healthz?l" + std::to_string(i))
-                                        : Http("www.origin.example", "/1k.bin");
-        std::string error;
-        const int status = RawGet(source, ip_, url, &error);
-        if (status != (blocked ? 403 : 200)) {
-          std::lock_guard lock(mu);
-          failures.push_back(error.empty() ? url + ": status " + std::to_string(status) : error);
-        }
-        ++done;
-      }
-    });
-  }
+  // An allowed site, and a feed entry that stays in every version: their verdicts never change,
+  // so any other answer is a request the swap broke.
+  integration::BrowsingLoad load(
+      ip_, "127.10.1.", 4, Http("www.origin.example", "/1k.bin"),
+      [](int i) { return Http("feed-old.example", "/healthz?l" + std::to_string(i)); });
   std::this_thread::sleep_for(1500ms);
   // The new version is written beside the directory and renamed into it: one atomic replace.
   WriteFile(dir_ / "threats.next", "feed-old.example\nfeed-other.example\nfeed-new.example\n");
@@ -722,11 +524,11 @@ TEST_F(ProxyPolicyTest, AFeedSwappedUnderLoadLosesNoRequestAndBlocksItsNewEntry)
       },
       20s);
   std::this_thread::sleep_for(1s);
-  stop = true;
-  for (auto& th : load) th.join();
+  load.Stop();
   EXPECT_TRUE(swapped) << "feed-new.example was never blocked\n" << ProxyOutput();
-  EXPECT_GT(done.load(), 200) << "too little load to mean anything";
-  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << done.load()
+  EXPECT_GT(load.done(), 200) << "too little load to mean anything";
+  const auto failures = load.failures();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << load.done()
                                 << " requests failed; first: " << failures.front();
   if (swapped) {
     auto r = Curl({Http("feed-new.example", "/healthz?final")});

@@ -4,10 +4,8 @@
 // bad input that must never crash it, and a restart under `seccloud run` after kill -9.
 // Each test process takes loopback addresses of its own (from its pid), so tests run in parallel.
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -26,15 +24,13 @@
 #include <sstream>
 #include <thread>
 
-#include "core/process.h"
-#include "core/spool_reader.h"
 #include "net/http.h"
-#include "nginx_origin.h"
-#include "test_util.h"
+#include "proxy_fixture.h"
 
 namespace seccloud {
 namespace {
 
+using integration::CanConnect;
 using integration::CommandResult;
 using integration::Count;
 using integration::Field;
@@ -47,7 +43,7 @@ using integration::WaitFor;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 namespace http = boost::beast::http;
-using integration::CanConnect;
+using integration::kProxyPort;
 using integration::NginxOrigin;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -55,28 +51,14 @@ using Response = http::response<http::string_body>;
 
 constexpr const char* kOriginName = "www.origin.example";
 constexpr uint16_t kOriginPort = 8080;
-constexpr uint16_t kProxyPort = 3128;
-constexpr int kAdminPort = 19500;  // the proxy's admin endpoint is this + 1
+constexpr uint16_t kAdminPort = 19500;  // the supervisor's; the proxy's admin endpoint is this + 1
 
 // A client socket under the test's exact control: bound to a chosen source address, raw bytes
 // out, responses parsed with Beast's parser (so framing errors of the proxy show as errors here).
 class RawClient {
  public:
   RawClient(const std::string& source, const std::string& ip, uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    inet_pton(AF_INET, source.c_str(), &src.sin_addr);
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(port);
-    inet_pton(AF_INET, ip.c_str(), &dst.sin_addr);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
-        connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
-      error_ = std::string("connect: ") + strerror(errno);
-      close(fd_);
-      fd_ = -1;
-    }
+    fd_ = integration::ConnectFrom(source, ip, port, &error_);
   }
   ~RawClient() {
     if (fd_ >= 0) close(fd_);
@@ -173,108 +155,37 @@ class RawClient {
   std::string pending_;
 };
 
-class ProxyTest : public ::testing::Test {
+class ProxyTest : public integration::ProxyFixture {
  protected:
+  // Loopback addresses of this process's own: the proxy in 127.77/16, the origin in 127.78/16
+  // (neither belongs to a tenant).
+  ProxyTest() : ProxyFixture("proxy", 77, 78, kAdminPort) {}
+
   void SetUp() override {
-    binary_ = SECCLOUD_BINARY;
-    dir_ = integration::FreshTestDir("proxy");
-    // Loopback addresses of this process's own: the proxy in 127.77/16, the origin in 127.78/16
-    // (neither belongs to a tenant).
-    const std::string tail = integration::PidAddressTail();
-    ip_ = "127.77." + tail;
-    origin_ip_ = "127.78." + tail;
-    auto origin = NginxOrigin::Start(dir_ / "origin", origin_ip_, kOriginPort);
-    ASSERT_TRUE(origin) << origin.error().ToString();
-    origin_ = std::move(*origin);
+    ProxyFixture::SetUp();
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(kOriginPort));
   }
 
-  void TearDown() override {
-    if (proxy_pid_ > 0) {
-      int status = 0;
-      EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << "the proxy died during the test:\n"
-                                                          << ProxyOutput();
-      kill(proxy_pid_, SIGTERM);
-      if (!WaitFor([&] { return waitpid(proxy_pid_, &status, WNOHANG) == proxy_pid_; }, 5s)) {
-        kill(-proxy_pid_, SIGKILL);
-        waitpid(proxy_pid_, &status, 0);
-      }
-    }
-    if (supervisor_pid_ > 0) {
-      kill(supervisor_pid_, SIGTERM);
-      int status = 0;
-      if (!WaitFor([&] { return waitpid(supervisor_pid_, &status, WNOHANG) == supervisor_pid_; },
-                   5s)) {
-        kill(-supervisor_pid_, SIGKILL);
-        waitpid(supervisor_pid_, &status, 0);
-      }
-    }
-    origin_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  void StopServices() override { StopProcess(supervisor_pid_, "supervisor", false); }
 
   std::string Config(const std::string& proxy_extra = "") const {
-    return "node: {name: test-gw, state_dir: state}\n"
-           "events: {spool_dir: spool}\n"
-           "supervisor:\n"
-           "  admin: " +
-           ip_ + ":" + std::to_string(kAdminPort) +
-           "\n"
-           "  restart_backoff: {initial: 100ms, max: 400ms}\n"
-           "  stable_after: 30s\n"
-           "  drain_timeout: 1s\n"
-           "  health_interval: 200ms\n"
-           "tenants:\n"
-           "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n"
-           "  - {id: yokkaichi, name: 四日市市, networks: [127.20.0.0/16], proxies: [127.20.0.2]}\n"
-           "proxy:\n"
-           "  listen: [" +
-           ip_ + ":" + std::to_string(kProxyPort) +
-           "]\n"
-           "  workers: 2\n"
-           "  max_header_size: 8192\n"
-           "  max_headers: 30\n"
-           "  timeouts: {client_header: 1s}\n"
-           "  system_resolver: false\n"
-           "  hosts:\n"
-           "    " +
-           kOriginName + ": [" + origin_ip_ +
-           "]\n"
-           "    v6.origin.example: ['::1']\n" +
-           proxy_extra;
+    return RenderConfig({
+        .supervisor = "  restart_backoff: {initial: 100ms, max: 400ms}\n"
+                      "  stable_after: 30s\n"
+                      "  health_interval: 200ms\n",
+        .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n"
+                   "  - {id: yokkaichi, name: 四日市市, networks: [127.20.0.0/16], proxies: "
+                   "[127.20.0.2]}\n",
+        .hosts = {{kOriginName, ""}, {"v6.origin.example", "::1"}},
+        .proxy = "  max_header_size: 8192\n"
+                 "  max_headers: 30\n"
+                 "  timeouts: {client_header: 1s}\n" +
+                 proxy_extra,
+    });
   }
-
-  std::string ConfigPath() const { return (dir_ / "seccloud.yaml").string(); }
 
   void StartProxy(const std::string& proxy_extra = "") {
-    std::ofstream(ConfigPath()) << Config(proxy_extra);
-    auto pid = Spawn(
-        SpawnOptions{{binary_, "proxy", "--config", ConfigPath()}, {}, {}, dir_ / "proxy.out"});
-    ASSERT_TRUE(pid) << pid.error().ToString();
-    proxy_pid_ = *pid;
-    ASSERT_TRUE(WaitFor([&] { return CanConnect(ip_, kProxyPort) && Healthy(); }, 10s))
-        << ProxyOutput();
-  }
-
-  bool Healthy() {
-    auto r = net::HttpRequestSync(AdminEndpoint(), "GET", "/healthz", "", 1s);
-    return r && r->status == 200;
-  }
-
-  Endpoint AdminEndpoint() const {
-    return Endpoint{*IpAddress::Parse(ip_), static_cast<uint16_t>(kAdminPort + 1)};
-  }
-
-  std::string ProxyOutput() const { return ReadFile(dir_ / "proxy.out"); }
-
-  // A counter or gauge from the proxy's /metrics; -1 when absent.
-  double Metric(const std::string& name) {
-    auto r = net::HttpRequestSync(AdminEndpoint(), "GET", "/metrics", "", 2s);
-    if (!r) return -1;
-    std::istringstream in(r->body);
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-    return -1;
+    ProxyFixture::StartProxy(Config(proxy_extra));
   }
 
   std::string Url(const std::string& path) const {
@@ -282,15 +193,10 @@ class ProxyTest : public ::testing::Test {
   }
 
   // curl through the proxy from `source`; -w prints "status=<code> size=<bytes>" at the end.
-  CommandResult Curl(std::vector<std::string> args, const std::string& source = "127.10.0.5") {
-    std::vector<std::string> argv = {
-        "curl",        "-sS",
-        "--max-time",  "60",
-        "--proxy",     "http://" + ip_ + ":" + std::to_string(kProxyPort),
-        "--interface", source,
-        "-w",          "status=%{http_code} size=%{size_download}\\n"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, dir_);
+  CommandResult Curl(const std::vector<std::string>& args,
+                     const std::string& source = "127.10.0.5") {
+    return ProxyFixture::Curl(
+        args, {.source = source, .write_out = "status=%{http_code} size=%{size_download}\\n"});
   }
 
   std::unique_ptr<RawClient> Raw(const std::string& source = "127.10.0.5") {
@@ -317,42 +223,6 @@ class ProxyTest : public ::testing::Test {
     EXPECT_EQ(ReadFile(dir_ / "check.bin"), origin_->File("1k.bin"));
   }
 
-  // Every proxy.access event so far, verifying the spool has no sequence gap.
-  std::vector<json::object> Events() {
-    std::vector<json::object> out;
-    auto reader = SpoolReader::Open(dir_ / "spool" / "proxy", "proxy");
-    if (!reader) return out;
-    while (true) {
-      auto record = (*reader)->Next();
-      EXPECT_TRUE(record) << record.error().ToString();
-      if (!record || !*record) break;
-      if (Str((*record)->event, "event.dataset") == "proxy.access") out.push_back((*record)->event);
-    }
-    return out;
-  }
-
-  std::vector<json::object> EventsFor(const std::string& url) {
-    std::vector<json::object> out;
-    for (auto& e : Events())
-      if (Str(e, "url.full") == url) out.push_back(e);
-    return out;
-  }
-
-  // Waits for exactly one event for `url` (and a moment more, to catch a duplicate).
-  json::object OneEventFor(const std::string& url) {
-    EXPECT_TRUE(WaitFor([&] { return !EventsFor(url).empty(); }, 10s)) << "no event for " << url;
-    std::this_thread::sleep_for(300ms);
-    auto events = EventsFor(url);
-    EXPECT_EQ(events.size(), 1u) << url;
-    return events.empty() ? json::object{} : events[0];
-  }
-
-  std::string binary_;
-  fs::path dir_;
-  std::string ip_;
-  std::string origin_ip_;
-  std::unique_ptr<NginxOrigin> origin_;
-  pid_t proxy_pid_ = 0;
   pid_t supervisor_pid_ = 0;
 };
 
@@ -373,7 +243,7 @@ TEST_F(ProxyTest, GetBodiesOfEverySizeAreByteExact) {
       const std::string first = sums.output.substr(0, 64);
       EXPECT_EQ(Count(sums.output, first), 2u) << "sha256 differs:\n" << sums.output;
       EXPECT_TRUE(ReadFile(out) == origin_->File(f.name));
-      json::object e = OneEventFor(Url(prefix + f.name));
+      json::object e = EventFor(Url(prefix + f.name));
       EXPECT_EQ(Int(e, "http.response.status_code"), 200);
       EXPECT_EQ(Int(e, "http.response.bytes"), static_cast<int64_t>(f.size));
     }
@@ -407,7 +277,7 @@ TEST_F(ProxyTest, A50MiBChunkedUploadIsStreamedToTheOrigin) {
       {"-H", "Expect:", "--data-binary", "@" + (dir_ / "upload.bin").string(), Url("/upload?cl")});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr(std::to_string(kSize) + "status=200"));
-  json::object e = OneEventFor(Url("/upload"));
+  json::object e = EventFor(Url("/upload"));
   EXPECT_EQ(Int(e, "http.request.bytes"), static_cast<int64_t>(kSize));
   EXPECT_EQ(Str(e, "http.request.method"), "POST");
   // Streamed, not buffered: the proxy's peak resident memory stays far below the body size.
@@ -592,7 +462,7 @@ TEST_F(ProxyTest, XffFromTheTenantProxyNamesTheTerminalAndIsIgnoredFromAnyoneEls
     if (r) {
       EXPECT_THAT(r->body(), HasSubstr("xff=|"));
     }
-    return OneEventFor(Url("/echo?" + tag));
+    return EventFor(Url("/echo?" + tag));
   };
   json::object e = ask("127.10.0.2", "trusted", "127.10.5.7");
   EXPECT_EQ(Str(e, "tenant.id"), "tsu");
@@ -625,7 +495,7 @@ TEST_F(ProxyTest, ASourceOfNoTenantIsDeniedWithAPageAndAnEvent) {
   ASSERT_FALSE(ref.empty());
   EXPECT_THAT(r->body(), HasSubstr(ref));
   EXPECT_THAT(r->body(), HasSubstr("127.200.0.5"));
-  json::object e = OneEventFor(Url("/1k.bin?outsider"));
+  json::object e = EventFor(Url("/1k.bin?outsider"));
   EXPECT_EQ(Str(e, "event.action"), "denied");
   EXPECT_EQ(Str(e, "event.outcome"), "failure");
   EXPECT_EQ(Str(e, "event.id"), ref);
@@ -643,7 +513,7 @@ TEST_F(ProxyTest, UnresolvableNamesAndClosedPortsGet502Pages) {
   EXPECT_EQ(r->result_int(), 502u);
   EXPECT_THAT(r->body(), HasSubstr("no-such-host.example could not be resolved"));
   EXPECT_THAT(r->body(), HasSubstr(std::string((*r)["X-Seccloud-Reference"])));
-  json::object e = OneEventFor(unknown);
+  json::object e = EventFor(unknown);
   EXPECT_EQ(Int(e, "http.response.status_code"), 502);
   EXPECT_EQ(Str(e, "event.action"), "failed");
 
@@ -652,7 +522,7 @@ TEST_F(ProxyTest, UnresolvableNamesAndClosedPortsGet502Pages) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->result_int(), 502u);
   EXPECT_THAT(r->body(), HasSubstr("cannot connect"));
-  e = OneEventFor(closed);
+  e = EventFor(closed);
   EXPECT_EQ(Int(e, "http.response.status_code"), 502);
   ExpectStillServes();
 }
@@ -676,7 +546,7 @@ TEST_F(ProxyTest, ConnectTunnelsToTheOrigin) {
     EXPECT_TRUE(inner->body() == origin_->File("100k.bin"));
     EXPECT_EQ(inner->find(http::field::via), inner->end()) << "the proxy does not touch a tunnel";
   }
-  json::object e = OneEventFor("www.origin.example:8080");
+  json::object e = EventFor("www.origin.example:8080");
   EXPECT_EQ(Str(e, "http.request.method"), "CONNECT");
   EXPECT_EQ(Int(e, "http.response.status_code"), 200);
   EXPECT_GT(Int(e, "http.response.bytes"), 100 * 1024);
@@ -763,7 +633,7 @@ TEST_F(ProxyTest, AnOriginOnIpv6Loopback) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->result_int(), 200u);
     EXPECT_TRUE(r->body() == (*v6)->File("100k.bin"));
-    EXPECT_EQ(Str(OneEventFor(url), "destination.ip"), "::1");
+    EXPECT_EQ(Str(EventFor(url), "destination.ip"), "::1");
   }
 }
 
@@ -834,7 +704,7 @@ TEST_F(ProxyTest, TooManyHeadersGet431) {
   auto c = Raw();
   ExpectRefusedOrClosed(*c, req + "\r\n", 431);
   for (const auto& l : origin_->AccessLog()) EXPECT_NE(l.uri, "/1k.bin");
-  json::object e = OneEventFor(Url("/1k.bin?many"));
+  json::object e = EventFor(Url("/1k.bin?many"));
   EXPECT_EQ(Int(e, "http.response.status_code"), 431);
   EXPECT_EQ(Str(e, "tenant.id"), "tsu");
   EXPECT_EQ(Str(e, "source.ip"), "127.10.0.5");
@@ -893,7 +763,7 @@ TEST_F(ProxyTest, AClientVanishingMidUploadLeavesNothingBehind) {
   }  // closed with 9 MiB still owed
   ASSERT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_connections_active") == 0; }, 10s))
       << "a connection is left open";
-  json::object e = OneEventFor(Url("/upload?vanish"));
+  json::object e = EventFor(Url("/upload?vanish"));
   EXPECT_NE(Int(e, "http.response.status_code"), 200);
   // The origin never answered 200 to a partial body.
   for (const auto& l : origin_->AccessLog())
@@ -960,10 +830,7 @@ TEST_F(ProxyTest, RequestSmugglingAttemptsGet400) {
 
 TEST_F(ProxyTest, UnderSeccloudRunAKilledProxyIsRestarted) {
   std::ofstream(ConfigPath()) << Config();
-  auto pid = Spawn(
-      SpawnOptions{{binary_, "run", "--config", ConfigPath()}, {}, {}, dir_ / "supervisor.out"});
-  ASSERT_TRUE(pid) << pid.error().ToString();
-  supervisor_pid_ = *pid;
+  ASSERT_NO_FATAL_FAILURE(Launch("run", "supervisor", &supervisor_pid_));
   auto proxy = [&]() -> json::object {
     Endpoint admin{*IpAddress::Parse(ip_), static_cast<uint16_t>(kAdminPort)};
     auto r = net::HttpRequestSync(admin, "GET", "/status", "", 2s);

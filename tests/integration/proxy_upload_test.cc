@@ -4,13 +4,9 @@
 // and raw sockets are the terminal, over plain HTTP and intercepted HTTPS.
 // Loopback addresses are taken per process (from the pid), so tests run in parallel.
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -18,25 +14,18 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 
-#include "core/process.h"
-#include "core/spool_reader.h"
-#include "net/http.h"
-#include "nginx_origin.h"
-#include "test_util.h"
+#include "proxy_fixture.h"
 
 namespace seccloud {
 namespace {
 
-using integration::CanConnect;
 using integration::CommandResult;
 using integration::Int;
-using integration::NginxOrigin;
+using integration::kProxyPort;
 using integration::NginxTlsServer;
 using integration::ReadFile;
-using integration::RunCommand;
 using integration::Str;
 using integration::WaitFor;
 namespace fs = std::filesystem;
@@ -47,8 +36,6 @@ using ::testing::StartsWith;
 
 constexpr uint16_t kHttpPort = 8080;
 constexpr uint16_t kHttpsPort = 8443;
-constexpr uint16_t kProxyPort = 3128;
-constexpr int kAdminPort = 19700;  // the proxy's admin endpoint is this + 1, scand's + 2
 constexpr const char* kTerminal = "127.10.0.5";
 constexpr const char* kEicar =
     R"(X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*)";
@@ -62,135 +49,61 @@ std::string RandomBytes(size_t n, unsigned seed) {
   return s;
 }
 
-class ProxyUploadTest : public ::testing::Test {
+class ProxyUploadTest : public integration::ProxyFixture {
  protected:
+  // The proxy's admin endpoint is 19701, scand's 19702.
+  ProxyUploadTest() : ProxyFixture("upload", 84, 85, 19700) {}
+
   void SetUp() override {
-    binary_ = SECCLOUD_BINARY;
-    dir_ = integration::FreshTestDir("upload");
-    const std::string tail = integration::PidAddressTail();
-    ip_ = "127.84." + tail;
-    origin_ip_ = "127.85." + tail;
-    auto pki = RunCommand(
-        {std::string(SECCLOUD_SOURCE_DIR) + "/tests/tls/make-test-pki.sh", (dir_ / "pki").string()},
-        dir_);
-    ASSERT_EQ(pki.exit_code, 0) << pki.output;
-    auto origin =
-        NginxOrigin::Start(dir_ / "origin", origin_ip_, kHttpPort,
-                           {{kHttpsPort, dir_ / "pki" / "good.pem", dir_ / "pki" / "good.key"}});
-    ASSERT_TRUE(origin) << origin.error().ToString();
-    origin_ = std::move(*origin);
+    ProxyFixture::SetUp();
+    ASSERT_NO_FATAL_FAILURE(MakeTestPki());
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(
+        kHttpPort, {{kHttpsPort, dir_ / "pki" / "good.pem", dir_ / "pki" / "good.key"}}));
     std::ofstream(ConfigPath()) << Config();
-    auto ca = RunCommand({binary_, "ca", "init", "--config", ConfigPath()}, dir_);
-    ASSERT_EQ(ca.exit_code, 0) << ca.output;
+    ASSERT_NO_FATAL_FAILURE(InitCa());
     WriteFile(dir_ / "eicar.com", kEicar);
   }
 
-  void TearDown() override {
-    Stop(proxy_pid_, "proxy");
-    Stop(scand_pid_, "scand");
-    origin_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  void Stop(pid_t& pid, const char* what) {
-    if (pid <= 0) return;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, WNOHANG), 0) << "the " << what << " died during the test:\n"
-                                                 << ReadFile(dir_ / (std::string(what) + ".out"));
-    kill(pid, SIGTERM);
-    if (!WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 5s)) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-    }
-    pid = 0;
-  }
+  void StopServices() override { StopProcess(scand_pid_, "scand"); }
 
   static void WriteFile(const fs::path& p, const std::string& bytes) {
     std::ofstream(p, std::ios::binary) << bytes;
   }
 
   std::string Config() const {
-    return "node: {name: test-gw, state_dir: state}\n"
-           "events: {spool_dir: spool}\n"
-           "supervisor: {admin: '" +
-           ip_ + ":" + std::to_string(kAdminPort) +
-           "', drain_timeout: 1s}\n"
-           "tenants:\n"
-           "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n"
-           "proxy:\n"
-           "  listen: [" +
-           ip_ + ":" + std::to_string(kProxyPort) +
-           "]\n"
-           "  workers: 2\n"
-           "  system_resolver: false\n"
-           "  timeouts: {body_idle: 3s}\n"
-           "  hosts:\n"
-           "    www.origin.example: [" +
-           origin_ip_ +
-           "]\n"
-           "    uploads.bypass.example: [" +
-           origin_ip_ +
-           "]\n"
-           "    good.seccloud.test: [" +
-           origin_ip_ +
-           "]\n"
-           "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
-           "  scan:\n"
-           "    max_size: " +
-           std::to_string(kMaxSize) +
-           "\n"
-           "    bypass_content_types: [video/]\n"
-           "    bypass_domains: [bypass.example]\n"
-           "    on_error: block\n"
-           "scan:\n"
-           "  socket: scand.sock\n"
-           "  workers: 2\n"
-           "  clamav: {database: " +
-           std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n";
+    return RenderConfig({
+        .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+        .hosts = {{"www.origin.example", ""},
+                  {"uploads.bypass.example", ""},
+                  {"good.seccloud.test", ""}},
+        .proxy = "  timeouts: {body_idle: 3s}\n"
+                 "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
+                 "  scan:\n"
+                 "    max_size: " +
+                 std::to_string(kMaxSize) +
+                 "\n"
+                 "    bypass_content_types: [video/]\n"
+                 "    bypass_domains: [bypass.example]\n"
+                 "    on_error: block\n",
+        .rest = "scan:\n"
+                "  socket: scand.sock\n"
+                "  workers: 2\n"
+                "  clamav: {database: " +
+                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n",
+    });
   }
 
-  std::string ConfigPath() const { return (dir_ / "seccloud.yaml").string(); }
-  std::string CaPem() const { return (dir_ / "ca" / "ca.pem").string(); }
-
   void StartScand() {
-    auto pid = Spawn(
-        SpawnOptions{{binary_, "scand", "--config", ConfigPath()}, {}, {}, dir_ / "scand.out"});
-    ASSERT_TRUE(pid) << pid.error().ToString();
-    scand_pid_ = *pid;
+    ASSERT_NO_FATAL_FAILURE(Launch("scand", "scand", &scand_pid_));
     ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ / "scand.sock"); }, 20s))
         << ReadFile(dir_ / "scand.out");
   }
 
-  void StartProxy() {
-    auto pid = Spawn(
-        SpawnOptions{{binary_, "proxy", "--config", ConfigPath()}, {}, {}, dir_ / "proxy.out"});
-    ASSERT_TRUE(pid) << pid.error().ToString();
-    proxy_pid_ = *pid;
-    ASSERT_TRUE(WaitFor([&] { return CanConnect(ip_, kProxyPort) && Healthy(); }, 10s))
-        << ReadFile(dir_ / "proxy.out");
-  }
+  void StartProxy() { ProxyFixture::StartProxy(Config()); }
 
   void StartBoth() {
     StartScand();
     StartProxy();
-  }
-
-  Endpoint Admin() const {
-    return Endpoint{*IpAddress::Parse(ip_), static_cast<uint16_t>(kAdminPort + 1)};
-  }
-  bool Healthy() {
-    auto r = net::HttpRequestSync(Admin(), "GET", "/healthz", "", 1s);
-    return r && r->status == 200;
-  }
-  // A counter or gauge from the proxy's /metrics; -1 when absent.
-  double Metric(const std::string& name) {
-    auto r = net::HttpRequestSync(Admin(), "GET", "/metrics", "", 2s);
-    if (!r) return -1;
-    std::istringstream in(r->body);
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-    return -1;
   }
 
   static std::string Http(const std::string& path, const std::string& host = "www.origin.example") {
@@ -202,50 +115,8 @@ class ProxyUploadTest : public ::testing::Test {
 
   // curl through the proxy from the terminal, trusting only the interception CA; the body (or
   // curl's error) is followed by "status=<code>".
-  CommandResult Curl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        "curl",     "-sS",     "--max-time",
-        "60",       "--proxy", "http://" + ip_ + ":" + std::to_string(kProxyPort),
-        "--cacert", CaPem(),   "--interface",
-        kTerminal,  "-w",      "status=%{http_code}\\n"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, dir_);
-  }
-
-  std::vector<json::object> Events() {
-    std::vector<json::object> out;
-    auto reader = SpoolReader::Open(dir_ / "spool" / "proxy", "proxy");
-    if (!reader) return out;
-    while (true) {
-      auto record = (*reader)->Next();
-      EXPECT_TRUE(record) << record.error().ToString();
-      if (!record || !*record) break;
-      if (Str((*record)->event, "event.dataset") == "proxy.access") out.push_back((*record)->event);
-    }
-    return out;
-  }
-
-  std::string DescribeEvents() {
-    std::string s;
-    for (const auto& e : Events()) s += json::serialize(e) + "\n";
-    return s;
-  }
-
-  // The one event for `url` (the request's url.full), waited for.
-  json::object EventFor(const std::string& url) {
-    auto find = [&] {
-      std::vector<json::object> out;
-      for (auto& e : Events())
-        if (Str(e, "url.full") == url) out.push_back(e);
-      return out;
-    };
-    EXPECT_TRUE(WaitFor([&] { return !find().empty(); }, 10s))
-        << "no event for " << url << "; events:\n"
-        << DescribeEvents();
-    std::this_thread::sleep_for(200ms);
-    auto events = find();
-    EXPECT_EQ(events.size(), 1u) << url << "\n" << DescribeEvents();
-    return events.empty() ? json::object{} : events[0];
+  CommandResult Curl(const std::vector<std::string>& args) {
+    return ProxyFixture::Curl(args, {.source = kTerminal, .trust_interception_ca = true});
   }
 
   // Nothing of any upload reached the origin: no request to /keep in its log, no body on disk.
@@ -280,12 +151,6 @@ class ProxyUploadTest : public ::testing::Test {
     ExpectOriginReceivedNoUpload();
   }
 
-  std::string binary_;
-  fs::path dir_;
-  std::string ip_;
-  std::string origin_ip_;
-  std::unique_ptr<NginxOrigin> origin_;
-  pid_t proxy_pid_ = 0;
   pid_t scand_pid_ = 0;
 };
 
@@ -428,16 +293,9 @@ TEST_F(ProxyUploadTest, WithoutScandAnUploadIsWithheld) {
 TEST_F(ProxyUploadTest, AClientVanishingMidUploadLeavesNothingBehind) {
   StartBoth();
   for (int round = 0; round < 3; ++round) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    inet_pton(AF_INET, kTerminal, &src.sin_addr);
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(kProxyPort);
-    inet_pton(AF_INET, ip_.c_str(), &dst.sin_addr);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0) << strerror(errno);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0) << strerror(errno);
+    std::string error;
+    const int fd = integration::ConnectFrom(kTerminal, ip_, kProxyPort, &error);
+    ASSERT_GE(fd, 0) << error;
     // Content-Length and chunked alike; the last one stops inside a chunk.
     const std::string url = Http("/keep?vanish" + std::to_string(round));
     std::string request = "POST " + url + " HTTP/1.1\r\nHost: www.origin.example\r\n";

@@ -128,16 +128,7 @@ class SupervisorTest : public ::testing::Test {
 
   // Every event the supervisor wrote, in order; verifies there is no sequence gap.
   std::vector<json::object> Events() {
-    std::vector<json::object> out;
-    auto reader = SpoolReader::Open(dir_ / "spool" / "supervisor", "supervisor");
-    if (!reader) return out;
-    while (true) {
-      auto record = (*reader)->Next();
-      EXPECT_TRUE(record) << record.error().ToString();
-      if (!record || !*record) break;
-      out.push_back((*record)->event);
-    }
-    return out;
+    return integration::SpoolEvents(dir_ / "spool", "supervisor");
   }
 
   std::vector<json::object> EventsWithAction(const std::string& action) {

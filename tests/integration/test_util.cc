@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/process.h"
+#include "core/spool_reader.h"
 
 namespace seccloud::integration {
 
@@ -55,6 +56,19 @@ fs::path FreshTestDir(std::string_view prefix) {
 std::string PidAddressTail() {
   const int pid = getpid();
   return std::to_string(pid / 250 % 250) + "." + std::to_string(pid % 250 + 1);
+}
+
+std::vector<json::object> SpoolEvents(const fs::path& spool_dir, std::string_view service) {
+  std::vector<json::object> out;
+  auto reader = SpoolReader::Open(spool_dir / service, std::string(service));
+  if (!reader) return out;
+  while (true) {
+    auto record = (*reader)->Next();
+    EXPECT_TRUE(record) << record.error().ToString();
+    if (!record || !*record) break;
+    out.push_back(std::move((*record)->event));
+  }
+  return out;
 }
 
 size_t Count(std::string_view text, std::string_view what) {

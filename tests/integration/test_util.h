@@ -35,6 +35,11 @@ std::filesystem::path FreshTestDir(std::string_view prefix);
 // listens on loopback addresses of its own: "127.77." + PidAddressTail().
 std::string PidAddressTail();
 
+// Every event in the spool `<spool_dir>/<service>` so far, in order; a record that does not read
+// (a sequence gap, a damaged record) is a test failure and ends the list.
+std::vector<boost::json::object> SpoolEvents(const std::filesystem::path& spool_dir,
+                                             std::string_view service);
+
 // How often `what` occurs in `text`.
 size_t Count(std::string_view text, std::string_view what);
 
