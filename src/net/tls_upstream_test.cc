@@ -392,6 +392,28 @@ TEST_F(UpstreamTlsTest, ResumesTls12SessionsToo) {
   EXPECT_EQ(Get(**stream, "good.seccloud.test"), "origin good\n");
 }
 
+// The proxy closes origin connections without a close_notify. OpenSSL invalidates the session
+// of an SSL freed that way unless told the close was ours; a later connection must still resume
+// (found through the proxy against nginx: every origin handshake was full).
+TEST_F(UpstreamTlsTest, ResumesAfterAConnectionClosedWithoutCloseNotify) {
+  for (bool tls12 : {false, true}) {
+    SCOPED_TRACE(tls12 ? "TLS 1.2" : "TLS 1.3");
+    auto tls = UpstreamTls::Create(TestTrust());
+    ASSERT_TRUE(tls);
+    if (tls12) SSL_CTX_set_max_proto_version((*tls)->native_context(), TLS1_2_VERSION);
+    for (int i = 0; i < 3; ++i) {
+      auto conn = Connect(**tls, "good");  // used, then destroyed: no SSL_shutdown
+      ASSERT_TRUE(conn) << conn.error().message;
+      EXPECT_EQ(conn->report().resumed, i > 0) << i;
+      auto stream = conn->Trusted();
+      ASSERT_TRUE(stream);
+      EXPECT_EQ(Get(**stream, "good.seccloud.test"), "origin good\n");
+    }
+    EXPECT_EQ((*tls)->session_stats().full, 1u);
+    EXPECT_EQ((*tls)->session_stats().resumed, 2u);
+  }
+}
+
 // A session from a connection that did not verify is never kept, even when the caller accepted
 // the problem and used the connection: every later connection is verified again in full.
 TEST_F(UpstreamTlsTest, BrokenCertificatesAreNeverResumed) {

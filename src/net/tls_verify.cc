@@ -89,7 +89,9 @@ class UpstreamSessionCache {
     auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
     std::vector<Held>& held = it->second->sessions;
-    std::erase_if(held, [&](const Held& h) { return h.usable_until <= now; });
+    std::erase_if(held, [&](const Held& h) {
+      return h.usable_until <= now || SSL_SESSION_is_resumable(h.session.get()) != 1;
+    });
     if (held.empty()) {
       lru_.erase(it->second);
       index_.erase(it);
@@ -388,7 +390,19 @@ asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(boost::beast:
   // asio's context takes ownership of the native handle it wraps; give it its own reference.
   SSL_CTX_up_ref(ctx_.get());
   asio::ssl::context asio_ctx(ctx_.get());
-  auto stream = std::make_shared<UpstreamConnection::Stream>(std::move(socket), asio_ctx);
+  // The proxy ends origin connections without a close_notify; OpenSSL would then mark the
+  // connection's session not resumable as the SSL is freed (ssl_clear_bad_session) — the very
+  // SSL_SESSION object the cache holds, so no later handshake could resume it. TLS 1.1 and later
+  // allow resuming after a close without close_notify (RFC 5246 7.2.1, RFC 8446 6.1); a session
+  // whose connection sent or received a fatal alert was already invalidated by OpenSSL then,
+  // stays so, and Take() drops it (RFC 5246 7.2.2).
+  std::shared_ptr<UpstreamConnection::Stream> stream(
+      new UpstreamConnection::Stream(std::move(socket), asio_ctx),
+      [](UpstreamConnection::Stream* s) {
+        SSL* native = s->native_handle();
+        SSL_set_shutdown(native, SSL_get_shutdown(native) | SSL_SENT_SHUTDOWN);
+        delete s;
+      });
   SSL* ssl = stream->native_handle();
   // asio frees OpenSSL's record buffers whenever they drain (SSL_MODE_RELEASE_BUFFERS), costing
   // a malloc/free pair per record each way on a relayed body; keep them for the connection.
