@@ -46,9 +46,12 @@
 #include "soc/parse.h"
 #include "soc/query.h"
 #include "soc/store.h"
+#include "soc_bench_util.h"
 
 namespace seccloud {
 namespace {
+
+using namespace bench;  // Now, ProcessCpu, ProcStatusKb, ResetPeakRss, Group, DirBytes
 
 namespace fs = std::filesystem;
 
@@ -58,41 +61,6 @@ constexpr int64_t kDayMs = 86'400'000;
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "soc_search_bench: %s\n", what.c_str());
   std::exit(1);
-}
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-double ProcessCpu() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-uint64_t ProcStatusKb(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const size_t n = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':')
-      return std::strtoull(line.c_str() + n + 1, nullptr, 10);
-  }
-  return 0;
-}
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
-uint64_t DirBytes(const fs::path& dir) {
-  uint64_t total = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) total += e.file_size();
-  return total;
-}
-std::string Group(uint64_t v) {
-  std::string s = std::to_string(v), out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(s[i]);
-  }
-  return out;
 }
 
 // SplitMix64: fast, fixed-seed, good enough for shapes and shares.

@@ -45,6 +45,7 @@
 #include "soc/sigma.h"
 #include "soc/store.h"
 #include "soc/store_internal.h"
+#include "soc_bench_util.h"
 
 #ifndef SECCLOUD_SHARED_DATA
 #define SECCLOUD_SHARED_DATA "../shared/data"
@@ -55,6 +56,8 @@
 
 namespace seccloud {
 namespace {
+
+using namespace bench;  // Now, ProcessCpu, ProcStatusKb, ResetPeakRss, Group, DirBytes
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -80,19 +83,10 @@ struct Options {
   std::exit(1);
 }
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 double ThreadCpu() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-double ProcessCpu() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 double ChildrenCpu() {
   rusage ru;
@@ -106,49 +100,10 @@ int64_t NowMs() {
       .count();
 }
 
-// "VmHWM" / "VmRSS" from /proc/self/status, in KiB.
-uint64_t ProcStatusKb(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const size_t n = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') {
-      return std::strtoull(line.c_str() + n + 1, nullptr, 10);
-    }
-  }
-  return 0;
-}
-// Resets VmHWM to the current RSS (Linux >= 4.0), so each phase's peak is its own.
-void ResetPeakRss() {
-  std::ofstream out("/proc/self/clear_refs");
-  out << "5";
-}
-
 std::string Mib(uint64_t bytes) {
   char b[64];
   std::snprintf(b, sizeof b, "%.1f MiB", bytes / 1048576.0);
   return b;
-}
-std::string Group(double v) {  // 1234567 -> "1,234,567"
-  char raw[64];
-  std::snprintf(raw, sizeof raw, "%.0f", v);
-  std::string s(raw), out;
-  int k = 0;
-  for (auto it = s.rbegin(); it != s.rend(); ++it) {
-    if (k && k % 3 == 0 && *it != '-') out.push_back(',');
-    out.push_back(*it);
-    ++k;
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
-}
-
-uint64_t DirBytes(const fs::path& dir) {
-  uint64_t total = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) total += e.file_size();
-  }
-  return total;
 }
 
 // Drops the page cache of every file under dir (for the cold-ish search): affects only these
