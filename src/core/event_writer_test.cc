@@ -19,28 +19,14 @@
 #include <vector>
 
 #include "core/spool_reader.h"
+#include "core/temp_dir_testing.h"
 
 namespace seccloud {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "seccloud-events-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(templ.data()), nullptr) << std::strerror(errno);
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 Event TestEvent(size_t padding = 0) {
   Event e = Event::Make("system.service", "event", "started", Outcome::kSuccess);

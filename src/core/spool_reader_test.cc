@@ -9,28 +9,14 @@
 #include <thread>
 
 #include "core/event_writer.h"
+#include "core/temp_dir_testing.h"
 
 namespace seccloud {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "seccloud-spool-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(templ.data()), nullptr) << std::strerror(errno);
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string Line(uint64_t seq) {
   return R"({"event":{"dataset":"proxy.access"},"seccloud":{"seq":)" + std::to_string(seq) + "}}\n";

@@ -14,29 +14,13 @@
 #include <filesystem>
 #include <string>
 
+#include "core/temp_dir_testing.h"
+
 namespace seccloud::net::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the test temp dir, removed at destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TEST_TMPDIR");
-    std::string templ = std::string(base ? base : "/tmp") + "/seccloud-tls-XXXXXX";
-    path_ = ::mkdtemp(templ.data()) ? fs::path(templ) : fs::path();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using seccloud::test::TempDir;
 
 // Runs a shell command, returns its exit status and (with `output`) its stdout+stderr.
 inline int RunShell(const std::string& command, std::string* output = nullptr) {

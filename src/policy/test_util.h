@@ -8,30 +8,11 @@
 #include <fstream>
 #include <string>
 
+#include "core/temp_dir_testing.h"
+
 namespace seccloud::policy::testing {
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("seccloud-policy-" + std::to_string(getpid()) + "-" + info->test_suite_name() + "-" +
-             info->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
-  void Write(const std::string& rel, const std::string& text) const {
-    std::filesystem::create_directories((path_ / rel).parent_path());
-    std::ofstream(path_ / rel, std::ios::binary | std::ios::trunc) << text;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using seccloud::test::TempDir;
 
 // ../shared/data sits beside the checkout. A machine without it cannot run the tests that read
 // it: they are skipped with the reason, which ctest prints, rather than silently passing.
