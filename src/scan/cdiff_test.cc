@@ -491,6 +491,17 @@ class SigtoolFixture : public ::testing::Test {
       }
     return "";
   }
+  // A ClamAV-only engine whose database directory `db` holds just `cud` as daily.cud.
+  static Result<std::unique_ptr<ScanEngine>> EngineOnCud(const std::string& cud,
+                                                         const fs::path& db) {
+    fs::create_directories(db);
+    fs::copy_file(cud, db / "daily.cud");
+    ScanConfig c;
+    c.enabled = true;
+    c.clamav_database = db;
+    c.yara_enabled = false;
+    return ScanEngine::Create(c);
+  }
   fs::path dir_;
 };
 
@@ -651,13 +662,7 @@ TEST_F(SigtoolFixture, MirrorAppliesSignedCdiffsAndFallsBackToTheWholeContainer)
   Mirror mirror(dir_ / "mirror");
   ASSERT_TRUE(mirror.Up()) << "nginx did not start";
   const fs::path db = dir_ / "db";
-  fs::create_directories(db);
-  fs::copy_file(v5, db / "daily.cud");
-  ScanConfig c;
-  c.enabled = true;
-  c.clamav_database = db;
-  c.yara_enabled = false;
-  auto engine = ScanEngine::Create(c);
+  auto engine = EngineOnCud(v5, db);
   ASSERT_TRUE(engine) << engine.error().ToString();
   auto detects = [&](const std::string& probe) {
     auto v = (*engine)->ScanBuffer(AsBytes(probe), {});
@@ -763,13 +768,7 @@ TEST_F(SigtoolFixture, MirrorCldWithoutClamavsInfoSignatureIsRefused) {
   Mirror mirror(dir_ / "mirror");
   ASSERT_TRUE(mirror.Up()) << "nginx did not start";
   const fs::path db = dir_ / "db";
-  fs::create_directories(db);
-  fs::copy_file(v5, db / "daily.cud");
-  ScanConfig c;
-  c.enabled = true;
-  c.clamav_database = db;
-  c.yara_enabled = false;
-  auto engine = ScanEngine::Create(c);
+  auto engine = EngineOnCud(v5, db);
   ASSERT_TRUE(engine) << engine.error().ToString();
   const std::string before = (*engine)->db_version();
 
