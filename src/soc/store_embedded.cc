@@ -480,7 +480,19 @@ class EmbeddedStore final : public LogStore {
     std::unique_lock lock(state_mu_);
     MovePending(p);
   }
-  Status Seal(Partition* p, int level, bool busy = false);
+  // Syncs that Seal leaves to its caller: Rotate seals every open block and then syncs each
+  // file once and each directory once (a new partition file's class directory and data/),
+  // where one Seal per block synced two directories per new file. Each file still gets at most
+  // one unsynced block (ScanBlocks relies on it: only a file's last block can be torn), and
+  // everything is synced before Rotate deletes the journal that holds those records.
+  struct DeferredSyncs {
+    std::vector<std::shared_ptr<File>> files;
+    std::set<fs::path> dirs;
+  };
+  // deferred: null, or where to leave the block's syncs (then the caller must Sync() them
+  // before anything else is appended to the same files).
+  Status Seal(Partition* p, int level, bool busy = false, DeferredSyncs* deferred = nullptr);
+  Status Sync(const DeferredSyncs& deferred);
   Status Rotate();
   Status Fail(Error e) {
     failed_ = e;
@@ -775,7 +787,13 @@ Status EmbeddedStore::ReplayJournal() {
   return {};
 }
 
-Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
+Status EmbeddedStore::Sync(const DeferredSyncs& deferred) {
+  for (const auto& f : deferred.files) RETURN_IF_ERROR(SyncFd(f->fd, f->path, options_.sync));
+  for (const auto& d : deferred.dirs) RETURN_IF_ERROR(SyncDir(d, options_.sync));
+  return {};
+}
+
+Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* deferred) {
   if (p->open.records.empty()) return {};
   BlockInput in;
   in.records = p->open.records;
@@ -800,14 +818,23 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
     // file open cuts (or restarts, when even the header is incomplete).
     RETURN_IF_ERROR(WriteFull(file->fd, 0, EncodeFileHeader(FileKind::kPartition), p->path));
     at = kFileHeaderBytes;
-    RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
-    RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
+    if (deferred != nullptr) {
+      deferred->dirs.insert(p->path.parent_path());
+      deferred->dirs.insert(DataDir());
+    } else {
+      RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
+      RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
+    }
   }
   if (auto s = WriteFull(file->fd, at, bytes, p->path); !s) {
     (void)::ftruncate(file->fd, static_cast<off_t>(at));
     return s;
   }
-  RETURN_IF_ERROR(SyncFd(file->fd, p->path, options_.sync));
+  if (deferred != nullptr) {
+    deferred->files.push_back(file);
+  } else {
+    RETURN_IF_ERROR(SyncFd(file->fd, p->path, options_.sync));
+  }
   meta.offset = at;
   auto blocks = std::make_shared<std::vector<BlockMeta>>(*p->blocks);
   blocks->push_back(std::move(meta));
@@ -831,7 +858,9 @@ Status EmbeddedStore::Rotate() {
     std::shared_lock lock(state_mu_);
     for (auto& [key, p] : partitions_) parts.push_back(p.get());
   }
-  for (Partition* p : parts) RETURN_IF_ERROR(Seal(p, options_.ingest_level));
+  DeferredSyncs syncs;
+  for (Partition* p : parts) RETURN_IF_ERROR(Seal(p, options_.ingest_level, false, &syncs));
+  RETURN_IF_ERROR(Sync(syncs));
   JournalSnapshot snap;
   snap.next_seq = next_seq_;
   {
