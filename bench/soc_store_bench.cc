@@ -752,7 +752,8 @@ int Main(int argc, char** argv) {
                 zs ? (std::to_string(double(b) / zs).substr(0, 5) + "×").c_str() : "-",
                 cpu > 0 ? std::to_string(cpu).substr(0, 6).c_str() : "-");
   };
-  srow("store after ingest (level 3 blocks + journal)", after_ingest.stored_bytes, 0);
+  srow(("store after ingest (level " + std::to_string(so.ingest_level) + " blocks + journal)").c_str(),
+       after_ingest.stored_bytes, 0);
   srow("store after Compact (Stats().stored_bytes)", after.stored_bytes, compact_cpu);
   srow("store directory on disk (every file)", store_dir_bytes, 0);
   if (!o.skip_peers) {

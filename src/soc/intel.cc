@@ -819,10 +819,27 @@ struct Hit {
 constexpr std::array<std::string_view, 10> kSegments = {
     "source", "destination", "client", "related", "url", "dns", "tls", "file", "process", "host"};
 
+// SegmentBit runs for every top-level key of every record: the first byte picks the (at most
+// two) segments worth comparing. Built from kSegments; a third segment with the same first byte
+// fails the build.
+constexpr uint8_t kNoSegment = 0xff;
+constexpr auto kSegmentsByFirstByte = [] {
+  std::array<std::array<uint8_t, 2>, 256> t{};
+  for (auto& e : t) e = {kNoSegment, kNoSegment};
+  for (size_t i = 0; i < kSegments.size(); ++i) {
+    auto& e = t[static_cast<unsigned char>(kSegments[i][0])];
+    if (e[1] != kNoSegment) throw "more than two segments share a first byte";
+    e[e[0] == kNoSegment ? 0 : 1] = static_cast<uint8_t>(i);
+  }
+  return t;
+}();
+
 uint32_t SegmentBit(std::string_view path) {
   const std::string_view first = path.substr(0, path.find('.'));
-  for (size_t i = 0; i < kSegments.size(); ++i) {
-    if (kSegments[i] == first) return uint32_t{1} << i;
+  if (!first.empty()) {
+    for (const uint8_t i : kSegmentsByFirstByte[static_cast<unsigned char>(first[0])]) {
+      if (i != kNoSegment && kSegments[i] == first) return uint32_t{1} << i;
+    }
   }
   return ~uint32_t{0};  // not a listed segment: always looked up
 }
@@ -831,7 +848,7 @@ uint32_t SegmentsPresent(const boost::json::object& fields) {
   uint32_t present = 0;
   for (const auto& kv : fields) {
     const std::string_view key(kv.key().data(), kv.key().size());
-    present |= SegmentBit(key.substr(0, key.find('.'))) & ((uint32_t{1} << kSegments.size()) - 1);
+    present |= SegmentBit(key) & ((uint32_t{1} << kSegments.size()) - 1);
   }
   return present;
 }

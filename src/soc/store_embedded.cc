@@ -34,6 +34,7 @@
 #include <shared_mutex>
 #include <unordered_set>
 
+#include "soc/index_tokens.h"
 #include "soc/query_internal.h"
 #include "soc/store.h"
 #include "soc/store_internal.h"
@@ -53,12 +54,19 @@ constexpr size_t kMaxCheckpointValueBytes = 64 << 10;
 constexpr size_t kMaxGetBySeq = 100'000;
 constexpr size_t kMaxReportedProblems = 16;
 constexpr size_t kMaxDatasetBytes = 128;
-// Bloom filters are built at this many 64-byte lines and folded to size when sealed: 256 KiB
-// (cache-friendly), room for ~200,000 distinct tokens at 10 bits each; a block is sealed early
-// when it fills up.
-constexpr size_t kIngestBloomLines = 4096;
+// Ingest Bloom filters are built at this many 64-byte lines and folded to size when sealed:
+// 64 KiB, room for ~52,000 distinct tokens at 10 bits each. Small enough to stay in L2 while
+// records arrive (a 256 KiB start cost a cache miss per insert); Append seals a block the
+// moment its filter is full, record by record, so a block never holds more tokens than its
+// filter was sized for (+ one record's).
+constexpr size_t kIngestBloomLines = 1024;
 constexpr size_t kArchiveBloomLines = 32768;
 constexpr uint64_t kBloomCheckEvery = 1024;  // Compact: records between fill checks
+// Blocks sealed during ingest are written at block version 3: byte-exact raw texts, without
+// version 4's timestamp cutting and counter coding, which cost a good part of EncodeBlock's own
+// time and are worth their bytes only at the archive level. Compact() rewrites these blocks at
+// kBlockVersion; until then they are transient (and decode faster for searches of recent data).
+constexpr uint32_t kIngestBlockVersion = 3;
 // Partition days are clamped to years 0000-9999 so every day has a file name.
 constexpr int64_t kMinTimeMs = -62'167'219'200'000;  // 0000-01-01
 constexpr int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999
@@ -366,7 +374,10 @@ bool ReadJournalEntry(const File& f, uint64_t pos, uint64_t end, JournalEntryVie
 
 struct OpenBlock {
   std::vector<Record> records;  // without fields; guarded by state_mu_
-  uint64_t raw_bytes = 0;       // writer only, from here down
+  // Filed by the Append in progress, not yet in records (published under state_mu_ once per
+  // batch, or before a seal).
+  std::vector<Record> pending;
+  uint64_t raw_bytes = 0;  // writer only, from here down
   std::unique_ptr<BloomBuilder> bloom;
   std::set<std::string, std::less<>> datasets;
 };
@@ -448,7 +459,40 @@ class EmbeddedStore final : public LogStore {
   // into *staged, to be published under state_mu_.
   // dataset: DatasetOf(r).
   void Index(Partition* p, const Record& r, std::string_view dataset);
-  Status Seal(Partition* p, int level, bool busy = false);
+  // Whether p's open block (its published and pending records) must be sealed now.
+  bool BlockFull(const Partition& p) const {
+    const OpenBlock& b = p.open;
+    return b.records.size() + b.pending.size() >= options_.block_records ||
+           b.raw_bytes >= options_.block_raw_bytes || (b.bloom && b.bloom->Full());
+  }
+  // Moves p's pending records into its open block; the caller holds state_mu_ exclusively.
+  static void MovePending(Partition* p) {
+    auto& b = p->open;
+    if (b.records.empty()) {
+      b.records.swap(b.pending);
+    } else {
+      b.records.insert(b.records.end(), std::make_move_iterator(b.pending.begin()),
+                       std::make_move_iterator(b.pending.end()));
+    }
+    b.pending.clear();
+  }
+  void Publish(Partition* p) {
+    std::unique_lock lock(state_mu_);
+    MovePending(p);
+  }
+  // Syncs that Seal leaves to its caller: Rotate seals every open block and then syncs each
+  // file once and each directory once (a new partition file's class directory and data/),
+  // where one Seal per block synced two directories per new file. Each file still gets at most
+  // one unsynced block (ScanBlocks relies on it: only a file's last block can be torn), and
+  // everything is synced before Rotate deletes the journal that holds those records.
+  struct DeferredSyncs {
+    std::vector<std::shared_ptr<File>> files;
+    std::set<fs::path> dirs;
+  };
+  // deferred: null, or where to leave the block's syncs (then the caller must Sync() them
+  // before anything else is appended to the same files).
+  Status Seal(Partition* p, int level, bool busy = false, DeferredSyncs* deferred = nullptr);
+  Status Sync(const DeferredSyncs& deferred);
   Status Rotate();
   Status Fail(Error e) {
     failed_ = e;
@@ -480,6 +524,7 @@ class EmbeddedStore final : public LogStore {
   std::vector<uint64_t> old_segments_;
   std::string journal_buffer_;          // the entry being written, reused
   std::vector<uint64_t> token_hashes_;  // Index(): one record's token hashes, reused
+  std::vector<Partition*> touched_;     // Append(): partitions with pending records, reused
   std::atomic<uint64_t> next_seq_{1};
 
   mutable std::shared_mutex state_mu_;
@@ -642,13 +687,30 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
         std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
   }
   token_hashes_.clear();
-  ForEachRecordToken(r.raw, r.fields,
-                     [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); });
+  // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
+  // while its lowered bytes are still in registers / L1.
+  auto add = [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); };
+  index_tokens::RecordTokens(r.raw, r.fields, add);
   p->open.bloom->InsertAll(token_hashes_);
   if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
     p->open.datasets.emplace(dataset);
   }
   p->open.raw_bytes += r.raw.size();
+}
+
+// A batch's records were normalised before Append sees them (4,096 per batch, a few KB of
+// text and fields each), so they are cold when indexed: Append fetches the next record's raw
+// text and field table while it indexes the current one.
+void PrefetchRecord(const Record& r) {
+  constexpr size_t kMaxBytes = 1024;
+  const char* raw = r.raw.data();
+  for (size_t off = 0; off < std::min(r.raw.size(), kMaxBytes); off += 64) {
+    __builtin_prefetch(raw + off);
+  }
+  if (r.fields.empty()) return;
+  const auto* kv = reinterpret_cast<const char*>(&*r.fields.begin());
+  const size_t table = r.fields.size() * sizeof(boost::json::key_value_pair);
+  for (size_t off = 0; off < std::min(table, kMaxBytes); off += 64) __builtin_prefetch(kv + off);
 }
 
 Record Slim(const Record& r) {
@@ -729,6 +791,7 @@ Status EmbeddedStore::ReplayJournal() {
         Index(p, r, DatasetOf(r));
         r.fields = {};
         p->open.records.push_back(std::move(r));
+        if (BlockFull(*p)) RETURN_IF_ERROR(Seal(p, options_.ingest_level, /*busy=*/true));
       }
       for (auto& [k, v] : batch->checkpoints) checkpoints_[k] = v;
       next_seq_ = std::max<uint64_t>(next_seq_, batch->first_seq + batch->records.size());
@@ -739,7 +802,13 @@ Status EmbeddedStore::ReplayJournal() {
   return {};
 }
 
-Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
+Status EmbeddedStore::Sync(const DeferredSyncs& deferred) {
+  for (const auto& f : deferred.files) RETURN_IF_ERROR(SyncFd(f->fd, f->path, options_.sync));
+  for (const auto& d : deferred.dirs) RETURN_IF_ERROR(SyncDir(d, options_.sync));
+  return {};
+}
+
+Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* deferred) {
   if (p->open.records.empty()) return {};
   BlockInput in;
   in.records = p->open.records;
@@ -748,6 +817,7 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
   if (!busy) p->open.bloom.reset();
   in.datasets.assign(p->open.datasets.begin(), p->open.datasets.end());
   in.level = level;
+  in.version = kIngestBlockVersion;
   BlockMeta meta;
   ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
   std::shared_ptr<File> file = p->file;
@@ -763,14 +833,23 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy) {
     // file open cuts (or restarts, when even the header is incomplete).
     RETURN_IF_ERROR(WriteFull(file->fd, 0, EncodeFileHeader(FileKind::kPartition), p->path));
     at = kFileHeaderBytes;
-    RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
-    RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
+    if (deferred != nullptr) {
+      deferred->dirs.insert(p->path.parent_path());
+      deferred->dirs.insert(DataDir());
+    } else {
+      RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
+      RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
+    }
   }
   if (auto s = WriteFull(file->fd, at, bytes, p->path); !s) {
     (void)::ftruncate(file->fd, static_cast<off_t>(at));
     return s;
   }
-  RETURN_IF_ERROR(SyncFd(file->fd, p->path, options_.sync));
+  if (deferred != nullptr) {
+    deferred->files.push_back(file);
+  } else {
+    RETURN_IF_ERROR(SyncFd(file->fd, p->path, options_.sync));
+  }
   meta.offset = at;
   auto blocks = std::make_shared<std::vector<BlockMeta>>(*p->blocks);
   blocks->push_back(std::move(meta));
@@ -794,7 +873,9 @@ Status EmbeddedStore::Rotate() {
     std::shared_lock lock(state_mu_);
     for (auto& [key, p] : partitions_) parts.push_back(p.get());
   }
-  for (Partition* p : parts) RETURN_IF_ERROR(Seal(p, options_.ingest_level));
+  DeferredSyncs syncs;
+  for (Partition* p : parts) RETURN_IF_ERROR(Seal(p, options_.ingest_level, false, &syncs));
+  RETURN_IF_ERROR(Sync(syncs));
   JournalSnapshot snap;
   snap.next_seq = next_seq_;
   {
@@ -884,41 +965,35 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   next_seq_ = first + records.size();
   if (journal_buffer_.capacity() > (size_t{16} << 20)) journal_buffer_ = std::string();
 
-  // Committed. File the records into their open blocks.
-  std::vector<Partition*> parts(records.size());
+  // Committed. File the records into their open blocks; a block is sealed the moment it is full
+  // (its Bloom filter at capacity, or its record / byte limit), in the middle of the batch, so
+  // no filter is ever overfilled by more than one record's tokens. Sealing failures do not undo
+  // the commit: the remaining records are still filed (they are in the journal and stay in
+  // memory), no further block is sealed, and further appends are refused until the store is
+  // reopened.
+  std::vector<Partition*>& touched = touched_;
+  touched.clear();
+  Partition* p = nullptr;
   for (size_t i = 0; i < records.size(); ++i) {
     const int64_t day = DayOf(records[i].time_ms);
-    parts[i] = i > 0 && classes[i] == classes[i - 1] && day == parts[i - 1]->day
-                   ? parts[i - 1]
-                   : GetPartition(classes[i], day);
-    Index(parts[i], records[i], datasets[i]);
-  }
-  std::vector<Record> slim;
-  slim.reserve(records.size());
-  for (const Record& r : records) slim.push_back(Slim(r));
-  {
-    std::unique_lock lock(state_mu_);
-    for (size_t i = 0; i < records.size(); ++i)
-      parts[i]->open.records.push_back(std::move(slim[i]));
-    for (const auto& c : checkpoints) checkpoints_[c.key] = c.value;
-  }
-  // Sealing failures do not undo the commit: the records stay in memory and in the journal;
-  // further appends are refused until the store is reopened.
-  std::sort(parts.begin(), parts.end());
-  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
-  for (Partition* p : parts) {
-    bool full = p->open.records.size() >= options_.block_records ||
-                p->open.raw_bytes >= options_.block_raw_bytes;
-    // The fill is counted as bits are set, so it is checked after every batch (it was every
-    // 1,024 records while it cost a popcount over the filter).
-    if (!full) full = p->open.bloom && p->open.bloom->Full();
-    if (full) {
-      if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) {
-        failed_ = s.error();
-        return {};
-      }
+    if (p == nullptr || classes[i] != classes[i - 1] || day != p->day) {
+      p = GetPartition(classes[i], day);
+    }
+    if (i + 1 < records.size()) PrefetchRecord(records[i + 1]);
+    Index(p, records[i], datasets[i]);
+    if (p->open.pending.empty()) touched.push_back(p);
+    p->open.pending.push_back(Slim(records[i]));
+    if (failed_ && BlockFull(*p)) {
+      Publish(p);
+      if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) failed_ = s.error();
     }
   }
+  {
+    std::unique_lock lock(state_mu_);
+    for (Partition* t : touched) MovePending(t);
+    for (const auto& c : checkpoints) checkpoints_[c.key] = c.value;
+  }
+  if (!failed_) return {};
   if (journal_size_ >= options_.journal_rotate_bytes) {
     if (auto s = Rotate(); !s) failed_ = s.error();
   }
