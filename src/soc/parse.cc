@@ -120,11 +120,14 @@ void Normalize(Record& r) {
            {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"}) {
         const auto* v = FindField(p.fields, path);
         if (v == nullptr || !v->is_string()) continue;
-        const std::string text(v->get_string());
+        const std::string_view text = v->get_string();
         auto ip = IpAddress::Parse(text);
-        if (ip && ip->Unmapped().ToString() != text) {
+        // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
+        if (!ip || ip->is_v4()) continue;
+        if (ip->Unmapped().ToString() != text) {
+          const std::string copy(text);  // the value is erased before it is set again
           internal::EraseAllForms(p.fields, path);
-          internal::PutIp(p.fields, path, text);
+          internal::PutIp(p.fields, path, copy);
         }
       }
       if (dataset.empty()) dataset = r.format == Format::kSeccloudEvent ? "seccloud.event" : "json";

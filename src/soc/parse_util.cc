@@ -454,7 +454,9 @@ bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::
                                                                                      : "scalar");
     return false;
   }
-  SanitizeJson(v);
+  // Escapes decode to valid UTF-8 only (the parser refuses lone surrogates), so strings and keys
+  // can be ill-formed only when the line itself is: a valid line needs no walk over the tree.
+  if (!IsAscii(text) && !IsValidUtf8(text)) SanitizeJson(v);
   *out = std::move(v.get_object());
   return true;
 }

@@ -13,6 +13,9 @@ namespace {
 
 namespace json = boost::json;
 
+// ASCII case folding: Windows' names are ASCII, and std::tolower would consult the C locale.
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 // The text of an element that may carry attributes: "v", 5, or {"#text":"v","#attributes":{…}}.
 const json::value* ElementText(const json::value& v) {
   if (const auto* o = v.if_object()) {
@@ -189,7 +192,7 @@ class Builder {
         const json::value* t = ElementText(*v);
         if (t != nullptr && (t->is_number() || t->is_string())) {
           std::string path = "winlog.";
-          for (const char* c = name; *c != '\0'; ++c) path += static_cast<char>(std::tolower(*c));
+          for (const char* c = name; *c != '\0'; ++c) path += AsciiLower(*c);
           Set(path, *t);
         }
       }
@@ -329,8 +332,7 @@ class Builder {
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) {
       return false;
     }
   }
