@@ -1081,7 +1081,7 @@ void Searches(const soc::EmbeddedStoreOptions& so, const Span& span) {
       Now() - t0, ProcStatusKb("VmRSS") / 1024.0);
   std::printf(
       "| query | run | wall s | CPU s | matched | blocks read / ruled out by token index / total "
-      "| records normalised |\n|---|---|---|---|---|---|---|\n");
+      "| records normalised / rejected on raw text |\n|---|---|---|---|---|---|---|\n");
   for (const std::string& text :
        std::vector<std::string>{kNeedle, "source.ip:" + std::string(kNeedle)}) {
     auto q = soc::ParseQuery(text);
@@ -1099,10 +1099,10 @@ void Searches(const soc::EmbeddedStoreOptions& so, const Span& span) {
       });
       const double wall = Now() - w0, cpu = ProcessCpu() - c0;
       if (!r) Die("search: " + r.error().ToString());
-      std::printf("| `%s` | %d | %.3f | %.3f | %zu | %s / %s / %s | %s |\n", text.c_str(), k + 1,
-                  wall, cpu, matched, Group(r->blocks_read).c_str(),
+      std::printf("| `%s` | %d | %.3f | %.3f | %zu | %s / %s / %s | %s / %s |\n", text.c_str(),
+                  k + 1, wall, cpu, matched, Group(r->blocks_read).c_str(),
                   Group(r->blocks_ruled_out).c_str(), Group(r->blocks_total).c_str(),
-                  Group(r->records_scanned).c_str());
+                  Group(r->records_scanned).c_str(), Group(r->records_rejected_raw).c_str());
       std::fflush(stdout);
     }
   }

@@ -64,6 +64,14 @@ void ForEachRecordToken(std::string_view raw, const boost::json::object& fields,
 bool FieldTokensOccurIn(std::string_view lowered_raw, const boost::json::object& fields,
                         std::span<const std::string> allowed);
 
+// Calls missing(token) for each token ForEachRecordToken yields from fields that occurs neither
+// in lowered_raw (a substring) nor among `allowed` (a token may be reported more than once);
+// returns true when there was none, i.e. exactly when FieldTokensOccurIn is true. Compact() puts
+// these tokens into a block's token set under FieldOnlyTokenHash (store_internal.h).
+bool ForEachFieldTokenNotIn(std::string_view lowered_raw, const boost::json::object& fields,
+                            std::span<const std::string> allowed,
+                            const std::function<void(std::string_view)>& missing);
+
 // True when lowered_needle occurs in haystack (compared lower-cased, ASCII) with a word boundary
 // at each end of the needle that is a word byte (for a prefix search, at the start only).
 bool ContainsWords(std::string_view haystack, std::string_view lowered_needle, bool prefix);

@@ -1,5 +1,6 @@
 // The token rules shared by the query language and the store's Bloom filters (query_internal.h).
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <charconv>
 #include <cmath>
@@ -68,6 +69,21 @@ bool FieldTokensOccurIn(std::string_view lowered_raw, const boost::json::object&
   };
   index_tokens::ObjectTokens(fields, "", 0, check);
   return all;
+}
+
+bool ForEachFieldTokenNotIn(std::string_view lowered_raw, const boost::json::object& fields,
+                            std::span<const std::string> allowed,
+                            const std::function<void(std::string_view)>& missing) {
+  bool none = true;
+  EmitObject(fields, "", 0, [&](std::string_view t) {
+    if (lowered_raw.find(t) != std::string_view::npos ||
+        std::find(allowed.begin(), allowed.end(), t) != allowed.end()) {
+      return;
+    }
+    none = false;
+    missing(t);
+  });
+  return none;
 }
 
 bool ContainsWords(std::string_view hay, std::string_view needle, bool prefix) {

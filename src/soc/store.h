@@ -63,6 +63,7 @@ struct SearchStats {
   uint64_t blocks_ruled_out = 0;  // blocks in the time and tenant range the Bloom filters exclude
   uint64_t blocks_corrupt = 0;    // blocks skipped because a checksum or the decoding failed
   uint64_t records_scanned = 0;   // records normalised and matched
+  uint64_t records_rejected_raw = 0;  // records rejected on their raw text, not normalised
   uint64_t records_matched = 0;
   bool truncated = false;             // the limit (or the sink) stopped the search early
   bool cancelled = false;             // options.cancel stopped it (truncated is set too)

@@ -400,6 +400,9 @@ struct Candidate {
   std::shared_ptr<const std::vector<BlockMeta>> keep;
   const BlockMeta* meta = nullptr;  // null: the in-memory records
   int64_t min_time = 0, max_time = 0;
+  // Search: bit i set when required token i is held by no record of the block outside its raw
+  // text and metadata (a version 6 token set without its FieldOnlyTokenHash).
+  uint64_t raw_only = 0;
 };
 
 struct Key {
@@ -1070,36 +1073,42 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
   auto add_problem = [&](std::string what) {
     if (stats.problems.size() < kMaxReportedProblems) stats.problems.push_back(std::move(what));
   };
-  // Bloom pruning: one 64-byte line per required token per block.
+  // Bloom pruning: one 64-byte line per required token per block. Whether the token index may
+  // hold h: false when it proves not, or with *error set when the section could not be read.
+  std::string line;
+  auto index_may_hold = [&](const Candidate& c, uint64_t h, std::string* error) {
+    // A Compact()ed block's Golomb-coded set: 8 directory bytes, then the token's bucket (a
+    // bucket inconsistent with the section is taken to hold the token).
+    const bool gcs = c.meta->bloom_k == 0;
+    const GcsProbe probe = gcs ? GcsLocate(h, *c.meta) : GcsProbe{};
+    const uint64_t at =
+        c.meta->bloom_offset() + (gcs ? 4 * probe.bucket : BloomLineOffset(h, c.meta->bloom_len));
+    uint64_t from = 0, to = 0;
+    auto s = ReadFull(c.file->fd, at, gcs ? 8 : kBloomLineBytes, &line, c.file->path);
+    if (s && gcs && GcsBucketRange(line, *c.meta, &from, &to)) {
+      s = ReadFull(c.file->fd, c.meta->bloom_offset() + from, to - from, &line, c.file->path);
+    } else if (s && gcs) {
+      return true;
+    }
+    if (!s) {
+      *error = s.error().message;
+      return false;
+    }
+    return gcs ? GcsBucketHas(line, c.meta->gcs_rice, probe.value)
+               : BloomLineHas(line, h, c.meta->bloom_k);
+  };
   if (!hashes.empty()) {
     std::vector<Candidate> kept;
-    std::string line;
     for (auto& c : candidates) {
       if (cancelled()) return stats;
       bool may = true;
       for (uint64_t h : hashes) {
-        // A Compact()ed block's Golomb-coded set: 8 directory bytes, then the token's bucket (a
-        // bucket inconsistent with the section is taken to hold the token).
-        const GcsProbe probe = c.meta->bloom_k == 0 ? GcsLocate(h, *c.meta) : GcsProbe{};
-        uint64_t at =
-            c.meta->bloom_offset() +
-            (c.meta->bloom_k == 0 ? 4 * probe.bucket : BloomLineOffset(h, c.meta->bloom_len));
-        size_t len = c.meta->bloom_k == 0 ? 8 : kBloomLineBytes;
-        uint64_t from = 0, to = 0;
-        auto s = ReadFull(c.file->fd, at, len, &line, c.file->path);
-        if (s && c.meta->bloom_k == 0 && GcsBucketRange(line, *c.meta, &from, &to)) {
-          s = ReadFull(c.file->fd, c.meta->bloom_offset() + from, to - from, &line, c.file->path);
-        } else if (s && c.meta->bloom_k == 0) {
-          continue;
-        }
-        if (!s) {
-          ++stats.blocks_corrupt;
-          add_problem(At(c.file->path, c.meta->offset, s.error().message));
-          may = false;
-          break;
-        }
-        if (c.meta->bloom_k == 0 ? !GcsBucketHas(line, c.meta->gcs_rice, probe.value)
-                                 : !BloomLineHas(line, h, c.meta->bloom_k)) {
+        std::string error;
+        if (!index_may_hold(c, h, &error)) {
+          if (!error.empty()) {
+            ++stats.blocks_corrupt;
+            add_problem(At(c.file->path, c.meta->offset, error));
+          }
           may = false;
           break;
         }
@@ -1110,6 +1119,20 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
         ++stats.blocks_ruled_out;
     }
     candidates = std::move(kept);
+    // Version 6 token sets say which required tokens no record of the block holds outside its
+    // raw text and metadata (FieldOnlyTokenHash): for those, every record is checked on its raw
+    // text before it is normalised (a section that cannot be read proves nothing).
+    for (auto& c : candidates) {
+      if (c.meta->version < 6 || c.meta->bloom_k != 0) continue;
+      if (cancelled()) return stats;
+      for (size_t i = 0; i < hashes.size() && i < 64; ++i) {
+        std::string error;
+        const bool field_only =
+            index_may_hold(c, FieldOnlyTokenHash(query.required_tokens()[i]), &error);
+        if (!error.empty()) break;
+        if (!field_only) c.raw_only |= uint64_t{1} << i;
+      }
+    }
   }
   auto key_of = [](const Record& r) { return Key{r.time_ms, r.seq}; };
   if (!memory.empty()) {
@@ -1146,26 +1169,40 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
   std::vector<uint8_t> flags;
   std::vector<std::string> block_values;  // lower-cased dataset names of the block
   std::string lowered;
-  // A record whose field tokens all occur in its raw text (kFlagFieldsInRaw) can be rejected
-  // without normalising it when a required token occurs neither in its raw text nor among the
-  // metadata values (source, format, tenant, the block's datasets).
+  // A record can be rejected without normalising it when a required token it could hold only in
+  // its raw text or its metadata values (source, format, tenant, the block's datasets) occurs in
+  // none of them: every required token when the record's field tokens all occur in its raw text
+  // (kFlagFieldsInRaw), and those its block's token set proves no field of the block holds
+  // outside the raw text (Candidate::raw_only, version 6), whatever the record's flag.
   // Tokens without ASCII letters (addresses, numbers) are looked for in the raw text as it is,
   // sparing the lower-cased copy.
-  const bool caseless = std::none_of(
-      query.required_tokens().begin(), query.required_tokens().end(), [](const std::string& t) {
-        return std::any_of(t.begin(), t.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; });
-      });
-  auto may_match = [&](const Record& r) {
+  const auto& required = query.required_tokens();
+  uint64_t lettered = 0;  // the required tokens with ASCII letters
+  for (size_t i = 0; i < required.size() && i < 64; ++i) {
+    if (std::any_of(required[i].begin(), required[i].end(),
+                    [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
+      lettered |= uint64_t{1} << i;
+    }
+  }
+  if (required.size() > 64) lettered = ~uint64_t{0};
+  // check: bit i for required token i (< 64); every: all of them.
+  auto may_match = [&](const Record& r, uint64_t check, bool every) {
     std::string_view text = r.raw;
-    if (!caseless) {
+    if (every ? lettered != 0 : (check & lettered) != 0) {
       lowered.assign(r.raw);
       for (char& ch : lowered) ch = LowerAscii(ch);
       text = lowered;
     }
-    for (const auto& t : query.required_tokens()) {
-      if (text.find(t) != std::string_view::npos) continue;
-      if (LowerAsciiCopy(r.source) == t || FormatName(r.format) == t ||
-          LowerAsciiCopy(r.tenant) == t ||
+    for (size_t i = 0; i < required.size(); ++i) {
+      if (!every && (i >= 64 || !(check & (uint64_t{1} << i)))) continue;
+      const std::string& t = required[i];
+      if (::memmem(text.data(), text.size(), t.data(), t.size()) != nullptr) continue;
+      auto lowers_to_t = [&](std::string_view v) {
+        return v.size() == t.size() &&
+               std::equal(v.begin(), v.end(), t.begin(),
+                          [](char a, char b) { return LowerAscii(a) == b; });
+      };
+      if (lowers_to_t(r.source) || FormatName(r.format) == t || lowers_to_t(r.tenant) ||
           std::find(block_values.begin(), block_values.end(), t) != block_values.end()) {
         continue;
       }
@@ -1194,7 +1231,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
       }
     }
     const size_t room = options.limit - delivered;
-    const bool prefilter = !hashes.empty() && flags.size() == records.size();
+    const bool flagged = !hashes.empty() && flags.size() == records.size();
     for (size_t ri = 0; ri < records.size(); ++ri) {
       // A block of an archive holds up to 65,536 records to normalise: look in between too.
       if (ri % 4096 == 4095 && cancelled()) return stats;
@@ -1203,7 +1240,11 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
       const Key k = key_of(r);
       if (!after_ok(k)) continue;
       if (buffer.size() >= room && !order(k, std::prev(buffer.end())->first)) continue;
-      if (prefilter && (flags[ri] & kFlagFieldsInRaw) && !may_match(r)) continue;
+      const bool every = flagged && (flags[ri] & kFlagFieldsInRaw);
+      if ((every || c.raw_only != 0) && !may_match(r, c.raw_only, every)) {
+        ++stats.records_rejected_raw;
+        continue;
+      }
       options_.normalize(r);
       ++stats.records_scanned;
       if (!query.Matches(r)) continue;
@@ -1430,11 +1471,15 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
       options_.normalize(r);
       ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
-      // Background work, so the costly check is done here rather than during ingest.
-      const std::string allowed[] = {LowerAsciiCopy(r.source), FormatName(r.format),
-                                     LowerAsciiCopy(r.tenant), LowerAsciiCopy(DatasetOf(r))};
-      pending_flags.push_back(
-          FieldTokensOccurIn(LowerAsciiCopy(r.raw), r.fields, allowed) ? kFlagFieldsInRaw : 0);
+      // Background work, so the costly check is done here rather than during ingest. The
+      // dataset counts as metadata only when the block's meta lists it (Search looks there).
+      const std::string allowed[] = {
+          LowerAsciiCopy(r.source), FormatName(r.format), LowerAsciiCopy(r.tenant),
+          datasets.contains(DatasetOf(r)) ? LowerAsciiCopy(DatasetOf(r)) : std::string()};
+      const bool in_raw =
+          ForEachFieldTokenNotIn(LowerAsciiCopy(r.raw), r.fields, allowed,
+                                 [&](std::string_view t) { tokens.Insert(FieldOnlyTokenHash(t)); });
+      pending_flags.push_back(in_raw ? kFlagFieldsInRaw : 0);
       pending_raw += r.raw.size();
       r.fields = {};
       pending.push_back(std::move(r));

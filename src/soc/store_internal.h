@@ -39,8 +39,10 @@
 //     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes; version 5
 //     with bloom_k 0 (what Compact() writes): a Golomb-coded set of the same token hashes
 //     (kGcsBucketTokens below), any length
-//   body (body_len bytes): version 5 as version 4; version 3: u32 c | c bytes: a zstd frame of the
-//   columns | a zstd frame
+//     Version 6 (laid out as version 5): a Compact()ed block's set also holds
+//     FieldOnlyTokenHash(t) for each token t a record's fields yield outside its raw text.
+//   body (body_len bytes): versions 5 and 6 as version 4; version 3: u32 c | c bytes: a zstd frame
+//   of the columns | a zstd frame
 //     of the raw texts (versions 1, 2: one zstd frame of both); decompressed and concatenated
 //     (body_raw_len bytes), column by column:
 //     varint n | seq: varint first, n-1 × varint delta | time: version 3: n × zz delta of
@@ -104,6 +106,19 @@ inline constexpr size_t kBloomLineBytes = 64;
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
 // A fixed 64-bit hash of a token (persisted in Bloom filters: never change it).
 uint64_t TokenHash(std::string_view token);
+// Block version 6: a Compact()ed block's token set also holds, for every token some record's
+// fields yield that occurs neither in that record's raw text (lower-cased) nor among its
+// metadata values (ForEachFieldTokenNotIn, query_internal.h), this second hash of it. When a
+// required token's second hash is absent, a record of the block holds the token only in its raw
+// text or its metadata, so Search rejects records on the raw text without normalising them,
+// whether or not they carry kFlagFieldsInRaw. A false positive only costs normalising. Persisted:
+// never change it.
+inline uint64_t FieldOnlyTokenHash(std::string_view token) {
+  uint64_t h = TokenHash(token) + 0x6a09e667f3bcc909ULL;  // splitmix64's finaliser
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
 
 void PutVarint(std::string& out, uint64_t v);
 void PutZigzag(std::string& out, int64_t v);
@@ -185,7 +200,7 @@ size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
 // The block meta version this build writes, and the newest it reads.
-inline constexpr uint32_t kBlockVersion = 5;
+inline constexpr uint32_t kBlockVersion = 6;
 struct BlockMeta;
 
 // The token index of Compact()ed blocks (version 5, meta bloom_k 0): a Golomb-coded set. Each

@@ -79,6 +79,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
       }
     }
+    // Nor the version 6 one: a required token outside the raw text and metadata is among the
+    // field-only tokens Compact() puts into the block's token set.
+    std::set<std::string, std::less<>> field_only;
+    const bool none = ForEachFieldTokenNotIn(lowered, r.fields, allowed,
+                                             [&](std::string_view t) { field_only.emplace(t); });
+    if (none != FieldTokensOccurIn(lowered, r.fields, allowed)) std::abort();
+    for (const auto& t : query->required_tokens()) {
+      if (lowered.find(t) == std::string::npos &&
+          std::find(std::begin(allowed), std::end(allowed), t) == std::end(allowed) &&
+          !field_only.contains(t)) {
+        std::abort();
+      }
+    }
   }
   return 0;
 }
