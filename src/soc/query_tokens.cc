@@ -1,7 +1,6 @@
 // The token rules shared by the query language and the store's Bloom filters (query_internal.h).
 
 #include <boost/json/object.hpp>
-#include <charconv>
 #include <cmath>
 
 #include "soc/index_tokens.h"
