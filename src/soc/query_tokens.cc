@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json/object.hpp>
-#include <charconv>
 #include <cmath>
 
 #include "soc/index_tokens.h"
