@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <new>
 
 #include "core/civil_date.h"
 #include "soc/detection.h"
@@ -117,6 +118,7 @@ Record& Record::operator=(const Record& o) {
   tenant = o.tenant;
   raw = o.raw;
   Rebind(fields, boost::json::object(o.fields, boost::json::storage_ptr()));
+  arena_.reset();  // after the fields that used it
   parsed = o.parsed;
   truncated = o.truncated;
   return *this;
@@ -133,10 +135,14 @@ Record::Record(Record&& o) noexcept
       raw(std::move(o.raw)),
       parsed(o.parsed),
       truncated(o.truncated) {
-  // `fields` was default-constructed above; emptied fields (`r.fields = {}` before keeping a
-  // record) leave their arena behind with the moved-from record.
-  if (!o.fields.empty()) Rebind(fields, std::move(o.fields));
+  // Non-empty fields come with their storage and its arena; emptied fields (`r.fields = {}`
+  // before keeping a record) leave theirs behind, freed here, so that kept records hold no arena.
+  if (!o.fields.empty()) {
+    Rebind(fields, std::move(o.fields));
+    arena_ = std::move(o.arena_);
+  }
   Rebind(o.fields, boost::json::object());
+  o.arena_.reset();
 }
 
 Record& Record::operator=(Record&& o) noexcept {
@@ -149,19 +155,39 @@ Record& Record::operator=(Record&& o) noexcept {
   peer = std::move(o.peer);
   tenant = std::move(o.tenant);
   raw = std::move(o.raw);
-  Rebind(fields, o.fields.empty() ? boost::json::object() : std::move(o.fields));
+  // The old fields end before their arena; non-empty new ones keep o's storage and its arena,
+  // emptied ones leave it behind (as the move constructor does).
+  if (o.fields.empty()) {
+    Rebind(fields, boost::json::object());
+    arena_.reset();
+  } else {
+    Rebind(fields, std::move(o.fields));
+    arena_ = std::move(o.arena_);
+  }
   Rebind(o.fields, boost::json::object());
+  o.arena_.reset();
   parsed = o.parsed;
   truncated = o.truncated;
   return *this;
 }
 
+void FieldArenaDeleter::operator()(boost::json::monotonic_resource* arena) const {
+  arena->~monotonic_resource();  // frees the blocks it added past the first
+  ::operator delete(static_cast<void*>(arena));
+}
+
 void UseFieldArena(Record& r) {
   // The fields of a record take roughly twice its raw size (keys, values, object tables); the
-  // arena grows geometrically past its first block.
+  // arena grows geometrically past its first block, which is allocated with the resource.
   const size_t first = std::min<size_t>(1024 + 2 * r.raw.size(), size_t{64} << 10);
-  Rebind(r.fields, boost::json::object(
-                       boost::json::make_shared_resource<boost::json::monotonic_resource>(first)));
+  constexpr size_t kHead = (sizeof(boost::json::monotonic_resource) + 15) / 16 * 16;
+  void* mem = ::operator new(kHead + first);
+  auto* arena =
+      new (mem) boost::json::monotonic_resource(static_cast<unsigned char*>(mem) + kHead, first);
+  // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
+  // trivial, ~object does not visit the values (the Record owns the arena: record.h).
+  Rebind(r.fields, boost::json::object(boost::json::storage_ptr(arena)));
+  r.arena_.reset(arena);  // after the old fields, which may have used the old arena
 }
 
 const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {

@@ -10,8 +10,13 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+namespace boost::json {
+class monotonic_resource;
+}  // namespace boost::json
 
 namespace seccloud::soc {
 
@@ -32,13 +37,23 @@ enum class Format : uint8_t {
 const char* FormatName(Format format);  // "seccloud-event", "syslog", "json", "eve", …
 bool ParseFormatName(std::string_view name, Format* out);
 
+// Frees a Record's field arena (record.cc): the resource and its first block are one allocation.
+struct FieldArenaDeleter {
+  void operator()(boost::json::monotonic_resource* arena) const;
+};
+
 struct Record {
   Record() = default;
   // Normalize() builds `fields` in an arena of the record's own (UseFieldArena): one block
-  // instead of a heap allocation per key and value. An arena is not safe for two threads to
-  // allocate from, so a copy of a Record gets its fields on the default heap, never sharing the
-  // original's arena; a moved-from Record is left with empty fields on the default heap, and a
-  // Record moved while its fields are empty does not carry the arena along.
+  // instead of a heap allocation per key and value. The Record owns the arena and the fields
+  // refer to it without a reference count, so building a value costs no atomic increment and
+  // dropping the fields is freeing the arena (no walk over every value). Hence a value or
+  // object copied out of `fields` with Boost.JSON's copy constructor (which keeps the source's
+  // storage) must not outlive the Record: copy it into a storage of its own
+  // (`boost::json::value(v, boost::json::storage_ptr())`), as Record's own copies do. An arena
+  // is not safe for two threads to allocate from, so a copy of a Record gets its fields on the
+  // default heap, never sharing the original's arena; a move takes the arena along and leaves
+  // the moved-from Record with empty fields on the default heap.
   Record(const Record& other);
   Record& operator=(const Record& other);
   Record(Record&& other) noexcept;
@@ -58,6 +73,13 @@ struct Record {
   std::string tenant;  // the tenant id attribution found, else ""
   std::string raw;     // the original bytes (not necessarily UTF-8), at most kMaxRawBytes
 
+ private:
+  friend void UseFieldArena(Record& r);
+  // The storage of `fields` when Normalize() built them, else null. Declared before `fields`
+  // so that it outlives them.
+  std::unique_ptr<boost::json::monotonic_resource, FieldArenaDeleter> arena_;
+
+ public:
   // Normalised fields (ECS, nested objects). Always holds "@timestamp", "event.dataset",
   // "event.ingested", "seccloud.soc.source", "seccloud.soc.format" and, when known,
   // "tenant.id". Strings are valid UTF-8.
