@@ -15,10 +15,11 @@
 // normalised, peak RSS. Timings are printed, never asserted.
 //
 //   soc_search_bench --records N [--days 30] [--work DIR] [--needles 5] [--batch 16384]
-//                    [--archive-level 19] [--seed 18] [--keep] [--search-only]
+//                    [--archive-level 19] [--seed 18] [--keep] [--search-only [--compact]]
 //
 // --search-only searches WORK/store left by an earlier --keep run (drop the page cache between,
-// `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure).
+// `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure); with --compact it first
+// Compact()s what that store still holds uncompacted (e.g. after a change to Compact).
 
 #include <sys/resource.h>
 #include <time.h>
@@ -931,6 +932,7 @@ struct Options {
   uint64_t seed = 18;
   bool keep = false;
   bool search_only = false;
+  bool compact = false;  // with --search-only: Compact() the kept store first
 };
 
 // The span: --days ending 2026-11-01T00:00:00Z, as loggen.py's default.
@@ -1110,6 +1112,20 @@ void Searches(const soc::EmbeddedStoreOptions& so, const Span& span) {
               ProcStatusKb("VmHWM") / 1024.0, ProcStatusKb("VmRSS") / 1024.0);
 }
 
+// Compact()s every day of the span, as socd's maintenance does once a day is over.
+void CompactStore(const soc::EmbeddedStoreOptions& so, const Span& span, soc::LogStore& store) {
+  const double t0 = Now(), c0 = ProcessCpu();
+  ResetPeakRss();
+  if (auto s = store.Compact(span.end_ms / kDayMs * kDayMs + kDayMs); !s)
+    Die("compact: " + s.error().ToString());
+  std::printf(
+      "compact (zstd level %d, blocks of %zu records): %.0f s wall, %.0f s CPU, peak RSS "
+      "%.0f MiB; store directory %.2f GiB\n",
+      so.archive_level, so.archive_block_records, Now() - t0, ProcessCpu() - c0,
+      ProcStatusKb("VmHWM") / 1024.0, DirBytes(so.directory) / 1073741824.0);
+  std::fflush(stdout);
+}
+
 int Main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -1134,12 +1150,14 @@ int Main(int argc, char** argv) {
       o.seed = std::stoull(next());
     } else if (a == "--keep") {
       o.keep = true;
+    } else if (a == "--compact") {
+      o.compact = true;
     } else if (a == "--search-only") {
       o.search_only = true;
     } else {
       Die("unknown option " + a +
           " (--records N, --days D, --work DIR, --needles N, --batch N, --archive-level L, "
-          "--seed S, --keep, --search-only)");
+          "--seed S, --keep, --search-only, --compact)");
     }
   }
   if (o.records == 0 || o.batch == 0 || o.batch > 1'000'000 || o.days <= 0 || o.needles < 0 ||
@@ -1160,16 +1178,11 @@ int Main(int argc, char** argv) {
                 Group(o.records).c_str(), o.days, so.directory.c_str(), o.batch);
     std::fflush(stdout);
     Generate(o, *store, span);
-    const double t0 = Now(), c0 = ProcessCpu();
-    ResetPeakRss();
-    if (auto s = store->Compact(span.end_ms / kDayMs * kDayMs + kDayMs); !s)
-      Die("compact: " + s.error().ToString());
-    std::printf(
-        "compact (zstd level %d, blocks of %zu records): %.0f s wall, %.0f s CPU, peak RSS "
-        "%.0f MiB; store directory %.2f GiB\n",
-        so.archive_level, so.archive_block_records, Now() - t0, ProcessCpu() - c0,
-        ProcStatusKb("VmHWM") / 1024.0, DirBytes(so.directory) / 1073741824.0);
-    std::fflush(stdout);
+    CompactStore(so, span, *store);
+  } else if (o.compact) {
+    auto opened = soc::OpenEmbeddedStore(so);
+    if (!opened) Die("store: " + opened.error().ToString());
+    CompactStore(so, span, **opened);
   }
   Searches(so, span);
   if (!o.keep) fs::remove_all(o.work);

@@ -1504,7 +1504,9 @@ Status EmbeddedStore::Compact(int64_t before_ms) {
     const auto& blocks = *p.blocks;
     return blocks.size() + (p.open.records.empty() ? 0 : 1) > 1 ||
            std::any_of(blocks.begin(), blocks.end(), [&](const BlockMeta& m) {
-             return m.level != static_cast<uint32_t>(options_.archive_level);
+             // An ingest block (Bloom filter, no raw-text flags) also when the archive level is
+             // the ingest level.
+             return m.level != static_cast<uint32_t>(options_.archive_level) || m.bloom_k != 0;
            });
   };
   std::vector<std::pair<std::string, int64_t>> keys;

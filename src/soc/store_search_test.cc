@@ -273,5 +273,35 @@ TEST_F(StoreSearchTest, VersionSixBlocksPrefilterUnflaggedRecords) {
   EXPECT_EQ(stats.records_scanned, 202u);
 }
 
+// With the archive level equal to the ingest level, a partition of one sealed ingest block is
+// still Compact()ed: its Bloom filter becomes a token set and its records get their flags.
+TEST_F(StoreSearchTest, IngestBlockAtTheArchiveLevelIsCompacted) {
+  auto o = Options();
+  o.block_records = 1000;
+  o.archive_level = o.ingest_level;
+  store_.reset();
+  auto opened = OpenEmbeddedStore(o);
+  ASSERT_TRUE(opened) << opened.error().message;
+  store_ = std::move(*opened);
+  std::vector<Record> batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.push_back(Raw(kT0 + i, R"({"source":{"ip":"10.3.0.)" + std::to_string(i) + R"("}})"));
+  }
+  ASSERT_TRUE(store_->Append(batch, {}));
+  ASSERT_TRUE(store_->Flush());
+  fs::path file;
+  EXPECT_NE(FirstMeta(&file).bloom_k, 0u);
+  SearchStats stats;
+  EXPECT_EQ(Find("source.ip:10.3.0.7", &stats).size(), 1u);
+  EXPECT_EQ(stats.records_scanned, 100u);
+  ASSERT_TRUE(store_->Compact(kT0 + kDay));
+  const si::BlockMeta m = FirstMeta(&file);
+  EXPECT_EQ(m.bloom_k, 0u);
+  EXPECT_EQ(m.version, 6u);
+  EXPECT_EQ(m.level, static_cast<uint32_t>(o.archive_level));
+  EXPECT_EQ(Find("source.ip:10.3.0.7", &stats).size(), 1u);
+  EXPECT_EQ(stats.records_scanned, 11u);  // the raw texts holding 10.3.0.7, 10.3.0.70-79
+}
+
 }  // namespace
 }  // namespace seccloud::soc
