@@ -1331,6 +1331,7 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
     in.extra_flags = pending_flags;
     in.datasets.assign(datasets.begin(), datasets.end());
     in.level = options_.archive_level;
+    in.version = kBlockVersion;
     BlockMeta meta;
     ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
     RETURN_IF_ERROR(WriteFull(rw.file->fd, rw.end, bytes, tmp));
