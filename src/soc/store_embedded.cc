@@ -62,11 +62,6 @@ constexpr size_t kMaxDatasetBytes = 128;
 constexpr size_t kIngestBloomLines = 1024;
 constexpr size_t kArchiveBloomLines = 32768;
 constexpr uint64_t kBloomCheckEvery = 1024;  // Compact: records between fill checks
-// Blocks sealed during ingest are written at block version 3: byte-exact raw texts, without
-// version 4's timestamp cutting and counter coding, which cost a good part of EncodeBlock's own
-// time and are worth their bytes only at the archive level. Compact() rewrites these blocks at
-// kBlockVersion; until then they are transient (and decode faster for searches of recent data).
-constexpr uint32_t kIngestBlockVersion = 3;
 // Partition days are clamped to years 0000-9999 so every day has a file name.
 constexpr int64_t kMinTimeMs = -62'167'219'200'000;  // 0000-01-01
 constexpr int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999
@@ -1447,6 +1442,7 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
     in.extra_flags = pending_flags;
     in.datasets.assign(datasets.begin(), datasets.end());
     in.level = options_.archive_level;
+    in.version = kBlockVersion;
     BlockMeta meta;
     ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
     RETURN_IF_ERROR(WriteFull(rw.file->fd, rw.end, bytes, tmp));

@@ -1006,6 +1006,10 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   std::unique_ptr<CounterTable> counters;
   if (cut_texts) counters = std::make_unique<CounterTable>();
   std::string cut;
+  // Version 6: the counted texts split into skeletons (here) and value columns (after them).
+  const bool split_values = input.version >= 6;
+  ValueSplitter splitter;
+  std::string counted;
   for (size_t g = 0; g < groups.size(); ++g) {
     uint8_t last_shape = kNoTime;
     for (uint32_t i : groups[g]) {
@@ -1022,7 +1026,13 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
           cut.append(raw, cuts[i].pos + cuts[i].len);
           text = cut;
         }
-        PutCountedText(text, g, *counters, texts);
+        if (!split_values) {
+          PutCountedText(text, g, *counters, texts);
+        } else {
+          counted.clear();
+          PutCountedText(text, g, *counters, counted);
+          splitter.Split(counted, g, &texts);
+        }
       }
       stored_sizes[i] = texts.size() - at;
     }
@@ -1034,6 +1044,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
       if (c.shape != kNoTime) PutVarint(body, c.pos);
     }
   }
+  if (split_values) splitter.Finish(&texts);
   const size_t columns_len = body.size();
   body += texts;
   texts = std::string();
@@ -1448,7 +1459,10 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
       cut_at[i] = static_cast<uint32_t>(pos);
     }
   }
-  if (total != in.remaining()) return fail("block raw bytes differ from their lengths");
+  // Version 6: the value columns follow the skeletons.
+  if (meta.version >= 6 ? total > in.remaining() : total != in.remaining()) {
+    return fail("block raw bytes differ from their lengths");
+  }
   // Record i's text as stored, with its timestamp put back (version 4).
   auto set_raw = [&](size_t i, std::string_view stored) {
     std::string& dst = (*out)[first + i].raw;
@@ -1489,19 +1503,43 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
       std::vector<std::vector<uint32_t>> members(source_count);
       for (size_t i = 0; i < n; ++i) members[source_ids[i]].push_back(static_cast<uint32_t>(i));
       CounterTable counters;
-      std::string text;
+      std::string text, joined;
+      // Version 6: every skeleton scanned for its values' columns first, then joined.
+      ValueJoiner joiner;
+      if (meta.version >= 6) {
+        uint64_t at = 0;
+        for (size_t g = 0; g < members.size(); ++g) {
+          for (uint32_t i : members[g]) {
+            if (!joiner.Scan(rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])),
+                             g)) {
+              return fail("block value columns invalid");
+            }
+            at += sizes[i];
+          }
+        }
+        if (!joiner.Prepare(rest.substr(static_cast<size_t>(total)))) {
+          return fail("block value columns invalid");
+        }
+      }
       for (size_t g = 0; g < members.size(); ++g) {
         for (uint32_t i : members[g]) {
           uint64_t& at = group_at[g];
           text.clear();
-          if (!GetCountedText(rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i])),
-                              g, counters, &text)) {
+          std::string_view stored =
+              rest.substr(static_cast<size_t>(at), static_cast<size_t>(sizes[i]));
+          if (meta.version >= 6) {
+            joined.clear();
+            if (!joiner.Join(stored, &joined)) return fail("block value columns invalid");
+            stored = joined;
+          }
+          if (!GetCountedText(stored, g, counters, &text)) {
             return fail("block raw text coding invalid");
           }
           if (!set_raw(i, text)) return fail("block time cut invalid");
           at += sizes[i];
         }
       }
+      if (meta.version >= 6 && !joiner.Done()) return fail("block value columns invalid");
     }
   }
   const Record& lo = (*out)[first];

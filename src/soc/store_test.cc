@@ -591,9 +591,7 @@ TEST_F(StoreTest, FormatVersionsNewerRefusedOlderRead) {
   {
     std::string bytes = blk_bytes;
     const size_t meta_at = si::kFileHeaderBytes + si::kBlockHeaderBytes;
-    // Ingest blocks are written at an older version than kBlockVersion (store_embedded.cc).
-    ASSERT_GE(bytes[meta_at], 1);
-    ASSERT_LE(bytes[meta_at], static_cast<char>(si::kBlockVersion));
+    ASSERT_EQ(bytes[meta_at], static_cast<char>(si::kIngestBlockVersion));  // a sealed block
     bytes[meta_at] = static_cast<char>(si::kBlockVersion + 1);
     const uint32_t meta_len = si::GetU32(bytes.data() + si::kFileHeaderBytes + 4);
     std::string crc;
