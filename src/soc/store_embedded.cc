@@ -396,7 +396,7 @@ struct Candidate {
   const BlockMeta* meta = nullptr;  // null: the in-memory records
   int64_t min_time = 0, max_time = 0;
   // Search: bit i set when required token i is held by no record of the block outside its raw
-  // text and metadata (a version 6 token set without its FieldOnlyTokenHash).
+  // text and metadata (a version 7 token set without its FieldOnlyTokenHash).
   uint64_t raw_only = 0;
 };
 
@@ -1114,11 +1114,11 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
         ++stats.blocks_ruled_out;
     }
     candidates = std::move(kept);
-    // Version 6 token sets say which required tokens no record of the block holds outside its
+    // Version 7 token sets say which required tokens no record of the block holds outside its
     // raw text and metadata (FieldOnlyTokenHash): for those, every record is checked on its raw
     // text before it is normalised (a section that cannot be read proves nothing).
     for (auto& c : candidates) {
-      if (c.meta->version < 6 || c.meta->bloom_k != 0) continue;
+      if (c.meta->version < 7 || c.meta->bloom_k != 0) continue;
       if (cancelled()) return stats;
       for (size_t i = 0; i < hashes.size() && i < 64; ++i) {
         std::string error;
@@ -1168,7 +1168,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
   // its raw text or its metadata values (source, format, tenant, the block's datasets) occurs in
   // none of them: every required token when the record's field tokens all occur in its raw text
   // (kFlagFieldsInRaw), and those its block's token set proves no field of the block holds
-  // outside the raw text (Candidate::raw_only, version 6), whatever the record's flag.
+  // outside the raw text (Candidate::raw_only, version 7), whatever the record's flag.
   // Tokens without ASCII letters (addresses, numbers) are looked for in the raw text as it is,
   // sparing the lower-cased copy.
   const auto& required = query.required_tokens();

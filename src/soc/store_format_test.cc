@@ -117,7 +117,7 @@ TEST(StoreFormatTest, FileHeaders) {
 
 class StoreFormatBlockTest : public ::testing::TestWithParam<uint32_t> {};
 INSTANTIATE_TEST_SUITE_P(Versions, StoreFormatBlockTest,
-                         ::testing::Values(1u, 2u, 3u, 4u, 5u, kBlockVersion));
+                         ::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, kBlockVersion));
 
 TEST_P(StoreFormatBlockTest, BlockRoundTrip) {
   std::vector<Record> records = {R(5, 1000, "first"), R(6, -5000, "", "t2"),

@@ -28,10 +28,10 @@
 //   fixed header, 32 bytes:
 //     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
-//   meta (meta_len bytes): varint version (kBlockVersion: 6; 1 to 5 are read too) | varint zstd
+//   meta (meta_len bytes): varint version (kBlockVersion: 7; 1 to 6 are read too) | varint zstd
 //   level | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
-//     varint body_raw_len | varint bloom_k | versions 5, 6 with bloom_k 0 only: varint gcs_tokens |
+//     varint body_raw_len | varint bloom_k | versions 5-7 with bloom_k 0 only: varint gcs_tokens |
 //     varint gcs_rice | varint gcs_buckets | varint n, n × str tenant | varint n, n × str dataset |
 //     varint n, n × str source (the exact sets of the block's tenants, event.datasets and sources)
 //   bloom (bloom_len bytes, a power of two of 64-byte lines): a blocked Bloom filter over the
@@ -39,10 +39,10 @@
 //     bloom_k bits in line h & (lines - 1) (BloomLineHas), so a lookup reads 64 bytes; version 5
 //     with bloom_k 0 (what Compact() writes): a Golomb-coded set of the same token hashes
 //     (kGcsBucketTokens below), any length
-//     Version 6 (laid out as version 5): a Compact()ed block's set also holds
+//     Version 7 (laid out as versions 5 and 6): a Compact()ed block's set also holds
 //     FieldOnlyTokenHash(t) for each token t a record's fields yield outside its raw text.
-//   body (body_len bytes): versions 5 and 6 as version 4; version 3: u32 c | c bytes: a zstd frame
-//   of the columns | a zstd frame
+//   body (body_len bytes): version 5 as version 4, version 7 as version 6; version 3: u32 c | c
+//   bytes: a zstd frame of the columns | a zstd frame
 //     of the raw texts (versions 1, 2: one zstd frame of both); decompressed and concatenated
 //     (body_raw_len bytes), column by column:
 //     varint n | seq: varint first, n-1 × varint delta | time: version 3: n × zz delta of
@@ -61,7 +61,7 @@
 //     a decimal run (1-18 digits, no leading zero) equal to 1 + the last run of its group under
 //     the same key (the up to 8 non-digit bytes before it; a 4096-slot direct-mapped table,
 //     updated by every such run in group order) is written 0xff 0x01. Reading reverses both.
-//     Version 6 (what Compact() writes; ingest seals write 5): each counter-coded text is split
+//     Versions 6 and 7 (7 is what Compact() writes): each counter-coded text is split
 //     further into a skeleton, whose length the lengths column holds, and values (ValueSplitter
 //     below); the raw bytes are every skeleton (grouped as above), then the value columns.
 //   Records in a block are in seq order; min/max_time bound their times (late records make
@@ -110,7 +110,7 @@ inline constexpr size_t kBloomLineBytes = 64;
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
 // A fixed 64-bit hash of a token (persisted in Bloom filters: never change it).
 uint64_t TokenHash(std::string_view token);
-// Block version 6: a Compact()ed block's token set also holds, for every token some record's
+// Block version 7: a Compact()ed block's token set also holds, for every token some record's
 // fields yield that occurs neither in that record's raw text (lower-cased) nor among its
 // metadata values (ForEachFieldTokenNotIn, query_internal.h), this second hash of it. When a
 // required token's second hash is absent, a record of the block holds the token only in its raw
@@ -204,7 +204,7 @@ size_t BloomLineOffset(uint64_t hash, size_t bloom_bytes);
 bool BloomLineHas(std::string_view line, uint64_t hash, uint32_t k);
 
 // The block meta version this build writes, and the newest it reads.
-inline constexpr uint32_t kBlockVersion = 6;
+inline constexpr uint32_t kBlockVersion = 7;
 // What ingest seals write: block version 3 — byte-exact raw texts, without version 4's timestamp
 // cutting and counter coding or version 6's value columns, which cost a good part of
 // EncodeBlock's time and are worth their bytes only at the archive level. Compact() rewrites
@@ -319,8 +319,8 @@ inline constexpr uint8_t kFlagFieldsInRaw = 2;
 // record's text holds (0: none found), for tests and measurements.
 int RawTimeShape(const Record& record);
 
-// Block version 6 (Compact()ed blocks): after time cutting and counter coding, each stored text
-// is split into a skeleton and values. A value is what follows `"KEY":` (KEY 1 to 64 bytes
+// Block versions 6 and 7 (Compact()ed blocks): after time cutting and counter coding, each stored
+// text is split into a skeleton and values. A value is what follows `"KEY":` (KEY 1 to 64 bytes
 // without `"` or 0xff, found in the skeleton written so far, so the decoder finds the same key):
 // a string literal with its quotes (backslash escapes skipped) or a run of [0-9A-Za-z.+-], never
 // holding a newline. The skeleton has 0xff 0x02 in its place; the value goes to the column of

@@ -1,4 +1,4 @@
-// The search's raw-text prefilter over Compact()ed blocks (block version 6): records are rejected
+// The search's raw-text prefilter over Compact()ed blocks (block version 7): records are rejected
 // on their raw text before they are normalised only when they provably cannot match, so every
 // query finds what it finds without the prefilter (before compaction, when every record of an
 // ingest block is normalised).
@@ -194,7 +194,7 @@ TEST_F(StoreSearchTest, RawTextPrefilterRejectsOnlyWhatCannotMatch) {
   ASSERT_TRUE(store_->Compact(kT0 + kDay));
   fs::path file;
   const si::BlockMeta m = FirstMeta(&file);
-  EXPECT_EQ(m.version, 6u);
+  EXPECT_EQ(m.version, 7u);
   EXPECT_EQ(m.bloom_k, 0u);
   EXPECT_EQ(m.records, 307u);
   for (size_t i = 0; i < queries.size(); ++i) {
@@ -223,9 +223,9 @@ TEST_F(StoreSearchTest, RawTextPrefilterRejectsOnlyWhatCannotMatch) {
 }
 
 // A block holding the address only in raw texts: records without it are rejected unnormalised
-// although none carries kFlagFieldsInRaw; the same block read as version 5 (whose token sets
+// although none carries kFlagFieldsInRaw; the same block read as version 6 (whose token sets
 // hold no field-only tokens) normalises every record and finds the same.
-TEST_F(StoreSearchTest, VersionSixBlocksPrefilterUnflaggedRecords) {
+TEST_F(StoreSearchTest, VersionSevenBlocksPrefilterUnflaggedRecords) {
   Open();
   std::vector<Record> batch;
   for (int i = 0; i < 200; ++i) {
@@ -245,16 +245,16 @@ TEST_F(StoreSearchTest, VersionSixBlocksPrefilterUnflaggedRecords) {
   EXPECT_EQ(Find("event.category:network", &stats).size(), 202u);
   EXPECT_EQ(stats.records_scanned, 202u);
 
-  // Rewrite the block's meta version to 5 (checksums mended): the field-only tokens it holds
+  // Rewrite the block's meta version to 6 (checksums mended): the field-only tokens it holds
   // then prove nothing, so no unflagged record may be rejected on its raw text.
   store_.reset();
   fs::path file;
   const si::BlockMeta m = FirstMeta(&file);
-  ASSERT_EQ(m.version, 6u);
+  ASSERT_EQ(m.version, 7u);
   std::string bytes = ReadAll(file);
   const size_t meta_at = si::kFileHeaderBytes + si::kBlockHeaderBytes;
-  ASSERT_EQ(bytes[meta_at], 6);
-  bytes[meta_at] = 5;
+  ASSERT_EQ(bytes[meta_at], 7);
+  bytes[meta_at] = 6;
   std::string crc;
   si::PutU32(crc, si::Crc32c(std::string_view(bytes).substr(meta_at, m.meta_len)));
   bytes.replace(si::kFileHeaderBytes + 16, 4, crc);
@@ -266,7 +266,7 @@ TEST_F(StoreSearchTest, VersionSixBlocksPrefilterUnflaggedRecords) {
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
   Open();
-  EXPECT_EQ(FirstMeta(&file).version, 5u);
+  EXPECT_EQ(FirstMeta(&file).version, 6u);
   EXPECT_EQ(Find("203.0.113.77", &stats).size(), 2u);
   EXPECT_EQ(stats.records_scanned, 202u);
   EXPECT_EQ(Find("source.ip:203.0.113.77", &stats).size(), 1u);
@@ -297,7 +297,7 @@ TEST_F(StoreSearchTest, IngestBlockAtTheArchiveLevelIsCompacted) {
   ASSERT_TRUE(store_->Compact(kT0 + kDay));
   const si::BlockMeta m = FirstMeta(&file);
   EXPECT_EQ(m.bloom_k, 0u);
-  EXPECT_EQ(m.version, 6u);
+  EXPECT_EQ(m.version, 7u);
   EXPECT_EQ(m.level, static_cast<uint32_t>(o.archive_level));
   EXPECT_EQ(Find("source.ip:10.3.0.7", &stats).size(), 1u);
   EXPECT_EQ(stats.records_scanned, 11u);  // the raw texts holding 10.3.0.7, 10.3.0.70-79
