@@ -74,14 +74,15 @@ bool ForEachFieldTokenNotIn(std::string_view lowered_raw, const boost::json::obj
                             std::span<const std::string> allowed,
                             const std::function<void(std::string_view)>& missing) {
   bool none = true;
-  EmitObject(fields, "", 0, [&](std::string_view t) {
+  auto check = [&](std::string_view t) {
     if (lowered_raw.find(t) != std::string_view::npos ||
         std::find(allowed.begin(), allowed.end(), t) != allowed.end()) {
       return;
     }
     none = false;
     missing(t);
-  });
+  };
+  index_tokens::ObjectTokens(fields, "", 0, check);
   return none;
 }
 
