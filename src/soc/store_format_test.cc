@@ -379,6 +379,7 @@ TEST(StoreFormatTest, TimeShapeColumnIsChecked) {
   const std::vector<Record> records = {r};
   in.records = records;
   in.bloom = BloomBuilder(1, 10).Finish(false);
+  in.version = 5;  // time shapes: versions 4 and later
   BlockMeta meta;
   auto bytes = EncodeBlock(in, &meta);
   ASSERT_TRUE(bytes);
@@ -797,6 +798,7 @@ TEST(StoreFormatTest, BlockWithTokenSet) {
   BlockInput in;
   in.records = records;
   in.bloom = EncodeTokenSet({TokenHash("first"), TokenHash("second"), TokenHash("line")}, 6);
+  in.version = 5;
   BlockMeta meta;
   auto bytes = EncodeBlock(in, &meta);
   ASSERT_TRUE(bytes);
