@@ -119,6 +119,13 @@ void ValueSplitter::Finish(std::string* out) {
 }
 
 bool ValueJoiner::Scan(std::string_view skeleton, uint64_t group) {
+  if (group != group_ || counts_.empty()) {
+    // A group's records are scanned together: its keys never recur in a later group.
+    group_ = group;
+    ids_.clear();
+    prev_.clear();
+  }
+  size_t k = 0;  // the marker's index in this skeleton
   for (size_t i = 0; i < skeleton.size(); ++i) {
     if (skeleton[i] != kEsc) continue;
     if (i + 1 >= skeleton.size()) return false;
@@ -126,13 +133,27 @@ bool ValueJoiner::Scan(std::string_view skeleton, uint64_t group) {
     if (skeleton[i] != kEscValue) continue;
     const std::string_view key = KeyBefore(skeleton.substr(0, i - 1));
     if (key.empty()) return false;
-    auto [it, added] = ids_.try_emplace(ColumnKey(group, key), counts_.size());
-    if (added) {
-      if (counts_.size() >= kMaxValueColumns) return false;
-      counts_.push_back(0);
+    // Records of one shape follow each other: the k-th key is most often the one of the record
+    // before, which saves the hash lookup.
+    size_t id;
+    if (k < prev_.size() && prev_[k].first == key) {
+      id = prev_[k].second;
+    } else {
+      auto [it, added] = ids_.try_emplace(key, counts_.size());
+      if (added) {
+        if (counts_.size() >= kMaxValueColumns) return false;
+        counts_.push_back(0);
+      }
+      id = it->second;
+      if (k < prev_.size()) {
+        prev_[k] = {key, id};
+      } else {
+        prev_.emplace_back(key, id);
+      }
     }
-    ++counts_[it->second];
-    marks_.push_back(static_cast<uint32_t>(it->second));
+    ++counts_[id];
+    marks_.push_back(static_cast<uint32_t>(id));
+    ++k;
   }
   return true;
 }

@@ -345,6 +345,7 @@ class ValueSplitter {
 // every skeleton again in the same order. Any inconsistency fails (returns false).
 class ValueJoiner {
  public:
+  // The skeletons must stay where they are until Prepare.
   bool Scan(std::string_view skeleton, uint64_t group);
   bool Prepare(std::string_view values);
   // Appends the text (skeleton with its values put back) to *out.
@@ -352,10 +353,12 @@ class ValueJoiner {
   bool Done() const { return next_mark_ == marks_.size(); }
 
  private:
-  std::unordered_map<std::string, size_t> ids_;
-  std::vector<uint64_t> counts_;  // values per column
-  std::vector<uint32_t> marks_;   // the column of each value, in order
-  std::vector<size_t> cursors_;   // the next value of each column, in values_
+  uint64_t group_ = 0;
+  std::unordered_map<std::string_view, size_t> ids_;       // the group's key -> column
+  std::vector<std::pair<std::string_view, size_t>> prev_;  // the last skeleton's keys
+  std::vector<uint64_t> counts_;                           // values per column
+  std::vector<uint32_t> marks_;                            // the column of each value, in order
+  std::vector<size_t> cursors_;  // the next value of each column, in values_
   std::string_view values_;
   size_t next_mark_ = 0;
 };
