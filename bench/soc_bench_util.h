@@ -1,8 +1,10 @@
 #pragma once
-// Measuring helpers shared by the SOC benchmarks (soc_store_bench, soc_search_bench): clocks,
-// CPU time, /proc/self/status figures, directory sizes and number formatting.
+// Measuring helpers shared by the SOC benchmarks (soc_store_bench, soc_search_bench,
+// soc_normalize_bench): clocks, CPU time, /proc/self/status figures, directory sizes and number
+// formatting.
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +20,13 @@ namespace seccloud::bench {
 
 inline double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds of the calling thread.
+inline double ThreadCpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 // User + system CPU seconds of this process (every thread).

@@ -11,7 +11,6 @@
 // line: two builds' dumps are compared with `cmp` as a differential check of a parser change
 // (the fields must be equal, member order included).
 #include <malloc.h>
-#include <time.h>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -32,16 +31,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace seccloud;
+using bench::ThreadCpu;
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "soc_normalize_bench: %s\n", what.c_str());
   std::exit(1);
-}
-
-double ThreadCpu() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 struct Line {

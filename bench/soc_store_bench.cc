@@ -57,7 +57,7 @@
 namespace seccloud {
 namespace {
 
-using namespace bench;  // Now, ProcessCpu, ProcStatusKb, ResetPeakRss, Group, DirBytes
+using namespace bench;  // Now, ThreadCpu, ProcessCpu, ProcStatusKb, ResetPeakRss, Group, DirBytes
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -83,11 +83,6 @@ struct Options {
   std::exit(1);
 }
 
-double ThreadCpu() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 double ChildrenCpu() {
   rusage ru;
   getrusage(RUSAGE_CHILDREN, &ru);

@@ -52,8 +52,9 @@ struct Record {
   // storage) must not outlive the Record: copy it into a storage of its own
   // (`boost::json::value(v, boost::json::storage_ptr())`), as Record's own copies do. An arena
   // is not safe for two threads to allocate from, so a copy of a Record gets its fields on the
-  // default heap, never sharing the original's arena; a move takes the arena along and leaves
-  // the moved-from Record with empty fields on the default heap.
+  // default heap, never sharing the original's arena; a move takes the arena along (unless the
+  // fields are empty: the arena is freed then) and leaves the moved-from Record with empty
+  // fields on the default heap.
   Record(const Record& other);
   Record& operator=(const Record& other);
   Record(Record&& other) noexcept;
