@@ -116,7 +116,10 @@ int TlsStream::BioRead(char* out, int len) {
 
 int TlsStream::BioWrite(const char* data, int len) {
   if (len <= 0) return 0;
-  out_.insert(out_.end(), data, data + len);
+  // As uint8_t, so the vector copies with memmove: from the char* OpenSSL hands the BIO, the
+  // range insert converts byte by byte (a quarter of a perf profile of the relay).
+  const auto* p = reinterpret_cast<const uint8_t*>(data);
+  out_.insert(out_.end(), p, p + len);
   return len;
 }
 
