@@ -83,6 +83,23 @@ error_code SslFailure(int ssl_error) {
   return asio::ssl::error::unexpected_result;
 }
 
+// What follows an SSL_connect/SSL_accept/SSL_shutdown step that returned `r`, with `pending`
+// bytes of output waiting.
+TlsStream::Want AfterHandshakeStep(SSL* ssl, int r, size_t pending, error_code& ec) {
+  ec = {};
+  if (r == 1) return pending > 0 ? TlsStream::Want::kOutput : TlsStream::Want::kNothing;
+  const int err = SSL_get_error(ssl, r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return pending > 0 || err == SSL_ERROR_WANT_WRITE ? TlsStream::Want::kOutputAndRetry
+                                                      : TlsStream::Want::kInput;
+  }
+  ec = SslFailure(err);
+  ERR_clear_error();
+  // The alert goes out first.
+  return pending > 0 ? TlsStream::Want::kOutput : TlsStream::Want::kNothing;
+}
+
 }  // namespace
 
 TlsStream::TlsStream(next_layer_type next, SSL_CTX* ctx)
@@ -253,37 +270,17 @@ TlsStream::Want TlsStream::DoWrite(const asio::const_buffer* buffers, size_t cou
 }
 
 TlsStream::Want TlsStream::DoHandshake(handshake_type type, error_code& ec) {
-  ec = {};
   ERR_clear_error();
   const int r =
       type == boost::asio::ssl::stream_base::client ? SSL_connect(ssl_) : SSL_accept(ssl_);
-  if (r == 1) return output_pending() > 0 ? Want::kOutput : Want::kNothing;
-  const int err = SSL_get_error(ssl_, r);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    ERR_clear_error();
-    return output_pending() > 0 || err == SSL_ERROR_WANT_WRITE ? Want::kOutputAndRetry
-                                                               : Want::kInput;
-  }
-  ec = SslFailure(err);
-  ERR_clear_error();
-  return output_pending() > 0 ? Want::kOutput : Want::kNothing;  // the alert goes out first
+  return AfterHandshakeStep(ssl_, r, output_pending(), ec);
 }
 
 TlsStream::Want TlsStream::DoShutdown(error_code& ec) {
-  ec = {};
   ERR_clear_error();
   int r = SSL_shutdown(ssl_);
   if (r == 0) r = SSL_shutdown(ssl_);  // close_notify sent; now wait for the peer's
-  if (r == 1) return output_pending() > 0 ? Want::kOutput : Want::kNothing;
-  const int err = SSL_get_error(ssl_, r);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    ERR_clear_error();
-    return output_pending() > 0 || err == SSL_ERROR_WANT_WRITE ? Want::kOutputAndRetry
-                                                               : Want::kInput;
-  }
-  ec = SslFailure(err);
-  ERR_clear_error();
-  return output_pending() > 0 ? Want::kOutput : Want::kNothing;
+  return AfterHandshakeStep(ssl_, r, output_pending(), ec);
 }
 
 }  // namespace seccloud::net
