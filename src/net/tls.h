@@ -9,7 +9,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "net/tls_stream.h"
 
 namespace seccloud::net {
 
@@ -199,8 +199,8 @@ struct UpstreamTlsOptions {
 class UpstreamConnection {
  public:
   // Over Beast's tcp_stream so that users can put deadlines on every read and write
-  // (beast::get_lowest_layer(stream).expires_after(...)).
-  using Stream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
+  // (beast::get_lowest_layer(stream).expires_after(...)); see tls_stream.h.
+  using Stream = TlsStream;
 
   UpstreamConnection() = default;  // no stream: every accessor refuses
   UpstreamConnection(std::shared_ptr<Stream> stream, UpstreamCertReport report)

@@ -387,9 +387,6 @@ asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(boost::beast:
     const auto remote = socket.socket().remote_endpoint(ec);
     if (!ec) session_key = host + ":" + std::to_string(remote.port());
   }
-  // asio's context takes ownership of the native handle it wraps; give it its own reference.
-  SSL_CTX_up_ref(ctx_.get());
-  asio::ssl::context asio_ctx(ctx_.get());
   // The proxy ends origin connections without a close_notify; OpenSSL would then mark the
   // connection's session not resumable as the SSL is freed (ssl_clear_bad_session) — the very
   // SSL_SESSION object the cache holds, so no later handshake could resume it. TLS 1.1 and later
@@ -397,16 +394,13 @@ asio::awaitable<Result<UpstreamConnection>> UpstreamTls::Handshake(boost::beast:
   // whose connection sent or received a fatal alert was already invalidated by OpenSSL then,
   // stays so, and Take() drops it (RFC 5246 7.2.2).
   std::shared_ptr<UpstreamConnection::Stream> stream(
-      new UpstreamConnection::Stream(std::move(socket), asio_ctx),
+      new UpstreamConnection::Stream(std::move(socket), ctx_.get()),
       [](UpstreamConnection::Stream* s) {
         SSL* native = s->native_handle();
         SSL_set_shutdown(native, SSL_get_shutdown(native) | SSL_SENT_SHUTDOWN);
         delete s;
       });
   SSL* ssl = stream->native_handle();
-  // asio frees OpenSSL's record buffers whenever they drain (SSL_MODE_RELEASE_BUFFERS), costing
-  // a malloc/free pair per record each way on a relayed body; keep them for the connection.
-  SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
   if (!session_key.empty())
     if (SslSessionPtr offer = sessions_->Take(session_key))
       SSL_set_session(ssl, offer.get());  // takes its own reference

@@ -1,0 +1,344 @@
+// TlsStream (R3, R9): the stream the proxy's intercepted connections use on both legs. A client
+// and a server TlsStream over loopback TCP, plus raw sockets playing a hostile peer.
+
+#include "net/tls_stream.h"
+
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <string>
+#include <vector>
+
+#include "net/tls.h"
+#include "net/tls_testing.h"
+
+namespace seccloud::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+const auto kServer = asio::ssl::stream_base::server;
+const auto kClient = asio::ssl::stream_base::client;
+
+std::string Pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7 + i / 977) & 0xff);
+  return s;
+}
+
+class TlsStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitCa(dir_.path(), CaOptions{.node = "stream"}));
+    auto ca = InterceptionCa::Load(dir_.path());
+    ASSERT_TRUE(ca) << ca.error().message;
+    auto cache = LeafCertCache::Create(*ca);
+    ASSERT_TRUE(cache) << cache.error().message;
+    auto ctx = (*cache)->ServerContextFor("stream.test");
+    ASSERT_TRUE(ctx) << ctx.error().message;
+    server_ctx_ = *ctx;
+    cache_ = std::move(*cache);
+    client_ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    ASSERT_TRUE(client_ctx_);
+    SSL_CTX_set_verify(client_ctx_.get(), SSL_VERIFY_PEER, nullptr);
+    ASSERT_EQ(SSL_CTX_load_verify_locations(client_ctx_.get(), (dir_.path() / kCaCertFile).c_str(),
+                                            nullptr),
+              1);
+    acceptor_.open(tcp::v4());
+    acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    acceptor_.listen();
+  }
+
+  // A connected pair of plain sockets: the accepted one and the connecting one.
+  std::pair<tcp::socket, tcp::socket> Pair() {
+    tcp::socket client(io_);
+    client.connect(acceptor_.local_endpoint());
+    tcp::socket server = acceptor_.accept();
+    return {std::move(server), std::move(client)};
+  }
+
+  void Run(asio::awaitable<void> a) {
+    bool done = false;
+    std::string failure;
+    asio::co_spawn(io_, std::move(a), [&](std::exception_ptr e) {
+      done = true;
+      if (e) failure = "exception";
+    });
+    io_.run_for(std::chrono::seconds(30));
+    io_.restart();
+    EXPECT_TRUE(done) << "the test's coroutine did not finish";
+    EXPECT_EQ(failure, "");
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<LeafCertCache> cache_;
+  std::shared_ptr<SSL_CTX> server_ctx_;
+  SslCtxPtr client_ctx_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_{io_};
+};
+
+asio::awaitable<error_code> Handshake(TlsStream& s, TlsStream::handshake_type type) {
+  auto [ec] = co_await s.async_handshake(type, kTuple);
+  co_return ec;
+}
+
+asio::awaitable<error_code> Shutdown(TlsStream& s) {
+  auto [ec] = co_await s.async_shutdown(kTuple);
+  co_return ec;
+}
+
+asio::awaitable<void> HandshakeBoth(TlsStream& server, TlsStream& client, error_code& sec,
+                                    error_code& cec) {
+  using namespace asio::experimental::awaitable_operators;
+  std::tie(sec, cec) = co_await (Handshake(server, kServer) && Handshake(client, kClient));
+}
+
+// Reads until `n` bytes came or the stream ended; returns what came.
+asio::awaitable<std::string> ReadN(TlsStream& s, size_t n, error_code& ec) {
+  std::string got;
+  std::vector<char> buf(48 * 1024);
+  while (got.size() < n) {
+    auto [rec, rn] = co_await s.async_read_some(asio::buffer(buf), kTuple);
+    got.append(buf.data(), rn);
+    if (rec) {
+      ec = rec;
+      break;
+    }
+  }
+  co_return got;
+}
+
+// The server echoes what it reads; reads and writes overlap on the same stream.
+asio::awaitable<void> Echo(TlsStream& s, size_t n) {
+  std::vector<char> buf(32 * 1024);
+  size_t done = 0;
+  while (done < n) {
+    auto [rec, rn] = co_await s.async_read_some(asio::buffer(buf), kTuple);
+    if (rn > 0) {
+      auto [wec, wn] = co_await asio::async_write(s, asio::buffer(buf.data(), rn), kTuple);
+      if (wec) co_return;
+      done += wn;
+    }
+    if (rec) co_return;
+  }
+}
+
+TEST_F(TlsStreamTest, EchoesMegabytesWithReadsAndWritesInFlightTogether) {
+  auto [ss, cs] = Pair();
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+  SSL_set_tlsext_host_name(client.native_handle(), "stream.test");
+  SSL_set1_host(client.native_handle(), "stream.test");
+  const std::string data = Pattern(3 * 1024 * 1024 + 12345, 1);
+  std::string echoed;
+  error_code sec, cec, rec, wec;
+  Run([&]() -> asio::awaitable<void> {
+    co_await HandshakeBoth(server, client, sec, cec);
+    if (sec || cec) co_return;
+    using namespace asio::experimental::awaitable_operators;
+    auto writer = [&]() -> asio::awaitable<void> {
+      auto [ec, n] = co_await asio::async_write(client, asio::buffer(data), kTuple);
+      wec = ec;
+    };
+    co_await (Echo(server, data.size()) && writer() && [&]() -> asio::awaitable<void> {
+      echoed = co_await ReadN(client, data.size(), rec);
+    }());
+  }());
+  ASSERT_FALSE(sec) << sec.message();
+  ASSERT_FALSE(cec) << cec.message();
+  EXPECT_FALSE(wec) << wec.message();
+  EXPECT_FALSE(rec) << rec.message();
+  ASSERT_EQ(echoed.size(), data.size());
+  EXPECT_TRUE(echoed == data);
+  EXPECT_STREQ(SSL_get_cipher_name(server.native_handle()), "TLS_AES_128_GCM_SHA256");
+}
+
+TEST_F(TlsStreamTest, GatheredSmallBuffersArriveWholeAndInOrder) {
+  auto [ss, cs] = Pair();
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+  std::vector<std::string> parts;
+  std::vector<asio::const_buffer> buffers;
+  std::string expected;
+  for (size_t i = 0; i < 40; ++i)
+    parts.push_back(Pattern(1 + i * 97 % 3000, static_cast<unsigned>(i)));
+  parts.push_back(Pattern(70 * 1024, 99));  // larger than a record and than one write takes
+  parts.push_back("tail");
+  for (const std::string& p : parts) {
+    buffers.push_back(asio::buffer(p));
+    expected += p;
+  }
+  std::string got;
+  error_code sec, cec, rec, wec;
+  Run([&]() -> asio::awaitable<void> {
+    co_await HandshakeBoth(server, client, sec, cec);
+    if (sec || cec) co_return;
+    auto [ec, n] = co_await asio::async_write(client, buffers, kTuple);
+    wec = ec;
+    got = co_await ReadN(server, expected.size(), rec);
+  }());
+  ASSERT_FALSE(sec || cec);
+  EXPECT_FALSE(wec) << wec.message();
+  EXPECT_FALSE(rec) << rec.message();
+  EXPECT_TRUE(got == expected) << got.size() << " of " << expected.size() << " bytes";
+}
+
+TEST_F(TlsStreamTest, CloseNotifyIsEofAndABareTransportCloseIsTruncation) {
+  for (bool notify : {true, false}) {
+    auto [ss, cs] = Pair();
+    TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+    auto client = std::make_unique<TlsStream>(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+    error_code sec, cec, rec, shut;
+    std::string got;
+    Run([&]() -> asio::awaitable<void> {
+      co_await HandshakeBoth(server, *client, sec, cec);
+      if (sec || cec) co_return;
+      co_await asio::async_write(*client, asio::buffer("last words", 10), kTuple);
+      if (notify) {
+        using namespace asio::experimental::awaitable_operators;
+        // The client's shutdown waits for the server's close_notify, sent once it read EOF.
+        auto [s, g] = co_await (Shutdown(*client) && [&]() -> asio::awaitable<std::string> {
+          std::string r = co_await ReadN(server, 1 << 20, rec);
+          co_await server.async_shutdown(kTuple);
+          co_return r;
+        }());
+        shut = s;
+        got = g;
+      } else {
+        // The transport ends (FIN) without a close_notify. (Closing the socket instead would
+        // make the kernel answer with a reset: the client left the server's tickets unread.)
+        client->next_layer().socket().shutdown(tcp::socket::shutdown_send);
+        got = co_await ReadN(server, 1 << 20, rec);
+      }
+    }());
+    ASSERT_FALSE(sec || cec);
+    EXPECT_EQ(got, "last words");
+    if (notify) {
+      EXPECT_EQ(rec, asio::error::eof) << rec.message();
+      EXPECT_FALSE(shut) << shut.message();
+    } else {
+      EXPECT_EQ(rec, asio::ssl::error::stream_truncated) << rec.message();
+    }
+  }
+}
+
+// A client that handshakes properly, then hands its socket to the test, which sends the server
+// bytes no TLS library would; or a client that sends no TLS at all.
+TEST_F(TlsStreamTest, HostileBytesAreErrorsNotCrashesOrHangs) {
+  struct Case {
+    std::string name;
+    std::string bytes;  // sent after the handshake, or instead of it when !handshake
+    bool handshake;
+  };
+  std::string oversized("\x17\x03\x03\x48\x01", 5);  // an application record of 18,433 bytes
+  oversized += std::string(0x4801, 'x');
+  std::string cut("\x17\x03\x03\x03\xe8", 5);  // announces 1,000 bytes; 10 come, then the end
+  cut += std::string(10, 'y');
+  const std::vector<Case> cases = {
+      {"plain HTTP instead of a ClientHello", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", false},
+      {"random bytes instead of a ClientHello", Pattern(3000, 5), false},
+      {"an oversized record", oversized, true},
+      {"a record that does not decrypt", std::string("\x17\x03\x03\x00\x20", 5) + Pattern(32, 9),
+       true},
+      {"a client vanishing mid-record", cut, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto [ss, cs] = Pair();
+    TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+    tcp::socket raw = std::move(cs);
+    error_code sec, cec, rec;
+    std::string got = "not read";
+    std::unique_ptr<TlsStream> client;
+    Run([&]() -> asio::awaitable<void> {
+      if (c.handshake) {
+        client = std::make_unique<TlsStream>(beast::tcp_stream(std::move(raw)), client_ctx_.get());
+        co_await HandshakeBoth(server, *client, sec, cec);
+        if (sec || cec) co_return;
+        tcp::socket& socket = client->next_layer().socket();
+        co_await asio::async_write(socket, asio::buffer(c.bytes), kTuple);
+        socket.shutdown(tcp::socket::shutdown_send);
+        got = co_await ReadN(server, 1 << 20, rec);
+      } else {
+        co_await asio::async_write(raw, asio::buffer(c.bytes), kTuple);
+        raw.shutdown(tcp::socket::shutdown_send);
+        auto [hec] = co_await server.async_handshake(kServer, kTuple);
+        sec = hec;
+      }
+    }());
+    if (!c.handshake) {
+      EXPECT_TRUE(sec) << "the handshake succeeded";
+      continue;
+    }
+    ASSERT_FALSE(sec) << sec.message();
+    ASSERT_FALSE(cec) << cec.message();
+    EXPECT_EQ(got, "");
+    if (c.name == "a client vanishing mid-record")
+      EXPECT_EQ(rec, asio::ssl::error::stream_truncated) << rec.message();
+    else
+      EXPECT_EQ(rec.category(), asio::error::get_ssl_category()) << rec.message();
+  }
+}
+
+TEST_F(TlsStreamTest, ASilentPeerHitsTheDeadline) {
+  auto [ss, cs] = Pair();
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  error_code sec;
+  Run([&]() -> asio::awaitable<void> {
+    server.next_layer().expires_after(std::chrono::milliseconds(100));
+    auto [hec] = co_await server.async_handshake(kServer, kTuple);
+    sec = hec;
+  }());
+  EXPECT_EQ(sec, beast::error::timeout) << sec.message();
+}
+
+TEST_F(TlsStreamTest, RenegotiationIsRefused) {
+  auto [ss, cs] = Pair();
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+  SSL_set_max_proto_version(client.native_handle(), TLS1_2_VERSION);  // TLS 1.3 has none
+  error_code sec, cec, rec, crec;
+  std::string got;
+  Run([&]() -> asio::awaitable<void> {
+    co_await HandshakeBoth(server, client, sec, cec);
+    if (sec || cec) co_return;
+    // The client asks for a new handshake, then sends data; the server must not renegotiate.
+    if (SSL_renegotiate(client.native_handle()) != 1) co_return;
+    using namespace asio::experimental::awaitable_operators;
+    // The client's write starts the new handshake and waits for the server's answer, so the
+    // server reads at the same time.
+    auto [s, c] = co_await (ReadN(server, 5, rec) && [&]() -> asio::awaitable<std::string> {
+      client.next_layer().expires_after(std::chrono::seconds(5));
+      auto [wec, wn] = co_await asio::async_write(client, asio::buffer("after", 5), kTuple);
+      crec = wec;
+      co_return std::string();
+    }());
+    got = s;
+  }());
+  ASSERT_FALSE(sec || cec);
+  EXPECT_EQ(SSL_version(server.native_handle()), TLS1_2_VERSION);
+  EXPECT_EQ(SSL_renegotiate_pending(client.native_handle()), 1) << "a renegotiation completed";
+  // The server answered the renegotiation request with a no_renegotiation alert, which the
+  // client treats as fatal (RFC 5246 7.2.2 leaves it to the client), and the server then gets
+  // the client's fatal alert: no data passes either way, nobody hangs.
+  EXPECT_TRUE(crec) << "the client's write went through a renegotiation";
+  EXPECT_NE(crec, beast::error::timeout) << "the server did not answer the renegotiation";
+  EXPECT_EQ(got, "");
+  EXPECT_EQ(rec.category(), asio::error::get_ssl_category()) << rec.message();
+}
+
+}  // namespace
+}  // namespace seccloud::net
