@@ -1,6 +1,7 @@
 #include "proxy/tcp_relay.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <vector>
 
 namespace seccloud::proxy {
@@ -35,22 +35,73 @@ struct RelayState {
 // With `stop_at_bulk`, also stops — without closing anything — after relaying a read that filled
 // the whole chunk, and sets `bulk`: the sender has more queued than a message, and the rest is
 // worth moving with splice(2).
+//
+// Reads and writes with the system calls themselves (MSG_DONTWAIT, so the descriptors' own
+// blocking mode does not matter), and waits for readiness only when a call could not proceed.
+// Asio's async_read_some would instead try a speculative read before every wait, which on a
+// drained socket returns EAGAIN (Boost 1.81 stops speculating on a socket only at its end of
+// stream), and its async_write would complete through the scheduler even when the bytes went at
+// once. The rule that keeps this from missing data: the reactor's readiness is edge-triggered,
+// and an edge that comes while no wait is queued is dropped — but async_wait (never speculative)
+// re-arms the descriptor with EPOLL_CTL_MOD, which reports data already there. So a wait after a
+// read that came back short or EAGAIN sees every later byte; and after any suspension (a write
+// that waited) the loop reads before it waits again.
 asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state, uint64_t& total,
                            bool stop_at_bulk, bool& bulk) {
   RelayChunk chunk;
+  const int in = from.native_handle();
+  const int out = to.native_handle();
+  bool drained = false;  // the socket had nothing more when last read; wait before reading
   while (true) {
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
-    if (n > 0) {
-      ++state.moves;
-      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), kTuple);
-      total += wn;
-      if (wec) break;
-      if (stop_at_bulk && !ec && n == chunk.size()) {
+    if (drained) {
+      auto [ec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
+      if (ec) break;  // cancelled: the tunnel went idle
+      drained = false;
+    }
+    const ssize_t n = ::recv(in, chunk.data(), chunk.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        drained = true;
+        continue;
+      }
+      break;  // a reset or another error ends this direction
+    }
+    if (n == 0) break;  // end of stream
+    ++state.moves;
+    bool waited = false;
+    bool write_failed = false;
+    for (size_t sent = 0; sent < static_cast<size_t>(n);) {
+      const ssize_t m = ::send(out, chunk.data() + sent, static_cast<size_t>(n) - sent,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (m > 0) {
+        sent += static_cast<size_t>(m);
+        total += static_cast<uint64_t>(m);
+      } else if (m < 0 && errno == EINTR) {
+        continue;
+      } else if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        waited = true;
+        auto [wec] = co_await to.async_wait(tcp::socket::wait_write, kTuple);
+        if (wec) {
+          write_failed = true;
+          break;
+        }
+      } else {
+        write_failed = true;  // the far side is gone
+        break;
+      }
+    }
+    if (write_failed) break;
+    if (static_cast<size_t>(n) == chunk.size()) {
+      if (stop_at_bulk) {
         bulk = true;
         co_return;
       }
+    } else {
+      // A short read emptied the socket at that instant; bytes after it bring a new edge, which
+      // a wait queued now sees — unless the write above suspended, and the edge came meanwhile.
+      drained = !waited;
     }
-    if (ec) break;
   }
   // Half-close: the other direction may still be sending.
   boost::system::error_code ignored;
