@@ -36,38 +36,49 @@ struct RelayState {
 // the whole chunk, and sets `bulk`: the sender has more queued than a message, and the rest is
 // worth moving with splice(2).
 //
-// Reads and writes with the system calls themselves (MSG_DONTWAIT, so the descriptors' own
-// blocking mode does not matter), and waits for readiness only when a call could not proceed.
-// Asio's async_read_some would instead try a speculative read before every wait, which on a
-// drained socket returns EAGAIN (Boost 1.81 stops speculating on a socket only at its end of
-// stream), and its async_write would complete through the scheduler even when the bytes went at
-// once. The rule that keeps this from missing data: the reactor's readiness is edge-triggered,
-// and an edge that comes while no wait is queued is dropped — but async_wait (never speculative)
-// re-arms the descriptor with EPOLL_CTL_MOD, which reports data already there. So a wait after a
-// read that came back short or EAGAIN sees every later byte; and after any suspension (a write
-// that waited) the loop reads before it waits again.
+// Writes with send(2) itself (MSG_DONTWAIT | MSG_NOSIGNAL) and waits for writability only on
+// EAGAIN: Asio's async_write would complete through the scheduler even when the bytes went at
+// once. Reads with recv(2) once readiness is known, and waits (async_wait) only after a read came
+// back short or EAGAIN with nothing suspended since: the reactor's readiness is edge-triggered,
+// and an edge that comes while no wait is queued is dropped (Boost 1.81 epoll_reactor), but
+// async_wait is never speculative and re-arms the descriptor with EPOLL_CTL_MOD, which reports
+// data already there. That re-arm is a system call, as is the EAGAIN read async_read_some tries
+// before it queues (Boost 1.81 stops speculating on a socket only at its end of stream): the
+// calls per message are the same either way, what this saves is the work in user space.
 asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state, uint64_t& total,
                            bool stop_at_bulk, bool& bulk) {
   RelayChunk chunk;
   const int in = from.native_handle();
   const int out = to.native_handle();
-  bool drained = false;  // the socket had nothing more when last read; wait before reading
+  // What the last read says about the socket. kDrained: it came back short (or EAGAIN) and
+  // nothing suspended since, so a wait is due before the next recv. kReady: it filled the chunk,
+  // more is likely there. kUnknown (the start, after a write that waited): async_read_some, which
+  // tries a read and on EAGAIN queues without another call — a recv and then a wait would be two.
+  enum class Next { kUnknown, kReady, kDrained };
+  Next next = Next::kUnknown;
   while (true) {
-    if (drained) {
-      auto [ec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
-      if (ec) break;  // cancelled: the tunnel went idle
-      drained = false;
-    }
-    const ssize_t n = ::recv(in, chunk.data(), chunk.size(), MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        drained = true;
-        continue;
+    ssize_t n = 0;
+    if (next == Next::kUnknown) {
+      auto [ec, got] =
+          co_await from.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
+      if (ec) break;  // end of stream, a reset, or cancelled: the tunnel went idle
+      n = static_cast<ssize_t>(got);
+    } else {
+      if (next == Next::kDrained) {
+        auto [ec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
+        if (ec) break;  // cancelled: the tunnel went idle
       }
-      break;  // a reset or another error ends this direction
+      n = ::recv(in, chunk.data(), chunk.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          next = Next::kDrained;
+          continue;
+        }
+        break;  // a reset or another error ends this direction
+      }
+      if (n == 0) break;  // end of stream
     }
-    if (n == 0) break;  // end of stream
     ++state.moves;
     bool waited = false;
     bool write_failed = false;
@@ -97,10 +108,11 @@ asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state
         bulk = true;
         co_return;
       }
+      next = waited ? Next::kUnknown : Next::kReady;
     } else {
       // A short read emptied the socket at that instant; bytes after it bring a new edge, which
       // a wait queued now sees — unless the write above suspended, and the edge came meanwhile.
-      drained = !waited;
+      next = waited ? Next::kUnknown : Next::kDrained;
     }
   }
   // Half-close: the other direction may still be sending.
