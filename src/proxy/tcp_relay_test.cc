@@ -69,45 +69,37 @@ std::string ReadToEnd(tcp::socket& s) {
   return out;
 }
 
-TEST(TcpRelayTest, BytesBothWaysAndHalfClose) {
+// The first peer (a's or b's) sends `hello` and ends its stream; the second sees the data, then
+// that end (passed on as a half-close), and can still answer with `answer` and end its own.
+void ExpectExchangeWithHalfClose(bool a_first, const std::string& hello,
+                                 const std::string& answer) {
   Tunnel t;
-  std::string at_b, at_a;
+  tcp::socket& first = a_first ? t.a_peer : t.b_peer;
+  tcp::socket& second = a_first ? t.b_peer : t.a_peer;
+  std::string at_second, at_first;
   std::thread peers([&] {
-    asio::write(t.a_peer, asio::buffer(std::string("hello from a")));
-    t.a_peer.shutdown(tcp::socket::shutdown_send);
-    // b's side sees a's data, then a's end of stream, and can still answer.
-    at_b = ReadToEnd(t.b_peer);
-    asio::write(t.b_peer, asio::buffer(std::string("answer from b")));
-    t.b_peer.shutdown(tcp::socket::shutdown_send);
-    at_a = ReadToEnd(t.a_peer);
+    asio::write(first, asio::buffer(hello));
+    first.shutdown(tcp::socket::shutdown_send);
+    at_second = ReadToEnd(second);
+    asio::write(second, asio::buffer(answer));
+    second.shutdown(tcp::socket::shutdown_send);
+    at_first = ReadToEnd(first);
   });
   const RelayTotals totals = t.Run(std::chrono::seconds(10));
   peers.join();
-  EXPECT_EQ(at_b, "hello from a");
-  EXPECT_EQ(at_a, "answer from b");
-  EXPECT_EQ(totals.a_to_b, 12u);
-  EXPECT_EQ(totals.b_to_a, 13u);
+  EXPECT_EQ(at_second, hello);
+  EXPECT_EQ(at_first, answer);
+  EXPECT_EQ(a_first ? totals.a_to_b : totals.b_to_a, hello.size());
+  EXPECT_EQ(a_first ? totals.b_to_a : totals.a_to_b, answer.size());
   EXPECT_FALSE(totals.idle_timeout);
 }
 
+TEST(TcpRelayTest, BytesBothWaysAndHalfClose) {
+  ExpectExchangeWithHalfClose(/*a_first=*/true, "hello from a", "answer from b");
+}
+
 TEST(TcpRelayTest, HalfCloseFromTheOtherSideFirst) {
-  Tunnel t;
-  std::string at_b, at_a;
-  std::thread peers([&] {
-    asio::write(t.b_peer, asio::buffer(std::string("first from b")));
-    t.b_peer.shutdown(tcp::socket::shutdown_send);
-    at_a = ReadToEnd(t.a_peer);
-    asio::write(t.a_peer, asio::buffer(std::string("then a, after b's end")));
-    t.a_peer.shutdown(tcp::socket::shutdown_send);
-    at_b = ReadToEnd(t.b_peer);
-  });
-  const RelayTotals totals = t.Run(std::chrono::seconds(10));
-  peers.join();
-  EXPECT_EQ(at_a, "first from b");
-  EXPECT_EQ(at_b, "then a, after b's end");
-  EXPECT_EQ(totals.b_to_a, 12u);
-  EXPECT_EQ(totals.a_to_b, 21u);
-  EXPECT_FALSE(totals.idle_timeout);
+  ExpectExchangeWithHalfClose(/*a_first=*/false, "first from b", "then a, after b's end");
 }
 
 std::string RandomBytes(size_t n, uint32_t seed) {
