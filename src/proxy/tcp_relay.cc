@@ -52,8 +52,9 @@ asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state
   const int out = to.native_handle();
   // What the last read says about the socket. kDrained: it came back short (or EAGAIN) and
   // nothing suspended since, so a wait is due before the next recv. kReady: it filled the chunk,
-  // more is likely there. kUnknown (the start, after a write that waited): async_read_some, which
-  // tries a read and on EAGAIN queues without another call — a recv and then a wait would be two.
+  // more is likely there, or a wait just ended. kUnknown (the start, after a write that waited):
+  // async_read_some, which tries a read and on EAGAIN queues without another call — a recv and then
+  // a wait would be two.
   enum class Next { kUnknown, kReady, kDrained };
   Next next = Next::kUnknown;
   while (true) {
@@ -66,7 +67,8 @@ asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state
     } else {
       if (next == Next::kDrained) {
         auto [ec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
-        if (ec) break;  // cancelled: the tunnel went idle
+        if (ec) break;        // cancelled: the tunnel went idle
+        next = Next::kReady;  // (an EINTR below then retries the recv, not the wait)
       }
       n = ::recv(in, chunk.data(), chunk.size(), MSG_DONTWAIT);
       if (n < 0) {
