@@ -89,7 +89,19 @@ pb_measure() {
   # proxy_load starts its schedule 50 ms after it starts; its window opens `warm` s later.
   sleep "$(awk -v w="$warm" 'BEGIN { printf "%.2f", w + 0.05 }')"
   before=$(pb_cpu_ns "$pid")
+  # PB_STRACE_DIR=DIR: `strace -c -f` on the proxy for the window (counts only: strace slows
+  # every call), to DIR/ROW-NAME.strace; the requests of the window go to DIR/ROW-NAME.requests.
+  local strace_pid=""
+  if [ -n "${PB_STRACE_DIR:-}" ]; then
+    strace -c -f -U name,calls -o "$PB_STRACE_DIR/$row-$name.strace" -p "$pid" 2>/dev/null &
+    strace_pid=$!
+  fi
   wait $load_pid || { echo "$0: proxy_load failed for $name in $row" >&2; exit 1; }
+  if [ -n "$strace_pid" ]; then
+    kill -INT "$strace_pid"
+    wait "$strace_pid" || true
+    pb_json_field "$(cat "$outfile")" requests >"$PB_STRACE_DIR/$row-$name.requests"
+  fi
   after=$(pb_cpu_ns "$pid")
   out=$(cat "$outfile")
   echo "$out" >"$tmp/load-$row-$name.json"

@@ -4,13 +4,15 @@
 # hits both alike (measured one after the other, rounds of one binary spread by up to 1.8x on
 # the 2-core VM shared with other builds). Rows: plain HTTP keep-alive, CONNECT
 # spliced keep-alive, TLS-intercepted keep-alive (1 KiB), TLS-intercepted with a new CONNECT and
-# TLS handshake per request (--newconn-rate, default 40/s), each at a fixed rate with proxy_load
-# (open loop), so both binaries do the same work and CPU-seconds per 1,000 requests compares.
-# Prints, per row, each binary's median over the rounds and the ratio B/A.
+# TLS handshake per request (--newconn-rate, default 40/s), and (only when named in --rows)
+# splicenew: a new spliced CONNECT per request, also at --newconn-rate; each at a fixed rate
+# with proxy_load (open loop), so both binaries do the same work and CPU-seconds per 1,000
+# requests compares. Prints, per row, each binary's median over the rounds and the ratio B/A.
 #
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
 #                     [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R]
-#                     [--rows "plain splice intercept newconn"] [--callgrind [--profile DIR]]
+#                     [--rows "plain splice splicenew intercept newconn"] [--callgrind [--profile DIR]]
+#                     [--strace]
 #
 # --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
 # windows, and prints user-space instructions per request (Ir, the proxy's code plus libc,
@@ -18,6 +20,10 @@
 # does (use a low --rate: callgrind runs ~50x slower). --profile DIR also dumps each measured
 # window's profile to DIR/ROW-a.out and DIR/ROW-b.out for callgrind_annotate (where the
 # instructions go, not only how many).
+#
+# --strace attaches `strace -c -f` to both proxies for the measured windows and prints system
+# calls per request by name (strace slows every call: CPU and latency are then strace's, only the
+# counts compare; use a low --rate).
 #
 # Needs nginx, openssl, pstree, python3 and proxy_load. Addresses 127.79.2.1 (origin, HTTP 8080
 # and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B); PROXY_AB_NET=127.79.N moves all three
@@ -28,7 +34,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib_proxy_bench.sh
 source "$here/bench/lib_proxy_bench.sh"
-A="" B="" PROFILE="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 NEWCONN_RATE=40
+A="" B="" PROFILE="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 STRACE=0 NEWCONN_RATE=40
 ROWS="plain splice intercept newconn"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,8 +49,9 @@ while [ $# -gt 0 ]; do
     --newconn-rate) NEWCONN_RATE=$2; shift 2 ;;
     --rows) ROWS=$2; shift 2 ;;
     --callgrind) CALLGRIND=1; shift ;;
+    --strace) STRACE=1; shift ;;
     --profile) PROFILE=$2; shift 2 ;;
-    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind [--profile DIR]]" >&2; exit 2 ;;
+    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind [--profile DIR]] [--strace]" >&2; exit 2 ;;
   esac
 done
 [ -x "$A" ] && [ -x "$B" ] || { echo "$0: --a and --b must be seccloud binaries" >&2; exit 2; }
@@ -146,9 +153,20 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
     callgrind_control -i on "$pid_a" >/dev/null
     callgrind_control -i on "$pid_b" >/dev/null
   fi
+  local sa="" sb=""
+  if [ "$STRACE" = 1 ]; then
+    strace -c -f -U name,calls -o "$tmp/strace-a" -p "$pid_a" 2>/dev/null &
+    sa=$!
+    strace -c -f -U name,calls -o "$tmp/strace-b" -p "$pid_b" 2>/dev/null &
+    sb=$!
+  fi
   a0=$(pb_cpu_ns "$pid_a")
   b0=$(pb_cpu_ns "$pid_b")
   sleep "$SECONDS_PER_RUN"
+  if [ "$STRACE" = 1 ]; then
+    kill -INT "$sa" "$sb"
+    wait "$sa" "$sb" || true
+  fi
   if [ "$CALLGRIND" = 1 ]; then
     # Read while instrumentation is on (callgrind reports nothing once it is off).
     ir_a=$(callgrind_control -e Ir "$pid_a" | awk '$1 == "Th" { gsub(",", "", $3); s += $3 } END { printf "%.0f", s }')
@@ -183,6 +201,11 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
     CPU[$row,$who]="${CPU[$row,$who]:-} $(awk -v t=$((after - before)) -v n="$n" \
       'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')"
     P99[$row,$who]="${P99[$row,$who]:-} $(pb_json_field "$out" p99_ms)"
+    if [ "$STRACE" = 1 ]; then
+      # "name calls" lines; strace was attached for the measured window, as the CPU sample.
+      SYS[$row,$who]="${SYS[$row,$who]:-}$(awk -v n="$n" -v w="$SECONDS_PER_RUN" -v r="$round" \
+        'NF == 2 && $2 ~ /^[0-9]+$/ && $1 != "total" { printf " %s:%s:%.3f", r, $1, $2 / n }' "$tmp/strace-$who")"
+    fi
     if [ "$CALLGRIND" = 1 ]; then
       local ir=$ir_a
       [ $who = b ] && ir=$ir_b
@@ -194,11 +217,11 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
 
 IP_A=$NET.2
 IP_B=$NET.3
-declare -A CPU P99 IR
+declare -A CPU P99 IR SYS
 ir_a=0 ir_b=0
 read -r -a rows <<<"$ROWS"
 for row in "${rows[@]}"; do
-  case $row in plain | splice | intercept | newconn) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
+  case $row in plain | splice | splicenew | intercept | newconn) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
 done
 load_args() {  # row
   case $1 in
@@ -206,6 +229,7 @@ load_args() {  # row
     splice) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/pki/root.pem") ;;
     intercept) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
     newconn) args=(--mode tls-newconn --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
+    splicenew) args=(--mode tls-newconn --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/pki/root.pem") ;;
   esac
 }
 for intercept in false true; do
@@ -222,7 +246,7 @@ for intercept in false true; do
       if [ $tls_row != $intercept ]; then continue; fi
       load_args "$row"
       rate=$RATE
-      [ "$row" = newconn ] && rate=$NEWCONN_RATE
+      case $row in newconn | splicenew) rate=$NEWCONN_RATE ;; esac
       measure_pair "$row" -- "${args[@]}" --size "$SIZE" --connections "$CONNECTIONS" \
         --rate "$rate" --warmup 2 --seconds "$SECONDS_PER_RUN"
     done
@@ -250,5 +274,21 @@ for row in "${rows[@]}"; do
     printf '%-34s %10s %10s %7s   %s |%s\n' "$row: user instructions/request" "$a" "$b" "$(pb_ratio "$b" "$a")" "${IR[$row,a]}" "${IR[$row,b]}"
   fi
 done
+if [ "$STRACE" = 1 ]; then
+  echo "system calls per request under strace (median of rounds; A | B):"
+  for row in "${rows[@]}"; do
+    names=$(tr ' ' '\n' <<<"${SYS[$row,a]:-} ${SYS[$row,b]:-}" | grep . | cut -d: -f2 | sort -u)
+    ta=0 tb=0
+    for name in $names; do
+      a=$(tr ' ' '\n' <<<"${SYS[$row,a]:-}" | grep ":$name:" | cut -d: -f3 | median)
+      b=$(tr ' ' '\n' <<<"${SYS[$row,b]:-}" | grep ":$name:" | cut -d: -f3 | median)
+      printf '  %-10s %-16s %8s %8s\n' "$row" "$name" "${a:-0}" "${b:-0}"
+      ta=$(awk -v x="$ta" -v y="${a:-0}" 'BEGIN { print x + y }')
+      tb=$(awk -v x="$tb" -v y="${b:-0}" 'BEGIN { print x + y }')
+    done
+    printf '  %-10s %-16s %8s %8s %7s\n' "$row" "all" "$ta" "$tb" "$(pb_ratio "$tb" "$ta")"
+  done
+  echo "(under strace: CPU and latency are strace's, only the counts compare)"
+fi
 [ "$CALLGRIND" = 1 ] && echo "(under callgrind: CPU and latency are valgrind's, only the instruction counts compare)"
 true

@@ -1,6 +1,7 @@
 #include "proxy/tcp_relay.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <vector>
 
 namespace seccloud::proxy {
@@ -35,22 +35,87 @@ struct RelayState {
 // With `stop_at_bulk`, also stops — without closing anything — after relaying a read that filled
 // the whole chunk, and sets `bulk`: the sender has more queued than a message, and the rest is
 // worth moving with splice(2).
+//
+// Writes with send(2) itself (MSG_DONTWAIT | MSG_NOSIGNAL) and waits for writability only on
+// EAGAIN: Asio's async_write would complete through the scheduler even when the bytes went at
+// once. Reads with recv(2) once readiness is known, and waits (async_wait) only after a read came
+// back short or EAGAIN with nothing suspended since: the reactor's readiness is edge-triggered,
+// and an edge that comes while no wait is queued is dropped (Boost 1.81 epoll_reactor), but
+// async_wait is never speculative and re-arms the descriptor with EPOLL_CTL_MOD, which reports
+// data already there. That re-arm is a system call, as is the EAGAIN read async_read_some tries
+// before it queues (Boost 1.81 stops speculating on a socket only at its end of stream): the
+// calls per message are the same either way, what this saves is the work in user space.
 asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state, uint64_t& total,
                            bool stop_at_bulk, bool& bulk) {
   RelayChunk chunk;
+  const int in = from.native_handle();
+  const int out = to.native_handle();
+  // What the last read says about the socket. kDrained: it came back short (or EAGAIN) and
+  // nothing suspended since, so a wait is due before the next recv. kReady: it filled the chunk,
+  // more is likely there, or a wait just ended. kUnknown (the start, after a write that waited):
+  // async_read_some, which tries a read and on EAGAIN queues without another call — a recv and then
+  // a wait would be two.
+  enum class Next { kUnknown, kReady, kDrained };
+  Next next = Next::kUnknown;
   while (true) {
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
-    if (n > 0) {
-      ++state.moves;
-      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), kTuple);
-      total += wn;
-      if (wec) break;
-      if (stop_at_bulk && !ec && n == chunk.size()) {
+    ssize_t n = 0;
+    if (next == Next::kUnknown) {
+      auto [ec, got] =
+          co_await from.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
+      if (ec) break;  // end of stream, a reset, or cancelled: the tunnel went idle
+      n = static_cast<ssize_t>(got);
+    } else {
+      if (next == Next::kDrained) {
+        auto [ec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
+        if (ec) break;        // cancelled: the tunnel went idle
+        next = Next::kReady;  // (an EINTR below then retries the recv, not the wait)
+      }
+      n = ::recv(in, chunk.data(), chunk.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          next = Next::kDrained;
+          continue;
+        }
+        break;  // a reset or another error ends this direction
+      }
+      if (n == 0) break;  // end of stream
+    }
+    ++state.moves;
+    bool waited = false;
+    bool write_failed = false;
+    for (size_t sent = 0; sent < static_cast<size_t>(n);) {
+      const ssize_t m = ::send(out, chunk.data() + sent, static_cast<size_t>(n) - sent,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (m > 0) {
+        sent += static_cast<size_t>(m);
+        total += static_cast<uint64_t>(m);
+      } else if (m < 0 && errno == EINTR) {
+        continue;
+      } else if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        waited = true;
+        auto [wec] = co_await to.async_wait(tcp::socket::wait_write, kTuple);
+        if (wec) {
+          write_failed = true;
+          break;
+        }
+      } else {
+        write_failed = true;  // the far side is gone
+        break;
+      }
+    }
+    if (write_failed) break;
+    if (static_cast<size_t>(n) == chunk.size()) {
+      if (stop_at_bulk) {
         bulk = true;
         co_return;
       }
+      next = waited ? Next::kUnknown : Next::kReady;
+    } else {
+      // A short read emptied the socket at that instant; bytes after it bring a new edge, which
+      // a wait queued now sees — unless the write above suspended, and the edge came meanwhile.
+      next = waited ? Next::kUnknown : Next::kDrained;
     }
-    if (ec) break;
   }
   // Half-close: the other direction may still be sending.
   boost::system::error_code ignored;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
@@ -21,18 +22,31 @@ using tcp = asio::ip::tcp;
 
 // Two connected pairs on loopback: `a_peer` ↔ `a` and `b` ↔ `b_peer`. The relay runs between
 // `a` and `b` on `io`; the test drives the peers with blocking calls from another thread.
+// With `small_buffers`, the relay's sockets send and the peers receive through the smallest
+// buffers the kernel allows, so a relay write waits for the peer after a few KiB.
 struct Tunnel {
   asio::io_context io{1};
   asio::io_context peers_io{1};
   tcp::socket a{io}, b{io};
   tcp::socket a_peer{peers_io}, b_peer{peers_io};
 
-  Tunnel() {
+  explicit Tunnel(bool small_buffers = false) {
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    if (small_buffers) {
+      // The receive buffer before connecting: the window scale is agreed in the handshake.
+      for (tcp::socket* peer : {&a_peer, &b_peer}) {
+        peer->open(tcp::v4());
+        peer->set_option(asio::socket_base::receive_buffer_size(4096));
+      }
+    }
     a_peer.connect(acceptor.local_endpoint());
     acceptor.accept(a);
     b_peer.connect(acceptor.local_endpoint());
     acceptor.accept(b);
+    if (small_buffers) {
+      a.set_option(asio::socket_base::send_buffer_size(4096));
+      b.set_option(asio::socket_base::send_buffer_size(4096));
+    }
   }
 
   RelayTotals Run(std::chrono::milliseconds idle) {
@@ -55,24 +69,127 @@ std::string ReadToEnd(tcp::socket& s) {
   return out;
 }
 
-TEST(TcpRelayTest, BytesBothWaysAndHalfClose) {
+// The first peer (a's or b's) sends `hello` and ends its stream; the second sees the data, then
+// that end (passed on as a half-close), and can still answer with `answer` and end its own.
+void ExpectExchangeWithHalfClose(bool a_first, const std::string& hello,
+                                 const std::string& answer) {
   Tunnel t;
-  std::string at_b, at_a;
+  tcp::socket& first = a_first ? t.a_peer : t.b_peer;
+  tcp::socket& second = a_first ? t.b_peer : t.a_peer;
+  std::string at_second, at_first;
   std::thread peers([&] {
-    asio::write(t.a_peer, asio::buffer(std::string("hello from a")));
-    t.a_peer.shutdown(tcp::socket::shutdown_send);
-    // b's side sees a's data, then a's end of stream, and can still answer.
-    at_b = ReadToEnd(t.b_peer);
-    asio::write(t.b_peer, asio::buffer(std::string("answer from b")));
-    t.b_peer.shutdown(tcp::socket::shutdown_send);
-    at_a = ReadToEnd(t.a_peer);
+    asio::write(first, asio::buffer(hello));
+    first.shutdown(tcp::socket::shutdown_send);
+    at_second = ReadToEnd(second);
+    asio::write(second, asio::buffer(answer));
+    second.shutdown(tcp::socket::shutdown_send);
+    at_first = ReadToEnd(first);
   });
   const RelayTotals totals = t.Run(std::chrono::seconds(10));
   peers.join();
-  EXPECT_EQ(at_b, "hello from a");
-  EXPECT_EQ(at_a, "answer from b");
-  EXPECT_EQ(totals.a_to_b, 12u);
-  EXPECT_EQ(totals.b_to_a, 13u);
+  EXPECT_EQ(at_second, hello);
+  EXPECT_EQ(at_first, answer);
+  EXPECT_EQ(a_first ? totals.a_to_b : totals.b_to_a, hello.size());
+  EXPECT_EQ(a_first ? totals.b_to_a : totals.a_to_b, answer.size());
+  EXPECT_FALSE(totals.idle_timeout);
+}
+
+TEST(TcpRelayTest, BytesBothWaysAndHalfClose) {
+  ExpectExchangeWithHalfClose(/*a_first=*/true, "hello from a", "answer from b");
+}
+
+TEST(TcpRelayTest, HalfCloseFromTheOtherSideFirst) {
+  ExpectExchangeWithHalfClose(/*a_first=*/false, "first from b", "then a, after b's end");
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+// Messages keep arriving on both sides while the relay's writes in both directions wait for
+// peers that do not read yet: each direction's read readiness comes while that direction is
+// suspended in a write. The last message, after which nothing else arrives, must still be
+// relayed (a lost readiness edge would leave it in the socket until the idle timeout).
+TEST(TcpRelayTest, MessagesThatArriveWhileTheRelayWaitsToWriteAreNotLeftBehind) {
+  Tunnel t(/*small_buffers=*/true);
+  constexpr size_t kMessage = 1000;
+  constexpr int kMessages = 60;  // 60,000 bytes: less than a relay chunk, so no splice(2)
+  const std::string up = RandomBytes(kMessage * kMessages, 11);
+  const std::string down = RandomBytes(kMessage * kMessages, 12);
+  std::string got_up, got_down;
+  std::atomic<int> sent{0};
+  auto send_slowly = [&](tcp::socket& s, const std::string& bytes) {
+    for (int i = 0; i < kMessages; ++i) {
+      asio::write(s, asio::buffer(bytes.data() + i * kMessage, kMessage));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ++sent;
+  };
+  // Reads only once both sides sent everything, then exactly what was sent.
+  auto read_later = [&](tcp::socket& s, std::string& into, size_t n) {
+    while (sent.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    into.resize(n);
+    boost::system::error_code ec;
+    into.resize(asio::read(s, asio::buffer(into), ec));
+  };
+  std::thread writer_a([&] { send_slowly(t.a_peer, up); });
+  std::thread writer_b([&] { send_slowly(t.b_peer, down); });
+  std::thread reader_b([&] {
+    read_later(t.b_peer, got_up, up.size());
+    t.b_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  std::thread reader_a([&] {
+    read_later(t.a_peer, got_down, down.size());
+    t.a_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  // A stuck relay ends at the idle timeout instead of hanging the test.
+  const RelayTotals totals = t.Run(std::chrono::seconds(5));
+  // If the relay ended early, a reader could still be waiting: closing ends its read.
+  t.a.close();
+  t.b.close();
+  for (auto* th : {&writer_a, &writer_b, &reader_a, &reader_b}) th->join();
+  EXPECT_FALSE(totals.idle_timeout);
+  EXPECT_TRUE(got_up == up) << got_up.size() << " of " << up.size() << " bytes";
+  EXPECT_TRUE(got_down == down) << got_down.size() << " of " << down.size() << " bytes";
+  EXPECT_EQ(totals.a_to_b, up.size());
+  EXPECT_EQ(totals.b_to_a, down.size());
+}
+
+// Request and answer, one at a time, many times over: each message is read short and waited
+// for afresh, and none is lost or merged away.
+TEST(TcpRelayTest, ManySmallMessagesPingPongExactly) {
+  Tunnel t;
+  constexpr int kRounds = 2000;
+  constexpr size_t kPing = 100, kPong = 37;
+  int rounds = 0;
+  std::thread peers([&] {
+    std::string ping(kPing, 'p'), pong(kPong, 'q'), got;
+    for (int i = 0; i < kRounds; ++i) {
+      ping[0] = static_cast<char>(i);
+      pong[0] = static_cast<char>(i + 1);
+      asio::write(t.a_peer, asio::buffer(ping));
+      got.resize(kPing);
+      asio::read(t.b_peer, asio::buffer(got));
+      if (got != ping) break;
+      asio::write(t.b_peer, asio::buffer(pong));
+      got.resize(kPong);
+      asio::read(t.a_peer, asio::buffer(got));
+      if (got != pong) break;
+      ++rounds;
+    }
+    t.a_peer.shutdown(tcp::socket::shutdown_send);
+    t.b_peer.shutdown(tcp::socket::shutdown_send);
+    EXPECT_EQ(ReadToEnd(t.a_peer), "");
+    EXPECT_EQ(ReadToEnd(t.b_peer), "");
+  });
+  const RelayTotals totals = t.Run(std::chrono::seconds(10));
+  peers.join();
+  EXPECT_EQ(rounds, kRounds);
+  EXPECT_EQ(totals.a_to_b, kRounds * kPing);
+  EXPECT_EQ(totals.b_to_a, kRounds * kPong);
   EXPECT_FALSE(totals.idle_timeout);
 }
 
