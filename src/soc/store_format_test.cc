@@ -420,13 +420,9 @@ TEST(StoreFormatTest, TimeShapeColumnIsChecked) {
   EXPECT_EQ(why, "block time cut invalid");
 }
 
-// Block version 4 stores a number that is the one before it in the same context plus one as two
-// bytes; the texts come back byte-exact whatever they hold: random texts over digits, escape
-// bytes and separators, from many sources (so the counters' table collides across groups).
-TEST(StoreFormatTest, CountersInRawTextsComeBackByteExact) {
-  std::vector<Record> records;
-  uint64_t seq = 1;
-  auto add = [&](std::string source, std::string raw) {
+// add(source, raw) appends a record of that text at time 1,000 to `records`, seqs 1, 2, ….
+auto TextRecordAdder(std::vector<Record>& records) {
+  return [&records, seq = uint64_t{1}](std::string source, std::string raw) mutable {
     Record r;
     r.seq = seq++;
     r.time_ms = 1'000;
@@ -434,6 +430,14 @@ TEST(StoreFormatTest, CountersInRawTextsComeBackByteExact) {
     r.raw = std::move(raw);
     records.push_back(std::move(r));
   };
+}
+
+// Block version 4 stores a number that is the one before it in the same context plus one as two
+// bytes; the texts come back byte-exact whatever they hold: random texts over digits, escape
+// bytes and separators, from many sources (so the counters' table collides across groups).
+TEST(StoreFormatTest, CountersInRawTextsComeBackByteExact) {
+  std::vector<Record> records;
+  auto add = TextRecordAdder(records);
   for (int i = 0; i < 500; ++i) {
     add("spool", R"({"seq":)" + std::to_string(1000 + i) + R"(,"id":)" + std::to_string(7 * i) +
                      ",\"n\":" + std::to_string(i) + "}");
@@ -478,15 +482,7 @@ TEST(StoreFormatTest, CountersInRawTextsComeBackByteExact) {
 // one shape take fewer bytes than in version 5.
 TEST(StoreFormatTest, ValueColumnsComeBackByteExact) {
   std::vector<Record> records;
-  uint64_t seq = 1;
-  auto add = [&](std::string source, std::string raw) {
-    Record r;
-    r.seq = seq++;
-    r.time_ms = 1'000;
-    r.source = std::move(source);
-    r.raw = std::move(raw);
-    records.push_back(std::move(r));
-  };
+  auto add = TextRecordAdder(records);
   for (int i = 0; i < 400; ++i) {
     add("proxy", R"({"seq":)" + std::to_string(1000 + i) + R"(,"ip":"10.1.)" +
                      std::to_string(i % 7) + "." + std::to_string(i % 250) + R"(","port":)" +

@@ -14,6 +14,7 @@
 #include "soc/query.h"
 #include "soc/store.h"
 #include "soc/store_internal.h"
+#include "soc/store_test_fixture.h"
 #include "soc/store_testing_internal.h"
 
 namespace seccloud::soc {
@@ -66,18 +67,9 @@ std::string ReadAll(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-class StoreSearchTest : public ::testing::Test {
+class StoreSearchTest : public StoreDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("soc_store_search_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override {
-    store_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  StoreSearchTest() : StoreDirTest("soc_store_search") {}
   EmbeddedStoreOptions Options() {
     EmbeddedStoreOptions o;
     o.directory = dir_;
@@ -86,12 +78,7 @@ class StoreSearchTest : public ::testing::Test {
     o.sync = false;
     return o;
   }
-  void Open() {
-    store_.reset();
-    auto s = OpenEmbeddedStore(Options());
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
-  }
+  void Open() { OpenStore(Options()); }
   std::vector<uint64_t> Find(std::string_view q, SearchStats* stats_out = nullptr) {
     auto query = ParseQuery(q);
     EXPECT_TRUE(query) << q;
@@ -127,9 +114,6 @@ class StoreSearchTest : public ::testing::Test {
         << why;
     return m;
   }
-
-  fs::path dir_;
-  std::unique_ptr<LogStore> store_;
 };
 
 // 300 ordinary records, then the special ones: every query's results after Compact() (records

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "soc/store_internal.h"
+#include "soc/store_test_fixture.h"
 #include "soc/store_testing_internal.h"
 
 namespace seccloud::soc {
@@ -39,18 +40,9 @@ Record Rec(int64_t time_ms, std::string dataset, std::string tenant, std::string
   return r;
 }
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public StoreDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("soc_store_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override {
-    store_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  StoreTest() : StoreDirTest("soc_store") {}
 
   EmbeddedStoreOptions Options() {
     EmbeddedStoreOptions o;
@@ -61,12 +53,7 @@ class StoreTest : public ::testing::Test {
     o.sync = false;
     return o;
   }
-  void Open(EmbeddedStoreOptions o) {
-    store_.reset();
-    auto s = OpenEmbeddedStore(std::move(o));
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
-  }
+  void Open(EmbeddedStoreOptions o) { OpenStore(std::move(o)); }
   void Open() { Open(Options()); }
 
   void Append(std::vector<Record> records, std::vector<Checkpoint> cps = {}) {
@@ -96,9 +83,6 @@ class StoreTest : public ::testing::Test {
     std::sort(out.begin(), out.end());
     return out;
   }
-
-  fs::path dir_;
-  std::unique_ptr<LogStore> store_;
 };
 
 std::vector<uint64_t> Seqs(const std::vector<Record>& rs) {
