@@ -127,6 +127,60 @@ pb_measure() {
     'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')
 }
 
+# pb_start_squid SQUID IP:PORT PORT-LINE [EXTRA-LINES]: Squid with no cache, its access log on,
+# WORKERS workers and the filter data's ACLs (unless FILTER is none), in $tmp/squid; EXTRA-LINES
+# go after the port line (ssl-bump, hosts_file). Sets squid_pid and waits for the port.
+pb_start_squid() {
+  local squid=$1 ip=${2%:*} port=${2##*:} port_line=$3 extra=${4:-} acls=""
+  mkdir -p "$tmp/squid"
+  if [ "$FILTER" != none ]; then acls=$(cat "$tmp/filter/squid-acl.conf"); fi
+  cat >"$tmp/squid/squid.conf" <<EOF
+$port_line
+$extra
+workers $WORKERS
+cache deny all
+cache_mem 0 MB
+acl bench src 127.0.0.0/24
+$acls
+http_access allow bench
+http_access deny all
+access_log stdio:$tmp/squid/access.log
+cache_log $tmp/squid/cache.log
+cache_store_log none
+pid_filename $tmp/squid/squid.pid
+coredump_dir $tmp/squid
+cache_effective_user proxy
+forwarded_for delete
+netdb_filename none
+pinger_enable off
+shutdown_lifetime 1 seconds
+max_filedescriptors 16384
+EOF
+  chown -R proxy "$tmp/squid" 2>/dev/null || true
+  if [ "$WORKERS" -gt 1 ]; then
+    "$squid" -f "$tmp/squid/squid.conf" --foreground 2>>"$tmp/squid/out" &
+  else
+    "$squid" -N -f "$tmp/squid/squid.conf" 2>>"$tmp/squid/out" &
+  fi
+  squid_pid=$!
+  pb_track $squid_pid
+  disown
+  pb_wait_port "$ip" "$port" 1200
+}
+
+# pb_metric_label metric what: the table label of one metric ("what" labels the rps line).
+pb_metric_label() {
+  case $1 in
+    rps) echo "$2" ;;
+    p50) echo "  latency p50 ms" ;;
+    p99) echo "  latency p99 ms" ;;
+    p999) echo "  latency p99.9 ms" ;;
+    cpu) echo "  CPU-s per 1,000 requests" ;;
+    client) echo "  (proxy_load's CPU-s per 1,000 requests)" ;;
+    incomplete) echo "  NOT ANSWERED within 5 s after the window" ;;
+  esac
+}
+
 # pb_print_rows label-function row...: the comparison table of R[row,seccloud|squid,*].
 # label-function row metric prints the row's label.
 pb_print_rows() {

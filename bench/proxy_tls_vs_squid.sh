@@ -156,9 +156,9 @@ EOF
 }
 
 # ---- squid --------------------------------------------------------------------------------
-mkdir -p "$tmp/squid"
 start_squid() {  # bump: true|false
-  local port_line="http_port $SQUID_IP:$PORT" bump="" acls=""
+  local port_line="http_port $SQUID_IP:$PORT" bump=""
+  mkdir -p "$tmp/squid"
   if [ "$1" = true ]; then
     # Squid signs with the same CA as seccloud (ECDSA P-256; Squid reuses the CA key for leaves).
     cp "$tmp/seccloud/ca/ca.pem" "$tmp/seccloud/ca/ca.key" "$tmp/squid/"
@@ -172,41 +172,9 @@ ssl_bump peek step1
 ssl_bump bump all
 tls_outgoing_options cafile=$tmp/pki/root.pem"
   fi
-  if [ "$FILTER" != none ]; then acls=$(cat "$tmp/filter/squid-acl.conf"); fi
   echo "$ORIGIN_IP $NAME" >"$tmp/squid/hosts"
-  cat >"$tmp/squid/squid.conf" <<EOF
-$port_line
-$bump
-workers $WORKERS
-hosts_file $tmp/squid/hosts
-cache deny all
-cache_mem 0 MB
-acl bench src 127.0.0.0/24
-$acls
-http_access allow bench
-http_access deny all
-access_log stdio:$tmp/squid/access.log
-cache_log $tmp/squid/cache.log
-cache_store_log none
-pid_filename $tmp/squid/squid.pid
-coredump_dir $tmp/squid
-cache_effective_user proxy
-forwarded_for delete
-netdb_filename none
-pinger_enable off
-shutdown_lifetime 1 seconds
-max_filedescriptors 16384
-EOF
-  chown -R proxy "$tmp/squid" 2>/dev/null || true
-  if [ "$WORKERS" -gt 1 ]; then
-    "$SQUID" -f "$tmp/squid/squid.conf" --foreground 2>>"$tmp/squid/out" &
-  else
-    "$SQUID" -N -f "$tmp/squid/squid.conf" 2>>"$tmp/squid/out" &
-  fi
-  squid_pid=$!
-  pb_track $squid_pid
-  disown
-  pb_wait_port $SQUID_IP $PORT 1200
+  pb_start_squid "$SQUID" "$SQUID_IP:$PORT" "$port_line" "$bump
+hosts_file $tmp/squid/hosts"
 }
 
 # Sanity: the certificate each proxy shows is the one we expect, and the bytes are intact.
@@ -280,15 +248,7 @@ label() {  # row metric
     *-newconn-rate) what="new conn per request, at $NEWCONN_RATE/s"; unit="connections/s" ;;
   esac
   case $1 in splice-*) what="spliced, $what" ;; intercept-*) what="intercepted, $what" ;; esac
-  case $2 in
-    rps) echo "$what: $unit" ;;
-    p50) echo "  latency p50 ms" ;;
-    p99) echo "  latency p99 ms" ;;
-    p999) echo "  latency p99.9 ms" ;;
-    cpu) echo "  CPU-s per 1,000 requests" ;;
-    client) echo "  (proxy_load's CPU-s per 1,000 requests)" ;;
-    incomplete) echo "  NOT ANSWERED within 5 s after the window" ;;
-  esac
+  pb_metric_label "$2" "$what: $unit"
 }
 
 echo

@@ -103,40 +103,7 @@ disown
 pb_wait_port $SECCLOUD_IP $PORT 600
 
 # ---- squid --------------------------------------------------------------------------------
-mkdir -p "$tmp/squid"
-acls=""
-if [ "$FILTER" != none ]; then acls=$(cat "$tmp/filter/squid-acl.conf"); fi
-cat >"$tmp/squid/squid.conf" <<EOF
-http_port $SQUID_IP:$PORT
-workers $WORKERS
-cache deny all
-cache_mem 0 MB
-acl bench src 127.0.0.0/24
-$acls
-http_access allow bench
-http_access deny all
-access_log stdio:$tmp/squid/access.log
-cache_log $tmp/squid/cache.log
-cache_store_log none
-pid_filename $tmp/squid/squid.pid
-coredump_dir $tmp/squid
-cache_effective_user proxy
-forwarded_for delete
-netdb_filename none
-pinger_enable off
-shutdown_lifetime 1 seconds
-max_filedescriptors 16384
-EOF
-chown -R proxy "$tmp/squid" 2>/dev/null || true
-if [ "$WORKERS" -gt 1 ]; then
-  squid -f "$tmp/squid/squid.conf" --foreground 2>"$tmp/squid/out" &
-else
-  squid -N -f "$tmp/squid/squid.conf" 2>"$tmp/squid/out" &
-fi
-squid_pid=$!
-pb_track $squid_pid
-disown
-pb_wait_port $SQUID_IP $PORT 1200
+pb_start_squid squid "$SQUID_IP:$PORT" "http_port $SQUID_IP:$PORT"
 
 # Sanity: both proxies return the origin's bytes.
 for ip in $SECCLOUD_IP $SQUID_IP; do
@@ -216,15 +183,7 @@ label() {  # row metric
     rate-1k) what="fixed rate $RATE/s (proxy_load), 1 KiB: requests/s" ;;
     rate-100k) what="fixed rate $RATE_100K/s (proxy_load), 100 KiB: requests/s" ;;
   esac
-  case $2 in
-    rps) echo "$what" ;;
-    p50) echo "  latency p50 ms" ;;
-    p99) echo "  latency p99 ms" ;;
-    p999) echo "  latency p99.9 ms" ;;
-    cpu) echo "  CPU-s per 1,000 requests" ;;
-    client) echo "  (proxy_load's CPU-s per 1,000 requests)" ;;
-    incomplete) echo "  NOT ANSWERED within 5 s after the window" ;;
-  esac
+  pb_metric_label "$2" "$what"
 }
 
 echo
