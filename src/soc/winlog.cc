@@ -1,5 +1,6 @@
 #include "soc/winlog.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <memory>
@@ -96,6 +97,12 @@ class Builder {
     const auto& o = ed.as_object();
     const auto* data = o.if_contains("Data");
     if (data != nullptr && (data->is_array() || (data->is_object() && IsDataItem(*data)))) {
+      // Room for every item at once: growing the table member by member would leave each
+      // smaller table behind in the record's arena.
+      // (Bounded: a hostile array longer than the items allowed fails in AddItem.)
+      event_data_.reserve(std::min<size_t>(
+          event_data_.size() + o.size() + (data->is_array() ? data->get_array().size() : 1),
+          kMaxWinlogFields + 1));
       size_t unnamed = 0;
       auto add = [&](const json::value& item) {
         const json::value* name = item.is_object() ? Attribute(item.as_object(), "Name") : nullptr;
@@ -117,6 +124,7 @@ class Builder {
       }
       return true;
     }
+    event_data_.reserve(std::min<size_t>(event_data_.size() + o.size(), kMaxWinlogFields + 1));
     for (const auto& [k, v] : o) {
       if (k == "#attributes") continue;
       if (!AddItem(k, v)) return false;
@@ -303,9 +311,18 @@ class Builder {
   }
 
   // Values of the parsed document are copied once, straight into the fields' storage.
+  // SetPath: SetField's result without its default-heap intermediate objects. "winlog" gets
+  // ~15 members: it is created with room for them (where SetPath would have created it, so the
+  // order of members is the same) instead of regrowing its table in the arena.
   void Set(std::string_view path, const json::value& v) {
-    SetField(r_.fields, path, json::value(v, r_.fields.storage()));
+    if (path.starts_with("winlog.") && !r_.fields.contains("winlog")) {
+      json::object winlog(r_.fields.storage());
+      winlog.reserve(kWinlogMembers);
+      r_.fields.emplace("winlog", std::move(winlog));
+    }
+    internal::SetPath(r_.fields, path, json::value(v, r_.fields.storage()));
   }
+  static constexpr size_t kWinlogMembers = 16;
 
   void ParseTime(std::string_view text) {
     int64_t ms = 0;
@@ -372,6 +389,7 @@ const char* WindowsDataset(std::string_view channel) {
 
 void NormalizeWindowsEvent(Record& r) {
   UseFieldArena(r);
+  r.fields.reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
