@@ -9,7 +9,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <random>
 #include <string>
@@ -341,32 +340,11 @@ void ReferenceEraseAllForms(boost::json::object& fields, std::string_view path) 
 TEST(ParseTest, EraseAllFormsAgreesWithALookupPerSpelling) {
   std::mt19937 rng(26);
   const std::vector<std::string> names = {"a", "b", "a.b", "b.c", "a.b.c", "c", "a.", ".a", ""};
-  std::function<boost::json::object(int)> make = [&](int depth) {
-    boost::json::object o;
-    const size_t n = rng() % 7;
-    for (size_t i = 0; i < n; ++i) {
-      const std::string& k = names[rng() % names.size()];
-      if (depth < 3 && rng() % 2) {
-        o[k] = make(depth + 1);
-      } else {
-        o[k] = static_cast<int64_t>(rng() % 100);
-      }
-    }
-    if (rng() % 4 == 0) {  // past Boost.JSON's small-object size: a hashed object
-      for (int i = 0; i < 25; ++i) o["filler" + std::to_string(i)] = i;
-    }
-    return o;
-  };
   size_t changed = 0;
   for (int round = 0; round < 3000; ++round) {
-    const boost::json::object o = make(0);
+    const boost::json::object o = parse_testing::RandomDottedObject(rng, names, 3);
     for (int q = 0; q < 5; ++q) {
-      std::string path;
-      const size_t segments = 1 + rng() % 4;
-      for (size_t i = 0; i < segments; ++i) {
-        if (i > 0) path += '.';
-        path += names[rng() % names.size()];
-      }
+      const std::string path = parse_testing::RandomDottedPath(rng, names);
       boost::json::object want = o, got = o;
       ReferenceEraseAllForms(want, path);
       internal::EraseAllForms(got, path);
