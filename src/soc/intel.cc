@@ -349,6 +349,11 @@ size_t IntelSet::LookupUrl(std::string_view url, std::vector<const IntelEntry*>*
   if (urls_.empty()) return 0;
   thread_local std::string key;
   if (!NormalizeUrlKey(url, &key)) return 0;
+  return LookupUrlKey(key, out);
+}
+
+size_t IntelSet::LookupUrlKey(std::string_view key, std::vector<const IntelEntry*>* out) const {
+  if (urls_.empty()) return 0;
   return LookupString(urls_, key, out);
 }
 
@@ -921,7 +926,7 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     }
     std::string_view host;
     if (!NormalizeUrlKey(v, &key, &host)) continue;
-    if (intel.LookupUrl(v, &found) > 0) take(f, v);
+    if (intel.LookupUrlKey(key, &found) > 0) take(f, v);
     if (intel.LookupDomain(host, &found) > 0) take(f, host);
   }
   for (std::string_view f : kHashFields) {

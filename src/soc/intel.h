@@ -129,6 +129,9 @@ class IntelSet {
   size_t LookupIp(const IpAddress& ip, std::vector<const IntelEntry*>* out) const;
   size_t LookupDomain(std::string_view domain, std::vector<const IntelEntry*>* out) const;
   size_t LookupUrl(std::string_view url, std::vector<const IntelEntry*>* out) const;
+  // LookupUrl of a URL the caller has already put through NormalizeUrlKey (below): `key` is
+  // that key, so the URL is not normalised twice.
+  size_t LookupUrlKey(std::string_view key, std::vector<const IntelEntry*>* out) const;
   size_t LookupHash(std::string_view hex, std::vector<const IntelEntry*>* out) const;
 
   const std::vector<IntelFeed>& feeds() const { return feeds_; }

@@ -70,7 +70,9 @@ void Normalize(Record& r) {
   // The fields are built in the record's own arena; Record's copies never share it (record.h).
   UseFieldArena(r);
   Parsed p(r.fields.storage());
-  p.fields.reserve(16);
+  // Seccloud events and JSON lines replace p.fields by the parsed object: a table reserved here
+  // would only take room in the arena.
+  if (r.format != Format::kSeccloudEvent && r.format != Format::kJson) p.fields.reserve(16);
   try {
     RunParser(r.format, line, r.received_ms, p);
   } catch (const std::exception& e) {
@@ -96,7 +98,13 @@ void Normalize(Record& r) {
     if (const auto* d = FindField(p.fields, "event.dataset"); d != nullptr && d->is_string()) {
       dataset = d->get_string();
     }
-    if (FieldsComeFromJson(r.format) || r.format == Format::kSuricataEve) {
+    // Every leaf of a JSON document takes at least one byte of its text, so a line no longer
+    // than the bound cannot hold more leaves than that and the walk is skipped. An EVE record's
+    // fields are its own copy plus at most kEveMappedLeaves ECS values.
+    const size_t most_leaves =
+        line.size() + (r.format == Format::kSuricataEve ? internal::kEveMappedLeaves : 0);
+    const bool may_exceed = most_leaves > kMaxParsedFields - 12;
+    if ((FieldsComeFromJson(r.format) || r.format == Format::kSuricataEve) && may_exceed) {
       // The producer chose how many values it sent; keep room for the metadata set below.
       const size_t dropped = internal::PruneFields(p.fields, kMaxParsedFields - 12);
       if (dropped > 0) {
@@ -121,6 +129,8 @@ void Normalize(Record& r) {
         const auto* v = FindField(p.fields, path);
         if (v == nullptr || !v->is_string()) continue;
         const std::string_view text = v->get_string();
+        // Text without ':' is dotted-quad or no address at all (IpAddress::Parse): kept as it is.
+        if (text.find(':') == std::string_view::npos) continue;
         auto ip = IpAddress::Parse(text);
         // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
         if (!ip || ip->is_v4()) continue;

@@ -156,6 +156,28 @@ TEST(ParseJsonTest, ManyFieldsAreBounded) {
   EXPECT_EQ(Str(r, "event.dataset"), "json");
 }
 
+// Normalize skips counting leaves when the line is too short to hold more than the bound (each
+// leaf takes a byte of the text; EVE adds at most kEveMappedLeaves ECS values): records past it
+// are still cut, the ECS values EVE adds counted with the record's own.
+TEST(ParseJsonTest, FieldBoundHoldsForJsonAndEve) {
+  auto zeros = [](size_t n) {
+    std::string a = "[";
+    for (size_t i = 0; i < n; ++i) a += i ? ",0" : "0";
+    return a + "]";
+  };
+  const Record json = Parse(Format::kJson, "{\"a\":" + zeros(kMaxParsedFields) + "}");
+  ASSERT_TRUE(json.parsed);
+  EXPECT_EQ(Str(json, "seccloud.soc.fields_dropped"), "12");
+  // 6 + 975 leaves of its own (within the bound of 988) and 8 ECS values: 1 dropped.
+  const Record eve = Parse(Format::kSuricataEve,
+                           R"({"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2",)"
+                           R"("src_port":1,"dest_port":2,"proto":"TCP","a":)" +
+                               zeros(975) + "}");
+  ASSERT_TRUE(eve.parsed);
+  EXPECT_EQ(Str(eve, "seccloud.soc.fields_dropped"), "1");
+  EXPECT_EQ(Str(eve, "source.ip"), "10.0.0.1");
+}
+
 TEST(ParseJsonTest, InvalidUtf8IsSanitisedNotRefused) {
   const Record r = Parse(Format::kJson, "{\"m\":\"caf\xC3\" , \"k\xFF\":\"v\"}");
   ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");

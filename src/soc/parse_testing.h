@@ -1,12 +1,15 @@
 #pragma once
-// Helpers shared by the parser tests (parse_*_test.cc, winlog_test.cc); not part of the library.
+// Helpers shared by the parser tests (parse_*_test.cc, winlog_test.cc) and the tests of dotted
+// path lookups (record_test.cc, sigma_eval_test.cc); not part of the library.
 
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "soc/parse.h"
 #include "soc/record.h"
@@ -34,6 +37,40 @@ inline std::string Str(const Record& r, std::string_view path) {
   if (v == nullptr) return "<absent>";
   if (v->is_string()) return std::string(v->get_string());
   return boost::json::serialize(*v);
+}
+
+// A random object of up to 5 members named from `names` (which spell one another dotted:
+// "a", "a.b", …), nested up to depth 3, numbers at the leaves; with `filler_every` > 0, one in
+// that many objects also gets 25 more members, past Boost.JSON's small-object size (such objects
+// are hashed and searched differently).
+inline boost::json::object RandomDottedObject(std::mt19937& rng,
+                                              const std::vector<std::string>& names,
+                                              uint32_t filler_every = 0, int depth = 0) {
+  boost::json::object o;
+  const size_t n = rng() % 6;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& k = names[rng() % names.size()];
+    if (depth < 3 && rng() % 2) {
+      o[k] = RandomDottedObject(rng, names, filler_every, depth + 1);
+    } else {
+      o[k] = static_cast<int64_t>(rng() % 100);
+    }
+  }
+  if (filler_every > 0 && rng() % filler_every == 0) {
+    for (int i = 0; i < 25; ++i) o["filler" + std::to_string(i)] = i;
+  }
+  return o;
+}
+
+// A path of 1 to 4 of `names` joined with '.'.
+inline std::string RandomDottedPath(std::mt19937& rng, const std::vector<std::string>& names) {
+  std::string path;
+  const size_t segments = 1 + rng() % 4;
+  for (size_t i = 0; i < segments; ++i) {
+    if (i > 0) path += '.';
+    path += names[rng() % names.size()];
+  }
+  return path;
 }
 
 inline int64_t Ms(std::string_view rfc3339) {

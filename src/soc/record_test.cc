@@ -4,10 +4,11 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "soc/parse_testing.h"
 
 namespace seccloud::soc {
 namespace {
@@ -64,32 +65,11 @@ const boost::json::value* ReferenceFindField(const boost::json::object& fields,
 TEST(RecordTest, FindFieldAgreesWithLongestKeyFirstSearch) {
   std::mt19937 rng(18);
   const std::vector<std::string> names = {"a", "b", "a.b", "b.c", "a.b.c", "c", "a.", ".a", ""};
-  std::function<boost::json::object(int)> make = [&](int depth) {
-    boost::json::object o;
-    const size_t n = rng() % 6;
-    for (size_t i = 0; i < n; ++i) {
-      const std::string& k = names[rng() % names.size()];
-      if (depth < 3 && rng() % 2) {
-        o[k] = make(depth + 1);
-      } else {
-        o[k] = static_cast<int64_t>(rng() % 100);
-      }
-    }
-    if (rng() % 3 == 0) {  // past the linear-search size
-      for (int i = 0; i < 25; ++i) o["filler" + std::to_string(i)] = i;
-    }
-    return o;
-  };
   size_t found = 0;
   for (int round = 0; round < 2000; ++round) {
-    const boost::json::object o = make(0);
+    const boost::json::object o = parse_testing::RandomDottedObject(rng, names, 3);
     for (int q = 0; q < 20; ++q) {
-      std::string path;
-      const size_t segments = 1 + rng() % 4;
-      for (size_t i = 0; i < segments; ++i) {
-        if (i > 0) path += '.';
-        path += names[rng() % names.size()];
-      }
+      const std::string path = parse_testing::RandomDottedPath(rng, names);
       const auto* want = ReferenceFindField(o, path);
       EXPECT_EQ(FindField(o, path), want) << path << " in " << boost::json::serialize(o);
       found += want != nullptr;

@@ -18,6 +18,7 @@
 
 #include "soc/detect.h"
 #include "soc/parse.h"
+#include "soc/parse_testing.h"
 #include "soc/sigma.h"
 #include "soc/sigma_internal.h"
 #include "soc/winlog.h"
@@ -314,31 +315,15 @@ TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
     std::vector<std::string> paths;
     const size_t n = 1 + rng() % 2;
     for (size_t k = 0; k < n; ++k) {
-      std::string p;
-      const size_t segments = 1 + rng() % 4;
-      for (size_t j = 0; j < segments; ++j) p += (j ? "." : "") + names[rng() % names.size()];
-      paths.push_back(p);
+      paths.push_back(parse_testing::RandomDottedPath(rng, names));
     }
     table.Intern(paths);
   }
-  std::function<boost::json::object(int)> make = [&](int depth) {
-    boost::json::object o;
-    const size_t n = rng() % 6;
-    for (size_t i = 0; i < n; ++i) {
-      const std::string& k = names[rng() % names.size()];
-      if (depth < 3 && rng() % 2) {
-        o[k] = make(depth + 1);
-      } else {
-        o[k] = static_cast<int64_t>(rng() % 100);
-      }
-    }
-    return o;
-  };
   sigma_internal::MatchContext ctx(&table);
   size_t present = 0;
   for (int round = 0; round < 3000; ++round) {
     Record r;
-    r.fields = make(0);
+    r.fields = parse_testing::RandomDottedObject(rng, names);
     ctx.Reset(r);
     for (size_t f = 0; f < table.paths.size(); ++f) {
       const boost::json::value* want = nullptr;

@@ -1,5 +1,6 @@
 #include "soc/winlog.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <memory>
@@ -96,6 +97,12 @@ class Builder {
     const auto& o = ed.as_object();
     const auto* data = o.if_contains("Data");
     if (data != nullptr && (data->is_array() || (data->is_object() && IsDataItem(*data)))) {
+      // Room for every item at once: growing the table member by member would leave each
+      // smaller table behind in the record's arena.
+      // (Bounded: a hostile array longer than the items allowed fails in AddItem.)
+      event_data_.reserve(std::min<size_t>(
+          event_data_.size() + o.size() + (data->is_array() ? data->get_array().size() : 1),
+          kMaxWinlogFields + 1));
       size_t unnamed = 0;
       auto add = [&](const json::value& item) {
         const json::value* name = item.is_object() ? Attribute(item.as_object(), "Name") : nullptr;
@@ -117,6 +124,7 @@ class Builder {
       }
       return true;
     }
+    event_data_.reserve(std::min<size_t>(event_data_.size() + o.size(), kMaxWinlogFields + 1));
     for (const auto& [k, v] : o) {
       if (k == "#attributes") continue;
       if (!AddItem(k, v)) return false;
@@ -275,13 +283,15 @@ class Builder {
 
   void Finish() {
     Set("winlog.event_id", event_id_);
-    Set("event.code", json::string(std::to_string(event_id_)));
-    if (!channel_.empty()) Set("winlog.channel", json::string(channel_));
+    char code[24];
+    const auto code_end = std::to_chars(code, code + sizeof code, event_id_).ptr;
+    SetString("event.code", std::string_view(code, static_cast<size_t>(code_end - code)));
+    if (!channel_.empty()) SetString("winlog.channel", channel_);
     if (!computer_.empty()) {
-      Set("winlog.computer_name", json::string(computer_));
-      Set("host.name", json::string(computer_));
+      SetString("winlog.computer_name", computer_);
+      SetString("host.name", computer_);
     }
-    Set("event.dataset", WindowsDataset(channel_));
+    SetString("event.dataset", WindowsDataset(channel_));
     auto copy = [&](std::string_view item, std::string_view path) {
       const auto* v = event_data_.if_contains(item);
       if (v == nullptr || v->is_null()) return false;
@@ -303,9 +313,25 @@ class Builder {
   }
 
   // Values of the parsed document are copied once, straight into the fields' storage.
+  // SetPath: SetField's result without its default-heap intermediate objects. "winlog" gets
+  // ~15 members: it is created with room for them (where SetPath would have created it, so the
+  // order of members is the same) instead of regrowing its table in the arena.
   void Set(std::string_view path, const json::value& v) {
-    SetField(r_.fields, path, json::value(v, r_.fields.storage()));
+    Put(path, json::value(v, r_.fields.storage()));
   }
+  // A string built straight in the fields' storage (no default-heap temporary to copy from).
+  void SetString(std::string_view path, std::string_view text) {
+    Put(path, json::string(text, r_.fields.storage()));
+  }
+  void Put(std::string_view path, json::value v) {
+    if (path.starts_with("winlog.") && !r_.fields.contains("winlog")) {
+      json::object winlog(r_.fields.storage());
+      winlog.reserve(kWinlogMembers);
+      r_.fields.emplace("winlog", std::move(winlog));
+    }
+    internal::SetPath(r_.fields, path, std::move(v));
+  }
+  static constexpr size_t kWinlogMembers = 16;
 
   void ParseTime(std::string_view text) {
     int64_t ms = 0;
@@ -339,12 +365,15 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// SetPath with values built in the fields' storage: SetField's result, without default-heap
+// temporaries copied over.
 void SetMetadata(Record& r) {
-  SetField(r.fields, "@timestamp", internal::FormatTime(r.time_ms, r.fields.storage()));
-  SetField(r.fields, "event.ingested", internal::FormatTime(r.received_ms, r.fields.storage()));
-  SetField(r.fields, "seccloud.soc.source", json::string(r.source));
-  SetField(r.fields, "seccloud.soc.format", FormatName(r.format));
-  if (!r.tenant.empty()) SetField(r.fields, "tenant.id", json::string(r.tenant));
+  const json::storage_ptr& sp = r.fields.storage();
+  internal::SetPath(r.fields, "@timestamp", internal::FormatTime(r.time_ms, sp));
+  internal::SetPath(r.fields, "event.ingested", internal::FormatTime(r.received_ms, sp));
+  internal::SetPath(r.fields, "seccloud.soc.source", json::string(r.source, sp));
+  internal::SetPath(r.fields, "seccloud.soc.format", json::string(FormatName(r.format), sp));
+  if (!r.tenant.empty()) internal::SetPath(r.fields, "tenant.id", json::string(r.tenant, sp));
 }
 
 void Fail(Record& r, std::string message) {
@@ -372,6 +401,7 @@ const char* WindowsDataset(std::string_view channel) {
 
 void NormalizeWindowsEvent(Record& r) {
   UseFieldArena(r);
+  r.fields.reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
