@@ -94,9 +94,46 @@ struct StoreStats {
   uint64_t next_seq = 0;
 };
 
+// What a backend computes per record right after Normalize, while the record's text and fields
+// are still in the CPU's caches (LogStore::Prepare), for AppendPrepared to use instead of walking
+// the records again a batch later, cold. For the embedded store: the token index's hashes. One per
+// batch; the records in the batch's order. Opaque to callers.
+struct PreparedBatch {
+  std::vector<uint64_t> hashes;       // every prepared record's values, concatenated
+  std::vector<uint32_t> ends;         // record i's are hashes[ends[i - 1], ends[i]) (ends[-1] = 0)
+  std::vector<std::string> datasets;  // event.dataset values (a batch has few distinct ones)
+  std::vector<uint32_t> dataset_of;   // record i's is datasets[dataset_of[i]]
+  void clear() {
+    hashes.clear();
+    ends.clear();
+    datasets.clear();
+    dataset_of.clear();
+  }
+};
+
 class LogStore {
  public:
   virtual ~LogStore() = default;
+
+  // Optional per-record step between Normalize and Append: appends record's part to *out. Call
+  // it right after normalising each record (then Append's indexing finds nothing cold), once
+  // per record, in the batch's order, and hand the batch to AppendPrepared. Thread-safe and
+  // stateless (a parse thread may call it). The default prepares nothing.
+  virtual void Prepare(const Record& record, PreparedBatch* out) const {
+    (void)record;
+    out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
+  }
+
+  // Append (same contract) with prepared: what Prepare made of records, in order
+  // (prepared.ends.size() == records.size(), else kInvalidArgument and nothing is stored). A
+  // record that reaches it without fields is normalised and prepared here.
+  virtual Status AppendPrepared(std::span<Record> records, std::span<const Checkpoint> checkpoints,
+                                const PreparedBatch& prepared) {
+    if (prepared.ends.size() != records.size()) {
+      return MakeError(Errc::kInvalidArgument, "the prepared batch does not match the records");
+    }
+    return Append(records, checkpoints);
+  }
 
   // Assigns each record's seq, and returns only once the records and the checkpoints are durable
   // (fdatasync'd) and atomic together: after a crash at any moment either the whole batch and its

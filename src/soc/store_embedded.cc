@@ -375,6 +375,7 @@ struct OpenBlock {
   uint64_t raw_bytes = 0;  // writer only, from here down
   std::unique_ptr<BloomBuilder> bloom;
   std::set<std::string, std::less<>> datasets;
+  std::string last_dataset;  // of the record filed last: most records repeat it
 };
 
 struct Partition {
@@ -421,7 +422,16 @@ class EmbeddedStore final : public LogStore {
 
   Status Open();
 
-  Status Append(std::span<Record> records, std::span<const Checkpoint> checkpoints) override;
+  Status Append(std::span<Record> records, std::span<const Checkpoint> checkpoints) override {
+    return AppendBatch(records, checkpoints, nullptr);
+  }
+  // What Append would look up in the record's fields a batch later (its token hashes and its
+  // event.dataset), taken while they are hot.
+  void Prepare(const Record& record, PreparedBatch* out) const override;
+  Status AppendPrepared(std::span<Record> records, std::span<const Checkpoint> checkpoints,
+                        const PreparedBatch& prepared) override {
+    return AppendBatch(records, checkpoints, &prepared);
+  }
   Result<std::map<std::string, std::string>> LoadCheckpoints() override {
     std::shared_lock lock(state_mu_);
     return checkpoints_;
@@ -453,10 +463,14 @@ class EmbeddedStore final : public LogStore {
   Status CheckFormatVersions();
   Status LoadPartitionFile(const std::string& cls, int64_t day, const fs::path& path);
   Status ReplayJournal();
+  // prepared: null, or what Prepare made of records (checked here).
+  Status AppendBatch(std::span<Record> records, std::span<const Checkpoint> checkpoints,
+                     const PreparedBatch* prepared);
   // Files a record (with fields) into its partition's open block: tokens now, the record itself
   // into *staged, to be published under state_mu_.
-  // dataset: DatasetOf(r).
-  void Index(Partition* p, const Record& r, std::string_view dataset);
+  // dataset: DatasetOf(r). hashes: the record's token hashes (Prepare), or null to compute them.
+  void Index(Partition* p, const Record& r, std::string_view dataset,
+             const std::span<const uint64_t>* hashes = nullptr);
   // Whether p's open block (its published and pending records) must be sealed now.
   bool BlockFull(const Partition& p) const {
     const OpenBlock& b = p.open;
@@ -679,33 +693,60 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
   return {};
 }
 
-void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view dataset) {
+void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view dataset,
+                          const std::span<const uint64_t>* hashes) {
   if (!p->open.bloom) {
     p->open.bloom =
         std::make_unique<BloomBuilder>(kIngestBloomLines, options_.bloom_bits_per_token);
   }
-  token_hashes_.clear();
-  // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
-  // while its lowered bytes are still in registers / L1.
-  auto add = [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); };
-  index_tokens::RecordTokens(r.raw, r.fields, add);
-  p->open.bloom->InsertAll(token_hashes_);
-  if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
-    p->open.datasets.emplace(dataset);
+  if (hashes != nullptr) {
+    p->open.bloom->InsertAll(*hashes);
+  } else {
+    token_hashes_.clear();
+    // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
+    // while its lowered bytes are still in registers / L1.
+    auto add = [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); };
+    index_tokens::RecordTokens(r.raw, r.fields, add);
+    p->open.bloom->InsertAll(token_hashes_);
+  }
+  if (dataset != p->open.last_dataset) {
+    if (p->open.datasets.size() < 256 && !p->open.datasets.contains(dataset)) {
+      p->open.datasets.emplace(dataset);
+    }
+    p->open.last_dataset.assign(dataset);
   }
   p->open.raw_bytes += r.raw.size();
+}
+
+void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
+  auto add = [out](std::string_view t) { out->hashes.push_back(TokenHash(t)); };
+  index_tokens::RecordTokens(record.raw, record.fields, add);
+  out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
+  // Looked for among the last few only, so a batch of all different datasets stays linear.
+  const std::string_view dataset = DatasetOf(record);
+  const size_t n = out->datasets.size();
+  size_t at = n;
+  for (size_t k = n; k > 0 && k + 8 > n; --k) {
+    if (out->datasets[k - 1] == dataset) {
+      at = k - 1;
+      break;
+    }
+  }
+  if (at == n) out->datasets.emplace_back(dataset);
+  out->dataset_of.push_back(static_cast<uint32_t>(at));
 }
 
 // A batch's records were normalised before Append sees them (4,096 per batch, a few KB of
 // text and fields each), so they are cold when indexed: Append fetches the next record's raw
 // text and field table while it indexes the current one.
-void PrefetchRecord(const Record& r) {
+// fields: whether Index will walk the fields (false when the record was prepared).
+void PrefetchRecord(const Record& r, bool fields) {
   constexpr size_t kMaxBytes = 1024;
   const char* raw = r.raw.data();
   for (size_t off = 0; off < std::min(r.raw.size(), kMaxBytes); off += 64) {
     __builtin_prefetch(raw + off);
   }
-  if (r.fields.empty()) return;
+  if (!fields || r.fields.empty()) return;
   const auto* kv = reinterpret_cast<const char*>(&*r.fields.begin());
   const size_t table = r.fields.size() * sizeof(boost::json::key_value_pair);
   for (size_t off = 0; off < std::min(table, kMaxBytes); off += 64) __builtin_prefetch(kv + off);
@@ -862,6 +903,7 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
   }
   p->open.raw_bytes = 0;
   p->open.datasets.clear();
+  p->open.last_dataset.clear();
   return {};
 }
 
@@ -900,11 +942,31 @@ Status EmbeddedStore::Rotate() {
   return SyncDir(JournalDir(), options_.sync);
 }
 
-Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoint> checkpoints) {
+Status EmbeddedStore::AppendBatch(std::span<Record> records,
+                                  std::span<const Checkpoint> checkpoints,
+                                  const PreparedBatch* prepared) {
   std::lock_guard writer(writer_mu_);
   if (!failed_) return failed_;
   if (records.size() > kMaxBatchRecords) {
     return MakeError(Errc::kInvalidArgument, "a batch of more than 1,000,000 records");
+  }
+  if (prepared != nullptr) {
+    bool consistent =
+        prepared->ends.size() == records.size() && prepared->dataset_of.size() == records.size();
+    for (size_t i = 0; consistent && i < records.size(); ++i) {
+      consistent = prepared->ends[i] >= (i == 0 ? 0 : prepared->ends[i - 1]) &&
+                   prepared->ends[i] <= prepared->hashes.size() &&
+                   prepared->dataset_of[i] < prepared->datasets.size();
+    }
+    for (const std::string& d : prepared->datasets) {
+      consistent = consistent && d.size() <= kMaxDatasetBytes;
+    }
+    if (!consistent) {
+      return MakeError(Errc::kInvalidArgument, "the prepared batch does not match the records (" +
+                                                   std::to_string(prepared->ends.size()) +
+                                                   " prepared, " + std::to_string(records.size()) +
+                                                   " records)");
+    }
   }
   if (checkpoints.size() > kMaxCheckpoints) {
     return MakeError(Errc::kInvalidArgument, "a batch with more than 10,000 checkpoints");
@@ -934,11 +996,29 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
   if (records.empty() && checkpoints.empty()) return {};
 
   std::vector<std::string> classes(records.size());
-  std::vector<std::string_view> datasets(records.size());  // into records[i].fields
+  std::vector<std::string_view> datasets(records.size());  // into records[i].fields or *prepared
+  // Records normalised here: Prepare saw them without fields, so their hashes are recomputed.
+  std::vector<bool> normalized_here(prepared != nullptr ? records.size() : 0);
+  // The class of each of prepared->datasets, computed once.
+  std::vector<std::string> prepared_classes(prepared != nullptr ? prepared->datasets.size() : 0);
+  std::vector<bool> prepared_class_known(prepared_classes.size());
   for (size_t i = 0; i < records.size(); ++i) {
-    if (records[i].fields.empty()) options_.normalize(records[i]);
-    datasets[i] = DatasetOf(records[i]);
-    classes[i] = ClassOf(datasets[i]);
+    if (records[i].fields.empty()) {
+      options_.normalize(records[i]);
+      if (prepared != nullptr) normalized_here[i] = true;
+    }
+    if (prepared != nullptr && !normalized_here[i]) {
+      const uint32_t d = prepared->dataset_of[i];
+      datasets[i] = prepared->datasets[d];
+      if (!prepared_class_known[d]) {
+        prepared_classes[d] = ClassOf(datasets[i]);
+        prepared_class_known[d] = true;
+      }
+      classes[i] = prepared_classes[d];
+    } else {
+      datasets[i] = DatasetOf(records[i]);
+      classes[i] = ClassOf(datasets[i]);
+    }
   }
   const uint64_t first = next_seq_;
   for (size_t i = 0; i < records.size(); ++i) records[i].seq = first + i;
@@ -977,8 +1057,18 @@ Status EmbeddedStore::Append(std::span<Record> records, std::span<const Checkpoi
     if (p == nullptr || classes[i] != classes[i - 1] || day != p->day) {
       p = GetPartition(classes[i], day);
     }
-    if (i + 1 < records.size()) PrefetchRecord(records[i + 1]);
-    Index(p, records[i], datasets[i]);
+    const bool use_prepared = prepared != nullptr && !normalized_here[i];
+    if (i + 1 < records.size()) {
+      PrefetchRecord(records[i + 1], prepared == nullptr || normalized_here[i + 1]);
+    }
+    if (use_prepared) {
+      const uint32_t from = i == 0 ? 0 : prepared->ends[i - 1];
+      const std::span<const uint64_t> hashes(prepared->hashes.data() + from,
+                                             prepared->ends[i] - from);
+      Index(p, records[i], datasets[i], &hashes);
+    } else {
+      Index(p, records[i], datasets[i]);
+    }
     if (p->open.pending.empty()) touched.push_back(p);
     p->open.pending.push_back(Slim(records[i]));
     if (failed_ && BlockFull(*p)) {

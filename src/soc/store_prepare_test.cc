@@ -1,0 +1,202 @@
+// LogStore::Prepare / AppendPrepared (R18, R19): the token hashes taken right after Normalize
+// must be exactly those Append computes itself, so a store fed either way writes the same
+// blocks (same Bloom filters) and answers the same searches.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "soc/parse.h"
+#include "soc/query_internal.h"
+#include "soc/store.h"
+#include "soc/store_internal.h"
+#include "soc/store_test_fixture.h"
+#include "soc/store_testing_internal.h"
+
+namespace seccloud::soc {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int64_t kT0 = 1'764'115'200'000;  // 2025-11-26T00:00:00Z
+
+// Lines of every format and of the token rules' corner cases: dotted quads (joined and not),
+// long hex runs, 5+ digit numbers, words at the length limit, nested objects and arrays,
+// numbers that are and are not indexed integers, booleans, non-ASCII bytes, text fields.
+std::vector<Record> VariedRecords(size_t n) {
+  const std::vector<std::pair<Format, std::string>> shapes = {
+      {Format::kSyslog,
+       "<38>Nov 26 10:00:01 web01 sshd[4242]: Failed password for root from 203.0.113.7 port "
+       "52211 ssh2"},
+      {Format::kSyslog,
+       "<86>1 2025-11-26T10:00:02.123Z host-b sudo - - - alice : TTY=pts/0 ; "
+       "PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id"},
+      {Format::kAccessLog,
+       R"(198.51.100.20 - - [26/Nov/2025:10:00:03 +0000] "GET /wp-login.php?x=1.2.3.4.5 HTTP/1.1" 404 153 "-" "curl/8.0")"},
+      {Format::kJson,
+       R"({"event":{"dataset":"proxy.access","action":"blocked"},"source":{"ip":"10.1.2.3","port":51515},"url":{"full":"http://evil.example/a?b=DEADBEEF00112233"},"tags":["x","y",{"deep":{"k":"v"}},[1,2]],"n":12.5,"m":-7,"big":12345678901,"ok":true,"message":"user Émile logged in from 192.0.2.1.5"})"},
+      {Format::kSuricataEve,
+       R"({"timestamp":"2025-11-26T10:00:04.000000+0000","event_type":"alert","src_ip":"192.0.2.44","dest_ip":"10.0.0.9","src_port":4444,"dest_port":80,"proto":"TCP","alert":{"signature":"ET POLICY curl User-Agent","signature_id":2013028,"severity":3}})"},
+      {Format::kWindowsEvent,
+       R"({"Event":{"System":{"EventID":4625,"Computer":"DC01.corp.example","TimeCreated":{"SystemTime":"2025-11-26T10:00:05.000Z"}},"EventData":{"Data":[{"Name":"TargetUserName","#text":"administrator"},{"Name":"IpAddress","#text":"172.16.5.5"}]}}})"},
+      {Format::kText,
+       "081109 203615 148 INFO dfs.DataNode$PacketResponder: Received block "
+       "blk_-1608999687919862906 of size 91178 from /10.250.19.102"},
+      {Format::kText, std::string(300, 'a') + " " + std::string(70, 'b') + " 1.2.3 9.8.7.6.5.4"},
+  };
+  std::vector<Record> out;
+  std::mt19937 rng(7);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [format, raw] = shapes[i % shapes.size()];
+    Record r;
+    r.format = format;
+    // Several days and classes, so records go to many partitions and blocks.
+    r.time_ms = kT0 + static_cast<int64_t>(i % 3) * 86'400'000 + static_cast<int64_t>(i) * 1000;
+    r.received_ms = r.time_ms + 5;
+    r.source = "file:" + std::to_string(i % 5);
+    r.peer = "192.0.2." + std::to_string(i % 7);
+    r.tenant = i % 4 == 0 ? "" : "tenant" + std::to_string(i % 3);
+    // A unique token per record, and a random number, so blocks differ.
+    r.raw = raw + " uniq" + std::to_string(i) + " r" + std::to_string(rng() % 100000);
+    if (format == Format::kJson) r.raw = raw;  // stays JSON: its fields vary through Normalize
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+class StorePrepareTest : public StoreDirTest {
+ protected:
+  StorePrepareTest() : StoreDirTest("soc_store_prepare") {}
+
+  EmbeddedStoreOptions Options(const fs::path& dir) {
+    EmbeddedStoreOptions o;
+    o.directory = dir;
+    o.normalize = Normalize;
+    o.block_records = 50;  // several sealed blocks per partition, sealed inside a batch
+    o.sync = false;
+    return o;
+  }
+};
+
+TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
+  OpenStore(Options(dir_));
+  for (Record r : VariedRecords(64)) {
+    Normalize(r);
+    std::vector<uint64_t> want;
+    ForEachRecordToken(r.raw, r.fields,
+                       [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
+    PreparedBatch prepared;
+    store_->Prepare(r, &prepared);
+    ASSERT_EQ(prepared.ends.size(), 1u);
+    EXPECT_EQ(prepared.ends[0], prepared.hashes.size());
+    EXPECT_EQ(prepared.hashes, want) << r.raw;
+    ASSERT_EQ(prepared.dataset_of.size(), 1u);
+    const auto* dataset = FindField(r.fields, "event.dataset");
+    ASSERT_NE(dataset, nullptr);
+    EXPECT_EQ(prepared.datasets.at(prepared.dataset_of[0]),
+              std::string_view(dataset->get_string()));
+    EXPECT_FALSE(want.empty());
+  }
+}
+
+std::map<std::string, std::string> StoredBlocks(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "data")) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    out[fs::relative(e.path(), dir).string()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+TEST_F(StorePrepareTest, PreparedAndUnpreparedAppendsWriteTheSameBlocks) {
+  const fs::path plain_dir = dir_ / "plain", prepared_dir = dir_ / "prepared";
+  auto plain = OpenEmbeddedStore(Options(plain_dir));
+  ASSERT_TRUE(plain) << plain.error().message;
+  OpenStore(Options(prepared_dir));
+  std::vector<Record> all = VariedRecords(1000);
+  for (size_t from = 0; from < all.size(); from += 137) {
+    std::vector<Record> a(all.begin() + from, all.begin() + std::min(all.size(), from + 137));
+    std::vector<Record> b = a;
+    PreparedBatch prepared;
+    for (size_t i = 0; i < a.size(); ++i) {
+      Normalize(a[i]);
+      Normalize(b[i]);
+      // Every 10th record reaches AppendPrepared without fields: normalised and hashed there.
+      if (i % 10 == 3) b[i].fields = {};
+      store_->Prepare(b[i], &prepared);
+    }
+    const std::vector<Checkpoint> cps = {{"k", std::to_string(from)}};
+    ASSERT_TRUE((*plain)->Append(a, cps));
+    ASSERT_TRUE(store_->AppendPrepared(b, cps, prepared));
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].seq, b[i].seq);
+  }
+  ASSERT_TRUE((*plain)->Flush());
+  ASSERT_TRUE(store_->Flush());
+  const auto want = StoredBlocks(plain_dir);
+  const auto got = StoredBlocks(prepared_dir);
+  EXPECT_GT(want.size(), 3u);
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [path, bytes] : want) {
+    ASSERT_TRUE(got.contains(path)) << path;
+    EXPECT_TRUE(got.at(path) == bytes) << path << " differs";
+  }
+  EXPECT_GT((*plain)->Stats().blocks, 10u);
+  // And the searches agree, through the Bloom filters and the open blocks.
+  for (const char* q : {"uniq997", "203.0.113.7", "event.action:blocked", "administrator",
+                        "blk_-1608999687919862906", "uniq13", "nosuchtoken"}) {
+    auto query = ParseQuery(q);
+    ASSERT_TRUE(query) << q;
+    std::vector<uint64_t> seqs[2];
+    LogStore* stores[2] = {plain->get(), store_.get()};
+    for (int s = 0; s < 2; ++s) {
+      auto st = stores[s]->Search(*query, {}, [&](const Record& r) {
+        seqs[s].push_back(r.seq);
+        return true;
+      });
+      ASSERT_TRUE(st);
+    }
+    EXPECT_EQ(seqs[0], seqs[1]) << q;
+    if (std::string_view(q) != "nosuchtoken") {
+      EXPECT_FALSE(seqs[1].empty()) << q;
+    }
+  }
+}
+
+TEST_F(StorePrepareTest, MismatchedPreparedBatchIsRefusedAndStoresNothing) {
+  OpenStore(Options(dir_));
+  std::vector<Record> records = VariedRecords(3);
+  const std::vector<Checkpoint> cps = {{"k", "v"}};
+  PreparedBatch prepared;
+  for (auto& r : records) {
+    Normalize(r);
+    store_->Prepare(r, &prepared);
+  }
+  PreparedBatch short_batch = prepared;
+  short_batch.ends.pop_back();
+  auto s = store_->AppendPrepared(records, cps, short_batch);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kInvalidArgument);
+  PreparedBatch past_end = prepared;
+  past_end.ends.back() = static_cast<uint32_t>(past_end.hashes.size() + 1);
+  EXPECT_FALSE(store_->AppendPrepared(records, cps, past_end));
+  PreparedBatch decreasing = prepared;
+  decreasing.ends[0] = decreasing.ends[1] + 1;
+  EXPECT_FALSE(store_->AppendPrepared(records, cps, decreasing));
+  PreparedBatch no_dataset = prepared;
+  no_dataset.dataset_of.back() = static_cast<uint32_t>(no_dataset.datasets.size());
+  EXPECT_FALSE(store_->AppendPrepared(records, cps, no_dataset));
+  PreparedBatch long_dataset = prepared;
+  long_dataset.datasets[0].assign(129, 'x');
+  EXPECT_FALSE(store_->AppendPrepared(records, cps, long_dataset));
+  EXPECT_EQ(store_->Stats().records, 0u);
+  EXPECT_TRUE(store_->LoadCheckpoints()->empty());
+  // The right one is taken.
+  ASSERT_TRUE(store_->AppendPrepared(records, cps, prepared));
+  EXPECT_EQ(store_->Stats().records, 3u);
+}
+
+}  // namespace
+}  // namespace seccloud::soc
