@@ -50,6 +50,26 @@ class IngestQueue {
   }
   bool TryPush(IngestItem& item) { return Push(item, std::chrono::milliseconds(0)); }
 
+  // Moves items[*next..] into the queue while there is room, under one lock (a receiver hands
+  // over everything one read framed at once instead of locking per record); advances *next past
+  // what it took. When there is no room at all it waits up to `timeout` for some. Returns false
+  // when closed. A caller that must not lose the rest retries, leaving the bytes behind them
+  // unread meanwhile (back-pressure).
+  bool PushSome(std::vector<IngestItem>& items, size_t* next,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+    std::unique_lock lock(mu_);
+    if (*next < items.size() && timeout.count() > 0)
+      not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    const size_t before = *next;
+    while (*next < items.size() && items_.size() < capacity_) {
+      items_.push_back(std::move(items[*next]));
+      ++*next;
+    }
+    if (*next != before) not_empty_.notify_one();
+    return true;
+  }
+
   // Moves up to `max` items into `out` (cleared first), waiting up to `wait` for the first one.
   // Returns false once closed and drained.
   bool PopBatch(std::vector<IngestItem>* out, size_t max, std::chrono::milliseconds wait) {

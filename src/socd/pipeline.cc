@@ -1,5 +1,7 @@
 #include "socd/pipeline.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <map>
 #include <unordered_map>
@@ -11,8 +13,16 @@ namespace {
 
 constexpr size_t kBatch = 4096;
 constexpr auto kBatchWait = std::chrono::milliseconds(50);
-// Parsed batches waiting for the store: enough to overlap, few enough to bound memory.
-constexpr size_t kPreparedBatches = 2;
+// Group commit: parsed records wait here while the store commits the previous group (its
+// fdatasync), and the store then takes all of them (up to the limits below) in one Append, so the
+// commit grows with the load and costs one fdatasync per group rather than per 4,096 records.
+// Bounded so that memory stays bounded: normalised records are a few KiB each.
+constexpr size_t kPreparedRecords = 4 * kBatch;
+constexpr size_t kPreparedBatches = 16;  // bounds the idle ticks (empty batches) too
+constexpr size_t kGroupRecords = 4 * kBatch;
+constexpr size_t kGroupBytes = 32 << 20;  // raw bytes of one group
+// Stored groups waiting for detection: detection of one overlaps the commit of the next.
+constexpr size_t kStoredGroups = 1;
 
 }  // namespace
 
@@ -43,17 +53,30 @@ void Pipeline::SetTenants(std::shared_ptr<const TenantRegistry> tenants) {
 }
 
 void Pipeline::Start() {
-  prepare_thread_ = std::thread([this] { PrepareLoop(); });
-  commit_thread_ = std::thread([this] { CommitLoop(); });
+  // Named so that top -H, perf and /proc/<pid>/task/*/comm tell the stages apart.
+  prepare_thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "soc-prepare");
+    PrepareLoop();
+  });
+  commit_thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "soc-commit");
+    CommitLoop();
+  });
+  detect_thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "soc-detect");
+    DetectLoop();
+  });
 }
 
 void Pipeline::Join() {
   if (prepare_thread_.joinable()) prepare_thread_.join();
   if (commit_thread_.joinable()) commit_thread_.join();
+  if (detect_thread_.joinable()) detect_thread_.join();
 }
 
-void Pipeline::Attribute(soc::Record& r, const TenantRegistry& tenants) {
+void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegistry>& registry) {
   if (!r.tenant.empty()) return;
+  const TenantRegistry& tenants = *registry;
   // A seccloud event names its tenant; otherwise the sender's address, then the addresses the
   // record talks about, in the order an analyst would trust them.
   if (const auto* t = soc::FindField(r.fields, "tenant.id"); t && t->is_string()) {
@@ -70,7 +93,21 @@ void Pipeline::Attribute(soc::Record& r, const TenantRegistry& tenants) {
     }
     return false;
   };
-  if (r.peer.empty() || !by_address(r.peer)) {
+  // The sender's owner is remembered for the last sender: a connection's records all share it,
+  // so its address is parsed and looked up once rather than per record.
+  const Tenant* sender = nullptr;
+  if (!r.peer.empty()) {
+    if (peer_registry_ != registry || r.peer != peer_) {
+      peer_registry_ = registry;
+      peer_ = r.peer;
+      auto a = IpAddress::Parse(r.peer);
+      peer_owner_ = a ? tenants.Lookup(*a) : nullptr;
+    }
+    sender = peer_owner_;
+  }
+  if (sender != nullptr) {
+    r.tenant = sender->id;
+  } else {
     for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
       const auto* v = soc::FindField(r.fields, path);
       if (v && v->is_string() && by_address(v->get_string())) break;
@@ -98,13 +135,12 @@ void Pipeline::Prepare(IngestItem& item) {
   }
 }
 
-void Pipeline::Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush) {
+void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, bool flush) {
   if (!detectors_) return;
   std::vector<soc::Detection> found;
   // Correlations whose condition is judged at the end of a window (lt/lte/eq) fire here.
   if (flush && detectors_->engine) detectors_->engine->Flush(now_ms, &found);
-  for (IngestItem& item : batch) {
-    const soc::Record& r = item.record;
+  for (const soc::Record& r : batch) {
     // The SOC's own alerts come back through its spool; detecting on them would feed back.
     if (const auto* ds = soc::FindField(r.fields, "event.dataset");
         ds && ds->is_string() && ds->get_string().starts_with("soc.")) {
@@ -171,11 +207,16 @@ void Pipeline::PrepareLoop() {
     }
     for (IngestItem& item : batch) {
       Prepare(item);
-      if (tenants) Attribute(item.record, *tenants);
+      if (tenants) Attribute(item.record, tenants);
     }
     std::unique_lock lock(prepared_mu_);
-    // An empty batch still goes through: it is stage 2's tick for correlation windows.
-    prepared_room_.wait(lock, [&] { return prepared_.size() < kPreparedBatches; });
+    // An empty batch still goes through: it is stage 3's tick for correlation windows. A batch
+    // always fits into an empty hand-over, whatever its size.
+    prepared_room_.wait(lock, [&] {
+      return prepared_.empty() || (prepared_.size() < kPreparedBatches &&
+                                   prepared_records_ + batch.size() <= kPreparedRecords);
+    });
+    prepared_records_ += batch.size();
     prepared_.push_back(std::move(batch));
     prepared_ready_.notify_one();
     batch = {};
@@ -185,9 +226,8 @@ void Pipeline::PrepareLoop() {
   prepared_ready_.notify_one();
 }
 
-// Stage 2: store durably, then detect and alert.
+// Stage 2: store durably (group commit), then hand the group to detection.
 void Pipeline::CommitLoop() {
-  std::vector<soc::Record> records;
   std::unordered_map<std::string, Counter*> per_tenant;
   auto tenant_counter = [&](const std::string& tenant) -> Counter& {
     auto it = per_tenant.find(tenant);
@@ -198,20 +238,85 @@ void Pipeline::CommitLoop() {
     per_tenant.emplace(tenant, &c);
     return c;
   };
-  auto next_flush = std::chrono::steady_clock::now();
   while (true) {
-    std::vector<IngestItem> batch;
+    // Everything parsed meanwhile, in order, up to the group's limits: one Append, one fdatasync.
+    std::vector<std::vector<IngestItem>> batches;
+    size_t count = 0;
+    bool done = false;
     {
       std::unique_lock lock(prepared_mu_);
       prepared_ready_.wait(lock, [&] { return !prepared_.empty() || prepared_done_; });
-      if (prepared_.empty()) {
+      size_t bytes = 0;
+      while (!prepared_.empty()) {
+        std::vector<IngestItem>& next = prepared_.front();
+        if (count > 0 && (count + next.size() > kGroupRecords || bytes >= kGroupBytes)) break;
+        for (const IngestItem& item : next) bytes += item.record.raw.size();
+        prepared_records_ -= next.size();
+        count += next.size();
+        batches.push_back(std::move(next));
+        prepared_.pop_front();
+      }
+      done = prepared_.empty() && prepared_done_;
+      prepared_room_.notify_one();
+    }
+    // The records move once, from the items into the group that is stored and then detected.
+    std::vector<soc::Record> group;
+    if (count > 0) {
+      // The newest position of each source in this group, committed with it.
+      std::map<std::string, std::string> positions;
+      group.reserve(count);
+      for (std::vector<IngestItem>& batch : batches) {
+        for (IngestItem& item : batch) {
+          if (!item.checkpoint_key.empty())
+            positions[std::move(item.checkpoint_key)] = std::move(item.checkpoint_value);
+          group.push_back(std::move(item.record));
+        }
+      }
+      batches.clear();
+      std::vector<soc::Checkpoint> checkpoints;
+      for (auto& [k, v] : positions) checkpoints.push_back({k, v});
+      // Nothing is dropped: a failing store (disk full) is retried until it takes the group, and
+      // the receivers wait behind the full queues meanwhile.
+      bool reported = false;
+      while (true) {
+        auto st = store_.Append(group, checkpoints);
+        if (st) break;
+        counters_.store_failures.fetch_add(1, std::memory_order_relaxed);
+        if (!reported && store_health_) store_health_(false, st.error().message);
+        reported = true;
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+      if (reported && store_health_) store_health_(true, "");
+      for (const soc::Record& r : group) tenant_counter(r.tenant).Increment();
+      counters_.records.fetch_add(group.size(), std::memory_order_relaxed);
+      counters_.batches.fetch_add(1, std::memory_order_relaxed);
+    }
+    // An empty group is a tick: detection judges its windows on time, not on records.
+    std::unique_lock lock(stored_mu_);
+    stored_room_.wait(lock, [&] { return stored_.size() < kStoredGroups || group.empty(); });
+    if (!group.empty() || stored_.empty()) stored_.push_back(std::move(group));
+    if (done) stored_done_ = true;
+    stored_ready_.notify_one();
+    if (done) return;
+  }
+}
+
+// Stage 3: detection and alerts over stored records, beside the commit of the next group.
+void Pipeline::DetectLoop() {
+  auto next_flush = std::chrono::steady_clock::now();
+  while (true) {
+    std::vector<soc::Record> group;
+    {
+      std::unique_lock lock(stored_mu_);
+      stored_ready_.wait(lock, [&] { return !stored_.empty() || stored_done_; });
+      if (stored_.empty()) {
         lock.unlock();
         SaveAbsence(true);  // exact last-seen times for the next start
         return;
       }
-      batch = std::move(prepared_.front());
-      prepared_.pop_front();
-      prepared_room_.notify_one();
+      group = std::move(stored_.front());
+      stored_.pop_front();
+      stored_room_.notify_one();
     }
     {
       std::lock_guard lock(mu_);
@@ -227,38 +332,8 @@ void Pipeline::CommitLoop() {
     const auto now = std::chrono::steady_clock::now();
     const bool flush = now >= next_flush;
     if (flush) next_flush = now + std::chrono::seconds(1);
-    if (batch.empty()) {
-      if (flush) Detect(batch, WallClockMs(), true);
-      continue;
-    }
-    // The newest position of each source in this batch, committed with it.
-    std::map<std::string, std::string> positions;
-    for (const IngestItem& item : batch)
-      if (!item.checkpoint_key.empty()) positions[item.checkpoint_key] = item.checkpoint_value;
-    std::vector<soc::Checkpoint> checkpoints;
-    for (auto& [k, v] : positions) checkpoints.push_back({k, v});
-    records.clear();
-    records.reserve(batch.size());
-    for (IngestItem& item : batch) records.push_back(std::move(item.record));
-    // Nothing is dropped: a failing store (disk full) is retried until it takes the batch, and
-    // the receivers wait behind the full queues meanwhile.
-    bool reported = false;
-    while (true) {
-      auto st = store_.Append(records, checkpoints);
-      if (st) break;
-      counters_.store_failures.fetch_add(1, std::memory_order_relaxed);
-      if (!reported && store_health_) store_health_(false, st.error().message);
-      reported = true;
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-    if (reported && store_health_) store_health_(true, "");
-    for (size_t i = 0; i < records.size(); ++i) {
-      tenant_counter(records[i].tenant).Increment();
-      batch[i].record = std::move(records[i]);
-    }
-    counters_.records.fetch_add(records.size(), std::memory_order_relaxed);
-    counters_.batches.fetch_add(1, std::memory_order_relaxed);
-    Detect(batch, WallClockMs(), flush);
+    if (group.empty() && !flush) continue;
+    Detect(group, WallClockMs(), flush);
   }
 }
 

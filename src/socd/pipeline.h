@@ -1,9 +1,11 @@
 #pragma once
-// The SOC's pipeline (R18–R20), two threads: the first takes batches from the IngestQueue, parses
-// each record and attributes it to a tenant; the second appends each batch with the sources'
-// positions to the store (durable before anything else sees it), then runs detection and
-// threat-intelligence matching over the stored records and hands what fired to the alert store.
-// Batches keep their order from queue to store.
+// The SOC's pipeline (R18–R20), three threads: the first takes batches from the IngestQueue,
+// parses each record and attributes it to a tenant; the second appends what the first parsed
+// meanwhile, as one group with the sources' positions, to the store (durable before anything else
+// sees it: group commit, one fdatasync per group, so the commit grows with the load); the third
+// runs detection and threat-intelligence matching over the stored records and hands what fired to
+// the alert store, while the second commits the next group. Records keep their order from queue
+// to store to detection.
 
 #include <atomic>
 #include <condition_variable>
@@ -68,12 +70,13 @@ class Pipeline {
  private:
   void PrepareLoop();
   void CommitLoop();
+  void DetectLoop();
   void Prepare(IngestItem& item);
-  void Attribute(soc::Record& r, const TenantRegistry& tenants);
+  void Attribute(soc::Record& r, const std::shared_ptr<const TenantRegistry>& registry);
   // Runs detection over a stored batch; `flush` (the once-a-second wall-clock tick) also judges
   // correlation windows that ended and silent seccloud-absence entities, and persists the
   // absence entities that changed.
-  void Detect(std::vector<IngestItem>& batch, int64_t now_ms, bool flush);
+  void Detect(const std::vector<soc::Record>& batch, int64_t now_ms, bool flush);
   void SaveAbsence(bool all);
 
   IngestQueue& queue_;
@@ -85,16 +88,28 @@ class Pipeline {
   std::mutex mu_;
   std::shared_ptr<const TenantRegistry> tenants_;                 // guarded by mu_
   std::unique_ptr<Detectors> pending_;                            // guarded by mu_
-  std::unique_ptr<Detectors> detectors_;                          // commit thread only
+  std::unique_ptr<Detectors> detectors_;                          // detect thread only
   std::unordered_map<std::string, Counter*> unparsed_by_source_;  // prepare thread only
+  // The last sender's owner in the registry it was looked up in (prepare thread only; holding
+  // the registry keeps the Tenant alive).
+  std::shared_ptr<const TenantRegistry> peer_registry_;
+  std::string peer_;
+  const Tenant* peer_owner_ = nullptr;
   std::mutex prepared_mu_;
   std::condition_variable prepared_ready_;
   std::condition_variable prepared_room_;
   std::deque<std::vector<IngestItem>> prepared_;  // guarded by prepared_mu_
+  size_t prepared_records_ = 0;                   // guarded by prepared_mu_
   bool prepared_done_ = false;                    // guarded by prepared_mu_
+  std::mutex stored_mu_;
+  std::condition_variable stored_ready_;
+  std::condition_variable stored_room_;
+  std::deque<std::vector<soc::Record>> stored_;  // guarded by stored_mu_; empty = a tick
+  bool stored_done_ = false;                     // guarded by stored_mu_
   PipelineCounters counters_;
   std::thread prepare_thread_;
   std::thread commit_thread_;
+  std::thread detect_thread_;
 };
 
 }  // namespace seccloud::socd

@@ -27,6 +27,11 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxConnectionsPerInput = 1024;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr int kUdpReceiveBuffer = 8 << 20;
+// One read of a TCP or TLS connection.
+constexpr size_t kReadBytes = 256 * 1024;
+// Records handed to the queue together; bounds what one connection holds outside the queue even
+// when a read of tiny lines frames tens of thousands.
+constexpr size_t kPushRecords = 1024;
 
 struct Input {
   SocInputConfig config;
@@ -49,8 +54,10 @@ struct Shared {
   std::atomic<bool> stopped{false};
 };
 
-IngestItem MakeItem(const Input& in, std::string_view data, bool truncated,
-                    const std::string& peer) {
+// Takes `data` by value so that a framed record's bytes move into the record instead of being
+// copied a second time.
+IngestItem MakeItem(const Input& in, std::string data, bool truncated, const std::string& peer,
+                    int64_t received_ms) {
   IngestItem item;
   soc::Record& r = item.record;
   r.format = in.format;
@@ -58,24 +65,31 @@ IngestItem MakeItem(const Input& in, std::string_view data, bool truncated,
   r.source = in.config.name;
   r.peer = peer;
   r.tenant = in.config.tenant;
-  r.received_ms = WallClockMs();
+  r.received_ms = received_ms;
   if (data.size() > soc::kMaxRawBytes) {
-    data = data.substr(0, soc::kMaxRawBytes);
+    data.resize(soc::kMaxRawBytes);
     truncated = true;
   }
-  r.raw.assign(data);
+  r.raw = std::move(data);
   r.truncated = truncated;
   return item;
 }
 
-// Waits for room in the queue; false when the service stops first.
-awaitable<bool> PushWaiting(Shared* shared, IngestItem& item) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!shared->queue->TryPush(item)) {
+// Hands all of `items` to the queue (one lock per attempt, not per record), waiting for room as
+// long as it takes: meanwhile this connection reads nothing more, so its socket buffers fill and
+// TCP's window slows the sender (back-pressure, nothing dropped). Clears `items`; false when the
+// service stops first.
+awaitable<bool> PushAllWaiting(Shared* shared, std::vector<IngestItem>& items,
+                               asio::steady_timer& timer) {
+  size_t next = 0;
+  while (true) {
+    if (!shared->queue->PushSome(items, &next)) co_return false;
+    if (next == items.size()) break;
     if (shared->stopped.load()) co_return false;
     timer.expires_after(std::chrono::milliseconds(5));
     co_await timer.async_wait(kNoThrow);
   }
+  items.clear();
   co_return true;
 }
 
@@ -93,7 +107,8 @@ awaitable<void> UdpLoop(Input* in, Shared* shared) {
     while (!data.empty() && (data.back() == '\n' || data.back() == '\0' || data.back() == '\r'))
       data.remove_suffix(1);
     if (data.empty()) continue;
-    IngestItem item = MakeItem(*in, data, false, from.address().to_string());
+    IngestItem item =
+        MakeItem(*in, std::string(data), false, from.address().to_string(), WallClockMs());
     if (item.record.truncated) in->truncated->Increment();
     // A datagram cannot wait: when the queue is full it is lost, and counted as such.
     if (!shared->queue->TryPush(item)) {
@@ -107,7 +122,10 @@ awaitable<void> UdpLoop(Input* in, Shared* shared) {
 template <class Stream, class Framer>
 awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, Input* in, Shared* shared,
                                const std::string& peer) {
-  std::vector<char> buf(64 * 1024);
+  // Big reads: a busy sender's lines arrive a few thousand at a time, framed and queued together.
+  std::vector<char> buf(kReadBytes);
+  std::vector<IngestItem> items;
+  asio::steady_timer timer(stream.get_executor());
   soc::Frame frame;
   std::string error;
   bool reported = false;  // one problem event per connection: a hostile peer cannot flood them
@@ -115,6 +133,7 @@ awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, Input* in, Shared
     auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), kNoThrow);
     if (n > 0) framer.Feed(std::string_view(buf.data(), n));
     if (ec) framer.Finish();  // the peer is gone: what is buffered is its last frame
+    const int64_t now_ms = WallClockMs();
     while (true) {
       const soc::FrameStatus st = framer.Next(&frame, &error);
       if (st == soc::FrameStatus::kNeedMore) break;
@@ -127,10 +146,16 @@ awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, Input* in, Shared
         reported = true;
         continue;
       }
-      IngestItem item = MakeItem(*in, frame.data, frame.truncated, peer);
-      if (item.record.truncated) in->truncated->Increment();
-      if (!co_await PushWaiting(shared, item)) co_return;
-      in->received->Increment();
+      items.push_back(MakeItem(*in, std::move(frame.data), frame.truncated, peer, now_ms));
+      if (items.back().record.truncated) in->truncated->Increment();
+      if (items.size() == kPushRecords) {
+        if (!co_await PushAllWaiting(shared, items, timer)) co_return;
+        in->received->Increment(kPushRecords);
+      }
+    }
+    if (const size_t count = items.size(); count > 0) {
+      if (!co_await PushAllWaiting(shared, items, timer)) co_return;
+      in->received->Increment(count);
     }
     if (ec) co_return;
   }

@@ -1,6 +1,8 @@
 // socd: the SOC service process (R18–R20).
 #include "socd/socd.h"
 
+#include <pthread.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -240,7 +242,10 @@ int RunSocService(const std::filesystem::path& config_path) {
   pipeline.Start();
   spools.Start();
   for (auto& f : files) f->Start();
-  std::thread net_thread([&] { net_io.run(); });
+  std::thread net_thread([&] {
+    ::pthread_setname_np(::pthread_self(), "soc-net");  // the network receivers
+    net_io.run();
+  });
   std::thread api_thread([&] { api_io.run(); });
 
   // Retention: at start and every hour; the only deletion there is.

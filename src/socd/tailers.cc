@@ -46,6 +46,18 @@ bool PushWaiting(IngestQueue& queue, IngestItem& item, const std::atomic<bool>& 
   return false;
 }
 
+// Hands all of `items` to the queue, a lock per attempt rather than per record, waiting while it
+// is full; clears `items`. False only when stopping (or the queue closed).
+bool PushAllWaiting(IngestQueue& queue, std::vector<IngestItem>& items,
+                    const std::atomic<bool>& stop) {
+  size_t next = 0;
+  while (next < items.size()) {
+    if (stop.load() || !queue.PushSome(items, &next, std::chrono::milliseconds(200))) return false;
+  }
+  items.clear();
+  return true;
+}
+
 }  // namespace
 
 std::string SpoolCheckpointKey(const std::string& service) { return "spool:" + service; }
@@ -122,6 +134,7 @@ void SpoolTailer::Discover() {
 
 bool SpoolTailer::Drain(Tail& t) {
   bool any = false;
+  std::vector<IngestItem> items;
   // A bounded run per spool per round, so one busy service does not starve the others.
   for (int i = 0; i < 4096 && !stop_.load(); ++i) {
     auto next = t.reader->Next();
@@ -147,10 +160,12 @@ bool SpoolTailer::Drain(Tail& t) {
     const SpoolPosition& p = t.reader->position();
     item.checkpoint_key = SpoolCheckpointKey(t.service);
     item.checkpoint_value = Triple(p.file_first_seq, p.offset, p.next_seq);
-    if (!PushWaiting(queue_, item, stop_)) return any;
-    t.received->Increment();
+    items.push_back(std::move(item));
     any = true;
   }
+  // Queued together (in order, each with its position): one lock for the run, not per record.
+  const size_t count = items.size();
+  if (count > 0 && PushAllWaiting(queue_, items, stop_)) t.received->Increment(count);
   return any;
 }
 

@@ -177,6 +177,31 @@ TEST(IngestQueueTest, PushWaitsForRoomAndKeepsTheItemWhenFull) {
   EXPECT_FALSE(q.TryPush(a));
 }
 
+TEST(IngestQueueTest, PushSomeTakesWhatFitsInOrderAndWaitsOnlyWhenFull) {
+  IngestQueue q(3);
+  std::vector<IngestItem> items(5);
+  for (size_t i = 0; i < items.size(); ++i) items[i].record.raw = std::to_string(i);
+  size_t next = 0;
+  ASSERT_TRUE(q.PushSome(items, &next));
+  EXPECT_EQ(next, 3u);
+  EXPECT_EQ(items[3].record.raw, "3");  // the rest is untouched, for the caller's retry
+  // Full: a timed attempt takes nothing and returns after its timeout.
+  ASSERT_TRUE(q.PushSome(items, &next, std::chrono::milliseconds(20)));
+  EXPECT_EQ(next, 3u);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 2, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(q.PushSome(items, &next, std::chrono::milliseconds(20)));
+  EXPECT_EQ(next, 5u);
+  std::vector<std::string> order;
+  for (auto& i : out) order.push_back(i.record.raw);
+  ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  for (auto& i : out) order.push_back(i.record.raw);
+  EXPECT_EQ(order, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  q.Close();
+  next = 0;
+  EXPECT_FALSE(q.PushSome(items, &next));
+}
+
 TEST(ApiTest, TimeBounds) {
   int64_t t = 0;
   const int64_t now = 1'000'000'000'000;

@@ -1,0 +1,197 @@
+// R18: socd's pipeline commits in groups that grow with the load (one Append for everything
+// parsed while the previous commit ran), keeps the records' order and the sources' newest
+// positions, and loses nothing.
+#include "socd/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "soc/parse.h"
+
+namespace seccloud::socd {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Forwards to a real store; its first Append waits until released, so that whatever is queued
+// meanwhile has to be committed in the next group. Records the size of every Append.
+class GatedStore final : public soc::LogStore {
+ public:
+  explicit GatedStore(std::unique_ptr<soc::LogStore> inner) : inner_(std::move(inner)) {}
+  Status Append(std::span<soc::Record> records,
+                std::span<const soc::Checkpoint> checkpoints) override {
+    {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      entered_cv_.notify_all();
+      released_cv_.wait(lock, [&] { return released_; });
+      sizes_.push_back(records.size());
+    }
+    return inner_->Append(records, checkpoints);
+  }
+  Result<std::map<std::string, std::string>> LoadCheckpoints() override {
+    return inner_->LoadCheckpoints();
+  }
+  Result<soc::SearchStats> Search(const soc::Query& query, const soc::SearchOptions& options,
+                                  const std::function<bool(const soc::Record&)>& sink) override {
+    return inner_->Search(query, options, sink);
+  }
+  Result<std::vector<soc::Record>> GetBySeq(std::span<const uint64_t> seqs) override {
+    return inner_->GetBySeq(seqs);
+  }
+  Result<soc::VerifyReport> Verify() override { return inner_->Verify(); }
+  Result<soc::RetentionReport> EnforceRetention(int64_t now_ms) override {
+    return inner_->EnforceRetention(now_ms);
+  }
+  soc::StoreStats Stats() override { return inner_->Stats(); }
+  Status Flush() override { return inner_->Flush(); }
+  Status Compact(int64_t before_ms) override { return inner_->Compact(before_ms); }
+
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    entered_cv_.wait(lock, [&] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    released_cv_.notify_all();
+  }
+  std::vector<size_t> sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::unique_ptr<soc::LogStore> inner_;
+  std::mutex mu_;
+  std::condition_variable entered_cv_, released_cv_;
+  bool entered_ = false, released_ = false;
+  std::vector<size_t> sizes_;
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("socd_pipeline_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    soc::AlertStoreOptions ao;
+    ao.path = (dir_ / "alerts.db").string();
+    auto alerts = soc::OpenAlertStore(ao);
+    ASSERT_TRUE(alerts) << alerts.error().ToString();
+    alerts_ = std::move(*alerts);
+    soc::EmbeddedStoreOptions so;
+    so.directory = dir_ / "store";
+    so.normalize = soc::Normalize;
+    auto s = soc::OpenEmbeddedStore(std::move(so));
+    ASSERT_TRUE(s) << s.error().ToString();
+    store_ = std::make_unique<GatedStore>(std::move(*s));
+    pipeline_ =
+        std::make_unique<Pipeline>(queue_, *store_, *alerts_, nullptr, metrics_, nullptr, nullptr);
+  }
+  void TearDown() override {
+    if (store_) store_->Release();  // a test that failed midway must not leave the commit held
+    pipeline_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // A syslog line numbered `n`, with the position "n" of source "src".
+  static IngestItem Item(int n) {
+    IngestItem item;
+    item.record.format = soc::Format::kSyslog;
+    item.record.source = "test";
+    item.record.received_ms = 1'780'000'000'000;
+    item.record.raw = "<13>Nov 26 03:20:22 host app: line " + std::to_string(n);
+    item.checkpoint_key = "src";
+    item.checkpoint_value = std::to_string(n);
+    return item;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<soc::AlertStore> alerts_;
+  MetricsRegistry metrics_;
+  IngestQueue queue_{200'000};
+  std::unique_ptr<GatedStore> store_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST_F(PipelineTest, RecordsQueuedDuringACommitGoIntoOneGroupInOrder) {
+  GatedStore& store = *store_;
+  IngestQueue& queue = queue_;
+  Pipeline& pipeline = *pipeline_;
+  pipeline.Start();
+  // The first record is committed alone (nothing else waits); the store holds that commit.
+  IngestItem first = Item(0);
+  ASSERT_TRUE(queue.TryPush(first));
+  store.WaitEntered();
+  // Meanwhile 12,000 more arrive: three of the prepare stage's batches, one group.
+  constexpr int kMore = 12'000;
+  std::vector<IngestItem> items;
+  for (int i = 1; i <= kMore; ++i) items.push_back(Item(i));
+  size_t next = 0;
+  ASSERT_TRUE(queue.PushSome(items, &next));
+  ASSERT_EQ(next, items.size());
+  // Until the prepare stage has parsed them all (the queue is empty and nothing is stored yet).
+  for (int i = 0; i < 2000 && queue.size() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(queue.size(), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  store.Release();
+  queue.Close();
+  pipeline.Join();
+
+  EXPECT_EQ(pipeline.counters().records.load(), kMore + 1u);
+  const std::vector<size_t> sizes = store.sizes();
+  ASSERT_GE(sizes.size(), 2u);
+  EXPECT_EQ(sizes[0], 1u);
+  EXPECT_EQ(sizes[1], static_cast<size_t>(kMore)) << "the waiting records were not one group";
+  auto cps = store.LoadCheckpoints();
+  ASSERT_TRUE(cps) << cps.error().ToString();
+  EXPECT_EQ((*cps)["src"], std::to_string(kMore));  // the newest position of the group
+  // Stored in arrival order: seq i is line i.
+  std::vector<uint64_t> seqs;
+  for (uint64_t s = 1; s <= kMore + 1u; ++s) seqs.push_back(s);
+  auto got = store.GetBySeq(seqs);
+  ASSERT_TRUE(got) << got.error().ToString();
+  ASSERT_EQ(got->size(), kMore + 1u);
+  for (size_t i = 0; i < got->size(); ++i) {
+    ASSERT_TRUE((*got)[i].raw.ends_with(" line " + std::to_string(i)))
+        << "seq " << (*got)[i].seq << ": " << (*got)[i].raw;
+  }
+}
+
+TEST_F(PipelineTest, AGroupStaysWithinItsRecordLimit) {
+  GatedStore& store = *store_;
+  IngestQueue& queue = queue_;
+  Pipeline& pipeline = *pipeline_;
+  // Everything is queued before the pipeline starts; the store is open from the beginning.
+  constexpr int kRecords = 50'000;
+  std::vector<IngestItem> items;
+  for (int i = 0; i < kRecords; ++i) items.push_back(Item(i));
+  size_t next = 0;
+  ASSERT_TRUE(queue.PushSome(items, &next));
+  store.Release();
+  pipeline.Start();
+  queue.Close();
+  pipeline.Join();
+  EXPECT_EQ(pipeline.counters().records.load(), static_cast<uint64_t>(kRecords));
+  size_t total = 0;
+  for (size_t s : store.sizes()) {
+    EXPECT_LE(s, 16'384u);
+    total += s;
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kRecords));
+  auto cps = store.LoadCheckpoints();
+  ASSERT_TRUE(cps) << cps.error().ToString();
+  EXPECT_EQ((*cps)["src"], std::to_string(kRecords - 1));
+}
+
+}  // namespace
+}  // namespace seccloud::socd
