@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "net/tls.h"
@@ -35,23 +36,35 @@ unsigned Mode(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
-// The test PKI from tests/tls/make-test-pki.sh, built once per test process.
-const fs::path& TestPki() {
-  static TempDir* dir = new TempDir();
-  static bool built = [] {
-    std::string out;
-    int rc = testing::RunShell(
-        testing::ShellQuote((testing::SourceDir() / "tests/tls/make-test-pki.sh").string()) + " " +
-            testing::ShellQuote(dir->path().string()),
-        &out);
-    EXPECT_EQ(rc, 0) << out;
-    return rc == 0;
-  }();
-  EXPECT_TRUE(built);
-  return dir->path();
-}
+// The import tests need the test PKI of tests/tls/make-test-pki.sh. It is built on first use
+// (ctest runs every test in a process of its own, and most tests here need none) in a directory
+// the suite owns and removes when it ends.
+class InterceptionCaTest : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() { pki_dir_.reset(); }
 
-TEST(InterceptionCaTest, InitWritesKeyAndSelfSignedCaCertificate) {
+  // The PKI's directory, built by the first call; empty (with the script's output reported as a
+  // failure) when the script failed.
+  static fs::path TestPki() {
+    if (!pki_dir_) {
+      pki_dir_ = std::make_unique<TempDir>();
+      std::string out;
+      const int rc = testing::RunShell(
+          testing::ShellQuote((testing::SourceDir() / "tests/tls/make-test-pki.sh").string()) +
+              " " + testing::ShellQuote(pki_dir_->path().string()),
+          &out);
+      pki_built_ = rc == 0;
+      EXPECT_EQ(rc, 0) << out;
+    }
+    return pki_built_ ? pki_dir_->path() : fs::path();
+  }
+
+ private:
+  static inline std::unique_ptr<TempDir> pki_dir_;
+  static inline bool pki_built_ = false;
+};
+
+TEST_F(InterceptionCaTest, InitWritesKeyAndSelfSignedCaCertificate) {
   TempDir dir;
   ASSERT_TRUE(InitCa(dir.path() / "ca", CaOptions{.node = "gw1"}));
   EXPECT_EQ(Mode(dir.path() / "ca" / kCaKeyFile), 0600u);
@@ -100,7 +113,7 @@ TEST(InterceptionCaTest, InitWritesKeyAndSelfSignedCaCertificate) {
   EXPECT_EQ((*ca)->CertificatePem(), ReadFile(dir.path() / "ca" / kCaCertFile));
 }
 
-TEST(InterceptionCaTest, RsaKeyAndValidityAreConfigurable) {
+TEST_F(InterceptionCaTest, RsaKeyAndValidityAreConfigurable) {
   TempDir dir;
   ASSERT_TRUE(InitCa(dir.path(), CaOptions{.node = "gw2",
                                            .key_type = CaKeyType::kRsa3072,
@@ -115,7 +128,7 @@ TEST(InterceptionCaTest, RsaKeyAndValidityAreConfigurable) {
   EXPECT_TRUE(InterceptionCa::Load(dir.path()));
 }
 
-TEST(InterceptionCaTest, RefusesToOverwriteUnlessForced) {
+TEST_F(InterceptionCaTest, RefusesToOverwriteUnlessForced) {
   TempDir dir;
   ASSERT_TRUE(InitCa(dir.path(), CaOptions{.node = "a"}));
   const std::string first = ReadFile(dir.path() / kCaCertFile);
@@ -134,7 +147,7 @@ TEST(InterceptionCaTest, RefusesToOverwriteUnlessForced) {
   EXPECT_EQ(Mode(dir.path() / kCaKeyFile), 0600u);
 }
 
-TEST(InterceptionCaTest, RejectsBadOptions) {
+TEST_F(InterceptionCaTest, RejectsBadOptions) {
   TempDir dir;
   EXPECT_FALSE(InitCa(dir.path(), CaOptions{.node = "bad node/with slash"}));
   EXPECT_FALSE(InitCa(dir.path(), CaOptions{.node = std::string(33, 'a')}));
@@ -142,7 +155,7 @@ TEST(InterceptionCaTest, RejectsBadOptions) {
   EXPECT_FALSE(fs::exists(dir.path() / kCaKeyFile));
 }
 
-TEST(InterceptionCaTest, LoadRefusesAKeyOthersCanRead) {
+TEST_F(InterceptionCaTest, LoadRefusesAKeyOthersCanRead) {
   TempDir dir;
   ASSERT_TRUE(InitCa(dir.path(), CaOptions{}));
   fs::permissions(dir.path() / kCaKeyFile, fs::perms::group_read, fs::perm_options::add);
@@ -152,8 +165,9 @@ TEST(InterceptionCaTest, LoadRefusesAKeyOthersCanRead) {
   EXPECT_FALSE(InterceptionCa::Load(dir.path() / "missing"));
 }
 
-TEST(InterceptionCaTest, ImportsAnOrganisationCa) {
-  const fs::path& pki = TestPki();
+TEST_F(InterceptionCaTest, ImportsAnOrganisationCa) {
+  const fs::path pki = TestPki();
+  ASSERT_FALSE(pki.empty());
   TempDir dir;
   auto s =
       ImportCa(ReadFile(pki / "intermediate.pem"), ReadFile(pki / "intermediate.key"), dir.path());
@@ -169,8 +183,9 @@ TEST(InterceptionCaTest, ImportsAnOrganisationCa) {
   EXPECT_TRUE(ImportCa(ReadFile(pki / "root.pem"), ReadFile(pki / "root.key"), dir.path(), true));
 }
 
-TEST(InterceptionCaTest, ImportRejectsWhatIsNotAUsableCa) {
-  const fs::path& pki = TestPki();
+TEST_F(InterceptionCaTest, ImportRejectsWhatIsNotAUsableCa) {
+  const fs::path pki = TestPki();
+  ASSERT_FALSE(pki.empty());
   TempDir dir;
   auto not_ca = ImportCa(ReadFile(pki / "good.cert"), ReadFile(pki / "good.key"), dir.path());
   ASSERT_FALSE(not_ca);

@@ -17,8 +17,7 @@ using testing::TempDir;
 class LeafCertTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(InitCa(dir_.path(), CaOptions{.node = "test"}));
-    auto ca = InterceptionCa::Load(dir_.path());
+    auto ca = testing::MakeCa(dir_.path(), "test");
     ASSERT_TRUE(ca) << ca.error().message;
     ca_ = *ca;
   }

@@ -41,8 +41,7 @@ std::string Pattern(size_t n, unsigned seed) {
 class TlsStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(InitCa(dir_.path(), CaOptions{.node = "stream"}));
-    auto ca = InterceptionCa::Load(dir_.path());
+    auto ca = testing::MakeCa(dir_.path(), "stream");
     ASSERT_TRUE(ca) << ca.error().message;
     auto cache = LeafCertCache::Create(*ca);
     ASSERT_TRUE(cache) << cache.error().message;

@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 
+#include "core/result.h"
 #include "core/temp_dir_testing.h"
+#include "net/tls.h"
 
 namespace seccloud::net::testing {
 
@@ -67,6 +70,14 @@ inline int AcceptWithin(int listen_fd, int timeout_ms) {
   pollfd p{listen_fd, POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) != 1) return -1;
   return ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+}
+
+// A new interception CA in `dir`, made and then loaded from disk as `seccloud ca init` and the
+// proxy's start do: the first failure of the two.
+inline Result<std::shared_ptr<const InterceptionCa>> MakeCa(const fs::path& dir,
+                                                            const std::string& node) {
+  RETURN_IF_ERROR(InitCa(dir, CaOptions{.node = node}));
+  return InterceptionCa::Load(dir);
 }
 
 // A per-process loopback address 127.100.x.y, so parallel test processes never share ports.

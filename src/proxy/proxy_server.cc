@@ -822,6 +822,56 @@ asio::awaitable<boost::system::error_code> RelayBody(
   co_return boost::system::error_code{};
 }
 
+// A response body of known length (Content-Length, not chunked) that did not all come with its
+// header: what came with it goes out straight from `in_buf` together with the header, and the
+// rest is read straight into the chunk the client's side writes from — the parser's buffer and
+// the copy out of it (the parser puts a buffer_body's bytes into it) are left out: on an
+// intercepted 100 KiB response that is one copy of every byte fewer, and `in_buf` no longer
+// grows to a chunk and shrinks back per response. The parser sees none of the body (it is not
+// done afterwards): the body is whole when this returns no error. A read that ends short
+// (the origin closed mid-body) is an error, as the parser's partial_message is.
+template <class InStream, class OutStream>
+asio::awaitable<boost::system::error_code> RelaySizedBody(
+    InStream& in, beast::flat_buffer& in_buf, http::response_parser<http::buffer_body>& p,
+    OutStream& out, http::serializer<false, http::buffer_body>& sr, milliseconds idle,
+    uint64_t& bytes) {
+  uint64_t left = *p.content_length_remaining();
+  auto& body = p.get().body();
+  const size_t first = static_cast<size_t>(std::min<uint64_t>(in_buf.size(), left));
+  // The serializer only reads from body.data (buffer_body's pointer is not const).
+  body.data = first > 0 ? const_cast<void*>(in_buf.data().data()) : nullptr;
+  body.size = first;
+  body.more = left > first;
+  Deadline(out, idle);
+  {
+    auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return wec;
+  }
+  in_buf.consume(first);
+  left -= first;
+  bytes += first;
+  RelayChunk chunk;
+  while (left > 0) {
+    Deadline(in, idle);
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kRelayChunk, left));
+    auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk.data(), want), kTuple);
+    if (n == 0) co_return ec ? ec : http::error::partial_message;
+    left -= n;
+    bytes += n;
+    body.data = chunk.data();
+    body.size = n;
+    body.more = left > 0;
+    Deadline(out, idle);
+    auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return wec;
+    // An error that came with the last bytes: those went out, the body is still short.
+    if (ec && left > 0) co_return ec;
+  }
+  co_return boost::system::error_code{};
+}
+
 // A client request made ready for the upstream, and what the response relay needs to know of
 // the client's side.
 struct Outbound {
@@ -942,6 +992,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     if (status != 101) res.keep_alive(keep);
     http::serializer<false, http::buffer_body> rsr{res};
     boost::system::error_code bec;
+    bool body_whole = false;  // relayed by RelaySizedBody, which the parser does not see
     if (head || status == 204 || status == 304 || status == 101) {
       Deadline(client, pc.timeouts.body_idle);
       auto [hwec, hwn] = co_await http::async_write_header(client, rsr, kTuple);
@@ -958,8 +1009,15 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       }
     } else {
       if (scanner != nullptr) log.scan_result = "bypassed";
-      bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
+      const auto remaining = rp.content_length_remaining();
+      if (!res_chunked && remaining && *remaining > ubuf.size() && !rp.is_done()) {
+        bec = co_await RelaySizedBody(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                       log.response_bytes);
+        body_whole = !bec;
+      } else {
+        bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
+                                        log.response_bytes);
+      }
     }
     if (bec) {
       x.error = "relaying the response failed: " + bec.message();
@@ -970,7 +1028,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       co_return x;
     }
     x.client_keep = keep;
-    x.upstream_reusable = upstream_keep && rp.is_done() && length_known && ubuf.size() == 0;
+    x.upstream_reusable =
+        upstream_keep && (rp.is_done() || body_whole) && length_known && ubuf.size() == 0;
     co_return x;
   }
 }

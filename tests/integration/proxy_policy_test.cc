@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "proxy_fixture.h"
@@ -378,6 +379,36 @@ TEST_F(ProxyPolicyTest, AGoodHttpsOriginIsInterceptedWithALeafFromTheInterceptio
   EXPECT_THAT(Str(e, "tls.server.issuer"), HasSubstr("seccloud test intermediate"));
   EXPECT_EQ(Int(e, "http.response.status_code"), 200);
   EXPECT_EQ(Str(e, "seccloud.verdict.action"), "allow");
+}
+
+// R3: bodies inside an intercepted tunnel arrive byte-exact whatever their size (a small one
+// with its header, larger ones read straight into the relay's chunk), one after another on one
+// tunnel and one origin connection, which each body leaves ready for the next request.
+TEST_F(ProxyPolicyTest, InterceptedBodiesOfEverySizeAreByteExactOnOneOriginConnection) {
+  StartProxy();
+  const TlsOrigin& good = kTlsOrigins[0];
+  std::vector<std::string> args;
+  for (const auto& f : integration::NginxOrigin::kFiles) {
+    args.push_back("-o");
+    args.push_back((dir_ / ("tls-" + std::string(f.name))).string());
+    args.push_back(Https(good, "/" + std::string(f.name) + "?tls"));
+  }
+  auto r = ProxyFixture::Curl(args, {.source = kTsuTerminal,
+                                     .trust_interception_ca = true,
+                                     .write_out = "status=%{http_code} size=%{size_download}\\n"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::set<uint64_t> connections;
+  for (const auto& f : integration::NginxOrigin::kFiles) {
+    SCOPED_TRACE(f.name);
+    EXPECT_THAT(r.output, HasSubstr("status=200 size=" + std::to_string(f.size)));
+    EXPECT_TRUE(ReadFile(dir_ / ("tls-" + std::string(f.name))) == origin_->File(f.name));
+    json::object e = EventFor(Https(good, "/" + std::string(f.name) + "?tls"));
+    EXPECT_EQ(Str(e, "seccloud.tls.mode"), "intercepted");
+    EXPECT_EQ(Int(e, "http.response.bytes"), static_cast<int64_t>(f.size));
+    for (const auto& l : origin_->AccessLog())
+      if (l.uri == "/" + std::string(f.name)) connections.insert(l.connection);
+  }
+  EXPECT_EQ(connections.size(), 1u) << "the origin connection was not reused after a body";
 }
 
 TEST_F(ProxyPolicyTest, EveryBrokenOriginCertificateGetsA502PageInsideTls) {
