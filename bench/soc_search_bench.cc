@@ -21,6 +21,7 @@
 // `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure); with --compact it first
 // Compact()s what that store still holds uncompacted (e.g. after a change to Compact).
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -1068,19 +1069,32 @@ void Generate(const Options& o, soc::LogStore& store, const Span& span) {
   std::fflush(stdout);
 }
 
+// The heap as glibc sees it: bytes in use by live allocations, and bytes held from the kernel
+// (main arena, thread arenas and mmapped chunks), in MiB: RSS minus "held" is code, stacks and
+// the page-cache pages of mapped files; "held" minus "in use" is freed memory not returned.
+std::string HeapFigures() {
+  const struct mallinfo2 mi = mallinfo2();
+  char b[128];
+  std::snprintf(b, sizeof b, "heap in use %.0f MiB, held %.0f MiB",
+                (mi.uordblks + mi.hblkhd) / 1048576.0, (mi.arena + mi.hblkhd) / 1048576.0);
+  return b;
+}
+
 void Searches(const soc::EmbeddedStoreOptions& so, const Span& span) {
   ResetPeakRss();
-  const double t0 = Now();
+  const double t0 = Now(), c0 = ProcessCpu();
   auto opened = soc::OpenEmbeddedStore(so);
   if (!opened) Die("open: " + opened.error().ToString());
+  const double open_wall = Now() - t0, open_cpu = ProcessCpu() - c0;
   std::unique_ptr<soc::LogStore> store = std::move(*opened);
   const soc::StoreStats st = store->Stats();
   std::printf(
       "\n== search over %.0f days: %s records, %s partitions, %s blocks, %.2f GiB stored "
-      "(store opened in %.2f s, RSS %.0f MiB) ==\n",
+      "(store opened in %.2f s wall, %.2f s CPU; RSS %.0f MiB, %s, block index %.1f MiB) ==\n",
       (span.end_ms - span.start_ms) / double(kDayMs), Group(st.records).c_str(),
       Group(st.partitions).c_str(), Group(st.blocks).c_str(), st.stored_bytes / 1073741824.0,
-      Now() - t0, ProcStatusKb("VmRSS") / 1024.0);
+      open_wall, open_cpu, ProcStatusKb("VmRSS") / 1024.0, HeapFigures().c_str(),
+      st.index_memory_bytes / 1048576.0);
   std::printf(
       "| query | run | wall s | CPU s | matched | blocks read / ruled out by token index / total "
       "| records normalised / rejected on raw text |\n|---|---|---|---|---|---|---|\n");
@@ -1108,8 +1122,9 @@ void Searches(const soc::EmbeddedStoreOptions& so, const Span& span) {
       std::fflush(stdout);
     }
   }
-  std::printf("RSS: peak %.0f MiB over open and searches, now %.0f MiB\n",
-              ProcStatusKb("VmHWM") / 1024.0, ProcStatusKb("VmRSS") / 1024.0);
+  std::printf("RSS: peak %.0f MiB over open and searches, now %.0f MiB (%s)\n",
+              ProcStatusKb("VmHWM") / 1024.0, ProcStatusKb("VmRSS") / 1024.0,
+              HeapFigures().c_str());
 }
 
 // Compact()s every day of the span, as socd's maintenance does once a day is over.

@@ -92,6 +92,9 @@ struct StoreStats {
   uint64_t blocks = 0;
   uint64_t open_records = 0;  // records held in memory, durable in the journal, not yet in a block
   uint64_t next_seq = 0;
+  // Memory the store keeps to find blocks without reading them (the embedded store: every
+  // block's meta — time and seq ranges, tenant, dataset and source sets), in bytes.
+  uint64_t index_memory_bytes = 0;
 };
 
 // What a backend computes per record right after Normalize, while the record's text and fields

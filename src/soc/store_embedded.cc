@@ -32,12 +32,14 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <tuple>
 #include <unordered_set>
 
 #include "soc/index_tokens.h"
 #include "soc/query_internal.h"
 #include "soc/store.h"
 #include "soc/store_internal.h"
+#include "soc/store_partition_index.h"
 
 namespace seccloud::soc {
 namespace {
@@ -171,6 +173,11 @@ Result<uint64_t> FileSize(int fd, const fs::path& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+// data/<class>/<day>.idx, the partition index of data/<class>/<day>.blk.
+fs::path IndexPathOf(const fs::path& partition) {
+  return fs::path(partition).replace_extension(".idx");
+}
+
 std::string At(const fs::path& path, uint64_t offset, std::string_view what) {
   return path.string() + " at offset " + std::to_string(offset) + ": " + std::string(what);
 }
@@ -228,6 +235,63 @@ bool ReadBlockAt(const File& f, uint64_t pos, uint64_t end, bool full, BlockMeta
   }
   *meta = std::move(m);
   return true;
+}
+
+// Whether the block's Bloom filter (token set) and body match the checksums in its header: what
+// a torn write breaks. Reads in 1 MiB pieces and decodes nothing, so Open() checks a partition's
+// last block for the price of reading it (Verify() decodes every block whole).
+bool BlockChecksumsHold(const File& f, const BlockMeta& m, std::string* why) {
+  std::string buf;
+  for (const auto& [at, len, crc, what] :
+       {std::tuple{m.bloom_offset(), uint64_t{m.bloom_len}, m.bloom_crc, "Bloom filter"},
+        std::tuple{m.body_offset(), uint64_t{m.body_len}, m.body_crc, "body"}}) {
+    uint32_t c = 0;
+    for (uint64_t done = 0; done < len;) {
+      const size_t piece = static_cast<size_t>(std::min<uint64_t>(len - done, 1 << 20));
+      if (auto s = ReadFull(f.fd, at + done, piece, &buf, f.path); !s) {
+        *why = s.error().message;
+        return false;
+      }
+      c = Crc32c(buf, c);
+      done += piece;
+    }
+    if (c != crc) {
+      *why = std::string(what) + " checksum mismatch";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Verify()'s check of a partition's index: "" when it is absent, written by a newer build, or
+// whole and (compare: the scan found the file whole) listing a prefix of the scanned blocks.
+std::string CheckPartitionIndex(const File& data, uint64_t data_start, bool compare,
+                                const std::vector<BlockMeta>& scanned) {
+  const fs::path path = IndexPathOf(data.path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? "" : At(path, 0, std::strerror(errno));
+  const File f(fd, path);
+  auto size = FileSize(fd, path);
+  if (!size) return size.error().message;
+  if (*size > kMaxPartitionIndexBytes) return At(path, 0, "partition index too large");
+  std::string bytes, why;
+  if (auto s = ReadFull(fd, 0, static_cast<size_t>(*size), &bytes, path); !s) {
+    return s.error().message;
+  }
+  PartitionIndex idx;
+  bool newer;
+  if (!DecodePartitionIndex(bytes, &idx, &why, &newer)) return newer ? "" : At(path, 0, why);
+  if (!compare) return "";
+  bool same = idx.data_start == data_start && idx.metas.size() <= scanned.size();
+  for (size_t i = 0; same && i < idx.metas.size(); ++i) {
+    const BlockMeta &a = idx.metas[i], &b = scanned[i];
+    same = a.offset == b.offset && a.meta_crc == b.meta_crc && a.bloom_crc == b.bloom_crc &&
+           a.body_crc == b.body_crc && a.end() == b.end();
+  }
+  return same ? ""
+              : At(path, 0,
+                   "partition index does not list the blocks of " + data.path.filename().string() +
+                       " (open reads the file)");
 }
 
 // Walks the blocks of a file from start up to end. A bad stretch followed by a good block is
@@ -462,6 +526,15 @@ class EmbeddedStore final : public LogStore {
   // Refuses a store holding any file a newer format version wrote, before anything is changed.
   Status CheckFormatVersions();
   Status LoadPartitionFile(const std::string& cls, int64_t day, const fs::path& path);
+  // Reads data's partition index into *metas when it exists and matches the file (size bytes,
+  // blocks from data_start); returns where the blocks it does not list begin. A damaged index
+  // is reported in open_problems_ (and then rewritten by the caller).
+  uint64_t LoadPartitionIndex(const File& data, uint64_t size, uint64_t data_start,
+                              std::vector<BlockMeta>* metas);
+  // Writes the index of data's blocks (metas, contiguous from data_start, durable) beside it:
+  // <day>.idx.tmp, fdatasync, rename. The directory is not synced: a lost index costs a scan.
+  Status WritePartitionIndex(const File& data, uint64_t data_start,
+                             const std::vector<BlockMeta>& metas);
   Status ReplayJournal();
   // prepared: null, or what Prepare made of records (checked here).
   Status AppendBatch(std::span<Record> records, std::span<const Checkpoint> checkpoints,
@@ -543,6 +616,9 @@ class EmbeddedStore final : public LogStore {
   std::map<std::pair<std::string, int64_t>, std::unique_ptr<Partition>> partitions_;
   std::map<std::string, std::string> checkpoints_;
   std::vector<std::string> open_problems_;  // found while opening; reported by Verify
+  // Open(): partitions read whole without a problem and not (fully) listed by their index, with
+  // where their blocks begin.
+  std::vector<std::pair<Partition*, uint64_t>> unindexed_;
 };
 
 Partition* EmbeddedStore::GetPartition(const std::string& cls, int64_t day) {
@@ -595,8 +671,8 @@ Status EmbeddedStore::Open() {
     if (!class_dir.is_directory() || !IsClassName(cls)) continue;
     for (const auto& entry : fs::directory_iterator(class_dir.path(), ec)) {
       const std::string name = entry.path().filename().string();
-      if (name.ends_with(".blk.tmp")) {
-        fs::remove(entry.path(), ec);  // an unfinished Compact()
+      if (name.ends_with(".blk.tmp") || name.ends_with(".idx.tmp")) {
+        fs::remove(entry.path(), ec);  // an unfinished Compact() or partition index
         continue;
       }
       if (name.find(".torn-") != std::string::npos) {
@@ -612,6 +688,15 @@ Status EmbeddedStore::Open() {
     }
   }
   if (ec) return MakeError(Errc::kIo, "listing " + DataDir().string() + ": " + ec.message());
+  // Every file has been read (and none refused): now the indexes the scans have earned, each
+  // once its file is durable. Not writing one only costs the next open the same scan: reported,
+  // not fatal.
+  for (const auto& [p, data_start] : unindexed_) {
+    Status s = SyncFd(p->file->fd, p->path, options_.sync);
+    if (s) s = WritePartitionIndex(*p->file, data_start, *p->blocks);
+    if (!s) open_problems_.push_back(s.error().message);
+  }
+  unindexed_.clear();
   RETURN_IF_ERROR(ReplayJournal());
   return Rotate();
 }
@@ -660,20 +745,22 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
     p->end = kFileHeaderBytes;
     return {};
   }
+  // The partition index (store_partition_index.h) lists a durable prefix of the file's blocks;
+  // only the blocks after it are read here.
   std::vector<BlockMeta> metas;
+  const uint64_t scan_from = LoadPartitionIndex(*file, size, header.data_start, &metas);
+  const size_t problems_before = open_problems_.size();
+  const size_t indexed = metas.size();
   uint64_t tail;
   bool incomplete;
   std::string newer;
-  ScanBlocks(*file, header.data_start, size, false, &metas, &open_problems_, &tail, &incomplete,
-             &newer);
+  ScanBlocks(*file, scan_from, size, false, &metas, &open_problems_, &tail, &incomplete, &newer);
   if (!newer.empty()) return NewerFormatError(path, newer);
-  // Only the last block can be an unfinished write (each is synced before the next): check it
-  // whole.
-  if (!metas.empty() && tail == size) {
-    BlockMeta m;
+  // Only the last block can be an unfinished write (each is synced before the next): check its
+  // checksums, unless the index vouches for it.
+  if (metas.size() > indexed && tail == size) {
     std::string why;
-    bool inc;
-    if (!ReadBlockAt(*file, metas.back().offset, size, true, &m, &why, &inc)) {
+    if (!BlockChecksumsHold(*file, metas.back(), &why)) {
       tail = metas.back().offset;
       incomplete = false;
       open_problems_.push_back(At(path, tail, why + " (the last block)"));
@@ -681,7 +768,10 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
     }
   }
   if (tail < size) RETURN_IF_ERROR(CutTail(*file, tail, size, !incomplete, options_.sync));
+  // A file read whole without a problem gets an index of what it holds now, once it is durable.
+  const bool index_it = metas.size() > indexed && open_problems_.size() == problems_before;
   Partition* p = GetPartition(cls, day);
+  if (index_it) unindexed_.emplace_back(p, header.data_start);
   uint64_t max_seq = 0;
   for (const auto& m : metas) max_seq = std::max(max_seq, m.max_seq);
   std::unique_lock lock(state_mu_);
@@ -690,6 +780,72 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
   p->sealed_max_seq = max_seq;
   p->blocks = std::make_shared<const std::vector<BlockMeta>>(std::move(metas));
   next_seq_ = std::max<uint64_t>(next_seq_, max_seq + 1);
+  return {};
+}
+
+uint64_t EmbeddedStore::LoadPartitionIndex(const File& data, uint64_t size, uint64_t data_start,
+                                           std::vector<BlockMeta>* metas) {
+  const fs::path path = IndexPathOf(data.path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return data_start;  // none yet (or unreadable: the file is scanned either way)
+  const File f(fd, path);
+  auto report = [&](std::string_view why) {
+    open_problems_.push_back(At(path, 0, std::string(why) + "; its partition file was read"));
+    return data_start;
+  };
+  auto index_size = FileSize(fd, path);
+  if (!index_size) return report(index_size.error().message);
+  if (*index_size > kMaxPartitionIndexBytes) return report("partition index too large");
+  std::string bytes, why;
+  if (auto s = ReadFull(fd, 0, static_cast<size_t>(*index_size), &bytes, path); !s) {
+    return report(s.error().message);
+  }
+  PartitionIndex idx;
+  bool newer;
+  if (!DecodePartitionIndex(bytes, &idx, &why, &newer)) {
+    return newer ? data_start : report(why);  // a newer build's index: this one scans instead
+  }
+  // An index of another file (Compact() replaced it and crashed before writing the new index):
+  // not damage, only stale.
+  if (idx.data_start != data_start || idx.covered_end > size) return data_start;
+  if (!idx.metas.empty()) {
+    std::string head;
+    if (!ReadFull(data.fd, idx.metas.back().offset, kBlockHeaderBytes, &head, data.path) ||
+        head != idx.last_head32) {
+      return data_start;
+    }
+  }
+  *metas = std::move(idx.metas);
+  return idx.covered_end;
+}
+
+Status EmbeddedStore::WritePartitionIndex(const File& data, uint64_t data_start,
+                                          const std::vector<BlockMeta>& metas) {
+  std::vector<std::string> heads;
+  heads.reserve(metas.size());
+  uint64_t at = data_start;
+  for (const BlockMeta& m : metas) {
+    if (m.offset != at) return {};  // a damaged stretch skipped: no index, the scan reports it
+    std::string head, why;
+    RETURN_IF_ERROR(ReadFull(data.fd, m.offset, kBlockHeaderBytes + m.meta_len, &head, data.path));
+    // The file's copy of a head may have been damaged since it was read (or indexed before):
+    // an index never copies damage.
+    BlockMeta check;
+    if (!ParseBlockHeader(head, &check, &why) ||
+        !ParseBlockMeta(std::string_view(head).substr(kBlockHeaderBytes), &check, &why)) {
+      return {};
+    }
+    heads.push_back(std::move(head));
+    at = m.end();
+  }
+  const fs::path path = IndexPathOf(data.path);
+  const fs::path tmp = path.string() + ".tmp";
+  ASSIGN_OR_RETURN(auto f, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC));
+  RETURN_IF_ERROR(WriteFull(f->fd, 0, EncodePartitionIndex(data_start, heads), tmp));
+  RETURN_IF_ERROR(SyncFd(f->fd, tmp, options_.sync));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return ErrnoError("renaming " + tmp.string(), errno);
+  }
   return {};
 }
 
@@ -1420,6 +1576,7 @@ Result<VerifyReport> EmbeddedStore::Verify() {
     std::vector<BlockMeta> metas;
     uint64_t tail;
     bool incomplete;
+    const size_t problems_before = report.problems.size();
     ScanBlocks(*file, header.data_start, std::min(size, end), true, &metas, &report.problems, &tail,
                &incomplete);
     if (incomplete) report.problems.push_back(At(file->path, tail, "a block cut short"));
@@ -1427,6 +1584,12 @@ Result<VerifyReport> EmbeddedStore::Verify() {
       report.problems.push_back(At(file->path, size, "the file is shorter than its blocks"));
     report.blocks += metas.size();
     for (const auto& m : metas) report.records += m.records;
+    // A damaged block is reported above; the index is then only checked for itself.
+    const bool whole = report.problems.size() == problems_before && !incomplete;
+    if (std::string problem = CheckPartitionIndex(*file, header.data_start, whole, metas);
+        !problem.empty()) {
+      report.problems.push_back(std::move(problem));
+    }
   }
   // The journal: the current segment up to its committed size.
   std::shared_ptr<File> journal;
@@ -1493,6 +1656,11 @@ Result<RetentionReport> EmbeddedStore::EnforceRetention(int64_t now_ms) {
     std::error_code ec;
     fs::remove(p->path, ec);
     if (ec) return MakeError(Errc::kIo, "deleting " + p->path.string() + ": " + ec.message());
+    fs::remove(IndexPathOf(p->path), ec);
+    if (ec) {
+      return MakeError(Errc::kIo,
+                       "deleting " + IndexPathOf(p->path).string() + ": " + ec.message());
+    }
     RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
     report.deleted.push_back(std::move(r));
   }
@@ -1658,6 +1826,10 @@ Status EmbeddedStore::Compact(int64_t before_ms) {
       p->end = rw.end;
     }
     RETURN_IF_ERROR(SyncDir(p->path.parent_path(), options_.sync));
+    // The new file is durable: index it, so opening the store reads one small file for this
+    // partition. Compaction itself has succeeded whatever happens here; without the index the
+    // next open scans the file and writes it.
+    (void)WritePartitionIndex(*p->file, kFileHeaderBytes, *p->blocks);
   }
   return {};
 }
@@ -1669,9 +1841,15 @@ StoreStats EmbeddedStore::Stats() {
     ++s.partitions;
     s.blocks += p->blocks->size();
     s.stored_bytes += p->end;
+    s.index_memory_bytes += sizeof(Partition) + p->blocks->capacity() * sizeof(BlockMeta);
     for (const auto& m : *p->blocks) {
       s.records += m.records;
       s.raw_bytes += m.raw_bytes;
+      for (const auto* set : {&m.tenants, &m.datasets, &m.sources}) {
+        s.index_memory_bytes += set->capacity() * sizeof(std::string);
+        // libstdc++ keeps up to 15 bytes inside the string itself.
+        for (const auto& v : *set) s.index_memory_bytes += v.capacity() > 15 ? v.capacity() + 1 : 0;
+      }
     }
     s.open_records += p->open.records.size();
     for (const auto& r : p->open.records) s.raw_bytes += r.raw.size();

@@ -10,7 +10,11 @@
 //   data/<class>/<YYYY-MM-DD>.blk one partition: the records of one data class (first dot-component
 //                                of event.dataset) whose time_ms falls on that UTC day; nothing
 //                                but whole blocks, appended and fdatasync'd one at a time
+//   data/<class>/<day>.idx       the partition index: the heads (fixed header + meta) of a durable
+//                                prefix of <day>.blk's blocks, so open reads them in one piece
+//                                (store_partition_index.h); optional, rebuilt when missing
 //   data/<class>/<day>.blk.tmp   a Compact() rewrite in progress; removed on open
+//   data/<class>/<day>.idx.tmp   a partition index being written; removed on open
 //   data/<class>/<day>.blk.torn-<offset>  bytes cut from a torn tail on open, kept for inspection
 //   journal/<16 hex digits>.wal  the write-ahead journal segments, in order; each begins with a
 //                                snapshot entry; every Append is one batch entry, fdatasync'd
@@ -95,7 +99,8 @@ namespace seccloud::soc::store_internal {
 inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint32_t kFileMagic = 0x46534353;  // "SCSF"
 inline constexpr size_t kFileHeaderBytes = 16;
-enum class FileKind : uint32_t { kPartition = 1, kJournal = 2 };
+// kPartitionIndex: data/<class>/<day>.idx, store_partition_index.h.
+enum class FileKind : uint32_t { kPartition = 1, kJournal = 2, kPartitionIndex = 3 };
 inline constexpr uint32_t kBlockMagic = 0x31424353;    // "SCB1"
 inline constexpr uint32_t kJournalMagic = 0x314a4353;  // "SCJ1"
 inline constexpr size_t kBlockHeaderBytes = 32;

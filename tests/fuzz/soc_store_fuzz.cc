@@ -3,7 +3,8 @@
 // store is opened, searched, asked for records by seq, verified and appended to. Whatever the
 // bytes, nothing may crash, hang or leak; damage is reported, never returned as records.
 // Input: byte 0 picks the file (odd: journal; even: block file, or with bit 1 set the Compact()ed
-// partition, whose blocks carry Golomb-coded token sets), byte 1 the mode (bit 0 clear:
+// partition, whose blocks carry Golomb-coded token sets; even with bit 2 set: that partition's
+// index, store_partition_index.h), byte 1 the mode (bit 0 clear:
 // replace the file with the rest of the input; set: write the rest at offset byte 2 × 16 +
 // byte 3; bit 1 set: then recompute every checksum, so the fuzzer reaches the decoders behind
 // them).
@@ -50,7 +51,7 @@ Record Rec(int i, int64_t shift_ms = 0) {
 
 struct Template {
   fs::path dir;
-  fs::path block_rel, journal_rel, compacted_rel;
+  fs::path block_rel, journal_rel, compacted_rel, index_rel;
 };
 
 const Template& MakeTemplate() {
@@ -78,8 +79,10 @@ const Template& MakeTemplate() {
         (e.path().stem() == "2025-11-25" ? tpl->compacted_rel : tpl->block_rel) = rel;
       }
       if (e.path().extension() == ".wal") tpl->journal_rel = rel;
+      if (e.path().extension() == ".idx" && e.path().stem() == "2025-11-25") tpl->index_rel = rel;
     }
-    if (tpl->block_rel.empty() || tpl->journal_rel.empty() || tpl->compacted_rel.empty()) {
+    if (tpl->block_rel.empty() || tpl->journal_rel.empty() || tpl->compacted_rel.empty() ||
+        tpl->index_rel.empty()) {
       std::abort();
     }
     std::atexit([] {
@@ -92,9 +95,12 @@ const Template& MakeTemplate() {
   return *t;
 }
 
-// Rewrites the checksums of the file header and of every whole block (or journal entry) in bytes.
-void FixChecksums(std::string& bytes, bool journal) {
+// Rewrites the checksums of the file header and of every whole block (or journal entry, or the
+// partition index's payload) in bytes.
+enum class Kind { kBlocks, kJournal, kIndex };
+void FixChecksums(std::string& bytes, Kind kind) {
   namespace si = store_internal;
+  const bool journal = kind == Kind::kJournal;
   auto put = [&](size_t at, uint32_t v) {
     for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>(v >> (8 * i));
   };
@@ -102,6 +108,12 @@ void FixChecksums(std::string& bytes, bool journal) {
   if (bytes.size() >= si::kFileHeaderBytes && si::GetU32(bytes.data()) == si::kFileMagic) {
     put(12, si::Crc32c(std::string_view(bytes).substr(0, 12)));
     pos = si::kFileHeaderBytes;
+  }
+  if (kind == Kind::kIndex) {
+    if (bytes.size() < pos + 8) return;
+    put(pos, static_cast<uint32_t>(bytes.size() - pos - 8));
+    put(pos + 4, si::Crc32c(std::string_view(bytes).substr(pos + 8)));
+    return;
   }
   if (journal) {
     while (pos + si::kJournalHeaderBytes <= bytes.size()) {
@@ -138,9 +150,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fs::path dir = fs::temp_directory_path() / ("soc_store_fuzz_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::copy(tpl.dir, dir, fs::copy_options::recursive);
-  const fs::path target = dir / (data[0] % 2   ? tpl.journal_rel
-                                 : data[0] & 2 ? tpl.compacted_rel
-                                               : tpl.block_rel);
+  const Kind kind = data[0] % 2 ? Kind::kJournal : data[0] & 4 ? Kind::kIndex : Kind::kBlocks;
+  const fs::path target = dir / (kind == Kind::kJournal ? tpl.journal_rel
+                                 : kind == Kind::kIndex ? tpl.index_rel
+                                 : data[0] & 2          ? tpl.compacted_rel
+                                                        : tpl.block_rel);
   const std::string bytes(reinterpret_cast<const char*>(data) + 4, size - 4);
   if (data[1] % 2 == 0) {
     std::ofstream(target, std::ios::binary | std::ios::trunc) << bytes;
@@ -155,7 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::ifstream in(target, std::ios::binary);
       file.assign(std::istreambuf_iterator<char>(in), {});
     }
-    FixChecksums(file, data[0] % 2 == 1);
+    FixChecksums(file, kind);
     std::ofstream(target, std::ios::binary | std::ios::trunc) << file;
   }
   {
