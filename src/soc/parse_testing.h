@@ -39,6 +39,10 @@ inline std::string Str(const Record& r, std::string_view path) {
   return boost::json::serialize(*v);
 }
 
+// Names that spell one another dotted, an empty one and ones with a leading or trailing dot.
+inline const std::vector<std::string> kDottedNames = {"a", "b",  "a.b", "b.c", "a.b.c",
+                                                      "c", "a.", ".a",  ""};
+
 // A random object of up to 5 members named from `names` (which spell one another dotted:
 // "a", "a.b", …), nested up to depth 3, numbers at the leaves; with `filler_every` > 0, one in
 // that many objects also gets 25 more members, past Boost.JSON's small-object size (such objects

@@ -469,24 +469,4 @@ size_t PruneFields(boost::json::object& fields, size_t max) {
   return removed;
 }
 
-void EraseAllForms(boost::json::object& fields, std::string_view path) {
-  if (path.empty()) return;
-  // One pass over the keys instead of a lookup per spelling (the path itself, then each prefix
-  // ending before a '.'). The children are visited first and the exact key erased last: erasing
-  // moves the object's last member into the hole, which changes this object's order the same
-  // way whenever it happens, and moves a child's value without changing what it holds.
-  auto exact = fields.end();
-  for (auto it = fields.begin(); it != fields.end(); ++it) {
-    const std::string_view k(it->key().data(), it->key().size());
-    // (An empty key is a prefix too: of a path that starts with '.'.)
-    if (k.size() > path.size() || (!k.empty() && k[0] != path[0])) continue;
-    if (k.size() == path.size()) {
-      if (k == path) exact = it;
-    } else if (path[k.size()] == '.' && path.substr(0, k.size()) == k && it->value().is_object()) {
-      EraseAllForms(it->value().get_object(), path.substr(k.size() + 1));
-    }
-  }
-  if (exact != fields.end()) fields.erase(exact);
-}
-
 }  // namespace seccloud::soc::internal
