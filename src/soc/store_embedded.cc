@@ -1114,6 +1114,9 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
                    prepared->ends[i] <= prepared->hashes.size() &&
                    prepared->dataset_of[i] < prepared->datasets.size();
     }
+    // Also catches ends that wrapped (more than 2^32 hashes prepared).
+    consistent = consistent && (records.empty() ? prepared->hashes.empty()
+                                                : prepared->ends.back() == prepared->hashes.size());
     for (const std::string& d : prepared->datasets) {
       consistent = consistent && d.size() <= kMaxDatasetBytes;
     }

@@ -185,6 +185,9 @@ TEST_F(StorePrepareTest, MismatchedPreparedBatchIsRefusedAndStoresNothing) {
   PreparedBatch decreasing = prepared;
   decreasing.ends[0] = decreasing.ends[1] + 1;
   EXPECT_FALSE(store_->AppendPrepared(records, cps, decreasing));
+  PreparedBatch extra_hash = prepared;
+  extra_hash.hashes.push_back(1);
+  EXPECT_FALSE(store_->AppendPrepared(records, cps, extra_hash));
   PreparedBatch no_dataset = prepared;
   no_dataset.dataset_of.back() = static_cast<uint32_t>(no_dataset.datasets.size());
   EXPECT_FALSE(store_->AppendPrepared(records, cps, no_dataset));
