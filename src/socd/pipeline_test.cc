@@ -131,8 +131,8 @@ TEST_F(PipelineTest, RecordsQueuedDuringACommitGoIntoOneGroupInOrder) {
   IngestItem first = Item(0);
   ASSERT_TRUE(queue.TryPush(first));
   store.WaitEntered();
-  // Meanwhile 12,000 more arrive: three of the prepare stage's batches, one group.
-  constexpr int kMore = 12'000;
+  // Meanwhile 8,000 more arrive: two of the prepare stage's batches, one group.
+  constexpr int kMore = 8'000;
   std::vector<IngestItem> items;
   for (int i = 1; i <= kMore; ++i) items.push_back(Item(i));
   size_t next = 0;

@@ -1,6 +1,7 @@
 #include "socd/tailers.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,7 +83,10 @@ SpoolTailer::SpoolTailer(SpoolTailOptions options, std::map<std::string, std::st
 SpoolTailer::~SpoolTailer() { Stop(); }
 
 void SpoolTailer::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "soc-spool");
+    Loop();
+  });
 }
 
 void SpoolTailer::Stop() {
@@ -200,7 +204,10 @@ FileTailer::FileTailer(FileTailOptions options, std::map<std::string, std::strin
 FileTailer::~FileTailer() { Stop(); }
 
 void FileTailer::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "soc-file");
+    Loop();
+  });
 }
 
 void FileTailer::Stop() {
