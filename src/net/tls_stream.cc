@@ -66,6 +66,14 @@ const BIO_METHOD* StreamBioMethod() {
   return method;
 }
 
+// SSL_get_error explains a call only when the thread's error queue was empty before it.
+// ERR_clear_error walks every slot of the queue each time (2 % of the user-space instructions of
+// an intercepted 1 KiB request under callgrind, called before every SSL_read/SSL_write); a look
+// at whether anything is queued is enough, as errors are cleared where they are read.
+void EmptyErrorQueue() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 // asio's mapping of an SSL call's failure (boost/asio/ssl/detail/impl/engine.ipp), so callers
 // see the codes they saw from asio::ssl::stream.
 error_code SslFailure(int ssl_error) {
@@ -185,7 +193,7 @@ TlsStream::Want TlsStream::DoRead(asio::mutable_buffer buffer, error_code& ec, s
   auto* data = static_cast<char*>(buffer.data());
   size_t room = buffer.size();
   for (;;) {
-    ERR_clear_error();
+    EmptyErrorQueue();
     size_t got = 0;
     const int r = SSL_read_ex(ssl_, data + n, room, &got);
     if (r == 1) {
@@ -220,7 +228,7 @@ TlsStream::Want TlsStream::DoWrite(const asio::const_buffer* buffers, size_t cou
   // Writes one piece; false (with `want` set) when OpenSSL did not take it.
   Want want = Want::kNothing;
   auto write = [&](const void* data, size_t size) {
-    ERR_clear_error();
+    EmptyErrorQueue();
     size_t written = 0;
     const int r = SSL_write_ex(ssl_, data, size, &written);
     if (r == 1) return true;
