@@ -263,24 +263,44 @@ bool BlockChecksumsHold(const File& f, const BlockMeta& m, std::string* why) {
   return true;
 }
 
+// Reads and decodes a partition index file. False with *why empty when there is none or a newer
+// build wrote it, with *why saying what when it is damaged or cannot be read.
+bool ReadPartitionIndexFile(const fs::path& path, PartitionIndex* out, std::string* why) {
+  why->clear();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) *why = std::strerror(errno);
+    return false;
+  }
+  const File f(fd, path);
+  auto size = FileSize(fd, path);
+  if (!size) {
+    *why = size.error().message;
+    return false;
+  }
+  if (*size > kMaxPartitionIndexBytes) {
+    *why = "partition index too large";
+    return false;
+  }
+  std::string bytes;
+  if (auto s = ReadFull(fd, 0, static_cast<size_t>(*size), &bytes, path); !s) {
+    *why = s.error().message;
+    return false;
+  }
+  bool newer;
+  if (DecodePartitionIndex(bytes, out, why, &newer)) return true;
+  if (newer) why->clear();  // this build scans the partition file instead
+  return false;
+}
+
 // Verify()'s check of a partition's index: "" when it is absent, written by a newer build, or
 // whole and (compare: the scan found the file whole) listing a prefix of the scanned blocks.
 std::string CheckPartitionIndex(const File& data, uint64_t data_start, bool compare,
                                 const std::vector<BlockMeta>& scanned) {
   const fs::path path = IndexPathOf(data.path);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? "" : At(path, 0, std::strerror(errno));
-  const File f(fd, path);
-  auto size = FileSize(fd, path);
-  if (!size) return size.error().message;
-  if (*size > kMaxPartitionIndexBytes) return At(path, 0, "partition index too large");
-  std::string bytes, why;
-  if (auto s = ReadFull(fd, 0, static_cast<size_t>(*size), &bytes, path); !s) {
-    return s.error().message;
-  }
   PartitionIndex idx;
-  bool newer;
-  if (!DecodePartitionIndex(bytes, &idx, &why, &newer)) return newer ? "" : At(path, 0, why);
+  std::string why;
+  if (!ReadPartitionIndexFile(path, &idx, &why)) return why.empty() ? "" : At(path, 0, why);
   if (!compare) return "";
   bool same = idx.data_start == data_start && idx.metas.size() <= scanned.size();
   for (size_t i = 0; same && i < idx.metas.size(); ++i) {
@@ -786,24 +806,13 @@ Status EmbeddedStore::LoadPartitionFile(const std::string& cls, int64_t day, con
 uint64_t EmbeddedStore::LoadPartitionIndex(const File& data, uint64_t size, uint64_t data_start,
                                            std::vector<BlockMeta>* metas) {
   const fs::path path = IndexPathOf(data.path);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return data_start;  // none yet (or unreadable: the file is scanned either way)
-  const File f(fd, path);
-  auto report = [&](std::string_view why) {
-    open_problems_.push_back(At(path, 0, std::string(why) + "; its partition file was read"));
-    return data_start;
-  };
-  auto index_size = FileSize(fd, path);
-  if (!index_size) return report(index_size.error().message);
-  if (*index_size > kMaxPartitionIndexBytes) return report("partition index too large");
-  std::string bytes, why;
-  if (auto s = ReadFull(fd, 0, static_cast<size_t>(*index_size), &bytes, path); !s) {
-    return report(s.error().message);
-  }
   PartitionIndex idx;
-  bool newer;
-  if (!DecodePartitionIndex(bytes, &idx, &why, &newer)) {
-    return newer ? data_start : report(why);  // a newer build's index: this one scans instead
+  std::string why;
+  if (!ReadPartitionIndexFile(path, &idx, &why)) {
+    if (!why.empty()) {
+      open_problems_.push_back(At(path, 0, why + "; its partition file was read"));
+    }
+    return data_start;
   }
   // An index of another file (Compact() replaced it and crashed before writing the new index):
   // not damage, only stale.

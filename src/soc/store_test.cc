@@ -1127,6 +1127,14 @@ TEST_F(StoreTest, PartitionIndexLifecycle) {
   Open(o);
   EXPECT_EQ(fs::file_size(blk), size);
   EXPECT_EQ(Find("*").size(), 1u);
+  // A partition added while the store is open is searched at once and indexed by the next open.
+  Append({Rec(now - 5 * kDay, "proxy.access", "", "newer")});
+  ASSERT_TRUE(store_->Flush());
+  EXPECT_EQ(Find("newer").size(), 1u);
+  EXPECT_EQ(FilesEndingWith(".idx").size(), 1u);
+  Open(o);
+  EXPECT_EQ(Find("*").size(), 2u);
+  EXPECT_EQ(FilesEndingWith(".idx").size(), 2u);
   auto verify = store_->Verify();
   ASSERT_TRUE(verify);
   EXPECT_TRUE(verify->problems.empty()) << verify->problems[0];
