@@ -98,9 +98,14 @@ class Pipeline {
   std::mutex prepared_mu_;
   std::condition_variable prepared_ready_;
   std::condition_variable prepared_room_;
-  std::deque<std::vector<IngestItem>> prepared_;  // guarded by prepared_mu_
-  size_t prepared_records_ = 0;                   // guarded by prepared_mu_
-  bool prepared_done_ = false;                    // guarded by prepared_mu_
+  // A parsed batch and what the store's Prepare made of its records (in the same order).
+  struct ParsedBatch {
+    std::vector<IngestItem> items;
+    soc::PreparedBatch prepared;
+  };
+  std::deque<ParsedBatch> prepared_;  // guarded by prepared_mu_
+  size_t prepared_records_ = 0;       // guarded by prepared_mu_
+  bool prepared_done_ = false;        // guarded by prepared_mu_
   std::mutex stored_mu_;
   std::condition_variable stored_ready_;
   std::condition_variable stored_room_;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "soc/parse.h"
+#include "soc/query.h"
 
 namespace seccloud::socd {
 namespace {
@@ -19,19 +20,24 @@ namespace fs = std::filesystem;
 
 // Forwards to a real store; its first Append waits until released, so that whatever is queued
 // meanwhile has to be committed in the next group. Records the size of every Append.
+// Prepare and AppendPrepared go to the real store too, so a group made of several prepared
+// batches reaches the store's index as the pipeline merged it.
 class GatedStore final : public soc::LogStore {
  public:
   explicit GatedStore(std::unique_ptr<soc::LogStore> inner) : inner_(std::move(inner)) {}
   Status Append(std::span<soc::Record> records,
                 std::span<const soc::Checkpoint> checkpoints) override {
-    {
-      std::unique_lock lock(mu_);
-      entered_ = true;
-      entered_cv_.notify_all();
-      released_cv_.wait(lock, [&] { return released_; });
-      sizes_.push_back(records.size());
-    }
+    Gate(records.size());
     return inner_->Append(records, checkpoints);
+  }
+  void Prepare(const soc::Record& record, soc::PreparedBatch* out) const override {
+    inner_->Prepare(record, out);
+  }
+  Status AppendPrepared(std::span<soc::Record> records,
+                        std::span<const soc::Checkpoint> checkpoints,
+                        const soc::PreparedBatch& prepared) override {
+    Gate(records.size());
+    return inner_->AppendPrepared(records, checkpoints, prepared);
   }
   Result<std::map<std::string, std::string>> LoadCheckpoints() override {
     return inner_->LoadCheckpoints();
@@ -66,6 +72,14 @@ class GatedStore final : public soc::LogStore {
   }
 
  private:
+  void Gate(size_t records) {
+    std::unique_lock lock(mu_);
+    entered_ = true;
+    entered_cv_.notify_all();
+    released_cv_.wait(lock, [&] { return released_; });
+    sizes_.push_back(records);
+  }
+
   std::unique_ptr<soc::LogStore> inner_;
   std::mutex mu_;
   std::condition_variable entered_cv_, released_cv_;
@@ -164,6 +178,22 @@ TEST_F(PipelineTest, RecordsQueuedDuringACommitGoIntoOneGroupInOrder) {
   for (size_t i = 0; i < got->size(); ++i) {
     ASSERT_TRUE((*got)[i].raw.ends_with(" line " + std::to_string(i)))
         << "seq " << (*got)[i].seq << ": " << (*got)[i].raw;
+  }
+  // The group's token hashes were prepared in two batches and merged: once the block is sealed
+  // (searched through its token index), a word of a record from either batch is found, once.
+  ASSERT_TRUE(store.Flush());
+  for (const int n : {7, 4000, 4100, kMore}) {
+    auto query = soc::ParseQuery(std::to_string(n));
+    ASSERT_TRUE(query);
+    std::vector<std::string> found;
+    auto stats = store.Search(*query, soc::SearchOptions{}, [&](const soc::Record& r) {
+      found.push_back(r.raw);
+      return true;
+    });
+    ASSERT_TRUE(stats) << stats.error().ToString();
+    ASSERT_EQ(found.size(), 1u) << n;
+    EXPECT_TRUE(found[0].ends_with(" line " + std::to_string(n))) << found[0];
+    EXPECT_GE(stats->blocks_read, 1u) << n;
   }
 }
 
