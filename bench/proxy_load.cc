@@ -379,6 +379,11 @@ int main(int argc, char** argv) {
     SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
     // No session cache: every new connection is a full handshake, as in tls_client.py.
     SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_OFF);
+    // AES-128-GCM first, as browsers offer it: a proxy that follows the client's order (Squid)
+    // and one that prefers its own (seccloud) then both encrypt the client leg with it.
+    SSL_CTX_set_ciphersuites(tls.native_handle(),
+                             "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                             "TLS_CHACHA20_POLY1305_SHA256");
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_CTX_set_alpn_protos(tls.native_handle(), kAlpn, sizeof kAlpn);
   }

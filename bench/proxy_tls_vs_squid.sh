@@ -116,6 +116,10 @@ $(pb_nginx_head "$tmp/origin")
     server_name $NAME;
     ssl_certificate $tmp/pki/origin.pem;
     ssl_certificate_key $tmp/pki/origin.key;
+    # The same cipher for both proxies' origin legs (each client offers its own order: seccloud's
+    # AES-128-GCM first, Squid's AES-256-GCM first).
+    ssl_prefer_server_ciphers on;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384;
     root $tmp/origin/www;
   }
 }
