@@ -235,6 +235,7 @@ void Pipeline::PrepareLoop() {
                                    prepared_records_ + batch.size() <= kPreparedRecords);
     });
     prepared_records_ += batch.size();
+    counters_.prepared.fetch_add(batch.size(), std::memory_order_relaxed);
     prepared_.push_back({std::move(batch), std::move(prepared)});
     prepared_ready_.notify_one();
     batch = {};

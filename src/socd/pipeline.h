@@ -35,6 +35,7 @@ struct Detectors {
 
 struct PipelineCounters {
   std::atomic<uint64_t> records{0};
+  std::atomic<uint64_t> prepared{0};  // records parsed and handed to the commit stage
   std::atomic<uint64_t> parse_failures{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> store_failures{0};

@@ -152,11 +152,10 @@ TEST_F(PipelineTest, RecordsQueuedDuringACommitGoIntoOneGroupInOrder) {
   size_t next = 0;
   ASSERT_TRUE(queue.PushSome(items, &next));
   ASSERT_EQ(next, items.size());
-  // Until the prepare stage has parsed them all (the queue is empty and nothing is stored yet).
-  for (int i = 0; i < 2000 && queue.size() > 0; ++i)
+  // Until the prepare stage has parsed them all and handed them over (nothing is stored yet).
+  for (int i = 0; i < 6000 && pipeline.counters().prepared.load() < kMore + 1u; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_EQ(queue.size(), 0u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(pipeline.counters().prepared.load(), kMore + 1u);
   store.Release();
   queue.Close();
   pipeline.Join();
