@@ -76,6 +76,13 @@ class StoreTest : public StoreDirTest {
     return out;
   }
 
+  // Verify()'s problems; a Verify that fails is a test failure.
+  std::vector<std::string> VerifyProblems() {
+    auto report = store_->Verify();
+    EXPECT_TRUE(report);
+    return report ? report->problems : std::vector<std::string>{"Verify failed"};
+  }
+
   std::vector<fs::path> FilesEndingWith(std::string_view suffix) {
     std::vector<fs::path> out;
     for (const auto& e : fs::recursive_directory_iterator(dir_)) {
@@ -1024,13 +1031,12 @@ TEST_F(StoreTest, PartitionIndexListsTheBlocksOpenReads) {
   EXPECT_EQ(Find("*", opts).size(), 364u);
   EXPECT_EQ(Find("m150", opts).size(), 1u);
   EXPECT_EQ(Find("late", opts).size(), 64u);
-  auto report = store_->Verify();  // Verify still reads every byte of the .blk
-  ASSERT_TRUE(report);
-  ASSERT_EQ(report->problems.size(), 1u) << report->problems.back();
-  EXPECT_NE(report->problems[0].find(blk[0].string() + " at offset " +
-                                     std::to_string(index.metas[1].offset)),
-            std::string::npos)
-      << report->problems[0];
+  auto problems = VerifyProblems();  // Verify still reads every byte of the .blk
+  ASSERT_EQ(problems.size(), 1u) << problems.back();
+  EXPECT_NE(
+      problems[0].find(blk[0].string() + " at offset " + std::to_string(index.metas[1].offset)),
+      std::string::npos)
+      << problems[0];
   EXPECT_EQ(ReadAll(idx[0]), indexed);
 }
 
@@ -1060,15 +1066,12 @@ TEST_F(StoreTest, DamagedOrStalePartitionIndexFallsBackToTheFile) {
     Flip(idx[1], at);
     Open(o);
     EXPECT_EQ(Seqs(Find("*", opts)), before);
-    auto report = store_->Verify();
-    ASSERT_TRUE(report);
-    ASSERT_EQ(report->problems.size(), 1u);
-    EXPECT_NE(report->problems[0].find(idx[1].string()), std::string::npos) << report->problems[0];
+    auto problems = VerifyProblems();
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find(idx[1].string()), std::string::npos) << problems[0];
     EXPECT_EQ(ReadAll(idx[1]), first_index);  // written again
     Open(o);
-    report = store_->Verify();
-    ASSERT_TRUE(report);
-    EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+    EXPECT_EQ(VerifyProblems(), std::vector<std::string>{});
   }
   // Late records of the proxy day, then a second Compact(): a new file, a new index. Put the
   // first index back, as if the process had died between the .blk's rename and the index's.
@@ -1080,18 +1083,14 @@ TEST_F(StoreTest, DamagedOrStalePartitionIndexFallsBackToTheFile) {
   WriteAll(idx[1], first_index);
   Open(o);
   EXPECT_EQ(Seqs(Find("*", opts)), after);
-  auto report = store_->Verify();
-  ASSERT_TRUE(report);
-  EXPECT_TRUE(report->problems.empty()) << report->problems[0];
+  EXPECT_EQ(VerifyProblems(), std::vector<std::string>{});
   EXPECT_NE(ReadAll(idx[1]), first_index);
   // An index swapped under the open store: Verify says so.
   const std::string proxy_index = ReadAll(idx[1]);
   WriteAll(idx[1], ReadAll(idx[0]));
-  report = store_->Verify();
-  ASSERT_TRUE(report);
-  ASSERT_EQ(report->problems.size(), 1u);
-  EXPECT_NE(report->problems[0].find("does not list the blocks"), std::string::npos)
-      << report->problems[0];
+  const auto problems = VerifyProblems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("does not list the blocks"), std::string::npos) << problems[0];
   WriteAll(idx[1], proxy_index);
 }
 
@@ -1135,9 +1134,7 @@ TEST_F(StoreTest, PartitionIndexLifecycle) {
   Open(o);
   EXPECT_EQ(Find("*").size(), 2u);
   EXPECT_EQ(FilesEndingWith(".idx").size(), 2u);
-  auto verify = store_->Verify();
-  ASSERT_TRUE(verify);
-  EXPECT_TRUE(verify->problems.empty()) << verify->problems[0];
+  EXPECT_EQ(VerifyProblems(), std::vector<std::string>{});
 }
 
 }  // namespace
