@@ -4,19 +4,16 @@
 #include "socd/pipeline.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "core/temp_dir_testing.h"
 #include "soc/parse.h"
 #include "soc/query.h"
 
 namespace seccloud::socd {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Forwards to a real store; its first Append waits until released, so that whatever is queued
 // meanwhile has to be committed in the next group. Records the size of every Append.
@@ -90,18 +87,13 @@ class GatedStore final : public soc::LogStore {
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("socd_pipeline_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     soc::AlertStoreOptions ao;
-    ao.path = (dir_ / "alerts.db").string();
+    ao.path = (dir_.path() / "alerts.db").string();
     auto alerts = soc::OpenAlertStore(ao);
     ASSERT_TRUE(alerts) << alerts.error().ToString();
     alerts_ = std::move(*alerts);
     soc::EmbeddedStoreOptions so;
-    so.directory = dir_ / "store";
+    so.directory = dir_.path() / "store";
     so.normalize = soc::Normalize;
     auto s = soc::OpenEmbeddedStore(std::move(so));
     ASSERT_TRUE(s) << s.error().ToString();
@@ -113,7 +105,6 @@ class PipelineTest : public ::testing::Test {
     if (store_) store_->Release();  // a test that failed midway must not leave the commit held
     pipeline_.reset();
     store_.reset();
-    fs::remove_all(dir_);
   }
 
   // A syslog line numbered `n`, with the position "n" of source "src".
@@ -128,7 +119,7 @@ class PipelineTest : public ::testing::Test {
     return item;
   }
 
-  fs::path dir_;
+  test::TempDir dir_{"socd-pipeline-test"};  // first: removed after everything using it
   std::unique_ptr<soc::AlertStore> alerts_;
   MetricsRegistry metrics_;
   IngestQueue queue_{200'000};
