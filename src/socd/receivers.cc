@@ -27,8 +27,14 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxConnectionsPerInput = 1024;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr int kUdpReceiveBuffer = 8 << 20;
-// One read of a TCP or TLS connection.
-constexpr size_t kReadBytes = 256 * 1024;
+// A connection reads into a small buffer; one whose read fills it (a busy sender with a backlog
+// in the socket) moves to a big one, so its lines arrive a few thousand at a time, and goes back
+// to the small one on the first read that does not fill the small size. Big buffers are rationed
+// per input, so 1,024 connections hold at most kBigReadBuffersPerInput × 256 KiB + the rest ×
+// 16 KiB (32 MiB), however they behave.
+constexpr size_t kSmallReadBytes = 16 * 1024;
+constexpr size_t kBigReadBytes = 256 * 1024;
+constexpr size_t kBigReadBuffersPerInput = 64;
 // Records handed to the queue together; bounds what one connection holds outside the queue even
 // when a read of tiny lines frames tens of thousands.
 constexpr size_t kPushRecords = 1024;
@@ -42,10 +48,59 @@ struct Input {
   Counter* truncated = nullptr;
   Counter* refused = nullptr;
   Counter* framing_errors = nullptr;
+  Gauge* read_buffer_bytes = nullptr;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<udp::socket> udp_socket;
   std::unique_ptr<asio::ssl::context> tls;
   std::atomic<size_t> connections{0};
+  std::atomic<size_t> big_buffers{0};  // of kBigReadBuffersPerInput
+  std::atomic<int64_t> buffer_bytes{0};
+
+  void AddBufferBytes(int64_t delta) {
+    read_buffer_bytes->Set(static_cast<double>(buffer_bytes.fetch_add(delta) + delta));
+  }
+};
+
+// A connection's read buffer, accounted in its input's read_buffer_bytes gauge. It keeps its
+// input alive: a connection's coroutine frame may be destroyed with the io_context, after the
+// Receivers that own the inputs.
+class ReadBuffer {
+ public:
+  explicit ReadBuffer(std::shared_ptr<Input> in) : in_(std::move(in)), bytes_(kSmallReadBytes) {
+    in_->AddBufferBytes(static_cast<int64_t>(kSmallReadBytes));
+  }
+  ~ReadBuffer() {
+    in_->AddBufferBytes(-static_cast<int64_t>(bytes_.size()));
+    if (big()) in_->big_buffers.fetch_sub(1);
+  }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+  asio::mutable_buffer buffer() { return asio::buffer(bytes_); }
+  std::string_view view(size_t n) const { return {bytes_.data(), n}; }
+  // After a read of n bytes whose contents are consumed: grow or shrink as the header says.
+  void Adapt(size_t n) {
+    if (!big() && n == bytes_.size()) {
+      size_t taken = in_->big_buffers.load();
+      do {
+        if (taken >= kBigReadBuffersPerInput) return;
+      } while (!in_->big_buffers.compare_exchange_weak(taken, taken + 1));
+      Resize(kBigReadBytes);
+    } else if (big() && n < kSmallReadBytes) {
+      Resize(kSmallReadBytes);
+      in_->big_buffers.fetch_sub(1);
+    }
+  }
+
+ private:
+  bool big() const { return bytes_.size() == kBigReadBytes; }
+  void Resize(size_t size) {
+    in_->AddBufferBytes(static_cast<int64_t>(size) - static_cast<int64_t>(bytes_.size()));
+    std::vector<char>(size).swap(bytes_);  // shrinking releases the memory too
+  }
+
+  std::shared_ptr<Input> in_;
+  std::vector<char> bytes_;
 };
 
 struct Shared {
@@ -120,18 +175,18 @@ awaitable<void> UdpLoop(Input* in, Shared* shared) {
 }
 
 template <class Stream, class Framer>
-awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, Input* in, Shared* shared,
-                               const std::string& peer) {
-  // Big reads: a busy sender's lines arrive a few thousand at a time, framed and queued together.
-  std::vector<char> buf(kReadBytes);
+awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, std::shared_ptr<Input> in,
+                               Shared* shared, const std::string& peer) {
+  ReadBuffer buf(in);
   std::vector<IngestItem> items;
   asio::steady_timer timer(stream.get_executor());
   soc::Frame frame;
   std::string error;
   bool reported = false;  // one problem event per connection: a hostile peer cannot flood them
   while (!shared->stopped.load()) {
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), kNoThrow);
-    if (n > 0) framer.Feed(std::string_view(buf.data(), n));
+    auto [ec, n] = co_await stream.async_read_some(buf.buffer(), kNoThrow);
+    if (n > 0) framer.Feed(buf.view(n));  // the framer copies what it keeps
+    if (!ec) buf.Adapt(n);
     if (ec) framer.Finish();  // the peer is gone: what is buffered is its last frame
     const int64_t now_ms = WallClockMs();
     while (true) {
@@ -162,7 +217,8 @@ awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, Input* in, Shared
 }
 
 template <class Stream>
-awaitable<void> ReadFrames(Stream& stream, Input* in, Shared* shared, std::string peer) {
+awaitable<void> ReadFrames(Stream& stream, std::shared_ptr<Input> in, Shared* shared,
+                           std::string peer) {
   if (in->config.framing == "lines") {
     soc::LineFramer framer;
     co_await ReadFramesWith(stream, framer, in, shared, peer);
@@ -172,14 +228,14 @@ awaitable<void> ReadFrames(Stream& stream, Input* in, Shared* shared, std::strin
   }
 }
 
-awaitable<void> TcpSession(tcp::socket socket, Input* in, Shared* shared) {
+awaitable<void> TcpSession(tcp::socket socket, std::shared_ptr<Input> in, Shared* shared) {
   boost::system::error_code ignored;
   const std::string peer = socket.remote_endpoint(ignored).address().to_string();
   co_await ReadFrames(socket, in, shared, peer);
   in->connections.fetch_sub(1);
 }
 
-awaitable<void> TlsSession(tcp::socket socket, Input* in, Shared* shared) {
+awaitable<void> TlsSession(tcp::socket socket, std::shared_ptr<Input> in, Shared* shared) {
   boost::system::error_code ignored;
   const std::string peer = socket.remote_endpoint(ignored).address().to_string();
   asio::ssl::stream<tcp::socket> stream(std::move(socket), *in->tls);
@@ -199,7 +255,7 @@ awaitable<void> TlsSession(tcp::socket socket, Input* in, Shared* shared) {
   in->connections.fetch_sub(1);
 }
 
-awaitable<void> AcceptLoop(Input* in, Shared* shared) {
+awaitable<void> AcceptLoop(std::shared_ptr<Input> in, Shared* shared) {
   while (!shared->stopped.load()) {
     auto [ec, socket] = co_await in->acceptor->async_accept(kNoThrow);
     if (ec) {
@@ -226,7 +282,7 @@ class ReceiversImpl final : public Receivers {
   ~ReceiversImpl() override { Stop(); }
 
   Status Add(const SocInputConfig& c, MetricsRegistry& metrics) {
-    auto in = std::make_unique<Input>();
+    auto in = std::make_shared<Input>();
     in->config = c;
     in->sniff = c.format == "auto";
     if (!in->sniff) soc::ParseFormatName(c.format, &in->format);
@@ -243,6 +299,9 @@ class ReceiversImpl final : public Receivers {
                                       "Connections refused over the per-input limit", labels);
     in->framing_errors = &metrics.GetCounter("seccloud_soc_framing_errors_total",
                                              "Malformed frames and failed TLS handshakes", labels);
+    in->read_buffer_bytes =
+        &metrics.GetGauge("seccloud_soc_read_buffer_bytes",
+                          "Bytes of read buffers held by the input's connections", labels);
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(c.listen.address.ToString(), ec);
     const std::string where = "soc input " + c.name + " (" + c.listen.ToString() + ")";
@@ -296,8 +355,18 @@ class ReceiversImpl final : public Receivers {
       if (in->udp_socket)
         asio::co_spawn(io_, UdpLoop(in.get(), shared_.get()), asio::detached);
       else
-        asio::co_spawn(io_, AcceptLoop(in.get(), shared_.get()), asio::detached);
+        asio::co_spawn(io_, AcceptLoop(in, shared_.get()), asio::detached);
     }
+  }
+
+  uint16_t Port(std::string_view input) const override {
+    for (const auto& in : inputs_) {
+      if (in->config.name != input) continue;
+      boost::system::error_code ec;
+      if (in->acceptor) return in->acceptor->local_endpoint(ec).port();
+      if (in->udp_socket) return in->udp_socket->local_endpoint(ec).port();
+    }
+    return 0;
   }
 
   void Stop() override {
@@ -314,7 +383,7 @@ class ReceiversImpl final : public Receivers {
  private:
   asio::io_context& io_;
   std::shared_ptr<Shared> shared_;
-  std::vector<std::unique_ptr<Input>> inputs_;
+  std::vector<std::shared_ptr<Input>> inputs_;
 };
 
 }  // namespace

@@ -6,7 +6,9 @@
 // sender through TCP flow control); UDP datagrams that find the queue full are counted as dropped.
 
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "core/metrics.h"
@@ -26,6 +28,9 @@ class Receivers {
                                                   const std::vector<SocInputConfig>& inputs,
                                                   IngestQueue& queue, MetricsRegistry& metrics,
                                                   ProblemSink problems);
+  // The port input `input` (a udp, tcp or tls input's name) is bound to — what port 0 became;
+  // 0 for a name that is not one of those.
+  virtual uint16_t Port(std::string_view input) const = 0;
   // Closes the listeners and connections; records already queued stay queued.
   virtual void Stop() = 0;
 };
