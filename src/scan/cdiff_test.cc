@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/socket_testing.h"
 #include "scan/clamav_signature.h"
 #include "scan/cvd_format.h"
 #include "scan/internal.h"
@@ -608,14 +609,9 @@ class Mirror {
     }
   }
   bool Up() const {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port_);
-    const bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    ::close(s);
-    return ok;
+    const int s = test::ConnectLoopback(port_);
+    if (s >= 0) ::close(s);
+    return s >= 0;
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/clamav"; }
   fs::path www() const { return dir_ / "www" / "clamav"; }

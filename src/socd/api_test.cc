@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "core/socket_testing.h"
 #include "soc/parse.h"
 
 namespace seccloud::socd {
@@ -498,18 +499,7 @@ class SocApiServerTest : public SocApiTest {
     WaitForSearchStreams();
     SocApiTest::TearDown();
   }
-  int Connect() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    return fd;
-  }
+  int Connect() { return test::ConnectLoopback(port_); }
   // Reads until "\r\n\r\n"; returns the status line's code.
   static int ReadHead(int fd) {
     std::string head;

@@ -3,9 +3,7 @@
 // stops filling reads — while every line still arrives, in order.
 #include "socd/receivers.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/socket_testing.h"
 
 namespace seccloud::socd {
 namespace {
@@ -57,12 +57,8 @@ class ReceiversTest : public ::testing::Test {
   }
 
   int Connect() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const int fd = test::ConnectLoopback(port_);
+    EXPECT_GE(fd, 0);
     fds_.push_back(fd);
     return fd;
   }
