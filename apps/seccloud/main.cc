@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/seccloud/commands.h"
+#include "core/process.h"
 
 namespace {
 
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
   // Writing past a file-size limit must be an error the event writer reports (EFBIG), not a
   // signal that kills the process.
   std::signal(SIGXFSZ, SIG_IGN);
+  // The SOC store keeps a descriptor per day partition; take what the hard limit allows (a
+  // failure here is not fatal: a store that then runs out says so with EMFILE).
+  if (auto raised = seccloud::RaiseOpenFileLimit(); !raised)
+    std::fprintf(stderr, "seccloud: %s\n", raised.error().ToString().c_str());
   if (argc < 2) {
     Usage(stderr);
     return 2;

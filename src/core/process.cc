@@ -4,11 +4,13 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace seccloud {
 
@@ -119,6 +121,17 @@ std::filesystem::path SelfExecutable() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::filesystem::path() : p;
+}
+
+Result<uint64_t> RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return ErrnoError("getrlimit(RLIMIT_NOFILE)", errno);
+  if (lim.rlim_cur != lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+      return ErrnoError("raising the open-file limit to " + std::to_string(lim.rlim_max), errno);
+  }
+  return static_cast<uint64_t>(lim.rlim_cur);
 }
 
 }  // namespace seccloud

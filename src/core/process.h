@@ -29,6 +29,12 @@ struct SpawnOptions {
 // reported as an error and the child is already reaped.
 Result<pid_t> Spawn(const SpawnOptions& options);
 
+// Raises the soft limit on open files to the hard limit and returns it. The embedded SOC store
+// keeps one descriptor per day partition (about ten a day: a five-year store holds ~16,000),
+// where a login's soft limit is often 1,024; nothing in seccloud uses select(2), so the
+// FD_SETSIZE reason for that default does not apply. Children inherit the raised limit.
+Result<uint64_t> RaiseOpenFileLimit();
+
 // The absolute path of the running executable (/proc/self/exe).
 std::filesystem::path SelfExecutable();
 

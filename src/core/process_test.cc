@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,28 @@ TEST(SpawnTest, ExecFailureIsReportedNotHidden) {
   auto bad_dir = Spawn(SpawnOptions{{"true"}, {}, "/nonexistent/dir", {}});
   ASSERT_FALSE(bad_dir);
   EXPECT_THAT(bad_dir.error().message, HasSubstr("cannot enter /nonexistent/dir"));
+}
+
+// R18: a store of five years keeps ~16,000 partition files open; a 1,024 soft limit must not
+// stop it. In a child, so the test process keeps its own limits.
+TEST(RaiseOpenFileLimitTest, SoftLimitRisesToTheHardLimit) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    rlimit lim{256, 4096};
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) _exit(10);
+    auto raised = RaiseOpenFileLimit();
+    if (!raised || *raised != 4096) _exit(11);
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur != 4096) _exit(12);
+    for (int i = 0; i < 1000; ++i)  // past the old soft limit
+      if (::dup(0) < 0) _exit(13);
+    auto again = RaiseOpenFileLimit();  // already at the hard limit: nothing to do
+    _exit(again && *again == 4096 ? 0 : 14);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
