@@ -92,6 +92,11 @@ struct ProgramSet {
   std::vector<Trigger> triggers;
 };
 
+// The DetectionEngine's bucket keys of one logsource alternative: "d:<dataset>", "c:<channel>"
+// or, with event ids, "e:<channel>#<id>" for each id. A record visits the buckets of its own
+// dataset, channel and channel#event id.
+std::vector<std::string> LogsourceKeys(const LogsourceAlt& alt);
+
 // Decides predicates for one record at a time; buffers are reused (no allocation once warm).
 class ProgramEvaluator {
  public:
