@@ -384,30 +384,33 @@ void ProgramEvaluator::Reset() {
   true_preds_.clear();
 }
 
-void ProgramEvaluator::ScanSide(const FieldScan::Side& side, std::string_view text) {
+void ProgramEvaluator::ScanSide(const FieldScan::Side& side, std::string_view text,
+                                size_t win_begin, size_t win_end) {
   if (side.matcher.patterns() == 0) return;
   const size_t n = text.size();
+  const bool window = win_end != SIZE_MAX;
+  // Whether the occurrence [start, end) of a test's literal satisfies the test on the text
+  // [begin, stop).
+  auto satisfies = [](Op op, size_t start, size_t end, size_t begin, size_t stop) {
+    switch (op) {
+      case Op::kContains:
+        return true;
+      case Op::kStartsWith:
+        return start == begin;
+      case Op::kEndsWith:
+        return end == stop;
+      default:  // kEquals
+        return start == begin && end == stop;
+    }
+  };
   side.matcher.Scan(text, [&](uint32_t pattern, size_t end) {
     const size_t start = end - side.length[pattern];
+    const bool in_window = window && start >= win_begin && end <= win_end;
     for (uint32_t k = side.hit_begin[pattern]; k < side.hit_begin[pattern + 1]; ++k) {
       const ScanHit& h = side.hits[k];
       if (holds_[h.pred] == generation_) continue;
-      bool ok;
-      switch (h.op) {
-        case Op::kContains:
-          ok = true;
-          break;
-        case Op::kStartsWith:
-          ok = start == 0;
-          break;
-        case Op::kEndsWith:
-          ok = end == n;
-          break;
-        default:  // kEquals
-          ok = start == 0 && end == n;
-          break;
-      }
-      if (ok) {
+      if (satisfies(h.op, start, end, 0, n) ||
+          (in_window && satisfies(h.op, start, end, win_begin, win_end))) {
         holds_[h.pred] = generation_;
         true_preds_.push_back(h.pred);
       }
@@ -420,17 +423,31 @@ void ProgramEvaluator::Scan(uint32_t scan) {
   scanned_[scan] = generation_;
   const FieldScan& fs = set_->scans[scan];
   // String tests never hold on an absent or null value (MatchContext::EvalValue).
+  auto usable = [](const MatchContext::Value& v) { return v.present && !v.is_null; };
   auto run = [&](const MatchContext::Value& v) {
-    if (!v.present || v.is_null) return;
+    if (!usable(v)) return;
     ScanSide(fs.lower, v.text);  // folds ASCII case itself: no lower-cased copy needed
     ScanSide(fs.cased, v.text);
   };
-  if (fs.field == kKeywordField) {
-    run(ctx_->Get(kMessageField));
-    run(ctx_->Get(kRawField));
-  } else {
+  if (fs.field != kKeywordField) {
     run(ctx_->Get(fs.field));
+    return;
   }
+  // Keywords look in the message and in the raw text. A message is most often a piece of the
+  // raw text (a syslog line's text after its header): then one pass over the raw text decides
+  // both, the message's occurrences being those inside its copy.
+  const MatchContext::Value& message = ctx_->Get(kMessageField);
+  const MatchContext::Value& raw = ctx_->Get(kRawField);
+  if (usable(message) && usable(raw)) {
+    if (const size_t at = raw.text.find(message.text); at != std::string_view::npos) {
+      const size_t end = at + message.text.size();
+      ScanSide(fs.lower, raw.text, at, end);
+      ScanSide(fs.cased, raw.text, at, end);
+      return;
+    }
+  }
+  run(message);
+  run(raw);
 }
 
 bool ProgramEvaluator::Holds(uint32_t pred) {

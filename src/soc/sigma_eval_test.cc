@@ -303,6 +303,70 @@ TEST(SigmaEvalTest, PredicatesAtTheEdges) {
   EXPECT_GT(ExpectAgreement(set, records), 40u);
 }
 
+// Keywords look in the message and the raw text; when the message is a piece of the raw text the
+// engine scans the raw text once and takes the message's occurrences from inside its copy. The
+// edges of that window (a literal at the message's start or end, across its border, a message
+// found twice or not at all) must decide as two separate scans would.
+TEST(SigmaEvalTest, KeywordsInAMessageInsideTheRawText) {
+  struct KeywordRule {
+    const char* id;
+    const char* detection;
+  };
+  // Field-less map keys are keyword tests with modifiers: they keep their own anchoring.
+  constexpr KeywordRule kRules[] = {
+      {"k-contains", "  keywords: ['mark']\n  condition: keywords\n"},
+      {"k-starts", "  sel: {'|startswith': 'mark'}\n  condition: sel\n"},
+      {"k-ends", "  sel: {'|endswith': 'mark'}\n  condition: sel\n"},
+      {"k-equals", "  sel: {'': 'mark'}\n  condition: sel\n"},
+      {"k-cased", "  sel: {'|contains|cased': 'MarK'}\n  condition: sel\n"},
+      {"k-across", "  keywords: ['x: ma']\n  condition: keywords\n"},
+  };
+  std::string rules;
+  for (const KeywordRule& r : kRules) {
+    rules += std::string(rules.empty() ? "" : "---\n") + "title: keyword " + r.id +
+             "\nid: " + r.id +
+             "\nlogsource: {product: seccloud, service: proxy.access}\ndetection:\n" + r.detection;
+  }
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(rules, "keywords.yml", &report);
+  ASSERT_EQ(set.rules.size(), 6u) << (report.errors.empty() ? "" : report.errors[0].ToString());
+  std::vector<Record> records;
+  const std::vector<std::pair<std::string, std::string>> kCases = {
+      {"<13>host x: mark", "mark"},
+      {"<13>host x: mark", "x: mark"},
+      {"mark <13>host x: y", "mark"},
+      {"<13>host x: marked", "mark"},
+      {"<13>host x: remark", "remark"},
+      {"<13>host x: remark", "rem"},
+      {"mark mark", "mark"},
+      {"a mark b", "mark b"},
+      {"<13>host x: MarK", "MarK"},
+      {"<13>host x: MarK", "x: MarK"},
+      {"<13>host x: y", "mark"},
+      {"<13>host", "<13>host"},
+      {"mar", "mar"},
+      {"kmark", "k"},
+      {"markmark", "mark"},
+      {"x: mark x: mark", "x: mark"},
+      {"", ""},
+      {"mark", ""},
+      {"x: mark", "mar"},
+      {"x: mark", "ark"},
+      {"x: marky", "x: mar"},
+      {"ma mark", "ma"},
+  };
+  for (const auto& [raw, message] : kCases) {
+    Record r;
+    r.seq = records.size() + 1;
+    r.time_ms = 1'790'000'000'000;
+    r.raw = raw;
+    SetField(r.fields, "event.dataset", boost::json::string("proxy.access"));
+    SetField(r.fields, "message", boost::json::string(message));
+    records.push_back(std::move(r));
+  }
+  EXPECT_GT(ExpectAgreement(set, records), 20u);
+}
+
 // MatchContext skips FindField for paths its presence set says the record lacks: the values it
 // finds must be exactly FindField's, whatever dotted spellings the keys use.
 TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
