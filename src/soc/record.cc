@@ -209,15 +209,15 @@ const boost::json::value* FindField(const boost::json::object& fields, std::stri
       const boost::json::value* best = nullptr;
       size_t best_len = 0;
       for (const auto& kv : *obj) {
-        // Length and kind first: they sit in the member itself, while the key's bytes are
-        // elsewhere in the arena (a cache miss each once the record has gone cold).
-        const size_t n = kv.key().size();
-        if (n == 0 || n <= best_len || n > path.size()) continue;
-        if (n != path.size() && (path[n] != '.' || !kv.value().is_object())) continue;
-        const char* k = kv.key().data();
-        if (k[0] != path[0] || std::memcmp(k, path.data(), n) != 0) continue;
+        const std::string_view k(kv.key().data(), kv.key().size());
+        if (k.empty() || k.size() <= best_len || k.size() > path.size() || k[0] != path[0] ||
+            (k.size() != path.size() && path[k.size()] != '.') ||
+            std::memcmp(k.data(), path.data(), k.size()) != 0) {
+          continue;
+        }
+        if (k.size() != path.size() && !kv.value().is_object()) continue;
         best = &kv.value();
-        best_len = n;
+        best_len = k.size();
       }
       if (best == nullptr) return nullptr;
       if (best_len == path.size()) return best;
