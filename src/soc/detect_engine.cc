@@ -76,18 +76,7 @@ Result<std::unique_ptr<DetectionEngine>> DetectionEngine::Create(
     impl->full_mask[i] =
         prog.clause_count >= 32 ? UINT32_MAX : (uint32_t{1} << prog.clause_count) - 1;
     for (const auto& alt : rules->rules[i].compiled->logsource.alts) {
-      std::vector<std::string> keys;
-      if (!alt.channel.empty()) {
-        if (alt.event_ids.empty()) {
-          keys.push_back("c:" + alt.channel);
-        } else {
-          for (int64_t id : alt.event_ids)
-            keys.push_back("e:" + alt.channel + "#" + std::to_string(id));
-        }
-      } else {
-        keys.push_back("d:" + alt.dataset);
-      }
-      for (const auto& k : keys) {
+      for (const auto& k : sigma_internal::LogsourceKeys(alt)) {
         Bucket& b = impl->buckets[k];
         if (prog.clause_count == 0) {
           if (b.always.empty() || b.always.back() != i) b.always.push_back(i);

@@ -39,10 +39,14 @@ class LiteralMatcher {
     const size_t n = text.size();
     uint32_t s = 0;
     if (!delta_.empty()) {
-      // A full transition table over byte classes: one lookup per byte.
+      // A full transition table over byte classes: one lookup per byte. A cell holds the next
+      // state's row offset, its low bit set when that state has outputs, so the loop's chain of
+      // dependent operations per byte is a mask, an add and a load (no multiply, no second
+      // table); a row is stride_ (even) cells.
+      uint32_t cell = 0;
       for (size_t i = 0; i < n; ++i) {
-        s = delta_[s * classes_ + class_[p[i]]];
-        if (first_out_[s] != 0) Emit(s, i + 1, on_match);
+        cell = delta_[(cell & ~uint32_t{1}) + class_[p[i]]];
+        if (cell & 1) Emit(cell / stride_, i + 1, on_match);
       }
       return;
     }
@@ -101,9 +105,11 @@ class LiteralMatcher {
   std::vector<uint8_t> has_output_;
   std::vector<uint32_t> first_out_;  // the state itself when it has outputs, else dict_
   std::vector<uint32_t> out_begin_, outputs_;
-  // Dense form (when small enough): byte → class, and delta_[state * classes_ + class].
+  // Dense form (when small enough): byte → class, and delta_[state * stride_ + class] = the next
+  // state * stride_, plus 1 when it has outputs (stride_: classes_ rounded up to even).
   std::array<uint8_t, 256> class_{};
   uint32_t classes_ = 0;
+  uint32_t stride_ = 0;
   std::vector<uint32_t> delta_;
 };
 

@@ -125,6 +125,17 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
         }
       }
     }
+    // State numbers to the cells Scan reads: row offsets in rows of an even stride, the low bit
+    // marking states with outputs.
+    stride_ = (classes_ + 1) & ~uint32_t{1};
+    std::vector<uint32_t> cells(n * stride_, 0);
+    for (uint32_t s = 0; s < n; ++s) {
+      for (uint32_t c = 0; c < classes_; ++c) {
+        const uint32_t t = delta_[s * classes_ + c];
+        cells[s * stride_ + c] = t * stride_ | (first_out_[t] != 0 ? 1 : 0);
+      }
+    }
+    delta_ = std::move(cells);
   }
   patterns_ = pattern_ids_.size();
   pattern_ids_ = {};

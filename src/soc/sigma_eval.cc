@@ -22,13 +22,41 @@ constexpr size_t kMinSelectiveLiteral = 3;
 using Clause = std::vector<uint32_t>;  // predicates, sorted; one must hold
 using Cnf = std::vector<Clause>;       // every clause must hold; none: no constraint known
 
+// Rules whose logsources share a bucket key, transitively: a record's buckets all lie in one
+// such group (unless a source is named both by dataset and by channel), so scanning the
+// keywords of its group's rules decides every keyword test its buckets' rules make.
+std::vector<uint32_t> LogsourceGroups(const RuleSet& set, const std::vector<bool>& wanted) {
+  const size_t n = set.rules.size();
+  std::vector<uint32_t> parent(n);
+  for (uint32_t i = 0; i < n; ++i) parent[i] = i;
+  auto find = [&](uint32_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  std::unordered_map<std::string, uint32_t> first_rule;  // bucket key → a rule naming it
+  for (uint32_t i = 0; i < n; ++i) {
+    if (i >= wanted.size() || !wanted[i] || set.rules[i].compiled == nullptr) continue;
+    for (const auto& alt : set.rules[i].compiled->logsource.alts) {
+      for (const auto& key : LogsourceKeys(alt)) {
+        auto [it, inserted] = first_rule.emplace(key, i);
+        if (!inserted) parent[find(i)] = find(it->second);
+      }
+    }
+  }
+  std::vector<uint32_t> group(n);
+  for (uint32_t i = 0; i < n; ++i) group[i] = find(i);
+  return group;
+}
+
 class Builder {
  public:
-  Builder(const RuleSet& set, ProgramSet* out) : set_(set), out_(*out) {}
+  Builder(const RuleSet& set, const std::vector<bool>& wanted, ProgramSet* out)
+      : set_(set), out_(*out), groups_(LogsourceGroups(set, wanted)) {}
 
   void AddRule(uint32_t index) {
     const CompiledRule& rule = *set_.rules[index].compiled;
     RuleProgram& prog = out_.programs[index];
+    group_ = groups_[index];
     prog.wanted = true;
     Cnf cnf;
     prog.root = OfNode(rule, rule.root, &cnf);
@@ -101,8 +129,18 @@ class Builder {
     return cost;
   }
 
+  // Keyword tests scan the whole raw text: each logsource group gets a scan of its own, so a
+  // record's automaton holds only the keywords of rules that can apply to it (a Windows event's
+  // raw JSON is not run through the Linux and web rules' keywords, nor their larger table).
+  // Other fields' scans are shared by all rules.
+  uint64_t ScanKey(int field) const {
+    const uint64_t f = static_cast<uint32_t>(field);
+    return field == kKeywordField ? f | uint64_t{group_} << 32 : f;
+  }
+
   uint32_t ScanOf(int field) {
-    auto [it, inserted] = scan_index_.emplace(field, static_cast<uint32_t>(out_.scans.size()));
+    auto [it, inserted] =
+        scan_index_.emplace(ScanKey(field), static_cast<uint32_t>(out_.scans.size()));
     if (inserted) {
       out_.scans.emplace_back();
       out_.scans.back().field = field;
@@ -120,7 +158,7 @@ class Builder {
   // A string test decided by the field's automaton; the same test in many rules is one predicate.
   uint32_t ScanPred(int field, Op op, bool cased, std::string_view lit, const ValueTest* vt) {
     key_.assign("s");
-    key_.append(std::to_string(field)).push_back('\x1f');
+    key_.append(std::to_string(ScanKey(field))).push_back('\x1f');
     key_.push_back(static_cast<char>(op));
     key_.push_back(cased ? 'c' : 'l');
     key_.append(lit);
@@ -297,17 +335,31 @@ class Builder {
   ProgramSet& out_;
   std::string key_;
   std::unordered_map<std::string, uint32_t> pred_index_;
-  std::unordered_map<int, uint32_t> scan_index_;
+  std::unordered_map<uint64_t, uint32_t> scan_index_;  // by ScanKey
+  std::vector<uint32_t> groups_;                       // by rule: its logsource group
+  uint32_t group_ = 0;                                 // the rule being added's group
   std::vector<std::array<std::vector<std::vector<ScanHit>>, 2>> side_hits_;  // by scan, side
   std::vector<std::vector<ProgramSet::Trigger>> triggers_;                   // by predicate
 };
 
 }  // namespace
 
+std::vector<std::string> LogsourceKeys(const LogsourceAlt& alt) {
+  std::vector<std::string> keys;
+  if (alt.channel.empty()) {
+    keys.push_back("d:" + alt.dataset);
+  } else if (alt.event_ids.empty()) {
+    keys.push_back("c:" + alt.channel);
+  } else {
+    for (int64_t id : alt.event_ids) keys.push_back("e:" + alt.channel + "#" + std::to_string(id));
+  }
+  return keys;
+}
+
 ProgramSet ProgramSet::Build(const RuleSet& set, const std::vector<bool>& wanted) {
   ProgramSet out;
   out.programs.resize(set.rules.size());
-  Builder b(set, &out);
+  Builder b(set, wanted, &out);
   for (uint32_t i = 0; i < set.rules.size(); ++i) {
     if (i < wanted.size() && wanted[i] && set.rules[i].compiled != nullptr) b.AddRule(i);
   }
@@ -332,30 +384,33 @@ void ProgramEvaluator::Reset() {
   true_preds_.clear();
 }
 
-void ProgramEvaluator::ScanSide(const FieldScan::Side& side, std::string_view text) {
+void ProgramEvaluator::ScanSide(const FieldScan::Side& side, std::string_view text,
+                                size_t win_begin, size_t win_end) {
   if (side.matcher.patterns() == 0) return;
   const size_t n = text.size();
+  const bool window = win_end != SIZE_MAX;
+  // Whether the occurrence [start, end) of a test's literal satisfies the test on the text
+  // [begin, stop).
+  auto satisfies = [](Op op, size_t start, size_t end, size_t begin, size_t stop) {
+    switch (op) {
+      case Op::kContains:
+        return true;
+      case Op::kStartsWith:
+        return start == begin;
+      case Op::kEndsWith:
+        return end == stop;
+      default:  // kEquals
+        return start == begin && end == stop;
+    }
+  };
   side.matcher.Scan(text, [&](uint32_t pattern, size_t end) {
     const size_t start = end - side.length[pattern];
+    const bool in_window = window && start >= win_begin && end <= win_end;
     for (uint32_t k = side.hit_begin[pattern]; k < side.hit_begin[pattern + 1]; ++k) {
       const ScanHit& h = side.hits[k];
       if (holds_[h.pred] == generation_) continue;
-      bool ok;
-      switch (h.op) {
-        case Op::kContains:
-          ok = true;
-          break;
-        case Op::kStartsWith:
-          ok = start == 0;
-          break;
-        case Op::kEndsWith:
-          ok = end == n;
-          break;
-        default:  // kEquals
-          ok = start == 0 && end == n;
-          break;
-      }
-      if (ok) {
+      if (satisfies(h.op, start, end, 0, n) ||
+          (in_window && satisfies(h.op, start, end, win_begin, win_end))) {
         holds_[h.pred] = generation_;
         true_preds_.push_back(h.pred);
       }
@@ -368,17 +423,31 @@ void ProgramEvaluator::Scan(uint32_t scan) {
   scanned_[scan] = generation_;
   const FieldScan& fs = set_->scans[scan];
   // String tests never hold on an absent or null value (MatchContext::EvalValue).
+  auto usable = [](const MatchContext::Value& v) { return v.present && !v.is_null; };
   auto run = [&](const MatchContext::Value& v) {
-    if (!v.present || v.is_null) return;
+    if (!usable(v)) return;
     ScanSide(fs.lower, v.text);  // folds ASCII case itself: no lower-cased copy needed
     ScanSide(fs.cased, v.text);
   };
-  if (fs.field == kKeywordField) {
-    run(ctx_->Get(kMessageField));
-    run(ctx_->Get(kRawField));
-  } else {
+  if (fs.field != kKeywordField) {
     run(ctx_->Get(fs.field));
+    return;
   }
+  // Keywords look in the message and in the raw text. A message is most often a piece of the
+  // raw text (a syslog line's text after its header): then one pass over the raw text decides
+  // both, the message's occurrences being those inside its copy.
+  const MatchContext::Value& message = ctx_->Get(kMessageField);
+  const MatchContext::Value& raw = ctx_->Get(kRawField);
+  if (usable(message) && usable(raw)) {
+    if (const size_t at = raw.text.find(message.text); at != std::string_view::npos) {
+      const size_t end = at + message.text.size();
+      ScanSide(fs.lower, raw.text, at, end);
+      ScanSide(fs.cased, raw.text, at, end);
+      return;
+    }
+  }
+  run(message);
+  run(raw);
 }
 
 bool ProgramEvaluator::Holds(uint32_t pred) {

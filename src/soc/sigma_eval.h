@@ -92,6 +92,11 @@ struct ProgramSet {
   std::vector<Trigger> triggers;
 };
 
+// The DetectionEngine's bucket keys of one logsource alternative: "d:<dataset>", "c:<channel>"
+// or, with event ids, "e:<channel>#<id>" for each id. A record visits the buckets of its own
+// dataset, channel and channel#event id.
+std::vector<std::string> LogsourceKeys(const LogsourceAlt& alt);
+
 // Decides predicates for one record at a time; buffers are reused (no allocation once warm).
 class ProgramEvaluator {
  public:
@@ -109,7 +114,11 @@ class ProgramEvaluator {
  private:
   bool Eval(uint32_t expr);
   bool Holds(uint32_t pred);
-  void ScanSide(const FieldScan::Side& side, std::string_view text);
+  // Scans `text`; with a window [win_begin, win_end), also decides the predicates as if the
+  // window's bytes had been scanned as a text of their own (an occurrence inside the window is
+  // one of that text's occurrences, and the window's text has no others).
+  void ScanSide(const FieldScan::Side& side, std::string_view text, size_t win_begin = 0,
+                size_t win_end = SIZE_MAX);
 
   const ProgramSet* set_;
   MatchContext* ctx_;

@@ -222,16 +222,33 @@ TEST(SigmaEvalTest, EngineAgreesWithReferenceOnLoggenRecords) {
   EXPECT_GT(matched, 100u);  // loggen's Sysmon process events fire rules
 }
 
+// A test rule for seccloud's proxy.access records: its title (after `prefix`), id and detection
+// block's lines.
+struct ProxyRule {
+  const char* title;
+  const char* id;
+  const char* detection;
+};
+
+// Loads the rules as one file; every one must load.
+RuleSet LoadProxyRules(const std::vector<ProxyRule>& rows, const std::string& prefix) {
+  std::string rules;
+  for (const ProxyRule& r : rows) {
+    rules += std::string(rules.empty() ? "" : "---\n") + "title: " + prefix + r.title +
+             "\nid: " + r.id +
+             "\nlogsource: {product: seccloud, service: proxy.access}\ndetection:\n" + r.detection;
+  }
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(rules, "rules.yml", &report);
+  EXPECT_EQ(set.rules.size(), rows.size())
+      << (report.errors.empty() ? "" : report.errors[0].ToString());
+  return set;
+}
+
 // Hand-made rules at the predicates' edges: equals/startswith/endswith against where the literal
 // occurs, repeated literals, |all, keywords in message and raw, |cased, globs, not, 1 of.
 TEST(SigmaEvalTest, PredicatesAtTheEdges) {
-  // One rule a row: the title (after "edges "), the id and the detection block's lines.
-  struct EdgeRule {
-    const char* title;
-    const char* id;
-    const char* detection;
-  };
-  constexpr EdgeRule kEdgeRules[] = {
+  const std::vector<ProxyRule> kEdgeRules = {
       {"equals", "r-equals",
        "  sel: {url.path: '/a/b'}\n"
        "  condition: sel\n"},
@@ -265,14 +282,8 @@ TEST(SigmaEvalTest, PredicatesAtTheEdges) {
        "  filter: {url.path|contains: 'zzz'}\n"
        "  condition: not filter\n"},
   };
-  std::string rules;
-  for (const EdgeRule& r : kEdgeRules)
-    rules += std::string(rules.empty() ? "" : "---\n") + "title: edges " + r.title +
-             "\nid: " + r.id +
-             "\nlogsource: {product: seccloud, service: proxy.access}\ndetection:\n" + r.detection;
-  LoadReport report;
-  RuleSet set = LoadRulesFromString(rules, "edges.yml", &report);
-  ASSERT_EQ(set.rules.size(), 10u) << (report.errors.empty() ? "" : report.errors[0].ToString());
+  const RuleSet set = LoadProxyRules(kEdgeRules, "edges ");
+  ASSERT_EQ(set.rules.size(), kEdgeRules.size());
   std::vector<Record> records;
   for (const char* path : {"/a/b",         "/a/b/",    "x/a/b",           "/ab",
                            "/abab/",       "ab/",      "/ab/ab/",         "abc",
@@ -301,6 +312,59 @@ TEST(SigmaEvalTest, PredicatesAtTheEdges) {
   SetField(number.fields, "url.path", boost::json::value(12345));
   records.push_back(std::move(number));
   EXPECT_GT(ExpectAgreement(set, records), 40u);
+}
+
+// Keywords look in the message and the raw text; when the message is a piece of the raw text the
+// engine scans the raw text once and takes the message's occurrences from inside its copy. The
+// edges of that window (a literal at the message's start or end, across its border, a message
+// found twice or not at all) must decide as two separate scans would.
+TEST(SigmaEvalTest, KeywordsInAMessageInsideTheRawText) {
+  // Field-less map keys are keyword tests with modifiers: they keep their own anchoring.
+  const std::vector<ProxyRule> kRules = {
+      {"contains", "k-contains", "  keywords: ['mark']\n  condition: keywords\n"},
+      {"starts", "k-starts", "  sel: {'|startswith': 'mark'}\n  condition: sel\n"},
+      {"ends", "k-ends", "  sel: {'|endswith': 'mark'}\n  condition: sel\n"},
+      {"equals", "k-equals", "  sel: {'': 'mark'}\n  condition: sel\n"},
+      {"cased", "k-cased", "  sel: {'|contains|cased': 'MarK'}\n  condition: sel\n"},
+      {"across", "k-across", "  keywords: ['x: ma']\n  condition: keywords\n"},
+  };
+  const RuleSet set = LoadProxyRules(kRules, "keyword ");
+  ASSERT_EQ(set.rules.size(), kRules.size());
+  std::vector<Record> records;
+  const std::vector<std::pair<std::string, std::string>> kCases = {
+      {"<13>host x: mark", "mark"},
+      {"<13>host x: mark", "x: mark"},
+      {"mark <13>host x: y", "mark"},
+      {"<13>host x: marked", "mark"},
+      {"<13>host x: remark", "remark"},
+      {"<13>host x: remark", "rem"},
+      {"mark mark", "mark"},
+      {"a mark b", "mark b"},
+      {"<13>host x: MarK", "MarK"},
+      {"<13>host x: MarK", "x: MarK"},
+      {"<13>host x: y", "mark"},
+      {"<13>host", "<13>host"},
+      {"mar", "mar"},
+      {"kmark", "k"},
+      {"markmark", "mark"},
+      {"x: mark x: mark", "x: mark"},
+      {"", ""},
+      {"mark", ""},
+      {"x: mark", "mar"},
+      {"x: mark", "ark"},
+      {"x: marky", "x: mar"},
+      {"ma mark", "ma"},
+  };
+  for (const auto& [raw, message] : kCases) {
+    Record r;
+    r.seq = records.size() + 1;
+    r.time_ms = 1'790'000'000'000;
+    r.raw = raw;
+    SetField(r.fields, "event.dataset", boost::json::string("proxy.access"));
+    SetField(r.fields, "message", boost::json::string(message));
+    records.push_back(std::move(r));
+  }
+  EXPECT_GT(ExpectAgreement(set, records), 20u);
 }
 
 // MatchContext skips FindField for paths its presence set says the record lacks: the values it

@@ -175,10 +175,13 @@ class MatchContext {
   static constexpr int kLookupsBeforePresence = 12;
   int lookups_ = 0;  // field lookups of this record so far
   Value message_, raw_;
-  bool meta_done_ = false;
+  std::string_view process_name_lower();
+  bool meta_done_ = false;  // dataset_ and channel_lower_
   std::string_view dataset_;
   std::string channel_lower_;
+  bool event_id_done_ = false;
   int64_t event_id_ = -1;
+  bool process_name_done_ = false;
   std::string process_name_lower_;
 };
 

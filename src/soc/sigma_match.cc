@@ -153,6 +153,8 @@ void MatchContext::Reset(const Record& record) {
     generation_ = 1;
   }
   meta_done_ = false;
+  event_id_done_ = false;
+  process_name_done_ = false;
   present_done_ = false;
   lookups_ = 0;
 }
@@ -235,13 +237,15 @@ const MatchContext::Value& MatchContext::Get(int field) {
   return *v;
 }
 
+// The logsource metadata is looked up when first asked for: every record needs its dataset and
+// channel (the engine's bucket keys), but only a record with a channel its event id, and only a
+// rule naming process names the record's process name. Each lookup is a walk into a record that
+// has usually gone cold since Normalize.
 std::string_view MatchContext::dataset() {
   if (!meta_done_) {
     meta_done_ = true;
     dataset_ = {};
     channel_lower_.clear();
-    event_id_ = -1;
-    process_name_lower_.clear();
     if (const auto* d = FindField(record_->fields, "event.dataset");
         d != nullptr && d->is_string()) {
       dataset_ = d->get_string();
@@ -249,14 +253,6 @@ std::string_view MatchContext::dataset() {
     if (const auto* c = FindField(record_->fields, "winlog.channel");
         c != nullptr && c->is_string()) {
       LowerInto(c->get_string(), &channel_lower_);
-    }
-    if (const auto* e = FindField(record_->fields, "winlog.event_id"); e != nullptr) {
-      if (e->is_int64()) event_id_ = e->get_int64();
-      if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
-    }
-    if (const auto* p = FindField(record_->fields, "process.name");
-        p != nullptr && p->is_string()) {
-      LowerInto(p->get_string(), &process_name_lower_);
     }
   }
   return dataset_;
@@ -268,8 +264,27 @@ std::string_view MatchContext::channel_lower() {
 }
 
 int64_t MatchContext::event_id() {
-  dataset();
+  if (!event_id_done_) {
+    event_id_done_ = true;
+    event_id_ = -1;
+    if (const auto* e = FindField(record_->fields, "winlog.event_id"); e != nullptr) {
+      if (e->is_int64()) event_id_ = e->get_int64();
+      if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
+    }
+  }
   return event_id_;
+}
+
+std::string_view MatchContext::process_name_lower() {
+  if (!process_name_done_) {
+    process_name_done_ = true;
+    process_name_lower_.clear();
+    if (const auto* p = FindField(record_->fields, "process.name");
+        p != nullptr && p->is_string()) {
+      LowerInto(p->get_string(), &process_name_lower_);
+    }
+  }
+  return process_name_lower_;
 }
 
 bool MatchContext::Admits(const LogsourceMapping& logsource) {
@@ -277,15 +292,15 @@ bool MatchContext::Admits(const LogsourceMapping& logsource) {
   for (const auto& alt : logsource.alts) {
     if (!alt.channel.empty()) {
       if (alt.channel != channel_lower_) continue;
-      if (!alt.event_ids.empty() &&
-          std::find(alt.event_ids.begin(), alt.event_ids.end(), event_id_) == alt.event_ids.end()) {
+      if (!alt.event_ids.empty() && std::find(alt.event_ids.begin(), alt.event_ids.end(),
+                                              event_id()) == alt.event_ids.end()) {
         continue;
       }
     } else if (alt.dataset != ds) {
       continue;
     }
     if (!alt.process_names.empty() && std::find(alt.process_names.begin(), alt.process_names.end(),
-                                                process_name_lower_) == alt.process_names.end()) {
+                                                process_name_lower()) == alt.process_names.end()) {
       continue;
     }
     return true;
