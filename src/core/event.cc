@@ -213,62 +213,17 @@ void AppendSanitizedUtf8(std::string& out, std::string_view in) {
   }
 }
 
-// Appends `s` (valid UTF-8) as the body of a JSON string (RFC 8259 §7): '"', '\\' and the
-// control characters U+0000..U+001F are escaped, everything else is copied as is.
-void AppendJsonEscaped(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const char* run = s.data();
-  const char* const end = s.data() + s.size();
-  const char* p = s.data();
-  while (true) {
-    // Eight bytes at a time while none of them needs escaping (the usual case): a byte below
-    // 0x20, or equal to '"' or '\\', sets the high bit of its lane in one of the three masks.
-    constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
-    while (end - p >= 8) {
-      uint64_t x;
-      std::memcpy(&x, p, 8);
-      const uint64_t quote = x ^ (kOnes * '"');
-      const uint64_t backslash = x ^ (kOnes * '\\');
-      const uint64_t special = ((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
-                               ((backslash - kOnes) & ~backslash);
-      if (special & kHighs) break;
-      p += 8;
-    }
-    if (p == end) break;
-    const auto c = static_cast<unsigned char>(*p++);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    --p;
-    out.append(run, static_cast<size_t>(p - run));
-    run = ++p;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default: {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-        out.append(u, sizeof(u));
-      }
-    }
-  }
-  out.append(run, static_cast<size_t>(end - run));
+constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+
+// The lanes of `x` (eight bytes) that JSON must escape inside a string — a byte below 0x20, '"'
+// or '\\' — have their high bit set in the result (exact as to whether any lane does; a borrow
+// may also mark a lane above a marked one).
+inline uint64_t SpecialLanes(uint64_t x) {
+  const uint64_t quote = x ^ (kOnes * '"');
+  const uint64_t backslash = x ^ (kOnes * '\\');
+  return (((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
+          ((backslash - kOnes) & ~backslash)) &
+         kHighs;
 }
 
 // Whether a byte must be escaped inside a JSON string.
@@ -280,20 +235,96 @@ constexpr std::array<bool, 256> kNeedsEscape = [] {
   return t;
 }();
 
-// Most keys and values are short and need no escaping: one table lookup per byte decides, and
-// the bytes are then copied in one go.
-void AppendJsonString(std::string& out, std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0;
-  while (i < s.size() && !kNeedsEscape[p[i]]) ++i;
-  out.push_back('"');
-  if (i == s.size()) {
-    out.append(s);
-  } else {
-    out.append(s.data(), i);
-    AppendJsonEscaped(out, s.substr(i));
+// Whether `s` has a byte at or above 0x80 (*high: it must go through AppendSanitizedUtf8) and
+// whether it has one that JSON must escape (*escape), eight bytes at a time. Sanitising keeps
+// every ASCII byte, so *escape holds for the sanitised text too.
+void ScanText(std::string_view s, bool* high, bool* escape) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  uint64_t any = 0, special = 0;
+  while (end - p >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    any |= x;
+    special |= SpecialLanes(x);
+    p += 8;
   }
-  out.push_back('"');
+  unsigned char tail = 0;
+  bool tail_special = false;
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    tail |= c;
+    tail_special |= kNeedsEscape[c];
+  }
+  *high = (any & kHighs) != 0 || tail >= 0x80;
+  *escape = special != 0 || tail_special;
+}
+
+// Writes `s` (valid UTF-8) at `w` as the body of a JSON string (RFC 8259 §7): '"', '\\' and the
+// control characters U+0000..U+001F are escaped, everything else is copied as is. Writes at
+// most 6 × s.size() bytes; returns the end.
+char* WriteJsonEscaped(char* w, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char* run = s.data();
+  const char* const end = s.data() + s.size();
+  const char* p = s.data();
+  auto flush = [&](const char* upto) {
+    std::memcpy(w, run, static_cast<size_t>(upto - run));
+    w += upto - run;
+  };
+  while (true) {
+    // Eight bytes at a time while none of them needs escaping.
+    while (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      if (SpecialLanes(x) != 0) break;
+      p += 8;
+    }
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
+    if (!kNeedsEscape[c]) continue;
+    flush(p - 1);
+    run = p;
+    *w++ = '\\';
+    switch (c) {
+      case '"':
+        *w++ = '"';
+        break;
+      case '\\':
+        *w++ = '\\';
+        break;
+      case '\b':
+        *w++ = 'b';
+        break;
+      case '\f':
+        *w++ = 'f';
+        break;
+      case '\n':
+        *w++ = 'n';
+        break;
+      case '\r':
+        *w++ = 'r';
+        break;
+      case '\t':
+        *w++ = 't';
+        break;
+      default:
+        *w++ = 'u';
+        *w++ = '0';
+        *w++ = '0';
+        *w++ = kHex[c >> 4];
+        *w++ = kHex[c & 0xf];
+    }
+  }
+  flush(end);
+  return w;
+}
+
+// Writes the body of a JSON string: escaped when `escape` says a byte needs it, else copied.
+inline char* WriteJsonText(char* w, std::string_view s, bool escape) {
+  if (escape) return WriteJsonEscaped(w, s);
+  std::memcpy(w, s.data(), s.size());
+  return w + s.size();
 }
 
 template <class T>
@@ -435,7 +466,7 @@ Event Event::Make(std::string_view dataset, std::string_view kind, std::string_v
   e.Set("event.kind", kind);
   e.Set("event.action", action);
   e.Set("event.outcome", OutcomeName(outcome));
-  e.SetField("event.id", Kind::kString, [](std::string& out) {
+  e.SetField("event.id", Kind::kString, [](std::string& out, bool&) {
     AppendEventId(out);
     return kEventIdSize;
   });
@@ -446,14 +477,25 @@ void Event::RecordError(std::string message) {
   if (!error_) error_ = MakeError(Errc::kInvalidArgument, std::move(message));
 }
 
-// Whether `path` is well formed (see Event::Set), in one pass without allocating; the
-// message for a malformed one comes from SplitPath.
-bool WellFormedPath(std::string_view path, bool* ascii) {
+namespace {
+
+struct PathShape {
+  bool ascii;    // no byte at or above 0x80: nothing to sanitise
+  bool escape;   // a byte JSON must escape in a key
+  size_t depth;  // segments
+};
+
+// Whether `path` is well formed (see Event::Set), in one pass without allocating, and its shape;
+// the message for a malformed one comes from SplitPath.
+bool WellFormedPath(std::string_view path, PathShape* shape) {
   if (path.empty() || path.size() > kMaxFieldPathBytes) return false;
   size_t depth = 1, segment = 0;
   unsigned char high = 0;
+  bool escape = false;
   for (const char ch : path) {
-    high |= static_cast<unsigned char>(ch);
+    const auto c = static_cast<unsigned char>(ch);
+    high |= c;
+    escape |= kNeedsEscape[c];
     if (ch == '.') {
       if (segment == 0) return false;
       ++depth;
@@ -462,14 +504,18 @@ bool WellFormedPath(std::string_view path, bool* ascii) {
       ++segment;
     }
   }
-  *ascii = high < 0x80;
+  shape->ascii = high < 0x80;
+  shape->escape = escape;
+  shape->depth = depth;
   return segment > 0 && depth <= kMaxFieldPathDepth;
 }
 
+}  // namespace
+
 template <class AppendValue>
 Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_value) {
-  bool ascii = false;
-  if (!WellFormedPath(path, &ascii)) {
+  PathShape shape{};
+  if (!WellFormedPath(path, &shape)) {
     std::string_view segments[kMaxFieldPathDepth];
     size_t count = 0;
     std::string why;
@@ -477,7 +523,7 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
     return *this;
   }
   const size_t mark = text_.size();
-  if (ascii) {
+  if (shape.ascii) {
     text_.append(path);
   } else {
     AppendSanitizedUtf8(text_, path);
@@ -535,21 +581,31 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   }
   if (same != fields_.size()) text_.resize(mark);  // the field keeps its path bytes
   const size_t value_offset = text_.size();
-  const size_t value_size = append_value(text_);
+  bool value_escape = false;
+  const size_t value_size = append_value(text_, value_escape);
   if (text_.size() > UINT32_MAX) {
     text_.resize(mark);
     RecordError("field \"" + SanitizeUtf8(path) + "\" takes the event past 4 GiB");
     return *this;
   }
+  // What this field can add to the line: a ',', '"', "\":{" or "\":" and one closing '}' per
+  // segment, the key bytes (6 each when escaped as \u00XX), the value (in quotes for a string).
+  const bool value_escaped = kind == Kind::kString && value_escape;
+  line_bound_ += 3 + 5 * shape.depth + (shape.escape ? 6 : 1) * path_size +
+                 (value_escaped ? 6 : 1) * value_size;
+  const uint8_t escape =
+      static_cast<uint8_t>((shape.escape ? kPathEscape : 0) | (value_escaped ? kValueEscape : 0));
   if (same != fields_.size()) {
     Field& f = fields_[same];
     f.kind = kind;
+    f.escape = escape;
     f.value_offset = static_cast<uint32_t>(value_offset);
     f.value_size = static_cast<uint32_t>(value_size);
     return *this;
   }
-  const Field field{static_cast<uint32_t>(mark), static_cast<uint16_t>(path_size), kind,
-                    static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
+  const Field field{
+      static_cast<uint32_t>(mark),         static_cast<uint16_t>(path_size), kind, escape,
+      static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
   if (below_count == 0) {
     fields_.insert(fields_.begin() + static_cast<ptrdiff_t>(insert), field);
     return *this;
@@ -563,25 +619,31 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
 }
 
 Event& Event::Set(std::string_view path, std::string_view value) {
-  return SetField(path, Kind::kString, [value](std::string& out) {
+  return SetField(path, Kind::kString, [value](std::string& out, bool& escape) {
     const size_t before = out.size();
-    AppendSanitizedUtf8(out, value);
+    bool high = false;
+    ScanText(value, &high, &escape);
+    if (high) {
+      AppendSanitizedUtf8(out, value);
+    } else {
+      out.append(value);
+    }
     return out.size() - before;
   });
 }
 
 Event& Event::SetInt(std::string_view path, int64_t value) {
   return SetField(path, Kind::kJson,
-                  [value](std::string& out) { return AppendNumber(out, value); });
+                  [value](std::string& out, bool&) { return AppendNumber(out, value); });
 }
 
 Event& Event::SetUint(std::string_view path, uint64_t value) {
   return SetField(path, Kind::kJson,
-                  [value](std::string& out) { return AppendNumber(out, value); });
+                  [value](std::string& out, bool&) { return AppendNumber(out, value); });
 }
 
 Event& Event::Set(std::string_view path, double value) {
-  return SetField(path, Kind::kJson, [value](std::string& out) -> size_t {
+  return SetField(path, Kind::kJson, [value](std::string& out, bool&) -> size_t {
     if (!std::isfinite(value)) {
       out.append("null");
       return 4;
@@ -596,7 +658,7 @@ Event& Event::Set(std::string_view path, double value) {
 }
 
 Event& Event::Set(std::string_view path, bool value) {
-  return SetField(path, Kind::kJson, [value](std::string& out) -> size_t {
+  return SetField(path, Kind::kJson, [value](std::string& out, bool&) -> size_t {
     out.append(value ? "true" : "false");
     return value ? 4 : 5;
   });
@@ -611,16 +673,19 @@ Event& Event::Set(std::string_view path, const boost::json::value& value) {
   }
   if (clean.is_string()) {
     const boost::json::string& s = clean.get_string();
-    return SetField(path, Kind::kString, [&s](std::string& out) {
+    return SetField(path, Kind::kString, [&s](std::string& out, bool& escape) {
+      bool high = false;
+      ScanText(std::string_view(s.data(), s.size()), &high, &escape);
       out.append(s.data(), s.size());
       return s.size();
     });
   }
   const std::string text = boost::json::serialize(clean);
-  return SetField(path, clean.is_object() ? Kind::kObject : Kind::kJson, [&text](std::string& out) {
-    out.append(text);
-    return text.size();
-  });
+  return SetField(path, clean.is_object() ? Kind::kObject : Kind::kJson,
+                  [&text](std::string& out, bool&) {
+                    out.append(text);
+                    return text.size();
+                  });
 }
 
 const Event::Field* Event::FindField(std::string_view path) const {
@@ -671,17 +736,19 @@ boost::json::object Event::json() const {
 
 std::string Event::ToJsonLine() const {
   std::string line;
-  line.reserve(text_.size() + 8 * fields_.size() + 16);
   AppendJsonLine(line);
   return line;
 }
 
 void Event::AppendJsonLine(std::string& out) const {
   // fields_ is in output order (see SetField): each field closes the objects of the previous
-  // one it is not in and opens its own that are not open yet.
-  // Enough for the usual line (nothing to escape), so that it is written without regrowing.
-  out.reserve(out.size() + text_.size() + 8 * fields_.size() + 4);
-  out.push_back('{');
+  // one it is not in and opens its own that are not open yet. The output is sized once from
+  // line_bound_ and written through a pointer; escaping happens only in fields flagged for it.
+  const size_t base = out.size();
+  out.resize(base + line_bound_);
+  char* const begin = out.data() + base;
+  char* w = begin;
+  *w++ = '{';
   std::string_view prev;    // the previous field's path
   size_t prev_objects = 0;  // its segments before the last: objects open below the top level
   for (size_t k = 0; k < fields_.size(); ++k) {
@@ -701,29 +768,39 @@ void Event::AppendJsonLine(std::string& out) const {
         ++i;
       }
     }
-    for (size_t c = common; c < prev_objects; ++c) out.push_back('}');
-    if (k > 0) out.push_back(',');
+    for (size_t c = common; c < prev_objects; ++c) *w++ = '}';
+    if (k > 0) *w++ = ',';
+    const bool path_escape = (f.escape & kPathEscape) != 0;
     size_t objects = common;
-    while (true) {
-      const size_t dot = path.find('.', start);
-      if (dot == std::string_view::npos) break;
-      AppendJsonString(out, path.substr(start, dot - start));
-      out.append(":{", 2);
+    for (size_t i = start; i < path.size(); ++i) {
+      if (path[i] != '.') continue;
+      *w++ = '"';
+      w = WriteJsonText(w, path.substr(start, i - start), path_escape);
+      std::memcpy(w, "\":{", 3);
+      w += 3;
       ++objects;
-      start = dot + 1;
+      start = i + 1;
     }
-    AppendJsonString(out, path.substr(start));
-    out.push_back(':');
+    *w++ = '"';
+    w = WriteJsonText(w, path.substr(start), path_escape);
+    *w++ = '"';
+    *w++ = ':';
+    const std::string_view value = ValueOf(f);
     if (f.kind == Kind::kString) {
-      AppendJsonString(out, ValueOf(f));
+      *w++ = '"';
+      w = WriteJsonText(w, value, (f.escape & kValueEscape) != 0);
+      *w++ = '"';
     } else {
-      out.append(ValueOf(f));
+      std::memcpy(w, value.data(), value.size());
+      w += value.size();
     }
     prev = path;
     prev_objects = objects;
   }
-  for (size_t c = 0; c < prev_objects; ++c) out.push_back('}');
-  out.append("}\n", 2);
+  for (size_t c = 0; c < prev_objects; ++c) *w++ = '}';
+  *w++ = '}';
+  *w++ = '\n';
+  out.resize(base + static_cast<size_t>(w - begin));
 }
 
 }  // namespace seccloud
