@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
@@ -459,6 +460,7 @@ Event Event::Make(std::string_view dataset, std::string_view kind, std::string_v
   // growing either buffer.
   e.text_.reserve(1024);
   e.fields_.reserve(40);
+  e.firsts_.reserve(40);
   char ts[kTimestampSize];
   FormatTimestampTo(ts, clock());
   e.Set("@timestamp", std::string_view(ts, sizeof(ts)));
@@ -480,34 +482,57 @@ void Event::RecordError(std::string message) {
 namespace {
 
 struct PathShape {
-  bool ascii;    // no byte at or above 0x80: nothing to sanitise
-  bool escape;   // a byte JSON must escape in a key
-  size_t depth;  // segments
+  bool ascii;                         // no byte at or above 0x80: nothing to sanitise
+  bool escape;                        // a byte JSON must escape in a key
+  size_t depth;                       // segments
+  uint16_t dots[kMaxFieldPathDepth];  // offsets of the depth - 1 dots
 };
 
-// Whether `path` is well formed (see Event::Set), in one pass without allocating, and its shape;
-// the message for a malformed one comes from SplitPath.
+// Whether `path` is well formed (see Event::Set), in one pass of eight bytes at a time without
+// allocating, and its shape; the message for a malformed one comes from SplitPath.
 bool WellFormedPath(std::string_view path, PathShape* shape) {
-  if (path.empty() || path.size() > kMaxFieldPathBytes) return false;
-  size_t depth = 1, segment = 0;
-  unsigned char high = 0;
-  bool escape = false;
-  for (const char ch : path) {
-    const auto c = static_cast<unsigned char>(ch);
-    high |= c;
-    escape |= kNeedsEscape[c];
-    if (ch == '.') {
-      if (segment == 0) return false;
+  static_assert(std::endian::native == std::endian::little, "lane i is byte i");
+  const size_t n = path.size();
+  if (n == 0 || n > kMaxFieldPathBytes) return false;
+  uint64_t any = 0, special = 0;
+  size_t depth = 1;
+  for (size_t off = 0; off < n; off += 8) {
+    uint64_t x = kOnes * 'a';  // padding past the end: a byte that is none of the ones sought
+    std::memcpy(&x, path.data() + off, std::min<size_t>(8, n - off));
+    any |= x;
+    special |= SpecialLanes(x);
+    // Exact per lane: the high bit of each byte equal to '.'.
+    const uint64_t d = x ^ (kOnes * '.');
+    uint64_t dots = ~(((d & ~kHighs) + ~kHighs) | d | ~kHighs);
+    while (dots != 0) {
+      if (depth == kMaxFieldPathDepth) return false;
+      shape->dots[depth - 1] = static_cast<uint16_t>(off + (std::countr_zero(dots) >> 3));
       ++depth;
-      segment = 0;
-    } else {
-      ++segment;
+      dots &= dots - 1;
     }
   }
-  shape->ascii = high < 0x80;
-  shape->escape = escape;
+  // No empty segment: no dot first or last, no two dots in a row.
+  for (size_t k = 0; k + 1 < depth; ++k) {
+    const size_t at = shape->dots[k];
+    if (at == 0 || at + 1 == n || (k > 0 && shape->dots[k - 1] + 1 == at)) return false;
+  }
+  shape->ascii = (any & kHighs) == 0;
+  shape->escape = special != 0;
   shape->depth = depth;
-  return segment > 0 && depth <= kMaxFieldPathDepth;
+  return true;
+}
+
+// The length of the common prefix of a[0, limit) and b[0, limit), eight bytes at a time.
+size_t CommonPrefix(const char* a, const char* b, size_t limit) {
+  size_t i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return i + (std::countr_zero(x ^ y) >> 3);
+  }
+  while (i < limit && a[i] == b[i]) ++i;
+  return i;
 }
 
 }  // namespace
@@ -541,16 +566,29 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   size_t best_common = 0;          // object segments shared with the closest existing field
   size_t insert = fields_.size();  // where the new field goes
   {
+    // Only fields whose path begins with the same byte can share a segment with it: firsts_
+    // finds them (memchr) without visiting the others.
     const char* const np = text_.data() + mark;
-    for (size_t i = 0; i < fields_.size(); ++i) {
+    const char* const firsts = firsts_.data();
+    const size_t n = fields_.size();
+    for (size_t i = 0; i < n; ++i) {
+      const void* hit = std::memchr(firsts + i, np[0], n - i);
+      if (hit == nullptr) break;
+      i = static_cast<size_t>(static_cast<const char*>(hit) - firsts);
       const Field& f = fields_[i];
       const char* const p = text_.data() + f.path_offset;
-      if (p[0] != np[0]) continue;  // the common case: unrelated top-level objects
       const size_t limit = std::min<size_t>(f.path_size, path_size);
-      size_t common_bytes = 0, common_segments = 0;
-      while (common_bytes < limit && p[common_bytes] == np[common_bytes]) {
-        if (p[common_bytes] == '.') ++common_segments;
-        ++common_bytes;
+      const size_t common_bytes = CommonPrefix(p, np, limit);
+      // The dots both paths have before they differ (the bytes are equal up to there). A
+      // sanitised path has its dots where the raw one has them: U+FFFD replaces bytes >= 0x80
+      // only, but the offsets may shift, so they are counted on the stored bytes when it was not
+      // ASCII.
+      size_t common_segments = 0;
+      if (shape.ascii) {
+        while (common_segments + 1 < shape.depth && shape.dots[common_segments] < common_bytes)
+          ++common_segments;
+      } else {
+        for (size_t b = 0; b < common_bytes; ++b) common_segments += np[b] == '.';
       }
       if (common_bytes == limit) {
         if (f.path_size == path_size) {
@@ -608,6 +646,7 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
       static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
   if (below_count == 0) {
     fields_.insert(fields_.begin() + static_cast<ptrdiff_t>(insert), field);
+    firsts_.insert(firsts_.begin() + static_cast<ptrdiff_t>(insert), text_[mark]);
     return *this;
   }
   // Drop the fields below the new path (adjacent: they form one object); the new value takes
@@ -615,6 +654,8 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   fields_[below] = field;
   fields_.erase(fields_.begin() + static_cast<ptrdiff_t>(below) + 1,
                 fields_.begin() + static_cast<ptrdiff_t>(below + below_count));
+  firsts_.erase(firsts_.begin() + static_cast<ptrdiff_t>(below) + 1,
+                firsts_.begin() + static_cast<ptrdiff_t>(below + below_count));
   return *this;
 }
 

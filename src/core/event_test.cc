@@ -454,6 +454,46 @@ TEST(EventJsonTest, RandomSetSequencesMatchBoostJsonTree) {
   }
 }
 
+// Path validation reads eight bytes at a time: dots at every offset around those boundaries.
+TEST(EventJsonTest, PathShapesAcrossWordBoundaries) {
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      std::string path(len, 'k');
+      path[at] = '.';
+      Event e;
+      e.Set(path, 1);
+      const bool valid = at != 0 && at + 1 != len;
+      EXPECT_EQ(e.error().has_value(), !valid) << path;
+      if (at + 1 < len) {
+        path[at + 1] = '.';  // two dots in a row: an empty segment
+        Event twice;
+        twice.Set(path, 1);
+        EXPECT_TRUE(twice.error().has_value()) << path;
+      }
+    }
+  }
+  std::string deep = "a";
+  for (size_t d = 1; d < kMaxFieldPathDepth; ++d) deep += ".a";
+  Event ok;
+  ok.Set(deep, 1);
+  EXPECT_FALSE(ok.error().has_value());
+  // "a":{ per level, "a":1 at the bottom, the closing braces, {, } and \n.
+  EXPECT_EQ(ok.ToJsonLine().size(), 5 * kMaxFieldPathDepth + (kMaxFieldPathDepth - 1) + 3);
+  Event too_deep;
+  too_deep.Set(deep + ".a", 1);
+  EXPECT_TRUE(too_deep.error().has_value());
+  Event longest, too_long;
+  longest.Set(std::string(kMaxFieldPathBytes, 'x'), 1);
+  too_long.Set(std::string(kMaxFieldPathBytes + 1, 'x'), 1);
+  EXPECT_FALSE(longest.error().has_value());
+  EXPECT_TRUE(too_long.error().has_value());
+  // Non-ASCII segments sharing a prefix: sanitised bytes, same nesting.
+  Event wide;
+  wide.Set("\xFF\xFF.a", 1).Set("\xFF\xFF.b", 2).Set("\xFF.c", 3);
+  EXPECT_EQ(wide.ToJsonLine(),
+            "{\"\xEF\xBF\xBD\xEF\xBF\xBD\":{\"a\":1,\"b\":2},\"\xEF\xBF\xBD\":{\"c\":3}}\n");
+}
+
 // ---- byte identity of the written line --------------------------------------------------------
 
 // A proxy.access event as ClientSession::Finish builds it, with the request's own bytes (URL,
