@@ -156,7 +156,6 @@ class Event {
 
   std::string text_;  // paths and values of fields_, and replaced values no longer referenced
   std::vector<Field> fields_;
-  std::string firsts_;  // the first byte of each field's path, in the order of fields_
   // At least the size of the line (AppendJsonLine sizes its output once from it, then writes
   // without further checks): '{', "}\n" and each Set's worst case, never lowered when a field is
   // replaced or dropped.
