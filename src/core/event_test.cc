@@ -398,6 +398,17 @@ TEST(EventJsonTest, ObjectReplacedByValueKeepsItsPlace) {
   EXPECT_EQ(whole.ToJsonLine(), "{\"x\":{\"y\":1}}\n");
 }
 
+// A path of one to four segments drawn from `segs`.
+std::string RandomPath(std::mt19937& rng, const std::vector<std::string>& segs) {
+  const int depth = 1 + static_cast<int>(rng() % 4);
+  std::string path;
+  for (int d = 0; d < depth; ++d) {
+    if (d) path += '.';
+    path += segs[rng() % segs.size()];
+  }
+  return path;
+}
+
 // Random sequences of Set calls over a small set of path segments (so that paths collide,
 // replace each other and run through each other), compared with the boost::json tree: the same
 // fields, values, key order and first error.
@@ -409,12 +420,7 @@ TEST(EventJsonTest, RandomSetSequencesMatchBoostJsonTree) {
     TreeEvent tree;
     const int sets = 1 + static_cast<int>(rng() % 30);
     for (int s = 0; s < sets; ++s) {
-      const int depth = 1 + static_cast<int>(rng() % 4);
-      std::string path;
-      for (int d = 0; d < depth; ++d) {
-        if (d) path += '.';
-        path += segs[rng() % segs.size()];
-      }
+      const std::string path = RandomPath(rng, segs);
       switch (rng() % 5) {
         case 0: {
           const std::string value = segs[rng() % segs.size()] + "\x80";
@@ -592,12 +598,7 @@ TEST(EventJsonTest, LinesAreByteIdenticalToThePreviousWriter) {
     Event e;
     const int sets = 1 + static_cast<int>(rng() % 30);
     for (int s = 0; s < sets; ++s) {
-      const int depth = 1 + static_cast<int>(rng() % 4);
-      std::string path;
-      for (int d = 0; d < depth; ++d) {
-        if (d) path += '.';
-        path += segs[rng() % segs.size()];
-      }
+      const std::string path = RandomPath(rng, segs);
       switch (rng() % 6) {
         case 0: {
           const std::string& head = segs[rng() % segs.size()];
