@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
@@ -213,62 +214,17 @@ void AppendSanitizedUtf8(std::string& out, std::string_view in) {
   }
 }
 
-// Appends `s` (valid UTF-8) as the body of a JSON string (RFC 8259 §7): '"', '\\' and the
-// control characters U+0000..U+001F are escaped, everything else is copied as is.
-void AppendJsonEscaped(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const char* run = s.data();
-  const char* const end = s.data() + s.size();
-  const char* p = s.data();
-  while (true) {
-    // Eight bytes at a time while none of them needs escaping (the usual case): a byte below
-    // 0x20, or equal to '"' or '\\', sets the high bit of its lane in one of the three masks.
-    constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
-    while (end - p >= 8) {
-      uint64_t x;
-      std::memcpy(&x, p, 8);
-      const uint64_t quote = x ^ (kOnes * '"');
-      const uint64_t backslash = x ^ (kOnes * '\\');
-      const uint64_t special = ((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
-                               ((backslash - kOnes) & ~backslash);
-      if (special & kHighs) break;
-      p += 8;
-    }
-    if (p == end) break;
-    const auto c = static_cast<unsigned char>(*p++);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    --p;
-    out.append(run, static_cast<size_t>(p - run));
-    run = ++p;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default: {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-        out.append(u, sizeof(u));
-      }
-    }
-  }
-  out.append(run, static_cast<size_t>(end - run));
+constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+
+// The lanes of `x` (eight bytes) that JSON must escape inside a string — a byte below 0x20, '"'
+// or '\\' — have their high bit set in the result (exact as to whether any lane does; a borrow
+// may also mark a lane above a marked one).
+inline uint64_t SpecialLanes(uint64_t x) {
+  const uint64_t quote = x ^ (kOnes * '"');
+  const uint64_t backslash = x ^ (kOnes * '\\');
+  return (((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
+          ((backslash - kOnes) & ~backslash)) &
+         kHighs;
 }
 
 // Whether a byte must be escaped inside a JSON string.
@@ -280,20 +236,119 @@ constexpr std::array<bool, 256> kNeedsEscape = [] {
   return t;
 }();
 
-// Most keys and values are short and need no escaping: one table lookup per byte decides, and
-// the bytes are then copied in one go.
-void AppendJsonString(std::string& out, std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0;
-  while (i < s.size() && !kNeedsEscape[p[i]]) ++i;
-  out.push_back('"');
-  if (i == s.size()) {
-    out.append(s);
-  } else {
-    out.append(s.data(), i);
-    AppendJsonEscaped(out, s.substr(i));
+// Whether `s` has a byte at or above 0x80 (*high: it must go through AppendSanitizedUtf8) and
+// whether it has one that JSON must escape (*escape), eight bytes at a time. Sanitising keeps
+// every ASCII byte, so *escape holds for the sanitised text too.
+void ScanText(std::string_view s, bool* high, bool* escape) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  uint64_t any = 0, special = 0;
+  while (end - p >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    any |= x;
+    special |= SpecialLanes(x);
+    p += 8;
   }
-  out.push_back('"');
+  unsigned char tail = 0;
+  bool tail_special = false;
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    tail |= c;
+    tail_special |= kNeedsEscape[c];
+  }
+  *high = (any & kHighs) != 0 || tail >= 0x80;
+  *escape = special != 0 || tail_special;
+}
+
+// Writes `s` (valid UTF-8) at `w` as the body of a JSON string (RFC 8259 §7): '"', '\\' and the
+// control characters U+0000..U+001F are escaped, everything else is copied as is. Writes at
+// most 6 × s.size() bytes; returns the end.
+char* WriteJsonEscaped(char* w, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char* run = s.data();
+  const char* const end = s.data() + s.size();
+  const char* p = s.data();
+  auto flush = [&](const char* upto) {
+    std::memcpy(w, run, static_cast<size_t>(upto - run));
+    w += upto - run;
+  };
+  while (true) {
+    // Eight bytes at a time while none of them needs escaping.
+    while (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      if (SpecialLanes(x) != 0) break;
+      p += 8;
+    }
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
+    if (!kNeedsEscape[c]) continue;
+    flush(p - 1);
+    run = p;
+    *w++ = '\\';
+    switch (c) {
+      case '"':
+        *w++ = '"';
+        break;
+      case '\\':
+        *w++ = '\\';
+        break;
+      case '\b':
+        *w++ = 'b';
+        break;
+      case '\f':
+        *w++ = 'f';
+        break;
+      case '\n':
+        *w++ = 'n';
+        break;
+      case '\r':
+        *w++ = 'r';
+        break;
+      case '\t':
+        *w++ = 't';
+        break;
+      default:
+        *w++ = 'u';
+        *w++ = '0';
+        *w++ = '0';
+        *w++ = kHex[c >> 4];
+        *w++ = kHex[c & 0xf];
+    }
+  }
+  flush(end);
+  return w;
+}
+
+// Copies `s` to `w` and returns the end. Most keys and values of an event are under 17 bytes:
+// two overlapping loads and stores copy them without a call to memcpy.
+inline char* CopyText(char* w, std::string_view s) {
+  const char* const p = s.data();
+  const size_t n = s.size();
+  if (n >= 8 && n <= 16) {
+    uint64_t head, tail;
+    std::memcpy(&head, p, 8);
+    std::memcpy(&tail, p + n - 8, 8);
+    std::memcpy(w, &head, 8);
+    std::memcpy(w + n - 8, &tail, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t head, tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    std::memcpy(w, &head, 4);
+    std::memcpy(w + n - 4, &tail, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; ++i) w[i] = p[i];
+  } else {
+    std::memcpy(w, p, n);
+  }
+  return w + n;
+}
+
+// Writes the body of a JSON string: escaped when `escape` says a byte needs it, else copied.
+inline char* WriteJsonText(char* w, std::string_view s, bool escape) {
+  return escape ? WriteJsonEscaped(w, s) : CopyText(w, s);
 }
 
 template <class T>
@@ -435,7 +490,7 @@ Event Event::Make(std::string_view dataset, std::string_view kind, std::string_v
   e.Set("event.kind", kind);
   e.Set("event.action", action);
   e.Set("event.outcome", OutcomeName(outcome));
-  e.SetField("event.id", Kind::kString, [](std::string& out) {
+  e.SetField("event.id", Kind::kString, [](std::string& out, bool&) {
     AppendEventId(out);
     return kEventIdSize;
   });
@@ -446,30 +501,99 @@ void Event::RecordError(std::string message) {
   if (!error_) error_ = MakeError(Errc::kInvalidArgument, std::move(message));
 }
 
-// Whether `path` is well formed (see Event::Set), in one pass without allocating; the
-// message for a malformed one comes from SplitPath.
-bool WellFormedPath(std::string_view path, bool* ascii) {
-  if (path.empty() || path.size() > kMaxFieldPathBytes) return false;
-  size_t depth = 1, segment = 0;
-  unsigned char high = 0;
-  for (const char ch : path) {
-    high |= static_cast<unsigned char>(ch);
-    if (ch == '.') {
-      if (segment == 0) return false;
-      ++depth;
-      segment = 0;
-    } else {
-      ++segment;
-    }
-  }
-  *ascii = high < 0x80;
-  return segment > 0 && depth <= kMaxFieldPathDepth;
+namespace {
+
+struct PathShape {
+  bool ascii;                         // no byte at or above 0x80: nothing to sanitise
+  bool escape;                        // a byte JSON must escape in a key
+  size_t depth;                       // segments
+  uint16_t dots[kMaxFieldPathDepth];  // offsets of the depth - 1 dots
+};
+
+// The high bit of each byte of `x` equal to '.', exactly (no borrow between lanes).
+inline uint64_t DotLanes(uint64_t x) {
+  const uint64_t d = x ^ (kOnes * '.');
+  return ~(((d & ~kHighs) + ~kHighs) | d | ~kHighs);
 }
+
+// Whether `path` is well formed (see Event::Set), without allocating, and its shape; the message
+// for a malformed one comes from SplitPath. Paths of 8 bytes or more are read a word at a time,
+// the last word overlapping the one before (a padded tail or a byte loop costs more on the
+// short constant paths the services set: callgrind, proxy.access events).
+bool WellFormedPath(std::string_view path, PathShape* shape) {
+  static_assert(std::endian::native == std::endian::little, "lane i is byte i");
+  const size_t n = path.size();
+  if (n == 0 || n > kMaxFieldPathBytes) return false;
+  size_t depth = 1;
+  bool ascii, escape;
+  if (n < 8) {
+    unsigned char high = 0;
+    escape = false;
+    for (size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(path[i]);
+      high |= c;
+      escape |= kNeedsEscape[c];
+      if (c != '.') continue;
+      shape->dots[depth - 1] = static_cast<uint16_t>(i);
+      ++depth;
+    }
+    ascii = high < 0x80;
+  } else {
+    uint64_t any = 0, special = 0;
+    // `lanes` masks out the bytes of an overlapping last word that were already looked at.
+    auto word = [&](size_t at, uint64_t lanes) {
+      uint64_t x;
+      std::memcpy(&x, path.data() + at, 8);
+      any |= x;
+      special |= SpecialLanes(x);
+      uint64_t dots = DotLanes(x) & lanes;
+      while (dots != 0) {
+        if (depth == kMaxFieldPathDepth) return false;
+        shape->dots[depth - 1] = static_cast<uint16_t>(at + (std::countr_zero(dots) >> 3));
+        ++depth;
+        dots &= dots - 1;
+      }
+      return true;
+    };
+    size_t off = 0;
+    for (; off + 8 <= n; off += 8) {
+      if (!word(off, ~uint64_t{0})) return false;
+    }
+    if (off < n && !word(n - 8, ~uint64_t{0} << (8 * (off + 8 - n)))) return false;
+    ascii = (any & kHighs) == 0;
+    escape = special != 0;
+  }
+  if (depth > kMaxFieldPathDepth) return false;
+  // No empty segment: no dot first or last, no two dots in a row.
+  for (size_t k = 0; k + 1 < depth; ++k) {
+    const size_t at = shape->dots[k];
+    if (at == 0 || at + 1 == n || (k > 0 && shape->dots[k - 1] + 1 == at)) return false;
+  }
+  shape->ascii = ascii;
+  shape->escape = escape;
+  shape->depth = depth;
+  return true;
+}
+
+// The length of the common prefix of a[0, limit) and b[0, limit), eight bytes at a time.
+size_t CommonPrefix(const char* a, const char* b, size_t limit) {
+  size_t i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return i + (std::countr_zero(x ^ y) >> 3);
+  }
+  while (i < limit && a[i] == b[i]) ++i;
+  return i;
+}
+
+}  // namespace
 
 template <class AppendValue>
 Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_value) {
-  bool ascii = false;
-  if (!WellFormedPath(path, &ascii)) {
+  PathShape shape{};
+  if (!WellFormedPath(path, &shape)) {
     std::string_view segments[kMaxFieldPathDepth];
     size_t count = 0;
     std::string why;
@@ -477,7 +601,7 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
     return *this;
   }
   const size_t mark = text_.size();
-  if (ascii) {
+  if (shape.ascii) {
     text_.append(path);
   } else {
     AppendSanitizedUtf8(text_, path);
@@ -496,15 +620,25 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   size_t insert = fields_.size();  // where the new field goes
   {
     const char* const np = text_.data() + mark;
-    for (size_t i = 0; i < fields_.size(); ++i) {
+    const size_t n = fields_.size();
+    for (size_t i = 0; i < n; ++i) {
+      // The common case: unrelated top-level objects. (A memchr over a side array of first
+      // bytes measured no cheaper, and cost an allocation per event.)
+      if (text_[fields_[i].path_offset] != np[0]) continue;
       const Field& f = fields_[i];
       const char* const p = text_.data() + f.path_offset;
-      if (p[0] != np[0]) continue;  // the common case: unrelated top-level objects
       const size_t limit = std::min<size_t>(f.path_size, path_size);
-      size_t common_bytes = 0, common_segments = 0;
-      while (common_bytes < limit && p[common_bytes] == np[common_bytes]) {
-        if (p[common_bytes] == '.') ++common_segments;
-        ++common_bytes;
+      const size_t common_bytes = CommonPrefix(p, np, limit);
+      // The dots both paths have before they differ (the bytes are equal up to there). A
+      // sanitised path has its dots where the raw one has them: U+FFFD replaces bytes >= 0x80
+      // only, but the offsets may shift, so they are counted on the stored bytes when it was not
+      // ASCII.
+      size_t common_segments = 0;
+      if (shape.ascii) {
+        while (common_segments + 1 < shape.depth && shape.dots[common_segments] < common_bytes)
+          ++common_segments;
+      } else {
+        for (size_t b = 0; b < common_bytes; ++b) common_segments += np[b] == '.';
       }
       if (common_bytes == limit) {
         if (f.path_size == path_size) {
@@ -535,21 +669,31 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   }
   if (same != fields_.size()) text_.resize(mark);  // the field keeps its path bytes
   const size_t value_offset = text_.size();
-  const size_t value_size = append_value(text_);
+  bool value_escape = false;
+  const size_t value_size = append_value(text_, value_escape);
   if (text_.size() > UINT32_MAX) {
     text_.resize(mark);
     RecordError("field \"" + SanitizeUtf8(path) + "\" takes the event past 4 GiB");
     return *this;
   }
+  // What this field can add to the line: a ',', '"', "\":{" or "\":" and one closing '}' per
+  // segment, the key bytes (6 each when escaped as \u00XX), the value (in quotes for a string).
+  const bool value_escaped = kind == Kind::kString && value_escape;
+  line_bound_ += 3 + 5 * shape.depth + (shape.escape ? 6 : 1) * path_size +
+                 (value_escaped ? 6 : 1) * value_size;
+  const uint8_t escape =
+      static_cast<uint8_t>((shape.escape ? kPathEscape : 0) | (value_escaped ? kValueEscape : 0));
   if (same != fields_.size()) {
     Field& f = fields_[same];
     f.kind = kind;
+    f.escape = escape;
     f.value_offset = static_cast<uint32_t>(value_offset);
     f.value_size = static_cast<uint32_t>(value_size);
     return *this;
   }
-  const Field field{static_cast<uint32_t>(mark), static_cast<uint16_t>(path_size), kind,
-                    static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
+  const Field field{
+      static_cast<uint32_t>(mark),         static_cast<uint16_t>(path_size), kind, escape,
+      static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
   if (below_count == 0) {
     fields_.insert(fields_.begin() + static_cast<ptrdiff_t>(insert), field);
     return *this;
@@ -563,25 +707,31 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
 }
 
 Event& Event::Set(std::string_view path, std::string_view value) {
-  return SetField(path, Kind::kString, [value](std::string& out) {
+  return SetField(path, Kind::kString, [value](std::string& out, bool& escape) {
     const size_t before = out.size();
-    AppendSanitizedUtf8(out, value);
+    bool high = false;
+    ScanText(value, &high, &escape);
+    if (high) {
+      AppendSanitizedUtf8(out, value);
+    } else {
+      out.append(value);
+    }
     return out.size() - before;
   });
 }
 
 Event& Event::SetInt(std::string_view path, int64_t value) {
   return SetField(path, Kind::kJson,
-                  [value](std::string& out) { return AppendNumber(out, value); });
+                  [value](std::string& out, bool&) { return AppendNumber(out, value); });
 }
 
 Event& Event::SetUint(std::string_view path, uint64_t value) {
   return SetField(path, Kind::kJson,
-                  [value](std::string& out) { return AppendNumber(out, value); });
+                  [value](std::string& out, bool&) { return AppendNumber(out, value); });
 }
 
 Event& Event::Set(std::string_view path, double value) {
-  return SetField(path, Kind::kJson, [value](std::string& out) -> size_t {
+  return SetField(path, Kind::kJson, [value](std::string& out, bool&) -> size_t {
     if (!std::isfinite(value)) {
       out.append("null");
       return 4;
@@ -596,7 +746,7 @@ Event& Event::Set(std::string_view path, double value) {
 }
 
 Event& Event::Set(std::string_view path, bool value) {
-  return SetField(path, Kind::kJson, [value](std::string& out) -> size_t {
+  return SetField(path, Kind::kJson, [value](std::string& out, bool&) -> size_t {
     out.append(value ? "true" : "false");
     return value ? 4 : 5;
   });
@@ -611,16 +761,19 @@ Event& Event::Set(std::string_view path, const boost::json::value& value) {
   }
   if (clean.is_string()) {
     const boost::json::string& s = clean.get_string();
-    return SetField(path, Kind::kString, [&s](std::string& out) {
+    return SetField(path, Kind::kString, [&s](std::string& out, bool& escape) {
+      bool high = false;
+      ScanText(std::string_view(s.data(), s.size()), &high, &escape);
       out.append(s.data(), s.size());
       return s.size();
     });
   }
   const std::string text = boost::json::serialize(clean);
-  return SetField(path, clean.is_object() ? Kind::kObject : Kind::kJson, [&text](std::string& out) {
-    out.append(text);
-    return text.size();
-  });
+  return SetField(path, clean.is_object() ? Kind::kObject : Kind::kJson,
+                  [&text](std::string& out, bool&) {
+                    out.append(text);
+                    return text.size();
+                  });
 }
 
 const Event::Field* Event::FindField(std::string_view path) const {
@@ -671,17 +824,19 @@ boost::json::object Event::json() const {
 
 std::string Event::ToJsonLine() const {
   std::string line;
-  line.reserve(text_.size() + 8 * fields_.size() + 16);
   AppendJsonLine(line);
   return line;
 }
 
 void Event::AppendJsonLine(std::string& out) const {
   // fields_ is in output order (see SetField): each field closes the objects of the previous
-  // one it is not in and opens its own that are not open yet.
-  // Enough for the usual line (nothing to escape), so that it is written without regrowing.
-  out.reserve(out.size() + text_.size() + 8 * fields_.size() + 4);
-  out.push_back('{');
+  // one it is not in and opens its own that are not open yet. The output is sized once from
+  // line_bound_ and written through a pointer; escaping happens only in fields flagged for it.
+  const size_t base = out.size();
+  out.resize(base + line_bound_);
+  char* const begin = out.data() + base;
+  char* w = begin;
+  *w++ = '{';
   std::string_view prev;    // the previous field's path
   size_t prev_objects = 0;  // its segments before the last: objects open below the top level
   for (size_t k = 0; k < fields_.size(); ++k) {
@@ -701,29 +856,38 @@ void Event::AppendJsonLine(std::string& out) const {
         ++i;
       }
     }
-    for (size_t c = common; c < prev_objects; ++c) out.push_back('}');
-    if (k > 0) out.push_back(',');
+    for (size_t c = common; c < prev_objects; ++c) *w++ = '}';
+    if (k > 0) *w++ = ',';
+    const bool path_escape = (f.escape & kPathEscape) != 0;
     size_t objects = common;
-    while (true) {
-      const size_t dot = path.find('.', start);
-      if (dot == std::string_view::npos) break;
-      AppendJsonString(out, path.substr(start, dot - start));
-      out.append(":{", 2);
+    for (size_t i = start; i < path.size(); ++i) {
+      if (path[i] != '.') continue;
+      *w++ = '"';
+      w = WriteJsonText(w, path.substr(start, i - start), path_escape);
+      std::memcpy(w, "\":{", 3);
+      w += 3;
       ++objects;
-      start = dot + 1;
+      start = i + 1;
     }
-    AppendJsonString(out, path.substr(start));
-    out.push_back(':');
+    *w++ = '"';
+    w = WriteJsonText(w, path.substr(start), path_escape);
+    *w++ = '"';
+    *w++ = ':';
+    const std::string_view value = ValueOf(f);
     if (f.kind == Kind::kString) {
-      AppendJsonString(out, ValueOf(f));
+      *w++ = '"';
+      w = WriteJsonText(w, value, (f.escape & kValueEscape) != 0);
+      *w++ = '"';
     } else {
-      out.append(ValueOf(f));
+      w = CopyText(w, value);
     }
     prev = path;
     prev_objects = objects;
   }
-  for (size_t c = 0; c < prev_objects; ++c) out.push_back('}');
-  out.append("}\n", 2);
+  for (size_t c = 0; c < prev_objects; ++c) *w++ = '}';
+  *w++ = '}';
+  *w++ = '\n';
+  out.resize(base + static_cast<size_t>(w - begin));
 }
 
 }  // namespace seccloud

@@ -124,10 +124,15 @@ class Event {
     kJson,    // the value bytes are JSON text (number, true/false/null, array, object)
     kObject,  // as kJson, but an object: paths may not run into it
   };
+  // Field::escape bits: whether a segment of the path, or a kString value, holds a byte that
+  // JSON must escape ('"', '\\', U+0000..U+001F). Found while the bytes are copied in, so that
+  // writing the line copies everything else as it is, without looking at each byte again.
+  static constexpr uint8_t kPathEscape = 1, kValueEscape = 2;
   struct Field {
     uint32_t path_offset;
     uint16_t path_size;  // sanitised: at most 3 × kMaxFieldPathBytes (U+FFFD per byte)
     Kind kind;
+    uint8_t escape;  // kPathEscape | kValueEscape
     uint32_t value_offset;
     uint32_t value_size;
   };
@@ -136,6 +141,8 @@ class Event {
   Event& SetUint(std::string_view path, uint64_t value);
   // Validates `path`, appends it and the value (written by `append_value`, which returns the
   // value's size) to text_ and places the field.
+  // `append_value(text_, escape)` also sets `escape` (a bool&) when a kString value needs
+  // escaping.
   template <class AppendValue>
   Event& SetField(std::string_view path, Kind kind, AppendValue&& append_value);
   void RecordError(std::string message);
@@ -149,6 +156,10 @@ class Event {
 
   std::string text_;  // paths and values of fields_, and replaced values no longer referenced
   std::vector<Field> fields_;
+  // At least the size of the line (AppendJsonLine sizes its output once from it, then writes
+  // without further checks): '{', "}\n" and each Set's worst case, never lowered when a field is
+  // replaced or dropped.
+  size_t line_bound_ = 3;
   std::optional<Error> error_;
 };
 
