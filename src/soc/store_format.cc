@@ -66,29 +66,8 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const unsigned char* p
 }
 #endif
 
-uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-uint64_t Fmix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
-uint64_t LoadLe64(const char* p, size_t n) {
-  if constexpr (std::endian::native == std::endian::little) {
-    // One unaligned load instead of eight byte loads (TokenHash runs on every indexed token).
-    if (n == 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      return w;
-    }
-  }
-  uint64_t w = 0;
-  for (size_t i = 0; i < n; ++i) w |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-  return w;
-}
+using token_hash_detail::Fmix;
+using token_hash_detail::LoadLe64;
 
 // The bit positions within a 512-bit line: 9-bit slices of a second mix of the hash.
 uint32_t BitOf(uint64_t mixed, uint32_t i) {
@@ -108,29 +87,6 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
   if (hw) return Crc32cHardware(p, data.size(), crc);
 #endif
   return Crc32cSoftware(p, data.size(), crc);
-}
-
-uint64_t TokenHash(std::string_view token) {
-  // MurmurHash3-style, one 64-bit lane, little-endian words; fixed forever.
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (token.size() * 0x87c37b91114253d5ULL);
-  size_t i = 0;
-  for (; i + 8 <= token.size(); i += 8) {
-    uint64_t k = LoadLe64(token.data() + i, 8);
-    k *= 0x87c37b91114253d5ULL;
-    k = Rotl(k, 31);
-    k *= 0x4cf5ad432745937fULL;
-    h ^= k;
-    h = Rotl(h, 27) * 5 + 0x52dce729;
-  }
-  if (i < token.size()) {
-    uint64_t k = LoadLe64(token.data() + i, token.size() - i);
-    k *= 0x87c37b91114253d5ULL;
-    k = Rotl(k, 31);
-    k *= 0x4cf5ad432745937fULL;
-    h ^= k;
-  }
-  h = Fmix(h);
-  return h == 0 ? 1 : h;
 }
 
 void PutVarint(std::string& out, uint64_t v) {
@@ -332,24 +288,30 @@ Bloom BloomBuilder::Finish(bool keep_memory) {
   const size_t max_lines = bits_.size() / kBloomLineBytes;
   size_t lines = max_lines;
   while (lines > 1 && static_cast<double>(lines / 2) * kBloomLineBytes * 8 >= want_bits) lines /= 2;
-  // Folding in one pass: line j of the result is the OR of every line i with i % lines == j.
+  // Folding in one pass: line j of the result is the OR of every line i with i % lines == j,
+  // ORed into the first `lines` lines of bits_ themselves (no scratch allocation: Finish runs
+  // once per block, and Flush seals every open block at once).
   const size_t words = lines * kBloomLineBytes / 8;
-  std::vector<uint64_t> acc(words, 0);
-  for (size_t off = 0; off < bits_.size(); off += words * 8) {
+  char* const first = bits_.data();
+  for (size_t off = words * 8; off < bits_.size(); off += words * 8) {
     for (size_t w = 0; w < words; ++w) {
-      uint64_t v;
-      std::memcpy(&v, bits_.data() + off + w * 8, 8);
-      acc[w] |= v;
+      uint64_t a, v;
+      std::memcpy(&a, first + w * 8, 8);
+      std::memcpy(&v, first + off + w * 8, 8);
+      a |= v;
+      std::memcpy(first + w * 8, &a, 8);
     }
   }
-  std::string folded(words * 8, '\0');
-  std::memcpy(folded.data(), acc.data(), folded.size());
-  bloom.bits = std::move(folded);
   set_bits_ = 0;
   if (keep_memory) {
+    bloom.bits.assign(first, words * 8);
     std::fill(bits_.begin(), bits_.end(), '\0');
     std::fill(recent_.begin(), recent_.end(), 0);
   } else {
+    // The filter's own buffer becomes the folded filter (its spare capacity goes with it: the
+    // Bloom lives only until its block is written).
+    bits_.resize(words * 8);
+    bloom.bits = std::move(bits_);
     bits_ = std::string();
     recent_ = std::vector<uint64_t>();
   }
@@ -588,8 +550,14 @@ void PutDictColumn(std::string& out, std::span<const Record> records,
   std::vector<std::string_view> dict;
   std::vector<uint64_t> ids;
   ids.reserve(records.size());
-  for (const Record& r : records) {
-    const std::string& v = r.*member;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string& v = records[i].*member;
+    // Most records repeat the value of the record before (one source, peer, tenant in a row):
+    // a comparison instead of a hash and a table probe.
+    if (i > 0 && v == records[i - 1].*member) {
+      ids.push_back(ids.back());
+      continue;
+    }
     auto [it, added] = index.emplace(v, dict.size());
     if (added) dict.push_back(v);
     ids.push_back(it->second);
