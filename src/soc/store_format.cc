@@ -90,11 +90,20 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
 }
 
 void PutVarint(std::string& out, uint64_t v) {
+  if (v < 0x80) {
+    out.push_back(static_cast<char>(v));
+    return;
+  }
+  // One append instead of a push_back per byte (the columns and the journal put several per
+  // record).
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
 }
 void PutZigzag(std::string& out, int64_t v) {
   PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
@@ -229,14 +238,7 @@ BloomBuilder::BloomBuilder(size_t max_lines, double bits_per_token)
       bits_per_token_(bits_per_token),
       k_(KFor(bits_per_token)) {}
 
-void BloomBuilder::Insert(uint64_t hash) {
-  if (bits_.empty()) {
-    bits_.assign(max_lines_ * kBloomLineBytes, '\0');
-    recent_.assign(4096, 0);
-  }
-  uint64_t& seen = recent_[(hash >> 40) & 4095];
-  if (seen == hash) return;
-  seen = hash;
+void BloomBuilder::SetBits(uint64_t hash) {
   char* line = bits_.data() + BloomLineOffset(hash, bits_.size());
   const uint64_t mixed = BitsMix(hash);
   for (uint32_t i = 0; i < k_; ++i) {
@@ -248,19 +250,43 @@ void BloomBuilder::Insert(uint64_t hash) {
   }
 }
 
+void BloomBuilder::Insert(uint64_t hash) {
+  if (bits_.empty()) {
+    bits_.assign(max_lines_ * kBloomLineBytes, '\0');
+    recent_.assign(kRecentSlots, 0);
+  }
+  uint64_t& seen = recent_[(hash >> 40) & (kRecentSlots - 1)];
+  if (seen == hash) return;
+  seen = hash;
+  SetBits(hash);
+}
+
 void BloomBuilder::InsertAll(std::span<const uint64_t> hashes) {
   if (hashes.empty()) return;
   if (bits_.empty()) {
     bits_.assign(max_lines_ * kBloomLineBytes, '\0');
-    recent_.assign(4096, 0);
+    recent_.assign(kRecentSlots, 0);
   }
-  // The filter is larger than the L2 cache and a token's line is random: touching the lines of
-  // a record's tokens one after the other costs a cache miss each in sequence. Prefetching them
-  // all first lets the misses overlap.
-  for (const uint64_t hash : hashes) {
-    __builtin_prefetch(bits_.data() + BloomLineOffset(hash, bits_.size()), 1);
+  // Most of a record's tokens repeat those of the records before it (measured on loggen's set:
+  // 92 % of them are in recent_), so recent_ is consulted first, for all of them, and only the
+  // new ones touch the filter. The filter is larger than the L2 cache and a token's line is
+  // random: their lines are prefetched as they are found, so the misses overlap. recent_ is
+  // updated in the same order as one Insert per hash would, so the filter is the same.
+  constexpr size_t kChunk = 256;
+  uint64_t fresh[kChunk];
+  for (size_t from = 0; from < hashes.size(); from += kChunk) {
+    const size_t to = std::min(hashes.size(), from + kChunk);
+    size_t n = 0;
+    for (size_t i = from; i < to; ++i) {
+      const uint64_t hash = hashes[i];
+      uint64_t& seen = recent_[(hash >> 40) & (kRecentSlots - 1)];
+      if (seen == hash) continue;
+      seen = hash;
+      __builtin_prefetch(bits_.data() + BloomLineOffset(hash, bits_.size()), 1);
+      fresh[n++] = hash;
+    }
+    for (size_t i = 0; i < n; ++i) SetBits(fresh[i]);
   }
-  for (const uint64_t hash : hashes) Insert(hash);
 }
 
 double BloomBuilder::EstimateDistinct() const {

@@ -202,6 +202,9 @@ class BloomBuilder {
   // The hashes inserted last, direct-mapped: most tokens of a record (JSON keys, host names)
   // repeat those of the records before it, and a hit here costs no cache miss in bits_.
   std::vector<uint64_t> recent_;
+  static constexpr size_t kRecentSlots = 4096;
+  // Sets hash's bits in its line (recent_ not consulted).
+  void SetBits(uint64_t hash);
 };
 
 // The byte offset of the 64-byte line a token's bits are in.
