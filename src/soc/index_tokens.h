@@ -128,10 +128,26 @@ void ValueTokens(const boost::json::value& v, bool text_field, int depth, Emit& 
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
     case boost::json::kind::double_: {
-      const double d = v.to_number<double>();
-      if (IsIndexedInteger(d)) {
+      // IsIndexedInteger of the value as a double; integers are decided without the
+      // conversion (to_number's error_code path cost more than the rest of the token): one
+      // below 10,000 in magnitude converts exactly, and one at or above it is not indexed
+      // whatever its rounding.
+      int64_t n = 0;
+      bool indexed;
+      if (v.is_int64()) {
+        n = v.get_int64();
+        indexed = n > -10000 && n < 10000;
+      } else if (v.is_uint64()) {
+        indexed = v.get_uint64() < 10000;
+        n = static_cast<int64_t>(v.get_uint64() % 10000);
+      } else {
+        const double d = v.get_double();
+        indexed = IsIndexedInteger(d);
+        if (indexed) n = static_cast<int64_t>(d);
+      }
+      if (indexed) {
         char buf[32];
-        auto r = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
+        auto r = std::to_chars(buf, buf + sizeof buf, n);
         emit(std::string_view(buf, r.ptr - buf));
       }
       break;

@@ -240,9 +240,12 @@ BloomBuilder::BloomBuilder(size_t max_lines, double bits_per_token)
 
 void BloomBuilder::SetBits(uint64_t hash) {
   char* line = bits_.data() + BloomLineOffset(hash, bits_.size());
-  const uint64_t mixed = BitsMix(hash);
-  for (uint32_t i = 0; i < k_; ++i) {
-    const uint32_t bit = BitOf(mixed, i);
+  // BitOf(mixed, i) for i < kBloomMaxK (7; KFor never gives more) is the i-th 9-bit slice:
+  // shifted out one slice per bit instead of recomputing i % 7 and i / 7.
+  static_assert(kBloomMaxK <= 7);
+  uint64_t slices = BitsMix(hash);
+  for (uint32_t i = 0; i < k_; ++i, slices >>= 9) {
+    const auto bit = static_cast<uint32_t>(slices & 511);
     const auto old = static_cast<unsigned char>(line[bit / 8]);
     const unsigned mask = 1u << (bit % 8);
     set_bits_ += (old & mask) == 0;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -75,6 +77,29 @@ TEST(StoreIngestTest, VarintRoundTripsAtEveryLength) {
   std::string one;
   PutVarint(one, 300);
   EXPECT_EQ(one, std::string("\xac\x02", 2));
+}
+
+// Numbers are indexed as before integers were decided without a conversion to double: the
+// decimal text of a value whose double is an integer of magnitude below 10,000.
+TEST(StoreIngestTest, NumberTokensEqualTheDoubleRule) {
+  boost::json::array values = {-10001, -10000, -9999, -1,    0,         1,
+                               42,     9999,   10000, 10001, INT64_MIN, INT64_MAX};
+  for (uint64_t u : {uint64_t{0}, uint64_t{9999}, uint64_t{10000}, UINT64_MAX}) {
+    values.emplace_back(u);
+  }
+  for (double d :
+       {-0.0, 0.5, -9999.0, 9999.0, 9999.5, 10000.0, 1e300,
+        std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    values.emplace_back(d);
+  }
+  for (const auto& v : values) {
+    std::vector<std::string> got, want;
+    auto collect = [&](std::string_view t) { got.emplace_back(t); };
+    index_tokens::ValueTokens(v, /*text_field=*/false, 0, collect);
+    const double d = v.to_number<double>();
+    if (IsIndexedInteger(d)) want.push_back(std::to_string(static_cast<int64_t>(d)));
+    EXPECT_EQ(got, want) << boost::json::serialize(v);
+  }
 }
 
 }  // namespace
