@@ -39,19 +39,43 @@ inline constexpr ByteClasses kBytes;
 // for its token, and a byte at a time with a branch per byte cost more than hashing it).
 inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, src + i, 8);
-    // Per byte, without carries between bytes: its low seven bits plus 0x3f reach 0x80 when
-    // they are >= 'A', plus 0x25 when they are > 'Z'; bytes >= 0x80 are not ASCII letters.
+  // Per byte, without carries between bytes: its low seven bits plus 0x3f reach 0x80 when they
+  // are >= 'A', plus 0x25 when they are > 'Z'; bytes >= 0x80 are not ASCII letters. 0x80 >> 2
+  // is 0x20, the case bit.
+  auto lower8 = [](uint64_t w) {
     const uint64_t low7 = w & ~kHigh;
     const uint64_t upper =
         (low7 + 0x3f3f3f3f3f3f3f3fULL) & ~(low7 + 0x2525252525252525ULL) & ~w & kHigh;
-    w |= upper >> 2;  // 0x80 >> 2 is 0x20, the case bit
-    std::memcpy(dst + i, &w, 8);
+    return w | (upper >> 2);
+  };
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, src + i, 8);
+      w = lower8(w);
+      std::memcpy(dst + i, &w, 8);
+    }
+    if (n % 8 != 0) {
+      // The last eight bytes again (lowering is idempotent, and src is read, not dst).
+      uint64_t w;
+      std::memcpy(&w, src + n - 8, 8);
+      w = lower8(w);
+      std::memcpy(dst + n - 8, &w, 8);
+    }
+    return;
   }
-  for (; i < n; ++i) dst[i] = kBytes.lower[static_cast<unsigned char>(src[i])];
+  if (n >= 4) {
+    // Two overlapping four-byte words, in the low half of one (no carries cross bytes).
+    uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    a = static_cast<uint32_t>(lower8(a));
+    b = static_cast<uint32_t>(lower8(b));
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) dst[i] = kBytes.lower[static_cast<unsigned char>(src[i])];
 }
 
 // ForEachTextToken's rules; emit(std::string_view lowered) per token. The view is valid only
