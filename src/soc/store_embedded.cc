@@ -1222,7 +1222,16 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   for (size_t i = 0; i < records.size(); ++i) {
     const int64_t day = DayOf(records[i].time_ms);
     if (p == nullptr || classes[i] != classes[i - 1] || day != p->day) {
-      p = GetPartition(classes[i], day);
+      // A batch interleaves a few partitions (its sources' classes and days): those it filed
+      // into already are found here, without the map's lock and string comparisons.
+      Partition* seen = nullptr;
+      for (Partition* t : touched) {
+        if (t->day == day && t->data_class == classes[i]) {
+          seen = t;
+          break;
+        }
+      }
+      p = seen != nullptr ? seen : GetPartition(classes[i], day);
     }
     const bool use_prepared = prepared != nullptr && !normalized_here[i];
     if (i + 1 < records.size()) {
