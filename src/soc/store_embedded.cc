@@ -917,18 +917,17 @@ void PrefetchRecord(const Record& r, bool fields) {
   for (size_t off = 0; off < std::min(table, kMaxBytes); off += 64) __builtin_prefetch(kv + off);
 }
 
-Record Slim(const Record& r) {
-  Record s;
-  s.seq = r.seq;
-  s.time_ms = r.time_ms;
-  s.received_ms = r.received_ms;
-  s.format = r.format;
-  s.source = r.source;
-  s.peer = r.peer;
-  s.tenant = r.tenant;
-  s.raw = r.raw;
-  s.truncated = r.truncated;
-  return s;
+// r without its fields, built in place in *s (a fresh Record: no move of a temporary).
+void SlimInto(const Record& r, Record* s) {
+  s->seq = r.seq;
+  s->time_ms = r.time_ms;
+  s->received_ms = r.received_ms;
+  s->format = r.format;
+  s->source = r.source;
+  s->peer = r.peer;
+  s->tenant = r.tenant;
+  s->raw = r.raw;
+  s->truncated = r.truncated;
 }
 
 Status EmbeddedStore::ReplayJournal() {
@@ -1223,7 +1222,16 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   for (size_t i = 0; i < records.size(); ++i) {
     const int64_t day = DayOf(records[i].time_ms);
     if (p == nullptr || classes[i] != classes[i - 1] || day != p->day) {
-      p = GetPartition(classes[i], day);
+      // A batch interleaves a few partitions (its sources' classes and days): those it filed
+      // into already are found here, without the map's lock and string comparisons.
+      Partition* seen = nullptr;
+      for (Partition* t : touched) {
+        if (t->day == day && t->data_class == classes[i]) {
+          seen = t;
+          break;
+        }
+      }
+      p = seen != nullptr ? seen : GetPartition(classes[i], day);
     }
     const bool use_prepared = prepared != nullptr && !normalized_here[i];
     if (i + 1 < records.size()) {
@@ -1238,7 +1246,7 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
       Index(p, records[i], datasets[i]);
     }
     if (p->open.pending.empty()) touched.push_back(p);
-    p->open.pending.push_back(Slim(records[i]));
+    SlimInto(records[i], &p->open.pending.emplace_back());
     if (failed_ && BlockFull(*p)) {
       Publish(p);
       if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) failed_ = s.error();

@@ -92,6 +92,7 @@
 
 #include "core/result.h"
 #include "soc/record.h"
+#include "soc/token_hash.h"
 
 namespace seccloud::soc::store_internal {
 
@@ -113,8 +114,7 @@ inline constexpr uint32_t kMaxJournalPayload = 1u << 30;
 inline constexpr size_t kBloomLineBytes = 64;
 
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
-// A fixed 64-bit hash of a token (persisted in Bloom filters: never change it).
-uint64_t TokenHash(std::string_view token);
+// TokenHash(token): token_hash.h (inline; persisted in Bloom filters: never change it).
 // Block version 7: a Compact()ed block's token set also holds, for every token some record's
 // fields yield that occurs neither in that record's raw text (lower-cased) nor among its
 // metadata values (ForEachFieldTokenNotIn, query_internal.h), this second hash of it. When a
@@ -202,6 +202,9 @@ class BloomBuilder {
   // The hashes inserted last, direct-mapped: most tokens of a record (JSON keys, host names)
   // repeat those of the records before it, and a hit here costs no cache miss in bits_.
   std::vector<uint64_t> recent_;
+  static constexpr size_t kRecentSlots = 4096;
+  // Sets hash's bits in its line (recent_ not consulted).
+  void SetBits(uint64_t hash);
 };
 
 // The byte offset of the 64-byte line a token's bits are in.
