@@ -264,6 +264,20 @@ void ScanText(std::string_view s, bool* high, bool* escape) {
 // Writes `s` (valid UTF-8) at `w` as the body of a JSON string (RFC 8259 §7): '"', '\\' and the
 // control characters U+0000..U+001F are escaped, everything else is copied as is. Writes at
 // most 6 × s.size() bytes; returns the end.
+// The size WriteJsonEscaped gives s: two bytes for a quote, a backslash or a control character
+// with a short escape, six (\u00XX) for the other control characters.
+size_t JsonEscapedSize(std::string_view s) {
+  size_t size = s.size();
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!kNeedsEscape[c]) continue;
+    const bool short_escape =
+        c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t';
+    size += short_escape ? 1 : 5;
+  }
+  return size;
+}
+
 char* WriteJsonEscaped(char* w, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* run = s.data();
@@ -677,10 +691,14 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
     return *this;
   }
   // What this field can add to the line: a ',', '"', "\":{" or "\":" and one closing '}' per
-  // segment, the key bytes (6 each when escaped as \u00XX), the value (in quotes for a string).
+  // segment, the key bytes (6 each when escaped as \u00XX; a path is short), the value (in
+  // quotes for a string; an escaped one's exact size, counted only for values that need it,
+  // so one quote in a 64 KiB value does not reserve 384 KiB).
   const bool value_escaped = kind == Kind::kString && value_escape;
-  line_bound_ += 3 + 5 * shape.depth + (shape.escape ? 6 : 1) * path_size +
-                 (value_escaped ? 6 : 1) * value_size;
+  line_bound_ +=
+      3 + 5 * shape.depth + (shape.escape ? 6 : 1) * path_size +
+      (value_escaped ? JsonEscapedSize(std::string_view(text_).substr(value_offset, value_size))
+                     : value_size);
   const uint8_t escape =
       static_cast<uint8_t>((shape.escape ? kPathEscape : 0) | (value_escaped ? kValueEscape : 0));
   if (same != fields_.size()) {

@@ -107,7 +107,8 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
   first_out_.assign(n, 0);
   for (uint32_t s = 0; s < n; ++s) first_out_[s] = has_output_[s] ? s : dict_[s];
   delta_.clear();
-  if (classes_ > 0 && n * classes_ <= max_dense_cells) {
+  // The bound is on the cells Scan reads: rows of the even stride below.
+  if (classes_ > 0 && n * ((classes_ + 1) & ~uint32_t{1}) <= max_dense_cells) {
     // delta(s, c) = the trie edge when there is one, else delta(fail(s), c); BFS order makes
     // fail(s)'s row complete before s's.
     delta_.assign(n * classes_, 0);

@@ -1222,10 +1222,14 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   for (size_t i = 0; i < records.size(); ++i) {
     const int64_t day = DayOf(records[i].time_ms);
     if (p == nullptr || classes[i] != classes[i - 1] || day != p->day) {
-      // A batch interleaves a few partitions (its sources' classes and days): those it filed
-      // into already are found here, without the map's lock and string comparisons.
+      // A batch interleaves a few partitions (its sources' classes and days): the ones it filed
+      // into last are found here without the map's lock. Only the last few are looked at, so a
+      // batch whose every record names another day (hostile timestamps) costs no more than
+      // GetPartition per record, not a scan of all it touched.
       Partition* seen = nullptr;
-      for (Partition* t : touched) {
+      const size_t look = std::min<size_t>(touched.size(), 8);
+      for (size_t k = touched.size() - look; k < touched.size(); ++k) {
+        Partition* t = touched[k];
         if (t->day == day && t->data_class == classes[i]) {
           seen = t;
           break;
