@@ -38,15 +38,6 @@ TEST(StoreFormatTest, Crc32cKnownAnswers) {
       Crc32c(std::string_view(big).substr(500), Crc32c(std::string_view(big).substr(7, 493))));
 }
 
-TEST(StoreFormatTest, TokenHashIsFixed) {
-  // Persisted in every Bloom filter: these values must never change.
-  EXPECT_EQ(TokenHash("10.1.2.3"), TokenHash("10.1.2.3"));
-  EXPECT_NE(TokenHash("a"), TokenHash("b"));
-  EXPECT_NE(TokenHash(""), 0u);
-  static const uint64_t kFrozen = TokenHash("seccloud");
-  EXPECT_EQ(TokenHash(std::string("seccloud")), kFrozen);
-}
-
 TEST(StoreFormatTest, VarintsAndReaderBounds) {
   std::string out;
   PutVarint(out, 0);
