@@ -18,8 +18,9 @@
 //                    [--archive-level 19] [--seed 18] [--keep] [--search-only [--compact]]
 //
 // --search-only searches WORK/store left by an earlier --keep run (drop the page cache between,
-// `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure); with --compact it first
-// Compact()s what that store still holds uncompacted (e.g. after a change to Compact).
+// `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure) and leaves it there (it
+// opens it, so a new journal file is written into it); with --compact it first Compact()s what
+// that store still holds uncompacted (e.g. after a change to Compact).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -1200,7 +1201,8 @@ int Main(int argc, char** argv) {
     CompactStore(so, span, **opened);
   }
   Searches(so, span);
-  if (!o.keep) fs::remove_all(o.work);
+  // A store this run did not make (--search-only) is never removed, --keep or not.
+  if (!o.keep && !o.search_only) fs::remove_all(o.work);
   return 0;
 }
 
