@@ -2,6 +2,10 @@
 // most `window` items ahead of the consumer, and the consumer takes the results in index order.
 // The search decodes and prefilters its candidate blocks this way (both cores), while it merges
 // and delivers records in time order on its own thread; memory stays bounded by the window.
+// The window opens as items are taken: Take(i) lets items below i + min(window, threads + items
+// taken before) start, so at first each thread has one item and none waits in line — a consumer
+// that stops after its first item (a search whose first block fills its limit) waits for no
+// item started after it, and had at most threads - 1 others worked on.
 #ifndef SECCLOUD_SOC_ORDERED_PIPELINE_H_
 #define SECCLOUD_SOC_ORDERED_PIPELINE_H_
 
@@ -57,13 +61,12 @@ class OrderedPipeline {
       work_(i, &result);
       return result;
     }
-    taken_ = i;  // the workers may now run up to i + window
+    limit_ = std::max(limit_, i + std::min(window_, workers_.size() + taken_));
     cv_.notify_all();
     cv_.wait(lock, [&] { return slots_[i].has_value(); });
     T result = std::move(*slots_[i]);
     slots_[i].reset();
-    taken_ = i + 1;
-    cv_.notify_all();
+    ++taken_;
     return result;
   }
 
@@ -71,7 +74,7 @@ class OrderedPipeline {
   void Run() {
     std::unique_lock lock(mu_);
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || (claimed_ < n_ && claimed_ < taken_ + window_); });
+      cv_.wait(lock, [&] { return stop_ || (claimed_ < n_ && claimed_ < limit_); });
       if (stop_) return;
       const size_t i = claimed_++;
       lock.unlock();
@@ -89,7 +92,8 @@ class OrderedPipeline {
   std::condition_variable cv_;
   std::vector<std::optional<T>> slots_;  // guarded by mu_
   size_t claimed_ = 0;                   // the next item a worker starts
-  size_t taken_ = 0;                     // the consumer's item: workers stay below it + window
+  size_t limit_ = 0;                     // workers start items below it (set by Take)
+  size_t taken_ = 0;                     // items taken so far
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };
