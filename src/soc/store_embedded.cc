@@ -61,6 +61,7 @@ constexpr size_t kMaxReportedProblems = 16;
 // fewer; EmbeddedStoreOptions::search_threads), one block more than threads ahead of the merge:
 // memory stays a few blocks.
 constexpr size_t kSearchThreads = 4;
+constexpr size_t kMaxSearchThreads = 64;  // EmbeddedStoreOptions::search_threads is cut to it
 // What a search asks the kernel to read ahead of the blocks its token index kept.
 constexpr uint64_t kSearchReadAheadBytes = uint64_t{64} << 20;
 constexpr size_t kMaxDatasetBytes = 128;
@@ -1605,7 +1606,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
   }
   // Fewer than two threads: every candidate is done on this thread, in turn.
   size_t threads = options_.search_threads != 0
-                       ? options_.search_threads
+                       ? std::min(options_.search_threads, kMaxSearchThreads)
                        : std::min<size_t>(kSearchThreads, std::thread::hardware_concurrency());
   if (threads < 2 || candidates.size() < 2) threads = 0;
   OrderedPipeline<PrefilteredBlock> pipeline(candidates.size(), threads, threads + 1, work);
