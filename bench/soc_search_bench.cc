@@ -16,10 +16,12 @@
 //
 //   soc_search_bench --records N [--days 30] [--work DIR] [--needles 5] [--batch 16384]
 //                    [--archive-level 19] [--seed 18] [--keep] [--search-only [--compact]]
+//                    [--search-threads N]
 //
 // --search-only searches WORK/store left by an earlier --keep run (drop the page cache between,
-// `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure); with --compact it first
-// Compact()s what that store still holds uncompacted (e.g. after a change to Compact).
+// `sync; echo 3 > /proc/sys/vm/drop_caches`, for the cold-ish figure) and leaves it there (it
+// opens it, so a new journal file is written into it); with --compact it first Compact()s what
+// that store still holds uncompacted (e.g. after a change to Compact).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -933,7 +935,8 @@ struct Options {
   uint64_t seed = 18;
   bool keep = false;
   bool search_only = false;
-  bool compact = false;  // with --search-only: Compact() the kept store first
+  bool compact = false;       // with --search-only: Compact() the kept store first
+  size_t search_threads = 0;  // EmbeddedStoreOptions::search_threads (0: the cores, at most 4)
 };
 
 // The span: --days ending 2026-11-01T00:00:00Z, as loggen.py's default.
@@ -1169,10 +1172,12 @@ int Main(int argc, char** argv) {
       o.compact = true;
     } else if (a == "--search-only") {
       o.search_only = true;
+    } else if (a == "--search-threads") {
+      o.search_threads = std::stoul(next());
     } else {
       Die("unknown option " + a +
           " (--records N, --days D, --work DIR, --needles N, --batch N, --archive-level L, "
-          "--seed S, --keep, --search-only, --compact)");
+          "--seed S, --keep, --search-only, --compact, --search-threads N)");
     }
   }
   if (o.records == 0 || o.batch == 0 || o.batch > 1'000'000 || o.days <= 0 || o.needles < 0 ||
@@ -1184,6 +1189,7 @@ int Main(int argc, char** argv) {
   so.normalize = [](soc::Record& r) { soc::Normalize(r); };
   so.sync = false;  // this measures search; ingest with fdatasync is soc_store_bench's figure
   so.archive_level = o.archive_level;
+  so.search_threads = o.search_threads;
   if (!o.search_only) {
     fs::remove_all(so.directory);
     auto opened = soc::OpenEmbeddedStore(so);
@@ -1200,7 +1206,8 @@ int Main(int argc, char** argv) {
     CompactStore(so, span, **opened);
   }
   Searches(so, span);
-  if (!o.keep) fs::remove_all(o.work);
+  // A store this run did not make (--search-only) is never removed, --keep or not.
+  if (!o.keep && !o.search_only) fs::remove_all(o.work);
   return 0;
 }
 

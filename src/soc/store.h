@@ -203,6 +203,9 @@ struct EmbeddedStoreOptions {
   double bloom_bits_per_token = 10;                    // ingest blocks: ~1% false positives
   double archive_bloom_bits_per_token = 8;  // Compact()ed blocks: ~2.5%, for a smaller archive
   bool sync = true;  // fdatasync on commit; false only for tests and benchmarks of CPU cost
+  // Threads a search decodes its blocks on (results are the same whatever the number): 0, the
+  // machine's cores up to 4; 1, the searching thread alone; at most 64.
+  size_t search_threads = 0;
 };
 
 Result<std::unique_ptr<LogStore>> OpenEmbeddedStore(EmbeddedStoreOptions options);

@@ -32,10 +32,12 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <thread>
 #include <tuple>
 #include <unordered_set>
 
 #include "soc/index_tokens.h"
+#include "soc/ordered_pipeline.h"
 #include "soc/query_internal.h"
 #include "soc/store.h"
 #include "soc/store_internal.h"
@@ -55,6 +57,13 @@ constexpr size_t kMaxCheckpoints = 10'000;
 constexpr size_t kMaxCheckpointValueBytes = 64 << 10;
 constexpr size_t kMaxGetBySeq = 100'000;
 constexpr size_t kMaxReportedProblems = 16;
+// A search decodes its candidate blocks on up to this many threads (the machine's cores if
+// fewer; EmbeddedStoreOptions::search_threads), one block more than threads ahead of the merge:
+// memory stays a few blocks.
+constexpr size_t kSearchThreads = 4;
+constexpr size_t kMaxSearchThreads = 64;  // EmbeddedStoreOptions::search_threads is cut to it
+// What a search asks the kernel to read ahead of the blocks its token index kept.
+constexpr uint64_t kSearchReadAheadBytes = uint64_t{64} << 20;
 constexpr size_t kMaxDatasetBytes = 128;
 // Ingest Bloom filters are built at this many 64-byte lines and folded to size when sealed:
 // 64 KiB, room for ~52,000 distinct tokens at 10 bits each. Small enough to stay in L2 while
@@ -112,6 +121,16 @@ Status WriteFull(int fd, uint64_t offset, std::string_view data, const fs::path&
     offset += static_cast<uint64_t>(n);
   }
   return {};
+}
+
+// Asks the kernel to start reading [offset, offset + len) into the page cache and returns at
+// once: a search hints all the small index reads of a pass first, so a cold disk serves them at
+// depth rather than one after another. Only a hint: errors show on the read that follows.
+void ReadAhead(int fd, uint64_t offset, uint64_t len) {
+  if (len > 0) {
+    (void)::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(len),
+                          POSIX_FADV_WILLNEED);
+  }
 }
 
 // Reads exactly len bytes; a short file is an error (kInvalidArgument: the data is not there).
@@ -489,6 +508,22 @@ struct Key {
   int64_t time;
   uint64_t seq;
 };
+// A candidate block as a search's pipeline hands it over: each record inside the time range,
+// the tenants and past the cursor, in block order, by key, and the records that passed the raw
+// text check (the others are only counted, and only when the limit has not cut them off).
+struct PrefilteredBlock {
+  static constexpr uint32_t kRejected = UINT32_MAX;  // rejected on its raw text
+  struct Entry {
+    Key key;
+    uint32_t kept;  // index into kept, or kRejected
+  };
+  bool ok = true;          // false: the block could not be read or decoded (why)
+  bool cancelled = false;  // the search's cancel flag was seen set: the rest is not there
+  std::string why;
+  std::vector<Entry> entries;
+  std::vector<Record> kept;
+};
+
 struct KeyOrder {
   bool newest_first;
   bool operator()(const Key& a, const Key& b) const {
@@ -1362,31 +1397,80 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     return gcs ? GcsBucketHas(line, c.meta->gcs_rice, probe.value)
                : BloomLineHas(line, h, c.meta->bloom_k);
   };
+  // Before a pass of index_may_hold over candidates, the kernel is asked for all the directory
+  // bytes (or Bloom lines), then, from those, for all the buckets: a cold disk sees the
+  // thousands of small reads at depth. The probes themselves read as before.
+  std::string directory;
+  auto read_ahead_probes = [&](std::span<const std::pair<size_t, uint64_t>> probes) {
+    for (const auto& [ci, h] : probes) {
+      const Candidate& c = candidates[ci];
+      const bool gcs = c.meta->bloom_k == 0;
+      ReadAhead(c.file->fd,
+                c.meta->bloom_offset() + (gcs ? 4 * GcsLocate(h, *c.meta).bucket
+                                              : BloomLineOffset(h, c.meta->bloom_len)),
+                gcs ? 8 : kBloomLineBytes);
+    }
+    for (const auto& [ci, h] : probes) {
+      const Candidate& c = candidates[ci];
+      if (c.meta->bloom_k != 0) continue;
+      uint64_t from = 0, to = 0;
+      if (ReadFull(c.file->fd, c.meta->bloom_offset() + 4 * GcsLocate(h, *c.meta).bucket, 8,
+                   &directory, c.file->path) &&
+          GcsBucketRange(directory, *c.meta, &from, &to)) {
+        ReadAhead(c.file->fd, c.meta->bloom_offset() + from, to - from);
+      }
+    }
+  };
+  std::vector<std::pair<size_t, uint64_t>> probes;
   if (!hashes.empty()) {
-    std::vector<Candidate> kept;
-    for (auto& c : candidates) {
-      if (cancelled()) return stats;
-      bool may = true;
-      for (uint64_t h : hashes) {
-        std::string error;
-        if (!index_may_hold(c, h, &error)) {
-          if (!error.empty()) {
-            ++stats.blocks_corrupt;
-            add_problem(At(c.file->path, c.meta->offset, error));
-          }
-          may = false;
-          break;
+    // Token by token over the candidates not yet ruled out; each candidate's outcome is the
+    // same as probing its tokens in order and stopping at the first the index rules out, and
+    // outcomes are counted and reported in candidate order.
+    std::vector<size_t> alive(candidates.size());
+    for (size_t ci = 0; ci < alive.size(); ++ci) alive[ci] = ci;
+    std::vector<std::string> errors(candidates.size());
+    std::vector<uint8_t> ruled_out(candidates.size(), 0);
+    for (uint64_t h : hashes) {
+      if (alive.empty()) break;
+      probes.clear();
+      for (size_t ci : alive) probes.emplace_back(ci, h);
+      read_ahead_probes(probes);
+      std::vector<size_t> still;
+      for (size_t ci : alive) {
+        if (cancelled()) return stats;
+        if (index_may_hold(candidates[ci], h, &errors[ci])) {
+          still.push_back(ci);
+        } else {
+          ruled_out[ci] = 1;
         }
       }
-      if (may)
+      alive = std::move(still);
+    }
+    std::vector<Candidate> kept;
+    for (size_t ci = 0; ci < candidates.size(); ++ci) {
+      Candidate& c = candidates[ci];
+      if (!ruled_out[ci]) {
         kept.push_back(std::move(c));
-      else
-        ++stats.blocks_ruled_out;
+        continue;
+      }
+      if (!errors[ci].empty()) {
+        ++stats.blocks_corrupt;
+        add_problem(At(c.file->path, c.meta->offset, errors[ci]));
+      }
+      ++stats.blocks_ruled_out;
     }
     candidates = std::move(kept);
     // Version 7 token sets say which required tokens no record of the block holds outside its
     // raw text and metadata (FieldOnlyTokenHash): for those, every record is checked on its raw
     // text before it is normalised (a section that cannot be read proves nothing).
+    probes.clear();
+    for (size_t ci = 0; ci < candidates.size(); ++ci) {
+      if (candidates[ci].meta->version < 7 || candidates[ci].meta->bloom_k != 0) continue;
+      for (size_t i = 0; i < hashes.size() && i < 64; ++i) {
+        probes.emplace_back(ci, FieldOnlyTokenHash(query.required_tokens()[i]));
+      }
+    }
+    read_ahead_probes(probes);
     for (auto& c : candidates) {
       if (c.meta->version < 7 || c.meta->bloom_k != 0) continue;
       if (cancelled()) return stats;
@@ -1430,10 +1514,6 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
       if (!more || delivered >= options.limit) stopped = true;
     }
   };
-  std::vector<Record> records;
-  std::vector<uint8_t> flags;
-  std::vector<std::string> block_values;  // lower-cased dataset names of the block
-  std::string lowered;
   // A record can be rejected without normalising it when a required token it could hold only in
   // its raw text or its metadata values (source, format, tenant, the block's datasets) occurs in
   // none of them: every required token when the record's field tokens all occur in its raw text
@@ -1450,8 +1530,10 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
   }
   if (required.size() > 64) lettered = ~uint64_t{0};
-  // check: bit i for required token i (< 64); every: all of them.
-  auto may_match = [&](const Record& r, uint64_t check, bool every) {
+  // check: bit i for required token i (< 64); every: all of them. block_values: the lower-cased
+  // dataset names of the record's block; lowered: scratch. Safe on any thread.
+  auto may_match = [&](const Record& r, uint64_t check, bool every,
+                       const std::vector<std::string>& block_values, std::string& lowered) {
     std::string_view text = r.raw;
     if (every ? lettered != 0 : (check & lettered) != 0) {
       lowered.assign(r.raw);
@@ -1475,41 +1557,97 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
     return true;
   };
+  // Each candidate is read, decoded and checked without normalising (time range, tenants,
+  // cursor, raw text) on the pipeline's threads, a few candidates ahead; this thread takes the
+  // results in candidate order and does the rest as one loop would: the limit's cut-off,
+  // normalising, matching, the merge. The memory candidate's records are moved by its worker.
+  const bool any_cancel = options.cancel != nullptr;
+  auto cancel_seen = [&] { return any_cancel && options.cancel->load(std::memory_order_relaxed); };
+  auto prefilter = [&](const Candidate& c, std::vector<Record>& records,
+                       const std::vector<uint8_t>& flags, PrefilteredBlock* out) {
+    std::vector<std::string> block_values;  // lower-cased dataset names of the block
+    std::string lowered;
+    if (c.meta != nullptr) {
+      for (const auto& d : c.meta->datasets) block_values.push_back(LowerAsciiCopy(d));
+    }
+    const bool flagged = !hashes.empty() && flags.size() == records.size();
+    for (size_t ri = 0; ri < records.size(); ++ri) {
+      // A block of an archive holds up to 65,536 records: look for cancellation in between too.
+      if (ri % 4096 == 4095 && cancel_seen()) {
+        out->cancelled = true;
+        return;
+      }
+      Record& r = records[ri];
+      if (!time_ok(r.time_ms) || !tenant_ok(r.tenant)) continue;
+      const Key k = key_of(r);
+      if (!after_ok(k)) continue;
+      const bool every = flagged && (flags[ri] & kFlagFieldsInRaw);
+      if ((every || c.raw_only != 0) && !may_match(r, c.raw_only, every, block_values, lowered)) {
+        out->entries.push_back({k, PrefilteredBlock::kRejected});
+        continue;
+      }
+      out->entries.push_back({k, static_cast<uint32_t>(out->kept.size())});
+      out->kept.push_back(std::move(r));
+    }
+  };
+  auto work = [&](size_t ci, PrefilteredBlock* out) {
+    const Candidate& c = candidates[ci];
+    if (cancel_seen()) {
+      out->cancelled = true;
+      return;
+    }
+    std::vector<Record> records;
+    std::vector<uint8_t> flags;
+    if (c.meta == nullptr) {
+      records = std::move(memory);
+    } else if (!Decode(c, &records, &out->why, &flags)) {
+      out->ok = false;
+      return;
+    }
+    prefilter(c, records, flags, out);
+  };
+  // After the token index, the few blocks left are asked of the kernel at once (bounded).
+  if (!hashes.empty()) {
+    uint64_t asked = 0;
+    for (const Candidate& c : candidates) {
+      if (c.meta == nullptr) continue;
+      if (asked + c.meta->body_len > kSearchReadAheadBytes) break;
+      ReadAhead(c.file->fd, c.meta->body_offset(), c.meta->body_len);
+      asked += c.meta->body_len;
+    }
+  }
+  // Fewer than two threads: every candidate is done on this thread, in turn.
+  size_t threads = options_.search_threads != 0
+                       ? std::min(options_.search_threads, kMaxSearchThreads)
+                       : std::min<size_t>(kSearchThreads, std::thread::hardware_concurrency());
+  if (threads < 2 || candidates.size() < 2) threads = 0;
+  OrderedPipeline<PrefilteredBlock> pipeline(candidates.size(), threads, threads + 1, work);
   for (size_t ci = 0; ci < candidates.size() && !stopped; ++ci) {
     if (cancelled()) return stats;
     const Candidate& c = candidates[ci];
     emit_until(&c);
     if (stopped) break;
-    records.clear();
-    flags.clear();
-    block_values.clear();
-    if (c.meta == nullptr) {
-      records = std::move(memory);
-    } else {
-      for (const auto& d : c.meta->datasets) block_values.push_back(LowerAsciiCopy(d));
-      std::string why;
-      ++stats.blocks_read;
-      if (!Decode(c, &records, &why, &flags)) {
-        ++stats.blocks_corrupt;
-        add_problem(At(c.file->path, c.meta->offset, why));
-        continue;
-      }
+    PrefilteredBlock block = pipeline.Take(ci);
+    if (block.cancelled) {
+      stats.cancelled = stats.truncated = true;
+      return stats;
+    }
+    if (c.meta != nullptr) ++stats.blocks_read;
+    if (!block.ok) {
+      ++stats.blocks_corrupt;
+      add_problem(At(c.file->path, c.meta->offset, block.why));
+      continue;
     }
     const size_t room = options.limit - delivered;
-    const bool flagged = !hashes.empty() && flags.size() == records.size();
-    for (size_t ri = 0; ri < records.size(); ++ri) {
-      // A block of an archive holds up to 65,536 records to normalise: look in between too.
-      if (ri % 4096 == 4095 && cancelled()) return stats;
-      Record& r = records[ri];
-      if (!time_ok(r.time_ms) || !tenant_ok(r.tenant)) continue;
-      const Key k = key_of(r);
-      if (!after_ok(k)) continue;
+    for (size_t ei = 0; ei < block.entries.size(); ++ei) {
+      if (ei % 4096 == 4095 && cancelled()) return stats;
+      const auto [k, at] = block.entries[ei];
       if (buffer.size() >= room && !order(k, std::prev(buffer.end())->first)) continue;
-      const bool every = flagged && (flags[ri] & kFlagFieldsInRaw);
-      if ((every || c.raw_only != 0) && !may_match(r, c.raw_only, every)) {
+      if (at == PrefilteredBlock::kRejected) {
         ++stats.records_rejected_raw;
         continue;
       }
+      Record& r = block.kept[at];
       options_.normalize(r);
       ++stats.records_scanned;
       if (!query.Matches(r)) continue;
