@@ -5,17 +5,18 @@
 // The window opens as items are taken: Take(i) lets items below i + min(window, threads + items
 // taken before) start, so at first each thread has one item and none waits in line — a consumer
 // that stops after its first item (a search whose first block fills its limit) waits for no
-// item started after it, and had at most threads - 1 others worked on.
-#ifndef SECCLOUD_SOC_ORDERED_PIPELINE_H_
-#define SECCLOUD_SOC_ORDERED_PIPELINE_H_
+// item started after it, and had at most threads - 1 others worked on; with first_window 1 (a
+// first item that can fill the consumer's need alone) not even those.
+#pragma once
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -26,14 +27,27 @@ template <typename T>
 class OrderedPipeline {
  public:
   // work(i, &result) must be safe to call from any thread, concurrently for different i. With
-  // threads 0 (or when no thread can be started) Take() runs it on the caller's thread.
-  OrderedPipeline(size_t n, size_t threads, size_t window, std::function<void(size_t, T*)> work)
-      : n_(n), window_(std::max<size_t>(1, window)), work_(std::move(work)), slots_(n) {
+  // threads 0 (or when no thread can be started) Take() runs it on the caller's thread. An
+  // exception work(i) throws on a worker is rethrown by Take(i), as it would be without workers.
+  // first_window: how many items may start before the first is taken (at most the threads).
+  OrderedPipeline(size_t n, size_t threads, size_t window, std::function<void(size_t, T*)> work,
+                  size_t first_window = SIZE_MAX)
+      : n_(n),
+        window_(std::max<size_t>(1, window)),
+        first_window_(std::max<size_t>(1, first_window)),
+        work_(std::move(work)),
+        slots_(n),
+        errors_(n) {
     threads = std::min(threads, n);
+    try {
+      workers_.reserve(threads);
+    } catch (...) {
+      threads = 0;
+    }
     for (size_t t = 0; t < threads; ++t) {
       try {
         workers_.emplace_back([this] { Run(); });
-      } catch (const std::system_error&) {
+      } catch (...) {
         break;  // fewer threads (possibly none: Take() then does the work)
       }
     }
@@ -61,9 +75,15 @@ class OrderedPipeline {
       work_(i, &result);
       return result;
     }
-    limit_ = std::max(limit_, i + std::min(window_, workers_.size() + taken_));
+    const size_t open =
+        taken_ == 0 ? std::min(first_window_, workers_.size()) : workers_.size() + taken_;
+    limit_ = std::max(limit_, i + std::min(window_, open));
     cv_.notify_all();
-    cv_.wait(lock, [&] { return slots_[i].has_value(); });
+    cv_.wait(lock, [&] { return slots_[i].has_value() || errors_[i] != nullptr; });
+    if (errors_[i] != nullptr) {
+      ++taken_;
+      std::rethrow_exception(std::exchange(errors_[i], nullptr));
+    }
     T result = std::move(*slots_[i]);
     slots_[i].reset();
     ++taken_;
@@ -79,25 +99,32 @@ class OrderedPipeline {
       const size_t i = claimed_++;
       lock.unlock();
       T result{};
-      work_(i, &result);
+      std::exception_ptr error;
+      try {
+        work_(i, &result);
+      } catch (...) {
+        error = std::current_exception();  // Take(i) rethrows it on the consumer's thread
+      }
       lock.lock();
-      slots_[i] = std::move(result);
+      if (error != nullptr)
+        errors_[i] = std::move(error);
+      else
+        slots_[i] = std::move(result);
       cv_.notify_all();
     }
   }
 
-  const size_t n_, window_;
+  const size_t n_, window_, first_window_;
   const std::function<void(size_t, T*)> work_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::optional<T>> slots_;  // guarded by mu_
-  size_t claimed_ = 0;                   // the next item a worker starts
-  size_t limit_ = 0;                     // workers start items below it (set by Take)
-  size_t taken_ = 0;                     // items taken so far
+  std::vector<std::optional<T>> slots_;     // guarded by mu_
+  std::vector<std::exception_ptr> errors_;  // guarded by mu_
+  size_t claimed_ = 0;                      // the next item a worker starts
+  size_t limit_ = 0;                        // workers start items below it (set by Take)
+  size_t taken_ = 0;                        // items taken so far
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };
 
 }  // namespace seccloud::soc
-
-#endif  // SECCLOUD_SOC_ORDERED_PIPELINE_H_

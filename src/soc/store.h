@@ -204,7 +204,8 @@ struct EmbeddedStoreOptions {
   double archive_bloom_bits_per_token = 8;  // Compact()ed blocks: ~2.5%, for a smaller archive
   bool sync = true;  // fdatasync on commit; false only for tests and benchmarks of CPU cost
   // Threads a search decodes its blocks on (results are the same whatever the number): 0, the
-  // machine's cores up to 4; 1, the searching thread alone; at most 64.
+  // machine's cores up to 4; 1, the searching thread alone; at most 8. A search holds up to
+  // threads + 2 decoded blocks.
   size_t search_threads = 0;
 };
 

@@ -61,7 +61,9 @@ constexpr size_t kMaxReportedProblems = 16;
 // fewer; EmbeddedStoreOptions::search_threads), one block more than threads ahead of the merge:
 // memory stays a few blocks.
 constexpr size_t kSearchThreads = 4;
-constexpr size_t kMaxSearchThreads = 64;  // EmbeddedStoreOptions::search_threads is cut to it
+// EmbeddedStoreOptions::search_threads is cut to it: a search holds up to threads + 2 decoded
+// blocks (the window, the one being merged), ~45 MB each for an archive block of a `*` search.
+constexpr size_t kMaxSearchThreads = 8;
 // What a search asks the kernel to read ahead of the blocks its token index kept.
 constexpr uint64_t kSearchReadAheadBytes = uint64_t{64} << 20;
 constexpr size_t kMaxDatasetBytes = 128;
@@ -1401,8 +1403,11 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
   // bytes (or Bloom lines), then, from those, for all the buckets: a cold disk sees the
   // thousands of small reads at depth. The probes themselves read as before.
   std::string directory;
+  // Both passes look at the cancel flag every 256 probes (the probe loop after them does too).
   auto read_ahead_probes = [&](std::span<const std::pair<size_t, uint64_t>> probes) {
+    size_t k = 0;
     for (const auto& [ci, h] : probes) {
+      if ((++k & 255) == 0 && cancelled()) return;
       const Candidate& c = candidates[ci];
       const bool gcs = c.meta->bloom_k == 0;
       ReadAhead(c.file->fd,
@@ -1411,6 +1416,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
                 gcs ? 8 : kBloomLineBytes);
     }
     for (const auto& [ci, h] : probes) {
+      if ((++k & 255) == 0 && cancelled()) return;
       const Candidate& c = candidates[ci];
       if (c.meta->bloom_k != 0) continue;
       uint64_t from = 0, to = 0;
@@ -1606,22 +1612,34 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     }
     prefilter(c, records, flags, out);
   };
-  // After the token index, the few blocks left are asked of the kernel at once (bounded).
-  if (!hashes.empty()) {
-    uint64_t asked = 0;
-    for (const Candidate& c : candidates) {
-      if (c.meta == nullptr) continue;
-      if (asked + c.meta->body_len > kSearchReadAheadBytes) break;
-      ReadAhead(c.file->fd, c.meta->body_offset(), c.meta->body_len);
-      asked += c.meta->body_len;
-    }
-  }
   // Fewer than two threads: every candidate is done on this thread, in turn.
   size_t threads = options_.search_threads != 0
                        ? std::min(options_.search_threads, kMaxSearchThreads)
                        : std::min<size_t>(kSearchThreads, std::thread::hardware_concurrency());
   if (threads < 2 || candidates.size() < 2) threads = 0;
-  OrderedPipeline<PrefilteredBlock> pipeline(candidates.size(), threads, threads + 1, work);
+  // After the token index, the first few blocks left are asked of the kernel at once: as many
+  // as the pipeline will decode before the merge takes one more (bounded in bytes too), so a
+  // search that stops early has not pulled blocks it never reads.
+  if (!hashes.empty()) {
+    uint64_t asked = 0;
+    size_t blocks = 0;
+    for (const Candidate& c : candidates) {
+      if (c.meta == nullptr) continue;
+      if (asked + c.meta->body_len > kSearchReadAheadBytes || blocks == 2 * (threads + 1)) break;
+      ReadAhead(c.file->fd, c.meta->body_offset(), c.meta->body_len);
+      asked += c.meta->body_len;
+      ++blocks;
+    }
+  }
+  // A search without required tokens whose first block holds as many records as it asks for
+  // (a page of `*`, an export resumed at its cursor) will most likely stop inside that block:
+  // it starts only that one, and the window opens when it is taken.
+  const bool first_fills =
+      hashes.empty() && !candidates.empty() &&
+      (candidates[0].meta == nullptr ? memory.size() : candidates[0].meta->records) >=
+          options.limit;
+  OrderedPipeline<PrefilteredBlock> pipeline(candidates.size(), threads, threads + 1, work,
+                                             first_fills ? 1 : SIZE_MAX);
   for (size_t ci = 0; ci < candidates.size() && !stopped; ++ci) {
     if (cancelled()) return stats;
     const Candidate& c = candidates[ci];

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,7 +36,7 @@ TEST(OrderedPipelineTest, ResultsComeInOrderWithinTheWindow) {
     std::atomic<size_t> taken{0};
     std::atomic<bool> beyond_window{false};
     OrderedPipeline<std::vector<int>> p(kN, threads, kWindow, [&](size_t i, std::vector<int>* out) {
-      if (i > taken.load() + kWindow) beyond_window = true;  // Take(i) lets i + window start
+      if (i >= taken.load() + kWindow) beyond_window = true;  // Take(i) lets below i + window start
       // Uneven work, so that later items often finish first.
       if (i % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
       out->assign(i % 5 + 1, static_cast<int>(i));
@@ -60,6 +61,40 @@ TEST(OrderedPipelineTest, StopsEarlyWithoutWaitingForTheRest) {
     EXPECT_EQ(p.Take(1), 1);
   }                               // destroyed with items left: joins at once
   EXPECT_LE(started.load(), 3u);  // items 0, 1 (first Take: two threads), 2 (second, window 2)
+}
+
+// An exception a worker's item throws reaches the consumer at Take of that item (as it would with
+// no workers), the items around it are unaffected, and the pipeline is destroyed cleanly.
+TEST(OrderedPipelineTest, AnItemsExceptionIsRethrownByItsTake) {
+  for (size_t threads : {0, 1, 2}) {
+    SCOPED_TRACE(threads);
+    OrderedPipeline<int> p(10, threads, 3, [&](size_t i, int* out) {
+      if (i == 3) throw std::runtime_error("item 3");
+      *out = static_cast<int>(i);
+    });
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(p.Take(i), static_cast<int>(i));
+    EXPECT_THROW(p.Take(3), std::runtime_error);
+    EXPECT_EQ(p.Take(4), 4);
+  }
+}
+
+// first_window 1: nothing but the first item starts before it is taken, whatever the threads.
+TEST(OrderedPipelineTest, FirstWindowOfOneStartsOnlyTheFirstItem) {
+  for (size_t threads : {1, 2, 4}) {
+    std::atomic<size_t> started{0};
+    {
+      OrderedPipeline<int> p(
+          100, threads, threads + 1,
+          [&](size_t i, int* out) {
+            ++started;
+            *out = static_cast<int>(i);
+          },
+          /*first_window=*/1);
+      EXPECT_EQ(p.Take(0), 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(started.load(), 1u) << threads;
+  }
 }
 
 // A consumer that takes only the first item (a search whose first block fills its limit) has
@@ -204,6 +239,7 @@ TEST_F(SearchPipelineTest, ManyBlocksSameAnswersAsOneThread) {
   EXPECT_EQ(full[0].keys.size(), static_cast<size_t>((records_ + 36) / 37));
   EXPECT_EQ(full[4].keys.size(), static_cast<size_t>(records_));
   EXPECT_GT(full[0].stats.blocks_ruled_out, 0u);
+  EXPECT_GT(full[0].stats.records_rejected_raw, 0u);  // the threads' raw-text path is exercised
   const auto cases = Cases(queries);
   std::vector<Answer> one;
   for (const auto& c : cases) one.push_back(Run(c.query, c.opts));
