@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hash_mix.h"
 #include "core/result.h"
 
 namespace seccloud {
@@ -57,14 +58,7 @@ struct CategoryDbSlot {
 };
 static_assert(sizeof(CategoryDbSlot) == 16);
 
-inline uint64_t CategoryMix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
+inline uint64_t CategoryMix64(uint64_t h) { return Mix64(h); }
 
 // FNV-1a over the key's bytes from last to first, finalised; never 0 (0 marks an empty slot).
 // Hashing from the end lets a reader get the hash of every parent domain of a host in one pass:

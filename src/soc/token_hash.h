@@ -10,19 +10,14 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/hash_mix.h"
+
 namespace seccloud::soc::store_internal {
 namespace token_hash_detail {
 
 inline uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
-inline uint64_t Fmix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
+inline uint64_t Fmix(uint64_t k) { return Mix64(k); }
 
 // The first n (<= 8) bytes at p as a little-endian number (bytes past n are 0).
 inline uint64_t LoadLe64(const char* p, size_t n) {
