@@ -5,14 +5,21 @@
 // are these templates; there is one definition of the rules. Private to the query language and
 // the store.
 
+#include <algorithm>
+#include <bit>
 #include <boost/json/object.hpp>
 #include <charconv>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
 #include "soc/query_internal.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace seccloud::soc::index_tokens {
 
@@ -78,42 +85,138 @@ inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
   for (size_t i = 0; i < n; ++i) dst[i] = kBytes.lower[static_cast<unsigned char>(src[i])];
 }
 
+// The tokenizer's view of a text: the text lower-cased, and three bit masks over it (bit i of
+// word i / 64 is byte i): word bytes (IsWordByte), ASCII digits, ASCII hex letters. Built 16 bytes
+// at a time (SSE2) or 8 (elsewhere); the bytes past the text count as non-word, and each mask has
+// one more word than the text needs (zero), so a run of word bytes always ends inside them.
+struct TextMasks {
+  static constexpr size_t kStackBytes = 2048;
+  size_t words = 0;  // mask words covering the text, sentinel not included
+  const char* lowered = nullptr;
+  const uint64_t* word = nullptr;
+  const uint64_t* digit = nullptr;
+  const uint64_t* hex = nullptr;
+};
+
+// The masks of one 64-byte piece (bytes past n are taken as 0, a non-word byte), and the piece
+// lower-cased into dst (all 64 bytes written; those past n are 0).
+inline void MaskPiece(const char* src, size_t n, char* dst, uint64_t* word, uint64_t* digit,
+                      uint64_t* hex) {
+  alignas(16) char in[64];
+  const char* p = src;
+  if (n < 64) {
+    std::memset(in, 0, sizeof in);
+    std::memcpy(in, src, n);
+    p = in;
+  }
+#if defined(__SSE2__)
+  uint64_t w = 0, d = 0, h = 0;
+  for (int q = 0; q < 4; ++q) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * q));
+    // Unsigned ranges with signed compares: (c - lo) ^ 0x80 < (count ^ 0x80).
+    const __m128i dg = _mm_cmplt_epi8(_mm_sub_epi8(c, _mm_set1_epi8(static_cast<char>('0' + 128))),
+                                      _mm_set1_epi8(static_cast<char>(-128 + 10)));
+    const __m128i l = _mm_or_si128(c, _mm_set1_epi8(0x20));
+    const __m128i la = _mm_sub_epi8(l, _mm_set1_epi8(static_cast<char>('a' + 128)));
+    const __m128i alpha = _mm_cmplt_epi8(la, _mm_set1_epi8(static_cast<char>(-128 + 26)));
+    const __m128i hx = _mm_cmplt_epi8(la, _mm_set1_epi8(static_cast<char>(-128 + 6)));
+    const __m128i us = _mm_cmpeq_epi8(c, _mm_set1_epi8('_'));
+    const __m128i wd = _mm_or_si128(_mm_or_si128(dg, alpha), _mm_or_si128(us, c));  // c: bit 7
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16 * q),
+                     _mm_or_si128(c, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+    w |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(wd))} << (16 * q);
+    d |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(dg))} << (16 * q);
+    h |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(hx))} << (16 * q);
+  }
+  *word = w;
+  *digit = d;
+  *hex = h;
+#else
+  uint64_t w = 0, d = 0, h = 0;
+  for (int i = 0; i < 64; ++i) {
+    const uint8_t c = kBytes.cls[static_cast<unsigned char>(p[i])];
+    w |= uint64_t{(c & kWord) != 0} << i;
+    d |= uint64_t{(c & kDigit) != 0} << i;
+    h |= uint64_t{(c & kHexLetter) != 0 && (c & kDigit) == 0} << i;
+    dst[i] = kBytes.lower[static_cast<unsigned char>(p[i])];
+  }
+  *word = w;
+  *digit = d;
+  *hex = h;
+#endif
+}
+
+// bits [start, start + size) of a mask (size 1..64), as the low bits of the result.
+inline uint64_t MaskBits(const uint64_t* m, size_t start, size_t size) {
+  const size_t i = start / 64, o = start % 64;
+  uint64_t v = m[i] >> o;
+  if (o != 0) v |= m[i + 1] << (64 - o);
+  return size == 64 ? v : v & ((uint64_t{1} << size) - 1);
+}
+
 // ForEachTextToken's rules; emit(std::string_view lowered) per token. The view is valid only
-// during the call.
+// during the call. Words are found in bit masks of the text (TextMasks), not byte by byte: a
+// word's class tests (all digits? all hex?) are a few operations on its mask bits, and its
+// lowered bytes are a piece of the text lowered whole. index_tokens_test.cc checks it against
+// the byte-at-a-time definition.
 template <typename Emit>
 void TextTokens(std::string_view text, Emit& emit) {
+  const size_t n = text.size();
+  if (n == 0) return;
+  const size_t words = (n + 63) / 64;
+  // Lowered text (whole pieces of 64) and the three masks (each with a zero sentinel word).
+  alignas(16) char stack_lowered[TextMasks::kStackBytes];
+  uint64_t stack_masks[3 * (TextMasks::kStackBytes / 64 + 1)];
+  std::unique_ptr<char[]> heap_lowered;
+  std::unique_ptr<uint64_t[]> heap_masks;
+  char* lowered = stack_lowered;
+  uint64_t* masks = stack_masks;
+  if (words * 64 > TextMasks::kStackBytes) {
+    heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64);
+    heap_masks = std::make_unique_for_overwrite<uint64_t[]>(3 * (words + 1));
+    lowered = heap_lowered.get();
+    masks = heap_masks.get();
+  }
+  uint64_t* const wm = masks;
+  uint64_t* const dm = masks + (words + 1);
+  uint64_t* const hm = masks + 2 * (words + 1);
+  for (size_t k = 0; k < words; ++k) {
+    MaskPiece(text.data() + 64 * k, std::min<size_t>(64, n - 64 * k), lowered + 64 * k, &wm[k],
+              &dm[k], &hm[k]);
+  }
+  wm[words] = dm[words] = hm[words] = 0;
+
   // The last four words, for dotted quads: start offset and length.
   struct Word {
     size_t start = 0, size = 0;
   };
   Word last[4];
   int have = 0;  // consecutive dotted small numbers ending at the current word
-  const size_t n = text.size();
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  char buf[kMaxIndexedWordBytes];
-  while (i < n) {
-    if ((kBytes.cls[bytes[i]] & kWord) == 0) {
-      ++i;
+  size_t k = 0;  // mask word of the scan position
+  uint64_t pending = wm[0];  // word bits of wm[k] at or after the scan position
+  while (true) {
+    while (pending == 0) {
+      if (++k >= words) return;
+      pending = wm[k];
+    }
+    const size_t start = 64 * k + static_cast<size_t>(std::countr_zero(pending));
+    // The run's end: the first non-word bit after start (the sentinel word has one).
+    uint64_t rest = ~wm[k] & (~uint64_t{0} << (start % 64));
+    while (rest == 0) rest = ~wm[++k];
+    const size_t end = 64 * k + static_cast<size_t>(std::countr_zero(rest));
+    // Word bits after the run in its last mask word (end < 64 * (k + 1)).
+    pending = k < words ? wm[k] & ~((uint64_t{2} << (end % 64)) - 1) : 0;
+    const size_t size = end - start;
+    if (size > kMaxIndexedWordBytes) {
+      have = 0;
       continue;
     }
-    const size_t start = i;
-    uint8_t all = kWord | kDigit | kHexLetter;  // AND of the classes: all digits? all hex?
-    uint8_t any = 0;                            // OR of the classes
-    while (i < n) {
-      const uint8_t c = kBytes.cls[bytes[i]];
-      if ((c & kWord) == 0) break;
-      // Digits count as hex for the "all hex" test.
-      all &= static_cast<uint8_t>(c | ((c & kDigit) ? kHexLetter : 0));
-      any |= c;
-      if (i - start < kMaxIndexedWordBytes) buf[i - start] = kBytes.lower[bytes[i]];
-      ++i;
-    }
-    const size_t size = i - start;
-    const bool all_digits = (all & kDigit) != 0;
-    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 5) &&
-        !(size >= 8 && (all & kHexLetter) && (any & kDigit) && (any & kHexLetter))) {
-      emit(std::string_view(buf, size));
+    const uint64_t full = size == 64 ? ~uint64_t{0} : (uint64_t{1} << size) - 1;
+    const uint64_t d = MaskBits(dm, start, size), h = MaskBits(hm, start, size);
+    const bool all_digits = d == full;
+    if (size >= 2 && !(all_digits && size >= 5) &&
+        !(size >= 8 && (d | h) == full && d != 0 && h != 0)) {
+      emit(std::string_view(lowered + start, size));
     }
     if (all_digits && size <= 3) {
       const bool joined = have > 0 &&

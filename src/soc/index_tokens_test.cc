@@ -1,0 +1,148 @@
+#include "soc/index_tokens.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "soc/query_internal.h"
+
+namespace seccloud::soc::index_tokens {
+namespace {
+
+// TextTokens as first written (a class-table lookup and a lowered copy per byte), kept here as
+// the definition the mask-based one must equal: its tokens are what every stored block's token
+// index holds and what queries require.
+std::vector<std::string> ReferenceTextTokens(std::string_view text) {
+  std::vector<std::string> out;
+  struct Word {
+    size_t start = 0, size = 0;
+  };
+  Word last[4];
+  int have = 0;
+  const size_t n = text.size();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  size_t i = 0;
+  char buf[kMaxIndexedWordBytes];
+  while (i < n) {
+    if ((kBytes.cls[bytes[i]] & kWord) == 0) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    uint8_t all = kWord | kDigit | kHexLetter;
+    uint8_t any = 0;
+    while (i < n) {
+      const uint8_t c = kBytes.cls[bytes[i]];
+      if ((c & kWord) == 0) break;
+      all &= static_cast<uint8_t>(c | ((c & kDigit) ? kHexLetter : 0));
+      any |= c;
+      if (i - start < kMaxIndexedWordBytes) buf[i - start] = kBytes.lower[bytes[i]];
+      ++i;
+    }
+    const size_t size = i - start;
+    const bool all_digits = (all & kDigit) != 0;
+    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 5) &&
+        !(size >= 8 && (all & kHexLetter) && (any & kDigit) && (any & kHexLetter))) {
+      out.emplace_back(buf, size);
+    }
+    if (all_digits && size <= 3) {
+      const bool joined = have > 0 &&
+                          last[(have - 1) % 4].start + last[(have - 1) % 4].size + 1 == start &&
+                          text[start - 1] == '.';
+      if (!joined) have = 0;
+      last[have % 4] = Word{start, size};
+      ++have;
+      if (have >= 4) {
+        const Word& first = last[(have - 4) % 4];
+        out.emplace_back(text.substr(first.start, start + size - first.start));
+      }
+    } else {
+      have = 0;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Tokens(std::string_view text) {
+  std::vector<std::string> out;
+  auto emit = [&](std::string_view t) { out.emplace_back(t); };
+  TextTokens(text, emit);
+  return out;
+}
+
+TEST(IndexTokensTest, TextTokensKnownCases) {
+  EXPECT_EQ(Tokens("GET /A-b_c 10.1.2.3.4 x 123456 12345 1234 deadbeef01 ab"),
+            (std::vector<std::string>{"get", "b_c", "10", "10.1.2.3", "1.2.3.4", "1234", "ab"}));
+  EXPECT_TRUE(Tokens("").empty());
+  EXPECT_TRUE(Tokens("a").empty());
+  EXPECT_EQ(Tokens("AB"), (std::vector<std::string>{"ab"}));
+  // A word of exactly 64 bytes is indexed, one of 65 is not, wherever it sits in the masks.
+  for (size_t pad = 0; pad < 130; ++pad) {
+    const std::string w64(64, 'Q'), w65(65, 'q');
+    EXPECT_EQ(Tokens(std::string(pad, ' ') + w64 + " " + w65 + " zz"),
+              (std::vector<std::string>{std::string(64, 'q'), "zz"}))
+        << pad;
+  }
+  // UTF-8 bytes are word bytes and are not lowered.
+  EXPECT_EQ(Tokens("\xe6\x97\xa5\xe6\x9c\xac X"),
+            (std::vector<std::string>{"\xe6\x97\xa5\xe6\x9c\xac"}));
+  // Bytes 0 are separators like any non-word byte.
+  EXPECT_EQ(Tokens(std::string_view("ab\0cd", 5)), (std::vector<std::string>{"ab", "cd"}));
+}
+
+TEST(IndexTokensTest, TextTokensEqualTheByteLoopOnRandomTexts) {
+  std::mt19937_64 rng(20261127);
+  // Alphabets that make the rules' corner cases frequent: digits and dots (dotted quads, long
+  // numbers), hex letters with digits (hex ids), both cases, '_', bytes >= 0x80, separators.
+  const std::string alphabets[] = {
+      "0123456789.",
+      "0123456789abcdefABCDEF.-",
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_ ",
+      "01.9 aZ_\x80\xff\xc3\xa9@[`{/:\"",
+  };
+  size_t compared = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    const std::string& alphabet = alphabets[iter % 4];
+    // Mostly short texts; some past the stack buffer (2,048 bytes) and some with long runs.
+    size_t len = rng() % 200;
+    if (iter % 50 == 0) len = 1900 + rng() % 600;
+    std::string text;
+    text.reserve(len);
+    while (text.size() < len) {
+      if (rng() % 16 == 0) {
+        // A run of one class, possibly long.
+        const char c = alphabet[rng() % alphabet.size()];
+        text.append(1 + rng() % 80, c);
+      } else if (rng() % 8 == 0) {
+        text.push_back(static_cast<char>(rng() % 256));
+      } else {
+        text.push_back(alphabet[rng() % alphabet.size()]);
+      }
+    }
+    ASSERT_EQ(Tokens(text), ReferenceTextTokens(text)) << "iteration " << iter;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 20000u);
+}
+
+TEST(IndexTokensTest, TextTokensEqualTheByteLoopAtEveryOffsetAndLength) {
+  // Every length 0..200 of a text with all the token kinds, starting at every offset: runs that
+  // end at, or cross, a 64-byte piece's edge.
+  const std::string base =
+      "2026-11-27T03:04:05.123Z host-01 sshd[4242]: Accepted 10.20.30.40 port 22 "
+      "DEADBEEF0123 deadbeefcafe GET /Index.HTML?q=ABC_def 1.2.3.4.5.6 \xe3\x81\x82X 99999 "
+      "a.b.c.d 001.002.003.004 ";
+  const std::string text = base + base + base;
+  for (size_t from = 0; from < 130; ++from) {
+    for (size_t len = 0; len <= 200; ++len) {
+      const std::string_view t = std::string_view(text).substr(from, len);
+      ASSERT_EQ(Tokens(t), ReferenceTextTokens(t)) << from << " " << len;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace seccloud::soc::index_tokens
