@@ -99,18 +99,36 @@ struct StoreStats {
 
 // What a backend computes per record right after Normalize, while the record's text and fields
 // are still in the CPU's caches (LogStore::Prepare), for AppendPrepared to use instead of walking
-// the records again a batch later, cold. For the embedded store: the token index's hashes. One per
-// batch; the records in the batch's order. Opaque to callers.
+// the records again a batch later, cold. For the embedded store: the token index's hashes, and
+// each record's journal bytes (its metadata and raw text, which AppendPrepared writes to the
+// journal and files into the open blocks). One per batch; the records in the batch's order.
+// Opaque to callers.
 struct PreparedBatch {
   std::vector<uint64_t> hashes;       // every prepared record's values, concatenated
   std::vector<uint32_t> ends;         // record i's are hashes[ends[i - 1], ends[i]) (ends[-1] = 0)
   std::vector<std::string> datasets;  // event.dataset values (a batch has few distinct ones)
   std::vector<uint32_t> dataset_of;   // record i's is datasets[dataset_of[i]]
+  std::string records;                // every prepared record's bytes, concatenated
+  std::vector<uint32_t> record_ends;  // record i's are records[record_ends[i - 1], record_ends[i])
   void clear() {
     hashes.clear();
     ends.clear();
     datasets.clear();
     dataset_of.clear();
+    records.clear();
+    record_ends.clear();
+  }
+  // Appends a later batch's (its records after this one's).
+  void Append(PreparedBatch&& later) {
+    const auto base = static_cast<uint32_t>(hashes.size());
+    const auto dataset_base = static_cast<uint32_t>(datasets.size());
+    const auto record_base = static_cast<uint32_t>(records.size());
+    hashes.insert(hashes.end(), later.hashes.begin(), later.hashes.end());
+    for (const uint32_t end : later.ends) ends.push_back(base + end);
+    for (std::string& d : later.datasets) datasets.push_back(std::move(d));
+    for (const uint32_t d : later.dataset_of) dataset_of.push_back(dataset_base + d);
+    records.append(later.records);
+    for (const uint32_t end : later.record_ends) record_ends.push_back(record_base + end);
   }
 };
 

@@ -667,6 +667,7 @@ class EmbeddedStore final : public LogStore {
   std::string journal_buffer_;          // the entry being written, reused
   std::vector<uint64_t> token_hashes_;  // Index(): one record's token hashes, reused
   std::vector<Partition*> touched_;     // Append(): partitions with pending records, reused
+  std::vector<JournalRecordView> prepared_views_;  // Append(): the prepared records, reused
   std::atomic<uint64_t> next_seq_{1};
 
   mutable std::shared_mutex state_mu_;
@@ -936,6 +937,12 @@ void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   }
   if (at == n) out->datasets.emplace_back(dataset);
   out->dataset_of.push_back(static_cast<uint32_t>(at));
+  // The record's journal bytes, taken while its text is warm: AppendPrepared writes them to the
+  // journal as they are and files the open block's copy from them (a batch later the texts are
+  // cold, and were read twice there: for the journal and for the copy).
+  if (out->records.empty()) out->records.reserve(size_t{1} << 20);
+  PutJournalRecord(out->records, record, ClassOf(dataset));
+  out->record_ends.push_back(static_cast<uint32_t>(out->records.size()));
 }
 
 // A batch's records were normalised before Append sees them (4,096 per batch, a few KB of
@@ -952,6 +959,19 @@ void PrefetchRecord(const Record& r, bool fields) {
   const auto* kv = reinterpret_cast<const char*>(&*r.fields.begin());
   const size_t table = r.fields.size() * sizeof(boost::json::key_value_pair);
   for (size_t off = 0; off < std::min(table, kMaxBytes); off += 64) __builtin_prefetch(kv + off);
+}
+
+// A prepared record's bytes, in place in *s (a fresh Record).
+void SlimInto(const JournalRecordView& v, uint64_t seq, Record* s) {
+  s->seq = seq;
+  s->time_ms = v.time_ms;
+  s->received_ms = v.received_ms;
+  s->format = v.format;
+  s->source = v.source;
+  s->peer = v.peer;
+  s->tenant = v.tenant;
+  s->raw = v.raw;
+  s->truncated = v.truncated;
 }
 
 // r without its fields, built in place in *s (a fresh Record: no move of a temporary).
@@ -1165,6 +1185,15 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     for (const std::string& d : prepared->datasets) {
       consistent = consistent && d.size() <= kMaxDatasetBytes;
     }
+    // The records' bytes: none (a batch prepared without them), or one piece per record.
+    if (!prepared->record_ends.empty() || !prepared->records.empty()) {
+      consistent = consistent && prepared->record_ends.size() == records.size();
+      for (size_t i = 0; consistent && i < records.size(); ++i) {
+        consistent = prepared->record_ends[i] >= (i == 0 ? 0 : prepared->record_ends[i - 1]);
+      }
+      consistent = consistent && !records.empty() &&
+                   prepared->record_ends.back() == prepared->records.size();
+    }
     if (!consistent) {
       return MakeError(Errc::kInvalidArgument, "the prepared batch does not match the records (" +
                                                    std::to_string(prepared->ends.size()) +
@@ -1224,15 +1253,66 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
       classes[i] = ClassOf(datasets[i]);
     }
   }
+  // The records' journal bytes as Prepare took them, when every record was prepared with them:
+  // read here in place (bounded), and checked against the records (what Append stores is what
+  // Prepare saw; a record changed in between is refused, but for its raw text's bytes, of which
+  // only the length is compared).
+  std::vector<JournalRecordView>& views = prepared_views_;
+  views.clear();
+  const bool use_bytes =
+      prepared != nullptr && !prepared->record_ends.empty() &&
+      std::none_of(normalized_here.begin(), normalized_here.end(), [](bool b) { return b; });
+  if (use_bytes) {
+    views.resize(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      const uint32_t from = i == 0 ? 0 : prepared->record_ends[i - 1];
+      Reader in(std::string_view(prepared->records).substr(from, prepared->record_ends[i] - from));
+      JournalRecordView& v = views[i];
+      const Record& r = records[i];
+      if (!ReadJournalRecord(in, &v) || in.remaining() != 0 || v.time_ms != r.time_ms ||
+          v.received_ms != r.received_ms || v.format != r.format || v.truncated != r.truncated ||
+          v.cls != classes[i] || v.source != r.source || v.peer != r.peer ||
+          v.tenant != r.tenant || v.raw.size() != r.raw.size()) {
+        return MakeError(Errc::kInvalidArgument, "record " + std::to_string(i) +
+                                                     " of the batch does not match what was "
+                                                     "prepared of it");
+      }
+    }
+  }
   const uint64_t first = next_seq_;
   for (size_t i = 0; i < records.size(); ++i) records[i].seq = first + i;
   std::vector<std::pair<std::string, std::string>> cps;
   cps.reserve(checkpoints.size());
   for (const auto& c : checkpoints) cps.emplace_back(c.key, c.value);
-  EncodeJournalBatchEntry(journal_buffer_, records, classes, cps, first);
-  const std::string_view entry = journal_buffer_;
+  // The entry: one buffer, or (prepared bytes) its head, the prepared records and its tail —
+  // the same bytes.
+  std::string_view pieces[3];
+  if (use_bytes) {
+    journal_buffer_.clear();
+    PutJournalBatchHead(journal_buffer_, first, records.size());
+    const size_t head = journal_buffer_.size();
+    PutJournalBatchTail(journal_buffer_, cps);
+    const std::string_view buf = journal_buffer_;
+    uint32_t crc = Crc32c(buf.substr(kJournalHeaderBytes, head - kJournalHeaderBytes));
+    crc = Crc32c(prepared->records, crc);
+    crc = Crc32c(buf.substr(head), crc);
+    FinishJournalEntryHeader(
+        journal_buffer_.data(),
+        static_cast<uint32_t>(buf.size() - kJournalHeaderBytes + prepared->records.size()), crc);
+    pieces[0] = buf.substr(0, head);
+    pieces[1] = prepared->records;
+    pieces[2] = buf.substr(head);
+  } else {
+    EncodeJournalBatchEntry(journal_buffer_, records, classes, cps, first);
+    pieces[0] = journal_buffer_;
+  }
   const uint64_t at = journal_size_;
-  Status written = WriteFull(journal_->fd, at, entry, journal_->path);
+  uint64_t entry_size = 0;
+  Status written;
+  for (const std::string_view piece : pieces) {
+    if (written) written = WriteFull(journal_->fd, at + entry_size, piece, journal_->path);
+    entry_size += piece.size();
+  }
   if (written) written = SyncFd(journal_->fd, journal_->path, options_.sync);
   if (!written) {
     for (auto& r : records) r.seq = 0;
@@ -1243,7 +1323,7 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     }
     return written.error();
   }
-  journal_size_ = at + entry.size();
+  journal_size_ = at + entry_size;
   next_seq_ = first + records.size();
   if (journal_buffer_.capacity() > (size_t{16} << 20)) journal_buffer_ = std::string();
 
@@ -1275,7 +1355,8 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
       p = seen != nullptr ? seen : GetPartition(classes[i], day);
     }
     const bool use_prepared = prepared != nullptr && !normalized_here[i];
-    if (i + 1 < records.size()) {
+    // (Filed from the prepared bytes, a record's own text and fields are not read here.)
+    if (!use_bytes && i + 1 < records.size()) {
       PrefetchRecord(records[i + 1], prepared == nullptr || normalized_here[i + 1]);
     }
     if (use_prepared) {
@@ -1287,7 +1368,11 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
       Index(p, records[i], datasets[i]);
     }
     if (p->open.pending.empty()) touched.push_back(p);
-    SlimInto(records[i], &p->open.pending.emplace_back());
+    if (use_bytes) {
+      SlimInto(views[i], records[i].seq, &p->open.pending.emplace_back());
+    } else {
+      SlimInto(records[i], &p->open.pending.emplace_back());
+    }
     if (failed_ && BlockFull(*p)) {
       Publish(p);
       if (auto s = Seal(p, options_.ingest_level, /*busy=*/true); !s) failed_ = s.error();

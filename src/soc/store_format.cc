@@ -1724,39 +1724,66 @@ std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
   return out;
 }
 
-void EncodeJournalBatchEntry(std::string& out, std::span<const Record> records,
-                             std::span<const std::string> classes,
-                             std::span<const std::pair<std::string, std::string>> checkpoints,
-                             uint64_t first_seq) {
-  out.clear();
+void PutJournalRecord(std::string& out, const Record& r, std::string_view cls) {
+  PutZigzag(out, r.time_ms);
+  PutZigzag(out, r.received_ms);
+  out.push_back(static_cast<char>(r.format));
+  out.push_back(r.truncated ? 1 : 0);
+  PutString(out, cls);
+  PutString(out, r.source);
+  PutString(out, r.peer);
+  PutString(out, r.tenant);
+  PutString(out, r.raw);
+}
+
+bool ReadJournalRecord(Reader& in, JournalRecordView* out) {
+  uint8_t format, flags;
+  if (!in.Zigzag(&out->time_ms) || !in.Zigzag(&out->received_ms) || !in.Byte(&format) ||
+      !in.Byte(&flags) || !in.String(&out->cls) || !in.String(&out->source) ||
+      !in.String(&out->peer) || !in.String(&out->tenant) || !in.String(&out->raw) ||
+      format < 1 || format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) {
+    return false;
+  }
+  out->format = static_cast<Format>(format);
+  out->truncated = flags == 1;
+  return true;
+}
+
+void PutJournalBatchHead(std::string& out, uint64_t first_seq, size_t records) {
   out.append(kJournalHeaderBytes, '\0');
   out.push_back(1);
   PutVarint(out, first_seq);
-  PutVarint(out, records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
-    PutZigzag(out, r.time_ms);
-    PutZigzag(out, r.received_ms);
-    out.push_back(static_cast<char>(r.format));
-    out.push_back(r.truncated ? 1 : 0);
-    PutString(out, classes[i]);
-    PutString(out, r.source);
-    PutString(out, r.peer);
-    PutString(out, r.tenant);
-    PutString(out, r.raw);
-  }
+  PutVarint(out, records);
+}
+
+void PutJournalBatchTail(std::string& out,
+                         std::span<const std::pair<std::string, std::string>> checkpoints) {
   PutVarint(out, checkpoints.size());
   for (const auto& [k, v] : checkpoints) {
     PutString(out, k);
     PutString(out, v);
   }
-  const std::string_view payload = std::string_view(out).substr(kJournalHeaderBytes);
+}
+
+void FinishJournalEntryHeader(char* header16, uint32_t payload_len, uint32_t payload_crc) {
   std::string header;
   PutU32(header, kJournalMagic);
-  PutU32(header, static_cast<uint32_t>(payload.size()));
-  PutU32(header, Crc32c(payload));
+  PutU32(header, payload_len);
+  PutU32(header, payload_crc);
   PutU32(header, Crc32c(header));
-  out.replace(0, kJournalHeaderBytes, header);
+  std::memcpy(header16, header.data(), kJournalHeaderBytes);
+}
+
+void EncodeJournalBatchEntry(std::string& out, std::span<const Record> records,
+                             std::span<const std::string> classes,
+                             std::span<const std::pair<std::string, std::string>> checkpoints,
+                             uint64_t first_seq) {
+  out.clear();
+  PutJournalBatchHead(out, first_seq, records.size());
+  for (size_t i = 0; i < records.size(); ++i) PutJournalRecord(out, records[i], classes[i]);
+  PutJournalBatchTail(out, checkpoints);
+  const std::string_view payload = std::string_view(out).substr(kJournalHeaderBytes);
+  FinishJournalEntryHeader(out.data(), static_cast<uint32_t>(payload.size()), Crc32c(payload));
 }
 
 std::string FrameJournalEntry(std::string_view payload) {
@@ -1816,23 +1843,21 @@ bool DecodeJournalPayload(std::string_view payload, std::optional<JournalBatch>*
   b.classes.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     Record& r = b.records[i];
-    uint8_t format, flags;
-    std::string_view cls, source, peer, tenant, raw;
-    if (!in.Zigzag(&r.time_ms) || !in.Zigzag(&r.received_ms) || !in.Byte(&format) ||
-        !in.Byte(&flags) || !in.String(&cls) || !in.String(&source) || !in.String(&peer) ||
-        !in.String(&tenant) || !in.String(&raw) || format < 1 || format > 7 || flags > 1 ||
-        raw.size() > kMaxRawBytes) {
+    JournalRecordView v;
+    if (!ReadJournalRecord(in, &v)) {
       *why = "journal record malformed";
       return false;
     }
     r.seq = b.first_seq + i;
-    r.format = static_cast<Format>(format);
-    r.truncated = flags == 1;
-    b.classes[i].assign(cls);
-    r.source.assign(source);
-    r.peer.assign(peer);
-    r.tenant.assign(tenant);
-    r.raw.assign(raw);
+    r.time_ms = v.time_ms;
+    r.received_ms = v.received_ms;
+    r.format = v.format;
+    r.truncated = v.truncated;
+    b.classes[i].assign(v.cls);
+    r.source.assign(v.source);
+    r.peer.assign(v.peer);
+    r.tenant.assign(v.tenant);
+    r.raw.assign(v.raw);
   }
   if (!GetCheckpoints(in, &b.checkpoints) || in.remaining() != 0) {
     *why = "journal checkpoints malformed";

@@ -404,6 +404,25 @@ void EncodeJournalBatchEntry(std::string& out, std::span<const Record> records,
                              std::span<const std::string> classes,
                              std::span<const std::pair<std::string, std::string>> checkpoints,
                              uint64_t first_seq);
+// The pieces of a batch entry, for a writer that keeps its records' bytes apart (LogStore::Prepare
+// takes them while the record is warm): the entry is PutJournalBatchHead's bytes (the 16 header
+// bytes left zero, then the payload's start), every record's PutJournalRecord bytes, and
+// PutJournalBatchTail's; FinishJournalEntryHeader fills the header in from the payload's length
+// and CRC32C. EncodeJournalBatchEntry is exactly these.
+void PutJournalBatchHead(std::string& out, uint64_t first_seq, size_t records);
+void PutJournalRecord(std::string& out, const Record& r, std::string_view cls);
+void PutJournalBatchTail(std::string& out,
+                         std::span<const std::pair<std::string, std::string>> checkpoints);
+void FinishJournalEntryHeader(char* header16, uint32_t payload_len, uint32_t payload_crc);
+// One record of a batch entry, read in place (bounded by in; false when malformed: the checks
+// DecodeJournalPayload makes).
+struct JournalRecordView {
+  int64_t time_ms = 0, received_ms = 0;
+  Format format = Format::kText;
+  bool truncated = false;
+  std::string_view cls, source, peer, tenant, raw;
+};
+bool ReadJournalRecord(Reader& in, JournalRecordView* out);
 // Wraps a payload in an entry header.
 std::string FrameJournalEntry(std::string_view payload);
 // Decodes one payload: exactly one of *batch, *snapshot is filled (by type).

@@ -165,6 +165,160 @@ TEST_F(StorePrepareTest, PreparedAndUnpreparedAppendsWriteTheSameBlocks) {
   }
 }
 
+std::map<std::string, std::string> FilesUnder(const fs::path& dir, const fs::path& base) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    out[fs::relative(e.path(), base).string()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+// Every record prepared (so AppendPrepared writes the journal from the bytes Prepare took and
+// files the open blocks from them): the journal segments and the blocks are byte for byte those
+// of plain Appends, and a store reopened from that journal alone finds every record.
+TEST_F(StorePrepareTest, PreparedRecordBytesWriteTheSameJournalAndBlocks) {
+  const fs::path plain_dir = dir_ / "plain", prepared_dir = dir_ / "prepared";
+  auto plain = OpenEmbeddedStore(Options(plain_dir));
+  ASSERT_TRUE(plain) << plain.error().message;
+  OpenStore(Options(prepared_dir));
+  std::vector<Record> all = VariedRecords(1000);
+  for (size_t i = 0; i < all.size(); i += 9) all[i].truncated = true;
+  size_t appended = 0;
+  for (size_t from = 0; from < all.size(); from += 137) {
+    std::vector<Record> a(all.begin() + from, all.begin() + std::min(all.size(), from + 137));
+    std::vector<Record> b = a;
+    PreparedBatch prepared;
+    for (size_t i = 0; i < a.size(); ++i) {
+      Normalize(a[i]);
+      Normalize(b[i]);
+      store_->Prepare(b[i], &prepared);
+    }
+    ASSERT_EQ(prepared.record_ends.size(), b.size());
+    // Two prepared halves joined (as socd joins its batches into one group).
+    PreparedBatch first, second;
+    for (size_t i = 0; i < b.size(); ++i) store_->Prepare(b[i], i < b.size() / 2 ? &first : &second);
+    first.Append(std::move(second));
+    EXPECT_EQ(first.records, prepared.records);
+    EXPECT_EQ(first.record_ends, prepared.record_ends);
+    EXPECT_EQ(first.hashes, prepared.hashes);
+    const std::vector<Checkpoint> cps = {{"k", std::to_string(from)}, {"file:x", "12"}};
+    ASSERT_TRUE((*plain)->Append(a, cps));
+    ASSERT_TRUE(store_->AppendPrepared(b, cps, first));
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].seq, b[i].seq);
+    appended += a.size();
+  }
+  const auto want_journal = FilesUnder(plain_dir / "journal", plain_dir);
+  const auto got_journal = FilesUnder(prepared_dir / "journal", prepared_dir);
+  ASSERT_FALSE(want_journal.empty());
+  ASSERT_EQ(got_journal.size(), want_journal.size());
+  size_t journal_bytes = 0;
+  for (const auto& [path, bytes] : want_journal) {
+    ASSERT_TRUE(got_journal.contains(path)) << path;
+    EXPECT_TRUE(got_journal.at(path) == bytes) << path << " differs";
+    journal_bytes += bytes.size();
+  }
+  EXPECT_GT(journal_bytes, 100'000u);
+  const auto want = StoredBlocks(plain_dir);
+  const auto got = StoredBlocks(prepared_dir);
+  EXPECT_GE(want.size(), 1u);
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [path, bytes] : want) {
+    ASSERT_TRUE(got.contains(path)) << path;
+    EXPECT_TRUE(got.at(path) == bytes) << path << " differs";
+  }
+  // A copy as a crash would leave it (sealed blocks, and the journal holding the rest).
+  const fs::path replay_dir = dir_ / "replay";
+  fs::copy(prepared_dir, replay_dir, fs::copy_options::recursive);
+  ASSERT_TRUE((*plain)->Flush());
+  ASSERT_TRUE(store_->Flush());
+  const auto want_flushed = StoredBlocks(plain_dir);
+  const auto got_flushed = StoredBlocks(prepared_dir);
+  EXPECT_GT(want_flushed.size(), 3u);
+  ASSERT_EQ(got_flushed.size(), want_flushed.size());
+  for (const auto& [path, bytes] : want_flushed) {
+    ASSERT_TRUE(got_flushed.contains(path)) << path;
+    EXPECT_TRUE(got_flushed.at(path) == bytes) << path << " differs";
+  }
+  // Reopened from the copy: the journal's records are all there, and found.
+  OpenStore(Options(replay_dir));
+  EXPECT_EQ(store_->Stats().records, appended);
+  for (const char* q : {"uniq997", "uniq13", "administrator", "203.0.113.7"}) {
+    auto query = ParseQuery(q);
+    ASSERT_TRUE(query) << q;
+    std::vector<uint64_t> seqs[2];
+    LogStore* stores[2] = {plain->get(), store_.get()};
+    for (int s = 0; s < 2; ++s) {
+      ASSERT_TRUE(stores[s]->Search(*query, {}, [&](const Record& r) {
+        seqs[s].push_back(r.seq);
+        return true;
+      }));
+    }
+    EXPECT_EQ(seqs[0], seqs[1]) << q;
+    EXPECT_FALSE(seqs[1].empty()) << q;
+  }
+}
+
+// A record changed between Prepare and AppendPrepared (its metadata, or its raw text's length),
+// or prepared bytes that do not parse, are refused before anything is written.
+TEST_F(StorePrepareTest, RecordsChangedAfterPrepareAreRefused) {
+  OpenStore(Options(dir_));
+  std::vector<Record> records = VariedRecords(4);
+  const std::vector<Checkpoint> cps = {{"k", "v"}};
+  PreparedBatch prepared;
+  for (auto& r : records) {
+    Normalize(r);
+    store_->Prepare(r, &prepared);
+  }
+  auto refused = [&](const std::vector<Record>& rs, const PreparedBatch& p) {
+    std::vector<Record> copy = rs;
+    auto s = store_->AppendPrepared(copy, cps, p);
+    return !s && s.error().code == Errc::kInvalidArgument;
+  };
+  std::vector<Record> changed = records;
+  changed[1].tenant = "someone-else";
+  EXPECT_TRUE(refused(changed, prepared));
+  changed = records;
+  changed[2].raw += "x";
+  EXPECT_TRUE(refused(changed, prepared));
+  changed = records;
+  changed[0].time_ms += 1;
+  EXPECT_TRUE(refused(changed, prepared));
+  changed = records;
+  changed[3].truncated = !changed[3].truncated;
+  EXPECT_TRUE(refused(changed, prepared));
+  changed = records;
+  changed[0].source = "file:other";
+  EXPECT_TRUE(refused(changed, prepared));
+  PreparedBatch garbage = prepared;
+  for (size_t i = 0; i < garbage.records.size(); i += 7) garbage.records[i] = '\xff';
+  EXPECT_TRUE(refused(records, garbage));
+  PreparedBatch cut = prepared;
+  cut.records.pop_back();
+  EXPECT_TRUE(refused(records, cut));
+  cut.record_ends.back() = static_cast<uint32_t>(cut.records.size());
+  EXPECT_TRUE(refused(records, cut));
+  PreparedBatch short_ends = prepared;
+  short_ends.record_ends.pop_back();
+  EXPECT_TRUE(refused(records, short_ends));
+  PreparedBatch decreasing = prepared;
+  decreasing.record_ends[0] = decreasing.record_ends[1] + 1;
+  EXPECT_TRUE(refused(records, decreasing));
+  EXPECT_EQ(store_->Stats().records, 0u);
+  EXPECT_TRUE(store_->LoadCheckpoints()->empty());
+  // A batch prepared without the records' bytes is still taken (from the records).
+  PreparedBatch no_bytes = prepared;
+  no_bytes.records.clear();
+  no_bytes.record_ends.clear();
+  std::vector<Record> copy = records;
+  ASSERT_TRUE(store_->AppendPrepared(copy, cps, no_bytes));
+  copy = records;
+  ASSERT_TRUE(store_->AppendPrepared(copy, cps, prepared));
+  EXPECT_EQ(store_->Stats().records, 8u);
+}
+
 TEST_F(StorePrepareTest, MismatchedPreparedBatchIsRefusedAndStoresNothing) {
   OpenStore(Options(dir_));
   std::vector<Record> records = VariedRecords(3);

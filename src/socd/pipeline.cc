@@ -30,12 +30,7 @@ constexpr size_t kStoredGroups = 1;
 // Appends what the store prepared for one batch to what it prepared for the batches before it in
 // the same group (records in order: the later batch's records come after the earlier's).
 void AppendPrepared(soc::PreparedBatch&& from, soc::PreparedBatch* to) {
-  const auto base = static_cast<uint32_t>(to->hashes.size());
-  const auto dataset_base = static_cast<uint32_t>(to->datasets.size());
-  to->hashes.insert(to->hashes.end(), from.hashes.begin(), from.hashes.end());
-  for (const uint32_t end : from.ends) to->ends.push_back(base + end);
-  for (std::string& d : from.datasets) to->datasets.push_back(std::move(d));
-  for (const uint32_t d : from.dataset_of) to->dataset_of.push_back(dataset_base + d);
+  to->Append(std::move(from));
 }
 
 }  // namespace
