@@ -1254,9 +1254,10 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     }
   }
   // The records' journal bytes as Prepare took them, when every record was prepared with them:
-  // read here in place (bounded), and checked against the records (what Append stores is what
-  // Prepare saw; a record changed in between is refused, but for its raw text's bytes, of which
-  // only the length is compared).
+  // read here in place (bounded), and checked against the records: what Append stores is what
+  // Prepare saw, and a record changed in between is refused — its times, format, flags, class
+  // and tenant compared, its source, peer and raw text by length (their bytes are cold here,
+  // and comparing them cost as much as the copy this saves).
   std::vector<JournalRecordView>& views = prepared_views_;
   views.clear();
   const bool use_bytes =
@@ -1271,8 +1272,8 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
       const Record& r = records[i];
       if (!ReadJournalRecord(in, &v) || in.remaining() != 0 || v.time_ms != r.time_ms ||
           v.received_ms != r.received_ms || v.format != r.format || v.truncated != r.truncated ||
-          v.cls != classes[i] || v.source != r.source || v.peer != r.peer ||
-          v.tenant != r.tenant || v.raw.size() != r.raw.size()) {
+          v.cls != classes[i] || v.tenant != r.tenant || v.source.size() != r.source.size() ||
+          v.peer.size() != r.peer.size() || v.raw.size() != r.raw.size()) {
         return MakeError(Errc::kInvalidArgument, "record " + std::to_string(i) +
                                                      " of the batch does not match what was "
                                                      "prepared of it");

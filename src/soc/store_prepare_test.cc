@@ -261,8 +261,9 @@ TEST_F(StorePrepareTest, PreparedRecordBytesWriteTheSameJournalAndBlocks) {
   }
 }
 
-// A record changed between Prepare and AppendPrepared (its metadata, or its raw text's length),
-// or prepared bytes that do not parse, are refused before anything is written.
+// A record changed between Prepare and AppendPrepared (its times, format, flags or tenant, the
+// length of its source, peer or raw text), or prepared bytes that do not parse, are refused
+// before anything is written.
 TEST_F(StorePrepareTest, RecordsChangedAfterPrepareAreRefused) {
   OpenStore(Options(dir_));
   std::vector<Record> records = VariedRecords(4);
@@ -291,6 +292,9 @@ TEST_F(StorePrepareTest, RecordsChangedAfterPrepareAreRefused) {
   EXPECT_TRUE(refused(changed, prepared));
   changed = records;
   changed[0].source = "file:other";
+  EXPECT_TRUE(refused(changed, prepared));
+  changed = records;
+  changed[1].peer += ".1";
   EXPECT_TRUE(refused(changed, prepared));
   PreparedBatch garbage = prepared;
   for (size_t i = 0; i < garbage.records.size(); i += 7) garbage.records[i] = '\xff';
