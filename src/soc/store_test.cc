@@ -844,7 +844,15 @@ TEST_F(StoreTest, KillNineLosesNothingAcknowledgedAndDuplicatesNothing) {
         }
         const std::vector<Checkpoint> cps = {{"round", std::to_string(round)},
                                              {"batch", std::to_string(b)}};
-        if (!(*store)->Append(batch, cps)) ::_exit(3);
+        // Every other batch through Prepare / AppendPrepared (the journal written from the
+        // prepared bytes), durable the same way.
+        if (b % 2 == 1) {
+          PreparedBatch prepared;
+          for (const Record& r : batch) (*store)->Prepare(r, &prepared);
+          if (!(*store)->AppendPrepared(batch, cps, prepared)) ::_exit(3);
+        } else if (!(*store)->Append(batch, cps)) {
+          ::_exit(3);
+        }
         // Acknowledge: the batch number and its seqs.
         uint64_t msg[3] = {b, batch.front().seq, batch.back().seq};
         if (::write(fds[1], msg, sizeof msg) != sizeof msg) ::_exit(4);
