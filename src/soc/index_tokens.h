@@ -9,10 +9,10 @@
 #include <bit>
 #include <boost/json/object.hpp>
 #include <charconv>
-#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 #include "soc/query_internal.h"
@@ -85,18 +85,12 @@ inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
   for (size_t i = 0; i < n; ++i) dst[i] = kBytes.lower[static_cast<unsigned char>(src[i])];
 }
 
-// The tokenizer's view of a text: the text lower-cased, and three bit masks over it (bit i of
-// word i / 64 is byte i): word bytes (IsWordByte), ASCII digits, ASCII hex letters. Built 16 bytes
-// at a time (SSE2) or 8 (elsewhere); the bytes past the text count as non-word, and each mask has
-// one more word than the text needs (zero), so a run of word bytes always ends inside them.
-struct TextMasks {
-  static constexpr size_t kStackBytes = 2048;
-  size_t words = 0;  // mask words covering the text, sentinel not included
-  const char* lowered = nullptr;
-  const uint64_t* word = nullptr;
-  const uint64_t* digit = nullptr;
-  const uint64_t* hex = nullptr;
-};
+// TextTokens' view of a text: the text lower-cased, and three bit masks over it (bit i of mask
+// word i / 64 is byte i): word bytes (IsWordByte), ASCII digits, ASCII hex letters. Built 64
+// bytes at a time (SSE2: 16 per instruction; elsewhere from the byte tables); the bytes past the
+// text count as non-word, and each mask has one more word than the text needs (zero), so a run
+// of word bytes always ends inside them. Texts up to kTextMaskStackBytes use the stack.
+inline constexpr size_t kTextMaskStackBytes = 2048;
 
 // The masks of one 64-byte piece (bytes past n are taken as 0, a non-word byte), and the piece
 // lower-cased into dst (all 64 bytes written; those past n are 0).
@@ -155,7 +149,7 @@ inline uint64_t MaskBits(const uint64_t* m, size_t start, size_t size) {
 }
 
 // ForEachTextToken's rules; emit(std::string_view lowered) per token. The view is valid only
-// during the call. Words are found in bit masks of the text (TextMasks), not byte by byte: a
+// during the call. Words are found in bit masks of the text (MaskPiece), not byte by byte: a
 // word's class tests (all digits? all hex?) are a few operations on its mask bits, and its
 // lowered bytes are a piece of the text lowered whole. index_tokens_test.cc checks it against
 // the byte-at-a-time definition.
@@ -165,13 +159,13 @@ void TextTokens(std::string_view text, Emit& emit) {
   if (n == 0) return;
   const size_t words = (n + 63) / 64;
   // Lowered text (whole pieces of 64) and the three masks (each with a zero sentinel word).
-  alignas(16) char stack_lowered[TextMasks::kStackBytes];
-  uint64_t stack_masks[3 * (TextMasks::kStackBytes / 64 + 1)];
+  alignas(16) char stack_lowered[kTextMaskStackBytes];
+  uint64_t stack_masks[3 * (kTextMaskStackBytes / 64 + 1)];
   std::unique_ptr<char[]> heap_lowered;
   std::unique_ptr<uint64_t[]> heap_masks;
   char* lowered = stack_lowered;
   uint64_t* masks = stack_masks;
-  if (words * 64 > TextMasks::kStackBytes) {
+  if (words * 64 > kTextMaskStackBytes) {
     heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64);
     heap_masks = std::make_unique_for_overwrite<uint64_t[]>(3 * (words + 1));
     lowered = heap_lowered.get();
