@@ -185,8 +185,8 @@ void TextTokens(std::string_view text, Emit& emit) {
     size_t start = 0, size = 0;
   };
   Word last[4];
-  int have = 0;  // consecutive dotted small numbers ending at the current word
-  size_t k = 0;  // mask word of the scan position
+  int have = 0;              // consecutive dotted small numbers ending at the current word
+  size_t k = 0;              // mask word of the scan position
   uint64_t pending = wm[0];  // word bits of wm[k] at or after the scan position
   while (true) {
     while (pending == 0) {

@@ -110,6 +110,10 @@ struct PreparedBatch {
   std::vector<uint32_t> dataset_of;   // record i's is datasets[dataset_of[i]]
   std::string records;                // every prepared record's bytes, concatenated
   std::vector<uint32_t> record_ends;  // record i's are records[record_ends[i - 1], record_ends[i])
+  // Records Prepare saw without fields (indices, increasing): AppendPrepared normalises them and
+  // indexes them afresh, however they look when it runs (a retried Append finds them normalised
+  // by the attempt that failed).
+  std::vector<uint32_t> without_fields;
   void clear() {
     hashes.clear();
     ends.clear();
@@ -117,6 +121,7 @@ struct PreparedBatch {
     dataset_of.clear();
     records.clear();
     record_ends.clear();
+    without_fields.clear();
   }
   // Appends a later batch's (its records after this one's).
   void Append(PreparedBatch&& later) {
@@ -127,7 +132,14 @@ struct PreparedBatch {
     for (const uint32_t end : later.ends) ends.push_back(base + end);
     for (std::string& d : later.datasets) datasets.push_back(std::move(d));
     for (const uint32_t d : later.dataset_of) dataset_of.push_back(dataset_base + d);
-    records.append(later.records);
+    const auto record_count = static_cast<uint32_t>(ends.size() - later.ends.size());
+    for (const uint32_t i : later.without_fields) without_fields.push_back(record_count + i);
+    if (records.empty()) {
+      records = std::move(later.records);
+    } else {
+      records.append(later.records);
+      std::string().swap(later.records);  // not two copies of a group's bytes at once
+    }
     for (const uint32_t end : later.record_ends) record_ends.push_back(record_base + end);
   }
 };
@@ -147,7 +159,10 @@ class LogStore {
 
   // Append (same contract) with prepared: what Prepare made of records, in order
   // (prepared.ends.size() == records.size(), else kInvalidArgument and nothing is stored). A
-  // record that reaches it without fields is normalised and prepared here.
+  // record that reached Prepare without fields is normalised and indexed here. The records must
+  // not change between Prepare and AppendPrepared: a backend may store what Prepare took of them
+  // (the embedded store does, and refuses a batch whose records' metadata or lengths differ from
+  // it — a change that keeps every length is not noticed).
   virtual Status AppendPrepared(std::span<Record> records, std::span<const Checkpoint> checkpoints,
                                 const PreparedBatch& prepared) {
     if (prepared.ends.size() != records.size()) {

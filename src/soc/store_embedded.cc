@@ -922,6 +922,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 }
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
+  if (record.fields.empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
   auto add = [out](std::string_view t) { out->hashes.push_back(TokenHash(t)); };
   index_tokens::RecordTokens(record.raw, record.fields, add);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
@@ -940,7 +941,6 @@ void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   // The record's journal bytes, taken while its text is warm: AppendPrepared writes them to the
   // journal as they are and files the open block's copy from them (a batch later the texts are
   // cold, and were read twice there: for the journal and for the copy).
-  if (out->records.empty()) out->records.reserve(size_t{1} << 20);
   PutJournalRecord(out->records, record, ClassOf(dataset));
   out->record_ends.push_back(static_cast<uint32_t>(out->records.size()));
 }
@@ -1185,6 +1185,10 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     for (const std::string& d : prepared->datasets) {
       consistent = consistent && d.size() <= kMaxDatasetBytes;
     }
+    for (size_t k = 0; consistent && k < prepared->without_fields.size(); ++k) {
+      consistent = prepared->without_fields[k] < records.size() &&
+                   (k == 0 || prepared->without_fields[k] > prepared->without_fields[k - 1]);
+    }
     // The records' bytes: none (a batch prepared without them), or one piece per record.
     if (!prepared->record_ends.empty() || !prepared->records.empty()) {
       consistent = consistent && prepared->record_ends.size() == records.size();
@@ -1235,6 +1239,9 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   // The class of each of prepared->datasets, computed once.
   std::vector<std::string> prepared_classes(prepared != nullptr ? prepared->datasets.size() : 0);
   std::vector<bool> prepared_class_known(prepared_classes.size());
+  if (prepared != nullptr) {
+    for (const uint32_t i : prepared->without_fields) normalized_here[i] = true;
+  }
   for (size_t i = 0; i < records.size(); ++i) {
     if (records[i].fields.empty()) {
       options_.normalize(records[i]);
@@ -1255,11 +1262,16 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   }
   // The records' journal bytes as Prepare took them, when every record was prepared with them:
   // read here in place (bounded), and checked against the records: what Append stores is what
-  // Prepare saw, and a record changed in between is refused — its times, format, flags, class
-  // and tenant compared, its source, peer and raw text by length (their bytes are cold here,
-  // and comparing them cost as much as the copy this saves).
+  // Prepare saw (store.h: records must not change in between), and a batch whose records differ
+  // from it is refused — their times, format, flags, class and tenant compared, their source,
+  // peer and raw text by length only (their bytes are cold here, and comparing them cost as much
+  // as the copy this saves): a change that keeps every length is not noticed.
   std::vector<JournalRecordView>& views = prepared_views_;
   views.clear();
+  // Not the largest batch's worth kept for good (104 bytes a record).
+  if (views.capacity() > std::max<size_t>(records.size(), 16384)) {
+    std::vector<JournalRecordView>().swap(views);
+  }
   const bool use_bytes =
       prepared != nullptr && !prepared->record_ends.empty() &&
       std::none_of(normalized_here.begin(), normalized_here.end(), [](bool b) { return b; });

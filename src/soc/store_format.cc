@@ -1740,8 +1740,8 @@ bool ReadJournalRecord(Reader& in, JournalRecordView* out) {
   uint8_t format, flags;
   if (!in.Zigzag(&out->time_ms) || !in.Zigzag(&out->received_ms) || !in.Byte(&format) ||
       !in.Byte(&flags) || !in.String(&out->cls) || !in.String(&out->source) ||
-      !in.String(&out->peer) || !in.String(&out->tenant) || !in.String(&out->raw) ||
-      format < 1 || format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) {
+      !in.String(&out->peer) || !in.String(&out->tenant) || !in.String(&out->raw) || format < 1 ||
+      format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) {
     return false;
   }
   out->format = static_cast<Format>(format);

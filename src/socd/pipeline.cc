@@ -24,6 +24,9 @@ constexpr size_t kPreparedRecords = 2 * kBatch;
 constexpr size_t kPreparedBatches = 16;  // bounds the idle ticks (empty batches) too
 constexpr size_t kGroupRecords = 4 * kBatch;
 constexpr size_t kGroupBytes = 32 << 20;  // raw bytes of one group
+// Raw bytes of the records waiting prepared (the store's prepared copy of them as much again):
+// the record bound alone would let 8,192 records of 64 KiB each hold 1 GiB here.
+constexpr size_t kPreparedBytes = 64 << 20;
 // Stored groups waiting for detection: detection of one overlaps the commit of the next.
 constexpr size_t kStoredGroups = 1;
 
@@ -217,19 +220,23 @@ void Pipeline::PrepareLoop() {
     // The store's per-record step right after Normalize and attribution (which adds tenant.id),
     // while the record is still in the CPU's caches; the commit thread would find it cold.
     soc::PreparedBatch prepared;
+    size_t batch_bytes = 0;
     for (IngestItem& item : batch) {
       Prepare(item);
       if (tenants) Attribute(item.record, tenants);
       store_.Prepare(item.record, &prepared);
+      batch_bytes += item.record.raw.size();
     }
     std::unique_lock lock(prepared_mu_);
     // An empty batch still goes through: it is stage 3's tick for correlation windows. A batch
     // always fits into an empty hand-over, whatever its size.
     prepared_room_.wait(lock, [&] {
       return prepared_.empty() || (prepared_.size() < kPreparedBatches &&
-                                   prepared_records_ + batch.size() <= kPreparedRecords);
+                                   prepared_records_ + batch.size() <= kPreparedRecords &&
+                                   prepared_bytes_ + batch_bytes <= kPreparedBytes);
     });
     prepared_records_ += batch.size();
+    prepared_bytes_ += batch_bytes;
     counters_.prepared.fetch_add(batch.size(), std::memory_order_relaxed);
     prepared_.push_back({std::move(batch), std::move(prepared)});
     prepared_ready_.notify_one();
@@ -264,7 +271,10 @@ void Pipeline::CommitLoop() {
       while (!prepared_.empty()) {
         ParsedBatch& next = prepared_.front();
         if (count > 0 && (count + next.items.size() > kGroupRecords || bytes >= kGroupBytes)) break;
-        for (const IngestItem& item : next.items) bytes += item.record.raw.size();
+        size_t next_bytes = 0;
+        for (const IngestItem& item : next.items) next_bytes += item.record.raw.size();
+        bytes += next_bytes;
+        prepared_bytes_ -= next_bytes;
         prepared_records_ -= next.items.size();
         count += next.items.size();
         batches.push_back(std::move(next));
