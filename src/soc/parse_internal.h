@@ -6,7 +6,6 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -78,18 +77,6 @@ void PutCategory(boost::json::object& fields, std::string_view category);
 // ---- scanning ----
 
 std::string_view TrimSpaces(std::string_view s);
-// Most log text is ASCII; checking that a word at a time is cheaper than UTF-8 validation.
-inline bool IsAscii(std::string_view s) {
-  size_t i = 0;
-  uint64_t any = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, s.data() + i, 8);
-    any |= word;
-  }
-  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
-  return (any & 0x8080808080808080u) == 0;
-}
 bool IsDigit(char c);
 bool IsSpace(char c);  // space or tab
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
@@ -141,16 +128,6 @@ bool JsonTimeToMs(const boost::json::value& v, int64_t* ms);
 // strict about depth (kMaxParsedJsonDepth). On failure returns false with "<what> at byte N".
 bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::json::object* out,
                      std::string* error);
-// The common case of ParseJsonObject without Boost.JSON's parser (parse_json_reader.cc): reads
-// `text`, which must be valid UTF-8, as one JSON object built in `sp` (`*out` must use `sp` too)
-// and returns true when it holds exactly what boost::json::parse would have built with
-// `max_depth` (values, kinds and member order). Returns false, leaving *out alone, for what it
-// does not handle — anything invalid, numbers other than integers of up to 18 digits, duplicate or
-// escaped keys, nesting near `max_depth`, a top level other than an object — and the caller then
-// parses with Boost.JSON, which gives the precise error. Values built before it declined stay in
-// `sp` (an arena keeps them until it is freed).
-bool ReadPlainJsonObject(std::string_view text, const boost::json::storage_ptr& sp, int max_depth,
-                         boost::json::object* out);
 // Removes the values (leaves) beyond the first `max` in document order; returns how many it
 // removed. Keeps every record bounded whatever the producer sent.
 size_t PruneFields(boost::json::object& fields, size_t max);

@@ -16,6 +16,19 @@
 namespace seccloud::soc::internal {
 namespace {
 
+// Most log text is ASCII; checking that a word at a time is cheaper than UTF-8 validation.
+bool IsAscii(std::string_view s) {
+  size_t i = 0;
+  uint64_t any = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    any |= word;
+  }
+  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080u) == 0;
+}
+
 // Sanitises every string and key; depth is bounded by the parser's max_depth.
 void SanitizeJson(boost::json::value& v) {
   if (auto* s = v.if_string()) {
@@ -406,11 +419,6 @@ bool JsonTimeToMs(const boost::json::value& v, int64_t* ms) {
 
 bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::json::object* out,
                      std::string* error) {
-  const bool valid_utf8 = IsAscii(text) || IsValidUtf8(text);
-  if (valid_utf8 && out->storage().get() == sp.get() &&
-      ReadPlainJsonObject(text, sp, kMaxParsedJsonDepth, out)) {
-    return true;
-  }
   boost::json::parse_options opt;
   opt.max_depth = kMaxParsedJsonDepth;
   opt.allow_invalid_utf8 = true;  // sanitised below: be liberal in what we accept
@@ -448,7 +456,7 @@ bool ParseJsonObject(std::string_view text, boost::json::storage_ptr sp, boost::
   }
   // Escapes decode to valid UTF-8 only (the parser refuses lone surrogates), so strings and keys
   // can be ill-formed only when the line itself is: a valid line needs no walk over the tree.
-  if (!valid_utf8) SanitizeJson(v);
+  if (!IsAscii(text) && !IsValidUtf8(text)) SanitizeJson(v);
   *out = std::move(v.get_object());
   return true;
 }

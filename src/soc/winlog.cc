@@ -7,7 +7,6 @@
 #include <string>
 #include <string_view>
 
-#include "core/text.h"
 #include "soc/parse_internal.h"
 
 namespace seccloud::soc {
@@ -386,19 +385,6 @@ void Fail(Record& r, std::string message) {
   SetMetadata(r);
 }
 
-// boost::json::parse's result, through the parsers' own reader when it takes the document
-// (built the same, faster), else Boost.JSON's (which also gives the errors).
-json::value ParseDocument(std::string_view text, json::storage_ptr sp,
-                          const json::parse_options& opts, boost::system::error_code& ec) {
-  if (internal::IsAscii(text) || IsValidUtf8(text)) {
-    json::object obj(sp);
-    if (internal::ReadPlainJsonObject(text, sp, opts.max_depth, &obj)) {
-      return json::value(std::move(obj));
-    }
-  }
-  return json::parse(text, ec, std::move(sp), opts);
-}
-
 }  // namespace
 
 const char* WindowsDataset(std::string_view channel) {
@@ -425,7 +411,7 @@ void NormalizeWindowsEvent(Record& r) {
   constexpr size_t kScratchBytes = 32 << 10;
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
-  json::value doc = ParseDocument(r.raw, json::storage_ptr(&scratch), opts, ec);
+  json::value doc = json::parse(r.raw, ec, json::storage_ptr(&scratch), opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
     return;

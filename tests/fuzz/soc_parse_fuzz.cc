@@ -2,11 +2,7 @@
 // SniffFormat. Input: one byte selecting the format and record options, then the raw record.
 // Checks the contract other SOC components rely on: the metadata fields exist, every string is
 // valid UTF-8, values are bounded, unparsed records say why, and the result is deterministic.
-// For the JSON formats it also checks the parsers' own JSON reader against Boost.JSON's parser:
-// a document the reader takes must be exactly the object boost::json::parse builds.
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +11,6 @@
 
 #include "core/text.h"
 #include "soc/parse.h"
-#include "soc/parse_internal.h"
 
 namespace {
 
@@ -41,41 +36,6 @@ size_t Leaves(const boost::json::value& v) {
   return 1;
 }
 
-// Equal including kinds and member order (json::value's == ignores order and number kinds).
-bool Same(const boost::json::value& a, const boost::json::value& b) {
-  if (a.kind() != b.kind()) return false;
-  if (const auto* x = a.if_object()) {
-    const auto& y = b.get_object();
-    if (x->size() != y.size()) return false;
-    for (auto i = x->begin(), j = y.begin(); i != x->end(); ++i, ++j) {
-      if (i->key() != j->key() || !Same(i->value(), j->value())) return false;
-    }
-    return true;
-  }
-  if (const auto* x = a.if_array()) {
-    const auto& y = b.get_array();
-    if (x->size() != y.size()) return false;
-    for (size_t k = 0; k < x->size(); ++k) {
-      if (!Same((*x)[k], y[k])) return false;
-    }
-    return true;
-  }
-  return a == b;
-}
-
-void CheckReaderAgreesWithBoost(std::string_view text, int max_depth) {
-  if (!seccloud::IsValidUtf8(text)) return;  // the reader's callers take Boost.JSON then
-  boost::json::monotonic_resource arena;
-  const boost::json::storage_ptr sp(&arena);
-  boost::json::object fast(sp);
-  if (!seccloud::soc::internal::ReadPlainJsonObject(text, sp, max_depth, &fast)) return;
-  boost::json::parse_options opt;
-  opt.max_depth = max_depth;
-  boost::system::error_code ec;
-  const boost::json::value slow = boost::json::parse(text, ec, {}, opt);
-  Check(!ec && Same(slow, boost::json::value(fast)));
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -91,11 +51,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.source = "fuzz";
 
   seccloud::soc::SniffFormat(r.raw);
-  if (r.format == Format::kSeccloudEvent || r.format == Format::kJson ||
-      r.format == Format::kSuricataEve || r.format == Format::kWindowsEvent) {
-    CheckReaderAgreesWithBoost(r.raw, seccloud::soc::kMaxParsedJsonDepth);
-    CheckReaderAgreesWithBoost(r.raw, 4);
-  }
   seccloud::soc::Normalize(r);
 
   const auto* ts = FindField(r.fields, "@timestamp");
