@@ -95,12 +95,7 @@ boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr s
   return boost::json::string(SanitizeUtf8(value), std::move(sp));
 }
 
-namespace {
-
-// The object that holds `*path`'s last segment, creating the objects before it (and replacing a
-// non-object in the way by an empty one); *path is left as the last segment. The shared walk of
-// SetPath and PutString, whose callers then set the member with insert_or_assign.
-boost::json::object& ParentOf(boost::json::object& fields, std::string_view* path) {
+boost::json::object& PathParent(boost::json::object& fields, std::string_view* path) {
   boost::json::object* obj = &fields;
   while (true) {
     const size_t dot = path->find('.');
@@ -125,16 +120,14 @@ boost::json::object& ParentOf(boost::json::object& fields, std::string_view* pat
   }
 }
 
-}  // namespace
-
 void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value) {
-  boost::json::object& parent = ParentOf(fields, &path);
+  boost::json::object& parent = PathParent(fields, &path);
   parent.insert_or_assign(boost::json::string_view(path.data(), path.size()), std::move(value));
 }
 
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value) {
   // The string is built in place, in the fields' storage (no temporary value to move in).
-  boost::json::object& parent = ParentOf(fields, &path);
+  boost::json::object& parent = PathParent(fields, &path);
   const boost::json::string_view key(path.data(), path.size());
   if (IsAscii(value) || IsValidUtf8(value)) {
     parent.insert_or_assign(key, boost::json::string_view(value.data(), value.size()));
