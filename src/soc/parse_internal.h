@@ -62,6 +62,10 @@ bool LooksLikeSyslog(std::string_view line);
 void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value);
 // `value` as a JSON string in `sp`, ill-formed UTF-8 replaced by U+FFFD.
 boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr sp);
+// The object that holds `*path`'s last segment, creating the objects before it (and replacing a
+// non-object in the way by an empty one) as SetPath does; *path is left as the last segment.
+// insert_or_assign on the result is SetPath with the value built in place.
+boost::json::object& PathParent(boost::json::object& fields, std::string_view* path);
 // Sets a string field (dotted path → nested objects), UTF-8-sanitised.
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value);
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value);

@@ -356,5 +356,76 @@ TEST(ParseTest, EraseAllFormsAgreesWithALookupPerSpelling) {
   EXPECT_GT(changed, 600u);  // the random objects do hold the paths often enough
 }
 
+// SetPath as main had it (aa1613e): if_contains for each segment, then emplace for a new one.
+void ReferenceSetPath(boost::json::object& fields, std::string_view path,
+                      boost::json::value value) {
+  boost::json::object* obj = &fields;
+  while (true) {
+    const size_t dot = path.find('.');
+    if (dot == std::string_view::npos) {
+      obj->insert_or_assign(path, std::move(value));
+      return;
+    }
+    const std::string_view segment = path.substr(0, dot);
+    boost::json::value* next = obj->if_contains(segment);
+    if (next == nullptr) {
+      boost::json::object child(obj->storage());
+      child.reserve(4);
+      next = &obj->emplace(segment, std::move(child)).first->value();
+    } else if (!next->is_object()) {
+      *next = boost::json::object(obj->storage());
+    }
+    obj = &next->get_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+// SetPath, PutString, PutInt and PathParent + insert_or_assign (the Windows builder's Set) against
+// the walk above, on objects holding the paths' prefixes as objects, numbers, strings and nulls
+// (in the way of a longer path) and on objects past Boost.JSON's small-object size: the same
+// members in the same order.
+TEST(ParseTest, SetPathAgreesWithTheTwoLookupWalk) {
+  std::mt19937 rng(27);
+  const std::vector<std::string>& names = parse_testing::kDottedNames;
+  const std::string values[] = {"", "x", "a longer value than fourteen bytes", "bad \xff utf-8",
+                                "\xc3\xa9t\xc3\xa9"};
+  for (int round = 0; round < 3000; ++round) {
+    boost::json::object want = parse_testing::RandomDottedObject(rng, names, 3);
+    boost::json::object got = want;
+    for (int q = 0; q < 8; ++q) {
+      const std::string path = parse_testing::RandomDottedPath(rng, names);
+      const std::string& text = values[rng() % 5];
+      switch (rng() % 5) {
+        case 0:
+          ReferenceSetPath(want, path, static_cast<int64_t>(q));
+          internal::PutInt(got, path, q);
+          break;
+        case 1:
+          ReferenceSetPath(want, path, nullptr);
+          internal::SetPath(got, path, nullptr);
+          break;
+        case 2:
+          ReferenceSetPath(want, path, internal::Sanitized(text, want.storage()));
+          internal::PutString(got, path, text);
+          break;
+        case 3: {
+          const boost::json::value v = boost::json::string(text.substr(0, 3) == "bad" ? "" : text);
+          ReferenceSetPath(want, path, boost::json::value(v, want.storage()));
+          std::string_view leaf = path;
+          internal::PathParent(got, &leaf).insert_or_assign(leaf, v);
+          break;
+        }
+        default: {
+          boost::json::array a;
+          a.emplace_back(text.substr(0, 1));
+          ReferenceSetPath(want, path, a);
+          internal::SetPath(got, path, a);
+        }
+      }
+      ASSERT_EQ(boost::json::serialize(got), boost::json::serialize(want)) << path;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc

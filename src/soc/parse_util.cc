@@ -95,30 +95,46 @@ boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr s
   return boost::json::string(SanitizeUtf8(value), std::move(sp));
 }
 
-void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value) {
+boost::json::object& PathParent(boost::json::object& fields, std::string_view* path) {
   boost::json::object* obj = &fields;
   while (true) {
-    const size_t dot = path.find('.');
-    if (dot == std::string_view::npos) {
-      obj->insert_or_assign(path, std::move(value));
-      return;
-    }
-    const std::string_view segment = path.substr(0, dot);
-    boost::json::value* next = obj->if_contains(segment);
-    if (next == nullptr) {
-      boost::json::object child(obj->storage());
+    const size_t dot = path->find('.');
+    if (dot == std::string_view::npos) return *obj;
+    const boost::json::string_view segment(path->data(), dot);
+    // One lookup whether the segment exists or not (if_contains and then emplace for a new one
+    // looked it up twice). emplace reserves room for one more member first either way, as
+    // insert_or_assign does; a new member is appended, so the order is the same.
+    boost::json::value& next = obj->emplace(segment, nullptr).first->value();
+    if (next.is_null()) {
+      // New (or null, which the old walk also replaced by an empty object): room for a few
+      // members, as most of the parsers' objects get two to four.
+      boost::json::object& child = next.emplace_object();
       child.reserve(4);
-      next = &obj->emplace(segment, std::move(child)).first->value();
-    } else if (!next->is_object()) {
-      *next = boost::json::object(obj->storage());
+      obj = &child;
+    } else if (!next.is_object()) {
+      obj = &next.emplace_object();
+    } else {
+      obj = &next.get_object();
     }
-    obj = &next->get_object();
-    path.remove_prefix(dot + 1);
+    path->remove_prefix(dot + 1);
   }
 }
 
+void SetPath(boost::json::object& fields, std::string_view path, boost::json::value value) {
+  boost::json::object& parent = PathParent(fields, &path);
+  parent.insert_or_assign(boost::json::string_view(path.data(), path.size()), std::move(value));
+}
+
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value) {
-  SetPath(fields, path, Sanitized(value, fields.storage()));
+  // The string is built in place, in the fields' storage (no temporary value to move in).
+  boost::json::object& parent = PathParent(fields, &path);
+  const boost::json::string_view key(path.data(), path.size());
+  if (IsAscii(value) || IsValidUtf8(value)) {
+    parent.insert_or_assign(key, boost::json::string_view(value.data(), value.size()));
+  } else {
+    const std::string clean = SanitizeUtf8(value);
+    parent.insert_or_assign(key, boost::json::string_view(clean.data(), clean.size()));
+  }
 }
 
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value) {

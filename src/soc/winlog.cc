@@ -80,7 +80,8 @@ class Builder {
       error_ = "more than " + std::to_string(kMaxWinlogFields) + " EventData items";
       return false;
     }
-    event_data_[name] = ItemValue(v, event_data_.storage());
+    event_data_.insert_or_assign(json::string_view(name.data(), name.size()),
+                                 ItemValue(v, event_data_.storage()));
     return true;
   }
 
@@ -312,24 +313,32 @@ class Builder {
     }
   }
 
-  // Values of the parsed document are copied once, straight into the fields' storage.
-  // SetPath: SetField's result without its default-heap intermediate objects. "winlog" gets
-  // ~15 members: it is created with room for them (where SetPath would have created it, so the
-  // order of members is the same) instead of regrowing its table in the arena.
+  // Values of the parsed document are copied once, straight into the fields' storage: built in
+  // place by insert_or_assign in the object that holds the path's last segment (SetPath's walk
+  // and result, without a temporary value moved in). "winlog" gets ~15 members: it is created
+  // with room for them (where SetPath would have created it, so the order of members is the
+  // same) instead of regrowing its table in the arena.
   void Set(std::string_view path, const json::value& v) {
-    Put(path, json::value(v, r_.fields.storage()));
+    json::object& parent = Parent(&path);
+    parent.insert_or_assign(json::string_view(path.data(), path.size()), v);
   }
   // A string built straight in the fields' storage (no default-heap temporary to copy from).
   void SetString(std::string_view path, std::string_view text) {
-    Put(path, json::string(text, r_.fields.storage()));
+    json::object& parent = Parent(&path);
+    parent.insert_or_assign(json::string_view(path.data(), path.size()),
+                            json::string_view(text.data(), text.size()));
   }
-  void Put(std::string_view path, json::value v) {
-    if (path.starts_with("winlog.") && !r_.fields.contains("winlog")) {
-      json::object winlog(r_.fields.storage());
-      winlog.reserve(kWinlogMembers);
-      r_.fields.emplace("winlog", std::move(winlog));
+  json::object& Parent(std::string_view* path) {
+    // Nothing removes "winlog" once it is there, so it is looked for until it is created.
+    if (!have_winlog_ && path->starts_with("winlog.")) {
+      if (!r_.fields.contains("winlog")) {
+        json::object winlog(r_.fields.storage());
+        winlog.reserve(kWinlogMembers);
+        r_.fields.emplace("winlog", std::move(winlog));
+      }
+      have_winlog_ = true;
     }
-    internal::SetPath(r_.fields, path, std::move(v));
+    return internal::PathParent(r_.fields, path);
   }
   static constexpr size_t kWinlogMembers = 16;
 
@@ -346,6 +355,7 @@ class Builder {
   }
 
   Record& r_;
+  bool have_winlog_ = false;
   json::object event_data_;
   size_t items_ = 0;
   int64_t event_id_ = 0;
