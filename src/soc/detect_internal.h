@@ -18,10 +18,6 @@ class LiteralMatcher {
   // is bound by cache misses either way) and cost ~15 MiB more RSS with the SigmaHQ corpus (1 Mi
   // cells).
   static constexpr size_t kMaxDenseCells = size_t{1} << 18;
-  // The rows of an automaton too large for a full table: its shallowest states (Windows
-  // CommandLine and Image scans of 1,000 rules: ~10,000-26,000 states, of which a few thousand
-  // are within three bytes of the root).
-  static constexpr size_t kMaxHybridCells = size_t{1} << 18;
 
   // Adds a non-empty pattern (bytes, matched exactly); returns its id (the same pattern twice: one
   // id). Ids are dense, from 0.
@@ -29,19 +25,11 @@ class LiteralMatcher {
   // Call once after the last Add and before Scan. fold_ascii_case: the patterns are lower-case
   // and Scan matches them as if the text had been ASCII-lower-cased (no copy of the text needed).
   // A full transition table is built when states × byte classes <= max_dense_cells (4 bytes a
-  // cell); else the shallowest states that fit get full rows within max_hybrid_cells, and Scan
-  // follows sparse edges and failure links below them (0: sparse edges everywhere).
-  void Build(bool fold_ascii_case = false, size_t max_dense_cells = kMaxDenseCells,
-             size_t max_hybrid_cells = kMaxHybridCells);
+  // cell), else Scan follows sparse edges and failure links.
+  void Build(bool fold_ascii_case = false, size_t max_dense_cells = kMaxDenseCells);
   size_t patterns() const { return patterns_; }
   size_t states() const { return fail_.size(); }
-  bool dense() const { return !delta_.empty() && !hybrid_; }
-
-  // States with a full transition row (the shallowest ones: states are numbered breadth first):
-  // all of them when dense(); otherwise, when not 0 (the hybrid form), Scan follows sparse edges
-  // and failure links only below them, so the shallow states where a scan spends most of its
-  // bytes take one lookup a byte.
-  size_t dense_states() const { return dense_states_; }
+  bool dense() const { return !delta_.empty(); }
 
   // Calls on_match(pattern id, end) for every occurrence of every pattern in text; `end` is the
   // offset one past the occurrence's last byte.
@@ -50,37 +38,6 @@ class LiteralMatcher {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
     uint32_t s = 0;
-    if (hybrid_) {
-      // Hybrid: states below dense_states_ have full rows of (next state << 1 | has outputs);
-      // deeper states try their own edges, then fall back along failure links, which always
-      // lead to a shallower state and so end at a full row (the root's, at the latest).
-      for (size_t i = 0; i < n; ++i) {
-        const uint32_t cls = class_[p[i]];
-        if (cls == 0) {  // no pattern has this byte: every state goes to the root
-          s = 0;
-          continue;
-        }
-        uint32_t cell;
-        while (true) {
-          if (s < dense_states_) {
-            cell = delta_[s * stride_ + cls];
-            break;
-          }
-          const unsigned char c = fold_[p[i]];
-          const uint32_t b = edge_begin_[s], e = edge_begin_[s + 1];
-          uint32_t k = b;
-          while (k < e && edge_byte_[k] != c) ++k;
-          if (k < e) {
-            cell = edge_cell_[k];
-            break;
-          }
-          s = fail_[s];
-        }
-        s = cell >> 1;
-        if (cell & 1) Emit(s, i + 1, on_match);
-      }
-      return;
-    }
     if (!delta_.empty()) {
       // A full transition table over byte classes: one lookup per byte. A cell holds the next
       // state's row offset, its low bit set when that state has outputs, so the loop's chain of
@@ -144,7 +101,6 @@ class LiteralMatcher {
   std::vector<uint32_t> edge_begin_;
   std::vector<unsigned char> edge_byte_;
   std::vector<uint32_t> edge_to_;
-  std::vector<uint32_t> edge_cell_;  // hybrid form: edge_to_ << 1 | has outputs
   std::vector<uint32_t> fail_, dict_;
   std::vector<uint8_t> has_output_;
   std::vector<uint32_t> first_out_;  // the state itself when it has outputs, else dict_
@@ -154,11 +110,7 @@ class LiteralMatcher {
   std::array<uint8_t, 256> class_{};
   uint32_t classes_ = 0;
   uint32_t stride_ = 0;
-  // Hybrid form: delta_ holds rows for states [0, dense_states_) only, each cell the next state
-  // << 1, plus 1 when it has outputs.
   std::vector<uint32_t> delta_;
-  size_t dense_states_ = 0;
-  bool hybrid_ = false;
 };
 
 }  // namespace seccloud::soc::detect_internal

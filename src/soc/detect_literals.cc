@@ -27,30 +27,8 @@ uint32_t LiteralMatcher::Add(std::string_view pattern) {
   return it->second;
 }
 
-void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells,
-                           size_t max_hybrid_cells) {
+void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
   const size_t n = trie_.size();
-  // Number the states breadth first, so that a state's failure link (a shorter suffix, so a
-  // shallower state) always has a smaller number and the shallowest states are a prefix
-  // [0, k): the hybrid form gives full rows to that prefix.
-  {
-    std::vector<uint32_t> order;
-    order.reserve(n);
-    order.push_back(0);
-    for (size_t h = 0; h < order.size(); ++h) {
-      for (const auto& [c, t] : trie_[order[h]]) order.push_back(t);
-    }
-    std::vector<uint32_t> rank(n);
-    for (uint32_t i = 0; i < n; ++i) rank[order[i]] = i;
-    std::vector<std::map<unsigned char, uint32_t>> trie(n);
-    std::vector<std::vector<uint32_t>> out(n);
-    for (uint32_t i = 0; i < n; ++i) {
-      for (const auto& [c, t] : trie_[order[i]]) trie[i].emplace(c, rank[t]);
-      out[i] = std::move(trie_out_[order[i]]);
-    }
-    trie_ = std::move(trie);
-    trie_out_ = std::move(out);
-  }
   for (int b = 0; b < 256; ++b) {
     fold_[b] = static_cast<unsigned char>(fold_ascii_case && b >= 'A' && b <= 'Z' ? b + 32 : b);
   }
@@ -129,8 +107,6 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells,
   first_out_.assign(n, 0);
   for (uint32_t s = 0; s < n; ++s) first_out_[s] = has_output_[s] ? s : dict_[s];
   delta_.clear();
-  dense_states_ = 0;
-  hybrid_ = false;
   // The bound is on the cells Scan reads: rows of the even stride below.
   if (classes_ > 0 && n * ((classes_ + 1) & ~uint32_t{1}) <= max_dense_cells) {
     // delta(s, c) = the trie edge when there is one, else delta(fail(s), c); BFS order makes
@@ -161,33 +137,6 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells,
       }
     }
     delta_ = std::move(cells);
-    dense_states_ = n;
-  } else if (classes_ > 0 && max_hybrid_cells >= ((classes_ + 1) & ~uint32_t{1})) {
-    // Full rows for the shallowest states [0, k) that fit; state numbers are breadth-first, so
-    // fail(s) < s and its row is complete before s's.
-    stride_ = (classes_ + 1) & ~uint32_t{1};
-    const size_t k = std::min(n, max_hybrid_cells / stride_);
-    std::vector<uint32_t> next(k * classes_, 0);
-    for (uint32_t s = 0; s < k; ++s) {
-      for (uint32_t c = 1; c < classes_; ++c) {
-        const auto e = trie_[s].find(rep[c]);
-        next[s * classes_ + c] =
-            e != trie_[s].end() ? e->second : s == 0 ? 0 : next[fail_[s] * classes_ + c];
-      }
-    }
-    delta_.assign(k * stride_, 0);
-    for (uint32_t s = 0; s < k; ++s) {
-      for (uint32_t c = 0; c < classes_; ++c) {
-        const uint32_t t = next[s * classes_ + c];
-        delta_[s * stride_ + c] = t << 1 | (first_out_[t] != 0 ? 1 : 0);
-      }
-    }
-    edge_cell_.resize(edge_to_.size());
-    for (size_t i = 0; i < edge_to_.size(); ++i) {
-      edge_cell_[i] = edge_to_[i] << 1 | (first_out_[edge_to_[i]] != 0 ? 1 : 0);
-    }
-    dense_states_ = k;
-    hybrid_ = true;
   }
   patterns_ = pattern_ids_.size();
   pattern_ids_ = {};
