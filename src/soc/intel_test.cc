@@ -1,9 +1,9 @@
 #include "soc/intel.h"
 
 #include <gtest/gtest.h>
-#include <boost/json.hpp>
 #include <malloc.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -311,9 +311,11 @@ TEST(IntelMatch, TopLevelKeysOfEverySpellingAreLookedUp) {
       {R"({"dns":{"question.name":"www.evil.example"},"destination.domain":"a.wild.example"})", 2},
       {R"({"tls.client.server_name":"evil.example","client":{"ip":"2001:db8::66"}})", 2},
       {R"({"related.ip":["203.0.113.7"],"related":{"hosts":["x.evil.example"]}})", 2},
-      {R"({"url.full":"http://download.example/payload.exe","file.hash":{"md5":"44d88612fea8a8f36de82e1278abb02f"}})",
+      {R"({"url.full":"http://download.example/payload.exe",)"
+       R"("file.hash":{"md5":"44d88612fea8a8f36de82e1278abb02f"}})",
        2},
-      {R"({"process":{"hash.sha1":"3395856ce81f2b7382dee72602f798b642f14140"},"source.ip":"198.51.100.1"})",
+      {R"({"process":{"hash.sha1":"3395856ce81f2b7382dee72602f798b642f14140"},)"
+       R"("source.ip":"198.51.100.1"})",
        2},
   };
   for (const Case& c : kCases) {
