@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -287,6 +288,44 @@ Record MakeRecord() {
   SetField(r.fields, "tenant.id", "acme");
   SetField(r.fields, "source.ip", "10.1.2.3");
   return r;
+}
+
+// MatchRecord skips a path when no top-level key has its first segment: keys spelled with dots
+// ("destination.ip"), as objects ("dns": {"question.name": …}), segments sharing a first byte
+// ("dns", "destination") and keys that only start like a segment ("destinationx") must be told
+// apart exactly as FindField finds them.
+TEST(IntelMatch, TopLevelKeysOfEverySpellingAreLookedUp) {
+  auto set = Build({{Feed("c2"), kSeccloudFeed}});
+  ASSERT_TRUE(set);
+  struct Case {
+    const char* fields;
+    size_t hits;
+  };
+  const Case kCases[] = {
+      {R"({"destination.ip":"203.0.113.7"})", 1},
+      {R"({"destination":{"ip":"203.0.113.7"}})", 1},
+      {R"({"destinationx":{"ip":"203.0.113.7"}})", 0},
+      {R"({"destinationx.ip":"203.0.113.7","d":1,"":2,".":3})", 0},
+      {R"({"Destination.ip":"203.0.113.7"})", 0},
+      {R"({"d":{"ip":"203.0.113.7"},"dns.question.name":"www.evil.example"})", 1},
+      {R"({"dns":{"question.name":"www.evil.example"},"destination.domain":"a.wild.example"})", 2},
+      {R"({"tls.client.server_name":"evil.example","client":{"ip":"2001:db8::66"}})", 2},
+      {R"({"related.ip":["203.0.113.7"],"related":{"hosts":["x.evil.example"]}})", 2},
+      {R"({"url.full":"http://download.example/payload.exe",)"
+       R"("file.hash":{"md5":"44d88612fea8a8f36de82e1278abb02f"}})",
+       2},
+      {R"({"process":{"hash.sha1":"3395856ce81f2b7382dee72602f798b642f14140"},)"
+       R"("source.ip":"198.51.100.1"})",
+       2},
+  };
+  for (const Case& c : kCases) {
+    Record r;
+    r.seq = 1;
+    r.fields = boost::json::parse(c.fields).as_object();
+    std::vector<Detection> out;
+    MatchRecord(*set, r, &out);
+    EXPECT_EQ(out.size(), c.hits) << c.fields;
+  }
 }
 
 TEST(IntelMatch, RecordDetectionsCarryEcsContextEntityAndEvidence) {
