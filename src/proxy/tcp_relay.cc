@@ -126,12 +126,14 @@ asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state
 struct PipePair {
   int read_end = -1;
   int write_end = -1;
+  size_t capacity = 0;  // bytes the pipe holds
   PipePair() {
     int fds[2];
-    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
-      read_end = fds[0];
-      write_end = fds[1];
-    }
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return;
+    read_end = fds[0];
+    write_end = fds[1];
+    const int got = ::fcntl(write_end, F_GETPIPE_SZ);
+    capacity = got > 0 ? static_cast<size_t>(got) : 4096;
   }
   ~PipePair() {
     if (read_end >= 0) ::close(read_end);
@@ -142,13 +144,15 @@ struct PipePair {
   bool ok() const { return read_end >= 0; }
 };
 
-// The most moved from the socket into the pipe per call: the default pipe capacity (16 pages),
-// which a call never leaves partly filled (the pipe is emptied before the next read).
-constexpr size_t kSpliceChunk = 64 * 1024;
-
 // One direction in the kernel: socket → pipe → socket with splice(2), so the bytes are never
 // copied into the proxy. Semantics as Pump's, which takes over when the kernel gives no pipe or
 // refuses to splice these descriptors before anything moved.
+//
+// Each read asks for the pipe's capacity (the pipe is emptied before the next read). A read that
+// came back short found the socket empty (or the pipe's slots full, which the wait below then
+// reports at once): the next read waits for readiness first instead of trying a splice that
+// would fail with EAGAIN — async_wait re-arms the descriptor (EPOLL_CTL_MOD), which reports
+// bytes that came meanwhile, as in Pump.
 asio::awaitable<void> SplicePump(tcp::socket& from, tcp::socket& to, RelayState& state,
                                  uint64_t& total) {
   PipePair pipe;
@@ -160,22 +164,26 @@ asio::awaitable<void> SplicePump(tcp::socket& from, tcp::socket& to, RelayState&
   const int out = to.native_handle();
   size_t in_pipe = 0;  // read from `from`, not yet written to `to`
   bool first = true;
+  bool drained = false;  // the last read came back short: wait before the next
   bool reading = !fallback;
   while (reading) {
-    // Try first, wait only when there is nothing: the reactor reports readiness by edges, and
-    // bytes that are already there would bring no new edge.
-    const ssize_t n = ::splice(in, nullptr, pipe.write_end, nullptr, kSpliceChunk,
+    if (drained) {
+      auto [wec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
+      if (wec) break;  // cancelled: the tunnel went idle
+      drained = false;
+    }
+    const ssize_t n = ::splice(in, nullptr, pipe.write_end, nullptr, pipe.capacity,
                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       in_pipe = static_cast<size_t>(n);
       ++state.moves;
+      drained = in_pipe < pipe.capacity;
     } else if (n == 0) {
       reading = false;  // end of stream
     } else if (errno == EINTR) {
       continue;
     } else if (errno == EAGAIN) {
-      auto [wec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
-      if (wec) break;  // cancelled: the tunnel went idle
+      drained = true;
       continue;
     } else if (first && (errno == EINVAL || errno == ENOSYS)) {
       fallback = true;
