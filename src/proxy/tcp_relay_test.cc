@@ -298,6 +298,59 @@ TEST(TcpRelayTest, SplicedBytesWaitForASlowReaderAndArriveExactly) {
   EXPECT_EQ(ReadToEnd(t.a_peer), "");
 }
 
+// Spliced directions share the thread's pipes: one whose far side went away while bytes sat in
+// its pipe must not hand that pipe on, or the next tunnel's reader would get the stale bytes
+// first. Then tunnels one after another on the same thread each get exactly their own bytes.
+TEST(TcpRelayTest, APipeLeftWithBytesIsNotReusedAndReusedPipesCarryExactBytes) {
+  {
+    Tunnel t(/*small_buffers=*/true);
+    const std::string up = RandomBytes(2 * 1024 * 1024, 41);
+    std::thread writer([&] {
+      boost::system::error_code ec;
+      asio::write(t.a_peer, asio::buffer(up), ec);  // fails once the relay gave up
+    });
+    std::thread reader([&] {
+      // Enough for the direction to go bulk (a read that fills a relay chunk), then no more:
+      // the relay's splice into b waits with bytes in its pipe.
+      std::string piece(300 * 1024, '\0');
+      asio::read(t.b_peer, asio::buffer(piece));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      t.b_peer.set_option(asio::socket_base::linger(true, 0));
+      t.b_peer.close();  // a reset with bytes still on their way
+    });
+    const RelayTotals totals = t.Run(std::chrono::seconds(10));
+    t.a.close();
+    t.b.close();
+    writer.join();
+    reader.join();
+    EXPECT_FALSE(totals.idle_timeout);
+    EXPECT_LT(totals.a_to_b, up.size());
+  }
+  for (int round = 0; round < 3; ++round) {
+    Tunnel t;
+    const std::string up = RandomBytes(300 * 1024 + round, 50 + round);
+    const std::string down = RandomBytes(200 * 1024 + round, 60 + round);
+    std::string got_up, got_down;
+    std::thread writer_a([&] {
+      asio::write(t.a_peer, asio::buffer(up));
+      t.a_peer.shutdown(tcp::socket::shutdown_send);
+    });
+    std::thread writer_b([&] {
+      asio::write(t.b_peer, asio::buffer(down));
+      t.b_peer.shutdown(tcp::socket::shutdown_send);
+    });
+    std::thread reader_b([&] { got_up = ReadToEnd(t.b_peer); });
+    std::thread reader_a([&] { got_down = ReadToEnd(t.a_peer); });
+    const RelayTotals totals = t.Run(std::chrono::seconds(10));
+    for (auto* th : {&writer_a, &writer_b, &reader_a, &reader_b}) th->join();
+    EXPECT_TRUE(got_up == up) << "round " << round << ": " << got_up.size() << " of " << up.size();
+    EXPECT_TRUE(got_down == down) << "round " << round << ": " << got_down.size() << " of "
+                                  << down.size();
+    EXPECT_EQ(totals.a_to_b, up.size());
+    EXPECT_EQ(totals.b_to_a, down.size());
+  }
+}
+
 TEST(TcpRelayTest, IdleTunnelEndsAfterTheIdleTime) {
   Tunnel t;
   std::string at_b;
