@@ -74,8 +74,9 @@ pb_find_load() {
 
 # pb_measure row name pid -- proxy_load args...: runs proxy_load (its own warm-up, then the
 # measured window) and records in R[row,name,*] rps, p50, p99, p999, cpu (the proxy's CPU-s per
-# 1,000 requests over the measured window), client (proxy_load's own), late, incomplete. Any
-# failed request fails the benchmark. The proxy's CPU is sampled when proxy_load's window opens and closes.
+# 1,000 requests over the measured window), client (proxy_load's own), origin (the origin
+# server's, when the caller sets pb_origin_pid), late, incomplete. Any failed request fails the
+# benchmark. The proxy's CPU is sampled when proxy_load's window opens and closes.
 declare -A R
 pb_measure() {
   local row=$1 name=$2 pid=$3
@@ -89,6 +90,8 @@ pb_measure() {
   # proxy_load starts its schedule 50 ms after it starts; its window opens `warm` s later.
   sleep "$(awk -v w="$warm" 'BEGIN { printf "%.2f", w + 0.05 }')"
   before=$(pb_cpu_ns "$pid")
+  local origin_before=0 origin_after=0
+  [ -n "${pb_origin_pid:-}" ] && origin_before=$(pb_cpu_ns "$pb_origin_pid")
   # PB_STRACE_DIR=DIR: `strace -c -f` on the proxy for the window (counts only: strace slows
   # every call), to DIR/ROW-NAME.strace; the requests of the window go to DIR/ROW-NAME.requests.
   local strace_pid=""
@@ -103,6 +106,7 @@ pb_measure() {
     pb_json_field "$(cat "$outfile")" requests >"$PB_STRACE_DIR/$row-$name.requests"
   fi
   after=$(pb_cpu_ns "$pid")
+  [ -n "${pb_origin_pid:-}" ] && origin_after=$(pb_cpu_ns "$pb_origin_pid")
   out=$(cat "$outfile")
   echo "$out" >"$tmp/load-$row-$name.json"
   if [ "$(pb_json_field "$out" errors)" != 0 ]; then
@@ -125,6 +129,11 @@ pb_measure() {
   # answers are late): count it against the requests of the window, a slight overcount for both.
   R[$row,$name,cpu]=$(awk -v t=$((after - before)) -v n="$requests" \
     'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')
+  # The origin's (nginx, pb_origin_pid when the caller sets it), over the same window.
+  if [ -n "${pb_origin_pid:-}" ]; then
+    R[$row,$name,origin]=$(awk -v t=$((origin_after - origin_before)) -v n="$requests" \
+      'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')
+  fi
 }
 
 # pb_start_squid SQUID IP:PORT PORT-LINE [EXTRA-LINES]: Squid with no cache, its access log on,
@@ -177,6 +186,7 @@ pb_metric_label() {
     p999) echo "  latency p99.9 ms" ;;
     cpu) echo "  CPU-s per 1,000 requests" ;;
     client) echo "  (proxy_load's CPU-s per 1,000 requests)" ;;
+    origin) echo "  (the origin's CPU-s per 1,000 requests)" ;;
     incomplete) echo "  NOT ANSWERED within 5 s after the window" ;;
   esac
 }
@@ -189,7 +199,7 @@ pb_print_rows() {
   local row m a b
   printf '%-52s %12s %12s %8s\n' "row" "seccloud" "squid" "ratio"
   for row in "$@"; do
-    for m in rps p50 p99 p999 cpu client incomplete; do
+    for m in rps p50 p99 p999 cpu client origin incomplete; do
       a=${R[$row,seccloud,$m]:-}
       b=${R[$row,squid,$m]:-}
       [ -z "$a$b" ] && continue

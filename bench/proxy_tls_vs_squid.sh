@@ -18,7 +18,11 @@
 #
 #   bench/proxy_tls_vs_squid.sh [--seconds N] [--connections N] [--workers N] [--rate R]
 #                               [--newconn-rate R] [--filter full|domains|none] [--binary PATH]
-#                               [--squid-root DIR] [--data DIR]
+#                               [--squid-root DIR] [--data DIR] [--phases "splice intercept"]
+#                               [--rows "ka-1k ka-100k newconn ka-rate newconn-rate"]
+#
+# --phases and --rows run a subset (default: every phase and row), e.g. `--phases splice --rows
+# ka-100k` for one row of a change alternated against its parent with --binary.
 #
 # --squid-root DIR runs DIR/usr/sbin/squid and DIR/usr/lib/squid/security_file_certgen instead of
 # the installed ones: for a machine where the `squid` package must stay installed (it conflicts
@@ -43,7 +47,9 @@ FILTER=full
 DATA="$here/../shared/data"
 BINARY="$here/build/release/apps/seccloud/seccloud"
 SQUID_ROOT=""
-usage="usage: $0 [--seconds N] [--connections N] [--workers N] [--rate R] [--newconn-rate R] [--filter full|domains|none] [--binary PATH] [--squid-root DIR] [--data DIR]"
+PHASES="splice intercept"
+ROWS="ka-1k ka-100k newconn ka-rate newconn-rate"
+usage="usage: $0 [--seconds N] [--connections N] [--workers N] [--rate R] [--newconn-rate R] [--filter full|domains|none] [--binary PATH] [--squid-root DIR] [--data DIR] [--phases \"splice intercept\"] [--rows \"ka-1k ka-100k newconn ka-rate newconn-rate\"]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
@@ -55,9 +61,19 @@ while [ $# -gt 0 ]; do
     --binary) BINARY=$2; shift 2 ;;
     --squid-root) SQUID_ROOT=$(cd "$2" && pwd); shift 2 ;;
     --data) DATA=$2; shift 2 ;;
+    --phases) PHASES=$2; shift 2 ;;
+    --rows) ROWS=$2; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
+for p in $PHASES; do case $p in splice | intercept) ;; *) echo "$usage" >&2; exit 2 ;; esac; done
+for r in $ROWS; do
+  case $r in ka-1k | ka-100k | newconn | ka-rate | newconn-rate) ;; *) echo "$usage" >&2; exit 2 ;; esac
+done
+wanted() {  # word list
+  case " $2 " in *" $1 "*) return 0 ;; esac
+  return 1
+}
 case $FILTER in full|domains|none) ;; *) echo "$usage" >&2; exit 2 ;; esac
 CERTGEN=$SQUID_ROOT/usr/lib/squid/security_file_certgen
 SQUID=$SQUID_ROOT/usr/sbin/squid
@@ -125,6 +141,7 @@ $(pb_nginx_head "$tmp/origin")
 }
 EOF
 nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
+pb_origin_pid=$!
 pb_track $!
 disown
 pb_wait_port $ORIGIN_IP $ORIGIN_PORT
@@ -204,7 +221,11 @@ phase_rows() {  # prefix
   define_row "$1-newconn" tls-newconn 1k 0 "$CONNECTIONS"
   define_row "$1-ka-rate" tls-keepalive 1k "$RATE" "$CONNECTIONS"
   define_row "$1-newconn-rate" tls-newconn 1k "$NEWCONN_RATE" "$CONNECTIONS"
-  phase=("$1-ka-1k" "$1-ka-100k" "$1-newconn" "$1-ka-rate" "$1-newconn-rate")
+  phase=()
+  local r
+  for r in ka-1k ka-100k newconn ka-rate newconn-rate; do
+    if wanted $r "$ROWS"; then phase+=("$1-$r"); fi
+  done
 }
 
 run_row() {  # row name ip pid cafile
@@ -218,6 +239,7 @@ run_row() {  # row name ip pid cafile
 
 rows=()
 # ---- phase 1: CONNECT spliced -------------------------------------------------------------
+if wanted splice "$PHASES"; then
 start_seccloud false
 start_squid false
 check $SECCLOUD_IP "$tmp/pki/root.pem" seccloud
@@ -229,8 +251,10 @@ for row in "${phase[@]}"; do
   run_row "$row" squid $SQUID_IP "$squid_pid" "$tmp/pki/root.pem"
 done
 pb_stop "$seccloud_pid" "$squid_pid"
+fi
 
 # ---- phase 2: intercepted -----------------------------------------------------------------
+if wanted intercept "$PHASES"; then
 start_seccloud true
 start_squid true
 check $SECCLOUD_IP "$tmp/seccloud/ca/ca.pem" seccloud
@@ -241,6 +265,7 @@ for row in "${phase[@]}"; do
   run_row "$row" seccloud $SECCLOUD_IP "$seccloud_pid" "$tmp/seccloud/ca/ca.pem"
   run_row "$row" squid $SQUID_IP "$squid_pid" "$tmp/seccloud/ca/ca.pem"
 done
+fi
 
 label() {  # row metric
   local what unit

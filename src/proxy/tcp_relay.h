@@ -45,9 +45,12 @@ struct RelayTotals {
 // 1.25 × idle; the pending reads and writes are then cancelled and idle_timeout is set).
 //
 // Works on the raw sockets: no per-operation deadline timer (a coarse watchdog counts moves
-// instead), one relay buffer per direction from RelayChunk. Both sockets must belong to the
-// calling coroutine's executor, and nothing else may read or write them while this runs. The
-// caller closes them afterwards.
+// instead), one relay buffer per direction from RelayChunk while it carries messages; a
+// direction that goes bulk (a read fills the chunk) moves on with splice(2) through a pipe
+// borrowed from a per-thread pool while bytes move. The first splice sets SIGPIPE to ignored
+// process-wide if its disposition is still the default (splice(2) has no MSG_NOSIGNAL). Both
+// sockets must belong to the calling coroutine's executor, and nothing else may read or write
+// them while this runs. The caller closes them afterwards.
 boost::asio::awaitable<RelayTotals> RelayTcp(boost::asio::ip::tcp::socket& a,
                                              boost::asio::ip::tcp::socket& b,
                                              std::chrono::milliseconds idle);

@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace seccloud::proxy {
 namespace {
@@ -217,6 +218,137 @@ TEST(TcpRelayTest, LargeTransferArrivesIntactInBothDirectionsAtOnce) {
   EXPECT_TRUE(got_down == down) << got_down.size() << " of " << down.size() << " bytes";
   EXPECT_EQ(totals.a_to_b, up.size());
   EXPECT_EQ(totals.b_to_a, down.size());
+}
+
+// One direction goes bulk (spliced after a read fills a chunk), then pauses between bursts of
+// every size — a few bytes, exactly a pipe's worth, more than one — so that splices come back
+// short or empty and the relay must wait for the next burst instead of missing it; the other
+// direction answers each burst. Ends with a half-close right after a short burst.
+TEST(TcpRelayTest, BurstsAfterTheTunnelWentBulkAreRelayedExactly) {
+  Tunnel t;
+  const std::vector<size_t> bursts = {200 * 1024, 1, 10, 64 * 1024, 64 * 1024 + 1, 3 * 1024,
+                                      256 * 1024 + 7, 5};
+  size_t sent_up = 0;
+  for (size_t n : bursts) sent_up += n;
+  const std::string up = RandomBytes(sent_up, 21);
+  std::string got_up, got_down;
+  std::thread a_side([&] {
+    size_t at = 0;
+    for (size_t n : bursts) {
+      asio::write(t.a_peer, asio::buffer(up.data() + at, n));
+      at += n;
+      char ack = 0;  // b's answer: the burst arrived whole, then the next one goes
+      asio::read(t.a_peer, asio::buffer(&ack, 1));
+      got_down.push_back(ack);
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    t.a_peer.shutdown(tcp::socket::shutdown_send);
+    got_down += ReadToEnd(t.a_peer);
+  });
+  std::thread b_side([&] {
+    for (size_t n : bursts) {
+      const size_t before = got_up.size();
+      got_up.resize(before + n);
+      asio::read(t.b_peer, asio::buffer(got_up.data() + before, n));
+      asio::write(t.b_peer, asio::buffer(std::string("k")));
+    }
+    got_up += ReadToEnd(t.b_peer);
+    t.b_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  const RelayTotals totals = t.Run(std::chrono::seconds(10));
+  a_side.join();
+  b_side.join();
+  EXPECT_TRUE(got_up == up) << got_up.size() << " of " << up.size() << " bytes";
+  EXPECT_EQ(got_down, std::string(bursts.size(), 'k'));
+  EXPECT_EQ(totals.a_to_b, up.size());
+  EXPECT_EQ(totals.b_to_a, bursts.size());
+  EXPECT_FALSE(totals.idle_timeout);
+}
+
+// A spliced direction whose reader is slow: the relay's splices into the far socket fill its
+// small buffers and wait for room again and again; every byte arrives, in order, counted once.
+TEST(TcpRelayTest, SplicedBytesWaitForASlowReaderAndArriveExactly) {
+  Tunnel t(/*small_buffers=*/true);
+  const std::string up = RandomBytes(1024 * 1024 + 3, 31);
+  std::string got_up;
+  std::thread writer([&] {
+    asio::write(t.a_peer, asio::buffer(up));
+    t.a_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  std::thread reader([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    char piece[1500];
+    boost::system::error_code ec;
+    while (true) {
+      const size_t n = t.b_peer.read_some(asio::buffer(piece), ec);
+      got_up.append(piece, n);
+      if (ec) break;
+      if (got_up.size() % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    EXPECT_EQ(ec, asio::error::eof) << ec.message();
+    t.b_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  const RelayTotals totals = t.Run(std::chrono::seconds(10));
+  writer.join();
+  reader.join();
+  EXPECT_TRUE(got_up == up) << got_up.size() << " of " << up.size() << " bytes";
+  EXPECT_EQ(totals.a_to_b, up.size());
+  EXPECT_EQ(totals.b_to_a, 0u);
+  EXPECT_FALSE(totals.idle_timeout);
+  EXPECT_EQ(ReadToEnd(t.a_peer), "");
+}
+
+// Spliced directions share the thread's pipes: one whose far side went away while bytes sat in
+// its pipe must not hand that pipe on, or the next tunnel's reader would get the stale bytes
+// first. Then tunnels one after another on the same thread each get exactly their own bytes.
+TEST(TcpRelayTest, APipeLeftWithBytesIsNotReusedAndReusedPipesCarryExactBytes) {
+  {
+    Tunnel t(/*small_buffers=*/true);
+    const std::string up = RandomBytes(2 * 1024 * 1024, 41);
+    std::thread writer([&] {
+      boost::system::error_code ec;
+      asio::write(t.a_peer, asio::buffer(up), ec);  // fails once the relay gave up
+    });
+    std::thread reader([&] {
+      // Enough for the direction to go bulk (a read that fills a relay chunk), then no more:
+      // the relay's splice into b waits with bytes in its pipe.
+      std::string piece(300 * 1024, '\0');
+      asio::read(t.b_peer, asio::buffer(piece));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      t.b_peer.set_option(asio::socket_base::linger(true, 0));
+      t.b_peer.close();  // a reset with bytes still on their way
+    });
+    const RelayTotals totals = t.Run(std::chrono::seconds(10));
+    t.a.close();
+    t.b.close();
+    writer.join();
+    reader.join();
+    EXPECT_FALSE(totals.idle_timeout);
+    EXPECT_LT(totals.a_to_b, up.size());
+  }
+  for (int round = 0; round < 3; ++round) {
+    Tunnel t;
+    const std::string up = RandomBytes(300 * 1024 + round, 50 + round);
+    const std::string down = RandomBytes(200 * 1024 + round, 60 + round);
+    std::string got_up, got_down;
+    std::thread writer_a([&] {
+      asio::write(t.a_peer, asio::buffer(up));
+      t.a_peer.shutdown(tcp::socket::shutdown_send);
+    });
+    std::thread writer_b([&] {
+      asio::write(t.b_peer, asio::buffer(down));
+      t.b_peer.shutdown(tcp::socket::shutdown_send);
+    });
+    std::thread reader_b([&] { got_up = ReadToEnd(t.b_peer); });
+    std::thread reader_a([&] { got_down = ReadToEnd(t.a_peer); });
+    const RelayTotals totals = t.Run(std::chrono::seconds(10));
+    for (auto* th : {&writer_a, &writer_b, &reader_a, &reader_b}) th->join();
+    EXPECT_TRUE(got_up == up) << "round " << round << ": " << got_up.size() << " of " << up.size();
+    EXPECT_TRUE(got_down == down) << "round " << round << ": " << got_down.size() << " of "
+                                  << down.size();
+    EXPECT_EQ(totals.a_to_b, up.size());
+    EXPECT_EQ(totals.b_to_a, down.size());
+  }
 }
 
 TEST(TcpRelayTest, IdleTunnelEndsAfterTheIdleTime) {
