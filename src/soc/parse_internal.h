@@ -64,9 +64,12 @@ void SetPath(boost::json::object& fields, std::string_view path, boost::json::va
 boost::json::string Sanitized(std::string_view value, boost::json::storage_ptr sp);
 // The object that holds `*path`'s last segment, creating the objects before it (and replacing a
 // non-object in the way by an empty one) as SetPath does; *path is left as the last segment.
-// insert_or_assign on the result is SetPath with the value built in place.
+// insert_or_assign on the result is SetPath with the value built in place. The walk may replace
+// members and regrow objects' tables: the reference returned is valid only until the next change
+// to `fields`, and a value to be set must not refer into `fields` (it is read after the walk).
 boost::json::object& PathParent(boost::json::object& fields, std::string_view* path);
-// Sets a string field (dotted path → nested objects), UTF-8-sanitised.
+// Sets a string field (dotted path → nested objects), UTF-8-sanitised. `value` must not refer into
+// `fields` (see PathParent).
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value);
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value);
 // Sets the normalised text of an IP address (IPv6 compressed, lower case, IPv4-mapped unmapped)

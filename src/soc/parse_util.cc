@@ -102,8 +102,9 @@ boost::json::object& PathParent(boost::json::object& fields, std::string_view* p
     if (dot == std::string_view::npos) return *obj;
     const boost::json::string_view segment(path->data(), dot);
     // One lookup whether the segment exists or not (if_contains and then emplace for a new one
-    // looked it up twice). emplace reserves room for one more member first either way, as
-    // insert_or_assign does; a new member is appended, so the order is the same.
+    // looked it up twice); a new member is appended, so the order is the same. emplace reserves
+    // room for one more member even when the segment exists, so an object full to its capacity
+    // may get a larger table than the old walk gave it (capacity only, never content).
     boost::json::value& next = obj->emplace(segment, nullptr).first->value();
     if (next.is_null()) {
       // New (or null, which the old walk also replaced by an empty object): room for a few

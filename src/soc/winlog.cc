@@ -317,7 +317,8 @@ class Builder {
   // place by insert_or_assign in the object that holds the path's last segment (SetPath's walk
   // and result, without a temporary value moved in). "winlog" gets ~15 members: it is created
   // with room for them (where SetPath would have created it, so the order of members is the
-  // same) instead of regrowing its table in the arena.
+  // same) instead of regrowing its table in the arena. `v` and `text` must not refer into the
+  // fields (the walk may regrow the tables before they are read).
   void Set(std::string_view path, const json::value& v) {
     json::object& parent = Parent(&path);
     parent.insert_or_assign(json::string_view(path.data(), path.size()), v);
