@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,7 +30,8 @@ std::vector<std::unique_ptr<char[]>>& FreeChunks() {
 // What both directions and the watchdog share. Lives in RelayTcp's frame, which outlives them:
 // the parallel group completes only when all three have returned.
 struct RelayState {
-  uint64_t moves = 0;  // reads that returned data; the watchdog only looks for a change
+  uint64_t moves =
+      0;  // reads that returned data, spliced writes; the watchdog only looks for a change
   RelayTotals totals;
 };
 
@@ -127,7 +129,8 @@ asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, RelayState& state
 // What a spliced direction asks the pipe to hold: a 100 KiB response that is all there moves in
 // one splice in and one out (the default 64 KiB pipe took two of each). Only slots are allocated
 // for it; the pages are the socket buffers' own, held only between a splice in and the splice
-// out that follows.
+// out that follows — which a reader that stops reading makes last: a stalled tunnel pins up to
+// 256 KiB per direction outside the sockets' memory accounting (until the idle time ends it).
 constexpr int kPipeBytes = 256 * 1024;
 // A pipe that holds less than this (an unprivileged user past fs.pipe-user-pages-soft gets two
 // pages) would move a few KiB per pair of system calls: the direction copies instead.
@@ -160,7 +163,9 @@ struct PipePair {
 // The empty pipes of this thread, kept for the next spliced burst of any of its tunnels: a tunnel
 // holds a pipe only while bytes move (an idle kept-alive tunnel holds none, and costs no
 // descriptors for it), and a pipe is made (pipe2, fcntl) once per thread, not per tunnel.
-constexpr size_t kPipePoolLimit = 16;
+// Few: a 256 KiB pipe is 64 pages of the user's pipe quota (fs.pipe-user-pages-soft, shared by
+// every process of the proxy's user), past which new pipes get two pages and are not used.
+constexpr size_t kPipePoolLimit = 4;
 std::vector<std::unique_ptr<PipePair>>& FreePipes() {
   thread_local std::vector<std::unique_ptr<PipePair>> free_pipes;
   return free_pipes;
@@ -241,6 +246,14 @@ asio::awaitable<void> SplicePump(tcp::socket& from, tcp::socket& to, RelayState&
   const int out = to.native_handle();
   size_t in_pipe = 0;  // read from `from`, not yet written to `to`
   bool first = true;
+  bool woken = false;  // the last wait reported `from` readable, and nothing was read since
+  // splice(2) from a TCP socket stops at an urgent byte's mark (MSG_OOB): it answers EAGAIN
+  // while poll says readable, and 0 once the FIN is in though data waits past the mark. There
+  // the direction is copied from on (recv reads past the mark), nothing being in the pipe.
+  auto at_urgent_mark = [in] {
+    int at_mark = 0;
+    return ::ioctl(in, SIOCATMARK, &at_mark) == 0 && at_mark != 0;
+  };
   bool reading = !fallback;
   while (reading) {
     PipePair* pipe = lease.Get();
@@ -253,16 +266,28 @@ asio::awaitable<void> SplicePump(tcp::socket& from, tcp::socket& to, RelayState&
     if (n > 0) {
       in_pipe = static_cast<size_t>(n);
       ++state.moves;
+      woken = false;
     } else if (n == 0) {
+      if (at_urgent_mark()) {
+        fallback = true;
+        break;
+      }
       reading = false;  // end of stream
     } else if (errno == EINTR) {
       continue;
     } else if (errno == EAGAIN) {
+      if (woken && at_urgent_mark()) {
+        fallback = true;
+        break;
+      }
       lease.GiveBack();  // empty: in_pipe is 0 between bursts
       auto [wec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
       if (wec) break;  // cancelled: the tunnel went idle
+      woken = true;
       continue;
-    } else if (first && (errno == EINVAL || errno == ENOSYS)) {
+    } else if (first) {
+      // Refused before anything was spliced (EINVAL, ENOSYS, a sandbox's EPERM…): copy instead;
+      // a reset is then seen by recv.
       fallback = true;
       break;
     } else {
@@ -275,6 +300,7 @@ asio::awaitable<void> SplicePump(tcp::socket& from, tcp::socket& to, RelayState&
       if (m > 0) {
         in_pipe -= static_cast<size_t>(m);
         total += static_cast<uint64_t>(m);
+        ++state.moves;  // a slow reader draining a full pipe is not an idle tunnel
       } else if (m < 0 && errno == EINTR) {
         continue;
       } else if (m < 0 && errno == EAGAIN) {

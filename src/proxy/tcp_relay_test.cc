@@ -226,7 +226,7 @@ TEST(TcpRelayTest, LargeTransferArrivesIntactInBothDirectionsAtOnce) {
 // direction answers each burst. Ends with a half-close right after a short burst.
 TEST(TcpRelayTest, BurstsAfterTheTunnelWentBulkAreRelayedExactly) {
   Tunnel t;
-  const std::vector<size_t> bursts = {200 * 1024, 1, 10, 64 * 1024, 64 * 1024 + 1, 3 * 1024,
+  const std::vector<size_t> bursts = {200 * 1024,     1, 10, 64 * 1024, 64 * 1024 + 1, 3 * 1024,
                                       256 * 1024 + 7, 5};
   size_t sent_up = 0;
   for (size_t n : bursts) sent_up += n;
@@ -295,6 +295,66 @@ TEST(TcpRelayTest, SplicedBytesWaitForASlowReaderAndArriveExactly) {
   EXPECT_EQ(totals.a_to_b, up.size());
   EXPECT_EQ(totals.b_to_a, 0u);
   EXPECT_FALSE(totals.idle_timeout);
+  EXPECT_EQ(ReadToEnd(t.a_peer), "");
+}
+
+// The idle watchdog counts spliced writes too: a reader slower than the pipe drains (256 KiB at
+// 4 KiB per 10 ms takes 0.64 s, longer than the idle time here) keeps the tunnel alive, and every
+// byte arrives (review of proxy8: the tunnel was cut after ~370 of 600 KiB).
+TEST(TcpRelayTest, ASlowReaderDrainingAFullPipeIsNotIdle) {
+  Tunnel t(/*small_buffers=*/true);
+  const std::string up = RandomBytes(600 * 1024, 41);
+  std::string got_up;
+  std::thread writer([&] {
+    asio::write(t.a_peer, asio::buffer(up));
+    t.a_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  std::thread reader([&] {
+    char piece[4096];
+    boost::system::error_code ec;
+    while (true) {
+      const size_t n = asio::read(t.b_peer, asio::buffer(piece), ec);
+      got_up.append(piece, n);
+      if (ec) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(ec, asio::error::eof) << ec.message();
+    t.b_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  const RelayTotals totals = t.Run(std::chrono::milliseconds(400));
+  writer.join();
+  reader.join();
+  EXPECT_FALSE(totals.idle_timeout);
+  EXPECT_TRUE(got_up == up) << got_up.size() << " of " << up.size() << " bytes";
+  EXPECT_EQ(totals.a_to_b, up.size());
+}
+
+// An urgent byte (MSG_OOB) in a spliced direction: splice stops at its mark, so the direction is
+// copied from there (recv reads past the mark; the urgent byte itself is out of band, not in the
+// stream). Every byte of the stream arrives, nothing waits for the idle time (the relay spun
+// until the FIN and then ended the stream at the mark, losing what followed).
+TEST(TcpRelayTest, AnUrgentByteInASplicedDirectionLosesNothing) {
+  Tunnel t;
+  const std::string before = RandomBytes(200 * 1024, 43), after = RandomBytes(1000, 47);
+  std::string got_up;
+  std::thread writer([&] {
+    asio::write(t.a_peer, asio::buffer(before));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // spliced by now
+    t.a_peer.send(asio::buffer("!", 1), tcp::socket::message_out_of_band);
+    asio::write(t.a_peer, asio::buffer(after));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    t.a_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  std::thread reader([&] {
+    got_up = ReadToEnd(t.b_peer);
+    t.b_peer.shutdown(tcp::socket::shutdown_send);
+  });
+  const RelayTotals totals = t.Run(std::chrono::seconds(10));
+  writer.join();
+  reader.join();
+  EXPECT_FALSE(totals.idle_timeout);
+  EXPECT_TRUE(got_up == before + after) << got_up.size() << " of " << before.size() + after.size();
+  EXPECT_EQ(totals.a_to_b, before.size() + after.size());
   EXPECT_EQ(ReadToEnd(t.a_peer), "");
 }
 
