@@ -961,22 +961,11 @@ void PrefetchRecord(const Record& r, bool fields) {
   for (size_t off = 0; off < std::min(table, kMaxBytes); off += 64) __builtin_prefetch(kv + off);
 }
 
-// A prepared record's bytes, in place in *s (a fresh Record).
-void SlimInto(const JournalRecordView& v, uint64_t seq, Record* s) {
+// A record without its fields — from a Record, or from a prepared record's bytes (a
+// JournalRecordView) — built in place in *s (a fresh Record: no move of a temporary).
+template <typename From>
+void SlimInto(const From& r, uint64_t seq, Record* s) {
   s->seq = seq;
-  s->time_ms = v.time_ms;
-  s->received_ms = v.received_ms;
-  s->format = v.format;
-  s->source = v.source;
-  s->peer = v.peer;
-  s->tenant = v.tenant;
-  s->raw = v.raw;
-  s->truncated = v.truncated;
-}
-
-// r without its fields, built in place in *s (a fresh Record: no move of a temporary).
-void SlimInto(const Record& r, Record* s) {
-  s->seq = r.seq;
   s->time_ms = r.time_ms;
   s->received_ms = r.received_ms;
   s->format = r.format;
@@ -1384,7 +1373,7 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     if (use_bytes) {
       SlimInto(views[i], records[i].seq, &p->open.pending.emplace_back());
     } else {
-      SlimInto(records[i], &p->open.pending.emplace_back());
+      SlimInto(records[i], records[i].seq, &p->open.pending.emplace_back());
     }
     if (failed_ && BlockFull(*p)) {
       Publish(p);

@@ -100,15 +100,19 @@ TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
   }
 }
 
-std::map<std::string, std::string> StoredBlocks(const fs::path& dir) {
+std::map<std::string, std::string> FilesUnder(const fs::path& dir, const fs::path& base) {
   std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir / "data")) {
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     std::ifstream in(e.path(), std::ios::binary);
-    out[fs::relative(e.path(), dir).string()] =
+    out[fs::relative(e.path(), base).string()] =
         std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   return out;
+}
+
+std::map<std::string, std::string> StoredBlocks(const fs::path& dir) {
+  return FilesUnder(dir / "data", dir);
 }
 
 TEST_F(StorePrepareTest, PreparedAndUnpreparedAppendsWriteTheSameBlocks) {
@@ -167,17 +171,6 @@ TEST_F(StorePrepareTest, PreparedAndUnpreparedAppendsWriteTheSameBlocks) {
       EXPECT_FALSE(seqs[1].empty()) << q;
     }
   }
-}
-
-std::map<std::string, std::string> FilesUnder(const fs::path& dir, const fs::path& base) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    out[fs::relative(e.path(), base).string()] =
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return out;
 }
 
 // Every record prepared (so AppendPrepared writes the journal from the bytes Prepare took and
