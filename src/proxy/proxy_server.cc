@@ -1229,10 +1229,74 @@ Outbound PrepareOutbound(http::request_parser<http::buffer_body>& parser,
   return out;
 }
 
+// The deadline of a plain client's wait between kept-alive requests (timeouts.client_idle),
+// without a timer armed and cancelled per request as Beast's tcp_stream does per operation: the
+// cancel completes through the scheduler, which polls epoll once more for it. One timer per
+// connection wakes no later than the deadline — at the deadline of the wait in progress, or
+// one idle span after it last looked when no wait is in progress (a wait begun later cannot end
+// sooner, unless a reload shortened the span: Begin then moves the timer) — and cancels the
+// socket's read if that wait is still in progress and due, as Beast's timeout would close it.
+// Single-threaded: the session's io_context only.
+class KeepAliveWatch {
+ public:
+  explicit KeepAliveWatch(asio::io_context& io) : state_(std::make_shared<State>(io)) {}
+  ~KeepAliveWatch() {
+    state_->socket = nullptr;
+    if (state_->running) state_->timer.cancel();
+  }
+  KeepAliveWatch(const KeepAliveWatch&) = delete;
+  KeepAliveWatch& operator=(const KeepAliveWatch&) = delete;
+
+  // A wait for the next request on `socket` begins; it may last `idle`.
+  void Begin(tcp::socket& socket, milliseconds idle) {
+    State& s = *state_;
+    s.socket = &socket;
+    s.span = idle;
+    s.deadline = Clock::now() + idle;
+    s.waiting = true;
+    if (!s.running) {
+      s.running = true;
+      s.timer.expires_at(s.deadline);
+      asio::co_spawn(s.timer.get_executor(), Watch(state_), asio::detached);
+    } else if (s.deadline < s.timer.expiry()) {
+      s.timer.expires_at(s.deadline);  // wakes Watch, which re-arms for the new deadline
+    }
+  }
+  void End() { state_->waiting = false; }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    tcp::socket* socket = nullptr;  // null once the session has ended
+    Clock::duration span{};
+    Clock::time_point deadline;
+    bool waiting = false;
+    bool running = false;
+  };
+
+  static asio::awaitable<void> Watch(std::shared_ptr<State> s) {
+    while (s->socket != nullptr) {
+      co_await s->timer.async_wait(kTuple);  // also ends when Begin moved the timer
+      if (s->socket == nullptr) break;
+      const auto now = Clock::now();
+      if (s->waiting && now >= s->deadline) {
+        boost::system::error_code ignored;
+        s->socket->cancel(ignored);  // the read ends with operation_aborted, the session with it
+        s->waiting = false;
+      }
+      s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
+    }
+    s->running = false;
+  }
+
+  std::shared_ptr<State> state_;
+};
+
 class ClientSession {
  public:
   ClientSession(ProxyService& service, asio::io_context& io, UpstreamPool& pool, tcp::socket socket)
-      : service_(service), io_(io), pool_(pool), client_(std::move(socket)) {
+      : service_(service), io_(io), pool_(pool), client_(std::move(socket)), keep_alive_(io) {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
     peer_ = ec ? IpAddress() : FromAsio(remote.address());
@@ -1264,8 +1328,16 @@ class ClientSession {
         // Between requests a client may idle for client_idle; once the next request has begun,
         // its whole header must come within client_header like the first one's, or a slowloris
         // would get client_idle per header simply by sending one good request first.
-        Deadline(client, pc.timeouts.client_idle);
-        auto [wec, wn] = co_await client.async_read_some(buf.prepare(512), kTuple);
+        boost::system::error_code wec;
+        size_t wn = 0;
+        if constexpr (kPlainTcp<Stream>) {
+          keep_alive_.Begin(client.socket(), pc.timeouts.client_idle);
+          std::tie(wec, wn) = co_await client.socket().async_read_some(buf.prepare(512), kTuple);
+          keep_alive_.End();
+        } else {
+          Deadline(client, pc.timeouts.client_idle);
+          std::tie(wec, wn) = co_await client.async_read_some(buf.prepare(512), kTuple);
+        }
         buf.commit(wn);
         if (wec || wn == 0) co_return;
       }
@@ -2154,6 +2226,7 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
+  KeepAliveWatch keep_alive_;  // the plain client's waits between requests
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;
