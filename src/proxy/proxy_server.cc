@@ -580,20 +580,24 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
   co_return std::make_pair(ec, now + n);
 }
 
-// Reads a request header into `parser` within `limit`. On plain TCP, when the buffer holds bytes
-// already (the idle wait before a kept-alive request read some), the header is parsed from them
-// and from what the socket has now, synchronously; only an incomplete header is awaited.
+// Reads a request header into `parser` within `limit`. When the buffer holds bytes already (the
+// idle wait before a kept-alive request read some), the header is parsed from them first,
+// synchronously — on plain TCP also from what the socket has now (on TLS a read needs the
+// stream's own operation); only an incomplete header is awaited.
 template <class Stream, class Parser>
 asio::awaitable<boost::system::error_code> ReadRequestHeader(Stream& s, beast::flat_buffer& buf,
                                                              Parser& parser, milliseconds limit) {
   Deadline(s, limit);
-  if constexpr (kPlainTcp<Stream>) {
-    if (buf.size() > 0) {
+  if (buf.size() > 0) {
+    boost::system::error_code ec;
+    if constexpr (kPlainTcp<Stream>) {
       NonWaitingSocket socket(s.socket().native_handle());
-      boost::system::error_code ec;
       http::read_header(socket, buf, parser, ec);
-      if (ec != asio::error::would_block) co_return ec;
+    } else {
+      BufferedBytesOnly buffered;
+      http::read_header(buffered, buf, parser, ec);
     }
+    if (ec != asio::error::would_block) co_return ec;
   }
   auto [ec, n] = co_await http::async_read_header(s, buf, parser, kTuple);
   co_return ec;
