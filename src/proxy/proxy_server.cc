@@ -3,8 +3,10 @@
 // both directions (never buffered whole), a deadline on every stage.
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -28,6 +30,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -443,6 +447,162 @@ void NoDeadline(Stream& s) {
   beast::get_lowest_layer(s).expires_never();
 }
 
+// ---- what can be done now is done now (plain TCP) -------------------------------------------
+//
+// Beast's composed operations complete through the scheduler even when they needed no waiting (a
+// header or body already in the buffer, a write the kernel took at once: Beast posts, or Asio
+// posts the speculative call's completion), and Boost 1.81's scheduler then polls its reactor
+// (epoll_wait with a zero timeout) before running that completion: an strace of the plain
+// keep-alive path showed 6.7 epoll_wait per request, 2 of them the blocking waits. On a plain TCP
+// stream the proxy therefore first does synchronously what needs no waiting and awaits only the
+// rest (the spliced relay does the same, tcp_relay.cc). Every call below returns at once: a
+// call that would wait fails with would_block and the caller goes on asynchronously from where
+// the synchronous part stopped (Beast's parser and serializer keep their state).
+
+// A SyncReadStream and SyncWriteStream over a socket descriptor whose calls never wait:
+// recvmsg/sendmsg with MSG_DONTWAIT (and MSG_NOSIGNAL), EAGAIN as would_block. The socket's own
+// blocking mode is left as it is.
+class NonWaitingSocket {
+ public:
+  explicit NonWaitingSocket(int fd) : fd_(fd) {}
+
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers, boost::system::error_code& ec) {
+    return Transfer(buffers, ec, /*send=*/false);
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
+    return Transfer(buffers, ec, /*send=*/true);
+  }
+  // The throwing forms complete the SyncReadStream/SyncWriteStream concepts; the proxy uses only
+  // the error_code forms.
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  static constexpr size_t kMaxIov = 16;
+
+  template <class Buffers>
+  size_t Transfer(const Buffers& buffers, boost::system::error_code& ec, bool send) {
+    std::array<iovec, kMaxIov> iov;
+    size_t count = 0;
+    size_t total = 0;
+    for (auto it = asio::buffer_sequence_begin(buffers);
+         it != asio::buffer_sequence_end(buffers) && count < kMaxIov; ++it) {
+      const auto b = asio::buffer(*it);
+      if (b.size() == 0) continue;
+      iov[count].iov_base = const_cast<void*>(static_cast<const void*>(b.data()));
+      iov[count].iov_len = b.size();
+      total += b.size();
+      ++count;
+    }
+    ec = {};
+    if (total == 0) return 0;  // as Asio's sockets: nothing asked, nothing done, no call
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = count;
+    while (true) {
+      const ssize_t n = send ? ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)
+                             : ::recvmsg(fd_, &msg, MSG_DONTWAIT);
+      if (n > 0) return static_cast<size_t>(n);
+      if (n == 0 && !send) {
+        ec = asio::error::eof;
+        return 0;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ec = asio::error::would_block;
+      else
+        ec = boost::system::error_code(n < 0 ? errno : EIO, boost::system::system_category());
+      return 0;
+    }
+  }
+
+  int fd_;
+};
+
+// A SyncReadStream with nothing to give: Beast's synchronous read over it parses what the buffer
+// already holds and stops with would_block where it would have to read — no system call.
+struct BufferedBytesOnly {
+  template <class Buffers>
+  size_t read_some(const Buffers&, boost::system::error_code& ec) {
+    ec = asio::error::would_block;
+    return 0;
+  }
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    read_some(buffers, ec);
+    throw boost::system::system_error(ec);
+  }
+};
+
+template <class Stream>
+constexpr bool kPlainTcp = std::is_same_v<Stream, beast::tcp_stream>;
+
+// Writes the serializer's message (kHeaderOnly: its header) to `s` within `idle`. On plain TCP
+// what the kernel takes now goes synchronously; only the rest (a full send buffer) is awaited.
+// A buffer_body's need_buffer (the part given is written, more is to come) is success here.
+template <bool kHeaderOnly = false, class Stream, bool isRequest, class Body>
+asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
+    Stream& s, http::serializer<isRequest, Body>& sr, milliseconds idle) {
+  Deadline(s, idle);
+  size_t now = 0;
+  if constexpr (kPlainTcp<Stream>) {
+    NonWaitingSocket socket(s.socket().native_handle());
+    boost::system::error_code ec;
+    if constexpr (kHeaderOnly)
+      now = http::write_header(socket, sr, ec);
+    else
+      now = http::write(socket, sr, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec != asio::error::would_block) co_return std::make_pair(ec, now);
+  }
+  boost::system::error_code ec;
+  size_t n = 0;
+  if constexpr (kHeaderOnly)
+    std::tie(ec, n) = co_await http::async_write_header(s, sr, kTuple);
+  else
+    std::tie(ec, n) = co_await http::async_write(s, sr, kTuple);
+  if (ec == http::error::need_buffer) ec = {};
+  co_return std::make_pair(ec, now + n);
+}
+
+// Reads a request header into `parser` within `limit`. When the buffer holds bytes already (the
+// idle wait before a kept-alive request read some), the header is parsed from them first,
+// synchronously — on plain TCP also from what the socket has now (on TLS a read needs the
+// stream's own operation); only an incomplete header is awaited.
+template <class Stream, class Parser>
+asio::awaitable<boost::system::error_code> ReadRequestHeader(Stream& s, beast::flat_buffer& buf,
+                                                             Parser& parser, milliseconds limit) {
+  Deadline(s, limit);
+  if (buf.size() > 0) {
+    boost::system::error_code ec;
+    if constexpr (kPlainTcp<Stream>) {
+      NonWaitingSocket socket(s.socket().native_handle());
+      http::read_header(socket, buf, parser, ec);
+    } else {
+      BufferedBytesOnly buffered;
+      http::read_header(buffered, buf, parser, ec);
+    }
+    if (ec != asio::error::would_block) co_return ec;
+  }
+  auto [ec, n] = co_await http::async_read_header(s, buf, parser, kTuple);
+  co_return ec;
+}
+
 // What one forwarded exchange ended with.
 struct Exchange {
   bool responded = false;          // a response (or part of it) went to the client
@@ -800,8 +960,14 @@ asio::awaitable<boost::system::error_code> RelayBody(
     if (!p.is_done()) {
       p.get().body().data = chunk.data();
       p.get().body().size = kRelayChunk;
-      Deadline(in, idle);
-      auto [ec, n] = co_await http::async_read(in, in_buf, p, kTuple);
+      // What the buffer holds is parsed here: Beast would post even that (see WriteMessage).
+      boost::system::error_code ec;
+      BufferedBytesOnly buffered;
+      http::read(buffered, in_buf, p, ec);
+      if (ec == asio::error::would_block) {
+        Deadline(in, idle);
+        std::tie(ec, std::ignore) = co_await http::async_read(in, in_buf, p, kTuple);
+      }
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return ec;
       const size_t got = kRelayChunk - p.get().body().size;
@@ -813,9 +979,7 @@ asio::awaitable<boost::system::error_code> RelayBody(
       p.get().body().data = nullptr;
       p.get().body().size = 0;
     }
-    Deadline(out, idle);
-    auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
-    if (wec == http::error::need_buffer) wec = {};
+    auto [wec, wn] = co_await WriteMessage(out, sr, idle);
     if (wec) co_return wec;
   } while (!p.is_done() && !sr.is_done());
   if (grow) in_buf.shrink_to_fit();
@@ -842,10 +1006,8 @@ asio::awaitable<boost::system::error_code> RelaySizedBody(
   body.data = first > 0 ? const_cast<void*>(in_buf.data().data()) : nullptr;
   body.size = first;
   body.more = left > first;
-  Deadline(out, idle);
   {
-    auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
-    if (wec == http::error::need_buffer) wec = {};
+    auto [wec, wn] = co_await WriteMessage(out, sr, idle);
     if (wec) co_return wec;
   }
   in_buf.consume(first);
@@ -862,9 +1024,7 @@ asio::awaitable<boost::system::error_code> RelaySizedBody(
     body.data = chunk.data();
     body.size = n;
     body.more = left > 0;
-    Deadline(out, idle);
-    auto [wec, wn] = co_await http::async_write(out, sr, kTuple);
-    if (wec == http::error::need_buffer) wec = {};
+    auto [wec, wn] = co_await WriteMessage(out, sr, idle);
     if (wec) co_return wec;
     // An error that came with the last bytes: those went out, the body is still short.
     if (ec && left > 0) co_return ec;
@@ -902,17 +1062,14 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     http::serializer<true, http::buffer_body> sr{req};
     boost::system::error_code ec;
     if (!has_body) {
-      Deadline(upstream, pc.timeouts.body_idle);
-      auto [wec, wn] = co_await http::async_write_header(upstream, sr, kTuple);
+      auto [wec, wn] = co_await WriteMessage<true>(upstream, sr, pc.timeouts.body_idle);
       ec = wec;
     } else if (held.active) {
       // The header and what was held in one go; an incomplete hold then streams the rest.
       req.body().data = held.body.data();
       req.body().size = held.body.size();
       req.body().more = !held.complete;
-      Deadline(upstream, pc.timeouts.body_idle);
-      auto [wec, wn] = co_await http::async_write(upstream, sr, kTuple);
-      if (wec == http::error::need_buffer) wec = {};
+      auto [wec, wn] = co_await WriteMessage(upstream, sr, pc.timeouts.body_idle);
       ec = wec;
       if (!ec && !held.complete)
         ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
@@ -994,8 +1151,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     boost::system::error_code bec;
     bool body_whole = false;  // relayed by RelaySizedBody, which the parser does not see
     if (head || status == 204 || status == 304 || status == 101) {
-      Deadline(client, pc.timeouts.body_idle);
-      auto [hwec, hwn] = co_await http::async_write_header(client, rsr, kTuple);
+      auto [hwec, hwn] = co_await WriteMessage<true>(client, rsr, pc.timeouts.body_idle);
       bec = hwec;
     } else if (scanner != nullptr &&
                !ScanBypassed(*scanner->config, res[http::field::content_type], log.host)) {
@@ -1077,10 +1233,74 @@ Outbound PrepareOutbound(http::request_parser<http::buffer_body>& parser,
   return out;
 }
 
+// The deadline of a plain client's wait between kept-alive requests (timeouts.client_idle),
+// without a timer armed and cancelled per request as Beast's tcp_stream does per operation: the
+// cancel completes through the scheduler, which polls epoll once more for it. One timer per
+// connection wakes no later than the deadline — at the deadline of the wait in progress, or
+// one idle span after it last looked when no wait is in progress (a wait begun later cannot end
+// sooner, unless a reload shortened the span: Begin then moves the timer) — and cancels the
+// socket's read if that wait is still in progress and due, as Beast's timeout would close it.
+// Single-threaded: the session's io_context only.
+class KeepAliveWatch {
+ public:
+  explicit KeepAliveWatch(asio::io_context& io) : state_(std::make_shared<State>(io)) {}
+  ~KeepAliveWatch() {
+    state_->socket = nullptr;
+    if (state_->running) state_->timer.cancel();
+  }
+  KeepAliveWatch(const KeepAliveWatch&) = delete;
+  KeepAliveWatch& operator=(const KeepAliveWatch&) = delete;
+
+  // A wait for the next request on `socket` begins; it may last `idle`.
+  void Begin(tcp::socket& socket, milliseconds idle) {
+    State& s = *state_;
+    s.socket = &socket;
+    s.span = idle;
+    s.deadline = Clock::now() + idle;
+    s.waiting = true;
+    if (!s.running) {
+      s.running = true;
+      s.timer.expires_at(s.deadline);
+      asio::co_spawn(s.timer.get_executor(), Watch(state_), asio::detached);
+    } else if (s.deadline < s.timer.expiry()) {
+      s.timer.expires_at(s.deadline);  // wakes Watch, which re-arms for the new deadline
+    }
+  }
+  void End() { state_->waiting = false; }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    tcp::socket* socket = nullptr;  // null once the session has ended
+    Clock::duration span{};
+    Clock::time_point deadline;
+    bool waiting = false;
+    bool running = false;
+  };
+
+  static asio::awaitable<void> Watch(std::shared_ptr<State> s) {
+    while (s->socket != nullptr) {
+      co_await s->timer.async_wait(kTuple);  // also ends when Begin moved the timer
+      if (s->socket == nullptr) break;
+      const auto now = Clock::now();
+      if (s->waiting && now >= s->deadline) {
+        boost::system::error_code ignored;
+        s->socket->cancel(ignored);  // the read ends with operation_aborted, the session with it
+        s->waiting = false;
+      }
+      s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
+    }
+    s->running = false;
+  }
+
+  std::shared_ptr<State> state_;
+};
+
 class ClientSession {
  public:
   ClientSession(ProxyService& service, asio::io_context& io, UpstreamPool& pool, tcp::socket socket)
-      : service_(service), io_(io), pool_(pool), client_(std::move(socket)) {
+      : service_(service), io_(io), pool_(pool), client_(std::move(socket)), keep_alive_(io) {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
     peer_ = ec ? IpAddress() : FromAsio(remote.address());
@@ -1112,13 +1332,20 @@ class ClientSession {
         // Between requests a client may idle for client_idle; once the next request has begun,
         // its whole header must come within client_header like the first one's, or a slowloris
         // would get client_idle per header simply by sending one good request first.
-        Deadline(client, pc.timeouts.client_idle);
-        auto [wec, wn] = co_await client.async_read_some(buf.prepare(512), kTuple);
+        boost::system::error_code wec;
+        size_t wn = 0;
+        if constexpr (kPlainTcp<Stream>) {
+          keep_alive_.Begin(client.socket(), pc.timeouts.client_idle);
+          std::tie(wec, wn) = co_await client.socket().async_read_some(buf.prepare(512), kTuple);
+          keep_alive_.End();
+        } else {
+          Deadline(client, pc.timeouts.client_idle);
+          std::tie(wec, wn) = co_await client.async_read_some(buf.prepare(512), kTuple);
+        }
         buf.commit(wn);
         if (wec || wn == 0) co_return;
       }
-      Deadline(client, pc.timeouts.client_header);
-      auto [ec, n] = co_await http::async_read_header(client, buf, parser, kTuple);
+      const auto ec = co_await ReadRequestHeader(client, buf, parser, pc.timeouts.client_header);
       first = false;
       if (ec) {
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
@@ -2003,6 +2230,7 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
+  KeepAliveWatch keep_alive_;  // the plain client's waits between requests
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;

@@ -752,6 +752,32 @@ TEST_F(ProxyTest, SlowlorisAfterAGoodRequestIsCutOffToo) {
   ExpectStillServes();
 }
 
+// Between kept-alive requests a client may idle for client_idle and no longer — the deadline of
+// each wait counts from that wait's start (requests that keep coming keep the connection past
+// several spans) — and the connection is not cut before it.
+TEST_F(ProxyTest, AKeptAliveConnectionIsClosedAfterClientIdleNotBefore) {
+  std::string config = Config();
+  const std::string timeouts = "timeouts: {client_header: 1s}";
+  ASSERT_NE(config.find(timeouts), std::string::npos);
+  config.replace(config.find(timeouts), timeouts.size(),
+                 "timeouts: {client_header: 1s, client_idle: 1s}");
+  ProxyFixture::StartProxy(config);
+  auto c = Raw();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: x\r\n\r\n")) << i;
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << i << ": " << c->error();
+    ASSERT_EQ(r->result_int(), 200u) << i;
+    if (i < 4) std::this_thread::sleep_for(600ms);  // 0.6 s idle each, 2.4 s in all
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(c->WaitClosed(700ms)) << "cut before client_idle";
+  EXPECT_TRUE(c->WaitClosed(2500ms)) << "still open 3 s into a 1 s client_idle";
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 900ms);
+  ExpectStillServes();
+}
+
 TEST_F(ProxyTest, AClientVanishingMidUploadLeavesNothingBehind) {
   StartProxy();
   {
