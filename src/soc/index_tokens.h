@@ -140,6 +140,18 @@ inline void MaskPiece(const char* src, size_t n, char* dst, uint64_t* word, uint
 #endif
 }
 
+// Calls emit.Padded(p, n) when the emitter has it, else emit(std::string_view(p, n)). The
+// bytes from p to p + n rounded up to whole 8-byte words are readable (and initialised), so the
+// emitter may load them whole (TokenHashPadded); it must not depend on those past p + n.
+template <typename Emit>
+inline void EmitPadded(Emit& emit, const char* p, size_t n) {
+  if constexpr (requires { emit.Padded(p, n); }) {
+    emit.Padded(p, n);
+  } else {
+    emit(std::string_view(p, n));
+  }
+}
+
 // bits [start, start + size) of a mask (size 1..64), as the low bits of the result.
 inline uint64_t MaskBits(const uint64_t* m, size_t start, size_t size) {
   const size_t i = start / 64, o = start % 64;
@@ -158,15 +170,16 @@ void TextTokens(std::string_view text, Emit& emit) {
   const size_t n = text.size();
   if (n == 0) return;
   const size_t words = (n + 63) / 64;
-  // Lowered text (whole pieces of 64) and the three masks (each with a zero sentinel word).
-  alignas(16) char stack_lowered[kTextMaskStackBytes];
+  // Lowered text (whole pieces of 64, then 8 zero bytes: EmitPadded's) and the three masks
+  // (each with a zero sentinel word).
+  alignas(16) char stack_lowered[kTextMaskStackBytes + 8];
   uint64_t stack_masks[3 * (kTextMaskStackBytes / 64 + 1)];
   std::unique_ptr<char[]> heap_lowered;
   std::unique_ptr<uint64_t[]> heap_masks;
   char* lowered = stack_lowered;
   uint64_t* masks = stack_masks;
   if (words * 64 > kTextMaskStackBytes) {
-    heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64);
+    heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64 + 8);
     heap_masks = std::make_unique_for_overwrite<uint64_t[]>(3 * (words + 1));
     lowered = heap_lowered.get();
     masks = heap_masks.get();
@@ -179,6 +192,7 @@ void TextTokens(std::string_view text, Emit& emit) {
               &dm[k], &hm[k]);
   }
   wm[words] = dm[words] = hm[words] = 0;
+  std::memset(lowered + words * 64, 0, 8);
 
   // The last four words, for dotted quads: start offset and length.
   struct Word {
@@ -205,12 +219,22 @@ void TextTokens(std::string_view text, Emit& emit) {
       have = 0;
       continue;
     }
-    const uint64_t full = size == 64 ? ~uint64_t{0} : (uint64_t{1} << size) - 1;
-    const uint64_t d = MaskBits(dm, start, size), h = MaskBits(hm, start, size);
-    const bool all_digits = d == full;
-    if (size >= 2 && !(all_digits && size >= 5) &&
-        !(size >= 8 && (d | h) == full && d != 0 && h != 0)) {
-      emit(std::string_view(lowered + start, size));
+    // The class tests read the digit and hex masks only when the word's first byte can begin
+    // such a word (most words begin with a letter past 'f').
+    const uint64_t first_bit = uint64_t{1} << (start % 64);
+    const bool digit_first = (dm[start / 64] & first_bit) != 0;
+    bool all_digits = false, hex_mix = false;
+    if (digit_first || (size >= 8 && (hm[start / 64] & first_bit) != 0)) {
+      const uint64_t full = size == 64 ? ~uint64_t{0} : (uint64_t{1} << size) - 1;
+      const uint64_t d = MaskBits(dm, start, size);
+      all_digits = d == full;
+      if (size >= 8 && !all_digits) {
+        const uint64_t h = MaskBits(hm, start, size);
+        hex_mix = (d | h) == full && d != 0 && h != 0;
+      }
+    }
+    if (size >= 2 && !(all_digits && size >= 5) && !hex_mix) {
+      EmitPadded(emit, lowered + start, size);
     }
     if (all_digits && size <= 3) {
       const bool joined = have > 0 &&
@@ -239,9 +263,10 @@ void ValueTokens(const boost::json::value& v, bool text_field, int depth, Emit& 
       const auto& s = v.get_string();
       const std::string_view sv(s.data(), s.size());
       if (sv.size() <= kMaxIndexedValueBytes) {
-        char buf[kMaxIndexedValueBytes];
+        char buf[kMaxIndexedValueBytes + 8];
         LowerAsciiInto(sv.data(), sv.size(), buf);
-        emit(std::string_view(buf, sv.size()));
+        std::memset(buf + sv.size(), 0, 8);  // EmitPadded's
+        EmitPadded(emit, buf, sv.size());
       }
       if (text_field) TextTokens(sv, emit);
       break;

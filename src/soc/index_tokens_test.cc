@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "soc/query_internal.h"
+#include "soc/token_hash.h"
 
 namespace seccloud::soc::index_tokens {
 namespace {
@@ -66,10 +67,35 @@ std::vector<std::string> ReferenceTextTokens(std::string_view text) {
   return out;
 }
 
+// An emitter with Padded (the store's): reads the whole 8-byte words over each token that
+// EmitPadded promises (under ASan a read past the buffer is reported), and checks that
+// TokenHashPadded of it is TokenHash's value.
+struct PaddedRecorder {
+  std::vector<std::string>* out;
+  size_t* padded;
+  void operator()(std::string_view t) const { out->emplace_back(t); }
+  void Padded(const char* p, size_t n) const {
+    const size_t whole = (n + 7) / 8 * 8;
+    const std::string words(p, whole);  // reads the padding: ASan reports a read past the buffer
+    ASSERT_EQ(words.substr(0, n), std::string_view(p, n));
+    ASSERT_EQ(store_internal::TokenHashPadded(p, n),
+              store_internal::TokenHash(std::string_view(p, n)));
+    out->emplace_back(p, n);
+    ++*padded;
+  }
+};
+
+// TextTokens' tokens, through both emitter kinds (a plain callback; one with Padded), which must
+// give the same tokens.
 std::vector<std::string> Tokens(std::string_view text) {
-  std::vector<std::string> out;
-  auto emit = [&](std::string_view t) { out.emplace_back(t); };
+  std::vector<std::string> plain, out;
+  auto emit = [&](std::string_view t) { plain.emplace_back(t); };
   TextTokens(text, emit);
+  size_t padded = 0;
+  PaddedRecorder recorder{&out, &padded};
+  TextTokens(text, recorder);
+  EXPECT_EQ(out, plain);
+  EXPECT_LE(padded, out.size());
   return out;
 }
 

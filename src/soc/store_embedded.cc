@@ -107,6 +107,14 @@ std::string_view DatasetOf(const Record& r) {
   return s.size() <= kMaxDatasetBytes ? s : std::string_view();
 }
 
+// The index's token visitor: appends each token's TokenHash to *out (a template emitter of
+// index_tokens, inlined; Padded tokens, most of them, hash with whole-word loads).
+struct AppendTokenHashes {
+  std::vector<uint64_t>* out;
+  void operator()(std::string_view t) const { out->push_back(TokenHash(t)); }
+  void Padded(const char* p, size_t n) const { out->push_back(TokenHashPadded(p, n)); }
+};
+
 std::string ClassOf(std::string_view dataset) {
   std::string cls = LowerAsciiCopy(dataset.substr(0, dataset.find('.')));
   return IsClassName(cls) ? cls : "other";
@@ -908,7 +916,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
     token_hashes_.clear();
     // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
     // while its lowered bytes are still in registers / L1.
-    auto add = [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); };
+    AppendTokenHashes add{&token_hashes_};
     index_tokens::RecordTokens(r.raw, r.fields, add);
     p->open.bloom->InsertAll(token_hashes_);
   }
@@ -923,7 +931,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   if (record.fields.empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
-  auto add = [out](std::string_view t) { out->hashes.push_back(TokenHash(t)); };
+  AppendTokenHashes add{&out->hashes};
   index_tokens::RecordTokens(record.raw, record.fields, add);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
   // Looked for among the last few only, so a batch of all different datasets stays linear.

@@ -71,4 +71,37 @@ inline uint64_t TokenHash(std::string_view token) {
   return h == 0 ? 1 : h;
 }
 
+// TokenHash(std::string_view(p, n)) where the bytes up to p + n rounded up to whole 8-byte words
+// from p are readable (the tokenizer's lowered text is padded so): the tail word is one load and
+// a mask, not LoadLe64's branches by length. The same value as TokenHash (token_hash_test.cc).
+inline uint64_t TokenHashPadded(const char* p, size_t n) {
+  if constexpr (std::endian::native != std::endian::little) {
+    return TokenHash(std::string_view(p, n));
+  }
+  using token_hash_detail::Fmix;
+  using token_hash_detail::Rotl;
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0x87c37b91114253d5ULL);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t k;
+    std::memcpy(&k, p + i, 8);
+    k *= 0x87c37b91114253d5ULL;
+    k = Rotl(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+    h = Rotl(h, 27) * 5 + 0x52dce729;
+  }
+  if (i < n) {
+    uint64_t k;
+    std::memcpy(&k, p + i, 8);
+    k &= ~uint64_t{0} >> (64 - 8 * (n - i));  // n - i in 1..7: its bytes, the rest 0
+    k *= 0x87c37b91114253d5ULL;
+    k = Rotl(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+  }
+  h = Fmix(h);
+  return h == 0 ? 1 : h;
+}
+
 }  // namespace seccloud::soc::store_internal
