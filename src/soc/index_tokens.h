@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "soc/query_internal.h"
+#include "soc/token_hash.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -44,17 +46,20 @@ inline constexpr ByteClasses kBytes;
 
 // dst[i] = LowerAscii(src[i]) for i < n, eight bytes at a time (a field value is lowered whole
 // for its token, and a byte at a time with a branch per byte cost more than hashing it).
-inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
+// LowerAscii of each of the eight bytes of w.
+inline uint64_t Lower8(uint64_t w) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   // Per byte, without carries between bytes: its low seven bits plus 0x3f reach 0x80 when they
   // are >= 'A', plus 0x25 when they are > 'Z'; bytes >= 0x80 are not ASCII letters. 0x80 >> 2
   // is 0x20, the case bit.
-  auto lower8 = [](uint64_t w) {
-    const uint64_t low7 = w & ~kHigh;
-    const uint64_t upper =
-        (low7 + 0x3f3f3f3f3f3f3f3fULL) & ~(low7 + 0x2525252525252525ULL) & ~w & kHigh;
-    return w | (upper >> 2);
-  };
+  const uint64_t low7 = w & ~kHigh;
+  const uint64_t upper =
+      (low7 + 0x3f3f3f3f3f3f3f3fULL) & ~(low7 + 0x2525252525252525ULL) & ~w & kHigh;
+  return w | (upper >> 2);
+}
+
+inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
+  auto lower8 = [](uint64_t w) { return Lower8(w); };
   if (n >= 8) {
     for (size_t i = 0; i + 8 <= n; i += 8) {
       uint64_t w;
@@ -150,6 +155,59 @@ inline void EmitPadded(Emit& emit, const char* p, size_t n) {
   } else {
     emit(std::string_view(p, n));
   }
+}
+
+// TokenHash of the lower-cased s (LowerAsciiInto and TokenHash in one pass over s, without
+// writing the lowered bytes): reads only s's own bytes.
+inline uint64_t LoweredTokenHash(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if constexpr (std::endian::native != std::endian::little) {
+    std::string lowered(n, '\0');
+    LowerAsciiInto(p, n, lowered.data());
+    return store_internal::TokenHash(lowered);
+  }
+  auto load = [p](size_t i) {
+    uint64_t k;
+    std::memcpy(&k, p + i, 8);
+    return k;
+  };
+  auto word = [&](size_t i) { return Lower8(load(i)); };
+  // The n - i (1..7) bytes at i: the last eight bytes of s shifted down when s has eight, else
+  // LoadLe64's loads (0 bytes stay 0 when lowered).
+  auto tail = [&](size_t i) {
+    const uint64_t w = n >= 8 ? load(n - 8) >> (8 * (8 - (n - i)))
+                              : store_internal::token_hash_detail::LoadLe64(p, n);
+    return Lower8(w);
+  };
+  return store_internal::TokenHashOfWords(n, word, tail);
+}
+
+// emit.Lowered(s) when the emitter has it (it gets the value as it is and lowers it itself),
+// else emit(the lower-cased s). s is at most kMaxIndexedValueBytes long.
+template <typename Emit>
+inline void EmitLowered(Emit& emit, std::string_view s) {
+  if constexpr (requires { emit.Lowered(s); }) {
+    emit.Lowered(s);
+  } else {
+    char buf[kMaxIndexedValueBytes];
+    LowerAsciiInto(s.data(), s.size(), buf);
+    emit(std::string_view(buf, s.size()));
+  }
+}
+
+// True when text occurs in raw with a non-word byte (or raw's edge) on either side: then every
+// token TextTokens finds in text it also finds in raw (the same words; a dotted quad of text is
+// four consecutive joined words of raw too, so raw emits it as well).
+inline bool TextTokensWithin(std::string_view raw, std::string_view text) {
+  if (text.empty() || text.size() > raw.size()) return text.empty();
+  const size_t at = raw.find(text);
+  if (at == std::string_view::npos) return false;
+  const size_t end = at + text.size();
+  auto word = [&](size_t i) {
+    return (kBytes.cls[static_cast<unsigned char>(raw[i])] & kWord) != 0;
+  };
+  return (at == 0 || !word(at - 1)) && (end == raw.size() || !word(end));
 }
 
 // bits [start, start + size) of a mask (size 1..64), as the low bits of the result.
@@ -262,13 +320,15 @@ void ValueTokens(const boost::json::value& v, bool text_field, int depth, Emit& 
     case boost::json::kind::string: {
       const auto& s = v.get_string();
       const std::string_view sv(s.data(), s.size());
-      if (sv.size() <= kMaxIndexedValueBytes) {
-        char buf[kMaxIndexedValueBytes + 8];
-        LowerAsciiInto(sv.data(), sv.size(), buf);
-        std::memset(buf + sv.size(), 0, 8);  // EmitPadded's
-        EmitPadded(emit, buf, sv.size());
+      if (sv.size() <= kMaxIndexedValueBytes) EmitLowered(emit, sv);
+      if (text_field) {
+        // An emitter that keeps a set (the store's token index) may say that the text's tokens
+        // are already among those it has (the record's raw text holds the message).
+        if constexpr (requires { emit.HasTextTokensOf(sv); }) {
+          if (emit.HasTextTokensOf(sv)) break;
+        }
+        TextTokens(sv, emit);
       }
-      if (text_field) TextTokens(sv, emit);
       break;
     }
     case boost::json::kind::int64:

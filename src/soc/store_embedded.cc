@@ -107,12 +107,19 @@ std::string_view DatasetOf(const Record& r) {
   return s.size() <= kMaxDatasetBytes ? s : std::string_view();
 }
 
-// The index's token visitor: appends each token's TokenHash to *out (a template emitter of
-// index_tokens, inlined; Padded tokens, most of them, hash with whole-word loads).
+// The index's token visitor for index_tokens::RecordTokens(raw, ...): appends each token's
+// TokenHash to *out (inlined; the tokenizer's words hash with whole-word loads, field values
+// lowered and hashed in one pass). The hashes go into a Bloom filter, a set: a text field found
+// in raw with word boundaries (a syslog message) is not tokenized again — its tokens are raw's.
 struct AppendTokenHashes {
   std::vector<uint64_t>* out;
+  std::string_view raw;  // the record's, whose text tokens RecordTokens emits first
   void operator()(std::string_view t) const { out->push_back(TokenHash(t)); }
   void Padded(const char* p, size_t n) const { out->push_back(TokenHashPadded(p, n)); }
+  void Lowered(std::string_view s) const { out->push_back(index_tokens::LoweredTokenHash(s)); }
+  bool HasTextTokensOf(std::string_view text) const {
+    return index_tokens::TextTokensWithin(raw, text);
+  }
 };
 
 std::string ClassOf(std::string_view dataset) {
@@ -916,7 +923,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
     token_hashes_.clear();
     // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
     // while its lowered bytes are still in registers / L1.
-    AppendTokenHashes add{&token_hashes_};
+    AppendTokenHashes add{&token_hashes_, r.raw};
     index_tokens::RecordTokens(r.raw, r.fields, add);
     p->open.bloom->InsertAll(token_hashes_);
   }
@@ -931,7 +938,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   if (record.fields.empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
-  AppendTokenHashes add{&out->hashes};
+  AppendTokenHashes add{&out->hashes, record.raw};
   index_tokens::RecordTokens(record.raw, record.fields, add);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
   // Looked for among the last few only, so a batch of all different datasets stays linear.
