@@ -127,6 +127,15 @@ std::string ClassOf(std::string_view dataset) {
   return IsClassName(cls) ? cls : "other";
 }
 
+// ClassOf(dataset) without a string: lowered into *buf (a class name is at most 32 bytes).
+std::string_view ClassOf(std::string_view dataset, char (*buf)[32]) {
+  const std::string_view head = dataset.substr(0, dataset.find('.'));
+  if (head.empty() || head.size() > sizeof *buf) return "other";
+  for (size_t i = 0; i < head.size(); ++i) (*buf)[i] = LowerAscii(head[i]);
+  const std::string_view cls(*buf, head.size());
+  return IsClassName(cls) ? cls : "other";
+}
+
 Status WriteFull(int fd, uint64_t offset, std::string_view data, const fs::path& path) {
   while (!data.empty()) {
     const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
@@ -956,7 +965,8 @@ void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   // The record's journal bytes, taken while its text is warm: AppendPrepared writes them to the
   // journal as they are and files the open block's copy from them (a batch later the texts are
   // cold, and were read twice there: for the journal and for the copy).
-  PutJournalRecord(out->records, record, ClassOf(dataset));
+  char cls[32];
+  PutJournalRecord(out->records, record, ClassOf(dataset, &cls));
   out->record_ends.push_back(static_cast<uint32_t>(out->records.size()));
 }
 
