@@ -270,8 +270,9 @@ void TextTokens(std::string_view text, Emit& emit) {
     uint64_t rest = ~wm[k] & (~uint64_t{0} << (start % 64));
     while (rest == 0) rest = ~wm[++k];
     const size_t end = 64 * k + static_cast<size_t>(std::countr_zero(rest));
-    // Word bits after the run in its last mask word (end < 64 * (k + 1)).
-    pending = k < words ? wm[k] & ~((uint64_t{2} << (end % 64)) - 1) : 0;
+    // Word bits after the run in its last mask word (end < 64 * (k + 1); bit end is not a word
+    // bit, and the sentinel word is 0).
+    pending = wm[k] & (~uint64_t{0} << (end % 64));
     const size_t size = end - start;
     if (size > kMaxIndexedWordBytes) {
       have = 0;
