@@ -44,8 +44,6 @@ struct ByteClasses {
 };
 inline constexpr ByteClasses kBytes;
 
-// dst[i] = LowerAscii(src[i]) for i < n, eight bytes at a time (a field value is lowered whole
-// for its token, and a byte at a time with a branch per byte cost more than hashing it).
 // LowerAscii of each of the eight bytes of w.
 inline uint64_t Lower8(uint64_t w) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
@@ -58,6 +56,8 @@ inline uint64_t Lower8(uint64_t w) {
   return w | (upper >> 2);
 }
 
+// dst[i] = LowerAscii(src[i]) for i < n, eight bytes at a time (a field value is lowered whole
+// for its token, and a byte at a time with a branch per byte cost more than hashing it).
 inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
   auto lower8 = [](uint64_t w) { return Lower8(w); };
   if (n >= 8) {
