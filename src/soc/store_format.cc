@@ -1705,7 +1705,7 @@ uint64_t ZigzagOf(int64_t v) {
 }  // namespace
 
 // PutZigzag, PutZigzag, two bytes, five PutStrings: the same bytes, sized first and written in
-// place (Prepare puts one per record: nine appends' capacity checks and calls were most of it).
+// place (Prepare puts one per record, where it made nine appends, each a capacity check).
 void PutJournalRecord(std::string& out, const Record& r, std::string_view cls) {
   const uint64_t time = ZigzagOf(r.time_ms), received = ZigzagOf(r.received_ms);
   const std::string_view strings[5] = {cls, r.source, r.peer, r.tenant, r.raw};
