@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "soc/query_internal.h"
+#include "soc/token_hash.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -42,19 +44,22 @@ struct ByteClasses {
 };
 inline constexpr ByteClasses kBytes;
 
-// dst[i] = LowerAscii(src[i]) for i < n, eight bytes at a time (a field value is lowered whole
-// for its token, and a byte at a time with a branch per byte cost more than hashing it).
-inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
+// LowerAscii of each of the eight bytes of w.
+inline uint64_t Lower8(uint64_t w) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   // Per byte, without carries between bytes: its low seven bits plus 0x3f reach 0x80 when they
   // are >= 'A', plus 0x25 when they are > 'Z'; bytes >= 0x80 are not ASCII letters. 0x80 >> 2
   // is 0x20, the case bit.
-  auto lower8 = [](uint64_t w) {
-    const uint64_t low7 = w & ~kHigh;
-    const uint64_t upper =
-        (low7 + 0x3f3f3f3f3f3f3f3fULL) & ~(low7 + 0x2525252525252525ULL) & ~w & kHigh;
-    return w | (upper >> 2);
-  };
+  const uint64_t low7 = w & ~kHigh;
+  const uint64_t upper =
+      (low7 + 0x3f3f3f3f3f3f3f3fULL) & ~(low7 + 0x2525252525252525ULL) & ~w & kHigh;
+  return w | (upper >> 2);
+}
+
+// dst[i] = LowerAscii(src[i]) for i < n, eight bytes at a time (a field value is lowered whole
+// for its token, and a byte at a time with a branch per byte cost more than hashing it).
+inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
+  auto lower8 = [](uint64_t w) { return Lower8(w); };
   if (n >= 8) {
     for (size_t i = 0; i + 8 <= n; i += 8) {
       uint64_t w;
@@ -140,6 +145,71 @@ inline void MaskPiece(const char* src, size_t n, char* dst, uint64_t* word, uint
 #endif
 }
 
+// Calls emit.Padded(p, n) when the emitter has it, else emit(std::string_view(p, n)). The
+// bytes from p to p + n rounded up to whole 8-byte words are readable (and initialised), so the
+// emitter may load them whole (TokenHashPadded); it must not depend on those past p + n.
+template <typename Emit>
+inline void EmitPadded(Emit& emit, const char* p, size_t n) {
+  if constexpr (requires { emit.Padded(p, n); }) {
+    emit.Padded(p, n);
+  } else {
+    emit(std::string_view(p, n));
+  }
+}
+
+// TokenHash of the lower-cased s (LowerAsciiInto and TokenHash in one pass over s, without
+// writing the lowered bytes): reads only s's own bytes.
+inline uint64_t LoweredTokenHash(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if constexpr (std::endian::native != std::endian::little) {
+    std::string lowered(n, '\0');
+    LowerAsciiInto(p, n, lowered.data());
+    return store_internal::TokenHash(lowered);
+  }
+  auto load = [p](size_t i) {
+    uint64_t k;
+    std::memcpy(&k, p + i, 8);
+    return k;
+  };
+  auto word = [&](size_t i) { return Lower8(load(i)); };
+  // The n - i (1..7) bytes at i: the last eight bytes of s shifted down when s has eight, else
+  // LoadLe64's loads (0 bytes stay 0 when lowered).
+  auto tail = [&](size_t i) {
+    const uint64_t w = n >= 8 ? load(n - 8) >> (8 * (8 - (n - i)))
+                              : store_internal::token_hash_detail::LoadLe64(p, n);
+    return Lower8(w);
+  };
+  return store_internal::TokenHashOfWords(n, word, tail);
+}
+
+// emit.Lowered(s) when the emitter has it (it gets the value as it is and lowers it itself),
+// else emit(the lower-cased s). s is at most kMaxIndexedValueBytes long.
+template <typename Emit>
+inline void EmitLowered(Emit& emit, std::string_view s) {
+  if constexpr (requires { emit.Lowered(s); }) {
+    emit.Lowered(s);
+  } else {
+    char buf[kMaxIndexedValueBytes];
+    LowerAsciiInto(s.data(), s.size(), buf);
+    emit(std::string_view(buf, s.size()));
+  }
+}
+
+// True when text occurs in raw with a non-word byte (or raw's edge) on either side: then every
+// token TextTokens finds in text it also finds in raw (the same words; a dotted quad of text is
+// four consecutive joined words of raw too, so raw emits it as well).
+inline bool TextTokensWithin(std::string_view raw, std::string_view text) {
+  if (text.empty() || text.size() > raw.size()) return text.empty();
+  const size_t at = raw.find(text);
+  if (at == std::string_view::npos) return false;
+  const size_t end = at + text.size();
+  auto word = [&](size_t i) {
+    return (kBytes.cls[static_cast<unsigned char>(raw[i])] & kWord) != 0;
+  };
+  return (at == 0 || !word(at - 1)) && (end == raw.size() || !word(end));
+}
+
 // bits [start, start + size) of a mask (size 1..64), as the low bits of the result.
 inline uint64_t MaskBits(const uint64_t* m, size_t start, size_t size) {
   const size_t i = start / 64, o = start % 64;
@@ -158,15 +228,16 @@ void TextTokens(std::string_view text, Emit& emit) {
   const size_t n = text.size();
   if (n == 0) return;
   const size_t words = (n + 63) / 64;
-  // Lowered text (whole pieces of 64) and the three masks (each with a zero sentinel word).
-  alignas(16) char stack_lowered[kTextMaskStackBytes];
+  // Lowered text (whole pieces of 64, then 8 zero bytes: EmitPadded's) and the three masks
+  // (each with a zero sentinel word).
+  alignas(16) char stack_lowered[kTextMaskStackBytes + 8];
   uint64_t stack_masks[3 * (kTextMaskStackBytes / 64 + 1)];
   std::unique_ptr<char[]> heap_lowered;
   std::unique_ptr<uint64_t[]> heap_masks;
   char* lowered = stack_lowered;
   uint64_t* masks = stack_masks;
   if (words * 64 > kTextMaskStackBytes) {
-    heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64);
+    heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64 + 8);
     heap_masks = std::make_unique_for_overwrite<uint64_t[]>(3 * (words + 1));
     lowered = heap_lowered.get();
     masks = heap_masks.get();
@@ -179,6 +250,7 @@ void TextTokens(std::string_view text, Emit& emit) {
               &dm[k], &hm[k]);
   }
   wm[words] = dm[words] = hm[words] = 0;
+  std::memset(lowered + words * 64, 0, 8);
 
   // The last four words, for dotted quads: start offset and length.
   struct Word {
@@ -198,19 +270,30 @@ void TextTokens(std::string_view text, Emit& emit) {
     uint64_t rest = ~wm[k] & (~uint64_t{0} << (start % 64));
     while (rest == 0) rest = ~wm[++k];
     const size_t end = 64 * k + static_cast<size_t>(std::countr_zero(rest));
-    // Word bits after the run in its last mask word (end < 64 * (k + 1)).
-    pending = k < words ? wm[k] & ~((uint64_t{2} << (end % 64)) - 1) : 0;
+    // Word bits after the run in its last mask word (end < 64 * (k + 1); bit end is not a word
+    // bit, and the sentinel word is 0).
+    pending = wm[k] & (~uint64_t{0} << (end % 64));
     const size_t size = end - start;
     if (size > kMaxIndexedWordBytes) {
       have = 0;
       continue;
     }
-    const uint64_t full = size == 64 ? ~uint64_t{0} : (uint64_t{1} << size) - 1;
-    const uint64_t d = MaskBits(dm, start, size), h = MaskBits(hm, start, size);
-    const bool all_digits = d == full;
-    if (size >= 2 && !(all_digits && size >= 5) &&
-        !(size >= 8 && (d | h) == full && d != 0 && h != 0)) {
-      emit(std::string_view(lowered + start, size));
+    // The class tests read the digit and hex masks only when the word's first byte can begin
+    // such a word (most words begin with a letter past 'f').
+    const uint64_t first_bit = uint64_t{1} << (start % 64);
+    const bool digit_first = (dm[start / 64] & first_bit) != 0;
+    bool all_digits = false, hex_mix = false;
+    if (digit_first || (size >= 8 && (hm[start / 64] & first_bit) != 0)) {
+      const uint64_t full = size == 64 ? ~uint64_t{0} : (uint64_t{1} << size) - 1;
+      const uint64_t d = MaskBits(dm, start, size);
+      all_digits = d == full;
+      if (size >= 8 && !all_digits) {
+        const uint64_t h = MaskBits(hm, start, size);
+        hex_mix = (d | h) == full && d != 0 && h != 0;
+      }
+    }
+    if (size >= 2 && !(all_digits && size >= 5) && !hex_mix) {
+      EmitPadded(emit, lowered + start, size);
     }
     if (all_digits && size <= 3) {
       const bool joined = have > 0 &&
@@ -238,12 +321,15 @@ void ValueTokens(const boost::json::value& v, bool text_field, int depth, Emit& 
     case boost::json::kind::string: {
       const auto& s = v.get_string();
       const std::string_view sv(s.data(), s.size());
-      if (sv.size() <= kMaxIndexedValueBytes) {
-        char buf[kMaxIndexedValueBytes];
-        LowerAsciiInto(sv.data(), sv.size(), buf);
-        emit(std::string_view(buf, sv.size()));
+      if (sv.size() <= kMaxIndexedValueBytes) EmitLowered(emit, sv);
+      if (text_field) {
+        // An emitter that keeps a set (the store's token index) may say that the text's tokens
+        // are already among those it has (the record's raw text holds the message).
+        if constexpr (requires { emit.HasTextTokensOf(sv); }) {
+          if (emit.HasTextTokensOf(sv)) break;
+        }
+        TextTokens(sv, emit);
       }
-      if (text_field) TextTokens(sv, emit);
       break;
     }
     case boost::json::kind::int64:

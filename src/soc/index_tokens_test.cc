@@ -2,12 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+#include <cstring>
+#include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "soc/query_internal.h"
+#include "soc/token_hash.h"
 
 namespace seccloud::soc::index_tokens {
 namespace {
@@ -66,10 +71,35 @@ std::vector<std::string> ReferenceTextTokens(std::string_view text) {
   return out;
 }
 
+// An emitter with Padded (the store's): reads the whole 8-byte words over each token that
+// EmitPadded promises (under ASan a read past the buffer is reported), and checks that
+// TokenHashPadded of it is TokenHash's value.
+struct PaddedRecorder {
+  std::vector<std::string>* out;
+  size_t* padded;
+  void operator()(std::string_view t) const { out->emplace_back(t); }
+  void Padded(const char* p, size_t n) const {
+    const size_t whole = (n + 7) / 8 * 8;
+    const std::string words(p, whole);  // reads the padding: ASan reports a read past the buffer
+    ASSERT_EQ(words.substr(0, n), std::string_view(p, n));
+    ASSERT_EQ(store_internal::TokenHashPadded(p, n),
+              store_internal::TokenHash(std::string_view(p, n)));
+    out->emplace_back(p, n);
+    ++*padded;
+  }
+};
+
+// TextTokens' tokens, through both emitter kinds (a plain callback; one with Padded), which must
+// give the same tokens.
 std::vector<std::string> Tokens(std::string_view text) {
-  std::vector<std::string> out;
-  auto emit = [&](std::string_view t) { out.emplace_back(t); };
+  std::vector<std::string> plain, out;
+  auto emit = [&](std::string_view t) { plain.emplace_back(t); };
   TextTokens(text, emit);
+  size_t padded = 0;
+  PaddedRecorder recorder{&out, &padded};
+  TextTokens(text, recorder);
+  EXPECT_EQ(out, plain);
+  EXPECT_LE(padded, out.size());
   return out;
 }
 
@@ -141,6 +171,93 @@ TEST(IndexTokensTest, TextTokensEqualTheByteLoopAtEveryOffsetAndLength) {
       const std::string_view t = std::string_view(text).substr(from, len);
       ASSERT_EQ(Tokens(t), ReferenceTextTokens(t)) << from << " " << len;
     }
+  }
+}
+
+
+TEST(IndexTokensTest, LoweredTokenHashIsTheHashOfTheLoweredValue) {
+  std::mt19937_64 rng(20261129);
+  const std::string alphabet = "AZaz09_-. @[`{\x80\xc3\xa9\xff";
+  for (int iter = 0; iter < 3000; ++iter) {
+    for (size_t len = 0; len <= 40 || (iter % 100 == 0 && len <= kMaxIndexedValueBytes); ++len) {
+      std::string value(len, '\0');
+      for (char& c : value) {
+        c = rng() % 4 == 0 ? static_cast<char>(rng()) : alphabet[rng() % alphabet.size()];
+      }
+      std::string lowered(len, '\0');
+      for (size_t i = 0; i < len; ++i) lowered[i] = LowerAscii(value[i]);
+      // A copy of exactly len bytes on the heap: ASan reports a read past it.
+      const auto heap = std::make_unique<char[]>(len + 1);
+      std::memcpy(heap.get(), value.data(), len);
+      ASSERT_EQ(LoweredTokenHash(std::string_view(heap.get(), len)),
+                store_internal::TokenHash(lowered))
+          << iter << " " << len;
+    }
+  }
+}
+
+TEST(IndexTokensTest, TextTokensWithinMeansRawHasEveryTokenOfTheText) {
+  EXPECT_TRUE(TextTokensWithin("<13>host sshd[1]: Failed password", "Failed password"));
+  EXPECT_TRUE(TextTokensWithin("abc", "abc"));
+  EXPECT_TRUE(TextTokensWithin("abc", ""));
+  EXPECT_FALSE(TextTokensWithin("xFailed password", "Failed password"));  // a longer word in raw
+  EXPECT_FALSE(TextTokensWithin("Failed passwords", "Failed password"));
+  EXPECT_FALSE(TextTokensWithin("Failed \\\"x\\\"", "Failed \"x\""));  // escaped in raw
+  EXPECT_FALSE(TextTokensWithin("ab", "abc"));
+  // Random texts and pieces of them: whenever TextTokensWithin holds, raw's tokens include all of
+  // the piece's (as sets: the store's index is a set).
+  std::mt19937_64 rng(20261130);
+  const std::string alphabet = "0123456789..aAfFzZ_ -:";
+  size_t within = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string raw(rng() % 120, '\0');
+    for (char& c : raw) c = alphabet[rng() % alphabet.size()];
+    const size_t from = raw.empty() ? 0 : rng() % raw.size();
+    const std::string piece = raw.substr(from, rng() % (raw.size() - from + 1));
+    if (!TextTokensWithin(raw, piece)) continue;
+    ++within;
+    const std::vector<std::string> all = ReferenceTextTokens(raw);
+    const std::set<std::string> raw_tokens(all.begin(), all.end());
+    for (const std::string& t : ReferenceTextTokens(piece)) {
+      ASSERT_TRUE(raw_tokens.contains(t)) << "\"" << piece << "\" in \"" << raw << "\": " << t;
+    }
+  }
+  EXPECT_GT(within, 2000u);  // 3,411 with this seed
+}
+
+// The store's emitter kind (Padded, Lowered, HasTextTokensOf) against a plain callback over whole
+// records: the same set of token hashes (the Bloom filter's bits depend on that set only).
+struct SetEmitter {
+  std::set<uint64_t>* hashes;
+  std::string_view raw;
+  void operator()(std::string_view t) const { hashes->insert(store_internal::TokenHash(t)); }
+  void Padded(const char* p, size_t n) const {
+    hashes->insert(store_internal::TokenHashPadded(p, n));
+  }
+  void Lowered(std::string_view s) const { hashes->insert(LoweredTokenHash(s)); }
+  bool HasTextTokensOf(std::string_view text) const { return TextTokensWithin(raw, text); }
+};
+
+TEST(IndexTokensTest, TheStoresEmitterKindGivesTheSameTokenSet) {
+  const char* const kRecords[][2] = {
+      {"<13>Nov 27 host sshd[42]: Failed password for ROOT from 10.1.2.3 port 22",
+       R"({"message":"Failed password for ROOT from 10.1.2.3 port 22","process":{"pid":42},
+          "event":{"dataset":"Linux.Auth","ingested":"x"},"ok":true,"n":[1,"AbC",{"k":"V"}]})"},
+      {"plain text with Message inside", R"({"message":"Message inside","error":{"message":"x"}})"},
+      {"xMessage inside", R"({"message":"Message inside"})"},
+      {R"({"message":"a \"quoted\" 1.2.3.4.5 DEADBEEF01 word"})",
+       R"({"message":"a \"quoted\" 1.2.3.4.5 DEADBEEF01 word","error":{"message":"1.2.3.4"}})"},
+      {"", R"({"message":"only in the field 192.168.0.1","user":{"name":"Alice"}})"},
+  };
+  for (const auto& [raw, json] : kRecords) {
+    const boost::json::object fields = boost::json::parse(json).as_object();
+    std::set<uint64_t> plain, store;
+    auto emit = [&](std::string_view t) { plain.insert(store_internal::TokenHash(t)); };
+    RecordTokens(raw, fields, emit);
+    SetEmitter set_emitter{&store, raw};
+    RecordTokens(raw, fields, set_emitter);
+    EXPECT_EQ(store, plain) << raw;
+    EXPECT_FALSE(plain.empty());
   }
 }
 

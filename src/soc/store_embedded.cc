@@ -107,8 +107,32 @@ std::string_view DatasetOf(const Record& r) {
   return s.size() <= kMaxDatasetBytes ? s : std::string_view();
 }
 
+// The index's token visitor for index_tokens::RecordTokens(raw, ...): appends each token's
+// TokenHash to *out (inlined; the tokenizer's words hash with whole-word loads, field values
+// lowered and hashed in one pass). The hashes go into a Bloom filter, a set: a text field found
+// in raw with word boundaries (a syslog message) is not tokenized again — its tokens are raw's.
+struct AppendTokenHashes {
+  std::vector<uint64_t>* out;
+  std::string_view raw;  // the record's, whose text tokens RecordTokens emits first
+  void operator()(std::string_view t) const { out->push_back(TokenHash(t)); }
+  void Padded(const char* p, size_t n) const { out->push_back(TokenHashPadded(p, n)); }
+  void Lowered(std::string_view s) const { out->push_back(index_tokens::LoweredTokenHash(s)); }
+  bool HasTextTokensOf(std::string_view text) const {
+    return index_tokens::TextTokensWithin(raw, text);
+  }
+};
+
 std::string ClassOf(std::string_view dataset) {
   std::string cls = LowerAsciiCopy(dataset.substr(0, dataset.find('.')));
+  return IsClassName(cls) ? cls : "other";
+}
+
+// ClassOf(dataset) without a string: lowered into *buf (a class name is at most 32 bytes).
+std::string_view ClassOf(std::string_view dataset, char (*buf)[32]) {
+  const std::string_view head = dataset.substr(0, dataset.find('.'));
+  if (head.empty() || head.size() > sizeof *buf) return "other";
+  for (size_t i = 0; i < head.size(); ++i) (*buf)[i] = LowerAscii(head[i]);
+  const std::string_view cls(*buf, head.size());
   return IsClassName(cls) ? cls : "other";
 }
 
@@ -908,7 +932,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
     token_hashes_.clear();
     // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
     // while its lowered bytes are still in registers / L1.
-    auto add = [this](std::string_view t) { token_hashes_.push_back(TokenHash(t)); };
+    AppendTokenHashes add{&token_hashes_, r.raw};
     index_tokens::RecordTokens(r.raw, r.fields, add);
     p->open.bloom->InsertAll(token_hashes_);
   }
@@ -923,7 +947,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   if (record.fields.empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
-  auto add = [out](std::string_view t) { out->hashes.push_back(TokenHash(t)); };
+  AppendTokenHashes add{&out->hashes, record.raw};
   index_tokens::RecordTokens(record.raw, record.fields, add);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
   // Looked for among the last few only, so a batch of all different datasets stays linear.
@@ -941,7 +965,8 @@ void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   // The record's journal bytes, taken while its text is warm: AppendPrepared writes them to the
   // journal as they are and files the open block's copy from them (a batch later the texts are
   // cold, and were read twice there: for the journal and for the copy).
-  PutJournalRecord(out->records, record, ClassOf(dataset));
+  char cls[32];
+  PutJournalRecord(out->records, record, ClassOf(dataset, &cls));
   out->record_ends.push_back(static_cast<uint32_t>(out->records.size()));
 }
 

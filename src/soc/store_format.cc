@@ -117,41 +117,6 @@ void PutU32(std::string& out, uint32_t v) {
 }
 uint32_t GetU32(const char* p) { return static_cast<uint32_t>(LoadLe64(p, 4)); }
 
-bool Reader::Varint(uint64_t* v) {
-  uint64_t r = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (pos_ >= data_.size()) return false;
-    const auto b = static_cast<unsigned char>(data_[pos_++]);
-    r |= uint64_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0) {
-      *v = r;
-      return true;
-    }
-  }
-  return false;
-}
-bool Reader::Zigzag(int64_t* v) {
-  uint64_t u;
-  if (!Varint(&u)) return false;
-  *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-  return true;
-}
-bool Reader::Bytes(size_t n, std::string_view* s) {
-  if (n > remaining()) return false;
-  *s = data_.substr(pos_, n);
-  pos_ += n;
-  return true;
-}
-bool Reader::String(std::string_view* s) {
-  uint64_t n;
-  return Varint(&n) && n <= remaining() && Bytes(static_cast<size_t>(n), s);
-}
-bool Reader::Byte(uint8_t* b) {
-  if (pos_ >= data_.size()) return false;
-  *b = static_cast<uint8_t>(data_[pos_++]);
-  return true;
-}
-
 std::string EncodeFileHeader(FileKind kind, uint32_t version) {
   std::string out;
   PutU32(out, kFileMagic);
@@ -1724,16 +1689,40 @@ std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
   return out;
 }
 
+namespace {
+size_t VarintBytes(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
+char* PutVarintAt(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+uint64_t ZigzagOf(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+}  // namespace
+
+// PutZigzag, PutZigzag, two bytes, five PutStrings: the same bytes, sized first and written in
+// place (Prepare puts one per record, where it made nine appends, each a capacity check).
 void PutJournalRecord(std::string& out, const Record& r, std::string_view cls) {
-  PutZigzag(out, r.time_ms);
-  PutZigzag(out, r.received_ms);
-  out.push_back(static_cast<char>(r.format));
-  out.push_back(r.truncated ? 1 : 0);
-  PutString(out, cls);
-  PutString(out, r.source);
-  PutString(out, r.peer);
-  PutString(out, r.tenant);
-  PutString(out, r.raw);
+  const uint64_t time = ZigzagOf(r.time_ms), received = ZigzagOf(r.received_ms);
+  const std::string_view strings[5] = {cls, r.source, r.peer, r.tenant, r.raw};
+  size_t size = VarintBytes(time) + VarintBytes(received) + 2;
+  for (const std::string_view s : strings) size += VarintBytes(s.size()) + s.size();
+  const size_t at = out.size();
+  out.resize(at + size);
+  char* p = out.data() + at;
+  p = PutVarintAt(p, time);
+  p = PutVarintAt(p, received);
+  *p++ = static_cast<char>(r.format);
+  *p++ = r.truncated ? 1 : 0;
+  for (const std::string_view s : strings) {
+    p = PutVarintAt(p, s.size());
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
 }
 
 bool ReadJournalRecord(Reader& in, JournalRecordView* out) {

@@ -811,6 +811,45 @@ TEST(StoreFormatTest, BlockWithTokenSet) {
   EXPECT_FALSE(EncodeBlock(in, &meta));
 }
 
+// PutJournalRecord writes in place what the field-by-field encoding wrote (the journal format):
+// every varint length 1..10 bytes, negative times, empty and 127/128/16,384-byte strings.
+TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
+  std::mt19937_64 rng(20261131);
+  const int64_t times[] = {0, 1, -1, 63, 64, -65, 8191, 8192, INT64_MAX, INT64_MIN,
+                           1795000000123, -1795000000123};
+  const size_t lengths[] = {0, 1, 15, 16, 127, 128, 300, 16383, 16384, 20000};
+  std::string out = "prefix";
+  std::string want = out;
+  for (int iter = 0; iter < 400; ++iter) {
+    Record r;
+    r.time_ms = times[rng() % std::size(times)];
+    r.received_ms = iter % 3 == 0 ? static_cast<int64_t>(rng()) : times[rng() % std::size(times)];
+    r.format = static_cast<Format>(1 + rng() % 7);
+    r.truncated = rng() % 2 == 0;
+    r.source.assign(lengths[rng() % 6], 's');
+    r.peer.assign(lengths[rng() % 6], 'p');
+    r.tenant.assign(lengths[rng() % 6], 't');
+    r.raw.assign(lengths[rng() % std::size(lengths)], static_cast<char>(rng()));
+    const std::string cls(lengths[rng() % 5], 'c');
+    PutJournalRecord(out, r, cls);
+    PutZigzag(want, r.time_ms);
+    PutZigzag(want, r.received_ms);
+    want.push_back(static_cast<char>(r.format));
+    want.push_back(r.truncated ? 1 : 0);
+    for (const std::string_view s : {std::string_view(cls), std::string_view(r.source),
+                                     std::string_view(r.peer), std::string_view(r.tenant),
+                                     std::string_view(r.raw)}) {
+      PutString(want, s);
+    }
+    ASSERT_EQ(out, want) << iter;
+  }
+  // And it reads back, record by record.
+  Reader in(std::string_view(out).substr(6));
+  JournalRecordView v;
+  for (int iter = 0; iter < 400; ++iter) ASSERT_TRUE(ReadJournalRecord(in, &v)) << iter;
+  EXPECT_EQ(in.remaining(), 0u);
+}
+
 TEST(StoreFormatTest, JournalRoundTrip) {
   std::vector<Record> records = {R(0, 1, "a"), R(0, 2, "b")};
   const std::vector<std::string> classes = {"system", "other"};

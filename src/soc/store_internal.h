@@ -136,14 +136,44 @@ void PutU32(std::string& out, uint32_t v);
 uint32_t GetU32(const char* p);
 
 // Reads from a bounded buffer; every getter fails (returns false) rather than read past the end.
+// Inline: AppendPrepared reads every prepared record's bytes with it (nine reads a record).
 class Reader {
  public:
   explicit Reader(std::string_view data) : data_(data) {}
-  bool Varint(uint64_t* v);
-  bool Zigzag(int64_t* v);
-  bool String(std::string_view* s);
-  bool Byte(uint8_t* b);
-  bool Bytes(size_t n, std::string_view* s);
+  bool Varint(uint64_t* v) {
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) return false;
+      const auto b = static_cast<unsigned char>(data_[pos_++]);
+      r |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) {
+        *v = r;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Zigzag(int64_t* v) {
+    uint64_t u;
+    if (!Varint(&u)) return false;
+    *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+    return true;
+  }
+  bool String(std::string_view* s) {
+    uint64_t n;
+    return Varint(&n) && n <= remaining() && Bytes(static_cast<size_t>(n), s);
+  }
+  bool Byte(uint8_t* b) {
+    if (pos_ >= data_.size()) return false;
+    *b = static_cast<uint8_t>(data_[pos_++]);
+    return true;
+  }
+  bool Bytes(size_t n, std::string_view* s) {
+    if (n > remaining()) return false;
+    *s = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
   size_t remaining() const { return data_.size() - pos_; }
   size_t pos() const { return pos_; }
 

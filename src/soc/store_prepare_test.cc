@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <set>
 
 #include "soc/parse.h"
 #include "soc/query_internal.h"
@@ -90,7 +91,12 @@ TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
     store_->Prepare(r, &prepared);
     ASSERT_EQ(prepared.ends.size(), 1u);
     EXPECT_EQ(prepared.ends[0], prepared.hashes.size());
-    EXPECT_EQ(prepared.hashes, want) << r.raw;
+    // As sets (the Bloom filter's bits depend on the set only): Prepare skips a text field
+    // whose words raw has (a syslog message), and values hash in another order of work.
+    EXPECT_EQ(std::set<uint64_t>(prepared.hashes.begin(), prepared.hashes.end()),
+              std::set<uint64_t>(want.begin(), want.end()))
+        << r.raw;
+    EXPECT_LE(prepared.hashes.size(), want.size());
     ASSERT_EQ(prepared.dataset_of.size(), 1u);
     const auto* dataset = FindField(r.fields, "event.dataset");
     ASSERT_NE(dataset, nullptr);

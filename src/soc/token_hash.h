@@ -71,4 +71,50 @@ inline uint64_t TokenHash(std::string_view token) {
   return h == 0 ? 1 : h;
 }
 
+// TokenHash of n bytes given as little-endian words: word(i) is the eight bytes at i (i + 8 <= n),
+// tail(i) the n - i (1..7) bytes at i with the rest 0. For callers that have the token's bytes in
+// another form than a plain string (padded, or still to be lowered): the same values as
+// TokenHash (token_hash_test.cc, index_tokens_test.cc).
+template <typename Word, typename Tail>
+inline uint64_t TokenHashOfWords(size_t n, Word word, Tail tail) {
+  using token_hash_detail::Fmix;
+  using token_hash_detail::Rotl;
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0x87c37b91114253d5ULL);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t k = word(i);
+    k *= 0x87c37b91114253d5ULL;
+    k = Rotl(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+    h = Rotl(h, 27) * 5 + 0x52dce729;
+  }
+  if (i < n) {
+    uint64_t k = tail(i);
+    k *= 0x87c37b91114253d5ULL;
+    k = Rotl(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+  }
+  h = Fmix(h);
+  return h == 0 ? 1 : h;
+}
+
+// TokenHash(std::string_view(p, n)) where the bytes up to p + n rounded up to whole 8-byte words
+// from p are readable and initialised (the tokenizer's lowered text is padded so): the tail word
+// is one load and a mask, not LoadLe64's branches by length.
+inline uint64_t TokenHashPadded(const char* p, size_t n) {
+  if constexpr (std::endian::native != std::endian::little) {
+    return TokenHash(std::string_view(p, n));
+  }
+  auto load = [p](size_t i) {
+    uint64_t k;
+    std::memcpy(&k, p + i, 8);
+    return k;
+  };
+  // n - i in 1..7: its bytes, the rest 0.
+  auto tail = [&](size_t i) { return load(i) & (~uint64_t{0} >> (64 - 8 * (n - i))); };
+  return TokenHashOfWords(n, load, tail);
+}
+
 }  // namespace seccloud::soc::store_internal

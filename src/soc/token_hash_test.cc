@@ -99,6 +99,21 @@ TEST(TokenHashTest, EqualsTheByteLoopDefinition) {
   }
 }
 
+TEST(TokenHashTest, PaddedEqualsTokenHash) {
+  std::mt19937_64 rng(20261128);
+  std::string buf(160, '\0');
+  for (int round = 0; round < 4000; ++round) {
+    for (char& c : buf) c = static_cast<char>(rng());
+    for (size_t len = 0; len <= 80; ++len) {
+      // Room for the whole 8-byte words over the token (its bytes past len are garbage).
+      const size_t at = rng() % (buf.size() - (len + 7) / 8 * 8 + 1);
+      const std::string_view token(buf.data() + at, len);
+      ASSERT_EQ(TokenHashPadded(token.data(), len), ReferenceTokenHash(token))
+          << "length " << len << " at " << at;
+    }
+  }
+}
+
 // The tokens the index takes from a text with every byte class (ASCII letters and digits,
 // punctuation, escapes, control bytes, UTF-8, invalid bytes, long words, dotted quads) hash to
 // the reference values.
