@@ -11,6 +11,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -171,9 +172,15 @@ class AdminServerImpl final : public AdminServer,
     return FromAsio(acceptor_.local_endpoint(ec));
   }
 
+  // Any thread. The acceptor is not thread-safe and Accept() reads it on the io_context's
+  // thread, so it is closed there: at once when called on that thread, else by a posted handler
+  // (which keeps this object alive; if the context never runs again, the acceptor closes when the
+  // context is destroyed). The streams' cancellation is thread-safe and happens before returning.
   void Stop() override {
-    boost::system::error_code ec;
-    acceptor_.close(ec);
+    asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->acceptor_.close(ec);
+    });
     std::vector<std::weak_ptr<BodyStream>> streams;
     {
       std::lock_guard lock(streams_mu_);

@@ -114,7 +114,8 @@ class AdminServer {
   // get 404, or 405 when the path is routed for another method. Call before io.run().
   virtual void Fallback(Handler handler) = 0;
   virtual Endpoint local_endpoint() const = 0;
-  // Stops accepting, and cancels the streamed replies in progress.
+  // Stops accepting, and cancels the streamed replies in progress. Any thread: the listener is
+  // closed on the io_context's thread (at once when called there), the streams before returning.
   virtual void Stop() = 0;
 };
 

@@ -287,6 +287,11 @@ TEST_F(ProxyTest, A50MiBChunkedUploadIsStreamedToTheOrigin) {
   while (std::getline(status, line))
     if (line.rfind("VmHWM:", 0) == 0) hwm_kib = std::stoll(line.substr(6));
   ASSERT_GT(hwm_kib, 0);
+#if defined(__SANITIZE_THREAD__)
+  // The proxy is built with the same flags: ThreadSanitizer's shadow memory and per-thread
+  // history make its RSS no measure of buffering (49 MiB seen with nothing buffered).
+  GTEST_SKIP() << "peak RSS bound not checked under ThreadSanitizer (" << hwm_kib << " KiB)";
+#endif
   EXPECT_LT(hwm_kib, 40 * 1024) << "peak RSS " << hwm_kib << " KiB for a 50 MiB body";
 }
 
