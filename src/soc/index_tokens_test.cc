@@ -204,6 +204,17 @@ TEST(IndexTokensTest, TextTokensWithinMeansRawHasEveryTokenOfTheText) {
   EXPECT_FALSE(TextTokensWithin("Failed passwords", "Failed password"));
   EXPECT_FALSE(TextTokensWithin("Failed \\\"x\\\"", "Failed \"x\""));  // escaped in raw
   EXPECT_FALSE(TextTokensWithin("ab", "abc"));
+  {
+    // The review's crafted record (a quadratic search's worst case): one letter repeated, the
+    // message differing only in its last byte, and then the same message present at raw's end.
+    const std::string a(32 * 1024, 'a');
+    std::string raw = "{\"x\":\"" + a + "\",\"message\":\"" + a + "\\u0062\"}";
+    EXPECT_FALSE(TextTokensWithin(raw, a + "b"));
+    EXPECT_TRUE(TextTokensWithin(raw, a));  // "x"'s value: quotes on both sides
+    raw = "x " + a + "b";
+    EXPECT_TRUE(TextTokensWithin(raw, a + "b"));
+    EXPECT_FALSE(TextTokensWithin(raw, a));  // glued to the "b" that follows
+  }
   // Random texts and pieces of them: whenever TextTokensWithin holds, raw's tokens include all of
   // the piece's (as sets: the store's index is a set).
   std::mt19937_64 rng(20261130);
