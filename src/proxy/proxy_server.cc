@@ -492,7 +492,9 @@ class NonWaitingSocket {
   }
 
  private:
-  static constexpr size_t kMaxIov = 16;
+  // As many buffers as Asio's own sends take: Beast's serializer gives one per header field, and
+  // a message split over two sendmsg calls is two segments (TCP_NODELAY).
+  static constexpr size_t kMaxIov = 64;
 
   template <class Buffers>
   size_t Transfer(const Buffers& buffers, boost::system::error_code& ec, bool send) {
@@ -563,10 +565,15 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
   if constexpr (kPlainTcp<Stream>) {
     NonWaitingSocket socket(s.socket().native_handle());
     boost::system::error_code ec;
-    if constexpr (kHeaderOnly)
-      now = http::write_header(socket, sr, ec);
-    else
+    if constexpr (kHeaderOnly) {
+      // Not http::write_header: when the kernel takes part of the header and then would block,
+      // it returns without telling the serializer what went out, and the header would be sent
+      // again from its first byte. write_some consumes what each call sent.
+      sr.split(true);
+      while (!ec && !sr.is_header_done()) now += http::write_some(socket, sr, ec);
+    } else {
       now = http::write(socket, sr, ec);
+    }
     if (ec == http::error::need_buffer) ec = {};
     if (ec != asio::error::would_block) co_return std::make_pair(ec, now);
   }
@@ -976,8 +983,11 @@ asio::awaitable<boost::system::error_code> RelayBody(
       p.get().body().data = chunk.data();
       p.get().body().more = !p.is_done();
     } else {
+      // Done before any body (Content-Length: 0): without more = false the serializer asks for a
+      // buffer before it writes even the header, and the client would get nothing at all.
       p.get().body().data = nullptr;
       p.get().body().size = 0;
+      p.get().body().more = false;
     }
     auto [wec, wn] = co_await WriteMessage(out, sr, idle);
     if (wec) co_return wec;

@@ -163,6 +163,7 @@ Status NginxOrigin::WriteFiles() {
        "te=$http_te|keep-alive=$http_keep_alive|\\n\";\n"
     << "    }\n"
     << "    location = /204 { return 204; }\n"
+    << "    location = /empty { default_type text/plain; return 200 \"\"; }\n"
     // nginx reads the whole body (to a temp file, so any size) before passing the request to
     // /sink with a Content-Length; /sink answers with that length and discards the body.
     << "    location = /upload {\n"

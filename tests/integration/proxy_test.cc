@@ -362,6 +362,14 @@ TEST_F(ProxyTest, HeadNoContentAndNotModifiedCarryNoBody) {
   EXPECT_EQ(no_content->result_int(), 204u);
   EXPECT_TRUE(no_content->body().empty());
 
+  // A 200 with Content-Length: 0 (the review of proxy9 found the proxy sent nothing at all).
+  ASSERT_TRUE(c->Send("GET " + Url("/empty") + " HTTP/1.1\r\n" + host + "\r\n"));
+  auto empty = c->ReadResponse();
+  ASSERT_TRUE(empty) << c->error();
+  EXPECT_EQ(empty->result_int(), 200u);
+  EXPECT_EQ((*empty)[http::field::content_length], "0");
+  EXPECT_TRUE(empty->body().empty());
+
   ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\n" + host + "If-None-Match: " + etag +
                       "\r\n\r\n"));
   auto not_modified = c->ReadResponse();
