@@ -8,8 +8,9 @@
 // as socd's receivers build one per line), so allocation and freeing are in the figure.
 //
 // --dump FILE writes, for every record in file order, "format parsed time_ms fields-JSON" on one
-// line: two builds' dumps are compared with `cmp` as a differential check of a parser change
-// (the fields must be equal, member order included).
+// line (each record twice: as is, then with a tenant and a peer): two builds' dumps are compared
+// with `cmp` as a differential check of a parser change (the fields must be equal, member order
+// included).
 #include <malloc.h>
 
 #include <algorithm>
@@ -104,11 +105,21 @@ int main(int argc, char** argv) {
 
   if (!dump.empty()) {
     std::ofstream out(dump, std::ios::binary);
+    // Each record twice: as the bench normalises it, and with a tenant and a peer (an IPv4, a
+    // mapped IPv6 and a non-address in turn), which take Normalize's other metadata paths.
+    static constexpr const char* kPeers[] = {"192.0.2.1", "::ffff:192.0.2.1", "not-an-ip"};
+    size_t n = 0;
     for (const Line& l : lines) {
-      soc::Record r = Fresh(l);
-      soc::Normalize(r);
-      out << soc::FormatName(r.format) << ' ' << r.parsed << ' ' << r.time_ms << ' '
-          << boost::json::serialize(r.fields) << '\n';
+      for (int variant = 0; variant < 2; ++variant) {
+        soc::Record r = Fresh(l);
+        if (variant == 1) {
+          r.tenant = "city-a";
+          r.peer = kPeers[n++ % 3];
+        }
+        soc::Normalize(r);
+        out << soc::FormatName(r.format) << ' ' << r.parsed << ' ' << r.time_ms << ' '
+            << boost::json::serialize(r.fields) << '\n';
+      }
     }
     if (!out) Die("cannot write " + dump);
   }
