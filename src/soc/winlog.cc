@@ -85,8 +85,9 @@ class Builder {
     return true;
   }
 
-  // EventData in any of its shapes.
-  bool AddEventData(const json::value& ed) {
+  // EventData in any of its shapes. `ed` is the parsed document's, in the fields' storage: an
+  // object of scalars is taken whole (moved) as winlog.event_data.
+  bool AddEventData(json::value& ed) {
     if (ed.is_null()) return true;
     if (const auto* s = ed.if_string()) {  // <EventData>text</EventData>
       return s->empty() || AddItem("param1", ed);
@@ -95,7 +96,7 @@ class Builder {
       error_ = "EventData is neither an object nor null";
       return false;
     }
-    const auto& o = ed.as_object();
+    auto& o = ed.as_object();
     const auto* data = o.if_contains("Data");
     if (data != nullptr && (data->is_array() || (data->is_object() && IsDataItem(*data)))) {
       // Room for every item at once: growing the table member by member would leave each
@@ -125,11 +126,30 @@ class Builder {
       }
       return true;
     }
+    if (event_data_.empty() && TakeWhole(o)) return true;
     event_data_.reserve(std::min<size_t>(event_data_.size() + o.size(), kMaxWinlogFields + 1));
     for (const auto& [k, v] : o) {
       if (k == "#attributes") continue;
       if (!AddItem(k, v)) return false;
     }
+    return true;
+  }
+
+  // The common shape, {"Name":scalar,…} without "#attributes": the items are the object's members
+  // in its order (its keys are unique) and ItemValue of a scalar is the scalar, so the object
+  // itself is what the loop below would build. Taken when it is in the fields' storage (moving
+  // it then steals, never copies) and within the items allowed (else the loop reports it).
+  bool TakeWhole(json::object& o) {
+    if (o.size() > kMaxWinlogFields || o.storage().get() != event_data_.storage().get()) {
+      return false;
+    }
+    for (const auto& kv : o) {
+      const json::value& v = kv.value();
+      if (!(v.is_string() || v.is_number() || v.is_bool() || v.is_null())) return false;
+      if (kv.key() == "#attributes") return false;
+    }
+    items_ = o.size();
+    event_data_ = std::move(o);
     return true;
   }
 
@@ -168,7 +188,7 @@ class Builder {
            (v.as_object().contains("#attributes") || v.as_object().contains("#text"));
   }
 
-  bool FromEvtxJson(const json::object& event) {
+  bool FromEvtxJson(json::object& event) {
     const auto* sys_v = event.if_contains("System");
     if (sys_v == nullptr || !sys_v->is_object()) {
       error_ = "Event.System is missing or not an object";
@@ -219,7 +239,7 @@ class Builder {
         v != nullptr && v->is_string()) {
       ParseTime(v->as_string());
     }
-    if (const auto* ed = event.if_contains("EventData"); ed != nullptr && !AddEventData(*ed)) {
+    if (auto* ed = event.if_contains("EventData"); ed != nullptr && !AddEventData(*ed)) {
       return false;
     }
     if (const auto* ud = event.if_contains("UserData"); ud != nullptr && !AddUserData(*ud)) {
@@ -228,13 +248,13 @@ class Builder {
     return true;
   }
 
-  bool FromWinlogbeat(const json::object& root) {
-    const auto& wl = root.at("winlog");
+  bool FromWinlogbeat(json::object& root) {
+    auto& wl = root.at("winlog");
     if (!wl.is_object()) {
       error_ = "winlog is not an object";
       return false;
     }
-    const auto& w = wl.as_object();
+    auto& w = wl.as_object();
     const json::value* id = w.if_contains("event_id");
     if (id == nullptr) id = FindField(root, "event.code");
     if (id == nullptr || !ToInt64(*id, &event_id_)) {
@@ -267,7 +287,7 @@ class Builder {
     if (const auto* v = root.if_contains("message"); v != nullptr && v->is_string()) {
       Set("message", *v);
     }
-    if (const auto* ed = w.if_contains("event_data"); ed != nullptr && !AddEventData(*ed)) {
+    if (auto* ed = w.if_contains("event_data"); ed != nullptr && !AddEventData(*ed)) {
       return false;
     }
     if (const auto* ud = w.if_contains("user_data"); ud != nullptr) {
@@ -360,8 +380,9 @@ class Builder {
   json::object event_data_;
   size_t items_ = 0;
   int64_t event_id_ = 0;
-  std::string channel_;
-  std::string computer_;
+  // Into the parsed document, which outlives the Builder's use of them.
+  std::string_view channel_;
+  std::string_view computer_;
   int64_t time_ms_ = -1;
   std::string error_;
 };
@@ -416,13 +437,10 @@ void NormalizeWindowsEvent(Record& r) {
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
-  // The parsed document is scratch (its values are copied into the fields): it lives in a
-  // per-thread buffer and is dropped at once, instead of dozens of heap blocks allocated and
-  // freed per event. Larger documents spill to the heap, freed with `scratch`.
-  constexpr size_t kScratchBytes = 32 << 10;
-  thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
-  json::monotonic_resource scratch(buffer.get(), kScratchBytes);
-  json::value doc = json::parse(r.raw, ec, json::storage_ptr(&scratch), opts);
+  // The parsed document is in the record's arena (UseFieldArena sizes it for the document and
+  // the fields): an EventData object of scalars is then moved into the fields whole instead of
+  // copied value by value (Builder::TakeWhole), the rest of the document is left unused there.
+  json::value doc = json::parse(r.raw, ec, r.fields.storage(), opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
     return;
@@ -431,10 +449,10 @@ void NormalizeWindowsEvent(Record& r) {
     Fail(r, "the JSON top level is not an object");
     return;
   }
-  const auto& root = doc.as_object();
+  auto& root = doc.as_object();
   Builder b(r);
   bool ok = false;
-  if (const auto* ev = root.if_contains("Event")) {
+  if (auto* ev = root.if_contains("Event")) {
     if (!ev->is_object()) {
       Fail(r, "\"Event\" is not an object");
       return;
