@@ -178,13 +178,30 @@ void FieldArenaDeleter::operator()(boost::json::monotonic_resource* arena) const
 
 void UseFieldArena(Record& r) {
   // The arena grows geometrically past its first block, which is allocated with the resource; a
-  // first block too small costs a second allocation of at least twice its size. A JSON record's
-  // parsed tree alone takes 2.6-3.5 times its text (keys and long strings allocated apart, 32
-  // bytes per member; measured on bench/loggen's seccloud, EVE and Windows lines), the metadata
-  // Normalize adds a few hundred bytes more; a text line's fields take less than twice its size.
-  const bool json = r.format == Format::kSeccloudEvent || r.format == Format::kJson ||
-                    r.format == Format::kSuricataEve || r.format == Format::kWindowsEvent;
-  const size_t first = std::min<size_t>(1024 + (json ? 4 : 2) * r.raw.size(), size_t{64} << 10);
+  // first block too small costs a second allocation (and its freeing) of at least twice its size,
+  // so it is sized for what Normalize builds: measured on bench/loggen's data set (every record's
+  // arena use against its raw size), a JSON record's parsed tree and metadata take up to
+  // 1.5 KiB + 4 × its text (keys and long strings allocated apart, 32 bytes per member), an EVE
+  // record up to 3 KiB + 4 × (its tree and the ECS values mapped from it), a Windows event (its
+  // document parsed in the arena too) up to 1.9 KiB + 5 ×, a syslog, access-log or text line
+  // up to 3.3 KiB + 2 × (a table of 16 members and the objects of ~10 dotted paths). The old
+  // sizes (1 KiB + 4 × or 2 ×) were outgrown by nearly every record.
+  size_t base = 3584, factor = 2;
+  switch (r.format) {
+    case Format::kSeccloudEvent:
+    case Format::kJson:
+      base = 2048, factor = 4;
+      break;
+    case Format::kSuricataEve:
+      base = 3584, factor = 4;
+      break;
+    case Format::kWindowsEvent:
+      base = 2560, factor = 5;
+      break;
+    default:
+      break;
+  }
+  const size_t first = std::min<size_t>(base + factor * r.raw.size(), size_t{64} << 10);
   constexpr size_t kHead = (sizeof(boost::json::monotonic_resource) + 15) / 16 * 16;
   void* mem = ::operator new(kHead + first);
   auto* arena =
