@@ -146,11 +146,9 @@ void Normalize(Record& r) {
   }
 
   boost::json::object& f = p.fields;
-  internal::SetPath(f, "@timestamp", internal::FormatTime(r.time_ms, f.storage()));
-  internal::SetPath(f, "event.ingested", internal::FormatTime(r.received_ms, f.storage()));
-  internal::PutString(f, "seccloud.soc.source", r.source);
-  internal::SetPath(f, "seccloud.soc.format",
-                    boost::json::string(FormatName(r.format), f.storage()));
+  internal::PutTime(f, "@timestamp", r.time_ms);
+  internal::PutTime(f, "event.ingested", r.received_ms);
+  internal::PutSourceAndFormat(f, r.source, /*sanitize=*/true, r.format);
   if (!r.tenant.empty()) internal::PutString(f, "tenant.id", r.tenant);
   if (!r.peer.empty() && !internal::PutIp(f, "seccloud.soc.peer", r.peer)) {
     internal::PutString(f, "seccloud.soc.peer", r.peer);

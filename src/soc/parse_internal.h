@@ -72,6 +72,12 @@ boost::json::object& PathParent(boost::json::object& fields, std::string_view* p
 // `fields` (see PathParent).
 void PutString(boost::json::object& fields, std::string_view path, std::string_view value);
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value);
+// SetPath(path, FormatTime(ms)) with the string built in place.
+void PutTime(boost::json::object& fields, std::string_view path, int64_t ms);
+// Normalize's "seccloud.soc.source" (UTF-8-sanitised when `sanitize`, else as it is) and
+// "seccloud.soc.format": the two SetPath calls in one walk to "seccloud.soc".
+void PutSourceAndFormat(boost::json::object& fields, std::string_view source, bool sanitize,
+                        Format format);
 // Sets the normalised text of an IP address (IPv6 compressed, lower case, IPv4-mapped unmapped)
 // and returns true; returns false and sets nothing when `text` is not an address.
 bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text);

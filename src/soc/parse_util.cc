@@ -142,6 +142,35 @@ void PutInt(boost::json::object& fields, std::string_view path, int64_t value) {
   SetPath(fields, path, value);
 }
 
+void PutTime(boost::json::object& fields, std::string_view path, int64_t ms) {
+  char buf[24];
+  const size_t n = FormatTimeChars(ms, buf);
+  boost::json::object& parent = PathParent(fields, &path);
+  const boost::json::string_view key(path.data(), path.size());
+  if (n != 0) {
+    parent.insert_or_assign(key, boost::json::string_view(buf, n));
+  } else {
+    const std::string text = FormatTimeMs(ms);
+    parent.insert_or_assign(key, boost::json::string_view(text.data(), text.size()));
+  }
+}
+
+void PutSourceAndFormat(boost::json::object& fields, std::string_view source, bool sanitize,
+                        Format format) {
+  // Both leaves go into the one object the walk returns: setting the first changes only that
+  // object's own table, so the reference still names "seccloud.soc" for the second (and the
+  // second walk would have found the same object).
+  std::string_view path = "seccloud.soc.source";
+  boost::json::object& soc = PathParent(fields, &path);
+  if (!sanitize || IsAscii(source) || IsValidUtf8(source)) {
+    soc.insert_or_assign("source", boost::json::string_view(source.data(), source.size()));
+  } else {
+    const std::string clean = SanitizeUtf8(source);
+    soc.insert_or_assign("source", boost::json::string_view(clean.data(), clean.size()));
+  }
+  soc.insert_or_assign("format", boost::json::string_view(FormatName(format)));
+}
+
 bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text) {
   // Brackets ("[::1]") and an IPv6 zone ("fe80::1%eth0") are common in logs; the address is
   // what the field holds.

@@ -401,10 +401,10 @@ bool IEquals(std::string_view a, std::string_view b) {
 // temporaries copied over.
 void SetMetadata(Record& r) {
   const json::storage_ptr& sp = r.fields.storage();
-  internal::SetPath(r.fields, "@timestamp", internal::FormatTime(r.time_ms, sp));
-  internal::SetPath(r.fields, "event.ingested", internal::FormatTime(r.received_ms, sp));
-  internal::SetPath(r.fields, "seccloud.soc.source", json::string(r.source, sp));
-  internal::SetPath(r.fields, "seccloud.soc.format", json::string(FormatName(r.format), sp));
+  internal::PutTime(r.fields, "@timestamp", r.time_ms);
+  internal::PutTime(r.fields, "event.ingested", r.received_ms);
+  // The source as it is (this normaliser has never sanitised it; Normalize's other parsers do).
+  internal::PutSourceAndFormat(r.fields, r.source, /*sanitize=*/false, r.format);
   if (!r.tenant.empty()) internal::SetPath(r.fields, "tenant.id", json::string(r.tenant, sp));
 }
 
