@@ -359,8 +359,19 @@ class Builder {
       }
       have_winlog_ = true;
     }
+    // Most paths are "winlog.…" in a row: the walk continues from the winlog object found by the
+    // last one as long as nothing else was set at the top level (a new member there may move the
+    // top-level table, and the object with it). The walk from the top would find that same
+    // object (it is never replaced), so the result is the same.
+    if (path->starts_with("winlog.")) {
+      if (winlog_ == nullptr) winlog_ = &r_.fields.at("winlog").as_object();
+      path->remove_prefix(7);
+      return internal::PathParent(*winlog_, path);
+    }
+    winlog_ = nullptr;
     return internal::PathParent(r_.fields, path);
   }
+  json::object* winlog_ = nullptr;  // the fields' "winlog" while the top level is unchanged
   static constexpr size_t kWinlogMembers = 16;
 
   void ParseTime(std::string_view text) {
