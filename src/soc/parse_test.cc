@@ -427,5 +427,40 @@ TEST(ParseTest, SetPathAgreesWithTheTwoLookupWalk) {
   }
 }
 
+// PutTime and PutSourceAndFormat against SetPath of the same values (FormatTime's string, the
+// source sanitised or not, the format's name), on objects where the paths' prefixes are objects,
+// numbers, strings and nulls or spelled with dots: the same members in the same order.
+TEST(ParseTest, PutTimeAndPutSourceAndFormatAgreeWithSetPath) {
+  std::mt19937 rng(28);
+  const std::vector<std::string> names = {"seccloud", "soc",        "seccloud.soc", "source",
+                                          "format",   "@timestamp", "event",        "ingested",
+                                          "a",        ""};
+  const std::string sources[] = {"", "spool:proxy", "a longer source than fourteen", "bad \xff"};
+  const int64_t times[] = {0, kReceived, -1, 253402300800000 /* 10000-01-01: stdio spelling */};
+  for (int round = 0; round < 3000; ++round) {
+    boost::json::object want = parse_testing::RandomDottedObject(rng, names, 3);
+    boost::json::object got = want;
+    for (int q = 0; q < 4; ++q) {
+      if (rng() % 2) {
+        const int64_t ms = times[rng() % 4];
+        const std::string path = rng() % 2 ? "@timestamp" : "event.ingested";
+        ReferenceSetPath(want, path, internal::FormatTime(ms, want.storage()));
+        internal::PutTime(got, path, ms);
+      } else {
+        const std::string& source = sources[rng() % 4];
+        const bool sanitize = rng() % 2;
+        const Format format = static_cast<Format>(rng() % 7 + 1);
+        ReferenceSetPath(want, "seccloud.soc.source",
+                         sanitize ? boost::json::value(internal::Sanitized(source, want.storage()))
+                                  : boost::json::value(boost::json::string(source, want.storage())));
+        ReferenceSetPath(want, "seccloud.soc.format",
+                         boost::json::string(FormatName(format), want.storage()));
+        internal::PutSourceAndFormat(got, source, sanitize, format);
+      }
+      ASSERT_EQ(boost::json::serialize(got), boost::json::serialize(want)) << round;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -183,7 +183,7 @@ void UseFieldArena(Record& r) {
   // arena use against its raw size), a JSON record's parsed tree and metadata take up to
   // 1.5 KiB + 4 × its text (keys and long strings allocated apart, 32 bytes per member), an EVE
   // record up to 3 KiB + 4 × (its tree and the ECS values mapped from it), a Windows event (its
-  // document parsed in the arena too) up to 1.9 KiB + 5 ×, a syslog, access-log or text line
+  // document parsed in the arena too, when small) up to 1.9 KiB + 5 ×, a syslog, access-log or text line
   // up to 3.3 KiB + 2 × (a table of 16 members and the objects of ~10 dotted paths). The old
   // sizes (1 KiB + 4 × or 2 ×) were outgrown by nearly every record.
   size_t base = 3584, factor = 2;
@@ -195,8 +195,8 @@ void UseFieldArena(Record& r) {
     case Format::kSuricataEve:
       base = 3584, factor = 4;
       break;
-    case Format::kWindowsEvent:
-      base = 2560, factor = 5;
+    case Format::kWindowsEvent:  // the document is in the arena up to 8 KiB (winlog.cc)
+      base = 2560, factor = r.raw.size() <= (8 << 10) ? 5 : 2;
       break;
     default:
       break;

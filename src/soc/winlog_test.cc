@@ -162,5 +162,62 @@ TEST(WinlogTest, TooManyFieldsIsAnError) {
   EXPECT_NE(Str(r, "seccloud.soc.parse_error").find("more than 1000"), std::string::npos);
 }
 
+// An EventData object of scalars is moved into the fields whole; one with an "#attributes"
+// member (skipped) goes item by item: both must give the same record, member order included.
+TEST(WinlogTest, EventDataTakenWholeEqualsItemByItem) {
+  std::string thousand;
+  for (size_t i = 0; i < kMaxWinlogFields; ++i) {
+    if (i) thousand += ',';
+    thousand += "\"f" + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  const std::string bodies[] = {
+      R"("Image":"C:\\x.exe","CommandLine":"a b","ProcessId":9720,"User":"-","IpAddress":"::1")",
+      R"("s":"","n":null,"t":true,"f":false,"d":1.5,"neg":-3,"big":18446744073709551615)",
+      R"("A":"1","B":"2","A":"3")",                          // a duplicate: the parser's choice
+      R"("\u65e5\u672c":"\u8a9e","esc":"a\"b\\c\n","long":"a longer value than fourteen")",
+      R"("SourceIp":"10.0.0.1","DestinationIp":"fe80::1","DestinationPort":443)",
+      "",  // an empty EventData
+      thousand,
+  };
+  for (const std::string& body : bodies) {
+    const std::string sep = body.empty() ? "" : ",";
+    // A scalar: only the member's name keeps the object from being taken whole.
+    const std::string attrs = R"("#attributes":"x")";
+    const std::pair<std::string, std::string> shapes[] = {
+        {R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{)" + body +
+             "}}}",
+         R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{)" + body +
+             sep + attrs + "}}}"},
+        {R"({"winlog":{"event_id":1,"channel":"System","event_data":{)" + body + "}}}",
+         R"({"winlog":{"event_id":1,"channel":"System","event_data":{)" + body + sep + attrs +
+             "}}}"},
+    };
+    for (const auto& [whole, items] : shapes) {
+      const Record a = Normalize(whole);
+      const Record b = Normalize(items);
+      ASSERT_TRUE(a.parsed) << whole.substr(0, 200) << " " << Str(a, "seccloud.soc.parse_error");
+      EXPECT_EQ(boost::json::serialize(a.fields), boost::json::serialize(b.fields))
+          << whole.substr(0, 200);
+      EXPECT_EQ(a.time_ms, b.time_ms);
+      EXPECT_EQ(a.parsed, b.parsed);
+    }
+  }
+  // An event past 8 KiB is parsed in scratch and copied item by item: the same fields as the
+  // same event kept small (System's unknown members are not read).
+  for (const std::string& body : bodies) {
+    const std::string head = R"({"Event":{"System":{"EventID":4688,"Channel":"Security")";
+    const std::string tail = R"(},"EventData":{)" + body + "}}}";
+    const std::string pad = R"(,"Padding":")" + std::string(9000, 'p') + "\"";
+    const Record small = Normalize(head + tail);
+    const Record large = Normalize(head + pad + tail);
+    ASSERT_GT(large.raw.size(), size_t{8} << 10);
+    EXPECT_EQ(boost::json::serialize(small.fields), boost::json::serialize(large.fields));
+  }
+  // The ECS copies read the taken object.
+  const Record r = Normalize(R"({"Event":{"System":{"EventID":1},"EventData":{"Image":"i.exe"}}})");
+  EXPECT_EQ(Str(r, "process.executable"), "i.exe");
+  EXPECT_EQ(Str(r, "winlog.event_data.Image"), "i.exe");
+}
+
 }  // namespace
 }  // namespace seccloud::soc
