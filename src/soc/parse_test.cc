@@ -432,9 +432,8 @@ TEST(ParseTest, SetPathAgreesWithTheTwoLookupWalk) {
 // numbers, strings and nulls or spelled with dots: the same members in the same order.
 TEST(ParseTest, PutTimeAndPutSourceAndFormatAgreeWithSetPath) {
   std::mt19937 rng(28);
-  const std::vector<std::string> names = {"seccloud", "soc",        "seccloud.soc", "source",
-                                          "format",   "@timestamp", "event",        "ingested",
-                                          "a",        ""};
+  const std::vector<std::string> names = {"seccloud",   "soc",   "seccloud.soc", "source", "format",
+                                          "@timestamp", "event", "ingested",     "a",      ""};
   const std::string sources[] = {"", "spool:proxy", "a longer source than fourteen", "bad \xff"};
   const int64_t times[] = {0, kReceived, -1, 253402300800000 /* 10000-01-01: stdio spelling */};
   for (int round = 0; round < 3000; ++round) {
@@ -451,8 +450,9 @@ TEST(ParseTest, PutTimeAndPutSourceAndFormatAgreeWithSetPath) {
         const bool sanitize = rng() % 2;
         const Format format = static_cast<Format>(rng() % 7 + 1);
         ReferenceSetPath(want, "seccloud.soc.source",
-                         sanitize ? boost::json::value(internal::Sanitized(source, want.storage()))
-                                  : boost::json::value(boost::json::string(source, want.storage())));
+                         sanitize
+                             ? boost::json::value(internal::Sanitized(source, want.storage()))
+                             : boost::json::value(boost::json::string(source, want.storage())));
         ReferenceSetPath(want, "seccloud.soc.format",
                          boost::json::string(FormatName(format), want.storage()));
         internal::PutSourceAndFormat(got, source, sanitize, format);

@@ -183,8 +183,8 @@ void UseFieldArena(Record& r) {
   // arena use against its raw size), a JSON record's parsed tree and metadata take up to
   // 1.5 KiB + 4 × its text (keys and long strings allocated apart, 32 bytes per member), an EVE
   // record up to 3 KiB + 4 × (its tree and the ECS values mapped from it), a Windows event (its
-  // document parsed in the arena too, when small) up to 1.9 KiB + 5 ×, a syslog, access-log or text line
-  // up to 3.3 KiB + 2 × (a table of 16 members and the objects of ~10 dotted paths). The old
+  // document parsed in the arena too, when small) up to 1.9 KiB + 5 ×, a syslog, access-log or text
+  // line up to 3.3 KiB + 2 × (a table of 16 members and the objects of ~10 dotted paths). The old
   // sizes (1 KiB + 4 × or 2 ×) were outgrown by nearly every record.
   size_t base = 3584, factor = 2;
   switch (r.format) {

@@ -85,8 +85,8 @@ class Builder {
     return true;
   }
 
-  // EventData in any of its shapes. `ed` is the parsed document's, in the fields' storage: an
-  // object of scalars is taken whole (moved) as winlog.event_data.
+  // EventData in any of its shapes. `ed` is the parsed document's: an object of scalars in the
+  // fields' storage is taken whole (moved) as winlog.event_data (TakeWhole).
   bool AddEventData(json::value& ed) {
     if (ed.is_null()) return true;
     if (const auto* s = ed.if_string()) {  // <EventData>text</EventData>
@@ -458,9 +458,8 @@ void NormalizeWindowsEvent(Record& r) {
   constexpr size_t kScratchBytes = 32 << 10;
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
-  const json::storage_ptr doc_storage = r.raw.size() <= kArenaDocBytes
-                                            ? r.fields.storage()
-                                            : json::storage_ptr(&scratch);
+  const json::storage_ptr doc_storage =
+      r.raw.size() <= kArenaDocBytes ? r.fields.storage() : json::storage_ptr(&scratch);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());

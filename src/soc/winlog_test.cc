@@ -173,7 +173,7 @@ TEST(WinlogTest, EventDataTakenWholeEqualsItemByItem) {
   const std::string bodies[] = {
       R"("Image":"C:\\x.exe","CommandLine":"a b","ProcessId":9720,"User":"-","IpAddress":"::1")",
       R"("s":"","n":null,"t":true,"f":false,"d":1.5,"neg":-3,"big":18446744073709551615)",
-      R"("A":"1","B":"2","A":"3")",                          // a duplicate: the parser's choice
+      R"("A":"1","B":"2","A":"3")",  // a duplicate: the parser's choice
       R"("\u65e5\u672c":"\u8a9e","esc":"a\"b\\c\n","long":"a longer value than fourteen")",
       R"("SourceIp":"10.0.0.1","DestinationIp":"fe80::1","DestinationPort":443)",
       "",  // an empty EventData
@@ -184,10 +184,9 @@ TEST(WinlogTest, EventDataTakenWholeEqualsItemByItem) {
     // A scalar: only the member's name keeps the object from being taken whole.
     const std::string attrs = R"("#attributes":"x")";
     const std::pair<std::string, std::string> shapes[] = {
-        {R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{)" + body +
-             "}}}",
-         R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{)" + body +
-             sep + attrs + "}}}"},
+        {R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{)" + body + "}}}",
+         R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{)" + body + sep +
+             attrs + "}}}"},
         {R"({"winlog":{"event_id":1,"channel":"System","event_data":{)" + body + "}}}",
          R"({"winlog":{"event_id":1,"channel":"System","event_data":{)" + body + sep + attrs +
              "}}}"},
