@@ -206,21 +206,16 @@ BloomBuilder::BloomBuilder(size_t max_lines, double bits_per_token)
 void BloomBuilder::SetBits(uint64_t hash) {
   char* line = bits_.data() + BloomLineOffset(hash, bits_.size());
   // BitOf(mixed, i) for i < kBloomMaxK (7; KFor never gives more) is the i-th 9-bit slice:
-  // shifted out one slice per bit instead of recomputing i % 7 and i / 7. k and the count are
-  // locals: the stores into the line (char) may alias the members, which would be reloaded and
-  // stored again per bit.
+  // shifted out one slice per bit instead of recomputing i % 7 and i / 7.
   static_assert(kBloomMaxK <= 7);
   uint64_t slices = BitsMix(hash);
-  const uint32_t k = k_;
-  uint64_t newly_set = 0;
-  for (uint32_t i = 0; i < k; ++i, slices >>= 9) {
+  for (uint32_t i = 0; i < k_; ++i, slices >>= 9) {
     const auto bit = static_cast<uint32_t>(slices & 511);
     const auto old = static_cast<unsigned char>(line[bit / 8]);
     const unsigned mask = 1u << (bit % 8);
-    newly_set += (old & mask) == 0;
+    set_bits_ += (old & mask) == 0;
     line[bit / 8] = static_cast<char>(old | mask);
   }
-  set_bits_ += newly_set;
 }
 
 void BloomBuilder::Insert(uint64_t hash) {
