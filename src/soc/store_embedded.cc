@@ -123,7 +123,8 @@ struct AppendTokenHashes {
 };
 
 // The raw text's token visitor: TextTokens' hashes written into a buffer with room for all of
-// them (RecordTokenHashes), one store each instead of a vector's capacity check through a pointer.
+// them (AppendRecordTokenHashes), one store each instead of a vector's capacity check through a
+// pointer.
 struct WriteTokenHashes {
   uint64_t* next;
   void operator()(std::string_view t) { *next++ = TokenHash(t); }
