@@ -122,6 +122,36 @@ struct AppendTokenHashes {
   }
 };
 
+// The raw text's token visitor: TextTokens' hashes written into a buffer with room for all of
+// them (AppendRecordTokenHashes), one store each instead of a vector's capacity check through a
+// pointer.
+struct WriteTokenHashes {
+  uint64_t* next;
+  void operator()(std::string_view t) { *next++ = TokenHash(t); }
+  void Padded(const char* p, size_t n) { *next++ = TokenHashPadded(p, n); }
+};
+
+// Appends RecordTokens(r.raw, r.fields)'s token hashes to *out, in its order: the raw text's
+// first (into a buffer, then appended whole), then the fields'.
+void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
+  // TextTokens emits at most two tokens per word (the word, and a dotted quad ending at it),
+  // and a word with the byte that ends it takes two bytes or more (the last word: one or more).
+  const size_t max_tokens = r.raw.size() + 1;
+  constexpr size_t kStackTokens = 1024;
+  uint64_t stack[kStackTokens];
+  std::unique_ptr<uint64_t[]> heap;
+  uint64_t* buf = stack;
+  if (max_tokens > kStackTokens) {
+    heap = std::make_unique_for_overwrite<uint64_t[]>(max_tokens);
+    buf = heap.get();
+  }
+  WriteTokenHashes text{buf};
+  index_tokens::TextTokens(r.raw, text);
+  out->insert(out->end(), buf, text.next);
+  AppendTokenHashes add{out, r.raw};
+  index_tokens::ObjectTokens(r.fields, "", 0, add);
+}
+
 std::string ClassOf(std::string_view dataset) {
   std::string cls = LowerAsciiCopy(dataset.substr(0, dataset.find('.')));
   return IsClassName(cls) ? cls : "other";
@@ -932,8 +962,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
     token_hashes_.clear();
     // A template visitor, not ForEachRecordToken's std::function: each token is hashed inline
     // while its lowered bytes are still in registers / L1.
-    AppendTokenHashes add{&token_hashes_, r.raw};
-    index_tokens::RecordTokens(r.raw, r.fields, add);
+    AppendRecordTokenHashes(r, &token_hashes_);
     p->open.bloom->InsertAll(token_hashes_);
   }
   if (dataset != p->open.last_dataset) {
@@ -947,8 +976,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
   if (record.fields.empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
-  AppendTokenHashes add{&out->hashes, record.raw};
-  index_tokens::RecordTokens(record.raw, record.fields, add);
+  AppendRecordTokenHashes(record, &out->hashes);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
   // Looked for among the last few only, so a batch of all different datasets stays linear.
   const std::string_view dataset = DatasetOf(record);

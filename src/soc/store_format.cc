@@ -240,17 +240,22 @@ void BloomBuilder::InsertAll(std::span<const uint64_t> hashes) {
   // new ones touch the filter. The filter is larger than the L2 cache and a token's line is
   // random: their lines are prefetched as they are found, so the misses overlap. recent_ is
   // updated in the same order as one Insert per hash would, so the filter is the same.
+  // (The buffers' addresses are locals: a store into recent_ may alias the string's length, a
+  // 64-bit integer too, which the compiler would otherwise load again per hash.)
   constexpr size_t kChunk = 256;
   uint64_t fresh[kChunk];
+  uint64_t* const recent = recent_.data();
+  const char* const bits = bits_.data();
+  const size_t bloom_bytes = bits_.size();
   for (size_t from = 0; from < hashes.size(); from += kChunk) {
     const size_t to = std::min(hashes.size(), from + kChunk);
     size_t n = 0;
     for (size_t i = from; i < to; ++i) {
       const uint64_t hash = hashes[i];
-      uint64_t& seen = recent_[(hash >> 40) & (kRecentSlots - 1)];
+      uint64_t& seen = recent[(hash >> 40) & (kRecentSlots - 1)];
       if (seen == hash) continue;
       seen = hash;
-      __builtin_prefetch(bits_.data() + BloomLineOffset(hash, bits_.size()), 1);
+      __builtin_prefetch(bits + BloomLineOffset(hash, bloom_bytes), 1);
       fresh[n++] = hash;
     }
     for (size_t i = 0; i < n; ++i) SetBits(fresh[i]);
@@ -538,6 +543,7 @@ namespace {
 
 // A dictionary column: distinct values in first-seen order, then one index per record (also
 // returned in *ids_out when given).
+constexpr size_t kDictScan = 8;
 void PutDictColumn(std::string& out, std::span<const Record> records,
                    const std::string Record::*member, std::vector<uint64_t>* ids_out = nullptr) {
   std::unordered_map<std::string_view, uint64_t> index;
@@ -550,6 +556,21 @@ void PutDictColumn(std::string& out, std::span<const Record> records,
     // a comparison instead of a hash and a table probe.
     if (i > 0 && v == records[i - 1].*member) {
       ids.push_back(ids.back());
+      continue;
+    }
+    // A block's dictionaries are mostly a handful of values (its sources interleave): those are
+    // looked for by comparison, the table is built only once there are more.
+    if (dict.size() <= kDictScan) {
+      const auto at = std::find(dict.begin(), dict.end(), std::string_view(v));
+      if (at != dict.end()) {
+        ids.push_back(static_cast<uint64_t>(at - dict.begin()));
+        continue;
+      }
+      ids.push_back(dict.size());
+      dict.push_back(v);
+      if (dict.size() > kDictScan) {
+        for (size_t d = 0; d < dict.size(); ++d) index.emplace(dict[d], d);
+      }
       continue;
     }
     auto [it, added] = index.emplace(v, dict.size());

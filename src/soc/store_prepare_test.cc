@@ -106,6 +106,39 @@ TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
   }
 }
 
+// The store writes a raw text's token hashes into a buffer of raw.size() + 1 (on the stack up to
+// 1,024): texts with the most tokens per byte TextTokens allows (two-byte words, dotted quads of
+// them, each word also a token), short and past the stack buffer, must still give every token
+// (under ASan an overrun of the buffer fails here too).
+TEST_F(StorePrepareTest, PrepareHashesTextsDenseWithTokensShortAndLong) {
+  OpenStore(Options(dir_));
+  std::vector<std::string> raws = {"", "a", "ab", "1.2.3.4", "12.34.56.78.90"};
+  for (size_t n : {size_t{1023}, size_t{1024}, size_t{1025}, size_t{5000}}) {
+    std::string quads, words;
+    for (size_t i = 0; quads.size() < n; ++i) quads += std::to_string(10 + i % 90) + ".";
+    for (size_t i = 0; words.size() < n; ++i) words += std::string(1, 'a' + i % 26) + "z ";
+    raws.push_back(quads.substr(0, n));
+    raws.push_back(words.substr(0, n));
+  }
+  for (const std::string& raw : raws) {
+    Record r;
+    r.format = Format::kText;
+    r.time_ms = kT0;
+    r.received_ms = kT0;
+    r.source = "file:dense";
+    r.raw = raw;
+    Normalize(r);
+    std::vector<uint64_t> want;
+    ForEachRecordToken(r.raw, r.fields,
+                       [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
+    PreparedBatch prepared;
+    store_->Prepare(r, &prepared);
+    EXPECT_EQ(std::set<uint64_t>(prepared.hashes.begin(), prepared.hashes.end()),
+              std::set<uint64_t>(want.begin(), want.end()))
+        << raw.size() << " bytes: " << raw.substr(0, 40);
+  }
+}
+
 std::map<std::string, std::string> FilesUnder(const fs::path& dir, const fs::path& base) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {

@@ -42,39 +42,11 @@ inline uint64_t LoadLe64(const char* p, size_t n) {
 
 }  // namespace token_hash_detail
 
-// A fixed 64-bit hash of a token (persisted in Bloom filters and token sets: never change it).
-// MurmurHash3-style, one 64-bit lane, little-endian words; never 0.
-inline uint64_t TokenHash(std::string_view token) {
-  using token_hash_detail::Fmix;
-  using token_hash_detail::LoadLe64;
-  using token_hash_detail::Rotl;
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (token.size() * 0x87c37b91114253d5ULL);
-  size_t i = 0;
-  for (; i + 8 <= token.size(); i += 8) {
-    uint64_t k;
-    std::memcpy(&k, token.data() + i, 8);
-    if constexpr (std::endian::native != std::endian::little) k = LoadLe64(token.data() + i, 8);
-    k *= 0x87c37b91114253d5ULL;
-    k = Rotl(k, 31);
-    k *= 0x4cf5ad432745937fULL;
-    h ^= k;
-    h = Rotl(h, 27) * 5 + 0x52dce729;
-  }
-  if (i < token.size()) {
-    uint64_t k = LoadLe64(token.data() + i, token.size() - i);
-    k *= 0x87c37b91114253d5ULL;
-    k = Rotl(k, 31);
-    k *= 0x4cf5ad432745937fULL;
-    h ^= k;
-  }
-  h = Fmix(h);
-  return h == 0 ? 1 : h;
-}
-
 // TokenHash of n bytes given as little-endian words: word(i) is the eight bytes at i (i + 8 <= n),
-// tail(i) the n - i (1..7) bytes at i with the rest 0. For callers that have the token's bytes in
-// another form than a plain string (padded, or still to be lowered): the same values as
-// TokenHash (token_hash_test.cc, index_tokens_test.cc).
+// tail(i) the n - i (1..7) bytes at i with the rest 0. The one definition of the mixing:
+// TokenHash reads a plain string through it, other callers the token's bytes in another form
+// (padded, or still to be lowered); token_hash_test.cc checks the values against the original
+// byte-at-a-time definition.
 template <typename Word, typename Tail>
 inline uint64_t TokenHashOfWords(size_t n, Word word, Tail tail) {
   using token_hash_detail::Fmix;
@@ -98,6 +70,23 @@ inline uint64_t TokenHashOfWords(size_t n, Word word, Tail tail) {
   }
   h = Fmix(h);
   return h == 0 ? 1 : h;
+}
+
+// A fixed 64-bit hash of a token (persisted in Bloom filters and token sets: never change it).
+// MurmurHash3-style, one 64-bit lane, little-endian words; never 0.
+inline uint64_t TokenHash(std::string_view token) {
+  const char* p = token.data();
+  const size_t n = token.size();
+  auto word = [p](size_t i) {
+    if constexpr (std::endian::native != std::endian::little) {
+      return token_hash_detail::LoadLe64(p + i, 8);
+    }
+    uint64_t k;
+    std::memcpy(&k, p + i, 8);
+    return k;
+  };
+  auto tail = [p, n](size_t i) { return token_hash_detail::LoadLe64(p + i, n - i); };
+  return TokenHashOfWords(n, word, tail);
 }
 
 // TokenHash(std::string_view(p, n)) where the bytes up to p + n rounded up to whole 8-byte words
