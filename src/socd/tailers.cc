@@ -126,7 +126,8 @@ void SpoolTailer::Discover() {
         from = {};
       }
     }
-    auto r = SpoolReader::Open(options_.spool_dir / name, name, from);
+    // The pipeline parses each line itself: the reader only checks it (no parsed copy).
+    auto r = SpoolReader::Open(options_.spool_dir / name, name, from, /*parse_events=*/false);
     if (!r) {
       if (!t->open_failed_reported) problems_("spool:" + name, r.error().message);
       t->open_failed_reported = true;
