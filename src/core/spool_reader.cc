@@ -275,34 +275,32 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
     const std::string_view line(buf_.data() + head_, nl - head_);
     boost::system::error_code ec;
     boost::json::value v;
-    std::string problem;
-    uint64_t seq = 0;
+    bool is_object = false;
+    const boost::json::value* seq_value = nullptr;
+    std::optional<boost::json::value> checked_seq;  // the checking parser's (a scalar)
     if (parse_events_) {
       v = boost::json::parse(boost::json::string_view(line.data(), line.size()), ec);
-      if (ec || !v.is_object()) {
-        problem =
-            ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
-      } else {
-        const boost::json::value* seq_value = nullptr;
-        if (const auto* sc = v.get_object().if_contains("seccloud"); sc && sc->is_object()) {
-          seq_value = sc->get_object().if_contains("seq");
-        }
-        if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
-        if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
+      is_object = !ec && v.is_object();
+      if (const auto* sc = is_object ? v.get_object().if_contains("seccloud") : nullptr;
+          sc && sc->is_object()) {
+        seq_value = sc->get_object().if_contains("seq");
       }
     } else {
       // boost::json::parse's steps (parser::write: all of it, or extra_data) with nothing built.
       boost::json::basic_parser<SeqFinder> p(boost::json::parse_options{});
       const size_t n = p.write_some(false, line.data(), line.size(), ec);
       if (!ec && n < line.size()) ec = boost::json::error::extra_data;
-      if (ec || !p.handler().top_is_object()) {
-        problem =
-            ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
-      } else {
-        const std::optional<boost::json::value>& seq_value = p.handler().seq();
-        if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
-        if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
-      }
+      is_object = !ec && p.handler().top_is_object();
+      checked_seq = p.handler().seq();
+      if (checked_seq) seq_value = &*checked_seq;
+    }
+    std::string problem;
+    uint64_t seq = 0;
+    if (!is_object) {
+      problem = ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
+    } else {
+      if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
+      if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
     }
     if (!problem.empty()) {
       MoveTo(offset + line.size() + 1);
