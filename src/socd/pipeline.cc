@@ -30,6 +30,8 @@ constexpr size_t kGroupBytes = 32 << 20;  // raw bytes of one group
 constexpr size_t kPreparedBytes = 64 << 20;
 // Stored groups waiting for detection: detection of one overlaps the commit of the next.
 constexpr size_t kStoredGroups = 1;
+// How long the pipeline must have had no records before the freed heap is handed back.
+constexpr auto kTrimAfterIdle = std::chrono::seconds(5);
 
 // Appends what the store prepared for one batch to what it prepared for the batches before it in
 // the same group (records in order: the later batch's records come after the earlier's).
@@ -338,6 +340,7 @@ void Pipeline::CommitLoop() {
 void Pipeline::DetectLoop() {
   auto next_flush = std::chrono::steady_clock::now();
   bool trimmed = true;  // nothing detected since the last malloc_trim
+  auto last_records = next_flush;
   while (true) {
     std::vector<soc::Record> group;
     {
@@ -366,14 +369,18 @@ void Pipeline::DetectLoop() {
     const auto now = std::chrono::steady_clock::now();
     const bool flush = now >= next_flush;
     if (flush) next_flush = now + std::chrono::seconds(1);
-    if (!group.empty()) trimmed = false;
+    if (!group.empty()) {
+      trimmed = false;
+      last_records = now;
+    }
     if (group.empty() && !flush) continue;
     Detect(group, WallClockMs(), flush);
-    if (group.empty() && !trimmed) {
+    if (group.empty() && !trimmed && now - last_records >= kTrimAfterIdle) {
       // An empty group follows every record before it through the stages: the pipeline is idle.
       // The records of a burst were allocated and freed on four threads, whose malloc arenas
       // keep the freed pages (socd held 442 MiB after 300,000 syslog lines, its peak 462);
-      // hand them back once per idle spell, at most once a second (a tick).
+      // hand them back once per idle spell. Not at every short pause: the pages would be
+      // faulted in again by the next records.
       ::malloc_trim(0);
       trimmed = true;
     }
