@@ -170,6 +170,11 @@ rs_bytes() { stat -c %s "$work/rsyslog.out" 2>/dev/null || echo 0; }
 cpu_s() {  # utime + stime of a process, seconds
   awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
 }
+# utime, stime (seconds) and minor page faults of a process, space-separated: the split says
+# whether a change in CPU time is the program's own work or the kernel's (faults, syscalls).
+cpu_split() {
+  awk -v hz="$(getconf CLK_TCK)" '{print $14 / hz, $15 / hz, $10}' "/proc/$1/stat"
+}
 rss_mib() { awk -v k="$2" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 # Per thread of a process: name, seconds on a CPU, seconds runnable but waiting for a CPU
@@ -239,8 +244,9 @@ PY
 
 # Sets phase_* from the sender's result and the receiver's CPU.
 run_phase() {  # name pid port done-cmd count-mode baseline
-  local c0 c1 out
+  local c0 c1 out s0 s1
   c0=$(cpu_s "$2")
+  s0=$(cpu_split "$2")
   sched_snapshot "$2" "$work/sched0.json"
   if [ "$stream" = spool ] && [ "$1" != rsyslog ]; then
     out=$(spool_phase "$1" "$4" "$6")
@@ -249,10 +255,12 @@ run_phase() {  # name pid port done-cmd count-mode baseline
       --done-cmd "$4" --count-mode "$5" --baseline "$6")
   fi
   c1=$(cpu_s "$2")
+  s1=$(cpu_split "$2")
   sched_snapshot "$2" "$work/sched1.json"
   phase_total=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['total_s'])" "$out")
   phase_cpu=$(python3 -c "print(round($c1 - $c0, 2))")
-  echo "  $1: $out cpu_s=$phase_cpu" >&2
+  echo "  $1: $out cpu_s=$phase_cpu $(echo "$s0 $s1" |
+    awk '{printf "user_s=%.2f sys_s=%.2f minor_faults=%d", $4 - $1, $5 - $2, $6 - $3}')" >&2
   sched_report "$work/sched0.json" "$work/sched1.json" "$phase_total"
 }
 

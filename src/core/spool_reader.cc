@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cerrno>
+#include <optional>
 #include <utility>
 
 namespace seccloud {
@@ -17,19 +19,149 @@ std::string Where(const std::filesystem::path& file, uint64_t offset) {
   return file.string() + ":" + std::to_string(offset);
 }
 
+// What boost::json::parse followed by the checks in Next() would find, without building the
+// value: whether the document is an object, and the top level's "seccloud" member's "seq" as a
+// scalar (the last of duplicate keys wins at both levels, as in a parsed object).
+class SeqFinder {
+ public:
+  // The limits of boost::json::parser's own handler, so that the same lines fail.
+  static constexpr size_t max_object_size = boost::json::object::max_size();
+  static constexpr size_t max_array_size = boost::json::array::max_size();
+  static constexpr size_t max_key_size = boost::json::string::max_size();
+  static constexpr size_t max_string_size = boost::json::string::max_size();
+
+  bool top_is_object() const { return top_is_object_; }
+  // The seq member's value when it was a number; a non-number stays as null (not a number
+  // either way), and no member at all is nullopt.
+  const std::optional<boost::json::value>& seq() const { return seq_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    if (depth_ == 0) {
+      top_is_object_ = true;
+    } else if (depth_ == 1 && role_ == Role::kSeccloud) {
+      in_seccloud_ = true;
+      seq_.reset();  // a later "seccloud" replaces an earlier one
+    } else {
+      Value();
+    }
+    Open();
+    return true;
+  }
+  bool on_object_end(size_t, boost::system::error_code&) {
+    Close();
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    Value();
+    Open();
+    return true;
+  }
+  bool on_array_end(size_t, boost::system::error_code&) {
+    Close();
+    return true;
+  }
+  bool on_key_part(boost::json::string_view s, size_t, boost::system::error_code&) {
+    if (depth_ <= 2) key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, size_t, boost::system::error_code&) {
+    role_ = Role::kOther;
+    if (depth_ <= 2) {
+      key_.append(s.data(), s.size());
+      if (depth_ == 1 && key_ == "seccloud") role_ = Role::kSeccloud;
+      if (depth_ == 2 && in_seccloud_ && key_ == "seq") role_ = Role::kSeq;
+      key_.clear();
+    }
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, size_t, boost::system::error_code&) { return true; }
+  bool on_string(boost::json::string_view, size_t, boost::system::error_code&) {
+    Value();
+    return true;
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(int64_t i, boost::json::string_view, boost::system::error_code&) {
+    Number(boost::json::value(i));
+    return true;
+  }
+  bool on_uint64(uint64_t u, boost::json::string_view, boost::system::error_code&) {
+    Number(boost::json::value(u));
+    return true;
+  }
+  bool on_double(double d, boost::json::string_view, boost::system::error_code&) {
+    Number(boost::json::value(d));
+    return true;
+  }
+  bool on_bool(bool, boost::system::error_code&) {
+    Value();
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    Value();
+    return true;
+  }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  enum class Role { kOther, kSeccloud, kSeq };
+
+  void Open() {
+    ++depth_;
+    role_ = Role::kOther;
+  }
+  void Close() {
+    --depth_;
+    if (depth_ == 1) in_seccloud_ = false;
+    role_ = Role::kOther;
+  }
+  // A value other than a number or an object where the role's value goes.
+  void Value() {
+    if (depth_ == 1 && role_ == Role::kSeccloud) {
+      in_seccloud_ = false;
+      seq_.reset();  // "seccloud" is not an object (any more): no seq
+    } else if (depth_ == 2 && role_ == Role::kSeq) {
+      seq_.emplace(nullptr);
+    }
+    role_ = Role::kOther;
+  }
+  void Number(boost::json::value v) {
+    if (depth_ == 2 && role_ == Role::kSeq) {
+      seq_.emplace(v);
+      role_ = Role::kOther;
+      return;
+    }
+    Value();
+  }
+
+  int depth_ = 0;
+  bool top_is_object_ = false;
+  bool in_seccloud_ = false;
+  Role role_ = Role::kOther;
+  std::string key_;
+  std::optional<boost::json::value> seq_;
+};
+
 }  // namespace
 
-SpoolReader::SpoolReader(std::filesystem::path directory, std::string service, SpoolPosition from)
-    : directory_(std::move(directory)), service_(std::move(service)), position_(from) {}
+SpoolReader::SpoolReader(std::filesystem::path directory, std::string service, SpoolPosition from,
+                         bool parse_events)
+    : directory_(std::move(directory)),
+      service_(std::move(service)),
+      parse_events_(parse_events),
+      position_(from) {}
 
 SpoolReader::~SpoolReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
 Result<std::unique_ptr<SpoolReader>> SpoolReader::Open(std::filesystem::path directory,
-                                                       std::string service, SpoolPosition from) {
+                                                       std::string service, SpoolPosition from,
+                                                       bool parse_events) {
   std::unique_ptr<SpoolReader> reader(
-      new SpoolReader(std::move(directory), std::move(service), from));
+      new SpoolReader(std::move(directory), std::move(service), from, parse_events));
   ASSIGN_OR_RETURN(std::vector<SpoolFile> files,
                    ListSpoolFiles(reader->directory_, reader->service_));
   if (from.file_first_seq != 0) {
@@ -142,17 +274,31 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
     const uint64_t offset = position_.offset;
     const std::string_view line(buf_.data() + head_, nl - head_);
     boost::system::error_code ec;
-    boost::json::value v =
-        boost::json::parse(boost::json::string_view(line.data(), line.size()), ec);
-    std::string problem;
-    uint64_t seq = 0;
-    if (ec || !v.is_object()) {
-      problem = ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
-    } else {
-      const boost::json::value* seq_value = nullptr;
-      if (const auto* sc = v.get_object().if_contains("seccloud"); sc && sc->is_object()) {
+    boost::json::value v;
+    bool is_object = false;
+    const boost::json::value* seq_value = nullptr;
+    std::optional<boost::json::value> checked_seq;  // the checking parser's (a scalar)
+    if (parse_events_) {
+      v = boost::json::parse(boost::json::string_view(line.data(), line.size()), ec);
+      is_object = !ec && v.is_object();
+      if (const auto* sc = is_object ? v.get_object().if_contains("seccloud") : nullptr;
+          sc && sc->is_object()) {
         seq_value = sc->get_object().if_contains("seq");
       }
+    } else {
+      // boost::json::parse's steps (parser::write: all of it, or extra_data) with nothing built.
+      boost::json::basic_parser<SeqFinder> p(boost::json::parse_options{});
+      const size_t n = p.write_some(false, line.data(), line.size(), ec);
+      if (!ec && n < line.size()) ec = boost::json::error::extra_data;
+      is_object = !ec && p.handler().top_is_object();
+      checked_seq = p.handler().seq();
+      if (checked_seq) seq_value = &*checked_seq;
+    }
+    std::string problem;
+    uint64_t seq = 0;
+    if (!is_object) {
+      problem = ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
+    } else {
       if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
       if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
     }
@@ -173,7 +319,7 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
     SpoolRecord record;
     record.seq = seq;
     record.line = std::string(line);
-    record.event = std::move(v.get_object());
+    if (parse_events_) record.event = std::move(v.get_object());
     record.file = file_path_;
     record.offset = offset;
     MoveTo(offset + line.size() + 1);

@@ -45,8 +45,12 @@ struct SpoolGap {
 // its place carries the same seq and the reader reports it as a seq error.
 class SpoolReader {
  public:
+  // `parse_events` false: SpoolRecord::event stays empty. Each line is still checked exactly as
+  // otherwise (one JSON object with a numeric seccloud.seq, the same errors), but with a parser
+  // that builds nothing, for a reader that parses the line itself (the SOC).
   static Result<std::unique_ptr<SpoolReader>> Open(std::filesystem::path directory,
-                                                   std::string service, SpoolPosition from = {});
+                                                   std::string service, SpoolPosition from = {},
+                                                   bool parse_events = true);
   ~SpoolReader();
   SpoolReader(const SpoolReader&) = delete;
   SpoolReader& operator=(const SpoolReader&) = delete;
@@ -64,7 +68,8 @@ class SpoolReader {
   const std::optional<SpoolGap>& last_gap() const { return last_gap_; }
 
  private:
-  SpoolReader(std::filesystem::path directory, std::string service, SpoolPosition from);
+  SpoolReader(std::filesystem::path directory, std::string service, SpoolPosition from,
+              bool parse_events);
   Status OpenFile(const SpoolFile& file, uint64_t offset);
   // Result: a newer file than the current one, if any.
   Result<std::optional<SpoolFile>> NewerFile();
@@ -74,6 +79,7 @@ class SpoolReader {
 
   const std::filesystem::path directory_;
   const std::string service_;
+  const bool parse_events_;
   SpoolPosition position_;
   std::optional<SpoolGap> last_gap_;
   std::filesystem::path file_path_;

@@ -6,7 +6,10 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/event_writer.h"
 #include "core/temp_dir_testing.h"
@@ -222,6 +225,133 @@ TEST(SpoolReaderTest, FollowsALiveWriterAcrossRotations) {
   EXPECT_EQ(expected, kEvents + 1);
   EXPECT_GT((*writer)->stats().rotations, 10u);
   ExpectEnd(**reader);
+}
+
+// R18: a reader opened without parsed events (the SOC's) checks every line exactly as one that
+// parses them: the same seqs, positions and errors, line for line, on valid lines and on hostile
+// ones (bad JSON, no or duplicate seccloud.seq, seq of every JSON kind, deep nesting).
+// Everything Next() reports, one string per call, until the reader is caught up.
+std::vector<std::string> ReadAll(const fs::path& dir, bool parse_events) {
+  std::vector<std::string> out;
+  auto reader = SpoolReader::Open(dir, "svc", {}, parse_events);
+  EXPECT_TRUE(reader) << reader.error().ToString();
+  if (!reader) return out;
+  for (int i = 0; i < 100000; ++i) {
+    auto r = (*reader)->Next();
+    const SpoolPosition& p = (*reader)->position();
+    const std::string at = " @" + std::to_string(p.file_first_seq) + ":" +
+                           std::to_string(p.offset) + ":" + std::to_string(p.next_seq);
+    if (!r) {
+      out.push_back("error " + r.error().ToString() + at);
+      continue;
+    }
+    if (!r->has_value()) break;
+    const SpoolRecord& rec = **r;
+    out.push_back("seq " + std::to_string(rec.seq) + " line " + rec.line + " offset " +
+                  std::to_string(rec.offset) + at);
+    // The parsing reader's event is the line parsed; the other's is empty.
+    if (parse_events)
+      EXPECT_FALSE(rec.event.empty()) << rec.line;
+    else
+      EXPECT_TRUE(rec.event.empty()) << rec.line;
+  }
+  return out;
+}
+
+void WriteSpool(const fs::path& dir, const std::string& text) {
+  fs::create_directories(dir);
+  std::ofstream(dir / SpoolFileName("svc", 1), std::ios::binary) << text;
+}
+
+TEST(SpoolReaderTest, CheckingWithoutParsingReportsWhatParsingReports) {
+  const std::vector<std::string> lines = {
+      R"({"seccloud":{"seq":1},"message":"a"})",
+      R"({"message":"b","seccloud":{"x":[1,{"seq":7}],"seq":2}})",
+      R"({"seccloud":{"seq":3.0}})",              // an exact double is a number
+      R"({"seccloud":{"seq":4.5}})",              // not exact
+      R"({"seccloud":{"seq":-4}})",               // negative
+      R"({"seccloud":{"seq":"4"}})",              // a string
+      R"({"seccloud":{"seq":null}})",             // null
+      R"({"seccloud":{"seq":true}})",             // a boolean
+      R"({"seccloud":{"seq":[4]}})",              // an array
+      R"({"seccloud":{"seq":{"n":4}}})",          // an object
+      R"({"seccloud":{"seq":4},"seccloud":{}})",  // the last "seccloud" wins: no seq
+      R"({"seccloud":{},"seccloud":{"seq":4}})",  // the last wins: seq 4
+      R"({"seccloud":{"seq":4},"seccloud":5})",   // the last is no object
+      R"({"seccloud":{"seq":"x","seq":5}})",      // the last "seq" wins
+      R"({"seccloud":{"seq":6,"seq":"x"}})",      // the last "seq" wins
+      R"({"a":{"seccloud":{"seq":6}},"seccloud":{"seq":6}})",
+      R"({"seccloud":{"s\u0065q":7}})",  // an escaped key is the same key
+      R"({"se\u0063cloud":{"seq":8}})",
+      R"({"seccloud":{"seq":9}} )",    // trailing white space
+      R"({"seccloud":{"seq":10}} x)",  // extra data
+      R"({"seccloud":{"seq":10})",     // incomplete
+      R"([{"seccloud":{"seq":10}}])",  // not an object
+      R"("seccloud")",
+      R"(10)",
+      R"()",
+      "{\"seccloud\":{\"seq\":10},\"bad\":\"\xff\xfe\"}",  // invalid UTF-8
+      R"({"seccloud":{"seq":10},"n":1e999})",              // number out of range
+      R"({"seccloud":{"seq":18446744073709551615}})",      // the largest uint64
+      R"({"seccloud":{"seq":18446744073709551616}})",      // one more: a double
+      R"({"seccloud":{"seq":11}})",
+      R"({"seccloud":{"seq":13}})",  // a gap
+      R"({"seccloud":{"seq":12}})",  // backwards
+      R"({"seccloud":{"seq":13}, "x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})",
+      R"({"seccloud":{"seq":13}})",
+  };
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  text += R"({"seccloud":{"seq":14}})";  // no newline yet: not a line
+  TempDir tmp;
+  WriteSpool(tmp.path() / "svc", text);
+  const auto parsed = ReadAll(tmp.path() / "svc", true);
+  const auto checked = ReadAll(tmp.path() / "svc", false);
+  EXPECT_EQ(checked, parsed);
+  EXPECT_GE(parsed.size(), lines.size() - 1);
+  // The cases reach both outcomes (else the comparison proves little).
+  size_t errors = 0;
+  for (const std::string& s : parsed) errors += s.starts_with("error ");
+  EXPECT_GT(errors, 10u);
+  EXPECT_GT(parsed.size() - errors, 8u);
+}
+
+// Random mutations of valid lines: whatever the bytes, both readers say the same.
+TEST(SpoolReaderTest, CheckingWithoutParsingAgreesOnMutatedLines) {
+  std::mt19937 rng(20261127);
+  const std::string base =
+      R"({"@timestamp":"2026-11-27T10:00:00.000Z","seccloud":{"seq":SEQ,"service":"p"},)"
+      R"("url":{"full":"http://a/b?c=d"},"n":[1,2.5,-3,true,false,null,{"seq":1}]})";
+  const std::string alphabet = "{}[]\":,\\ 0123456789.eE+-tfnulsqcd\xff";
+  std::string text;
+  for (int i = 1; i <= 3000; ++i) {
+    std::string line = base;
+    line.replace(line.find("SEQ"), 3, std::to_string(i));
+    const int edits = static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % line.size();
+      switch (rng() % 3) {
+        case 0:
+          line[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          line.erase(at, 1);
+          break;
+        default:
+          line.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+      }
+    }
+    for (char& c : line)
+      if (c == '\n') c = ' ';
+    text += line + "\n";
+  }
+  TempDir tmp;
+  WriteSpool(tmp.path() / "svc", text);
+  const auto parsed = ReadAll(tmp.path() / "svc", true);
+  const auto checked = ReadAll(tmp.path() / "svc", false);
+  ASSERT_EQ(checked.size(), parsed.size());
+  for (size_t i = 0; i < parsed.size(); ++i) ASSERT_EQ(checked[i], parsed[i]) << i;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // is full, so the backlog stays in the senders' socket buffers and in the files on disk; UDP
 // cannot wait and counts what it must drop.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -35,20 +36,36 @@ struct IngestItem {
 // Thread-safe; many producers, one consumer.
 class IngestQueue {
  public:
-  explicit IngestQueue(size_t capacity) : capacity_(capacity) {}
+  // At most `capacity` records. Producers that can wait (Push, PushSome: TCP, TLS, tailers) are
+  // also held back once the queued records take `max_bytes` (their items and raw text; a record
+  // always fits into an empty queue): an input that is far ahead of the pipeline then waits in
+  // its socket or file rather than in socd's memory. TryPush (UDP, which cannot wait) is bounded
+  // by `capacity` alone, so a burst of datagrams is dropped no sooner than without it.
+  explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX)
+      : capacity_(capacity), max_bytes_(max_bytes) {}
+
+  // What a queued item is counted as against max_bytes.
+  static size_t Bytes(const IngestItem& item) {
+    return sizeof(IngestItem) + item.record.raw.capacity();
+  }
 
   // Waits up to `timeout` for room; false when full after that, or when closed. `item` is moved
   // from only when the push succeeds, so a caller can retry with it.
   bool Push(IngestItem& item, std::chrono::milliseconds timeout) {
+    const size_t bytes = Bytes(item);
     std::unique_lock lock(mu_);
-    if (!not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; }))
-      return false;
+    if (!not_full_.wait_for(lock, timeout, [&] { return closed_ || HasRoom(bytes); })) return false;
     if (closed_) return false;
-    items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    PushLocked(item, bytes);
     return true;
   }
-  bool TryPush(IngestItem& item) { return Push(item, std::chrono::milliseconds(0)); }
+  bool TryPush(IngestItem& item) {
+    const size_t bytes = Bytes(item);
+    std::lock_guard lock(mu_);
+    if (closed_ || items_.size() >= capacity_) return false;
+    PushLocked(item, bytes);
+    return true;
+  }
 
   // Moves items[*next..] into the queue while there is room, under one lock (a receiver hands
   // over everything one read framed at once instead of locking per record); advances *next past
@@ -58,12 +75,17 @@ class IngestQueue {
   bool PushSome(std::vector<IngestItem>& items, size_t* next,
                 std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
     std::unique_lock lock(mu_);
-    if (*next < items.size() && timeout.count() > 0)
-      not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; });
+    if (*next < items.size() && timeout.count() > 0) {
+      const size_t first = Bytes(items[*next]);
+      not_full_.wait_for(lock, timeout, [&] { return closed_ || HasRoom(first); });
+    }
     if (closed_) return false;
     const size_t before = *next;
-    while (*next < items.size() && items_.size() < capacity_) {
+    while (*next < items.size()) {
+      const size_t bytes = Bytes(items[*next]);
+      if (!HasRoom(bytes)) break;
       items_.push_back(std::move(items[*next]));
+      bytes_ += bytes;
       ++*next;
     }
     if (*next != before) not_empty_.notify_one();
@@ -77,7 +99,9 @@ class IngestQueue {
     std::unique_lock lock(mu_);
     not_empty_.wait_for(lock, wait, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return !closed_;
+    out->reserve(std::min(max, items_.size()));
     while (!items_.empty() && out->size() < max) {
+      bytes_ -= std::min(bytes_, Bytes(items_.front()));
       out->push_back(std::move(items_.front()));
       items_.pop_front();
     }
@@ -98,13 +122,28 @@ class IngestQueue {
     return items_.size();
   }
   size_t capacity() const { return capacity_; }
+  size_t bytes() const {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
 
  private:
+  bool HasRoom(size_t bytes) const {
+    return items_.size() < capacity_ && (items_.empty() || bytes_ + bytes <= max_bytes_);
+  }
+  void PushLocked(IngestItem& item, size_t bytes) {
+    items_.push_back(std::move(item));
+    bytes_ += bytes;
+    not_empty_.notify_one();
+  }
+
   const size_t capacity_;
+  const size_t max_bytes_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   std::deque<IngestItem> items_;
+  size_t bytes_ = 0;  // Bytes() of the items queued
   bool closed_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "socd/pipeline.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <chrono>
@@ -29,6 +30,8 @@ constexpr size_t kGroupBytes = 32 << 20;  // raw bytes of one group
 constexpr size_t kPreparedBytes = 64 << 20;
 // Stored groups waiting for detection: detection of one overlaps the commit of the next.
 constexpr size_t kStoredGroups = 1;
+// How long the pipeline must have had no records before the freed heap is handed back.
+constexpr auto kTrimAfterIdle = std::chrono::seconds(5);
 
 // Appends what the store prepared for one batch to what it prepared for the batches before it in
 // the same group (records in order: the later batch's records come after the earlier's).
@@ -313,7 +316,13 @@ void Pipeline::CommitLoop() {
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
       if (reported && store_health_) store_health_(true, "");
-      for (const soc::Record& r : group) tenant_counter(r.tenant).Increment();
+      // Per run of one tenant (a connection's records mostly share one): a lookup per run.
+      for (size_t i = 0; i < group.size();) {
+        size_t j = i + 1;
+        while (j < group.size() && group[j].tenant == group[i].tenant) ++j;
+        tenant_counter(group[i].tenant).Increment(j - i);
+        i = j;
+      }
       counters_.records.fetch_add(group.size(), std::memory_order_relaxed);
       counters_.batches.fetch_add(1, std::memory_order_relaxed);
     }
@@ -330,6 +339,8 @@ void Pipeline::CommitLoop() {
 // Stage 3: detection and alerts over stored records, beside the commit of the next group.
 void Pipeline::DetectLoop() {
   auto next_flush = std::chrono::steady_clock::now();
+  bool trimmed = true;  // nothing detected since the last malloc_trim
+  auto last_records = next_flush;
   while (true) {
     std::vector<soc::Record> group;
     {
@@ -358,8 +369,21 @@ void Pipeline::DetectLoop() {
     const auto now = std::chrono::steady_clock::now();
     const bool flush = now >= next_flush;
     if (flush) next_flush = now + std::chrono::seconds(1);
+    if (!group.empty()) {
+      trimmed = false;
+      last_records = now;
+    }
     if (group.empty() && !flush) continue;
     Detect(group, WallClockMs(), flush);
+    if (group.empty() && !trimmed && now - last_records >= kTrimAfterIdle) {
+      // An empty group follows every record before it through the stages: the pipeline is idle.
+      // The records of a burst were allocated and freed on four threads, whose malloc arenas
+      // keep the freed pages (socd held 442 MiB after 300,000 syslog lines, its peak 462);
+      // hand them back once per idle spell. Not at every short pause: the pages would be
+      // faulted in again by the next records.
+      ::malloc_trim(0);
+      trimmed = true;
+    }
   }
 }
 

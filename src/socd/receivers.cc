@@ -109,11 +109,11 @@ struct Shared {
   std::atomic<bool> stopped{false};
 };
 
-// Takes `data` by value so that a framed record's bytes move into the record instead of being
-// copied a second time.
-IngestItem MakeItem(const Input& in, std::string data, bool truncated, const std::string& peer,
-                    int64_t received_ms) {
-  IngestItem item;
+// Fills a new item in place (the caller's vector or a local: no move of a whole item). Takes
+// `data` by value so that a framed record's bytes move into the record instead of being copied a
+// second time.
+void FillItem(IngestItem& item, const Input& in, std::string data, bool truncated,
+              const std::string& peer, int64_t received_ms) {
   soc::Record& r = item.record;
   r.format = in.format;
   item.sniff_format = in.sniff;
@@ -127,7 +127,6 @@ IngestItem MakeItem(const Input& in, std::string data, bool truncated, const std
   }
   r.raw = std::move(data);
   r.truncated = truncated;
-  return item;
 }
 
 // Hands all of `items` to the queue (one lock per attempt, not per record), waiting for room as
@@ -162,8 +161,8 @@ awaitable<void> UdpLoop(Input* in, Shared* shared) {
     while (!data.empty() && (data.back() == '\n' || data.back() == '\0' || data.back() == '\r'))
       data.remove_suffix(1);
     if (data.empty()) continue;
-    IngestItem item =
-        MakeItem(*in, std::string(data), false, from.address().to_string(), WallClockMs());
+    IngestItem item;
+    FillItem(item, *in, std::string(data), false, from.address().to_string(), WallClockMs());
     if (item.record.truncated) in->truncated->Increment();
     // A datagram cannot wait: when the queue is full it is lost, and counted as such.
     if (!shared->queue->TryPush(item)) {
@@ -201,7 +200,7 @@ awaitable<void> ReadFramesWith(Stream& stream, Framer& framer, std::shared_ptr<I
         reported = true;
         continue;
       }
-      items.push_back(MakeItem(*in, std::move(frame.data), frame.truncated, peer, now_ms));
+      FillItem(items.emplace_back(), *in, std::move(frame.data), frame.truncated, peer, now_ms);
       if (items.back().record.truncated) in->truncated->Increment();
       if (items.size() == kPushRecords) {
         if (!co_await PushAllWaiting(shared, items, timer)) co_return;

@@ -23,6 +23,13 @@
 namespace seccloud::socd {
 namespace {
 
+// What the ingest queue may hold for the inputs that can wait (TCP, TLS, tailers), besides
+// soc.queue_records (default 200,000: ~160 MiB of raw text alone for seccloud events of ~840
+// bytes, which a sender with a backlog fills at once), while the pipeline takes 4,096 records
+// at a time: 32 MiB is several such batches of any kind of record. The rest waits in the
+// senders' sockets (TCP back-pressure) and the files on disk.
+constexpr size_t kQueueBytes = size_t{32} << 20;
+
 soc::AlertPolicy PolicyOf(const SocConfig& sc) {
   soc::AlertPolicy p;
   p.critical_tenants = sc.critical_tenants;
@@ -128,7 +135,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   if (!checkpoints) return fail(checkpoints.error().ToString());
 
   MetricsRegistry& m = host.metrics();
-  IngestQueue queue(sc.queue_records);
+  IngestQueue queue(sc.queue_records, kQueueBytes);
   m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
                      [&queue] { return static_cast<double>(queue.size()); });
   auto problem = [&host](const std::string& source, const std::string& message) {

@@ -202,6 +202,37 @@ TEST(IngestQueueTest, PushSomeTakesWhatFitsInOrderAndWaitsOnlyWhenFull) {
   EXPECT_FALSE(q.PushSome(items, &next));
 }
 
+TEST(IngestQueueTest, WaitingProducersAreBoundedByBytesDatagramsOnlyByRecords) {
+  std::vector<IngestItem> items(4);
+  for (auto& i : items) i.record.raw.assign(1000, 'x');
+  const size_t one = IngestQueue::Bytes(items[0]);
+  IngestQueue q(100, 2 * one + one / 2);  // room for two of these records, not three
+  size_t next = 0;
+  ASSERT_TRUE(q.PushSome(items, &next));
+  EXPECT_EQ(next, 2u);
+  EXPECT_EQ(q.bytes(), 2 * one);
+  IngestItem big;
+  big.record.raw.assign(1000, 'y');
+  EXPECT_FALSE(q.Push(big, std::chrono::milliseconds(10)));  // a waiting producer waits
+  EXPECT_EQ(big.record.raw.size(), 1000u);                   // and keeps its item
+  EXPECT_TRUE(q.TryPush(big));  // a datagram is bounded by the record count alone
+  EXPECT_EQ(q.bytes(), 3 * one);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  EXPECT_EQ(out.size(), 3u);
+  EXPECT_EQ(q.bytes(), 0u);
+  // A record larger than the whole bound still goes into an empty queue, alone.
+  IngestItem huge;
+  huge.record.raw.assign(10 * one, 'z');
+  EXPECT_TRUE(q.Push(huge, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(q.PushSome(items, &next));
+  EXPECT_EQ(next, 2u);
+  ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  EXPECT_EQ(out.size(), 1u);
+  ASSERT_TRUE(q.PushSome(items, &next));
+  EXPECT_EQ(next, 4u);
+}
+
 TEST(ApiTest, TimeBounds) {
   int64_t t = 0;
   const int64_t now = 1'000'000'000'000;
