@@ -553,10 +553,53 @@ struct BufferedBytesOnly {
 
 template <class Stream>
 constexpr bool kPlainTcp = std::is_same_v<Stream, beast::tcp_stream>;
+template <class Stream>
+constexpr bool kTls = std::is_same_v<Stream, net::TlsStream>;
 
-// Writes the serializer's message (kHeaderOnly: its header) to `s` within `idle`. On plain TCP
-// what the kernel takes now goes synchronously; only the rest (a full send buffer) is awaited.
-// A buffer_body's need_buffer (the part given is written, more is to come) is success here.
+// A SyncWriteStream over an intercepted leg whose writes never wait (TlsStream::write_some_now):
+// records the kernel does not take stay pending in the stream, for TlsStream::async_flush or the
+// next asynchronous write.
+class NonWaitingTls {
+ public:
+  explicit NonWaitingTls(net::TlsStream& s) : s_(s) {}
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
+    return s_.write_some_now(buffers, ec);
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  net::TlsStream& s_;
+};
+
+// Beast's synchronous write of the serializer's message (kHeaderOnly: its header) to a stream
+// whose calls never wait. Not http::write_header: when the kernel takes part of the header and
+// then would block, it returns without telling the serializer what went out, and the header
+// would be sent again from its first byte; write_some consumes what each call sent.
+template <bool kHeaderOnly, class SyncStream, bool isRequest, class Body>
+size_t WriteWithoutWaiting(SyncStream& stream, http::serializer<isRequest, Body>& sr,
+                           boost::system::error_code& ec) {
+  size_t n = 0;
+  if constexpr (kHeaderOnly) {
+    sr.split(true);
+    while (!ec && !sr.is_header_done()) n += http::write_some(stream, sr, ec);
+  } else {
+    n = http::write(stream, sr, ec);
+  }
+  if (ec == http::error::need_buffer) ec = {};
+  return n;
+}
+
+// Writes the serializer's message (kHeaderOnly: its header) to `s` within `idle`. What the
+// kernel takes now goes synchronously (on an intercepted leg encrypted first); only the rest (a
+// full send buffer) is awaited. A buffer_body's need_buffer (the part given is written, more is
+// to come) is success here.
 template <bool kHeaderOnly = false, class Stream, bool isRequest, class Body>
 asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
     Stream& s, http::serializer<isRequest, Body>& sr, milliseconds idle) {
@@ -565,17 +608,17 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
   if constexpr (kPlainTcp<Stream>) {
     NonWaitingSocket socket(s.socket().native_handle());
     boost::system::error_code ec;
-    if constexpr (kHeaderOnly) {
-      // Not http::write_header: when the kernel takes part of the header and then would block,
-      // it returns without telling the serializer what went out, and the header would be sent
-      // again from its first byte. write_some consumes what each call sent.
-      sr.split(true);
-      while (!ec && !sr.is_header_done()) now += http::write_some(socket, sr, ec);
-    } else {
-      now = http::write(socket, sr, ec);
-    }
-    if (ec == http::error::need_buffer) ec = {};
+    now = WriteWithoutWaiting<kHeaderOnly>(socket, sr, ec);
     if (ec != asio::error::would_block) co_return std::make_pair(ec, now);
+  } else if constexpr (kTls<Stream>) {
+    NonWaitingTls tls(s);
+    boost::system::error_code ec;
+    now = WriteWithoutWaiting<kHeaderOnly>(tls, sr, ec);
+    if (ec != asio::error::would_block) {
+      // All taken and encrypted; the tail of the records a full send buffer refused goes now.
+      if (!ec && s.output_pending() > 0) std::tie(ec, std::ignore) = co_await s.async_flush(kTuple);
+      co_return std::make_pair(ec, now);
+    }
   }
   boost::system::error_code ec;
   size_t n = 0;
