@@ -610,6 +610,42 @@ TEST_F(ProxyBigHeaderTest, AResponseHeaderTheClientReadsLateGoesOutOnce) {
   ExpectStillServes();
 }
 
+// A field longer than Beast's fields can hold (64 KiB) within a larger max_header_size: Beast
+// threw from inside the read's handler and the worker stopped ("worker stopped: field value too
+// large"); now the request is refused as an oversized header is, and an origin's response with
+// such a field is a 502.
+TEST_F(ProxyBigHeaderTest, AFieldOfMoreThan64KiBIsRefusedInBothDirections) {
+  StartProxyTakingBigHeaders();
+  const std::string long_value(70 * 1024, 'v');
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin?long-field") +
+                      " HTTP/1.1\r\nHost: x\r\nX-Long: " + long_value + "\r\n\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 431u);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(128 * 1024, [&](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Long: " + long_value +
+                            "\r\nConnection: close\r\n\r\nok";
+    std::string_view left = res;
+    while (!left.empty()) {
+      const ssize_t n = send(fd, left.data(), left.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      left.remove_prefix(static_cast<size_t>(n));
+    }
+  }));
+  auto c2 = Raw();
+  ASSERT_TRUE(c2->Send("GET " + SlowPeerUrl("/long-response-field") + " HTTP/1.1\r\n" +
+                       SlowPeerHost() + "\r\n"));
+  auto r2 = c2->ReadResponse();
+  origin_thread_.join();
+  ASSERT_TRUE(r2) << c2->error();
+  EXPECT_EQ(r2->result_int(), 502u);
+  // Still served, on either of the fixture's two workers (SO_REUSEPORT spreads connections).
+  for (int i = 0; i < 4; ++i) ExpectStillServes();
+  EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+}
+
 TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
   StartProxy();
   auto c = Raw();
