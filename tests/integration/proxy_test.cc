@@ -437,6 +437,15 @@ int SlowPeerSocket(int bytes) {
   return fd;
 }
 
+// Sends all of `bytes` on the blocking socket `fd`, or as much as goes before an error.
+void SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
 bool BindTo(int fd, const std::string& ip, uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -556,7 +565,7 @@ TEST_F(ProxyBigHeaderTest, ARequestHeaderTheOriginReadsLateGoesOutOnce) {
     origin_read_ = ReadHeaderBytes(fd);
     const std::string_view res =
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    send(fd, res.data(), res.size(), MSG_NOSIGNAL);
+    SendAll(fd, res);
   }));
   auto c = Raw();
   ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/big-request") + " HTTP/1.1\r\n" + SlowPeerHost() +
@@ -578,12 +587,7 @@ TEST_F(ProxyBigHeaderTest, AResponseHeaderTheClientReadsLateGoesOutOnce) {
     origin_read_ = ReadHeaderBytes(fd);
     const std::string res =
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n" + big_fields_ + "\r\n";
-    std::string_view left = res;
-    while (!left.empty()) {
-      const ssize_t n = send(fd, left.data(), left.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
-      left.remove_prefix(static_cast<size_t>(n));
-    }
+    SendAll(fd, res);
   }));
   const int fd = SlowPeerSocket(kSmallReceiveBuffer);
   ASSERT_GE(fd, 0) << strerror(errno);
@@ -623,16 +627,11 @@ TEST_F(ProxyBigHeaderTest, AFieldOfMoreThan64KiBIsRefusedInBothDirections) {
   auto r = c->ReadResponse();
   ASSERT_TRUE(r) << c->error();
   EXPECT_EQ(r->result_int(), 431u);
-  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(128 * 1024, [&](int fd) {
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(128 * 1024, [this, long_value](int fd) {
     origin_read_ = ReadHeaderBytes(fd);
     const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Long: " + long_value +
                             "\r\nConnection: close\r\n\r\nok";
-    std::string_view left = res;
-    while (!left.empty()) {
-      const ssize_t n = send(fd, left.data(), left.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
-      left.remove_prefix(static_cast<size_t>(n));
-    }
+    SendAll(fd, res);
   }));
   auto c2 = Raw();
   ASSERT_TRUE(c2->Send("GET " + SlowPeerUrl("/long-response-field") + " HTTP/1.1\r\n" +
