@@ -12,7 +12,7 @@
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
 #                     [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R]
 #                     [--rows "plain splice splicenew intercept newconn"] [--callgrind [--profile DIR]]
-#                     [--strace]
+#                     [--strace] [--warmup S]
 #
 # --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
 # windows, and prints user-space instructions per request (Ir, the proxy's code plus libc,
@@ -25,6 +25,11 @@
 # calls per request by name (strace slows every call: CPU and latency are then strace's, only the
 # counts compare; use a low --rate).
 #
+# --warmup S (default 2): seconds of load before each measured window. Every round starts new
+# client connections, so a window that begins before their handshakes are done counts them (under
+# callgrind on a loaded machine a keep-alive row's instructions per request then move by 2x
+# between rounds): give callgrind runs a warmup longer than the handshakes take.
+#
 # Needs nginx, openssl, pstree, python3 and proxy_load. Addresses 127.79.2.1 (origin, HTTP 8080
 # and HTTPS 8443), 127.79.2.2:3128 (A) and 127.79.2.3:3128 (B); PROXY_AB_NET=127.79.N moves all three
 # (two runs at once on one machine). No filter data (the URL filter's cost
@@ -34,13 +39,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib_proxy_bench.sh
 source "$here/bench/lib_proxy_bench.sh"
-A="" B="" PROFILE="" ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 STRACE=0 NEWCONN_RATE=40
+A="" B="" PROFILE="" WARMUP=2 ROUNDS=3 SECONDS_PER_RUN=8 RATE=1000 FILE=1k CONNECTIONS=32 WORKERS=1 CALLGRIND=0 STRACE=0 NEWCONN_RATE=40
 ROWS="plain splice intercept newconn"
 while [ $# -gt 0 ]; do
   case "$1" in
     --a) A=$2; shift 2 ;;
     --b) B=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
     --file) FILE=$2; shift 2 ;;
@@ -51,7 +57,7 @@ while [ $# -gt 0 ]; do
     --callgrind) CALLGRIND=1; shift ;;
     --strace) STRACE=1; shift ;;
     --profile) PROFILE=$2; shift 2 ;;
-    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind [--profile DIR]] [--strace]" >&2; exit 2 ;;
+    *) echo "usage: $0 --a OLD --b NEW [--rounds N] [--seconds N] [--rate R] [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R] [--rows LIST] [--callgrind [--profile DIR]] [--strace] [--warmup S]" >&2; exit 2 ;;
   esac
 done
 [ -x "$A" ] && [ -x "$B" ] || { echo "$0: --a and --b must be seccloud binaries" >&2; exit 2; }
@@ -145,7 +151,7 @@ measure_pair() {  # row -- proxy_load args (without --proxy)
   local la=$!
   "$PROXY_LOAD" --proxy "$IP_B:$PORT" "$@" >"$tmp/b.json" &
   local lb=$!
-  sleep 2.05
+  sleep "$(awk -v w="$WARMUP" 'BEGIN { print w + 0.05 }')"
   local a0 b0 a1 b1
   if [ "$CALLGRIND" = 1 ]; then
     callgrind_control -z "$pid_a" >/dev/null
@@ -248,7 +254,7 @@ for intercept in false true; do
       rate=$RATE
       case $row in newconn | splicenew) rate=$NEWCONN_RATE ;; esac
       measure_pair "$row" -- "${args[@]}" --size "$SIZE" --connections "$CONNECTIONS" \
-        --rate "$rate" --warmup 2 --seconds "$SECONDS_PER_RUN"
+        --rate "$rate" --warmup "$WARMUP" --seconds "$SECONDS_PER_RUN"
     done
   done
   pb_stop "$pid_a" "$pid_b"

@@ -4,8 +4,10 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -181,6 +183,44 @@ asio::const_buffer TlsStream::TakeOutput() {
 }
 
 void TlsStream::OutputSent() { sending_.clear(); }
+
+bool TlsStream::SendPendingNow(error_code& ec) {
+  ec = {};
+  if (out_.empty()) return true;
+  ssize_t sent;
+  do {
+    sent = ::send(next_.socket().native_handle(), out_.data(), out_.size(),
+                  MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      ec = error_code(errno, boost::system::system_category());
+    return false;
+  }
+  out_.erase(out_.begin(), out_.begin() + sent);
+  return out_.empty();
+}
+
+size_t TlsStream::WriteNow(const WriteAction& action, error_code& ec) {
+  // Whatever is pending goes before new records, and only one sender at a time.
+  if (write_lock_.held || !SendPendingNow(ec)) {
+    if (!ec) ec = asio::error::would_block;
+    return 0;
+  }
+  error_code result;
+  size_t n = 0;
+  const Want want = DoWrite(action.buffers.data(), action.count, result, n);
+  if (want == Want::kInput || want == Want::kOutputAndRetry) {
+    // Nothing was taken (DoWrite asks for the transport only then); output it produced stays
+    // pending, and the asynchronous write sends it and calls SSL_write again.
+    ec = asio::error::would_block;
+    return 0;
+  }
+  // The records (or an alert) go now; what the kernel does not take stays pending.
+  SendPendingNow(ec);
+  if (!ec) ec = result;
+  return ec ? 0 : n;
+}
 
 TlsStream::Want TlsStream::DoRead(asio::mutable_buffer buffer, error_code& ec, size_t& n) {
   n = 0;

@@ -14,6 +14,13 @@
 // category for OpenSSL errors, the transport's errors — beast::error::timeout included — as
 // they are), deadlines on the tcp_stream beneath (beast::get_lowest_layer), and operations that
 // never complete inside their initiating call. Blocking read_some/write_some for tests.
+//
+// write_some_now/async_flush: a write that does not wait (R3). As the proxy's plain TCP path, an
+// intercepted leg writes what the kernel takes at once and awaits only what a full send buffer
+// refuses: an asynchronous write whose send needed no waiting still completes through the
+// scheduler (Asio posts the speculative send's completion, and Beast's tcp_stream arms and
+// cancels its deadline timer), and Boost 1.81's scheduler polls its reactor before each such
+// completion.
 
 #include <openssl/ssl.h>
 
@@ -101,6 +108,28 @@ class TlsStream {
         IoOp<ShutdownAction>{*this, ShutdownAction{}}, token, get_executor());
   }
 
+  // Encrypts what `buffers` hold (as async_write_some: up to kMaxWrite bytes) and sends the
+  // records with one send that does not wait (MSG_DONTWAIT, MSG_NOSIGNAL). Returns the plaintext
+  // bytes taken; a tail of their records the kernel did not take stays pending and goes first,
+  // before anything else written. would_block, and nothing taken, while such a tail cannot go
+  // now, while an operation holds the transport's write side, or when OpenSSL must talk to the
+  // peer first (the asynchronous write then does it all). Other errors as async_write_some's.
+  // Not while an asynchronous write is outstanding; a read may be.
+  template <class ConstBufferSequence>
+  size_t write_some_now(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    WriteAction action;
+    Gather(buffers, action);
+    return WriteNow(action, ec);
+  }
+
+  // Sends what write_some_now left pending (completes, never inside this call, at once when
+  // nothing is). Completes with (error_code, 0).
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        IoOp<FlushAction>{*this, FlushAction{}}, token, get_executor());
+  }
+
   // Blocking variants over the tcp_stream's blocking socket (tests and tools).
   template <class MutableBufferSequence>
   size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
@@ -140,6 +169,14 @@ class TlsStream {
     size_t count = 0;
     Want operator()(TlsStream& s, boost::system::error_code& ec, size_t& n) {
       return s.DoWrite(buffers.data(), count, ec, n);
+    }
+  };
+  struct FlushAction {
+    static constexpr bool kSized = true;
+    Want operator()(TlsStream& s, boost::system::error_code& ec, size_t& n) {
+      ec = {};
+      n = 0;
+      return s.output_pending() > 0 ? Want::kOutput : Want::kNothing;
     }
   };
   struct HandshakeAction {
@@ -303,6 +340,11 @@ class TlsStream {
 
   template <class Action>
   size_t RunBlocking(Action& action, boost::system::error_code& ec);
+
+  size_t WriteNow(const WriteAction& action, boost::system::error_code& ec);
+  // One non-waiting send of the pending output (out_); true when none is left. `ec`: the
+  // transport's error, if it failed.
+  bool SendPendingNow(boost::system::error_code& ec);
 
   next_layer_type next_;
   SSL* ssl_ = nullptr;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,7 +16,9 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/tls.h"
@@ -193,6 +196,92 @@ TEST_F(TlsStreamTest, GatheredSmallBuffersArriveWholeAndInOrder) {
   EXPECT_FALSE(wec) << wec.message();
   EXPECT_FALSE(rec) << rec.message();
   EXPECT_TRUE(got == expected) << got.size() << " of " << expected.size() << " bytes";
+}
+
+// write_some_now takes what the kernel takes at once; the tail of records a full send buffer
+// refused goes first with async_flush, before what is written after it, and nothing is taken
+// while it is pending.
+TEST_F(TlsStreamTest, WritesNowUntilTheKernelRefusesAndTheRestFollowsInOrder) {
+  auto [ss, cs] = Pair();
+  cs.set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+  const std::string data = Pattern(4 * 1024 * 1024 + 777, 5);
+  size_t taken = 0;
+  size_t calls = 0;
+  size_t pending_at_refusal = 0;
+  size_t taken_while_pending = 0;
+  std::string got;
+  error_code sec, cec, now_ec, fec, wec, rec;
+  size_t flushed = 1;
+  Run([&]() -> asio::awaitable<void> {
+    co_await HandshakeBoth(server, client, sec, cec);
+    if (sec || cec) co_return;
+    // The server reads nothing yet: the client's writes fill both sockets' buffers.
+    while (taken < data.size()) {
+      ++calls;
+      const size_t n = client.write_some_now(
+          asio::buffer(data.data() + taken, std::min<size_t>(20000, data.size() - taken)), now_ec);
+      taken += n;
+      if (now_ec) break;
+    }
+    pending_at_refusal = client.output_pending();
+    if (pending_at_refusal > 0) {
+      error_code again;
+      taken_while_pending = client.write_some_now(asio::buffer(data.data() + taken, 100), again);
+      if (again != asio::error::would_block) now_ec = again;
+    }
+    using namespace asio::experimental::awaitable_operators;
+    auto writer = [&]() -> asio::awaitable<void> {
+      auto [f, fn] = co_await client.async_flush(kTuple);
+      fec = f;
+      flushed = client.output_pending();
+      auto [w, wn] = co_await asio::async_write(
+          client, asio::buffer(data.data() + taken, data.size() - taken), kTuple);
+      wec = w;
+    };
+    co_await (writer() && [&]() -> asio::awaitable<void> {
+      got = co_await ReadN(server, data.size(), rec);
+    }());
+  }());
+  ASSERT_FALSE(sec || cec);
+  EXPECT_EQ(now_ec, asio::error::would_block) << now_ec.message();
+  EXPECT_GT(calls, 1u);
+  EXPECT_GT(taken, 0u);
+  EXPECT_LT(taken, data.size());
+  EXPECT_GT(pending_at_refusal, 0u)
+      << "no record was left pending: the test did not fill the buffer";
+  EXPECT_EQ(taken_while_pending, 0u);
+  EXPECT_FALSE(fec) << fec.message();
+  EXPECT_EQ(flushed, 0u);
+  EXPECT_FALSE(wec) << wec.message();
+  EXPECT_FALSE(rec) << rec.message();
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+}
+
+// A write that does not wait, to a peer that has gone, fails with the transport's error (no
+// SIGPIPE, no crash) and takes nothing.
+TEST_F(TlsStreamTest, AWriteNowToAClosedPeerFails) {
+  auto [ss, cs] = Pair();
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+  error_code sec, cec;
+  Run([&]() -> asio::awaitable<void> { co_await HandshakeBoth(server, client, sec, cec); }());
+  ASSERT_FALSE(sec || cec);
+  server.next_layer().socket().set_option(asio::socket_base::linger(true, 0));
+  server.next_layer().socket().close();  // a reset
+  const std::string data = Pattern(1000, 3);
+  error_code ec;
+  size_t n = 0;
+  for (int i = 0; i < 100 && !ec; ++i) {
+    n = client.write_some_now(asio::buffer(data), ec);
+    if (!ec) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(ec) << "100 writes to a reset connection succeeded";
+  EXPECT_TRUE(ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
+      << ec.message();
+  EXPECT_EQ(n, 0u);
 }
 
 TEST_F(TlsStreamTest, CloseNotifyIsEofAndABareTransportCloseIsTruncation) {

@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,35 @@ static_assert(kRelayChunk == RelayChunk::kSize);
 // Room for the first read of a response: Beast reads max(512, free capacity) bytes, so an empty
 // buffer would take even a small response's header and body in several recv (or SSL_read) calls.
 constexpr size_t kResponseFirstRead = 16 * 1024;
+
+// Beast's parser, refusing a header field whose name or value Beast's fields cannot hold.
+// basic_fields keeps their lengths in 16 bits and throws std::length_error for a longer one —
+// from inside an asynchronous read's handler, out of the worker's io_context::run(): with
+// max_header_size above 64 KiB one field of a client's request (or of an origin's response)
+// stopped a worker. Such a field is refused as an oversized header is (431 to a client, 502
+// for an origin's response).
+template <bool isRequest, class Body>
+class FieldBoundedParser : public http::parser<isRequest, Body> {
+ public:
+  using http::parser<isRequest, Body>::parser;
+
+ private:
+  // basic_fields::new_element's bound: the name and ": " (or the value and CRLF) in a uint16_t.
+  static constexpr size_t kMaxFieldPart = std::numeric_limits<uint16_t>::max() - 2;
+
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     boost::system::error_code& ec) override {
+    if (name_string.size() > kMaxFieldPart || value.size() > kMaxFieldPart) {
+      ec = http::error::header_limit;
+      return;
+    }
+    this->get().insert(name, name_string, value);
+  }
+};
+template <class Body>
+using RequestParser = FieldBoundedParser<true, Body>;
+template <class Body>
+using ResponseParser = FieldBoundedParser<false, Body>;
 
 tcp::endpoint ToAsio(const IpAddress& a, uint16_t port) {
   if (a.is_v4()) return {asio::ip::address_v4(a.v4()), port};
@@ -553,10 +583,53 @@ struct BufferedBytesOnly {
 
 template <class Stream>
 constexpr bool kPlainTcp = std::is_same_v<Stream, beast::tcp_stream>;
+template <class Stream>
+constexpr bool kTls = std::is_same_v<Stream, net::TlsStream>;
 
-// Writes the serializer's message (kHeaderOnly: its header) to `s` within `idle`. On plain TCP
-// what the kernel takes now goes synchronously; only the rest (a full send buffer) is awaited.
-// A buffer_body's need_buffer (the part given is written, more is to come) is success here.
+// A SyncWriteStream over an intercepted leg whose writes never wait (TlsStream::write_some_now):
+// records the kernel does not take stay pending in the stream, for TlsStream::async_flush or the
+// next asynchronous write.
+class NonWaitingTls {
+ public:
+  explicit NonWaitingTls(net::TlsStream& s) : s_(s) {}
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
+    return s_.write_some_now(buffers, ec);
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  net::TlsStream& s_;
+};
+
+// Beast's synchronous write of the serializer's message (kHeaderOnly: its header) to a stream
+// whose calls never wait. Not http::write_header: when the kernel takes part of the header and
+// then would block, it returns without telling the serializer what went out, and the header
+// would be sent again from its first byte; write_some consumes what each call sent.
+template <bool kHeaderOnly, class SyncStream, bool isRequest, class Body>
+size_t WriteWithoutWaiting(SyncStream& stream, http::serializer<isRequest, Body>& sr,
+                           boost::system::error_code& ec) {
+  size_t n = 0;
+  if constexpr (kHeaderOnly) {
+    sr.split(true);
+    while (!ec && !sr.is_header_done()) n += http::write_some(stream, sr, ec);
+  } else {
+    n = http::write(stream, sr, ec);
+  }
+  if (ec == http::error::need_buffer) ec = {};
+  return n;
+}
+
+// Writes the serializer's message (kHeaderOnly: its header) to `s` within `idle`. What the
+// kernel takes now goes synchronously (on an intercepted leg encrypted first); only the rest (a
+// full send buffer) is awaited. A buffer_body's need_buffer (the part given is written, more is
+// to come) is success here.
 template <bool kHeaderOnly = false, class Stream, bool isRequest, class Body>
 asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
     Stream& s, http::serializer<isRequest, Body>& sr, milliseconds idle) {
@@ -565,17 +638,17 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
   if constexpr (kPlainTcp<Stream>) {
     NonWaitingSocket socket(s.socket().native_handle());
     boost::system::error_code ec;
-    if constexpr (kHeaderOnly) {
-      // Not http::write_header: when the kernel takes part of the header and then would block,
-      // it returns without telling the serializer what went out, and the header would be sent
-      // again from its first byte. write_some consumes what each call sent.
-      sr.split(true);
-      while (!ec && !sr.is_header_done()) now += http::write_some(socket, sr, ec);
-    } else {
-      now = http::write(socket, sr, ec);
-    }
-    if (ec == http::error::need_buffer) ec = {};
+    now = WriteWithoutWaiting<kHeaderOnly>(socket, sr, ec);
     if (ec != asio::error::would_block) co_return std::make_pair(ec, now);
+  } else if constexpr (kTls<Stream>) {
+    NonWaitingTls tls(s);
+    boost::system::error_code ec;
+    now = WriteWithoutWaiting<kHeaderOnly>(tls, sr, ec);
+    if (ec != asio::error::would_block) {
+      // All taken and encrypted; the tail of the records a full send buffer refused goes now.
+      if (!ec && s.output_pending() > 0) std::tie(ec, std::ignore) = co_await s.async_flush(kTuple);
+      co_return std::make_pair(ec, now);
+    }
   }
   boost::system::error_code ec;
   size_t n = 0;
@@ -672,7 +745,7 @@ asio::awaitable<boost::system::error_code> WriteBodyPart(Stream& client, bool ch
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<boost::system::error_code> ScanAndRelay(
     ClientStream& client, UpstreamStream& upstream, beast::flat_buffer& ubuf,
-    http::response_parser<http::buffer_body>& rp, const ProxyConfig& pc, const ScanStep& step,
+    ResponseParser<http::buffer_body>& rp, const ProxyConfig& pc, const ScanStep& step,
     bool chunked_out, Exchange& x, RequestLog& log) {
   auto& res = rp.get();
   std::string body;
@@ -836,10 +909,12 @@ asio::awaitable<UploadScanOutcome> ScanUploadOnPool(const ScanStep& step, const 
 // Reads the request body into `hold` until it is complete or larger than `limit`. Answers
 // "Expect: 100-continue" first: the body is wanted now, before any upstream is involved.
 template <class ClientStream>
-asio::awaitable<boost::system::error_code> HoldUpload(
-    ClientStream& client, beast::flat_buffer& cbuf, http::request_parser<http::buffer_body>& parser,
-    const ProxyConfig& pc, uint64_t limit, bool& expect_continue, UploadHold& hold,
-    uint64_t& bytes) {
+asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
+                                                      beast::flat_buffer& cbuf,
+                                                      RequestParser<http::buffer_body>& parser,
+                                                      const ProxyConfig& pc, uint64_t limit,
+                                                      bool& expect_continue, UploadHold& hold,
+                                                      uint64_t& bytes) {
   if (expect_continue) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     Deadline(client, pc.timeouts.body_idle);
@@ -1006,9 +1081,8 @@ asio::awaitable<boost::system::error_code> RelayBody(
 // (the origin closed mid-body) is an error, as the parser's partial_message is.
 template <class InStream, class OutStream>
 asio::awaitable<boost::system::error_code> RelaySizedBody(
-    InStream& in, beast::flat_buffer& in_buf, http::response_parser<http::buffer_body>& p,
-    OutStream& out, http::serializer<false, http::buffer_body>& sr, milliseconds idle,
-    uint64_t& bytes) {
+    InStream& in, beast::flat_buffer& in_buf, ResponseParser<http::buffer_body>& p, OutStream& out,
+    http::serializer<false, http::buffer_body>& sr, milliseconds idle, uint64_t& bytes) {
   uint64_t left = *p.content_length_remaining();
   auto& body = p.get().body();
   const size_t first = static_cast<size_t>(std::min<uint64_t>(in_buf.size(), left));
@@ -1056,7 +1130,7 @@ struct Outbound {
 // `held`: the body, or its first part, was read already for the malware step (UploadHold).
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
-                                      http::request_parser<http::buffer_body>& parser,
+                                      RequestParser<http::buffer_body>& parser,
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, bool reused, Outbound& out,
                                       const ScanStep* scanner, RequestLog& log, UploadHold& held) {
@@ -1107,7 +1181,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     }
   }
   while (true) {
-    http::response_parser<http::buffer_body> rp;
+    ResponseParser<http::buffer_body> rp;
     rp.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
     rp.body_limit(boost::none);
     if (head) rp.skip(true);
@@ -1231,8 +1305,8 @@ HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool ch
   return hop;
 }
 
-Outbound PrepareOutbound(http::request_parser<http::buffer_body>& parser,
-                         const RequestTarget& target, const ProxyConfig& pc) {
+Outbound PrepareOutbound(RequestParser<http::buffer_body>& parser, const RequestTarget& target,
+                         const ProxyConfig& pc) {
   auto& req = parser.get();
   Outbound out;
   out.client_keep_alive = req.keep_alive();
@@ -1335,7 +1409,7 @@ class ClientSession {
     while (true) {
       cfg_ = service_.config();
       const ProxyConfig& pc = cfg_->proxy;
-      http::request_parser<http::buffer_body> parser;
+      RequestParser<http::buffer_body> parser;
       parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
       parser.body_limit(boost::none);  // bodies are streamed, any size
       if (!first && buf.size() == 0) {
@@ -1396,8 +1470,8 @@ class ClientSession {
   // Returns whether the client connection may carry another request.
   template <class Stream>
   asio::awaitable<bool> HandleRequest(Stream& client, beast::flat_buffer& buf,
-                                      http::request_parser<http::buffer_body>& parser,
-                                      RequestLog& log, Intercept* ic) {
+                                      RequestParser<http::buffer_body>& parser, RequestLog& log,
+                                      Intercept* ic) {
     auto& req = parser.get();
     const ProxyConfig& pc = cfg_->proxy;
     log.method = std::string(req.method_string());
@@ -1609,7 +1683,7 @@ class ClientSession {
 
   // ---- plain HTTP ------------------------------------------------------------------------
 
-  asio::awaitable<bool> ForwardPlain(http::request_parser<http::buffer_body>& parser,
+  asio::awaitable<bool> ForwardPlain(RequestParser<http::buffer_body>& parser,
                                      const RequestTarget& target, RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
     Outbound out = PrepareOutbound(parser, target, pc);
@@ -1882,7 +1956,7 @@ class ClientSession {
     beast::flat_buffer tls_buf;
     if (page) {
       // Read the request the browser sends and answer it with the page.
-      http::request_parser<http::empty_body> parser;
+      RequestParser<http::empty_body> parser;
       parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
       Deadline(tls, pc.timeouts.client_header);
       auto [rec, rn] = co_await http::async_read_header(tls, tls_buf, parser, kTuple);
@@ -1946,7 +2020,7 @@ class ClientSession {
 
   template <class Stream>
   asio::awaitable<bool> ForwardTls(Stream& client, beast::flat_buffer& buf,
-                                   http::request_parser<http::buffer_body>& parser,
+                                   RequestParser<http::buffer_body>& parser,
                                    const RequestTarget& target, RequestLog& log, Intercept& ic) {
     const ProxyConfig& pc = cfg_->proxy;
     Outbound out = PrepareOutbound(parser, target, pc);
@@ -2011,7 +2085,7 @@ class ClientSession {
   // client went away, or the upload was withheld and the block page shown.
   template <class Stream>
   asio::awaitable<std::optional<bool>> ScreenUpload(Stream& client, beast::flat_buffer& buf,
-                                                    http::request_parser<http::buffer_body>& parser,
+                                                    RequestParser<http::buffer_body>& parser,
                                                     const RequestTarget& target, Outbound& out,
                                                     UploadHold& held, RequestLog& log) {
     const ScanStep* step = out.has_body ? ScanFor(target) : nullptr;
