@@ -8,12 +8,17 @@
 //   soc_store_bench [--mb N | --gb G | --records N] [--work DIR] [--data DIR] [--keep]
 //                   [--rules DIR]... [--no-sync] [--batch N] [--skip-peers] [--ingest-only]
 //                   [--search-only] [--bloom-bits B] [--max-rules N] [--dump-detections FILE]
+//                   [--intel-feed FILE]
 //
 // --max-rules N keeps N of the loadable Sigma rules, every (loaded / N)-th in load order, so the
 // logsources keep their shares (issue 5's condition is 1,000 rules loaded).
 //
 // --dump-detections FILE writes every detection of the ingest, one JSON line each in the order
-// produced, so two builds' detections can be compared byte for byte.
+// produced, so two builds' detections can be compared byte for byte; the bench's clock then
+// stands still at the data's end (Record::received_ms, the time of records that carry none, and
+// correlation Flush), so two runs of one build write the same file.
+// --intel-feed FILE adds a seccloud-format feed "extra" (e.g. indicators taken from the data, so
+// that intel matching is exercised far more than the real feeds' few hits).
 //
 // Without --data it runs bench/loggen.py into WORK/data (reused when the manifest matches).
 
@@ -81,6 +86,7 @@ struct Options {
   size_t max_rules = 0;      // > 0: keep this many of the loaded Sigma rules, evenly spread
   bool prepare = true;       // LogStore::Prepare each record after Normalize (socd's path too)
   fs::path dump_detections;  // non-empty: every detection as a JSON line
+  fs::path intel_feed;       // non-empty: an extra seccloud-format intel feed
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -414,11 +420,13 @@ int Main(int argc, char** argv) {
       o.prepare = false;
     } else if (a == "--dump-detections") {
       o.dump_detections = next();
+    } else if (a == "--intel-feed") {
+      o.intel_feed = next();
     } else {
       Die("unknown option " + a +
           " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
           "--no-sync, --skip-peers, --ingest-only, --search-only, --bloom-bits B, --batch N, "
-          "--max-rules N, --no-prepare, --dump-detections FILE)");
+          "--max-rules N, --no-prepare, --dump-detections FILE, --intel-feed FILE)");
     }
   }
   if (o.rules.empty()) o.rules.push_back(fs::path(SECCLOUD_SHARED_DATA) / "sigma" / "rules");
@@ -503,6 +511,12 @@ int Main(int argc, char** argv) {
   feed("signature-base-c2", "signature-base/c2-iocs.txt", soc::IntelFormat::kLokiC2);
   feed("urlhaus", "urlhaus/urlhaus-filter.txt", soc::IntelFormat::kAdblock);
   feed("urlhaus-domains", "urlhaus/urlhaus-filter-domains.txt", soc::IntelFormat::kDomainList);
+  if (!o.intel_feed.empty()) {
+    soc::IntelFeed f;
+    f.name = "extra";
+    f.path = o.intel_feed.string();
+    feeds.push_back(std::move(f));
+  }
   soc::IntelLoadReport intel_report;
   auto intel = soc::LoadIntel(feeds, &intel_report);
   if (!intel) Die("intel: " + intel.error().ToString());
@@ -559,7 +573,7 @@ int Main(int argc, char** argv) {
   bool done = false;
   while (!done) {
     double c = ThreadCpu();
-    const int64_t now_ms = NowMs();
+    const int64_t now_ms = dump != nullptr ? m.end_ms : NowMs();
     // A fresh Record per line, and the previous batch freed here, as socd does (its receivers
     // build a Record per line; its commit thread frees each batch). Reusing the Records measured
     // slower overall (33 k vs 41-43 k records/s per core on 256 MiB): each record's old JSON tree
