@@ -42,9 +42,9 @@ struct DetectionEngine::Impl {
   // The bucket of LogsourceKeys' "d:<dataset>", "c:<channel>" and "e:<channel>#<id>".
   StringMap<Bucket> by_dataset;
   StringMap<ChannelBuckets> by_channel;
-  std::vector<uint32_t> full_mask;                  // by rule: every prefilter clause's bit
-  std::vector<uint32_t> stamp;                      // by rule: generation when made a candidate
-  std::vector<uint32_t> mask_generation, mask;      // by rule: clauses seen to hold this record
+  std::vector<uint32_t> full_mask;              // by rule: every prefilter clause's bit
+  std::vector<uint32_t> stamp;                  // by rule: generation when made a candidate
+  std::vector<uint32_t> mask_generation, mask;  // by rule: clauses seen to hold this record
   uint32_t generation = 0;
   std::vector<uint32_t> candidates;
 };

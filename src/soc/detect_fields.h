@@ -31,8 +31,8 @@ constexpr bool InSegment(std::string_view key, std::string_view segment) {
 // FindField(fields, path) when `keys` are all of the top-level keys of `fields` in the path's
 // first segment: FindField steps through the longest key that is the path, or a prefix of it
 // ending before a '.' whose value is an object, and every such key is in that segment.
-inline const boost::json::value* FindAmong(
-    std::span<const boost::json::key_value_pair* const> keys, std::string_view path) {
+inline const boost::json::value* FindAmong(std::span<const boost::json::key_value_pair* const> keys,
+                                           std::string_view path) {
   const boost::json::key_value_pair* best = nullptr;
   size_t best_len = 0;
   for (const boost::json::key_value_pair* kv : keys) {

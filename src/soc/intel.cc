@@ -941,9 +941,9 @@ struct FieldPath {
 constexpr FieldPath kIpFields[] = {"source.ip", "destination.ip", "client.ip"};
 constexpr FieldPath kDomainFields[] = {"url.domain", "destination.domain", "dns.question.name",
                                        "tls.client.server_name"};
-constexpr FieldPath kHashFields[] = {"file.hash.sha256",    "file.hash.sha1",
-                                     "file.hash.md5",       "process.hash.sha256",
-                                     "process.hash.sha1",   "process.hash.md5"};
+constexpr FieldPath kHashFields[] = {"file.hash.sha256",  "file.hash.sha1",
+                                     "file.hash.md5",     "process.hash.sha256",
+                                     "process.hash.sha1", "process.hash.md5"};
 constexpr FieldPath kUrlFields[] = {"url.full", "url.original"};
 constexpr FieldPath kRelatedIp = "related.ip", kRelatedHosts = "related.hosts",
                     kUrlDomain = "url.domain", kSourceIp = "source.ip", kClientIp = "client.ip",

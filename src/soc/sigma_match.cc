@@ -281,8 +281,7 @@ std::string_view MatchContext::dataset() {
     if (const auto* d = FindMeta(event_keys_, "event.dataset"); d != nullptr && d->is_string()) {
       dataset_ = d->get_string();
     }
-    if (const auto* c = FindMeta(winlog_keys_, "winlog.channel");
-        c != nullptr && c->is_string()) {
+    if (const auto* c = FindMeta(winlog_keys_, "winlog.channel"); c != nullptr && c->is_string()) {
       LowerInto(c->get_string(), &channel_lower_);
     }
   }
