@@ -900,7 +900,7 @@ struct Hit {
 constexpr std::array<std::string_view, 10> kSegments = {
     "source", "destination", "client", "related", "url", "dns", "tls", "file", "process", "host"};
 
-// SegmentBit runs for every top-level key of every record: the first byte picks the (at most
+// SegmentOf runs for every top-level key of every record: the first byte picks the (at most
 // two) segments worth comparing. Built from kSegments; a third segment with the same first byte
 // fails the build.
 constexpr uint8_t kNoSegment = 0xff;

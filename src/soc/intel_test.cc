@@ -292,10 +292,10 @@ Record MakeRecord() {
   return r;
 }
 
-// MatchRecord skips a path when no top-level key has its first segment: keys spelled with dots
-// ("destination.ip"), as objects ("dns": {"question.name": …}), segments sharing a first byte
-// ("dns", "destination") and keys that only start like a segment ("destinationx") must be told
-// apart exactly as FindField finds them.
+// MatchRecord looks a path up only through the top-level keys of its first segment: keys spelled
+// with dots ("destination.ip"), as objects ("dns": {"question.name": …}), segments sharing a first
+// byte ("dns", "destination") and keys that only start like a segment ("destinationx") must be
+// told apart exactly as FindField finds them.
 TEST(IntelMatch, TopLevelKeysOfEverySpellingAreLookedUp) {
   auto set = Build({{Feed("c2"), kSeccloudFeed}});
   ASSERT_TRUE(set);
