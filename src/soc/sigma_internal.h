@@ -5,7 +5,6 @@
 #include <re2/re2.h>
 
 #include <array>
-#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <memory>
@@ -177,17 +176,7 @@ class MatchContext {
   int lookups_ = 0;  // field lookups of this record so far
   Value message_, raw_;
   std::string_view process_name_lower();
-  // The record's top-level keys of the segments "event" and "winlog" (at most two each, else
-  // FindField decides), for the logsource metadata.
-  struct SegmentKeys {
-    std::array<const boost::json::key_value_pair*, 2> keys{};
-    uint8_t count = 0;
-    bool crowded = false;
-  };
-  void SortMetaKeys();
-  const boost::json::value* FindMeta(const SegmentKeys& keys, std::string_view path) const;
-  SegmentKeys event_keys_, winlog_keys_;
-  bool meta_done_ = false;  // dataset_, channel_lower_ and the SegmentKeys
+  bool meta_done_ = false;  // dataset_ and channel_lower_
   std::string_view dataset_;
   std::string channel_lower_;
   bool event_id_done_ = false;

@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cstring>
 
-#include "soc/detect_fields.h"
 #include "soc/sigma.h"
 #include "soc/sigma_internal.h"
 
@@ -242,46 +241,17 @@ const MatchContext::Value& MatchContext::Get(int field) {
 // channel (the engine's bucket keys), but only a record with a channel its event id, and only a
 // rule naming process names the record's process name. Each lookup is a walk into a record that
 // has usually gone cold since Normalize.
-//
-// The three paths are found from one pass over the record's top-level keys that sets aside those
-// of the segments "event" and "winlog" (detect_fields.h), not by three FindField passes.
-void MatchContext::SortMetaKeys() {
-  event_keys_.count = winlog_keys_.count = 0;
-  event_keys_.crowded = winlog_keys_.crowded = false;
-  for (const auto& kv : record_->fields) {
-    const std::string_view key(kv.key().data(), kv.key().size());
-    SegmentKeys* keys = nullptr;
-    if (detect_internal::InSegment(key, "event")) {
-      keys = &event_keys_;
-    } else if (detect_internal::InSegment(key, "winlog")) {
-      keys = &winlog_keys_;
-    } else {
-      continue;
-    }
-    if (keys->count < keys->keys.size()) {
-      keys->keys[keys->count++] = &kv;
-    } else {
-      keys->crowded = true;
-    }
-  }
-}
-
-const boost::json::value* MatchContext::FindMeta(const SegmentKeys& keys,
-                                                 std::string_view path) const {
-  if (keys.crowded) return FindField(record_->fields, path);
-  return detect_internal::FindAmong(std::span(keys.keys.data(), keys.count), path);
-}
-
 std::string_view MatchContext::dataset() {
   if (!meta_done_) {
     meta_done_ = true;
     dataset_ = {};
     channel_lower_.clear();
-    SortMetaKeys();
-    if (const auto* d = FindMeta(event_keys_, "event.dataset"); d != nullptr && d->is_string()) {
+    if (const auto* d = FindField(record_->fields, "event.dataset");
+        d != nullptr && d->is_string()) {
       dataset_ = d->get_string();
     }
-    if (const auto* c = FindMeta(winlog_keys_, "winlog.channel"); c != nullptr && c->is_string()) {
+    if (const auto* c = FindField(record_->fields, "winlog.channel");
+        c != nullptr && c->is_string()) {
       LowerInto(c->get_string(), &channel_lower_);
     }
   }
@@ -297,8 +267,7 @@ int64_t MatchContext::event_id() {
   if (!event_id_done_) {
     event_id_done_ = true;
     event_id_ = -1;
-    dataset();  // sorts the top-level keys
-    if (const auto* e = FindMeta(winlog_keys_, "winlog.event_id"); e != nullptr) {
+    if (const auto* e = FindField(record_->fields, "winlog.event_id"); e != nullptr) {
       if (e->is_int64()) event_id_ = e->get_int64();
       if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
     }
