@@ -1,8 +1,8 @@
 #pragma once
 // FindField's first step taken from a few top-level keys sorted out in advance (private to the
-// detection code: intel.cc, sigma_match.cc). A detector reads a handful of paths of every record;
-// FindField looks at each of the record's top-level keys for each path, while one pass over the
-// keys can set aside, per first path segment, the one or two keys a path can go through.
+// detection code; intel.cc's MatchRecord uses it). A detector reads a handful of paths of every
+// record; FindField looks at each of the record's top-level keys for each path, while one pass over
+// the keys can set aside, per first path segment, the one or two keys a path can go through.
 
 #include <boost/json/object.hpp>
 #include <span>
