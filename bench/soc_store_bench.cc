@@ -7,10 +7,18 @@
 //
 //   soc_store_bench [--mb N | --gb G | --records N] [--work DIR] [--data DIR] [--keep]
 //                   [--rules DIR]... [--no-sync] [--batch N] [--skip-peers] [--ingest-only]
-//                   [--search-only] [--bloom-bits B] [--max-rules N]
+//                   [--search-only] [--bloom-bits B] [--max-rules N] [--dump-detections FILE]
+//                   [--intel-feed FILE]
 //
 // --max-rules N keeps N of the loadable Sigma rules, every (loaded / N)-th in load order, so the
 // logsources keep their shares (issue 5's condition is 1,000 rules loaded).
+//
+// --dump-detections FILE writes every detection of the ingest, one JSON line each in the order
+// produced, so two builds' detections can be compared byte for byte; the bench's clock then
+// stands still at the data's end (Record::received_ms, the time of records that carry none, and
+// correlation Flush), so two runs of one build write the same file.
+// --intel-feed FILE adds a seccloud-format feed "extra" (e.g. indicators taken from the data, so
+// that intel matching is exercised far more than the real feeds' few hits).
 //
 // Without --data it runs bench/loggen.py into WORK/data (reused when the manifest matches).
 
@@ -77,6 +85,8 @@ struct Options {
   size_t batch = 4096;       // socd's pipeline batch
   size_t max_rules = 0;      // > 0: keep this many of the loaded Sigma rules, evenly spread
   bool prepare = true;       // LogStore::Prepare each record after Normalize (socd's path too)
+  fs::path dump_detections;  // non-empty: every detection as a JSON line
+  fs::path intel_feed;       // non-empty: an extra seccloud-format intel feed
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -408,11 +418,15 @@ int Main(int argc, char** argv) {
       o.max_rules = std::stoul(next());
     } else if (a == "--no-prepare") {
       o.prepare = false;
+    } else if (a == "--dump-detections") {
+      o.dump_detections = next();
+    } else if (a == "--intel-feed") {
+      o.intel_feed = next();
     } else {
       Die("unknown option " + a +
           " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
           "--no-sync, --skip-peers, --ingest-only, --search-only, --bloom-bits B, --batch N, "
-          "--max-rules N, --no-prepare)");
+          "--max-rules N, --no-prepare, --dump-detections FILE, --intel-feed FILE)");
     }
   }
   if (o.rules.empty()) o.rules.push_back(fs::path(SECCLOUD_SHARED_DATA) / "sigma" / "rules");
@@ -497,6 +511,12 @@ int Main(int argc, char** argv) {
   feed("signature-base-c2", "signature-base/c2-iocs.txt", soc::IntelFormat::kLokiC2);
   feed("urlhaus", "urlhaus/urlhaus-filter.txt", soc::IntelFormat::kAdblock);
   feed("urlhaus-domains", "urlhaus/urlhaus-filter-domains.txt", soc::IntelFormat::kDomainList);
+  if (!o.intel_feed.empty()) {
+    soc::IntelFeed f;
+    f.name = "extra";
+    f.path = o.intel_feed.string();
+    feeds.push_back(std::move(f));
+  }
   soc::IntelLoadReport intel_report;
   auto intel = soc::LoadIntel(feeds, &intel_report);
   if (!intel) Die("intel: " + intel.error().ToString());
@@ -541,6 +561,11 @@ int Main(int argc, char** argv) {
   std::vector<soc::Detection> found;
   std::map<std::string, uint64_t> detections_by_rule;
   uint64_t detections = 0, intel_hits = 0, unparsed = 0, records = 0, raw_bytes = 0;
+  std::FILE* dump = nullptr;
+  if (!o.dump_detections.empty()) {
+    dump = std::fopen(o.dump_detections.c_str(), "w");
+    if (dump == nullptr) Die("cannot write " + o.dump_detections.string());
+  }
   char* line = nullptr;
   size_t cap = 0;
   const double wall0 = Now(), cpu0 = ProcessCpu();
@@ -548,7 +573,7 @@ int Main(int argc, char** argv) {
   bool done = false;
   while (!done) {
     double c = ThreadCpu();
-    const int64_t now_ms = NowMs();
+    const int64_t now_ms = dump != nullptr ? m.end_ms : NowMs();
     // A fresh Record per line, and the previous batch freed here, as socd does (its receivers
     // build a Record per line; its commit thread frees each batch). Reusing the Records measured
     // slower overall (33 k vs 41-43 k records/s per core on 256 MiB): each record's old JSON tree
@@ -665,6 +690,29 @@ int Main(int argc, char** argv) {
     intel_hits += found.size() - sigma_found;
     detections += found.size();
     for (const auto& d : found) ++detections_by_rule[d.ruleset + " " + d.rule_title];
+    if (dump != nullptr) {
+      for (const auto& d : found) {
+        json::object j;
+        j["rule_id"] = d.rule_id;
+        j["rule_title"] = d.rule_title;
+        j["ruleset"] = d.ruleset;
+        j["level"] = soc::LevelName(d.level);
+        json::array tags;
+        for (const auto& t : d.tags) tags.emplace_back(t);
+        j["tags"] = std::move(tags);
+        j["time_ms"] = d.time_ms;
+        j["tenant"] = d.tenant;
+        j["entity"] = d.entity;
+        j["terminal"] = d.terminal;
+        json::array evidence;
+        for (uint64_t e : d.evidence) evidence.emplace_back(e);
+        j["evidence"] = std::move(evidence);
+        j["context"] = d.context;
+        j["resolves"] = d.resolves;
+        const std::string text = json::serialize(j);
+        std::fprintf(dump, "%s\n", text.c_str());
+      }
+    }
     records += batch.size();
     if (Now() > next_report) {
       next_report += 30;
@@ -674,6 +722,7 @@ int Main(int argc, char** argv) {
     }
   }
   std::free(line);
+  if (dump != nullptr && std::fclose(dump) != 0) Die("write " + o.dump_detections.string());
   {
     const double c = ThreadCpu(), w = Now();
     if (auto s = store->Flush(); !s) Die("flush: " + s.error().ToString());

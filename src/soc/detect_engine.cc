@@ -17,6 +17,20 @@ struct Bucket {
   std::vector<uint32_t> scans;  // FieldScan indexes
 };
 
+// Looked up by the record's string_view itself: no key string is built per record.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// The buckets of one Windows channel: for every event of the channel, and by event id.
+struct ChannelBuckets {
+  std::unique_ptr<Bucket> any;  // null: no rule names the channel without event ids
+  std::unordered_map<int64_t, Bucket> by_event_id;
+};
+
 }  // namespace
 
 struct DetectionEngine::Impl {
@@ -25,13 +39,14 @@ struct DetectionEngine::Impl {
   std::unique_ptr<Correlator> correlator;
   sigma_internal::ProgramSet programs;
   std::unique_ptr<sigma_internal::ProgramEvaluator> eval;
-  std::unordered_map<std::string, Bucket> buckets;  // "d:<dataset>", "c:<channel>", "e:<ch>#<id>"
-  std::vector<uint32_t> full_mask;                  // by rule: every prefilter clause's bit
-  std::vector<uint32_t> stamp;                      // by rule: generation when made a candidate
-  std::vector<uint32_t> mask_generation, mask;      // by rule: clauses seen to hold this record
+  // The bucket of LogsourceKeys' "d:<dataset>", "c:<channel>" and "e:<channel>#<id>".
+  StringMap<Bucket> by_dataset;
+  StringMap<ChannelBuckets> by_channel;
+  std::vector<uint32_t> full_mask;              // by rule: every prefilter clause's bit
+  std::vector<uint32_t> stamp;                  // by rule: generation when made a candidate
+  std::vector<uint32_t> mask_generation, mask;  // by rule: clauses seen to hold this record
   uint32_t generation = 0;
   std::vector<uint32_t> candidates;
-  std::string key;
 };
 
 DetectionEngine::DetectionEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -76,8 +91,20 @@ Result<std::unique_ptr<DetectionEngine>> DetectionEngine::Create(
     impl->full_mask[i] =
         prog.clause_count >= 32 ? UINT32_MAX : (uint32_t{1} << prog.clause_count) - 1;
     for (const auto& alt : rules->rules[i].compiled->logsource.alts) {
-      for (const auto& k : sigma_internal::LogsourceKeys(alt)) {
-        Bucket& b = impl->buckets[k];
+      // The buckets of LogsourceKeys(alt), in its order.
+      std::vector<Bucket*> alt_buckets;
+      if (alt.channel.empty()) {
+        alt_buckets.push_back(&impl->by_dataset[alt.dataset]);
+      } else if (alt.event_ids.empty()) {
+        auto& any = impl->by_channel[alt.channel].any;
+        if (any == nullptr) any = std::make_unique<Bucket>();
+        alt_buckets.push_back(any.get());
+      } else {
+        ChannelBuckets& c = impl->by_channel[alt.channel];
+        for (int64_t id : alt.event_ids) alt_buckets.push_back(&c.by_event_id[id]);
+      }
+      for (Bucket* bucket : alt_buckets) {
+        Bucket& b = *bucket;
         if (prog.clause_count == 0) {
           if (b.always.empty() || b.always.back() != i) b.always.push_back(i);
           continue;
@@ -139,30 +166,28 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
     m.generation = 1;
   }
   m.candidates.clear();
-  auto visit = [&](const std::string& key) {
-    auto it = m.buckets.find(key);
-    if (it == m.buckets.end()) return;
-    for (uint32_t i : it->second.always) {
+  auto visit = [&](const Bucket& b) {
+    for (uint32_t i : b.always) {
       if (m.stamp[i] != m.generation) {
         m.stamp[i] = m.generation;
         m.candidates.push_back(i);
       }
     }
-    for (uint32_t s : it->second.scans) m.eval->Scan(s);
+    for (uint32_t s : b.scans) m.eval->Scan(s);
   };
-  std::string& k = m.key;
   const std::string_view ds = ctx.dataset();
   if (!ds.empty()) {
-    k.assign("d:").append(ds);
-    visit(k);
+    if (auto it = m.by_dataset.find(ds); it != m.by_dataset.end()) visit(it->second);
   }
   const std::string_view ch = ctx.channel_lower();
   if (!ch.empty()) {
-    k.assign("c:").append(ch);
-    visit(k);
-    if (ctx.event_id() >= 0) {
-      k.assign("e:").append(ch).append("#").append(std::to_string(ctx.event_id()));
-      visit(k);
+    const int64_t event_id = ctx.event_id();
+    if (auto it = m.by_channel.find(ch); it != m.by_channel.end()) {
+      const ChannelBuckets& c = it->second;
+      if (c.any != nullptr) visit(*c.any);
+      if (event_id >= 0) {
+        if (auto e = c.by_event_id.find(event_id); e != c.by_event_id.end()) visit(e->second);
+      }
     }
   }
   // A rule is a candidate once each of its clauses has a predicate that holds. Rules of other

@@ -10,6 +10,7 @@
 
 #include "core/prefix_table.h"
 #include "core/text.h"
+#include "soc/detect_fields.h"
 
 namespace seccloud::soc {
 namespace {
@@ -77,6 +78,18 @@ std::optional<std::string> NormalizeIndicatorDomain(std::string_view s, std::str
   // A single label ("com") would match a whole top-level domain: almost certainly a mistake.
   if (labels < 2) return *why = "is a single-label domain (would match a whole TLD)", std::nullopt;
   return out;
+}
+
+// s.find_first_of(set) as one loop over s (libstdc++'s searches the set with a memchr call for
+// each byte of s; MatchRecord runs this over every URL).
+template <size_t N>
+size_t FindAnyOf(std::string_view s, const char (&set)[N]) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    for (size_t k = 0; k + 1 < N; ++k) {
+      if (s[i] == set[k]) return i;
+    }
+  }
+  return std::string_view::npos;
 }
 
 int DefaultPort(std::string_view scheme) {
@@ -153,7 +166,7 @@ bool NormalizeUrlKey(std::string_view url, std::string* key, std::string_view* h
   std::string_view scheme;
   // A scheme is letters, digits, '+', '-', '.' before the first ':', followed by "//"; anything
   // else (a "://" later in the path) leaves the URL schemeless, as feeds write them.
-  const size_t colon = url.find_first_of(":/?#");
+  const size_t colon = FindAnyOf(url, ":/?#");
   if (colon != std::string_view::npos && colon > 0 && colon <= 16 && url[colon] == ':' &&
       url.substr(colon + 1, 2) == "//") {
     bool ok = (url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z');
@@ -168,7 +181,7 @@ bool NormalizeUrlKey(std::string_view url, std::string* key, std::string_view* h
     }
   }
   if (scheme.empty() && rest.starts_with("//")) rest.remove_prefix(2);
-  const size_t auth_end = std::min(rest.find_first_of("/?#"), rest.size());
+  const size_t auth_end = std::min(FindAnyOf(rest, "/?#"), rest.size());
   std::string_view authority = rest.substr(0, auth_end);
   std::string_view tail = rest.substr(auth_end);
   if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
@@ -314,7 +327,69 @@ size_t IntelSet::LookupIp(const IpAddress& address, std::vector<const IntelEntry
   return n;
 }
 
+namespace {
+
+// IpAddress::Parse's answer for text without a ':' — exactly four decimal octets of at most 255,
+// none with a leading zero — without its copy and inet_pton call: most looked-up values are
+// IPv4 addresses, and parsing them was a fifth of MatchRecord. The address in host byte order.
+std::optional<uint32_t> ParseIpv4(std::string_view text) {
+  if (text.size() < 7 || text.size() > 15) return std::nullopt;
+  uint32_t address = 0;
+  size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) {
+      if (i >= text.size() || text[i] != '.') return std::nullopt;
+      ++i;
+    }
+    const size_t begin = i;
+    uint32_t value = 0;
+    while (i < text.size() && i - begin < 3 && text[i] >= '0' && text[i] <= '9') {
+      value = value * 10 + static_cast<uint32_t>(text[i] - '0');
+      ++i;
+    }
+    if (i == begin || value > 255 || (text[begin] == '0' && i - begin > 1)) return std::nullopt;
+    address = address << 8 | value;
+  }
+  if (i != text.size()) return std::nullopt;
+  return address;
+}
+
+}  // namespace
+
+size_t IntelSet::LookupIpv4(uint32_t address, std::vector<const IntelEntry*>* out) const {
+  // KeyOf(IpAddress::V4(address), length), without the IpAddress and its byte loop.
+  auto key_of = [](uint32_t a) {
+    IpKey key;
+    key.v4 = true;
+    key.bytes[0] = static_cast<uint8_t>(a >> 24);
+    key.bytes[1] = static_cast<uint8_t>(a >> 16);
+    key.bytes[2] = static_cast<uint8_t>(a >> 8);
+    key.bytes[3] = static_cast<uint8_t>(a);
+    return key;
+  };
+  size_t n = 0;
+  if (!ips_.empty()) {
+    const IpKey key = key_of(address);
+    if (ip_filter_.MayContain(IpKeyHash{}(key))) {
+      const auto it = ips_.find(key);
+      if (it != ips_.end()) n += Collect(it->second, out);
+    }
+  }
+  for (const auto& prefix : prefixes_) {
+    if (!prefix.v4) continue;
+    const uint32_t mask = prefix.length == 0 ? 0 : ~uint32_t{0} << (32 - prefix.length);
+    const IpKey key = key_of(address & mask);
+    if (!ip_filter_.MayContain(IpKeyHash{}(key))) continue;
+    const auto it = prefix.networks.find(key);
+    if (it != prefix.networks.end()) n += Collect(it->second, out);
+  }
+  return n;
+}
+
+// LookupIp(IpAddress::Parse(text)): an address without a ':' is IPv4 or none.
 size_t IntelSet::LookupIp(std::string_view ip, std::vector<const IntelEntry*>* out) const {
+  if (const auto v4 = ParseIpv4(ip)) return LookupIpv4(*v4, out);
+  if (ip.find(':') == std::string_view::npos) return 0;
   const auto a = IpAddress::Parse(ip);
   return a ? LookupIp(*a, out) : 0;
 }
@@ -326,21 +401,29 @@ size_t IntelSet::LookupDomain(std::string_view domain, std::vector<const IntelEn
   if (domain.size() > 2 && domain.front() == '[' && domain.back() == ']') {
     return LookupIp(domain.substr(1, domain.size() - 2), out);
   }
-  if ((domain[0] >= '0' && domain[0] <= '9') || domain.find(':') != std::string_view::npos) {
-    if (const auto a = IpAddress::Parse(domain)) return LookupIp(*a, out);
-  }
+  // One pass lowers the name and notes its dots and whether it has a ':'.
   char buf[kMaxDomainBytes];
-  for (size_t i = 0; i < domain.size(); ++i) buf[i] = Lower(domain[i]);
+  uint8_t dots[kMaxDomainBytes];  // offsets (< 253)
+  size_t dot_count = 0;
+  bool colon = false;
+  for (size_t i = 0; i < domain.size(); ++i) {
+    const char c = domain[i];
+    buf[i] = Lower(c);
+    if (c == '.') dots[dot_count++] = static_cast<uint8_t>(i);
+    colon = colon || c == ':';
+  }
+  if ((domain[0] >= '0' && domain[0] <= '9') || colon) {
+    if (const auto v4 = ParseIpv4(domain)) return LookupIpv4(*v4, out);
+    if (colon) {
+      if (const auto a = IpAddress::Parse(domain)) return LookupIp(*a, out);
+    }
+  }
   const std::string_view name(buf, domain.size());
-  // The name itself, then each parent domain of at least two labels.
-  size_t n = 0;
-  size_t pos = 0;
-  while (true) {
-    const std::string_view suffix = name.substr(pos);
-    const size_t dot = suffix.find('.');
-    if (dot == std::string_view::npos) break;  // a single label is never indexed
-    n += LookupString(domains_, suffix, out);
-    pos += dot + 1;
+  // The name itself, then each parent domain of at least two labels (a suffix with a dot left).
+  if (dot_count == 0) return 0;  // a single label is never indexed
+  size_t n = LookupString(domains_, name, out);
+  for (size_t k = 0; k + 1 < dot_count; ++k) {
+    n += LookupString(domains_, name.substr(dots[k] + 1u), out);
   }
   return n;
 }
@@ -801,13 +884,6 @@ Result<std::shared_ptr<const IntelSet>> LoadIntel(const std::vector<IntelFeed>& 
 
 namespace {
 
-constexpr std::array<std::string_view, 3> kIpFields = {"source.ip", "destination.ip", "client.ip"};
-constexpr std::array<std::string_view, 4> kDomainFields = {
-    "url.domain", "destination.domain", "dns.question.name", "tls.client.server_name"};
-constexpr std::array<std::string_view, 6> kHashFields = {"file.hash.sha256",  "file.hash.sha1",
-                                                         "file.hash.md5",     "process.hash.sha256",
-                                                         "process.hash.sha1", "process.hash.md5"};
-
 boost::json::value Json(std::string_view s) {
   return boost::json::value(boost::json::string_view(s.data(), s.size()));
 }
@@ -824,7 +900,7 @@ struct Hit {
 constexpr std::array<std::string_view, 10> kSegments = {
     "source", "destination", "client", "related", "url", "dns", "tls", "file", "process", "host"};
 
-// SegmentBit runs for every top-level key of every record: the first byte picks the (at most
+// SegmentOf runs for every top-level key of every record: the first byte picks the (at most
 // two) segments worth comparing. Built from kSegments; a third segment with the same first byte
 // fails the build.
 constexpr uint8_t kNoSegment = 0xff;
@@ -843,27 +919,76 @@ constexpr auto kSegmentsByFirstByte = [] {
 // with kSegments[i] followed by '.' or nothing (no segment has a '.'). Tested that way, a key
 // whose first byte starts no segment — most keys — costs one table load, not a search for its
 // first '.' (a memchr call per top-level key of every record was ~30 % of MatchRecord).
-uint32_t SegmentBit(std::string_view path) {
+constexpr uint8_t SegmentOf(std::string_view path) {
   if (!path.empty()) {
     for (const uint8_t i : kSegmentsByFirstByte[static_cast<unsigned char>(path[0])]) {
       if (i == kNoSegment) break;
-      const std::string_view seg = kSegments[i];
-      if (path.starts_with(seg) && (path.size() == seg.size() || path[seg.size()] == '.')) {
-        return uint32_t{1} << i;
+      if (detect_internal::InSegment(path, kSegments[i])) return i;
+    }
+  }
+  return kNoSegment;
+}
+
+// A path MatchRecord reads, with its segment worked out when compiled.
+struct FieldPath {
+  consteval FieldPath(const char* p) : path(p), segment(SegmentOf(path)) {  // NOLINT: implicit
+    if (segment == kNoSegment) throw "the path's first segment is not in kSegments";
+  }
+  std::string_view path;
+  uint8_t segment;
+};
+
+constexpr FieldPath kIpFields[] = {"source.ip", "destination.ip", "client.ip"};
+constexpr FieldPath kDomainFields[] = {"url.domain", "destination.domain", "dns.question.name",
+                                       "tls.client.server_name"};
+constexpr FieldPath kHashFields[] = {"file.hash.sha256",  "file.hash.sha1",
+                                     "file.hash.md5",     "process.hash.sha256",
+                                     "process.hash.sha1", "process.hash.md5"};
+constexpr FieldPath kUrlFields[] = {"url.full", "url.original"};
+constexpr FieldPath kRelatedIp = "related.ip", kRelatedHosts = "related.hosts",
+                    kUrlDomain = "url.domain", kSourceIp = "source.ip", kClientIp = "client.ip",
+                    kHostName = "host.name";
+
+// The record's top-level keys sorted by segment, in one pass over them (detect_fields.h): each
+// lookup then looks at the one or two keys of its path's segment instead of FindField's pass over
+// all of them (a proxy event has ~14).
+class TopLevelKeys {
+ public:
+  explicit TopLevelKeys(const boost::json::object& fields) : fields_(fields) {
+    for (const auto& kv : fields) {
+      const uint8_t i = SegmentOf(std::string_view(kv.key().data(), kv.key().size()));
+      if (i == kNoSegment) continue;
+      if (count_[i] < kKeysPerSegment) {
+        keys_[i][count_[i]++] = &kv;
+      } else {
+        crowded_ |= uint32_t{1} << i;
       }
     }
   }
-  return ~uint32_t{0};  // not a listed segment: always looked up
-}
 
-uint32_t SegmentsPresent(const boost::json::object& fields) {
-  uint32_t present = 0;
-  for (const auto& kv : fields) {
-    const std::string_view key(kv.key().data(), kv.key().size());
-    present |= SegmentBit(key) & ((uint32_t{1} << kSegments.size()) - 1);
+  // FindField(fields, path).
+  const boost::json::value* Find(const FieldPath& path) const {
+    const uint8_t i = path.segment;
+    if (count_[i] == 0) return nullptr;
+    if ((crowded_ >> i & 1) != 0) return FindField(fields_, path.path);
+    return detect_internal::FindAmong(std::span(keys_[i].data(), count_[i]), path.path);
   }
-  return present;
-}
+
+  std::string_view String(const FieldPath& path) const {
+    const auto* v = Find(path);
+    if (v == nullptr) return {};
+    if (const auto* s = v->if_string()) return std::string_view(*s);
+    return {};
+  }
+
+ private:
+  static constexpr uint8_t kKeysPerSegment = 2;  // more (a hand-made record): FindField decides
+  const boost::json::object& fields_;
+  std::array<std::array<const boost::json::key_value_pair*, kKeysPerSegment>, kSegments.size()>
+      keys_{};
+  std::array<uint8_t, kSegments.size()> count_{};
+  uint32_t crowded_ = 0;
+};
 
 }  // namespace
 
@@ -878,36 +1003,23 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     }
     found.clear();
   };
-  // FindField, skipping paths whose first segment no top-level key has.
-  struct Lookup {
-    const boost::json::object& fields;
-    uint32_t present;
-    const boost::json::value* Find(std::string_view path) const {
-      return (present & SegmentBit(path)) != 0 ? FindField(fields, path) : nullptr;
-    }
-    std::string_view String(std::string_view path) const {
-      const auto* v = Find(path);
-      if (v == nullptr) return {};
-      if (const auto* s = v->if_string()) return std::string_view(*s);
-      return {};
-    }
-  } const look{record.fields, SegmentsPresent(record.fields)};
-  for (std::string_view f : kIpFields) {
+  const TopLevelKeys look(record.fields);
+  for (const FieldPath& f : kIpFields) {
     const std::string_view v = look.String(f);
-    if (!v.empty() && intel.LookupIp(v, &found) > 0) take(f, v);
+    if (!v.empty() && intel.LookupIp(v, &found) > 0) take(f.path, v);
   }
-  if (const auto* related = look.Find("related.ip"); related && related->is_array()) {
+  if (const auto* related = look.Find(kRelatedIp); related && related->is_array()) {
     for (const auto& item : related->get_array()) {
       if (const auto* s = item.if_string(); s && intel.LookupIp(*s, &found) > 0) {
         take("related.ip", *s);
       }
     }
   }
-  for (std::string_view f : kDomainFields) {
+  for (const FieldPath& f : kDomainFields) {
     const std::string_view v = look.String(f);
-    if (!v.empty() && intel.LookupDomain(v, &found) > 0) take(f, v);
+    if (!v.empty() && intel.LookupDomain(v, &found) > 0) take(f.path, v);
   }
-  if (const auto* related = look.Find("related.hosts"); related && related->is_array()) {
+  if (const auto* related = look.Find(kRelatedHosts); related && related->is_array()) {
     for (const auto& item : related->get_array()) {
       if (const auto* s = item.if_string(); s && intel.LookupDomain(*s, &found) > 0) {
         take("related.hosts", *s);
@@ -919,14 +1031,13 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
   // One key and one joined URL per field: a hit keeps views into them until the Detections are
   // built. Per thread, so that a record's URLs cost no allocation once they have grown.
   thread_local std::string keys[2], joined_urls[2];
-  constexpr std::string_view kUrlFields[2] = {"url.full", "url.original"};
   for (size_t i = 0; i < 2; ++i) {
-    const std::string_view f = kUrlFields[i];
+    const std::string_view f = kUrlFields[i].path;
     std::string& key = keys[i];
-    std::string_view v = look.String(f);
+    std::string_view v = look.String(kUrlFields[i]);
     if (v.empty()) continue;
     if (v[0] == '/' && !v.starts_with("//")) {
-      const std::string_view host = look.String("url.domain");
+      const std::string_view host = look.String(kUrlDomain);
       if (host.empty()) continue;
       joined_urls[i].assign("//").append(host).append(v);
       v = joined_urls[i];
@@ -936,21 +1047,21 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     if (intel.LookupUrlKey(key, &found) > 0) take(f, v);
     if (intel.LookupDomain(host, &found) > 0) take(f, host);
   }
-  for (std::string_view f : kHashFields) {
+  for (const FieldPath& f : kHashFields) {
     const std::string_view v = look.String(f);
-    if (!v.empty() && intel.LookupHash(v, &found) > 0) take(f, v);
+    if (!v.empty() && intel.LookupHash(v, &found) > 0) take(f.path, v);
   }
   if (hits.empty()) return;
 
-  std::string_view entity_field = "source.ip";
-  std::string_view terminal = look.String("source.ip");
+  std::string_view entity_field = kSourceIp.path;
+  std::string_view terminal = look.String(kSourceIp);
   if (terminal.empty()) {
-    entity_field = "client.ip";
-    terminal = look.String("client.ip");
+    entity_field = kClientIp.path;
+    terminal = look.String(kClientIp);
   }
   if (terminal.empty()) {
-    entity_field = "host.name";
-    terminal = look.String("host.name");
+    entity_field = kHostName.path;
+    terminal = look.String(kHostName);
   }
   for (const Hit& h : hits) {
     const IntelEntry& e = *h.entry;

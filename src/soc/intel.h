@@ -176,6 +176,8 @@ class IntelSet {
   };
 
   size_t Collect(uint32_t first, std::vector<const IntelEntry*>* out) const;
+  // LookupIp of an IPv4 address (host byte order).
+  size_t LookupIpv4(uint32_t address, std::vector<const IntelEntry*>* out) const;
   size_t LookupString(const StringIndex& index, std::string_view key,
                       std::vector<const IntelEntry*>* out) const;
   static IpKey KeyOf(const IpAddress& a, unsigned length);

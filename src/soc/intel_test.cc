@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/text.h"
+
 namespace seccloud::soc {
 namespace {
 
@@ -290,10 +292,10 @@ Record MakeRecord() {
   return r;
 }
 
-// MatchRecord skips a path when no top-level key has its first segment: keys spelled with dots
-// ("destination.ip"), as objects ("dns": {"question.name": …}), segments sharing a first byte
-// ("dns", "destination") and keys that only start like a segment ("destinationx") must be told
-// apart exactly as FindField finds them.
+// MatchRecord looks a path up only through the top-level keys of its first segment: keys spelled
+// with dots ("destination.ip"), as objects ("dns": {"question.name": …}), segments sharing a first
+// byte ("dns", "destination") and keys that only start like a segment ("destinationx") must be
+// told apart exactly as FindField finds them.
 TEST(IntelMatch, TopLevelKeysOfEverySpellingAreLookedUp) {
   auto set = Build({{Feed("c2"), kSeccloudFeed}});
   ASSERT_TRUE(set);
@@ -325,6 +327,91 @@ TEST(IntelMatch, TopLevelKeysOfEverySpellingAreLookedUp) {
     std::vector<Detection> out;
     MatchRecord(*set, r, &out);
     EXPECT_EQ(out.size(), c.hits) << c.fields;
+  }
+}
+
+// MatchRecord's first step into the record chooses among the top-level keys of the path's first
+// segment, which must be FindField's choice: the longest key that is the path or a prefix of it
+// whose value is an object, whatever other keys the record has.
+TEST(IntelMatch, TopLevelKeyChoiceIsFindFieldsChoice) {
+  auto set = Build({{Feed("c2"), kSeccloudFeed}});
+  ASSERT_TRUE(set);
+  struct Case {
+    const char* fields;
+    const char* atomic;  // seccloud.intel.atomic of the one detection; "" when none
+  };
+  const Case kCases[] = {
+      // "source.ip" is longer than "source": it wins, whichever comes first.
+      {R"({"source":{"ip":"203.0.113.7"},"source.ip":"198.51.99.1"})", ""},
+      {R"({"source.ip":"198.51.99.1","source":{"ip":"203.0.113.7"}})", ""},
+      {R"({"source":{"ip":"198.51.99.1"},"source.ip":"203.0.113.7"})", "203.0.113.7"},
+      // A prefix whose value is not an object is passed over for a shorter one.
+      {R"({"source":{"ip":"203.0.113.7"},"source.ip":1})", ""},
+      {R"({"url":{"domain":"x.evil.example"},"url.domain.extra":"x"})", "x.evil.example"},
+      {R"({"url.domain":{"a":1},"url":{"domain":"x.evil.example"}})", ""},
+      {R"({"dns.question":"x","dns":{"question":{"name":"x.evil.example"}}})", "x.evil.example"},
+      {R"({"dns.question":{"name":"x.evil.example"},"dns":7})", "x.evil.example"},
+      // More keys in one segment than MatchRecord sorts: FindField itself decides.
+      {R"({"url":{"full":"http://a.example/"},"url.original":"/x","url.zz":1,)"
+       R"("url.domain":"x.evil.example"})",
+       "x.evil.example"},
+      {R"({"destination":{"port":1},"destination.port":2,"destination.x":3,)"
+       R"("destination.ip":"203.0.113.7"})",
+       "203.0.113.7"},
+      // Keys that only start like a segment, or sit deeper, are not top-level candidates.
+      {R"({"sourcey":{"ip":"203.0.113.7"},"x":{"source.ip":"203.0.113.7"}})", ""},
+  };
+  for (const Case& c : kCases) {
+    Record r;
+    r.seq = 1;
+    r.fields = boost::json::parse(c.fields).as_object();
+    std::vector<Detection> out;
+    MatchRecord(*set, r, &out);
+    if (*c.atomic == '\0') {
+      EXPECT_TRUE(out.empty()) << c.fields;
+      continue;
+    }
+    ASSERT_EQ(out.size(), 1u) << c.fields;
+    const auto* atomic = FindField(out[0].context, "seccloud.intel.atomic");
+    ASSERT_NE(atomic, nullptr);
+    EXPECT_EQ(atomic->as_string(), c.atomic) << c.fields;
+  }
+}
+
+// LookupIp reads IPv4 text itself; it must accept exactly what IpAddress::Parse accepts. With
+// 0.0.0.0/0 and ::/0 in the feed every address hits, so a hit says the text was parsed.
+TEST(IntelMatch, IpTextParsedExactlyAsIpAddressParse) {
+  auto set = Build({{Feed("all"), "0.0.0.0/0\n::/0\n"}});
+  ASSERT_TRUE(set);
+  auto check = [&](const std::string& text) {
+    std::vector<const IntelEntry*> out;
+    const bool hit = set->LookupIp(text, &out) > 0;
+    EXPECT_EQ(hit, IpAddress::Parse(text).has_value()) << Quote(text);
+  };
+  for (const char* text :
+       {"1.2.3.4",    "0.0.0.0",    "255.255.255.255",  "256.1.1.1",  "1.2.3",
+        "1.2.3.4.",   ".1.2.3.4",   "01.2.3.4",         "1.02.3.4",   "1.2.3.00",
+        "1.2.3.0",    "10.0.0.10",  "1..2.3",           "1.2.3.4 ",   " 1.2.3.4",
+        "1.2.3.4a",   "1.2.3.1000", "1000.2.3.4",       "99.999.9.9", "1.2.3.-4",
+        "+1.2.3.4",   "",           "1234567890123456", "1.2.3.4\0",  "::ffff:1.2.3.4",
+        "2001:db8::1"}) {
+    check(text);
+  }
+  check(std::string("1.2.3.4\0", 8));
+  check(std::string("1.2\0.3.4", 8));
+  // Every short string over the characters that matter, from a fixed seed.
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  constexpr std::string_view kAlphabet = "0123456789.:0125.";
+  for (int i = 0; i < 200'000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::string text;
+    const size_t len = x % 18;
+    uint64_t y = x;
+    for (size_t k = 0; k < len; ++k) {
+      y = y * 6364136223846793005ull + 1442695040888963407ull;
+      text.push_back(kAlphabet[(y >> 33) % kAlphabet.size()]);
+    }
+    check(text);
   }
 }
 
