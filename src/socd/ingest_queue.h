@@ -31,16 +31,20 @@ struct IngestItem {
   // The position to save once this record is durable ("" for network sources, which have none).
   std::string checkpoint_key;
   std::string checkpoint_value;
+  bool datagram = false;  // set by IngestQueue::TryPush: counted apart from what can wait
 };
 
 // Thread-safe; many producers, one consumer.
 class IngestQueue {
  public:
   // At most `capacity` records. Producers that can wait (Push, PushSome: TCP, TLS, tailers) are
-  // also held back once the queued records take `max_bytes` (their items and raw text; a record
-  // always fits into an empty queue): an input that is far ahead of the pipeline then waits in
+  // also held back once their queued records take `max_bytes` (items and raw text; a record
+  // always fits when none of theirs is queued): an input that is far ahead of the pipeline then waits in
   // its socket or file rather than in socd's memory. TryPush (UDP, which cannot wait) is bounded
-  // by `capacity` alone, so a burst of datagrams is dropped no sooner than without it.
+  // by `capacity` alone, so a burst of datagrams is dropped no sooner than without it; the
+  // datagrams' bytes are counted apart, so a flood of them never holds the waiting producers back
+  // (their bound counts only their own items: TCP, TLS and the spool keep their share of the
+  // record slots while UDP is flooded, as they did before the byte bound).
   explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX)
       : capacity_(capacity), max_bytes_(max_bytes) {}
 
@@ -63,7 +67,10 @@ class IngestQueue {
     const size_t bytes = Bytes(item);
     std::lock_guard lock(mu_);
     if (closed_ || items_.size() >= capacity_) return false;
-    PushLocked(item, bytes);
+    item.datagram = true;
+    items_.push_back(std::move(item));
+    datagram_bytes_ += bytes;
+    not_empty_.notify_one();
     return true;
   }
 
@@ -101,7 +108,8 @@ class IngestQueue {
     if (items_.empty()) return !closed_;
     out->reserve(std::min(max, items_.size()));
     while (!items_.empty() && out->size() < max) {
-      bytes_ -= std::min(bytes_, Bytes(items_.front()));
+      size_t& counter = items_.front().datagram ? datagram_bytes_ : bytes_;
+      counter -= std::min(counter, Bytes(items_.front()));
       out->push_back(std::move(items_.front()));
       items_.pop_front();
     }
@@ -122,14 +130,15 @@ class IngestQueue {
     return items_.size();
   }
   size_t capacity() const { return capacity_; }
+  // Bytes() of every queued item, datagrams included.
   size_t bytes() const {
     std::lock_guard lock(mu_);
-    return bytes_;
+    return bytes_ + datagram_bytes_;
   }
 
  private:
   bool HasRoom(size_t bytes) const {
-    return items_.size() < capacity_ && (items_.empty() || bytes_ + bytes <= max_bytes_);
+    return items_.size() < capacity_ && (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
   }
   void PushLocked(IngestItem& item, size_t bytes) {
     items_.push_back(std::move(item));
@@ -143,7 +152,8 @@ class IngestQueue {
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   std::deque<IngestItem> items_;
-  size_t bytes_ = 0;  // Bytes() of the items queued
+  size_t bytes_ = 0;           // Bytes() of the queued items that could wait (Push, PushSome)
+  size_t datagram_bytes_ = 0;  // Bytes() of the queued datagrams (TryPush)
   bool closed_ = false;
 };
 

@@ -233,6 +233,35 @@ TEST(IngestQueueTest, WaitingProducersAreBoundedByBytesDatagramsOnlyByRecords) {
   EXPECT_EQ(next, 4u);
 }
 
+// Review of socd10: datagrams' bytes once counted against the waiting producers' bound, so a UDP
+// flood shut TCP, TLS and the spool out of the queue while datagrams still got in.
+TEST(IngestQueueTest, DatagramsBytesDoNotHoldWaitingProducersBack) {
+  IngestItem probe;
+  probe.record.raw.assign(1000, 'x');
+  const size_t one = IngestQueue::Bytes(probe);
+  IngestQueue q(100, 2 * one + one / 2);
+  for (int i = 0; i < 10; ++i) {  // ten datagrams: four times the byte bound
+    IngestItem d;
+    d.record.raw.assign(1000, 'd');
+    ASSERT_TRUE(q.TryPush(d));
+  }
+  EXPECT_EQ(q.bytes(), 10 * one);
+  IngestItem tcp;
+  tcp.record.raw.assign(1000, 't');
+  EXPECT_TRUE(q.Push(tcp, std::chrono::milliseconds(0)));  // failed when datagrams counted
+  IngestItem tcp2;
+  tcp2.record.raw.assign(1000, 't');
+  EXPECT_TRUE(q.Push(tcp2, std::chrono::milliseconds(0)));
+  IngestItem tcp3;
+  tcp3.record.raw.assign(1000, 't');
+  EXPECT_FALSE(q.Push(tcp3, std::chrono::milliseconds(0)));  // its own bound still holds
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 100, std::chrono::milliseconds(0)));
+  EXPECT_EQ(out.size(), 12u);
+  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_TRUE(q.Push(tcp3, std::chrono::milliseconds(0)));
+}
+
 TEST(ApiTest, TimeBounds) {
   int64_t t = 0;
   const int64_t now = 1'000'000'000'000;
