@@ -213,5 +213,60 @@ TEST_F(PipelineTest, AGroupStaysWithinItsRecordLimit) {
   EXPECT_EQ((*cps)["src"], std::to_string(kRecords - 1));
 }
 
+// The prepared hand-over is bounded by what the normalised records hold (Record::MemoryBytes),
+// not by their raw bytes: ~8 KiB Windows events whose JSON is an array of zeros hold ~170 KiB
+// each once normalised, so 500 of them (4 MiB raw, ~85 MiB normalised) fill the 64 MiB bound
+// and the next record waits until the commit stage takes them; counting raw bytes, it would be
+// handed over at once (4 MiB + 8 KiB is far from 64 MiB, 502 records from 8,192).
+TEST_F(PipelineTest, PreparedRecordsAreBoundedByWhatTheyHoldNotByTheirRawBytes) {
+  GatedStore& store = *store_;
+  IngestQueue& queue = queue_;
+  Pipeline& pipeline = *pipeline_;
+  auto hostile = [](int n) {
+    IngestItem item;
+    item.record.format = soc::Format::kWindowsEvent;
+    item.record.source = "test";
+    item.record.received_ms = 1'780'000'000'000;
+    std::string& raw = item.record.raw;
+    raw = R"({"Event":{"System":{"EventID":4624,"EventRecordID":)" + std::to_string(n) +
+          R"(},"EventData":{"A":"1"}},"Unused":[0)";
+    while (raw.size() + 4 <= (size_t{8} << 10)) raw += ",0";
+    raw += "]}";
+    return item;
+  };
+  {
+    soc::Record probe = hostile(0).record;
+    soc::Normalize(probe);
+    ASSERT_TRUE(probe.parsed);
+    ASSERT_GE(probe.MemoryBytes(), size_t{150} << 10) << "the records no longer test the bound";
+  }
+  pipeline.Start();
+  IngestItem first = Item(0);
+  ASSERT_TRUE(queue.TryPush(first));  // committed alone; the store holds that commit
+  store.WaitEntered();
+  constexpr int kMany = 500;
+  std::vector<IngestItem> items;
+  for (int i = 1; i <= kMany; ++i) items.push_back(hostile(i));
+  size_t next = 0;
+  ASSERT_TRUE(queue.PushSome(items, &next));  // one batch: pushed at once, popped at once
+  ASSERT_EQ(next, items.size());
+  for (int i = 0; i < 6000 && pipeline.counters().prepared.load() < kMany + 1u; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(pipeline.counters().prepared.load(), kMany + 1u);
+  // One more record, right away (before idle ticks could fill the 16 batches of the hand-over).
+  IngestItem last = hostile(kMany + 1);
+  ASSERT_TRUE(queue.TryPush(last));
+  for (int i = 0; i < 100 && pipeline.counters().prepared.load() < kMany + 2u; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 1u)
+      << "the hand-over took a record past 64 MiB of normalised records";
+  // Released, everything is stored, the held record included.
+  store.Release();
+  queue.Close();
+  pipeline.Join();
+  EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 2u);
+  EXPECT_EQ(pipeline.counters().records.load(), kMany + 2u);
+}
+
 }  // namespace
 }  // namespace seccloud::socd
