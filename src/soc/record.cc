@@ -240,7 +240,8 @@ void UseFieldArena(Record& r) {
   const size_t first = std::min<size_t>(base + factor * r.raw.size(), size_t{64} << 10);
   constexpr size_t kHead = (sizeof(FieldArena) + 15) / 16 * 16;
   void* mem = ::operator new(kHead + first);
-  auto* arena = new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first);
+  auto* arena =
+      new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first);
   // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
   // trivial, ~object does not visit the values (the Record owns the arena: record.h).
   Rebind(r.fields, boost::json::object(boost::json::storage_ptr(&arena->resource)));

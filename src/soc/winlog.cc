@@ -459,8 +459,9 @@ void NormalizeWindowsEvent(Record& r) {
   constexpr size_t kScratchBytes = 32 << 10;
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
-  const json::storage_ptr doc_storage =
-      r.raw.size() <= internal::kWinlogArenaDocBytes ? r.fields.storage() : json::storage_ptr(&scratch);
+  const json::storage_ptr doc_storage = r.raw.size() <= internal::kWinlogArenaDocBytes
+                                            ? r.fields.storage()
+                                            : json::storage_ptr(&scratch);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());

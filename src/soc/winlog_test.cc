@@ -258,7 +258,8 @@ TEST(WinlogTest, MemoryBytesCountsTheFieldArena) {
 
   const Record small = Normalize(kSysmon);
   ASSERT_TRUE(small.parsed);
-  EXPECT_GE(small.MemoryBytes(), sizeof(Record) + small.raw.capacity() + 2560 + 5 * small.raw.size());
+  EXPECT_GE(small.MemoryBytes(),
+            sizeof(Record) + small.raw.capacity() + 2560 + 5 * small.raw.size());
   EXPECT_LE(small.MemoryBytes(), size_t{16} << 10) << small.MemoryBytes();
 
   // A move takes the arena and its count along; a copy's fields are on the default heap (not
