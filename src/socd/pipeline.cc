@@ -25,12 +25,15 @@ constexpr size_t kPreparedRecords = 2 * kBatch;
 constexpr size_t kPreparedBatches = 16;  // bounds the idle ticks (empty batches) too
 constexpr size_t kGroupRecords = 4 * kBatch;
 // The memory of one group's records (Record::MemoryBytes: raw and the normalised fields' arena).
-constexpr size_t kGroupBytes = 32 << 20;
+// Usual records hold 4–10 KiB each once normalised (an EVE record ~9.5 KiB by UseFieldArena's
+// sizes), so the record bounds decide under usual load (16,384 EVE records ~155 MiB) and these
+// byte bounds only under records that are large or hostile once normalised.
+constexpr size_t kGroupBytes = 128 << 20;
 // The memory of the records waiting prepared, as Record::MemoryBytes counts it (raw text and the
 // arena of their normalised fields; the store's prepared copy of them is not counted): the record
 // bound alone would let 8,192 records of 64 KiB each hold 1 GiB here, and a bound on raw bytes
 // would let hostile records (~8 KiB JSON arrays of zeros, ~20× that once normalised) hold more.
-constexpr size_t kPreparedBytes = 64 << 20;
+constexpr size_t kPreparedBytes = 256 << 20;
 // Stored groups waiting for detection: detection of one overlaps the commit of the next.
 constexpr size_t kStoredGroups = 1;
 // How long the pipeline must have had no records before the freed heap is handed back.

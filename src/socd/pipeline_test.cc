@@ -239,33 +239,39 @@ TEST_F(PipelineTest, PreparedRecordsAreBoundedByWhatTheyHoldNotByTheirRawBytes) 
     soc::Normalize(probe);
     ASSERT_TRUE(probe.parsed);
     ASSERT_GE(probe.MemoryBytes(), size_t{150} << 10) << "the records no longer test the bound";
+    ASSERT_LE(probe.MemoryBytes(), size_t{250} << 10) << "a batch of them no longer fits alone";
   }
+  // Two batches of 1,000: each alone is under the 256 MiB of the hand-over (so the first goes in
+  // even after idle ticks), both together are over it; their raw text is 16 MiB in all. Built
+  // before the pipeline starts, so that nothing waits on the test's own work.
+  constexpr int kEach = 1000;
+  std::vector<IngestItem> first_batch, second_batch;
+  for (int i = 1; i <= kEach; ++i) first_batch.push_back(hostile(i));
+  for (int i = 1; i <= kEach; ++i) second_batch.push_back(hostile(kEach + i));
   pipeline.Start();
   IngestItem first = Item(0);
   ASSERT_TRUE(queue.TryPush(first));  // committed alone; the store holds that commit
   store.WaitEntered();
-  constexpr int kMany = 500;
-  std::vector<IngestItem> items;
-  for (int i = 1; i <= kMany; ++i) items.push_back(hostile(i));
   size_t next = 0;
-  ASSERT_TRUE(queue.PushSome(items, &next));  // one batch: pushed at once, popped at once
-  ASSERT_EQ(next, items.size());
-  for (int i = 0; i < 6000 && pipeline.counters().prepared.load() < kMany + 1u; ++i)
+  ASSERT_TRUE(queue.PushSome(first_batch, &next));  // one batch: pushed at once, popped at once
+  ASSERT_EQ(next, first_batch.size());
+  for (int i = 0; i < 20000 && pipeline.counters().prepared.load() < kEach + 1u; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_EQ(pipeline.counters().prepared.load(), kMany + 1u);
-  // One more record, right away (before idle ticks could fill the 16 batches of the hand-over).
-  IngestItem last = hostile(kMany + 1);
-  ASSERT_TRUE(queue.TryPush(last));
-  for (int i = 0; i < 100 && pipeline.counters().prepared.load() < kMany + 2u; ++i)
+  ASSERT_EQ(pipeline.counters().prepared.load(), kEach + 1u);
+  next = 0;
+  ASSERT_TRUE(queue.PushSome(second_batch, &next));
+  ASSERT_EQ(next, second_batch.size());
+  for (int i = 0; i < 200 && pipeline.counters().prepared.load() < 2 * kEach + 1u; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 1u)
-      << "the hand-over took a record past 64 MiB of normalised records";
+  EXPECT_EQ(pipeline.counters().prepared.load(), kEach + 1u)
+      << "the hand-over took a batch past 256 MiB of normalised records";
+  constexpr int kMany = 2 * kEach;
   // Released, everything is stored, the held record included.
   store.Release();
   queue.Close();
   pipeline.Join();
-  EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 2u);
-  EXPECT_EQ(pipeline.counters().records.load(), kMany + 2u);
+  EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 1u);
+  EXPECT_EQ(pipeline.counters().records.load(), kMany + 1u);
 }
 
 }  // namespace
