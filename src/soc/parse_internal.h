@@ -14,6 +14,10 @@
 
 namespace seccloud::soc::internal {
 
+// A Windows event of up to this many raw bytes is parsed in the record's field arena, which
+// UseFieldArena sizes for it (winlog.cc, record.cc); a larger one is parsed in scratch memory.
+inline constexpr size_t kWinlogArenaDocBytes = size_t{8} << 10;
+
 // "The record carries no usable time": Normalize() then takes received_ms.
 inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 

@@ -171,9 +171,45 @@ Record& Record::operator=(Record&& o) noexcept {
   return *this;
 }
 
-void FieldArenaDeleter::operator()(boost::json::monotonic_resource* arena) const {
-  arena->~monotonic_resource();  // frees the blocks it added past the first
+// What a field arena took from the heap: the monotonic resource's upstream, forwarding to
+// ::operator new as Boost.JSON's default resource does. Only the arena's own thread allocates
+// from it (record.h), so the count is a plain size_t.
+class CountingUpstream final : public boost::json::memory_resource {
+ public:
+  explicit CountingUpstream(size_t taken) : taken_(taken) {}
+  size_t taken() const { return taken_; }
+
+ private:
+  void* do_allocate(size_t n, size_t /*align*/) override {
+    void* p = ::operator new(n);
+    taken_ += n;
+    return p;
+  }
+  // Unsized: Boost 1.81's monotonic_resource::release passes a block's usable size, not the size
+  // it allocated.
+  void do_deallocate(void* p, size_t /*n*/, size_t /*align*/) override { ::operator delete(p); }
+  bool do_is_equal(const boost::json::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  size_t taken_;
+};
+
+struct FieldArena {
+  FieldArena(unsigned char* first, size_t first_bytes, size_t allocated)
+      : upstream(allocated), resource(first, first_bytes, boost::json::storage_ptr(&upstream)) {}
+
+  CountingUpstream upstream;  // declared first: the resource frees its blocks into it
+  boost::json::monotonic_resource resource;
+};
+
+void FieldArenaDeleter::operator()(FieldArena* arena) const {
+  arena->~FieldArena();  // frees the blocks the resource added past the first
   ::operator delete(static_cast<void*>(arena));
+}
+
+size_t Record::MemoryBytes() const {
+  return sizeof(Record) + raw.capacity() + (arena_ ? arena_->upstream.taken() : 0);
 }
 
 void UseFieldArena(Record& r) {
@@ -195,20 +231,20 @@ void UseFieldArena(Record& r) {
     case Format::kSuricataEve:
       base = 3584, factor = 4;
       break;
-    case Format::kWindowsEvent:  // the document is in the arena up to 8 KiB (winlog.cc)
-      base = 2560, factor = r.raw.size() <= (8 << 10) ? 5 : 2;
+    case Format::kWindowsEvent:  // the document is in the arena up to kWinlogArenaDocBytes
+      base = 2560, factor = r.raw.size() <= internal::kWinlogArenaDocBytes ? 5 : 2;
       break;
     default:
       break;
   }
   const size_t first = std::min<size_t>(base + factor * r.raw.size(), size_t{64} << 10);
-  constexpr size_t kHead = (sizeof(boost::json::monotonic_resource) + 15) / 16 * 16;
+  constexpr size_t kHead = (sizeof(FieldArena) + 15) / 16 * 16;
   void* mem = ::operator new(kHead + first);
   auto* arena =
-      new (mem) boost::json::monotonic_resource(static_cast<unsigned char*>(mem) + kHead, first);
+      new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first);
   // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
   // trivial, ~object does not visit the values (the Record owns the arena: record.h).
-  Rebind(r.fields, boost::json::object(boost::json::storage_ptr(arena)));
+  Rebind(r.fields, boost::json::object(boost::json::storage_ptr(&arena->resource)));
   r.arena_.reset(arena);  // after the old fields, which may have used the old arena
 }
 

@@ -14,10 +14,6 @@
 #include <string>
 #include <string_view>
 
-namespace boost::json {
-class monotonic_resource;
-}  // namespace boost::json
-
 namespace seccloud::soc {
 
 // The largest raw record ingest accepts; a longer line is cut here and the record marked
@@ -37,9 +33,11 @@ enum class Format : uint8_t {
 const char* FormatName(Format format);  // "seccloud-event", "syslog", "json", "eve", …
 bool ParseFormatName(std::string_view name, Format* out);
 
-// Frees a Record's field arena (record.cc): the resource and its first block are one allocation.
+// A Record's field arena (record.cc): a monotonic resource, the counter of what it took from the
+// heap, and its first block, in one allocation.
+struct FieldArena;
 struct FieldArenaDeleter {
-  void operator()(boost::json::monotonic_resource* arena) const;
+  void operator()(FieldArena* arena) const;
 };
 
 struct Record {
@@ -61,6 +59,15 @@ struct Record {
   Record& operator=(Record&& other) noexcept;
   ~Record() = default;
 
+  // The heap bytes this record holds, for bounds on memory (socd's pipeline): sizeof(Record),
+  // raw's capacity and every byte its field arena took from the heap (its first block and each
+  // block it added past it, counted as they are added: no walk over the fields). Normalize's
+  // fields can be many times the raw size (a JSON array of 8 KiB of zeros is 4,000 values of
+  // 16+ bytes each), so a bound on raw bytes does not bound them. Fields on the default heap (a
+  // copy's, or fields set without Normalize) and the short strings source, peer and tenant are
+  // not counted.
+  size_t MemoryBytes() const;
+
   // The store's sequence number: unique within one store, increasing in the order records were
   // appended; 0 until LogStore::Append assigns it. Alerts cite their evidence by it.
   uint64_t seq = 0;
@@ -78,7 +85,7 @@ struct Record {
   friend void UseFieldArena(Record& r);
   // The storage of `fields` when Normalize() built them, else null. Declared before `fields`
   // so that it outlives them.
-  std::unique_ptr<boost::json::monotonic_resource, FieldArenaDeleter> arena_;
+  std::unique_ptr<FieldArena, FieldArenaDeleter> arena_;
 
  public:
   // Normalised fields (ECS, nested objects). Always holds "@timestamp", "event.dataset",

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "soc/parse.h"
 #include "soc/parse_testing.h"
 
 namespace seccloud::soc {
@@ -161,6 +162,29 @@ TEST(RecordTest, CopiesNeverShareTheFieldArena) {
   UseFieldArena(again);
   EXPECT_TRUE(again.fields.empty());
   EXPECT_NE(again.fields.storage().get(), heap.get());
+}
+
+// A plain JSON record of ~8 KiB of an array of zeros holds ~20x its raw size once normalised;
+// MemoryBytes says so (socd bounds its queues by it), where raw's size would say 8 KiB.
+TEST(RecordTest, MemoryBytesCountsNormalizedJson) {
+  Record r;
+  r.format = Format::kJson;
+  r.received_ms = 1'700'000'000'000;
+  r.raw = R"({"message":"m","zeros":[0)";
+  while (r.raw.size() + 4 <= (size_t{8} << 10)) r.raw += ",0";
+  r.raw += "]}";
+  EXPECT_EQ(r.MemoryBytes(), sizeof(Record) + r.raw.capacity());
+  Normalize(r);
+  ASSERT_TRUE(r.parsed);
+  EXPECT_GE(r.MemoryBytes(), 10 * r.raw.size()) << r.MemoryBytes();
+
+  Record line;
+  line.format = Format::kJson;
+  line.received_ms = 1'700'000'000'000;
+  line.raw = R"({"message":"a short event","source":{"ip":"10.0.0.1"}})";
+  Normalize(line);
+  ASSERT_TRUE(line.parsed);
+  EXPECT_LE(line.MemoryBytes(), size_t{8} << 10) << line.MemoryBytes();
 }
 
 }  // namespace

@@ -448,18 +448,20 @@ void NormalizeWindowsEvent(Record& r) {
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
-  // An event of up to kArenaDocBytes is parsed in the record's arena (UseFieldArena sizes it
+  // An event of up to kWinlogArenaDocBytes is parsed in the record's arena (UseFieldArena sizes it
   // for the document and the fields): an EventData object of scalars is then moved into the
   // fields whole instead of copied value by value (Builder::TakeWhole); the rest of the document
-  // stays unused there, a few KiB for a usual event. A larger document is scratch, in a
-  // per-thread buffer dropped at once (larger still spill to the heap, freed with `scratch`), so
-  // that a kept record never holds several times its raw size: its values are copied.
-  constexpr size_t kArenaDocBytes = 8 << 10;
+  // stays unused there, a few KiB for a usual event, but up to ~20× the raw size for a hostile
+  // one (8 KiB of an array of zeros in an unused key: 16+ bytes per value); Record::MemoryBytes
+  // counts it, and socd bounds its queues by that. A larger document is scratch, in a per-thread
+  // buffer dropped at once (larger still spill to the heap, freed with `scratch`), so that past
+  // 8 KiB a kept record holds only the values copied into its fields, not the document.
   constexpr size_t kScratchBytes = 32 << 10;
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
-  const json::storage_ptr doc_storage =
-      r.raw.size() <= kArenaDocBytes ? r.fields.storage() : json::storage_ptr(&scratch);
+  const json::storage_ptr doc_storage = r.raw.size() <= internal::kWinlogArenaDocBytes
+                                            ? r.fields.storage()
+                                            : json::storage_ptr(&scratch);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());

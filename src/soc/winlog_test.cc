@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "soc/parse_internal.h"
 #include "soc/parse_testing.h"
 
 namespace seccloud::soc {
@@ -216,6 +217,62 @@ TEST(WinlogTest, EventDataTakenWholeEqualsItemByItem) {
   const Record r = Normalize(R"({"Event":{"System":{"EventID":1},"EventData":{"Image":"i.exe"}}})");
   EXPECT_EQ(Str(r, "process.executable"), "i.exe");
   EXPECT_EQ(Str(r, "winlog.event_data.Image"), "i.exe");
+}
+
+// The whole-take fast path really ran: Boost.JSON's parser sizes an object for every member it
+// read, duplicates included, so the parsed {"A":"1","B":"2","A":"3"} has capacity 3 and size 2;
+// taken whole, winlog.event_data keeps that table, where the item-by-item copy (an event past
+// kWinlogArenaDocBytes, parsed in scratch) reserves the 2 members it copies.
+TEST(WinlogTest, EventDataFastPathKeepsTheParsedTable) {
+  const std::string head = R"({"Event":{"System":{"EventID":4688,"Channel":"Security")";
+  const std::string tail = R"(},"EventData":{"A":"1","B":"2","A":"3"}}})";
+  const std::string pad = R"(,"Padding":")" + std::string(9000, 'p') + "\"";
+  const Record taken = Normalize(head + tail);
+  const Record copied = Normalize(head + pad + tail);
+  ASSERT_GT(copied.raw.size(), internal::kWinlogArenaDocBytes);
+  const auto* a = FindField(taken.fields, "winlog.event_data");
+  const auto* b = FindField(copied.fields, "winlog.event_data");
+  ASSERT_TRUE(a != nullptr && a->is_object()) << boost::json::serialize(taken.fields);
+  ASSERT_TRUE(b != nullptr && b->is_object()) << boost::json::serialize(copied.fields);
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(a->as_object().size(), 2u);
+  EXPECT_EQ(a->as_object().capacity(), 3u) << "EventData was not taken whole";
+  EXPECT_EQ(b->as_object().capacity(), 2u);
+}
+
+// Record::MemoryBytes counts what Normalize built, not only raw: a hostile event of ~8 KiB (its
+// document parsed in the record's arena, an array of zeros in a key nobody reads) holds >= 10x
+// its raw size; a usual event a few KiB.
+TEST(WinlogTest, MemoryBytesCountsTheFieldArena) {
+  std::string hostile = R"({"Event":{"System":{"EventID":4624,"Channel":"Security"},)"
+                        R"("EventData":{"A":"1"}},"Unused":[0)";
+  while (hostile.size() + 4 <= internal::kWinlogArenaDocBytes) hostile += ",0";
+  hostile += "]}";
+  ASSERT_LE(hostile.size(), internal::kWinlogArenaDocBytes);
+  ASSERT_GT(hostile.size(), internal::kWinlogArenaDocBytes - 8);
+  const Record big = Normalize(hostile);
+  ASSERT_TRUE(big.parsed) << Str(big, "seccloud.soc.parse_error");
+  EXPECT_GE(big.MemoryBytes(), 10 * big.raw.size()) << big.MemoryBytes();
+  // More than the first block (2,560 + 5 x raw): the blocks the arena added are counted.
+  EXPECT_GT(big.MemoryBytes(), sizeof(Record) + big.raw.capacity() + 2560 + 5 * big.raw.size());
+
+  const Record small = Normalize(kSysmon);
+  ASSERT_TRUE(small.parsed);
+  EXPECT_GE(small.MemoryBytes(),
+            sizeof(Record) + small.raw.capacity() + 2560 + 5 * small.raw.size());
+  EXPECT_LE(small.MemoryBytes(), size_t{16} << 10) << small.MemoryBytes();
+
+  // A move takes the arena and its count along; a copy's fields are on the default heap (not
+  // counted), and a record never normalised holds its raw text only.
+  Record moved = Normalize(hostile);
+  const size_t before = moved.MemoryBytes();
+  const Record now(std::move(moved));
+  EXPECT_EQ(now.MemoryBytes(), before);
+  const Record copy(now);  // NOLINT(performance-unnecessary-copy-initialization)
+  EXPECT_EQ(copy.MemoryBytes(), sizeof(Record) + copy.raw.capacity());
+  Record bare;
+  bare.raw = hostile;
+  EXPECT_EQ(bare.MemoryBytes(), sizeof(Record) + bare.raw.capacity());
 }
 
 }  // namespace

@@ -24,10 +24,16 @@ constexpr auto kBatchWait = std::chrono::milliseconds(50);
 constexpr size_t kPreparedRecords = 2 * kBatch;
 constexpr size_t kPreparedBatches = 16;  // bounds the idle ticks (empty batches) too
 constexpr size_t kGroupRecords = 4 * kBatch;
-constexpr size_t kGroupBytes = 32 << 20;  // raw bytes of one group
-// Raw bytes of the records waiting prepared (the store's prepared copy of them as much again):
-// the record bound alone would let 8,192 records of 64 KiB each hold 1 GiB here.
-constexpr size_t kPreparedBytes = 64 << 20;
+// The memory of one group's records (Record::MemoryBytes: raw and the normalised fields' arena).
+// Usual records hold 4–10 KiB each once normalised (an EVE record ~9.5 KiB by UseFieldArena's
+// sizes), so the record bounds decide under usual load (16,384 EVE records ~155 MiB) and these
+// byte bounds only under records that are large or hostile once normalised.
+constexpr size_t kGroupBytes = 128 << 20;
+// The memory of the records waiting prepared, as Record::MemoryBytes counts it (raw text and the
+// arena of their normalised fields; the store's prepared copy of them is not counted): the record
+// bound alone would let 8,192 records of 64 KiB each hold 1 GiB here, and a bound on raw bytes
+// would let hostile records (~8 KiB JSON arrays of zeros, ~20× that once normalised) hold more.
+constexpr size_t kPreparedBytes = 256 << 20;
 // Stored groups waiting for detection: detection of one overlaps the commit of the next.
 constexpr size_t kStoredGroups = 1;
 // How long the pipeline must have had no records before the freed heap is handed back.
@@ -228,7 +234,7 @@ void Pipeline::PrepareLoop() {
       Prepare(item);
       if (tenants) Attribute(item.record, tenants);
       store_.Prepare(item.record, &prepared);
-      batch_bytes += item.record.raw.size();
+      batch_bytes += item.record.MemoryBytes();
     }
     std::unique_lock lock(prepared_mu_);
     // An empty batch still goes through: it is stage 3's tick for correlation windows. A batch
@@ -241,7 +247,7 @@ void Pipeline::PrepareLoop() {
     prepared_records_ += batch.size();
     prepared_bytes_ += batch_bytes;
     counters_.prepared.fetch_add(batch.size(), std::memory_order_relaxed);
-    prepared_.push_back({std::move(batch), std::move(prepared)});
+    prepared_.push_back({std::move(batch), std::move(prepared), batch_bytes});
     prepared_ready_.notify_one();
     batch = {};
   }
@@ -274,10 +280,8 @@ void Pipeline::CommitLoop() {
       while (!prepared_.empty()) {
         ParsedBatch& next = prepared_.front();
         if (count > 0 && (count + next.items.size() > kGroupRecords || bytes >= kGroupBytes)) break;
-        size_t next_bytes = 0;
-        for (const IngestItem& item : next.items) next_bytes += item.record.raw.size();
-        bytes += next_bytes;
-        prepared_bytes_ -= next_bytes;
+        bytes += next.bytes;
+        prepared_bytes_ -= next.bytes;
         prepared_records_ -= next.items.size();
         count += next.items.size();
         batches.push_back(std::move(next));

@@ -103,10 +103,11 @@ class Pipeline {
   struct ParsedBatch {
     std::vector<IngestItem> items;
     soc::PreparedBatch prepared;
+    size_t bytes = 0;  // its records' Record::MemoryBytes when they were handed over
   };
   std::deque<ParsedBatch> prepared_;  // guarded by prepared_mu_
   size_t prepared_records_ = 0;       // guarded by prepared_mu_
-  size_t prepared_bytes_ = 0;         // their raw bytes; guarded by prepared_mu_
+  size_t prepared_bytes_ = 0;         // their MemoryBytes; guarded by prepared_mu_
   bool prepared_done_ = false;        // guarded by prepared_mu_
   std::mutex stored_mu_;
   std::condition_variable stored_ready_;

@@ -213,5 +213,66 @@ TEST_F(PipelineTest, AGroupStaysWithinItsRecordLimit) {
   EXPECT_EQ((*cps)["src"], std::to_string(kRecords - 1));
 }
 
+// The prepared hand-over is bounded by what the normalised records hold (Record::MemoryBytes),
+// not by their raw bytes: ~8 KiB Windows events whose JSON is an array of zeros hold ~170 KiB
+// each once normalised, so 500 of them (4 MiB raw, ~85 MiB normalised) fill the 64 MiB bound
+// and the next record waits until the commit stage takes them; counting raw bytes, it would be
+// handed over at once (4 MiB + 8 KiB is far from 64 MiB, 502 records from 8,192).
+TEST_F(PipelineTest, PreparedRecordsAreBoundedByWhatTheyHoldNotByTheirRawBytes) {
+  GatedStore& store = *store_;
+  IngestQueue& queue = queue_;
+  Pipeline& pipeline = *pipeline_;
+  auto hostile = [](int n) {
+    IngestItem item;
+    item.record.format = soc::Format::kWindowsEvent;
+    item.record.source = "test";
+    item.record.received_ms = 1'780'000'000'000;
+    std::string& raw = item.record.raw;
+    raw = R"({"Event":{"System":{"EventID":4624,"EventRecordID":)" + std::to_string(n) +
+          R"(},"EventData":{"A":"1"}},"Unused":[0)";
+    while (raw.size() + 4 <= (size_t{8} << 10)) raw += ",0";
+    raw += "]}";
+    return item;
+  };
+  {
+    soc::Record probe = hostile(0).record;
+    soc::Normalize(probe);
+    ASSERT_TRUE(probe.parsed);
+    ASSERT_GE(probe.MemoryBytes(), size_t{150} << 10) << "the records no longer test the bound";
+    ASSERT_LE(probe.MemoryBytes(), size_t{250} << 10) << "a batch of them no longer fits alone";
+  }
+  // Two batches of 1,000: each alone is under the 256 MiB of the hand-over (so the first goes in
+  // even after idle ticks), both together are over it; their raw text is 16 MiB in all. Built
+  // before the pipeline starts, so that nothing waits on the test's own work.
+  constexpr int kEach = 1000;
+  std::vector<IngestItem> first_batch, second_batch;
+  for (int i = 1; i <= kEach; ++i) first_batch.push_back(hostile(i));
+  for (int i = 1; i <= kEach; ++i) second_batch.push_back(hostile(kEach + i));
+  pipeline.Start();
+  IngestItem first = Item(0);
+  ASSERT_TRUE(queue.TryPush(first));  // committed alone; the store holds that commit
+  store.WaitEntered();
+  size_t next = 0;
+  ASSERT_TRUE(queue.PushSome(first_batch, &next));  // one batch: pushed at once, popped at once
+  ASSERT_EQ(next, first_batch.size());
+  for (int i = 0; i < 20000 && pipeline.counters().prepared.load() < kEach + 1u; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(pipeline.counters().prepared.load(), kEach + 1u);
+  next = 0;
+  ASSERT_TRUE(queue.PushSome(second_batch, &next));
+  ASSERT_EQ(next, second_batch.size());
+  for (int i = 0; i < 200 && pipeline.counters().prepared.load() < 2 * kEach + 1u; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(pipeline.counters().prepared.load(), kEach + 1u)
+      << "the hand-over took a batch past 256 MiB of normalised records";
+  constexpr int kMany = 2 * kEach;
+  // Released, everything is stored, the held record included.
+  store.Release();
+  queue.Close();
+  pipeline.Join();
+  EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 1u);
+  EXPECT_EQ(pipeline.counters().records.load(), kMany + 1u);
+}
+
 }  // namespace
 }  // namespace seccloud::socd
