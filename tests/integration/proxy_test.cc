@@ -106,6 +106,11 @@ class RawClient {
       const int got = ReadSome(deadline);
       if (got < 0) return std::nullopt;
       if (got == 0) {
+        // Beast completes a parser that got no bytes at all on EOF (an empty "200 OK").
+        if (!p.got_some()) {
+          error_ = "closed without a response";
+          return std::nullopt;
+        }
         boost::system::error_code ec;
         p.put_eof(ec);
         if (ec) {
