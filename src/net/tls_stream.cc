@@ -202,7 +202,10 @@ bool TlsStream::SendPendingNow(error_code& ec) {
 }
 
 size_t TlsStream::WriteNow(const WriteAction& action, error_code& ec) {
-  // Whatever is pending goes before new records, and only one sender at a time.
+  // Whatever is pending goes before new records, and only one sender at a time. With the lock
+  // held SendPendingNow is not called: without this, a caller's stale error would stand in
+  // for would_block.
+  ec = {};
   if (write_lock_.held || !SendPendingNow(ec)) {
     if (!ec) ec = asio::error::would_block;
     return 0;
@@ -216,7 +219,9 @@ size_t TlsStream::WriteNow(const WriteAction& action, error_code& ec) {
     ec = asio::error::would_block;
     return 0;
   }
-  // The records (or an alert) go now; what the kernel does not take stays pending.
+  // The records (or an alert) go now; what the kernel does not take stays pending. A send that
+  // fails here (the connection is dead) returns 0 with its error although SSL_write took n
+  // bytes: nothing more goes on this stream, so the n bytes are lost either way.
   SendPendingNow(ec);
   if (!ec) ec = result;
   return ec ? 0 : n;

@@ -79,7 +79,7 @@ HopByHopResult StripHopByHop(http::fields& fields) {
   return out;
 }
 
-void AddVia(http::fields& fields, unsigned version, std::string_view pseudonym) {
+bool AddVia(http::fields& fields, unsigned version, std::string_view pseudonym) {
   std::string entry = std::to_string(version / 10) + "." + std::to_string(version % 10) + " " +
                       std::string(pseudonym);
   // Several Via fields are one comma-separated list (RFC 9110 §5.3); keep them all, in order.
@@ -87,8 +87,13 @@ void AddVia(http::fields& fields, unsigned version, std::string_view pseudonym) 
   for (auto [it, end] = fields.equal_range(http::field::via); it != end; ++it) {
     if (!all.empty()) all += ", ";
     all += std::string(it->value());
+    if (all.size() > kMaxFieldBytes) return false;  // many Via fields: stop joining early
   }
-  fields.set(http::field::via, all.empty() ? entry : all + ", " + entry);
+  if (!all.empty()) all += ", ";
+  all += entry;
+  if (all.size() > kMaxFieldBytes) return false;
+  fields.set(http::field::via, all);
+  return true;
 }
 
 size_t CountFields(const http::fields& fields) {

@@ -3,6 +3,7 @@
 // forwarding a message, including every field the Connection header names, and adds Via.
 
 #include <boost/beast/http/fields.hpp>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -18,8 +19,15 @@ struct HopByHopResult {
 // chunked) is the caller's business: Beast's serializer re-frames the body.
 HopByHopResult StripHopByHop(boost::beast::http::fields& fields);
 
-// Appends "<version> <pseudonym>" to any Via the message already has ("1.1 seccloud").
-void AddVia(boost::beast::http::fields& fields, unsigned version, std::string_view pseudonym);
+// The longest field name or value Beast 1.81's fields can hold: it keeps "name: " and
+// "value\r\n" lengths in 16 bits and throws std::length_error for a longer one.
+inline constexpr size_t kMaxFieldBytes = 65535 - 2;
+
+// Appends "<version> <pseudonym>" to any Via the message already has ("1.1 seccloud"). False,
+// with `fields` unchanged, when the joined Via would be longer than kMaxFieldBytes (setting it
+// would throw): the caller refuses the message.
+[[nodiscard]] bool AddVia(boost::beast::http::fields& fields, unsigned version,
+                          std::string_view pseudonym);
 
 // The field names of `fields` count (each occurrence); used to bound header counts.
 size_t CountFields(const boost::beast::http::fields& fields);

@@ -73,28 +73,88 @@ constexpr size_t kResponseFirstRead = 16 * 1024;
 // max_header_size above 64 KiB one field of a client's request (or of an origin's response)
 // stopped a worker. Such a field is refused as an oversized header is (431 to a client, 502
 // for an origin's response).
+// Trailer fields of a chunked body come through on_field_impl too, and Beast 1.81 applies no
+// header_limit to them: their total is bounded here by the header limit (with the body buffer
+// bound of BodyBufferBound, which stops the bytes of an endless trailer from piling up).
 template <bool isRequest, class Body>
 class FieldBoundedParser : public http::parser<isRequest, Body> {
  public:
   using http::parser<isRequest, Body>::parser;
 
- private:
-  // basic_fields::new_element's bound: the name and ": " (or the value and CRLF) in a uint16_t.
-  static constexpr size_t kMaxFieldPart = std::numeric_limits<uint16_t>::max() - 2;
+  // Hides basic_parser::header_limit (not virtual, called on this type): the limit bounds the
+  // trailer too, and basic_parser keeps its own copy private.
+  void header_limit(std::uint32_t v) {
+    http::parser<isRequest, Body>::header_limit(v);
+    header_limit_ = v;
+  }
+  size_t header_limit_bytes() const { return header_limit_; }
+  // Why the last header_limit error came: one field longer than Beast's fields can hold, or
+  // trailer fields larger than the header limit (else the header itself was too large).
+  bool field_too_long() const { return field_too_long_; }
+  bool trailer_too_large() const { return trailer_too_large_; }
 
+ private:
   void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
                      boost::system::error_code& ec) override {
-    if (name_string.size() > kMaxFieldPart || value.size() > kMaxFieldPart) {
+    if (name_string.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
+      field_too_long_ = true;
       ec = http::error::header_limit;
       return;
     }
+    if (this->is_header_done()) {
+      trailer_bytes_ += name_string.size() + value.size() + 4;  // ": " and CRLF
+      if (trailer_bytes_ > header_limit_) {
+        trailer_too_large_ = true;
+        ec = http::error::header_limit;
+        return;
+      }
+    }
     this->get().insert(name, name_string, value);
   }
+
+  size_t header_limit_ = 8192;  // basic_parser's default
+  size_t trailer_bytes_ = 0;
+  bool field_too_long_ = false;
+  bool trailer_too_large_ = false;
 };
 template <class Body>
 using RequestParser = FieldBoundedParser<true, Body>;
 template <class Body>
 using ResponseParser = FieldBoundedParser<false, Body>;
+
+// While a body is read through the parser, what its buffer holds unparsed is at most one read
+// and a chunk header — except a chunked body's trailer section, which Beast parses only once it
+// is whole: an endless one grew the buffer without bound. For the scope of a body read the
+// buffer may hold what it has, a relay chunk more and the header limit (the trailer's bound);
+// beyond that Beast's read fails with buffer_overflow. The previous bound comes back after.
+class BodyBufferBound {
+ public:
+  BodyBufferBound(beast::flat_buffer& buf, size_t header_limit)
+      : buf_(buf), old_max_(buf.max_size()) {
+    buf_.max_size(std::max(buf.capacity(), buf.size() + kRelayChunk) + header_limit);
+  }
+  ~BodyBufferBound() { buf_.max_size(old_max_); }
+  BodyBufferBound(const BodyBufferBound&) = delete;
+  BodyBufferBound& operator=(const BodyBufferBound&) = delete;
+
+ private:
+  beast::flat_buffer& buf_;
+  size_t old_max_;
+};
+
+// The error text of a failed body read: a trailer too large gets its own.
+template <bool isRequest, class Body>
+std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
+                          const boost::system::error_code& ec) {
+  // buffer_overflow: BodyBufferBound's bound, reached only by a trailer section (or a chunk
+  // header line) still growing.
+  if (ec == http::error::buffer_overflow ||
+      (ec == http::error::header_limit && p.trailer_too_large()))
+    return "the chunked body's trailer fields are larger than max_header_size";
+  if (ec == http::error::header_limit && p.field_too_long())
+    return "a trailer field is longer than 65,533 bytes";
+  return ec.message();
+}
 
 tcp::endpoint ToAsio(const IpAddress& a, uint16_t port) {
   if (a.is_v4()) return {asio::ip::address_v4(a.v4()), port};
@@ -751,6 +811,7 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
   std::string body;
   bool oversize = false;
   ubuf.reserve(kRelayChunk);
+  const BodyBufferBound bound(ubuf, rp.header_limit_bytes());
   auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
   while (!rp.is_done() && !oversize) {
     res.body().data = chunk.get();
@@ -925,6 +986,7 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
   hold.active = true;
   auto& req = parser.get();
   cbuf.reserve(kRelayChunk);
+  const BodyBufferBound bound(cbuf, parser.header_limit_bytes());
   auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
   while (!parser.is_done() && hold.body.size() <= limit) {
     req.body().data = chunk.get();
@@ -1026,7 +1088,7 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(beast::tcp_stream& a, beas
 // Streams a message body from `in` to `out`, chunk by chunk (Beast's relay pattern).
 template <bool isRequest, class InStream, class OutStream>
 asio::awaitable<boost::system::error_code> RelayBody(
-    InStream& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
+    InStream& in, beast::flat_buffer& in_buf, FieldBoundedParser<isRequest, http::buffer_body>& p,
     OutStream& out, http::serializer<isRequest, http::buffer_body>& sr, milliseconds idle,
     uint64_t& bytes) {
   // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
@@ -1037,6 +1099,7 @@ asio::awaitable<boost::system::error_code> RelayBody(
   const auto remaining = p.content_length_remaining();
   const bool grow = !remaining || *remaining > in_buf.size();
   if (grow) in_buf.reserve(kRelayChunk);
+  const BodyBufferBound bound(in_buf, p.header_limit_bytes());
   RelayChunk chunk;
   do {
     if (!p.is_done()) {
@@ -1123,6 +1186,7 @@ struct Outbound {
   unsigned client_version = 11;
   bool has_body = false;
   bool expect_continue = false;  // cleared once the proxy has sent "100 Continue"
+  bool via_fits = true;          // false: the request is refused (431), see RefuseLongVia
   HopByHopResult hop;
 };
 
@@ -1172,6 +1236,11 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
                                     log.request_bytes);
     }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      x.failure_status = 431;  // the client's trailer, not the origin, is at fault
+      x.error = "reading the request body failed: " + BodyReadError(parser, ec);
+      co_return x;
+    }
     if (ec) {
       // A pooled connection the origin closed meanwhile: a request without a body can go again
       // on a fresh connection (nothing was consumed from the client).
@@ -1196,6 +1265,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       if (rec == beast::error::timeout) {
         x.failure_status = 504;
         x.error = "the upstream sent no response in time";
+      } else if (rec == http::error::header_limit && rp.field_too_long()) {
+        x.error = "the upstream response has a header field longer than 65,533 bytes";
       } else {
         x.error = "the upstream response is not valid: " + rec.message();
       }
@@ -1212,14 +1283,20 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       co_await http::async_write(client, interim, kTuple);
       continue;
     }
-    x.responded = true;
-    log.status = status;
     const bool upstream_keep = res.keep_alive();
     const bool res_chunked = rp.chunked();
     const bool length_known =
         rp.content_length().has_value() || res_chunked || head || status == 204 || status == 304;
     StripHopByHop(res.base());
-    AddVia(res.base(), res.version(), pc.via_name);
+    if (!AddVia(res.base(), res.version(), pc.via_name)) {
+      x.error =
+          "the upstream response's Via fields, with this proxy's entry, would be longer "
+          "than a field may be (65,533 bytes)";
+      co_return x;
+    }
+    // Transfer-Encoding went with the hop-by-hop fields: chunked(true) below sets a fresh one.
+    x.responded = true;
+    log.status = status;
     res.version(client_version == 10 ? 10 : 11);
     bool keep = out.client_keep_alive && !hop.upgrade_requested;
     if (status == 101) {
@@ -1233,6 +1310,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     if (status != 101) res.keep_alive(keep);
     http::serializer<false, http::buffer_body> rsr{res};
     boost::system::error_code bec;
+    std::string bec_text;     // a trailer too large is told apart from a network error
     bool body_whole = false;  // relayed by RelaySizedBody, which the parser does not see
     if (head || status == 204 || status == 304 || status == 101) {
       auto [hwec, hwn] = co_await WriteMessage<true>(client, rsr, pc.timeouts.body_idle);
@@ -1241,6 +1319,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
                !ScanBypassed(*scanner->config, res[http::field::content_type], log.host)) {
       const bool chunked_out = res.chunked();
       bec = co_await ScanAndRelay(client, upstream, ubuf, rp, pc, *scanner, chunked_out, x, log);
+      if (bec) bec_text = BodyReadError(rp, bec);
       if (!bec && x.malware) {
         // Nothing of the body reached the client; the caller answers with a block page.
         x.responded = false;
@@ -1257,10 +1336,11 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       } else {
         bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                         log.response_bytes);
+        if (bec) bec_text = BodyReadError(rp, bec);
       }
     }
     if (bec) {
-      x.error = "relaying the response failed: " + bec.message();
+      x.error = "relaying the response failed: " + (bec_text.empty() ? bec.message() : bec_text);
       co_return x;
     }
     if (status == 101) {
@@ -1276,9 +1356,10 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
 
 // Removes hop-by-hop fields, points the request at the origin and adds Via.
 // Sets *expect_continue when the client waits for "100 Continue" before sending its body.
+// Sets *via_fits to false when the joined Via would not fit in a field: the caller refuses.
 HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool chunked,
                                   bool has_body, const RequestTarget& target, const ProxyConfig& pc,
-                                  bool* expect_continue) {
+                                  bool* expect_continue, bool* via_fits) {
   const unsigned client_version = req.version();
   HopByHopResult hop = StripHopByHop(req.base());
   if (!pc.forward_xff) req.erase("X-Forwarded-For");
@@ -1294,8 +1375,8 @@ HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool ch
   req.set(http::field::host, target.authority());
   req.target(target.path);
   req.version(11);
-  AddVia(req.base(), client_version, pc.via_name);
-  if (chunked) req.chunked(true);
+  *via_fits = AddVia(req.base(), client_version, pc.via_name);
+  if (chunked) req.chunked(true);  // Transfer-Encoding went with the hop-by-hop fields
   if (hop.upgrade_requested) {
     req.set(http::field::connection, "upgrade");
     req.set(http::field::upgrade, hop.upgrade);
@@ -1312,8 +1393,8 @@ Outbound PrepareOutbound(RequestParser<http::buffer_body>& parser, const Request
   out.client_keep_alive = req.keep_alive();
   out.client_version = req.version();
   out.has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-  out.hop =
-      RewriteForUpstream(req, parser.chunked(), out.has_body, target, pc, &out.expect_continue);
+  out.hop = RewriteForUpstream(req, parser.chunked(), out.has_body, target, pc,
+                               &out.expect_continue, &out.via_fits);
   return out;
 }
 
@@ -1442,8 +1523,10 @@ class ClientSession {
         RequestLog log;
         log.action = "failed";
         log.verdict = "block";
-        log.reason = too_big ? std::string("the request header is larger than allowed")
-                             : "the request is not valid HTTP/1.1: " + ec.message();
+        log.reason = !too_big ? "the request is not valid HTTP/1.1: " + ec.message()
+                     : parser.field_too_long()
+                         ? std::string("a header field longer than 65,533 bytes")
+                         : std::string("the request header is larger than allowed");
         if (ic)
           FillTls(log, *ic);
         else
@@ -1687,6 +1770,7 @@ class ClientSession {
                                      const RequestTarget& target, RequestLog& log) {
     const ProxyConfig& pc = cfg_->proxy;
     Outbound out = PrepareOutbound(parser, target, pc);
+    if (!out.via_fits) co_return co_await RefuseLongVia(client_, log);
     UploadHold held;
     if (auto done = co_await ScreenUpload(client_, buffer_, parser, target, out, held, log))
       co_return *done;
@@ -2024,6 +2108,7 @@ class ClientSession {
                                    const RequestTarget& target, RequestLog& log, Intercept& ic) {
     const ProxyConfig& pc = cfg_->proxy;
     Outbound out = PrepareOutbound(parser, target, pc);
+    if (!out.via_fits) co_return co_await RefuseLongVia(client, log);
     UploadHold held;
     if (auto done = co_await ScreenUpload(client, buf, parser, target, out, held, log))
       co_return *done;
@@ -2107,8 +2192,11 @@ class ClientSession {
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
-      log.error = "reading the upload from the client failed: " + ec.message();
-      if (ec == beast::error::timeout) {
+      log.error = "reading the upload from the client failed: " + BodyReadError(parser, ec);
+      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        co_await Refuse(client, log, 431, "Request Header Fields Too Large",
+                        BodyReadError(parser, ec));
+      } else if (ec == beast::error::timeout) {
         const std::string reason = "the upload stalled: no body bytes for " +
                                    std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
         co_await Refuse(client, log, 408, "Request Timeout", reason);
@@ -2233,7 +2321,23 @@ class ClientSession {
     service_.metrics().failed.Increment();
     log.action = "failed";
     log.error = reason;
-    co_await Refuse(client, log, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", reason);
+    co_await Refuse(client, log, status,
+                    status == 504   ? "Gateway Timeout"
+                    : status == 431 ? "Request Header Fields Too Large"
+                                    : "Bad Gateway",
+                    reason);
+    co_return false;
+  }
+
+  // The request's Via fields and the proxy's entry joined would be longer than a field may be.
+  template <class Stream>
+  asio::awaitable<bool> RefuseLongVia(Stream& client, RequestLog& log) {
+    service_.metrics().bad_requests.Increment();
+    log.action = "failed";
+    log.verdict = "block";
+    co_await Refuse(client, log, 431, "Request Header Fields Too Large",
+                    "the request's Via fields, with this proxy's entry, would be longer than a "
+                    "field may be (65,533 bytes)");
     co_return false;
   }
 

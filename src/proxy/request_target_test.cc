@@ -147,11 +147,32 @@ TEST(HopByHopTest, ViaKeepsEveryEarlierHop) {
   boost::beast::http::fields f;
   f.insert("Via", "1.0 fred");
   f.insert("Via", "1.1 tenant-proxy");
-  AddVia(f, 11, "seccloud");
+  EXPECT_TRUE(AddVia(f, 11, "seccloud"));
   EXPECT_EQ(f["Via"], "1.0 fred, 1.1 tenant-proxy, 1.1 seccloud");
   boost::beast::http::fields g;
-  AddVia(g, 10, "seccloud");
+  EXPECT_TRUE(AddVia(g, 10, "seccloud"));
   EXPECT_EQ(g["Via"], "1.0 seccloud");
+}
+
+// A Via the parser let through (each field up to kMaxFieldBytes) whose joined value, with the
+// proxy's entry, would not fit: Beast's set() threw "field value too large" out of the session.
+TEST(HopByHopTest, AViaThatWouldNotFitIsRefusedAndLeftAlone) {
+  const std::string entry = ", 1.1 seccloud";
+  boost::beast::http::fields exact;
+  exact.insert("Via", std::string(kMaxFieldBytes - entry.size(), 'v'));
+  EXPECT_TRUE(AddVia(exact, 11, "seccloud"));
+  EXPECT_EQ(exact["Via"].size(), kMaxFieldBytes);
+
+  const std::string long_value(kMaxFieldBytes - entry.size() + 1, 'v');
+  boost::beast::http::fields one;
+  one.insert("Via", long_value);
+  EXPECT_FALSE(AddVia(one, 11, "seccloud"));
+  EXPECT_EQ(one["Via"], long_value);
+
+  boost::beast::http::fields many;  // each short, together too long
+  for (int i = 0; i < 3; ++i) many.insert("Via", std::string(30000, 'a' + i));
+  EXPECT_FALSE(AddVia(many, 11, "seccloud"));
+  EXPECT_EQ(CountFields(many), 3u);
 }
 
 TEST(BlockPageTest, EscapesEverythingAndNamesTheReferenceAndContacts) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -105,6 +106,11 @@ class RawClient {
       const int got = ReadSome(deadline);
       if (got < 0) return std::nullopt;
       if (got == 0) {
+        // Beast completes a parser that got no bytes at all on EOF (an empty "200 OK").
+        if (!p.got_some()) {
+          error_ = "closed without a response";
+          return std::nullopt;
+        }
         boost::system::error_code ec;
         p.put_eof(ec);
         if (ec) {
@@ -643,6 +649,223 @@ TEST_F(ProxyBigHeaderTest, AFieldOfMoreThan64KiBIsRefusedInBothDirections) {
   // Still served, on either of the fixture's two workers (SO_REUSEPORT spreads connections).
   for (int i = 0; i < 4; ++i) ExpectStillServes();
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+}
+
+// A Via the parser let through (65,520 bytes, under the 65,533 a field may hold) to which the
+// proxy's own entry is added: Beast's fields::set threw "field value too large" out of the
+// session, and the client was dropped with no answer and no access event. Now the request is
+// refused with a 431 and an origin's response with such a Via is a 502, each with its event.
+TEST_F(ProxyBigHeaderTest, AViaTheProxysEntryWouldOverfillIsRefusedInBothDirections) {
+  StartProxyTakingBigHeaders();
+  const std::string long_via(65520, 'v');
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin?long-via") +
+                      " HTTP/1.1\r\nHost: x\r\nVia: " + long_via + "\r\n\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 431u);
+  json::object e = EventFor(Url("/1k.bin?long-via"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 431);
+  EXPECT_THAT(Str(e, "seccloud.verdict.reason"), HasSubstr("Via"));
+
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(128 * 1024, [this, long_via](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: " + long_via +
+                            "\r\nConnection: close\r\n\r\nok";
+    SendAll(fd, res);
+  }));
+  auto c2 = Raw();
+  ASSERT_TRUE(c2->Send("GET " + SlowPeerUrl("/long-via-response") + " HTTP/1.1\r\n" +
+                       SlowPeerHost() + "\r\n"));
+  auto r2 = c2->ReadResponse();
+  origin_thread_.join();
+  ASSERT_TRUE(r2) << c2->error();
+  EXPECT_EQ(r2->result_int(), 502u);
+  json::object e2 = EventFor(SlowPeerUrl("/long-via-response"));
+  EXPECT_EQ(Int(e2, "http.response.status_code"), 502);
+  EXPECT_THAT(Str(e2, "error.message"), HasSubstr("Via"));
+  for (int i = 0; i < 4; ++i) ExpectStillServes();
+  EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+  EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("field value too large")));
+}
+
+// One field too long for Beast's fields is told apart from a header too large as a whole.
+TEST_F(ProxyBigHeaderTest, ALongFieldIsLoggedAsSuch) {
+  StartProxyTakingBigHeaders();
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin?one-long-field") + " HTTP/1.1\r\nHost: x\r\nX-Long: " +
+                      std::string(70 * 1024, 'v') + "\r\n\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 431u);
+  // A header that was not read whole has no URL in its event: found by its reason.
+  const std::string reason = "a header field longer than 65,533 bytes";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : Events())
+          if (Str(e, "seccloud.verdict.reason") == reason) return true;
+        return false;
+      },
+      10s))
+      << DescribeEvents();
+  for (const auto& e : Events())
+    EXPECT_NE(Str(e, "seccloud.verdict.reason"), "the request header is larger than allowed");
+}
+
+// A chunked request body whose trailer is `trailer` (field lines, each ending in CRLF).
+std::string ChunkedPostWithTrailer(const std::string& url, const std::string& trailer) {
+  return "POST " + url + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+         "5\r\nhello\r\n0\r\n" + trailer + "\r\n";
+}
+
+// Beast 1.81 passes trailer fields through on_field_impl without its header_limit: with the
+// DEFAULT config (no max_header_size above 64 KiB) a 70 KiB trailer field threw inside the body
+// relay's read, out of the worker. Trailers as a whole had no bound at all.
+TEST_F(ProxyTest, TrailersTooLongAreRefusedWithTheDefaultConfig) {
+  std::string config = Config();  // without max_header_size: the default, 64 KiB
+  const std::string limit = "  max_header_size: 8192\n";
+  ASSERT_NE(config.find(limit), std::string::npos);
+  config.erase(config.find(limit), limit.size());
+  ProxyFixture::StartProxy(config);
+  {
+    auto c = Raw();
+    ASSERT_TRUE(c->Send(ChunkedPostWithTrailer(
+        Url("/upload?long-trailer-field"), "X-Trailer: " + std::string(70 * 1024, 't') + "\r\n")));
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 431u);
+    json::object e = EventFor(Url("/upload?long-trailer-field"));
+    EXPECT_EQ(Int(e, "http.response.status_code"), 431);
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr("trailer"));
+  }
+  {
+    // 400 KiB of short trailer fields, each well within the limit.
+    std::string trailer;
+    for (int i = 0; trailer.size() < 400 * 1024; ++i)
+      trailer += "X-T" + std::to_string(i) + ": " + std::string(1000, 'a' + i % 26) + "\r\n";
+    auto c = Raw();
+    ASSERT_TRUE(c->Send(ChunkedPostWithTrailer(Url("/upload?many-trailer-fields"), trailer)));
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 431u);
+    json::object e = EventFor(Url("/upload?many-trailer-fields"));
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("trailer fields are larger than max_header_size"));
+  }
+  {
+    // Within the limit, trailers are no reason to refuse.
+    auto c = Raw();
+    ASSERT_TRUE(c->Send(ChunkedPostWithTrailer(Url("/upload?short-trailer"), "X-Sum: 1234\r\n")));
+    auto r = c->ReadResponse();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 200u);
+  }
+  for (int i = 0; i < 4; ++i) ExpectStillServes();
+  EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+}
+
+// The intercepted leg writes what the kernel takes at once (TlsStream::write_some_now) and
+// awaits only the rest. A terminal with a 4 KiB receive buffer and a 1000-byte MSS that reads
+// late leaves most of a 1 MiB body pending: it must arrive whole, byte-exact and once.
+class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
+ protected:
+  static constexpr uint16_t kHttpsPort = 8443;
+  static constexpr const char* kTlsOrigin = "good.seccloud.test";
+
+  void SetUp() override {
+    integration::ProxyFixture::SetUp();  // not ProxyTest's: this origin serves TLS too
+    ASSERT_NO_FATAL_FAILURE(MakeTestPki());
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(
+        kOriginPort, {{kHttpsPort, dir_ / "pki" / "good.pem", dir_ / "pki" / "good.key"}}));
+    std::ofstream(ConfigPath()) << InterceptConfig();
+    ASSERT_NO_FATAL_FAILURE(InitCa());
+  }
+
+  std::string InterceptConfig() const {
+    return RenderConfig({
+        .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+        .hosts = {{kOriginName, ""}, {kTlsOrigin, ""}},
+        .proxy = "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n",
+    });
+  }
+};
+
+// Reads from the blocking socket `fd` until a blank line; what was read (the CONNECT answer).
+std::string ReadConnectAnswer(int fd) {
+  std::string got;
+  char c;
+  while (got.find("\r\n\r\n") == std::string::npos && got.size() < 4096 && recv(fd, &c, 1, 0) == 1)
+    got += c;
+  return got;
+}
+
+TEST_F(ProxySlowInterceptedPeerTest, ABodyTheTerminalReadsLateArrivesWholeAndOnce) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const int fd = SlowPeerSocket(kSmallReceiveBuffer);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  sockaddr_in proxy{};
+  proxy.sin_family = AF_INET;
+  proxy.sin_port = htons(kProxyPort);
+  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
+  const timeval timeout{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (!BindTo(fd, "127.10.0.5", 0) ||
+      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
+    const int err = errno;
+    close(fd);
+    FAIL() << "connect: " << strerror(err);
+  }
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+  const std::string answer = ReadConnectAnswer(fd);
+  ASSERT_THAT(answer, ::testing::StartsWith("HTTP/1.1 200")) << answer;
+
+  // TLS to the proxy's interception, trusting only its CA.
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  ASSERT_TRUE(ctx);
+  ASSERT_EQ(SSL_CTX_load_verify_locations(ctx.get(), CaPem().c_str(), nullptr), 1);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  SSL_set_tlsext_host_name(ssl.get(), kTlsOrigin);
+  SSL_set1_host(ssl.get(), kTlsOrigin);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1) << "TLS handshake with the proxy failed";
+
+  // 1 MiB of the origin's 10 MiB file, as a 206 with a length.
+  constexpr size_t kBody = 1 << 20;
+  const std::string req = "GET /10m.bin HTTP/1.1\r\nHost: " + authority + "\r\nRange: bytes=0-" +
+                          std::to_string(kBody - 1) + "\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(SSL_write(ssl.get(), req.data(), static_cast<int>(req.size())),
+            static_cast<int>(req.size()));
+  std::this_thread::sleep_for(kReadLate);  // the proxy's sends fill the small window meanwhile
+  std::string got;
+  char buf[16384];
+  while (got.size() < 4 * kBody) {
+    const int n = SSL_read(ssl.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ssl.reset();
+  close(fd);
+
+  http::response_parser<http::string_body> p;
+  p.body_limit(8 * kBody);
+  p.eager(true);
+  boost::system::error_code ec;
+  const size_t used = p.put(boost::asio::buffer(got), ec);
+  ASSERT_FALSE(ec) << ec.message() << " in " << got.size() << " bytes";
+  ASSERT_TRUE(p.is_done()) << "an incomplete response in " << got.size() << " bytes";
+  EXPECT_EQ(used, got.size()) << "bytes after the response";
+  EXPECT_EQ(p.get().result_int(), 206u);
+  const std::string& body = p.get().body();
+  const std::string sent = origin_->File("10m.bin").substr(0, kBody);
+  ASSERT_EQ(body.size(), sent.size());
+  EXPECT_TRUE(body == sent) << "differs at byte "
+                            << std::mismatch(body.begin(), body.end(), sent.begin()).first -
+                                   body.begin();
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
 
 TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
