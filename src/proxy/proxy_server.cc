@@ -552,6 +552,16 @@ void NoDeadline(Stream& s) {
 // A SyncReadStream and SyncWriteStream over a socket descriptor whose calls never wait:
 // recvmsg/sendmsg with MSG_DONTWAIT (and MSG_NOSIGNAL), EAGAIN as would_block. The socket's own
 // blocking mode is left as it is.
+// The throwing form of a stream call that reports through an error_code (what completes the
+// SyncReadStream/SyncWriteStream concepts for the non-waiting streams below).
+template <class Call>
+size_t OrThrow(Call&& call) {
+  boost::system::error_code ec;
+  const size_t n = call(ec);
+  if (ec) throw boost::system::system_error(ec);
+  return n;
+}
+
 class NonWaitingSocket {
  public:
   explicit NonWaitingSocket(int fd) : fd_(fd) {}
@@ -568,17 +578,11 @@ class NonWaitingSocket {
   // the error_code forms.
   template <class Buffers>
   size_t read_some(const Buffers& buffers) {
-    boost::system::error_code ec;
-    const size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return OrThrow([&](boost::system::error_code& ec) { return read_some(buffers, ec); });
   }
   template <class Buffers>
   size_t write_some(const Buffers& buffers) {
-    boost::system::error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return OrThrow([&](boost::system::error_code& ec) { return write_some(buffers, ec); });
   }
 
  private:
@@ -658,10 +662,7 @@ class NonWaitingTls {
   }
   template <class Buffers>
   size_t write_some(const Buffers& buffers) {
-    boost::system::error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return OrThrow([&](boost::system::error_code& ec) { return write_some(buffers, ec); });
   }
 
  private:
