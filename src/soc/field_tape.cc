@@ -799,9 +799,8 @@ boost::json::value TapeToValue(const FieldTape& tape, size_t index, boost::json:
     case TapeKind::kObject: {
       json::object o(n.count, sp);
       for (size_t i = index + 1; i < n.end; i = tape[i].end) {
-        // operator[]: a duplicate key keeps its first place and takes the last value, as Boost's
-        // parser does.
-        o[tape[i].key] = TapeToValue(tape, i, sp);
+        // A duplicate key keeps its first place and takes the last value, as Boost's parser does.
+        o.insert_or_assign(tape[i].key, TapeToValue(tape, i, sp));
       }
       return json::value(std::move(o));
     }
