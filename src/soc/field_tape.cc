@@ -7,6 +7,7 @@
 #include <boost/json/basic_parser_impl.hpp>  // detail::dec_to_float: Boost's own double rounding
 #include <boost/json/error.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value_stack.hpp>
 #include <boost/version.hpp>
 #include <climits>
 #include <cstring>
@@ -130,26 +131,29 @@ class TapeReader {
     at_ = at;
     return nullptr;
   }
+  // Compact lines have no whitespace between tokens: one test for the usual case.
   const char* SkipWhitespace(const char* p) const {
+    if (p<end_&& static_cast<unsigned char>(*p)> ' ') return p;
     while (p < end_ && kWhitespace[static_cast<unsigned char>(*p)]) ++p;
     return p;
   }
-  // Appends a node; null when the tape is full.
+  // Appends a node (count 0, end one past itself); null when the tape is full.
   TapeNode* Push(TapeKind kind, std::string_view key, const char* at) {
-    auto& nodes = tape_->nodes_;
-    if (nodes.size() >= tape_->limits_.max_nodes) {
+    if (size_ == limit_) {
       FailOther(Failure::kNodes, at);
       return nullptr;
     }
-    TapeNode& n = nodes.emplace_back();
-    n.kind = kind;
-    n.key = key;
-    n.end = static_cast<uint32_t>(nodes.size());
-    return &n;
+    TapeNode* n = nodes_ + size_++;
+    n->kind = kind;
+    n->key_data = key.data();
+    n->key_size = static_cast<uint32_t>(key.size());
+    n->count = 0;
+    n->end = static_cast<uint32_t>(size_);
+    return n;
   }
 
   const char* ReadValue(const char* p, std::string_view key);
-  const char* ReadString(const char* p, std::string_view* out);
+  inline const char* ReadString(const char* p, std::string_view* out);
   const char* ReadEscaped(const char* start, const char* backslash, std::string_view* out);
   const char* ReadNumber(const char* p, std::string_view key);
   const char* ReadLiteral(const char* p, std::string_view word, std::string_view key);
@@ -159,6 +163,10 @@ class TapeReader {
   const char* const begin_;
   const char* const end_;
   FieldTape* const tape_;
+  // The tape's node array, filled to size_ of at most limit_ nodes.
+  TapeNode* nodes_ = nullptr;
+  size_t size_ = 0;
+  size_t limit_ = 0;
   int depth_left_ = 0;
   Failure failure_ = Failure::kJson;
   json::error ev_ = json::error::syntax;
@@ -174,10 +182,10 @@ const char* TapeReader::ReadValue(const char* p, std::string_view key) {
     case '"': {
       TapeNode* n = Push(TapeKind::kString, key, p);
       if (n == nullptr) return nullptr;
-      const size_t index = tape_->nodes_.size() - 1;
       std::string_view s;
       p = ReadString(p, &s);
-      if (p != nullptr) tape_->nodes_[index].str = s;
+      n->s.data = s.data();
+      n->s.size = s.size();
       return p;
     }
     case '-':
@@ -217,11 +225,12 @@ const char* TapeReader::ReadLiteral(const char* p, std::string_view word, std::s
   }
   TapeNode* node = Push(word[0] == 'n' ? TapeKind::kNull : TapeKind::kBool, key, p);
   if (node == nullptr) return nullptr;
-  node->bool_value = word[0] == 't';
+  node->boolean = word[0] == 't';
   return p + n;
 }
 
-const char* TapeReader::ReadString(const char* p, std::string_view* out) {
+__attribute__((always_inline)) inline const char* TapeReader::ReadString(const char* p,
+                                                                         std::string_view* out) {
   const char* start = p + 1;
   const char* q = ScanString(start, end_);
   if (q == end_) return Fail(json::error::incomplete, end_);
@@ -233,7 +242,8 @@ const char* TapeReader::ReadString(const char* p, std::string_view* out) {
   return Fail(json::error::syntax, q);  // an unescaped control byte
 }
 
-const char* TapeReader::ReadEscaped(const char* start, const char* p, std::string_view* out) {
+__attribute__((noinline)) const char* TapeReader::ReadEscaped(const char* start, const char* p,
+                                                              std::string_view* out) {
   // The decode buffer holds line.size() bytes (Run): decoded text never outgrows its source.
   char* const first = tape_->decoded_.get() + tape_->decoded_used_;
   char* dst = first;
@@ -590,7 +600,7 @@ const char* TapeReader::ReadObject(const char* p, std::string_view key) {
   if (depth_left_ == 0) return FailOther(Failure::kTooDeep, p);
   --depth_left_;
   if (Push(TapeKind::kObject, key, p) == nullptr) return nullptr;
-  const size_t index = tape_->nodes_.size() - 1;
+  const size_t index = size_ - 1;
   uint32_t count = 0;
   p = SkipWhitespace(p + 1);
   if (p == end_) return Fail(json::error::incomplete, end_);
@@ -620,9 +630,9 @@ const char* TapeReader::ReadObject(const char* p, std::string_view key) {
       break;
     }
   }
-  TapeNode& n = tape_->nodes_[index];
+  TapeNode& n = nodes_[index];
   n.count = count;
-  n.end = static_cast<uint32_t>(tape_->nodes_.size());
+  n.end = static_cast<uint32_t>(size_);
   ++depth_left_;
   return p + 1;
 }
@@ -631,7 +641,7 @@ const char* TapeReader::ReadArray(const char* p, std::string_view key) {
   if (depth_left_ == 0) return FailOther(Failure::kTooDeep, p);
   --depth_left_;
   if (Push(TapeKind::kArray, key, p) == nullptr) return nullptr;
-  const size_t index = tape_->nodes_.size() - 1;
+  const size_t index = size_ - 1;
   uint32_t count = 0;
   p = SkipWhitespace(p + 1);
   if (p == end_) return Fail(json::error::incomplete, end_);
@@ -651,9 +661,9 @@ const char* TapeReader::ReadArray(const char* p, std::string_view key) {
       break;
     }
   }
-  TapeNode& n = tape_->nodes_[index];
+  TapeNode& n = nodes_[index];
   n.count = count;
-  n.end = static_cast<uint32_t>(tape_->nodes_.size());
+  n.end = static_cast<uint32_t>(size_);
   ++depth_left_;
   return p + 1;
 }
@@ -667,6 +677,17 @@ bool TapeReader::Run(std::string* error) {
     t.decoded_ = std::make_unique_for_overwrite<char[]>(cap);
     t.decoded_capacity_ = cap;
   }
+  // A line of n bytes holds at most n / 2 + 1 values (each takes a byte and a separator but the
+  // last), so the array is sized once per line and Push only checks the limit.
+  const size_t most = std::min(size / 2 + 2, t.limits_.max_nodes);
+  if (t.node_capacity_ < most) {
+    const size_t cap = std::max(most, t.node_capacity_ * 2);
+    t.nodes_ = std::make_unique_for_overwrite<TapeNode[]>(cap);
+    t.node_capacity_ = cap;
+  }
+  nodes_ = t.nodes_.get();
+  size_ = 0;
+  limit_ = std::min(t.node_capacity_, t.limits_.max_nodes);
   depth_left_ = t.limits_.max_depth;
   const char* p = SkipWhitespace(begin_);
   if (p == end_) {
@@ -674,6 +695,7 @@ bool TapeReader::Run(std::string* error) {
   } else {
     p = ReadValue(p, {});
   }
+  t.size_ = size_;
   if (p != nullptr) {
     p = SkipWhitespace(p);
     if (p != end_) {
@@ -684,7 +706,7 @@ bool TapeReader::Run(std::string* error) {
       t.Clear();
       return false;
     }
-    const TapeKind k = t.nodes_[0].kind;
+    const TapeKind k = nodes_[0].kind;
     if (k == TapeKind::kObject) return true;
     *error = std::string("expected a JSON object, found a JSON ") + (k == TapeKind::kArray ? "array"
                                                                      : k == TapeKind::kString
@@ -738,7 +760,7 @@ const TapeNode* FindInObject(const FieldTape& tape, size_t obj, std::string_view
   if (few) cand_len[ncand++] = static_cast<uint32_t>(path.size());
   if (few) {
     for (size_t i = obj + 1; i < o.end; i = tape[i].end) {
-      const std::string_view k = tape[i].key;
+      const std::string_view k = tape[i].key();
       if (k.empty() || k.size() > path.size() || k[0] != path[0]) continue;
       if (k.size() != path.size() && path[k.size()] != '.') continue;
       if (std::memcmp(k.data(), path.data(), k.size()) != 0) continue;
@@ -764,7 +786,7 @@ const TapeNode* FindInObject(const FieldTape& tape, size_t obj, std::string_view
     const std::string_view want = path.substr(0, len);
     const TapeNode* last = nullptr;
     for (size_t i = obj + 1; i < o.end; i = tape[i].end) {
-      if (tape[i].key == want) last = &tape[i];
+      if (tape[i].key() == want) last = &tape[i];
     }
     if (last != nullptr && (len == path.size() || last->kind == TapeKind::kObject)) {
       *descend_len = len;
@@ -788,42 +810,59 @@ const TapeNode* FindInTape(const FieldTape& tape, std::string_view path) {
     const TapeNode* n = FindInObject(tape, obj, path, &len);
     if (n == nullptr) return nullptr;
     if (len == path.size()) return n;
-    obj = static_cast<size_t>(n - tape.nodes().data());
+    obj = tape.IndexOf(n);
     path.remove_prefix(len + 1);
   }
 }
 
-boost::json::value TapeToValue(const FieldTape& tape, size_t index, boost::json::storage_ptr sp) {
+namespace {
+
+// Pushes the subtree at `index` as Boost's parser does (members, then the container with their
+// count): Boost's value_stack then builds the very tree its parser builds, duplicate keys
+// included (the first one's place, the last one's value).
+void PushValue(const FieldTape& tape, size_t index, json::value_stack& st) {
   const TapeNode& n = tape[index];
   switch (n.kind) {
-    case TapeKind::kObject: {
-      json::object o(n.count, sp);
+    case TapeKind::kObject:
       for (size_t i = index + 1; i < n.end; i = tape[i].end) {
-        // A duplicate key keeps its first place and takes the last value, as Boost's parser does.
-        o.insert_or_assign(tape[i].key, TapeToValue(tape, i, sp));
+        st.push_key(tape[i].key());
+        PushValue(tape, i, st);
       }
-      return json::value(std::move(o));
-    }
-    case TapeKind::kArray: {
-      json::array a(sp);
-      a.reserve(n.count);
-      for (size_t i = index + 1; i < n.end; i = tape[i].end) a.push_back(TapeToValue(tape, i, sp));
-      return json::value(std::move(a));
-    }
+      st.push_object(n.count);
+      return;
+    case TapeKind::kArray:
+      for (size_t i = index + 1; i < n.end; i = tape[i].end) PushValue(tape, i, st);
+      st.push_array(n.count);
+      return;
     case TapeKind::kString:
-      return json::value(json::string_view(n.str.data(), n.str.size()), sp);
+      st.push_string(n.str());
+      return;
     case TapeKind::kInt64:
-      return json::value(n.i64, sp);
+      st.push_int64(n.i64);
+      return;
     case TapeKind::kUint64:
-      return json::value(n.u64, sp);
+      st.push_uint64(n.u64);
+      return;
     case TapeKind::kDouble:
-      return json::value(n.dbl, sp);
+      st.push_double(n.dbl);
+      return;
     case TapeKind::kBool:
-      return json::value(n.bool_value, sp);
+      st.push_bool(n.boolean);
+      return;
     case TapeKind::kNull:
-      break;
+      st.push_null();
+      return;
   }
-  return json::value(nullptr, sp);
+}
+
+}  // namespace
+
+boost::json::value TapeToValue(const FieldTape& tape, size_t index, boost::json::storage_ptr sp) {
+  // One stack per thread, reused: its own storage stays allocated between documents.
+  thread_local json::value_stack st;
+  st.reset(std::move(sp));
+  PushValue(tape, index, st);
+  return st.release();
 }
 
 }  // namespace seccloud::soc

@@ -19,29 +19,36 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace seccloud::soc {
 
 enum class TapeKind : uint8_t { kObject, kArray, kString, kInt64, kUint64, kDouble, kBool, kNull };
 
+// Trivially constructible (the tape's node array is allocated without initialising it); every
+// field is set when the node is read.
 struct TapeNode {
-  TapeKind kind = TapeKind::kNull;
-  bool bool_value = false;
-  // Objects and arrays: the number of members (duplicate keys counted each time they occur).
-  uint32_t count = 0;
-  // One past the last node of this value's subtree (index + 1 for a scalar).
-  uint32_t end = 0;
   // The member's key when the parent is an object, else empty.
-  std::string_view key;
+  std::string_view key() const { return {key_data, key_size}; }
   // kString's text (decoded: escapes resolved; invalid UTF-8 kept byte for byte).
-  std::string_view str;
+  std::string_view str() const { return {s.data, s.size}; }
+
+  const char* key_data;
   union {
     int64_t i64;
     uint64_t u64;
     double dbl;
+    bool boolean;
+    struct {
+      const char* data;
+      size_t size;
+    } s;
   };
-  TapeNode() : i64(0) {}
+  uint32_t key_size;
+  // Objects and arrays: the number of members (duplicate keys counted each time they occur).
+  uint32_t count;
+  // One past the last node of this value's subtree (index + 1 for a scalar).
+  uint32_t end;
+  TapeKind kind;
 };
 
 class FieldTape {
@@ -58,16 +65,17 @@ class FieldTape {
   FieldTape() = default;
   explicit FieldTape(Limits limits) : limits_(limits) {}
 
-  // Drops the document, keeping the capacity of the node vector and the decode buffer.
+  // Drops the document, keeping the capacity of the node array and the decode buffer.
   void Clear() {
-    nodes_.clear();
+    size_ = 0;
     decoded_used_ = 0;
   }
 
-  const std::vector<TapeNode>& nodes() const { return nodes_; }
-  size_t size() const { return nodes_.size(); }
-  bool empty() const { return nodes_.empty(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const TapeNode* data() const { return nodes_.get(); }
   const TapeNode& operator[](size_t i) const { return nodes_[i]; }
+  size_t IndexOf(const TapeNode* n) const { return static_cast<size_t>(n - nodes_.get()); }
   const Limits& limits() const { return limits_; }
   // Bytes of decoded (escaped) string text in the current document.
   size_t decoded_bytes() const { return decoded_used_; }
@@ -76,7 +84,9 @@ class FieldTape {
   friend class TapeReader;
 
   Limits limits_;
-  std::vector<TapeNode> nodes_;
+  std::unique_ptr<TapeNode[]> nodes_;
+  size_t node_capacity_ = 0;
+  size_t size_ = 0;
   std::unique_ptr<char[]> decoded_;
   size_t decoded_capacity_ = 0;
   size_t decoded_used_ = 0;

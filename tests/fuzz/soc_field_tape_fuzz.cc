@@ -71,7 +71,7 @@ void CheckEnds(const FieldTape& tape, size_t i) {
   size_t j = i + 1;
   for (; j < n.end; j = tape[j].end) {
     CheckEnds(tape, j);
-    Check((n.kind == TapeKind::kObject) || tape[j].key.empty());
+    Check((n.kind == TapeKind::kObject) || tape[j].key().empty());
     ++count;
   }
   Check(j == n.end && count == n.count);
@@ -116,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const seccloud::soc::TapeNode* node = seccloud::soc::FindInTape(tape, path);
   Check((field == nullptr) == (node == nullptr));
   if (node != nullptr) {
-    const size_t index = static_cast<size_t>(node - tape.nodes().data());
+    const size_t index = tape.IndexOf(node);
     Check(SameValue(seccloud::soc::TapeToValue(tape, index, {}), *field));
   }
   return 0;
