@@ -7,7 +7,7 @@
 // (objects: each member's node carries its key) and records the index one past its subtree, so a
 // reader skips a sibling in O(1). Strings and keys are views into the parsed line, or into the
 // tape's own decode buffer when their text has escapes: the line must outlive the tape's use.
-// Reading a new document reuses the node vector and the decode buffer (no heap allocation per
+// Reading a new document reuses the node array and the decode buffer (no heap allocation per
 // node, none at all once the capacities fit the largest document seen).
 //
 // Not thread-safe: one tape per thread or per record.
@@ -54,8 +54,9 @@ struct TapeNode {
 class FieldTape {
  public:
   // Bounds on one document. The defaults are Boost.JSON's depth as ParseJsonObject sets it and
-  // node / decoded-byte counts no line under 64 MiB can reach, so with them ReadJsonTape accepts
-  // exactly what ParseJsonObject accepts.
+  // node / decoded-byte counts no line under 32 MiB can reach (a line of n bytes holds at most
+  // n / 2 + 1 values and decodes to at most n bytes; records are bounded to kMaxRawBytes), so with
+  // them ReadJsonTape accepts exactly what ParseJsonObject accepts.
   struct Limits {
     int max_depth = 64;
     size_t max_nodes = size_t{32} << 20;

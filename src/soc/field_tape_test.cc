@@ -334,6 +334,7 @@ TEST(FieldTapeTest, CornersMatchBoost) {
   for (const auto& line : NumberShapes()) diff.Check(line, tape);
   for (const auto& f : diff.failures) ADD_FAILURE() << f;
   EXPECT_GT(diff.accepted, 50u);
+  std::printf("corners: %zu lines, %zu accepted\n", diff.lines, diff.accepted);
 }
 
 TEST(FieldTapeTest, MutatedCornersMatchBoost) {
@@ -348,6 +349,7 @@ TEST(FieldTapeTest, MutatedCornersMatchBoost) {
   for (const auto& line : lines) diff.Check(line, tape);
   for (const auto& f : diff.failures) ADD_FAILURE() << f;
   EXPECT_GT(lines.size(), 10000u);
+  std::printf("mutated corners: %zu lines, %zu accepted\n", diff.lines, diff.accepted);
 }
 
 // Every line of the bench corpus and of the Sigma regression data, as they are and mutated.
