@@ -299,6 +299,20 @@ std::vector<std::string> NumberShapes() {
                                          "1ee5",
                                          "1e5.5"};
   std::vector<std::string> v;
+  // 18 significant digits split so that Boost's 16-digit fast path keeps all 18 and its
+  // byte-at-a-time path 17: different doubles. Each one with 0..40 bytes after it, so that the
+  // 33 bytes the fast path needs are crossed exactly.
+  for (const char* n :
+       {"27.9141777631706690", "744.415868344978690", "8868.36625851781286", "11908.4341925412248",
+        "934879.341483960306", "7749888.40235925634", "55479889.5143972981", "730724453.619839145",
+        "9978579474.95364052", "95072855482.1330361", "706741714075.110045", "4047989028898.22254",
+        "45216795956288.8787", "127481287182397.690"}) {
+    for (const std::string sign : {"", "-"}) {
+      for (int pad = 0; pad <= 40; ++pad) {
+        v.push_back("{\"a\":" + sign + n + ",\"p\":\"" + std::string(pad, 'p') + "\"}");
+      }
+    }
+  }
   for (const auto& n : nums) {
     v.push_back("{\"a\":" + n + "}");
     v.push_back("{\"a\":" + n + ",\"pad\":\"" + std::string(40, 'p') + "\"}");
