@@ -398,7 +398,9 @@ const char* TapeReader::ReadNumber(const char* p, std::string_view key) {
   const bool nonzero_first = !negative && !zero_first;
   const char* cs = p;
   uint64_t mant = 0;
-  int bias = 0;
+  // Boost counts it in an int (unchecked: UB past 2^31 digits); 64 bits here give Boost's
+  // result for every line shorter than that and a defined one beyond.
+  int64_t bias = 0;
   int exp = 0;
   bool frac = false;
   if (negative) ++cs;
@@ -572,7 +574,7 @@ exp1:
       exp = 10 * exp + (c - '0');
       continue;
     }
-    if (frac ? bias < INT_MIN + exp : bias > INT_MAX - exp) {
+    if (frac ? bias < int64_t{INT_MIN} + exp : bias > int64_t{INT_MAX} - exp) {
       return Fail(json::error::exponent_overflow, cs);
     }
     goto finish_double;
@@ -592,7 +594,9 @@ finish_int:
   return cs;
 finish_double:
   node->kind = TapeKind::kDouble;
-  node->dbl = json::detail::dec_to_float(mant, bias + (frac ? -exp : exp), negative);
+  node->dbl = json::detail::dec_to_float(
+      mant, static_cast<int32_t>(std::clamp<int64_t>(bias + (frac ? -exp : exp), INT_MIN, INT_MAX)),
+      negative);
   return cs;
 }
 
