@@ -681,9 +681,10 @@ bool TapeReader::Run(std::string* error) {
     t.decoded_ = std::make_unique_for_overwrite<char[]>(cap);
     t.decoded_capacity_ = cap;
   }
-  // A line of n bytes holds at most n / 2 + 1 values (each takes a byte and a separator but the
-  // last), so the array is sized once per line and Push only checks the limit.
-  const size_t most = std::min(size / 2 + 2, t.limits_.max_nodes);
+  // Every value starts at a byte of its own, so a line of n bytes holds at most n values, even
+  // one cut short (a valid document holds at most n / 2 + 1): the array is sized once per line
+  // and Push only checks the limit.
+  const size_t most = std::min(size + 1, t.limits_.max_nodes);
   if (t.node_capacity_ < most) {
     const size_t cap = std::max(most, t.node_capacity_ * 2);
     t.nodes_ = std::make_unique_for_overwrite<TapeNode[]>(cap);

@@ -55,8 +55,8 @@ class FieldTape {
  public:
   // Bounds on one document. The defaults are Boost.JSON's depth as ParseJsonObject sets it and
   // node / decoded-byte counts no line under 32 MiB can reach (a line of n bytes holds at most
-  // n / 2 + 1 values and decodes to at most n bytes; records are bounded to kMaxRawBytes), so with
-  // them ReadJsonTape accepts exactly what ParseJsonObject accepts.
+  // n values and decodes to at most n bytes; records are bounded to kMaxRawBytes), so with them
+  // ReadJsonTape accepts exactly what ParseJsonObject accepts.
   struct Limits {
     int max_depth = 64;
     size_t max_nodes = size_t{32} << 20;

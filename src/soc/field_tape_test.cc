@@ -77,6 +77,18 @@ struct Diff {
     ++lines;
     std::string tape_error, boost_error;
     const bool tape_ok = ReadJsonTape(line, &tape, &tape_error);
+    // A fresh tape (no capacity from longer lines before) must give the same.
+    {
+      FieldTape fresh;
+      std::string fresh_error;
+      const bool fresh_ok = ReadJsonTape(line, &fresh, &fresh_error);
+      if (fresh_ok != tape_ok || fresh_error != tape_error ||
+          (fresh_ok && !SameValue(TapeToValue(fresh, 0, {}), TapeToValue(tape, 0, {})))) {
+        if (failures.size() < 20) {
+          failures.push_back("fresh tape differs (" + fresh_error + ") for line " + Show(line));
+        }
+      }
+    }
     json::object obj;
     const bool boost_ok = internal::ParseJsonObject(line, {}, &obj, &boost_error);
     auto fail = [&](std::string what) {
@@ -230,6 +242,10 @@ std::vector<std::string> Corners() {
       "{\"\":1}",
       "{\"a.b\":1,\"a\":{\"b\":2}}",
       "{\"a\":[[[[]]]]}",
+      "[[[[[[[[[",
+      "{\"a\":[[[[[[[[",
+      "[0,0,0,0,0,0",
+      "{\"a\":{\"b\":{\"c\":{",
       "{\"a\":\"\\u0000\"}",
       "{\"a\":1}\n",
       "{\"a\":1}\f",
