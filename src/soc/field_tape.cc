@@ -48,6 +48,7 @@ constexpr std::array<int8_t, 256> kHexDigit = [] {
   return t;
 }();
 
+inline unsigned Byte(char c) { return static_cast<unsigned char>(c); }
 inline int Hex(char c) { return kHexDigit[static_cast<unsigned char>(c)]; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -133,7 +134,7 @@ class TapeReader {
   }
   // Compact lines have no whitespace between tokens: one test for the usual case.
   const char* SkipWhitespace(const char* p) const {
-    if (p<end_&& static_cast<unsigned char>(*p)> ' ') return p;
+    if (p < end_ && Byte(*p) > ' ') return p;
     while (p < end_ && kWhitespace[static_cast<unsigned char>(*p)]) ++p;
     return p;
   }
@@ -251,9 +252,10 @@ __attribute__((noinline)) const char* TapeReader::ReadEscaped(const char* start,
   dst += p - start;
   // Boost's clipped view and whether its buffer holds bytes not yet handed on (see
   // kBoostEscapeClip).
-  const char* clip_end = std::min(end_, p + kBoostEscapeClip);
-  bool pending = false;
+  const char* clip_end = nullptr;
   auto reclip = [&](const char* at) { clip_end = at + std::min(end_ - at, kBoostEscapeClip); };
+  reclip(p);
+  bool pending = false;
   for (;;) {
     // p is at a backslash.
     ++p;
@@ -676,6 +678,10 @@ bool TapeReader::Run(std::string* error) {
   FieldTape& t = *tape_;
   t.Clear();
   const size_t size = static_cast<size_t>(end_ - begin_);
+  if (size > UINT32_MAX) {  // node ends and key sizes are 32-bit
+    *error = "JSON line longer than " + std::to_string(UINT32_MAX) + " bytes";
+    return false;
+  }
   if (t.decoded_capacity_ < size) {
     const size_t cap = std::max(size, t.decoded_capacity_ * 2);
     t.decoded_ = std::make_unique_for_overwrite<char[]>(cap);

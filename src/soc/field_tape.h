@@ -99,8 +99,9 @@ class FieldTape {
 // int64 when they fit, else uint64 (non-negative ones), else double; doubles are Boost 1.81's own
 // (not always correctly rounded) result. On failure returns false, leaves the tape cleared and
 // sets *error to ParseJsonObject's text for that line ("invalid JSON (…) at byte N", …) — the
-// differences are listed in README.md. Its limits add "JSON has more than N values at byte P"
-// and "JSON strings decode to more than N bytes at byte P".
+// differences are listed in README.md. Its limits add "JSON has more than N values at byte P",
+// "JSON strings decode to more than N bytes at byte P" and, for a line over 4 GiB, "JSON line
+// longer than 4294967295 bytes".
 bool ReadJsonTape(std::string_view line, FieldTape* tape, std::string* error);
 
 // The node at a dotted path, chosen as FindField (record.cc) chooses on the tree Boost.JSON builds
