@@ -11,6 +11,7 @@
 #include <boost/version.hpp>
 #include <climits>
 #include <cstring>
+#include <type_traits>
 
 #include "soc/parse_internal.h"
 
@@ -18,6 +19,8 @@
 // (numbers' mantissa and exponent, which error at which byte). A new Boost may differ: check the
 // differential test (field_tape_test.cc) against it before moving this line.
 static_assert(BOOST_VERSION == 108100, "ReadJsonTape mirrors Boost.JSON 1.81's parser");
+static_assert(std::is_trivially_default_constructible_v<seccloud::soc::TapeNode> &&
+              sizeof(seccloud::soc::TapeNode) == 40);
 
 namespace seccloud::soc {
 namespace {

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "soc/parse.h"  // kMaxParsedJsonDepth
+
 namespace seccloud::soc {
 
 enum class TapeKind : uint8_t { kObject, kArray, kString, kInt64, kUint64, kDouble, kBool, kNull };
@@ -58,7 +60,7 @@ class FieldTape {
   // n values and decodes to at most n bytes; records are bounded to kMaxRawBytes), so with them
   // ReadJsonTape accepts exactly what ParseJsonObject accepts.
   struct Limits {
-    int max_depth = 64;
+    int max_depth = kMaxParsedJsonDepth;
     size_t max_nodes = size_t{32} << 20;
     size_t max_decoded_bytes = size_t{64} << 20;
   };
