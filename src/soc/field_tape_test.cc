@@ -70,7 +70,7 @@ bool BoostParse(std::string_view line, json::value* out) {
 
 // One line through both readers: the same verdict, the same error text, the same value.
 struct Diff {
-  size_t lines = 0, accepted = 0, error_text_differs = 0;
+  size_t lines = 0, accepted = 0;
   std::vector<std::string> failures;
 
   void Check(std::string_view line, FieldTape& tape) {
