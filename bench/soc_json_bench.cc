@@ -10,6 +10,9 @@
 //   parse-object ParseJsonObject itself (boost-dom + its UTF-8 check and sanitising)
 //   tape         ReadJsonTape into one reused FieldTape
 //   tape-dom     ReadJsonTape, then the same tree built from the tape (TapeToValue) in the arena
+//   find-tree    boost-dom, then FindField for each of kFindPaths (a Sigma-like mix, present and
+//                absent); minus boost-dom, the lookups' cost
+//   find-tape    tape, then FindInTape for each of kFindPaths; minus tape, the lookups' cost
 // Every line is read N times (default 1); prints lines, bytes, accepted lines and the thread-CPU
 // ns per line. The work of each pass is in RunPass, so
 //   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*RunPass*' soc_json_bench …
@@ -29,6 +32,7 @@
 #include "soc/field_tape.h"
 #include "soc/parse.h"
 #include "soc/parse_internal.h"
+#include "soc/record.h"
 #include "soc_bench_util.h"
 
 namespace {
@@ -74,6 +78,15 @@ json::parse_options Options() {
   return opt;
 }
 
+constexpr std::string_view kFindPaths[] = {"event.dataset",   "source.ip",
+                                           "client.ip",       "dns.question.name",
+                                           "url.full",        "destination.port",
+                                           "tenant.id",       "http.response.status_code",
+                                           "user.name",       "process.command_line",
+                                           "winlog.event_id", "file.hash.sha256",
+                                           "event_type",      "src_ip",
+                                           "alert.signature", "Event.System.EventID"};
+
 // The arena of one line: a fixed first block reused line after line, as a record's arena is
 // allocated once per record (its allocation is not the reader's cost).
 constexpr size_t kArenaBytes = size_t{256} << 10;
@@ -91,6 +104,30 @@ __attribute__((noinline)) size_t RunPass(const std::string& mode,
       json::error_code ec;
       p.write_some(false, l.data(), l.size(), ec);
       accepted += !ec;
+    }
+  } else if (mode == "find-tree") {
+    json::stream_parser p({}, Options());
+    for (const auto& l : lines) {
+      json::monotonic_resource mr(arena.data(), arena.size());
+      p.reset(json::storage_ptr(&mr));
+      json::error_code ec;
+      p.write_some(l.data(), l.size(), ec);
+      if (!ec) p.finish(ec);
+      if (ec) {
+        p.reset();
+        continue;
+      }
+      json::value v = p.release();
+      if (!v.is_object()) continue;
+      for (std::string_view path : kFindPaths)
+        accepted += soc::FindField(v.get_object(), path) != nullptr;
+    }
+  } else if (mode == "find-tape") {
+    static soc::FieldTape tape;
+    std::string error;
+    for (const auto& l : lines) {
+      if (!soc::ReadJsonTape(l, &tape, &error)) continue;
+      for (std::string_view path : kFindPaths) accepted += soc::FindInTape(tape, path) != nullptr;
     }
   } else if (mode == "boost-dom") {
     json::stream_parser p({}, Options());

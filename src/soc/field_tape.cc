@@ -755,47 +755,41 @@ bool ReadJsonTape(std::string_view line, FieldTape* tape, std::string* error) {
 
 namespace {
 
-// The last member of the object at `obj` whose key is path[0, len) for each candidate length
-// (the path's end and each '.' after its first byte), then the longest usable one.
+// The member of the object at `obj` that FindField would step to: of the keys that are the path
+// or a prefix of it ending before a '.', the longest whose value is usable (the path's value, or
+// an object to descend into) — counting, of duplicate keys, only the last (Boost keeps that one).
+// One pass as FindField's, which tracks only the best key: when that key's last duplicate so far
+// is not usable, a shorter key may be the answer, found by the exact pass per length below (a
+// record with duplicate keys only).
 const TapeNode* FindInObject(const FieldTape& tape, size_t obj, std::string_view path,
                              size_t* descend_len) {
   const TapeNode& o = tape[obj];
-  constexpr size_t kMaxCandidates = 32;
-  std::array<uint32_t, kMaxCandidates> cand_len{};
-  std::array<const TapeNode*, kMaxCandidates> cand_node{};
-  size_t ncand = 0;
-  for (size_t i = 1; i < path.size(); ++i) {
-    if (path[i] == '.') {
-      if (ncand == kMaxCandidates) break;
-      cand_len[ncand++] = static_cast<uint32_t>(i);
+  const TapeNode* best = nullptr;
+  size_t best_len = 0;
+  bool shadowed = false;  // the best key's latest duplicate is not usable
+  for (size_t i = obj + 1; i < o.end; i = tape[i].end) {
+    const TapeNode& m = tape[i];
+    const size_t len = m.key_size;
+    if (len == 0 || len < best_len || len > path.size() || m.key_data[0] != path[0] ||
+        (len != path.size() && path[len] != '.') ||
+        std::memcmp(m.key_data, path.data(), len) != 0) {
+      continue;
+    }
+    const bool usable = len == path.size() || m.kind == TapeKind::kObject;
+    if (len == best_len) {  // a duplicate of the best key: the later one counts
+      shadowed = !usable;
+      if (usable) best = &m;
+    } else if (usable) {
+      best = &m;
+      best_len = len;
+      shadowed = false;
     }
   }
-  const bool few = ncand < kMaxCandidates;
-  if (few) cand_len[ncand++] = static_cast<uint32_t>(path.size());
-  if (few) {
-    for (size_t i = obj + 1; i < o.end; i = tape[i].end) {
-      const std::string_view k = tape[i].key();
-      if (k.empty() || k.size() > path.size() || k[0] != path[0]) continue;
-      if (k.size() != path.size() && path[k.size()] != '.') continue;
-      if (std::memcmp(k.data(), path.data(), k.size()) != 0) continue;
-      for (size_t c = 0; c < ncand; ++c) {
-        if (cand_len[c] == k.size()) {
-          cand_node[c] = &tape[i];  // later duplicates replace earlier ones, as in Boost's object
-          break;
-        }
-      }
-    }
-    for (size_t c = ncand; c-- > 0;) {
-      const TapeNode* n = cand_node[c];
-      if (n == nullptr) continue;
-      if (cand_len[c] == path.size() || n->kind == TapeKind::kObject) {
-        *descend_len = cand_len[c];
-        return n;
-      }
-    }
-    return nullptr;
+  if (!shadowed) {
+    *descend_len = best_len;
+    return best;
   }
-  // A path with more dots than candidates: longest key first, one pass per length.
+  // Longest key first, one pass per length, each taking the key's last duplicate.
   for (size_t len = path.size();;) {
     const std::string_view want = path.substr(0, len);
     const TapeNode* last = nullptr;
