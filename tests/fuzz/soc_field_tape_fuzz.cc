@@ -1,8 +1,9 @@
 // Fuzzes soc::ReadJsonTape (R18), the one-pass JSON reader meant to replace Boost.JSON's tree for
 // every ingested JSON line, against the reader it must equal: ParseJsonObject (Boost.JSON 1.81).
 // Input: one byte n, then a dotted path of n % 32 bytes, then the line. Checks: the same verdict
-// and error text; on success the same value (kinds, key order, doubles bit for bit), a tape whose
-// subtree ends are consistent, and FindInTape choosing the value FindField chooses on the tree.
+// and error text (on a reused tape and on a fresh one); on success the same value (kinds, key
+// order, doubles bit for bit), a tape whose subtree ends are consistent, and FindInTape choosing
+// the value FindField chooses on the tree.
 
 #include <algorithm>
 #include <boost/json/parse_options.hpp>
@@ -89,6 +90,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static FieldTape tape;  // reused, as ingest would reuse it
   std::string tape_error, boost_error;
   const bool tape_ok = seccloud::soc::ReadJsonTape(line, &tape, &tape_error);
+  {
+    // A fresh tape, with no capacity left by longer inputs before, must say the same.
+    FieldTape fresh;
+    std::string fresh_error;
+    Check(seccloud::soc::ReadJsonTape(line, &fresh, &fresh_error) == tape_ok);
+    Check(fresh_error == tape_error && fresh.size() == tape.size());
+  }
   json::object obj;
   const bool boost_ok = seccloud::soc::internal::ParseJsonObject(line, {}, &obj, &boost_error);
   Check(tape_ok == boost_ok);
