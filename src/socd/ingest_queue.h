@@ -34,23 +34,36 @@ struct IngestItem {
   bool datagram = false;  // set by IngestQueue::TryPush: counted apart from what can wait
 };
 
+// Why TryPush refused a datagram.
+enum class DatagramRefusal {
+  kNone,
+  kRecords,  // the queue holds `capacity` records
+  kBytes,    // the queued datagrams take `max_datagram_bytes`
+  kClosed,
+};
+
 // Thread-safe; many producers, one consumer.
 class IngestQueue {
  public:
   // At most `capacity` records. Producers that can wait (Push, PushSome: TCP, TLS, tailers) are
   // also held back once their queued records take `max_bytes` (items and raw text; a record
-  // always fits when none of theirs is queued): an input that is far ahead of the pipeline then waits in
-  // its socket or file rather than in socd's memory. TryPush (UDP, which cannot wait) is bounded
-  // by `capacity` alone, so a burst of datagrams is dropped no sooner than without it; the
-  // datagrams' bytes are counted apart, so a flood of them never holds the waiting producers back
-  // (their bound counts only their own items: TCP, TLS and the spool keep their share of the
-  // record slots while UDP is flooded, as they did before the byte bound).
-  explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX)
-      : capacity_(capacity), max_bytes_(max_bytes) {}
+  // always fits when none of theirs is queued): an input that is far ahead of the pipeline then
+  // waits in its socket or file rather than in socd's memory. TryPush (UDP, which cannot wait)
+  // drops a datagram when the queue holds `capacity` records or when the queued datagrams would
+  // take more than `max_datagram_bytes` (a datagram always fits when none is queued): bounded by
+  // the record count alone, 200,000 datagrams of 64 KiB would be ~12 GiB. The two byte counts
+  // are apart, so a flood of datagrams never holds the waiting producers back (their bound
+  // counts only their own items: TCP, TLS and the spool keep their share of the record slots
+  // while UDP is flooded), and the waiting producers never make a datagram wait.
+  explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX,
+                       size_t max_datagram_bytes = SIZE_MAX)
+      : capacity_(capacity), max_bytes_(max_bytes), max_datagram_bytes_(max_datagram_bytes) {}
 
   // What a queued item is counted as against max_bytes.
   static size_t Bytes(const IngestItem& item) {
-    return sizeof(IngestItem) + item.record.raw.capacity();
+    return sizeof(IngestItem) + item.record.raw.capacity() + HeapBytes(item.record.source) +
+           HeapBytes(item.record.peer) + HeapBytes(item.record.tenant) +
+           HeapBytes(item.checkpoint_key) + HeapBytes(item.checkpoint_value);
   }
 
   // Waits up to `timeout` for room; false when full after that, or when closed. `item` is moved
@@ -63,10 +76,20 @@ class IngestQueue {
     PushLocked(item, bytes);
     return true;
   }
-  bool TryPush(IngestItem& item) {
+  // Never waits. False (and `*why`, when given, says why) when the datagram does not fit; `item`
+  // is then not moved from.
+  bool TryPush(IngestItem& item, DatagramRefusal* why = nullptr) {
     const size_t bytes = Bytes(item);
     std::lock_guard lock(mu_);
-    if (closed_ || items_.size() >= capacity_) return false;
+    DatagramRefusal refusal = DatagramRefusal::kNone;
+    if (closed_)
+      refusal = DatagramRefusal::kClosed;
+    else if (items_.size() >= capacity_)
+      refusal = DatagramRefusal::kRecords;
+    else if (datagram_bytes_ != 0 && datagram_bytes_ + bytes > max_datagram_bytes_)
+      refusal = DatagramRefusal::kBytes;
+    if (why) *why = refusal;
+    if (refusal != DatagramRefusal::kNone) return false;
     item.datagram = true;
     items_.push_back(std::move(item));
     datagram_bytes_ += bytes;
@@ -135,8 +158,17 @@ class IngestQueue {
     std::lock_guard lock(mu_);
     return bytes_ + datagram_bytes_;
   }
+  // Bytes() of the queued datagrams alone.
+  size_t datagram_bytes() const {
+    std::lock_guard lock(mu_);
+    return datagram_bytes_;
+  }
 
  private:
+  // What a string holds on the heap beyond the object itself (nothing while it is short).
+  static size_t HeapBytes(const std::string& s) {
+    return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+  }
   bool HasRoom(size_t bytes) const {
     return items_.size() < capacity_ && (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
   }
@@ -148,6 +180,7 @@ class IngestQueue {
 
   const size_t capacity_;
   const size_t max_bytes_;
+  const size_t max_datagram_bytes_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;

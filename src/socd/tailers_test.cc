@@ -215,7 +215,7 @@ TEST(IngestQueueTest, WaitingProducersAreBoundedByBytesDatagramsOnlyByRecords) {
   big.record.raw.assign(1000, 'y');
   EXPECT_FALSE(q.Push(big, std::chrono::milliseconds(10)));  // a waiting producer waits
   EXPECT_EQ(big.record.raw.size(), 1000u);                   // and keeps its item
-  EXPECT_TRUE(q.TryPush(big));  // a datagram is bounded by the record count alone
+  EXPECT_TRUE(q.TryPush(big));  // a datagram does not count against the waiting ones' bound
   EXPECT_EQ(q.bytes(), 3 * one);
   std::vector<IngestItem> out;
   ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
@@ -260,6 +260,63 @@ TEST(IngestQueueTest, DatagramsBytesDoNotHoldWaitingProducersBack) {
   EXPECT_EQ(out.size(), 12u);
   EXPECT_EQ(q.bytes(), 0u);
   EXPECT_TRUE(q.Push(tcp3, std::chrono::milliseconds(0)));
+}
+
+// Review of socd10: datagrams were bounded by the record count alone (soc.queue_records of 64 KiB
+// datagrams: ~12 GiB at 200,000).
+TEST(IngestQueueTest, DatagramsAreBoundedByTheirOwnBytes) {
+  IngestItem probe;
+  probe.record.raw.assign(1000, 'x');
+  const size_t one = IngestQueue::Bytes(probe);
+  IngestQueue q(100, 2 * one + one / 2, 3 * one + one / 2);
+  int queued = 0;
+  DatagramRefusal why = DatagramRefusal::kNone;
+  for (int i = 0; i < 10; ++i) {
+    IngestItem d;
+    d.record.raw.assign(1000, 'd');
+    if (q.TryPush(d, &why)) {
+      ++queued;
+      EXPECT_EQ(why, DatagramRefusal::kNone);
+    } else {
+      EXPECT_EQ(why, DatagramRefusal::kBytes);
+      EXPECT_EQ(d.record.raw.size(), 1000u);  // not moved from
+    }
+    EXPECT_LE(q.datagram_bytes(), 3 * one + one / 2);
+  }
+  EXPECT_EQ(queued, 3);
+  EXPECT_EQ(q.datagram_bytes(), 3 * one);
+  // The waiting producers keep their own bound beside the datagrams.
+  for (int i = 0; i < 2; ++i) {
+    IngestItem tcp;
+    tcp.record.raw.assign(1000, 't');
+    EXPECT_TRUE(q.Push(tcp, std::chrono::milliseconds(0)));
+  }
+  EXPECT_EQ(q.bytes(), 5 * one);
+  // The record count still refuses first when it is the smaller bound.
+  IngestQueue small(2, SIZE_MAX, 100 * one);
+  IngestItem a, b, c;
+  a.record.raw = b.record.raw = c.record.raw = "abc";
+  EXPECT_TRUE(small.TryPush(a));
+  EXPECT_TRUE(small.TryPush(b));
+  EXPECT_FALSE(small.TryPush(c, &why));
+  EXPECT_EQ(why, DatagramRefusal::kRecords);
+  // A datagram larger than the whole bound still enters when no datagram is queued.
+  IngestQueue tiny(100, SIZE_MAX, one / 2);
+  IngestItem big;
+  big.record.raw.assign(1000, 'b');
+  EXPECT_TRUE(tiny.TryPush(big));
+  IngestItem next;
+  next.record.raw = "n";
+  EXPECT_FALSE(tiny.TryPush(next, &why));
+  EXPECT_EQ(why, DatagramRefusal::kBytes);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 100, std::chrono::milliseconds(0)));
+  EXPECT_EQ(out.size(), 5u);
+  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.datagram_bytes(), 0u);
+  q.Close();
+  EXPECT_FALSE(q.TryPush(next, &why));
+  EXPECT_EQ(why, DatagramRefusal::kClosed);
 }
 
 TEST(ApiTest, TimeBounds) {
