@@ -7,6 +7,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <optional>
 #include <utility>
 
@@ -14,6 +15,7 @@ namespace seccloud {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr uint64_t kUnfollowableSeq = UINT64_MAX;
 
 std::string Where(const std::filesystem::path& file, uint64_t offset) {
   return file.string() + ":" + std::to_string(offset);
@@ -300,7 +302,16 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
       problem = ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
     } else {
       if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
-      if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
+      if (!seq_value || ec) {
+        problem = "line has no numeric seccloud.seq";
+      } else if (seq == kUnfollowableSeq) {
+        // No line can follow it: the next expected seq would wrap to 0, which reads as "accept
+        // whatever comes" (here and in a saved position). The writer counts from 1 and never
+        // gets there, so the line is refused like any other that is not the writer's, and the
+        // expectation stays what it was: the next line is checked against it.
+        problem =
+            "seccloud.seq " + std::to_string(seq) + " is the largest seq, which no line can follow";
+      }
     }
     if (!problem.empty()) {
       MoveTo(offset + line.size() + 1);

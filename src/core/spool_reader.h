@@ -61,7 +61,10 @@ class SpoolReader {
   //    got M"; last_gap() holds both numbers, and the next call yields the line with seq M;
   //  - a line that is not JSON or has no seccloud.seq, or a file that ends in a partial line
   //    although a newer file exists: the error names file and offset, and the bad bytes are
-  //    skipped.
+  //    skipped;
+  //  - a line with seccloud.seq 2^64−1, which no line can follow (the writer counts from 1 and
+  //    never gets there): reported and skipped the same way, and the expected seq stays what it
+  //    was, so a position never holds a next_seq that wrapped to 0 ("accept any").
   Result<std::optional<SpoolRecord>> Next();
 
   const SpoolPosition& position() const { return position_; }

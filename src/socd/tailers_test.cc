@@ -90,6 +90,58 @@ TEST_F(TailersTest, SpoolResumesExactlyAfterTheCheckpoint) {
   EXPECT_TRUE(problems_.empty()) << problems_.front();
 }
 
+// Review of socd10: a spool line with seq 2^64−1 made the expected seq wrap to 0 ("accept any"),
+// so the checkpoint after it resumed without a check. Now the line is refused and reported, the
+// gap after it is found, and a restart from the checkpoint before it finds the same.
+TEST_F(TailersTest, SpoolLineWithTheLargestSeqIsReportedAndTheGapAfterItFound) {
+  auto line = [](const std::string& seq) {
+    return R"({"event":{"dataset":"proxy.access"},"seccloud":{"seq":)" + seq + "}}\n";
+  };
+  fs::create_directories(dir_ / "spool" / "proxy");
+  std::ofstream(dir_ / "spool" / "proxy" / SpoolFileName("proxy", 1))
+      << line("1") + line("2") + line("18446744073709551615") + line("4");
+  IngestQueue q(100);
+  SpoolTailOptions o;
+  o.spool_dir = dir_ / "spool";
+  o.poll = std::chrono::milliseconds(10);
+  const std::vector<std::string> want_problems = {
+      "spool:proxy: " + (dir_ / "spool" / "proxy" / SpoolFileName("proxy", 1)).string() + ":" +
+          std::to_string(2 * line("1").size()) +
+          ": seccloud.seq 18446744073709551615 is the largest seq, which no line can follow; "
+          "skipped",
+      "spool:proxy: " + (dir_ / "spool" / "proxy" / SpoolFileName("proxy", 1)).string() + ":" +
+          std::to_string(2 * line("1").size() + line("18446744073709551615").size()) +
+          ": seq gap: expected 3, got 4"};
+  std::string before_it;
+  {
+    SpoolTailer t(o, {}, q, metrics_, sink_);
+    t.Start();
+    auto items = Take(q, 3);
+    t.Stop();
+    ASSERT_EQ(items.size(), 3u);
+    EXPECT_EQ(items[2].record.raw + "\n", line("4"));
+    EXPECT_EQ(items[1].checkpoint_value, "1:" + std::to_string(2 * line("1").size()) + ":3");
+    EXPECT_EQ(
+        items[2].checkpoint_value,
+        "1:" + std::to_string(3 * line("1").size() + line("18446744073709551615").size()) + ":5");
+    before_it = items[1].checkpoint_value;
+  }
+  EXPECT_EQ(problems_, want_problems);
+  problems_.clear();
+  // As if only the first two were stored: the same line is refused, the same gap found, and the
+  // record after it arrives once.
+  SpoolTailer t(o, {{"spool:proxy", before_it}}, q, metrics_, sink_);
+  t.Start();
+  auto items = Take(q, 1);
+  t.Stop();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].record.raw + "\n", line("4"));
+  EXPECT_EQ(problems_, want_problems);
+  const std::string labels = "source=\"spool:proxy\"";
+  EXPECT_EQ(metrics_.GetCounter("seccloud_soc_spool_errors_total", "", labels).value(), 2u);
+  EXPECT_EQ(metrics_.GetCounter("seccloud_soc_spool_gaps_total", "", labels).value(), 2u);
+}
+
 TEST_F(TailersTest, FileFollowedAcrossRotationAndTruncation) {
   const fs::path log = dir_ / "eve.json";
   std::ofstream(log) << "one\ntwo\nthr";  // the last line is still being written
