@@ -331,7 +331,6 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
     record.seq = seq;
     record.line = std::string(line);
     if (parse_events_) record.event = std::move(v.get_object());
-    record.file = file_path_;
     record.offset = offset;
     MoveTo(offset + line.size() + 1);
     position_.next_seq = seq + 1;

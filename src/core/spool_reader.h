@@ -30,8 +30,7 @@ struct SpoolRecord {
   uint64_t seq = 0;
   std::string line;  // without the '\n'
   boost::json::object event;
-  std::filesystem::path file;
-  uint64_t offset = 0;
+  uint64_t offset = 0;  // of the line in its file, SpoolReader::file() until the next call
 };
 
 struct SpoolGap {
@@ -68,6 +67,9 @@ class SpoolReader {
   Result<std::optional<SpoolRecord>> Next();
 
   const SpoolPosition& position() const { return position_; }
+  // The file position() is in: after Next() yielded a record, the record's file (not copied into
+  // every record: a path copy per line cost more than the rest of the reader's own work).
+  const std::filesystem::path& file() const { return file_path_; }
   const std::optional<SpoolGap>& last_gap() const { return last_gap_; }
 
  private:

@@ -244,7 +244,9 @@ TEST(SpoolReaderTest, ResumesFromSavedPosition) {
   auto reader = SpoolReader::Open(tmp.path(), "proxy", saved);
   ASSERT_TRUE(reader);
   ExpectSeq(**reader, 3);
+  EXPECT_EQ((*reader)->file(), FileFor(tmp.path(), 1));  // the file of the record just read
   ExpectSeq(**reader, 4);
+  EXPECT_EQ((*reader)->file(), FileFor(tmp.path(), 4));
   EXPECT_EQ((*reader)->position(), (SpoolPosition{4, Line(4).size(), 5}));
   ExpectSeq(**reader, 5);
   ExpectEnd(**reader);
