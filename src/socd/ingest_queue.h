@@ -5,6 +5,7 @@
 // cannot wait and counts what it must drop.
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -123,17 +124,27 @@ class IngestQueue {
   }
 
   // Moves up to `max` items into `out` (cleared first), waiting up to `wait` for the first one.
-  // Returns false once closed and drained.
+  // Returns false once closed and drained. One consumer only: what it saw queued stays queued
+  // while it lets go of the lock to make room in `out`.
   bool PopBatch(std::vector<IngestItem>* out, size_t max, std::chrono::milliseconds wait) {
     out->clear();
     std::unique_lock lock(mu_);
     not_empty_.wait_for(lock, wait, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return !closed_;
-    out->reserve(std::min(max, items_.size()));
-    while (!items_.empty() && out->size() < max) {
-      size_t& counter = items_.front().datagram ? datagram_bytes_ : bytes_;
-      counter -= std::min(counter, Bytes(items_.front()));
-      out->push_back(std::move(items_.front()));
+    const size_t n = std::min(max, items_.size());
+    if (out->capacity() < n) {
+      // The allocation (a batch's worth of items: ~1 MiB) is not made under the producers' lock.
+      lock.unlock();
+      out->reserve(n);
+      lock.lock();
+    }
+    for (size_t i = 0; i < n; ++i) {
+      IngestItem& item = items_.front();
+      size_t& counter = item.datagram ? datagram_bytes_ : bytes_;
+      const size_t bytes = Bytes(item);
+      assert(counter >= bytes);  // every push added Bytes() of an item that does not change
+      counter -= bytes;
+      out->push_back(std::move(item));
       items_.pop_front();
     }
     not_full_.notify_all();
