@@ -89,7 +89,8 @@ class SpoolReader {
   std::optional<SpoolGap> last_gap_;
   std::filesystem::path file_path_;
   int fd_ = -1;
-  std::string buf_;  // file bytes; buf_[head_] is at position_.offset
+  std::string buf_;  // buf_[0, end_) are file bytes; buf_[head_] is at position_.offset
+  size_t end_ = 0;
   size_t head_ = 0;
   size_t scanned_ = 0;  // buf_[head_, scanned_) holds no '\n'
 };
