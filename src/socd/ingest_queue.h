@@ -164,6 +164,7 @@ class IngestQueue {
     return items_.size();
   }
   size_t capacity() const { return capacity_; }
+  size_t max_datagram_bytes() const { return max_datagram_bytes_; }
   // Bytes() of every queued item, datagrams included.
   size_t bytes() const {
     std::lock_guard lock(mu_);

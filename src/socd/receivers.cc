@@ -187,7 +187,7 @@ void CountDrop(Input* in, Shared* shared, const std::string& peer, DatagramRefus
   const std::string reason =
       why == DatagramRefusal::kBytes
           ? "the queued datagrams take " + std::to_string(shared->queue->datagram_bytes()) +
-                " bytes, their bound"
+                " of their " + std::to_string(shared->queue->max_datagram_bytes()) + " bytes"
           : "the ingest queue holds " + std::to_string(shared->queue->capacity()) +
                 " records (soc.queue_records)";
   shared->problems(in->config.name,

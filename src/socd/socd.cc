@@ -30,9 +30,9 @@ namespace {
 // senders' sockets (TCP back-pressure) and the files on disk.
 constexpr size_t kQueueBytes = size_t{32} << 20;
 // What the queued UDP datagrams may hold, apart from kQueueBytes (a datagram cannot wait, so they
-// do not share the waiting inputs' bound; soc/README). Without it only soc.queue_records bounds
-// them: 200,000 × (64 KiB + a 280-byte item) is ~12.3 GiB. 64 MiB is ~115,000 syslog datagrams
-// of 300 bytes (~580 counted each) or ~1,000 of the largest.
+// do not share the waiting inputs' bound; src/socd/README.md). Without it only soc.queue_records
+// bounds them: 200,000 × (64 KiB + a 280-byte item) is ~12.3 GiB. 64 MiB is ~115,000 syslog
+// datagrams of 300 bytes (~580 counted each) or ~1,000 of the largest.
 constexpr size_t kDatagramBytes = size_t{64} << 20;
 
 soc::AlertPolicy PolicyOf(const SocConfig& sc) {
