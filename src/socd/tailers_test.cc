@@ -371,6 +371,37 @@ TEST(IngestQueueTest, DatagramsAreBoundedByTheirOwnBytes) {
   EXPECT_EQ(why, DatagramRefusal::kClosed);
 }
 
+// The queue's FIFO is chunked (64 items a chunk): order and counts hold across chunk boundaries,
+// with pushes and pops interleaved, and an emptied queue takes items again.
+TEST(IngestQueueTest, KeepsOrderAcrossChunks) {
+  IngestFifo fifo;
+  int pushed = 0, popped = 0;
+  for (int round = 0; round < 40; ++round) {
+    const int pushes = (round * 37) % 150, pops = (round * 53) % 160;
+    for (int i = 0; i < pushes; ++i) {
+      IngestItem item;
+      item.record.raw = std::to_string(pushed++);
+      fifo.push_back(std::move(item));
+    }
+    for (int i = 0; i < pops && !fifo.empty(); ++i) {
+      ASSERT_EQ(fifo.front().record.raw, std::to_string(popped)) << round;
+      ++popped;
+      fifo.pop_front();
+    }
+    ASSERT_EQ(fifo.size(), static_cast<size_t>(pushed - popped));
+  }
+  while (!fifo.empty()) {
+    ASSERT_EQ(fifo.front().record.raw, std::to_string(popped++));
+    fifo.pop_front();
+  }
+  EXPECT_EQ(popped, pushed);
+  IngestItem again;
+  again.record.raw = "again";
+  fifo.push_back(std::move(again));
+  ASSERT_EQ(fifo.size(), 1u);
+  EXPECT_EQ(fifo.front().record.raw, "again");
+}
+
 TEST(ApiTest, TimeBounds) {
   int64_t t = 0;
   const int64_t now = 1'000'000'000'000;
