@@ -7,6 +7,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -14,6 +16,7 @@ namespace seccloud {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr uint64_t kUnfollowableSeq = UINT64_MAX;
 
 std::string Where(const std::filesystem::path& file, uint64_t offset) {
   return file.string() + ":" + std::to_string(offset);
@@ -187,7 +190,7 @@ Status SpoolReader::OpenFile(const SpoolFile& file, uint64_t offset) {
   file_path_ = file.path;
   position_.file_first_seq = file.first_seq;
   position_.offset = offset;
-  buf_.clear();
+  end_ = 0;
   head_ = 0;
   scanned_ = 0;
   return {};
@@ -202,27 +205,32 @@ Result<std::optional<SpoolFile>> SpoolReader::NewerFile() {
 }
 
 Result<size_t> SpoolReader::ReadMore() {
-  const size_t old_size = buf_.size();
-  buf_.resize(old_size + kReadChunk);
+  // buf_ only grows (zero-filled then, once): a resize per read zero-filled 64 KiB that pread
+  // overwrote at once, ~0.9 k instructions a spool line.
+  if (buf_.size() < end_ + kReadChunk) buf_.resize(end_ + kReadChunk);
   ssize_t n;
   do
-    n = ::pread(fd_, buf_.data() + old_size, kReadChunk,
-                static_cast<off_t>(position_.offset + (old_size - head_)));
+    n = ::pread(fd_, buf_.data() + end_, kReadChunk,
+                static_cast<off_t>(position_.offset + (end_ - head_)));
   while (n < 0 && errno == EINTR);
-  const int err = errno;
-  buf_.resize(old_size + (n > 0 ? static_cast<size_t>(n) : 0));
-  if (n < 0) return ErrnoError("read spool file " + file_path_.string(), err);
+  if (n < 0) {
+    const int err = errno;
+    return ErrnoError("read spool file " + file_path_.string(), err);
+  }
+  end_ += static_cast<size_t>(n);
   return static_cast<size_t>(n);
 }
 
 void SpoolReader::MoveTo(uint64_t offset) {
   head_ += static_cast<size_t>(offset - position_.offset);
   position_.offset = offset;
-  if (head_ >= buf_.size()) {
-    buf_.clear();
+  if (head_ >= end_) {
+    end_ = 0;
     head_ = 0;
   } else if (head_ > kReadChunk) {
-    buf_.erase(0, head_);  // amortised: at most once per chunk read
+    // Amortised: at most once per chunk read.
+    std::memmove(buf_.data(), buf_.data() + head_, end_ - head_);
+    end_ -= head_;
     head_ = 0;
   }
   scanned_ = head_;
@@ -236,14 +244,14 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
       if (!first) return std::optional<SpoolRecord>();
       RETURN_IF_ERROR(OpenFile(*first, 0));
     }
-    const size_t nl = buf_.find('\n', std::max(scanned_, head_));
-    if (nl == std::string::npos) {
-      scanned_ = buf_.size();
-      if (buf_.size() - head_ > kMaxEventBytes) {
+    const size_t nl = std::string_view(buf_.data(), end_).find('\n', std::max(scanned_, head_));
+    if (nl == std::string_view::npos) {
+      scanned_ = end_;
+      if (end_ - head_ > kMaxEventBytes) {
         // The writer never writes such a line, so this is not an event spool here; resync on
         // the next line end.
         const uint64_t at = position_.offset;
-        MoveTo(position_.offset + (buf_.size() - head_));
+        MoveTo(position_.offset + (end_ - head_));
         return MakeError(Errc::kInvalidArgument, Where(file_path_, at) + ": no line end within " +
                                                      std::to_string(kMaxEventBytes) +
                                                      " bytes; skipped");
@@ -260,7 +268,7 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
       }
       ASSIGN_OR_RETURN(std::optional<SpoolFile> newer, NewerFile());
       const std::string torn_at = Where(file_path_, position_.offset);
-      const size_t torn = buf_.size() - head_;
+      const size_t torn = end_ - head_;
       RETURN_IF_ERROR(OpenFile(*newer, 0));
       newer_exists = false;
       if (torn > 0) {
@@ -300,7 +308,16 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
       problem = ec ? "line is not valid JSON (" + ec.message() + ")" : "line is not a JSON object";
     } else {
       if (seq_value) seq = seq_value->to_number<uint64_t>(ec);
-      if (!seq_value || ec) problem = "line has no numeric seccloud.seq";
+      if (!seq_value || ec) {
+        problem = "line has no numeric seccloud.seq";
+      } else if (seq == kUnfollowableSeq) {
+        // No line can follow it: the next expected seq would wrap to 0, which reads as "accept
+        // whatever comes" (here and in a saved position). The writer counts from 1 and never
+        // gets there, so the line is refused like any other that is not the writer's, and the
+        // expectation stays what it was: the next line is checked against it.
+        problem =
+            "seccloud.seq " + std::to_string(seq) + " is the largest seq, which no line can follow";
+      }
     }
     if (!problem.empty()) {
       MoveTo(offset + line.size() + 1);
@@ -320,7 +337,6 @@ Result<std::optional<SpoolRecord>> SpoolReader::Next() {
     record.seq = seq;
     record.line = std::string(line);
     if (parse_events_) record.event = std::move(v.get_object());
-    record.file = file_path_;
     record.offset = offset;
     MoveTo(offset + line.size() + 1);
     position_.next_seq = seq + 1;

@@ -30,8 +30,7 @@ struct SpoolRecord {
   uint64_t seq = 0;
   std::string line;  // without the '\n'
   boost::json::object event;
-  std::filesystem::path file;
-  uint64_t offset = 0;
+  uint64_t offset = 0;  // of the line in its file, SpoolReader::file() until the next call
 };
 
 struct SpoolGap {
@@ -61,10 +60,16 @@ class SpoolReader {
   //    got M"; last_gap() holds both numbers, and the next call yields the line with seq M;
   //  - a line that is not JSON or has no seccloud.seq, or a file that ends in a partial line
   //    although a newer file exists: the error names file and offset, and the bad bytes are
-  //    skipped.
+  //    skipped;
+  //  - a line with seccloud.seq 2^64−1, which no line can follow (the writer counts from 1 and
+  //    never gets there): reported and skipped the same way, and the expected seq stays what it
+  //    was, so a position never holds a next_seq that wrapped to 0 ("accept any").
   Result<std::optional<SpoolRecord>> Next();
 
   const SpoolPosition& position() const { return position_; }
+  // The file position() is in: after Next() yielded a record, the record's file (not copied into
+  // every record: the path's copy and release were ~1.4 k instructions a line).
+  const std::filesystem::path& file() const { return file_path_; }
   const std::optional<SpoolGap>& last_gap() const { return last_gap_; }
 
  private:
@@ -84,7 +89,8 @@ class SpoolReader {
   std::optional<SpoolGap> last_gap_;
   std::filesystem::path file_path_;
   int fd_ = -1;
-  std::string buf_;  // file bytes; buf_[head_] is at position_.offset
+  std::string buf_;  // buf_[0, end_) are file bytes; buf_[head_] is at position_.offset
+  size_t end_ = 0;
   size_t head_ = 0;
   size_t scanned_ = 0;  // buf_[head_, scanned_) holds no '\n'
 };

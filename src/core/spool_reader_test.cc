@@ -99,6 +99,68 @@ TEST(SpoolReaderTest, ReportsGapThenContinues) {
   ExpectEnd(**reader);
 }
 
+// Review of socd10: seq 2^64−1 made the expected seq wrap to 0, which reads as "accept any", so
+// the next line's gap went unnoticed (and a position saved there resumed without a check).
+TEST(SpoolReaderTest, TheLargestSeqIsRefusedAndTheExpectationKept) {
+  TempDir tmp;
+  const std::string max_line = Line(UINT64_MAX);
+  const uint64_t after_max = Line(1).size() + Line(2).size() + max_line.size();
+  // Line 3 damaged into the largest seq: the gap to 4 is reported, also after a restart there.
+  AppendText(FileFor(tmp.path(), 1), Line(1) + Line(2) + max_line + Line(4));
+  auto reader = SpoolReader::Open(tmp.path(), "proxy");
+  ASSERT_TRUE(reader);
+  ExpectSeq(**reader, 1);
+  ExpectSeq(**reader, 2);
+  auto refused = (*reader)->Next();
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find(
+                ":" + std::to_string(Line(1).size() + Line(2).size()) +
+                ": seccloud.seq 18446744073709551615 is the largest seq, which no line can "
+                "follow; skipped"),
+            std::string::npos)
+      << refused.error().message;
+  const SpoolPosition saved = (*reader)->position();
+  EXPECT_EQ(saved, (SpoolPosition{1, after_max, 3}));
+  for (int pass = 0; pass < 2; ++pass) {
+    SCOPED_TRACE(pass == 0 ? "reading on" : "resumed right after the line");
+    auto resumed = SpoolReader::Open(tmp.path(), "proxy", saved);
+    ASSERT_TRUE(resumed);
+    SpoolReader& r = pass == 0 ? **reader : **resumed;
+    auto gap = r.Next();
+    ASSERT_FALSE(gap);
+    EXPECT_NE(
+        gap.error().message.find(":" + std::to_string(after_max) + ": seq gap: expected 3, got 4"),
+        std::string::npos)
+        << gap.error().message;
+    ExpectSeq(r, 4);
+    EXPECT_EQ(r.position(), (SpoolPosition{1, after_max + Line(4).size(), 5}));
+    ExpectEnd(r);
+  }
+
+  // A stray line of that seq between two in sequence: refused, and nothing else is reported.
+  TempDir stray;
+  AppendText(FileFor(stray.path(), 1), Line(1) + max_line + Line(2) + Line(3));
+  auto s = SpoolReader::Open(stray.path(), "proxy");
+  ASSERT_TRUE(s);
+  ExpectSeq(**s, 1);
+  EXPECT_FALSE((*s)->Next());
+  EXPECT_EQ((*s)->position(), (SpoolPosition{1, Line(1).size() + max_line.size(), 2}));
+  ExpectSeq(**s, 2);
+  ExpectSeq(**s, 3);
+  ExpectEnd(**s);
+
+  // The first line read, with no expectation yet: refused, the next one starts the sequence.
+  TempDir first;
+  AppendText(FileFor(first.path(), 1), max_line + Line(7) + Line(8));
+  auto f = SpoolReader::Open(first.path(), "proxy");
+  ASSERT_TRUE(f);
+  EXPECT_FALSE((*f)->Next());
+  EXPECT_EQ((*f)->position(), (SpoolPosition{1, max_line.size(), 0}));
+  ExpectSeq(**f, 7);
+  ExpectSeq(**f, 8);
+  ExpectEnd(**f);
+}
+
 TEST(SpoolReaderTest, MissingFileIsAGap) {
   TempDir tmp;
   AppendText(FileFor(tmp.path(), 1), Line(1) + Line(2));
@@ -182,7 +244,9 @@ TEST(SpoolReaderTest, ResumesFromSavedPosition) {
   auto reader = SpoolReader::Open(tmp.path(), "proxy", saved);
   ASSERT_TRUE(reader);
   ExpectSeq(**reader, 3);
+  EXPECT_EQ((*reader)->file(), FileFor(tmp.path(), 1));  // the file of the record just read
   ExpectSeq(**reader, 4);
+  EXPECT_EQ((*reader)->file(), FileFor(tmp.path(), 4));
   EXPECT_EQ((*reader)->position(), (SpoolPosition{4, Line(4).size(), 5}));
   ExpectSeq(**reader, 5);
   ExpectEnd(**reader);

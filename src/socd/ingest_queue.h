@@ -5,6 +5,7 @@
 // cannot wait and counts what it must drop.
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -34,23 +35,71 @@ struct IngestItem {
   bool datagram = false;  // set by IngestQueue::TryPush: counted apart from what can wait
 };
 
+// A FIFO of items in chunks of 64. std::deque holds one IngestItem (280 bytes) per node, so it
+// allocated on every push and freed on every pop (~450 instructions a record between the two
+// threads); a chunk is allocated per 64 items and freed once they are all taken.
+class IngestFifo {
+ public:
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  IngestItem& front() { return chunks_.front()[head_]; }
+  void push_back(IngestItem&& item) {
+    if (chunks_.empty() || chunks_.back().size() == kChunk) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(kChunk);
+    }
+    chunks_.back().push_back(std::move(item));
+    ++size_;
+  }
+  // The item taken stays in its chunk, moved from, until the chunk goes.
+  void pop_front() {
+    --size_;
+    std::vector<IngestItem>& chunk = chunks_.front();
+    if (++head_ < chunk.size()) return;
+    head_ = 0;
+    if (chunk.size() == kChunk)
+      chunks_.pop_front();
+    else
+      chunk.clear();  // the last chunk, still being filled: keep it
+  }
+
+ private:
+  static constexpr size_t kChunk = 64;
+  std::deque<std::vector<IngestItem>> chunks_;
+  size_t head_ = 0;  // the front item's index in chunks_.front()
+  size_t size_ = 0;
+};
+
+// Why TryPush refused a datagram.
+enum class DatagramRefusal {
+  kNone,
+  kRecords,  // the queue holds `capacity` records
+  kBytes,    // the queued datagrams take `max_datagram_bytes`
+  kClosed,
+};
+
 // Thread-safe; many producers, one consumer.
 class IngestQueue {
  public:
   // At most `capacity` records. Producers that can wait (Push, PushSome: TCP, TLS, tailers) are
   // also held back once their queued records take `max_bytes` (items and raw text; a record
-  // always fits when none of theirs is queued): an input that is far ahead of the pipeline then waits in
-  // its socket or file rather than in socd's memory. TryPush (UDP, which cannot wait) is bounded
-  // by `capacity` alone, so a burst of datagrams is dropped no sooner than without it; the
-  // datagrams' bytes are counted apart, so a flood of them never holds the waiting producers back
-  // (their bound counts only their own items: TCP, TLS and the spool keep their share of the
-  // record slots while UDP is flooded, as they did before the byte bound).
-  explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX)
-      : capacity_(capacity), max_bytes_(max_bytes) {}
+  // always fits when none of theirs is queued): an input that is far ahead of the pipeline then
+  // waits in its socket or file rather than in socd's memory. TryPush (UDP, which cannot wait)
+  // drops a datagram when the queue holds `capacity` records or when the queued datagrams would
+  // take more than `max_datagram_bytes` (a datagram always fits when none is queued): bounded by
+  // the record count alone, 200,000 datagrams of 64 KiB would be ~12 GiB. The two byte counts
+  // are apart, so a flood of datagrams never holds the waiting producers back (their bound
+  // counts only their own items: TCP, TLS and the spool keep their share of the record slots
+  // while UDP is flooded), and the waiting producers never make a datagram wait.
+  explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX,
+                       size_t max_datagram_bytes = SIZE_MAX)
+      : capacity_(capacity), max_bytes_(max_bytes), max_datagram_bytes_(max_datagram_bytes) {}
 
   // What a queued item is counted as against max_bytes.
   static size_t Bytes(const IngestItem& item) {
-    return sizeof(IngestItem) + item.record.raw.capacity();
+    return sizeof(IngestItem) + item.record.raw.capacity() + HeapBytes(item.record.source) +
+           HeapBytes(item.record.peer) + HeapBytes(item.record.tenant) +
+           HeapBytes(item.checkpoint_key) + HeapBytes(item.checkpoint_value);
   }
 
   // Waits up to `timeout` for room; false when full after that, or when closed. `item` is moved
@@ -63,10 +112,20 @@ class IngestQueue {
     PushLocked(item, bytes);
     return true;
   }
-  bool TryPush(IngestItem& item) {
+  // Never waits. False (and `*why`, when given, says why) when the datagram does not fit; `item`
+  // is then not moved from.
+  bool TryPush(IngestItem& item, DatagramRefusal* why = nullptr) {
     const size_t bytes = Bytes(item);
     std::lock_guard lock(mu_);
-    if (closed_ || items_.size() >= capacity_) return false;
+    DatagramRefusal refusal = DatagramRefusal::kNone;
+    if (closed_)
+      refusal = DatagramRefusal::kClosed;
+    else if (items_.size() >= capacity_)
+      refusal = DatagramRefusal::kRecords;
+    else if (datagram_bytes_ != 0 && datagram_bytes_ + bytes > max_datagram_bytes_)
+      refusal = DatagramRefusal::kBytes;
+    if (why) *why = refusal;
+    if (refusal != DatagramRefusal::kNone) return false;
     item.datagram = true;
     items_.push_back(std::move(item));
     datagram_bytes_ += bytes;
@@ -100,17 +159,27 @@ class IngestQueue {
   }
 
   // Moves up to `max` items into `out` (cleared first), waiting up to `wait` for the first one.
-  // Returns false once closed and drained.
+  // Returns false once closed and drained. One consumer only: what it saw queued stays queued
+  // while it lets go of the lock to make room in `out`.
   bool PopBatch(std::vector<IngestItem>* out, size_t max, std::chrono::milliseconds wait) {
     out->clear();
     std::unique_lock lock(mu_);
     not_empty_.wait_for(lock, wait, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return !closed_;
-    out->reserve(std::min(max, items_.size()));
-    while (!items_.empty() && out->size() < max) {
-      size_t& counter = items_.front().datagram ? datagram_bytes_ : bytes_;
-      counter -= std::min(counter, Bytes(items_.front()));
-      out->push_back(std::move(items_.front()));
+    const size_t n = std::min(max, items_.size());
+    if (out->capacity() < n) {
+      // The allocation (a batch's worth of items: ~1 MiB) is not made under the producers' lock.
+      lock.unlock();
+      out->reserve(n);
+      lock.lock();
+    }
+    for (size_t i = 0; i < n; ++i) {
+      IngestItem& item = items_.front();
+      size_t& counter = item.datagram ? datagram_bytes_ : bytes_;
+      const size_t bytes = Bytes(item);
+      assert(counter >= bytes);  // every push added Bytes() of an item that does not change
+      counter -= bytes;
+      out->push_back(std::move(item));
       items_.pop_front();
     }
     not_full_.notify_all();
@@ -130,13 +199,23 @@ class IngestQueue {
     return items_.size();
   }
   size_t capacity() const { return capacity_; }
+  size_t max_datagram_bytes() const { return max_datagram_bytes_; }
   // Bytes() of every queued item, datagrams included.
   size_t bytes() const {
     std::lock_guard lock(mu_);
     return bytes_ + datagram_bytes_;
   }
+  // Bytes() of the queued datagrams alone.
+  size_t datagram_bytes() const {
+    std::lock_guard lock(mu_);
+    return datagram_bytes_;
+  }
 
  private:
+  // What a string holds on the heap beyond the object itself (nothing while it is short).
+  static size_t HeapBytes(const std::string& s) {
+    return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+  }
   bool HasRoom(size_t bytes) const {
     return items_.size() < capacity_ && (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
   }
@@ -148,10 +227,11 @@ class IngestQueue {
 
   const size_t capacity_;
   const size_t max_bytes_;
+  const size_t max_datagram_bytes_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
-  std::deque<IngestItem> items_;
+  IngestFifo items_;
   size_t bytes_ = 0;           // Bytes() of the queued items that could wait (Push, PushSome)
   size_t datagram_bytes_ = 0;  // Bytes() of the queued datagrams (TryPush)
   bool closed_ = false;

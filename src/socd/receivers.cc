@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <map>
 
 #include "soc/frame.h"
 
@@ -35,6 +36,9 @@ constexpr int kUdpReceiveBuffer = 8 << 20;
 constexpr size_t kSmallReadBytes = 16 * 1024;
 constexpr size_t kBigReadBytes = 256 * 1024;
 constexpr size_t kBigReadBuffersPerInput = 64;
+// A UDP input reports dropped datagrams as a problem event at most this often (each one is
+// counted at once): a flood must not become a flood of events.
+constexpr auto kDropReportInterval = std::chrono::seconds(60);
 // Records handed to the queue together; bounds what one connection holds outside the queue even
 // when a read of tiny lines frames tens of thousands.
 constexpr size_t kPushRecords = 1024;
@@ -44,7 +48,7 @@ struct Input {
   soc::Format format = soc::Format::kText;
   bool sniff = true;
   Counter* received = nullptr;
-  Counter* dropped = nullptr;
+  Counter* dropped = nullptr;  // datagrams of the input's own tenant, or of no known tenant
   Counter* truncated = nullptr;
   Counter* refused = nullptr;
   Counter* framing_errors = nullptr;
@@ -55,6 +59,13 @@ struct Input {
   std::atomic<size_t> connections{0};
   std::atomic<size_t> big_buffers{0};  // of kBigReadBuffersPerInput
   std::atomic<int64_t> buffer_bytes{0};
+  // UDP only, touched only by the input's receive loop: datagrams dropped by the sender's
+  // tenant, and the drops not yet reported in a problem event.
+  std::map<std::string, Counter*, std::less<>> dropped_by_tenant;
+  MetricsRegistry* metrics = nullptr;
+  std::chrono::steady_clock::time_point last_drop_report{};
+  bool drop_reported = false;
+  uint64_t unreported_drops = 0;
 
   void AddBufferBytes(int64_t delta) {
     read_buffer_bytes->Set(static_cast<double>(buffer_bytes.fetch_add(delta) + delta));
@@ -106,6 +117,7 @@ class ReadBuffer {
 struct Shared {
   IngestQueue* queue = nullptr;
   ProblemSink problems;
+  SenderTenant sender_tenant;
   std::atomic<bool> stopped{false};
 };
 
@@ -147,6 +159,48 @@ awaitable<bool> PushAllWaiting(Shared* shared, std::vector<IngestItem>& items,
   co_return true;
 }
 
+// The counter of datagrams dropped for `peer`'s tenant: the input's own, else the one the
+// sender's address belongs to ("none" when it belongs to none). Tenants are the configured
+// ones, so the counters stay few whoever sends.
+Counter& DroppedCounter(Input* in, Shared* shared, const std::string& peer) {
+  if (!in->config.tenant.empty() || !shared->sender_tenant) return *in->dropped;
+  std::string tenant = shared->sender_tenant(peer);
+  if (tenant.empty()) return *in->dropped;
+  auto it = in->dropped_by_tenant.find(tenant);
+  if (it == in->dropped_by_tenant.end()) {
+    Counter& c = in->metrics->GetCounter("seccloud_soc_dropped_total",
+                                         "UDP datagrams dropped because the ingest queue was full",
+                                         "source=\"" + PrometheusLabelValue(in->config.name) +
+                                             "\",tenant=\"" + PrometheusLabelValue(tenant) + "\"");
+    it = in->dropped_by_tenant.emplace(std::move(tenant), &c).first;
+  }
+  return *it->second;
+}
+
+// Counts a dropped datagram and, at most once per kDropReportInterval, reports the drops so far
+// (the first one at once).
+void CountDrop(Input* in, Shared* shared, const std::string& peer, DatagramRefusal why) {
+  DroppedCounter(in, shared, peer).Increment();
+  ++in->unreported_drops;
+  const auto now = std::chrono::steady_clock::now();
+  if (in->drop_reported && now - in->last_drop_report < kDropReportInterval) return;
+  const std::string reason =
+      why == DatagramRefusal::kBytes
+          ? "the queued datagrams take " + std::to_string(shared->queue->datagram_bytes()) +
+                " of their " + std::to_string(shared->queue->max_datagram_bytes()) + " bytes"
+          : "the ingest queue holds " + std::to_string(shared->queue->capacity()) +
+                " records (soc.queue_records)";
+  shared->problems(in->config.name,
+                   std::to_string(in->unreported_drops) + " UDP datagram(s) dropped" +
+                       (in->drop_reported ? " in the last minute" : "") + ", the last from " +
+                       peer + ": " + reason +
+                       "; the pipeline is behind (seccloud_soc_dropped_total counts every drop; "
+                       "this is reported at most once a minute)");
+  in->drop_reported = true;
+  in->last_drop_report = now;
+  in->unreported_drops = 0;
+}
+
 awaitable<void> UdpLoop(Input* in, Shared* shared) {
   std::vector<char> buf(65536);
   udp::endpoint from;
@@ -165,8 +219,10 @@ awaitable<void> UdpLoop(Input* in, Shared* shared) {
     FillItem(item, *in, std::string(data), false, from.address().to_string(), WallClockMs());
     if (item.record.truncated) in->truncated->Increment();
     // A datagram cannot wait: when the queue is full it is lost, and counted as such.
-    if (!shared->queue->TryPush(item)) {
-      in->dropped->Increment();
+    DatagramRefusal why = DatagramRefusal::kNone;
+    if (!shared->queue->TryPush(item, &why)) {
+      if (why == DatagramRefusal::kClosed) co_return;
+      CountDrop(in, shared, item.record.peer, why);
       continue;
     }
     in->received->Increment();
@@ -288,9 +344,10 @@ class ReceiversImpl final : public Receivers {
     const std::string labels = "source=\"" + PrometheusLabelValue(c.name) + "\"";
     in->received =
         &metrics.GetCounter("seccloud_soc_received_total", "Records received, by source", labels);
-    in->dropped =
-        &metrics.GetCounter("seccloud_soc_dropped_total",
-                            "UDP datagrams lost because the ingest queue was full", labels);
+    in->metrics = &metrics;
+    in->dropped = &metrics.GetCounter(
+        "seccloud_soc_dropped_total", "UDP datagrams dropped because the ingest queue was full",
+        labels + ",tenant=\"" + PrometheusLabelValue(c.tenant.empty() ? "none" : c.tenant) + "\"");
     in->truncated =
         &metrics.GetCounter("seccloud_soc_truncated_total",
                             "Records cut at the maximum record size, by source", labels);
@@ -390,10 +447,12 @@ class ReceiversImpl final : public Receivers {
 Result<std::unique_ptr<Receivers>> Receivers::Start(asio::io_context& io,
                                                     const std::vector<SocInputConfig>& inputs,
                                                     IngestQueue& queue, MetricsRegistry& metrics,
-                                                    ProblemSink problems) {
+                                                    ProblemSink problems,
+                                                    SenderTenant sender_tenant) {
   auto shared = std::make_shared<Shared>();
   shared->queue = &queue;
   shared->problems = std::move(problems);
+  shared->sender_tenant = std::move(sender_tenant);
   auto r = std::make_unique<ReceiversImpl>(io, shared);
   for (const SocInputConfig& c : inputs) {
     if (c.protocol == SocInputConfig::Protocol::kFile) continue;

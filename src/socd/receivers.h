@@ -3,11 +3,15 @@
 // newline framing, detected per frame) and TLS (RFC 5425), and JSON lines over TCP. Every record
 // carries its sender's address, its input's name and format, and the tenant the input is fixed to.
 // TCP and TLS readers stop reading while the ingest queue is full (back-pressure reaches the
-// sender through TCP flow control); UDP datagrams that find the queue full are counted as dropped.
+// sender through TCP flow control); UDP datagrams that find the queue full (its records, or the
+// queued datagrams' bytes) are dropped, counted by input and tenant
+// (seccloud_soc_dropped_total{source,tenant}) and reported as a problem at most once a minute.
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +23,10 @@
 
 namespace seccloud::socd {
 
+// The id of the tenant a sender's address (text) belongs to, "" for none. Called on the receivers'
+// thread, only for datagrams that are dropped (the pipeline attributes the rest).
+using SenderTenant = std::function<std::string(const std::string& address)>;
+
 class Receivers {
  public:
   virtual ~Receivers() = default;
@@ -27,7 +35,8 @@ class Receivers {
   static Result<std::unique_ptr<Receivers>> Start(boost::asio::io_context& io,
                                                   const std::vector<SocInputConfig>& inputs,
                                                   IngestQueue& queue, MetricsRegistry& metrics,
-                                                  ProblemSink problems);
+                                                  ProblemSink problems,
+                                                  SenderTenant sender_tenant = {});
   // The port input `input` (a udp, tcp or tls input's name) is bound to — what port 0 became;
   // 0 for a name that is not one of those.
   virtual uint16_t Port(std::string_view input) const = 0;

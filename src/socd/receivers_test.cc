@@ -1,15 +1,18 @@
 // R18: the network receivers' memory is bounded by what senders do — an idle connection holds a
 // small read buffer, a busy one a big buffer from a per-input ration, and gives it back when it
-// stops filling reads — while every line still arrives, in order.
+// stops filling reads — while every line still arrives, in order; a flood of UDP datagrams is
+// bounded by bytes too, and what it loses is counted and reported.
 #include "socd/receivers.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +42,30 @@ class ReceiversTest : public ::testing::Test {
     ASSERT_TRUE(r) << r.error().ToString();
     receivers_ = std::move(*r);
     port_ = receivers_->Port("lines");
+    ASSERT_NE(port_, 0);
+    EXPECT_EQ(receivers_->Port("no such input"), 0);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  // One udp input, "udp", with no tenant of its own: senders on loopback belong to "kita".
+  void StartUdp(size_t queue_capacity, size_t max_datagram_bytes) {
+    queue_ = std::make_unique<IngestQueue>(queue_capacity, SIZE_MAX, max_datagram_bytes);
+    SocInputConfig c;
+    c.name = "udp";
+    c.protocol = SocInputConfig::Protocol::kUdp;
+    c.listen = *Endpoint::Parse("127.0.0.1:0");
+    c.format = "syslog";
+    auto r = Receivers::Start(
+        io_, {c}, *queue_, metrics_,
+        [this](const std::string& source, const std::string& message) {
+          std::lock_guard lock(problems_mu_);
+          problems_.push_back(source + ": " + message);
+        },
+        [](const std::string& address) {
+          return address == "127.0.0.1" ? std::string("kita") : std::string();
+        });
+    ASSERT_TRUE(r) << r.error().ToString();
+    receivers_ = std::move(*r);
+    port_ = receivers_->Port("udp");
     ASSERT_NE(port_, 0);
     EXPECT_EQ(receivers_->Port("no such input"), 0);
     thread_ = std::thread([this] { io_.run(); });
@@ -99,6 +126,20 @@ class ReceiversTest : public ::testing::Test {
     return s;
   }
 
+  uint64_t UdpCount(const char* name, const char* tenant) {
+    return metrics_
+        .GetCounter(name, "",
+                    std::string("source=\"udp\"") +
+                        (tenant ? std::string(",tenant=\"") + tenant + "\"" : ""))
+        .value();
+  }
+  std::vector<std::string> Problems() {
+    std::lock_guard lock(problems_mu_);
+    return problems_;
+  }
+
+  std::mutex problems_mu_;
+  std::vector<std::string> problems_;
   // Declared before the io_context: connections' coroutine frames, destroyed with it, update
   // the gauge.
   MetricsRegistry metrics_;
@@ -153,6 +194,59 @@ TEST_F(ReceiversTest, ABusySenderGetsABigBufferAndGivesItBackWhenItSlowsDown) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], "the last line");
   EXPECT_TRUE(Eventually([&] { return BufferBytes() == kSmall; })) << BufferBytes();
+}
+
+// Review of socd10: datagrams were bounded by the record count only, so a flood of 64 KiB
+// datagrams could fill soc.queue_records of them (~12 GiB at 200,000). Now the queued datagrams'
+// bytes are bounded too; the rest is dropped, counted by the sender's tenant, and reported once.
+TEST_F(ReceiversTest, AFloodOfLargeDatagramsStaysUnderTheByteBoundAndIsCounted) {
+  constexpr size_t kBound = 1 << 20;
+  StartUdp(10'000, kBound);  // the record count alone would take the whole flood
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  fds_.push_back(fd);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port_);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string datagram(60'000, 'x');
+  constexpr int kDatagrams = 40;
+  for (int i = 0; i < kDatagrams; ++i) {
+    ASSERT_EQ(::sendto(fd, datagram.data(), datagram.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(datagram.size()));
+    // One at a time, so that the kernel drops none: every datagram is received or counted.
+    ASSERT_TRUE(Eventually([&] {
+      return UdpCount("seccloud_soc_received_total", nullptr) +
+                 UdpCount("seccloud_soc_dropped_total", "kita") ==
+             static_cast<uint64_t>(i + 1);
+    })) << i;
+    ASSERT_LE(queue_->datagram_bytes(), kBound) << i;
+  }
+  const uint64_t received = UdpCount("seccloud_soc_received_total", nullptr);
+  const uint64_t dropped = UdpCount("seccloud_soc_dropped_total", "kita");
+  IngestItem probe;
+  probe.record.raw = datagram;
+  probe.record.source = "udp";
+  probe.record.peer = "127.0.0.1";
+  EXPECT_EQ(received, kBound / IngestQueue::Bytes(probe));  // 17
+  EXPECT_EQ(dropped, kDatagrams - received);
+  EXPECT_EQ(queue_->size(), received);
+  EXPECT_EQ(UdpCount("seccloud_soc_dropped_total", "none"), 0u);
+  // One problem event for the whole flood, naming the cause.
+  const std::vector<std::string> problems = Problems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("udp: 1 UDP datagram(s) dropped, the last from 127.0.0.1: the "
+                             "queued datagrams take"),
+            std::string::npos)
+      << problems[0];
+  // Once the pipeline took them, datagrams get in again.
+  EXPECT_EQ(Drain(received).size(), received);
+  ASSERT_EQ(::sendto(fd, datagram.data(), datagram.size(), 0,
+                     reinterpret_cast<const sockaddr*>(&to), sizeof to),
+            static_cast<ssize_t>(datagram.size()));
+  EXPECT_TRUE(Eventually([&] { return queue_->size() == 1; }));
+  EXPECT_EQ(UdpCount("seccloud_soc_dropped_total", "kita"), dropped);
 }
 
 }  // namespace

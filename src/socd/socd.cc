@@ -29,6 +29,11 @@ namespace {
 // at a time: 32 MiB is several such batches of any kind of record. The rest waits in the
 // senders' sockets (TCP back-pressure) and the files on disk.
 constexpr size_t kQueueBytes = size_t{32} << 20;
+// What the queued UDP datagrams may hold, apart from kQueueBytes (a datagram cannot wait, so they
+// do not share the waiting inputs' bound; src/socd/README.md). Without it only soc.queue_records
+// bounds them: 200,000 × (64 KiB + a 280-byte item) is ~12.3 GiB. 64 MiB is ~115,000 syslog
+// datagrams of 300 bytes (~580 counted each) or ~1,000 of the largest.
+constexpr size_t kDatagramBytes = size_t{64} << 20;
 
 soc::AlertPolicy PolicyOf(const SocConfig& sc) {
   soc::AlertPolicy p;
@@ -135,7 +140,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   if (!checkpoints) return fail(checkpoints.error().ToString());
 
   MetricsRegistry& m = host.metrics();
-  IngestQueue queue(sc.queue_records, kQueueBytes);
+  IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes);
   m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
                      [&queue] { return static_cast<double>(queue.size()); });
   auto problem = [&host](const std::string& source, const std::string& message) {
@@ -149,7 +154,20 @@ int RunSocService(const std::filesystem::path& config_path) {
 
   // Receivers bind first, so a taken port fails the start before anything runs.
   boost::asio::io_context net_io;
-  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m, problem);
+  // The tenants a dropped datagram's sender is looked up in; replaced on reload.
+  std::mutex tenants_mu;
+  std::shared_ptr<const TenantRegistry> tenants = config->registry;
+  auto sender_tenant = [&](const std::string& address) -> std::string {
+    std::shared_ptr<const TenantRegistry> r;
+    {
+      std::lock_guard lock(tenants_mu);
+      r = tenants;
+    }
+    const auto a = IpAddress::Parse(address);
+    const Tenant* owner = a && r ? r->Lookup(*a) : nullptr;
+    return owner ? owner->id : std::string();
+  };
+  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m, problem, sender_tenant);
   if (!receivers_or) return fail(receivers_or.error().ToString());
   std::unique_ptr<Receivers> receivers = std::move(*receivers_or);
 
@@ -285,6 +303,10 @@ int RunSocService(const std::filesystem::path& config_path) {
     ASSIGN_OR_RETURN(auto d, BuildDetectors(next->soc, &r));
     pipeline.SetDetectors(std::move(d));
     pipeline.SetTenants(next->registry);
+    {
+      std::lock_guard lock(tenants_mu);
+      tenants = next->registry;
+    }
     std::lock_guard lock(report_mu);
     rules_summary = r.Summary();
     std::fprintf(stderr, "seccloud socd: reloaded: %s\n", rules_summary.c_str());

@@ -35,8 +35,18 @@ bool ParseTriple(const std::string& s, uint64_t* a, uint64_t* b, uint64_t* c) {
   return p == end;
 }
 
+// Written with to_chars into one buffer: three to_string and two concatenations were ~720
+// instructions a spool record.
 std::string Triple(uint64_t a, uint64_t b, uint64_t c) {
-  return std::to_string(a) + ":" + std::to_string(b) + ":" + std::to_string(c);
+  char buf[3 * 20 + 2];
+  char* p = buf;
+  char* const end = buf + sizeof buf;
+  p = std::to_chars(p, end, a).ptr;
+  *p++ = ':';
+  p = std::to_chars(p, end, b).ptr;
+  *p++ = ':';
+  p = std::to_chars(p, end, c).ptr;
+  return std::string(buf, p);
 }
 
 // Pushes with back-pressure: waits while the queue is full, gives up only when stopping.
@@ -143,7 +153,7 @@ void SpoolTailer::Discover() {
 
 bool SpoolTailer::Drain(Tail& t) {
   bool any = false;
-  std::vector<IngestItem> items;
+  std::vector<IngestItem>& items = items_;  // empty; keeps its capacity from round to round
   // A bounded run per spool per round, so one busy service does not starve the others.
   for (int i = 0; i < 4096 && !stop_.load(); ++i) {
     auto next = t.reader->Next();
@@ -174,6 +184,7 @@ bool SpoolTailer::Drain(Tail& t) {
   // Queued together (in order, each with its position): one lock for the run, not per record.
   const size_t count = items.size();
   if (count > 0 && PushAllWaiting(queue_, items, stop_)) t.received->Increment(count);
+  items.clear();  // when stopping, what was not queued
   return any;
 }
 

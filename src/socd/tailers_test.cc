@@ -90,6 +90,58 @@ TEST_F(TailersTest, SpoolResumesExactlyAfterTheCheckpoint) {
   EXPECT_TRUE(problems_.empty()) << problems_.front();
 }
 
+// Review of socd10: a spool line with seq 2^64−1 made the expected seq wrap to 0 ("accept any"),
+// so the checkpoint after it resumed without a check. Now the line is refused and reported, the
+// gap after it is found, and a restart from the checkpoint before it finds the same.
+TEST_F(TailersTest, SpoolLineWithTheLargestSeqIsReportedAndTheGapAfterItFound) {
+  auto line = [](const std::string& seq) {
+    return R"({"event":{"dataset":"proxy.access"},"seccloud":{"seq":)" + seq + "}}\n";
+  };
+  fs::create_directories(dir_ / "spool" / "proxy");
+  std::ofstream(dir_ / "spool" / "proxy" / SpoolFileName("proxy", 1))
+      << line("1") + line("2") + line("18446744073709551615") + line("4");
+  IngestQueue q(100);
+  SpoolTailOptions o;
+  o.spool_dir = dir_ / "spool";
+  o.poll = std::chrono::milliseconds(10);
+  const std::vector<std::string> want_problems = {
+      "spool:proxy: " + (dir_ / "spool" / "proxy" / SpoolFileName("proxy", 1)).string() + ":" +
+          std::to_string(2 * line("1").size()) +
+          ": seccloud.seq 18446744073709551615 is the largest seq, which no line can follow; "
+          "skipped",
+      "spool:proxy: " + (dir_ / "spool" / "proxy" / SpoolFileName("proxy", 1)).string() + ":" +
+          std::to_string(2 * line("1").size() + line("18446744073709551615").size()) +
+          ": seq gap: expected 3, got 4"};
+  std::string before_it;
+  {
+    SpoolTailer t(o, {}, q, metrics_, sink_);
+    t.Start();
+    auto items = Take(q, 3);
+    t.Stop();
+    ASSERT_EQ(items.size(), 3u);
+    EXPECT_EQ(items[2].record.raw + "\n", line("4"));
+    EXPECT_EQ(items[1].checkpoint_value, "1:" + std::to_string(2 * line("1").size()) + ":3");
+    EXPECT_EQ(
+        items[2].checkpoint_value,
+        "1:" + std::to_string(3 * line("1").size() + line("18446744073709551615").size()) + ":5");
+    before_it = items[1].checkpoint_value;
+  }
+  EXPECT_EQ(problems_, want_problems);
+  problems_.clear();
+  // As if only the first two were stored: the same line is refused, the same gap found, and the
+  // record after it arrives once.
+  SpoolTailer t(o, {{"spool:proxy", before_it}}, q, metrics_, sink_);
+  t.Start();
+  auto items = Take(q, 1);
+  t.Stop();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].record.raw + "\n", line("4"));
+  EXPECT_EQ(problems_, want_problems);
+  const std::string labels = "source=\"spool:proxy\"";
+  EXPECT_EQ(metrics_.GetCounter("seccloud_soc_spool_errors_total", "", labels).value(), 2u);
+  EXPECT_EQ(metrics_.GetCounter("seccloud_soc_spool_gaps_total", "", labels).value(), 2u);
+}
+
 TEST_F(TailersTest, FileFollowedAcrossRotationAndTruncation) {
   const fs::path log = dir_ / "eve.json";
   std::ofstream(log) << "one\ntwo\nthr";  // the last line is still being written
@@ -215,7 +267,7 @@ TEST(IngestQueueTest, WaitingProducersAreBoundedByBytesDatagramsOnlyByRecords) {
   big.record.raw.assign(1000, 'y');
   EXPECT_FALSE(q.Push(big, std::chrono::milliseconds(10)));  // a waiting producer waits
   EXPECT_EQ(big.record.raw.size(), 1000u);                   // and keeps its item
-  EXPECT_TRUE(q.TryPush(big));  // a datagram is bounded by the record count alone
+  EXPECT_TRUE(q.TryPush(big));  // a datagram does not count against the waiting ones' bound
   EXPECT_EQ(q.bytes(), 3 * one);
   std::vector<IngestItem> out;
   ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
@@ -260,6 +312,94 @@ TEST(IngestQueueTest, DatagramsBytesDoNotHoldWaitingProducersBack) {
   EXPECT_EQ(out.size(), 12u);
   EXPECT_EQ(q.bytes(), 0u);
   EXPECT_TRUE(q.Push(tcp3, std::chrono::milliseconds(0)));
+}
+
+// Review of socd10: datagrams were bounded by the record count alone (soc.queue_records of 64 KiB
+// datagrams: ~12 GiB at 200,000).
+TEST(IngestQueueTest, DatagramsAreBoundedByTheirOwnBytes) {
+  IngestItem probe;
+  probe.record.raw.assign(1000, 'x');
+  const size_t one = IngestQueue::Bytes(probe);
+  IngestQueue q(100, 2 * one + one / 2, 3 * one + one / 2);
+  int queued = 0;
+  DatagramRefusal why = DatagramRefusal::kNone;
+  for (int i = 0; i < 10; ++i) {
+    IngestItem d;
+    d.record.raw.assign(1000, 'd');
+    if (q.TryPush(d, &why)) {
+      ++queued;
+      EXPECT_EQ(why, DatagramRefusal::kNone);
+    } else {
+      EXPECT_EQ(why, DatagramRefusal::kBytes);
+      EXPECT_EQ(d.record.raw.size(), 1000u);  // not moved from
+    }
+    EXPECT_LE(q.datagram_bytes(), 3 * one + one / 2);
+  }
+  EXPECT_EQ(queued, 3);
+  EXPECT_EQ(q.datagram_bytes(), 3 * one);
+  // The waiting producers keep their own bound beside the datagrams.
+  for (int i = 0; i < 2; ++i) {
+    IngestItem tcp;
+    tcp.record.raw.assign(1000, 't');
+    EXPECT_TRUE(q.Push(tcp, std::chrono::milliseconds(0)));
+  }
+  EXPECT_EQ(q.bytes(), 5 * one);
+  // The record count still refuses first when it is the smaller bound.
+  IngestQueue small(2, SIZE_MAX, 100 * one);
+  IngestItem a, b, c;
+  a.record.raw = b.record.raw = c.record.raw = "abc";
+  EXPECT_TRUE(small.TryPush(a));
+  EXPECT_TRUE(small.TryPush(b));
+  EXPECT_FALSE(small.TryPush(c, &why));
+  EXPECT_EQ(why, DatagramRefusal::kRecords);
+  // A datagram larger than the whole bound still enters when no datagram is queued.
+  IngestQueue tiny(100, SIZE_MAX, one / 2);
+  IngestItem big;
+  big.record.raw.assign(1000, 'b');
+  EXPECT_TRUE(tiny.TryPush(big));
+  IngestItem next;
+  next.record.raw = "n";
+  EXPECT_FALSE(tiny.TryPush(next, &why));
+  EXPECT_EQ(why, DatagramRefusal::kBytes);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 100, std::chrono::milliseconds(0)));
+  EXPECT_EQ(out.size(), 5u);
+  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.datagram_bytes(), 0u);
+  q.Close();
+  EXPECT_FALSE(q.TryPush(next, &why));
+  EXPECT_EQ(why, DatagramRefusal::kClosed);
+}
+
+// The queue's FIFO is chunked (64 items a chunk): order and counts hold across chunk boundaries,
+// with pushes and pops interleaved, and an emptied queue takes items again.
+TEST(IngestQueueTest, KeepsOrderAcrossChunks) {
+  IngestFifo fifo;
+  int pushed = 0, popped = 0;
+  for (int round = 0; round < 40; ++round) {
+    const int pushes = (round * 37) % 150, pops = (round * 53) % 160;
+    for (int i = 0; i < pushes; ++i) {
+      IngestItem item;
+      item.record.raw = std::to_string(pushed++);
+      fifo.push_back(std::move(item));
+    }
+    for (int i = 0; i < pops && !fifo.empty(); ++i) {
+      ASSERT_EQ(fifo.front().record.raw, std::to_string(popped)) << round;
+      ++popped;
+      fifo.pop_front();
+    }
+    ASSERT_EQ(fifo.size(), static_cast<size_t>(pushed - popped));
+  }
+  while (!fifo.empty()) {
+    ASSERT_EQ(fifo.front().record.raw, std::to_string(popped++));
+    fifo.pop_front();
+  }
+  EXPECT_EQ(popped, pushed);
+  IngestItem again;
+  again.record.raw = "again";
+  fifo.push_back(std::move(again));
+  ASSERT_EQ(fifo.size(), 1u);
+  EXPECT_EQ(fifo.front().record.raw, "again");
 }
 
 TEST(ApiTest, TimeBounds) {
