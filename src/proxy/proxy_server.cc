@@ -142,6 +142,12 @@ class BodyBufferBound {
   size_t old_max_;
 };
 
+// A body read failed on a chunked body's trailer: too large as a whole (header_limit, or the
+// buffer bound of BodyBufferBound) or one field too long. Only the parser reports these.
+inline bool TrailerRefused(const boost::system::error_code& ec) {
+  return ec == http::error::header_limit || ec == http::error::buffer_overflow;
+}
+
 // The error text of a failed body read: a trailer too large gets its own.
 template <bool isRequest, class Body>
 std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
@@ -820,6 +826,8 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
     Deadline(upstream, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
     if (ec == http::error::need_buffer) ec = {};
+    // Nothing went to the client yet: a trailer refused here is answered with a 502.
+    if (TrailerRefused(ec)) x.responded = false;
     if (ec) co_return ec;
     body.append(chunk.get(), kRelayChunk - res.body().size);
     oversize = body.size() > step.config->max_size;
@@ -1338,6 +1346,9 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                         log.response_bytes);
         if (bec) bec_text = BodyReadError(rp, bec);
+        // A trailer refused before the header went out (a body short enough to come with its
+        // trailer in one read): the client gets a 502, not a connection closed on nothing.
+        if (TrailerRefused(bec) && !rsr.is_header_done()) x.responded = false;
       }
     }
     if (bec) {
