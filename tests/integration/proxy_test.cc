@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -762,6 +763,50 @@ TEST_F(ProxyTest, TrailersTooLongAreRefusedWithTheDefaultConfig) {
   }
   for (int i = 0; i < 4; ++i) ExpectStillServes();
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+}
+
+// timeouts.upstream_header is kept on a plain upstream by one watch per client connection
+// (ReadWatch), not by Beast's timer per read: an origin that never answers still gets its 504
+// at the deadline — not before it, also on a pooled connection after an answered request whose
+// watch was still armed for an earlier deadline — and the event says why.
+TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
+  std::string config = Config();
+  const std::string timeouts = "timeouts: {client_header: 1s}";
+  ASSERT_NE(config.find(timeouts), std::string::npos);
+  config.replace(config.find(timeouts), timeouts.size(),
+                 "timeouts: {client_header: 1s, upstream_header: 1500ms}");
+  ProxyFixture::StartProxy(config);
+  std::atomic<bool> origin_saw_close = false;
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this, &origin_saw_close](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    origin_read_ += ReadHeaderBytes(fd);  // the second request, never answered
+    pollfd pfd{fd, POLLIN, 0};
+    char c;
+    origin_saw_close = poll(&pfd, 1, 15000) == 1 && recv(fd, &c, 1, 0) <= 0;
+  }));
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/answered") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 200u);
+  std::this_thread::sleep_for(1s);  // within the first read's span: its watch is still armed
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/never-answered") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  auto r2 = c->ReadResponse(false, 20s);
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  origin_thread_.join();
+  ASSERT_TRUE(r2) << c->error();
+  EXPECT_EQ(r2->result_int(), 504u);
+  EXPECT_GE(waited, 1400ms) << "the 504 came before the deadline";
+  EXPECT_LT(waited, 15s);
+  EXPECT_THAT(origin_read_, HasSubstr("GET /never-answered HTTP/1.1"));
+  EXPECT_TRUE(origin_saw_close) << "the proxy kept the unanswered upstream connection open";
+  json::object e = EventFor(SlowPeerUrl("/never-answered"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 504);
+  EXPECT_EQ(Str(e, "error.message"), "the upstream sent no response in time");
+  for (int i = 0; i < 4; ++i) ExpectStillServes();
 }
 
 // A chunked response (until close) whose one chunk is `body` and whose trailer is `trailer`
