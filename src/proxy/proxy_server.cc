@@ -1512,7 +1512,10 @@ Outbound PrepareOutbound(RequestParser<http::buffer_body>& parser, const Request
 class ClientSession {
  public:
   ClientSession(ProxyService& service, asio::io_context& io, UpstreamPool& pool, tcp::socket socket)
-      : service_(service), io_(io), pool_(pool), client_(std::move(socket)),
+      : service_(service),
+        io_(io),
+        pool_(pool),
+        client_(std::move(socket)),
         keep_alive_(io),
         upstream_header_(io) {
     boost::system::error_code ec;
@@ -2467,8 +2470,8 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
-  ReadWatch keep_alive_;        // the plain client's waits between requests
-  ReadWatch upstream_header_;   // plain upstreams' response headers
+  ReadWatch keep_alive_;       // the plain client's waits between requests
+  ReadWatch upstream_header_;  // plain upstreams' response headers
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;

@@ -786,7 +786,8 @@ TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
     origin_saw_close = poll(&pfd, 1, 15000) == 1 && recv(fd, &c, 1, 0) <= 0;
   }));
   auto c = Raw();
-  ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/answered") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/answered") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
   auto r = c->ReadResponse();
   ASSERT_TRUE(r) << c->error();
   EXPECT_EQ(r->result_int(), 200u);
@@ -814,8 +815,8 @@ TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
 std::string ChunkedResponseWithTrailer(const std::string& body, const std::string& trailer) {
   std::ostringstream size;
   size << std::hex << body.size();
-  return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
-         size.str() + "\r\n" + body + "\r\n0\r\n" + trailer + "\r\n";
+  return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + size.str() +
+         "\r\n" + body + "\r\n0\r\n" + trailer + "\r\n";
 }
 
 // 400 KiB of short trailer fields, each well within the limit.
@@ -881,8 +882,8 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
     SendAll(fd, ChunkedResponseWithTrailer(body, many_fields));
   }));
   auto c = Raw();
-  ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/cut-after-body") + " HTTP/1.1\r\n" + SlowPeerHost() +
-                      "\r\n"));
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/cut-after-body") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
   EXPECT_TRUE(c->WaitClosed(15s)) << c->error();
   origin_thread_.join();
   http::response_parser<http::string_body> p;
@@ -1085,9 +1086,9 @@ TEST_F(ProxySlowInterceptedPeerTest, AResponseHeaderTheTerminalReadsLateGoesOutO
   for (const bool head : {false, true}) {
     SCOPED_TRACE(head ? "HEAD" : "GET");
     const std::string method = head ? "HEAD" : "GET";
-    ASSERT_NO_FATAL_FAILURE(StartTlsSlowPeerOrigin(
-        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n" + big_fields_ + "\r\n" +
-        (head ? "" : "ok")));
+    ASSERT_NO_FATAL_FAILURE(
+        StartTlsSlowPeerOrigin("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n" +
+                               big_fields_ + "\r\n" + (head ? "" : "ok")));
     const std::string got = SlowInterceptedExchange(
         authority,
         method + " /big-response HTTP/1.1\r\nHost: " + authority + "\r\nConnection: close\r\n\r\n",
