@@ -25,6 +25,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -776,14 +777,15 @@ TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
   config.replace(config.find(timeouts), timeouts.size(),
                  "timeouts: {client_header: 1s, upstream_header: 1500ms}");
   ProxyFixture::StartProxy(config);
-  std::atomic<bool> origin_saw_close = false;
-  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this, &origin_saw_close](int fd) {
+  // Shared: the origin thread may outlive this body when an assertion returns early.
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this, origin_saw_close](int fd) {
     origin_read_ = ReadHeaderBytes(fd);
     SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     origin_read_ += ReadHeaderBytes(fd);  // the second request, never answered
     pollfd pfd{fd, POLLIN, 0};
     char c;
-    origin_saw_close = poll(&pfd, 1, 15000) == 1 && recv(fd, &c, 1, 0) <= 0;
+    *origin_saw_close = poll(&pfd, 1, 15000) == 1 && recv(fd, &c, 1, 0) <= 0;
   }));
   auto c = Raw();
   ASSERT_TRUE(
@@ -803,7 +805,7 @@ TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
   EXPECT_GE(waited, 1400ms) << "the 504 came before the deadline";
   EXPECT_LT(waited, 15s);
   EXPECT_THAT(origin_read_, HasSubstr("GET /never-answered HTTP/1.1"));
-  EXPECT_TRUE(origin_saw_close) << "the proxy kept the unanswered upstream connection open";
+  EXPECT_TRUE(*origin_saw_close) << "the proxy kept the unanswered upstream connection open";
   json::object e = EventFor(SlowPeerUrl("/never-answered"));
   EXPECT_EQ(Int(e, "http.response.status_code"), 504);
   EXPECT_EQ(Str(e, "error.message"), "the upstream sent no response in time");
@@ -855,7 +857,7 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
   };
   for (const Case& k : refused) {
     SCOPED_TRACE(k.path);
-    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, &k](int fd) {
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, k](int fd) {
       origin_read_ = ReadHeaderBytes(fd);
       SendAll(fd, ChunkedResponseWithTrailer(k.body, k.trailer));
     }));
@@ -877,7 +879,7 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
   // 256 KiB of body first: the header and most of the body are out when the trailer is refused.
   std::string body(256 * 1024, ' ');
   for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i + i / 26) % 26);
-  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, &body, &many_fields](int fd) {
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, body, many_fields](int fd) {
     origin_read_ = ReadHeaderBytes(fd);
     SendAll(fd, ChunkedResponseWithTrailer(body, many_fields));
   }));
