@@ -8,7 +8,7 @@
 # connections with absolute-form requests (as a browser sends to a proxy):
 #   closed loop: wrk (each connection sends as soon as its previous answer is in): requests/s;
 #   fixed rate:  bench/proxy_load --rate R (open loop, latency from the intended send time).
-# Prints requests/s, latency p50/p99(/p99.9) and CPU-seconds per 1,000 requests, with
+# Prints requests/s, latency p50/p99/p99.9 and CPU-seconds per 1,000 requests, with
 # seccloud/squid ratios.
 #
 #   bench/proxy_vs_squid.sh [--seconds N] [--connections N] [--workers N] [--rate R]
@@ -120,6 +120,10 @@ cat >"$tmp/proxy.lua" <<'EOF'
 wrk.method = "GET"
 wrk.path = os.getenv("TARGET_URL")
 wrk.headers["Host"] = os.getenv("TARGET_HOST")
+-- wrk --latency prints p50/p75/p90/p99 only: p99.9 (microseconds) for the table.
+done = function(summary, latency, requests)
+  io.write(string.format("p99.9_us %d\n", latency:percentile(99.9)))
+end
 EOF
 
 to_ms() {  # wrk latency "812.00us" / "1.23ms" / "1.01s" -> ms
@@ -146,6 +150,7 @@ wrk_row() {  # row name ip pid file
   R[$row,$name,rps]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   R[$row,$name,p50]=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   R[$row,$name,p99]=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  R[$row,$name,p999]=$(awk '$1 == "p99.9_us" {printf "%.3f", $2 / 1000}' <<<"$out")
   R[$row,$name,cpu]=$(awk -v t=$((after - before)) -v n="$requests" \
     'BEGIN { printf "%.4f", (n > 0 ? t / 1e9 / n * 1000 : 0) }')
 }

@@ -142,6 +142,12 @@ class BodyBufferBound {
   size_t old_max_;
 };
 
+// A body read failed on a chunked body's trailer: too large as a whole (header_limit, or the
+// buffer bound of BodyBufferBound) or one field too long. Only the parser reports these.
+inline bool TrailerRefused(const boost::system::error_code& ec) {
+  return ec == http::error::header_limit || ec == http::error::buffer_overflow;
+}
+
 // The error text of a failed body read: a trailer too large gets its own.
 template <bool isRequest, class Body>
 std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
@@ -820,6 +826,8 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
     Deadline(upstream, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
     if (ec == http::error::need_buffer) ec = {};
+    // Nothing went to the client yet: a trailer refused here is answered with a 502.
+    if (TrailerRefused(ec)) x.responded = false;
     if (ec) co_return ec;
     body.append(chunk.get(), kRelayChunk - res.body().size);
     oversize = body.size() > step.config->max_size;
@@ -1180,6 +1188,85 @@ asio::awaitable<boost::system::error_code> RelaySizedBody(
   co_return boost::system::error_code{};
 }
 
+// The deadline of a read on a plain socket — a plain client's wait between kept-alive requests
+// (timeouts.client_idle), an upstream's response header (timeouts.upstream_header) — without a
+// timer armed and cancelled per read as Beast's tcp_stream does per operation: the cancel
+// completes through the scheduler, which polls epoll once more for it (one epoll_wait with
+// timeout 0 per request and per watched read). One timer per watch (per connection of a client)
+// wakes no later than the deadline — at the deadline of the read in progress, or one span after
+// it last looked when no read is in progress (a read begun later cannot end sooner, unless a
+// reload shortened the span: Begin then moves the timer) — and cancels the socket's reads if the
+// read is still in progress and due, as Beast's timeout would end it: the read ends with
+// operation_aborted and TimedOut() says why. The socket given to Begin must outlive the read
+// (End is called before it goes). Single-threaded: the session's io_context only.
+class ReadWatch {
+ public:
+  explicit ReadWatch(asio::io_context& io) : state_(std::make_shared<State>(io)) {}
+  ~ReadWatch() {
+    state_->closed = true;
+    state_->socket = nullptr;
+    if (state_->running) state_->timer.cancel();
+  }
+  ReadWatch(const ReadWatch&) = delete;
+  ReadWatch& operator=(const ReadWatch&) = delete;
+
+  // A read on `socket` begins; it may last `span`.
+  void Begin(tcp::socket& socket, milliseconds span) {
+    State& s = *state_;
+    s.socket = &socket;
+    s.span = span;
+    s.deadline = Clock::now() + span;
+    s.waiting = true;
+    s.timed_out = false;
+    if (!s.running) {
+      s.running = true;
+      s.timer.expires_at(s.deadline);
+      asio::co_spawn(s.timer.get_executor(), Watch(state_), asio::detached);
+    } else if (s.deadline < s.timer.expiry()) {
+      s.timer.expires_at(s.deadline);  // wakes Watch, which re-arms for the new deadline
+    }
+  }
+  void End() {
+    state_->waiting = false;
+    state_->socket = nullptr;
+  }
+  // The read that ended with operation_aborted was cancelled at its deadline.
+  bool TimedOut(const boost::system::error_code& ec) const {
+    return ec == asio::error::operation_aborted && state_->timed_out;
+  }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    tcp::socket* socket = nullptr;  // the read's, while one is in progress
+    Clock::duration span{};
+    Clock::time_point deadline;
+    bool waiting = false;
+    bool timed_out = false;
+    bool running = false;
+    bool closed = false;  // the watch's owner has gone
+  };
+
+  static asio::awaitable<void> Watch(std::shared_ptr<State> s) {
+    while (!s->closed) {
+      co_await s->timer.async_wait(kTuple);  // also ends when Begin moved the timer
+      if (s->closed) break;
+      const auto now = Clock::now();
+      if (s->waiting && now >= s->deadline && s->socket != nullptr) {
+        boost::system::error_code ignored;
+        s->socket->cancel(ignored);  // the read ends with operation_aborted
+        s->waiting = false;
+        s->timed_out = true;
+      }
+      s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
+    }
+    s->running = false;
+  }
+
+  std::shared_ptr<State> state_;
+};
+
 // A client request made ready for the upstream, and what the response relay needs to know of
 // the client's side.
 struct Outbound {
@@ -1193,12 +1280,14 @@ struct Outbound {
 
 // Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
 // `held`: the body, or its first part, was read already for the malware step (UploadHold).
+// `header_watch`: on a plain upstream, keeps the response header's deadline (else Beast's timer).
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
                                       RequestParser<http::buffer_body>& parser,
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, bool reused, Outbound& out,
-                                      const ScanStep* scanner, RequestLog& log, UploadHold& held) {
+                                      const ScanStep* scanner, RequestLog& log, UploadHold& held,
+                                      ReadWatch* header_watch) {
   Exchange x;
   auto& req = parser.get();
   const bool has_body = out.has_body;
@@ -1257,13 +1346,31 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     if (head) rp.skip(true);
     if (ubuf.capacity() - ubuf.size() < kResponseFirstRead)
       ubuf.reserve(ubuf.size() + kResponseFirstRead);
-    Deadline(upstream, pc.timeouts.upstream_header);
-    auto [rec, rn] = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
+    boost::system::error_code rec;
+    size_t rn = 0;
+    bool timed_out = false;
+    bool watched = false;
+    if constexpr (kPlainTcp<UpstreamStream>) {
+      if (header_watch != nullptr) {
+        // Read from the socket beneath the tcp_stream: no timer of Beast's armed and cancelled
+        // for it (see ReadWatch); the watch cancels the read at the deadline instead.
+        watched = true;
+        header_watch->Begin(upstream.socket(), pc.timeouts.upstream_header);
+        std::tie(rec, rn) = co_await http::async_read_header(upstream.socket(), ubuf, rp, kTuple);
+        header_watch->End();
+        timed_out = header_watch->TimedOut(rec);
+      }
+    }
+    if (!watched) {
+      Deadline(upstream, pc.timeouts.upstream_header);
+      std::tie(rec, rn) = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
+      timed_out = rec == beast::error::timeout;
+    }
     if (rec) {
       x.retry = reused && resendable && rn == 0 &&
                 (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
                  rec == asio::error::eof);
-      if (rec == beast::error::timeout) {
+      if (timed_out) {
         x.failure_status = 504;
         x.error = "the upstream sent no response in time";
       } else if (rec == http::error::header_limit && rp.field_too_long()) {
@@ -1338,6 +1445,9 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                         log.response_bytes);
         if (bec) bec_text = BodyReadError(rp, bec);
+        // A trailer refused before the header went out (a body short enough to come with its
+        // trailer in one read): the client gets a 502, not a connection closed on nothing.
+        if (TrailerRefused(bec) && !rsr.is_header_done()) x.responded = false;
       }
     }
     if (bec) {
@@ -1399,74 +1509,15 @@ Outbound PrepareOutbound(RequestParser<http::buffer_body>& parser, const Request
   return out;
 }
 
-// The deadline of a plain client's wait between kept-alive requests (timeouts.client_idle),
-// without a timer armed and cancelled per request as Beast's tcp_stream does per operation: the
-// cancel completes through the scheduler, which polls epoll once more for it. One timer per
-// connection wakes no later than the deadline — at the deadline of the wait in progress, or
-// one idle span after it last looked when no wait is in progress (a wait begun later cannot end
-// sooner, unless a reload shortened the span: Begin then moves the timer) — and cancels the
-// socket's read if that wait is still in progress and due, as Beast's timeout would close it.
-// Single-threaded: the session's io_context only.
-class KeepAliveWatch {
- public:
-  explicit KeepAliveWatch(asio::io_context& io) : state_(std::make_shared<State>(io)) {}
-  ~KeepAliveWatch() {
-    state_->socket = nullptr;
-    if (state_->running) state_->timer.cancel();
-  }
-  KeepAliveWatch(const KeepAliveWatch&) = delete;
-  KeepAliveWatch& operator=(const KeepAliveWatch&) = delete;
-
-  // A wait for the next request on `socket` begins; it may last `idle`.
-  void Begin(tcp::socket& socket, milliseconds idle) {
-    State& s = *state_;
-    s.socket = &socket;
-    s.span = idle;
-    s.deadline = Clock::now() + idle;
-    s.waiting = true;
-    if (!s.running) {
-      s.running = true;
-      s.timer.expires_at(s.deadline);
-      asio::co_spawn(s.timer.get_executor(), Watch(state_), asio::detached);
-    } else if (s.deadline < s.timer.expiry()) {
-      s.timer.expires_at(s.deadline);  // wakes Watch, which re-arms for the new deadline
-    }
-  }
-  void End() { state_->waiting = false; }
-
- private:
-  struct State {
-    explicit State(asio::io_context& io) : timer(io) {}
-    asio::steady_timer timer;
-    tcp::socket* socket = nullptr;  // null once the session has ended
-    Clock::duration span{};
-    Clock::time_point deadline;
-    bool waiting = false;
-    bool running = false;
-  };
-
-  static asio::awaitable<void> Watch(std::shared_ptr<State> s) {
-    while (s->socket != nullptr) {
-      co_await s->timer.async_wait(kTuple);  // also ends when Begin moved the timer
-      if (s->socket == nullptr) break;
-      const auto now = Clock::now();
-      if (s->waiting && now >= s->deadline) {
-        boost::system::error_code ignored;
-        s->socket->cancel(ignored);  // the read ends with operation_aborted, the session with it
-        s->waiting = false;
-      }
-      s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
-    }
-    s->running = false;
-  }
-
-  std::shared_ptr<State> state_;
-};
-
 class ClientSession {
  public:
   ClientSession(ProxyService& service, asio::io_context& io, UpstreamPool& pool, tcp::socket socket)
-      : service_(service), io_(io), pool_(pool), client_(std::move(socket)), keep_alive_(io) {
+      : service_(service),
+        io_(io),
+        pool_(pool),
+        client_(std::move(socket)),
+        keep_alive_(io),
+        upstream_header_(io) {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
     peer_ = ec ? IpAddress() : FromAsio(remote.address());
@@ -1787,7 +1838,7 @@ class ClientSession {
       }
       beast::flat_buffer ubuf;
       Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
-                                        ScanFor(target), log, held);
+                                        ScanFor(target), log, held, &upstream_header_);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -2124,7 +2175,7 @@ class ClientSession {
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
       Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
-                                        ScanFor(target), log, held);
+                                        ScanFor(target), log, held, nullptr);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;
@@ -2419,7 +2470,8 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
-  KeepAliveWatch keep_alive_;  // the plain client's waits between requests
+  ReadWatch keep_alive_;       // the plain client's waits between requests
+  ReadWatch upstream_header_;  // plain upstreams' response headers
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;
