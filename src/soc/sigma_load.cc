@@ -179,16 +179,17 @@ bool sigma_internal::YamlMayStall(std::string_view text) {
   const auto alnum = [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
   };
-  for (size_t i = text.find_first_of(",?"); i != std::string_view::npos;
-       i = text.find_first_of(",?", i + 1)) {
-    if (i == 0 || !alnum(text[i - 1])) return true;
-    for (size_t j = i; j-- > 0;) {
-      const char c = text[j];
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == '[' || c == ']' ||
-          c == '{' || c == '}') {
-        break;
-      }
-      if (c == '&' || c == '*' || c == '!') return true;
+  // One pass (a backward walk per ',' or '?' would be quadratic on "a?a?a?…"): whether the run
+  // of bytes since the last blank, line break, ',' or bracket holds '&', '*' or '!'.
+  bool name_in_run = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c == ',' || c == '?') && (i == 0 || !alnum(text[i - 1]) || name_in_run)) return true;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == '[' || c == ']' ||
+        c == '{' || c == '}') {
+      name_in_run = false;
+    } else if (c == '&' || c == '*' || c == '!') {
+      name_in_run = true;
     }
   }
   return false;

@@ -333,6 +333,10 @@ TEST(SigmaTest, YamlMayStallFlagsEveryTextTheGuardRefuses) {
   for (const char* ok : {"a: b, c?", "- x,y", "a: 'p, q'", "a: [1, 2]", "a: {b: 1, c: 2}"}) {
     EXPECT_FALSE(sigma_internal::YamlMayStall(ok)) << ok;
   }
+  // Linear: a bound-sized text of "a?" pairs (no ',' or '?' after a non-name byte).
+  std::string pairs;
+  for (size_t i = 0; i < kMaxRuleFileBytes / 2; ++i) pairs += "a?";
+  EXPECT_FALSE(sigma_internal::YamlMayStall(pairs));
   for (const char* stall :
        {",", "a\n,", "&a,", "*a,", "!t,", "- 'x',", "[a],", "a ,", "?", "!|\n? "}) {
     EXPECT_TRUE(sigma_internal::YamlMayStall(stall)) << stall;
