@@ -367,36 +367,12 @@ TEST(SigmaEvalTest, KeywordsInAMessageInsideTheRawText) {
   EXPECT_GT(ExpectAgreement(set, records), 20u);
 }
 
-void StringLeaves(boost::json::object& o) {
-  for (auto& kv : o) {
-    if (auto* child = kv.value().if_object()) {
-      StringLeaves(*child);
-    } else if (kv.value().is_int64() && kv.value().get_int64() % 2 == 0) {
-      kv.value() = "V" + std::to_string(kv.value().get_int64());
-    }
-  }
-}
-
-// MatchContext skips FindField for paths its presence set says the record lacks, and looks paths
-// up among the top-level keys of their first segment: the values it finds must be exactly
-// FindField's, whatever dotted spellings the keys use.
+// MatchContext skips FindField for paths its presence set says the record lacks: the values it
+// finds must be exactly FindField's, whatever dotted spellings the keys use.
 TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
   std::mt19937 rng(11);
-  const std::vector<std::string> names = {"a",
-                                          "b",
-                                          "a.b",
-                                          "b.c",
-                                          "a.b.c",
-                                          "c",
-                                          "winlog",
-                                          "event_data",
-                                          "winlog.event_data",
-                                          "Image",
-                                          "event",
-                                          "dataset",
-                                          "event.dataset",
-                                          "channel",
-                                          "winlog.channel"};
+  const std::vector<std::string> names = {
+      "a", "b", "a.b", "b.c", "a.b.c", "c", "winlog", "event_data", "winlog.event_data", "Image"};
   sigma_internal::FieldTable table;
   std::vector<std::vector<std::string>> candidates;
   for (int i = 0; i < 200; ++i) {
@@ -408,12 +384,10 @@ TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
     table.Intern(paths);
   }
   sigma_internal::MatchContext ctx(&table);
-  size_t present = 0, datasets = 0;
+  size_t present = 0;
   for (int round = 0; round < 3000; ++round) {
     Record r;
-    // Every 4th object past Boost.JSON's small size; leaves made strings (logsource metadata).
-    r.fields = parse_testing::RandomDottedObject(rng, names, /*filler_every=*/4);
-    StringLeaves(r.fields);
+    r.fields = parse_testing::RandomDottedObject(rng, names);
     ctx.Reset(r);
     for (size_t f = 0; f < table.paths.size(); ++f) {
       const boost::json::value* want = nullptr;
@@ -425,19 +399,8 @@ TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
       EXPECT_EQ(v.json, want) << table.paths[f][0] << " in " << boost::json::serialize(r.fields);
       present += want != nullptr;
     }
-    // The logsource metadata goes through the same per-segment lookup.
-    const auto* dataset = FindField(r.fields, "event.dataset");
-    EXPECT_EQ(ctx.dataset(), dataset != nullptr && dataset->is_string()
-                                 ? std::string_view(dataset->get_string())
-                                 : std::string_view());
-    const auto* channel = FindField(r.fields, "winlog.channel");
-    EXPECT_EQ(ctx.channel_lower(), channel != nullptr && channel->is_string()
-                                       ? sigma_internal::Lower(channel->get_string())
-                                       : std::string());
-    datasets += dataset != nullptr && dataset->is_string();
   }
   EXPECT_GT(present, 1000u);
-  EXPECT_GT(datasets, 50u);
 }
 
 TEST(SigmaEvalTest, SharedTestsAreOnePredicateAndClausesAreBounded) {

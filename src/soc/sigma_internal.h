@@ -160,22 +160,6 @@ class MatchContext {
   bool EvalValue(const ValueTest& vt, const Value& v);
   void Fill(Value& v, const boost::json::value* json);
 
-  // FindField(record_->fields, path) for a path whose first segment (the bytes before its first
-  // '.') is segments_[segment]: the record's top-level keys in that segment are collected once
-  // per record (detect_fields.h's FindAmong), so paths that share it (url.original, url.domain;
-  // a Windows event's winlog.channel, winlog.event_id and every winlog.event_data field) pass
-  // over the top-level keys once, not once each.
-  const boost::json::value* FindInRecord(uint32_t segment, std::string_view path);
-  uint32_t SegmentOf(std::string_view path);  // at construction
-  struct SegmentKeys {
-    std::string name;
-    uint32_t generation = 0;  // of the record keys were collected for
-    std::vector<const boost::json::key_value_pair*> keys;
-  };
-  std::vector<SegmentKeys> segments_;
-  std::vector<std::vector<uint32_t>> path_segments_;  // by field, by candidate path
-  uint32_t event_segment_ = 0, winlog_segment_ = 0, process_segment_ = 0;
-
   const FieldTable* table_;
   const Record* record_ = nullptr;
   uint32_t generation_ = 0;

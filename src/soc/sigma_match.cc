@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cstring>
 
-#include "soc/detect_fields.h"
 #include "soc/sigma.h"
 #include "soc/sigma_internal.h"
 
@@ -131,41 +130,13 @@ void NoteObject(const boost::json::object& o, uint64_t prefix, bool root, int de
 
 MatchContext::MatchContext(const FieldTable* table)
     : table_(table), values_(table != nullptr ? table->paths.size() : 0) {
-  event_segment_ = SegmentOf("event.dataset");
-  winlog_segment_ = SegmentOf("winlog.channel");
-  process_segment_ = SegmentOf("process.name");
   if (table == nullptr) return;
   path_hashes_.resize(table->paths.size());
-  path_segments_.resize(table->paths.size());
   for (size_t f = 0; f < table->paths.size(); ++f) {
     for (const auto& path : table->paths[f]) {
       path_hashes_[f].push_back(PresenceIndex(FnvAppend(kFnvBasis, path)));
-      path_segments_[f].push_back(SegmentOf(path));
     }
   }
-}
-
-uint32_t MatchContext::SegmentOf(std::string_view path) {
-  const std::string_view name = path.substr(0, path.find('.'));
-  for (uint32_t i = 0; i < segments_.size(); ++i) {
-    if (segments_[i].name == name) return i;
-  }
-  segments_.push_back({.name = std::string(name)});
-  return static_cast<uint32_t>(segments_.size() - 1);
-}
-
-const boost::json::value* MatchContext::FindInRecord(uint32_t segment, std::string_view path) {
-  SegmentKeys& s = segments_[segment];
-  if (s.generation != generation_) {
-    s.generation = generation_;
-    s.keys.clear();
-    for (const auto& kv : record_->fields) {
-      if (detect_internal::InSegment(std::string_view(kv.key().data(), kv.key().size()), s.name)) {
-        s.keys.push_back(&kv);
-      }
-    }
-  }
-  return detect_internal::FindAmong(s.keys, path);
 }
 
 void MatchContext::NotePresentPaths() {
@@ -178,7 +149,6 @@ void MatchContext::Reset(const Record& record) {
   record_ = &record;
   if (++generation_ == 0) {  // wrapped: stamps of 0 must not look current
     for (auto& v : values_) v.generation = 0;
-    for (auto& s : segments_) s.generation = 0;
     message_.generation = raw_.generation = 0;
     generation_ = 1;
   }
@@ -249,10 +219,9 @@ const MatchContext::Value& MatchContext::Get(int field) {
     // fields (a Windows Security event: dozens, most absent).
     if (!present_done_ && ++lookups_ > kLookupsBeforePresence) NotePresentPaths();
     const auto& hashes = path_hashes_[static_cast<size_t>(field)];
-    const auto& segments = path_segments_[static_cast<size_t>(field)];
     for (size_t k = 0; k < paths.size(); ++k) {
       if (present_done_ && !MayHave(hashes[k])) continue;
-      found = FindInRecord(segments[k], paths[k]);
+      found = FindField(record_->fields, paths[k]);
       if (found != nullptr) break;
     }
     Fill(*v, found);
@@ -277,11 +246,11 @@ std::string_view MatchContext::dataset() {
     meta_done_ = true;
     dataset_ = {};
     channel_lower_.clear();
-    if (const auto* d = FindInRecord(event_segment_, "event.dataset");
+    if (const auto* d = FindField(record_->fields, "event.dataset");
         d != nullptr && d->is_string()) {
       dataset_ = d->get_string();
     }
-    if (const auto* c = FindInRecord(winlog_segment_, "winlog.channel");
+    if (const auto* c = FindField(record_->fields, "winlog.channel");
         c != nullptr && c->is_string()) {
       LowerInto(c->get_string(), &channel_lower_);
     }
@@ -298,7 +267,7 @@ int64_t MatchContext::event_id() {
   if (!event_id_done_) {
     event_id_done_ = true;
     event_id_ = -1;
-    if (const auto* e = FindInRecord(winlog_segment_, "winlog.event_id"); e != nullptr) {
+    if (const auto* e = FindField(record_->fields, "winlog.event_id"); e != nullptr) {
       if (e->is_int64()) event_id_ = e->get_int64();
       if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
     }
@@ -310,7 +279,7 @@ std::string_view MatchContext::process_name_lower() {
   if (!process_name_done_) {
     process_name_done_ = true;
     process_name_lower_.clear();
-    if (const auto* p = FindInRecord(process_segment_, "process.name");
+    if (const auto* p = FindField(record_->fields, "process.name");
         p != nullptr && p->is_string()) {
       LowerInto(p->get_string(), &process_name_lower_);
     }
