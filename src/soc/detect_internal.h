@@ -42,7 +42,7 @@ class LiteralMatcher {
       // A full transition table over byte classes: one lookup per byte. A cell holds the next
       // state's row offset, its low bit set when that state has outputs, so the loop's chain of
       // dependent operations per byte is a mask, an add and a load (no multiply, no second
-      // table); a row is stride_ (even) cells. Eight bytes a turn, their output bits tested at
+      // table); a row is stride_ (even) cells. Four bytes a turn, their output bits tested at
       // once (outputs are rare), with the tables in locals: with the members read through `this`
       // each byte (on_match might change them, as far as the compiler knows) and the state kept
       // on the stack, the loop was 15 instructions a byte, most of Sigma's cost per record.
@@ -53,28 +53,21 @@ class LiteralMatcher {
       auto row = [](uint32_t c) { return static_cast<size_t>(c & ~uint32_t{1}); };
       uint32_t cell = 0;
       size_t i = 0;
-      for (; i + 8 <= n; i += 8) {
-        const unsigned char* const b = p + i;
-        const uint32_t c0 = delta[row(cell) + cls[b[0]]];
-        const uint32_t c1 = delta[row(c0) + cls[b[1]]];
-        const uint32_t c2 = delta[row(c1) + cls[b[2]]];
-        const uint32_t c3 = delta[row(c2) + cls[b[3]]];
-        const uint32_t c4 = delta[row(c3) + cls[b[4]]];
-        const uint32_t c5 = delta[row(c4) + cls[b[5]]];
-        const uint32_t c6 = delta[row(c5) + cls[b[6]]];
-        const uint32_t c7 = delta[row(c6) + cls[b[7]]];
-        cell = c7;
-        if (((c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) & 1) == 0) continue;
-        const uint32_t c[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-        for (size_t k = 0; k < 8; ++k) {
-          if (c[k] & 1) Emit(c[k] / stride_, i + k + 1, on_match);
-        }
+      for (; i + 4 <= n; i += 4) {
+        const uint32_t c0 = delta[row(cell) + cls[p[i]]];
+        const uint32_t c1 = delta[row(c0) + cls[p[i + 1]]];
+        const uint32_t c2 = delta[row(c1) + cls[p[i + 2]]];
+        const uint32_t c3 = delta[row(c2) + cls[p[i + 3]]];
+        cell = c3;
+        if (((c0 | c1 | c2 | c3) & 1) == 0) continue;
+        if (c0 & 1) Emit(c0 / stride_, i + 1, on_match);
+        if (c1 & 1) Emit(c1 / stride_, i + 2, on_match);
+        if (c2 & 1) Emit(c2 / stride_, i + 3, on_match);
+        if (c3 & 1) Emit(c3 / stride_, i + 4, on_match);
       }
-      while (i < n) {
-        do {
-          cell = delta[row(cell) + cls[p[i++]]];
-        } while ((cell & 1) == 0 && i < n);
-        if (cell & 1) Emit(cell / stride_, i, on_match);
+      for (; i < n; ++i) {
+        cell = delta[row(cell) + cls[p[i]]];
+        if (cell & 1) Emit(cell / stride_, i + 1, on_match);
       }
       return;
     }
@@ -101,10 +94,8 @@ class LiteralMatcher {
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
 
-  // Out of line: outputs are rare, and inlined (with on_match) the scan loops above ran out of
-  // registers and kept their state on the stack.
   template <class F>
-  [[gnu::noinline]] void Emit(uint32_t s, size_t end, F& on_match) const {
+  void Emit(uint32_t s, size_t end, F& on_match) const {
     for (uint32_t o = first_out_[s]; o != 0; o = dict_[o]) {
       for (uint32_t k = out_begin_[o]; k < out_begin_[o + 1]; ++k) on_match(outputs_[k], end);
     }
