@@ -188,6 +188,12 @@ class MatchContext {
 // Glob match of text against lit/mask ('*' any run, '?' one byte), iterative, O(n·m) worst case.
 bool GlobMatch(std::string_view text, std::string_view lit, std::string_view mask);
 
+// yaml-cpp 0.7's LoadAll never returns on some texts (sigma_load.cc). GuardYamlProgress parses
+// the text with an event sink that throws YAML::ParserException where LoadAll would loop;
+// YamlMayStall is a cheap over-approximation of the texts it could throw on.
+void GuardYamlProgress(const std::string& text);
+bool YamlMayStall(std::string_view text);
+
 bool ParseCidr(std::string_view text, ValueTest* out);
 bool IpInCidr(std::string_view ip, const ValueTest& cidr);
 

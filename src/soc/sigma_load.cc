@@ -155,15 +155,53 @@ class ProgressGuard final : public YAML::EventHandler {
   int last_start_ = -1;
 };
 
-// YAML::LoadAll, refusing (with yaml-cpp's exception) the inputs it would never return from.
-std::vector<YAML::Node> LoadAllDocuments(const std::string& text) {
-  {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    ProgressGuard guard(text.size());
-    while (parser.HandleNextDocument(guard)) {
+}  // namespace
+
+void sigma_internal::GuardYamlProgress(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  ProgressGuard guard(text.size());
+  while (parser.HandleNextDocument(guard)) {
+  }
+}
+
+// yaml-cpp stalls on a token its document parser does not consume where a document starts: a
+// ',' (a flow entry outside any flow collection) or a '?' (a key no map holds: "!|\n? "). Each
+// is such a token only where a token starts: first in the text, after a line break or a blank,
+// after another indicator or the end of a quoted scalar or flow collection (none an ASCII letter
+// or digit), or right after an anchor, alias or tag name ("&a,", "*a,", "!t,"). Inside a plain
+// scalar ("a: b, c?"), a quoted one or a comment it is text. So a text is flagged if it holds a
+// ',' or '?' first, after a byte that is not an ASCII letter or digit, or ending a run of name
+// bytes that holds '&', '*' or '!'. This over-approximates (", " in a description is flagged),
+// which costs only the guard pass; sigma_test checks it against GuardYamlProgress on every
+// short text over YAML's indicators and on random longer ones.
+bool sigma_internal::YamlMayStall(std::string_view text) {
+  const auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  // One pass (a backward walk per ',' or '?' would be quadratic on "a?a?a?…"): whether the run
+  // of bytes since the last blank, line break, ',' or bracket holds '&', '*' or '!'.
+  bool name_in_run = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c == ',' || c == '?') && (i == 0 || !alnum(text[i - 1]) || name_in_run)) return true;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == '[' || c == ']' ||
+        c == '{' || c == '}') {
+      name_in_run = false;
+    } else if (c == '&' || c == '*' || c == '!') {
+      name_in_run = true;
     }
   }
+  return false;
+}
+
+namespace {
+
+// YAML::LoadAll, refusing (with yaml-cpp's exception) the inputs it would never return from.
+// The guard is a second full parse, so it runs only on texts that could stall (a fifth of
+// SigmaHQ's files; yaml-cpp's scanner is most of the rule load).
+std::vector<YAML::Node> LoadAllDocuments(const std::string& text) {
+  if (YamlMayStall(text)) GuardYamlProgress(text);
   return YAML::LoadAll(text);
 }
 
@@ -1538,10 +1576,13 @@ Result<RuleSet> LoadRules(const std::vector<std::filesystem::path>& dirs_or_file
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     std::string text;
-    if (in) {
-      text.resize(kMaxRuleFileBytes + 1);
-      in.read(text.data(), static_cast<std::streamsize>(text.size()));
-      text.resize(static_cast<size_t>(in.gcount()));
+    // Up to one byte past the bound (PreScan refuses the file), in blocks: sizing the string to
+    // the bound first zeroed 1 MiB per file, a fifth of the whole load's instructions.
+    while (in && text.size() <= kMaxRuleFileBytes) {
+      char block[16384];
+      const size_t want = std::min(sizeof block, kMaxRuleFileBytes + 1 - text.size());
+      in.read(block, static_cast<std::streamsize>(want));
+      text.append(block, static_cast<size_t>(in.gcount()));
     }
     if (!in && !in.eof()) {
       ++report->files;

@@ -1,10 +1,13 @@
 #include "soc/sigma.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <boost/json.hpp>
+#include <random>
 
 #include "soc/detect.h"
+#include "soc/sigma_internal.h"
 
 namespace seccloud::soc {
 namespace {
@@ -276,6 +279,67 @@ TEST(SigmaTest, YamlThatWouldLoopYamlCppIsASyntaxError) {
     EXPECT_EQ(report.errors[0].file, "loop.yml");
     EXPECT_EQ(report.errors[0].reason, "YAML syntax");
     EXPECT_GT(report.errors[0].line, 0);
+  }
+}
+
+// The loader skips the guard pass on texts YamlMayStall clears; over every text of up to 4 bytes
+// of YAML's indicators, blanks and name bytes, each text the guard refuses must be flagged.
+TEST(SigmaTest, YamlMayStallFlagsEveryTextTheGuardRefuses) {
+  const std::string alphabet = ",a-:?*&! \n[]{\"'#|";
+  std::vector<std::string> texts = {""};
+  size_t refused = 0, flagged = 0, checked = 0;
+  for (int len = 1; len <= 4; ++len) {
+    std::vector<std::string> longer;
+    for (const auto& t : texts) {
+      for (char c : alphabet) longer.push_back(t + c);
+    }
+    texts = std::move(longer);
+    for (const auto& t : texts) {
+      ++checked;
+      const bool may_stall = sigma_internal::YamlMayStall(t);
+      flagged += may_stall;
+      try {
+        sigma_internal::GuardYamlProgress(t);
+      } catch (const YAML::Exception& e) {
+        if (e.msg == "unexpected token where a document should start" ||
+            e.msg == "more YAML events than the text can hold") {
+          ++refused;
+          if (!may_stall) ADD_FAILURE() << "not flagged: \"" << t << "\": " << e.msg;
+        }
+      }
+    }
+  }
+  // Random longer texts over the same bytes (fixed seed).
+  std::mt19937 rng(20261127);
+  for (int n = 0; n < 100000; ++n) {
+    std::string t(6 + rng() % 10, ' ');
+    for (char& c : t) c = alphabet[rng() % alphabet.size()];
+    ++checked;
+    const bool may_stall = sigma_internal::YamlMayStall(t);
+    flagged += may_stall;
+    try {
+      sigma_internal::GuardYamlProgress(t);
+    } catch (const YAML::Exception& e) {
+      if (e.msg == "unexpected token where a document should start" ||
+          e.msg == "more YAML events than the text can hold") {
+        ++refused;
+        if (!may_stall) ADD_FAILURE() << "not flagged: \"" << t << "\": " << e.msg;
+      }
+    }
+  }
+  EXPECT_GT(refused, 1000u);  // the alphabet does reach the stall
+  EXPECT_LT(flagged, checked);
+  // Texts with ',' that the loader still parses once.
+  for (const char* ok : {"a: b, c?", "- x,y", "a: 'p, q'", "a: [1, 2]", "a: {b: 1, c: 2}"}) {
+    EXPECT_FALSE(sigma_internal::YamlMayStall(ok)) << ok;
+  }
+  // Linear: a bound-sized text of "a?" pairs (no ',' or '?' after a non-name byte).
+  std::string pairs;
+  for (size_t i = 0; i < kMaxRuleFileBytes / 2; ++i) pairs += "a?";
+  EXPECT_FALSE(sigma_internal::YamlMayStall(pairs));
+  for (const char* stall :
+       {",", "a\n,", "&a,", "*a,", "!t,", "- 'x',", "[a],", "a ,", "?", "!|\n? "}) {
+    EXPECT_TRUE(sigma_internal::YamlMayStall(stall)) << stall;
   }
 }
 
