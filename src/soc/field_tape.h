@@ -88,9 +88,7 @@ class FieldTape {
   size_t decoded_bytes() const { return decoded_used_; }
   // Heap bytes held by the node array and the decode buffer (the reader sizes them for the
   // longest line read so far: about 41 bytes per byte of that line).
-  size_t capacity_bytes() const {
-    return node_capacity_ * sizeof(TapeNode) + decoded_capacity_;
-  }
+  size_t capacity_bytes() const { return node_capacity_ * sizeof(TapeNode) + decoded_capacity_; }
   // Drops the document and gives back the node array and the decode buffer when they hold more
   // than `max_bytes` together (after a long line, say); the next read allocates what its line
   // needs. Smaller capacities are kept.

@@ -190,8 +190,8 @@ std::vector<std::string> ControlByteShapes() {
       for (const std::string after : {"", "\\n", "\\u0041"}) {
         for (int pad = 0; pad <= 33; ++pad) {
           for (int tail : {0, 1, 7, 15, 16, 17, 40}) {
-            const std::string body = before + std::string(pad, 'y') + b + after +
-                                     std::string(tail, 'z');
+            const std::string body =
+                before + std::string(pad, 'y') + b + after + std::string(tail, 'z');
             v.push_back("{\"a\":\"" + body + "\"}");
             v.push_back("{\"" + body + "\":1}");
           }
@@ -213,9 +213,9 @@ std::vector<std::string> EscapeEdgeShapes() {
   for (const int k : ks) {
     std::string run;
     for (int i = 0; i < k; ++i) run += "\\n";
-    for (const char* esc : {"\\ud83d\\ude00", "\\ude00", "\\ud83dx", "\\ud83d\\u0041",
-                            "\\u12G4", "\\u00e9", "\\ud83d", "\\ud83d\\", "\\ud83d\\u",
-                            "\\ud83d\\n", "\\u", "\\u0", "\\n", "\\x", "\x1f"}) {
+    for (const char* esc : {"\\ud83d\\ude00", "\\ude00", "\\ud83dx", "\\ud83d\\u0041", "\\u12G4",
+                            "\\u00e9", "\\ud83d", "\\ud83d\\", "\\ud83d\\u", "\\ud83d\\n", "\\u",
+                            "\\u0", "\\n", "\\x", "\x1f"}) {
       const std::string head = "{\"a\":\"" + run + esc;
       v.push_back(head + "\"}");
       v.push_back(head + "\",\"b\":1}");
@@ -651,9 +651,10 @@ TEST(FieldTapeTest, FindInTapeMatchesFindField) {
       R"({"a":{"b":1},"a":1,"a":{"b":1}})",
       R"({"a.b":1,"a":{"b":1},"a.b":[]})",
   };
-  std::vector<std::string> paths = {"a",   "a.b", "a.b.c", "a.b.c.d", "",         ".",
-                                    "a.",  ".a",  "a..b",  "x.y",     "x.y.z",    "a.b.c.d.e.f",
-                                    "a.c", "k19", "k20",   "a.b.c.",  "a.b.c.d.e", ".a.b", ".a"};
+  std::vector<std::string> paths = {"a",      "a.b",         "a.b.c", "a.b.c.d", "",
+                                    ".",      "a.",          ".a",    "a..b",    "x.y",
+                                    "x.y.z",  "a.b.c.d.e.f", "a.c",   "k19",     "k20",
+                                    "a.b.c.", "a.b.c.d.e",   ".a.b",  ".a"};
   std::string many_dots = "a";
   for (int i = 0; i < 40; ++i) many_dots += ".a";
   paths.push_back(many_dots);
@@ -671,8 +672,8 @@ TEST(FieldTapeTest, FindInTapeMatchesFindField) {
         const size_t index = tape.IndexOf(got);
         EXPECT_TRUE(SameValue(TapeToValue(tape, index, {}), *want)) << doc << " " << path;
         std::vector<std::string> got_keys, want_keys;
-        EXPECT_TRUE(TapeKeys(tape, index, &got_keys)) << "not the last duplicate: " << doc << " "
-                                                      << path;
+        EXPECT_TRUE(TapeKeys(tape, index, &got_keys))
+            << "not the last duplicate: " << doc << " " << path;
         ASSERT_TRUE(BoostKeys(obj, want, &want_keys));
         EXPECT_EQ(got_keys, want_keys) << doc << " " << path;
       }
