@@ -11,6 +11,7 @@
 #include <boost/version.hpp>
 #include <climits>
 #include <cstring>
+#include <stdexcept>
 #include <type_traits>
 
 #include "soc/parse_internal.h"
@@ -747,6 +748,26 @@ bool TapeReader::Run(std::string* error) {
   }
   t.Clear();
   return false;
+}
+
+FieldTape::FieldTape(Limits limits) : limits_(limits) {
+  if (limits.max_depth < 1 || limits.max_depth > kMaxParsedJsonDepth) {
+    throw std::invalid_argument("FieldTape: max_depth " + std::to_string(limits.max_depth) +
+                                " outside 1.." + std::to_string(kMaxParsedJsonDepth));
+  }
+  if (limits.max_nodes < 1 || limits.max_nodes > UINT32_MAX) {
+    throw std::invalid_argument("FieldTape: max_nodes " + std::to_string(limits.max_nodes) +
+                                " outside 1.." + std::to_string(UINT32_MAX));
+  }
+}
+
+void FieldTape::ShrinkTo(size_t max_bytes) {
+  Clear();
+  if (capacity_bytes() <= max_bytes) return;
+  nodes_.reset();
+  node_capacity_ = 0;
+  decoded_.reset();
+  decoded_capacity_ = 0;
 }
 
 bool ReadJsonTape(std::string_view line, FieldTape* tape, std::string* error) {

@@ -66,7 +66,11 @@ class FieldTape {
   };
 
   FieldTape() = default;
-  explicit FieldTape(Limits limits) : limits_(limits) {}
+  // Throws std::invalid_argument unless 1 <= max_depth <= kMaxParsedJsonDepth (the reader
+  // recurses once per level: the cap bounds its stack), max_nodes >= 1 and max_nodes fits the
+  // tape's 32-bit node indexes. Limits are refused, never clamped: a caller asking for more than
+  // the reader can give learns it at once.
+  explicit FieldTape(Limits limits);
 
   // Drops the document, keeping the capacity of the node array and the decode buffer.
   void Clear() {
@@ -82,6 +86,13 @@ class FieldTape {
   const Limits& limits() const { return limits_; }
   // Bytes of decoded (escaped) string text in the current document.
   size_t decoded_bytes() const { return decoded_used_; }
+  // Heap bytes held by the node array and the decode buffer (the reader sizes them for the
+  // longest line read so far: about 41 bytes per byte of that line).
+  size_t capacity_bytes() const { return node_capacity_ * sizeof(TapeNode) + decoded_capacity_; }
+  // Drops the document and gives back the node array and the decode buffer when they hold more
+  // than `max_bytes` together (after a long line, say); the next read allocates what its line
+  // needs. Smaller capacities are kept.
+  void ShrinkTo(size_t max_bytes);
 
  private:
   friend class TapeReader;

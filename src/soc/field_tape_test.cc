@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -146,6 +148,82 @@ std::string WholeFile(const fs::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Which node a lookup found, as keys from the root, so that a wrong pick between duplicates with
+// equal values is seen. On the tape: the keys down to `target`, false unless every step is the
+// last member of its object with that key (the one whose value Boost's object keeps).
+bool TapeKeys(const FieldTape& tape, size_t target, std::vector<std::string>* keys) {
+  bool last = true;
+  for (size_t at = 0; at != target;) {
+    size_t child = tape[at].end;
+    for (size_t i = at + 1; i < tape[at].end; i = tape[i].end) {
+      if (i <= target && target < tape[i].end) child = i;
+    }
+    if (child == tape[at].end || tape[at].kind != TapeKind::kObject) return false;
+    keys->emplace_back(tape[child].key());
+    for (size_t i = tape[child].end; i < tape[at].end; i = tape[i].end) {
+      if (tape[i].key() == tape[child].key()) last = false;
+    }
+    at = child;
+  }
+  return last;
+}
+
+// In Boost's tree: the keys down to the value at `want` (objects only, as FindField descends).
+bool BoostKeys(const json::object& obj, const json::value* want, std::vector<std::string>* keys) {
+  for (const auto& kv : obj) {
+    keys->emplace_back(kv.key());
+    if (&kv.value() == want) return true;
+    if (kv.value().is_object() && BoostKeys(kv.value().get_object(), want, keys)) return true;
+    keys->pop_back();
+  }
+  return false;
+}
+
+// Byte lines that put `b` (a control byte, or the first byte that is not) inside a 16-byte block
+// of the string scan and in its tail, alone and before and after an escape.
+std::vector<std::string> ControlByteShapes() {
+  std::vector<std::string> v;
+  for (const char b : {'\x1e', '\x1f', '\x20', '\x00', '\x7f'}) {
+    for (const std::string before : {"", "\\n"}) {
+      for (const std::string after : {"", "\\n", "\\u0041"}) {
+        for (int pad = 0; pad <= 33; ++pad) {
+          for (int tail : {0, 1, 7, 15, 16, 17, 40}) {
+            const std::string body =
+                before + std::string(pad, 'y') + b + after + std::string(tail, 'z');
+            v.push_back("{\"a\":\"" + body + "\"}");
+            v.push_back("{\"" + body + "\":1}");
+          }
+        }
+      }
+    }
+  }
+  return v;
+}
+
+// Escapes straight after other escapes up to Boost's 4,096- and 8,192-byte decode buffer edges:
+// `\n` k times (2k bytes) then each \u shape, so the second escape starts on either side of
+// the edge.
+std::vector<std::string> EscapeEdgeShapes() {
+  std::vector<std::string> v;
+  std::vector<int> ks;
+  for (int k = 2030; k <= 2052; ++k) ks.push_back(k);
+  for (int k = 4078; k <= 4100; ++k) ks.push_back(k);
+  for (const int k : ks) {
+    std::string run;
+    for (int i = 0; i < k; ++i) run += "\\n";
+    for (const char* esc : {"\\ud83d\\ude00", "\\ude00", "\\ud83dx", "\\ud83d\\u0041", "\\u12G4",
+                            "\\u00e9", "\\ud83d", "\\ud83d\\", "\\ud83d\\u", "\\ud83d\\n", "\\u",
+                            "\\u0", "\\n", "\\x", "\x1f"}) {
+      const std::string head = "{\"a\":\"" + run + esc;
+      v.push_back(head + "\"}");
+      v.push_back(head + "\",\"b\":1}");
+      v.push_back(head);
+      v.push_back(head + "z\x1f\"}");
+    }
+  }
+  return v;
 }
 
 // Hand-written shapes: each one a corner of Boost's grammar or number rules.
@@ -383,6 +461,24 @@ TEST(FieldTapeTest, MutatedCornersMatchBoost) {
   std::printf("mutated corners: %zu lines, %zu accepted\n", diff.lines, diff.accepted);
 }
 
+TEST(FieldTapeTest, ControlBytesMatchBoost) {
+  FieldTape tape;
+  Diff diff;
+  for (const auto& line : ControlByteShapes()) diff.Check(line, tape);
+  for (const auto& f : diff.failures) ADD_FAILURE() << f;
+  EXPECT_GT(diff.accepted, 1000u);  // the 0x20 and 0x7f lines
+  EXPECT_LT(diff.accepted, diff.lines);
+}
+
+TEST(FieldTapeTest, EscapesAtTheDecodeBufferEdgesMatchBoost) {
+  FieldTape tape;
+  Diff diff;
+  for (const auto& line : EscapeEdgeShapes()) diff.Check(line, tape);
+  for (const auto& f : diff.failures) ADD_FAILURE() << f;
+  EXPECT_GT(diff.accepted, 100u);
+  EXPECT_LT(diff.accepted, diff.lines);
+}
+
 // Every line of the bench corpus and of the Sigma regression data, as they are and mutated.
 TEST(FieldTapeTest, CorpusMatchesBoost) {
   std::vector<fs::path> files;
@@ -476,6 +572,58 @@ TEST(FieldTapeTest, LimitsHavePreciseErrors) {
   EXPECT_EQ(error, "JSON strings decode to more than 4 bytes at byte 5");
 }
 
+TEST(FieldTapeTest, LimitsOutsideTheirRangeAreRefused) {
+  auto make = [](FieldTape::Limits limits) { FieldTape t(limits); };
+  for (const int depth : {INT_MIN, -1, 0, kMaxParsedJsonDepth + 1, 1 << 20, INT_MAX}) {
+    EXPECT_THROW(make({.max_depth = depth}), std::invalid_argument) << depth;
+  }
+  EXPECT_THROW(make({.max_nodes = 0}), std::invalid_argument);
+  EXPECT_THROW(make({.max_nodes = size_t{UINT32_MAX} + 1}), std::invalid_argument);
+  // The range's ends are taken, and stop 1 MiB of '[' at their depth (no recursion past it).
+  const std::string deep(1 << 20, '[');
+  for (const int depth : {1, kMaxParsedJsonDepth}) {
+    FieldTape tape({.max_depth = depth});
+    std::string error;
+    EXPECT_FALSE(ReadJsonTape(deep, &tape, &error));
+    EXPECT_EQ(error, "JSON nested deeper than " + std::to_string(depth) + " levels at byte " +
+                         std::to_string(depth));
+  }
+  FieldTape one({.max_nodes = 1});
+  std::string error;
+  EXPECT_TRUE(ReadJsonTape("{}", &one, &error)) << error;
+  EXPECT_FALSE(ReadJsonTape("{\"a\":1}", &one, &error));
+  EXPECT_EQ(error, "JSON has more than 1 values at byte 5");
+}
+
+TEST(FieldTapeTest, ShrinkToGivesBackCapacityAboveTheBound) {
+  FieldTape tape;
+  std::string error;
+  const std::string small = R"({"a":"\n"})";
+  ASSERT_TRUE(ReadJsonTape(small, &tape, &error)) << error;
+  const size_t small_bytes = tape.capacity_bytes();
+  EXPECT_EQ(small_bytes, (small.size() + 1) * sizeof(TapeNode) + small.size());
+  const TapeNode* nodes = tape.data();
+  tape.ShrinkTo(small_bytes);  // within the bound: kept
+  EXPECT_TRUE(tape.empty());
+  EXPECT_EQ(tape.capacity_bytes(), small_bytes);
+  ASSERT_TRUE(ReadJsonTape(small, &tape, &error)) << error;
+  EXPECT_EQ(tape.data(), nodes);
+
+  const std::string big = "{\"a\":\"\\n" + std::string(64 << 10, 'x') + "\"}";
+  ASSERT_TRUE(ReadJsonTape(big, &tape, &error)) << error;
+  EXPECT_GE(tape.capacity_bytes(), big.size() * (sizeof(TapeNode) + 1));
+  tape.ShrinkTo(64 << 10);
+  EXPECT_TRUE(tape.empty());
+  EXPECT_EQ(tape.capacity_bytes(), 0u);
+  // The next line allocates what it needs and reads as before.
+  ASSERT_TRUE(ReadJsonTape(small, &tape, &error)) << error;
+  EXPECT_EQ(tape.capacity_bytes(), small_bytes);
+  ASSERT_EQ(tape.size(), 2u);
+  EXPECT_EQ(tape[1].str(), "\n");
+  ASSERT_TRUE(ReadJsonTape(big, &tape, &error)) << error;
+  EXPECT_EQ(tape[1].str().size(), (64 << 10) + 1);
+}
+
 // FindInTape chooses what FindField chooses on Boost's tree, for adversarial key shapes.
 TEST(FieldTapeTest, FindInTapeMatchesFindField) {
   const std::vector<std::string> docs = {
@@ -495,10 +643,18 @@ TEST(FieldTapeTest, FindInTapeMatchesFindField) {
       R"({"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,
           "k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k18":18,"k19":19,
           "a.b":{"c":1},"a":{"b.c":2},"a":{"b":{"c":3}}})",
+      // A path starting with '.' never reaches the empty key through its own dot.
+      R"({".a":{},".a":1,"":{"a":{"b":1}}})",
+      // Duplicates with equal values: only the node found tells a wrong pick.
+      R"({"a":{"b":1},"a":{"b":1}})",
+      R"({"a":{"b":1},"a.b":1,"a":{"b":1},"a.b":1})",
+      R"({"a":{"b":1},"a":1,"a":{"b":1}})",
+      R"({"a.b":1,"a":{"b":1},"a.b":[]})",
   };
-  std::vector<std::string> paths = {"a",   "a.b", "a.b.c", "a.b.c.d", "",         ".",
-                                    "a.",  ".a",  "a..b",  "x.y",     "x.y.z",    "a.b.c.d.e.f",
-                                    "a.c", "k19", "k20",   "a.b.c.",  "a.b.c.d.e"};
+  std::vector<std::string> paths = {"a",      "a.b",         "a.b.c", "a.b.c.d", "",
+                                    ".",      "a.",          ".a",    "a..b",    "x.y",
+                                    "x.y.z",  "a.b.c.d.e.f", "a.c",   "k19",     "k20",
+                                    "a.b.c.", "a.b.c.d.e",   ".a.b",  ".a"};
   std::string many_dots = "a";
   for (int i = 0; i < 40; ++i) many_dots += ".a";
   paths.push_back(many_dots);
@@ -515,6 +671,11 @@ TEST(FieldTapeTest, FindInTapeMatchesFindField) {
       if (want != nullptr) {
         const size_t index = tape.IndexOf(got);
         EXPECT_TRUE(SameValue(TapeToValue(tape, index, {}), *want)) << doc << " " << path;
+        std::vector<std::string> got_keys, want_keys;
+        EXPECT_TRUE(TapeKeys(tape, index, &got_keys))
+            << "not the last duplicate: " << doc << " " << path;
+        ASSERT_TRUE(BoostKeys(obj, want, &want_keys));
+        EXPECT_EQ(got_keys, want_keys) << doc << " " << path;
       }
     }
   }

@@ -3,7 +3,8 @@
 // Input: one byte n, then a dotted path of n % 32 bytes, then the line. Checks: the same verdict
 // and error text (on a reused tape and on a fresh one); on success the same value (kinds, key
 // order, doubles bit for bit), a tape whose subtree ends are consistent, and FindInTape choosing
-// the value FindField chooses on the tree.
+// the node FindField chooses on the tree (the same keys down to it, each the last of its
+// duplicates, and the same value).
 
 #include <algorithm>
 #include <boost/json/parse_options.hpp>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "soc/field_tape.h"
 #include "soc/parse.h"
@@ -78,6 +80,37 @@ void CheckEnds(const FieldTape& tape, size_t i) {
   Check(j == n.end && count == n.count);
 }
 
+// The keys from the root down to tape node `target`; false unless every step is the last member
+// of its object with that key (the one whose value Boost's object keeps).
+bool TapeKeys(const FieldTape& tape, size_t target, std::vector<std::string_view>* keys) {
+  bool last = true;
+  for (size_t at = 0; at != target;) {
+    size_t child = tape[at].end;
+    for (size_t i = at + 1; i < tape[at].end; i = tape[i].end) {
+      if (i <= target && target < tape[i].end) child = i;
+    }
+    if (child == tape[at].end || tape[at].kind != TapeKind::kObject) return false;
+    keys->push_back(tape[child].key());
+    for (size_t i = tape[child].end; i < tape[at].end; i = tape[i].end) {
+      if (tape[i].key() == tape[child].key()) last = false;
+    }
+    at = child;
+  }
+  return last;
+}
+
+// The keys down to the value at `want` in Boost's tree (objects only, as FindField descends).
+bool BoostKeys(const json::object& obj, const json::value* want,
+               std::vector<std::string_view>* keys) {
+  for (const auto& kv : obj) {
+    keys->push_back(kv.key());
+    if (&kv.value() == want) return true;
+    if (kv.value().is_object() && BoostKeys(kv.value().get_object(), want, keys)) return true;
+    keys->pop_back();
+  }
+  return false;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -126,6 +159,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (node != nullptr) {
     const size_t index = tape.IndexOf(node);
     Check(SameValue(seccloud::soc::TapeToValue(tape, index, {}), *field));
+    // The same node, not only an equal value: a wrong pick between duplicates shows here.
+    std::vector<std::string_view> got_keys, want_keys;
+    Check(TapeKeys(tape, index, &got_keys));
+    Check(BoostKeys(want.get_object(), field, &want_keys));
+    Check(got_keys == want_keys);
   }
   return 0;
 }
