@@ -172,21 +172,25 @@ void sigma_internal::GuardYamlProgress(const std::string& text) {
 // or digit), or right after an anchor, alias or tag name ("&a,", "*a,", "!t,"). Inside a plain
 // scalar ("a: b, c?"), a quoted one or a comment it is text. So a text is flagged if it holds a
 // ',' or '?' first, after a byte that is not an ASCII letter or digit, or ending a run of name
-// bytes that holds '&', '*' or '!'. This over-approximates (", " in a description is flagged),
-// which costs only the guard pass; sigma_test checks it against GuardYamlProgress on every
-// short text over YAML's indicators and on random longer ones.
+// bytes that holds '&', '*' or '!'. yaml-cpp's line break is '\n' or "\r\n": a lone '\r' is a
+// name byte ("&a\rb," is the anchor "a\rb" and a ','). A text holding a NUL byte is flagged
+// whole: yaml-cpp reads UTF-16 and UTF-32 (with or without a BOM), where these bytes are not the
+// characters, and every ASCII character there has a NUL byte. This over-approximates (", " in a
+// description is flagged), which costs only the guard pass; sigma_test checks it against
+// GuardYamlProgress on every short text over YAML's indicators and on random longer ones.
 bool sigma_internal::YamlMayStall(std::string_view text) {
   const auto alnum = [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
   };
   // One pass (a backward walk per ',' or '?' would be quadratic on "a?a?a?…"): whether the run
   // of bytes since the last blank, line break, ',' or bracket holds '&', '*' or '!'.
+  if (text.find('\0') != std::string_view::npos) return true;
   bool name_in_run = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if ((c == ',' || c == '?') && (i == 0 || !alnum(text[i - 1]) || name_in_run)) return true;
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == '[' || c == ']' ||
-        c == '{' || c == '}') {
+    if (c == ' ' || c == '\t' || c == '\n' || c == ',' || c == '[' || c == ']' || c == '{' ||
+        c == '}') {
       name_in_run = false;
     } else if (c == '&' || c == '*' || c == '!') {
       name_in_run = true;

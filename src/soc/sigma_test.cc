@@ -285,7 +285,9 @@ TEST(SigmaTest, YamlThatWouldLoopYamlCppIsASyntaxError) {
 // The loader skips the guard pass on texts YamlMayStall clears; over every text of up to 4 bytes
 // of YAML's indicators, blanks and name bytes, each text the guard refuses must be flagged.
 TEST(SigmaTest, YamlMayStallFlagsEveryTextTheGuardRefuses) {
-  const std::string alphabet = ",a-:?*&! \n[]{\"'#|";
+  // With '\r' (a name byte to yaml-cpp, not a break) and NUL (UTF-16/32 text).
+  static constexpr char kAlphabet[] = ",a-:?*&! \n[]{\"'#|\r";
+  const std::string alphabet = std::string(kAlphabet, sizeof kAlphabet - 1) + '\0';
   std::vector<std::string> texts = {""};
   size_t refused = 0, flagged = 0, checked = 0;
   for (int len = 1; len <= 4; ++len) {
@@ -337,9 +339,15 @@ TEST(SigmaTest, YamlMayStallFlagsEveryTextTheGuardRefuses) {
   std::string pairs;
   for (size_t i = 0; i < kMaxRuleFileBytes / 2; ++i) pairs += "a?";
   EXPECT_FALSE(sigma_internal::YamlMayStall(pairs));
-  for (const char* stall :
-       {",", "a\n,", "&a,", "*a,", "!t,", "- 'x',", "[a],", "a ,", "?", "!|\n? "}) {
+  for (const char* stall : {",", "a\n,", "&a,", "*a,", "!t,", "- 'x',", "[a],", "a ,", "?",
+                            "!|\n? ", "&\ra,", "&a\rb,"}) {
     EXPECT_TRUE(sigma_internal::YamlMayStall(stall)) << stall;
+  }
+  // UTF-16LE "&\u4120," (bytes 26 00 20 41 2C 00): an anchor and a ',' to yaml-cpp, while the
+  // byte before the ',' is 'A'; with and without a BOM. The guard refuses both.
+  for (const std::string stall : {std::string("&\0 A,\0", 6), std::string("\xff\xfe&\0 A,\0", 8)}) {
+    EXPECT_TRUE(sigma_internal::YamlMayStall(stall));
+    EXPECT_THROW(sigma_internal::GuardYamlProgress(stall), YAML::Exception);
   }
 }
 
