@@ -1256,7 +1256,10 @@ class ReadWatch {
       if (s->waiting && now >= s->deadline && s->socket != nullptr) {
         boost::system::error_code ignored;
         s->socket->cancel(ignored);  // the read ends with operation_aborted
-        s->waiting = false;
+        // `waiting` stays set until End(): a composed read (async_read_header) whose next
+        // read_some had completed already — its result queued behind this timer — is not
+        // reached by the cancel and goes on reading; the timer, re-armed at the past deadline,
+        // fires on the next turn and cancels again, until the read ends and End() is called.
         s->timed_out = true;
       }
       s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
