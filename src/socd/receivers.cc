@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdio>
 #include <map>
 
 #include "soc/frame.h"
@@ -443,6 +444,20 @@ class ReceiversImpl final : public Receivers {
 };
 
 }  // namespace
+
+ProblemSink IngestProblemSink(EventQueue& events, bool may_wait) {
+  return [&events, may_wait](const std::string& source, const std::string& message) {
+    std::fprintf(stderr, "seccloud socd: %s: %s\n", source.c_str(), message.c_str());
+    Event e = Event::Make("system.service", "event", "ingest-problem", Outcome::kFailure);
+    e.Set("event.category", "host");
+    e.Set("seccloud.soc.source", source);
+    e.Set("message", message);
+    if (may_wait)
+      events.Push(std::move(e));
+    else
+      events.TryPush(std::move(e));
+  };
+}
 
 Result<std::unique_ptr<Receivers>> Receivers::Start(asio::io_context& io,
                                                     const std::vector<SocInputConfig>& inputs,

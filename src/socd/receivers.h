@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/event_queue.h"
 #include "core/metrics.h"
 #include "core/result.h"
 #include "core/soc_config.h"
@@ -26,6 +27,13 @@ namespace seccloud::socd {
 // The id of the tenant a sender's address (text) belongs to, "" for none. Called on the receivers'
 // thread, only for datagrams that are dropped (the pipeline attributes the rest).
 using SenderTenant = std::function<std::string(const std::string& address)>;
+
+// socd's problem sink: the message goes to stderr and, as an ingest-problem event
+// (system.service), to `events`. With `may_wait` false the event is handed over with
+// EventQueue::TryPush, which never waits: dropped (and counted in seccloud_events_dropped_total)
+// while the spool is behind. The receivers' sink must not wait — their one thread serves every
+// network input, so a report waiting for a full event queue stopped UDP, TCP and TLS alike.
+ProblemSink IngestProblemSink(EventQueue& events, bool may_wait);
 
 class Receivers {
  public:

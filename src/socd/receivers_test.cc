@@ -6,17 +6,22 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/event_queue.h"
+#include "core/event_writer.h"
 #include "core/socket_testing.h"
 
 namespace seccloud::socd {
@@ -144,6 +149,10 @@ class ReceiversTest : public ::testing::Test {
   // the gauge.
   MetricsRegistry metrics_;
   std::unique_ptr<IngestQueue> queue_;
+  // socd's event spool, for the tests that use the service's own problem sink; before the
+  // io_context, whose handlers may still hold the sink.
+  std::unique_ptr<EventWriter> event_writer_;
+  std::unique_ptr<EventQueue> events_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(io_);
@@ -247,6 +256,88 @@ TEST_F(ReceiversTest, AFloodOfLargeDatagramsStaysUnderTheByteBoundAndIsCounted) 
             static_cast<ssize_t>(datagram.size()));
   EXPECT_TRUE(Eventually([&] { return queue_->size() == 1; }));
   EXPECT_EQ(UdpCount("seccloud_soc_dropped_total", "kita"), dropped);
+}
+
+// While the spool is behind (here: every write fails, as on a full disk) the event queue fills up.
+// Review of socd11: the receivers' problem sink then waited in EventQueue::Push, on the one thread
+// that serves every network input, so a UDP drop report stopped the TCP input too. socd's
+// receivers' sink never waits: the report is dropped and counted.
+TEST_F(ReceiversTest, AProblemReportNeverStopsTheInputsWhileTheSpoolIsBehind) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("seccloud-socd-receivers-spool-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto writer = EventWriter::Open(EventWriterOptions{dir, "soc1/socd"});
+  ASSERT_TRUE(writer) << writer.error().ToString();
+  event_writer_ = std::move(*writer);
+  // Every write to a file fails with EFBIG from now on (SIGXFSZ ignored), until restored below.
+  struct sigaction ignore {
+  }, old_action{};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old_action), 0);
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit no_writes = old_limit;
+  no_writes.rlim_cur = 0;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &no_writes), 0);
+  auto restore = [&] {
+    ::setrlimit(RLIMIT_FSIZE, &old_limit);
+    ::sigaction(SIGXFSZ, &old_action, nullptr);
+  };
+  constexpr size_t kEventCapacity = 4;
+  events_ = std::make_unique<EventQueue>(event_writer_.get(), kEventCapacity, &metrics_, nullptr);
+  // The writer takes a first batch and keeps retrying it; then the queue fills.
+  int filled = 0;
+  for (int i = 0; i < 1000; ++i) {
+    Event e = Event::Make("test.fill", "event", "fill", Outcome::kSuccess);
+    if (!events_->TryPush(std::move(e)) && events_->depth() == kEventCapacity) break;
+    ++filled;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_LT(filled, 1000);
+  auto dropped_events = [&] {
+    return metrics_.GetCounter("seccloud_events_dropped_total", "").value();
+  };
+  const uint64_t dropped_before = dropped_events();
+  EXPECT_GE(dropped_before, 1u);
+
+  // A udp input whose second datagram is dropped (the queued datagram takes the byte bound) and
+  // a tcp input, on the one thread, with socd's own sink for the receivers.
+  queue_ = std::make_unique<IngestQueue>(1000, SIZE_MAX, 1);
+  SocInputConfig u;
+  u.name = "udp";
+  u.protocol = SocInputConfig::Protocol::kUdp;
+  u.listen = *Endpoint::Parse("127.0.0.1:0");
+  u.format = "syslog";
+  SocInputConfig t;
+  t.name = "lines";
+  t.protocol = SocInputConfig::Protocol::kTcp;
+  t.listen = *Endpoint::Parse("127.0.0.1:0");
+  t.format = "text";
+  t.framing = "lines";
+  auto r = Receivers::Start(io_, {u, t}, *queue_, metrics_,
+                            IngestProblemSink(*events_, /*may_wait=*/false));
+  ASSERT_TRUE(r) << r.error().ToString();
+  receivers_ = std::move(*r);
+  thread_ = std::thread([this] { io_.run(); });
+  const int ufd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(ufd, 0);
+  fds_.push_back(ufd);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(receivers_->Port("udp"));
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(::sendto(ufd, "<13>x: y", 8, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
+              8);
+  EXPECT_TRUE(Eventually([&] { return UdpCount("seccloud_soc_dropped_total", "none") == 1; }));
+  EXPECT_TRUE(Eventually([&] { return dropped_events() == dropped_before + 1; }));
+  port_ = receivers_->Port("lines");
+  SendAll(Connect(), "hello\n");
+  EXPECT_TRUE(Eventually([&] { return queue_->size() == 2; })) << queue_->size();
+  restore();
+  events_->Flush();  // the writer catches up once writes succeed again
+  EXPECT_EQ(events_->depth(), 0u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -143,14 +143,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes);
   m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
                      [&queue] { return static_cast<double>(queue.size()); });
-  auto problem = [&host](const std::string& source, const std::string& message) {
-    std::fprintf(stderr, "seccloud socd: %s: %s\n", source.c_str(), message.c_str());
-    Event e = Event::Make("system.service", "event", "ingest-problem", Outcome::kFailure);
-    e.Set("event.category", "host");
-    e.Set("seccloud.soc.source", source);
-    e.Set("message", message);
-    host.events().Push(std::move(e));
-  };
+  const ProblemSink problem = IngestProblemSink(host.events(), /*may_wait=*/true);
 
   // Receivers bind first, so a taken port fails the start before anything runs.
   boost::asio::io_context net_io;
@@ -167,7 +160,9 @@ int RunSocService(const std::filesystem::path& config_path) {
     const Tenant* owner = a && r ? r->Lookup(*a) : nullptr;
     return owner ? owner->id : std::string();
   };
-  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m, problem, sender_tenant);
+  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m,
+                                       IngestProblemSink(host.events(), /*may_wait=*/false),
+                                       sender_tenant);
   if (!receivers_or) return fail(receivers_or.error().ToString());
   std::unique_ptr<Receivers> receivers = std::move(*receivers_or);
 
