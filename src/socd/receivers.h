@@ -5,9 +5,11 @@
 // TCP and TLS readers stop reading while the ingest queue is full (back-pressure reaches the
 // sender through TCP flow control); UDP datagrams that find the queue full (its records, or the
 // queued datagrams' bytes) are dropped, counted by input and tenant
-// (seccloud_soc_dropped_total{source,tenant}) and reported as a problem at most once a minute.
+// (seccloud_soc_dropped_total{source,tenant}) and reported as a problem at most once a minute:
+// the first drop at once, the drops after it once the minute has passed.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,12 +41,12 @@ class Receivers {
  public:
   virtual ~Receivers() = default;
   // Binds every udp, tcp and tls input of `inputs` now (a taken port is an error here) and serves
-  // them once `io` runs. File inputs are not handled here (FileTailer).
-  static Result<std::unique_ptr<Receivers>> Start(boost::asio::io_context& io,
-                                                  const std::vector<SocInputConfig>& inputs,
-                                                  IngestQueue& queue, MetricsRegistry& metrics,
-                                                  ProblemSink problems,
-                                                  SenderTenant sender_tenant = {});
+  // them once `io` runs. File inputs are not handled here (FileTailer). `io` must run on one
+  // thread. A UDP input reports its drops at most once per `drop_report_interval`.
+  static Result<std::unique_ptr<Receivers>> Start(
+      boost::asio::io_context& io, const std::vector<SocInputConfig>& inputs, IngestQueue& queue,
+      MetricsRegistry& metrics, ProblemSink problems, SenderTenant sender_tenant = {},
+      std::chrono::milliseconds drop_report_interval = std::chrono::seconds(60));
   // The port input `input` (a udp, tcp or tls input's name) is bound to — what port 0 became;
   // 0 for a name that is not one of those.
   virtual uint16_t Port(std::string_view input) const = 0;
