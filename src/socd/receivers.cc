@@ -165,6 +165,14 @@ awaitable<bool> PushAllWaiting(Shared* shared, std::vector<IngestItem>& items,
   co_return true;
 }
 
+Counter& DroppedByTenant(MetricsRegistry& metrics, const std::string& input,
+                         const std::string& tenant) {
+  return metrics.GetCounter("seccloud_soc_dropped_total",
+                            "UDP datagrams dropped because the ingest queue was full",
+                            "source=\"" + PrometheusLabelValue(input) + "\",tenant=\"" +
+                                PrometheusLabelValue(tenant) + "\"");
+}
+
 // The counter of datagrams dropped for `peer`'s tenant: the input's own, else the one the
 // sender's address belongs to ("none" when it belongs to none). Tenants are the configured
 // ones, so the counters stay few whoever sends.
@@ -174,10 +182,7 @@ Counter& DroppedCounter(Input* in, Shared* shared, const std::string& peer) {
   if (tenant.empty()) return *in->dropped;
   auto it = in->dropped_by_tenant.find(tenant);
   if (it == in->dropped_by_tenant.end()) {
-    Counter& c = in->metrics->GetCounter("seccloud_soc_dropped_total",
-                                         "UDP datagrams dropped because the ingest queue was full",
-                                         "source=\"" + PrometheusLabelValue(in->config.name) +
-                                             "\",tenant=\"" + PrometheusLabelValue(tenant) + "\"");
+    Counter& c = DroppedByTenant(*in->metrics, in->config.name, tenant);
     it = in->dropped_by_tenant.emplace(std::move(tenant), &c).first;
   }
   return *it->second;
@@ -258,7 +263,11 @@ awaitable<void> UdpLoop(std::shared_ptr<Input> in, std::shared_ptr<Shared> share
     // A datagram cannot wait: when the queue is full it is lost, and counted as such.
     DatagramRefusal why = DatagramRefusal::kNone;
     if (!shared->queue->TryPush(item, &why)) {
-      if (why == DatagramRefusal::kClosed) co_return;
+      if (why == DatagramRefusal::kClosed) {
+        // Shutting down: the datagram just read is lost all the same; counted, not reported.
+        DroppedCounter(in.get(), shared.get(), item.record.peer).Increment();
+        co_return;
+      }
       CountDrop(in, shared, item.record.peer, why);
       continue;
     }
@@ -461,6 +470,13 @@ class ReceiversImpl final : public Receivers {
       if (in->udp_socket) return in->udp_socket->local_endpoint(ec).port();
     }
     return 0;
+  }
+
+  void RegisterTenants(const std::vector<std::string>& tenant_ids) override {
+    for (const auto& in : inputs_) {
+      if (!in->udp_socket || !in->config.tenant.empty()) continue;
+      for (const std::string& id : tenant_ids) DroppedByTenant(*in->metrics, in->config.name, id);
+    }
   }
 
   void Stop() override {

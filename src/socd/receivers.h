@@ -50,6 +50,10 @@ class Receivers {
   // The port input `input` (a udp, tcp or tls input's name) is bound to — what port 0 became;
   // 0 for a name that is not one of those.
   virtual uint16_t Port(std::string_view input) const = 0;
+  // Registers seccloud_soc_dropped_total{source,tenant} at 0 for each of `tenant_ids` and each
+  // udp input without a tenant of its own (a sender's tenant is found by its address), so that
+  // a first flood shows as an increase. Call at start and on reload; safe from any thread.
+  virtual void RegisterTenants(const std::vector<std::string>& tenant_ids) = 0;
   // Closes the listeners and connections; records already queued stay queued.
   virtual void Stop() = 0;
 };

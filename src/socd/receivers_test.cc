@@ -278,6 +278,38 @@ TEST_F(ReceiversTest, AFloodOfLargeDatagramsStaysUnderTheByteBoundAndIsCounted) 
   EXPECT_EQ(UdpCount("seccloud_soc_dropped_total", "kita"), dropped);
 }
 
+// Review of socd11: a tenant's drop counter appeared only with its first drop, so a first flood
+// did not show as an increase; each configured tenant's starts at 0 now.
+TEST_F(ReceiversTest, EachTenantsDropCounterIsThereFromTheStart) {
+  StartUdp(10, SIZE_MAX);
+  receivers_->RegisterTenants({"kita", "tsu"});
+  const std::string text = metrics_.RenderPrometheus();
+  for (const char* tenant : {"kita", "tsu", "none"})
+    EXPECT_NE(text.find(std::string("seccloud_soc_dropped_total{source=\"udp\",tenant=\"") +
+                        tenant + "\"} 0"),
+              std::string::npos)
+        << tenant << "\n"
+        << text;
+}
+
+// Review of socd11: a datagram read while the service shuts down (the queue closed) is lost
+// like any other dropped one, and counted as such (it was before socd11), though not reported.
+TEST_F(ReceiversTest, ADatagramReadAfterTheQueueClosedIsCountedAsDropped) {
+  StartUdp(10, SIZE_MAX);
+  queue_->Close();
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  fds_.push_back(fd);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port_);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::sendto(fd, "<13>x: y", 8, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 8);
+  EXPECT_TRUE(Eventually([&] { return UdpCount("seccloud_soc_dropped_total", "kita") == 1; }));
+  EXPECT_EQ(UdpCount("seccloud_soc_received_total", nullptr), 0u);
+  EXPECT_TRUE(Problems().empty());
+}
+
 // While the spool is behind (here: every write fails, as on a full disk) the event queue fills up.
 // Review of socd11: the receivers' problem sink then waited in EventQueue::Push, on the one thread
 // that serves every network input, so a UDP drop report stopped the TCP input too. socd's

@@ -160,11 +160,19 @@ int RunSocService(const std::filesystem::path& config_path) {
     const Tenant* owner = a && r ? r->Lookup(*a) : nullptr;
     return owner ? owner->id : std::string();
   };
-  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m,
-                                       IngestProblemSink(host.events(), /*may_wait=*/false),
-                                       sender_tenant);
+  auto receivers_or =
+      Receivers::Start(net_io, sc.inputs, queue, m,
+                       IngestProblemSink(host.events(), /*may_wait=*/false), sender_tenant);
   if (!receivers_or) return fail(receivers_or.error().ToString());
   std::unique_ptr<Receivers> receivers = std::move(*receivers_or);
+  // seccloud_soc_dropped_total of each tenant starts at 0, so that a first flood is an increase.
+  auto tenant_ids = [](const std::shared_ptr<const TenantRegistry>& r) {
+    std::vector<std::string> ids;
+    if (r)
+      for (const Tenant& t : r->tenants()) ids.push_back(t.id);
+    return ids;
+  };
+  receivers->RegisterTenants(tenant_ids(config->registry));
 
   // Before dropping privileges: the CLI's token file is created root-owned, mode 0600.
   auto auth_or = ApiAuth::Open(sc.api_tokens, sc.api_cli_token);
@@ -302,6 +310,7 @@ int RunSocService(const std::filesystem::path& config_path) {
       std::lock_guard lock(tenants_mu);
       tenants = next->registry;
     }
+    receivers->RegisterTenants(tenant_ids(next->registry));
     std::lock_guard lock(report_mu);
     rules_summary = r.Summary();
     std::fprintf(stderr, "seccloud socd: reloaded: %s\n", rules_summary.c_str());
