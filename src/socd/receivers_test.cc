@@ -321,20 +321,28 @@ TEST_F(ReceiversTest, AProblemReportNeverStopsTheInputsWhileTheSpoolIsBehind) {
   auto writer = EventWriter::Open(EventWriterOptions{dir, "soc1/socd"});
   ASSERT_TRUE(writer) << writer.error().ToString();
   event_writer_ = std::move(*writer);
-  // Every write to a file fails with EFBIG from now on (SIGXFSZ ignored), until restored below.
-  struct sigaction ignore {
-  }, old_action{};
+  // Every write to a file fails with EFBIG from now on (SIGXFSZ ignored), until restored below
+  // (or when the test ends early).
+  struct WritesRestored {
+    rlimit limit{};
+    struct sigaction action {};
+    bool armed = false;
+    void operator()() {
+      if (!armed) return;
+      armed = false;
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      ::sigaction(SIGXFSZ, &action, nullptr);
+    }
+    ~WritesRestored() { (*this)(); }
+  } restore;
+  struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
-  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old_action), 0);
-  rlimit old_limit{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  rlimit no_writes = old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &restore.limit), 0);
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &restore.action), 0);
+  restore.armed = true;
+  rlimit no_writes = restore.limit;
   no_writes.rlim_cur = 0;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &no_writes), 0);
-  auto restore = [&] {
-    ::setrlimit(RLIMIT_FSIZE, &old_limit);
-    ::sigaction(SIGXFSZ, &old_action, nullptr);
-  };
   constexpr size_t kEventCapacity = 4;
   events_ = std::make_unique<EventQueue>(event_writer_.get(), kEventCapacity, &metrics_, nullptr);
   // The writer takes a first batch and keeps retrying it; then the queue fills.
