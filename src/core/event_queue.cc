@@ -26,6 +26,8 @@ EventQueue::EventQueue(EventWriter* writer, size_t capacity, MetricsRegistry* me
       &m.GetCounter("seccloud_events_appended_total", "Events durably appended to the spool");
   failed_ = &m.GetCounter("seccloud_events_failed_total",
                           "Events the spool refused (disk full, I/O error, invalid event)");
+  dropped_ = &m.GetCounter("seccloud_events_dropped_total",
+                           "Events dropped because the event queue was full (TryPush)");
   if (metrics)
     metrics->AddGaugeFunction("seccloud_events_queue_depth", "Events waiting for the writer", "",
                               [this] { return static_cast<double>(depth()); });
@@ -60,6 +62,31 @@ void EventQueue::Push(Event event) {
   const bool wake = was_empty || queue_.size() == kMaxBatch;
   lock.unlock();
   if (wake) not_empty_.notify_one();
+}
+
+bool EventQueue::TryPush(Event event) {
+  std::unique_lock lock(mu_);
+  if (queue_.size() >= capacity_) {
+    lock.unlock();
+    dropped_->Increment();
+    const auto dataset = event.FindString("event.dataset");
+    const auto action = event.FindString("event.action");
+    std::fprintf(stderr,
+                 "seccloud: event dropped (%.*s %.*s): the event queue holds %zu events, the "
+                 "spool is behind\n",
+                 static_cast<int>(dataset ? dataset->size() : 1), dataset ? dataset->data() : "?",
+                 static_cast<int>(action ? action->size() : 1), action ? action->data() : "?",
+                 capacity_);
+    return false;
+  }
+  const bool was_empty = queue_.empty();
+  queue_.push_back(std::move(event));
+  ++pushed_;
+  queued_->Increment();
+  const bool wake = was_empty || queue_.size() == kMaxBatch;
+  lock.unlock();
+  if (wake) not_empty_.notify_one();
+  return true;
 }
 
 void EventQueue::Flush() {

@@ -20,7 +20,7 @@ namespace seccloud {
 class EventQueue {
  public:
   // `writer` must outlive the queue. `health` (may be null) gets component "events", red while
-  // the writer fails. Metrics: seccloud_events_{queued,appended,failed}_total,
+  // the writer fails. Metrics: seccloud_events_{queued,appended,failed,dropped}_total,
   // seccloud_events_queue_depth.
   EventQueue(EventWriter* writer, size_t capacity, MetricsRegistry* metrics, Health* health);
   // Drains what is queued, then stops; when the spool keeps failing, gives up after 5 s and
@@ -30,6 +30,10 @@ class EventQueue {
   EventQueue& operator=(const EventQueue&) = delete;
 
   void Push(Event event);
+  // Never waits: for a thread that must not stop while the spool is behind (socd's network
+  // receivers, whose one thread serves every input). When `capacity` events are queued the event
+  // is dropped: counted in seccloud_events_dropped_total and named on stderr; returns false.
+  bool TryPush(Event event);
   // Returns once every event pushed before the call has been appended (or has failed).
   void Flush();
   size_t depth() const;
@@ -44,6 +48,7 @@ class EventQueue {
   Counter* queued_;
   Counter* appended_;
   Counter* failed_;
+  Counter* dropped_;
   mutable std::mutex mu_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;

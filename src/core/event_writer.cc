@@ -81,7 +81,8 @@ std::string SpoolFileName(std::string_view service, uint64_t first_seq) {
 }
 
 Result<std::vector<SpoolFile>> ListSpoolFiles(const std::filesystem::path& directory,
-                                              std::string_view service) {
+                                              std::string_view service,
+                                              std::vector<std::filesystem::path>* ignored) {
   std::vector<SpoolFile> files;
   std::error_code ec;
   std::filesystem::directory_iterator it(directory, ec), end;
@@ -98,6 +99,10 @@ Result<std::vector<SpoolFile>> ListSpoolFiles(const std::filesystem::path& direc
     const char* first = name.data() + prefix.size();
     auto [ptr, parse_ec] = std::from_chars(first, first + kSeqDigits, seq);
     if (parse_ec != std::errc() || ptr != first + kSeqDigits) continue;
+    if (seq == 0) {
+      if (ignored) ignored->push_back(it->path());
+      continue;
+    }
     files.push_back(SpoolFile{seq, it->path()});
   }
   if (ec) return ErrnoError("list spool directory " + directory.string(), ec.value());
@@ -213,7 +218,13 @@ Status EventWriter::OpenFiles() {
     return ErrnoError("lock " + lock_path.string(), errno);
   }
 
-  ASSIGN_OR_RETURN(std::vector<SpoolFile> files, ListSpoolFiles(dir, service_));
+  std::vector<std::filesystem::path> ignored;
+  ASSIGN_OR_RETURN(std::vector<SpoolFile> files, ListSpoolFiles(dir, service_, &ignored));
+  for (const auto& path : ignored)
+    std::fprintf(stderr,
+                 "seccloud: %s: ignored: a spool file's first seq is never 0 (the writer counts "
+                 "from 1)\n",
+                 path.c_str());
   if (files.empty()) {
     next_seq_ = 1;
     return StartFile(1);

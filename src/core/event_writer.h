@@ -49,9 +49,13 @@ struct SpoolFile {
 
 // "<service>-<first_seq zero-padded to 20 digits>.ndjson"
 std::string SpoolFileName(std::string_view service, uint64_t first_seq);
-// The writer's files in `directory`, ascending by first_seq; other files are ignored.
-Result<std::vector<SpoolFile>> ListSpoolFiles(const std::filesystem::path& directory,
-                                              std::string_view service);
+// The writer's files in `directory`, ascending by first_seq; other files are ignored. So is a
+// file named with first seq 0, which the writer never uses (it counts from 1), and which would
+// make a reader's position in it read as "from the start": it is added to `ignored` (when given)
+// for the caller to report.
+Result<std::vector<SpoolFile>> ListSpoolFiles(
+    const std::filesystem::path& directory, std::string_view service,
+    std::vector<std::filesystem::path>* ignored = nullptr);
 
 // Creates `dir` if needed and proves that a file can be created, written, fsync'd and removed
 // there. The error names the directory and the failing step (config validation reports it).

@@ -158,6 +158,29 @@ TEST(EventWriterTest, RotatesAndNamesFilesByFirstSeq) {
   EXPECT_EQ(ReadAllSeqs(tmp.path()), Iota(1, 40));
 }
 
+// Review of socd11: a file named with first seq 0 was listed first, and a reader's position in
+// it ("0:off:n") read as "from the start". The writer counts from 1, so the file is not its own:
+// ListSpoolFiles leaves it out and names it, and the writer starts its own file 1 beside it.
+TEST(EventWriterTest, AFileNamedWithFirstSeqZeroIsLeftOutAndNamed) {
+  TempDir tmp;
+  const std::string stray = R"({"seccloud":{"seq":7}})"
+                            "\n";
+  std::ofstream(tmp.path() / SpoolFileName("proxy", 0)) << stray;
+  std::vector<fs::path> ignored;
+  auto files = ListSpoolFiles(tmp.path(), "proxy", &ignored);
+  ASSERT_TRUE(files);
+  EXPECT_TRUE(files->empty());
+  EXPECT_EQ(ignored, std::vector<fs::path>{tmp.path() / SpoolFileName("proxy", 0)});
+  auto w = MustOpen(tmp.path());
+  ASSERT_TRUE(w);
+  Event e = TestEvent();
+  auto seq = w->Append(e);
+  ASSERT_TRUE(seq) << seq.error().ToString();
+  EXPECT_EQ(*seq, 1u);
+  EXPECT_EQ(ReadAllSeqs(tmp.path()), Iota(1, 1));
+  EXPECT_EQ(ReadFile(tmp.path() / SpoolFileName("proxy", 0)), stray);  // left as it was
+}
+
 TEST(EventWriterTest, SeqContinuesAcrossReopen) {
   TempDir tmp;
   for (int round = 0; round < 3; ++round) {

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdio>
 #include <map>
 
 #include "soc/frame.h"
@@ -36,9 +37,6 @@ constexpr int kUdpReceiveBuffer = 8 << 20;
 constexpr size_t kSmallReadBytes = 16 * 1024;
 constexpr size_t kBigReadBytes = 256 * 1024;
 constexpr size_t kBigReadBuffersPerInput = 64;
-// A UDP input reports dropped datagrams as a problem event at most this often (each one is
-// counted at once): a flood must not become a flood of events.
-constexpr auto kDropReportInterval = std::chrono::seconds(60);
 // Records handed to the queue together; bounds what one connection holds outside the queue even
 // when a read of tiny lines frames tens of thousands.
 constexpr size_t kPushRecords = 1024;
@@ -59,13 +57,18 @@ struct Input {
   std::atomic<size_t> connections{0};
   std::atomic<size_t> big_buffers{0};  // of kBigReadBuffersPerInput
   std::atomic<int64_t> buffer_bytes{0};
-  // UDP only, touched only by the input's receive loop: datagrams dropped by the sender's
-  // tenant, and the drops not yet reported in a problem event.
+  // UDP only, touched only on the receivers' thread (the receive loop and the drop timer):
+  // datagrams dropped by the sender's tenant, and the drops not yet reported in a problem event.
   std::map<std::string, Counter*, std::less<>> dropped_by_tenant;
   MetricsRegistry* metrics = nullptr;
+  std::unique_ptr<asio::steady_timer> drop_timer;  // armed while a report waits for its turn
+  bool drop_timer_armed = false;
   std::chrono::steady_clock::time_point last_drop_report{};
   bool drop_reported = false;
   uint64_t unreported_drops = 0;
+  std::chrono::steady_clock::time_point first_unreported_drop{};
+  std::string last_drop_peer;
+  DatagramRefusal last_drop_why = DatagramRefusal::kNone;
 
   void AddBufferBytes(int64_t delta) {
     read_buffer_bytes->Set(static_cast<double>(buffer_bytes.fetch_add(delta) + delta));
@@ -118,6 +121,9 @@ struct Shared {
   IngestQueue* queue = nullptr;
   ProblemSink problems;
   SenderTenant sender_tenant;
+  // A UDP input reports dropped datagrams as a problem event at most this often (each one is
+  // counted at once): a flood must not become a flood of events.
+  std::chrono::steady_clock::duration drop_report_interval = std::chrono::seconds(60);
   std::atomic<bool> stopped{false};
 };
 
@@ -159,6 +165,14 @@ awaitable<bool> PushAllWaiting(Shared* shared, std::vector<IngestItem>& items,
   co_return true;
 }
 
+Counter& DroppedByTenant(MetricsRegistry& metrics, const std::string& input,
+                         const std::string& tenant) {
+  return metrics.GetCounter("seccloud_soc_dropped_total",
+                            "UDP datagrams dropped because the ingest queue was full",
+                            "source=\"" + PrometheusLabelValue(input) + "\",tenant=\"" +
+                                PrometheusLabelValue(tenant) + "\"");
+}
+
 // The counter of datagrams dropped for `peer`'s tenant: the input's own, else the one the
 // sender's address belongs to ("none" when it belongs to none). Tenants are the configured
 // ones, so the counters stay few whoever sends.
@@ -168,40 +182,68 @@ Counter& DroppedCounter(Input* in, Shared* shared, const std::string& peer) {
   if (tenant.empty()) return *in->dropped;
   auto it = in->dropped_by_tenant.find(tenant);
   if (it == in->dropped_by_tenant.end()) {
-    Counter& c = in->metrics->GetCounter("seccloud_soc_dropped_total",
-                                         "UDP datagrams dropped because the ingest queue was full",
-                                         "source=\"" + PrometheusLabelValue(in->config.name) +
-                                             "\",tenant=\"" + PrometheusLabelValue(tenant) + "\"");
+    Counter& c = DroppedByTenant(*in->metrics, in->config.name, tenant);
     it = in->dropped_by_tenant.emplace(std::move(tenant), &c).first;
   }
   return *it->second;
 }
 
-// Counts a dropped datagram and, at most once per kDropReportInterval, reports the drops so far
-// (the first one at once).
-void CountDrop(Input* in, Shared* shared, const std::string& peer, DatagramRefusal why) {
-  DroppedCounter(in, shared, peer).Increment();
-  ++in->unreported_drops;
-  const auto now = std::chrono::steady_clock::now();
-  if (in->drop_reported && now - in->last_drop_report < kDropReportInterval) return;
+std::string Seconds(std::chrono::steady_clock::duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+// Reports the drops not reported yet: how many, over how long, the last sender and why.
+void ReportDrops(Input* in, Shared* shared, std::chrono::steady_clock::time_point now) {
+  const uint64_t n = in->unreported_drops;
   const std::string reason =
-      why == DatagramRefusal::kBytes
-          ? "the queued datagrams take " + std::to_string(shared->queue->datagram_bytes()) +
-                " of their " + std::to_string(shared->queue->max_datagram_bytes()) + " bytes"
-          : "the ingest queue holds " + std::to_string(shared->queue->capacity()) +
+      in->last_drop_why == DatagramRefusal::kBytes
+          ? "the queued datagrams were at their bound of " +
+                std::to_string(shared->queue->max_datagram_bytes()) + " bytes (they take " +
+                std::to_string(shared->queue->datagram_bytes()) + " now)"
+          : "the ingest queue held its " + std::to_string(shared->queue->capacity()) +
                 " records (soc.queue_records)";
-  shared->problems(in->config.name,
-                   std::to_string(in->unreported_drops) + " UDP datagram(s) dropped" +
-                       (in->drop_reported ? " in the last minute" : "") + ", the last from " +
-                       peer + ": " + reason +
-                       "; the pipeline is behind (seccloud_soc_dropped_total counts every drop; "
-                       "this is reported at most once a minute)");
+  shared->problems(
+      in->config.name,
+      std::to_string(n) + " UDP datagram(s) dropped" +
+          (n > 1 ? " in the last " + Seconds(now - in->first_unreported_drop) : "") +
+          ", the last from " + in->last_drop_peer + ": " + reason +
+          "; the pipeline is behind (seccloud_soc_dropped_total counts every drop; this is "
+          "reported at most once every " +
+          Seconds(shared->drop_report_interval) + ")");
   in->drop_reported = true;
   in->last_drop_report = now;
   in->unreported_drops = 0;
 }
 
-awaitable<void> UdpLoop(Input* in, Shared* shared) {
+// Counts a dropped datagram and reports the drops at most once per drop_report_interval: the
+// first at once, the ones after it when the interval has passed (a timer on the receivers' own
+// thread), so a flood is reported in full and without waiting for a later drop.
+void CountDrop(const std::shared_ptr<Input>& in, const std::shared_ptr<Shared>& shared,
+               const std::string& peer, DatagramRefusal why) {
+  DroppedCounter(in.get(), shared.get(), peer).Increment();
+  const auto now = std::chrono::steady_clock::now();
+  if (in->unreported_drops++ == 0) in->first_unreported_drop = now;
+  in->last_drop_peer = peer;
+  in->last_drop_why = why;
+  if (in->drop_timer_armed) return;
+  const auto due = in->last_drop_report + shared->drop_report_interval;
+  if (!in->drop_reported || now >= due) {
+    ReportDrops(in.get(), shared.get(), now);
+    return;
+  }
+  in->drop_timer_armed = true;
+  in->drop_timer->expires_at(due);
+  // Holds the input and the shared state until it runs, or until the io_context drops it.
+  in->drop_timer->async_wait([in, shared](boost::system::error_code ec) {
+    in->drop_timer_armed = false;
+    if (ec || shared->stopped.load() || in->unreported_drops == 0) return;
+    ReportDrops(in.get(), shared.get(), std::chrono::steady_clock::now());
+  });
+}
+
+awaitable<void> UdpLoop(std::shared_ptr<Input> in, std::shared_ptr<Shared> shared) {
   std::vector<char> buf(65536);
   udp::endpoint from;
   while (!shared->stopped.load()) {
@@ -221,7 +263,11 @@ awaitable<void> UdpLoop(Input* in, Shared* shared) {
     // A datagram cannot wait: when the queue is full it is lost, and counted as such.
     DatagramRefusal why = DatagramRefusal::kNone;
     if (!shared->queue->TryPush(item, &why)) {
-      if (why == DatagramRefusal::kClosed) co_return;
+      if (why == DatagramRefusal::kClosed) {
+        // Shutting down: the datagram just read is lost all the same; counted, not reported.
+        DroppedCounter(in.get(), shared.get(), item.record.peer).Increment();
+        co_return;
+      }
       CountDrop(in, shared, item.record.peer, why);
       continue;
     }
@@ -366,6 +412,7 @@ class ReceiversImpl final : public Receivers {
                        where + ": the address cannot be bound: " + ec.message());
     if (c.protocol == SocInputConfig::Protocol::kUdp) {
       in->udp_socket = std::make_unique<udp::socket>(io_);
+      in->drop_timer = std::make_unique<asio::steady_timer>(io_);
       const udp::endpoint ep(address, c.listen.port);
       in->udp_socket->open(ep.protocol(), ec);
       if (!ec) {
@@ -409,7 +456,7 @@ class ReceiversImpl final : public Receivers {
   void Launch() {
     for (auto& in : inputs_) {
       if (in->udp_socket)
-        asio::co_spawn(io_, UdpLoop(in.get(), shared_.get()), asio::detached);
+        asio::co_spawn(io_, UdpLoop(in, shared_), asio::detached);
       else
         asio::co_spawn(io_, AcceptLoop(in, shared_.get()), asio::detached);
     }
@@ -425,6 +472,13 @@ class ReceiversImpl final : public Receivers {
     return 0;
   }
 
+  void RegisterTenants(const std::vector<std::string>& tenant_ids) override {
+    for (const auto& in : inputs_) {
+      if (!in->udp_socket || !in->config.tenant.empty()) continue;
+      for (const std::string& id : tenant_ids) DroppedByTenant(*in->metrics, in->config.name, id);
+    }
+  }
+
   void Stop() override {
     if (shared_->stopped.exchange(true)) return;
     asio::post(io_, [this] {
@@ -432,6 +486,7 @@ class ReceiversImpl final : public Receivers {
       for (auto& in : inputs_) {
         if (in->acceptor) in->acceptor->close(ignored);
         if (in->udp_socket) in->udp_socket->close(ignored);
+        if (in->drop_timer) in->drop_timer->cancel();
       }
     });
   }
@@ -444,15 +499,29 @@ class ReceiversImpl final : public Receivers {
 
 }  // namespace
 
-Result<std::unique_ptr<Receivers>> Receivers::Start(asio::io_context& io,
-                                                    const std::vector<SocInputConfig>& inputs,
-                                                    IngestQueue& queue, MetricsRegistry& metrics,
-                                                    ProblemSink problems,
-                                                    SenderTenant sender_tenant) {
+ProblemSink IngestProblemSink(EventQueue& events, bool may_wait) {
+  return [&events, may_wait](const std::string& source, const std::string& message) {
+    std::fprintf(stderr, "seccloud socd: %s: %s\n", source.c_str(), message.c_str());
+    Event e = Event::Make("system.service", "event", "ingest-problem", Outcome::kFailure);
+    e.Set("event.category", "host");
+    e.Set("seccloud.soc.source", source);
+    e.Set("message", message);
+    if (may_wait)
+      events.Push(std::move(e));
+    else
+      events.TryPush(std::move(e));
+  };
+}
+
+Result<std::unique_ptr<Receivers>> Receivers::Start(
+    asio::io_context& io, const std::vector<SocInputConfig>& inputs, IngestQueue& queue,
+    MetricsRegistry& metrics, ProblemSink problems, SenderTenant sender_tenant,
+    std::chrono::milliseconds drop_report_interval) {
   auto shared = std::make_shared<Shared>();
   shared->queue = &queue;
   shared->problems = std::move(problems);
   shared->sender_tenant = std::move(sender_tenant);
+  shared->drop_report_interval = drop_report_interval;
   auto r = std::make_unique<ReceiversImpl>(io, shared);
   for (const SocInputConfig& c : inputs) {
     if (c.protocol == SocInputConfig::Protocol::kFile) continue;

@@ -143,14 +143,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes);
   m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
                      [&queue] { return static_cast<double>(queue.size()); });
-  auto problem = [&host](const std::string& source, const std::string& message) {
-    std::fprintf(stderr, "seccloud socd: %s: %s\n", source.c_str(), message.c_str());
-    Event e = Event::Make("system.service", "event", "ingest-problem", Outcome::kFailure);
-    e.Set("event.category", "host");
-    e.Set("seccloud.soc.source", source);
-    e.Set("message", message);
-    host.events().Push(std::move(e));
-  };
+  const ProblemSink problem = IngestProblemSink(host.events(), /*may_wait=*/true);
 
   // Receivers bind first, so a taken port fails the start before anything runs.
   boost::asio::io_context net_io;
@@ -167,9 +160,19 @@ int RunSocService(const std::filesystem::path& config_path) {
     const Tenant* owner = a && r ? r->Lookup(*a) : nullptr;
     return owner ? owner->id : std::string();
   };
-  auto receivers_or = Receivers::Start(net_io, sc.inputs, queue, m, problem, sender_tenant);
+  auto receivers_or =
+      Receivers::Start(net_io, sc.inputs, queue, m,
+                       IngestProblemSink(host.events(), /*may_wait=*/false), sender_tenant);
   if (!receivers_or) return fail(receivers_or.error().ToString());
   std::unique_ptr<Receivers> receivers = std::move(*receivers_or);
+  // seccloud_soc_dropped_total of each tenant starts at 0, so that a first flood is an increase.
+  auto tenant_ids = [](const std::shared_ptr<const TenantRegistry>& r) {
+    std::vector<std::string> ids;
+    if (r)
+      for (const Tenant& t : r->tenants()) ids.push_back(t.id);
+    return ids;
+  };
+  receivers->RegisterTenants(tenant_ids(config->registry));
 
   // Before dropping privileges: the CLI's token file is created root-owned, mode 0600.
   auto auth_or = ApiAuth::Open(sc.api_tokens, sc.api_cli_token);
@@ -307,6 +310,7 @@ int RunSocService(const std::filesystem::path& config_path) {
       std::lock_guard lock(tenants_mu);
       tenants = next->registry;
     }
+    receivers->RegisterTenants(tenant_ids(next->registry));
     std::lock_guard lock(report_mu);
     rules_summary = r.Summary();
     std::fprintf(stderr, "seccloud socd: reloaded: %s\n", rules_summary.c_str());

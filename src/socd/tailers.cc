@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "core/spool_reader.h"
 #include "core/text.h"
@@ -82,6 +83,7 @@ struct SpoolTailer::Tail {
   Counter* gaps = nullptr;
   Counter* errors = nullptr;
   bool open_failed_reported = false;
+  std::set<std::string> ignored_reported;  // spool files named with first seq 0
 };
 
 SpoolTailer::SpoolTailer(SpoolTailOptions options, std::map<std::string, std::string> checkpoints,
@@ -130,6 +132,17 @@ void SpoolTailer::Discover() {
                                      "Sequence gaps found in event spools", labels);
       t->errors = &metrics_.GetCounter("seccloud_soc_spool_errors_total",
                                        "Unreadable spool lines and files", labels);
+    }
+    // A file named with first seq 0 is not the writer's, and a position in it would read as
+    // "from the start" (a restart would read the oldest file again): the reader skips it, and it
+    // is reported here, once.
+    std::vector<fs::path> ignored;
+    if (ListSpoolFiles(options_.spool_dir / name, name, &ignored)) {
+      for (const fs::path& path : ignored)
+        if (t->ignored_reported.insert(path.string()).second)
+          problems_("spool:" + name, path.string() +
+                                         ": ignored: a spool file's first seq is never 0 (the "
+                                         "writer counts from 1)");
     }
     if (t->reader) continue;
     SpoolPosition from;

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/event.h"
 #include "core/event_writer.h"
@@ -140,6 +141,52 @@ TEST_F(TailersTest, SpoolLineWithTheLargestSeqIsReportedAndTheGapAfterItFound) {
   const std::string labels = "source=\"spool:proxy\"";
   EXPECT_EQ(metrics_.GetCounter("seccloud_soc_spool_errors_total", "", labels).value(), 2u);
   EXPECT_EQ(metrics_.GetCounter("seccloud_soc_spool_gaps_total", "", labels).value(), 2u);
+}
+
+// Review of socd11: a spool file named with first seq 0 was read, and a position in it ("0:off:n")
+// read as "from the start", so a restart read the oldest file again: its records duplicated.
+// The writer counts from 1; such a file is skipped and reported once.
+TEST_F(TailersTest, SpoolFileNamedWithFirstSeqZeroIsSkippedAndReported) {
+  auto line = [](int seq) {
+    return R"({"event":{"dataset":"proxy.access"},"seccloud":{"seq":)" + std::to_string(seq) +
+           "}}\n";
+  };
+  const fs::path proxy = dir_ / "spool" / "proxy";
+  fs::create_directories(proxy);
+  std::ofstream(proxy / SpoolFileName("proxy", 0)) << line(1) + line(2);
+  std::ofstream(proxy / SpoolFileName("proxy", 3)) << line(3) + line(4);
+  IngestQueue q(100);
+  SpoolTailOptions o;
+  o.spool_dir = dir_ / "spool";
+  o.poll = std::chrono::milliseconds(10);
+  const std::vector<std::string> want_problems = {
+      "spool:proxy: " + (proxy / SpoolFileName("proxy", 0)).string() +
+      ": ignored: a spool file's first seq is never 0 (the writer counts from 1)"};
+  std::string checkpoint;
+  {
+    SpoolTailer t(o, {}, q, metrics_, sink_);
+    t.Start();
+    auto items = Take(q, 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // another discovery round
+    t.Stop();
+    ASSERT_EQ(items.size(), 2u);
+    EXPECT_EQ(items[0].record.raw + "\n", line(3));
+    EXPECT_EQ(items[1].record.raw + "\n", line(4));
+    EXPECT_EQ(items[0].checkpoint_value, "3:" + std::to_string(line(3).size()) + ":4");
+    checkpoint = items[0].checkpoint_value;
+    EXPECT_EQ(q.size(), 0u);
+  }
+  EXPECT_EQ(problems_, want_problems);
+  problems_.clear();
+  SpoolTailer t(o, {{"spool:proxy", checkpoint}}, q, metrics_, sink_);
+  t.Start();
+  auto items = Take(q, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  t.Stop();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].record.raw + "\n", line(4));
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_EQ(problems_, want_problems);
 }
 
 TEST_F(TailersTest, FileFollowedAcrossRotationAndTruncation) {
