@@ -52,6 +52,10 @@ EventQueue::~EventQueue() {
 void EventQueue::Push(Event event) {
   std::unique_lock lock(mu_);
   not_full_.wait(lock, [&] { return queue_.size() < capacity_ || stop_; });
+  Enqueue(lock, std::move(event));
+}
+
+void EventQueue::Enqueue(std::unique_lock<std::mutex>& lock, Event event) {
   // The writer sleeps only on an empty queue: waking it for every event would cost a futex call
   // per request on the proxy's hot path.
   const bool was_empty = queue_.empty();
@@ -79,13 +83,7 @@ bool EventQueue::TryPush(Event event) {
                  capacity_);
     return false;
   }
-  const bool was_empty = queue_.empty();
-  queue_.push_back(std::move(event));
-  ++pushed_;
-  queued_->Increment();
-  const bool wake = was_empty || queue_.size() == kMaxBatch;
-  lock.unlock();
-  if (wake) not_empty_.notify_one();
+  Enqueue(lock, std::move(event));
   return true;
 }
 

@@ -39,6 +39,9 @@ class EventQueue {
   size_t depth() const;
 
  private:
+  // Queues the event under `lock` (held, with room checked), releases it and wakes the writer
+  // when it should.
+  void Enqueue(std::unique_lock<std::mutex>& lock, Event event);
   void Run();
 
   EventWriter* writer_;
