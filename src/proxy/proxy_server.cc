@@ -1342,7 +1342,17 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       co_return x;
     }
   }
+  // One deadline for the final response's header, interim responses included: were each 1xx to
+  // start the wait again, an origin sending one a little more often than upstream_header would
+  // hold the exchange open without end.
+  const auto header_deadline = Clock::now() + pc.timeouts.upstream_header;
   while (true) {
+    const auto header_left = std::chrono::ceil<milliseconds>(header_deadline - Clock::now());
+    if (header_left <= milliseconds::zero()) {
+      x.failure_status = 504;
+      x.error = "the upstream sent no response in time";
+      co_return x;
+    }
     ResponseParser<http::buffer_body> rp;
     rp.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
     rp.body_limit(boost::none);
@@ -1358,14 +1368,14 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         // Read from the socket beneath the tcp_stream: no timer of Beast's armed and cancelled
         // for it (see ReadWatch); the watch cancels the read at the deadline instead.
         watched = true;
-        header_watch->Begin(upstream.socket(), pc.timeouts.upstream_header);
+        header_watch->Begin(upstream.socket(), header_left);
         std::tie(rec, rn) = co_await http::async_read_header(upstream.socket(), ubuf, rp, kTuple);
         header_watch->End();
         timed_out = header_watch->TimedOut(rec);
       }
     }
     if (!watched) {
-      Deadline(upstream, pc.timeouts.upstream_header);
+      Deadline(upstream, header_left);
       std::tie(rec, rn) = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
       timed_out = rec == beast::error::timeout;
     }

@@ -812,6 +812,58 @@ TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
   for (int i = 0; i < 4; ++i) ExpectStillServes();
 }
 
+// An origin that answers with an interim response (103 Early Hints) every 400 ms and never with a
+// final one. Before stop 17 each interim response started the wait for the header again, so the
+// exchange never ended while the origin kept sending them; one deadline now covers them all (R3:
+// a deadline on every stage).
+TEST_F(ProxyBigHeaderTest, InterimResponsesDoNotExtendTheHeaderDeadline) {
+  std::string config = Config();
+  const std::string timeouts = "timeouts: {client_header: 1s}";
+  ASSERT_NE(config.find(timeouts), std::string::npos);
+  config.replace(config.find(timeouts), timeouts.size(),
+                 "timeouts: {client_header: 1s, upstream_header: 1500ms}");
+  ProxyFixture::StartProxy(config);
+  // Shared: the origin thread may outlive this body when an assertion returns early.
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this, origin_saw_close](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    const std::string hints = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+    for (int i = 0; i < 50; ++i) {  // 20 s at most
+      if (::send(fd, hints.data(), hints.size(), MSG_NOSIGNAL) <= 0) break;
+      pollfd pfd{fd, POLLIN, 0};
+      char c;
+      if (poll(&pfd, 1, 400) == 1 && recv(fd, &c, 1, 0) <= 0) {
+        *origin_saw_close = true;
+        return;
+      }
+    }
+  }));
+  auto c = Raw();
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/hints-forever") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  unsigned status = 0;
+  int interim = 0;
+  while (true) {
+    auto r = c->ReadResponse(false, 30s);
+    ASSERT_TRUE(r) << c->error();
+    status = r->result_int();
+    if (status != 103) break;
+    ++interim;
+  }
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  origin_thread_.join();
+  EXPECT_EQ(status, 504u);
+  EXPECT_GE(interim, 1) << "the interim responses reach the client";
+  EXPECT_GE(waited, 1400ms) << "the 504 came before the deadline";
+  EXPECT_LT(waited, 10s) << "each interim response started the wait again";
+  EXPECT_TRUE(*origin_saw_close) << "the proxy kept the upstream connection open";
+  json::object e = EventFor(SlowPeerUrl("/hints-forever"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 504);
+  EXPECT_EQ(Str(e, "error.message"), "the upstream sent no response in time");
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
+}
+
 // A chunked response (until close) whose one chunk is `body` and whose trailer is `trailer`
 // (field lines, each ending in CRLF).
 std::string ChunkedResponseWithTrailer(const std::string& body, const std::string& trailer) {
