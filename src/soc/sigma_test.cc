@@ -335,7 +335,8 @@ TEST(SigmaTest, YamlMayStallFlagsEveryTextTheGuardRefuses) {
   }
   // UTF-16LE "&\u4120," (bytes 26 00 20 41 2C 00): an anchor and a ',' to yaml-cpp, while the
   // byte before the ',' is 'A'; with and without a BOM. The guard refuses both.
-  for (const std::string stall : {std::string("&\0 A,\0", 6), std::string("\xff\xfe&\0 A,\0", 8)}) {
+  for (const std::string& stall :
+       {std::string("&\0 A,\0", 6), std::string("\xff\xfe&\0 A,\0", 8)}) {
     EXPECT_TRUE(sigma_internal::YamlMayStall(stall));
     EXPECT_THROW(sigma_internal::GuardYamlProgress(stall), YAML::Exception);
   }
