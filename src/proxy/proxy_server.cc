@@ -1397,7 +1397,11 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     const int status = static_cast<int>(res.result_int());
     if (status >= 100 && status < 200 && status != 101) {
       // Interim responses (100 Continue, 103 Early Hints) pass through; the final one follows.
-      http::response<http::empty_body> interim{res.result(), client_version};
+      // By its number: Beast 1.81 knows no 103 (status::unknown), which wrote "HTTP/1.1 0".
+      http::response<http::empty_body> interim;
+      interim.version(client_version);
+      interim.result(res.result_int());
+      interim.reason(res.reason());
       for (const auto& f : res.base()) interim.insert(f.name_string(), f.value());
       StripHopByHop(interim.base());
       Deadline(client, pc.timeouts.body_idle);
