@@ -262,7 +262,7 @@ void TextTokens(std::string_view text, Emit& emit) {
     size_t start = 0, size = 0;
   };
   Word last[4];
-  int have = 0;              // consecutive dotted small numbers ending at the current word
+  unsigned have = 0;         // consecutive dotted small numbers ending at the current word
   size_t k = 0;              // mask word of the scan position
   uint64_t pending = wm[0];  // word bits of wm[k] at or after the scan position
   while (true) {
@@ -270,25 +270,56 @@ void TextTokens(std::string_view text, Emit& emit) {
       if (++k >= words) return;
       pending = wm[k];
     }
-    const size_t start = 64 * k + static_cast<size_t>(std::countr_zero(pending));
-    // The run's end: the first non-word bit after start (the sentinel word has one).
-    uint64_t rest = ~wm[k] & (~uint64_t{0} << (start % 64));
-    while (rest == 0) rest = ~wm[++k];
-    const size_t end = 64 * k + static_cast<size_t>(std::countr_zero(rest));
-    // Word bits after the run in its last mask word (end < 64 * (k + 1); bit end is not a word
-    // bit, and the sentinel word is 0).
-    pending = wm[k] & (~uint64_t{0} << (end % 64));
-    const size_t size = end - start;
-    if (size > kMaxIndexedWordBytes) {
-      have = 0;
-      continue;
-    }
-    // The class tests read the digit and hex masks only when the word's first byte can begin
-    // such a word (most words begin with a letter past 'f').
-    const uint64_t first_bit = uint64_t{1} << (start % 64);
-    const bool digit_first = (dm[start / 64] & first_bit) != 0;
+    const unsigned o = static_cast<unsigned>(std::countr_zero(pending));
+    const size_t start = 64 * k + o;
+    // Non-word bits from start on in this mask word (bit 0, start's, is a word bit): none when
+    // the run reaches the word's last bit and goes on in the next mask word.
+    const uint64_t after = ~wm[k] >> o;
+    size_t size;
     bool all_digits = false, hex_mix = false;
-    if (digit_first || (size >= 8 && (hm[start / 64] & first_bit) != 0)) {
+    if (after != 0) [[likely]] {
+      // The run ends inside mask word k (size <= 63): its class bits are one shift away.
+      size = static_cast<size_t>(std::countr_zero(after));
+      pending &= ~uint64_t{0} << (o + size);  // o + size <= 63: bit o + size is not a word bit
+      const uint64_t dk = dm[k] >> o;
+      if ((dk & 1) == 0) {
+        // The most common word: its first byte is not a digit, so it is not all digits (no
+        // dotted quad) and is a hex id only when it begins with a hex letter.
+        have = 0;
+        if (size < 2) continue;
+        if (size >= 8) {
+          const uint64_t hk = hm[k] >> o;
+          if ((hk & 1) != 0) {
+            const uint64_t full = (uint64_t{1} << size) - 1;
+            const uint64_t d = dk & full;
+            if (((d | hk) & full) == full && d != 0) continue;
+          }
+        }
+        EmitPadded(emit, lowered + start, size);
+        continue;
+      }
+      const uint64_t full = (uint64_t{1} << size) - 1;
+      const uint64_t d = dk & full;
+      all_digits = d == full;
+      if (size >= 8 && !all_digits) {
+        const uint64_t h = (hm[k] >> o) & full;
+        hex_mix = (d | h) == full && h != 0;
+      }
+    } else {
+      // The run goes on past mask word k: its end is the first non-word bit after it (the
+      // sentinel word has one).
+      uint64_t rest;
+      do {
+        rest = ~wm[++k];
+      } while (rest == 0);
+      const size_t end = 64 * k + static_cast<size_t>(std::countr_zero(rest));
+      // Word bits after the run in its last mask word (bit end is not a word bit).
+      pending = wm[k] & (~uint64_t{0} << (end % 64));
+      size = end - start;
+      if (size > kMaxIndexedWordBytes) {
+        have = 0;
+        continue;
+      }
       const uint64_t full = size == 64 ? ~uint64_t{0} : (uint64_t{1} << size) - 1;
       const uint64_t d = MaskBits(dm, start, size);
       all_digits = d == full;
