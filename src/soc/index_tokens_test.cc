@@ -179,6 +179,46 @@ TEST(IndexTokensTest, EveryByteAtEveryOffsetGivesTheReferenceHashes) {
   EXPECT_EQ(compared, 4u * 3 * 96 * 256);
 }
 
+// The two ways to build TextTokens' masks (SSE2's MaskPiece, and AVX2's where the CPU has it;
+// TextTokens takes the AVX2 one there, so the tests above check that one against the reference)
+// give the same masks and lowered bytes: every byte value at every offset of three pieces, and
+// every length of the last piece.
+TEST(IndexTokensTest, MaskPiecesAvx2EqualsMaskPiece) {
+#if defined(SECCLOUD_INDEX_TOKENS_AVX2)
+  if (!UseAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  constexpr size_t kBytes = 192;
+  std::string text(kBytes, '\0');
+  std::mt19937_64 rng(20261127);
+  for (char& c : text) c = static_cast<char>(rng());
+  auto same = [](std::string_view t) {
+    const size_t words = (t.size() + 63) / 64;
+    std::vector<char> low_a(words * 64 + 1, 1), low_b(words * 64 + 1, 2);
+    std::vector<uint64_t> a(3 * words + 1, 7), b(3 * words + 1, 9);
+    MaskPieces(t.data(), t.size(), words, low_a.data(), a.data(), a.data() + words,
+               a.data() + 2 * words);
+    MaskPiecesAvx2(t.data(), t.size(), words, low_b.data(), b.data(), b.data() + words,
+                   b.data() + 2 * words);
+    a.back() = b.back() = 0;
+    low_a.back() = low_b.back() = 0;
+    return a == b && low_a == low_b;
+  };
+  for (size_t at = 0; at < kBytes; ++at) {
+    std::string t = text;
+    for (int v = 0; v < 256; ++v) {
+      t[at] = static_cast<char>(v);
+      ASSERT_TRUE(same(t)) << at << " " << v;
+    }
+  }
+  for (size_t len = 0; len <= kBytes; ++len) {
+    const auto heap = std::make_unique<char[]>(len + 1);  // ASan: no read past len
+    std::memcpy(heap.get(), text.data(), len);
+    ASSERT_TRUE(same(std::string_view(heap.get(), len))) << len;
+  }
+#else
+  GTEST_SKIP() << "no AVX2 path in this build";
+#endif
+}
+
 // Tokens of every length 0..300 of each kind (letters, digits, hex ids, '_', UTF-8, invalid
 // UTF-8), at every start in a 64-byte piece, alone and between separators.
 TEST(IndexTokensTest, TokensOfEveryLengthGiveTheReferenceHashes) {
