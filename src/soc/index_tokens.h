@@ -96,9 +96,10 @@ inline void LowerAsciiInto(const char* src, size_t n, char* dst) {
 
 // TextTokens' view of a text: the text lower-cased, and three bit masks over it (bit i of mask
 // word i / 64 is byte i): word bytes (IsWordByte), ASCII digits, ASCII hex letters. Built 64
-// bytes at a time (SSE2: 16 per instruction; elsewhere from the byte tables); the bytes past the
-// text count as non-word, and each mask has one more word than the text needs (zero), so a run
-// of word bytes always ends inside them. Texts up to kTextMaskStackBytes use the stack.
+// bytes at a time (AVX2 where the CPU has it: 32 per instruction; else SSE2: 16; elsewhere from
+// the byte tables); the bytes past the text count as non-word, and each mask has one more word
+// than the text needs (zero), so a run of word bytes always ends inside them. Texts up to
+// kTextMaskStackBytes use the stack.
 inline constexpr size_t kTextMaskStackBytes = 2048;
 
 // The masks of one 64-byte piece (bytes past n are taken as 0, a non-word byte), and the piece
