@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <set>
@@ -11,65 +15,12 @@
 #include <string_view>
 #include <vector>
 
+#include "soc/index_tokens_reference.h"
 #include "soc/query_internal.h"
 #include "soc/token_hash.h"
 
 namespace seccloud::soc::index_tokens {
 namespace {
-
-// TextTokens as first written (a class-table lookup and a lowered copy per byte), kept here as
-// the definition the mask-based one must equal: its tokens are what every stored block's token
-// index holds and what queries require.
-std::vector<std::string> ReferenceTextTokens(std::string_view text) {
-  std::vector<std::string> out;
-  struct Word {
-    size_t start = 0, size = 0;
-  };
-  Word last[4];
-  int have = 0;
-  const size_t n = text.size();
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  char buf[kMaxIndexedWordBytes];
-  while (i < n) {
-    if ((kBytes.cls[bytes[i]] & kWord) == 0) {
-      ++i;
-      continue;
-    }
-    const size_t start = i;
-    uint8_t all = kWord | kDigit | kHexLetter;
-    uint8_t any = 0;
-    while (i < n) {
-      const uint8_t c = kBytes.cls[bytes[i]];
-      if ((c & kWord) == 0) break;
-      all &= static_cast<uint8_t>(c | ((c & kDigit) ? kHexLetter : 0));
-      any |= c;
-      if (i - start < kMaxIndexedWordBytes) buf[i - start] = kBytes.lower[bytes[i]];
-      ++i;
-    }
-    const size_t size = i - start;
-    const bool all_digits = (all & kDigit) != 0;
-    if (size >= 2 && size <= kMaxIndexedWordBytes && !(all_digits && size >= 5) &&
-        !(size >= 8 && (all & kHexLetter) && (any & kDigit) && (any & kHexLetter))) {
-      out.emplace_back(buf, size);
-    }
-    if (all_digits && size <= 3) {
-      const bool joined = have > 0 &&
-                          last[(have - 1) % 4].start + last[(have - 1) % 4].size + 1 == start &&
-                          text[start - 1] == '.';
-      if (!joined) have = 0;
-      last[have % 4] = Word{start, size};
-      ++have;
-      if (have >= 4) {
-        const Word& first = last[(have - 4) % 4];
-        out.emplace_back(text.substr(first.start, start + size - first.start));
-      }
-    } else {
-      have = 0;
-    }
-  }
-  return out;
-}
 
 // An emitter with Padded (the store's): reads the whole 8-byte words over each token that
 // EmitPadded promises (under ASan a read past the buffer is reported), and checks that
@@ -174,6 +125,181 @@ TEST(IndexTokensTest, TextTokensEqualTheByteLoopAtEveryOffsetAndLength) {
   }
 }
 
+
+// The store's kind of emitter for TextTokens (store_embedded.cc's WriteTokenHashes): each token's
+// hash written in order, padded words through TokenHashPadded.
+struct HashWriter {
+  std::vector<uint64_t>* out;
+  void operator()(std::string_view t) const { out->push_back(store_internal::TokenHash(t)); }
+  void Padded(const char* p, size_t n) const {
+    out->push_back(store_internal::TokenHashPadded(p, n));
+  }
+};
+
+std::vector<uint64_t> Hashes(std::string_view text) {
+  std::vector<uint64_t> out;
+  HashWriter writer{&out};
+  TextTokens(text, writer);
+  return out;
+}
+
+// The text as given in a heap block of exactly its size (ASan reports a read past it).
+std::vector<uint64_t> HashesOnHeap(const std::string& text) {
+  const auto heap = std::make_unique<char[]>(text.size() + 1);
+  std::memcpy(heap.get(), text.data(), text.size());
+  return Hashes(std::string_view(heap.get(), text.size()));
+}
+
+// Every byte value at every offset of a 64-byte piece (so of each of its 16- and 32-byte SSE
+// blocks too), in texts of each token kind, shifted so pieces and words cross the piece edges: the
+// hash sequence equals the byte-at-a-time definition's.
+TEST(IndexTokensTest, EveryByteAtEveryOffsetGivesTheReferenceHashes) {
+  const std::string bases[] = {
+      std::string(200, 'a'),
+      "abc.def ghi_jkl MNO pq rs tu vw xy z 0123 45 6789 abcdef0123456789 " + std::string(140, 'b'),
+      "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28.29.30.31.32.33.34"
+      "35.36.37.38.39.40.41.42.43.44.45.46.47.48.49.50.51.52.53.54.55.56.57.58.59.60.61.62.63.64.6",
+      "deadbeef0123 DEADBEEF 00000000 fe80::1:2:3 2001:db8::ff00:42:8329 \xe6\x97\xa5\xe6\x9c\xac "
+      "\xc3\xa9t\xc3\xa9 \xff\xfe\x80 caf\xc3 abc\x80" "def 12345 123 1234 _ __ a_1 Z9 ",
+  };
+  size_t compared = 0;
+  for (const std::string& base : bases) {
+    for (size_t shift : {0, 13, 63}) {
+      const std::string text = std::string(shift, base[0]) + base;
+      for (size_t at = shift; at < shift + 96 && at < text.size(); ++at) {
+        std::string t = text;
+        for (int b = 0; b < 256; ++b) {
+          t[at] = static_cast<char>(b);
+          ASSERT_EQ(Hashes(t), ReferenceTextTokenHashes(t)) << shift << " " << at << " " << b;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 4u * 3 * 96 * 256);
+}
+
+// The two ways to build TextTokens' masks (SSE2's MaskPiece, and AVX2's where the CPU has it;
+// TextTokens takes the AVX2 one there, so the tests above check that one against the reference)
+// give the same masks and lowered bytes: every byte value at every offset of three pieces, and
+// every length of the last piece.
+TEST(IndexTokensTest, MaskPiecesAvx2EqualsMaskPiece) {
+#if defined(SECCLOUD_INDEX_TOKENS_AVX2)
+  if (!UseAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  constexpr size_t kBytes = 192;
+  std::string text(kBytes, '\0');
+  std::mt19937_64 rng(20261127);
+  for (char& c : text) c = static_cast<char>(rng());
+  auto same = [](std::string_view t) {
+    const size_t words = (t.size() + 63) / 64;
+    std::vector<char> low_a(words * 64 + 1, 1), low_b(words * 64 + 1, 2);
+    std::vector<uint64_t> a(3 * words + 1, 7), b(3 * words + 1, 9);
+    MaskPieces(t.data(), t.size(), words, low_a.data(), a.data(), a.data() + words,
+               a.data() + 2 * words);
+    MaskPiecesAvx2(t.data(), t.size(), words, low_b.data(), b.data(), b.data() + words,
+                   b.data() + 2 * words);
+    a.back() = b.back() = 0;
+    low_a.back() = low_b.back() = 0;
+    return a == b && low_a == low_b;
+  };
+  for (size_t at = 0; at < kBytes; ++at) {
+    std::string t = text;
+    for (int v = 0; v < 256; ++v) {
+      t[at] = static_cast<char>(v);
+      ASSERT_TRUE(same(t)) << at << " " << v;
+    }
+  }
+  for (size_t len = 0; len <= kBytes; ++len) {
+    const auto heap = std::make_unique<char[]>(len + 1);  // ASan: no read past len
+    std::memcpy(heap.get(), text.data(), len);
+    ASSERT_TRUE(same(std::string_view(heap.get(), len))) << len;
+  }
+#else
+  GTEST_SKIP() << "no AVX2 path in this build";
+#endif
+}
+
+// Tokens of every length 0..300 of each kind (letters, digits, hex ids, '_', UTF-8, invalid
+// UTF-8), at every start in a 64-byte piece, alone and between separators.
+TEST(IndexTokensTest, TokensOfEveryLengthGiveTheReferenceHashes) {
+  const std::string units[] = {"a", "Q", "7", "0a", "dE", "_", "\xc3\xa9", "\xe6\x97\xa5", "\xff",
+                               "\x80", "1."};
+  for (const std::string& unit : units) {
+    for (size_t len = 0; len <= 300; ++len) {
+      std::string word;
+      while (word.size() < len) word += unit;
+      word.resize(len);
+      for (size_t pad = 0; pad < 64; pad += (len < 70 ? 1 : 9)) {
+        for (const char* sep : {" ", ".", "\0", "-Z"}) {
+          const std::string s(sep, sep[0] == '\0' ? 1 : std::strlen(sep));
+          const std::string text = std::string(pad, ' ') + word + s + word + s;
+          ASSERT_EQ(HashesOnHeap(text), ReferenceTextTokenHashes(text))
+              << "unit " << unit << " len " << len << " pad " << pad;
+        }
+      }
+      ASSERT_EQ(HashesOnHeap(word), ReferenceTextTokenHashes(word)) << unit << " " << len;
+    }
+  }
+}
+
+// Dotted quads, IPv6, UTF-8 and invalid UTF-8 pieces, joined at random into texts up to
+// 3,000 bytes (past the stack buffer of 2,048).
+TEST(IndexTokensTest, HostilePiecesGiveTheReferenceHashes) {
+  const std::string pieces[] = {
+      "10.0.0.1", "192.168.100.200", "1.2.3.4.5", "001.02.3.4444", "1.2.3", "255.255.255.255.",
+      "::1", "fe80::1%eth0", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[2001:db8::1]:443",
+      "::ffff:10.1.2.3", "\xe3\x81\x82\xe3\x81\x84", "\xf0\x9f\x98\x80", "\xc3\x28", "\xed\xa0\x80",
+      "\xf8\x88\x80\x80\x80", "\xe2\x82", "\xc0\xaf", "deadbeefcafe0123", "DEADBEEF", "0x7fff",
+      "12345", "99", "_", "a", "A_b-C", " ", ".", "..", "\t", "\n", std::string(1, '\0'),
+      std::string(64, 'x'), std::string(65, 'y'), std::string(63, '9'),
+  };
+  std::mt19937_64 rng(20261127);
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string text;
+    const size_t len = iter % 100 == 0 ? 2000 + rng() % 1000 : rng() % 300;
+    while (text.size() < len) {
+      text += pieces[rng() % std::size(pieces)];
+      if (rng() % 3 == 0) text += static_cast<char>(rng() % 256);
+    }
+    ASSERT_EQ(HashesOnHeap(text), ReferenceTextTokenHashes(text)) << iter;
+  }
+}
+
+// Real log lines: the Sigma regression events and the Loghub samples under /work/shared/data
+// (and, when SOCBENCH_DATA names it, the bench corpus), each as it is: the same hash sequence
+// as the reference.
+TEST(IndexTokensTest, RealLogLinesGiveTheReferenceHashes) {
+  namespace fs = std::filesystem;
+  const fs::path shared = fs::path(SECCLOUD_SOURCE_DIR) / ".." / "shared" / "data";
+  std::vector<fs::path> files;
+  for (const fs::path& dir : {shared / "sigma" / "regression_data", shared / "logs" / "loghub"}) {
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) continue;
+    for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+      const auto ext = e.path().extension();
+      if (e.is_regular_file() && (ext == ".json" || ext == ".log")) files.push_back(e.path());
+    }
+  }
+  if (const char* bench = std::getenv("SOCBENCH_DATA"); bench != nullptr) {
+    for (const auto& e : fs::directory_iterator(bench)) {
+      if (e.path().filename() != "manifest.json") files.push_back(e.path());
+    }
+  }
+  if (files.empty()) GTEST_SKIP() << "no log data under " << shared;
+  size_t lines = 0, tokens = 0;
+  for (const fs::path& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string line;
+    while (std::getline(in, line)) {
+      const std::vector<uint64_t> want = ReferenceTextTokenHashes(line);
+      ASSERT_EQ(HashesOnHeap(line), want) << f << ": " << line;
+      ++lines;
+      tokens += want.size();
+    }
+  }
+  std::printf("[ tokens   ] %zu lines, %zu tokens in %zu files\n", lines, tokens, files.size());
+  EXPECT_GT(tokens, 0u);
+}
 
 TEST(IndexTokensTest, LoweredTokenHashIsTheHashOfTheLoweredValue) {
   std::mt19937_64 rng(20261129);
