@@ -561,9 +561,9 @@ class StoredFrame {
     for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(content >> (8 * i)));
     if (content == 0) PutBlockHeader(0, true);
   }
-  // Appends n of the content's bytes (at most what is left of it).
+  // Appends n of the content's bytes (the caller gives exactly the content size in all).
   void Append(const char* p, size_t n) {
-    while (n > 0) {
+    while (n > 0 && left_ > 0) {
       if (room_ == 0) {
         room_ = static_cast<size_t>(std::min<uint64_t>(left_, kBlockBytes));
         PutBlockHeader(room_, room_ == left_);
@@ -575,8 +575,10 @@ class StoredFrame {
       room_ -= c;
       left_ -= c;
     }
+    overrun_ = overrun_ || n > 0;
   }
-  bool Done() const { return left_ == 0; }
+  // Every byte of the content given, and no more.
+  bool Done() const { return left_ == 0 && !overrun_; }
 
  private:
   void PutBlockHeader(size_t size, bool last) {
@@ -586,6 +588,7 @@ class StoredFrame {
   std::string& out_;
   uint64_t left_;
   size_t room_ = 0;
+  bool overrun_ = false;
 };
 
 // A dictionary column: distinct values in first-seen order, then one index per record (also
@@ -1100,6 +1103,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
     if (input.level == kStoredLevel) {
       StoredFrame frame(out, part.size());
       frame.Append(part.data(), part.size());
+      if (!frame.Done()) return MakeError(Errc::kInternal, "a stored frame of the wrong size");
       return {};
     }
     const size_t at = out.size();
@@ -1130,6 +1134,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
       for (const auto& group : groups) {
         for (uint32_t i : group) frame.Append(records[i].raw.data(), records[i].raw.size());
       }
+      if (!frame.Done()) return MakeError(Errc::kInternal, "a stored frame of the wrong size");
       return {};
     }
     struct Scratch {

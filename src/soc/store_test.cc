@@ -8,8 +8,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
-#include <map>
 #include <future>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
