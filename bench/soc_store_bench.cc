@@ -8,7 +8,10 @@
 //   soc_store_bench [--mb N | --gb G | --records N] [--work DIR] [--data DIR] [--keep]
 //                   [--rules DIR]... [--no-sync] [--batch N] [--skip-peers] [--ingest-only]
 //                   [--search-only] [--bloom-bits B] [--max-rules N] [--dump-detections FILE]
-//                   [--intel-feed FILE]
+//                   [--intel-feed FILE] [--ingest-level L]
+//
+// --ingest-level L: the zstd level of ingest blocks (EmbeddedStoreOptions::ingest_level; 0:
+// stored, uncompressed frames). Compact() recompresses them at the archive level either way.
 //
 // --max-rules N keeps N of the loadable Sigma rules, every (loaded / N)-th in load order, so the
 // logsources keep their shares (issue 5's condition is 1,000 rules loaded).
@@ -82,6 +85,7 @@ struct Options {
   bool ingest_only = false;
   bool search_only = false;  // search WORK/store kept by an earlier --keep run
   double bloom_bits = -1;    // < 0: the store's default
+  int ingest_level = -1;     // < 0: the store's default
   size_t batch = 4096;       // socd's pipeline batch
   size_t max_rules = 0;      // > 0: keep this many of the loaded Sigma rules, evenly spread
   bool prepare = true;       // LogStore::Prepare each record after Normalize (socd's path too)
@@ -412,6 +416,8 @@ int Main(int argc, char** argv) {
       o.search_only = true;
     } else if (a == "--bloom-bits") {
       o.bloom_bits = std::stod(next());
+    } else if (a == "--ingest-level") {
+      o.ingest_level = std::stoi(next());
     } else if (a == "--batch") {
       o.batch = std::stoul(next());
     } else if (a == "--max-rules") {
@@ -426,7 +432,8 @@ int Main(int argc, char** argv) {
       Die("unknown option " + a +
           " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
           "--no-sync, --skip-peers, --ingest-only, --search-only, --bloom-bits B, --batch N, "
-          "--max-rules N, --no-prepare, --dump-detections FILE, --intel-feed FILE)");
+          "--max-rules N, --no-prepare, --dump-detections FILE, --intel-feed FILE, "
+          "--ingest-level L)");
     }
   }
   if (o.rules.empty()) o.rules.push_back(fs::path(SECCLOUD_SHARED_DATA) / "sigma" / "rules");
@@ -444,6 +451,7 @@ int Main(int argc, char** argv) {
   so.normalize = [](soc::Record& r) { soc::Normalize(r); };
   so.sync = o.sync;
   if (o.bloom_bits >= 0) so.bloom_bits_per_token = o.bloom_bits;
+  if (o.ingest_level >= 0) so.ingest_level = o.ingest_level;
   std::printf("store: %s, Bloom filters %.2f bits per token\n", store_dir.c_str(),
               so.bloom_bits_per_token);
   if (o.search_only) {

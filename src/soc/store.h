@@ -228,7 +228,7 @@ struct EmbeddedStoreOptions {
 
   size_t block_records = 16384;              // an open block is sealed at this many records …
   size_t block_raw_bytes = size_t{4} << 20;  // … or this many raw bytes
-  int ingest_level = 1;                      // zstd level of ingest blocks (Compact redoes them)
+  int ingest_level = 1;  // zstd level of ingest blocks (Compact redoes them); 0: stored frames
   int archive_level = 19;                    // zstd level of Compact()ed blocks
   size_t archive_block_records = 65536;      // Compact()ed block size
   size_t archive_block_raw_bytes = size_t{16} << 20;

@@ -755,8 +755,9 @@ Status EmbeddedStore::Open() {
   }
   if (options_.block_records == 0 || options_.archive_block_records == 0 ||
       options_.block_raw_bytes > (size_t{128} << 20) ||
-      options_.archive_block_raw_bytes > (size_t{128} << 20) || options_.ingest_level < 1 ||
-      options_.ingest_level > 22 || options_.archive_level < 1 || options_.archive_level > 22 ||
+      options_.archive_block_raw_bytes > (size_t{128} << 20) ||
+      options_.ingest_level < kStoredLevel || options_.ingest_level > 22 ||
+      options_.archive_level < 1 || options_.archive_level > 22 ||
       !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64) ||
       !(options_.archive_bloom_bits_per_token >= 1 &&
         options_.archive_bloom_bits_per_token <= 64)) {

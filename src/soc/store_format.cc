@@ -541,6 +541,56 @@ Bloom TokenSetBuilder::Finish(uint32_t rice) {
 
 namespace {
 
+// Level 0 (kStoredLevel): a zstd frame of raw blocks (RFC 8878 section 3.1.1.2, Block_Type 0),
+// written here without the compressor. Any zstd decoder reads it: the bytes as they are,
+// behind a 14-byte frame header (magic, a descriptor naming an 8-byte content size and no
+// checksum, a 128 KiB window) and a 3-byte header per block of up to 128 KiB.
+class StoredFrame {
+ public:
+  static constexpr size_t kBlockBytes = size_t{128} << 10;
+  static constexpr size_t kHeaderBytes = 14;
+  static size_t Size(uint64_t content) {
+    const uint64_t blocks = content == 0 ? 1 : (content + kBlockBytes - 1) / kBlockBytes;
+    return kHeaderBytes + 3 * blocks + content;
+  }
+  StoredFrame(std::string& out, uint64_t content) : out_(out), left_(content) {
+    out_.reserve(out_.size() + Size(content));
+    PutU32(out_, 0xFD2FB528);                         // the frame magic
+    out_.push_back(static_cast<char>(0xC0));          // 8-byte content size; not single-segment
+    out_.push_back(static_cast<char>(17 - 10) << 3);  // window 2^17: one block
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(content >> (8 * i)));
+    if (content == 0) PutBlockHeader(0, true);
+  }
+  // Appends n of the content's bytes (the caller gives exactly the content size in all).
+  void Append(const char* p, size_t n) {
+    while (n > 0 && left_ > 0) {
+      if (room_ == 0) {
+        room_ = static_cast<size_t>(std::min<uint64_t>(left_, kBlockBytes));
+        PutBlockHeader(room_, room_ == left_);
+      }
+      const size_t c = std::min(n, room_);
+      out_.append(p, c);
+      p += c;
+      n -= c;
+      room_ -= c;
+      left_ -= c;
+    }
+    overrun_ = overrun_ || n > 0;
+  }
+  // Every byte of the content given, and no more.
+  bool Done() const { return left_ == 0 && !overrun_; }
+
+ private:
+  void PutBlockHeader(size_t size, bool last) {
+    const uint32_t h = (static_cast<uint32_t>(size) << 3) | (last ? 1u : 0u);  // type 0: raw
+    for (int i = 0; i < 3; ++i) out_.push_back(static_cast<char>(h >> (8 * i)));
+  }
+  std::string& out_;
+  uint64_t left_;
+  size_t room_ = 0;
+  bool overrun_ = false;
+};
+
 // A dictionary column: distinct values in first-seen order, then one index per record (also
 // returned in *ids_out when given).
 constexpr size_t kDictScan = 8;
@@ -933,6 +983,9 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   if (input.version < 1 || input.version > kBlockVersion) {
     return MakeError(Errc::kInternal, "an unknown block version to write");
   }
+  if (input.level < kStoredLevel || input.level > 22) {
+    return MakeError(Errc::kInternal, "a zstd level outside 0 to 22 to write");
+  }
   const bool v1 = input.version == 1;
   const bool split_time = input.version >= 3, two_frames = input.version >= 3;
   if (!split_time) {
@@ -1047,6 +1100,12 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) return MakeError(Errc::kResourceExhausted, "zstd: no compression context");
   auto compress = [&](std::string_view part, std::string& out) -> Status {
+    if (input.level == kStoredLevel) {
+      StoredFrame frame(out, part.size());
+      frame.Append(part.data(), part.size());
+      if (!frame.Done()) return MakeError(Errc::kInternal, "a stored frame of the wrong size");
+      return {};
+    }
     const size_t at = out.size();
     out.resize(at + ZSTD_compressBound(part.size()));
     ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
@@ -1070,6 +1129,14 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   // ZSTD_compressBound bytes per block). Feeding zstd's streaming API record by record instead
   // measured slower: a call per record (~430 bytes) costs more than the copy it saves.
   auto compress_texts_into = [&](std::string& out) -> Status {
+    if (input.level == kStoredLevel) {  // each text copied once, into the frame
+      StoredFrame frame(out, raw_total);
+      for (const auto& group : groups) {
+        for (uint32_t i : group) frame.Append(records[i].raw.data(), records[i].raw.size());
+      }
+      if (!frame.Done()) return MakeError(Errc::kInternal, "a stored frame of the wrong size");
+      return {};
+    }
     struct Scratch {
       std::unique_ptr<char[]> data;
       size_t capacity = 0;
@@ -1657,6 +1724,7 @@ bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
   for (const Record& r : records) raw += r.raw.size();
   auto compressed_size = [&](std::string_view part) -> uint64_t {
     if (part.empty()) return 0;
+    if (m.level == kStoredLevel) return StoredFrame::Size(part.size());
     std::string dst(ZSTD_compressBound(part.size()), '\0');
     ZSTD_CCtx* c = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, static_cast<int>(m.level));

@@ -193,6 +193,136 @@ TEST_P(StoreFormatBlockTest, BlockRoundTrip) {
   }
 }
 
+// Level 0 (kStoredLevel, ingest_level 0): the body's two frames are zstd frames of raw blocks.
+// They decompress — with zstd's own one-shot and streaming decoders, and with the store's
+// readers — to exactly the bytes a level-1 block's frames decompress to, whatever the texts'
+// lengths (empty, across and exactly on the 128 KiB raw-block boundary, several blocks long).
+TEST(StoreFormatTest, StoredLevelFramesHoldTheSameBytes) {
+  auto frames = [](std::string_view block, BlockMeta* meta, std::string_view* columns,
+                   std::string_view* texts) {
+    std::string why;
+    ASSERT_TRUE(ParseHeaderAndMeta(block, meta, &why)) << why;
+    const std::string_view body = block.substr(meta->body_offset(), meta->body_len);
+    ASSERT_GE(body.size(), 4u);
+    const uint32_t c = GetU32(body.data());
+    ASSERT_LE(c, body.size() - 4);
+    *columns = body.substr(4, c);
+    *texts = body.substr(4 + c);
+  };
+  auto one_shot = [](std::string_view frame) {
+    const unsigned long long n = ZSTD_getFrameContentSize(frame.data(), frame.size());
+    EXPECT_NE(n, ZSTD_CONTENTSIZE_ERROR);
+    EXPECT_NE(n, ZSTD_CONTENTSIZE_UNKNOWN);
+    std::string out(static_cast<size_t>(n), '\0');
+    const size_t got = ZSTD_decompress(out.data(), out.size(), frame.data(), frame.size());
+    EXPECT_FALSE(ZSTD_isError(got)) << ZSTD_getErrorName(got);
+    EXPECT_EQ(got, n);
+    return out;
+  };
+  auto streamed = [](std::string_view frame) {
+    ZSTD_DCtx* d = ZSTD_createDCtx();
+    std::string out, buf(4096, '\0');
+    ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+    size_t rc = 1;
+    while (rc != 0) {
+      ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+      rc = ZSTD_decompressStream(d, &o, &in);
+      if (ZSTD_isError(rc)) break;
+      out.append(buf.data(), o.pos);
+      if (rc != 0 && in.pos == in.size && o.pos == 0) break;
+    }
+    EXPECT_EQ(rc, 0u);
+    ZSTD_freeDCtx(d);
+    return out;
+  };
+  constexpr size_t k128 = size_t{128} << 10;
+  constexpr size_t kMax = kMaxRawBytes;  // 64 KiB: two texts fill a raw block
+  static_assert(2 * kMax == k128);
+  const std::vector<std::vector<size_t>> cases = {
+      {0},  // one empty text: a frame of one empty raw block
+      {0, 0, 0},
+      {5, 17},
+      {kMax, kMax},         // exactly one raw block
+      {kMax, kMax - 3, 3},  // the boundary between two texts
+      {kMax, kMax - 3, 4},  // a text across it
+      {kMax, kMax, kMax, kMax, kMax, kMax, 11, 70, 0, kMax, kMax - 1},
+  };
+  std::mt19937_64 rng(12);
+  for (const auto& sizes : cases) {
+    std::vector<Record> records;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      std::string raw(sizes[i], '\0');
+      for (char& c : raw) c = static_cast<char>("abc \xff\n{}0"[rng() % 10]);
+      records.push_back(
+          R(100 + i, 1'764'115'200'000 + 1000 * static_cast<int64_t>(i), std::move(raw)));
+      if (i % 2 == 1) records.back().source = "other";
+    }
+    std::string block_at[2];
+    BlockMeta meta_at[2];
+    for (int level : {kStoredLevel, 1}) {
+      BlockInput in;
+      in.records = records;
+      in.bloom = BloomBuilder(1, 10).Finish(false);
+      in.version = kIngestBlockVersion;
+      in.level = level;
+      BlockMeta meta;
+      auto bytes = EncodeBlock(in, &meta);
+      ASSERT_TRUE(bytes);
+      block_at[level] = *bytes;
+    }
+    std::string_view columns[2], texts[2];
+    for (int level : {0, 1})
+      frames(block_at[level], &meta_at[level], &columns[level], &texts[level]);
+    EXPECT_EQ(meta_at[0].level, 0u);
+    EXPECT_EQ(meta_at[1].level, 1u);
+    EXPECT_EQ(meta_at[0].body_raw_len, meta_at[1].body_raw_len);
+    EXPECT_EQ(one_shot(columns[0]), one_shot(columns[1]));
+    EXPECT_EQ(one_shot(texts[0]), one_shot(texts[1]));
+    EXPECT_EQ(streamed(columns[0]), one_shot(columns[1]));
+    EXPECT_EQ(streamed(texts[0]), one_shot(texts[1]));
+    size_t raw_total = 0;
+    for (size_t n : sizes) raw_total += n;
+    const size_t blocks = raw_total == 0 ? 1 : (raw_total + k128 - 1) / k128;
+    EXPECT_EQ(texts[0].size(), 14 + 3 * blocks + raw_total);
+    // The store's readers: every record back byte for byte, and the seq column alone.
+    std::string why;
+    std::vector<Record> out;
+    const std::string_view body =
+        std::string_view(block_at[0]).substr(meta_at[0].body_offset(), meta_at[0].body_len);
+    ASSERT_TRUE(DecodeBlockBody(body, meta_at[0], &out, &why)) << why;
+    ASSERT_EQ(out.size(), records.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_EQ(out[i].seq, records[i].seq);
+      EXPECT_EQ(out[i].time_ms, records[i].time_ms);
+      EXPECT_EQ(out[i].source, records[i].source);
+      EXPECT_EQ(out[i].raw, records[i].raw);
+    }
+    std::vector<uint64_t> seqs;
+    ASSERT_TRUE(DecodeBlockSeqs(body, meta_at[0], &seqs, &why)) << why;
+    EXPECT_EQ(seqs.size(), records.size());
+    BlockBytes measured;
+    ASSERT_TRUE(MeasureBlock(block_at[0], &measured, &why)) << why;
+    EXPECT_EQ(measured.raw_alone, texts[0].size());
+    // A flipped byte anywhere in the stored body is caught.
+    for (size_t at = 0; at < body.size(); at += 4099) {
+      std::string bad(body);
+      bad[at] = static_cast<char>(bad[at] ^ 0x10);
+      std::vector<Record> got;
+      EXPECT_FALSE(DecodeBlockBody(bad, meta_at[0], &got, &why)) << "flip at " << at;
+    }
+  }
+  // Levels outside zstd's 0..22 (a negative level would not fit the meta's varint) are refused.
+  const std::vector<Record> one = {R(1, 1000, "x")};
+  for (int level : {-1, 23}) {
+    BlockInput in;
+    in.records = one;
+    in.bloom = BloomBuilder(1, 10).Finish(false);
+    in.level = level;
+    BlockMeta meta;
+    EXPECT_FALSE(EncodeBlock(in, &meta)) << level;
+  }
+}
+
 // Encodes records as one block of the given version and decodes it again.
 std::vector<Record> RoundTrip(const std::vector<Record>& records, uint32_t version,
                               uint64_t* body_len = nullptr, uint64_t* body_raw_len = nullptr) {

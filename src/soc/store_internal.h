@@ -33,7 +33,7 @@
 //     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
 //   meta (meta_len bytes): varint version (kBlockVersion: 7; 1 to 6 are read too) | varint zstd
-//   level | varint records |
+//   level (0: the frames are stored, kStoredLevel) | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
 //     varint body_raw_len | varint bloom_k | versions 5-7 with bloom_k 0 only: varint gcs_tokens |
 //     varint gcs_rice | varint gcs_buckets | varint n, n × str tenant | varint n, n × str dataset |
@@ -249,6 +249,12 @@ inline constexpr uint32_t kBlockVersion = 7;
 // these blocks at kBlockVersion; until then they are transient (and decode faster for searches
 // of recent data).
 inline constexpr uint32_t kIngestBlockVersion = 3;
+// The block meta's zstd level 0: the body's frames are stored, not compressed — zstd frames of
+// raw blocks, which every zstd decoder (and every reader of blocks) reads like any other frame.
+// EmbeddedStoreOptions::ingest_level 0 writes them: the compressor's work per ingested byte
+// traded for transient disk bytes until Compact() (which recompresses every block whose level
+// is not the archive level).
+inline constexpr int kStoredLevel = 0;
 struct BlockMeta;
 
 // The token index of Compact()ed blocks (version 5, meta bloom_k 0): a Golomb-coded set. Each
