@@ -5,6 +5,7 @@
 // cannot wait and counts what it must drop.
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
@@ -129,8 +130,22 @@ class IngestQueue {
     item.datagram = true;
     items_.push_back(std::move(item));
     datagram_bytes_ += bytes;
+    PublishLocked();
     not_empty_.notify_one();
     return true;
+  }
+
+  // The refusal TryPush would make now, read without the lock, for a datagram of `payload` bytes
+  // of text (its item counts at least sizeof(IngestItem) more); kNone when it may fit, and
+  // TryPush decides. The UDP receiver drops a datagram this refuses without making an item of
+  // it: a drop under a flood costs no allocation, copy or lock.
+  DatagramRefusal DatagramRefusalHint(size_t payload) const {
+    if (closed_hint_.load(std::memory_order_relaxed)) return DatagramRefusal::kClosed;
+    if (size_hint_.load(std::memory_order_relaxed) >= capacity_) return DatagramRefusal::kRecords;
+    const size_t queued = datagram_bytes_hint_.load(std::memory_order_relaxed);
+    if (queued != 0 && queued + sizeof(IngestItem) + payload > max_datagram_bytes_)
+      return DatagramRefusal::kBytes;
+    return DatagramRefusal::kNone;
   }
 
   // Moves items[*next..] into the queue while there is room, under one lock (a receiver hands
@@ -154,7 +169,10 @@ class IngestQueue {
       bytes_ += bytes;
       ++*next;
     }
-    if (*next != before) not_empty_.notify_one();
+    if (*next != before) {
+      PublishLocked();
+      not_empty_.notify_one();
+    }
     return true;
   }
 
@@ -182,6 +200,7 @@ class IngestQueue {
       out->push_back(std::move(item));
       items_.pop_front();
     }
+    PublishLocked();
     not_full_.notify_all();
     return true;
   }
@@ -190,6 +209,7 @@ class IngestQueue {
   void Close() {
     std::lock_guard lock(mu_);
     closed_ = true;
+    closed_hint_.store(true, std::memory_order_relaxed);
     not_full_.notify_all();
     not_empty_.notify_all();
   }
@@ -222,7 +242,13 @@ class IngestQueue {
   void PushLocked(IngestItem& item, size_t bytes) {
     items_.push_back(std::move(item));
     bytes_ += bytes;
+    PublishLocked();
     not_empty_.notify_one();
+  }
+  // Copies what DatagramRefusalHint reads; called under the lock after every change.
+  void PublishLocked() {
+    size_hint_.store(items_.size(), std::memory_order_relaxed);
+    datagram_bytes_hint_.store(datagram_bytes_, std::memory_order_relaxed);
   }
 
   const size_t capacity_;
@@ -235,6 +261,10 @@ class IngestQueue {
   size_t bytes_ = 0;           // Bytes() of the queued items that could wait (Push, PushSome)
   size_t datagram_bytes_ = 0;  // Bytes() of the queued datagrams (TryPush)
   bool closed_ = false;
+  // Copies of items_.size(), datagram_bytes_ and closed_ for DatagramRefusalHint.
+  std::atomic<size_t> size_hint_{0};
+  std::atomic<size_t> datagram_bytes_hint_{0};
+  std::atomic<bool> closed_hint_{false};
 };
 
 }  // namespace seccloud::socd

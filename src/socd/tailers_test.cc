@@ -418,6 +418,37 @@ TEST(IngestQueueTest, DatagramsAreBoundedByTheirOwnBytes) {
   EXPECT_EQ(why, DatagramRefusal::kClosed);
 }
 
+// R18, issue 5: the UDP receiver drops what DatagramRefusalHint refuses without making an item
+// of it; the hint refuses only what TryPush would refuse in the same state (it counts less than
+// an item takes), and follows pushes, pops and Close.
+TEST(IngestQueueTest, TheDatagramHintRefusesOnlyWhatTryPushWould) {
+  IngestItem probe;
+  probe.record.raw.assign(1000, 'x');
+  const size_t one = IngestQueue::Bytes(probe);
+  IngestQueue q(3, SIZE_MAX, 2 * one);
+  EXPECT_EQ(q.DatagramRefusalHint(60'000), DatagramRefusal::kNone);  // none queued: it fits
+  IngestItem d;
+  d.record.raw.assign(1000, 'd');
+  ASSERT_TRUE(q.TryPush(d));
+  EXPECT_EQ(q.DatagramRefusalHint(1000), DatagramRefusal::kNone);  // exactly at the bound
+  EXPECT_EQ(q.DatagramRefusalHint(one + 1 - sizeof(IngestItem)), DatagramRefusal::kBytes);
+  IngestItem over;
+  over.record.raw.assign(one + 1 - sizeof(IngestItem), 'o');
+  DatagramRefusal why = DatagramRefusal::kNone;
+  EXPECT_FALSE(q.TryPush(over, &why));
+  EXPECT_EQ(why, DatagramRefusal::kBytes);
+  IngestItem t1, t2;
+  t1.record.raw = t2.record.raw = "t";
+  ASSERT_TRUE(q.Push(t1, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(q.Push(t2, std::chrono::milliseconds(0)));
+  EXPECT_EQ(q.DatagramRefusalHint(1), DatagramRefusal::kRecords);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 1, std::chrono::milliseconds(0)));
+  EXPECT_EQ(q.DatagramRefusalHint(60'000), DatagramRefusal::kNone);  // the datagram went
+  q.Close();
+  EXPECT_EQ(q.DatagramRefusalHint(1), DatagramRefusal::kClosed);
+}
+
 // The queue's FIFO is chunked (64 items a chunk): order and counts hold across chunk boundaries,
 // with pushes and pops interleaved, and an emptied queue takes items again.
 TEST(IngestQueueTest, KeepsOrderAcrossChunks) {
