@@ -92,9 +92,19 @@ class IngestQueue {
   // are apart, so a flood of datagrams never holds the waiting producers back (their bound
   // counts only their own items: TCP, TLS and the spool keep their share of the record slots
   // while UDP is flooded), and the waiting producers never make a datagram wait.
+  //
+  // `datagram_reserve` record slots are kept for datagrams: the waiting producers hold at most
+  // capacity − datagram_reserve records (at least one). Without it a spool tailer catching up (or a TCP sender
+  // with a backlog) under a low soc.queue_records held every slot, and every datagram was dropped
+  // until it caught up. Datagrams may take every slot (they cannot wait; the waiting producers'
+  // records then wait in their sockets and files).
   explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX,
-                       size_t max_datagram_bytes = SIZE_MAX)
-      : capacity_(capacity), max_bytes_(max_bytes), max_datagram_bytes_(max_datagram_bytes) {}
+                       size_t max_datagram_bytes = SIZE_MAX, size_t datagram_reserve = 0)
+      : capacity_(capacity),
+        max_bytes_(max_bytes),
+        max_datagram_bytes_(max_datagram_bytes),
+        waiting_capacity_(capacity > datagram_reserve ? capacity - datagram_reserve
+                                                      : std::min<size_t>(capacity, 1)) {}
 
   // What a queued item is counted as against max_bytes.
   static size_t Bytes(const IngestItem& item) {
@@ -167,6 +177,7 @@ class IngestQueue {
       if (!HasRoom(bytes)) break;
       items_.push_back(std::move(items[*next]));
       bytes_ += bytes;
+      ++waiting_items_;
       ++*next;
     }
     if (*next != before) {
@@ -197,6 +208,7 @@ class IngestQueue {
       const size_t bytes = Bytes(item);
       assert(counter >= bytes);  // every push added Bytes() of an item that does not change
       counter -= bytes;
+      if (!item.datagram) --waiting_items_;
       out->push_back(std::move(item));
       items_.pop_front();
     }
@@ -219,6 +231,8 @@ class IngestQueue {
     return items_.size();
   }
   size_t capacity() const { return capacity_; }
+  // The records the waiting producers may hold: capacity() less the datagrams' reserve.
+  size_t waiting_capacity() const { return waiting_capacity_; }
   size_t max_datagram_bytes() const { return max_datagram_bytes_; }
   // Bytes() of every queued item, datagrams included.
   size_t bytes() const {
@@ -237,11 +251,13 @@ class IngestQueue {
     return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
   }
   bool HasRoom(size_t bytes) const {
-    return items_.size() < capacity_ && (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
+    return items_.size() < capacity_ && waiting_items_ < waiting_capacity_ &&
+           (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
   }
   void PushLocked(IngestItem& item, size_t bytes) {
     items_.push_back(std::move(item));
     bytes_ += bytes;
+    ++waiting_items_;
     PublishLocked();
     not_empty_.notify_one();
   }
@@ -254,12 +270,14 @@ class IngestQueue {
   const size_t capacity_;
   const size_t max_bytes_;
   const size_t max_datagram_bytes_;
+  const size_t waiting_capacity_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   IngestFifo items_;
   size_t bytes_ = 0;           // Bytes() of the queued items that could wait (Push, PushSome)
   size_t datagram_bytes_ = 0;  // Bytes() of the queued datagrams (TryPush)
+  size_t waiting_items_ = 0;   // the queued items that could wait
   bool closed_ = false;
   // Copies of items_.size(), datagram_bytes_ and closed_ for DatagramRefusalHint.
   std::atomic<size_t> size_hint_{0};
