@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -205,13 +204,17 @@ class IngestQueue {
     for (size_t i = 0; i < n; ++i) {
       IngestItem& item = items_.front();
       size_t& counter = item.datagram ? datagram_bytes_ : bytes_;
-      const size_t bytes = Bytes(item);
-      assert(counter >= bytes);  // every push added Bytes() of an item that does not change
-      counter -= bytes;
+      // Every push added Bytes() of an item that does not change while queued, so the count
+      // covers it; were that ever broken, the count must not wrap (a huge count refuses every
+      // datagram and holds every waiting producer back for good): it stops at 0.
+      counter -= std::min(counter, Bytes(item));
       if (!item.datagram) --waiting_items_;
       out->push_back(std::move(item));
       items_.pop_front();
     }
+    // An empty queue holds nothing: whatever the counts drifted by (they cannot, as said above)
+    // goes with the last item.
+    if (items_.empty()) bytes_ = datagram_bytes_ = waiting_items_ = 0;
     PublishLocked();
     not_full_.notify_all();
     return true;
