@@ -93,10 +93,10 @@ class IngestQueue {
   // while UDP is flooded), and the waiting producers never make a datagram wait.
   //
   // `datagram_reserve` record slots are kept for datagrams: the waiting producers hold at most
-  // capacity − datagram_reserve records (at least one). Without it a spool tailer catching up (or a TCP sender
-  // with a backlog) under a low soc.queue_records held every slot, and every datagram was dropped
-  // until it caught up. Datagrams may take every slot (they cannot wait; the waiting producers'
-  // records then wait in their sockets and files).
+  // capacity − datagram_reserve records (at least one). Without it a spool tailer catching up
+  // (or a TCP sender with a backlog) under a low soc.queue_records held every slot, and every
+  // datagram was dropped until it caught up. Datagrams may take every slot (they cannot wait;
+  // the waiting producers' records then wait in their sockets and files).
   explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX,
                        size_t max_datagram_bytes = SIZE_MAX, size_t datagram_reserve = 0)
       : capacity_(capacity),

@@ -12,8 +12,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -317,8 +317,7 @@ void NoteDrops(const std::shared_ptr<Input>& in, const std::shared_ptr<Shared>& 
   // Holds the input and the shared state until it runs, or until the io_context drops it.
   in->drop_timer->async_wait([in, shared](boost::system::error_code ec) {
     in->drop_timer_armed = false;
-    if (ec || shared->stopped.load() ||
-        in->unreported_drops + in->unreported_kernel_drops == 0)
+    if (ec || shared->stopped.load() || in->unreported_drops + in->unreported_kernel_drops == 0)
       return;
     ReportDrops(in.get(), shared.get(), std::chrono::steady_clock::now());
   });

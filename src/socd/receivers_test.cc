@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -392,8 +392,7 @@ TEST_F(ReceiversTest, DatagramsTheKernelDropsAreCountedAndReported) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   } while (socd_counted() != before);
   ASSERT_LT(before, static_cast<uint64_t>(kBurst)) << "the kernel dropped none";
-  ASSERT_EQ(::send(fd, datagram.data(), datagram.size(), 0),
-            static_cast<ssize_t>(datagram.size()));
+  ASSERT_EQ(::send(fd, datagram.data(), datagram.size(), 0), static_cast<ssize_t>(datagram.size()));
   const auto kernel = [&] { return UdpCount("seccloud_soc_kernel_dropped_total", nullptr); };
   EXPECT_TRUE(Eventually([&] { return socd_counted() + kernel() == kBurst + 1; }))
       << socd_counted() << " + " << kernel();
