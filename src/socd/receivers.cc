@@ -379,6 +379,8 @@ bool TakeDatagram(const std::shared_ptr<Input>& in, const std::shared_ptr<Shared
     }
   }
   udp::endpoint& from = batch.from[i];
+  // An IPv4 or IPv6 socket's sender always fits; resize would throw on a longer one.
+  if (h.msg_namelen > from.capacity()) return true;
   from.resize(h.msg_namelen);
   std::string_view data(batch.bytes.data() + i * kUdpDatagramBytes, batch.msgs[i].msg_len);
   // Senders end datagrams with a newline or NUL now and then (RFC 5426 allows neither).
