@@ -47,6 +47,9 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$bin" ] || { echo "no seccloud binary at $bin (cmake --build --preset release --target seccloud)" >&2; exit 1; }
 [ -z "$baseline" ] || [ -x "$baseline" ] || { echo "no seccloud binary at $baseline" >&2; exit 1; }
+# socd starts in its own directory: a relative path given here would not be found there.
+bin=$(realpath "$bin")
+[ -z "$baseline" ] || baseline=$(realpath "$baseline")
 case $stream in
   syslog) sources=syslog,loghub-openssh,loghub-linux
           files="syslog.log loghub-openssh.log loghub-linux.log"

@@ -5,7 +5,7 @@
 // cannot wait and counts what it must drop.
 
 #include <algorithm>
-#include <cassert>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -91,9 +91,19 @@ class IngestQueue {
   // are apart, so a flood of datagrams never holds the waiting producers back (their bound
   // counts only their own items: TCP, TLS and the spool keep their share of the record slots
   // while UDP is flooded), and the waiting producers never make a datagram wait.
+  //
+  // `datagram_reserve` record slots are kept for datagrams: the waiting producers hold at most
+  // capacity − datagram_reserve records (at least one). Without it a spool tailer catching up
+  // (or a TCP sender with a backlog) under a low soc.queue_records held every slot, and every
+  // datagram was dropped until it caught up. Datagrams may take every slot (they cannot wait;
+  // the waiting producers' records then wait in their sockets and files).
   explicit IngestQueue(size_t capacity, size_t max_bytes = SIZE_MAX,
-                       size_t max_datagram_bytes = SIZE_MAX)
-      : capacity_(capacity), max_bytes_(max_bytes), max_datagram_bytes_(max_datagram_bytes) {}
+                       size_t max_datagram_bytes = SIZE_MAX, size_t datagram_reserve = 0)
+      : capacity_(capacity),
+        max_bytes_(max_bytes),
+        max_datagram_bytes_(max_datagram_bytes),
+        waiting_capacity_(capacity > datagram_reserve ? capacity - datagram_reserve
+                                                      : std::min<size_t>(capacity, 1)) {}
 
   // What a queued item is counted as against max_bytes.
   static size_t Bytes(const IngestItem& item) {
@@ -129,8 +139,22 @@ class IngestQueue {
     item.datagram = true;
     items_.push_back(std::move(item));
     datagram_bytes_ += bytes;
+    PublishLocked();
     not_empty_.notify_one();
     return true;
+  }
+
+  // The refusal TryPush would make now, read without the lock, for a datagram of `payload` bytes
+  // of text (its item counts at least sizeof(IngestItem) more); kNone when it may fit, and
+  // TryPush decides. The UDP receiver drops a datagram this refuses without making an item of
+  // it: a drop under a flood costs no allocation, copy or lock.
+  DatagramRefusal DatagramRefusalHint(size_t payload) const {
+    if (closed_hint_.load(std::memory_order_relaxed)) return DatagramRefusal::kClosed;
+    if (size_hint_.load(std::memory_order_relaxed) >= capacity_) return DatagramRefusal::kRecords;
+    const size_t queued = datagram_bytes_hint_.load(std::memory_order_relaxed);
+    if (queued != 0 && queued + sizeof(IngestItem) + payload > max_datagram_bytes_)
+      return DatagramRefusal::kBytes;
+    return DatagramRefusal::kNone;
   }
 
   // Moves items[*next..] into the queue while there is room, under one lock (a receiver hands
@@ -152,9 +176,13 @@ class IngestQueue {
       if (!HasRoom(bytes)) break;
       items_.push_back(std::move(items[*next]));
       bytes_ += bytes;
+      ++waiting_items_;
       ++*next;
     }
-    if (*next != before) not_empty_.notify_one();
+    if (*next != before) {
+      PublishLocked();
+      not_empty_.notify_one();
+    }
     return true;
   }
 
@@ -176,12 +204,18 @@ class IngestQueue {
     for (size_t i = 0; i < n; ++i) {
       IngestItem& item = items_.front();
       size_t& counter = item.datagram ? datagram_bytes_ : bytes_;
-      const size_t bytes = Bytes(item);
-      assert(counter >= bytes);  // every push added Bytes() of an item that does not change
-      counter -= bytes;
+      // Every push added Bytes() of an item that does not change while queued, so the count
+      // covers it; were that ever broken, the count must not wrap (a huge count refuses every
+      // datagram and holds every waiting producer back for good): it stops at 0.
+      counter -= std::min(counter, Bytes(item));
+      if (!item.datagram) --waiting_items_;
       out->push_back(std::move(item));
       items_.pop_front();
     }
+    // An empty queue holds nothing: whatever the counts drifted by (they cannot, as said above)
+    // goes with the last item.
+    if (items_.empty()) bytes_ = datagram_bytes_ = waiting_items_ = 0;
+    PublishLocked();
     not_full_.notify_all();
     return true;
   }
@@ -190,6 +224,7 @@ class IngestQueue {
   void Close() {
     std::lock_guard lock(mu_);
     closed_ = true;
+    closed_hint_.store(true, std::memory_order_relaxed);
     not_full_.notify_all();
     not_empty_.notify_all();
   }
@@ -199,6 +234,8 @@ class IngestQueue {
     return items_.size();
   }
   size_t capacity() const { return capacity_; }
+  // The records the waiting producers may hold: capacity() less the datagrams' reserve.
+  size_t waiting_capacity() const { return waiting_capacity_; }
   size_t max_datagram_bytes() const { return max_datagram_bytes_; }
   // Bytes() of every queued item, datagrams included.
   size_t bytes() const {
@@ -217,24 +254,38 @@ class IngestQueue {
     return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
   }
   bool HasRoom(size_t bytes) const {
-    return items_.size() < capacity_ && (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
+    return items_.size() < capacity_ && waiting_items_ < waiting_capacity_ &&
+           (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
   }
   void PushLocked(IngestItem& item, size_t bytes) {
     items_.push_back(std::move(item));
     bytes_ += bytes;
+    ++waiting_items_;
+    PublishLocked();
     not_empty_.notify_one();
+  }
+  // Copies what DatagramRefusalHint reads; called under the lock after every change.
+  void PublishLocked() {
+    size_hint_.store(items_.size(), std::memory_order_relaxed);
+    datagram_bytes_hint_.store(datagram_bytes_, std::memory_order_relaxed);
   }
 
   const size_t capacity_;
   const size_t max_bytes_;
   const size_t max_datagram_bytes_;
+  const size_t waiting_capacity_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   IngestFifo items_;
   size_t bytes_ = 0;           // Bytes() of the queued items that could wait (Push, PushSome)
   size_t datagram_bytes_ = 0;  // Bytes() of the queued datagrams (TryPush)
+  size_t waiting_items_ = 0;   // the queued items that could wait
   bool closed_ = false;
+  // Copies of items_.size(), datagram_bytes_ and closed_ for DatagramRefusalHint.
+  std::atomic<size_t> size_hint_{0};
+  std::atomic<size_t> datagram_bytes_hint_{0};
+  std::atomic<bool> closed_hint_{false};
 };
 
 }  // namespace seccloud::socd

@@ -6,7 +6,9 @@
 // sender through TCP flow control); UDP datagrams that find the queue full (its records, or the
 // queued datagrams' bytes) are dropped, counted by input and tenant
 // (seccloud_soc_dropped_total{source,tenant}) and reported as a problem at most once a minute:
-// the first drop at once, the drops after it once the minute has passed.
+// the first drop at once, the drops after it once the minute has passed. Datagrams the kernel
+// drops (the socket's receive buffer full) are counted by SO_RXQ_OVFL
+// (seccloud_soc_kernel_dropped_total{source}) and reported with them.
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -34,6 +35,9 @@ constexpr size_t kQueueBytes = size_t{32} << 20;
 // bounds them: 200,000 × (64 KiB + a 280-byte item) is ~12.3 GiB. 64 MiB is ~115,000 syslog
 // datagrams of 300 bytes (~580 counted each) or ~1,000 of the largest.
 constexpr size_t kDatagramBytes = size_t{64} << 20;
+// With a udp input, 1/kDatagramReserveShare of soc.queue_records is kept for datagrams: the
+// inputs that can wait fill at most the rest.
+constexpr size_t kDatagramReserveShare = 4;
 
 soc::AlertPolicy PolicyOf(const SocConfig& sc) {
   soc::AlertPolicy p;
@@ -140,7 +144,13 @@ int RunSocService(const std::filesystem::path& config_path) {
   if (!checkpoints) return fail(checkpoints.error().ToString());
 
   MetricsRegistry& m = host.metrics();
-  IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes);
+  // With a udp input a quarter of the record slots is kept for datagrams (src/socd/README.md): a
+  // spool tailer catching up under a low soc.queue_records held them all, and UDP lost everything.
+  const bool udp = std::any_of(sc.inputs.begin(), sc.inputs.end(), [](const SocInputConfig& c) {
+    return c.protocol == SocInputConfig::Protocol::kUdp;
+  });
+  IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes,
+                    udp ? sc.queue_records / kDatagramReserveShare : 0);
   m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
                      [&queue] { return static_cast<double>(queue.size()); });
   const ProblemSink problem = IngestProblemSink(host.events(), /*may_wait=*/true);

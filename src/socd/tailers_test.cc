@@ -418,6 +418,78 @@ TEST(IngestQueueTest, DatagramsAreBoundedByTheirOwnBytes) {
   EXPECT_EQ(why, DatagramRefusal::kClosed);
 }
 
+// R18, issue 5: the UDP receiver drops what DatagramRefusalHint refuses without making an item
+// of it; the hint refuses only what TryPush would refuse in the same state (it counts less than
+// an item takes), and follows pushes, pops and Close.
+TEST(IngestQueueTest, TheDatagramHintRefusesOnlyWhatTryPushWould) {
+  IngestItem probe;
+  probe.record.raw.assign(1000, 'x');
+  const size_t one = IngestQueue::Bytes(probe);
+  IngestQueue q(3, SIZE_MAX, 2 * one);
+  EXPECT_EQ(q.DatagramRefusalHint(60'000), DatagramRefusal::kNone);  // none queued: it fits
+  IngestItem d;
+  d.record.raw.assign(1000, 'd');
+  ASSERT_TRUE(q.TryPush(d));
+  EXPECT_EQ(q.DatagramRefusalHint(1000), DatagramRefusal::kNone);  // exactly at the bound
+  EXPECT_EQ(q.DatagramRefusalHint(one + 1 - sizeof(IngestItem)), DatagramRefusal::kBytes);
+  IngestItem over;
+  over.record.raw.assign(one + 1 - sizeof(IngestItem), 'o');
+  DatagramRefusal why = DatagramRefusal::kNone;
+  EXPECT_FALSE(q.TryPush(over, &why));
+  EXPECT_EQ(why, DatagramRefusal::kBytes);
+  IngestItem t1, t2;
+  t1.record.raw = t2.record.raw = "t";
+  ASSERT_TRUE(q.Push(t1, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(q.Push(t2, std::chrono::milliseconds(0)));
+  EXPECT_EQ(q.DatagramRefusalHint(1), DatagramRefusal::kRecords);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 1, std::chrono::milliseconds(0)));
+  EXPECT_EQ(q.DatagramRefusalHint(60'000), DatagramRefusal::kNone);  // the datagram went
+  q.Close();
+  EXPECT_EQ(q.DatagramRefusalHint(1), DatagramRefusal::kClosed);
+}
+
+// R18, issue 5: with soc.queue_records set low, a spool tailer catching up (or a TCP sender with
+// a backlog) filled every record slot, so every UDP datagram was dropped until it caught up.
+// With a reserve, the waiting producers stop short of it and datagrams still get in.
+TEST(IngestQueueTest, WaitingProducersLeaveTheDatagramsReserveFree) {
+  IngestQueue q(1000, SIZE_MAX, SIZE_MAX, 250);
+  EXPECT_EQ(q.waiting_capacity(), 750u);
+  std::vector<IngestItem> spool(1000);
+  for (auto& item : spool) item.record.raw = "spool line";
+  size_t next = 0;
+  ASSERT_TRUE(q.PushSome(spool, &next));
+  EXPECT_EQ(next, 750u);
+  IngestItem waiting;
+  waiting.record.raw = "tcp line";
+  EXPECT_FALSE(q.Push(waiting, std::chrono::milliseconds(0)));
+  int datagrams = 0;
+  DatagramRefusal why = DatagramRefusal::kNone;
+  for (int i = 0; i < 300; ++i) {
+    IngestItem d;
+    d.record.raw = "datagram";
+    if (q.TryPush(d, &why)) ++datagrams;
+  }
+  EXPECT_EQ(datagrams, 250);
+  EXPECT_EQ(why, DatagramRefusal::kRecords);
+  // Popping datagrams does not let the waiting producers past their share; popping theirs does.
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 760, std::chrono::milliseconds(0)));  // 750 spool, 10 datagrams
+  ASSERT_TRUE(q.PushSome(spool, &next));
+  EXPECT_EQ(next, 1000u);
+  EXPECT_EQ(q.size(), 240u + 250u);
+  // Datagrams may take every slot.
+  IngestQueue all(10, SIZE_MAX, SIZE_MAX, 3);
+  for (int i = 0; i < 10; ++i) {
+    IngestItem d;
+    d.record.raw = "datagram";
+    EXPECT_TRUE(all.TryPush(d)) << i;
+  }
+  // A reserve of the whole capacity still leaves the waiting producers one slot.
+  IngestQueue tiny(4, SIZE_MAX, SIZE_MAX, 10);
+  EXPECT_EQ(tiny.waiting_capacity(), 1u);
+}
+
 // The queue's FIFO is chunked (64 items a chunk): order and counts hold across chunk boundaries,
 // with pushes and pops interleaved, and an emptied queue takes items again.
 TEST(IngestQueueTest, KeepsOrderAcrossChunks) {
