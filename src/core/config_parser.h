@@ -647,6 +647,25 @@ class ConfigParser {
     return e.value_or(Endpoint{});
   }
 
+  // A whole number in [min, max], written in decimal digits (no unit, sign or suffix).
+  uint64_t Whole(const Located& n, const std::string& path, uint64_t min, uint64_t max) {
+    std::string s = String(n, path);
+    if (!n.node.IsScalar()) return min;
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
+      AddError(MarkOf(n), path, Quote(s) + " is not a whole number");
+      return min;
+    }
+    if (v < min || v > max) {
+      AddError(MarkOf(n), path,
+               Quote(s) + " is out of range (" + std::to_string(min) + " to " +
+                   std::to_string(max) + ")");
+      return std::clamp(v, min, max);
+    }
+    return v;
+  }
+
   uint64_t Size(const Located& n, const std::string& path, uint64_t min, uint64_t max) {
     std::string s = String(n, path);
     if (!n.node.IsScalar()) return min;

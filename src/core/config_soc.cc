@@ -84,10 +84,10 @@ SocInputConfig ConfigParser::ParseSocInput(const Located& n, const std::string& 
 }
 
 void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig& out) {
-  if (!ExpectMap(
-          n, path,
-          {"enabled", "store", "alerts", "api", "spools", "inputs", "rules", "intel", "retention",
-           "alerting", "queue_records", "placeholders", "tenant_placeholders", "expected"}))
+  if (!ExpectMap(n, path,
+                 {"enabled", "store", "alerts", "api", "spools", "inputs", "rules", "intel",
+                  "retention", "alerting", "queue_records", "ingest_level", "placeholders",
+                  "tenant_placeholders", "expected"}))
     return;
   out.enabled = true;
   if (auto v = Field(n, path, "enabled")) out.enabled = Bool(*v, path + ".enabled");
@@ -318,6 +318,8 @@ void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig
   }
   if (out.api_cli_token.empty() && !out.alerts_db.empty())
     out.api_cli_token = out.alerts_db.parent_path() / "api-cli.token";
+  if (auto v = Field(n, path, "ingest_level"))
+    out.ingest_level = static_cast<int>(Whole(*v, path + ".ingest_level", 0, 22));
   if (auto v = Field(n, path, "queue_records"))
     out.queue_records = static_cast<uint32_t>(Size(*v, path + ".queue_records", 1'000, 10'000'000));
 }

@@ -45,7 +45,8 @@ TEST(ConfigSocTest, FullSection) {
       "  intel: [{name: c2, path: intel/c2-iocs.txt, format: c2-iocs, level: critical}]\n"
       "  retention: {default: 1826d, proxy: 400d}\n"
       "  alerting: {group_window: 10m, critical_tenants: [tsu], critical_assets: [10.1.9.0/24]}\n"
-      "  queue_records: 50000\n");
+      "  queue_records: 50000\n"
+      "  ingest_level: 0\n");
   ASSERT_TRUE(r) << Errors(r);
   const SocConfig& s = (*r)->soc;
   EXPECT_TRUE(s.enabled);
@@ -69,6 +70,7 @@ TEST(ConfigSocTest, FullSection) {
   EXPECT_EQ(s.critical_tenants, (std::vector<std::string>{"tsu"}));
   ASSERT_EQ(s.critical_assets.size(), 1u);
   EXPECT_EQ(s.queue_records, 50000u);
+  EXPECT_EQ(s.ingest_level, 0);
 }
 
 TEST(ConfigSocTest, AbsentSectionIsDisabledAndDefaultsToAllSpools) {
@@ -97,6 +99,7 @@ TEST(ConfigSocTest, EveryMistakeHasItsPlace) {
       "    - {name: e, protocol: tls, listen: 127.0.0.1:4}\n"
       "  intel: [{name: x, path: p, format: f, level: severe}]\n"
       "  retention: {proxy: 12h, Bad Class: 30d}\n"
+      "  ingest_level: 23\n"
       "  colour: blue\n");
   ASSERT_FALSE(r);
   const std::string e = Errors(r);
@@ -113,6 +116,7 @@ TEST(ConfigSocTest, EveryMistakeHasItsPlace) {
   EXPECT_THAT(e, HasSubstr("soc.intel[0].level: \"severe\" is not informational"));
   EXPECT_THAT(e, HasSubstr("soc.retention.proxy: \"12h\" is out of range"));
   EXPECT_THAT(e, HasSubstr("\"Bad Class\" is not a data class"));
+  EXPECT_THAT(e, HasSubstr("soc.ingest_level: \"23\" is out of range (0 to 22)"));
   EXPECT_THAT(e, HasSubstr("soc.colour: unknown key"));
 }
 
@@ -217,6 +221,24 @@ TEST(ConfigSocTest, ExpectedSystemsPerTenant) {
   EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.r[1]: an expected entity is one value"));
   EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.r[2]: an expected entity is one value"));
   EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.q: expected a sequence"));
+}
+
+TEST(ConfigSocTest, IngestLevelIsAWholeNumber) {
+  auto r = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api: 127.0.0.1:9000\n"
+      "  ingest_level: 1MiB\n");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(Errors(r), HasSubstr("soc.ingest_level: \"1MiB\" is not a whole number"));
+  auto d = Load(
+      "soc:\n"
+      "  store: s\n"
+      "  alerts: a.db\n"
+      "  api: 127.0.0.1:9000\n");
+  ASSERT_TRUE(d) << Errors(d);
+  EXPECT_EQ((*d)->soc.ingest_level, 1);
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ struct SocConfig {
   std::vector<std::string> critical_tenants;            // severity +1
   std::vector<IpPrefix> critical_assets;                // severity +1
   uint32_t queue_records = 200'000;  // records buffered between receivers and the store
+  int ingest_level = 1;  // zstd level of the store's ingest blocks; 0: stored (Compact redoes them)
   bool operator==(const SocConfig&) const = default;
 };
 

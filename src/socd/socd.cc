@@ -110,6 +110,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   so.directory = sc.store_dir;
   so.normalize = soc::Normalize;
   so.default_retention_days = static_cast<int>(sc.retention_default_days);
+  so.ingest_level = sc.ingest_level;
   for (const auto& [cls, days] : sc.retention_days) so.retention_days[cls] = static_cast<int>(days);
   auto store_or = soc::OpenEmbeddedStore(std::move(so));
   if (!store_or) return fail(store_or.error().ToString());
