@@ -418,6 +418,10 @@ int Main(int argc, char** argv) {
       o.bloom_bits = std::stod(next());
     } else if (a == "--ingest-level") {
       o.ingest_level = std::stoi(next());
+      if (o.ingest_level < 0) {
+        std::fprintf(stderr, "--ingest-level: %d is not 0 (stored) to 22\n", o.ingest_level);
+        return 2;
+      }
     } else if (a == "--batch") {
       o.batch = std::stoul(next());
     } else if (a == "--max-rules") {
@@ -451,7 +455,7 @@ int Main(int argc, char** argv) {
   so.normalize = [](soc::Record& r) { soc::Normalize(r); };
   so.sync = o.sync;
   if (o.bloom_bits >= 0) so.bloom_bits_per_token = o.bloom_bits;
-  if (o.ingest_level >= 0) so.ingest_level = o.ingest_level;
+  if (o.ingest_level != -1) so.ingest_level = o.ingest_level;  // the store refuses < 0
   std::printf("store: %s, Bloom filters %.2f bits per token\n", store_dir.c_str(),
               so.bloom_bits_per_token);
   if (o.search_only) {

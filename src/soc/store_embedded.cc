@@ -753,11 +753,15 @@ Status EmbeddedStore::Open() {
   if (!options_.normalize) {
     return MakeError(Errc::kInvalidArgument, "the log store needs a Normalizer");
   }
+  if (options_.ingest_level < kStoredLevel || options_.ingest_level > 22) {
+    return MakeError(Errc::kInvalidArgument, "log store option ingest_level " +
+                                                 std::to_string(options_.ingest_level) +
+                                                 " is outside 0 (stored) to 22");
+  }
   if (options_.block_records == 0 || options_.archive_block_records == 0 ||
       options_.block_raw_bytes > (size_t{128} << 20) ||
-      options_.archive_block_raw_bytes > (size_t{128} << 20) ||
-      options_.ingest_level < kStoredLevel || options_.ingest_level > 22 ||
-      options_.archive_level < 1 || options_.archive_level > 22 ||
+      options_.archive_block_raw_bytes > (size_t{128} << 20) || options_.archive_level < 1 ||
+      options_.archive_level > 22 ||
       !(options_.bloom_bits_per_token >= 1 && options_.bloom_bits_per_token <= 64) ||
       !(options_.archive_bloom_bits_per_token >= 1 &&
         options_.archive_bloom_bits_per_token <= 64)) {

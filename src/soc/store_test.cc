@@ -457,6 +457,27 @@ TEST_F(StoreTest, StoredIngestBlocksReadBackAndCompact) {
   same(Find("*", opts));
   ASSERT_TRUE(store_->Flush());
   EXPECT_GE(store_->Stats().blocks, 5u);  // block_records 64: sealed blocks, read from disk
+  {  // every sealed block on disk is stored: meta level 0, a body no smaller than its content
+    namespace si = store_internal;
+    size_t checked = 0;
+    for (const auto& path : FilesEndingWith(".blk")) {
+      std::ifstream f(path, std::ios::binary);
+      const std::string bytes{std::istreambuf_iterator<char>(f), {}};
+      for (size_t at = si::kFileHeaderBytes; at < bytes.size();) {
+        si::BlockMeta m;
+        std::string why;
+        const std::string_view b = std::string_view(bytes).substr(at);
+        ASSERT_TRUE(si::ParseBlockHeader(b.substr(0, si::kBlockHeaderBytes), &m, &why)) << why;
+        ASSERT_TRUE(si::ParseBlockMeta(b.substr(si::kBlockHeaderBytes, m.meta_len), &m, &why))
+            << why;
+        EXPECT_EQ(m.level, 0u);
+        EXPECT_GT(m.body_len, m.body_raw_len);
+        at += m.end();
+        ++checked;
+      }
+    }
+    EXPECT_EQ(checked, store_->Stats().blocks);
+  }
   Open(o);
   same(Find("*", opts));
   EXPECT_EQ(Find("s3", opts).size(), 40u);
@@ -474,7 +495,12 @@ TEST_F(StoreTest, StoredIngestBlocksReadBackAndCompact) {
     auto bad = Options();
     bad.directory = dir_ / "other";
     bad.ingest_level = level;
-    EXPECT_FALSE(OpenEmbeddedStore(bad)) << level;
+    auto refused = OpenEmbeddedStore(bad);
+    ASSERT_FALSE(refused) << level;
+    EXPECT_EQ(refused.error().code, Errc::kInvalidArgument);
+    EXPECT_NE(refused.error().ToString().find("ingest_level " + std::to_string(level)),
+              std::string::npos)
+        << refused.error().ToString();
   }
 }
 
@@ -482,6 +508,7 @@ TEST_F(StoreTest, StoredIngestBlocksReadBackAndCompact) {
 // files: Compact() reads the stored frames as it reads compressed ones.
 TEST_F(StoreTest, CompactOfStoredAndCompressedIngestBlocksIsByteIdentical) {
   std::map<fs::path, std::string> files[2];
+  uint64_t before_compact[2] = {0, 0};  // the two inputs differ: level 0's blocks are larger
   for (int level : {0, 1}) {
     auto o = Options();
     o.directory = dir_ / ("level" + std::to_string(level));
@@ -498,6 +525,10 @@ TEST_F(StoreTest, CompactOfStoredAndCompressedIngestBlocksIsByteIdentical) {
       ASSERT_TRUE((*store)->Append(batch, {}));
     }
     ASSERT_TRUE((*store)->Flush());
+    for (const auto& e : fs::recursive_directory_iterator(o.directory / "data")) {
+      if (e.is_regular_file() && e.path().extension() == ".blk")
+        before_compact[level] += e.file_size();
+    }
     ASSERT_TRUE((*store)->Compact(kT0 + 3 * kDay));
     store->reset();
     for (const auto& e : fs::recursive_directory_iterator(o.directory / "data")) {
@@ -507,6 +538,7 @@ TEST_F(StoreTest, CompactOfStoredAndCompressedIngestBlocksIsByteIdentical) {
           std::string(std::istreambuf_iterator<char>(in), {});
     }
   }
+  EXPECT_GT(before_compact[0], before_compact[1]);
   EXPECT_GE(files[0].size(), 3u);
   EXPECT_EQ(files[0], files[1]);
 }
