@@ -45,6 +45,7 @@
 #include "proxy/block_page.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
+#include "proxy/read_watch.h"
 #include "proxy/request_target.h"
 #include "proxy/tcp_relay.h"
 #include "proxy/upload_scan.h"
@@ -1187,88 +1188,6 @@ asio::awaitable<boost::system::error_code> RelaySizedBody(
   }
   co_return boost::system::error_code{};
 }
-
-// The deadline of a read on a plain socket — a plain client's wait between kept-alive requests
-// (timeouts.client_idle), an upstream's response header (timeouts.upstream_header) — without a
-// timer armed and cancelled per read as Beast's tcp_stream does per operation: the cancel
-// completes through the scheduler, which polls epoll once more for it (one epoll_wait with
-// timeout 0 per request and per watched read). One timer per watch (per connection of a client)
-// wakes no later than the deadline — at the deadline of the read in progress, or one span after
-// it last looked when no read is in progress (a read begun later cannot end sooner, unless a
-// reload shortened the span: Begin then moves the timer) — and cancels the socket's reads if the
-// read is still in progress and due, as Beast's timeout would end it: the read ends with
-// operation_aborted and TimedOut() says why. The socket given to Begin must outlive the read
-// (End is called before it goes). Single-threaded: the session's io_context only.
-class ReadWatch {
- public:
-  explicit ReadWatch(asio::io_context& io) : state_(std::make_shared<State>(io)) {}
-  ~ReadWatch() {
-    state_->closed = true;
-    state_->socket = nullptr;
-    if (state_->running) state_->timer.cancel();
-  }
-  ReadWatch(const ReadWatch&) = delete;
-  ReadWatch& operator=(const ReadWatch&) = delete;
-
-  // A read on `socket` begins; it may last `span`.
-  void Begin(tcp::socket& socket, milliseconds span) {
-    State& s = *state_;
-    s.socket = &socket;
-    s.span = span;
-    s.deadline = Clock::now() + span;
-    s.waiting = true;
-    s.timed_out = false;
-    if (!s.running) {
-      s.running = true;
-      s.timer.expires_at(s.deadline);
-      asio::co_spawn(s.timer.get_executor(), Watch(state_), asio::detached);
-    } else if (s.deadline < s.timer.expiry()) {
-      s.timer.expires_at(s.deadline);  // wakes Watch, which re-arms for the new deadline
-    }
-  }
-  void End() {
-    state_->waiting = false;
-    state_->socket = nullptr;
-  }
-  // The read that ended with operation_aborted was cancelled at its deadline.
-  bool TimedOut(const boost::system::error_code& ec) const {
-    return ec == asio::error::operation_aborted && state_->timed_out;
-  }
-
- private:
-  struct State {
-    explicit State(asio::io_context& io) : timer(io) {}
-    asio::steady_timer timer;
-    tcp::socket* socket = nullptr;  // the read's, while one is in progress
-    Clock::duration span{};
-    Clock::time_point deadline;
-    bool waiting = false;
-    bool timed_out = false;
-    bool running = false;
-    bool closed = false;  // the watch's owner has gone
-  };
-
-  static asio::awaitable<void> Watch(std::shared_ptr<State> s) {
-    while (!s->closed) {
-      co_await s->timer.async_wait(kTuple);  // also ends when Begin moved the timer
-      if (s->closed) break;
-      const auto now = Clock::now();
-      if (s->waiting && now >= s->deadline && s->socket != nullptr) {
-        boost::system::error_code ignored;
-        s->socket->cancel(ignored);  // the read ends with operation_aborted
-        // `waiting` stays set until End(): a composed read (async_read_header) whose next
-        // read_some had completed already — its result queued behind this timer — is not
-        // reached by the cancel and goes on reading; the timer, re-armed at the past deadline,
-        // fires on the next turn and cancels again, until the read ends and End() is called.
-        s->timed_out = true;
-      }
-      s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
-    }
-    s->running = false;
-  }
-
-  std::shared_ptr<State> state_;
-};
 
 // A client request made ready for the upstream, and what the response relay needs to know of
 // the client's side.
