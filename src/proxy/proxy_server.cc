@@ -160,6 +160,13 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return "the chunked body's trailer fields are larger than max_header_size";
   if (ec == http::error::header_limit && p.field_too_long())
     return "a trailer field is longer than 65,533 bytes";
+  const std::string who = isRequest ? "the client" : "the upstream";
+  if (ec == http::error::partial_message)
+    return who + " closed the connection before the end of the body";
+  if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
+    return who + "'s chunked body is not valid (" + ec.message() + ")";
+  if (!isRequest && ec == beast::error::timeout)
+    return "the upstream sent nothing of the body for timeouts.body_idle";
   return ec.message();
 }
 
@@ -827,9 +834,14 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
     Deadline(upstream, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
     if (ec == http::error::need_buffer) ec = {};
-    // Nothing went to the client yet: a trailer refused here is answered with a 502.
-    if (TrailerRefused(ec)) x.responded = false;
-    if (ec) co_return ec;
+    if (ec) {
+      // Nothing went to the client yet (the body is held for the scan): any failure of the
+      // body's read — a trailer refused, a bad chunk, the origin closing mid-body, a stall — is
+      // answered with a 502 (504 for the stall), not with the connection closed on nothing.
+      x.responded = false;
+      if (ec == beast::error::timeout) x.failure_status = 504;
+      co_return ec;
+    }
     body.append(chunk.get(), kRelayChunk - res.body().size);
     oversize = body.size() > step.config->max_size;
   }

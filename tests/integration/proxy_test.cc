@@ -180,7 +180,8 @@ class ProxyTest : public integration::ProxyFixture {
 
   void StopServices() override { StopProcess(supervisor_pid_, "supervisor", false); }
 
-  std::string Config(const std::string& proxy_extra = "") const {
+  // `rest`: top-level sections after `proxy:` (scan: for the malware step).
+  std::string Config(const std::string& proxy_extra = "", const std::string& rest = "") const {
     return RenderConfig({
         .supervisor = "  restart_backoff: {initial: 100ms, max: 400ms}\n"
                       "  stable_after: 30s\n"
@@ -193,6 +194,7 @@ class ProxyTest : public integration::ProxyFixture {
                  "  max_headers: 30\n"
                  "  timeouts: {client_header: 1s}\n" +
                  proxy_extra,
+        .rest = rest,
     });
   }
 
@@ -959,6 +961,72 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
               HasSubstr("the chunked body's trailer fields are larger than max_header_size"));
 
   for (int i = 0; i < 4; ++i) ExpectStillServes();
+  EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+}
+
+// The scanning path (proxy.scan on, a body below max_size): the body is held for the scan
+// before anything of the response goes to the client, so a failure of its read is answered with
+// a 502 and the reason, not with the connection closed on nothing. No scand runs: none of these
+// bodies is read whole, so no scan is asked for (on_error: allow lets the checks afterwards
+// through unscanned). Before the mend only the refused trailers got their 502 (086b444); a bad
+// chunk size and an origin closing mid-body closed the client's connection with nothing sent.
+TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
+  std::string config = Config("  scan: {max_size: 1048576, on_error: allow}\n",
+                              "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                  std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n");
+  // The default max_header_size, 64 KiB, as in the plain path's trailer test.
+  const std::string limit = "  max_header_size: 8192\n";
+  ASSERT_NE(config.find(limit), std::string::npos);
+  config.erase(config.find(limit), limit.size());
+  ProxyFixture::StartProxy(config);
+  const std::string head_chunked =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    std::string path;
+    std::string response;  // the origin sends this, then closes
+    std::string why;       // in the event's error.message and on the page
+  };
+  const std::vector<Case> cases = {
+      {"/scan-long-trailer-field",
+       ChunkedResponseWithTrailer("hello", "X-Trailer: " + std::string(70 * 1024, 't') + "\r\n"),
+       "a trailer field is longer than 65,533 bytes"},
+      {"/scan-many-trailer-fields", ChunkedResponseWithTrailer("hello", ManyTrailerFields()),
+       "the chunked body's trailer fields are larger than max_header_size"},
+      {"/scan-bad-chunk-size", head_chunked + "5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n",
+       "the upstream's chunked body is not valid"},
+      {"/scan-closed-mid-body",
+       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n" +
+           std::string(30000, 'x'),
+       "the upstream closed the connection before the end of the body"},
+      {"/scan-closed-mid-chunk", head_chunked + "1000\r\n" + std::string(2000, 'y'),
+       "the upstream closed the connection before the end of the body"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, k](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, k.response);
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(k.path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    auto r = c->ReadResponse();
+    origin_thread_.join();
+    if (!r) {  // not ASSERT: the other cases still run
+      ADD_FAILURE() << "no response: " << c->error();
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), 502u);
+    // The page gives the reason (HTML-escaped: the part after an apostrophe is compared).
+    const size_t quote = k.why.rfind('\'');
+    EXPECT_THAT(r->body(), HasSubstr(quote == std::string::npos ? k.why : k.why.substr(quote + 1)));
+    EXPECT_THAT(r->body(), ::testing::Not(HasSubstr("hello")));
+    EXPECT_FALSE(r->keep_alive());
+    json::object e = EventFor(SlowPeerUrl(k.path));
+    EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+    EXPECT_EQ(Str(e, "event.action"), "failed");
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr(k.why));
+  }
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
 }
 
