@@ -67,6 +67,8 @@ static_assert(kRelayChunk == RelayChunk::kSize);
 // Room for the first read of a response: Beast reads max(512, free capacity) bytes, so an empty
 // buffer would take even a small response's header and body in several recv (or SSL_read) calls.
 constexpr size_t kResponseFirstRead = 16 * 1024;
+// Interim (1xx) responses one exchange passes on before the final one (see ForwardOnce).
+constexpr unsigned kMaxInterimResponses = 16;
 
 // Beast's parser, refusing a header field whose name or value Beast's fields cannot hold.
 // basic_fields keeps their lengths in 16 bits and throws std::length_error for a longer one —
@@ -1277,6 +1279,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
   // start the wait again, an origin sending one a little more often than upstream_header would
   // hold the exchange open without end.
   const auto header_deadline = Clock::now() + pc.timeouts.upstream_header;
+  unsigned interim_count = 0;
   while (true) {
     const auto header_left = std::chrono::ceil<milliseconds>(header_deadline - Clock::now());
     if (header_left <= milliseconds::zero()) {
@@ -1328,6 +1331,14 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     const int status = static_cast<int>(res.result_int());
     if (status >= 100 && status < 200 && status != 101) {
       // Interim responses (100 Continue, 103 Early Hints) pass through; the final one follows.
+      // At most kMaxInterimResponses: an origin streaming 1xx within the header's deadline
+      // would have the proxy write each to the client, and none is ever needed by the dozen.
+      // Past it the exchange ends with a 502 (no final response went out yet).
+      if (++interim_count > kMaxInterimResponses) {
+        x.error = "the upstream sent more than " + std::to_string(kMaxInterimResponses) +
+                  " interim (1xx) responses";
+        co_return x;
+      }
       // By its number: Beast 1.81 knows no 103 (status::unknown), which wrote "HTTP/1.1 0".
       http::response<http::empty_body> interim;
       interim.version(client_version);
@@ -1336,7 +1347,17 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       for (const auto& f : res.base()) interim.insert(f.name_string(), f.value());
       StripHopByHop(interim.base());
       Deadline(client, pc.timeouts.body_idle);
-      co_await http::async_write(client, interim, kTuple);
+      auto [iec, in] = co_await http::async_write(client, interim, kTuple);
+      if (iec) {
+        // The client is gone (or stalled past body_idle): nothing more can reach it. Part of
+        // a response may have gone out, so no 502 follows; the upstream connection is dropped
+        // (its final response is not read).
+        x.responded = true;
+        log.status = status;
+        x.error = "writing an interim (" + std::to_string(status) +
+                  ") response to the client failed: " + iec.message();
+        co_return x;
+      }
       continue;
     }
     const bool upstream_keep = res.keep_alive();

@@ -72,6 +72,14 @@ class RawClient {
   }
   bool ok() const { return fd_ >= 0; }
   const std::string& error() const { return error_; }
+  // Closes with an RST (SO_LINGER 0): the proxy's next write to this connection fails at once.
+  void Reset() {
+    if (fd_ < 0) return;
+    const linger l{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd_);
+    fd_ = -1;
+  }
 
   bool Send(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -863,6 +871,79 @@ TEST_F(ProxyBigHeaderTest, InterimResponsesDoNotExtendTheHeaderDeadline) {
   json::object e = EventFor(SlowPeerUrl("/hints-forever"));
   EXPECT_EQ(Int(e, "http.response.status_code"), 504);
   EXPECT_EQ(Str(e, "error.message"), "the upstream sent no response in time");
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
+}
+
+// An origin that sends interim responses without end, quickly (within the header's deadline):
+// the proxy passes on 16 and then answers 502, the event says why, and it drops the upstream
+// connection. Before the cap all of them went to the client (40 here) and the final 200 too.
+TEST_F(ProxyBigHeaderTest, InterimResponsesPastTheCapEndTheExchangeWith502) {
+  ProxyFixture::StartProxy(Config());
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this, origin_saw_close](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    const std::string hints = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+    std::string all;
+    for (int i = 0; i < 40; ++i) all += hints;
+    SendAll(fd, all + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    pollfd pfd{fd, POLLIN, 0};
+    char c;
+    *origin_saw_close = poll(&pfd, 1, 5000) == 1 && recv(fd, &c, 1, 0) <= 0;
+  }));
+  auto c = Raw();
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/hints-many") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  unsigned status = 0;
+  int interim = 0;
+  while (true) {
+    auto r = c->ReadResponse(false, 15s);
+    ASSERT_TRUE(r) << c->error();
+    status = r->result_int();
+    if (status != 103) break;
+    ++interim;
+  }
+  origin_thread_.join();
+  EXPECT_EQ(interim, 16);
+  EXPECT_EQ(status, 502u);
+  EXPECT_TRUE(*origin_saw_close) << "the proxy kept the upstream connection open";
+  json::object e = EventFor(SlowPeerUrl("/hints-many"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+  EXPECT_EQ(Str(e, "error.message"), "the upstream sent more than 16 interim (1xx) responses");
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
+}
+
+// A client that is gone when its interim response is written: the proxy stops there, says so in
+// the event and drops the upstream connection without waiting for the final response. Before,
+// the write's error was ignored and the proxy waited for the origin's final response (here held
+// back 3 s) only to fail writing that too.
+TEST_F(ProxyBigHeaderTest, AnInterimResponseTheClientCannotTakeEndsTheExchange) {
+  ProxyFixture::StartProxy(Config());
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  auto client_gone = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(
+      StartSlowPeerOrigin(64 * 1024, [this, origin_saw_close, client_gone](int fd) {
+        origin_read_ = ReadHeaderBytes(fd);
+        for (int i = 0; i < 100 && !*client_gone; ++i) std::this_thread::sleep_for(20ms);
+        std::this_thread::sleep_for(200ms);  // the reset reaches the proxy's socket
+        SendAll(fd, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+        pollfd pfd{fd, POLLIN, 0};
+        char c;
+        *origin_saw_close = poll(&pfd, 1, 3000) == 1 && recv(fd, &c, 1, 0) <= 0;
+        SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+      }));
+  {
+    auto c = Raw();
+    ASSERT_TRUE(
+        c->Send("GET " + SlowPeerUrl("/hints-gone") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    std::this_thread::sleep_for(300ms);  // the request reaches the origin
+    c->Reset();                          // an RST: the proxy's next write fails at once
+    *client_gone = true;
+  }
+  origin_thread_.join();
+  EXPECT_TRUE(*origin_saw_close) << "the proxy waited for the final response";
+  json::object e = EventFor(SlowPeerUrl("/hints-gone"));
+  EXPECT_THAT(Str(e, "error.message"),
+              HasSubstr("writing an interim (103) response to the client failed"));
   for (int i = 0; i < 2; ++i) ExpectStillServes();
 }
 
