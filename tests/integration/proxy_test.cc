@@ -947,6 +947,33 @@ TEST_F(ProxyBigHeaderTest, AnInterimResponseTheClientCannotTakeEndsTheExchange) 
   for (int i = 0; i < 2; ++i) ExpectStillServes();
 }
 
+// An HTTP/1.0 client reads a response without Content-Length to the connection's close, so a
+// body the origin cut short (its Content-Length, or chunked without the last chunk) looks whole
+// to it: the access event is where the cut shows.
+TEST_F(ProxyBigHeaderTest, ABodyCutShortForAnHttp10ClientIsSaidCutInTheEvent) {
+  ProxyFixture::StartProxy(Config());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/cut-sized-10",
+       "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(30000, 'x')},
+      {"/cut-chunked-10",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n"},
+  };
+  for (const auto& [path, response] : cases) {
+    SCOPED_TRACE(path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, response](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, response);
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(path) + " HTTP/1.0\r\n" + SlowPeerHost() + "\r\n"));
+    EXPECT_TRUE(c->WaitClosed(15s)) << c->error();
+    origin_thread_.join();
+    json::object e = EventFor(SlowPeerUrl(path));
+    // The sized body's cut reads "End of file", the chunked one's names the early close.
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr("relaying the response failed"));
+  }
+}
+
 // A chunked response (until close) whose one chunk is `body` and whose trailer is `trailer`
 // (field lines, each ending in CRLF).
 std::string ChunkedResponseWithTrailer(const std::string& body, const std::string& trailer) {
