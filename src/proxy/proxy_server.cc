@@ -45,6 +45,7 @@
 #include "proxy/block_page.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy.h"
+#include "proxy/read_watch.h"
 #include "proxy/request_target.h"
 #include "proxy/tcp_relay.h"
 #include "proxy/upload_scan.h"
@@ -66,6 +67,8 @@ static_assert(kRelayChunk == RelayChunk::kSize);
 // Room for the first read of a response: Beast reads max(512, free capacity) bytes, so an empty
 // buffer would take even a small response's header and body in several recv (or SSL_read) calls.
 constexpr size_t kResponseFirstRead = 16 * 1024;
+// Interim (1xx) responses one exchange passes on before the final one (see ForwardOnce).
+constexpr unsigned kMaxInterimResponses = 16;
 
 // Beast's parser, refusing a header field whose name or value Beast's fields cannot hold.
 // basic_fields keeps their lengths in 16 bits and throws std::length_error for a longer one —
@@ -159,6 +162,13 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return "the chunked body's trailer fields are larger than max_header_size";
   if (ec == http::error::header_limit && p.field_too_long())
     return "a trailer field is longer than 65,533 bytes";
+  const std::string who = isRequest ? "the client" : "the upstream";
+  if (ec == http::error::partial_message)
+    return who + " closed the connection before the end of the body";
+  if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
+    return who + "'s chunked body is not valid (" + ec.message() + ")";
+  if (!isRequest && ec == beast::error::timeout)
+    return "the upstream sent nothing of the body for timeouts.body_idle";
   return ec.message();
 }
 
@@ -826,9 +836,14 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
     Deadline(upstream, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
     if (ec == http::error::need_buffer) ec = {};
-    // Nothing went to the client yet: a trailer refused here is answered with a 502.
-    if (TrailerRefused(ec)) x.responded = false;
-    if (ec) co_return ec;
+    if (ec) {
+      // Nothing went to the client yet (the body is held for the scan): any failure of the
+      // body's read — a trailer refused, a bad chunk, the origin closing mid-body, a stall — is
+      // answered with a 502 (504 for the stall), not with the connection closed on nothing.
+      x.responded = false;
+      if (ec == beast::error::timeout) x.failure_status = 504;
+      co_return ec;
+    }
     body.append(chunk.get(), kRelayChunk - res.body().size);
     oversize = body.size() > step.config->max_size;
   }
@@ -1188,88 +1203,6 @@ asio::awaitable<boost::system::error_code> RelaySizedBody(
   co_return boost::system::error_code{};
 }
 
-// The deadline of a read on a plain socket — a plain client's wait between kept-alive requests
-// (timeouts.client_idle), an upstream's response header (timeouts.upstream_header) — without a
-// timer armed and cancelled per read as Beast's tcp_stream does per operation: the cancel
-// completes through the scheduler, which polls epoll once more for it (one epoll_wait with
-// timeout 0 per request and per watched read). One timer per watch (per connection of a client)
-// wakes no later than the deadline — at the deadline of the read in progress, or one span after
-// it last looked when no read is in progress (a read begun later cannot end sooner, unless a
-// reload shortened the span: Begin then moves the timer) — and cancels the socket's reads if the
-// read is still in progress and due, as Beast's timeout would end it: the read ends with
-// operation_aborted and TimedOut() says why. The socket given to Begin must outlive the read
-// (End is called before it goes). Single-threaded: the session's io_context only.
-class ReadWatch {
- public:
-  explicit ReadWatch(asio::io_context& io) : state_(std::make_shared<State>(io)) {}
-  ~ReadWatch() {
-    state_->closed = true;
-    state_->socket = nullptr;
-    if (state_->running) state_->timer.cancel();
-  }
-  ReadWatch(const ReadWatch&) = delete;
-  ReadWatch& operator=(const ReadWatch&) = delete;
-
-  // A read on `socket` begins; it may last `span`.
-  void Begin(tcp::socket& socket, milliseconds span) {
-    State& s = *state_;
-    s.socket = &socket;
-    s.span = span;
-    s.deadline = Clock::now() + span;
-    s.waiting = true;
-    s.timed_out = false;
-    if (!s.running) {
-      s.running = true;
-      s.timer.expires_at(s.deadline);
-      asio::co_spawn(s.timer.get_executor(), Watch(state_), asio::detached);
-    } else if (s.deadline < s.timer.expiry()) {
-      s.timer.expires_at(s.deadline);  // wakes Watch, which re-arms for the new deadline
-    }
-  }
-  void End() {
-    state_->waiting = false;
-    state_->socket = nullptr;
-  }
-  // The read that ended with operation_aborted was cancelled at its deadline.
-  bool TimedOut(const boost::system::error_code& ec) const {
-    return ec == asio::error::operation_aborted && state_->timed_out;
-  }
-
- private:
-  struct State {
-    explicit State(asio::io_context& io) : timer(io) {}
-    asio::steady_timer timer;
-    tcp::socket* socket = nullptr;  // the read's, while one is in progress
-    Clock::duration span{};
-    Clock::time_point deadline;
-    bool waiting = false;
-    bool timed_out = false;
-    bool running = false;
-    bool closed = false;  // the watch's owner has gone
-  };
-
-  static asio::awaitable<void> Watch(std::shared_ptr<State> s) {
-    while (!s->closed) {
-      co_await s->timer.async_wait(kTuple);  // also ends when Begin moved the timer
-      if (s->closed) break;
-      const auto now = Clock::now();
-      if (s->waiting && now >= s->deadline && s->socket != nullptr) {
-        boost::system::error_code ignored;
-        s->socket->cancel(ignored);  // the read ends with operation_aborted
-        // `waiting` stays set until End(): a composed read (async_read_header) whose next
-        // read_some had completed already — its result queued behind this timer — is not
-        // reached by the cancel and goes on reading; the timer, re-armed at the past deadline,
-        // fires on the next turn and cancels again, until the read ends and End() is called.
-        s->timed_out = true;
-      }
-      s->timer.expires_at(s->waiting ? s->deadline : now + s->span);
-    }
-    s->running = false;
-  }
-
-  std::shared_ptr<State> state_;
-};
-
 // A client request made ready for the upstream, and what the response relay needs to know of
 // the client's side.
 struct Outbound {
@@ -1346,6 +1279,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
   // start the wait again, an origin sending one a little more often than upstream_header would
   // hold the exchange open without end.
   const auto header_deadline = Clock::now() + pc.timeouts.upstream_header;
+  unsigned interim_count = 0;
   while (true) {
     const auto header_left = std::chrono::ceil<milliseconds>(header_deadline - Clock::now());
     if (header_left <= milliseconds::zero()) {
@@ -1397,6 +1331,14 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     const int status = static_cast<int>(res.result_int());
     if (status >= 100 && status < 200 && status != 101) {
       // Interim responses (100 Continue, 103 Early Hints) pass through; the final one follows.
+      // At most kMaxInterimResponses: an origin streaming 1xx within the header's deadline
+      // would have the proxy write each to the client, and none is ever needed by the dozen.
+      // Past it the exchange ends with a 502 (no final response went out yet).
+      if (++interim_count > kMaxInterimResponses) {
+        x.error = "the upstream sent more than " + std::to_string(kMaxInterimResponses) +
+                  " interim (1xx) responses";
+        co_return x;
+      }
       // By its number: Beast 1.81 knows no 103 (status::unknown), which wrote "HTTP/1.1 0".
       http::response<http::empty_body> interim;
       interim.version(client_version);
@@ -1405,7 +1347,17 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       for (const auto& f : res.base()) interim.insert(f.name_string(), f.value());
       StripHopByHop(interim.base());
       Deadline(client, pc.timeouts.body_idle);
-      co_await http::async_write(client, interim, kTuple);
+      auto [iec, in] = co_await http::async_write(client, interim, kTuple);
+      if (iec) {
+        // The client is gone (or stalled past body_idle): nothing more can reach it. Part of
+        // a response may have gone out, so no 502 follows; the upstream connection is dropped
+        // (its final response is not read).
+        x.responded = true;
+        log.status = status;
+        x.error = "writing an interim (" + std::to_string(status) +
+                  ") response to the client failed: " + iec.message();
+        co_return x;
+      }
       continue;
     }
     const bool upstream_keep = res.keep_alive();

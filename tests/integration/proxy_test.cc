@@ -72,6 +72,14 @@ class RawClient {
   }
   bool ok() const { return fd_ >= 0; }
   const std::string& error() const { return error_; }
+  // Closes with an RST (SO_LINGER 0): the proxy's next write to this connection fails at once.
+  void Reset() {
+    if (fd_ < 0) return;
+    const linger l{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd_);
+    fd_ = -1;
+  }
 
   bool Send(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -180,7 +188,8 @@ class ProxyTest : public integration::ProxyFixture {
 
   void StopServices() override { StopProcess(supervisor_pid_, "supervisor", false); }
 
-  std::string Config(const std::string& proxy_extra = "") const {
+  // `rest`: top-level sections after `proxy:` (scan: for the malware step).
+  std::string Config(const std::string& proxy_extra = "", const std::string& rest = "") const {
     return RenderConfig({
         .supervisor = "  restart_backoff: {initial: 100ms, max: 400ms}\n"
                       "  stable_after: 30s\n"
@@ -193,6 +202,7 @@ class ProxyTest : public integration::ProxyFixture {
                  "  max_headers: 30\n"
                  "  timeouts: {client_header: 1s}\n" +
                  proxy_extra,
+        .rest = rest,
     });
   }
 
@@ -864,6 +874,106 @@ TEST_F(ProxyBigHeaderTest, InterimResponsesDoNotExtendTheHeaderDeadline) {
   for (int i = 0; i < 2; ++i) ExpectStillServes();
 }
 
+// An origin that sends interim responses without end, quickly (within the header's deadline):
+// the proxy passes on 16 and then answers 502, the event says why, and it drops the upstream
+// connection. Before the cap all of them went to the client (40 here) and the final 200 too.
+TEST_F(ProxyBigHeaderTest, InterimResponsesPastTheCapEndTheExchangeWith502) {
+  ProxyFixture::StartProxy(Config());
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this, origin_saw_close](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    const std::string hints = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+    std::string all;
+    for (int i = 0; i < 40; ++i) all += hints;
+    SendAll(fd, all + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    pollfd pfd{fd, POLLIN, 0};
+    char c;
+    *origin_saw_close = poll(&pfd, 1, 5000) == 1 && recv(fd, &c, 1, 0) <= 0;
+  }));
+  auto c = Raw();
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/hints-many") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  unsigned status = 0;
+  int interim = 0;
+  while (true) {
+    auto r = c->ReadResponse(false, 15s);
+    ASSERT_TRUE(r) << c->error();
+    status = r->result_int();
+    if (status != 103) break;
+    ++interim;
+  }
+  origin_thread_.join();
+  EXPECT_EQ(interim, 16);
+  EXPECT_EQ(status, 502u);
+  EXPECT_TRUE(*origin_saw_close) << "the proxy kept the upstream connection open";
+  json::object e = EventFor(SlowPeerUrl("/hints-many"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+  EXPECT_EQ(Str(e, "error.message"), "the upstream sent more than 16 interim (1xx) responses");
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
+}
+
+// A client that is gone when its interim response is written: the proxy stops there, says so in
+// the event and drops the upstream connection without waiting for the final response. Before,
+// the write's error was ignored and the proxy waited for the origin's final response (here held
+// back 3 s) only to fail writing that too.
+TEST_F(ProxyBigHeaderTest, AnInterimResponseTheClientCannotTakeEndsTheExchange) {
+  ProxyFixture::StartProxy(Config());
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  auto client_gone = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(
+      StartSlowPeerOrigin(64 * 1024, [this, origin_saw_close, client_gone](int fd) {
+        origin_read_ = ReadHeaderBytes(fd);
+        for (int i = 0; i < 100 && !*client_gone; ++i) std::this_thread::sleep_for(20ms);
+        std::this_thread::sleep_for(200ms);  // the reset reaches the proxy's socket
+        SendAll(fd, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+        pollfd pfd{fd, POLLIN, 0};
+        char c;
+        *origin_saw_close = poll(&pfd, 1, 3000) == 1 && recv(fd, &c, 1, 0) <= 0;
+        SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+      }));
+  {
+    auto c = Raw();
+    ASSERT_TRUE(
+        c->Send("GET " + SlowPeerUrl("/hints-gone") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    std::this_thread::sleep_for(300ms);  // the request reaches the origin
+    c->Reset();                          // an RST: the proxy's next write fails at once
+    *client_gone = true;
+  }
+  origin_thread_.join();
+  EXPECT_TRUE(*origin_saw_close) << "the proxy waited for the final response";
+  json::object e = EventFor(SlowPeerUrl("/hints-gone"));
+  EXPECT_THAT(Str(e, "error.message"),
+              HasSubstr("writing an interim (103) response to the client failed"));
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
+}
+
+// An HTTP/1.0 client reads a response without Content-Length to the connection's close, so a
+// body the origin cut short (its Content-Length, or chunked without the last chunk) looks whole
+// to it: the access event is where the cut shows.
+TEST_F(ProxyBigHeaderTest, ABodyCutShortForAnHttp10ClientIsSaidCutInTheEvent) {
+  ProxyFixture::StartProxy(Config());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/cut-sized-10",
+       "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(30000, 'x')},
+      {"/cut-chunked-10",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n"},
+  };
+  for (const auto& [path, response] : cases) {
+    SCOPED_TRACE(path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, response](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, response);
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(path) + " HTTP/1.0\r\n" + SlowPeerHost() + "\r\n"));
+    EXPECT_TRUE(c->WaitClosed(15s)) << c->error();
+    origin_thread_.join();
+    json::object e = EventFor(SlowPeerUrl(path));
+    // The sized body's cut reads "End of file", the chunked one's names the early close.
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr("relaying the response failed"));
+  }
+}
+
 // A chunked response (until close) whose one chunk is `body` and whose trailer is `trailer`
 // (field lines, each ending in CRLF).
 std::string ChunkedResponseWithTrailer(const std::string& body, const std::string& trailer) {
@@ -959,6 +1069,72 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
               HasSubstr("the chunked body's trailer fields are larger than max_header_size"));
 
   for (int i = 0; i < 4; ++i) ExpectStillServes();
+  EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
+}
+
+// The scanning path (proxy.scan on, a body below max_size): the body is held for the scan
+// before anything of the response goes to the client, so a failure of its read is answered with
+// a 502 and the reason, not with the connection closed on nothing. No scand runs: none of these
+// bodies is read whole, so no scan is asked for (on_error: allow lets the checks afterwards
+// through unscanned). Before the mend only the refused trailers got their 502 (086b444); a bad
+// chunk size and an origin closing mid-body closed the client's connection with nothing sent.
+TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
+  std::string config = Config("  scan: {max_size: 1048576, on_error: allow}\n",
+                              "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                  std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n");
+  // The default max_header_size, 64 KiB, as in the plain path's trailer test.
+  const std::string limit = "  max_header_size: 8192\n";
+  ASSERT_NE(config.find(limit), std::string::npos);
+  config.erase(config.find(limit), limit.size());
+  ProxyFixture::StartProxy(config);
+  const std::string head_chunked =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    std::string path;
+    std::string response;  // the origin sends this, then closes
+    std::string why;       // in the event's error.message and on the page
+  };
+  const std::vector<Case> cases = {
+      {"/scan-long-trailer-field",
+       ChunkedResponseWithTrailer("hello", "X-Trailer: " + std::string(70 * 1024, 't') + "\r\n"),
+       "a trailer field is longer than 65,533 bytes"},
+      {"/scan-many-trailer-fields", ChunkedResponseWithTrailer("hello", ManyTrailerFields()),
+       "the chunked body's trailer fields are larger than max_header_size"},
+      {"/scan-bad-chunk-size", head_chunked + "5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n",
+       "the upstream's chunked body is not valid"},
+      {"/scan-closed-mid-body",
+       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n" +
+           std::string(30000, 'x'),
+       "the upstream closed the connection before the end of the body"},
+      {"/scan-closed-mid-chunk", head_chunked + "1000\r\n" + std::string(2000, 'y'),
+       "the upstream closed the connection before the end of the body"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, k](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, k.response);
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(k.path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    auto r = c->ReadResponse();
+    origin_thread_.join();
+    if (!r) {  // not ASSERT: the other cases still run
+      ADD_FAILURE() << "no response: " << c->error();
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), 502u);
+    // The page gives the reason (HTML-escaped: the part after an apostrophe is compared).
+    const size_t quote = k.why.rfind('\'');
+    EXPECT_THAT(r->body(), HasSubstr(quote == std::string::npos ? k.why : k.why.substr(quote + 1)));
+    EXPECT_THAT(r->body(), ::testing::Not(HasSubstr("hello")));
+    EXPECT_FALSE(r->keep_alive());
+    json::object e = EventFor(SlowPeerUrl(k.path));
+    EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+    EXPECT_EQ(Str(e, "event.action"), "failed");
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr(k.why));
+  }
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
 }
 
