@@ -355,6 +355,8 @@ void TextTokens(std::string_view text, Emit& emit) {
     bool all_digits = false, hex_mix = false;
     if (after != 0) [[likely]] {
       // The run ends inside mask word k (size <= 63): its class bits are one shift away.
+      static_assert(kMaxIndexedWordBytes >= 63,
+                    "TextTokens' in-word path emits words of up to 63 bytes unchecked");
       size = static_cast<size_t>(std::countr_zero(after));
       pending &= ~uint64_t{0} << (o + size);  // o + size <= 63: bit o + size is not a word bit
       const uint64_t dk = dm[k] >> o;

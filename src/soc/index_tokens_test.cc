@@ -1,6 +1,8 @@
 #include "soc/index_tokens.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <cstdio>
@@ -143,9 +145,10 @@ std::vector<uint64_t> Hashes(std::string_view text) {
   return out;
 }
 
-// The text as given in a heap block of exactly its size (ASan reports a read past it).
+// The text as given in a heap block of exactly its size (ASan reports a read past it; one byte
+// more, zeroed, would be readable and a separator, so such a read would go unseen).
 std::vector<uint64_t> HashesOnHeap(const std::string& text) {
-  const auto heap = std::make_unique<char[]>(text.size() + 1);
+  const auto heap = std::make_unique_for_overwrite<char[]>(text.size());
   std::memcpy(heap.get(), text.data(), text.size());
   return Hashes(std::string_view(heap.get(), text.size()));
 }
@@ -210,7 +213,7 @@ TEST(IndexTokensTest, MaskPiecesAvx2EqualsMaskPiece) {
     }
   }
   for (size_t len = 0; len <= kBytes; ++len) {
-    const auto heap = std::make_unique<char[]>(len + 1);  // ASan: no read past len
+    const auto heap = std::make_unique_for_overwrite<char[]>(len);  // ASan: no read past len
     std::memcpy(heap.get(), text.data(), len);
     ASSERT_TRUE(same(std::string_view(heap.get(), len))) << len;
   }
@@ -313,7 +316,7 @@ TEST(IndexTokensTest, LoweredTokenHashIsTheHashOfTheLoweredValue) {
       std::string lowered(len, '\0');
       for (size_t i = 0; i < len; ++i) lowered[i] = LowerAscii(value[i]);
       // A copy of exactly len bytes on the heap: ASan reports a read past it.
-      const auto heap = std::make_unique<char[]>(len + 1);
+      const auto heap = std::make_unique_for_overwrite<char[]>(len);
       std::memcpy(heap.get(), value.data(), len);
       ASSERT_EQ(LoweredTokenHash(std::string_view(heap.get(), len)),
                 store_internal::TokenHash(lowered))
@@ -396,6 +399,33 @@ TEST(IndexTokensTest, TheStoresEmitterKindGivesTheSameTokenSet) {
     EXPECT_EQ(store, plain) << raw;
     EXPECT_FALSE(plain.empty());
   }
+}
+
+// Texts that end right before an unmapped page, and that start right after one: a read of even
+// one byte past either end faults, in the release build too (ASan is not in ctest's first pass).
+TEST(IndexTokensTest, TextsNextToAnUnmappedPage) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  char* m = static_cast<char*>(
+      mmap(nullptr, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(m, MAP_FAILED);
+  ASSERT_EQ(mprotect(m, page, PROT_NONE), 0);
+  ASSERT_EQ(mprotect(m + 2 * page, page, PROT_NONE), 0);
+  std::mt19937_64 rng(20261128);
+  const std::string_view alphabet = "aZ09fF.g _\x80\xff\xc3-";
+  for (size_t len = 0; len <= 300; ++len) {
+    for (int rep = 0; rep < 8; ++rep) {
+      std::string s(len, 'a');
+      if (rep != 0) {
+        for (char& c : s) c = alphabet[rng() % alphabet.size()];
+      }
+      for (char* at : {m + 2 * page - len, m + page}) {  // ends at the guard / starts after one
+        std::memcpy(at, s.data(), len);
+        ASSERT_EQ(Hashes(std::string_view(at, len)), ReferenceTextTokenHashes(s))
+            << len << " " << rep;
+      }
+    }
+  }
+  ASSERT_EQ(munmap(m, 3 * page), 0);
 }
 
 }  // namespace
