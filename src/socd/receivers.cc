@@ -431,8 +431,12 @@ awaitable<void> UdpLoop(std::shared_ptr<Input> in, std::shared_ptr<Shared> share
                                  static_cast<unsigned>(kUdpBatch), MSG_DONTWAIT, nullptr);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) break;  // EAGAIN: nothing more; an error is the next wait's
+      // Once the queue is closed every datagram of the batch is refused, and counted as dropped:
+      // they were taken from the kernel all the same.
+      bool closed = false;
       for (size_t i = 0; i < static_cast<size_t>(got); ++i)
-        if (!TakeDatagram(in, shared, *batch, i)) co_return;
+        if (!TakeDatagram(in, shared, *batch, i)) closed = true;
+      if (closed) co_return;
       if (static_cast<size_t>(got) < kUdpBatch) break;
     }
   }

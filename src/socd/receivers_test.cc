@@ -331,6 +331,22 @@ TEST_F(ReceiversTest, ADatagramReadAfterTheQueueClosedIsCountedAsDropped) {
   EXPECT_TRUE(Problems().empty());
 }
 
+// Review of socd12: a closed queue ended the batch at its first datagram, and the rest of what
+// that recvmmsg took from the kernel was counted nowhere.
+TEST_F(ReceiversTest, EveryDatagramOfABatchReadAfterTheQueueClosedIsCountedAsDropped) {
+  StartUdp(100, SIZE_MAX, std::chrono::seconds(60), /*run=*/false);
+  const int fd = UdpSender();
+  constexpr int kSent = 10;  // fewer than kUdpBatch: one read takes them all
+  for (int i = 0; i < kSent; ++i) ASSERT_EQ(::send(fd, "<13>x: y", 8, 0), 8);
+  queue_->Close();
+  RunLoop();
+  EXPECT_TRUE(
+      Eventually([&] { return UdpCount("seccloud_soc_dropped_total", "kita") == uint64_t{kSent}; }))
+      << UdpCount("seccloud_soc_dropped_total", "kita");
+  EXPECT_EQ(UdpCount("seccloud_soc_received_total", nullptr), 0u);
+  EXPECT_TRUE(Problems().empty());
+}
+
 // R18, issue 5: a dropped datagram cost a text address, a std::function call, a lock, an
 // address parse and a prefix lookup on the one network thread, so a flood of small datagrams
 // slowed it and more of them overflowed the kernel's buffer. The sender's tenant is looked up
