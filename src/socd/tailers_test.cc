@@ -490,6 +490,38 @@ TEST(IngestQueueTest, WaitingProducersLeaveTheDatagramsReserveFree) {
   EXPECT_EQ(tiny.waiting_capacity(), 1u);
 }
 
+// Review of socd12: Push and PushSome kept an incoming item's `datagram` flag, so an item that
+// came back set (a reused IngestItem) was counted with the datagrams and outside the waiting
+// producers' bounds. Only TryPush makes a datagram.
+TEST(IngestQueueTest, PushAndPushSomeNeverTakeAnItemAsADatagram) {
+  IngestQueue q(10, SIZE_MAX, SIZE_MAX, 8);  // the waiting producers hold 2 records
+  ASSERT_EQ(q.waiting_capacity(), 2u);
+  IngestItem one;
+  one.record.raw = "tcp line";
+  one.datagram = true;
+  ASSERT_TRUE(q.Push(one, std::chrono::milliseconds(0)));
+  EXPECT_EQ(q.datagram_bytes(), 0u);
+  EXPECT_NE(q.bytes(), 0u);
+  std::vector<IngestItem> more(3);
+  for (auto& item : more) {
+    item.record.raw = "spool line";
+    item.datagram = true;
+  }
+  size_t next = 0;
+  ASSERT_TRUE(q.PushSome(more, &next));
+  EXPECT_EQ(next, 1u);  // counted against the waiting producers' 2
+  EXPECT_EQ(q.datagram_bytes(), 0u);
+  IngestItem another;
+  another.record.raw = "tcp line";
+  another.datagram = true;
+  EXPECT_FALSE(q.Push(another, std::chrono::milliseconds(0)));
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& item : out) EXPECT_FALSE(item.datagram);
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
 // The queue's FIFO is chunked (64 items a chunk): order and counts hold across chunk boundaries,
 // with pushes and pops interleaved, and an emptied queue takes items again.
 TEST(IngestQueueTest, KeepsOrderAcrossChunks) {
