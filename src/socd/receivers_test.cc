@@ -331,6 +331,23 @@ TEST_F(ReceiversTest, ADatagramReadAfterTheQueueClosedIsCountedAsDropped) {
   EXPECT_TRUE(Problems().empty());
 }
 
+// Review of socd12: the kernel's drops are a udp input's; a tcp input has no such counter.
+TEST_F(ReceiversTest, OnlyAUdpInputHasAKernelDropCounter) {
+  Start(10);
+  EXPECT_EQ(metrics_.RenderPrometheus().find("seccloud_soc_kernel_dropped_total"),
+            std::string::npos);
+}
+TEST_F(ReceiversTest, AUdpInputsKernelDropCounterIsThereFromTheStart) {
+  StartUdp(10, SIZE_MAX);
+  const std::string text = metrics_.RenderPrometheus();
+  EXPECT_NE(text.find("# HELP seccloud_soc_kernel_dropped_total UDP datagrams the kernel dropped "
+                      "before socd read them (mostly a full receive buffer)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("seccloud_soc_kernel_dropped_total{source=\"udp\"} 0\n"), std::string::npos)
+      << text;
+}
+
 // Review of socd12: a closed queue ended the batch at its first datagram, and the rest of what
 // that recvmmsg took from the kernel was counted nowhere.
 TEST_F(ReceiversTest, EveryDatagramOfABatchReadAfterTheQueueClosedIsCountedAsDropped) {
