@@ -357,9 +357,9 @@ TEST_F(ReceiversTest, EveryDatagramOfABatchReadAfterTheQueueClosedIsCountedAsDro
   for (int i = 0; i < kSent; ++i) ASSERT_EQ(::send(fd, "<13>x: y", 8, 0), 8);
   queue_->Close();
   RunLoop();
-  EXPECT_TRUE(
-      Eventually([&] { return UdpCount("seccloud_soc_dropped_total", "kita") == uint64_t{kSent}; }))
-      << UdpCount("seccloud_soc_dropped_total", "kita");
+  EXPECT_TRUE(Eventually([&] {
+    return UdpCount("seccloud_soc_dropped_total", "kita") == uint64_t{kSent};
+  })) << UdpCount("seccloud_soc_dropped_total", "kita");
   EXPECT_EQ(UdpCount("seccloud_soc_received_total", nullptr), 0u);
   EXPECT_TRUE(Problems().empty());
 }
