@@ -174,6 +174,7 @@ class IngestQueue {
     while (*next < items.size()) {
       const size_t bytes = Bytes(items[*next]);
       if (!HasRoom(bytes)) break;
+      items[*next].datagram = false;  // as in PushLocked
       items_.push_back(std::move(items[*next]));
       bytes_ += bytes;
       ++waiting_items_;
@@ -258,6 +259,7 @@ class IngestQueue {
            (bytes_ == 0 || bytes_ + bytes <= max_bytes_);
   }
   void PushLocked(IngestItem& item, size_t bytes) {
+    item.datagram = false;  // only TryPush makes a datagram: the caller's flag is not trusted
     items_.push_back(std::move(item));
     bytes_ += bytes;
     ++waiting_items_;

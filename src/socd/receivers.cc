@@ -369,7 +369,9 @@ bool TakeDatagram(const std::shared_ptr<Input>& in, const std::shared_ptr<Shared
                   UdpBatch& batch, size_t i) {
   msghdr& h = batch.msgs[i].msg_hdr;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+        c->cmsg_len < CMSG_LEN(sizeof(uint32_t)))
+      continue;
     uint32_t total = 0;  // the socket's drops so far, wrapping at 2^32
     std::memcpy(&total, CMSG_DATA(c), sizeof total);
     if (const uint32_t more = total - in->kernel_drops_seen; more != 0) {
@@ -431,8 +433,12 @@ awaitable<void> UdpLoop(std::shared_ptr<Input> in, std::shared_ptr<Shared> share
                                  static_cast<unsigned>(kUdpBatch), MSG_DONTWAIT, nullptr);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) break;  // EAGAIN: nothing more; an error is the next wait's
+      // Once the queue is closed every datagram of the batch is refused, and counted as dropped:
+      // they were taken from the kernel all the same.
+      bool closed = false;
       for (size_t i = 0; i < static_cast<size_t>(got); ++i)
-        if (!TakeDatagram(in, shared, *batch, i)) co_return;
+        if (!TakeDatagram(in, shared, *batch, i)) closed = true;
+      if (closed) co_return;
       if (static_cast<size_t>(got) < kUdpBatch) break;
     }
   }
@@ -557,10 +563,11 @@ class ReceiversImpl final : public Receivers {
     in->dropped = &metrics.GetCounter(
         "seccloud_soc_dropped_total", "UDP datagrams dropped because the ingest queue was full",
         labels + ",tenant=\"" + PrometheusLabelValue(c.tenant.empty() ? "none" : c.tenant) + "\"");
-    in->kernel_dropped = &metrics.GetCounter(
-        "seccloud_soc_kernel_dropped_total",
-        "UDP datagrams the kernel dropped because the input's socket receive buffer was full",
-        labels);
+    if (c.protocol == SocInputConfig::Protocol::kUdp)
+      in->kernel_dropped = &metrics.GetCounter(
+          "seccloud_soc_kernel_dropped_total",
+          "UDP datagrams the kernel dropped before socd read them (mostly a full receive buffer)",
+          labels);
     in->truncated =
         &metrics.GetCounter("seccloud_soc_truncated_total",
                             "Records cut at the maximum record size, by source", labels);

@@ -331,6 +331,39 @@ TEST_F(ReceiversTest, ADatagramReadAfterTheQueueClosedIsCountedAsDropped) {
   EXPECT_TRUE(Problems().empty());
 }
 
+// Review of socd12: the kernel's drops are a udp input's; a tcp input has no such counter.
+TEST_F(ReceiversTest, OnlyAUdpInputHasAKernelDropCounter) {
+  Start(10);
+  EXPECT_EQ(metrics_.RenderPrometheus().find("seccloud_soc_kernel_dropped_total"),
+            std::string::npos);
+}
+TEST_F(ReceiversTest, AUdpInputsKernelDropCounterIsThereFromTheStart) {
+  StartUdp(10, SIZE_MAX);
+  const std::string text = metrics_.RenderPrometheus();
+  EXPECT_NE(text.find("# HELP seccloud_soc_kernel_dropped_total UDP datagrams the kernel dropped "
+                      "before socd read them (mostly a full receive buffer)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("seccloud_soc_kernel_dropped_total{source=\"udp\"} 0\n"), std::string::npos)
+      << text;
+}
+
+// Review of socd12: a closed queue ended the batch at its first datagram, and the rest of what
+// that recvmmsg took from the kernel was counted nowhere.
+TEST_F(ReceiversTest, EveryDatagramOfABatchReadAfterTheQueueClosedIsCountedAsDropped) {
+  StartUdp(100, SIZE_MAX, std::chrono::seconds(60), /*run=*/false);
+  const int fd = UdpSender();
+  constexpr int kSent = 10;  // fewer than kUdpBatch: one read takes them all
+  for (int i = 0; i < kSent; ++i) ASSERT_EQ(::send(fd, "<13>x: y", 8, 0), 8);
+  queue_->Close();
+  RunLoop();
+  EXPECT_TRUE(Eventually([&] {
+    return UdpCount("seccloud_soc_dropped_total", "kita") == uint64_t{kSent};
+  })) << UdpCount("seccloud_soc_dropped_total", "kita");
+  EXPECT_EQ(UdpCount("seccloud_soc_received_total", nullptr), 0u);
+  EXPECT_TRUE(Problems().empty());
+}
+
 // R18, issue 5: a dropped datagram cost a text address, a std::function call, a lock, an
 // address parse and a prefix lookup on the one network thread, so a flood of small datagrams
 // slowed it and more of them overflowed the kernel's buffer. The sender's tenant is looked up
@@ -502,6 +535,107 @@ TEST_F(ReceiversTest, AProblemReportNeverStopsTheInputsWhileTheSpoolIsBehind) {
   events_->Flush();  // the writer catches up once writes succeed again
   EXPECT_EQ(events_->depth(), 0u);
   std::filesystem::remove_all(dir);
+}
+
+// Records from two senders, alternating, each carry their own sender's address (the pipeline
+// gives a record the tenant of record.peer; the loop reuses the last sender's address text).
+TEST_F(ReceiversTest, EachDatagramCarriesItsOwnSendersAddress) {
+  StartUdp(100, SIZE_MAX);
+  int fds[2];
+  for (int k = 0; k < 2; ++k) {
+    fds[k] = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(fds[k], 0);
+    fds_.push_back(fds[k]);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(k == 0 ? 0x7f000001 : 0x7f000002);
+    ASSERT_EQ(::bind(fds[k], reinterpret_cast<const sockaddr*>(&from), sizeof from), 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port_);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fds[k], reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  }
+  for (int i = 0; i < 10; ++i) {
+    const std::string m = "<13>m" + std::to_string(i);
+    ASSERT_EQ(::send(fds[i % 2], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+  }
+  ASSERT_TRUE(Eventually([&] { return queue_->size() == 10; }));
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(queue_->PopBatch(&out, 100, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(out[i].record.raw, "<13>m" + std::to_string(i));
+    EXPECT_EQ(out[i].record.peer, i % 2 ? "127.0.0.2" : "127.0.0.1") << i;
+  }
+}
+
+TEST_F(ReceiversTest, AnIpv6SenderEmptyAndLargestDatagramsAndASenderMovedToAnotherTenant) {
+  queue_ = std::make_unique<IngestQueue>(2, SIZE_MAX, SIZE_MAX);
+  SocInputConfig c;
+  c.name = "udp";
+  c.protocol = SocInputConfig::Protocol::kUdp;
+  c.listen = *Endpoint::Parse("[::1]:0");
+  c.format = "syslog";
+  std::mutex mu;
+  std::string owner = "kita";
+  auto r = Receivers::Start(
+      io_, {c}, *queue_, metrics_, [](const std::string&, const std::string&) {},
+      [&](const std::string& address) {
+        lookups_.fetch_add(1);
+        std::lock_guard lock(mu);
+        return address == "::1" ? owner : std::string("wrong:" + address);
+      });
+  ASSERT_TRUE(r) << r.error().ToString();
+  receivers_ = std::move(*r);
+  port_ = receivers_->Port("udp");
+  RunLoop();
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  fds_.push_back(fd);
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_port = htons(port_);
+  to.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  ASSERT_EQ(::send(fd, "", 0, 0), 0);  // skipped
+  const std::string big(65527, 'b');
+  ASSERT_EQ(::send(fd, big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
+  ASSERT_EQ(::send(fd, "<13>second", 10, 0), 10);
+  ASSERT_TRUE(Eventually([&] { return queue_->size() == 2; }));
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(::send(fd, "<13>dropped", 11, 0), 11);
+  ASSERT_TRUE(Eventually([&] { return UdpCount("seccloud_soc_dropped_total", "kita") == 5; }));
+  {
+    std::lock_guard lock(mu);
+    owner = "minami";
+  }
+  receivers_->RegisterTenants({"kita", "minami"});
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(::send(fd, "<13>moved", 9, 0), 9);
+  ASSERT_TRUE(Eventually([&] { return UdpCount("seccloud_soc_dropped_total", "minami") == 3; }));
+  EXPECT_EQ(UdpCount("seccloud_soc_dropped_total", "kita"), 5u);
+  EXPECT_EQ(lookups_.load(), 2);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(queue_->PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].record.raw.size(), big.size());
+  EXPECT_FALSE(out[0].record.truncated);
+  EXPECT_EQ(out[0].record.peer, "::1");
+  EXPECT_EQ(out[1].record.raw, "<13>second");
+  EXPECT_EQ(UdpCount("seccloud_soc_received_total", nullptr), 2u);
+}
+
+// A burst larger than kUdpRounds × kUdpBatch (256) that is already in the
+// socket when the loop wakes, and no datagram after it.
+TEST_F(ReceiversTest, ABurstOfMoreThan256SentBeforeTheLoopRunsIsReadWhole) {
+  StartUdp(10'000, SIZE_MAX, std::chrono::seconds(60), /*run=*/false);
+  const int fd = UdpSender();
+  constexpr int kBurst = 600;
+  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(::send(fd, "<13>burst", 9, 0), 9);
+  RunLoop();
+  EXPECT_TRUE(Eventually([&] { return queue_->size() == static_cast<size_t>(kBurst); }))
+      << queue_->size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // and nothing read twice
+  EXPECT_EQ(queue_->size(), static_cast<size_t>(kBurst));
 }
 
 }  // namespace

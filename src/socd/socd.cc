@@ -87,6 +87,15 @@ void RecordAlertEvent(net::ServiceHost& host, int64_t id, const soc::Detection& 
 
 }  // namespace
 
+size_t DatagramReserve(const SocConfig& sc) {
+  // A spool tailer catching up under a low soc.queue_records held every slot, and UDP lost
+  // everything (src/socd/README.md).
+  const bool udp = std::any_of(sc.inputs.begin(), sc.inputs.end(), [](const SocInputConfig& c) {
+    return c.protocol == SocInputConfig::Protocol::kUdp;
+  });
+  return udp ? sc.queue_records / kDatagramReserveShare : 0;
+}
+
 int RunSocService(const std::filesystem::path& config_path) {
   auto host_or = net::ServiceHost::Create("socd", config_path);
   if (!host_or) {
@@ -145,13 +154,7 @@ int RunSocService(const std::filesystem::path& config_path) {
   if (!checkpoints) return fail(checkpoints.error().ToString());
 
   MetricsRegistry& m = host.metrics();
-  // With a udp input a quarter of the record slots is kept for datagrams (src/socd/README.md): a
-  // spool tailer catching up under a low soc.queue_records held them all, and UDP lost everything.
-  const bool udp = std::any_of(sc.inputs.begin(), sc.inputs.end(), [](const SocInputConfig& c) {
-    return c.protocol == SocInputConfig::Protocol::kUdp;
-  });
-  IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes,
-                    udp ? sc.queue_records / kDatagramReserveShare : 0);
+  IngestQueue queue(sc.queue_records, kQueueBytes, kDatagramBytes, DatagramReserve(sc));
   m.AddGaugeFunction("seccloud_soc_queue_records", "Records waiting for the pipeline", "",
                      [&queue] { return static_cast<double>(queue.size()); });
   const ProblemSink problem = IngestProblemSink(host.events(), /*may_wait=*/true);

@@ -490,6 +490,43 @@ TEST(IngestQueueTest, WaitingProducersLeaveTheDatagramsReserveFree) {
   EXPECT_EQ(tiny.waiting_capacity(), 1u);
 }
 
+// Review of socd12: Push and PushSome kept an incoming item's `datagram` flag (a reused
+// IngestItem), and popping such an item took its bytes off the datagrams' count and never gave
+// its slot back to the waiting producers. Only TryPush makes a datagram.
+TEST(IngestQueueTest, PushAndPushSomeNeverTakeAnItemAsADatagram) {
+  IngestQueue q(10, SIZE_MAX, SIZE_MAX, 8);  // the waiting producers hold 2 records
+  ASSERT_EQ(q.waiting_capacity(), 2u);
+  IngestItem one;
+  one.record.raw = "tcp line";
+  one.datagram = true;
+  ASSERT_TRUE(q.Push(one, std::chrono::milliseconds(0)));
+  const size_t one_item = q.bytes();
+  EXPECT_NE(one_item, 0u);
+  std::vector<IngestItem> more(3);
+  for (auto& item : more) {
+    item.record.raw = "tcp line";
+    item.datagram = true;
+  }
+  size_t next = 0;
+  ASSERT_TRUE(q.PushSome(more, &next));
+  EXPECT_EQ(next, 1u);  // the waiting producers' 2 are taken
+  EXPECT_EQ(q.datagram_bytes(), 0u);
+  EXPECT_EQ(q.bytes(), 2 * one_item);
+  std::vector<IngestItem> out;
+  ASSERT_TRUE(q.PopBatch(&out, 1, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].datagram);
+  // The popped item gave its bytes and its slot back to the waiting producers.
+  EXPECT_EQ(q.bytes(), one_item);
+  IngestItem another;
+  another.record.raw = "tcp line";
+  another.datagram = true;
+  EXPECT_TRUE(q.Push(another, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(q.PopBatch(&out, 10, std::chrono::milliseconds(0)));
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& item : out) EXPECT_FALSE(item.datagram);
+}
+
 // The queue's FIFO is chunked (64 items a chunk): order and counts hold across chunk boundaries,
 // with pushes and pops interleaved, and an emptied queue takes items again.
 TEST(IngestQueueTest, KeepsOrderAcrossChunks) {
