@@ -167,8 +167,10 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return who + " closed the connection before the end of the body";
   if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
     return who + "'s chunked body is not valid (" + ec.message() + ")";
+  // A relay's error may be its write's (Deadline(client, idle) too): the timeout names no side.
   if (!isRequest && ec == beast::error::timeout)
-    return "the upstream sent nothing of the body for timeouts.body_idle";
+    return "the body did not move for timeouts.body_idle (the upstream sent none, or the "
+           "client took none)";
   return ec.message();
 }
 

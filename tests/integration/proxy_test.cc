@@ -947,9 +947,11 @@ TEST_F(ProxyBigHeaderTest, AnInterimResponseTheClientCannotTakeEndsTheExchange) 
   for (int i = 0; i < 2; ++i) ExpectStillServes();
 }
 
-// An HTTP/1.0 client reads a response without Content-Length to the connection's close, so a
-// body the origin cut short (its Content-Length, or chunked without the last chunk) looks whole
-// to it: the access event is where the cut shows.
+// A body the origin cut short (its Content-Length, or chunked without the last chunk) towards an
+// HTTP/1.0 client: the access event says it was cut. (The client sees the sized cut by its
+// Content-Length; of the chunked one it gets nothing today — the relay holds a first chunk that
+// came with the header, a known bug in src/proxy/README.md — where once mended it would read the
+// de-chunked body to the close, the cut invisible to it.)
 TEST_F(ProxyBigHeaderTest, ABodyCutShortForAnHttp10ClientIsSaidCutInTheEvent) {
   ProxyFixture::StartProxy(Config());
   const std::vector<std::pair<std::string, std::string>> cases = {
