@@ -143,6 +143,15 @@ class RawClient {
     }
   }
 
+  // Reads until pending() holds `needle`; false on a close, an error or the timeout.
+  bool WaitFor(std::string_view needle, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pending_.find(needle) == std::string::npos) {
+      if (ReadSome(deadline) <= 0) return false;
+    }
+    return true;
+  }
+
   const std::string& pending() const { return pending_; }
   void ShutdownWrite() { shutdown(fd_, SHUT_WR); }
 
@@ -974,6 +983,62 @@ TEST_F(ProxyBigHeaderTest, ABodyCutShortForAnHttp10ClientIsSaidCutInTheEvent) {
     // The sized body's cut reads "End of file", the chunked one's names the early close.
     EXPECT_THAT(Str(e, "error.message"), HasSubstr("relaying the response failed"));
   }
+}
+
+// A streamed chunked response (server-sent events, long polling): the first chunk came with the
+// header and goes out at once, not after the origin's next chunk 3 s later (before proxyfix12
+// the relay held it until its buffer filled or the message ended).
+TEST_F(ProxyBigHeaderTest, AStreamedChunkedResponsesFirstChunkGoesOutBeforeTheRest) {
+  ProxyFixture::StartProxy(Config());
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    std::this_thread::sleep_for(3s);
+    SendAll(fd, "6\r\n world\r\n0\r\n\r\n");
+  }));
+  auto c = Raw();
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/stream") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  EXPECT_TRUE(c->WaitFor("hello", 1500ms))
+      << c->error() << " after " << c->pending().size() << " bytes: " << c->pending();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  auto r = c->ReadResponse(false, 15s);
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 200u);
+  EXPECT_EQ(r->body(), "hello world");
+  origin_thread_.join();
+  json::object e = EventFor(SlowPeerUrl("/stream"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  EXPECT_EQ(Str(e, "error.message"), "<absent>");
+}
+
+// An origin that sends the header and one chunk and closes: the client gets the header and the
+// chunk, then the connection is cut without the last chunk; the event says why (before
+// proxyfix12 the client got nothing at all and the event said 200 with no error).
+TEST_F(ProxyBigHeaderTest, AChunkedResponseCutAfterItsFirstChunkReachesTheClientCut) {
+  ProxyFixture::StartProxy(Config());
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+  }));
+  auto c = Raw();
+  ASSERT_TRUE(
+      c->Send("GET " + SlowPeerUrl("/cut-chunked") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+  EXPECT_TRUE(c->WaitClosed(15s)) << c->error();
+  origin_thread_.join();
+  http::response_parser<http::string_body> p;
+  p.eager(true);
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(c->pending()), ec);
+  ASSERT_TRUE(p.is_header_done()) << ec.message() << " in: " << c->pending();
+  EXPECT_EQ(p.get().result_int(), 200u);
+  EXPECT_EQ(p.get().body(), "hello");
+  EXPECT_FALSE(p.is_done()) << "the response ended as if whole: " << c->pending();
+  EXPECT_EQ(ec, http::error::need_more) << ec.message();
+  json::object e = EventFor(SlowPeerUrl("/cut-chunked"));
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  EXPECT_THAT(Str(e, "error.message"), HasSubstr("relaying the response failed"));
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
 }
 
 // A chunked response (until close) whose one chunk is `body` and whose trailer is `trailer`
