@@ -1156,7 +1156,9 @@ asio::awaitable<boost::system::error_code> RelayBody(
       if (got == 0 && !p.is_done()) continue;
       bytes += got;
       p.get().body().size = got;
-      p.get().body().data = chunk.data();
+      // No bytes (the message ended: a last chunk, or an until-close body's close) is no data,
+      // not an empty buffer, which the serializer would send as a chunk of its own.
+      p.get().body().data = got > 0 ? chunk.data() : nullptr;
       p.get().body().more = !p.is_done();
     } else {
       // Done before any body (Content-Length: 0): without more = false the serializer asks for a
