@@ -1111,7 +1111,9 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(beast::tcp_stream& a, beas
   co_return std::make_pair(t.a_to_b, t.b_to_a);
 }
 
-// Streams a message body from `in` to `out`, chunk by chunk (Beast's relay pattern).
+// Streams a message body from `in` to `out`: what each read (or the bytes already buffered)
+// gives of the body is written before the next read is awaited, so a streamed body (server-sent
+// events, long polling) is not held, and a body cut short reaches the client as far as it came.
 template <bool isRequest, class InStream, class OutStream>
 asio::awaitable<boost::system::error_code> RelayBody(
     InStream& in, beast::flat_buffer& in_buf, FieldBoundedParser<isRequest, http::buffer_body>& p,
@@ -1136,15 +1138,27 @@ asio::awaitable<boost::system::error_code> RelayBody(
       BufferedBytesOnly buffered;
       http::read(buffered, in_buf, p, ec);
       if (ec == asio::error::would_block) {
-        Deadline(in, idle);
-        std::tie(ec, std::ignore) = co_await http::async_read(in, in_buf, p, kTuple);
+        ec = {};
+        // Body bytes parsed from the buffer go out now, before anything more is awaited (a
+        // streamed response's first chunk that came with the header would otherwise wait for
+        // the origin's next one). Otherwise one read's worth is awaited (async_read_some, not
+        // async_read, which kept reading until the chunk filled or the message ended).
+        if (p.get().body().size == kRelayChunk) {
+          Deadline(in, idle);
+          std::tie(ec, std::ignore) = co_await http::async_read_some(in, in_buf, p, kTuple);
+        }
       }
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return ec;
       const size_t got = kRelayChunk - p.get().body().size;
+      // A read that gave only chunk framing (a chunk's size line, or part of it): nothing to
+      // write, read on (what is left in the buffer is parsed first).
+      if (got == 0 && !p.is_done()) continue;
       bytes += got;
       p.get().body().size = got;
-      p.get().body().data = chunk.data();
+      // No bytes (the message ended: a last chunk, or an until-close body's close) is no data,
+      // not an empty buffer, which the serializer would send as a chunk of its own.
+      p.get().body().data = got > 0 ? chunk.data() : nullptr;
       p.get().body().more = !p.is_done();
     } else {
       // Done before any body (Content-Length: 0): without more = false the serializer asks for a
