@@ -94,6 +94,8 @@ void Rebind(boost::json::object& fields, boost::json::object&& from) {
 
 }  // namespace
 
+// A copy gets its fields as a tree on the default heap (record.h), built first when `o` still
+// holds them as a tape.
 Record::Record(const Record& o)
     : seq(o.seq),
       time_ms(o.time_ms),
@@ -103,7 +105,7 @@ Record::Record(const Record& o)
       peer(o.peer),
       tenant(o.tenant),
       raw(o.raw),
-      fields(o.fields, boost::json::storage_ptr()),
+      fields_(o.fields(), boost::json::storage_ptr()),
       parsed(o.parsed),
       truncated(o.truncated) {}
 
@@ -117,7 +119,8 @@ Record& Record::operator=(const Record& o) {
   peer = o.peer;
   tenant = o.tenant;
   raw = o.raw;
-  Rebind(fields, boost::json::object(o.fields, boost::json::storage_ptr()));
+  Rebind(fields_, boost::json::object(o.fields(), boost::json::storage_ptr()));
+  pending_ = nullptr;
   arena_.reset();  // after the fields that used it
   parsed = o.parsed;
   truncated = o.truncated;
@@ -135,13 +138,18 @@ Record::Record(Record&& o) noexcept
       raw(std::move(o.raw)),
       parsed(o.parsed),
       truncated(o.truncated) {
-  // Non-empty fields come with their storage and its arena; emptied fields (`r.fields = {}`
-  // before keeping a record) leave theirs behind, freed here, so that kept records hold no arena.
-  if (!o.fields.empty()) {
-    Rebind(fields, std::move(o.fields));
+  // Non-empty fields (or a kept tape) come with their storage and its arena; emptied fields
+  // (`r.fields() = {}` before keeping a record) leave theirs behind, freed here, so that kept
+  // records hold no arena.
+  if (!o.fields_.empty() || o.pending_ != nullptr) {
+    Rebind(fields_, std::move(o.fields_));
     arena_ = std::move(o.arena_);
+    pending_ = o.pending_;
+    // A short raw lived in o's own buffer (SSO): the tape's views of it follow it here.
+    if (pending_ != nullptr && pending_->line != raw.data()) RebaseTape(pending_->line);
   }
-  Rebind(o.fields, boost::json::object());
+  Rebind(o.fields_, boost::json::object());
+  o.pending_ = nullptr;
   o.arena_.reset();
 }
 
@@ -157,18 +165,41 @@ Record& Record::operator=(Record&& o) noexcept {
   raw = std::move(o.raw);
   // The old fields end before their arena; non-empty new ones keep o's storage and its arena,
   // emptied ones leave it behind (as the move constructor does).
-  if (o.fields.empty()) {
-    Rebind(fields, boost::json::object());
+  if (o.fields_.empty() && o.pending_ == nullptr) {
+    Rebind(fields_, boost::json::object());
+    pending_ = nullptr;
     arena_.reset();
   } else {
-    Rebind(fields, std::move(o.fields));
+    Rebind(fields_, std::move(o.fields_));
     arena_ = std::move(o.arena_);
+    pending_ = o.pending_;
+    if (pending_ != nullptr && pending_->line != raw.data()) RebaseTape(pending_->line);
   }
-  Rebind(o.fields, boost::json::object());
+  Rebind(o.fields_, boost::json::object());
+  o.pending_ = nullptr;
   o.arena_.reset();
   parsed = o.parsed;
   truncated = o.truncated;
   return *this;
+}
+
+void Record::RebaseTape(const char* old_line) {
+  // Addresses compared as integers: the old buffer may be gone. The decode buffer and the
+  // metadata strings are in the arena, which did not move, and never overlapped the old line
+  // (both were alive together).
+  const uintptr_t from = reinterpret_cast<uintptr_t>(old_line);
+  const uintptr_t size = pending_->line_size;
+  auto rebased = [&](const char* p) -> const char* {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return a - from <= size ? raw.data() + (a - from) : p;
+  };
+  auto* nodes = const_cast<TapeNode*>(pending_->tape.nodes);
+  for (size_t i = 0; i < pending_->tape.n; ++i) {
+    TapeNode& n = nodes[i];
+    if (n.key_size != 0) n.key_data = rebased(n.key_data);
+    if (n.kind == TapeKind::kString && n.s.size != 0) n.s.data = rebased(n.s.data);
+  }
+  pending_->line = raw.data();
 }
 
 // What a field arena took from the heap: the monotonic resource's upstream, forwarding to
@@ -208,6 +239,73 @@ void FieldArenaDeleter::operator()(FieldArena* arena) const {
   ::operator delete(static_cast<void*>(arena));
 }
 
+// The tree, built in the arena from the kept tape by the steps Normalize would have run on the
+// tree it parsed: TapeToValue builds the tree Boost's parser builds (field_tape.h), then
+// FinishFields. The kept tape stays in the arena, unused, until the arena goes.
+void Record::BuildPendingFields() const {
+  const PendingFields& p = *pending_;
+  pending_ = nullptr;
+  boost::json::value v = TapeToValue(p.tape, 0, fields_.storage());
+  fields_ = std::move(v.get_object());
+  internal::FinishArgs a;
+  a.format = p.format;
+  a.time_ms = p.time_ms;
+  a.received_ms = p.received_ms;
+  a.dataset = p.dataset;
+  a.source = p.source;
+  a.peer = p.peer;
+  a.tenant = p.tenant;
+  a.may_exceed = false;  // only lines that cannot be pruned are kept as tapes
+  internal::FinishFields(fields_, a);
+}
+
+namespace internal {
+
+void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view line,
+                            const FinishArgs& a) {
+  boost::json::monotonic_resource& res = r.arena_->resource;
+  auto* p = new (res.allocate(sizeof(PendingFields), alignof(PendingFields))) PendingFields();
+  const size_t n = tape.size();
+  auto* nodes = static_cast<TapeNode*>(res.allocate(n * sizeof(TapeNode), alignof(TapeNode)));
+  if (n != 0) std::memcpy(static_cast<void*>(nodes), tape.data(), n * sizeof(TapeNode));
+  // Views of the decode buffer move to the arena's copy of its used bytes; views of the line
+  // (a view into r.raw) stay.
+  const size_t decoded = tape.decoded_bytes();
+  if (decoded != 0) {
+    char* copy = static_cast<char*>(res.allocate(decoded, 1));
+    std::memcpy(copy, tape.decoded_data(), decoded);
+    const uintptr_t from = reinterpret_cast<uintptr_t>(tape.decoded_data());
+    auto moved = [&](const char* q) -> const char* {
+      const uintptr_t at = reinterpret_cast<uintptr_t>(q);
+      return at - from <= decoded ? copy + (at - from) : q;
+    };
+    for (size_t i = 0; i < n; ++i) {
+      if (nodes[i].key_size != 0) nodes[i].key_data = moved(nodes[i].key_data);
+      if (nodes[i].kind == TapeKind::kString && nodes[i].s.size != 0)
+        nodes[i].s.data = moved(nodes[i].s.data);
+    }
+  }
+  auto keep = [&](std::string_view s) -> std::string_view {
+    if (s.empty()) return {};
+    char* c = static_cast<char*>(res.allocate(s.size(), 1));
+    std::memcpy(c, s.data(), s.size());
+    return {c, s.size()};
+  };
+  p->tape = {nodes, n};
+  p->line = line.data();
+  p->line_size = line.size();
+  p->format = a.format;
+  p->time_ms = a.time_ms;
+  p->received_ms = a.received_ms;
+  p->dataset = keep(a.dataset);
+  p->source = keep(a.source);
+  p->peer = keep(a.peer);
+  p->tenant = keep(a.tenant);
+  r.pending_ = p;
+}
+
+}  // namespace internal
+
 size_t Record::MemoryBytes() const {
   return sizeof(Record) + raw.capacity() + (arena_ ? arena_->upstream.taken() : 0);
 }
@@ -244,7 +342,8 @@ void UseFieldArena(Record& r) {
       new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first);
   // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
   // trivial, ~object does not visit the values (the Record owns the arena: record.h).
-  Rebind(r.fields, boost::json::object(boost::json::storage_ptr(&arena->resource)));
+  Rebind(r.fields_, boost::json::object(boost::json::storage_ptr(&arena->resource)));
+  r.pending_ = nullptr;
   r.arena_.reset(arena);  // after the old fields, which may have used the old arena
 }
 
