@@ -16,14 +16,15 @@
 namespace seccloud::soc {
 
 // What Normalize keeps of a seccloud event or JSON line instead of its tree (record.h): the line's
-// tape, an exact-size copy in the record's arena (nodes and decoded bytes; views of the line
-// point into Record::raw and follow it when the record moves or is copied), and the arguments of
+// tape, an exact-size copy in the record's arena (nodes, and a copy of the line and the decoded
+// bytes they view: nothing outside the arena, so moves need no fix-up and a later change of raw
+// cannot leave a view dangling), and the arguments of
 // the metadata step (internal::FinishFields) it would have run, strings in the arena too. Only
 // lines the tape reads exactly as the tree is built are kept so: valid UTF-8 (no SanitizeJson)
 // and short enough that PruneFields cannot drop anything.
 struct PendingFields {
   TapeSpan tape;
-  const char* line = nullptr;  // raw.data() the views were taken from
+  const char* line = nullptr;  // the arena's copy of the line the views point into
   size_t line_size = 0;
   Format format = Format::kJson;
   int64_t time_ms = 0;

@@ -144,9 +144,7 @@ Record::Record(Record&& o) noexcept
   if (!o.fields_.empty() || o.pending_ != nullptr) {
     Rebind(fields_, std::move(o.fields_));
     arena_ = std::move(o.arena_);
-    pending_ = o.pending_;
-    // A short raw lived in o's own buffer (SSO): the tape's views of it follow it here.
-    if (pending_ != nullptr && pending_->line != raw.data()) RebaseTape(pending_->line);
+    pending_ = o.pending_;  // in the arena, with everything it views
   }
   Rebind(o.fields_, boost::json::object());
   o.pending_ = nullptr;
@@ -173,7 +171,6 @@ Record& Record::operator=(Record&& o) noexcept {
     Rebind(fields_, std::move(o.fields_));
     arena_ = std::move(o.arena_);
     pending_ = o.pending_;
-    if (pending_ != nullptr && pending_->line != raw.data()) RebaseTape(pending_->line);
   }
   Rebind(o.fields_, boost::json::object());
   o.pending_ = nullptr;
@@ -181,25 +178,6 @@ Record& Record::operator=(Record&& o) noexcept {
   parsed = o.parsed;
   truncated = o.truncated;
   return *this;
-}
-
-void Record::RebaseTape(const char* old_line) {
-  // Addresses compared as integers: the old buffer may be gone. The decode buffer and the
-  // metadata strings are in the arena, which did not move, and never overlapped the old line
-  // (both were alive together).
-  const uintptr_t from = reinterpret_cast<uintptr_t>(old_line);
-  const uintptr_t size = pending_->line_size;
-  auto rebased = [&](const char* p) -> const char* {
-    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-    return a - from <= size ? raw.data() + (a - from) : p;
-  };
-  auto* nodes = const_cast<TapeNode*>(pending_->tape.nodes);
-  for (size_t i = 0; i < pending_->tape.n; ++i) {
-    TapeNode& n = nodes[i];
-    if (n.key_size != 0) n.key_data = rebased(n.key_data);
-    if (n.kind == TapeKind::kString && n.s.size != 0) n.s.data = rebased(n.s.data);
-  }
-  pending_->line = raw.data();
 }
 
 // What a field arena took from the heap: the monotonic resource's upstream, forwarding to
@@ -268,22 +246,26 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
   const size_t n = tape.size();
   auto* nodes = static_cast<TapeNode*>(res.allocate(n * sizeof(TapeNode), alignof(TapeNode)));
   if (n != 0) std::memcpy(static_cast<void*>(nodes), tape.data(), n * sizeof(TapeNode));
-  // Views of the decode buffer move to the arena's copy of its used bytes; views of the line
-  // (a view into r.raw) stay.
+  // The line and the used decode bytes are copied into the arena too and the views moved to the
+  // copies: the kept tape then depends on nothing but the arena, which moves with the record (a
+  // short raw lives in the Record itself and moves to a new address; raw may be reassigned
+  // later), so no view has to follow a move.
   const size_t decoded = tape.decoded_bytes();
-  if (decoded != 0) {
-    char* copy = static_cast<char*>(res.allocate(decoded, 1));
-    std::memcpy(copy, tape.decoded_data(), decoded);
-    const uintptr_t from = reinterpret_cast<uintptr_t>(tape.decoded_data());
-    auto moved = [&](const char* q) -> const char* {
-      const uintptr_t at = reinterpret_cast<uintptr_t>(q);
-      return at - from <= decoded ? copy + (at - from) : q;
-    };
-    for (size_t i = 0; i < n; ++i) {
-      if (nodes[i].key_size != 0) nodes[i].key_data = moved(nodes[i].key_data);
-      if (nodes[i].kind == TapeKind::kString && nodes[i].s.size != 0)
-        nodes[i].s.data = moved(nodes[i].s.data);
-    }
+  char* copy = static_cast<char*>(res.allocate(line.size() + decoded + 1, 1));
+  if (!line.empty()) std::memcpy(copy, line.data(), line.size());
+  if (decoded != 0) std::memcpy(copy + line.size(), tape.decoded_data(), decoded);
+  const uintptr_t line_at = reinterpret_cast<uintptr_t>(line.data());
+  const uintptr_t decoded_at = reinterpret_cast<uintptr_t>(tape.decoded_data());
+  auto moved = [&](const char* q) -> const char* {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(q);
+    if (at - line_at <= line.size()) return copy + (at - line_at);
+    if (decoded != 0 && at - decoded_at <= decoded) return copy + line.size() + (at - decoded_at);
+    return q;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (nodes[i].key_size != 0) nodes[i].key_data = moved(nodes[i].key_data);
+    if (nodes[i].kind == TapeKind::kString && nodes[i].s.size != 0)
+      nodes[i].s.data = moved(nodes[i].s.data);
   }
   auto keep = [&](std::string_view s) -> std::string_view {
     if (s.empty()) return {};
@@ -292,7 +274,7 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
     return {c, s.size()};
   };
   p->tape = {nodes, n};
-  p->line = line.data();
+  p->line = copy;
   p->line_size = line.size();
   p->format = a.format;
   p->time_ms = a.time_ms;

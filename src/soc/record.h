@@ -92,14 +92,13 @@ struct Record {
   // Builds fields_ from pending_ (the kept tape and the normaliser's metadata) and drops
   // pending_. Const: the tree is a cache of what pending_ says.
   void BuildPendingFields() const;
-  // After raw moved or was copied: the kept tape's views into the line follow it.
-  void RebaseTape(const char* old_line);
 
   // The storage of the fields (and of the kept tape) when Normalize() built them, else null.
   // Declared before them so that it outlives them.
   std::unique_ptr<FieldArena, FieldArenaDeleter> arena_;
   // Seccloud events and JSON lines: Normalize keeps the line's tape (an exact-size copy in the
-  // arena, viewing raw and a decode buffer in the arena) and what it would have set, and the tree
+  // arena, viewing a copy of the line and of its decoded escapes in the arena) and what it would
+  // have set, and the tree
   // is built from them on the first fields() call — the same tree, by the same code
   // (parse_internal.h, PendingFields). Null otherwise, and once the tree is built.
   mutable PendingFields* pending_ = nullptr;

@@ -190,8 +190,9 @@ TEST(RecordTest, MemoryBytesCountsNormalizedJson) {
 }
 
 // Seccloud events and JSON lines keep their tape (record.h) and build the tree on the first
-// fields() call; the tape's views of raw must follow the record when raw is short enough to live
-// in the record itself (SSO) and moves with it, and its escapes' decoded text lives in the arena.
+// fields() call; the tape's views must survive the record's moves (a short raw lives in the
+// record itself, SSO, and moves to a new address) and a later change of raw: the kept tape views
+// copies of the line and its decoded escapes in the arena.
 // Each record is moved and copied while still pending and its fields compared with a record
 // whose tree was built at once, and with the tree Normalize builds for the same line read as
 // another format's document would be (ParseJsonObject).
@@ -237,6 +238,12 @@ TEST(RecordTest, KeptTapeSurvivesMovesAndCopies) {
       EXPECT_EQ(boost::json::serialize(copy.fields()), want) << line;
       EXPECT_EQ(boost::json::serialize(assigned.fields()), want) << line;
       for (const Record& g : grown) EXPECT_EQ(boost::json::serialize(g.fields()), want) << line;
+      // raw reassigned before the tree is built (its old buffer freed): the kept tape does not
+      // view it.
+      Record changed = normalized();
+      changed.raw = std::string(300, 'z');
+      changed.raw.shrink_to_fit();
+      EXPECT_EQ(boost::json::serialize(changed.fields()), want) << line;
     }
   }
 }
