@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
         }
         soc::Normalize(r);
         out << soc::FormatName(r.format) << ' ' << r.parsed << ' ' << r.time_ms << ' '
-            << boost::json::serialize(r.fields) << '\n';
+            << boost::json::serialize(r.fields()) << '\n';
       }
     }
     if (!out) Die("cannot write " + dump);

@@ -1008,7 +1008,7 @@ void Generate(const Options& o, soc::LogStore& store, const Span& span) {
         r.time_ms = 0;
         r.seq = 0;
         r.truncated = false;
-        r.fields = {};
+        r.fields() = {};
         soc::Normalize(r);
         raw_bytes += r.raw.size() + 1;
         ++per_source[s];

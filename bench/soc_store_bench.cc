@@ -289,7 +289,7 @@ std::shared_ptr<const TenantRegistry> BenchTenants() {
 // The same rule as socd's Pipeline::Attribute (src/socd/pipeline.cc), which is private there.
 void Attribute(soc::Record& r, const TenantRegistry& tenants) {
   if (!r.tenant.empty()) return;
-  if (const auto* t = soc::FindField(r.fields, "tenant.id"); t && t->is_string()) {
+  if (const auto* t = soc::FindField(r.fields(), "tenant.id"); t && t->is_string()) {
     const std::string_view id(t->get_string());
     if (tenants.FindById(id)) r.tenant.assign(id);
     return;
@@ -306,11 +306,11 @@ void Attribute(soc::Record& r, const TenantRegistry& tenants) {
   if (!r.peer.empty() && by_address(r.peer)) {
   } else {
     for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
-      const auto* v = soc::FindField(r.fields, path);
+      const auto* v = soc::FindField(r.fields(), path);
       if (v && v->is_string() && by_address(v->get_string())) break;
     }
   }
-  if (!r.tenant.empty()) soc::SetField(r.fields, "tenant.id", boost::json::string(r.tenant));
+  if (!r.tenant.empty()) soc::SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
 }
 
 struct StageTimes {

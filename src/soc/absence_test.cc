@@ -59,7 +59,7 @@ class AbsenceTest : public ::testing::Test {
     r.time_ms = arrived - 5'000;  // the sender's clock is off: arrival is what counts
     r.received_ms = arrived;
     r.tenant = tenant;
-    r.fields = boost::json::object{{"event", {{"dataset", "system.syslog"}}},
+    r.fields() = boost::json::object{{"event", {{"dataset", "system.syslog"}}},
                                    {"host", {{"hostname", host}}},
                                    {"message", "tick"}};
     std::vector<Detection> out;

@@ -276,7 +276,7 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
   }
   if (d.terminal.empty()) {
     for (const char* path : {"source.ip", "host.name"}) {
-      const auto* v = FindField(completing.fields, path);
+      const auto* v = FindField(completing.fields(), path);
       if (v != nullptr && v->is_string()) {
         d.terminal = v->get_string();
         break;

@@ -70,8 +70,8 @@ class CorrelationTest : public ::testing::Test {
     r.seq = ++seq_;
     r.time_ms = t;
     r.tenant = tenant;
-    r.fields = boost::json::parse(fields).as_object();
-    SetField(r.fields, "event.dataset", boost::json::string(dataset));
+    r.fields() = boost::json::parse(fields).as_object();
+    SetField(r.fields(), "event.dataset", boost::json::string(dataset));
     std::vector<Detection> out;
     engine_->Process(r, &out);
     return out;

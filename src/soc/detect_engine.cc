@@ -145,7 +145,7 @@ void EntityOf(const Record& r, Detection* d) {
                                               {"user.name", false},
                                               {"seccloud.service.name", false}};
   for (const Candidate& c : kCandidates) {
-    const auto* v = FindField(r.fields, c.path);
+    const auto* v = FindField(r.fields(), c.path);
     if (v == nullptr || !v->is_string() || v->get_string().empty()) continue;
     if (d->entity.empty()) d->entity = std::string(c.path) + "=" + std::string(v->get_string());
     if (d->terminal.empty() && c.terminal) d->terminal = v->get_string();
@@ -225,7 +225,7 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
       d.time_ms = record.time_ms;
       d.tenant = record.tenant;
       if (d.tenant.empty()) {
-        if (const auto* t = FindField(record.fields, "tenant.id"); t != nullptr && t->is_string()) {
+        if (const auto* t = FindField(record.fields(), "tenant.id"); t != nullptr && t->is_string()) {
           d.tenant = t->get_string();
         }
       }

@@ -50,8 +50,8 @@ class RulePackTest : public ::testing::Test {
     r.seq = ++seq_;
     r.time_ms = t;
     r.raw = raw;
-    r.fields = boost::json::parse(fields).as_object();
-    SetField(r.fields, "event.dataset", boost::json::string(dataset));
+    r.fields() = boost::json::parse(fields).as_object();
+    SetField(r.fields(), "event.dataset", boost::json::string(dataset));
     std::vector<Detection> out;
     engine_->Process(r, &out);
     std::vector<std::string> titles;
@@ -210,7 +210,7 @@ TEST(DetectionEngineTest, ThroughputWithTheSigmaCorpus) {
   NormalizeWindowsEvent(win);
   ASSERT_TRUE(win.parsed);
   Record proxy;
-  proxy.fields = boost::json::parse(R"({"event":{"dataset":"proxy.access","action":"allowed"},
+  proxy.fields() = boost::json::parse(R"({"event":{"dataset":"proxy.access","action":"allowed"},
     "source":{"ip":"10.1.2.3"},"url":{"full":"https://www.example.com/index.html?q=1",
     "domain":"www.example.com","path":"/index.html","query":"q=1"},
     "http":{"request":{"method":"GET"},"response":{"status_code":200}},

@@ -782,7 +782,7 @@ namespace {
 // One pass as FindField's, which tracks only the best key: when that key's last duplicate so far
 // is not usable, a shorter key may be the answer, found by the exact pass per length below (a
 // record with duplicate keys only).
-const TapeNode* FindInObject(const FieldTape& tape, size_t obj, std::string_view path,
+const TapeNode* FindInObject(TapeSpan tape, size_t obj, std::string_view path,
                              size_t* descend_len) {
   const TapeNode& o = tape[obj];
   const TapeNode* best = nullptr;
@@ -831,6 +831,10 @@ const TapeNode* FindInObject(const FieldTape& tape, size_t obj, std::string_view
 }  // namespace
 
 const TapeNode* FindInTape(const FieldTape& tape, std::string_view path) {
+  return FindInTape(tape.span(), path);
+}
+
+const TapeNode* FindInTape(TapeSpan tape, std::string_view path) {
   if (tape.empty() || tape[0].kind != TapeKind::kObject) return nullptr;
   size_t obj = 0;
   while (true) {
@@ -849,7 +853,7 @@ namespace {
 // Pushes the subtree at `index` as Boost's parser does (members, then the container with their
 // count): Boost's value_stack then builds the very tree its parser builds, duplicate keys
 // included (the first one's place, the last one's value).
-void PushValue(const FieldTape& tape, size_t index, json::value_stack& st) {
+void PushValue(TapeSpan tape, size_t index, json::value_stack& st) {
   const TapeNode& n = tape[index];
   switch (n.kind) {
     case TapeKind::kObject:
@@ -887,6 +891,10 @@ void PushValue(const FieldTape& tape, size_t index, json::value_stack& st) {
 }  // namespace
 
 boost::json::value TapeToValue(const FieldTape& tape, size_t index, boost::json::storage_ptr sp) {
+  return TapeToValue(tape.span(), index, std::move(sp));
+}
+
+boost::json::value TapeToValue(TapeSpan tape, size_t index, boost::json::storage_ptr sp) {
   // One stack per thread, reused: its own storage stays allocated between documents.
   thread_local json::value_stack st;
   st.reset(std::move(sp));

@@ -53,6 +53,18 @@ struct TapeNode {
   TapeKind kind;
 };
 
+// A read-only view of a tape's nodes: a FieldTape's, or an exact-size copy of them kept elsewhere
+// (a Record keeps one: record.cc). The lookups below take either.
+struct TapeSpan {
+  const TapeNode* nodes = nullptr;
+  size_t n = 0;
+
+  size_t size() const { return n; }
+  bool empty() const { return n == 0; }
+  const TapeNode& operator[](size_t i) const { return nodes[i]; }
+  size_t IndexOf(const TapeNode* node) const { return static_cast<size_t>(node - nodes); }
+};
+
 class FieldTape {
  public:
   // Bounds on one document. The defaults are Boost.JSON's depth as ParseJsonObject sets it and
@@ -82,6 +94,9 @@ class FieldTape {
   bool empty() const { return size_ == 0; }
   const TapeNode* data() const { return nodes_.get(); }
   const TapeNode& operator[](size_t i) const { return nodes_[i]; }
+  TapeSpan span() const { return {nodes_.get(), size_}; }
+  // The decode buffer: strings and keys that had escapes view [decoded_data(), + decoded_bytes()).
+  const char* decoded_data() const { return decoded_.get(); }
   size_t IndexOf(const TapeNode* n) const { return static_cast<size_t>(n - nodes_.get()); }
   const Limits& limits() const { return limits_; }
   // Bytes of decoded (escaped) string text in the current document.
@@ -122,10 +137,12 @@ bool ReadJsonTape(std::string_view line, FieldTape* tape, std::string* error);
 // a '.', whose value is the path's value or an object to descend into; of duplicate keys, the last
 // (the one Boost's object keeps). Null when there is none. `tape` must hold a document.
 const TapeNode* FindInTape(const FieldTape& tape, std::string_view path);
+const TapeNode* FindInTape(TapeSpan tape, std::string_view path);
 
 // The Boost.JSON value of the subtree at `index`, as Boost's parser would build it (duplicate
 // keys: the first one's place, the last one's value). For tests, and for the output paths that
 // need a tree.
 boost::json::value TapeToValue(const FieldTape& tape, size_t index, boost::json::storage_ptr sp);
+boost::json::value TapeToValue(TapeSpan tape, size_t index, boost::json::storage_ptr sp);
 
 }  // namespace seccloud::soc

@@ -1003,7 +1003,7 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     }
     found.clear();
   };
-  const TopLevelKeys look(record.fields);
+  const TopLevelKeys look(record.fields());
   for (const FieldPath& f : kIpFields) {
     const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupIp(v, &found) > 0) take(f.path, v);

@@ -287,8 +287,8 @@ Record MakeRecord() {
   r.seq = 42;
   r.time_ms = 1'700'000'000'000;
   r.tenant = "acme";
-  SetField(r.fields, "tenant.id", "acme");
-  SetField(r.fields, "source.ip", "10.1.2.3");
+  SetField(r.fields(), "tenant.id", "acme");
+  SetField(r.fields(), "source.ip", "10.1.2.3");
   return r;
 }
 
@@ -323,7 +323,7 @@ TEST(IntelMatch, TopLevelKeysOfEverySpellingAreLookedUp) {
   for (const Case& c : kCases) {
     Record r;
     r.seq = 1;
-    r.fields = boost::json::parse(c.fields).as_object();
+    r.fields() = boost::json::parse(c.fields).as_object();
     std::vector<Detection> out;
     MatchRecord(*set, r, &out);
     EXPECT_EQ(out.size(), c.hits) << c.fields;
@@ -364,7 +364,7 @@ TEST(IntelMatch, TopLevelKeyChoiceIsFindFieldsChoice) {
   for (const Case& c : kCases) {
     Record r;
     r.seq = 1;
-    r.fields = boost::json::parse(c.fields).as_object();
+    r.fields() = boost::json::parse(c.fields).as_object();
     std::vector<Detection> out;
     MatchRecord(*set, r, &out);
     if (*c.atomic == '\0') {
@@ -424,13 +424,13 @@ TEST(IntelMatch, RecordDetectionsCarryEcsContextEntityAndEvidence) {
   ASSERT_TRUE(set);
 
   Record r = MakeRecord();
-  SetField(r.fields, "destination.ip", "198.51.100.9");
-  SetField(r.fields, "url.full", "http://DOWNLOAD.example/payload.exe");
-  SetField(r.fields, "url.domain", "download.example");
-  SetField(r.fields, "dns.question.name", "www.evil.example");
-  SetField(r.fields, "file.hash.md5", "44D88612FEA8A8F36DE82E1278ABB02F");
+  SetField(r.fields(), "destination.ip", "198.51.100.9");
+  SetField(r.fields(), "url.full", "http://DOWNLOAD.example/payload.exe");
+  SetField(r.fields(), "url.domain", "download.example");
+  SetField(r.fields(), "dns.question.name", "www.evil.example");
+  SetField(r.fields(), "file.hash.md5", "44D88612FEA8A8F36DE82E1278ABB02F");
   boost::json::array related{"203.0.113.7", "198.51.100.9"};
-  SetField(r.fields, "related.ip", related);
+  SetField(r.fields(), "related.ip", related);
   std::vector<Detection> out;
   MatchRecord(*set, r, &out);
   // c2: 198.51.100.0/24 (destination.ip, also in related.ip: once), 203.0.113.7 (related.ip),
@@ -484,7 +484,7 @@ TEST(IntelMatch, UrlHostMatchesDomainFeedAndAccessLogPathJoinsUrlDomain) {
                     {Feed("urls", IntelFormat::kAdblock), "||site.example/x/evil.php^$all\n"}});
   ASSERT_TRUE(set);
   Record r = MakeRecord();
-  SetField(r.fields, "url.full", "https://cdn.bad-host.example/anything");
+  SetField(r.fields(), "url.full", "https://cdn.bad-host.example/anything");
   std::vector<Detection> out;
   MatchRecord(*set, r, &out);
   ASSERT_EQ(out.size(), 1u);
@@ -493,16 +493,16 @@ TEST(IntelMatch, UrlHostMatchesDomainFeedAndAccessLogPathJoinsUrlDomain) {
             "cdn.bad-host.example");
 
   Record access = MakeRecord();
-  SetField(access.fields, "url.original", "/x/evil.php");
-  SetField(access.fields, "url.domain", "Site.Example");
+  SetField(access.fields(), "url.original", "/x/evil.php");
+  SetField(access.fields(), "url.domain", "Site.Example");
   out.clear();
   MatchRecord(*set, access, &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].rule_id, "intel:urls");
 
   Record clean = MakeRecord();
-  SetField(clean.fields, "url.full", "https://notbad-host.example/x/evil.php");
-  SetField(clean.fields, "tls.client.server_name", "bad-host.example.org");
+  SetField(clean.fields(), "url.full", "https://notbad-host.example/x/evil.php");
+  SetField(clean.fields(), "tls.client.server_name", "bad-host.example.org");
   out.clear();
   MatchRecord(*set, clean, &out);
   EXPECT_TRUE(out.empty());
@@ -515,9 +515,9 @@ TEST(IntelMatch, TwoUrlFieldsEachKeepTheirOwnAtomic) {
                      "0.0.0.0 first-bad-host.example\n0.0.0.0 second-bad-host.example\n"}});
   ASSERT_TRUE(set);
   Record r = MakeRecord();
-  SetField(r.fields, "url.full",
+  SetField(r.fields(), "url.full",
            boost::json::string("https://a.first-bad-host.example/" + std::string(64, 'p')));
-  SetField(r.fields, "url.original",
+  SetField(r.fields(), "url.original",
            boost::json::string("https://b.second-bad-host.example/" + std::string(64, 'q')));
   std::vector<Detection> out;
   MatchRecord(*set, r, &out);
@@ -557,7 +557,7 @@ TEST(IntelMatch, FiltersKeepEveryIndicator) {
   EXPECT_EQ(set->LookupIp("2001:db8:77:1::5", &out), 1u);
   EXPECT_EQ(set->LookupIp("203.0.114.1", &out), 0u);
   Record dotted = MakeRecord();
-  dotted.fields["destination.ip"] = "198.51.0.7";
+  dotted.fields()["destination.ip"] = "198.51.0.7";
   std::vector<Detection> found;
   MatchRecord(*set, dotted, &found);
   ASSERT_EQ(found.size(), 1u);
@@ -568,23 +568,23 @@ TEST(IntelMatch, EntityFallsBackToClientIpThenHostName) {
   auto set = Build({{Feed("f"), "evil.example\n"}});
   ASSERT_TRUE(set);
   Record r;
-  SetField(r.fields, "dns.question.name", "evil.example");
-  SetField(r.fields, "host.name", "web-01");
+  SetField(r.fields(), "dns.question.name", "evil.example");
+  SetField(r.fields(), "host.name", "web-01");
   std::vector<Detection> out;
   MatchRecord(*set, r, &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].entity, "host.name=web-01");
   EXPECT_EQ(out[0].terminal, "web-01");
   EXPECT_TRUE(out[0].evidence.empty());  // seq 0: not stored yet
-  SetField(r.fields, "client.ip", "192.0.2.1");
+  SetField(r.fields(), "client.ip", "192.0.2.1");
   out.clear();
   MatchRecord(*set, r, &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].entity, "client.ip=192.0.2.1");
   // Non-string values are ignored, not misread.
   Record odd;
-  SetField(odd.fields, "dns.question.name", 12);
-  SetField(odd.fields, "related.ip", "evil.example");
+  SetField(odd.fields(), "dns.question.name", 12);
+  SetField(odd.fields(), "related.ip", "evil.example");
   out.clear();
   MatchRecord(*set, odd, &out);
   EXPECT_TRUE(out.empty());
@@ -689,15 +689,15 @@ TEST(IntelRealFeeds, MatchRecordRate) {
   std::vector<Record> records;
   for (int i = 0; i < 1000; ++i) {
     Record r = MakeRecord();
-    SetField(r.fields, "destination.ip",
+    SetField(r.fields(), "destination.ip",
              boost::json::string("198.18.0." + std::to_string(i % 250)));
-    SetField(r.fields, "url.full",
+    SetField(r.fields(), "url.full",
              boost::json::string("http://www" + std::to_string(i) + ".example.net/index.html"));
-    SetField(r.fields, "url.domain",
+    SetField(r.fields(), "url.domain",
              boost::json::string("www" + std::to_string(i) + ".example.net"));
     records.push_back(std::move(r));
   }
-  SetField(records[7].fields, "url.domain", "x.suroot.com");
+  SetField(records[7].fields(), "url.domain", "x.suroot.com");
   std::vector<Detection> out;
   const auto start = std::chrono::steady_clock::now();
   for (int round = 0; round < 50; ++round) {

@@ -6,6 +6,7 @@
 
 #include "core/event.h"
 #include "core/ip.h"
+#include "core/text.h"
 #include "soc/parse_internal.h"
 #include "soc/winlog.h"
 
@@ -61,15 +62,29 @@ void Normalize(Record& r) {
   if (r.format == Format::kWindowsEvent) {
     NormalizeWindowsEvent(r);
     // The Windows normaliser sets the common metadata but the sender's address.
-    if (!r.peer.empty() && !internal::PutIp(r.fields, "seccloud.soc.peer", r.peer))
-      internal::PutString(r.fields, "seccloud.soc.peer", r.peer);
+    if (!r.peer.empty() && !internal::PutIp(r.fields(), "seccloud.soc.peer", r.peer))
+      internal::PutString(r.fields(), "seccloud.soc.peer", r.peer);
     return;
   }
   r.parsed = false;
   const std::string_view line = BoundedLine(r.raw);
   // The fields are built in the record's own arena; Record's copies never share it (record.h).
   UseFieldArena(r);
-  Parsed p(r.fields.storage());
+  Parsed p(r.fields().storage());
+  // Every leaf of a JSON document takes at least one byte of its text, so a line no longer
+  // than the bound cannot hold more leaves than that and the walk is skipped. An EVE record's
+  // fields are its own copy plus at most kEveMappedLeaves ECS values.
+  const size_t most_leaves =
+      line.size() + (r.format == Format::kSuricataEve ? internal::kEveMappedLeaves : 0);
+  const bool may_exceed = most_leaves > kMaxParsedFields - 12;
+  // Seccloud events and JSON lines are read into a tape and kept so (record.h: the tree is built
+  // on demand) when the tape reads them exactly as the tree would be: valid UTF-8 (the tree's
+  // strings are sanitised otherwise) and too short to be pruned. One scratch tape per thread.
+  thread_local FieldTape scratch;
+  if ((r.format == Format::kSeccloudEvent || r.format == Format::kJson) && !may_exceed &&
+      (internal::IsAscii(line) || IsValidUtf8(line))) {
+    p.tape = &scratch;
+  }
   // Seccloud events and JSON lines replace p.fields by the parsed object: a table reserved here
   // would only take room in the arena.
   if (r.format != Format::kSeccloudEvent && r.format != Format::kJson) p.fields.reserve(16);
@@ -82,6 +97,13 @@ void Normalize(Record& r) {
   }
   if (p.error.empty() && line.empty()) p.error = "the record is empty";
 
+  internal::FinishArgs a;
+  a.format = r.format;
+  a.received_ms = r.received_ms;
+  a.source = r.source;
+  a.peer = r.peer;
+  a.tenant = r.tenant;
+  a.may_exceed = may_exceed;
   if (!p.error.empty()) {
     if (r.truncated)
       p.error += " (the record was cut at " + std::to_string(kMaxRawBytes) + " bytes)";
@@ -91,70 +113,90 @@ void Normalize(Record& r) {
                         std::string(FormatName(r.format)) + ": " + p.error);
     internal::PutString(p.fields, "event.dataset", "soc.unparsed");
     r.time_ms = r.received_ms;
+    a.time_ms = r.time_ms;
+    internal::PutMetadata(p.fields, a);
+    r.fields() = std::move(p.fields);
   } else {
     r.parsed = true;
     r.time_ms = IsPlausible(p.time_ms, r.received_ms) ? p.time_ms : r.received_ms;
-    std::string dataset;
-    if (const auto* d = FindField(p.fields, "event.dataset"); d != nullptr && d->is_string()) {
-      dataset = d->get_string();
-    }
-    // Every leaf of a JSON document takes at least one byte of its text, so a line no longer
-    // than the bound cannot hold more leaves than that and the walk is skipped. An EVE record's
-    // fields are its own copy plus at most kEveMappedLeaves ECS values.
-    const size_t most_leaves =
-        line.size() + (r.format == Format::kSuricataEve ? internal::kEveMappedLeaves : 0);
-    const bool may_exceed = most_leaves > kMaxParsedFields - 12;
-    if ((FieldsComeFromJson(r.format) || r.format == Format::kSuricataEve) && may_exceed) {
-      // The producer chose how many values it sent; keep room for the metadata set below.
-      const size_t dropped = internal::PruneFields(p.fields, kMaxParsedFields - 12);
-      if (dropped > 0) {
-        internal::PutInt(p.fields, "seccloud.soc.fields_dropped", static_cast<int64_t>(dropped));
-        if (!dataset.empty()) internal::PutString(p.fields, "event.dataset", dataset);
+    a.time_ms = r.time_ms;
+    if (p.tape_read) {
+      if (const TapeNode* d = FindInTape(scratch, "event.dataset");
+          d != nullptr && d->kind == TapeKind::kString) {
+        a.dataset = d->str();
       }
-    }
-    if (FieldsComeFromJson(r.format)) {
-      for (std::string_view path :
-           {"@timestamp", "event.ingested", "event.dataset", "seccloud.soc.source",
-            "seccloud.soc.format", "seccloud.soc.peer", "seccloud.soc.parse_error"}) {
-        internal::EraseAllForms(p.fields, path);
+      internal::RecordAccess::KeepTape(r, scratch, line, a);
+    } else {
+      if (const auto* d = FindField(p.fields, "event.dataset"); d != nullptr && d->is_string()) {
+        a.dataset = d->get_string();
       }
-      // A spool line is our own services' event and keeps its tenant when ingest found none;
-      // anything from the network gets its tenant only from attribution.
-      if (r.format != Format::kSeccloudEvent || !r.tenant.empty()) {
-        internal::EraseAllForms(p.fields, "tenant.id");
-      }
-      // Producers write addresses in every spelling; the SOC compares normalised text.
-      for (std::string_view path :
-           {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"}) {
-        const auto* v = FindField(p.fields, path);
-        if (v == nullptr || !v->is_string()) continue;
-        const std::string_view text = v->get_string();
-        // Text without ':' is dotted-quad or no address at all (IpAddress::Parse): kept as it is.
-        if (text.find(':') == std::string_view::npos) continue;
-        auto ip = IpAddress::Parse(text);
-        // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
-        if (!ip || ip->is_v4()) continue;
-        if (ip->Unmapped().ToString() != text) {
-          const std::string copy(text);  // the value is erased before it is set again
-          internal::EraseAllForms(p.fields, path);
-          internal::PutIp(p.fields, path, copy);
-        }
-      }
-      if (dataset.empty()) dataset = r.format == Format::kSeccloudEvent ? "seccloud.event" : "json";
-      internal::PutString(p.fields, "event.dataset", dataset);
+      internal::FinishFields(p.fields, a);
+      r.fields() = std::move(p.fields);
     }
   }
-
-  boost::json::object& f = p.fields;
-  internal::PutTime(f, "@timestamp", r.time_ms);
-  internal::PutTime(f, "event.ingested", r.received_ms);
-  internal::PutSourceAndFormat(f, r.source, /*sanitize=*/true, r.format);
-  if (!r.tenant.empty()) internal::PutString(f, "tenant.id", r.tenant);
-  if (!r.peer.empty() && !internal::PutIp(f, "seccloud.soc.peer", r.peer)) {
-    internal::PutString(f, "seccloud.soc.peer", r.peer);
-  }
-  r.fields = std::move(f);
+  // A long line leaves the scratch tape about 41 bytes per byte of it: given back past 1 MiB.
+  if (p.tape != nullptr) scratch.ShrinkTo(size_t{1} << 20);
 }
+
+namespace internal {
+
+void FinishFields(boost::json::object& f, const FinishArgs& a) {
+  // The dataset may view f's own string, which the steps below erase and set again.
+  const std::string dataset_copy(a.dataset);
+  std::string_view dataset = dataset_copy;
+  if ((FieldsComeFromJson(a.format) || a.format == Format::kSuricataEve) && a.may_exceed) {
+    // The producer chose how many values it sent; keep room for the metadata set below.
+    const size_t dropped = internal::PruneFields(f, kMaxParsedFields - 12);
+    if (dropped > 0) {
+      internal::PutInt(f, "seccloud.soc.fields_dropped", static_cast<int64_t>(dropped));
+      if (!dataset.empty()) internal::PutString(f, "event.dataset", dataset);
+    }
+  }
+  if (FieldsComeFromJson(a.format)) {
+    for (std::string_view path :
+         {"@timestamp", "event.ingested", "event.dataset", "seccloud.soc.source",
+          "seccloud.soc.format", "seccloud.soc.peer", "seccloud.soc.parse_error"}) {
+      internal::EraseAllForms(f, path);
+    }
+    // A spool line is our own services' event and keeps its tenant when ingest found none;
+    // anything from the network gets its tenant only from attribution.
+    if (a.format != Format::kSeccloudEvent || !a.tenant.empty()) {
+      internal::EraseAllForms(f, "tenant.id");
+    }
+    // Producers write addresses in every spelling; the SOC compares normalised text.
+    for (std::string_view path :
+         {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"}) {
+      const auto* v = FindField(f, path);
+      if (v == nullptr || !v->is_string()) continue;
+      const std::string_view text = v->get_string();
+      // Text without ':' is dotted-quad or no address at all (IpAddress::Parse): kept as it is.
+      if (text.find(':') == std::string_view::npos) continue;
+      auto ip = IpAddress::Parse(text);
+      // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
+      if (!ip || ip->is_v4()) continue;
+      if (ip->Unmapped().ToString() != text) {
+        const std::string copy(text);  // the value is erased before it is set again
+        internal::EraseAllForms(f, path);
+        internal::PutIp(f, path, copy);
+      }
+    }
+    if (dataset.empty()) dataset = a.format == Format::kSeccloudEvent ? "seccloud.event" : "json";
+    internal::PutString(f, "event.dataset", dataset);
+  }
+  PutMetadata(f, a);
+}
+
+void PutMetadata(boost::json::object& f, const FinishArgs& a) {
+  internal::PutTime(f, "@timestamp", a.time_ms);
+  internal::PutTime(f, "event.ingested", a.received_ms);
+  internal::PutSourceAndFormat(f, a.source, /*sanitize=*/true, a.format);
+  if (!a.tenant.empty()) internal::PutString(f, "tenant.id", a.tenant);
+  if (!a.peer.empty() && !internal::PutIp(f, "seccloud.soc.peer", a.peer)) {
+    internal::PutString(f, "seccloud.soc.peer", a.peer);
+  }
+}
+
+}  // namespace internal
 
 Format SniffFormat(std::string_view line) {
   // A UTF-8 BOM or blanks before the record say nothing about its format.

@@ -10,9 +10,63 @@
 #include <string>
 #include <string_view>
 
+#include "soc/field_tape.h"
 #include "soc/parse.h"
 
+namespace seccloud::soc {
+
+// What Normalize keeps of a seccloud event or JSON line instead of its tree (record.h): the line's
+// tape, an exact-size copy in the record's arena (nodes, and a copy of the line and the decoded
+// bytes they view: nothing outside the arena, so moves need no fix-up and a later change of raw
+// cannot leave a view dangling), and the arguments of
+// the metadata step (internal::FinishFields) it would have run, strings in the arena too. Only
+// lines the tape reads exactly as the tree is built are kept so: valid UTF-8 (no SanitizeJson)
+// and short enough that PruneFields cannot drop anything.
+struct PendingFields {
+  TapeSpan tape;
+  const char* line = nullptr;  // the arena's copy of the line the views point into
+  size_t line_size = 0;
+  Format format = Format::kJson;
+  int64_t time_ms = 0;
+  int64_t received_ms = 0;
+  std::string_view dataset;  // event.dataset as found in the line ("" when none)
+  std::string_view source;
+  std::string_view peer;
+  std::string_view tenant;  // Record::tenant when Normalize ran
+};
+
+}  // namespace seccloud::soc
+
 namespace seccloud::soc::internal {
+
+// The arguments of FinishFields: what Normalize sets on a parsed record's fields.
+struct FinishArgs {
+  Format format = Format::kText;
+  int64_t time_ms = 0;
+  int64_t received_ms = 0;
+  std::string_view dataset;  // the parsed event.dataset ("" when none)
+  std::string_view source;
+  std::string_view peer;
+  std::string_view tenant;
+  bool may_exceed = false;  // the line may hold more than kMaxParsedFields - 12 leaves
+};
+
+// Normalize's step after a successful parse: pruning, erasing the reserved paths of JSON-sourced
+// formats, canonical addresses, event.dataset, then the metadata every record carries. Also run
+// by Record::fields() on a kept tape's tree, so both give the same fields.
+void FinishFields(boost::json::object& f, const FinishArgs& a);
+// The metadata every record carries (@timestamp … seccloud.soc.peer), the end of FinishFields
+// and of an unparsed record's fields.
+void PutMetadata(boost::json::object& f, const FinishArgs& a);
+
+// Record internals for the normaliser (record.cc).
+struct RecordAccess {
+  // Keeps `tape` (read from `line`, a view into r.raw) in r's arena as r's pending fields, with
+  // the metadata arguments; r.fields() then builds the tree from them. r must have a field arena
+  // (UseFieldArena) and empty fields.
+  static void KeepTape(Record& r, const FieldTape& tape, std::string_view line,
+                       const FinishArgs& a);
+};
 
 // A Windows event of up to this many raw bytes is parsed in the record's field arena, which
 // UseFieldArena sizes for it (winlog.cc, record.cc); a larger one is parsed in scratch memory.
@@ -28,6 +82,10 @@ struct Parsed {
   explicit Parsed(boost::json::storage_ptr sp) : fields(std::move(sp)) {}
 
   boost::json::object fields;
+  // Seccloud events and JSON lines: when set, the parser reads the line into this tape instead of
+  // building `fields` (which it leaves empty), and sets tape_read on success.
+  FieldTape* tape = nullptr;
+  bool tape_read = false;
   int64_t time_ms = kNoTime;
   // Non-empty when the line is not in the declared format: one sentence saying what was expected
   // where. The parser leaves `fields` empty then.
@@ -36,6 +94,7 @@ struct Parsed {
   // Starts over (a parser trying another layout), keeping the fields' storage.
   void Reset() {
     fields.clear();
+    tape_read = false;
     time_ms = kNoTime;
     error.clear();
   }
@@ -138,6 +197,10 @@ bool ParseIsoPrefix(std::string_view s, size_t* consumed, int64_t* ms);
 bool EpochToMs(double v, int64_t* ms);
 // A JSON time: an ISO string (all of it), a digit string or a number (epoch).
 bool JsonTimeToMs(const boost::json::value& v, int64_t* ms);
+// True when every byte is below 0x80 (a word at a time: cheaper than UTF-8 validation).
+bool IsAscii(std::string_view s);
+// The same for a tape's value (a scalar node; containers are no time).
+bool JsonTimeToMs(const TapeNode& n, int64_t* ms);
 
 // ---- JSON ----
 

@@ -185,6 +185,22 @@ void MapEveFlow(const boost::json::object& flow, boost::json::object& f) {
 }  // namespace
 
 void ParseSeccloudEvent(std::string_view line, Parsed& out) {
+  if (out.tape != nullptr) {
+    // The same checks on the line's tape (FindInTape chooses as FindField does on the tree).
+    if (!ReadJsonTape(line, out.tape, &out.error)) return;
+    const TapeNode* dataset = FindInTape(*out.tape, "event.dataset");
+    if (dataset == nullptr || dataset->kind != TapeKind::kString || dataset->str().empty()) {
+      out.error = "expected a string \"event.dataset\" in the event (every seccloud event has one)";
+      return;
+    }
+    const TapeNode* ts = FindInTape(*out.tape, "@timestamp");
+    if (ts == nullptr || !JsonTimeToMs(*ts, &out.time_ms)) {
+      out.error = "expected \"@timestamp\" holding an RFC 3339 time in the event";
+      return;
+    }
+    out.tape_read = true;
+    return;
+  }
   boost::json::object obj(out.fields.storage());
   if (!ParseJsonObject(line, out.fields.storage(), &obj, &out.error)) return;
   const auto* dataset = FindField(obj, "event.dataset");
@@ -201,6 +217,16 @@ void ParseSeccloudEvent(std::string_view line, Parsed& out) {
 }
 
 void ParseJsonLine(std::string_view line, Parsed& out) {
+  if (out.tape != nullptr) {
+    if (!ReadJsonTape(line, out.tape, &out.error)) return;
+    for (std::string_view key : {"@timestamp", "timestamp", "time"}) {
+      const TapeNode* v = FindInTape(*out.tape, key);
+      if (v != nullptr && JsonTimeToMs(*v, &out.time_ms)) break;
+      out.time_ms = kNoTime;
+    }
+    out.tape_read = true;
+    return;
+  }
   boost::json::object obj(out.fields.storage());
   if (!ParseJsonObject(line, out.fields.storage(), &obj, &out.error)) return;
   for (std::string_view key : {"@timestamp", "timestamp", "time"}) {

@@ -42,7 +42,7 @@ TEST(ParseJsonTest, SeccloudEventsRoundTrip) {
     ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
     EXPECT_EQ(r.time_ms, kReceived - 5000);
     Record source;  // Record has constructors (record.h), so no designated initialiser
-    source.fields = e.json();
+    source.fields() = e.json();
     EXPECT_EQ(Str(r, "event.dataset"), Str(source, "event.dataset"));
     EXPECT_EQ(Str(r, "event.id"), std::string(e.Find("event.id")->as_string()));
     EXPECT_EQ(Str(r, "@timestamp"), FormatTimeMs(kReceived - 5000));
@@ -104,7 +104,7 @@ TEST(ParseJsonTest, JsonLineCannotSpoofMetadata) {
   EXPECT_EQ(Str(r, "seccloud.soc.format"), "json");
   EXPECT_EQ(Str(r, "event.ingested"), FormatTimeMs(kReceived));
   EXPECT_EQ(Str(r, "source.ip"), "2001:db8::1");  // normalised
-  EXPECT_EQ(r.fields.if_contains("tenant.id"), nullptr);
+  EXPECT_EQ(r.fields().if_contains("tenant.id"), nullptr);
 
   const Record no_tenant = Parse(Format::kJson, R"({"tenant":{"id":"evil"}})");
   EXPECT_EQ(Str(no_tenant, "tenant.id"), "<absent>");
@@ -149,7 +149,7 @@ TEST(ParseJsonTest, ManyFieldsAreBounded) {
   raw += "}";
   const Record r = Parse(Format::kJson, raw);
   ASSERT_TRUE(r.parsed);
-  EXPECT_LE(r.fields.size(), kMaxParsedFields);
+  EXPECT_LE(r.fields().size(), kMaxParsedFields);
   EXPECT_EQ(Str(r, "k0"), "0");
   EXPECT_EQ(Str(r, "k2999"), "<absent>");
   EXPECT_EQ(Str(r, "seccloud.soc.fields_dropped"), std::to_string(3000 - (kMaxParsedFields - 12)));

@@ -411,7 +411,7 @@ TEST(ParseSyslogTest, StructuredDataIsBounded) {
   raw += " msg";
   const Record r = Parse(raw);
   ASSERT_TRUE(r.parsed);
-  const auto* sd = FindField(r.fields, "log.syslog.structured_data");
+  const auto* sd = FindField(r.fields(), "log.syslog.structured_data");
   ASSERT_NE(sd, nullptr);
   EXPECT_EQ(sd->as_object().size(), kMaxStructuredDataElements);
   EXPECT_EQ(Str(r, "message"), "msg");

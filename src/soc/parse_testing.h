@@ -33,7 +33,7 @@ inline Record ParseAs(Format format, std::string raw, std::string source,
 
 // The field at `path` as text: a string as it is, anything else as JSON, "<absent>" if missing.
 inline std::string Str(const Record& r, std::string_view path) {
-  const auto* v = FindField(r.fields, path);
+  const auto* v = FindField(r.fields(), path);
   if (v == nullptr) return "<absent>";
   if (v->is_string()) return std::string(v->get_string());
   return boost::json::serialize(*v);

@@ -14,8 +14,6 @@
 #include "soc/record.h"
 
 namespace seccloud::soc::internal {
-namespace {
-
 // Most log text is ASCII; checking that a word at a time is cheaper than UTF-8 validation.
 bool IsAscii(std::string_view s) {
   size_t i = 0;
@@ -28,6 +26,8 @@ bool IsAscii(std::string_view s) {
   for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
   return (any & 0x8080808080808080u) == 0;
 }
+
+namespace {
 
 // Sanitises every string and key; depth is bounded by the parser's max_depth.
 void SanitizeJson(boost::json::value& v) {
@@ -446,15 +446,36 @@ bool EpochToMs(double v, int64_t* ms) {
   return true;
 }
 
-bool JsonTimeToMs(const boost::json::value& v, int64_t* ms) {
-  if (const auto* s = v.if_string()) {
-    std::string_view text = TrimSpaces(*s);
-    size_t used = 0;
-    if (ParseIsoPrefix(text, &used, ms) && used == text.size()) return true;
-    int64_t n;
-    if (ParseUint(text, &n)) return EpochToMs(static_cast<double>(n), ms);
-    return false;
+namespace {
+
+bool TextTimeToMs(std::string_view text, int64_t* ms) {
+  text = TrimSpaces(text);
+  size_t used = 0;
+  if (ParseIsoPrefix(text, &used, ms) && used == text.size()) return true;
+  int64_t n;
+  if (ParseUint(text, &n)) return EpochToMs(static_cast<double>(n), ms);
+  return false;
+}
+
+}  // namespace
+
+bool JsonTimeToMs(const TapeNode& n, int64_t* ms) {
+  switch (n.kind) {
+    case TapeKind::kString:
+      return TextTimeToMs(n.str(), ms);
+    case TapeKind::kInt64:
+      return EpochToMs(static_cast<double>(n.i64), ms);
+    case TapeKind::kUint64:
+      return EpochToMs(static_cast<double>(n.u64), ms);
+    case TapeKind::kDouble:
+      return EpochToMs(n.dbl, ms);
+    default:
+      return false;
   }
+}
+
+bool JsonTimeToMs(const boost::json::value& v, int64_t* ms) {
+  if (const auto* s = v.if_string()) return TextTimeToMs(*s, ms);
   if (v.is_int64()) return EpochToMs(static_cast<double>(v.get_int64()), ms);
   if (v.is_uint64()) return EpochToMs(static_cast<double>(v.get_uint64()), ms);
   if (v.is_double()) return EpochToMs(v.get_double(), ms);

@@ -545,7 +545,7 @@ bool ScalarMatches(const QueryNode& n, const boost::json::value& v) {
 }
 
 bool FieldMatches(const QueryNode& n, const Record& record) {
-  const boost::json::value* v = FindField(record.fields, n.field);
+  const boost::json::value* v = FindField(record.fields(), n.field);
   if (v == nullptr) return false;
   if (const auto* arr = v->if_array()) {
     if (n.op == Op::kExists) return true;
@@ -560,7 +560,7 @@ bool FieldMatches(const QueryNode& n, const Record& record) {
 
 bool TextMatches(const QueryNode& n, const Record& record) {
   if (ContainsWords(record.raw, n.words, n.words_prefix)) return true;
-  const boost::json::value* m = record.fields.if_contains("message");
+  const boost::json::value* m = record.fields().if_contains("message");
   if (m == nullptr) return false;
   if (m->is_string())
     return ContainsWords(std::string_view(m->get_string()), n.words, n.words_prefix);

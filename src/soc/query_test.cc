@@ -265,7 +265,7 @@ TEST(QueryTokensTest, RequiredTokensAreIndexedForMatchingRecords) {
     for (const Record& r : records) {
       if (!parsed->Matches(r)) continue;
       std::set<std::string> indexed;
-      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { indexed.emplace(t); });
+      ForEachRecordToken(r.raw, r.fields(), [&](std::string_view t) { indexed.emplace(t); });
       for (const auto& t : parsed->required_tokens()) {
         EXPECT_TRUE(indexed.contains(t)) << q << " requires " << t << " not indexed for " << r.raw;
       }

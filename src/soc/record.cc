@@ -94,6 +94,8 @@ void Rebind(boost::json::object& fields, boost::json::object&& from) {
 
 }  // namespace
 
+// A copy gets its fields as a tree on the default heap (record.h), built first when `o` still
+// holds them as a tape.
 Record::Record(const Record& o)
     : seq(o.seq),
       time_ms(o.time_ms),
@@ -103,7 +105,7 @@ Record::Record(const Record& o)
       peer(o.peer),
       tenant(o.tenant),
       raw(o.raw),
-      fields(o.fields, boost::json::storage_ptr()),
+      fields_(o.fields(), boost::json::storage_ptr()),
       parsed(o.parsed),
       truncated(o.truncated) {}
 
@@ -117,7 +119,8 @@ Record& Record::operator=(const Record& o) {
   peer = o.peer;
   tenant = o.tenant;
   raw = o.raw;
-  Rebind(fields, boost::json::object(o.fields, boost::json::storage_ptr()));
+  Rebind(fields_, boost::json::object(o.fields(), boost::json::storage_ptr()));
+  pending_ = nullptr;
   arena_.reset();  // after the fields that used it
   parsed = o.parsed;
   truncated = o.truncated;
@@ -135,13 +138,16 @@ Record::Record(Record&& o) noexcept
       raw(std::move(o.raw)),
       parsed(o.parsed),
       truncated(o.truncated) {
-  // Non-empty fields come with their storage and its arena; emptied fields (`r.fields = {}`
-  // before keeping a record) leave theirs behind, freed here, so that kept records hold no arena.
-  if (!o.fields.empty()) {
-    Rebind(fields, std::move(o.fields));
+  // Non-empty fields (or a kept tape) come with their storage and its arena; emptied fields
+  // (`r.fields() = {}` before keeping a record) leave theirs behind, freed here, so that kept
+  // records hold no arena.
+  if (!o.fields_.empty() || o.pending_ != nullptr) {
+    Rebind(fields_, std::move(o.fields_));
     arena_ = std::move(o.arena_);
+    pending_ = o.pending_;  // in the arena, with everything it views
   }
-  Rebind(o.fields, boost::json::object());
+  Rebind(o.fields_, boost::json::object());
+  o.pending_ = nullptr;
   o.arena_.reset();
 }
 
@@ -157,14 +163,17 @@ Record& Record::operator=(Record&& o) noexcept {
   raw = std::move(o.raw);
   // The old fields end before their arena; non-empty new ones keep o's storage and its arena,
   // emptied ones leave it behind (as the move constructor does).
-  if (o.fields.empty()) {
-    Rebind(fields, boost::json::object());
+  if (o.fields_.empty() && o.pending_ == nullptr) {
+    Rebind(fields_, boost::json::object());
+    pending_ = nullptr;
     arena_.reset();
   } else {
-    Rebind(fields, std::move(o.fields));
+    Rebind(fields_, std::move(o.fields_));
     arena_ = std::move(o.arena_);
+    pending_ = o.pending_;
   }
-  Rebind(o.fields, boost::json::object());
+  Rebind(o.fields_, boost::json::object());
+  o.pending_ = nullptr;
   o.arena_.reset();
   parsed = o.parsed;
   truncated = o.truncated;
@@ -208,6 +217,77 @@ void FieldArenaDeleter::operator()(FieldArena* arena) const {
   ::operator delete(static_cast<void*>(arena));
 }
 
+// The tree, built in the arena from the kept tape by the steps Normalize would have run on the
+// tree it parsed: TapeToValue builds the tree Boost's parser builds (field_tape.h), then
+// FinishFields. The kept tape stays in the arena, unused, until the arena goes.
+void Record::BuildPendingFields() const {
+  const PendingFields& p = *pending_;
+  pending_ = nullptr;
+  boost::json::value v = TapeToValue(p.tape, 0, fields_.storage());
+  fields_ = std::move(v.get_object());
+  internal::FinishArgs a;
+  a.format = p.format;
+  a.time_ms = p.time_ms;
+  a.received_ms = p.received_ms;
+  a.dataset = p.dataset;
+  a.source = p.source;
+  a.peer = p.peer;
+  a.tenant = p.tenant;
+  a.may_exceed = false;  // only lines that cannot be pruned are kept as tapes
+  internal::FinishFields(fields_, a);
+}
+
+namespace internal {
+
+void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view line,
+                            const FinishArgs& a) {
+  boost::json::monotonic_resource& res = r.arena_->resource;
+  auto* p = new (res.allocate(sizeof(PendingFields), alignof(PendingFields))) PendingFields();
+  const size_t n = tape.size();
+  auto* nodes = static_cast<TapeNode*>(res.allocate(n * sizeof(TapeNode), alignof(TapeNode)));
+  if (n != 0) std::memcpy(static_cast<void*>(nodes), tape.data(), n * sizeof(TapeNode));
+  // The line and the used decode bytes are copied into the arena too and the views moved to the
+  // copies: the kept tape then depends on nothing but the arena, which moves with the record (a
+  // short raw lives in the Record itself and moves to a new address; raw may be reassigned
+  // later), so no view has to follow a move.
+  const size_t decoded = tape.decoded_bytes();
+  char* copy = static_cast<char*>(res.allocate(line.size() + decoded + 1, 1));
+  if (!line.empty()) std::memcpy(copy, line.data(), line.size());
+  if (decoded != 0) std::memcpy(copy + line.size(), tape.decoded_data(), decoded);
+  const uintptr_t line_at = reinterpret_cast<uintptr_t>(line.data());
+  const uintptr_t decoded_at = reinterpret_cast<uintptr_t>(tape.decoded_data());
+  auto moved = [&](const char* q) -> const char* {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(q);
+    if (at - line_at <= line.size()) return copy + (at - line_at);
+    if (decoded != 0 && at - decoded_at <= decoded) return copy + line.size() + (at - decoded_at);
+    return q;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (nodes[i].key_size != 0) nodes[i].key_data = moved(nodes[i].key_data);
+    if (nodes[i].kind == TapeKind::kString && nodes[i].s.size != 0)
+      nodes[i].s.data = moved(nodes[i].s.data);
+  }
+  auto keep = [&](std::string_view s) -> std::string_view {
+    if (s.empty()) return {};
+    char* c = static_cast<char*>(res.allocate(s.size(), 1));
+    std::memcpy(c, s.data(), s.size());
+    return {c, s.size()};
+  };
+  p->tape = {nodes, n};
+  p->line = copy;
+  p->line_size = line.size();
+  p->format = a.format;
+  p->time_ms = a.time_ms;
+  p->received_ms = a.received_ms;
+  p->dataset = keep(a.dataset);
+  p->source = keep(a.source);
+  p->peer = keep(a.peer);
+  p->tenant = keep(a.tenant);
+  r.pending_ = p;
+}
+
+}  // namespace internal
+
 size_t Record::MemoryBytes() const {
   return sizeof(Record) + raw.capacity() + (arena_ ? arena_->upstream.taken() : 0);
 }
@@ -244,7 +324,8 @@ void UseFieldArena(Record& r) {
       new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first);
   // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
   // trivial, ~object does not visit the values (the Record owns the arena: record.h).
-  Rebind(r.fields, boost::json::object(boost::json::storage_ptr(&arena->resource)));
+  Rebind(r.fields_, boost::json::object(boost::json::storage_ptr(&arena->resource)));
+  r.pending_ = nullptr;
   r.arena_.reset(arena);  // after the old fields, which may have used the old arena
 }
 

@@ -36,6 +36,11 @@ bool ParseFormatName(std::string_view name, Format* out);
 // A Record's field arena (record.cc): a monotonic resource, the counter of what it took from the
 // heap, and its first block, in one allocation.
 struct FieldArena;
+// A record's kept tape and the metadata Normalize sets on it (parse_internal.h).
+struct PendingFields;
+namespace internal {
+struct RecordAccess;
+}
 struct FieldArenaDeleter {
   void operator()(FieldArena* arena) const;
 };
@@ -83,15 +88,43 @@ struct Record {
 
  private:
   friend void UseFieldArena(Record& r);
-  // The storage of `fields` when Normalize() built them, else null. Declared before `fields`
-  // so that it outlives them.
+  friend struct internal::RecordAccess;
+  // Builds fields_ from pending_ (the kept tape and the normaliser's metadata) and drops
+  // pending_. Const: the tree is a cache of what pending_ says.
+  void BuildPendingFields() const;
+
+  // The storage of the fields (and of the kept tape) when Normalize() built them, else null.
+  // Declared before them so that it outlives them.
   std::unique_ptr<FieldArena, FieldArenaDeleter> arena_;
+  // Seccloud events and JSON lines: Normalize keeps the line's tape (an exact-size copy in the
+  // arena, viewing a copy of the line and of its decoded escapes in the arena) and what it would
+  // have set, and the tree
+  // is built from them on the first fields() call — the same tree, by the same code
+  // (parse_internal.h, PendingFields). Null otherwise, and once the tree is built.
+  mutable PendingFields* pending_ = nullptr;
+  mutable boost::json::object fields_;
 
  public:
   // Normalised fields (ECS, nested objects). Always holds "@timestamp", "event.dataset",
   // "event.ingested", "seccloud.soc.source", "seccloud.soc.format" and, when known,
   // "tenant.id". Strings are valid UTF-8.
-  boost::json::object fields;
+  //
+  // Built on the first call when Normalize kept a tape instead (fields_pending()): the const
+  // accessor then writes the record's cache, so two threads must not make the first call on one
+  // Record at the same time (a Record is handed from thread to thread, never shared, in socd).
+  const boost::json::object& fields() const {
+    if (pending_ != nullptr) BuildPendingFields();
+    return fields_;
+  }
+  boost::json::object& fields() {
+    if (pending_ != nullptr) BuildPendingFields();
+    return fields_;
+  }
+  // True while the fields are the kept tape and the normaliser's metadata, not yet a tree.
+  bool fields_pending() const { return pending_ != nullptr; }
+  // The kept tape while fields_pending(), else null (parse_internal.h).
+  const PendingFields* pending_fields() const { return pending_; }
+
   bool parsed = false;     // false: no parser understood raw; fields hold only the metadata and
                            // "seccloud.soc.parse_error"
   bool truncated = false;  // raw was cut at kMaxRawBytes

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "soc/field_tape.h"
 #include "soc/parse.h"
+#include "soc/parse_internal.h"
 #include "soc/parse_testing.h"
 
 namespace seccloud::soc {
@@ -116,52 +118,52 @@ TEST(RecordTest, CopiesNeverShareTheFieldArena) {
   r.raw = "x";
   r.source = "a-source-name-longer-than-sso";
   UseFieldArena(r);
-  EXPECT_NE(r.fields.storage().get(), heap.get());
-  SetField(r.fields, "source.ip", boost::json::string("10.1.2.3", r.fields.storage()));
-  SetField(r.fields, "message", boost::json::string(std::string(100, 'm'), r.fields.storage()));
-  const boost::json::object want = boost::json::object(r.fields, heap);
+  EXPECT_NE(r.fields().storage().get(), heap.get());
+  SetField(r.fields(), "source.ip", boost::json::string("10.1.2.3", r.fields().storage()));
+  SetField(r.fields(), "message", boost::json::string(std::string(100, 'm'), r.fields().storage()));
+  const boost::json::object want = boost::json::object(r.fields(), heap);
 
   Record copy(r);
-  EXPECT_EQ(copy.fields, want);
-  EXPECT_EQ(copy.fields.storage().get(), heap.get());
-  EXPECT_EQ(copy.fields.at("source").as_object().storage().get(), heap.get());
+  EXPECT_EQ(copy.fields(), want);
+  EXPECT_EQ(copy.fields().storage().get(), heap.get());
+  EXPECT_EQ(copy.fields().at("source").as_object().storage().get(), heap.get());
   EXPECT_EQ(copy.source, r.source);
   EXPECT_EQ(copy.raw, r.raw);
 
   Record assigned;
   UseFieldArena(assigned);
   assigned = r;
-  EXPECT_EQ(assigned.fields, want);
-  EXPECT_EQ(assigned.fields.storage().get(), heap.get());
+  EXPECT_EQ(assigned.fields(), want);
+  EXPECT_EQ(assigned.fields().storage().get(), heap.get());
 
-  const auto* arena = r.fields.storage().get();
+  const auto* arena = r.fields().storage().get();
   Record moved(std::move(r));
-  EXPECT_EQ(moved.fields, want);
-  EXPECT_EQ(moved.fields.storage().get(), arena);
-  EXPECT_TRUE(r.fields.empty());  // NOLINT(bugprone-use-after-move): the contract under test
-  EXPECT_EQ(r.fields.storage().get(), heap.get());
+  EXPECT_EQ(moved.fields(), want);
+  EXPECT_EQ(moved.fields().storage().get(), arena);
+  EXPECT_TRUE(r.fields().empty());  // NOLINT(bugprone-use-after-move): the contract under test
+  EXPECT_EQ(r.fields().storage().get(), heap.get());
 
   Record move_assigned;
   move_assigned = std::move(moved);
-  EXPECT_EQ(move_assigned.fields, want);
-  EXPECT_EQ(move_assigned.fields.storage().get(), arena);
-  EXPECT_EQ(moved.fields.storage().get(), heap.get());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(move_assigned.fields(), want);
+  EXPECT_EQ(move_assigned.fields().storage().get(), arena);
+  EXPECT_EQ(moved.fields().storage().get(), heap.get());  // NOLINT(bugprone-use-after-move)
 
   // Emptied fields (a store keeping only the raw record) do not carry the arena along.
-  move_assigned.fields = {};
+  move_assigned.fields() = {};
   Record kept(std::move(move_assigned));
-  EXPECT_TRUE(kept.fields.empty());
-  EXPECT_EQ(kept.fields.storage().get(), heap.get());
-  EXPECT_EQ(move_assigned.fields.storage().get(), heap.get());  // NOLINT(bugprone-use-after-move)
+  EXPECT_TRUE(kept.fields().empty());
+  EXPECT_EQ(kept.fields().storage().get(), heap.get());
+  EXPECT_EQ(move_assigned.fields().storage().get(), heap.get());  // NOLINT(bugprone-use-after-move)
   Record kept2;
   kept2 = std::move(kept);
-  EXPECT_EQ(kept2.fields.storage().get(), heap.get());
+  EXPECT_EQ(kept2.fields().storage().get(), heap.get());
 
   // A new arena replaces the old fields.
   Record again = copy;
   UseFieldArena(again);
-  EXPECT_TRUE(again.fields.empty());
-  EXPECT_NE(again.fields.storage().get(), heap.get());
+  EXPECT_TRUE(again.fields().empty());
+  EXPECT_NE(again.fields().storage().get(), heap.get());
 }
 
 // A plain JSON record of ~8 KiB of an array of zeros holds ~20x its raw size once normalised;
@@ -185,6 +187,65 @@ TEST(RecordTest, MemoryBytesCountsNormalizedJson) {
   Normalize(line);
   ASSERT_TRUE(line.parsed);
   EXPECT_LE(line.MemoryBytes(), size_t{8} << 10) << line.MemoryBytes();
+}
+
+// Seccloud events and JSON lines keep their tape (record.h) and build the tree on the first
+// fields() call; the tape's views must survive the record's moves (a short raw lives in the
+// record itself, SSO, and moves to a new address) and a later change of raw: the kept tape views
+// copies of the line and its decoded escapes in the arena.
+// Each record is moved and copied while still pending and its fields compared with a record
+// whose tree was built at once, and with the tree Normalize builds for the same line read as
+// another format's document would be (ParseJsonObject).
+TEST(RecordTest, KeptTapeSurvivesMovesAndCopies) {
+  const std::vector<std::string> lines = {
+      R"({"a":"b"})",                 // 9 bytes: in the SSO buffer
+      R"({"k\u0041":"\u00e9t"})",      // escapes: decoded in the arena
+      R"({"x":{"y":[1,-2,3.5]}})",
+      R"({"source.ip":"::ffff:10.0.0.1","event":{"dataset":"d"}})",
+      R"({"@timestamp":"2026-11-27T01:02:03Z","tenant":{"id":"t1"},"a":"a","a":"b"})",
+      R"({"message":"a line long enough to be on the heap, not in the string's own buffer"})",
+  };
+  for (const Format format : {Format::kJson, Format::kSeccloudEvent}) {
+    for (const std::string& line : lines) {
+      auto normalized = [&] {
+        Record r;
+        r.format = format;
+        r.received_ms = 1'764'000'000'000;
+        r.source = "spool:test";
+        r.peer = "192.0.2.7";
+        r.raw = line;
+        Normalize(r);
+        return r;
+      };
+      Record now = normalized();
+      const std::string want = boost::json::serialize(now.fields());
+      EXPECT_FALSE(now.fields_pending());
+      if (!now.parsed) continue;  // a seccloud event needs event.dataset and @timestamp
+
+      Record r = normalized();
+      ASSERT_TRUE(r.fields_pending()) << line;
+      EXPECT_GE(r.MemoryBytes(), sizeof(Record) + r.pending_fields()->tape.size() * sizeof(TapeNode));
+      Record moved(std::move(r));
+      // Overwrite what the moved-from record's buffer held.
+      r.raw.assign(line.size(), '#');  // NOLINT(bugprone-use-after-move)
+      Record assigned;
+      assigned = std::move(moved);
+      moved.raw.assign(line.size(), '%');  // NOLINT(bugprone-use-after-move)
+      std::vector<Record> grown;
+      for (int i = 0; i < 9; ++i) grown.push_back(normalized());  // reallocations move them
+      ASSERT_TRUE(assigned.fields_pending());
+      const Record copy = assigned;  // builds assigned's tree, then copies it
+      EXPECT_EQ(boost::json::serialize(copy.fields()), want) << line;
+      EXPECT_EQ(boost::json::serialize(assigned.fields()), want) << line;
+      for (const Record& g : grown) EXPECT_EQ(boost::json::serialize(g.fields()), want) << line;
+      // raw reassigned before the tree is built (its old buffer freed): the kept tape does not
+      // view it.
+      Record changed = normalized();
+      changed.raw = std::string(300, 'z');
+      changed.raw.shrink_to_fit();
+      EXPECT_EQ(boost::json::serialize(changed.fields()), want) << line;
+    }
+  }
 }
 
 }  // namespace

@@ -173,7 +173,7 @@ TEST(SigmaCorpusTest, RegressionEventsFireTheirRules) {
         r.source = "test";
         r.raw = doc;
         NormalizeWindowsEvent(r);
-        EXPECT_TRUE(r.parsed) << j << ": " << boost::json::serialize(r.fields);
+        EXPECT_TRUE(r.parsed) << j << ": " << boost::json::serialize(r.fields());
         std::vector<Detection> out;
         (*engine)->Process(r, &out);
         for (const auto& d : out) {

@@ -78,10 +78,10 @@ void StringPaths(const boost::json::object& o, const std::string& prefix,
 // startswith/endswith/equals differ from contains) or in case.
 std::vector<Record> Variants(const Record& r, std::mt19937* rng) {
   std::vector<std::string> paths;
-  StringPaths(r.fields, "", &paths);
+  StringPaths(r.fields(), "", &paths);
   std::vector<Record> out;
   for (const auto& path : paths) {
-    const auto* v = FindField(r.fields, path);
+    const auto* v = FindField(r.fields(), path);
     const std::string s(v->get_string());
     std::vector<std::string> edits = {"x" + s, s + "x", s.empty() ? s : s.substr(1),
                                       s.empty() ? s : s.substr(0, s.size() - 1), ""};
@@ -92,7 +92,7 @@ std::vector<Record> Variants(const Record& r, std::mt19937* rng) {
     edits.push_back(doubled);
     const std::string& e = edits[(*rng)() % edits.size()];
     Record copy = r;
-    SetField(copy.fields, path, boost::json::string(e));
+    SetField(copy.fields(), path, boost::json::string(e));
     out.push_back(std::move(copy));
   }
   return out;
@@ -296,20 +296,20 @@ TEST(SigmaEvalTest, PredicatesAtTheEdges) {
       r.seq = records.size() + 1;
       r.time_ms = 1'790'000'000'000;
       r.raw = std::string("raw ") + path + (std::string(message).empty() ? " other-marker" : "");
-      SetField(r.fields, "event.dataset", boost::json::string("proxy.access"));
-      SetField(r.fields, "url.path", boost::json::string(path));
-      if (*message) SetField(r.fields, "message", boost::json::string(message));
+      SetField(r.fields(), "event.dataset", boost::json::string("proxy.access"));
+      SetField(r.fields(), "url.path", boost::json::string(path));
+      if (*message) SetField(r.fields(), "message", boost::json::string(message));
       records.push_back(std::move(r));
     }
   }
   Record absent;  // the field absent altogether
   absent.seq = 1000;
-  SetField(absent.fields, "event.dataset", boost::json::string("proxy.access"));
+  SetField(absent.fields(), "event.dataset", boost::json::string("proxy.access"));
   records.push_back(std::move(absent));
   Record number;  // a number where the rules expect text
   number.seq = 1001;
-  SetField(number.fields, "event.dataset", boost::json::string("proxy.access"));
-  SetField(number.fields, "url.path", boost::json::value(12345));
+  SetField(number.fields(), "event.dataset", boost::json::string("proxy.access"));
+  SetField(number.fields(), "url.path", boost::json::value(12345));
   records.push_back(std::move(number));
   EXPECT_GT(ExpectAgreement(set, records), 40u);
 }
@@ -360,8 +360,8 @@ TEST(SigmaEvalTest, KeywordsInAMessageInsideTheRawText) {
     r.seq = records.size() + 1;
     r.time_ms = 1'790'000'000'000;
     r.raw = raw;
-    SetField(r.fields, "event.dataset", boost::json::string("proxy.access"));
-    SetField(r.fields, "message", boost::json::string(message));
+    SetField(r.fields(), "event.dataset", boost::json::string("proxy.access"));
+    SetField(r.fields(), "message", boost::json::string(message));
     records.push_back(std::move(r));
   }
   EXPECT_GT(ExpectAgreement(set, records), 20u);
@@ -387,16 +387,16 @@ TEST(SigmaEvalTest, FieldLookupAgreesWithFindField) {
   size_t present = 0;
   for (int round = 0; round < 3000; ++round) {
     Record r;
-    r.fields = parse_testing::RandomDottedObject(rng, names);
+    r.fields() = parse_testing::RandomDottedObject(rng, names);
     ctx.Reset(r);
     for (size_t f = 0; f < table.paths.size(); ++f) {
       const boost::json::value* want = nullptr;
       for (const auto& p : table.paths[f]) {
-        want = FindField(r.fields, p);
+        want = FindField(r.fields(), p);
         if (want != nullptr) break;
       }
       const auto& v = ctx.Get(static_cast<int>(f));
-      EXPECT_EQ(v.json, want) << table.paths[f][0] << " in " << boost::json::serialize(r.fields);
+      EXPECT_EQ(v.json, want) << table.paths[f][0] << " in " << boost::json::serialize(r.fields());
       present += want != nullptr;
     }
   }

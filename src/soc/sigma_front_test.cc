@@ -20,9 +20,9 @@ Record Rec(const std::string& fields_json, const std::string& tenant = "") {
   Record r;
   r.seq = 7;
   r.tenant = tenant;
-  r.fields = boost::json::parse(fields_json).as_object();
-  SetField(r.fields, "event.dataset", "t");
-  if (!tenant.empty()) SetField(r.fields, "tenant.id", boost::json::string(tenant));
+  r.fields() = boost::json::parse(fields_json).as_object();
+  SetField(r.fields(), "event.dataset", "t");
+  if (!tenant.empty()) SetField(r.fields(), "tenant.id", boost::json::string(tenant));
   return r;
 }
 

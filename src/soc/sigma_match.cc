@@ -141,7 +141,7 @@ MatchContext::MatchContext(const FieldTable* table)
 
 void MatchContext::NotePresentPaths() {
   present_.fill(0);
-  NoteObject(record_->fields, kFnvBasis, true, 0, present_);
+  NoteObject(record_->fields(), kFnvBasis, true, 0, present_);
   present_done_ = true;
 }
 
@@ -221,7 +221,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
     const auto& hashes = path_hashes_[static_cast<size_t>(field)];
     for (size_t k = 0; k < paths.size(); ++k) {
       if (present_done_ && !MayHave(hashes[k])) continue;
-      found = FindField(record_->fields, paths[k]);
+      found = FindField(record_->fields(), paths[k]);
       if (found != nullptr) break;
     }
     Fill(*v, found);
@@ -232,7 +232,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
     v->text = record_->raw;
     v->lower_ready = false;
   } else {
-    Fill(*v, FindField(record_->fields, "message"));
+    Fill(*v, FindField(record_->fields(), "message"));
   }
   return *v;
 }
@@ -246,11 +246,11 @@ std::string_view MatchContext::dataset() {
     meta_done_ = true;
     dataset_ = {};
     channel_lower_.clear();
-    if (const auto* d = FindField(record_->fields, "event.dataset");
+    if (const auto* d = FindField(record_->fields(), "event.dataset");
         d != nullptr && d->is_string()) {
       dataset_ = d->get_string();
     }
-    if (const auto* c = FindField(record_->fields, "winlog.channel");
+    if (const auto* c = FindField(record_->fields(), "winlog.channel");
         c != nullptr && c->is_string()) {
       LowerInto(c->get_string(), &channel_lower_);
     }
@@ -267,7 +267,7 @@ int64_t MatchContext::event_id() {
   if (!event_id_done_) {
     event_id_done_ = true;
     event_id_ = -1;
-    if (const auto* e = FindField(record_->fields, "winlog.event_id"); e != nullptr) {
+    if (const auto* e = FindField(record_->fields(), "winlog.event_id"); e != nullptr) {
       if (e->is_int64()) event_id_ = e->get_int64();
       if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
     }
@@ -279,7 +279,7 @@ std::string_view MatchContext::process_name_lower() {
   if (!process_name_done_) {
     process_name_done_ = true;
     process_name_lower_.clear();
-    if (const auto* p = FindField(record_->fields, "process.name");
+    if (const auto* p = FindField(record_->fields(), "process.name");
         p != nullptr && p->is_string()) {
       LowerInto(p->get_string(), &process_name_lower_);
     }

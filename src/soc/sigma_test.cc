@@ -22,8 +22,8 @@ Record Rec(const std::string& fields_json, const std::string& raw = "") {
   Record r;
   r.seq = 7;
   r.raw = raw;
-  r.fields = boost::json::parse(fields_json).as_object();
-  SetField(r.fields, "event.dataset", "t");
+  r.fields() = boost::json::parse(fields_json).as_object();
+  SetField(r.fields(), "event.dataset", "t");
   return r;
 }
 
@@ -50,7 +50,7 @@ TEST(SigmaTest, PlainValuesAreCaseInsensitiveExactMatches) {
 TEST(SigmaTest, LogsourceGatesRecords) {
   auto set = One(Rule("  sel:\n    a: x\n  condition: sel\n"));
   Record r = Rec(R"({"a":"x"})");
-  SetField(r.fields, "event.dataset", "other");
+  SetField(r.fields(), "event.dataset", "other");
   EXPECT_FALSE(Fires(set, r));
 }
 
@@ -376,12 +376,12 @@ TEST(SigmaTest, WindowsAndProxyFieldNamesMapToRecordPaths) {
       "detection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    EventID: 1\n  condition: sel\n";
   auto set = One(win);
   Record r;
-  r.fields =
+  r.fields() =
       boost::json::parse(
           R"({"event":{"dataset":"windows.sysmon"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{"Image":"C:\\Windows\\cmd.exe"}}})")
           .as_object();
   EXPECT_TRUE(Fires(set, r));
-  SetField(r.fields, "winlog.event_id", 3);
+  SetField(r.fields(), "winlog.event_id", 3);
   EXPECT_FALSE(Fires(set, r));  // network_connection, not process_creation
   const std::string proxy =
       "title: P\nid: p\nlogsource: {category: proxy}\n"
@@ -389,7 +389,7 @@ TEST(SigmaTest, WindowsAndProxyFieldNamesMapToRecordPaths) {
       "  condition: sel\n";
   auto pset = One(proxy);
   Record p;
-  p.fields =
+  p.fields() =
       boost::json::parse(
           R"({"event":{"dataset":"proxy.access"},"url":{"full":"http://bad.example/evil.exe","domain":"bad.example"}})")
           .as_object();

@@ -101,7 +101,7 @@ bool IsClassName(std::string_view s) {
 }
 
 std::string_view DatasetOf(const Record& r) {
-  const auto* v = FindField(r.fields, "event.dataset");
+  const auto* v = FindField(r.fields(), "event.dataset");
   if (v == nullptr || !v->is_string()) return {};
   const std::string_view s(v->get_string());
   return s.size() <= kMaxDatasetBytes ? s : std::string_view();
@@ -149,7 +149,7 @@ void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
   index_tokens::TextTokens(r.raw, text);
   out->insert(out->end(), buf, text.next);
   AppendTokenHashes add{out, r.raw};
-  index_tokens::ObjectTokens(r.fields, "", 0, add);
+  index_tokens::ObjectTokens(r.fields(), "", 0, add);
 }
 
 std::string ClassOf(std::string_view dataset) {
@@ -980,7 +980,7 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 }
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
-  if (record.fields.empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
+  if (record.fields().empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
   AppendRecordTokenHashes(record, &out->hashes);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
   // Looked for among the last few only, so a batch of all different datasets stays linear.
@@ -1013,9 +1013,9 @@ void PrefetchRecord(const Record& r, bool fields) {
   for (size_t off = 0; off < std::min(r.raw.size(), kMaxBytes); off += 64) {
     __builtin_prefetch(raw + off);
   }
-  if (!fields || r.fields.empty()) return;
-  const auto* kv = reinterpret_cast<const char*>(&*r.fields.begin());
-  const size_t table = r.fields.size() * sizeof(boost::json::key_value_pair);
+  if (!fields || r.fields().empty()) return;
+  const auto* kv = reinterpret_cast<const char*>(&*r.fields().begin());
+  const size_t table = r.fields().size() * sizeof(boost::json::key_value_pair);
   for (size_t off = 0; off < std::min(table, kMaxBytes); off += 64) __builtin_prefetch(kv + off);
 }
 
@@ -1096,7 +1096,7 @@ Status EmbeddedStore::ReplayJournal() {
         if (r.seq <= p->sealed_max_seq) continue;
         options_.normalize(r);
         Index(p, r, DatasetOf(r));
-        r.fields = {};
+        r.fields() = {};
         p->open.records.push_back(std::move(r));
         if (BlockFull(*p)) RETURN_IF_ERROR(Seal(p, options_.ingest_level, /*busy=*/true));
       }
@@ -1280,7 +1280,7 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   if (records.empty() && checkpoints.empty()) return {};
 
   std::vector<std::string> classes(records.size());
-  std::vector<std::string_view> datasets(records.size());  // into records[i].fields or *prepared
+  std::vector<std::string_view> datasets(records.size());  // into records[i].fields() or *prepared
   // Records normalised here: Prepare saw them without fields, so their hashes are recomputed.
   std::vector<bool> normalized_here(prepared != nullptr ? records.size() : 0);
   // The class of each of prepared->datasets, computed once.
@@ -1290,7 +1290,7 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     for (const uint32_t i : prepared->without_fields) normalized_here[i] = true;
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    if (records[i].fields.empty()) {
+    if (records[i].fields().empty()) {
       options_.normalize(records[i]);
       if (prepared != nullptr) normalized_here[i] = true;
     }
@@ -1878,7 +1878,7 @@ Result<std::vector<Record>> EmbeddedStore::GetBySeq(std::span<const uint64_t> se
     auto it = found.find(s);
     if (it == found.end()) continue;
     out.push_back(it->second);
-    if (out.back().fields.empty()) options_.normalize(out.back());
+    if (out.back().fields().empty()) options_.normalize(out.back());
   }
   return out;
 }
@@ -2048,7 +2048,7 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
     }
     for (Record& r : records) {
       options_.normalize(r);
-      ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
+      ForEachRecordToken(r.raw, r.fields(), [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
       // Background work, so the costly check is done here rather than during ingest. The
       // dataset counts as metadata only when the block's meta lists it (Search looks there).
@@ -2056,11 +2056,11 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
           LowerAsciiCopy(r.source), FormatName(r.format), LowerAsciiCopy(r.tenant),
           datasets.contains(DatasetOf(r)) ? LowerAsciiCopy(DatasetOf(r)) : std::string()};
       const bool in_raw =
-          ForEachFieldTokenNotIn(LowerAsciiCopy(r.raw), r.fields, allowed,
+          ForEachFieldTokenNotIn(LowerAsciiCopy(r.raw), r.fields(), allowed,
                                  [&](std::string_view t) { tokens.Insert(FieldOnlyTokenHash(t)); });
       pending_flags.push_back(in_raw ? kFlagFieldsInRaw : 0);
       pending_raw += r.raw.size();
-      r.fields = {};
+      r.fields() = {};
       pending.push_back(std::move(r));
       if (pending.size() >= options_.archive_block_records ||
           pending_raw >= options_.archive_block_raw_bytes ||

@@ -416,7 +416,7 @@ TEST(StoreFormatTest, TimestampsCutFromRawTextsComeBackByteExact) {
     Normalize(r);
     ASSERT_NE(r.time_ms, r.received_ms) << "no time parsed from " << line;
     EXPECT_NE(RawTimeShape(r), 0) << "no timestamp shape found in " << line;
-    r.fields = {};
+    r.fields() = {};
     r.seq = seq++;
     records.push_back(r);
     // Invalid UTF-8 and control bytes around it, and the time twice.

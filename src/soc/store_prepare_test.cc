@@ -85,7 +85,7 @@ TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
   for (Record r : VariedRecords(64)) {
     Normalize(r);
     std::vector<uint64_t> want;
-    ForEachRecordToken(r.raw, r.fields,
+    ForEachRecordToken(r.raw, r.fields(),
                        [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
     PreparedBatch prepared;
     store_->Prepare(r, &prepared);
@@ -98,7 +98,7 @@ TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
         << r.raw;
     EXPECT_LE(prepared.hashes.size(), want.size());
     ASSERT_EQ(prepared.dataset_of.size(), 1u);
-    const auto* dataset = FindField(r.fields, "event.dataset");
+    const auto* dataset = FindField(r.fields(), "event.dataset");
     ASSERT_NE(dataset, nullptr);
     EXPECT_EQ(prepared.datasets.at(prepared.dataset_of[0]),
               std::string_view(dataset->get_string()));
@@ -129,7 +129,7 @@ TEST_F(StorePrepareTest, PrepareHashesTextsDenseWithTokensShortAndLong) {
     r.raw = raw;
     Normalize(r);
     std::vector<uint64_t> want;
-    ForEachRecordToken(r.raw, r.fields,
+    ForEachRecordToken(r.raw, r.fields(),
                        [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
     PreparedBatch prepared;
     store_->Prepare(r, &prepared);
@@ -168,10 +168,10 @@ TEST_F(StorePrepareTest, PreparedAndUnpreparedAppendsWriteTheSameBlocks) {
       Normalize(a[i]);
       Normalize(b[i]);
       // Every 10th record reaches AppendPrepared without fields: normalised and hashed there.
-      if (i % 10 == 3) b[i].fields = {};
+      if (i % 10 == 3) b[i].fields() = {};
       // And every 10th is prepared without fields but normalised before AppendPrepared (as a
       // retry after a failed Append finds it): hashed there too, not with Prepare's hashes.
-      if (i % 10 == 7) b[i].fields = {};
+      if (i % 10 == 7) b[i].fields() = {};
       store_->Prepare(b[i], &prepared);
       if (i % 10 == 7) Normalize(b[i]);
     }

@@ -31,21 +31,21 @@ constexpr int64_t kT0 = 1'764'115'200'000;  // 2025-11-26T00:00:00Z
 // dotted (a value present only after normalisation); "n" is copied as a number + 1000.
 void DerivingNormalize(Record& r) {
   TestNormalize(r);
-  SetField(r.fields, "event.category", "network");
-  if (const auto* v = FindField(r.fields, "v6"); v != nullptr && v->is_string()) {
+  SetField(r.fields(), "event.category", "network");
+  if (const auto* v = FindField(r.fields(), "v6"); v != nullptr && v->is_string()) {
     if (auto ip = IpAddress::Parse(v->get_string())) {
-      SetField(r.fields, "destination.ip", boost::json::string(ip->ToString()));
+      SetField(r.fields(), "destination.ip", boost::json::string(ip->ToString()));
     }
   }
-  if (const auto* h = FindField(r.fields, "hex"); h != nullptr && h->is_string()) {
+  if (const auto* h = FindField(r.fields(), "hex"); h != nullptr && h->is_string()) {
     const std::string_view s = h->get_string();
     uint32_t n = 0;
     if (s.size() == 8 && std::from_chars(s.data(), s.data() + 8, n, 16).ptr == s.data() + 8) {
-      SetField(r.fields, "source.ip", boost::json::string(IpAddress::V4(n).ToString()));
+      SetField(r.fields(), "source.ip", boost::json::string(IpAddress::V4(n).ToString()));
     }
   }
-  if (const auto* n = FindField(r.fields, "n"); n != nullptr && n->is_int64()) {
-    SetField(r.fields, "shifted", n->get_int64() + 1000);
+  if (const auto* n = FindField(r.fields(), "n"); n != nullptr && n->is_int64()) {
+    SetField(r.fields(), "shifted", n->get_int64() + 1000);
   }
 }
 

@@ -114,7 +114,7 @@ TEST_F(StoreTest, AppendAssignsSeqsAndSearchRebuildsFields) {
   EXPECT_EQ(found[0].tenant, "t1");
   EXPECT_EQ(found[0].peer, "192.0.2.10");
   EXPECT_EQ(found[0].received_ms, kT0 + 1001);
-  EXPECT_EQ(*FindField(found[0].fields, "event.dataset"), "proxy.access");
+  EXPECT_EQ(*FindField(found[0].fields(), "event.dataset"), "proxy.access");
   EXPECT_EQ(Find("event.dataset:dns.query").size(), 1u);
   EXPECT_EQ(Find("*").size(), 2u);
 }
@@ -339,7 +339,7 @@ TEST_F(StoreTest, GetBySeq) {
   ASSERT_TRUE(got);
   EXPECT_EQ(Seqs(*got), (std::vector<uint64_t>{150, 3, 200, 64}));
   EXPECT_EQ((*got)[1].raw, batch[2].raw);
-  EXPECT_NE(FindField((*got)[0].fields, "message"), nullptr);
+  EXPECT_NE(FindField((*got)[0].fields(), "message"), nullptr);
 }
 
 TEST_F(StoreTest, RetentionDeletesOnlyExpiredPartitionsOfTheClass) {

@@ -73,7 +73,7 @@ json::value ItemValue(const json::value& v, const json::storage_ptr& sp) {
 
 class Builder {
  public:
-  explicit Builder(Record& r) : r_(r), event_data_(r.fields.storage()) {}
+  explicit Builder(Record& r) : r_(r), event_data_(r.fields().storage()) {}
 
   bool AddItem(std::string_view name, const json::value& v) {
     if (++items_ > kMaxWinlogFields) {
@@ -329,7 +329,7 @@ class Builder {
     copy("DestinationIp", "destination.ip");
     copy("DestinationPort", "destination.port");
     if (!event_data_.empty()) {
-      r_.fields["winlog"].as_object()["event_data"] = std::move(event_data_);
+      r_.fields()["winlog"].as_object()["event_data"] = std::move(event_data_);
     }
   }
 
@@ -352,10 +352,10 @@ class Builder {
   json::object& Parent(std::string_view* path) {
     // Nothing removes "winlog" once it is there, so it is looked for until it is created.
     if (!have_winlog_ && path->starts_with("winlog.")) {
-      if (!r_.fields.contains("winlog")) {
-        json::object winlog(r_.fields.storage());
+      if (!r_.fields().contains("winlog")) {
+        json::object winlog(r_.fields().storage());
         winlog.reserve(kWinlogMembers);
-        r_.fields.emplace("winlog", std::move(winlog));
+        r_.fields().emplace("winlog", std::move(winlog));
       }
       have_winlog_ = true;
     }
@@ -364,12 +364,12 @@ class Builder {
     // top-level table, and the object with it). The walk from the top would find that same
     // object (it is never replaced), so the result is the same.
     if (path->starts_with("winlog.")) {
-      if (winlog_ == nullptr) winlog_ = &r_.fields.at("winlog").as_object();
+      if (winlog_ == nullptr) winlog_ = &r_.fields().at("winlog").as_object();
       path->remove_prefix(7);
       return internal::PathParent(*winlog_, path);
     }
     winlog_ = nullptr;
-    return internal::PathParent(r_.fields, path);
+    return internal::PathParent(r_.fields(), path);
   }
   json::object* winlog_ = nullptr;  // the fields' "winlog" while the top level is unchanged
   static constexpr size_t kWinlogMembers = 16;
@@ -411,20 +411,20 @@ bool IEquals(std::string_view a, std::string_view b) {
 // SetPath with values built in the fields' storage: SetField's result, without default-heap
 // temporaries copied over.
 void SetMetadata(Record& r) {
-  const json::storage_ptr& sp = r.fields.storage();
-  internal::PutTime(r.fields, "@timestamp", r.time_ms);
-  internal::PutTime(r.fields, "event.ingested", r.received_ms);
+  const json::storage_ptr& sp = r.fields().storage();
+  internal::PutTime(r.fields(), "@timestamp", r.time_ms);
+  internal::PutTime(r.fields(), "event.ingested", r.received_ms);
   // The source as it is (this normaliser has never sanitised it; Normalize's other parsers do).
-  internal::PutSourceAndFormat(r.fields, r.source, /*sanitize=*/false, r.format);
-  if (!r.tenant.empty()) internal::SetPath(r.fields, "tenant.id", json::string(r.tenant, sp));
+  internal::PutSourceAndFormat(r.fields(), r.source, /*sanitize=*/false, r.format);
+  if (!r.tenant.empty()) internal::SetPath(r.fields(), "tenant.id", json::string(r.tenant, sp));
 }
 
 void Fail(Record& r, std::string message) {
-  r.fields.clear();
+  r.fields().clear();
   r.parsed = false;
   r.time_ms = r.received_ms;
-  SetField(r.fields, "event.dataset", "windows.event");
-  SetField(r.fields, "seccloud.soc.parse_error", json::string("windows event: " + message));
+  SetField(r.fields(), "event.dataset", "windows.event");
+  SetField(r.fields(), "seccloud.soc.parse_error", json::string("windows event: " + message));
   SetMetadata(r);
 }
 
@@ -444,7 +444,7 @@ const char* WindowsDataset(std::string_view channel) {
 
 void NormalizeWindowsEvent(Record& r) {
   UseFieldArena(r);
-  r.fields.reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
+  r.fields().reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
@@ -460,7 +460,7 @@ void NormalizeWindowsEvent(Record& r) {
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
   const json::storage_ptr doc_storage = r.raw.size() <= internal::kWinlogArenaDocBytes
-                                            ? r.fields.storage()
+                                            ? r.fields().storage()
                                             : json::storage_ptr(&scratch);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {

@@ -34,7 +34,7 @@ constexpr const char* kSysmon = R"({"Event":{"#attributes":{"xmlns":"x"},"System
 
 TEST(WinlogTest, EvtxJsonShape) {
   Record r = Normalize(kSysmon);
-  ASSERT_TRUE(r.parsed) << boost::json::serialize(r.fields);
+  ASSERT_TRUE(r.parsed) << boost::json::serialize(r.fields());
   EXPECT_EQ(r.time_ms, 1764747758210);  // .210937 truncated to .210
   EXPECT_EQ(Str(r, "@timestamp"), "2025-12-03T07:42:38.210Z");
   EXPECT_EQ(Str(r, "event.dataset"), "windows.sysmon");
@@ -43,7 +43,7 @@ TEST(WinlogTest, EvtxJsonShape) {
   EXPECT_EQ(Str(r, "seccloud.soc.format"), "windows-event");
   EXPECT_EQ(Str(r, "tenant.id"), "acme");
   EXPECT_EQ(Str(r, "winlog.event_id"), "1");
-  EXPECT_TRUE(FindField(r.fields, "winlog.event_id")->is_int64());
+  EXPECT_TRUE(FindField(r.fields(), "winlog.event_id")->is_int64());
   EXPECT_EQ(Str(r, "event.code"), "1");
   EXPECT_EQ(Str(r, "winlog.channel"), "Microsoft-Windows-Sysmon/Operational");
   EXPECT_EQ(Str(r, "winlog.provider_name"), "Microsoft-Windows-Sysmon");
@@ -55,7 +55,7 @@ TEST(WinlogTest, EvtxJsonShape) {
   EXPECT_EQ(Str(r, "winlog.user.identifier"), "S-1-5-18");
   EXPECT_EQ(Str(r, "winlog.event_data.Image"), "C:\\Windows\\cmd.exe");
   EXPECT_EQ(Str(r, "winlog.event_data.ProcessId"), "9720");  // a number stays a number
-  EXPECT_TRUE(FindField(r.fields, "winlog.event_data.ProcessId")->is_int64());
+  EXPECT_TRUE(FindField(r.fields(), "winlog.event_data.ProcessId")->is_int64());
   EXPECT_EQ(Str(r, "process.executable"), "C:\\Windows\\cmd.exe");
   EXPECT_EQ(Str(r, "process.command_line"), "cmd /c whoami");
   EXPECT_EQ(Str(r, "process.parent.executable"), "C:\\Windows\\explorer.exe");
@@ -196,7 +196,7 @@ TEST(WinlogTest, EventDataTakenWholeEqualsItemByItem) {
       const Record a = Normalize(whole);
       const Record b = Normalize(items);
       ASSERT_TRUE(a.parsed) << whole.substr(0, 200) << " " << Str(a, "seccloud.soc.parse_error");
-      EXPECT_EQ(boost::json::serialize(a.fields), boost::json::serialize(b.fields))
+      EXPECT_EQ(boost::json::serialize(a.fields()), boost::json::serialize(b.fields()))
           << whole.substr(0, 200);
       EXPECT_EQ(a.time_ms, b.time_ms);
       EXPECT_EQ(a.parsed, b.parsed);
@@ -211,7 +211,7 @@ TEST(WinlogTest, EventDataTakenWholeEqualsItemByItem) {
     const Record small = Normalize(head + tail);
     const Record large = Normalize(head + pad + tail);
     ASSERT_GT(large.raw.size(), size_t{8} << 10);
-    EXPECT_EQ(boost::json::serialize(small.fields), boost::json::serialize(large.fields));
+    EXPECT_EQ(boost::json::serialize(small.fields()), boost::json::serialize(large.fields()));
   }
   // The ECS copies read the taken object.
   const Record r = Normalize(R"({"Event":{"System":{"EventID":1},"EventData":{"Image":"i.exe"}}})");
@@ -230,10 +230,10 @@ TEST(WinlogTest, EventDataFastPathKeepsTheParsedTable) {
   const Record taken = Normalize(head + tail);
   const Record copied = Normalize(head + pad + tail);
   ASSERT_GT(copied.raw.size(), internal::kWinlogArenaDocBytes);
-  const auto* a = FindField(taken.fields, "winlog.event_data");
-  const auto* b = FindField(copied.fields, "winlog.event_data");
-  ASSERT_TRUE(a != nullptr && a->is_object()) << boost::json::serialize(taken.fields);
-  ASSERT_TRUE(b != nullptr && b->is_object()) << boost::json::serialize(copied.fields);
+  const auto* a = FindField(taken.fields(), "winlog.event_data");
+  const auto* b = FindField(copied.fields(), "winlog.event_data");
+  ASSERT_TRUE(a != nullptr && a->is_object()) << boost::json::serialize(taken.fields());
+  ASSERT_TRUE(b != nullptr && b->is_object()) << boost::json::serialize(copied.fields());
   EXPECT_EQ(*a, *b);
   EXPECT_EQ(a->as_object().size(), 2u);
   EXPECT_EQ(a->as_object().capacity(), 3u) << "EventData was not taken whole";

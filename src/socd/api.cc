@@ -92,7 +92,7 @@ json::object RecordJson(const soc::Record& r) {
   o["parsed"] = r.parsed;
   if (r.truncated) o["truncated"] = true;
   o["raw"] = SanitizeUtf8(r.raw);
-  o["fields"] = r.fields;
+  o["fields"] = r.fields();
   return o;
 }
 

@@ -65,7 +65,7 @@ TEST(SocExpectedTest, AListedSystemThatNeverReportedIsReportedSilent) {
   r.seq = 7;
   (*d)->engine->Process(r, &out);
   ASSERT_EQ(out.size(), 1u) << "the base rule is informational and feeds the silence rule only: "
-                            << boost::json::serialize(r.fields);
+                            << boost::json::serialize(r.fields());
   EXPECT_TRUE(out[0].resolves);
   EXPECT_EQ(out[0].tenant, "tsu");
 }

@@ -100,7 +100,7 @@ void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegis
   const TenantRegistry& tenants = *registry;
   // A seccloud event names its tenant; otherwise the sender's address, then the addresses the
   // record talks about, in the order an analyst would trust them.
-  if (const auto* t = soc::FindField(r.fields, "tenant.id"); t && t->is_string()) {
+  if (const auto* t = soc::FindField(r.fields(), "tenant.id"); t && t->is_string()) {
     const std::string_view id(t->get_string());
     if (tenants.FindById(id)) r.tenant.assign(id);
     return;
@@ -130,11 +130,11 @@ void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegis
     r.tenant = sender->id;
   } else {
     for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
-      const auto* v = soc::FindField(r.fields, path);
+      const auto* v = soc::FindField(r.fields(), path);
       if (v && v->is_string() && by_address(v->get_string())) break;
     }
   }
-  if (!r.tenant.empty()) soc::SetField(r.fields, "tenant.id", boost::json::string(r.tenant));
+  if (!r.tenant.empty()) soc::SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
 }
 
 void Pipeline::Prepare(IngestItem& item) {
@@ -163,7 +163,7 @@ void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, boo
   if (flush && detectors_->engine) detectors_->engine->Flush(now_ms, &found);
   for (const soc::Record& r : batch) {
     // The SOC's own alerts come back through its spool; detecting on them would feed back.
-    if (const auto* ds = soc::FindField(r.fields, "event.dataset");
+    if (const auto* ds = soc::FindField(r.fields(), "event.dataset");
         ds && ds->is_string() && ds->get_string().starts_with("soc.")) {
       continue;
     }

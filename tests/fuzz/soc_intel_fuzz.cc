@@ -22,17 +22,17 @@ Record FixedRecord() {
   Record r;
   r.seq = 7;
   r.tenant = "t";
-  SetField(r.fields, "source.ip", "10.0.0.1");
-  SetField(r.fields, "destination.ip", "198.51.100.7");
-  SetField(r.fields, "client.ip", "2001:db8::1");
-  SetField(r.fields, "url.full", "http://a.b.evil.example:80/x/y.exe?q=1#f");
-  SetField(r.fields, "url.original", "/x/y.exe");
-  SetField(r.fields, "url.domain", "a.b.evil.example");
-  SetField(r.fields, "dns.question.name", "www.evil.example.");
-  SetField(r.fields, "tls.client.server_name", "EVIL.example");
-  SetField(r.fields, "file.hash.md5", "44d88612fea8a8f36de82e1278abb02f");
+  SetField(r.fields(), "source.ip", "10.0.0.1");
+  SetField(r.fields(), "destination.ip", "198.51.100.7");
+  SetField(r.fields(), "client.ip", "2001:db8::1");
+  SetField(r.fields(), "url.full", "http://a.b.evil.example:80/x/y.exe?q=1#f");
+  SetField(r.fields(), "url.original", "/x/y.exe");
+  SetField(r.fields(), "url.domain", "a.b.evil.example");
+  SetField(r.fields(), "dns.question.name", "www.evil.example.");
+  SetField(r.fields(), "tls.client.server_name", "EVIL.example");
+  SetField(r.fields(), "file.hash.md5", "44d88612fea8a8f36de82e1278abb02f");
   boost::json::array related{"192.0.2.1", "::ffff:192.0.2.2"};
-  SetField(r.fields, "related.ip", related);
+  SetField(r.fields(), "related.ip", related);
   return r;
 }
 
@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const boost::json::string_view v(line.data(), line.size());
     for (const char* field : {"source.ip", "destination.domain", "url.full", "url.original",
                               "url.domain", "file.hash.sha256", "dns.question.name"}) {
-      SetField(r.fields, field, boost::json::value(v));
+      SetField(r.fields(), field, boost::json::value(v));
     }
     Check(*set, r);
   }

@@ -53,29 +53,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   seccloud::soc::SniffFormat(r.raw);
   seccloud::soc::Normalize(r);
 
-  const auto* ts = FindField(r.fields, "@timestamp");
+  const auto* ts = FindField(r.fields(), "@timestamp");
   Check(ts != nullptr && ts->is_string() &&
         ts->get_string() == seccloud::soc::FormatTimeMs(r.time_ms));
-  const auto* dataset = FindField(r.fields, "event.dataset");
+  const auto* dataset = FindField(r.fields(), "event.dataset");
   Check(dataset != nullptr && dataset->is_string() && !dataset->get_string().empty());
-  Check(FindField(r.fields, "event.ingested") != nullptr);
-  Check(FindField(r.fields, "seccloud.soc.format") != nullptr);
-  Check(r.parsed || FindField(r.fields, "seccloud.soc.parse_error") != nullptr);
-  const auto* tenant = FindField(r.fields, "tenant.id");
+  Check(FindField(r.fields(), "event.ingested") != nullptr);
+  Check(FindField(r.fields(), "seccloud.soc.format") != nullptr);
+  Check(r.parsed || FindField(r.fields(), "seccloud.soc.parse_error") != nullptr);
+  const auto* tenant = FindField(r.fields(), "tenant.id");
   if (r.format != Format::kSeccloudEvent) {
     Check(r.tenant.empty()
               ? tenant == nullptr
               : (tenant != nullptr && tenant->is_string() && tenant->get_string() == "city-a"));
   }
-  const std::string json = boost::json::serialize(r.fields);
+  const std::string json = boost::json::serialize(r.fields());
   Check(seccloud::IsValidUtf8(json));
-  Check(Leaves(boost::json::value(r.fields)) <= seccloud::soc::kMaxParsedFields);
+  Check(Leaves(boost::json::value(r.fields())) <= seccloud::soc::kMaxParsedFields);
 
   // Deterministic: the store rebuilds fields from the same inputs.
   Record again = r;
-  again.fields = {};
+  again.fields() = {};
   seccloud::soc::Normalize(again);
-  Check(boost::json::serialize(again.fields) == json && again.time_ms == r.time_ms &&
+  Check(boost::json::serialize(again.fields()) == json && again.time_ms == r.time_ms &&
         again.parsed == r.parsed);
   return 0;
 }

@@ -60,18 +60,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const Record& r : Records()) {
     if (!query->Matches(r)) continue;
     std::set<std::string, std::less<>> indexed;
-    ForEachRecordToken(r.raw, r.fields, [&](std::string_view t) { indexed.emplace(t); });
+    ForEachRecordToken(r.raw, r.fields(), [&](std::string_view t) { indexed.emplace(t); });
     for (const auto& t : query->required_tokens()) {
       if (!indexed.contains(t)) std::abort();
     }
     // The store's raw-text prefilter (kFlagFieldsInRaw) must not reject a matching record.
     const std::string lowered = LowerAsciiCopy(r.raw);
-    const auto* dataset = FindField(r.fields, "event.dataset");
+    const auto* dataset = FindField(r.fields(), "event.dataset");
     const std::string allowed[] = {
         LowerAsciiCopy(r.source), FormatName(r.format), LowerAsciiCopy(r.tenant),
         dataset && dataset->is_string() ? LowerAsciiCopy(std::string_view(dataset->get_string()))
                                         : std::string()};
-    if (FieldTokensOccurIn(lowered, r.fields, allowed)) {
+    if (FieldTokensOccurIn(lowered, r.fields(), allowed)) {
       for (const auto& t : query->required_tokens()) {
         if (lowered.find(t) == std::string::npos &&
             std::find(std::begin(allowed), std::end(allowed), t) == std::end(allowed)) {
@@ -82,9 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Nor the version 6 one: a required token outside the raw text and metadata is among the
     // field-only tokens Compact() puts into the block's token set.
     std::set<std::string, std::less<>> field_only;
-    const bool none = ForEachFieldTokenNotIn(lowered, r.fields, allowed,
+    const bool none = ForEachFieldTokenNotIn(lowered, r.fields(), allowed,
                                              [&](std::string_view t) { field_only.emplace(t); });
-    if (none != FieldTokensOccurIn(lowered, r.fields, allowed)) std::abort();
+    if (none != FieldTokensOccurIn(lowered, r.fields(), allowed)) std::abort();
     for (const auto& t : query->required_tokens()) {
       if (lowered.find(t) == std::string::npos &&
           std::find(std::begin(allowed), std::end(allowed), t) == std::end(allowed) &&

@@ -26,7 +26,7 @@ std::vector<seccloud::soc::Record> MakeRecords() {
     r.seq = ++seq;
     r.time_ms = 1'780'000'000'000 + static_cast<int64_t>(seq) * 1000;
     r.raw = f;
-    r.fields = boost::json::parse(f).as_object();
+    r.fields() = boost::json::parse(f).as_object();
     out.push_back(std::move(r));
   }
   return out;

@@ -16,6 +16,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Normalising is a pure function of the record: a second pass gives the same fields.
   seccloud::soc::Record again = r;
   seccloud::soc::NormalizeWindowsEvent(again);
-  if (again.fields != r.fields || again.parsed != r.parsed) __builtin_trap();
+  if (again.fields() != r.fields() || again.parsed != r.parsed) __builtin_trap();
   return 0;
 }
