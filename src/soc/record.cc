@@ -217,14 +217,57 @@ void FieldArenaDeleter::operator()(FieldArena* arena) const {
   ::operator delete(static_cast<void*>(arena));
 }
 
-// The tree, built in the arena from the kept tape by the steps Normalize would have run on the
-// tree it parsed: TapeToValue builds the tree Boost's parser builds (field_tape.h), then
-// FinishFields. The kept tape stays in the arena, unused, until the arena goes.
+namespace {
+
+// A field arena whose first block is sized for the tree Normalize builds for a record of this
+// format and raw size.
+std::unique_ptr<FieldArena, FieldArenaDeleter> NewFieldArena(Format format, size_t raw_size) {
+  // The arena grows geometrically past its first block, which is allocated with the resource; a
+  // first block too small costs a second allocation (and its freeing) of at least twice its size,
+  // so it is sized for what Normalize builds: measured on bench/loggen's data set (every record's
+  // arena use against its raw size), a JSON record's parsed tree and metadata take up to
+  // 1.5 KiB + 4 × its text (keys and long strings allocated apart, 32 bytes per member), an EVE
+  // record up to 3 KiB + 4 × (its tree and the ECS values mapped from it), a Windows event (its
+  // document parsed in the arena too, when small) up to 1.9 KiB + 5 ×, a syslog, access-log or text
+  // line up to 3.3 KiB + 2 × (a table of 16 members and the objects of ~10 dotted paths). The old
+  // sizes (1 KiB + 4 × or 2 ×) were outgrown by nearly every record.
+  size_t base = 3584, factor = 2;
+  switch (format) {
+    case Format::kSeccloudEvent:
+    case Format::kJson:
+      base = 2048, factor = 4;
+      break;
+    case Format::kSuricataEve:
+      base = 3584, factor = 4;
+      break;
+    case Format::kWindowsEvent:  // the document is in the arena up to kWinlogArenaDocBytes
+      base = 2560, factor = raw_size <= internal::kWinlogArenaDocBytes ? 5 : 2;
+      break;
+    default:
+      break;
+  }
+  const size_t first = std::min<size_t>(base + factor * raw_size, size_t{64} << 10);
+  constexpr size_t kHead = (sizeof(FieldArena) + 15) / 16 * 16;
+  void* mem = ::operator new(kHead + first);
+  return std::unique_ptr<FieldArena, FieldArenaDeleter>(
+      new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first));
+}
+
+}  // namespace
+
+// The tree, built from the kept tape by the steps Normalize would have run on the tree it parsed:
+// TapeToValue builds the tree Boost's parser builds (field_tape.h), then FinishFields. It is built
+// in a new arena, sized as UseFieldArena sizes one for the tree alone, and the old arena (the kept
+// tape and its copies of the line) is freed after it: building into the old one made the tree
+// outgrow the first block, which the tape had partly taken, and doubled a record's memory. The
+// record is changed only once the tree is whole, so a failed build (an exception: memory) leaves
+// it pending as it was.
 void Record::BuildPendingFields() const {
   const PendingFields& p = *pending_;
-  pending_ = nullptr;
-  boost::json::value v = TapeToValue(p.tape, 0, fields_.storage());
-  fields_ = std::move(v.get_object());
+  std::unique_ptr<FieldArena, FieldArenaDeleter> arena = NewFieldArena(p.format, p.line_size);
+  boost::json::storage_ptr sp(&arena->resource);
+  boost::json::value v = TapeToValue(p.tape, 0, sp);
+  boost::json::object built = std::move(v.get_object());
   internal::FinishArgs a;
   a.format = p.format;
   a.time_ms = p.time_ms;
@@ -234,7 +277,11 @@ void Record::BuildPendingFields() const {
   a.peer = p.peer;
   a.tenant = p.tenant;
   a.may_exceed = false;  // only lines that cannot be pruned are kept as tapes
-  internal::FinishFields(fields_, a);
+  internal::FinishFields(built, a);
+  // Nothing below throws: the fields take the new arena's tree, then the old arena goes.
+  Rebind(fields_, std::move(built));
+  pending_ = nullptr;
+  arena_ = std::move(arena);
 }
 
 namespace internal {
@@ -262,10 +309,11 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
     if (decoded != 0 && at - decoded_at <= decoded) return copy + line.size() + (at - decoded_at);
     return q;
   };
+  // Empty keys and strings too: they point at the copy, never at what may be freed.
   for (size_t i = 0; i < n; ++i) {
-    if (nodes[i].key_size != 0) nodes[i].key_data = moved(nodes[i].key_data);
-    if (nodes[i].kind == TapeKind::kString && nodes[i].s.size != 0)
-      nodes[i].s.data = moved(nodes[i].s.data);
+    nodes[i].key_data = nodes[i].key_size != 0 ? moved(nodes[i].key_data) : copy;
+    if (nodes[i].kind == TapeKind::kString)
+      nodes[i].s.data = nodes[i].s.size != 0 ? moved(nodes[i].s.data) : copy;
   }
   auto keep = [&](std::string_view s) -> std::string_view {
     if (s.empty()) return {};
@@ -293,40 +341,12 @@ size_t Record::MemoryBytes() const {
 }
 
 void UseFieldArena(Record& r) {
-  // The arena grows geometrically past its first block, which is allocated with the resource; a
-  // first block too small costs a second allocation (and its freeing) of at least twice its size,
-  // so it is sized for what Normalize builds: measured on bench/loggen's data set (every record's
-  // arena use against its raw size), a JSON record's parsed tree and metadata take up to
-  // 1.5 KiB + 4 × its text (keys and long strings allocated apart, 32 bytes per member), an EVE
-  // record up to 3 KiB + 4 × (its tree and the ECS values mapped from it), a Windows event (its
-  // document parsed in the arena too, when small) up to 1.9 KiB + 5 ×, a syslog, access-log or text
-  // line up to 3.3 KiB + 2 × (a table of 16 members and the objects of ~10 dotted paths). The old
-  // sizes (1 KiB + 4 × or 2 ×) were outgrown by nearly every record.
-  size_t base = 3584, factor = 2;
-  switch (r.format) {
-    case Format::kSeccloudEvent:
-    case Format::kJson:
-      base = 2048, factor = 4;
-      break;
-    case Format::kSuricataEve:
-      base = 3584, factor = 4;
-      break;
-    case Format::kWindowsEvent:  // the document is in the arena up to kWinlogArenaDocBytes
-      base = 2560, factor = r.raw.size() <= internal::kWinlogArenaDocBytes ? 5 : 2;
-      break;
-    default:
-      break;
-  }
-  const size_t first = std::min<size_t>(base + factor * r.raw.size(), size_t{64} << 10);
-  constexpr size_t kHead = (sizeof(FieldArena) + 15) / 16 * 16;
-  void* mem = ::operator new(kHead + first);
-  auto* arena =
-      new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first);
+  std::unique_ptr<FieldArena, FieldArenaDeleter> arena = NewFieldArena(r.format, r.raw.size());
   // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
   // trivial, ~object does not visit the values (the Record owns the arena: record.h).
   Rebind(r.fields_, boost::json::object(boost::json::storage_ptr(&arena->resource)));
   r.pending_ = nullptr;
-  r.arena_.reset(arena);  // after the old fields, which may have used the old arena
+  r.arena_ = std::move(arena);  // after the old fields, which may have used the old arena
 }
 
 const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {

@@ -95,7 +95,8 @@ struct Record {
 
   // The storage of the fields (and of the kept tape) when Normalize() built them, else null.
   // Declared before them so that it outlives them.
-  std::unique_ptr<FieldArena, FieldArenaDeleter> arena_;
+  // Mutable: building a kept tape's tree (const fields()) moves the fields to a new arena.
+  mutable std::unique_ptr<FieldArena, FieldArenaDeleter> arena_;
   // Seccloud events and JSON lines: Normalize keeps the line's tape (an exact-size copy in the
   // arena, viewing a copy of the line and of its decoded escapes in the arena) and what it would
   // have set, and the tree
