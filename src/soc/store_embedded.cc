@@ -753,10 +753,10 @@ Status EmbeddedStore::Open() {
   if (!options_.normalize) {
     return MakeError(Errc::kInvalidArgument, "the log store needs a Normalizer");
   }
-  if (options_.ingest_level < kStoredLevel || options_.ingest_level > 22) {
-    return MakeError(Errc::kInvalidArgument, "log store option ingest_level " +
-                                                 std::to_string(options_.ingest_level) +
-                                                 " is outside 0 (stored) to 22");
+  if (options_.ingest_level < kMinFastLevel || options_.ingest_level > kMaxLevel) {
+    return MakeError(Errc::kInvalidArgument,
+                     "log store option ingest_level " + std::to_string(options_.ingest_level) +
+                         " is outside -8 (zstd --fast=8) to 22; 0 is stored");
   }
   if (options_.block_records == 0 || options_.archive_block_records == 0 ||
       options_.block_raw_bytes > (size_t{128} << 20) ||

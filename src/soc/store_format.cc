@@ -983,8 +983,8 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   if (input.version < 1 || input.version > kBlockVersion) {
     return MakeError(Errc::kInternal, "an unknown block version to write");
   }
-  if (input.level < kStoredLevel || input.level > 22) {
-    return MakeError(Errc::kInternal, "a zstd level outside 0 to 22 to write");
+  if (input.level < kMinFastLevel || input.level > kMaxLevel) {
+    return MakeError(Errc::kInternal, "a zstd level outside -8 to 22 to write");
   }
   const bool v1 = input.version == 1;
   const bool split_time = input.version >= 3, two_frames = input.version >= 3;
@@ -1209,7 +1209,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   }
 
   BlockMeta m;
-  m.level = static_cast<uint32_t>(input.level);
+  m.level = MetaLevelOf(input.level);
   m.records = records.size();
   m.min_time = INT64_MAX;
   m.max_time = INT64_MIN;
@@ -1727,8 +1727,8 @@ bool MeasureBlock(std::string_view block, BlockBytes* out, std::string* why) {
     if (m.level == kStoredLevel) return StoredFrame::Size(part.size());
     std::string dst(ZSTD_compressBound(part.size()), '\0');
     ZSTD_CCtx* c = ZSTD_createCCtx();
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, static_cast<int>(m.level));
-    if (m.level >= 19) {
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, LevelOfMeta(m.level));
+    if (LevelOfMeta(m.level) >= 19) {
       ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 25);
       ZSTD_CCtx_setParameter(c, ZSTD_c_enableLongDistanceMatching, 1);
     }
