@@ -250,10 +250,11 @@ TEST(ConfigSocTest, IngestLevelIsAnIntegerFromMinus8To22) {
     auto f = Load(std::string("soc:\n  store: s\n  alerts: a.db\n  api: 127.0.0.1:9000\n") +
                   "  ingest_level: " + level + "\n");
     ASSERT_FALSE(f) << level;
-    EXPECT_THAT(Errors(f), HasSubstr("soc.ingest_level: \"" + std::string(level) + "\" is ")) << level;
+    EXPECT_THAT(Errors(f), HasSubstr("soc.ingest_level: \"" + std::string(level) + "\" is "))
+        << level;
   }
-  auto too_low = Load(
-      "soc:\n  store: s\n  alerts: a.db\n  api: 127.0.0.1:9000\n  ingest_level: -9\n");
+  auto too_low =
+      Load("soc:\n  store: s\n  alerts: a.db\n  api: 127.0.0.1:9000\n  ingest_level: -9\n");
   EXPECT_THAT(Errors(too_low), HasSubstr("soc.ingest_level: \"-9\" is out of range (-8 to 22)"));
 }
 

@@ -268,9 +268,8 @@ inline constexpr uint32_t MetaLevelOf(int level) {
   return static_cast<uint32_t>(level >= 0 ? level : kMaxLevel - level);
 }
 inline constexpr int LevelOfMeta(uint32_t meta_level) {
-  return meta_level > static_cast<uint32_t>(kMaxLevel)
-             ? kMaxLevel - static_cast<int>(meta_level)
-             : static_cast<int>(meta_level);
+  return meta_level > static_cast<uint32_t>(kMaxLevel) ? kMaxLevel - static_cast<int>(meta_level)
+                                                       : static_cast<int>(meta_level);
 }
 struct BlockMeta;
 

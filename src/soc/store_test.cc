@@ -577,9 +577,10 @@ TEST_F(StoreTest, FastLevelIngestBlocksReadBackAndCompact) {
   auto add = [&](int b) {
     std::vector<Record> batch;
     for (int i = 0; i < 40; ++i) {
-      batch.push_back(Rec(kT0 + b * 40 + i, b % 2 ? "proxy.access" : "dns.query", "t1",
-                          "f" + std::to_string(b) + " " + std::string(static_cast<size_t>(i) * 31, 'q'),
-                          "10.4." + std::to_string(b) + "." + std::to_string(i)));
+      batch.push_back(
+          Rec(kT0 + b * 40 + i, b % 2 ? "proxy.access" : "dns.query", "t1",
+              "f" + std::to_string(b) + " " + std::string(static_cast<size_t>(i) * 31, 'q'),
+              "10.4." + std::to_string(b) + "." + std::to_string(i)));
     }
     ASSERT_TRUE(store_->Append(batch, {}));
     all.insert(all.end(), batch.begin(), batch.end());
