@@ -209,18 +209,13 @@ void BloomBuilder::SetBits(uint64_t hash) {
   // shifted out one slice per bit instead of recomputing i % 7 and i / 7.
   static_assert(kBloomMaxK <= 7);
   uint64_t slices = BitsMix(hash);
-  // k_ and the count in locals: a store through char* may alias any member, which the compiler
-  // would otherwise load (and store) again per bit.
-  const uint32_t k = k_;
-  uint64_t added = 0;
-  for (uint32_t i = 0; i < k; ++i, slices >>= 9) {
+  for (uint32_t i = 0; i < k_; ++i, slices >>= 9) {
     const auto bit = static_cast<uint32_t>(slices & 511);
     const auto old = static_cast<unsigned char>(line[bit / 8]);
     const unsigned mask = 1u << (bit % 8);
-    added += (old & mask) == 0;
+    set_bits_ += (old & mask) == 0;
     line[bit / 8] = static_cast<char>(old | mask);
   }
-  set_bits_ += added;
 }
 
 void BloomBuilder::Insert(uint64_t hash) {
