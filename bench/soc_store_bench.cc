@@ -11,7 +11,8 @@
 //                   [--intel-feed FILE] [--ingest-level L]
 //
 // --ingest-level L: the zstd level of ingest blocks (EmbeddedStoreOptions::ingest_level; 0:
-// stored, uncompressed frames). Compact() recompresses them at the archive level either way.
+// stored, uncompressed frames; -1 to -8: zstd's fast levels). Compact() recompresses them at the
+// archive level either way.
 //
 // --max-rules N keeps N of the loadable Sigma rules, every (loaded / N)-th in load order, so the
 // logsources keep their shares (issue 5's condition is 1,000 rules loaded).
@@ -43,6 +44,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -85,7 +87,7 @@ struct Options {
   bool ingest_only = false;
   bool search_only = false;  // search WORK/store kept by an earlier --keep run
   double bloom_bits = -1;    // < 0: the store's default
-  int ingest_level = -1;     // < 0: the store's default
+  std::optional<int> ingest_level;  // unset: the store's default
   size_t batch = 4096;       // socd's pipeline batch
   size_t max_rules = 0;      // > 0: keep this many of the loaded Sigma rules, evenly spread
   bool prepare = true;       // LogStore::Prepare each record after Normalize (socd's path too)
@@ -418,8 +420,10 @@ int Main(int argc, char** argv) {
       o.bloom_bits = std::stod(next());
     } else if (a == "--ingest-level") {
       o.ingest_level = std::stoi(next());
-      if (o.ingest_level < 0) {
-        std::fprintf(stderr, "--ingest-level: %d is not 0 (stored) to 22\n", o.ingest_level);
+      if (*o.ingest_level < soc::store_internal::kMinFastLevel ||
+          *o.ingest_level > soc::store_internal::kMaxLevel) {
+        std::fprintf(stderr, "--ingest-level: %d is not -8 (zstd --fast=8) to 22 (0: stored)\n",
+                     *o.ingest_level);
         return 2;
       }
     } else if (a == "--batch") {
@@ -455,7 +459,7 @@ int Main(int argc, char** argv) {
   so.normalize = [](soc::Record& r) { soc::Normalize(r); };
   so.sync = o.sync;
   if (o.bloom_bits >= 0) so.bloom_bits_per_token = o.bloom_bits;
-  if (o.ingest_level != -1) so.ingest_level = o.ingest_level;  // the store refuses < 0
+  if (o.ingest_level) so.ingest_level = *o.ingest_level;
   std::printf("store: %s, Bloom filters %.2f bits per token\n", store_dir.c_str(),
               so.bloom_bits_per_token);
   if (o.search_only) {

@@ -666,6 +666,26 @@ class ConfigParser {
     return v;
   }
 
+  // A signed whole number in [min, max] (Whole's is unsigned: its error for "-1" is that it is
+  // not a whole number).
+  int64_t Integer(const Located& n, const std::string& path, int64_t min, int64_t max) {
+    std::string s = String(n, path);
+    if (!n.node.IsScalar()) return min;
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
+      AddError(MarkOf(n), path, Quote(s) + " is not an integer");
+      return min;
+    }
+    if (v < min || v > max) {
+      AddError(MarkOf(n), path,
+               Quote(s) + " is out of range (" + std::to_string(min) + " to " +
+                   std::to_string(max) + ")");
+      return std::clamp(v, min, max);
+    }
+    return v;
+  }
+
   uint64_t Size(const Located& n, const std::string& path, uint64_t min, uint64_t max) {
     std::string s = String(n, path);
     if (!n.node.IsScalar()) return min;

@@ -319,7 +319,7 @@ void ConfigParser::ParseSoc(const Located& n, const std::string& path, SocConfig
   if (out.api_cli_token.empty() && !out.alerts_db.empty())
     out.api_cli_token = out.alerts_db.parent_path() / "api-cli.token";
   if (auto v = Field(n, path, "ingest_level"))
-    out.ingest_level = static_cast<int>(Whole(*v, path + ".ingest_level", 0, 22));
+    out.ingest_level = static_cast<int>(Integer(*v, path + ".ingest_level", -8, 22));
   if (auto v = Field(n, path, "queue_records"))
     out.queue_records = static_cast<uint32_t>(Size(*v, path + ".queue_records", 1'000, 10'000'000));
 }

@@ -116,7 +116,7 @@ TEST(ConfigSocTest, EveryMistakeHasItsPlace) {
   EXPECT_THAT(e, HasSubstr("soc.intel[0].level: \"severe\" is not informational"));
   EXPECT_THAT(e, HasSubstr("soc.retention.proxy: \"12h\" is out of range"));
   EXPECT_THAT(e, HasSubstr("\"Bad Class\" is not a data class"));
-  EXPECT_THAT(e, HasSubstr("soc.ingest_level: \"23\" is out of range (0 to 22)"));
+  EXPECT_THAT(e, HasSubstr("soc.ingest_level: \"23\" is out of range (-8 to 22)"));
   EXPECT_THAT(e, HasSubstr("soc.colour: unknown key"));
 }
 
@@ -223,7 +223,7 @@ TEST(ConfigSocTest, ExpectedSystemsPerTenant) {
   EXPECT_THAT(errors, HasSubstr("soc.expected.tsu.q: expected a sequence"));
 }
 
-TEST(ConfigSocTest, IngestLevelIsAWholeNumber) {
+TEST(ConfigSocTest, IngestLevelIsAnIntegerFromMinus8To22) {
   auto r = Load(
       "soc:\n"
       "  store: s\n"
@@ -231,7 +231,7 @@ TEST(ConfigSocTest, IngestLevelIsAWholeNumber) {
       "  api: 127.0.0.1:9000\n"
       "  ingest_level: 1MiB\n");
   ASSERT_FALSE(r);
-  EXPECT_THAT(Errors(r), HasSubstr("soc.ingest_level: \"1MiB\" is not a whole number"));
+  EXPECT_THAT(Errors(r), HasSubstr("soc.ingest_level: \"1MiB\" is not an integer"));
   auto d = Load(
       "soc:\n"
       "  store: s\n"
@@ -239,6 +239,23 @@ TEST(ConfigSocTest, IngestLevelIsAWholeNumber) {
       "  api: 127.0.0.1:9000\n");
   ASSERT_TRUE(d) << Errors(d);
   EXPECT_EQ((*d)->soc.ingest_level, 1);
+  // zstd's fast levels: -1 to -8 (the store records them in its block metas as 23 to 30).
+  for (const char* level : {"-1", "-8"}) {
+    auto f = Load(std::string("soc:\n  store: s\n  alerts: a.db\n  api: 127.0.0.1:9000\n") +
+                  "  ingest_level: " + level + "\n");
+    ASSERT_TRUE(f) << Errors(f);
+    EXPECT_EQ((*f)->soc.ingest_level, std::stoi(level));
+  }
+  for (const char* level : {"-9", "-0x1", "1.5", "--1"}) {
+    auto f = Load(std::string("soc:\n  store: s\n  alerts: a.db\n  api: 127.0.0.1:9000\n") +
+                  "  ingest_level: " + level + "\n");
+    ASSERT_FALSE(f) << level;
+    EXPECT_THAT(Errors(f), HasSubstr("soc.ingest_level: \"" + std::string(level) + "\" is "))
+        << level;
+  }
+  auto too_low =
+      Load("soc:\n  store: s\n  alerts: a.db\n  api: 127.0.0.1:9000\n  ingest_level: -9\n");
+  EXPECT_THAT(Errors(too_low), HasSubstr("soc.ingest_level: \"-9\" is out of range (-8 to 22)"));
 }
 
 }  // namespace

@@ -87,7 +87,9 @@ struct SocConfig {
   std::vector<std::string> critical_tenants;            // severity +1
   std::vector<IpPrefix> critical_assets;                // severity +1
   uint32_t queue_records = 200'000;  // records buffered between receivers and the store
-  int ingest_level = 1;  // zstd level of the store's ingest blocks; 0: stored (Compact redoes them)
+  // zstd level of the store's ingest blocks, -8 to 22: 0 stored, below 0 zstd's fast levels
+  // (Compact redoes them).
+  int ingest_level = 1;
   bool operator==(const SocConfig&) const = default;
 };
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -722,6 +723,15 @@ class EmbeddedStore final : public LogStore {
   std::vector<uint64_t> token_hashes_;  // Index(): one record's token hashes, reused
   std::vector<Partition*> touched_;     // Append(): partitions with pending records, reused
   std::vector<JournalRecordView> prepared_views_;  // Append(): the prepared records, reused
+  // Append(): partitions by (class, day), direct-mapped. Writer only; emptied whenever
+  // partitions are deleted (EnforceRetention), so a slot never points at a freed one.
+  static constexpr size_t kPartitionCacheSlots = 256;
+  static size_t PartitionCacheSlot(std::string_view cls, int64_t day) {
+    const uint64_t h = std::hash<std::string_view>{}(cls) ^
+                       (static_cast<uint64_t>(day) * 0x9e3779b97f4a7c15ULL);
+    return static_cast<size_t>((h ^ (h >> 29)) % kPartitionCacheSlots);
+  }
+  std::array<Partition*, kPartitionCacheSlots> partition_cache_{};
   std::atomic<uint64_t> next_seq_{1};
 
   mutable std::shared_mutex state_mu_;
@@ -753,10 +763,10 @@ Status EmbeddedStore::Open() {
   if (!options_.normalize) {
     return MakeError(Errc::kInvalidArgument, "the log store needs a Normalizer");
   }
-  if (options_.ingest_level < kStoredLevel || options_.ingest_level > 22) {
-    return MakeError(Errc::kInvalidArgument, "log store option ingest_level " +
-                                                 std::to_string(options_.ingest_level) +
-                                                 " is outside 0 (stored) to 22");
+  if (options_.ingest_level < kMinFastLevel || options_.ingest_level > kMaxLevel) {
+    return MakeError(Errc::kInvalidArgument,
+                     "log store option ingest_level " + std::to_string(options_.ingest_level) +
+                         " is outside -8 (zstd --fast=8) to 22; 0 is stored");
   }
   if (options_.block_records == 0 || options_.archive_block_records == 0 ||
       options_.block_raw_bytes > (size_t{128} << 20) ||
@@ -1412,7 +1422,16 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
           break;
         }
       }
-      p = seen != nullptr ? seen : GetPartition(classes[i], day);
+      if (seen == nullptr) {
+        // Then a direct-mapped cache of the partitions filed into before (a probe, where
+        // GetPartition looks the map up under state_mu_: ~680 instructions).
+        Partition*& slot = partition_cache_[PartitionCacheSlot(classes[i], day)];
+        if (slot == nullptr || slot->day != day || slot->data_class != classes[i]) {
+          slot = GetPartition(classes[i], day);
+        }
+        seen = slot;
+      }
+      p = seen;
     }
     const bool use_prepared = prepared != nullptr && !normalized_here[i];
     // (Filed from the prepared bytes, a record's own text and fields are not read here.)
@@ -1967,6 +1986,7 @@ Result<RetentionReport> EmbeddedStore::EnforceRetention(int64_t now_ms) {
       if (keep_days >= 0 && now_ms - day_end >= keep_days * kDayMs) {
         doomed.push_back(std::move(it->second));
         it = partitions_.erase(it);
+        partition_cache_.fill(nullptr);
       } else {
         ++it;
       }

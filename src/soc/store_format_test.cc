@@ -312,9 +312,9 @@ TEST(StoreFormatTest, StoredLevelFramesHoldTheSameBytes) {
       EXPECT_FALSE(DecodeBlockBody(bad, meta_at[0], &got, &why)) << "flip at " << at;
     }
   }
-  // Levels outside zstd's 0..22 (a negative level would not fit the meta's varint) are refused.
+  // Levels outside -8 (zstd --fast=8: meta level 30, the most a reader takes) to 22 are refused.
   const std::vector<Record> one = {R(1, 1000, "x")};
-  for (int level : {-1, 23}) {
+  for (int level : {-9, 23, -100}) {
     BlockInput in;
     in.records = one;
     in.bloom = BloomBuilder(1, 10).Finish(false);
@@ -322,6 +322,76 @@ TEST(StoreFormatTest, StoredLevelFramesHoldTheSameBytes) {
     BlockMeta meta;
     EXPECT_FALSE(EncodeBlock(in, &meta)) << level;
   }
+}
+
+// zstd's fast levels (ingest_level -1 to -8) write ordinary zstd frames; the meta records level
+// -N as 22 + N, inside the 0..30 that readers since format version 2 take. Each block decodes
+// to its records byte for byte (as level 1's does), MeasureBlock reads it, and a meta level of
+// 31 is still refused.
+TEST(StoreFormatTest, FastLevelBlocksReadBack) {
+  std::vector<Record> records;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    std::string raw = "{\"seq\":" + std::to_string(i) + ",\"host\":\"h" +
+                      std::to_string(rng() % 13) + "\",\"pad\":\"" +
+                      std::string(rng() % 400, "xyz"[i % 3]) + "\"}";
+    records.push_back(R(10 + i, 1'764'115'200'000 + 250 * i, std::move(raw)));
+    if (i % 4 == 1) records.back().source = "other";
+  }
+  auto encode = [&](int level, BlockMeta* meta) {
+    BlockInput in;
+    in.records = records;
+    in.bloom = BloomBuilder(1, 10).Finish(false);
+    in.version = kIngestBlockVersion;
+    in.level = level;
+    auto bytes = EncodeBlock(in, meta);
+    EXPECT_TRUE(bytes) << level;
+    return bytes ? *bytes : std::string();
+  };
+  BlockMeta meta1;
+  const std::string at1 = encode(1, &meta1);
+  std::string why;
+  std::vector<Record> want;
+  ASSERT_TRUE(DecodeBlockBody(std::string_view(at1).substr(meta1.body_offset(), meta1.body_len),
+                              meta1, &want, &why))
+      << why;
+  for (int level = -1; level >= kMinFastLevel; --level) {
+    BlockMeta written;
+    const std::string block = encode(level, &written);
+    BlockMeta m;
+    ASSERT_TRUE(ParseHeaderAndMeta(block, &m, &why)) << why;
+    EXPECT_EQ(m.level, static_cast<uint32_t>(22 - level));
+    EXPECT_EQ(LevelOfMeta(m.level), level);
+    EXPECT_EQ(m.body_raw_len, meta1.body_raw_len);
+    std::vector<Record> got;
+    ASSERT_TRUE(
+        DecodeBlockBody(std::string_view(block).substr(m.body_offset(), m.body_len), m, &got, &why))
+        << why;
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].seq, want[i].seq);
+      EXPECT_EQ(got[i].time_ms, want[i].time_ms);
+      EXPECT_EQ(got[i].source, want[i].source);
+      EXPECT_EQ(got[i].raw, records[i].raw);
+    }
+    BlockBytes measured;
+    ASSERT_TRUE(MeasureBlock(block, &measured, &why)) << why;
+    EXPECT_EQ(measured.records, records.size());
+    if (level == kMinFastLevel) {  // one more would leave what readers take
+      std::string meta(block.substr(kBlockHeaderBytes, m.meta_len));
+      ASSERT_EQ(static_cast<uint8_t>(meta[1]), 30u);
+      meta[1] = 31;
+      BlockMeta beyond = m;
+      beyond.meta_crc = Crc32c(meta);
+      EXPECT_FALSE(ParseBlockMeta(meta, &beyond, &why));
+      EXPECT_EQ(why, "block meta values inconsistent");
+    }
+  }
+  for (int level : {0, 1, 19, 22, -1, -8}) {
+    EXPECT_EQ(LevelOfMeta(MetaLevelOf(level)), level);
+  }
+  EXPECT_EQ(MetaLevelOf(-1), 23u);
+  EXPECT_EQ(MetaLevelOf(-8), 30u);
 }
 
 // Encodes records as one block of the given version and decodes it again.

@@ -33,7 +33,8 @@
 //     u32 magic "SCB1" | u32 meta_len | u32 bloom_len | u32 body_len |
 //     u32 crc(meta) | u32 crc(bloom) | u32 crc(body) | u32 crc(the 28 bytes before)
 //   meta (meta_len bytes): varint version (kBlockVersion: 7; 1 to 6 are read too) | varint zstd
-//   level (0: the frames are stored, kStoredLevel) | varint records |
+//   level (0: the frames are stored, kStoredLevel; 23 to 30: the fast levels -1 to -8,
+//   MetaLevelOf) | varint records |
 //     zz min_time | zz max_time | varint min_seq | varint max_seq | varint raw_bytes |
 //     varint body_raw_len | varint bloom_k | versions 5-7 with bloom_k 0 only: varint gcs_tokens |
 //     varint gcs_rice | varint gcs_buckets | varint n, n × str tenant | varint n, n × str dataset |
@@ -255,6 +256,21 @@ inline constexpr uint32_t kIngestBlockVersion = 3;
 // traded for transient disk bytes until Compact() (which recompresses every block whose level
 // is not the archive level).
 inline constexpr int kStoredLevel = 0;
+// zstd's fast levels (negative, `zstd --fast=N`: less matching for less work per byte) for
+// ingest blocks, down to kMinFastLevel. The meta's level is a varint that every reader since
+// format version 2 bounds to 30, and no zstd level exceeds 22, so a fast level -N is recorded
+// as 22 + N (23 to 30): blocks written at a fast level read (decode, Verify, Compact) with
+// readers that predate fast levels, which only look at the level to tell archive blocks from
+// ingest ones.
+inline constexpr int kMinFastLevel = -8;
+inline constexpr int kMaxLevel = 22;
+inline constexpr uint32_t MetaLevelOf(int level) {
+  return static_cast<uint32_t>(level >= 0 ? level : kMaxLevel - level);
+}
+inline constexpr int LevelOfMeta(uint32_t meta_level) {
+  return meta_level > static_cast<uint32_t>(kMaxLevel) ? kMaxLevel - static_cast<int>(meta_level)
+                                                       : static_cast<int>(meta_level);
+}
 struct BlockMeta;
 
 // The token index of Compact()ed blocks (version 5, meta bloom_k 0): a Golomb-coded set. Each
@@ -315,7 +331,7 @@ struct BlockMeta {
   uint32_t version = 0;  // set by ParseBlockMeta even when it fails for a newer version
   uint32_t meta_len = 0, bloom_len = 0, body_len = 0;
   uint32_t meta_crc = 0, bloom_crc = 0, body_crc = 0;
-  uint32_t level = 0;
+  uint32_t level = 0;  // as in the meta: LevelOfMeta gives the zstd level
   uint64_t records = 0;
   int64_t min_time = 0, max_time = 0;
   uint64_t min_seq = 0, max_seq = 0;
@@ -336,7 +352,7 @@ struct BlockInput {
   std::span<const uint8_t> extra_flags;  // empty, or one per record, ORed into its flags
   Bloom bloom;
   std::vector<std::string> datasets;
-  int level = 3;
+  int level = 3;  // kMinFastLevel to kMaxLevel; kStoredLevel: stored frames
   uint32_t version = kIngestBlockVersion;  // kBlockVersion: Compact(); others only in tests
 };
 // Encodes a whole block (header, meta, bloom, body); meta gets its fields (offset left 0).

@@ -491,7 +491,7 @@ TEST_F(StoreTest, StoredIngestBlocksReadBackAndCompact) {
   same(Find("*", opts));
   EXPECT_EQ(Find("s3", opts).size(), 40u);
   EXPECT_TRUE(VerifyProblems().empty());
-  for (int level : {-1, 23}) {
+  for (int level : {-9, 23}) {
     auto bad = Options();
     bad.directory = dir_ / "other";
     bad.ingest_level = level;
@@ -504,12 +504,12 @@ TEST_F(StoreTest, StoredIngestBlocksReadBackAndCompact) {
   }
 }
 
-// The same records ingested at level 0 and at level 1 compact into byte-identical partition
-// files: Compact() reads the stored frames as it reads compressed ones.
+// The same records ingested at level 0, at level 1 and at fast levels compact into
+// byte-identical partition files: Compact() reads the stored frames as it reads compressed ones.
 TEST_F(StoreTest, CompactOfStoredAndCompressedIngestBlocksIsByteIdentical) {
-  std::map<fs::path, std::string> files[2];
-  uint64_t before_compact[2] = {0, 0};  // the two inputs differ: level 0's blocks are larger
-  for (int level : {0, 1}) {
+  std::map<int, std::map<fs::path, std::string>> files;
+  std::map<int, uint64_t> before_compact;  // the inputs differ: level 0's blocks are larger
+  for (int level : {0, 1, -1, -8}) {
     auto o = Options();
     o.directory = dir_ / ("level" + std::to_string(level));
     o.ingest_level = level;
@@ -539,8 +539,88 @@ TEST_F(StoreTest, CompactOfStoredAndCompressedIngestBlocksIsByteIdentical) {
     }
   }
   EXPECT_GT(before_compact[0], before_compact[1]);
+  EXPECT_GT(before_compact[0], before_compact[-8]);
   EXPECT_GE(files[0].size(), 3u);
   EXPECT_EQ(files[0], files[1]);
+  EXPECT_EQ(files[0], files[-1]);
+  EXPECT_EQ(files[0], files[-8]);
+}
+
+// ingest_level -1 to -8 (zstd's fast levels): the blocks' metas say 23 to 30, the records read
+// back from the open store and from disk, a store reopened at another level reads the blocks
+// of both, Verify finds nothing, and Compact() rewrites every block at the archive level.
+TEST_F(StoreTest, FastLevelIngestBlocksReadBackAndCompact) {
+  auto levels = [&] {
+    std::multiset<uint32_t> found;
+    for (const auto& path : FilesEndingWith(".blk")) {
+      std::ifstream f(path, std::ios::binary);
+      const std::string bytes{std::istreambuf_iterator<char>(f), {}};
+      namespace si = store_internal;
+      for (size_t at = si::kFileHeaderBytes; at < bytes.size();) {
+        si::BlockMeta m;
+        std::string why;
+        const std::string_view b = std::string_view(bytes).substr(at);
+        EXPECT_TRUE(si::ParseBlockHeader(b.substr(0, si::kBlockHeaderBytes), &m, &why)) << why;
+        EXPECT_TRUE(si::ParseBlockMeta(b.substr(si::kBlockHeaderBytes, m.meta_len), &m, &why))
+            << why;
+        if (m.end() == 0 || !why.empty()) break;
+        found.insert(m.level);
+        at += m.end();
+      }
+    }
+    return found;
+  };
+  auto o = Options();
+  o.ingest_level = -5;
+  Open(o);
+  std::vector<Record> all;
+  auto add = [&](int b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 40; ++i) {
+      batch.push_back(
+          Rec(kT0 + b * 40 + i, b % 2 ? "proxy.access" : "dns.query", "t1",
+              "f" + std::to_string(b) + " " + std::string(static_cast<size_t>(i) * 31, 'q'),
+              "10.4." + std::to_string(b) + "." + std::to_string(i)));
+    }
+    ASSERT_TRUE(store_->Append(batch, {}));
+    all.insert(all.end(), batch.begin(), batch.end());
+  };
+  for (int b = 0; b < 6; ++b) add(b);
+  ASSERT_TRUE(store_->Flush());
+  const auto fast = levels();
+  EXPECT_EQ(fast.size(), store_->Stats().blocks);
+  EXPECT_GE(fast.size(), 4u);
+  EXPECT_EQ(fast.count(27), fast.size());  // -5 is recorded as 22 + 5
+  SearchOptions opts;
+  opts.limit = 10000;
+  auto same = [&] {
+    const auto got = Find("*", opts);
+    ASSERT_EQ(got.size(), all.size());
+    std::map<uint64_t, std::string> want, have;
+    for (const auto& r : all) want[r.seq] = r.raw;
+    for (const auto& r : got) have[r.seq] = r.raw;
+    EXPECT_EQ(have, want);
+  };
+  same();
+  o.ingest_level = 3;  // blocks of both levels in one store
+  Open(o);
+  same();
+  for (int b = 6; b < 10; ++b) add(b);
+  ASSERT_TRUE(store_->Flush());
+  const auto mixed = levels();
+  EXPECT_GT(mixed.count(27), 0u);
+  EXPECT_GT(mixed.count(3), 0u);
+  EXPECT_EQ(mixed.size(), store_->Stats().blocks);
+  same();
+  EXPECT_EQ(Find("f7", opts).size(), 40u);
+  EXPECT_EQ(Find("source.ip:10.4.2.9", opts).size(), 1u);
+  EXPECT_TRUE(VerifyProblems().empty());
+  ASSERT_TRUE(store_->Compact(kT0 + kDay));
+  for (uint32_t level : levels()) EXPECT_EQ(level, static_cast<uint32_t>(o.archive_level));
+  same();
+  Open(o);
+  same();
+  EXPECT_TRUE(VerifyProblems().empty());
 }
 
 // Compaction recompresses outside the writer lock: while it is stopped in the middle of a
