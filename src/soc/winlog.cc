@@ -76,13 +76,42 @@ size_t TapeElementText(TapeSpan t, size_t v) {
   return t[v].kind == TapeKind::kObject ? TapeMember(t, v, "#text") : v;
 }
 
-size_t TapeAttributeOf(TapeSpan t, size_t parent, std::string_view element,
-                       std::string_view name) {
-  const size_t e = TapeMember(t, parent, element);
-  if (e == kNone || t[e].kind != TapeKind::kObject) return kNone;
-  const size_t attrs = TapeMember(t, e, "#attributes");
+// The attribute `name` of the element at `element` (kNone: no element), as Attribute does.
+size_t TapeAttribute(TapeSpan t, size_t element, std::string_view name) {
+  if (element == kNone || t[element].kind != TapeKind::kObject) return kNone;
+  const size_t attrs = TapeMember(t, element, "#attributes");
   if (attrs == kNone || t[attrs].kind != TapeKind::kObject) return kNone;
   return TapeMember(t, attrs, name);
+}
+
+// The members of Event.System the mapping reads, found in one pass (TapeMember per name scanned
+// System a dozen times): each the last of its duplicates, as TapeMember answers.
+struct SystemMembers {
+  size_t event_id = kNone, channel = kNone, provider = kNone, record_id = kNone,
+         computer = kNone, version = kNone, level = kNone, task = kNone, opcode = kNone,
+         keywords = kNone, execution = kNone, security = kNone, time_created = kNone;
+};
+
+SystemMembers ReadSystem(TapeSpan t, size_t sys) {
+  static constexpr std::pair<std::string_view, size_t SystemMembers::*> kNames[] = {
+      {"EventID", &SystemMembers::event_id},       {"Channel", &SystemMembers::channel},
+      {"Provider", &SystemMembers::provider},      {"EventRecordID", &SystemMembers::record_id},
+      {"Computer", &SystemMembers::computer},      {"Version", &SystemMembers::version},
+      {"Level", &SystemMembers::level},            {"Task", &SystemMembers::task},
+      {"Opcode", &SystemMembers::opcode},          {"Keywords", &SystemMembers::keywords},
+      {"Execution", &SystemMembers::execution},    {"Security", &SystemMembers::security},
+      {"TimeCreated", &SystemMembers::time_created}};
+  SystemMembers m;
+  for (size_t i = sys + 1; i < t[sys].end; i = t[i].end) {
+    const std::string_view key = t[i].key();
+    for (const auto& [name, slot] : kNames) {
+      if (key == name) {
+        m.*slot = i;
+        break;
+      }
+    }
+  }
+  return m;
 }
 
 bool TapeToInt64(const TapeNode& n, int64_t* out) {
@@ -309,56 +338,50 @@ class Builder {
       error_ = "Event.System is missing or not an object";
       return false;
     }
-    const size_t id_v = TapeMember(t, sys, "EventID");
-    const size_t id_text = id_v != kNone ? TapeElementText(t, id_v) : kNone;
+    const SystemMembers m = ReadSystem(t, sys);
+    const size_t id_text = m.event_id != kNone ? TapeElementText(t, m.event_id) : kNone;
     if (id_text == kNone || !TapeToInt64(t[id_text], &event_id_)) {
       error_ = "Event.System.EventID is missing or not an integer";
       return false;
     }
-    if (const size_t v = TapeMember(t, sys, "Channel");
-        v != kNone && t[v].kind == TapeKind::kString) {
+    if (const size_t v = m.channel; v != kNone && t[v].kind == TapeKind::kString) {
       channel_ = t[v].str();
     }
-    if (const size_t v = TapeAttributeOf(t, sys, "Provider", "Name");
+    if (const size_t v = TapeAttribute(t, m.provider, "Name");
         v != kNone && t[v].kind == TapeKind::kString) {
       SetString("winlog.provider_name", t[v].str());
     }
-    if (const size_t v = TapeAttributeOf(t, sys, "Provider", "Guid");
+    if (const size_t v = TapeAttribute(t, m.provider, "Guid");
         v != kNone && t[v].kind == TapeKind::kString) {
       SetString("winlog.provider_guid", t[v].str());
     }
-    if (const size_t v = TapeMember(t, sys, "EventRecordID"); v != kNone) {
+    if (const size_t v = m.record_id; v != kNone) {
       if (const size_t x = TapeElementText(t, v); x != kNone) SetNode("winlog.record_id", t, x);
     }
-    if (const size_t v = TapeMember(t, sys, "Computer");
-        v != kNone && t[v].kind == TapeKind::kString) {
+    if (const size_t v = m.computer; v != kNone && t[v].kind == TapeKind::kString) {
       computer_ = t[v].str();
     }
-    static constexpr std::pair<std::string_view, std::string_view> kSystemNumbers[] = {
-        {"Version", "winlog.version"},
-        {"Level", "winlog.level"},
-        {"Task", "winlog.task"},
-        {"Opcode", "winlog.opcode"},
-        {"Keywords", "winlog.keywords"}};
-    for (const auto& [name, path] : kSystemNumbers) {
-      if (const size_t v = TapeMember(t, sys, name); v != kNone) {
-        const size_t x = TapeElementText(t, v);
-        if (x != kNone && (TapeIsNumber(t[x]) || t[x].kind == TapeKind::kString)) {
-          SetNode(path, t, x);
-        }
-      }
+    const std::pair<size_t, std::string_view> numbers[] = {{m.version, "winlog.version"},
+                                                           {m.level, "winlog.level"},
+                                                           {m.task, "winlog.task"},
+                                                           {m.opcode, "winlog.opcode"},
+                                                           {m.keywords, "winlog.keywords"}};
+    for (const auto& [v, path] : numbers) {
+      if (v == kNone) continue;
+      const size_t x = TapeElementText(t, v);
+      if (x != kNone && (TapeIsNumber(t[x]) || t[x].kind == TapeKind::kString)) SetNode(path, t, x);
     }
-    if (const size_t v = TapeAttributeOf(t, sys, "Execution", "ProcessID"); v != kNone) {
+    if (const size_t v = TapeAttribute(t, m.execution, "ProcessID"); v != kNone) {
       if (int64_t pid; TapeToInt64(t[v], &pid)) Set("winlog.process.pid", pid);
     }
-    if (const size_t v = TapeAttributeOf(t, sys, "Execution", "ThreadID"); v != kNone) {
+    if (const size_t v = TapeAttribute(t, m.execution, "ThreadID"); v != kNone) {
       if (int64_t tid; TapeToInt64(t[v], &tid)) Set("winlog.process.thread.id", tid);
     }
-    if (const size_t v = TapeAttributeOf(t, sys, "Security", "UserID");
+    if (const size_t v = TapeAttribute(t, m.security, "UserID");
         v != kNone && t[v].kind == TapeKind::kString) {
       SetString("winlog.user.identifier", t[v].str());
     }
-    if (const size_t v = TapeAttributeOf(t, sys, "TimeCreated", "SystemTime");
+    if (const size_t v = TapeAttribute(t, m.time_created, "SystemTime");
         v != kNone && t[v].kind == TapeKind::kString) {
       ParseTime(t[v].str());
     }
