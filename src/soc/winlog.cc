@@ -650,6 +650,8 @@ void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
   // depth: field_tape.h). Anything else, winlogbeat's shape and every error, takes the tree path.
   static_assert(kMaxWinlogDepth == kMaxParsedJsonDepth, "the tape's depth is the parser's");
   thread_local FieldTape tape;
+  // A long document leaves the tape about 41 bytes per byte of it: given back past 1 MiB.
+  constexpr size_t kTapeKeptBytes = size_t{1} << 20;
   std::string tape_error;  // unused: the tree path below reports the parser's own error
   if (tape_allowed && (internal::IsAscii(r.raw) || IsValidUtf8(r.raw)) &&
       ReadJsonTape(r.raw, &tape, &tape_error)) {
@@ -669,12 +671,12 @@ void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
         r.parsed = true;
         SetMetadata(r);
       }
-      // A long document leaves the tape about 41 bytes per byte of it: given back past 1 MiB.
-      tape.ShrinkTo(size_t{1} << 20);
+      tape.ShrinkTo(kTapeKeptBytes);
       if (!ok) Fail(r, b.error_);
       return;
     }
   }
+  if (tape_allowed) tape.ShrinkTo(kTapeKeptBytes);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
