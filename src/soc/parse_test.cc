@@ -239,8 +239,8 @@ TEST(ParseTest, FastTimeFormatMatchesFormatTimeMs) {
   // alternating with another day and with a year the cache must not serve.
   const int64_t midnight = 1793491200000;  // 2026-11-01T00:00:00Z
   for (int64_t d = -3'000'000; d <= 3'000'000; d += 997) {
-    for (int64_t ms : {midnight + d, midnight - 86'400'000 + d, midnight + d + 1, int64_t{-1},
-                       midnight + d}) {
+    for (int64_t ms :
+         {midnight + d, midnight - 86'400'000 + d, midnight + d + 1, int64_t{-1}, midnight + d}) {
       ASSERT_EQ(internal::FormatTime(ms, {}), StdioTime(ms)) << ms;
     }
   }

@@ -87,19 +87,25 @@ size_t TapeAttribute(TapeSpan t, size_t element, std::string_view name) {
 // The members of Event.System the mapping reads, found in one pass (TapeMember per name scanned
 // System a dozen times): each the last of its duplicates, as TapeMember answers.
 struct SystemMembers {
-  size_t event_id = kNone, channel = kNone, provider = kNone, record_id = kNone,
-         computer = kNone, version = kNone, level = kNone, task = kNone, opcode = kNone,
-         keywords = kNone, execution = kNone, security = kNone, time_created = kNone;
+  size_t event_id = kNone, channel = kNone, provider = kNone, record_id = kNone, computer = kNone,
+         version = kNone, level = kNone, task = kNone, opcode = kNone, keywords = kNone,
+         execution = kNone, security = kNone, time_created = kNone;
 };
 
 SystemMembers ReadSystem(TapeSpan t, size_t sys) {
   static constexpr std::pair<std::string_view, size_t SystemMembers::*> kNames[] = {
-      {"EventID", &SystemMembers::event_id},       {"Channel", &SystemMembers::channel},
-      {"Provider", &SystemMembers::provider},      {"EventRecordID", &SystemMembers::record_id},
-      {"Computer", &SystemMembers::computer},      {"Version", &SystemMembers::version},
-      {"Level", &SystemMembers::level},            {"Task", &SystemMembers::task},
-      {"Opcode", &SystemMembers::opcode},          {"Keywords", &SystemMembers::keywords},
-      {"Execution", &SystemMembers::execution},    {"Security", &SystemMembers::security},
+      {"EventID", &SystemMembers::event_id},
+      {"Channel", &SystemMembers::channel},
+      {"Provider", &SystemMembers::provider},
+      {"EventRecordID", &SystemMembers::record_id},
+      {"Computer", &SystemMembers::computer},
+      {"Version", &SystemMembers::version},
+      {"Level", &SystemMembers::level},
+      {"Task", &SystemMembers::task},
+      {"Opcode", &SystemMembers::opcode},
+      {"Keywords", &SystemMembers::keywords},
+      {"Execution", &SystemMembers::execution},
+      {"Security", &SystemMembers::security},
       {"TimeCreated", &SystemMembers::time_created}};
   SystemMembers m;
   for (size_t i = sys + 1; i < t[sys].end; i = t[i].end) {

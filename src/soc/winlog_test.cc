@@ -343,7 +343,8 @@ TEST(WinlogTest, TapePathMatchesTreePath) {
       internal::NormalizeWindowsEventFromTree(tree);
       EXPECT_EQ(tape.parsed, tree.parsed) << doc;
       EXPECT_EQ(tape.time_ms, tree.time_ms) << doc;
-      EXPECT_EQ(boost::json::serialize(tape.fields()), boost::json::serialize(tree.fields())) << doc;
+      EXPECT_EQ(boost::json::serialize(tape.fields()), boost::json::serialize(tree.fields()))
+          << doc;
     }
   }
   // Two that take the tape path, told apart from a first-of-duplicates or a scalars-only reading:
