@@ -235,6 +235,15 @@ TEST(ParseTest, FastTimeFormatMatchesFormatTimeMs) {
     ASSERT_EQ(internal::FormatTime(ms, {}), StdioTime(ms)) << ms;
     ASSERT_EQ(FormatTimeMs(ms), StdioTime(ms)) << ms;
   }
+  // Same-day times reuse the last date formatted (FormatTimeChars' cache): times around midnight,
+  // alternating with another day and with a year the cache must not serve.
+  const int64_t midnight = 1793491200000;  // 2026-11-01T00:00:00Z
+  for (int64_t d = -3'000'000; d <= 3'000'000; d += 997) {
+    for (int64_t ms :
+         {midnight + d, midnight - 86'400'000 + d, midnight + d + 1, int64_t{-1}, midnight + d}) {
+      ASSERT_EQ(internal::FormatTime(ms, {}), StdioTime(ms)) << ms;
+    }
+  }
   // Outside 0000..9999 FormatTimeMs keeps the stdio spelling.
   const int64_t far = 253402300800000;  // 10000-01-01
   EXPECT_EQ(FormatTimeMs(far), StdioTime(far));

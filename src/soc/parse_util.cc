@@ -1,10 +1,12 @@
 // Shared helpers of the parsers: fields, scanning, time arithmetic and bounded JSON.
 #include <algorithm>
+#include <array>
 #include <boost/json/parser.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <limits>
 
 #include "core/civil_date.h"
 #include "core/event.h"
@@ -270,6 +272,19 @@ std::string Excerpt(std::string_view s) {
 
 // ---- time ----
 
+namespace {
+// "00".."99": two digits per lookup instead of a division and a remainder per digit.
+constexpr auto kTwoDigits = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[2 * i] = static_cast<char>('0' + i / 10);
+    t[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}();
+void PutTwoDigits(char* at, int64_t v) { std::memcpy(at, &kTwoDigits[2 * v], 2); }
+}  // namespace
+
 size_t FormatTimeChars(int64_t ms, char* buf) {
   int64_t secs = ms / 1000, frac = ms % 1000;
   if (frac < 0) {
@@ -281,26 +296,32 @@ size_t FormatTimeChars(int64_t ms, char* buf) {
     sod += 86400;
     --days;
   }
-  const CivilDate date = CivilFromDays(days);
-  const int64_t y = date.year;
-  const unsigned m = date.month, d = date.day;
-  if (y < 0 || y > 9999) return 0;
-  const auto put = [buf](size_t at, int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
-  };
-  put(0, y, 4);
-  buf[4] = '-';
-  put(5, m, 2);
-  buf[7] = '-';
-  put(8, d, 2);
+  // A record's two times (its own and its reception) and consecutive records mostly fall on the
+  // same day: the date part of the last day formatted on this thread is reused.
+  thread_local int64_t cached_days = std::numeric_limits<int64_t>::min();
+  thread_local char cached_date[10];
+  if (days != cached_days) {
+    const CivilDate date = CivilFromDays(days);
+    const int64_t y = date.year;
+    if (y < 0 || y > 9999) return 0;
+    PutTwoDigits(cached_date, y / 100);
+    PutTwoDigits(cached_date + 2, y % 100);
+    cached_date[4] = '-';
+    PutTwoDigits(cached_date + 5, date.month);
+    cached_date[7] = '-';
+    PutTwoDigits(cached_date + 8, date.day);
+    cached_days = days;
+  }
+  std::memcpy(buf, cached_date, 10);
   buf[10] = 'T';
-  put(11, sod / 3600, 2);
+  PutTwoDigits(buf + 11, sod / 3600);
   buf[13] = ':';
-  put(14, sod / 60 % 60, 2);
+  PutTwoDigits(buf + 14, sod / 60 % 60);
   buf[16] = ':';
-  put(17, sod % 60, 2);
+  PutTwoDigits(buf + 17, sod % 60);
   buf[19] = '.';
-  put(20, frac, 3);
+  buf[20] = static_cast<char>('0' + frac / 100);
+  PutTwoDigits(buf + 21, frac % 100);
   buf[23] = 'Z';
   return 24;
 }

@@ -82,11 +82,15 @@ void PutRequest(std::string_view request, boost::json::object& f) {
     return;
   }
   PutString(f, "http.request.method", method);
-  PutString(f, "url.original", url);
+  // The url leaves go into the one object one walk finds (setting them changes only its table,
+  // so the reference stays valid), as the walk per leaf would have found it.
+  std::string_view leaf = "url.original";
+  boost::json::object& url_object = PathParent(f, &leaf);
+  PutString(url_object, "original", url);
   if (url.front() == '/') {
     const size_t q = url.find('?');
-    PutString(f, "url.path", url.substr(0, q));
-    if (q != std::string_view::npos) PutString(f, "url.query", url.substr(q + 1));
+    PutString(url_object, "path", url.substr(0, q));
+    if (q != std::string_view::npos) PutString(url_object, "query", url.substr(q + 1));
   }
   if (!version.empty()) PutString(f, "http.version", version.substr(5));
 }
@@ -153,8 +157,15 @@ bool ParseAccess(std::string_view s, Parsed& out) {
 
   boost::json::object& f = out.fields;
   out.time_ms = t;
-  PutString(f, "event.dataset", "web.access");
-  PutCategory(f, "web");
+  {
+    // Both into the one "event" object one walk finds (see PutRequest).
+    std::string_view leaf = "event.dataset";
+    boost::json::object& event = PathParent(f, &leaf);
+    PutString(event, "dataset", "web.access");
+    boost::json::array category(f.storage());
+    category.emplace_back("web");
+    event.insert_or_assign("category", std::move(category));
+  }
   const size_t client_index = n == 4 ? 1 : 0;
   if (n == 4) {
     std::string_view vhost = tokens[0];

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.h"
+#include "soc/field_tape.h"
 #include "soc/parse_internal.h"
 
 namespace seccloud::soc {
@@ -55,6 +57,91 @@ bool ToInt64(const json::value& v, int64_t* out) {
     return ec == std::errc() && p == end && !s.empty();
   }
   return false;
+}
+
+// The same lookups on the document's tape (the common evtx shape is read without building the
+// document's tree). An object's member is the last of duplicate keys, the one Boost's object
+// keeps, so each answers as its tree counterpart above does. kNone: no such node.
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+size_t TapeMember(TapeSpan t, size_t object, std::string_view key) {
+  size_t found = kNone;
+  for (size_t i = object + 1; i < t[object].end; i = t[i].end) {
+    if (t[i].key() == key) found = i;
+  }
+  return found;
+}
+
+size_t TapeElementText(TapeSpan t, size_t v) {
+  return t[v].kind == TapeKind::kObject ? TapeMember(t, v, "#text") : v;
+}
+
+// The attribute `name` of the element at `element` (kNone: no element), as Attribute does.
+size_t TapeAttribute(TapeSpan t, size_t element, std::string_view name) {
+  if (element == kNone || t[element].kind != TapeKind::kObject) return kNone;
+  const size_t attrs = TapeMember(t, element, "#attributes");
+  if (attrs == kNone || t[attrs].kind != TapeKind::kObject) return kNone;
+  return TapeMember(t, attrs, name);
+}
+
+// The members of Event.System the mapping reads, found in one pass (TapeMember per name scanned
+// System a dozen times): each the last of its duplicates, as TapeMember answers.
+struct SystemMembers {
+  size_t event_id = kNone, channel = kNone, provider = kNone, record_id = kNone, computer = kNone,
+         version = kNone, level = kNone, task = kNone, opcode = kNone, keywords = kNone,
+         execution = kNone, security = kNone, time_created = kNone;
+};
+
+SystemMembers ReadSystem(TapeSpan t, size_t sys) {
+  static constexpr std::pair<std::string_view, size_t SystemMembers::*> kNames[] = {
+      {"EventID", &SystemMembers::event_id},
+      {"Channel", &SystemMembers::channel},
+      {"Provider", &SystemMembers::provider},
+      {"EventRecordID", &SystemMembers::record_id},
+      {"Computer", &SystemMembers::computer},
+      {"Version", &SystemMembers::version},
+      {"Level", &SystemMembers::level},
+      {"Task", &SystemMembers::task},
+      {"Opcode", &SystemMembers::opcode},
+      {"Keywords", &SystemMembers::keywords},
+      {"Execution", &SystemMembers::execution},
+      {"Security", &SystemMembers::security},
+      {"TimeCreated", &SystemMembers::time_created}};
+  SystemMembers m;
+  for (size_t i = sys + 1; i < t[sys].end; i = t[i].end) {
+    const std::string_view key = t[i].key();
+    for (const auto& [name, slot] : kNames) {
+      if (key == name) {
+        m.*slot = i;
+        break;
+      }
+    }
+  }
+  return m;
+}
+
+bool TapeToInt64(const TapeNode& n, int64_t* out) {
+  switch (n.kind) {
+    case TapeKind::kInt64:
+      *out = n.i64;
+      return true;
+    case TapeKind::kUint64:
+      if (n.u64 > static_cast<uint64_t>(INT64_MAX)) return false;
+      *out = static_cast<int64_t>(n.u64);
+      return true;
+    case TapeKind::kString: {
+      const std::string_view s = n.str();
+      const char* end = s.data() + s.size();
+      auto [p, ec] = std::from_chars(s.data(), end, *out);
+      return ec == std::errc() && p == end && !s.empty();
+    }
+    default:
+      return false;
+  }
+}
+
+bool TapeIsNumber(const TapeNode& n) {
+  return n.kind == TapeKind::kInt64 || n.kind == TapeKind::kUint64 || n.kind == TapeKind::kDouble;
 }
 
 // An EventData/UserData value as the source gave it: scalars as they are, an element's #text,
@@ -248,6 +335,72 @@ class Builder {
     return true;
   }
 
+  // FromEvtxJson on the document's tape: the same lookups in the same order, the same values set
+  // and the same errors. EventData and UserData are built as trees in `doc_storage` (as the parser
+  // would have built them there) and go through AddEventData/AddUserData as they are.
+  bool FromEvtxTape(TapeSpan t, size_t event, const json::storage_ptr& doc_storage) {
+    const size_t sys = TapeMember(t, event, "System");
+    if (sys == kNone || t[sys].kind != TapeKind::kObject) {
+      error_ = "Event.System is missing or not an object";
+      return false;
+    }
+    const SystemMembers m = ReadSystem(t, sys);
+    const size_t id_text = m.event_id != kNone ? TapeElementText(t, m.event_id) : kNone;
+    if (id_text == kNone || !TapeToInt64(t[id_text], &event_id_)) {
+      error_ = "Event.System.EventID is missing or not an integer";
+      return false;
+    }
+    if (const size_t v = m.channel; v != kNone && t[v].kind == TapeKind::kString) {
+      channel_ = t[v].str();
+    }
+    if (const size_t v = TapeAttribute(t, m.provider, "Name");
+        v != kNone && t[v].kind == TapeKind::kString) {
+      SetString("winlog.provider_name", t[v].str());
+    }
+    if (const size_t v = TapeAttribute(t, m.provider, "Guid");
+        v != kNone && t[v].kind == TapeKind::kString) {
+      SetString("winlog.provider_guid", t[v].str());
+    }
+    if (const size_t v = m.record_id; v != kNone) {
+      if (const size_t x = TapeElementText(t, v); x != kNone) SetNode("winlog.record_id", t, x);
+    }
+    if (const size_t v = m.computer; v != kNone && t[v].kind == TapeKind::kString) {
+      computer_ = t[v].str();
+    }
+    const std::pair<size_t, std::string_view> numbers[] = {{m.version, "winlog.version"},
+                                                           {m.level, "winlog.level"},
+                                                           {m.task, "winlog.task"},
+                                                           {m.opcode, "winlog.opcode"},
+                                                           {m.keywords, "winlog.keywords"}};
+    for (const auto& [v, path] : numbers) {
+      if (v == kNone) continue;
+      const size_t x = TapeElementText(t, v);
+      if (x != kNone && (TapeIsNumber(t[x]) || t[x].kind == TapeKind::kString)) SetNode(path, t, x);
+    }
+    if (const size_t v = TapeAttribute(t, m.execution, "ProcessID"); v != kNone) {
+      if (int64_t pid; TapeToInt64(t[v], &pid)) Set("winlog.process.pid", pid);
+    }
+    if (const size_t v = TapeAttribute(t, m.execution, "ThreadID"); v != kNone) {
+      if (int64_t tid; TapeToInt64(t[v], &tid)) Set("winlog.process.thread.id", tid);
+    }
+    if (const size_t v = TapeAttribute(t, m.security, "UserID");
+        v != kNone && t[v].kind == TapeKind::kString) {
+      SetString("winlog.user.identifier", t[v].str());
+    }
+    if (const size_t v = TapeAttribute(t, m.time_created, "SystemTime");
+        v != kNone && t[v].kind == TapeKind::kString) {
+      ParseTime(t[v].str());
+    }
+    if (const size_t v = TapeMember(t, event, "EventData"); v != kNone) {
+      json::value ed = TapeToValue(t, v, doc_storage);
+      if (!AddEventData(ed)) return false;
+    }
+    if (const size_t v = TapeMember(t, event, "UserData"); v != kNone) {
+      if (!AddUserData(TapeToValue(t, v, doc_storage))) return false;
+    }
+    return true;
+  }
+
   bool FromWinlogbeat(json::object& root) {
     auto& wl = root.at("winlog");
     if (!wl.is_object()) {
@@ -349,6 +502,35 @@ class Builder {
     parent.insert_or_assign(json::string_view(path.data(), path.size()),
                             json::string_view(text.data(), text.size()));
   }
+  // Set() of a tape's value: a scalar built in place, a container as the parser's tree of it.
+  void SetNode(std::string_view path, TapeSpan t, size_t index) {
+    const TapeNode& n = t[index];
+    if (n.kind == TapeKind::kString) return SetString(path, n.str());
+    json::object& parent = Parent(&path);
+    const json::string_view key(path.data(), path.size());
+    switch (n.kind) {
+      case TapeKind::kInt64:
+        parent.insert_or_assign(key, n.i64);
+        return;
+      case TapeKind::kUint64:
+        parent.insert_or_assign(key, n.u64);
+        return;
+      case TapeKind::kDouble:
+        parent.insert_or_assign(key, n.dbl);
+        return;
+      case TapeKind::kBool:
+        parent.insert_or_assign(key, n.boolean);
+        return;
+      case TapeKind::kNull:
+        parent.insert_or_assign(key, nullptr);
+        return;
+      default:
+        break;
+    }
+    // The walk above may have regrown tables: the value is built after it, then moved in (the
+    // parent's reference is still valid: building it touches no part of the fields).
+    parent.insert_or_assign(key, TapeToValue(t, index, parent.storage()));
+  }
   json::object& Parent(std::string_view* path) {
     // Nothing removes "winlog" once it is there, so it is looked for until it is created.
     if (!have_winlog_ && path->starts_with("winlog.")) {
@@ -442,26 +624,65 @@ const char* WindowsDataset(std::string_view channel) {
   return "windows.event";
 }
 
-void NormalizeWindowsEvent(Record& r) {
+namespace {
+
+void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
   UseFieldArena(r);
   r.fields().reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
-  // An event of up to kWinlogArenaDocBytes is parsed in the record's arena (UseFieldArena sizes it
-  // for the document and the fields): an EventData object of scalars is then moved into the
-  // fields whole instead of copied value by value (Builder::TakeWhole); the rest of the document
-  // stays unused there, a few KiB for a usual event, but up to ~20× the raw size for a hostile
-  // one (8 KiB of an array of zeros in an unused key: 16+ bytes per value); Record::MemoryBytes
-  // counts it, and socd bounds its queues by that. A larger document is scratch, in a per-thread
-  // buffer dropped at once (larger still spill to the heap, freed with `scratch`), so that past
-  // 8 KiB a kept record holds only the values copied into its fields, not the document.
+  // An event of up to kWinlogArenaDocBytes is built in the record's arena (UseFieldArena sizes it
+  // for the document and the fields) — on the tape path below only its EventData and UserData,
+  // on the tree path the whole document: an EventData object of scalars is then moved into the
+  // fields whole instead of copied value by value (Builder::TakeWhole); what is built and not
+  // taken stays unused there, a few KiB for a usual event, but up to ~20× the raw size for a
+  // hostile one (8 KiB of an array of zeros in EventData: 16+ bytes per value);
+  // Record::MemoryBytes counts it, and socd bounds its queues by that. A larger document is
+  // scratch, in a per-thread buffer dropped at once (larger still spill to the heap, freed with
+  // `scratch`), so that past 8 KiB a kept record holds only the values copied into its fields,
+  // not the document.
   constexpr size_t kScratchBytes = 32 << 10;
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
   const json::storage_ptr doc_storage = r.raw.size() <= internal::kWinlogArenaDocBytes
                                             ? r.fields().storage()
                                             : json::storage_ptr(&scratch);
+  // The common shape, {"Event":{"System":…}} (or System at the top), is read from a tape of the
+  // document: lookups without building the tree, only EventData and UserData built (where the
+  // parser would have built them). The tape is used only where the parser below would succeed
+  // with the same tree: valid UTF-8 (the parser refuses anything else; the tape would pass it)
+  // and a tape read that succeeded (the tape accepts what Boost's parser accepts, at the same
+  // depth: field_tape.h). Anything else, winlogbeat's shape and every error, takes the tree path.
+  static_assert(kMaxWinlogDepth == kMaxParsedJsonDepth, "the tape's depth is the parser's");
+  thread_local FieldTape tape;
+  // A long document leaves the tape about 41 bytes per byte of it: given back past 1 MiB.
+  constexpr size_t kTapeKeptBytes = size_t{1} << 20;
+  std::string tape_error;  // unused: the tree path below reports the parser's own error
+  if (tape_allowed && (internal::IsAscii(r.raw) || IsValidUtf8(r.raw)) &&
+      ReadJsonTape(r.raw, &tape, &tape_error)) {
+    const TapeSpan t = tape.span();
+    size_t event = kNone;
+    if (const size_t ev = TapeMember(t, 0, "Event"); ev != kNone) {
+      if (t[ev].kind == TapeKind::kObject) event = ev;
+    } else if (TapeMember(t, 0, "System") != kNone) {
+      event = 0;
+    }
+    if (event != kNone) {
+      Builder b(r);
+      const bool ok = b.FromEvtxTape(t, event, doc_storage);
+      if (ok) {
+        b.Finish();  // reads channel_ and computer_, views into the tape and the raw text
+        r.time_ms = b.time_ms_ >= 0 ? b.time_ms_ : r.received_ms;
+        r.parsed = true;
+        SetMetadata(r);
+      }
+      tape.ShrinkTo(kTapeKeptBytes);
+      if (!ok) Fail(r, b.error_);
+      return;
+    }
+  }
+  if (tape_allowed) tape.ShrinkTo(kTapeKeptBytes);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
@@ -496,5 +717,15 @@ void NormalizeWindowsEvent(Record& r) {
   r.parsed = true;
   SetMetadata(r);
 }
+
+}  // namespace
+
+void NormalizeWindowsEvent(Record& r) { NormalizeWindowsEventImpl(r, /*tape_allowed=*/true); }
+
+namespace internal {
+void NormalizeWindowsEventFromTree(Record& r) {
+  NormalizeWindowsEventImpl(r, /*tape_allowed=*/false);
+}
+}  // namespace internal
 
 }  // namespace seccloud::soc

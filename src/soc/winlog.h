@@ -35,6 +35,12 @@ inline constexpr size_t kMaxWinlogFields = 1000;
 // "@timestamp" (winlogbeat), else received_ms.
 void NormalizeWindowsEvent(Record& r);
 
+namespace internal {
+// NormalizeWindowsEvent without its tape path: every document built as a Boost.JSON tree, as
+// before the tape (tests and the fuzz target compare the two; nothing else calls it).
+void NormalizeWindowsEventFromTree(Record& r);
+}  // namespace internal
+
 // The event.dataset of a Windows channel name ("Security" → "windows.security").
 const char* WindowsDataset(std::string_view channel);
 

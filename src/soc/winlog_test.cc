@@ -244,10 +244,12 @@ TEST(WinlogTest, EventDataFastPathKeepsTheParsedTable) {
 // document parsed in the record's arena, an array of zeros in a key nobody reads) holds >= 10x
 // its raw size; a usual event a few KiB.
 TEST(WinlogTest, MemoryBytesCountsTheFieldArena) {
+  // EventData is built as a tree in the arena (16+ bytes per value of this array of zeros) and
+  // kept there unused when it is not taken whole (an array item is kept as its JSON text).
   std::string hostile = R"({"Event":{"System":{"EventID":4624,"Channel":"Security"},)"
-                        R"("EventData":{"A":"1"}},"Unused":[0)";
-  while (hostile.size() + 4 <= internal::kWinlogArenaDocBytes) hostile += ",0";
-  hostile += "]}";
+                        R"("EventData":{"A":"1","Unused":[0)";
+  while (hostile.size() + 6 <= internal::kWinlogArenaDocBytes) hostile += ",0";
+  hostile += "]}}}";
   ASSERT_LE(hostile.size(), internal::kWinlogArenaDocBytes);
   ASSERT_GT(hostile.size(), internal::kWinlogArenaDocBytes - 8);
   const Record big = Normalize(hostile);
@@ -255,6 +257,17 @@ TEST(WinlogTest, MemoryBytesCountsTheFieldArena) {
   EXPECT_GE(big.MemoryBytes(), 10 * big.raw.size()) << big.MemoryBytes();
   // More than the first block (2,560 + 5 x raw): the blocks the arena added are counted.
   EXPECT_GT(big.MemoryBytes(), sizeof(Record) + big.raw.capacity() + 2560 + 5 * big.raw.size());
+
+  // The same array in a key the normaliser does not read: the document is read from a tape and
+  // never built: the record keeps less than the 10 x raw the tree of it took (the arena's first
+  // block, 2,560 + 5 x raw, and the record's own bytes).
+  std::string unused = R"({"Event":{"System":{"EventID":4624,"Channel":"Security"},)"
+                       R"("EventData":{"A":"1"}},"Unused":[0)";
+  while (unused.size() + 4 <= internal::kWinlogArenaDocBytes) unused += ",0";
+  unused += "]}";
+  const Record lean = Normalize(unused);
+  ASSERT_TRUE(lean.parsed) << Str(lean, "seccloud.soc.parse_error");
+  EXPECT_LT(lean.MemoryBytes(), 10 * lean.raw.size()) << lean.MemoryBytes();
 
   const Record small = Normalize(kSysmon);
   ASSERT_TRUE(small.parsed);
@@ -273,6 +286,74 @@ TEST(WinlogTest, MemoryBytesCountsTheFieldArena) {
   Record bare;
   bare.raw = hostile;
   EXPECT_EQ(bare.MemoryBytes(), sizeof(Record) + bare.raw.capacity());
+}
+
+// The tape path (the usual evtx shape read without building the document) against the tree path
+// every document took before: the same fields, member order included, on shapes that exercise each
+// lookup — duplicate keys (the last one's value), elements with and without #text, values of
+// every kind where the mapping copies "any value", escapes, EventData and UserData in each shape,
+// and the errors.
+TEST(WinlogTest, TapePathMatchesTreePath) {
+  const std::string docs[] = {
+      kSysmon,
+      R"({"System":{"EventID":4625,"Channel":"Security"},"EventData":{"TargetUserName":"x"}})",
+      R"({"Event":{"System":{"EventID":1,"EventID":{"#text":"7"},"Channel":"A","Channel":"System"},)"
+      R"("EventData":{"A":1,"A":2,"B":null}}})",
+      R"({"Event":{"System":{"EventID":{"#attributes":{"Q":"0"},"#text":42},)"
+      R"("EventRecordID":{"#text":{"deep":[1,2.5,true,null]}},"Version":2.5,"Level":"4",)"
+      R"("Task":true,"Opcode":{"#text":null},"Keywords":18446744073709551615,)"
+      R"("Execution":{"#attributes":{"ProcessID":"12","ThreadID":18446744073709551615}},)"
+      R"("Security":{"#attributes":{"UserID":5}},"Provider":{"#attributes":{"Name":"P\u00e9\n"}},)"
+      R"("TimeCreated":{"#attributes":{"SystemTime":"2025-11-27 07:40:10.165"}},)"
+      R"("Computer":"h\"1"},"EventData":{"Data":[{"#attributes":{"Name":"Image"},"#text":"c:\\a"},)"
+      R"({"#text":"u1"},"plain",{"#attributes":{"Name":"Obj"},"#text":{"x":1}}],"Binary":"00"}}})",
+      R"({"Event":{"System":{"EventID":"4688","EventRecordID":9},"EventData":{"Data":)"
+      R"({"#attributes":{"Name":"CommandLine"},"#text":"whoami"}}}})",
+      R"({"Event":{"System":{"EventID":1},"EventData":"just text"}})",
+      R"({"Event":{"System":{"EventID":1},"EventData":{"#attributes":{"a":1},"K":[1,{"b":2}]}}})",
+      R"({"Event":{"System":{"EventID":1},"UserData":{"LogFileCleared":{"#attributes":{"x":1},)"
+      R"("SubjectUserName":"bob","SubjectDomainName":{"#text":"D"}},"Other":"v"}}})",
+      R"({"Event":{"System":{"EventID":1},"EventData":{"SourceIp":"-","IpAddress":"::1",)"
+      R"("User":"","TargetUserName":"t","DestinationPort":443,"DestinationIp":null}}})",
+      R"({"Event":{"System":{"EventID":1},"EventData":[1]}})",
+      R"({"Event":{"System":{"EventID":1},"UserData":3}})",
+      R"({"Event":{"System":{"EventID":"x"}}})",
+      R"({"Event":{"System":[1]}})",
+      R"({"Event":{"EventData":{}}})",
+      R"({"Event":{"System":{"EventID":1}},"Event":{"System":{"EventID":2}}})",
+      R"({"Event":{"System":{"EventID":1}},"Event":3})",
+      R"({"Event":3,"Event":{"System":{"EventID":2}}})",
+      R"({"System":{"EventID":1},"System":5})",
+      R"({"winlog":{"event_id":4624,"channel":"Security"},"@timestamp":"2025-01-01T00:00:00Z"})",
+      "{\"Event\":{\"System\":{\"EventID\":1,\"Channel\":\"\xff\"}}}",
+      R"({"Event":{"System":{"EventID":1}}} trailing)",
+      R"([1,2])",
+      R"({"Event":{"System":{"EventID":1},"EventData":{"K":"\ud800"}}})",
+      R"(  {"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"}}}  )",
+  };
+  for (const std::string& doc : docs) {
+    for (const std::string& raw : {doc, doc + std::string(9000, ' ')}) {  // arena, then scratch
+      const Record tape = Normalize(raw);
+      Record tree;
+      tree.format = Format::kWindowsEvent;
+      tree.raw = raw;
+      tree.received_ms = 1'700'000'000'000;
+      tree.source = "wef";
+      tree.tenant = "acme";
+      internal::NormalizeWindowsEventFromTree(tree);
+      EXPECT_EQ(tape.parsed, tree.parsed) << doc;
+      EXPECT_EQ(tape.time_ms, tree.time_ms) << doc;
+      EXPECT_EQ(boost::json::serialize(tape.fields()), boost::json::serialize(tree.fields()))
+          << doc;
+    }
+  }
+  // Two that take the tape path, told apart from a first-of-duplicates or a scalars-only reading:
+  // the duplicate's last value, and an EventRecordID element's structured #text.
+  EXPECT_EQ(Str(Normalize(docs[2]), "winlog.channel"), "System");
+  const Record r = Normalize(docs[3]);
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(boost::json::serialize(*FindField(r.fields(), "winlog.record_id")),
+            R"({"deep":[1,2.5E0,true,null]})");
 }
 
 }  // namespace
