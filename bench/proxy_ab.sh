@@ -8,10 +8,16 @@
 # splicenew: a new spliced CONNECT per request, also at --newconn-rate; each at a fixed rate
 # with proxy_load (open loop), so both binaries do the same work and CPU-seconds per 1,000
 # requests compares. Prints, per row, each binary's median over the rounds and the ratio B/A.
+# Three more plain rows run only when named in --rows, for the body relay of bodies that are not
+# of a known length or that go the other way: chunked (nginx's sub_filter drops the file's
+# Content-Length, so the response is chunked), untilclose (neither length nor chunking: nginx
+# ends the body by closing, so every request takes a new upstream connection) and upload (a
+# POST of --file's size with a Content-Length, answered "ok" by nginx, which discards the body).
 #
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
 #                     [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R]
-#                     [--rows "plain splice splicenew intercept newconn"] [--callgrind [--profile DIR]]
+#                     [--rows "plain splice splicenew intercept newconn chunked untilclose upload"]
+#                     [--callgrind [--profile DIR]]
 #                     [--strace] [--warmup S]
 #
 # --callgrind runs both proxies under valgrind's callgrind, instrumented only during the measured
@@ -94,7 +100,28 @@ head -c "$SIZE" /dev/urandom >"$tmp/origin/www/$FILE"
 chmod -R a+rX "$tmp"
 cat >"$tmp/origin/nginx.conf" <<EOF
 $(pb_nginx_head "$tmp/origin")
-  server { listen $ORIGIN_IP:8080; root $tmp/origin/www; }
+  server {
+    listen $ORIGIN_IP:8080;
+    root $tmp/origin/www;
+    location /chunked/ {
+      alias $tmp/origin/www/;
+      sub_filter '@@proxy-ab-never-matches@@' 'x';
+      sub_filter_types *;
+      sub_filter_once off;
+    }
+    location /until-close/ {
+      alias $tmp/origin/www/;
+      chunked_transfer_encoding off;
+      sub_filter '@@proxy-ab-never-matches@@' 'x';
+      sub_filter_types *;
+      sub_filter_once off;
+    }
+    location = /sink {
+      client_max_body_size 0;
+      default_type text/plain;
+      return 200 "ok";
+    }
+  }
   server {
     listen $ORIGIN_IP:8443 ssl;
     server_name $NAME;
@@ -227,11 +254,18 @@ declare -A CPU P99 IR SYS
 ir_a=0 ir_b=0
 read -r -a rows <<<"$ROWS"
 for row in "${rows[@]}"; do
-  case $row in plain | splice | splicenew | intercept | newconn) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
+  case $row in plain | splice | splicenew | intercept | newconn | chunked | untilclose | upload) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
 done
-load_args() {  # row
+load_args() {  # row: sets args, and rsize (the response body's size)
+  rsize=$SIZE
   case $1 in
     plain) args=(--mode http --url "http://$ORIGIN_IP:8080/$FILE") ;;
+    chunked) args=(--mode http --url "http://$ORIGIN_IP:8080/chunked/$FILE") ;;
+    untilclose) args=(--mode http --url "http://$ORIGIN_IP:8080/until-close/$FILE") ;;
+    upload)
+      args=(--mode http --url "http://$ORIGIN_IP:8080/sink" --upload "$SIZE")
+      rsize=2
+      ;;
     splice) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/pki/root.pem") ;;
     intercept) args=(--mode tls-keepalive --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
     newconn) args=(--mode tls-newconn --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/ca/ca.pem") ;;
@@ -253,7 +287,7 @@ for intercept in false true; do
       load_args "$row"
       rate=$RATE
       case $row in newconn | splicenew) rate=$NEWCONN_RATE ;; esac
-      measure_pair "$row" -- "${args[@]}" --size "$SIZE" --connections "$CONNECTIONS" \
+      measure_pair "$row" -- "${args[@]}" --size "$rsize" --connections "$CONNECTIONS" \
         --rate "$rate" --warmup "$WARMUP" --seconds "$SECONDS_PER_RUN"
     done
   done

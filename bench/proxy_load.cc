@@ -5,14 +5,16 @@
 //   proxy_load --proxy IP:PORT --mode http|tls-keepalive|tls-newconn
 //              (--url http://HOST:PORT/PATH | --target NAME:PORT --path /P --cafile PEM
 //               [--connect-ip IP])
-//              --size BYTES [--connections N] [--seconds S] [--warmup S] [--rate R]
-//              [--threads T]
+//              --size BYTES [--upload BYTES] [--connections N] [--seconds S] [--warmup S]
+//              [--rate R] [--threads T]
 //
 // Modes: http sends absolute-form GETs on kept-alive proxy connections; tls-keepalive opens a
 // CONNECT tunnel per connection, a TLS handshake inside it (SNI NAME, certificate verified against
 // --cafile, ALPN http/1.1) and sends GETs one after another; tls-newconn does CONNECT + handshake
 // + one GET with "Connection: close" per request. Every response is read whole and its status
-// (200) and body size checked; anything else counts as an error.
+// (200) and body size (--size) checked; anything else counts as an error. --upload BYTES sends a
+// POST with a body of that many bytes (Content-Length, written with the header) instead of a GET
+// (bench/proxy_ab.sh's upload row: the proxy's request-body relay).
 //
 // --rate R > 0 is open loop (the wrk2 model): connection i of N sends its k-th request at the
 // intended instant start + (i + k*N)/R, whether or not the previous answer was slow, and latency
@@ -76,6 +78,7 @@ struct Options {
   std::string path = "/";
   std::string cafile;
   size_t size = 0;
+  size_t upload = 0;  // > 0: a POST with a body of this many bytes
   int connections = 32;
   double seconds = 10;
   double warmup = 2;
@@ -87,8 +90,8 @@ struct Options {
   std::fprintf(stderr,
                "proxy_load: %s\nusage: proxy_load --proxy IP:PORT --mode "
                "http|tls-keepalive|tls-newconn (--url URL | --target NAME:PORT --path P "
-               "--cafile PEM) --size BYTES [--connections N] [--seconds S] [--warmup S] "
-               "[--rate R] [--threads T]\n",
+               "--cafile PEM) --size BYTES [--upload BYTES] [--connections N] [--seconds S] "
+               "[--warmup S] [--rate R] [--threads T]\n",
                why);
   std::exit(2);
 }
@@ -132,6 +135,8 @@ Options Parse(int argc, char** argv) {
       o.cafile = v;
     } else if (a == "--size") {
       o.size = static_cast<size_t>(ParseNumber("--size", v, 0, 1 << 30));
+    } else if (a == "--upload") {
+      o.upload = static_cast<size_t>(ParseNumber("--upload", v, 0, 64 << 20));
     } else if (a == "--connections") {
       o.connections = static_cast<int>(ParseNumber("--connections", v, 1, 10000));
     } else if (a == "--seconds") {
@@ -390,15 +395,19 @@ int main(int argc, char** argv) {
   Run run;
   run.o = &o;
   run.tls = &tls;
+  const std::string method = o.upload > 0 ? "POST " : "GET ";
+  const std::string length =
+      o.upload > 0 ? "Content-Length: " + std::to_string(o.upload) + "\r\n" : "";
   if (o.mode == Mode::kHttp) {
-    run.request =
-        "GET " + o.url + " HTTP/1.1\r\nHost: " + o.url_host + "\r\nUser-Agent: proxy_load\r\n\r\n";
+    run.request = method + o.url + " HTTP/1.1\r\nHost: " + o.url_host +
+                  "\r\nUser-Agent: proxy_load\r\n" + length + "\r\n";
   } else {
     run.connect = "CONNECT " + o.target + " HTTP/1.1\r\nHost: " + o.target + "\r\n\r\n";
-    run.request = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.target +
-                  "\r\nUser-Agent: proxy_load\r\n" +
+    run.request = method + o.path + " HTTP/1.1\r\nHost: " + o.target +
+                  "\r\nUser-Agent: proxy_load\r\n" + length +
                   (o.mode == Mode::kTlsNewConn ? "Connection: close\r\n" : "") + "\r\n";
   }
+  run.request.append(o.upload, 'u');
   // Start a little in the future so that every thread's schedule begins at the same instant.
   run.start = Clock::now() + std::chrono::milliseconds(50);
   const auto d = [](double s) { return std::chrono::duration_cast<Clock::duration>(Seconds(s)); };

@@ -647,8 +647,10 @@ class ConfigParser {
     return e.value_or(Endpoint{});
   }
 
-  // A whole number in [min, max], written in decimal digits (no unit, sign or suffix).
-  uint64_t Whole(const Located& n, const std::string& path, uint64_t min, uint64_t max) {
+  // A whole number in [min, max], written in decimal digits (no unit, sign or suffix). `unit`
+  // names what it counts ("workers") in the range error, as Size's says "bytes".
+  uint64_t Whole(const Located& n, const std::string& path, uint64_t min, uint64_t max,
+                 std::string_view unit = {}) {
     std::string s = String(n, path);
     if (!n.node.IsScalar()) return min;
     uint64_t v = 0;
@@ -660,7 +662,7 @@ class ConfigParser {
     if (v < min || v > max) {
       AddError(MarkOf(n), path,
                Quote(s) + " is out of range (" + std::to_string(min) + " to " +
-                   std::to_string(max) + ")");
+                   std::to_string(max) + (unit.empty() ? "" : " ") + std::string(unit) + ")");
       return std::clamp(v, min, max);
     }
     return v;

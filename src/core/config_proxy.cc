@@ -22,11 +22,11 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
       AddError(MarkOf(*v), path + ".listen", "needs at least one address:port");
   }
   if (auto v = Field(n, path, "workers"))
-    out.workers = static_cast<unsigned>(Size(*v, path + ".workers", 0, 256));
+    out.workers = static_cast<unsigned>(Whole(*v, path + ".workers", 0, 256, "workers"));
   if (auto v = Field(n, path, "max_header_size"))
     out.max_header_bytes = Size(*v, path + ".max_header_size", 4096, 1 << 20);
   if (auto v = Field(n, path, "max_headers"))
-    out.max_headers = static_cast<unsigned>(Size(*v, path + ".max_headers", 8, 1000));
+    out.max_headers = static_cast<unsigned>(Whole(*v, path + ".max_headers", 8, 1000, "fields"));
   if (auto v = Field(n, path, "timeouts")) {
     const std::string p = path + ".timeouts";
     if (ExpectMap(*v, p,
@@ -51,7 +51,7 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
     if (ExpectMap(*v, p, {"max_idle_per_host", "idle_timeout"})) {
       if (auto x = Field(*v, p, "max_idle_per_host"))
         out.pool_max_idle_per_host =
-            static_cast<unsigned>(Size(*x, p + ".max_idle_per_host", 0, 1024));
+            static_cast<unsigned>(Whole(*x, p + ".max_idle_per_host", 0, 1024, "connections"));
       if (auto x = Field(*v, p, "idle_timeout"))
         out.pool_idle_timeout = Duration(*x, p + ".idle_timeout", 100, 3'600'000);
     }
@@ -130,7 +130,7 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
         });
       }
       if (auto x = Field(*v, p, "leaf_cache_size"))
-        t.leaf_cache_size = Size(*x, p + ".leaf_cache_size", 16, 1'000'000);
+        t.leaf_cache_size = Whole(*x, p + ".leaf_cache_size", 16, 1'000'000, "certificates");
     }
   }
   if (auto v = Field(n, path, "scan")) {

@@ -43,7 +43,7 @@ void ConfigParser::ParseScan(const Located& n, const std::string& path, ScanConf
                    std::to_string(out.socket.string().size()));
   }
   if (auto v = Field(n, path, "workers"))
-    out.workers = static_cast<unsigned>(Size(*v, path + ".workers", 0, 256));
+    out.workers = static_cast<unsigned>(Whole(*v, path + ".workers", 0, 256, "workers"));
   if (auto v = Field(n, path, "temp_dir")) out.temp_dir = Path(*v, path + ".temp_dir");
 
   if (auto v = Field(n, path, "clamav")) {
@@ -85,9 +85,9 @@ void ConfigParser::ParseScan(const Located& n, const std::string& path, ScanConf
       if (auto x = Field(*v, p, "max_file_size"))
         l.max_file_bytes = Size(*x, p + ".max_file_size", 1 << 20, 4ull << 30);
       if (auto x = Field(*v, p, "max_recursion"))
-        l.max_recursion = static_cast<uint32_t>(Size(*x, p + ".max_recursion", 1, 64));
+        l.max_recursion = static_cast<uint32_t>(Whole(*x, p + ".max_recursion", 1, 64, "levels"));
       if (auto x = Field(*v, p, "max_files"))
-        l.max_files = static_cast<uint32_t>(Size(*x, p + ".max_files", 1, 1'000'000));
+        l.max_files = static_cast<uint32_t>(Whole(*x, p + ".max_files", 1, 1'000'000, "files"));
       if (auto x = Field(*v, p, "max_scan_time"))
         l.max_scan_time = Duration(*x, p + ".max_scan_time", 100, 3'600'000);
       if (auto x = Field(*v, p, "max_stream_size"))

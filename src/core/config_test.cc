@@ -158,6 +158,41 @@ TEST_F(ConfigTest, WrongTypesAndRangesAreErrors) {
   EXPECT_THAT(all, HasSubstr("supervisor.restart_backoff: max is shorter than initial"));
 }
 
+// Counts (workers, fields, connections, certificates, levels, files) are whole numbers whose
+// range error names what they count; before proxy13 they went through the size reader, which
+// took "1KiB" as 1024 workers and said "(0 to 256 bytes)".
+TEST_F(ConfigTest, CountsAreWholeNumbersAndTheirRangeErrorsSayWhatTheyCount) {
+  const std::string all = ::testing::PrintToString(
+      Errors(Base(kTenants,
+                  "proxy:\n  listen: [127.0.0.1:3128]\n  workers: 300\n  max_headers: 2000\n"
+                  "  pool: {max_idle_per_host: 2048}\n  tls: {leaf_cache_size: 8}\n"
+                  "scan:\n  socket: scand.sock\n  workers: 257\n"
+                  "  limits: {max_recursion: 65, max_files: 0}\n")));
+  EXPECT_THAT(all, HasSubstr("proxy.workers: \\\"300\\\" is out of range (0 to 256 workers)"));
+  EXPECT_THAT(all, HasSubstr("proxy.max_headers: \\\"2000\\\" is out of range (8 to 1000 fields)"));
+  EXPECT_THAT(all, HasSubstr("proxy.pool.max_idle_per_host: \\\"2048\\\" is out of range (0 to "
+                             "1024 connections)"));
+  EXPECT_THAT(all, HasSubstr("proxy.tls.leaf_cache_size: \\\"8\\\" is out of range (16 to "
+                             "1000000 certificates)"));
+  EXPECT_THAT(all, HasSubstr("scan.workers: \\\"257\\\" is out of range (0 to 256 workers)"));
+  EXPECT_THAT(all, HasSubstr("scan.limits.max_recursion: \\\"65\\\" is out of range (1 to 64 "
+                             "levels)"));
+  EXPECT_THAT(all,
+              HasSubstr("scan.limits.max_files: \\\"0\\\" is out of range (1 to 1000000 files)"));
+  EXPECT_THAT(all, ::testing::Not(HasSubstr("bytes)"))) << all;
+
+  const std::string units =
+      ::testing::PrintToString(Errors(Base(kTenants,
+                                           "proxy:\n  listen: [127.0.0.1:3128]\n  workers: 1KiB\n"
+                                           "scan:\n  socket: scand.sock\n  workers: -1\n")));
+  EXPECT_THAT(units, HasSubstr("proxy.workers: \\\"1KiB\\\" is not a whole number"));
+  EXPECT_THAT(units, HasSubstr("scan.workers: \\\"-1\\\" is not a whole number"));
+
+  auto r = Load(Base(kTenants, "proxy:\n  listen: [127.0.0.1:3128]\n  workers: 4\n"));
+  ASSERT_TRUE(r) << r.error().errors.front().ToString();
+  EXPECT_EQ((*r)->proxy.workers, 4u);
+}
+
 TEST_F(ConfigTest, MissingAndDuplicateKeys) {
   auto errors = Errors("node: {name: gw1, name: gw2, state_dir: s}\nevents: {}\n");
   std::string all = ::testing::PrintToString(errors);

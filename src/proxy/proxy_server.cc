@@ -151,10 +151,13 @@ inline bool TrailerRefused(const boost::system::error_code& ec) {
   return ec == http::error::header_limit || ec == http::error::buffer_overflow;
 }
 
-// The error text of a failed body read: a trailer too large gets its own.
+// The error text of a failed body read from `who` ("the client", "the origin"), after
+// `body_bytes` of the body were read: a trailer too large gets its own; a close before the end
+// is told the same on plain TCP (the parser's partial_message, a sized body's EOF) and on TLS
+// (stream_truncated: the transport closed without a close_notify).
 template <bool isRequest, class Body>
 std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
-                          const boost::system::error_code& ec) {
+                          const boost::system::error_code& ec, uint64_t body_bytes) {
   // buffer_overflow: BodyBufferBound's bound, reached only by a trailer section (or a chunk
   // header line) still growing.
   if (ec == http::error::buffer_overflow ||
@@ -162,17 +165,39 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return "the chunked body's trailer fields are larger than max_header_size";
   if (ec == http::error::header_limit && p.field_too_long())
     return "a trailer field is longer than 65,533 bytes";
-  const std::string who = isRequest ? "the client" : "the upstream";
-  if (ec == http::error::partial_message)
-    return who + " closed the connection before the end of the body";
+  const std::string who = isRequest ? "the client" : "the origin";
+  const bool framed = p.chunked() || p.content_length().has_value();
+  if (ec == http::error::partial_message ||
+      (framed && (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated))) {
+    if (!p.chunked() && p.content_length())
+      return who + " closed the connection after " + std::to_string(body_bytes) + " of " +
+             std::to_string(*p.content_length()) + " body bytes";
+    return who + " closed the connection after " + std::to_string(body_bytes) +
+           " body bytes, before the chunked body's end";
+  }
+  if (ec == asio::ssl::error::stream_truncated)  // an until-close body: it may be whole or not
+    return who + " closed the connection without a TLS close_notify after " +
+           std::to_string(body_bytes) + " body bytes (the body may be cut)";
   if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
     return who + "'s chunked body is not valid (" + ec.message() + ")";
-  // A relay's error may be its write's (Deadline(client, idle) too): the timeout names no side.
-  if (!isRequest && ec == beast::error::timeout)
-    return "the body did not move for timeouts.body_idle (the upstream sent none, or the "
-           "client took none)";
+  if (ec == beast::error::timeout) return who + " sent nothing of the body for timeouts.body_idle";
   return ec.message();
 }
+
+// The error text of a failed write of a relayed message to `to` ("the client", "the origin").
+std::string RelayWriteError(std::string_view to, const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return std::string(to) + " took nothing for timeouts.body_idle";
+  return ec.message();
+}
+
+// How a body relay ended: no error, or the error and the side it came from — the write to the
+// receiver (`writing`) or the read from the sender.
+struct RelayEnd {
+  boost::system::error_code ec;
+  bool writing = false;
+  static RelayEnd Read(boost::system::error_code ec) { return {ec, false}; }
+  static RelayEnd Write(boost::system::error_code ec) { return {ec, true}; }
+};
 
 tcp::endpoint ToAsio(const IpAddress& a, uint16_t port) {
   if (a.is_v4()) return {asio::ip::address_v4(a.v4()), port};
@@ -670,7 +695,10 @@ constexpr bool kTls = std::is_same_v<Stream, net::TlsStream>;
 
 // A SyncWriteStream over an intercepted leg whose writes never wait (TlsStream::write_some_now):
 // records the kernel does not take stay pending in the stream, for TlsStream::async_flush or the
-// next asynchronous write.
+// next asynchronous write. Also a SyncReadStream whose reads give what the stream holds already
+// (decrypted, or ciphertext in its input buffer: TlsStream::DoRead, no I/O) and would_block
+// otherwise; a read after which OpenSSL has output for the peer (a TLS 1.3 key update's answer)
+// sets flush_needed(), and the caller sends it with async_flush.
 class NonWaitingTls {
  public:
   explicit NonWaitingTls(net::TlsStream& s) : s_(s) {}
@@ -682,9 +710,38 @@ class NonWaitingTls {
   size_t write_some(const Buffers& buffers) {
     return OrThrow([&](boost::system::error_code& ec) { return write_some(buffers, ec); });
   }
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers, boost::system::error_code& ec) {
+    asio::mutable_buffer first;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it)
+      if (asio::buffer_size(*it) > 0) {
+        first = *it;
+        break;
+      }
+    size_t n = 0;
+    switch (s_.DoRead(first, ec, n)) {
+      case net::TlsStream::Want::kNothing:
+        return n;
+      case net::TlsStream::Want::kOutput:
+        flush_needed_ = true;
+        return n;
+      case net::TlsStream::Want::kInput:
+      case net::TlsStream::Want::kOutputAndRetry:  // the asynchronous read sends it, then reads
+        break;
+    }
+    ec = asio::error::would_block;
+    return 0;
+  }
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers) {
+    return OrThrow([&](boost::system::error_code& ec) { return read_some(buffers, ec); });
+  }
+  bool flush_needed() const { return flush_needed_; }
 
  private:
   net::TlsStream& s_;
+  bool flush_needed_ = false;
 };
 
 // Beast's synchronous write of the serializer's message (kHeaderOnly: its header) to a stream
@@ -821,11 +878,13 @@ asio::awaitable<boost::system::error_code> WriteBodyPart(Stream& client, bool ch
 // Holds the body back (up to max_size), scans it and releases it only when clean. A body larger
 // than max_size streams through unscanned after what was held. Returns the scan verdict (or
 // nullopt when the body was too large) in `verdict`, and sets x.malware when it was withheld.
+// `body_read`: the body bytes read from the origin when a read failed.
 template <class ClientStream, class UpstreamStream>
-asio::awaitable<boost::system::error_code> ScanAndRelay(
-    ClientStream& client, UpstreamStream& upstream, beast::flat_buffer& ubuf,
-    ResponseParser<http::buffer_body>& rp, const ProxyConfig& pc, const ScanStep& step,
-    bool chunked_out, Exchange& x, RequestLog& log) {
+asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& upstream,
+                                       beast::flat_buffer& ubuf,
+                                       ResponseParser<http::buffer_body>& rp, const ProxyConfig& pc,
+                                       const ScanStep& step, bool chunked_out, Exchange& x,
+                                       RequestLog& log, uint64_t& body_read) {
   auto& res = rp.get();
   std::string body;
   bool oversize = false;
@@ -844,7 +903,8 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
       // answered with a 502 (504 for the stall), not with the connection closed on nothing.
       x.responded = false;
       if (ec == beast::error::timeout) x.failure_status = 504;
-      co_return ec;
+      body_read = body.size() + (kRelayChunk - res.body().size);
+      co_return RelayEnd::Read(ec);
     }
     body.append(chunk.get(), kRelayChunk - res.body().size);
     oversize = body.size() > step.config->max_size;
@@ -861,7 +921,7 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
         v.result = scan::Verdict::kError;
         v.error = "the malware scan could not run: " + verdict.error().ToString();
         x.malware = v;
-        co_return boost::system::error_code{};
+        co_return RelayEnd{};
       }
     } else {
       log.scan_result = scan::VerdictResultName(verdict->result);
@@ -871,17 +931,17 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
       if (verdict->blocked() ||
           (verdict->result == scan::Verdict::kError && step.config->block_on_error)) {
         x.malware = *verdict;
-        co_return boost::system::error_code{};
+        co_return RelayEnd{};
       }
     }
     head.content_length(body.size());
     Deadline(client, pc.timeouts.body_idle);
     http::serializer<false, http::empty_body> hs{head};
     auto [hec, hn] = co_await http::async_write_header(client, hs, kTuple);
-    if (hec) co_return hec;
+    if (hec) co_return RelayEnd::Write(hec);
     auto [bec, bn] = co_await asio::async_write(client, asio::buffer(body), kTuple);
     log.response_bytes += bn;
-    co_return bec;
+    co_return RelayEnd::Write(bec);
   }
   // Too large to hold: what was read goes first, the rest streams; nothing of it is scanned.
   log.scan_result = "skipped";
@@ -890,10 +950,10 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
   Deadline(client, pc.timeouts.body_idle);
   http::serializer<false, http::empty_body> hs{head};
   auto [hec, hn] = co_await http::async_write_header(client, hs, kTuple);
-  if (hec) co_return hec;
+  if (hec) co_return RelayEnd::Write(hec);
   if (auto ec = co_await WriteBodyPart(client, chunked_out, body.data(), body.size(),
                                        pc.timeouts.body_idle))
-    co_return ec;
+    co_return RelayEnd::Write(ec);
   log.response_bytes += body.size();
   while (!rp.is_done()) {
     res.body().data = chunk.get();
@@ -901,20 +961,23 @@ asio::awaitable<boost::system::error_code> ScanAndRelay(
     Deadline(upstream, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return ec;
+    if (ec) {
+      body_read = log.response_bytes + (kRelayChunk - res.body().size);
+      co_return RelayEnd::Read(ec);
+    }
     const size_t got = kRelayChunk - res.body().size;
     if (got == 0) continue;
     if (auto wec =
             co_await WriteBodyPart(client, chunked_out, chunk.get(), got, pc.timeouts.body_idle))
-      co_return wec;
+      co_return RelayEnd::Write(wec);
     log.response_bytes += got;
   }
   if (chunked_out) {
     Deadline(client, pc.timeouts.body_idle);
     auto [lec, ln] = co_await asio::async_write(client, http::make_chunk_last(), kTuple);
-    co_return lec;
+    co_return RelayEnd::Write(lec);
   }
-  co_return boost::system::error_code{};
+  co_return RelayEnd{};
 }
 
 // ---- uploads (R8) ----------------------------------------------------------------------------
@@ -1111,14 +1174,65 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(beast::tcp_stream& a, beas
   co_return std::make_pair(t.a_to_b, t.b_to_a);
 }
 
+// Reads into `buf` through `p` what `s` has now, without waiting: on plain TCP one
+// recv(MSG_DONTWAIT), on an intercepted leg what the TLS stream holds already (no I/O).
+// would_block when nothing is there; otherwise as http::read_some (an until-close body's end
+// included).
+template <class Stream, bool isRequest, class Body>
+asio::awaitable<boost::system::error_code> ReadSomeNow(Stream& s, beast::flat_buffer& buf,
+                                                       FieldBoundedParser<isRequest, Body>& p) {
+  boost::system::error_code ec;
+  if constexpr (kPlainTcp<Stream>) {
+    NonWaitingSocket socket(s.socket().native_handle());
+    http::read_some(socket, buf, p, ec);
+  } else if constexpr (kTls<Stream>) {
+    NonWaitingTls tls(s);
+    http::read_some(tls, buf, p, ec);
+    if (tls.flush_needed()) {
+      auto [fec, fn] = co_await s.async_flush(kTuple);
+      if (!ec || ec == asio::error::would_block) ec = fec ? fec : ec;
+    }
+  } else {
+    ec = asio::error::would_block;
+  }
+  co_return ec;
+}
+
+// The raw-buffer form of ReadSomeNow: bytes read into `b` (0 with an error, would_block when
+// nothing is there; asio::error::eof at the peer's end).
+template <class Stream>
+asio::awaitable<std::pair<boost::system::error_code, size_t>> ReadNow(Stream& s,
+                                                                      asio::mutable_buffer b) {
+  boost::system::error_code ec;
+  size_t n = 0;
+  if constexpr (kPlainTcp<Stream>) {
+    NonWaitingSocket socket(s.socket().native_handle());
+    n = socket.read_some(b, ec);
+  } else if constexpr (kTls<Stream>) {
+    NonWaitingTls tls(s);
+    n = tls.read_some(b, ec);
+    if (tls.flush_needed()) {
+      auto [fec, fn] = co_await s.async_flush(kTuple);
+      if (!ec) ec = fec;
+    }
+  } else {
+    ec = asio::error::would_block;
+  }
+  co_return std::make_pair(ec, n);
+}
+
 // Streams a message body from `in` to `out`: what each read (or the bytes already buffered)
 // gives of the body is written before the next read is awaited, so a streamed body (server-sent
 // events, long polling) is not held, and a body cut short reaches the client as far as it came.
+// The header goes out with the first body bytes when they are there already (buffered, or in
+// the socket: one write for both), and alone before any wait for them — a header that comes
+// alone (server-sent events, long polling, a slow generator) is not held for the body either.
 template <bool isRequest, class InStream, class OutStream>
-asio::awaitable<boost::system::error_code> RelayBody(
-    InStream& in, beast::flat_buffer& in_buf, FieldBoundedParser<isRequest, http::buffer_body>& p,
-    OutStream& out, http::serializer<isRequest, http::buffer_body>& sr, milliseconds idle,
-    uint64_t& bytes) {
+asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
+                                    FieldBoundedParser<isRequest, http::buffer_body>& p,
+                                    OutStream& out,
+                                    http::serializer<isRequest, http::buffer_body>& sr,
+                                    milliseconds idle, uint64_t& bytes) {
   // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
   // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
   // the body lasts — unless the whole body is already buffered (a small response arrives with
@@ -1143,13 +1257,27 @@ asio::awaitable<boost::system::error_code> RelayBody(
         // streamed response's first chunk that came with the header would otherwise wait for
         // the origin's next one). Otherwise one read's worth is awaited (async_read_some, not
         // async_read, which kept reading until the chunk filled or the message ended).
-        if (p.get().body().size == kRelayChunk) {
+        if (p.get().body().size == kRelayChunk && !sr.is_header_done()) {
+          // Nothing of the body yet, and the header not out: what the socket has now goes with
+          // it; with nothing there the header goes alone before the wait.
+          ec = co_await ReadSomeNow(in, in_buf, p);
+          if (ec == asio::error::would_block) {
+            ec = {};
+            if (p.get().body().size == kRelayChunk) {
+              auto [hec, hn] = co_await WriteMessage<true>(out, sr, idle);
+              if (hec) co_return RelayEnd::Write(hec);
+            }
+          } else if (!ec && p.get().body().size == kRelayChunk && !p.is_done()) {
+            continue;  // chunk framing only: parse and read on, still without waiting
+          }
+        }
+        if (!ec && p.get().body().size == kRelayChunk && !p.is_done()) {
           Deadline(in, idle);
           std::tie(ec, std::ignore) = co_await http::async_read_some(in, in_buf, p, kTuple);
         }
       }
       if (ec == http::error::need_buffer) ec = {};
-      if (ec) co_return ec;
+      if (ec) co_return RelayEnd::Read(ec);
       const size_t got = kRelayChunk - p.get().body().size;
       // A read that gave only chunk framing (a chunk's size line, or part of it): nothing to
       // write, read on (what is left in the buffer is parsed first).
@@ -1168,10 +1296,10 @@ asio::awaitable<boost::system::error_code> RelayBody(
       p.get().body().more = false;
     }
     auto [wec, wn] = co_await WriteMessage(out, sr, idle);
-    if (wec) co_return wec;
+    if (wec) co_return RelayEnd::Write(wec);
   } while (!p.is_done() && !sr.is_done());
   if (grow) in_buf.shrink_to_fit();
-  co_return boost::system::error_code{};
+  co_return RelayEnd{};
 }
 
 // A response body of known length (Content-Length, not chunked) that did not all come with its
@@ -1183,40 +1311,65 @@ asio::awaitable<boost::system::error_code> RelayBody(
 // done afterwards): the body is whole when this returns no error. A read that ends short
 // (the origin closed mid-body) is an error, as the parser's partial_message is.
 template <class InStream, class OutStream>
-asio::awaitable<boost::system::error_code> RelaySizedBody(
-    InStream& in, beast::flat_buffer& in_buf, ResponseParser<http::buffer_body>& p, OutStream& out,
-    http::serializer<false, http::buffer_body>& sr, milliseconds idle, uint64_t& bytes) {
+asio::awaitable<RelayEnd> RelaySizedBody(InStream& in, beast::flat_buffer& in_buf,
+                                         ResponseParser<http::buffer_body>& p, OutStream& out,
+                                         http::serializer<false, http::buffer_body>& sr,
+                                         milliseconds idle, uint64_t& bytes) {
   uint64_t left = *p.content_length_remaining();
   auto& body = p.get().body();
   const size_t first = static_cast<size_t>(std::min<uint64_t>(in_buf.size(), left));
-  // The serializer only reads from body.data (buffer_body's pointer is not const).
-  body.data = first > 0 ? const_cast<void*>(in_buf.data().data()) : nullptr;
-  body.size = first;
-  body.more = left > first;
-  {
-    auto [wec, wn] = co_await WriteMessage(out, sr, idle);
-    if (wec) co_return wec;
-  }
-  in_buf.consume(first);
-  left -= first;
-  bytes += first;
   RelayChunk chunk;
+  // Read now, without waiting: the first body bytes when none came with the header.
+  boost::system::error_code now_ec = asio::error::would_block;
+  size_t now_n = 0;
+  if (first > 0) {
+    // The serializer only reads from body.data (buffer_body's pointer is not const).
+    body.data = const_cast<void*>(in_buf.data().data());
+    body.size = first;
+    body.more = left > first;
+    auto [wec, wn] = co_await WriteMessage(out, sr, idle);
+    if (wec) co_return RelayEnd::Write(wec);
+    in_buf.consume(first);
+    left -= first;
+    bytes += first;
+  } else {
+    // None came with the header: what the socket has now goes with it (one write for both),
+    // and with nothing there the header goes alone before the wait (a slow generator's client
+    // is not left without the header until its first bytes).
+    std::tie(now_ec, now_n) = co_await ReadNow(
+        in, asio::buffer(chunk.data(), static_cast<size_t>(std::min<uint64_t>(kRelayChunk, left))));
+    if (now_ec == asio::error::would_block) {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = true;
+      auto [wec, wn] = co_await WriteMessage<true>(out, sr, idle);
+      if (wec) co_return RelayEnd::Write(wec);
+    }
+  }
   while (left > 0) {
-    Deadline(in, idle);
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kRelayChunk, left));
-    auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk.data(), want), kTuple);
-    if (n == 0) co_return ec ? ec : http::error::partial_message;
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (now_ec != asio::error::would_block) {
+      std::tie(ec, n) = std::make_pair(now_ec, now_n);  // ReadNow's result, taken once
+      now_ec = asio::error::would_block;
+    } else {
+      Deadline(in, idle);
+      std::tie(ec, n) = co_await in.async_read_some(asio::buffer(chunk.data(), want), kTuple);
+    }
+    // The origin's close (EOF on plain TCP, stream_truncated on TLS) is a short body.
+    if (n == 0) co_return RelayEnd::Read(ec ? ec : http::error::partial_message);
     left -= n;
     bytes += n;
     body.data = chunk.data();
     body.size = n;
     body.more = left > 0;
     auto [wec, wn] = co_await WriteMessage(out, sr, idle);
-    if (wec) co_return wec;
+    if (wec) co_return RelayEnd::Write(wec);
     // An error that came with the last bytes: those went out, the body is still short.
-    if (ec && left > 0) co_return ec;
+    if (ec && left > 0) co_return RelayEnd::Read(ec);
   }
-  co_return boost::system::error_code{};
+  co_return RelayEnd{};
 }
 
 // A client request made ready for the upstream, and what the response relay needs to know of
@@ -1250,20 +1403,20 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
   const bool head = req.method() == http::verb::head;
   {
     http::serializer<true, http::buffer_body> sr{req};
-    boost::system::error_code ec;
+    RelayEnd end;
     if (!has_body) {
       auto [wec, wn] = co_await WriteMessage<true>(upstream, sr, pc.timeouts.body_idle);
-      ec = wec;
+      end = RelayEnd::Write(wec);
     } else if (held.active) {
       // The header and what was held in one go; an incomplete hold then streams the rest.
       req.body().data = held.body.data();
       req.body().size = held.body.size();
       req.body().more = !held.complete;
       auto [wec, wn] = co_await WriteMessage(upstream, sr, pc.timeouts.body_idle);
-      ec = wec;
-      if (!ec && !held.complete)
-        ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
-                                      log.request_bytes);
+      end = RelayEnd::Write(wec);
+      if (!end.ec && !held.complete)
+        end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
+                                       log.request_bytes);
     } else {
       if (out.expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -1275,19 +1428,27 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         }
         out.expect_continue = false;
       }
-      ec = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
-                                    log.request_bytes);
+      end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
+                                     log.request_bytes);
     }
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      x.failure_status = 431;  // the client's trailer, not the origin, is at fault
-      x.error = "reading the request body failed: " + BodyReadError(parser, ec);
+    if (end.ec && !end.writing) {
+      // The client's side failed: its trailer (431), its chunk framing (400), its stall (408).
+      if (TrailerRefused(end.ec))
+        x.failure_status = 431;
+      else if (end.ec == http::error::bad_chunk || end.ec == http::error::bad_chunk_extension)
+        x.failure_status = 400;
+      else if (end.ec == beast::error::timeout)
+        x.failure_status = 408;
+      x.error = "reading the request body from the client failed: " +
+                BodyReadError(parser, end.ec, log.request_bytes);
       co_return x;
     }
-    if (ec) {
+    if (end.ec) {
       // A pooled connection the origin closed meanwhile: a request without a body can go again
       // on a fresh connection (nothing was consumed from the client).
       x.retry = reused && resendable;
-      x.error = "sending the request upstream failed: " + ec.message();
+      x.error =
+          "sending the request to the origin failed: " + RelayWriteError("the origin", end.ec);
       co_return x;
     }
   }
@@ -1295,7 +1456,12 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
   // start the wait again, an origin sending one a little more often than upstream_header would
   // hold the exchange open without end.
   const auto header_deadline = Clock::now() + pc.timeouts.upstream_header;
+  // Interim responses passed to the client, and the status of the last one it took whole. An
+  // exchange that saw one is not retried on a fresh connection: the origin had the request (a
+  // retry would send it twice), and the cap of kMaxInterimResponses is one bound per exchange,
+  // not one per upstream connection.
   unsigned interim_count = 0;
+  int interim_status_sent = 0;
   while (true) {
     const auto header_left = std::chrono::ceil<milliseconds>(header_deadline - Clock::now());
     if (header_left <= milliseconds::zero()) {
@@ -1330,7 +1496,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       timed_out = rec == beast::error::timeout;
     }
     if (rec) {
-      x.retry = reused && resendable && rn == 0 &&
+      x.retry = reused && resendable && rn == 0 && interim_count == 0 &&
                 (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
                  rec == asio::error::eof);
       if (timed_out) {
@@ -1338,6 +1504,11 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         x.error = "the upstream sent no response in time";
       } else if (rec == http::error::header_limit && rp.field_too_long()) {
         x.error = "the upstream response has a header field longer than 65,533 bytes";
+      } else if (interim_count > 0 && rn == 0 &&
+                 (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
+                  rec == asio::error::eof)) {
+        x.error = "the upstream closed the connection after " + std::to_string(interim_count) +
+                  " interim (1xx) responses, before a final one";
       } else {
         x.error = "the upstream response is not valid: " + rec.message();
       }
@@ -1367,13 +1538,16 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       if (iec) {
         // The client is gone (or stalled past body_idle): nothing more can reach it. Part of
         // a response may have gone out, so no 502 follows; the upstream connection is dropped
-        // (its final response is not read).
+        // (its final response is not read). The event's status is what the client last took
+        // whole (an earlier interim response's, or none), not the one that failed.
         x.responded = true;
-        log.status = status;
-        x.error = "writing an interim (" + std::to_string(status) +
-                  ") response to the client failed: " + iec.message();
+        log.status = interim_status_sent;
+        x.error = "the exchange ended without a final response: writing an interim (" +
+                  std::to_string(status) +
+                  ") response to the client failed: " + RelayWriteError("the client", iec);
         co_return x;
       }
+      interim_status_sent = status;
       continue;
     }
     const bool upstream_keep = res.keep_alive();
@@ -1402,18 +1576,18 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     }
     if (status != 101) res.keep_alive(keep);
     http::serializer<false, http::buffer_body> rsr{res};
-    boost::system::error_code bec;
-    std::string bec_text;     // a trailer too large is told apart from a network error
+    RelayEnd end;
+    uint64_t body_read = 0;   // the body bytes read from the origin, for a read's error text
     bool body_whole = false;  // relayed by RelaySizedBody, which the parser does not see
     if (head || status == 204 || status == 304 || status == 101) {
       auto [hwec, hwn] = co_await WriteMessage<true>(client, rsr, pc.timeouts.body_idle);
-      bec = hwec;
+      end = RelayEnd::Write(hwec);
     } else if (scanner != nullptr &&
                !ScanBypassed(*scanner->config, res[http::field::content_type], log.host)) {
       const bool chunked_out = res.chunked();
-      bec = co_await ScanAndRelay(client, upstream, ubuf, rp, pc, *scanner, chunked_out, x, log);
-      if (bec) bec_text = BodyReadError(rp, bec);
-      if (!bec && x.malware) {
+      end = co_await ScanAndRelay(client, upstream, ubuf, rp, pc, *scanner, chunked_out, x, log,
+                                  body_read);
+      if (!end.ec && x.malware) {
         // Nothing of the body reached the client; the caller answers with a block page.
         x.responded = false;
         x.upstream_reusable = upstream_keep && rp.is_done() && length_known && ubuf.size() == 0;
@@ -1423,20 +1597,28 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       if (scanner != nullptr) log.scan_result = "bypassed";
       const auto remaining = rp.content_length_remaining();
       if (!res_chunked && remaining && *remaining > ubuf.size() && !rp.is_done()) {
-        bec = co_await RelaySizedBody(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
+        end = co_await RelaySizedBody(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                       log.response_bytes);
-        body_whole = !bec;
+        body_whole = !end.ec;
       } else {
-        bec = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
+        end = co_await RelayBody<false>(upstream, ubuf, rp, client, rsr, pc.timeouts.body_idle,
                                         log.response_bytes);
-        if (bec) bec_text = BodyReadError(rp, bec);
-        // A trailer refused before the header went out (a body short enough to come with its
-        // trailer in one read): the client gets a 502, not a connection closed on nothing.
-        if (TrailerRefused(bec) && !rsr.is_header_done()) x.responded = false;
       }
+      body_read = log.response_bytes;
+      // A read that failed before the header went out (a trailer refused that came with a short
+      // body, a bad first chunk, an origin closing before any body byte): nothing reached the
+      // client, which gets a 502, not a connection closed on nothing.
+      if (end.ec && !end.writing && !rsr.is_header_done()) x.responded = false;
     }
-    if (bec) {
-      x.error = "relaying the response failed: " + (bec_text.empty() ? bec.message() : bec_text);
+    if (end.ec) {
+      if (end.writing) {
+        x.error =
+            "writing the response to the client failed: " + RelayWriteError("the client", end.ec);
+      } else {
+        x.error = "reading the response body from the origin failed: " +
+                  BodyReadError(rp, end.ec, body_read);
+        if (!x.responded && end.ec == beast::error::timeout) x.failure_status = 504;
+      }
       co_return x;
     }
     if (status == 101) {
@@ -2229,10 +2411,11 @@ class ClientSession {
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
-      log.error = "reading the upload from the client failed: " + BodyReadError(parser, ec);
+      log.error = "reading the upload from the client failed: " +
+                  BodyReadError(parser, ec, log.request_bytes);
       if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
         co_await Refuse(client, log, 431, "Request Header Fields Too Large",
-                        BodyReadError(parser, ec));
+                        BodyReadError(parser, ec, log.request_bytes));
       } else if (ec == beast::error::timeout) {
         const std::string reason = "the upload stalled: no body bytes for " +
                                    std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
@@ -2361,6 +2544,8 @@ class ClientSession {
     co_await Refuse(client, log, status,
                     status == 504   ? "Gateway Timeout"
                     : status == 431 ? "Request Header Fields Too Large"
+                    : status == 408 ? "Request Timeout"
+                    : status == 400 ? "Bad Request"
                                     : "Bad Gateway",
                     reason);
     co_return false;
