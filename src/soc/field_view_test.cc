@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "soc/detect.h"
+#include "soc/intel.h"
 #include "soc/parse.h"
 #include "soc/parse_internal.h"
 #include "soc/sigma.h"
@@ -511,6 +513,106 @@ TEST(FieldViewTest, ReaderPathsDoNotBuildTheTree) {
       view.Find(path);
       ASSERT_TRUE(r.fields_pending()) << path;
     }
+  }
+}
+
+std::string DescribeDetections(const std::vector<Detection>& ds) {
+  std::string out;
+  for (const Detection& d : ds) {
+    out += d.rule_id + "|" + d.ruleset + "|" + d.tenant + "|" + d.entity + "|" + d.terminal + "|" +
+           std::to_string(d.time_ms) + "|" + boost::json::serialize(d.context) + "\n";
+  }
+  return out;
+}
+
+// Normalize, then the DetectionEngine and intel's MatchRecord, as ingest runs them: a pending
+// record is still pending afterwards (neither built its tree), and what they found is what they
+// find on the same record with its tree built first.
+TEST(FieldViewTest, DetectionAndIntelLeaveRecordsPending) {
+  const auto lines =
+      ReadLines(fs::path(SECCLOUD_SOURCE_DIR) / "src/soc/testdata/field_view_seccloud.ndjson");
+  ASSERT_EQ(lines.size(), 148u);
+  // Rules on the proxy, DNS and scan lines' fields (present, absent, numbers, arrays, the
+  // metadata paths), each emitting a detection (tenant, entity: the engine's own lookups).
+  const std::string rules = R"(title: proxy GET
+id: 00000000-0000-4000-8000-000000000001
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    http.request.method: GET
+    destination.port: 443
+  condition: sel
+---
+title: proxy categories
+id: 00000000-0000-4000-8000-000000000002
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    event.category|contains: network
+    seccloud.soc.format: seccloud-event
+    event.ingested|startswith: '2026'
+  condition: sel
+---
+title: dns questions
+id: 00000000-0000-4000-8000-000000000003
+logsource: {product: seccloud, service: dns.query}
+detection:
+  sel:
+    dns.question.name|endswith: '.jp'
+  filter:
+    user.name: admin
+  condition: sel and not filter
+---
+title: scan hits
+id: 00000000-0000-4000-8000-000000000004
+logsource: {product: seccloud, service: scan.detection}
+detection:
+  sel:
+    file.size|gt: 1000
+    tenant.id|startswith: t
+  condition: sel
+)";
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(rules, "rules.yml", &report);
+  ASSERT_EQ(set.rules.size(), 4u) << (report.errors.empty() ? "" : report.errors[0].ToString());
+  auto engine = DetectionEngine::Create(std::move(set));
+  ASSERT_TRUE(engine.has_value());
+  IntelFeed feed;
+  feed.name = "test";
+  const std::string indicators = "img.lg.jp\n10.9.0.245\n10.7.14.221\nwww.gakko1536.jp\n";
+  auto intel = BuildIntel(std::vector<IntelFeedText>{{feed, indicators}}, nullptr);
+  ASSERT_TRUE(intel.has_value());
+  size_t pending = 0;
+  std::string on_tape, on_tree;
+  for (const auto& line : lines) {
+    for (const char* peer : {"", "10.0.0.9"}) {
+      Record r = Normalized(Format::kSeccloudEvent, line, "", peer);
+      r.seq = 7;
+      ASSERT_TRUE(r.fields_pending());
+      std::vector<Detection> found;
+      (*engine)->Process(r, &found);
+      MatchRecord(**intel, r, &found);
+      EXPECT_TRUE(r.fields_pending()) << line;
+      pending += r.fields_pending();
+      on_tape += DescribeDetections(found);
+
+      Record t = Normalized(Format::kSeccloudEvent, line, "", peer);
+      t.seq = 7;
+      t.fields();  // built
+      found.clear();
+      (*engine)->Process(t, &found);
+      MatchRecord(**intel, t, &found);
+      on_tree += DescribeDetections(found);
+    }
+  }
+  EXPECT_EQ(pending, 2 * lines.size());
+  EXPECT_EQ(on_tape, on_tree);
+  // Every rule and the feed fired on some line.
+  for (const char* id :
+       {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+        "00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004",
+        "intel:test"}) {
+    EXPECT_NE(on_tape.find(id), std::string::npos) << id;
   }
 }
 
