@@ -4,6 +4,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <cstring>
 
 #include "core/event.h"
 #include "core/ip.h"
@@ -39,15 +40,19 @@ int RootIndex(std::string_view segment, int count = static_cast<int>(std::size(k
 // Slots of FieldView::slot_.
 constexpr int kTimestamp = 0, kIngested = 1, kSource = 2, kPeer = 3, kTenant = 4, kAddress = 5;
 
+// Whether `key` is `segment` followed by '.' (a dotted key starting with that segment).
+bool DottedUnder(std::string_view key, std::string_view segment) {
+  return key.size() > segment.size() && key[segment.size()] == '.' &&
+         std::memcmp(key.data(), segment.data(), segment.size()) == 0;
+}
+
 // Whether any member of object node `obj` has a dotted key whose first segment is one of `names`.
 template <size_t N>
 bool HasDottedKeyIn(TapeSpan tape, size_t obj, const std::string_view (&names)[N]) {
   for (size_t i = obj + 1; i < tape[obj].end; i = tape[i].end) {
     const std::string_view k = tape[i].key();
-    const size_t dot = k.find('.');
-    if (dot == std::string_view::npos) continue;
     for (std::string_view n : names) {
-      if (k.substr(0, dot) == n) return true;
+      if (DottedUnder(k, n)) return true;
     }
   }
   return false;
@@ -86,24 +91,30 @@ bool TapeViewExact(TapeSpan tape) {
   for (size_t i = 1; i < tape[0].end; i = tape[i].end) {
     const TapeNode& m = tape[i];
     const std::string_view k = m.key();
-    const size_t dot = k.find('.');
-    const int root = RootIndex(k.substr(0, dot), kMetadataRoots);
+    // Once per root key of every kept line: the first byte turns most keys away.
+    if (k.empty() || (k[0] != '@' && k[0] != 'e' && k[0] != 's' && k[0] != 't')) continue;
+    int root = -1;
+    for (int r = 0; r < kMetadataRoots; ++r) {
+      if (k == kRoots[r] || DottedUnder(k, kRoots[r])) {
+        root = r;
+        break;
+      }
+    }
     if (root < 0) continue;
-    // "event.dataset": …, "source.ip": …: the step erases and sets such spellings.
-    if (dot != std::string_view::npos) return false;
+    // "event.dataset": …, "tenant.id": …: the step erases and sets such spellings.
+    if (k.size() != kRoots[root].size()) return false;
     if ((seen >> root & 1) != 0) return false;
     seen |= uint32_t{1} << root;
-    if (k == "event" || k == "seccloud" || k == "tenant") {
-      // PathParent would replace a non-object by an empty one.
-      if (m.kind != TapeKind::kObject) return false;
-    }
-    if (k == "event") {
+    if (root == 0) continue;  // @timestamp: erased whatever it holds
+    // event, seccloud, tenant: PathParent would replace a non-object by an empty one.
+    if (m.kind != TapeKind::kObject) return false;
+    if (root == 1) {
       static constexpr std::string_view kEvent[] = {"dataset", "ingested"};
       if (HasDottedKeyIn(tape, i, kEvent)) return false;
-    } else if (k == "tenant") {
+    } else if (root == 3) {
       static constexpr std::string_view kTenant[] = {"id"};
       if (HasDottedKeyIn(tape, i, kTenant)) return false;
-    } else if (k == "seccloud") {
+    } else {
       static constexpr std::string_view kSeccloud[] = {"soc"};
       if (HasDottedKeyIn(tape, i, kSeccloud)) return false;
       bool soc_seen = false;
