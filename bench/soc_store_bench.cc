@@ -52,6 +52,7 @@
 #include "core/ip.h"
 #include "core/tenant_registry.h"
 #include "soc/detect.h"
+#include "soc/field_view.h"
 #include "soc/intel.h"
 #include "soc/parse.h"
 #include "soc/query.h"
@@ -91,6 +92,9 @@ struct Options {
   size_t batch = 4096;       // socd's pipeline batch
   size_t max_rules = 0;      // > 0: keep this many of the loaded Sigma rules, evenly spread
   bool prepare = true;       // LogStore::Prepare each record after Normalize (socd's path too)
+  // --no-store: neither Prepare nor Append (the detectors then read records as Normalize left
+  // them: a seccloud event's or JSON line's fields still pending, for measuring their lookups).
+  bool store = true;
   fs::path dump_detections;  // non-empty: every detection as a JSON line
   fs::path intel_feed;       // non-empty: an extra seccloud-format intel feed
 };
@@ -291,8 +295,10 @@ std::shared_ptr<const TenantRegistry> BenchTenants() {
 // The same rule as socd's Pipeline::Attribute (src/socd/pipeline.cc), which is private there.
 void Attribute(soc::Record& r, const TenantRegistry& tenants) {
   if (!r.tenant.empty()) return;
-  if (const auto* t = soc::FindField(r.fields(), "tenant.id"); t && t->is_string()) {
-    const std::string_view id(t->get_string());
+  // As socd's pipeline: read through a FieldView (a pending record's tree is not built).
+  soc::FieldView fields(r);
+  if (const soc::FieldRef t = fields.Find("tenant.id"); t.is_string()) {
+    const std::string_view id = t.str();
     if (tenants.FindById(id)) r.tenant.assign(id);
     return;
   }
@@ -308,8 +314,7 @@ void Attribute(soc::Record& r, const TenantRegistry& tenants) {
   if (!r.peer.empty() && by_address(r.peer)) {
   } else {
     for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
-      const auto* v = soc::FindField(r.fields(), path);
-      if (v && v->is_string() && by_address(v->get_string())) break;
+      if (const soc::FieldRef v = fields.Find(path); v.is_string() && by_address(v.str())) break;
     }
   }
   if (!r.tenant.empty()) soc::SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
@@ -432,6 +437,8 @@ int Main(int argc, char** argv) {
       o.max_rules = std::stoul(next());
     } else if (a == "--no-prepare") {
       o.prepare = false;
+    } else if (a == "--no-store") {
+      o.store = false;
     } else if (a == "--dump-detections") {
       o.dump_detections = next();
     } else if (a == "--intel-feed") {
@@ -440,7 +447,7 @@ int Main(int argc, char** argv) {
       Die("unknown option " + a +
           " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
           "--no-sync, --skip-peers, --ingest-only, --search-only, --bloom-bits B, --batch N, "
-          "--max-rules N, --no-prepare, --dump-detections FILE, --intel-feed FILE, "
+          "--max-rules N, --no-prepare, --no-store, --dump-detections FILE, --intel-feed FILE, "
           "--ingest-level L)");
     }
   }
@@ -645,7 +652,7 @@ int Main(int argc, char** argv) {
       soc::Normalize(r);
       if (!r.parsed) ++unparsed;
       Attribute(r, *tenants);
-      if (!o.prepare) continue;
+      if (!o.prepare || !o.store) continue;
       if (i % 16 == 0) {
         const double t = ThreadCpu();
         store->Prepare(r, &prepared);
@@ -669,10 +676,12 @@ int Main(int argc, char** argv) {
     std::vector<soc::Checkpoint> cps;
     for (const auto& f : m.files) cps.push_back({"file:" + f.source, std::to_string(f.read)});
     const double w = Now();
-    if (auto s =
-            o.prepare ? store->AppendPrepared(batch, cps, prepared) : store->Append(batch, cps);
-        !s)
+    if (!o.store) {
+    } else if (auto s = o.prepare ? store->AppendPrepared(batch, cps, prepared)
+                                  : store->Append(batch, cps);
+               !s) {
       Die("append: " + s.error().ToString());
+    }
     st.append_wall += Now() - w;
     c2 = ThreadCpu();
     st.append += c2 - c;

@@ -134,7 +134,7 @@ namespace {
 // What an alert is about, most specific first: the terminal, the host (endpoint agents write
 // host.name, syslog senders host.hostname), the user, and for seccloud's own service events the
 // service, so that two services' crashes are two alerts. Only addresses and hosts are terminals.
-void EntityOf(const Record& r, Detection* d) {
+void EntityOf(FieldView& fields, Detection* d) {
   struct Candidate {
     const char* path;
     bool terminal;
@@ -145,10 +145,10 @@ void EntityOf(const Record& r, Detection* d) {
                                               {"user.name", false},
                                               {"seccloud.service.name", false}};
   for (const Candidate& c : kCandidates) {
-    const auto* v = FindField(r.fields(), c.path);
-    if (v == nullptr || !v->is_string() || v->get_string().empty()) continue;
-    if (d->entity.empty()) d->entity = std::string(c.path) + "=" + std::string(v->get_string());
-    if (d->terminal.empty() && c.terminal) d->terminal = v->get_string();
+    const std::string_view v = fields.String(c.path);
+    if (v.empty()) continue;
+    if (d->entity.empty()) d->entity = std::string(c.path) + "=" + std::string(v);
+    if (d->terminal.empty() && c.terminal) d->terminal = v;
   }
 }
 
@@ -225,11 +225,9 @@ void DetectionEngine::Process(const Record& record, std::vector<Detection>* out)
       d.time_ms = record.time_ms;
       d.tenant = record.tenant;
       if (d.tenant.empty()) {
-        if (const auto* t = FindField(record.fields(), "tenant.id"); t != nullptr && t->is_string()) {
-          d.tenant = t->get_string();
-        }
+        if (const FieldRef t = ctx.view().Find("tenant.id"); t.is_string()) d.tenant = t.str();
       }
-      EntityOf(record, &d);
+      EntityOf(ctx.view(), &d);
       d.evidence.push_back(record.seq);
       d.context["rule.file"] = rule.file;
       if (!rule.status.empty()) d.context["sigma.status"] = rule.status;

@@ -11,6 +11,7 @@
 #include "core/prefix_table.h"
 #include "core/text.h"
 #include "soc/detect_fields.h"
+#include "soc/field_view.h"
 
 namespace seccloud::soc {
 namespace {
@@ -990,6 +991,33 @@ class TopLevelKeys {
   uint32_t crowded_ = 0;
 };
 
+// A record's fields for MatchRecord: a built tree through TopLevelKeys, a pending tape through a
+// FieldView (field_view.h: its tree is not built).
+class RecordLook {
+ public:
+  explicit RecordLook(const Record& record) : view_(View(record)) {
+    if (!view_.on_tape()) tree_.emplace(record.fields());
+  }
+
+  FieldRef Find(const FieldPath& path) const {
+    return tree_ ? FieldRef::Tree(tree_->Find(path)) : view_.Find(path.path);
+  }
+  std::string_view String(const FieldPath& path) const {
+    const FieldRef v = Find(path);
+    return v.is_string() ? v.str() : std::string_view();
+  }
+
+ private:
+  // One view per thread: MatchRecord's record is looked at only during the call.
+  static FieldView& View(const Record& record) {
+    thread_local FieldView view;
+    view.Reset(record);
+    return view;
+  }
+  FieldView& view_;
+  std::optional<TopLevelKeys> tree_;
+};
+
 }  // namespace
 
 void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detection>* out) {
@@ -1003,29 +1031,23 @@ void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detect
     }
     found.clear();
   };
-  const TopLevelKeys look(record.fields());
+  const RecordLook look(record);
   for (const FieldPath& f : kIpFields) {
     const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupIp(v, &found) > 0) take(f.path, v);
   }
-  if (const auto* related = look.Find(kRelatedIp); related && related->is_array()) {
-    for (const auto& item : related->get_array()) {
-      if (const auto* s = item.if_string(); s && intel.LookupIp(*s, &found) > 0) {
-        take("related.ip", *s);
-      }
-    }
-  }
+  look.Find(kRelatedIp).ForEachItem([&](const FieldRef& item) {
+    if (item.is_string() && intel.LookupIp(item.str(), &found) > 0) take("related.ip", item.str());
+  });
   for (const FieldPath& f : kDomainFields) {
     const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupDomain(v, &found) > 0) take(f.path, v);
   }
-  if (const auto* related = look.Find(kRelatedHosts); related && related->is_array()) {
-    for (const auto& item : related->get_array()) {
-      if (const auto* s = item.if_string(); s && intel.LookupDomain(*s, &found) > 0) {
-        take("related.hosts", *s);
-      }
+  look.Find(kRelatedHosts).ForEachItem([&](const FieldRef& item) {
+    if (item.is_string() && intel.LookupDomain(item.str(), &found) > 0) {
+      take("related.hosts", item.str());
     }
-  }
+  });
   // URLs: exactly, and by their host. url.original of an access log is only the request target;
   // its host is in url.domain.
   // One key and one joined URL per field: a hit keeps views into them until the Detections are

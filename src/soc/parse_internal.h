@@ -33,6 +33,9 @@ struct PendingFields {
   std::string_view source;
   std::string_view peer;
   std::string_view tenant;  // Record::tenant when Normalize ran
+  // The tape's shape makes the finished tree certain (TapeViewExact, field_view.h): FieldView
+  // answers lookups on the tape. False: it builds the tree.
+  bool view_exact = false;
 };
 
 }  // namespace seccloud::soc

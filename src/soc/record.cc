@@ -11,6 +11,7 @@
 
 #include "core/civil_date.h"
 #include "soc/detection.h"
+#include "soc/field_view.h"
 #include "soc/parse_internal.h"
 
 namespace seccloud::soc {
@@ -331,6 +332,7 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
   p->source = keep(a.source);
   p->peer = keep(a.peer);
   p->tenant = keep(a.tenant);
+  p->view_exact = TapeViewExact(p->tape);
   r.pending_ = p;
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "soc/field_view.h"
 #include "soc/record.h"
 
 namespace seccloud::soc::sigma_internal {
@@ -122,12 +123,15 @@ class MatchContext {
 
   void Reset(const Record& record);
   const Record& record() const { return *record_; }
+  // The record's fields, answered on its pending tape when it has one (field_view.h): the
+  // lookups here never build a pending record's tree but for an object the metadata adds to.
+  FieldView& view() { return view_; }
 
   struct Value {
     uint32_t generation = 0;
     bool present = false;
     bool is_null = false;
-    const boost::json::value* json = nullptr;
+    FieldRef ref;           // the value found (kNone when absent)
     std::string_view text;  // original
     std::string text_buf;
     // The ASCII-lower-cased text, made on first use (the engine's scans fold case themselves).
@@ -158,10 +162,11 @@ class MatchContext {
   bool EvalSelection(const Selection& sel);
   bool EvalFieldTest(const FieldTest& test);
   bool EvalValue(const ValueTest& vt, const Value& v);
-  void Fill(Value& v, const boost::json::value* json);
+  void Fill(Value& v, const FieldRef& found);
 
   const FieldTable* table_;
   const Record* record_ = nullptr;
+  FieldView view_;
   uint32_t generation_ = 0;
   std::vector<Value> values_;
   // Which dotted paths the record has, as a 4096-bit set of their hashes: a rule field the

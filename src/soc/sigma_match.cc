@@ -126,6 +126,28 @@ void NoteObject(const boost::json::object& o, uint64_t prefix, bool root, int de
   }
 }
 
+// NoteObject on a pending tape: the same hashes for the same keys (a key of the tree is a key of
+// the tape; the tape may have more — duplicates, members the finishing step erases — which only
+// set bits that prove nothing). Object `obj`'s members; `root`: the document itself.
+void NoteTapeObject(TapeSpan tape, size_t obj, uint64_t prefix, bool root, int depth,
+                    std::array<uint64_t, 64>& bits) {
+  for (size_t i = obj + 1; i < tape[obj].end; i = tape[i].end) {
+    const TapeNode& m = tape[i];
+    uint64_t h = root ? kFnvBasis : FnvAppend(prefix, ".");
+    h = FnvAppend(h, m.key());
+    const uint64_t x = PresenceIndex(h);
+    bits[x >> 6] |= uint64_t{1} << (x & 63);
+    if (m.kind == TapeKind::kObject) {
+      if (depth < 32) {
+        NoteTapeObject(tape, i, h, false, depth + 1, bits);
+      } else {
+        bits.fill(~uint64_t{0});
+        return;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 MatchContext::MatchContext(const FieldTable* table)
@@ -141,12 +163,23 @@ MatchContext::MatchContext(const FieldTable* table)
 
 void MatchContext::NotePresentPaths() {
   present_.fill(0);
-  NoteObject(record_->fields(), kFnvBasis, true, 0, present_);
+  if (view_.on_tape()) {
+    // The tape's keys, and the paths the finishing step sets (all of them: a superset).
+    const TapeSpan tape = view_.tape();
+    NoteTapeObject(tape, 0, kFnvBasis, true, 0, present_);
+    for (std::string_view path : FieldView::kMetadataPaths) {
+      const uint64_t i = PresenceIndex(FnvAppend(kFnvBasis, path));
+      present_[i >> 6] |= uint64_t{1} << (i & 63);
+    }
+  } else {
+    NoteObject(record_->fields(), kFnvBasis, true, 0, present_);
+  }
   present_done_ = true;
 }
 
 void MatchContext::Reset(const Record& record) {
   record_ = &record;
+  view_.Reset(record);
   if (++generation_ == 0) {  // wrapped: stamps of 0 must not look current
     for (auto& v : values_) v.generation = 0;
     message_.generation = raw_.generation = 0;
@@ -159,43 +192,43 @@ void MatchContext::Reset(const Record& record) {
   lookups_ = 0;
 }
 
-void MatchContext::Fill(Value& v, const boost::json::value* json) {
-  v.json = json;
-  v.present = json != nullptr;
-  v.is_null = json != nullptr && json->is_null();
+void MatchContext::Fill(Value& v, const FieldRef& found) {
+  v.ref = found;
+  v.present = found.found();
+  v.is_null = found.is_null();
   v.text = {};
   v.lower_ready = false;
-  if (json == nullptr || v.is_null) return;
-  switch (json->kind()) {
-    case boost::json::kind::string:
-      v.text = json->get_string();
+  if (!v.present || v.is_null) return;
+  switch (found.kind()) {
+    case FieldKind::kString:
+      v.text = found.str();
       break;
-    case boost::json::kind::int64: {
+    case FieldKind::kInt64: {
       char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, json->get_int64());
+      auto r = std::to_chars(buf, buf + sizeof buf, found.i64());
       v.text_buf.assign(buf, r.ptr);
       v.text = v.text_buf;
       break;
     }
-    case boost::json::kind::uint64: {
+    case FieldKind::kUint64: {
       char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, json->get_uint64());
+      auto r = std::to_chars(buf, buf + sizeof buf, found.u64());
       v.text_buf.assign(buf, r.ptr);
       v.text = v.text_buf;
       break;
     }
-    case boost::json::kind::double_: {
+    case FieldKind::kDouble: {
       char buf[64];
-      auto r = std::to_chars(buf, buf + sizeof buf, json->get_double());
+      auto r = std::to_chars(buf, buf + sizeof buf, found.dbl());
       v.text_buf.assign(buf, r.ptr);
       v.text = v.text_buf;
       break;
     }
-    case boost::json::kind::bool_:
-      v.text = json->get_bool() ? "true" : "false";
+    case FieldKind::kBool:
+      v.text = found.boolean() ? "true" : "false";
       break;
     default:  // arrays and objects: their JSON text (contains/regex still work)
-      v.text_buf = boost::json::serialize(*json);
+      v.text_buf = found.Serialize();
       v.text = v.text_buf;
       break;
   }
@@ -213,7 +246,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
   if (v->generation == generation_) return *v;
   v->generation = generation_;
   if (field >= 0) {
-    const boost::json::value* found = nullptr;
+    FieldRef found;
     const auto& paths = table_->paths[static_cast<size_t>(field)];
     // The presence set costs a walk over the record; it pays once a record is asked for many
     // fields (a Windows Security event: dozens, most absent).
@@ -221,18 +254,18 @@ const MatchContext::Value& MatchContext::Get(int field) {
     const auto& hashes = path_hashes_[static_cast<size_t>(field)];
     for (size_t k = 0; k < paths.size(); ++k) {
       if (present_done_ && !MayHave(hashes[k])) continue;
-      found = FindField(record_->fields(), paths[k]);
-      if (found != nullptr) break;
+      found = view_.Find(paths[k]);
+      if (found.found()) break;
     }
     Fill(*v, found);
   } else if (field == kRawField) {
     v->present = true;
     v->is_null = false;
-    v->json = nullptr;
+    v->ref = FieldRef();
     v->text = record_->raw;
     v->lower_ready = false;
   } else {
-    Fill(*v, FindField(record_->fields(), "message"));
+    Fill(*v, view_.Find("message"));
   }
   return *v;
 }
@@ -246,13 +279,9 @@ std::string_view MatchContext::dataset() {
     meta_done_ = true;
     dataset_ = {};
     channel_lower_.clear();
-    if (const auto* d = FindField(record_->fields(), "event.dataset");
-        d != nullptr && d->is_string()) {
-      dataset_ = d->get_string();
-    }
-    if (const auto* c = FindField(record_->fields(), "winlog.channel");
-        c != nullptr && c->is_string()) {
-      LowerInto(c->get_string(), &channel_lower_);
+    if (const FieldRef d = view_.Find("event.dataset"); d.is_string()) dataset_ = d.str();
+    if (const FieldRef c = view_.Find("winlog.channel"); c.is_string()) {
+      LowerInto(c.str(), &channel_lower_);
     }
   }
   return dataset_;
@@ -267,10 +296,9 @@ int64_t MatchContext::event_id() {
   if (!event_id_done_) {
     event_id_done_ = true;
     event_id_ = -1;
-    if (const auto* e = FindField(record_->fields(), "winlog.event_id"); e != nullptr) {
-      if (e->is_int64()) event_id_ = e->get_int64();
-      if (e->is_uint64()) event_id_ = static_cast<int64_t>(e->get_uint64());
-    }
+    const FieldRef e = view_.Find("winlog.event_id");
+    if (e.kind() == FieldKind::kInt64) event_id_ = e.i64();
+    if (e.kind() == FieldKind::kUint64) event_id_ = static_cast<int64_t>(e.u64());
   }
   return event_id_;
 }
@@ -279,9 +307,8 @@ std::string_view MatchContext::process_name_lower() {
   if (!process_name_done_) {
     process_name_done_ = true;
     process_name_lower_.clear();
-    if (const auto* p = FindField(record_->fields(), "process.name");
-        p != nullptr && p->is_string()) {
-      LowerInto(p->get_string(), &process_name_lower_);
+    if (const FieldRef p = view_.Find("process.name"); p.is_string()) {
+      LowerInto(p.str(), &process_name_lower_);
     }
   }
   return process_name_lower_;
@@ -381,8 +408,8 @@ bool MatchContext::EvalFieldTest(const FieldTest& test) {
 namespace {
 
 bool ToDouble(const MatchContext::Value& v, double* out) {
-  if (v.json != nullptr && v.json->is_number()) {
-    *out = v.json->to_number<double>();
+  if (v.ref.is_number()) {
+    *out = v.ref.to_double();
     return true;
   }
   std::string_view t = v.text;

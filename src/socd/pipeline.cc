@@ -7,6 +7,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "soc/field_view.h"
 #include "soc/parse.h"
 
 namespace seccloud::socd {
@@ -100,8 +101,10 @@ void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegis
   const TenantRegistry& tenants = *registry;
   // A seccloud event names its tenant; otherwise the sender's address, then the addresses the
   // record talks about, in the order an analyst would trust them.
-  if (const auto* t = soc::FindField(r.fields(), "tenant.id"); t && t->is_string()) {
-    const std::string_view id(t->get_string());
+  // Read through a FieldView: a pending record's tree is not built for these lookups.
+  soc::FieldView fields(r);
+  if (const soc::FieldRef t = fields.Find("tenant.id"); t.is_string()) {
+    const std::string_view id = t.str();
     if (tenants.FindById(id)) r.tenant.assign(id);
     return;
   }
@@ -130,8 +133,7 @@ void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegis
     r.tenant = sender->id;
   } else {
     for (const char* path : {"source.ip", "client.ip", "destination.ip"}) {
-      const auto* v = soc::FindField(r.fields(), path);
-      if (v && v->is_string() && by_address(v->get_string())) break;
+      if (const soc::FieldRef v = fields.Find(path); v.is_string() && by_address(v.str())) break;
     }
   }
   if (!r.tenant.empty()) soc::SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
@@ -159,14 +161,13 @@ void Pipeline::Prepare(IngestItem& item) {
 void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, bool flush) {
   if (!detectors_) return;
   std::vector<soc::Detection> found;
+  soc::FieldView fields;  // the dataset's lookup, without building a pending record's tree
   // Correlations whose condition is judged at the end of a window (lt/lte/eq) fire here.
   if (flush && detectors_->engine) detectors_->engine->Flush(now_ms, &found);
   for (const soc::Record& r : batch) {
     // The SOC's own alerts come back through its spool; detecting on them would feed back.
-    if (const auto* ds = soc::FindField(r.fields(), "event.dataset");
-        ds && ds->is_string() && ds->get_string().starts_with("soc.")) {
-      continue;
-    }
+    fields.Reset(r);
+    if (fields.String("event.dataset").starts_with("soc.")) continue;
     if (detectors_->engine) detectors_->engine->Process(r, &found);
     if (detectors_->intel) soc::MatchRecord(*detectors_->intel, r, &found);
   }

@@ -1,0 +1,402 @@
+// FieldView (field_view.h): FindField's answers on a pending tape plus the metadata Normalize's
+// finishing step (parse.cc, internal::FinishFields) would set.
+#include "soc/field_view.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <cstring>
+
+#include "core/event.h"
+#include "core/ip.h"
+#include "core/text.h"
+#include "soc/parse_internal.h"
+
+namespace seccloud::soc {
+namespace {
+
+constexpr std::string_view kNone;
+
+// The text before the first '.' (all of `s` without one).
+std::string_view FirstSegment(std::string_view s) { return s.substr(0, s.find('.')); }
+
+// The root segments the finishing step erases or sets paths under (TapeViewExact), then the
+// address roots, whose ".ip" it may rewrite (checked when asked: FieldView::AddressState), in the
+// order of FieldView's address slots.
+constexpr std::string_view kRoots[] = {"@timestamp",  "event",  "seccloud", "tenant", "source",
+                                       "destination", "client", "server",   "host",   "related"};
+constexpr int kMetadataRoots = 4;
+constexpr int kFirstAddressRoot = 4;
+constexpr std::string_view kAddressPaths[] = {"source.ip", "destination.ip", "client.ip",
+                                              "server.ip", "host.ip",        "related.ip"};
+
+int RootIndex(std::string_view segment, int count = static_cast<int>(std::size(kRoots))) {
+  if (segment.empty()) return -1;
+  for (int i = 0; i < count; ++i) {
+    if (kRoots[i] == segment) return i;
+  }
+  return -1;
+}
+
+// Slots of FieldView::slot_.
+constexpr int kTimestamp = 0, kIngested = 1, kSource = 2, kPeer = 3, kTenant = 4, kAddress = 5;
+
+// Whether `key` is `segment` followed by '.' (a dotted key starting with that segment).
+bool DottedUnder(std::string_view key, std::string_view segment) {
+  return key.size() > segment.size() && key[segment.size()] == '.' &&
+         std::memcmp(key.data(), segment.data(), segment.size()) == 0;
+}
+
+// Whether any member of object node `obj` has a dotted key whose first segment is one of `names`.
+template <size_t N>
+bool HasDottedKeyIn(TapeSpan tape, size_t obj, const std::string_view (&names)[N]) {
+  for (size_t i = obj + 1; i < tape[obj].end; i = tape[i].end) {
+    const std::string_view k = tape[i].key();
+    for (std::string_view n : names) {
+      if (DottedUnder(k, n)) return true;
+    }
+  }
+  return false;
+}
+
+// The text PutIp sets for `text` (parse_util.cc), or false when it sets nothing.
+bool PutIpText(std::string_view text, std::string* out) {
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  if (size_t pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
+  auto ip = IpAddress::Parse(text);
+  if (!ip) return false;
+  if (ip->is_v4()) {
+    out->assign(text);
+  } else {
+    *out = ip->Unmapped().ToString();
+  }
+  return true;
+}
+
+// PutString's text: `s` as it is when valid UTF-8, else sanitised.
+void PutStringText(std::string_view s, std::string* out) {
+  if (internal::IsAscii(s) || IsValidUtf8(s)) {
+    out->assign(s);
+  } else {
+    *out = SanitizeUtf8(s);
+  }
+}
+
+}  // namespace
+
+bool TapeViewExact(TapeSpan tape) {
+  if (tape.empty() || tape[0].kind != TapeKind::kObject) return false;
+  uint32_t seen = 0;
+  for (size_t i = 1; i < tape[0].end; i = tape[i].end) {
+    const TapeNode& m = tape[i];
+    const std::string_view k = m.key();
+    // Once per root key of every kept line: the first byte turns most keys away.
+    if (k.empty() || (k[0] != '@' && k[0] != 'e' && k[0] != 's' && k[0] != 't')) continue;
+    int root = -1;
+    for (int r = 0; r < kMetadataRoots; ++r) {
+      if (k == kRoots[r] || DottedUnder(k, kRoots[r])) {
+        root = r;
+        break;
+      }
+    }
+    if (root < 0) continue;
+    // "event.dataset": …, "tenant.id": …: the step erases and sets such spellings.
+    if (k.size() != kRoots[root].size()) return false;
+    if ((seen >> root & 1) != 0) return false;
+    seen |= uint32_t{1} << root;
+    if (root == 0) continue;  // @timestamp: erased whatever it holds
+    // event, seccloud, tenant: PathParent would replace a non-object by an empty one.
+    if (m.kind != TapeKind::kObject) return false;
+    if (root == 1) {
+      static constexpr std::string_view kEvent[] = {"dataset", "ingested"};
+      if (HasDottedKeyIn(tape, i, kEvent)) return false;
+    } else if (root == 3) {
+      static constexpr std::string_view kTenant[] = {"id"};
+      if (HasDottedKeyIn(tape, i, kTenant)) return false;
+    } else {
+      static constexpr std::string_view kSeccloud[] = {"soc"};
+      if (HasDottedKeyIn(tape, i, kSeccloud)) return false;
+      bool soc_seen = false;
+      for (size_t j = i + 1; j < m.end; j = tape[j].end) {
+        if (tape[j].key() != "soc") continue;
+        if (soc_seen || tape[j].kind != TapeKind::kObject) return false;
+        soc_seen = true;
+        static constexpr std::string_view kSoc[] = {"source", "format", "peer", "parse_error"};
+        if (HasDottedKeyIn(tape, j, kSoc)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// ---- FieldRef ----
+
+FieldRef FieldRef::Tree(const boost::json::value* v) {
+  FieldRef r;
+  if (v == nullptr) return r;
+  r.tree_ = v;
+  switch (v->kind()) {
+    case boost::json::kind::object:
+      r.kind_ = FieldKind::kObject;
+      break;
+    case boost::json::kind::array:
+      r.kind_ = FieldKind::kArray;
+      break;
+    case boost::json::kind::string:
+      r.kind_ = FieldKind::kString;
+      r.str_ = std::string_view(v->get_string().data(), v->get_string().size());
+      break;
+    case boost::json::kind::int64:
+      r.kind_ = FieldKind::kInt64;
+      r.i64_ = v->get_int64();
+      break;
+    case boost::json::kind::uint64:
+      r.kind_ = FieldKind::kUint64;
+      r.u64_ = v->get_uint64();
+      break;
+    case boost::json::kind::double_:
+      r.kind_ = FieldKind::kDouble;
+      r.dbl_ = v->get_double();
+      break;
+    case boost::json::kind::bool_:
+      r.kind_ = FieldKind::kBool;
+      r.bool_ = v->get_bool();
+      break;
+    case boost::json::kind::null:
+      r.kind_ = FieldKind::kNull;
+      break;
+  }
+  return r;
+}
+
+FieldRef FieldRef::Tape(TapeSpan tape, const TapeNode* n) {
+  FieldRef r;
+  if (n == nullptr) return r;
+  r.tape_ = tape;
+  r.index_ = static_cast<uint32_t>(tape.IndexOf(n));
+  switch (n->kind) {
+    case TapeKind::kObject:
+      r.kind_ = FieldKind::kObject;
+      break;
+    case TapeKind::kArray:
+      r.kind_ = FieldKind::kArray;
+      break;
+    case TapeKind::kString:
+      r.kind_ = FieldKind::kString;
+      r.str_ = n->str();
+      break;
+    case TapeKind::kInt64:
+      r.kind_ = FieldKind::kInt64;
+      r.i64_ = n->i64;
+      break;
+    case TapeKind::kUint64:
+      r.kind_ = FieldKind::kUint64;
+      r.u64_ = n->u64;
+      break;
+    case TapeKind::kDouble:
+      r.kind_ = FieldKind::kDouble;
+      r.dbl_ = n->dbl;
+      break;
+    case TapeKind::kBool:
+      r.kind_ = FieldKind::kBool;
+      r.bool_ = n->boolean;
+      break;
+    case TapeKind::kNull:
+      r.kind_ = FieldKind::kNull;
+      break;
+  }
+  return r;
+}
+
+FieldRef FieldRef::Text(std::string_view s) {
+  FieldRef r;
+  r.kind_ = FieldKind::kString;
+  r.str_ = s;
+  return r;
+}
+
+double FieldRef::to_double() const {
+  switch (kind_) {
+    case FieldKind::kInt64:
+      return static_cast<double>(i64_);
+    case FieldKind::kUint64:
+      return static_cast<double>(u64_);
+    case FieldKind::kDouble:
+      return dbl_;
+    default:
+      return 0;
+  }
+}
+
+std::string FieldRef::Serialize() const {
+  if (tree_ != nullptr) return boost::json::serialize(*tree_);
+  if (kind_ == FieldKind::kNone) return {};
+  if (tape_.nodes != nullptr) return boost::json::serialize(TapeToValue(tape_, index_, {}));
+  return boost::json::serialize(
+      boost::json::value(boost::json::string_view(str_.data(), str_.size())));
+}
+
+// ---- FieldView ----
+
+void FieldView::Reset(const Record& r) {
+  record_ = &r;
+  const PendingFields* p = r.pending_fields();
+  pending_ = p != nullptr && p->view_exact ? p : nullptr;
+  built_ = 0;
+  absent_ = 0;
+}
+
+TapeSpan FieldView::tape() const { return pending_ != nullptr ? pending_->tape : TapeSpan(); }
+
+FieldRef FieldView::FromTree(std::string_view path) {
+  // Builds a pending record's tree; the view then answers from it, as it is the record's now.
+  pending_ = nullptr;
+  return FieldRef::Tree(FindField(record_->fields(), path));
+}
+
+FieldRef FieldView::Metadata(int slot) {
+  const uint32_t bit = uint32_t{1} << slot;
+  if ((built_ & bit) == 0) {
+    built_ |= bit;
+    const PendingFields& p = *pending_;
+    std::string& s = slot_[slot];
+    switch (slot) {
+      case kTimestamp:
+      case kIngested: {
+        // PutTime's text.
+        const int64_t ms = slot == kTimestamp ? p.time_ms : p.received_ms;
+        char buf[24];
+        const size_t n = internal::FormatTimeChars(ms, buf);
+        if (n != 0) {
+          s.assign(buf, n);
+        } else {
+          s = FormatTimeMs(ms);
+        }
+        break;
+      }
+      case kSource:
+        PutStringText(p.source, &s);  // PutSourceAndFormat with sanitize
+        break;
+      case kPeer:
+        if (p.peer.empty()) {
+          absent_ |= bit;
+        } else if (!PutIpText(p.peer, &s)) {
+          PutStringText(p.peer, &s);
+        }
+        break;
+      case kTenant:
+        if (p.tenant.empty()) {
+          absent_ |= bit;
+        } else {
+          PutStringText(p.tenant, &s);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if ((absent_ & bit) != 0) return {};
+  return FieldRef::Text(slot_[slot]);
+}
+
+int FieldView::AddressState(int root) {
+  // FinishFields: a string with ':' that parses as an IPv6 address whose canonical text differs
+  // is erased in every form and set again by PutIp (which may refuse it: then it is gone).
+  const int a = root - kFirstAddressRoot;
+  const int slot = kAddress + a;
+  const uint32_t bit = uint32_t{1} << slot;
+  if ((built_ & bit) != 0) return address_state_[a];
+  built_ |= bit;
+  int& state = address_state_[a];
+  state = kAddressKept;
+  const TapeSpan tape = pending_->tape;
+  const TapeNode* n = FindInTape(tape, kAddressPaths[a]);
+  if (n == nullptr || n->kind != TapeKind::kString) return state;
+  const std::string_view text = n->str();
+  if (text.find(':') == std::string_view::npos) return state;
+  auto ip = IpAddress::Parse(text);
+  if (!ip || ip->is_v4() || ip->Unmapped().ToString() == text) return state;
+  // Rewritten. Certain only when the root has one member of the segment, the plain key, an
+  // object: then the value was its member "ip" (no other spelling), and it alone is erased.
+  const std::string_view segment = kRoots[root];
+  int members = 0;
+  for (size_t i = 1; i < tape[0].end; i = tape[i].end) {
+    const std::string_view k = tape[i].key();
+    if (k.size() < segment.size() || k.substr(0, segment.size()) != segment) continue;
+    if (k.size() == segment.size() && tape[i].kind == TapeKind::kObject) {
+      ++members;
+    } else if (k.size() == segment.size() || k[segment.size()] == '.') {
+      members += 2;
+    }
+  }
+  if (members != 1) {
+    state = kAddressTree;
+  } else {
+    state = PutIpText(text, &slot_[slot]) ? kAddressRewritten : kAddressErased;
+  }
+  return state;
+}
+
+FieldRef FieldView::Find(std::string_view path) {
+  if (pending_ == nullptr) return FieldRef::Tree(FindField(record_->fields(), path));
+  if (path.empty()) return {};
+  const PendingFields& p = *pending_;
+  const size_t dot = path.find('.');
+  const int root = RootIndex(path.substr(0, dot));
+  // Untouched by the finishing step (TapeViewExact: no root key spells a touched path).
+  if (root < 0) return FieldRef::Tape(p.tape, FindInTape(p.tape, path));
+  const bool whole = dot == std::string_view::npos;
+  const std::string_view rest = whole ? kNone : path.substr(dot + 1);
+  const std::string_view s1 = FirstSegment(rest);
+  const bool last = s1.size() == rest.size();  // rest is one segment
+  switch (root) {
+    case 0:  // @timestamp: erased, then set to the record's time
+      return whole ? Metadata(kTimestamp) : FieldRef();
+    case 1:  // event: .dataset and .ingested erased and set
+      if (whole) return FromTree(path);
+      if (s1 == "dataset") {
+        if (!last) return {};
+        if (!p.dataset.empty()) return FieldRef::Text(p.dataset);
+        return FieldRef::Text(p.format == Format::kSeccloudEvent ? "seccloud.event" : "json");
+      }
+      if (s1 == "ingested") return last ? Metadata(kIngested) : FieldRef();
+      break;
+    case 2:  // seccloud: .soc.{source,format,peer,parse_error} erased, the first three set
+      if (whole) return FromTree(path);
+      if (s1 == "soc") {
+        if (last) return FromTree(path);
+        const std::string_view rest2 = rest.substr(4);
+        const std::string_view s2 = FirstSegment(rest2);
+        const bool last2 = s2.size() == rest2.size();
+        if (s2 == "source") return last2 ? Metadata(kSource) : FieldRef();
+        if (s2 == "format") return last2 ? FieldRef::Text(FormatName(p.format)) : FieldRef();
+        if (s2 == "peer") return last2 ? Metadata(kPeer) : FieldRef();
+        if (s2 == "parse_error") return {};
+      }
+      break;
+    case 3:  // tenant: .id erased (but a spool line's own when ingest found none) and set
+      if (p.format == Format::kSeccloudEvent && p.tenant.empty()) break;
+      if (whole) return FromTree(path);
+      if (s1 == "id") return last ? Metadata(kTenant) : FieldRef();
+      break;
+    default:  // the address roots: .ip may be rewritten
+      switch (AddressState(root)) {
+        case kAddressKept:
+          break;
+        case kAddressTree:
+          return FromTree(path);
+        default:
+          if (whole) return FromTree(path);
+          if (rest == "ip") {
+            if (address_state_[root - kFirstAddressRoot] == kAddressErased) return {};
+            return FieldRef::Text(slot_[kAddress + root - kFirstAddressRoot]);
+          }
+          break;
+      }
+      break;
+  }
+  return FieldRef::Tape(p.tape, FindInTape(p.tape, path));
+}
+
+}  // namespace seccloud::soc

@@ -1,0 +1,164 @@
+#pragma once
+// Lookups in a Record's fields that answer as FindField on record.fields() would, without
+// building the tree of a record whose fields are still pending (a seccloud event's or JSON line's
+// kept tape: record.h, parse_internal.h). Step 2 of "Flat field table — migration plan"
+// (README.md): the ingest readers (Sigma, the DetectionEngine, intel) read through a FieldView, so
+// one code path serves a pending tape and a built tree.
+//
+// On a pending tape the view answers from the tape and from the metadata Normalize's finishing
+// step (internal::FinishFields) would set: the reserved paths' erasure, the six address paths'
+// canonical text, event.dataset, @timestamp, event.ingested, seccloud.soc.*, tenant.id. It does so
+// only for tapes whose shape makes the finished tree certain (PendingFields::view_exact, decided
+// when Normalize keeps the tape: TapeViewExact below); for any other record, and for an object
+// the metadata adds members to ("event", "seccloud", …), it builds the tree and asks FindField.
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "soc/field_tape.h"
+#include "soc/record.h"
+
+namespace seccloud::soc {
+
+enum class FieldKind : uint8_t {
+  kNone,  // no value at the path
+  kObject,
+  kArray,
+  kString,
+  kInt64,
+  kUint64,
+  kDouble,
+  kBool,
+  kNull
+};
+
+// One value found in a record's fields: a member of a built tree, a node of a pending tape, or a
+// string the metadata sets. Views: valid while the record (and, for metadata strings, the
+// FieldView that found it, until its next Reset) lives.
+class FieldRef {
+ public:
+  FieldRef() = default;
+  static FieldRef Tree(const boost::json::value* v);
+  static FieldRef Tape(TapeSpan tape, const TapeNode* n);
+  static FieldRef Text(std::string_view s);
+
+  FieldKind kind() const { return kind_; }
+  bool found() const { return kind_ != FieldKind::kNone; }
+  bool is_string() const { return kind_ == FieldKind::kString; }
+  bool is_null() const { return kind_ == FieldKind::kNull; }
+  bool is_array() const { return kind_ == FieldKind::kArray; }
+  bool is_number() const {
+    return kind_ == FieldKind::kInt64 || kind_ == FieldKind::kUint64 || kind_ == FieldKind::kDouble;
+  }
+  std::string_view str() const { return str_; }  // kString
+  int64_t i64() const { return i64_; }           // kInt64
+  uint64_t u64() const { return u64_; }          // kUint64
+  double dbl() const { return dbl_; }            // kDouble
+  bool boolean() const { return bool_; }         // kBool
+  // A number as boost::json::value::to_number<double>() gives it (a cast of an integer).
+  double to_double() const;
+  // An array's items in order, each as a FieldRef.
+  template <typename F>
+  void ForEachItem(F&& f) const;
+  // boost::json::serialize of the value (arrays and objects: their JSON text).
+  std::string Serialize() const;
+  // The tree's value when the ref is one (null for a tape node or a metadata string).
+  const boost::json::value* tree() const { return tree_; }
+
+ private:
+  FieldKind kind_ = FieldKind::kNone;
+  bool bool_ = false;
+  uint32_t index_ = 0;  // tape node
+  int64_t i64_ = 0;
+  uint64_t u64_ = 0;
+  double dbl_ = 0;
+  std::string_view str_;
+  const boost::json::value* tree_ = nullptr;
+  TapeSpan tape_;
+};
+
+class FieldView {
+ public:
+  FieldView() = default;
+  explicit FieldView(const Record& r) { Reset(r); }
+  FieldView(const FieldView&) = delete;
+  FieldView& operator=(const FieldView&) = delete;
+
+  // A new record (the view keeps a pointer: `r` must outlive its use). Cheap: nothing is looked
+  // at until asked.
+  void Reset(const Record& r);
+  const Record& record() const { return *record_; }
+
+  // FindField(record.fields(), path), answered from the pending tape when the record has one
+  // whose shape is view_exact (then its tree is not built), else from the tree.
+  FieldRef Find(std::string_view path);
+  // The string at `path`, "" when absent or not a string.
+  std::string_view String(std::string_view path) {
+    const FieldRef v = Find(path);
+    return v.is_string() ? v.str() : std::string_view();
+  }
+
+  // True when answers come from a pending tape (the tree is not built for them).
+  bool on_tape() const { return pending_ != nullptr; }
+  // The pending tape (on_tape() only).
+  TapeSpan tape() const;
+  // The dotted paths a pending record's finishing step sets (and their parents), whether or not
+  // this record gets each: a superset, for presence filters (sigma_match.cc).
+  static constexpr std::string_view kMetadataPaths[] = {"@timestamp",
+                                                        "event",
+                                                        "event.ingested",
+                                                        "event.dataset",
+                                                        "seccloud",
+                                                        "seccloud.soc",
+                                                        "seccloud.soc.source",
+                                                        "seccloud.soc.format",
+                                                        "seccloud.soc.peer",
+                                                        "tenant",
+                                                        "tenant.id"};
+
+ private:
+  FieldRef FromTree(std::string_view path);
+  FieldRef Metadata(int slot);
+  // What the finishing step does to a pending record's "<address root>.ip" (root: an index of
+  // field_view.cc's kRoots).
+  enum AddressStates { kAddressKept, kAddressRewritten, kAddressErased, kAddressTree };
+  int AddressState(int root);
+
+  const Record* record_ = nullptr;
+  const PendingFields* pending_ = nullptr;
+  // Metadata strings built on demand, by slot: @timestamp, event.ingested, seccloud.soc.source,
+  // seccloud.soc.peer, tenant.id and the canonical text of source / destination / client / server /
+  // host / related.ip.
+  static constexpr int kSlots = 11;
+  uint32_t built_ = 0;         // bit per slot: looked at
+  uint32_t absent_ = 0;        // bit per slot: the finishing step leaves nothing there
+  int address_state_[6] = {};  // by address root, once its slot is built
+  std::string slot_[kSlots];
+};
+
+// Whether a kept tape's finished tree is certain enough for FieldView to answer on the tape: the
+// paths the finishing step erases and sets meet only plain nested objects. Refused (the view then
+// builds the tree, as before) when, at the root, a dotted key starts with a segment the step
+// erases or sets paths under ("event.x", "tenant.id", "@timestamp.y", …), one of those segments
+// is a key more than once, or "event" / "seccloud" / "tenant" is not an object; in "event" a dotted
+// key starting with "dataset" or "ingested"; in "tenant" one starting with "id"; in "seccloud" a
+// dotted key starting with "soc", or "soc" twice or not an object; in "seccloud.soc" a dotted key
+// starting with "source", "format", "peer" or "parse_error". The six address paths ("source.ip", …;
+// the step rewrites an IPv6 address in a non-canonical spelling) are checked by the view when
+// asked: a rewritten one under any other shape than {"source":{"ip":…}} builds the tree.
+bool TapeViewExact(TapeSpan tape);
+
+template <typename F>
+void FieldRef::ForEachItem(F&& f) const {
+  if (kind_ != FieldKind::kArray) return;
+  if (tree_ != nullptr) {
+    for (const auto& item : tree_->get_array()) f(Tree(&item));
+    return;
+  }
+  const TapeNode& a = tape_[index_];
+  for (size_t i = index_ + 1; i < a.end; i = tape_[i].end) f(Tape(tape_, &tape_[i]));
+}
+
+}  // namespace seccloud::soc

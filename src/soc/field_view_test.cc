@@ -1,0 +1,620 @@
+// FieldView (field_view.h) against FindField on the built tree: for every path Sigma's rules ask,
+// intel's paths, the metadata paths in odd forms and every path present in the tree, the view's
+// answer on a pending record (its tree not built) equals FindField's on the same record's tree,
+// kind and value bit for bit. Lines: bench/loggen's seccloud files when present
+// (/tmp/socbench-small, SOCBENCH_DATA overrides), 148 of them committed (testdata/), and
+// generated hostile JSON.
+#include "soc/field_view.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "soc/detect.h"
+#include "soc/intel.h"
+#include "soc/parse.h"
+#include "soc/parse_internal.h"
+#include "soc/sigma.h"
+#include "soc/sigma_internal.h"
+
+namespace seccloud::soc {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Describe(const FieldRef& v) {
+  switch (v.kind()) {
+    case FieldKind::kNone:
+      return "none";
+    case FieldKind::kObject:
+      return "object " + v.Serialize();
+    case FieldKind::kArray:
+      return "array " + v.Serialize();
+    case FieldKind::kString:
+      return "string \"" + std::string(v.str()) + "\"";
+    case FieldKind::kInt64:
+      return "int64 " + std::to_string(v.i64());
+    case FieldKind::kUint64:
+      return "uint64 " + std::to_string(v.u64());
+    case FieldKind::kDouble: {
+      uint64_t bits;
+      const double d = v.dbl();
+      std::memcpy(&bits, &d, sizeof bits);
+      return "double " + std::to_string(bits);
+    }
+    case FieldKind::kBool:
+      return v.boolean() ? "bool true" : "bool false";
+    case FieldKind::kNull:
+      return "null";
+  }
+  return "?";
+}
+
+// Every dotted path of the tree: each key joined to its parents' by '.' (FindField does not
+// enter arrays).
+void TreePaths(const boost::json::object& o, const std::string& prefix, bool root, int depth,
+               std::vector<std::string>* out) {
+  for (const auto& kv : o) {
+    std::string p = root ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
+    out->push_back(p);
+    if (depth < 70 && kv.value().is_object()) {
+      TreePaths(kv.value().get_object(), p, false, depth + 1, out);
+    }
+  }
+}
+
+// The paths asked of every record: Sigma's (every candidate path of every field of the rule
+// corpus), intel's, and the metadata paths in every form a lookup can take.
+const std::vector<std::string>& FixedPaths() {
+  static const std::vector<std::string> paths = [] {
+    std::set<std::string> s;
+    const fs::path rules = fs::path(SECCLOUD_SOURCE_DIR) / "../shared/data/sigma/rules";
+    if (fs::is_directory(rules)) {
+      LoadReport report;
+      auto set = LoadRules({rules}, &report);
+      EXPECT_TRUE(set.has_value());
+      if (set && set->fields) {
+        for (const auto& candidates : set->fields->paths) {
+          for (const auto& p : candidates) s.insert(p);
+        }
+      }
+      EXPECT_GT(s.size(), 100u);
+    }
+    for (const char* p : {"source.ip",
+                          "destination.ip",
+                          "client.ip",
+                          "server.ip",
+                          "host.ip",
+                          "related.ip",
+                          "related.hosts",
+                          "url.domain",
+                          "destination.domain",
+                          "dns.question.name",
+                          "tls.client.server_name",
+                          "file.hash.sha256",
+                          "file.hash.sha1",
+                          "file.hash.md5",
+                          "process.hash.sha256",
+                          "process.hash.sha1",
+                          "process.hash.md5",
+                          "url.full",
+                          "url.original",
+                          "host.name",
+                          "host.hostname",
+                          "user.name",
+                          "seccloud.service.name",
+                          "message",
+                          "winlog.channel",
+                          "winlog.event_id",
+                          "process.name"}) {
+      s.insert(p);
+    }
+    for (const char* p : {"@timestamp",
+                          "@timestamp.x",
+                          "event",
+                          "event.",
+                          ".event",
+                          "event.dataset",
+                          "event.dataset.x",
+                          "event.ingested",
+                          "event.ingested.x",
+                          "event.kind",
+                          "event.category",
+                          "seccloud",
+                          "seccloud.",
+                          "seccloud.soc",
+                          "seccloud.soc.",
+                          "seccloud.soc.source",
+                          "seccloud.soc.source.x",
+                          "seccloud.soc.format",
+                          "seccloud.soc.peer",
+                          "seccloud.soc.peer.x",
+                          "seccloud.soc.parse_error",
+                          "seccloud.soc.fields_dropped",
+                          "seccloud.soc.x",
+                          "seccloud.socx",
+                          "seccloud.seq",
+                          "seccloud.x.y",
+                          "tenant",
+                          "tenant.id",
+                          "tenant.id.x",
+                          "tenant.name",
+                          "tenantx",
+                          "source",
+                          "source.ip.x",
+                          "source.port",
+                          "destination",
+                          "client",
+                          "server",
+                          "host",
+                          "related",
+                          "related.ip.x",
+                          "a",
+                          "a.b",
+                          "a.b.c",
+                          "",
+                          ".",
+                          "a..b",
+                          "..",
+                          "x"}) {
+      s.insert(p);
+    }
+    return std::vector<std::string>(s.begin(), s.end());
+  }();
+  return paths;
+}
+
+struct Counts {
+  size_t lines = 0;
+  size_t pending = 0;         // kept as a tape
+  size_t exact = 0;           // ... whose shape the view answers on
+  size_t built_by_fixed = 0;  // exact records whose tree the fixed paths built
+  size_t lookups = 0;
+};
+
+Record Normalized(Format format, std::string_view line, std::string_view tenant,
+                  std::string_view peer) {
+  Record r;
+  r.format = format;
+  r.raw = std::string(line);
+  r.received_ms = 1790899200123;
+  r.source = "spool:test";
+  r.tenant = std::string(tenant);
+  r.peer = std::string(peer);
+  Normalize(r);
+  return r;
+}
+
+// Asks `paths` of a pending record through a FieldView and compares with FindField on `tree`.
+// A lookup that builds the record's tree (an object the metadata adds to) gets a fresh pending
+// record for the next one.
+void Compare(Format format, std::string_view line, std::string_view tenant, std::string_view peer,
+             const std::vector<std::string>& paths, const boost::json::object& tree, size_t* builds,
+             Counts* c) {
+  Record r = Normalized(format, line, tenant, peer);
+  FieldView view(r);
+  for (const std::string& path : paths) {
+    const FieldRef got = view.Find(path);
+    const std::string want = Describe(FieldRef::Tree(FindField(tree, path)));
+    ++c->lookups;
+    ASSERT_EQ(Describe(got), want)
+        << "path \"" << path << "\" of " << FormatName(format) << " line " << line << " tenant \""
+        << tenant << "\" peer \"" << peer << "\"";
+    if (!r.fields_pending()) {
+      ++*builds;
+      r = Normalized(format, line, tenant, peer);
+      view.Reset(r);
+    }
+  }
+}
+
+// With `all_metadata`, four (tenant, peer) pairs (an attributed tenant, none, addresses to
+// canonicalise, invalid UTF-8); else only ingest's usual one (neither).
+void CheckLine(Format format, std::string_view line, Counts* c, bool all_metadata = true) {
+  static const std::vector<std::pair<std::string, std::string>> kMetadata = {
+      {"", ""}, {"t01", "::FFFF:192.0.2.1"}, {"", "[2001:DB8::1]"}, {"t\xff", "host-a"}};
+  for (size_t m = 0; m < (all_metadata ? kMetadata.size() : 1); ++m) {
+    const auto& [tenant, peer] = kMetadata[m];
+    ++c->lines;
+    Record ref = Normalized(format, line, tenant, peer);
+    const bool pending = ref.fields_pending();
+    const bool exact = pending && ref.pending_fields()->view_exact;
+    c->pending += pending;
+    c->exact += exact;
+    const boost::json::object& tree = ref.fields();
+    size_t builds = 0;
+    Compare(format, line, tenant, peer, FixedPaths(), tree, &builds, c);
+    if (::testing::Test::HasFatalFailure()) return;
+    if (exact && builds > 0) ++c->built_by_fixed;
+    std::vector<std::string> present;
+    TreePaths(tree, "", true, 0, &present);
+    Compare(format, line, tenant, peer, present, tree, &builds, c);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+std::vector<std::string> ReadLines(const fs::path& p) {
+  std::vector<std::string> out;
+  std::ifstream in(p, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+TEST(FieldViewTest, CommittedSeccloudLinesMatchTheTree) {
+  const auto lines =
+      ReadLines(fs::path(SECCLOUD_SOURCE_DIR) / "src/soc/testdata/field_view_seccloud.ndjson");
+  ASSERT_EQ(lines.size(), 148u);
+  Counts c;
+  for (const auto& line : lines) {
+    CheckLine(Format::kSeccloudEvent, line, &c);
+    ASSERT_FALSE(HasFatalFailure());
+    CheckLine(Format::kJson, line, &c);
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  // Every one of these is kept as a tape and answered on it, Sigma's and intel's paths included.
+  EXPECT_EQ(c.pending, c.lines);
+  EXPECT_EQ(c.exact, c.lines);
+  EXPECT_EQ(c.built_by_fixed, c.lines) << "the metadata objects (\"event\", …) are among them";
+}
+
+TEST(FieldViewTest, BenchSeccloudFilesMatchTheTree) {
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  if (!fs::exists(bench / "seccloud-dns.ndjson")) GTEST_SKIP() << "no " << bench;
+  Counts c;
+  size_t n = 0;
+  for (const char* file :
+       {"seccloud-proxy.ndjson", "seccloud-dns.ndjson", "seccloud-scan.ndjson"}) {
+    for (const auto& line : ReadLines(bench / file)) {
+      // Every line as a seccloud event as ingest reads it; every 16th also with the other
+      // metadata and as a JSON line.
+      const bool all = ++n % 16 == 0;
+      CheckLine(Format::kSeccloudEvent, line, &c, all);
+      ASSERT_FALSE(HasFatalFailure());
+      if (all) CheckLine(Format::kJson, line, &c);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  EXPECT_EQ(c.exact, c.lines);
+  std::printf("%zu record normalisations of %zu lines, %zu lookups\n", c.lines, n, c.lookups);
+}
+
+// Hostile JSON: the metadata paths in every spelling and shape, duplicate keys, addresses in
+// every spelling in the six address paths, escapes, nested arrays, invalid UTF-8, long lines.
+class HostileGen {
+ public:
+  explicit HostileGen(uint32_t seed) : rng_(seed) {}
+
+  std::string Line(bool with_dataset) {
+    std::string s = "{";
+    const int members = Pick(8) + (with_dataset ? 0 : 1);
+    bool first = true;
+    if (with_dataset && Pick(4) != 0) {
+      s += Pick(2) ? R"("event":{"dataset":"proxy.access","kind":"event"})"
+                   : R"("event.dataset":"dns")";
+      first = false;
+    }
+    for (int i = 0; i < members; ++i) {
+      if (!first) s += ',';
+      first = false;
+      s += Key(kRootKeys) + ":" + Value(0);
+    }
+    return s + "}";
+  }
+
+ private:
+  static constexpr const char* kRootKeys[] = {"@timestamp",
+                                              "@timestamp.x",
+                                              "event",
+                                              "event.dataset",
+                                              "event.ingested",
+                                              "event.kind",
+                                              "event.x.y",
+                                              "seccloud",
+                                              "seccloud.soc",
+                                              "seccloud.soc.source",
+                                              "seccloud.soc.peer",
+                                              "seccloud.x",
+                                              "tenant",
+                                              "tenant.id",
+                                              "tenant.name",
+                                              "source",
+                                              "source.ip",
+                                              "destination",
+                                              "client",
+                                              "client.ip",
+                                              "server",
+                                              "host",
+                                              "host.ip",
+                                              "related",
+                                              "related.ip",
+                                              "message",
+                                              "user",
+                                              "a.b",
+                                              "a",
+                                              "",
+                                              "url",
+                                              "dns",
+                                              "process",
+                                              "winlog"};
+  static constexpr const char* kChildKeys[] = {
+      "dataset",  "ingested", "dataset.x", "ingested.y",  "kind",          "id",
+      "id.x",     "name",     "soc",       "soc.source",  "soc.peer",      "soc.x",
+      "source",   "format",   "peer",      "parse_error", "parse_error.z", "source.w",
+      "ip",       "ip",       "ip.x",      "port",        "a.b",           "a",
+      "",         "x",        "full",      "question",    "question.name", "channel",
+      "event_id", "seq"};
+  static constexpr const char* kStrings[] = {R"("x")",
+                                             R"("")",
+                                             R"("::FFFF:192.0.2.7")",
+                                             R"("2001:DB8::1")",
+                                             R"("2001:db8:0:0:0:0:0:1")",
+                                             R"("2001:db8::1")",
+                                             R"("[2001:db8::2]")",
+                                             R"("fe80::1%eth0")",
+                                             R"("::1")",
+                                             R"("1.2.3.4")",
+                                             R"("01.2.3.4")",
+                                             R"(":::")",
+                                             R"("::ffff:10.0.0.1")",
+                                             R"("a\u00e9\n\"b")",
+                                             R"("\ud83d\ude00")",
+                                             R"("dns")",
+                                             R"("proxy.access")",
+                                             R"("t02")",
+                                             R"("evil.example")",
+                                             R"("a.b.c")",
+                                             R"("\u0000")"};
+
+  int Pick(int n) { return static_cast<int>(rng_() % static_cast<uint32_t>(n)); }
+
+  template <size_t N>
+  std::string Key(const char* const (&keys)[N]) {
+    const std::string k = keys[Pick(N)];
+    if (Pick(16) == 0) return "\"" + k + "\\u002e\"";  // an escaped dot
+    return "\"" + k + "\"";
+  }
+
+  std::string Value(int depth) {
+    const int r = Pick(depth >= 3 ? 6 : 10);
+    switch (r) {
+      case 0:
+      case 1:
+        return kStrings[Pick(std::size(kStrings))];
+      case 2: {
+        static constexpr const char* kNums[] = {"1",   "-7",   "18446744073709551615", "1.5e300",
+                                                "0.1", "-0.0", "9223372036854775808",  "1e400"};
+        return kNums[Pick(std::size(kNums))];
+      }
+      case 3:
+        return Pick(2) ? "true" : "false";
+      case 4:
+        return "null";
+      case 5:
+        return kStrings[Pick(std::size(kStrings))];
+      case 6:
+      case 7:
+      case 8: {
+        std::string s = "{";
+        const int n = Pick(5);
+        for (int i = 0; i < n; ++i) {
+          if (i) s += ',';
+          s += Key(kChildKeys) + ":" + Value(depth + 1);
+        }
+        return s + "}";
+      }
+      default: {
+        std::string s = "[";
+        const int n = Pick(4);
+        for (int i = 0; i < n; ++i) {
+          if (i) s += ',';
+          s += Value(depth + 1);
+        }
+        return s + "]";
+      }
+    }
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(FieldViewTest, HostileLinesMatchTheTree) {
+  HostileGen gen(13);
+  Counts c;
+  for (int i = 0; i < 2500; ++i) {
+    const bool seccloud = i % 2 == 0;
+    const std::string line = gen.Line(seccloud);
+    CheckLine(seccloud ? Format::kSeccloudEvent : Format::kJson, line, &c);
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  // Most are kept and answered on the tape; the rest build the tree (flagged shapes, errors).
+  EXPECT_GT(c.exact, c.lines / 16);
+  EXPECT_LT(c.exact, c.pending);
+  std::printf("%zu normalisations: %zu pending, %zu answered on the tape, %zu lookups\n", c.lines,
+              c.pending, c.exact, c.lookups);
+}
+
+TEST(FieldViewTest, HandMadeShapesMatchTheTree) {
+  Counts c;
+  const std::string big(static_cast<size_t>(kMaxParsedFields) * 2, 'x');
+  std::string many = "{";
+  for (int i = 0; i < static_cast<int>(kMaxParsedFields); ++i)
+    many += "\"k" + std::to_string(i) + "\":1,";
+  many += R"("event":{"dataset":"d"}})";
+  for (const std::string& line : std::vector<std::string>{
+           R"({"event":"x","seccloud":[1,2]})",
+           R"({"event":{"dataset":"a"},"event":{"kind":"k"}})",
+           R"({"event":{"dataset":"a"},"event.dataset":"b"})",
+           R"({"tenant":{"id":"t1"},"tenant.id":"t2"})",
+           R"({"tenant":{"id":"t1"}})",
+           R"({"tenant":"t1"})",
+           R"({"event":{"dataset":"a"},"tenant":{"id":{"x":1},"name":"n"}})",
+           R"({"event":{"dataset":"a","dataset.x":1}})",
+           R"({"event":{"dataset":"a","ingested":{"y":2}}})",
+           R"({"event":{"dataset":"a"},"seccloud":{"soc":{"source":"s","x":1},"soc.x":2}})",
+           R"({"event":{"dataset":"a"},"seccloud":{"soc":{"source":"s","x":1,"source.x":3}}})",
+           R"({"event":{"dataset":"a"},"seccloud":{"soc":1}})",
+           R"({"event":{"dataset":"a"},"seccloud":{"soc":{"a":1},"soc":{"b":2}}})",
+           R"({"event":{"dataset":"a"},"seccloud":{"soc":{"peer":"p","parse_error":"e"}}})",
+           R"({"event":{"dataset":"a"},"source":{"ip":"::FFFF:10.1.2.3","port":1}})",
+           R"({"event":{"dataset":"a"},"source":{"ip":"2001:DB8::1","ip":"::1"}})",
+           R"({"event":{"dataset":"a"},"source":{"ip":"::1","ip":"2001:DB8::1"}})",
+           R"({"event":{"dataset":"a"},"source":{"ip":"2001:DB8::1"},"source.ip":"::1"})",
+           R"({"event":{"dataset":"a"},"source.ip":"2001:DB8::1"})",
+           R"({"event":{"dataset":"a"},"source":{"ip":"2001:DB8::1"},"source":{"port":2}})",
+           R"({"event":{"dataset":"a"},"source":{"ip":"2001:DB8::1","ip.x":"y"}})",
+           R"({"event":{"dataset":"a"},"related":{"ip":"2001:DB8:0::1"}})",
+           R"({"event":{"dataset":"a"},"related":{"ip":["2001:DB8::1"]}})",
+           R"({"event":{"dataset":"a"},"host":{"ip":"fe80::1%eth0"}})",
+           R"({"event":{"dataset":"a"},"client":{"ip":"::ffff:1.2.3.4"},"client.port":5})",
+           R"({"event":{"dataset":""},"@timestamp":{"x":1},"@timestamp":"y"})",
+           R"({"event":{"dataset":"a\u0000b"},"m":"\ud800"})",
+           "{\"event\":{\"dataset\":\"a\"},\"m\":\"\xff\xfe\"}",
+           "{\"event\":{\"dataset\":\"a\"},\"k\xc3\":1}",
+           R"({"event":{"dataset":"a"},"a":[[[[1,{"b":[2]}]]]],"a.b":{"c":[{}]}})",
+           R"({"event":{"dataset":"a"},"":1,".":2,"a.":3,".a":4})",
+           "{\"event\":{\"dataset\":\"a\"},\"m\":\"" + big + "\"}",
+           many,
+           R"({})",
+           R"({"event":{}})",
+           R"([1])",
+           R"({"event":{"dataset":"a"})",
+       }) {
+    for (Format f : {Format::kSeccloudEvent, Format::kJson}) {
+      CheckLine(f, line, &c);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+}
+
+// During ingest a pending record's tree is built by none of the lookup readers: FieldView
+// answers Sigma's and intel's paths (and the dataset, tenant and entity paths the engine reads)
+// without it.
+TEST(FieldViewTest, ReaderPathsDoNotBuildTheTree) {
+  const auto lines =
+      ReadLines(fs::path(SECCLOUD_SOURCE_DIR) / "src/soc/testdata/field_view_seccloud.ndjson");
+  ASSERT_FALSE(lines.empty());
+  for (const auto& line : lines) {
+    Record r = Normalized(Format::kSeccloudEvent, line, "", "10.0.0.9");
+    ASSERT_TRUE(r.fields_pending());
+    FieldView view(r);
+    for (const std::string& path : FixedPaths()) {
+      if (path == "event" || path == "seccloud" || path == "seccloud.soc" || path == "tenant") {
+        continue;  // objects the metadata adds members to: built (no reader asks them)
+      }
+      view.Find(path);
+      ASSERT_TRUE(r.fields_pending()) << path;
+    }
+  }
+}
+
+std::string DescribeDetections(const std::vector<Detection>& ds) {
+  std::string out;
+  for (const Detection& d : ds) {
+    out += d.rule_id + "|" + d.ruleset + "|" + d.tenant + "|" + d.entity + "|" + d.terminal + "|" +
+           std::to_string(d.time_ms) + "|" + boost::json::serialize(d.context) + "\n";
+  }
+  return out;
+}
+
+// Normalize, then the DetectionEngine and intel's MatchRecord, as ingest runs them: a pending
+// record is still pending afterwards (neither built its tree), and what they found is what they
+// find on the same record with its tree built first.
+TEST(FieldViewTest, DetectionAndIntelLeaveRecordsPending) {
+  const auto lines =
+      ReadLines(fs::path(SECCLOUD_SOURCE_DIR) / "src/soc/testdata/field_view_seccloud.ndjson");
+  ASSERT_EQ(lines.size(), 148u);
+  // Rules on the proxy, DNS and scan lines' fields (present, absent, numbers, arrays, the
+  // metadata paths), each emitting a detection (tenant, entity: the engine's own lookups).
+  const std::string rules = R"(title: proxy GET
+id: 00000000-0000-4000-8000-000000000001
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    http.request.method: GET
+    destination.port: 443
+  condition: sel
+---
+title: proxy categories
+id: 00000000-0000-4000-8000-000000000002
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    event.category|contains: network
+    seccloud.soc.format: seccloud-event
+    event.ingested|startswith: '2026'
+  condition: sel
+---
+title: dns questions
+id: 00000000-0000-4000-8000-000000000003
+logsource: {product: seccloud, service: dns.query}
+detection:
+  sel:
+    dns.question.name|endswith: '.jp'
+  filter:
+    user.name: admin
+  condition: sel and not filter
+---
+title: scan hits
+id: 00000000-0000-4000-8000-000000000004
+logsource: {product: seccloud, service: scan.detection}
+detection:
+  sel:
+    file.size|gt: 1000
+    tenant.id|startswith: t
+  condition: sel
+)";
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(rules, "rules.yml", &report);
+  ASSERT_EQ(set.rules.size(), 4u) << (report.errors.empty() ? "" : report.errors[0].ToString());
+  auto engine = DetectionEngine::Create(std::move(set));
+  ASSERT_TRUE(engine.has_value());
+  IntelFeed feed;
+  feed.name = "test";
+  const std::string indicators = "img.lg.jp\n10.9.0.245\n10.7.14.221\nwww.gakko1536.jp\n";
+  auto intel = BuildIntel(std::vector<IntelFeedText>{{feed, indicators}}, nullptr);
+  ASSERT_TRUE(intel.has_value());
+  size_t pending = 0;
+  std::string on_tape, on_tree;
+  for (const auto& line : lines) {
+    for (const char* peer : {"", "10.0.0.9"}) {
+      Record r = Normalized(Format::kSeccloudEvent, line, "", peer);
+      r.seq = 7;
+      ASSERT_TRUE(r.fields_pending());
+      std::vector<Detection> found;
+      (*engine)->Process(r, &found);
+      MatchRecord(**intel, r, &found);
+      EXPECT_TRUE(r.fields_pending()) << line;
+      pending += r.fields_pending();
+      on_tape += DescribeDetections(found);
+
+      Record t = Normalized(Format::kSeccloudEvent, line, "", peer);
+      t.seq = 7;
+      t.fields();  // built
+      found.clear();
+      (*engine)->Process(t, &found);
+      MatchRecord(**intel, t, &found);
+      on_tree += DescribeDetections(found);
+    }
+  }
+  EXPECT_EQ(pending, 2 * lines.size());
+  EXPECT_EQ(on_tape, on_tree);
+  // Every rule and the feed fired on some line.
+  for (const char* id :
+       {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+        "00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004",
+        "intel:test"}) {
+    EXPECT_NE(on_tape.find(id), std::string::npos) << id;
+  }
+}
+
+}  // namespace
+}  // namespace seccloud::soc
