@@ -429,52 +429,69 @@ void TextTokens(std::string_view text, Emit& emit) {
 template <typename Emit>
 void ObjectTokens(const boost::json::object& obj, std::string_view parent, int depth, Emit& emit);
 
+// The tokens of one string value (ValueTokens' rules; the field tape's walk, index_tape_tokens.h,
+// calls them too, so there is one definition).
+template <typename Emit>
+inline void StringValueTokens(std::string_view sv, bool text_field, Emit& emit) {
+  if (sv.size() <= kMaxIndexedValueBytes) EmitLowered(emit, sv);
+  if (text_field) {
+    // An emitter that keeps a set (the store's token index) may say that the text's tokens
+    // are already among those it has (the record's raw text holds the message).
+    if constexpr (requires { emit.HasTextTokensOf(sv); }) {
+      if (emit.HasTextTokensOf(sv)) return;
+    }
+    TextTokens(sv, emit);
+  }
+}
+
+// IsIndexedInteger of a number as a double; integers are decided without the conversion
+// (to_number's error_code path cost more than the rest of the token): one below 10,000 in
+// magnitude converts exactly, and one at or above it is not indexed whatever its rounding.
+template <typename Emit>
+inline void IndexedIntegerToken(bool indexed, int64_t n, Emit& emit) {
+  if (indexed) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, n);
+    emit(std::string_view(buf, r.ptr - buf));
+  }
+}
+template <typename Emit>
+inline void Int64Tokens(int64_t n, Emit& emit) {
+  IndexedIntegerToken(n > -10000 && n < 10000, n, emit);
+}
+template <typename Emit>
+inline void Uint64Tokens(uint64_t u, Emit& emit) {
+  IndexedIntegerToken(u < 10000, static_cast<int64_t>(u % 10000), emit);
+}
+template <typename Emit>
+inline void DoubleTokens(double d, Emit& emit) {
+  const bool indexed = IsIndexedInteger(d);
+  IndexedIntegerToken(indexed, indexed ? static_cast<int64_t>(d) : 0, emit);
+}
+template <typename Emit>
+inline void BoolTokens(bool b, Emit& emit) {
+  emit(std::string_view(b ? "true" : "false"));
+}
+
 template <typename Emit>
 void ValueTokens(const boost::json::value& v, bool text_field, int depth, Emit& emit) {
   switch (v.kind()) {
     case boost::json::kind::string: {
       const auto& s = v.get_string();
-      const std::string_view sv(s.data(), s.size());
-      if (sv.size() <= kMaxIndexedValueBytes) EmitLowered(emit, sv);
-      if (text_field) {
-        // An emitter that keeps a set (the store's token index) may say that the text's tokens
-        // are already among those it has (the record's raw text holds the message).
-        if constexpr (requires { emit.HasTextTokensOf(sv); }) {
-          if (emit.HasTextTokensOf(sv)) break;
-        }
-        TextTokens(sv, emit);
-      }
+      StringValueTokens(std::string_view(s.data(), s.size()), text_field, emit);
       break;
     }
     case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_: {
-      // IsIndexedInteger of the value as a double; integers are decided without the
-      // conversion (to_number's error_code path cost more than the rest of the token): one
-      // below 10,000 in magnitude converts exactly, and one at or above it is not indexed
-      // whatever its rounding.
-      int64_t n = 0;
-      bool indexed;
-      if (v.is_int64()) {
-        n = v.get_int64();
-        indexed = n > -10000 && n < 10000;
-      } else if (v.is_uint64()) {
-        indexed = v.get_uint64() < 10000;
-        n = static_cast<int64_t>(v.get_uint64() % 10000);
-      } else {
-        const double d = v.get_double();
-        indexed = IsIndexedInteger(d);
-        if (indexed) n = static_cast<int64_t>(d);
-      }
-      if (indexed) {
-        char buf[32];
-        auto r = std::to_chars(buf, buf + sizeof buf, n);
-        emit(std::string_view(buf, r.ptr - buf));
-      }
+      Int64Tokens(v.get_int64(), emit);
       break;
-    }
+    case boost::json::kind::uint64:
+      Uint64Tokens(v.get_uint64(), emit);
+      break;
+    case boost::json::kind::double_:
+      DoubleTokens(v.get_double(), emit);
+      break;
     case boost::json::kind::bool_:
-      emit(std::string_view(v.get_bool() ? "true" : "false"));
+      BoolTokens(v.get_bool(), emit);
       break;
     case boost::json::kind::array:
       for (const auto& e : v.get_array()) {
@@ -490,21 +507,28 @@ void ValueTokens(const boost::json::value& v, bool text_field, int depth, Emit& 
   }
 }
 
+// The per-key rules of a field walk: true when the member `key` of an object at `depth` whose
+// own key is `parent` is not indexed; else *text_field says whether its strings are text.
+// Depth-0 keys decide by IsUnindexedField / IsTextField (a dotted key is one key), depth-1 keys
+// under "event" and "error" too.
+inline bool IsUnindexedKey(std::string_view key, std::string_view parent, int depth,
+                           bool* text_field) {
+  if (depth == 0) {
+    *text_field = IsTextField(key);
+    return IsUnindexedField(key);
+  }
+  if (depth == 1 && parent == "event") return key == "ingested";
+  if (depth == 1 && parent == "error") *text_field = key == "message";
+  return false;
+}
+
 // The field part of ForEachRecordToken (call with parent "" and depth 0).
 template <typename Emit>
 void ObjectTokens(const boost::json::object& obj, std::string_view parent, int depth, Emit& emit) {
   for (const auto& kv : obj) {
     const std::string_view key = kv.key();
-    bool unindexed = false, text_field = false;
-    if (depth == 0) {
-      unindexed = IsUnindexedField(key);
-      text_field = IsTextField(key);
-    } else if (depth == 1 && parent == "event") {
-      unindexed = key == "ingested";
-    } else if (depth == 1 && parent == "error") {
-      text_field = key == "message";
-    }
-    if (unindexed) continue;
+    bool text_field = false;
+    if (IsUnindexedKey(key, parent, depth, &text_field)) continue;
     if (const auto* child = kv.value().if_object()) {
       // Bounded: JSON parsed by Boost.JSON is at most 32 levels deep by default; the fields
       // of a Record are built by the parsers. Deeper objects are not indexed (nor searchable
