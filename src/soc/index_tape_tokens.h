@@ -50,7 +50,7 @@ namespace seccloud::soc::index_tokens {
 // PendingFields is read here member by member: a member added to it (an overlay of values set
 // after Normalize, say) must be taken into account by this walk — the size check makes the
 // build say so.
-static_assert(sizeof(PendingFields) == 120,
+static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 120,
               "PendingFields changed: PendingFieldTokens (index_tape_tokens.h) must follow it");
 
 // Objects with more members than this are walked as a tree (the duplicate check is quadratic).
@@ -73,27 +73,32 @@ inline uint64_t KeySignature(std::string_view k) {
   return (w << 8) ^ static_cast<uint64_t>(k.size());
 }
 
-// False when the object has more than kMaxTapeWalkMembers members.
+// False when the object has more than kMaxTapeWalkMembers members. A key seen before is found
+// by a 256-bit filter of the keys' signatures, so the exact comparison runs only on a filter hit
+// (most objects have none).
 inline bool CollectMembers(TapeSpan t, size_t obj, Members* m) {
   const TapeNode& o = t[obj];
   if (o.count > kMaxTapeWalkMembers) return false;
   uint64_t sig[kMaxTapeWalkMembers];
+  uint64_t seen[4] = {0, 0, 0, 0};
   size_t n = 0;
   for (size_t i = obj + 1; i < o.end; i = t[i].end) {
+    const std::string_view key = t[i].key();
+    const uint64_t g = KeySignature(key);
+    const unsigned h = static_cast<unsigned>((g * 0x9E3779B97F4A7C15ULL) >> 56);
+    if ((seen[h / 64] >> (h % 64) & 1) != 0) {
+      // Every earlier member with this key is shadowed by this one.
+      for (size_t a = 0; a < n; ++a) {
+        if (sig[a] == g && t[m->at[a]].key() == key) m->shadowed[a] = true;
+      }
+    }
+    seen[h / 64] |= uint64_t{1} << (h % 64);
     m->at[n] = static_cast<uint32_t>(i);
     m->shadowed[n] = false;
-    sig[n] = KeySignature(t[i].key());
+    sig[n] = g;
     ++n;
   }
   m->n = n;
-  for (size_t a = 0; a + 1 < n; ++a) {
-    for (size_t b = a + 1; b < n; ++b) {
-      if (sig[a] == sig[b] && t[m->at[a]].key() == t[m->at[b]].key()) {
-        m->shadowed[a] = true;
-        break;
-      }
-    }
-  }
   return true;
 }
 
@@ -119,29 +124,34 @@ struct Drops {
   }
 };
 
-inline bool EraseAllForms(TapeSpan t, const Members& m, std::string_view path, Drops* d);
-
-// internal::EraseAllForms(object at obj, path) on the tree, as drops. False: too wide an object.
-inline bool EraseAllForms(TapeSpan t, size_t obj, std::string_view path, Drops* d) {
-  if (path.empty()) return true;
-  Members m;
-  if (!CollectMembers(t, obj, &m)) return false;
-  return EraseAllForms(t, m, path, d);
-}
-
-// The same over an object's members already collected.
-inline bool EraseAllForms(TapeSpan t, const Members& m, std::string_view path, Drops* d) {
-  if (path.empty()) return true;
+// internal::EraseAllForms(object, path) on the tree for each of paths[0, np) (at most
+// kMaxErasePaths), as drops; m: the object's members. None of the paths FinishFields erases is a
+// dotted prefix of another, so erasing them one after the other (as FinishFields does) or
+// together erases the same members; together, each object on the way is collected once. False:
+// too wide an object.
+inline constexpr size_t kMaxErasePaths = 8;
+inline bool EraseAllForms(TapeSpan t, const Members& m, const std::string_view* paths, size_t np,
+                          Drops* d) {
   for (size_t j = 0; j < m.n; ++j) {
     if (m.shadowed[j]) continue;
     const size_t i = m.at[j];
     const std::string_view k = t[i].key();
-    if (k.size() > path.size() || (!k.empty() && k[0] != path[0])) continue;
-    if (k.size() == path.size()) {
-      if (k == path) d->Add(i);
-    } else if (path[k.size()] == '.' && path.substr(0, k.size()) == k &&
-               t[i].kind == TapeKind::kObject) {
-      if (!EraseAllForms(t, i, path.substr(k.size() + 1), d)) return false;
+    std::string_view below[kMaxErasePaths];
+    size_t nb = 0;
+    for (size_t q = 0; q < np; ++q) {
+      const std::string_view path = paths[q];
+      if (path.empty()) continue;
+      if (k.size() > path.size() || (!k.empty() && k[0] != path[0])) continue;
+      if (k.size() == path.size()) {
+        if (k == path) d->Add(i);
+      } else if (path[k.size()] == '.' && path.substr(0, k.size()) == k &&
+                 t[i].kind == TapeKind::kObject) {
+        below[nb++] = path.substr(k.size() + 1);
+      }
+    }
+    if (nb != 0) {
+      Members c;
+      if (!CollectMembers(t, i, &c) || !EraseAllForms(t, c, below, nb, d)) return false;
     }
   }
   return true;
@@ -288,20 +298,36 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
   Members root;
   if (!CollectMembers(t, 0, &root)) return false;
   Drops d;
-  // FinishFields: the reserved paths in every form, then tenant.id (parse.cc).
-  for (std::string_view path :
-       {"@timestamp", "event.ingested", "event.dataset", "seccloud.soc.source",
-        "seccloud.soc.format", "seccloud.soc.peer", "seccloud.soc.parse_error"}) {
-    if (!EraseAllForms(t, root, path, &d)) return false;
+  // FinishFields: the reserved paths in every form, and tenant.id (parse.cc).
+  std::string_view erase[kMaxErasePaths] = {
+      "@timestamp",          "event.ingested",    "event.dataset",
+      "seccloud.soc.source", "seccloud.soc.format", "seccloud.soc.peer",
+      "seccloud.soc.parse_error"};
+  size_t n_erase = 7;
+  if (p.format != Format::kSeccloudEvent || !p.tenant.empty()) erase[n_erase++] = "tenant.id";
+  if (!EraseAllForms(t, root, erase, n_erase, &d)) return false;
+  // Canonical addresses: what FindField finds, rewritten when FinishFields would. FindField
+  // looks only at root keys that are the path's first segment or the path itself: the paths
+  // no root key begins with are not looked up.
+  static constexpr std::string_view kAddressPaths[6] = {
+      "source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"};
+  unsigned candidates = 0;
+  for (size_t j = 0; j < root.n; ++j) {
+    const std::string_view k = t[root.at[j]].key();
+    if (k.empty()) continue;
+    for (unsigned q = 0; q < 6; ++q) {
+      const std::string_view head = kAddressPaths[q].substr(0, kAddressPaths[q].find('.'));
+      if (k[0] == head[0] && k.size() >= head.size() && k.substr(0, head.size()) == head &&
+          (k.size() == head.size() || k[head.size()] == '.')) {
+        candidates |= 1u << q;
+      }
+    }
   }
-  if (p.format != Format::kSeccloudEvent || !p.tenant.empty()) {
-    if (!EraseAllForms(t, root, "tenant.id", &d)) return false;
-  }
-  // Canonical addresses: what FindField finds, rewritten when FinishFields would.
   std::string canonical[6];
   size_t canonical_n = 0;
-  for (std::string_view path :
-       {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"}) {
+  for (unsigned q = 0; q < 6; ++q) {
+    if ((candidates >> q & 1) == 0) continue;
+    const std::string_view path = kAddressPaths[q];
     const TapeNode* v = FindInTape(t, path);
     if (v == nullptr || v->kind != TapeKind::kString) continue;
     const std::string_view text = v->str();
@@ -309,7 +335,7 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
     auto ip = IpAddress::Parse(text);
     if (!ip || ip->is_v4()) continue;
     if (ip->Unmapped().ToString() == text) continue;
-    if (!EraseAllForms(t, root, path, &d)) return false;
+    if (!EraseAllForms(t, root, &path, 1, &d)) return false;
     // PutIp (which parses the same text again, brackets and zone cut) sets the path: its first
     // segment becomes an object.
     if (auto set = PutIpText(text)) {
