@@ -66,11 +66,12 @@ struct Members {
   size_t n = 0;
 };
 
-// A key's first bytes and size in one word, for the pairwise duplicate check.
+// A key's size, first and last bytes in one word: equal keys have equal signatures.
 inline uint64_t KeySignature(std::string_view k) {
-  uint64_t w = 0;
-  if (!k.empty()) std::memcpy(&w, k.data(), k.size() < 7 ? k.size() : 7);
-  return (w << 8) ^ static_cast<uint64_t>(k.size());
+  if (k.empty()) return 0;
+  return (static_cast<uint64_t>(k.size()) << 16) |
+         (uint64_t{static_cast<unsigned char>(k.front())} << 8) |
+         static_cast<unsigned char>(k.back());
 }
 
 // False when the object has more than kMaxTapeWalkMembers members. A key seen before is found
@@ -136,6 +137,10 @@ inline bool EraseAllForms(TapeSpan t, const Members& m, const std::string_view* 
     if (m.shadowed[j]) continue;
     const size_t i = m.at[j];
     const std::string_view k = t[i].key();
+    // Most keys begin with a byte no path begins with.
+    bool maybe = k.empty();
+    for (size_t q = 0; q < np && !maybe; ++q) maybe = !paths[q].empty() && paths[q][0] == k[0];
+    if (!maybe) continue;
     std::string_view below[kMaxErasePaths];
     size_t nb = 0;
     for (size_t q = 0; q < np; ++q) {
@@ -311,12 +316,16 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
   // no root key begins with are not looked up.
   static constexpr std::string_view kAddressPaths[6] = {
       "source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"};
+  static constexpr std::string_view kAddressHeads[6] = {"source", "destination", "client",
+                                                        "server", "host",        "related"};
   unsigned candidates = 0;
   for (size_t j = 0; j < root.n; ++j) {
     const std::string_view k = t[root.at[j]].key();
-    if (k.empty()) continue;
+    if (k.size() < 4) continue;
+    const char c = k[0];
+    if (c != 's' && c != 'd' && c != 'c' && c != 'h' && c != 'r') continue;
     for (unsigned q = 0; q < 6; ++q) {
-      const std::string_view head = kAddressPaths[q].substr(0, kAddressPaths[q].find('.'));
+      const std::string_view head = kAddressHeads[q];
       if (k[0] == head[0] && k.size() >= head.size() && k.substr(0, head.size()) == head &&
           (k.size() == head.size() || k[head.size()] == '.')) {
         candidates |= 1u << q;
