@@ -304,7 +304,7 @@ TEST(IndexTapeTokensTest, BenchSetLines) {
     std::string line;
     size_t n = 0;
     while (std::getline(in, line)) {
-      // Two metadata variants per line, in turn (every variant is in the other tests).
+      // One metadata variant per line, in turn (all of them on every line in the other tests).
       const size_t m = n++ % std::size(kMetas);
       CheckAll(f.format, line, &c, m, m + 1);
     }
