@@ -37,6 +37,7 @@
 #include <tuple>
 #include <unordered_set>
 
+#include "soc/index_tape_tokens.h"
 #include "soc/index_tokens.h"
 #include "soc/ordered_pipeline.h"
 #include "soc/query_internal.h"
@@ -132,8 +133,11 @@ struct WriteTokenHashes {
   void Padded(const char* p, size_t n) { *next++ = TokenHashPadded(p, n); }
 };
 
-// Appends RecordTokens(r.raw, r.fields)'s token hashes to *out, in its order: the raw text's
-// first (into a buffer, then appended whole), then the fields'.
+// Appends RecordTokens(r.raw, r.fields)'s token hashes to *out: the raw text's first (into a
+// buffer, then appended whole), then the fields'. A record whose fields are pending (a kept field
+// tape) has its field tokens taken from the tape and the metadata Normalize set
+// (index_tape_tokens.h) without building the tree: the same multiset of hashes in another order,
+// which the Bloom filter (a set, checked for fullness between records) cannot tell apart.
 void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
   // TextTokens emits at most two tokens per word (the word, and a dotted quad ending at it),
   // and a word with the byte that ends it takes two bytes or more (the last word: one or more).
@@ -150,6 +154,11 @@ void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
   index_tokens::TextTokens(r.raw, text);
   out->insert(out->end(), buf, text.next);
   AppendTokenHashes add{out, r.raw};
+  if (const PendingFields* p = r.pending_fields(); p != nullptr) {
+    const size_t at = out->size();
+    if (index_tokens::PendingFieldTokens(*p, add)) return;
+    out->resize(at);  // a shape the tape walk leaves to the tree
+  }
   index_tokens::ObjectTokens(r.fields(), "", 0, add);
 }
 
@@ -990,11 +999,21 @@ void EmbeddedStore::Index(Partition* p, const Record& r, std::string_view datase
 }
 
 void EmbeddedStore::Prepare(const Record& record, PreparedBatch* out) const {
-  if (record.fields().empty()) out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
+  // Pending fields (a kept tape) always get the metadata: never empty, and not built here.
+  const PendingFields* pending = record.pending_fields();
+  if (pending == nullptr && record.fields().empty()) {
+    out->without_fields.push_back(static_cast<uint32_t>(out->ends.size()));
+  }
   AppendRecordTokenHashes(record, &out->hashes);
   out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
   // Looked for among the last few only, so a batch of all different datasets stays linear.
-  const std::string_view dataset = DatasetOf(record);
+  std::string_view dataset;
+  if (pending != nullptr && index_tokens::PendingDatasetOf(*pending, &dataset)) {
+    // event.dataset as FinishFields sets it, with DatasetOf's bound.
+    if (dataset.size() > kMaxDatasetBytes) dataset = {};
+  } else {
+    dataset = DatasetOf(record);
+  }
   const size_t n = out->datasets.size();
   size_t at = n;
   for (size_t k = n; k > 0 && k + 8 > n; --k) {

@@ -1,0 +1,385 @@
+#pragma once
+// The store's field index tokens of a record whose fields are still pending (record.h: Normalize
+// kept the line's field tape instead of building the tree): the tokens index_tokens::ObjectTokens
+// would give on the tree Record::fields() builds — TapeToValue, then internal::FinishFields —
+// taken from the tape and FinishFields' arguments without building that tree (R18, issue 5;
+// README.md "Flat field table — migration plan", step 2, the store's Prepare).
+//
+// What FinishFields does to a kept tape's tree (a seccloud event or a JSON line; never pruned,
+// never sanitised: parse_internal.h, PendingFields), and what the walk makes of it:
+// - Duplicate keys: the tree keeps the last one's value (in the first one's place). The walk
+//   skips every member whose key occurs again later in its object.
+// - EraseAllForms of the reserved paths (@timestamp, event.ingested, event.dataset,
+//   seccloud.soc.{source,format,peer,parse_error}, and tenant.id unless a spool line came without
+//   a tenant): the same recursion over the tape (exact key, or a dotted prefix whose value is an
+//   object) marks the members it would erase; the walk skips them.
+// - Canonical addresses (source.ip … related.ip): FindInTape chooses the node FindField chooses
+//   (the erasures above touch none of these paths); when FinishFields would rewrite it, its forms
+//   are marked erased and the canonical text (PutIp's) is emitted as the tree's new leaf.
+// - PathParent replaces a non-object in the way of a path it sets by an empty object: the root's
+//   "event" and "seccloud" (always set), "seccloud"."soc", "tenant" (when the record has a
+//   tenant) and an address path's first segment (when rewritten) are marked dropped when they
+//   hold a non-object (a null holds no token either way).
+// - The values set (event.dataset, seccloud.soc.source/format/peer, tenant.id; @timestamp and
+//   event.ingested are unindexed) are emitted as ValueTokens emits them at their depth.
+// The Bloom filter that takes these hashes is a set, checked for fullness between records
+// (store_embedded.cc), so only the record's set of hashes matters; the walk gives the same
+// multiset as the tree walk, in another order (index_tape_tokens_test.cc compares them).
+//
+// The walk answers false (nothing decided; the caller truncates what it emitted and walks the
+// tree) for a format FinishFields treats otherwise, metadata strings that PutString would
+// sanitise, an object of more than kMaxTapeWalkMembers members or more erased members than it
+// tracks: each is decided by the record alone, and the tree walk is always right.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/ip.h"
+#include "core/text.h"
+#include "soc/field_tape.h"
+#include "soc/index_tokens.h"
+#include "soc/parse_internal.h"  // PendingFields (read only)
+#include "soc/record.h"
+
+namespace seccloud::soc::index_tokens {
+
+// PendingFields is read here member by member: a member added to it (an overlay of values set
+// after Normalize, say) must be taken into account by this walk — the size check makes the
+// build say so.
+static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 120,
+              "PendingFields changed: PendingFieldTokens (index_tape_tokens.h) must follow it");
+
+// Objects with more members than this are walked as a tree (the duplicate check is quadratic).
+inline constexpr size_t kMaxTapeWalkMembers = 64;
+
+namespace tape_walk {
+
+// The live members of one tape object: its members' node indices and whether a later member
+// has the same key (then the tree holds that one's value, not this one's).
+struct Members {
+  uint32_t at[kMaxTapeWalkMembers];
+  bool shadowed[kMaxTapeWalkMembers];
+  size_t n = 0;
+};
+
+// A key's size, first and last bytes in one word: equal keys have equal signatures.
+inline uint64_t KeySignature(std::string_view k) {
+  if (k.empty()) return 0;
+  return (static_cast<uint64_t>(k.size()) << 16) |
+         (uint64_t{static_cast<unsigned char>(k.front())} << 8) |
+         static_cast<unsigned char>(k.back());
+}
+
+// False when the object has more than kMaxTapeWalkMembers members. A key seen before is found
+// by a 256-bit filter of the keys' signatures, so the exact comparison runs only on a filter hit
+// (most objects have none).
+inline bool CollectMembers(TapeSpan t, size_t obj, Members* m) {
+  const TapeNode& o = t[obj];
+  if (o.count > kMaxTapeWalkMembers) return false;
+  uint64_t sig[kMaxTapeWalkMembers];
+  uint64_t seen[4] = {0, 0, 0, 0};
+  size_t n = 0;
+  for (size_t i = obj + 1; i < o.end; i = t[i].end) {
+    const std::string_view key = t[i].key();
+    const uint64_t g = KeySignature(key);
+    const unsigned h = static_cast<unsigned>((g * 0x9E3779B97F4A7C15ULL) >> 56);
+    if ((seen[h / 64] >> (h % 64) & 1) != 0) {
+      // Every earlier member with this key is shadowed by this one.
+      for (size_t a = 0; a < n; ++a) {
+        if (sig[a] == g && t[m->at[a]].key() == key) m->shadowed[a] = true;
+      }
+    }
+    seen[h / 64] |= uint64_t{1} << (h % 64);
+    m->at[n] = static_cast<uint32_t>(i);
+    m->shadowed[n] = false;
+    sig[n] = g;
+    ++n;
+  }
+  m->n = n;
+  return true;
+}
+
+// Tape nodes the finished tree does not hold (erased, or replaced by PathParent), few per
+// record: every one sits at depth 0 to 2 on a reserved or address path.
+struct Drops {
+  static constexpr size_t kMax = 48;
+  uint32_t at[kMax];
+  size_t n = 0;
+  bool overflow = false;
+  void Add(size_t i) {
+    if (n < kMax) {
+      at[n++] = static_cast<uint32_t>(i);
+    } else {
+      overflow = true;
+    }
+  }
+  bool Has(size_t i) const {
+    for (size_t k = 0; k < n; ++k) {
+      if (at[k] == i) return true;
+    }
+    return false;
+  }
+};
+
+// internal::EraseAllForms(object, path) on the tree for each of paths[0, np) (at most
+// kMaxErasePaths), as drops; m: the object's members. None of the paths FinishFields erases is a
+// dotted prefix of another, so erasing them one after the other (as FinishFields does) or
+// together erases the same members; together, each object on the way is collected once. False:
+// too wide an object.
+inline constexpr size_t kMaxErasePaths = 8;
+inline bool EraseAllForms(TapeSpan t, const Members& m, const std::string_view* paths, size_t np,
+                          Drops* d) {
+  for (size_t j = 0; j < m.n; ++j) {
+    if (m.shadowed[j]) continue;
+    const size_t i = m.at[j];
+    const std::string_view k = t[i].key();
+    // Most keys begin with a byte no path begins with.
+    bool maybe = k.empty();
+    for (size_t q = 0; q < np && !maybe; ++q) maybe = !paths[q].empty() && paths[q][0] == k[0];
+    if (!maybe) continue;
+    std::string_view below[kMaxErasePaths];
+    size_t nb = 0;
+    for (size_t q = 0; q < np; ++q) {
+      const std::string_view path = paths[q];
+      if (path.empty()) continue;
+      if (k.size() > path.size() || (!k.empty() && k[0] != path[0])) continue;
+      if (k.size() == path.size()) {
+        if (k == path) d->Add(i);
+      } else if (path[k.size()] == '.' && path.substr(0, k.size()) == k &&
+                 t[i].kind == TapeKind::kObject) {
+        below[nb++] = path.substr(k.size() + 1);
+      }
+    }
+    if (nb != 0) {
+      Members c;
+      if (!CollectMembers(t, i, &c) || !EraseAllForms(t, c, below, nb, d)) return false;
+    }
+  }
+  return true;
+}
+
+// The live member of the object at obj with exactly this key (the last of its duplicates), or
+// 0 (no member is node 0).
+inline size_t LiveMember(TapeSpan t, size_t obj, std::string_view key) {
+  size_t found = 0;
+  for (size_t i = obj + 1; i < t[obj].end; i = t[i].end) {
+    if (t[i].key() == key) found = i;
+  }
+  return found;
+}
+
+// PathParent's replacement of a non-object member `key` of the object at obj: the member's value
+// is dropped (a null holds no token). Returns the member when it stays an object, else 0.
+inline size_t ReplaceNonObject(TapeSpan t, size_t obj, std::string_view key, Drops* d) {
+  const size_t i = LiveMember(t, obj, key);
+  if (i == 0) return 0;
+  if (t[i].kind == TapeKind::kObject) return i;
+  if (t[i].kind != TapeKind::kNull) d->Add(i);
+  return 0;
+}
+
+// The text PutIp sets for `text`, or nullopt when it sets nothing.
+inline std::optional<std::string> PutIpText(std::string_view text) {
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  if (size_t pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
+  auto ip = IpAddress::Parse(text);
+  if (!ip) return std::nullopt;
+  if (ip->is_v4()) return std::string(text);
+  return ip->Unmapped().ToString();
+}
+
+inline bool Utf8(std::string_view s) { return internal::IsAscii(s) || IsValidUtf8(s); }
+
+template <typename Emit>
+bool ObjectTokens(TapeSpan t, size_t obj, std::string_view parent, int depth, const Drops& d,
+                  Emit& emit);
+
+// ValueTokens on the tape's node i.
+template <typename Emit>
+bool ValueTokens(TapeSpan t, size_t i, bool text_field, int depth, const Drops& d, Emit& emit) {
+  const TapeNode& v = t[i];
+  switch (v.kind) {
+    case TapeKind::kString:
+      StringValueTokens(v.str(), text_field, emit);
+      return true;
+    case TapeKind::kInt64:
+      Int64Tokens(v.i64, emit);
+      return true;
+    case TapeKind::kUint64:
+      Uint64Tokens(v.u64, emit);
+      return true;
+    case TapeKind::kDouble:
+      DoubleTokens(v.dbl, emit);
+      return true;
+    case TapeKind::kBool:
+      BoolTokens(v.boolean, emit);
+      return true;
+    case TapeKind::kArray:
+      for (size_t e = i + 1; e < v.end; e = t[e].end) {
+        if (t[e].kind == TapeKind::kObject) {
+          if (depth < 16 && !ObjectTokens(t, e, "", depth + 1, d, emit)) return false;
+        } else if (t[e].kind != TapeKind::kArray) {
+          ValueTokens(t, e, text_field, depth, d, emit);
+        }
+      }
+      return true;
+    case TapeKind::kObject:
+    case TapeKind::kNull:
+      return true;
+  }
+  return true;
+}
+
+// index_tokens::ObjectTokens on the tree's object whose members are m: the live ones, less the
+// drops.
+template <typename Emit>
+bool MemberTokens(TapeSpan t, const Members& m, std::string_view parent, int depth,
+                  const Drops& d, Emit& emit) {
+  for (size_t j = 0; j < m.n; ++j) {
+    if (m.shadowed[j]) continue;
+    const size_t i = m.at[j];
+    // Drops are members of objects at depth 0 to 2 (never inside arrays: array members have no
+    // key there), so only those are looked up.
+    if (depth <= 2 && d.n != 0 && d.Has(i)) continue;
+    const std::string_view key = t[i].key();
+    bool text_field = false;
+    if (IsUnindexedKey(key, parent, depth, &text_field)) continue;
+    if (t[i].kind == TapeKind::kObject) {
+      if (depth < 16 && !ObjectTokens(t, i, key, depth + 1, d, emit)) return false;
+      continue;
+    }
+    if (!ValueTokens(t, i, text_field, depth, d, emit)) return false;
+  }
+  return true;
+}
+
+// index_tokens::ObjectTokens on the tree's object at obj.
+template <typename Emit>
+bool ObjectTokens(TapeSpan t, size_t obj, std::string_view parent, int depth, const Drops& d,
+                  Emit& emit) {
+  Members m;
+  if (!CollectMembers(t, obj, &m)) return false;
+  return MemberTokens(t, m, parent, depth, d, emit);
+}
+
+}  // namespace tape_walk
+
+// Whether PendingFieldTokens decides this record's shape at all (else it answers false at once).
+inline bool PendingFieldsWalkable(const PendingFields& p) {
+  return (p.format == Format::kSeccloudEvent || p.format == Format::kJson) && !p.tape.empty() &&
+         p.tape[0].kind == TapeKind::kObject;
+}
+
+// event.dataset as FinishFields sets it on a pending record: true with *out set (viewing p or a
+// constant), or false when the record is not one the walk knows (PendingFieldsWalkable) or its
+// dataset is not valid UTF-8 (PutString would sanitise it).
+inline bool PendingDatasetOf(const PendingFields& p, std::string_view* out) {
+  if (!PendingFieldsWalkable(p)) return false;
+  if (!p.dataset.empty()) {
+    if (!tape_walk::Utf8(p.dataset)) return false;
+    *out = p.dataset;
+  } else {
+    *out = p.format == Format::kSeccloudEvent ? "seccloud.event" : "json";
+  }
+  return true;
+}
+
+// Emits ObjectTokens(the tree Record::fields() would build from p, "", 0)'s tokens (the same
+// multiset, another order) and returns true; or returns false when it cannot decide (see the
+// top of the file), having emitted some tokens or none — the caller drops them and walks the
+// tree.
+template <typename Emit>
+bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
+  using namespace tape_walk;
+  std::string_view dataset;
+  if (!PendingDatasetOf(p, &dataset) || !Utf8(p.source) || !Utf8(p.tenant)) return false;
+  const TapeSpan t = p.tape;
+  Members root;
+  if (!CollectMembers(t, 0, &root)) return false;
+  Drops d;
+  // FinishFields: the reserved paths in every form, and tenant.id (parse.cc).
+  std::string_view erase[kMaxErasePaths] = {
+      "@timestamp",          "event.ingested",    "event.dataset",
+      "seccloud.soc.source", "seccloud.soc.format", "seccloud.soc.peer",
+      "seccloud.soc.parse_error"};
+  size_t n_erase = 7;
+  if (p.format != Format::kSeccloudEvent || !p.tenant.empty()) erase[n_erase++] = "tenant.id";
+  if (!EraseAllForms(t, root, erase, n_erase, &d)) return false;
+  // Canonical addresses: what FindField finds, rewritten when FinishFields would. FindField
+  // looks only at root keys that are the path's first segment or the path itself: the paths
+  // no root key begins with are not looked up.
+  static constexpr std::string_view kAddressPaths[6] = {
+      "source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"};
+  static constexpr std::string_view kAddressHeads[6] = {"source", "destination", "client",
+                                                        "server", "host",        "related"};
+  unsigned candidates = 0;
+  for (size_t j = 0; j < root.n; ++j) {
+    const std::string_view k = t[root.at[j]].key();
+    if (k.size() < 4) continue;
+    const char c = k[0];
+    if (c != 's' && c != 'd' && c != 'c' && c != 'h' && c != 'r') continue;
+    for (unsigned q = 0; q < 6; ++q) {
+      const std::string_view head = kAddressHeads[q];
+      if (k[0] == head[0] && k.size() >= head.size() && k.substr(0, head.size()) == head &&
+          (k.size() == head.size() || k[head.size()] == '.')) {
+        candidates |= 1u << q;
+      }
+    }
+  }
+  std::string canonical[6];
+  size_t canonical_n = 0;
+  for (unsigned q = 0; q < 6; ++q) {
+    if ((candidates >> q & 1) == 0) continue;
+    const std::string_view path = kAddressPaths[q];
+    const TapeNode* v = FindInTape(t, path);
+    if (v == nullptr || v->kind != TapeKind::kString) continue;
+    const std::string_view text = v->str();
+    if (text.find(':') == std::string_view::npos) continue;
+    auto ip = IpAddress::Parse(text);
+    if (!ip || ip->is_v4()) continue;
+    if (ip->Unmapped().ToString() == text) continue;
+    if (!EraseAllForms(t, root, &path, 1, &d)) return false;
+    // PutIp (which parses the same text again, brackets and zone cut) sets the path: its first
+    // segment becomes an object.
+    if (auto set = PutIpText(text)) {
+      ReplaceNonObject(t, 0, path.substr(0, path.find('.')), &d);
+      canonical[canonical_n++] = std::move(*set);
+    }
+  }
+  // PathParent's walks: event.dataset and event.ingested, seccloud.soc.*, tenant.id.
+  ReplaceNonObject(t, 0, "event", &d);
+  if (const size_t seccloud = ReplaceNonObject(t, 0, "seccloud", &d); seccloud != 0) {
+    ReplaceNonObject(t, seccloud, "soc", &d);
+  }
+  if (!p.tenant.empty()) ReplaceNonObject(t, 0, "tenant", &d);
+  if (d.overflow) return false;
+  // The peer as PutMetadata sets it: PutIp's text, else the text as it is (PutString sanitises
+  // it: not walked here unless valid UTF-8).
+  std::optional<std::string> peer;
+  if (!p.peer.empty()) {
+    peer = PutIpText(p.peer);
+    if (!peer) {
+      if (!Utf8(p.peer)) return false;
+      peer.emplace(p.peer);
+    }
+  }
+
+  if (!MemberTokens(t, root, "", 0, d, emit)) return false;
+  // The values the tree gets (each at a depth and under a key without a rule of its own, but
+  // event.ingested's and @timestamp's, which are unindexed): strings, not text fields.
+  for (size_t k = 0; k < canonical_n; ++k) StringValueTokens(canonical[k], false, emit);
+  StringValueTokens(dataset, false, emit);
+  StringValueTokens(p.source, false, emit);
+  StringValueTokens(FormatName(p.format), false, emit);
+  if (!p.tenant.empty()) StringValueTokens(p.tenant, false, emit);
+  if (peer) StringValueTokens(*peer, false, emit);
+  return true;
+}
+
+}  // namespace seccloud::soc::index_tokens
