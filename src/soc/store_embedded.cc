@@ -1319,7 +1319,7 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     for (const uint32_t i : prepared->without_fields) normalized_here[i] = true;
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    if (records[i].fields().empty()) {
+    if (!records[i].fields_pending() && records[i].fields().empty()) {
       options_.normalize(records[i]);
       if (prepared != nullptr) normalized_here[i] = true;
     }
