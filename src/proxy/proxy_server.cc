@@ -1260,6 +1260,10 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
         if (p.get().body().size == kRelayChunk && !sr.is_header_done()) {
           // Nothing of the body yet, and the header not out: what the socket has now goes with
           // it; with nothing there the header goes alone before the wait.
+          // Not eager (the buffered parse above turned it on): a read that gave a whole chunk
+          // and its CRLF returns with it instead of reading on for the next chunk's size line —
+          // a streamed chunk was held until the origin's next one, and lost if none came.
+          p.eager(false);
           ec = co_await ReadSomeNow(in, in_buf, p);
           if (ec == asio::error::would_block) {
             ec = {};
@@ -1273,6 +1277,7 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
         }
         if (!ec && p.get().body().size == kRelayChunk && !p.is_done()) {
           Deadline(in, idle);
+          p.eager(false);  // as above: return with a chunk's bytes, do not wait for the next
           std::tie(ec, std::ignore) = co_await http::async_read_some(in, in_buf, p, kTuple);
         }
       }
@@ -2532,7 +2537,16 @@ class ClientSession {
     res.prepare_payload();
     log.response_bytes = res.body().size();
     Deadline(client, milliseconds(5000));
-    co_await http::async_write(client, res, kTuple);
+    auto [wec, wn] = co_await http::async_write(client, res, kTuple);
+    if (wec) {
+      // The client got nothing (a stalled upload's stream is closed by its timer before the
+      // page can go out): the event says so rather than a status nobody received.
+      log.status = 0;
+      log.response_bytes = 0;
+      const std::string why = "the " + std::to_string(status) +
+                              " page could not be written to the client: " + wec.message();
+      log.error = log.error.empty() ? why : log.error + "; " + why;
+    }
   }
 
   template <class Stream>

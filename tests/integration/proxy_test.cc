@@ -1154,6 +1154,67 @@ TEST_F(ProxyBigHeaderTest, AResponseHeaderThatComesAloneGoesOutAtOnce) {
   for (int i = 0; i < 2; ++i) ExpectStillServes();
 }
 
+// A streamed chunk that comes after a header that came alone, with its closing CRLF and nothing
+// more, goes out at once; and when the origin then closes, the client has it and the event counts
+// it. Before the review of proxy13 Beast's eager parse (left on by the buffered read) read on for
+// the next chunk's size line: the chunk waited for the origin's next one, was lost when none came,
+// and the event said the origin had sent nothing of the body.
+TEST_F(ProxyBigHeaderTest, AStreamedChunkAfterAHeaderAloneGoesOutAtOnce) {
+  ProxyFixture::StartProxy(Config());
+  {
+    SCOPED_TRACE("streamed");
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      std::this_thread::sleep_for(1s);
+      SendAll(fd, "5\r\nhello\r\n");
+      std::this_thread::sleep_for(3s);
+      SendAll(fd, "6\r\n world\r\n0\r\n\r\n");
+    }));
+    auto c = Raw();
+    const auto sent = std::chrono::steady_clock::now();
+    ASSERT_TRUE(
+        c->Send("GET " + SlowPeerUrl("/sse") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    // The origin answers ~0.3 s after the request, the chunk 1 s later; the next one 3 s after.
+    EXPECT_TRUE(c->WaitFor("hello", 2500ms))
+        << c->error() << " after " << c->pending().size() << " bytes: " << c->pending();
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, 3s) << "the chunk waited for the next one";
+    auto r = c->ReadResponse(false, 15s);
+    origin_thread_.join();
+    ASSERT_TRUE(r) << c->error();
+    EXPECT_EQ(r->result_int(), 200u);
+    EXPECT_EQ(r->body(), "hello world");
+    json::object e = EventFor(SlowPeerUrl("/sse"));
+    EXPECT_EQ(Str(e, "error.message"), "<absent>");
+  }
+  {
+    SCOPED_TRACE("cut after the chunk");
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      std::this_thread::sleep_for(1s);
+      SendAll(fd, "5\r\nhello\r\n");
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(
+        c->Send("GET " + SlowPeerUrl("/sse-cut") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    EXPECT_TRUE(c->WaitClosed(15s)) << c->error();
+    origin_thread_.join();
+    http::response_parser<http::string_body> p;
+    p.eager(true);
+    boost::system::error_code ec;
+    p.put(boost::asio::buffer(c->pending()), ec);
+    ASSERT_TRUE(p.is_header_done()) << ec.message() << " in: " << c->pending();
+    EXPECT_EQ(p.get().body(), "hello");
+    EXPECT_FALSE(p.is_done()) << "the response ended as if whole: " << c->pending();
+    json::object e = EventFor(SlowPeerUrl("/sse-cut"));
+    EXPECT_EQ(Str(e, "error.message"),
+              "reading the response body from the origin failed: the origin closed the connection "
+              "after 5 body bytes, before the chunked body's end");
+  }
+  for (int i = 0; i < 2; ++i) ExpectStillServes();
+}
+
 // An origin that sends the header and one chunk and closes: the client gets the header and the
 // chunk, then the connection is cut without the last chunk; the event says why (before
 // proxyfix12 the client got nothing at all and the event said 200 with no error).
