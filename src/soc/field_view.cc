@@ -245,43 +245,6 @@ void FieldView::Reset(const Record& r) {
   pending_ = p != nullptr && p->view_exact ? p : nullptr;
   built_ = 0;
   absent_ = 0;
-  root_segments_built_ = false;
-}
-
-namespace {
-
-// The filter bit of a first segment (not empty): its length and end bytes.
-unsigned RootSegmentBit(std::string_view segment) {
-  const auto* b = reinterpret_cast<const unsigned char*>(segment.data());
-  return (b[0] * 131u + b[segment.size() - 1] * 31u + static_cast<unsigned>(segment.size())) & 255u;
-}
-
-}  // namespace
-
-FieldRef FieldView::TapeFind(std::string_view path) {
-  const TapeSpan tape = pending_->tape;
-  if (!root_segments_built_) {
-    root_segments_[0] = root_segments_[1] = root_segments_[2] = root_segments_[3] = 0;
-    if (!tape.empty() && tape[0].kind == TapeKind::kObject) {
-      for (size_t i = 1; i < tape[0].end; i = tape[i].end) {
-        const std::string_view k = FirstSegment(tape[i].key());
-        if (k.empty()) {
-          // An empty first segment ("" or ".x") cannot be filtered by its bytes: no filter.
-          root_segments_[0] = root_segments_[1] = root_segments_[2] = root_segments_[3] = ~0ull;
-          break;
-        }
-        const unsigned bit = RootSegmentBit(k);
-        root_segments_[bit >> 6] |= uint64_t{1} << (bit & 63);
-      }
-    }
-    root_segments_built_ = true;
-  }
-  const std::string_view first = FirstSegment(path);
-  if (!first.empty()) {
-    const unsigned bit = RootSegmentBit(first);
-    if ((root_segments_[bit >> 6] >> (bit & 63) & 1) == 0) return FieldRef::Tape(tape, nullptr);
-  }
-  return FieldRef::Tape(tape, FindInTape(tape, path));
 }
 
 TapeSpan FieldView::tape() const { return pending_ != nullptr ? pending_->tape : TapeSpan(); }
@@ -382,7 +345,7 @@ FieldRef FieldView::Find(std::string_view path) {
   const size_t dot = path.find('.');
   const int root = RootIndex(path.substr(0, dot));
   // Untouched by the finishing step (TapeViewExact: no root key spells a touched path).
-  if (root < 0) return TapeFind(path);
+  if (root < 0) return FieldRef::Tape(p.tape, FindInTape(p.tape, path));
   const bool whole = dot == std::string_view::npos;
   const std::string_view rest = whole ? kNone : path.substr(dot + 1);
   const std::string_view s1 = FirstSegment(rest);
@@ -433,7 +396,7 @@ FieldRef FieldView::Find(std::string_view path) {
       }
       break;
   }
-  return TapeFind(path);
+  return FieldRef::Tape(p.tape, FindInTape(p.tape, path));
 }
 
 }  // namespace seccloud::soc

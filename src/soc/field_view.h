@@ -120,10 +120,6 @@ class FieldView {
 
  private:
   FieldRef FromTree(std::string_view path);
-  // FindInTape(tape, path), after a filter of the root keys' first segments: a root key that is
-  // `path` or a dotted prefix of it has `path`'s first segment as its own, so a segment the filter
-  // has not seen is answered "absent" without a walk (most paths a reader asks are absent).
-  FieldRef TapeFind(std::string_view path);
   FieldRef Metadata(int slot);
   // What the finishing step does to a pending record's "<address root>.ip" (root: an index of
   // field_view.cc's kRoots).
@@ -136,10 +132,6 @@ class FieldView {
   // seccloud.soc.peer, tenant.id and the canonical text of source / destination / client / server /
   // host / related.ip.
   static constexpr int kSlots = 11;
-  // 256-bit filter of the pending tape's root keys' first segments (RootSegmentBit), built on
-  // the first TapeFind after Reset.
-  uint64_t root_segments_[4] = {};
-  bool root_segments_built_ = false;
   uint32_t built_ = 0;         // bit per slot: looked at
   uint32_t absent_ = 0;        // bit per slot: the finishing step leaves nothing there
   int address_state_[6] = {};  // by address root, once its slot is built
