@@ -150,8 +150,10 @@ class LogStore {
 
   // Optional per-record step between Normalize and Append: appends record's part to *out. Call
   // it right after normalising each record (then Append's indexing finds nothing cold), once
-  // per record, in the batch's order, and hand the batch to AppendPrepared. Thread-safe and
-  // stateless (a parse thread may call it). The default prepares nothing.
+  // per record, in the batch's order, and hand the batch to AppendPrepared. Stateless, and
+  // thread-safe for distinct records (a parse thread may call it): it may build the fields tree of
+  // a record whose fields are still pending (`Record::fields()`), which changes that record, so
+  // two threads must not prepare, or read, the same record at once. The default prepares nothing.
   virtual void Prepare(const Record& record, PreparedBatch* out) const {
     (void)record;
     out->ends.push_back(static_cast<uint32_t>(out->hashes.size()));
