@@ -141,7 +141,10 @@ void PutString(boost::json::object& fields, std::string_view path, std::string_v
 }
 
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value) {
-  SetPath(fields, path, value);
+  // Built in place, as PutString's strings: SetPath would build a value, move it in and destroy
+  // the moved-from one.
+  boost::json::object& parent = PathParent(fields, &path);
+  parent.insert_or_assign(boost::json::string_view(path.data(), path.size()), value);
 }
 
 void PutTime(boost::json::object& fields, std::string_view path, int64_t ms) {
@@ -194,14 +197,16 @@ bool PutIp(boost::json::object& fields, std::string_view path, std::string_view 
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text) {
   int64_t port = 0;
   if (text.empty() || text.size() > 5 || !ParseUint(text, &port) || port > 65535) return false;
-  SetPath(fields, path, port);
+  PutInt(fields, path, port);
   return true;
 }
 
 void PutCategory(boost::json::object& fields, std::string_view category) {
-  boost::json::array a(fields.storage());
-  a.emplace_back(category);
-  SetPath(fields, "event.category", std::move(a));
+  // The array built in place (a member set again keeps its place, as SetPath's would).
+  std::string_view path = "event.category";
+  boost::json::object& event = PathParent(fields, &path);
+  boost::json::value& v = event.insert_or_assign("category", nullptr).first->value();
+  v.emplace_array().emplace_back(boost::json::string_view(category.data(), category.size()));
 }
 
 // ---- scanning ----
