@@ -127,8 +127,12 @@ void Normalize(Record& r) {
       }
       internal::RecordAccess::KeepTape(r, scratch, line, a);
     } else {
-      if (const auto* d = FindField(p.fields, "event.dataset"); d != nullptr && d->is_string()) {
-        a.dataset = d->get_string();
+      // FinishFields reads the dataset only where it erases or prunes it (JSON-sourced formats,
+      // and EVE when long enough to prune): the lookup is skipped for the others.
+      if (FieldsComeFromJson(r.format) || (r.format == Format::kSuricataEve && may_exceed)) {
+        if (const auto* d = FindField(p.fields, "event.dataset"); d != nullptr && d->is_string()) {
+          a.dataset = d->get_string();
+        }
       }
       internal::FinishFields(p.fields, a);
       r.fields() = std::move(p.fields);

@@ -295,6 +295,34 @@ TEST(ParseEveTest, HttpTlsFileinfoFlow) {
   EXPECT_EQ(Str(r, "suricata.eve.anomaly.event"), "ipv4.trunc_pkt");
 }
 
+TEST(ParseEveTest, RootMembersInAnyOrderDuplicatesAndDecoys) {
+  // The root's members are found in one pass: any order, the last of a duplicate key (the one
+  // the parsed object keeps), keys of the same length that are not the mapped ones, and members
+  // of the wrong kind ignored as before.
+  const Record r = Parse(
+      Format::kSuricataEve,
+      R"({"flow":{"bytes_toserver":1,"bytes_toclient":2},"src_port":"80","dns":"not an object","hosts":"h2","tls":{"sni":"a.example"},"http":[1],"proto":"TCP","src_ip":"10.0.0.1","alert":5,"src_ip":"10.0.0.2","dest_ipx":"10.9.9.9","host":"sensor-1","dest_port":-1,"app_proto":"HTTP","in_iface":7,"community_id":"1:abc","fileinfo":{"size":12},"event_type":"flow","event_type2":"x","timestamp":"2024-02-08T12:30:45.000000+0000","dest_ip":"10.0.0.3"})");
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(r.time_ms, Ms("2024-02-08T12:30:45Z"));
+  EXPECT_EQ(Str(r, "event.dataset"), "ids.flow");
+  EXPECT_EQ(Str(r, "source.ip"), "10.0.0.2");
+  EXPECT_EQ(Str(r, "source.port"), "80");
+  EXPECT_EQ(Str(r, "destination.ip"), "10.0.0.3");
+  EXPECT_EQ(Str(r, "destination.port"), "<absent>");
+  EXPECT_EQ(Str(r, "network.transport"), "tcp");
+  EXPECT_EQ(Str(r, "network.protocol"), "http");
+  EXPECT_EQ(Str(r, "network.community_id"), "1:abc");
+  EXPECT_EQ(Str(r, "observer.hostname"), "sensor-1");
+  EXPECT_EQ(Str(r, "observer.ingress.interface.name"), "<absent>");
+  EXPECT_EQ(Str(r, "tls.client.server_name"), "a.example");
+  EXPECT_EQ(Str(r, "file.size"), "12");
+  EXPECT_EQ(Str(r, "network.bytes"), "3");
+  EXPECT_EQ(Str(r, "rule.name"), "<absent>");
+  EXPECT_EQ(Str(r, "dns.question.name"), "<absent>");
+  EXPECT_EQ(Str(r, "suricata.eve.hosts"), "h2");
+  EXPECT_EQ(Str(r, "suricata.eve.src_ip"), "10.0.0.2");
+}
+
 TEST(ParseEveTest, WithoutEventTypeIsAnError) {
   Record r = Parse(Format::kSuricataEve, R"({"timestamp":"2024-02-08T12:30:45.000000+0000"})");
   EXPECT_FALSE(r.parsed);

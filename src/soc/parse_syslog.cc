@@ -330,7 +330,12 @@ void PutUserIpPort(boost::json::object& f, std::string_view s) {
 
 // "U from IP port N ..." where U may be empty ("invalid user  from").
 void PutUserFromIpPort(boost::json::object& f, std::string_view s) {
-  const size_t from = s.rfind(" from ");
+  // The last " from " (a user name may hold one), found by forward searches: string_view::rfind
+  // compares the needle at every position from the end (~3.4 k instructions on an sshd line).
+  size_t from = s.find(" from ");
+  for (size_t next = from; next != std::string_view::npos; next = s.find(" from ", next + 1)) {
+    from = next;
+  }
   if (from == std::string_view::npos) return;
   std::string_view user = s.substr(0, from);
   if (!user.empty()) PutString(f, "user.name", user);

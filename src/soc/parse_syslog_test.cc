@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <cstdio>
 #include <string>
 
 #include "soc/parse.h"
@@ -254,6 +255,42 @@ TEST(ParseSyslogTest, SshdAcceptedAndOtherMessages) {
       "Feb  8 12:30:45 h sshd-session[77]: Accepted password for eve from 10.0.0.3 port 1 ssh2");
   EXPECT_EQ(Str(r, "event.dataset"), "system.auth");
   EXPECT_EQ(Str(r, "event.outcome"), "success");
+}
+
+TEST(ParseSyslogTest, SshdUserNameHoldingFromTakesTheLastFrom) {
+  // The address is after the last " from ", overlapping ones included (" from from ").
+  Record r = Parse("Dec 10 06:55:46 LabSZ sshd[1]: Invalid user a from b from 10.0.0.7 port 22");
+  EXPECT_EQ(Str(r, "user.name"), "a from b");
+  EXPECT_EQ(Str(r, "source.ip"), "10.0.0.7");
+  EXPECT_EQ(Str(r, "source.port"), "22");
+  r = Parse("Dec 10 06:55:46 LabSZ sshd[1]: Invalid user x from from 10.0.0.8 port 23");
+  EXPECT_EQ(Str(r, "user.name"), "x from");
+  EXPECT_EQ(Str(r, "source.ip"), "10.0.0.8");
+  r = Parse("Dec 10 06:55:46 LabSZ sshd[1]: Invalid user  from 10.0.0.9");
+  EXPECT_EQ(Str(r, "user.name"), "<absent>");
+  EXPECT_EQ(Str(r, "source.ip"), "10.0.0.9");
+  r = Parse("Dec 10 06:55:46 LabSZ sshd[1]: Invalid user nobody");
+  EXPECT_EQ(Str(r, "user.name"), "<absent>");
+  EXPECT_EQ(Str(r, "event.action"), "ssh_invalid_user");
+}
+
+TEST(ParseSyslogTest, MonthNamesInAnyCase) {
+  static constexpr const char* kMonths[] = {"Jan", "feb", "MAR", "aPr", "May", "JUN",
+                                            "jul", "Aug", "sEP", "Oct", "nov", "DEC"};
+  for (int m = 0; m < 12; ++m) {
+    const Record r = Parse(std::string(kMonths[m]) + " 10 06:55:46 2024 host app: x");
+    ASSERT_TRUE(r.parsed) << kMonths[m];
+    char want[32];
+    std::snprintf(want, sizeof(want), "2024-%02d-10T06:55:46Z", m + 1);
+    EXPECT_EQ(r.time_ms, Ms(want)) << kMonths[m];
+  }
+  // Not months: a non-letter where a letter should be, short or non-ASCII text.
+  for (const char* bad :
+       {"J@n 10 06:55:46 2024 host app: x", "Jn 10 06:55:46 2024 host app: x",
+        "J\xC3\xA1n 10 06:55:46 2024 host app: x", "\x4a\x81\x4e 10 06:55:46 2024 host app: x"}) {
+    const Record r = Parse(bad);
+    EXPECT_FALSE(r.parsed) << bad;
+  }
 }
 
 TEST(ParseSyslogTest, PamUnixAuthenticationFailureAndSessions) {

@@ -141,7 +141,10 @@ void PutString(boost::json::object& fields, std::string_view path, std::string_v
 }
 
 void PutInt(boost::json::object& fields, std::string_view path, int64_t value) {
-  SetPath(fields, path, value);
+  // Built in place, as PutString's strings: SetPath would build a value, move it in and destroy
+  // the moved-from one.
+  boost::json::object& parent = PathParent(fields, &path);
+  parent.insert_or_assign(boost::json::string_view(path.data(), path.size()), value);
 }
 
 void PutTime(boost::json::object& fields, std::string_view path, int64_t ms) {
@@ -194,14 +197,16 @@ bool PutIp(boost::json::object& fields, std::string_view path, std::string_view 
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text) {
   int64_t port = 0;
   if (text.empty() || text.size() > 5 || !ParseUint(text, &port) || port > 65535) return false;
-  SetPath(fields, path, port);
+  PutInt(fields, path, port);
   return true;
 }
 
 void PutCategory(boost::json::object& fields, std::string_view category) {
-  boost::json::array a(fields.storage());
-  a.emplace_back(category);
-  SetPath(fields, "event.category", std::move(a));
+  // The array built in place (a member set again keeps its place, as SetPath's would).
+  std::string_view path = "event.category";
+  boost::json::object& event = PathParent(fields, &path);
+  boost::json::value& v = event.insert_or_assign("category", nullptr).first->value();
+  v.emplace_array().emplace_back(boost::json::string_view(category.data(), category.size()));
 }
 
 // ---- scanning ----
@@ -351,11 +356,26 @@ bool CivilToMs(int64_t y, int mo, int d, int h, int mi, int s, int ms, int64_t* 
 }
 
 int MonthFromAbbrev(std::string_view s) {
-  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
   if (s.size() < 3) return 0;
+  // The three letters lowered and packed into one word, compared with the months' words (one
+  // pass of 12 compares instead of 12 case-insensitive string compares). Lowering sets bit 5 of
+  // letters only, as Lower() does, so a non-letter cannot alias a month.
+  const auto lower = [](char c) -> uint32_t {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 'A' && u <= 'Z' ? u + ('a' - 'A') : u;
+  };
+  const uint32_t word = lower(s[0]) | lower(s[1]) << 8 | lower(s[2]) << 16;
+  static constexpr auto kMonths = [] {
+    constexpr const char* kNames = "janfebmaraprmayjunjulaugsepoctnovdec";
+    std::array<uint32_t, 12> w{};
+    for (int i = 0; i < 12; ++i) {
+      w[i] = static_cast<uint32_t>(kNames[3 * i]) | static_cast<uint32_t>(kNames[3 * i + 1]) << 8 |
+             static_cast<uint32_t>(kNames[3 * i + 2]) << 16;
+    }
+    return w;
+  }();
   for (int i = 0; i < 12; ++i) {
-    if (EqualsIgnoreCase(s.substr(0, 3), kMonths[i])) return i + 1;
+    if (kMonths[i] == word) return i + 1;
   }
   return 0;
 }

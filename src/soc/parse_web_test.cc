@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <random>
 #include <string>
+#include <string_view>
 
 #include "soc/parse.h"
 #include "soc/parse_testing.h"
@@ -57,6 +59,81 @@ TEST(ParseWebTest, EscapedQuotesInRequestAndAgent) {
   EXPECT_EQ(Str(r, "url.original"), "/search?q=\"x\"");
   EXPECT_EQ(Str(r, "user_agent.original"), "sqlmap \"1.7\" \\o/");
   EXPECT_EQ(Str(r, "event.outcome"), "failure");
+}
+
+// The quoted fields as the byte-by-byte reader read them (before they became views of the line
+// when they hold no backslash): the reference for the generated lines below.
+bool ReferenceQuoted(std::string_view s, size_t* pos, std::string* out) {
+  size_t p = *pos + 1;
+  out->clear();
+  while (p < s.size()) {
+    const char c = s[p];
+    if (c == '\\' && p + 1 < s.size() && (s[p + 1] == '"' || s[p + 1] == '\\')) {
+      out->push_back(s[p + 1]);
+      p += 2;
+    } else if (c == '"') {
+      *pos = p + 1;
+      return true;
+    } else {
+      out->push_back(c);
+      ++p;
+    }
+  }
+  return false;
+}
+
+TEST(ParseWebTest, QuotedFieldsMatchTheByteByByteReader) {
+  // Referrer and agent of quotes, backslashes, blanks and letters in every mix (a backslash
+  // before a quote, before a backslash, before a letter, last on the line; fields left open):
+  // each is absent or holds what the reference reader takes.
+  std::mt19937 rng(14);
+  static constexpr char kAlphabet[] = {'"', '\\', ' ', 'a', '-', 'x'};
+  const std::string head = R"(10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 5 )";
+  size_t with_backslash = 0, open = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string tail;
+    const size_t n = rng() % 14;
+    for (size_t k = 0; k < n; ++k) tail += kAlphabet[rng() % sizeof(kAlphabet)];
+    const std::string line = head + "\"" + tail;
+    with_backslash += tail.find('\\') != std::string::npos;
+    const Record r = Parse(line);
+    ASSERT_TRUE(r.parsed) << line;
+    std::string referrer = "<absent>", agent = "<absent>", quoted;
+    size_t pos = head.size();
+    if (ReferenceQuoted(line, &pos, &quoted)) {
+      if (quoted != "-") referrer = quoted;
+      while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) ++pos;
+      if (pos < line.size() && line[pos] == '"' && ReferenceQuoted(line, &pos, &quoted) &&
+          quoted != "-") {
+        agent = quoted;
+      }
+    } else {
+      ++open;
+    }
+    EXPECT_EQ(Str(r, "http.request.referrer"), referrer) << line;
+    EXPECT_EQ(Str(r, "user_agent.original"), agent) << line;
+  }
+  EXPECT_GT(with_backslash, 1000u);
+  EXPECT_GT(open, 100u);
+}
+
+TEST(ParseWebTest, RequestLineLeftOpenIsAnError) {
+  // Without a backslash (the fast path) and with one before the only quote (the escaping path).
+  for (const std::string request :
+       {R"("GET /a HTTP/1.1 200 5)", R"("GET /a\" HTTP/1.1 200 5)", R"("GET /a HTTP/1.1\)"}) {
+    const Record r = Parse("10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] " + request);
+    EXPECT_FALSE(r.parsed) << request;
+    EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
+              "access-log: unterminated quoted request line starting at byte 42")
+        << request;
+  }
+  // A backslash before a letter is kept as written, and the field still ends at its quote.
+  const Record r =
+      Parse(R"(10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /a\x22b HTTP/1.1" 200 5 "r\\" "\"")");
+  ASSERT_TRUE(r.parsed) << Str(r, "seccloud.soc.parse_error");
+  EXPECT_EQ(Str(r, "url.original"), "/a\\x22b");
+  EXPECT_EQ(Str(r, "http.request.referrer"), "r\\");
+  EXPECT_EQ(Str(r, "user_agent.original"), "\"");
 }
 
 TEST(ParseWebTest, VirtualHostFirstAndJunkRequest) {
