@@ -32,6 +32,7 @@
 // tracks: each is decided by the record alone, and the tree walk is always right.
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -141,25 +142,37 @@ inline bool EraseAllForms(TapeSpan t, const Members& m, const std::string_view* 
                           Drops* d) {
   // Most keys begin with a byte no path begins with, or are longer than every path: the paths'
   // first bytes as a 256-bit set, and their longest size, decide those with one test each.
+  // Byte q of `firsts` is path q's first byte: the paths a key's first byte may begin are found
+  // as its zero bytes after an XOR (each candidate is checked in full below).
   uint64_t first[4] = {0, 0, 0, 0};
+  uint64_t firsts = 0;
   size_t longest = 0;
   for (size_t q = 0; q < np; ++q) {
     if (paths[q].empty()) continue;
     const auto c = static_cast<unsigned char>(paths[q][0]);
     first[c / 64] |= uint64_t{1} << (c % 64);
+    firsts |= uint64_t{c} << (8 * q);
     longest = std::max(longest, paths[q].size());
   }
+  static_assert(kMaxErasePaths <= 8, "one byte of `firsts` per path");
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  const uint64_t all_paths = np >= 8 ? kHighs : kHighs & ((uint64_t{1} << (8 * np)) - 1);
+  std::string_view below[kMaxErasePaths];  // the paths below a member: below[0, nb)
   for (size_t j = 0; j < m.n; ++j) {
     if (m.shadowed[j]) continue;
     const size_t i = m.at[j];
     const std::string_view k = t[i].key();
+    uint64_t maybe = all_paths;  // bit 8q + 7: path q may match
     if (!k.empty()) {
       const auto c = static_cast<unsigned char>(k[0]);
       if ((first[c / 64] >> (c % 64) & 1) == 0 || k.size() > longest) continue;
+      const uint64_t x = firsts ^ (kOnes * c);
+      // Every zero byte of x gets its high bit (a byte above a zero byte may too: checked).
+      maybe &= (x - kOnes) & ~x & kHighs;
     }
-    std::string_view below[kMaxErasePaths];
     size_t nb = 0;
-    for (size_t q = 0; q < np; ++q) {
+    for (; maybe != 0; maybe &= maybe - 1) {
+      const size_t q = static_cast<size_t>(std::countr_zero(maybe)) / 8;
       const std::string_view path = paths[q];
       if (path.empty()) continue;
       if (k.size() > path.size() || (!k.empty() && k[0] != path[0])) continue;
