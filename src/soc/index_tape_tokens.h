@@ -13,8 +13,9 @@
 //   seccloud.soc.{source,format,peer,parse_error}, and tenant.id unless a spool line came without
 //   a tenant): the same recursion over the tape (exact key, or a dotted prefix whose value is an
 //   object) marks the members it would erase; the walk skips them.
-// - Canonical addresses (source.ip … related.ip): FindInTape chooses the node FindField chooses
-//   (the erasures above touch none of these paths); when FinishFields would rewrite it, its forms
+// - Canonical addresses (source.ip … related.ip): the node FindField (and FindInTape) chooses,
+//   found from the root's live members (the key "head.ip", else the object "head"'s last "ip";
+//   the erasures above touch none of these paths); when FinishFields would rewrite it, its forms
 //   are marked erased and the canonical text (PutIp's) is emitted as the tree's new leaf.
 // - PathParent replaces a non-object in the way of a path it sets by an empty object: the root's
 //   "event" and "seccloud" (always set), "seccloud"."soc", "tenant" (when the record has a
