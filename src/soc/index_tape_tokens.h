@@ -410,8 +410,8 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
     // segment becomes an object (PathParent: a non-object there is replaced; a null holds no
     // token).
     if (auto set = PutIpText(text)) {
-      if (const size_t h = address_head[q]; h != 0 && t[h].kind != TapeKind::kObject &&
-                                            t[h].kind != TapeKind::kNull) {
+      if (const size_t h = address_head[q];
+          h != 0 && t[h].kind != TapeKind::kObject && t[h].kind != TapeKind::kNull) {
         d.Add(h);
       }
       canonical[canonical_n++] = std::move(*set);
