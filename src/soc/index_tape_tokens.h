@@ -13,8 +13,9 @@
 //   seccloud.soc.{source,format,peer,parse_error}, and tenant.id unless a spool line came without
 //   a tenant): the same recursion over the tape (exact key, or a dotted prefix whose value is an
 //   object) marks the members it would erase; the walk skips them.
-// - Canonical addresses (source.ip … related.ip): FindInTape chooses the node FindField chooses
-//   (the erasures above touch none of these paths); when FinishFields would rewrite it, its forms
+// - Canonical addresses (source.ip … related.ip): the node FindField (and FindInTape) chooses,
+//   found from the root's live members (the key "head.ip", else the object "head"'s last "ip";
+//   the erasures above touch none of these paths); when FinishFields would rewrite it, its forms
 //   are marked erased and the canonical text (PutIp's) is emitted as the tree's new leaf.
 // - PathParent replaces a non-object in the way of a path it sets by an empty object: the root's
 //   "event" and "seccloud" (always set), "seccloud"."soc", "tenant" (when the record has a
@@ -31,6 +32,8 @@
 // sanitise, an object of more than kMaxTapeWalkMembers members or more erased members than it
 // tracks: each is decided by the record alone, and the tree walk is always right.
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -111,14 +114,18 @@ struct Drops {
   uint32_t at[kMax];
   size_t n = 0;
   bool overflow = false;
+  // Bit i % 64 set for every node i in at[]: most members are not dropped, and one test tells.
+  uint64_t filter = 0;
   void Add(size_t i) {
     if (n < kMax) {
       at[n++] = static_cast<uint32_t>(i);
+      filter |= uint64_t{1} << (i % 64);
     } else {
       overflow = true;
     }
   }
   bool Has(size_t i) const {
+    if ((filter >> (i % 64) & 1) == 0) return false;
     for (size_t k = 0; k < n; ++k) {
       if (at[k] == i) return true;
     }
@@ -134,17 +141,39 @@ struct Drops {
 inline constexpr size_t kMaxErasePaths = 8;
 inline bool EraseAllForms(TapeSpan t, const Members& m, const std::string_view* paths, size_t np,
                           Drops* d) {
+  // Most keys begin with a byte no path begins with, or are longer than every path: the paths'
+  // first bytes as a 256-bit set, and their longest size, decide those with one test each.
+  // Byte q of `firsts` is path q's first byte: the paths a key's first byte may begin are found
+  // as its zero bytes after an XOR (each candidate is checked in full below).
+  uint64_t first[4] = {0, 0, 0, 0};
+  uint64_t firsts = 0;
+  size_t longest = 0;
+  for (size_t q = 0; q < np; ++q) {
+    if (paths[q].empty()) continue;
+    const auto c = static_cast<unsigned char>(paths[q][0]);
+    first[c / 64] |= uint64_t{1} << (c % 64);
+    firsts |= uint64_t{c} << (8 * q);
+    longest = std::max(longest, paths[q].size());
+  }
+  static_assert(kMaxErasePaths <= 8, "one byte of `firsts` per path");
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  const uint64_t all_paths = np >= 8 ? kHighs : kHighs & ((uint64_t{1} << (8 * np)) - 1);
+  std::string_view below[kMaxErasePaths];  // the paths below a member: below[0, nb)
   for (size_t j = 0; j < m.n; ++j) {
     if (m.shadowed[j]) continue;
     const size_t i = m.at[j];
     const std::string_view k = t[i].key();
-    // Most keys begin with a byte no path begins with.
-    bool maybe = k.empty();
-    for (size_t q = 0; q < np && !maybe; ++q) maybe = !paths[q].empty() && paths[q][0] == k[0];
-    if (!maybe) continue;
-    std::string_view below[kMaxErasePaths];
+    uint64_t maybe = all_paths;  // bit 8q + 7: path q may match
+    if (!k.empty()) {
+      const auto c = static_cast<unsigned char>(k[0]);
+      if ((first[c / 64] >> (c % 64) & 1) == 0 || k.size() > longest) continue;
+      const uint64_t x = firsts ^ (kOnes * c);
+      // Every zero byte of x gets its high bit (a byte above a zero byte may too: checked).
+      maybe &= (x - kOnes) & ~x & kHighs;
+    }
     size_t nb = 0;
-    for (size_t q = 0; q < np; ++q) {
+    for (; maybe != 0; maybe &= maybe - 1) {
+      const size_t q = static_cast<size_t>(std::countr_zero(maybe)) / 8;
       const std::string_view path = paths[q];
       if (path.empty()) continue;
       if (k.size() > path.size() || (!k.empty() && k[0] != path[0])) continue;
@@ -312,34 +341,65 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
   size_t n_erase = 7;
   if (p.format != Format::kSeccloudEvent || !p.tenant.empty()) erase[n_erase++] = "tenant.id";
   if (!EraseAllForms(t, root, erase, n_erase, &d)) return false;
-  // Canonical addresses: what FindField finds, rewritten when FinishFields would. FindField
-  // looks only at root keys that are the path's first segment or the path itself: the paths
-  // no root key begins with are not looked up.
+  // One pass over the root's live members (a key's last occurrence: the one LiveMember and
+  // FindInTape choose) finds the members the steps below look at: "event", "seccloud",
+  // "tenant", and for each address path "head.ip" the root key "head.ip" and the root key
+  // "head".
   static constexpr std::string_view kAddressPaths[6] = {
       "source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip"};
   static constexpr std::string_view kAddressHeads[6] = {"source", "destination", "client",
                                                         "server", "host",        "related"};
-  unsigned candidates = 0;
+  size_t event = 0, seccloud = 0, tenant = 0;
+  size_t address_exact[6] = {0, 0, 0, 0, 0, 0};  // the root key "head.ip"
+  size_t address_head[6] = {0, 0, 0, 0, 0, 0};   // the root key "head"
   for (size_t j = 0; j < root.n; ++j) {
-    const std::string_view k = t[root.at[j]].key();
+    if (root.shadowed[j]) continue;
+    const size_t i = root.at[j];
+    const std::string_view k = t[i].key();
     if (k.size() < 4) continue;
-    const char c = k[0];
-    if (c != 's' && c != 'd' && c != 'c' && c != 'h' && c != 'r') continue;
+    switch (k[0]) {
+      case 'e':
+        if (k == "event") event = i;
+        continue;
+      case 't':
+        if (k == "tenant") tenant = i;
+        continue;
+      case 's':
+        if (k == "seccloud") seccloud = i;
+        break;
+      case 'd':
+      case 'c':
+      case 'h':
+      case 'r':
+        break;
+      default:
+        continue;
+    }
     for (unsigned q = 0; q < 6; ++q) {
       const std::string_view head = kAddressHeads[q];
-      if (k[0] == head[0] && k.size() >= head.size() && k.substr(0, head.size()) == head &&
-          (k.size() == head.size() || k[head.size()] == '.')) {
-        candidates |= 1u << q;
+      if (k[0] != head[0] || k.size() < head.size() || k.substr(0, head.size()) != head) continue;
+      if (k.size() == head.size()) {
+        address_head[q] = i;
+      } else if (k.substr(head.size()) == ".ip") {
+        address_exact[q] = i;
       }
     }
   }
+  // Canonical addresses: what FindField finds, rewritten when FinishFields would. FindInTape's
+  // choice for "head.ip" from the root: the longest live key that is the path or a prefix of it
+  // whose value is the path's (any kind) or an object to descend into — the root key
+  // "head.ip", else the object "head"'s last member "ip".
   std::string canonical[6];
   size_t canonical_n = 0;
   for (unsigned q = 0; q < 6; ++q) {
-    if ((candidates >> q & 1) == 0) continue;
+    size_t at = address_exact[q];
+    if (at == 0 && address_head[q] != 0 && t[address_head[q]].kind == TapeKind::kObject) {
+      at = LiveMember(t, address_head[q], "ip");
+    }
+    if (at == 0) continue;
+    const TapeNode* v = &t[at];
+    if (v->kind != TapeKind::kString) continue;
     const std::string_view path = kAddressPaths[q];
-    const TapeNode* v = FindInTape(t, path);
-    if (v == nullptr || v->kind != TapeKind::kString) continue;
     const std::string_view text = v->str();
     if (text.find(':') == std::string_view::npos) continue;
     auto ip = IpAddress::Parse(text);
@@ -347,18 +407,27 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
     if (ip->Unmapped().ToString() == text) continue;
     if (!EraseAllForms(t, root, &path, 1, &d)) return false;
     // PutIp (which parses the same text again, brackets and zone cut) sets the path: its first
-    // segment becomes an object.
+    // segment becomes an object (PathParent: a non-object there is replaced; a null holds no
+    // token).
     if (auto set = PutIpText(text)) {
-      ReplaceNonObject(t, 0, path.substr(0, path.find('.')), &d);
+      if (const size_t h = address_head[q];
+          h != 0 && t[h].kind != TapeKind::kObject && t[h].kind != TapeKind::kNull) {
+        d.Add(h);
+      }
       canonical[canonical_n++] = std::move(*set);
     }
   }
   // PathParent's walks: event.dataset and event.ingested, seccloud.soc.*, tenant.id.
-  ReplaceNonObject(t, 0, "event", &d);
-  if (const size_t seccloud = ReplaceNonObject(t, 0, "seccloud", &d); seccloud != 0) {
+  auto replace_non_object = [&](size_t i) {
+    if (i != 0 && t[i].kind != TapeKind::kObject && t[i].kind != TapeKind::kNull) d.Add(i);
+  };
+  replace_non_object(event);
+  if (seccloud != 0 && t[seccloud].kind == TapeKind::kObject) {
     ReplaceNonObject(t, seccloud, "soc", &d);
+  } else {
+    replace_non_object(seccloud);
   }
-  if (!p.tenant.empty()) ReplaceNonObject(t, 0, "tenant", &d);
+  if (!p.tenant.empty()) replace_non_object(tenant);
   if (d.overflow) return false;
   // The peer as PutMetadata sets it: PutIp's text, else the text as it is (PutString sanitises
   // it: not walked here unless valid UTF-8).

@@ -333,6 +333,10 @@ TEST(IndexTokensTest, TextTokensWithinMeansRawHasEveryTokenOfTheText) {
   EXPECT_FALSE(TextTokensWithin("Failed passwords", "Failed password"));
   EXPECT_FALSE(TextTokensWithin("Failed \\\"x\\\"", "Failed \"x\""));  // escaped in raw
   EXPECT_FALSE(TextTokensWithin("ab", "abc"));
+  // The first occurrence is glued to a word, the one at raw's end is not: raw's end counts.
+  EXPECT_TRUE(TextTokensWithin("xFailed password: Failed password", "Failed password"));
+  EXPECT_FALSE(TextTokensWithin("xFailed password: xFailed password", "Failed password"));
+  EXPECT_TRUE(TextTokensWithin("Failed password x", "Failed password"));  // at 0, not at the end
   {
     // The review's crafted record (a quadratic search's worst case): one letter repeated, the
     // message differing only in its last byte, and then the same message present at raw's end.

@@ -208,14 +208,32 @@ void BloomBuilder::SetBits(uint64_t hash) {
   // BitOf(mixed, i) for i < kBloomMaxK (7; KFor never gives more) is the i-th 9-bit slice:
   // shifted out one slice per bit instead of recomputing i % 7 and i / 7.
   static_assert(kBloomMaxK <= 7);
+  // Bit b of the line is bit b % 8 of byte b / 8, which on a little-endian machine is bit b % 64
+  // of the 64-bit word at byte 8 * (b / 64): set a word at a time. k and the count of new bits
+  // are locals (a store through a char* may alias the members, which the compiler would load
+  // and store again per bit). callgrind: 145 instructions a call against 150 (k = 6); the byte
+  // loop with the same locals took 157.
   uint64_t slices = BitsMix(hash);
-  for (uint32_t i = 0; i < k_; ++i, slices >>= 9) {
+  const uint32_t k = k_;
+  uint64_t added = 0;
+  for (uint32_t i = 0; i < k; ++i, slices >>= 9) {
     const auto bit = static_cast<uint32_t>(slices & 511);
-    const auto old = static_cast<unsigned char>(line[bit / 8]);
-    const unsigned mask = 1u << (bit % 8);
-    set_bits_ += (old & mask) == 0;
-    line[bit / 8] = static_cast<char>(old | mask);
+    if constexpr (std::endian::native == std::endian::little) {
+      char* const at = line + 8 * (bit / 64);
+      uint64_t word;
+      std::memcpy(&word, at, 8);
+      const uint64_t mask = uint64_t{1} << (bit % 64);
+      added += (word & mask) == 0;
+      word |= mask;
+      std::memcpy(at, &word, 8);
+    } else {
+      const auto old = static_cast<unsigned char>(line[bit / 8]);
+      const unsigned mask = 1u << (bit % 8);
+      added += (old & mask) == 0;
+      line[bit / 8] = static_cast<char>(old | mask);
+    }
   }
+  set_bits_ += added;
 }
 
 void BloomBuilder::Insert(uint64_t hash) {
