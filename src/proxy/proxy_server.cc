@@ -580,6 +580,21 @@ void NoDeadline(Stream& s) {
   beast::get_lowest_layer(s).expires_never();
 }
 
+// A read of a request body from the client within `idle`, kept by the client connection's
+// ReadWatch instead of Beast's timer: at the deadline Beast's timer closes the socket, and the
+// 408 page could then never reach the client; the watch only cancels the read, the connection
+// stays whole for the page. Begin before the read, End (which maps the cancel to
+// beast::error::timeout) right after it.
+template <class Stream>
+void BeginWatchedRead(Stream& s, ReadWatch& watch, milliseconds idle) {
+  NoDeadline(s);  // a deadline left by an earlier operation would still close the socket
+  watch.Begin(beast::get_lowest_layer(s).socket(), idle);
+}
+inline void EndWatchedRead(ReadWatch& watch, boost::system::error_code& ec) {
+  watch.End();
+  if (watch.TimedOut(ec)) ec = beast::error::timeout;
+}
+
 // ---- what can be done now is done now (plain TCP) -------------------------------------------
 //
 // Beast's composed operations complete through the scheduler even when they needed no waiting (a
@@ -1064,7 +1079,7 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
                                                       RequestParser<http::buffer_body>& parser,
                                                       const ProxyConfig& pc, uint64_t limit,
                                                       bool& expect_continue, UploadHold& hold,
-                                                      uint64_t& bytes) {
+                                                      uint64_t& bytes, ReadWatch& watch) {
   if (expect_continue) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     Deadline(client, pc.timeouts.body_idle);
@@ -1080,8 +1095,9 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
   while (!parser.is_done() && hold.body.size() <= limit) {
     req.body().data = chunk.get();
     req.body().size = kRelayChunk;
-    Deadline(client, pc.timeouts.body_idle);
+    BeginWatchedRead(client, watch, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(client, cbuf, parser, kTuple);
+    EndWatchedRead(watch, ec);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return ec;
     const size_t got = kRelayChunk - req.body().size;
@@ -1232,7 +1248,8 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
                                     FieldBoundedParser<isRequest, http::buffer_body>& p,
                                     OutStream& out,
                                     http::serializer<isRequest, http::buffer_body>& sr,
-                                    milliseconds idle, uint64_t& bytes) {
+                                    milliseconds idle, uint64_t& bytes,
+                                    ReadWatch* in_watch = nullptr) {
   // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
   // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
   // the body lasts — unless the whole body is already buffered (a small response arrives with
@@ -1276,9 +1293,15 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
           }
         }
         if (!ec && p.get().body().size == kRelayChunk && !p.is_done()) {
-          Deadline(in, idle);
+          // `in_watch` (a request body's client): the read's deadline leaves the socket open
+          // for the 408 page (BeginWatchedRead).
+          if (in_watch != nullptr)
+            BeginWatchedRead(in, *in_watch, idle);
+          else
+            Deadline(in, idle);
           p.eager(false);  // as above: return with a chunk's bytes, do not wait for the next
           std::tie(ec, std::ignore) = co_await http::async_read_some(in, in_buf, p, kTuple);
+          if (in_watch != nullptr) EndWatchedRead(*in_watch, ec);
         }
       }
       if (ec == http::error::need_buffer) ec = {};
@@ -1391,13 +1414,14 @@ struct Outbound {
 // Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
 // `held`: the body, or its first part, was read already for the malware step (UploadHold).
 // `header_watch`: on a plain upstream, keeps the response header's deadline (else Beast's timer).
+// `client_watch`: keeps the deadline of the request body's reads from the client.
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
                                       RequestParser<http::buffer_body>& parser,
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, bool reused, Outbound& out,
                                       const ScanStep* scanner, RequestLog& log, UploadHold& held,
-                                      ReadWatch* header_watch) {
+                                      ReadWatch* header_watch, ReadWatch& client_watch) {
   Exchange x;
   auto& req = parser.get();
   const bool has_body = out.has_body;
@@ -1421,7 +1445,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       end = RelayEnd::Write(wec);
       if (!end.ec && !held.complete)
         end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
-                                       log.request_bytes);
+                                       log.request_bytes, &client_watch);
     } else {
       if (out.expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -1434,7 +1458,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         out.expect_continue = false;
       }
       end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
-                                     log.request_bytes);
+                                     log.request_bytes, &client_watch);
     }
     if (end.ec && !end.writing) {
       // The client's side failed: its trailer (431), its chunk framing (400), its stall (408).
@@ -1688,7 +1712,7 @@ class ClientSession {
         io_(io),
         pool_(pool),
         client_(std::move(socket)),
-        keep_alive_(io),
+        client_reads_(io),
         upstream_header_(io) {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
@@ -1724,9 +1748,9 @@ class ClientSession {
         boost::system::error_code wec;
         size_t wn = 0;
         if constexpr (kPlainTcp<Stream>) {
-          keep_alive_.Begin(client.socket(), pc.timeouts.client_idle);
+          client_reads_.Begin(client.socket(), pc.timeouts.client_idle);
           std::tie(wec, wn) = co_await client.socket().async_read_some(buf.prepare(512), kTuple);
-          keep_alive_.End();
+          client_reads_.End();
         } else {
           Deadline(client, pc.timeouts.client_idle);
           std::tie(wec, wn) = co_await client.async_read_some(buf.prepare(512), kTuple);
@@ -2010,7 +2034,8 @@ class ClientSession {
       }
       beast::flat_buffer ubuf;
       Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
-                                        ScanFor(target), log, held, &upstream_header_);
+                                        ScanFor(target), log, held, &upstream_header_,
+                                        client_reads_);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -2347,7 +2372,7 @@ class ClientSession {
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
       Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
-                                        ScanFor(target), log, held, nullptr);
+                                        ScanFor(target), log, held, nullptr, client_reads_);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
         continue;
@@ -2412,7 +2437,8 @@ class ClientSession {
     // A declared length is within max_size here: one allocation instead of doubling up to 2×.
     if (declared) held.body.reserve(*declared);
     const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
-                                        out.expect_continue, held, log.request_bytes);
+                                        out.expect_continue, held, log.request_bytes,
+                                        client_reads_);
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
@@ -2654,7 +2680,8 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
-  ReadWatch keep_alive_;       // the plain client's waits between requests
+  // The plain client's waits between requests, and a request body's reads (plain or TLS).
+  ReadWatch client_reads_;
   ReadWatch upstream_header_;  // plain upstreams' response headers
   beast::flat_buffer buffer_;
   IpAddress peer_;

@@ -1506,6 +1506,90 @@ TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
 }
 
+// A request body the client fails to deliver, on either upload path (streamed to the origin,
+// or held for proxy.scan): its header and `body` go out, then the client waits (`half_close`
+// false) or shuts its sending side. The status it must read, and what the event's
+// error.message must say.
+struct RequestBodyFailure {
+  std::string name;
+  std::string framing;  // the header's framing field line, CRLF-terminated
+  std::string body;
+  bool half_close = false;
+  unsigned status = 0;
+  std::string why;
+};
+
+std::vector<RequestBodyFailure> RequestBodyFailures() {
+  return {
+      {"stall", "Content-Length: 1000\r\n", "0123456789", false, 408,
+       "the client sent nothing of the body for timeouts.body_idle"},
+  };
+}
+
+// Sends each of RequestBodyFailures() on a connection of its own (the proxy's body_idle: 1s)
+// to `url_of(name)` and checks the answer the client reads and the access event.
+void ExpectRequestBodyFailuresAnswered(
+    const std::function<std::unique_ptr<RawClient>()>& connect,
+    const std::function<std::string(const std::string&)>& url_of,
+    const std::function<json::object(const std::string&)>& event_for) {
+  for (const RequestBodyFailure& k : RequestBodyFailures()) {
+    SCOPED_TRACE(k.name);
+    const std::string url = url_of(k.name);
+    auto c = connect();
+    ASSERT_TRUE(c->Send("POST " + url + " HTTP/1.1\r\nHost: www.origin.example\r\n" +
+                        "Content-Type: text/plain\r\n" + k.framing + "\r\n" + k.body));
+    if (k.half_close) c->ShutdownWrite();
+    auto r = c->ReadResponse(false, 10s);
+    if (!r) {  // not ASSERT: the other cases still run
+      ADD_FAILURE() << "no response: " << c->error();
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), k.status);
+    EXPECT_FALSE(r->keep_alive()) << "the page goes with Connection: close";
+    json::object e = event_for(url);
+    EXPECT_EQ(Int(e, "http.response.status_code"), k.status);
+    EXPECT_EQ(Str(e, "event.action"), "failed");
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr(k.why));
+  }
+}
+
+std::string WithBodyIdle1s(std::string config) {
+  const std::string timeouts = "timeouts: {client_header: 1s}";
+  const size_t at = config.find(timeouts);
+  if (at != std::string::npos)
+    config.replace(at, timeouts.size(), "timeouts: {client_header: 1s, body_idle: 1s}");
+  return config;
+}
+
+// The request-body failures streamed to the origin (no scanning): a stall is answered 408
+// (before proxy14 Beast's stream timer closed the socket at body_idle, so the 408 page could
+// not be written: the client saw the connection closed, the event "the 408 page could not be
+// written to the client").
+TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
+  const std::string config = WithBodyIdle1s(Config());
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
+                                    [this](const std::string& n) { return Url("/upload?" + n); },
+                                    [this](const std::string& u) { return EventFor(u); });
+  ExpectStillServes();
+}
+
+// The same failures on the upload-scan path (the body held for proxy.scan before any upstream
+// is involved) get the same answers.
+TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
+  const std::string config = WithBodyIdle1s(
+      Config("  scan: {max_size: 1048576, on_error: allow}\n",
+             "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                 std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
+                                    [this](const std::string& n) { return Url("/upload?" + n); },
+                                    [this](const std::string& u) { return EventFor(u); });
+  ExpectStillServes();
+}
+
 // Reads from the blocking socket `fd` until a blank line; what was read (the CONNECT answer).
 std::string ReadConnectAnswer(int fd) {
   std::string got;
@@ -1803,6 +1887,36 @@ TEST_F(ProxySlowInterceptedPeerTest, ABodyCutShortIsSaidSo) {
     EXPECT_EQ(Str(e, "error.message"),
               "reading the response body from the origin failed: " + k.why);
   }
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
+// A stalled upload inside an intercepted tunnel is answered 408 too: the read's deadline
+// cancels the read and leaves the TLS connection whole for the page (before proxy14 Beast's
+// timer closed the transport beneath the TLS stream).
+TEST_F(ProxySlowInterceptedPeerTest, AStalledUploadIsAnswered408) {
+  std::string config = InterceptConfig();
+  config.replace(config.find("  tls: {"), 0, "  timeouts: {body_idle: 1s}\n");
+  ProxyFixture::StartProxy(config);
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  std::chrono::milliseconds header_after{};
+  const std::string got = SlowInterceptedExchange(
+      authority,
+      "POST /upload?stall HTTP/1.1\r\nHost: " + authority +
+          "\r\nContent-Length: 1000\r\n\r\n0123456789",
+      1 << 20, &header_after);
+  ASSERT_FALSE(got.starts_with("error: ")) << got;
+  http::response_parser<http::string_body> p;
+  p.eager(true);
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(got), ec);
+  ASSERT_TRUE(p.is_done()) << ec.message() << " in: " << got.substr(0, 300);
+  EXPECT_EQ(p.get().result_int(), 408u);
+  EXPECT_FALSE(p.get().keep_alive());
+  json::object e = EventFor("https://" + authority + "/upload?stall");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 408);
+  EXPECT_THAT(Str(e, "error.message"),
+              HasSubstr("the client sent nothing of the body for timeouts.body_idle"));
   int status = 0;
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
