@@ -169,6 +169,14 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
   const bool framed = p.chunked() || p.content_length().has_value();
   if (ec == http::error::partial_message ||
       (framed && (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated))) {
+    // A client may have closed only its sending side (a half-close): it is the request body it
+    // ended, and the page answering it can still reach it.
+    if (isRequest && !p.chunked() && p.content_length())
+      return "the client closed the request body after " + std::to_string(body_bytes) + " of " +
+             std::to_string(*p.content_length()) + " bytes";
+    if (isRequest)
+      return "the client closed the request body after " + std::to_string(body_bytes) +
+             " bytes, before the chunked body's end";
     if (!p.chunked() && p.content_length())
       return who + " closed the connection after " + std::to_string(body_bytes) + " of " +
              std::to_string(*p.content_length()) + " body bytes";
@@ -182,6 +190,34 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return who + "'s chunked body is not valid (" + ec.message() + ")";
   if (ec == beast::error::timeout) return who + " sent nothing of the body for timeouts.body_idle";
   return ec.message();
+}
+
+// The answer to a request body the client failed to deliver (read error `ec`), the same on both
+// upload paths (streamed to the origin, held for the scan): 431 for a refused trailer, 400 for
+// a body that is not valid (bad chunk framing, a bad trailer field) or that the client closed
+// before its end (a half-close: it still reads), 408 for a stall; 0 when no page can reach the
+// client (a reset).
+int RequestBodyFailureStatus(const boost::system::error_code& ec) {
+  if (TrailerRefused(ec)) return 431;
+  if (ec == beast::error::timeout) return 408;
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return 400;
+  if (ec.category() == http::make_error_code(http::error::bad_chunk).category()) return 400;
+  return 0;
+}
+
+std::string_view StatusTitle(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Bad Gateway";
+  }
 }
 
 // The error text of a failed write of a relayed message to `to` ("the client", "the origin").
@@ -1461,13 +1497,9 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
                                      log.request_bytes, &client_watch);
     }
     if (end.ec && !end.writing) {
-      // The client's side failed: its trailer (431), its chunk framing (400), its stall (408).
-      if (TrailerRefused(end.ec))
-        x.failure_status = 431;
-      else if (end.ec == http::error::bad_chunk || end.ec == http::error::bad_chunk_extension)
-        x.failure_status = 400;
-      else if (end.ec == beast::error::timeout)
-        x.failure_status = 408;
+      // The client's side failed: its trailer (431), its framing or its close before the
+      // body's end (400), its stall (408); a client gone (reset) is sent the 502 it cannot get.
+      if (const int status = RequestBodyFailureStatus(end.ec)) x.failure_status = status;
       x.error = "reading the request body from the client failed: " +
                 BodyReadError(parser, end.ec, log.request_bytes);
       co_return x;
@@ -2444,13 +2476,13 @@ class ClientSession {
       log.action = "failed";
       log.error = "reading the upload from the client failed: " +
                   BodyReadError(parser, ec, log.request_bytes);
-      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-        co_await Refuse(client, log, 431, "Request Header Fields Too Large",
-                        BodyReadError(parser, ec, log.request_bytes));
-      } else if (ec == beast::error::timeout) {
-        const std::string reason = "the upload stalled: no body bytes for " +
-                                   std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
-        co_await Refuse(client, log, 408, "Request Timeout", reason);
+      // The answers of the streaming path (ForwardOnce) for the same failures.
+      if (const int status = RequestBodyFailureStatus(ec)) {
+        const std::string reason =
+            status == 408 ? "the upload stalled: no body bytes for " +
+                                std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms"
+                          : BodyReadError(parser, ec, log.request_bytes);
+        co_await Refuse(client, log, status, StatusTitle(status), reason);
       }
       co_return false;
     }
@@ -2581,13 +2613,7 @@ class ClientSession {
     service_.metrics().failed.Increment();
     log.action = "failed";
     log.error = reason;
-    co_await Refuse(client, log, status,
-                    status == 504   ? "Gateway Timeout"
-                    : status == 431 ? "Request Header Fields Too Large"
-                    : status == 408 ? "Request Timeout"
-                    : status == 400 ? "Bad Request"
-                                    : "Bad Gateway",
-                    reason);
+    co_await Refuse(client, log, status, StatusTitle(status), reason);
     co_return false;
   }
 

@@ -1523,6 +1523,15 @@ std::vector<RequestBodyFailure> RequestBodyFailures() {
   return {
       {"stall", "Content-Length: 1000\r\n", "0123456789", false, 408,
        "the client sent nothing of the body for timeouts.body_idle"},
+      {"bad-chunk", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\nzz\r\nworld\r\n", false,
+       400, "the client's chunked body is not valid"},
+      {"half-close-sized", "Content-Length: 1000\r\n", "0123456789", true, 400,
+       "the client closed the request body after 10 of 1000 bytes"},
+      {"half-close-chunked", "Transfer-Encoding: chunked\r\n", "a\r\n0123456789\r\n", true, 400,
+       "the client closed the request body after 10 bytes, before the chunked body's end"},
+      {"trailer-too-large", "Transfer-Encoding: chunked\r\n",
+       "5\r\nhello\r\n0\r\nX-Trailer: " + std::string(20000, 't') + "\r\n\r\n", false, 431,
+       "the chunked body's trailer fields are larger than max_header_size"},
   };
 }
 
@@ -1564,7 +1573,8 @@ std::string WithBodyIdle1s(std::string config) {
 // The request-body failures streamed to the origin (no scanning): a stall is answered 408
 // (before proxy14 Beast's stream timer closed the socket at body_idle, so the 408 page could
 // not be written: the client saw the connection closed, the event "the 408 page could not be
-// written to the client").
+// written to the client"), a client that half-closes mid-body 400 (was 502), bad chunk framing
+// 400, a trailer too large 431.
 TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
   const std::string config = WithBodyIdle1s(Config());
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
@@ -1576,7 +1586,8 @@ TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
 }
 
 // The same failures on the upload-scan path (the body held for proxy.scan before any upstream
-// is involved) get the same answers.
+// is involved) get the same answers (before proxy14 bad chunk framing and a half-close got no
+// answer at all: the connection was closed).
 TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
   const std::string config = WithBodyIdle1s(
       Config("  scan: {max_size: 1048576, on_error: allow}\n",
