@@ -1557,17 +1557,20 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       timed_out = rec == beast::error::timeout;
     }
     if (rec) {
-      x.retry = reused && resendable && rn == 0 && interim_count == 0 &&
-                (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
-                 rec == asio::error::eof);
+      // The origin closed the connection before any byte of a response: EOF or a reset on
+      // plain TCP; on TLS the transport's end with a close_notify (eof) or without one
+      // (stream_truncated: an origin closing an idle connection often sends none). A pooled
+      // connection that does so had been closed while idle, and the request can go again.
+      const bool closed = rec == http::error::end_of_stream ||
+                          rec == asio::error::connection_reset || rec == asio::error::eof ||
+                          rec == asio::ssl::error::stream_truncated;
+      x.retry = reused && resendable && rn == 0 && interim_count == 0 && closed;
       if (timed_out) {
         x.failure_status = 504;
         x.error = "the upstream sent no response in time";
       } else if (rec == http::error::header_limit && rp.field_too_long()) {
         x.error = "the upstream response has a header field longer than 65,533 bytes";
-      } else if (interim_count > 0 && rn == 0 &&
-                 (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
-                  rec == asio::error::eof)) {
+      } else if (interim_count > 0 && rn == 0 && closed) {
         x.error = "the upstream closed the connection after " + std::to_string(interim_count) +
                   " interim (1xx) responses, before a final one";
       } else {
@@ -2407,6 +2410,7 @@ class ClientSession {
                                         ScanFor(target), log, held, nullptr, client_reads_);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
+        ic.ubuf.clear();
         continue;
       }
       if (x.malware) {

@@ -1751,6 +1751,121 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   }
 };
 
+// A terminal inside an intercepted tunnel: CONNECT to the proxy, then TLS to its interception
+// (trusting only its CA), with blocking calls of at most 20 s each.
+class InterceptedTerminal {
+ public:
+  // Empty on success, else what failed.
+  std::string Open(const std::string& proxy_ip, const std::string& authority,
+                   const std::string& ca_pem) {
+    fd_ = integration::ConnectFrom("127.10.0.5", proxy_ip, integration::kProxyPort, &error_);
+    if (fd_ < 0) return "connect: " + error_;
+    const timeval timeout{20, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    SendAll(fd_, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    const std::string answer = ReadConnectAnswer(fd_);
+    if (!answer.starts_with("HTTP/1.1 200")) return "CONNECT answered: " + answer;
+    const std::string host = authority.substr(0, authority.rfind(':'));
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    if (!ctx_ || SSL_CTX_load_verify_locations(ctx_.get(), ca_pem.c_str(), nullptr) != 1)
+      return "no TLS context";
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), fd_);
+    SSL_set_tlsext_host_name(ssl_.get(), host.c_str());
+    SSL_set1_host(ssl_.get(), host.c_str());
+    if (SSL_connect(ssl_.get()) != 1) return "TLS handshake with the proxy failed";
+    return "";
+  }
+  ~InterceptedTerminal() {
+    ssl_.reset();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool Send(std::string_view bytes) {
+    return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) ==
+           static_cast<int>(bytes.size());
+  }
+  // Reads until what was read holds `needle` (empty: until the close); what was read.
+  std::string ReadUntil(std::string_view needle) {
+    std::string got;
+    char buf[16384];
+    while (needle.empty() || got.find(needle) == std::string::npos) {
+      const int n = SSL_read(ssl_.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string error_;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_{nullptr, SSL_CTX_free};
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_{nullptr, SSL_free};
+};
+
+// A pooled TLS connection the origin closed while idle without a close_notify (as many servers
+// close an idle keep-alive connection) is retried on a fresh connection, as a plain one closed
+// with a FIN or a reset is: before proxy14 the read of the response header ended in
+// stream_truncated, which was not retried, and the terminal got a 502.
+TEST_F(ProxySlowInterceptedPeerTest, APooledConnectionClosedWithoutCloseNotifyIsRetried) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  const std::string cert = (dir_ / "pki" / "good.pem").string();
+  const std::string key = (dir_ / "pki" / "good.key").string();
+  auto served = std::make_shared<std::atomic<int>>(0);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(
+      64 * 1024,
+      [cert, key, served](int fd) {
+        std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                              SSL_CTX_free);
+        if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+          return;
+        const timeval timeout{15, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+        SSL_set_fd(ssl.get(), fd);
+        if (SSL_accept(ssl.get()) != 1) return;
+        std::string read;
+        char buf[16384];
+        while (read.find("\r\n\r\n") == std::string::npos) {
+          const int n = SSL_read(ssl.get(), buf, sizeof buf);
+          if (n <= 0) return;
+          read.append(buf, static_cast<size_t>(n));
+        }
+        const int nth = ++*served;
+        // The first connection answers keep-alive, then closes while idle, without a
+        // close_notify (SSL_free, then close); the second answers the retried request.
+        const std::string res =
+            nth == 1 ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+                     : "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecond";
+        SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
+        if (nth == 1)
+          std::this_thread::sleep_for(300ms);
+        else
+          SSL_shutdown(ssl.get());
+      },
+      2));
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  ASSERT_TRUE(t.Send("GET /first HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  const std::string first = t.ReadUntil("first");
+  ASSERT_THAT(first, HasSubstr("HTTP/1.1 200 OK")) << first;
+  std::this_thread::sleep_for(1s);  // the origin closes the pooled connection meanwhile
+  ASSERT_TRUE(
+      t.Send("GET /second HTTP/1.1\r\nHost: " + authority + "\r\nConnection: close\r\n\r\n"));
+  const std::string second = t.ReadUntil("");
+  origin_thread_.join();
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 200 OK\r\n")) << second.substr(0, 300);
+  EXPECT_THAT(second, HasSubstr("second"));
+  EXPECT_EQ(served->load(), 2);
+  json::object e = EventFor("https://" + authority + "/second");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
 TEST_F(ProxySlowInterceptedPeerTest, ABodyTheTerminalReadsLateArrivesWholeAndOnce) {
   ProxyFixture::StartProxy(InterceptConfig());
   // 1 MiB of the origin's 10 MiB file, as a 206 with a length.
