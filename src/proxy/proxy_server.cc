@@ -884,10 +884,11 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
     auto [ec, n] = co_await http::async_read(client, cbuf, parser, kTuple);
     EndWatchedRead(watch, ec);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return ec;
+    // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
     hold.body.append(chunk.get(), got);
     bytes += got;
+    if (ec) co_return ec;
   }
   hold.complete = parser.is_done();
   if (hold.complete) cbuf.shrink_to_fit();
