@@ -1506,6 +1506,55 @@ TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
 }
 
+// On the plain (non-scanning) relay, a response body whose read fails before the header went
+// out — a bad first chunk that came with the header, an origin that closed right after its
+// header (the header and the FIN in one segment: TCP_CORK, then close) — is answered 502 with
+// the reason, not a connection closed on nothing: the client has had no byte of the response.
+TEST_F(ProxyBigHeaderTest, AnOriginFailingBeforeTheHeaderWentOutGets502OnThePlainRelay) {
+  ProxyFixture::StartProxy(Config());
+  struct Case {
+    std::string path;
+    std::string response;  // sent corked, then the connection is closed
+    std::string why;
+  };
+  const std::vector<Case> cases = {
+      {"/bad-first-chunk",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+       "reading the response body from the origin failed: the origin's chunked body is not valid"},
+      {"/closed-before-a-sized-body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+       "reading the response body from the origin failed: the origin closed the connection after "
+       "0 of 100 body bytes"},
+      {"/closed-before-a-chunked-body", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "reading the response body from the origin failed: the origin closed the connection after "
+       "0 body bytes, before the chunked body's end"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, k](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+      SendAll(fd, k.response);
+    }));  // closed after `serve`: the corked bytes go with the FIN
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(k.path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    auto r = c->ReadResponse();
+    origin_thread_.join();
+    if (!r) {  // not ASSERT: the other cases still run
+      ADD_FAILURE() << "no response: " << c->error();
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), 502u);
+    EXPECT_FALSE(r->keep_alive());
+    const size_t quote = k.why.rfind('\'');
+    EXPECT_THAT(r->body(), HasSubstr(quote == std::string::npos ? k.why : k.why.substr(quote + 1)));
+    json::object e = EventFor(SlowPeerUrl(k.path));
+    EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr(k.why));
+  }
+  ExpectStillServes();
+}
+
 // A request body the client fails to deliver, on either upload path (streamed to the origin,
 // or held for proxy.scan): its header and `body` go out, then the client waits (`half_close`
 // false) or shuts its sending side. The status it must read, and what the event's
@@ -1949,6 +1998,8 @@ TEST_F(ProxySlowInterceptedPeerTest, AResponseHeaderThatComesAloneGoesOutAtOnce)
        "5\r\nhello\r\n0\r\n\r\n"},
       {"/alone-sized", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
        "hello"},
+      // Until the close (close_notify): chunked for the HTTP/1.1 terminal.
+      {"/alone-until-close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "hello"},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.path);
