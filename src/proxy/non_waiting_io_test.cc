@@ -80,8 +80,8 @@ class NonWaitingTlsReadTest : public ::testing::Test {
         io_,
         [&]() -> asio::awaitable<void> {
           using namespace asio::experimental::awaitable_operators;
-          auto hs = [](net::TlsStream& s, net::TlsStream::handshake_type t)
-              -> asio::awaitable<error_code> {
+          auto hs = [](net::TlsStream& s,
+                       net::TlsStream::handshake_type t) -> asio::awaitable<error_code> {
             auto [ec] = co_await s.async_handshake(t, kTuple);
             co_return ec;
           };

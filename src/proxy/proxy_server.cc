@@ -1772,9 +1772,9 @@ class ClientSession {
         if (!upstream) co_return co_await UpstreamFailed(client_, log, log.status, log.error);
       }
       beast::flat_buffer ubuf;
-      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
-                                        ScanFor(target), log, held, &upstream_header_,
-                                        client_reads_);
+      Exchange x =
+          co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
+                               ScanFor(target), log, held, &upstream_header_, client_reads_);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -2176,9 +2176,9 @@ class ClientSession {
     }
     // A declared length is within max_size here: one allocation instead of doubling up to 2×.
     if (declared) held.body.reserve(*declared);
-    const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
-                                        out.expect_continue, held, log.request_bytes,
-                                        client_reads_);
+    const auto ec =
+        co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
+                            out.expect_continue, held, log.request_bytes, client_reads_);
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";

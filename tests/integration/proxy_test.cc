@@ -1572,8 +1572,8 @@ std::vector<RequestBodyFailure> RequestBodyFailures() {
   return {
       {"stall", "Content-Length: 1000\r\n", "0123456789", false, 408,
        "the client sent nothing of the body for timeouts.body_idle"},
-      {"bad-chunk", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\nzz\r\nworld\r\n", false,
-       400, "the client's chunked body is not valid"},
+      {"bad-chunk", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\nzz\r\nworld\r\n", false, 400,
+       "the client's chunked body is not valid"},
       {"half-close-sized", "Content-Length: 1000\r\n", "0123456789", true, 400,
        "the client closed the request body after 10 of 1000 bytes"},
       {"half-close-chunked", "Transfer-Encoding: chunked\r\n", "a\r\n0123456789\r\n", true, 400,
@@ -1638,10 +1638,10 @@ TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
 // is involved) get the same answers (before proxy14 bad chunk framing and a half-close got no
 // answer at all: the connection was closed).
 TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
-  const std::string config = WithBodyIdle1s(
-      Config("  scan: {max_size: 1048576, on_error: allow}\n",
-             "scan:\n  socket: scand.sock\n  clamav: {database: " +
-                 std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  const std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n",
+                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
   ProxyFixture::StartProxy(config);
   ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
@@ -2077,11 +2077,11 @@ TEST_F(ProxySlowInterceptedPeerTest, AStalledUploadIsAnswered408) {
   ProxyFixture::StartProxy(config);
   const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
   std::chrono::milliseconds header_after{};
-  const std::string got = SlowInterceptedExchange(
-      authority,
-      "POST /upload?stall HTTP/1.1\r\nHost: " + authority +
-          "\r\nContent-Length: 1000\r\n\r\n0123456789",
-      1 << 20, &header_after);
+  const std::string got =
+      SlowInterceptedExchange(authority,
+                              "POST /upload?stall HTTP/1.1\r\nHost: " + authority +
+                                  "\r\nContent-Length: 1000\r\n\r\n0123456789",
+                              1 << 20, &header_after);
   ASSERT_FALSE(got.starts_with("error: ")) << got;
   http::response_parser<http::string_body> p;
   p.eager(true);
