@@ -44,6 +44,7 @@
 #include "policy/url_filter.h"
 #include "proxy/block_page.h"
 #include "proxy/hop_by_hop.h"
+#include "proxy/non_waiting_io.h"
 #include "proxy/proxy.h"
 #include "proxy/read_watch.h"
 #include "proxy/request_target.h"
@@ -169,6 +170,14 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
   const bool framed = p.chunked() || p.content_length().has_value();
   if (ec == http::error::partial_message ||
       (framed && (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated))) {
+    // A client may have closed only its sending side (a half-close): it is the request body it
+    // ended, and the page answering it can still reach it.
+    if (isRequest && !p.chunked() && p.content_length())
+      return "the client closed the request body after " + std::to_string(body_bytes) + " of " +
+             std::to_string(*p.content_length()) + " bytes";
+    if (isRequest)
+      return "the client closed the request body after " + std::to_string(body_bytes) +
+             " bytes, before the chunked body's end";
     if (!p.chunked() && p.content_length())
       return who + " closed the connection after " + std::to_string(body_bytes) + " of " +
              std::to_string(*p.content_length()) + " body bytes";
@@ -182,6 +191,34 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return who + "'s chunked body is not valid (" + ec.message() + ")";
   if (ec == beast::error::timeout) return who + " sent nothing of the body for timeouts.body_idle";
   return ec.message();
+}
+
+// The answer to a request body the client failed to deliver (read error `ec`), the same on both
+// upload paths (streamed to the origin, held for the scan): 431 for a refused trailer, 400 for
+// a body that is not valid (bad chunk framing, a bad trailer field) or that the client closed
+// before its end (a half-close: it still reads), 408 for a stall; 0 when no page can reach the
+// client (a reset).
+int RequestBodyFailureStatus(const boost::system::error_code& ec) {
+  if (TrailerRefused(ec)) return 431;
+  if (ec == beast::error::timeout) return 408;
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return 400;
+  if (ec.category() == http::make_error_code(http::error::bad_chunk).category()) return 400;
+  return 0;
+}
+
+std::string_view StatusTitle(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Bad Gateway";
+  }
 }
 
 // The error text of a failed write of a relayed message to `to` ("the client", "the origin").
@@ -570,254 +607,17 @@ struct PendingPage {
   std::string continue_url;
 };
 
-// Deadlines go on Beast's tcp_stream at the bottom of every stream we use (plain or TLS).
-template <class Stream>
-void Deadline(Stream& s, milliseconds d) {
-  beast::get_lowest_layer(s).expires_after(d);
-}
-template <class Stream>
-void NoDeadline(Stream& s) {
-  beast::get_lowest_layer(s).expires_never();
-}
-
-// ---- what can be done now is done now (plain TCP) -------------------------------------------
-//
-// Beast's composed operations complete through the scheduler even when they needed no waiting (a
-// header or body already in the buffer, a write the kernel took at once: Beast posts, or Asio
-// posts the speculative call's completion), and Boost 1.81's scheduler then polls its reactor
-// (epoll_wait with a zero timeout) before running that completion: an strace of the plain
-// keep-alive path showed 6.7 epoll_wait per request, 2 of them the blocking waits. On a plain TCP
-// stream the proxy therefore first does synchronously what needs no waiting and awaits only the
-// rest (the spliced relay does the same, tcp_relay.cc). Every call below returns at once: a
-// call that would wait fails with would_block and the caller goes on asynchronously from where
-// the synchronous part stopped (Beast's parser and serializer keep their state).
-
-// A SyncReadStream and SyncWriteStream over a socket descriptor whose calls never wait:
-// recvmsg/sendmsg with MSG_DONTWAIT (and MSG_NOSIGNAL), EAGAIN as would_block. The socket's own
-// blocking mode is left as it is.
-// The throwing form of a stream call that reports through an error_code (what completes the
-// SyncReadStream/SyncWriteStream concepts for the non-waiting streams below).
-template <class Call>
-size_t OrThrow(Call&& call) {
-  boost::system::error_code ec;
-  const size_t n = call(ec);
-  if (ec) throw boost::system::system_error(ec);
-  return n;
-}
-
-class NonWaitingSocket {
- public:
-  explicit NonWaitingSocket(int fd) : fd_(fd) {}
-
-  template <class Buffers>
-  size_t read_some(const Buffers& buffers, boost::system::error_code& ec) {
-    return Transfer(buffers, ec, /*send=*/false);
-  }
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
-    return Transfer(buffers, ec, /*send=*/true);
-  }
-  // The throwing forms complete the SyncReadStream/SyncWriteStream concepts; the proxy uses only
-  // the error_code forms.
-  template <class Buffers>
-  size_t read_some(const Buffers& buffers) {
-    return OrThrow([&](boost::system::error_code& ec) { return read_some(buffers, ec); });
-  }
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers) {
-    return OrThrow([&](boost::system::error_code& ec) { return write_some(buffers, ec); });
-  }
-
- private:
-  // As many buffers as Asio's own sends take: Beast's serializer gives one per header field, and
-  // a message split over two sendmsg calls is two segments (TCP_NODELAY).
-  static constexpr size_t kMaxIov = 64;
-
-  template <class Buffers>
-  size_t Transfer(const Buffers& buffers, boost::system::error_code& ec, bool send) {
-    std::array<iovec, kMaxIov> iov;
-    size_t count = 0;
-    size_t total = 0;
-    for (auto it = asio::buffer_sequence_begin(buffers);
-         it != asio::buffer_sequence_end(buffers) && count < kMaxIov; ++it) {
-      const auto b = asio::buffer(*it);
-      if (b.size() == 0) continue;
-      iov[count].iov_base = const_cast<void*>(static_cast<const void*>(b.data()));
-      iov[count].iov_len = b.size();
-      total += b.size();
-      ++count;
-    }
-    ec = {};
-    if (total == 0) return 0;  // as Asio's sockets: nothing asked, nothing done, no call
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = count;
-    while (true) {
-      const ssize_t n = send ? ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)
-                             : ::recvmsg(fd_, &msg, MSG_DONTWAIT);
-      if (n > 0) return static_cast<size_t>(n);
-      if (n == 0 && !send) {
-        ec = asio::error::eof;
-        return 0;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        ec = asio::error::would_block;
-      else
-        ec = boost::system::error_code(n < 0 ? errno : EIO, boost::system::system_category());
-      return 0;
-    }
-  }
-
-  int fd_;
-};
-
-// A SyncReadStream with nothing to give: Beast's synchronous read over it parses what the buffer
-// already holds and stops with would_block where it would have to read — no system call.
-struct BufferedBytesOnly {
-  template <class Buffers>
-  size_t read_some(const Buffers&, boost::system::error_code& ec) {
-    ec = asio::error::would_block;
-    return 0;
-  }
-  template <class Buffers>
-  size_t read_some(const Buffers& buffers) {
-    boost::system::error_code ec;
-    read_some(buffers, ec);
-    throw boost::system::system_error(ec);
-  }
-};
-
-template <class Stream>
-constexpr bool kPlainTcp = std::is_same_v<Stream, beast::tcp_stream>;
-template <class Stream>
-constexpr bool kTls = std::is_same_v<Stream, net::TlsStream>;
-
-// A SyncWriteStream over an intercepted leg whose writes never wait (TlsStream::write_some_now):
-// records the kernel does not take stay pending in the stream, for TlsStream::async_flush or the
-// next asynchronous write. Also a SyncReadStream whose reads give what the stream holds already
-// (decrypted, or ciphertext in its input buffer: TlsStream::DoRead, no I/O) and would_block
-// otherwise; a read after which OpenSSL has output for the peer (a TLS 1.3 key update's answer)
-// sets flush_needed(), and the caller sends it with async_flush.
-class NonWaitingTls {
- public:
-  explicit NonWaitingTls(net::TlsStream& s) : s_(s) {}
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
-    return s_.write_some_now(buffers, ec);
-  }
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers) {
-    return OrThrow([&](boost::system::error_code& ec) { return write_some(buffers, ec); });
-  }
-  template <class Buffers>
-  size_t read_some(const Buffers& buffers, boost::system::error_code& ec) {
-    asio::mutable_buffer first;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
-         ++it)
-      if (asio::buffer_size(*it) > 0) {
-        first = *it;
-        break;
-      }
-    size_t n = 0;
-    switch (s_.DoRead(first, ec, n)) {
-      case net::TlsStream::Want::kNothing:
-        return n;
-      case net::TlsStream::Want::kOutput:
-        flush_needed_ = true;
-        return n;
-      case net::TlsStream::Want::kInput:
-      case net::TlsStream::Want::kOutputAndRetry:  // the asynchronous read sends it, then reads
-        break;
-    }
-    ec = asio::error::would_block;
-    return 0;
-  }
-  template <class Buffers>
-  size_t read_some(const Buffers& buffers) {
-    return OrThrow([&](boost::system::error_code& ec) { return read_some(buffers, ec); });
-  }
-  bool flush_needed() const { return flush_needed_; }
-
- private:
-  net::TlsStream& s_;
-  bool flush_needed_ = false;
-};
-
-// Beast's synchronous write of the serializer's message (kHeaderOnly: its header) to a stream
-// whose calls never wait. Not http::write_header: when the kernel takes part of the header and
-// then would block, it returns without telling the serializer what went out, and the header
-// would be sent again from its first byte; write_some consumes what each call sent.
-template <bool kHeaderOnly, class SyncStream, bool isRequest, class Body>
-size_t WriteWithoutWaiting(SyncStream& stream, http::serializer<isRequest, Body>& sr,
-                           boost::system::error_code& ec) {
-  size_t n = 0;
-  if constexpr (kHeaderOnly) {
-    sr.split(true);
-    while (!ec && !sr.is_header_done()) n += http::write_some(stream, sr, ec);
-  } else {
-    n = http::write(stream, sr, ec);
-  }
-  if (ec == http::error::need_buffer) ec = {};
-  return n;
-}
-
-// Writes the serializer's message (kHeaderOnly: its header) to `s` within `idle`. What the
-// kernel takes now goes synchronously (on an intercepted leg encrypted first); only the rest (a
-// full send buffer) is awaited. A buffer_body's need_buffer (the part given is written, more is
-// to come) is success here.
-template <bool kHeaderOnly = false, class Stream, bool isRequest, class Body>
-asio::awaitable<std::pair<boost::system::error_code, size_t>> WriteMessage(
-    Stream& s, http::serializer<isRequest, Body>& sr, milliseconds idle) {
-  Deadline(s, idle);
-  size_t now = 0;
-  if constexpr (kPlainTcp<Stream>) {
-    NonWaitingSocket socket(s.socket().native_handle());
-    boost::system::error_code ec;
-    now = WriteWithoutWaiting<kHeaderOnly>(socket, sr, ec);
-    if (ec != asio::error::would_block) co_return std::make_pair(ec, now);
-  } else if constexpr (kTls<Stream>) {
-    NonWaitingTls tls(s);
-    boost::system::error_code ec;
-    now = WriteWithoutWaiting<kHeaderOnly>(tls, sr, ec);
-    if (ec != asio::error::would_block) {
-      // All taken and encrypted; the tail of the records a full send buffer refused goes now.
-      if (!ec && s.output_pending() > 0) std::tie(ec, std::ignore) = co_await s.async_flush(kTuple);
-      co_return std::make_pair(ec, now);
-    }
-  }
-  boost::system::error_code ec;
-  size_t n = 0;
-  if constexpr (kHeaderOnly)
-    std::tie(ec, n) = co_await http::async_write_header(s, sr, kTuple);
-  else
-    std::tie(ec, n) = co_await http::async_write(s, sr, kTuple);
-  if (ec == http::error::need_buffer) ec = {};
-  co_return std::make_pair(ec, now + n);
-}
-
-// Reads a request header into `parser` within `limit`. When the buffer holds bytes already (the
-// idle wait before a kept-alive request read some), the header is parsed from them first,
-// synchronously — on plain TCP also from what the socket has now (on TLS a read needs the
-// stream's own operation); only an incomplete header is awaited.
-template <class Stream, class Parser>
-asio::awaitable<boost::system::error_code> ReadRequestHeader(Stream& s, beast::flat_buffer& buf,
-                                                             Parser& parser, milliseconds limit) {
-  Deadline(s, limit);
-  if (buf.size() > 0) {
-    boost::system::error_code ec;
-    if constexpr (kPlainTcp<Stream>) {
-      NonWaitingSocket socket(s.socket().native_handle());
-      http::read_header(socket, buf, parser, ec);
-    } else {
-      BufferedBytesOnly buffered;
-      http::read_header(buffered, buf, parser, ec);
-    }
-    if (ec != asio::error::would_block) co_return ec;
-  }
-  auto [ec, n] = co_await http::async_read_header(s, buf, parser, kTuple);
-  co_return ec;
-}
+// What can be done without waiting, and the streams' deadlines (non_waiting_io.h).
+using nonwaiting::BeginWatchedRead;
+using nonwaiting::BufferedBytesOnly;
+using nonwaiting::Deadline;
+using nonwaiting::EndWatchedRead;
+using nonwaiting::kPlainTcp;
+using nonwaiting::NoDeadline;
+using nonwaiting::ReadNow;
+using nonwaiting::ReadRequestHeader;
+using nonwaiting::ReadSomeNow;
+using nonwaiting::WriteMessage;
 
 // What one forwarded exchange ended with.
 struct Exchange {
@@ -1064,7 +864,7 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
                                                       RequestParser<http::buffer_body>& parser,
                                                       const ProxyConfig& pc, uint64_t limit,
                                                       bool& expect_continue, UploadHold& hold,
-                                                      uint64_t& bytes) {
+                                                      uint64_t& bytes, ReadWatch& watch) {
   if (expect_continue) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     Deadline(client, pc.timeouts.body_idle);
@@ -1080,13 +880,15 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
   while (!parser.is_done() && hold.body.size() <= limit) {
     req.body().data = chunk.get();
     req.body().size = kRelayChunk;
-    Deadline(client, pc.timeouts.body_idle);
+    BeginWatchedRead(client, watch, pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read(client, cbuf, parser, kTuple);
+    EndWatchedRead(watch, ec);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return ec;
+    // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
     hold.body.append(chunk.get(), got);
     bytes += got;
+    if (ec) co_return ec;
   }
   hold.complete = parser.is_done();
   if (hold.complete) cbuf.shrink_to_fit();
@@ -1174,53 +976,6 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> Splice(beast::tcp_stream& a, beas
   co_return std::make_pair(t.a_to_b, t.b_to_a);
 }
 
-// Reads into `buf` through `p` what `s` has now, without waiting: on plain TCP one
-// recv(MSG_DONTWAIT), on an intercepted leg what the TLS stream holds already (no I/O).
-// would_block when nothing is there; otherwise as http::read_some (an until-close body's end
-// included).
-template <class Stream, bool isRequest, class Body>
-asio::awaitable<boost::system::error_code> ReadSomeNow(Stream& s, beast::flat_buffer& buf,
-                                                       FieldBoundedParser<isRequest, Body>& p) {
-  boost::system::error_code ec;
-  if constexpr (kPlainTcp<Stream>) {
-    NonWaitingSocket socket(s.socket().native_handle());
-    http::read_some(socket, buf, p, ec);
-  } else if constexpr (kTls<Stream>) {
-    NonWaitingTls tls(s);
-    http::read_some(tls, buf, p, ec);
-    if (tls.flush_needed()) {
-      auto [fec, fn] = co_await s.async_flush(kTuple);
-      if (!ec || ec == asio::error::would_block) ec = fec ? fec : ec;
-    }
-  } else {
-    ec = asio::error::would_block;
-  }
-  co_return ec;
-}
-
-// The raw-buffer form of ReadSomeNow: bytes read into `b` (0 with an error, would_block when
-// nothing is there; asio::error::eof at the peer's end).
-template <class Stream>
-asio::awaitable<std::pair<boost::system::error_code, size_t>> ReadNow(Stream& s,
-                                                                      asio::mutable_buffer b) {
-  boost::system::error_code ec;
-  size_t n = 0;
-  if constexpr (kPlainTcp<Stream>) {
-    NonWaitingSocket socket(s.socket().native_handle());
-    n = socket.read_some(b, ec);
-  } else if constexpr (kTls<Stream>) {
-    NonWaitingTls tls(s);
-    n = tls.read_some(b, ec);
-    if (tls.flush_needed()) {
-      auto [fec, fn] = co_await s.async_flush(kTuple);
-      if (!ec) ec = fec;
-    }
-  } else {
-    ec = asio::error::would_block;
-  }
-  co_return std::make_pair(ec, n);
-}
-
 // Streams a message body from `in` to `out`: what each read (or the bytes already buffered)
 // gives of the body is written before the next read is awaited, so a streamed body (server-sent
 // events, long polling) is not held, and a body cut short reaches the client as far as it came.
@@ -1232,7 +987,8 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
                                     FieldBoundedParser<isRequest, http::buffer_body>& p,
                                     OutStream& out,
                                     http::serializer<isRequest, http::buffer_body>& sr,
-                                    milliseconds idle, uint64_t& bytes) {
+                                    milliseconds idle, uint64_t& bytes,
+                                    ReadWatch* in_watch = nullptr) {
   // Beast reads max(512, free capacity) bytes at a time: a fresh (or fully consumed) buffer of
   // capacity 0 would cost one recv per 512 bytes of body. Give it room for a whole chunk while
   // the body lasts — unless the whole body is already buffered (a small response arrives with
@@ -1264,7 +1020,7 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
           // and its CRLF returns with it instead of reading on for the next chunk's size line —
           // a streamed chunk was held until the origin's next one, and lost if none came.
           p.eager(false);
-          ec = co_await ReadSomeNow(in, in_buf, p);
+          ec = co_await ReadSomeNow(in, in_buf, p, idle);
           if (ec == asio::error::would_block) {
             ec = {};
             if (p.get().body().size == kRelayChunk) {
@@ -1276,9 +1032,15 @@ asio::awaitable<RelayEnd> RelayBody(InStream& in, beast::flat_buffer& in_buf,
           }
         }
         if (!ec && p.get().body().size == kRelayChunk && !p.is_done()) {
-          Deadline(in, idle);
+          // `in_watch` (a request body's client): the read's deadline leaves the socket open
+          // for the 408 page (BeginWatchedRead).
+          if (in_watch != nullptr)
+            BeginWatchedRead(in, *in_watch, idle);
+          else
+            Deadline(in, idle);
           p.eager(false);  // as above: return with a chunk's bytes, do not wait for the next
           std::tie(ec, std::ignore) = co_await http::async_read_some(in, in_buf, p, kTuple);
+          if (in_watch != nullptr) EndWatchedRead(*in_watch, ec);
         }
       }
       if (ec == http::error::need_buffer) ec = {};
@@ -1342,7 +1104,8 @@ asio::awaitable<RelayEnd> RelaySizedBody(InStream& in, beast::flat_buffer& in_bu
     // and with nothing there the header goes alone before the wait (a slow generator's client
     // is not left without the header until its first bytes).
     std::tie(now_ec, now_n) = co_await ReadNow(
-        in, asio::buffer(chunk.data(), static_cast<size_t>(std::min<uint64_t>(kRelayChunk, left))));
+        in, asio::buffer(chunk.data(), static_cast<size_t>(std::min<uint64_t>(kRelayChunk, left))),
+        idle);
     if (now_ec == asio::error::would_block) {
       body.data = nullptr;
       body.size = 0;
@@ -1391,13 +1154,14 @@ struct Outbound {
 // Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
 // `held`: the body, or its first part, was read already for the malware step (UploadHold).
 // `header_watch`: on a plain upstream, keeps the response header's deadline (else Beast's timer).
+// `client_watch`: keeps the deadline of the request body's reads from the client.
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
                                       RequestParser<http::buffer_body>& parser,
                                       UpstreamStream& upstream, beast::flat_buffer& ubuf,
                                       const ProxyConfig& pc, bool reused, Outbound& out,
                                       const ScanStep* scanner, RequestLog& log, UploadHold& held,
-                                      ReadWatch* header_watch) {
+                                      ReadWatch* header_watch, ReadWatch& client_watch) {
   Exchange x;
   auto& req = parser.get();
   const bool has_body = out.has_body;
@@ -1421,7 +1185,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       end = RelayEnd::Write(wec);
       if (!end.ec && !held.complete)
         end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
-                                       log.request_bytes);
+                                       log.request_bytes, &client_watch);
     } else {
       if (out.expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -1434,16 +1198,12 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         out.expect_continue = false;
       }
       end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
-                                     log.request_bytes);
+                                     log.request_bytes, &client_watch);
     }
     if (end.ec && !end.writing) {
-      // The client's side failed: its trailer (431), its chunk framing (400), its stall (408).
-      if (TrailerRefused(end.ec))
-        x.failure_status = 431;
-      else if (end.ec == http::error::bad_chunk || end.ec == http::error::bad_chunk_extension)
-        x.failure_status = 400;
-      else if (end.ec == beast::error::timeout)
-        x.failure_status = 408;
+      // The client's side failed: its trailer (431), its framing or its close before the
+      // body's end (400), its stall (408); a client gone (reset) is sent the 502 it cannot get.
+      if (const int status = RequestBodyFailureStatus(end.ec)) x.failure_status = status;
       x.error = "reading the request body from the client failed: " +
                 BodyReadError(parser, end.ec, log.request_bytes);
       co_return x;
@@ -1501,17 +1261,20 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       timed_out = rec == beast::error::timeout;
     }
     if (rec) {
-      x.retry = reused && resendable && rn == 0 && interim_count == 0 &&
-                (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
-                 rec == asio::error::eof);
+      // The origin closed the connection before any byte of a response: EOF or a reset on
+      // plain TCP; on TLS the transport's end with a close_notify (eof) or without one
+      // (stream_truncated: an origin closing an idle connection often sends none). A pooled
+      // connection that does so had been closed while idle, and the request can go again.
+      const bool closed = rec == http::error::end_of_stream ||
+                          rec == asio::error::connection_reset || rec == asio::error::eof ||
+                          rec == asio::ssl::error::stream_truncated;
+      x.retry = reused && resendable && rn == 0 && interim_count == 0 && closed;
       if (timed_out) {
         x.failure_status = 504;
         x.error = "the upstream sent no response in time";
       } else if (rec == http::error::header_limit && rp.field_too_long()) {
         x.error = "the upstream response has a header field longer than 65,533 bytes";
-      } else if (interim_count > 0 && rn == 0 &&
-                 (rec == http::error::end_of_stream || rec == asio::error::connection_reset ||
-                  rec == asio::error::eof)) {
+      } else if (interim_count > 0 && rn == 0 && closed) {
         x.error = "the upstream closed the connection after " + std::to_string(interim_count) +
                   " interim (1xx) responses, before a final one";
       } else {
@@ -1688,7 +1451,7 @@ class ClientSession {
         io_(io),
         pool_(pool),
         client_(std::move(socket)),
-        keep_alive_(io),
+        client_reads_(io),
         upstream_header_(io) {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
@@ -1724,9 +1487,9 @@ class ClientSession {
         boost::system::error_code wec;
         size_t wn = 0;
         if constexpr (kPlainTcp<Stream>) {
-          keep_alive_.Begin(client.socket(), pc.timeouts.client_idle);
+          client_reads_.Begin(client.socket(), pc.timeouts.client_idle);
           std::tie(wec, wn) = co_await client.socket().async_read_some(buf.prepare(512), kTuple);
-          keep_alive_.End();
+          client_reads_.End();
         } else {
           Deadline(client, pc.timeouts.client_idle);
           std::tie(wec, wn) = co_await client.async_read_some(buf.prepare(512), kTuple);
@@ -2009,8 +1772,9 @@ class ClientSession {
         if (!upstream) co_return co_await UpstreamFailed(client_, log, log.status, log.error);
       }
       beast::flat_buffer ubuf;
-      Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
-                                        ScanFor(target), log, held, &upstream_header_);
+      Exchange x =
+          co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
+                               ScanFor(target), log, held, &upstream_header_, client_reads_);
       if (x.retry && attempt == 0) continue;
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
@@ -2347,9 +2111,10 @@ class ClientSession {
       auto stream = ic.upstream->Trusted();
       if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
       Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
-                                        ScanFor(target), log, held, nullptr);
+                                        ScanFor(target), log, held, nullptr, client_reads_);
       if (x.retry && attempt == 0) {
         ic.upstream.reset();
+        ic.ubuf.clear();
         continue;
       }
       if (x.malware) {
@@ -2411,20 +2176,21 @@ class ClientSession {
     }
     // A declared length is within max_size here: one allocation instead of doubling up to 2×.
     if (declared) held.body.reserve(*declared);
-    const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
-                                        out.expect_continue, held, log.request_bytes);
+    const auto ec =
+        co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
+                            out.expect_continue, held, log.request_bytes, client_reads_);
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
       log.error = "reading the upload from the client failed: " +
                   BodyReadError(parser, ec, log.request_bytes);
-      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-        co_await Refuse(client, log, 431, "Request Header Fields Too Large",
-                        BodyReadError(parser, ec, log.request_bytes));
-      } else if (ec == beast::error::timeout) {
-        const std::string reason = "the upload stalled: no body bytes for " +
-                                   std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
-        co_await Refuse(client, log, 408, "Request Timeout", reason);
+      // The answers of the streaming path (ForwardOnce) for the same failures.
+      if (const int status = RequestBodyFailureStatus(ec)) {
+        const std::string reason =
+            status == 408 ? "the upload stalled: no body bytes for " +
+                                std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms"
+                          : BodyReadError(parser, ec, log.request_bytes);
+        co_await Refuse(client, log, status, StatusTitle(status), reason);
       }
       co_return false;
     }
@@ -2555,13 +2321,7 @@ class ClientSession {
     service_.metrics().failed.Increment();
     log.action = "failed";
     log.error = reason;
-    co_await Refuse(client, log, status,
-                    status == 504   ? "Gateway Timeout"
-                    : status == 431 ? "Request Header Fields Too Large"
-                    : status == 408 ? "Request Timeout"
-                    : status == 400 ? "Bad Request"
-                                    : "Bad Gateway",
-                    reason);
+    co_await Refuse(client, log, status, StatusTitle(status), reason);
     co_return false;
   }
 
@@ -2654,7 +2414,8 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
-  ReadWatch keep_alive_;       // the plain client's waits between requests
+  // The plain client's waits between requests, and a request body's reads (plain or TLS).
+  ReadWatch client_reads_;
   ReadWatch upstream_header_;  // plain upstreams' response headers
   beast::flat_buffer buffer_;
   IpAddress peer_;

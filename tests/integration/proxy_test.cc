@@ -1506,6 +1506,150 @@ TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
   EXPECT_THAT(ProxyOutput(), ::testing::Not(HasSubstr("worker stopped")));
 }
 
+// On the plain (non-scanning) relay, a response body whose read fails before the header went
+// out — a bad first chunk that came with the header, an origin that closed right after its
+// header (the header and the FIN in one segment: TCP_CORK, then close) — is answered 502 with
+// the reason, not a connection closed on nothing: the client has had no byte of the response.
+TEST_F(ProxyBigHeaderTest, AnOriginFailingBeforeTheHeaderWentOutGets502OnThePlainRelay) {
+  ProxyFixture::StartProxy(Config());
+  struct Case {
+    std::string path;
+    std::string response;  // sent corked, then the connection is closed
+    std::string why;
+  };
+  const std::vector<Case> cases = {
+      {"/bad-first-chunk",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+       "reading the response body from the origin failed: the origin's chunked body is not valid"},
+      {"/closed-before-a-sized-body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+       "reading the response body from the origin failed: the origin closed the connection after "
+       "0 of 100 body bytes"},
+      {"/closed-before-a-chunked-body", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "reading the response body from the origin failed: the origin closed the connection after "
+       "0 body bytes, before the chunked body's end"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this, k](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+      SendAll(fd, k.response);
+    }));  // closed after `serve`: the corked bytes go with the FIN
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(k.path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    auto r = c->ReadResponse();
+    origin_thread_.join();
+    if (!r) {  // not ASSERT: the other cases still run
+      ADD_FAILURE() << "no response: " << c->error();
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), 502u);
+    EXPECT_FALSE(r->keep_alive());
+    const size_t quote = k.why.rfind('\'');
+    EXPECT_THAT(r->body(), HasSubstr(quote == std::string::npos ? k.why : k.why.substr(quote + 1)));
+    json::object e = EventFor(SlowPeerUrl(k.path));
+    EXPECT_EQ(Int(e, "http.response.status_code"), 502);
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr(k.why));
+  }
+  ExpectStillServes();
+}
+
+// A request body the client fails to deliver, on either upload path (streamed to the origin,
+// or held for proxy.scan): its header and `body` go out, then the client waits (`half_close`
+// false) or shuts its sending side. The status it must read, and what the event's
+// error.message must say.
+struct RequestBodyFailure {
+  std::string name;
+  std::string framing;  // the header's framing field line, CRLF-terminated
+  std::string body;
+  bool half_close = false;
+  unsigned status = 0;
+  std::string why;
+};
+
+std::vector<RequestBodyFailure> RequestBodyFailures() {
+  return {
+      {"stall", "Content-Length: 1000\r\n", "0123456789", false, 408,
+       "the client sent nothing of the body for timeouts.body_idle"},
+      {"bad-chunk", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\nzz\r\nworld\r\n", false, 400,
+       "the client's chunked body is not valid"},
+      {"half-close-sized", "Content-Length: 1000\r\n", "0123456789", true, 400,
+       "the client closed the request body after 10 of 1000 bytes"},
+      {"half-close-chunked", "Transfer-Encoding: chunked\r\n", "a\r\n0123456789\r\n", true, 400,
+       "the client closed the request body after 10 bytes, before the chunked body's end"},
+      {"trailer-too-large", "Transfer-Encoding: chunked\r\n",
+       "5\r\nhello\r\n0\r\nX-Trailer: " + std::string(20000, 't') + "\r\n\r\n", false, 431,
+       "the chunked body's trailer fields are larger than max_header_size"},
+  };
+}
+
+// Sends each of RequestBodyFailures() on a connection of its own (the proxy's body_idle: 1s)
+// to `url_of(name)` and checks the answer the client reads and the access event.
+void ExpectRequestBodyFailuresAnswered(
+    const std::function<std::unique_ptr<RawClient>()>& connect,
+    const std::function<std::string(const std::string&)>& url_of,
+    const std::function<json::object(const std::string&)>& event_for) {
+  for (const RequestBodyFailure& k : RequestBodyFailures()) {
+    SCOPED_TRACE(k.name);
+    const std::string url = url_of(k.name);
+    auto c = connect();
+    ASSERT_TRUE(c->Send("POST " + url + " HTTP/1.1\r\nHost: www.origin.example\r\n" +
+                        "Content-Type: text/plain\r\n" + k.framing + "\r\n" + k.body));
+    if (k.half_close) c->ShutdownWrite();
+    auto r = c->ReadResponse(false, 10s);
+    if (!r) {  // not ASSERT: the other cases still run
+      ADD_FAILURE() << "no response: " << c->error();
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), k.status);
+    EXPECT_FALSE(r->keep_alive()) << "the page goes with Connection: close";
+    json::object e = event_for(url);
+    EXPECT_EQ(Int(e, "http.response.status_code"), k.status);
+    EXPECT_EQ(Str(e, "event.action"), "failed");
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr(k.why));
+  }
+}
+
+std::string WithBodyIdle1s(std::string config) {
+  const std::string timeouts = "timeouts: {client_header: 1s}";
+  const size_t at = config.find(timeouts);
+  if (at != std::string::npos)
+    config.replace(at, timeouts.size(), "timeouts: {client_header: 1s, body_idle: 1s}");
+  return config;
+}
+
+// The request-body failures streamed to the origin (no scanning): a stall is answered 408
+// (before proxy14 Beast's stream timer closed the socket at body_idle, so the 408 page could
+// not be written: the client saw the connection closed, the event "the 408 page could not be
+// written to the client"), a client that half-closes mid-body 400 (was 502), bad chunk framing
+// 400, a trailer too large 431.
+TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
+  const std::string config = WithBodyIdle1s(Config());
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
+                                    [this](const std::string& n) { return Url("/upload?" + n); },
+                                    [this](const std::string& u) { return EventFor(u); });
+  ExpectStillServes();
+}
+
+// The same failures on the upload-scan path (the body held for proxy.scan before any upstream
+// is involved) get the same answers (before proxy14 bad chunk framing and a half-close got no
+// answer at all: the connection was closed).
+TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
+  const std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n",
+                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
+                                    [this](const std::string& n) { return Url("/upload?" + n); },
+                                    [this](const std::string& u) { return EventFor(u); });
+  ExpectStillServes();
+}
+
 // Reads from the blocking socket `fd` until a blank line; what was read (the CONNECT answer).
 std::string ReadConnectAnswer(int fd) {
   std::string got;
@@ -1656,6 +1800,121 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   }
 };
 
+// A terminal inside an intercepted tunnel: CONNECT to the proxy, then TLS to its interception
+// (trusting only its CA), with blocking calls of at most 20 s each.
+class InterceptedTerminal {
+ public:
+  // Empty on success, else what failed.
+  std::string Open(const std::string& proxy_ip, const std::string& authority,
+                   const std::string& ca_pem) {
+    fd_ = integration::ConnectFrom("127.10.0.5", proxy_ip, integration::kProxyPort, &error_);
+    if (fd_ < 0) return "connect: " + error_;
+    const timeval timeout{20, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    SendAll(fd_, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    const std::string answer = ReadConnectAnswer(fd_);
+    if (!answer.starts_with("HTTP/1.1 200")) return "CONNECT answered: " + answer;
+    const std::string host = authority.substr(0, authority.rfind(':'));
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    if (!ctx_ || SSL_CTX_load_verify_locations(ctx_.get(), ca_pem.c_str(), nullptr) != 1)
+      return "no TLS context";
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), fd_);
+    SSL_set_tlsext_host_name(ssl_.get(), host.c_str());
+    SSL_set1_host(ssl_.get(), host.c_str());
+    if (SSL_connect(ssl_.get()) != 1) return "TLS handshake with the proxy failed";
+    return "";
+  }
+  ~InterceptedTerminal() {
+    ssl_.reset();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool Send(std::string_view bytes) {
+    return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) ==
+           static_cast<int>(bytes.size());
+  }
+  // Reads until what was read holds `needle` (empty: until the close); what was read.
+  std::string ReadUntil(std::string_view needle) {
+    std::string got;
+    char buf[16384];
+    while (needle.empty() || got.find(needle) == std::string::npos) {
+      const int n = SSL_read(ssl_.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string error_;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_{nullptr, SSL_CTX_free};
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_{nullptr, SSL_free};
+};
+
+// A pooled TLS connection the origin closed while idle without a close_notify (as many servers
+// close an idle keep-alive connection) is retried on a fresh connection, as a plain one closed
+// with a FIN or a reset is: before proxy14 the read of the response header ended in
+// stream_truncated, which was not retried, and the terminal got a 502.
+TEST_F(ProxySlowInterceptedPeerTest, APooledConnectionClosedWithoutCloseNotifyIsRetried) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  const std::string cert = (dir_ / "pki" / "good.pem").string();
+  const std::string key = (dir_ / "pki" / "good.key").string();
+  auto served = std::make_shared<std::atomic<int>>(0);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(
+      64 * 1024,
+      [cert, key, served](int fd) {
+        std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                              SSL_CTX_free);
+        if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+          return;
+        const timeval timeout{15, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+        SSL_set_fd(ssl.get(), fd);
+        if (SSL_accept(ssl.get()) != 1) return;
+        std::string read;
+        char buf[16384];
+        while (read.find("\r\n\r\n") == std::string::npos) {
+          const int n = SSL_read(ssl.get(), buf, sizeof buf);
+          if (n <= 0) return;
+          read.append(buf, static_cast<size_t>(n));
+        }
+        const int nth = ++*served;
+        // The first connection answers keep-alive, then closes while idle, without a
+        // close_notify (SSL_free, then close); the second answers the retried request.
+        const std::string res =
+            nth == 1 ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+                     : "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecond";
+        SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
+        if (nth == 1)
+          std::this_thread::sleep_for(300ms);
+        else
+          SSL_shutdown(ssl.get());
+      },
+      2));
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  ASSERT_TRUE(t.Send("GET /first HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  const std::string first = t.ReadUntil("first");
+  ASSERT_THAT(first, HasSubstr("HTTP/1.1 200 OK")) << first;
+  std::this_thread::sleep_for(1s);  // the origin closes the pooled connection meanwhile
+  ASSERT_TRUE(
+      t.Send("GET /second HTTP/1.1\r\nHost: " + authority + "\r\nConnection: close\r\n\r\n"));
+  const std::string second = t.ReadUntil("");
+  origin_thread_.join();
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 200 OK\r\n")) << second.substr(0, 300);
+  EXPECT_THAT(second, HasSubstr("second"));
+  EXPECT_EQ(served->load(), 2);
+  json::object e = EventFor("https://" + authority + "/second");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
 TEST_F(ProxySlowInterceptedPeerTest, ABodyTheTerminalReadsLateArrivesWholeAndOnce) {
   ProxyFixture::StartProxy(InterceptConfig());
   // 1 MiB of the origin's 10 MiB file, as a 206 with a length.
@@ -1739,6 +1998,8 @@ TEST_F(ProxySlowInterceptedPeerTest, AResponseHeaderThatComesAloneGoesOutAtOnce)
        "5\r\nhello\r\n0\r\n\r\n"},
       {"/alone-sized", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
        "hello"},
+      // Until the close (close_notify): chunked for the HTTP/1.1 terminal.
+      {"/alone-until-close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "hello"},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.path);
@@ -1803,6 +2064,36 @@ TEST_F(ProxySlowInterceptedPeerTest, ABodyCutShortIsSaidSo) {
     EXPECT_EQ(Str(e, "error.message"),
               "reading the response body from the origin failed: " + k.why);
   }
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
+// A stalled upload inside an intercepted tunnel is answered 408 too: the read's deadline
+// cancels the read and leaves the TLS connection whole for the page (before proxy14 Beast's
+// timer closed the transport beneath the TLS stream).
+TEST_F(ProxySlowInterceptedPeerTest, AStalledUploadIsAnswered408) {
+  std::string config = InterceptConfig();
+  config.replace(config.find("  tls: {"), 0, "  timeouts: {body_idle: 1s}\n");
+  ProxyFixture::StartProxy(config);
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  std::chrono::milliseconds header_after{};
+  const std::string got =
+      SlowInterceptedExchange(authority,
+                              "POST /upload?stall HTTP/1.1\r\nHost: " + authority +
+                                  "\r\nContent-Length: 1000\r\n\r\n0123456789",
+                              1 << 20, &header_after);
+  ASSERT_FALSE(got.starts_with("error: ")) << got;
+  http::response_parser<http::string_body> p;
+  p.eager(true);
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(got), ec);
+  ASSERT_TRUE(p.is_done()) << ec.message() << " in: " << got.substr(0, 300);
+  EXPECT_EQ(p.get().result_int(), 408u);
+  EXPECT_FALSE(p.get().keep_alive());
+  json::object e = EventFor("https://" + authority + "/upload?stall");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 408);
+  EXPECT_THAT(Str(e, "error.message"),
+              HasSubstr("the client sent nothing of the body for timeouts.body_idle"));
   int status = 0;
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
