@@ -123,6 +123,7 @@ Record& Record::operator=(const Record& o) {
   Rebind(fields_, boost::json::object(o.fields(), boost::json::storage_ptr()));
   pending_ = nullptr;
   arena_.reset();  // after the fields that used it
+  retired_.reset();
   parsed = o.parsed;
   truncated = o.truncated;
   return *this;
@@ -150,6 +151,7 @@ Record::Record(Record&& o) noexcept
   Rebind(o.fields_, boost::json::object());
   o.pending_ = nullptr;
   o.arena_.reset();
+  o.retired_.reset();  // views of a moved-from record are void (record.h)
 }
 
 Record& Record::operator=(Record&& o) noexcept {
@@ -176,6 +178,8 @@ Record& Record::operator=(Record&& o) noexcept {
   Rebind(o.fields_, boost::json::object());
   o.pending_ = nullptr;
   o.arena_.reset();
+  retired_.reset();
+  o.retired_.reset();
   parsed = o.parsed;
   truncated = o.truncated;
   return *this;
@@ -258,11 +262,12 @@ std::unique_ptr<FieldArena, FieldArenaDeleter> NewFieldArena(Format format, size
 
 // The tree, built from the kept tape by the steps Normalize would have run on the tree it parsed:
 // TapeToValue builds the tree Boost's parser builds (field_tape.h), then FinishFields. It is built
-// in a new arena, sized as UseFieldArena sizes one for the tree alone, and the old arena (the kept
-// tape and its copies of the line) is freed after it: building into the old one made the tree
-// outgrow the first block, which the tape had partly taken, and doubled a record's memory. The
-// record is changed only once the tree is whole, so a failed build (an exception: memory) leaves
-// it pending as it was.
+// in a new arena, sized as UseFieldArena sizes one for the tree alone: building into the old one
+// made the tree outgrow the first block, which the tape had partly taken. The old arena (the kept
+// tape and its copies of the line) is retired, not freed: readers of the record may still hold
+// views into the tape (record.h, retired_); it goes when the record is moved, assigned,
+// re-normalised or destroyed. The record is changed only once the tree is whole, so a failed
+// build (an exception: memory) leaves it pending as it was.
 void Record::BuildPendingFields() const {
   const PendingFields& p = *pending_;
   std::unique_ptr<FieldArena, FieldArenaDeleter> arena = NewFieldArena(p.format, p.line_size);
@@ -282,6 +287,7 @@ void Record::BuildPendingFields() const {
   // Nothing below throws: the fields take the new arena's tree, then the old arena goes.
   Rebind(fields_, std::move(built));
   pending_ = nullptr;
+  retired_ = std::move(arena_);
   arena_ = std::move(arena);
 }
 
@@ -339,7 +345,8 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
 }  // namespace internal
 
 size_t Record::MemoryBytes() const {
-  return sizeof(Record) + raw.capacity() + (arena_ ? arena_->upstream.taken() : 0);
+  return sizeof(Record) + raw.capacity() + (arena_ ? arena_->upstream.taken() : 0) +
+         (retired_ ? retired_->upstream.taken() : 0);
 }
 
 void UseFieldArena(Record& r) {
@@ -349,6 +356,7 @@ void UseFieldArena(Record& r) {
   Rebind(r.fields_, boost::json::object(boost::json::storage_ptr(&arena->resource)));
   r.pending_ = nullptr;
   r.arena_ = std::move(arena);  // after the old fields, which may have used the old arena
+  r.retired_.reset();
 }
 
 const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {

@@ -93,6 +93,13 @@ struct Record {
   // pending_. Const: the tree is a cache of what pending_ says.
   void BuildPendingFields() const;
 
+  // The kept tape's arena once its tree was built (BuildPendingFields), else null: what a reader
+  // took from the tape before the tree was built — a FieldView over the record, the FieldRefs and
+  // string views it handed out (intel's hit, Sigma's filled values) — stays valid until the
+  // record is moved, assigned, re-normalised or destroyed, which free it. Without it, one
+  // reader building the tree (a correlation's terminal, an address FieldView must take from the
+  // tree) freed the tape under the views the other readers of the same record still held.
+  mutable std::unique_ptr<FieldArena, FieldArenaDeleter> retired_;
   // The storage of the fields (and of the kept tape) when Normalize() built them, else null.
   // Declared before them so that it outlives them.
   // Mutable: building a kept tape's tree (const fields()) moves the fields to a new arena.
