@@ -206,6 +206,21 @@ int RequestBodyFailureStatus(const boost::system::error_code& ec) {
   return 0;
 }
 
+// RFC 9110 9.2.2: methods whose intended effect is the same when sent twice.
+bool IsIdempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string_view StatusTitle(int status) {
   switch (status) {
     case 400:
@@ -1268,7 +1283,13 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       const bool closed = rec == http::error::end_of_stream ||
                           rec == asio::error::connection_reset || rec == asio::error::eof ||
                           rec == asio::ssl::error::stream_truncated;
-      x.retry = reused && resendable && rn == 0 && interim_count == 0 && closed;
+      // Again only when the origin cannot have acted on it and nothing of a response came: a
+      // request that went out whole is replayed only for an idempotent method (RFC 9110 9.2.2:
+      // a proxy must not retry a POST it sent — the origin may have applied it, then crashed),
+      // and a piece of a status line leaves rn at 0 (Beast's parser takes whole lines), so the
+      // buffer must be empty too.
+      x.retry = reused && resendable && IsIdempotent(req.method()) && rn == 0 &&
+                ubuf.size() == 0 && !rp.got_some() && interim_count == 0 && closed;
       if (timed_out) {
         x.failure_status = 504;
         x.error = "the upstream sent no response in time";

@@ -1915,6 +1915,109 @@ TEST_F(ProxySlowInterceptedPeerTest, APooledConnectionClosedWithoutCloseNotifyIs
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
 
+// A TLS origin that answers /first keep-alive, then for the next request
+// either sends `partial` (part of a response header) or nothing, and closes without a
+// close_notify. Counts connections and what each read.
+namespace truncate_after_first {
+void ServeThenTruncate(int fd, const std::string& cert, const std::string& key,
+                              std::shared_ptr<std::atomic<int>> served,
+                              std::shared_ptr<std::atomic<int>> posts, std::string partial) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                        SSL_CTX_free);
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return;
+  const timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  if (SSL_accept(ssl.get()) != 1) return;
+  const int nth = ++*served;
+  for (int req = 0; req < 2; ++req) {
+    std::string read;
+    char buf[16384];
+    while (read.find("\r\n\r\n") == std::string::npos) {
+      const int n = SSL_read(ssl.get(), buf, sizeof buf);
+      if (n <= 0) return;
+      read.append(buf, static_cast<size_t>(n));
+    }
+    if (read.starts_with("POST")) ++*posts;
+    if (nth == 1 && req == 0) {
+      const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+      SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
+      continue;
+    }
+    if (nth == 1) {  // the second request on the first connection: truncate
+      if (!partial.empty()) SSL_write(ssl.get(), partial.data(), static_cast<int>(partial.size()));
+      std::this_thread::sleep_for(100ms);
+      return;  // SSL_free then close: no close_notify
+    }
+    const std::string res =
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecond";
+    SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
+    SSL_shutdown(ssl.get());
+    return;
+  }
+}
+}  // namespace truncate_after_first
+
+// The origin sent part of a response header ("HTTP/1.1 20": Beast's parser takes whole lines, so
+// it used none of it), then closed without close_notify: response bytes came, the request must not
+// be replayed (the terminal gets 502, one connection served). Found by the review of proxy14.
+TEST_F(ProxySlowInterceptedPeerTest, APieceOfAResponseHeaderIsNotRetried) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  const std::string cert = (dir_ / "pki" / "good.pem").string();
+  const std::string key = (dir_ / "pki" / "good.key").string();
+  auto served = std::make_shared<std::atomic<int>>(0);
+  auto posts = std::make_shared<std::atomic<int>>(0);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(
+      64 * 1024,
+      [cert, key, served, posts](int fd) {
+        truncate_after_first::ServeThenTruncate(fd, cert, key, served, posts,
+                                     "HTTP/1.1 20");
+      },
+      2));
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  ASSERT_TRUE(t.Send("GET /first HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  ASSERT_THAT(t.ReadUntil("first"), HasSubstr("HTTP/1.1 200 OK"));
+  ASSERT_TRUE(
+      t.Send("GET /second HTTP/1.1\r\nHost: " + authority + "\r\nConnection: close\r\n\r\n"));
+  const std::string second = t.ReadUntil("");
+  origin_thread_.join();
+  EXPECT_EQ(served->load(), 1) << "the request was replayed after response bytes";
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 502")) << second.substr(0, 200);
+}
+
+// A POST (non-idempotent, no body) whose pooled TLS connection closes without close_notify
+// after the origin read it: RFC 9110 9.2.2, a proxy must not retry it automatically (the origin
+// may have applied it); the terminal gets the 502. Found by the review of proxy14.
+TEST_F(ProxySlowInterceptedPeerTest, APostTheOriginReadIsNotRetried) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  const std::string cert = (dir_ / "pki" / "good.pem").string();
+  const std::string key = (dir_ / "pki" / "good.key").string();
+  auto served = std::make_shared<std::atomic<int>>(0);
+  auto posts = std::make_shared<std::atomic<int>>(0);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(
+      64 * 1024,
+      [cert, key, served, posts](int fd) {
+        truncate_after_first::ServeThenTruncate(fd, cert, key, served, posts, "");
+      },
+      2));
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  ASSERT_TRUE(t.Send("GET /first HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  ASSERT_THAT(t.ReadUntil("first"), HasSubstr("HTTP/1.1 200 OK"));
+  ASSERT_TRUE(t.Send("POST /second HTTP/1.1\r\nHost: " + authority +
+                     "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+  const std::string second = t.ReadUntil("");
+  origin_thread_.join();
+  EXPECT_EQ(posts->load(), 1) << "the POST reached the origin twice";
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 502")) << second.substr(0, 200);
+}
+
 TEST_F(ProxySlowInterceptedPeerTest, ABodyTheTerminalReadsLateArrivesWholeAndOnce) {
   ProxyFixture::StartProxy(InterceptConfig());
   // 1 MiB of the origin's 10 MiB file, as a 206 with a length.
