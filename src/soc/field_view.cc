@@ -92,11 +92,7 @@ bool PutIpText(std::string_view text, std::string* out) {
   std::string buf;
   std::string_view ip;
   if (!internal::IpText(text, &buf, &ip)) return false;
-  if (ip.data() == buf.data()) {
-    *out = std::move(buf);
-  } else {
-    out->assign(ip);
-  }
+  out->assign(ip);
   return true;
 }
 
