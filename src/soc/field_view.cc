@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 
@@ -65,6 +66,16 @@ inline uint64_t SegmentHash(std::string_view s, size_t* len) {
   *len = i;
   return h | 1;
 }
+
+// kRoots' hashes, for every index this process builds.
+const std::array<uint64_t, kRootCount> kRootHashes = [] {
+  std::array<uint64_t, kRootCount> h{};
+  for (int r = 0; r < kRootCount; ++r) {
+    size_t len = 0;
+    h[static_cast<size_t>(r)] = SegmentHash(kRoots[r], &len);
+  }
+  return h;
+}();
 
 // Slots of FieldView::slot_.
 constexpr int kTimestamp = 0, kIngested = 1, kSource = 2, kPeer = 3, kTenant = 4, kAddress = 5;
@@ -305,9 +316,7 @@ void FieldView::BuildIndex() {
     }
   };
   for (int r = 0; r < kRootCount; ++r) {
-    size_t len = 0;
-    const uint64_t h = SegmentHash(kRoots[r], &len);
-    Slot& s = slot_of(kRoots[r].data(), len, h);
+    Slot& s = slot_of(kRoots[r].data(), kRoots[r].size(), kRootHashes[r]);
     s.root = r;
     root_slot_[r] = static_cast<uint32_t>(&s - slots_.data());
   }
