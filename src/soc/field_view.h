@@ -156,7 +156,7 @@ class FieldView {
     uint32_t next;  // the next member of its group, in tape order (kNoMember: the last)
   };
   static constexpr uint32_t kNoMember = 0xffffffffu;
-  static constexpr int kLookupsBeforeIndex = 3;
+  static constexpr int kLookupsBeforeIndex = 32;
   void BuildIndex();
   const Slot* Probe(std::string_view segment, uint64_t hash) const;
   // FindInTape(tape, path) among a group's members (`path`'s first segment is the group's).
