@@ -317,7 +317,8 @@ void Attribute(soc::Record& r, const TenantRegistry& tenants) {
       if (const soc::FieldRef v = fields.Find(path); v.is_string() && by_address(v.str())) break;
     }
   }
-  if (!r.tenant.empty()) soc::SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
+  // A pending record stays so (record.h): its tenant joins the metadata of the tree to build.
+  soc::SetTenantField(r);
 }
 
 struct StageTimes {

@@ -20,6 +20,7 @@
 #include "core/result.h"
 #include "soc/correlation.h"
 #include "soc/detection.h"
+#include "soc/field_view.h"
 #include "soc/record.h"
 #include "soc/sigma.h"
 
@@ -49,6 +50,10 @@ class DetectionEngine {
   // host.name, host.hostname, user.name, seccloud.service.name as "name=value", terminal the
   // first of source.ip, host.name, host.hostname.
   void Process(const Record& record, std::vector<Detection>* out);
+  // The same, reading the record through `view` (Reset on it by the caller): a caller that has
+  // other readers of the record (intel's MatchRecord, its own lookups) gives them one view, so
+  // the root index a pending record's lookups build is built once (field_view.h).
+  void Process(FieldView& view, std::vector<Detection>* out);
 
   // Judges correlation windows (lt/lte/eq) that ended at or before now_ms; call periodically.
   void Flush(int64_t now_ms, std::vector<Detection>* out);
@@ -67,6 +72,7 @@ class DetectionEngine {
  private:
   struct Impl;
   explicit DetectionEngine(std::unique_ptr<Impl> impl);
+  void Run(std::vector<Detection>* out);  // Process on the context Reset on the record
   std::unique_ptr<Impl> impl_;
   DetectionEngineStats stats_;
 };

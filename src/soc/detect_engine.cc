@@ -155,10 +155,20 @@ void EntityOf(FieldView& fields, Detection* d) {
 }  // namespace
 
 void DetectionEngine::Process(const Record& record, std::vector<Detection>* out) {
+  impl_->ctx->Reset(record);
+  Run(out);
+}
+
+void DetectionEngine::Process(FieldView& view, std::vector<Detection>* out) {
+  impl_->ctx->Reset(view);
+  Run(out);
+}
+
+void DetectionEngine::Run(std::vector<Detection>* out) {
   Impl& m = *impl_;
   ++stats_.records;
   auto& ctx = *m.ctx;
-  ctx.Reset(record);
+  const Record& record = ctx.record();
   m.eval->Reset();
   if (++m.generation == 0) {
     std::fill(m.stamp.begin(), m.stamp.end(), 0);

@@ -835,8 +835,12 @@ const TapeNode* FindInTape(const FieldTape& tape, std::string_view path) {
 }
 
 const TapeNode* FindInTape(TapeSpan tape, std::string_view path) {
-  if (tape.empty() || tape[0].kind != TapeKind::kObject) return nullptr;
-  size_t obj = 0;
+  if (tape.empty()) return nullptr;
+  return FindInTapeObject(tape, 0, path);
+}
+
+const TapeNode* FindInTapeObject(TapeSpan tape, size_t obj, std::string_view path) {
+  if (obj >= tape.size() || tape[obj].kind != TapeKind::kObject) return nullptr;
   while (true) {
     if (path.empty()) return nullptr;
     size_t len = 0;

@@ -138,6 +138,9 @@ bool ReadJsonTape(std::string_view line, FieldTape* tape, std::string* error);
 // (the one Boost's object keeps). Null when there is none. `tape` must hold a document.
 const TapeNode* FindInTape(const FieldTape& tape, std::string_view path);
 const TapeNode* FindInTape(TapeSpan tape, std::string_view path);
+// FindInTape's answer for `path` below object node `obj` (the root: FindInTape). Null when `obj`
+// is not an object.
+const TapeNode* FindInTapeObject(TapeSpan tape, size_t obj, std::string_view path);
 
 // The Boost.JSON value of the subtree at `index`, as Boost's parser would build it (duplicate
 // keys: the first one's place, the last one's value). For tests, and for the output paths that

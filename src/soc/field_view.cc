@@ -4,6 +4,9 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstring>
 
 #include "core/event.h"
@@ -25,6 +28,7 @@ std::string_view FirstSegment(std::string_view s) { return s.substr(0, s.find('.
 constexpr std::string_view kRoots[] = {"@timestamp",  "event",  "seccloud", "tenant", "source",
                                        "destination", "client", "server",   "host",   "related"};
 constexpr int kMetadataRoots = 4;
+constexpr int kRootCount = static_cast<int>(std::size(kRoots));
 constexpr int kFirstAddressRoot = 4;
 constexpr std::string_view kAddressPaths[] = {"source.ip", "destination.ip", "client.ip",
                                               "server.ip", "host.ip",        "related.ip"};
@@ -36,6 +40,42 @@ int RootIndex(std::string_view segment, int count = static_cast<int>(std::size(k
   }
   return -1;
 }
+
+// ---- Root index (FieldView::BuildIndex) ----
+
+// The index hashes with a per-process seed: a line's keys cannot be chosen to fall into one run
+// of slots (the table's slot is the hash's top bits).
+uint64_t NewSeed() {
+  uint64_t x = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+               static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&NewSeed));
+  x += 0x9e3779b97f4a7c15u;  // splitmix64's finaliser
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+  return x ^ (x >> 31);
+}
+const uint64_t kSeed = NewSeed();
+
+// FNV-1a from the seed over `s`'s first segment (the bytes before its first '.'), whose length
+// goes to *len. Never 0 (an empty slot's mark).
+inline uint64_t SegmentHash(std::string_view s, size_t* len) {
+  uint64_t h = kSeed;
+  size_t i = 0;
+  for (; i < s.size() && s[i] != '.'; ++i) {
+    h = (h ^ static_cast<unsigned char>(s[i])) * 0x100000001b3u;
+  }
+  *len = i;
+  return h | 1;
+}
+
+// kRoots' hashes, for every index this process builds.
+const std::array<uint64_t, kRootCount> kRootHashes = [] {
+  std::array<uint64_t, kRootCount> h{};
+  for (int r = 0; r < kRootCount; ++r) {
+    size_t len = 0;
+    h[static_cast<size_t>(r)] = SegmentHash(kRoots[r], &len);
+  }
+  return h;
+}();
 
 // Slots of FieldView::slot_.
 constexpr int kTimestamp = 0, kIngested = 1, kSource = 2, kPeer = 3, kTenant = 4, kAddress = 5;
@@ -58,19 +98,12 @@ bool HasDottedKeyIn(TapeSpan tape, size_t obj, const std::string_view (&names)[N
   return false;
 }
 
-// The text PutIp sets for `text` (parse_util.cc), or false when it sets nothing.
+// The text PutIp sets for `text` (parse_util.cc) in *out, or false when it sets nothing.
 bool PutIpText(std::string_view text, std::string* out) {
-  if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
-    text = text.substr(1, text.size() - 2);
-  }
-  if (size_t pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
-  auto ip = IpAddress::Parse(text);
-  if (!ip) return false;
-  if (ip->is_v4()) {
-    out->assign(text);
-  } else {
-    *out = ip->Unmapped().ToString();
-  }
+  std::string buf;
+  std::string_view ip;
+  if (!internal::IpText(text, &buf, &ip)) return false;
+  out->assign(ip);
   return true;
 }
 
@@ -245,6 +278,123 @@ void FieldView::Reset(const Record& r) {
   pending_ = p != nullptr && p->view_exact ? p : nullptr;
   built_ = 0;
   absent_ = 0;
+  indexed_ = false;
+  lookups_ = 0;
+}
+
+void FieldView::Index() {
+  if (pending_ != nullptr && !indexed_) BuildIndex();
+}
+
+void FieldView::BuildIndex() {
+  static_assert(std::size(decltype(root_slot_){}) == std::size(kRoots));
+  indexed_ = true;
+  const TapeSpan tape = pending_->tape;  // view_exact: tape[0] is the root object
+  const TapeNode& root = tape[0];
+  // Twice the segments at most (members and kRoots), a power of two: at most half full.
+  const size_t want = (size_t{root.count} + kRootCount) * 2;
+  size_t cap = 32;
+  int bits = 5;
+  while (cap < want) {
+    cap <<= 1;
+    ++bits;
+  }
+  if (slots_.size() < cap) slots_.resize(cap);
+  std::fill_n(slots_.begin(), cap, Slot{});
+  slot_mask_ = static_cast<uint32_t>(cap - 1);
+  slot_shift_ = 64 - bits;
+  if (members_.size() < root.count) members_.resize(root.count);
+  // The slot of a segment, added when new.
+  auto slot_of = [&](const char* seg, size_t len, uint64_t h) -> Slot& {
+    for (size_t i = h >> slot_shift_;; i = (i + 1) & slot_mask_) {
+      Slot& s = slots_[i];
+      if (s.hash == 0) {
+        s = Slot{h, seg, static_cast<uint32_t>(len), kNoMember, kNoMember, 0, -1};
+        return s;
+      }
+      if (s.hash == h && s.seg_len == len && std::memcmp(s.seg, seg, len) == 0) return s;
+    }
+  };
+  for (int r = 0; r < kRootCount; ++r) {
+    Slot& s = slot_of(kRoots[r].data(), kRoots[r].size(), kRootHashes[r]);
+    s.root = r;
+    root_slot_[r] = static_cast<uint32_t>(&s - slots_.data());
+  }
+  uint32_t m = 0;
+  for (size_t i = 1; i < root.end && m < members_.size(); i = tape[i].end, ++m) {
+    const TapeNode& n = tape[i];
+    const std::string_view key = n.key();
+    size_t len = 0;
+    const uint64_t h = SegmentHash(key, &len);
+    Slot& s = slot_of(key.data(), len, h);
+    members_[m] = {static_cast<uint32_t>(i), kNoMember};
+    if (s.head == kNoMember) {
+      s.head = m;
+    } else {
+      members_[s.tail].next = m;
+    }
+    s.tail = m;
+    s.weight += len == key.size() && n.kind == TapeKind::kObject ? 1 : 2;
+  }
+}
+
+const FieldView::Slot* FieldView::Probe(std::string_view segment, uint64_t h) const {
+  for (size_t i = h >> slot_shift_;; i = (i + 1) & slot_mask_) {
+    const Slot& s = slots_[i];
+    if (s.hash == 0) return nullptr;
+    if (s.hash == h && s.seg_len == segment.size() &&
+        std::memcmp(s.seg, segment.data(), segment.size()) == 0) {
+      return &s;
+    }
+  }
+}
+
+// FindInObject's choice (field_tape.cc) among the group's members, which are all of the root's
+// members a key of the path can be, in tape order; then FindInTape below the member chosen.
+const TapeNode* FieldView::FindInGroup(const Slot* slot, std::string_view path) const {
+  const TapeSpan tape = pending_->tape;
+  const TapeNode* best = nullptr;
+  size_t best_len = 0;
+  bool shadowed = false;  // the best key's latest duplicate is not usable
+  for (uint32_t m = slot->head; m != kNoMember; m = members_[m].next) {
+    const TapeNode& n = tape[members_[m].node];
+    const size_t len = n.key_size;
+    if (len == 0 || len < best_len || len > path.size() ||
+        (len != path.size() && path[len] != '.') ||
+        std::memcmp(n.key_data, path.data(), len) != 0) {
+      continue;
+    }
+    const bool usable = len == path.size() || n.kind == TapeKind::kObject;
+    if (len == best_len) {  // a duplicate of the best key: the later one counts
+      shadowed = !usable;
+      if (usable) best = &n;
+    } else if (usable) {
+      best = &n;
+      best_len = len;
+      shadowed = false;
+    }
+  }
+  if (shadowed) {
+    // Longest key first, one pass per length, each taking the key's last duplicate.
+    best = nullptr;
+    for (size_t len = path.size();;) {
+      const std::string_view want = path.substr(0, len);
+      const TapeNode* last = nullptr;
+      for (uint32_t m = slot->head; m != kNoMember; m = members_[m].next) {
+        if (tape[members_[m].node].key() == want) last = &tape[members_[m].node];
+      }
+      if (last != nullptr && (len == path.size() || last->kind == TapeKind::kObject)) {
+        best = last;
+        best_len = len;
+        break;
+      }
+      const size_t dot = path.rfind('.', len - 1);
+      if (dot == std::string_view::npos || dot == 0) break;
+      len = dot;
+    }
+  }
+  if (best == nullptr || best_len == path.size()) return best;
+  return FindInTapeObject(tape, tape.IndexOf(best), path.substr(best_len + 1));
 }
 
 TapeSpan FieldView::tape() const { return pending_ != nullptr ? pending_->tape : TapeSpan(); }
@@ -311,7 +461,9 @@ int FieldView::AddressState(int root) {
   int& state = address_state_[a];
   state = kAddressKept;
   const TapeSpan tape = pending_->tape;
-  const TapeNode* n = FindInTape(tape, kAddressPaths[a]);
+  const Slot* group = indexed_ ? &slots_[root_slot_[root]] : nullptr;
+  const TapeNode* n =
+      group != nullptr ? FindInGroup(group, kAddressPaths[a]) : FindInTape(tape, kAddressPaths[a]);
   if (n == nullptr || n->kind != TapeKind::kString) return state;
   const std::string_view text = n->str();
   if (text.find(':') == std::string_view::npos) return state;
@@ -320,8 +472,8 @@ int FieldView::AddressState(int root) {
   // Rewritten. Certain only when the root has one member of the segment, the plain key, an
   // object: then the value was its member "ip" (no other spelling), and it alone is erased.
   const std::string_view segment = kRoots[root];
-  int members = 0;
-  for (size_t i = 1; i < tape[0].end; i = tape[i].end) {
+  uint32_t members = group != nullptr ? group->weight : 0;
+  for (size_t i = 1; group == nullptr && i < tape[0].end; i = tape[i].end) {
     const std::string_view k = tape[i].key();
     if (k.size() < segment.size() || k.substr(0, segment.size()) != segment) continue;
     if (k.size() == segment.size() && tape[i].kind == TapeKind::kObject) {
@@ -341,13 +493,29 @@ int FieldView::AddressState(int root) {
 FieldRef FieldView::Find(std::string_view path) {
   if (pending_ == nullptr) return FieldRef::Tree(FindField(record_->fields(), path));
   if (path.empty()) return {};
+  if (!indexed_ && ++lookups_ >= kLookupsBeforeIndex) BuildIndex();
   const PendingFields& p = *pending_;
-  const size_t dot = path.find('.');
-  const int root = RootIndex(path.substr(0, dot));
+  size_t seg_len = 0;
+  const Slot* slot = nullptr;
+  int root;
+  if (indexed_) {
+    const uint64_t h = SegmentHash(path, &seg_len);
+    slot = Probe(path.substr(0, seg_len), h);
+    // No root key has the segment, and the finishing step sets nothing under it.
+    if (slot == nullptr) return {};
+    root = slot->root;
+  } else {
+    seg_len = std::min(path.find('.'), path.size());
+    root = RootIndex(path.substr(0, seg_len));
+  }
+  auto on_tape = [&] {
+    return FieldRef::Tape(p.tape,
+                          slot != nullptr ? FindInGroup(slot, path) : FindInTape(p.tape, path));
+  };
   // Untouched by the finishing step (TapeViewExact: no root key spells a touched path).
-  if (root < 0) return FieldRef::Tape(p.tape, FindInTape(p.tape, path));
-  const bool whole = dot == std::string_view::npos;
-  const std::string_view rest = whole ? kNone : path.substr(dot + 1);
+  if (root < 0) return on_tape();
+  const bool whole = seg_len == path.size();
+  const std::string_view rest = whole ? kNone : path.substr(seg_len + 1);
   const std::string_view s1 = FirstSegment(rest);
   const bool last = s1.size() == rest.size();  // rest is one segment
   switch (root) {
@@ -396,7 +564,7 @@ FieldRef FieldView::Find(std::string_view path) {
       }
       break;
   }
-  return FieldRef::Tape(p.tape, FindInTape(p.tape, path));
+  return on_tape();
 }
 
 }  // namespace seccloud::soc

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "soc/field_tape.h"
 #include "soc/record.h"
@@ -100,6 +101,11 @@ class FieldView {
     return v.is_string() ? v.str() : std::string_view();
   }
 
+  // On a pending tape: groups the root's members by their key's first segment now (Find does
+  // so itself from its kLookupsBeforeIndex-th lookup of a record on). For a reader that will ask
+  // many paths of the record (intel's MatchRecord). Nothing on a tree.
+  void Index();
+
   // True when answers come from a pending tape (the tree is not built for them).
   bool on_tape() const { return pending_ != nullptr; }
   // The pending tape (on_tape() only).
@@ -126,8 +132,45 @@ class FieldView {
   enum AddressStates { kAddressKept, kAddressRewritten, kAddressErased, kAddressTree };
   int AddressState(int root);
 
+  // The root index (field_view.cc, "Root index"): the pending tape's root members grouped by
+  // their key's first segment (the bytes before its first '.'), in an open-addressing table of
+  // the segments. Every key FindField can step through for a path has the path's first segment,
+  // so a lookup probes the table once and walks only that group's members, then below them. The
+  // segments the finishing step touches (kRoots) have a slot each whether or not the record has
+  // them, tagged with their root, so one probe also says which metadata rule applies. Built on
+  // the kLookupsBeforeIndex-th lookup of a record (or by Index()), in one pass over the root's
+  // members; the arrays keep their capacity from record to record (no allocation once they fit
+  // the largest root seen) and are sized from the root's member count, so a root of thousands of
+  // keys costs a pass and a table of twice its size, each lookup a probe: no walk over it.
+  struct Slot {
+    uint64_t hash;       // the segment's (0: an empty slot; hashes are never 0)
+    const char* seg;     // the segment's text (a member key's prefix, or kRoots')
+    uint32_t seg_len;
+    uint32_t head;       // the group's first member (index into members_), kNoMember: none
+    uint32_t tail;       // its last one
+    uint32_t weight;     // members of the group: the plain key and an object 1, any other 2
+    int root;            // index of kRoots, or -1
+  };
+  struct Member {
+    uint32_t node;  // the member's tape node
+    uint32_t next;  // the next member of its group, in tape order (kNoMember: the last)
+  };
+  static constexpr uint32_t kNoMember = 0xffffffffu;
+  static constexpr int kLookupsBeforeIndex = 32;
+  void BuildIndex();
+  const Slot* Probe(std::string_view segment, uint64_t hash) const;
+  // FindInTape(tape, path) among a group's members (`path`'s first segment is the group's).
+  const TapeNode* FindInGroup(const Slot* slot, std::string_view path) const;
+
   const Record* record_ = nullptr;
   const PendingFields* pending_ = nullptr;
+  bool indexed_ = false;
+  int lookups_ = 0;  // lookups of this record before the index
+  uint32_t slot_mask_ = 0;
+  int slot_shift_ = 64;  // a hash's slot: hash >> slot_shift_
+  std::vector<Slot> slots_;
+  std::vector<Member> members_;
+  uint32_t root_slot_[10] = {};  // kRoots' slots (field_view.cc)
   // Metadata strings built on demand, by slot: @timestamp, event.ingested, seccloud.soc.source,
   // seccloud.soc.peer, tenant.id and the canonical text of source / destination / client / server /
   // host / related.ip.

@@ -20,6 +20,7 @@
 #include "core/ip.h"
 #include "core/result.h"
 #include "soc/detection.h"
+#include "soc/field_view.h"
 #include "soc/record.h"
 
 namespace seccloud::soc {
@@ -209,5 +210,8 @@ bool NormalizeUrlKey(std::string_view url, std::string* key, std::string_view* h
 // entity "source.ip=<ip>" and terminal the record's source.ip (client.ip, else host.name, when
 // it has none).
 void MatchRecord(const IntelSet& intel, const Record& record, std::vector<Detection>* out);
+// The same, reading view.record() through `view` (shared with the record's other readers:
+// DetectionEngine::Process).
+void MatchRecord(const IntelSet& intel, FieldView& view, std::vector<Detection>* out);
 
 }  // namespace seccloud::soc

@@ -147,6 +147,9 @@ void PutSourceAndFormat(boost::json::object& fields, std::string_view source, bo
 // Sets the normalised text of an IP address (IPv6 compressed, lower case, IPv4-mapped unmapped)
 // and returns true; returns false and sets nothing when `text` is not an address.
 bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text);
+// The text PutIp sets for `text`: false when it is not an address, else true and *out views it
+// (`text`'s own bytes for IPv4, *buf for IPv6's canonical text).
+bool IpText(std::string_view text, std::string* buf, std::string_view* out);
 // Sets a port (1..65535 after an optional ':' or '.' has been removed by the caller); false and
 // nothing set when `text` is not a decimal port.
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text);

@@ -176,7 +176,7 @@ void PutSourceAndFormat(boost::json::object& fields, std::string_view source, bo
   soc.insert_or_assign("format", boost::json::string_view(FormatName(format)));
 }
 
-bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text) {
+bool IpText(std::string_view text, std::string* buf, std::string_view* out) {
   // Brackets ("[::1]") and an IPv6 zone ("fe80::1%eth0") are common in logs; the address is
   // what the field holds.
   if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
@@ -187,10 +187,19 @@ bool PutIp(boost::json::object& fields, std::string_view path, std::string_view 
   if (!ip) return false;
   // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
   if (ip->is_v4()) {
-    SetPath(fields, path, boost::json::string(text, fields.storage()));
+    *out = text;
   } else {
-    SetPath(fields, path, boost::json::string(ip->Unmapped().ToString(), fields.storage()));
+    *buf = ip->Unmapped().ToString();
+    *out = *buf;
   }
+  return true;
+}
+
+bool PutIp(boost::json::object& fields, std::string_view path, std::string_view text) {
+  std::string buf;
+  std::string_view ip;
+  if (!IpText(text, &buf, &ip)) return false;
+  SetPath(fields, path, boost::json::string(ip, fields.storage()));
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "core/civil_date.h"
+#include "core/text.h"
 #include "soc/detection.h"
 #include "soc/field_view.h"
 #include "soc/parse_internal.h"
@@ -419,6 +420,28 @@ void SetField(boost::json::object& fields, std::string_view path, boost::json::v
     obj = &next.as_object();
     path.remove_prefix(dot + 1);
   }
+}
+
+void SetTenantField(Record& r) {
+  if (r.tenant.empty()) return;
+  if (PendingFields* p = r.pending_; p != nullptr && p->tenant.empty() &&
+                                     (internal::IsAscii(r.tenant) || IsValidUtf8(r.tenant))) {
+    // The line's own root keys: none may be "tenant" or start with "tenant." (FinishFields would
+    // erase a tenant.id there and set the new one in another place than SetField does).
+    const TapeSpan t = p->tape;
+    bool tenant_key = t.empty() || t[0].kind != TapeKind::kObject;
+    for (size_t i = 1; !tenant_key && i < t[0].end; i = t[i].end) {
+      const std::string_view k = t[i].key();
+      tenant_key = k.starts_with("tenant") && (k.size() == 6 || k[6] == '.');
+    }
+    if (!tenant_key) {
+      char* c = static_cast<char*>(r.arena_->resource.allocate(r.tenant.size(), 1));
+      std::memcpy(c, r.tenant.data(), r.tenant.size());
+      p->tenant = std::string_view(c, r.tenant.size());
+      return;
+    }
+  }
+  SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
 }
 
 std::string FormatTimeMs(int64_t ms) {

@@ -88,6 +88,7 @@ struct Record {
 
  private:
   friend void UseFieldArena(Record& r);
+  friend void SetTenantField(Record& r);
   friend struct internal::RecordAccess;
   // Builds fields_ from pending_ (the kept tape and the normaliser's metadata) and drops
   // pending_. Const: the tree is a cache of what pending_ says.
@@ -150,6 +151,14 @@ const boost::json::value* FindField(const boost::json::object& fields, std::stri
 
 // Sets a dotted path, creating objects on the way; replaces a non-object in the way.
 void SetField(boost::json::object& fields, std::string_view path, boost::json::value value);
+
+// Attribution's last step (socd's pipeline), once it has set r.tenant (non-empty) after
+// Normalize: SetField(r.fields(), "tenant.id", r.tenant). A pending record whose line has no
+// root key "tenant" or "tenant.…" and whose Normalize ran without a tenant stays pending: its
+// tenant goes into the metadata the tree is finished with (the tree Normalize builds with the
+// tenant given: the same tree, "tenant" last at the root, as SetField makes it), so lookups,
+// Prepare's tape walk and the tree built later all see it. Any other record: SetField.
+void SetTenantField(Record& r);
 
 // "2026-11-26T03:20:22.123Z" (RFC 3339, UTC, milliseconds) ⇄ ms since the epoch.
 std::string FormatTimeMs(int64_t ms);

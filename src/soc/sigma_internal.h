@@ -122,10 +122,13 @@ class MatchContext {
   explicit MatchContext(const FieldTable* table);
 
   void Reset(const Record& record);
+  // A new record read through `view` (the caller's, Reset on the record: shared with the
+  // record's other readers), until the next Reset.
+  void Reset(FieldView& view);
   const Record& record() const { return *record_; }
   // The record's fields, answered on its pending tape when it has one (field_view.h): the
   // lookups here never build a pending record's tree but for an object the metadata adds to.
-  FieldView& view() { return view_; }
+  FieldView& view() { return *view_; }
 
   struct Value {
     uint32_t generation = 0;
@@ -166,7 +169,8 @@ class MatchContext {
 
   const FieldTable* table_;
   const Record* record_ = nullptr;
-  FieldView view_;
+  FieldView own_view_;
+  FieldView* view_ = &own_view_;  // own_view_, or the view given to Reset
   uint32_t generation_ = 0;
   std::vector<Value> values_;
   // Which dotted paths the record has, as a 4096-bit set of their hashes: a rule field the

@@ -163,9 +163,9 @@ MatchContext::MatchContext(const FieldTable* table)
 
 void MatchContext::NotePresentPaths() {
   present_.fill(0);
-  if (view_.on_tape()) {
+  if (view_->on_tape()) {
     // The tape's keys, and the paths the finishing step sets (all of them: a superset).
-    const TapeSpan tape = view_.tape();
+    const TapeSpan tape = view_->tape();
     NoteTapeObject(tape, 0, kFnvBasis, true, 0, present_);
     for (std::string_view path : FieldView::kMetadataPaths) {
       const uint64_t i = PresenceIndex(FnvAppend(kFnvBasis, path));
@@ -178,8 +178,13 @@ void MatchContext::NotePresentPaths() {
 }
 
 void MatchContext::Reset(const Record& record) {
-  record_ = &record;
-  view_.Reset(record);
+  own_view_.Reset(record);
+  Reset(own_view_);
+}
+
+void MatchContext::Reset(FieldView& view) {
+  view_ = &view;
+  record_ = &view.record();
   if (++generation_ == 0) {  // wrapped: stamps of 0 must not look current
     for (auto& v : values_) v.generation = 0;
     message_.generation = raw_.generation = 0;
@@ -254,7 +259,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
     const auto& hashes = path_hashes_[static_cast<size_t>(field)];
     for (size_t k = 0; k < paths.size(); ++k) {
       if (present_done_ && !MayHave(hashes[k])) continue;
-      found = view_.Find(paths[k]);
+      found = view_->Find(paths[k]);
       if (found.found()) break;
     }
     Fill(*v, found);
@@ -265,7 +270,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
     v->text = record_->raw;
     v->lower_ready = false;
   } else {
-    Fill(*v, view_.Find("message"));
+    Fill(*v, view_->Find("message"));
   }
   return *v;
 }
@@ -279,8 +284,8 @@ std::string_view MatchContext::dataset() {
     meta_done_ = true;
     dataset_ = {};
     channel_lower_.clear();
-    if (const FieldRef d = view_.Find("event.dataset"); d.is_string()) dataset_ = d.str();
-    if (const FieldRef c = view_.Find("winlog.channel"); c.is_string()) {
+    if (const FieldRef d = view_->Find("event.dataset"); d.is_string()) dataset_ = d.str();
+    if (const FieldRef c = view_->Find("winlog.channel"); c.is_string()) {
       LowerInto(c.str(), &channel_lower_);
     }
   }
@@ -296,7 +301,7 @@ int64_t MatchContext::event_id() {
   if (!event_id_done_) {
     event_id_done_ = true;
     event_id_ = -1;
-    const FieldRef e = view_.Find("winlog.event_id");
+    const FieldRef e = view_->Find("winlog.event_id");
     if (e.kind() == FieldKind::kInt64) event_id_ = e.i64();
     if (e.kind() == FieldKind::kUint64) event_id_ = static_cast<int64_t>(e.u64());
   }
@@ -307,7 +312,7 @@ std::string_view MatchContext::process_name_lower() {
   if (!process_name_done_) {
     process_name_done_ = true;
     process_name_lower_.clear();
-    if (const FieldRef p = view_.Find("process.name"); p.is_string()) {
+    if (const FieldRef p = view_->Find("process.name"); p.is_string()) {
       LowerInto(p.str(), &process_name_lower_);
     }
   }

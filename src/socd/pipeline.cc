@@ -136,7 +136,8 @@ void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegis
       if (const soc::FieldRef v = fields.Find(path); v.is_string() && by_address(v.str())) break;
     }
   }
-  if (!r.tenant.empty()) soc::SetField(r.fields(), "tenant.id", boost::json::string(r.tenant));
+  // A pending record stays so (record.h): its tenant joins the metadata of the tree to build.
+  soc::SetTenantField(r);
 }
 
 void Pipeline::Prepare(IngestItem& item) {
@@ -168,8 +169,9 @@ void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, boo
     // The SOC's own alerts come back through its spool; detecting on them would feed back.
     fields.Reset(r);
     if (fields.String("event.dataset").starts_with("soc.")) continue;
-    if (detectors_->engine) detectors_->engine->Process(r, &found);
-    if (detectors_->intel) soc::MatchRecord(*detectors_->intel, r, &found);
+    // One view for the record's readers: a pending record's root index is built once.
+    if (detectors_->engine) detectors_->engine->Process(fields, &found);
+    if (detectors_->intel) soc::MatchRecord(*detectors_->intel, fields, &found);
   }
   if (found.empty()) {
     if (flush) SaveAbsence(false);
