@@ -285,7 +285,7 @@ void Record::BuildPendingFields() const {
   a.tenant = p.tenant;
   a.may_exceed = false;  // only lines that cannot be pruned are kept as tapes
   internal::FinishFields(built, a);
-  // Nothing below throws: the fields take the new arena's tree, then the old arena goes.
+  // Nothing below throws: the fields take the new arena's tree, then the old arena is retired.
   Rebind(fields_, std::move(built));
   pending_ = nullptr;
   retired_ = std::move(arena_);
