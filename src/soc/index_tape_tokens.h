@@ -54,7 +54,7 @@ namespace seccloud::soc::index_tokens {
 // after Normalize, say) must be taken into account by this walk — the size check makes the
 // build say so. (view_exact, added by the lookups' FieldView, is a flag about the tape's shape for
 // lookups, not a value: the walk is right whatever it says.)
-static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 128,
+static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 144,
               "PendingFields changed: PendingFieldTokens (index_tape_tokens.h) must follow it");
 
 // Objects with more members than this are walked as a tree (the duplicate check is quadratic).

@@ -42,6 +42,11 @@ bool FieldsComeFromJson(Format format) {
          format == Format::kWindowsEvent;
 }
 
+// The formats whose parsers only set dotted paths (parse_internal.h, FieldSink).
+bool UsesOverlay(Format format) {
+  return format == Format::kSyslog || format == Format::kAccessLog || format == Format::kText;
+}
+
 // Plausible record times: not before 1990 and not more than a day ahead of reception (a device
 // with a wrong clock must not file its records years away from when they arrived).
 bool IsPlausible(int64_t t, int64_t received_ms) {
@@ -85,9 +90,16 @@ void Normalize(Record& r) {
       (internal::IsAscii(line) || IsValidUtf8(line))) {
     p.tape = &scratch;
   }
+  // Syslog, access-log and text lines set only dotted paths: they go into an overlay, kept as the
+  // record's pending fields (record.h: the tree is built on demand by replaying them).
+  thread_local internal::FieldOverlay overlay;
+  const bool use_overlay = UsesOverlay(r.format);
+  if (use_overlay) p.sink.UseOverlay(&overlay);
   // Seccloud events and JSON lines replace p.fields by the parsed object: a table reserved here
-  // would only take room in the arena.
-  if (r.format != Format::kSeccloudEvent && r.format != Format::kJson) p.fields.reserve(16);
+  // would only take room in the arena. (An overlay reserves it when it is replayed.)
+  if (r.format != Format::kSeccloudEvent && r.format != Format::kJson && !use_overlay) {
+    p.fields.reserve(16);
+  }
   try {
     RunParser(r.format, line, r.received_ms, p);
   } catch (const std::exception& e) {
@@ -107,7 +119,8 @@ void Normalize(Record& r) {
   if (!p.error.empty()) {
     if (r.truncated)
       p.error += " (the record was cut at " + std::to_string(kMaxRawBytes) + " bytes)";
-    p.fields.clear();
+    p.sink.Clear();
+    p.sink.UseOverlay(nullptr);
     internal::PutString(p.fields, "message", line);
     internal::PutString(p.fields, "seccloud.soc.parse_error",
                         std::string(FormatName(r.format)) + ": " + p.error);
@@ -120,7 +133,11 @@ void Normalize(Record& r) {
     r.parsed = true;
     r.time_ms = IsPlausible(p.time_ms, r.received_ms) ? p.time_ms : r.received_ms;
     a.time_ms = r.time_ms;
-    if (p.tape_read) {
+    if (p.sink.overlay() != nullptr) {
+      // The metadata as PutMetadata sets it, as entries after the parser's.
+      internal::PutMetadata(p.sink, a);
+      internal::RecordAccess::KeepOverlay(r, overlay, r.format);
+    } else if (p.tape_read) {
       if (const TapeNode* d = FindInTape(scratch, "event.dataset");
           d != nullptr && d->kind == TapeKind::kString) {
         a.dataset = d->str();
@@ -199,6 +216,18 @@ void PutMetadata(boost::json::object& f, const FinishArgs& a) {
   if (!a.tenant.empty()) internal::PutString(f, "tenant.id", a.tenant);
   if (!a.peer.empty() && !internal::PutIp(f, "seccloud.soc.peer", a.peer)) {
     internal::PutString(f, "seccloud.soc.peer", a.peer);
+  }
+}
+
+void PutMetadata(FieldSink& f, const FinishArgs& a) {
+  FieldOverlay& o = *f.overlay();
+  PutTime(o, "@timestamp", a.time_ms);
+  PutTime(o, "event.ingested", a.received_ms);
+  f.String("seccloud.soc.source", a.source);  // PutSourceAndFormat's two leaves
+  f.String("seccloud.soc.format", FormatName(a.format));
+  if (!a.tenant.empty()) f.String("tenant.id", a.tenant);
+  if (!a.peer.empty() && !PutIp(f, "seccloud.soc.peer", a.peer)) {
+    f.String("seccloud.soc.peer", a.peer);
   }
 }
 

@@ -9,11 +9,25 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "soc/field_tape.h"
 #include "soc/parse.h"
 
 namespace seccloud::soc {
+
+// One value a SetPath-only format's parser set (syslog, access logs, text: README.md "Step 5 as
+// landed"): the dotted path (a string literal: every parser's path is one), and the value: a
+// string (valid UTF-8, PutString's text), an integer, or event.category's one-string array.
+enum class OverlayKind : uint8_t { kString, kInt, kCategory };
+struct OverlayEntry {
+  std::string_view path;
+  std::string_view str;  // kString, kCategory (while parsing: the text is at `num` in the bytes)
+  int64_t num = 0;       // kInt
+  uint32_t at = 0;       // while parsing: the string's offset in FieldOverlay::bytes, and size
+  uint32_t len = 0;
+  OverlayKind kind = OverlayKind::kString;
+};
 
 // What Normalize keeps of a seccloud event or JSON line instead of its tree (record.h): the line's
 // tape, an exact-size copy in the record's arena (nodes, and a copy of the line and the decoded
@@ -22,6 +36,11 @@ namespace seccloud::soc {
 // the metadata step (internal::FinishFields) it would have run, strings in the arena too. Only
 // lines the tape reads exactly as the tree is built are kept so: valid UTF-8 (no SanitizeJson)
 // and short enough that PruneFields cannot drop anything.
+//
+// Syslog, access-log and text records (`overlay` non-null, `tape` empty) keep instead the values
+// their parser set, metadata included, in the order set: the tree is these SetPath calls replayed
+// on an empty object (internal::ReplayOverlay), then SetField(tenant.id, tenant) when
+// SetTenantField gave a tenant after Normalize (`tenant`; the other members are unused).
 struct PendingFields {
   TapeSpan tape;
   const char* line = nullptr;  // the arena's copy of the line the views point into
@@ -36,6 +55,8 @@ struct PendingFields {
   // The tape's shape makes the finished tree certain (TapeViewExact, field_view.h): FieldView
   // answers lookups on the tape. False: it builds the tree.
   bool view_exact = false;
+  const OverlayEntry* overlay = nullptr;  // in the arena
+  uint32_t overlay_size = 0;
 };
 
 }  // namespace seccloud::soc
@@ -62,8 +83,75 @@ void FinishFields(boost::json::object& f, const FinishArgs& a);
 // and of an unparsed record's fields.
 void PutMetadata(boost::json::object& f, const FinishArgs& a);
 
+// A SetPath-only parser's values while it parses (one scratch per thread, Normalize's): entries
+// whose strings are copied into `bytes` (OverlayEntry::at, len), so that a value may view a
+// temporary (a canonical address, a sanitised copy, a time's text).
+struct FieldOverlay {
+  std::vector<OverlayEntry> entries;
+  std::string bytes;
+  void clear() {
+    entries.clear();
+    bytes.clear();
+  }
+  // Sets every entry's `str` to its bytes (valid until the next change of `bytes`).
+  void Resolve() {
+    for (OverlayEntry& e : entries) {
+      if (e.kind != OverlayKind::kInt) e.str = std::string_view(bytes.data() + e.at, e.len);
+    }
+  }
+};
+
+// The lookup on a list of overlay entries (kept or scratch: only the paths are read): what
+// FindField gives on the tree the entries' SetPath calls build on an empty object. The last entry
+// whose path is `path`, a dotted prefix of it or has it as a dotted prefix decides: the path
+// itself → that entry (its index, *object false); a prefix of the path → nothing (a leaf is in
+// the way); the path a prefix of its path → an object (*object true, -1). No such entry, or a path
+// with an empty segment (no key of the tree is empty: every entry's path is a literal of
+// non-empty segments) → -1, *object false.
+int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bool* object);
+
+// Where a parser's values go: the tree (`fields`), or, when Normalize gave the parser a scratch
+// overlay, the overlay's entries. A value the overlay cannot hold (a whole object: RFC 5424
+// structured data, a merged web log line) asks Tree(), which replays the entries so far into the
+// tree and sends everything after to it.
+class FieldSink {
+ public:
+  explicit FieldSink(boost::json::object* tree) : tree_(tree) {}
+  FieldSink(const FieldSink&) = delete;
+  FieldSink& operator=(const FieldSink&) = delete;
+  boost::json::storage_ptr storage() const { return tree_->storage(); }
+  FieldOverlay* overlay() const { return overlay_; }
+  void UseOverlay(FieldOverlay* o) {
+    overlay_ = o;
+    if (o != nullptr) o->clear();
+  }
+  // The tree, with every value set so far: the overlay (if any) is replayed into it and given up.
+  boost::json::object& Tree();
+  // FindField(tree, path) != nullptr.
+  bool Has(std::string_view path) const;
+  void Clear() {
+    tree_->clear();
+    if (overlay_ != nullptr) overlay_->clear();
+  }
+
+  void String(std::string_view path, std::string_view value);  // PutString
+  void Int(std::string_view path, int64_t value);               // PutInt
+  void Category(std::string_view category);                     // PutCategory
+
+ private:
+  boost::json::object* tree_;
+  FieldOverlay* overlay_ = nullptr;
+};
+
+// The SetPath calls of `n` entries (strings resolved: kept entries, or ResolveOverlay's) on `f`,
+// as the parser's Put* calls made them.
+void ReplayOverlay(boost::json::object& f, const OverlayEntry* entries, size_t n);
+
 // Record internals for the normaliser (record.cc).
 struct RecordAccess {
+  // Keeps the overlay's entries (with the metadata's, appended by Normalize) in r's arena as r's
+  // pending fields; r.fields() then replays them. r must have a field arena and empty fields.
+  static void KeepOverlay(Record& r, const FieldOverlay& overlay, Format format);
   // Keeps `tape` (read from `line`, a view into r.raw) in r's arena as r's pending fields, with
   // the metadata arguments; r.fields() then builds the tree from them. r must have a field arena
   // (UseFieldArena) and empty fields.
@@ -85,6 +173,9 @@ struct Parsed {
   explicit Parsed(boost::json::storage_ptr sp) : fields(std::move(sp)) {}
 
   boost::json::object fields;
+  // Where the SetPath-only parsers (syslog, access logs, text) put their values: `fields`, or an
+  // overlay Normalize gave them.
+  FieldSink sink{&fields};
   // Seccloud events and JSON lines: when set, the parser reads the line into this tape instead of
   // building `fields` (which it leaves empty), and sets tape_read on success.
   FieldTape* tape = nullptr;
@@ -95,8 +186,11 @@ struct Parsed {
   std::string error;
 
   // Starts over (a parser trying another layout), keeping the fields' storage.
+  Parsed(const Parsed&) = delete;
+  Parsed& operator=(const Parsed&) = delete;
+
   void Reset() {
-    fields.clear();
+    sink.Clear();
     tape_read = false;
     time_ms = kNoTime;
     error.clear();
@@ -155,6 +249,18 @@ bool IpText(std::string_view text, std::string* buf, std::string_view* out);
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text);
 // A one-element array ["category"] as ECS wants event.category.
 void PutCategory(boost::json::object& fields, std::string_view category);
+// The same into a sink (the tree's or the overlay's): identical fields once built.
+inline void PutString(FieldSink& f, std::string_view path, std::string_view value) {
+  f.String(path, value);
+}
+inline void PutInt(FieldSink& f, std::string_view path, int64_t value) { f.Int(path, value); }
+inline void PutCategory(FieldSink& f, std::string_view category) { f.Category(category); }
+bool PutIp(FieldSink& f, std::string_view path, std::string_view text);
+bool PutPort(FieldSink& f, std::string_view path, std::string_view text);
+// PutTime and PutMetadata into an overlay (Normalize's metadata of a record kept so; the sink
+// must be on its overlay).
+void PutTime(FieldOverlay& o, std::string_view path, int64_t ms);
+void PutMetadata(FieldSink& f, const FinishArgs& a);
 
 // ---- scanning ----
 

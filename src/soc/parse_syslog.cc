@@ -125,7 +125,7 @@ void ParseBsdTail(std::string_view s, Header* h) {
 
 // ---- RFC 5424 ----
 
-bool ParseStructuredData(std::string_view s, size_t* pos, boost::json::object& fields,
+bool ParseStructuredData(std::string_view s, size_t* pos, FieldSink& fields,
                          std::string* error) {
   boost::json::object sd(fields.storage());
   size_t elements = 0, params = 0;
@@ -198,7 +198,8 @@ bool ParseStructuredData(std::string_view s, size_t* pos, boost::json::object& f
     *pos = p + 1;
     ++elements;
   }
-  if (!sd.empty()) SetPath(fields, "log.syslog.structured_data", std::move(sd));
+  // An object of the line's own keys: the overlay holds leaves only, so the tree takes it.
+  if (!sd.empty()) SetPath(fields.Tree(), "log.syslog.structured_data", std::move(sd));
   return true;
 }
 
@@ -238,7 +239,7 @@ bool ParseRfc5424(std::string_view s, size_t pos, Header* h, Parsed& out) {
   if (s[pos] == '-') {
     ++pos;
   } else if (s[pos] == '[') {
-    if (!ParseStructuredData(s, &pos, out.fields, &out.error)) return false;
+    if (!ParseStructuredData(s, &pos, out.sink, &out.error)) return false;
   } else {
     out.error = "expected STRUCTURED-DATA (\"-\" or \"[...]\") at byte " + std::to_string(pos) +
                 ", found " + Excerpt(s.substr(pos));
@@ -293,7 +294,7 @@ std::string_view KeyValue(std::string_view s, std::string_view key) {
   }
 }
 
-void PutAddress(boost::json::object& f, std::string_view ip_or_host) {
+void PutAddress(FieldSink& f, std::string_view ip_or_host) {
   if (ip_or_host.empty()) return;
   if (!PutIp(f, "source.ip", ip_or_host)) PutString(f, "source.domain", ip_or_host);
 }
@@ -304,7 +305,7 @@ bool Consume(std::string_view* s, std::string_view prefix) {
   return true;
 }
 
-void SetAuth(boost::json::object& f, std::string_view category, std::string_view action,
+void SetAuth(FieldSink& f, std::string_view category, std::string_view action,
              std::string_view outcome) {
   PutCategory(f, category);
   PutString(f, "event.action", action);
@@ -313,7 +314,7 @@ void SetAuth(boost::json::object& f, std::string_view category, std::string_view
 
 // "[authenticating user U |invalid user U |user U ]IP port N" (sshd's closing messages) and
 // "[invalid user ]U from IP port N".
-void PutUserIpPort(boost::json::object& f, std::string_view s) {
+void PutUserIpPort(FieldSink& f, std::string_view s) {
   for (std::string_view p : {"authenticating user ", "invalid user ", "user "}) {
     if (Consume(&s, p)) {
       size_t pos = 0;
@@ -329,7 +330,7 @@ void PutUserIpPort(boost::json::object& f, std::string_view s) {
 }
 
 // "U from IP port N ..." where U may be empty ("invalid user  from").
-void PutUserFromIpPort(boost::json::object& f, std::string_view s) {
+void PutUserFromIpPort(FieldSink& f, std::string_view s) {
   // The last " from " (a user name may hold one), found by forward searches: string_view::rfind
   // compares the needle at every position from the end (~3.4 k instructions on an sshd line).
   size_t from = s.find(" from ");
@@ -353,7 +354,7 @@ std::string_view LoginAction(std::string_view program) {
 
 // PAM's messages, whoever logs them: "authentication failure; ... rhost=H  user=U",
 // "session opened for user U[(uid=N)] by X", "session closed for user U".
-bool ParsePam(std::string_view program, std::string_view msg, boost::json::object& f) {
+bool ParsePam(std::string_view program, std::string_view msg, FieldSink& f) {
   if (Consume(&msg, "pam_unix(") || Consume(&msg, "pam_sss(") || Consume(&msg, "pam_ldap(")) {
     const size_t close = msg.find("): ");
     if (close == std::string_view::npos) return false;
@@ -380,7 +381,7 @@ bool ParsePam(std::string_view program, std::string_view msg, boost::json::objec
   return false;
 }
 
-void ParseSshd(std::string_view program, std::string_view msg, boost::json::object& f) {
+void ParseSshd(std::string_view program, std::string_view msg, FieldSink& f) {
   // rsyslog folds repeats: "message repeated 2 times: [ Failed password for root from …]".
   if (Consume(&msg, "message repeated ")) {
     const size_t open = msg.find(": [ ");
@@ -458,7 +459,7 @@ void ParseSshd(std::string_view program, std::string_view msg, boost::json::obje
 
 // "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id", with an optional
 // reason before TTY ("3 incorrect password attempts ; ", "user NOT in sudoers ; ").
-void ParseSudo(std::string_view msg, boost::json::object& f) {
+void ParseSudo(std::string_view msg, FieldSink& f) {
   msg = TrimSpaces(msg);
   const size_t colon = msg.find(" : ");
   if (colon == std::string_view::npos || colon == 0 ||
@@ -496,7 +497,7 @@ void ParseSudo(std::string_view msg, boost::json::object& f) {
   }
 }
 
-void ParseSu(std::string_view msg, boost::json::object& f) {
+void ParseSu(std::string_view msg, FieldSink& f) {
   // Debian: "(to root) alice on pts/0", "FAILED SU (to root) alice on pts/0";
   // util-linux: "Successful su for root by alice", "FAILED su for root by alice";
   // old: "+ pts/0 alice:root", "- pts/0 alice:root".
@@ -543,7 +544,7 @@ std::string_view Unquote(std::string_view s) {
   return s;
 }
 
-void ParseLogin(std::string_view msg, boost::json::object& f) {
+void ParseLogin(std::string_view msg, FieldSink& f) {
   // "FAILED LOGIN (1) on '/dev/tty1' FROM 'host' FOR 'root', Authentication failure",
   // "FAILED LOGIN 1 FROM tty1 FOR root, Authentication failure", "ROOT LOGIN  on '/dev/tty1'",
   // "LOGIN ON tty1 BY alice".
@@ -589,7 +590,7 @@ bool IsFirewallLine(std::string_view msg) {
          FirewallToken(msg, "DST=");
 }
 
-void ParseFirewall(std::string_view msg, boost::json::object& f) {
+void ParseFirewall(std::string_view msg, FieldSink& f) {
   // "[12345.678] DROP-IN: IN=eth0 OUT= MAC=… SRC=… DST=… LEN=60 … PROTO=TCP SPT=1234 DPT=22 …"
   if (!msg.empty() && msg.front() == '[') {
     const size_t close = msg.find(']');
@@ -642,7 +643,7 @@ void ParseFirewall(std::string_view msg, boost::json::object& f) {
     } else if (key == "LEN") {
       // The first LEN is the IP packet's; a UDP header's own LEN follows it.
       int64_t n;
-      if (ParseUint(value, &n) && FindField(f, "network.bytes") == nullptr) {
+      if (ParseUint(value, &n) && !f.Has("network.bytes")) {
         PutInt(f, "network.bytes", n);
       }
     } else if (key == "PROTO" && proto.empty()) {
@@ -663,7 +664,7 @@ void ParseFirewall(std::string_view msg, boost::json::object& f) {
   }
 }
 
-void PutPriority(boost::json::object& f, int pri) {
+void PutPriority(FieldSink& f, int pri) {
   PutInt(f, "log.syslog.priority", pri);
   const int facility = pri / 8, severity = pri % 8;
   PutInt(f, "log.syslog.facility.code", facility);
@@ -749,7 +750,7 @@ void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out) {
     }
   }
 
-  boost::json::object& f = out.fields;
+  FieldSink& f = out.sink;
   if (h.pri >= 0) PutPriority(f, h.pri);
   if (h.version == 1) PutString(f, "log.syslog.version", "1");
   if (!h.host.empty()) PutString(f, "host.hostname", h.host);
@@ -784,7 +785,7 @@ void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out) {
         const auto& v = ds->as_object().at("dataset");
         if (v.is_string()) web_dataset.assign(v.get_string());
       }
-      MergeFields(f, std::move(web.fields));
+      MergeFields(f.Tree(), std::move(web.fields));
       if (web.time_ms != kNoTime) out.time_ms = web.time_ms;
     }
   }

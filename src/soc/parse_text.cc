@@ -176,7 +176,7 @@ std::string_view TrimSeparators(std::string_view s) {
 }  // namespace
 
 void ParseText(std::string_view line, int64_t received_ms, Parsed& out) {
-  boost::json::object& f = out.fields;
+  FieldSink& f = out.sink;
   PutString(f, "event.dataset", "text");
   int64_t t = kNoTime;
   size_t used = LeadingTime(line, received_ms, &t);

@@ -218,6 +218,134 @@ void PutCategory(boost::json::object& fields, std::string_view category) {
   v.emplace_array().emplace_back(boost::json::string_view(category.data(), category.size()));
 }
 
+// ---- the overlay (SetPath-only formats) ----
+
+namespace {
+
+void AppendEntry(FieldOverlay& o, std::string_view path, OverlayKind kind, std::string_view text) {
+  OverlayEntry e;
+  e.path = path;
+  e.kind = kind;
+  e.at = static_cast<uint32_t>(o.bytes.size());
+  e.len = static_cast<uint32_t>(text.size());
+  o.bytes.append(text);
+  o.entries.push_back(e);
+}
+
+}  // namespace
+
+int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bool* object) {
+  *object = false;
+  if (path.empty() || path.front() == '.' || path.back() == '.' ||
+      path.find("..") != std::string_view::npos) {
+    return -1;
+  }
+  for (size_t i = n; i-- > 0;) {
+    const std::string_view q = entries[i].path;
+    if (q[0] != path[0]) continue;
+    if (q.size() == path.size()) {
+      if (q == path) return static_cast<int>(i);
+    } else if (q.size() < path.size()) {
+      if (path[q.size()] == '.' && path.starts_with(q)) return -1;
+    } else if (q[path.size()] == '.' && q.starts_with(path)) {
+      *object = true;
+      return -1;
+    }
+  }
+  return -1;
+}
+
+void ReplayOverlay(boost::json::object& f, const OverlayEntry* entries, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const OverlayEntry& e = entries[i];
+    std::string_view path = e.path;
+    boost::json::object& parent = PathParent(f, &path);
+    const boost::json::string_view key(path.data(), path.size());
+    switch (e.kind) {
+      case OverlayKind::kString:  // PutString's (the text is valid UTF-8), PutTime's, PutIp's
+        parent.insert_or_assign(key, boost::json::string_view(e.str.data(), e.str.size()));
+        break;
+      case OverlayKind::kInt:  // PutInt's
+        parent.insert_or_assign(key, e.num);
+        break;
+      case OverlayKind::kCategory: {  // PutCategory's
+        boost::json::value& v = parent.insert_or_assign(key, nullptr).first->value();
+        v.emplace_array().emplace_back(boost::json::string_view(e.str.data(), e.str.size()));
+        break;
+      }
+    }
+  }
+}
+
+boost::json::object& FieldSink::Tree() {
+  if (overlay_ != nullptr) {
+    FieldOverlay* o = overlay_;
+    overlay_ = nullptr;
+    o->Resolve();
+    tree_->reserve(16);  // as Normalize reserves a tree for these formats
+    ReplayOverlay(*tree_, o->entries.data(), o->entries.size());
+    o->clear();
+  }
+  return *tree_;
+}
+
+bool FieldSink::Has(std::string_view path) const {
+  if (overlay_ == nullptr) return FindField(*tree_, path) != nullptr;
+  bool object = false;
+  return OverlayFind(overlay_->entries.data(), overlay_->entries.size(), path, &object) >= 0 ||
+         object;
+}
+
+void FieldSink::String(std::string_view path, std::string_view value) {
+  if (overlay_ == nullptr) return PutString(*tree_, path, value);
+  if (IsAscii(value) || IsValidUtf8(value)) {
+    AppendEntry(*overlay_, path, OverlayKind::kString, value);
+  } else {
+    AppendEntry(*overlay_, path, OverlayKind::kString, SanitizeUtf8(value));
+  }
+}
+
+void FieldSink::Int(std::string_view path, int64_t value) {
+  if (overlay_ == nullptr) return PutInt(*tree_, path, value);
+  OverlayEntry e;
+  e.path = path;
+  e.kind = OverlayKind::kInt;
+  e.num = value;
+  overlay_->entries.push_back(e);
+}
+
+void FieldSink::Category(std::string_view category) {
+  if (overlay_ == nullptr) return PutCategory(*tree_, category);
+  // PutCategory's text is not sanitised either (its callers pass literals).
+  AppendEntry(*overlay_, "event.category", OverlayKind::kCategory, category);
+}
+
+bool PutIp(FieldSink& f, std::string_view path, std::string_view text) {
+  if (f.overlay() == nullptr) return PutIp(f.Tree(), path, text);
+  std::string buf;
+  std::string_view ip;
+  if (!IpText(text, &buf, &ip)) return false;
+  AppendEntry(*f.overlay(), path, OverlayKind::kString, ip);
+  return true;
+}
+
+bool PutPort(FieldSink& f, std::string_view path, std::string_view text) {
+  int64_t port = 0;
+  if (text.empty() || text.size() > 5 || !ParseUint(text, &port) || port > 65535) return false;
+  f.Int(path, port);
+  return true;
+}
+
+void PutTime(FieldOverlay& o, std::string_view path, int64_t ms) {
+  char buf[24];
+  const size_t n = FormatTimeChars(ms, buf);
+  if (n != 0) {
+    AppendEntry(o, path, OverlayKind::kString, std::string_view(buf, n));
+  } else {
+    AppendEntry(o, path, OverlayKind::kString, FormatTimeMs(ms));
+  }
+}
+
 // ---- scanning ----
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }

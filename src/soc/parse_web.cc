@@ -83,7 +83,7 @@ void SkipSpaces(std::string_view s, size_t* pos) {
   while (*pos < s.size() && IsSpace(s[*pos])) ++*pos;
 }
 
-void PutRequest(std::string_view request, boost::json::object& f) {
+void PutRequest(std::string_view request, FieldSink& f) {
   if (request == "-" || request.empty()) return;
   size_t pos = 0;
   const std::string_view method = NextToken(request, &pos);
@@ -100,20 +100,17 @@ void PutRequest(std::string_view request, boost::json::object& f) {
     return;
   }
   PutString(f, "http.request.method", method);
-  // The url leaves go into the one object one walk finds (setting them changes only its table,
-  // so the reference stays valid), as the walk per leaf would have found it.
-  std::string_view leaf = "url.original";
-  boost::json::object& url_object = PathParent(f, &leaf);
-  PutString(url_object, "original", url);
+  // One walk per leaf, as before the overlay one walk for the three found the same object.
+  PutString(f, "url.original", url);
   if (url.front() == '/') {
     const size_t q = url.find('?');
-    PutString(url_object, "path", url.substr(0, q));
-    if (q != std::string_view::npos) PutString(url_object, "query", url.substr(q + 1));
+    PutString(f, "url.path", url.substr(0, q));
+    if (q != std::string_view::npos) PutString(f, "url.query", url.substr(q + 1));
   }
   if (!version.empty()) PutString(f, "http.version", version.substr(5));
 }
 
-void PutClient(boost::json::object& f, std::string_view client) {
+void PutClient(FieldSink& f, std::string_view client) {
   if (!PutIp(f, "source.ip", client)) PutString(f, "source.domain", client);
 }
 
@@ -174,17 +171,10 @@ bool ParseAccess(std::string_view s, Parsed& out) {
     return false;
   }
 
-  boost::json::object& f = out.fields;
+  FieldSink& f = out.sink;
   out.time_ms = t;
-  {
-    // Both into the one "event" object one walk finds (see PutRequest).
-    std::string_view leaf = "event.dataset";
-    boost::json::object& event = PathParent(f, &leaf);
-    PutString(event, "dataset", "web.access");
-    boost::json::array category(f.storage());
-    category.emplace_back("web");
-    event.insert_or_assign("category", std::move(category));
-  }
+  PutString(f, "event.dataset", "web.access");
+  PutCategory(f, "web");
   const size_t client_index = n == 4 ? 1 : 0;
   if (n == 4) {
     std::string_view vhost = tokens[0];
@@ -246,7 +236,7 @@ bool ParseApacheError(std::string_view s, Parsed& out) {
                  static_cast<int>(sec), millis, &out.time_ms)) {
     return false;
   }
-  boost::json::object& f = out.fields;
+  FieldSink& f = out.sink;
   std::string_view rest = s.substr(close + 1);
   // Up to three bracketed fields: level, pid, client.
   for (int i = 0; i < 4; ++i) {
@@ -305,7 +295,7 @@ bool ParseNginxError(std::string_view s, Parsed& out) {
   }
   const size_t close = s.find(']', 21);
   if (close == std::string_view::npos) return false;
-  boost::json::object& f = out.fields;
+  FieldSink& f = out.sink;
   PutString(f, "log.level", s.substr(21, close - 21));
   std::string_view rest = TrimSpaces(s.substr(close + 1));
   // "pid#tid: "
@@ -372,7 +362,7 @@ void ParseWebLog(std::string_view line, int64_t /*received_ms*/, Parsed& out) {
   }
   if (ParseNginxError(line, out)) return;
   out.Reset();
-  if (!ParseAccess(line, out)) out.fields.clear();
+  if (!ParseAccess(line, out)) out.sink.Clear();
 }
 
 }  // namespace seccloud::soc::internal

@@ -271,6 +271,20 @@ std::unique_ptr<FieldArena, FieldArenaDeleter> NewFieldArena(Format format, size
 // build (an exception: memory) leaves it pending as it was.
 void Record::BuildPendingFields() const {
   const PendingFields& p = *pending_;
+  if (p.overlay != nullptr) {
+    // The parser's and the metadata's SetPath calls replayed in order, in the record's own arena
+    // (the entries stay there: answers taken from them remain valid), then attribution's SetField
+    // as SetTenantField would have made it: the tree Normalize and SetField built.
+    boost::json::object built(fields_.storage());
+    built.reserve(16);  // as Normalize reserves the tree of these formats
+    internal::ReplayOverlay(built, p.overlay, p.overlay_size);
+    if (!p.tenant.empty()) {
+      SetField(built, "tenant.id", boost::json::string(std::string(p.tenant)));
+    }
+    Rebind(fields_, std::move(built));
+    pending_ = nullptr;
+    return;
+  }
   std::unique_ptr<FieldArena, FieldArenaDeleter> arena = NewFieldArena(p.format, p.line_size);
   boost::json::storage_ptr sp(&arena->resource);
   boost::json::value v = TapeToValue(p.tape, 0, sp);
@@ -340,6 +354,26 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
   p->peer = keep(a.peer);
   p->tenant = keep(a.tenant);
   p->view_exact = TapeViewExact(p->tape);
+  r.pending_ = p;
+}
+
+void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format format) {
+  boost::json::monotonic_resource& res = r.arena_->resource;
+  auto* p = new (res.allocate(sizeof(PendingFields), alignof(PendingFields))) PendingFields();
+  const size_t n = overlay.entries.size();
+  auto* entries = static_cast<OverlayEntry*>(
+      res.allocate(std::max<size_t>(n, 1) * sizeof(OverlayEntry), alignof(OverlayEntry)));
+  const size_t bytes = overlay.bytes.size();
+  char* copy = static_cast<char*>(res.allocate(bytes + 1, 1));
+  if (bytes != 0) std::memcpy(copy, overlay.bytes.data(), bytes);
+  for (size_t i = 0; i < n; ++i) {
+    OverlayEntry* e = new (&entries[i]) OverlayEntry(overlay.entries[i]);
+    if (e->kind != OverlayKind::kInt) e->str = std::string_view(copy + e->at, e->len);
+  }
+  p->format = format;
+  p->line = copy;
+  p->overlay = entries;
+  p->overlay_size = static_cast<uint32_t>(n);
   r.pending_ = p;
 }
 
@@ -424,6 +458,14 @@ void SetField(boost::json::object& fields, std::string_view path, boost::json::v
 
 void SetTenantField(Record& r) {
   if (r.tenant.empty()) return;
+  if (PendingFields* p = r.pending_; p != nullptr && p->overlay != nullptr && p->tenant.empty()) {
+    // Replayed as SetField after the overlay's entries (BuildPendingFields), read as the last
+    // entry by FieldView and Prepare's tokens.
+    char* c = static_cast<char*>(r.arena_->resource.allocate(r.tenant.size(), 1));
+    std::memcpy(c, r.tenant.data(), r.tenant.size());
+    p->tenant = std::string_view(c, r.tenant.size());
+    return;
+  }
   if (PendingFields* p = r.pending_; p != nullptr && p->tenant.empty() &&
                                      (internal::IsAscii(r.tenant) || IsValidUtf8(r.tenant))) {
     // The line's own root keys: none may be "tenant" or start with "tenant." (FinishFields would
