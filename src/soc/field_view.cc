@@ -262,10 +262,30 @@ double FieldRef::to_double() const {
   }
 }
 
+FieldRef FieldRef::Int(int64_t n) {
+  FieldRef r;
+  r.kind_ = FieldKind::kInt64;
+  r.i64_ = n;
+  return r;
+}
+
+FieldRef FieldRef::OneTextArray(std::string_view s) {
+  FieldRef r;
+  r.kind_ = FieldKind::kArray;
+  r.str_ = s;
+  return r;
+}
+
 std::string FieldRef::Serialize() const {
   if (tree_ != nullptr) return boost::json::serialize(*tree_);
   if (kind_ == FieldKind::kNone) return {};
   if (tape_.nodes != nullptr) return boost::json::serialize(TapeToValue(tape_, index_, {}));
+  if (kind_ == FieldKind::kInt64) return boost::json::serialize(boost::json::value(i64_));
+  if (kind_ == FieldKind::kArray) {
+    boost::json::array a;
+    a.emplace_back(boost::json::string_view(str_.data(), str_.size()));
+    return boost::json::serialize(a);
+  }
   return boost::json::serialize(
       boost::json::value(boost::json::string_view(str_.data(), str_.size())));
 }
@@ -276,6 +296,7 @@ void FieldView::Reset(const Record& r) {
   record_ = &r;
   const PendingFields* p = r.pending_fields();
   pending_ = p != nullptr && p->view_exact ? p : nullptr;
+  overlay_ = p != nullptr && p->overlay != nullptr ? p : nullptr;
   built_ = 0;
   absent_ = 0;
   indexed_ = false;
@@ -402,6 +423,7 @@ TapeSpan FieldView::tape() const { return pending_ != nullptr ? pending_->tape :
 FieldRef FieldView::FromTree(std::string_view path) {
   // Builds a pending record's tree; the view then answers from it, as it is the record's now.
   pending_ = nullptr;
+  overlay_ = nullptr;
   return FieldRef::Tree(FindField(record_->fields(), path));
 }
 
@@ -490,7 +512,47 @@ int FieldView::AddressState(int root) {
   return state;
 }
 
+// ---- The overlay (syslog, access logs, text) ----
+
+size_t FieldView::overlay_paths() const {
+  return overlay_->overlay_size + (overlay_->tenant.empty() ? 0 : 1);
+}
+
+std::string_view FieldView::overlay_path(size_t i) const {
+  return i < overlay_->overlay_size ? overlay_->overlay[i].path : std::string_view("tenant.id");
+}
+
+// The tree is the entries' SetPath calls on an empty object, then SetField("tenant.id") when
+// attribution gave a tenant after Normalize: the last related one decides (OverlayFind). An
+// object (a prefix of a set path) is the tree's: no ingest reader asks one.
+FieldRef FieldView::FindOverlay(std::string_view path) {
+  const PendingFields& p = *overlay_;
+  if (!p.tenant.empty()) {
+    constexpr std::string_view kTenant = "tenant.id";
+    if (path == kTenant) return FieldRef::Text(p.tenant);
+    if (path == "tenant") return FromTree(path);
+    if (path.size() > kTenant.size() && path.starts_with(kTenant) && path[kTenant.size()] == '.') {
+      return {};
+    }
+  }
+  bool object = false;
+  const int i = internal::OverlayFind(p.overlay, p.overlay_size, path, &object);
+  if (object) return FromTree(path);
+  if (i < 0) return {};
+  const OverlayEntry& e = p.overlay[i];
+  switch (e.kind) {
+    case OverlayKind::kString:
+      return FieldRef::Text(e.str);
+    case OverlayKind::kInt:
+      return FieldRef::Int(e.num);
+    case OverlayKind::kCategory:
+      return FieldRef::OneTextArray(e.str);
+  }
+  return {};
+}
+
 FieldRef FieldView::Find(std::string_view path) {
+  if (overlay_ != nullptr) return FindOverlay(path);
   if (pending_ == nullptr) return FieldRef::Tree(FindField(record_->fields(), path));
   if (path.empty()) return {};
   if (!indexed_ && ++lookups_ >= kLookupsBeforeIndex) BuildIndex();

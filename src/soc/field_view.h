@@ -44,6 +44,9 @@ class FieldRef {
   static FieldRef Tree(const boost::json::value* v);
   static FieldRef Tape(TapeSpan tape, const TapeNode* n);
   static FieldRef Text(std::string_view s);
+  // An overlay's integer, and its event.category: an array of the one string `s`.
+  static FieldRef Int(int64_t n);
+  static FieldRef OneTextArray(std::string_view s);
 
   FieldKind kind() const { return kind_; }
   bool found() const { return kind_ != FieldKind::kNone; }
@@ -108,6 +111,13 @@ class FieldView {
 
   // True when answers come from a pending tape (the tree is not built for them).
   bool on_tape() const { return pending_ != nullptr; }
+  // True when answers come from a pending overlay (a syslog, access-log or text record's values:
+  // parse_internal.h, PendingFields::overlay), the tree not built for them.
+  bool on_overlay() const { return overlay_ != nullptr; }
+  // The dotted paths a pending overlay sets (on_overlay() only), superseded ones too: a superset
+  // of the tree's leaf paths, for presence filters. The tree's objects are these paths' prefixes.
+  size_t overlay_paths() const;
+  std::string_view overlay_path(size_t i) const;
   // The pending tape (on_tape() only).
   TapeSpan tape() const;
   // The dotted paths a pending record's finishing step sets (and their parents), whether or not
@@ -126,6 +136,7 @@ class FieldView {
 
  private:
   FieldRef FromTree(std::string_view path);
+  FieldRef FindOverlay(std::string_view path);
   FieldRef Metadata(int slot);
   // What the finishing step does to a pending record's "<address root>.ip" (root: an index of
   // field_view.cc's kRoots).
@@ -164,6 +175,7 @@ class FieldView {
 
   const Record* record_ = nullptr;
   const PendingFields* pending_ = nullptr;
+  const PendingFields* overlay_ = nullptr;  // a pending overlay (on_overlay())
   bool indexed_ = false;
   int lookups_ = 0;  // lookups of this record before the index
   uint32_t slot_mask_ = 0;
@@ -198,6 +210,10 @@ void FieldRef::ForEachItem(F&& f) const {
   if (kind_ != FieldKind::kArray) return;
   if (tree_ != nullptr) {
     for (const auto& item : tree_->get_array()) f(Tree(&item));
+    return;
+  }
+  if (tape_.nodes == nullptr) {  // OneTextArray
+    f(Text(str_));
     return;
   }
   const TapeNode& a = tape_[index_];

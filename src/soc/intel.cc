@@ -998,7 +998,7 @@ class RecordLook {
   // The lookups below are ~20 a record: on a pending tape they go through the view's root index,
   // built at once.
   explicit RecordLook(FieldView& view) : view_(view) {
-    if (view_.on_tape()) {
+    if (view_.on_tape() || view_.on_overlay()) {
       view_.Index();
     } else {
       tree_.emplace(view_.record().fields());
