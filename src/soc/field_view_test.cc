@@ -19,6 +19,7 @@
 
 #include "core/sanitizer_testing.h"
 #include "soc/detect.h"
+#include "soc/index_tape_tokens.h"
 #include "soc/intel.h"
 #include "soc/parse.h"
 #include "soc/parse_internal.h"
@@ -935,6 +936,206 @@ level: high
   ASSERT_EQ(found.size(), n + 1);
   EXPECT_EQ(boost::json::serialize(*FindField(found.back().context, "seccloud.intel.atomic")),
             "\"10.9.0.245\"");
+}
+
+
+// ---- Step 5: syslog, access-log and text records kept as an overlay ----
+
+namespace overlay_test {
+
+struct TokenSet {
+  std::set<uint64_t> out;
+  std::string_view raw;
+  bool dedup = false;  // answer HasTextTokensOf as the store's emitter does
+  void operator()(std::string_view t) { out.insert(store_internal::TokenHash(t)); }
+  bool HasTextTokensOf(std::string_view text) const {
+    return dedup && index_tokens::TextTokensWithin(raw, text);
+  }
+};
+
+// The record's Prepare field tokens both ways: the overlay walk on the pending record (it must
+// decide), and ObjectTokens on the tree the same record then builds.
+void CompareTokens(Record& r, bool dedup) {
+  ASSERT_TRUE(r.fields_pending());
+  TokenSet overlay{{}, r.raw, dedup}, tree{{}, r.raw, dedup};
+  ASSERT_TRUE(index_tokens::PendingFieldTokens(*r.pending_fields(), overlay));
+  std::string_view dataset;
+  ASSERT_TRUE(index_tokens::PendingDatasetOf(*r.pending_fields(), &dataset));
+  const std::string pending_dataset(dataset);
+  index_tokens::ObjectTokens(r.fields(), "", 0, tree);
+  EXPECT_EQ(overlay.out, tree.out) << r.raw;
+  const auto* d = FindField(r.fields(), "event.dataset");
+  EXPECT_EQ(pending_dataset, d != nullptr && d->is_string() ? std::string(d->get_string()) : "");
+}
+
+struct OverlayCounts {
+  size_t records = 0, overlay = 0;
+};
+
+// One line as `format`: the view against FindField (CheckLine), the tokens, and a tenant given
+// after Normalize (SetTenantField) against SetField on the tree.
+void CheckOverlayLine(Format format, std::string_view line, Counts* c, OverlayCounts* oc,
+                      bool all) {
+  CheckLine(format, line, c, all);
+  if (::testing::Test::HasFatalFailure()) return;
+  Record r = Normalized(format, line, "", all ? "2001:DB8::0001" : "");
+  ++oc->records;
+  if (!r.fields_pending()) return;
+  ++oc->overlay;
+  CompareTokens(r, false);
+  if (::testing::Test::HasFatalFailure()) return;
+  for (const char* tenant : {"t01", "t\xff\xfe", "tenant-with-a-long-name.and.dots"}) {
+    if (!all && tenant[1] != '0') continue;
+    Record a = Normalized(format, line, "", "");
+    Record b = Normalized(format, line, "", "");
+    a.tenant = b.tenant = tenant;
+    SetTenantField(a);
+    ASSERT_TRUE(a.fields_pending()) << line;
+    SetField(b.fields(), "tenant.id", boost::json::string(b.tenant));
+    FieldView view(a);
+    std::vector<std::string> present;
+    TreePaths(b.fields(), "", true, 0, &present);
+    for (const std::vector<std::string>* paths :
+         {&FixedPaths(), static_cast<const std::vector<std::string>*>(&present)}) {
+      for (const std::string& path : *paths) {
+        if (!a.fields_pending()) {
+          a = Normalized(format, line, "", "");
+          a.tenant = tenant;
+          SetTenantField(a);
+          view.Reset(a);
+        }
+        ASSERT_EQ(Describe(view.Find(path)), Describe(FieldRef::Tree(FindField(b.fields(), path))))
+            << path << " of " << line;
+      }
+    }
+    Record t = Normalized(format, line, "", "");
+    t.tenant = tenant;
+    SetTenantField(t);
+    CompareTokens(t, true);
+    EXPECT_EQ(boost::json::serialize(t.fields()), boost::json::serialize(b.fields())) << line;
+  }
+}
+
+// Hostile lines for the three formats: templates of every reader (sshd, sudo, su, login, pam,
+// nftables with IPv6 and a second LEN, nginx through syslog, RFC 5424 with and without
+// structured data, access and error logs, text), mutated: invalid UTF-8, bytes changed, cut,
+// lengthened past kMaxRawBytes, addresses respelt.
+std::vector<std::string> HostileTextLines() {
+  const std::vector<std::string> templates = {
+      "Oct  2 00:06:58 srv02 sshd[1323]: Failed password for invalid user root from 197.83.7.1 "
+      "port 50022 ssh2",
+      "Oct  2 00:06:58 srv02 sshd[1323]: Accepted publickey for alice from ::FFFF:10.0.0.1 port "
+      "22 ssh2: RSA SHA256:abc",
+      "Oct  2 00:06:58 srv02 sshd[1]: Invalid user bob from 2001:DB8:0:0::1 port 22",
+      "<38>Oct  2 00:06:58 srv02 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; "
+      "COMMAND=/bin/cat /etc/shadow",
+      "Oct  2 00:06:58 srv02 su[9]: FAILED SU (to root) alice on pts/1",
+      "Oct  2 00:06:58 srv02 login[9]: FAILED LOGIN 3 FROM tty1 FOR root, Authentication failure",
+      "Oct  2 00:06:58 srv02 sshd[9]: pam_unix(sshd:auth): authentication failure; logname= "
+      "uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.77  user=root",
+      "Oct  2 00:00:00 srv03 kernel: [4186452.320798] nft-drop IN=eth0 OUT= SRC=2001:DB8::1 "
+      "DST=2001:db8::2 LEN=289 LEN=12 PROTO=ICMPv6 TYPE=128 CODE=0",
+      "Oct  2 00:00:00 srv03 kernel: ACCEPT IN=eth0 OUT=eth1 SRC=10.0.0.1 DST=10.0.0.2 LEN=60 "
+      "PROTO=TCP SPT=1234 DPT=22",
+      "Oct  2 00:00:00 web1 nginx: 192.0.2.1 - alice [02/Oct/2026:00:00:00 +0000] \"GET "
+      "/a?b=c HTTP/1.1\" 404 12 \"-\" \"curl/8\"",
+      "<165>1 2026-10-02T00:00:00.123Z host app 42 ID47 [ex@32473 iut=\"3\" src=\"a\\\"b\"] msg",
+      "<165>1 2026-10-02T00:00:00Z host app - - - message only",
+      "<13>Oct  2 00:00:00 host tag: message",
+      "192.0.2.1 - - [02/Oct/2026:00:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 512 "
+      "\"http://ref/\" \"Mozilla/5.0\"",
+      "vhost.example:8443 [::ffff:192.0.2.9] - bob [02/Oct/2026:00:00:00 +0000] \"POST /login "
+      "HTTP/2.0\" 302 - \"-\" \"-\"",
+      "10.0.0.1 - - [02/Oct/2026:00:00:00 +0000] \"\\x16\\x03\\x01\" 400 0 \"-\" \"-\"",
+      "[Thu Oct 02 00:00:00.123456 2026] [core:error] [pid 42:tid 7] [client 2001:db8::5:80] "
+      "AH00126: Invalid URI",
+      "2026/10/02 00:00:00 [error] 42#7: *1 open() failed, client: 192.0.2.1, server: "
+      "example, request: \"GET / HTTP/1.1\"",
+      "2026-10-02 00:00:00,123 INFO [main] 1234 5678 org.apache.Foo: started",
+      "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating",
+      "plain text without a time",
+      "",
+  };
+  std::vector<std::string> out;
+  std::mt19937 rng(15);
+  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+  const char* ips[] = {"2001:DB8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "[2001:db8::1]",
+                       "1.2.3.04", "::"};
+  for (const std::string& t : templates) {
+    out.push_back(t);
+    for (int k = 0; k < 40; ++k) {
+      std::string s = t;
+      switch (k % 6) {
+        case 0:
+          if (!s.empty()) s.insert(rng() % s.size(), bad[rng() % 5]);
+          break;
+        case 1:
+          for (int i = 0; i < 3 && !s.empty(); ++i) s[rng() % s.size()] = static_cast<char>(rng());
+          break;
+        case 2:
+          if (!s.empty()) s.resize(rng() % s.size());
+          break;
+        case 3:
+          s += " " + std::string(k < 20 ? 3000 : 70000, 'x');
+          break;
+        case 4: {
+          const size_t at = s.find("192.0.2.1");
+          if (at != std::string::npos) s.replace(at, 9, ips[rng() % 6]);
+          break;
+        }
+        default:
+          if (!s.empty()) s.erase(rng() % s.size(), 1 + rng() % 8);
+          break;
+      }
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+}  // namespace overlay_test
+
+TEST(FieldViewTest, OverlayBenchTextFilesMatchTheTree) {
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  if (!fs::exists(bench / "syslog.log")) GTEST_SKIP() << "no " << bench;
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  size_t n = 0;
+  const std::pair<const char*, Format> files[] = {
+      {"syslog.log", Format::kSyslog},          {"nginx-access.log", Format::kAccessLog},
+      {"loghub-hdfs.log", Format::kText},       {"loghub-hadoop.log", Format::kText},
+      {"loghub-apache-error.log", Format::kText}, {"loghub-openssh.log", Format::kText},
+      {"loghub-linux.log", Format::kText}};
+  for (const auto& [file, format] : files) {
+    for (const auto& line : ReadLines(bench / file)) {
+      if (!test::RunsInThisBuild(++n)) continue;
+      // Every line as ingest reads it; every 16th with the other metadata and as the other two
+      // formats.
+      const bool all = n / test::kSanitizerStride % 16 == 0;
+      for (Format f : {Format::kSyslog, Format::kAccessLog, Format::kText}) {
+        if (f != format && !all) continue;
+        overlay_test::CheckOverlayLine(f, line, &c, &oc, all);
+        ASSERT_FALSE(HasFatalFailure());
+      }
+    }
+  }
+  std::printf("overlay: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records,
+              oc.overlay, c.lookups);
+  EXPECT_GT(oc.overlay, oc.records * 9 / 10);
+}
+
+TEST(FieldViewTest, OverlayHostileLinesMatchTheTree) {
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  for (const std::string& line : overlay_test::HostileTextLines()) {
+    for (Format f : {Format::kSyslog, Format::kAccessLog, Format::kText}) {
+      overlay_test::CheckOverlayLine(f, line, &c, &oc, true);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  EXPECT_GT(oc.overlay, oc.records / 2);
+  EXPECT_LT(oc.overlay, oc.records) << "structured data and merged web lines build the tree";
 }
 
 }  // namespace

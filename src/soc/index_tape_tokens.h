@@ -300,6 +300,72 @@ bool ObjectTokens(TapeSpan t, size_t obj, std::string_view parent, int depth, co
 
 }  // namespace tape_walk
 
+// ---- The overlay (syslog, access logs, text: PendingFields::overlay) ----
+
+namespace overlay_walk {
+
+// True when a SetPath of `b` after one of `a` replaces a's leaf (the same path, or one is a
+// dotted prefix of the other: PathParent replaces a leaf in the way by an object, and a leaf set
+// over an object drops it).
+inline bool Related(std::string_view a, std::string_view b) {
+  if (a[0] != b[0]) return false;
+  if (a.size() == b.size()) return a == b;
+  if (a.size() < b.size()) return b[a.size()] == '.' && b.starts_with(a);
+  return a[b.size()] == '.' && a.starts_with(b);
+}
+
+// The tokens ObjectTokens gives a leaf of the tree at `path` (the rules of IsUnindexedKey along
+// the path): false when the leaf is not indexed, else *text_field as ObjectTokens decides it.
+inline bool LeafIndexed(std::string_view path, bool* text_field) {
+  const size_t dot = path.find('.');
+  const std::string_view s0 = path.substr(0, dot);
+  // A root key not indexed skips its value, an object's whole subtree too.
+  if (IsUnindexedField(s0)) return false;
+  if (dot == std::string_view::npos) {
+    *text_field = IsTextField(s0);
+    return true;
+  }
+  const std::string_view rest = path.substr(dot + 1);
+  const size_t dot1 = rest.find('.');
+  const std::string_view s1 = rest.substr(0, dot1);
+  if (s0 == "event" && s1 == "ingested") return false;
+  // ObjectTokens walks objects down to depth 16: a leaf at depth 17 or more is not reached.
+  if (static_cast<size_t>(std::count(path.begin(), path.end(), '.')) > 16) return false;
+  *text_field = dot1 == std::string_view::npos && s0 == "error" && s1 == "message";
+  return true;
+}
+
+}  // namespace overlay_walk
+
+// ObjectTokens(the tree Record::fields() replays from an overlay)'s tokens: the leaves no later
+// SetPath replaced (the tree holds exactly those: every object on the way is a prefix of a leaf's
+// path, and objects give no token of their own), each with the key rules along its path.
+template <typename Emit>
+void OverlayFieldTokens(const PendingFields& p, Emit& emit) {
+  using namespace overlay_walk;
+  constexpr std::string_view kTenant = "tenant.id";
+  const size_t n = p.overlay_size;
+  bool text_field = false;
+  for (size_t i = 0; i < n; ++i) {
+    const OverlayEntry& e = p.overlay[i];
+    bool replaced = !p.tenant.empty() && Related(e.path, kTenant);
+    for (size_t j = i + 1; j < n && !replaced; ++j) replaced = Related(e.path, p.overlay[j].path);
+    if (replaced || !LeafIndexed(e.path, &text_field)) continue;
+    switch (e.kind) {
+      case OverlayKind::kString:
+      case OverlayKind::kCategory:  // an array of one string: the string's tokens
+        StringValueTokens(e.str, text_field, emit);
+        break;
+      case OverlayKind::kInt:
+        Int64Tokens(e.num, emit);
+        break;
+    }
+  }
+  if (!p.tenant.empty() && LeafIndexed(kTenant, &text_field)) {
+    StringValueTokens(p.tenant, text_field, emit);
+  }
+}
+
 // Whether PendingFieldTokens decides this record's shape at all (else it answers false at once).
 inline bool PendingFieldsWalkable(const PendingFields& p) {
   return (p.format == Format::kSeccloudEvent || p.format == Format::kJson) && !p.tape.empty() &&
@@ -310,6 +376,15 @@ inline bool PendingFieldsWalkable(const PendingFields& p) {
 // constant), or false when the record is not one the walk knows (PendingFieldsWalkable) or its
 // dataset is not valid UTF-8 (PutString would sanitise it).
 inline bool PendingDatasetOf(const PendingFields& p, std::string_view* out) {
+  if (p.overlay != nullptr) {
+    // FindField's answer on the replayed tree (its strings are valid UTF-8 already); "tenant.id"
+    // set after the entries cannot touch it.
+    bool object = false;
+    const int i = internal::OverlayFind(p.overlay, p.overlay_size, "event.dataset", &object);
+    *out = i >= 0 && p.overlay[i].kind == OverlayKind::kString ? p.overlay[i].str
+                                                              : std::string_view();
+    return true;
+  }
   if (!PendingFieldsWalkable(p)) return false;
   if (!p.dataset.empty()) {
     if (!tape_walk::Utf8(p.dataset)) return false;
@@ -327,6 +402,10 @@ inline bool PendingDatasetOf(const PendingFields& p, std::string_view* out) {
 template <typename Emit>
 bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
   using namespace tape_walk;
+  if (p.overlay != nullptr) {
+    OverlayFieldTokens(p, emit);
+    return true;
+  }
   std::string_view dataset;
   if (!PendingDatasetOf(p, &dataset) || !Utf8(p.source) || !Utf8(p.tenant)) return false;
   const TapeSpan t = p.tape;
