@@ -1054,6 +1054,16 @@ std::vector<std::string> HostileTextLines() {
       "2026-10-02 00:00:00,123 INFO [main] 1234 5678 org.apache.Foo: started",
       "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating",
       "plain text without a time",
+      // Keys the parser sets again and again: past FieldSink::kMaxOverlayEntries, the tree.
+      "Oct  2 00:00:00 srv03 kernel: DROP " + [] {
+        std::string s;
+        for (int i = 0; i < 60; ++i) s += "IN=e" + std::to_string(i) + " SRC=10.0.0." + std::to_string(i) + " ";
+        return s;
+      }(),
+      "Oct  2 00:00:00 srv03 kernel: DROP IN=a OUT=b SRC=10.0.0.1 DST=10.0.0.2 LEN=1 SPT=1 DPT=2 "
+      "IN=c OUT=d SRC=10.0.0.3 DST=10.0.0.4 LEN=2 SPT=3 DPT=4 IN=e OUT=f SRC=::1 DST=::2 "
+      "SPT=5 DPT=6 IN=g OUT=h SRC=1.1.1.1 DST=2.2.2.2 SPT=7 DPT=8 TYPE=1 CODE=2 IN=i OUT=j "
+      "SRC=3.3.3.3 DST=4.4.4.4 SPT=9 DPT=10 IN=k OUT=l SRC=5.5.5.5 DST=6.6.6.6 SPT=11 DPT=12",
       "",
   };
   std::vector<std::string> out;

@@ -221,6 +221,7 @@ void PutMetadata(boost::json::object& f, const FinishArgs& a) {
 
 void PutMetadata(FieldSink& f, const FinishArgs& a) {
   FieldOverlay& o = *f.overlay();
+  f.Unbound();  // the overlay must stay whole: Normalize keeps it next
   PutTime(o, "@timestamp", a.time_ms);
   PutTime(o, "event.ingested", a.received_ms);
   f.String("seccloud.soc.source", a.source);  // PutSourceAndFormat's two leaves

@@ -116,6 +116,10 @@ int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bo
 // tree and sends everything after to it.
 class FieldSink {
  public:
+  // More values than this (a line repeating a key the parser sets each time: "IN=a IN=a …") go to
+  // the tree: the overlay's entries and the walks over them (Prepare's tokens compare each entry
+  // with the later ones) stay bounded, where the tree replaces a value in place.
+  static constexpr size_t kMaxOverlayEntries = 48;
   explicit FieldSink(boost::json::object* tree) : tree_(tree) {}
   FieldSink(const FieldSink&) = delete;
   FieldSink& operator=(const FieldSink&) = delete;
@@ -137,8 +141,16 @@ class FieldSink {
   void String(std::string_view path, std::string_view value);  // PutString
   void Int(std::string_view path, int64_t value);               // PutInt
   void Category(std::string_view category);                     // PutCategory
+  // After a value went into the overlay: the tree takes over past kMaxOverlayEntries.
+  void Bound() {
+    if (overlay_->entries.size() > limit_) Tree();
+  }
+  // The metadata's few entries after the parser's (PutMetadata) stay in the overlay whatever
+  // their number.
+  void Unbound() { limit_ = static_cast<size_t>(-1); }
 
  private:
+  size_t limit_ = kMaxOverlayEntries;
   boost::json::object* tree_;
   FieldOverlay* overlay_ = nullptr;
 };

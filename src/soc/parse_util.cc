@@ -303,6 +303,7 @@ void FieldSink::String(std::string_view path, std::string_view value) {
   } else {
     AppendEntry(*overlay_, path, OverlayKind::kString, SanitizeUtf8(value));
   }
+  Bound();
 }
 
 void FieldSink::Int(std::string_view path, int64_t value) {
@@ -312,12 +313,14 @@ void FieldSink::Int(std::string_view path, int64_t value) {
   e.kind = OverlayKind::kInt;
   e.num = value;
   overlay_->entries.push_back(e);
+  Bound();
 }
 
 void FieldSink::Category(std::string_view category) {
   if (overlay_ == nullptr) return PutCategory(*tree_, category);
   // PutCategory's text is not sanitised either (its callers pass literals).
   AppendEntry(*overlay_, "event.category", OverlayKind::kCategory, category);
+  Bound();
 }
 
 bool PutIp(FieldSink& f, std::string_view path, std::string_view text) {
@@ -326,6 +329,7 @@ bool PutIp(FieldSink& f, std::string_view path, std::string_view text) {
   std::string_view ip;
   if (!IpText(text, &buf, &ip)) return false;
   AppendEntry(*f.overlay(), path, OverlayKind::kString, ip);
+  f.Bound();
   return true;
 }
 
