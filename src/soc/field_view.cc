@@ -297,6 +297,7 @@ void FieldView::Reset(const Record& r) {
   const PendingFields* p = r.pending_fields();
   pending_ = p != nullptr && p->view_exact ? p : nullptr;
   overlay_ = p != nullptr && p->overlay != nullptr ? p : nullptr;
+  overlay_filtered_ = false;
   built_ = 0;
   absent_ = 0;
   indexed_ = false;
@@ -525,8 +526,26 @@ std::string_view FieldView::overlay_path(size_t i) const {
 // The tree is the entries' SetPath calls on an empty object, then SetField("tenant.id") when
 // attribution gave a tenant after Normalize: the last related one decides (OverlayFind). An
 // object (a prefix of a set path) is the tree's: no ingest reader asks one.
+// One of 64 bits for a path's first segment: its first three bytes, cut at its end (the bytes
+// after a '.' are not the segment's), so equal segments get the same bit. No search for the '.'.
+static uint64_t OverlayRootBit(std::string_view path) {
+  const size_t n = path.size();
+  const unsigned c0 = n > 0 ? static_cast<unsigned char>(path[0]) : 0;
+  const unsigned c1 = n > 1 && c0 != '.' && path[1] != '.' ? static_cast<unsigned char>(path[1]) : 0;
+  const unsigned c2 = c1 != 0 && n > 2 && path[2] != '.' ? static_cast<unsigned char>(path[2]) : 0;
+  const unsigned h = (c0 * 31u + c1) * 31u + c2;
+  return uint64_t{1} << ((h ^ (h >> 6)) & 63);
+}
+
 FieldRef FieldView::FindOverlay(std::string_view path) {
   const PendingFields& p = *overlay_;
+  if (!overlay_filtered_) {
+    overlay_filtered_ = true;
+    overlay_roots_ = p.tenant.empty() ? 0 : OverlayRootBit("tenant");
+    for (uint32_t i = 0; i < p.overlay_size; ++i) overlay_roots_ |= OverlayRootBit(p.overlay[i].path);
+  }
+  // No entry (nor the tenant) under the path's first segment: FindField finds nothing.
+  if ((overlay_roots_ & OverlayRootBit(path)) == 0) return {};
   if (!p.tenant.empty()) {
     constexpr std::string_view kTenant = "tenant.id";
     if (path == kTenant) return FieldRef::Text(p.tenant);

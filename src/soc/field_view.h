@@ -176,6 +176,11 @@ class FieldView {
   const Record* record_ = nullptr;
   const PendingFields* pending_ = nullptr;
   const PendingFields* overlay_ = nullptr;  // a pending overlay (on_overlay())
+  // A filter of the overlay's first segments (OverlayRootBit), built at its first lookup: a path
+  // whose first segment has no bit is absent without a scan of the entries (intel asks ~20
+  // paths a record, most absent).
+  uint64_t overlay_roots_ = 0;
+  bool overlay_filtered_ = false;
   bool indexed_ = false;
   int lookups_ = 0;  // lookups of this record before the index
   uint32_t slot_mask_ = 0;

@@ -314,24 +314,25 @@ inline bool Related(std::string_view a, std::string_view b) {
   return a[b.size()] == '.' && a.starts_with(b);
 }
 
-// The tokens ObjectTokens gives a leaf of the tree at `path` (the rules of IsUnindexedKey along
-// the path): false when the leaf is not indexed, else *text_field as ObjectTokens decides it.
+// The tokens ObjectTokens gives a leaf of the tree at `path` (IsUnindexedKey's rules along the
+// path): false when the leaf is not indexed, else *text_field as ObjectTokens decides it. The
+// tree's keys are the path's segments (an overlay's paths are literals of non-empty segments),
+// so the depth-0 rules (IsUnindexedField: "@timestamp", "event.ingested"; IsTextField:
+// "message", "error.message") meet only one-segment keys, and the depth-1 ones "event.ingested"
+// (not indexed) and "error.message" (text); a root key not indexed drops its whole subtree.
 inline bool LeafIndexed(std::string_view path, bool* text_field) {
-  const size_t dot = path.find('.');
-  const std::string_view s0 = path.substr(0, dot);
-  // A root key not indexed skips its value, an object's whole subtree too.
-  if (IsUnindexedField(s0)) return false;
-  if (dot == std::string_view::npos) {
-    *text_field = IsTextField(s0);
-    return true;
+  constexpr std::string_view kTimestamp = "@timestamp", kIngested = "event.ingested";
+  if (path.starts_with(kTimestamp) &&
+      (path.size() == kTimestamp.size() || path[kTimestamp.size()] == '.')) {
+    return false;
   }
-  const std::string_view rest = path.substr(dot + 1);
-  const size_t dot1 = rest.find('.');
-  const std::string_view s1 = rest.substr(0, dot1);
-  if (s0 == "event" && s1 == "ingested") return false;
-  // ObjectTokens walks objects down to depth 16: a leaf at depth 17 or more is not reached.
-  if (static_cast<size_t>(std::count(path.begin(), path.end(), '.')) > 16) return false;
-  *text_field = dot1 == std::string_view::npos && s0 == "error" && s1 == "message";
+  if (path.starts_with(kIngested) &&
+      (path.size() == kIngested.size() || path[kIngested.size()] == '.')) {
+    return false;
+  }
+  // ObjectTokens walks objects down to depth 16: a leaf below 16 dots is not reached.
+  if (path.size() > 33 && std::count(path.begin(), path.end(), '.') > 16) return false;
+  *text_field = path == "message" || path == "error.message";
   return true;
 }
 

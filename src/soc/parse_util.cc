@@ -236,10 +236,9 @@ void AppendEntry(FieldOverlay& o, std::string_view path, OverlayKind kind, std::
 
 int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bool* object) {
   *object = false;
-  if (path.empty() || path.front() == '.' || path.back() == '.' ||
-      path.find("..") != std::string_view::npos) {
-    return -1;
-  }
+  // A path with an empty segment needs no test of its own: no entry's path (non-empty segments)
+  // equals it or has it as a dotted prefix, and one that is its prefix answers nothing too.
+  if (path.empty()) return -1;
   for (size_t i = n; i-- > 0;) {
     const std::string_view q = entries[i].path;
     if (q[0] != path[0]) continue;
