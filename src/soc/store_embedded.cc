@@ -538,8 +538,9 @@ bool ReadJournalEntry(const File& f, uint64_t pos, uint64_t end, JournalEntryVie
 
 // An open block's texts: raw texts in chunks that never move (a published SlimRecord views
 // them while the writer adds more), and its records' source, peer and tenant values, each once
-// (std::set's nodes do not move either). Writer only; what published records view is read
-// under state_mu_ (shared), and is released only after they are cleared under it (Seal).
+// (an unordered_set's nodes do not move either, even when it rehashes). Writer only; what
+// published records view is read under state_mu_ (shared), and is released only after they are
+// cleared under it (Seal).
 class OpenTexts {
  public:
   std::string_view Raw(std::string_view raw) {
@@ -579,7 +580,12 @@ class OpenTexts {
   std::vector<std::unique_ptr<char[]>> chunks_;
   char* at_ = nullptr;
   size_t left_ = 0;
-  std::set<std::string, std::less<>> values_;
+  // Hashed (sources interleave, and so do tenants: a tree's string comparisons cost more).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> values_;
 };
 
 struct OpenBlock {
