@@ -546,9 +546,14 @@ class OpenTexts {
   std::string_view Raw(std::string_view raw) {
     if (raw.empty()) return {};
     if (raw.size() > left_) {
-      // A text larger than a chunk gets a chunk of its own.
-      const size_t size = std::max(kChunkBytes, raw.size());
+      // Chunks grow from kFirstChunkBytes to kChunkBytes, each as large as all before it: an
+      // open block of a few records (a partition per record: hostile timestamps) holds a few
+      // KiB, not 64, and at most about half of what a block holds is unused. A text larger than
+      // the next chunk gets one of its own size.
+      const size_t size =
+          std::max(raw.size(), std::clamp(allocated_, kFirstChunkBytes, kChunkBytes));
       chunks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+      allocated_ += size;
       at_ = chunks_.back().get();
       left_ = size;
     }
@@ -570,14 +575,16 @@ class OpenTexts {
   // Forgets everything (the records viewing it are gone).
   void Clear() {
     chunks_.clear();
+    allocated_ = 0;
     at_ = nullptr;
     left_ = 0;
     values_.clear();
   }
 
  private:
-  static constexpr size_t kChunkBytes = size_t{64} << 10;
+  static constexpr size_t kFirstChunkBytes = size_t{2} << 10, kChunkBytes = size_t{64} << 10;
   std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t allocated_ = 0;  // the chunks' bytes
   char* at_ = nullptr;
   size_t left_ = 0;
   // Hashed (sources interleave, and so do tenants: a tree's string comparisons cost more).
@@ -593,7 +600,7 @@ struct OpenBlock {
   // Filed by the Append in progress, not yet in records (published under state_mu_ once per
   // batch, or before a seal).
   std::vector<SlimRecord> pending;
-  OpenTexts texts;  // writer only, from here down
+  OpenTexts texts;                                       // writer only, from here down
   std::string_view last_source, last_peer, last_tenant;  // into texts: the record filed last
   uint64_t raw_bytes = 0;
   std::unique_ptr<BloomBuilder> bloom;
@@ -1591,8 +1598,7 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     stats.cancelled = stats.truncated = true;
     return true;
   };
-  const std::set<std::string, std::less<>> tenants(options.tenants.begin(),
-                                                   options.tenants.end());
+  const std::set<std::string, std::less<>> tenants(options.tenants.begin(), options.tenants.end());
   auto tenant_ok = [&](std::string_view t) { return tenants.empty() || tenants.contains(t); };
   auto time_ok = [&](int64_t t) { return t >= since_ms && t < until_ms; };
   const KeyOrder order{options.newest_first};

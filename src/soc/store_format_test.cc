@@ -207,7 +207,8 @@ TEST_P(StoreFormatBlockTest, SlimRecordsEncodeToTheBytesOfTheirRecords) {
     if (i == 100) raw.assign(64000, 'y');  // most of a text chunk
     Record r = R(static_cast<uint64_t>(10 + i), time, std::move(raw),
                  i % 5 == 0 ? "" : "tenant-" + std::to_string(i % 13));
-    r.source = i % 3 == 0 ? "syslog-udp" : "spool:source-with-a-long-name-" + std::to_string(i % 11);
+    r.source =
+        i % 3 == 0 ? "syslog-udp" : "spool:source-with-a-long-name-" + std::to_string(i % 11);
     r.peer = i % 4 == 0 ? "" : "192.0.2." + std::to_string(i % 23);
     r.truncated = i % 7 == 0;
     r.format = i % 2 == 0 ? Format::kSyslog : Format::kJson;
@@ -244,8 +245,8 @@ TEST_P(StoreFormatBlockTest, SlimRecordsEncodeToTheBytesOfTheirRecords) {
     std::string why;
     ASSERT_TRUE(ParseHeaderAndMeta(*b, &parsed, &why)) << why;
     std::vector<Record> back;
-    ASSERT_TRUE(DecodeBlockBody(std::string_view(*b).substr(parsed.body_offset()), parsed, &back,
-                                &why))
+    ASSERT_TRUE(
+        DecodeBlockBody(std::string_view(*b).substr(parsed.body_offset()), parsed, &back, &why))
         << why;
     ASSERT_EQ(back.size(), records.size());
     for (size_t i = 0; i < records.size(); ++i) {

@@ -355,9 +355,9 @@ struct BlockMeta {
 };
 
 // A record of an open (ingest) block as Seal encodes it: a Record without fields, whose strings
-// are views into storage its open block owns (one allocation per 64 KiB of raw text, not one
-// per record, and no Record to build, move and destroy per record). EncodeBlock writes the same
-// bytes from these as from the Records they were made of.
+// are views into storage its open block owns (an allocation per up to 64 KiB of raw text, not
+// one per record, and no Record to build, move and destroy per record). EncodeBlock writes the
+// same bytes from these as from the Records they were made of.
 struct SlimRecord {
   uint64_t seq = 0;
   int64_t time_ms = 0;
@@ -369,8 +369,8 @@ struct SlimRecord {
 
 // A block's records, without fields (rebuilt by the Normalizer).
 struct BlockInput {
-  std::span<const Record> records;  // in seq order
-  std::span<const SlimRecord> slim;  // or these instead (records empty), in seq order
+  std::span<const Record> records;       // in seq order
+  std::span<const SlimRecord> slim;      // or these instead (records empty), in seq order
   std::span<const uint8_t> extra_flags;  // empty, or one per record, ORed into its flags
   Bloom bloom;
   std::vector<std::string> datasets;

@@ -355,11 +355,11 @@ TEST_F(StoreTest, OpenBlockRecordsComeBackAsAppended) {
     for (int i = 0; i < 120; ++i) {
       const int n = b * 120 + i;
       std::string msg = "m" + std::to_string(n);
-      if (n == 7 || n == 8) msg.assign(65000, 'z');  // nearly a text chunk each
+      if (n == 7 || n == 8) msg.assign(65000, 'z');  // a text chunk of its own each
       Record r = Rec(kT0 + n, n % 2 == 0 ? "proxy.access" : "dns.query",
                      n % 5 == 0 ? "" : "tenant-" + std::to_string(n % 9), msg);
-      r.source = n % 3 == 0 ? "spool:test" : "spool:a-source-name-longer-than-sso-" +
-                                                  std::to_string(n % 12);
+      r.source = n % 3 == 0 ? "spool:test"
+                            : "spool:a-source-name-longer-than-sso-" + std::to_string(n % 12);
       r.peer = n % 4 == 0 ? "" : "198.51.100." + std::to_string(n % 30);
       r.truncated = n % 7 == 0;
       batch.push_back(r);
