@@ -536,12 +536,73 @@ bool ReadJournalEntry(const File& f, uint64_t pos, uint64_t end, JournalEntryVie
   return true;
 }
 
+// An open block's texts: raw texts in chunks that never move (a published SlimRecord views
+// them while the writer adds more), and its records' source, peer and tenant values, each once
+// (an unordered_set's nodes do not move either, even when it rehashes). Writer only; what
+// published records view is read under state_mu_ (shared), and is released only after they are
+// cleared under it (Seal).
+class OpenTexts {
+ public:
+  std::string_view Raw(std::string_view raw) {
+    if (raw.empty()) return {};
+    if (raw.size() > left_) {
+      // Chunks grow from kFirstChunkBytes to kChunkBytes, each as large as all before it: an
+      // open block of a few records (a partition per record: hostile timestamps) holds a few
+      // KiB, not 64, and at most about half of what a block holds is unused. A text larger than
+      // the next chunk gets one of its own size.
+      const size_t size =
+          std::max(raw.size(), std::clamp(allocated_, kFirstChunkBytes, kChunkBytes));
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+      allocated_ += size;
+      at_ = chunks_.back().get();
+      left_ = size;
+    }
+    char* const copy = at_;
+    std::memcpy(copy, raw.data(), raw.size());
+    at_ += raw.size();
+    left_ -= raw.size();
+    return {copy, raw.size()};
+  }
+  // v as a view of the set's copy; *last: the value this field had in the record before (most
+  // records repeat it), updated.
+  std::string_view Value(std::string_view v, std::string_view* last) {
+    if (v == *last) return *last;
+    auto it = values_.find(v);
+    if (it == values_.end()) it = values_.emplace(v).first;
+    *last = *it;
+    return *last;
+  }
+  // Forgets everything (the records viewing it are gone).
+  void Clear() {
+    chunks_.clear();
+    allocated_ = 0;
+    at_ = nullptr;
+    left_ = 0;
+    values_.clear();
+  }
+
+ private:
+  static constexpr size_t kFirstChunkBytes = size_t{2} << 10, kChunkBytes = size_t{64} << 10;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t allocated_ = 0;  // the chunks' bytes
+  char* at_ = nullptr;
+  size_t left_ = 0;
+  // Hashed (sources interleave, and so do tenants: a tree's string comparisons cost more).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> values_;
+};
+
 struct OpenBlock {
-  std::vector<Record> records;  // without fields; guarded by state_mu_
+  std::vector<SlimRecord> records;  // guarded by state_mu_; views into texts
   // Filed by the Append in progress, not yet in records (published under state_mu_ once per
   // batch, or before a seal).
-  std::vector<Record> pending;
-  uint64_t raw_bytes = 0;  // writer only, from here down
+  std::vector<SlimRecord> pending;
+  OpenTexts texts;                                       // writer only, from here down
+  std::string_view last_source, last_peer, last_tenant;  // into texts: the record filed last
+  uint64_t raw_bytes = 0;
   std::unique_ptr<BloomBuilder> bloom;
   std::set<std::string, std::less<>> datasets;
   std::string last_dataset;  // of the record filed last: most records repeat it
@@ -1049,18 +1110,35 @@ void PrefetchRecord(const Record& r, bool fields) {
 }
 
 // A record without its fields — from a Record, or from a prepared record's bytes (a
-// JournalRecordView) — built in place in *s (a fresh Record: no move of a temporary).
+// JournalRecordView) — as b's open block keeps it: its strings copied into b's texts.
 template <typename From>
-void SlimInto(const From& r, uint64_t seq, Record* s) {
-  s->seq = seq;
-  s->time_ms = r.time_ms;
-  s->received_ms = r.received_ms;
-  s->format = r.format;
-  s->source = r.source;
-  s->peer = r.peer;
-  s->tenant = r.tenant;
-  s->raw = r.raw;
-  s->truncated = r.truncated;
+SlimRecord SlimOf(OpenBlock& b, const From& r, uint64_t seq) {
+  SlimRecord s;
+  s.seq = seq;
+  s.time_ms = r.time_ms;
+  s.received_ms = r.received_ms;
+  s.format = r.format;
+  s.truncated = r.truncated;
+  s.source = b.texts.Value(r.source, &b.last_source);
+  s.peer = b.texts.Value(r.peer, &b.last_peer);
+  s.tenant = b.texts.Value(r.tenant, &b.last_tenant);
+  s.raw = b.texts.Raw(r.raw);
+  return s;
+}
+
+// An open block's record as a Record of its own (for a search or GetBySeq).
+Record RecordOf(const SlimRecord& s) {
+  Record r;
+  r.seq = s.seq;
+  r.time_ms = s.time_ms;
+  r.received_ms = s.received_ms;
+  r.format = s.format;
+  r.source.assign(s.source);
+  r.peer.assign(s.peer);
+  r.tenant.assign(s.tenant);
+  r.raw.assign(s.raw);
+  r.truncated = s.truncated;
+  return r;
 }
 
 Status EmbeddedStore::ReplayJournal() {
@@ -1125,8 +1203,7 @@ Status EmbeddedStore::ReplayJournal() {
         if (r.seq <= p->sealed_max_seq) continue;
         options_.normalize(r);
         Index(p, r, DatasetOf(r));
-        r.fields() = {};
-        p->open.records.push_back(std::move(r));
+        p->open.records.push_back(SlimOf(p->open, r, r.seq));
         if (BlockFull(*p)) RETURN_IF_ERROR(Seal(p, options_.ingest_level, /*busy=*/true));
       }
       for (auto& [k, v] : batch->checkpoints) checkpoints_[k] = v;
@@ -1147,7 +1224,7 @@ Status EmbeddedStore::Sync(const DeferredSyncs& deferred) {
 Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* deferred) {
   if (p->open.records.empty()) return {};
   BlockInput in;
-  in.records = p->open.records;
+  in.slim = p->open.records;
   in.bloom = p->open.bloom ? p->open.bloom->Finish(/*keep_memory=*/busy)
                            : BloomBuilder(1, options_.bloom_bits_per_token).Finish(false);
   if (!busy) p->open.bloom.reset();
@@ -1198,6 +1275,9 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
     p->open.records.clear();
     if (!busy) p->open.records.shrink_to_fit();
   }
+  // No published record views them now (and the pending ones were published before the seal).
+  p->open.texts.Clear();
+  p->open.last_source = p->open.last_peer = p->open.last_tenant = {};
   p->open.raw_bytes = 0;
   p->open.datasets.clear();
   p->open.last_dataset.clear();
@@ -1467,9 +1547,9 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
     }
     if (p->open.pending.empty()) touched.push_back(p);
     if (use_bytes) {
-      SlimInto(views[i], records[i].seq, &p->open.pending.emplace_back());
+      p->open.pending.push_back(SlimOf(p->open, views[i], records[i].seq));
     } else {
-      SlimInto(records[i], records[i].seq, &p->open.pending.emplace_back());
+      p->open.pending.push_back(SlimOf(p->open, records[i], records[i].seq));
     }
     if (failed_ && BlockFull(*p)) {
       Publish(p);
@@ -1518,8 +1598,8 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
     stats.cancelled = stats.truncated = true;
     return true;
   };
-  const std::set<std::string> tenants(options.tenants.begin(), options.tenants.end());
-  auto tenant_ok = [&](const std::string& t) { return tenants.empty() || tenants.contains(t); };
+  const std::set<std::string, std::less<>> tenants(options.tenants.begin(), options.tenants.end());
+  auto tenant_ok = [&](std::string_view t) { return tenants.empty() || tenants.contains(t); };
   auto time_ok = [&](int64_t t) { return t >= since_ms && t < until_ms; };
   const KeyOrder order{options.newest_first};
   const std::optional<Key> after =
@@ -1548,9 +1628,9 @@ Result<SearchStats> EmbeddedStore::Search(const Query& query, const SearchOption
         }
         candidates.push_back(Candidate{p->file, p->blocks, &m, m.min_time, m.max_time});
       }
-      for (const Record& r : p->open.records) {
+      for (const SlimRecord& r : p->open.records) {
         if (time_ok(r.time_ms) && tenant_ok(r.tenant) && after_ok(Key{r.time_ms, r.seq})) {
-          memory.push_back(r);
+          memory.push_back(RecordOf(r));
         }
       }
     }
@@ -1879,8 +1959,8 @@ Result<std::vector<Record>> EmbeddedStore::GetBySeq(std::span<const uint64_t> se
           candidates.push_back(Candidate{p->file, p->blocks, &m, m.min_time, m.max_time});
         }
       }
-      for (const Record& r : p->open.records) {
-        if (wanted.contains(r.seq)) found.emplace(r.seq, r);
+      for (const SlimRecord& r : p->open.records) {
+        if (wanted.contains(r.seq)) found.emplace(r.seq, RecordOf(r));
       }
     }
   }

@@ -89,11 +89,7 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
   return Crc32cSoftware(p, data.size(), crc);
 }
 
-void PutVarint(std::string& out, uint64_t v) {
-  if (v < 0x80) {
-    out.push_back(static_cast<char>(v));
-    return;
-  }
+void PutVarintLong(std::string& out, uint64_t v) {
   // One append instead of a push_back per byte (the columns and the journal put several per
   // record).
   char buf[10];
@@ -613,25 +609,27 @@ class StoredFrame {
 // returned in *ids_out when given). Returns the distinct values (views into records): the
 // block's meta lists them as its sets.
 constexpr size_t kDictScan = 8;
-std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const Record> records,
-                                            const std::string Record::*member,
+// (R: Record or SlimRecord; member: one of their strings.)
+template <typename R, typename S>
+std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R> records,
+                                            const S R::*member,
                                             std::vector<uint64_t>* ids_out = nullptr) {
   std::unordered_map<std::string_view, uint64_t> index;
   std::vector<std::string_view> dict;
   std::vector<uint64_t> ids;
   ids.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
-    const std::string& v = records[i].*member;
+    const std::string_view v = records[i].*member;
     // Most records repeat the value of the record before (one source, peer, tenant in a row):
     // a comparison instead of a hash and a table probe.
-    if (i > 0 && v == records[i - 1].*member) {
+    if (i > 0 && v == std::string_view(records[i - 1].*member)) {
       ids.push_back(ids.back());
       continue;
     }
     // A block's dictionaries are mostly a handful of values (its sources interleave): those are
     // looked for by comparison, the table is built only once there are more.
     if (dict.size() <= kDictScan) {
-      const auto at = std::find(dict.begin(), dict.end(), std::string_view(v));
+      const auto at = std::find(dict.begin(), dict.end(), v);
       if (at != dict.end()) {
         ids.push_back(static_cast<uint64_t>(at - dict.begin()));
         continue;
@@ -828,11 +826,11 @@ struct TimeCut {
 
 // Finds the record's time in its raw text, trying `hint` (the shape that matched the record
 // before in the same source) first.
-TimeCut FindTime(const Record& r, uint8_t hint) {
-  const std::string_view raw = std::string_view(r.raw).substr(0, kTimeSearchBytes);
+TimeCut FindTime(std::string_view record_raw, int64_t time_ms, uint8_t hint) {
+  const std::string_view raw = record_raw.substr(0, kTimeSearchBytes);
   char buf[32];
   auto attempt = [&](int shape, TimeCut* cut) {
-    const size_t n = RenderTime(shape, r.time_ms, buf);
+    const size_t n = RenderTime(shape, time_ms, buf);
     if (n == 0) return false;
     const size_t at = raw.find(std::string_view(buf, n));
     if (at == std::string_view::npos) return false;
@@ -991,14 +989,15 @@ bool GetCountedText(std::string_view stored, uint64_t group, CounterTable& table
   return out->size() <= kMaxRawBytes;
 }
 
-}  // namespace
-
-Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
-  const auto records = input.records;
+// EncodeBlock over input's records (R = Record) or its slim records (R = SlimRecord): the same
+// bytes for the same records.
+template <typename R>
+Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> records,
+                                  BlockMeta* meta) {
   if (records.empty()) return MakeError(Errc::kInternal, "an empty block");
   std::string body;
   size_t raw_total = 0;
-  for (const Record& r : records) raw_total += r.raw.size();
+  for (const R& r : records) raw_total += r.raw.size();
   // Ingest blocks (version 3) keep the texts as they are: the compressor reads them from the
   // records in group order (compress_texts_into below), copied once, not twice.
   const bool stream_texts = input.version == kIngestBlockVersion;
@@ -1031,7 +1030,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
                 static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
       prev = sec;
     }
-    for (const Record& r : records) {
+    for (const R& r : records) {
       // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
       PutVarint(body, static_cast<uint64_t>(r.time_ms) -
                           static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
@@ -1044,7 +1043,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
     PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
                                          static_cast<uint64_t>(base)));
   }
-  for (const Record& r : records) body.push_back(static_cast<char>(r.format));
+  for (const R& r : records) body.push_back(static_cast<char>(r.format));
   for (size_t i = 0; i < records.size(); ++i) {
     uint8_t f = records[i].truncated ? kFlagTruncated : 0;
     if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
@@ -1052,9 +1051,9 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   }
   std::vector<uint64_t> source_ids;
   std::vector<std::string> source_set =
-      SortedSet(PutDictColumn(body, records, &Record::source, &source_ids));
-  PutDictColumn(body, records, &Record::peer);
-  std::vector<std::string> tenant_set = SortedSet(PutDictColumn(body, records, &Record::tenant));
+      SortedSet(PutDictColumn(body, records, &R::source, &source_ids));
+  PutDictColumn(body, records, &R::peer);
+  std::vector<std::string> tenant_set = SortedSet(PutDictColumn(body, records, &R::tenant));
   // The raw texts grouped by source (each group in seq order): lines of one shape side by side
   // compress better than the interleaved stream of several sources.
   std::vector<std::vector<uint32_t>> groups;
@@ -1080,12 +1079,12 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   for (size_t g = 0; g < groups.size() && !stream_texts; ++g) {
     uint8_t last_shape = kNoTime;
     for (uint32_t i : groups[g]) {
-      const std::string& raw = records[i].raw;
+      const std::string_view raw = records[i].raw;
       const size_t at = texts.size();
       if (!cut_texts) {
         texts.append(raw);
       } else {
-        cuts[i] = FindTime(records[i], last_shape);
+        cuts[i] = FindTime(raw, records[i].time_ms, last_shape);
         std::string_view text = raw;
         if (cuts[i].shape != kNoTime) {
           last_shape = cuts[i].shape;
@@ -1241,7 +1240,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   m.records = records.size();
   m.min_time = INT64_MAX;
   m.max_time = INT64_MIN;
-  for (const Record& r : records) {
+  for (const R& r : records) {
     m.min_time = std::min(m.min_time, r.time_ms);
     m.max_time = std::max(m.max_time, r.time_ms);
   }
@@ -1312,6 +1311,16 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   out += compressed;
   *meta = std::move(m);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
+  if (!input.records.empty() && !input.slim.empty()) {
+    return MakeError(Errc::kInternal, "a block of both records and slim records");
+  }
+  if (!input.slim.empty()) return EncodeBlockOf(input, input.slim, meta);
+  return EncodeBlockOf(input, input.records, meta);
 }
 
 bool ParseBlockHeader(std::string_view h, BlockMeta* meta, std::string* why) {
@@ -1678,7 +1687,9 @@ bool DecodeBlockBody(std::string_view body, const BlockMeta& meta, std::vector<R
   return true;
 }
 
-int RawTimeShape(const Record& record) { return FindTime(record, kNoTime).shape; }
+int RawTimeShape(const Record& record) {
+  return FindTime(record.raw, record.time_ms, kNoTime).shape;
+}
 
 bool DecodeBlockSeqs(std::string_view body, const BlockMeta& meta, std::vector<uint64_t>* seqs,
                      std::string* why) {

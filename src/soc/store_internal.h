@@ -130,7 +130,15 @@ inline uint64_t FieldOnlyTokenHash(std::string_view token) {
   return h ^ (h >> 31);
 }
 
-void PutVarint(std::string& out, uint64_t v);
+void PutVarintLong(std::string& out, uint64_t v);  // v >= 0x80
+// Inline for one byte: EncodeBlock puts several per record, most of them below 0x80.
+inline void PutVarint(std::string& out, uint64_t v) {
+  if (v < 0x80) {
+    out.push_back(static_cast<char>(v));
+    return;
+  }
+  PutVarintLong(out, v);
+}
 void PutZigzag(std::string& out, int64_t v);
 void PutString(std::string& out, std::string_view s);
 void PutU32(std::string& out, uint32_t v);
@@ -346,9 +354,23 @@ struct BlockMeta {
   uint64_t end() const { return body_offset() + body_len; }
 };
 
+// A record of an open (ingest) block as Seal encodes it: a Record without fields, whose strings
+// are views into storage its open block owns (an allocation per up to 64 KiB of raw text, not
+// one per record, and no Record to build, move and destroy per record). EncodeBlock writes the
+// same bytes from these as from the Records they were made of.
+struct SlimRecord {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  int64_t received_ms = 0;
+  std::string_view source, peer, tenant, raw;
+  Format format = Format::kText;
+  bool truncated = false;
+};
+
 // A block's records, without fields (rebuilt by the Normalizer).
 struct BlockInput {
   std::span<const Record> records;       // in seq order
+  std::span<const SlimRecord> slim;      // or these instead (records empty), in seq order
   std::span<const uint8_t> extra_flags;  // empty, or one per record, ORed into its flags
   Bloom bloom;
   std::vector<std::string> datasets;
