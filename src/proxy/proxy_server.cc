@@ -190,6 +190,9 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
   if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
     return who + "'s chunked body is not valid (" + ec.message() + ")";
   if (ec == beast::error::timeout) return who + " sent nothing of the body for timeouts.body_idle";
+  if (ec == nonwaiting::Error::kPeerNotReading)
+    return who + " read nothing of the TLS records a read had to send it first (a key update's "
+                 "answer) within timeouts.body_idle";
   return ec.message();
 }
 
