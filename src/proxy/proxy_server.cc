@@ -898,8 +898,12 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
   while (!parser.is_done() && hold.body.size() <= limit) {
     req.body().data = chunk.get();
     req.body().size = kRelayChunk;
+    // body_idle is about progress: each read that gives bytes starts it again (one read's worth,
+    // async_read_some, as the streamed path's RelayBody). Until proxy15 one deadline covered a
+    // whole async_read, which reads on until the 64 KiB chunk is full, so an upload steadier
+    // than 64 KiB per body_idle got 408 here while the streamed path took it.
     BeginWatchedRead(client, watch, pc.timeouts.body_idle);
-    auto [ec, n] = co_await http::async_read(client, cbuf, parser, kTuple);
+    auto [ec, n] = co_await http::async_read_some(client, cbuf, parser, kTuple);
     EndWatchedRead(watch, ec);
     if (ec == http::error::need_buffer) ec = {};
     // What the read gave counts even when it then failed: the event says how much came.

@@ -1650,6 +1650,40 @@ TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
   ExpectStillServes();
 }
 
+// A scanned upload's body_idle is about progress, as the streamed path's: 1 KiB every 250 ms
+// (body_idle 1s) over 2 s. Before proxy15 HoldUpload's deadline covered a whole async_read,
+// which reads on until its 64 KiB chunk is full or the body ends: this upload got 408 after 1 s.
+TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
+  const std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n",
+                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  constexpr int kPieces = 8;
+  const std::string url = Url("/upload?steady");
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("POST " + url +
+                      " HTTP/1.1\r\nHost: www.origin.example\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: " +
+                      std::to_string(kPieces * 1024) + "\r\n\r\n"))
+      << c->error();
+  for (int i = 0; i < kPieces; ++i) {
+    std::this_thread::sleep_for(250ms);
+    ASSERT_TRUE(c->Send(std::string(1024, static_cast<char>('a' + i)))) << "piece " << i;
+  }
+  auto r = c->ReadResponse(false, 10s);
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 200u) << r->body();
+  EXPECT_EQ(r->body(), std::to_string(kPieces * 1024)) << "the origin got the whole body";
+  json::object e = EventFor(url);
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  // This fixture runs no scand: on_error: allow lets the held body go on after the scan failed,
+  // and the upload's scan result says it was held for the scan.
+  EXPECT_EQ(Str(e, "seccloud.scan.upload.result"), "error");
+  ExpectStillServes();
+}
+
 // Reads from the blocking socket `fd` until a blank line; what was read (the CONNECT answer).
 std::string ReadConnectAnswer(int fd) {
   std::string got;
