@@ -1486,7 +1486,10 @@ class ClientSession {
     peer_ = ec ? IpAddress() : FromAsio(remote.address());
   }
 
-  asio::awaitable<void> Run() { co_await HttpLoop(client_, buffer_, nullptr); }
+  asio::awaitable<void> Run() {
+    co_await HttpLoop(client_, buffer_, nullptr);
+    if (linger_) co_await LingerClose(client_);
+  }
 
  private:
   // The state of one intercepted CONNECT tunnel: requests read from the client's TLS stream go
@@ -2088,8 +2091,56 @@ class ClientSession {
       co_return;
     }
     co_await HttpLoop(tls, tls_buf, &ic);
+    if (linger_) {
+      // The page went out and the terminal may still be sending: the close_notify alone (not
+      // waiting for the terminal's, which would come after all it sends), then the transport
+      // is drained as on plain TCP.
+      Deadline(tls, milliseconds(2000));
+      ERR_clear_error();
+      SSL_shutdown(tls.native_handle());
+      ERR_clear_error();
+      if (tls.output_pending() > 0) {
+        auto [fec, fn] = co_await tls.async_flush(kTuple);
+        if (fec) co_return;
+      }
+      co_await LingerClose(tls.next_layer());
+      co_return;
+    }
     Deadline(tls, milliseconds(2000));
     co_await tls.async_shutdown(kTuple);
+  }
+
+  // nginx's lingering_close: after an error page that closes the connection the client may
+  // still be sending (a request body not read, a pipelined request). Closing a socket with
+  // unread bytes in its receive buffer sends a RST instead of a FIN, and a RST can make the
+  // client's kernel drop the page before the client read it. So the sending side is shut (the
+  // client sees the page's end), and what the client sends is read and thrown away until it
+  // closes too, for at most kLingerTime and kLingerBytes; then the socket is closed. Both bound
+  // a client that never stops (nginx bounds the time only: lingering_time 30 s, lingering_timeout
+  // 5 s): a client waiting for the answer stops sending once it read it, and what it sent
+  // meanwhile is what was in flight — its send buffer and our receive buffer, some hundreds of
+  // KiB with Linux's default buffer sizes —; one that sends on past kLingerBytes is not reading
+  // the page, and gets the reset. kLingerTime lets a terminal behind a slow link read the page
+  // and close, and holds the connection no longer than the page's own write deadline (5 s,
+  // Refuse).
+  static constexpr milliseconds kLingerTime{5000};
+  static constexpr size_t kLingerBytes = 512 * 1024;
+
+  asio::awaitable<void> LingerClose(beast::tcp_stream& s) {
+    boost::system::error_code ec;
+    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    // One deadline for the whole drain (Beast's timer, on the tcp_stream's reads: it closes the
+    // socket then).
+    Deadline(s, kLingerTime);
+    RelayChunk chunk;
+    size_t drained = 0;
+    while (drained < kLingerBytes) {
+      auto [rec, n] = co_await s.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
+      drained += n;
+      if (rec) break;
+    }
+    s.close();
   }
 
   // Connects and verifies the origin of an intercepted tunnel; keeps the connection in `ic`.
@@ -2332,6 +2383,7 @@ class ClientSession {
     log.response_bytes = res.body().size();
     Deadline(client, milliseconds(5000));
     auto [wec, wn] = co_await http::async_write(client, res, kTuple);
+    if (!wec) linger_ = true;  // the connection closes after the page: LingerClose
     if (wec) {
       // The client got nothing (a stalled upload's stream is closed by its timer before the
       // page can go out): the event says so rather than a status nobody received.
@@ -2445,6 +2497,7 @@ class ClientSession {
   // The plain client's waits between requests, and a request body's reads (plain or TLS).
   ReadWatch client_reads_;
   ReadWatch upstream_header_;  // plain upstreams' response headers
+  bool linger_ = false;        // an error page went out: the close lingers (LingerClose)
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;
