@@ -2417,6 +2417,47 @@ TEST_F(ProxySlowInterceptedPeerTest, AnErrorPageReachesATerminalThatIsStillSendi
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
 
+// A terminal that closes its sending side mid-body inside an intercepted tunnel (a half-close:
+// it still reads) gets the 400 page there, whether it sent a close_notify first or shut the TCP
+// connection's sending side alone (the proxy's read ends in stream_truncated).
+TEST_F(ProxySlowInterceptedPeerTest, AnUploadTheTerminalClosesMidBodyIsAnswered400) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  for (const bool close_notify : {true, false}) {
+    SCOPED_TRACE(close_notify ? "with close_notify" : "without close_notify");
+    const std::string path =
+        close_notify ? "/upload?half-close-notify" : "/upload?half-close-transport";
+    std::string read_error;
+    const std::string got = InterceptedExchangeThen(
+        authority,
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+            "\r\nContent-Length: 1000\r\n\r\n0123456789",
+        64 * 1024,
+        [close_notify](SSL* ssl, int fd) {
+          std::this_thread::sleep_for(200ms);  // the proxy is waiting for the rest of the body
+          if (close_notify)
+            SSL_shutdown(ssl);  // sends the close_notify; reading goes on (TLS 1.3 half-close)
+          else
+            shutdown(fd, SHUT_WR);
+        },
+        &read_error);
+    ASSERT_FALSE(got.starts_with("error: ")) << got;
+    const auto r = WholeResponse(got);
+    if (!r) {  // not ASSERT: the other case still runs
+      ADD_FAILURE() << "no whole response: read " << got.size() << " bytes, then " << read_error;
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), 400u);
+    EXPECT_FALSE(r->keep_alive());
+    json::object e = EventFor("https://" + authority + path);
+    EXPECT_EQ(Int(e, "http.response.status_code"), 400);
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("the client closed the request body after 10 of 1000 bytes"));
+  }
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
 TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
   StartProxy();
   auto c = Raw();
