@@ -329,18 +329,18 @@ asio::awaitable<boost::system::error_code> ReadRequestHeader(Stream& s, beast::f
   co_return ec;
 }
 
-// Reads into `buf` through `p` what `s` has now, without waiting: on plain TCP one
-// recv(MSG_DONTWAIT), on an intercepted leg what the TLS stream holds already (no I/O).
-// would_block when nothing is there; otherwise as http::read_some (an until-close body's end
-// included). A TLS read after which records must go to the peer first (a TLS 1.3 key update's
-// answer, or a tail a full send buffer refused) sends them within `write_idle` (beast's timeout;
-// the stream is closed then): the peer that does not read cannot hold the read longer.
 // A failed flush inside a non-waiting read: its deadline passing is the peer not reading
 // (Error::kPeerNotReading), not the peer not sending.
 inline boost::system::error_code FlushError(const boost::system::error_code& fec) {
   return fec == beast::error::timeout ? make_error_code(Error::kPeerNotReading) : fec;
 }
 
+// Reads into `buf` through `p` what `s` has now, without waiting: on plain TCP one
+// recv(MSG_DONTWAIT), on an intercepted leg what the TLS stream holds already (no I/O).
+// would_block when nothing is there; otherwise as http::read_some (an until-close body's end
+// included). A TLS read after which records must go to the peer first (a TLS 1.3 key update's
+// answer, or a tail a full send buffer refused) sends them within `write_idle` (beast's timeout;
+// the stream is closed then): the peer that does not read cannot hold the read longer.
 template <class Stream, class Parser>
 asio::awaitable<boost::system::error_code> ReadSomeNow(Stream& s, beast::flat_buffer& buf,
                                                        Parser& p, milliseconds write_idle) {

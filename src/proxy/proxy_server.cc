@@ -1488,7 +1488,8 @@ class ClientSession {
 
   asio::awaitable<void> Run() {
     co_await HttpLoop(client_, buffer_, nullptr);
-    if (linger_) co_await LingerClose(client_);
+    // An intercepted tunnel took client_ (moved into its TlsStream) and closed it there.
+    if (linger_ && !client_moved_) co_await LingerClose(client_);
   }
 
  private:
@@ -2047,6 +2048,7 @@ class ClientSession {
     // net::TlsStream rather than asio::ssl::stream: fewer copies, recvs and sends per record
     // (tls_stream.h).
     net::TlsStream tls(std::move(client_), ctx->get());
+    client_moved_ = true;
     Deadline(tls, pc.timeouts.client_header);
     auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (hec) {
@@ -2088,26 +2090,28 @@ class ClientSession {
       }
       co_await ShowPage(tls, inner, *page);
       Finish(inner);
+      if (linger_) co_await LingerCloseTls(tls);
       co_return;
     }
     co_await HttpLoop(tls, tls_buf, &ic);
-    if (linger_) {
-      // The page went out and the terminal may still be sending: the close_notify alone (not
-      // waiting for the terminal's, which would come after all it sends), then the transport
-      // is drained as on plain TCP.
-      Deadline(tls, milliseconds(2000));
-      ERR_clear_error();
-      SSL_shutdown(tls.native_handle());
-      ERR_clear_error();
-      if (tls.output_pending() > 0) {
-        auto [fec, fn] = co_await tls.async_flush(kTuple);
-        if (fec) co_return;
-      }
-      co_await LingerClose(tls.next_layer());
-      co_return;
-    }
+    if (linger_) co_return co_await LingerCloseTls(tls);
     Deadline(tls, milliseconds(2000));
     co_await tls.async_shutdown(kTuple);
+  }
+
+  // LingerClose on an intercepted leg: a page went out and the terminal may still be sending.
+  // The close_notify alone (not waiting for the terminal's, which would come after all it
+  // sends), then the transport is drained as on plain TCP.
+  asio::awaitable<void> LingerCloseTls(net::TlsStream& tls) {
+    Deadline(tls, milliseconds(2000));
+    ERR_clear_error();
+    SSL_shutdown(tls.native_handle());
+    ERR_clear_error();
+    if (tls.output_pending() > 0) {
+      auto [fec, fn] = co_await tls.async_flush(kTuple);
+      if (fec) co_return;
+    }
+    co_await LingerClose(tls.next_layer());
   }
 
   // nginx's lingering_close: after an error page that closes the connection the client may
@@ -2498,6 +2502,7 @@ class ClientSession {
   ReadWatch client_reads_;
   ReadWatch upstream_header_;  // plain upstreams' response headers
   bool linger_ = false;        // an error page went out: the close lingers (LingerClose)
+  bool client_moved_ = false;  // client_ went into an intercepted tunnel's TlsStream
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;
