@@ -182,7 +182,15 @@ asio::const_buffer TlsStream::TakeOutput() {
   return asio::buffer(sending_);
 }
 
-void TlsStream::OutputSent() { sending_.clear(); }
+void TlsStream::OutputSent(size_t sent) {
+  // A send that failed part way (its operation cancelled: a deadline's watch cancels the socket's
+  // operations, not the stream) sent the head of a record: its tail stays first in the pending
+  // output, so whatever is written next follows a whole record. Until proxy15 the tail was
+  // dropped and the next write (a 408 page) followed half a record: a corrupt stream.
+  if (sent < sending_.size())
+    out_.insert(out_.begin(), sending_.begin() + static_cast<std::ptrdiff_t>(sent), sending_.end());
+  sending_.clear();
+}
 
 bool TlsStream::SendPendingNow(error_code& ec) {
   ec = {};

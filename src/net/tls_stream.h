@@ -230,7 +230,9 @@ class TlsStream {
   boost::system::error_code MapEof() const;
   // Moves the pending output to the buffer being sent; returns it.
   boost::asio::const_buffer TakeOutput();
-  void OutputSent();
+  // The send of TakeOutput's buffer ended, `sent` bytes of it taken; an unsent tail (an error)
+  // goes back to the front of the pending output.
+  void OutputSent(size_t sent);
 
   // One outstanding transport read and one transport write at a time: a read (or write)
   // operation that needs the transport while the other operation holds it waits on the lock's
@@ -281,7 +283,7 @@ class TlsStream {
           break;
         case kWriteDone:
           Release(s.write_lock_);
-          s.OutputSent();
+          s.OutputSent(bytes);
           if (ec) return Complete(self, ec, 0);
           if (want == Want::kOutput) return Complete(self, result_ec, result_n);
           break;
@@ -373,8 +375,8 @@ size_t TlsStream::RunBlocking(Action& action, boost::system::error_code& ec) {
   for (;;) {
     const Want want = action(*this, result_ec, n);
     if (want == Want::kOutput || want == Want::kOutputAndRetry) {
-      boost::asio::write(next_.socket(), TakeOutput(), ec);
-      OutputSent();
+      const size_t sent = boost::asio::write(next_.socket(), TakeOutput(), ec);
+      OutputSent(sent);
       if (ec) return 0;
       if (want == Want::kOutput) break;
       continue;

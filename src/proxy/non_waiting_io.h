@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -31,6 +32,38 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using std::chrono::milliseconds;
 inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// The non-waiting reads' own failure: a TLS read that had to send records to the peer first (a
+// TLS 1.3 key update's answer) could not, the peer reading nothing within the write deadline.
+// Not beast::error::timeout, which the callers take for the peer not sending (a 408 for a
+// client's request body): here the peer is not reading, and the stream was closed.
+enum class Error { kPeerNotReading = 1 };
+
+class ErrorCategory : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "seccloud.proxy.nonwaiting"; }
+  std::string message(int ev) const override {
+    return ev == static_cast<int>(Error::kPeerNotReading)
+               ? "the peer read nothing of the TLS records the read had to send it first"
+               : "unknown error";
+  }
+};
+
+inline const boost::system::error_category& Category() {
+  static const ErrorCategory category;
+  return category;
+}
+
+inline boost::system::error_code make_error_code(Error e) {
+  return {static_cast<int>(e), Category()};
+}
+
+}  // namespace seccloud::proxy::nonwaiting
+
+template <>
+struct boost::system::is_error_code_enum<seccloud::proxy::nonwaiting::Error> : std::true_type {};
+
+namespace seccloud::proxy::nonwaiting {
 
 // Deadlines go on Beast's tcp_stream at the bottom of every stream we use (plain or TLS).
 template <class Stream>
@@ -296,6 +329,12 @@ asio::awaitable<boost::system::error_code> ReadRequestHeader(Stream& s, beast::f
   co_return ec;
 }
 
+// A failed flush inside a non-waiting read: its deadline passing is the peer not reading
+// (Error::kPeerNotReading), not the peer not sending.
+inline boost::system::error_code FlushError(const boost::system::error_code& fec) {
+  return fec == beast::error::timeout ? make_error_code(Error::kPeerNotReading) : fec;
+}
+
 // Reads into `buf` through `p` what `s` has now, without waiting: on plain TCP one
 // recv(MSG_DONTWAIT), on an intercepted leg what the TLS stream holds already (no I/O).
 // would_block when nothing is there; otherwise as http::read_some (an until-close body's end
@@ -316,7 +355,7 @@ asio::awaitable<boost::system::error_code> ReadSomeNow(Stream& s, beast::flat_bu
       // A peer that does not read must not hold the read: the stage's write deadline.
       Deadline(s, write_idle);
       auto [fec, fn] = co_await s.async_flush(kTuple);
-      if (!ec || ec == asio::error::would_block) ec = fec ? fec : ec;
+      if (!ec || ec == asio::error::would_block) ec = fec ? FlushError(fec) : ec;
     }
   } else {
     ec = asio::error::would_block;
@@ -341,7 +380,7 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> ReadNow(Stream& s,
     if (tls.flush_needed()) {
       Deadline(s, write_idle);  // as in ReadSomeNow
       auto [fec, fn] = co_await s.async_flush(kTuple);
-      if (!ec) ec = fec;
+      if (!ec) ec = FlushError(fec);
     }
   } else {
     ec = asio::error::would_block;

@@ -190,6 +190,9 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
   if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
     return who + "'s chunked body is not valid (" + ec.message() + ")";
   if (ec == beast::error::timeout) return who + " sent nothing of the body for timeouts.body_idle";
+  if (ec == nonwaiting::Error::kPeerNotReading)
+    return who + " read nothing of the TLS records a read had to send it first (a key update's "
+                 "answer) within timeouts.body_idle";
   return ec.message();
 }
 
@@ -895,8 +898,12 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
   while (!parser.is_done() && hold.body.size() <= limit) {
     req.body().data = chunk.get();
     req.body().size = kRelayChunk;
+    // body_idle is about progress: each read that gives bytes starts it again (one read's worth,
+    // async_read_some, as the streamed path's RelayBody). Until proxy15 one deadline covered a
+    // whole async_read, which reads on until the 64 KiB chunk is full, so an upload steadier
+    // than 64 KiB per body_idle got 408 here while the streamed path took it.
     BeginWatchedRead(client, watch, pc.timeouts.body_idle);
-    auto [ec, n] = co_await http::async_read(client, cbuf, parser, kTuple);
+    auto [ec, n] = co_await http::async_read_some(client, cbuf, parser, kTuple);
     EndWatchedRead(watch, ec);
     if (ec == http::error::need_buffer) ec = {};
     // What the read gave counts even when it then failed: the event says how much came.
@@ -1479,7 +1486,11 @@ class ClientSession {
     peer_ = ec ? IpAddress() : FromAsio(remote.address());
   }
 
-  asio::awaitable<void> Run() { co_await HttpLoop(client_, buffer_, nullptr); }
+  asio::awaitable<void> Run() {
+    co_await HttpLoop(client_, buffer_, nullptr);
+    // An intercepted tunnel took client_ (moved into its TlsStream) and closed it there.
+    if (linger_ && !client_moved_) co_await LingerClose(client_);
+  }
 
  private:
   // The state of one intercepted CONNECT tunnel: requests read from the client's TLS stream go
@@ -2037,6 +2048,7 @@ class ClientSession {
     // net::TlsStream rather than asio::ssl::stream: fewer copies, recvs and sends per record
     // (tls_stream.h).
     net::TlsStream tls(std::move(client_), ctx->get());
+    client_moved_ = true;
     Deadline(tls, pc.timeouts.client_header);
     auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (hec) {
@@ -2078,11 +2090,61 @@ class ClientSession {
       }
       co_await ShowPage(tls, inner, *page);
       Finish(inner);
+      if (linger_) co_await LingerCloseTls(tls);
       co_return;
     }
     co_await HttpLoop(tls, tls_buf, &ic);
+    if (linger_) co_return co_await LingerCloseTls(tls);
     Deadline(tls, milliseconds(2000));
     co_await tls.async_shutdown(kTuple);
+  }
+
+  // LingerClose on an intercepted leg: a page went out and the terminal may still be sending.
+  // The close_notify alone (not waiting for the terminal's, which would come after all it
+  // sends), then the transport is drained as on plain TCP.
+  asio::awaitable<void> LingerCloseTls(net::TlsStream& tls) {
+    Deadline(tls, milliseconds(2000));
+    ERR_clear_error();
+    SSL_shutdown(tls.native_handle());
+    ERR_clear_error();
+    if (tls.output_pending() > 0) {
+      auto [fec, fn] = co_await tls.async_flush(kTuple);
+      if (fec) co_return;
+    }
+    co_await LingerClose(tls.next_layer());
+  }
+
+  // nginx's lingering_close: after an error page that closes the connection the client may
+  // still be sending (a request body not read, a pipelined request). Closing a socket with
+  // unread bytes in its receive buffer sends a RST instead of a FIN, and a RST can make the
+  // client's kernel drop the page before the client read it. So the sending side is shut (the
+  // client sees the page's end), and what the client sends is read and thrown away until it
+  // closes too, for at most kLingerTime and kLingerBytes; then the socket is closed. Both bound
+  // a client that never stops (nginx bounds the time only: lingering_time 30 s, lingering_timeout
+  // 5 s): a client waiting for the answer stops sending once it read it, and what it sent
+  // meanwhile is what was in flight — its send buffer and our receive buffer, some hundreds of
+  // KiB with Linux's default buffer sizes —; one that sends on past kLingerBytes is not reading
+  // the page, and gets the reset. kLingerTime lets a terminal behind a slow link read the page
+  // and close, and holds the connection no longer than the page's own write deadline (5 s,
+  // Refuse).
+  static constexpr milliseconds kLingerTime{5000};
+  static constexpr size_t kLingerBytes = 512 * 1024;
+
+  asio::awaitable<void> LingerClose(beast::tcp_stream& s) {
+    boost::system::error_code ec;
+    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    // One deadline for the whole drain (Beast's timer, on the tcp_stream's reads: it closes the
+    // socket then).
+    Deadline(s, kLingerTime);
+    RelayChunk chunk;
+    size_t drained = 0;
+    while (drained < kLingerBytes) {
+      auto [rec, n] = co_await s.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
+      drained += n;
+      if (rec) break;
+    }
+    s.close();
   }
 
   // Connects and verifies the origin of an intercepted tunnel; keeps the connection in `ic`.
@@ -2325,6 +2387,7 @@ class ClientSession {
     log.response_bytes = res.body().size();
     Deadline(client, milliseconds(5000));
     auto [wec, wn] = co_await http::async_write(client, res, kTuple);
+    if (!wec) linger_ = true;  // the connection closes after the page: LingerClose
     if (wec) {
       // The client got nothing (a stalled upload's stream is closed by its timer before the
       // page can go out): the event says so rather than a status nobody received.
@@ -2438,6 +2501,8 @@ class ClientSession {
   // The plain client's waits between requests, and a request body's reads (plain or TLS).
   ReadWatch client_reads_;
   ReadWatch upstream_header_;  // plain upstreams' response headers
+  bool linger_ = false;        // an error page went out: the close lingers (LingerClose)
+  bool client_moved_ = false;  // client_ went into an intercepted tunnel's TlsStream
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
@@ -471,6 +472,26 @@ void SendAll(int fd, std::string_view bytes) {
     if (n <= 0) return;
     bytes.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+// The smallest receive buffer the kernel gives (it rounds 1 up to its minimum, ~2 KiB): an
+// error page cannot all be in flight to a client that is not reading.
+constexpr int kTinyReceiveBuffer = 1;
+// A client that keeps sending after its request was refused: 1 KiB every kDripEvery, for
+// kDripPieces pieces (2.5 s, longer than the 2 s the intercepted leg's close waited for the
+// terminal's close_notify before proxy15).
+constexpr int kDripPieces = 125;
+constexpr auto kDripEvery = 20ms;
+
+// The whole response in `got` (what a client read until the close), or nullopt when it is not
+// all there (a page cut by a reset).
+std::optional<Response> WholeResponse(const std::string& got) {
+  http::response_parser<http::string_body> p;
+  p.eager(true);
+  boost::system::error_code ec;
+  p.put(boost::asio::buffer(got), ec);
+  if (!p.is_done()) return std::nullopt;
+  return p.release();
 }
 
 bool BindTo(int fd, const std::string& ip, uint16_t port) {
@@ -1650,6 +1671,108 @@ TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
   ExpectStillServes();
 }
 
+// A scanned upload's body_idle is about progress, as the streamed path's: 1 KiB every 250 ms
+// (body_idle 1s) over 2 s. Before proxy15 HoldUpload's deadline covered a whole async_read,
+// which reads on until its 64 KiB chunk is full or the body ends: this upload got 408 after 1 s.
+TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
+  const std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n",
+                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  constexpr int kPieces = 8;
+  const std::string url = Url("/upload?steady");
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("POST " + url +
+                      " HTTP/1.1\r\nHost: www.origin.example\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: " +
+                      std::to_string(kPieces * 1024) + "\r\n\r\n"))
+      << c->error();
+  for (int i = 0; i < kPieces; ++i) {
+    std::this_thread::sleep_for(250ms);
+    ASSERT_TRUE(c->Send(std::string(1024, static_cast<char>('a' + i)))) << "piece " << i;
+  }
+  auto r = c->ReadResponse(false, 10s);
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 200u) << r->body();
+  EXPECT_EQ(r->body(), std::to_string(kPieces * 1024)) << "the origin got the whole body";
+  json::object e = EventFor(url);
+  EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+  // This fixture runs no scand: on_error: allow lets the held body go on after the scan failed,
+  // and the upload's scan result says it was held for the scan.
+  EXPECT_EQ(Str(e, "seccloud.scan.upload.result"), "error");
+  ExpectStillServes();
+}
+
+// nginx's lingering_close: an error page answering a client that is still sending reaches it
+// whole. The client (a tiny receive buffer, so most of the page waits in the proxy's send
+// buffer) sends a request the proxy refuses (400: a header field without a colon), then keeps
+// sending body bytes for 2.5 s before it reads. Before proxy15 the proxy closed the socket
+// with the client's bytes unread: the kernel sent a RST and threw the unsent page away, and the
+// client read a piece of it, then a reset.
+TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
+  StartProxy();
+  const int fd = SlowPeerSocket(kTinyReceiveBuffer);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  sockaddr_in proxy{};
+  proxy.sin_family = AF_INET;
+  proxy.sin_port = htons(kProxyPort);
+  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
+  const timeval timeout{15, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (!BindTo(fd, "127.10.0.5", 0) ||
+      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
+    const int err = errno;
+    close(fd);
+    FAIL() << "connect: " << strerror(err);
+  }
+  const std::string url = Url("/upload?still-sending");
+  SendAll(fd, "POST " + url + " HTTP/1.1\r\nHost: www.origin.example\r\nNo Colon Here\r\n" +
+                  "Content-Length: 1000000\r\n\r\n");
+  const std::string piece(1024, 'b');
+  for (int i = 0; i < kDripPieces; ++i) {
+    SendAll(fd, piece);  // errors ignored: before proxy15 the connection was reset
+    std::this_thread::sleep_for(kDripEvery);
+  }
+  std::string got;
+  char buf[16384];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  const int err = n < 0 ? errno : 0;
+  close(fd);
+  const auto r = WholeResponse(got);
+  ASSERT_TRUE(r) << "read " << got.size() << " bytes, then " << (err ? strerror(err) : "EOF");
+  EXPECT_EQ(r->result_int(), 400u);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_THAT(r->body(), HasSubstr("400"));
+  EXPECT_EQ(err, 0) << "the page ends with the proxy's FIN, not a reset: " << strerror(err);
+  ExpectStillServes();
+}
+
+// The lingering close is bounded: a client that sends on without end after its refused request
+// (not reading the page) is cut off once the proxy drained kLingerBytes (512 KiB) or kLingerTime
+// (5 s) passed, not held open for as long as it sends.
+TEST_F(ProxyTest, AClientThatNeverStopsSendingIsCutOffAfterTheErrorPage) {
+  StartProxy();
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("POST " + Url("/upload?endless") +
+                      " HTTP/1.1\r\nHost: www.origin.example\r\nNo Colon Here\r\n"
+                      "Content-Length: 100000000\r\n\r\n"));
+  const std::string piece(64 * 1024, 'e');
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  while (std::chrono::steady_clock::now() - start < 20s) {
+    if (!c->Send(piece)) {
+      cut = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(cut) << "the proxy still took bytes after 20 s";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  ExpectStillServes();
+}
+
 // Reads from the blocking socket `fd` until a blank line; what was read (the CONNECT answer).
 std::string ReadConnectAnswer(int fd) {
   std::string got;
@@ -1751,6 +1874,80 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
             got.find("\r\n\r\n") != std::string::npos)
           *header_after = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::steady_clock::now() - sent);
+      }
+    }
+    ssl.reset();
+    close(fd);
+    return got;
+  }
+
+  // A terminal as SlowInterceptedExchange's (CONNECT from 127.10.0.5, TLS trusting only the
+  // proxy's CA, a receive buffer of `receive_buffer`) that writes `request`, then runs
+  // `then(ssl, fd)` (sends more, closes its sending side), then reads until the close (each wait
+  // at most 20 s). What it read (*read_error: how the reading ended, "" for a close_notify or a
+  // FIN), or a text starting with "error: ".
+  std::string InterceptedExchangeThen(const std::string& authority, const std::string& request,
+                                      int receive_buffer,
+                                      const std::function<void(SSL*, int)>& then,
+                                      std::string* read_error) {
+    const int fd = SlowPeerSocket(receive_buffer);
+    if (fd < 0) return std::string("error: socket: ") + strerror(errno);
+    sockaddr_in proxy{};
+    proxy.sin_family = AF_INET;
+    proxy.sin_port = htons(kProxyPort);
+    inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
+    const timeval timeout{20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (!BindTo(fd, "127.10.0.5", 0) ||
+        connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
+      const int err = errno;
+      close(fd);
+      return std::string("error: connect: ") + strerror(err);
+    }
+    SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    const std::string answer = ReadConnectAnswer(fd);
+    if (!answer.starts_with("HTTP/1.1 200")) {
+      close(fd);
+      return "error: CONNECT answered: " + answer;
+    }
+    const std::string host = authority.substr(0, authority.rfind(':'));
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+    if (ctx && SSL_CTX_load_verify_locations(ctx.get(), CaPem().c_str(), nullptr) == 1) {
+      SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+      ssl.reset(SSL_new(ctx.get()));
+    }
+    if (!ssl) {
+      close(fd);
+      return "error: no TLS context";
+    }
+    SSL_set_fd(ssl.get(), fd);
+    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+    SSL_set1_host(ssl.get(), host.c_str());
+    std::string got;
+    if (SSL_connect(ssl.get()) != 1) {
+      got = "error: TLS handshake with the proxy failed";
+    } else if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) !=
+               static_cast<int>(request.size())) {
+      got = "error: the request was not sent";
+    } else {
+      then(ssl.get(), fd);
+      char buf[16384];
+      while (true) {
+        const int n = SSL_read(ssl.get(), buf, sizeof buf);
+        if (n > 0) {
+          got.append(buf, static_cast<size_t>(n));
+          continue;
+        }
+        const int e = SSL_get_error(ssl.get(), n);
+        if (read_error != nullptr)
+          *read_error = e == SSL_ERROR_ZERO_RETURN ? ""
+                        : e == SSL_ERROR_SYSCALL && errno == 0
+                            ? ""
+                            : "SSL error " + std::to_string(e) + " (" + strerror(errno) + ")";
+        ERR_clear_error();
+        break;
       }
     }
     ssl.reset();
@@ -2182,6 +2379,81 @@ TEST_F(ProxySlowInterceptedPeerTest, AStalledUploadIsAnswered408) {
   EXPECT_EQ(Int(e, "http.response.status_code"), 408);
   EXPECT_THAT(Str(e, "error.message"),
               HasSubstr("the client sent nothing of the body for timeouts.body_idle"));
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
+// The intercepted form of AnErrorPageReachesAClientThatIsStillSending: the page, then the
+// close_notify alone, and the transport drained until the terminal closes. Before proxy15 the
+// close waited 2 s for the terminal's close_notify, then closed with its bytes unread (a RST):
+// the page's unsent part was lost.
+TEST_F(ProxySlowInterceptedPeerTest, AnErrorPageReachesATerminalThatIsStillSending) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  std::string read_error;
+  const std::string got = InterceptedExchangeThen(
+      authority,
+      "POST /upload?still-sending HTTP/1.1\r\nHost: " + authority +
+          "\r\nNo Colon Here\r\nContent-Length: 1000000\r\n\r\n",
+      kTinyReceiveBuffer,
+      [](SSL* ssl, int) {
+        const std::string piece(1024, 'b');
+        for (int i = 0; i < kDripPieces; ++i) {
+          if (SSL_write(ssl, piece.data(), static_cast<int>(piece.size())) <= 0) {
+            ERR_clear_error();  // before proxy15 the connection was reset
+            break;
+          }
+          std::this_thread::sleep_for(kDripEvery);
+        }
+      },
+      &read_error);
+  ASSERT_FALSE(got.starts_with("error: ")) << got;
+  const auto r = WholeResponse(got);
+  ASSERT_TRUE(r) << "read " << got.size() << " bytes, then " << read_error;
+  EXPECT_EQ(r->result_int(), 400u);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_EQ(read_error, "") << "the page ends with a close_notify or a FIN, not a reset";
+  int status = 0;
+  EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
+// A terminal that closes its sending side mid-body inside an intercepted tunnel (a half-close:
+// it still reads) gets the 400 page there, whether it sent a close_notify first or shut the TCP
+// connection's sending side alone (the proxy's read ends in stream_truncated).
+TEST_F(ProxySlowInterceptedPeerTest, AnUploadTheTerminalClosesMidBodyIsAnswered400) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  for (const bool close_notify : {true, false}) {
+    SCOPED_TRACE(close_notify ? "with close_notify" : "without close_notify");
+    const std::string path =
+        close_notify ? "/upload?half-close-notify" : "/upload?half-close-transport";
+    std::string read_error;
+    const std::string got = InterceptedExchangeThen(
+        authority,
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+            "\r\nContent-Length: 1000\r\n\r\n0123456789",
+        64 * 1024,
+        [close_notify](SSL* ssl, int fd) {
+          std::this_thread::sleep_for(200ms);  // the proxy is waiting for the rest of the body
+          if (close_notify)
+            SSL_shutdown(ssl);  // sends the close_notify; reading goes on (TLS 1.3 half-close)
+          else
+            shutdown(fd, SHUT_WR);
+        },
+        &read_error);
+    ASSERT_FALSE(got.starts_with("error: ")) << got;
+    const auto r = WholeResponse(got);
+    if (!r) {  // not ASSERT: the other case still runs
+      ADD_FAILURE() << "no whole response: read " << got.size() << " bytes, then " << read_error;
+      continue;
+    }
+    EXPECT_EQ(r->result_int(), 400u);
+    EXPECT_FALSE(r->keep_alive());
+    json::object e = EventFor("https://" + authority + path);
+    EXPECT_EQ(Int(e, "http.response.status_code"), 400);
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("the client closed the request body after 10 of 1000 bytes"));
+  }
   int status = 0;
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
