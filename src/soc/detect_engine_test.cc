@@ -7,6 +7,8 @@
 
 #include "core/sanitizer_testing.h"
 #include "soc/detect.h"
+#include "soc/parse.h"
+#include "soc/sigma.h"
 #include "soc/winlog.h"
 
 namespace seccloud::soc {
@@ -184,6 +186,116 @@ TEST_F(RulePackTest, SudoFailure) {
           R"({"process":{"name":"sudo"},"message":"bob : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls"})",
           kT0)
           .empty());
+}
+
+// The engine on a pending record (a seccloud event read on its tape) finds what it finds on the
+// same record with its tree built, where MatchContext's root-segment set rules fields out: paths
+// under segments only the finishing step sets (a line without "tenant" or "seccloud" keys still
+// has tenant.id and seccloud.soc.*), a Windows channel and the message (a keyword only its decoded
+// text has) from dotted or nested keys, an address the step rewrites, keys that only start like a
+// segment. Every rule fires on some line, so none is ruled out everywhere.
+TEST(DetectionEngineTest, RootSegmentsRuleOutOnlyAbsentFields) {
+  const std::string rules = R"(title: metadata
+id: 00000000-0000-4000-8000-0000000000a1
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    tenant.id|startswith: t0
+    seccloud.soc.source: spool:test
+    seccloud.soc.format: seccloud-event
+    event.ingested|startswith: '2026'
+    '@timestamp|startswith': '2026'
+  condition: sel
+---
+title: channel
+id: 00000000-0000-4000-8000-0000000000a2
+logsource: {product: windows, service: security}
+detection:
+  sel:
+    EventID: 4688
+  condition: sel
+---
+title: keyword
+id: 00000000-0000-4000-8000-0000000000a3
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  keywords:
+    - zebra
+  condition: keywords
+---
+title: rewritten address
+id: 00000000-0000-4000-8000-0000000000a4
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    source.ip: '2001:db8::66'
+  filter:
+    user.name|exists: true
+  condition: sel and not filter
+---
+title: message field
+id: 00000000-0000-4000-8000-0000000000a5
+logsource: {product: seccloud, service: proxy.access}
+detection:
+  sel:
+    message|contains: hay
+    url.original|endswith: .exe
+  condition: sel
+)";
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(rules, "rules.yml", &report);
+  ASSERT_EQ(set.rules.size(), 5u) << (report.errors.empty() ? "" : report.errors[0].ToString());
+  auto engine = DetectionEngine::Create(std::move(set));
+  ASSERT_TRUE(engine.has_value());
+  const char* kLines[] = {
+      R"({"event":{"dataset":"proxy.access"}})",
+      R"({"event":{"dataset":"proxy.access"},"tenant":{"id":"t09"},"seccloud":{"x":1}})",
+      R"({"event":{"dataset":"windows.security"},"winlog":{"channel":"Security","event_id":4688}})",
+      R"({"event":{"dataset":"windows.security"},"winlog.channel":"Security","winlog.event_id":4688})",
+      R"({"event":{"dataset":"windows.security"},"winlogs":{"channel":"Security"},"winlog.x":1})",
+      R"({"event":{"dataset":"proxy.access"},"message":"a needle in hay","url.original":"/a.exe"})",
+      R"({"event":{"dataset":"proxy.access"},"messages":"zebr\u0061","url":{"original":"/a.exe"}})",
+      R"({"event":{"dataset":"proxy.access"},"message":"a zebr\u0061"})",  // only the message has it
+      R"({"event":{"dataset":"proxy.access"},"message.x":"hay","url":{"original":"/a.exe"}})",
+      R"({"event":{"dataset":"proxy.access"},"source":{"ip":"2001:0db8::0066"}})",
+      R"({"event":{"dataset":"proxy.access"},"source.ip":"2001:db8::66","user":{"name":"u"}})",
+      R"({"event":{"dataset":"proxy.access"},"sources":{"ip":"2001:db8::66"},"user.name":"u"})",
+  };
+  auto normalized = [](const char* line) {
+    Record r;
+    r.format = Format::kSeccloudEvent;
+    r.raw = std::string(R"({"@timestamp":"2026-10-02T00:00:23.663Z",)") + (line + 1);
+    r.received_ms = 1790899200123;
+    r.source = "spool:test";
+    r.tenant = "t01";
+    r.seq = 5;
+    Normalize(r);
+    return r;
+  };
+  auto describe = [](const std::vector<Detection>& ds) {
+    std::string out;
+    for (const Detection& d : ds) out += d.rule_id + "|" + d.tenant + "|" + d.entity + "\n";
+    return out;
+  };
+  std::string all;
+  size_t pending = 0;
+  for (const char* line : kLines) {
+    Record r = normalized(line);
+    pending += r.fields_pending();
+    std::vector<Detection> on_tape, on_tree;
+    (*engine)->Process(r, &on_tape);
+    Record t = normalized(line);
+    t.fields();  // built
+    (*engine)->Process(t, &on_tree);
+    EXPECT_EQ(describe(on_tape), describe(on_tree)) << line;
+    EXPECT_TRUE(r.fields_pending()) << line;  // the engine read it on its tape
+    all += describe(on_tree);
+  }
+  EXPECT_EQ(pending, std::size(kLines));
+  for (const char* id : {"a1", "a2", "a3", "a4", "a5"}) {
+    EXPECT_NE(all.find(std::string("00000000-0000-4000-8000-0000000000") + id), std::string::npos)
+        << id;
+  }
 }
 
 // Throughput with the whole SigmaHQ corpus loaded (prints records/s; the figures go in the

@@ -322,14 +322,13 @@ void FieldView::BuildIndex() {
     ++bits;
   }
   if (slots_.size() < cap) slots_.resize(cap);
-  std::fill_n(slots_.begin(), cap, Slot{});
   slot_mask_ = static_cast<uint32_t>(cap - 1);
   slot_shift_ = 64 - bits;
   if (members_.size() < root.count) members_.resize(root.count);
-  // The slot of a segment, added when new.
-  auto slot_of = [&](const char* seg, size_t len, uint64_t h) -> Slot& {
+  // The slot of a segment in `table`, added when new.
+  auto slot_of = [&](std::vector<Slot>& table, const char* seg, size_t len, uint64_t h) -> Slot& {
     for (size_t i = h >> slot_shift_;; i = (i + 1) & slot_mask_) {
-      Slot& s = slots_[i];
+      Slot& s = table[i];
       if (s.hash == 0) {
         s = Slot{h, seg, static_cast<uint32_t>(len), kNoMember, kNoMember, 0, -1};
         return s;
@@ -337,18 +336,26 @@ void FieldView::BuildIndex() {
       if (s.hash == h && s.seg_len == len && std::memcmp(s.seg, seg, len) == 0) return s;
     }
   };
-  for (int r = 0; r < kRootCount; ++r) {
-    Slot& s = slot_of(kRoots[r].data(), kRoots[r].size(), kRootHashes[r]);
-    s.root = r;
-    root_slot_[r] = static_cast<uint32_t>(&s - slots_.data());
+  // An empty table holding kRoots' slots depends only on its size: made once per size in a row
+  // (records of one source mostly need one), then copied — not cleared and filled per record.
+  if (blank_cap_ != cap) {
+    blank_.assign(cap, Slot{});
+    for (int r = 0; r < kRootCount; ++r) {
+      Slot& s = slot_of(blank_, kRoots[r].data(), kRoots[r].size(), kRootHashes[r]);
+      s.root = r;
+      blank_root_slot_[r] = static_cast<uint32_t>(&s - blank_.data());
+    }
+    blank_cap_ = cap;
   }
+  std::copy_n(blank_.begin(), cap, slots_.begin());
+  std::copy_n(blank_root_slot_, kRootCount, root_slot_);
   uint32_t m = 0;
   for (size_t i = 1; i < root.end && m < members_.size(); i = tape[i].end, ++m) {
     const TapeNode& n = tape[i];
     const std::string_view key = n.key();
     size_t len = 0;
     const uint64_t h = SegmentHash(key, &len);
-    Slot& s = slot_of(key.data(), len, h);
+    Slot& s = slot_of(slots_, key.data(), len, h);
     members_[m] = {static_cast<uint32_t>(i), kNoMember};
     if (s.head == kNoMember) {
       s.head = m;

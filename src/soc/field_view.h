@@ -188,6 +188,10 @@ class FieldView {
   std::vector<Slot> slots_;
   std::vector<Member> members_;
   uint32_t root_slot_[10] = {};  // kRoots' slots (field_view.cc)
+  // An empty table of blank_cap_ slots but for kRoots' (at blank_root_slot_), copied into slots_.
+  std::vector<Slot> blank_;
+  size_t blank_cap_ = 0;
+  uint32_t blank_root_slot_[10] = {};
   // Metadata strings built on demand, by slot: @timestamp, event.ingested, seccloud.soc.source,
   // seccloud.soc.peer, tenant.id and the canonical text of source / destination / client / server /
   // host / related.ip.

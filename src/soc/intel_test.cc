@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/text.h"
+#include "soc/parse.h"
 
 namespace seccloud::soc {
 namespace {
@@ -588,6 +589,79 @@ TEST(IntelMatch, EntityFallsBackToClientIpThenHostName) {
   out.clear();
   MatchRecord(*set, odd, &out);
   EXPECT_TRUE(out.empty());
+}
+
+// MatchRecord on a pending record (a seccloud event whose tree Normalize has not built: it reads
+// the tape through a FieldView, and skips the paths whose segment no root key has) finds what it
+// finds on the same record with its tree built: every spelling of every segment MatchRecord
+// reads, values of other kinds, duplicate keys, an IPv6 address the finishing step rewrites,
+// the entity's fallbacks, and segments present only under other roots or as prefixes of keys.
+TEST(IntelMatch, PendingRecordsMatchAsTheirTrees) {
+  auto set = Build({{Feed("c2"), kSeccloudFeed}, {Feed("x"), "10.1.2.3\n2001:db8::66\n"}});
+  ASSERT_TRUE(set);
+  const char* kKeys[] = {
+      R"("destination.ip":"203.0.113.7")",
+      R"("destination":{"ip":"203.0.113.7","domain":"a.wild.example"})",
+      R"("destinationx":{"ip":"203.0.113.7"},"x":{"source.ip":"203.0.113.7"})",
+      R"("source":{"ip":"203.0.113.7"},"source.ip":"198.51.99.1")",
+      R"("source.ip":"198.51.99.1","source":{"ip":"203.0.113.7"})",
+      R"("source":{"ip":"2001:0db8:0:0:0:0:0:66"})",
+      R"("source":{"ip":"2001:0db8::0066","port":1},"source.ip":"10.1.2.3")",
+      R"("source":{"ip":1},"client":{"ip":"10.1.2.3"},"host":{"name":"h1"})",
+      R"("client.ip":"10.1.2.3","host.name":"h2","dns":{"question":{"name":"x.evil.example"}})",
+      R"("dns":{"question.name":"www.evil.example"},"dns.question":{"name":"evil.example"})",
+      R"("dns.question":"x","dns":{"question":{"name":"x.evil.example"}})",
+      R"("tls.client.server_name":"evil.example","client":{"ip":"2001:db8::66"})",
+      R"("tls":{"client":{"server_name":7}},"related":{"ip":["203.0.113.7",1,"10.1.2.3"]})",
+      R"("related.ip":["203.0.113.7"],"related":{"hosts":["x.evil.example",null]})",
+      R"("related":{"hosts":"evil.example"},"related.ip":"203.0.113.7")",
+      R"("url.full":"http://download.example/payload.exe","file.hash":{"md5":"44d88612fea8a8f36de82e1278abb02f"})",
+      R"("url":{"original":"/payload.exe","domain":"download.example"})",
+      R"("url":{"original":"//evil.example/x","full":"HTTPS://Secure.Example:8443/login?x=1"})",
+      R"("url.domain":{"a":1},"url":{"domain":"x.evil.example"},"url.zz":1)",
+      R"("file":{"hash":{"sha1":"3395856CE81F2B7382DEE72602F798B642F14140"}},"file.hash":3)",
+      R"("process":{"hash.sha1":"3395856ce81f2b7382dee72602f798b642f14140"},"source.ip":"198.51.100.1")",
+      R"("process.hash":{"sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"},"process":1)",
+      R"("Destination.ip":"203.0.113.7","urls":{"full":"http://evil.example/"},"d":1,"":2,".":3)",
+      R"("seccloud":{"url":{"full":"http://evil.example/"}},"observer":{"ip":"203.0.113.7"})",
+  };
+  size_t pending = 0, hits = 0;
+  for (const char* keys : kKeys) {
+    for (const char* dataset : {"proxy.access", "dns.query"}) {
+      const std::string line = std::string(R"({"@timestamp":"2026-10-02T00:00:23.663Z",)") +
+                               R"("event":{"dataset":")" + dataset + R"("},)" +
+                               R"("tenant":{"id":"t01"},)" + keys + "}";
+      auto normalized = [&] {
+        Record r;
+        r.format = Format::kSeccloudEvent;
+        r.raw = line;
+        r.received_ms = 1790899200123;
+        r.source = "spool:test";
+        r.seq = 3;
+        Normalize(r);
+        return r;
+      };
+      auto describe = [](const std::vector<Detection>& ds) {
+        std::string out;
+        for (const Detection& d : ds) {
+          out += d.rule_id + "|" + d.entity + "|" + d.terminal + "|" +
+                 boost::json::serialize(d.context) + "\n";
+        }
+        return out;
+      };
+      Record r = normalized();
+      pending += r.fields_pending();
+      std::vector<Detection> on_tape, on_tree;
+      MatchRecord(*set, r, &on_tape);
+      Record t = normalized();
+      t.fields();  // built
+      MatchRecord(*set, t, &on_tree);
+      EXPECT_EQ(describe(on_tape), describe(on_tree)) << line;
+      hits += on_tree.size();
+    }
+  }
+  EXPECT_EQ(pending, 2 * std::size(kKeys));  // every line was read on its tape
+  EXPECT_GE(hits, 30u);
 }
 
 std::string DataDir() { return SECCLOUD_SOURCE_DIR "/../shared/data/threat-intel"; }
