@@ -2,10 +2,10 @@
 // finishing step (parse.cc, internal::FinishFields) would set.
 #include "soc/field_view.h"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <algorithm>
 #include <array>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <chrono>
 #include <cstring>
 
@@ -538,7 +538,8 @@ std::string_view FieldView::overlay_path(size_t i) const {
 static uint64_t OverlayRootBit(std::string_view path) {
   const size_t n = path.size();
   const unsigned c0 = n > 0 ? static_cast<unsigned char>(path[0]) : 0;
-  const unsigned c1 = n > 1 && c0 != '.' && path[1] != '.' ? static_cast<unsigned char>(path[1]) : 0;
+  const unsigned c1 =
+      n > 1 && c0 != '.' && path[1] != '.' ? static_cast<unsigned char>(path[1]) : 0;
   const unsigned c2 = c1 != 0 && n > 2 && path[2] != '.' ? static_cast<unsigned char>(path[2]) : 0;
   const unsigned h = (c0 * 31u + c1) * 31u + c2;
   return uint64_t{1} << ((h ^ (h >> 6)) & 63);
@@ -548,8 +549,11 @@ FieldRef FieldView::FindOverlay(std::string_view path) {
   const PendingFields& p = *overlay_;
   if (!overlay_filtered_) {
     overlay_filtered_ = true;
-    overlay_roots_ = p.tenant.empty() ? 0 : OverlayRootBit("tenant");
-    for (uint32_t i = 0; i < p.overlay_size; ++i) overlay_roots_ |= OverlayRootBit(p.overlay[i].path);
+    // The tenant's bit whether or not attribution has set it yet: a SetTenantField after this
+    // view's first lookup must not be filtered out (a superset only costs a scan).
+    overlay_roots_ = OverlayRootBit("tenant");
+    for (uint32_t i = 0; i < p.overlay_size; ++i)
+      overlay_roots_ |= OverlayRootBit(p.overlay[i].path);
   }
   // No entry (nor the tenant) under the path's first segment: FindField finds nothing.
   if ((overlay_roots_ & OverlayRootBit(path)) == 0) return {};
