@@ -806,8 +806,24 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
 struct UploadHold {
   bool active = false;
   bool complete = false;
+  bool too_slow = false;  // refused for HoldDeadline, not for one read's body_idle
   std::string body;
 };
+
+// How long an upload may take to be held whole for the scan: body_idle per read resets with each
+// byte, so alone it would let a client keep up to max_size in memory for ever by sending a byte
+// per body_idle. This allows one body_idle, plus one for each 64 KiB read the hold may take (it
+// reads until the body ends or passes `limit`) — the longest a hold could last when one deadline
+// covered each 64 KiB read (before proxy15), so every upload held then is still held, while a
+// slow but steady one (1 KiB a second for a few minutes) is taken too.
+milliseconds HoldDeadline(milliseconds body_idle, uint64_t limit) {
+  const uint64_t chunks = std::min<uint64_t>(limit / kRelayChunk + 1, uint64_t{1} << 20);
+  const auto idle = std::max<milliseconds::rep>(body_idle.count(), 1);
+  const auto cap = std::numeric_limits<milliseconds::rep>::max() / 2;
+  return milliseconds(static_cast<uint64_t>(idle) > static_cast<uint64_t>(cap) / (chunks + 1)
+                          ? cap
+                          : idle * static_cast<milliseconds::rep>(chunks + 1));
+}
 
 // What the scan of a held upload found. `error` when scand could not scan; otherwise `verdict`
 // is the first blocking verdict, or the whole body's.
@@ -895,16 +911,24 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
   cbuf.reserve(kRelayChunk);
   const BodyBufferBound bound(cbuf, parser.header_limit_bytes());
   auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
+  const auto hold_end = Clock::now() + HoldDeadline(pc.timeouts.body_idle, limit);
   while (!parser.is_done() && hold.body.size() <= limit) {
     req.body().data = chunk.get();
     req.body().size = kRelayChunk;
+    const auto left = std::chrono::duration_cast<milliseconds>(hold_end - Clock::now());
+    if (left.count() <= 0) {
+      hold.too_slow = true;
+      co_return beast::error::timeout;
+    }
     // body_idle is about progress: each read that gives bytes starts it again (one read's worth,
     // async_read_some, as the streamed path's RelayBody). Until proxy15 one deadline covered a
     // whole async_read, which reads on until the 64 KiB chunk is full, so an upload steadier
     // than 64 KiB per body_idle got 408 here while the streamed path took it.
-    BeginWatchedRead(client, watch, pc.timeouts.body_idle);
+    const bool last_read = left < pc.timeouts.body_idle;
+    BeginWatchedRead(client, watch, last_read ? left : pc.timeouts.body_idle);
     auto [ec, n] = co_await http::async_read_some(client, cbuf, parser, kTuple);
     EndWatchedRead(watch, ec);
+    if (ec == beast::error::timeout && last_read) hold.too_slow = true;
     if (ec == http::error::need_buffer) ec = {};
     // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
@@ -2270,9 +2294,16 @@ class ClientSession {
       // The answers of the streaming path (ForwardOnce) for the same failures.
       if (const int status = RequestBodyFailureStatus(ec)) {
         const std::string reason =
-            status == 408 ? "the upload stalled: no body bytes for " +
-                                std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms"
-                          : BodyReadError(parser, ec, log.request_bytes);
+            status != 408 ? BodyReadError(parser, ec, log.request_bytes)
+            : held.too_slow
+                ? "the upload to be scanned took longer than " +
+                      std::to_string(
+                          HoldDeadline(cfg_->proxy.timeouts.body_idle, step->config->max_size)
+                              .count()) +
+                      " ms (timeouts.body_idle for each 64 KiB of scan.max_size, and one more)"
+                : "the upload stalled: no body bytes for " +
+                      std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
+        if (held.too_slow) log.error += " (" + reason + ")";
         co_await Refuse(client, log, status, StatusTitle(status), reason);
       }
       co_return false;

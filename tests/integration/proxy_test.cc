@@ -1705,6 +1705,39 @@ TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
   ExpectStillServes();
 }
 
+// ... but a byte per body_idle does not hold an upload (up to scan.max_size of memory) for ever:
+// the hold has a deadline of its own, one body_idle plus one per 64 KiB read it may take (here
+// max_size 64 KiB: 3 s). A client sending one byte every 300 ms gets 408 after ~3 s, and the
+// event says why (from the review of proxy15: without it the hold lasted as long as the drip).
+TEST_F(ProxyTest, AScannedUploadDrippingAByteAtATimeIsRefusedAtItsHoldDeadline) {
+  const std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n",
+                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(config);
+  const std::string url = Url("/upload?drip");
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("POST " + url +
+                      " HTTP/1.1\r\nHost: www.origin.example\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: 2000\r\n\r\n"))
+      << c->error();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 15; ++i) {  // 4.5 s of drip, each byte within body_idle of the last
+    std::this_thread::sleep_for(300ms);
+    if (!c->Send("x")) break;  // the proxy may have answered and shut its side already
+  }
+  auto r = c->ReadResponse(false, 10s);
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 408u) << r->body();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 9s);
+  json::object e = EventFor(url);
+  EXPECT_EQ(Int(e, "http.response.status_code"), 408);
+  EXPECT_NE(Str(e, "error.message").find("took longer than 3000 ms"), std::string::npos)
+      << Str(e, "error.message");
+  ExpectStillServes();
+}
+
 // nginx's lingering_close: an error page answering a client that is still sending reaches it
 // whole. The client (a tiny receive buffer, so most of the page waits in the proxy's send
 // buffer) sends a request the proxy refuses (400: a header field without a colon), then keeps
