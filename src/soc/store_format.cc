@@ -89,7 +89,11 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
   return Crc32cSoftware(p, data.size(), crc);
 }
 
-void PutVarintLong(std::string& out, uint64_t v) {
+void PutVarint(std::string& out, uint64_t v) {
+  if (v < 0x80) {
+    out.push_back(static_cast<char>(v));
+    return;
+  }
   // One append instead of a push_back per byte (the columns and the journal put several per
   // record).
   char buf[10];

@@ -130,15 +130,7 @@ inline uint64_t FieldOnlyTokenHash(std::string_view token) {
   return h ^ (h >> 31);
 }
 
-void PutVarintLong(std::string& out, uint64_t v);  // v >= 0x80
-// Inline for one byte: EncodeBlock puts several per record, most of them below 0x80.
-inline void PutVarint(std::string& out, uint64_t v) {
-  if (v < 0x80) {
-    out.push_back(static_cast<char>(v));
-    return;
-  }
-  PutVarintLong(out, v);
-}
+void PutVarint(std::string& out, uint64_t v);
 void PutZigzag(std::string& out, int64_t v);
 void PutString(std::string& out, std::string_view s);
 void PutU32(std::string& out, uint32_t v);
