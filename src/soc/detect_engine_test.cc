@@ -189,12 +189,11 @@ TEST_F(RulePackTest, SudoFailure) {
 }
 
 // The engine on a pending record (a seccloud event read on its tape) finds what it finds on the
-// same record with its tree built, where MatchContext's root-segment set rules fields out: paths
-// under segments only the finishing step sets (a line without "tenant" or "seccloud" keys still
-// has tenant.id and seccloud.soc.*), a Windows channel and the message (a keyword only its decoded
-// text has) from dotted or nested keys, an address the step rewrites, keys that only start like a
-// segment. Every rule fires on some line, so none is ruled out everywhere.
-TEST(DetectionEngineTest, RootSegmentsRuleOutOnlyAbsentFields) {
+// same record with its tree built: paths under segments only the finishing step sets (a line
+// without "tenant" or "seccloud" keys still has tenant.id and seccloud.soc.*), a Windows channel
+// and the message (a keyword only its decoded text has) from dotted or nested keys, an address
+// the step rewrites, keys that only start like a segment. Every rule fires on some line.
+TEST(DetectionEngineTest, PendingRecordsMatchAsTheirTrees) {
   const std::string rules = R"(title: metadata
 id: 00000000-0000-4000-8000-0000000000a1
 logsource: {product: seccloud, service: proxy.access}

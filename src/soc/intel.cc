@@ -952,18 +952,6 @@ constexpr FieldPath kRelatedIp = "related.ip", kRelatedHosts = "related.hosts",
                     kUrlDomain = "url.domain", kSourceIp = "source.ip", kClientIp = "client.ip",
                     kHostName = "host.name";
 
-// How many of the paths above MatchRecord asks of every record, by segment.
-constexpr auto kPathsPerSegment = [] {
-  std::array<uint8_t, kSegments.size()> n{};
-  for (const FieldPath& f : kIpFields) ++n[f.segment];
-  for (const FieldPath& f : kDomainFields) ++n[f.segment];
-  for (const FieldPath& f : kHashFields) ++n[f.segment];
-  for (const FieldPath& f : kUrlFields) ++n[f.segment];
-  ++n[kRelatedIp.segment];
-  ++n[kRelatedHosts.segment];
-  return n;
-}();
-
 // The record's top-level keys sorted by segment, in one pass over them (detect_fields.h): each
 // lookup then looks at the one or two keys of its path's segment instead of FindField's pass over
 // all of them (a proxy event has ~14).
@@ -1014,14 +1002,10 @@ class TopLevelKeys {
 // path's first segment, and the finishing step sets nothing under kSegments (it sets paths under
 // "@timestamp", "event", "seccloud" and "tenant", and rewrites an address root's ".ip" only where
 // the tape has one). A proxy event has 7 of MatchRecord's 17 paths in a segment it has, a DNS event
-// 3: the others cost no lookup. The view's root index (FieldView::Index) pays for itself from
-// about five lookups on (its build ~2.2 k instructions, a lookup through it ~320, a lookup that
-// walks the tape ~830 — an address root's is two walks): built for a record whose segments ask at
-// least kLookupsForIndex, a proxy event's 7, not a DNS event's 3.
+// 3: the others cost no lookup, and the few left are cheaper than building the view's root index
+// for them (~2.3 k instructions a record, more than the lookups it saved).
 class RecordLook {
  public:
-  static constexpr int kLookupsForIndex = 5;
-
   explicit RecordLook(FieldView& view) : view_(view) {
     if (view_.on_tape()) {
       const TapeSpan tape = view_.tape();  // on_tape: tape[0] is the root object
@@ -1029,13 +1013,13 @@ class RecordLook {
         const uint8_t s = SegmentOf(tape[i].key());
         if (s != kNoSegment) segments_ |= uint32_t{1} << s;
       }
-      int lookups = 0;
-      for (size_t s = 0; s < kSegments.size(); ++s) {
-        if ((segments_ >> s & 1) != 0) lookups += kPathsPerSegment[s];
-      }
-      if (lookups >= kLookupsForIndex) view_.Index();
     } else if (view_.on_overlay()) {
-      segments_ = ~uint32_t{0};  // a pending overlay: every path asks the view (no root index)
+      // A pending overlay's tree has a root key for each first segment of the paths it sets,
+      // and no other (superseded paths too: a superset).
+      for (size_t k = 0, n = view_.overlay_paths(); k < n; ++k) {
+        const uint8_t s = SegmentOf(view_.overlay_path(k));
+        if (s != kNoSegment) segments_ |= uint32_t{1} << s;
+      }
     } else {
       tree_.emplace(view_.record().fields());
     }
@@ -1054,7 +1038,7 @@ class RecordLook {
  private:
   FieldView& view_;
   std::optional<TopLevelKeys> tree_;
-  uint32_t segments_ = 0;  // pending tape: bit i when a root key is in kSegments[i]
+  uint32_t segments_ = 0;  // pending: bit i when a root key is in kSegments[i]
 };
 
 }  // namespace

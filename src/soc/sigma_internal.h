@@ -179,14 +179,6 @@ class MatchContext {
   void NotePresentPaths();
   bool MayHave(uint64_t index) const { return (present_[index >> 6] >> (index & 63)) & 1; }
   std::vector<std::vector<uint64_t>> path_hashes_;  // by field, by candidate path: set indexes
-  // Which first segments (the bytes before a path's first '.') the record's root keys have, as a
-  // 64-bit set (RootSegmentBit, sigma_match.cc), taken in one pass over the root's keys when first
-  // needed: a path whose segment's bit is clear is absent without a lookup (every key FindField
-  // can step through for a path has the path's first segment). A set bit proves nothing.
-  uint64_t RootSegments();
-  std::vector<std::vector<uint64_t>> segment_bits_;  // by field, by candidate path
-  uint64_t root_segments_ = 0;
-  bool root_segments_done_ = false;
   std::array<uint64_t, 64> present_{};
   bool present_done_ = false;
   static constexpr int kLookupsBeforePresence = 12;

@@ -148,69 +148,17 @@ void NoteTapeObject(TapeSpan tape, size_t obj, uint64_t prefix, bool root, int d
   }
 }
 
-// The bit of `path`'s first segment in MatchContext's root-segment set: from the segment's
-// length and its first and last bytes (no loop over it but the search for its end).
-uint64_t RootSegmentBit(std::string_view path) {
-  size_t n = 0;
-  while (n < path.size() && path[n] != '.') ++n;
-  if (n == 0) return 1;
-  const uint64_t h = (uint64_t{n} << 16 | uint64_t{static_cast<unsigned char>(path[0])} << 8 |
-                      static_cast<unsigned char>(path[n - 1])) *
-                     0x9e3779b97f4a7c15ull;
-  return uint64_t{1} << (h >> 58);
-}
-
-// The segments a pending record's finishing step sets paths under, whatever its tape has
-// (FieldView answers those paths from the metadata): "@timestamp", "event", "seccloud", "tenant".
-const uint64_t kMetadataSegments = [] {
-  uint64_t bits = 0;
-  for (std::string_view path : FieldView::kMetadataPaths) bits |= RootSegmentBit(path);
-  return bits;
-}();
-
-const uint64_t kWinlogSegment = RootSegmentBit("winlog");
-const uint64_t kMessageSegment = RootSegmentBit("message");
-
 }  // namespace
 
 MatchContext::MatchContext(const FieldTable* table)
     : table_(table), values_(table != nullptr ? table->paths.size() : 0) {
   if (table == nullptr) return;
   path_hashes_.resize(table->paths.size());
-  segment_bits_.resize(table->paths.size());
   for (size_t f = 0; f < table->paths.size(); ++f) {
     for (const auto& path : table->paths[f]) {
       path_hashes_[f].push_back(PresenceIndex(FnvAppend(kFnvBasis, path)));
-      segment_bits_[f].push_back(RootSegmentBit(path));
     }
   }
-}
-
-uint64_t MatchContext::RootSegments() {
-  if (root_segments_done_) return root_segments_;
-  root_segments_done_ = true;
-  uint64_t bits = 0;
-  if (view_->on_tape()) {
-    // The tape's root keys and the metadata's segments. Should a later lookup build the tree,
-    // its root keys are among these: the finishing step erases, or sets under the metadata's
-    // segments, or rewrites an address the tape has.
-    const TapeSpan tape = view_->tape();
-    for (size_t i = 1; i < tape[0].end; i = tape[i].end) bits |= RootSegmentBit(tape[i].key());
-    bits |= kMetadataSegments;
-  } else if (view_->on_overlay()) {
-    // A pending overlay's tree has a root key for each first segment of the paths it sets (and
-    // nothing else: SetPath makes objects along a path), superseded paths included — a superset.
-    for (size_t k = 0, n = view_->overlay_paths(); k < n; ++k) {
-      bits |= RootSegmentBit(view_->overlay_path(k));
-    }
-    bits |= kMetadataSegments;
-  } else {
-    for (const auto& kv : record_->fields()) {
-      bits |= RootSegmentBit(std::string_view(kv.key().data(), kv.key().size()));
-    }
-  }
-  root_segments_ = bits;
-  return bits;
 }
 
 void MatchContext::NotePresentPaths() {
@@ -261,7 +209,6 @@ void MatchContext::Reset(FieldView& view) {
   event_id_done_ = false;
   process_name_done_ = false;
   present_done_ = false;
-  root_segments_done_ = false;
   lookups_ = 0;
 }
 
@@ -321,19 +268,11 @@ const MatchContext::Value& MatchContext::Get(int field) {
   if (field >= 0) {
     FieldRef found;
     const auto& paths = table_->paths[static_cast<size_t>(field)];
+    // The presence set costs a walk over the record; it pays once a record is asked for many
+    // fields (a Windows Security event: dozens, most absent).
+    if (!present_done_ && ++lookups_ > kLookupsBeforePresence) NotePresentPaths();
     const auto& hashes = path_hashes_[static_cast<size_t>(field)];
-    const auto& segments = segment_bits_[static_cast<size_t>(field)];
-    const uint64_t root = RootSegments();
-    bool counted = false;
     for (size_t k = 0; k < paths.size(); ++k) {
-      if ((root & segments[k]) == 0) continue;  // no root key of its segment
-      // The presence set costs a walk over the record; it pays once a record is asked for many
-      // fields its root segments do not rule out (a Windows Security event: dozens of
-      // winlog.event_data's, most absent).
-      if (!counted) {
-        counted = true;
-        if (!present_done_ && ++lookups_ > kLookupsBeforePresence) NotePresentPaths();
-      }
       if (present_done_ && !MayHave(hashes[k])) continue;
       found = view_->Find(paths[k]);
       if (found.found()) break;
@@ -346,7 +285,7 @@ const MatchContext::Value& MatchContext::Get(int field) {
     v->text = record_->raw;
     v->lower_ready = false;
   } else {
-    Fill(*v, (RootSegments() & kMessageSegment) != 0 ? view_->Find("message") : FieldRef());
+    Fill(*v, view_->Find("message"));
   }
   return *v;
 }
@@ -361,10 +300,8 @@ std::string_view MatchContext::dataset() {
     dataset_ = {};
     channel_lower_.clear();
     if (const FieldRef d = view_->Find("event.dataset"); d.is_string()) dataset_ = d.str();
-    if ((RootSegments() & kWinlogSegment) != 0) {
-      if (const FieldRef c = view_->Find("winlog.channel"); c.is_string()) {
-        LowerInto(c.str(), &channel_lower_);
-      }
+    if (const FieldRef c = view_->Find("winlog.channel"); c.is_string()) {
+      LowerInto(c.str(), &channel_lower_);
     }
   }
   return dataset_;
