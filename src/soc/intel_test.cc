@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/text.h"
+#include "soc/field_view.h"
 #include "soc/parse.h"
 
 namespace seccloud::soc {
@@ -662,6 +663,76 @@ TEST(IntelMatch, PendingRecordsMatchAsTheirTrees) {
   }
   EXPECT_EQ(pending, 2 * std::size(kKeys));  // every line was read on its tape
   EXPECT_GE(hits, 30u);
+}
+
+// The same for the text formats kept as an overlay (text15: syslog, access logs, text): intel's
+// segment filter takes the overlay's paths' first segments — a hit on a pending overlay is the
+// hit on the built tree, with and without a tenant set after Normalize.
+TEST(IntelMatch, PendingOverlayRecordsMatchAsTheirTrees) {
+  auto set = Build({{Feed("c2"), kSeccloudFeed}, {Feed("x"), "10.1.2.3\n2001:db8::66\n"}});
+  ASSERT_TRUE(set);
+  const std::pair<Format, const char*> kLines[] = {
+      {Format::kAccessLog,
+       R"(203.0.113.7 - - [02/Oct/2026:00:00:23 +0000] "GET http://x.evil.example/payload.exe HTTP/1.1" 200 123 "-" "curl/8.0")"},
+      {Format::kAccessLog,
+       R"(10.9.9.9 - - [02/Oct/2026:00:00:23 +0000] "GET /payload.exe HTTP/1.1" 404 0 "http://evil.example/" "x")"},
+      {Format::kAccessLog,
+       R"(2001:0db8:0:0:0:0:0:66 - - [02/Oct/2026:00:00:23 +0000] "CONNECT secure.example:443 HTTP/1.1" 200 0 "-" "-")"},
+      {Format::kSyslog,
+       "<38>Oct  2 00:00:23 bastion sshd[123]: Failed password for root from 10.1.2.3 port "
+       "2222 ssh2"},
+      {Format::kSyslog,
+       "<38>Oct  2 00:00:23 bastion sshd[123]: Accepted publickey for admin from 2001:db8::66 "
+       "port 50000 ssh2"},
+      {Format::kSyslog,
+       "<4>Oct  2 00:00:23 fw kernel: [123.456] DROP IN=eth0 OUT= SRC=203.0.113.7 DST=10.1.2.3 "
+       "LEN=60 PROTO=TCP SPT=4444 DPT=22"},
+      {Format::kSyslog, "<13>Oct  2 00:00:23 host app: nothing here 198.51.100.9"},
+      {Format::kText, "2026-10-02 00:00:23 INFO connect to 203.0.113.7 failed"},
+      {Format::kText, "Oct  2 00:00:23 host sshd[1]: Invalid user x from 198.51.100.4 port 22"},
+  };
+  auto describe = [](const std::vector<Detection>& ds) {
+    std::string out;
+    for (const Detection& d : ds) {
+      out += d.rule_id + "|" + d.entity + "|" + d.terminal + "|" +
+             boost::json::serialize(d.context) + "\n";
+    }
+    return out;
+  };
+  size_t overlay = 0, hits = 0;
+  for (const auto& [format, line] : kLines) {
+    for (const bool tenant : {false, true}) {
+      auto normalized = [&] {
+        Record r;
+        r.format = format;
+        r.raw = line;
+        r.received_ms = 1790899200123;
+        r.source = "syslog:udp";
+        r.peer = "192.0.2.10";
+        r.seq = 3;
+        Normalize(r);
+        if (tenant) {
+          r.tenant = "t01";
+          SetTenantField(r);
+        }
+        return r;
+      };
+      Record r = normalized();
+      if (r.fields_pending()) {
+        FieldView view(r);
+        overlay += view.on_overlay();
+      }
+      std::vector<Detection> pending, built;
+      MatchRecord(*set, r, &pending);
+      Record t = normalized();
+      t.fields();  // built
+      MatchRecord(*set, t, &built);
+      EXPECT_EQ(describe(pending), describe(built)) << line;
+      hits += built.size();
+    }
+  }
+  EXPECT_EQ(overlay, 2 * std::size(kLines));  // every line was read on its overlay
+  EXPECT_GE(hits, 10u);
 }
 
 std::string DataDir() { return SECCLOUD_SOURCE_DIR "/../shared/data/threat-intel"; }
