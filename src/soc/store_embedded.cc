@@ -544,7 +544,7 @@ bool ReadJournalEntry(const File& f, uint64_t pos, uint64_t end, JournalEntryVie
 class OpenTexts {
  public:
   std::string_view Raw(std::string_view raw) {
-    if (raw.empty()) return {};
+    if (raw.empty()) return kEmpty;  // never a null data(): EncodeBlock memcpy's from it
     if (raw.size() > left_) {
       // Chunks grow from kFirstChunkBytes to kChunkBytes, each as large as all before it: an
       // open block of a few records (a partition per record: hostile timestamps) holds a few
@@ -566,23 +566,31 @@ class OpenTexts {
   // v as a view of the set's copy; *last: the value this field had in the record before (most
   // records repeat it), updated.
   std::string_view Value(std::string_view v, std::string_view* last) {
+    if (v.empty()) return kEmpty;  // *last may be a null view
     if (v == *last) return *last;
     auto it = values_.find(v);
     if (it == values_.end()) it = values_.emplace(v).first;
     *last = *it;
     return *last;
   }
-  // Forgets everything (the records viewing it are gone).
-  void Clear() {
+  // Forgets everything (the records viewing it are gone). `release`: gives the memory back too
+  // (a sealed block that is not refilled at once: a partition of a past day keeps no bucket
+  // array or chunk table of its largest block).
+  void Clear(bool release) {
     chunks_.clear();
     allocated_ = 0;
     at_ = nullptr;
     left_ = 0;
     values_.clear();
+    if (release) {
+      decltype(chunks_)().swap(chunks_);
+      decltype(values_)().swap(values_);
+    }
   }
 
  private:
   static constexpr size_t kFirstChunkBytes = size_t{2} << 10, kChunkBytes = size_t{64} << 10;
+  static constexpr std::string_view kEmpty{""};
   std::vector<std::unique_ptr<char[]>> chunks_;
   size_t allocated_ = 0;  // the chunks' bytes
   char* at_ = nullptr;
@@ -691,7 +699,11 @@ class EmbeddedStore final : public LogStore {
   Status Flush() override {
     std::lock_guard writer(writer_mu_);
     if (!failed_) return failed_;
-    return Rotate();
+    // A failed seal has finished (emptied) its open block's Bloom filter: a later seal of that
+    // block would miss the earlier records' tokens. Sticky, as in AppendBatch: the store refuses
+    // until it is reopened, and the journal's replay rebuilds the open blocks whole.
+    if (auto s = Rotate(); !s) failed_ = s.error();
+    return failed_;
   }
   Status Compact(int64_t before_ms) override;
 
@@ -797,8 +809,8 @@ class EmbeddedStore final : public LogStore {
   // partitions are deleted (EnforceRetention), so a slot never points at a freed one.
   static constexpr size_t kPartitionCacheSlots = 256;
   static size_t PartitionCacheSlot(std::string_view cls, int64_t day) {
-    const uint64_t h = std::hash<std::string_view>{}(cls) ^
-                       (static_cast<uint64_t>(day) * 0x9e3779b97f4a7c15ULL);
+    const uint64_t h =
+        std::hash<std::string_view>{}(cls) ^ (static_cast<uint64_t>(day) * 0x9e3779b97f4a7c15ULL);
     return static_cast<size_t>((h ^ (h >> 29)) % kPartitionCacheSlots);
   }
   std::array<Partition*, kPartitionCacheSlots> partition_cache_{};
@@ -1276,7 +1288,7 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
     if (!busy) p->open.records.shrink_to_fit();
   }
   // No published record views them now (and the pending ones were published before the seal).
-  p->open.texts.Clear();
+  p->open.texts.Clear(/*release=*/!busy);
   p->open.last_source = p->open.last_peer = p->open.last_tenant = {};
   p->open.raw_bytes = 0;
   p->open.datasets.clear();
@@ -2070,8 +2082,11 @@ Result<RetentionReport> EmbeddedStore::EnforceRetention(int64_t now_ms) {
   std::lock_guard writer(writer_mu_);
   if (!failed_) return failed_.error();
   // Seal everything and restart the journal first, so no journal entry can bring a deleted
-  // partition's records back.
-  RETURN_IF_ERROR(Rotate());
+  // partition's records back. A failure is sticky (Flush says why).
+  if (auto s = Rotate(); !s) {
+    failed_ = s.error();
+    return s.error();
+  }
   RetentionReport report;
   std::vector<std::unique_ptr<Partition>> doomed;
   {
@@ -2167,7 +2182,8 @@ Result<EmbeddedStore::Rewrite> EmbeddedStore::RecompressPartition(
     }
     for (Record& r : records) {
       options_.normalize(r);
-      ForEachRecordToken(r.raw, r.fields(), [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
+      ForEachRecordToken(r.raw, r.fields(),
+                         [&](std::string_view t) { tokens.Insert(TokenHash(t)); });
       if (datasets.size() < 256) datasets.emplace(DatasetOf(r));
       // Background work, so the costly check is done here rather than during ingest. The
       // dataset counts as metadata only when the block's meta lists it (Search looks there).
@@ -2229,7 +2245,10 @@ Status EmbeddedStore::Compact(int64_t before_ms) {
         if (it != partitions_.end() && worth(*it->second)) p = it->second.get();
       }
       if (p == nullptr) continue;  // compacted already
-      RETURN_IF_ERROR(Seal(p, options_.ingest_level));
+      if (auto s = Seal(p, options_.ingest_level); !s) {
+        failed_ = s.error();  // sticky (Flush says why)
+        return s;
+      }
       file = p->file;
       snapshot = p->blocks;
     }

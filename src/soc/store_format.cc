@@ -1184,7 +1184,9 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
     size_t at = 0;
     for (const auto& group : groups) {
       for (uint32_t i : group) {
-        std::memcpy(in + at, records[i].raw.data(), records[i].raw.size());
+        if (!records[i].raw.empty()) {
+          std::memcpy(in + at, records[i].raw.data(), records[i].raw.size());
+        }
         at += records[i].raw.size();
       }
     }
