@@ -191,8 +191,9 @@ std::string BodyReadError(const FieldBoundedParser<isRequest, Body>& p,
     return who + "'s chunked body is not valid (" + ec.message() + ")";
   if (ec == beast::error::timeout) return who + " sent nothing of the body for timeouts.body_idle";
   if (ec == nonwaiting::Error::kPeerNotReading)
-    return who + " read nothing of the TLS records a read had to send it first (a key update's "
-                 "answer) within timeouts.body_idle";
+    return who +
+           " read nothing of the TLS records a read had to send it first (a key update's "
+           "answer) within timeouts.body_idle";
   return ec.message();
 }
 
@@ -1319,8 +1320,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       // a proxy must not retry a POST it sent — the origin may have applied it, then crashed),
       // and a piece of a status line leaves rn at 0 (Beast's parser takes whole lines), so the
       // buffer must be empty too.
-      x.retry = reused && resendable && IsIdempotent(req.method()) && rn == 0 &&
-                ubuf.size() == 0 && !rp.got_some() && interim_count == 0 && closed;
+      x.retry = reused && resendable && IsIdempotent(req.method()) && rn == 0 && ubuf.size() == 0 &&
+                !rp.got_some() && interim_count == 0 && closed;
       if (timed_out) {
         x.failure_status = 504;
         x.error = "the upstream sent no response in time";

@@ -1194,8 +1194,7 @@ TEST_F(ProxyBigHeaderTest, AStreamedChunkAfterAHeaderAloneGoesOutAtOnce) {
     }));
     auto c = Raw();
     const auto sent = std::chrono::steady_clock::now();
-    ASSERT_TRUE(
-        c->Send("GET " + SlowPeerUrl("/sse") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/sse") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
     // The origin answers ~0.3 s after the request, the chunk 1 s later; the next one 3 s after.
     EXPECT_TRUE(c->WaitFor("hello", 2500ms))
         << c->error() << " after " << c->pending().size() << " bytes: " << c->pending();
@@ -2150,8 +2149,8 @@ TEST_F(ProxySlowInterceptedPeerTest, APooledConnectionClosedWithoutCloseNotifyIs
 // close_notify. Counts connections and what each read.
 namespace truncate_after_first {
 void ServeThenTruncate(int fd, const std::string& cert, const std::string& key,
-                              std::shared_ptr<std::atomic<int>> served,
-                              std::shared_ptr<std::atomic<int>> posts, std::string partial) {
+                       std::shared_ptr<std::atomic<int>> served,
+                       std::shared_ptr<std::atomic<int>> posts, std::string partial) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
                                                         SSL_CTX_free);
   if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
@@ -2223,8 +2222,8 @@ TEST_F(ProxySlowInterceptedPeerTest, ARequestTheOriginMayHaveActedOnIsNotReplaye
     ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
     ASSERT_TRUE(t.Send("GET /first HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
     ASSERT_THAT(t.ReadUntil("first"), HasSubstr("HTTP/1.1 200 OK"));
-    ASSERT_TRUE(t.Send(std::string(c.second) + "Host: " + authority +
-                       "\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(
+        t.Send(std::string(c.second) + "Host: " + authority + "\r\nConnection: close\r\n\r\n"));
     const std::string second = t.ReadUntil("");
     origin_thread_.join();
     EXPECT_EQ(served->load(), 1) << "the request was replayed on a second connection";
@@ -2448,6 +2447,40 @@ TEST_F(ProxySlowInterceptedPeerTest, AnErrorPageReachesATerminalThatIsStillSendi
   EXPECT_EQ(read_error, "") << "the page ends with a close_notify or a FIN, not a reset";
   int status = 0;
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
+}
+
+// A page shown inside an intercepted tunnel before any origin answered (here 502: nothing listens
+// on the origin's port; block and warn pages take the same path) reaches a terminal still sending
+// its upload whole and ends with a close_notify, as the plain error pages do (from the review of
+// proxy15: before 3863de5 the terminal read 0 bytes of it, then an SSL error — and without the
+// drip the page came whole but with no close_notify).
+TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedPendingPageReachesATerminalThatIsStillSending) {
+  ProxyFixture::StartProxy(InterceptConfig());
+  const std::string authority = std::string(kTlsOrigin) + ":8449";  // nothing listens: 502
+  for (const int pieces : {kDripPieces, 0}) {
+    std::string read_error;
+    const std::string got = InterceptedExchangeThen(
+        authority,
+        "POST /upload?pending HTTP/1.1\r\nHost: " + authority +
+            "\r\nContent-Length: 1000000\r\n\r\n",
+        kTinyReceiveBuffer,
+        [pieces](SSL* ssl, int) {
+          const std::string piece(1024, 'b');
+          for (int i = 0; i < pieces; ++i) {
+            if (SSL_write(ssl, piece.data(), static_cast<int>(piece.size())) <= 0) {
+              ERR_clear_error();
+              break;
+            }
+            std::this_thread::sleep_for(kDripEvery);
+          }
+        },
+        &read_error);
+    ASSERT_FALSE(got.starts_with("error: ")) << got;
+    const auto r = WholeResponse(got);
+    ASSERT_TRUE(r) << pieces << " pieces: read " << got.size() << " bytes, then " << read_error;
+    EXPECT_EQ(r->result_int(), 502u);
+    EXPECT_EQ(read_error, "") << pieces << " pieces: the page ends with a close_notify or a FIN";
+  }
 }
 
 // A terminal that closes its sending side mid-body inside an intercepted tunnel (a half-close:
