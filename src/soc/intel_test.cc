@@ -592,6 +592,27 @@ TEST(IntelMatch, EntityFallsBackToClientIpThenHostName) {
   EXPECT_TRUE(out.empty());
 }
 
+// MatchRecord's detections, described, on a pending record and on the same record (`built`, a
+// second normalisation of it) with its tree built; *hits counts the latter's.
+std::pair<std::string, std::string> PendingAndBuiltMatches(const IntelSet& set,
+                                                           const Record& pending, Record built,
+                                                           size_t* hits) {
+  auto describe = [](const std::vector<Detection>& ds) {
+    std::string out;
+    for (const Detection& d : ds) {
+      out += d.rule_id + "|" + d.entity + "|" + d.terminal + "|" +
+             boost::json::serialize(d.context) + "\n";
+    }
+    return out;
+  };
+  std::vector<Detection> on_pending, on_built;
+  MatchRecord(set, pending, &on_pending);
+  built.fields();  // built
+  MatchRecord(set, built, &on_built);
+  *hits += on_built.size();
+  return {describe(on_pending), describe(on_built)};
+}
+
 // MatchRecord on a pending record (a seccloud event whose tree Normalize has not built: it reads
 // the tape through a FieldView, and skips the paths whose segment no root key has) finds what it
 // finds on the same record with its tree built: every spelling of every segment MatchRecord
@@ -642,23 +663,10 @@ TEST(IntelMatch, PendingRecordsMatchAsTheirTrees) {
         Normalize(r);
         return r;
       };
-      auto describe = [](const std::vector<Detection>& ds) {
-        std::string out;
-        for (const Detection& d : ds) {
-          out += d.rule_id + "|" + d.entity + "|" + d.terminal + "|" +
-                 boost::json::serialize(d.context) + "\n";
-        }
-        return out;
-      };
       Record r = normalized();
       pending += r.fields_pending();
-      std::vector<Detection> on_tape, on_tree;
-      MatchRecord(*set, r, &on_tape);
-      Record t = normalized();
-      t.fields();  // built
-      MatchRecord(*set, t, &on_tree);
-      EXPECT_EQ(describe(on_tape), describe(on_tree)) << line;
-      hits += on_tree.size();
+      const auto [on_tape, on_tree] = PendingAndBuiltMatches(*set, r, normalized(), &hits);
+      EXPECT_EQ(on_tape, on_tree) << line;
     }
   }
   EXPECT_EQ(pending, 2 * std::size(kKeys));  // every line was read on its tape
@@ -691,14 +699,6 @@ TEST(IntelMatch, PendingOverlayRecordsMatchAsTheirTrees) {
       {Format::kText, "2026-10-02 00:00:23 INFO connect to 203.0.113.7 failed"},
       {Format::kText, "Oct  2 00:00:23 host sshd[1]: Invalid user x from 198.51.100.4 port 22"},
   };
-  auto describe = [](const std::vector<Detection>& ds) {
-    std::string out;
-    for (const Detection& d : ds) {
-      out += d.rule_id + "|" + d.entity + "|" + d.terminal + "|" +
-             boost::json::serialize(d.context) + "\n";
-    }
-    return out;
-  };
   size_t overlay = 0, hits = 0;
   for (const auto& [format, line] : kLines) {
     for (const bool tenant : {false, true}) {
@@ -722,13 +722,8 @@ TEST(IntelMatch, PendingOverlayRecordsMatchAsTheirTrees) {
         FieldView view(r);
         overlay += view.on_overlay();
       }
-      std::vector<Detection> pending, built;
-      MatchRecord(*set, r, &pending);
-      Record t = normalized();
-      t.fields();  // built
-      MatchRecord(*set, t, &built);
-      EXPECT_EQ(describe(pending), describe(built)) << line;
-      hits += built.size();
+      const auto [pending, built] = PendingAndBuiltMatches(*set, r, normalized(), &hits);
+      EXPECT_EQ(pending, built) << line;
     }
   }
   EXPECT_EQ(overlay, 2 * std::size(kLines));  // every line was read on its overlay
