@@ -138,7 +138,7 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
     ProxyScanConfig& sc = out.scan;
     if (ExpectMap(*v, p,
                   {"enabled", "max_size", "bypass_content_types", "bypass_domains", "on_error",
-                   "timeout"})) {
+                   "timeout", "hold_budget"})) {
       sc.enabled = true;
       if (auto x = Field(*v, p, "enabled")) sc.enabled = Bool(*x, p + ".enabled");
       if (auto x = Field(*v, p, "max_size"))
@@ -174,6 +174,17 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
           AddError(MarkOf(*x), p + ".on_error", Quote(e) + " is not block or allow");
       }
       if (auto x = Field(*v, p, "timeout")) sc.timeout = Duration(*x, p + ".timeout", 100, 600'000);
+      if (auto x = Field(*v, p, "hold_budget")) {
+        sc.hold_budget = Size(*x, p + ".hold_budget", 1024, 1ull << 40);
+        // A budget below max_size would refuse every upload the scan is meant to take.
+        if (sc.hold_budget < sc.max_size && x->node.IsScalar())
+          AddError(MarkOf(*x), p + ".hold_budget",
+                   Quote(String(*x, p + ".hold_budget")) + " is less than max_size (" +
+                       std::to_string(sc.max_size) +
+                       " bytes): no upload of max_size could be held");
+      } else if (sc.hold_budget < sc.max_size) {
+        sc.hold_budget = sc.max_size;  // the default budget, for a max_size above it
+      }
     }
   }
   if (auto v = Field(n, path, "via")) {

@@ -158,6 +158,30 @@ TEST_F(ConfigTest, WrongTypesAndRangesAreErrors) {
   EXPECT_THAT(all, HasSubstr("supervisor.restart_backoff: max is shorter than initial"));
 }
 
+// proxy.scan.hold_budget (proxy16, issue 3): the bytes all held uploads may take at once. A size,
+// at least max_size (else no upload of max_size could ever be held), with its place in errors;
+// by default 256 MiB, or max_size when that is larger.
+TEST_F(ConfigTest, TheScansHoldBudgetIsASizeOfAtLeastMaxSize) {
+  const std::string proxy = "proxy:\n  listen: [127.0.0.1:3128]\n";
+  std::string all = ::testing::PrintToString(
+      Errors(Base(kTenants, proxy + "  scan: {max_size: 1MiB, hold_budget: 512KiB}\n")));
+  EXPECT_THAT(all, HasSubstr("seccloud.yaml:10:39: proxy.scan.hold_budget: \\\"512KiB\\\" is less "
+                             "than max_size (1048576 bytes)"));
+  all = ::testing::PrintToString(Errors(Base(kTenants, proxy + "  scan: {hold_budget: lots}\n")));
+  EXPECT_THAT(all, HasSubstr("seccloud.yaml:10:23: proxy.scan.hold_budget: \\\"lots\\\" is not a "
+                             "size"));
+
+  auto r = Load(Base(kTenants, proxy + "  scan: {max_size: 1MiB, hold_budget: 3MiB}\n"));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ((*r)->proxy.scan.hold_budget, 3u << 20);
+  r = Load(Base(kTenants, proxy + "  scan: {max_size: 1MiB}\n"));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ((*r)->proxy.scan.hold_budget, 256u << 20);
+  r = Load(Base(kTenants, proxy + "  scan: {max_size: 1GiB}\n"));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ((*r)->proxy.scan.hold_budget, 1u << 30);
+}
+
 // Counts (workers, fields, connections, certificates, levels, files) are whole numbers whose
 // range error names what they count; before proxy13 they went through the size reader, which
 // took "1KiB" as 1024 workers and said "(0 to 256 bytes)".

@@ -233,6 +233,8 @@ std::string_view StatusTitle(int status) {
       return "Request Timeout";
     case 431:
       return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
     case 504:
       return "Gateway Timeout";
     default:
@@ -295,6 +297,8 @@ struct ProxyMetrics {
                              "Responses withheld by the malware scan")),
         malware_uploads(m.GetCounter("seccloud_proxy_malware_uploads_blocked_total",
                                      "Uploads (request bodies) withheld by the malware scan")),
+        holds_refused(m.GetCounter("seccloud_proxy_upload_holds_refused_total",
+                                   "Uploads refused with 503: proxy.scan.hold_budget was taken")),
         tls_resumed(m.GetCounter("seccloud_proxy_tls_origin_handshakes_total",
                                  "TLS handshakes with origins (intercepted tunnels)",
                                  "session=\"resumed\"")),
@@ -313,10 +317,32 @@ struct ProxyMetrics {
   Counter& bytes_out;
   Counter& malware;
   Counter& malware_uploads;
+  Counter& holds_refused;
   // Session resumption with origins: hits (resumed) and misses (a full handshake).
   Counter& tls_resumed;
   Counter& tls_full;
   std::atomic<int64_t> connections{0};
+};
+
+// The bytes of all uploads held for the scan at once, against proxy.scan.hold_budget. One for
+// the process, not one per worker: the memory is the process's, and SO_REUSEPORT spreads
+// connections over the workers by a hash, so a worker's share could refuse an upload while the
+// others hold nothing. It is touched once per read of a held upload. Safe for concurrent use.
+class HoldBudget {
+ public:
+  // Takes `n` bytes when the bytes held stay within `limit`; false (nothing taken) otherwise.
+  bool Take(uint64_t n, uint64_t limit) {
+    uint64_t now = held_.load(std::memory_order_relaxed);
+    do {
+      if (n > limit || now > limit - n) return false;
+    } while (!held_.compare_exchange_weak(now, now + n, std::memory_order_relaxed));
+    return true;
+  }
+  void Give(uint64_t n) { held_.fetch_sub(n, std::memory_order_relaxed); }
+  uint64_t held() const { return held_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> held_{0};
 };
 
 // Idle upstream connections of one worker, by "host:port". Single-threaded: only its worker's
@@ -427,9 +453,13 @@ class ProxyService {
     host.metrics().AddGaugeFunction("seccloud_proxy_connections_active",
                                     "Client connections being served", "",
                                     [this] { return static_cast<double>(ActiveConnections()); });
+    host.metrics().AddGaugeFunction("seccloud_proxy_scan_held_bytes",
+                                    "Bytes of uploads held for the malware scan", "",
+                                    [this] { return static_cast<double>(hold_budget_.held()); });
   }
   ~ProxyService() {
     host_.metrics().RemoveGaugeFunction("seccloud_proxy_connections_active");
+    host_.metrics().RemoveGaugeFunction("seccloud_proxy_scan_held_bytes");
     if (upstream_tls_) {
       host_.metrics().RemoveGaugeFunction("seccloud_proxy_tls_sessions_stored");
       host_.metrics().RemoveGaugeFunction("seccloud_proxy_tls_session_cache_hosts");
@@ -534,8 +564,10 @@ class ProxyService {
   WarnOverrides& warn_overrides() { return warn_; }
   // Scans run here: the scand client blocks, the workers' io_contexts must not.
   asio::thread_pool& scan_pool() { return scan_pool_; }
+  HoldBudget& hold_budget() { return hold_budget_; }
 
  private:
+  HoldBudget hold_budget_;
   std::unique_ptr<policy::UrlFilterHandle> filter_;
   std::unique_ptr<policy::FeedFetcher> fetcher_;
   std::unique_ptr<policy::FeedUpdater> feeds_;
@@ -614,6 +646,8 @@ struct RequestLog {
   // The malware step of the request body (seccloud.scan.upload.*), when it had one.
   std::string upload_scan_result, upload_scan_signature, upload_scan_engine, upload_scan_note;
   std::string upload_file_name;  // the form file whose scan withheld the upload
+  int retry_after = 0;           // seconds; a page's Retry-After when it is not 0
+  bool finished = false;         // its event was written (Finish)
 };
 
 // A page to show inside an intercepted tunnel instead of the site (a block or warn verdict on
@@ -803,12 +837,36 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
 
 // A request body held back for the malware step: all of it (`complete`: sent upstream with a
 // Content-Length, and resendable on a fresh connection), or the first max_size bytes of a
-// chunked body that turned out larger (sent first, the rest streams unscanned).
+// chunked body that turned out larger (sent first, the rest streams unscanned). The bytes it
+// took from the HoldBudget go back when it is destroyed: the request ended, whatever the reason
+// (the client gone, a deadline, a refusal, the proxy stopping).
 struct UploadHold {
+  UploadHold() = default;
+  UploadHold(const UploadHold&) = delete;
+  UploadHold& operator=(const UploadHold&) = delete;
+  ~UploadHold() {
+    if (budget != nullptr) budget->Give(taken);
+  }
+  // Takes `n` more bytes of the budget for this hold; false when the budget has not got them.
+  bool Take(HoldBudget& from, uint64_t n, uint64_t limit) {
+    if (!from.Take(n, limit)) {
+      over_budget = true;
+      wanted = taken + n;
+      return false;
+    }
+    budget = &from;
+    taken += n;
+    return true;
+  }
+
   bool active = false;
   bool complete = false;
-  bool too_slow = false;  // refused for HoldDeadline, not for one read's body_idle
+  bool too_slow = false;     // refused for HoldDeadline, not for one read's body_idle
+  bool over_budget = false;  // refused: proxy.scan.hold_budget is taken by other holds
   std::string body;
+  HoldBudget* budget = nullptr;
+  uint64_t taken = 0;   // bytes of `budget` this hold has: its declared length, or what came
+  uint64_t wanted = 0;  // over_budget: the bytes the hold would have had
 };
 
 // How long an upload may take to be held whole for the scan: body_idle per read resets with each
@@ -894,12 +952,10 @@ asio::awaitable<UploadScanOutcome> ScanUploadOnPool(const ScanStep& step, const 
 // Reads the request body into `hold` until it is complete or larger than `limit`. Answers
 // "Expect: 100-continue" first: the body is wanted now, before any upstream is involved.
 template <class ClientStream>
-asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
-                                                      beast::flat_buffer& cbuf,
-                                                      RequestParser<http::buffer_body>& parser,
-                                                      const ProxyConfig& pc, uint64_t limit,
-                                                      bool& expect_continue, UploadHold& hold,
-                                                      uint64_t& bytes, ReadWatch& watch) {
+asio::awaitable<boost::system::error_code> HoldUpload(
+    ClientStream& client, beast::flat_buffer& cbuf, RequestParser<http::buffer_body>& parser,
+    const ProxyConfig& pc, uint64_t limit, bool& expect_continue, UploadHold& hold, uint64_t& bytes,
+    ReadWatch& watch, HoldBudget& budget) {
   if (expect_continue) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     Deadline(client, pc.timeouts.body_idle);
@@ -933,6 +989,13 @@ asio::awaitable<boost::system::error_code> HoldUpload(ClientStream& client,
     if (ec == http::error::need_buffer) ec = {};
     // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
+    // A body of unknown length takes its bytes from the budget as they come (a declared one took
+    // them all before the hold began: ScreenUpload).
+    if (hold.body.size() + got > hold.taken &&
+        !hold.Take(budget, hold.body.size() + got - hold.taken, pc.scan.hold_budget)) {
+      bytes += got;
+      co_return asio::error::no_buffer_space;
+    }
     hold.body.append(chunk.get(), got);
     bytes += got;
     if (ec) co_return ec;
@@ -1514,7 +1577,11 @@ class ClientSession {
   asio::awaitable<void> Run() {
     co_await HttpLoop(client_, buffer_, nullptr);
     // An intercepted tunnel took client_ (moved into its TlsStream) and closed it there.
-    if (linger_ && !client_moved_) co_await LingerClose(client_);
+    if (!linger_ || client_moved_) co_return;
+    if (MayStillSend(request_unread_, buffer_.size(), client_.socket().native_handle()))
+      co_await LingerClose(client_);
+    else
+      CloseAfterPage(client_);
   }
 
  private:
@@ -1578,13 +1645,17 @@ class ClientSession {
         co_await Refuse(client, log, too_big ? 431 : 400,
                         too_big ? "Request Header Fields Too Large" : "Bad Request", log.reason);
         Finish(log);
+        request_unread_ = true;  // the rest of a refused header (and a body) may still come
         co_return;
       }
       RequestLog log;
       if (ic) FillTls(log, *ic);
       const bool keep = co_await HandleRequest(client, buf, parser, log, ic);
       Finish(log);
-      if (!keep) co_return;
+      if (!keep) {
+        request_unread_ = !parser.is_done();
+        co_return;
+      }
     }
   }
 
@@ -2115,19 +2186,49 @@ class ClientSession {
       }
       co_await ShowPage(tls, inner, *page);
       Finish(inner);
-      if (linger_) co_await LingerCloseTls(tls);
+      // The CONNECT's outcome is known: its event goes out before the close, which may linger
+      // for seconds (until proxy16 it was written after, and lost when the proxy stopped then).
+      Finish(log);
+      if (linger_) co_await CloseTlsAfterPage(tls, tls_buf.size(), !rec && parser.is_done());
       co_return;
     }
     co_await HttpLoop(tls, tls_buf, &ic);
-    if (linger_) co_return co_await LingerCloseTls(tls);
+    Finish(log);
+    if (linger_) co_return co_await CloseTlsAfterPage(tls, tls_buf.size(), !request_unread_);
     Deadline(tls, milliseconds(2000));
     co_await tls.async_shutdown(kTuple);
   }
 
-  // LingerClose on an intercepted leg: a page went out and the terminal may still be sending.
-  // The close_notify alone (not waiting for the terminal's, which would come after all it
-  // sends), then the transport is drained as on plain TCP.
-  asio::awaitable<void> LingerCloseTls(net::TlsStream& tls) {
+  // Whether the client may still be sending after a page that closes the connection, nginx's
+  // condition for its lingering close: the request was not read whole (a body not read, a header
+  // refused part way), or more bytes are buffered or already wait in the socket (a pipelined
+  // request). A client that sent its whole request and nothing more is waiting for the answer:
+  // the close can be at once, as nothing unread makes the kernel send a reset.
+  static bool MayStillSend(bool request_unread, size_t buffered, int fd) {
+    if (request_unread || buffered > 0) return true;
+    char byte;
+    const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
+  // A page went out and nothing more is expected from the client: the sending side is shut (the
+  // client sees the page's end) and the socket closed.
+  static void CloseAfterPage(beast::tcp_stream& s) {
+    boost::system::error_code ec;
+    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+    s.close();
+  }
+
+  // After a page inside an intercepted tunnel: the close_notify alone (not waiting for the
+  // terminal's, which would come after all it sends), then a lingering close when the terminal
+  // may still be sending (MayStillSend, with what the TLS stream holds decrypted or not), else
+  // the close at once.
+  asio::awaitable<void> CloseTlsAfterPage(net::TlsStream& tls, size_t buffered, bool read_whole) {
+    // Decrypted bytes not taken yet, and ciphertext the stream received but OpenSSL has not read.
+    const size_t pending = buffered + tls.input_pending() +
+                           static_cast<size_t>(std::max(SSL_pending(tls.native_handle()), 0));
+    const bool linger =
+        MayStillSend(!read_whole, pending, tls.next_layer().socket().native_handle());
     Deadline(tls, milliseconds(2000));
     ERR_clear_error();
     SSL_shutdown(tls.native_handle());
@@ -2136,7 +2237,10 @@ class ClientSession {
       auto [fec, fn] = co_await tls.async_flush(kTuple);
       if (fec) co_return;
     }
-    co_await LingerClose(tls.next_layer());
+    if (linger)
+      co_await LingerClose(tls.next_layer());
+    else
+      CloseAfterPage(tls.next_layer());
   }
 
   // nginx's lingering_close: after an error page that closes the connection the client may
@@ -2282,11 +2386,15 @@ class ClientSession {
       log.upload_scan_note = plan.note;
       co_return std::nullopt;
     }
-    // A declared length is within max_size here: one allocation instead of doubling up to 2×.
+    // A declared length is within max_size here: it takes its bytes of the budget before any
+    // is read (and before "100 Continue"), and one allocation instead of doubling up to 2×.
+    if (declared && !held.Take(service_.hold_budget(), *declared, step->config->hold_budget))
+      co_return co_await RefuseHoldOverBudget(client, log, held.wanted);
     if (declared) held.body.reserve(*declared);
-    const auto ec =
-        co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
-                            out.expect_continue, held, log.request_bytes, client_reads_);
+    const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
+                                        out.expect_continue, held, log.request_bytes, client_reads_,
+                                        service_.hold_budget());
+    if (ec && held.over_budget) co_return co_await RefuseHoldOverBudget(client, log, held.wanted);
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
@@ -2345,6 +2453,30 @@ class ClientSession {
     log.scan_error = log.upload_scan_note;
     co_return co_await MalwareFound(client, log, v, /*upload=*/true);
   }
+
+  // An upload the scan must hold while proxy.scan.hold_budget has not got its bytes: 503 with
+  // Retry-After (holds end within their HoldDeadline and the scan's timeout), never streamed
+  // unscanned. `needed`: the bytes it asked for (its declared length, or what it held with the
+  // read that did not fit).
+  template <class Stream>
+  asio::awaitable<bool> RefuseHoldOverBudget(Stream& client, RequestLog& log, uint64_t needed) {
+    service_.metrics().failed.Increment();
+    service_.metrics().holds_refused.Increment();
+    log.action = "failed";
+    log.upload_scan_result = "refused";
+    const std::string reason =
+        "the upload cannot be held for the malware scan now: uploads being scanned hold " +
+        std::to_string(service_.hold_budget().held()) + " of the " +
+        std::to_string(cfg_->proxy.scan.hold_budget) +
+        " bytes of proxy.scan.hold_budget, and this one needs " + std::to_string(needed) +
+        "; nothing of it was sent to " + log.host;
+    log.upload_scan_note = reason;
+    log.error = reason;
+    log.retry_after = kHoldRetryAfterSeconds;
+    co_await Refuse(client, log, 503, StatusTitle(503), reason);
+    co_return false;
+  }
+  static constexpr int kHoldRetryAfterSeconds = 10;
 
   // A body withheld by the malware step: the response's (`upload` false) or the request's.
   template <class Stream>
@@ -2413,6 +2545,7 @@ class ClientSession {
     res.set(http::field::content_type, "text/html; charset=utf-8");
     res.set(http::field::cache_control, "no-store");
     res.set("X-Seccloud-Reference", page.reference_id);
+    if (log.retry_after > 0) res.set(http::field::retry_after, std::to_string(log.retry_after));
     res.keep_alive(false);
     res.body() = RenderPage(page);
     res.prepare_payload();
@@ -2457,7 +2590,11 @@ class ClientSession {
     return std::string(log.event.FindString("event.id").value_or(std::string_view()));
   }
 
+  // Writes the request's event, once: a tunnel's CONNECT is finished before its close
+  // (InterceptTunnel), and HttpLoop's Finish after it is then a no-op.
   void Finish(RequestLog& log) {
+    if (log.finished) return;
+    log.finished = true;
     Event& e = log.event;
     const bool success = log.action == "allowed";
     e.Set("event.action", log.action);
@@ -2533,8 +2670,9 @@ class ClientSession {
   // The plain client's waits between requests, and a request body's reads (plain or TLS).
   ReadWatch client_reads_;
   ReadWatch upstream_header_;  // plain upstreams' response headers
-  bool linger_ = false;        // an error page went out: the close lingers (LingerClose)
-  bool client_moved_ = false;  // client_ went into an intercepted tunnel's TlsStream
+  bool linger_ = false;  // a page went out and the connection closes: MayStillSend, LingerClose
+  bool request_unread_ = false;  // HttpLoop ended with its request not read whole
+  bool client_moved_ = false;    // client_ went into an intercepted tunnel's TlsStream
   beast::flat_buffer buffer_;
   IpAddress peer_;
   std::shared_ptr<const Config> cfg_;
