@@ -163,6 +163,7 @@ TEST_F(ConfigTest, WrongTypesAndRangesAreErrors) {
 // by default 256 MiB, or max_size when that is larger.
 TEST_F(ConfigTest, TheScansHoldBudgetIsASizeOfAtLeastMaxSize) {
   const std::string proxy = "proxy:\n  listen: [127.0.0.1:3128]\n";
+  const std::string scand = "scan:\n  socket: scand.sock\n  clamav: {database: db}\n";
   std::string all = ::testing::PrintToString(
       Errors(Base(kTenants, proxy + "  scan: {max_size: 1MiB, hold_budget: 512KiB}\n")));
   EXPECT_THAT(all, HasSubstr("seccloud.yaml:10:39: proxy.scan.hold_budget: \\\"512KiB\\\" is less "
@@ -171,13 +172,13 @@ TEST_F(ConfigTest, TheScansHoldBudgetIsASizeOfAtLeastMaxSize) {
   EXPECT_THAT(all, HasSubstr("seccloud.yaml:10:23: proxy.scan.hold_budget: \\\"lots\\\" is not a "
                              "size"));
 
-  auto r = Load(Base(kTenants, proxy + "  scan: {max_size: 1MiB, hold_budget: 3MiB}\n"));
+  auto r = Load(Base(kTenants, proxy + "  scan: {max_size: 1MiB, hold_budget: 3MiB}\n" + scand));
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ((*r)->proxy.scan.hold_budget, 3u << 20);
-  r = Load(Base(kTenants, proxy + "  scan: {max_size: 1MiB}\n"));
+  r = Load(Base(kTenants, proxy + "  scan: {max_size: 1MiB}\n" + scand));
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ((*r)->proxy.scan.hold_budget, 256u << 20);
-  r = Load(Base(kTenants, proxy + "  scan: {max_size: 1GiB}\n"));
+  r = Load(Base(kTenants, proxy + "  scan: {max_size: 1GiB}\n" + scand));
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ((*r)->proxy.scan.hold_budget, 1u << 30);
 }
