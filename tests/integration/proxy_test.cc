@@ -1916,9 +1916,10 @@ std::pair<std::string, std::string> ReadToEnd(int fd, std::chrono::seconds timeo
 // A page that answers a request read whole — no body (a GET), or a body read to its end (an
 // upload held for the scan, then 502: nothing listens on the origin's port) — with nothing more
 // sent is followed by the close at once, as nginx does: the client has nothing left to send, so
-// closing leaves nothing unread to make a reset. The client reads the page, then waits for the
-// proxy's FIN without closing; before proxy16 every page lingered (up to 5 s, kLingerTime), so
-// no FIN came within 3 s.
+// closing leaves nothing unread to make a reset. The client reads the page to the proxy's FIN
+// and keeps its socket open: the proxy no longer holds the connection (its
+// seccloud_proxy_connections_active falls to 0). Before proxy16 every page lingered: the proxy
+// shut its side (the FIN) and went on reading for kLingerTime (5 s), holding the connection.
 TEST_F(ProxyTest, APageAfterAWholeRequestClosesAtOnce) {
   ProxyFixture::StartProxy(Config(
       "  scan: {max_size: 100000, on_error: allow}\n",
@@ -1937,7 +1938,9 @@ TEST_F(ProxyTest, APageAfterAWholeRequestClosesAtOnce) {
     auto c = Raw();
     ASSERT_TRUE(c->Send(request)) << c->error();
     const auto [got, end] = ReadToEnd(c->fd(), 3s);
-    EXPECT_EQ(end, "EOF") << "the proxy did not close within 3 s of its page";
+    EXPECT_EQ(end, "EOF");
+    EXPECT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_connections_active") == 0; }, 3s))
+        << "the proxy still holds the connection 3 s after its page";
     const auto r = WholeResponse(got);
     ASSERT_TRUE(r) << got;
     EXPECT_EQ(r->result_int(), 502u);
@@ -2671,26 +2674,30 @@ std::string ReadUntilCloseNotify(SSL* ssl) {
 
 // The intercepted form of ProxyTest.APageAfterAWholeRequestClosesAtOnce: a page inside the tunnel
 // (502: nothing listens on the origin's port) answering a GET read whole is followed by the
-// close_notify and the TCP close at once. Before proxy16 the close_notify came, then the
-// transport lingered for kLingerTime (5 s): no FIN within 3 s.
+// close_notify and the TCP close at once: with the terminal's socket still open, the proxy holds
+// the connection no more. Before proxy16 the close_notify came, then the transport lingered for
+// kLingerTime (5 s).
 TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedPageAfterAWholeRequestClosesAtOnce) {
   ProxyFixture::StartProxy(InterceptConfig());
   const std::string authority = std::string(kTlsOrigin) + ":8449";
   std::string page;
   std::string transport_end;
+  bool released = false;
   std::string read_error;
   const std::string rest = InterceptedExchangeThen(
       authority, "GET /no-body HTTP/1.1\r\nHost: " + authority + "\r\n\r\n", 64 * 1024,
       [&](SSL* ssl, int fd) {
         page = ReadUntilCloseNotify(ssl);
         transport_end = ReadToEnd(fd, 3s).second;
+        released = WaitFor([&] { return Metric("seccloud_proxy_connections_active") == 0; }, 3s);
       },
       &read_error);
   ASSERT_FALSE(rest.starts_with("error: ")) << rest;
   const auto r = WholeResponse(page);
   ASSERT_TRUE(r) << page;
   EXPECT_EQ(r->result_int(), 502u);
-  EXPECT_EQ(transport_end, "EOF") << "the proxy did not close within 3 s of its close_notify";
+  EXPECT_EQ(transport_end, "EOF");
+  EXPECT_TRUE(released) << "the proxy still holds the connection 3 s after its close_notify";
   int status = 0;
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
@@ -2704,6 +2711,7 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedConnectsEventIsWrittenBeforeIt
   ProxyFixture::StartProxy(InterceptConfig());
   const std::string authority = std::string(kTlsOrigin) + ":8449";
   std::string page;
+  bool lingering = false;
   std::string read_error;
   const std::string rest = InterceptedExchangeThen(
       authority,
@@ -2717,6 +2725,8 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedConnectsEventIsWrittenBeforeIt
           if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
           std::this_thread::sleep_for(20ms);
         }
+        // The terminal may still send (its body was not read): the close lingers.
+        lingering = Metric("seccloud_proxy_connections_active") == 1;
         kill(proxy_pid_, SIGKILL);
         int status = 0;
         waitpid(proxy_pid_, &status, 0);
@@ -2727,6 +2737,7 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedConnectsEventIsWrittenBeforeIt
   const auto r = WholeResponse(page);
   ASSERT_TRUE(r) << page;
   EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
   int connects = 0;
   for (const json::object& e : Events()) {
     if (Str(e, "http.request.method") != "CONNECT" || Str(e, "url.domain") != kTlsOrigin) continue;
