@@ -136,6 +136,47 @@ pb_measure() {
   fi
 }
 
+# pb_start_origin SERVER-BLOCK: nginx with that server block (listening on $ORIGIN), in
+# $tmp/origin (files it serves go in $tmp/origin/www beforehand); waits for the port.
+pb_start_origin() {
+  mkdir -p "$tmp/origin/www"
+  chmod -R a+rX "$tmp/origin"
+  cat >"$tmp/origin/nginx.conf" <<EOF
+$(pb_nginx_head "$tmp/origin")
+  $1
+}
+EOF
+  nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
+  pb_track $!
+  disown
+  pb_wait_port "${ORIGIN%:*}" "${ORIGIN#*:}"
+}
+
+# pb_start_seccloud BINARY: seccloud's proxy on $SECCLOUD_IP:$PORT with WORKERS workers, plain
+# HTTP, the filter data's policy (unless FILTER is none), in $tmp/seccloud. The client connects
+# from 127.0.0.1: a bench tenant owns it (a real deployment has one per municipality). Sets
+# seccloud_pid and waits for the port.
+pb_start_seccloud() {
+  mkdir -p "$tmp/seccloud"
+  cat >"$tmp/seccloud/seccloud.yaml" <<EOF
+node: {name: bench, state_dir: state}
+events: {spool_dir: spool}
+supervisor: {admin: $SECCLOUD_IP:19000}
+tenants:
+  - {id: bench, name: bench, networks: [127.0.0.0/24]}
+proxy:
+  listen: [$SECCLOUD_IP:$PORT]
+  workers: $WORKERS
+  system_resolver: false
+EOF
+  if [ "$FILTER" != none ]; then cat "$tmp/filter/seccloud-policy.yaml" >>"$tmp/seccloud/seccloud.yaml"; fi
+  "$1" proxy --config "$tmp/seccloud/seccloud.yaml" 2>"$tmp/seccloud/out" &
+  seccloud_pid=$!
+  pb_track $seccloud_pid
+  disown
+  pb_wait_port $SECCLOUD_IP $PORT 600
+}
+
 # pb_start_squid SQUID IP:PORT PORT-LINE [EXTRA-LINES]: Squid with no cache, its access log on,
 # WORKERS workers and the filter data's ACLs (unless FILTER is none), in $tmp/squid; EXTRA-LINES
 # go after the port line (ssl-bump, hosts_file). Sets squid_pid and waits for the port.

@@ -44,40 +44,15 @@ chmod 755 "$tmp"
 pb_init
 
 # ---- origin: /upload reads the whole body (in memory up to 2 MiB) and answers its length ----
-mkdir -p "$tmp/origin/www"
-cat >"$tmp/origin/nginx.conf" <<EOF
-$(pb_nginx_head "$tmp/origin")
-  server {
+pb_start_origin "server {
     listen $ORIGIN;
     client_max_body_size 8m;
     location = /upload { client_body_buffer_size 2m; proxy_pass http://$ORIGIN/sink; }
-    location = /sink { default_type text/plain; return 200 "\$content_length"; }
-  }
-}
-EOF
-nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
-pb_track $!
-disown
-pb_wait_port "${ORIGIN%:*}" "${ORIGIN#*:}"
+    location = /sink { default_type text/plain; return 200 \"\$content_length\"; }
+  }"
 
 # ---- seccloud -------------------------------------------------------------------------------
-mkdir -p "$tmp/seccloud"
-cat >"$tmp/seccloud/seccloud.yaml" <<EOF
-node: {name: bench, state_dir: state}
-events: {spool_dir: spool}
-supervisor: {admin: $SECCLOUD_IP:19000}
-tenants:
-  - {id: bench, name: bench, networks: [127.0.0.0/24]}
-proxy:
-  listen: [$SECCLOUD_IP:$PORT]
-  workers: $WORKERS
-  system_resolver: false
-EOF
-"$BINARY" proxy --config "$tmp/seccloud/seccloud.yaml" 2>"$tmp/seccloud/out" &
-seccloud_pid=$!
-pb_track $seccloud_pid
-disown
-pb_wait_port $SECCLOUD_IP $PORT 600
+pb_start_seccloud "$BINARY"
 
 # ---- squid ----------------------------------------------------------------------------------
 pb_start_squid squid "$SQUID_IP:$PORT" "http_port $SQUID_IP:$PORT"

@@ -70,37 +70,10 @@ fi
 mkdir -p "$tmp/origin/www"
 head -c 1024 /dev/urandom >"$tmp/origin/www/1k"
 head -c 102400 /dev/urandom >"$tmp/origin/www/100k"
-chmod -R a+rX "$tmp/origin"
-cat >"$tmp/origin/nginx.conf" <<EOF
-$(pb_nginx_head "$tmp/origin")
-  server { listen $ORIGIN; root $tmp/origin/www; }
-}
-EOF
-nginx -p "$tmp/origin" -c "$tmp/origin/nginx.conf" -e stderr -g 'daemon off;' 2>"$tmp/origin/out" &
-pb_track $!
-disown
-pb_wait_port "${ORIGIN%:*}" "${ORIGIN#*:}"
+pb_start_origin "server { listen $ORIGIN; root $tmp/origin/www; }"
 
 # ---- seccloud -----------------------------------------------------------------------------
-# wrk connects from 127.0.0.1: a bench tenant owns it (a real deployment has one per municipality).
-mkdir -p "$tmp/seccloud"
-cat >"$tmp/seccloud/seccloud.yaml" <<EOF
-node: {name: bench, state_dir: state}
-events: {spool_dir: spool}
-supervisor: {admin: $SECCLOUD_IP:19000}
-tenants:
-  - {id: bench, name: bench, networks: [127.0.0.0/24]}
-proxy:
-  listen: [$SECCLOUD_IP:$PORT]
-  workers: $WORKERS
-  system_resolver: false
-EOF
-if [ "$FILTER" != none ]; then cat "$tmp/filter/seccloud-policy.yaml" >>"$tmp/seccloud/seccloud.yaml"; fi
-"$BINARY" proxy --config "$tmp/seccloud/seccloud.yaml" 2>"$tmp/seccloud/out" &
-seccloud_pid=$!
-pb_track $seccloud_pid
-disown
-pb_wait_port $SECCLOUD_IP $PORT 600
+pb_start_seccloud "$BINARY"
 
 # ---- squid --------------------------------------------------------------------------------
 pb_start_squid squid "$SQUID_IP:$PORT" "http_port $SQUID_IP:$PORT"

@@ -1783,6 +1783,29 @@ TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
   ExpectStillServes();
 }
 
+// Sends `piece` every `pause` (none: as fast as it goes) until a send fails or 30 s passed: whether
+// the connection was cut, the bytes sent before, and how long it took.
+struct EndlessSend {
+  bool cut = false;
+  size_t sent = 0;
+  std::chrono::steady_clock::duration took{};
+};
+EndlessSend SendWithoutEnd(RawClient& c, const std::string& piece,
+                           std::chrono::milliseconds pause) {
+  EndlessSend out;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 30s) {
+    if (!c.Send(piece)) {
+      out.cut = true;
+      break;
+    }
+    out.sent += piece.size();
+    if (pause > 0ms) std::this_thread::sleep_for(pause);
+  }
+  out.took = std::chrono::steady_clock::now() - start;
+  return out;
+}
+
 // The lingering close is bounded: a client that sends on without end after its refused request
 // (not reading the page) is cut off once the proxy drained kLingerBytes (512 KiB) or kLingerTime
 // (5 s) passed, not held open for as long as it sends.
@@ -1792,17 +1815,9 @@ TEST_F(ProxyTest, AClientThatNeverStopsSendingIsCutOffAfterTheErrorPage) {
   ASSERT_TRUE(c->Send("POST " + Url("/upload?endless") +
                       " HTTP/1.1\r\nHost: www.origin.example\r\nNo Colon Here\r\n"
                       "Content-Length: 100000000\r\n\r\n"));
-  const std::string piece(64 * 1024, 'e');
-  const auto start = std::chrono::steady_clock::now();
-  bool cut = false;
-  while (std::chrono::steady_clock::now() - start < 20s) {
-    if (!c->Send(piece)) {
-      cut = true;
-      break;
-    }
-  }
-  EXPECT_TRUE(cut) << "the proxy still took bytes after 20 s";
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  const EndlessSend e = SendWithoutEnd(*c, std::string(64 * 1024, 'e'), 0ms);
+  EXPECT_TRUE(e.cut) << "the proxy still took bytes after 30 s";
+  EXPECT_LT(e.took, 8s);
   ExpectStillServes();
 }
 
@@ -1961,22 +1976,10 @@ TEST_F(ProxyTest, AClientSendingSlowlyWithoutEndIsCutAtTheLingerTime) {
   ASSERT_TRUE(c->Send("POST " + Url("/upload?slow-endless") +
                       " HTTP/1.1\r\nHost: www.origin.example\r\nNo Colon Here\r\n"
                       "Content-Length: 100000000\r\n\r\n"));
-  const std::string piece(1024, 's');
-  const auto start = std::chrono::steady_clock::now();
-  size_t sent = 0;
-  bool cut = false;
-  while (std::chrono::steady_clock::now() - start < 30s) {
-    if (!c->Send(piece)) {
-      cut = true;
-      break;
-    }
-    sent += piece.size();
-    std::this_thread::sleep_for(50ms);
-  }
-  const auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_TRUE(cut) << "the proxy still took bytes after 30 s";
-  EXPECT_LT(sent, 512u * 1024) << "the byte bound, not the time bound, cut it";
-  EXPECT_GE(took, 4s) << "cut before kLingerTime";
+  const EndlessSend e = SendWithoutEnd(*c, std::string(1024, 's'), 50ms);
+  EXPECT_TRUE(e.cut) << "the proxy still took bytes after 30 s";
+  EXPECT_LT(e.sent, 512u * 1024) << "the byte bound, not the time bound, cut it";
+  EXPECT_GE(e.took, 4s) << "cut before kLingerTime";
   ExpectStillServes();
 }
 
