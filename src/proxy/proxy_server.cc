@@ -324,6 +324,9 @@ struct ProxyMetrics {
   std::atomic<int64_t> connections{0};
 };
 
+// A HoldBudget::Take limit for bytes that are held whatever the budget says.
+constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
+
 // The bytes of all uploads held for the scan at once, against proxy.scan.hold_budget. One for
 // the process, not one per worker: the memory is the process's, and SO_REUSEPORT spreads
 // connections over the workers by a hash, so a worker's share could refuse an upload while the
@@ -990,12 +993,17 @@ asio::awaitable<boost::system::error_code> HoldUpload(
     // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
     // A body of unknown length takes its bytes from the budget as they come (a declared one took
-    // them all before the hold began: ScreenUpload).
-    if (hold.body.size() + got > hold.taken &&
-        !hold.Take(budget, hold.body.size() + got - hold.taken, pc.scan.hold_budget)) {
+    // them all before the hold began: ScreenUpload). Only the bytes up to `limit` must fit: the
+    // read that passes it ends the hold (the body is too large to scan and streams), and what
+    // it brought beyond — less than one chunk — is taken without the check, or a budget of
+    // max_size would refuse every chunked body larger than max_size instead of streaming it.
+    const uint64_t after = hold.body.size() + got;
+    const uint64_t scanned = std::min<uint64_t>(after, limit);
+    if (scanned > hold.taken && !hold.Take(budget, scanned - hold.taken, pc.scan.hold_budget)) {
       bytes += got;
       co_return asio::error::no_buffer_space;
     }
+    if (after > hold.taken) hold.Take(budget, after - hold.taken, kNoLimit);
     hold.body.append(chunk.get(), got);
     bytes += got;
     if (ec) co_return ec;

@@ -1909,6 +1909,28 @@ TEST_F(ProxyTest, UploadsHeldForTheScanStayWithinTheHoldBudget) {
   ExpectStillServes();
 }
 
+// A budget of max_size (the least the parser takes) still lets a chunked upload larger than
+// max_size stream unscanned, as scan.max_size says: only its bytes up to max_size must fit, and
+// the read that passes it ends the hold. Before the budget took only those, such an upload got
+// 503 at that read.
+TEST_F(ProxyTest, AHoldBudgetOfMaxSizeStillStreamsALargerChunkedUpload) {
+  ProxyFixture::StartProxy(Config(
+      "  scan: {max_size: 100000, hold_budget: 100000, on_error: allow}\n",
+      "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
+          "/etc/signatures/clamav}\n"));
+  std::ostringstream size;
+  size << std::hex << 150000;
+  auto r = Exchange("POST " + Url("/upload?budget-larger") +
+                    " HTTP/1.1\r\nHost: www.origin.example\r\nTransfer-Encoding: chunked\r\n"
+                    "\r\n" +
+                    size.str() + "\r\n" + std::string(150000, 'l') + "\r\n0\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u) << r->body();
+  EXPECT_EQ(r->body(), "150000") << "the origin got the whole body";
+  EXPECT_EQ(Str(EventFor(Url("/upload?budget-larger")), "seccloud.scan.upload.result"), "skipped");
+  EXPECT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_scan_held_bytes") == 0; }, 5s));
+}
+
 // Reads from the blocking socket `fd` until EOF, a reset or `timeout`: what came, and how it
 // ended ("EOF", "timeout", or the error).
 std::pair<std::string, std::string> ReadToEnd(int fd, std::chrono::seconds timeout) {
