@@ -3,6 +3,7 @@
 // the scanning, time and JSON helpers they share. Nothing outside src/soc/parse_*.cc, winlog.cc and
 // record.cc includes it.
 
+#include <bit>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "soc/field_tape.h"
+#include "soc/field_view.h"  // OverlayRootBit
 #include "soc/parse.h"
 
 namespace seccloud::soc {
@@ -31,8 +33,12 @@ struct OverlayEntry {
   // scratch overlay): kOverlayReplaced, kOverlayTenantRelated, and the next live entry whose
   // path has the same OverlayRootBit (field_view.h), in the padding after `kind`.
   uint8_t flags = 0;
+  // Its path's OverlayRootBit as a bit number, worked out when compiled (SinkPath); kNoRoot: not
+  // known (an entry made by hand), KeepOverlay works it out.
+  uint8_t root = 0xff;
   uint16_t next_live = 0xffff;
 };
+inline constexpr uint8_t kNoRoot = 0xff;
 // flags: a later entry's path is related to this one's (OverlayRelated: its leaf is gone from
 // the tree); its path is related to "tenant.id" (gone once SetTenantField gives a tenant).
 inline constexpr uint8_t kOverlayReplaced = 1, kOverlayTenantRelated = 2;
@@ -42,7 +48,7 @@ inline constexpr uint16_t kNoOverlayEntry = 0xffff;
 // dotted prefix of the path: a leaf in its way); kOverlayExtension (the path is a dotted prefix
 // of q: an object of the tree); else kOverlayUnrelated (also when either is empty).
 enum OverlayRelation { kOverlayUnrelated, kOverlayEqual, kOverlayPrefix, kOverlayExtension };
-inline OverlayRelation OverlayRelate(std::string_view q, std::string_view path) {
+constexpr OverlayRelation OverlayRelate(std::string_view q, std::string_view path) {
   if (path.empty() || q.empty() || q[0] != path[0]) return kOverlayUnrelated;
   if (q.size() == path.size()) return q == path ? kOverlayEqual : kOverlayUnrelated;
   if (q.size() < path.size()) {
@@ -53,7 +59,7 @@ inline OverlayRelation OverlayRelate(std::string_view q, std::string_view path) 
 // True when a SetPath of one after the other drops the first one's leaf (the same path, or one a
 // dotted prefix of the other: PathParent replaces a leaf in the way by an object, and a leaf set
 // over an object drops it).
-inline bool OverlayRelated(std::string_view a, std::string_view b) {
+constexpr bool OverlayRelated(std::string_view a, std::string_view b) {
   return OverlayRelate(a, b) != kOverlayUnrelated;
 }
 
@@ -156,19 +162,34 @@ int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, b
 // A path a parser sets through a FieldSink. Only a constant builds one (consteval: a string
 // literal, in practice), so an overlay entry's path outlives every record that keeps the entry
 // (KeepOverlay copies the entries, not their paths); and its segments are checked non-empty when
-// compiled, as OverlayFind and the overlay's index assume.
+// compiled, as OverlayFind and the overlay's index assume. What the index needs of the path
+// alone (its root bit, whether it is related to "tenant.id") is worked out then too.
 class SinkPath {
  public:
-  consteval SinkPath(const char* path) : path_(path) {  // NOLINT: implicit, from a literal
+  consteval SinkPath(const char* path)  // NOLINT: implicit, from a literal
+      : path_(path),
+        root_(static_cast<uint8_t>(std::countr_zero(OverlayRootBit(path_)))),
+        tenant_related_(OverlayRelated(path_, "tenant.id")) {
     if (path_.empty() || path_.front() == '.' || path_.back() == '.' ||
         path_.find("..") != std::string_view::npos) {
       throw "an overlay path has an empty segment";
     }
   }
   constexpr operator std::string_view() const { return path_; }  // NOLINT: implicit
+  // An entry at this path, its root and tenant flag set (OverlayEntry::root, flags).
+  OverlayEntry Entry(OverlayKind kind) const {
+    OverlayEntry e;
+    e.path = path_;
+    e.kind = kind;
+    e.root = root_;
+    e.flags = tenant_related_ ? kOverlayTenantRelated : 0;
+    return e;
+  }
 
  private:
   std::string_view path_;
+  uint8_t root_;
+  bool tenant_related_;
 };
 
 // Where a parser's values go: the tree (`fields`), or, when Normalize gave the parser a scratch

@@ -225,9 +225,7 @@ void PutCategory(boost::json::object& fields, std::string_view category) {
 namespace {
 
 void AppendEntry(FieldOverlay& o, SinkPath path, OverlayKind kind, std::string_view text) {
-  OverlayEntry e;
-  e.path = path;
-  e.kind = kind;
+  OverlayEntry e = path.Entry(kind);
   e.at = static_cast<uint32_t>(o.bytes.size());
   e.len = static_cast<uint32_t>(text.size());
   o.bytes.append(text);
@@ -329,9 +327,7 @@ void FieldSink::String(SinkPath path, std::string_view value) {
 
 void FieldSink::Int(SinkPath path, int64_t value) {
   if (overlay_ == nullptr) return PutInt(*tree_, path, value);
-  OverlayEntry e;
-  e.path = path;
-  e.kind = OverlayKind::kInt;
+  OverlayEntry e = path.Entry(OverlayKind::kInt);
   e.num = value;
   overlay_->entries.push_back(e);
   Bound();

@@ -392,15 +392,18 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
   uint64_t roots = OverlayRootBit("tenant");  // the tenant SetTenantField may give later
   for (size_t i = n; i-- > 0;) {
     OverlayEntry& e = entries[i];
-    const uint64_t bit = OverlayRootBit(e.path);
-    const int b = std::countr_zero(bit);
-    roots |= bit;
+    if (e.root == kNoRoot) {  // an entry not made from a SinkPath
+      e.root = static_cast<uint8_t>(std::countr_zero(OverlayRootBit(e.path)));
+      e.flags = OverlayRelated(e.path, kTenant) ? kOverlayTenantRelated : 0;
+    }
+    const int b = e.root;
+    roots |= uint64_t{1} << b;
     bool replaced = false;
     for (uint16_t j = later[b]; j != kNoOverlayEntry && !replaced; j = next[j]) {
       replaced = OverlayRelated(e.path, entries[j].path);
     }
-    e.flags = static_cast<uint8_t>((replaced ? kOverlayReplaced : 0) |
-                                   (OverlayRelated(e.path, kTenant) ? kOverlayTenantRelated : 0));
+    e.flags =
+        static_cast<uint8_t>((e.flags & kOverlayTenantRelated) | (replaced ? kOverlayReplaced : 0));
     next[i] = later[b];
     later[b] = static_cast<uint16_t>(i);
     e.next_live = kNoOverlayEntry;
