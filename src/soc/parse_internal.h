@@ -29,9 +29,10 @@ struct OverlayEntry {
   uint32_t at = 0;       // while parsing: the string's offset in FieldOverlay::bytes, and size
   uint32_t len = 0;
   OverlayKind kind = OverlayKind::kString;
-  // The record's index of its entries (RecordAccess::KeepOverlay; zero and kNoOverlayEntry in a
-  // scratch overlay): kOverlayReplaced, kOverlayTenantRelated, and the next live entry whose
-  // path has the same OverlayRootBit (field_view.h), in the padding after `kind`.
+  // The record's index of its entries, in the padding after `kind` (RecordAccess::KeepOverlay;
+  // in a scratch overlay only SinkPath::Entry's tenant flag and root): kOverlayReplaced,
+  // kOverlayTenantRelated, and the next live entry whose path has the same OverlayRootBit
+  // (field_view.h).
   uint8_t flags = 0;
   // Its path's OverlayRootBit as a bit number, worked out when compiled (SinkPath); kNoRoot: not
   // known (an entry made by hand), KeepOverlay works it out.
