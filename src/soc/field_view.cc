@@ -297,7 +297,6 @@ void FieldView::Reset(const Record& r) {
   const PendingFields* p = r.pending_fields();
   pending_ = p != nullptr && p->view_exact ? p : nullptr;
   overlay_ = p != nullptr && p->overlay != nullptr ? p : nullptr;
-  overlay_filtered_ = false;
   built_ = 0;
   absent_ = 0;
   indexed_ = false;
@@ -530,33 +529,18 @@ std::string_view FieldView::overlay_path(size_t i) const {
   return i < overlay_->overlay_size ? overlay_->overlay[i].path : std::string_view("tenant.id");
 }
 
-// The tree is the entries' SetPath calls on an empty object, then SetField("tenant.id") when
-// attribution gave a tenant after Normalize: the last related one decides (OverlayFind). An
-// object (a prefix of a set path) is the tree's: no ingest reader asks one.
-// One of 64 bits for a path's first segment: its first three bytes, cut at its end (the bytes
-// after a '.' are not the segment's), so equal segments get the same bit. No search for the '.'.
-static uint64_t OverlayRootBit(std::string_view path) {
-  const size_t n = path.size();
-  const unsigned c0 = n > 0 ? static_cast<unsigned char>(path[0]) : 0;
-  const unsigned c1 =
-      n > 1 && c0 != '.' && path[1] != '.' ? static_cast<unsigned char>(path[1]) : 0;
-  const unsigned c2 = c1 != 0 && n > 2 && path[2] != '.' ? static_cast<unsigned char>(path[2]) : 0;
-  const unsigned h = (c0 * 31u + c1) * 31u + c2;
-  return uint64_t{1} << ((h ^ (h >> 6)) & 63);
-}
+uint64_t FieldView::overlay_roots() const { return overlay_->overlay_roots; }
 
+// The tree is the entries' SetPath calls on an empty object, then SetField("tenant.id") when
+// attribution gave a tenant after Normalize: the last related one decides (OverlayFind, here
+// through the record's index: OverlayLookup). An object (a prefix of a set path) is the tree's:
+// no ingest reader asks one.
 FieldRef FieldView::FindOverlay(std::string_view path) {
   const PendingFields& p = *overlay_;
-  if (!overlay_filtered_) {
-    overlay_filtered_ = true;
-    // The tenant's bit whether or not attribution has set it yet: a SetTenantField after this
-    // view's first lookup must not be filtered out (a superset only costs a scan).
-    overlay_roots_ = OverlayRootBit("tenant");
-    for (uint32_t i = 0; i < p.overlay_size; ++i)
-      overlay_roots_ |= OverlayRootBit(p.overlay[i].path);
-  }
-  // No entry (nor the tenant) under the path's first segment: FindField finds nothing.
-  if ((overlay_roots_ & OverlayRootBit(path)) == 0) return {};
+  // No entry (nor the tenant: its bit is always set, so that a SetTenantField after this view's
+  // first lookup is seen) under the path's first segment: FindField finds nothing.
+  const uint64_t bit = OverlayRootBit(path);
+  if ((p.overlay_roots & bit) == 0) return {};
   if (!p.tenant.empty()) {
     constexpr std::string_view kTenant = "tenant.id";
     if (path == kTenant) return FieldRef::Text(p.tenant);
@@ -566,7 +550,7 @@ FieldRef FieldView::FindOverlay(std::string_view path) {
     }
   }
   bool object = false;
-  const int i = internal::OverlayFind(p.overlay, p.overlay_size, path, &object);
+  const int i = internal::OverlayLookup(p, path, bit, &object);
   if (object) return FromTree(path);
   if (i < 0) return {};
   const OverlayEntry& e = p.overlay[i];

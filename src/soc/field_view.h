@@ -23,6 +23,21 @@
 
 namespace seccloud::soc {
 
+// One of 64 bits for a path's first segment: its first three bytes, cut at its end (the bytes
+// after a '.' are not the segment's), so equal segments get the same bit. No search for the '.'.
+// A pending overlay's index (parse_internal.h, PendingFields::overlay_roots) holds the bits of its
+// entries' paths: a path whose bit it lacks is absent, whatever reader asks (FieldView, intel's
+// MatchRecord with its paths' bits worked out when compiled, Prepare's event.dataset).
+constexpr uint64_t OverlayRootBit(std::string_view path) {
+  const size_t n = path.size();
+  const unsigned c0 = n > 0 ? static_cast<unsigned char>(path[0]) : 0;
+  const unsigned c1 =
+      n > 1 && c0 != '.' && path[1] != '.' ? static_cast<unsigned char>(path[1]) : 0;
+  const unsigned c2 = c1 != 0 && n > 2 && path[2] != '.' ? static_cast<unsigned char>(path[2]) : 0;
+  const unsigned h = (c0 * 31u + c1) * 31u + c2;
+  return uint64_t{1} << ((h ^ (h >> 6)) & 63);
+}
+
 enum class FieldKind : uint8_t {
   kNone,  // no value at the path
   kObject,
@@ -118,6 +133,9 @@ class FieldView {
   // of the tree's leaf paths, for presence filters. The tree's objects are these paths' prefixes.
   size_t overlay_paths() const;
   std::string_view overlay_path(size_t i) const;
+  // The OverlayRootBit of every path a pending overlay sets, and of "tenant" (on_overlay() only):
+  // a path whose bit is clear is absent.
+  uint64_t overlay_roots() const;
   // The pending tape (on_tape() only).
   TapeSpan tape() const;
   // The dotted paths a pending record's finishing step sets (and their parents), whether or not
@@ -154,13 +172,13 @@ class FieldView {
   // the largest root seen) and are sized from the root's member count, so a root of thousands of
   // keys costs a pass and a table of twice its size, each lookup a probe: no walk over it.
   struct Slot {
-    uint64_t hash;       // the segment's (0: an empty slot; hashes are never 0)
-    const char* seg;     // the segment's text (a member key's prefix, or kRoots')
+    uint64_t hash;    // the segment's (0: an empty slot; hashes are never 0)
+    const char* seg;  // the segment's text (a member key's prefix, or kRoots')
     uint32_t seg_len;
-    uint32_t head;       // the group's first member (index into members_), kNoMember: none
-    uint32_t tail;       // its last one
-    uint32_t weight;     // members of the group: the plain key and an object 1, any other 2
-    int root;            // index of kRoots, or -1
+    uint32_t head;    // the group's first member (index into members_), kNoMember: none
+    uint32_t tail;    // its last one
+    uint32_t weight;  // members of the group: the plain key and an object 1, any other 2
+    int root;         // index of kRoots, or -1
   };
   struct Member {
     uint32_t node;  // the member's tape node
@@ -176,11 +194,6 @@ class FieldView {
   const Record* record_ = nullptr;
   const PendingFields* pending_ = nullptr;
   const PendingFields* overlay_ = nullptr;  // a pending overlay (on_overlay())
-  // A filter of the overlay's first segments (OverlayRootBit), built at its first lookup: a path
-  // whose first segment has no bit is absent without a scan of the entries (intel asks ~20
-  // paths a record, most absent).
-  uint64_t overlay_roots_ = 0;
-  bool overlay_filtered_ = false;
   bool indexed_ = false;
   int lookups_ = 0;  // lookups of this record before the index
   uint32_t slot_mask_ = 0;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <boost/json.hpp>
 #include <cstring>
 #include <filesystem>
@@ -1263,6 +1264,116 @@ TEST(FieldViewTest, OverlaySyntheticRelatedPathsMatchTheTree) {
         << "entries " << entries;
   }
   EXPECT_GT(overlay_answers, 0u);
+}
+
+// The overlay's index (RecordAccess::KeepOverlay) against a plain scan of its entries, on random
+// entries that are prefixes and extensions of each other (up to 200, past the index's small
+// scratch of 128): each entry's replaced flag (some later entry equal, a dotted prefix or an
+// extension — whether or not that one was replaced in turn), its tenant flag, the root filter
+// (every entry's bit and the tenant's), each root bit's chain of live entries (exactly the live
+// entries of that bit, each once), and OverlayLookup against OverlayFind on every path, cut and
+// lengthened.
+TEST(FieldViewTest, OverlayIndexIsAScanOfItsEntries) {
+  auto related = [](std::string_view a, std::string_view b) {  // the tree's rule, spelt out
+    if (a == b) return true;
+    const std::string_view shorter = a.size() < b.size() ? a : b;
+    const std::string_view longer = a.size() < b.size() ? b : a;
+    return longer.substr(0, shorter.size()) == shorter && longer[shorter.size()] == '.';
+  };
+  const char* segs[] = {"a", "ab", "abc", "b", "tenant", "id", "event", "dataset", "x"};
+  std::vector<std::string> paths;
+  for (const char* s0 : segs) {
+    paths.push_back(s0);
+    for (const char* s1 : segs) {
+      paths.push_back(std::string(s0) + "." + s1);
+      for (const char* s2 : {"a", "id"}) paths.push_back(std::string(s0) + "." + s1 + "." + s2);
+    }
+  }
+  std::vector<std::string> queries = paths;
+  for (const char* q : {"", "a.", ".a", "a..b", "tenant.id.x", "a.b.id.a", "abcd", "t"}) {
+    queries.emplace_back(q);
+  }
+  // The case a flag computed from later *live* entries gets wrong: "a.b" is replaced by "a",
+  // which "a.c" replaces in turn.
+  std::vector<std::vector<std::string>> cases = {
+      {"a.b", "a", "a.c"}, {"tenant", "tenant.id.a", "b"}, {"a", "a", "a"}};
+  std::mt19937 rng(20261128);
+  for (int iter = 0; iter < 600; ++iter) {
+    std::vector<std::string> c;
+    const size_t n = iter % 50 == 0 ? 200 : 1 + rng() % 24;
+    const size_t pool = 2 + rng() % 12;  // a few roots, so that groups are long
+    std::vector<const std::string*> from;
+    for (size_t k = 0; k < pool; ++k) from.push_back(&paths[rng() % paths.size()]);
+    for (size_t k = 0; k < n; ++k) {
+      const std::string& p = *from[rng() % from.size()];
+      // Often a prefix or an extension of a path already taken.
+      if (!c.empty() && rng() % 3 == 0) {
+        const std::string& q = c[rng() % c.size()];
+        const size_t dot = q.rfind('.');
+        c.push_back(dot != std::string::npos && rng() % 2 == 0 ? q.substr(0, dot) : q + ".id");
+      } else {
+        c.push_back(p);
+      }
+    }
+    cases.push_back(std::move(c));
+  }
+  size_t replaced_entries = 0, live_entries = 0;
+  for (const std::vector<std::string>& c : cases) {
+    internal::FieldOverlay o;
+    for (size_t k = 0; k < c.size(); ++k) {
+      OverlayEntry e;
+      e.path = c[k];
+      e.kind = OverlayKind::kInt;
+      e.num = static_cast<int64_t>(k);
+      o.entries.push_back(e);
+    }
+    Record r;
+    r.format = Format::kSyslog;
+    r.raw = "raw";
+    UseFieldArena(r);
+    internal::RecordAccess::KeepOverlay(r, o, Format::kSyslog);
+    ASSERT_TRUE(r.fields_pending());
+    const PendingFields& p = *r.pending_fields();
+    std::string entries;
+    for (const std::string& e : c) entries += e + " ";
+    uint64_t roots = OverlayRootBit("tenant");
+    for (size_t i = 0; i < c.size(); ++i) {
+      bool replaced = false;
+      for (size_t j = i + 1; j < c.size(); ++j) replaced = replaced || related(c[i], c[j]);
+      const OverlayEntry& e = p.overlay[i];
+      ASSERT_EQ((e.flags & kOverlayReplaced) != 0, replaced) << i << ": " << entries;
+      ASSERT_EQ((e.flags & kOverlayTenantRelated) != 0, related(c[i], "tenant.id"))
+          << i << ": " << entries;
+      ++(replaced ? replaced_entries : live_entries);
+      roots |= OverlayRootBit(c[i]);
+    }
+    ASSERT_EQ(p.overlay_roots, roots) << entries;
+    size_t rank = 0;
+    for (uint64_t m = roots; m != 0; m &= m - 1, ++rank) {
+      const uint64_t bit = m & -m;
+      std::set<size_t> want, got;
+      for (size_t i = 0; i < c.size(); ++i) {
+        if (OverlayRootBit(c[i]) == bit && (p.overlay[i].flags & kOverlayReplaced) == 0) {
+          want.insert(i);
+        }
+      }
+      size_t steps = 0;
+      for (uint16_t k = p.overlay_heads[rank]; k != kNoOverlayEntry; k = p.overlay[k].next_live) {
+        ASSERT_LE(++steps, c.size()) << "a chain loops: " << entries;
+        ASSERT_TRUE(got.insert(k).second) << entries;
+      }
+      ASSERT_EQ(got, want) << "bit " << std::countr_zero(bit) << ": " << entries;
+    }
+    for (const std::string& q : queries) {
+      bool scan_object = false, index_object = false;
+      const int scan = internal::OverlayFind(p.overlay, p.overlay_size, q, &scan_object);
+      const int index = internal::OverlayLookup(p, q, OverlayRootBit(q), &index_object);
+      ASSERT_EQ(index, scan) << "'" << q << "': " << entries;
+      ASSERT_EQ(index_object, scan_object) << "'" << q << "': " << entries;
+    }
+  }
+  EXPECT_GT(replaced_entries, 1000u);
+  EXPECT_GT(live_entries, 1000u);
 }
 
 // A view kept across attribution (SetTenantField after its first lookup) answers the tenant as a

@@ -44,6 +44,7 @@
 #include "core/ip.h"
 #include "core/text.h"
 #include "soc/field_tape.h"
+#include "soc/field_view.h"  // OverlayRootBit
 #include "soc/index_tokens.h"
 #include "soc/parse_internal.h"  // PendingFields (read only)
 #include "soc/record.h"
@@ -53,8 +54,9 @@ namespace seccloud::soc::index_tokens {
 // PendingFields is read here member by member: a member added to it (an overlay of values set
 // after Normalize, say) must be taken into account by this walk — the size check makes the
 // build say so. (view_exact, added by the lookups' FieldView, is a flag about the tape's shape for
-// lookups, not a value: the walk is right whatever it says.)
-static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 144,
+// lookups, not a value: the walk is right whatever it says; overlay_roots and overlay_heads are
+// the overlay's index, read through OverlayLookup.)
+static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 160,
               "PendingFields changed: PendingFieldTokens (index_tape_tokens.h) must follow it");
 
 // Objects with more members than this are walked as a tree (the duplicate check is quadratic).
@@ -269,8 +271,8 @@ bool ValueTokens(TapeSpan t, size_t i, bool text_field, int depth, const Drops& 
 // index_tokens::ObjectTokens on the tree's object whose members are m: the live ones, less the
 // drops.
 template <typename Emit>
-bool MemberTokens(TapeSpan t, const Members& m, std::string_view parent, int depth,
-                  const Drops& d, Emit& emit) {
+bool MemberTokens(TapeSpan t, const Members& m, std::string_view parent, int depth, const Drops& d,
+                  Emit& emit) {
   for (size_t j = 0; j < m.n; ++j) {
     if (m.shadowed[j]) continue;
     const size_t i = m.at[j];
@@ -303,16 +305,6 @@ bool ObjectTokens(TapeSpan t, size_t obj, std::string_view parent, int depth, co
 // ---- The overlay (syslog, access logs, text: PendingFields::overlay) ----
 
 namespace overlay_walk {
-
-// True when a SetPath of `b` after one of `a` replaces a's leaf (the same path, or one is a
-// dotted prefix of the other: PathParent replaces a leaf in the way by an object, and a leaf set
-// over an object drops it).
-inline bool Related(std::string_view a, std::string_view b) {
-  if (a[0] != b[0]) return false;
-  if (a.size() == b.size()) return a == b;
-  if (a.size() < b.size()) return b[a.size()] == '.' && b.starts_with(a);
-  return a[b.size()] == '.' && a.starts_with(b);
-}
 
 // The tokens ObjectTokens gives a leaf of the tree at `path` (IsUnindexedKey's rules along the
 // path): false when the leaf is not indexed, else *text_field as ObjectTokens decides it. The
@@ -347,11 +339,13 @@ void OverlayFieldTokens(const PendingFields& p, Emit& emit) {
   constexpr std::string_view kTenant = "tenant.id";
   const size_t n = p.overlay_size;
   bool text_field = false;
+  // The record's index says which entries are replaced (KeepOverlay): a later entry related to
+  // the entry, or the tenant given after Normalize.
+  const uint8_t gone =
+      p.tenant.empty() ? kOverlayReplaced : kOverlayReplaced | kOverlayTenantRelated;
   for (size_t i = 0; i < n; ++i) {
     const OverlayEntry& e = p.overlay[i];
-    bool replaced = !p.tenant.empty() && Related(e.path, kTenant);
-    for (size_t j = i + 1; j < n && !replaced; ++j) replaced = Related(e.path, p.overlay[j].path);
-    if (replaced || !LeafIndexed(e.path, &text_field)) continue;
+    if ((e.flags & gone) != 0 || !LeafIndexed(e.path, &text_field)) continue;
     switch (e.kind) {
       case OverlayKind::kString:
       case OverlayKind::kCategory:  // an array of one string: the string's tokens
@@ -381,9 +375,10 @@ inline bool PendingDatasetOf(const PendingFields& p, std::string_view* out) {
     // FindField's answer on the replayed tree (its strings are valid UTF-8 already); "tenant.id"
     // set after the entries cannot touch it.
     bool object = false;
-    const int i = internal::OverlayFind(p.overlay, p.overlay_size, "event.dataset", &object);
-    *out = i >= 0 && p.overlay[i].kind == OverlayKind::kString ? p.overlay[i].str
-                                                              : std::string_view();
+    constexpr std::string_view kDataset = "event.dataset";
+    const int i = internal::OverlayLookup(p, kDataset, OverlayRootBit(kDataset), &object);
+    *out =
+        i >= 0 && p.overlay[i].kind == OverlayKind::kString ? p.overlay[i].str : std::string_view();
     return true;
   }
   if (!PendingFieldsWalkable(p)) return false;
@@ -415,9 +410,8 @@ bool PendingFieldTokens(const PendingFields& p, Emit& emit) {
   Drops d;
   // FinishFields: the reserved paths in every form, and tenant.id (parse.cc).
   std::string_view erase[kMaxErasePaths] = {
-      "@timestamp",          "event.ingested",    "event.dataset",
-      "seccloud.soc.source", "seccloud.soc.format", "seccloud.soc.peer",
-      "seccloud.soc.parse_error"};
+      "@timestamp",          "event.ingested",    "event.dataset",           "seccloud.soc.source",
+      "seccloud.soc.format", "seccloud.soc.peer", "seccloud.soc.parse_error"};
   size_t n_erase = 7;
   if (p.format != Format::kSeccloudEvent || !p.tenant.empty()) erase[n_erase++] = "tenant.id";
   if (!EraseAllForms(t, root, erase, n_erase, &d)) return false;

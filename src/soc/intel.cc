@@ -934,10 +934,12 @@ static_assert(kSegments.size() <= 32, "RecordLook keeps a bit per segment");
 
 // A path MatchRecord reads, with its segment worked out when compiled.
 struct FieldPath {
-  consteval FieldPath(const char* p) : path(p), segment(SegmentOf(path)) {  // NOLINT: implicit
+  consteval FieldPath(const char* p)  // NOLINT: implicit
+      : path(p), root_bit(OverlayRootBit(path)), segment(SegmentOf(path)) {
     if (segment == kNoSegment) throw "the path's first segment is not in kSegments";
   }
   std::string_view path;
+  uint64_t root_bit;  // on a pending overlay (its index's filter: field_view.h)
   uint8_t segment;
 };
 
@@ -1014,12 +1016,9 @@ class RecordLook {
         if (s != kNoSegment) segments_ |= uint32_t{1} << s;
       }
     } else if (view_.on_overlay()) {
-      // A pending overlay's tree has a root key for each first segment of the paths it sets,
-      // and no other (superseded paths too: a superset).
-      for (size_t k = 0, n = view_.overlay_paths(); k < n; ++k) {
-        const uint8_t s = SegmentOf(view_.overlay_path(k));
-        if (s != kNoSegment) segments_ |= uint32_t{1} << s;
-      }
+      // A pending overlay's index has the root bits of every path it sets (a superset of the
+      // tree's first segments): a path whose bit is clear is absent.
+      overlay_roots_ = view_.overlay_roots();
     } else {
       tree_.emplace(view_.record().fields());
     }
@@ -1027,7 +1026,7 @@ class RecordLook {
 
   FieldRef Find(const FieldPath& path) const {
     if (tree_) return FieldRef::Tree(tree_->Find(path));
-    if ((segments_ >> path.segment & 1) == 0) return {};
+    if ((segments_ >> path.segment & 1) == 0 && (overlay_roots_ & path.root_bit) == 0) return {};
     return view_.Find(path.path);
   }
   std::string_view String(const FieldPath& path) const {
@@ -1038,7 +1037,8 @@ class RecordLook {
  private:
   FieldView& view_;
   std::optional<TopLevelKeys> tree_;
-  uint32_t segments_ = 0;  // pending: bit i when a root key is in kSegments[i]
+  uint32_t segments_ = 0;       // a pending tape: bit i when a root key is in kSegments[i]
+  uint64_t overlay_roots_ = 0;  // a pending overlay: its index's root bits
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // the scanning, time and JSON helpers they share. Nothing outside src/soc/parse_*.cc, winlog.cc and
 // record.cc includes it.
 
+#include <bit>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "soc/field_tape.h"
+#include "soc/field_view.h"  // OverlayRootBit
 #include "soc/parse.h"
 
 namespace seccloud::soc {
@@ -27,7 +29,40 @@ struct OverlayEntry {
   uint32_t at = 0;       // while parsing: the string's offset in FieldOverlay::bytes, and size
   uint32_t len = 0;
   OverlayKind kind = OverlayKind::kString;
+  // The record's index of its entries, in the padding after `kind` (RecordAccess::KeepOverlay;
+  // in a scratch overlay only SinkPath::Entry's tenant flag and root): kOverlayReplaced,
+  // kOverlayTenantRelated, and the next live entry whose path has the same OverlayRootBit
+  // (field_view.h).
+  uint8_t flags = 0;
+  // Its path's OverlayRootBit as a bit number, worked out when compiled (SinkPath); kNoRoot: not
+  // known (an entry made by hand), KeepOverlay works it out.
+  uint8_t root = 0xff;
+  uint16_t next_live = 0xffff;
 };
+inline constexpr uint8_t kNoRoot = 0xff;
+// flags: a later entry's path is related to this one's (OverlayRelated: its leaf is gone from
+// the tree); its path is related to "tenant.id" (gone once SetTenantField gives a tenant).
+inline constexpr uint8_t kOverlayReplaced = 1, kOverlayTenantRelated = 2;
+inline constexpr uint16_t kNoOverlayEntry = 0xffff;
+
+// How an overlay entry's path `q` stands to a path: kOverlayEqual; kOverlayPrefix (q is a
+// dotted prefix of the path: a leaf in its way); kOverlayExtension (the path is a dotted prefix
+// of q: an object of the tree); else kOverlayUnrelated (also when either is empty).
+enum OverlayRelation { kOverlayUnrelated, kOverlayEqual, kOverlayPrefix, kOverlayExtension };
+constexpr OverlayRelation OverlayRelate(std::string_view q, std::string_view path) {
+  if (path.empty() || q.empty() || q[0] != path[0]) return kOverlayUnrelated;
+  if (q.size() == path.size()) return q == path ? kOverlayEqual : kOverlayUnrelated;
+  if (q.size() < path.size()) {
+    return path[q.size()] == '.' && path.starts_with(q) ? kOverlayPrefix : kOverlayUnrelated;
+  }
+  return q[path.size()] == '.' && q.starts_with(path) ? kOverlayExtension : kOverlayUnrelated;
+}
+// True when a SetPath of one after the other drops the first one's leaf (the same path, or one a
+// dotted prefix of the other: PathParent replaces a leaf in the way by an object, and a leaf set
+// over an object drops it).
+constexpr bool OverlayRelated(std::string_view a, std::string_view b) {
+  return OverlayRelate(a, b) != kOverlayUnrelated;
+}
 
 // What Normalize keeps of a seccloud event or JSON line instead of its tree (record.h): the line's
 // tape, an exact-size copy in the record's arena (nodes, and a copy of the line and the decoded
@@ -57,6 +92,12 @@ struct PendingFields {
   bool view_exact = false;
   const OverlayEntry* overlay = nullptr;  // in the arena
   uint32_t overlay_size = 0;
+  // The overlay's index (KeepOverlay): the OverlayRootBit of every entry's path and of "tenant"
+  // (a filter: a path whose bit is clear is absent), and for each set bit, in ascending order,
+  // the first of the live entries with that bit (chained by OverlayEntry::next_live;
+  // kNoOverlayEntry: none). Live: no later entry replaced it (kOverlayReplaced clear).
+  uint64_t overlay_roots = 0;
+  const uint16_t* overlay_heads = nullptr;  // in the arena
 };
 
 }  // namespace seccloud::soc
@@ -110,6 +151,48 @@ struct FieldOverlay {
 // non-empty segments) → -1, *object false.
 int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bool* object);
 
+// OverlayFind(p.overlay, p.overlay_size, path, object) on a kept overlay, through its index: only
+// the live entries of the path's root bit are looked at. Exact because live entries are pairwise
+// unrelated: the last entry related to the path is live unless it is a prefix of the path
+// replaced by a later extension of its own (then no live entry is related: nothing either way),
+// and a live entry equal to the path or a prefix of it is the only live one related to it.
+// (The tenant given after Normalize is the caller's: FieldView answers its paths first.)
+// `bit` is OverlayRootBit(path).
+int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, bool* object);
+
+// A path a parser sets through a FieldSink. Only a constant builds one (consteval: a string
+// literal, in practice), so an overlay entry's path outlives every record that keeps the entry
+// (KeepOverlay copies the entries, not their paths); and its segments are checked non-empty when
+// compiled, as OverlayFind and the overlay's index assume. What the index needs of the path
+// alone (its root bit, whether it is related to "tenant.id") is worked out then too.
+class SinkPath {
+ public:
+  consteval SinkPath(const char* path)  // NOLINT: implicit, from a literal
+      : path_(path),
+        root_(static_cast<uint8_t>(std::countr_zero(OverlayRootBit(path_)))),
+        tenant_related_(OverlayRelated(path_, "tenant.id")) {
+    if (path_.empty() || path_.front() == '.' || path_.back() == '.' ||
+        path_.find("..") != std::string_view::npos) {
+      throw "an overlay path has an empty segment";
+    }
+  }
+  constexpr operator std::string_view() const { return path_; }  // NOLINT: implicit
+  // An entry at this path, its root and tenant flag set (OverlayEntry::root, flags).
+  OverlayEntry Entry(OverlayKind kind) const {
+    OverlayEntry e;
+    e.path = path_;
+    e.kind = kind;
+    e.root = root_;
+    e.flags = tenant_related_ ? kOverlayTenantRelated : 0;
+    return e;
+  }
+
+ private:
+  std::string_view path_;
+  uint8_t root_;
+  bool tenant_related_;
+};
+
 // Where a parser's values go: the tree (`fields`), or, when Normalize gave the parser a scratch
 // overlay, the overlay's entries. A value the overlay cannot hold (a whole object: RFC 5424
 // structured data, a merged web log line) asks Tree(), which replays the entries so far into the
@@ -138,9 +221,9 @@ class FieldSink {
     if (overlay_ != nullptr) overlay_->clear();
   }
 
-  void String(std::string_view path, std::string_view value);  // PutString
-  void Int(std::string_view path, int64_t value);               // PutInt
-  void Category(std::string_view category);                     // PutCategory
+  void String(SinkPath path, std::string_view value);  // PutString
+  void Int(SinkPath path, int64_t value);              // PutInt
+  void Category(std::string_view category);            // PutCategory
   // After a value went into the overlay: the tree takes over past kMaxOverlayEntries.
   void Bound() {
     if (overlay_->entries.size() > limit_) Tree();
@@ -262,16 +345,16 @@ bool PutPort(boost::json::object& fields, std::string_view path, std::string_vie
 // A one-element array ["category"] as ECS wants event.category.
 void PutCategory(boost::json::object& fields, std::string_view category);
 // The same into a sink (the tree's or the overlay's): identical fields once built.
-inline void PutString(FieldSink& f, std::string_view path, std::string_view value) {
+inline void PutString(FieldSink& f, SinkPath path, std::string_view value) {
   f.String(path, value);
 }
-inline void PutInt(FieldSink& f, std::string_view path, int64_t value) { f.Int(path, value); }
+inline void PutInt(FieldSink& f, SinkPath path, int64_t value) { f.Int(path, value); }
 inline void PutCategory(FieldSink& f, std::string_view category) { f.Category(category); }
-bool PutIp(FieldSink& f, std::string_view path, std::string_view text);
-bool PutPort(FieldSink& f, std::string_view path, std::string_view text);
+bool PutIp(FieldSink& f, SinkPath path, std::string_view text);
+bool PutPort(FieldSink& f, SinkPath path, std::string_view text);
 // PutTime and PutMetadata into an overlay (Normalize's metadata of a record kept so; the sink
 // must be on its overlay).
-void PutTime(FieldOverlay& o, std::string_view path, int64_t ms);
+void PutTime(FieldOverlay& o, SinkPath path, int64_t ms);
 void PutMetadata(FieldSink& f, const FinishArgs& a);
 
 // ---- scanning ----

@@ -125,8 +125,7 @@ void ParseBsdTail(std::string_view s, Header* h) {
 
 // ---- RFC 5424 ----
 
-bool ParseStructuredData(std::string_view s, size_t* pos, FieldSink& fields,
-                         std::string* error) {
+bool ParseStructuredData(std::string_view s, size_t* pos, FieldSink& fields, std::string* error) {
   boost::json::object sd(fields.storage());
   size_t elements = 0, params = 0;
   while (*pos < s.size() && s[*pos] == '[') {
@@ -650,8 +649,10 @@ void ParseFirewall(std::string_view msg, FieldSink& f) {
       proto = value;
     } else if (key == "TYPE" || key == "CODE") {
       int64_t n;
-      if (ParseUint(value, &n))
-        PutInt(f, key == "TYPE" ? "iptables.icmp.type" : "iptables.icmp.code", n);
+      if (ParseUint(value, &n)) {
+        PutInt(f, key == "TYPE" ? SinkPath("iptables.icmp.type") : SinkPath("iptables.icmp.code"),
+               n);
+      }
     }
   }
   if (!proto.empty()) {

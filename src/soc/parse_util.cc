@@ -1,6 +1,7 @@
 // Shared helpers of the parsers: fields, scanning, time arithmetic and bounded JSON.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <boost/json/parser.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "core/event.h"
 #include "core/ip.h"
 #include "core/text.h"
+#include "soc/field_view.h"
 #include "soc/parse_internal.h"
 #include "soc/record.h"
 
@@ -222,10 +224,8 @@ void PutCategory(boost::json::object& fields, std::string_view category) {
 
 namespace {
 
-void AppendEntry(FieldOverlay& o, std::string_view path, OverlayKind kind, std::string_view text) {
-  OverlayEntry e;
-  e.path = path;
-  e.kind = kind;
+void AppendEntry(FieldOverlay& o, SinkPath path, OverlayKind kind, std::string_view text) {
+  OverlayEntry e = path.Entry(kind);
   e.at = static_cast<uint32_t>(o.bytes.size());
   e.len = static_cast<uint32_t>(text.size());
   o.bytes.append(text);
@@ -238,17 +238,37 @@ int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bo
   *object = false;
   // A path with an empty segment needs no test of its own: no entry's path (non-empty segments)
   // equals it or has it as a dotted prefix, and one that is its prefix answers nothing too.
-  if (path.empty()) return -1;
   for (size_t i = n; i-- > 0;) {
-    const std::string_view q = entries[i].path;
-    if (q[0] != path[0]) continue;
-    if (q.size() == path.size()) {
-      if (q == path) return static_cast<int>(i);
-    } else if (q.size() < path.size()) {
-      if (path[q.size()] == '.' && path.starts_with(q)) return -1;
-    } else if (q[path.size()] == '.' && q.starts_with(path)) {
-      *object = true;
-      return -1;
+    switch (OverlayRelate(entries[i].path, path)) {
+      case kOverlayUnrelated:
+        continue;
+      case kOverlayEqual:
+        return static_cast<int>(i);
+      case kOverlayPrefix:
+        return -1;
+      case kOverlayExtension:
+        *object = true;
+        return -1;
+    }
+  }
+  return -1;
+}
+
+int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, bool* object) {
+  *object = false;
+  if ((p.overlay_roots & bit) == 0) return -1;
+  const uint16_t head = p.overlay_heads[std::popcount(p.overlay_roots & (bit - 1))];
+  for (uint16_t k = head; k != kNoOverlayEntry; k = p.overlay[k].next_live) {
+    switch (OverlayRelate(p.overlay[k].path, path)) {
+      case kOverlayUnrelated:
+        continue;
+      case kOverlayEqual:
+        return k;
+      case kOverlayPrefix:
+        return -1;
+      case kOverlayExtension:
+        *object = true;
+        return -1;
     }
   }
   return -1;
@@ -295,7 +315,7 @@ bool FieldSink::Has(std::string_view path) const {
          object;
 }
 
-void FieldSink::String(std::string_view path, std::string_view value) {
+void FieldSink::String(SinkPath path, std::string_view value) {
   if (overlay_ == nullptr) return PutString(*tree_, path, value);
   if (IsAscii(value) || IsValidUtf8(value)) {
     AppendEntry(*overlay_, path, OverlayKind::kString, value);
@@ -305,11 +325,9 @@ void FieldSink::String(std::string_view path, std::string_view value) {
   Bound();
 }
 
-void FieldSink::Int(std::string_view path, int64_t value) {
+void FieldSink::Int(SinkPath path, int64_t value) {
   if (overlay_ == nullptr) return PutInt(*tree_, path, value);
-  OverlayEntry e;
-  e.path = path;
-  e.kind = OverlayKind::kInt;
+  OverlayEntry e = path.Entry(OverlayKind::kInt);
   e.num = value;
   overlay_->entries.push_back(e);
   Bound();
@@ -322,7 +340,7 @@ void FieldSink::Category(std::string_view category) {
   Bound();
 }
 
-bool PutIp(FieldSink& f, std::string_view path, std::string_view text) {
+bool PutIp(FieldSink& f, SinkPath path, std::string_view text) {
   if (f.overlay() == nullptr) return PutIp(f.Tree(), path, text);
   std::string buf;
   std::string_view ip;
@@ -332,14 +350,14 @@ bool PutIp(FieldSink& f, std::string_view path, std::string_view text) {
   return true;
 }
 
-bool PutPort(FieldSink& f, std::string_view path, std::string_view text) {
+bool PutPort(FieldSink& f, SinkPath path, std::string_view text) {
   int64_t port = 0;
   if (text.empty() || text.size() > 5 || !ParseUint(text, &port) || port > 65535) return false;
   f.Int(path, port);
   return true;
 }
 
-void PutTime(FieldOverlay& o, std::string_view path, int64_t ms) {
+void PutTime(FieldOverlay& o, SinkPath path, int64_t ms) {
   char buf[24];
   const size_t n = FormatTimeChars(ms, buf);
   if (n != 0) {

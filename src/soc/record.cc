@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <boost/json/monotonic_resource.hpp>
 #include <charconv>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "core/civil_date.h"
 #include "core/text.h"
@@ -370,10 +372,56 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
     OverlayEntry* e = new (&entries[i]) OverlayEntry(overlay.entries[i]);
     if (e->kind != OverlayKind::kInt) e->str = std::string_view(copy + e->at, e->len);
   }
+  // The index (PendingFields::overlay_roots, overlay_heads; OverlayEntry::flags, next_live), from
+  // the last entry to the first: an entry is replaced when a later one of its root bit (related
+  // paths share their first segment) is related to it, whether or not that one was replaced in
+  // turn ("a.b", then "a", then "a.c": "a.b" is gone). Each group's later entries are chained
+  // while it runs (`later`, `next`); the live ones, the readers' chains, in next_live.
+  if (n >= kNoOverlayEntry) throw std::length_error("an overlay of 65,535 entries or more");
+  std::array<uint16_t, 64> later, live;
+  later.fill(kNoOverlayEntry);
+  live.fill(kNoOverlayEntry);
+  std::array<uint16_t, 128> small_next;
+  std::unique_ptr<uint16_t[]> large_next;
+  uint16_t* next = small_next.data();
+  if (n > small_next.size()) {
+    large_next = std::make_unique<uint16_t[]>(n);
+    next = large_next.get();
+  }
+  constexpr std::string_view kTenant = "tenant.id";
+  uint64_t roots = OverlayRootBit("tenant");  // the tenant SetTenantField may give later
+  for (size_t i = n; i-- > 0;) {
+    OverlayEntry& e = entries[i];
+    if (e.root == kNoRoot) {  // an entry not made from a SinkPath
+      e.root = static_cast<uint8_t>(std::countr_zero(OverlayRootBit(e.path)));
+      e.flags = OverlayRelated(e.path, kTenant) ? kOverlayTenantRelated : 0;
+    }
+    const int b = e.root;
+    roots |= uint64_t{1} << b;
+    bool replaced = false;
+    for (uint16_t j = later[b]; j != kNoOverlayEntry && !replaced; j = next[j]) {
+      replaced = OverlayRelated(e.path, entries[j].path);
+    }
+    e.flags =
+        static_cast<uint8_t>((e.flags & kOverlayTenantRelated) | (replaced ? kOverlayReplaced : 0));
+    next[i] = later[b];
+    later[b] = static_cast<uint16_t>(i);
+    e.next_live = kNoOverlayEntry;
+    if (!replaced) {
+      e.next_live = live[b];
+      live[b] = static_cast<uint16_t>(i);
+    }
+  }
+  auto* heads = static_cast<uint16_t*>(res.allocate(
+      static_cast<size_t>(std::popcount(roots)) * sizeof(uint16_t), alignof(uint16_t)));
+  size_t k = 0;
+  for (uint64_t m = roots; m != 0; m &= m - 1) heads[k++] = live[std::countr_zero(m)];
   p->format = format;
   p->line = copy;
   p->overlay = entries;
   p->overlay_size = static_cast<uint32_t>(n);
+  p->overlay_roots = roots;
+  p->overlay_heads = heads;
   r.pending_ = p;
 }
 
@@ -466,8 +514,8 @@ void SetTenantField(Record& r) {
     p->tenant = std::string_view(c, r.tenant.size());
     return;
   }
-  if (PendingFields* p = r.pending_; p != nullptr && p->tenant.empty() &&
-                                     (internal::IsAscii(r.tenant) || IsValidUtf8(r.tenant))) {
+  if (PendingFields* p = r.pending_;
+      p != nullptr && p->tenant.empty() && (internal::IsAscii(r.tenant) || IsValidUtf8(r.tenant))) {
     // The line's own root keys: none may be "tenant" or start with "tenant." (FinishFields would
     // erase a tenant.id there and set the new one in another place than SetField does).
     const TapeSpan t = p->tape;
