@@ -301,103 +301,44 @@ inline uint64_t MaskBits(const uint64_t* m, size_t start, size_t size) {
   return size == 64 ? v : v & ((uint64_t{1} << size) - 1);
 }
 
-// TextTokens' view of one text (the lowered bytes and the three masks above), kept by a caller
-// that asks about the text's words after its tokens were emitted (IsTokenAt): the store's
-// emitter skips a field value that is one of raw's tokens (its hash is already among raw's).
-// Not copyable: the mask pointers may point into the object itself.
-class TextMasks {
- public:
-  TextMasks() = default;
-  TextMasks(const TextMasks&) = delete;
-  TextMasks& operator=(const TextMasks&) = delete;
-
-  // Builds the view of text (which must outlive the view's use).
-  void Build(std::string_view text) {
-    n_ = text.size();
-    words_ = (n_ + 63) / 64;
-    lowered_ = stack_lowered_;
-    uint64_t* masks = stack_masks_;
-    if (words_ * 64 > kTextMaskStackBytes) {
-      heap_lowered_ = std::make_unique_for_overwrite<char[]>(words_ * 64 + 8);
-      heap_masks_ = std::make_unique_for_overwrite<uint64_t[]>(3 * (words_ + 1));
-      lowered_ = heap_lowered_.get();
-      masks = heap_masks_.get();
-    }
-    wm_ = masks;
-    dm_ = masks + (words_ + 1);
-    hm_ = masks + 2 * (words_ + 1);
-#if defined(SECCLOUD_INDEX_TOKENS_AVX2)
-    if (UseAvx2()) {
-      MaskPiecesAvx2(text.data(), n_, words_, lowered_, wm_, dm_, hm_);
-    } else {
-      MaskPieces(text.data(), n_, words_, lowered_, wm_, dm_, hm_);
-    }
-#else
-    MaskPieces(text.data(), n_, words_, lowered_, wm_, dm_, hm_);
-#endif
-    wm_[words_] = dm_[words_] = hm_[words_] = 0;
-    std::memset(lowered_ + words_ * 64, 0, 8);
-  }
-
-  // True when bytes [at, at + size) of the text are a word TextTokens emits as a token of its own:
-  // a maximal run of word bytes (IsWordByte) of 2..63 bytes that IsIndexedWord keeps (not five or
-  // more digits, not a hex id of eight or more). Its token is those bytes lower-cased. (Words of
-  // 64 bytes are tokens too; they answer false, which only costs the caller a hash.)
-  bool IsTokenAt(size_t at, size_t size) const;
-
-  size_t size() const { return n_; }
-  size_t words() const { return words_; }
-  const char* lowered() const { return lowered_; }
-  const uint64_t* word_mask() const { return wm_; }
-  const uint64_t* digit_mask() const { return dm_; }
-  const uint64_t* hex_mask() const { return hm_; }
-
- private:
-  // The lowered text (whole pieces of 64, then 8 zero bytes: EmitPadded's) and the three masks
-  // (each with a zero sentinel word).
-  alignas(16) char stack_lowered_[kTextMaskStackBytes + 8];
-  uint64_t stack_masks_[3 * (kTextMaskStackBytes / 64 + 1)];
-  std::unique_ptr<char[]> heap_lowered_;
-  std::unique_ptr<uint64_t[]> heap_masks_;
-  size_t n_ = 0, words_ = 0;
-  char* lowered_ = nullptr;
-  uint64_t* wm_ = nullptr;
-  uint64_t* dm_ = nullptr;
-  uint64_t* hm_ = nullptr;
-};
-
-inline bool TextMasks::IsTokenAt(size_t at, size_t size) const {
-  if (size < 2 || size > 63 || at > n_ || size > n_ - at) return false;
-  const uint64_t full = (uint64_t{1} << size) - 1;
-  if (MaskBits(wm_, at, size) != full) return false;
-  // Maximal: no word byte just before or just after (the masks are 0 past the text, and the
-  // sentinel word covers at + size == 64 * words).
-  if (at > 0 && (wm_[(at - 1) / 64] >> ((at - 1) % 64) & 1) != 0) return false;
-  if ((wm_[(at + size) / 64] >> ((at + size) % 64) & 1) != 0) return false;
-  const uint64_t d = MaskBits(dm_, at, size);
-  if (d == full) return size < 5;
-  if (size >= 8) {
-    const uint64_t h = MaskBits(hm_, at, size);
-    if ((d | h) == full && d != 0 && h != 0) return false;
-  }
-  return true;
-}
-
 // ForEachTextToken's rules; emit(std::string_view lowered) per token. The view is valid only
 // during the call. Words are found in bit masks of the text (MaskPiece), not byte by byte: a
 // word's class tests (all digits? all hex?) are a few operations on its mask bits, and its
 // lowered bytes are a piece of the text lowered whole. index_tokens_test.cc checks it against
-// the byte-at-a-time definition. *masks is left holding the text's view (TextMasks).
+// the byte-at-a-time definition.
 template <typename Emit>
-void TextTokens(std::string_view text, Emit& emit, TextMasks* masks) {
-  masks->Build(text);
+void TextTokens(std::string_view text, Emit& emit) {
   const size_t n = text.size();
   if (n == 0) return;
-  const size_t words = masks->words();
-  const char* const lowered = masks->lowered();
-  const uint64_t* const wm = masks->word_mask();
-  const uint64_t* const dm = masks->digit_mask();
-  const uint64_t* const hm = masks->hex_mask();
+  const size_t words = (n + 63) / 64;
+  // Lowered text (whole pieces of 64, then 8 zero bytes: EmitPadded's) and the three masks
+  // (each with a zero sentinel word).
+  alignas(16) char stack_lowered[kTextMaskStackBytes + 8];
+  uint64_t stack_masks[3 * (kTextMaskStackBytes / 64 + 1)];
+  std::unique_ptr<char[]> heap_lowered;
+  std::unique_ptr<uint64_t[]> heap_masks;
+  char* lowered = stack_lowered;
+  uint64_t* masks = stack_masks;
+  if (words * 64 > kTextMaskStackBytes) {
+    heap_lowered = std::make_unique_for_overwrite<char[]>(words * 64 + 8);
+    heap_masks = std::make_unique_for_overwrite<uint64_t[]>(3 * (words + 1));
+    lowered = heap_lowered.get();
+    masks = heap_masks.get();
+  }
+  uint64_t* const wm = masks;
+  uint64_t* const dm = masks + (words + 1);
+  uint64_t* const hm = masks + 2 * (words + 1);
+#if defined(SECCLOUD_INDEX_TOKENS_AVX2)
+  if (UseAvx2()) {
+    MaskPiecesAvx2(text.data(), n, words, lowered, wm, dm, hm);
+  } else {
+    MaskPieces(text.data(), n, words, lowered, wm, dm, hm);
+  }
+#else
+  MaskPieces(text.data(), n, words, lowered, wm, dm, hm);
+#endif
+  wm[words] = dm[words] = hm[words] = 0;
+  std::memset(lowered + words * 64, 0, 8);
 
   // The last four words, for dotted quads: start offset and length.
   struct Word {
@@ -490,13 +431,6 @@ void TextTokens(std::string_view text, Emit& emit, TextMasks* masks) {
       have = 0;
     }
   }
-}
-
-// TextTokens without keeping the text's view.
-template <typename Emit>
-void TextTokens(std::string_view text, Emit& emit) {
-  TextMasks masks;
-  TextTokens(text, emit, &masks);
 }
 
 template <typename Emit>

@@ -369,66 +369,6 @@ TEST(IndexTokensTest, TextTokensWithinMeansRawHasEveryTokenOfTheText) {
   EXPECT_GT(within, 2000u);  // 3,411 with this seed
 }
 
-// TextMasks::IsTokenAt (the store's emitter skips a field value that is one of raw's tokens where
-// raw has it) against its definition byte by byte, for every start and size over random texts:
-// a maximal run of word bytes of 2..63 bytes that IsIndexedWord keeps. When it answers true, the
-// lower-cased bytes are one of ReferenceTextTokens(text) (so the hash is already among raw's).
-TEST(IndexTokensTest, IsTokenAtEqualsItsDefinitionAtEveryStartAndSize) {
-  std::mt19937_64 rng(20261128);
-  const std::string alphabets[] = {
-      "0123456789.",
-      "0123456789abcdefABCDEF.-",
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_ ",
-      "01.9 aZ_\x80\xff\xc3\xa9@[`{/:\"",
-  };
-  auto word_byte = [](char c) { return IsWordByte(static_cast<unsigned char>(c)); };
-  size_t tokens = 0, checked = 0;
-  for (int iter = 0; iter < 1000; ++iter) {
-    const std::string& alphabet = alphabets[iter % 4];
-    size_t len = rng() % 150;
-    if (iter % 100 == 0) len = 2040 + rng() % 200;  // past the stack buffer
-    std::string text;
-    while (text.size() < len) {
-      if (rng() % 12 == 0) {
-        text.append(1 + rng() % 70, alphabet[rng() % alphabet.size()]);
-      } else {
-        text.push_back(alphabet[rng() % alphabet.size()]);
-      }
-    }
-    text.resize(len);
-    std::vector<std::string> got;
-    auto emit = [&](std::string_view t) { got.emplace_back(t); };
-    TextMasks masks;
-    TextTokens(text, emit, &masks);
-    ASSERT_EQ(got, ReferenceTextTokens(text));
-    const std::set<std::string> raw_tokens(got.begin(), got.end());
-    // Long texts: every start near the pieces' edges and a sample of the others.
-    for (size_t at = 0; at <= len + 1; ++at) {
-      if (len > 1000 && at % 64 > 2 && at % 64 < 61 && rng() % 16 != 0) continue;
-      for (size_t size = 0; size <= 70; ++size) {
-        bool want = at <= len && size <= len - at && size >= 2 && size <= 63;
-        for (size_t i = 0; want && i < size; ++i) want = word_byte(text[at + i]);
-        if (want && at > 0) want = !word_byte(text[at - 1]);
-        if (want && at + size < len) want = !word_byte(text[at + size]);
-        std::string lowered;
-        if (want) {
-          lowered = LowerAsciiCopy(std::string_view(text).substr(at, size));
-          want = IsIndexedWord(lowered);
-        }
-        ASSERT_EQ(masks.IsTokenAt(at, size), want)
-            << "iteration " << iter << " at " << at << " size " << size;
-        ++checked;
-        if (want) {
-          ++tokens;
-          ASSERT_TRUE(raw_tokens.contains(lowered)) << lowered;
-        }
-      }
-    }
-  }
-  EXPECT_GT(tokens, 1000u);
-  EXPECT_GT(checked, 1000000u);
-}
-
 // The store's emitter kind (Padded, Lowered, HasTextTokensOf) against a plain callback over whole
 // records: the same set of token hashes (the Bloom filter's bits depend on that set only).
 struct SetEmitter {

@@ -113,27 +113,12 @@ std::string_view DatasetOf(const Record& r) {
 // TokenHash to *out (inlined; the tokenizer's words hash with whole-word loads, field values
 // lowered and hashed in one pass). The hashes go into a Bloom filter, a set: a text field found
 // in raw with word boundaries (a syslog message) is not tokenized again — its tokens are raw's.
-// A field value that views a copy of raw's first bytes (`mirror`: a kept tape's strings without
-// escapes view the arena's copy of the line Normalize read) and whose bytes are one of raw's
-// tokens there (a seccloud event's action, outcome, user name) is not hashed again either: raw's
-// tokens, emitted first, hold its hash.
 struct AppendTokenHashes {
   std::vector<uint64_t>* out;
   std::string_view raw;  // the record's, whose text tokens RecordTokens emits first
-  const index_tokens::TextMasks* raw_masks;  // raw's, as TextTokens left them
-  std::string_view mirror = {};              // bytes equal to raw's first mirror.size() bytes
   void operator()(std::string_view t) const { out->push_back(TokenHash(t)); }
   void Padded(const char* p, size_t n) const { out->push_back(TokenHashPadded(p, n)); }
-  void Lowered(std::string_view s) const {
-    // s's offset in the mirror when s lies inside it (compared as integers: s may view anything).
-    const uintptr_t at =
-        reinterpret_cast<uintptr_t>(s.data()) - reinterpret_cast<uintptr_t>(mirror.data());
-    if (at < mirror.size() && s.size() <= mirror.size() - at &&
-        raw_masks->IsTokenAt(at, s.size())) {
-      return;
-    }
-    out->push_back(index_tokens::LoweredTokenHash(s));
-  }
+  void Lowered(std::string_view s) const { out->push_back(index_tokens::LoweredTokenHash(s)); }
   bool HasTextTokensOf(std::string_view text) const {
     return index_tokens::TextTokensWithin(raw, text);
   }
@@ -152,9 +137,7 @@ struct WriteTokenHashes {
 // buffer, then appended whole), then the fields'. A record whose fields are pending (a kept field
 // tape) has its field tokens taken from the tape and the metadata Normalize set
 // (index_tape_tokens.h) without building the tree: the same multiset of hashes in another order,
-// which the Bloom filter (a set, checked for fullness between records) cannot tell apart. Hashes
-// raw's tokens already gave are left out where that is cheap to see (AppendTokenHashes): the set
-// is the same.
+// which the Bloom filter (a set, checked for fullness between records) cannot tell apart.
 void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
   // TextTokens emits at most two tokens per word (the word, and a dotted quad ending at it),
   // and a word with the byte that ends it takes two bytes or more (the last word: one or more).
@@ -168,17 +151,10 @@ void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
     buf = heap.get();
   }
   WriteTokenHashes text{buf};
-  index_tokens::TextMasks raw_masks;
-  index_tokens::TextTokens(r.raw, text, &raw_masks);
+  index_tokens::TextTokens(r.raw, text);
   out->insert(out->end(), buf, text.next);
-  AppendTokenHashes add{out, r.raw, &raw_masks};
+  AppendTokenHashes add{out, r.raw};
   if (const PendingFields* p = r.pending_fields(); p != nullptr) {
-    // A kept tape's line is raw's first line_size bytes (Normalize's BoundedLine) unless raw was
-    // changed since: compared, so that a skipped value is one of these raw's tokens.
-    if (p->overlay == nullptr && p->line != nullptr && p->line_size <= r.raw.size() &&
-        std::memcmp(p->line, r.raw.data(), p->line_size) == 0) {
-      add.mirror = std::string_view(p->line, p->line_size);
-    }
     const size_t at = out->size();
     if (index_tokens::PendingFieldTokens(*p, add)) return;
     out->resize(at);  // a shape the tape walk leaves to the tree
