@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <bit>
+#include <cmath>
 #include <random>
 #include <set>
 
+#include "core/hash_mix.h"
 #include "soc/parse.h"
 #include "soc/store_internal.h"
 
@@ -924,6 +927,45 @@ TEST(StoreFormatTest, BloomInsertAllAndReuseBuildTheSameFilter) {
   const Bloom a = one.Finish(false), b = all.Finish(false), c = reused.Finish(false);
   EXPECT_EQ(a.bits, b.bits);
   EXPECT_EQ(a.bits, c.bits);
+}
+
+// The filter's bits for every k the builder takes (KFor: 1..7), against the format's definition
+// written out here (store_internal.h: hash h sets k bits of line h & (lines - 1); bit i is the
+// i-th 9-bit slice of Mix64(h ^ 0x5bd1e9955bd1e995), k <= 7): the folded filter and the fill
+// estimate (counted as bits are set) are exactly those of the reference filter.
+TEST(StoreFormatTest, BloomBitsAreTheFormatsForEveryK) {
+  std::mt19937_64 rng(3);
+  for (const double bits_per_token : {1.0, 3.0, 5.0, 7.0, 8.0, 10.0, 12.0}) {
+    constexpr size_t kLines = 64;
+    BloomBuilder builder(kLines, bits_per_token);
+    const uint32_t k = BloomBuilder::KFor(bits_per_token);
+    std::string want(kLines * kBloomLineBytes, '\0');
+    std::vector<uint64_t> hashes;
+    for (int i = 0; i < 900; ++i) hashes.push_back(TokenHash("k" + std::to_string(rng() % 700)));
+    for (uint64_t h : hashes) {
+      const size_t line = (h & (kLines - 1)) * kBloomLineBytes;
+      const uint64_t mixed = Mix64(h ^ 0x5bd1e9955bd1e995ULL);
+      for (uint32_t i = 0; i < k; ++i) {
+        const uint32_t bit = (mixed >> (9 * i)) & 511;
+        want[line + bit / 8] = static_cast<char>(want[line + bit / 8] | (1 << (bit % 8)));
+      }
+    }
+    builder.InsertAll(std::span(hashes).subspan(0, 450));
+    for (size_t i = 450; i < hashes.size(); ++i) builder.Insert(hashes[i]);
+    size_t set = 0;
+    for (const char c : want) set += std::popcount(static_cast<unsigned char>(c));
+    const double m = static_cast<double>(want.size()) * 8;
+    EXPECT_EQ(builder.EstimateDistinct(), -(m / k) * std::log(1 - static_cast<double>(set) / m))
+        << "k " << k;
+    const Bloom bloom = builder.Finish(false);
+    EXPECT_EQ(bloom.k, k);
+    ASSERT_EQ(want.size() % bloom.bits.size(), 0u);
+    std::string folded(bloom.bits.size(), '\0');
+    for (size_t i = 0; i < want.size(); ++i) {
+      folded[i % folded.size()] = static_cast<char>(folded[i % folded.size()] | want[i]);
+    }
+    EXPECT_EQ(bloom.bits, folded) << "k " << k;
+  }
 }
 
 // Looks a hash up in a version 5 token set section as Search does: directory, then bucket.

@@ -234,8 +234,9 @@ class BloomBuilder {
   // repeat those of the records before it, and a hit here costs no cache miss in bits_.
   std::vector<uint64_t> recent_;
   static constexpr size_t kRecentSlots = 4096;
-  // Sets hash's bits in its line (recent_ not consulted).
-  void SetBits(uint64_t hash);
+  // Sets the bits of hashes[0, n) in their lines (recent_ not consulted); returns how many of
+  // them were 0.
+  uint64_t SetBitsOf(const uint64_t* hashes, size_t n);
 };
 
 // The byte offset of the 64-byte line a token's bits are in.
