@@ -154,13 +154,13 @@ class FieldView {
   // the largest root seen) and are sized from the root's member count, so a root of thousands of
   // keys costs a pass and a table of twice its size, each lookup a probe: no walk over it.
   struct Slot {
-    uint64_t hash;       // the segment's (0: an empty slot; hashes are never 0)
-    const char* seg;     // the segment's text (a member key's prefix, or kRoots')
+    uint64_t hash;    // the segment's (0: an empty slot; hashes are never 0)
+    const char* seg;  // the segment's text (a member key's prefix, or kRoots')
     uint32_t seg_len;
-    uint32_t head;       // the group's first member (index into members_), kNoMember: none
-    uint32_t tail;       // its last one
-    uint32_t weight;     // members of the group: the plain key and an object 1, any other 2
-    int root;            // index of kRoots, or -1
+    uint32_t head;    // the group's first member (index into members_), kNoMember: none
+    uint32_t tail;    // its last one
+    uint32_t weight;  // members of the group: the plain key and an object 1, any other 2
+    int root;         // index of kRoots, or -1
   };
   struct Member {
     uint32_t node;  // the member's tape node
@@ -172,6 +172,22 @@ class FieldView {
   const Slot* Probe(std::string_view segment, uint64_t hash) const;
   // FindInTape(tape, path) among a group's members (`path`'s first segment is the group's).
   const TapeNode* FindInGroup(const Slot* slot, std::string_view path) const;
+  // The same among the members linked from `head` in `members`: any superset of the root's
+  // members whose key can be a key of `path`, in tape order.
+  const TapeNode* FindAmong(uint32_t head, const std::vector<Member>& members,
+                            std::string_view path) const;
+  // Before the root index (or without it), a lookup walks only the root's members whose key
+  // starts with the byte the path starts with (a group per byte's low 6 bits: a superset of the
+  // path's segment's members), grouped at a record's first lookup on the tape in one pass over
+  // the root's members with no hashing — about what one walk over the root costs, each later
+  // lookup then a few members instead of all. Empty keys are in no group (FindInObject never
+  // takes one).
+  static constexpr uint32_t kByteGroups = 64;
+  void GroupByFirstByte();
+  bool byte_grouped_ = false;
+  uint32_t byte_head_[kByteGroups] = {};
+  uint32_t byte_tail_[kByteGroups] = {};
+  std::vector<Member> byte_members_;
 
   const Record* record_ = nullptr;
   const PendingFields* pending_ = nullptr;
