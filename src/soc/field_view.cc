@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 
@@ -33,12 +34,48 @@ constexpr int kFirstAddressRoot = 4;
 constexpr std::string_view kAddressPaths[] = {"source.ip", "destination.ip", "client.ip",
                                               "server.ip", "host.ip",        "related.ip"};
 
-int RootIndex(std::string_view segment, int count = static_cast<int>(std::size(kRoots))) {
-  if (segment.empty()) return -1;
-  for (int i = 0; i < count; ++i) {
-    if (kRoots[i] == segment) return i;
+// kRoots' index of `segment`, or -1. Asked at every lookup of a pending tape that is not indexed:
+// the length and at most two bytes pick the one root it can be, then one compare decides.
+int RootIndex(std::string_view segment) {
+  int r;
+  switch (segment.size()) {
+    case 4:
+      r = 8;  // host
+      break;
+    case 5:
+      r = 1;  // event
+      break;
+    case 6:
+      switch (segment[0]) {
+        case 't':
+          r = 3;  // tenant
+          break;
+        case 's':
+          r = segment[1] == 'o' ? 4 : 7;  // source, server
+          break;
+        case 'c':
+          r = 6;  // client
+          break;
+        default:
+          return -1;
+      }
+      break;
+    case 7:
+      r = 9;  // related
+      break;
+    case 8:
+      r = 2;  // seccloud
+      break;
+    case 10:
+      r = 0;  // @timestamp
+      break;
+    case 11:
+      r = 5;  // destination
+      break;
+    default:
+      return -1;
   }
-  return -1;
+  return kRoots[r] == segment ? r : -1;
 }
 
 // ---- Root index (FieldView::BuildIndex) ----
@@ -114,6 +151,109 @@ void PutStringText(std::string_view s, std::string* out) {
   } else {
     *out = SanitizeUtf8(s);
   }
+}
+
+// boost::json::serialize's text of a tape node, written straight from the tape: what Sigma's Fill
+// asks of an array or object (a DNS event's dns.answers: 7,794 records of the bench set), without
+// building the value first (TapeToValue, then serialize: ~2,900 instructions an answer list).
+// False when the text could differ from boost's: a double (boost's own shortest form), an object
+// with a duplicate key (the value keeps the first one's place and the last one's value) or more
+// than kMaxSerializeMembers members (the duplicate check is quadratic), a nesting deeper than
+// kMaxParsedJsonDepth; the caller then serialises the value.
+constexpr uint32_t kMaxSerializeMembers = 16;
+
+// A string as boost::json::serialize writes it (serializer.ipp): '"' and '\\' escaped, control
+// bytes as \b \t \n \f \r or \u00xx (lower-case hex), every other byte as it is.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t plain = 0;  // start of the bytes not yet appended
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + plain, i - plain);
+    plain = i + 1;
+    out->push_back('\\');
+    switch (c) {
+      case '"':
+      case '\\':
+        out->push_back(static_cast<char>(c));
+        break;
+      case '\b':
+        out->push_back('b');
+        break;
+      case '\t':
+        out->push_back('t');
+        break;
+      case '\n':
+        out->push_back('n');
+        break;
+      case '\f':
+        out->push_back('f');
+        break;
+      case '\r':
+        out->push_back('r');
+        break;
+      default:
+        out->append("u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+        break;
+    }
+  }
+  out->append(s.data() + plain, s.size() - plain);
+  out->push_back('"');
+}
+
+bool AppendTapeJson(TapeSpan tape, size_t index, int depth, std::string* out) {
+  const TapeNode& n = tape[index];
+  switch (n.kind) {
+    case TapeKind::kObject: {
+      if (depth >= kMaxParsedJsonDepth || n.count > kMaxSerializeMembers) return false;
+      out->push_back('{');
+      for (size_t i = index + 1; i < n.end; i = tape[i].end) {
+        const std::string_view key = tape[i].key();
+        for (size_t j = index + 1; j < i; j = tape[j].end) {
+          if (tape[j].key() == key) return false;
+        }
+        if (i != index + 1) out->push_back(',');
+        AppendJsonString(key, out);
+        out->push_back(':');
+        if (!AppendTapeJson(tape, i, depth + 1, out)) return false;
+      }
+      out->push_back('}');
+      return true;
+    }
+    case TapeKind::kArray:
+      if (depth >= kMaxParsedJsonDepth) return false;
+      out->push_back('[');
+      for (size_t i = index + 1; i < n.end; i = tape[i].end) {
+        if (i != index + 1) out->push_back(',');
+        if (!AppendTapeJson(tape, i, depth + 1, out)) return false;
+      }
+      out->push_back(']');
+      return true;
+    case TapeKind::kString:
+      AppendJsonString(n.str(), out);
+      return true;
+    case TapeKind::kInt64:
+    case TapeKind::kUint64: {
+      char buf[24];
+      const auto r = n.kind == TapeKind::kInt64 ? std::to_chars(buf, buf + sizeof buf, n.i64)
+                                                : std::to_chars(buf, buf + sizeof buf, n.u64);
+      out->append(buf, r.ptr);
+      return true;
+    }
+    case TapeKind::kBool:
+      out->append(n.boolean ? "true" : "false");
+      return true;
+    case TapeKind::kNull:
+      out->append("null");
+      return true;
+    case TapeKind::kDouble:
+      return false;
+  }
+  return false;
 }
 
 }  // namespace
@@ -279,7 +419,11 @@ FieldRef FieldRef::OneTextArray(std::string_view s) {
 std::string FieldRef::Serialize() const {
   if (tree_ != nullptr) return boost::json::serialize(*tree_);
   if (kind_ == FieldKind::kNone) return {};
-  if (tape_.nodes != nullptr) return boost::json::serialize(TapeToValue(tape_, index_, {}));
+  if (tape_.nodes != nullptr) {
+    std::string out;
+    if (AppendTapeJson(tape_, index_, 0, &out)) return out;
+    return boost::json::serialize(TapeToValue(tape_, index_, {}));
+  }
   if (kind_ == FieldKind::kInt64) return boost::json::serialize(boost::json::value(i64_));
   if (kind_ == FieldKind::kArray) {
     boost::json::array a;
@@ -300,6 +444,7 @@ void FieldView::Reset(const Record& r) {
   built_ = 0;
   absent_ = 0;
   indexed_ = false;
+  byte_grouped_ = false;
   lookups_ = 0;
 }
 
@@ -377,15 +522,42 @@ const FieldView::Slot* FieldView::Probe(std::string_view segment, uint64_t h) co
   }
 }
 
-// FindInObject's choice (field_tape.cc) among the group's members, which are all of the root's
-// members a key of the path can be, in tape order; then FindInTape below the member chosen.
+void FieldView::GroupByFirstByte() {
+  byte_grouped_ = true;
+  const TapeSpan tape = pending_->tape;  // view_exact: tape[0] is the root object
+  const TapeNode& root = tape[0];
+  if (byte_members_.size() < root.count) byte_members_.resize(root.count);
+  std::fill_n(byte_head_, kByteGroups, kNoMember);
+  uint32_t m = 0;
+  for (size_t i = 1; i < root.end && m < byte_members_.size(); i = tape[i].end) {
+    const TapeNode& n = tape[i];
+    if (n.key_size == 0) continue;  // a key FindInObject never takes
+    const uint32_t g = static_cast<unsigned char>(n.key_data[0]) & (kByteGroups - 1);
+    byte_members_[m] = {static_cast<uint32_t>(i), kNoMember};
+    if (byte_head_[g] == kNoMember) {
+      byte_head_[g] = m;
+    } else {
+      byte_members_[byte_tail_[g]].next = m;
+    }
+    byte_tail_[g] = m++;
+  }
+}
+
 const TapeNode* FieldView::FindInGroup(const Slot* slot, std::string_view path) const {
+  return FindAmong(slot->head, members_, path);
+}
+
+// FindInObject's choice (field_tape.cc) among a group's members, which hold (at least) all of the
+// root's members a key of the path can be, in tape order — each is checked against the path as
+// FindInObject checks it, so a group may hold others too; then FindInTape below the member chosen.
+const TapeNode* FieldView::FindAmong(uint32_t head, const std::vector<Member>& members,
+                                     std::string_view path) const {
   const TapeSpan tape = pending_->tape;
   const TapeNode* best = nullptr;
   size_t best_len = 0;
   bool shadowed = false;  // the best key's latest duplicate is not usable
-  for (uint32_t m = slot->head; m != kNoMember; m = members_[m].next) {
-    const TapeNode& n = tape[members_[m].node];
+  for (uint32_t m = head; m != kNoMember; m = members[m].next) {
+    const TapeNode& n = tape[members[m].node];
     const size_t len = n.key_size;
     if (len == 0 || len < best_len || len > path.size() ||
         (len != path.size() && path[len] != '.') ||
@@ -408,8 +580,8 @@ const TapeNode* FieldView::FindInGroup(const Slot* slot, std::string_view path) 
     for (size_t len = path.size();;) {
       const std::string_view want = path.substr(0, len);
       const TapeNode* last = nullptr;
-      for (uint32_t m = slot->head; m != kNoMember; m = members_[m].next) {
-        if (tape[members_[m].node].key() == want) last = &tape[members_[m].node];
+      for (uint32_t m = head; m != kNoMember; m = members[m].next) {
+        if (tape[members[m].node].key() == want) last = &tape[members[m].node];
       }
       if (last != nullptr && (len == path.size() || last->kind == TapeKind::kObject)) {
         best = last;
@@ -585,8 +757,12 @@ FieldRef FieldView::Find(std::string_view path) {
     root = RootIndex(path.substr(0, seg_len));
   }
   auto on_tape = [&] {
-    return FieldRef::Tape(p.tape,
-                          slot != nullptr ? FindInGroup(slot, path) : FindInTape(p.tape, path));
+    if (slot != nullptr) return FieldRef::Tape(p.tape, FindInGroup(slot, path));
+    // Not indexed (most records: Sigma asks ~3–12 paths): the members whose key starts with the
+    // path's first byte, grouped at the record's first walk, instead of a walk over the root.
+    if (!byte_grouped_) GroupByFirstByte();
+    const uint32_t g = static_cast<unsigned char>(path[0]) & (kByteGroups - 1);
+    return FieldRef::Tape(p.tape, FindAmong(byte_head_[g], byte_members_, path));
   };
   // Untouched by the finishing step (TapeViewExact: no root key spells a touched path).
   if (root < 0) return on_tape();

@@ -190,6 +190,22 @@ class FieldView {
   const Slot* Probe(std::string_view segment, uint64_t hash) const;
   // FindInTape(tape, path) among a group's members (`path`'s first segment is the group's).
   const TapeNode* FindInGroup(const Slot* slot, std::string_view path) const;
+  // The same among the members linked from `head` in `members`: any superset of the root's
+  // members whose key can be a key of `path`, in tape order.
+  const TapeNode* FindAmong(uint32_t head, const std::vector<Member>& members,
+                            std::string_view path) const;
+  // Before the root index (or without it), a lookup walks only the root's members whose key
+  // starts with the byte the path starts with (a group per byte's low 6 bits: a superset of the
+  // path's segment's members), grouped at a record's first lookup on the tape in one pass over
+  // the root's members with no hashing — about what one walk over the root costs, each later
+  // lookup then a few members instead of all. Empty keys are in no group (FindInObject never
+  // takes one).
+  static constexpr uint32_t kByteGroups = 64;
+  void GroupByFirstByte();
+  bool byte_grouped_ = false;
+  uint32_t byte_head_[kByteGroups] = {};
+  uint32_t byte_tail_[kByteGroups] = {};
+  std::vector<Member> byte_members_;
 
   const Record* record_ = nullptr;
   const PendingFields* pending_ = nullptr;

@@ -10,6 +10,7 @@
 
 #include <bit>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -682,6 +683,50 @@ TEST(FieldViewTest, SetTenantFieldBuildsTheSameTree) {
 // During ingest a pending record's tree is built by none of the lookup readers: FieldView
 // answers Sigma's and intel's paths (and the dataset, tenant and entity paths the engine reads)
 // without it.
+// FieldRef::Serialize on a tape node writes the text straight from the tape when it can
+// (field_view.cc, AppendTapeJson): it must be boost::json::serialize's text of the value the tape
+// holds (TapeToValue), for every node of every line — escapes of every control byte, quotes and
+// backslashes in keys and strings, invalid UTF-8, duplicate keys (the value keeps the first one's
+// place and the last one's value), doubles, wide objects, deep nesting.
+TEST(FieldViewTest, TapeSerializeIsBoostsText) {
+  std::vector<std::string> lines = {
+      R"({"a":[{"type":"A","data":"1.2.3.4"},{"type":"CNAME","data":"x.example"}]})",
+      R"({"a":[],"b":{},"c":[[],{}],"d":[null,true,false,0,-1,18446744073709551615,-9223372036854775808]})",
+      R"({"q\"k":"v\\w","e":"\b\f\n\r\t\/\u0000\u001f\u007f\u00e9 é"})",
+      R"({"a":{"k":1,"k":2},"b":[{"x":1,"y":2,"x":3}]})",
+      R"({"a":{"k":{"z":1},"j":0,"k":{"w":2}}})",
+      R"({"a":[1.5,1e300,-0.0,0.1,2E-7,123456789012345678901234567890]})",
+      R"({"a":{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17}})",
+      R"({"a":{"":1,"b.c":{"d":[1,{"e":"f"}]}}})",
+  };
+  // Every byte 0x00–0xff in a string and in a key (raw where JSON allows it, escaped where not).
+  for (int b = 0; b < 256; ++b) {
+    char esc[8];
+    std::snprintf(esc, sizeof esc, "\\u%04x", b);
+    const std::string one =
+        b < 0x20 || b == '"' || b == '\\' ? std::string(esc) : std::string(1, static_cast<char>(b));
+    lines.push_back("{\"a\":[\"x" + one + "y\",{\"k" + one + "\":\"" + one + one + "\"}]}");
+  }
+  // Nesting at and past the depth the writer takes itself.
+  for (int depth : {2, 32, 62, 63}) {
+    lines.push_back("{\"a\":" + std::string(depth, '[') + "1" + std::string(depth, ']') + "}");
+  }
+  FieldTape tape;
+  size_t nodes = 0;
+  for (const std::string& line : lines) {
+    std::string error;
+    ASSERT_TRUE(ReadJsonTape(line, &tape, &error)) << error << " " << line;
+    const TapeSpan span = tape.span();
+    for (size_t i = 0; i < span.size(); ++i) {
+      ++nodes;
+      ASSERT_EQ(FieldRef::Tape(span, &span[i]).Serialize(),
+                boost::json::serialize(TapeToValue(span, i, {})))
+          << "node " << i << " of " << line;
+    }
+  }
+  EXPECT_GT(nodes, 1500u);
+}
+
 TEST(FieldViewTest, ReaderPathsDoNotBuildTheTree) {
   const auto lines =
       ReadLines(fs::path(SECCLOUD_SOURCE_DIR) / "src/soc/testdata/field_view_seccloud.ndjson");
