@@ -305,7 +305,7 @@ void BloomBuilder::InsertAll(std::span<const uint64_t> hashes) {
     const size_t to = std::min(hashes.size(), from + kChunk);
     size_t n = 0;
     // Unrolled: most hashes take the first test only, and the loop's own count and compare were
-    // a fifth of it.
+    // ~3 of its ~10 instructions a hash.
 #pragma GCC unroll 4
     for (size_t i = from; i < to; ++i) {
       const uint64_t hash = hashes[i];
