@@ -2397,12 +2397,12 @@ class ClientSession {
     // A declared length is within max_size here: it takes its bytes of the budget before any
     // is read (and before "100 Continue"), and one allocation instead of doubling up to 2×.
     if (declared && !held.Take(service_.hold_budget(), *declared, step->config->hold_budget))
-      co_return co_await RefuseHoldOverBudget(client, log, held.wanted);
+      co_return co_await RefuseHoldOverBudget(client, log, held);
     if (declared) held.body.reserve(*declared);
     const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
                                         out.expect_continue, held, log.request_bytes, client_reads_,
                                         service_.hold_budget());
-    if (ec && held.over_budget) co_return co_await RefuseHoldOverBudget(client, log, held.wanted);
+    if (ec && held.over_budget) co_return co_await RefuseHoldOverBudget(client, log, held);
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
@@ -2464,19 +2464,23 @@ class ClientSession {
 
   // An upload the scan must hold while proxy.scan.hold_budget has not got its bytes: 503 with
   // Retry-After (holds end within their HoldDeadline and the scan's timeout), never streamed
-  // unscanned. `needed`: the bytes it asked for (its declared length, or what it held with the
-  // read that did not fit).
+  // unscanned. `refused.wanted`: the bytes it asked for (its declared length, or what it held with
+  // the read that did not fit).
   template <class Stream>
-  asio::awaitable<bool> RefuseHoldOverBudget(Stream& client, RequestLog& log, uint64_t needed) {
+  asio::awaitable<bool> RefuseHoldOverBudget(Stream& client, RequestLog& log,
+                                             const UploadHold& refused) {
     service_.metrics().failed.Increment();
     service_.metrics().holds_refused.Increment();
     log.action = "failed";
     log.upload_scan_result = "refused";
+    // The refused hold still counts what it took before the read that did not fit (a chunked
+    // upload); the page names the other uploads' bytes.
+    const uint64_t held = service_.hold_budget().held();
+    const uint64_t others = held > refused.taken ? held - refused.taken : 0;
     const std::string reason =
-        "the upload cannot be held for the malware scan now: uploads being scanned hold " +
-        std::to_string(service_.hold_budget().held()) + " of the " +
-        std::to_string(cfg_->proxy.scan.hold_budget) +
-        " bytes of proxy.scan.hold_budget, and this one needs " + std::to_string(needed) +
+        "the upload cannot be held for the malware scan now: other uploads being scanned hold " +
+        std::to_string(others) + " of the " + std::to_string(cfg_->proxy.scan.hold_budget) +
+        " bytes of proxy.scan.hold_budget, and this one needs " + std::to_string(refused.wanted) +
         "; nothing of it was sent to " + log.host;
     log.upload_scan_note = reason;
     log.error = reason;
