@@ -175,9 +175,11 @@ void ConfigParser::ParseProxy(const Located& n, const std::string& path, ProxyCo
       }
       if (auto x = Field(*v, p, "timeout")) sc.timeout = Duration(*x, p + ".timeout", 100, 600'000);
       if (auto x = Field(*v, p, "hold_budget")) {
+        const size_t errors_before = errors_.size();
         sc.hold_budget = Size(*x, p + ".hold_budget", 1024, 1ull << 40);
-        // A budget below max_size would refuse every upload the scan is meant to take.
-        if (sc.hold_budget < sc.max_size && x->node.IsScalar())
+        // A budget below max_size would refuse every upload the scan is meant to take. (Not said
+        // of a value Size refused: its answer is then only a stand-in.)
+        if (sc.hold_budget < sc.max_size && errors_.size() == errors_before)
           AddError(MarkOf(*x), p + ".hold_budget",
                    Quote(String(*x, p + ".hold_budget")) + " is less than max_size (" +
                        std::to_string(sc.max_size) +

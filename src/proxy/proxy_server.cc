@@ -861,6 +861,13 @@ struct UploadHold {
     taken += n;
     return true;
   }
+  // The hold is over before the request is (its bytes went out and are not needed again): its
+  // memory and its bytes of the budget go back.
+  void Release() {
+    std::string().swap(body);
+    if (budget != nullptr) budget->Give(taken);
+    taken = 0;
+  }
 
   bool active = false;
   bool complete = false;
@@ -992,10 +999,10 @@ asio::awaitable<boost::system::error_code> HoldUpload(
     if (ec == http::error::need_buffer) ec = {};
     // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
-    // A body of unknown length takes its bytes from the budget as they come (a declared one took
-    // them all before the hold began: ScreenUpload). Only the bytes up to `limit` must fit: the
-    // read that passes it ends the hold (the body is too large to scan and streams), and what
-    // it brought beyond — less than one chunk — is taken without the check, or a budget of
+    // The body takes its bytes from the budget as they come (a declared length too: taking it
+    // all at once let a client that sends nothing hold the budget). Only the bytes up to `limit`
+    // must fit: the read that passes it ends the hold (the body is too large to scan and streams),
+    // and what it brought beyond — less than one chunk — is taken without the check, or a budget of
     // max_size would refuse every chunked body larger than max_size instead of streaming it.
     const uint64_t after = hold.body.size() + got;
     const uint64_t scanned = std::min<uint64_t>(after, limit);
@@ -1301,6 +1308,9 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       req.body().more = !held.complete;
       auto [wec, wn] = co_await WriteMessage(upstream, sr, pc.timeouts.body_idle);
       end = RelayEnd::Write(wec);
+      // What was held went out: an incomplete hold is not resendable, and the rest streams
+      // unscanned, so its bytes and budget go back now rather than when the request ends.
+      if (!held.complete) held.Release();
       if (!end.ec && !held.complete)
         end = co_await RelayBody<true>(client, cbuf, parser, upstream, sr, pc.timeouts.body_idle,
                                        log.request_bytes, &client_watch);
@@ -2394,10 +2404,11 @@ class ClientSession {
       log.upload_scan_note = plan.note;
       co_return std::nullopt;
     }
-    // A declared length is within max_size here: it takes its bytes of the budget before any
-    // is read (and before "100 Continue"), and one allocation instead of doubling up to 2×.
-    if (declared && !held.Take(service_.hold_budget(), *declared, step->config->hold_budget))
-      co_return co_await RefuseHoldOverBudget(client, log, held);
+    // A declared length is within max_size here: one allocation instead of doubling up to 2×
+    // (pages the body does not reach stay untouched). The budget is charged as the bytes come,
+    // not with the declared length: a client that declares max_size and sends a byte a minute
+    // would otherwise hold max_size of the budget (and refuse every tenant's uploads) for the
+    // whole HoldDeadline while holding no memory (review of proxy16).
     if (declared) held.body.reserve(*declared);
     const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
                                         out.expect_continue, held, log.request_bytes, client_reads_,

@@ -1445,5 +1445,56 @@ TEST(FieldViewTest, AnOverlayViewSeesATenantSetAfterItsFirstLookup) {
   }
 }
 
+// From the review of ovidx16 (a mutant of SinkPath's tenant flag passed every other test): entries
+// a FieldSink makes (SinkPath::Entry: root bit and tenant flag worked out when compiled — the path
+// every parser takes) index exactly as the same entries made by hand (root kNoRoot: KeepOverlay
+// works both out), with a tenant given after Normalize on paths related to "tenant.id" in every
+// way; and Prepare's tokens skip the replaced ones.
+TEST(FieldViewTest, SinkPathEntriesIndexAsHandMadeOnes) {
+  boost::json::object scratch;
+  internal::FieldSink sink(&scratch);
+  internal::FieldOverlay o;
+  sink.UseOverlay(&o);
+  sink.String("tenant", "a1");
+  sink.String("tenant.id.x", "b2");
+  sink.String("tenantx", "c3");
+  sink.Int("event.code", 4);
+  sink.String("tenant.id", "d5");
+  sink.String("source.ip", "e6");
+  sink.Category("authentication");
+  ASSERT_EQ(sink.overlay(), &o);
+  internal::FieldOverlay hand = o;
+  for (OverlayEntry& e : hand.entries) {
+    e.root = kNoRoot;
+    e.flags = 0;
+  }
+  auto keep = [](Record& r, const internal::FieldOverlay& ov) {
+    r.format = Format::kSyslog;
+    r.raw = "raw";
+    UseFieldArena(r);
+    internal::RecordAccess::KeepOverlay(r, ov, Format::kSyslog);
+    r.tenant = "TenX";
+    SetTenantField(r);
+  };
+  Record a, b;
+  keep(a, o);
+  keep(b, hand);
+  const PendingFields& pa = *a.pending_fields();
+  const PendingFields& pb = *b.pending_fields();
+  ASSERT_EQ(pa.overlay_size, pb.overlay_size);
+  EXPECT_EQ(pa.overlay_roots, pb.overlay_roots);
+  for (uint32_t i = 0; i < pa.overlay_size; ++i) {
+    EXPECT_EQ(pa.overlay[i].root, pb.overlay[i].root) << pa.overlay[i].path;
+    EXPECT_EQ(pa.overlay[i].flags, pb.overlay[i].flags) << pa.overlay[i].path;
+    EXPECT_EQ(pa.overlay[i].next_live, pb.overlay[i].next_live) << pa.overlay[i].path;
+  }
+  // Prepare's tokens on the sink's entries against the replayed tree's (no dedup: a tenant.id
+  // entry not skipped shows as a second tenant.id token).
+  overlay_test::TokenSet pending{{}, a.raw, false}, tree{{}, a.raw, false};
+  ASSERT_TRUE(index_tokens::PendingFieldTokens(pa, pending));
+  index_tokens::ObjectTokens(b.fields(), "", 0, tree);
+  EXPECT_EQ(pending.out, tree.out);
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -674,7 +674,8 @@ TEST(IntelMatch, PendingRecordsMatchAsTheirTrees) {
 }
 
 // The same for the text formats kept as an overlay (text15: syslog, access logs, text): intel's
-// segment filter takes the overlay's paths' first segments — a hit on a pending overlay is the
+// segment filter takes the overlay's root bits (ovidx16: worked out when the path was compiled,
+// SinkPath) — a hit on a pending overlay is the
 // hit on the built tree, with and without a tenant set after Normalize.
 TEST(IntelMatch, PendingOverlayRecordsMatchAsTheirTrees) {
   auto set = Build({{Feed("c2"), kSeccloudFeed}, {Feed("x"), "10.1.2.3\n2001:db8::66\n"}});
