@@ -86,12 +86,12 @@ struct Options {
   bool sync = true;
   bool skip_peers = false;
   bool ingest_only = false;
-  bool search_only = false;  // search WORK/store kept by an earlier --keep run
-  double bloom_bits = -1;    // < 0: the store's default
+  bool search_only = false;         // search WORK/store kept by an earlier --keep run
+  double bloom_bits = -1;           // < 0: the store's default
   std::optional<int> ingest_level;  // unset: the store's default
-  size_t batch = 4096;       // socd's pipeline batch
-  size_t max_rules = 0;      // > 0: keep this many of the loaded Sigma rules, evenly spread
-  bool prepare = true;       // LogStore::Prepare each record after Normalize (socd's path too)
+  size_t batch = 4096;              // socd's pipeline batch
+  size_t max_rules = 0;             // > 0: keep this many of the loaded Sigma rules, evenly spread
+  bool prepare = true;  // LogStore::Prepare each record after Normalize (socd's path too)
   // --no-store: neither Prepare nor Append (the detectors then read records as Normalize left
   // them: a seccloud event's or JSON line's fields still pending, for measuring their lookups).
   bool store = true;
@@ -296,7 +296,10 @@ std::shared_ptr<const TenantRegistry> BenchTenants() {
 void Attribute(soc::Record& r, const TenantRegistry& tenants) {
   if (!r.tenant.empty()) return;
   // As socd's pipeline: read through a FieldView (a pending record's tree is not built).
-  soc::FieldView fields(r);
+  // One view per thread, reset per record: a view made per record allocated its member list
+  // and its byte groups each time (the review of sigma16: Attribute +13.5 % instructions).
+  thread_local soc::FieldView fields;
+  fields.Reset(r);
   if (const soc::FieldRef t = fields.Find("tenant.id"); t.is_string()) {
     const std::string_view id = t.str();
     if (tenants.FindById(id)) r.tenant.assign(id);

@@ -1496,5 +1496,72 @@ TEST(FieldViewTest, SinkPathEntriesIndexAsHandMadeOnes) {
   EXPECT_EQ(pending.out, tree.out);
 }
 
+// From the review of sigma16: members of one byte group (the low 6 bits of the first byte)
+// colliding, duplicates and dotted keys among them; one view over shrinking roots.
+TEST(FieldViewTest, ByteGroupCollisionsMatchTheTree) {
+  Counts c;
+  for (const std::string line : std::vector<std::string>{
+           R"({"!":{"b":1},"a":{"b":2},"a.b":3,"A":{"b":4},"\u0001":5,"a":{"b":6},"!.b":7})",
+           "{\"\xc3\xa1\":{\"b\":1},\"\x03\":2,\"C\":3,\"#\":{\"b\":4},\"c\":{\"b\":5},\"\xa3\":"
+           "6}",
+           R"({"a.b":{"c":1},"!":2,"a":{"b":{"c":3}},"a.b":[1],"a":5})",
+           R"({"s":1,"source":{"ip":"::FFFF:1.2.3.4"},"3":2,"S":3,"source.ip":"x","s.ip":4})",
+           R"({"e":{"dataset":"z"},"event":{"dataset":"a"},"E":1,"%":2,"event.dataset":"b"})",
+       }) {
+    for (Format f : {Format::kSeccloudEvent, Format::kJson}) {
+      CheckLine(f, line, &c);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  // One view over records of shrinking roots, each asked a few paths (never indexed).
+  const std::vector<std::string> lines = {
+      R"({"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":{"h":7},"a":{"x":8}})",
+      R"({"g":{"h":9}})",
+      R"({"b":1})",
+      R"({})",
+      R"({"a":{"x":1},"a.x":2})",
+  };
+  std::vector<Record> recs;
+  for (const auto& l : lines) recs.push_back(Normalized(Format::kJson, l, "", ""));
+  FieldView view;
+  for (const Record& r : recs) {
+    if (!r.fields_pending()) continue;
+    Record ref = Normalized(Format::kJson, r.raw, "", "");
+    const boost::json::object& tree = ref.fields();
+    view.Reset(r);
+    for (const char* p : {"a", "a.x", "b", "g.h", "g", "c", "zz"}) {
+      ASSERT_EQ(Describe(view.Find(p)), Describe(FieldRef::Tree(FindField(tree, p))))
+          << p << " of " << r.raw;
+    }
+  }
+}
+
+// From the review of sigma16: wide objects with duplicate keys (the fallback), empty keys,
+// surrogate pairs, big integers, DEL and a C1 byte, against Boost's serialize.
+TEST(FieldViewTest, TapeSerializeMoreShapesIsBoostsText) {
+  std::string wide = "{\"a\":{";
+  for (int i = 0; i < 20; ++i)
+    wide += "\"k" + std::to_string(i % 18) + "\":" + std::to_string(i) + ",";
+  wide.back() = '}';
+  wide += "}";
+  std::vector<std::string> lines = {
+      wide,
+      R"({"a":[{"":1,"":2},{"x":{"y":1,"y":[2]}}],"b":[[{"q":"\u2028\ud83d\ude00"}]]})",
+      R"({"a":{"k":1,"K":2,"k ":3,"k\u0000":4},"n":[-0,0,1e2,-9223372036854775807,9223372036854775808]})",
+      R"({"a":"\"\\\/","b":["\u007f\u0080"]})",
+  };
+  FieldTape tape;
+  for (const std::string& line : lines) {
+    std::string error;
+    ASSERT_TRUE(ReadJsonTape(line, &tape, &error)) << error << " " << line;
+    const TapeSpan span = tape.span();
+    for (size_t i = 0; i < span.size(); ++i) {
+      ASSERT_EQ(FieldRef::Tape(span, &span[i]).Serialize(),
+                boost::json::serialize(TapeToValue(span, i, {})))
+          << "node " << i << " of " << line;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc

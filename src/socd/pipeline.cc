@@ -102,7 +102,10 @@ void Pipeline::Attribute(soc::Record& r, const std::shared_ptr<const TenantRegis
   // A seccloud event names its tenant; otherwise the sender's address, then the addresses the
   // record talks about, in the order an analyst would trust them.
   // Read through a FieldView: a pending record's tree is not built for these lookups.
-  soc::FieldView fields(r);
+  // One view per thread, reset per record: a view made per record allocated its member list
+  // and its byte groups each time (the review of sigma16: Attribute +13.5 % instructions).
+  thread_local soc::FieldView fields;
+  fields.Reset(r);
   if (const soc::FieldRef t = fields.Find("tenant.id"); t.is_string()) {
     const std::string_view id = t.str();
     if (tenants.FindById(id)) r.tenant.assign(id);
