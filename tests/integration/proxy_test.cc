@@ -221,6 +221,16 @@ class ProxyTest : public integration::ProxyFixture {
     ProxyFixture::StartProxy(Config(proxy_extra));
   }
 
+  // Uploads held for the scan up to 100,000 bytes each, `hold_budget` for all at once; no scand
+  // runs (on_error allow: a held upload goes on as "error").
+  void StartProxyWithHoldBudget(uint64_t hold_budget) {
+    ProxyFixture::StartProxy(Config(
+        "  scan: {max_size: 100000, hold_budget: " + std::to_string(hold_budget) +
+            ", on_error: allow}\n",
+        "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
+            "/etc/signatures/clamav}\n"));
+  }
+
   std::string Url(const std::string& path) const {
     return std::string("http://") + kOriginName + ":" + std::to_string(kOriginPort) + path;
   }
@@ -1831,10 +1841,7 @@ TEST_F(ProxyTest, AClientThatNeverStopsSendingIsCutOffAfterTheErrorPage) {
 // (the configuration is refused), and without it all eight were held: up to 8 × max_size of
 // memory for as long as their HoldDeadline.
 TEST_F(ProxyTest, UploadsHeldForTheScanStayWithinTheHoldBudget) {
-  ProxyFixture::StartProxy(Config(
-      "  scan: {max_size: 100000, hold_budget: 250000, on_error: allow}\n",
-      "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
-          "/etc/signatures/clamav}\n"));
+  StartProxyWithHoldBudget(250000);
   constexpr int kUploads = 8;
   constexpr int64_t kSent = 90000;
   std::vector<std::unique_ptr<RawClient>> clients;
@@ -1922,10 +1929,7 @@ TEST_F(ProxyTest, UploadsHeldForTheScanStayWithinTheHoldBudget) {
 // the read that passes it ends the hold. Before the budget took only those, such an upload got
 // 503 at that read.
 TEST_F(ProxyTest, AHoldBudgetOfMaxSizeStillStreamsALargerChunkedUpload) {
-  ProxyFixture::StartProxy(Config(
-      "  scan: {max_size: 100000, hold_budget: 100000, on_error: allow}\n",
-      "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
-          "/etc/signatures/clamav}\n"));
+  StartProxyWithHoldBudget(100000);
   std::ostringstream size;
   size << std::hex << 150000;
   auto r = Exchange("POST " + Url("/upload?budget-larger") +
@@ -2044,10 +2048,7 @@ TEST_F(ProxyTest, APageBeforeAnUnsentBodyStillLingers) {
 // went out, not when the request ends (review of proxy16: a streaming upload kept them, and
 // uploads that fitted got 503 while nothing was held for the scan).
 TEST_F(ProxyTest, AnUploadStreamingPastMaxSizeGivesItsHoldBack) {
-  ProxyFixture::StartProxy(Config(
-      "  scan: {max_size: 100000, hold_budget: 250000, on_error: allow}\n",
-      "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
-          "/etc/signatures/clamav}\n"));
+  StartProxyWithHoldBudget(250000);
   auto streaming = Raw();
   std::ostringstream size;
   size << std::hex << 1000000;
