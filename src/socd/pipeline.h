@@ -20,6 +20,7 @@
 #include "core/metrics.h"
 #include "core/tenant_registry.h"
 #include "soc/alert.h"
+#include "soc/attribution.h"
 #include "soc/detect.h"
 #include "soc/intel.h"
 #include "soc/store.h"
@@ -73,7 +74,6 @@ class Pipeline {
   void CommitLoop();
   void DetectLoop();
   void Prepare(IngestItem& item);
-  void Attribute(soc::Record& r, const std::shared_ptr<const TenantRegistry>& registry);
   // Runs detection over a stored batch; `flush` (the once-a-second wall-clock tick) also judges
   // correlation windows that ended and silent seccloud-absence entities, and persists the
   // absence entities that changed.
@@ -91,11 +91,7 @@ class Pipeline {
   std::unique_ptr<Detectors> pending_;                            // guarded by mu_
   std::unique_ptr<Detectors> detectors_;                          // detect thread only
   std::unordered_map<std::string, Counter*> unparsed_by_source_;  // prepare thread only
-  // The last sender's owner in the registry it was looked up in (prepare thread only; holding
-  // the registry keeps the Tenant alive).
-  std::shared_ptr<const TenantRegistry> peer_registry_;
-  std::string peer_;
-  const Tenant* peer_owner_ = nullptr;
+  soc::Attributor attributor_;                                    // prepare thread only
   std::mutex prepared_mu_;
   std::condition_variable prepared_ready_;
   std::condition_variable prepared_room_;

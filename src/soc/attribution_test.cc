@@ -1,0 +1,131 @@
+// Tenant attribution (R18, R26): soc::Attributor, the rule socd's pipeline and soc_store_bench use.
+
+#include "soc/attribution.h"
+
+#include <gtest/gtest.h>
+
+#include "core/ip.h"
+#include "soc/field_view.h"
+#include "soc/parse.h"
+
+namespace seccloud::soc {
+namespace {
+
+// Two tenants: tsu owns 10.1.0.0/16, ise 10.2.0.0/16 (or, with `swap`, the other way round).
+std::shared_ptr<const TenantRegistry> Tenants(bool swap = false) {
+  std::vector<Tenant> tenants;
+  const char* ids[] = {"tsu", "ise"};
+  for (int i = 0; i < 2; ++i) {
+    Tenant t;
+    t.id = ids[swap ? 1 - i : i];
+    t.display_name = t.id;
+    t.networks.push_back(*IpPrefix::Parse("10." + std::to_string(i + 1) + ".0.0/16"));
+    tenants.push_back(std::move(t));
+  }
+  auto r = TenantRegistry::Build(std::move(tenants), nullptr);
+  EXPECT_TRUE(r) << r.error().ToString();
+  return *r;
+}
+
+Record Normalized(Format format, std::string raw, std::string peer = "") {
+  Record r;
+  r.format = format;
+  r.source = "test";
+  r.raw = std::move(raw);
+  r.peer = std::move(peer);
+  Normalize(r);
+  EXPECT_TRUE(r.parsed) << r.raw;
+  return r;
+}
+
+std::string TenantField(const Record& r) {
+  FieldView v;
+  v.Reset(r);
+  const FieldRef t = v.Find("tenant.id");
+  return t.is_string() ? std::string(t.str()) : std::string("(none)");
+}
+
+constexpr const char* kSshd =
+    "<38>Nov 28 10:00:00 host sshd[1]: Failed password for root from 10.2.3.4 port 22 ssh2";
+
+TEST(AttributionTest, AnEventsOwnKnownTenantWins) {
+  auto tenants = Tenants();
+  Attributor a;
+  Record r =
+      Normalized(Format::kSeccloudEvent,
+                 R"({"@timestamp":"2026-11-28T10:00:00Z","event":{"dataset":"proxy.access"},)"
+                 R"("tenant":{"id":"ise"},"source":{"ip":"10.1.0.5"}})",
+                 "10.1.9.9");
+  a.Attribute(r, tenants);
+  EXPECT_EQ(r.tenant, "ise");  // not the sender's nor source.ip's owner (tsu)
+  EXPECT_TRUE(r.fields_pending());
+}
+
+TEST(AttributionTest, AnUnknownOwnTenantLeavesTheRecordUnattributed) {
+  auto tenants = Tenants();
+  Attributor a;
+  Record r =
+      Normalized(Format::kSeccloudEvent,
+                 R"({"@timestamp":"2026-11-28T10:00:00Z","event":{"dataset":"proxy.access"},)"
+                 R"("tenant":{"id":"nowhere"},"source":{"ip":"10.1.0.5"}})",
+                 "10.1.9.9");
+  a.Attribute(r, tenants);
+  EXPECT_EQ(r.tenant, "");
+}
+
+TEST(AttributionTest, TheSendersOwnerComesBeforeTheAddressesInTheRecord) {
+  auto tenants = Tenants();
+  Attributor a;
+  Record r = Normalized(Format::kSyslog, kSshd, "10.1.0.7");  // sent by tsu, about ise's address
+  a.Attribute(r, tenants);
+  EXPECT_EQ(r.tenant, "tsu");
+  EXPECT_EQ(TenantField(r), "tsu");
+  EXPECT_TRUE(r.fields_pending());
+}
+
+TEST(AttributionTest, AnUnownedSenderFallsBackToTheRecordsAddresses) {
+  auto tenants = Tenants();
+  Attributor a;
+  Record r = Normalized(Format::kSyslog, kSshd, "192.0.2.1");
+  a.Attribute(r, tenants);
+  EXPECT_EQ(r.tenant, "ise");  // source.ip 10.2.3.4
+  EXPECT_EQ(TenantField(r), "ise");
+  Record none = Normalized(Format::kSyslog,
+                           "<38>Nov 28 10:00:00 host sshd[1]: Failed password for root from "
+                           "192.0.2.9 port 22 ssh2",
+                           "192.0.2.1");
+  a.Attribute(none, tenants);
+  EXPECT_EQ(none.tenant, "");
+}
+
+TEST(AttributionTest, ARecordWithATenantIsLeftAlone) {
+  auto tenants = Tenants();
+  Attributor a;
+  Record r = Normalized(Format::kSyslog, kSshd, "10.1.0.7");
+  r.tenant = "given";
+  a.Attribute(r, tenants);
+  EXPECT_EQ(r.tenant, "given");
+}
+
+// The sender cache: the same sender in a new registry (a reload that moved its network to another
+// tenant) is looked up again; another sender in the same registry too.
+TEST(AttributionTest, TheSendersOwnerFollowsAReloadAndANewSender) {
+  auto before = Tenants();
+  auto after = Tenants(/*swap=*/true);
+  Attributor a;
+  Record r1 = Normalized(Format::kSyslog, kSshd, "10.1.0.7");
+  a.Attribute(r1, before);
+  EXPECT_EQ(r1.tenant, "tsu");
+  Record r2 = Normalized(Format::kSyslog, kSshd, "10.1.0.7");
+  a.Attribute(r2, after);
+  EXPECT_EQ(r2.tenant, "ise");
+  Record r3 = Normalized(Format::kSyslog, kSshd, "10.2.0.7");
+  a.Attribute(r3, after);
+  EXPECT_EQ(r3.tenant, "tsu");
+  Record r4 = Normalized(Format::kSyslog, kSshd, "192.0.2.1");  // unowned: falls back
+  a.Attribute(r4, after);
+  EXPECT_EQ(r4.tenant, "tsu");  // 10.2.3.4 belongs to tsu after the swap
+}
+
+}  // namespace
+}  // namespace seccloud::soc
