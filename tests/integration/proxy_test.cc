@@ -221,12 +221,12 @@ class ProxyTest : public integration::ProxyFixture {
     ProxyFixture::StartProxy(Config(proxy_extra));
   }
 
-  // Uploads held for the scan up to 100,000 bytes each, `hold_budget` for all at once; no scand
-  // runs (on_error allow: a held upload goes on as "error").
-  void StartProxyWithHoldBudget(uint64_t hold_budget) {
+  // Bodies held for the scan up to `max_size` bytes each, `hold_budget` for all at once; no
+  // scand runs (on_error allow: a held body goes on as "error").
+  void StartProxyWithHoldBudget(uint64_t hold_budget, uint64_t max_size = 100000) {
     ProxyFixture::StartProxy(Config(
-        "  scan: {max_size: 100000, hold_budget: " + std::to_string(hold_budget) +
-            ", on_error: allow}\n",
+        "  scan: {max_size: " + std::to_string(max_size) +
+            ", hold_budget: " + std::to_string(hold_budget) + ", on_error: allow}\n",
         "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
             "/etc/signatures/clamav}\n"));
   }
@@ -1871,7 +1871,8 @@ TEST_F(ProxyTest, UploadsHeldForTheScanStayWithinTheHoldBudget) {
     EXPECT_EQ(Int(e, "http.response.status_code"), 503);
     EXPECT_EQ(Str(e, "seccloud.scan.upload.result"), "refused");
     EXPECT_THAT(Str(e, "error.message"),
-                HasSubstr("other uploads being scanned hold 180000 of the 250000 bytes of "
+                HasSubstr("other uploads and responses being scanned hold 180000 of the 250000 "
+                          "bytes of "
                           "proxy.scan.hold_budget, and this one needs "));
     EXPECT_THAT(Str(e, "error.message"),
                 HasSubstr("; nothing of it was sent to www.origin.example"));
@@ -1941,6 +1942,80 @@ TEST_F(ProxyTest, AHoldBudgetOfMaxSizeStillStreamsALargerChunkedUpload) {
   EXPECT_EQ(r->body(), "150000") << "the origin got the whole body";
   EXPECT_EQ(Str(EventFor(Url("/upload?budget-larger")), "seccloud.scan.upload.result"), "skipped");
   EXPECT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_scan_held_bytes") == 0; }, 5s));
+}
+
+// Response bodies held for the scan (proxy17, issue 3) take their bytes from the same
+// proxy.scan.hold_budget as uploads, as they come. max_size and budget 150,000; nginx's
+// /slow/100k.bin sends 60,000 bytes of its response at once, then 64 a second, so each hold keeps
+// about 60,000 bytes for minutes: two responses are held, each of the next two passes the budget
+// at a read and gets 503 with Retry-After and nothing of the body, its event
+// seccloud.scan.result "refused", the counter; an upload that needs the budget is refused too
+// (one budget). The held clients vanish — a reset, then a plain close — and their bytes go back
+// within a read of the origin; the next response is held and delivered whole. On base17 the held
+// responses are not counted (the gauge stays 0) and the third is held too (no 503).
+TEST_F(ProxyTest, ResponsesHeldForTheScanStayWithinTheHoldBudget) {
+  constexpr uint64_t kBudget = 150000;
+  StartProxyWithHoldBudget(kBudget, kBudget);
+  constexpr double kHeldEach = 59000;  // at least each slow body's first bytes, header taken out
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.push_back(Raw());
+    ASSERT_TRUE(clients.back()->Send("GET " + Url("/slow/100k.bin?held-" + std::to_string(i)) +
+                                     " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n"));
+    ASSERT_TRUE(WaitFor([&] { return held() >= kHeldEach * (i + 1); }, 10s)) << held();
+  }
+  for (int i = 0; i < 2; ++i) {
+    const std::string url = Url("/slow/100k.bin?refused-" + std::to_string(i));
+    auto r = Exchange("GET " + url + " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n");
+    ASSERT_TRUE(r) << "no answer: the response was held past the budget";
+    EXPECT_EQ(r->result_int(), 503u) << r->body();
+    EXPECT_EQ((*r)[http::field::retry_after], "10");
+    EXPECT_FALSE(r->keep_alive());
+    EXPECT_THAT(r->body(), HasSubstr("the response cannot be held for the malware scan now"));
+    EXPECT_THAT(r->body(), HasSubstr("要求を処理できませんでした"));
+    json::object e = EventFor(url);
+    EXPECT_EQ(Int(e, "http.response.status_code"), 503);
+    EXPECT_EQ(Str(e, "seccloud.scan.result"), "refused");
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("other uploads and responses being scanned hold "));
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr(" of the 150000 bytes of proxy.scan.hold_budget, and this one needs "));
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr("; nothing of it was sent to the client"));
+    EXPECT_LE(held(), static_cast<double>(kBudget));
+  }
+  EXPECT_EQ(Metric("seccloud_proxy_response_holds_refused_total"), 2);
+  // One budget: an upload that would pass it is refused as well.
+  auto u = Exchange("POST " + Url("/upload?budget-response") +
+                    " HTTP/1.1\r\nHost: www.origin.example\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 100000\r\n\r\n" +
+                    std::string(100000, 'u'));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->result_int(), 503u) << u->body();
+  EXPECT_EQ(Metric("seccloud_proxy_upload_holds_refused_total"), 1);
+  for (auto& c : clients)
+    EXPECT_FALSE(c->ReadResponse(false, 200ms)) << "a held response reached its client";
+
+  // The held clients vanish mid-response: a reset, then a close. Each hold sees it at its next
+  // read of the origin (nginx sends a few bytes a second) and gives its bytes back.
+  clients[0]->Reset();
+  EXPECT_TRUE(WaitFor([&] { return held() < kHeldEach * 2; }, 10s)) << held();
+  clients[1].reset();
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 10s)) << held();
+  const json::object gone = EventFor(Url("/slow/100k.bin?held-0"));
+  EXPECT_THAT(Str(gone, "error.message"),
+              HasSubstr("the client closed the connection while the response was held for the "
+                        "malware scan"));
+  EXPECT_EQ(Int(gone, "http.response.status_code"), -1) << "no status: nothing reached it";
+
+  auto r = Exchange("GET " + Url("/100k.bin") + " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+  EXPECT_TRUE(r->body() == origin_->File("100k.bin")) << "the body is not the origin's";
+  EXPECT_EQ(Str(EventFor(Url("/100k.bin")), "seccloud.scan.result"), "error")
+      << "held for the scan (no scand runs here: on_error allow)";
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 5s)) << held();
+  ExpectStillServes();
 }
 
 // Reads from the blocking socket `fd` until EOF, a reset or `timeout`: what came, and how it
@@ -2324,6 +2399,15 @@ class InterceptedTerminal {
   ~InterceptedTerminal() {
     ssl_.reset();
     if (fd_ >= 0) close(fd_);
+  }
+  // Closes the TCP connection with an RST (SO_LINGER 0), no close_notify: a terminal gone.
+  void Reset() {
+    ssl_.reset();
+    if (fd_ < 0) return;
+    const linger l{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd_);
+    fd_ = -1;
   }
   bool Send(std::string_view bytes) {
     return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) ==
@@ -3393,6 +3477,51 @@ TEST_F(ProxyTest, UnderSeccloudRunAKilledProxyIsRestarted) {
   r = Curl({"-o", (dir_ / "after.bin").string(), Url("/100k.bin")});
   EXPECT_THAT(r.output, HasSubstr("status=200 size=102400")) << r.output;
   EXPECT_TRUE(ReadFile(dir_ / "after.bin") == origin_->File("100k.bin"));
+}
+
+// The hold budget on intercepted HTTPS (proxy17, issue 3): max_size and budget 150,000, nginx's
+// TLS /slow/100k.bin held by two terminals inside their tunnels (about 60,000 bytes each for
+// minutes); a third gets the 503 page inside its tunnel, "refused" in its event; the two
+// terminals reset their connections and the budget goes back to 0. On base17 the held responses
+// are not counted and the third is held too.
+TEST_F(ProxySlowInterceptedPeerTest, InterceptedResponsesHeldForTheScanStayWithinTheHoldBudget) {
+  ProxyFixture::StartProxy(RenderConfig({
+      .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+      .hosts = {{kOriginName, ""}, {kTlsOrigin, ""}},
+      .proxy = "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
+               "  scan: {max_size: 150000, hold_budget: 150000, on_error: allow}\n",
+      .rest = "scan:\n  socket: scand.sock\n  clamav: {database: " +
+              std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n",
+  }));
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  std::vector<std::unique_ptr<InterceptedTerminal>> terminals;
+  for (int i = 0; i < 2; ++i) {
+    terminals.push_back(std::make_unique<InterceptedTerminal>());
+    InterceptedTerminal& t = *terminals.back();
+    ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+    ASSERT_TRUE(t.Send("GET /slow/100k.bin?held-" + std::to_string(i) +
+                       " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    ASSERT_TRUE(WaitFor([&] { return held() >= 59000.0 * (i + 1); }, 10s)) << held();
+  }
+  {
+    InterceptedTerminal t;
+    ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+    ASSERT_TRUE(t.Send("GET /slow/100k.bin?refused HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    const auto r = WholeResponse(t.ReadUntil(""));
+    ASSERT_TRUE(r) << "no whole answer inside the tunnel";
+    EXPECT_EQ(r->result_int(), 503u) << r->body();
+    EXPECT_EQ((*r)[http::field::retry_after], "10");
+    EXPECT_THAT(r->body(), HasSubstr("the response cannot be held for the malware scan now"));
+  }
+  const json::object e = EventFor("https://" + authority + "/slow/100k.bin?refused");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 503);
+  EXPECT_EQ(Str(e, "seccloud.scan.result"), "refused");
+  EXPECT_EQ(Str(e, "seccloud.tls.mode"), "intercepted");
+  EXPECT_EQ(Metric("seccloud_proxy_response_holds_refused_total"), 1);
+  EXPECT_LE(held(), 150000.0);
+  for (auto& t : terminals) t->Reset();
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 10s)) << held();
 }
 
 }  // namespace
