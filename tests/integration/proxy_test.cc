@@ -1793,6 +1793,57 @@ TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
   ExpectStillServes();
 }
 
+// The socket's look alone decides the linger (proxy17, issue 3): the request was read whole and
+// nothing of the client's is buffered in the proxy, but while the proxy waited for the origin
+// the client sent more — a pipelined second request and garbage — which wait unread in the
+// socket. The page (502: the origin answers garbage) must reach the client whole and end with
+// the proxy's FIN: MayStillSend sees the bytes with its MSG_PEEK and the close lingers. Without
+// that look (a mutant returning false for a request read whole and an empty buffer) the proxy
+// closed with those bytes unread: the kernel's RST threw away what of the page the client (a
+// receive buffer of one byte) had not taken.
+TEST_F(ProxyBigHeaderTest, BytesWaitingOnlyInTheSocketMakeTheCloseLinger) {
+  StartProxy();
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    std::this_thread::sleep_for(600ms);  // the client sends its second request meanwhile
+    SendAll(fd, "this is not HTTP\r\n\r\n");
+  }));
+  const int fd = SlowPeerSocket(kTinyReceiveBuffer);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  sockaddr_in proxy{};
+  proxy.sin_family = AF_INET;
+  proxy.sin_port = htons(kProxyPort);
+  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
+  const timeval timeout{15, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (!BindTo(fd, "127.10.0.5", 0) ||
+      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
+    const int err = errno;
+    close(fd);
+    FAIL() << "connect: " << strerror(err);
+  }
+  SendAll(fd, "GET " + SlowPeerUrl("/first") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n");
+  std::this_thread::sleep_for(200ms);  // the proxy has read the request and waits for the origin
+  SendAll(fd, "GET " + SlowPeerUrl("/second") + " HTTP/1.1\r\n" + SlowPeerHost() +
+                  "\r\n\x01\x02 garbage after the requests");
+  std::this_thread::sleep_for(1500ms);  // the page waits in the proxy's send buffer meanwhile
+  std::string got;
+  char buf[16384];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  const int err = n < 0 ? errno : 0;
+  close(fd);
+  origin_thread_.join();
+  EXPECT_THAT(origin_read_, HasSubstr("GET /first HTTP/1.1"));
+  EXPECT_THAT(origin_read_, ::testing::Not(HasSubstr("/second")));
+  const auto r = WholeResponse(got);
+  ASSERT_TRUE(r) << "read " << got.size() << " bytes, then " << (err ? strerror(err) : "EOF");
+  EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_EQ(err, 0) << "the page ends with the proxy's FIN, not a reset: " << strerror(err);
+  ExpectStillServes();
+}
+
 // Sends `piece` every `pause` (none: as fast as it goes) until a send fails or 30 s passed: whether
 // the connection was cut, the bytes sent before, and how long it took.
 struct EndlessSend {
