@@ -3575,5 +3575,118 @@ TEST_F(ProxySlowInterceptedPeerTest, InterceptedResponsesHeldForTheScanStayWithi
   EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 10s)) << held();
 }
 
+// The early CONNECT event on the paths AnInterceptedConnectsEventIsWrittenBeforeItsPagesLinger
+// does not take (proxy17, issue 3): a CONNECT blocked with 403 to the CONNECT itself (a
+// blacklisted no-decrypt domain: no tunnel to show a page in), and a certificate-error page
+// inside an intercepted tunnel (an origin whose certificate expired). In both the terminal goes
+// on sending after its request, so the close lingers; the proxy is killed (SIGKILL) during the
+// linger, and the CONNECT's event must already be in the spool.
+class ProxyConnectEventTest : public ProxySlowInterceptedPeerTest {
+ protected:
+  static constexpr uint16_t kExpiredPort = 8444;
+  static constexpr const char* kExpiredOrigin = "expired.seccloud.test";
+
+  void SetUp() override {
+    integration::ProxyFixture::SetUp();
+    ASSERT_NO_FATAL_FAILURE(MakeTestPki());
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(
+        kOriginPort, {{kExpiredPort, dir_ / "pki" / "expired.pem", dir_ / "pki" / "expired.key"}}));
+    std::ofstream(ConfigPath()) << EventConfig();
+    ASSERT_NO_FATAL_FAILURE(InitCa());
+  }
+
+  std::string EventConfig() const {
+    return RenderConfig({
+        .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+        .hosts = {{kOriginName, ""}, {kExpiredOrigin, ""}, {"listed.example", ""}},
+        .proxy = "  tls:\n    intercept: true\n    ca_dir: ca\n"
+                 "    no_decrypt_domains: [listed.example]\n"
+                 "    extra_trust: [pki/bundle.pem]\n",
+        .rest = "policy:\n  common:\n"
+                "    blacklist: [{name: common-deny, entries: [listed.example]}]\n",
+    });
+  }
+
+  // Kills the proxy (SIGKILL), as a crash or an OOM kill would.
+  void KillProxy() {
+    kill(proxy_pid_, SIGKILL);
+    int status = 0;
+    waitpid(proxy_pid_, &status, 0);
+    proxy_pid_ = 0;
+  }
+
+  // The CONNECT events for `host`.
+  std::vector<json::object> ConnectEvents(const std::string& host) {
+    std::vector<json::object> out;
+    for (const json::object& e : Events())
+      if (Str(e, "http.request.method") == "CONNECT" && Str(e, "url.domain") == host)
+        out.push_back(e);
+    return out;
+  }
+};
+
+TEST_F(ProxyConnectEventTest, ABlockedConnectsEventIsWrittenBeforeIts403Lingers) {
+  ProxyFixture::StartProxy(EventConfig());
+  auto c = std::make_unique<RawClient>("127.10.0.5", ip_, kProxyPort);
+  ASSERT_TRUE(c->ok()) << c->error();
+  // A browser sends its ClientHello right after the CONNECT; here bytes standing for it, and
+  // more while the page is read.
+  ASSERT_TRUE(c->Send("CONNECT listed.example:8443 HTTP/1.1\r\nHost: listed.example:8443\r\n\r\n" +
+                      std::string(512, 'h')));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 403u) << r->body();
+  const std::string piece(1024, 'b');
+  for (int i = 0; i < 20; ++i) {
+    if (!c->Send(piece)) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  // The terminal may still send (bytes came after the CONNECT): the close lingers.
+  const bool lingering = Metric("seccloud_proxy_connections_active") == 1;
+  KillProxy();
+  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
+  const auto events = ConnectEvents("listed.example");
+  ASSERT_EQ(events.size(), 1u) << DescribeEvents();
+  EXPECT_EQ(Int(events[0], "http.response.status_code"), 403);
+  EXPECT_EQ(Str(events[0], "seccloud.verdict.action"), "block");
+  EXPECT_EQ(Str(events[0], "rule.id"), "common-deny:listed.example");
+}
+
+TEST_F(ProxyConnectEventTest, ACertificateErrorPagesConnectEventIsWrittenBeforeItLingers) {
+  ProxyFixture::StartProxy(EventConfig());
+  const std::string authority = std::string(kExpiredOrigin) + ":" + std::to_string(kExpiredPort);
+  std::string page;
+  bool lingering = false;
+  std::string read_error;
+  const std::string rest = InterceptedExchangeThen(
+      authority,
+      "POST /upload?cert-error HTTP/1.1\r\nHost: " + authority +
+          "\r\nContent-Length: 1000000\r\n\r\n",
+      64 * 1024,
+      [&](SSL* ssl, int fd) {
+        page = ReadUntilCloseNotify(ssl);
+        const std::string piece(1024, 'b');  // the body goes on: the proxy lingers
+        for (int i = 0; i < 50; ++i) {
+          if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
+          std::this_thread::sleep_for(20ms);
+        }
+        lingering = Metric("seccloud_proxy_connections_active") == 1;
+        KillProxy();
+      },
+      &read_error);
+  ASSERT_FALSE(rest.starts_with("error: ")) << rest;
+  const auto r = WholeResponse(page);
+  ASSERT_TRUE(r) << page;
+  EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_THAT(r->body(), HasSubstr("tls: expired"));
+  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
+  const auto events = ConnectEvents(kExpiredOrigin);
+  ASSERT_EQ(events.size(), 1u) << DescribeEvents();
+  EXPECT_EQ(Str(events[0], "seccloud.tls.mode"), "intercepted");
+  EXPECT_EQ(Str(events[0], "seccloud.tls.upstream_problem"), "expired");
+  EXPECT_EQ(EventsFor("https://" + authority + "/upload?cert-error").size(), 1u)
+      << DescribeEvents();
+}
+
 }  // namespace
 }  // namespace seccloud
