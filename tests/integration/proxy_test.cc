@@ -513,6 +513,33 @@ bool BindTo(int fd, const std::string& ip, uint16_t port) {
          bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
 }
 
+// A terminal (127.10.0.5) connected to the proxy at `proxy_ip` through a SlowPeerSocket of
+// `receive_buffer` bytes (what the proxy sends waits in its own send buffer until it is read),
+// reads waiting at most `read_timeout` (none: 0); -1 with *error ("socket: …", "connect: …").
+int ConnectSlowPeer(const std::string& proxy_ip, int receive_buffer,
+                    std::chrono::seconds read_timeout, std::string* error) {
+  const int fd = SlowPeerSocket(receive_buffer);
+  if (fd < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  sockaddr_in proxy{};
+  proxy.sin_family = AF_INET;
+  proxy.sin_port = htons(kProxyPort);
+  inet_pton(AF_INET, proxy_ip.c_str(), &proxy.sin_addr);
+  if (read_timeout.count() > 0) {
+    const timeval timeout{static_cast<time_t>(read_timeout.count()), 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  if (!BindTo(fd, "127.10.0.5", 0) ||
+      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
+    *error = std::string("connect: ") + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // Reads from `fd` until the bytes read hold a blank line (the end of a header), then for as long
 // as more bytes keep coming within 300 ms (a header sent twice would bring more); at most 4 MiB
 // and 15 s. The bytes, or an error text starting with "error: ".
@@ -652,18 +679,9 @@ TEST_F(ProxyBigHeaderTest, AResponseHeaderTheClientReadsLateGoesOutOnce) {
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n" + big_fields_ + "\r\n";
     SendAll(fd, res);
   }));
-  const int fd = SlowPeerSocket(kSmallReceiveBuffer);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  sockaddr_in proxy{};
-  proxy.sin_family = AF_INET;
-  proxy.sin_port = htons(kProxyPort);
-  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-  if (!BindTo(fd, "127.10.0.5", 0) ||
-      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-    const int err = errno;
-    close(fd);
-    FAIL() << "connect: " << strerror(err);
-  }
+  std::string error;
+  const int fd = ConnectSlowPeer(ip_, kSmallReceiveBuffer, 0s, &error);
+  ASSERT_GE(fd, 0) << error;
   const std::string req =
       "HEAD " + SlowPeerUrl("/big-response") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n";
   const bool sent =
@@ -1756,20 +1774,9 @@ TEST_F(ProxyTest, AScannedUploadDrippingAByteAtATimeIsRefusedAtItsHoldDeadline) 
 // client read a piece of it, then a reset.
 TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
   StartProxy();
-  const int fd = SlowPeerSocket(kTinyReceiveBuffer);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  sockaddr_in proxy{};
-  proxy.sin_family = AF_INET;
-  proxy.sin_port = htons(kProxyPort);
-  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-  const timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (!BindTo(fd, "127.10.0.5", 0) ||
-      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-    const int err = errno;
-    close(fd);
-    FAIL() << "connect: " << strerror(err);
-  }
+  std::string error;
+  const int fd = ConnectSlowPeer(ip_, kTinyReceiveBuffer, 15s, &error);
+  ASSERT_GE(fd, 0) << error;
   const std::string url = Url("/upload?still-sending");
   SendAll(fd, "POST " + url + " HTTP/1.1\r\nHost: www.origin.example\r\nNo Colon Here\r\n" +
                   "Content-Length: 1000000\r\n\r\n");
@@ -1793,6 +1800,8 @@ TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
   ExpectStillServes();
 }
 
+std::pair<std::string, std::string> ReadToEnd(int fd, std::chrono::seconds timeout);
+
 // The socket's look alone decides the linger (proxy17, issue 3): the request was read whole and
 // nothing of the client's is buffered in the proxy, but while the proxy waited for the origin
 // the client sent more — a pipelined second request and garbage — which wait unread in the
@@ -1808,39 +1817,24 @@ TEST_F(ProxyBigHeaderTest, BytesWaitingOnlyInTheSocketMakeTheCloseLinger) {
     std::this_thread::sleep_for(600ms);  // the client sends its second request meanwhile
     SendAll(fd, "this is not HTTP\r\n\r\n");
   }));
-  const int fd = SlowPeerSocket(kTinyReceiveBuffer);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  sockaddr_in proxy{};
-  proxy.sin_family = AF_INET;
-  proxy.sin_port = htons(kProxyPort);
-  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-  const timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (!BindTo(fd, "127.10.0.5", 0) ||
-      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-    const int err = errno;
-    close(fd);
-    FAIL() << "connect: " << strerror(err);
-  }
+  std::string error;
+  const int fd = ConnectSlowPeer(ip_, kTinyReceiveBuffer, 15s, &error);
+  ASSERT_GE(fd, 0) << error;
   SendAll(fd, "GET " + SlowPeerUrl("/first") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n");
   std::this_thread::sleep_for(200ms);  // the proxy has read the request and waits for the origin
   SendAll(fd, "GET " + SlowPeerUrl("/second") + " HTTP/1.1\r\n" + SlowPeerHost() +
                   "\r\n\x01\x02 garbage after the requests");
   std::this_thread::sleep_for(1500ms);  // the page waits in the proxy's send buffer meanwhile
-  std::string got;
-  char buf[16384];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
-  const int err = n < 0 ? errno : 0;
+  const auto [got, end] = ReadToEnd(fd, 15s);
   close(fd);
   origin_thread_.join();
   EXPECT_THAT(origin_read_, HasSubstr("GET /first HTTP/1.1"));
   EXPECT_THAT(origin_read_, ::testing::Not(HasSubstr("/second")));
   const auto r = WholeResponse(got);
-  ASSERT_TRUE(r) << "read " << got.size() << " bytes, then " << (err ? strerror(err) : "EOF");
+  ASSERT_TRUE(r) << "read " << got.size() << " bytes, then " << end;
   EXPECT_EQ(r->result_int(), 502u);
   EXPECT_FALSE(r->keep_alive());
-  EXPECT_EQ(err, 0) << "the page ends with the proxy's FIN, not a reset: " << strerror(err);
+  EXPECT_EQ(end, "EOF") << "the page ends with the proxy's FIN, not a reset";
   ExpectStillServes();
 }
 
@@ -2206,6 +2200,20 @@ std::string ReadConnectAnswer(int fd) {
   return got;
 }
 
+// Reads the decrypted stream until the peer's close_notify (or an error): the page.
+std::string ReadUntilCloseNotify(SSL* ssl) {
+  std::string got;
+  char buf[16384];
+  while (true) {
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) {
+      ERR_clear_error();
+      return got;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+}
+
 // The intercepted leg writes what the kernel takes at once (TlsStream::write_some_now) and
 // awaits only the rest. A terminal with a 4 KiB receive buffer and a 1000-byte MSS that reads
 // late leaves most of a 1 MiB body pending: it must arrive whole, byte-exact and once.
@@ -2217,11 +2225,19 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   void SetUp() override {
     integration::ProxyFixture::SetUp();  // not ProxyTest's: this origin serves TLS too
     ASSERT_NO_FATAL_FAILURE(MakeTestPki());
-    ASSERT_NO_FATAL_FAILURE(StartOrigin(
-        kOriginPort, {{kHttpsPort, dir_ / "pki" / "good.pem", dir_ / "pki" / "good.key"}}));
-    std::ofstream(ConfigPath()) << InterceptConfig();
+    std::vector<integration::NginxTlsServer> tls;
+    for (const auto& [port, name] : TlsServers())
+      tls.push_back({port, dir_ / "pki" / (name + ".pem"), dir_ / "pki" / (name + ".key")});
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(kOriginPort, std::move(tls)));
+    std::ofstream(ConfigPath()) << SetUpConfig();
     ASSERT_NO_FATAL_FAILURE(InitCa());
   }
+  // The origin's TLS servers: each port with the test PKI's certificate of that name.
+  virtual std::vector<std::pair<uint16_t, std::string>> TlsServers() const {
+    return {{kHttpsPort, "good"}};
+  }
+  // The configuration SetUp writes (InitCa reads it).
+  virtual std::string SetUpConfig() const { return InterceptConfig(); }
 
   std::string InterceptConfig() const {
     return RenderConfig({
@@ -2241,20 +2257,9 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   std::string SlowInterceptedExchange(const std::string& authority, const std::string& request,
                                       size_t limit,
                                       std::chrono::milliseconds* header_after = nullptr) {
-    const int fd = SlowPeerSocket(kSmallReceiveBuffer);
-    if (fd < 0) return std::string("error: socket: ") + strerror(errno);
-    sockaddr_in proxy{};
-    proxy.sin_family = AF_INET;
-    proxy.sin_port = htons(kProxyPort);
-    inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-    const timeval timeout{20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (!BindTo(fd, "127.10.0.5", 0) ||
-        connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-      const int err = errno;
-      close(fd);
-      return std::string("error: connect: ") + strerror(err);
-    }
+    std::string error;
+    const int fd = ConnectSlowPeer(ip_, kSmallReceiveBuffer, 20s, &error);
+    if (fd < 0) return "error: " + error;
     SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
     const std::string answer = ReadConnectAnswer(fd);
     if (!answer.starts_with("HTTP/1.1 200")) {
@@ -2314,20 +2319,9 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
                                       int receive_buffer,
                                       const std::function<void(SSL*, int)>& then,
                                       std::string* read_error) {
-    const int fd = SlowPeerSocket(receive_buffer);
-    if (fd < 0) return std::string("error: socket: ") + strerror(errno);
-    sockaddr_in proxy{};
-    proxy.sin_family = AF_INET;
-    proxy.sin_port = htons(kProxyPort);
-    inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-    const timeval timeout{20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (!BindTo(fd, "127.10.0.5", 0) ||
-        connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-      const int err = errno;
-      close(fd);
-      return std::string("error: connect: ") + strerror(err);
-    }
+    std::string error;
+    const int fd = ConnectSlowPeer(ip_, receive_buffer, 20s, &error);
+    if (fd < 0) return "error: " + error;
     SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
     const std::string answer = ReadConnectAnswer(fd);
     if (!answer.starts_with("HTTP/1.1 200")) {
@@ -2377,6 +2371,45 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
     ssl.reset();
     close(fd);
     return got;
+  }
+
+  // Kills the proxy (SIGKILL), as a crash or an OOM kill would.
+  void KillProxy() {
+    kill(proxy_pid_, SIGKILL);
+    int status = 0;
+    waitpid(proxy_pid_, &status, 0);
+    proxy_pid_ = 0;
+  }
+
+  // What a terminal saw of a page inside a tunnel and whether the proxy was lingering after it.
+  struct LingeredPage {
+    std::string rest;  // InterceptedExchangeThen's answer: starts with "error: " when it failed
+    std::string page;  // up to the proxy's close_notify
+    bool lingering = false;
+  };
+  // A terminal inside a tunnel to `authority` posts to `path` declaring a body of 1,000,000
+  // bytes it does not send first, reads the page up to the close_notify, then sends 50 KiB of the
+  // body over about a second (the terminal may still be sending: the close lingers) and the proxy
+  // is killed (KillProxy) during the linger.
+  LingeredPage PageThenKillDuringLinger(const std::string& authority, const std::string& path) {
+    LingeredPage out;
+    std::string read_error;
+    out.rest = InterceptedExchangeThen(
+        authority,
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority + "\r\nContent-Length: 1000000\r\n\r\n",
+        64 * 1024,
+        [&](SSL* ssl, int fd) {
+          out.page = ReadUntilCloseNotify(ssl);
+          const std::string piece(1024, 'b');  // the body goes on: the proxy lingers
+          for (int i = 0; i < 50; ++i) {
+            if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
+            std::this_thread::sleep_for(20ms);
+          }
+          out.lingering = Metric("seccloud_proxy_connections_active") == 1;
+          KillProxy();
+        },
+        &read_error);
+    return out;
   }
 
   // The test's own TLS origin for kTlsOrigin on origin_ip_:kSlowPeerPort (the test PKI's "good"
@@ -2884,20 +2917,6 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedPendingPageReachesATerminalTha
   }
 }
 
-// Reads the decrypted stream until the peer's close_notify (or an error): the page.
-std::string ReadUntilCloseNotify(SSL* ssl) {
-  std::string got;
-  char buf[16384];
-  while (true) {
-    const int n = SSL_read(ssl, buf, sizeof buf);
-    if (n <= 0) {
-      ERR_clear_error();
-      return got;
-    }
-    got.append(buf, static_cast<size_t>(n));
-  }
-}
-
 // The intercepted form of ProxyTest.APageAfterAWholeRequestClosesAtOnce: a page inside the tunnel
 // (502: nothing listens on the origin's port) answering a GET read whole is followed by the
 // close_notify and the TCP close at once: with the terminal's socket still open, the proxy holds
@@ -2936,34 +2955,12 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedPageAfterAWholeRequestClosesAt
 TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedConnectsEventIsWrittenBeforeItsPagesLinger) {
   ProxyFixture::StartProxy(InterceptConfig());
   const std::string authority = std::string(kTlsOrigin) + ":8449";
-  std::string page;
-  bool lingering = false;
-  std::string read_error;
-  const std::string rest = InterceptedExchangeThen(
-      authority,
-      "POST /upload?connect-event HTTP/1.1\r\nHost: " + authority +
-          "\r\nContent-Length: 1000000\r\n\r\n",
-      64 * 1024,
-      [&](SSL* ssl, int fd) {
-        page = ReadUntilCloseNotify(ssl);
-        const std::string piece(1024, 'b');  // the body goes on: the proxy lingers
-        for (int i = 0; i < 50; ++i) {
-          if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
-          std::this_thread::sleep_for(20ms);
-        }
-        // The terminal may still send (its body was not read): the close lingers.
-        lingering = Metric("seccloud_proxy_connections_active") == 1;
-        kill(proxy_pid_, SIGKILL);
-        int status = 0;
-        waitpid(proxy_pid_, &status, 0);
-        proxy_pid_ = 0;
-      },
-      &read_error);
-  ASSERT_FALSE(rest.starts_with("error: ")) << rest;
-  const auto r = WholeResponse(page);
-  ASSERT_TRUE(r) << page;
+  const LingeredPage t = PageThenKillDuringLinger(authority, "/upload?connect-event");
+  ASSERT_FALSE(t.rest.starts_with("error: ")) << t.rest;
+  const auto r = WholeResponse(t.page);
+  ASSERT_TRUE(r) << t.page;
   EXPECT_EQ(r->result_int(), 502u);
-  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
+  EXPECT_TRUE(t.lingering) << "the proxy had closed before it was killed: nothing was tested";
   int connects = 0;
   for (const json::object& e : Events()) {
     if (Str(e, "http.request.method") != "CONNECT" || Str(e, "url.domain") != kTlsOrigin) continue;
@@ -3586,14 +3583,10 @@ class ProxyConnectEventTest : public ProxySlowInterceptedPeerTest {
   static constexpr uint16_t kExpiredPort = 8444;
   static constexpr const char* kExpiredOrigin = "expired.seccloud.test";
 
-  void SetUp() override {
-    integration::ProxyFixture::SetUp();
-    ASSERT_NO_FATAL_FAILURE(MakeTestPki());
-    ASSERT_NO_FATAL_FAILURE(StartOrigin(
-        kOriginPort, {{kExpiredPort, dir_ / "pki" / "expired.pem", dir_ / "pki" / "expired.key"}}));
-    std::ofstream(ConfigPath()) << EventConfig();
-    ASSERT_NO_FATAL_FAILURE(InitCa());
+  std::vector<std::pair<uint16_t, std::string>> TlsServers() const override {
+    return {{kExpiredPort, "expired"}};
   }
+  std::string SetUpConfig() const override { return EventConfig(); }
 
   std::string EventConfig() const {
     return RenderConfig({
@@ -3605,14 +3598,6 @@ class ProxyConnectEventTest : public ProxySlowInterceptedPeerTest {
         .rest = "policy:\n  common:\n"
                 "    blacklist: [{name: common-deny, entries: [listed.example]}]\n",
     });
-  }
-
-  // Kills the proxy (SIGKILL), as a crash or an OOM kill would.
-  void KillProxy() {
-    kill(proxy_pid_, SIGKILL);
-    int status = 0;
-    waitpid(proxy_pid_, &status, 0);
-    proxy_pid_ = 0;
   }
 
   // The CONNECT events for `host`.
@@ -3655,31 +3640,13 @@ TEST_F(ProxyConnectEventTest, ABlockedConnectsEventIsWrittenBeforeIts403Lingers)
 TEST_F(ProxyConnectEventTest, ACertificateErrorPagesConnectEventIsWrittenBeforeItLingers) {
   ProxyFixture::StartProxy(EventConfig());
   const std::string authority = std::string(kExpiredOrigin) + ":" + std::to_string(kExpiredPort);
-  std::string page;
-  bool lingering = false;
-  std::string read_error;
-  const std::string rest = InterceptedExchangeThen(
-      authority,
-      "POST /upload?cert-error HTTP/1.1\r\nHost: " + authority +
-          "\r\nContent-Length: 1000000\r\n\r\n",
-      64 * 1024,
-      [&](SSL* ssl, int fd) {
-        page = ReadUntilCloseNotify(ssl);
-        const std::string piece(1024, 'b');  // the body goes on: the proxy lingers
-        for (int i = 0; i < 50; ++i) {
-          if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
-          std::this_thread::sleep_for(20ms);
-        }
-        lingering = Metric("seccloud_proxy_connections_active") == 1;
-        KillProxy();
-      },
-      &read_error);
-  ASSERT_FALSE(rest.starts_with("error: ")) << rest;
-  const auto r = WholeResponse(page);
-  ASSERT_TRUE(r) << page;
+  const LingeredPage t = PageThenKillDuringLinger(authority, "/upload?cert-error");
+  ASSERT_FALSE(t.rest.starts_with("error: ")) << t.rest;
+  const auto r = WholeResponse(t.page);
+  ASSERT_TRUE(r) << t.page;
   EXPECT_EQ(r->result_int(), 502u);
   EXPECT_THAT(r->body(), HasSubstr("tls: expired"));
-  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
+  EXPECT_TRUE(t.lingering) << "the proxy had closed before it was killed: nothing was tested";
   const auto events = ConnectEvents(kExpiredOrigin);
   ASSERT_EQ(events.size(), 1u) << DescribeEvents();
   EXPECT_EQ(Str(events[0], "seccloud.tls.mode"), "intercepted");
