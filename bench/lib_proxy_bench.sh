@@ -152,11 +152,15 @@ EOF
   pb_wait_port "${ORIGIN%:*}" "${ORIGIN#*:}"
 }
 
-# pb_start_seccloud BINARY: seccloud's proxy on $SECCLOUD_IP:$PORT with WORKERS workers, plain
-# HTTP, the filter data's policy (unless FILTER is none), in $tmp/seccloud. The client connects
-# from 127.0.0.1: a bench tenant owns it (a real deployment has one per municipality). Sets
-# seccloud_pid and waits for the port.
+# pb_start_seccloud BINARY [PROXY-LINES]: seccloud's proxy on $SECCLOUD_IP:$PORT with WORKERS
+# workers, plain HTTP, the filter data's policy (unless FILTER is none), in $tmp/seccloud.
+# PROXY-LINES (indented "  key: value" lines, newline-separated) go under `proxy:`, e.g. `hosts:`
+# and `tls:`; when they name `ca_dir: ca` the interception CA is made first (`seccloud ca init`)
+# unless $tmp/seccloud/ca holds one already. The client connects from 127.0.0.1: a bench tenant
+# owns it (a real deployment has one per municipality). Sets seccloud_pid and waits for the port.
+# Its output is appended to $tmp/seccloud/out (a script may start it more than once).
 pb_start_seccloud() {
+  local binary=$1 proxy_lines=${2:-}
   mkdir -p "$tmp/seccloud"
   cat >"$tmp/seccloud/seccloud.yaml" <<EOF
 node: {name: bench, state_dir: state}
@@ -169,8 +173,12 @@ proxy:
   workers: $WORKERS
   system_resolver: false
 EOF
+  if [ -n "$proxy_lines" ]; then printf '%s\n' "$proxy_lines" >>"$tmp/seccloud/seccloud.yaml"; fi
   if [ "$FILTER" != none ]; then cat "$tmp/filter/seccloud-policy.yaml" >>"$tmp/seccloud/seccloud.yaml"; fi
-  "$1" proxy --config "$tmp/seccloud/seccloud.yaml" 2>"$tmp/seccloud/out" &
+  if grep -q '^ *ca_dir: ca$' <<<"$proxy_lines" && [ ! -f "$tmp/seccloud/ca/ca.pem" ]; then
+    "$binary" ca init --config "$tmp/seccloud/seccloud.yaml" >/dev/null
+  fi
+  "$binary" proxy --config "$tmp/seccloud/seccloud.yaml" 2>>"$tmp/seccloud/out" &
   seccloud_pid=$!
   pb_track $seccloud_pid
   disown

@@ -149,31 +149,11 @@ pb_wait_port $ORIGIN_IP $ORIGIN_PORT
 # ---- seccloud -----------------------------------------------------------------------------
 mkdir -p "$tmp/seccloud"
 start_seccloud() {  # intercept: true|false
-  cat >"$tmp/seccloud/seccloud.yaml" <<EOF
-node: {name: bench, state_dir: state}
-events: {spool_dir: spool}
-supervisor: {admin: $SECCLOUD_IP:19000}
-tenants:
-  - {id: bench, name: bench, networks: [127.0.0.0/24]}
-proxy:
-  listen: [$SECCLOUD_IP:$PORT]
-  workers: $WORKERS
-  system_resolver: false
-  hosts: {$NAME: [$ORIGIN_IP]}
+  pb_start_seccloud "$BINARY" "  hosts: {$NAME: [$ORIGIN_IP]}
   tls:
     intercept: $1
     ca_dir: ca
-    extra_trust: [$tmp/pki/root.pem]
-EOF
-  if [ "$FILTER" != none ]; then cat "$tmp/filter/seccloud-policy.yaml" >>"$tmp/seccloud/seccloud.yaml"; fi
-  if [ ! -f "$tmp/seccloud/ca/ca.pem" ]; then
-    "$BINARY" ca init --config "$tmp/seccloud/seccloud.yaml" >/dev/null
-  fi
-  "$BINARY" proxy --config "$tmp/seccloud/seccloud.yaml" 2>>"$tmp/seccloud/out" &
-  seccloud_pid=$!
-  pb_track $seccloud_pid
-  disown
-  pb_wait_port $SECCLOUD_IP $PORT 600
+    extra_trust: [$tmp/pki/root.pem]"
 }
 
 # ---- squid --------------------------------------------------------------------------------

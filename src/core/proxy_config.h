@@ -42,9 +42,9 @@ struct ProxyScanConfig {
   std::vector<std::string> bypass_domains;        // domains and their subdomains
   bool block_on_error = true;  // scand unreachable or a scan error: block (fail closed) or pass
   std::chrono::milliseconds timeout{30'000};
-  // The bytes all uploads held for the scan may take at once, across the process's workers
-  // (HoldUpload). An upload that would pass it is refused with 503 and Retry-After, never
-  // streamed unscanned. At least max_size (checked by the parser).
+  // The bytes all bodies held for the scan — uploads (HoldUpload) and responses (ScanAndRelay) —
+  // may take at once, across the process's workers. A body that would pass it is refused with
+  // 503 and Retry-After, never passed on unscanned. At least max_size (checked by the parser).
   uint64_t hold_budget = 256ull << 20;
 };
 

@@ -299,6 +299,9 @@ struct ProxyMetrics {
                                      "Uploads (request bodies) withheld by the malware scan")),
         holds_refused(m.GetCounter("seccloud_proxy_upload_holds_refused_total",
                                    "Uploads refused with 503: proxy.scan.hold_budget was taken")),
+        response_holds_refused(
+            m.GetCounter("seccloud_proxy_response_holds_refused_total",
+                         "Responses refused with 503: proxy.scan.hold_budget was taken")),
         tls_resumed(m.GetCounter("seccloud_proxy_tls_origin_handshakes_total",
                                  "TLS handshakes with origins (intercepted tunnels)",
                                  "session=\"resumed\"")),
@@ -318,6 +321,7 @@ struct ProxyMetrics {
   Counter& malware;
   Counter& malware_uploads;
   Counter& holds_refused;
+  Counter& response_holds_refused;
   // Session resumption with origins: hits (resumed) and misses (a full handshake).
   Counter& tls_resumed;
   Counter& tls_full;
@@ -327,10 +331,11 @@ struct ProxyMetrics {
 // A HoldBudget::Take limit for bytes that are held whatever the budget says.
 constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
 
-// The bytes of all uploads held for the scan at once, against proxy.scan.hold_budget. One for
-// the process, not one per worker: the memory is the process's, and SO_REUSEPORT spreads
-// connections over the workers by a hash, so a worker's share could refuse an upload while the
-// others hold nothing. It is touched once per read of a held upload. Safe for concurrent use.
+// The bytes of all bodies held for the scan at once — uploads and responses — against
+// proxy.scan.hold_budget. One for the process, not one per worker: the memory is the process's,
+// and SO_REUSEPORT spreads connections over the workers by a hash, so a worker's share could
+// refuse a hold while the others hold nothing. It is touched once per read of a held body. Safe
+// for concurrent use.
 class HoldBudget {
  public:
   // Takes `n` bytes when the bytes held stay within `limit`; false (nothing taken) otherwise.
@@ -346,6 +351,53 @@ class HoldBudget {
 
  private:
   std::atomic<uint64_t> held_{0};
+};
+
+// The bytes one held body (an upload or a response) has of the HoldBudget. They go back when it
+// is destroyed — whatever ended the hold: released, blocked, a side gone, a deadline, the proxy
+// stopping — or at Give.
+struct HoldShare {
+  HoldShare() = default;
+  HoldShare(const HoldShare&) = delete;
+  HoldShare& operator=(const HoldShare&) = delete;
+  ~HoldShare() { Give(); }
+
+  // Takes `n` more bytes of the budget for this hold; false when the budget has not got them.
+  bool Take(HoldBudget& from, uint64_t n, uint64_t limit) {
+    if (!from.Take(n, limit)) {
+      over_budget = true;
+      wanted = taken + n;
+      return false;
+    }
+    budget = &from;
+    taken += n;
+    return true;
+  }
+  // The hold has `after` bytes now. Only those up to `max_size` must fit in `limit`: the read
+  // that passes max_size ends the hold (the body is too large to scan and streams), and what it
+  // brought beyond — less than one chunk — is taken without the check, or a budget of max_size
+  // would refuse every chunked body larger than max_size instead of streaming it. False (and
+  // over_budget) when the bytes up to max_size do not fit.
+  bool Grow(HoldBudget& from, uint64_t after, uint64_t max_size, uint64_t limit) {
+    const uint64_t scanned = std::min(after, max_size);
+    if (scanned > taken && !Take(from, scanned - taken, limit)) return false;
+    if (after > taken) Take(from, after - taken, kNoLimit);
+    return true;
+  }
+  void Give() {
+    if (budget != nullptr) budget->Give(taken);
+    taken = 0;
+  }
+  // The bytes the other holds of `b` have now (for the refusal's text).
+  uint64_t OthersIn(const HoldBudget& b) const {
+    const uint64_t held = b.held();
+    return held > taken ? held - taken : 0;
+  }
+
+  bool over_budget = false;  // refused: proxy.scan.hold_budget is taken by other holds
+  HoldBudget* budget = nullptr;
+  uint64_t taken = 0;   // bytes of `budget` this hold has
+  uint64_t wanted = 0;  // over_budget: the bytes the hold would have had
 };
 
 // Idle upstream connections of one worker, by "host:port". Single-threaded: only its worker's
@@ -457,7 +509,7 @@ class ProxyService {
                                     "Client connections being served", "",
                                     [this] { return static_cast<double>(ActiveConnections()); });
     host.metrics().AddGaugeFunction("seccloud_proxy_scan_held_bytes",
-                                    "Bytes of uploads held for the malware scan", "",
+                                    "Bytes of uploads and responses held for the malware scan", "",
                                     [this] { return static_cast<double>(hold_budget_.held()); });
   }
   ~ProxyService() {
@@ -685,7 +737,28 @@ struct Exchange {
   int failure_status = 502;
   std::string error;
   std::optional<scan::Verdict> malware;  // the body was withheld: it is infected
+  // The response body could not be held for the scan: proxy.scan.hold_budget had not got its
+  // bytes. Nothing of it went to the client; the caller answers 503 (RefuseHoldOverBudget).
+  bool hold_refused = false;
+  uint64_t hold_wanted = 0;  // the bytes the hold would have had
+  uint64_t hold_others = 0;  // the bytes the other holds had then
+  // The client reset or closed its connection while the response was held for the scan.
+  bool client_gone_during_hold = false;
+  std::string error_detail;  // said after the error's text (a hold's deadline)
 };
+
+// Whether a client that has been sent nothing yet (its response is held for the scan) is gone:
+// its socket holds a reset, or the end of what it sends with no byte before it (as nginx, whose
+// upstream module takes a client's EOF for an abort too). A TLS client's close_notify is a byte
+// here: that close is seen when the hold ends. Looks, does not wait.
+template <class Stream>
+bool ClientGone(Stream& client) {
+  char byte;
+  const int fd = beast::get_lowest_layer(client).socket().native_handle();
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return n == 0;
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
 
 // What the malware step needs for one response (R8): where scand listens, the limits, and a
 // pool to run the blocking client on so the worker's io_context never waits for a scan.
@@ -694,6 +767,7 @@ struct ScanStep {
   std::filesystem::path socket;
   const ProxyScanConfig* config = nullptr;
   scan::ScanContext context;
+  HoldBudget* budget = nullptr;  // the process's, for the bytes held
 };
 
 // The blocking scand client, run as a coroutine on the scan pool. A plain function rather than
@@ -731,27 +805,61 @@ asio::awaitable<boost::system::error_code> WriteBodyPart(Stream& client, bool ch
   co_return ec;
 }
 
+// How long an upload may take to be held whole for the scan: body_idle per read resets with each
+// byte, so alone it would let a client keep up to max_size in memory for ever by sending a byte
+// per body_idle. This allows one body_idle, plus one for each 64 KiB read the hold may take (it
+// reads until the body ends or passes `limit`) — the longest a hold could last when one deadline
+// covered each 64 KiB read (before proxy15), so every upload held then is still held, while a
+// slow but steady one (1 KiB a second for a few minutes) is taken too. A response held for the
+// scan has the same deadline (since proxy17: its reads, one read's worth each, are charged to the
+// hold budget as they come; before, one body_idle covered each 64 KiB read, which bounded a hold
+// the same way).
+milliseconds HoldDeadline(milliseconds body_idle, uint64_t limit) {
+  const uint64_t chunks = std::min<uint64_t>(limit / kRelayChunk + 1, uint64_t{1} << 20);
+  const auto idle = std::max<milliseconds::rep>(body_idle.count(), 1);
+  const auto cap = std::numeric_limits<milliseconds::rep>::max() / 2;
+  return milliseconds(static_cast<uint64_t>(idle) > static_cast<uint64_t>(cap) / (chunks + 1)
+                          ? cap
+                          : idle * static_cast<milliseconds::rep>(chunks + 1));
+}
+
 // Holds the body back (up to max_size), scans it and releases it only when clean. A body larger
 // than max_size streams through unscanned after what was held. Returns the scan verdict (or
 // nullopt when the body was too large) in `verdict`, and sets x.malware when it was withheld.
-// `body_read`: the body bytes read from the origin when a read failed.
+// `body_read`: the body bytes read from the origin when a read failed. The held bytes are
+// charged to step.budget as they come (HoldShare::Grow, as an upload's); a read whose bytes up to
+// max_size do not fit ends the relay with x.hold_refused, nothing sent to the client. They go
+// back when the relay ends, for any reason, or once the held part of a body too large to scan
+// went out. A client gone meanwhile (ClientGone, looked at after each read from the origin, so
+// within timeouts.body_idle) ends the hold too: x.client_gone_during_hold.
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& upstream,
                                        beast::flat_buffer& ubuf,
                                        ResponseParser<http::buffer_body>& rp, const ProxyConfig& pc,
                                        const ScanStep& step, bool chunked_out, Exchange& x,
                                        RequestLog& log, uint64_t& body_read) {
+  HoldBudget& budget = *step.budget;
   auto& res = rp.get();
+  HoldShare share;  // declared before `body`: the bytes go back after the memory
   std::string body;
   bool oversize = false;
   ubuf.reserve(kRelayChunk);
   const BodyBufferBound bound(ubuf, rp.header_limit_bytes());
   auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
+  const auto hold_end = Clock::now() + HoldDeadline(pc.timeouts.body_idle, step.config->max_size);
   while (!rp.is_done() && !oversize) {
     res.body().data = chunk.get();
     res.body().size = kRelayChunk;
-    Deadline(upstream, pc.timeouts.body_idle);
-    auto [ec, n] = co_await http::async_read(upstream, ubuf, rp, kTuple);
+    // One read's worth at a time (async_read_some), so that the bytes are charged as they come
+    // and a client gone is seen; body_idle is about progress, HoldDeadline bounds the whole hold.
+    const auto left = std::chrono::duration_cast<milliseconds>(hold_end - Clock::now());
+    const bool last_read = left < pc.timeouts.body_idle;
+    boost::system::error_code ec = beast::error::timeout;
+    if (left.count() > 0) {
+      Deadline(upstream, last_read ? left : pc.timeouts.body_idle);
+      auto [rec, n] = co_await http::async_read_some(upstream, ubuf, rp, kTuple);
+      ec = rec;
+    }
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       // Nothing went to the client yet (the body is held for the scan): any failure of the
@@ -759,11 +867,30 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
       // answered with a 502 (504 for the stall), not with the connection closed on nothing.
       x.responded = false;
       if (ec == beast::error::timeout) x.failure_status = 504;
+      if (ec == beast::error::timeout && last_read)
+        x.error_detail =
+            "the origin took longer than the hold's deadline of " +
+            std::to_string(HoldDeadline(pc.timeouts.body_idle, step.config->max_size).count()) +
+            " ms (timeouts.body_idle for each 64 KiB of scan.max_size, and one more)";
       body_read = body.size() + (kRelayChunk - res.body().size);
       co_return RelayEnd::Read(ec);
     }
-    body.append(chunk.get(), kRelayChunk - res.body().size);
+    const size_t got = kRelayChunk - res.body().size;
+    if (!share.Grow(budget, body.size() + got, step.config->max_size, pc.scan.hold_budget)) {
+      x.responded = false;
+      x.hold_refused = true;
+      x.hold_wanted = share.wanted;
+      x.hold_others = share.OthersIn(budget);
+      co_return RelayEnd{};
+    }
+    body.append(chunk.get(), got);
     oversize = body.size() > step.config->max_size;
+    if (ClientGone(client)) {
+      x.client_gone_during_hold = true;
+      log.status = 0;  // nothing reached it
+      body_read = body.size();
+      co_return RelayEnd::Write(asio::error::connection_reset);
+    }
   }
   http::response<http::empty_body> head{res.base()};
   if (!oversize) {
@@ -811,6 +938,9 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
                                        pc.timeouts.body_idle))
     co_return RelayEnd::Write(ec);
   log.response_bytes += body.size();
+  // The hold is over: the rest streams through the chunk, so its memory and bytes go back now.
+  std::string().swap(body);
+  share.Give();
   while (!rp.is_done()) {
     res.body().data = chunk.get();
     res.body().size = kRelayChunk;
@@ -841,58 +971,21 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
 // A request body held back for the malware step: all of it (`complete`: sent upstream with a
 // Content-Length, and resendable on a fresh connection), or the first max_size bytes of a
 // chunked body that turned out larger (sent first, the rest streams unscanned). The bytes it
-// took from the HoldBudget go back when it is destroyed: the request ended, whatever the reason
-// (the client gone, a deadline, a refusal, the proxy stopping).
-struct UploadHold {
-  UploadHold() = default;
-  UploadHold(const UploadHold&) = delete;
-  UploadHold& operator=(const UploadHold&) = delete;
-  ~UploadHold() {
-    if (budget != nullptr) budget->Give(taken);
-  }
-  // Takes `n` more bytes of the budget for this hold; false when the budget has not got them.
-  bool Take(HoldBudget& from, uint64_t n, uint64_t limit) {
-    if (!from.Take(n, limit)) {
-      over_budget = true;
-      wanted = taken + n;
-      return false;
-    }
-    budget = &from;
-    taken += n;
-    return true;
-  }
+// took from the HoldBudget (its HoldShare) go back when it is destroyed: the request ended,
+// whatever the reason (the client gone, a deadline, a refusal, the proxy stopping).
+struct UploadHold : HoldShare {
   // The hold is over before the request is (its bytes went out and are not needed again): its
   // memory and its bytes of the budget go back.
   void Release() {
     std::string().swap(body);
-    if (budget != nullptr) budget->Give(taken);
-    taken = 0;
+    Give();
   }
 
   bool active = false;
   bool complete = false;
-  bool too_slow = false;     // refused for HoldDeadline, not for one read's body_idle
-  bool over_budget = false;  // refused: proxy.scan.hold_budget is taken by other holds
+  bool too_slow = false;  // refused for HoldDeadline, not for one read's body_idle
   std::string body;
-  HoldBudget* budget = nullptr;
-  uint64_t taken = 0;   // bytes of `budget` this hold has: its declared length, or what came
-  uint64_t wanted = 0;  // over_budget: the bytes the hold would have had
 };
-
-// How long an upload may take to be held whole for the scan: body_idle per read resets with each
-// byte, so alone it would let a client keep up to max_size in memory for ever by sending a byte
-// per body_idle. This allows one body_idle, plus one for each 64 KiB read the hold may take (it
-// reads until the body ends or passes `limit`) — the longest a hold could last when one deadline
-// covered each 64 KiB read (before proxy15), so every upload held then is still held, while a
-// slow but steady one (1 KiB a second for a few minutes) is taken too.
-milliseconds HoldDeadline(milliseconds body_idle, uint64_t limit) {
-  const uint64_t chunks = std::min<uint64_t>(limit / kRelayChunk + 1, uint64_t{1} << 20);
-  const auto idle = std::max<milliseconds::rep>(body_idle.count(), 1);
-  const auto cap = std::numeric_limits<milliseconds::rep>::max() / 2;
-  return milliseconds(static_cast<uint64_t>(idle) > static_cast<uint64_t>(cap) / (chunks + 1)
-                          ? cap
-                          : idle * static_cast<milliseconds::rep>(chunks + 1));
-}
 
 // What the scan of a held upload found. `error` when scand could not scan; otherwise `verdict`
 // is the first blocking verdict, or the whole body's.
@@ -1000,17 +1093,11 @@ asio::awaitable<boost::system::error_code> HoldUpload(
     // What the read gave counts even when it then failed: the event says how much came.
     const size_t got = kRelayChunk - req.body().size;
     // The body takes its bytes from the budget as they come (a declared length too: taking it
-    // all at once let a client that sends nothing hold the budget). Only the bytes up to `limit`
-    // must fit: the read that passes it ends the hold (the body is too large to scan and streams),
-    // and what it brought beyond — less than one chunk — is taken without the check, or a budget of
-    // max_size would refuse every chunked body larger than max_size instead of streaming it.
-    const uint64_t after = hold.body.size() + got;
-    const uint64_t scanned = std::min<uint64_t>(after, limit);
-    if (scanned > hold.taken && !hold.Take(budget, scanned - hold.taken, pc.scan.hold_budget)) {
+    // all at once let a client that sends nothing hold the budget); see HoldShare::Grow.
+    if (!hold.Grow(budget, hold.body.size() + got, limit, pc.scan.hold_budget)) {
       bytes += got;
       co_return asio::error::no_buffer_space;
     }
-    if (after > hold.taken) hold.Take(budget, after - hold.taken, kNoLimit);
     hold.body.append(chunk.get(), got);
     bytes += got;
     if (ec) co_return ec;
@@ -1489,6 +1576,12 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       const bool chunked_out = res.chunked();
       end = co_await ScanAndRelay(client, upstream, ubuf, rp, pc, *scanner, chunked_out, x, log,
                                   body_read);
+      if (!end.ec && x.hold_refused) {
+        // Nothing of the body was read whole or sent: the connection cannot be used again.
+        x.responded = false;
+        x.upstream_reusable = false;
+        co_return x;
+      }
       if (!end.ec && x.malware) {
         // Nothing of the body reached the client; the caller answers with a block page.
         x.responded = false;
@@ -1513,12 +1606,18 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       if (end.ec && !end.writing && !rsr.is_header_done()) x.responded = false;
     }
     if (end.ec) {
-      if (end.writing) {
+      if (x.client_gone_during_hold) {
+        x.error =
+            "the client closed the connection while the response was held for the malware "
+            "scan (after " +
+            std::to_string(body_read) + " body bytes from the origin)";
+      } else if (end.writing) {
         x.error =
             "writing the response to the client failed: " + RelayWriteError("the client", end.ec);
       } else {
         x.error = "reading the response body from the origin failed: " +
                   BodyReadError(rp, end.ec, body_read);
+        if (!x.error_detail.empty()) x.error += " (" + x.error_detail + ")";
         if (!x.responded && end.ec == beast::error::timeout) x.failure_status = 504;
       }
       co_return x;
@@ -1922,6 +2021,7 @@ class ClientSession {
           co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
                                ScanFor(target), log, held, &upstream_header_, client_reads_);
       if (x.retry && attempt == 0) continue;
+      if (x.hold_refused) co_return co_await RefuseResponseHold(client_, log, x);
       if (x.malware) {
         if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
         co_return co_await MalwareFound(client_, log, *x.malware);
@@ -2347,6 +2447,11 @@ class ClientSession {
         ic.ubuf.clear();
         continue;
       }
+      if (x.hold_refused) {
+        ic.upstream.reset();
+        ic.ubuf.clear();
+        co_return co_await RefuseResponseHold(client, log, x);
+      }
       if (x.malware) {
         if (!x.upstream_reusable) ic.upstream.reset();
         co_return co_await MalwareFound(client, log, *x.malware);
@@ -2378,6 +2483,7 @@ class ClientSession {
     scan_step_.pool = &service_.scan_pool();
     scan_step_.socket = cfg_->scan.socket;
     scan_step_.config = &cfg_->proxy.scan;
+    scan_step_.budget = &service_.hold_budget();
     scan_step_.context.file_name = target.url();
     scan_step_.context.tenant_id = attribution_.tenant ? attribution_.tenant->id : "";
     return &scan_step_;
@@ -2413,7 +2519,9 @@ class ClientSession {
     const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
                                         out.expect_continue, held, log.request_bytes, client_reads_,
                                         service_.hold_budget());
-    if (ec && held.over_budget) co_return co_await RefuseHoldOverBudget(client, log, held);
+    if (ec && held.over_budget)
+      co_return co_await RefuseHoldOverBudget(client, log, held.OthersIn(service_.hold_budget()),
+                                              held.wanted, /*upload=*/true);
     if (ec) {
       service_.metrics().failed.Increment();
       log.action = "failed";
@@ -2473,31 +2581,43 @@ class ClientSession {
     co_return co_await MalwareFound(client, log, v, /*upload=*/true);
   }
 
-  // An upload the scan must hold while proxy.scan.hold_budget has not got its bytes: 503 with
-  // Retry-After (holds end within their HoldDeadline and the scan's timeout), never streamed
-  // unscanned. `refused.wanted`: the bytes it asked for (its declared length, or what it held with
-  // the read that did not fit).
+  // A body the scan must hold while proxy.scan.hold_budget has not got its bytes: 503 with
+  // Retry-After (holds end within their deadlines and the scan's timeout), never passed on
+  // unscanned. `others`: the bytes the other holds had; `wanted`: the bytes this one would have
+  // had with the read that did not fit (a refused hold still counts what it took before that read
+  // until it ends: the page names the others' bytes). An upload (`upload`): nothing of it went
+  // upstream; a response: nothing of it went to the client.
   template <class Stream>
-  asio::awaitable<bool> RefuseHoldOverBudget(Stream& client, RequestLog& log,
-                                             const UploadHold& refused) {
+  asio::awaitable<bool> RefuseHoldOverBudget(Stream& client, RequestLog& log, uint64_t others,
+                                             uint64_t wanted, bool upload) {
     service_.metrics().failed.Increment();
-    service_.metrics().holds_refused.Increment();
+    (upload ? service_.metrics().holds_refused : service_.metrics().response_holds_refused)
+        .Increment();
     log.action = "failed";
-    log.upload_scan_result = "refused";
-    // The refused hold still counts what it took before the read that did not fit (a chunked
-    // upload); the page names the other uploads' bytes.
-    const uint64_t held = service_.hold_budget().held();
-    const uint64_t others = held > refused.taken ? held - refused.taken : 0;
     const std::string reason =
-        "the upload cannot be held for the malware scan now: other uploads being scanned hold " +
+        std::string(upload ? "the upload" : "the response") +
+        " cannot be held for the malware scan now: other uploads and responses being scanned "
+        "hold " +
         std::to_string(others) + " of the " + std::to_string(cfg_->proxy.scan.hold_budget) +
-        " bytes of proxy.scan.hold_budget, and this one needs " + std::to_string(refused.wanted) +
-        "; nothing of it was sent to " + log.host;
-    log.upload_scan_note = reason;
+        " bytes of proxy.scan.hold_budget, and this one needs " + std::to_string(wanted) +
+        "; nothing of it was sent to " + (upload ? log.host : std::string("the client"));
+    if (upload) {
+      log.upload_scan_result = "refused";
+      log.upload_scan_note = reason;
+    } else {
+      log.scan_result = "refused";
+      log.scan_error = reason;
+    }
     log.error = reason;
     log.retry_after = kHoldRetryAfterSeconds;
     co_await Refuse(client, log, 503, StatusTitle(503), reason);
     co_return false;
+  }
+  // A response body that did not fit in proxy.scan.hold_budget (ForwardOnce's x.hold_refused).
+  template <class Stream>
+  asio::awaitable<bool> RefuseResponseHold(Stream& client, RequestLog& log, const Exchange& x) {
+    co_return co_await RefuseHoldOverBudget(client, log, x.hold_others, x.hold_wanted,
+                                            /*upload=*/false);
   }
   static constexpr int kHoldRetryAfterSeconds = 10;
 

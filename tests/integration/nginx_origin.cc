@@ -185,6 +185,13 @@ Status NginxOrigin::WriteFiles() {
     << "      sub_filter_types *;\n"
     << "      sub_filter_once off;\n"
     << "    }\n"
+    // The first 60,000 bytes of the response at once, then 64 bytes a second: a body that a
+    // proxy holding it for the scan keeps holding for minutes.
+    << "    location /slow/ {\n"
+    << "      alias " << d << "/www/;\n"
+    << "      limit_rate_after 60000;\n"
+    << "      limit_rate 64;\n"
+    << "    }\n"
     // Without chunking and without a length, nginx ends the body by closing the connection.
     << "    location /until-close/ {\n"
     << "      alias " << d << "/www/;\n"

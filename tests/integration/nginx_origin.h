@@ -10,6 +10,8 @@
 //                                 sub_filter drops the length) to an HTTP/1.1 client
 //   /until-close/<file>           the same files with neither length nor chunking: the body
 //                                 ends when nginx closes the connection
+//   /slow/<file>                  the same files: the first 60,000 bytes of the response (header
+//                                 included) at once, the rest at 64 bytes a second
 //   /echo                         200, one line naming the request headers the origin received:
 //                                 "via=…|xff=…|host=…|connection=…|x-secret=…|proxy-authorization=…|
 //                                 proxy-connection=…|te=…|keep-alive=…|"

@@ -221,12 +221,12 @@ class ProxyTest : public integration::ProxyFixture {
     ProxyFixture::StartProxy(Config(proxy_extra));
   }
 
-  // Uploads held for the scan up to 100,000 bytes each, `hold_budget` for all at once; no scand
-  // runs (on_error allow: a held upload goes on as "error").
-  void StartProxyWithHoldBudget(uint64_t hold_budget) {
+  // Bodies held for the scan up to `max_size` bytes each, `hold_budget` for all at once; no
+  // scand runs (on_error allow: a held body goes on as "error").
+  void StartProxyWithHoldBudget(uint64_t hold_budget, uint64_t max_size = 100000) {
     ProxyFixture::StartProxy(Config(
-        "  scan: {max_size: 100000, hold_budget: " + std::to_string(hold_budget) +
-            ", on_error: allow}\n",
+        "  scan: {max_size: " + std::to_string(max_size) +
+            ", hold_budget: " + std::to_string(hold_budget) + ", on_error: allow}\n",
         "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
             "/etc/signatures/clamav}\n"));
   }
@@ -513,6 +513,33 @@ bool BindTo(int fd, const std::string& ip, uint16_t port) {
          bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
 }
 
+// A terminal (127.10.0.5) connected to the proxy at `proxy_ip` through a SlowPeerSocket of
+// `receive_buffer` bytes (what the proxy sends waits in its own send buffer until it is read),
+// reads waiting at most `read_timeout` (none: 0); -1 with *error ("socket: …", "connect: …").
+int ConnectSlowPeer(const std::string& proxy_ip, int receive_buffer,
+                    std::chrono::seconds read_timeout, std::string* error) {
+  const int fd = SlowPeerSocket(receive_buffer);
+  if (fd < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  sockaddr_in proxy{};
+  proxy.sin_family = AF_INET;
+  proxy.sin_port = htons(kProxyPort);
+  inet_pton(AF_INET, proxy_ip.c_str(), &proxy.sin_addr);
+  if (read_timeout.count() > 0) {
+    const timeval timeout{static_cast<time_t>(read_timeout.count()), 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  if (!BindTo(fd, "127.10.0.5", 0) ||
+      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
+    *error = std::string("connect: ") + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // Reads from `fd` until the bytes read hold a blank line (the end of a header), then for as long
 // as more bytes keep coming within 300 ms (a header sent twice would bring more); at most 4 MiB
 // and 15 s. The bytes, or an error text starting with "error: ".
@@ -652,18 +679,9 @@ TEST_F(ProxyBigHeaderTest, AResponseHeaderTheClientReadsLateGoesOutOnce) {
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n" + big_fields_ + "\r\n";
     SendAll(fd, res);
   }));
-  const int fd = SlowPeerSocket(kSmallReceiveBuffer);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  sockaddr_in proxy{};
-  proxy.sin_family = AF_INET;
-  proxy.sin_port = htons(kProxyPort);
-  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-  if (!BindTo(fd, "127.10.0.5", 0) ||
-      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-    const int err = errno;
-    close(fd);
-    FAIL() << "connect: " << strerror(err);
-  }
+  std::string error;
+  const int fd = ConnectSlowPeer(ip_, kSmallReceiveBuffer, 0s, &error);
+  ASSERT_GE(fd, 0) << error;
   const std::string req =
       "HEAD " + SlowPeerUrl("/big-response") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n";
   const bool sent =
@@ -1756,20 +1774,9 @@ TEST_F(ProxyTest, AScannedUploadDrippingAByteAtATimeIsRefusedAtItsHoldDeadline) 
 // client read a piece of it, then a reset.
 TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
   StartProxy();
-  const int fd = SlowPeerSocket(kTinyReceiveBuffer);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  sockaddr_in proxy{};
-  proxy.sin_family = AF_INET;
-  proxy.sin_port = htons(kProxyPort);
-  inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-  const timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (!BindTo(fd, "127.10.0.5", 0) ||
-      connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-    const int err = errno;
-    close(fd);
-    FAIL() << "connect: " << strerror(err);
-  }
+  std::string error;
+  const int fd = ConnectSlowPeer(ip_, kTinyReceiveBuffer, 15s, &error);
+  ASSERT_GE(fd, 0) << error;
   const std::string url = Url("/upload?still-sending");
   SendAll(fd, "POST " + url + " HTTP/1.1\r\nHost: www.origin.example\r\nNo Colon Here\r\n" +
                   "Content-Length: 1000000\r\n\r\n");
@@ -1790,6 +1797,44 @@ TEST_F(ProxyTest, AnErrorPageReachesAClientThatIsStillSending) {
   EXPECT_FALSE(r->keep_alive());
   EXPECT_THAT(r->body(), HasSubstr("400"));
   EXPECT_EQ(err, 0) << "the page ends with the proxy's FIN, not a reset: " << strerror(err);
+  ExpectStillServes();
+}
+
+std::pair<std::string, std::string> ReadToEnd(int fd, std::chrono::seconds timeout);
+
+// The socket's look alone decides the linger (proxy17, issue 3): the request was read whole and
+// nothing of the client's is buffered in the proxy, but while the proxy waited for the origin
+// the client sent more — a pipelined second request and garbage — which wait unread in the
+// socket. The page (502: the origin answers garbage) must reach the client whole and end with
+// the proxy's FIN: MayStillSend sees the bytes with its MSG_PEEK and the close lingers. Without
+// that look (a mutant returning false for a request read whole and an empty buffer) the proxy
+// closed with those bytes unread: the kernel's RST threw away what of the page the client (a
+// receive buffer of one byte) had not taken.
+TEST_F(ProxyBigHeaderTest, BytesWaitingOnlyInTheSocketMakeTheCloseLinger) {
+  StartProxy();
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [this](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    std::this_thread::sleep_for(600ms);  // the client sends its second request meanwhile
+    SendAll(fd, "this is not HTTP\r\n\r\n");
+  }));
+  std::string error;
+  const int fd = ConnectSlowPeer(ip_, kTinyReceiveBuffer, 15s, &error);
+  ASSERT_GE(fd, 0) << error;
+  SendAll(fd, "GET " + SlowPeerUrl("/first") + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n");
+  std::this_thread::sleep_for(200ms);  // the proxy has read the request and waits for the origin
+  SendAll(fd, "GET " + SlowPeerUrl("/second") + " HTTP/1.1\r\n" + SlowPeerHost() +
+                  "\r\n\x01\x02 garbage after the requests");
+  std::this_thread::sleep_for(1500ms);  // the page waits in the proxy's send buffer meanwhile
+  const auto [got, end] = ReadToEnd(fd, 15s);
+  close(fd);
+  origin_thread_.join();
+  EXPECT_THAT(origin_read_, HasSubstr("GET /first HTTP/1.1"));
+  EXPECT_THAT(origin_read_, ::testing::Not(HasSubstr("/second")));
+  const auto r = WholeResponse(got);
+  ASSERT_TRUE(r) << "read " << got.size() << " bytes, then " << end;
+  EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_EQ(end, "EOF") << "the page ends with the proxy's FIN, not a reset";
   ExpectStillServes();
 }
 
@@ -1871,7 +1916,8 @@ TEST_F(ProxyTest, UploadsHeldForTheScanStayWithinTheHoldBudget) {
     EXPECT_EQ(Int(e, "http.response.status_code"), 503);
     EXPECT_EQ(Str(e, "seccloud.scan.upload.result"), "refused");
     EXPECT_THAT(Str(e, "error.message"),
-                HasSubstr("other uploads being scanned hold 180000 of the 250000 bytes of "
+                HasSubstr("other uploads and responses being scanned hold 180000 of the 250000 "
+                          "bytes of "
                           "proxy.scan.hold_budget, and this one needs "));
     EXPECT_THAT(Str(e, "error.message"),
                 HasSubstr("; nothing of it was sent to www.origin.example"));
@@ -1941,6 +1987,80 @@ TEST_F(ProxyTest, AHoldBudgetOfMaxSizeStillStreamsALargerChunkedUpload) {
   EXPECT_EQ(r->body(), "150000") << "the origin got the whole body";
   EXPECT_EQ(Str(EventFor(Url("/upload?budget-larger")), "seccloud.scan.upload.result"), "skipped");
   EXPECT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_scan_held_bytes") == 0; }, 5s));
+}
+
+// Response bodies held for the scan (proxy17, issue 3) take their bytes from the same
+// proxy.scan.hold_budget as uploads, as they come. max_size and budget 150,000; nginx's
+// /slow/100k.bin sends 60,000 bytes of its response at once, then 64 a second, so each hold keeps
+// about 60,000 bytes for minutes: two responses are held, each of the next two passes the budget
+// at a read and gets 503 with Retry-After and nothing of the body, its event
+// seccloud.scan.result "refused", the counter; an upload that needs the budget is refused too
+// (one budget). The held clients vanish — a reset, then a plain close — and their bytes go back
+// within a read of the origin; the next response is held and delivered whole. On base17 the held
+// responses are not counted (the gauge stays 0) and the third is held too (no 503).
+TEST_F(ProxyTest, ResponsesHeldForTheScanStayWithinTheHoldBudget) {
+  constexpr uint64_t kBudget = 150000;
+  StartProxyWithHoldBudget(kBudget, kBudget);
+  constexpr double kHeldEach = 59000;  // at least each slow body's first bytes, header taken out
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.push_back(Raw());
+    ASSERT_TRUE(clients.back()->Send("GET " + Url("/slow/100k.bin?held-" + std::to_string(i)) +
+                                     " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n"));
+    ASSERT_TRUE(WaitFor([&] { return held() >= kHeldEach * (i + 1); }, 10s)) << held();
+  }
+  for (int i = 0; i < 2; ++i) {
+    const std::string url = Url("/slow/100k.bin?refused-" + std::to_string(i));
+    auto r = Exchange("GET " + url + " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n");
+    ASSERT_TRUE(r) << "no answer: the response was held past the budget";
+    EXPECT_EQ(r->result_int(), 503u) << r->body();
+    EXPECT_EQ((*r)[http::field::retry_after], "10");
+    EXPECT_FALSE(r->keep_alive());
+    EXPECT_THAT(r->body(), HasSubstr("the response cannot be held for the malware scan now"));
+    EXPECT_THAT(r->body(), HasSubstr("要求を処理できませんでした"));
+    json::object e = EventFor(url);
+    EXPECT_EQ(Int(e, "http.response.status_code"), 503);
+    EXPECT_EQ(Str(e, "seccloud.scan.result"), "refused");
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("other uploads and responses being scanned hold "));
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr(" of the 150000 bytes of proxy.scan.hold_budget, and this one needs "));
+    EXPECT_THAT(Str(e, "error.message"), HasSubstr("; nothing of it was sent to the client"));
+    EXPECT_LE(held(), static_cast<double>(kBudget));
+  }
+  EXPECT_EQ(Metric("seccloud_proxy_response_holds_refused_total"), 2);
+  // One budget: an upload that would pass it is refused as well.
+  auto u = Exchange("POST " + Url("/upload?budget-response") +
+                    " HTTP/1.1\r\nHost: www.origin.example\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 100000\r\n\r\n" +
+                    std::string(100000, 'u'));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->result_int(), 503u) << u->body();
+  EXPECT_EQ(Metric("seccloud_proxy_upload_holds_refused_total"), 1);
+  for (auto& c : clients)
+    EXPECT_FALSE(c->ReadResponse(false, 200ms)) << "a held response reached its client";
+
+  // The held clients vanish mid-response: a reset, then a close. Each hold sees it at its next
+  // read of the origin (nginx sends a few bytes a second) and gives its bytes back.
+  clients[0]->Reset();
+  EXPECT_TRUE(WaitFor([&] { return held() < kHeldEach * 2; }, 10s)) << held();
+  clients[1].reset();
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 10s)) << held();
+  const json::object gone = EventFor(Url("/slow/100k.bin?held-0"));
+  EXPECT_THAT(Str(gone, "error.message"),
+              HasSubstr("the client closed the connection while the response was held for the "
+                        "malware scan"));
+  EXPECT_EQ(Int(gone, "http.response.status_code"), -1) << "no status: nothing reached it";
+
+  auto r = Exchange("GET " + Url("/100k.bin") + " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+  EXPECT_TRUE(r->body() == origin_->File("100k.bin")) << "the body is not the origin's";
+  EXPECT_EQ(Str(EventFor(Url("/100k.bin")), "seccloud.scan.result"), "error")
+      << "held for the scan (no scand runs here: on_error allow)";
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 5s)) << held();
+  ExpectStillServes();
 }
 
 // Reads from the blocking socket `fd` until EOF, a reset or `timeout`: what came, and how it
@@ -2080,6 +2200,20 @@ std::string ReadConnectAnswer(int fd) {
   return got;
 }
 
+// Reads the decrypted stream until the peer's close_notify (or an error): the page.
+std::string ReadUntilCloseNotify(SSL* ssl) {
+  std::string got;
+  char buf[16384];
+  while (true) {
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) {
+      ERR_clear_error();
+      return got;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+}
+
 // The intercepted leg writes what the kernel takes at once (TlsStream::write_some_now) and
 // awaits only the rest. A terminal with a 4 KiB receive buffer and a 1000-byte MSS that reads
 // late leaves most of a 1 MiB body pending: it must arrive whole, byte-exact and once.
@@ -2091,11 +2225,19 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   void SetUp() override {
     integration::ProxyFixture::SetUp();  // not ProxyTest's: this origin serves TLS too
     ASSERT_NO_FATAL_FAILURE(MakeTestPki());
-    ASSERT_NO_FATAL_FAILURE(StartOrigin(
-        kOriginPort, {{kHttpsPort, dir_ / "pki" / "good.pem", dir_ / "pki" / "good.key"}}));
-    std::ofstream(ConfigPath()) << InterceptConfig();
+    std::vector<integration::NginxTlsServer> tls;
+    for (const auto& [port, name] : TlsServers())
+      tls.push_back({port, dir_ / "pki" / (name + ".pem"), dir_ / "pki" / (name + ".key")});
+    ASSERT_NO_FATAL_FAILURE(StartOrigin(kOriginPort, std::move(tls)));
+    std::ofstream(ConfigPath()) << SetUpConfig();
     ASSERT_NO_FATAL_FAILURE(InitCa());
   }
+  // The origin's TLS servers: each port with the test PKI's certificate of that name.
+  virtual std::vector<std::pair<uint16_t, std::string>> TlsServers() const {
+    return {{kHttpsPort, "good"}};
+  }
+  // The configuration SetUp writes (InitCa reads it).
+  virtual std::string SetUpConfig() const { return InterceptConfig(); }
 
   std::string InterceptConfig() const {
     return RenderConfig({
@@ -2115,20 +2257,9 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   std::string SlowInterceptedExchange(const std::string& authority, const std::string& request,
                                       size_t limit,
                                       std::chrono::milliseconds* header_after = nullptr) {
-    const int fd = SlowPeerSocket(kSmallReceiveBuffer);
-    if (fd < 0) return std::string("error: socket: ") + strerror(errno);
-    sockaddr_in proxy{};
-    proxy.sin_family = AF_INET;
-    proxy.sin_port = htons(kProxyPort);
-    inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-    const timeval timeout{20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (!BindTo(fd, "127.10.0.5", 0) ||
-        connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-      const int err = errno;
-      close(fd);
-      return std::string("error: connect: ") + strerror(err);
-    }
+    std::string error;
+    const int fd = ConnectSlowPeer(ip_, kSmallReceiveBuffer, 20s, &error);
+    if (fd < 0) return "error: " + error;
     SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
     const std::string answer = ReadConnectAnswer(fd);
     if (!answer.starts_with("HTTP/1.1 200")) {
@@ -2188,20 +2319,9 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
                                       int receive_buffer,
                                       const std::function<void(SSL*, int)>& then,
                                       std::string* read_error) {
-    const int fd = SlowPeerSocket(receive_buffer);
-    if (fd < 0) return std::string("error: socket: ") + strerror(errno);
-    sockaddr_in proxy{};
-    proxy.sin_family = AF_INET;
-    proxy.sin_port = htons(kProxyPort);
-    inet_pton(AF_INET, ip_.c_str(), &proxy.sin_addr);
-    const timeval timeout{20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (!BindTo(fd, "127.10.0.5", 0) ||
-        connect(fd, reinterpret_cast<sockaddr*>(&proxy), sizeof proxy) != 0) {
-      const int err = errno;
-      close(fd);
-      return std::string("error: connect: ") + strerror(err);
-    }
+    std::string error;
+    const int fd = ConnectSlowPeer(ip_, receive_buffer, 20s, &error);
+    if (fd < 0) return "error: " + error;
     SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
     const std::string answer = ReadConnectAnswer(fd);
     if (!answer.starts_with("HTTP/1.1 200")) {
@@ -2251,6 +2371,45 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
     ssl.reset();
     close(fd);
     return got;
+  }
+
+  // Kills the proxy (SIGKILL), as a crash or an OOM kill would.
+  void KillProxy() {
+    kill(proxy_pid_, SIGKILL);
+    int status = 0;
+    waitpid(proxy_pid_, &status, 0);
+    proxy_pid_ = 0;
+  }
+
+  // What a terminal saw of a page inside a tunnel and whether the proxy was lingering after it.
+  struct LingeredPage {
+    std::string rest;  // InterceptedExchangeThen's answer: starts with "error: " when it failed
+    std::string page;  // up to the proxy's close_notify
+    bool lingering = false;
+  };
+  // A terminal inside a tunnel to `authority` posts to `path` declaring a body of 1,000,000
+  // bytes it does not send first, reads the page up to the close_notify, then sends 50 KiB of the
+  // body over about a second (the terminal may still be sending: the close lingers) and the proxy
+  // is killed (KillProxy) during the linger.
+  LingeredPage PageThenKillDuringLinger(const std::string& authority, const std::string& path) {
+    LingeredPage out;
+    std::string read_error;
+    out.rest = InterceptedExchangeThen(
+        authority,
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority + "\r\nContent-Length: 1000000\r\n\r\n",
+        64 * 1024,
+        [&](SSL* ssl, int fd) {
+          out.page = ReadUntilCloseNotify(ssl);
+          const std::string piece(1024, 'b');  // the body goes on: the proxy lingers
+          for (int i = 0; i < 50; ++i) {
+            if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
+            std::this_thread::sleep_for(20ms);
+          }
+          out.lingering = Metric("seccloud_proxy_connections_active") == 1;
+          KillProxy();
+        },
+        &read_error);
+    return out;
   }
 
   // The test's own TLS origin for kTlsOrigin on origin_ip_:kSlowPeerPort (the test PKI's "good"
@@ -2324,6 +2483,15 @@ class InterceptedTerminal {
   ~InterceptedTerminal() {
     ssl_.reset();
     if (fd_ >= 0) close(fd_);
+  }
+  // Closes the TCP connection with an RST (SO_LINGER 0), no close_notify: a terminal gone.
+  void Reset() {
+    ssl_.reset();
+    if (fd_ < 0) return;
+    const linger l{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd_);
+    fd_ = -1;
   }
   bool Send(std::string_view bytes) {
     return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) ==
@@ -2749,20 +2917,6 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedPendingPageReachesATerminalTha
   }
 }
 
-// Reads the decrypted stream until the peer's close_notify (or an error): the page.
-std::string ReadUntilCloseNotify(SSL* ssl) {
-  std::string got;
-  char buf[16384];
-  while (true) {
-    const int n = SSL_read(ssl, buf, sizeof buf);
-    if (n <= 0) {
-      ERR_clear_error();
-      return got;
-    }
-    got.append(buf, static_cast<size_t>(n));
-  }
-}
-
 // The intercepted form of ProxyTest.APageAfterAWholeRequestClosesAtOnce: a page inside the tunnel
 // (502: nothing listens on the origin's port) answering a GET read whole is followed by the
 // close_notify and the TCP close at once: with the terminal's socket still open, the proxy holds
@@ -2801,34 +2955,12 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedPageAfterAWholeRequestClosesAt
 TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedConnectsEventIsWrittenBeforeItsPagesLinger) {
   ProxyFixture::StartProxy(InterceptConfig());
   const std::string authority = std::string(kTlsOrigin) + ":8449";
-  std::string page;
-  bool lingering = false;
-  std::string read_error;
-  const std::string rest = InterceptedExchangeThen(
-      authority,
-      "POST /upload?connect-event HTTP/1.1\r\nHost: " + authority +
-          "\r\nContent-Length: 1000000\r\n\r\n",
-      64 * 1024,
-      [&](SSL* ssl, int fd) {
-        page = ReadUntilCloseNotify(ssl);
-        const std::string piece(1024, 'b');  // the body goes on: the proxy lingers
-        for (int i = 0; i < 50; ++i) {
-          if (send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) break;
-          std::this_thread::sleep_for(20ms);
-        }
-        // The terminal may still send (its body was not read): the close lingers.
-        lingering = Metric("seccloud_proxy_connections_active") == 1;
-        kill(proxy_pid_, SIGKILL);
-        int status = 0;
-        waitpid(proxy_pid_, &status, 0);
-        proxy_pid_ = 0;
-      },
-      &read_error);
-  ASSERT_FALSE(rest.starts_with("error: ")) << rest;
-  const auto r = WholeResponse(page);
-  ASSERT_TRUE(r) << page;
+  const LingeredPage t = PageThenKillDuringLinger(authority, "/upload?connect-event");
+  ASSERT_FALSE(t.rest.starts_with("error: ")) << t.rest;
+  const auto r = WholeResponse(t.page);
+  ASSERT_TRUE(r) << t.page;
   EXPECT_EQ(r->result_int(), 502u);
-  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
+  EXPECT_TRUE(t.lingering) << "the proxy had closed before it was killed: nothing was tested";
   int connects = 0;
   for (const json::object& e : Events()) {
     if (Str(e, "http.request.method") != "CONNECT" || Str(e, "url.domain") != kTlsOrigin) continue;
@@ -3393,6 +3525,134 @@ TEST_F(ProxyTest, UnderSeccloudRunAKilledProxyIsRestarted) {
   r = Curl({"-o", (dir_ / "after.bin").string(), Url("/100k.bin")});
   EXPECT_THAT(r.output, HasSubstr("status=200 size=102400")) << r.output;
   EXPECT_TRUE(ReadFile(dir_ / "after.bin") == origin_->File("100k.bin"));
+}
+
+// The hold budget on intercepted HTTPS (proxy17, issue 3): max_size and budget 150,000, nginx's
+// TLS /slow/100k.bin held by two terminals inside their tunnels (about 60,000 bytes each for
+// minutes); a third gets the 503 page inside its tunnel, "refused" in its event; the two
+// terminals reset their connections and the budget goes back to 0. On base17 the held responses
+// are not counted and the third is held too.
+TEST_F(ProxySlowInterceptedPeerTest, InterceptedResponsesHeldForTheScanStayWithinTheHoldBudget) {
+  ProxyFixture::StartProxy(RenderConfig({
+      .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+      .hosts = {{kOriginName, ""}, {kTlsOrigin, ""}},
+      .proxy = "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
+               "  scan: {max_size: 150000, hold_budget: 150000, on_error: allow}\n",
+      .rest = "scan:\n  socket: scand.sock\n  clamav: {database: " +
+              std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n",
+  }));
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  std::vector<std::unique_ptr<InterceptedTerminal>> terminals;
+  for (int i = 0; i < 2; ++i) {
+    terminals.push_back(std::make_unique<InterceptedTerminal>());
+    InterceptedTerminal& t = *terminals.back();
+    ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+    ASSERT_TRUE(t.Send("GET /slow/100k.bin?held-" + std::to_string(i) +
+                       " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    ASSERT_TRUE(WaitFor([&] { return held() >= 59000.0 * (i + 1); }, 10s)) << held();
+  }
+  {
+    InterceptedTerminal t;
+    ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+    ASSERT_TRUE(t.Send("GET /slow/100k.bin?refused HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    const auto r = WholeResponse(t.ReadUntil(""));
+    ASSERT_TRUE(r) << "no whole answer inside the tunnel";
+    EXPECT_EQ(r->result_int(), 503u) << r->body();
+    EXPECT_EQ((*r)[http::field::retry_after], "10");
+    EXPECT_THAT(r->body(), HasSubstr("the response cannot be held for the malware scan now"));
+  }
+  const json::object e = EventFor("https://" + authority + "/slow/100k.bin?refused");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 503);
+  EXPECT_EQ(Str(e, "seccloud.scan.result"), "refused");
+  EXPECT_EQ(Str(e, "seccloud.tls.mode"), "intercepted");
+  EXPECT_EQ(Metric("seccloud_proxy_response_holds_refused_total"), 1);
+  EXPECT_LE(held(), 150000.0);
+  for (auto& t : terminals) t->Reset();
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 10s)) << held();
+}
+
+// The early CONNECT event on the paths AnInterceptedConnectsEventIsWrittenBeforeItsPagesLinger
+// does not take (proxy17, issue 3): a CONNECT blocked with 403 to the CONNECT itself (a
+// blacklisted no-decrypt domain: no tunnel to show a page in), and a certificate-error page
+// inside an intercepted tunnel (an origin whose certificate expired). In both the terminal goes
+// on sending after its request, so the close lingers; the proxy is killed (SIGKILL) during the
+// linger, and the CONNECT's event must already be in the spool.
+class ProxyConnectEventTest : public ProxySlowInterceptedPeerTest {
+ protected:
+  static constexpr uint16_t kExpiredPort = 8444;
+  static constexpr const char* kExpiredOrigin = "expired.seccloud.test";
+
+  std::vector<std::pair<uint16_t, std::string>> TlsServers() const override {
+    return {{kExpiredPort, "expired"}};
+  }
+  std::string SetUpConfig() const override { return EventConfig(); }
+
+  std::string EventConfig() const {
+    return RenderConfig({
+        .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+        .hosts = {{kOriginName, ""}, {kExpiredOrigin, ""}, {"listed.example", ""}},
+        .proxy = "  tls:\n    intercept: true\n    ca_dir: ca\n"
+                 "    no_decrypt_domains: [listed.example]\n"
+                 "    extra_trust: [pki/bundle.pem]\n",
+        .rest = "policy:\n  common:\n"
+                "    blacklist: [{name: common-deny, entries: [listed.example]}]\n",
+    });
+  }
+
+  // The CONNECT events for `host`.
+  std::vector<json::object> ConnectEvents(const std::string& host) {
+    std::vector<json::object> out;
+    for (const json::object& e : Events())
+      if (Str(e, "http.request.method") == "CONNECT" && Str(e, "url.domain") == host)
+        out.push_back(e);
+    return out;
+  }
+};
+
+TEST_F(ProxyConnectEventTest, ABlockedConnectsEventIsWrittenBeforeIts403Lingers) {
+  ProxyFixture::StartProxy(EventConfig());
+  auto c = std::make_unique<RawClient>("127.10.0.5", ip_, kProxyPort);
+  ASSERT_TRUE(c->ok()) << c->error();
+  // A browser sends its ClientHello right after the CONNECT; here bytes standing for it, and
+  // more while the page is read.
+  ASSERT_TRUE(c->Send("CONNECT listed.example:8443 HTTP/1.1\r\nHost: listed.example:8443\r\n\r\n" +
+                      std::string(512, 'h')));
+  auto r = c->ReadResponse();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 403u) << r->body();
+  const std::string piece(1024, 'b');
+  for (int i = 0; i < 20; ++i) {
+    if (!c->Send(piece)) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  // The terminal may still send (bytes came after the CONNECT): the close lingers.
+  const bool lingering = Metric("seccloud_proxy_connections_active") == 1;
+  KillProxy();
+  EXPECT_TRUE(lingering) << "the proxy had closed before it was killed: nothing was tested";
+  const auto events = ConnectEvents("listed.example");
+  ASSERT_EQ(events.size(), 1u) << DescribeEvents();
+  EXPECT_EQ(Int(events[0], "http.response.status_code"), 403);
+  EXPECT_EQ(Str(events[0], "seccloud.verdict.action"), "block");
+  EXPECT_EQ(Str(events[0], "rule.id"), "common-deny:listed.example");
+}
+
+TEST_F(ProxyConnectEventTest, ACertificateErrorPagesConnectEventIsWrittenBeforeItLingers) {
+  ProxyFixture::StartProxy(EventConfig());
+  const std::string authority = std::string(kExpiredOrigin) + ":" + std::to_string(kExpiredPort);
+  const LingeredPage t = PageThenKillDuringLinger(authority, "/upload?cert-error");
+  ASSERT_FALSE(t.rest.starts_with("error: ")) << t.rest;
+  const auto r = WholeResponse(t.page);
+  ASSERT_TRUE(r) << t.page;
+  EXPECT_EQ(r->result_int(), 502u);
+  EXPECT_THAT(r->body(), HasSubstr("tls: expired"));
+  EXPECT_TRUE(t.lingering) << "the proxy had closed before it was killed: nothing was tested";
+  const auto events = ConnectEvents(kExpiredOrigin);
+  ASSERT_EQ(events.size(), 1u) << DescribeEvents();
+  EXPECT_EQ(Str(events[0], "seccloud.tls.mode"), "intercepted");
+  EXPECT_EQ(Str(events[0], "seccloud.tls.upstream_problem"), "expired");
+  EXPECT_EQ(EventsFor("https://" + authority + "/upload?cert-error").size(), 1u)
+      << DescribeEvents();
 }
 
 }  // namespace
