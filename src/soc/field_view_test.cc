@@ -1815,8 +1815,11 @@ TEST(FieldViewTest, OverlayWindowsRegressionEventsMatchTheTree) {
 TEST(FieldViewTest, OverlayWindowsHostileShapesMatchTheTree) {
   Counts c;
   overlay_test::OverlayCounts oc;
+  size_t n = 0;
   for (const std::string& line : winlog_test::HostileWindowsLines()) {
-    winlog_test::CheckWindowsLine(line, &c, &oc, true);
+    if (!test::RunsInThisBuild(++n)) continue;
+    // The lines of hundreds of items (thousands of lookups each) with ingest's metadata only.
+    winlog_test::CheckWindowsLine(line, &c, &oc, line.size() < 4096);
     ASSERT_FALSE(HasFatalFailure()) << line;
   }
   std::printf("hostile windows lines: %zu records, %zu kept as an overlay\n", oc.records,
