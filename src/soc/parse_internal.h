@@ -98,7 +98,22 @@ struct PendingFields {
   // kNoOverlayEntry: none). Live: no later entry replaced it (kOverlayReplaced clear).
   uint64_t overlay_roots = 0;
   const uint16_t* overlay_heads = nullptr;  // in the arena
+  // A Windows event's items (winlog.cc): an open-addressing table of the entries at
+  // "winlog.event_data.<Name>" by WinlogItemHash(Name), winlog_items_mask + 1 slots (at most half
+  // full; kNoOverlayEntry: empty), in the arena; null for every other overlay. OverlayLookup
+  // answers a path under "winlog.event_data." from it alone: those entries are the only ones
+  // related to such a path, pairwise unrelated, and without '.' in their names.
+  const uint16_t* winlog_items = nullptr;
+  uint32_t winlog_items_mask = 0;
 };
+
+inline constexpr std::string_view kWinlogItemPrefix = "winlog.event_data.";
+// FNV-1a of an item's name (the path after kWinlogItemPrefix).
+constexpr uint32_t WinlogItemHash(std::string_view name) {
+  uint32_t h = 2166136261u;
+  for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return h;
+}
 
 }  // namespace seccloud::soc
 
@@ -264,6 +279,9 @@ struct RecordAccess {
   // compared (a quadratic walk within a root bit: a Windows event has ~40 entries under "winlog").
   static void KeepOverlay(Record& r, const FieldOverlay& overlay, Format format,
                           bool unrelated = false);
+  // After KeepOverlay of a Windows event's overlay: the table of its `n` item entries, which
+  // start at entry `first` (PendingFields::winlog_items).
+  static void IndexWinlogItems(Record& r, size_t first, size_t n);
   // Keeps `tape` (read from `line`, a view into r.raw) in r's arena as r's pending fields, with
   // the metadata arguments; r.fields() then builds the tree from them. r must have a field arena
   // (UseFieldArena) and empty fields.

@@ -430,6 +430,23 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
   r.pending_ = p;
 }
 
+void RecordAccess::IndexWinlogItems(Record& r, size_t first, size_t n) {
+  PendingFields& p = *r.pending_;
+  if (n == 0) return;
+  const size_t slots = std::bit_ceil(2 * n);
+  auto* table = static_cast<uint16_t*>(
+      r.arena_->resource.allocate(slots * sizeof(uint16_t), alignof(uint16_t)));
+  std::fill(table, table + slots, kNoOverlayEntry);
+  const uint32_t mask = static_cast<uint32_t>(slots - 1);
+  for (size_t i = first; i < first + n; ++i) {
+    uint32_t k = WinlogItemHash(p.overlay[i].path.substr(kWinlogItemPrefix.size())) & mask;
+    while (table[k] != kNoOverlayEntry) k = (k + 1) & mask;
+    table[k] = static_cast<uint16_t>(i);
+  }
+  p.winlog_items = table;
+  p.winlog_items_mask = mask;
+}
+
 }  // namespace internal
 
 size_t Record::MemoryBytes() const {

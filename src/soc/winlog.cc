@@ -696,9 +696,10 @@ class OverlayBuilder {
     if (!Copy("SourceIp", "source.ip")) Copy("IpAddress", "source.ip");
     Copy("DestinationIp", "destination.ip");
     Copy("DestinationPort", "destination.port");
-    constexpr std::string_view kPrefix = "winlog.event_data.";
+    constexpr std::string_view kPrefix = kWinlogItemPrefix;
     static constexpr uint8_t kWinlogRoot =
         static_cast<uint8_t>(std::countr_zero(OverlayRootBit("winlog")));
+    const size_t first_item = o.entries.size();
     for (const Item& item : items_) {
       OverlayEntry e;
       e.root = kWinlogRoot;  // not related to "tenant.id": flags 0
@@ -731,6 +732,7 @@ class OverlayBuilder {
     // No two paths are related: the fixed ones are distinct leaves none of which is a prefix of
     // another, and the items' names are distinct, non-empty and without '.' (AddItem).
     internal::RecordAccess::KeepOverlay(r, o, r.format, /*unrelated=*/true);
+    internal::RecordAccess::IndexWinlogItems(r, first_item, items_.size());
   }
 
  private:
