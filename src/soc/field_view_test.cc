@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <boost/json.hpp>
 #include <cstdio>
@@ -26,8 +27,10 @@
 #include "soc/intel.h"
 #include "soc/parse.h"
 #include "soc/parse_internal.h"
+#include "soc/parse_testing.h"
 #include "soc/sigma.h"
 #include "soc/sigma_internal.h"
+#include "soc/winlog.h"
 
 namespace seccloud::soc {
 namespace {
@@ -1561,6 +1564,316 @@ TEST(FieldViewTest, TapeSerializeMoreShapesIsBoostsText) {
           << "node " << i << " of " << line;
     }
   }
+}
+
+// ---- Step 4: Windows events (evtx shape) kept as an overlay ----
+
+namespace winlog_test {
+
+// The record as Normalize made it before the overlay: read from the tape, its fields a tree.
+Record TreeNormalized(std::string_view line, std::string_view tenant, std::string_view peer) {
+  Record r;
+  r.format = Format::kWindowsEvent;
+  r.raw = std::string(line);
+  r.received_ms = 1790899200123;
+  r.source = "spool:test";
+  r.tenant = std::string(tenant);
+  r.peer = std::string(peer);
+  internal::NormalizeWindowsEventWithPeer(r, /*overlay_allowed=*/false);
+  return r;
+}
+
+// The overlay's index as KeepOverlay computes it when it compares every pair (no `unrelated`
+// promise), on a copy of a kept overlay's entries (root and flags worked out again): equal to the
+// kept index, so the promise the Windows normaliser makes holds for the record.
+void CheckUnrelatedPromise(const Record& r) {
+  const PendingFields& p = *r.pending_fields();
+  internal::FieldOverlay o;
+  size_t bytes = 0;
+  for (size_t i = 0; i < p.overlay_size; ++i) {
+    OverlayEntry e = p.overlay[i];
+    e.root = kNoRoot;
+    e.flags = 0;
+    o.entries.push_back(e);
+    if (e.kind != OverlayKind::kInt) bytes = std::max<size_t>(bytes, e.at + e.len);
+  }
+  o.bytes.assign(p.line, bytes);
+  Record copy;
+  copy.format = r.format;
+  UseFieldArena(copy);
+  internal::RecordAccess::KeepOverlay(copy, o, r.format, /*unrelated=*/false);
+  const PendingFields& q = *copy.pending_fields();
+  ASSERT_EQ(q.overlay_roots, p.overlay_roots) << r.raw;
+  for (int k = 0; k < std::popcount(p.overlay_roots); ++k) {
+    ASSERT_EQ(q.overlay_heads[k], p.overlay_heads[k]) << r.raw;
+  }
+  for (size_t i = 0; i < p.overlay_size; ++i) {
+    ASSERT_EQ(q.overlay[i].flags, p.overlay[i].flags) << p.overlay[i].path << " of " << r.raw;
+    ASSERT_EQ(q.overlay[i].root, p.overlay[i].root) << p.overlay[i].path << " of " << r.raw;
+    ASSERT_EQ(q.overlay[i].next_live, p.overlay[i].next_live) << p.overlay[i].path;
+  }
+}
+
+// One Windows line: with each (tenant, peer) pair, the record Normalize keeps (an overlay, or the
+// tree when the line is not one the overlay takes) replays the tree the tape path built, byte for
+// byte, with the same time and verdict; then the view, tokens, dataset and a tenant given after
+// Normalize against that tree (CheckOverlayLine), and the overlay's index against a full one.
+void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
+  static const std::vector<std::pair<std::string, std::string>> kMetadata = {
+      {"", ""}, {"t01", "::FFFF:192.0.2.1"}, {"", "[2001:DB8::1]"}, {"t\xff", "host\xfe"}};
+  for (size_t m = 0; m < (all ? kMetadata.size() : 1); ++m) {
+    const auto& [tenant, peer] = kMetadata[m];
+    Record got = Normalized(Format::kWindowsEvent, line, tenant, peer);
+    const Record want = TreeNormalized(line, tenant, peer);
+    ASSERT_FALSE(want.fields_pending());
+    ASSERT_EQ(got.parsed, want.parsed) << line;
+    ASSERT_EQ(got.time_ms, want.time_ms) << line;
+    if (got.fields_pending()) {
+      CheckUnrelatedPromise(got);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    ASSERT_EQ(boost::json::serialize(got.fields()), boost::json::serialize(want.fields()))
+        << "tenant \"" << tenant << "\" peer \"" << peer << "\"";
+  }
+  overlay_test::CheckOverlayLine(Format::kWindowsEvent, line, c, oc, all);
+}
+
+// Hostile evtx shapes: repeated item names (in an object, in Data, Data and its siblings), names
+// with dots, empty names, names equal to the mapped paths' last segments, unnamed items, values
+// of every kind, EventData as text, null, a number, a single Data object, UserData's shapes (with
+// repeated keys), System's members of odd kinds and repeated, items past the overlay's bound and
+// past kMaxWinlogFields, escapes, invalid UTF-8; each also mutated (bytes changed, cut, invalid
+// UTF-8 inserted).
+std::vector<std::string> HostileWindowsLines() {
+  const std::string sys =
+      R"j("System":{"Provider":{"#attributes":{"Name":"P","Guid":"{G}"}},"EventID":4688,)j"
+      R"j("Version":2,"Level":0,"Task":13312,"Opcode":0,"Keywords":"0x8020000000000000",)j"
+      R"j("TimeCreated":{"#attributes":{"SystemTime":"2026-10-02T00:10:04.5457085Z"}},)j"
+      R"j("EventRecordID":42,"Execution":{"#attributes":{"ProcessID":4,"ThreadID":8}},)j"
+      R"j("Channel":"Security","Computer":"PC-1","Security":{"#attributes":{"UserID":"S-1-5-18"}}})j";
+  auto ev = [&](const std::string& data) { return R"j({"Event":{)j" + sys + "," + data + "}}"; };
+  std::vector<std::string> templates = {
+      ev(R"j("EventData":{"Image":"C:\\a.exe","CommandLine":"a b","User":"u","SourceIp":"10.0.0.1","DestinationPort":443})j"),
+      ev(R"j("EventData":{"Image":"a","Image":"b","CommandLine":"c","Image":"-","CommandLine":"d"})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":"Image"},"#text":"x"},{"#attributes":{"Name":"Image"},"#text":"y"},{"#attributes":{"Name":"User"}},"plain",{"#text":"t"}],"Image":"z","Binary":"00","Binary":"01"})j"),
+      ev(R"j("EventData":{"a.b":"1","Image":"x"})j"),
+      ev(R"j("EventData":{"":"1","Image":"x"})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":""},"#text":"e"}]})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":"x.y"},"#text":"e"}]})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":7},"#text":"e"},{"#attributes":{"Name":"param1"},"#text":"named"}]})j"),
+      ev(R"j("EventData":{"provider_name":"p","event_id":"1","channel":"c","computer_name":"n","process":"x","event_data":"y","winlog":"w","param1":"q","tenant":"t","id":"i"})j"),
+      ev(R"j("EventData":{"Data":["a","b",{"#attributes":{"Name":"param1"},"#text":"named"},"c"]})j"),
+      ev(R"j("EventData":{"i":-5,"big":9223372036854775807,"neg":-9223372036854775808})j"),
+      ev(R"j("EventData":{"u":18446744073709551615})j"),
+      ev(R"j("EventData":{"d":1.5})j"),
+      ev(R"j("EventData":{"t":true,"f":false})j"),
+      ev(R"j("EventData":{"n":null})j"),
+      ev(R"j("EventData":{"o":{"a":1}})j"),
+      ev(R"j("EventData":{"a":[1,2]})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":"E"}},{"#attributes":{"Name":"O"},"#text":{"k":1}},{"#attributes":{"Name":"N"},"#text":null}]})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":"A"},"#text":{"#attributes":{"k":"v"}}},{"#attributes":{"Name":"B"},"#text":[]}]})j"),
+      ev(R"j("EventData":{"x":{"#attributes":{"k":"v"}},"y":{"#text":"tt","#attributes":{}},"w":{"#text":7},"v":{"#attributes":{},"#attributes":{}},"e":{}})j"),
+      ev(R"j("EventData":{"z":{"#text":null}})j"),
+      ev(R"j("EventData":{"Image":1,"CommandLine":true,"User":"","TargetUserName":"tu","SourceIp":"","IpAddress":"10.1.1.1","DestinationIp":{"#text":"10.2.2.2"},"DestinationPort":"443"})j"),
+      ev(R"j("EventData":{"User":"-","TargetUserName":"-","SourceIp":"-","IpAddress":"::FFFF:10.0.0.1","ParentImage":"p","ParentCommandLine":"pc"})j"),
+      ev(R"j("EventData":"just text")j"),
+      ev(R"j("EventData":"")j"),
+      ev(R"j("EventData":null)j"),
+      ev(R"j("EventData":5)j"),
+      ev(R"j("EventData":{"Data":{"#attributes":{"Name":"One"},"#text":"1"},"Two":"2"})j"),
+      ev(R"j("EventData":{"Data":{"k":"v"},"Other":"o"})j"),
+      ev(R"j("EventData":{"Data":"text","Other":"o"})j"),
+      ev(R"j("EventData":{"#attributes":{"x":"y"},"A":"1"})j"),
+      ev(R"j("EventData":{"Data":[],"Data":[{"#attributes":{"Name":"L"},"#text":"last"}]})j"),
+      ev(R"j("EventData":{"Data":[{"#attributes":{"Name":"L"},"#text":"first"}],"Data":{"k":1}})j"),
+      ev(R"j("UserData":{"LogFileCleared":{"#attributes":{"xmlns":"x"},"SubjectUserName":"u","SubjectDomainName":"d"}})j"),
+      ev(R"j("UserData":{"Leaf":{"#text":"t"},"Other":"o","Empty":{}})j"),
+      ev(R"j("UserData":{"A":{"x":"1"},"A":{"y":"2"}})j"),
+      ev(R"j("UserData":{"A":{"x":"1","x":"2"}})j"),
+      ev(R"j("UserData":{"A":{"x.y":"1"}})j"),
+      ev(R"j("UserData":{"A":{"x":{"#text":"1"},"y":null}})j"),
+      ev(R"j("UserData":7)j"),
+      ev(R"j("UserData":null)j"),
+      ev(R"j("EventData":{"A":"1","Image":"i"},"UserData":{"E":{"A":"2","B":"3","Image":"-"}})j"),
+      R"j({"System":{"EventID":{"#text":"4624"},"Channel":"System","EventRecordID":{"#text":{"a":1}}}})j",
+      R"j({"System":{"EventID":{"#text":"4624"},"EventRecordID":{"#text":"r"}}})j",
+      R"j({"System":{"EventID":"12","Version":1.5,"Task":"t","Opcode":true,"Keywords":null,"EventRecordID":"r"},"EventData":{"A":"1"}})j",
+      R"j({"System":{"EventID":"12","Level":18446744073709551615},"EventData":{"A":"1"}})j",
+      R"j({"System":{"EventID":"12","EventRecordID":18446744073709551615}})j",
+      R"j({"System":{"EventID":"12","EventRecordID":false}})j",
+      R"j({"Event":{"System":{"EventID":1,"EventID":2,"Channel":"Security","Channel":7,"Computer":""}}})j",
+      R"j({"Event":{"System":{"EventID":9223372036854775808}}})j",
+      R"j({"Event":{"System":{"EventID":"x"}}})j",
+      R"j({"Event":{"System":[]}})j",
+      R"j({"Event":5})j",
+      R"j({"Event":{"System":{"EventID":1,"TimeCreated":{"#attributes":{"SystemTime":"2025-11-27 07:40:10.165"}},"Execution":{"#attributes":{"ProcessID":"12","ThreadID":-1}},"Security":{"#attributes":{"UserID":5}},"Provider":{"#attributes":{"Name":1,"Guid":"g"}}}}})j",
+      R"j({"Event":{"System":{"EventID":1,"TimeCreated":{"#attributes":{"SystemTime":"not a time"}},"Execution":{"#attributes":{"ProcessID":"x"}},"Provider":"p"}}})j",
+      R"j({"winlog":{"event_id":4624,"channel":"Security","event_data":{"A":"1"}},"@timestamp":"2026-10-02T00:00:00Z"})j",
+      "{\"Event\":{\"System\":{\"EventID\":1},\"EventData\":{\"A\":\"\\u00e9\\n\\\"q\\u0000\","
+      "\"\xc3\xa9\":\"x\"}}}",
+      "{\"Event\":{\"System\":{\"EventID\":1},\"EventData\":{\"A\":\"\xff\"}}}",
+      "{\"Event\":{\"System\":{\"EventID\":1},\"EventData\":{\"A\":\"\\ud800\"}}}",
+  };
+  // Many items: around the overlay's bound (OverlayBuilder::kMaxItems, 256) and kMaxWinlogFields
+  // (not mutated: each is thousands of lookups a metadata pair).
+  std::vector<std::string> many;
+  for (int n : {47, 48, 49, 200, 255, 256, 257, 300, 1000, 1001}) {
+    std::string data = R"j("EventData":{"Data":[)j", object = R"j("EventData":{)j";
+    for (int i = 0; i < n; ++i) {
+      const std::string k = "N" + std::to_string(i % (n > 600 ? 600 : n));
+      data += (i ? "," : "") + std::string(R"j({"#attributes":{"Name":")j") + k +
+              R"j("},"#text":"v)j" + std::to_string(i) + "\"}";
+      object += (i ? ",\"" : "\"") + k + "\":" + std::to_string(i);
+    }
+    many.push_back(ev(data + "]}"));
+    many.push_back(ev(object + "}"));
+  }
+  std::vector<std::string> out;
+  std::mt19937 rng(17);
+  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+  for (const std::string& t : templates) {
+    out.push_back(t);
+    for (int k = 0; k < 12; ++k) {
+      std::string s = t;
+      switch (k % 4) {
+        case 0:
+          s.insert(rng() % s.size(), bad[rng() % 5]);
+          break;
+        case 1:
+          s[rng() % s.size()] = "\"{}[]:,.0a-\\"[rng() % 12];
+          break;
+        case 2:
+          s.resize(rng() % s.size());
+          break;
+        default:
+          s.erase(rng() % s.size(), 1 + rng() % 8);
+          break;
+      }
+      out.push_back(s);
+    }
+  }
+  out.insert(out.end(), many.begin(), many.end());
+  return out;
+}
+
+std::vector<std::string> RegressionEvents() {
+  std::vector<std::string> out;
+  const fs::path reg = fs::path(SECCLOUD_SOURCE_DIR) / "../shared/data/sigma/regression_data";
+  if (!fs::is_directory(reg)) return out;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(reg)) {
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const fs::path& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto docs = parse_testing::SplitJsonDocuments(text);
+    out.insert(out.end(), docs.begin(), docs.end());
+    if (docs.size() == 1) out.push_back(text);  // as the file spells it (indented)
+  }
+  return out;
+}
+
+}  // namespace winlog_test
+
+// Every Windows line of the bench set as ingest reads it (every 16th with three other tenant and
+// peer pairs and a tenant given after Normalize): kept as an overlay, and every reader's answer
+// the tree's (the view on every candidate path of the Sigma corpus, intel's and every path of the
+// tree lengthened and cut; Prepare's tokens and dataset), the replayed tree the tape path's.
+TEST(FieldViewTest, OverlayWindowsBenchLinesMatchTheTree) {
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  if (!fs::exists(bench / "windows.json")) GTEST_SKIP() << "no " << bench;
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  size_t n = 0;
+  for (const auto& line : ReadLines(bench / "windows.json")) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    winlog_test::CheckWindowsLine(line, &c, &oc, n / test::kSanitizerStride % 16 == 0);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+  }
+  std::printf("windows: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records, oc.overlay,
+              c.lookups);
+  EXPECT_EQ(oc.overlay, oc.records) << "every bench event is of the common shape";
+}
+
+TEST(FieldViewTest, OverlayWindowsRegressionEventsMatchTheTree) {
+  const auto events = winlog_test::RegressionEvents();
+  if (events.empty()) GTEST_SKIP() << "no Sigma regression data";
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  for (const std::string& e : events) {
+    winlog_test::CheckWindowsLine(e, &c, &oc, true);
+    ASSERT_FALSE(HasFatalFailure()) << e;
+  }
+  std::printf("regression events: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records,
+              oc.overlay, c.lookups);
+  EXPECT_GT(oc.overlay, oc.records * 9 / 10);
+}
+
+TEST(FieldViewTest, OverlayWindowsHostileShapesMatchTheTree) {
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  size_t n = 0;
+  for (const std::string& line : winlog_test::HostileWindowsLines()) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    // The lines of hundreds of items (thousands of lookups each) with ingest's metadata only.
+    winlog_test::CheckWindowsLine(line, &c, &oc, line.size() < 4096);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+  }
+  std::printf("hostile windows lines: %zu records, %zu kept as an overlay\n", oc.records,
+              oc.overlay);
+  EXPECT_GT(oc.overlay, oc.records / 10);  // most mutations are no JSON
+  EXPECT_LT(oc.overlay, oc.records) << "odd values and names keep the tree";
+}
+
+// Sigma (every rule of the corpus: its presence filter, Get and the engine's own lookups) and
+// intel on a Windows record kept as an overlay find what they find on the tape path's tree.
+TEST(FieldViewTest, WindowsOverlayRecordsDetectAsTheirTrees) {
+  const fs::path rules = fs::path(SECCLOUD_SOURCE_DIR) / "../shared/data/sigma/rules";
+  if (!fs::is_directory(rules)) GTEST_SKIP() << "no Sigma rules";
+  LoadReport report;
+  auto set = LoadRules({rules}, &report);
+  ASSERT_TRUE(set.has_value());
+  auto engine = DetectionEngine::Create(std::move(*set));
+  ASSERT_TRUE(engine.has_value());
+  IntelFeed feed;
+  feed.name = "test";
+  auto intel = BuildIntel(
+      std::vector<IntelFeedText>{{feed, "10.5.16.50\nPC-t04-0053.lgwan.local\n10.1.1.1\n"}},
+      nullptr);
+  ASSERT_TRUE(intel.has_value());
+  std::vector<std::string> lines = winlog_test::RegressionEvents();
+  for (const std::string& l : winlog_test::HostileWindowsLines()) lines.push_back(l);
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  size_t n = 0;
+  for (const std::string& l : ReadLines(bench / "windows.json")) {
+    if (test::RunsInThisBuild(++n)) lines.push_back(l);
+  }
+  size_t kept = 0, detections = 0;
+  for (const std::string& line : lines) {
+    Record r = Normalized(Format::kWindowsEvent, line, "t01", "");
+    r.seq = 9;
+    const bool pending = r.fields_pending();
+    kept += pending;
+    std::vector<Detection> found;
+    (*engine)->Process(r, &found);
+    MatchRecord(**intel, r, &found);
+    EXPECT_EQ(r.fields_pending(), pending) << line;
+    Record t = winlog_test::TreeNormalized(line, "t01", "");
+    t.seq = 9;
+    std::vector<Detection> want;
+    (*engine)->Process(t, &want);
+    MatchRecord(**intel, t, &want);
+    ASSERT_EQ(DescribeDetections(found), DescribeDetections(want)) << line;
+    detections += want.size();
+  }
+  std::printf("%zu lines, %zu kept as an overlay, %zu detections\n", lines.size(), kept,
+              detections);
+  EXPECT_GT(kept, lines.size() / 2);
+  EXPECT_GT(detections, 100u);
 }
 
 }  // namespace

@@ -55,8 +55,9 @@ namespace seccloud::soc::index_tokens {
 // after Normalize, say) must be taken into account by this walk — the size check makes the
 // build say so. (view_exact, added by the lookups' FieldView, is a flag about the tape's shape for
 // lookups, not a value: the walk is right whatever it says; overlay_roots and overlay_heads are
-// the overlay's index, read through OverlayLookup.)
-static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 160,
+// the overlay's index, read through OverlayLookup; so are winlog_items and winlog_items_mask,
+// a Windows overlay's table of its items.)
+static_assert(sizeof(void*) != 8 || sizeof(PendingFields) == 176,
               "PendingFields changed: PendingFieldTokens (index_tape_tokens.h) must follow it");
 
 // Objects with more members than this are walked as a tree (the duplicate check is quadratic).

@@ -65,10 +65,8 @@ std::string_view BoundedLine(const std::string& raw) {
 
 void Normalize(Record& r) {
   if (r.format == Format::kWindowsEvent) {
-    NormalizeWindowsEvent(r);
-    // The Windows normaliser sets the common metadata but the sender's address.
-    if (!r.peer.empty() && !internal::PutIp(r.fields(), "seccloud.soc.peer", r.peer))
-      internal::PutString(r.fields(), "seccloud.soc.peer", r.peer);
+    // The Windows normaliser with the sender's address (which NormalizeWindowsEvent leaves out).
+    internal::NormalizeWindowsEventWithPeer(r);
     return;
   }
   r.parsed = false;

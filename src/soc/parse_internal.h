@@ -98,7 +98,22 @@ struct PendingFields {
   // kNoOverlayEntry: none). Live: no later entry replaced it (kOverlayReplaced clear).
   uint64_t overlay_roots = 0;
   const uint16_t* overlay_heads = nullptr;  // in the arena
+  // A Windows event's items (winlog.cc): an open-addressing table of the entries at
+  // "winlog.event_data.<Name>" by WinlogItemHash(Name), winlog_items_mask + 1 slots (at most half
+  // full; kNoOverlayEntry: empty), in the arena; null for every other overlay. OverlayLookup
+  // answers a path under "winlog.event_data." from it alone: those entries are the only ones
+  // related to such a path, pairwise unrelated, and without '.' in their names.
+  const uint16_t* winlog_items = nullptr;
+  uint32_t winlog_items_mask = 0;
 };
+
+inline constexpr std::string_view kWinlogItemPrefix = "winlog.event_data.";
+// FNV-1a of an item's name (the path after kWinlogItemPrefix).
+constexpr uint32_t WinlogItemHash(std::string_view name) {
+  uint32_t h = 2166136261u;
+  for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return h;
+}
 
 }  // namespace seccloud::soc
 
@@ -127,17 +142,30 @@ void PutMetadata(boost::json::object& f, const FinishArgs& a);
 // A SetPath-only parser's values while it parses (one scratch per thread, Normalize's): entries
 // whose strings are copied into `bytes` (OverlayEntry::at, len), so that a value may view a
 // temporary (a canonical address, a sanitised copy, a time's text).
+//
+// A path that is not a literal (a Windows event's "winlog.event_data.<Name>": winlog.cc) is kept
+// in `bytes` too, listed in `own_paths` (the entry's index, the path's offset and size), and
+// KeepOverlay points the kept entry's path at the record's copy of the bytes. Such a path must
+// have non-empty segments, as a SinkPath's (OverlayFind and the index assume it).
 struct FieldOverlay {
+  struct OwnPath {
+    uint32_t entry, at, len;
+  };
   std::vector<OverlayEntry> entries;
   std::string bytes;
+  std::vector<OwnPath> own_paths;
   void clear() {
     entries.clear();
     bytes.clear();
+    own_paths.clear();
   }
-  // Sets every entry's `str` to its bytes (valid until the next change of `bytes`).
+  // Sets every entry's `str` (and own path) to its bytes (valid until the next change of `bytes`).
   void Resolve() {
     for (OverlayEntry& e : entries) {
       if (e.kind != OverlayKind::kInt) e.str = std::string_view(bytes.data() + e.at, e.len);
+    }
+    for (const OwnPath& o : own_paths) {
+      entries[o.entry].path = std::string_view(bytes.data() + o.at, o.len);
     }
   }
 };
@@ -246,7 +274,14 @@ void ReplayOverlay(boost::json::object& f, const OverlayEntry* entries, size_t n
 struct RecordAccess {
   // Keeps the overlay's entries (with the metadata's, appended by Normalize) in r's arena as r's
   // pending fields; r.fields() then replays them. r must have a field arena and empty fields.
-  static void KeepOverlay(Record& r, const FieldOverlay& overlay, Format format);
+  // `unrelated`: the caller knows its entries' paths pairwise unrelated (OverlayRelated false for
+  // every pair, as a Windows event's are: winlog.cc), so none is replaced and the pairs are not
+  // compared (a quadratic walk within a root bit: a Windows event has ~40 entries under "winlog").
+  static void KeepOverlay(Record& r, const FieldOverlay& overlay, Format format,
+                          bool unrelated = false);
+  // After KeepOverlay of a Windows event's overlay: the table of its `n` item entries, which
+  // start at entry `first` (PendingFields::winlog_items).
+  static void IndexWinlogItems(Record& r, size_t first, size_t n);
   // Keeps `tape` (read from `line`, a view into r.raw) in r's arena as r's pending fields, with
   // the metadata arguments; r.fields() then builds the tree from them. r must have a field arena
   // (UseFieldArena) and empty fields.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
+#include <cctype>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -81,6 +83,27 @@ inline int64_t Ms(std::string_view rfc3339) {
   int64_t ms = 0;
   EXPECT_TRUE(ParseRfc3339Ms(rfc3339, &ms)) << rfc3339;
   return ms;
+}
+
+// The JSON documents of `text`, one after the other (a Sigma regression .json may hold several),
+// each as boost::json::serialize writes it.
+inline std::vector<std::string> SplitJsonDocuments(const std::string& text) {
+  std::vector<std::string> out;
+  boost::json::stream_parser p;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+    if (pos >= text.size()) break;
+    boost::system::error_code ec;
+    const size_t n = p.write_some(text.data() + pos, text.size() - pos, ec);
+    if (ec) break;
+    pos += n;
+    if (p.done()) {
+      out.push_back(boost::json::serialize(p.release()));
+      p.reset();
+    }
+  }
+  return out;
 }
 
 }  // namespace seccloud::soc::parse_testing

@@ -257,6 +257,19 @@ int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bo
 int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, bool* object) {
   *object = false;
   if ((p.overlay_roots & bit) == 0) return -1;
+  if (p.winlog_items != nullptr && path.size() > kWinlogItemPrefix.size() &&
+      path.starts_with(kWinlogItemPrefix)) {
+    // Only the items are related to the path: the one named by its rest, or (a '.' in the rest)
+    // the one the path runs through, a leaf in the way — nothing either way.
+    const std::string_view name = path.substr(kWinlogItemPrefix.size());
+    if (name.find('.') != std::string_view::npos) return -1;
+    for (uint32_t k = WinlogItemHash(name) & p.winlog_items_mask;;
+         k = (k + 1) & p.winlog_items_mask) {
+      const uint16_t i = p.winlog_items[k];
+      if (i == kNoOverlayEntry) return -1;
+      if (p.overlay[i].path.substr(kWinlogItemPrefix.size()) == name) return i;
+    }
+  }
   const uint16_t head = p.overlay_heads[std::popcount(p.overlay_roots & (bit - 1))];
   for (uint16_t k = head; k != kNoOverlayEntry; k = p.overlay[k].next_live) {
     switch (OverlayRelate(p.overlay[k].path, path)) {

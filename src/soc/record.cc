@@ -359,7 +359,8 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
   r.pending_ = p;
 }
 
-void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format format) {
+void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format format,
+                               bool unrelated) {
   boost::json::monotonic_resource& res = r.arena_->resource;
   auto* p = new (res.allocate(sizeof(PendingFields), alignof(PendingFields))) PendingFields();
   const size_t n = overlay.entries.size();
@@ -371,6 +372,9 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
   for (size_t i = 0; i < n; ++i) {
     OverlayEntry* e = new (&entries[i]) OverlayEntry(overlay.entries[i]);
     if (e->kind != OverlayKind::kInt) e->str = std::string_view(copy + e->at, e->len);
+  }
+  for (const FieldOverlay::OwnPath& o : overlay.own_paths) {
+    entries[o.entry].path = std::string_view(copy + o.at, o.len);
   }
   // The index (PendingFields::overlay_roots, overlay_heads; OverlayEntry::flags, next_live), from
   // the last entry to the first: an entry is replaced when a later one of its root bit (related
@@ -399,7 +403,8 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
     const int b = e.root;
     roots |= uint64_t{1} << b;
     bool replaced = false;
-    for (uint16_t j = later[b]; j != kNoOverlayEntry && !replaced; j = next[j]) {
+    for (uint16_t j = unrelated ? kNoOverlayEntry : later[b]; j != kNoOverlayEntry && !replaced;
+         j = next[j]) {
       replaced = OverlayRelated(e.path, entries[j].path);
     }
     e.flags =
@@ -423,6 +428,23 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
   p->overlay_roots = roots;
   p->overlay_heads = heads;
   r.pending_ = p;
+}
+
+void RecordAccess::IndexWinlogItems(Record& r, size_t first, size_t n) {
+  PendingFields& p = *r.pending_;
+  if (n == 0) return;
+  const size_t slots = std::bit_ceil(2 * n);
+  auto* table = static_cast<uint16_t*>(
+      r.arena_->resource.allocate(slots * sizeof(uint16_t), alignof(uint16_t)));
+  std::fill(table, table + slots, kNoOverlayEntry);
+  const uint32_t mask = static_cast<uint32_t>(slots - 1);
+  for (size_t i = first; i < first + n; ++i) {
+    uint32_t k = WinlogItemHash(p.overlay[i].path.substr(kWinlogItemPrefix.size())) & mask;
+    while (table[k] != kNoOverlayEntry) k = (k + 1) & mask;
+    table[k] = static_cast<uint16_t>(i);
+  }
+  p.winlog_items = table;
+  p.winlog_items_mask = mask;
 }
 
 }  // namespace internal

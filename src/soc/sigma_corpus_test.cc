@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "soc/detect.h"
+#include "soc/parse_testing.h"
 #include "soc/sigma.h"
 #include "soc/winlog.h"
 
@@ -60,26 +61,6 @@ std::string ReadFile(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// A regression .json may hold several events one after the other.
-std::vector<std::string> SplitJsonDocuments(const std::string& text) {
-  std::vector<std::string> out;
-  boost::json::stream_parser p;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
-    if (pos >= text.size()) break;
-    boost::system::error_code ec;
-    const size_t n = p.write_some(text.data() + pos, text.size() - pos, ec);
-    if (ec) break;
-    pos += n;
-    if (p.done()) {
-      out.push_back(boost::json::serialize(p.release()));
-      p.reset();
-    }
-  }
-  return out;
 }
 
 TEST(SigmaCorpusTest, EveryRuleLoadsOrIsReportedWithAReason) {
@@ -165,7 +146,7 @@ TEST(SigmaCorpusTest, RegressionEventsFireTheirRules) {
     Level level{};
     uint64_t seq = 0;
     for (const auto& j : jsons) {
-      for (const auto& doc : SplitJsonDocuments(ReadFile(j))) {
+      for (const auto& doc : parse_testing::SplitJsonDocuments(ReadFile(j))) {
         Record r;
         r.seq = ++seq;
         r.format = Format::kWindowsEvent;

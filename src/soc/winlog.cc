@@ -1,12 +1,16 @@
 #include "soc/winlog.h"
 
 #include <algorithm>
+#include <bit>
 #include <boost/json.hpp>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/event.h"  // SanitizeUtf8
 #include "core/text.h"
 #include "soc/field_tape.h"
 #include "soc/parse_internal.h"
@@ -15,6 +19,7 @@ namespace seccloud::soc {
 namespace {
 
 namespace json = boost::json;
+using internal::SinkPath;
 
 // ASCII case folding: Windows' names are ASCII, and std::tolower would consult the C locale.
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -142,6 +147,19 @@ bool TapeToInt64(const TapeNode& n, int64_t* out) {
 
 bool TapeIsNumber(const TapeNode& n) {
   return n.kind == TapeKind::kInt64 || n.kind == TapeKind::kUint64 || n.kind == TapeKind::kDouble;
+}
+
+// System.TimeCreated's SystemTime: *ms set when it is a time, else left as it is.
+void SystemTimeMs(std::string_view text, int64_t* ms) {
+  int64_t t = 0;
+  if (ParseRfc3339Ms(text, &t)) {
+    *ms = t;
+    return;
+  }
+  // "2025-11-27 07:40:10.165" (no zone: Windows' SystemTime is UTC).
+  std::string with_zone(text.substr(0, 64));
+  with_zone += 'Z';
+  if (ParseRfc3339Ms(with_zone, &t)) *ms = t;
 }
 
 // An EventData/UserData value as the source gave it: scalars as they are, an element's #text,
@@ -556,17 +574,7 @@ class Builder {
   json::object* winlog_ = nullptr;  // the fields' "winlog" while the top level is unchanged
   static constexpr size_t kWinlogMembers = 16;
 
-  void ParseTime(std::string_view text) {
-    int64_t ms = 0;
-    if (ParseRfc3339Ms(text, &ms)) {
-      time_ms_ = ms;
-      return;
-    }
-    // "2025-11-27 07:40:10.165" (no zone: Windows' SystemTime is UTC).
-    std::string with_zone(text.substr(0, 64));
-    with_zone += 'Z';
-    if (ParseRfc3339Ms(with_zone, &ms)) time_ms_ = ms;
-  }
+  void ParseTime(std::string_view text) { SystemTimeMs(text, &time_ms_); }
 
   Record& r_;
   bool have_winlog_ = false;
@@ -578,6 +586,393 @@ class Builder {
   std::string_view computer_;
   int64_t time_ms_ = -1;
   std::string error_;
+};
+
+// FromEvtxTape and Finish, SetMetadata and Normalize's peer as overlay entries (README.md "Flat
+// field table", step 4): the record's values without building any tree, kept as a pending overlay
+// (parse_internal.h) that FieldView, Sigma, intel and Prepare read as they read a syslog
+// record's, and that Record::fields() replays into the very tree the Builder would have built
+// (the same SetPath calls in the same order; winlog.event_data's items, one entry each at
+// "winlog.event_data.<Name>", in the order the Builder's object holds them). Only for events whose
+// every value the overlay holds as the tree does (a string or an int64) and whose item names are
+// paths of their own (non-empty, no '.'): Collect answers false for anything else — every error
+// too —, and the caller takes the tree path, which then decides as before.
+class OverlayBuilder {
+ public:
+  // More items than this take the tree path: it bounds the search for a repeated name. (A 4688
+  // or Sysmon 1 event has 20-30; the tree path allows kMaxWinlogFields.)
+  static constexpr size_t kMaxItems = 256;
+
+  // Reads the event at `event` of t (an object) as Builder::FromEvtxTape does; false when the
+  // event is not one this path keeps (nothing is changed then).
+  bool Collect(TapeSpan t, size_t event) {
+    Reset();
+    t_ = t;
+    const size_t sys = TapeMember(t, event, "System");
+    if (sys == kNone || t[sys].kind != TapeKind::kObject) return false;
+    const SystemMembers m = ReadSystem(t, sys);
+    const size_t id_text = m.event_id != kNone ? TapeElementText(t, m.event_id) : kNone;
+    if (id_text == kNone || !TapeToInt64(t[id_text], &event_id_)) return false;
+    if (const size_t v = m.channel; v != kNone && t[v].kind == TapeKind::kString) {
+      channel_ = t[v].str();
+    }
+    if (const size_t v = m.computer; v != kNone && t[v].kind == TapeKind::kString) {
+      computer_ = t[v].str();
+    }
+    provider_name_ = StringOrNone(TapeAttribute(t, m.provider, "Name"));
+    provider_guid_ = StringOrNone(TapeAttribute(t, m.provider, "Guid"));
+    if (m.record_id != kNone) {
+      record_id_ = TapeElementText(t, m.record_id);
+      if (record_id_ != kNone && !IsScalar(record_id_)) return false;
+    }
+    const size_t numbers[] = {m.version, m.level, m.task, m.opcode, m.keywords};
+    for (size_t k = 0; k < 5; ++k) {
+      numbers_[k] = kNone;
+      if (numbers[k] == kNone) continue;
+      const size_t x = TapeElementText(t, numbers[k]);
+      if (x == kNone || !(TapeIsNumber(t[x]) || t[x].kind == TapeKind::kString)) continue;
+      if (!IsScalar(x)) return false;  // a uint64 or a double: the tree path
+      numbers_[k] = x;
+    }
+    if (const size_t v = TapeAttribute(t, m.execution, "ProcessID"); v != kNone) {
+      has_pid_ = TapeToInt64(t[v], &pid_);
+    }
+    if (const size_t v = TapeAttribute(t, m.execution, "ThreadID"); v != kNone) {
+      has_tid_ = TapeToInt64(t[v], &tid_);
+    }
+    user_id_ = StringOrNone(TapeAttribute(t, m.security, "UserID"));
+    if (const size_t v = TapeAttribute(t, m.time_created, "SystemTime");
+        v != kNone && t[v].kind == TapeKind::kString) {
+      SystemTimeMs(t[v].str(), &time_ms_);
+    }
+    if (const size_t v = TapeMember(t, event, "EventData"); v != kNone && !EventData(v)) {
+      return false;
+    }
+    if (const size_t v = TapeMember(t, event, "UserData"); v != kNone && !UserData(v)) {
+      return false;
+    }
+    return true;
+  }
+
+  // Whether the metadata's strings are held by the overlay as the tree holds them (SetMetadata
+  // sets the source and the tenant unsanitised; Prepare's overlay tokens take valid UTF-8).
+  static bool MetadataFits(const Record& r) {
+    return (internal::IsAscii(r.source) || IsValidUtf8(r.source)) &&
+           (internal::IsAscii(r.tenant) || IsValidUtf8(r.tenant));
+  }
+
+  // The entries of Builder::Finish, SetMetadata and (with_peer) Normalize's peer, in their order,
+  // kept as r's pending fields; r.time_ms and r.parsed as the tree path sets them.
+  void Keep(Record& r, bool with_peer) {
+    internal::FieldOverlay& o = overlay_;
+    o.clear();
+    String("winlog.provider_name", provider_name_);
+    String("winlog.provider_guid", provider_guid_);
+    Node("winlog.record_id", record_id_);
+    Node("winlog.version", numbers_[0]);
+    Node("winlog.level", numbers_[1]);
+    Node("winlog.task", numbers_[2]);
+    Node("winlog.opcode", numbers_[3]);
+    Node("winlog.keywords", numbers_[4]);
+    if (has_pid_) Int("winlog.process.pid", pid_);
+    if (has_tid_) Int("winlog.process.thread.id", tid_);
+    String("winlog.user.identifier", user_id_);
+    // Builder::Finish.
+    Int("winlog.event_id", event_id_);
+    char code[24];
+    const auto code_end = std::to_chars(code, code + sizeof code, event_id_).ptr;
+    Text("event.code", std::string_view(code, static_cast<size_t>(code_end - code)));
+    if (!channel_.empty()) Text("winlog.channel", channel_);
+    if (!computer_.empty()) {
+      Text("winlog.computer_name", computer_);
+      Text("host.name", computer_);
+    }
+    Text("event.dataset", WindowsDataset(channel_));
+    Copy("Image", "process.executable");
+    Copy("CommandLine", "process.command_line");
+    Copy("ParentImage", "process.parent.executable");
+    Copy("ParentCommandLine", "process.parent.command_line");
+    if (!Copy("User", "user.name")) Copy("TargetUserName", "user.name");
+    if (!Copy("SourceIp", "source.ip")) Copy("IpAddress", "source.ip");
+    Copy("DestinationIp", "destination.ip");
+    Copy("DestinationPort", "destination.port");
+    constexpr std::string_view kPrefix = kWinlogItemPrefix;
+    static constexpr uint8_t kWinlogRoot =
+        static_cast<uint8_t>(std::countr_zero(OverlayRootBit("winlog")));
+    const size_t first_item = o.entries.size();
+    for (const Item& item : items_) {
+      OverlayEntry e;
+      e.root = kWinlogRoot;  // not related to "tenant.id": flags 0
+      o.own_paths.push_back({static_cast<uint32_t>(o.entries.size()),
+                             static_cast<uint32_t>(o.bytes.size()),
+                             static_cast<uint32_t>(kPrefix.size() + item.name.size())});
+      o.bytes.append(kPrefix);
+      o.bytes.append(item.name);
+      Append(e, item.value);
+    }
+    // SetMetadata, then Normalize's peer.
+    r.time_ms = time_ms_ >= 0 ? time_ms_ : r.received_ms;
+    r.parsed = true;
+    internal::PutTime(o, "@timestamp", r.time_ms);
+    internal::PutTime(o, "event.ingested", r.received_ms);
+    Text("seccloud.soc.source", r.source);
+    Text("seccloud.soc.format", FormatName(r.format));
+    if (!r.tenant.empty()) Text("tenant.id", r.tenant);
+    if (with_peer && !r.peer.empty()) {
+      std::string buf;
+      std::string_view ip;
+      if (internal::IpText(r.peer, &buf, &ip)) {
+        Text("seccloud.soc.peer", ip);
+      } else if (internal::IsAscii(r.peer) || IsValidUtf8(r.peer)) {
+        Text("seccloud.soc.peer", r.peer);
+      } else {
+        Text("seccloud.soc.peer", SanitizeUtf8(r.peer));
+      }
+    }
+    // No two paths are related: the fixed ones are distinct leaves none of which is a prefix of
+    // another, and the items' names are distinct, non-empty and without '.' (AddItem).
+    internal::RecordAccess::KeepOverlay(r, o, r.format, /*unrelated=*/true);
+    internal::RecordAccess::IndexWinlogItems(r, first_item, items_.size());
+  }
+
+ private:
+  void Reset() {
+    event_id_ = 0;
+    channel_ = computer_ = {};
+    provider_name_ = provider_guid_ = record_id_ = user_id_ = kNone;
+    std::fill(std::begin(numbers_), std::end(numbers_), kNone);
+    has_pid_ = has_tid_ = false;
+    pid_ = tid_ = 0;
+    time_ms_ = -1;
+    items_.clear();
+    names_ = 0;
+    added_ = 0;
+  }
+
+  // A value as the overlay holds it: a tape string, or an integer (kInt64).
+  struct Value {
+    TapeKind kind = TapeKind::kString;
+    std::string_view str;
+    int64_t num = 0;
+  };
+  struct Item {
+    std::string_view name;
+    Value value;
+  };
+
+  size_t StringOrNone(size_t v) const {
+    return v != kNone && t_[v].kind == TapeKind::kString ? v : kNone;
+  }
+  bool IsScalar(size_t v) const {
+    return t_[v].kind == TapeKind::kString || t_[v].kind == TapeKind::kInt64;
+  }
+  Value ValueOf(size_t v) const {
+    Value x;
+    x.kind = t_[v].kind;
+    if (x.kind == TapeKind::kString) {
+      x.str = t_[v].str();
+    } else {
+      x.num = t_[v].i64;
+    }
+    return x;
+  }
+
+  // ItemValue's answer for the node at v, when it is a string or an int64.
+  bool ItemValueOf(size_t v, Value* out) const {
+    const TapeNode& n = t_[v];
+    if (n.kind == TapeKind::kObject) {
+      if (const size_t x = TapeMember(t_, v, "#text"); x != kNone) {
+        if (!IsScalar(x)) return false;  // another kind, or JSON text (serialised)
+        *out = ValueOf(x);
+        return true;
+      }
+      // An element with attributes only: "" (the tree's object then has one key).
+      bool attributes_only = n.end > v + 1;
+      for (size_t i = v + 1; i < n.end && attributes_only; i = t_[i].end) {
+        attributes_only = t_[i].key() == "#attributes";
+      }
+      if (!attributes_only) return false;
+      *out = Value();
+      return true;
+    }
+    if (!IsScalar(v)) return false;
+    *out = ValueOf(v);
+    return true;
+  }
+
+  // Builder::AddItem: a name seen before keeps its place and takes the new value (the object's
+  // insert_or_assign).
+  bool AddItem(std::string_view name, const Value& value) {
+    if (items_.size() >= kMaxItems || ++added_ > kMaxItems) return false;
+    if (name.empty() || name.find('.') != std::string_view::npos) return false;
+    const uint64_t bit = uint64_t{1} << ((name.size() * 7 + static_cast<unsigned char>(name[0]) +
+                                          static_cast<unsigned char>(name.back()) * 3) &
+                                         63);
+    if ((names_ & bit) != 0) {
+      for (size_t i = items_.size(); i-- > 0;) {
+        if (items_[i].name == name) {
+          items_[i].value = value;
+          return true;
+        }
+      }
+    }
+    names_ |= bit;
+    items_.push_back({name, value});
+    return true;
+  }
+  bool AddItemAt(std::string_view name, size_t v) {
+    Value value;
+    return ItemValueOf(v, &value) && AddItem(name, value);
+  }
+
+  // Builder::AddEventData on the tape.
+  bool EventData(size_t ed) {
+    const TapeNode& n = t_[ed];
+    if (n.kind == TapeKind::kNull) return true;
+    if (n.kind == TapeKind::kString) return n.str().empty() || AddItem("param1", ValueOf(ed));
+    if (n.kind != TapeKind::kObject) return false;
+    const size_t data = TapeMember(t_, ed, "Data");
+    const bool data_items =
+        data != kNone &&
+        (t_[data].kind == TapeKind::kArray ||
+         (t_[data].kind == TapeKind::kObject && (TapeMember(t_, data, "#attributes") != kNone ||
+                                                 TapeMember(t_, data, "#text") != kNone)));
+    if (!data_items) {
+      // TakeWhole or the loop: the members but "#attributes", each ItemValue'd (a scalar is
+      // itself); repeated keys as the parsed object holds them (the first place, the last value).
+      for (size_t i = ed + 1; i < n.end; i = t_[i].end) {
+        if (t_[i].key() != "#attributes" && !AddItemAt(t_[i].key(), i)) return false;
+      }
+      return true;
+    }
+    size_t unnamed = 0;
+    auto add = [&](size_t item) {
+      size_t name = kNone, text = item;
+      if (t_[item].kind == TapeKind::kObject) {
+        name = TapeAttribute(t_, item, "Name");
+        text = TapeMember(t_, item, "#text");
+      }
+      Value value;
+      if (text != kNone && !ItemValueOf(text, &value)) return false;
+      if (name != kNone && t_[name].kind == TapeKind::kString) {
+        return AddItem(t_[name].str(), value);
+      }
+      if (++unnamed > kMaxItems) return false;
+      char* p = unnamed_names_[unnamed - 1];
+      std::memcpy(p, "param", 5);
+      const char* end = std::to_chars(p + 5, p + sizeof unnamed_names_[0], unnamed).ptr;
+      return AddItem(std::string_view(p, static_cast<size_t>(end - p)), value);
+    };
+    if (t_[data].kind == TapeKind::kArray) {
+      for (size_t i = data + 1; i < t_[data].end; i = t_[i].end) {
+        if (!add(i)) return false;
+      }
+    } else if (!add(data)) {
+      return false;
+    }
+    for (size_t i = ed + 1; i < n.end; i = t_[i].end) {  // siblings of Data (Binary, …)
+      const std::string_view k = t_[i].key();
+      if (k != "Data" && k != "#attributes" && !AddItemAt(k, i)) return false;
+    }
+    return true;
+  }
+
+  // True when the object at v repeats a key (then the parsed object holds fewer members than
+  // the tape, and UserData's walk over them would differ): the tree path. Also past 64 members.
+  bool RepeatsAKey(size_t v) const {
+    size_t count = 0;
+    for (size_t i = v + 1; i < t_[v].end; i = t_[i].end) {
+      if (++count > 64) return true;
+      for (size_t j = v + 1; j < i; j = t_[j].end) {
+        if (t_[j].key() == t_[i].key()) return true;
+      }
+    }
+    return false;
+  }
+
+  // Builder::AddUserData on the tape.
+  bool UserData(size_t ud) {
+    if (t_[ud].kind == TapeKind::kNull) return true;
+    if (t_[ud].kind != TapeKind::kObject || RepeatsAKey(ud)) return false;
+    for (size_t i = ud + 1; i < t_[ud].end; i = t_[i].end) {
+      const std::string_view k = t_[i].key();
+      if (k == "#attributes") continue;
+      bool leaf = true;
+      if (t_[i].kind == TapeKind::kObject) {
+        for (size_t j = i + 1; j < t_[i].end && leaf; j = t_[j].end) {
+          leaf = t_[j].key() == "#attributes" || t_[j].key() == "#text";
+        }
+      }
+      if (leaf) {
+        if (!AddItemAt(k, i)) return false;
+        continue;
+      }
+      if (RepeatsAKey(i)) return false;
+      for (size_t j = i + 1; j < t_[i].end; j = t_[j].end) {
+        if (t_[j].key() != "#attributes" && !AddItemAt(t_[j].key(), j)) return false;
+      }
+    }
+    return true;
+  }
+
+  // Builder::Finish's copy(): the item's value, unless absent, "" or "-".
+  bool Copy(std::string_view name, SinkPath path) {
+    for (const Item& item : items_) {
+      if (item.name != name) continue;
+      if (item.value.kind == TapeKind::kString &&
+          (item.value.str.empty() || item.value.str == "-")) {
+        return false;
+      }
+      Append(path.Entry(OverlayKind::kString), item.value);
+      return true;
+    }
+    return false;
+  }
+
+  void Append(OverlayEntry e, const Value& v) {
+    internal::FieldOverlay& o = overlay_;
+    if (v.kind == TapeKind::kString) {
+      e.kind = OverlayKind::kString;
+      e.at = static_cast<uint32_t>(o.bytes.size());
+      e.len = static_cast<uint32_t>(v.str.size());
+      o.bytes.append(v.str);
+    } else {
+      e.kind = OverlayKind::kInt;
+      e.num = v.num;
+    }
+    o.entries.push_back(e);
+  }
+  void Text(SinkPath path, std::string_view text) {
+    Value v;
+    v.str = text;
+    Append(path.Entry(OverlayKind::kString), v);
+  }
+  void Int(SinkPath path, int64_t n) {
+    Value v;
+    v.kind = TapeKind::kInt64;
+    v.num = n;
+    Append(path.Entry(OverlayKind::kInt), v);
+  }
+  void String(SinkPath path, size_t v) {
+    if (v != kNone) Text(path, t_[v].str());
+  }
+  void Node(SinkPath path, size_t v) {
+    if (v != kNone) Append(path.Entry(OverlayKind::kString), ValueOf(v));
+  }
+
+  TapeSpan t_;
+  int64_t event_id_ = 0;
+  std::string_view channel_, computer_;
+  size_t provider_name_ = kNone, provider_guid_ = kNone, record_id_ = kNone, user_id_ = kNone;
+  size_t numbers_[5] = {kNone, kNone, kNone, kNone, kNone};
+  bool has_pid_ = false, has_tid_ = false;
+  int64_t pid_ = 0, tid_ = 0;
+  int64_t time_ms_ = -1;
+  std::vector<Item> items_;
+  uint64_t names_ = 0;  // a filter of the items' names (AddItem)
+  size_t added_ = 0;
+  char unnamed_names_[kMaxItems][12];
+  internal::FieldOverlay overlay_;
 };
 
 bool IEquals(std::string_view a, std::string_view b) {
@@ -626,9 +1021,20 @@ const char* WindowsDataset(std::string_view channel) {
 
 namespace {
 
-void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
+// The tree path's peer, as Normalize sets it after the normaliser.
+void SetPeer(Record& r) {
+  if (!r.peer.empty() && !internal::PutIp(r.fields(), "seccloud.soc.peer", r.peer)) {
+    internal::PutString(r.fields(), "seccloud.soc.peer", r.peer);
+  }
+}
+
+// kOverlay: the evtx shape may be kept as a pending overlay (OverlayBuilder); kTape: read from
+// a tape, the fields a tree; kTree: the document parsed as a tree (tests compare the three).
+enum class WinlogPath { kOverlay, kTape, kTree };
+
+void NormalizeWindowsEventImpl(Record& r, WinlogPath path, bool with_peer) {
   UseFieldArena(r);
-  r.fields().reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
+  const bool tape_allowed = path != WinlogPath::kTree;
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
   boost::system::error_code ec;
@@ -668,7 +1074,16 @@ void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
     } else if (TapeMember(t, 0, "System") != kNone) {
       event = 0;
     }
+    if (event != kNone && path == WinlogPath::kOverlay && OverlayBuilder::MetadataFits(r)) {
+      thread_local OverlayBuilder overlay;
+      if (overlay.Collect(t, event)) {
+        overlay.Keep(r, with_peer);
+        tape.ShrinkTo(kTapeKeptBytes);
+        return;
+      }
+    }
     if (event != kNone) {
+      r.fields().reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
       Builder b(r);
       const bool ok = b.FromEvtxTape(t, event, doc_storage);
       if (ok) {
@@ -679,17 +1094,21 @@ void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
       }
       tape.ShrinkTo(kTapeKeptBytes);
       if (!ok) Fail(r, b.error_);
+      if (with_peer) SetPeer(r);
       return;
     }
   }
   if (tape_allowed) tape.ShrinkTo(kTapeKeptBytes);
+  r.fields().reserve(12);
   json::value doc = json::parse(r.raw, ec, doc_storage, opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
+    if (with_peer) SetPeer(r);
     return;
   }
   if (!doc.is_object()) {
     Fail(r, "the JSON top level is not an object");
+    if (with_peer) SetPeer(r);
     return;
   }
   auto& root = doc.as_object();
@@ -698,6 +1117,7 @@ void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
   if (auto* ev = root.if_contains("Event")) {
     if (!ev->is_object()) {
       Fail(r, "\"Event\" is not an object");
+      if (with_peer) SetPeer(r);
       return;
     }
     ok = b.FromEvtxJson(ev->as_object());
@@ -710,21 +1130,28 @@ void NormalizeWindowsEventImpl(Record& r, bool tape_allowed) {
   }
   if (!ok) {
     Fail(r, b.error_);
-    return;
+  } else {
+    b.Finish();
+    r.time_ms = b.time_ms_ >= 0 ? b.time_ms_ : r.received_ms;
+    r.parsed = true;
+    SetMetadata(r);
   }
-  b.Finish();
-  r.time_ms = b.time_ms_ >= 0 ? b.time_ms_ : r.received_ms;
-  r.parsed = true;
-  SetMetadata(r);
+  if (with_peer) SetPeer(r);
 }
 
 }  // namespace
 
-void NormalizeWindowsEvent(Record& r) { NormalizeWindowsEventImpl(r, /*tape_allowed=*/true); }
+void NormalizeWindowsEvent(Record& r) {
+  NormalizeWindowsEventImpl(r, WinlogPath::kOverlay, /*with_peer=*/false);
+}
 
 namespace internal {
 void NormalizeWindowsEventFromTree(Record& r) {
-  NormalizeWindowsEventImpl(r, /*tape_allowed=*/false);
+  NormalizeWindowsEventImpl(r, WinlogPath::kTree, /*with_peer=*/false);
+}
+void NormalizeWindowsEventWithPeer(Record& r, bool overlay_allowed) {
+  NormalizeWindowsEventImpl(r, overlay_allowed ? WinlogPath::kOverlay : WinlogPath::kTape,
+                            /*with_peer=*/true);
 }
 }  // namespace internal
 

@@ -39,6 +39,11 @@ namespace internal {
 // NormalizeWindowsEvent without its tape path: every document built as a Boost.JSON tree, as
 // before the tape (tests and the fuzz target compare the two; nothing else calls it).
 void NormalizeWindowsEventFromTree(Record& r);
+// What Normalize runs: NormalizeWindowsEvent, then the sender's address (seccloud.soc.peer). The
+// evtx shape is kept as a pending overlay when its values allow (README.md, step 4) unless
+// `overlay_allowed` is false (tests and soc_normalize_bench compare both: the fields read from
+// the tape and built as a tree, as before the overlay).
+void NormalizeWindowsEventWithPeer(Record& r, bool overlay_allowed = true);
 }  // namespace internal
 
 // The event.dataset of a Windows channel name ("Security" → "windows.security").
