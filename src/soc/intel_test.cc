@@ -400,6 +400,11 @@ TEST(IntelMatch, IpTextParsedExactlyAsIpAddressParse) {
         "2001:db8::1"}) {
     check(text);
   }
+  // Zone ids, non-ASCII digits and bytes, IPv4 with a zone or port.
+  for (const char* text : {"fe80::1%eth0", "1.2.3.4%eth0", "1.2.3.4:80", "\xef\xbc\x91.2.3.4",
+                           "1.2.3.\xff", "\xb9.2.3.4", "1.2.3.4\xc2\xa0", "[1.2.3.4]"}) {
+    check(text);
+  }
   check(std::string("1.2.3.4\0", 8));
   check(std::string("1.2\0.3.4", 8));
   // Every short string over the characters that matter, from a fixed seed.
