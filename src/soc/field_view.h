@@ -230,6 +230,8 @@ class FieldView {
   uint32_t built_ = 0;         // bit per slot: looked at
   uint32_t absent_ = 0;        // bit per slot: the finishing step leaves nothing there
   int address_state_[6] = {};  // by address root, once its slot is built
+  // FindInTape(tape, "<address root>.ip") (kept: the finished tree's value), set with the state.
+  const TapeNode* address_node_[6] = {};
   std::string slot_[kSlots];
 };
 

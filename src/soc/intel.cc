@@ -298,14 +298,23 @@ void IntelSet::KeyFilter::Build(size_t keys) {
   mask = n - 1;
 }
 
-size_t IntelSet::LookupString(const StringIndex& index, std::string_view key,
-                              std::vector<const IntelEntry*>* out) const {
-  const KeyFilter& filter = &index == &domains_ ? domain_filter_
-                            : &index == &urls_  ? url_filter_
-                                                : hash_filter_;
-  if (!filter.MayContain(KeyHash{}(key))) return 0;
+uint64_t IntelSet::DomainFilterHash(std::string_view name) {
+  uint64_t h = kSuffixSeed;
+  for (size_t i = name.size(); i-- > 0;) h = SuffixStep(h, name[i]);
+  return SuffixMix(h);
+}
+
+size_t IntelSet::LookupFiltered(const StringIndex& index, std::string_view key,
+                                std::vector<const IntelEntry*>* out) const {
   const auto it = index.find(key);
   return it == index.end() ? 0 : Collect(it->second, out);
+}
+
+size_t IntelSet::LookupString(const StringIndex& index, std::string_view key,
+                              std::vector<const IntelEntry*>* out) const {
+  // URLs and hashes (domains: LookupDomain, with the domain filter's own hash).
+  const KeyFilter& filter = &index == &urls_ ? url_filter_ : hash_filter_;
+  return filter.MayContain(KeyHash{}(key)) ? LookupFiltered(index, key, out) : 0;
 }
 
 size_t IntelSet::LookupIp(const IpAddress& address, std::vector<const IntelEntry*>* out) const {
@@ -334,24 +343,35 @@ namespace {
 // none with a leading zero — without its copy and inet_pton call: most looked-up values are
 // IPv4 addresses, and parsing them was a fifth of MatchRecord. The address in host byte order.
 std::optional<uint32_t> ParseIpv4(std::string_view text) {
-  if (text.size() < 7 || text.size() > 15) return std::nullopt;
+  const size_t n = text.size();
+  if (n < 7 || n > 15) return std::nullopt;
+  // Unsigned: a byte below '0' wraps past 9, so one compare says "a digit".
+  auto digit = [&](size_t k) -> uint32_t {
+    return k < n ? static_cast<uint32_t>(static_cast<unsigned char>(text[k])) - '0' : 10u;
+  };
   uint32_t address = 0;
   size_t i = 0;
   for (int octet = 0; octet < 4; ++octet) {
     if (octet > 0) {
-      if (i >= text.size() || text[i] != '.') return std::nullopt;
+      if (i >= n || text[i] != '.') return std::nullopt;
       ++i;
     }
-    const size_t begin = i;
-    uint32_t value = 0;
-    while (i < text.size() && i - begin < 3 && text[i] >= '0' && text[i] <= '9') {
-      value = value * 10 + static_cast<uint32_t>(text[i] - '0');
+    uint32_t value = digit(i);
+    if (value > 9) return std::nullopt;
+    ++i;
+    if (const uint32_t d1 = digit(i); d1 <= 9) {
+      if (value == 0) return std::nullopt;  // a leading zero
+      value = value * 10 + d1;
       ++i;
+      if (const uint32_t d2 = digit(i); d2 <= 9) {
+        value = value * 10 + d2;
+        ++i;
+        if (value > 255) return std::nullopt;
+      }
     }
-    if (i == begin || value > 255 || (text[begin] == '0' && i - begin > 1)) return std::nullopt;
     address = address << 8 | value;
   }
-  if (i != text.size()) return std::nullopt;
+  if (i != n) return std::nullopt;
   return address;
 }
 
@@ -422,9 +442,22 @@ size_t IntelSet::LookupDomain(std::string_view domain, std::vector<const IntelEn
   const std::string_view name(buf, domain.size());
   // The name itself, then each parent domain of at least two labels (a suffix with a dot left).
   if (dot_count == 0) return 0;  // a single label is never indexed
-  size_t n = LookupString(domains_, name, out);
-  for (size_t k = 0; k + 1 < dot_count; ++k) {
-    n += LookupString(domains_, name.substr(dots[k] + 1u), out);
+  if (domain_filter_.bits.empty()) return 0;
+  // The filter's hash of every suffix that starts after a dot, in one pass from the end; only
+  // the names the filter lets through are hashed for the table.
+  uint64_t suffix_hash[kMaxDomainBytes];  // by dot index: the suffix after dots[k]
+  uint64_t h = kSuffixSeed;
+  size_t k = dot_count;
+  for (size_t i = domain.size(); i-- > 0;) {
+    if (k > 0 && i == dots[k - 1]) suffix_hash[--k] = SuffixMix(h);
+    h = SuffixStep(h, buf[i]);
+  }
+  size_t n = 0;
+  if (domain_filter_.MayContain(SuffixMix(h))) n += LookupFiltered(domains_, name, out);
+  for (k = 0; k + 1 < dot_count; ++k) {
+    if (domain_filter_.MayContain(suffix_hash[k])) {
+      n += LookupFiltered(domains_, name.substr(dots[k] + 1u), out);
+    }
   }
   return n;
 }
@@ -559,7 +592,10 @@ class IntelSetBuilder {
       filter->Build(index.size());
       for (const auto& [k, v] : index) filter->Insert(IntelSet::KeyHash{}(k));
     };
-    strings(set_->domains_, &set_->domain_filter_);
+    set_->domain_filter_.Build(set_->domains_.size());
+    for (const auto& [k, v] : set_->domains_) {
+      set_->domain_filter_.Insert(IntelSet::DomainFilterHash(k));
+    }
     strings(set_->urls_, &set_->url_filter_);
     strings(set_->hashes_, &set_->hash_filter_);
     return set_;
@@ -1063,28 +1099,39 @@ void MatchRecord(const IntelSet& intel, FieldView& view, std::vector<Detection>*
     found.clear();
   };
   const RecordLook look(view);
-  for (const FieldPath& f : kIpFields) {
+  // A kind of field is read only when the set has an indicator it could match: a domain field
+  // may hold an address, and a URL's host is looked up as a domain.
+  const bool ips = intel.has_ips();
+  const bool hosts = ips || intel.has_domains();
+  const bool urls = hosts || intel.has_urls();
+  for (const FieldPath& f : ips ? std::span(kIpFields) : std::span<const FieldPath>()) {
     const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupIp(v, &found) > 0) take(f.path, v);
   }
-  look.Find(kRelatedIp).ForEachItem([&](const FieldRef& item) {
-    if (item.is_string() && intel.LookupIp(item.str(), &found) > 0) take("related.ip", item.str());
-  });
-  for (const FieldPath& f : kDomainFields) {
+  if (ips) {
+    look.Find(kRelatedIp).ForEachItem([&](const FieldRef& item) {
+      if (item.is_string() && intel.LookupIp(item.str(), &found) > 0) {
+        take("related.ip", item.str());
+      }
+    });
+  }
+  for (const FieldPath& f : hosts ? std::span(kDomainFields) : std::span<const FieldPath>()) {
     const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupDomain(v, &found) > 0) take(f.path, v);
   }
-  look.Find(kRelatedHosts).ForEachItem([&](const FieldRef& item) {
-    if (item.is_string() && intel.LookupDomain(item.str(), &found) > 0) {
-      take("related.hosts", item.str());
-    }
-  });
+  if (hosts) {
+    look.Find(kRelatedHosts).ForEachItem([&](const FieldRef& item) {
+      if (item.is_string() && intel.LookupDomain(item.str(), &found) > 0) {
+        take("related.hosts", item.str());
+      }
+    });
+  }
   // URLs: exactly, and by their host. url.original of an access log is only the request target;
   // its host is in url.domain.
   // One key and one joined URL per field: a hit keeps views into them until the Detections are
   // built. Per thread, so that a record's URLs cost no allocation once they have grown.
   thread_local std::string keys[2], joined_urls[2];
-  for (size_t i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < (urls ? 2 : 0); ++i) {
     const std::string_view f = kUrlFields[i].path;
     std::string& key = keys[i];
     std::string_view v = look.String(kUrlFields[i]);
@@ -1100,7 +1147,8 @@ void MatchRecord(const IntelSet& intel, FieldView& view, std::vector<Detection>*
     if (intel.LookupUrlKey(key, &found) > 0) take(f, v);
     if (intel.LookupDomain(host, &found) > 0) take(f, host);
   }
-  for (const FieldPath& f : kHashFields) {
+  for (const FieldPath& f :
+       intel.has_hashes() ? std::span(kHashFields) : std::span<const FieldPath>()) {
     const std::string_view v = look.String(f);
     if (!v.empty() && intel.LookupHash(v, &found) > 0) take(f.path, v);
   }

@@ -135,6 +135,13 @@ class IntelSet {
   size_t LookupUrlKey(std::string_view key, std::vector<const IntelEntry*>* out) const;
   size_t LookupHash(std::string_view hex, std::vector<const IntelEntry*>* out) const;
 
+  // Whether any indicator of a kind is loaded: MatchRecord skips the fields (and their lookups
+  // in the record) that could only match a kind the set has none of.
+  bool has_ips() const { return !ips_.empty() || !prefixes_.empty(); }
+  bool has_domains() const { return !domains_.empty(); }
+  bool has_urls() const { return !urls_.empty(); }
+  bool has_hashes() const { return !hashes_.empty(); }
+
   const std::vector<IntelFeed>& feeds() const { return feeds_; }
   const std::vector<std::string>& descriptions() const { return descriptions_; }
   size_t size() const { return entries_.size(); }
@@ -181,6 +188,22 @@ class IntelSet {
   size_t LookupIpv4(uint32_t address, std::vector<const IntelEntry*>* out) const;
   size_t LookupString(const StringIndex& index, std::string_view key,
                       std::vector<const IntelEntry*>* out) const;
+  // The entries of `key` in `index`, its filter already passed.
+  size_t LookupFiltered(const StringIndex& index, std::string_view key,
+                        std::vector<const IntelEntry*>* out) const;
+  // The domain filter's hash of a name: FNV-1a over its bytes from the last to the first, so
+  // that one pass over a looked-up name from its end gives the hash of every parent domain (no
+  // hash call per suffix). Mixed, since the filter takes the low bits.
+  static constexpr uint64_t kSuffixSeed = 0xcbf29ce484222325ull;
+  static constexpr uint64_t SuffixStep(uint64_t h, char c) {
+    return (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  }
+  static constexpr uint64_t SuffixMix(uint64_t h) {
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+  }
+  static uint64_t DomainFilterHash(std::string_view name);
   static IpKey KeyOf(const IpAddress& a, unsigned length);
 
   std::vector<IntelFeed> feeds_;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/sanitizer_testing.h"
 #include "core/text.h"
 #include "soc/field_view.h"
 #include "soc/parse.h"
@@ -399,6 +400,11 @@ TEST(IntelMatch, IpTextParsedExactlyAsIpAddressParse) {
         "2001:db8::1"}) {
     check(text);
   }
+  // Zone ids, non-ASCII digits and bytes, IPv4 with a zone or port.
+  for (const char* text : {"fe80::1%eth0", "1.2.3.4%eth0", "1.2.3.4:80", "\xef\xbc\x91.2.3.4",
+                           "1.2.3.\xff", "\xb9.2.3.4", "1.2.3.4\xc2\xa0", "[1.2.3.4]"}) {
+    check(text);
+  }
   check(std::string("1.2.3.4\0", 8));
   check(std::string("1.2\0.3.4", 8));
   // Every short string over the characters that matter, from a fixed seed.
@@ -729,6 +735,212 @@ TEST(IntelMatch, PendingOverlayRecordsMatchAsTheirTrees) {
   }
   EXPECT_EQ(overlay, 2 * std::size(kLines));  // every line was read on its overlay
   EXPECT_GE(hits, 10u);
+}
+
+// A set with indicators of one kind only reads the fields of that kind (MatchRecord skips the
+// others: IntelSet::has_ips() …); each kind alone still matches, including an address in a domain
+// field or a URL's host when the set has IPs only, and a URL's host when it has domains only.
+TEST(IntelMatch, EachKindAloneIsMatched) {
+  struct Case {
+    const char* feed;
+    const char* path;
+    const char* value;
+    const char* field;  // seccloud.intel.field of the one detection
+  };
+  const Case kCases[] = {
+      {"203.0.113.7\n", "source.ip", "203.0.113.7", "source.ip"},
+      {"198.51.100.0/24\n", "related.ip", "198.51.100.9", "related.ip"},
+      {"203.0.113.7\n", "url.domain", "203.0.113.7", "url.domain"},
+      {"203.0.113.7\n", "related.hosts", "203.0.113.7", "related.hosts"},
+      {"203.0.113.7\n", "url.full", "http://203.0.113.7/x", "url.full"},
+      {"evil.example\n", "dns.question.name", "a.evil.example", "dns.question.name"},
+      {"evil.example\n", "url.full", "http://a.evil.example/x", "url.full"},
+      {"evil.example/x\n", "url.original", "http://evil.example/x", "url.original"},
+      {"44d88612fea8a8f36de82e1278abb02f\n", "file.hash.md5", "44d88612fea8a8f36de82e1278abb02f",
+       "file.hash.md5"},
+      {"3395856ce81f2b7382dee72602f798b642f14140\n", "process.hash.sha1",
+       "3395856CE81F2B7382DEE72602F798B642F14140", "process.hash.sha1"},
+  };
+  for (const Case& c : kCases) {
+    auto set = Build({{Feed("one"), c.feed}});
+    ASSERT_TRUE(set);
+    Record r;
+    if (std::string_view(c.path).starts_with("related.")) {
+      boost::json::array a;
+      a.emplace_back(c.value);
+      SetField(r.fields(), c.path, std::move(a));
+    } else {
+      SetField(r.fields(), c.path, c.value);
+    }
+    std::vector<Detection> out;
+    MatchRecord(*set, r, &out);
+    EXPECT_EQ(out.size(), 1u) << c.feed << " " << c.path;
+    if (out.size() != 1) continue;
+    EXPECT_EQ(FindField(out[0].context, "seccloud.intel.field")->as_string(), c.field);
+  }
+}
+
+// LookupDomain's suffix walk (one filter hash per parent domain, taken from the name's end)
+// against its definition: the lower-cased name, then every suffix after a dot that still has a
+// dot, each looked up exactly. Hostile names: up to 300 bytes (past the 253 limit), empty labels,
+// leading and trailing dots, upper case, bytes ≥ 0x80.
+TEST(IntelMatch, DomainSuffixWalkIsEverySuffixOfHostileNames) {
+  const std::vector<std::string> kIndicators = {"ab.ba", "b.ba", "a-b.a", "ba.b",    "_a.b",
+                                                "a.a",   "aa.a", "b.a.a", "bb.ab.ba"};
+  std::string text;
+  for (const auto& d : kIndicators) text += d + "\n";
+  auto set = Build({{Feed("d"), text}});
+  ASSERT_TRUE(set);
+  auto expected = [&](std::string name) {
+    std::vector<std::string> out;
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    if (name.empty() || name.size() > 253) return out;
+    for (char& c : name) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    auto add = [&](std::string_view s) {
+      if (std::find(kIndicators.begin(), kIndicators.end(), s) != kIndicators.end()) {
+        out.push_back("d:" + std::string(s));
+      }
+    };
+    if (name.find('.') == std::string::npos) return out;
+    add(name);
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (name[i] == '.' && name.find('.', i + 1) != std::string::npos) add(name.substr(i + 1));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  constexpr std::string_view kAlphabet = "aabbAB...._-\xc3\x80";
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  size_t hits = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const size_t len = i % 50 == 0 ? 240 + x % 60 : x % 14;
+    std::string name;
+    uint64_t y = x;
+    for (size_t k = 0; k < len; ++k) {
+      y = y * 6364136223846793005ull + 1442695040888963407ull;
+      name.push_back(kAlphabet[(y >> 33) % kAlphabet.size()]);
+    }
+    const auto want = expected(name);
+    hits += !want.empty();
+    ASSERT_EQ(Domain(*set, name), want) << Quote(name);
+  }
+  EXPECT_GT(hits, 500u);
+  // The longest names: 253 bytes hit through their last labels, 254 never.
+  std::string long_name;
+  while (long_name.size() < 248) long_name += "a.";
+  long_name += "ab.ba";
+  ASSERT_EQ(long_name.size(), 253u);
+  EXPECT_EQ(Domain(*set, long_name), V({"d:ab.ba"}));
+  EXPECT_EQ(Domain(*set, long_name + "."), V({"d:ab.ba"}));
+  EXPECT_EQ(Domain(*set, "b" + long_name), V{});
+}
+
+std::vector<std::string> ReadLines(const std::filesystem::path& p) {
+  std::vector<std::string> out;
+  std::ifstream in(p, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+// Every line of the bench set (bench/loggen.py's, /tmp/socbench-small; SOCBENCH_DATA overrides)
+// matched on its pending record and on the same record with its tree built, against a feed taken
+// from the data (every 5th address, its /24 for every 7th, every 3rd name and its parent, every
+// 4th URL and hash of the built trees: intel fires on a large share of the records), and against
+// an IPs-only feed (the kinds MatchRecord skips). Both must describe the same detections.
+TEST(IntelMatch, BenchSetPendingMatchesBuiltTree) {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  if (!fs::exists(bench / "manifest.json")) GTEST_SKIP() << "no " << bench;
+  std::ifstream in(bench / "manifest.json");
+  const std::string manifest((std::istreambuf_iterator<char>(in)), {});
+  const boost::json::value m = boost::json::parse(manifest);
+  struct Line {
+    Format format;
+    std::string text;
+  };
+  std::vector<Line> lines;
+  for (const auto& f : m.at("files").as_array()) {
+    Format format;
+    ASSERT_TRUE(ParseFormatName(std::string(f.at("format").as_string()), &format));
+    for (auto& l : ReadLines(bench / std::string(f.at("path").as_string()))) {
+      lines.push_back({format, std::move(l)});
+    }
+  }
+  ASSERT_GT(lines.size(), 100'000u);
+  auto normalized = [](const Line& l) {
+    Record r;
+    r.format = l.format;
+    r.raw = l.text;
+    r.received_ms = 1790899200123;
+    r.source = "spool:test";
+    r.peer = "192.0.2.10";
+    r.seq = 3;
+    Normalize(r);
+    return r;
+  };
+  // The feed, from the built trees.
+  std::string feed, ips;
+  size_t n_ip = 0, n_name = 0, n_url = 0, n_hash = 0;
+  for (size_t i = 0; i < lines.size(); i += 3) {
+    Record r = normalized(lines[i]);
+    const auto& fields = r.fields();
+    auto str = [&](const char* path) -> std::string {
+      const auto* v = FindField(fields, path);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    for (const char* p : {"source.ip", "destination.ip", "client.ip"}) {
+      const std::string ip = str(p);
+      if (ip.empty() || ++n_ip % 5 != 0) continue;
+      ips += ip + "\n";
+      const size_t dot = ip.rfind('.');
+      if (n_ip % 7 == 0 && dot != std::string::npos && ip.find(':') == std::string::npos) {
+        ips += ip.substr(0, dot) + ".0/24\n";
+      }
+    }
+    for (const char* p : {"dns.question.name", "url.domain", "destination.domain"}) {
+      const std::string name = str(p);
+      if (name.empty() || ++n_name % 3 != 0) continue;
+      feed += name + "\n";
+      const size_t dot = name.find('.');
+      if (dot != std::string::npos && name.find('.', dot + 1) != std::string::npos) {
+        feed += name.substr(dot + 1) + "\n";
+      }
+    }
+    for (const char* p : {"url.full", "url.original"}) {
+      const std::string url = str(p);
+      if (url.find("://") != std::string::npos && ++n_url % 4 == 0) feed += url + "\n";
+    }
+    for (const char* p : {"file.hash.sha256", "file.hash.md5", "process.hash.sha256"}) {
+      const std::string hash = str(p);
+      if (!hash.empty() && ++n_hash % 4 == 0) feed += hash + "\n";
+    }
+  }
+  IntelLoadReport report;
+  auto all = Build({{Feed("data"), feed + ips}}, &report);
+  auto ips_only = Build({{Feed("ips"), ips}});
+  ASSERT_TRUE(all && ips_only);
+  ASSERT_GT(report.indicators, 1000u);
+  size_t hits = 0, ip_hits = 0, pending = 0, checked = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!test::RunsInThisBuild(i)) continue;
+    ++checked;
+    Record r = normalized(lines[i]);
+    pending += r.fields_pending();
+    const auto [on_pending, on_built] =
+        PendingAndBuiltMatches(*all, r, normalized(lines[i]), &hits);
+    ASSERT_EQ(on_pending, on_built) << lines[i].text;
+    const auto [ip_pending, ip_built] =
+        PendingAndBuiltMatches(*ips_only, r, normalized(lines[i]), &ip_hits);
+    ASSERT_EQ(ip_pending, ip_built) << lines[i].text;
+  }
+  EXPECT_GT(pending, checked / 2);
+  EXPECT_GT(hits, checked / 4);
+  EXPECT_GT(ip_hits, checked / 20);
+  std::printf("%zu lines, %zu pending, %zu detections (IPs only: %zu), %zu indicators\n", checked,
+              pending, hits, ip_hits, static_cast<size_t>(report.indicators));
 }
 
 std::string DataDir() { return SECCLOUD_SOURCE_DIR "/../shared/data/threat-intel"; }
