@@ -97,6 +97,10 @@ struct ProgramSet {
 // dataset, channel and channel#event id.
 std::vector<std::string> LogsourceKeys(const LogsourceAlt& alt);
 
+// Where `message` occurs in `raw` (an offset), npos when it does not: its tail when it is one,
+// else memmem's first occurrence. For the keyword scans' window (ProgramEvaluator::Scan).
+size_t MessageInRaw(std::string_view raw, std::string_view message);
+
 // Decides predicates for one record at a time; buffers are reused (no allocation once warm).
 class ProgramEvaluator {
  public:
