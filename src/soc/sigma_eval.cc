@@ -400,9 +400,8 @@ void ProgramEvaluator::Reset() {
   true_preds_.clear();
 }
 
-void ProgramEvaluator::ScanSide(const FieldScan::Side& side, std::string_view text,
+void ProgramEvaluator::ScanText(const FieldScan::Side& side, std::string_view text,
                                 size_t win_begin, size_t win_end) {
-  if (side.matcher.patterns() == 0) return;
   const size_t n = text.size();
   const bool window = win_end != SIZE_MAX;
   // Whether the occurrence [start, end) of a test's literal satisfies the test on the text
