@@ -348,7 +348,9 @@ class Builder {
 
 size_t MessageInRaw(std::string_view raw, std::string_view message) {
   // Any occurrence will do: the window's bytes are the message's, so the hits inside it are the
-  // message's own. A syslog line's message is its tail: one compare instead of a search.
+  // message's own. A syslog line's message is its tail: one compare instead of a search. An
+  // empty message is at 0, as memmem has it (and neither gets a pointer that may be null).
+  if (message.empty()) return 0;
   if (message.size() <= raw.size() && std::memcmp(raw.data() + (raw.size() - message.size()),
                                                   message.data(), message.size()) == 0) {
     return raw.size() - message.size();

@@ -98,7 +98,8 @@ struct ProgramSet {
 std::vector<std::string> LogsourceKeys(const LogsourceAlt& alt);
 
 // Where `message` occurs in `raw` (an offset), npos when it does not: its tail when it is one,
-// else memmem's first occurrence. For the keyword scans' window (ProgramEvaluator::Scan).
+// else memmem's first occurrence (0 for an empty message). For the keyword scans' window
+// (ProgramEvaluator::Scan).
 size_t MessageInRaw(std::string_view raw, std::string_view message);
 
 // Decides predicates for one record at a time; buffers are reused (no allocation once warm).
