@@ -39,35 +39,36 @@ class LiteralMatcher {
     const size_t n = text.size();
     uint32_t s = 0;
     if (!delta_.empty()) {
-      // A full transition table over byte classes: one lookup per byte. A cell holds the next
-      // state's row offset, its low bit set when that state has outputs, so the loop's chain of
-      // dependent operations per byte is a mask, an add and a load (no multiply, no second
-      // table); a row is stride_ (even) cells. Four bytes a turn, their output bits tested at
-      // once (outputs are rare), with the tables in locals: with the members read through `this`
-      // each byte (on_match might change them, as far as the compiler knows) and the state kept
-      // on the stack, the loop was 15 instructions a byte, most of Sigma's cost per record.
+      // A full transition table over byte classes: one lookup per byte. A cell is the offset of
+      // the next state's row, odd when that state has outputs (Build stores such a row one cell
+      // on), so the loop's chain of dependent operations per byte is an add and a load (no mask,
+      // no multiply, no second table). Four bytes a turn, their output bits tested at once
+      // (outputs are rare), with the tables in locals: with the members read through `this` each
+      // byte (on_match might change them, as far as the compiler knows) and the state kept on the
+      // stack, the loop was 15 instructions a byte, most of Sigma's cost per record.
       const uint32_t* const delta = delta_.data();
       const uint8_t* const cls = class_.data();
-      // The row offset of a cell, widened before the add (a 32-bit add would cost a zero
-      // extension per byte).
-      auto row = [](uint32_t c) { return static_cast<size_t>(c & ~uint32_t{1}); };
-      uint32_t cell = 0;
+      // Cells widened before the add (a 32-bit add would cost a zero extension per byte).
+      size_t cell = 0;
       size_t i = 0;
       for (; i + 4 <= n; i += 4) {
-        const uint32_t c0 = delta[row(cell) + cls[p[i]]];
-        const uint32_t c1 = delta[row(c0) + cls[p[i + 1]]];
-        const uint32_t c2 = delta[row(c1) + cls[p[i + 2]]];
-        const uint32_t c3 = delta[row(c2) + cls[p[i + 3]]];
+        const size_t c0 = delta[cell + cls[p[i]]];
+        const size_t c1 = delta[c0 + cls[p[i + 1]]];
+        const size_t c2 = delta[c1 + cls[p[i + 2]]];
+        const size_t c3 = delta[c2 + cls[p[i + 3]]];
+        if (((c0 | c1 | c2 | c3) & 1) != 0) {
+          // A turn with outputs walks its four bytes again, one at a time: testing c0..c3 here
+          // instead kept each in a register of its own, a copy a byte on every turn.
+          for (size_t k = i; k < i + 4; ++k) {
+            cell = delta[cell + cls[p[k]]];
+            if (cell & 1) Emit(StateOfCell(cell), k + 1, on_match);
+          }
+        }
         cell = c3;
-        if (((c0 | c1 | c2 | c3) & 1) == 0) continue;
-        if (c0 & 1) Emit(c0 / stride_, i + 1, on_match);
-        if (c1 & 1) Emit(c1 / stride_, i + 2, on_match);
-        if (c2 & 1) Emit(c2 / stride_, i + 3, on_match);
-        if (c3 & 1) Emit(c3 / stride_, i + 4, on_match);
       }
       for (; i < n; ++i) {
-        cell = delta[row(cell) + cls[p[i]]];
-        if (cell & 1) Emit(cell / stride_, i + 1, on_match);
+        cell = delta[cell + cls[p[i]]];
+        if (cell & 1) Emit(StateOfCell(cell), i + 1, on_match);
       }
       return;
     }
@@ -101,6 +102,9 @@ class LiteralMatcher {
     }
   }
 
+  // A dense cell's state: its row starts at state * stride_ or one cell on, and stride_ >= 2.
+  uint32_t StateOfCell(size_t cell) const { return static_cast<uint32_t>(cell / stride_); }
+
   uint32_t Next(uint32_t s, unsigned char c) const {
     if (s == 0) return root_[c] == 0 ? kNone : root_[c];
     const uint32_t b = edge_begin_[s], e = edge_begin_[s + 1];
@@ -126,8 +130,9 @@ class LiteralMatcher {
   std::vector<uint8_t> has_output_;
   std::vector<uint32_t> first_out_;  // the state itself when it has outputs, else dict_
   std::vector<uint32_t> out_begin_, outputs_;
-  // Dense form (when small enough): byte → class, and delta_[state * stride_ + class] = the next
-  // state * stride_, plus 1 when it has outputs (stride_: classes_ rounded up to even).
+  // Dense form (when small enough): byte → class, and delta_[cell(state) + class] = cell(the next
+  // state), where cell(s) = s * stride_, plus 1 when s has outputs (stride_: classes_ + 1 rounded
+  // up to even).
   std::array<uint8_t, 256> class_{};
   uint32_t classes_ = 0;
   uint32_t stride_ = 0;

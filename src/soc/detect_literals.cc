@@ -108,7 +108,7 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
   for (uint32_t s = 0; s < n; ++s) first_out_[s] = has_output_[s] ? s : dict_[s];
   delta_.clear();
   // The bound is on the cells Scan reads: rows of the even stride below.
-  if (classes_ > 0 && n * ((classes_ + 1) & ~uint32_t{1}) <= max_dense_cells) {
+  if (classes_ > 0 && n * ((classes_ + 2) & ~uint32_t{1}) <= max_dense_cells) {
     // delta(s, c) = the trie edge when there is one, else delta(fail(s), c); BFS order makes
     // fail(s)'s row complete before s's.
     delta_.assign(n * classes_, 0);
@@ -126,15 +126,16 @@ void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
         }
       }
     }
-    // State numbers to the cells Scan reads: row offsets in rows of an even stride, the low bit
-    // marking states with outputs.
-    stride_ = (classes_ + 1) & ~uint32_t{1};
+    // State numbers to the cells Scan reads: a state's cell is where its row starts, s * stride_
+    // (even) for a state without outputs and s * stride_ + 1 (odd) for one with outputs, its row
+    // stored one cell on. The stride is even and more than classes_, so both fit in s's stride_
+    // cells; the low bit of a cell tells outputs and the cell itself is the row (no mask a byte).
+    stride_ = (classes_ + 2) & ~uint32_t{1};
     std::vector<uint32_t> cells(n * stride_, 0);
+    auto cell_of = [&](uint32_t s) { return s * stride_ + (first_out_[s] != 0 ? 1 : 0); };
     for (uint32_t s = 0; s < n; ++s) {
-      for (uint32_t c = 0; c < classes_; ++c) {
-        const uint32_t t = delta_[s * classes_ + c];
-        cells[s * stride_ + c] = t * stride_ | (first_out_[t] != 0 ? 1 : 0);
-      }
+      const uint32_t row = cell_of(s);
+      for (uint32_t c = 0; c < classes_; ++c) cells[row + c] = cell_of(delta_[s * classes_ + c]);
     }
     delta_ = std::move(cells);
   }

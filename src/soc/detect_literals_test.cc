@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <string>
@@ -75,6 +76,65 @@ TEST(LiteralMatcherTest, DenseAndSparseFindEveryOccurrence) {
       const Hits want = Naive(patterns, ids, fold ? Lowered(text) : text);
       EXPECT_EQ(Scanned(dense, text), want) << text;
       EXPECT_EQ(Scanned(sparse, text), want) << text;
+    }
+  }
+}
+
+// The dense table's rows: a state with outputs has its row one cell on, so each class count (odd
+// and even strides) and a pattern ending in each class (the row's last cell) must keep the rows
+// apart. Patterns and texts over all 256 byte values, with hostile texts (runs of one pattern's
+// bytes, every byte value), against the sparse automaton and a naive search.
+TEST(LiteralMatcherTest, DenseRowsOfEveryClassCountFindEveryOccurrence) {
+  std::mt19937 rng(17);
+  for (int classes = 1; classes <= 48; ++classes) {
+    for (int fold = 0; fold < 2; ++fold) {
+      // The bytes patterns use: `classes` distinct ones (folded: lower-case or other).
+      std::vector<unsigned char> bytes;
+      for (int b = 0; b < 256 && bytes.size() < static_cast<size_t>(classes); ++b) {
+        const unsigned char c = static_cast<unsigned char>((b * 97 + classes) & 255);
+        if (fold == 1 && c >= 'A' && c <= 'Z') continue;
+        if (std::find(bytes.begin(), bytes.end(), c) == bytes.end()) bytes.push_back(c);
+      }
+      std::vector<std::string> patterns;
+      std::vector<uint32_t> ids;
+      LiteralMatcher dense, sparse;
+      auto add = [&](const std::string& p) {
+        const uint32_t id = dense.Add(p);
+        ASSERT_EQ(sparse.Add(p), id);
+        patterns.push_back(p);
+        ids.push_back(id);
+      };
+      for (unsigned char c : bytes) add(std::string(1, static_cast<char>(c)) + "\x01");
+      const size_t count = 5 + rng() % 60;
+      for (size_t i = 0; i < count; ++i) {
+        std::string p;
+        const size_t len = 1 + rng() % 7;
+        for (size_t k = 0; k < len; ++k) p += static_cast<char>(bytes[rng() % bytes.size()]);
+        add(p);
+      }
+      dense.Build(fold == 1);
+      sparse.Build(fold == 1, /*max_dense_cells=*/0);
+      ASSERT_TRUE(dense.dense());
+      for (int t = 0; t < 40; ++t) {
+        std::string text;
+        const size_t len = rng() % 90;
+        for (size_t k = 0; k < len; ++k) {
+          const uint32_t r = rng();
+          if (t % 4 == 0) {
+            text += static_cast<char>(r & 255);  // any byte
+          } else if (t % 4 == 1 && !patterns.empty()) {
+            text += patterns[r % patterns.size()];  // runs of patterns
+          } else {
+            unsigned char c = bytes[r % bytes.size()];
+            if (fold == 1 && c >= 'a' && c <= 'z' && (r & 256) != 0)
+              c = static_cast<unsigned char>(c - 32);
+            text += static_cast<char>(c);
+          }
+        }
+        const Hits want = Naive(patterns, ids, fold == 1 ? Lowered(text) : text);
+        ASSERT_EQ(Scanned(dense, text), want) << "classes " << classes << " fold " << fold;
+        ASSERT_EQ(Scanned(sparse, text), want) << "classes " << classes << " fold " << fold;
+      }
     }
   }
 }

@@ -97,6 +97,11 @@ struct ProgramSet {
 // dataset, channel and channel#event id.
 std::vector<std::string> LogsourceKeys(const LogsourceAlt& alt);
 
+// Where `message` occurs in `raw` (an offset), npos when it does not: its tail when it is one,
+// else memmem's first occurrence (0 for an empty message). For the keyword scans' window
+// (ProgramEvaluator::Scan).
+size_t MessageInRaw(std::string_view raw, std::string_view message);
+
 // Decides predicates for one record at a time; buffers are reused (no allocation once warm).
 class ProgramEvaluator {
  public:
@@ -117,8 +122,15 @@ class ProgramEvaluator {
   // Scans `text`; with a window [win_begin, win_end), also decides the predicates as if the
   // window's bytes had been scanned as a text of their own (an occurrence inside the window is
   // one of that text's occurrences, and the window's text has no others).
+  // Inline: most sides have no patterns (a field's |cased side, mostly), and the call to learn it
+  // cost more than the test.
   void ScanSide(const FieldScan::Side& side, std::string_view text, size_t win_begin = 0,
-                size_t win_end = SIZE_MAX);
+                size_t win_end = SIZE_MAX) {
+    if (side.matcher.patterns() != 0) ScanText(side, text, win_begin, win_end);
+  }
+  // ScanSide on a side with patterns.
+  void ScanText(const FieldScan::Side& side, std::string_view text, size_t win_begin,
+                size_t win_end);
 
   const ProgramSet* set_;
   MatchContext* ctx_;

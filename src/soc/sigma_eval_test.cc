@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -358,6 +359,11 @@ TEST(SigmaEvalTest, KeywordsInAMessageInsideTheRawText) {
       {"x: mark", "ark"},
       {"x: marky", "x: mar"},
       {"ma mark", "ma"},
+      // The message at the tail and earlier too: the window is the tail, the hits the same.
+      {"mark x: mark", "mark"},
+      {"x: ma x: ma", "x: ma"},
+      {"MarK mark", "mark"},
+      {"markmark", "markmark"},
   };
   for (const auto& [raw, message] : kCases) {
     Record r;
@@ -369,6 +375,45 @@ TEST(SigmaEvalTest, KeywordsInAMessageInsideTheRawText) {
     records.push_back(std::move(r));
   }
   EXPECT_GT(ExpectAgreement(set, records), 20u);
+}
+
+// The keyword scans' window: an occurrence of the message in the raw text (the tail when it is
+// one), npos exactly when memmem finds none; over every pair of short texts of a small alphabet.
+TEST(SigmaEvalTest, MessageInRawIsAnOccurrence) {
+  std::vector<std::string> texts = {""};
+  for (size_t len = 1; len <= 5; ++len) {
+    const size_t before = texts.size();
+    for (size_t i = 0; i < before; ++i) {
+      if (texts[i].size() + 1 != len) continue;
+      for (char c : {'a', 'b', '\0'}) texts.push_back(texts[i] + c);
+    }
+  }
+  size_t found = 0, tails = 0, earlier = 0;  // earlier: the tail, and memmem's is before it
+  for (const std::string& raw : texts) {
+    for (const std::string& message : texts) {
+      if (message.size() > 3) continue;
+      const size_t at = sigma_internal::MessageInRaw(raw, message);
+      const bool present =
+          ::memmem(raw.data(), raw.size(), message.data(), message.size()) != nullptr;
+      ASSERT_EQ(at != std::string_view::npos, present) << raw << " / " << message;
+      if (at == std::string_view::npos) continue;
+      ++found;
+      ASSERT_LE(at + message.size(), raw.size());
+      EXPECT_EQ(std::string_view(raw).substr(at, message.size()), message);
+      if (message.empty()) {
+        EXPECT_EQ(at, 0u);
+      } else if (std::string_view(raw).ends_with(message)) {
+        EXPECT_EQ(at, raw.size() - message.size());
+        ++tails;
+        const void* first = ::memmem(raw.data(), raw.size(), message.data(), message.size());
+        if (static_cast<const char*>(first) - raw.data() < static_cast<ptrdiff_t>(at)) ++earlier;
+      }
+    }
+  }
+  EXPECT_GT(found, 3'000u);
+  EXPECT_GT(tails, 1'000u);
+  EXPECT_GT(earlier, 100u);
+  EXPECT_LT(tails, found);
 }
 
 // MatchContext skips FindField for paths its presence set says the record lacks: the values it
