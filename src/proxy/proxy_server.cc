@@ -1539,6 +1539,12 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
       interim_status_sent = status;
       continue;
     }
+    // The final response's header came: the request cannot go again (x.retry needs nothing of a
+    // response read), so a held upload has served its purpose. Its memory and its bytes of the
+    // hold budget go back now, before the response's own hold takes from the budget: else a
+    // response were refused for the bytes of its own request (a budget of max_size refused any
+    // scanned answer to a held upload), and every retry by the client would send the POST again.
+    held.Release();
     const bool upstream_keep = res.keep_alive();
     const bool res_chunked = rp.chunked();
     const bool length_known =

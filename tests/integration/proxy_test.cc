@@ -3655,5 +3655,73 @@ TEST_F(ProxyConnectEventTest, ACertificateErrorPagesConnectEventIsWrittenBeforeI
       << DescribeEvents();
 }
 
+// From the review of proxy17: a request's own complete upload hold (kept for a resend until the
+// request ends) and its response hold are charged to the same budget: with a budget of max_size
+// (the least the parser allows, and what it sets when max_size > 256MiB) a POST of 60,000 bytes
+// whose answer is 60,000 bytes was refused with 503 + Retry-After though nothing else was held —
+// and every retry the same way (base17 delivers it). The upload is now released once the final
+// response header came.
+TEST_F(ProxyBigHeaderTest, ARequestIsNotRefusedForItsOwnUploadsBytes) {
+  StartProxyWithHoldBudget(100000, 100000);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [this](int fd) {
+    origin_read_ = ReadHeaderBytes(fd);
+    SendAll(fd,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 60000\r\n"
+            "Connection: close\r\n\r\n" +
+                std::string(60000, 'r'));
+  }));
+  const std::string url = SlowPeerUrl("/post-with-answer");
+  auto r = Exchange("POST " + url + " HTTP/1.1\r\n" + SlowPeerHost() +
+                    "Content-Type: text/plain\r\nContent-Length: 60000\r\n\r\n" +
+                    std::string(60000, 'u'));
+  origin_thread_.join();
+  EXPECT_THAT(origin_read_, HasSubstr("POST /post-with-answer"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u) << r->body().substr(0, 2000);
+  EXPECT_EQ(r->body().size(), 60000u);
+  EXPECT_TRUE(WaitFor([&] { return Metric("seccloud_proxy_scan_held_bytes") == 0; }, 5s));
+}
+
+// From the review of proxy17: a response too large to scan gives its hold back as soon as its held
+// part went out (README: "for a body too large to scan as soon as its held part went out"):
+// max_size and budget 50,000; /slow/100k.bin passes max_size at its first read and streams the rest
+// at 64 bytes a second; meanwhile the gauge is 0 and another scanned response is held, not refused.
+TEST_F(ProxyTest, AResponseTooLargeToScanGivesItsHoldBackWhileItStreams) {
+  StartProxyWithHoldBudget(50000, 50000);
+  auto streaming = Raw();
+  ASSERT_TRUE(streaming->Send("GET " + Url("/slow/100k.bin?too-large") +
+                              " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n"));
+  std::this_thread::sleep_for(1500ms);  // its first 60,000 bytes went out; the rest trickles
+  EXPECT_EQ(Metric("seccloud_proxy_scan_held_bytes"), 0);
+  auto r = Exchange("GET " + Url("/1k.bin?while-streaming") +
+                    " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u) << r->body().substr(0, 2000);
+}
+
+// From the review of proxy17: the response hold's HoldDeadline (new in proxy17, ScanAndRelay's
+// hold_end). body_idle 3 s, max_size 65,536: HoldDeadline 9 s. /slow/100k.bin's
+// trickle keeps each read within body_idle, so only the hold's deadline ends it: 504 after ~9 s,
+// the event names the hold's deadline.
+TEST_F(ProxyTest, AResponseTricklingPastTheHoldDeadlineGets504) {
+  std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n",
+                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
+                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+  config.replace(config.find("body_idle: 1s"), 13, "body_idle: 3s");  // HoldDeadline 9 s
+  ProxyFixture::StartProxy(config);
+  // 60,000 bytes at once, then 64 bytes a second: still below max_size, so the hold keeps reading.
+  const std::string url = Url("/slow/100k.bin?deadline");
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + url + " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  auto r = c->ReadResponse(false, 40s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(r) << "no answer within 40 s: the hold has no deadline";
+  EXPECT_EQ(r->result_int(), 504u);
+  EXPECT_LT(took, 16s);
+  EXPECT_THAT(Str(EventFor(url), "error.message"), HasSubstr("the hold's deadline"));
+}
+
 }  // namespace
 }  // namespace seccloud
