@@ -24,8 +24,9 @@ class LiteralMatcher {
   uint32_t Add(std::string_view pattern);
   // Call once after the last Add and before Scan. fold_ascii_case: the patterns are lower-case
   // and Scan matches them as if the text had been ASCII-lower-cased (no copy of the text needed).
-  // A full transition table is built when states × byte classes <= max_dense_cells (4 bytes a
-  // cell), else Scan follows sparse edges and failure links.
+  // A full transition table is built when states × stride <= max_dense_cells (4 bytes a cell;
+  // the stride is byte classes + 1 rounded up to even: a row with outputs sits one cell on), else
+  // Scan follows sparse edges and failure links.
   void Build(bool fold_ascii_case = false, size_t max_dense_cells = kMaxDenseCells);
   size_t patterns() const { return patterns_; }
   size_t states() const { return fail_.size(); }

@@ -150,5 +150,20 @@ TEST(LiteralMatcherTest, OverlappingAndNestedPatterns) {
   EXPECT_TRUE(Scanned(m, "HERS").empty());  // no folding asked for
 }
 
+// From the review of sigma17: the dense table's bound counts stride cells (classes + 1 rounded
+// up to even), not classes: "abc" has 4 states and 4 classes (0, a, b, c), so a stride of 6 and
+// 24 cells — dense at a bound of 24, sparse at 23, and the same matches either way.
+TEST(LiteralMatcherTest, DenseBoundCountsStrideCells) {
+  for (size_t max : {size_t{23}, size_t{24}}) {
+    LiteralMatcher m;
+    m.Add("abc");
+    m.Build(false, max);
+    EXPECT_EQ(m.dense(), max >= 24) << max;
+    std::vector<size_t> ends;
+    m.Scan("xabcabc", [&](uint32_t, size_t end) { ends.push_back(end); });
+    EXPECT_EQ(ends, (std::vector<size_t>{4, 7})) << max;
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc::detect_internal
