@@ -310,10 +310,9 @@ size_t IntelSet::LookupFiltered(const StringIndex& index, std::string_view key,
   return it == index.end() ? 0 : Collect(it->second, out);
 }
 
-size_t IntelSet::LookupString(const StringIndex& index, std::string_view key,
-                              std::vector<const IntelEntry*>* out) const {
+size_t IntelSet::LookupString(const StringIndex& index, const KeyFilter& filter,
+                              std::string_view key, std::vector<const IntelEntry*>* out) const {
   // URLs and hashes (domains: LookupDomain, with the domain filter's own hash).
-  const KeyFilter& filter = &index == &urls_ ? url_filter_ : hash_filter_;
   return filter.MayContain(KeyHash{}(key)) ? LookupFiltered(index, key, out) : 0;
 }
 
@@ -471,14 +470,14 @@ size_t IntelSet::LookupUrl(std::string_view url, std::vector<const IntelEntry*>*
 
 size_t IntelSet::LookupUrlKey(std::string_view key, std::vector<const IntelEntry*>* out) const {
   if (urls_.empty()) return 0;
-  return LookupString(urls_, key, out);
+  return LookupString(urls_, url_filter_, key, out);
 }
 
 size_t IntelSet::LookupHash(std::string_view hex, std::vector<const IntelEntry*>* out) const {
   if (hex.size() != 32 && hex.size() != 40 && hex.size() != 64) return 0;
   char buf[64];
   for (size_t i = 0; i < hex.size(); ++i) buf[i] = Lower(hex[i]);
-  return LookupString(hashes_, std::string_view(buf, hex.size()), out);
+  return LookupString(hashes_, hash_filter_, std::string_view(buf, hex.size()), out);
 }
 
 size_t IntelSet::MemoryBytes() const {

@@ -186,7 +186,8 @@ class IntelSet {
   size_t Collect(uint32_t first, std::vector<const IntelEntry*>* out) const;
   // LookupIp of an IPv4 address (host byte order).
   size_t LookupIpv4(uint32_t address, std::vector<const IntelEntry*>* out) const;
-  size_t LookupString(const StringIndex& index, std::string_view key,
+  // The entries of `key` in `index` (URLs or hashes), `filter` being that index's own.
+  size_t LookupString(const StringIndex& index, const KeyFilter& filter, std::string_view key,
                       std::vector<const IntelEntry*>* out) const;
   // The entries of `key` in `index`, its filter already passed.
   size_t LookupFiltered(const StringIndex& index, std::string_view key,
