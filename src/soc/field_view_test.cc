@@ -1876,5 +1876,74 @@ TEST(FieldViewTest, WindowsOverlayRecordsDetectAsTheirTrees) {
   EXPECT_GT(detections, 100u);
 }
 
+// From the review of win17: shapes the bench lines and the hostile list did not reach, each of
+// which a mutant of OverlayBuilder got wrong while every other test passed.
+namespace review17 {
+std::string Ev(const std::string& data) {
+  return R"j({"Event":{"System":{"EventID":4688,"Channel":"Security","Computer":"PC-1"},)j" + data +
+         "}}";
+}
+}  // namespace review17
+
+// One name repeated past kMaxWinlogFields items: the tree path refuses the event ("more than 1000
+// EventData items"), so the overlay must count every item, not only distinct names.
+TEST(FieldViewTest, WindowsRepeatedNamePastTheItemBoundMatchesTheTree) {
+  for (int n : {257, 1000, 1001, 1500}) {
+    std::string data = R"j("EventData":{"Data":[)j";
+    for (int i = 0; i < n; ++i) {
+      data += (i ? "," : "") + std::string(R"j({"#attributes":{"Name":"A"},"#text":"v)j") +
+              std::to_string(i) + "\"}";
+    }
+    Counts c;
+    overlay_test::OverlayCounts oc;
+    winlog_test::CheckWindowsLine(review17::Ev(data + "]}"), &c, &oc, false);
+    ASSERT_FALSE(HasFatalFailure()) << n;
+  }
+}
+
+// UserData children with attributes only (an empty item), and nested attribute-only elements.
+TEST(FieldViewTest, WindowsUserDataAttributeOnlyChildrenMatchTheTree) {
+  for (
+      const std::string& ud :
+      {std::string(
+           R"j("UserData":{"E":{"#attributes":{"x":"y"}},"F":{"#attributes":{"x":"y"},"#text":"t"}})j"),
+       std::string(
+           R"j("UserData":{"E":{"#attributes":{"x":"y"},"C":{"#attributes":{"k":"v"}},"D":"d"}})j"),
+       std::string(
+           R"j("UserData":{"E":{"C":{"#attributes":{"k":"v"}}},"G":{"#attributes":{}}})j")}) {
+    const std::string line = review17::Ev(ud);
+    Counts c;
+    overlay_test::OverlayCounts oc;
+    winlog_test::CheckWindowsLine(line, &c, &oc, true);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+    EXPECT_EQ(oc.overlay, oc.records) << line;
+  }
+}
+
+// "Data" as one object with only "#text": an unnamed item (param1), not an item named "Data".
+TEST(FieldViewTest, WindowsDataObjectWithTextOnlyMatchesTheTree) {
+  for (const std::string& ed : {std::string(R"j("EventData":{"Data":{"#text":"x"},"Other":"o"})j"),
+                                std::string(R"j("EventData":{"Data":{"#text":7}})j")}) {
+    const std::string line = review17::Ev(ed);
+    Counts c;
+    overlay_test::OverlayCounts oc;
+    winlog_test::CheckWindowsLine(line, &c, &oc, true);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+    EXPECT_EQ(oc.overlay, oc.records) << line;
+  }
+}
+
+// A sender that is not valid UTF-8 beside a valid tenant (or none): the overlay keeps the
+// sanitised text the tree path sets.
+TEST(FieldViewTest, WindowsPeerNotUtf8WithAValidTenantMatchesTheTree) {
+  const std::string line = review17::Ev(R"j("EventData":{"Image":"a.exe"})j");
+  for (const char* tenant : {"", "t01"}) {
+    Record got = Normalized(Format::kWindowsEvent, line, tenant, "host\xfe");
+    const Record want = winlog_test::TreeNormalized(line, tenant, "host\xfe");
+    EXPECT_TRUE(got.fields_pending());
+    EXPECT_EQ(boost::json::serialize(got.fields()), boost::json::serialize(want.fields()));
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc

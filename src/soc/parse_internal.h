@@ -19,7 +19,9 @@
 namespace seccloud::soc {
 
 // One value a SetPath-only format's parser set (syslog, access logs, text: README.md "Step 5 as
-// landed"): the dotted path (a string literal: every parser's path is one), and the value: a
+// landed"; Windows events since win17): the dotted path (a string literal for every parser's
+// SinkPath; a Windows event's `winlog.event_data.<Name>` items are paths copied into the record's
+// arena with the entries, FieldOverlay::own_paths), and the value: a
 // string (valid UTF-8, PutString's text), an integer, or event.category's one-string array.
 enum class OverlayKind : uint8_t { kString, kInt, kCategory };
 struct OverlayEntry {
@@ -175,8 +177,9 @@ struct FieldOverlay {
 // whose path is `path`, a dotted prefix of it or has it as a dotted prefix decides: the path
 // itself → that entry (its index, *object false); a prefix of the path → nothing (a leaf is in
 // the way); the path a prefix of its path → an object (*object true, -1). No such entry, or a path
-// with an empty segment (no key of the tree is empty: every entry's path is a literal of
-// non-empty segments) → -1, *object false.
+// with an empty segment (no key of the tree is empty: every entry's path has non-empty segments —
+// a SinkPath is checked when compiled, a Windows item's name is refused when empty or dotted)
+// → -1, *object false.
 int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bool* object);
 
 // OverlayFind(p.overlay, p.overlay_size, path, object) on a kept overlay, through its index: only
@@ -190,7 +193,8 @@ int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, b
 
 // A path a parser sets through a FieldSink. Only a constant builds one (consteval: a string
 // literal, in practice), so an overlay entry's path outlives every record that keeps the entry
-// (KeepOverlay copies the entries, not their paths); and its segments are checked non-empty when
+// (KeepOverlay copies the entries, not these paths — only a Windows item's own path is copied);
+// and its segments are checked non-empty when
 // compiled, as OverlayFind and the overlay's index assume. What the index needs of the path
 // alone (its root bit, whether it is related to "tenant.id") is worked out then too.
 class SinkPath {

@@ -2,7 +2,7 @@
 // engine, socd's attribution) asks a record's fields through FieldView, which answers a pending
 // record — a kept JSON tape or a parser's overlay — without building its tree. Its answers must be
 // FindField's on the tree built from the same record, for any line of any format.
-// Input: one selector byte, then the raw record. The selector picks the format (low 3 bits mod 7),
+// Input: one selector byte, then the raw record. The selector picks the format (the byte mod 7),
 // a tenant given to Normalize (0x08), a sender address in one of two spellings (0x10, 0x20), a
 // tenant given after Normalize through SetTenantField as attribution does (0x40), and whether the
 // view indexes the record's root before its first lookup (0x80).
