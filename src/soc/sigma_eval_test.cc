@@ -115,23 +115,13 @@ TEST(SigmaEvalTest, EngineAgreesWithReferenceOnRegressionEventsAndVariants) {
   uint64_t seq = 0;
   for (const auto& e : fs::recursive_directory_iterator(reg)) {
     if (e.path().extension() != ".json") continue;
-    const std::string text = ReadFile(e.path());
-    boost::json::stream_parser p;
-    size_t pos = 0;
-    while (pos < text.size()) {
-      while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
-      if (pos >= text.size()) break;
-      boost::system::error_code ec;
-      pos += p.write_some(text.data() + pos, text.size() - pos, ec);
-      if (ec) break;
-      if (!p.done()) continue;
+    for (std::string& doc : parse_testing::SplitJsonDocuments(ReadFile(e.path()))) {
       Record r;
       r.seq = ++seq;
       r.format = Format::kWindowsEvent;
       r.received_ms = 1'700'000'000'000;
       r.source = "test";
-      r.raw = boost::json::serialize(p.release());
-      p.reset();
+      r.raw = std::move(doc);
       NormalizeWindowsEvent(r);
       for (auto& v : Variants(r, &rng)) records.push_back(std::move(v));
       records.push_back(std::move(r));
