@@ -1,5 +1,6 @@
 // NormalizeUrl (R10): one canonical form of a URL, so that rules match however a client spelled
 // it. Every step is bounded by kMaxUrlBytes.
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -29,10 +30,19 @@ void AppendEscaped(std::string& out, unsigned char c) {
   out += kHex[c & 15];
 }
 
+bool NeedsPercentWork(unsigned char c) { return c == '%' || c <= 0x20 || c >= 0x7f; }
+
 // Percent-encoding normalised: unreserved characters decoded, other escapes upper-cased, a stray
-// '%' escaped, blanks, controls and non-ASCII bytes escaped.
+// '%' escaped, blanks, controls and non-ASCII bytes escaped. Runs that need none of it (most
+// queries are whole such runs) are appended at once.
 void AppendPercentNormalized(std::string& out, std::string_view s) {
-  for (size_t i = 0; i < s.size(); ++i) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size() && !NeedsPercentWork(static_cast<unsigned char>(s[run]))) ++run;
+    out.append(s.data() + i, run - i);
+    if (run == s.size()) break;
+    i = run;
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == '%') {
       const bool room = i + 2 < s.size();
@@ -44,17 +54,15 @@ void AppendPercentNormalized(std::string& out, std::string_view s) {
           out += static_cast<char>(d);
         else
           AppendEscaped(out, d);
-        i += 2;
+        i += 3;
       } else {
         AppendEscaped(out, '%');
+        ++i;
       }
       continue;
     }
-    if (c <= 0x20 || c >= 0x7f) {
-      AppendEscaped(out, c);
-      continue;
-    }
-    out += static_cast<char>(c);
+    AppendEscaped(out, c);
+    ++i;
   }
 }
 
@@ -93,22 +101,71 @@ bool Fail(std::string* why, const char* what) {
   return false;
 }
 
+// Whether `host` could be an IP literal for IpAddress::Parse: inet_pton reads an IPv4 address
+// from digits and dots only, and an IPv6 address always has a ':'. Most hosts are names, and
+// skip the parse (and its copy into a C string).
+bool MayBeIpLiteral(std::string_view host) {
+  for (char c : host)
+    if (c == ':') return true;
+  for (char c : host)
+    if (!((c >= '0' && c <= '9') || c == '.')) return false;
+  return true;
+}
+
+bool EqualsLowerAscii(std::string_view text, std::string_view lower) {
+  if (text.size() != lower.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != lower[i]) return false;
+  }
+  return true;
+}
+
+// The host name's bytes checked and lower-cased into `out` (already sized); the same checks, in
+// the same order, as a byte-by-byte walk: the first offending byte names the error.
+bool LowerHostName(std::string_view host, char* out, std::string* why) {
+  size_t label = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    const char c = host[i];
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x80) return Fail(why, "has a non-ASCII host (IDN hosts must be punycode)");
+    const char l = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (l == '.') {
+      if (label == 0) return Fail(why, "has an empty label in its host");
+      label = 0;
+    } else if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_') {
+      if (++label > 63) return Fail(why, "has a host label longer than 63 bytes");
+    } else {
+      return Fail(why, "has a character not allowed in a host name");
+    }
+    out[i] = l;
+  }
+  // "a.." : one trailing dot is dropped, a second is an empty label
+  if (label == 0) return Fail(why, "has an empty label in its host");
+  return true;
+}
+
 }  // namespace
 
+// The URL is written once, into the result's own buffer: scheme, host, port, path and query each
+// appended (or checked in place) in a single pass; only a path that is not canonical takes the
+// slow road through a copy. url_normalize_reference.h keeps the earlier form, which built each
+// part in its own string a byte at a time; tests and the fuzzer hold the two to the same output.
 std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_view host,
                                           uint16_t port, std::string_view path, std::string* why) {
   if (scheme.size() + host.size() + path.size() + 16 > kMaxUrlBytes) {
     Fail(why, "is longer than 8 KiB");
     return std::nullopt;
   }
-  std::string s;
-  for (char c : scheme) s += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   uint16_t default_port = 0;
-  if (s == "http")
+  std::string_view lower_scheme;
+  if (EqualsLowerAscii(scheme, "http")) {
     default_port = 80;
-  else if (s == "https")
+    lower_scheme = "http";
+  } else if (EqualsLowerAscii(scheme, "https")) {
     default_port = 443;
-  else {
+    lower_scheme = "https";
+  } else {
     Fail(why, "has a scheme other than http or https");
     return std::nullopt;
   }
@@ -119,51 +176,11 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
     }
     host = host.substr(1, host.size() - 2);
   }
-  std::string h;
-  bool is_ip = false, is_v6 = false;
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (host.empty() || host.size() > 253) {
     Fail(why, "has an empty or over-long host");
     return std::nullopt;
   }
-  if (auto ip = IpAddress::Parse(host)) {
-    IpAddress a = ip->Unmapped();
-    h = a.ToString();
-    is_ip = true;
-    is_v6 = !a.is_v4();
-  } else {
-    h.reserve(host.size());
-    size_t label = 0;
-    for (char c : host) {
-      const unsigned char u = static_cast<unsigned char>(c);
-      if (u >= 0x80) {
-        Fail(why, "has a non-ASCII host (IDN hosts must be punycode)");
-        return std::nullopt;
-      }
-      char l = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-      if (l == '.') {
-        if (label == 0) {
-          Fail(why, "has an empty label in its host");
-          return std::nullopt;
-        }
-        label = 0;
-      } else if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_') {
-        if (++label > 63) {
-          Fail(why, "has a host label longer than 63 bytes");
-          return std::nullopt;
-        }
-      } else {
-        Fail(why, "has a character not allowed in a host name");
-        return std::nullopt;
-      }
-      h += l;
-    }
-    if (label == 0) {  // "a.." : one trailing dot is dropped, a second is an empty label
-      Fail(why, "has an empty label in its host");
-      return std::nullopt;
-    }
-  }
-  if (port == 0) port = default_port;
 
   if (const size_t hash = path.find('#'); hash != std::string_view::npos)
     path = path.substr(0, hash);
@@ -174,6 +191,50 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
     has_query = true;
     path = path.substr(0, q);
   }
+
+  NormalizedUrl u;
+  std::string& full = u.full;
+  // An IP literal's text can be longer than the host as given ("::1" and "1::" stay, but
+  // brackets are added); 48 covers any IPv6 text with its brackets.
+  full.reserve(lower_scheme.size() + 3 + std::max<size_t>(host.size(), 48) + 6 + path.size() +
+               query.size() + 2);
+  full = lower_scheme;
+  full += "://";
+  size_t host_at = full.size();
+  size_t host_size = 0;
+  bool is_ip = false;
+  std::optional<IpAddress> ip;
+  if (MayBeIpLiteral(host)) ip = IpAddress::Parse(host);
+  if (ip && ip->is_v4()) {
+    // IpAddress::Parse takes an IPv4 address only as four decimal octets without leading
+    // zeros: the text is already the canonical form ToString would print (through sprintf).
+    is_ip = true;
+    full += host;
+    host_size = host.size();
+  } else if (ip) {
+    const IpAddress a = ip->Unmapped();
+    const std::string text = a.ToString();
+    is_ip = true;
+    if (!a.is_v4()) {
+      full += '[';
+      ++host_at;
+    }
+    full += text;
+    host_size = text.size();
+    if (!a.is_v4()) full += ']';
+  } else {
+    full.resize(host_at + host.size());
+    if (!LowerHostName(host, full.data() + host_at, why)) return std::nullopt;
+    host_size = host.size();
+  }
+  if (port == 0) port = default_port;
+  if (port != default_port) {
+    char digits[8];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
+    full += ':';
+    full.append(digits, end);
+  }
+
   // Most paths are already canonical: no escapes, no dot segments, nothing to escape.
   bool canonical = !path.empty() && path.front() == '/';
   for (size_t i = 0; canonical && i < path.size(); ++i) {
@@ -183,41 +244,27 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
          (i + 1 == path.size() || path[i + 1] == '/' || path[i + 1] == '.')))
       canonical = false;
   }
-  std::string p;
-  if (!canonical) {
+  const size_t path_at = full.size();
+  if (canonical) {
+    full += path;
+  } else {
+    std::string p;
     p.reserve(path.size() + 1);
     if (path.empty() || path.front() != '/') p += '/';
     AppendPercentNormalized(p, path);
+    full += RemoveDotSegments(p);
   }
-
-  NormalizedUrl u;
-  u.full.reserve(s.size() + h.size() + p.size() + query.size() + 16);
-  u.full = s;
-  u.full += "://";
-  const size_t host_at = u.full.size() + (is_v6 ? 1 : 0);
-  if (is_v6) u.full += '[';
-  u.full += h;
-  if (is_v6) u.full += ']';
-  if (port != default_port) {
-    u.full += ':';
-    u.full += std::to_string(port);
-  }
-  const size_t path_at = u.full.size();
-  if (canonical)
-    u.full += path;
-  else
-    u.full += RemoveDotSegments(p);
   if (has_query) {
-    u.full += '?';
-    AppendPercentNormalized(u.full, query);
+    full += '?';
+    AppendPercentNormalized(full, query);
   }
-  if (u.full.size() > kMaxUrlBytes) {
+  if (full.size() > kMaxUrlBytes) {
     Fail(why, "is longer than 8 KiB");
     return std::nullopt;
   }
-  u.scheme = std::string_view(u.full).substr(0, s.size());
-  u.host = std::string_view(u.full).substr(host_at, h.size());
-  u.path = std::string_view(u.full).substr(path_at);
+  u.scheme = std::string_view(full).substr(0, lower_scheme.size());
+  u.host = std::string_view(full).substr(host_at, host_size);
+  u.path = std::string_view(full).substr(path_at);
   u.port = port;
   u.host_is_ip = is_ip;
   return u;

@@ -1,6 +1,7 @@
 // R10: fuzzes NormalizeUrl (both forms) and UrlFilter::Evaluate with hostile request fields.
-// Checks, besides memory safety: the result is bounded, normalising is idempotent, and a verdict
-// always names its reason.
+// Checks, besides memory safety: the result is bounded, normalising is idempotent, a verdict
+// always names its reason, and NormalizeUrl answers as its reference form
+// (url_normalize_reference.h) does.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "policy/url_filter.h"
+#include "policy/url_normalize_reference.h"
 
 namespace {
 
@@ -72,9 +74,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.port = port;
   r.full_url_visible = data[0] & 1;
   r.is_upload = data[0] & 2;
-  if (auto u = NormalizeUrl(r.scheme, r.host, r.port, r.path)) {
+  std::string why, ref_why;
+  const auto u = NormalizeUrl(r.scheme, r.host, r.port, r.path, &why);
+  if (u) {
     auto again = NormalizeUrl(u->full);
     Check(again.has_value() && again->full == u->full, "field form idempotent");
+  }
+  // The single-buffer form against the byte-at-a-time form it replaced.
+  const auto ref =
+      seccloud::policy::reference::NormalizeUrl(r.scheme, r.host, r.port, r.path, &ref_why);
+  Check(u.has_value() == ref.has_value(), "accepted as the reference accepts");
+  if (u) {
+    Check(u->full == ref->full && u->scheme == ref->scheme && u->host == ref->host &&
+              u->path == ref->path && u->port == ref->port && u->host_is_ip == ref->host_is_ip,
+          "the reference's URL, views, port and IP flag");
+  } else {
+    Check(why == ref_why, "the reference's error");
   }
   const auto v = Filter().Evaluate(r, (data[0] & 4) ? "t" : "");
   Check(!v.reason.empty(), "a verdict has a reason");
