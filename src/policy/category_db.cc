@@ -478,12 +478,40 @@ void CategoryDb::LookupHost(std::string_view host, CategoryHits& out) const {
 }
 
 void CategoryDb::LookupHost(const HostSuffixes& host, CategoryHits& out) const {
+  // Each suffix that passes the filter probes its own line of the slot table, lines far apart
+  // in a table of tens of MiB: ask for all of them before reading any, so that the misses
+  // overlap instead of following one another.
+  if (slots_ != nullptr)
+    for (size_t i = 0; i < host.count; ++i)
+      if (keys_filter_.MayContain(host.hashes[i]))
+        __builtin_prefetch(slots_ + (host.hashes[i] & slot_mask_) * 16);
   for (size_t i = 0; i < host.count; ++i)
     if (auto hit = Find(host.names[i], host.hashes[i])) out.Add(*hit);
 }
 
 void CategoryDb::LookupUrl(std::string_view host, std::string_view path, CategoryHits& out) const {
   if (url_count_ == 0 || host.empty() || host.size() > kMaxHostBytes) return;
+  const bool www = host.size() > 4 && host.substr(0, 4) == "www.";
+  LookupUrlHashed(host, CategoryKeyHash(host), www ? CategoryKeyHash(host.substr(4)) : 0, path,
+                  out);
+}
+
+void CategoryDb::LookupUrl(const HostSuffixes& host, std::string_view path,
+                           CategoryHits& out) const {
+  if (url_count_ == 0 || host.count == 0) return;
+  const std::string_view name = host.names[0];
+  // The suffix after "www." is the second one: Compute starts one at every label.
+  const bool www = name.size() > 4 && name.substr(0, 4) == "www." && host.count > 1 &&
+                   host.names[1].size() == name.size() - 4;
+  LookupUrlHashed(name, host.hashes[0], www ? host.hashes[1] : 0, path, out);
+}
+
+void CategoryDb::LookupUrlHashed(std::string_view host, uint64_t host_hash, uint64_t www_hash,
+                                 std::string_view path, CategoryHits& out) const {
+  // Few hosts have `urls` keys: the filter answers for most before the path is looked at.
+  const bool host_may = url_hosts_filter_.MayContain(host_hash);
+  const bool www_may = www_hash != 0 && url_hosts_filter_.MayContain(www_hash);
+  if (!host_may && !www_may) return;
   if (const size_t q = path.find_first_of("?#"); q != std::string_view::npos)
     path = path.substr(0, q);
   if (path.empty() || path.front() != '/') return;
@@ -501,10 +529,8 @@ void CategoryDb::LookupUrl(std::string_view host, std::string_view path, Categor
       p = p.substr(0, slash == 0 ? 1 : slash);
     }
   };
-  if (url_hosts_filter_.MayContain(CategoryKeyHash(host))) probe(host);
-  if (host.size() > 4 && host.substr(0, 4) == "www." &&
-      url_hosts_filter_.MayContain(CategoryKeyHash(host.substr(4))))
-    probe(host.substr(4));
+  if (host_may) probe(host);
+  if (www_may) probe(host.substr(4));
 }
 
 size_t CategoryDb::resident_bytes() const {

@@ -107,6 +107,8 @@ class CategoryDb {
   // Keys of the `urls` lists matching host + path: the path ("/a/b?q", query ignored) and each of
   // its prefixes ending before a '/', for the host and for the host without "www.".
   void LookupUrl(std::string_view host, std::string_view path, CategoryHits& out) const;
+  // The same for a host whose suffixes are already computed (names[0] is the host itself).
+  void LookupUrl(const HostSuffixes& host, std::string_view path, CategoryHits& out) const;
   // The categories of one exact key, or an empty span.
   std::optional<CategoryHit> Find(std::string_view key) const {
     return Find(key, CategoryKeyHashOf(key));
@@ -138,6 +140,10 @@ class CategoryDb {
   HashFilter url_hosts_filter_;  // hosts that have `urls` keys
 
   static uint64_t CategoryKeyHashOf(std::string_view key);
+  // LookupUrl's work once the host's key hash (and that of the host without "www.", when it has
+  // one: www_hash is then nonzero) are known.
+  void LookupUrlHashed(std::string_view host, uint64_t host_hash, uint64_t www_hash,
+                       std::string_view path, CategoryHits& out) const;
 };
 
 }  // namespace seccloud::policy

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -181,6 +182,48 @@ TEST(CategoryDbTest, ImportsRealUt1) {
   EXPECT_EQ(UrlCategories(**db, "0001-5cf.pages.dev", "/ar/about/privacy"),
             (V{"malware", "phishing"}));
   EXPECT_TRUE(HostCategories(**db, "seccloud-no-such-host.invalid").empty());
+
+  // The URL filter asks with the host's suffixes already hashed (LookupUrl(HostSuffixes)): the
+  // same keys, in the same order, as the host form, for every URL key of the data (its host,
+  // with "www." added and, where it has one, taken away; its path, a longer and a shorter one,
+  // and with a query) and for hosts that are not in it.
+  auto keys = [](const CategoryHits& hits) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < hits.count; ++i) out.emplace_back(hits.hits[i].key);
+    return out;
+  };
+  size_t compared = 0, found = 0;
+  auto compare = [&](std::string_view host, std::string_view path) {
+    HostSuffixes suffixes;
+    HostSuffixes::Compute(host, false, suffixes);
+    CategoryHits by_host, by_suffixes;
+    (*db)->LookupUrl(host, path, by_host);
+    (*db)->LookupUrl(suffixes, path, by_suffixes);
+    ASSERT_EQ(keys(by_suffixes), keys(by_host)) << host << path;
+    ++compared;
+    found += by_host.count > 0;
+  };
+  for (const auto& dir : std::filesystem::directory_iterator(ut1)) {
+    std::ifstream in(dir.path() / "urls");
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t slash = line.find('/');
+      if (slash == std::string::npos || slash == 0) continue;
+      const std::string host = line.substr(0, slash), path = line.substr(slash);
+      for (const std::string& h :
+           {host, "www." + host, host.rfind("www.", 0) == 0 ? host.substr(4) : "w." + host}) {
+        compare(h, path);
+        compare(h, path + "/more?q=1");
+        compare(h, path.substr(0, path.rfind('/') + 1));
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+  compare("www.", "/");
+  compare("www.www.example", "/a");
+  compare("seccloud-no-such-host.invalid", "/x");
+  EXPECT_GT(compared, 250'000u);
+  EXPECT_GT(found, 40'000u);
 }
 
 }  // namespace

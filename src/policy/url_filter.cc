@@ -157,9 +157,15 @@ class UrlFilter::Impl {
   HostIndex host_index;
   std::unordered_map<std::string_view, std::vector<PrefixRule>> prefixes;
   std::deque<NormalizedUrl> prefix_urls;  // owns what `prefixes` views
+  HashFilter prefix_hosts;                // CategoryKeyHash of every host in `prefixes`
   std::vector<uint32_t> common_scan_lists;
   LayerCategories common_categories;
-  std::unordered_map<std::string, TenantInfo> tenants;
+  // Found by a tenant id's view without making a string of it.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_map<std::string, TenantInfo, IdHash, std::equal_to<>> tenants;
   size_t rules = 0;
 
   Status AddList(std::string name, Slot slot, int32_t tenant, bool alert,
@@ -310,6 +316,8 @@ Result<std::shared_ptr<const UrlFilter>> UrlFilter::Build(const PolicyConfig& co
   }
   impl->host_index.Build(impl->hosts);
   impl->hosts.clear();
+  impl->prefix_hosts.Init(impl->prefixes.size());
+  for (const auto& [host, rules] : impl->prefixes) impl->prefix_hosts.Add(CategoryKeyHash(host));
   return std::shared_ptr<const UrlFilter>(new UrlFilter(std::move(impl)));
 }
 
@@ -341,7 +349,7 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
   }
   const TenantInfo* tenant = nullptr;
   if (!tenant_id.empty()) {
-    auto it = tenants.find(std::string(tenant_id));
+    auto it = tenants.find(tenant_id);
     if (it != tenants.end()) tenant = &it->second;
   }
   const int32_t tenant_index = tenant ? tenant->index : -2;
@@ -361,7 +369,11 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
     for (const HostRule& r : host_index.Find(suffixes.names[i], suffixes.hashes[i]))
       if (i == 0 || !r.exact) offer(r.list, r.entry);
   // URL prefixes of this host; without the full URL only those covering the whole site ("/").
-  if (auto it = prefixes.find(host); it != prefixes.end()) {
+  // Most hosts have none: the host's hash, already made for the suffixes, asks a filter first.
+  const bool may_have_prefixes =
+      !prefixes.empty() && (suffixes.count == 0 || suffixes.names[0] != host ||
+                            prefix_hosts.MayContain(suffixes.hashes[0]));
+  if (auto it = may_have_prefixes ? prefixes.find(host) : prefixes.end(); it != prefixes.end()) {
     const uint8_t scheme = url->scheme == "http" ? 1 : 2;
     const uint16_t default_port = scheme == 1 ? 80 : 443;
     for (const PrefixRule& r : it->second) {
@@ -402,7 +414,7 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
   size_t ncats = 0;
   if (db) {
     db->LookupHost(suffixes, hits);
-    if (request.full_url_visible) db->LookupUrl(host, url->path, hits);
+    if (request.full_url_visible) db->LookupUrl(suffixes, url->path, hits);
     std::bitset<256> seen;
     for (size_t i = 0; i < hits.count; ++i)
       for (uint8_t c : hits.hits[i].category_ids)
