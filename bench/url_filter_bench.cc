@@ -130,6 +130,30 @@ Fixture& Get() {
       req.is_upload = i % 16 == 0;
       f->requests.push_back(req);
     }
+    // Every verdict of the request set, full URL and host only, folded into one FNV-1a digest
+    // printed here: two builds that print the same digest decide every request alike (the check
+    // behind a change to Evaluate that must not change a verdict).
+    uint64_t digest = 1469598103934665603ull;
+    auto fold = [&](std::string_view text) {
+      for (char c : text) digest = (digest ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      digest = (digest ^ 0xff) * 1099511628211ull;
+    };
+    for (size_t i = 0; i < f->requests.size(); ++i)
+      for (bool full : {true, false}) {
+        auto req = f->requests[i];
+        if (!full) {
+          req.full_url_visible = false;
+          req.path = "/";
+        }
+        const auto v = f->filter->Evaluate(req, f->tenants[i % f->tenants.size()]);
+        fold(seccloud::policy::ActionName(v.action));
+        for (const std::string* field : {&v.layer, &v.list, &v.entry, &v.category, &v.reason})
+          fold(*field);
+        fold(v.alert ? "alert" : "-");
+        fold(v.posting_restricted ? "posting" : "-");
+      }
+    std::fprintf(stderr, "verdicts: %zu requests x 2, digest %016llx\n", f->requests.size(),
+                 static_cast<unsigned long long>(digest));
     return f;
   }();
   return *fx;
