@@ -443,8 +443,11 @@ void HostSuffixes::Compute(std::string_view host, bool is_ip, HostSuffixes& out)
       out.hashes[out.count++] = CategoryHashFinish(state);
     }
   }
-  std::reverse(out.names.begin(), out.names.begin() + out.count);
-  std::reverse(out.hashes.begin(), out.hashes.begin() + out.count);
+  for (size_t i = 0, j = out.count; i + 1 < j; ++i) {
+    --j;
+    std::swap(out.names[i], out.names[j]);
+    std::swap(out.hashes[i], out.hashes[j]);
+  }
 }
 
 std::optional<CategoryHit> CategoryDb::Find(std::string_view key, uint64_t hash) const {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,10 +39,31 @@ struct CategoryHit {
   std::span<const uint8_t> category_ids;  // ascending
 };
 
+// N slots of a trivially destructible T that are not initialised when made: the result arrays
+// below are made for every URL verdict and are kilobytes long (zeroing CategoryHits' 160 views
+// and spans cost more than the lookups that fill a few of them). Only slots that were written
+// may be read; each holder says which by its count.
+template <typename T, size_t N>
+class UninitializedSlots {
+  static_assert(std::is_trivially_destructible_v<T>);
+
+ public:
+  UninitializedSlots() {}  // NOLINT: leaves the slots unwritten on purpose
+  T& operator[](size_t i) { return slots_[i].value; }
+  const T& operator[](size_t i) const { return slots_[i].value; }
+
+ private:
+  union Slot {
+    Slot() {}  // NOLINT: no member initialised
+    T value;
+  };
+  std::array<Slot, N> slots_;
+};
+
 // Bounded: a host has at most 127 labels and we probe at most 16 path prefixes.
 struct CategoryHits {
   static constexpr size_t kMax = 160;
-  std::array<CategoryHit, kMax> hits;
+  UninitializedSlots<CategoryHit, kMax> hits;  // [0, count) written
   size_t count = 0;
   void Add(CategoryHit h) {
     if (count < kMax) hits[count++] = h;
@@ -52,8 +74,8 @@ struct CategoryHits {
 // ("a.b.example.com", "b.example.com", "example.com", "com"); an IP literal only itself.
 struct HostSuffixes {
   static constexpr size_t kMax = 128;
-  std::array<std::string_view, kMax> names;
-  std::array<uint64_t, kMax> hashes;
+  UninitializedSlots<std::string_view, kMax> names;  // [0, count) written
+  std::array<uint64_t, kMax> hashes;                  // [0, count) written
   size_t count = 0;
   static void Compute(std::string_view host, bool is_ip, HostSuffixes& out);
 };

@@ -409,8 +409,8 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
 
   // Categories: of the host and its parents, then of the URL.
   CategoryHits hits;
-  std::array<uint8_t, 64> cats;
-  std::array<std::string_view, 64> cat_keys;
+  std::array<uint8_t, 64> cats;      // [0, ncats): each category once, in order of the hits
+  std::array<uint8_t, 64> cat_hits;  // [0, ncats): the hit that named it (< CategoryHits::kMax)
   size_t ncats = 0;
   if (db) {
     db->LookupHost(suffixes, hits);
@@ -420,7 +420,7 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
       for (uint8_t c : hits.hits[i].category_ids)
         if (!seen.test(c) && ncats < cats.size()) {
           seen.set(c);
-          cat_keys[ncats] = hits.hits[i].key;
+          cat_hits[ncats] = static_cast<uint8_t>(i);
           cats[ncats++] = c;
         }
   }
@@ -453,7 +453,7 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
                                                                  : Action::kBlock;
     v.layer = layer;
     v.list = "categories";
-    v.entry = std::string(cat_keys[i]);
+    v.entry = std::string(hits.hits[cat_hits[i]].key);
     v.category = std::string(db->category_name(cats[i]));
   };
 
@@ -524,7 +524,7 @@ Verdict UrlFilter::Impl::Evaluate(const UrlRequest& request, std::string_view te
         v.list = slot == kCommonPosting
                      ? config.common.posting.name
                      : config.tenants.find(std::string(tenant_id))->second.posting.name;
-        v.entry = std::string(cat_keys[i]);
+        v.entry = std::string(hits.hits[cat_hits[i]].key);
         v.category = std::string(db->category_name(cats[i]));
       }
       v.alert = false;
