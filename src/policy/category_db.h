@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/result.h"
@@ -75,7 +75,7 @@ struct CategoryHits {
 struct HostSuffixes {
   static constexpr size_t kMax = 128;
   UninitializedSlots<std::string_view, kMax> names;  // [0, count) written
-  std::array<uint64_t, kMax> hashes;                  // [0, count) written
+  std::array<uint64_t, kMax> hashes;                 // [0, count) written
   size_t count = 0;
   static void Compute(std::string_view host, bool is_ip, HostSuffixes& out);
 };

@@ -1,6 +1,7 @@
 // NormalizeUrl (R10): one canonical form of a URL, so that rules match however a client spelled
 // it. Every step is bounded by kMaxUrlBytes.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <vector>
 
@@ -101,17 +102,6 @@ bool Fail(std::string* why, const char* what) {
   return false;
 }
 
-// Whether `host` could be an IP literal for IpAddress::Parse: inet_pton reads an IPv4 address
-// from digits and dots only, and an IPv6 address always has a ':'. Most hosts are names, and
-// skip the parse (and its copy into a C string).
-bool MayBeIpLiteral(std::string_view host) {
-  for (char c : host)
-    if (c == ':') return true;
-  for (char c : host)
-    if (!((c >= '0' && c <= '9') || c == '.')) return false;
-  return true;
-}
-
 bool EqualsLowerAscii(std::string_view text, std::string_view lower) {
   if (text.size() != lower.size()) return false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -121,28 +111,57 @@ bool EqualsLowerAscii(std::string_view text, std::string_view lower) {
   return true;
 }
 
-// The host name's bytes checked and lower-cased into `out` (already sized); the same checks, in
-// the same order, as a byte-by-byte walk: the first offending byte names the error.
-bool LowerHostName(std::string_view host, char* out, std::string* why) {
+// A host byte as a name keeps it: lower-cased, '.' as is, 0 for a byte no name may have.
+constexpr std::array<char, 256> kHostNameByte = [] {
+  std::array<char, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<char>(c);
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<char>(c - 'A' + 'a');
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<char>(c);
+  t['-'] = '-';
+  t['_'] = '_';
+  t['.'] = '.';
+  return t;
+}();
+
+enum class HostName { kName, kDigitsAndDots, kRefused };
+
+// The host's bytes checked as a name and lower-cased into `out` (already sized), in one pass; the
+// checks come in the order a byte-by-byte walk makes them, so the first offending byte names the
+// error (in *why when refused). A name of digits and dots only is said to be so: it may be an
+// IPv4 address, which the caller asks IpAddress::Parse about (a refused host may be an IPv6
+// address: it has a ':', which no name has).
+HostName LowerHostName(std::string_view host, char* out, std::string* why) {
   size_t label = 0;
+  bool digits_and_dots = true;
   for (size_t i = 0; i < host.size(); ++i) {
-    const char c = host[i];
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x80) return Fail(why, "has a non-ASCII host (IDN hosts must be punycode)");
-    const char l = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    const unsigned char u = static_cast<unsigned char>(host[i]);
+    const char l = kHostNameByte[u];
+    if (l == 0) {
+      Fail(why, u >= 0x80 ? "has a non-ASCII host (IDN hosts must be punycode)"
+                          : "has a character not allowed in a host name");
+      return HostName::kRefused;
+    }
     if (l == '.') {
-      if (label == 0) return Fail(why, "has an empty label in its host");
+      if (label == 0) {
+        Fail(why, "has an empty label in its host");
+        return HostName::kRefused;
+      }
       label = 0;
-    } else if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_') {
-      if (++label > 63) return Fail(why, "has a host label longer than 63 bytes");
     } else {
-      return Fail(why, "has a character not allowed in a host name");
+      if (++label > 63) {
+        Fail(why, "has a host label longer than 63 bytes");
+        return HostName::kRefused;
+      }
+      digits_and_dots = digits_and_dots && l >= '0' && l <= '9';
     }
     out[i] = l;
   }
   // "a.." : one trailing dot is dropped, a second is an empty label
-  if (label == 0) return Fail(why, "has an empty label in its host");
-  return true;
+  if (label == 0) {
+    Fail(why, "has an empty label in its host");
+    return HostName::kRefused;
+  }
+  return digits_and_dots ? HostName::kDigitsAndDots : HostName::kName;
 }
 
 }  // namespace
@@ -201,20 +220,27 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
   full = lower_scheme;
   full += "://";
   size_t host_at = full.size();
-  size_t host_size = 0;
+  size_t host_size = host.size();
   bool is_ip = false;
+  // The host as a name first (most are); only what could be an IP literal is parsed as one:
+  // inet_pton reads an IPv4 address from digits and dots only, and an IPv6 address always has
+  // a ':', which refuses it as a name. A name's error is kept until the parse has failed too.
+  std::string name_why;
+  full.resize(host_at + host.size());
+  const HostName name = LowerHostName(host, full.data() + host_at, why ? &name_why : nullptr);
   std::optional<IpAddress> ip;
-  if (MayBeIpLiteral(host)) ip = IpAddress::Parse(host);
+  if (name == HostName::kDigitsAndDots ||
+      (name == HostName::kRefused && host.find(':') != std::string_view::npos))
+    ip = IpAddress::Parse(host);
   if (ip && ip->is_v4()) {
     // IpAddress::Parse takes an IPv4 address only as four decimal octets without leading
-    // zeros: the text is already the canonical form ToString would print (through sprintf).
+    // zeros: the text, already written as the name, is the canonical form ToString would print.
     is_ip = true;
-    full += host;
-    host_size = host.size();
   } else if (ip) {
     const IpAddress a = ip->Unmapped();
     const std::string text = a.ToString();
     is_ip = true;
+    full.resize(host_at);
     if (!a.is_v4()) {
       full += '[';
       ++host_at;
@@ -222,10 +248,9 @@ std::optional<NormalizedUrl> NormalizeUrl(std::string_view scheme, std::string_v
     full += text;
     host_size = text.size();
     if (!a.is_v4()) full += ']';
-  } else {
-    full.resize(host_at + host.size());
-    if (!LowerHostName(host, full.data() + host_at, why)) return std::nullopt;
-    host_size = host.size();
+  } else if (name == HostName::kRefused) {
+    if (why) *why = std::move(name_why);
+    return std::nullopt;
   }
   if (port == 0) port = default_port;
   if (port != default_port) {
