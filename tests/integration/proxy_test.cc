@@ -3723,5 +3723,179 @@ TEST_F(ProxyTest, AResponseTricklingPastTheHoldDeadlineGets504) {
   EXPECT_THAT(Str(EventFor(url), "error.message"), HasSubstr("the hold's deadline"));
 }
 
+// ---- a held response's client gone while the origin is silent (proxy18, issue 3) -------------
+
+// The scan section every test with a hold uses (no scand runs: on_error allow lets a held body
+// go on as "error").
+std::string ScanSection() {
+  return "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
+         "/etc/signatures/clamav}\n";
+}
+
+// Waits (at most 40 s) until the peer of `read_some` closes the connection or resets it: true if
+// it did. `read_some` reads what comes and returns recv's result (0 on EOF).
+bool PeerClosedWithin40s(int fd, const std::function<ssize_t()>& read_some) {
+  const auto deadline = std::chrono::steady_clock::now() + 40s;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd pfd{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&pfd, 1, static_cast<int>(left.count())) != 1) return false;
+    if (read_some() <= 0) return true;
+  }
+}
+
+// What the silent origins send: the header of a 100,000-byte body and its first 30,000 bytes.
+const std::string kSilentOriginHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n";
+constexpr size_t kSilentOriginSent = 30000;
+
+// A client gone while the origin sends nothing (proxy18): the origin sends 30,000 bytes of a
+// 100,000-byte scanned body, then nothing; the client resets (then, second case, closes).
+// body_idle is 60 s, so only the watch on the client's socket can end the hold within seconds:
+// the gauge goes back to 0 within 5 s, the origin sees its connection dropped (not pooled: the
+// response was not read whole), the event says the client closed and that it was seen while the
+// origin sent nothing. On base18 (a look at the client only after each read from the origin) the
+// hold stays until body_idle: the gauge stays at 30,000 and the origin's connection open.
+TEST_F(ProxyBigHeaderTest, AHeldResponsesClientGoneWhileTheOriginIsSilentEndsTheHold) {
+  std::string config =
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
+  config.replace(config.find("body_idle: 1s"), 13, "body_idle: 60s");
+  ProxyFixture::StartProxy(config);
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  for (const bool reset : {true, false}) {
+    SCOPED_TRACE(reset ? "the client resets" : "the client closes");
+    const std::string path = reset ? "/silent-then-reset" : "/silent-then-close";
+    std::atomic<bool> dropped{false};
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&dropped](int fd) {
+      ReadHeaderBytes(fd);
+      SendAll(fd, kSilentOriginHead + std::string(kSilentOriginSent, 's'));
+      char buf[4096];
+      dropped = PeerClosedWithin40s(fd, [&] { return recv(fd, buf, sizeof buf, 0); });
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    ASSERT_TRUE(WaitFor([&] { return held() >= kSilentOriginSent; }, 10s)) << held();
+    std::this_thread::sleep_for(300ms);  // the origin has been silent for a while
+    EXPECT_EQ(held(), kSilentOriginSent) << "the origin sent more than it should";
+    if (reset)
+      c->Reset();
+    else
+      c.reset();
+    EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 5s))
+        << "the hold outlived its client: " << held() << " bytes held";
+    origin_thread_.join();
+    EXPECT_TRUE(dropped) << "the proxy kept the origin's connection";
+    const json::object e = EventFor(SlowPeerUrl(path));
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("the client closed the connection while the response was held for the "
+                          "malware scan (after 30000 body bytes from the origin; seen while the "
+                          "origin sent nothing)"));
+    EXPECT_EQ(Int(e, "http.response.status_code"), -1) << "no status: nothing reached it";
+  }
+  ExpectStillServes();
+}
+
+// A client that sends more while its response is held (a pipelined request) is not gone: the
+// watch wakes for its bytes, looks, and stops; the response is delivered whole when the silent
+// origin goes on, then the pipelined request is answered. Holds on base18 too (it pins that the
+// watch does not take bytes for a close).
+TEST_F(ProxyBigHeaderTest, AHeldResponsesClientThatSendsMoreIsNotGone) {
+  ProxyFixture::StartProxy(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  std::atomic<bool> go_on{false};
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&go_on](int fd) {
+    ReadHeaderBytes(fd);
+    SendAll(fd, kSilentOriginHead + std::string(kSilentOriginSent, 'p'));
+    WaitFor([&] { return go_on.load(); }, 20s);
+    SendAll(fd, std::string(100000 - kSilentOriginSent, 'q'));
+  }));
+  auto c = Raw();
+  ASSERT_TRUE(c->Send("GET " + SlowPeerUrl("/held-then-pipelined") + " HTTP/1.1\r\n" +
+                      SlowPeerHost() + "\r\n"));
+  ASSERT_TRUE(WaitFor([&] { return held() >= kSilentOriginSent; }, 10s)) << held();
+  ASSERT_TRUE(c->Send("GET " + Url("/1k.bin") + " HTTP/1.1\r\nHost: www.origin.example\r\n\r\n"));
+  std::this_thread::sleep_for(500ms);  // the watch saw the bytes meanwhile
+  EXPECT_EQ(held(), kSilentOriginSent) << "the hold ended for a client that only sent more";
+  go_on = true;
+  auto r = c->ReadResponse();
+  origin_thread_.join();
+  ASSERT_TRUE(r) << c->error();
+  EXPECT_EQ(r->result_int(), 200u);
+  EXPECT_EQ(r->body(), std::string(kSilentOriginSent, 'p') + std::string(70000, 'q'));
+  auto r2 = c->ReadResponse();
+  ASSERT_TRUE(r2) << c->error();
+  EXPECT_EQ(r2->result_int(), 200u);
+  EXPECT_EQ(r2->body(), origin_->File("1k.bin"));
+  EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 5s)) << held();
+}
+
+// The same inside an intercepted tunnel: the origin is the test's own TLS server (the test PKI's
+// good.seccloud.test certificate) that sends 30,000 bytes of a 100,000-byte body, then nothing.
+// The terminal resets its TCP connection (then, second case, closes it with a FIN and no
+// close_notify): the hold ends within 5 s although body_idle is 60 s. A terminal ending with a
+// close_notify sends a TLS record, which the watch cannot tell from a pipelined request without
+// decrypting it: it stops there, and that close is seen when the hold ends (README, Known limits).
+TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedTerminalGoneWhileTheOriginIsSilentEndsTheHold) {
+  ProxyFixture::StartProxy(RenderConfig({
+      .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+      .hosts = {{kOriginName, ""}, {kTlsOrigin, ""}},
+      .proxy = "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
+               "  timeouts: {body_idle: 60s}\n"
+               "  scan: {max_size: 1048576, on_error: allow}\n",
+      .rest = ScanSection(),
+  }));
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
+  const std::string chain = (dir_ / "pki" / "good.pem").string();
+  const std::string key = (dir_ / "pki" / "good.key").string();
+  for (const bool reset : {true, false}) {
+    SCOPED_TRACE(reset ? "the terminal resets" : "the terminal closes");
+    const std::string path = reset ? "/silent-then-reset" : "/silent-then-close";
+    std::atomic<bool> dropped{false};
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&dropped, chain, key](int fd) {
+      std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                            SSL_CTX_free);
+      if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), chain.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+        return;
+      std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+      SSL_set_fd(ssl.get(), fd);
+      if (SSL_accept(ssl.get()) != 1) return;
+      std::string header;
+      char buf[4096];
+      while (header.find("\r\n\r\n") == std::string::npos) {
+        const int n = SSL_read(ssl.get(), buf, sizeof buf);
+        if (n <= 0) return;
+        header.append(buf, static_cast<size_t>(n));
+      }
+      const std::string out = kSilentOriginHead + std::string(kSilentOriginSent, 't');
+      if (SSL_write(ssl.get(), out.data(), static_cast<int>(out.size())) !=
+          static_cast<int>(out.size()))
+        return;
+      dropped = PeerClosedWithin40s(fd, [&] { return SSL_read(ssl.get(), buf, sizeof buf); });
+    }));
+    auto t = std::make_unique<InterceptedTerminal>();
+    ASSERT_EQ(t->Open(ip_, authority, CaPem()), "");
+    ASSERT_TRUE(t->Send("GET " + path + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    ASSERT_TRUE(WaitFor([&] { return held() >= kSilentOriginSent; }, 10s)) << held();
+    std::this_thread::sleep_for(300ms);
+    if (reset)
+      t->Reset();
+    else
+      t.reset();  // SSL_free without SSL_shutdown, then close: a FIN, no close_notify
+    EXPECT_TRUE(WaitFor([&] { return held() == 0; }, 5s))
+        << "the hold outlived its terminal: " << held() << " bytes held";
+    origin_thread_.join();
+    EXPECT_TRUE(dropped) << "the proxy kept the origin's connection";
+    const json::object e = EventFor("https://" + authority + path);
+    EXPECT_THAT(Str(e, "error.message"),
+                HasSubstr("the client closed the connection while the response was held for the "
+                          "malware scan (after 30000 body bytes from the origin; seen while the "
+                          "origin sent nothing)"));
+    EXPECT_EQ(Str(e, "seccloud.tls.mode"), "intercepted");
+  }
+}
+
 }  // namespace
 }  // namespace seccloud
