@@ -3897,5 +3897,54 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedTerminalGoneWhileTheOriginIsSi
   }
 }
 
+// A client that half-closes after its request (shutdown(SHUT_WR), `nc -N`) gets nothing when its
+// response is held for the scan — its EOF with nothing before it is taken for a client gone, as
+// nginx's upstream module does without proxy_ignore_client_abort and Squid with its default
+// half_closed_clients off — while a bypassed (unscanned) response still reaches it. Both cases
+// pin what the README says since proxy17 (they hold on base18 too: there the EOF was seen after
+// the origin's read, here by the watch as well).
+TEST_F(ProxyBigHeaderTest, AHalfClosedClientGetsNothingHeldButItsBypassedResponse) {
+  ProxyFixture::StartProxy(
+      Config("  scan: {max_size: 1048576, on_error: allow, bypass_content_types: [video/]}\n",
+             ScanSection()));
+  struct Case {
+    std::string path;
+    std::string content_type;
+    bool delivered;
+  };
+  const std::vector<Case> cases = {{"/half-closed-held", "text/plain", false},
+                                   {"/half-closed-bypassed", "video/mp4", true}};
+  const std::string body(5000, 'h');
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&](int fd) {
+      ReadHeaderBytes(fd);
+      SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: " + k.content_type +
+                      "\r\nContent-Length: 5000\r\n\r\n" + body);
+    }));
+    auto c = Raw();
+    ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(k.path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
+    c->ShutdownWrite();
+    auto r = c->ReadResponse(false, 10s);
+    origin_thread_.join();
+    const json::object e = EventFor(SlowPeerUrl(k.path));
+    if (k.delivered) {
+      ASSERT_TRUE(r) << c->error();
+      EXPECT_EQ(r->result_int(), 200u);
+      EXPECT_EQ(r->body(), body);
+      EXPECT_EQ(Str(e, "seccloud.scan.result"), "bypassed");
+      EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+    } else {
+      EXPECT_FALSE(r) << "a held response reached a half-closed client";
+      EXPECT_EQ(c->pending(), "") << "nothing at all reaches it";
+      EXPECT_THAT(Str(e, "error.message"),
+                  HasSubstr("the client closed the connection while the response was held for "
+                            "the malware scan"));
+      EXPECT_EQ(Int(e, "http.response.status_code"), -1);
+    }
+  }
+  ExpectStillServes();
+}
+
 }  // namespace
 }  // namespace seccloud
