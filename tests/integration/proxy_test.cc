@@ -186,6 +186,13 @@ class RawClient {
   std::string pending_;
 };
 
+// The scan section every test with a hold uses (no scand runs: on_error allow lets a held body
+// go on as "error").
+std::string ScanSection() {
+  return "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
+         "/etc/signatures/clamav}\n";
+}
+
 class ProxyTest : public integration::ProxyFixture {
  protected:
   // Loopback addresses of this process's own: the proxy in 127.77/16, the origin in 127.78/16
@@ -224,11 +231,10 @@ class ProxyTest : public integration::ProxyFixture {
   // Bodies held for the scan up to `max_size` bytes each, `hold_budget` for all at once; no
   // scand runs (on_error allow: a held body goes on as "error").
   void StartProxyWithHoldBudget(uint64_t hold_budget, uint64_t max_size = 100000) {
-    ProxyFixture::StartProxy(Config(
-        "  scan: {max_size: " + std::to_string(max_size) +
-            ", hold_budget: " + std::to_string(hold_budget) + ", on_error: allow}\n",
-        "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
-            "/etc/signatures/clamav}\n"));
+    ProxyFixture::StartProxy(Config("  scan: {max_size: " + std::to_string(max_size) +
+                                        ", hold_budget: " + std::to_string(hold_budget) +
+                                        ", on_error: allow}\n",
+                                    ScanSection()));
   }
 
   std::string Url(const std::string& path) const {
@@ -1482,9 +1488,7 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
 // An origin that stalls mid-body (body_idle 1s) gets a 504, the event naming the origin (before
 // proxy13 it named neither side).
 TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
-  std::string config = Config("  scan: {max_size: 1048576, on_error: allow}\n",
-                              "scan:\n  socket: scand.sock\n  clamav: {database: " +
-                                  std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n");
+  std::string config = Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection());
   const std::string timeouts = "timeouts: {client_header: 1s}";
   ASSERT_NE(config.find(timeouts), std::string::npos);
   config.replace(config.find(timeouts), timeouts.size(),
@@ -1688,9 +1692,7 @@ TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
 // answer at all: the connection was closed).
 TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
   const std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n",
-                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
-                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
   ProxyFixture::StartProxy(config);
   ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
@@ -1704,9 +1706,7 @@ TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
 // which reads on until its 64 KiB chunk is full or the body ends: this upload got 408 after 1 s.
 TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
   const std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n",
-                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
-                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
   ProxyFixture::StartProxy(config);
   constexpr int kPieces = 8;
@@ -1739,9 +1739,7 @@ TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
 // event says why (from the review of proxy15: without it the hold lasted as long as the drip).
 TEST_F(ProxyTest, AScannedUploadDrippingAByteAtATimeIsRefusedAtItsHoldDeadline) {
   const std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n",
-                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
-                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n", ScanSection()));
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
   ProxyFixture::StartProxy(config);
   const std::string url = Url("/upload?drip");
@@ -2090,10 +2088,7 @@ std::pair<std::string, std::string> ReadToEnd(int fd, std::chrono::seconds timeo
 // seccloud_proxy_connections_active falls to 0). Before proxy16 every page lingered: the proxy
 // shut its side (the FIN) and went on reading for kLingerTime (5 s), holding the connection.
 TEST_F(ProxyTest, APageAfterAWholeRequestClosesAtOnce) {
-  ProxyFixture::StartProxy(Config(
-      "  scan: {max_size: 100000, on_error: allow}\n",
-      "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
-          "/etc/signatures/clamav}\n"));
+  ProxyFixture::StartProxy(Config("  scan: {max_size: 100000, on_error: allow}\n", ScanSection()));
   const std::string nowhere = std::string("http://") + kOriginName + ":8449";
   const std::vector<std::string> requests = {
       "GET " + nowhere + "/no-body HTTP/1.1\r\nHost: www.origin.example:8449\r\n\r\n",
@@ -2239,6 +2234,31 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   // The configuration SetUp writes (InitCa reads it).
   virtual std::string SetUpConfig() const { return InterceptConfig(); }
 
+  // What a slow-peer origin speaking TLS runs on its accepted socket `fd`: the TLS handshake as
+  // good.seccloud.test (the test PKI's certificate), the request header read, then
+  // `answer(ssl)`. Returns early (nothing answered) when any of it fails.
+  static void ServeTls(int fd, const std::filesystem::path& pki,
+                       const std::function<void(SSL*)>& answer) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                          SSL_CTX_free);
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), (pki / "good.pem").c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx.get(), (pki / "good.key").c_str(), SSL_FILETYPE_PEM) != 1)
+      return;
+    const timeval timeout{15, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+    SSL_set_fd(ssl.get(), fd);
+    if (SSL_accept(ssl.get()) != 1) return;
+    std::string read;
+    char buf[16384];
+    while (read.find("\r\n\r\n") == std::string::npos) {
+      const int n = SSL_read(ssl.get(), buf, sizeof buf);
+      if (n <= 0) return;
+      read.append(buf, static_cast<size_t>(n));
+    }
+    answer(ssl.get());
+  }
+
   std::string InterceptConfig() const {
     return RenderConfig({
         .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
@@ -2247,8 +2267,50 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
     });
   }
 
-  // A terminal whose socket has a small receive buffer and a small MSS (SlowPeerSocket) sends
-  // CONNECT `authority`, speaks TLS to the proxy's interception trusting only its CA, writes
+  // A terminal inside a tunnel: its socket, and TLS to the proxy's interception over it.
+  struct TunnelTerminal {
+    TunnelTerminal() = default;
+    TunnelTerminal(const TunnelTerminal&) = delete;
+    TunnelTerminal& operator=(const TunnelTerminal&) = delete;
+    ~TunnelTerminal() {
+      ssl.reset();
+      if (fd >= 0) close(fd);
+    }
+    int fd = -1;
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{nullptr, SSL_CTX_free};
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl{nullptr, SSL_free};
+  };
+  // Opens `t`: a socket with a receive buffer of `receive_buffer` and a small MSS
+  // (ConnectSlowPeer, from 127.10.0.5) sends CONNECT `authority`, speaks TLS to the proxy's
+  // interception trusting only its CA, and writes `request`. Empty on success, else a text
+  // starting with "error: ".
+  std::string OpenTunnelTerminal(const std::string& authority, int receive_buffer,
+                                 const std::string& request, TunnelTerminal& t) {
+    std::string error;
+    t.fd = ConnectSlowPeer(ip_, receive_buffer, 20s, &error);
+    if (t.fd < 0) return "error: " + error;
+    SendAll(t.fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+    const std::string answer = ReadConnectAnswer(t.fd);
+    if (!answer.starts_with("HTTP/1.1 200")) return "error: CONNECT answered: " + answer;
+    const std::string host = authority.substr(0, authority.rfind(':'));
+    t.ctx.reset(SSL_CTX_new(TLS_client_method()));
+    if (t.ctx && SSL_CTX_load_verify_locations(t.ctx.get(), CaPem().c_str(), nullptr) == 1) {
+      SSL_CTX_set_verify(t.ctx.get(), SSL_VERIFY_PEER, nullptr);
+      t.ssl.reset(SSL_new(t.ctx.get()));
+    }
+    if (!t.ssl) return "error: no TLS context";
+    SSL* ssl = t.ssl.get();
+    SSL_set_fd(ssl, t.fd);
+    SSL_set_tlsext_host_name(ssl, host.c_str());
+    SSL_set1_host(ssl, host.c_str());
+    if (SSL_connect(ssl) != 1) return "error: TLS handshake with the proxy failed";
+    if (SSL_write(ssl, request.data(), static_cast<int>(request.size())) !=
+        static_cast<int>(request.size()))
+      return "error: the request was not sent";
+    return "";
+  }
+
+  // A terminal of OpenTunnelTerminal with a small receive buffer (kSmallReceiveBuffer) writes
   // `request` (which should ask the origin to close), reads nothing for kReadLate (the proxy's
   // sends fill the small window meanwhile), then reads until the close: at most `limit` bytes,
   // each wait at most 20 s. What it read, or a text starting with "error: ". With `header_after`
@@ -2257,119 +2319,58 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   std::string SlowInterceptedExchange(const std::string& authority, const std::string& request,
                                       size_t limit,
                                       std::chrono::milliseconds* header_after = nullptr) {
-    std::string error;
-    const int fd = ConnectSlowPeer(ip_, kSmallReceiveBuffer, 20s, &error);
-    if (fd < 0) return "error: " + error;
-    SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
-    const std::string answer = ReadConnectAnswer(fd);
-    if (!answer.starts_with("HTTP/1.1 200")) {
-      close(fd);
-      return "error: CONNECT answered: " + answer;
-    }
-    // TLS to the proxy's interception, trusting only its CA.
-    const std::string host = authority.substr(0, authority.rfind(':'));
-    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                          SSL_CTX_free);
-    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
-    if (ctx && SSL_CTX_load_verify_locations(ctx.get(), CaPem().c_str(), nullptr) == 1) {
-      SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-      ssl.reset(SSL_new(ctx.get()));
-    }
-    if (!ssl) {
-      close(fd);
-      return "error: no TLS context";
-    }
-    SSL_set_fd(ssl.get(), fd);
-    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
-    SSL_set1_host(ssl.get(), host.c_str());
+    TunnelTerminal t;
+    if (std::string e = OpenTunnelTerminal(authority, kSmallReceiveBuffer, request, t); !e.empty())
+      return e;
     std::string got;
-    if (SSL_connect(ssl.get()) != 1) {
-      got = "error: TLS handshake with the proxy failed";
-    } else if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) !=
-               static_cast<int>(request.size())) {
-      got = "error: the request was not sent";
-    } else {
-      const auto sent = std::chrono::steady_clock::now();
-      if (header_after == nullptr)
-        std::this_thread::sleep_for(kReadLate);
-      else
-        *header_after = -1ms;
-      char buf[16384];
-      while (got.size() < limit) {
-        const int n = SSL_read(ssl.get(), buf, sizeof buf);
-        if (n <= 0) break;
-        got.append(buf, static_cast<size_t>(n));
-        if (header_after != nullptr && *header_after < 0ms &&
-            got.find("\r\n\r\n") != std::string::npos)
-          *header_after = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::steady_clock::now() - sent);
-      }
+    const auto sent = std::chrono::steady_clock::now();
+    if (header_after == nullptr)
+      std::this_thread::sleep_for(kReadLate);
+    else
+      *header_after = -1ms;
+    char buf[16384];
+    while (got.size() < limit) {
+      const int n = SSL_read(t.ssl.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      if (header_after != nullptr && *header_after < 0ms &&
+          got.find("\r\n\r\n") != std::string::npos)
+        *header_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - sent);
     }
-    ssl.reset();
-    close(fd);
     return got;
   }
 
-  // A terminal as SlowInterceptedExchange's (CONNECT from 127.10.0.5, TLS trusting only the
-  // proxy's CA, a receive buffer of `receive_buffer`) that writes `request`, then runs
-  // `then(ssl, fd)` (sends more, closes its sending side), then reads until the close (each wait
-  // at most 20 s). What it read (*read_error: how the reading ended, "" for a close_notify or a
-  // FIN), or a text starting with "error: ".
+  // A terminal of OpenTunnelTerminal (a receive buffer of `receive_buffer`) that writes
+  // `request`, then runs `then(ssl, fd)` (sends more, closes its sending side), then reads until
+  // the close (each wait at most 20 s). What it read (*read_error: how the reading ended, "" for
+  // a close_notify or a FIN), or a text starting with "error: ".
   std::string InterceptedExchangeThen(const std::string& authority, const std::string& request,
                                       int receive_buffer,
                                       const std::function<void(SSL*, int)>& then,
                                       std::string* read_error) {
-    std::string error;
-    const int fd = ConnectSlowPeer(ip_, receive_buffer, 20s, &error);
-    if (fd < 0) return "error: " + error;
-    SendAll(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
-    const std::string answer = ReadConnectAnswer(fd);
-    if (!answer.starts_with("HTTP/1.1 200")) {
-      close(fd);
-      return "error: CONNECT answered: " + answer;
-    }
-    const std::string host = authority.substr(0, authority.rfind(':'));
-    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                          SSL_CTX_free);
-    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
-    if (ctx && SSL_CTX_load_verify_locations(ctx.get(), CaPem().c_str(), nullptr) == 1) {
-      SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-      ssl.reset(SSL_new(ctx.get()));
-    }
-    if (!ssl) {
-      close(fd);
-      return "error: no TLS context";
-    }
-    SSL_set_fd(ssl.get(), fd);
-    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
-    SSL_set1_host(ssl.get(), host.c_str());
+    TunnelTerminal t;
+    if (std::string e = OpenTunnelTerminal(authority, receive_buffer, request, t); !e.empty())
+      return e;
+    SSL* ssl = t.ssl.get();
+    then(ssl, t.fd);
     std::string got;
-    if (SSL_connect(ssl.get()) != 1) {
-      got = "error: TLS handshake with the proxy failed";
-    } else if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) !=
-               static_cast<int>(request.size())) {
-      got = "error: the request was not sent";
-    } else {
-      then(ssl.get(), fd);
-      char buf[16384];
-      while (true) {
-        const int n = SSL_read(ssl.get(), buf, sizeof buf);
-        if (n > 0) {
-          got.append(buf, static_cast<size_t>(n));
-          continue;
-        }
-        const int e = SSL_get_error(ssl.get(), n);
-        if (read_error != nullptr)
-          *read_error = e == SSL_ERROR_ZERO_RETURN ? ""
-                        : e == SSL_ERROR_SYSCALL && errno == 0
-                            ? ""
-                            : "SSL error " + std::to_string(e) + " (" + strerror(errno) + ")";
-        ERR_clear_error();
-        break;
+    char buf[16384];
+    while (true) {
+      const int n = SSL_read(ssl, buf, sizeof buf);
+      if (n > 0) {
+        got.append(buf, static_cast<size_t>(n));
+        continue;
       }
+      const int e = SSL_get_error(ssl, n);
+      if (read_error != nullptr)
+        *read_error = e == SSL_ERROR_ZERO_RETURN ? ""
+                      : e == SSL_ERROR_SYSCALL && errno == 0
+                          ? ""
+                          : "SSL error " + std::to_string(e) + " (" + strerror(errno) + ")";
+      ERR_clear_error();
+      break;
     }
-    ssl.reset();
-    close(fd);
     return got;
   }
 
@@ -2523,40 +2524,23 @@ class InterceptedTerminal {
 TEST_F(ProxySlowInterceptedPeerTest, APooledConnectionClosedWithoutCloseNotifyIsRetried) {
   ProxyFixture::StartProxy(InterceptConfig());
   const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
-  const std::string cert = (dir_ / "pki" / "good.pem").string();
-  const std::string key = (dir_ / "pki" / "good.key").string();
   auto served = std::make_shared<std::atomic<int>>(0);
   ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(
       64 * 1024,
-      [cert, key, served](int fd) {
-        std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
-                                                              SSL_CTX_free);
-        if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
-            SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
-          return;
-        const timeval timeout{15, 0};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-        std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-        SSL_set_fd(ssl.get(), fd);
-        if (SSL_accept(ssl.get()) != 1) return;
-        std::string read;
-        char buf[16384];
-        while (read.find("\r\n\r\n") == std::string::npos) {
-          const int n = SSL_read(ssl.get(), buf, sizeof buf);
-          if (n <= 0) return;
-          read.append(buf, static_cast<size_t>(n));
-        }
-        const int nth = ++*served;
-        // The first connection answers keep-alive, then closes while idle, without a
-        // close_notify (SSL_free, then close); the second answers the retried request.
-        const std::string res =
-            nth == 1 ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
-                     : "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecond";
-        SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
-        if (nth == 1)
-          std::this_thread::sleep_for(300ms);
-        else
-          SSL_shutdown(ssl.get());
+      [pki = dir_ / "pki", served](int fd) {
+        ServeTls(fd, pki, [&](SSL* ssl) {
+          const int nth = ++*served;
+          // The first connection answers keep-alive, then closes while idle, without a
+          // close_notify (SSL_free, then close); the second answers the retried request.
+          const std::string res =
+              nth == 1 ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+                       : "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecond";
+          SSL_write(ssl, res.data(), static_cast<int>(res.size()));
+          if (nth == 1)
+            std::this_thread::sleep_for(300ms);
+          else
+            SSL_shutdown(ssl);
+        });
       },
       2));
   InterceptedTerminal t;
@@ -3538,8 +3522,7 @@ TEST_F(ProxySlowInterceptedPeerTest, InterceptedResponsesHeldForTheScanStayWithi
       .hosts = {{kOriginName, ""}, {kTlsOrigin, ""}},
       .proxy = "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
                "  scan: {max_size: 150000, hold_budget: 150000, on_error: allow}\n",
-      .rest = "scan:\n  socket: scand.sock\n  clamav: {database: " +
-              std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n",
+      .rest = ScanSection(),
   }));
   const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
   const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
@@ -3705,9 +3688,7 @@ TEST_F(ProxyTest, AResponseTooLargeToScanGivesItsHoldBackWhileItStreams) {
 // the event names the hold's deadline.
 TEST_F(ProxyTest, AResponseTricklingPastTheHoldDeadlineGets504) {
   std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n",
-                            "scan:\n  socket: scand.sock\n  clamav: {database: " +
-                                std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n"));
+      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n", ScanSection()));
   config.replace(config.find("body_idle: 1s"), 13, "body_idle: 3s");  // HoldDeadline 9 s
   ProxyFixture::StartProxy(config);
   // 60,000 bytes at once, then 64 bytes a second: still below max_size, so the hold keeps reading.
@@ -3724,13 +3705,6 @@ TEST_F(ProxyTest, AResponseTricklingPastTheHoldDeadlineGets504) {
 }
 
 // ---- a held response's client gone while the origin is silent (proxy18, issue 3) -------------
-
-// The scan section every test with a hold uses (no scand runs: on_error allow lets a held body
-// go on as "error").
-std::string ScanSection() {
-  return "scan:\n  socket: scand.sock\n  clamav: {database: " + std::string(SECCLOUD_SOURCE_DIR) +
-         "/etc/signatures/clamav}\n";
-}
 
 // Waits (at most 40 s) until the peer of `read_some` closes the connection or resets it: true if
 // it did. `read_some` reads what comes and returns recv's result (0 on EOF).
@@ -3847,33 +3821,19 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedTerminalGoneWhileTheOriginIsSi
   }));
   const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
   const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
-  const std::string chain = (dir_ / "pki" / "good.pem").string();
-  const std::string key = (dir_ / "pki" / "good.key").string();
   for (const bool reset : {true, false}) {
     SCOPED_TRACE(reset ? "the terminal resets" : "the terminal closes");
     const std::string path = reset ? "/silent-then-reset" : "/silent-then-close";
     std::atomic<bool> dropped{false};
-    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&dropped, chain, key](int fd) {
-      std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
-                                                            SSL_CTX_free);
-      if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), chain.c_str()) != 1 ||
-          SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
-        return;
-      std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-      SSL_set_fd(ssl.get(), fd);
-      if (SSL_accept(ssl.get()) != 1) return;
-      std::string header;
-      char buf[4096];
-      while (header.find("\r\n\r\n") == std::string::npos) {
-        const int n = SSL_read(ssl.get(), buf, sizeof buf);
-        if (n <= 0) return;
-        header.append(buf, static_cast<size_t>(n));
-      }
-      const std::string out = kSilentOriginHead + std::string(kSilentOriginSent, 't');
-      if (SSL_write(ssl.get(), out.data(), static_cast<int>(out.size())) !=
-          static_cast<int>(out.size()))
-        return;
-      dropped = PeerClosedWithin40s(fd, [&] { return SSL_read(ssl.get(), buf, sizeof buf); });
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&dropped, pki = dir_ / "pki"](int fd) {
+      ServeTls(fd, pki, [&](SSL* ssl) {
+        const std::string out = kSilentOriginHead + std::string(kSilentOriginSent, 't');
+        if (SSL_write(ssl, out.data(), static_cast<int>(out.size())) !=
+            static_cast<int>(out.size()))
+          return;
+        char buf[4096];
+        dropped = PeerClosedWithin40s(fd, [&] { return SSL_read(ssl, buf, sizeof buf); });
+      });
     }));
     auto t = std::make_unique<InterceptedTerminal>();
     ASSERT_EQ(t->Open(ip_, authority, CaPem()), "");
