@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -2212,6 +2213,40 @@ std::string ReadUntilCloseNotify(SSL* ssl) {
 // The intercepted leg writes what the kernel takes at once (TlsStream::write_some_now) and
 // awaits only the rest. A terminal with a 4 KiB receive buffer and a 1000-byte MSS that reads
 // late leaves most of a 1 MiB body pending: it must arrive whole, byte-exact and once.
+// A TLS origin's side of an accepted socket `fd`: `cert` (a chain) and `key`, and reads that wait
+// at most `read_timeout`. `ssl` is null when anything of the handshake failed.
+struct OriginTls {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{nullptr, SSL_CTX_free};
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl{nullptr, SSL_free};
+};
+OriginTls AcceptOriginTls(int fd, const std::string& cert, const std::string& key,
+                          std::chrono::seconds read_timeout) {
+  OriginTls t;
+  t.ctx.reset(SSL_CTX_new(TLS_server_method()));
+  if (!t.ctx || SSL_CTX_use_certificate_chain_file(t.ctx.get(), cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(t.ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return t;
+  const timeval timeout{static_cast<time_t>(read_timeout.count()), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  t.ssl.reset(SSL_new(t.ctx.get()));
+  SSL_set_fd(t.ssl.get(), fd);
+  if (SSL_accept(t.ssl.get()) != 1) t.ssl.reset();
+  return t;
+}
+
+// Reads from `ssl` until what was read holds a header's end: what was read, or nullopt on a
+// close or an error first.
+std::optional<std::string> ReadTlsHeader(SSL* ssl) {
+  std::string read;
+  char buf[16384];
+  while (read.find("\r\n\r\n") == std::string::npos) {
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) return std::nullopt;
+    read.append(buf, static_cast<size_t>(n));
+  }
+  return read;
+}
+
 class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
  protected:
   static constexpr uint16_t kHttpsPort = 8443;
@@ -2239,24 +2274,9 @@ class ProxySlowInterceptedPeerTest : public ProxyBigHeaderTest {
   // `answer(ssl)`. Returns early (nothing answered) when any of it fails.
   static void ServeTls(int fd, const std::filesystem::path& pki,
                        const std::function<void(SSL*)>& answer) {
-    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
-                                                          SSL_CTX_free);
-    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), (pki / "good.pem").c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx.get(), (pki / "good.key").c_str(), SSL_FILETYPE_PEM) != 1)
-      return;
-    const timeval timeout{15, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-    SSL_set_fd(ssl.get(), fd);
-    if (SSL_accept(ssl.get()) != 1) return;
-    std::string read;
-    char buf[16384];
-    while (read.find("\r\n\r\n") == std::string::npos) {
-      const int n = SSL_read(ssl.get(), buf, sizeof buf);
-      if (n <= 0) return;
-      read.append(buf, static_cast<size_t>(n));
-    }
-    answer(ssl.get());
+    const OriginTls tls = AcceptOriginTls(fd, pki / "good.pem", pki / "good.key", 15s);
+    SSL* ssl = tls.ssl.get();
+    if (ssl != nullptr && ReadTlsHeader(ssl)) answer(ssl);
   }
 
   std::string InterceptConfig() const {
@@ -2569,40 +2589,28 @@ namespace truncate_after_first {
 void ServeThenTruncate(int fd, const std::string& cert, const std::string& key,
                        std::shared_ptr<std::atomic<int>> served,
                        std::shared_ptr<std::atomic<int>> posts, std::string partial) {
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
-                                                        SSL_CTX_free);
-  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
-    return;
-  const timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  if (SSL_accept(ssl.get()) != 1) return;
+  const OriginTls tls = AcceptOriginTls(fd, cert, key, 5s);
+  SSL* ssl = tls.ssl.get();
+  if (ssl == nullptr) return;
   const int nth = ++*served;
   for (int req = 0; req < 2; ++req) {
-    std::string read;
-    char buf[16384];
-    while (read.find("\r\n\r\n") == std::string::npos) {
-      const int n = SSL_read(ssl.get(), buf, sizeof buf);
-      if (n <= 0) return;
-      read.append(buf, static_cast<size_t>(n));
-    }
-    if (read.starts_with("POST")) ++*posts;
+    const std::optional<std::string> read = ReadTlsHeader(ssl);
+    if (!read) return;
+    if (read->starts_with("POST")) ++*posts;
     if (nth == 1 && req == 0) {
       const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
-      SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
+      SSL_write(ssl, res.data(), static_cast<int>(res.size()));
       continue;
     }
     if (nth == 1) {  // the second request on the first connection: truncate
-      if (!partial.empty()) SSL_write(ssl.get(), partial.data(), static_cast<int>(partial.size()));
+      if (!partial.empty()) SSL_write(ssl, partial.data(), static_cast<int>(partial.size()));
       std::this_thread::sleep_for(100ms);
       return;  // SSL_free then close: no close_notify
     }
     const std::string res =
         "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecond";
-    SSL_write(ssl.get(), res.data(), static_cast<int>(res.size()));
-    SSL_shutdown(ssl.get());
+    SSL_write(ssl, res.data(), static_cast<int>(res.size()));
+    SSL_shutdown(ssl);
     return;
   }
 }
