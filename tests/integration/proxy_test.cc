@@ -194,6 +194,16 @@ std::string ScanSection() {
          "/etc/signatures/clamav}\n";
 }
 
+// Adds `more` ("body_idle: 1s") to the timeouts of ProxyTest's Config(); false when they are not
+// there.
+bool WithTimeouts(std::string& config, const std::string& more) {
+  const std::string timeouts = "timeouts: {client_header: 1s}";
+  const size_t at = config.find(timeouts);
+  if (at == std::string::npos) return false;
+  config.replace(at, timeouts.size(), "timeouts: {client_header: 1s, " + more + "}");
+  return true;
+}
+
 class ProxyTest : public integration::ProxyFixture {
  protected:
   // Loopback addresses of this process's own: the proxy in 127.77/16, the origin in 127.78/16
@@ -229,6 +239,13 @@ class ProxyTest : public integration::ProxyFixture {
     ProxyFixture::StartProxy(Config(proxy_extra));
   }
 
+  // Config() with bodies held for the scan up to `max_size` bytes each; no scand runs (on_error
+  // allow: a held body goes on as "error").
+  std::string ScanConfig(uint64_t max_size = 1048576) const {
+    return Config("  scan: {max_size: " + std::to_string(max_size) + ", on_error: allow}\n",
+                  ScanSection());
+  }
+
   // Bodies held for the scan up to `max_size` bytes each, `hold_budget` for all at once; no
   // scand runs (on_error allow: a held body goes on as "error").
   void StartProxyWithHoldBudget(uint64_t hold_budget, uint64_t max_size = 100000) {
@@ -262,6 +279,10 @@ class ProxyTest : public integration::ProxyFixture {
     if (!c->ok() || !c->Send(request)) return std::nullopt;
     return c->ReadResponse(head);
   }
+
+  // The request-body failures (ExpectRequestBodyFailuresAnswered, below) for uploads through a
+  // proxy started with `config` and body_idle 1 s.
+  void ExpectUploadFailuresAnswered(const std::string& config);
 
   // The proxy still serves an ordinary request, and its process is alive.
   void ExpectStillServes() {
@@ -650,6 +671,22 @@ class ProxyBigHeaderTest : public ProxyTest {
     });
   }
 
+  // What a client gets for a GET of `path` from the test's origin, which reads the request's
+  // header and answers `response` (128 KiB of receive buffer).
+  std::optional<Response> AnswerOfSlowPeer(const std::string& path, const std::string& response) {
+    StartSlowPeerOrigin(128 * 1024, [this, response](int fd) {
+      origin_read_ = ReadHeaderBytes(fd);
+      SendAll(fd, response);
+    });
+    if (!origin_thread_.joinable()) return std::nullopt;
+    auto c = Raw();
+    std::optional<Response> r;
+    if (c->Send("GET " + SlowPeerUrl(path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"))
+      r = c->ReadResponse();
+    origin_thread_.join();
+    return r;
+  }
+
   const std::string big_fields_ = BigFields();
   std::string origin_read_;  // what the origin read, written by its thread
   std::jthread origin_thread_;
@@ -715,18 +752,10 @@ TEST_F(ProxyBigHeaderTest, AFieldOfMoreThan64KiBIsRefusedInBothDirections) {
   auto r = c->ReadResponse();
   ASSERT_TRUE(r) << c->error();
   EXPECT_EQ(r->result_int(), 431u);
-  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(128 * 1024, [this, long_value](int fd) {
-    origin_read_ = ReadHeaderBytes(fd);
-    const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Long: " + long_value +
-                            "\r\nConnection: close\r\n\r\nok";
-    SendAll(fd, res);
-  }));
-  auto c2 = Raw();
-  ASSERT_TRUE(c2->Send("GET " + SlowPeerUrl("/long-response-field") + " HTTP/1.1\r\n" +
-                       SlowPeerHost() + "\r\n"));
-  auto r2 = c2->ReadResponse();
-  origin_thread_.join();
-  ASSERT_TRUE(r2) << c2->error();
+  const auto r2 = AnswerOfSlowPeer("/long-response-field",
+                                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Long: " + long_value +
+                                       "\r\nConnection: close\r\n\r\nok");
+  ASSERT_TRUE(r2) << "no response";
   EXPECT_EQ(r2->result_int(), 502u);
   // Still served, on either of the fixture's two workers (SO_REUSEPORT spreads connections).
   for (int i = 0; i < 4; ++i) ExpectStillServes();
@@ -750,18 +779,10 @@ TEST_F(ProxyBigHeaderTest, AViaTheProxysEntryWouldOverfillIsRefusedInBothDirecti
   EXPECT_EQ(Int(e, "http.response.status_code"), 431);
   EXPECT_THAT(Str(e, "seccloud.verdict.reason"), HasSubstr("Via"));
 
-  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(128 * 1024, [this, long_via](int fd) {
-    origin_read_ = ReadHeaderBytes(fd);
-    const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: " + long_via +
-                            "\r\nConnection: close\r\n\r\nok";
-    SendAll(fd, res);
-  }));
-  auto c2 = Raw();
-  ASSERT_TRUE(c2->Send("GET " + SlowPeerUrl("/long-via-response") + " HTTP/1.1\r\n" +
-                       SlowPeerHost() + "\r\n"));
-  auto r2 = c2->ReadResponse();
-  origin_thread_.join();
-  ASSERT_TRUE(r2) << c2->error();
+  const auto r2 = AnswerOfSlowPeer("/long-via-response",
+                                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: " + long_via +
+                                       "\r\nConnection: close\r\n\r\nok");
+  ASSERT_TRUE(r2) << "no response";
   EXPECT_EQ(r2->result_int(), 502u);
   json::object e2 = EventFor(SlowPeerUrl("/long-via-response"));
   EXPECT_EQ(Int(e2, "http.response.status_code"), 502);
@@ -852,10 +873,7 @@ TEST_F(ProxyTest, TrailersTooLongAreRefusedWithTheDefaultConfig) {
 // watch was still armed for an earlier deadline — and the event says why.
 TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
   std::string config = Config();
-  const std::string timeouts = "timeouts: {client_header: 1s}";
-  ASSERT_NE(config.find(timeouts), std::string::npos);
-  config.replace(config.find(timeouts), timeouts.size(),
-                 "timeouts: {client_header: 1s, upstream_header: 1500ms}");
+  ASSERT_TRUE(WithTimeouts(config, "upstream_header: 1500ms"));
   ProxyFixture::StartProxy(config);
   // Shared: the origin thread may outlive this body when an assertion returns early.
   auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
@@ -898,10 +916,7 @@ TEST_F(ProxyBigHeaderTest, AnOriginThatNeverAnswersTimesOutAtTheDeadline) {
 // a deadline on every stage).
 TEST_F(ProxyBigHeaderTest, InterimResponsesDoNotExtendTheHeaderDeadline) {
   std::string config = Config();
-  const std::string timeouts = "timeouts: {client_header: 1s}";
-  ASSERT_NE(config.find(timeouts), std::string::npos);
-  config.replace(config.find(timeouts), timeouts.size(),
-                 "timeouts: {client_header: 1s, upstream_header: 1500ms}");
+  ASSERT_TRUE(WithTimeouts(config, "upstream_header: 1500ms"));
   ProxyFixture::StartProxy(config);
   // Shared: the origin thread may outlive this body when an assertion returns early.
   auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
@@ -1308,10 +1323,7 @@ TEST_F(ProxyBigHeaderTest, AChunkedResponseCutAfterItsFirstChunkReachesTheClient
 // move for timeouts.body_idle (the upstream sent none, or the client took none)".
 TEST_F(ProxyBigHeaderTest, ARelaysFailureNamesTheSideThatFailed) {
   std::string config = Config();
-  const std::string timeouts = "timeouts: {client_header: 1s}";
-  ASSERT_NE(config.find(timeouts), std::string::npos);
-  config.replace(config.find(timeouts), timeouts.size(),
-                 "timeouts: {client_header: 1s, body_idle: 1s}");
+  ASSERT_TRUE(WithTimeouts(config, "body_idle: 1s"));
   ProxyFixture::StartProxy(config);
   {
     SCOPED_TRACE("the client stops reading");
@@ -1489,11 +1501,8 @@ TEST_F(ProxyBigHeaderTest, AResponsesTrailersTooLongAreRefusedWithTheDefaultConf
 // An origin that stalls mid-body (body_idle 1s) gets a 504, the event naming the origin (before
 // proxy13 it named neither side).
 TEST_F(ProxyBigHeaderTest, BodyReadFailuresOnTheScanningPathAreAnswered502) {
-  std::string config = Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection());
-  const std::string timeouts = "timeouts: {client_header: 1s}";
-  ASSERT_NE(config.find(timeouts), std::string::npos);
-  config.replace(config.find(timeouts), timeouts.size(),
-                 "timeouts: {client_header: 1s, body_idle: 1s}");
+  std::string config = ScanConfig();
+  ASSERT_TRUE(WithTimeouts(config, "body_idle: 1s"));
   // The default max_header_size, 64 KiB, as in the plain path's trailer test.
   const std::string limit = "  max_header_size: 8192\n";
   ASSERT_NE(config.find(limit), std::string::npos);
@@ -1666,11 +1675,20 @@ void ExpectRequestBodyFailuresAnswered(
 }
 
 std::string WithBodyIdle1s(std::string config) {
-  const std::string timeouts = "timeouts: {client_header: 1s}";
-  const size_t at = config.find(timeouts);
-  if (at != std::string::npos)
-    config.replace(at, timeouts.size(), "timeouts: {client_header: 1s, body_idle: 1s}");
+  WithTimeouts(config, "body_idle: 1s");
   return config;
+}
+
+// ExpectRequestBodyFailuresAnswered for uploads to nginx's /upload through a proxy started with
+// `config` and body_idle 1 s, which then still serves.
+void ProxyTest::ExpectUploadFailuresAnswered(const std::string& config) {
+  const std::string with_idle = WithBodyIdle1s(config);
+  ASSERT_NE(with_idle.find("body_idle: 1s"), std::string::npos);
+  ProxyFixture::StartProxy(with_idle);
+  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
+                                    [this](const std::string& n) { return Url("/upload?" + n); },
+                                    [this](const std::string& u) { return EventFor(u); });
+  ExpectStillServes();
 }
 
 // The request-body failures streamed to the origin (no scanning): a stall is answered 408
@@ -1679,35 +1697,21 @@ std::string WithBodyIdle1s(std::string config) {
 // written to the client"), a client that half-closes mid-body 400 (was 502), bad chunk framing
 // 400, a trailer too large 431.
 TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenStreamed) {
-  const std::string config = WithBodyIdle1s(Config());
-  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
-  ProxyFixture::StartProxy(config);
-  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
-                                    [this](const std::string& n) { return Url("/upload?" + n); },
-                                    [this](const std::string& u) { return EventFor(u); });
-  ExpectStillServes();
+  ExpectUploadFailuresAnswered(Config());
 }
 
 // The same failures on the upload-scan path (the body held for proxy.scan before any upstream
 // is involved) get the same answers (before proxy14 bad chunk framing and a half-close got no
 // answer at all: the connection was closed).
 TEST_F(ProxyTest, RequestBodyFailuresAreAnsweredWhenHeldForTheScan) {
-  const std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
-  ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
-  ProxyFixture::StartProxy(config);
-  ExpectRequestBodyFailuresAnswered([this] { return Raw(); },
-                                    [this](const std::string& n) { return Url("/upload?" + n); },
-                                    [this](const std::string& u) { return EventFor(u); });
-  ExpectStillServes();
+  ExpectUploadFailuresAnswered(ScanConfig());
 }
 
 // A scanned upload's body_idle is about progress, as the streamed path's: 1 KiB every 250 ms
 // (body_idle 1s) over 2 s. Before proxy15 HoldUpload's deadline covered a whole async_read,
 // which reads on until its 64 KiB chunk is full or the body ends: this upload got 408 after 1 s.
 TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
-  const std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
+  const std::string config = WithBodyIdle1s(ScanConfig());
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
   ProxyFixture::StartProxy(config);
   constexpr int kPieces = 8;
@@ -1739,8 +1743,7 @@ TEST_F(ProxyTest, AScannedUploadSlowButSteadyIsNotCutByBodyIdle) {
 // max_size 64 KiB: 3 s). A client sending one byte every 300 ms gets 408 after ~3 s, and the
 // event says why (from the review of proxy15: without it the hold lasted as long as the drip).
 TEST_F(ProxyTest, AScannedUploadDrippingAByteAtATimeIsRefusedAtItsHoldDeadline) {
-  const std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n", ScanSection()));
+  const std::string config = WithBodyIdle1s(ScanConfig(65536));
   ASSERT_NE(config.find("body_idle: 1s"), std::string::npos);
   ProxyFixture::StartProxy(config);
   const std::string url = Url("/upload?drip");
@@ -2089,7 +2092,7 @@ std::pair<std::string, std::string> ReadToEnd(int fd, std::chrono::seconds timeo
 // seccloud_proxy_connections_active falls to 0). Before proxy16 every page lingered: the proxy
 // shut its side (the FIN) and went on reading for kLingerTime (5 s), holding the connection.
 TEST_F(ProxyTest, APageAfterAWholeRequestClosesAtOnce) {
-  ProxyFixture::StartProxy(Config("  scan: {max_size: 100000, on_error: allow}\n", ScanSection()));
+  ProxyFixture::StartProxy(ScanConfig(100000));
   const std::string nowhere = std::string("http://") + kOriginName + ":8449";
   const std::vector<std::string> requests = {
       "GET " + nowhere + "/no-body HTTP/1.1\r\nHost: www.origin.example:8449\r\n\r\n",
@@ -3389,10 +3392,7 @@ TEST_F(ProxyTest, SlowlorisAfterAGoodRequestIsCutOffToo) {
 // several spans) — and the connection is not cut before it.
 TEST_F(ProxyTest, AKeptAliveConnectionIsClosedAfterClientIdleNotBefore) {
   std::string config = Config();
-  const std::string timeouts = "timeouts: {client_header: 1s}";
-  ASSERT_NE(config.find(timeouts), std::string::npos);
-  config.replace(config.find(timeouts), timeouts.size(),
-                 "timeouts: {client_header: 1s, client_idle: 1s}");
+  ASSERT_TRUE(WithTimeouts(config, "client_idle: 1s"));
   ProxyFixture::StartProxy(config);
   auto c = Raw();
   for (int i = 0; i < 5; ++i) {
@@ -3695,8 +3695,7 @@ TEST_F(ProxyTest, AResponseTooLargeToScanGivesItsHoldBackWhileItStreams) {
 // trickle keeps each read within body_idle, so only the hold's deadline ends it: 504 after ~9 s,
 // the event names the hold's deadline.
 TEST_F(ProxyTest, AResponseTricklingPastTheHoldDeadlineGets504) {
-  std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 65536, on_error: allow}\n", ScanSection()));
+  std::string config = WithBodyIdle1s(ScanConfig(65536));
   config.replace(config.find("body_idle: 1s"), 13, "body_idle: 3s");  // HoldDeadline 9 s
   ProxyFixture::StartProxy(config);
   // 60,000 bytes at once, then 64 bytes a second: still below max_size, so the hold keeps reading.
@@ -3740,8 +3739,7 @@ constexpr size_t kSilentOriginSent = 30000;
 // origin sent nothing. On base18 (a look at the client only after each read from the origin) the
 // hold stays until body_idle: the gauge stays at 30,000 and the origin's connection open.
 TEST_F(ProxyBigHeaderTest, AHeldResponsesClientGoneWhileTheOriginIsSilentEndsTheHold) {
-  std::string config =
-      WithBodyIdle1s(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
+  std::string config = WithBodyIdle1s(ScanConfig());
   config.replace(config.find("body_idle: 1s"), 13, "body_idle: 60s");
   ProxyFixture::StartProxy(config);
   const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
@@ -3783,7 +3781,7 @@ TEST_F(ProxyBigHeaderTest, AHeldResponsesClientGoneWhileTheOriginIsSilentEndsThe
 // origin goes on, then the pipelined request is answered. Holds on base18 too (it pins that the
 // watch does not take bytes for a close).
 TEST_F(ProxyBigHeaderTest, AHeldResponsesClientThatSendsMoreIsNotGone) {
-  ProxyFixture::StartProxy(Config("  scan: {max_size: 1048576, on_error: allow}\n", ScanSection()));
+  ProxyFixture::StartProxy(ScanConfig());
   const auto held = [&] { return Metric("seccloud_proxy_scan_held_bytes"); };
   std::atomic<bool> go_on{false};
   ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&go_on](int fd) {
