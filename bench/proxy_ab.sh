@@ -13,10 +13,16 @@
 # Content-Length, so the response is chunked), untilclose (neither length nor chunking: nginx
 # ends the body by closing, so every request takes a new upstream connection) and upload (a
 # POST of --file's size with a Content-Length, answered "ok" by nginx, which discards the body).
+# One more, scanned (only when named in --rows): the plain row's GET with proxy.scan on, so each
+# response is held for the malware scan (ScanAndRelay) before it goes out; no scand runs
+# (on_error: allow: the scan's connect to its socket fails and the body goes on), so what it
+# measures is the hold itself — its reads, the look at the client (ClientGone) and, since proxy18,
+# the watch on the client's socket — plus that failed connect, the same in both binaries.
 #
 #   bench/proxy_ab.sh --a OLD_BINARY --b NEW_BINARY [--rounds N] [--seconds N] [--rate R]
 #                     [--file 1k|100k] [--connections N] [--workers N] [--newconn-rate R]
-#                     [--rows "plain splice splicenew intercept newconn chunked untilclose upload"]
+#                     [--rows "plain splice splicenew intercept newconn chunked untilclose upload
+#                              scanned"]
 #                     [--callgrind [--profile DIR]]
 #                     [--strace] [--warmup S]
 #
@@ -136,9 +142,14 @@ pb_track $!
 disown
 pb_wait_port $ORIGIN_IP 8443
 
-start_proxy() {  # a|b binary intercept ip: sets pid_a / pid_b
+start_proxy() {  # a|b binary intercept ip scan(true|false): sets pid_a / pid_b
   local dir="$tmp/proxy-$1"
   mkdir -p "$dir"
+  local scan_proxy="" scan_rest=""
+  if [ "$5" = true ]; then
+    scan_proxy="  scan: {max_size: 1048576, on_error: allow}"
+    scan_rest="scan: {socket: $dir/scand.sock, clamav: {database: $here/etc/signatures/clamav}}"
+  fi
   cat >"$dir/seccloud.yaml" <<EOF
 node: {name: ab-$1, state_dir: state}
 events: {spool_dir: spool}
@@ -154,6 +165,8 @@ proxy:
     intercept: $3
     ca_dir: $tmp/ca
     extra_trust: [$tmp/pki/root.pem]
+$scan_proxy
+$scan_rest
 EOF
   [ -f "$tmp/ca/ca.pem" ] || "$2" ca init --config "$dir/seccloud.yaml" >/dev/null
   if [ "$CALLGRIND" = 1 ]; then
@@ -254,12 +267,12 @@ declare -A CPU P99 IR SYS
 ir_a=0 ir_b=0
 read -r -a rows <<<"$ROWS"
 for row in "${rows[@]}"; do
-  case $row in plain | splice | splicenew | intercept | newconn | chunked | untilclose | upload) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
+  case $row in plain | splice | splicenew | intercept | newconn | chunked | untilclose | upload | scanned) ;; *) echo "$0: unknown row $row" >&2; exit 2 ;; esac
 done
 load_args() {  # row: sets args, and rsize (the response body's size)
   rsize=$SIZE
   case $1 in
-    plain) args=(--mode http --url "http://$ORIGIN_IP:8080/$FILE") ;;
+    plain | scanned) args=(--mode http --url "http://$ORIGIN_IP:8080/$FILE") ;;
     chunked) args=(--mode http --url "http://$ORIGIN_IP:8080/chunked/$FILE") ;;
     untilclose) args=(--mode http --url "http://$ORIGIN_IP:8080/until-close/$FILE") ;;
     upload)
@@ -272,18 +285,22 @@ load_args() {  # row: sets args, and rsize (the response body's size)
     splicenew) args=(--mode tls-newconn --target "$NAME:8443" --path "/$FILE" --cafile "$tmp/pki/root.pem") ;;
   esac
 }
-for intercept in false true; do
+# The proxies' configuration a row needs: plain (false), intercepting (true), scanning (scan).
+row_pass() { case $1 in intercept | newconn) echo true ;; scanned) echo scan ;; *) echo false ;; esac; }
+for pass in false true scan; do
   wanted=false
   for row in "${rows[@]}"; do
-    case $row in intercept | newconn) [ $intercept = true ] && wanted=true ;; *) [ $intercept = false ] && wanted=true ;; esac
+    [ "$(row_pass "$row")" = $pass ] && wanted=true
   done
   [ $wanted = true ] || continue
-  start_proxy a "$A" $intercept $IP_A
-  start_proxy b "$B" $intercept $IP_B
+  intercept=false scan=false
+  [ $pass = true ] && intercept=true
+  [ $pass = scan ] && scan=true
+  start_proxy a "$A" $intercept $IP_A $scan
+  start_proxy b "$B" $intercept $IP_B $scan
   for round in $(seq "$ROUNDS"); do
     for row in "${rows[@]}"; do
-      case $row in intercept | newconn) tls_row=true ;; *) tls_row=false ;; esac
-      if [ $tls_row != $intercept ]; then continue; fi
+      if [ "$(row_pass "$row")" != $pass ]; then continue; fi
       load_args "$row"
       rate=$RATE
       case $row in newconn | splicenew) rate=$NEWCONN_RATE ;; esac

@@ -751,14 +751,69 @@ struct Exchange {
 // its socket holds a reset, or the end of what it sends with no byte before it (as nginx, whose
 // upstream module takes a client's EOF for an abort too). A TLS client's close_notify is a byte
 // here: that close is seen when the hold ends. Looks, does not wait.
-template <class Stream>
-bool ClientGone(Stream& client) {
+bool SocketSaysGone(int fd) {
   char byte;
-  const int fd = beast::get_lowest_layer(client).socket().native_handle();
   const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) return n == 0;
   return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
+template <class Stream>
+bool ClientGone(Stream& client) {
+  return SocketSaysGone(beast::get_lowest_layer(client).socket().native_handle());
+}
+
+// Watches the client of a held response while the hold waits on the origin (proxy18): a wait for
+// readability on the client's socket beside the origin's read. When the socket turns readable
+// and ClientGone says the client reset or closed, the origin's read is cancelled (the upstream
+// connection is then dropped, not pooled: its response was not read whole) and the hold ends
+// within a moment of the client's going, not at the origin's next byte — until proxy18 a gone
+// client kept its hold, its bytes of the hold budget and the upstream connection until
+// body_idle or HoldDeadline when the origin sent nothing. A client that sent bytes (a pipelined
+// request; an intercepted terminal's close_notify, a TLS record) is not gone: the watch stops
+// there (the socket stays readable, so waiting again would spin), and the look after each read
+// from the origin (ClientGone) is all that is left, as before proxy18. Nothing else may wait on
+// the client's socket while the watch runs: its end cancels the socket's operations, so it ends
+// (End) before anything is written to the client.
+class HeldClientWatch {
+ public:
+  template <class ClientStream, class UpstreamStream>
+  HeldClientWatch(ClientStream& client, UpstreamStream& upstream)
+      : client_(beast::get_lowest_layer(client).socket()),
+        state_(std::make_shared<State>(&client_, &beast::get_lowest_layer(upstream).socket())) {
+    client_.async_wait(tcp::socket::wait_read, [state = state_](boost::system::error_code ec) {
+      if (ec || state->client == nullptr) return;
+      // Bytes: not gone, and the watch stops.
+      if (!SocketSaysGone(state->client->native_handle())) return;
+      state->gone = true;
+      boost::system::error_code ignored;
+      state->upstream->cancel(ignored);
+    });
+  }
+  HeldClientWatch(const HeldClientWatch&) = delete;
+  HeldClientWatch& operator=(const HeldClientWatch&) = delete;
+  ~HeldClientWatch() { End(); }
+
+  // The client was seen gone by the watch (the origin's read was cancelled for it).
+  bool Gone() const { return state_->gone; }
+  // Stops the watch; the wait's handler, if still to run, touches neither socket.
+  void End() {
+    if (state_->client == nullptr) return;
+    state_->client = nullptr;
+    state_->upstream = nullptr;
+    boost::system::error_code ignored;
+    client_.cancel(ignored);
+  }
+
+ private:
+  struct State {
+    State(tcp::socket* c, tcp::socket* u) : client(c), upstream(u) {}
+    tcp::socket* client;    // null once the watch ended
+    tcp::socket* upstream;  // null once the watch ended
+    bool gone = false;
+  };
+  tcp::socket& client_;
+  std::shared_ptr<State> state_;
+};
 
 // What the malware step needs for one response (R8): where scand listens, the limits, and a
 // pool to run the blocking client on so the worker's io_context never waits for a scan.
@@ -830,8 +885,8 @@ milliseconds HoldDeadline(milliseconds body_idle, uint64_t limit) {
 // charged to step.budget as they come (HoldShare::Grow, as an upload's); a read whose bytes up to
 // max_size do not fit ends the relay with x.hold_refused, nothing sent to the client. They go
 // back when the relay ends, for any reason, or once the held part of a body too large to scan
-// went out. A client gone meanwhile (ClientGone, looked at after each read from the origin, so
-// within timeouts.body_idle) ends the hold too: x.client_gone_during_hold.
+// went out. A client gone meanwhile ends the hold too (x.client_gone_during_hold): seen by the
+// HeldClientWatch while the hold waits on the origin, or by the look after each read (ClientGone).
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& upstream,
                                        beast::flat_buffer& ubuf,
@@ -847,6 +902,13 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
   const BodyBufferBound bound(ubuf, rp.header_limit_bytes());
   auto chunk = std::make_unique_for_overwrite<char[]>(kRelayChunk);
   const auto hold_end = Clock::now() + HoldDeadline(pc.timeouts.body_idle, step.config->max_size);
+  HeldClientWatch watch(client, upstream);
+  const auto client_gone = [&] {
+    x.client_gone_during_hold = true;
+    log.status = 0;  // nothing reached it
+    body_read = body.size();
+    return RelayEnd::Write(asio::error::connection_reset);
+  };
   while (!rp.is_done() && !oversize) {
     res.body().data = chunk.get();
     res.body().size = kRelayChunk;
@@ -861,6 +923,10 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
       ec = rec;
     }
     if (ec == http::error::need_buffer) ec = {};
+    if (watch.Gone()) {  // the read was cancelled for it (or gave bytes just as it went)
+      x.error_detail = "seen while the origin sent nothing";
+      co_return client_gone();
+    }
     if (ec) {
       // Nothing went to the client yet (the body is held for the scan): any failure of the
       // body's read — a trailer refused, a bad chunk, the origin closing mid-body, a stall — is
@@ -885,13 +951,10 @@ asio::awaitable<RelayEnd> ScanAndRelay(ClientStream& client, UpstreamStream& ups
     }
     body.append(chunk.get(), got);
     oversize = body.size() > step.config->max_size;
-    if (ClientGone(client)) {
-      x.client_gone_during_hold = true;
-      log.status = 0;  // nothing reached it
-      body_read = body.size();
-      co_return RelayEnd::Write(asio::error::connection_reset);
-    }
+    if (ClientGone(client)) co_return client_gone();
   }
+  // Before anything is written to the client: the watch's end cancels the socket's operations.
+  watch.End();
   http::response<http::empty_body> head{res.base()};
   if (!oversize) {
     log.scanned = true;
@@ -1616,7 +1679,8 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         x.error =
             "the client closed the connection while the response was held for the malware "
             "scan (after " +
-            std::to_string(body_read) + " body bytes from the origin)";
+            std::to_string(body_read) + " body bytes from the origin" +
+            (x.error_detail.empty() ? "" : "; " + x.error_detail) + ")";
       } else if (end.writing) {
         x.error =
             "writing the response to the client failed: " + RelayWriteError("the client", end.ec);
