@@ -22,6 +22,7 @@
 
 #include "core/sanitizer_testing.h"
 #include "soc/detect.h"
+#include "soc/field_view_testing.h"
 #include "soc/index_tape_tokens.h"
 #include "soc/index_tokens.h"
 #include "soc/intel.h"
@@ -37,46 +38,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Describe(const FieldRef& v) {
-  switch (v.kind()) {
-    case FieldKind::kNone:
-      return "none";
-    case FieldKind::kObject:
-      return "object " + v.Serialize();
-    case FieldKind::kArray:
-      return "array " + v.Serialize();
-    case FieldKind::kString:
-      return "string \"" + std::string(v.str()) + "\"";
-    case FieldKind::kInt64:
-      return "int64 " + std::to_string(v.i64());
-    case FieldKind::kUint64:
-      return "uint64 " + std::to_string(v.u64());
-    case FieldKind::kDouble: {
-      uint64_t bits;
-      const double d = v.dbl();
-      std::memcpy(&bits, &d, sizeof bits);
-      return "double " + std::to_string(bits);
-    }
-    case FieldKind::kBool:
-      return v.boolean() ? "bool true" : "bool false";
-    case FieldKind::kNull:
-      return "null";
-  }
-  return "?";
-}
-
-// Every dotted path of the tree: each key joined to its parents' by '.' (FindField does not
-// enter arrays).
-void TreePaths(const boost::json::object& o, const std::string& prefix, bool root, int depth,
-               std::vector<std::string>* out) {
-  for (const auto& kv : o) {
-    std::string p = root ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
-    out->push_back(p);
-    if (depth < 70 && kv.value().is_object()) {
-      TreePaths(kv.value().get_object(), p, false, depth + 1, out);
-    }
-  }
-}
+using field_view_testing::Describe;
+using field_view_testing::TreePaths;
 
 // The paths asked of every record: Sigma's (every candidate path of every field of the rule
 // corpus), intel's, and the metadata paths in every form a lookup can take.
@@ -245,7 +208,7 @@ void CheckLine(Format format, std::string_view line, Counts* c, bool all_metadat
     if (::testing::Test::HasFatalFailure()) return;
     if (exact && builds > 0) ++c->built_by_fixed;
     std::vector<std::string> present;
-    TreePaths(tree, "", true, 0, &present);
+    TreePaths(tree, "", &present);
     Compare(format, line, tenant, peer, present, tree, &builds, c);
     if (::testing::Test::HasFatalFailure()) return;
     // The same through the root index from the first lookup on, and the paths absent from the
@@ -589,7 +552,7 @@ TEST(FieldViewTest, ThousandsOfRootKeysMatchTheTree) {
     ASSERT_TRUE(ref.pending_fields()->view_exact);
     const boost::json::object& tree = ref.fields();
     std::vector<std::string> paths;
-    TreePaths(tree, "", true, 0, &paths);
+    TreePaths(tree, "", &paths);
     for (int i = 0; i < 4100; i += 3) {
       const std::string k = "k" + std::to_string(i);
       for (const char* tail : {"", ".v", ".v.w", ".w", "x"}) paths.push_back(k + tail);
@@ -1044,7 +1007,7 @@ void CheckOverlayLine(Format format, std::string_view line, Counts* c, OverlayCo
     SetField(b.fields(), "tenant.id", boost::json::string(b.tenant));
     FieldView view(a);
     std::vector<std::string> present;
-    TreePaths(b.fields(), "", true, 0, &present);
+    TreePaths(b.fields(), "", &present);
     for (const std::vector<std::string>* paths :
          {&FixedPaths(), static_cast<const std::vector<std::string>*>(&present)}) {
       for (const std::string& path : *paths) {

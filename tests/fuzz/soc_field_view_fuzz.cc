@@ -17,12 +17,12 @@
 #include <vector>
 
 #include "soc/field_view.h"
+#include "soc/field_view_testing.h"
 #include "soc/parse.h"
 #include "soc/record.h"
 
 namespace {
 
-using seccloud::soc::FieldKind;
 using seccloud::soc::FieldRef;
 using seccloud::soc::FieldView;
 using seccloud::soc::Format;
@@ -32,45 +32,8 @@ void Check(bool ok) {
   if (!ok) std::abort();
 }
 
-// A FieldRef's kind and value as one comparable string (a double by its bits).
-std::string Describe(const FieldRef& v) {
-  switch (v.kind()) {
-    case FieldKind::kNone:
-      return "none";
-    case FieldKind::kObject:
-      return "object " + v.Serialize();
-    case FieldKind::kArray:
-      return "array " + v.Serialize();
-    case FieldKind::kString:
-      return "string " + std::string(v.str());
-    case FieldKind::kInt64:
-      return "int64 " + std::to_string(v.i64());
-    case FieldKind::kUint64:
-      return "uint64 " + std::to_string(v.u64());
-    case FieldKind::kDouble: {
-      uint64_t bits;
-      const double d = v.dbl();
-      std::memcpy(&bits, &d, sizeof bits);
-      return "double " + std::to_string(bits);
-    }
-    case FieldKind::kBool:
-      return v.boolean() ? "true" : "false";
-    case FieldKind::kNull:
-      return "null";
-  }
-  return "?";
-}
-
-// Every dotted path of the tree (FindField does not enter arrays), bounded.
-void TreePaths(const boost::json::object& o, const std::string& prefix, int depth,
-               std::vector<std::string>* out) {
-  for (const auto& kv : o) {
-    if (out->size() >= 4096) return;
-    std::string p = depth == 0 ? std::string(kv.key()) : prefix + "." + std::string(kv.key());
-    if (depth < 64 && kv.value().is_object()) TreePaths(kv.value().get_object(), p, depth + 1, out);
-    out->push_back(std::move(p));
-  }
-}
+using seccloud::soc::field_view_testing::Describe;
+using seccloud::soc::field_view_testing::TreePaths;
 
 constexpr const char* kFixed[] = {"@timestamp",
                                   "@timestamp.x",
@@ -162,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const boost::json::object& tree = built.fields();
   std::vector<std::string> paths(std::begin(kFixed), std::end(kFixed));
   std::vector<std::string> present;
-  TreePaths(tree, "", 0, &present);
+  TreePaths(tree, "", &present, /*max_depth=*/64, /*max_paths=*/4096);
   for (const std::string& p : present) {
     paths.push_back(p);
     paths.push_back(p + ".x");
