@@ -464,19 +464,32 @@ namespace overlay_walk {
 // "message", "error.message") meet only one-segment keys, and the depth-1 ones "event.ingested"
 // (not indexed) and "error.message" (text); a root key not indexed drops its whole subtree.
 inline bool LeafIndexed(std::string_view path, bool* text_field) {
-  constexpr std::string_view kTimestamp = "@timestamp", kIngested = "event.ingested";
-  if (path.starts_with(kTimestamp) &&
-      (path.size() == kTimestamp.size() || path[kTimestamp.size()] == '.')) {
-    return false;
-  }
-  if (path.starts_with(kIngested) &&
-      (path.size() == kIngested.size() || path[kIngested.size()] == '.')) {
-    return false;
-  }
+  using tape_walk::SameBytes;
   // ObjectTokens walks objects down to depth 16: a leaf below 16 dots is not reached.
   if (path.size() > 33 && std::count(path.begin(), path.end(), '.') > 16) return false;
-  *text_field = path == "message" || path == "error.message";
-  return true;
+  // The rules by the path's first byte, compared inline (string_view's compares called memcmp:
+  // ~24 instructions a leaf over the bench set's ~1 M overlay entries).
+  *text_field = false;
+  if (path.empty()) return true;
+  switch (path[0]) {
+    case '@':
+      // "@timestamp" and every path below it.
+      return !(path.size() >= 10 && SameBytes(path.data(), "@timestamp", 10) &&
+               (path.size() == 10 || path[10] == '.'));
+    case 'e':
+      // "event.ingested" and every path below it; "error.message" is text.
+      if (path.size() >= 14 && SameBytes(path.data(), "event.ingested", 14) &&
+          (path.size() == 14 || path[14] == '.')) {
+        return false;
+      }
+      *text_field = path.size() == 13 && SameBytes(path.data(), "error.message", 13);
+      return true;
+    case 'm':
+      *text_field = path.size() == 7 && SameBytes(path.data(), "message", 7);
+      return true;
+    default:
+      return true;
+  }
 }
 
 }  // namespace overlay_walk

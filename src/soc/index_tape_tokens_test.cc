@@ -334,6 +334,76 @@ TEST(IndexTapeTokensTest, BenchSetLines) {
   EXPECT_GT(c.pending, c.records * 9 / 10);
 }
 
+// LeafIndexed (the overlay walk's key rules along a path, by first byte, compared inline) against
+// its definition with string_view's compares, on paths at and around every rule's edge.
+bool ReferenceLeafIndexed(std::string_view path, bool* text_field) {
+  constexpr std::string_view kTimestamp = "@timestamp", kIngested = "event.ingested";
+  if (path.starts_with(kTimestamp) &&
+      (path.size() == kTimestamp.size() || path[kTimestamp.size()] == '.')) {
+    return false;
+  }
+  if (path.starts_with(kIngested) &&
+      (path.size() == kIngested.size() || path[kIngested.size()] == '.')) {
+    return false;
+  }
+  if (path.size() > 33 && std::count(path.begin(), path.end(), '.') > 16) return false;
+  *text_field = path == "message" || path == "error.message";
+  return true;
+}
+
+TEST(IndexTapeTokensTest, LeafIndexedFollowsTheKeyRules) {
+  std::vector<std::string> paths = {"",
+                                    "@",
+                                    "@timestamp",
+                                    "@timestamp.x",
+                                    "@timestampx",
+                                    "@timestam",
+                                    "@Timestamp",
+                                    "event.ingested",
+                                    "event.ingested.a",
+                                    "event.ingestedx",
+                                    "event.ingeste",
+                                    "event.dataset",
+                                    "event",
+                                    "e",
+                                    "error.message",
+                                    "error.messagex",
+                                    "error.messag",
+                                    "error.Message",
+                                    "message",
+                                    "messages",
+                                    "messag",
+                                    "m",
+                                    "Message",
+                                    "source.ip",
+                                    "tenant.id",
+                                    "winlog.event_data.TargetUserName",
+                                    "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q",
+                                    "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r",
+                                    "e.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r",
+                                    "m.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r",
+                                    "message.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p",
+                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+  // Every path with one byte changed at each position (the rules' bytes and their neighbours).
+  const std::vector<std::string> seeds(paths.begin(), paths.end());
+  for (const std::string& seed : seeds) {
+    for (size_t i = 0; i < seed.size(); ++i) {
+      for (const char c : {'.', 'x', '\0', '\xff', static_cast<char>(seed[i] ^ 0x20)}) {
+        std::string p = seed;
+        p[i] = c;
+        paths.push_back(p);
+      }
+    }
+  }
+  for (const std::string& p : paths) {
+    bool text = true, ref_text = true;
+    const bool indexed = index_tokens::overlay_walk::LeafIndexed(p, &text);
+    const bool ref_indexed = ReferenceLeafIndexed(p, &ref_text);
+    EXPECT_EQ(indexed, ref_indexed) << p;
+    if (ref_indexed) EXPECT_EQ(text, ref_text) << p;
+  }
+}
+
 // Prepare end to end: a pending record's prepared hashes, dataset and "without fields" mark are
 // those of the same record with its tree built.
 TEST(IndexTapeTokensTest, PrepareTakesTheTapeWithoutBuildingTheTree) {
