@@ -164,10 +164,9 @@ inline void MaskPieces(const char* text, size_t n, size_t words, char* lowered, 
 // MaskPieces with AVX2: 32 bytes per instruction instead of SSE2's 16, and three-operand forms
 // (no register copies); the same classes, bit for bit (index_tokens_test.cc compares them on
 // every byte value at every offset). TextTokens uses it when the CPU has AVX2 (UseAvx2).
-__attribute__((target("avx2"))) inline void MaskPiecesAvx2(const char* text, size_t n,
-                                                           size_t words, char* lowered,
-                                                           uint64_t* wm, uint64_t* dm,
-                                                           uint64_t* hm) {
+__attribute__((target("avx2"))) inline void MaskPiecesAvx2(const char* text, size_t n, size_t words,
+                                                           char* lowered, uint64_t* wm,
+                                                           uint64_t* dm, uint64_t* hm) {
   alignas(32) char in[64];
   for (size_t k = 0; k < words; ++k) {
     const char* p = text + 64 * k;
@@ -441,17 +440,29 @@ void ObjectTokens(const boost::json::object& obj, std::string_view parent, int d
 // ObjectTokens calling these, soc_store_bench's Prepare on built trees took 66.7 M more
 // instructions (~600 a record). index_tape_tokens_test.cc and soc_tape_tokens_fuzz check that
 // both walks give the same tokens.
-// The tokens of one string value.
+// The tokens of a text field's string after its value's own: TextTokens', unless the emitter
+// says it has them. Out of line, so that StringValueTokens, inlined at every value, does not
+// carry TextTokens (its 2 KiB of stack buffers and its word loop) for the one value in ~50 that
+// is a text field (alone, before StringValueTokens was inlined, Prepare −2.5 M instructions on
+// the bench set: the call's prologue and epilogue were the hash's registers, not this).
 template <typename Emit>
-inline void StringValueTokens(std::string_view sv, bool text_field, Emit& emit) {
+[[gnu::noinline]] void TextFieldTokens(std::string_view sv, Emit& emit) {
+  // An emitter that keeps a set (the store's token index) may say that the text's tokens are
+  // already among those it has (the record's raw text holds the message).
+  if constexpr (requires { emit.HasTextTokensOf(sv); }) {
+    if (emit.HasTextTokensOf(sv)) return;
+  }
+  TextTokens(sv, emit);
+}
+
+// The tokens of one string value. Always inlined: a call per value (1.6 M over the bench set)
+// cost its prologue and epilogue, ~20 of its ~125 instructions.
+template <typename Emit>
+[[gnu::always_inline]] inline void StringValueTokens(std::string_view sv, bool text_field,
+                                                     Emit& emit) {
   if (sv.size() <= kMaxIndexedValueBytes) EmitLowered(emit, sv);
-  if (text_field) {
-    // An emitter that keeps a set (the store's token index) may say that the text's tokens
-    // are already among those it has (the record's raw text holds the message).
-    if constexpr (requires { emit.HasTextTokensOf(sv); }) {
-      if (emit.HasTextTokensOf(sv)) return;
-    }
-    TextTokens(sv, emit);
+  if (text_field) [[unlikely]] {
+    TextFieldTokens(sv, emit);
   }
 }
 
