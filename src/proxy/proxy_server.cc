@@ -787,6 +787,11 @@ class HeldClientWatch {
       state->gone = true;
       boost::system::error_code ignored;
       state->upstream->cancel(ignored);
+      // A read made of several socket reads (Beast's parser within a chunk-size line, TlsStream
+      // within a record) may start a fresh one after this cancel if its last completion was
+      // already queued; the connection is dropped anyway, so its receive side is shut too: any
+      // later read ends at once (review of proxy18).
+      state->upstream->shutdown(tcp::socket::shutdown_receive, ignored);
     });
   }
   HeldClientWatch(const HeldClientWatch&) = delete;
