@@ -314,6 +314,9 @@ struct Parsed {
   // building `fields` (which it leaves empty), and sets tape_read on success.
   FieldTape* tape = nullptr;
   bool tape_read = false;
+  // With tape_read: FindInTape(*tape, "event.dataset") when the parser looked it up (seccloud
+  // events), so that Normalize does not look it up again; else null.
+  const TapeNode* tape_dataset = nullptr;
   int64_t time_ms = kNoTime;
   // Non-empty when the line is not in the declared format: one sentence saying what was expected
   // where. The parser leaves `fields` empty then.
@@ -326,6 +329,7 @@ struct Parsed {
   void Reset() {
     sink.Clear();
     tape_read = false;
+    tape_dataset = nullptr;
     time_ms = kNoTime;
     error.clear();
   }
