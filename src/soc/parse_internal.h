@@ -283,6 +283,14 @@ struct RecordAccess {
   // compared (a quadratic walk within a root bit: a Windows event has ~40 entries under "winlog").
   static void KeepOverlay(Record& r, const FieldOverlay& overlay, Format format,
                           bool unrelated = false);
+  // Gives r empty fields in a new arena (the old fields and arenas released), whose first block
+  // holds exactly what KeepOverlay of `overlay` and then IndexWinlogItems of `winlog_items`
+  // items take: a Windows event's overlay is kept in no more memory than it needs.
+  static void UseOverlayArena(Record& r, const FieldOverlay& overlay, size_t winlog_items);
+  // The first block UseOverlayArena gives.
+  static size_t OverlayArenaBytes(const FieldOverlay& overlay, size_t winlog_items);
+  // Gives r empty fields in `arena` (UseFieldArena with an arena of the caller's).
+  static void UseArena(Record& r, std::unique_ptr<FieldArena, FieldArenaDeleter> arena);
   // After KeepOverlay of a Windows event's overlay: the table of its `n` item entries, which
   // start at entry `first` (PendingFields::winlog_items).
   static void IndexWinlogItems(Record& r, size_t first, size_t n);
@@ -292,6 +300,10 @@ struct RecordAccess {
   static void KeepTape(Record& r, const FieldTape& tape, std::string_view line,
                        const FinishArgs& a);
 };
+
+// The first block of the field arena UseFieldArena gives a record of this format and raw size,
+// in bytes: sized for the tree Normalize builds.
+size_t FieldArenaFirstBlock(Format format, size_t raw_size);
 
 // A Windows event of up to this many raw bytes is parsed in the record's field arena, which
 // UseFieldArena sizes for it (winlog.cc, record.cc); a larger one is parsed in scratch memory.
