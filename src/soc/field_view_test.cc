@@ -1020,6 +1020,9 @@ void CompareTokens(Record& r, bool dedup) {
 
 struct OverlayCounts {
   size_t records = 0, overlay = 0;
+  // Windows lines kept as an overlay (CheckWindowsLine, no tenant or peer): MemoryBytes as kept,
+  // and the tape path's tree's.
+  size_t overlay_memory = 0, tree_memory = 0;
 };
 
 // One line as `format`: the view against FindField (CheckLine), the tokens, and a tenant given
@@ -1633,6 +1636,10 @@ void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCou
       if (::testing::Test::HasFatalFailure()) return;
       // socd bounds its queues by MemoryBytes: the overlay never holds more than the tree.
       ASSERT_LE(got.MemoryBytes(), want.MemoryBytes()) << line;
+      if (m == 0) {
+        oc->overlay_memory += got.MemoryBytes();
+        oc->tree_memory += want.MemoryBytes();
+      }
     }
     ASSERT_EQ(boost::json::serialize(got.fields()), boost::json::serialize(want.fields()))
         << "tenant \"" << tenant << "\" peer \"" << peer << "\"";
@@ -1797,6 +1804,8 @@ TEST(FieldViewTest, OverlayWindowsBenchLinesMatchTheTree) {
   }
   std::printf("windows: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records, oc.overlay,
               c.lookups);
+  std::printf("windows memory: %zu bytes kept as overlays, %zu as the tape path's trees\n",
+              oc.overlay_memory, oc.tree_memory);
   EXPECT_EQ(oc.overlay, oc.records) << "every bench event is of the common shape";
 }
 

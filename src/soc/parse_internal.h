@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -110,11 +111,23 @@ struct PendingFields {
 };
 
 inline constexpr std::string_view kWinlogItemPrefix = "winlog.event_data.";
-// FNV-1a of an item's name (the path after kWinlogItemPrefix).
-constexpr uint32_t WinlogItemHash(std::string_view name) {
-  uint32_t h = 2166136261u;
-  for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-  return h;
+// The hash of an item's name (the path after kWinlogItemPrefix) for the items' table: its length
+// and its first and last eight bytes (overlapping when shorter than 16; the bytes of one shorter
+// than 8), mixed by a multiply. The table compares the names, so any hash is exact; this one reads
+// a name in two loads instead of FNV-1a's byte at a time (0.9 k instructions an event's items).
+inline uint32_t WinlogItemHash(std::string_view name) {
+  const size_t n = name.size();
+  uint64_t head = 0, tail = 0;
+  if (n >= 8) {
+    std::memcpy(&head, name.data(), 8);
+    std::memcpy(&tail, name.data() + n - 8, 8);
+  } else {
+    for (const char c : name) head = (head << 8) | static_cast<unsigned char>(c);
+  }
+  uint64_t h = (head ^ std::rotl(tail, 29) ^ n) * 0x9E3779B97F4A7C15u;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9u;
+  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 }  // namespace seccloud::soc

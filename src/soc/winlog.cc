@@ -805,14 +805,20 @@ class OverlayBuilder {
     return true;
   }
 
+  // A bit of names_ for a non-empty name: set for every item's name, so a clear bit means no item
+  // has the name.
+  static uint64_t NameBit(std::string_view name) {
+    return uint64_t{1} << ((name.size() * 7 + static_cast<unsigned char>(name[0]) +
+                            static_cast<unsigned char>(name.back()) * 3) &
+                           63);
+  }
+
   // Builder::AddItem: a name seen before keeps its place and takes the new value (the object's
   // insert_or_assign).
   bool AddItem(std::string_view name, const Value& value) {
     if (items_.size() >= kMaxItems || ++added_ > kMaxItems) return false;
     if (name.empty() || name.find('.') != std::string_view::npos) return false;
-    const uint64_t bit = uint64_t{1} << ((name.size() * 7 + static_cast<unsigned char>(name[0]) +
-                                          static_cast<unsigned char>(name.back()) * 3) &
-                                         63);
+    const uint64_t bit = NameBit(name);
     if ((names_ & bit) != 0) {
       for (size_t i = items_.size(); i-- > 0;) {
         if (items_[i].name == name) {
@@ -922,6 +928,7 @@ class OverlayBuilder {
 
   // Builder::Finish's copy(): the item's value, unless absent, "" or "-".
   bool Copy(std::string_view name, SinkPath path) {
+    if ((names_ & NameBit(name)) == 0) return false;  // no item of that name
     for (const Item& item : items_) {
       if (item.name != name) continue;
       if (item.value.kind == TapeKind::kString &&
