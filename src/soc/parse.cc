@@ -136,7 +136,8 @@ void Normalize(Record& r) {
       internal::PutMetadata(p.sink, a);
       internal::RecordAccess::KeepOverlay(r, overlay, r.format);
     } else if (p.tape_read) {
-      if (const TapeNode* d = FindInTape(scratch, "event.dataset");
+      if (const TapeNode* d =
+              p.tape_dataset != nullptr ? p.tape_dataset : FindInTape(scratch, "event.dataset");
           d != nullptr && d->kind == TapeKind::kString) {
         a.dataset = d->str();
       }

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -110,11 +111,23 @@ struct PendingFields {
 };
 
 inline constexpr std::string_view kWinlogItemPrefix = "winlog.event_data.";
-// FNV-1a of an item's name (the path after kWinlogItemPrefix).
-constexpr uint32_t WinlogItemHash(std::string_view name) {
-  uint32_t h = 2166136261u;
-  for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-  return h;
+// The hash of an item's name (the path after kWinlogItemPrefix) for the items' table: its length
+// and its first and last eight bytes (overlapping when shorter than 16; the bytes of one shorter
+// than 8), mixed by a multiply. The table compares the names, so any hash is exact; this one reads
+// a name in two loads instead of FNV-1a's byte at a time (0.9 k instructions an event's items).
+inline uint32_t WinlogItemHash(std::string_view name) {
+  const size_t n = name.size();
+  uint64_t head = 0, tail = 0;
+  if (n >= 8) {
+    std::memcpy(&head, name.data(), 8);
+    std::memcpy(&tail, name.data() + n - 8, 8);
+  } else {
+    for (const char c : name) head = (head << 8) | static_cast<unsigned char>(c);
+  }
+  uint64_t h = (head ^ std::rotl(tail, 29) ^ n) * 0x9E3779B97F4A7C15u;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9u;
+  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 }  // namespace seccloud::soc
@@ -283,6 +296,14 @@ struct RecordAccess {
   // compared (a quadratic walk within a root bit: a Windows event has ~40 entries under "winlog").
   static void KeepOverlay(Record& r, const FieldOverlay& overlay, Format format,
                           bool unrelated = false);
+  // Gives r empty fields in a new arena (the old fields and arenas released), whose first block
+  // holds exactly what KeepOverlay of `overlay` and then IndexWinlogItems of `winlog_items`
+  // items take: a Windows event's overlay is kept in no more memory than it needs.
+  static void UseOverlayArena(Record& r, const FieldOverlay& overlay, size_t winlog_items);
+  // The first block UseOverlayArena gives.
+  static size_t OverlayArenaBytes(const FieldOverlay& overlay, size_t winlog_items);
+  // Gives r empty fields in `arena` (UseFieldArena with an arena of the caller's).
+  static void UseArena(Record& r, std::unique_ptr<FieldArena, FieldArenaDeleter> arena);
   // After KeepOverlay of a Windows event's overlay: the table of its `n` item entries, which
   // start at entry `first` (PendingFields::winlog_items).
   static void IndexWinlogItems(Record& r, size_t first, size_t n);
@@ -292,6 +313,10 @@ struct RecordAccess {
   static void KeepTape(Record& r, const FieldTape& tape, std::string_view line,
                        const FinishArgs& a);
 };
+
+// The first block of the field arena UseFieldArena gives a record of this format and raw size,
+// in bytes: sized for the tree Normalize builds.
+size_t FieldArenaFirstBlock(Format format, size_t raw_size);
 
 // A Windows event of up to this many raw bytes is parsed in the record's field arena, which
 // UseFieldArena sizes for it (winlog.cc, record.cc); a larger one is parsed in scratch memory.
@@ -314,6 +339,9 @@ struct Parsed {
   // building `fields` (which it leaves empty), and sets tape_read on success.
   FieldTape* tape = nullptr;
   bool tape_read = false;
+  // With tape_read: FindInTape(*tape, "event.dataset") when the parser looked it up (seccloud
+  // events), so that Normalize does not look it up again; else null.
+  const TapeNode* tape_dataset = nullptr;
   int64_t time_ms = kNoTime;
   // Non-empty when the line is not in the declared format: one sentence saying what was expected
   // where. The parser leaves `fields` empty then.
@@ -326,6 +354,7 @@ struct Parsed {
   void Reset() {
     sink.Clear();
     tape_read = false;
+    tape_dataset = nullptr;
     time_ms = kNoTime;
     error.clear();
   }

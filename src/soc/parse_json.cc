@@ -269,6 +269,7 @@ void ParseSeccloudEvent(std::string_view line, Parsed& out) {
       return;
     }
     out.tape_read = true;
+    out.tape_dataset = dataset;
     return;
   }
   boost::json::object obj(out.fields.storage());

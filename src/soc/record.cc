@@ -227,9 +227,25 @@ void FieldArenaDeleter::operator()(FieldArena* arena) const {
 
 namespace {
 
+// A field arena whose first block holds `first` bytes.
+std::unique_ptr<FieldArena, FieldArenaDeleter> NewFieldArenaOf(size_t first) {
+  constexpr size_t kHead = (sizeof(FieldArena) + 15) / 16 * 16;
+  void* mem = ::operator new(kHead + first);
+  return std::unique_ptr<FieldArena, FieldArenaDeleter>(
+      new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first));
+}
+
 // A field arena whose first block is sized for the tree Normalize builds for a record of this
 // format and raw size.
 std::unique_ptr<FieldArena, FieldArenaDeleter> NewFieldArena(Format format, size_t raw_size) {
+  return NewFieldArenaOf(internal::FieldArenaFirstBlock(format, raw_size));
+}
+
+}  // namespace
+
+namespace internal {
+
+size_t FieldArenaFirstBlock(Format format, size_t raw_size) {
   // The arena grows geometrically past its first block, which is allocated with the resource; a
   // first block too small costs a second allocation (and its freeing) of at least twice its size,
   // so it is sized for what Normalize builds: measured on bench/loggen's data set (every record's
@@ -254,14 +270,10 @@ std::unique_ptr<FieldArena, FieldArenaDeleter> NewFieldArena(Format format, size
     default:
       break;
   }
-  const size_t first = std::min<size_t>(base + factor * raw_size, size_t{64} << 10);
-  constexpr size_t kHead = (sizeof(FieldArena) + 15) / 16 * 16;
-  void* mem = ::operator new(kHead + first);
-  return std::unique_ptr<FieldArena, FieldArenaDeleter>(
-      new (mem) FieldArena(static_cast<unsigned char*>(mem) + kHead, first, kHead + first));
+  return std::min<size_t>(base + factor * raw_size, size_t{64} << 10);
 }
 
-}  // namespace
+}  // namespace internal
 
 // The tree, built from the kept tape by the steps Normalize would have run on the tree it parsed:
 // TapeToValue builds the tree Boost's parser builds (field_tape.h), then FinishFields. It is built
@@ -447,6 +459,38 @@ void RecordAccess::IndexWinlogItems(Record& r, size_t first, size_t n) {
   p.winlog_items_mask = mask;
 }
 
+void RecordAccess::UseArena(Record& r, std::unique_ptr<FieldArena, FieldArenaDeleter> arena) {
+  // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
+  // trivial, ~object does not visit the values (the Record owns the arena: record.h).
+  Rebind(r.fields_, boost::json::object(boost::json::storage_ptr(&arena->resource)));
+  r.pending_ = nullptr;
+  r.arena_ = std::move(arena);  // after the old fields, which may have used the old arena
+  r.retired_.reset();
+}
+
+size_t RecordAccess::OverlayArenaBytes(const FieldOverlay& overlay, size_t winlog_items) {
+  // What KeepOverlay and IndexWinlogItems allocate, each allocation with its alignment's padding
+  // at most: the pending fields, the entries, their bytes, one head per root bit (the tenant's
+  // and at most one per entry, of 64) and the items' table; and room for the copy of a tenant
+  // SetTenantField may give later (socd's attribution, after Normalize), which past the block
+  // would add one of the block's size: a configured tenant id is at most 32 bytes
+  // (IsIdentifier), a longer one adds that block.
+  constexpr size_t kTenantRoom = 32;
+  const size_t n = overlay.entries.size();
+  size_t need = kTenantRoom + sizeof(PendingFields) + alignof(PendingFields) +
+                std::max<size_t>(n, 1) * sizeof(OverlayEntry) + alignof(OverlayEntry) +
+                overlay.bytes.size() + 1 + (std::min<size_t>(n, 63) + 1) * sizeof(uint16_t) +
+                alignof(uint16_t);
+  if (winlog_items != 0) {
+    need += std::bit_ceil(2 * winlog_items) * sizeof(uint16_t) + alignof(uint16_t);
+  }
+  return need;
+}
+
+void RecordAccess::UseOverlayArena(Record& r, const FieldOverlay& overlay, size_t winlog_items) {
+  UseArena(r, NewFieldArenaOf(OverlayArenaBytes(overlay, winlog_items)));
+}
+
 }  // namespace internal
 
 size_t Record::MemoryBytes() const {
@@ -455,13 +499,7 @@ size_t Record::MemoryBytes() const {
 }
 
 void UseFieldArena(Record& r) {
-  std::unique_ptr<FieldArena, FieldArenaDeleter> arena = NewFieldArena(r.format, r.raw.size());
-  // A plain pointer: storage_ptr then counts nothing and, the resource's deallocation being
-  // trivial, ~object does not visit the values (the Record owns the arena: record.h).
-  Rebind(r.fields_, boost::json::object(boost::json::storage_ptr(&arena->resource)));
-  r.pending_ = nullptr;
-  r.arena_ = std::move(arena);  // after the old fields, which may have used the old arena
-  r.retired_.reset();
+  internal::RecordAccess::UseArena(r, NewFieldArena(r.format, r.raw.size()));
 }
 
 const boost::json::value* FindField(const boost::json::object& fields, std::string_view path) {

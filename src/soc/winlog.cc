@@ -654,16 +654,12 @@ class OverlayBuilder {
     return true;
   }
 
-  // Whether the metadata's strings are held by the overlay as the tree holds them (SetMetadata
-  // sets the source and the tenant unsanitised; Prepare's overlay tokens take valid UTF-8).
-  static bool MetadataFits(const Record& r) {
-    return (internal::IsAscii(r.source) || IsValidUtf8(r.source)) &&
-           (internal::IsAscii(r.tenant) || IsValidUtf8(r.tenant));
-  }
-
   // The entries of Builder::Finish, SetMetadata and (with_peer) Normalize's peer, in their order,
-  // kept as r's pending fields; r.time_ms and r.parsed as the tree path sets them.
-  void Keep(Record& r, bool with_peer) {
+  // kept as r's pending fields; r.time_ms and r.parsed as the tree path sets them. False, r
+  // untouched, when the overlay would take more memory than the first block of the tree path's
+  // arena (many short items: ~80 bytes an item against the tree's ~40): socd bounds its queues
+  // by MemoryBytes, so the overlay must never hold more than the tree it replaces.
+  bool Keep(Record& r, bool with_peer) {
     internal::FieldOverlay& o = overlay_;
     o.clear();
     String("winlog.provider_name", provider_name_);
@@ -711,9 +707,8 @@ class OverlayBuilder {
       Append(e, item.value);
     }
     // SetMetadata, then Normalize's peer.
-    r.time_ms = time_ms_ >= 0 ? time_ms_ : r.received_ms;
-    r.parsed = true;
-    internal::PutTime(o, "@timestamp", r.time_ms);
+    const int64_t time_ms = time_ms_ >= 0 ? time_ms_ : r.received_ms;
+    internal::PutTime(o, "@timestamp", time_ms);
     internal::PutTime(o, "event.ingested", r.received_ms);
     Text("seccloud.soc.source", r.source);
     Text("seccloud.soc.format", FormatName(r.format));
@@ -729,10 +724,20 @@ class OverlayBuilder {
         Text("seccloud.soc.peer", SanitizeUtf8(r.peer));
       }
     }
+    // The arena holds exactly what the overlay takes (one sized for the tree, UseFieldArena's,
+    // was outgrown by events of many short items).
+    if (internal::RecordAccess::OverlayArenaBytes(o, items_.size()) >
+        internal::FieldArenaFirstBlock(r.format, r.raw.size())) {
+      return false;
+    }
+    r.time_ms = time_ms;
+    r.parsed = true;
+    internal::RecordAccess::UseOverlayArena(r, o, items_.size());
     // No two paths are related: the fixed ones are distinct leaves none of which is a prefix of
     // another, and the items' names are distinct, non-empty and without '.' (AddItem).
     internal::RecordAccess::KeepOverlay(r, o, r.format, /*unrelated=*/true);
     internal::RecordAccess::IndexWinlogItems(r, first_item, items_.size());
+    return true;
   }
 
  private:
@@ -800,14 +805,20 @@ class OverlayBuilder {
     return true;
   }
 
+  // A bit of names_ for a non-empty name: set for every item's name, so a clear bit means no item
+  // has the name.
+  static uint64_t NameBit(std::string_view name) {
+    return uint64_t{1} << ((name.size() * 7 + static_cast<unsigned char>(name[0]) +
+                            static_cast<unsigned char>(name.back()) * 3) &
+                           63);
+  }
+
   // Builder::AddItem: a name seen before keeps its place and takes the new value (the object's
   // insert_or_assign).
   bool AddItem(std::string_view name, const Value& value) {
     if (items_.size() >= kMaxItems || ++added_ > kMaxItems) return false;
     if (name.empty() || name.find('.') != std::string_view::npos) return false;
-    const uint64_t bit = uint64_t{1} << ((name.size() * 7 + static_cast<unsigned char>(name[0]) +
-                                          static_cast<unsigned char>(name.back()) * 3) &
-                                         63);
+    const uint64_t bit = NameBit(name);
     if ((names_ & bit) != 0) {
       for (size_t i = items_.size(); i-- > 0;) {
         if (items_[i].name == name) {
@@ -917,6 +928,7 @@ class OverlayBuilder {
 
   // Builder::Finish's copy(): the item's value, unless absent, "" or "-".
   bool Copy(std::string_view name, SinkPath path) {
+    if ((names_ & NameBit(name)) == 0) return false;  // no item of that name
     for (const Item& item : items_) {
       if (item.name != name) continue;
       if (item.value.kind == TapeKind::kString &&
@@ -1033,7 +1045,8 @@ void SetPeer(Record& r) {
 enum class WinlogPath { kOverlay, kTape, kTree };
 
 void NormalizeWindowsEventImpl(Record& r, WinlogPath path, bool with_peer) {
-  UseFieldArena(r);
+  // The overlay (OverlayBuilder::Keep) gets an arena of its own size; the other paths one sized
+  // for the tree, set up once the overlay is not taken.
   const bool tape_allowed = path != WinlogPath::kTree;
   json::parse_options opts;
   opts.max_depth = kMaxWinlogDepth;
@@ -1051,9 +1064,10 @@ void NormalizeWindowsEventImpl(Record& r, WinlogPath path, bool with_peer) {
   constexpr size_t kScratchBytes = 32 << 10;
   thread_local const std::unique_ptr<unsigned char[]> buffer(new unsigned char[kScratchBytes]);
   json::monotonic_resource scratch(buffer.get(), kScratchBytes);
-  const json::storage_ptr doc_storage = r.raw.size() <= internal::kWinlogArenaDocBytes
-                                            ? r.fields().storage()
-                                            : json::storage_ptr(&scratch);
+  const auto doc_storage = [&r, &scratch] {
+    return r.raw.size() <= internal::kWinlogArenaDocBytes ? r.fields().storage()
+                                                          : json::storage_ptr(&scratch);
+  };
   // The common shape, {"Event":{"System":…}} (or System at the top), is read from a tape of the
   // document: lookups without building the tree, only EventData and UserData built (where the
   // parser would have built them). The tape is used only where the parser below would succeed
@@ -1065,6 +1079,7 @@ void NormalizeWindowsEventImpl(Record& r, WinlogPath path, bool with_peer) {
   // A long document leaves the tape about 41 bytes per byte of it: given back past 1 MiB.
   constexpr size_t kTapeKeptBytes = size_t{1} << 20;
   std::string tape_error;  // unused: the tree path below reports the parser's own error
+  bool arena_ready = false;
   if (tape_allowed && (internal::IsAscii(r.raw) || IsValidUtf8(r.raw)) &&
       ReadJsonTape(r.raw, &tape, &tape_error)) {
     const TapeSpan t = tape.span();
@@ -1074,18 +1089,22 @@ void NormalizeWindowsEventImpl(Record& r, WinlogPath path, bool with_peer) {
     } else if (TapeMember(t, 0, "System") != kNone) {
       event = 0;
     }
-    if (event != kNone && path == WinlogPath::kOverlay && OverlayBuilder::MetadataFits(r)) {
+    // A source or tenant that is not valid UTF-8 is held by the overlay as SetMetadata sets it
+    // in the tree, unsanitised, and every reader (the view, Prepare's tokens, the replayed tree)
+    // takes it as the tree's (FieldViewTest.WindowsSourceOrTenantNotUtf8MatchesTheTree).
+    if (event != kNone && path == WinlogPath::kOverlay) {
       thread_local OverlayBuilder overlay;
-      if (overlay.Collect(t, event)) {
-        overlay.Keep(r, with_peer);
+      if (overlay.Collect(t, event) && overlay.Keep(r, with_peer)) {
         tape.ShrinkTo(kTapeKeptBytes);
         return;
       }
     }
+    UseFieldArena(r);
+    arena_ready = true;
     if (event != kNone) {
       r.fields().reserve(12);  // winlog, event, host, process, user, source, …, seccloud, tenant
       Builder b(r);
-      const bool ok = b.FromEvtxTape(t, event, doc_storage);
+      const bool ok = b.FromEvtxTape(t, event, doc_storage());
       if (ok) {
         b.Finish();  // reads channel_ and computer_, views into the tape and the raw text
         r.time_ms = b.time_ms_ >= 0 ? b.time_ms_ : r.received_ms;
@@ -1099,8 +1118,9 @@ void NormalizeWindowsEventImpl(Record& r, WinlogPath path, bool with_peer) {
     }
   }
   if (tape_allowed) tape.ShrinkTo(kTapeKeptBytes);
+  if (!arena_ready) UseFieldArena(r);
   r.fields().reserve(12);
-  json::value doc = json::parse(r.raw, ec, doc_storage, opts);
+  json::value doc = json::parse(r.raw, ec, doc_storage(), opts);
   if (ec) {
     Fail(r, "not a JSON document: " + ec.message());
     if (with_peer) SetPeer(r);

@@ -286,11 +286,19 @@ TEST(WinlogTest, MemoryBytesCountsTheFieldArena) {
   ASSERT_TRUE(lean.parsed) << Str(lean, "seccloud.soc.parse_error");
   EXPECT_LT(lean.MemoryBytes(), 10 * lean.raw.size()) << lean.MemoryBytes();
 
+  // The tree path's arena: a first block of 2,560 + 5 x raw. The overlay's is its exact size
+  // (record.cc, UseOverlayArena): counted, and no larger.
+  const Record small_tree = NormalizeToTree(kSysmon);
+  ASSERT_TRUE(small_tree.parsed);
+  EXPECT_GE(small_tree.MemoryBytes(),
+            sizeof(Record) + small_tree.raw.capacity() + 2560 + 5 * small_tree.raw.size());
+  EXPECT_LE(small_tree.MemoryBytes(), size_t{16} << 10) << small_tree.MemoryBytes();
   const Record small = Normalize(kSysmon);
   ASSERT_TRUE(small.parsed);
-  EXPECT_GE(small.MemoryBytes(),
-            sizeof(Record) + small.raw.capacity() + 2560 + 5 * small.raw.size());
-  EXPECT_LE(small.MemoryBytes(), size_t{16} << 10) << small.MemoryBytes();
+  ASSERT_TRUE(small.fields_pending());
+  EXPECT_GT(small.MemoryBytes(), sizeof(Record) + small.raw.capacity() +
+                                     small.pending_fields()->overlay_size * sizeof(OverlayEntry));
+  EXPECT_LE(small.MemoryBytes(), small_tree.MemoryBytes());
 
   // A move takes the arena and its count along; a copy's fields are on the default heap (not
   // counted), and a record never normalised holds its raw text only.

@@ -14,6 +14,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.tenant = "t";
   r.raw.assign(reinterpret_cast<const char*>(data), size);
   seccloud::soc::NormalizeWindowsEvent(r);
+  // Kept as an overlay, the record holds no more memory than the tape path's tree (socd bounds its
+  // queues by MemoryBytes); both raw texts assigned alike, so their capacities are equal.
+  if (r.fields_pending()) {
+    seccloud::soc::Record tape;
+    tape.format = r.format;
+    tape.received_ms = r.received_ms;
+    tape.source = r.source;
+    tape.tenant = r.tenant;
+    tape.raw.assign(reinterpret_cast<const char*>(data), size);
+    seccloud::soc::internal::NormalizeWindowsEventWithPeer(tape, /*overlay_allowed=*/false);
+    if (r.MemoryBytes() > tape.MemoryBytes()) __builtin_trap();
+  }
   // Normalising is a pure function of the record: a second pass gives the same fields.
   seccloud::soc::Record again = r;
   seccloud::soc::NormalizeWindowsEvent(again);
