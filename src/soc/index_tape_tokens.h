@@ -11,8 +11,9 @@
 //   skips every member whose key occurs again later in its object.
 // - EraseAllForms of the reserved paths (@timestamp, event.ingested, event.dataset,
 //   seccloud.soc.{source,format,peer,parse_error}, and tenant.id unless a spool line came without
-//   a tenant): the same recursion over the tape (exact key, or a dotted prefix whose value is an
-//   object) marks the members it would erase; the walk skips them.
+//   a tenant): the walk applies them itself (ErasePaths in MemberTokens, since prep18): a member
+//   whose key is a reserved path is skipped, one whose key is a dotted prefix of one and whose
+//   value is an object is descended into with the paths' rests — the same rule, in one pass.
 // - Canonical addresses (source.ip … related.ip): the node FindField (and FindInTape) chooses,
 //   found from the root's live members (the key "head.ip", else the object "head"'s last "ip";
 //   the erasures above touch none of these paths); when FinishFields would rewrite it, its forms
@@ -118,8 +119,9 @@ inline bool CollectMembers(TapeSpan t, size_t obj, Members* m) {
   return true;
 }
 
-// Tape nodes the finished tree does not hold (erased, or replaced by PathParent), few per
-// record: every one sits at depth 0 to 2 on a reserved or address path.
+// Tape nodes the finished tree does not hold, few per record: the canonical address paths'
+// replaced forms and what PathParent replaces (the reserved paths are skipped by ErasePaths as
+// the walk meets them, not dropped here).
 struct Drops {
   static constexpr size_t kMax = 48;
   uint32_t at[kMax];
