@@ -2016,6 +2016,30 @@ std::string Expected(const std::string& ref) {
   return ref + (present ? " present" : " absent") + (ref == "null" ? " null" : "");
 }
 
+// The table's fields, those the plan answers its own way (every candidate an item path or a
+// shared one) first: the corpus holds object paths ("process", "user", …) that build an overlay's
+// tree when asked, and the items' probe must be reached before any of them.
+const std::vector<size_t>& Forward() {
+  static const std::vector<size_t> order = [] {
+    const auto& table = PlanTable();
+    auto planned = [](const std::string& p) {
+      constexpr std::string_view kItem = "winlog.event_data.";
+      return (p.size() > kItem.size() && p.starts_with(kItem) &&
+              p.find('.', kItem.size()) == std::string::npos) ||
+             p == "event.dataset" || p == "winlog.channel" || p == "winlog.event_id" ||
+             p == "process.name" || p == "message";
+    };
+    std::vector<size_t> first, rest;
+    for (size_t f = 0; f < table.paths.size(); ++f) {
+      const auto& c = table.paths[f];
+      (std::all_of(c.begin(), c.end(), planned) ? first : rest).push_back(f);
+    }
+    first.insert(first.end(), rest.begin(), rest.end());
+    return first;
+  }();
+  return order;
+}
+
 // `make` normalises the same line afresh: a lookup that builds a record's tree (an object the
 // overlay or the metadata holds) changes how later lookups of that record are answered, so the
 // reference, each order and the tree each get a record of their own.
@@ -2059,7 +2083,7 @@ void CheckPlanRecord(const Make& make, PlanCounts* pc) {
       ASSERT_EQ(ctx.event_id(), want_id) << r.raw;
     }
     for (size_t k = 0; k < n; ++k) {
-      const size_t f = order == 0 ? k : n - 1 - k;
+      const size_t f = order == 0 ? Forward()[k] : n - 1 - k;
       const bool on_table = ctx.view().has_winlog_items();
       const auto& v = ctx.Get(static_cast<int>(f));
       if (on_table && table.paths[f].front().starts_with("winlog.event_data.")) ++pc->probed;
