@@ -736,7 +736,10 @@ FieldRef FieldView::FindOverlay(std::string_view path) {
   const int i = internal::OverlayLookup(p, path, bit, &object);
   if (object) return FromTree(path);
   if (i < 0) return {};
-  const OverlayEntry& e = p.overlay[i];
+  return OverlayValue(p.overlay[i]);
+}
+
+FieldRef FieldView::OverlayValue(const OverlayEntry& e) {
   switch (e.kind) {
     case OverlayKind::kString:
       return FieldRef::Text(e.str);
@@ -746,6 +749,22 @@ FieldRef FieldView::FindOverlay(std::string_view path) {
       return FieldRef::OneTextArray(e.str);
   }
   return {};
+}
+
+bool FieldView::has_winlog_items() const {
+  return overlay_ != nullptr && overlay_->winlog_items != nullptr;
+}
+
+// FindOverlay's answer for "winlog.event_data.<name>": the items' bit is set whenever the table
+// has an item (kept or superseded, as FindOverlay's first test sees it); the path is no tenant
+// path; and OverlayLookup answers it from the table alone.
+FieldRef FieldView::FindWinlogItem(std::string_view name, uint32_t hash) const {
+  const PendingFields& p = *overlay_;
+  static constexpr uint64_t kItemsBit = OverlayRootBit(kWinlogItemPrefix);
+  if ((p.overlay_roots & kItemsBit) == 0) return {};
+  const int i = internal::WinlogItemLookup(p, name, hash);
+  if (i < 0) return {};
+  return OverlayValue(p.overlay[i]);
 }
 
 FieldRef FieldView::Find(std::string_view path) {

@@ -23,6 +23,8 @@
 
 namespace seccloud::soc {
 
+struct OverlayEntry;  // parse_internal.h
+
 // One of 64 bits for a path's first segment: its first three bytes, cut at its end (the bytes
 // after a '.' are not the segment's), so equal segments get the same bit. No search for the '.'.
 // A pending overlay's index (parse_internal.h, PendingFields::overlay_roots) holds the bits of its
@@ -136,6 +138,13 @@ class FieldView {
   // The OverlayRootBit of every path a pending overlay sets, and of "tenant" (on_overlay() only):
   // a path whose bit is clear is absent.
   uint64_t overlay_roots() const;
+  // True when answers come from a pending overlay with a Windows event's items' table
+  // (PendingFields::winlog_items): then FindWinlogItem answers "winlog.event_data.<name>".
+  bool has_winlog_items() const;
+  // Find(kWinlogItemPrefix + name) on such an overlay (has_winlog_items()), for a `name` that is
+  // not empty and has no '.', with `hash` = WinlogItemHash(name) worked out by the caller once
+  // (Sigma's field plan, sigma_match.cc): the items' table probed, no path built or hashed.
+  FieldRef FindWinlogItem(std::string_view name, uint32_t hash) const;
   // The pending tape (on_tape() only).
   TapeSpan tape() const;
   // The dotted paths a pending record's finishing step sets (and their parents), whether or not
@@ -155,6 +164,7 @@ class FieldView {
  private:
   FieldRef FromTree(std::string_view path);
   FieldRef FindOverlay(std::string_view path);
+  static FieldRef OverlayValue(const OverlayEntry& e);
   FieldRef Metadata(int slot);
   // What the finishing step does to a pending record's "<address root>.ip" (root: an index of
   // field_view.cc's kRoots).

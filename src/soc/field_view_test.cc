@@ -2011,5 +2011,267 @@ TEST(FieldViewTest, WindowsSourceOrTenantNotUtf8MatchesTheTree) {
   }
 }
 
+
+// sigma18's field plan (sigma_internal.h, MatchContext::PlannedPath): every field of a table
+// holding the Sigma corpus's candidate lists and hand-made paths around the plan's special cases
+// (the shared metadata paths, "winlog.event_data.<name>" with a dotted, an empty and an odd name,
+// its parents), asked through MatchContext::Get in two orders (the metadata accessors first, and
+// the fields backwards first), answers as the first candidate found by FieldView::Find on a
+// fresh view of the same record, and, after both, as FindField on the record's built tree; the
+// accessors dataset(), channel_lower(), event_id() and the message as fresh lookups.
+namespace plan18 {
+
+struct PlanCounts {
+  size_t records = 0, lookups = 0, found = 0, items = 0;
+  size_t probed = 0;  // item fields asked while the record's items' table answered
+};
+
+const sigma_internal::FieldTable& PlanTable() {
+  static const sigma_internal::FieldTable table = [] {
+    sigma_internal::FieldTable t;
+    const fs::path rules = fs::path(SECCLOUD_SOURCE_DIR) / "../shared/data/sigma/rules";
+    if (fs::is_directory(rules)) {
+      LoadReport report;
+      auto set = LoadRules({rules}, &report);
+      EXPECT_TRUE(set.has_value());
+      if (set && set->fields) {
+        for (const auto& candidates : set->fields->paths) t.Intern(candidates);
+      }
+    }
+    // Candidate lists mixing a shared path, an item and a plain one, in both orders.
+    t.Intern({"winlog.event_data.Image", "winlog.event_id", "process.name"});
+    t.Intern({"process.name", "winlog.event_data.Image"});
+    t.Intern({"winlog.event_data.Nope", "winlog.event_data.", "message", "winlog.channel"});
+    for (const char* p :
+         {"event.dataset", "winlog.channel", "winlog.event_id", "process.name", "message",
+          "winlog.event_data.", "winlog.event_data.a.b", "winlog.event_data.Image",
+          "winlog.event_data.Image.x", "winlog.event_data..", "winlog.event_dataImage",
+          "winlog.event_data.Data", "winlog.event_data.Binary", "winlog.event_data.#text",
+          "winlog.event_data.param1", "winlog.event_data.User", "winlog.event_data.CommandLine",
+          "winlog.event_data.a", "winlog.provider_name", "event.code", "host.name", "tenant.id",
+          "event.dataset.x", "winlog.channel.x", "message.x", "url.original", "source.ip",
+          // Objects last: asking one builds an overlay's tree, and the fields asked after it are
+          // answered on the tree (the other order asks them first).
+          "event", "winlog.event_data", "winlog"}) {
+      t.Intern({p});
+    }
+    return t;
+  }();
+  return table;
+}
+
+// The first candidate FieldView finds on a fresh view of `r` (FindField's answer, as the
+// FieldView suites prove), described.
+std::string Reference(const Record& r, const std::vector<std::string>& candidates) {
+  FieldView fresh(r);
+  for (const auto& path : candidates) {
+    const FieldRef f = fresh.Find(path);
+    if (f.found()) return Describe(f);
+  }
+  return Describe(FieldRef());
+}
+
+std::string OfValue(const sigma_internal::MatchContext::Value& v) {
+  std::string out = Describe(v.ref);
+  out += v.present ? " present" : " absent";
+  out += v.is_null ? " null" : "";
+  return out;
+}
+
+std::string Expected(const std::string& ref) {
+  const bool present = ref != "none";
+  return ref + (present ? " present" : " absent") + (ref == "null" ? " null" : "");
+}
+
+// The table's fields, those the plan answers its own way (every candidate an item path or a
+// shared one) first: the corpus holds object paths ("process", "user", …) that build an overlay's
+// tree when asked, and the items' probe must be reached before any of them.
+const std::vector<size_t>& Forward() {
+  static const std::vector<size_t> order = [] {
+    const auto& table = PlanTable();
+    auto planned = [](const std::string& p) {
+      constexpr std::string_view kItem = "winlog.event_data.";
+      return (p.size() > kItem.size() && p.starts_with(kItem) &&
+              p.find('.', kItem.size()) == std::string::npos) ||
+             p == "event.dataset" || p == "winlog.channel" || p == "winlog.event_id" ||
+             p == "process.name" || p == "message";
+    };
+    std::vector<size_t> first, rest;
+    for (size_t f = 0; f < table.paths.size(); ++f) {
+      const auto& c = table.paths[f];
+      (std::all_of(c.begin(), c.end(), planned) ? first : rest).push_back(f);
+    }
+    first.insert(first.end(), rest.begin(), rest.end());
+    return first;
+  }();
+  return order;
+}
+
+// `make` normalises the same line afresh: a lookup that builds a record's tree (an object the
+// overlay or the metadata holds) changes how later lookups of that record are answered, so the
+// reference, each order and the tree each get a record of their own.
+template <typename Make>
+void CheckPlanRecord(const Make& make, PlanCounts* pc) {
+  const auto& table = PlanTable();
+  const size_t n = table.paths.size();
+  Record r = make();
+  std::vector<std::string> want(n);
+  for (size_t f = 0; f < n; ++f) want[f] = Expected(Reference(r, table.paths[f]));
+  FieldView fresh(r);
+  const FieldRef d = fresh.Find("event.dataset");
+  const std::string want_dataset = d.is_string() ? std::string(d.str()) : "";
+  const FieldRef ch = fresh.Find("winlog.channel");
+  const std::string want_channel = ch.is_string() ? sigma_internal::Lower(ch.str()) : std::string();
+  const FieldRef e = fresh.Find("winlog.event_id");
+  const int64_t want_id = e.kind() == FieldKind::kInt64    ? e.i64()
+                          : e.kind() == FieldKind::kUint64 ? static_cast<int64_t>(e.u64())
+                                                           : -1;
+  const std::string want_message = Expected(Describe(fresh.Find("message")));
+  ++pc->records;
+  for (int order = 0; order < 2; ++order) {
+    sigma_internal::MatchContext ctx(&table);
+    // Another record first: its answers (every shared path, the hand-made fields) must not be
+    // this one's.
+    static Record other =
+        Normalized(Format::kJson,
+                   R"({"winlog":{"channel":"Other","event_id":1,"event_data":{"Image":"o"}},)"
+                   R"("event":{"dataset":"o"},"process":{"name":"o"},"message":"o"})",
+                   "", "");
+    ctx.Reset(other);
+    ctx.dataset();
+    ctx.event_id();
+    ctx.Get(sigma_internal::kMessageField);
+    for (size_t f = n > 40 ? n - 40 : 0; f < n; ++f) ctx.Get(static_cast<int>(f));
+    Record mine = make();
+    ctx.Reset(mine);
+    if (order == 0) {
+      ASSERT_EQ(ctx.dataset(), want_dataset) << r.raw;
+      ASSERT_EQ(ctx.channel_lower(), want_channel) << r.raw;
+      ASSERT_EQ(ctx.event_id(), want_id) << r.raw;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      const size_t f = order == 0 ? Forward()[k] : n - 1 - k;
+      const bool on_table = ctx.view().has_winlog_items();
+      const auto& v = ctx.Get(static_cast<int>(f));
+      if (on_table && table.paths[f].front().starts_with("winlog.event_data.")) ++pc->probed;
+      ASSERT_EQ(OfValue(v), want[f])
+          << "field " << f << " (" << table.paths[f].front() << "…) of " << r.raw;
+      ++pc->lookups;
+      pc->found += v.present ? 1 : 0;
+      pc->items += v.present && table.paths[f].front().starts_with("winlog.event_data.") ? 1 : 0;
+    }
+    ASSERT_EQ(OfValue(ctx.Get(sigma_internal::kMessageField)), want_message) << r.raw;
+    if (order == 1) {
+      ASSERT_EQ(ctx.dataset(), want_dataset) << r.raw;
+      ASSERT_EQ(ctx.channel_lower(), want_channel) << r.raw;
+      ASSERT_EQ(ctx.event_id(), want_id) << r.raw;
+    }
+  }
+  // The built tree's answers (the reference's own ground).
+  const boost::json::object& tree = r.fields();
+  for (size_t f = 0; f < n; ++f) {
+    FieldRef got;
+    for (const auto& path : table.paths[f]) {
+      got = FieldRef::Tree(FindField(tree, path));
+      if (got.found()) break;
+    }
+    ASSERT_EQ(Expected(Describe(got)), want[f]) << table.paths[f].front() << " of " << r.raw;
+  }
+}
+
+}  // namespace plan18
+
+TEST(FieldViewTest, SigmaFieldPlanAnswersAsFindOnBenchRecords) {
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  if (!fs::exists(bench / "windows.json")) GTEST_SKIP() << "no " << bench;
+  const std::pair<const char*, Format> files[] = {{"seccloud-proxy.ndjson", Format::kSeccloudEvent},
+                                                  {"seccloud-dns.ndjson", Format::kSeccloudEvent},
+                                                  {"seccloud-scan.ndjson", Format::kSeccloudEvent},
+                                                  {"eve.json", Format::kSuricataEve},
+                                                  {"windows.json", Format::kWindowsEvent},
+                                                  {"syslog.log", Format::kSyslog},
+                                                  {"nginx-access.log", Format::kAccessLog},
+                                                  {"loghub-openssh.log", Format::kText},
+                                                  {"loghub-linux.log", Format::kText}};
+  plan18::PlanCounts pc;
+  size_t n = 0;
+  for (const auto& [file, format] : files) {
+    size_t k = 0;
+    for (const auto& line : ReadLines(bench / file)) {
+      // Every 8th line of a file (the plan's answers depend on the record's shape, not its
+      // values); every Windows line, the shape the items' probe serves.
+      if (format != Format::kWindowsEvent && k++ % 8 != 0) continue;
+      if (!test::RunsInThisBuild(++n)) continue;
+      plan18::CheckPlanRecord(
+          [&] { return Normalized(format, line, n % 3 == 0 ? "t01" : "", "10.0.0.9"); }, &pc);
+      ASSERT_FALSE(HasFatalFailure()) << file;
+    }
+  }
+  std::printf("plan: %zu records, %zu lookups, %zu found, %zu items found, %zu probed\n",
+              pc.records, pc.lookups, pc.found, pc.items, pc.probed);
+  EXPECT_GT(pc.items, pc.records / 4);
+  EXPECT_GT(pc.probed, pc.records);  // the items' probe was exercised, not only Find
+}
+
+TEST(FieldViewTest, SigmaFieldPlanAnswersAsFindOnHostileRecords) {
+  plan18::PlanCounts pc;
+  size_t n = 0;
+  for (const auto& line : winlog_test::HostileWindowsLines()) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    for (const char* tenant : {"", "t01"}) {
+      plan18::CheckPlanRecord(
+          [&] { return Normalized(Format::kWindowsEvent, line, tenant, "10.0.0.9"); }, &pc);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  for (const auto& line : winlog_test::RegressionEvents()) {
+    plan18::CheckPlanRecord([&] { return Normalized(Format::kWindowsEvent, line, "", ""); }, &pc);
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  for (const std::string& line : overlay_test::HostileTextLines()) {
+    for (Format f : {Format::kSyslog, Format::kAccessLog, Format::kText}) {
+      plan18::CheckPlanRecord([&] { return Normalized(f, line, "", "10.0.0.9"); }, &pc);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  HostileGen gen(18);
+  for (int i = 0; i < 400; ++i) {
+    const bool seccloud = i % 2 == 0;
+    const std::string line = gen.Line(seccloud);
+    if (!test::RunsInThisBuild(static_cast<size_t>(i / 2))) continue;
+    plan18::CheckPlanRecord(
+        [&] {
+          return Normalized(seccloud ? Format::kSeccloudEvent : Format::kJson, line, "",
+                            "10.0.0.9");
+        },
+        &pc);
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  // JSON lines spelling the plan's paths in odd forms: dotted keys, repeated keys, arrays, null,
+  // empty, objects where a leaf is asked and a leaf where an object is.
+  for (
+      const char* line : {
+          R"({"winlog":{"event_data":{"Image":"a","Image":"b"},"channel":"Security","event_id":4688}})",
+          R"({"winlog.event_data.Image":"x","winlog":{"event_data":{"Image":"y"}}})",
+          R"({"winlog":{"event_data.Image":"x","event_data":{"Image":null}}})",
+          R"({"winlog":{"event_data":"text","channel":["a","b"],"event_id":18446744073709551615}})",
+          R"({"winlog":{"event_data":{"":"e","a.b":"c","a":{"b":"d"}},"event_id":-3}})",
+          R"({"process":{"name":""},"message":null,"event":{"dataset":"x"}})",
+          R"({"process.name":"P","process":{"name":"Q"},"message":{"a":1}})",
+          R"({"winlog":null,"message":[1,2.5,"x"]})",
+          R"({"winlog":{"channel":"SECURITY","event_id":4688.0}})",
+      }) {
+    for (Format f : {Format::kJson, Format::kSeccloudEvent}) {
+      plan18::CheckPlanRecord([&] { return Normalized(f, line, "", ""); }, &pc);
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  std::printf("plan: %zu records, %zu lookups, %zu found, %zu items found, %zu probed\n",
+              pc.records, pc.lookups, pc.found, pc.items, pc.probed);
+  EXPECT_GT(pc.items, 100u);
+  EXPECT_GT(pc.probed, 1000u);
+}
+
 }  // namespace
 }  // namespace seccloud::soc

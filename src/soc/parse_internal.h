@@ -203,6 +203,9 @@ int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bo
 // (The tenant given after Normalize is the caller's: FieldView answers its paths first.)
 // `bit` is OverlayRootBit(path).
 int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, bool* object);
+// The entry of p's items' table (p.winlog_items, not null) named `name` (a name without '.'),
+// -1 when none; `hash` = WinlogItemHash(name). OverlayLookup's answer for such an item's path.
+int WinlogItemLookup(const PendingFields& p, std::string_view name, uint32_t hash);
 
 // A path a parser sets through a FieldSink. Only a constant builds one (consteval: a string
 // literal, in practice), so an overlay entry's path outlives every record that keeps the entry

@@ -254,6 +254,14 @@ int OverlayFind(const OverlayEntry* entries, size_t n, std::string_view path, bo
   return -1;
 }
 
+int WinlogItemLookup(const PendingFields& p, std::string_view name, uint32_t hash) {
+  for (uint32_t k = hash & p.winlog_items_mask;; k = (k + 1) & p.winlog_items_mask) {
+    const uint16_t i = p.winlog_items[k];
+    if (i == kNoOverlayEntry) return -1;
+    if (p.overlay[i].path.substr(kWinlogItemPrefix.size()) == name) return i;
+  }
+}
+
 int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, bool* object) {
   *object = false;
   if ((p.overlay_roots & bit) == 0) return -1;
@@ -263,12 +271,7 @@ int OverlayLookup(const PendingFields& p, std::string_view path, uint64_t bit, b
     // the one the path runs through, a leaf in the way — nothing either way.
     const std::string_view name = path.substr(kWinlogItemPrefix.size());
     if (name.find('.') != std::string_view::npos) return -1;
-    for (uint32_t k = WinlogItemHash(name) & p.winlog_items_mask;;
-         k = (k + 1) & p.winlog_items_mask) {
-      const uint16_t i = p.winlog_items[k];
-      if (i == kNoOverlayEntry) return -1;
-      if (p.overlay[i].path.substr(kWinlogItemPrefix.size()) == name) return i;
-    }
+    return WinlogItemLookup(p, name, WinlogItemHash(name));
   }
   const uint16_t head = p.overlay_heads[std::popcount(p.overlay_roots & (bit - 1))];
   for (uint16_t k = head; k != kNoOverlayEntry; k = p.overlay[k].next_live) {

@@ -178,7 +178,34 @@ class MatchContext {
   // FindField walk. A set bit proves nothing; FindField decides.
   void NotePresentPaths();
   bool MayHave(uint64_t index) const { return (present_[index >> 6] >> (index & 63)) & 1; }
-  std::vector<std::vector<uint64_t>> path_hashes_;  // by field, by candidate path: set indexes
+  // The field plan: how each candidate path of each field is looked up, worked out once from the
+  // table (sigma18). A path the metadata accessors also ask (kSharedPaths) is looked up once a
+  // record for both; "winlog.event_data.<name>" (name without '.') on a Windows overlay with its
+  // items' table is a probe of that table with the name's hash made here; any other path is
+  // FieldView::Find. Each answers as Find(path) on the record.
+  struct PlannedPath {
+    std::string path;
+    uint64_t presence = 0;   // its index in the presence set
+    int shared = -1;         // index of kSharedPaths, or -1
+    bool item = false;       // a "winlog.event_data.<name>" path, name without '.' and not empty
+    uint32_t item_hash = 0;  // WinlogItemHash(name)
+  };
+  FieldRef Lookup(const PlannedPath& p);
+  static constexpr std::string_view kSharedPaths[] = {"event.dataset", "winlog.channel",
+                                                      "winlog.event_id", "process.name", "message"};
+  static constexpr int kSharedCount = static_cast<int>(std::size(kSharedPaths));
+  enum SharedPath {
+    kSharedDataset,
+    kSharedChannel,
+    kSharedEventId,
+    kSharedProcessName,
+    kSharedMessage
+  };
+  // Find(kSharedPaths[i]) of this record, looked up when first asked.
+  const FieldRef& Shared(int i);
+  FieldRef shared_[kSharedCount];
+  uint32_t shared_done_ = 0;  // bit per kSharedPaths entry: shared_ holds this record's answer
+  std::vector<std::vector<PlannedPath>> plan_;  // by field, by candidate path
   std::array<uint64_t, 64> present_{};
   bool present_done_ = false;
   static constexpr int kLookupsBeforePresence = 12;
