@@ -704,14 +704,6 @@ int FieldView::AddressState(int root) {
 
 // ---- The overlay (syslog, access logs, text) ----
 
-size_t FieldView::overlay_paths() const {
-  return overlay_->overlay_size + (overlay_->tenant.empty() ? 0 : 1);
-}
-
-std::string_view FieldView::overlay_path(size_t i) const {
-  return i < overlay_->overlay_size ? overlay_->overlay[i].path : std::string_view("tenant.id");
-}
-
 uint64_t FieldView::overlay_roots() const { return overlay_->overlay_roots; }
 
 // The tree is the entries' SetPath calls on an empty object, then SetField("tenant.id") when

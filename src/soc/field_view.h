@@ -131,10 +131,6 @@ class FieldView {
   // True when answers come from a pending overlay (a syslog, access-log or text record's values:
   // parse_internal.h, PendingFields::overlay), the tree not built for them.
   bool on_overlay() const { return overlay_ != nullptr; }
-  // The dotted paths a pending overlay sets (on_overlay() only), superseded ones too: a superset
-  // of the tree's leaf paths, for presence filters. The tree's objects are these paths' prefixes.
-  size_t overlay_paths() const;
-  std::string_view overlay_path(size_t i) const;
   // The OverlayRootBit of every path a pending overlay sets, and of "tenant" (on_overlay() only):
   // a path whose bit is clear is absent.
   uint64_t overlay_roots() const;

@@ -1928,6 +1928,43 @@ TEST(FieldViewTest, WindowsPeerNotUtf8WithAValidTenantMatchesTheTree) {
 // Events of many short items, or of the most items the overlay takes, hold no more memory kept as
 // an overlay than as the tree (100 items of 1 byte took 27,552 bytes against the tree's 11,136
 // when the overlay used the tree's arena): those the overlay would make larger keep the tree.
+// From the review of norm18: the overlay's arena is its own size, not the tree's first block (a
+// mutant sizing it for the tree passed every "no larger than the tree" check), and its room for
+// a tenant given later holds for the smallest events too, whose estimate leaves no slack (a
+// mutant without the room passed with the larger events).
+Record WindowsRecord(const std::string& line, const std::string& tenant, bool overlay) {
+  Record r;
+  r.format = Format::kWindowsEvent;
+  r.raw = line;
+  r.received_ms = 1790899200123;
+  r.source = "spool:test";
+  r.tenant = tenant;
+  internal::NormalizeWindowsEventWithPeer(r, overlay);
+  return r;
+}
+
+TEST(FieldViewTest, WindowsOverlayArenaIsItsOwnSizeWithRoomForALaterTenant) {
+  for (const char* line : {R"({"System":{"EventID":1}})", R"({"Event":{"System":{"EventID":1}}})",
+                           R"({"System":{"EventID":1,"Channel":"C"}})"}) {
+    Record r = WindowsRecord(line, "", true);
+    ASSERT_TRUE(r.fields_pending()) << line;
+    const size_t before = r.MemoryBytes();
+    r.tenant = std::string(32, 't');  // the longest tenant id the configuration takes
+    SetTenantField(r);
+    ASSERT_TRUE(r.fields_pending());
+    EXPECT_EQ(r.MemoryBytes(), before) << line;
+  }
+  const std::string line =
+      R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"{5770385F}"}},)"
+      R"("EventID":1,"Level":4,"TimeCreated":{"#attributes":{"SystemTime":"2025-12-03T07:42:38.210937Z"}},)"
+      R"("EventRecordID":26765,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.corp"},)"
+      R"("EventData":{"Image":"C:\\Windows\\cmd.exe","CommandLine":"cmd /c whoami","User":"u"}}})";
+  const Record r = WindowsRecord(line, "acme", true);
+  ASSERT_TRUE(r.fields_pending());
+  const size_t arena = r.MemoryBytes() - sizeof(Record) - r.raw.capacity();
+  EXPECT_LT(arena, internal::FieldArenaFirstBlock(Format::kWindowsEvent, line.size()));
+}
+
 TEST(FieldViewTest, WindowsOverlayMemoryIsNoLargerThanTheTree) {
   size_t kept = 0, records = 0;
   for (int n : {1, 2, 10, 40, 100, 200, 255, 256}) {
@@ -2010,7 +2047,6 @@ TEST(FieldViewTest, WindowsSourceOrTenantNotUtf8MatchesTheTree) {
     }
   }
 }
-
 
 // sigma18's field plan (sigma_internal.h, MatchContext::PlannedPath): every field of a table
 // holding the Sigma corpus's candidate lists and hand-made paths around the plan's special cases

@@ -201,21 +201,6 @@ void MatchContext::NotePresentPaths() {
       const uint64_t i = PresenceIndex(FnvAppend(kFnvBasis, path));
       present_[i >> 6] |= uint64_t{1} << (i & 63);
     }
-  } else if (view_->on_overlay()) {
-    // Every path the overlay sets and each of its dotted prefixes (the tree's objects).
-    for (size_t k = 0, n = view_->overlay_paths(); k < n; ++k) {
-      const std::string_view path = view_->overlay_path(k);
-      uint64_t h = kFnvBasis;
-      for (const char c : path) {
-        if (c == '.') {
-          const uint64_t i = PresenceIndex(h);
-          present_[i >> 6] |= uint64_t{1} << (i & 63);
-        }
-        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-      }
-      const uint64_t i = PresenceIndex(h);
-      present_[i >> 6] |= uint64_t{1} << (i & 63);
-    }
   } else {
     NoteObject(record_->fields(), kFnvBasis, true, 0, present_);
   }

@@ -1,12 +1,18 @@
 // The fuzzer's bytes as a Sigma rule file: load (YAML, compile, correlations) and match the
-// result against a few fixed records through the engine.
+// result against a few fixed records through the engine: records with a built tree, and records
+// as ingest hands them over, normalised and still pending (a Windows event and a syslog line on
+// their overlays, a JSON line on its tape), made afresh for each input, so that the engine's
+// lookups reach FieldView's overlay, its Windows item probe and the tape (review of sigma18).
 
 #include <boost/json/parse.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "soc/detect.h"
+#include "soc/parse.h"
 #include "soc/sigma.h"
 
 namespace {
@@ -32,6 +38,33 @@ std::vector<seccloud::soc::Record> MakeRecords() {
   return out;
 }
 
+std::vector<seccloud::soc::Record> MakePendingRecords() {
+  using seccloud::soc::Format;
+  using seccloud::soc::Record;
+  const std::pair<Format, const char*> lines[] = {
+      {Format::kWindowsEvent,
+       R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.example"},"EventData":{"Data":[{"#attributes":{"Name":"Image"},"#text":"C:\Windows\System32\cmd.exe"},{"#attributes":{"Name":"CommandLine"},"#text":"cmd.exe /c whoami -all"},{"#attributes":{"Name":"ParentImage"},"#text":"C:\Windows\explorer.exe"}]}}})"},
+      {Format::kSyslog,
+       "<38>Oct  2 00:06:58 srv02 sshd[1323]: Failed password for invalid user root from "
+       "197.83.7.1 port 50022 ssh2"},
+      {Format::kJson,
+       R"({"event":{"dataset":"proxy.access","action":"blocked"},"source":{"ip":"10.1.2.3"},"url":{"full":"http://x.example/a?b=c"}})"},
+  };
+  std::vector<Record> out;
+  uint64_t seq = 100;
+  for (const auto& [format, line] : lines) {
+    Record r;
+    r.seq = ++seq;
+    r.format = format;
+    r.raw = line;
+    r.received_ms = 1'780'000'000'000 + static_cast<int64_t>(seq) * 1000;
+    r.source = "fuzz";
+    seccloud::soc::Normalize(r);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -42,8 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto engine = seccloud::soc::DetectionEngine::Create(std::move(set));
   if (!engine) return 0;
   std::vector<seccloud::soc::Detection> out;
+  const std::vector<seccloud::soc::Record> pending = MakePendingRecords();
   for (int round = 0; round < 2; ++round) {
     for (const auto& r : records) (*engine)->Process(r, &out);
+    for (const auto& r : pending) (*engine)->Process(r, &out);
   }
   (*engine)->Flush(INT64_MAX / 2, &out);
   // seccloud-absence entities round-trip through their persisted form.
