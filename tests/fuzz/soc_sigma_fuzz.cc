@@ -7,6 +7,9 @@
 #include <boost/json/parse.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -43,7 +46,7 @@ std::vector<seccloud::soc::Record> MakePendingRecords() {
   using seccloud::soc::Record;
   const std::pair<Format, const char*> lines[] = {
       {Format::kWindowsEvent,
-       R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.example"},"EventData":{"Data":[{"#attributes":{"Name":"Image"},"#text":"C:\Windows\System32\cmd.exe"},{"#attributes":{"Name":"CommandLine"},"#text":"cmd.exe /c whoami -all"},{"#attributes":{"Name":"ParentImage"},"#text":"C:\Windows\explorer.exe"}]}}})"},
+       R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.example"},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c whoami -all","ParentImage":"C:\\Windows\\explorer.exe"}}})"},
       {Format::kSyslog,
        "<38>Oct  2 00:06:58 srv02 sshd[1323]: Failed password for invalid user root from "
        "197.83.7.1 port 50022 ssh2"},
@@ -60,6 +63,11 @@ std::vector<seccloud::soc::Record> MakePendingRecords() {
     r.received_ms = 1'780'000'000'000 + static_cast<int64_t>(seq) * 1000;
     r.source = "fuzz";
     seccloud::soc::Normalize(r);
+    if (!r.fields_pending()) {  // the point of these records: keep them pending
+      std::fprintf(stderr, "soc_sigma_fuzz: the %s record built its tree\n",
+                   std::string(seccloud::soc::FormatName(format)).c_str());
+      std::abort();
+    }
     out.push_back(std::move(r));
   }
   return out;
