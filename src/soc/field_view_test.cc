@@ -38,6 +38,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The bench data set (bench/loggen.py): $SOCBENCH_DATA, else /tmp/socbench-small.
+fs::path BenchDir() {
+  const char* env = std::getenv("SOCBENCH_DATA");
+  return env != nullptr ? env : "/tmp/socbench-small";
+}
+
 using field_view_testing::Describe;
 using field_view_testing::TreePaths;
 
@@ -252,8 +258,7 @@ TEST(FieldViewTest, CommittedSeccloudLinesMatchTheTree) {
 }
 
 TEST(FieldViewTest, BenchSeccloudFilesMatchTheTree) {
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  const fs::path bench = BenchDir();
   if (!fs::exists(bench / "seccloud-dns.ndjson")) GTEST_SKIP() << "no " << bench;
   Counts c;
   size_t n = 0;
@@ -1124,8 +1129,7 @@ std::vector<std::string> HostileTextLines() {
 }  // namespace overlay_test
 
 TEST(FieldViewTest, OverlayBenchTextFilesMatchTheTree) {
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  const fs::path bench = BenchDir();
   if (!fs::exists(bench / "syslog.log")) GTEST_SKIP() << "no " << bench;
   Counts c;
   overlay_test::OverlayCounts oc;
@@ -1758,8 +1762,7 @@ std::vector<std::string> RegressionEvents() {
 // the tree's (the view on every candidate path of the Sigma corpus, intel's and every path of the
 // tree lengthened and cut; Prepare's tokens and dataset), the replayed tree the tape path's.
 TEST(FieldViewTest, OverlayWindowsBenchLinesMatchTheTree) {
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  const fs::path bench = BenchDir();
   if (!fs::exists(bench / "windows.json")) GTEST_SKIP() << "no " << bench;
   Counts c;
   overlay_test::OverlayCounts oc;
@@ -1826,8 +1829,7 @@ TEST(FieldViewTest, WindowsOverlayRecordsDetectAsTheirTrees) {
   ASSERT_TRUE(intel.has_value());
   std::vector<std::string> lines = winlog_test::RegressionEvents();
   for (const std::string& l : winlog_test::HostileWindowsLines()) lines.push_back(l);
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  const fs::path bench = BenchDir();
   size_t n = 0;
   for (const std::string& l : ReadLines(bench / "windows.json")) {
     if (test::RunsInThisBuild(++n)) lines.push_back(l);
@@ -2218,8 +2220,7 @@ void CheckPlanRecord(const Make& make, PlanCounts* pc) {
 }  // namespace plan18
 
 TEST(FieldViewTest, SigmaFieldPlanAnswersAsFindOnBenchRecords) {
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const fs::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  const fs::path bench = BenchDir();
   if (!fs::exists(bench / "windows.json")) GTEST_SKIP() << "no " << bench;
   const std::pair<const char*, Format> files[] = {{"seccloud-proxy.ndjson", Format::kSeccloudEvent},
                                                   {"seccloud-dns.ndjson", Format::kSeccloudEvent},
