@@ -364,6 +364,10 @@ TEST_F(ProxyTest, A50MiBChunkedUploadIsStreamedToTheOrigin) {
   // The proxy is built with the same flags: ThreadSanitizer's shadow memory and per-thread
   // history make its RSS no measure of buffering (49 MiB seen with nothing buffered).
   GTEST_SKIP() << "peak RSS bound not checked under ThreadSanitizer (" << hwm_kib << " KiB)";
+#elif defined(__SANITIZE_ADDRESS__)
+  // The same under AddressSanitizer (the debug preset): its shadow memory and the quarantine of
+  // freed blocks make the RSS no measure of buffering either (~300 MiB seen, proxy18).
+  GTEST_SKIP() << "peak RSS bound not checked under AddressSanitizer (" << hwm_kib << " KiB)";
 #endif
   EXPECT_LT(hwm_kib, 40 * 1024) << "peak RSS " << hwm_kib << " KiB for a 50 MiB body";
 }
