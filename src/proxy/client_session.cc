@@ -1,0 +1,1146 @@
+// One client connection (ClientSession): its request loop, the URL filter's verdict and the
+// pages, the plain HTTP forward, the upstream connect, the answers made here and the lingering
+// close after them.
+
+#include "proxy/client_session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "proxy/block_page.h"
+#include "proxy/hop_by_hop.h"
+#include "proxy/proxy_service.h"
+#include "proxy/relay.h"
+#include "proxy/scan_hold.h"
+#include "proxy/upload_scan.h"
+
+namespace seccloud::proxy::proxy_internal {
+
+asio::awaitable<void> ClientSession::Run() {
+  co_await HttpLoop(client_, buffer_, nullptr);
+  // An intercepted tunnel took client_ (moved into its TlsStream) and closed it there.
+  if (!linger_ || client_moved_) co_return;
+  if (MayStillSend(request_unread_, buffer_.size(), client_.socket().native_handle()))
+    co_await LingerClose(client_);
+  else
+    CloseAfterPage(client_);
+}
+
+template <class Stream>
+asio::awaitable<void> ClientSession::HttpLoop(Stream& client, beast::flat_buffer& buf,
+                                              Intercept* ic) {
+  bool first = true;
+  while (true) {
+    cfg_ = service_.config();
+    const ProxyConfig& pc = cfg_->proxy;
+    RequestParser<http::buffer_body> parser;
+    parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
+    parser.body_limit(boost::none);  // bodies are streamed, any size
+    if (!first && buf.size() == 0) {
+      // Between requests a client may idle for client_idle; once the next request has begun,
+      // its whole header must come within client_header like the first one's, or a slowloris
+      // would get client_idle per header simply by sending one good request first.
+      boost::system::error_code wec;
+      size_t wn = 0;
+      if constexpr (kPlainTcp<Stream>) {
+        client_reads_.Begin(client.socket(), pc.timeouts.client_idle);
+        std::tie(wec, wn) = co_await client.socket().async_read_some(buf.prepare(512), kTuple);
+        client_reads_.End();
+      } else {
+        Deadline(client, pc.timeouts.client_idle);
+        std::tie(wec, wn) = co_await client.async_read_some(buf.prepare(512), kTuple);
+      }
+      buf.commit(wn);
+      if (wec || wn == 0) co_return;
+    }
+    const auto ec = co_await ReadRequestHeader(client, buf, parser, pc.timeouts.client_header);
+    first = false;
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::connection_reset || ec == asio::error::eof ||
+          ec == asio::ssl::error::stream_truncated)
+        co_return;
+      service_.metrics().bad_requests.Increment();
+      const bool too_big = ec == http::error::header_limit;
+      // A request it is, if a broken one: it gets its access event like any other.
+      RequestLog log;
+      log.action = "failed";
+      log.verdict = "block";
+      log.reason = !too_big ? "the request is not valid HTTP/1.1: " + ec.message()
+                   : parser.field_too_long()
+                       ? std::string("a header field longer than 65,533 bytes")
+                       : std::string("the request header is larger than allowed");
+      if (ic)
+        FillTls(log, *ic);
+      else
+        attribution_ = cfg_->registry->Attribute(peer_, "");
+      co_await Refuse(client, log, too_big ? 431 : 400,
+                      too_big ? "Request Header Fields Too Large" : "Bad Request", log.reason);
+      Finish(log);
+      request_unread_ = true;  // the rest of a refused header (and a body) may still come
+      co_return;
+    }
+    RequestLog log;
+    if (ic) FillTls(log, *ic);
+    const bool keep = co_await HandleRequest(client, buf, parser, log, ic);
+    Finish(log);
+    if (!keep) {
+      request_unread_ = !parser.is_done();
+      co_return;
+    }
+  }
+}
+
+void ClientSession::FillTls(RequestLog& log, const Intercept& ic) {
+  log.tls_mode = "intercepted";
+  log.sni = ic.sni;
+  log.server_issuer = ic.issuer;
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::HandleRequest(Stream& client, beast::flat_buffer& buf,
+                                                   RequestParser<http::buffer_body>& parser,
+                                                   RequestLog& log, Intercept* ic) {
+  auto& req = parser.get();
+  const ProxyConfig& pc = cfg_->proxy;
+  log.method = std::string(req.method_string());
+  if (auto ua = req.find(http::field::user_agent); ua != req.end())
+    log.user_agent = std::string(ua->value().substr(0, 512));
+  if (!ic) {
+    // Attribution first: who is asking decides everything else. Inside an intercepted tunnel
+    // the attribution of its CONNECT stands (the tenant proxy added X-Forwarded-For there).
+    std::string xff;
+    for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+      if (!xff.empty()) xff += ",";
+      xff += std::string(it->value());
+      if (xff.size() > TenantRegistry::kMaxXffBytes + 1) break;
+    }
+    attribution_ = cfg_->registry->Attribute(peer_, xff);
+    if (attribution_.method == AttributionMethod::kUntrustedXffIgnored && !xff.empty())
+      service_.metrics().forged_xff.Increment();
+  }
+  const bool connect = req.method() == http::verb::connect;
+  std::string why;
+  std::optional<RequestTarget> target;
+  if (ic) {
+    target = InnerTarget(req.target(), ic->origin, &why);
+  } else {
+    target =
+        connect ? ParseAuthorityForm(req.target(), &why) : ParseAbsoluteForm(req.target(), &why);
+  }
+  if (target) {
+    log.url = target->url();
+    log.host = target->host;
+  } else {
+    log.url = std::string(req.target().substr(0, 2048));
+  }
+  // Checked once attribution and URL are known, so that the refusal's event names them.
+  if (CountFields(req.base()) > pc.max_headers) {
+    service_.metrics().bad_requests.Increment();
+    const std::string why_count =
+        "the request has more than " + std::to_string(pc.max_headers) + " header fields";
+    co_await Refuse(client, log, 431, "Request Header Fields Too Large", why_count);
+    co_return false;
+  }
+  // A Transfer-Encoding that does not end in chunked leaves the body length unknown (RFC 9112
+  // §6.3): read as "no body", the body's bytes would be taken for the next request — a request
+  // smuggled past whatever sits in front (a tenant proxy) and attributed to its connection.
+  if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked()) {
+    service_.metrics().bad_requests.Increment();
+    co_await Refuse(client, log, 400, "Bad Request",
+                    "the request's Transfer-Encoding does not end in chunked, so the length of "
+                    "its body cannot be known");
+    co_return false;
+  }
+  if (attribution_.tenant == nullptr) {
+    service_.metrics().denied.Increment();
+    log.action = "denied";
+    log.verdict = "block";
+    log.reason = "the source address " + peer_.ToString() + " belongs to no tenant";
+    co_await Refuse(client, log, 403, "Forbidden", log.reason);
+    co_return false;
+  }
+  if (!target || (ic && connect)) {
+    service_.metrics().bad_requests.Increment();
+    // Built before the co_await: g++ 12 destroys a std::string temporary made in a ?: inside
+    // a co_await expression twice.
+    const std::string reason =
+        target ? std::string("CONNECT inside an intercepted tunnel is not allowed") : why;
+    co_await Refuse(client, log, 400, "Bad Request", reason);
+    co_return false;
+  }
+  if (!ic && !connect && target->host == kProxyOwnHost)
+    co_return co_await ServeOwn(client, *target, log);
+  const policy::Verdict verdict = Judge(*target, req.method(), /*full_url=*/!connect, log);
+  if (verdict.action != policy::Action::kAllow) {
+    auto page = PageFor(verdict, *target, log);
+    if (page) {
+      if (connect) {
+        co_await Tunnel(*target, log, &*page);
+      } else {
+        co_await ShowPage(client, log, *page);
+      }
+      co_return false;
+    }
+  }
+  if (connect) {
+    co_await Tunnel(*target, log, nullptr);
+    co_return false;
+  }
+  if (ic) co_return co_await ForwardTls(client, buf, parser, *target, log, *ic);
+  co_return co_await ForwardPlain(parser, *target, log);
+}
+
+policy::Verdict ClientSession::Judge(const RequestTarget& target, http::verb method, bool full_url,
+                                     RequestLog& log) {
+  policy::UrlRequest r;
+  r.method = http::to_string(method);
+  // Both arms string_views: with a `const char*` arm the ?: makes a std::string temporary,
+  // and r.scheme would point into it after this statement (ASan: stack-use-after-scope).
+  r.scheme = target.scheme.empty() ? std::string_view("https") : std::string_view(target.scheme);
+  r.host = target.host;
+  r.port = target.port;
+  r.path = full_url ? std::string_view(target.path) : std::string_view("/");
+  r.full_url_visible = full_url;
+  r.is_upload =
+      method == http::verb::post || method == http::verb::put || method == http::verb::patch;
+  policy::Verdict v = service_.Judge(r, attribution_.tenant->id);
+  log.layer = v.layer;
+  log.list = v.list;
+  log.entry = v.entry;
+  log.category = v.category;
+  log.alert = v.alert;
+  if (v.action != policy::Action::kAllow) log.reason = v.reason;
+  return v;
+}
+
+std::optional<PendingPage> ClientSession::PageFor(const policy::Verdict& v,
+                                                  const RequestTarget& target, RequestLog& log) {
+  PendingPage page;
+  page.reason = v.reason;
+  page.rule = v.list.empty() ? v.entry : v.list + ": " + v.entry;
+  const std::string source = attribution_.source.ToString();
+  if (v.action == policy::Action::kWarn) {
+    log.verdict = "warn";
+    if (service_.warn_overrides().Granted(attribution_.tenant->id, source, target.host)) {
+      log.reason = "warning accepted earlier: " + v.reason;
+      return std::nullopt;
+    }
+    page.warn = true;
+    const std::string url =
+        target.scheme.empty() ? "https://" + target.authority() + "/" : target.url();
+    page.continue_url =
+        service_.warn_overrides().ContinueUrl(attribution_.tenant->id, source, target.host, url);
+    log.action = "warned";
+  } else {
+    log.verdict = "block";
+    log.action = "blocked";
+  }
+  service_.metrics().blocked.Increment();
+  return page;
+}
+
+template <class Stream>
+asio::awaitable<void> ClientSession::ShowPage(Stream& client, RequestLog& log,
+                                              const PendingPage& page) {
+  // Not a ?: inside the co_await: g++ 12 would destroy the std::string temporary twice.
+  std::string continue_url;
+  if (page.warn) continue_url = page.continue_url;
+  // A page in place of an origin whose certificate failed is a 502 (504), not a "Forbidden".
+  const char* title = page.warn            ? "Warning"
+                      : page.status == 502 ? "Bad Gateway"
+                      : page.status == 504 ? "Gateway Timeout"
+                                           : "Forbidden";
+  co_await Refuse(client, log, page.status, title, page.reason, page.rule, continue_url);
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::ServeOwn(Stream& client, const RequestTarget& target,
+                                              RequestLog& log) {
+  const std::string path = target.path.substr(0, target.path.find('?'));
+  const size_t q = target.path.find('?');
+  const std::string query = q == std::string::npos ? "" : target.path.substr(q + 1);
+  std::string why = "no such page";
+  if (path == "/continue") {
+    auto c = service_.warn_overrides().Accept(query, attribution_.tenant->id,
+                                              attribution_.source.ToString(), &why);
+    if (c) {
+      log.action = "warn-accepted";
+      log.verdict = "warn";
+      log.reason = "the terminal chose to continue to " + c->host;
+      log.status = 302;
+      http::response<http::empty_body> res{http::status::found, 11};
+      res.set(http::field::location, c->url);
+      res.set(http::field::cache_control, "no-store");
+      res.keep_alive(false);
+      Deadline(client, milliseconds(5000));
+      co_await http::async_write(client, res, kTuple);
+      co_return false;
+    }
+  }
+  co_await Refuse(client, log, path == "/continue" ? 400 : 404, "Bad Request", why);
+  co_return false;
+}
+
+std::optional<RequestTarget> ClientSession::InnerTarget(std::string_view t,
+                                                        const RequestTarget& origin,
+                                                        std::string* why) {
+  RequestTarget out = origin;
+  if (t.size() > 8192) {
+    *why = "the request target is longer than 8 KiB";
+    return std::nullopt;
+  }
+  for (char c : t)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      *why = "the request target contains a blank or a control character";
+      return std::nullopt;
+    }
+  if (t.substr(0, 8) == "https://") {
+    const size_t slash = t.find('/', 8);
+    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+  }
+  if (t.empty() || t.front() != '/') {
+    *why = "a request inside a TLS tunnel needs a path starting with '/'";
+    return std::nullopt;
+  }
+  out.path = std::string(t);
+  return out;
+}
+
+asio::awaitable<bool> ClientSession::ForwardPlain(RequestParser<http::buffer_body>& parser,
+                                                  const RequestTarget& target, RequestLog& log) {
+  const ProxyConfig& pc = cfg_->proxy;
+  Outbound out = PrepareOutbound(parser, target, pc);
+  if (!out.via_fits) co_return co_await RefuseLongVia(client_, log);
+  UploadHold held;
+  if (auto done = co_await ScreenUpload(client_, buffer_, parser, target, out, held, log))
+    co_return *done;
+  const std::string key = target.authority();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<beast::tcp_stream> upstream = attempt == 0 ? pool_.Acquire(key) : nullptr;
+    const bool reused = upstream != nullptr;
+    if (reused) {
+      service_.metrics().upstream_reused.Increment();
+    } else {
+      upstream = co_await Connect(target, log);
+      if (!upstream) co_return co_await UpstreamFailed(client_, log, log.status, log.error);
+    }
+    beast::flat_buffer ubuf;
+    Exchange x = co_await ForwardOnce(client_, buffer_, parser, *upstream, ubuf, pc, reused, out,
+                                      ScanFor(target), log, held, &upstream_header_, client_reads_);
+    if (x.retry && attempt == 0) continue;
+    if (x.hold_refused) co_return co_await RefuseResponseHold(client_, log, x);
+    if (x.malware) {
+      if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
+      co_return co_await MalwareFound(client_, log, *x.malware);
+    }
+    if (!x.responded) co_return co_await UpstreamFailed(client_, log, x.failure_status, x.error);
+    Account(log);
+    if (!x.error.empty()) {
+      log.error = x.error;
+      co_return false;
+    }
+    if (x.switched) {
+      auto [up, down] = co_await Splice(client_, *upstream, io_, pc.timeouts.tunnel_idle);
+      log.request_bytes += up;
+      log.response_bytes += down;
+      co_return false;
+    }
+    if (x.upstream_reusable) pool_.Release(key, std::move(upstream));
+    co_return x.client_keep;
+  }
+  co_return co_await UpstreamFailed(client_, log, 502, "the upstream closed the connection");
+}
+
+asio::awaitable<std::unique_ptr<beast::tcp_stream>> ClientSession::Connect(
+    const RequestTarget& target, RequestLog& log) {
+  const ProxyConfig& pc = cfg_->proxy;
+  std::vector<IpAddress> addresses;
+  if (target.host_is_ip) {
+    addresses.push_back(*IpAddress::Parse(target.host));
+  } else if (auto it = pc.hosts.find(target.host); it != pc.hosts.end()) {
+    addresses = it->second;
+  } else if (pc.system_resolver) {
+    tcp::resolver resolver(io_);
+    auto [ec, results] = co_await resolver.async_resolve(target.host, "", kTuple);
+    if (!ec)
+      for (const auto& r : results) addresses.push_back(FromAsio(r.endpoint().address()));
+  }
+  if (addresses.empty()) {
+    log.status = 502;
+    log.error = "the name " + target.host + " could not be resolved";
+    co_return nullptr;
+  }
+  std::string last_error;
+  bool timed_out = false;
+  for (const IpAddress& a : addresses) {
+    auto stream = std::make_unique<beast::tcp_stream>(io_);
+    stream->expires_after(pc.timeouts.connect);
+    auto [ec] = co_await stream->async_connect(ToAsio(a, target.port), kTuple);
+    if (!ec) {
+      stream->socket().set_option(tcp::no_delay(true));
+      service_.metrics().upstream_connects.Increment();
+      log.event.Set("destination.ip", a.ToString());
+      log.event.Set("destination.port", static_cast<int64_t>(target.port));
+      co_return stream;
+    }
+    timed_out = ec == beast::error::timeout;
+    last_error = a.ToString() + ": " + (timed_out ? "timed out" : ec.message());
+  }
+  log.status = timed_out ? 504 : 502;
+  log.error = "cannot connect to " + target.authority() + " (" + last_error + ")";
+  co_return nullptr;
+}
+
+bool ClientSession::NoDecrypt(std::string_view host) const {
+  for (const std::string& d : cfg_->proxy.tls.no_decrypt_domains) {
+    if (host == d) return true;
+    if (host.size() > d.size() && host.ends_with(d) && host[host.size() - d.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+asio::awaitable<void> ClientSession::Tunnel(const RequestTarget& target, RequestLog& log,
+                                            const PendingPage* pending) {
+  const ProxyConfig& pc = cfg_->proxy;
+  const bool inspect = pc.tls.intercept && service_.tls_ready() && !NoDecrypt(target.host);
+  if (!inspect) {
+    if (pending) {
+      co_await ShowPage(client_, log, *pending);
+      co_return;
+    }
+    // Without interception only the SNI can still be judged: peek at it after the tunnel is
+    // up when interception is configured (no-decrypt domains), else splice blindly.
+    auto upstream = co_await Connect(target, log);
+    if (!upstream) {
+      co_await UpstreamFailed(client_, log, log.status, log.error);
+      co_return;
+    }
+    if (!co_await SendEstablished(log)) co_return;
+    if (pc.tls.intercept && service_.tls_ready()) {
+      log.tls_mode = "spliced";
+      auto hello = co_await PeekClientHello(pc.timeouts.client_header);
+      if (hello && hello->server_name) {
+        log.sni = *hello->server_name;
+        if (*hello->server_name != target.host) {
+          RequestTarget by_sni = target;
+          by_sni.host = *hello->server_name;
+          policy::Verdict v = Judge(by_sni, http::verb::connect, false, log);
+          if (v.action != policy::Action::kAllow && PageFor(v, by_sni, log)) co_return;
+        }
+      }
+    }
+    co_await SpliceClient(*upstream, log);
+    co_return;
+  }
+  if (!co_await SendEstablished(log)) co_return;
+  // The client speaks first: read its ClientHello without consuming it, so that either
+  // OpenSSL (interception) or the origin (splice) gets it whole.
+  auto hello = co_await PeekClientHello(pc.timeouts.client_header);
+  if (!hello) {
+    log.action = "blocked";
+    log.verdict = "block";
+    log.reason = "the tunnel did not start with a TLS ClientHello: " + hello.error().ToString();
+    service_.metrics().blocked.Increment();
+    co_return;
+  }
+  const std::string sni = hello->server_name.value_or(target.host);
+  log.sni = sni;
+  std::optional<PendingPage> page;
+  if (pending) page = *pending;
+  if (!page && sni != target.host) {
+    // The name the client really asks for is judged too (domain fronting).
+    RequestTarget by_sni = target;
+    by_sni.host = sni;
+    policy::Verdict v = Judge(by_sni, http::verb::connect, false, log);
+    if (v.action != policy::Action::kAllow) page = PageFor(v, by_sni, log);
+  }
+  if (!page && (NoDecrypt(sni) || buffer_.size() > 0)) {
+    log.tls_mode = "spliced";
+    auto upstream = co_await Connect(target, log);
+    if (!upstream) {
+      log.action = "failed";
+      service_.metrics().failed.Increment();
+      co_return;
+    }
+    co_await SpliceClient(*upstream, log);
+    co_return;
+  }
+  co_await InterceptTunnel(target, sni, log, page ? &*page : nullptr);
+}
+
+asio::awaitable<bool> ClientSession::SendEstablished(RequestLog& log) {
+  http::response<http::empty_body> ok{http::status::ok, 11};
+  ok.reason("Connection established");
+  Deadline(client_, cfg_->proxy.timeouts.body_idle);
+  auto [ec, n] = co_await http::async_write(client_, ok, kTuple);
+  log.status = 200;
+  co_return !ec;
+}
+
+asio::awaitable<void> ClientSession::SpliceClient(beast::tcp_stream& upstream, RequestLog& log) {
+  log.tls_mode = "spliced";
+  if (buffer_.size() > 0) {  // pipelined after CONNECT
+    auto [ec, n] = co_await asio::async_write(upstream, buffer_.data(), kTuple);
+    log.request_bytes += n;
+    buffer_.consume(buffer_.size());
+    if (ec) co_return;
+  }
+  auto [up, down] = co_await Splice(client_, upstream, io_, cfg_->proxy.timeouts.tunnel_idle);
+  log.request_bytes += up;
+  log.response_bytes += down;
+  Account(log);
+}
+
+asio::awaitable<Result<net::ClientHelloInfo>> ClientSession::PeekClientHello(milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  std::vector<uint8_t> bytes(16 * 1024);
+  ssize_t last = -1;
+  asio::steady_timer pause(io_);
+  asio::steady_timer limit_timer(io_);
+  limit_timer.expires_at(deadline);
+  using namespace asio::experimental::awaitable_operators;
+  while (Clock::now() < deadline) {
+    auto ready = co_await (client_.socket().async_wait(tcp::socket::wait_read, kTuple) ||
+                           limit_timer.async_wait(kTuple));
+    if (ready.index() == 1) break;  // the deadline passed
+    if (auto [wec] = std::get<0>(ready); wec)
+      co_return MakeError(Errc::kUnavailable, wec.message());
+    const ssize_t n = ::recv(client_.socket().native_handle(), bytes.data(), bytes.size(),
+                             MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) co_return MakeError(Errc::kUnavailable, "the client closed the tunnel");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      co_return ErrnoError("reading the ClientHello", errno);
+    }
+    auto peek =
+        net::PeekClientHello(std::span<const uint8_t>(bytes.data(), static_cast<size_t>(n)));
+    if (!peek) co_return peek.error();
+    if (!peek->need_more) co_return peek->info;
+    if (static_cast<size_t>(n) == bytes.size()) {
+      if (bytes.size() >= 70 * 1024)
+        co_return MakeError(Errc::kInvalidArgument, "the ClientHello is larger than 64 KiB");
+      bytes.resize(bytes.size() * 2);
+    } else if (n == last) {
+      // The socket is readable because of the bytes already peeked: wait a little for more.
+      pause.expires_after(milliseconds(2));
+      co_await pause.async_wait(kTuple);
+    }
+    last = n;
+  }
+  co_return MakeError(Errc::kDeadlineExceeded, "no complete ClientHello in time");
+}
+
+asio::awaitable<void> ClientSession::InterceptTunnel(const RequestTarget& target,
+                                                     const std::string& sni, RequestLog& log,
+                                                     const PendingPage* pending) {
+  const ProxyConfig& pc = cfg_->proxy;
+  log.tls_mode = "intercepted";
+  Intercept ic;
+  ic.origin = target;
+  ic.origin.scheme = "https";
+  ic.sni = sni;
+  // The origin first: its certificate decides whether the client gets the site or a page
+  // explaining what is wrong with it.
+  std::optional<PendingPage> page;
+  if (pending) {
+    page = *pending;
+  } else if (auto up = co_await EstablishTls(ic, log); !up) {
+    page = PendingPage{log.status ? log.status : 502, false, up.error().ToString(),
+                       up.error().code == Errc::kPermissionDenied
+                           ? std::string("tls: ") + log.tls_problem
+                           : std::string(),
+                       ""};
+  }
+  auto ctx = service_.leaf_cache().ServerContextFor(sni);
+  if (!ctx) {
+    log.action = "blocked";
+    log.verdict = "block";
+    log.reason = "no certificate can be made for " + sni + ": " + ctx.error().ToString();
+    service_.metrics().blocked.Increment();
+    co_return;
+  }
+  // net::TlsStream rather than asio::ssl::stream: fewer copies, recvs and sends per record
+  // (tls_stream.h).
+  net::TlsStream tls(std::move(client_), ctx->get());
+  client_moved_ = true;
+  Deadline(tls, pc.timeouts.client_header);
+  auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
+  if (hec) {
+    log.action = "failed";
+    log.error = "TLS handshake with the client failed: " + hec.message() +
+                " (does the terminal trust the interception CA?)";
+    service_.metrics().failed.Increment();
+    co_return;
+  }
+  beast::flat_buffer tls_buf;
+  if (page) {
+    // Read the request the browser sends and answer it with the page.
+    RequestParser<http::empty_body> parser;
+    parser.header_limit(static_cast<uint32_t>(pc.max_header_bytes));
+    Deadline(tls, pc.timeouts.client_header);
+    auto [rec, rn] = co_await http::async_read_header(tls, tls_buf, parser, kTuple);
+    RequestLog inner;
+    FillTls(inner, ic);
+    inner.layer = log.layer;
+    inner.list = log.list;
+    inner.entry = log.entry;
+    inner.category = log.category;
+    inner.alert = log.alert;
+    inner.tls_problem = log.tls_problem;
+    inner.verdict = page->warn ? "warn" : "block";
+    inner.action = page->warn ? "warned" : "blocked";
+    inner.reason = page->reason;
+    inner.host = ic.origin.host;
+    inner.url = ic.origin.url();
+    if (!rec) {
+      inner.method = std::string(parser.get().method_string());
+      std::string why;
+      if (auto t = InnerTarget(parser.get().target(), ic.origin, &why)) {
+        inner.url = t->url();
+        if (page->warn)
+          page->continue_url = service_.warn_overrides().ContinueUrl(
+              attribution_.tenant->id, attribution_.source.ToString(), sni, inner.url);
+      }
+    }
+    co_await ShowPage(tls, inner, *page);
+    Finish(inner);
+    // The CONNECT's outcome is known: its event goes out before the close, which may linger
+    // for seconds (until proxy16 it was written after, and lost when the proxy stopped then).
+    Finish(log);
+    if (linger_) co_await CloseTlsAfterPage(tls, tls_buf.size(), !rec && parser.is_done());
+    co_return;
+  }
+  co_await HttpLoop(tls, tls_buf, &ic);
+  Finish(log);
+  if (linger_) co_return co_await CloseTlsAfterPage(tls, tls_buf.size(), !request_unread_);
+  Deadline(tls, milliseconds(2000));
+  co_await tls.async_shutdown(kTuple);
+}
+
+bool ClientSession::MayStillSend(bool request_unread, size_t buffered, int fd) {
+  if (request_unread || buffered > 0) return true;
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n > 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+void ClientSession::CloseAfterPage(beast::tcp_stream& s) {
+  boost::system::error_code ec;
+  s.socket().shutdown(tcp::socket::shutdown_send, ec);
+  s.close();
+}
+
+asio::awaitable<void> ClientSession::CloseTlsAfterPage(net::TlsStream& tls, size_t buffered,
+                                                       bool read_whole) {
+  // Decrypted bytes not taken yet, and ciphertext the stream received but OpenSSL has not read.
+  const size_t pending = buffered + tls.input_pending() +
+                         static_cast<size_t>(std::max(SSL_pending(tls.native_handle()), 0));
+  const bool linger = MayStillSend(!read_whole, pending, tls.next_layer().socket().native_handle());
+  Deadline(tls, milliseconds(2000));
+  ERR_clear_error();
+  SSL_shutdown(tls.native_handle());
+  ERR_clear_error();
+  if (tls.output_pending() > 0) {
+    auto [fec, fn] = co_await tls.async_flush(kTuple);
+    if (fec) co_return;
+  }
+  if (linger)
+    co_await LingerClose(tls.next_layer());
+  else
+    CloseAfterPage(tls.next_layer());
+}
+
+asio::awaitable<void> ClientSession::LingerClose(beast::tcp_stream& s) {
+  boost::system::error_code ec;
+  s.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  // One deadline for the whole drain (Beast's timer, on the tcp_stream's reads: it closes the
+  // socket then).
+  Deadline(s, kLingerTime);
+  RelayChunk chunk;
+  size_t drained = 0;
+  while (drained < kLingerBytes) {
+    auto [rec, n] = co_await s.async_read_some(asio::buffer(chunk.data(), chunk.size()), kTuple);
+    drained += n;
+    if (rec) break;
+  }
+  s.close();
+}
+
+asio::awaitable<Status> ClientSession::EstablishTls(Intercept& ic, RequestLog& log) {
+  ic.upstream.reset();
+  ic.ubuf.consume(ic.ubuf.size());
+  auto tcp = co_await Connect(ic.origin, log);
+  if (!tcp) co_return MakeError(Errc::kUnavailable, log.error);
+  const std::string name = ic.origin.host_is_ip ? ic.origin.host : ic.sni;
+  auto conn = co_await service_.upstream_tls().Handshake(std::move(*tcp), name);
+  if (!conn) {
+    log.status = conn.error().code == Errc::kDeadlineExceeded ? 504 : 502;
+    co_return conn.error();
+  }
+  const auto& report = conn->report();
+  (report.resumed ? service_.metrics().tls_resumed : service_.metrics().tls_full).Increment();
+  ic.issuer = report.issuer;
+  log.server_issuer = report.issuer;
+  if (!conn->verified()) {
+    log.status = 502;
+    log.tls_problem = net::UpstreamCertProblemName(report.problem);
+    co_return MakeError(Errc::kPermissionDenied, report.Sentence());
+  }
+  ic.upstream = std::move(*conn);
+  co_return Status{};
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buffer& buf,
+                                                RequestParser<http::buffer_body>& parser,
+                                                const RequestTarget& target, RequestLog& log,
+                                                Intercept& ic) {
+  const ProxyConfig& pc = cfg_->proxy;
+  Outbound out = PrepareOutbound(parser, target, pc);
+  if (!out.via_fits) co_return co_await RefuseLongVia(client, log);
+  UploadHold held;
+  if (auto done = co_await ScreenUpload(client, buf, parser, target, out, held, log))
+    co_return *done;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool reused = ic.upstream.has_value();
+    if (!reused) {
+      if (auto st = co_await EstablishTls(ic, log); !st) {
+        const std::string reason = st.error().ToString();
+        co_return co_await UpstreamFailed(client, log, log.status ? log.status : 502, reason);
+      }
+    }
+    auto stream = ic.upstream->Trusted();
+    if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
+    Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
+                                      ScanFor(target), log, held, nullptr, client_reads_);
+    if (x.retry && attempt == 0) {
+      ic.upstream.reset();
+      ic.ubuf.clear();
+      continue;
+    }
+    if (x.hold_refused) {
+      ic.upstream.reset();
+      ic.ubuf.clear();
+      co_return co_await RefuseResponseHold(client, log, x);
+    }
+    if (x.malware) {
+      if (!x.upstream_reusable) ic.upstream.reset();
+      co_return co_await MalwareFound(client, log, *x.malware);
+    }
+    if (!x.responded) {
+      ic.upstream.reset();
+      co_return co_await UpstreamFailed(client, log, x.failure_status, x.error);
+    }
+    Account(log);
+    if (!x.error.empty()) {
+      log.error = x.error;
+      co_return false;
+    }
+    if (x.switched) {
+      auto [up, down] = co_await Splice(client, **stream, io_, pc.timeouts.tunnel_idle);
+      log.request_bytes += up;
+      log.response_bytes += down;
+      co_return false;
+    }
+    if (!x.upstream_reusable) ic.upstream.reset();
+    co_return x.client_keep;
+  }
+  co_return co_await UpstreamFailed(client, log, 502, "the upstream closed the connection");
+}
+
+const ScanStep* ClientSession::ScanFor(const RequestTarget& target) {
+  if (!cfg_->proxy.scan.enabled || !cfg_->scan.enabled) return nullptr;
+  scan_step_.pool = &service_.scan_pool();
+  scan_step_.socket = cfg_->scan.socket;
+  scan_step_.config = &cfg_->proxy.scan;
+  scan_step_.budget = &service_.hold_budget();
+  scan_step_.context.file_name = target.url();
+  scan_step_.context.tenant_id = attribution_.tenant ? attribution_.tenant->id : "";
+  return &scan_step_;
+}
+
+template <class Stream>
+asio::awaitable<std::optional<bool>> ClientSession::ScreenUpload(
+    Stream& client, beast::flat_buffer& buf, RequestParser<http::buffer_body>& parser,
+    const RequestTarget& target, Outbound& out, UploadHold& held, RequestLog& log) {
+  const ScanStep* step = out.has_body ? ScanFor(target) : nullptr;
+  if (step == nullptr) co_return std::nullopt;
+  auto& req = parser.get();
+  const std::string content_type(req[http::field::content_type].substr(0, 1024));
+  std::optional<uint64_t> declared;
+  if (!parser.chunked() && parser.content_length()) declared = *parser.content_length();
+  const UploadScanPlan plan = PlanUploadScan(*step->config, content_type, target.host, declared);
+  if (plan.action != UploadScanAction::kHold) {
+    log.upload_scan_result = plan.action == UploadScanAction::kBypassed ? "bypassed" : "skipped";
+    log.upload_scan_note = plan.note;
+    co_return std::nullopt;
+  }
+  // A declared length is within max_size here: one allocation instead of doubling up to 2×
+  // (pages the body does not reach stay untouched). The budget is charged as the bytes come,
+  // not with the declared length: a client that declares max_size and sends a byte a minute
+  // would otherwise hold max_size of the budget (and refuse every tenant's uploads) for the
+  // whole HoldDeadline while holding no memory (review of proxy16).
+  if (declared) held.body.reserve(*declared);
+  const auto ec = co_await HoldUpload(client, buf, parser, cfg_->proxy, step->config->max_size,
+                                      out.expect_continue, held, log.request_bytes, client_reads_,
+                                      service_.hold_budget());
+  if (ec && held.over_budget)
+    co_return co_await RefuseHoldOverBudget(client, log, held.OthersIn(service_.hold_budget()),
+                                            held.wanted, /*upload=*/true);
+  if (ec) {
+    service_.metrics().failed.Increment();
+    log.action = "failed";
+    log.error = "reading the upload from the client failed: " +
+                BodyReadError(parser, ec, log.request_bytes);
+    // The answers of the streaming path (ForwardOnce) for the same failures.
+    if (const int status = RequestBodyFailureStatus(ec)) {
+      const std::string reason =
+          status != 408 ? BodyReadError(parser, ec, log.request_bytes)
+          : held.too_slow
+              ? "the upload to be scanned took longer than " +
+                    std::to_string(
+                        HoldDeadline(cfg_->proxy.timeouts.body_idle, step->config->max_size)
+                            .count()) +
+                    " ms (timeouts.body_idle for each 64 KiB of scan.max_size, and one more)"
+              : "the upload stalled: no body bytes for " +
+                    std::to_string(cfg_->proxy.timeouts.body_idle.count()) + " ms";
+      if (held.too_slow) log.error += " (" + reason + ")";
+      co_await Refuse(client, log, status, StatusTitle(status), reason);
+    }
+    co_return false;
+  }
+  if (!held.complete) {
+    log.upload_scan_result = "skipped";
+    log.upload_scan_note = UploadTooLargeNote(*step->config);
+    co_return std::nullopt;
+  }
+  // Held whole: it goes upstream with its length, whatever framing the client used.
+  req.chunked(false);
+  req.content_length(held.body.size());
+  const UploadScanOutcome outcome = co_await ScanUploadOnPool(*step, held.body, content_type);
+  log.upload_scan_note = outcome.note;
+  log.upload_file_name = outcome.file_name;
+  scan::Verdict v;
+  if (outcome.error) {
+    log.upload_scan_result = "error";
+    log.upload_scan_note = outcome.error->ToString();
+    if (!step->config->block_on_error) co_return std::nullopt;
+    v.result = scan::Verdict::kError;
+    v.error = "the malware scan could not run: " + outcome.error->ToString();
+  } else {
+    v = *outcome.verdict;
+    log.upload_scan_result = scan::VerdictResultName(v.result);
+    log.upload_scan_engine = v.engine;
+    if (!v.signatures.empty()) log.upload_scan_signature = v.signatures.front();
+    if (v.result == scan::Verdict::kError && !v.error.empty()) log.upload_scan_note = v.error;
+    if (!v.blocked() && !(v.result == scan::Verdict::kError && step->config->block_on_error))
+      co_return std::nullopt;
+  }
+  // Withheld: no response will be scanned, so the request's scan fields are the upload's.
+  log.scanned = true;
+  log.scan_result = log.upload_scan_result;
+  log.scan_signature = log.upload_scan_signature;
+  log.scan_engine = log.upload_scan_engine;
+  log.scan_db_version = v.db_version;
+  log.scan_error = log.upload_scan_note;
+  co_return co_await MalwareFound(client, log, v, /*upload=*/true);
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::RefuseHoldOverBudget(Stream& client, RequestLog& log,
+                                                          uint64_t others, uint64_t wanted,
+                                                          bool upload) {
+  service_.metrics().failed.Increment();
+  (upload ? service_.metrics().holds_refused : service_.metrics().response_holds_refused)
+      .Increment();
+  log.action = "failed";
+  const std::string reason =
+      std::string(upload ? "the upload" : "the response") +
+      " cannot be held for the malware scan now: other uploads and responses being scanned "
+      "hold " +
+      std::to_string(others) + " of the " + std::to_string(cfg_->proxy.scan.hold_budget) +
+      " bytes of proxy.scan.hold_budget, and this one needs " + std::to_string(wanted) +
+      "; nothing of it was sent to " + (upload ? log.host : std::string("the client"));
+  if (upload) {
+    log.upload_scan_result = "refused";
+    log.upload_scan_note = reason;
+  } else {
+    log.scan_result = "refused";
+    log.scan_error = reason;
+  }
+  log.error = reason;
+  log.retry_after = kHoldRetryAfterSeconds;
+  co_await Refuse(client, log, 503, StatusTitle(503), reason);
+  co_return false;
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::RefuseResponseHold(Stream& client, RequestLog& log,
+                                                        const Exchange& x) {
+  co_return co_await RefuseHoldOverBudget(client, log, x.hold_others, x.hold_wanted,
+                                          /*upload=*/false);
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::MalwareFound(Stream& client, RequestLog& log,
+                                                  const scan::Verdict& v, bool upload) {
+  service_.metrics().blocked.Increment();
+  (upload ? service_.metrics().malware_uploads : service_.metrics().malware).Increment();
+  log.action = "blocked";
+  log.verdict = "block";
+  log.layer = "common";
+  log.list = v.engine.empty() ? "scan" : v.engine;
+  log.entry = v.signatures.empty() ? VerdictResultName(v.result) : v.signatures.front();
+  std::string reason;
+  const std::string what = upload ? "the upload" : "the response";
+  std::string where = what;
+  if (upload && !log.upload_file_name.empty()) where += " (file " + log.upload_file_name + ")";
+  if (v.result == scan::Verdict::kInfected)
+    reason = "malware was found in " + where + ": " + log.entry;
+  else if (v.result == scan::Verdict::kSuspicious)
+    reason = what + " was withheld by the scanning policy: " + v.error;
+  else
+    reason = what + " could not be scanned, so it was withheld: " + v.error;
+  if (upload) reason += "; nothing of it was sent to " + log.host;
+  log.reason = reason;
+  const std::string rule = log.list + ": " + log.entry;
+  co_await Refuse(client, log, 403, "Forbidden", reason, rule);
+  co_return false;
+}
+
+void ClientSession::Account(const RequestLog& log) {
+  service_.metrics().bytes_in.Increment(log.request_bytes);
+  service_.metrics().bytes_out.Increment(log.response_bytes);
+  if (log.action == "allowed") service_.metrics().allowed.Increment();
+}
+
+template <class Stream>
+asio::awaitable<void> ClientSession::Refuse(Stream& client, RequestLog& log, int status,
+                                            std::string_view title, const std::string& reason,
+                                            const std::string& rule,
+                                            const std::string& continue_url) {
+  log.status = status;
+  if (log.reason.empty()) log.reason = reason;
+  if (log.action == "allowed") log.action = status == 403 ? "blocked" : "failed";
+  if (log.verdict == "allow" && status == 403) log.verdict = "block";
+  PageInfo page;
+  page.kind = !continue_url.empty() ? PageInfo::Kind::kWarning
+              : status == 403       ? PageInfo::Kind::kBlocked
+                                    : PageInfo::Kind::kError;
+  page.continue_url = continue_url;
+  page.category = log.category;
+  page.layer = log.layer;
+  page.status = status;
+  page.title_ja = page.kind == PageInfo::Kind::kBlocked   ? "アクセスが拒否されました"
+                  : page.kind == PageInfo::Kind::kWarning ? "注意が必要なサイトです"
+                                                          : "要求を処理できませんでした";
+  page.title_en = std::to_string(status) + " " + std::string(title);
+  page.reason = reason;
+  page.url = log.url;
+  page.rule = rule;
+  page.reference_id = EventId(log);
+  page.tenant = attribution_.tenant;
+  page.first_language = cfg_->proxy.block_page_language;
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Seccloud-Reference", page.reference_id);
+  if (log.retry_after > 0) res.set(http::field::retry_after, std::to_string(log.retry_after));
+  res.keep_alive(false);
+  res.body() = RenderPage(page);
+  res.prepare_payload();
+  log.response_bytes = res.body().size();
+  Deadline(client, milliseconds(5000));
+  auto [wec, wn] = co_await http::async_write(client, res, kTuple);
+  if (!wec) linger_ = true;  // the connection closes after the page: LingerClose
+  if (wec) {
+    // The client got nothing (a stalled upload's stream is closed by its timer before the
+    // page can go out): the event says so rather than a status nobody received.
+    log.status = 0;
+    log.response_bytes = 0;
+    const std::string why = "the " + std::to_string(status) +
+                            " page could not be written to the client: " + wec.message();
+    log.error = log.error.empty() ? why : log.error + "; " + why;
+  }
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::UpstreamFailed(Stream& client, RequestLog& log, int status,
+                                                    const std::string& reason) {
+  service_.metrics().failed.Increment();
+  log.action = "failed";
+  log.error = reason;
+  co_await Refuse(client, log, status, StatusTitle(status), reason);
+  co_return false;
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::RefuseLongVia(Stream& client, RequestLog& log) {
+  service_.metrics().bad_requests.Increment();
+  log.action = "failed";
+  log.verdict = "block";
+  co_await Refuse(client, log, 431, "Request Header Fields Too Large",
+                  "the request's Via fields, with this proxy's entry, would be longer than a "
+                  "field may be (65,533 bytes)");
+  co_return false;
+}
+
+std::string ClientSession::EventId(const RequestLog& log) {
+  return std::string(log.event.FindString("event.id").value_or(std::string_view()));
+}
+
+void ClientSession::Finish(RequestLog& log) {
+  if (log.finished) return;
+  log.finished = true;
+  Event& e = log.event;
+  const bool success = log.action == "allowed";
+  e.Set("event.action", log.action);
+  e.Set("event.outcome", success ? "success" : "failure");
+  e.Set("event.category", "web");
+  e.Set("event.type", success ? "access" : "denied");
+  e.Set(
+      "event.duration",
+      static_cast<int64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - log.start).count()));
+  if (attribution_.tenant) e.Set("tenant.id", attribution_.tenant->id);
+  e.Set("client.ip", client_ip_text_.Of(attribution_.client));
+  e.Set("source.ip", source_ip_text_.Of(attribution_.source));
+  e.Set("seccloud.attribution", AttributionMethodName(attribution_.method));
+  if (attribution_.suspicious) e.Set("seccloud.attribution_note", attribution_.note);
+  if (!log.method.empty()) e.Set("http.request.method", log.method);
+  if (!log.url.empty()) e.Set("url.full", log.url);
+  if (!log.host.empty()) e.Set("url.domain", log.host);
+  if (log.status) e.Set("http.response.status_code", static_cast<int64_t>(log.status));
+  e.Set("http.request.bytes", log.request_bytes);
+  e.Set("http.response.bytes", log.response_bytes);
+  if (!log.user_agent.empty()) e.Set("user_agent.original", log.user_agent);
+  e.Set("seccloud.tls.mode", log.tls_mode);
+  if (!log.sni.empty()) e.Set("tls.client.server_name", log.sni);
+  if (!log.server_issuer.empty()) e.Set("tls.server.issuer", log.server_issuer);
+  if (!log.tls_problem.empty()) e.Set("seccloud.tls.upstream_problem", log.tls_problem);
+  e.Set("seccloud.verdict.action", log.verdict);
+  if (!log.layer.empty()) {
+    e.Set("seccloud.verdict.layer", log.layer == "force-block" ? "common" : log.layer);
+    // The scanning engine (clamav, yara) names the ruleset of a malware verdict.
+    e.Set("rule.ruleset", log.scanned && log.scan_result != "clean" ? log.list : log.layer);
+    e.Set("rule.name", log.entry);
+    e.Set("rule.id", log.list + ":" + log.entry);
+  }
+  if (!log.category.empty()) e.Set("seccloud.url.category", log.category);
+  if (!log.scan_result.empty()) {
+    e.Set("seccloud.scan.result", log.scan_result);
+    if (!log.scan_signature.empty()) e.Set("seccloud.scan.signature", log.scan_signature);
+    if (!log.scan_engine.empty()) e.Set("seccloud.scan.engine", log.scan_engine);
+    if (!log.scan_db_version.empty()) e.Set("seccloud.scan.db_version", log.scan_db_version);
+    if (!log.scan_error.empty()) e.Set("seccloud.scan.note", log.scan_error);
+    if (!log.upload_file_name.empty()) e.Set("file.name", log.upload_file_name);
+    if (log.scan_result == "infected") {
+      e.Set("event.kind", "alert");
+      e.Set("event.category", boost::json::value(boost::json::array{"web", "malware"}));
+    }
+  }
+  if (!log.upload_scan_result.empty()) {
+    e.Set("seccloud.scan.upload.result", log.upload_scan_result);
+    if (!log.upload_scan_signature.empty())
+      e.Set("seccloud.scan.upload.signature", log.upload_scan_signature);
+    if (!log.upload_scan_engine.empty())
+      e.Set("seccloud.scan.upload.engine", log.upload_scan_engine);
+    if (!log.upload_scan_note.empty()) e.Set("seccloud.scan.upload.note", log.upload_scan_note);
+  }
+  if (log.alert) {
+    // A threat-intelligence hit: the SOC raises an alert from it.
+    e.Set("event.kind", "alert");
+    e.Set("event.category", boost::json::value(boost::json::array{"web", "threat"}));
+    e.Set("threat.indicator.provider", log.list);
+    e.Set("threat.indicator.name", log.entry);
+    e.Set("threat.indicator.type", log.host == log.entry ? "domain-name" : "url");
+  }
+  if (!log.reason.empty()) e.Set("seccloud.verdict.reason", log.reason);
+  if (!log.error.empty()) e.Set("error.message", log.error);
+  service_.host().events().Push(std::move(e));
+}
+
+// The streams these are used with, from the other files of the session (client_session.h).
+template asio::awaitable<void> ClientSession::HttpLoop(beast::tcp_stream& client,
+                                                       beast::flat_buffer& buf, Intercept* ic);
+template asio::awaitable<void> ClientSession::HttpLoop(net::TlsStream& client,
+                                                       beast::flat_buffer& buf, Intercept* ic);
+template asio::awaitable<bool> ClientSession::HandleRequest(
+    beast::tcp_stream& client, beast::flat_buffer& buf, RequestParser<http::buffer_body>& parser,
+    RequestLog& log, Intercept* ic);
+template asio::awaitable<bool> ClientSession::HandleRequest(
+    net::TlsStream& client, beast::flat_buffer& buf, RequestParser<http::buffer_body>& parser,
+    RequestLog& log, Intercept* ic);
+template asio::awaitable<void> ClientSession::ShowPage(beast::tcp_stream& client, RequestLog& log,
+                                                       const PendingPage& page);
+template asio::awaitable<void> ClientSession::ShowPage(net::TlsStream& client, RequestLog& log,
+                                                       const PendingPage& page);
+template asio::awaitable<bool> ClientSession::ServeOwn(beast::tcp_stream& client,
+                                                       const RequestTarget& target,
+                                                       RequestLog& log);
+template asio::awaitable<bool> ClientSession::ServeOwn(net::TlsStream& client,
+                                                       const RequestTarget& target,
+                                                       RequestLog& log);
+template asio::awaitable<bool> ClientSession::ForwardTls(beast::tcp_stream& client,
+                                                         beast::flat_buffer& buf,
+                                                         RequestParser<http::buffer_body>& parser,
+                                                         const RequestTarget& target,
+                                                         RequestLog& log, Intercept& ic);
+template asio::awaitable<bool> ClientSession::ForwardTls(net::TlsStream& client,
+                                                         beast::flat_buffer& buf,
+                                                         RequestParser<http::buffer_body>& parser,
+                                                         const RequestTarget& target,
+                                                         RequestLog& log, Intercept& ic);
+template asio::awaitable<std::optional<bool>> ClientSession::ScreenUpload(
+    beast::tcp_stream& client, beast::flat_buffer& buf, RequestParser<http::buffer_body>& parser,
+    const RequestTarget& target, Outbound& out, UploadHold& held, RequestLog& log);
+template asio::awaitable<std::optional<bool>> ClientSession::ScreenUpload(
+    net::TlsStream& client, beast::flat_buffer& buf, RequestParser<http::buffer_body>& parser,
+    const RequestTarget& target, Outbound& out, UploadHold& held, RequestLog& log);
+template asio::awaitable<bool> ClientSession::RefuseHoldOverBudget(beast::tcp_stream& client,
+                                                                   RequestLog& log, uint64_t others,
+                                                                   uint64_t wanted, bool upload);
+template asio::awaitable<bool> ClientSession::RefuseHoldOverBudget(net::TlsStream& client,
+                                                                   RequestLog& log, uint64_t others,
+                                                                   uint64_t wanted, bool upload);
+template asio::awaitable<bool> ClientSession::RefuseResponseHold(beast::tcp_stream& client,
+                                                                 RequestLog& log,
+                                                                 const Exchange& x);
+template asio::awaitable<bool> ClientSession::RefuseResponseHold(net::TlsStream& client,
+                                                                 RequestLog& log,
+                                                                 const Exchange& x);
+template asio::awaitable<bool> ClientSession::MalwareFound(beast::tcp_stream& client,
+                                                           RequestLog& log, const scan::Verdict& v,
+                                                           bool upload);
+template asio::awaitable<bool> ClientSession::MalwareFound(net::TlsStream& client, RequestLog& log,
+                                                           const scan::Verdict& v, bool upload);
+template asio::awaitable<void> ClientSession::Refuse(beast::tcp_stream& client, RequestLog& log,
+                                                     int status, std::string_view title,
+                                                     const std::string& reason,
+                                                     const std::string& rule,
+                                                     const std::string& continue_url);
+template asio::awaitable<void> ClientSession::Refuse(net::TlsStream& client, RequestLog& log,
+                                                     int status, std::string_view title,
+                                                     const std::string& reason,
+                                                     const std::string& rule,
+                                                     const std::string& continue_url);
+template asio::awaitable<bool> ClientSession::UpstreamFailed(beast::tcp_stream& client,
+                                                             RequestLog& log, int status,
+                                                             const std::string& reason);
+template asio::awaitable<bool> ClientSession::UpstreamFailed(net::TlsStream& client,
+                                                             RequestLog& log, int status,
+                                                             const std::string& reason);
+template asio::awaitable<bool> ClientSession::RefuseLongVia(beast::tcp_stream& client,
+                                                            RequestLog& log);
+template asio::awaitable<bool> ClientSession::RefuseLongVia(net::TlsStream& client,
+                                                            RequestLog& log);
+
+}  // namespace seccloud::proxy::proxy_internal
