@@ -2543,6 +2543,9 @@ class InterceptedTerminal {
     return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) ==
            static_cast<int>(bytes.size());
   }
+  // Half-closes the TCP connection (shutdown(SHUT_WR): a FIN after the TLS records sent, no
+  // close_notify); the terminal still reads.
+  bool ShutdownWrite() { return fd_ >= 0 && shutdown(fd_, SHUT_WR) == 0; }
   // Reads until what was read holds `needle` (empty: until the close); what was read.
   std::string ReadUntil(std::string_view needle) {
     std::string got;
@@ -3948,6 +3951,63 @@ TEST_F(ProxyBigHeaderTest, AHalfClosedClientGetsNothingHeldButItsBypassedRespons
     } else {
       EXPECT_FALSE(r) << "a held response reached a half-closed client";
       EXPECT_EQ(c->pending(), "") << "nothing at all reaches it";
+      EXPECT_THAT(Str(e, "error.message"),
+                  HasSubstr("the client closed the connection while the response was held for "
+                            "the malware scan"));
+      EXPECT_EQ(Int(e, "http.response.status_code"), -1);
+    }
+  }
+  ExpectStillServes();
+}
+
+// The intercepted twin of the test above (proxy19): a terminal inside an intercepted tunnel that
+// half-closes after its request — a TCP FIN after its TLS records, no close_notify — is taken
+// for gone when its response is held for the scan (the FIN is its socket's EOF with nothing
+// before it, as for a plain client), and gets nothing of it: the tunnel ends with the proxy's
+// close_notify alone. A bypassed (unscanned) response still reaches it whole. The same rule as
+// on plain HTTP (README, "Responses").
+TEST_F(ProxySlowInterceptedPeerTest,
+       AnInterceptedHalfClosedTerminalGetsNothingHeldButItsBypassedResponse) {
+  ProxyFixture::StartProxy(RenderConfig({
+      .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16], proxies: [127.10.0.2]}\n",
+      .hosts = {{kOriginName, ""}, {kTlsOrigin, ""}},
+      .proxy = "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n"
+               "  scan: {max_size: 1048576, on_error: allow, bypass_content_types: [video/]}\n",
+      .rest = ScanSection(),
+  }));
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  struct Case {
+    std::string path;
+    std::string content_type;
+    bool delivered;
+  };
+  const std::vector<Case> cases = {{"/half-closed-held", "text/plain", false},
+                                   {"/half-closed-bypassed", "video/mp4", true}};
+  const std::string body(5000, 'h');
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&, pki = dir_ / "pki"](int fd) {
+      ServeTls(fd, pki, [&](SSL* ssl) {
+        const std::string out = "HTTP/1.1 200 OK\r\nContent-Type: " + k.content_type +
+                                "\r\nContent-Length: 5000\r\n\r\n" + body;
+        SSL_write(ssl, out.data(), static_cast<int>(out.size()));
+      });
+    }));
+    InterceptedTerminal t;
+    ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+    ASSERT_TRUE(t.Send("GET " + k.path + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    ASSERT_TRUE(t.ShutdownWrite());
+    const std::string got = t.ReadUntil("");  // until the proxy's close_notify or close
+    origin_thread_.join();
+    const json::object e = EventFor("https://" + authority + k.path);
+    EXPECT_EQ(Str(e, "seccloud.tls.mode"), "intercepted");
+    if (k.delivered) {
+      EXPECT_THAT(got, ::testing::StartsWith("HTTP/1.1 200"));
+      EXPECT_THAT(got, ::testing::EndsWith("\r\n\r\n" + body)) << "the bypassed response, whole";
+      EXPECT_EQ(Str(e, "seccloud.scan.result"), "bypassed");
+      EXPECT_EQ(Int(e, "http.response.status_code"), 200);
+    } else {
+      EXPECT_EQ(got, "") << "a held response reached a half-closed terminal";
       EXPECT_THAT(Str(e, "error.message"),
                   HasSubstr("the client closed the connection while the response was held for "
                             "the malware scan"));
