@@ -3911,6 +3911,21 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedTerminalGoneWhileTheOriginIsSi
   }
 }
 
+// The two cases of the half-closed client tests (plain and intercepted): a response held for the
+// scan, and one bypassed by its Content-Type; the origin's answer for each.
+struct HalfCloseCase {
+  const char* path;
+  const char* content_type;
+  bool delivered;
+};
+constexpr HalfCloseCase kHalfCloseCases[] = {{"/half-closed-held", "text/plain", false},
+                                             {"/half-closed-bypassed", "video/mp4", true}};
+const std::string kHalfCloseBody(5000, 'h');
+std::string HalfCloseAnswer(const HalfCloseCase& k) {
+  return std::string("HTTP/1.1 200 OK\r\nContent-Type: ") + k.content_type +
+         "\r\nContent-Length: 5000\r\n\r\n" + kHalfCloseBody;
+}
+
 // A client that half-closes after its request (shutdown(SHUT_WR), `nc -N`) gets nothing when its
 // response is held for the scan — its EOF with nothing before it is taken for a client gone, as
 // nginx's upstream module does without proxy_ignore_client_abort and Squid with its default
@@ -3921,20 +3936,11 @@ TEST_F(ProxyBigHeaderTest, AHalfClosedClientGetsNothingHeldButItsBypassedRespons
   ProxyFixture::StartProxy(
       Config("  scan: {max_size: 1048576, on_error: allow, bypass_content_types: [video/]}\n",
              ScanSection()));
-  struct Case {
-    std::string path;
-    std::string content_type;
-    bool delivered;
-  };
-  const std::vector<Case> cases = {{"/half-closed-held", "text/plain", false},
-                                   {"/half-closed-bypassed", "video/mp4", true}};
-  const std::string body(5000, 'h');
-  for (const Case& k : cases) {
+  for (const HalfCloseCase& k : kHalfCloseCases) {
     SCOPED_TRACE(k.path);
     ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&](int fd) {
       ReadHeaderBytes(fd);
-      SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: " + k.content_type +
-                      "\r\nContent-Length: 5000\r\n\r\n" + body);
+      SendAll(fd, HalfCloseAnswer(k));
     }));
     auto c = Raw();
     ASSERT_TRUE(c->Send("GET " + SlowPeerUrl(k.path) + " HTTP/1.1\r\n" + SlowPeerHost() + "\r\n"));
@@ -3945,7 +3951,7 @@ TEST_F(ProxyBigHeaderTest, AHalfClosedClientGetsNothingHeldButItsBypassedRespons
     if (k.delivered) {
       ASSERT_TRUE(r) << c->error();
       EXPECT_EQ(r->result_int(), 200u);
-      EXPECT_EQ(r->body(), body);
+      EXPECT_EQ(r->body(), kHalfCloseBody);
       EXPECT_EQ(Str(e, "seccloud.scan.result"), "bypassed");
       EXPECT_EQ(Int(e, "http.response.status_code"), 200);
     } else {
@@ -3976,26 +3982,18 @@ TEST_F(ProxySlowInterceptedPeerTest,
       .rest = ScanSection(),
   }));
   const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
-  struct Case {
-    std::string path;
-    std::string content_type;
-    bool delivered;
-  };
-  const std::vector<Case> cases = {{"/half-closed-held", "text/plain", false},
-                                   {"/half-closed-bypassed", "video/mp4", true}};
-  const std::string body(5000, 'h');
-  for (const Case& k : cases) {
+  for (const HalfCloseCase& k : kHalfCloseCases) {
     SCOPED_TRACE(k.path);
     ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&, pki = dir_ / "pki"](int fd) {
       ServeTls(fd, pki, [&](SSL* ssl) {
-        const std::string out = "HTTP/1.1 200 OK\r\nContent-Type: " + k.content_type +
-                                "\r\nContent-Length: 5000\r\n\r\n" + body;
+        const std::string out = HalfCloseAnswer(k);
         SSL_write(ssl, out.data(), static_cast<int>(out.size()));
       });
     }));
     InterceptedTerminal t;
     ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
-    ASSERT_TRUE(t.Send("GET " + k.path + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+    ASSERT_TRUE(
+        t.Send(std::string("GET ") + k.path + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
     ASSERT_TRUE(t.ShutdownWrite());
     const std::string got = t.ReadUntil("");  // until the proxy's close_notify or close
     origin_thread_.join();
@@ -4003,7 +4001,8 @@ TEST_F(ProxySlowInterceptedPeerTest,
     EXPECT_EQ(Str(e, "seccloud.tls.mode"), "intercepted");
     if (k.delivered) {
       EXPECT_THAT(got, ::testing::StartsWith("HTTP/1.1 200"));
-      EXPECT_THAT(got, ::testing::EndsWith("\r\n\r\n" + body)) << "the bypassed response, whole";
+      EXPECT_THAT(got, ::testing::EndsWith("\r\n\r\n" + kHalfCloseBody))
+          << "the bypassed response, whole";
       EXPECT_EQ(Str(e, "seccloud.scan.result"), "bypassed");
       EXPECT_EQ(Int(e, "http.response.status_code"), 200);
     } else {
