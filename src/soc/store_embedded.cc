@@ -39,6 +39,7 @@
 
 #include "soc/index_tape_tokens.h"
 #include "soc/index_tokens.h"
+#include "soc/index_tokens_memo.h"
 #include "soc/ordered_pipeline.h"
 #include "soc/query_internal.h"
 #include "soc/store.h"
@@ -113,12 +114,14 @@ std::string_view DatasetOf(const Record& r) {
 // TokenHash to *out (inlined; the tokenizer's words hash with whole-word loads, field values
 // lowered and hashed in one pass). The hashes go into a Bloom filter, a set: a text field found
 // in raw with word boundaries (a syslog message) is not tokenized again — its tokens are raw's.
+// Values hash through the thread's memo (index_tokens_memo.h: the same values).
 struct AppendTokenHashes {
   std::vector<uint64_t>* out;
   std::string_view raw;  // the record's, whose text tokens RecordTokens emits first
+  index_tokens::TokenHashMemo* memo;
   void operator()(std::string_view t) const { out->push_back(TokenHash(t)); }
   void Padded(const char* p, size_t n) const { out->push_back(TokenHashPadded(p, n)); }
-  void Lowered(std::string_view s) const { out->push_back(index_tokens::LoweredTokenHash(s)); }
+  void Lowered(std::string_view s) const { out->push_back(memo->Lowered(s)); }
   bool HasTextTokensOf(std::string_view text) const {
     return index_tokens::TextTokensWithin(raw, text);
   }
@@ -150,10 +153,11 @@ void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
     heap = std::make_unique_for_overwrite<uint64_t[]>(max_tokens);
     buf = heap.get();
   }
+  index_tokens::TokenHashMemo& memo = index_tokens::ThreadTokenHashMemo();
   WriteTokenHashes text{buf};
   index_tokens::TextTokens(r.raw, text);
   out->insert(out->end(), buf, text.next);
-  AppendTokenHashes add{out, r.raw};
+  AppendTokenHashes add{out, r.raw, &memo};
   if (const PendingFields* p = r.pending_fields(); p != nullptr) {
     const size_t at = out->size();
     if (index_tokens::PendingFieldTokens(*p, add)) return;
