@@ -39,7 +39,6 @@
 
 #include "soc/index_tape_tokens.h"
 #include "soc/index_tokens.h"
-#include "soc/index_tokens_memo.h"
 #include "soc/ordered_pipeline.h"
 #include "soc/query_internal.h"
 #include "soc/store.h"
@@ -114,14 +113,12 @@ std::string_view DatasetOf(const Record& r) {
 // TokenHash to *out (inlined; the tokenizer's words hash with whole-word loads, field values
 // lowered and hashed in one pass). The hashes go into a Bloom filter, a set: a text field found
 // in raw with word boundaries (a syslog message) is not tokenized again — its tokens are raw's.
-// Values hash through the thread's memo (index_tokens_memo.h: the same values).
 struct AppendTokenHashes {
   std::vector<uint64_t>* out;
   std::string_view raw;  // the record's, whose text tokens RecordTokens emits first
-  index_tokens::TokenHashMemo* memo;
   void operator()(std::string_view t) const { out->push_back(TokenHash(t)); }
   void Padded(const char* p, size_t n) const { out->push_back(TokenHashPadded(p, n)); }
-  void Lowered(std::string_view s) const { out->push_back(memo->Lowered(s)); }
+  void Lowered(std::string_view s) const { out->push_back(index_tokens::LoweredTokenHash(s)); }
   bool HasTextTokensOf(std::string_view text) const {
     return index_tokens::TextTokensWithin(raw, text);
   }
@@ -163,9 +160,8 @@ void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
     heap = std::make_unique_for_overwrite<uint64_t[]>(max_tokens);
     buf = heap.get();
   }
-  index_tokens::TokenHashMemo& memo = index_tokens::ThreadTokenHashMemo();
   out->insert(out->end(), buf, WriteTextTokenHashes(r.raw, buf));
-  AppendTokenHashes add{out, r.raw, &memo};
+  AppendTokenHashes add{out, r.raw};
   if (const PendingFields* p = r.pending_fields(); p != nullptr) {
     const size_t at = out->size();
     if (index_tokens::PendingFieldTokens(*p, add)) return;
