@@ -133,6 +133,16 @@ struct WriteTokenHashes {
   void Padded(const char* p, size_t n) { *next++ = TokenHashPadded(p, n); }
 };
 
+// TextTokens(text)'s hashes written from buf on (room for text.size() + 1); returns their end.
+// Out of line: inlined into AppendRecordTokenHashes, beside the field walks, the word loop kept
+// its scan state, the write pointer and the masks' bases in stack slots (a load and a store a
+// word); alone it keeps them in registers.
+[[gnu::noinline]] uint64_t* WriteTextTokenHashes(std::string_view text, uint64_t* buf) {
+  WriteTokenHashes write{buf};
+  index_tokens::TextTokens(text, write);
+  return write.next;
+}
+
 // Appends RecordTokens(r.raw, r.fields)'s token hashes to *out: the raw text's first (into a
 // buffer, then appended whole), then the fields'. A record whose fields are pending (a kept field
 // tape) has its field tokens taken from the tape and the metadata Normalize set
@@ -150,9 +160,7 @@ void AppendRecordTokenHashes(const Record& r, std::vector<uint64_t>* out) {
     heap = std::make_unique_for_overwrite<uint64_t[]>(max_tokens);
     buf = heap.get();
   }
-  WriteTokenHashes text{buf};
-  index_tokens::TextTokens(r.raw, text);
-  out->insert(out->end(), buf, text.next);
+  out->insert(out->end(), buf, WriteTextTokenHashes(r.raw, buf));
   AppendTokenHashes add{out, r.raw};
   if (const PendingFields* p = r.pending_fields(); p != nullptr) {
     const size_t at = out->size();
