@@ -70,39 +70,50 @@ double ByteWeight(unsigned char b) {
 
 void LiteralMatcher::ChoosePairs(bool fold_ascii_case) {
   pairs_ = 0;
-  // A pair as a 16-bit key; the patterns holding each (counted once a pattern).
-  std::unordered_map<uint32_t, uint32_t> holders;
-  std::vector<uint32_t> seen;
+  // Every pattern must hold a chosen pair. A greedy cover: the pair whose rarity (the product of
+  // its bytes' weights: about how often it would let a text through) is smallest for the
+  // patterns it newly covers, until each is covered; more than kMaxPrefilterPairs: none.
+  // Patterns in id order, pairs by a 16-bit key: the choice is the same on every build.
+  std::vector<std::string_view> patterns(pattern_ids_.size());
   for (const auto& [pattern, id] : pattern_ids_) {
     if (pattern.size() < 2) return;  // a one-byte pattern has no pair: no prefilter
-    seen.clear();
-    for (size_t j = 0; j + 1 < pattern.size(); ++j) {
+    patterns[id] = pattern;
+  }
+  std::unordered_map<uint32_t, std::vector<uint32_t>> holders;  // pair → patterns holding it
+  for (uint32_t id = 0; id < patterns.size(); ++id) {
+    const std::string_view p = patterns[id];
+    for (size_t j = 0; j + 1 < p.size(); ++j) {
       const uint32_t key =
-          static_cast<unsigned char>(pattern[j]) << 8 | static_cast<unsigned char>(pattern[j + 1]);
-      if (std::find(seen.begin(), seen.end(), key) == seen.end()) {
-        seen.push_back(key);
-        ++holders[key];
-      }
+          static_cast<unsigned char>(p[j]) << 8 | static_cast<unsigned char>(p[j + 1]);
+      auto& list = holders[key];
+      if (list.empty() || list.back() != id) list.push_back(id);
     }
   }
+  std::vector<uint8_t> covered(patterns.size(), 0);
+  size_t left = patterns.size();
   std::vector<uint32_t> chosen;
-  for (const auto& [pattern, id] : pattern_ids_) {
+  while (left > 0) {
+    if (chosen.size() == kMaxPrefilterPairs) return;
     uint32_t best = 0;
-    double best_cost = 0;
-    for (size_t j = 0; j + 1 < pattern.size(); ++j) {
-      const auto a = static_cast<unsigned char>(pattern[j]);
-      const auto b = static_cast<unsigned char>(pattern[j + 1]);
-      const uint32_t key = uint32_t{a} << 8 | b;
-      // Rare bytes first; a pair many patterns hold counts as shared among them.
-      const double cost = ByteWeight(a) * ByteWeight(b) / holders[key];
-      if (j == 0 || cost < best_cost) {
+    double best_cost = -1;
+    for (const auto& [key, list] : holders) {
+      size_t uncovered = 0;
+      for (uint32_t id : list) uncovered += covered[id] == 0 ? 1 : 0;
+      if (uncovered == 0) continue;
+      const double cost = ByteWeight(static_cast<unsigned char>(key >> 8)) *
+                          ByteWeight(static_cast<unsigned char>(key & 0xff)) /
+                          static_cast<double>(uncovered);
+      if (best_cost < 0 || cost < best_cost || (cost == best_cost && key < best)) {
         best = key;
         best_cost = cost;
       }
     }
-    if (std::find(chosen.begin(), chosen.end(), best) == chosen.end()) {
-      if (chosen.size() == kMaxPrefilterPairs) return;
-      chosen.push_back(best);
+    chosen.push_back(best);
+    for (uint32_t id : holders[best]) {
+      if (covered[id] == 0) {
+        covered[id] = 1;
+        --left;
+      }
     }
   }
   std::sort(chosen.begin(), chosen.end());
