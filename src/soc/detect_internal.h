@@ -126,43 +126,44 @@ class LiteralMatcher {
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
 
-  // Whether one of the prefilter's pairs occurs at some j < n - 1 ((p[j] | pair_or_[0][k]) ==
-  // pair_[0][k] and the same of p[j + 1] with [1][k]); n >= 2.
+  // Whether one of the prefilter's pairs occurs at some j < n - 1: fold_[p[j]] == pair_[0][k]
+  // and fold_[p[j + 1]] == pair_[1][k] (folded as the automaton reads the text); n >= 2.
   bool AnyPair(const unsigned char* p, size_t n) const {
     size_t j = 0;
 #if defined(__SSE2__)
-    // 16 pair starts a block: bytes [j, j + 17) read.
+    // 16 pair starts a block: bytes [j, j + 17) read, each block folded once (A-Z to a-z: the
+    // signed compares leave bytes >= 0x80 alone) and then one compare a byte of each pair.
     __m128i want0[kMaxPrefilterPairs], want1[kMaxPrefilterPairs];
-    __m128i or0[kMaxPrefilterPairs], or1[kMaxPrefilterPairs];
     for (size_t k = 0; k < pairs_; ++k) {
       want0[k] = _mm_set1_epi8(static_cast<char>(pair_[0][k]));
       want1[k] = _mm_set1_epi8(static_cast<char>(pair_[1][k]));
-      or0[k] = _mm_set1_epi8(static_cast<char>(pair_or_[0][k]));
-      or1[k] = _mm_set1_epi8(static_cast<char>(pair_or_[1][k]));
     }
+    const __m128i below_a = _mm_set1_epi8('A' - 1), above_z = _mm_set1_epi8('Z' + 1);
+    const __m128i to_lower = _mm_set1_epi8(fold_['A'] == 'a' ? 0x20 : 0);
+    auto fold = [&](__m128i v) {
+      const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, below_a), _mm_cmplt_epi8(v, above_z));
+      return _mm_add_epi8(v, _mm_and_si128(upper, to_lower));
+    };
     for (; j + 17 <= n; j += 16) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j + 1));
-      __m128i any = _mm_setzero_si128();
-      for (size_t k = 0; k < pairs_; ++k) {
-        const __m128i h0 = _mm_cmpeq_epi8(_mm_or_si128(a, or0[k]), want0[k]);
-        const __m128i h1 = _mm_cmpeq_epi8(_mm_or_si128(b, or1[k]), want1[k]);
-        any = _mm_or_si128(any, _mm_and_si128(h0, h1));
+      const __m128i a = fold(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j)));
+      const __m128i b = fold(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j + 1)));
+      __m128i any = _mm_and_si128(_mm_cmpeq_epi8(a, want0[0]), _mm_cmpeq_epi8(b, want1[0]));
+      for (size_t k = 1; k < pairs_; ++k) {
+        any = _mm_or_si128(any,
+                           _mm_and_si128(_mm_cmpeq_epi8(a, want0[k]), _mm_cmpeq_epi8(b, want1[k])));
       }
       if (_mm_movemask_epi8(any) != 0) return true;
     }
 #endif
     for (; j + 1 < n; ++j) {
       for (size_t k = 0; k < pairs_; ++k) {
-        if ((p[j] | pair_or_[0][k]) == pair_[0][k] && (p[j + 1] | pair_or_[1][k]) == pair_[1][k]) {
-          return true;
-        }
+        if (fold_[p[j]] == pair_[0][k] && fold_[p[j + 1]] == pair_[1][k]) return true;
       }
     }
     return false;
   }
   // Build's choice of pairs (see Build).
-  void ChoosePairs(bool fold_ascii_case);
+  void ChoosePairs();
 
   template <class F>
   void Emit(uint32_t s, size_t end, F& on_match) const {
@@ -207,12 +208,10 @@ class LiteralMatcher {
   uint32_t classes_ = 0;
   uint32_t stride_ = 0;
   std::vector<uint32_t> delta_;
-  // The prefilter: pair k is the bytes pair_[0][k], pair_[1][k]; a text byte t is the pair's
-  // byte b when (t | pair_or_[i][k]) == b — pair_or_ 0x20 for a lower-case letter when folding
-  // (t is then b or its upper case), 0 otherwise (t is b).
+  // The prefilter: pair k is the bytes pair_[0][k], pair_[1][k] (pattern bytes), met by text
+  // bytes t, u with fold_[t], fold_[u] equal to them.
   size_t pairs_ = 0;
   std::array<std::array<uint8_t, kMaxPrefilterPairs>, 2> pair_{};
-  std::array<std::array<uint8_t, kMaxPrefilterPairs>, 2> pair_or_{};
 };
 
 }  // namespace seccloud::soc::detect_internal

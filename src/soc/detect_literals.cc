@@ -68,7 +68,7 @@ double ByteWeight(unsigned char b) {
 
 }  // namespace
 
-void LiteralMatcher::ChoosePairs(bool fold_ascii_case) {
+void LiteralMatcher::ChoosePairs() {
   pairs_ = 0;
   // Every pattern must hold a chosen pair. A greedy cover: the pair whose rarity (the product of
   // its bytes' weights: about how often it would let a text through) is smallest for the
@@ -121,7 +121,6 @@ void LiteralMatcher::ChoosePairs(bool fold_ascii_case) {
     for (int i = 0; i < 2; ++i) {
       const auto b = static_cast<uint8_t>(i == 0 ? chosen[k] >> 8 : chosen[k] & 0xff);
       pair_[i][k] = b;
-      pair_or_[i][k] = fold_ascii_case && b >= 'a' && b <= 'z' ? 0x20 : 0;
     }
   }
   pairs_ = chosen.size();
@@ -129,7 +128,7 @@ void LiteralMatcher::ChoosePairs(bool fold_ascii_case) {
 
 void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells, bool prefilter) {
   pairs_ = 0;
-  if (prefilter) ChoosePairs(fold_ascii_case);
+  if (prefilter) ChoosePairs();
   const size_t n = trie_.size();
   for (int b = 0; b < 256; ++b) {
     fold_[b] = static_cast<unsigned char>(fold_ascii_case && b >= 'A' && b <= 'Z' ? b + 32 : b);
