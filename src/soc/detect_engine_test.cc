@@ -304,47 +304,19 @@ detection:
 // what a fresh engine does. The rule on ds.b tests a field no other bucket scans, so that only
 // its own bucket makes it a candidate.
 TEST(DetectionEngineTest, BucketOfTheLastKeyOnlyForAnEqualKey) {
-  const std::string rules = R"(title: on a
-id: 00000000-0000-4000-8000-0000000000b1
-logsource: {product: seccloud, service: ds.a}
-detection:
-  sel:
-    x: hit
-  condition: sel
----
-title: on ab
-id: 00000000-0000-4000-8000-0000000000b2
-logsource: {product: seccloud, service: ds.ab}
-detection:
-  sel:
-    x: hit
-  condition: sel
----
-title: on b
-id: 00000000-0000-4000-8000-0000000000b5
-logsource: {product: seccloud, service: ds.b}
-detection:
-  sel:
-    y: hit
-  condition: sel
----
-title: security
-id: 00000000-0000-4000-8000-0000000000b3
-logsource: {product: windows, service: security}
-detection:
-  sel:
-    x: hit
-  condition: sel
----
-title: system 7045
-id: 00000000-0000-4000-8000-0000000000b4
-logsource: {product: windows, service: system}
-detection:
-  sel:
-    EventID: 7045
-    x: hit
-  condition: sel
-)";
+  // Rule b<n> on a logsource with its selection's tests.
+  auto rule = [](int n, std::string_view logsource, std::string_view tests) {
+    return std::string("title: r") + std::to_string(n) +
+           "\nid: 00000000-0000-4000-8000-0000000000b" + std::to_string(n) + "\nlogsource: {" +
+           std::string(logsource) + "}\ndetection:\n  sel:\n" + std::string(tests) +
+           "  condition: sel\n---\n";
+  };
+  const std::string rules =
+      rule(1, "product: seccloud, service: ds.a", "    x: hit\n") +
+      rule(2, "product: seccloud, service: ds.ab", "    x: hit\n") +
+      rule(5, "product: seccloud, service: ds.b", "    y: hit\n") +
+      rule(3, "product: windows, service: security", "    x: hit\n") +
+      rule(4, "product: windows, service: system", "    EventID: 7045\n    x: hit\n");
   LoadReport report;
   RuleSet set = LoadRulesFromString(rules, "rules.yml", &report);
   ASSERT_EQ(set.rules.size(), 5u) << (report.errors.empty() ? "" : report.errors[0].ToString());
