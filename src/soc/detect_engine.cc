@@ -47,27 +47,6 @@ struct DetectionEngine::Impl {
   std::vector<uint32_t> mask_generation, mask;  // by rule: clauses seen to hold this record
   uint32_t generation = 0;
   std::vector<uint32_t> candidates;
-  // The last record's dataset and channel and their buckets (null: none): consecutive records
-  // mostly share both, and a compare of the text is cheaper than hashing it for the map (std::hash
-  // of the two strings was ~65 instructions a record). `known`: the entry holds a lookup's answer.
-  struct LastKey {
-    bool known = false;
-    std::string key;
-    const void* found = nullptr;
-  };
-  LastKey last_dataset, last_channel;
-  // map.find(key) through `last` (equal keys, equal answers: the maps do not change after Create).
-  template <class Map>
-  static const typename Map::mapped_type* FindVia(const Map& map, std::string_view key,
-                                                  LastKey& last) {
-    if (!last.known || last.key != key) {
-      const auto it = map.find(key);
-      last.found = it != map.end() ? &it->second : nullptr;
-      last.key.assign(key);
-      last.known = true;
-    }
-    return static_cast<const typename Map::mapped_type*>(last.found);
-  }
 };
 
 DetectionEngine::DetectionEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -208,13 +187,13 @@ void DetectionEngine::Run(std::vector<Detection>* out) {
   };
   const std::string_view ds = ctx.dataset();
   if (!ds.empty()) {
-    if (const Bucket* b = Impl::FindVia(m.by_dataset, ds, m.last_dataset)) visit(*b);
+    if (auto it = m.by_dataset.find(ds); it != m.by_dataset.end()) visit(it->second);
   }
   const std::string_view ch = ctx.channel_lower();
   if (!ch.empty()) {
     const int64_t event_id = ctx.event_id();
-    if (const ChannelBuckets* found = Impl::FindVia(m.by_channel, ch, m.last_channel)) {
-      const ChannelBuckets& c = *found;
+    if (auto it = m.by_channel.find(ch); it != m.by_channel.end()) {
+      const ChannelBuckets& c = it->second;
       if (c.any != nullptr) visit(*c.any);
       if (event_id >= 0) {
         if (auto e = c.by_event_id.find(event_id); e != c.by_event_id.end()) visit(e->second);
