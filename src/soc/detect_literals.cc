@@ -89,6 +89,11 @@ void LiteralMatcher::ChoosePairs() {
       if (list.empty() || list.back() != id) list.push_back(id);
     }
   }
+  // No pair covers more than the most-held one: when kMaxPrefilterPairs of those cannot cover
+  // every pattern, the greedy would fail too (a large side: thousands of patterns).
+  size_t most = 0;
+  for (const auto& [key, list] : holders) most = std::max(most, list.size());
+  if (most * kMaxPrefilterPairs < patterns.size()) return;
   std::vector<uint8_t> covered(patterns.size(), 0);
   size_t left = patterns.size();
   std::vector<uint32_t> chosen;
