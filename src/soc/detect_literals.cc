@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <unordered_map>
 
 #include "soc/detect_internal.h"
 
@@ -10,6 +11,7 @@ uint32_t LiteralMatcher::Add(std::string_view pattern) {
   auto [it, inserted] =
       pattern_ids_.emplace(std::string(pattern), static_cast<uint32_t>(pattern_ids_.size()));
   if (!inserted) return it->second;
+  if (min_length_ == 0 || pattern.size() < min_length_) min_length_ = pattern.size();
   uint32_t s = 0;
   for (unsigned char c : pattern) {
     auto e = trie_[s].find(c);
@@ -27,7 +29,111 @@ uint32_t LiteralMatcher::Add(std::string_view pattern) {
   return it->second;
 }
 
-void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells) {
+namespace {
+
+// How often a byte is met in log text, roughly (letters: English per cent; JSON's and paths'
+// punctuation; the rest rare). Only the prefilter's speed depends on it, never an answer.
+double ByteWeight(unsigned char b) {
+  static constexpr double kLetters[26] = {8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0,
+                                          0.2, 0.8, 4.0, 2.4, 6.7,  7.5, 1.9, 0.1, 6.0,
+                                          6.3, 9.1, 2.8, 1.0, 2.4,  0.2, 2.0, 0.1};
+  if (b >= 'a' && b <= 'z') return kLetters[b - 'a'];
+  if (b >= 'A' && b <= 'Z') return 0.3 * kLetters[b - 'A'];
+  if (b >= '0' && b <= '9') return 3;
+  switch (b) {
+    case ' ':
+      return 15;
+    case '"':
+      return 10;
+    case ',':
+    case '.':
+    case '\\':
+      return 5;
+    case ':':
+    case '/':
+    case '-':
+      return 4;
+    case '_':
+    case '=':
+      return 3;
+    case '{':
+    case '}':
+    case '[':
+    case ']':
+      return 2;
+    default:
+      return b >= 0x20 && b < 0x7f ? 0.5 : 0.2;
+  }
+}
+
+}  // namespace
+
+void LiteralMatcher::ChoosePairs() {
+  pairs_ = 0;
+  // Every pattern must hold a chosen pair. A greedy cover: the pair whose rarity (the product of
+  // its bytes' weights: about how often it would let a text through) is smallest for the
+  // patterns it newly covers, until each is covered; more than kMaxPrefilterPairs: none.
+  // Patterns in id order, pairs by a 16-bit key: the choice is the same on every build.
+  std::vector<std::string_view> patterns(pattern_ids_.size());
+  for (const auto& [pattern, id] : pattern_ids_) {
+    if (pattern.size() < 2) return;  // a one-byte pattern has no pair: no prefilter
+    patterns[id] = pattern;
+  }
+  std::unordered_map<uint32_t, std::vector<uint32_t>> holders;  // pair → patterns holding it
+  for (uint32_t id = 0; id < patterns.size(); ++id) {
+    const std::string_view p = patterns[id];
+    for (size_t j = 0; j + 1 < p.size(); ++j) {
+      const uint32_t key =
+          static_cast<unsigned char>(p[j]) << 8 | static_cast<unsigned char>(p[j + 1]);
+      auto& list = holders[key];
+      if (list.empty() || list.back() != id) list.push_back(id);
+    }
+  }
+  // No pair covers more than the most-held one: when kMaxPrefilterPairs of those cannot cover
+  // every pattern, the greedy would fail too (a large side: thousands of patterns).
+  size_t most = 0;
+  for (const auto& [key, list] : holders) most = std::max(most, list.size());
+  if (most * kMaxPrefilterPairs < patterns.size()) return;
+  std::vector<uint8_t> covered(patterns.size(), 0);
+  size_t left = patterns.size();
+  std::vector<uint32_t> chosen;
+  while (left > 0) {
+    if (chosen.size() == kMaxPrefilterPairs) return;
+    uint32_t best = 0;
+    double best_cost = -1;
+    for (const auto& [key, list] : holders) {
+      size_t uncovered = 0;
+      for (uint32_t id : list) uncovered += covered[id] == 0 ? 1 : 0;
+      if (uncovered == 0) continue;
+      const double cost = ByteWeight(static_cast<unsigned char>(key >> 8)) *
+                          ByteWeight(static_cast<unsigned char>(key & 0xff)) /
+                          static_cast<double>(uncovered);
+      if (best_cost < 0 || cost < best_cost || (cost == best_cost && key < best)) {
+        best = key;
+        best_cost = cost;
+      }
+    }
+    chosen.push_back(best);
+    for (uint32_t id : holders[best]) {
+      if (covered[id] == 0) {
+        covered[id] = 1;
+        --left;
+      }
+    }
+  }
+  std::sort(chosen.begin(), chosen.end());
+  for (size_t k = 0; k < chosen.size(); ++k) {
+    for (int i = 0; i < 2; ++i) {
+      const auto b = static_cast<uint8_t>(i == 0 ? chosen[k] >> 8 : chosen[k] & 0xff);
+      pair_[i][k] = b;
+    }
+  }
+  pairs_ = chosen.size();
+}
+
+void LiteralMatcher::Build(bool fold_ascii_case, size_t max_dense_cells, bool prefilter) {
+  pairs_ = 0;
+  if (prefilter) ChoosePairs();
   const size_t n = trie_.size();
   for (int b = 0; b < 256; ++b) {
     fold_[b] = static_cast<unsigned char>(fold_ascii_case && b >= 'A' && b <= 'Z' ? b + 32 : b);

@@ -165,5 +165,109 @@ TEST(LiteralMatcherTest, DenseBoundCountsStrideCells) {
   }
 }
 
+// The pair prefilter (sigma19): a matcher built with it finds exactly what the same patterns
+// built without it find, on texts long enough for it to act, for pattern sets with and without
+// prefilter pairs, folded and not, dense and sparse: random texts over a small alphabet (pairs
+// met and not), texts with one pattern planted at every offset around the 16-byte blocks and at
+// the very end (the scalar tail), in upper case when folding. The test requires that the
+// prefilter both skipped texts (MayOccur false) and let through texts with matches.
+TEST(LiteralMatcherTest, PairPrefilterFindsWhatTheFullScanFinds) {
+  std::mt19937 rng(19);
+  const std::string alphabet = "abcxyzAB:.\\- \"\xc3\xa9";
+  size_t skipped = 0, passed_with_hits = 0, with_pairs = 0;
+  for (int round = 0; round < 400; ++round) {
+    const bool fold = round % 2 == 1;
+    const bool sparse = round % 4 >= 2;
+    LiteralMatcher with, without;
+    std::vector<std::string> patterns;
+    const size_t count = 1 + rng() % 12;
+    for (size_t i = 0; i < count; ++i) {
+      std::string p;
+      const size_t len = 1 + rng() % 6;
+      for (size_t k = 0; k < len; ++k) p += alphabet[rng() % alphabet.size()];
+      if (round % 8 == 0 && i == 0) p = "::";  // a pair shared by many patterns
+      if (round % 8 == 0) p = "::" + p;
+      if (fold) p = Lowered(p);
+      ASSERT_EQ(with.Add(p), without.Add(p));
+      patterns.push_back(p);
+    }
+    with.Build(fold, sparse ? 0 : LiteralMatcher::kMaxDenseCells);
+    without.Build(fold, sparse ? 0 : LiteralMatcher::kMaxDenseCells, /*prefilter=*/false);
+    ASSERT_EQ(without.prefilter_pairs(), 0u);
+    if (with.prefilter_pairs() > 0) ++with_pairs;
+    for (int t = 0; t < 30; ++t) {
+      std::string text;
+      const size_t len = LiteralMatcher::kPrefilterMinText + rng() % 100;
+      // Texts without the rarer bytes most of the time, so that some hold no pair.
+      const size_t span = t % 3 == 0 ? alphabet.size() : 4;
+      for (size_t k = 0; k < len; ++k) text += alphabet[rng() % span];
+      if (t % 5 == 1) {  // one pattern planted at an offset around the blocks, or at the end
+        const std::string& p = patterns[rng() % patterns.size()];
+        std::string q = p;
+        if (fold && (rng() & 1) != 0) {
+          for (char& c : q) {
+            if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+          }
+        }
+        const size_t offsets[] = {0, 14, 15, 16, 17, 31, 32, 33, text.size() - q.size()};
+        const size_t at = offsets[rng() % std::size(offsets)];
+        text.replace(at, q.size(), q);
+      }
+      const Hits want = Scanned(without, text);
+      ASSERT_EQ(Scanned(with, text), want) << "round " << round << " text " << text;
+      if (!with.MayOccur(text)) {
+        ++skipped;
+        ASSERT_TRUE(want.empty());
+      } else if (with.prefilter_pairs() > 0 && !want.empty()) {
+        ++passed_with_hits;
+      }
+    }
+  }
+  EXPECT_GT(with_pairs, 100u);
+  EXPECT_GT(skipped, 500u);
+  EXPECT_GT(passed_with_hits, 500u);
+}
+
+// Mimikatz's keywords (the Windows raw-text keyword scan with 1,000 rules): one pair serves the
+// fifteen with "::"; a Windows event's JSON without them is skipped; each keyword planted in it,
+// as is and in upper case, is found at its offset, also as the text's last bytes.
+TEST(LiteralMatcherTest, PairPrefilterOnMimikatzKeywords) {
+  const std::vector<std::string> keywords = {
+      "dpapi::masterkey",  "eo.oe.kiwi",           "event::clear",       "event::drop",
+      "gentilkiwi.com",    "kerberos::golden",     "kerberos::ptc",      "kerberos::ptt",
+      "kerberos::tgt",     "kiwi legit printer",   "lsadump::",          "mimidrv.sys",
+      "\\mimilib.dll",     "misc::printnightmare", "misc::shadowcopies", "misc::skeleton",
+      "privilege::backup", "privilege::debug",     "privilege::driver",  "sekurlsa::"};
+  LiteralMatcher m;
+  for (const auto& k : keywords) m.Add(k);
+  m.Build(/*fold_ascii_case=*/true);
+  EXPECT_GT(m.prefilter_pairs(), 0u);
+  EXPECT_LE(m.prefilter_pairs(), 5u);
+  const std::string event =
+      R"({"winlog":{"channel":"Security","event_id":4624,"computer_name":"WS-0042.city.local",)"
+      R"("event_data":{"TargetUserName":"tanaka","LogonType":"3","IpAddress":"10.1.2.3",)"
+      R"("ProcessName":"C:\\Windows\\System32\\lsass.exe","WorkstationName":"WS-0042"}},)"
+      R"("@timestamp":"2026-11-28T10:00:00Z","message":"An account was successfully logged on."})";
+  EXPECT_FALSE(m.MayOccur(event));
+  EXPECT_TRUE(Scanned(m, event).empty());
+  for (size_t i = 0; i < keywords.size(); ++i) {
+    for (int upper = 0; upper < 2; ++upper) {
+      std::string k = keywords[i];
+      if (upper == 1) {
+        for (char& c : k) {
+          if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+        }
+      }
+      for (size_t at : {size_t{0}, size_t{40}, event.size()}) {
+        std::string text = event;
+        text.insert(at, k);
+        EXPECT_TRUE(m.MayOccur(text)) << k;
+        EXPECT_TRUE(Scanned(m, text).count({static_cast<uint32_t>(i), at + k.size()}) == 1)
+            << k << " at " << at;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc::detect_internal

@@ -123,10 +123,13 @@ class ProgramEvaluator {
   // window's bytes had been scanned as a text of their own (an occurrence inside the window is
   // one of that text's occurrences, and the window's text has no others).
   // Inline: most sides have no patterns (a field's |cased side, mostly), and the call to learn it
-  // cost more than the test.
+  // cost more than the test. A text shorter than the side's shortest literal holds none of them
+  // (nor does a window inside it): not scanned.
   void ScanSide(const FieldScan::Side& side, std::string_view text, size_t win_begin = 0,
                 size_t win_end = SIZE_MAX) {
-    if (side.matcher.patterns() != 0) ScanText(side, text, win_begin, win_end);
+    if (side.matcher.patterns() != 0 && text.size() >= side.matcher.min_pattern_length()) {
+      ScanText(side, text, win_begin, win_end);
+    }
   }
   // ScanSide on a side with patterns.
   void ScanText(const FieldScan::Side& side, std::string_view text, size_t win_begin,
