@@ -298,12 +298,12 @@ detection:
   }
 }
 
-// The engine remembers the last record's dataset and channel with their buckets (sigma19): an
-// engine fed a sequence that changes both, repeats them, and meets keys with no bucket, one a
-// prefix of another, one as long as another and an empty one, detects on each record exactly
-// what a fresh engine does. The rule on ds.b tests a field no other bucket scans, so that only
+// A long-lived engine against a fresh engine per record (sigma19; it pinned a memo of the last
+// record's dataset and channel buckets, tried and dropped): an engine fed a sequence that changes
+// both, repeats them, and meets keys with no bucket, one a prefix of another, one as long as
+// another and an empty one, detects on each record exactly what a fresh engine does. The rule on ds.b tests a field no other bucket scans, so that only
 // its own bucket makes it a candidate.
-TEST(DetectionEngineTest, BucketOfTheLastKeyOnlyForAnEqualKey) {
+TEST(DetectionEngineTest, BucketsAgreeWithAFreshEngine) {
   // Rule b<n> on a logsource with its selection's tests.
   auto rule = [](int n, std::string_view logsource, std::string_view tests) {
     return std::string("title: r") + std::to_string(n) +

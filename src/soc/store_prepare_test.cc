@@ -139,6 +139,42 @@ TEST_F(StorePrepareTest, PrepareHashesTextsDenseWithTokensShortAndLong) {
   }
 }
 
+// Every token of a raw text past the stack buffer (1,024 hashes) reaches Prepare's hashes (the
+// review of prep19): the dense test above repeats its tokens every 78 / 270 bytes, so a tail lost
+// past the buffer does not show there; here every word is unique and a marker ends the text.
+TEST_F(StorePrepareTest, PrepareKeepsUniqueTokensPastTheStackBuffer) {
+  OpenStore(Options(dir_));
+  for (size_t n : {size_t{1000}, size_t{1023}, size_t{1024}, size_t{1025}, size_t{1600},
+                   size_t{3100}, size_t{5000}}) {
+    for (int kind = 0; kind < 3; ++kind) {
+      std::string raw;
+      for (size_t i = 0; raw.size() < n; ++i) {
+        if (kind == 0) raw += "w" + std::to_string(i) + " ";      // unique words
+        if (kind == 1) raw += std::to_string(10 + i % 90) + ".";  // dotted quads, dense
+        if (kind == 2) raw += std::string(1, static_cast<char>('a' + i % 26)) + "z ";
+      }
+      raw.resize(n);
+      const std::string tail = "tail" + std::to_string(n) + "x" + std::to_string(kind);
+      raw += " " + tail;
+      Record r;
+      r.format = Format::kText;
+      r.time_ms = kT0;
+      r.received_ms = kT0;
+      r.source = "file:unique";
+      r.raw = raw;
+      Normalize(r);
+      std::vector<uint64_t> want;
+      ForEachRecordToken(r.raw, r.fields(),
+                         [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
+      PreparedBatch prepared;
+      store_->Prepare(r, &prepared);
+      const std::set<uint64_t> got(prepared.hashes.begin(), prepared.hashes.end());
+      EXPECT_EQ(got, std::set<uint64_t>(want.begin(), want.end())) << n << " kind " << kind;
+      EXPECT_EQ(got.count(store_internal::TokenHash(tail)), 1u) << n << " kind " << kind;
+    }
+  }
+}
+
 std::map<std::string, std::string> FilesUnder(const fs::path& dir, const fs::path& base) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
