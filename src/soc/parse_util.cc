@@ -303,6 +303,9 @@ void ReplayOverlay(boost::json::object& f, const OverlayEntry* entries, size_t n
       case OverlayKind::kInt:  // PutInt's
         parent.insert_or_assign(key, e.num);
         break;
+      case OverlayKind::kBool:  // an EVE document's own boolean (parse_json.cc)
+        parent.insert_or_assign(key, e.num != 0);
+        break;
       case OverlayKind::kCategory: {  // PutCategory's
         boost::json::value& v = parent.insert_or_assign(key, nullptr).first->value();
         v.emplace_array().emplace_back(boost::json::string_view(e.str.data(), e.str.size()));
