@@ -1,5 +1,6 @@
 // JSON-shaped formats: seccloud event spool lines, generic JSON lines and Suricata EVE.
 #include <bit>
+#include <cstring>
 #include <string>
 
 #include "soc/parse_internal.h"
@@ -365,50 +366,67 @@ bool AppendEveDocument(TapeSpan t, size_t obj, FieldOverlay& o, std::string& pat
   if (n.count == 0 || n.count > kMaxEveObjectMembers) return false;
   const size_t first = obj + 1;
   size_t i = first;
+  // A bit per key of the object so far, of its size and first and last bytes: the earlier keys
+  // are compared only when the bit is set already (a set bit proves nothing).
+  uint64_t seen = 0;
   for (uint32_t m = 0; m < n.count; ++m, i = t[i].end) {
     const TapeNode& c = t[i];
     const std::string_view key = c.key();
-    if (key.empty() || key.find('.') != std::string_view::npos) return false;
-    for (size_t j = first; j != i; j = t[j].end) {
-      if (t[j].key() == key) return false;
+    if (key.empty()) return false;
+    for (const char ch : key) {
+      if (ch == '.') return false;
     }
-    const size_t mark = path.size();
-    path.push_back('.');
-    path.append(key);
+    const uint64_t bit = uint64_t{1} << ((key.size() * 7 + static_cast<unsigned char>(key[0]) * 3 +
+                                          static_cast<unsigned char>(key.back())) &
+                                         63);
+    if ((seen & bit) != 0) {
+      for (size_t j = first; j != i; j = t[j].end) {
+        if (t[j].key() == key) return false;
+      }
+    }
+    seen |= bit;
     if (c.kind == TapeKind::kObject) {
+      const size_t mark = path.size();
+      path.push_back('.');
+      path.append(key);
       if (!AppendEveDocument(t, i, o, path, budget)) return false;
-    } else {
-      if (*budget == 0) return false;
-      --*budget;
-      OverlayEntry e;
-      e.root = kSuricataRoot;  // not related to "tenant.id": flags 0
-      switch (c.kind) {
-        case TapeKind::kString:
-          e.kind = OverlayKind::kString;
-          break;
-        case TapeKind::kInt64:
-          e.kind = OverlayKind::kInt;
-          e.num = c.i64;
-          break;
-        case TapeKind::kBool:
-          e.kind = OverlayKind::kBool;
-          e.num = c.boolean ? 1 : 0;
-          break;
-        default:
-          return false;
-      }
-      o.own_paths.push_back({static_cast<uint32_t>(o.entries.size()),
-                             static_cast<uint32_t>(o.bytes.size()),
-                             static_cast<uint32_t>(path.size())});
-      o.bytes.append(path);
-      if (e.kind == OverlayKind::kString) {
-        e.at = static_cast<uint32_t>(o.bytes.size());
-        e.len = static_cast<uint32_t>(c.s.size);
-        o.bytes.append(c.str());
-      }
-      o.entries.push_back(e);
+      path.resize(mark);
+      continue;
     }
-    path.resize(mark);
+    if (*budget == 0) return false;
+    --*budget;
+    OverlayEntry e;
+    e.root = kSuricataRoot;  // not related to "tenant.id": flags 0
+    switch (c.kind) {
+      case TapeKind::kString:
+        e.kind = OverlayKind::kString;
+        break;
+      case TapeKind::kInt64:
+        e.kind = OverlayKind::kInt;
+        e.num = c.i64;
+        break;
+      case TapeKind::kBool:
+        e.kind = OverlayKind::kBool;
+        e.num = c.boolean ? 1 : 0;
+        break;
+      default:
+        return false;
+    }
+    // The path (the object's, '.', the key) and a string's text, one after the other.
+    const size_t at = o.bytes.size();
+    const size_t path_size = path.size() + 1 + key.size();
+    const size_t text_size = e.kind == OverlayKind::kString ? c.s.size : 0;
+    o.bytes.resize(at + path_size + text_size);
+    char* out = o.bytes.data() + at;
+    std::memcpy(out, path.data(), path.size());
+    out[path.size()] = '.';
+    std::memcpy(out + path.size() + 1, key.data(), key.size());
+    if (text_size != 0) std::memcpy(out + path_size, c.s.data, text_size);
+    o.own_paths.push_back({static_cast<uint32_t>(o.entries.size()), static_cast<uint32_t>(at),
+                           static_cast<uint32_t>(path_size)});
+    e.at = static_cast<uint32_t>(at + path_size);
+    e.len = static_cast<uint32_t>(text_size);
+    o.entries.push_back(e);
   }
   return true;
 }
