@@ -1588,17 +1588,21 @@ void CheckUnrelatedPromise(const Record& r) {
   }
 }
 
-// One Windows line: with each (tenant, peer) pair, the record Normalize keeps (an overlay, or the
-// tree when the line is not one the overlay takes) replays the tree the tape path built, byte for
-// byte, with the same time and verdict; then the view, tokens, dataset and a tenant given after
-// Normalize against that tree (CheckOverlayLine), and the overlay's index against a full one.
-void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
+// One line of a format Normalize keeps as an overlay: with each (tenant, peer) pair, the record
+// Normalize keeps (an overlay, or the tree when the line is not one the overlay takes) replays the
+// tree `reference` builds (the format's tree path), byte for byte, with the same time and
+// verdict, in no more memory; then the view, tokens, dataset and a tenant given after Normalize
+// against that tree (CheckOverlayLine), and the overlay's index against a full one.
+using ReferenceNormalizer = Record (*)(std::string_view line, std::string_view tenant,
+                                       std::string_view peer);
+void CheckKeptOverlayLine(Format format, ReferenceNormalizer reference, std::string_view line,
+                          Counts* c, overlay_test::OverlayCounts* oc, bool all) {
   static const std::vector<std::pair<std::string, std::string>> kMetadata = {
       {"", ""}, {"t01", "::FFFF:192.0.2.1"}, {"", "[2001:DB8::1]"}, {"t\xff", "host\xfe"}};
   for (size_t m = 0; m < (all ? kMetadata.size() : 1); ++m) {
     const auto& [tenant, peer] = kMetadata[m];
-    Record got = Normalized(Format::kWindowsEvent, line, tenant, peer);
-    const Record want = TreeNormalized(line, tenant, peer);
+    Record got = Normalized(format, line, tenant, peer);
+    const Record want = reference(line, tenant, peer);
     ASSERT_FALSE(want.fields_pending());
     ASSERT_EQ(got.parsed, want.parsed) << line;
     ASSERT_EQ(got.time_ms, want.time_ms) << line;
@@ -1613,9 +1617,43 @@ void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCou
       }
     }
     ASSERT_EQ(boost::json::serialize(got.fields()), boost::json::serialize(want.fields()))
-        << "tenant \"" << tenant << "\" peer \"" << peer << "\"";
+        << "tenant \"" << tenant << "\" peer \"" << peer << "\" line " << line;
   }
-  overlay_test::CheckOverlayLine(Format::kWindowsEvent, line, c, oc, all);
+  overlay_test::CheckOverlayLine(format, line, c, oc, all);
+}
+
+void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
+  CheckKeptOverlayLine(Format::kWindowsEvent, TreeNormalized, line, c, oc, all);
+}
+
+// Each template, then 12 mutations of it: invalid UTF-8 inserted, a byte changed, cut, bytes
+// erased.
+std::vector<std::string> WithMutations(const std::vector<std::string>& templates, unsigned seed) {
+  std::vector<std::string> out;
+  std::mt19937 rng(seed);
+  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+  for (const std::string& t : templates) {
+    out.push_back(t);
+    for (int k = 0; k < 12; ++k) {
+      std::string s = t;
+      switch (k % 4) {
+        case 0:
+          s.insert(rng() % s.size(), bad[rng() % 5]);
+          break;
+        case 1:
+          s[rng() % s.size()] = "\"{}[]:,.0a-\\"[rng() % 12];
+          break;
+        case 2:
+          s.resize(rng() % s.size());
+          break;
+        default:
+          s.erase(rng() % s.size(), 1 + rng() % 8);
+          break;
+      }
+      out.push_back(s);
+    }
+  }
+  return out;
 }
 
 // Hostile evtx shapes: repeated item names (in an object, in Data, Data and its siblings), names
@@ -1708,30 +1746,7 @@ std::vector<std::string> HostileWindowsLines() {
     many.push_back(ev(data + "]}"));
     many.push_back(ev(object + "}"));
   }
-  std::vector<std::string> out;
-  std::mt19937 rng(17);
-  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
-  for (const std::string& t : templates) {
-    out.push_back(t);
-    for (int k = 0; k < 12; ++k) {
-      std::string s = t;
-      switch (k % 4) {
-        case 0:
-          s.insert(rng() % s.size(), bad[rng() % 5]);
-          break;
-        case 1:
-          s[rng() % s.size()] = "\"{}[]:,.0a-\\"[rng() % 12];
-          break;
-        case 2:
-          s.resize(rng() % s.size());
-          break;
-        default:
-          s.erase(rng() % s.size(), 1 + rng() % 8);
-          break;
-      }
-      out.push_back(s);
-    }
-  }
+  std::vector<std::string> out = WithMutations(templates, 17);
   out.insert(out.end(), many.begin(), many.end());
   return out;
 }
@@ -2328,35 +2343,9 @@ Record TreeNormalized(std::string_view line, std::string_view tenant, std::strin
   return r;
 }
 
-// One EVE line: with each (tenant, peer) pair the record Normalize keeps (an overlay, or the tree
-// for a shape the overlay does not take) replays the tree path's tree byte for byte, with the same
-// verdict and time, in no more memory; then every reader's answer against that tree
-// (CheckOverlayLine: the view on the Sigma corpus's candidate paths, intel's, the metadata paths
-// and every path of the tree lengthened and cut; Prepare's tokens and dataset; a tenant given
-// after Normalize), and the overlay's index against one computed with every pair compared.
+// One EVE line against the tree path (winlog_test::CheckKeptOverlayLine).
 void CheckEveLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
-  static const std::vector<std::pair<std::string, std::string>> kMetadata = {
-      {"", ""}, {"t01", "::FFFF:192.0.2.1"}, {"", "[2001:DB8::1]"}, {"t\xff", "host\xfe"}};
-  for (size_t m = 0; m < (all ? kMetadata.size() : 1); ++m) {
-    const auto& [tenant, peer] = kMetadata[m];
-    Record got = Normalized(Format::kSuricataEve, line, tenant, peer);
-    const Record want = TreeNormalized(line, tenant, peer);
-    ASSERT_FALSE(want.fields_pending());
-    ASSERT_EQ(got.parsed, want.parsed) << line;
-    ASSERT_EQ(got.time_ms, want.time_ms) << line;
-    if (got.fields_pending()) {
-      winlog_test::CheckUnrelatedPromise(got);
-      if (::testing::Test::HasFatalFailure()) return;
-      ASSERT_LE(got.MemoryBytes(), want.MemoryBytes()) << line;
-      if (m == 0) {
-        oc->overlay_memory += got.MemoryBytes();
-        oc->tree_memory += want.MemoryBytes();
-      }
-    }
-    ASSERT_EQ(boost::json::serialize(got.fields()), boost::json::serialize(want.fields()))
-        << "tenant \"" << tenant << "\" peer \"" << peer << "\" line " << line;
-  }
-  overlay_test::CheckOverlayLine(Format::kSuricataEve, line, c, oc, all);
+  winlog_test::CheckKeptOverlayLine(Format::kSuricataEve, TreeNormalized, line, c, oc, all);
 }
 
 // Hostile EVE lines: every event_type the mapping knows (alert with http, tls, fileinfo, dns,
@@ -2468,31 +2457,7 @@ std::vector<std::string> HostileEveLines() {
     o += "1" + std::string(depth, '}');
     templates.push_back(ev("dns", o));
   }
-  std::vector<std::string> out;
-  std::mt19937 rng(19);
-  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
-  for (const std::string& t : templates) {
-    out.push_back(t);
-    for (int k = 0; k < 12; ++k) {
-      std::string s = t;
-      switch (k % 4) {
-        case 0:
-          s.insert(rng() % s.size(), bad[rng() % 5]);
-          break;
-        case 1:
-          s[rng() % s.size()] = "\"{}[]:,.0a-\\"[rng() % 12];
-          break;
-        case 2:
-          s.resize(rng() % s.size());
-          break;
-        default:
-          s.erase(rng() % s.size(), 1 + rng() % 8);
-          break;
-      }
-      out.push_back(s);
-    }
-  }
-  return out;
+  return winlog_test::WithMutations(templates, 19);
 }
 
 }  // namespace eve_test
