@@ -238,8 +238,14 @@ void MapEveFlow(const Doc& d, typename Doc::Object flow, FieldSink& f) {
   if (btc >= 0) PutInt(f, "destination.bytes", btc);
   if (pts >= 0) PutInt(f, "source.packets", pts);
   if (ptc >= 0) PutInt(f, "destination.packets", ptc);
-  if (bts >= 0 && btc >= 0) PutInt(f, "network.bytes", bts + btc);
-  if (pts >= 0 && ptc >= 0) PutInt(f, "network.packets", pts + ptc);
+  // A sum past int64 (hostile counters; signed overflow before eve19) sets nothing.
+  int64_t sum = 0;
+  if (bts >= 0 && btc >= 0 && !__builtin_add_overflow(bts, btc, &sum)) {
+    PutInt(f, "network.bytes", sum);
+  }
+  if (pts >= 0 && ptc >= 0 && !__builtin_add_overflow(pts, ptc, &sum)) {
+    PutInt(f, "network.packets", sum);
+  }
   CopyString(d, flow, "start", f, "event.start");
   CopyString(d, flow, "end", f, "event.end");
 }
