@@ -409,6 +409,13 @@ FieldRef FieldRef::Int(int64_t n) {
   return r;
 }
 
+FieldRef FieldRef::Bool(bool b) {
+  FieldRef r;
+  r.kind_ = FieldKind::kBool;
+  r.bool_ = b;
+  return r;
+}
+
 FieldRef FieldRef::OneTextArray(std::string_view s) {
   FieldRef r;
   r.kind_ = FieldKind::kArray;
@@ -425,6 +432,7 @@ std::string FieldRef::Serialize() const {
     return boost::json::serialize(TapeToValue(tape_, index_, {}));
   }
   if (kind_ == FieldKind::kInt64) return boost::json::serialize(boost::json::value(i64_));
+  if (kind_ == FieldKind::kBool) return bool_ ? "true" : "false";
   if (kind_ == FieldKind::kArray) {
     boost::json::array a;
     a.emplace_back(boost::json::string_view(str_.data(), str_.size()));
@@ -739,6 +747,8 @@ FieldRef FieldView::OverlayValue(const OverlayEntry& e) {
       return FieldRef::Int(e.num);
     case OverlayKind::kCategory:
       return FieldRef::OneTextArray(e.str);
+    case OverlayKind::kBool:
+      return FieldRef::Bool(e.num != 0);
   }
   return {};
 }

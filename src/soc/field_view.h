@@ -61,8 +61,10 @@ class FieldRef {
   static FieldRef Tree(const boost::json::value* v);
   static FieldRef Tape(TapeSpan tape, const TapeNode* n);
   static FieldRef Text(std::string_view s);
-  // An overlay's integer, and its event.category: an array of the one string `s`.
+  // An overlay's integer, its boolean (an EVE document's own), and its event.category: an array
+  // of the one string `s`.
   static FieldRef Int(int64_t n);
+  static FieldRef Bool(bool b);
   static FieldRef OneTextArray(std::string_view s);
 
   FieldKind kind() const { return kind_; }

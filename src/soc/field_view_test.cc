@@ -1588,17 +1588,21 @@ void CheckUnrelatedPromise(const Record& r) {
   }
 }
 
-// One Windows line: with each (tenant, peer) pair, the record Normalize keeps (an overlay, or the
-// tree when the line is not one the overlay takes) replays the tree the tape path built, byte for
-// byte, with the same time and verdict; then the view, tokens, dataset and a tenant given after
-// Normalize against that tree (CheckOverlayLine), and the overlay's index against a full one.
-void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
+// One line of a format Normalize keeps as an overlay: with each (tenant, peer) pair, the record
+// Normalize keeps (an overlay, or the tree when the line is not one the overlay takes) replays the
+// tree `reference` builds (the format's tree path), byte for byte, with the same time and
+// verdict, in no more memory; then the view, tokens, dataset and a tenant given after Normalize
+// against that tree (CheckOverlayLine), and the overlay's index against a full one.
+using ReferenceNormalizer = Record (*)(std::string_view line, std::string_view tenant,
+                                       std::string_view peer);
+void CheckKeptOverlayLine(Format format, ReferenceNormalizer reference, std::string_view line,
+                          Counts* c, overlay_test::OverlayCounts* oc, bool all) {
   static const std::vector<std::pair<std::string, std::string>> kMetadata = {
       {"", ""}, {"t01", "::FFFF:192.0.2.1"}, {"", "[2001:DB8::1]"}, {"t\xff", "host\xfe"}};
   for (size_t m = 0; m < (all ? kMetadata.size() : 1); ++m) {
     const auto& [tenant, peer] = kMetadata[m];
-    Record got = Normalized(Format::kWindowsEvent, line, tenant, peer);
-    const Record want = TreeNormalized(line, tenant, peer);
+    Record got = Normalized(format, line, tenant, peer);
+    const Record want = reference(line, tenant, peer);
     ASSERT_FALSE(want.fields_pending());
     ASSERT_EQ(got.parsed, want.parsed) << line;
     ASSERT_EQ(got.time_ms, want.time_ms) << line;
@@ -1613,9 +1617,43 @@ void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCou
       }
     }
     ASSERT_EQ(boost::json::serialize(got.fields()), boost::json::serialize(want.fields()))
-        << "tenant \"" << tenant << "\" peer \"" << peer << "\"";
+        << "tenant \"" << tenant << "\" peer \"" << peer << "\" line " << line;
   }
-  overlay_test::CheckOverlayLine(Format::kWindowsEvent, line, c, oc, all);
+  overlay_test::CheckOverlayLine(format, line, c, oc, all);
+}
+
+void CheckWindowsLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
+  CheckKeptOverlayLine(Format::kWindowsEvent, TreeNormalized, line, c, oc, all);
+}
+
+// Each template, then 12 mutations of it: invalid UTF-8 inserted, a byte changed, cut, bytes
+// erased.
+std::vector<std::string> WithMutations(const std::vector<std::string>& templates, unsigned seed) {
+  std::vector<std::string> out;
+  std::mt19937 rng(seed);
+  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+  for (const std::string& t : templates) {
+    out.push_back(t);
+    for (int k = 0; k < 12; ++k) {
+      std::string s = t;
+      switch (k % 4) {
+        case 0:
+          s.insert(rng() % s.size(), bad[rng() % 5]);
+          break;
+        case 1:
+          s[rng() % s.size()] = "\"{}[]:,.0a-\\"[rng() % 12];
+          break;
+        case 2:
+          s.resize(rng() % s.size());
+          break;
+        default:
+          s.erase(rng() % s.size(), 1 + rng() % 8);
+          break;
+      }
+      out.push_back(s);
+    }
+  }
+  return out;
 }
 
 // Hostile evtx shapes: repeated item names (in an object, in Data, Data and its siblings), names
@@ -1708,30 +1746,7 @@ std::vector<std::string> HostileWindowsLines() {
     many.push_back(ev(data + "]}"));
     many.push_back(ev(object + "}"));
   }
-  std::vector<std::string> out;
-  std::mt19937 rng(17);
-  const char* bad[] = {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
-  for (const std::string& t : templates) {
-    out.push_back(t);
-    for (int k = 0; k < 12; ++k) {
-      std::string s = t;
-      switch (k % 4) {
-        case 0:
-          s.insert(rng() % s.size(), bad[rng() % 5]);
-          break;
-        case 1:
-          s[rng() % s.size()] = "\"{}[]:,.0a-\\"[rng() % 12];
-          break;
-        case 2:
-          s.resize(rng() % s.size());
-          break;
-        default:
-          s.erase(rng() % s.size(), 1 + rng() % 8);
-          break;
-      }
-      out.push_back(s);
-    }
-  }
+  std::vector<std::string> out = WithMutations(templates, 17);
   out.insert(out.end(), many.begin(), many.end());
   return out;
 }
@@ -2308,6 +2323,235 @@ TEST(FieldViewTest, SigmaFieldPlanAnswersAsFindOnHostileRecords) {
               pc.records, pc.lookups, pc.found, pc.items, pc.probed);
   EXPECT_GT(pc.items, 100u);
   EXPECT_GT(pc.probed, 1000u);
+}
+
+// ---- Migration step 3: Suricata EVE records kept as an overlay ----
+
+namespace eve_test {
+
+// The record as Normalize made it before the overlay: the document parsed into a Boost tree, the
+// ECS values set on the tree, the document mounted at "suricata.eve".
+Record TreeNormalized(std::string_view line, std::string_view tenant, std::string_view peer) {
+  Record r;
+  r.format = Format::kSuricataEve;
+  r.raw = std::string(line);
+  r.received_ms = 1790899200123;
+  r.source = "spool:test";
+  r.tenant = std::string(tenant);
+  r.peer = std::string(peer);
+  internal::NormalizeRecord(r, /*overlay_allowed=*/false);
+  return r;
+}
+
+// One EVE line against the tree path (winlog_test::CheckKeptOverlayLine).
+void CheckEveLine(std::string_view line, Counts* c, overlay_test::OverlayCounts* oc, bool all) {
+  winlog_test::CheckKeptOverlayLine(Format::kSuricataEve, TreeNormalized, line, c, oc, all);
+}
+
+// Hostile EVE lines: every event_type the mapping knows (alert with http, tls, fileinfo, dns,
+// flow; dns in the v1/v2 and v3 shapes; http, tls, fileinfo, flow) and others (anomaly, stats,
+// netflow); repeated keys at the root, in a mapped object and in an unmapped one; dotted and empty
+// keys; arrays; nulls; numbers at the edges (int64's ends, past them, doubles, -0); booleans;
+// escapes; invalid UTF-8; deep nesting around Boost's 64 levels; a missing, empty or non-string
+// event_type; a missing or odd timestamp; long values and objects and documents around the
+// overlay's bounds; keys that spell the mapped paths and the metadata's. Each also mutated 12
+// times (invalid UTF-8 inserted, a byte changed, cut, bytes erased).
+std::vector<std::string> HostileEveLines() {
+  const std::string head =
+      R"j({"timestamp":"2026-10-02T00:01:33.041287+0000","flow_id":823958375087280,)j"
+      R"j("in_iface":"eth1","src_ip":"10.1.22.150","src_port":64428,"dest_ip":"10.24.0.53",)j"
+      R"j("dest_port":53,"proto":"UDP",)j";
+  auto ev = [&](const std::string& type, const std::string& rest) {
+    return head + R"j("event_type":")j" + type + "\"" + (rest.empty() ? "" : ",") + rest + "}";
+  };
+  std::vector<std::string> templates = {
+      ev("dns", R"j("dns":{"type":"query","id":2216,"rrname":"a.co.jp","rrtype":"A","tx_id":0})j"),
+      ev("dns", R"j("dns":{"version":2,"type":"answer","id":7,"rcode":"NOERROR","rrname":"b.jp",)j"
+                R"j("answers":[{"rrname":"b.jp","rrtype":"A","rdata":"192.0.2.1"}]})j"),
+      ev("dns", R"j("dns":{"query":[{"rrname":"c.jp","rrtype":"AAAA"}],"id":-1})j"),
+      ev("dns", R"j("dns":{"queries":[{"rrname":"d.jp","rrtype":"MX"}],"id":"12"})j"),
+      ev("dns", R"j("dns":{"type":"query","id":1,"rrname":"e.jp","rrtype":"A"},"dns":{"id":2})j"),
+      ev("flow",
+         R"j("app_proto":"TLS","flow":{"pkts_toserver":350,"pkts_toclient":478,)j"
+         R"j("bytes_toserver":87540,"bytes_toclient":130045,"start":"2026-10-02T00:02:20+0000",)j"
+         R"j("end":"2026-10-02T00:02:21+0000","age":59,"state":"closed","reason":"timeout",)j"
+         R"j("alerted":false,"emergency":true})j"),
+      ev("flow",
+         R"j("flow":{"pkts_toserver":9223372036854775807,"pkts_toclient":1,)j"
+         R"j("bytes_toserver":-9223372036854775808,"bytes_toclient":9223372036854775808})j"),
+      ev("flow", R"j("flow":{"pkts_toserver":"12","bytes_toserver":1.5,"bytes_toclient":-0,)j"
+                 R"j("start":null,"end":18446744073709551615})j"),
+      ev("alert",
+         R"j("community_id":"1:abc=","host":"sensor-1","app_proto":"http",)j"
+         R"j("alert":{"action":"allowed","gid":1,"signature_id":2024217,"rev":3,)j"
+         R"j("signature":"ET POLICY x","category":"Potential Corporate Privacy Violation",)j"
+         R"j("severity":2,"metadata":{"created_at":["2017_04_20"]}},)j"
+         R"j("http":{"hostname":"example.jp","url":"/a/b?q=1&r=\u00e9","http_user_agent":"UA",)j"
+         R"j("http_content_type":"text/html","http_method":"GET","protocol":"HTTP/1.1",)j"
+         R"j("status":200,"length":5120,"http_refer":"http://r.jp/"},)j"
+         R"j("flow":{"pkts_toserver":3,"pkts_toclient":4,"bytes_toserver":300,)j"
+         R"j("bytes_toclient":400,"start":"2026-10-02T00:02:20+0000"})j"),
+      ev("alert", R"j("alert":{"action":"blocked","signature_id":18446744073709551615,"rev":"7",)j"
+                  R"j("severity":18446744073709551615,"signature":"S","category":"C"})j"),
+      ev("alert",
+         R"j("alert":{"action":"drop","signature_id":"sid-1","rev":true,"severity":null},)j"
+         R"j("alert":{"signature":"second"})j"),
+      ev("alert", R"j("alert":{"signature_id":1,"signature":"T"},"tls":{"sni":"t.jp",)j"
+                  R"j("subject":"CN=t.jp","issuerdn":"CN=CA","ja3":{"hash":"abc","string":"771"},)j"
+                  R"j("ja3s":{"hash":"def"},"version":"TLS 1.3"})j"),
+      ev("http", R"j("http":{"hostname":"h.jp","url":"http://h.jp/x","status":"404","length":-5,)j"
+                 R"j("protocol":"h2"})j"),
+      ev("http", R"j("http":{"url":"/only?","http_method":"POST","status":99999999999})j"),
+      ev("tls", R"j("tls":{"sni":"x.jp","ja3":"not an object","ja3s":{"hash":7}})j"),
+      ev("fileinfo", R"j("fileinfo":{"filename":"/a/b.exe","sha256":"aa","sha1":"bb","md5":"cc",)j"
+                     R"j("size":1048576,"stored":false,"state":"CLOSED","tx_id":0})j"),
+      ev("fileinfo", R"j("fileinfo":{"filename":"\u65e5\u672c.txt","size":"x"})j"),
+      ev("anomaly",
+         R"j("anomaly":{"type":"decode","event":"ipv4.trunc_pkt","layer":"proto_detect"})j"),
+      ev("stats", R"j("stats":{"uptime":10,"capture":{"kernel_packets":1,"kernel_drops":0}})j"),
+      ev("netflow", R"j("netflow":{"pkts":1,"bytes":60,"start":"s","end":"e","age":0})j"),
+      ev("ALERT Type!", R"j("alert":{"signature":"case"})j"),
+      ev("dns", R"j("a.b":1)j"),
+      ev("dns", R"j("":1)j"),
+      ev("dns", R"j("x":{"a.b":"c"})j"),
+      ev("dns", R"j("x":{})j"),
+      ev("dns", R"j("x":[])j"),
+      ev("dns", R"j("x":null)j"),
+      ev("dns", R"j("x":{"y":1},"x":{"z":2})j"),
+      ev("dns", R"j("x":{"y":1,"y":2})j"),
+      ev("dns", R"j("timestamp":"2026-10-03T00:00:00Z")j"),
+      ev("dns", R"j("src_ip":"2001:DB8:0:0::1","dest_ip":"::ffff:192.0.2.9","src_port":"80")j"),
+      ev("dns", R"j("src_ip":"not an ip","src_port":70000,"dest_port":-1,"proto":7)j"),
+      ev("dns",
+         R"j("suricata":{"eve":1},"event":{"dataset":"x"},"@timestamp":"t","tenant":{"id":"t9"},)j"
+         R"j("seccloud":{"soc":{"source":"s"}},"message":"hello world")j"),
+      ev("dns", R"j("esc":"a\"b\\c\n\t\u0001\u00ff\ud83d\ude00","k\u00e9y":"v")j"),
+      ev("dns", R"j("big":9223372036854775807,"small":-9223372036854775808,"t":true,"f":false)j"),
+      R"j({"event_type":"dns"})j",
+      R"j({"event_type":""})j",
+      R"j({"event_type":7,"timestamp":"2026-10-02T00:01:33Z"})j",
+      R"j({"timestamp":"2026-10-02T00:01:33Z","src_ip":"10.0.0.1"})j",
+      R"j({"event_type":"dns","timestamp":12345})j",
+      R"j({"event_type":"dns","event_type":"flow","flow":{"age":1}})j",
+      R"j(["event_type","dns"])j",
+      R"j({"event_type":"dns"} {"x":1})j",
+  };
+  // Long values, wide objects and documents around the bounds, deep nesting.
+  templates.push_back(ev("dns", "\"long\":\"" + std::string(5000, 'x') + "\""));
+  for (int n : {31, 32, 33, 40}) {
+    std::string o = "\"wide\":{";
+    for (int i = 0; i < n; ++i)
+      o += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+    templates.push_back(ev("dns", o + "}"));
+  }
+  for (int n : {40, 50, 55, 60, 64, 70}) {
+    std::string o;
+    for (int i = 0; i < n; ++i) {
+      o += (i ? ",\"g" : "\"g") + std::to_string(i) + "\":{\"v\":" + std::to_string(i) + "}";
+    }
+    templates.push_back(ev("dns", o));
+  }
+  for (int depth : {10, 60, 62, 63, 64, 65}) {
+    std::string o = "\"deep\":";
+    for (int i = 0; i < depth; ++i) o += "{\"d\":";
+    o += "1" + std::string(depth, '}');
+    templates.push_back(ev("dns", o));
+  }
+  return winlog_test::WithMutations(templates, 19);
+}
+
+}  // namespace eve_test
+
+// Every EVE line of the bench set as ingest reads it (every 16th with three other tenant and peer
+// pairs and a tenant given after Normalize): kept as an overlay, every reader's answer the tree's,
+// the replayed tree the tree path's.
+TEST(FieldViewTest, OverlayEveBenchLinesMatchTheTree) {
+  const fs::path bench = BenchDir();
+  if (!fs::exists(bench / "eve.json")) GTEST_SKIP() << "no " << bench;
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  size_t n = 0;
+  for (const auto& line : ReadLines(bench / "eve.json")) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    eve_test::CheckEveLine(line, &c, &oc, n / test::kSanitizerStride % 16 == 0);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+  }
+  std::printf("eve: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records, oc.overlay,
+              c.lookups);
+  std::printf("eve memory: %zu bytes kept as overlays, %zu as the tree path's trees\n",
+              oc.overlay_memory, oc.tree_memory);
+  EXPECT_EQ(oc.overlay, oc.records) << "every bench record is of the common shape";
+}
+
+TEST(FieldViewTest, OverlayEveHostileLinesMatchTheTree) {
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  size_t n = 0;
+  for (const std::string& line : eve_test::HostileEveLines()) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    eve_test::CheckEveLine(line, &c, &oc, line.size() < 4096);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+  }
+  std::printf("hostile eve lines: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records,
+              oc.overlay, c.lookups);
+  // Most mutations are no JSON, and most templates are shapes that keep the tree.
+  EXPECT_GT(oc.overlay, oc.records / 20);
+  EXPECT_LT(oc.overlay, oc.records) << "odd values and keys keep the tree";
+}
+
+// Sigma (every rule of the corpus) and intel (a feed of the bench's EVE addresses and names) on
+// an EVE record kept as an overlay find what they find on the tree path's tree.
+TEST(FieldViewTest, EveOverlayRecordsDetectAsTheirTrees) {
+  const fs::path rules = fs::path(SECCLOUD_SOURCE_DIR) / "../shared/data/sigma/rules";
+  if (!fs::is_directory(rules)) GTEST_SKIP() << "no Sigma rules";
+  LoadReport report;
+  auto set = LoadRules({rules}, &report);
+  ASSERT_TRUE(set.has_value());
+  auto engine = DetectionEngine::Create(std::move(*set));
+  ASSERT_TRUE(engine.has_value());
+  std::vector<std::string> lines = eve_test::HostileEveLines();
+  const fs::path bench = BenchDir();
+  size_t n = 0;
+  std::string feed_text = "10.24.0.53\nmail.jp\nexample.jp\nt.jp\n";
+  for (const std::string& l : ReadLines(bench / "eve.json")) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    lines.push_back(l);
+    if (n % 97 == 0) {
+      const Record r = eve_test::TreeNormalized(l, "", "");
+      for (const char* path : {"destination.ip", "source.ip", "dns.question.name", "url.domain",
+                               "tls.client.server_name"}) {
+        if (const auto* v = FindField(r.fields(), path); v != nullptr && v->is_string()) {
+          feed_text += std::string(v->get_string()) + "\n";
+        }
+      }
+    }
+  }
+  IntelFeed feed;
+  feed.name = "test";
+  auto intel = BuildIntel(std::vector<IntelFeedText>{{feed, feed_text}}, nullptr);
+  ASSERT_TRUE(intel.has_value());
+  size_t kept = 0, detections = 0;
+  for (const std::string& line : lines) {
+    Record r = Normalized(Format::kSuricataEve, line, "t01", "");
+    r.seq = 9;
+    const bool pending = r.fields_pending();
+    kept += pending;
+    std::vector<Detection> found;
+    (*engine)->Process(r, &found);
+    MatchRecord(**intel, r, &found);
+    EXPECT_EQ(r.fields_pending(), pending) << line;
+    Record t = eve_test::TreeNormalized(line, "t01", "");
+    t.seq = 9;
+    std::vector<Detection> want;
+    (*engine)->Process(t, &want);
+    MatchRecord(**intel, t, &want);
+    ASSERT_EQ(DescribeDetections(found), DescribeDetections(want)) << line;
+    detections += want.size();
+  }
+  std::printf("%zu lines, %zu kept as an overlay, %zu detections\n", lines.size(), kept,
+              detections);
+  EXPECT_GT(kept, lines.size() / 2);
+  EXPECT_GT(detections, 100u);
 }
 
 }  // namespace

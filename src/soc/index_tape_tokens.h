@@ -520,6 +520,9 @@ void OverlayFieldTokens(const PendingFields& p, Emit& emit) {
       case OverlayKind::kInt:
         Int64Tokens(e.num, emit);
         break;
+      case OverlayKind::kBool:  // an EVE document's own boolean (parse_json.cc)
+        BoolTokens(e.num != 0, emit);
+        break;
     }
   }
   if (!p.tenant.empty() && LeafIndexed(kTenant, &text_field)) {

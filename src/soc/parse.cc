@@ -63,10 +63,12 @@ std::string_view BoundedLine(const std::string& raw) {
 
 }  // namespace
 
-void Normalize(Record& r) {
+void Normalize(Record& r) { internal::NormalizeRecord(r, /*overlay_allowed=*/true); }
+
+void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
   if (r.format == Format::kWindowsEvent) {
     // The Windows normaliser with the sender's address (which NormalizeWindowsEvent leaves out).
-    internal::NormalizeWindowsEventWithPeer(r);
+    internal::NormalizeWindowsEventWithPeer(r, overlay_allowed);
     return;
   }
   r.parsed = false;
@@ -83,15 +85,17 @@ void Normalize(Record& r) {
   // Seccloud events and JSON lines are read into a tape and kept so (record.h: the tree is built
   // on demand) when the tape reads them exactly as the tree would be: valid UTF-8 (the tree's
   // strings are sanitised otherwise) and too short to be pruned. One scratch tape per thread.
+  // An EVE record so is read into the tape and mapped into an overlay (parse_json.cc).
   thread_local FieldTape scratch;
-  if ((r.format == Format::kSeccloudEvent || r.format == Format::kJson) && !may_exceed &&
-      (internal::IsAscii(line) || IsValidUtf8(line))) {
+  const bool eve_overlay = r.format == Format::kSuricataEve && overlay_allowed;
+  if ((r.format == Format::kSeccloudEvent || r.format == Format::kJson || eve_overlay) &&
+      !may_exceed && (internal::IsAscii(line) || IsValidUtf8(line))) {
     p.tape = &scratch;
   }
   // Syslog, access-log and text lines set only dotted paths: they go into an overlay, kept as the
   // record's pending fields (record.h: the tree is built on demand by replaying them).
   thread_local internal::FieldOverlay overlay;
-  const bool use_overlay = UsesOverlay(r.format);
+  const bool use_overlay = UsesOverlay(r.format) || (eve_overlay && p.tape != nullptr);
   if (use_overlay) p.sink.UseOverlay(&overlay);
   // Seccloud events and JSON lines replace p.fields by the parsed object: a table reserved here
   // would only take room in the arena. (An overlay reserves it when it is replayed.)
@@ -134,7 +138,19 @@ void Normalize(Record& r) {
     if (p.sink.overlay() != nullptr) {
       // The metadata as PutMetadata sets it, as entries after the parser's.
       internal::PutMetadata(p.sink, a);
-      internal::RecordAccess::KeepOverlay(r, overlay, r.format);
+      if (r.format != Format::kSuricataEve) {
+        internal::RecordAccess::KeepOverlay(r, overlay, r.format);
+      } else if (internal::RecordAccess::OverlayArenaBytes(overlay, 0) >
+                 internal::FieldArenaFirstBlock(r.format, r.raw.size())) {
+        // Larger than the tree's first block: the tree, as the overlay replays it.
+        r.fields() = std::move(p.sink.Tree());
+      } else {
+        // In an arena of the overlay's own size; no two paths are related: the ECS leaves are
+        // distinct and none a prefix of another, the document's are under "suricata" with
+        // distinct keys without '.' in each object (AppendEveDocument), the metadata's apart.
+        internal::RecordAccess::UseOverlayArena(r, overlay, 0);
+        internal::RecordAccess::KeepOverlay(r, overlay, r.format, /*unrelated=*/true);
+      }
     } else if (p.tape_read) {
       if (const TapeNode* d =
               p.tape_dataset != nullptr ? p.tape_dataset : FindInTape(scratch, "event.dataset");

@@ -23,12 +23,17 @@ namespace seccloud::soc {
 // landed"; Windows events since win17): the dotted path (a string literal for every parser's
 // SinkPath; a Windows event's `winlog.event_data.<Name>` items are paths copied into the record's
 // arena with the entries, FieldOverlay::own_paths), and the value: a
-// string (valid UTF-8, PutString's text), an integer, or event.category's one-string array.
-enum class OverlayKind : uint8_t { kString, kInt, kCategory };
+// string (valid UTF-8, PutString's text), an integer, event.category's one-string array, or
+// (a leaf of an EVE record's own document, `suricata.eve.…`: parse_json.cc) a boolean.
+enum class OverlayKind : uint8_t { kString, kInt, kCategory, kBool };
+// Whether an entry of this kind has its value in `str` (else in `num`).
+constexpr bool OverlayKindHasText(OverlayKind k) {
+  return k == OverlayKind::kString || k == OverlayKind::kCategory;
+}
 struct OverlayEntry {
   std::string_view path;
-  std::string_view str;  // kString, kCategory (while parsing: the text is at `num` in the bytes)
-  int64_t num = 0;       // kInt
+  std::string_view str;  // kString, kCategory (while parsing: the text is at `at` in the bytes)
+  int64_t num = 0;       // kInt; kBool: 0 or 1
   uint32_t at = 0;       // while parsing: the string's offset in FieldOverlay::bytes, and size
   uint32_t len = 0;
   OverlayKind kind = OverlayKind::kString;
@@ -177,7 +182,7 @@ struct FieldOverlay {
   // Sets every entry's `str` (and own path) to its bytes (valid until the next change of `bytes`).
   void Resolve() {
     for (OverlayEntry& e : entries) {
-      if (e.kind != OverlayKind::kInt) e.str = std::string_view(bytes.data() + e.at, e.len);
+      if (OverlayKindHasText(e.kind)) e.str = std::string_view(bytes.data() + e.at, e.len);
     }
     for (const OwnPath& o : own_paths) {
       entries[o.entry].path = std::string_view(bytes.data() + o.at, o.len);
@@ -372,6 +377,14 @@ void ParseEve(std::string_view line, Parsed& out);
 // An upper bound on the values ParseEve sets beside "suricata.eve" (52 today: every Put* of
 // parse_json.cc's EVE mapping once); Normalize relies on it to skip counting leaves.
 inline constexpr size_t kEveMappedLeaves = 64;
+// An EVE record is kept as an overlay (README.md "EVE as an overlay") only when its own document
+// has at most this many leaves and no object of more than kMaxEveObjectMembers members (its
+// repeated-key check is quadratic per object); any other takes the tree path.
+inline constexpr size_t kMaxEveDocumentLeaves = 64;
+inline constexpr uint32_t kMaxEveObjectMembers = 32;
+// Normalize(r) with the overlay paths allowed or not (false: the tree path for EVE records, the
+// reference the differential tests compare the overlay with).
+void NormalizeRecord(Record& r, bool overlay_allowed);
 void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out);
 void ParseWebLog(std::string_view line, int64_t received_ms, Parsed& out);
 void ParseText(std::string_view line, int64_t received_ms, Parsed& out);
@@ -410,6 +423,9 @@ bool PutIp(boost::json::object& fields, std::string_view path, std::string_view 
 // The text PutIp sets for `text`: false when it is not an address, else true and *out views it
 // (`text`'s own bytes for IPv4, *buf for IPv6's canonical text).
 bool IpText(std::string_view text, std::string* buf, std::string_view* out);
+// Whether `text` is a dotted quad IpAddress::Parse takes as IPv4 (four octets of 1-3 digits, at
+// most 255, no leading zero): IpText's answer for it is the text itself, without the parse.
+bool IsCanonicalIpv4(std::string_view text);
 // Sets a port (1..65535 after an optional ':' or '.' has been removed by the caller); false and
 // nothing set when `text` is not a decimal port.
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text);

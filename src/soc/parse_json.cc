@@ -1,4 +1,6 @@
 // JSON-shaped formats: seccloud event spool lines, generic JSON lines and Suricata EVE.
+#include <bit>
+#include <cstring>
 #include <string>
 
 #include "soc/parse_internal.h"
@@ -7,27 +9,77 @@
 namespace seccloud::soc::internal {
 namespace {
 
-const boost::json::value* Member(const boost::json::object& o, std::string_view key) {
-  return o.if_contains(key);
+// How the EVE mapping reads a document: a Boost tree (TreeDoc: records the overlay cannot hold,
+// README.md "EVE as an overlay") or the line's tape (TapeDoc). Both give what the tree gives:
+// a member is the last of duplicate keys (the value Boost's object keeps).
+struct TreeDoc {
+  using Value = const boost::json::value*;
+  using Object = const boost::json::object*;
+  Value Member(Object o, std::string_view key) const { return o->if_contains(key); }
+  Object AsObject(Value v) const { return v != nullptr ? v->if_object() : nullptr; }
+  bool IsString(Value v) const { return v->is_string(); }
+  std::string_view Str(Value v) const { return v->get_string(); }
+  bool IsInt64(Value v) const { return v->is_int64(); }
+  int64_t Int64(Value v) const { return v->get_int64(); }
+  bool IsUint64(Value v) const { return v->is_uint64(); }
+  uint64_t Uint64(Value v) const { return v->get_uint64(); }
+  // The first item of a non-empty array when it is an object, else null.
+  Object FirstObjectIn(Value v) const {
+    if (v == nullptr || !v->is_array() || v->get_array().empty()) return nullptr;
+    return v->get_array()[0].if_object();
+  }
+  template <typename F>
+  void ForEachMember(Object o, F&& f) const {
+    for (const auto& kv : *o) f(std::string_view(kv.key().data(), kv.key().size()), &kv.value());
+  }
+};
+
+struct TapeDoc {
+  using Value = const TapeNode*;
+  using Object = const TapeNode*;  // a node of kind kObject
+  TapeSpan t;
+  Value Member(Object o, std::string_view key) const {
+    Value found = nullptr;
+    ForEachMember(o, [&](std::string_view k, Value v) {
+      if (k == key) found = v;
+    });
+    return found;
+  }
+  Object AsObject(Value v) const {
+    return v != nullptr && v->kind == TapeKind::kObject ? v : nullptr;
+  }
+  bool IsString(Value v) const { return v->kind == TapeKind::kString; }
+  std::string_view Str(Value v) const { return v->str(); }
+  bool IsInt64(Value v) const { return v->kind == TapeKind::kInt64; }
+  int64_t Int64(Value v) const { return v->i64; }
+  bool IsUint64(Value v) const { return v->kind == TapeKind::kUint64; }
+  uint64_t Uint64(Value v) const { return v->u64; }
+  Object FirstObjectIn(Value v) const {
+    if (v == nullptr || v->kind != TapeKind::kArray || v->count == 0) return nullptr;
+    return AsObject(v + 1);
+  }
+  template <typename F>
+  void ForEachMember(Object o, F&& f) const {
+    size_t i = t.IndexOf(o) + 1;
+    for (uint32_t m = 0; m < o->count; ++m, i = t[i].end) f(t[i].key(), &t[i]);
+  }
+};
+
+template <typename Doc>
+void CopyString(const Doc& d, typename Doc::Value v, FieldSink& to, SinkPath path) {
+  if (v != nullptr && d.IsString(v)) PutString(to, path, d.Str(v));
 }
 
-const boost::json::object* ObjectMember(const boost::json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr ? v->if_object() : nullptr;
+template <typename Doc>
+void CopyString(const Doc& d, typename Doc::Object from, std::string_view key, FieldSink& to,
+                SinkPath path) {
+  CopyString(d, d.Member(from, key), to, path);
 }
 
-void CopyString(const boost::json::value* v, boost::json::object& to, std::string_view path) {
-  if (v != nullptr && v->is_string()) PutString(to, path, v->get_string());
-}
-
-void CopyString(const boost::json::object& from, std::string_view key, boost::json::object& to,
-                std::string_view path) {
-  CopyString(Member(from, key), to, path);
-}
-
-void CopyLowerString(const boost::json::value* v, boost::json::object& to, std::string_view path) {
-  if (v != nullptr && v->is_string()) {
-    std::string s(v->get_string());
+template <typename Doc>
+void CopyLowerString(const Doc& d, typename Doc::Value v, FieldSink& to, SinkPath path) {
+  if (v != nullptr && d.IsString(v)) {
+    std::string s(d.Str(v));
     for (char& c : s) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
@@ -36,38 +88,42 @@ void CopyLowerString(const boost::json::value* v, boost::json::object& to, std::
 }
 
 // Integers as integers; a digit string (some producers quote numbers) as its value.
-void CopyInt(const boost::json::object& from, std::string_view key, boost::json::object& to,
-             std::string_view path) {
-  const auto* v = Member(from, key);
+template <typename Doc>
+void CopyInt(const Doc& d, typename Doc::Object from, std::string_view key, FieldSink& to,
+             SinkPath path) {
+  const auto v = d.Member(from, key);
   if (v == nullptr) return;
   int64_t n;
-  if (v->is_int64()) {
-    PutInt(to, path, v->get_int64());
-  } else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    PutInt(to, path, static_cast<int64_t>(v->get_uint64()));
-  } else if (v->is_string() && ParseUint(v->get_string(), &n)) {
+  if (d.IsInt64(v)) {
+    PutInt(to, path, d.Int64(v));
+  } else if (d.IsUint64(v) && d.Uint64(v) <= static_cast<uint64_t>(INT64_MAX)) {
+    PutInt(to, path, static_cast<int64_t>(d.Uint64(v)));
+  } else if (d.IsString(v) && ParseUint(d.Str(v), &n)) {
     PutInt(to, path, n);
   }
 }
 
-void CopyIp(const boost::json::value* v, boost::json::object& to, std::string_view path) {
-  if (v != nullptr && v->is_string()) PutIp(to, path, v->get_string());
+template <typename Doc>
+void CopyIp(const Doc& d, typename Doc::Value v, FieldSink& to, SinkPath path) {
+  if (v != nullptr && d.IsString(v)) PutIp(to, path, d.Str(v));
 }
 
-void CopyPort(const boost::json::value* v, boost::json::object& to, std::string_view path) {
+template <typename Doc>
+void CopyPort(const Doc& d, typename Doc::Value v, FieldSink& to, SinkPath path) {
   if (v == nullptr) return;
-  if (v->is_int64() && v->get_int64() >= 0 && v->get_int64() <= 65535) {
-    PutInt(to, path, v->get_int64());
-  } else if (v->is_string()) {
-    PutPort(to, path, v->get_string());
+  if (d.IsInt64(v) && d.Int64(v) >= 0 && d.Int64(v) <= 65535) {
+    PutInt(to, path, d.Int64(v));
+  } else if (d.IsString(v)) {
+    PutPort(to, path, d.Str(v));
   }
 }
 
-int64_t IntOr(const boost::json::object& o, std::string_view key, int64_t dflt) {
-  const auto* v = Member(o, key);
-  if (v != nullptr && v->is_int64()) return v->get_int64();
-  if (v != nullptr && v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(v->get_uint64());
+template <typename Doc>
+int64_t IntOr(const Doc& d, typename Doc::Object o, std::string_view key, int64_t dflt) {
+  const auto v = d.Member(o, key);
+  if (v != nullptr && d.IsInt64(v)) return d.Int64(v);
+  if (v != nullptr && d.IsUint64(v) && d.Uint64(v) <= static_cast<uint64_t>(INT64_MAX)) {
+    return static_cast<int64_t>(d.Uint64(v));
   }
   return dflt;
 }
@@ -83,115 +139,130 @@ std::string EveDataset(std::string_view event_type) {
   return out;
 }
 
-void MapEveAlert(const boost::json::object& alert, boost::json::object& f) {
-  CopyString(alert, "signature", f, "rule.name");
-  if (const auto* id = Member(alert, "signature_id"); id != nullptr) {
-    if (id->is_int64()) {
-      PutString(f, "rule.id", std::to_string(id->get_int64()));
-    } else if (id->is_uint64()) {
-      PutString(f, "rule.id", std::to_string(id->get_uint64()));
-    } else if (id->is_string()) {
-      PutString(f, "rule.id", id->get_string());
+template <typename Doc>
+void MapEveAlert(const Doc& d, typename Doc::Object alert, FieldSink& f) {
+  CopyString(d, alert, "signature", f, "rule.name");
+  if (const auto id = d.Member(alert, "signature_id"); id != nullptr) {
+    if (d.IsInt64(id)) {
+      PutString(f, "rule.id", std::to_string(d.Int64(id)));
+    } else if (d.IsUint64(id)) {
+      PutString(f, "rule.id", std::to_string(d.Uint64(id)));
+    } else if (d.IsString(id)) {
+      PutString(f, "rule.id", d.Str(id));
     }
   }
-  CopyString(alert, "category", f, "rule.category");
-  CopyInt(alert, "rev", f, "rule.version");
-  CopyInt(alert, "severity", f, "event.severity");
-  if (const auto* a = Member(alert, "action"); a != nullptr && a->is_string()) {
-    const std::string_view action = a->get_string();
+  CopyString(d, alert, "category", f, "rule.category");
+  CopyInt(d, alert, "rev", f, "rule.version");
+  CopyInt(d, alert, "severity", f, "event.severity");
+  if (const auto a = d.Member(alert, "action"); a != nullptr && d.IsString(a)) {
+    const std::string_view action = d.Str(a);
     if (action == "allowed" || action == "blocked") PutString(f, "event.action", action);
   }
 }
 
-void MapEveHttp(const boost::json::object& http, boost::json::object& f) {
-  CopyString(http, "hostname", f, "url.domain");
-  CopyString(http, "url", f, "url.original");
-  if (const auto* u = Member(http, "url"); u != nullptr && u->is_string()) {
-    std::string_view url = u->get_string();
+template <typename Doc>
+void MapEveHttp(const Doc& d, typename Doc::Object http, FieldSink& f) {
+  CopyString(d, http, "hostname", f, "url.domain");
+  CopyString(d, http, "url", f, "url.original");
+  if (const auto u = d.Member(http, "url"); u != nullptr && d.IsString(u)) {
+    std::string_view url = d.Str(u);
     if (!url.empty() && url.front() == '/') {
       const size_t q = url.find('?');
       PutString(f, "url.path", url.substr(0, q));
       if (q != std::string_view::npos) PutString(f, "url.query", url.substr(q + 1));
     }
   }
-  CopyString(http, "http_user_agent", f, "user_agent.original");
-  CopyInt(http, "status", f, "http.response.status_code");
-  CopyString(http, "http_method", f, "http.request.method");
-  CopyString(http, "http_refer", f, "http.request.referrer");
-  CopyInt(http, "length", f, "http.response.body.bytes");
-  CopyString(http, "http_content_type", f, "http.response.mime_type");
-  if (const auto* p = Member(http, "protocol"); p != nullptr && p->is_string()) {
-    std::string_view proto = p->get_string();
+  CopyString(d, http, "http_user_agent", f, "user_agent.original");
+  CopyInt(d, http, "status", f, "http.response.status_code");
+  CopyString(d, http, "http_method", f, "http.request.method");
+  CopyString(d, http, "http_refer", f, "http.request.referrer");
+  CopyInt(d, http, "length", f, "http.response.body.bytes");
+  CopyString(d, http, "http_content_type", f, "http.response.mime_type");
+  if (const auto p = d.Member(http, "protocol"); p != nullptr && d.IsString(p)) {
+    std::string_view proto = d.Str(p);
     if (proto.substr(0, 5) == "HTTP/") proto.remove_prefix(5);
     PutString(f, "http.version", proto);
   }
 }
 
-void MapEveDns(const boost::json::object& dns, boost::json::object& f) {
+template <typename Doc>
+void MapEveDns(const Doc& d, typename Doc::Object dns, FieldSink& f) {
   // EVE v1 and v2 put the question at the top of "dns"; alerts and v3 use "query"/"queries".
-  const boost::json::object* q = &dns;
-  if (Member(dns, "rrname") == nullptr) {
+  typename Doc::Object q = dns;
+  if (d.Member(dns, "rrname") == nullptr) {
     for (std::string_view key : {"query", "queries"}) {
-      const auto* list = Member(dns, key);
-      if (list != nullptr && list->is_array() && !list->get_array().empty() &&
-          list->get_array()[0].is_object()) {
-        q = &list->get_array()[0].get_object();
+      if (const auto first = d.FirstObjectIn(d.Member(dns, key)); first != nullptr) {
+        q = first;
         break;
       }
     }
   }
-  CopyString(*q, "rrname", f, "dns.question.name");
-  CopyString(*q, "rrtype", f, "dns.question.type");
-  CopyString(dns, "type", f, "dns.type");
-  CopyString(dns, "rcode", f, "dns.response_code");
-  if (const auto* id = Member(dns, "id"); id != nullptr && id->is_int64()) {
-    PutString(f, "dns.id", std::to_string(id->get_int64()));
+  CopyString(d, q, "rrname", f, "dns.question.name");
+  CopyString(d, q, "rrtype", f, "dns.question.type");
+  CopyString(d, dns, "type", f, "dns.type");
+  CopyString(d, dns, "rcode", f, "dns.response_code");
+  if (const auto id = d.Member(dns, "id"); id != nullptr && d.IsInt64(id)) {
+    PutString(f, "dns.id", std::to_string(d.Int64(id)));
   }
 }
 
-void MapEveTls(const boost::json::object& tls, boost::json::object& f) {
-  CopyString(tls, "sni", f, "tls.client.server_name");
-  CopyString(tls, "subject", f, "tls.server.subject");
-  CopyString(tls, "issuerdn", f, "tls.server.issuer");
-  if (const auto* ja3 = ObjectMember(tls, "ja3")) CopyString(*ja3, "hash", f, "tls.client.ja3");
-  if (const auto* ja3s = ObjectMember(tls, "ja3s")) CopyString(*ja3s, "hash", f, "tls.server.ja3s");
+template <typename Doc>
+void MapEveTls(const Doc& d, typename Doc::Object tls, FieldSink& f) {
+  CopyString(d, tls, "sni", f, "tls.client.server_name");
+  CopyString(d, tls, "subject", f, "tls.server.subject");
+  CopyString(d, tls, "issuerdn", f, "tls.server.issuer");
+  if (const auto ja3 = d.AsObject(d.Member(tls, "ja3"))) {
+    CopyString(d, ja3, "hash", f, "tls.client.ja3");
+  }
+  if (const auto ja3s = d.AsObject(d.Member(tls, "ja3s"))) {
+    CopyString(d, ja3s, "hash", f, "tls.server.ja3s");
+  }
 }
 
-void MapEveFileinfo(const boost::json::object& fi, boost::json::object& f) {
-  CopyString(fi, "filename", f, "file.name");
-  CopyString(fi, "sha256", f, "file.hash.sha256");
-  CopyString(fi, "sha1", f, "file.hash.sha1");
-  CopyString(fi, "md5", f, "file.hash.md5");
-  CopyInt(fi, "size", f, "file.size");
+template <typename Doc>
+void MapEveFileinfo(const Doc& d, typename Doc::Object fi, FieldSink& f) {
+  CopyString(d, fi, "filename", f, "file.name");
+  CopyString(d, fi, "sha256", f, "file.hash.sha256");
+  CopyString(d, fi, "sha1", f, "file.hash.sha1");
+  CopyString(d, fi, "md5", f, "file.hash.md5");
+  CopyInt(d, fi, "size", f, "file.size");
 }
 
-void MapEveFlow(const boost::json::object& flow, boost::json::object& f) {
-  const int64_t bts = IntOr(flow, "bytes_toserver", -1), btc = IntOr(flow, "bytes_toclient", -1);
-  const int64_t pts = IntOr(flow, "pkts_toserver", -1), ptc = IntOr(flow, "pkts_toclient", -1);
+template <typename Doc>
+void MapEveFlow(const Doc& d, typename Doc::Object flow, FieldSink& f) {
+  const int64_t bts = IntOr(d, flow, "bytes_toserver", -1);
+  const int64_t btc = IntOr(d, flow, "bytes_toclient", -1);
+  const int64_t pts = IntOr(d, flow, "pkts_toserver", -1);
+  const int64_t ptc = IntOr(d, flow, "pkts_toclient", -1);
   if (bts >= 0) PutInt(f, "source.bytes", bts);
   if (btc >= 0) PutInt(f, "destination.bytes", btc);
   if (pts >= 0) PutInt(f, "source.packets", pts);
   if (ptc >= 0) PutInt(f, "destination.packets", ptc);
-  if (bts >= 0 && btc >= 0) PutInt(f, "network.bytes", bts + btc);
-  if (pts >= 0 && ptc >= 0) PutInt(f, "network.packets", pts + ptc);
-  CopyString(flow, "start", f, "event.start");
-  CopyString(flow, "end", f, "event.end");
+  // A sum past int64 (hostile counters; signed overflow before eve19) sets nothing.
+  int64_t sum = 0;
+  if (bts >= 0 && btc >= 0 && !__builtin_add_overflow(bts, btc, &sum)) {
+    PutInt(f, "network.bytes", sum);
+  }
+  if (pts >= 0 && ptc >= 0 && !__builtin_add_overflow(pts, ptc, &sum)) {
+    PutInt(f, "network.packets", sum);
+  }
+  CopyString(d, flow, "start", f, "event.start");
+  CopyString(d, flow, "end", f, "event.end");
 }
 
 // The members of an EVE record's root the mapping reads, found in one pass over the root (a
-// Boost.JSON object holds each key once, so a pass finds what if_contains would: 17 lookups, each
-// a call and a scan of every member, cost ~3 k instructions a record).
+// later duplicate key overwrites an earlier one: the value Boost's object keeps; 17 lookups,
+// each a call and a scan of every member, cost ~3 k instructions a record).
+template <typename Doc>
 struct EveRoot {
-  const boost::json::value *event_type = nullptr, *timestamp = nullptr, *src_ip = nullptr,
-                           *src_port = nullptr, *dest_ip = nullptr, *dest_port = nullptr,
-                           *proto = nullptr, *app_proto = nullptr, *community_id = nullptr,
-                           *in_iface = nullptr, *host = nullptr, *alert = nullptr, *http = nullptr,
-                           *dns = nullptr, *tls = nullptr, *fileinfo = nullptr, *flow = nullptr;
+  using Value = typename Doc::Value;
+  Value event_type = nullptr, timestamp = nullptr, src_ip = nullptr, src_port = nullptr,
+        dest_ip = nullptr, dest_port = nullptr, proto = nullptr, app_proto = nullptr,
+        community_id = nullptr, in_iface = nullptr, host = nullptr, alert = nullptr, http = nullptr,
+        dns = nullptr, tls = nullptr, fileinfo = nullptr, flow = nullptr;
 
-  explicit EveRoot(const boost::json::object& eve) {
-    for (const auto& kv : eve) {
-      const std::string_view k(kv.key().data(), kv.key().size());
-      const boost::json::value* v = &kv.value();
+  EveRoot(const Doc& d, typename Doc::Object eve) {
+    d.ForEachMember(eve, [this](std::string_view k, Value v) {
       switch (k.size()) {
         case 3:
           if (k == "dns")
@@ -244,12 +315,141 @@ struct EveRoot {
         default:
           break;
       }
-    }
+    });
   }
 };
 
-const boost::json::object* AsObject(const boost::json::value* v) {
-  return v != nullptr ? v->if_object() : nullptr;
+// The ECS values of an EVE record (every value but its own document, "suricata.eve") into `f`,
+// a tree or an overlay: the same Put* calls in the same order either way.
+template <typename Doc>
+void MapEve(const Doc& d, const EveRoot<Doc>& root, std::string_view event_type, FieldSink& f) {
+  const bool alert = event_type == "alert";
+  PutString(f, "event.dataset", EveDataset(event_type));
+  PutString(f, "event.kind", alert ? "alert" : "event");
+  PutCategory(f, alert ? "intrusion_detection" : "network");
+  CopyIp(d, root.src_ip, f, "source.ip");
+  CopyPort(d, root.src_port, f, "source.port");
+  CopyIp(d, root.dest_ip, f, "destination.ip");
+  CopyPort(d, root.dest_port, f, "destination.port");
+  CopyLowerString(d, root.proto, f, "network.transport");
+  CopyLowerString(d, root.app_proto, f, "network.protocol");
+  CopyString(d, root.community_id, f, "network.community_id");
+  CopyString(d, root.in_iface, f, "observer.ingress.interface.name");
+  CopyString(d, root.host, f, "observer.hostname");
+  if (const auto a = d.AsObject(root.alert)) MapEveAlert(d, a, f);
+  if (const auto h = d.AsObject(root.http)) MapEveHttp(d, h, f);
+  if (const auto dn = d.AsObject(root.dns)) MapEveDns(d, dn, f);
+  if (const auto t = d.AsObject(root.tls)) MapEveTls(d, t, f);
+  if (const auto fi = d.AsObject(root.fileinfo)) MapEveFileinfo(d, fi, f);
+  if (const auto fl = d.AsObject(root.flow)) MapEveFlow(d, fl, f);
+}
+
+// The event_type check both paths make, in the tree path's words.
+template <typename Doc>
+bool EveEventType(const Doc& d, const EveRoot<Doc>& root, std::string_view* type,
+                  std::string* error) {
+  if (root.event_type == nullptr || !d.IsString(root.event_type) ||
+      d.Str(root.event_type).empty()) {
+    *error = "expected a string \"event_type\" member (every EVE record names its type)";
+    return false;
+  }
+  *type = d.Str(root.event_type);
+  return true;
+}
+
+constexpr std::string_view kEveMount = "suricata.eve";
+constexpr uint8_t kSuricataRoot = static_cast<uint8_t>(std::countr_zero(OverlayRootBit(kEveMount)));
+
+// Appends one entry per leaf of the object at `obj` (its path `path`, a key of the tree per
+// segment) to `o`: what SetPath("suricata.eve", document) puts in the tree, as SetPath calls of
+// its leaves in document order replay it. False, `o` then partly written, when a leaf or an
+// object is one the overlay cannot hold as the tree does: an empty object (no leaf makes it), a
+// key that is empty or has a '.' (one key of the tree, which a path would nest), a key twice in
+// one object (Boost keeps the last value in the first one's place: the replay would merge two
+// objects), an array, a null, a double or an integer past int64; or past `*budget` leaves.
+bool AppendEveDocument(TapeSpan t, size_t obj, FieldOverlay& o, std::string& path, size_t* budget) {
+  const TapeNode& n = t[obj];
+  if (n.count == 0 || n.count > kMaxEveObjectMembers) return false;
+  const size_t first = obj + 1;
+  size_t i = first;
+  // A bit per key of the object so far, of its size and first and last bytes: the earlier keys
+  // are compared only when the bit is set already (a set bit proves nothing).
+  uint64_t seen = 0;
+  for (uint32_t m = 0; m < n.count; ++m, i = t[i].end) {
+    const TapeNode& c = t[i];
+    const std::string_view key = c.key();
+    if (key.empty()) return false;
+    for (const char ch : key) {
+      if (ch == '.') return false;
+    }
+    const uint64_t bit = uint64_t{1} << ((key.size() * 7 + static_cast<unsigned char>(key[0]) * 3 +
+                                          static_cast<unsigned char>(key.back())) &
+                                         63);
+    if ((seen & bit) != 0) {
+      for (size_t j = first; j != i; j = t[j].end) {
+        if (t[j].key() == key) return false;
+      }
+    }
+    seen |= bit;
+    if (c.kind == TapeKind::kObject) {
+      const size_t mark = path.size();
+      path.push_back('.');
+      path.append(key);
+      if (!AppendEveDocument(t, i, o, path, budget)) return false;
+      path.resize(mark);
+      continue;
+    }
+    if (*budget == 0) return false;
+    --*budget;
+    OverlayEntry e;
+    e.root = kSuricataRoot;  // not related to "tenant.id": flags 0
+    switch (c.kind) {
+      case TapeKind::kString:
+        e.kind = OverlayKind::kString;
+        break;
+      case TapeKind::kInt64:
+        e.kind = OverlayKind::kInt;
+        e.num = c.i64;
+        break;
+      case TapeKind::kBool:
+        e.kind = OverlayKind::kBool;
+        e.num = c.boolean ? 1 : 0;
+        break;
+      default:
+        return false;
+    }
+    // The path (the object's, '.', the key) and a string's text, one after the other.
+    const size_t at = o.bytes.size();
+    const size_t path_size = path.size() + 1 + key.size();
+    const size_t text_size = e.kind == OverlayKind::kString ? c.s.size : 0;
+    o.bytes.resize(at + path_size + text_size);
+    char* out = o.bytes.data() + at;
+    std::memcpy(out, path.data(), path.size());
+    out[path.size()] = '.';
+    std::memcpy(out + path.size() + 1, key.data(), key.size());
+    if (text_size != 0) std::memcpy(out + path_size, c.s.data, text_size);
+    o.own_paths.push_back({static_cast<uint32_t>(o.entries.size()), static_cast<uint32_t>(at),
+                           static_cast<uint32_t>(path_size)});
+    e.at = static_cast<uint32_t>(at + path_size);
+    e.len = static_cast<uint32_t>(text_size);
+    o.entries.push_back(e);
+  }
+  return true;
+}
+
+// The tree path: the document parsed into a Boost tree, the ECS values set on the tree, the
+// document mounted at "suricata.eve".
+void ParseEveTree(std::string_view line, Parsed& out) {
+  boost::json::object eve(out.fields.storage());
+  if (!ParseJsonObject(line, out.fields.storage(), &eve, &out.error)) return;
+  const TreeDoc d;
+  const EveRoot<TreeDoc> root(d, &eve);
+  std::string_view event_type;
+  if (!EveEventType(d, root, &event_type, &out.error)) return;
+  if (const auto* ts = root.timestamp; ts != nullptr) JsonTimeToMs(*ts, &out.time_ms);
+  MapEve(d, root, event_type, out.sink);
+  // Last, so that if the record is too large to keep whole, its own copy is what gets cut.
+  SetPath(out.fields, kEveMount, std::move(eve));
 }
 
 }  // namespace
@@ -309,47 +509,28 @@ void ParseJsonLine(std::string_view line, Parsed& out) {
 }
 
 void ParseEve(std::string_view line, Parsed& out) {
-  boost::json::object eve(out.fields.storage());
-  if (!ParseJsonObject(line, out.fields.storage(), &eve, &out.error)) return;
-  const EveRoot root(eve);
-  const auto* type = root.event_type;
-  if (type == nullptr || !type->is_string() || type->get_string().empty()) {
-    out.error = "expected a string \"event_type\" member (every EVE record names its type)";
-    return;
+  if (out.tape == nullptr || out.sink.overlay() == nullptr) return ParseEveTree(line, out);
+  // The overlay path (Normalize gave a tape and an overlay: the line is valid UTF-8, so the
+  // tape's strings are the tree's, and too short to be pruned).
+  if (!ReadJsonTape(line, out.tape, &out.error)) return;
+  const TapeDoc d{out.tape->span()};
+  const EveRoot<TapeDoc> root(d, &d.t[0]);
+  std::string_view event_type;
+  if (!EveEventType(d, root, &event_type, &out.error)) return;
+  if (const TapeNode* ts = root.timestamp; ts != nullptr) JsonTimeToMs(*ts, &out.time_ms);
+  FieldOverlay& o = *out.sink.overlay();
+  out.sink.Unbound();  // bounded below: kMaxEveDocumentLeaves
+  MapEve(d, root, event_type, out.sink);
+  thread_local std::string path;
+  path.assign(kEveMount);
+  size_t budget = kMaxEveDocumentLeaves;
+  if (!AppendEveDocument(d.t, 0, o, path, &budget)) {
+    // A shape the overlay does not hold as the tree does: the tree path, from the line.
+    o.clear();
+    out.sink.Tree();  // the sink gives the overlay up (nothing to replay)
+    out.time_ms = kNoTime;
+    ParseEveTree(line, out);
   }
-  const std::string_view event_type = type->get_string();
-  boost::json::object& f = out.fields;
-  if (const auto* ts = root.timestamp; ts != nullptr) JsonTimeToMs(*ts, &out.time_ms);
-
-  const bool alert = event_type == "alert";
-  {
-    // The three into the one "event" object one walk finds (setting them changes only its table,
-    // so the reference stays valid), as the walk per leaf would have found it.
-    std::string_view leaf = "event.dataset";
-    boost::json::object& event = PathParent(f, &leaf);
-    PutString(event, "dataset", EveDataset(event_type));
-    PutString(event, "kind", alert ? "alert" : "event");
-    boost::json::array category(f.storage());
-    category.emplace_back(alert ? "intrusion_detection" : "network");
-    event.insert_or_assign("category", std::move(category));
-  }
-  CopyIp(root.src_ip, f, "source.ip");
-  CopyPort(root.src_port, f, "source.port");
-  CopyIp(root.dest_ip, f, "destination.ip");
-  CopyPort(root.dest_port, f, "destination.port");
-  CopyLowerString(root.proto, f, "network.transport");
-  CopyLowerString(root.app_proto, f, "network.protocol");
-  CopyString(root.community_id, f, "network.community_id");
-  CopyString(root.in_iface, f, "observer.ingress.interface.name");
-  CopyString(root.host, f, "observer.hostname");
-  if (const auto* a = AsObject(root.alert)) MapEveAlert(*a, f);
-  if (const auto* h = AsObject(root.http)) MapEveHttp(*h, f);
-  if (const auto* d = AsObject(root.dns)) MapEveDns(*d, f);
-  if (const auto* t = AsObject(root.tls)) MapEveTls(*t, f);
-  if (const auto* fi = AsObject(root.fileinfo)) MapEveFileinfo(*fi, f);
-  if (const auto* fl = AsObject(root.flow)) MapEveFlow(*fl, f);
-  // Last, so that if the record is too large to keep whole, its own copy is what gets cut.
-  SetPath(f, "suricata.eve", std::move(eve));
 }
 
 }  // namespace seccloud::soc::internal

@@ -194,6 +194,39 @@ TEST(ParseJsonTest, WindowsEventGoesToTheWindowsNormaliser) {
   EXPECT_EQ(Str(r, "event.dataset"), "windows.security");
 }
 
+// The tree an EVE record replays (kept as an overlay) is the tree path's, member order included:
+// the ECS values in the mapping's order, their objects where the first of them made them, the
+// document at "suricata.eve" in its own order, then the metadata. Pinned as base19's text, so a
+// change of the mapping's order (which the overlay and the tree path would share) fails here.
+TEST(ParseEveTest, TheTreeKeepsItsMemberOrder) {
+  const Record r = Parse(
+      Format::kSuricataEve,
+      R"({"timestamp":"2024-02-08T12:30:45.123456+0000","flow_id":12,"event_type":"alert",)"
+      R"("src_ip":"10.0.0.1","src_port":5555,"dest_ip":"192.0.2.53","dest_port":80,"proto":"TCP",)"
+      R"("app_proto":"http","alert":{"action":"allowed","signature_id":7,"rev":2,"signature":"S",)"
+      R"("category":"C","severity":1},"http":{"hostname":"h.jp","url":"/a?b=1","status":200,)"
+      R"("protocol":"HTTP/1.1","length":10},"flow":{"pkts_toserver":1,"pkts_toclient":2,)"
+      R"("bytes_toserver":3,"bytes_toclient":4,"start":"s","alerted":true}})");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_TRUE(r.fields_pending());
+  EXPECT_EQ(
+      boost::json::serialize(r.fields()),
+      R"j({"event":{"dataset":"ids.alert","kind":"alert","category":["intrusion_detection"],"sever)j"
+      R"j(ity":1,"action":"allowed","start":"s","ingested":"2025-11-26T04:06:40.000Z"},"source":{")j"
+      R"j(ip":"10.0.0.1","port":5555,"bytes":3,"packets":1},"destination":{"ip":"192.0.2.53","port)j"
+      R"j(":80,"bytes":4,"packets":2},"network":{"transport":"tcp","protocol":"http","bytes":7,"pa)j"
+      R"j(ckets":3},"rule":{"name":"S","id":"7","category":"C","version":2},"url":{"domain":"h.jp")j"
+      R"j(,"original":"/a?b=1","path":"/a","query":"b=1"},"http":{"response":{"status_code":200,"b)j"
+      R"j(ody":{"bytes":10}},"version":"1.1"},"suricata":{"eve":{"timestamp":"2024-02-08T12:30:45.)j"
+      R"j(123456+0000","flow_id":12,"event_type":"alert","src_ip":"10.0.0.1","src_port":5555,"dest)j"
+      R"j(_ip":"192.0.2.53","dest_port":80,"proto":"TCP","app_proto":"http","alert":{"action":"all)j"
+      R"j(owed","signature_id":7,"rev":2,"signature":"S","category":"C","severity":1},"http":{"hos)j"
+      R"j(tname":"h.jp","url":"/a?b=1","status":200,"protocol":"HTTP/1.1","length":10},"flow":{"pk)j"
+      R"j(ts_toserver":1,"pkts_toclient":2,"bytes_toserver":3,"bytes_toclient":4,"start":"s","aler)j"
+      R"j(ted":true}}},"@timestamp":"2024-02-08T12:30:45.123Z","seccloud":{"soc":{"source":"test",)j"
+      R"j("format":"eve"}}})j");
+}
+
 TEST(ParseEveTest, Alert) {
   const Record r = Parse(
       Format::kSuricataEve,

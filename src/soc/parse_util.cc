@@ -178,6 +178,28 @@ void PutSourceAndFormat(boost::json::object& fields, std::string_view source, bo
   soc.insert_or_assign("format", boost::json::string_view(FormatName(format)));
 }
 
+bool IsCanonicalIpv4(std::string_view text) {
+  // Four octets of 1-3 digits, each at most 255 and without a leading zero, three dots: each such
+  // text inet_pton(AF_INET) takes and IpAddress::Parse's leading-zero rule lets through.
+  if (text.size() < 7 || text.size() > 15) return false;
+  size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet != 0) {
+      if (i == text.size() || text[i] != '.') return false;
+      ++i;
+    }
+    unsigned value = 0;
+    const size_t start = i;
+    while (i < text.size() && i - start < 3 && static_cast<unsigned>(text[i] - '0') < 10) {
+      value = value * 10 + static_cast<unsigned>(text[i] - '0');
+      ++i;
+    }
+    const size_t digits = i - start;
+    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return false;
+  }
+  return i == text.size();
+}
+
 bool IpText(std::string_view text, std::string* buf, std::string_view* out) {
   // Brackets ("[::1]") and an IPv6 zone ("fe80::1%eth0") are common in logs; the address is
   // what the field holds.
@@ -185,6 +207,10 @@ bool IpText(std::string_view text, std::string* buf, std::string_view* out) {
     text = text.substr(1, text.size() - 2);
   }
   if (size_t pct = text.find('%'); pct != std::string_view::npos) text = text.substr(0, pct);
+  if (IsCanonicalIpv4(text)) {  // what IpAddress::Parse accepts as IPv4 and leaves as it is
+    *out = text;
+    return true;
+  }
   auto ip = IpAddress::Parse(text);
   if (!ip) return false;
   // Dotted-quad text that parsed is already canonical (Parse refuses leading zeros).
@@ -302,6 +328,9 @@ void ReplayOverlay(boost::json::object& f, const OverlayEntry* entries, size_t n
         break;
       case OverlayKind::kInt:  // PutInt's
         parent.insert_or_assign(key, e.num);
+        break;
+      case OverlayKind::kBool:  // an EVE document's own boolean (parse_json.cc)
+        parent.insert_or_assign(key, e.num != 0);
         break;
       case OverlayKind::kCategory: {  // PutCategory's
         boost::json::value& v = parent.insert_or_assign(key, nullptr).first->value();

@@ -383,7 +383,7 @@ void RecordAccess::KeepOverlay(Record& r, const FieldOverlay& overlay, Format fo
   if (bytes != 0) std::memcpy(copy, overlay.bytes.data(), bytes);
   for (size_t i = 0; i < n; ++i) {
     OverlayEntry* e = new (&entries[i]) OverlayEntry(overlay.entries[i]);
-    if (e->kind != OverlayKind::kInt) e->str = std::string_view(copy + e->at, e->len);
+    if (OverlayKindHasText(e->kind)) e->str = std::string_view(copy + e->at, e->len);
   }
   for (const FieldOverlay::OwnPath& o : overlay.own_paths) {
     entries[o.entry].path = std::string_view(copy + o.at, o.len);
