@@ -2556,3 +2556,69 @@ TEST(FieldViewTest, EveOverlayRecordsDetectAsTheirTrees) {
 
 }  // namespace
 }  // namespace seccloud::soc
+
+namespace seccloud::soc {
+namespace {
+
+// Shapes the hostile EVE list above does not spell (the review of eve19), each checked as every
+// EVE line is (CheckEveLine: the overlay against the tree path): a repeated event_type with one
+// invalid value (the last one wins on both paths), lone surrogates, NUL and '.' escaped in keys,
+// nested empty objects, a "suricata" decoy, keys sharing AppendEveDocument's filter bit, a key
+// spelled with an escape, odd and repeated timestamps, bracketed, zoned, leading-zero and mapped
+// addresses, quoted ports, booleans in mapped fields, a DNS query list whose first item is no
+// object, a tenant id in the document, flow counters at int64's edge, a '[' inside a string
+// (ParseEve's early turn to the tree path), and 62 leaves that make an overlay larger than the
+// tree's first arena block (Normalize's size guard: without it the overlay's MemoryBytes is the
+// larger).
+TEST(FieldViewTest, OverlayEveReviewProbesMatchTheTree) {
+  std::vector<std::string> lines = {
+      R"j({"event_type":"","event_type":"dns"})j",
+      R"j({"event_type":"dns","event_type":""})j",
+      R"j({"event_type":7,"event_type":"dns","x":1})j",
+      R"j({"event_type":"dns","event_type":7})j",
+      R"j({"event_type":"dns","x":"\udc00"})j",
+      R"j({"event_type":"dns","x":"\ud800\u0041"})j",
+      R"j({"event_type":"dns","k\u0000":"v"})j",
+      R"j({"event_type":"dns","k\u002eb":"v"})j",
+      R"j({"event_type":"dns","x":{"y":{"z":{}}}})j",
+      R"j({"event_type":"dns","suricata":{"eve":{"x":1}}})j",
+      R"j({"event_type":"dns","axb":1,"ayb":2,"a":{"axb":true,"ayb":false}})j",
+      R"j({"event_type":"dns","a":1,"\u0061":2})j",
+      R"j({"event_type":"dns","timestamp":"2026-10-02T00:01:33.041287+0900"})j",
+      R"j({"event_type":"dns","timestamp":true})j",
+      R"j({"event_type":"dns","timestamp":{"a":1}})j",
+      R"j({"event_type":"dns","timestamp":"x","timestamp":"2026-10-02T00:01:33Z"})j",
+      R"j({"event_type":"dns","timestamp":"2026-10-02T00:01:33Z","timestamp":"x"})j",
+      R"j({"event_type":"dns","src_ip":"[10.0.0.1]","dest_ip":"10.0.0.1%eth0"})j",
+      R"j({"event_type":"dns","src_ip":"010.0.0.1","dest_ip":"::ffff:10.0.0.1"})j",
+      R"j({"event_type":"dns","src_ip":"1.2.3.4 ","dest_ip":"255.255.255.255"})j",
+      R"j({"event_type":"dns","src_ip":"[::ffff:1.2.3.4]","dest_ip":"1.2.3.4%"})j",
+      R"j({"event_type":"dns","dest_port":"08","src_port":"0"})j",
+      R"j({"event_type":"alert","alert":{"rev":true,"signature_id":-5,"severity":"3"}})j",
+      R"j({"event_type":"alert","alert":{"signature":"ET POLICY [x] y","signature_id":1}})j",
+      R"j({"event_type":"dns","dns":{"rrname":null,"query":[{"rrname":"q.jp"}]}})j",
+      R"j({"event_type":"dns","dns":{"query":[1,{"rrname":"q.jp"}]}})j",
+      R"j({"event_type":"http","http":{"url":"/a\/b?c"}})j",
+      R"j({"event_type":"dns","tenant":{"id":"x"}})j",
+      R"j({"event_type":"dns","t":true,"f":false,"n":0,"m":-1})j",
+      R"j({"event_type":"flow","flow":{"bytes_toserver":9223372036854775807,"bytes_toclient":1}})j",
+      R"j({"event_type":"flow","flow":{"pkts_toserver":9223372036854775807,"pkts_toclient":1}})j",
+  };
+  std::string many = R"j({"event_type":"dns")j";
+  const std::string keys = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i % 31 == 0) many += i == 0 ? ",\"p\":{" : "},\"q\":{";
+    many += std::string(i % 31 == 0 ? "\"" : ",\"") + keys[i] + "\":1";
+  }
+  many += "}}";
+  lines.push_back(many);
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  for (const std::string& line : lines) {
+    eve_test::CheckEveLine(line, &c, &oc, true);
+    ASSERT_FALSE(HasFatalFailure()) << line;
+  }
+}
+
+}  // namespace
+}  // namespace seccloud::soc

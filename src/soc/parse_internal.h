@@ -377,7 +377,7 @@ void ParseEve(std::string_view line, Parsed& out);
 // An upper bound on the values ParseEve sets beside "suricata.eve" (52 today: every Put* of
 // parse_json.cc's EVE mapping once); Normalize relies on it to skip counting leaves.
 inline constexpr size_t kEveMappedLeaves = 64;
-// An EVE record is kept as an overlay (README.md "EVE as an overlay") only when its own document
+// An EVE record is kept as an overlay (README.md "Suricata EVE records as an overlay") only when its own document
 // has at most this many leaves and no object of more than kMaxEveObjectMembers members (its
 // repeated-key check is quadratic per object); any other takes the tree path.
 inline constexpr size_t kMaxEveDocumentLeaves = 64;
