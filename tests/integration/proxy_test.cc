@@ -3992,6 +3992,12 @@ TEST_F(ProxySlowInterceptedPeerTest,
     SCOPED_TRACE(k.path);
     ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(256 * 1024, [&, pki = dir_ / "pki"](int fd) {
       ServeTls(fd, pki, [&](SSL* ssl) {
+        // The held case answers once the terminal's FIN has long reached the proxy, so that the
+        // hold meets it while the origin is silent (the watch's case). Answered at once, the
+        // held response was delivered whole in 4 of 40 runs under load: the FIN was not seen
+        // before a response that came in one read was scanned and released (README "Known
+        // limits").
+        if (!k.delivered) std::this_thread::sleep_for(500ms);
         const std::string out = HalfCloseAnswer(k);
         SSL_write(ssl, out.data(), static_cast<int>(out.size()));
       });
