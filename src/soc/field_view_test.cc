@@ -1128,6 +1128,29 @@ std::vector<std::string> HostileTextLines() {
 
 }  // namespace overlay_test
 
+// Every line of the bench set's `file` as ingest reads it (every 16th with three other tenant and
+// peer pairs and a tenant given after Normalize), each checked by `check` against the tree path;
+// every bench record must be kept as an overlay. `name` labels the printed counts.
+void CheckBenchLinesKeptAsOverlays(const char* file, const char* name,
+                                   void (*check)(std::string_view, Counts*,
+                                                 overlay_test::OverlayCounts*, bool)) {
+  const fs::path bench = BenchDir();
+  if (!fs::exists(bench / file)) GTEST_SKIP() << "no " << bench / file;
+  Counts c;
+  overlay_test::OverlayCounts oc;
+  size_t n = 0;
+  for (const auto& line : ReadLines(bench / file)) {
+    if (!test::RunsInThisBuild(++n)) continue;
+    check(line, &c, &oc, n / test::kSanitizerStride % 16 == 0);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure()) << line;
+  }
+  std::printf("%s: %zu records, %zu kept as an overlay; %zu lookups\n", name, oc.records,
+              oc.overlay, c.lookups);
+  std::printf("%s memory: %zu bytes kept as overlays, %zu as the other path's trees\n", name,
+              oc.overlay_memory, oc.tree_memory);
+  EXPECT_EQ(oc.overlay, oc.records) << "every bench record is of the common shape";
+}
+
 TEST(FieldViewTest, OverlayBenchTextFilesMatchTheTree) {
   const fs::path bench = BenchDir();
   if (!fs::exists(bench / "syslog.log")) GTEST_SKIP() << "no " << bench;
@@ -1777,21 +1800,7 @@ std::vector<std::string> RegressionEvents() {
 // the tree's (the view on every candidate path of the Sigma corpus, intel's and every path of the
 // tree lengthened and cut; Prepare's tokens and dataset), the replayed tree the tape path's.
 TEST(FieldViewTest, OverlayWindowsBenchLinesMatchTheTree) {
-  const fs::path bench = BenchDir();
-  if (!fs::exists(bench / "windows.json")) GTEST_SKIP() << "no " << bench;
-  Counts c;
-  overlay_test::OverlayCounts oc;
-  size_t n = 0;
-  for (const auto& line : ReadLines(bench / "windows.json")) {
-    if (!test::RunsInThisBuild(++n)) continue;
-    winlog_test::CheckWindowsLine(line, &c, &oc, n / test::kSanitizerStride % 16 == 0);
-    ASSERT_FALSE(HasFatalFailure()) << line;
-  }
-  std::printf("windows: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records, oc.overlay,
-              c.lookups);
-  std::printf("windows memory: %zu bytes kept as overlays, %zu as the tape path's trees\n",
-              oc.overlay_memory, oc.tree_memory);
-  EXPECT_EQ(oc.overlay, oc.records) << "every bench event is of the common shape";
+  CheckBenchLinesKeptAsOverlays("windows.json", "windows", winlog_test::CheckWindowsLine);
 }
 
 TEST(FieldViewTest, OverlayWindowsRegressionEventsMatchTheTree) {
@@ -2466,21 +2475,7 @@ std::vector<std::string> HostileEveLines() {
 // pairs and a tenant given after Normalize): kept as an overlay, every reader's answer the tree's,
 // the replayed tree the tree path's.
 TEST(FieldViewTest, OverlayEveBenchLinesMatchTheTree) {
-  const fs::path bench = BenchDir();
-  if (!fs::exists(bench / "eve.json")) GTEST_SKIP() << "no " << bench;
-  Counts c;
-  overlay_test::OverlayCounts oc;
-  size_t n = 0;
-  for (const auto& line : ReadLines(bench / "eve.json")) {
-    if (!test::RunsInThisBuild(++n)) continue;
-    eve_test::CheckEveLine(line, &c, &oc, n / test::kSanitizerStride % 16 == 0);
-    ASSERT_FALSE(HasFatalFailure()) << line;
-  }
-  std::printf("eve: %zu records, %zu kept as an overlay; %zu lookups\n", oc.records, oc.overlay,
-              c.lookups);
-  std::printf("eve memory: %zu bytes kept as overlays, %zu as the tree path's trees\n",
-              oc.overlay_memory, oc.tree_memory);
-  EXPECT_EQ(oc.overlay, oc.records) << "every bench record is of the common shape";
+  CheckBenchLinesKeptAsOverlays("eve.json", "eve", eve_test::CheckEveLine);
 }
 
 TEST(FieldViewTest, OverlayEveHostileLinesMatchTheTree) {

@@ -106,6 +106,25 @@ TEST_F(StorePrepareTest, PrepareYieldsTheHashesOfEveryIndexToken) {
   }
 }
 
+// A text record of `raw`, normalised: the token hashes Prepare takes for it, and the hashes of
+// every index token ForEachRecordToken yields for it (what they must equal).
+std::pair<std::set<uint64_t>, std::set<uint64_t>> PreparedAndIndexTokenHashes(
+    const LogStore& store, const std::string& raw) {
+  Record r;
+  r.format = Format::kText;
+  r.time_ms = kT0;
+  r.received_ms = kT0;
+  r.source = "file:dense";
+  r.raw = raw;
+  Normalize(r);
+  std::set<uint64_t> want;
+  ForEachRecordToken(r.raw, r.fields(),
+                     [&](std::string_view t) { want.insert(store_internal::TokenHash(t)); });
+  PreparedBatch prepared;
+  store.Prepare(r, &prepared);
+  return {std::set<uint64_t>(prepared.hashes.begin(), prepared.hashes.end()), want};
+}
+
 // The store writes a raw text's token hashes into a buffer of raw.size() + 1 (on the stack up to
 // 1,024): texts with the most tokens per byte TextTokens allows (two-byte words, dotted quads of
 // them, each word also a token), short and past the stack buffer, must still give every token
@@ -121,21 +140,8 @@ TEST_F(StorePrepareTest, PrepareHashesTextsDenseWithTokensShortAndLong) {
     raws.push_back(words.substr(0, n));
   }
   for (const std::string& raw : raws) {
-    Record r;
-    r.format = Format::kText;
-    r.time_ms = kT0;
-    r.received_ms = kT0;
-    r.source = "file:dense";
-    r.raw = raw;
-    Normalize(r);
-    std::vector<uint64_t> want;
-    ForEachRecordToken(r.raw, r.fields(),
-                       [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
-    PreparedBatch prepared;
-    store_->Prepare(r, &prepared);
-    EXPECT_EQ(std::set<uint64_t>(prepared.hashes.begin(), prepared.hashes.end()),
-              std::set<uint64_t>(want.begin(), want.end()))
-        << raw.size() << " bytes: " << raw.substr(0, 40);
+    const auto [got, want] = PreparedAndIndexTokenHashes(*store_, raw);
+    EXPECT_EQ(got, want) << raw.size() << " bytes: " << raw.substr(0, 40);
   }
 }
 
@@ -156,20 +162,8 @@ TEST_F(StorePrepareTest, PrepareKeepsUniqueTokensPastTheStackBuffer) {
       raw.resize(n);
       const std::string tail = "tail" + std::to_string(n) + "x" + std::to_string(kind);
       raw += " " + tail;
-      Record r;
-      r.format = Format::kText;
-      r.time_ms = kT0;
-      r.received_ms = kT0;
-      r.source = "file:unique";
-      r.raw = raw;
-      Normalize(r);
-      std::vector<uint64_t> want;
-      ForEachRecordToken(r.raw, r.fields(),
-                         [&](std::string_view t) { want.push_back(store_internal::TokenHash(t)); });
-      PreparedBatch prepared;
-      store_->Prepare(r, &prepared);
-      const std::set<uint64_t> got(prepared.hashes.begin(), prepared.hashes.end());
-      EXPECT_EQ(got, std::set<uint64_t>(want.begin(), want.end())) << n << " kind " << kind;
+      const auto [got, want] = PreparedAndIndexTokenHashes(*store_, raw);
+      EXPECT_EQ(got, want) << n << " kind " << kind;
       EXPECT_EQ(got.count(store_internal::TokenHash(tail)), 1u) << n << " kind " << kind;
     }
   }
