@@ -1835,6 +1835,38 @@ TEST(FieldViewTest, OverlayWindowsHostileShapesMatchTheTree) {
   EXPECT_LT(oc.overlay, oc.records) << "odd values and names keep the tree";
 }
 
+// Sigma (`engine`) and intel (`intel`) on each of `lines` as Normalize keeps it (tenant t01) find
+// what they find on the record `tree` makes of it (the tree path); more than half the lines kept
+// as overlays and more than 100 detections over them, so that the comparison has something to
+// compare.
+void ExpectDetectionsAsTheirTrees(Format format, const std::vector<std::string>& lines,
+                                  Record (*tree)(std::string_view, std::string_view,
+                                                 std::string_view),
+                                  DetectionEngine& engine, const IntelSet& intel) {
+  size_t kept = 0, detections = 0;
+  for (const std::string& line : lines) {
+    Record r = Normalized(format, line, "t01", "");
+    r.seq = 9;
+    const bool pending = r.fields_pending();
+    kept += pending;
+    std::vector<Detection> found;
+    engine.Process(r, &found);
+    MatchRecord(intel, r, &found);
+    EXPECT_EQ(r.fields_pending(), pending) << line;
+    Record t = tree(line, "t01", "");
+    t.seq = 9;
+    std::vector<Detection> want;
+    engine.Process(t, &want);
+    MatchRecord(intel, t, &want);
+    ASSERT_EQ(DescribeDetections(found), DescribeDetections(want)) << line;
+    detections += want.size();
+  }
+  std::printf("%zu lines, %zu kept as an overlay, %zu detections\n", lines.size(), kept,
+              detections);
+  EXPECT_GT(kept, lines.size() / 2);
+  EXPECT_GT(detections, 100u);
+}
+
 // Sigma (every rule of the corpus: its presence filter, Get and the engine's own lookups) and
 // intel on a Windows record kept as an overlay find what they find on the tape path's tree.
 TEST(FieldViewTest, WindowsOverlayRecordsDetectAsTheirTrees) {
@@ -1858,28 +1890,8 @@ TEST(FieldViewTest, WindowsOverlayRecordsDetectAsTheirTrees) {
   for (const std::string& l : ReadLines(bench / "windows.json")) {
     if (test::RunsInThisBuild(++n)) lines.push_back(l);
   }
-  size_t kept = 0, detections = 0;
-  for (const std::string& line : lines) {
-    Record r = Normalized(Format::kWindowsEvent, line, "t01", "");
-    r.seq = 9;
-    const bool pending = r.fields_pending();
-    kept += pending;
-    std::vector<Detection> found;
-    (*engine)->Process(r, &found);
-    MatchRecord(**intel, r, &found);
-    EXPECT_EQ(r.fields_pending(), pending) << line;
-    Record t = winlog_test::TreeNormalized(line, "t01", "");
-    t.seq = 9;
-    std::vector<Detection> want;
-    (*engine)->Process(t, &want);
-    MatchRecord(**intel, t, &want);
-    ASSERT_EQ(DescribeDetections(found), DescribeDetections(want)) << line;
-    detections += want.size();
-  }
-  std::printf("%zu lines, %zu kept as an overlay, %zu detections\n", lines.size(), kept,
-              detections);
-  EXPECT_GT(kept, lines.size() / 2);
-  EXPECT_GT(detections, 100u);
+  ExpectDetectionsAsTheirTrees(Format::kWindowsEvent, lines, winlog_test::TreeNormalized, **engine,
+                               **intel);
 }
 
 // From the review of win17: shapes the bench lines and the hostile list did not reach, each of
@@ -2525,28 +2537,8 @@ TEST(FieldViewTest, EveOverlayRecordsDetectAsTheirTrees) {
   feed.name = "test";
   auto intel = BuildIntel(std::vector<IntelFeedText>{{feed, feed_text}}, nullptr);
   ASSERT_TRUE(intel.has_value());
-  size_t kept = 0, detections = 0;
-  for (const std::string& line : lines) {
-    Record r = Normalized(Format::kSuricataEve, line, "t01", "");
-    r.seq = 9;
-    const bool pending = r.fields_pending();
-    kept += pending;
-    std::vector<Detection> found;
-    (*engine)->Process(r, &found);
-    MatchRecord(**intel, r, &found);
-    EXPECT_EQ(r.fields_pending(), pending) << line;
-    Record t = eve_test::TreeNormalized(line, "t01", "");
-    t.seq = 9;
-    std::vector<Detection> want;
-    (*engine)->Process(t, &want);
-    MatchRecord(**intel, t, &want);
-    ASSERT_EQ(DescribeDetections(found), DescribeDetections(want)) << line;
-    detections += want.size();
-  }
-  std::printf("%zu lines, %zu kept as an overlay, %zu detections\n", lines.size(), kept,
-              detections);
-  EXPECT_GT(kept, lines.size() / 2);
-  EXPECT_GT(detections, 100u);
+  ExpectDetectionsAsTheirTrees(Format::kSuricataEve, lines, eve_test::TreeNormalized, **engine,
+                               **intel);
 }
 
 }  // namespace
