@@ -156,7 +156,8 @@ struct Counts {
   size_t lookups = 0;
 };
 
-Record Normalized(Format format, std::string_view line, std::string_view tenant,
+// A record of `line` as a receiver makes it, before Normalize.
+Record TestRecord(Format format, std::string_view line, std::string_view tenant,
                   std::string_view peer) {
   Record r;
   r.format = format;
@@ -165,6 +166,12 @@ Record Normalized(Format format, std::string_view line, std::string_view tenant,
   r.source = "spool:test";
   r.tenant = std::string(tenant);
   r.peer = std::string(peer);
+  return r;
+}
+
+Record Normalized(Format format, std::string_view line, std::string_view tenant,
+                  std::string_view peer) {
+  Record r = TestRecord(format, line, tenant, peer);
   Normalize(r);
   return r;
 }
@@ -534,11 +541,7 @@ TEST(FieldViewTest, ThousandsOfRootKeysMatchTheTree) {
   line += "}";
   for (Format f : {Format::kSeccloudEvent, Format::kJson}) {
     auto kept = [&] {
-      Record r;
-      r.format = f;
-      r.raw = line;
-      r.received_ms = 1790899200123;
-      r.source = "spool:test";
+      Record r = TestRecord(f, line, "", "");
       UseFieldArena(r);
       FieldTape tape;
       std::string error;
@@ -1569,13 +1572,7 @@ namespace winlog_test {
 
 // The record as Normalize made it before the overlay: read from the tape, its fields a tree.
 Record TreeNormalized(std::string_view line, std::string_view tenant, std::string_view peer) {
-  Record r;
-  r.format = Format::kWindowsEvent;
-  r.raw = std::string(line);
-  r.received_ms = 1790899200123;
-  r.source = "spool:test";
-  r.tenant = std::string(tenant);
-  r.peer = std::string(peer);
+  Record r = TestRecord(Format::kWindowsEvent, line, tenant, peer);
   internal::NormalizeWindowsEventWithPeer(r, /*overlay_allowed=*/false);
   return r;
 }
@@ -1971,12 +1968,7 @@ TEST(FieldViewTest, WindowsPeerNotUtf8WithAValidTenantMatchesTheTree) {
 // a tenant given later holds for the smallest events too, whose estimate leaves no slack (a
 // mutant without the room passed with the larger events).
 Record WindowsRecord(const std::string& line, const std::string& tenant, bool overlay) {
-  Record r;
-  r.format = Format::kWindowsEvent;
-  r.raw = line;
-  r.received_ms = 1790899200123;
-  r.source = "spool:test";
-  r.tenant = tenant;
+  Record r = TestRecord(Format::kWindowsEvent, line, tenant, "");
   internal::NormalizeWindowsEventWithPeer(r, overlay);
   return r;
 }
@@ -2353,13 +2345,7 @@ namespace eve_test {
 // The record as Normalize made it before the overlay: the document parsed into a Boost tree, the
 // ECS values set on the tree, the document mounted at "suricata.eve".
 Record TreeNormalized(std::string_view line, std::string_view tenant, std::string_view peer) {
-  Record r;
-  r.format = Format::kSuricataEve;
-  r.raw = std::string(line);
-  r.received_ms = 1790899200123;
-  r.source = "spool:test";
-  r.tenant = std::string(tenant);
-  r.peer = std::string(peer);
+  Record r = TestRecord(Format::kSuricataEve, line, tenant, peer);
   internal::NormalizeRecord(r, /*overlay_allowed=*/false);
   return r;
 }
