@@ -59,6 +59,44 @@ const Sample kSamples[] = {
     {Format::kText, "2025-11-26 04:00:00 INFO started", "text"},
 };
 
+// IsAscii (64 bytes a step past 64, then 8, then 1) against a byte-by-byte reference: every
+// length up to 300, ASCII throughout and with one byte >= 0x80 (0x80, 0xC3, 0xFF) at each offset,
+// read at each of the 16 alignments of a buffer.
+TEST(ParseTest, IsAsciiFindsEveryHighByte) {
+  auto reference = [](std::string_view s) {
+    for (const char ch : s) {
+      if (static_cast<unsigned char>(ch) >= 0x80) return false;
+    }
+    return true;
+  };
+  std::string buffer(16 + 301, 'a');
+  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<char>(i * 37 % 128);
+  size_t checked = 0;
+  for (size_t align = 0; align < 16; ++align) {
+    for (size_t len = 0; len <= 300; ++len) {
+      std::string b = buffer;
+      const std::string_view plain(b.data() + align, len);
+      ASSERT_TRUE(internal::IsAscii(plain)) << align << " " << len;
+      // Bytes around the text are not its own.
+      if (align > 0) b[align - 1] = '\xFF';
+      if (align + len < b.size()) b[align + len] = '\xFF';
+      ASSERT_TRUE(internal::IsAscii(plain)) << align << " " << len;
+      b = buffer;
+      for (size_t at = 0; at < len; ++at) {
+        for (const unsigned char high : {0x80, 0xC3, 0xFF}) {
+          b[align + at] = static_cast<char>(high);
+          const std::string_view s(b.data() + align, len);
+          ASSERT_EQ(internal::IsAscii(s), reference(s)) << align << " " << len << " " << at;
+          ASSERT_FALSE(internal::IsAscii(s));
+          b[align + at] = buffer[align + at];
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 700000u);
+}
+
 // IpText's shortcut for dotted quads answers exactly when IpAddress::Parse takes the text as
 // IPv4: every text of up to 6 bytes over "019.:" and 300,000 random texts of up to 17 bytes over
 // digits, '.', ':', 'a' and ' ', plus the edges of the octets.

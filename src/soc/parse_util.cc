@@ -1,4 +1,6 @@
 // Shared helpers of the parsers: fields, scanning, time arithmetic and bounded JSON.
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -22,6 +24,18 @@ namespace seccloud::soc::internal {
 bool IsAscii(std::string_view s) {
   size_t i = 0;
   uint64_t any = 0;
+  // Long text (a JSON line: every seccloud event's is checked whole) 64 bytes a step, the four
+  // blocks OR-ed and their high bits tested once; SSE2 is baseline on x86-64.
+  if (s.size() >= 64) {
+    __m128i acc = _mm_setzero_si128();
+    for (; i + 64 <= s.size(); i += 64) {
+      const auto* q = reinterpret_cast<const __m128i*>(s.data() + i);
+      acc = _mm_or_si128(
+          acc, _mm_or_si128(_mm_or_si128(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)),
+                            _mm_or_si128(_mm_loadu_si128(q + 2), _mm_loadu_si128(q + 3))));
+    }
+    if (_mm_movemask_epi8(acc) != 0) return false;
+  }
   for (; i + 8 <= s.size(); i += 8) {
     uint64_t word;
     std::memcpy(&word, s.data() + i, 8);
