@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <boost/json/basic_parser_impl.hpp>  // detail::dec_to_float: Boost's own double rounding
 #include <boost/json/error.hpp>
 #include <boost/json/object.hpp>
@@ -20,6 +21,7 @@
 // (numbers' mantissa and exponent, which error at which byte). A new Boost may differ: check the
 // differential test (field_tape_test.cc) against it before moving this line.
 static_assert(BOOST_VERSION == 108100, "ReadJsonTape mirrors Boost.JSON 1.81's parser");
+static_assert(std::endian::native == std::endian::little, "LeadingDigits reads digits as bytes");
 static_assert(std::is_trivially_default_constructible_v<seccloud::soc::TapeNode> &&
               sizeof(seccloud::soc::TapeNode) == 40);
 
@@ -59,14 +61,16 @@ inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 // The first byte of [p, end) that ends a run of plain string bytes, or end. SSE2 is baseline on
 // x86-64; 16 bytes per step.
 inline const char* ScanString(const char* p, const char* end) {
-  const __m128i quote = _mm_set1_epi8('"');
+  // x ^ 0x02 maps the controls 0x00-0x1F onto themselves and '"' (0x22) onto 0x20, and nothing
+  // else to 0x20 or below: one unsigned "<= 0x20" test finds both.
+  const __m128i flip = _mm_set1_epi8(0x02);
+  const __m128i quote_or_control_max = _mm_set1_epi8(0x20);
   const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control_max = _mm_set1_epi8(0x1F);
   while (end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i hit =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v));
+    const __m128i f = _mm_xor_si128(v, flip);
+    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, backslash),
+                                     _mm_cmpeq_epi8(_mm_min_epu8(f, quote_or_control_max), f));
     const int mask = _mm_movemask_epi8(hit);
     if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
     p += 16;
@@ -82,6 +86,31 @@ inline int CountDigits16(const char* p) {
   v = _mm_cmplt_epi8(v, _mm_set1_epi8(118));
   const int m = _mm_movemask_epi8(v);
   return m == 0 ? 16 : __builtin_ctz(static_cast<unsigned>(m));
+}
+
+// The value of the 8 decimal digits at p (SWAR: pairs, then fours, then the eight, each step
+// one multiply; the first byte is the most significant digit).
+inline uint64_t EightDigits(uint64_t v) {
+  v = v * 10 + (v >> 8);
+  return ((v & 0x000000FF000000FFu) * (100 + (uint64_t{1000000} << 32)) +
+          ((v >> 16) & 0x000000FF000000FFu) * (1 + (uint64_t{10000} << 32))) >>
+         32;
+}
+
+// The value of the n (0..16) leading digits at p, as AppendDigits(0, p, n): 16 bytes at p must be
+// readable. A load of 8 bytes less '0' each, shifted so that the bytes past the digits fall off
+// and zeros (leading zero digits) come in: a borrow of a byte past the digits (less than '0')
+// goes up into the bytes that fall off, never down into the digits.
+inline uint64_t LeadingDigits(const char* p, int n) {
+  auto part = [](const char* q, int k) -> uint64_t {  // k in 1..8
+    uint64_t v;
+    std::memcpy(&v, q, 8);
+    v -= 0x3030303030303030u;
+    return EightDigits(v << (8 * (8 - k)));
+  };
+  if (n == 0) return 0;
+  if (n <= 8) return part(p, n);
+  return part(p, n - 8) * 100000000 + part(p + n - 8, 8);
 }
 
 inline uint64_t AppendDigits(uint64_t r, const char* p, int n) {
@@ -157,8 +186,9 @@ class TapeReader {
     return n;
   }
 
-  const char* ReadValue(const char* p, std::string_view key);
+  inline const char* ReadValue(const char* p, std::string_view key);
   inline const char* ReadString(const char* p, std::string_view* out);
+  inline const char* ReadStringValue(const char* p, std::string_view key);
   const char* ReadEscaped(const char* start, const char* backslash, std::string_view* out);
   const char* ReadNumber(const char* p, std::string_view key);
   const char* ReadLiteral(const char* p, std::string_view word, std::string_view key);
@@ -178,21 +208,17 @@ class TapeReader {
   const char* at_ = nullptr;
 };
 
-const char* TapeReader::ReadValue(const char* p, std::string_view key) {
+// Inlined into its callers (ReadObject, ReadArray, Run): one call fewer a value; containers are
+// the out-of-line step the recursion goes through.
+__attribute__((always_inline)) inline const char* TapeReader::ReadValue(const char* p,
+                                                                        std::string_view key) {
   switch (*p) {
     case '{':
       return ReadObject(p, key);
     case '[':
       return ReadArray(p, key);
-    case '"': {
-      TapeNode* n = Push(TapeKind::kString, key, p);
-      if (n == nullptr) return nullptr;
-      std::string_view s;
-      p = ReadString(p, &s);
-      n->s.data = s.data();
-      n->s.size = s.size();
-      return p;
-    }
+    case '"':
+      return ReadStringValue(p, key);
     case '-':
     case '0':
     case '1':
@@ -245,6 +271,17 @@ __attribute__((always_inline)) inline const char* TapeReader::ReadString(const c
   }
   if (*q == '\\') return ReadEscaped(start, q, out);
   return Fail(json::error::syntax, q);  // an unescaped control byte
+}
+
+__attribute__((always_inline)) inline const char* TapeReader::ReadStringValue(
+    const char* p, std::string_view key) {
+  TapeNode* n = Push(TapeKind::kString, key, p);
+  if (n == nullptr) return nullptr;
+  std::string_view s;
+  p = ReadString(p, &s);
+  n->s.data = s.data();
+  n->s.size = s.size();
+  return p;
 }
 
 __attribute__((noinline)) const char* TapeReader::ReadEscaped(const char* start, const char* p,
@@ -416,7 +453,7 @@ const char* TapeReader::ReadNumber(const char* p, std::string_view key) {
     if (nonzero_first || (negative && *cs != '0')) {
       n1 = CountDigits16(cs);
       if (!nonzero_first && n1 == 0) return Fail(json::error::syntax, cs);
-      mant = AppendDigits(0, cs, n1);
+      mant = LeadingDigits(cs, n1);
       cs += n1;
       if (n1 == 16) goto num2;
     } else {
@@ -620,14 +657,27 @@ const char* TapeReader::ReadObject(const char* p, std::string_view key) {
       std::string_view k;
       p = ReadString(p, &k);
       if (p == nullptr) return nullptr;
-      p = SkipWhitespace(p);
-      if (p == end_) return Fail(json::error::incomplete, end_);
-      if (*p != ':') return Fail(json::error::syntax, p);
-      p = SkipWhitespace(p + 1);
-      if (p == end_) return Fail(json::error::incomplete, end_);
-      p = ReadValue(p, k);
+      // Compact lines (every producer's but a pretty-printer's) have ':' right after the key and
+      // the value right after it: one bounds test for both. Anything else takes the general steps
+      // from the same byte, so errors are theirs.
+      if (end_ - p >= 2 && *p == ':' && Byte(p[1]) > ' ') {
+        ++p;
+      } else {
+        p = SkipWhitespace(p);
+        if (p == end_) return Fail(json::error::incomplete, end_);
+        if (*p != ':') return Fail(json::error::syntax, p);
+        p = SkipWhitespace(p + 1);
+        if (p == end_) return Fail(json::error::incomplete, end_);
+      }
+      // Strings, most members' values, without ReadValue's call and dispatch.
+      p = *p == '"' ? ReadStringValue(p, k) : ReadValue(p, k);
       if (p == nullptr) return nullptr;
       ++count;
+      // The next key right after ',': as above.
+      if (end_ - p >= 2 && *p == ',' && p[1] == '"') {
+        ++p;
+        continue;
+      }
       p = SkipWhitespace(p);
       if (p == end_) return Fail(json::error::incomplete, end_);
       if (*p == ',') {
@@ -657,7 +707,7 @@ const char* TapeReader::ReadArray(const char* p, std::string_view key) {
   if (p == end_) return Fail(json::error::incomplete, end_);
   if (*p != ']') {
     for (;;) {
-      p = ReadValue(p, {});
+      p = *p == '"' ? ReadStringValue(p, {}) : ReadValue(p, {});
       if (p == nullptr) return nullptr;
       ++count;
       p = SkipWhitespace(p);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -519,6 +520,82 @@ TEST(FieldTapeTest, CorpusMatchesBoost) {
   for (const auto& f : diff.failures) ADD_FAILURE() << f;
   std::printf("corpus: %zu lines, %zu accepted, %zu mutated\n", diff.lines, diff.accepted,
               mutated.size());
+}
+
+// ReadObject's compact steps (':' then the value, ',' then the next key, each taken on one bounds
+// test, anything else left to the general steps) against Boost around every ':' and ',' of three
+// lines: the byte after each replaced by whitespace, a control byte, a quote, a brace, a bracket,
+// a letter, another separator or nothing, the same inserted after and before the separator, and
+// every prefix of the lines; each read from a heap buffer of exactly its size, so that a read past
+// the end is an ASan report in the debug build.
+TEST(FieldTapeTest, CompactSeparatorsMatchBoost) {
+  const std::vector<std::string> seeds = {
+      R"({"a":"b","c":1,"d":{"e":"f","g":[1,"h",{"i":"j"}]},"k":true,"l":null,"m":-2.5e3})",
+      R"({"@timestamp":"2026-10-02T00:00:23.663Z","event":{"dataset":"proxy.access",)"
+      R"("category":["web","network"]},"client.ip":"10.9.250.1","destination":{"port":443}})",
+      R"({"":"","a":{},"b":[],"c":"x\"y","d":"\u00e9","e":[[],{}],"f":{"g":{}}})",
+  };
+  std::vector<std::string> lines;
+  for (const std::string& s : seeds) {
+    for (size_t n = 0; n <= s.size(); ++n) lines.push_back(s.substr(0, n));
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != ':' && s[i] != ',') continue;
+      for (const char* r :
+           {" ", "\t", "\n", "\r", "\x01", "\"", "}", "]", "{", "[", "x", "1", ",", ":", ""}) {
+        std::string replaced = s;
+        replaced.replace(i + 1, 1, r);
+        lines.push_back(replaced);
+        std::string after = s;
+        after.insert(i + 1, r);
+        lines.push_back(after);
+        std::string before = s;
+        before.insert(i, r);
+        lines.push_back(before);
+      }
+    }
+  }
+  FieldTape tape;
+  Diff diff;
+  for (const std::string& line : lines) {
+    const std::unique_ptr<char[]> exact(new char[line.size()]);
+    std::memcpy(exact.get(), line.data(), line.size());
+    diff.Check(std::string_view(exact.get(), line.size()), tape);
+  }
+  for (const auto& f : diff.failures) ADD_FAILURE() << f;
+  EXPECT_GT(diff.accepted, 300u);
+  EXPECT_GT(diff.lines - diff.accepted, 1000u);
+}
+
+// The 16-digit fast path's integer part (LeadingDigits: 8 digits a load) against Boost: integers
+// of 1 to 22 digits, each digit value at each place (the digit d at place i, the others random),
+// plain, negative, with a fraction and with an exponent, followed by each byte class a number can
+// end at, with 40 bytes of line after it (the fast path) and at the line's end (Boost's
+// byte-at-a-time path).
+TEST(FieldTapeTest, IntegerPartsOfEveryLengthMatchBoost) {
+  std::mt19937_64 rng(20);
+  FieldTape tape;
+  Diff diff;
+  for (int len = 1; len <= 22; ++len) {
+    for (int place = 0; place < len; ++place) {
+      for (char d = '0'; d <= '9'; ++d) {
+        std::string digits(static_cast<size_t>(len), '0');
+        for (char& c : digits) c = static_cast<char>('0' + rng() % 10);
+        if (digits[0] == '0' && len > 1) digits[0] = '1';
+        digits[static_cast<size_t>(place)] = d;
+        for (const char* sign : {"", "-"}) {
+          for (const char* tail : {"", ".5", "e3", "/", ":", " ", "x"}) {
+            const std::string num = sign + digits + tail;
+            diff.Check("{\"n\":" + num + ",\"pad\":\"" + std::string(40, 'p') + "\"}", tape);
+            diff.Check("{\"n\":" + num + "}", tape);
+            diff.Check("[" + num + "]", tape);
+          }
+        }
+      }
+    }
+  }
+  for (const auto& f : diff.failures) ADD_FAILURE() << f;
+  EXPECT_GT(diff.accepted, 20000u);
+  EXPECT_LT(diff.accepted, diff.lines);
 }
 
 TEST(FieldTapeTest, NodesAreFlatPreOrder) {
