@@ -102,8 +102,15 @@ void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
   if (r.format != Format::kSeccloudEvent && r.format != Format::kJson && !use_overlay) {
     p.fields.reserve(16);
   }
+  // A seccloud event's or JSON line's tape is read from the arena's copy of the line, which the
+  // kept tape then views as it is (KeepTape: no pass to move its views). A line that turns out an
+  // error leaves the copy unused in the arena, inside the first block that the error's message
+  // (the line again) is sized into (FieldArenaFirstBlock: 2 KiB + 4 × the raw size).
+  const bool tape_in_arena = p.tape != nullptr && !eve_overlay;
+  const std::string_view read_line =
+      tape_in_arena ? internal::RecordAccess::CopyToArena(r, line) : line;
   try {
-    RunParser(r.format, line, r.received_ms, p);
+    RunParser(r.format, read_line, r.received_ms, p);
   } catch (const std::exception& e) {
     // Only allocation failure can get here; the record is kept, unparsed, with the reason.
     p.Reset();
@@ -157,7 +164,7 @@ void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
           d != nullptr && d->kind == TapeKind::kString) {
         a.dataset = d->str();
       }
-      internal::RecordAccess::KeepTape(r, scratch, line, a);
+      internal::RecordAccess::KeepTape(r, scratch, read_line, a, tape_in_arena);
     } else {
       // FinishFields reads the dataset only where it erases or prunes it (JSON-sourced formats,
       // and EVE when long enough to prune): the lookup is skipped for the others.

@@ -315,11 +315,14 @@ struct RecordAccess {
   // After KeepOverlay of a Windows event's overlay: the table of its `n` item entries, which
   // start at entry `first` (PendingFields::winlog_items).
   static void IndexWinlogItems(Record& r, size_t first, size_t n);
-  // Keeps `tape` (read from `line`, a view into r.raw) in r's arena as r's pending fields, with
-  // the metadata arguments; r.fields() then builds the tree from them. r must have a field arena
-  // (UseFieldArena) and empty fields.
-  static void KeepTape(Record& r, const FieldTape& tape, std::string_view line,
-                       const FinishArgs& a);
+  // Keeps `tape` (read from `line`) in r's arena as r's pending fields, with the metadata
+  // arguments; r.fields() then builds the tree from them. r must have a field arena
+  // (UseFieldArena) and empty fields. `line_in_arena`: `line` is CopyToArena's copy (the tape was
+  // read from it), kept as it is; otherwise (a view into r.raw, say) it is copied.
+  static void KeepTape(Record& r, const FieldTape& tape, std::string_view line, const FinishArgs& a,
+                       bool line_in_arena = false);
+  // A copy of `line` in r's field arena (which r must have), for a tape KeepTape keeps.
+  static std::string_view CopyToArena(Record& r, std::string_view line);
 };
 
 // The first block of the field arena UseFieldArena gives a record of this format and raw size,
@@ -372,14 +375,17 @@ struct Parsed {
 // CR/LF removed; `received_ms` anchors formats whose timestamps lack a year. Each sets
 // "event.dataset" in out.fields (Normalize() adds the shared metadata).
 void ParseSeccloudEvent(std::string_view line, Parsed& out);
+// FindInTape(t, "event.dataset") and FindInTape(t, "@timestamp") in one pass over the root's
+// members (t holds a document whose root is an object).
+void FindDatasetAndTimestamp(TapeSpan t, const TapeNode** dataset, const TapeNode** timestamp);
 void ParseJsonLine(std::string_view line, Parsed& out);
 void ParseEve(std::string_view line, Parsed& out);
 // An upper bound on the values ParseEve sets beside "suricata.eve" (52 today: every Put* of
 // parse_json.cc's EVE mapping once); Normalize relies on it to skip counting leaves.
 inline constexpr size_t kEveMappedLeaves = 64;
-// An EVE record is kept as an overlay (README.md "Suricata EVE records as an overlay") only when its own document
-// has at most this many leaves and no object of more than kMaxEveObjectMembers members (its
-// repeated-key check is quadratic per object); any other takes the tree path.
+// An EVE record is kept as an overlay (README.md "Suricata EVE records as an overlay") only when
+// its own document has at most this many leaves and no object of more than kMaxEveObjectMembers
+// members (its repeated-key check is quadratic per object); any other takes the tree path.
 inline constexpr size_t kMaxEveDocumentLeaves = 64;
 inline constexpr uint32_t kMaxEveObjectMembers = 32;
 // Normalize(r) with the overlay paths allowed or not (false: the tree path for EVE records, the

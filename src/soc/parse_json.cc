@@ -454,16 +454,58 @@ void ParseEveTree(std::string_view line, Parsed& out) {
 
 }  // namespace
 
+void FindDatasetAndTimestamp(TapeSpan t, const TapeNode** dataset, const TapeNode** timestamp) {
+  // FindInTape's choice at the root, for these two paths: "@timestamp" can only be the key
+  // itself (the path has no '.'), the last of its duplicates; "event.dataset" is the last key
+  // spelling it whole if there is one (the longest usable key), else the last "event" when that
+  // one is an object (an earlier object under a later non-object one is what Boost dropped), and
+  // its member "dataset" as FindInTapeObject would find it.
+  const TapeNode* ts = nullptr;
+  const TapeNode* whole = nullptr;
+  const TapeNode* event = nullptr;
+  for (size_t i = 1; i < t[0].end; i = t[i].end) {
+    const TapeNode& m = t[i];
+    switch (m.key_size) {
+      case 5:
+        if (std::memcmp(m.key_data, "event", 5) == 0) event = &m;
+        break;
+      case 10:
+        if (std::memcmp(m.key_data, "@timestamp", 10) == 0) ts = &m;
+        break;
+      case 13:
+        if (std::memcmp(m.key_data, "event.dataset", 13) == 0) whole = &m;
+        break;
+      default:
+        break;
+    }
+  }
+  *timestamp = ts;
+  if (whole != nullptr) {
+    *dataset = whole;
+  } else if (event != nullptr && event->kind == TapeKind::kObject) {
+    // "dataset" has no '.': only that key itself, the last of its duplicates.
+    const TapeNode* found = nullptr;
+    for (size_t i = t.IndexOf(event) + 1; i < event->end; i = t[i].end) {
+      if (t[i].key_size == 7 && std::memcmp(t[i].key_data, "dataset", 7) == 0) found = &t[i];
+    }
+    *dataset = found;
+  } else {
+    *dataset = nullptr;
+  }
+}
+
 void ParseSeccloudEvent(std::string_view line, Parsed& out) {
   if (out.tape != nullptr) {
-    // The same checks on the line's tape (FindInTape chooses as FindField does on the tree).
+    // The same checks on the line's tape (FindInTape chooses as FindField does on the tree), both
+    // paths found in one pass over the root's members.
     if (!ReadJsonTape(line, out.tape, &out.error)) return;
-    const TapeNode* dataset = FindInTape(*out.tape, "event.dataset");
+    const TapeNode* dataset = nullptr;
+    const TapeNode* ts = nullptr;
+    FindDatasetAndTimestamp(out.tape->span(), &dataset, &ts);
     if (dataset == nullptr || dataset->kind != TapeKind::kString || dataset->str().empty()) {
       out.error = "expected a string \"event.dataset\" in the event (every seccloud event has one)";
       return;
     }
-    const TapeNode* ts = FindInTape(*out.tape, "@timestamp");
     if (ts == nullptr || !JsonTimeToMs(*ts, &out.time_ms)) {
       out.error = "expected \"@timestamp\" holding an RFC 3339 time in the event";
       return;

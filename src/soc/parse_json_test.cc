@@ -3,10 +3,16 @@
 
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "core/event.h"
+#include "soc/field_tape.h"
 #include "soc/parse.h"
+#include "soc/parse_internal.h"
 #include "soc/parse_testing.h"
 
 namespace seccloud::soc {
@@ -66,6 +72,73 @@ TEST(ParseJsonTest, SeccloudEventWithoutDatasetOrTimeIsAnError) {
   EXPECT_FALSE(r.parsed);
   EXPECT_EQ(Str(r, "seccloud.soc.parse_error"),
             "seccloud-event: expected \"@timestamp\" holding an RFC 3339 time in the event");
+}
+
+// FindDatasetAndTimestamp (one pass over the root) answers as FindInTape does for its two paths,
+// node for node: every sequence of up to three root members out of 20 shapes spelling them (the
+// key itself, dotted, as a prefix, duplicated, an object under a non-object and back, a dataset
+// repeated or dotted inside "event", other kinds), and every line of the bench set's seccloud
+// files when they are there.
+TEST(ParseJsonTest, DatasetAndTimestampFoundAsFindInTape) {
+  const std::vector<std::string> shapes = {
+      R"("@timestamp":"2026-10-02T00:00:23.663Z")",
+      R"("@timestamp":5)",
+      R"("@timestamp":{"x":1})",
+      R"("event":{"dataset":"a"})",
+      R"("event":{"dataset":1})",
+      R"("event":{"dataset.x":"b","dataset":"c"})",
+      R"("event":{"dataset":"d","dataset":{"y":2}})",
+      R"("event":{"kind":"e"})",
+      R"("event":"s")",
+      R"("event":null)",
+      R"("event":{})",
+      R"("event.dataset":"f")",
+      R"("event.dataset":{"x":1})",
+      R"("event.dataset.x":"g")",
+      R"("eventx":{"dataset":"h"})",
+      R"("@timestampx":1)",
+      R"("event.":1)",
+      R"("":1)",
+      R"("Event":{"dataset":"i"})",
+      R"("@timestamP":"2026-10-02T00:00:23.663Z")",
+  };
+  std::vector<std::string> lines = {"{}"};
+  for (size_t a = 0; a < shapes.size(); ++a) {
+    lines.push_back("{" + shapes[a] + "}");
+    for (size_t b = 0; b < shapes.size(); ++b) {
+      lines.push_back("{" + shapes[a] + "," + shapes[b] + "}");
+      for (size_t c = 0; c < shapes.size(); ++c) {
+        lines.push_back("{" + shapes[a] + "," + shapes[b] + "," + shapes[c] + "}");
+      }
+    }
+  }
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const std::filesystem::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  size_t bench_lines = 0;
+  for (const char* name :
+       {"seccloud-dns.ndjson", "seccloud-proxy.ndjson", "seccloud-scan.ndjson"}) {
+    std::ifstream in(bench / name);
+    for (std::string l; std::getline(in, l); ++bench_lines) lines.push_back(l);
+  }
+  FieldTape tape;
+  size_t found_dataset = 0, found_ts = 0;
+  for (const std::string& line : lines) {
+    std::string error;
+    ASSERT_TRUE(ReadJsonTape(line, &tape, &error)) << error << " " << line;
+    const TapeNode* dataset = nullptr;
+    const TapeNode* ts = nullptr;
+    internal::FindDatasetAndTimestamp(tape.span(), &dataset, &ts);
+    ASSERT_EQ(dataset, FindInTape(tape, "event.dataset")) << line;
+    ASSERT_EQ(ts, FindInTape(tape, "@timestamp")) << line;
+    found_dataset += dataset != nullptr;
+    found_ts += ts != nullptr;
+  }
+  std::printf("%zu lines (%zu from the bench set): event.dataset in %zu, @timestamp in %zu\n",
+              lines.size(), bench_lines, found_dataset, found_ts);
+  EXPECT_GT(found_dataset, 1000u);
+  EXPECT_GT(lines.size() - found_dataset, 1000u);
+  EXPECT_GT(found_ts, 1000u);
+  EXPECT_GT(lines.size() - found_ts, 1000u);
 }
 
 TEST(ParseJsonTest, JsonLineKeepsKeysAndFindsTime) {

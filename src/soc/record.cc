@@ -322,34 +322,47 @@ void Record::BuildPendingFields() const {
 
 namespace internal {
 
+std::string_view RecordAccess::CopyToArena(Record& r, std::string_view line) {
+  char* copy = static_cast<char*>(r.arena_->resource.allocate(line.size() + 1, 1));
+  if (!line.empty()) std::memcpy(copy, line.data(), line.size());
+  return {copy, line.size()};
+}
+
 void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view line,
-                            const FinishArgs& a) {
+                            const FinishArgs& a, bool line_in_arena) {
   boost::json::monotonic_resource& res = r.arena_->resource;
+  // The line is copied into the arena (unless the caller read the tape from such a copy) and the
+  // used decode bytes too, the views moved to the copies: the kept tape then depends on nothing
+  // but the arena, which moves with the record (a short raw lives in the Record itself and moves
+  // to a new address; raw may be reassigned later), so no view has to follow a move.
+  const char* copy = line_in_arena ? line.data() : CopyToArena(r, line).data();
   auto* p = new (res.allocate(sizeof(PendingFields), alignof(PendingFields))) PendingFields();
   const size_t n = tape.size();
   auto* nodes = static_cast<TapeNode*>(res.allocate(n * sizeof(TapeNode), alignof(TapeNode)));
   if (n != 0) std::memcpy(static_cast<void*>(nodes), tape.data(), n * sizeof(TapeNode));
-  // The line and the used decode bytes are copied into the arena too and the views moved to the
-  // copies: the kept tape then depends on nothing but the arena, which moves with the record (a
-  // short raw lives in the Record itself and moves to a new address; raw may be reassigned
-  // later), so no view has to follow a move.
   const size_t decoded = tape.decoded_bytes();
-  char* copy = static_cast<char*>(res.allocate(line.size() + decoded + 1, 1));
-  if (!line.empty()) std::memcpy(copy, line.data(), line.size());
-  if (decoded != 0) std::memcpy(copy + line.size(), tape.decoded_data(), decoded);
-  const uintptr_t line_at = reinterpret_cast<uintptr_t>(line.data());
-  const uintptr_t decoded_at = reinterpret_cast<uintptr_t>(tape.decoded_data());
-  auto moved = [&](const char* q) -> const char* {
-    const uintptr_t at = reinterpret_cast<uintptr_t>(q);
-    if (at - line_at <= line.size()) return copy + (at - line_at);
-    if (decoded != 0 && at - decoded_at <= decoded) return copy + line.size() + (at - decoded_at);
-    return q;
-  };
-  // Empty keys and strings too: they point at the copy, never at what may be freed.
-  for (size_t i = 0; i < n; ++i) {
-    nodes[i].key_data = nodes[i].key_size != 0 ? moved(nodes[i].key_data) : copy;
-    if (nodes[i].kind == TapeKind::kString)
-      nodes[i].s.data = nodes[i].s.size != 0 ? moved(nodes[i].s.data) : copy;
+  char* decoded_copy = nullptr;
+  if (decoded != 0) {
+    decoded_copy = static_cast<char*>(res.allocate(decoded, 1));
+    std::memcpy(decoded_copy, tape.decoded_data(), decoded);
+  }
+  // A tape read from the arena's copy views it already: only decoded text has to move, and a
+  // line without escapes (every bench line) needs no pass over the nodes at all.
+  if (!line_in_arena || decoded != 0) {
+    const uintptr_t line_at = reinterpret_cast<uintptr_t>(line.data());
+    const uintptr_t decoded_at = reinterpret_cast<uintptr_t>(tape.decoded_data());
+    auto moved = [&](const char* q) -> const char* {
+      const uintptr_t at = reinterpret_cast<uintptr_t>(q);
+      if (at - line_at <= line.size()) return copy + (at - line_at);
+      if (decoded != 0 && at - decoded_at <= decoded) return decoded_copy + (at - decoded_at);
+      return q;
+    };
+    // Empty keys and strings too: they point at the copy, never at what may be freed.
+    for (size_t i = 0; i < n; ++i) {
+      nodes[i].key_data = nodes[i].key_size != 0 ? moved(nodes[i].key_data) : copy;
+      if (nodes[i].kind == TapeKind::kString)
+        nodes[i].s.data = nodes[i].s.size != 0 ? moved(nodes[i].s.data) : copy;
+    }
   }
   auto keep = [&](std::string_view s) -> std::string_view {
     if (s.empty()) return {};
@@ -363,7 +376,12 @@ void RecordAccess::KeepTape(Record& r, const FieldTape& tape, std::string_view l
   p->format = a.format;
   p->time_ms = a.time_ms;
   p->received_ms = a.received_ms;
-  p->dataset = keep(a.dataset);
+  // The dataset is the line's own text when the tape found it there: already in the arena.
+  const uintptr_t dataset_off =
+      reinterpret_cast<uintptr_t>(a.dataset.data()) - reinterpret_cast<uintptr_t>(copy);
+  const bool dataset_in_copy = line_in_arena && !a.dataset.empty() && dataset_off < line.size() &&
+                               a.dataset.size() <= line.size() - dataset_off;
+  p->dataset = dataset_in_copy ? a.dataset : keep(a.dataset);
   p->source = keep(a.source);
   p->peer = keep(a.peer);
   p->tenant = keep(a.tenant);
