@@ -59,6 +59,59 @@ const Sample kSamples[] = {
     {Format::kText, "2025-11-26 04:00:00 INFO started", "text"},
 };
 
+// JsonTimeToMs's shortcut for 24-byte UTC times with milliseconds (UtcMillisToMs) answers as the
+// general path (ParseIsoPrefix reading the whole text, else an epoch number): 300 times (valid and
+// out-of-range dates, hours, minutes, seconds), each with every byte replaced by each of 16 bytes
+// around the shape's classes, and cut or lengthened by one byte.
+TEST(ParseTest, UtcMillisShortcutAnswersAsTheGeneralPath) {
+  auto reference = [](std::string_view text, int64_t* ms) {
+    text = internal::TrimSpaces(text);
+    size_t used = 0;
+    if (internal::ParseIsoPrefix(text, &used, ms) && used == text.size()) return true;
+    int64_t n;
+    if (internal::ParseUint(text, &n)) return internal::EpochToMs(static_cast<double>(n), ms);
+    return false;
+  };
+  size_t checked = 0, valid = 0;
+  auto check = [&](const std::string& t) {
+    int64_t got = -7, want = -7;
+    const bool got_ok = internal::JsonTimeToMs(boost::json::value(t), &got);
+    const bool want_ok = reference(t, &want);
+    ASSERT_EQ(got_ok, want_ok) << "\"" << t << "\"";
+    ASSERT_EQ(got, want) << "\"" << t << "\"";
+    ++checked;
+    valid += got_ok;
+  };
+  std::mt19937 rng(20);
+  for (int i = 0; i < 300; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+                  static_cast<unsigned>(1960 + rng() % 150), static_cast<unsigned>(rng() % 14),
+                  static_cast<unsigned>(rng() % 33), static_cast<unsigned>(rng() % 26),
+                  static_cast<unsigned>(rng() % 62), static_cast<unsigned>(rng() % 63),
+                  static_cast<unsigned>(rng() % 1000));
+    const std::string base = buf;
+    ASSERT_EQ(base.size(), 24u);
+    check(base);
+    if (::testing::Test::HasFatalFailure()) return;
+    for (size_t at = 0; at < base.size(); ++at) {
+      for (const char b : std::string("09/:;Tt Zz.,-+a\0", 16)) {
+        std::string t = base;
+        t[at] = b;
+        check(t);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    check(base.substr(0, 23));
+    check(base + "0");
+    check(" " + base.substr(1));
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(checked, 100000u);
+  EXPECT_GT(valid, 5000u);
+  EXPECT_GT(checked - valid, 50000u);
+}
+
 // IsAscii (64 bytes a step past 64, then 8, then 1) against a byte-by-byte reference: every
 // length up to 300, ASCII throughout and with one byte >= 0x80 (0x80, 0xC3, 0xFF) at each offset,
 // read at each of the 16 alignments of a buffer.
