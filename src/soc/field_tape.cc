@@ -710,6 +710,11 @@ const char* TapeReader::ReadArray(const char* p, std::string_view key) {
       p = *p == '"' ? ReadStringValue(p, {}) : ReadValue(p, {});
       if (p == nullptr) return nullptr;
       ++count;
+      // The next item right after ',' (ReadObject's compact step).
+      if (end_ - p >= 2 && *p == ',' && Byte(p[1]) > ' ') {
+        ++p;
+        continue;
+      }
       p = SkipWhitespace(p);
       if (p == end_) return Fail(json::error::incomplete, end_);
       if (*p == ',') {

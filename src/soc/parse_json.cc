@@ -2,6 +2,7 @@
 #include <bit>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "soc/parse_internal.h"
 #include "soc/record.h"
@@ -454,6 +455,26 @@ void ParseEveTree(std::string_view line, Parsed& out) {
 
 }  // namespace
 
+namespace {
+
+// Whether the n bytes at p (4 <= n <= 16) are `lit`'s: two loads each, overlapping, and no call
+// (memcmp of a length GCC does not inline is a call per key).
+template <size_t N>
+bool BytesAre(const char* p, const char (&lit)[N]) {
+  constexpr size_t n = N - 1;
+  static_assert(n >= 4 && n <= 16);
+  using Word = std::conditional_t<(n >= 8), uint64_t, uint32_t>;
+  constexpr size_t w = sizeof(Word);
+  Word a, b, x, y;
+  std::memcpy(&a, p, w);
+  std::memcpy(&b, p + n - w, w);
+  std::memcpy(&x, lit, w);
+  std::memcpy(&y, lit + n - w, w);
+  return ((a ^ x) | (b ^ y)) == 0;
+}
+
+}  // namespace
+
 void FindDatasetAndTimestamp(TapeSpan t, const TapeNode** dataset, const TapeNode** timestamp) {
   // FindInTape's choice at the root, for these two paths: "@timestamp" can only be the key
   // itself (the path has no '.'), the last of its duplicates; "event.dataset" is the last key
@@ -467,13 +488,13 @@ void FindDatasetAndTimestamp(TapeSpan t, const TapeNode** dataset, const TapeNod
     const TapeNode& m = t[i];
     switch (m.key_size) {
       case 5:
-        if (std::memcmp(m.key_data, "event", 5) == 0) event = &m;
+        if (BytesAre(m.key_data, "event")) event = &m;
         break;
       case 10:
-        if (std::memcmp(m.key_data, "@timestamp", 10) == 0) ts = &m;
+        if (BytesAre(m.key_data, "@timestamp")) ts = &m;
         break;
       case 13:
-        if (std::memcmp(m.key_data, "event.dataset", 13) == 0) whole = &m;
+        if (BytesAre(m.key_data, "event.dataset")) whole = &m;
         break;
       default:
         break;
@@ -486,7 +507,7 @@ void FindDatasetAndTimestamp(TapeSpan t, const TapeNode** dataset, const TapeNod
     // "dataset" has no '.': only that key itself, the last of its duplicates.
     const TapeNode* found = nullptr;
     for (size_t i = t.IndexOf(event) + 1; i < event->end; i = t[i].end) {
-      if (t[i].key_size == 7 && std::memcmp(t[i].key_data, "dataset", 7) == 0) found = &t[i];
+      if (t[i].key_size == 7 && BytesAre(t[i].key_data, "dataset")) found = &t[i];
     }
     *dataset = found;
   } else {
