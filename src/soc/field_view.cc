@@ -264,16 +264,33 @@ bool TapeViewExact(TapeSpan tape) {
   for (size_t i = 1; i < tape[0].end; i = tape[i].end) {
     const TapeNode& m = tape[i];
     const std::string_view k = m.key();
-    // Once per root key of every kept line: the first byte turns most keys away.
-    if (k.empty() || (k[0] != '@' && k[0] != 'e' && k[0] != 's' && k[0] != 't')) continue;
-    int root = -1;
-    for (int r = 0; r < kMetadataRoots; ++r) {
-      if (k == kRoots[r] || DottedUnder(k, kRoots[r])) {
-        root = r;
+    // Once per root key of every kept line: the first byte turns most keys away, and picks the
+    // one metadata root the key can spell (their first bytes differ), then one compare decides.
+    if (k.empty()) continue;
+    int root;
+    switch (k[0]) {
+      case '@':
+        root = 0;
         break;
-      }
+      case 'e':
+        root = 1;
+        break;
+      case 's':
+        root = 2;
+        break;
+      case 't':
+        root = 3;
+        break;
+      default:
+        continue;
     }
-    if (root < 0) continue;
+    static_assert(kMetadataRoots == 4 && kRoots[0][0] == '@' && kRoots[1][0] == 'e' &&
+                  kRoots[2][0] == 's' && kRoots[3][0] == 't');
+    const std::string_view name = kRoots[root];
+    if (k.size() < name.size() || (k.size() > name.size() && k[name.size()] != '.') ||
+        std::memcmp(k.data(), name.data(), name.size()) != 0) {
+      continue;  // neither the root nor a dotted key under it
+    }
     // "event.dataset": …, "tenant.id": …: the step erases and sets such spellings.
     if (k.size() != kRoots[root].size()) return false;
     if ((seen >> root & 1) != 0) return false;

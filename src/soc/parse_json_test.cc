@@ -11,6 +11,7 @@
 
 #include "core/event.h"
 #include "soc/field_tape.h"
+#include "soc/field_view.h"
 #include "soc/parse.h"
 #include "soc/parse_internal.h"
 #include "soc/parse_testing.h"
@@ -139,6 +140,111 @@ TEST(ParseJsonTest, DatasetAndTimestampFoundAsFindInTape) {
   EXPECT_GT(lines.size() - found_dataset, 1000u);
   EXPECT_GT(found_ts, 1000u);
   EXPECT_GT(lines.size() - found_ts, 1000u);
+}
+
+// TapeViewExact (field_view.cc; its root keys now told apart by their first byte) against its rule
+// as README.md states it, written out here on its own: no root key "event.…", "tenant.…",
+// "seccloud.…" or "@timestamp.…"; each of those roots at most once, "event", "seccloud" and
+// "tenant" objects; no dotted "dataset.…"/"ingested.…" key in event, "id.…" in tenant, "soc.…" in
+// seccloud (and "soc" once, an object), "source.…"/"format.…"/"peer.…"/"parse_error.…" in
+// seccloud.soc. Every sequence of up to three root members out of 30 shapes, and the bench set's
+// seccloud lines when they are there.
+TEST(ParseJsonTest, TapeViewExactFollowsItsRule) {
+  auto dotted_in = [](const FieldTape& t, size_t obj,
+                      std::initializer_list<std::string_view> names) {
+    for (size_t i = obj + 1; i < t[obj].end; i = t[i].end) {
+      for (std::string_view n : names) {
+        if (t[i].key().starts_with(std::string(n) + ".")) return true;
+      }
+    }
+    return false;
+  };
+  auto rule = [&](const FieldTape& t) {
+    const std::string_view roots[] = {"@timestamp", "event", "seccloud", "tenant"};
+    int seen[4] = {};
+    for (size_t i = 1; i < t[0].end; i = t[i].end) {
+      const std::string_view k = t[i].key();
+      for (int r = 0; r < 4; ++r) {
+        if (k.starts_with(std::string(roots[r]) + ".")) return false;
+        if (k != roots[r]) continue;
+        if (++seen[r] > 1) return false;
+        if (r == 0) continue;
+        if (t[i].kind != TapeKind::kObject) return false;
+        if (r == 1 && dotted_in(t, i, {"dataset", "ingested"})) return false;
+        if (r == 3 && dotted_in(t, i, {"id"})) return false;
+        if (r == 2) {
+          if (dotted_in(t, i, {"soc"})) return false;
+          int socs = 0;
+          for (size_t j = i + 1; j < t[i].end; j = t[j].end) {
+            if (t[j].key() != "soc") continue;
+            if (++socs > 1 || t[j].kind != TapeKind::kObject) return false;
+            if (dotted_in(t, j, {"source", "format", "peer", "parse_error"})) return false;
+          }
+        }
+      }
+    }
+    return true;
+  };
+  const std::vector<std::string> shapes = {
+      R"("@timestamp":"x")",
+      R"("@timestamp":{"a":1})",
+      R"("@timestamp.x":1)",
+      R"("@timestampx":1)",
+      R"("@":1)",
+      R"("event":{"dataset":"d"})",
+      R"("event":{"dataset.x":"d"})",
+      R"("event":{"kind":"k","ingested.y":1})",
+      R"("event":"s")",
+      R"("event.dataset":"d")",
+      R"("eventx":{})",
+      R"("e":1)",
+      R"("seccloud":{"soc":{"source":"s"}})",
+      R"("seccloud":{"soc":{"peer.x":1}})",
+      R"("seccloud":{"soc":{"parse_error.y":1,"format":"f"}})",
+      R"("seccloud":{"soc":1})",
+      R"("seccloud":{"soc":{},"soc":{}})",
+      R"("seccloud":{"soc.format":1})",
+      R"("seccloud":[])",
+      R"("seccloud.soc":{})",
+      R"("seccloudx":1)",
+      R"("s":1)",
+      R"("source":{"ip":"10.0.0.1"})",
+      R"("tenant":{"id":"t"})",
+      R"("tenant":{"id.x":"t"})",
+      R"("tenant":null)",
+      R"("tenant.id":"t")",
+      R"("tenantx":1)",
+      R"("t":1)",
+      R"("":1)",
+  };
+  std::vector<std::string> lines = {"{}"};
+  for (size_t a = 0; a < shapes.size(); ++a) {
+    lines.push_back("{" + shapes[a] + "}");
+    for (size_t b = 0; b < shapes.size(); ++b) {
+      lines.push_back("{" + shapes[a] + "," + shapes[b] + "}");
+      for (size_t c = 0; c < shapes.size(); ++c) {
+        lines.push_back("{" + shapes[a] + "," + shapes[b] + "," + shapes[c] + "}");
+      }
+    }
+  }
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const std::filesystem::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  for (const char* name :
+       {"seccloud-dns.ndjson", "seccloud-proxy.ndjson", "seccloud-scan.ndjson"}) {
+    std::ifstream in(bench / name);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  FieldTape tape;
+  size_t exact = 0;
+  for (const std::string& line : lines) {
+    std::string error;
+    ASSERT_TRUE(ReadJsonTape(line, &tape, &error)) << error << " " << line;
+    const bool want = rule(tape);
+    ASSERT_EQ(TapeViewExact(tape.span()), want) << line;
+    exact += want;
+  }
+  EXPECT_GT(exact, 5000u);
+  EXPECT_GT(lines.size() - exact, 5000u);
 }
 
 TEST(ParseJsonTest, JsonLineKeepsKeysAndFindsTime) {
