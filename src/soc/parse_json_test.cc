@@ -75,6 +75,36 @@ TEST(ParseJsonTest, SeccloudEventWithoutDatasetOrTimeIsAnError) {
             "seccloud-event: expected \"@timestamp\" holding an RFC 3339 time in the event");
 }
 
+// Every object of up to three root members out of `shapes` ("key":value texts), in every order,
+// repeats included, and the empty object.
+std::vector<std::string> RootMemberSequences(const std::vector<std::string>& shapes) {
+  std::vector<std::string> lines = {"{}"};
+  for (size_t a = 0; a < shapes.size(); ++a) {
+    lines.push_back("{" + shapes[a] + "}");
+    for (size_t b = 0; b < shapes.size(); ++b) {
+      lines.push_back("{" + shapes[a] + "," + shapes[b] + "}");
+      for (size_t c = 0; c < shapes.size(); ++c) {
+        lines.push_back("{" + shapes[a] + "," + shapes[b] + "," + shapes[c] + "}");
+      }
+    }
+  }
+  return lines;
+}
+
+// Appends the lines of the bench set's seccloud files (bench/loggen.py's set where the bench
+// scripts put it; SOCBENCH_DATA overrides; files not there are skipped); returns how many.
+size_t AppendBenchSeccloudLines(std::vector<std::string>* lines) {
+  const char* env = std::getenv("SOCBENCH_DATA");
+  const std::filesystem::path bench = env != nullptr ? env : "/tmp/socbench-small";
+  size_t n = 0;
+  for (const char* name :
+       {"seccloud-dns.ndjson", "seccloud-proxy.ndjson", "seccloud-scan.ndjson"}) {
+    std::ifstream in(bench / name);
+    for (std::string l; std::getline(in, l); ++n) lines->push_back(l);
+  }
+  return n;
+}
+
 // FindDatasetAndTimestamp (one pass over the root) answers as FindInTape does for its two paths,
 // node for node: every sequence of up to three root members out of 20 shapes spelling them (the
 // key itself, dotted, as a prefix, duplicated, an object under a non-object and back, a dataset
@@ -103,24 +133,8 @@ TEST(ParseJsonTest, DatasetAndTimestampFoundAsFindInTape) {
       R"("Event":{"dataset":"i"})",
       R"("@timestamP":"2026-10-02T00:00:23.663Z")",
   };
-  std::vector<std::string> lines = {"{}"};
-  for (size_t a = 0; a < shapes.size(); ++a) {
-    lines.push_back("{" + shapes[a] + "}");
-    for (size_t b = 0; b < shapes.size(); ++b) {
-      lines.push_back("{" + shapes[a] + "," + shapes[b] + "}");
-      for (size_t c = 0; c < shapes.size(); ++c) {
-        lines.push_back("{" + shapes[a] + "," + shapes[b] + "," + shapes[c] + "}");
-      }
-    }
-  }
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const std::filesystem::path bench = env != nullptr ? env : "/tmp/socbench-small";
-  size_t bench_lines = 0;
-  for (const char* name :
-       {"seccloud-dns.ndjson", "seccloud-proxy.ndjson", "seccloud-scan.ndjson"}) {
-    std::ifstream in(bench / name);
-    for (std::string l; std::getline(in, l); ++bench_lines) lines.push_back(l);
-  }
+  std::vector<std::string> lines = RootMemberSequences(shapes);
+  const size_t bench_lines = AppendBenchSeccloudLines(&lines);
   FieldTape tape;
   size_t found_dataset = 0, found_ts = 0;
   for (const std::string& line : lines) {
@@ -217,23 +231,8 @@ TEST(ParseJsonTest, TapeViewExactFollowsItsRule) {
       R"("t":1)",
       R"("":1)",
   };
-  std::vector<std::string> lines = {"{}"};
-  for (size_t a = 0; a < shapes.size(); ++a) {
-    lines.push_back("{" + shapes[a] + "}");
-    for (size_t b = 0; b < shapes.size(); ++b) {
-      lines.push_back("{" + shapes[a] + "," + shapes[b] + "}");
-      for (size_t c = 0; c < shapes.size(); ++c) {
-        lines.push_back("{" + shapes[a] + "," + shapes[b] + "," + shapes[c] + "}");
-      }
-    }
-  }
-  const char* env = std::getenv("SOCBENCH_DATA");
-  const std::filesystem::path bench = env != nullptr ? env : "/tmp/socbench-small";
-  for (const char* name :
-       {"seccloud-dns.ndjson", "seccloud-proxy.ndjson", "seccloud-scan.ndjson"}) {
-    std::ifstream in(bench / name);
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-  }
+  std::vector<std::string> lines = RootMemberSequences(shapes);
+  AppendBenchSeccloudLines(&lines);
   FieldTape tape;
   size_t exact = 0;
   for (const std::string& line : lines) {
