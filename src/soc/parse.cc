@@ -104,8 +104,8 @@ void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
   }
   // A seccloud event's or JSON line's tape is read from the arena's copy of the line, which the
   // kept tape then views as it is (KeepTape: no pass to move its views). A line that turns out an
-  // error leaves the copy unused in the arena, inside the first block that the error's message
-  // (the line again) is sized into (FieldArenaFirstBlock: 2 KiB + 4 × the raw size).
+  // error leaves the copy unused in the arena's first block (FieldArenaFirstBlock: 2 KiB + 4 × the
+  // raw size), beside the error's message (the line again).
   const bool tape_in_arena = p.tape != nullptr && !eve_overlay;
   const std::string_view read_line =
       tape_in_arena ? internal::RecordAccess::CopyToArena(r, line) : line;
