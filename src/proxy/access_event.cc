@@ -28,8 +28,12 @@ void ClientSession::Finish(RequestLog& log) {
   log.finished = true;
   Event& e = log.event;
   const bool success = log.action == "allowed";
-  e.Set("event.action", log.action);
-  e.Set("event.outcome", success ? "success" : "failure");
+  // RequestLog's Event::Make set them to "allowed" and "success": set again only when they
+  // changed (the same value set again is the same line, at ~800 instructions a Set).
+  if (!success) {
+    e.Set("event.action", log.action);
+    e.Set("event.outcome", "failure");
+  }
   e.Set("event.category", "web");
   e.Set("event.type", success ? "access" : "denied");
   e.Set(

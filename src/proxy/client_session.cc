@@ -52,8 +52,13 @@ asio::awaitable<void> ClientSession::HttpLoop(Stream& client, beast::flat_buffer
         std::tie(wec, wn) = co_await client.socket().async_read_some(buf.prepare(512), kTuple);
         client_reads_.End();
       } else {
-        Deadline(client, pc.timeouts.client_idle);
+        // The watch, not Beast's timer armed and cancelled per request (one more polling
+        // epoll_wait each). At the deadline the socket is closed, as Beast's timeout does.
+        NoDeadline(client);
+        client_reads_.Begin(beast::get_lowest_layer(client).socket(), pc.timeouts.client_idle);
         std::tie(wec, wn) = co_await client.async_read_some(buf.prepare(512), kTuple);
+        client_reads_.End();
+        if (client_reads_.TimedOut(wec)) beast::get_lowest_layer(client).close();
       }
       buf.commit(wn);
       if (wec || wn == 0) co_return;

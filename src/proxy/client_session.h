@@ -221,7 +221,7 @@ class ClientSession {
   beast::tcp_stream client_;
   // The plain client's waits between requests, and a request body's reads (plain or TLS).
   ReadWatch client_reads_;
-  ReadWatch upstream_header_;  // plain upstreams' response headers
+  ReadWatch upstream_header_;  // upstreams' response headers (plain and TLS)
   bool linger_ = false;  // a page went out and the connection closes: MayStillSend, LingerClose
   bool request_unread_ = false;  // HttpLoop ended with its request not read whole
   bool client_moved_ = false;    // client_ went into an intercepted tunnel's TlsStream

@@ -270,7 +270,7 @@ struct Outbound {
 
 // Sends the (already rewritten) request on `upstream`, then relays the response to `client`.
 // `held`: the body, or its first part, was read already for the malware step (UploadHold).
-// `header_watch`: on a plain upstream, keeps the response header's deadline (else Beast's timer).
+// `header_watch`: keeps the response header's deadline (else Beast's timer), plain or TLS.
 // `client_watch`: keeps the deadline of the request body's reads from the client.
 template <class ClientStream, class UpstreamStream>
 asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& cbuf,
@@ -364,15 +364,25 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     size_t rn = 0;
     bool timed_out = false;
     bool watched = false;
-    if constexpr (kPlainTcp<UpstreamStream>) {
-      if (header_watch != nullptr) {
-        // Read from the socket beneath the tcp_stream: no timer of Beast's armed and cancelled
-        // for it (see ReadWatch); the watch cancels the read at the deadline instead.
-        watched = true;
+    if (header_watch != nullptr) {
+      // No timer of Beast's armed and cancelled for the read (see ReadWatch); the watch cancels
+      // the read at the deadline instead. Plain: the socket beneath the tcp_stream is read.
+      watched = true;
+      if constexpr (kPlainTcp<UpstreamStream>) {
         header_watch->Begin(upstream.socket(), header_left);
         std::tie(rec, rn) = co_await http::async_read_header(upstream.socket(), ubuf, rp, kTuple);
         header_watch->End();
         timed_out = header_watch->TimedOut(rec);
+      } else {
+        // TLS: the stream reads its transport through the tcp_stream, whose own deadline (the
+        // request write's) would arm Beast's timer, so it goes; the body's reads set theirs.
+        NoDeadline(upstream);
+        header_watch->Begin(beast::get_lowest_layer(upstream).socket(), header_left);
+        std::tie(rec, rn) = co_await http::async_read_header(upstream, ubuf, rp, kTuple);
+        header_watch->End();
+        timed_out = header_watch->TimedOut(rec);
+        // As Beast's timeout: the connection is closed (the TLS stream is mid-read, unusable).
+        if (timed_out) beast::get_lowest_layer(upstream).close();
       }
     }
     if (!watched) {

@@ -313,7 +313,7 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
     auto stream = ic.upstream->Trusted();
     if (!stream) co_return co_await UpstreamFailed(client, log, 502, stream.error().ToString());
     Exchange x = co_await ForwardOnce(client, buf, parser, **stream, ic.ubuf, pc, reused, out,
-                                      ScanFor(target), log, held, nullptr, client_reads_);
+                                      ScanFor(target), log, held, &upstream_header_, client_reads_);
     if (x.retry && attempt == 0) {
       ic.upstream.reset();
       ic.ubuf.clear();

@@ -3039,6 +3039,66 @@ TEST_F(ProxySlowInterceptedPeerTest, AnUploadTheTerminalClosesMidBodyIsAnswered4
   EXPECT_EQ(waitpid(proxy_pid_, &status, WNOHANG), 0) << ProxyOutput();
 }
 
+// Inside an intercepted tunnel the wait between kept-alive requests and a TLS origin's response
+// header are kept by the session's ReadWatch, not Beast's timer (proxy20): a terminal idling
+// past client_idle is still closed at the deadline, not before, and — as when Beast's timeout
+// closed the socket — without a close_notify.
+TEST_F(ProxySlowInterceptedPeerTest,
+       AnInterceptedKeptAliveTerminalIsClosedAfterClientIdleNotBefore) {
+  ProxyFixture::StartProxy(InterceptConfig() + "  timeouts: {client_idle: 1s}\n");
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(t.Send("GET /healthz HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")) << i;
+    const std::string got = t.ReadUntil("ok\n");
+    ASSERT_TRUE(got.starts_with("HTTP/1.1 200")) << i << ": " << got.substr(0, 200);
+    if (i < 3) std::this_thread::sleep_for(600ms);  // 0.6 s idle each, 1.8 s in all
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::string rest = t.ReadUntil("");
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(rest, "");
+  EXPECT_GE(took, 900ms) << "cut before client_idle";
+  EXPECT_LT(took, 3s) << "still open 3 s into a 1 s client_idle";
+  EXPECT_NE(t.last_error(), SSL_ERROR_ZERO_RETURN) << "a close_notify came";
+}
+
+// An intercepted origin that answers one request and never the next: the 504 comes at
+// timeouts.upstream_header (not before), the upstream connection is closed, the event says why.
+TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedOriginThatNeverAnswersTimesOutAtTheDeadline) {
+  ProxyFixture::StartProxy(InterceptConfig() + "  timeouts: {upstream_header: 1500ms}\n");
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  auto origin_saw_close = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_NO_FATAL_FAILURE(
+      StartSlowPeerOrigin(64 * 1024, [pki = dir_ / "pki", origin_saw_close](int fd) {
+        ServeTls(fd, pki, [&](SSL* ssl) {
+          const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+          SSL_write(ssl, res.data(), static_cast<int>(res.size()));
+          if (!ReadTlsHeader(ssl)) return;  // the second request, never answered
+          char c;
+          *origin_saw_close = SSL_read(ssl, &c, 1) <= 0;  // the fixture's socket timeout: 15 s
+        });
+      }));
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  ASSERT_TRUE(t.Send("GET /first HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  ASSERT_THAT(t.ReadUntil("first"), HasSubstr("HTTP/1.1 200 OK"));
+  std::this_thread::sleep_for(1s);  // within the first read's span: its watch is still armed
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(t.Send("GET /never-answered HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  const std::string second = t.ReadUntil("\r\n\r\n");
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  origin_thread_.join();
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 504")) << second.substr(0, 200);
+  EXPECT_GE(waited, 1400ms) << "the 504 came before the deadline";
+  EXPECT_LT(waited, 15s);
+  EXPECT_TRUE(*origin_saw_close) << "the proxy kept the unanswered upstream connection open";
+  json::object e = EventFor("https://" + authority + "/never-answered");
+  EXPECT_EQ(Int(e, "http.response.status_code"), 504);
+  EXPECT_EQ(Str(e, "error.message"), "the upstream sent no response in time");
+}
+
 TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
   StartProxy();
   auto c = Raw();
