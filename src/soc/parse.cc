@@ -107,9 +107,11 @@ void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
   // error leaves the copy unused in the arena's first block (FieldArenaFirstBlock: 2 KiB + 4 × the
   // raw size), beside the error's message (the line again).
   const bool tape_in_arena = p.tape != nullptr && !eve_overlay;
-  const std::string_view read_line =
-      tape_in_arena ? internal::RecordAccess::CopyToArena(r, line) : line;
+  std::string_view read_line = line;
   try {
+    // Inside the try as every other allocation of this step: a copy that cannot be made leaves
+    // the record unparsed with the reason, whatever the arena's sizing.
+    if (tape_in_arena) read_line = internal::RecordAccess::CopyToArena(r, line);
     RunParser(r.format, read_line, r.received_ms, p);
   } catch (const std::exception& e) {
     // Only allocation failure can get here; the record is kept, unparsed, with the reason.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "soc/field_tape.h"
+#include "soc/field_view.h"
 #include "soc/parse.h"
 #include "soc/parse_internal.h"
 #include "soc/parse_testing.h"
@@ -197,10 +198,36 @@ TEST(RecordTest, MemoryBytesCountsNormalizedJson) {
 // normalised on the same thread (the reading tape's scratch then holds other bytes), and its
 // fields are compared with the tree Normalize builds without a tape: the same line padded with
 // blanks past the length a kept tape is made for, which JSON reads as the same object.
+// An escaped event.dataset is decoded into the reading tape's scratch buffer (sec20 reads the tape
+// from the arena's copy of the line): the kept record must hold its own copy, not a view of the
+// scratch that the next Normalize on the thread overwrites (KeepTape's range check on the
+// dataset; a mutant without it kept the other record's dataset and passed every other test).
+TEST(RecordTest, AnEscapedDatasetSurvivesTheNextNormalize) {
+  auto make = [](std::string line) {
+    Record r;
+    r.format = Format::kSeccloudEvent;
+    r.received_ms = 1'791'000'000'000;
+    r.raw = std::move(line);
+    Normalize(r);
+    return r;
+  };
+  Record r =
+      make(R"({"@timestamp":"2026-10-02T00:00:23.663Z","event":{"dataset":"proxy\u002eaccess"}})");
+  ASSERT_TRUE(r.fields_pending());
+  // Another line whose escapes are decoded into the same scratch buffer.
+  Record o =
+      make(R"({"@timestamp":"2026-10-02T00:00:23.663Z","event":{"dataset":"XXXXXXXXXXX\u0041"}})");
+  FieldView view(r);
+  const FieldRef d = view.Find("event.dataset");
+  ASSERT_TRUE(d.is_string());
+  EXPECT_EQ(d.str(), "proxy.access");
+  EXPECT_EQ(FindField(r.fields(), "event.dataset")->as_string(), "proxy.access");
+}
+
 TEST(RecordTest, KeptTapeSurvivesMovesAndCopies) {
   const std::vector<std::string> lines = {
-      R"({"a":"b"})",                 // 9 bytes: in the SSO buffer
-      R"({"k\u0041":"\u00e9t"})",      // escapes: decoded in the arena
+      R"({"a":"b"})",              // 9 bytes: in the SSO buffer
+      R"({"k\u0041":"\u00e9t"})",  // escapes: decoded in the arena
       R"({"x":{"y":[1,-2,3.5]}})",
       R"({"source.ip":"::ffff:10.0.0.1","event":{"dataset":"d"}})",
       R"({"@timestamp":"2026-11-27T01:02:03Z","tenant":{"id":"t1"},"a":"a","a":"b"})",
@@ -243,7 +270,8 @@ TEST(RecordTest, KeptTapeSurvivesMovesAndCopies) {
       Record r = normalized();
       ASSERT_TRUE(r.fields_pending()) << line;
       other_lines();
-      EXPECT_GE(r.MemoryBytes(), sizeof(Record) + r.pending_fields()->tape.size() * sizeof(TapeNode));
+      EXPECT_GE(r.MemoryBytes(),
+                sizeof(Record) + r.pending_fields()->tape.size() * sizeof(TapeNode));
       Record moved(std::move(r));
       // Overwrite what the moved-from record's buffer held.
       r.raw.assign(line.size(), '#');  // NOLINT(bugprone-use-after-move)
