@@ -219,7 +219,7 @@ class ClientSession {
   asio::io_context& io_;
   UpstreamPool& pool_;
   beast::tcp_stream client_;
-  // The plain client's waits between requests, and a request body's reads (plain or TLS).
+  // The client's waits between requests (plain and intercepted), and a request body's reads.
   ReadWatch client_reads_;
   ReadWatch upstream_header_;  // upstreams' response headers (plain and TLS)
   bool linger_ = false;  // a page went out and the connection closes: MayStillSend, LingerClose

@@ -1,5 +1,5 @@
 #pragma once
-// ReadWatch: the deadline of a read on a plain socket, kept by one timer per watch (see below).
+// ReadWatch: the deadline of a read on a socket, kept by one timer per watch (see below).
 // In a header of its own so its unit test can drive it with a hand-run io_context.
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,17 +15,18 @@
 
 namespace seccloud::proxy {
 
-// The deadline of a read on a plain socket — a plain client's wait between kept-alive requests
-// (timeouts.client_idle), an upstream's response header (timeouts.upstream_header) — without a
-// timer armed and cancelled per read as Beast's tcp_stream does per operation: the cancel
-// completes through the scheduler, which polls epoll once more for it (one epoll_wait with
-// timeout 0 per request and per watched read). One timer per watch (per connection of a client)
-// wakes no later than the deadline — at the deadline of the read in progress, or one span after
-// it last looked when no read is in progress (a read begun later cannot end sooner, unless a
-// reload shortened the span: Begin then moves the timer) — and cancels the socket's reads if the
-// read is still in progress and due, as Beast's timeout would end it: the read ends with
-// operation_aborted and TimedOut() says why. The socket given to Begin must outlive the read
-// (End is called before it goes). Single-threaded: the session's io_context only.
+// The deadline of a read on a socket (plain, or the TCP socket under a TLS stream) — a client's
+// wait between kept-alive requests (timeouts.client_idle, plain and intercepted), an upstream's
+// response header (timeouts.upstream_header) — without a timer armed and cancelled per read as
+// Beast's tcp_stream does per operation: the cancel completes through the scheduler, which polls
+// epoll once more for it (one epoll_wait with timeout 0 per request and per watched read). One
+// timer per watch (per connection of a client) wakes no later than the deadline — at the deadline
+// of the read in progress, or one span after it last looked when no read is in progress (a read
+// begun later cannot end sooner, unless a reload shortened the span: Begin then moves the timer) —
+// and cancels the socket's reads if the read is still in progress and due, as Beast's timeout would
+// end it: the read ends with operation_aborted and TimedOut() says why. The socket given to Begin
+// must outlive the read (End is called before it goes). Single-threaded: the session's io_context
+// only.
 class ReadWatch {
  public:
   using Clock = std::chrono::steady_clock;

@@ -382,6 +382,7 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
         header_watch->End();
         timed_out = header_watch->TimedOut(rec);
         // As Beast's timeout: the connection is closed (the TLS stream is mid-read, unusable).
+        // Defensive: ForwardTls, today's only TLS caller, resets the upstream right after anyway.
         if (timed_out) beast::get_lowest_layer(upstream).close();
       }
     }

@@ -3099,6 +3099,55 @@ TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedOriginThatNeverAnswersTimesOut
   EXPECT_EQ(Str(e, "error.message"), "the upstream sent no response in time");
 }
 
+// body_idle shorter than client_idle: the response's write leaves body_idle on the terminal's
+// tcp_stream; the wait between intercepted kept-alive requests is cut by client_idle only (the
+// deadline is taken off before the watched read — review of proxy20: a mutant without it closed
+// the tunnel at body_idle and passed every other test).
+TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedWaitIsNotCutByALeftoverBodyIdle) {
+  ProxyFixture::StartProxy(InterceptConfig() + "  timeouts: {client_idle: 4s, body_idle: 500ms}\n");
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kHttpsPort);
+  // A tunnel the proxy closed makes the second write fail: EPIPE, not a SIGPIPE ending the binary.
+  struct sigaction ignore {
+  }, before{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &before);
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(t.Send("GET /healthz HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")) << i;
+    const std::string got = t.ReadUntil("ok\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200")) << i << ": " << got.substr(0, 200);
+    if (i == 0) std::this_thread::sleep_for(1500ms);  // > body_idle, < client_idle
+  }
+  sigaction(SIGPIPE, &before, nullptr);
+}
+
+// body_idle shorter than upstream_header: the request's write leaves body_idle on the TLS
+// origin's tcp_stream; an origin answering after 1.2 s, within upstream_header, gets its answer
+// through (review of proxy20: a mutant without the NoDeadline before the watched header read gave
+// a 502 and passed every other test).
+TEST_F(ProxySlowInterceptedPeerTest, AnInterceptedOriginsHeaderIsNotCutByALeftoverBodyIdle) {
+  ProxyFixture::StartProxy(InterceptConfig() +
+                           "  timeouts: {upstream_header: 4s, body_idle: 500ms}\n");
+  const std::string authority = std::string(kTlsOrigin) + ":" + std::to_string(kSlowPeerPort);
+  ASSERT_NO_FATAL_FAILURE(StartSlowPeerOrigin(64 * 1024, [pki = dir_ / "pki"](int fd) {
+    ServeTls(fd, pki, [&](SSL* ssl) {
+      std::this_thread::sleep_for(1200ms);
+      const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate";
+      SSL_write(ssl, res.data(), static_cast<int>(res.size()));
+      char c;
+      SSL_read(ssl, &c, 1);  // until the proxy closes
+    });
+  }));
+  InterceptedTerminal t;
+  ASSERT_EQ(t.Open(ip_, authority, CaPem()), "");
+  ASSERT_TRUE(t.Send("GET /late HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  const std::string got = t.ReadUntil("late");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200")) << got.substr(0, 300);
+  t.Reset();
+  origin_thread_.join();
+}
+
 TEST_F(ProxyTest, AnHttp10ClientGetsHttp10AndAnUntilCloseBody) {
   StartProxy();
   auto c = Raw();
