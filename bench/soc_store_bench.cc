@@ -710,7 +710,10 @@ int Main(int argc, char** argv) {
       for (size_t i = 0; i < batch.size(); ++i) {
         if (o.prefetch) soc::FieldView::Prefetch(batch, i);
         view.Reset(batch[i]);
-        if (view.String("event.dataset").starts_with("soc.")) continue;
+        if (const soc::FieldRef& ds = view.Dataset();
+            ds.is_string() && ds.str().starts_with("soc.")) {
+          continue;
+        }
         if (!sigma(view, batch[i].format)) {
           soc::MatchRecord(**intel, view, &intel_found);
           continue;

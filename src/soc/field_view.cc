@@ -453,6 +453,7 @@ void FieldView::Reset(const Record& r) {
   absent_ = 0;
   indexed_ = false;
   byte_grouped_ = false;
+  dataset_done_ = false;
   lookups_ = 0;
 }
 

@@ -133,6 +133,16 @@ class FieldView {
     return v.is_string() ? v.str() : std::string_view();
   }
 
+  // Find("event.dataset"), looked up once a record: socd's Detect loop (the SOC's own events
+  // skipped) and Sigma's bucket key (MatchContext::dataset) both ask it of each record.
+  const FieldRef& Dataset() {
+    if (!dataset_done_) {
+      dataset_done_ = true;
+      dataset_ = Find("event.dataset");
+    }
+    return dataset_;
+  }
+
   // On a pending tape: groups the root's members by their key's first segment now (Find does
   // so itself from its kLookupsBeforeIndex-th lookup of a record on). For a reader that will ask
   // many paths of the record (intel's MatchRecord). Nothing on a tree.
@@ -221,6 +231,8 @@ class FieldView {
   static constexpr uint32_t kByteGroups = 64;
   void GroupByFirstByte();
   bool byte_grouped_ = false;
+  bool dataset_done_ = false;  // dataset_ holds this record's Find("event.dataset")
+  FieldRef dataset_;
   // Not zeroed at construction (a view made per record paid 512 bytes of stores for nothing):
   // GroupByFirstByte sets every head, and a tail is read only once its head was set.
   uint32_t byte_head_[kByteGroups];

@@ -2597,7 +2597,8 @@ TEST(FieldViewTest, OverlayEveReviewProbesMatchTheTree) {
 // kind of record — a pending tape (seccloud event, JSON line), a pending overlay (syslog, access
 // log, text, Windows event with its items' table, EVE), a built tree, an unparsed line, an empty
 // one — at every position, the last ones and past the end included: it reads only what is there
-// (ASan build) and leaves every answer of a view as it was.
+// (ASan build) and leaves every answer of a view as it was. Dataset(), the view's memo of
+// event.dataset, answers as Find does, for each record after its Reset.
 TEST(FieldViewTest, PrefetchOverABatchChangesNoAnswer) {
   std::vector<std::pair<Format, std::string>> lines = {
       {Format::kJson, R"({"event":{"dataset":"x.y"},"source":{"ip":"10.1.2.3"},"a.b":1})"},
@@ -2641,9 +2642,12 @@ TEST(FieldViewTest, PrefetchOverABatchChangesNoAnswer) {
     if (i >= batch.size()) continue;
     pending += batch[i].fields_pending();
     view.Reset(batch[i]);
+    // The dataset's memo is the record's, not the previous one's (paths[0]: event.dataset).
+    EXPECT_EQ(Describe(view.Dataset()), before[k]) << i;
     for (const std::string& p : paths) {
       EXPECT_EQ(Describe(view.Find(p)), before[k++]) << i << " " << p;
     }
+    EXPECT_EQ(Describe(view.Dataset()), Describe(view.Find("event.dataset"))) << i;
   }
   FieldView::Prefetch(std::span<const Record>(), 0);
   EXPECT_GE(pending, batch.size() / 2) << "the batch is mostly pending records";

@@ -128,7 +128,10 @@ void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, boo
     soc::FieldView::Prefetch(batch, i);
     // The SOC's own alerts come back through its spool; detecting on them would feed back.
     fields.Reset(r);
-    if (fields.String("event.dataset").starts_with("soc.")) continue;
+    if (const soc::FieldRef& ds = fields.Dataset();
+        ds.is_string() && ds.str().starts_with("soc.")) {
+      continue;
+    }
     // One view for the record's readers: a pending record's root index is built once.
     if (detectors_->engine) detectors_->engine->Process(fields, &found);
     if (detectors_->intel) soc::MatchRecord(*detectors_->intel, fields, &found);
