@@ -8,7 +8,7 @@
 //   soc_store_bench [--mb N | --gb G | --records N] [--work DIR] [--data DIR] [--keep]
 //                   [--rules DIR]... [--no-sync] [--batch N] [--skip-peers] [--ingest-only]
 //                   [--search-only] [--bloom-bits B] [--max-rules N] [--dump-detections FILE]
-//                   [--intel-feed FILE] [--ingest-level L]
+//                   [--intel-feed FILE] [--ingest-level L] [--detect-by-stage] [--no-prefetch]
 //
 // --ingest-level L: the zstd level of ingest blocks (EmbeddedStoreOptions::ingest_level; 0:
 // stored, uncompressed frames; -1 to -8: zstd's fast levels). Compact() recompresses them at the
@@ -23,6 +23,10 @@
 // correlation Flush), so two runs of one build write the same file.
 // --intel-feed FILE adds a seccloud-format feed "extra" (e.g. indicators taken from the data, so
 // that intel matching is exercised far more than the real feeds' few hits).
+// Detection runs as socd's Pipeline::Detect does: per record one FieldView, the SOC's own events
+// skipped, Sigma then intel, the next record's view prefetched. --detect-by-stage runs Sigma over
+// the whole batch then intel over it (the bench's method before view20); --no-prefetch drops the
+// prefetch. Either way the dump lists a batch's Sigma detections before its intel ones.
 //
 // Without --data it runs bench/loggen.py into WORK/data (reused when the manifest matches).
 
@@ -98,6 +102,11 @@ struct Options {
   bool store = true;
   fs::path dump_detections;  // non-empty: every detection as a JSON line
   fs::path intel_feed;       // non-empty: an extra seccloud-format intel feed
+  // --detect-by-stage: Sigma over the whole batch, then intel over it (the method before view20)
+  // instead of socd's per record order; --no-prefetch: the per-record loop without
+  // FieldView::Prefetch of the next record. Both for alternated comparisons in one binary.
+  bool detect_by_stage = false;
+  bool prefetch = true;
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -416,12 +425,16 @@ int Main(int argc, char** argv) {
       o.dump_detections = next();
     } else if (a == "--intel-feed") {
       o.intel_feed = next();
+    } else if (a == "--detect-by-stage") {
+      o.detect_by_stage = true;
+    } else if (a == "--no-prefetch") {
+      o.prefetch = false;
     } else {
       Die("unknown option " + a +
           " (--mb N | --gb G | --records N, --work DIR, --data DIR, --rules DIR, --keep, "
           "--no-sync, --skip-peers, --ingest-only, --search-only, --bloom-bits B, --batch N, "
           "--max-rules N, --no-prepare, --no-store, --dump-detections FILE, --intel-feed FILE, "
-          "--ingest-level L)");
+          "--ingest-level L, --detect-by-stage, --no-prefetch)");
     }
   }
   if (o.rules.empty()) o.rules.push_back(fs::path(SECCLOUD_SHARED_DATA) / "sigma" / "rules");
@@ -555,7 +568,8 @@ int Main(int argc, char** argv) {
   std::array<FormatSplit, 8> per_format{};
   std::vector<soc::Record> batch;
   soc::PreparedBatch prepared;
-  std::vector<soc::Detection> found;
+  std::vector<soc::Detection> found, intel_found;
+  soc::FieldView view;  // socd's one view per record (reused, as its Detect reuses one per batch)
   std::map<std::string, uint64_t> detections_by_rule;
   uint64_t detections = 0, intel_hits = 0, unparsed = 0, records = 0, raw_bytes = 0;
   std::FILE* dump = nullptr;
@@ -661,32 +675,66 @@ int Main(int argc, char** argv) {
     st.append += c2 - c;
     c = c2;
     found.clear();
+    intel_found.clear();
     (*engine)->Flush(now_ms, &found);
-    for (const auto& r : batch) {
-      // Per format: rule evaluations after the prefilter (every record) and their CPU time,
-      // measured on every 16th record (a thread-CPU clock read is a system call, ~0.5 µs here;
-      // reading it around every record would add ~1 µs to the Sigma stage).
-      FormatSplit& split = per_format[static_cast<size_t>(r.format)];
+    // Per format: rule evaluations after the prefilter (every record) and the Sigma CPU time,
+    // measured on every 16th record (a thread-CPU clock read is a system call, ~0.5 µs here;
+    // reading it around every record would add ~1 µs to the Sigma stage).
+    auto sigma = [&](auto& r, soc::Format format) {
+      FormatSplit& split = per_format[static_cast<size_t>(format)];
       const uint64_t checked = (*engine)->stats().rules_checked;
-      if (split.records % 16 == 0) {
-        const double t = ThreadCpu();
-        (*engine)->Process(r, &found);
-        split.cpu += ThreadCpu() - t;
-        ++split.timed;
-      } else {
-        (*engine)->Process(r, &found);
-      }
+      const bool timed = split.records++ % 16 == 0;
+      const double t = timed ? ThreadCpu() : 0;
+      (*engine)->Process(r, &found);
+      if (timed) split.cpu += ThreadCpu() - t, ++split.timed;
       split.checked += (*engine)->stats().rules_checked - checked;
-      ++split.records;
+      return timed;
+    };
+    if (o.detect_by_stage) {
+      // The method before view20: Sigma over the whole batch, then intel over it again, each
+      // with its own view of each (by then cold) record.
+      for (const auto& r : batch) sigma(r, r.format);
+      c2 = ThreadCpu();
+      st.sigma += c2 - c;
+      c = c2;
+      for (const auto& r : batch) soc::MatchRecord(**intel, r, &intel_found);
+      c2 = ThreadCpu();
+      st.intel += c2 - c;
+    } else {
+      // socd's Pipeline::Detect: per record one view, the SOC's own events skipped, Sigma then
+      // intel on that view. Intel's share is timed on the records Sigma's is (1 in 16 of each
+      // format) and taken out of the loop's time; the rest is Sigma's, the view's Reset and the
+      // dataset check included (as Process(Record) includes its Reset in the other method).
+      double intel_sampled = 0;
+      size_t intel_samples = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (o.prefetch) soc::FieldView::Prefetch(batch, i);
+        view.Reset(batch[i]);
+        if (const soc::FieldRef& ds = view.Dataset();
+            ds.is_string() && ds.str().starts_with("soc.")) {
+          continue;
+        }
+        if (!sigma(view, batch[i].format)) {
+          soc::MatchRecord(**intel, view, &intel_found);
+          continue;
+        }
+        const double t = ThreadCpu();
+        soc::MatchRecord(**intel, view, &intel_found);
+        intel_sampled += ThreadCpu() - t - clock_overhead;
+        ++intel_samples;
+      }
+      c2 = ThreadCpu();
+      const double intel_est = intel_samples == 0 ? 0
+                                                  : std::max(0.0, intel_sampled / intel_samples) *
+                                                        static_cast<double>(batch.size());
+      st.intel += intel_est;
+      st.sigma += c2 - c - intel_est;
     }
-    c2 = ThreadCpu();
-    st.sigma += c2 - c;
-    c = c2;
-    const size_t sigma_found = found.size();
-    for (const auto& r : batch) soc::MatchRecord(**intel, r, &found);
-    c2 = ThreadCpu();
-    st.intel += c2 - c;
-    intel_hits += found.size() - sigma_found;
+    // Sigma's detections then intel's, as the stage order wrote them (socd interleaves them per
+    // record; the dump stays comparable across both methods).
+    intel_hits += intel_found.size();
+    found.insert(found.end(), std::make_move_iterator(intel_found.begin()),
+                 std::make_move_iterator(intel_found.end()));
     detections += found.size();
     for (const auto& d : found) ++detections_by_rule[d.ruleset + " " + d.rule_title];
     if (dump != nullptr) {

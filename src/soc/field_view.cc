@@ -470,7 +470,46 @@ void FieldView::Reset(const Record& r) {
   absent_ = 0;
   indexed_ = false;
   byte_grouped_ = false;
+  dataset_done_ = false;
   lookups_ = 0;
+}
+
+namespace {
+
+// Prefetches the cache lines of [p, p + bytes), at most kMaxLines of them (a hint: nothing read).
+void PrefetchBytes(const void* p, size_t bytes) {
+  constexpr size_t kLine = 64, kMaxLines = 24;
+  const auto* c = static_cast<const char*>(p);
+  const size_t lines = std::min((bytes + kLine - 1) / kLine, kMaxLines);
+  for (size_t k = 0; k < lines; ++k) __builtin_prefetch(c + k * kLine);
+}
+
+}  // namespace
+
+void FieldView::Prefetch(std::span<const Record> batch, size_t i) {
+  if (i + 2 < batch.size()) {
+    // The PendingFields and what the arena put right after them (the tape's or the overlay's
+    // first entries: record.cc's KeepTape and KeepOverlay allocate them next).
+    if (const PendingFields* p = batch[i + 2].pending_fields(); p != nullptr) {
+      PrefetchBytes(p, sizeof(PendingFields) + 128);
+    }
+  }
+  if (i + 1 >= batch.size()) return;
+  const PendingFields* p = batch[i + 1].pending_fields();
+  if (p == nullptr) return;
+  if (p->overlay != nullptr) {
+    PrefetchBytes(p->overlay, p->overlay_size * sizeof(OverlayEntry));
+    __builtin_prefetch(p->overlay_heads);
+    if (p->winlog_items != nullptr) {
+      PrefetchBytes(p->winlog_items, (size_t{p->winlog_items_mask} + 1) * sizeof(uint16_t));
+    }
+    return;
+  }
+  // A tape: the root's members (Find's GroupByFirstByte walks them and their keys' first bytes,
+  // in the line's copy) and the dataset the first lookup answers.
+  PrefetchBytes(p->tape.nodes, p->tape.n * sizeof(TapeNode));
+  PrefetchBytes(p->line, p->line_size);
+  __builtin_prefetch(p->dataset.data());
 }
 
 void FieldView::Index() {

@@ -2593,5 +2593,65 @@ TEST(FieldViewTest, OverlayEveReviewProbesMatchTheTree) {
   }
 }
 
+// FieldView::Prefetch (socd's Detect loop: the next records' first reads) over a batch of every
+// kind of record — a pending tape (seccloud event, JSON line), a pending overlay (syslog, access
+// log, text, Windows event with its items' table, EVE), a built tree, an unparsed line, an empty
+// one — at every position, the last ones and past the end included: it reads only what is there
+// (ASan build) and leaves every answer of a view as it was. Dataset(), the view's memo of
+// event.dataset, answers as Find does, for each record after its Reset.
+TEST(FieldViewTest, PrefetchOverABatchChangesNoAnswer) {
+  std::vector<std::pair<Format, std::string>> lines = {
+      {Format::kJson, R"({"event":{"dataset":"x.y"},"source":{"ip":"10.1.2.3"},"a.b":1})"},
+      {Format::kSyslog, "<34>Oct 11 22:14:15 host1 su: 'su root' failed for lonvick on /dev/pts/8"},
+      {Format::kAccessLog,
+       R"(10.0.0.1 - - [10/Oct/2026:13:55:36 +0900] "GET /a?b=c HTTP/1.1" 200 2326 "-" "curl/8")"},
+      {Format::kText, "2026-10-02 00:00:01,123 INFO dfs.DataNode: Receiving block blk_1"},
+      {Format::kJson, "not json at all"},
+      {Format::kSyslog, ""}};
+  for (const std::string& l :
+       ReadLines(fs::path(SECCLOUD_SOURCE_DIR) / "src/soc/testdata/field_view_seccloud.ndjson")) {
+    lines.emplace_back(Format::kSeccloudEvent, l);
+    if (lines.size() >= 12) break;
+  }
+  const fs::path bench = BenchDir();
+  for (const auto& [file, format] : {std::pair{"windows.json", Format::kWindowsEvent},
+                                     std::pair{"eve.json", Format::kSuricataEve}}) {
+    if (!fs::exists(bench / file)) continue;
+    size_t n = 0;
+    for (const std::string& l : ReadLines(bench / file)) {
+      lines.emplace_back(format, l);
+      if (++n == 4) break;
+    }
+  }
+  std::vector<Record> batch;
+  for (const auto& [format, line] : lines) batch.push_back(Normalized(format, line, "t1", ""));
+  batch[1].fields();  // a tree built: no pending fields left
+  const std::vector<std::string> paths = {
+      "event.dataset", "source.ip",    "winlog.channel", "winlog.event_data.TargetUserName",
+      "a.b",           "url.original", "host.name",      "tenant.id",
+      "@timestamp",    "process.name"};
+  std::vector<std::string> before;
+  FieldView view;
+  for (const Record& r : batch) {
+    view.Reset(r);
+    for (const std::string& p : paths) before.push_back(Describe(view.Find(p)));
+  }
+  size_t k = 0, pending = 0;
+  for (size_t i = 0; i < batch.size() + 3; ++i) {
+    FieldView::Prefetch(batch, i);
+    if (i >= batch.size()) continue;
+    pending += batch[i].fields_pending();
+    view.Reset(batch[i]);
+    // The dataset's memo is the record's, not the previous one's (paths[0]: event.dataset).
+    EXPECT_EQ(Describe(view.Dataset()), before[k]) << i;
+    for (const std::string& p : paths) {
+      EXPECT_EQ(Describe(view.Find(p)), before[k++]) << i << " " << p;
+    }
+    EXPECT_EQ(Describe(view.Dataset()), Describe(view.Find("event.dataset"))) << i;
+  }
+  FieldView::Prefetch(std::span<const Record>(), 0);
+  EXPECT_GE(pending, batch.size() / 2) << "the batch is mostly pending records";
+}
+
 }  // namespace
 }  // namespace seccloud::soc

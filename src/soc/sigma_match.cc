@@ -177,7 +177,8 @@ const FieldRef& MatchContext::Shared(int i) {
   const uint32_t bit = uint32_t{1} << i;
   if ((shared_done_ & bit) == 0) {
     shared_done_ |= bit;
-    shared_[i] = view_->Find(kSharedPaths[i]);
+    // The dataset through the view's memo: socd's Detect loop asked it of the view already.
+    shared_[i] = i == kSharedDataset ? view_->Dataset() : view_->Find(kSharedPaths[i]);
   }
   return shared_[i];
 }

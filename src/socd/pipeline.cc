@@ -121,10 +121,17 @@ void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, boo
   soc::FieldView fields;  // the dataset's lookup, without building a pending record's tree
   // Correlations whose condition is judged at the end of a window (lt/lte/eq) fire here.
   if (flush && detectors_->engine) detectors_->engine->Flush(now_ms, &found);
-  for (const soc::Record& r : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const soc::Record& r = batch[i];
+    // The next records' first reads, while this one is looked at (the batch is cold by now:
+    // Normalize, Prepare and Append ran over all of it since).
+    soc::FieldView::Prefetch(batch, i);
     // The SOC's own alerts come back through its spool; detecting on them would feed back.
     fields.Reset(r);
-    if (fields.String("event.dataset").starts_with("soc.")) continue;
+    if (const soc::FieldRef& ds = fields.Dataset();
+        ds.is_string() && ds.str().starts_with("soc.")) {
+      continue;
+    }
     // One view for the record's readers: a pending record's root index is built once.
     if (detectors_->engine) detectors_->engine->Process(fields, &found);
     if (detectors_->intel) soc::MatchRecord(*detectors_->intel, fields, &found);
