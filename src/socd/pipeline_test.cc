@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/temp_dir_testing.h"
+#include "soc/intel.h"
 #include "soc/parse.h"
 #include "soc/query.h"
 
@@ -274,6 +275,40 @@ TEST_F(PipelineTest, PreparedRecordsAreBoundedByWhatTheyHoldNotByTheirRawBytes) 
   pipeline.Join();
   EXPECT_EQ(pipeline.counters().prepared.load(), kMany + 1u);
   EXPECT_EQ(pipeline.counters().records.load(), kMany + 1u);
+}
+
+// Detection skips the SOC's own events (an alert that comes back through socd's spool would feed
+// back into detection): of two records that both hold an intel indicator, only the one whose
+// event.dataset is not soc.* is detected (final read of stop 26: a mutant of the check, now
+// through FieldView::Dataset, passed every socd test).
+TEST_F(PipelineTest, TheSocsOwnEventsAreNotDetectedAgain) {
+  soc::IntelFeed feed;
+  feed.name = "test-feed";
+  const std::vector<soc::IntelFeedText> feeds{{feed, "203.0.113.7\n"}};
+  auto intel = soc::BuildIntel(feeds, nullptr);
+  ASSERT_TRUE(intel) << intel.error().ToString();
+  auto detectors = std::make_unique<Detectors>();
+  detectors->intel = *intel;
+  pipeline_->SetDetectors(std::move(detectors));
+  store_->Release();
+  pipeline_->Start();
+  auto event = [](std::string_view dataset) {
+    IngestItem item;
+    item.record.format = soc::Format::kSeccloudEvent;
+    item.record.source = "spool";
+    item.record.received_ms = 1'780'000'000'000;
+    item.record.raw = R"({"@timestamp":"2026-06-01T00:00:00.000Z","event":{"dataset":")" +
+                      std::string(dataset) + R"(","kind":"event"},"source":{"ip":"203.0.113.7"}})";
+    return item;
+  };
+  for (const std::string_view dataset : {"soc.alert", "proxy.access", "soc.health"}) {
+    IngestItem item = event(dataset);
+    ASSERT_TRUE(queue_.TryPush(item)) << dataset;
+  }
+  queue_.Close();
+  pipeline_->Join();
+  EXPECT_EQ(pipeline_->counters().records.load(), 3u);
+  EXPECT_EQ(pipeline_->counters().detections.load(), 1u) << "only proxy.access is detected";
 }
 
 }  // namespace
