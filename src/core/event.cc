@@ -243,12 +243,31 @@ void ScanText(std::string_view s, bool* high, bool* escape) {
   const char* p = s.data();
   const char* const end = p + s.size();
   uint64_t any = 0, special = 0;
-  while (end - p >= 8) {
-    uint64_t x;
-    std::memcpy(&x, p, 8);
+  auto word = [&](uint64_t x) {
     any |= x;
     special |= SpecialLanes(x);
-    p += 8;
+  };
+  const size_t n = s.size();
+  if (n >= 8) {
+    for (; end - p >= 8; p += 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      word(x);
+    }
+    // The last bytes as the last eight, overlapping words already looked at (a byte seen twice
+    // changes neither answer).
+    if (p != end) {
+      uint64_t x;
+      std::memcpy(&x, end - 8, 8);
+      word(x);
+      p = end;
+    }
+  } else if (n >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, end - 4, 4);
+    word(uint64_t{lo} | uint64_t{hi} << 32);
+    p = end;
   }
   unsigned char tail = 0;
   bool tail_special = false;
@@ -497,14 +516,17 @@ Event Event::Make(std::string_view dataset, std::string_view kind, std::string_v
   // growing either buffer.
   e.text_.reserve(1024);
   e.fields_.reserve(40);
+  e.groups_.reserve(16);
   char ts[kTimestampSize];
   FormatTimestampTo(ts, clock());
-  e.Set("@timestamp", std::string_view(ts, sizeof(ts)));
-  e.Set("event.dataset", dataset);
-  e.Set("event.kind", kind);
-  e.Set("event.action", action);
-  e.Set("event.outcome", OutcomeName(outcome));
-  e.SetField("event.id", Kind::kString, [](std::string& out, bool&) {
+  static constexpr FieldPath kTimestamp{"@timestamp"}, kDataset{"event.dataset"},
+      kKind{"event.kind"}, kAction{"event.action"}, kOutcome{"event.outcome"}, kId{"event.id"};
+  e.Set(kTimestamp, std::string_view(ts, sizeof(ts)));
+  e.Set(kDataset, dataset);
+  e.Set(kKind, kind);
+  e.Set(kAction, action);
+  e.Set(kOutcome, OutcomeName(outcome));
+  e.SetField(PathArg{kId.view(), &kId.shape()}, Kind::kString, [](std::string& out, bool&) {
     AppendEventId(out);
     return kEventIdSize;
   });
@@ -517,13 +539,6 @@ void Event::RecordError(std::string message) {
 
 namespace {
 
-struct PathShape {
-  bool ascii;                         // no byte at or above 0x80: nothing to sanitise
-  bool escape;                        // a byte JSON must escape in a key
-  size_t depth;                       // segments
-  uint16_t dots[kMaxFieldPathDepth];  // offsets of the depth - 1 dots
-};
-
 // The high bit of each byte of `x` equal to '.', exactly (no borrow between lanes).
 inline uint64_t DotLanes(uint64_t x) {
   const uint64_t d = x ^ (kOnes * '.');
@@ -534,7 +549,7 @@ inline uint64_t DotLanes(uint64_t x) {
 // for a malformed one comes from SplitPath. Paths of 8 bytes or more are read a word at a time,
 // the last word overlapping the one before (a padded tail or a byte loop costs more on the
 // short constant paths the services set: callgrind, proxy.access events).
-bool WellFormedPath(std::string_view path, PathShape* shape) {
+bool WellFormedPath(std::string_view path, FieldPathShape* shape) {
   static_assert(std::endian::native == std::endian::little, "lane i is byte i");
   const size_t n = path.size();
   if (n == 0 || n > kMaxFieldPathBytes) return false;
@@ -581,11 +596,11 @@ bool WellFormedPath(std::string_view path, PathShape* shape) {
   // No empty segment: no dot first or last, no two dots in a row.
   for (size_t k = 0; k + 1 < depth; ++k) {
     const size_t at = shape->dots[k];
-    if (at == 0 || at + 1 == n || (k > 0 && shape->dots[k - 1] + 1 == at)) return false;
+    if (at == 0 || at + 1 == n || (k > 0 && size_t{shape->dots[k - 1]} + 1 == at)) return false;
   }
   shape->ascii = ascii;
   shape->escape = escape;
-  shape->depth = depth;
+  shape->depth = static_cast<uint8_t>(depth);
   return true;
 }
 
@@ -602,18 +617,66 @@ size_t CommonPrefix(const char* a, const char* b, size_t limit) {
   return i;
 }
 
+// A word that two equal keys share and most different ones do not: the first min(size, 8)
+// bytes of key[0, size), and for a key of under 8 bytes its size in the top byte (which its
+// bytes leave zero), so that one comparison rejects most other keys. `readable` bytes from
+// `key` may be read (at least `size`).
+uint64_t KeyHead(const char* key, size_t size, size_t readable) {
+  uint64_t head = 0;
+  if (readable >= 8) {
+    std::memcpy(&head, key, 8);
+    if (size < 8) head &= (uint64_t{1} << (8 * size)) - 1;
+  } else {
+    for (size_t i = 0; i < size; ++i)
+      head |= uint64_t{static_cast<unsigned char>(key[i])} << (8 * i);
+  }
+  return size < 8 ? head | (uint64_t{size} << 56) : head;
+}
+
+// The bit of Event::group_bloom_ for a key's head.
+inline uint64_t BloomBit(uint64_t head) {
+  return uint64_t{1} << ((head * 0x9E3779B97F4A7C15ULL) >> 58);
+}
+
+// The bits below bit n (n <= 64).
+inline uint64_t LowBits(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+
+// The length of the top-level key of `path`: up to its first dot.
+size_t TopKeySize(std::string_view path) {
+  const size_t dot = path.find('.');
+  return dot == std::string_view::npos ? path.size() : dot;
+}
+
 }  // namespace
 
-template <class AppendValue>
-Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_value) {
-  PathShape shape{};
-  if (!WellFormedPath(path, &shape)) {
-    std::string_view segments[kMaxFieldPathDepth];
-    size_t count = 0;
-    std::string why;
-    if (!SplitPath(path, segments, &count, &why)) RecordError(why);
-    return *this;
+const Event::Group* Event::FindGroup(const char* key, size_t key_size, size_t readable) const {
+  const uint64_t head = KeyHead(key, key_size, readable);
+  if ((group_bloom_ & BloomBit(head)) == 0) return nullptr;  // a key not seen: most Sets
+  for (const Group& g : groups_) {
+    if (g.head != head) continue;
+    if (g.key_size != key_size) continue;
+    if (key_size <= 8 ||
+        std::memcmp(text_.data() + fields_[g.begin].path_offset + 8, key + 8, key_size - 8) == 0)
+      return &g;
   }
+  return nullptr;
+}
+
+template <class AppendValue>
+Event& Event::SetField(PathArg arg, Kind kind, AppendValue&& append_value) {
+  const std::string_view path = arg.path;
+  FieldPathShape checked;  // filled by WellFormedPath
+  if (arg.shape == nullptr) {
+    if (!WellFormedPath(path, &checked)) {
+      std::string_view segments[kMaxFieldPathDepth];
+      size_t count = 0;
+      std::string why;
+      if (!SplitPath(path, segments, &count, &why)) RecordError(why);
+      return *this;
+    }
+    arg.shape = &checked;
+  }
+  const FieldPathShape& shape = *arg.shape;
   const size_t mark = text_.size();
   if (shape.ascii) {
     text_.append(path);
@@ -632,13 +695,15 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   size_t below_count = 0;
   size_t best_common = 0;          // object segments shared with the closest existing field
   size_t insert = fields_.size();  // where the new field goes
-  {
-    const char* const np = text_.data() + mark;
-    const size_t n = fields_.size();
-    for (size_t i = 0; i < n; ++i) {
-      // The common case: unrelated top-level objects. (A memchr over a side array of first
-      // bytes measured no cheaper, and cost an allocation per event.)
-      if (text_[fields_[i].path_offset] != np[0]) continue;
+  // Only the fields of the new path's top-level key can share segments with it; without one,
+  // the path starts a new object (or value) at the end.
+  const char* const np = text_.data() + mark;
+  const size_t key_size =
+      shape.ascii ? (shape.depth > 1 ? shape.dots[0] : path_size) : TopKeySize({np, path_size});
+  const Group* const group = FindGroup(np, key_size, path_size);
+  if (group != nullptr) {
+    const size_t end = group->begin + group->count;
+    for (size_t i = group->begin; i < end; ++i) {
       const Field& f = fields_[i];
       const char* const p = text_.data() + f.path_offset;
       const size_t limit = std::min<size_t>(f.path_size, path_size);
@@ -649,7 +714,8 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
       // ASCII.
       size_t common_segments = 0;
       if (shape.ascii) {
-        while (common_segments + 1 < shape.depth && shape.dots[common_segments] < common_bytes)
+        while (common_segments + 1 < size_t{shape.depth} &&
+               shape.dots[common_segments] < common_bytes)
           ++common_segments;
       } else {
         for (size_t b = 0; b < common_bytes; ++b) common_segments += np[b] == '.';
@@ -681,6 +747,10 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
       }
     }
   }
+  // The group's index in groups_, or groups_.size() for a new one.
+  const size_t group_index =
+      group != nullptr ? static_cast<size_t>(group - groups_.data()) : groups_.size();
+  const uint64_t key_head = group != nullptr ? 0 : KeyHead(np, key_size, path_size);
   if (same != fields_.size()) text_.resize(mark);  // the field keeps its path bytes
   const size_t value_offset = text_.size();
   bool value_escape = false;
@@ -709,11 +779,29 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
     f.value_size = static_cast<uint32_t>(value_size);
     return *this;
   }
+  uint64_t dots = 0;
+  if (path_size <= kDotMaskBytes) {
+    if (shape.ascii) {
+      for (size_t k = 0; k + 1 < size_t{shape.depth}; ++k) dots |= uint64_t{1} << shape.dots[k];
+    } else {
+      const char* const stored = text_.data() + mark;
+      for (size_t b = 0; b < path_size; ++b) dots |= uint64_t{stored[b] == '.'} << b;
+    }
+  }
   const Field field{
-      static_cast<uint32_t>(mark),         static_cast<uint16_t>(path_size), kind, escape,
-      static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size)};
+      static_cast<uint32_t>(mark),         static_cast<uint16_t>(path_size),  kind, escape,
+      static_cast<uint32_t>(value_offset), static_cast<uint32_t>(value_size), dots};
+  if (group_index == groups_.size()) {
+    groups_.push_back(
+        Group{key_head, static_cast<uint32_t>(key_size), static_cast<uint32_t>(fields_.size()), 1});
+    group_bloom_ |= BloomBit(key_head);
+    fields_.push_back(field);
+    return *this;
+  }
   if (below_count == 0) {
     fields_.insert(fields_.begin() + static_cast<ptrdiff_t>(insert), field);
+    ++groups_[group_index].count;
+    for (size_t g = group_index + 1; g < groups_.size(); ++g) ++groups_[g].begin;
     return *this;
   }
   // Drop the fields below the new path (adjacent: they form one object); the new value takes
@@ -721,10 +809,29 @@ Event& Event::SetField(std::string_view path, Kind kind, AppendValue&& append_va
   fields_[below] = field;
   fields_.erase(fields_.begin() + static_cast<ptrdiff_t>(below) + 1,
                 fields_.begin() + static_cast<ptrdiff_t>(below + below_count));
+  const auto dropped = static_cast<uint32_t>(below_count - 1);
+  groups_[group_index].count -= dropped;
+  for (size_t g = group_index + 1; g < groups_.size(); ++g) groups_[g].begin -= dropped;
   return *this;
 }
 
 Event& Event::Set(std::string_view path, std::string_view value) {
+  return SetString(PathArg{path, nullptr}, value);
+}
+
+Event& Event::Set(std::string_view path, double value) {
+  return SetDouble(PathArg{path, nullptr}, value);
+}
+
+Event& Event::Set(std::string_view path, bool value) {
+  return SetBool(PathArg{path, nullptr}, value);
+}
+
+Event& Event::Set(std::string_view path, const boost::json::value& value) {
+  return SetValue(PathArg{path, nullptr}, value);
+}
+
+Event& Event::SetString(PathArg path, std::string_view value) {
   return SetField(path, Kind::kString, [value](std::string& out, bool& escape) {
     const size_t before = out.size();
     bool high = false;
@@ -738,17 +845,17 @@ Event& Event::Set(std::string_view path, std::string_view value) {
   });
 }
 
-Event& Event::SetInt(std::string_view path, int64_t value) {
+Event& Event::SetInt(PathArg path, int64_t value) {
   return SetField(path, Kind::kJson,
                   [value](std::string& out, bool&) { return AppendNumber(out, value); });
 }
 
-Event& Event::SetUint(std::string_view path, uint64_t value) {
+Event& Event::SetUint(PathArg path, uint64_t value) {
   return SetField(path, Kind::kJson,
                   [value](std::string& out, bool&) { return AppendNumber(out, value); });
 }
 
-Event& Event::Set(std::string_view path, double value) {
+Event& Event::SetDouble(PathArg path, double value) {
   return SetField(path, Kind::kJson, [value](std::string& out, bool&) -> size_t {
     if (!std::isfinite(value)) {
       out.append("null");
@@ -763,17 +870,17 @@ Event& Event::Set(std::string_view path, double value) {
   });
 }
 
-Event& Event::Set(std::string_view path, bool value) {
+Event& Event::SetBool(PathArg path, bool value) {
   return SetField(path, Kind::kJson, [value](std::string& out, bool&) -> size_t {
     out.append(value ? "true" : "false");
     return value ? 4 : 5;
   });
 }
 
-Event& Event::Set(std::string_view path, const boost::json::value& value) {
+Event& Event::SetValue(PathArg path, const boost::json::value& value) {
   boost::json::value clean = value;
   if (!SanitizeValue(clean, 0)) {
-    RecordError("value for field \"" + SanitizeUtf8(path) + "\" is nested deeper than " +
+    RecordError("value for field \"" + SanitizeUtf8(path.path) + "\" is nested deeper than " +
                 std::to_string(kMaxValueDepth) + " levels");
     return *this;
   }
@@ -795,8 +902,10 @@ Event& Event::Set(std::string_view path, const boost::json::value& value) {
 }
 
 const Event::Field* Event::FindField(std::string_view path) const {
-  for (const Field& f : fields_) {
-    if (PathOf(f) == path) return &f;
+  const Group* g = FindGroup(path.data(), TopKeySize(path), path.size());
+  if (g == nullptr) return nullptr;
+  for (size_t i = g->begin; i < g->begin + g->count; ++i) {
+    if (PathOf(fields_[i]) == path) return &fields_[i];
   }
   return nullptr;
 }
@@ -808,8 +917,11 @@ std::optional<std::string_view> Event::FindString(std::string_view path) const {
 }
 
 bool Event::Has(std::string_view path) const {
-  for (const Field& f : fields_) {
-    const std::string_view p = PathOf(f);
+  // A field at `path` or below it has the top-level key of `path`.
+  const Group* g = FindGroup(path.data(), TopKeySize(path), path.size());
+  if (g == nullptr) return false;
+  for (size_t i = g->begin; i < g->begin + g->count; ++i) {
+    const std::string_view p = PathOf(fields_[i]);
     if (p == path || RunsThrough(p, path)) return true;
   }
   return false;
@@ -860,9 +972,19 @@ void Event::AppendJsonLine(std::string& out) const {
   for (size_t k = 0; k < fields_.size(); ++k) {
     const Field& f = fields_[k];
     const std::string_view path = PathOf(f);
-    // Segments shared with the previous path that are objects in both.
+    // Segments shared with the previous path that are objects in both: the dots both paths
+    // have before they differ, at most as many as the previous one's objects.
     size_t common = 0, start = 0;
-    {
+    const bool masked = path.size() <= kDotMaskBytes;
+    if (masked) {
+      const size_t equal =
+          CommonPrefix(path.data(), prev.data(), std::min(path.size(), prev.size()));
+      for (uint64_t shared = f.dots & LowBits(equal); shared != 0 && common < prev_objects;
+           shared &= shared - 1) {
+        start = static_cast<size_t>(std::countr_zero(shared)) + 1;
+        ++common;
+      }
+    } else {
       const size_t limit = std::min(path.size(), prev.size());
       size_t i = 0;
       while (i < limit && path[i] == prev[i]) {
@@ -878,14 +1000,21 @@ void Event::AppendJsonLine(std::string& out) const {
     if (k > 0) *w++ = ',';
     const bool path_escape = (f.escape & kPathEscape) != 0;
     size_t objects = common;
-    for (size_t i = start; i < path.size(); ++i) {
-      if (path[i] != '.') continue;
+    auto open_object = [&](size_t dot) {
       *w++ = '"';
-      w = WriteJsonText(w, path.substr(start, i - start), path_escape);
+      w = WriteJsonText(w, path.substr(start, dot - start), path_escape);
       std::memcpy(w, "\":{", 3);
       w += 3;
       ++objects;
-      start = i + 1;
+      start = dot + 1;
+    };
+    if (masked) {
+      for (uint64_t rest = f.dots & ~LowBits(start); rest != 0; rest &= rest - 1)
+        open_object(static_cast<size_t>(std::countr_zero(rest)));
+    } else {
+      for (size_t i = start; i < path.size(); ++i) {
+        if (path[i] == '.') open_object(i);
+      }
     }
     *w++ = '"';
     w = WriteJsonText(w, path.substr(start), path_escape);

@@ -48,6 +48,46 @@ std::string SanitizeUtf8(std::string_view in);
 // Appends a fresh event id (the format of NewEventId) to `out` without allocating.
 void AppendEventId(std::string& out);
 
+// The shape of a well-formed field path (see Event::Set): what Set finds when it checks a path.
+struct FieldPathShape {
+  bool ascii;                         // no byte at or above 0x80: nothing to sanitise
+  bool escape;                        // a byte JSON must escape in a key
+  uint8_t depth;                      // segments
+  uint16_t dots[kMaxFieldPathDepth];  // offsets of the depth - 1 dots (the rest unset)
+};
+
+// A field path checked when the program is compiled: Event::Set(const FieldPath&, …) skips the
+// checks (well-formedness, UTF-8, escaping) that Set(std::string_view, …) makes on every call,
+// which is most of a Set on the short constant paths the services use. Only printable ASCII
+// other than '"' and the backslash is allowed (nothing to sanitise or escape), and a path that
+// breaks a rule of Event::Set does not compile:
+//   static constexpr FieldPath kClientIp{"client.ip"};
+//   event.Set(kClientIp, ip);
+class FieldPath {
+ public:
+  consteval explicit FieldPath(std::string_view path) : path_(path) {
+    if (path.empty() || path.size() > kMaxFieldPathBytes) NotAWellFormedFieldPath();
+    for (size_t i = 0; i < path.size(); ++i) {
+      const char c = path[i];
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') NotAWellFormedFieldPath();
+      if (c != '.') continue;
+      if (i == 0 || i + 1 == path.size() || path[i - 1] == '.') NotAWellFormedFieldPath();
+      if (shape_.depth == kMaxFieldPathDepth) NotAWellFormedFieldPath();
+      shape_.dots[shape_.depth - 1] = static_cast<uint16_t>(i);
+      ++shape_.depth;
+    }
+  }
+  constexpr std::string_view view() const { return path_; }
+  constexpr const FieldPathShape& shape() const { return shape_; }
+
+ private:
+  // Never defined: a constant evaluation that reaches it fails, so a bad path is a compile error.
+  static void NotAWellFormedFieldPath();
+
+  std::string_view path_;
+  FieldPathShape shape_{true, false, 1, {}};
+};
+
 // Builder of one event. Not thread-safe; an Event is owned by one thread until it is appended.
 //
 // Every string stored in an event (keys and values, including strings nested inside a
@@ -86,17 +126,39 @@ class Event {
   template <std::integral T>
   requires(!std::same_as<T, bool> && !std::same_as<T, char>) Event& Set(std::string_view path,
                                                                         T value) {
-    if constexpr (std::is_signed_v<T>) {
-      return SetInt(path, static_cast<int64_t>(value));
-    } else {
-      return SetUint(path, static_cast<uint64_t>(value));
-    }
+    return SetInteger(PathArg{path, nullptr}, value);
   }
   // JSON has no NaN or infinity; a non-finite value is stored as null.
   Event& Set(std::string_view path, double value);
   Event& Set(std::string_view path, bool value);
   // Arrays and objects; a value nested deeper than 64 levels is refused like a bad path.
   Event& Set(std::string_view path, const boost::json::value& value);
+
+  // The same, at a path checked when it was compiled (see FieldPath): the same line as the
+  // string_view overloads give the same path, for less work.
+  Event& Set(const FieldPath& path, std::string_view value) {
+    return SetString(PathArg{path.view(), &path.shape()}, value);
+  }
+  Event& Set(const FieldPath& path, const char* value) {
+    return Set(path, std::string_view(value));
+  }
+  Event& Set(const FieldPath& path, const std::string& value) {
+    return Set(path, std::string_view(value));
+  }
+  template <std::integral T>
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) Event& Set(const FieldPath& path,
+                                                                        T value) {
+    return SetInteger(PathArg{path.view(), &path.shape()}, value);
+  }
+  Event& Set(const FieldPath& path, double value) {
+    return SetDouble(PathArg{path.view(), &path.shape()}, value);
+  }
+  Event& Set(const FieldPath& path, bool value) {
+    return SetBool(PathArg{path.view(), &path.shape()}, value);
+  }
+  Event& Set(const FieldPath& path, const boost::json::value& value) {
+    return SetValue(PathArg{path.view(), &path.shape()}, value);
+  }
 
   // The string at a dotted path (sanitised, unescaped), or nullopt when the path holds no string.
   // The view is valid until the next Set.
@@ -128,6 +190,9 @@ class Event {
   // JSON must escape ('"', '\\', U+0000..U+001F). Found while the bytes are copied in, so that
   // writing the line copies everything else as it is, without looking at each byte again.
   static constexpr uint8_t kPathEscape = 1, kValueEscape = 2;
+  // Paths of up to this many (sanitised) bytes carry their dots as a bit mask, so that writing
+  // the line finds the nesting without reading the path byte by byte (most paths are shorter).
+  static constexpr size_t kDotMaskBytes = 64;
   struct Field {
     uint32_t path_offset;
     uint16_t path_size;  // sanitised: at most 3 × kMaxFieldPathBytes (U+FFFD per byte)
@@ -135,16 +200,35 @@ class Event {
     uint8_t escape;  // kPathEscape | kValueEscape
     uint32_t value_offset;
     uint32_t value_size;
+    uint64_t dots;  // bit i: the path's byte i is a dot; only when path_size <= kDotMaskBytes
   };
 
-  Event& SetInt(std::string_view path, int64_t value);
-  Event& SetUint(std::string_view path, uint64_t value);
-  // Validates `path`, appends it and the value (written by `append_value`, which returns the
-  // value's size) to text_ and places the field.
+  // A path as a Set received it: its shape when it was checked at compile time (FieldPath), null
+  // when Set must check it.
+  struct PathArg {
+    std::string_view path;
+    const FieldPathShape* shape;
+  };
+  template <std::integral T>
+  Event& SetInteger(PathArg path, T value) {
+    if constexpr (std::is_signed_v<T>) {
+      return SetInt(path, static_cast<int64_t>(value));
+    } else {
+      return SetUint(path, static_cast<uint64_t>(value));
+    }
+  }
+  Event& SetString(PathArg path, std::string_view value);
+  Event& SetInt(PathArg path, int64_t value);
+  Event& SetUint(PathArg path, uint64_t value);
+  Event& SetDouble(PathArg path, double value);
+  Event& SetBool(PathArg path, bool value);
+  Event& SetValue(PathArg path, const boost::json::value& value);
+  // Validates `path` (unless it comes with its shape), appends it and the value (written by
+  // `append_value`, which returns the value's size) to text_ and places the field.
   // `append_value(text_, escape)` also sets `escape` (a bool&) when a kString value needs
   // escaping.
   template <class AppendValue>
-  Event& SetField(std::string_view path, Kind kind, AppendValue&& append_value);
+  Event& SetField(PathArg path, Kind kind, AppendValue&& append_value);
   void RecordError(std::string message);
   std::string_view PathOf(const Field& f) const {
     return std::string_view(text_).substr(f.path_offset, f.path_size);
@@ -153,9 +237,23 @@ class Event {
     return std::string_view(text_).substr(f.value_offset, f.value_size);
   }
   const Field* FindField(std::string_view sanitised_path) const;
+  // The fields whose paths begin with one top-level key (adjacent in fields_: they form one
+  // object, or are one value), so that a Set, Has or FindString looks only at the fields that
+  // can share segments with its path, not at every field set so far.
+  struct Group {
+    uint64_t head;      // a quick reject: KeyHead in event.cc
+    uint32_t key_size;  // the key's bytes
+    uint32_t begin;     // fields_[begin, begin + count)
+    uint32_t count;
+  };
+  // The group of the top-level key key[0, key_size) (sanitised bytes), or null.
+  // `readable` bytes from `key` may be read (at least key_size).
+  const Group* FindGroup(const char* key, size_t key_size, size_t readable) const;
 
   std::string text_;  // paths and values of fields_, and replaced values no longer referenced
   std::vector<Field> fields_;
+  std::vector<Group> groups_;  // in the order of fields_
+  uint64_t group_bloom_ = 0;   // a bit per key of groups_ (BloomBit in event.cc): quick misses
   // At least the size of the line (AppendJsonLine sizes its output once from it, then writes
   // without further checks): '{', "}\n" and each Set's worst case, never lowered when a field is
   // replaced or dropped.

@@ -500,58 +500,171 @@ TEST(EventJsonTest, PathShapesAcrossWordBoundaries) {
             "{\"\xEF\xBF\xBD\xEF\xBF\xBD\":{\"a\":1,\"b\":2},\"\xEF\xBF\xBD\":{\"c\":3}}\n");
 }
 
+// ---- FieldPath: paths checked when compiled ---------------------------------------------------
+
+static_assert(FieldPath{"a"}.shape().depth == 1);
+static_assert(FieldPath{"http.response.status_code"}.shape().depth == 3);
+static_assert(FieldPath{"http.response.status_code"}.shape().dots[1] == 13);
+static_assert(!FieldPath{"user agent.original"}.shape().escape);
+// (A malformed one — "", "a..b", ".a", "a.", 17 segments, 257 bytes, a quote, a backslash, a
+// control or non-ASCII byte — is a compile error, so it cannot be tested here.)
+
+// The value at a sanitised dotted path of the reference tree, or null.
+const boost::json::value* TreeFind(const TreeEvent& tree, std::string_view path) {
+  const boost::json::object* object = &tree.fields;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string_view segment =
+        path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    const auto* v = object->if_contains(boost::json::string_view(segment.data(), segment.size()));
+    if (v == nullptr || dot == std::string_view::npos) return v;
+    if (!v->is_object()) return nullptr;
+    object = &v->get_object();
+    start = dot + 1;
+  }
+}
+
+// Paths whose top-level keys share their first eight bytes or differ only in their size, that
+// run through and below each other, are 16 segments deep, or are around the 64 bytes up to which
+// a field keeps its dots as a mask: set through FieldPath and through the same string, in random
+// order, they give the same line, the same first error and the same answers to Has and
+// FindString as each other and as the reference tree.
+TEST(EventJsonTest, FieldPathsSetTheSameLinesAsStrings) {
+  static constexpr FieldPath kPaths[] = {
+      FieldPath{"a"},
+      FieldPath{"a.b"},
+      FieldPath{"a.b.c"},
+      FieldPath{"a.bc"},
+      FieldPath{"ab.c"},
+      FieldPath{"b"},
+      FieldPath{"k1234567"},
+      FieldPath{"k1234567.x"},
+      FieldPath{"k12345678.y"},
+      FieldPath{"k12345679.y"},
+      FieldPath{"k12345678.y.z"},
+      FieldPath{"event.category"},
+      FieldPath{"event.kind"},
+      FieldPath{"seccloud.seq"},
+      FieldPath{"seccloud.tls.mode"},
+      FieldPath{"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p"},
+      FieldPath{"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.q"},
+      // 63, 64 and 65 bytes, dots near the end.
+      FieldPath{"long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b.c"},
+      FieldPath{"long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b.cd"},
+      FieldPath{"long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b.c.d"},
+      FieldPath{"long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b.cde"},
+      FieldPath{"long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bb"},
+      FieldPath{"long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.z"},
+      FieldPath{"x y.1"},
+  };
+  static_assert(kPaths[17].view().size() == 63 && kPaths[18].view().size() == 64 &&
+                kPaths[19].view().size() == 65);
+  const size_t n = std::size(kPaths);
+  std::mt19937 rng(21);
+  for (int round = 0; round < 3000; ++round) {
+    Event checked, strings;
+    TreeEvent tree;
+    const int sets = 1 + static_cast<int>(rng() % 24);
+    for (int s = 0; s < sets; ++s) {
+      const FieldPath& path = kPaths[rng() % n];
+      if (rng() % 2) {
+        const std::string value = "v" + std::to_string(rng() % 100) + (rng() % 4 ? "" : "\"\x01");
+        checked.Set(path, value);
+        strings.Set(path.view(), value);
+        tree.Set(path.view(), boost::json::string(value));
+      } else {
+        const int64_t value = static_cast<int64_t>(rng() % 1000);
+        checked.Set(path, value);
+        strings.Set(path.view(), value);
+        tree.Set(path.view(), value);
+      }
+    }
+    ASSERT_EQ(checked.ToJsonLine(), strings.ToJsonLine()) << "round " << round;
+    ASSERT_EQ(checked.error().has_value(), tree.error.has_value()) << "round " << round;
+    ASSERT_EQ(strings.error().has_value(), tree.error.has_value()) << "round " << round;
+    if (tree.error) {
+      ASSERT_EQ(checked.error()->message, *tree.error) << "round " << round;
+      ASSERT_EQ(strings.error()->message, *tree.error) << "round " << round;
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSameAsTree(checked, tree)) << "round " << round;
+    for (size_t k = 0; k < n; ++k) {
+      const std::string_view path = kPaths[k].view();
+      const boost::json::value* want = TreeFind(tree, path);
+      ASSERT_EQ(checked.Has(path), want != nullptr) << path << ", round " << round;
+      const auto got = checked.FindString(path);
+      ASSERT_EQ(got.has_value(), want != nullptr && want->is_string()) << path;
+      if (got) {
+        ASSERT_EQ(*got, std::string_view(want->get_string())) << path;
+      }
+    }
+    // Prefixes that are no field's path: "k123456" against "k1234567", "lon" against "long".
+    ASSERT_FALSE(checked.Has("k123456"));
+    ASSERT_FALSE(checked.Has("lon"));
+    ASSERT_FALSE(checked.Has(""));
+  }
+}
+
 // ---- byte identity of the written line --------------------------------------------------------
 
 // A proxy.access event as ClientSession::Finish builds it, with the request's own bytes (URL,
 // user agent, host) taken from `odd`.
-Event AccessEvent(std::mt19937& rng, const std::vector<std::string>& odd) {
+Event AccessEvent(std::mt19937& rng, const std::vector<std::string>& odd, bool checked = false) {
   auto pick = [&]() -> const std::string& { return odd[rng() % odd.size()]; };
   Event e = Event::Make("proxy.access", "event", "allowed", Outcome::kSuccess, FixedTime);
-  e.Set("event.id", "0b5f2a51-7c2e-4d3b-9a61-2f0e4c8d1b7a");  // replaced in place
+  // Each field through a FieldPath (as the proxy sets them) or its string (as before FieldPath).
+  auto set = [&](const FieldPath& path, const auto& value) {
+    if (checked) {
+      e.Set(path, value);
+    } else {
+      e.Set(path.view(), value);
+    }
+  };
+  set(FieldPath{"event.id"}, "0b5f2a51-7c2e-4d3b-9a61-2f0e4c8d1b7a");  // replaced in place
   const bool success = rng() % 4 != 0;
-  e.Set("event.action", success ? "allowed" : "blocked");
-  e.Set("event.outcome", success ? "success" : "failure");
-  e.Set("event.category", "web");
-  e.Set("event.type", success ? "access" : "denied");
-  e.Set("event.duration", static_cast<int64_t>(rng()));
-  if (rng() % 8) e.Set("tenant.id", "tsu-city");
-  e.Set("client.ip", "192.0.2.17");
-  e.Set("source.ip", "2001:db8::1");
-  e.Set("seccloud.attribution", "source");
-  if (rng() % 5 == 0) e.Set("seccloud.attribution_note", pick());
-  e.Set("http.request.method", rng() % 2 ? "GET" : pick());
+  set(FieldPath{"event.action"}, success ? "allowed" : "blocked");
+  set(FieldPath{"event.outcome"}, success ? "success" : "failure");
+  set(FieldPath{"event.category"}, "web");
+  set(FieldPath{"event.type"}, success ? "access" : "denied");
+  set(FieldPath{"event.duration"}, static_cast<int64_t>(rng()));
+  if (rng() % 8) set(FieldPath{"tenant.id"}, "tsu-city");
+  set(FieldPath{"client.ip"}, "192.0.2.17");
+  set(FieldPath{"source.ip"}, "2001:db8::1");
+  set(FieldPath{"seccloud.attribution"}, "source");
+  if (rng() % 5 == 0) set(FieldPath{"seccloud.attribution_note"}, pick());
+  set(FieldPath{"http.request.method"}, rng() % 2 ? "GET" : pick());
   // Each rng() call its own statement: the order of a call's operands is unspecified.
   const std::string& url_host = pick();
   const std::string& url_query = pick();
-  e.Set("url.full", "http://" + url_host + "/p?q=" + url_query);
-  e.Set("url.domain", pick());
-  e.Set("http.response.status_code", static_cast<int64_t>(200 + rng() % 400));
-  e.Set("http.request.bytes", static_cast<uint64_t>(rng()));
+  set(FieldPath{"url.full"}, "http://" + url_host + "/p?q=" + url_query);
+  set(FieldPath{"url.domain"}, pick());
+  set(FieldPath{"http.response.status_code"}, static_cast<int64_t>(200 + rng() % 400));
+  set(FieldPath{"http.request.bytes"}, static_cast<uint64_t>(rng()));
   const uint64_t high = rng();
-  e.Set("http.response.bytes", (high << 32) | rng());
-  if (rng() % 3) e.Set("user_agent.original", pick());
-  e.Set("seccloud.tls.mode", rng() % 2 ? "none" : "intercepted");
-  if (rng() % 2) e.Set("tls.client.server_name", pick());
-  if (rng() % 4 == 0) e.Set("tls.server.issuer", pick());
-  e.Set("seccloud.verdict.action", "allow");
+  set(FieldPath{"http.response.bytes"}, (high << 32) | rng());
+  if (rng() % 3) set(FieldPath{"user_agent.original"}, pick());
+  set(FieldPath{"seccloud.tls.mode"}, rng() % 2 ? "none" : "intercepted");
+  if (rng() % 2) set(FieldPath{"tls.client.server_name"}, pick());
+  if (rng() % 4 == 0) set(FieldPath{"tls.server.issuer"}, pick());
+  set(FieldPath{"seccloud.verdict.action"}, "allow");
   if (rng() % 3 == 0) {
-    e.Set("seccloud.verdict.layer", "common");
-    e.Set("rule.ruleset", "ut1");
-    e.Set("rule.name", pick());
-    e.Set("rule.id", "ut1:" + pick());
+    set(FieldPath{"seccloud.verdict.layer"}, "common");
+    set(FieldPath{"rule.ruleset"}, "ut1");
+    set(FieldPath{"rule.name"}, pick());
+    set(FieldPath{"rule.id"}, "ut1:" + pick());
   }
-  if (rng() % 3 == 0) e.Set("seccloud.url.category", pick());
+  if (rng() % 3 == 0) set(FieldPath{"seccloud.url.category"}, pick());
   if (rng() % 4 == 0) {
-    e.Set("seccloud.scan.result", "infected");
-    e.Set("seccloud.scan.signature", pick());
-    e.Set("event.kind", "alert");
-    e.Set("event.category", boost::json::value(boost::json::array{"web", "malware"}));
+    set(FieldPath{"seccloud.scan.result"}, "infected");
+    set(FieldPath{"seccloud.scan.signature"}, pick());
+    set(FieldPath{"event.kind"}, "alert");
+    set(FieldPath{"event.category"}, boost::json::value(boost::json::array{"web", "malware"}));
   }
-  if (rng() % 5 == 0) e.Set("seccloud.verdict.reason", pick());
-  if (rng() % 5 == 0) e.Set("error.message", pick());
-  if (rng() % 6 == 0) e.Set("destination.port", static_cast<int64_t>(rng() % 65536));
-  if (rng() % 6 == 0) e.Set("seccloud.ratio", static_cast<double>(rng()) / 3.0);
-  if (rng() % 6 == 0) e.Set("seccloud.flag", rng() % 2 == 0);
+  if (rng() % 5 == 0) set(FieldPath{"seccloud.verdict.reason"}, pick());
+  if (rng() % 5 == 0) set(FieldPath{"error.message"}, pick());
+  if (rng() % 6 == 0) set(FieldPath{"destination.port"}, static_cast<int64_t>(rng() % 65536));
+  if (rng() % 6 == 0) set(FieldPath{"seccloud.ratio"}, static_cast<double>(rng()) / 3.0);
+  if (rng() % 6 == 0) set(FieldPath{"seccloud.flag"}, rng() % 2 == 0);
   return e;
 }
 
@@ -572,75 +685,80 @@ uint64_t Fnv1a(uint64_t h, std::string_view bytes) {
 // replace, nest and run paths through each other, each written by ToJsonLine and appended to a
 // buffer that already holds text.
 TEST(EventJsonTest, LinesAreByteIdenticalToThePreviousWriter) {
-  std::vector<std::string> odd = HostileStrings();
-  odd.push_back("example.jp");
-  odd.push_back("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0");
-  odd.push_back(std::string(3000, 'a') + "\\x\"" + std::string(100, '\x1f'));
-  odd.push_back("%E6%B4%A5 \xE6\xB4\xA5\xE5\xB8\x82 tab\there cr\rlf\n");
-  odd.push_back("1234567\"");
-  odd.push_back("12345678\\");
-  odd.push_back("abcdefg\x7f\x80");
-  std::mt19937 rng(635);
-  uint64_t h = 0xcbf29ce484222325ULL;
-  size_t bytes = 0;
-  std::string batch = "prefix\n";
-  for (int i = 0; i < 2000; ++i) {
-    const Event e = AccessEvent(rng, odd);
-    ASSERT_FALSE(e.error().has_value()) << e.error()->message;
-    const std::string line = e.ToJsonLine();
-    h = Fnv1a(h, line);
-    bytes += line.size();
-    e.AppendJsonLine(batch);
-  }
-  const std::vector<std::string> segs = {"a",        "b",   "event", "\xFF", "q\"",
-                                         "\xC3\xA9", "x\n", "k\\",   "\x01"};
-  for (int round = 0; round < 2000; ++round) {
-    Event e;
-    const int sets = 1 + static_cast<int>(rng() % 30);
-    for (int s = 0; s < sets; ++s) {
-      const std::string path = RandomPath(rng, segs);
-      switch (rng() % 6) {
-        case 0: {
-          const std::string& head = segs[rng() % segs.size()];
-          e.Set(path, head + odd[rng() % odd.size()].substr(0, 40));
-          break;
-        }
-        case 1:
-          e.Set(path, static_cast<int64_t>(rng()) - (int64_t{1} << 31));
-          break;
-        case 2:
-          e.Set(path, static_cast<double>(rng()) / 7.0);
-          break;
-        case 3:
-          e.Set(path, rng() % 2 == 0);
-          break;
-        case 4:
-          e.Set(path, boost::json::value(boost::json::object{{"k\"", "v\x01"}, {"n", 1}}));
-          break;
-        default:
-          e.Set(path, boost::json::value(boost::json::array{1, "\xFE", "\\"}));
-          break;
-      }
+  // The same bytes whether the proxy.access fields are set through FieldPath or strings.
+  for (const bool checked : {false, true}) {
+    SCOPED_TRACE(checked ? "FieldPath" : "string paths");
+    std::vector<std::string> odd = HostileStrings();
+    odd.push_back("example.jp");
+    odd.push_back("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0");
+    odd.push_back(std::string(3000, 'a') + "\\x\"" + std::string(100, '\x1f'));
+    odd.push_back("%E6%B4%A5 \xE6\xB4\xA5\xE5\xB8\x82 tab\there cr\rlf\n");
+    odd.push_back("1234567\"");
+    odd.push_back("12345678\\");
+    odd.push_back("abcdefg\x7f\x80");
+    std::mt19937 rng(635);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t bytes = 0;
+    std::string batch = "prefix\n";
+    for (int i = 0; i < 2000; ++i) {
+      const Event e = AccessEvent(rng, odd, checked);
+      ASSERT_FALSE(e.error().has_value()) << e.error()->message;
+      const std::string line = e.ToJsonLine();
+      h = Fnv1a(h, line);
+      bytes += line.size();
+      e.AppendJsonLine(batch);
     }
-    const std::string line = e.ToJsonLine();
-    h = Fnv1a(h, line);
-    bytes += line.size();
-    e.AppendJsonLine(batch);
+    const std::vector<std::string> segs = {"a",        "b",   "event", "\xFF", "q\"",
+                                           "\xC3\xA9", "x\n", "k\\",   "\x01"};
+    for (int round = 0; round < 2000; ++round) {
+      Event e;
+      const int sets = 1 + static_cast<int>(rng() % 30);
+      for (int s = 0; s < sets; ++s) {
+        const std::string path = RandomPath(rng, segs);
+        switch (rng() % 6) {
+          case 0: {
+            const std::string& head = segs[rng() % segs.size()];
+            e.Set(path, head + odd[rng() % odd.size()].substr(0, 40));
+            break;
+          }
+          case 1:
+            e.Set(path, static_cast<int64_t>(rng()) - (int64_t{1} << 31));
+            break;
+          case 2:
+            e.Set(path, static_cast<double>(rng()) / 7.0);
+            break;
+          case 3:
+            e.Set(path, rng() % 2 == 0);
+            break;
+          case 4:
+            e.Set(path, boost::json::value(boost::json::object{{"k\"", "v\x01"}, {"n", 1}}));
+            break;
+          default:
+            e.Set(path, boost::json::value(boost::json::array{1, "\xFE", "\\"}));
+            break;
+        }
+      }
+      const std::string line = e.ToJsonLine();
+      h = Fnv1a(h, line);
+      bytes += line.size();
+      e.AppendJsonLine(batch);
+    }
+    h = Fnv1a(h, batch);
+    // A readable sample of the same contract.
+    Event sample = Event::Make("proxy.access", "event", "allowed", Outcome::kSuccess, FixedTime);
+    sample.Set("event.id", "id");
+    sample.Set("url.full", "http://x/\"\\\x01\xFF\xE6\xB4\xA5");
+    sample.Set("http.response.bytes", uint64_t{1024});
+    sample.Set("a\"b.c", true);
+    EXPECT_EQ(
+        sample.ToJsonLine(),
+        "{\"@timestamp\":\"2026-11-26T03:20:22.123Z\",\"event\":{\"dataset\":\"proxy.access\","
+        "\"kind\":\"event\",\"action\":\"allowed\",\"outcome\":\"success\",\"id\":\"id\"},"
+        "\"url\":{\"full\":\"http://x/\\\"\\\\\\u0001\xEF\xBF\xBD\xE6\xB4\xA5\"},"
+        "\"http\":{\"response\":{\"bytes\":1024}},\"a\\\"b\":{\"c\":true}}\n");
+    EXPECT_EQ(bytes, 6045331u) << "fingerprint " << std::hex << h;
+    EXPECT_EQ(h, 0x23547ba76661b1a9u) << "bytes " << bytes;
   }
-  h = Fnv1a(h, batch);
-  // A readable sample of the same contract.
-  Event sample = Event::Make("proxy.access", "event", "allowed", Outcome::kSuccess, FixedTime);
-  sample.Set("event.id", "id");
-  sample.Set("url.full", "http://x/\"\\\x01\xFF\xE6\xB4\xA5");
-  sample.Set("http.response.bytes", uint64_t{1024});
-  sample.Set("a\"b.c", true);
-  EXPECT_EQ(sample.ToJsonLine(),
-            "{\"@timestamp\":\"2026-11-26T03:20:22.123Z\",\"event\":{\"dataset\":\"proxy.access\","
-            "\"kind\":\"event\",\"action\":\"allowed\",\"outcome\":\"success\",\"id\":\"id\"},"
-            "\"url\":{\"full\":\"http://x/\\\"\\\\\\u0001\xEF\xBF\xBD\xE6\xB4\xA5\"},"
-            "\"http\":{\"response\":{\"bytes\":1024}},\"a\\\"b\":{\"c\":true}}\n");
-  EXPECT_EQ(bytes, 6045331u) << "fingerprint " << std::hex << h;
-  EXPECT_EQ(h, 0x23547ba76661b1a9u) << "bytes " << bytes;
 }
 
 }  // namespace

@@ -17,6 +17,8 @@ namespace seccloud {
 namespace {
 
 constexpr std::string_view kSpoolSuffix = ".ndjson";
+constexpr FieldPath kObserverName{"observer.name"}, kObserverType{"observer.type"},
+    kSeq{"seccloud.seq"};
 constexpr size_t kSeqDigits = 20;
 // The tail read when recovering: the last line plus the '\n' before it always fit.
 constexpr uint64_t kMaxTailRead = 2 * kMaxEventBytes + 2;
@@ -336,8 +338,8 @@ std::vector<Result<uint64_t>> EventWriter::AppendAll(std::span<Event* const> eve
   std::vector<Request> requests;
   requests.reserve(events.size());
   for (Event* e : events) {
-    if (!e->Has("observer.name")) e->Set("observer.name", node_);
-    if (!e->Has("observer.type")) e->Set("observer.type", service_);
+    if (!e->Has(kObserverName.view())) e->Set(kObserverName, node_);
+    if (!e->Has(kObserverType.view())) e->Set(kObserverType, service_);
     requests.push_back(Request{e});
   }
   std::unique_lock lock(mu_);
@@ -391,7 +393,7 @@ EventWriter::BatchResult EventWriter::WriteBatch(const std::vector<Request*>& ba
   uint64_t seq = first_seq;
   for (Request* q : batch) {
     Event& e = *q->event;
-    e.Set("seccloud.seq", seq);
+    e.Set(kSeq, seq);
     if (e.error()) {
       q->result = MakeError(Errc::kInvalidArgument, "event refused: " + e.error()->message);
       ++out.failures;
