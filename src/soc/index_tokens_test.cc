@@ -44,8 +44,9 @@ struct PaddedRecorder {
 
 // TextTokens' tokens, through both emitter kinds (a plain callback; one with Padded), which must
 // give the same tokens.
+// TextTokensBaseline (the build for a CPU without AVX2, BMI1 and BMI2) must give them too.
 std::vector<std::string> Tokens(std::string_view text) {
-  std::vector<std::string> plain, out;
+  std::vector<std::string> plain, out, baseline;
   auto emit = [&](std::string_view t) { plain.emplace_back(t); };
   TextTokens(text, emit);
   size_t padded = 0;
@@ -53,6 +54,11 @@ std::vector<std::string> Tokens(std::string_view text) {
   TextTokens(text, recorder);
   EXPECT_EQ(out, plain);
   EXPECT_LE(padded, out.size());
+  size_t baseline_padded = 0;
+  PaddedRecorder baseline_recorder{&baseline, &baseline_padded};
+  TextTokensBaseline(text, baseline_recorder);
+  EXPECT_EQ(baseline, out);
+  EXPECT_EQ(baseline_padded, padded);
   return out;
 }
 
@@ -127,7 +133,6 @@ TEST(IndexTokensTest, TextTokensEqualTheByteLoopAtEveryOffsetAndLength) {
   }
 }
 
-
 // The store's kind of emitter for TextTokens (store_embedded.cc's WriteTokenHashes): each token's
 // hash written in order, padded words through TokenHashPadded.
 struct HashWriter {
@@ -138,10 +143,31 @@ struct HashWriter {
   }
 };
 
+// store_embedded.cc's WriteTokenHashes: hashes written through a pointer it keeps (TextTokens
+// emits at most text.size() + 1 tokens).
+struct PointerWriter {
+  uint64_t* next;
+  void operator()(std::string_view t) { *next++ = store_internal::TokenHash(t); }
+  void Padded(const char* p, size_t n) { *next++ = store_internal::TokenHashPadded(p, n); }
+};
+
+// Through TextTokens (on this CPU perhaps its AVX2 build, which works on a copy of a trivially
+// copyable emitter and copies it back), through TextTokensBaseline, and through the store's kind
+// of emitter: the same hashes.
 std::vector<uint64_t> Hashes(std::string_view text) {
-  std::vector<uint64_t> out;
+  std::vector<uint64_t> out, baseline;
   HashWriter writer{&out};
   TextTokens(text, writer);
+  HashWriter baseline_writer{&baseline};
+  TextTokensBaseline(text, baseline_writer);
+  EXPECT_EQ(baseline, out);
+  // The store's own kind (WriteTokenHashes): its state, the write pointer, is in the emitter, so
+  // a copy not copied back would lose the tokens.
+  std::vector<uint64_t> written(text.size() + 1);
+  PointerWriter pointer{written.data()};
+  TextTokens(text, pointer);
+  written.resize(static_cast<size_t>(pointer.next - written.data()));
+  EXPECT_EQ(written, out);
   return out;
 }
 
@@ -163,7 +189,8 @@ TEST(IndexTokensTest, EveryByteAtEveryOffsetGivesTheReferenceHashes) {
       "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28.29.30.31.32.33.34"
       "35.36.37.38.39.40.41.42.43.44.45.46.47.48.49.50.51.52.53.54.55.56.57.58.59.60.61.62.63.64.6",
       "deadbeef0123 DEADBEEF 00000000 fe80::1:2:3 2001:db8::ff00:42:8329 \xe6\x97\xa5\xe6\x9c\xac "
-      "\xc3\xa9t\xc3\xa9 \xff\xfe\x80 caf\xc3 abc\x80" "def 12345 123 1234 _ __ a_1 Z9 ",
+      "\xc3\xa9t\xc3\xa9 \xff\xfe\x80 caf\xc3 abc\x80"
+      "def 12345 123 1234 _ __ a_1 Z9 ",
   };
   size_t compared = 0;
   for (const std::string& base : bases) {
@@ -225,8 +252,8 @@ TEST(IndexTokensTest, MaskPiecesAvx2EqualsMaskPiece) {
 // Tokens of every length 0..300 of each kind (letters, digits, hex ids, '_', UTF-8, invalid
 // UTF-8), at every start in a 64-byte piece, alone and between separators.
 TEST(IndexTokensTest, TokensOfEveryLengthGiveTheReferenceHashes) {
-  const std::string units[] = {"a", "Q", "7", "0a", "dE", "_", "\xc3\xa9", "\xe6\x97\xa5", "\xff",
-                               "\x80", "1."};
+  const std::string units[] = {"a",    "Q",    "7", "0a", "dE", "_", "\xc3\xa9", "\xe6\x97\xa5",
+                               "\xff", "\x80", "1."};
   for (const std::string& unit : units) {
     for (size_t len = 0; len <= 300; ++len) {
       std::string word;
@@ -249,12 +276,41 @@ TEST(IndexTokensTest, TokensOfEveryLengthGiveTheReferenceHashes) {
 // 3,000 bytes (past the stack buffer of 2,048).
 TEST(IndexTokensTest, HostilePiecesGiveTheReferenceHashes) {
   const std::string pieces[] = {
-      "10.0.0.1", "192.168.100.200", "1.2.3.4.5", "001.02.3.4444", "1.2.3", "255.255.255.255.",
-      "::1", "fe80::1%eth0", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[2001:db8::1]:443",
-      "::ffff:10.1.2.3", "\xe3\x81\x82\xe3\x81\x84", "\xf0\x9f\x98\x80", "\xc3\x28", "\xed\xa0\x80",
-      "\xf8\x88\x80\x80\x80", "\xe2\x82", "\xc0\xaf", "deadbeefcafe0123", "DEADBEEF", "0x7fff",
-      "12345", "99", "_", "a", "A_b-C", " ", ".", "..", "\t", "\n", std::string(1, '\0'),
-      std::string(64, 'x'), std::string(65, 'y'), std::string(63, '9'),
+      "10.0.0.1",
+      "192.168.100.200",
+      "1.2.3.4.5",
+      "001.02.3.4444",
+      "1.2.3",
+      "255.255.255.255.",
+      "::1",
+      "fe80::1%eth0",
+      "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+      "[2001:db8::1]:443",
+      "::ffff:10.1.2.3",
+      "\xe3\x81\x82\xe3\x81\x84",
+      "\xf0\x9f\x98\x80",
+      "\xc3\x28",
+      "\xed\xa0\x80",
+      "\xf8\x88\x80\x80\x80",
+      "\xe2\x82",
+      "\xc0\xaf",
+      "deadbeefcafe0123",
+      "DEADBEEF",
+      "0x7fff",
+      "12345",
+      "99",
+      "_",
+      "a",
+      "A_b-C",
+      " ",
+      ".",
+      "..",
+      "\t",
+      "\n",
+      std::string(1, '\0'),
+      std::string(64, 'x'),
+      std::string(65, 'y'),
+      std::string(63, '9'),
   };
   std::mt19937_64 rng(20261127);
   for (int iter = 0; iter < 20000; ++iter) {
