@@ -44,8 +44,9 @@ struct PaddedRecorder {
 
 // TextTokens' tokens, through both emitter kinds (a plain callback; one with Padded), which must
 // give the same tokens.
+// TextTokensBaseline (the build for a CPU without AVX2, BMI1 and BMI2) must give them too.
 std::vector<std::string> Tokens(std::string_view text) {
-  std::vector<std::string> plain, out;
+  std::vector<std::string> plain, out, baseline;
   auto emit = [&](std::string_view t) { plain.emplace_back(t); };
   TextTokens(text, emit);
   size_t padded = 0;
@@ -53,6 +54,11 @@ std::vector<std::string> Tokens(std::string_view text) {
   TextTokens(text, recorder);
   EXPECT_EQ(out, plain);
   EXPECT_LE(padded, out.size());
+  size_t baseline_padded = 0;
+  PaddedRecorder baseline_recorder{&baseline, &baseline_padded};
+  TextTokensBaseline(text, baseline_recorder);
+  EXPECT_EQ(baseline, out);
+  EXPECT_EQ(baseline_padded, padded);
   return out;
 }
 
@@ -138,10 +144,31 @@ struct HashWriter {
   }
 };
 
+// store_embedded.cc's WriteTokenHashes: hashes written through a pointer it keeps (TextTokens
+// emits at most text.size() + 1 tokens).
+struct PointerWriter {
+  uint64_t* next;
+  void operator()(std::string_view t) { *next++ = store_internal::TokenHash(t); }
+  void Padded(const char* p, size_t n) { *next++ = store_internal::TokenHashPadded(p, n); }
+};
+
+// Through TextTokens (on this CPU perhaps its AVX2 build, which works on a copy of a trivially
+// copyable emitter and copies it back), through TextTokensBaseline, and through the store's kind
+// of emitter: the same hashes.
 std::vector<uint64_t> Hashes(std::string_view text) {
-  std::vector<uint64_t> out;
+  std::vector<uint64_t> out, baseline;
   HashWriter writer{&out};
   TextTokens(text, writer);
+  HashWriter baseline_writer{&baseline};
+  TextTokensBaseline(text, baseline_writer);
+  EXPECT_EQ(baseline, out);
+  // The store's own kind (WriteTokenHashes): its state, the write pointer, is in the emitter, so
+  // a copy not copied back would lose the tokens.
+  std::vector<uint64_t> written(text.size() + 1);
+  PointerWriter pointer{written.data()};
+  TextTokens(text, pointer);
+  written.resize(static_cast<size_t>(pointer.next - written.data()));
+  EXPECT_EQ(written, out);
   return out;
 }
 
@@ -308,7 +335,10 @@ TEST(IndexTokensTest, LoweredTokenHashIsTheHashOfTheLoweredValue) {
   std::mt19937_64 rng(20261129);
   const std::string alphabet = "AZaz09_-. @[`{\x80\xc3\xa9\xff";
   for (int iter = 0; iter < 3000; ++iter) {
-    for (size_t len = 0; len <= 40 || (iter % 100 == 0 && len <= kMaxIndexedValueBytes); ++len) {
+    // Every 100th round up to past kMaxIndexedValueBytes (LoweredTokenHash lowers values from 16
+    // bytes up to it 16 at a time where SSE2 is, longer ones a word at a time).
+    for (size_t len = 0; len <= 40 || (iter % 100 == 0 && len <= kMaxIndexedValueBytes + 24);
+         ++len) {
       std::string value(len, '\0');
       for (char& c : value) {
         c = rng() % 4 == 0 ? static_cast<char>(rng()) : alphabet[rng() % alphabet.size()];

@@ -1,6 +1,9 @@
 // Fuzzes the store's index tokenizer (R18): index_tokens::TextTokens — 64-byte bit masks, word
 // runs across pieces, hashes of padded words — against the byte-at-a-time reference
-// (index_tokens_reference.h) on arbitrary bytes. The hashes are persisted in every block's token
+// (index_tokens_reference.h) on arbitrary bytes, and TextTokensBaseline (the build for a CPU
+// without AVX2/BMI) and the store's kind of emitter (a write pointer, worked on as a copy by
+// TextTokens' AVX2 build) against it; the field values' LoweredTokenHash against TokenHash of
+// the lowered bytes. The hashes are persisted in every block's token
 // index and recomputed by searches, so any difference in the sequence aborts.
 
 #include <cstddef>
@@ -8,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +22,13 @@
 namespace {
 
 using namespace seccloud::soc;
+
+// store_embedded.cc's WriteTokenHashes.
+struct PointerWriter {
+  uint64_t* next;
+  void operator()(std::string_view t) { *next++ = store_internal::TokenHash(t); }
+  void Padded(const char* p, size_t n) { *next++ = store_internal::TokenHashPadded(p, n); }
+};
 
 struct HashWriter {
   std::vector<uint64_t>* out;
@@ -39,6 +50,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HashWriter writer{&got};
   index_tokens::TextTokens(text, writer);
   if (got != index_tokens::ReferenceTextTokenHashes(text)) std::abort();
+  std::vector<uint64_t> baseline;
+  HashWriter baseline_writer{&baseline};
+  index_tokens::TextTokensBaseline(text, baseline_writer);
+  if (baseline != got) std::abort();
+  std::vector<uint64_t> written(size + 1);
+  PointerWriter pointer{written.data()};
+  index_tokens::TextTokens(text, pointer);
+  written.resize(static_cast<size_t>(pointer.next - written.data()));
+  if (written != got) std::abort();
+  // The text's first up to kMaxIndexedValueBytes + 8 bytes as a field value.
+  const std::string_view value = text.substr(0, kMaxIndexedValueBytes + 8);
+  std::string lowered(value);
+  for (char& c : lowered) c = LowerAscii(c);
+  if (index_tokens::LoweredTokenHash(value) != store_internal::TokenHash(lowered)) std::abort();
 #if defined(SECCLOUD_INDEX_TOKENS_AVX2)
   // TextTokens takes the AVX2 masks on a CPU that has it: SSE2's must give the same bytes.
   if (index_tokens::UseAvx2()) {
