@@ -231,21 +231,11 @@ inline void EmitPadded(Emit& emit, const char* p, size_t n) {
   }
 }
 
-#if defined(__SSE2__)
-// LowerAscii of the 16 bytes at src, written at dst (the ranges MaskPiece's signed compares use).
-inline void Lower16(const char* src, char* dst) {
-  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-  const __m128i la = _mm_sub_epi8(c, _mm_set1_epi8(static_cast<char>('A' + 128)));
-  const __m128i upper = _mm_cmplt_epi8(la, _mm_set1_epi8(static_cast<char>(-128 + 26)));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst),
-                   _mm_or_si128(c, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
-}
-#endif
-
 // TokenHash of the lower-cased s (LowerAsciiInto and TokenHash in one pass over s, without
-// writing the lowered bytes; a value of 16 bytes up to kMaxIndexedValueBytes is lowered into a
-// buffer 16 bytes at a time first where SSE2 is: five operations per 16 bytes instead of
-// Lower8's ~10 per 8): reads only s's own bytes.
+// writing the lowered bytes): reads only s's own bytes. (A value of 16 to 256 bytes lowered 16
+// bytes at a time into a buffer with SSE2 and hashed from it took 6.3 M fewer instructions on
+// the bench set but was slower a call at most lengths: the hash's 8-byte loads that span two of
+// the buffer's overlapping stores wait for both — prep21's review; src/soc/README.md.)
 inline uint64_t LoweredTokenHash(std::string_view s) {
   const char* p = s.data();
   const size_t n = s.size();
@@ -254,18 +244,6 @@ inline uint64_t LoweredTokenHash(std::string_view s) {
     LowerAsciiInto(p, n, lowered.data());
     return store_internal::TokenHash(lowered);
   }
-#if defined(__SSE2__)
-  if (n >= 16 && n <= kMaxIndexedValueBytes) {
-    // n bytes lowered, then 8 zero bytes: TokenHashPadded's whole words.
-    alignas(16) char buf[kMaxIndexedValueBytes + 8];
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) Lower16(p + i, buf + i);
-    // The last 16 bytes again (lowering is idempotent, and p is read, not buf).
-    if (i < n) Lower16(p + n - 16, buf + n - 16);
-    std::memset(buf + n, 0, 8);
-    return store_internal::TokenHashPadded(buf, n);
-  }
-#endif
   auto load = [p](size_t i) {
     uint64_t k;
     std::memcpy(&k, p + i, 8);
