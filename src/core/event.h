@@ -96,9 +96,9 @@ class FieldPath {
 //
 // Representation: the fields are kept flat, in the order they were first set, as (dotted path,
 // value) pairs whose bytes live in one growing buffer; the nested objects of the JSON line are
-// formed only when it is written. Building and writing an event costs two allocations (that
-// buffer and the field list) instead of a tree of boost::json nodes, which matters because the
-// proxy writes one per request.
+// formed only when it is written. Building and writing an event costs three allocations (that
+// buffer, the field list and the list of top-level key groups) instead of a tree of boost::json
+// nodes, which matters because the proxy writes one per request.
 class Event {
  public:
   Event() = default;

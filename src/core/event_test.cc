@@ -530,6 +530,26 @@ const boost::json::value* TreeFind(const TreeEvent& tree, std::string_view path)
 // a field keeps its dots as a mask: set through FieldPath and through the same string, in random
 // order, they give the same line, the same first error and the same answers to Has and
 // FindString as each other and as the reference tree.
+// An object replaced by a value drops its fields from its key's group too: nothing of it is
+// found afterwards, whether its key is the last one set or not (evt21's review: a mutant that left
+// the group's count unchanged passed every other test).
+TEST(EventJsonTest, AnObjectReplacedByAValueLeavesNoFieldBehind) {
+  for (const bool another_key_after : {false, true}) {
+    Event e;
+    e.Set("a.b", int64_t{1});
+    e.Set("a.c", int64_t{2});
+    e.Set("a.d", "x");
+    if (another_key_after) e.Set("z", int64_t{9});
+    e.Set("a", int64_t{3});
+    EXPECT_FALSE(e.Has("a.c")) << another_key_after;
+    EXPECT_FALSE(e.Has("a.d")) << another_key_after;
+    EXPECT_FALSE(e.FindString("a.d").has_value()) << another_key_after;
+    e.Set("a", int64_t{4});
+    EXPECT_FALSE(e.error().has_value()) << another_key_after;
+    EXPECT_EQ(e.ToJsonLine(), another_key_after ? "{\"a\":4,\"z\":9}\n" : "{\"a\":4}\n");
+  }
+}
+
 TEST(EventJsonTest, FieldPathsSetTheSameLinesAsStrings) {
   static constexpr FieldPath kPaths[] = {
       FieldPath{"a"},
