@@ -1032,11 +1032,27 @@ bool GetCountedText(std::string_view stored, uint64_t group, CounterTable& table
   return out->size() <= kMaxRawBytes;
 }
 
+// A buffer a thread keeps between blocks, grown to the largest asked for (not zero-filled).
+struct Scratch {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+  char* Get(size_t n) {
+    if (n > capacity) {
+      data = std::make_unique_for_overwrite<char[]>(n);
+      capacity = n;
+    }
+    return data.get();
+  }
+};
+// An ingest block's texts gathered in group order, and their compressed frame: the frame stays
+// here until Seal has written it (EncodedBlock::texts views it).
+thread_local Scratch gathered, compressed_texts;
+
 // EncodeBlock over input's records (R = Record) or its slim records (R = SlimRecord): the same
 // bytes for the same records.
 template <typename R>
-Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> records,
-                                  BlockMeta* meta) {
+Status EncodeBlockOf(const BlockInput& input, std::span<const R> records, BlockMeta* meta,
+                     EncodedBlock* parts) {
   if (records.empty()) return MakeError(Errc::kInternal, "an empty block");
   std::string body;
   size_t raw_total = 0;
@@ -1198,8 +1214,11 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
   // this thread keeps, and compressed one-shot into another (a std::string would zero-fill
   // ZSTD_compressBound bytes per block). Feeding zstd's streaming API record by record instead
   // measured slower: a call per record (~430 bytes) costs more than the copy it saves.
-  auto compress_texts_into = [&](std::string& out) -> Status {
-    if (input.level == kStoredLevel) {  // each text copied once, into the frame
+  // texts_out: the frame, or (zstd) null, and *in_scratch views it in this thread's buffer
+  // (Seal writes it from there: no copy into the body).
+  auto compress_texts_into = [&](std::string* texts_out, std::string_view* in_scratch) -> Status {
+    if (texts_out != nullptr) {  // stored frames: each text copied once, into the frame
+      std::string& out = *texts_out;
       StoredFrame frame(out, raw_total);
       for (const auto& group : groups) {
         for (uint32_t i : group) frame.Append(records[i].raw.data(), records[i].raw.size());
@@ -1207,18 +1226,6 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
       if (!frame.Done()) return MakeError(Errc::kInternal, "a stored frame of the wrong size");
       return {};
     }
-    struct Scratch {
-      std::unique_ptr<char[]> data;
-      size_t capacity = 0;
-      char* Get(size_t n) {
-        if (n > capacity) {
-          data = std::make_unique_for_overwrite<char[]>(n);
-          capacity = n;
-        }
-        return data.get();
-      }
-    };
-    thread_local Scratch gathered, compressed_texts;
     char* in = gathered.Get(std::max<size_t>(raw_total, 1));
     size_t at = 0;
     for (const auto& group : groups) {
@@ -1237,15 +1244,11 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
     if (ZSTD_isError(n)) {
       return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
     }
-    out.append(dst, n);
-    // A block far larger than usual (a Compact()-sized one in a test) is not kept around.
-    if (gathered.capacity > (size_t{16} << 20)) {
-      gathered = {};
-      compressed_texts = {};
-    }
+    *in_scratch = std::string_view(dst, n);
     return {};
   };
   std::string compressed;
+  std::string_view texts_frame;  // in compressed_texts (zstd texts of an ingest block)
   if (!two_frames) {
     RETURN_IF_ERROR(compress(body, compressed));
   } else {
@@ -1257,12 +1260,14 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
         static_cast<uint32_t>(std::min<size_t>(compressed.size() - 4, UINT32_MAX));
     for (int i = 0; i < 4; ++i) compressed[i] = static_cast<char>(first >> (8 * i));
     if (stream_texts) {
-      RETURN_IF_ERROR(compress_texts_into(compressed));
+      RETURN_IF_ERROR(
+          compress_texts_into(input.level == kStoredLevel ? &compressed : nullptr, &texts_frame));
     } else {
       RETURN_IF_ERROR(compress(std::string_view(body).substr(columns_len), compressed));
     }
   }
-  if (compressed.size() > kMaxBodyBytes) {
+  const size_t body_len = compressed.size() + texts_frame.size();
+  if (body_len > kMaxBodyBytes) {
     return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
   }
 
@@ -1336,13 +1341,14 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
 
   m.meta_len = static_cast<uint32_t>(meta_bytes.size());
   m.bloom_len = static_cast<uint32_t>(bloom.bits.size());
-  m.body_len = static_cast<uint32_t>(compressed.size());
+  m.body_len = static_cast<uint32_t>(body_len);
   m.meta_crc = Crc32c(meta_bytes);
   m.bloom_crc = Crc32c(bloom.bits);
-  m.body_crc = Crc32c(compressed);
+  m.body_crc = Crc32c(texts_frame, Crc32c(compressed));
 
-  std::string out;
-  out.reserve(kBlockHeaderBytes + meta_bytes.size() + bloom.bits.size() + compressed.size());
+  std::string& out = parts->head;
+  out.clear();
+  out.reserve(kBlockHeaderBytes + meta_bytes.size());
   PutU32(out, kBlockMagic);
   PutU32(out, m.meta_len);
   PutU32(out, m.bloom_len);
@@ -1352,20 +1358,41 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
   PutU32(out, m.body_crc);
   PutU32(out, Crc32c(out));
   out += meta_bytes;
-  out += bloom.bits;
-  out += compressed;
+  parts->bloom = bloom.bits;
+  parts->body = std::move(compressed);
+  parts->texts = texts_frame;
   *meta = std::move(m);
-  return out;
+  return {};
 }
 
 }  // namespace
 
-Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
+Status EncodeBlockParts(const BlockInput& input, BlockMeta* meta, EncodedBlock* out) {
   if (!input.records.empty() && !input.slim.empty()) {
     return MakeError(Errc::kInternal, "a block of both records and slim records");
   }
-  if (!input.slim.empty()) return EncodeBlockOf(input, input.slim, meta);
-  return EncodeBlockOf(input, input.records, meta);
+  if (!input.slim.empty()) return EncodeBlockOf(input, input.slim, meta, out);
+  return EncodeBlockOf(input, input.records, meta, out);
+}
+
+void ReleaseLargeBlockScratch() {
+  if (gathered.capacity > (size_t{16} << 20) || compressed_texts.capacity > (size_t{16} << 20)) {
+    gathered = {};
+    compressed_texts = {};
+  }
+}
+
+Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
+  EncodedBlock parts;
+  RETURN_IF_ERROR(EncodeBlockParts(input, meta, &parts));
+  std::string out;
+  out.reserve(parts.size());
+  out += parts.head;
+  out += parts.bloom;
+  out += parts.body;
+  out += parts.texts;
+  ReleaseLargeBlockScratch();
+  return out;
 }
 
 bool ParseBlockHeader(std::string_view h, BlockMeta* meta, std::string* why) {
