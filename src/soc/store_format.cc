@@ -3,7 +3,9 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -79,6 +81,18 @@ constexpr uint32_t kBloomMaxK = 7;
 
 int64_t FloorDiv1000(int64_t t) { return t / 1000 - (t % 1000 < 0 ? 1 : 0); }
 
+size_t VarintBytes(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
+char* PutVarintAt(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+uint64_t ZigzagOf(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
 }  // namespace
 
 uint32_t Crc32c(std::string_view data, uint32_t crc) {
@@ -651,6 +665,37 @@ class StoredFrame {
 // A dictionary column: distinct values in first-seen order, then one index per record (also
 // returned in *ids_out when given). Returns the distinct values (views into records): the
 // block's meta lists them as its sets.
+// Appends a block's column values to out through a pointer (a std::string's push_back checks
+// its capacity and rewrites its terminator per byte): out grows once, by the most the values
+// can take (max_bytes), and is cut to what they took when the writer goes.
+class ColumnWriter {
+ public:
+  ColumnWriter(std::string& out, size_t max_bytes) : out_(out) {
+    const size_t at = out.size();
+    out.resize(at + max_bytes);
+    p_ = out.data() + at;
+    end_ = out.data() + out.size();
+  }
+  ~ColumnWriter() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  ColumnWriter(const ColumnWriter&) = delete;
+  ColumnWriter& operator=(const ColumnWriter&) = delete;
+  // (The bounds are the callers' arithmetic: a varint takes at most 10 bytes.)
+  void Varint(uint64_t v) {
+    assert(end_ - p_ >= 10);
+    p_ = PutVarintAt(p_, v);
+  }
+  void Zigzag(int64_t v) { Varint(ZigzagOf(v)); }
+  void Byte(uint8_t b) {
+    assert(p_ < end_);
+    *p_++ = static_cast<char>(b);
+  }
+
+ private:
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
+
 constexpr size_t kDictScan = 8;
 // (R: Record or SlimRecord; member: one of their strings.)
 template <typename R, typename S>
@@ -661,6 +706,18 @@ std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R>
   std::vector<std::string_view> dict;
   std::vector<uint64_t> ids;
   ids.reserve(records.size());
+  // The values seen before by where they are: an open block keeps each distinct value once
+  // (OpenTexts), so its records' equal values are the same bytes, found here by their address
+  // and length without hashing or comparing them. Only a hint: the same address and length
+  // are the same value; another address is looked for by its bytes below (Records: always).
+  struct Seen {
+    const char* data = nullptr;
+    size_t size = 0;
+    uint64_t id = 0;
+  };
+  constexpr size_t kSeenSlots = 64;
+  std::array<Seen, kSeenSlots> seen{};
+  auto slot_of = [](const char* p) { return (reinterpret_cast<uintptr_t>(p) >> 3) % kSeenSlots; };
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string_view v = records[i].*member;
     // Most records repeat the value of the record before (one source, peer, tenant in a row):
@@ -669,15 +726,23 @@ std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R>
       ids.push_back(ids.back());
       continue;
     }
+    Seen& s = seen[slot_of(v.data())];
+    if (s.data == v.data() && s.size == v.size() && s.data != nullptr) {
+      ids.push_back(s.id);
+      continue;
+    }
+    s = {v.data(), v.size(), 0};  // its id below
     // A block's dictionaries are mostly a handful of values (its sources interleave): those are
     // looked for by comparison, the table is built only once there are more.
     if (dict.size() <= kDictScan) {
       const auto at = std::find(dict.begin(), dict.end(), v);
       if (at != dict.end()) {
-        ids.push_back(static_cast<uint64_t>(at - dict.begin()));
+        s.id = static_cast<uint64_t>(at - dict.begin());
+        ids.push_back(s.id);
         continue;
       }
-      ids.push_back(dict.size());
+      s.id = dict.size();
+      ids.push_back(s.id);
       dict.push_back(v);
       if (dict.size() > kDictScan) {
         for (size_t d = 0; d < dict.size(); ++d) index.emplace(dict[d], d);
@@ -686,11 +751,13 @@ std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R>
     }
     auto [it, added] = index.emplace(v, dict.size());
     if (added) dict.push_back(v);
-    ids.push_back(it->second);
+    s.id = it->second;
+    ids.push_back(s.id);
   }
   PutVarint(out, dict.size());
   for (auto v : dict) PutString(out, v);
-  for (uint64_t id : ids) PutVarint(out, id);
+  ColumnWriter col(out, ids.size() * 10);
+  for (uint64_t id : ids) col.Varint(id);
   if (ids_out != nullptr) *ids_out = std::move(ids);
   return dict;
 }
@@ -1061,9 +1128,6 @@ Status EncodeBlockOf(const BlockInput& input, std::span<const R> records, BlockM
   // records in group order (compress_texts_into below), copied once, not twice.
   const bool stream_texts = input.version == kIngestBlockVersion;
   body.reserve((stream_texts ? 0 : raw_total) + records.size() * 16 + 64);
-  PutVarint(body, records.size());
-  PutVarint(body, records[0].seq);
-  for (size_t i = 1; i < records.size(); ++i) PutVarint(body, records[i].seq - records[i - 1].seq);
   // Older versions are written only by tests of reading them.
   if (input.version < 1 || input.version > kBlockVersion) {
     return MakeError(Errc::kInternal, "an unknown block version to write");
@@ -1073,40 +1137,47 @@ Status EncodeBlockOf(const BlockInput& input, std::span<const R> records, BlockM
   }
   const bool v1 = input.version == 1;
   const bool split_time = input.version >= 3, two_frames = input.version >= 3;
-  if (!split_time) {
-    PutZigzag(body, records[0].time_ms);
-    for (size_t i = 1; i < records.size(); ++i) {
-      PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
-                                           static_cast<uint64_t>(records[i - 1].time_ms)));
+  {
+    // The count, the seqs, the times (one or two varints a record), the received times (one),
+    // the formats and the flags (a byte each).
+    ColumnWriter col(body, 10 + records.size() * (10 + 20 + 10 + 2));
+    col.Varint(records.size());
+    col.Varint(records[0].seq);
+    for (size_t i = 1; i < records.size(); ++i) col.Varint(records[i].seq - records[i - 1].seq);
+    if (!split_time) {
+      col.Zigzag(records[0].time_ms);
+      for (size_t i = 1; i < records.size(); ++i) {
+        col.Zigzag(static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
+                                        static_cast<uint64_t>(records[i - 1].time_ms)));
+      }
+    } else {
+      // Seconds (delta-coded) and milliseconds apart: many formats have whole seconds only, and
+      // their millisecond column is all zeros.
+      int64_t prev = 0;
+      for (size_t i = 0; i < records.size(); ++i) {
+        const int64_t sec = FloorDiv1000(records[i].time_ms);
+        col.Zigzag(static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
+        prev = sec;
+      }
+      for (const R& r : records) {
+        // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
+        col.Varint(static_cast<uint64_t>(r.time_ms) -
+                   static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
+      }
     }
-  } else {
-    // Seconds (delta-coded) and milliseconds apart: many formats have whole seconds only, and
-    // their millisecond column is all zeros.
-    int64_t prev = 0;
+    // Received times: the first relative to its record's time, then each relative to the one
+    // before (records arrive in batches that share a receive time, and in seq order).
     for (size_t i = 0; i < records.size(); ++i) {
-      const int64_t sec = FloorDiv1000(records[i].time_ms);
-      PutZigzag(body,
-                static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
-      prev = sec;
+      const int64_t base = v1 || i == 0 ? records[i].time_ms : records[i - 1].received_ms;
+      col.Zigzag(static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
+                                      static_cast<uint64_t>(base)));
     }
-    for (const R& r : records) {
-      // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
-      PutVarint(body, static_cast<uint64_t>(r.time_ms) -
-                          static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
+    for (const R& r : records) col.Byte(static_cast<uint8_t>(r.format));
+    for (size_t i = 0; i < records.size(); ++i) {
+      uint8_t f = records[i].truncated ? kFlagTruncated : 0;
+      if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
+      col.Byte(f);
     }
-  }
-  // Received times: the first relative to its record's time, then each relative to the one
-  // before (records arrive in batches that share a receive time, and in seq order).
-  for (size_t i = 0; i < records.size(); ++i) {
-    const int64_t base = v1 || i == 0 ? records[i].time_ms : records[i - 1].received_ms;
-    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
-                                         static_cast<uint64_t>(base)));
-  }
-  for (const R& r : records) body.push_back(static_cast<char>(r.format));
-  for (size_t i = 0; i < records.size(); ++i) {
-    uint8_t f = records[i].truncated ? kFlagTruncated : 0;
-    if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
-    body.push_back(static_cast<char>(f));
   }
   std::vector<uint64_t> source_ids;
   std::vector<std::string> source_set =
@@ -1165,7 +1236,10 @@ Status EncodeBlockOf(const BlockInput& input, std::span<const R> records, BlockM
   if (stream_texts) {
     for (size_t i = 0; i < records.size(); ++i) stored_sizes[i] = records[i].raw.size();
   }
-  for (size_t n : stored_sizes) PutVarint(body, n);
+  {
+    ColumnWriter col(body, records.size() * 10);
+    for (size_t n : stored_sizes) col.Varint(n);
+  }
   if (cut_texts) {
     for (const TimeCut& c : cuts) body.push_back(static_cast<char>(c.shape));
     for (const TimeCut& c : cuts) {
@@ -1883,21 +1957,6 @@ std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
   }
   return out;
 }
-
-namespace {
-size_t VarintBytes(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
-char* PutVarintAt(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-uint64_t ZigzagOf(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-}  // namespace
 
 // PutZigzag, PutZigzag, two bytes, five PutStrings: the same bytes, sized first and written in
 // place (Prepare puts one per record, where it made nine appends, each a capacity check).
