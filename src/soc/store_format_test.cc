@@ -269,6 +269,85 @@ TEST_P(StoreFormatBlockTest, SlimRecordsEncodeToTheBytesOfTheirRecords) {
   EXPECT_FALSE(EncodeBlock(both, &meta));
 }
 
+// As an open block keeps them: each distinct source, peer and tenant once (OpenTexts), so equal
+// values are the same bytes at the same address, which the dictionary columns find by address.
+// Values that share an address but not a length (prefixes of one buffer: "tenant-1" and
+// "tenant-12") are different values; more distinct values than kDictScan and than the address
+// cache's slots. The bytes are those of the Records, and EncodeBlockParts' pieces are them.
+TEST_P(StoreFormatBlockTest, InternedSlimRecordsEncodeToTheBytesOfTheirRecords) {
+  // One buffer per family of values: every value a prefix of it.
+  const std::string tenants = "tenant-1234567890";
+  std::vector<std::string> sources;
+  for (int s = 0; s < 90; ++s) sources.push_back("spool:source-" + std::to_string(s));
+  const std::string peers = "192.0.2.1234";
+  std::vector<Record> records;
+  std::vector<SlimRecord> slim;
+  for (int i = 0; i < 700; ++i) {
+    const std::string_view tenant = std::string_view(tenants).substr(0, 7 + (i * 7) % 11);
+    const std::string_view source = sources[(i * 31 + i / 50) % sources.size()];
+    const std::string_view peer = std::string_view(peers).substr(0, i % 5 == 0 ? 0 : 8 + i % 5);
+    Record r = R(static_cast<uint64_t>(100 + i), 1'764'115'200'000 + i * 999,
+                 "line " + std::to_string(i) + " of " + std::string(source), std::string(tenant));
+    r.source = std::string(source);
+    r.peer = std::string(peer);
+    records.push_back(std::move(r));
+  }
+  for (const Record& r : records) {
+    // Views of the shared buffers, not of the record's own strings.
+    const auto same = [](const std::string& v, const std::string& buffer) {
+      return std::string_view(buffer).substr(0, v.size());
+    };
+    std::string_view source;
+    for (const std::string& s : sources) {
+      if (s == r.source) source = s;
+    }
+    slim.push_back(SlimRecord{r.seq, r.time_ms, r.received_ms, source, same(r.peer, peers),
+                              same(r.tenant, tenants), r.raw, r.format, r.truncated});
+  }
+  for (const int level : {kStoredLevel, 1, 19}) {
+    BlockInput from_records, from_slim;
+    for (BlockInput* in : {&from_records, &from_slim}) {
+      BloomBuilder bloom(64, 10);
+      bloom.Insert(TokenHash("line"));
+      in->bloom = bloom.Finish(false);
+      in->datasets = {"other"};
+      in->version = GetParam();
+      in->level = level;
+    }
+    from_records.records = records;
+    from_slim.slim = slim;
+    BlockMeta meta_records, meta_slim, meta_parts;
+    auto a = EncodeBlock(from_records, &meta_records);
+    auto b = EncodeBlock(from_slim, &meta_slim);
+    ASSERT_TRUE(a) << level;
+    ASSERT_TRUE(b) << level;
+    EXPECT_EQ(*a, *b) << "version " << GetParam() << ", level " << level;
+    EncodedBlock parts;
+    ASSERT_TRUE(EncodeBlockParts(from_slim, &meta_parts, &parts)) << level;
+    EXPECT_EQ(parts.size(), b->size());
+    EXPECT_EQ(
+        std::string(parts.head) + std::string(parts.bloom) + parts.body + std::string(parts.texts),
+        *b)
+        << "version " << GetParam() << ", level " << level;
+    // An ingest block's zstd texts frame stays in the thread's buffer; otherwise all is in body.
+    EXPECT_EQ(parts.texts.empty(), GetParam() != kIngestBlockVersion || level == kStoredLevel);
+    EXPECT_EQ(meta_parts.body_crc, meta_slim.body_crc);
+    BlockMeta parsed;
+    std::string why;
+    ASSERT_TRUE(ParseHeaderAndMeta(*b, &parsed, &why)) << why;
+    std::vector<Record> back;
+    ASSERT_TRUE(
+        DecodeBlockBody(std::string_view(*b).substr(parsed.body_offset()), parsed, &back, &why))
+        << why;
+    ASSERT_EQ(back.size(), records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(back[i].source, records[i].source) << i;
+      EXPECT_EQ(back[i].peer, records[i].peer) << i;
+      EXPECT_EQ(back[i].tenant, records[i].tenant) << i;
+    }
+  }
+}
+
 // Level 0 (kStoredLevel, ingest_level 0): the body's two frames are zstd frames of raw blocks.
 // They decompress — with zstd's own one-shot and streaming decoders, and with the store's
 // readers — to exactly the bytes a level-1 block's frames decompress to, whatever the texts'
@@ -1131,8 +1210,8 @@ TEST(StoreFormatTest, BlockWithTokenSet) {
 // every varint length 1..10 bytes, negative times, empty and 127/128/16,384-byte strings.
 TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
   std::mt19937_64 rng(20261131);
-  const int64_t times[] = {0, 1, -1, 63, 64, -65, 8191, 8192, INT64_MAX, INT64_MIN,
-                           1795000000123, -1795000000123};
+  const int64_t times[] = {
+      0, 1, -1, 63, 64, -65, 8191, 8192, INT64_MAX, INT64_MIN, 1795000000123, -1795000000123};
   const size_t lengths[] = {0, 1, 15, 16, 127, 128, 300, 16383, 16384, 20000};
   std::string out = "prefix";
   std::string want = out;
@@ -1152,9 +1231,9 @@ TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
     PutZigzag(want, r.received_ms);
     want.push_back(static_cast<char>(r.format));
     want.push_back(r.truncated ? 1 : 0);
-    for (const std::string_view s : {std::string_view(cls), std::string_view(r.source),
-                                     std::string_view(r.peer), std::string_view(r.tenant),
-                                     std::string_view(r.raw)}) {
+    for (const std::string_view s :
+         {std::string_view(cls), std::string_view(r.source), std::string_view(r.peer),
+          std::string_view(r.tenant), std::string_view(r.raw)}) {
       PutString(want, s);
     }
     ASSERT_EQ(out, want) << iter;
