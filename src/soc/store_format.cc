@@ -1114,6 +1114,10 @@ struct Scratch {
 // An ingest block's texts gathered in group order, and their compressed frame: the frame stays
 // here until Seal has written it (EncodedBlock::texts views it).
 thread_local Scratch gathered, compressed_texts;
+// A block's body before compression (an ingest block's columns; a compacted block's columns and
+// texts), kept between blocks like them: a fresh one per block was a malloc searching a heap
+// that sealed blocks had just fragmented (Flush seals every open block at once).
+thread_local std::string body_scratch;
 
 // EncodeBlock over input's records (R = Record) or its slim records (R = SlimRecord): the same
 // bytes for the same records.
@@ -1121,13 +1125,15 @@ template <typename R>
 Status EncodeBlockOf(const BlockInput& input, std::span<const R> records, BlockMeta* meta,
                      EncodedBlock* parts) {
   if (records.empty()) return MakeError(Errc::kInternal, "an empty block");
-  std::string body;
+  std::string& body = body_scratch;
+  body.clear();
   size_t raw_total = 0;
   for (const R& r : records) raw_total += r.raw.size();
   // Ingest blocks (version 3) keep the texts as they are: the compressor reads them from the
   // records in group order (compress_texts_into below), copied once, not twice.
   const bool stream_texts = input.version == kIngestBlockVersion;
-  body.reserve((stream_texts ? 0 : raw_total) + records.size() * 16 + 64);
+  // The fixed columns' bound (ColumnWriter below) and ~4 bytes a record for the rest.
+  body.reserve((stream_texts ? 0 : raw_total) + records.size() * 48 + 64);
   // Older versions are written only by tests of reading them.
   if (input.version < 1 || input.version > kBlockVersion) {
     return MakeError(Errc::kInternal, "an unknown block version to write");
@@ -1450,10 +1456,12 @@ Status EncodeBlockParts(const BlockInput& input, BlockMeta* meta, EncodedBlock* 
 }
 
 void ReleaseLargeBlockScratch() {
-  if (gathered.capacity > (size_t{16} << 20) || compressed_texts.capacity > (size_t{16} << 20)) {
+  constexpr size_t kLarge = size_t{16} << 20;
+  if (gathered.capacity > kLarge || compressed_texts.capacity > kLarge) {
     gathered = {};
     compressed_texts = {};
   }
+  if (body_scratch.capacity() > kLarge) std::string().swap(body_scratch);
 }
 
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
