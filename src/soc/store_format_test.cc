@@ -196,6 +196,25 @@ TEST_P(StoreFormatBlockTest, BlockRoundTrip) {
   }
 }
 
+// The block (header, meta, Bloom filter, body) decodes to the records' texts and metadata.
+void ExpectBlockHolds(const std::string& block, const std::vector<Record>& records) {
+  BlockMeta parsed;
+  std::string why;
+  ASSERT_TRUE(ParseHeaderAndMeta(block, &parsed, &why)) << why;
+  std::vector<Record> back;
+  ASSERT_TRUE(
+      DecodeBlockBody(std::string_view(block).substr(parsed.body_offset()), parsed, &back, &why))
+      << why;
+  ASSERT_EQ(back.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(back[i].raw, records[i].raw) << i;
+    EXPECT_EQ(back[i].source, records[i].source) << i;
+    EXPECT_EQ(back[i].peer, records[i].peer) << i;
+    EXPECT_EQ(back[i].tenant, records[i].tenant) << i;
+    EXPECT_EQ(back[i].truncated, records[i].truncated) << i;
+  }
+}
+
 // An open block's slim records (views into its own copies) encode to the bytes their Records
 // do, at every block version and at stored, fast, default and archive levels: more than
 // kDictScan distinct sources, peers and tenants (the dictionaries' table), repeats, empty and
@@ -244,21 +263,7 @@ TEST_P(StoreFormatBlockTest, SlimRecordsEncodeToTheBytesOfTheirRecords) {
     EXPECT_EQ(meta_records.tenants, meta_slim.tenants);
     EXPECT_EQ(meta_records.body_raw_len, meta_slim.body_raw_len);
     // And they read back as the records.
-    BlockMeta parsed;
-    std::string why;
-    ASSERT_TRUE(ParseHeaderAndMeta(*b, &parsed, &why)) << why;
-    std::vector<Record> back;
-    ASSERT_TRUE(
-        DecodeBlockBody(std::string_view(*b).substr(parsed.body_offset()), parsed, &back, &why))
-        << why;
-    ASSERT_EQ(back.size(), records.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      EXPECT_EQ(back[i].raw, records[i].raw) << i;
-      EXPECT_EQ(back[i].source, records[i].source) << i;
-      EXPECT_EQ(back[i].peer, records[i].peer) << i;
-      EXPECT_EQ(back[i].tenant, records[i].tenant) << i;
-      EXPECT_EQ(back[i].truncated, records[i].truncated) << i;
-    }
+    ExpectBlockHolds(*b, records);
   }
   // One block is records or slim records, not both.
   BlockInput both;
@@ -332,19 +337,7 @@ TEST_P(StoreFormatBlockTest, InternedSlimRecordsEncodeToTheBytesOfTheirRecords) 
     // An ingest block's zstd texts frame stays in the thread's buffer; otherwise all is in body.
     EXPECT_EQ(parts.texts.empty(), GetParam() != kIngestBlockVersion || level == kStoredLevel);
     EXPECT_EQ(meta_parts.body_crc, meta_slim.body_crc);
-    BlockMeta parsed;
-    std::string why;
-    ASSERT_TRUE(ParseHeaderAndMeta(*b, &parsed, &why)) << why;
-    std::vector<Record> back;
-    ASSERT_TRUE(
-        DecodeBlockBody(std::string_view(*b).substr(parsed.body_offset()), parsed, &back, &why))
-        << why;
-    ASSERT_EQ(back.size(), records.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      EXPECT_EQ(back[i].source, records[i].source) << i;
-      EXPECT_EQ(back[i].peer, records[i].peer) << i;
-      EXPECT_EQ(back[i].tenant, records[i].tenant) << i;
-    }
+    ExpectBlockHolds(*b, records);
   }
 }
 
