@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -1236,6 +1239,99 @@ TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
   JournalRecordView v;
   for (int iter = 0; iter < 400; ++iter) ASSERT_TRUE(ReadJournalRecord(in, &v)) << iter;
   EXPECT_EQ(in.remaining(), 0u);
+}
+
+// ReadJournalRecord as it was, through the Reader's getters: the reference the pointer-based
+// reader must agree with.
+bool ReferenceReadJournalRecord(Reader& in, JournalRecordView* out) {
+  uint8_t format, flags;
+  if (!in.Zigzag(&out->time_ms) || !in.Zigzag(&out->received_ms) || !in.Byte(&format) ||
+      !in.Byte(&flags) || !in.String(&out->cls) || !in.String(&out->source) ||
+      !in.String(&out->peer) || !in.String(&out->tenant) || !in.String(&out->raw) || format < 1 ||
+      format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) {
+    return false;
+  }
+  out->format = static_cast<Format>(format);
+  out->truncated = flags == 1;
+  return true;
+}
+
+// The pointer-based ReadJournalRecord accepts exactly what the Reader-based one did and reads
+// the same values and length: every prefix of valid records (each varint cut at every byte,
+// with fewer and more than 10 bytes left), single bytes flipped, varints of 10 and 11 bytes,
+// formats and flags out of range, lengths past the end, and random bytes.
+TEST(StoreFormatTest, JournalRecordReaderAgreesWithTheReaderGetters) {
+  std::mt19937_64 rng(20261128);
+  auto agree = [](std::string_view input, const std::string& what) {
+    // In a buffer of exactly its size: a read past it is a heap overflow (ASan).
+    const auto copy = std::make_unique_for_overwrite<char[]>(std::max<size_t>(input.size(), 1));
+    if (!input.empty()) std::memcpy(copy.get(), input.data(), input.size());
+    const std::string_view bytes(copy.get(), input.size());
+    Reader a(bytes), b(bytes);
+    JournalRecordView va, vb;
+    const bool ok = ReadJournalRecord(a, &va);
+    ASSERT_EQ(ok, ReferenceReadJournalRecord(b, &vb)) << what;
+    if (!ok) {
+      EXPECT_EQ(a.pos(), 0u) << what;  // not advanced
+      return;
+    }
+    EXPECT_EQ(a.pos(), b.pos()) << what;
+    EXPECT_EQ(va.time_ms, vb.time_ms) << what;
+    EXPECT_EQ(va.received_ms, vb.received_ms) << what;
+    EXPECT_EQ(va.format, vb.format) << what;
+    EXPECT_EQ(va.truncated, vb.truncated) << what;
+    for (auto [x, y] : {std::pair{va.cls, vb.cls},
+                        {va.source, vb.source},
+                        {va.peer, vb.peer},
+                        {va.tenant, vb.tenant},
+                        {va.raw, vb.raw}}) {
+      EXPECT_EQ(x.data(), y.data()) << what;
+      EXPECT_EQ(x.size(), y.size()) << what;
+    }
+  };
+  const int64_t times[] = {0, 1, -1, 8192, INT64_MAX, INT64_MIN, 1795000000123};
+  for (int iter = 0; iter < 60; ++iter) {
+    Record r;
+    r.time_ms = times[rng() % std::size(times)];
+    r.received_ms = static_cast<int64_t>(rng());
+    r.format = static_cast<Format>(1 + rng() % 7);
+    r.truncated = rng() % 2 == 0;
+    r.source.assign(rng() % 3 == 0 ? 0 : rng() % 200, 's');
+    r.peer.assign(rng() % 20, 'p');
+    r.tenant.assign(rng() % 20, 't');
+    r.raw.assign(rng() % 300, 'r');
+    std::string bytes;
+    PutJournalRecord(bytes, r, iter % 2 == 0 ? "system" : "");
+    const std::string tail = iter % 3 == 0 ? std::string(12, '\x05') : "";
+    for (size_t cut = 0; cut <= bytes.size(); ++cut) {
+      agree(bytes.substr(0, cut) + tail, "cut " + std::to_string(cut));
+    }
+    for (int flip = 0; flip < 40; ++flip) {
+      std::string bad = bytes + tail;
+      bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+      agree(bad, "flip " + std::to_string(iter) + "/" + std::to_string(flip));
+    }
+  }
+  // Varints of 10 bytes (the most) and 11 (refused), formats 0 and 8, flags 2.
+  std::string ten(9, '\xff');
+  ten.push_back('\x01');
+  std::string eleven(10, '\xff');
+  eleven.push_back('\x01');
+  const std::string rest = std::string("\x02\x01\x00") + '\x00' + '\x00' + '\x00' + '\x00';
+  for (const std::string& v : {ten, eleven}) {
+    agree(v + "\x02" + rest, "time varint " + std::to_string(v.size()));
+    agree(std::string("\x02") + v + rest, "received varint " + std::to_string(v.size()));
+  }
+  for (const char format : {'\x00', '\x07', '\x08'}) {
+    for (const char flags : {'\x00', '\x01', '\x02'}) {
+      agree(std::string("\x02\x02") + format + flags + std::string(5, '\x00'), "format, flags");
+    }
+  }
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string bytes(rng() % 40, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 4 == 0 ? rng() : rng() % 3);
+    agree(bytes, "random " + std::to_string(iter));
+  }
 }
 
 TEST(StoreFormatTest, JournalRoundTrip) {

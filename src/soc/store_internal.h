@@ -83,6 +83,7 @@
 //   A batch's records get seqs first_seq … first_seq+n-1. An entry is committed once it is whole
 //   and its checksums hold; a torn last entry is cut on open.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -177,6 +178,10 @@ class Reader {
   }
   size_t remaining() const { return data_.size() - pos_; }
   size_t pos() const { return pos_; }
+  // What is left, and (n <= remaining()) past n bytes of it: for a reader that parses through a
+  // pointer (ReadJournalRecord).
+  std::string_view rest() const { return data_.substr(pos_); }
+  void Skip(size_t n) { pos_ += std::min(n, remaining()); }
 
  private:
   std::string_view data_;
