@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -195,6 +196,39 @@ Status WriteFull(int fd, uint64_t offset, std::string_view data, const fs::path&
     }
     data.remove_prefix(static_cast<size_t>(n));
     offset += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+// Writes the pieces one after another from offset, with as few pwritev calls as the kernel
+// allows (one, unless it writes short): a block's header, meta, Bloom filter and frames, or a
+// journal entry's head, prepared records and tail, each from where it already is.
+Status WriteFullV(int fd, uint64_t offset, std::span<const std::string_view> pieces,
+                  const fs::path& path) {
+  constexpr size_t kMaxPieces = 8;
+  if (pieces.size() > kMaxPieces) return MakeError(Errc::kInternal, "too many pieces to write");
+  std::array<iovec, kMaxPieces> iov;
+  size_t n = 0;
+  for (const std::string_view piece : pieces) {
+    if (!piece.empty()) iov[n++] = {const_cast<char*>(piece.data()), piece.size()};
+  }
+  size_t first = 0;
+  while (first < n) {
+    const ssize_t got =
+        ::pwritev(fd, iov.data() + first, static_cast<int>(n - first), static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("writing " + path.string(), errno);
+    }
+    if (got == 0) return MakeError(Errc::kIo, "writing " + path.string() + ": nothing written");
+    offset += static_cast<uint64_t>(got);
+    for (size_t left = static_cast<size_t>(got); left > 0;) {
+      const size_t take = std::min(left, iov[first].iov_len);
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + take;
+      iov[first].iov_len -= take;
+      left -= take;
+      if (iov[first].iov_len == 0) ++first;
+    }
   }
   return {};
 }
@@ -1254,9 +1288,12 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
   in.level = level;
   in.version = kIngestBlockVersion;
   BlockMeta meta;
-  ASSIGN_OR_RETURN(std::string bytes, EncodeBlock(in, &meta));
+  // Written from its pieces (no copy of the Bloom filter and the frames into one string).
+  EncodedBlock block;
+  RETURN_IF_ERROR(EncodeBlockParts(in, &meta, &block));
   std::shared_ptr<File> file = p->file;
   uint64_t at = p->end;
+  std::string file_header;  // a new file's: written with its first block
   if (!file) {
     std::error_code ec;
     fs::create_directories(p->path.parent_path(), ec);
@@ -1264,10 +1301,10 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
       return MakeError(Errc::kIo,
                        "creating " + p->path.parent_path().string() + ": " + ec.message());
     ASSIGN_OR_RETURN(file, OpenFile(p->path, O_RDWR | O_CREAT | O_TRUNC));
-    // The header and the first block are synced together below; a crash before that leaves a
-    // file open cuts (or restarts, when even the header is incomplete).
-    RETURN_IF_ERROR(WriteFull(file->fd, 0, EncodeFileHeader(FileKind::kPartition), p->path));
-    at = kFileHeaderBytes;
+    // The header and the first block are written and synced together below; a crash before
+    // that leaves a file open cuts (or restarts, when even the header is incomplete).
+    file_header = EncodeFileHeader(FileKind::kPartition);
+    at = 0;
     if (deferred != nullptr) {
       deferred->dirs.insert(p->path.parent_path());
       deferred->dirs.insert(DataDir());
@@ -1276,10 +1313,15 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
       RETURN_IF_ERROR(SyncDir(DataDir(), options_.sync));
     }
   }
-  if (auto s = WriteFull(file->fd, at, bytes, p->path); !s) {
+  const std::string_view pieces[] = {file_header, block.head, block.bloom, block.body, block.texts};
+  const Status written = WriteFullV(file->fd, at, pieces, p->path);
+  ReleaseLargeBlockScratch();
+  if (!written) {
     (void)::ftruncate(file->fd, static_cast<off_t>(at));
-    return s;
+    return written;
   }
+  at += file_header.size();
+  const uint64_t block_bytes = block.size();
   if (deferred != nullptr) {
     deferred->files.push_back(file);
   } else {
@@ -1292,7 +1334,7 @@ Status EmbeddedStore::Seal(Partition* p, int level, bool busy, DeferredSyncs* de
     std::unique_lock lock(state_mu_);
     p->file = std::move(file);
     p->blocks = std::move(blocks);
-    p->end = at + bytes.size();
+    p->end = at + block_bytes;
     p->sealed_max_seq = std::max(p->sealed_max_seq, p->open.records.back().seq);
     p->open.records.clear();
     if (!busy) p->open.records.shrink_to_fit();
@@ -1499,11 +1541,8 @@ Status EmbeddedStore::AppendBatch(std::span<Record> records,
   }
   const uint64_t at = journal_size_;
   uint64_t entry_size = 0;
-  Status written;
-  for (const std::string_view piece : pieces) {
-    if (written) written = WriteFull(journal_->fd, at + entry_size, piece, journal_->path);
-    entry_size += piece.size();
-  }
+  for (const std::string_view piece : pieces) entry_size += piece.size();
+  Status written = WriteFullV(journal_->fd, at, pieces, journal_->path);
   if (written) written = SyncFd(journal_->fd, journal_->path, options_.sync);
   if (!written) {
     for (auto& r : records) r.seq = 0;

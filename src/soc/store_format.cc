@@ -3,7 +3,9 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -79,6 +81,18 @@ constexpr uint32_t kBloomMaxK = 7;
 
 int64_t FloorDiv1000(int64_t t) { return t / 1000 - (t % 1000 < 0 ? 1 : 0); }
 
+size_t VarintBytes(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
+char* PutVarintAt(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+uint64_t ZigzagOf(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
 }  // namespace
 
 uint32_t Crc32c(std::string_view data, uint32_t crc) {
@@ -651,6 +665,37 @@ class StoredFrame {
 // A dictionary column: distinct values in first-seen order, then one index per record (also
 // returned in *ids_out when given). Returns the distinct values (views into records): the
 // block's meta lists them as its sets.
+// Appends a block's column values to out through a pointer (a std::string's push_back checks
+// its capacity and rewrites its terminator per byte): out grows once, by the most the values
+// can take (max_bytes), and is cut to what they took when the writer goes.
+class ColumnWriter {
+ public:
+  ColumnWriter(std::string& out, size_t max_bytes) : out_(out) {
+    const size_t at = out.size();
+    out.resize(at + max_bytes);
+    p_ = out.data() + at;
+    end_ = out.data() + out.size();
+  }
+  ~ColumnWriter() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  ColumnWriter(const ColumnWriter&) = delete;
+  ColumnWriter& operator=(const ColumnWriter&) = delete;
+  // (The bounds are the callers' arithmetic: a varint takes at most 10 bytes.)
+  void Varint(uint64_t v) {
+    assert(end_ - p_ >= 10);
+    p_ = PutVarintAt(p_, v);
+  }
+  void Zigzag(int64_t v) { Varint(ZigzagOf(v)); }
+  void Byte(uint8_t b) {
+    assert(p_ < end_);
+    *p_++ = static_cast<char>(b);
+  }
+
+ private:
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
+
 constexpr size_t kDictScan = 8;
 // (R: Record or SlimRecord; member: one of their strings.)
 template <typename R, typename S>
@@ -661,6 +706,18 @@ std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R>
   std::vector<std::string_view> dict;
   std::vector<uint64_t> ids;
   ids.reserve(records.size());
+  // The values seen before by where they are: an open block keeps each distinct value once
+  // (OpenTexts), so its records' equal values are the same bytes, found here by their address
+  // and length without hashing or comparing them. Only a hint: the same address and length
+  // are the same value; another address is looked for by its bytes below (Records: always).
+  struct Seen {
+    const char* data = nullptr;
+    size_t size = 0;
+    uint64_t id = 0;
+  };
+  constexpr size_t kSeenSlots = 64;
+  std::array<Seen, kSeenSlots> seen{};
+  auto slot_of = [](const char* p) { return (reinterpret_cast<uintptr_t>(p) >> 3) % kSeenSlots; };
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string_view v = records[i].*member;
     // Most records repeat the value of the record before (one source, peer, tenant in a row):
@@ -669,15 +726,23 @@ std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R>
       ids.push_back(ids.back());
       continue;
     }
+    Seen& s = seen[slot_of(v.data())];
+    if (s.data == v.data() && s.size == v.size() && s.data != nullptr) {
+      ids.push_back(s.id);
+      continue;
+    }
+    s = {v.data(), v.size(), 0};  // its id below
     // A block's dictionaries are mostly a handful of values (its sources interleave): those are
     // looked for by comparison, the table is built only once there are more.
     if (dict.size() <= kDictScan) {
       const auto at = std::find(dict.begin(), dict.end(), v);
       if (at != dict.end()) {
-        ids.push_back(static_cast<uint64_t>(at - dict.begin()));
+        s.id = static_cast<uint64_t>(at - dict.begin());
+        ids.push_back(s.id);
         continue;
       }
-      ids.push_back(dict.size());
+      s.id = dict.size();
+      ids.push_back(s.id);
       dict.push_back(v);
       if (dict.size() > kDictScan) {
         for (size_t d = 0; d < dict.size(); ++d) index.emplace(dict[d], d);
@@ -686,11 +751,13 @@ std::vector<std::string_view> PutDictColumn(std::string& out, std::span<const R>
     }
     auto [it, added] = index.emplace(v, dict.size());
     if (added) dict.push_back(v);
-    ids.push_back(it->second);
+    s.id = it->second;
+    ids.push_back(s.id);
   }
   PutVarint(out, dict.size());
   for (auto v : dict) PutString(out, v);
-  for (uint64_t id : ids) PutVarint(out, id);
+  ColumnWriter col(out, ids.size() * 10);
+  for (uint64_t id : ids) col.Varint(id);
   if (ids_out != nullptr) *ids_out = std::move(ids);
   return dict;
 }
@@ -1032,22 +1099,41 @@ bool GetCountedText(std::string_view stored, uint64_t group, CounterTable& table
   return out->size() <= kMaxRawBytes;
 }
 
+// A buffer a thread keeps between blocks, grown to the largest asked for (not zero-filled).
+struct Scratch {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+  char* Get(size_t n) {
+    if (n > capacity) {
+      data = std::make_unique_for_overwrite<char[]>(n);
+      capacity = n;
+    }
+    return data.get();
+  }
+};
+// An ingest block's texts gathered in group order, and their compressed frame: the frame stays
+// here until Seal has written it (EncodedBlock::texts views it).
+thread_local Scratch gathered, compressed_texts;
+// A block's body before compression (an ingest block's columns; a compacted block's columns and
+// texts), kept between blocks like them: a fresh one per block was a malloc searching a heap
+// that sealed blocks had just fragmented (Flush seals every open block at once).
+thread_local std::string body_scratch;
+
 // EncodeBlock over input's records (R = Record) or its slim records (R = SlimRecord): the same
 // bytes for the same records.
 template <typename R>
-Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> records,
-                                  BlockMeta* meta) {
+Status EncodeBlockOf(const BlockInput& input, std::span<const R> records, BlockMeta* meta,
+                     EncodedBlock* parts) {
   if (records.empty()) return MakeError(Errc::kInternal, "an empty block");
-  std::string body;
+  std::string& body = body_scratch;
+  body.clear();
   size_t raw_total = 0;
   for (const R& r : records) raw_total += r.raw.size();
   // Ingest blocks (version 3) keep the texts as they are: the compressor reads them from the
   // records in group order (compress_texts_into below), copied once, not twice.
   const bool stream_texts = input.version == kIngestBlockVersion;
-  body.reserve((stream_texts ? 0 : raw_total) + records.size() * 16 + 64);
-  PutVarint(body, records.size());
-  PutVarint(body, records[0].seq);
-  for (size_t i = 1; i < records.size(); ++i) PutVarint(body, records[i].seq - records[i - 1].seq);
+  // The fixed columns' bound (ColumnWriter below) and ~4 bytes a record for the rest.
+  body.reserve((stream_texts ? 0 : raw_total) + records.size() * 48 + 64);
   // Older versions are written only by tests of reading them.
   if (input.version < 1 || input.version > kBlockVersion) {
     return MakeError(Errc::kInternal, "an unknown block version to write");
@@ -1057,40 +1143,47 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
   }
   const bool v1 = input.version == 1;
   const bool split_time = input.version >= 3, two_frames = input.version >= 3;
-  if (!split_time) {
-    PutZigzag(body, records[0].time_ms);
-    for (size_t i = 1; i < records.size(); ++i) {
-      PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
-                                           static_cast<uint64_t>(records[i - 1].time_ms)));
+  {
+    // The count, the seqs, the times (one or two varints a record), the received times (one),
+    // the formats and the flags (a byte each).
+    ColumnWriter col(body, 10 + records.size() * (10 + 20 + 10 + 2));
+    col.Varint(records.size());
+    col.Varint(records[0].seq);
+    for (size_t i = 1; i < records.size(); ++i) col.Varint(records[i].seq - records[i - 1].seq);
+    if (!split_time) {
+      col.Zigzag(records[0].time_ms);
+      for (size_t i = 1; i < records.size(); ++i) {
+        col.Zigzag(static_cast<int64_t>(static_cast<uint64_t>(records[i].time_ms) -
+                                        static_cast<uint64_t>(records[i - 1].time_ms)));
+      }
+    } else {
+      // Seconds (delta-coded) and milliseconds apart: many formats have whole seconds only, and
+      // their millisecond column is all zeros.
+      int64_t prev = 0;
+      for (size_t i = 0; i < records.size(); ++i) {
+        const int64_t sec = FloorDiv1000(records[i].time_ms);
+        col.Zigzag(static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
+        prev = sec;
+      }
+      for (const R& r : records) {
+        // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
+        col.Varint(static_cast<uint64_t>(r.time_ms) -
+                   static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
+      }
     }
-  } else {
-    // Seconds (delta-coded) and milliseconds apart: many formats have whole seconds only, and
-    // their millisecond column is all zeros.
-    int64_t prev = 0;
+    // Received times: the first relative to its record's time, then each relative to the one
+    // before (records arrive in batches that share a receive time, and in seq order).
     for (size_t i = 0; i < records.size(); ++i) {
-      const int64_t sec = FloorDiv1000(records[i].time_ms);
-      PutZigzag(body,
-                static_cast<int64_t>(static_cast<uint64_t>(sec) - static_cast<uint64_t>(prev)));
-      prev = sec;
+      const int64_t base = v1 || i == 0 ? records[i].time_ms : records[i - 1].received_ms;
+      col.Zigzag(static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
+                                      static_cast<uint64_t>(base)));
     }
-    for (const R& r : records) {
-      // Unsigned: exact (mod 2^64) even where seconds × 1000 leaves the int64 range.
-      PutVarint(body, static_cast<uint64_t>(r.time_ms) -
-                          static_cast<uint64_t>(FloorDiv1000(r.time_ms)) * 1000);
+    for (const R& r : records) col.Byte(static_cast<uint8_t>(r.format));
+    for (size_t i = 0; i < records.size(); ++i) {
+      uint8_t f = records[i].truncated ? kFlagTruncated : 0;
+      if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
+      col.Byte(f);
     }
-  }
-  // Received times: the first relative to its record's time, then each relative to the one
-  // before (records arrive in batches that share a receive time, and in seq order).
-  for (size_t i = 0; i < records.size(); ++i) {
-    const int64_t base = v1 || i == 0 ? records[i].time_ms : records[i - 1].received_ms;
-    PutZigzag(body, static_cast<int64_t>(static_cast<uint64_t>(records[i].received_ms) -
-                                         static_cast<uint64_t>(base)));
-  }
-  for (const R& r : records) body.push_back(static_cast<char>(r.format));
-  for (size_t i = 0; i < records.size(); ++i) {
-    uint8_t f = records[i].truncated ? kFlagTruncated : 0;
-    if (!input.extra_flags.empty()) f |= input.extra_flags[i] & kFlagFieldsInRaw;
-    body.push_back(static_cast<char>(f));
   }
   std::vector<uint64_t> source_ids;
   std::vector<std::string> source_set =
@@ -1149,7 +1242,10 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
   if (stream_texts) {
     for (size_t i = 0; i < records.size(); ++i) stored_sizes[i] = records[i].raw.size();
   }
-  for (size_t n : stored_sizes) PutVarint(body, n);
+  {
+    ColumnWriter col(body, records.size() * 10);
+    for (size_t n : stored_sizes) col.Varint(n);
+  }
   if (cut_texts) {
     for (const TimeCut& c : cuts) body.push_back(static_cast<char>(c.shape));
     for (const TimeCut& c : cuts) {
@@ -1198,8 +1294,11 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
   // this thread keeps, and compressed one-shot into another (a std::string would zero-fill
   // ZSTD_compressBound bytes per block). Feeding zstd's streaming API record by record instead
   // measured slower: a call per record (~430 bytes) costs more than the copy it saves.
-  auto compress_texts_into = [&](std::string& out) -> Status {
-    if (input.level == kStoredLevel) {  // each text copied once, into the frame
+  // texts_out: the frame, or (zstd) null, and *in_scratch views it in this thread's buffer
+  // (Seal writes it from there: no copy into the body).
+  auto compress_texts_into = [&](std::string* texts_out, std::string_view* in_scratch) -> Status {
+    if (texts_out != nullptr) {  // stored frames: each text copied once, into the frame
+      std::string& out = *texts_out;
       StoredFrame frame(out, raw_total);
       for (const auto& group : groups) {
         for (uint32_t i : group) frame.Append(records[i].raw.data(), records[i].raw.size());
@@ -1207,18 +1306,6 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
       if (!frame.Done()) return MakeError(Errc::kInternal, "a stored frame of the wrong size");
       return {};
     }
-    struct Scratch {
-      std::unique_ptr<char[]> data;
-      size_t capacity = 0;
-      char* Get(size_t n) {
-        if (n > capacity) {
-          data = std::make_unique_for_overwrite<char[]>(n);
-          capacity = n;
-        }
-        return data.get();
-      }
-    };
-    thread_local Scratch gathered, compressed_texts;
     char* in = gathered.Get(std::max<size_t>(raw_total, 1));
     size_t at = 0;
     for (const auto& group : groups) {
@@ -1237,15 +1324,11 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
     if (ZSTD_isError(n)) {
       return MakeError(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
     }
-    out.append(dst, n);
-    // A block far larger than usual (a Compact()-sized one in a test) is not kept around.
-    if (gathered.capacity > (size_t{16} << 20)) {
-      gathered = {};
-      compressed_texts = {};
-    }
+    *in_scratch = std::string_view(dst, n);
     return {};
   };
   std::string compressed;
+  std::string_view texts_frame;  // in compressed_texts (zstd texts of an ingest block)
   if (!two_frames) {
     RETURN_IF_ERROR(compress(body, compressed));
   } else {
@@ -1257,12 +1340,14 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
         static_cast<uint32_t>(std::min<size_t>(compressed.size() - 4, UINT32_MAX));
     for (int i = 0; i < 4; ++i) compressed[i] = static_cast<char>(first >> (8 * i));
     if (stream_texts) {
-      RETURN_IF_ERROR(compress_texts_into(compressed));
+      RETURN_IF_ERROR(
+          compress_texts_into(input.level == kStoredLevel ? &compressed : nullptr, &texts_frame));
     } else {
       RETURN_IF_ERROR(compress(std::string_view(body).substr(columns_len), compressed));
     }
   }
-  if (compressed.size() > kMaxBodyBytes) {
+  const size_t body_len = compressed.size() + texts_frame.size();
+  if (body_len > kMaxBodyBytes) {
     return MakeError(Errc::kResourceExhausted, "a block over 1 GiB");
   }
 
@@ -1336,13 +1421,14 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
 
   m.meta_len = static_cast<uint32_t>(meta_bytes.size());
   m.bloom_len = static_cast<uint32_t>(bloom.bits.size());
-  m.body_len = static_cast<uint32_t>(compressed.size());
+  m.body_len = static_cast<uint32_t>(body_len);
   m.meta_crc = Crc32c(meta_bytes);
   m.bloom_crc = Crc32c(bloom.bits);
-  m.body_crc = Crc32c(compressed);
+  m.body_crc = Crc32c(texts_frame, Crc32c(compressed));
 
-  std::string out;
-  out.reserve(kBlockHeaderBytes + meta_bytes.size() + bloom.bits.size() + compressed.size());
+  std::string& out = parts->head;
+  out.clear();
+  out.reserve(kBlockHeaderBytes + meta_bytes.size());
   PutU32(out, kBlockMagic);
   PutU32(out, m.meta_len);
   PutU32(out, m.bloom_len);
@@ -1352,20 +1438,43 @@ Result<std::string> EncodeBlockOf(const BlockInput& input, std::span<const R> re
   PutU32(out, m.body_crc);
   PutU32(out, Crc32c(out));
   out += meta_bytes;
-  out += bloom.bits;
-  out += compressed;
+  parts->bloom = bloom.bits;
+  parts->body = std::move(compressed);
+  parts->texts = texts_frame;
   *meta = std::move(m);
-  return out;
+  return {};
 }
 
 }  // namespace
 
-Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
+Status EncodeBlockParts(const BlockInput& input, BlockMeta* meta, EncodedBlock* out) {
   if (!input.records.empty() && !input.slim.empty()) {
     return MakeError(Errc::kInternal, "a block of both records and slim records");
   }
-  if (!input.slim.empty()) return EncodeBlockOf(input, input.slim, meta);
-  return EncodeBlockOf(input, input.records, meta);
+  if (!input.slim.empty()) return EncodeBlockOf(input, input.slim, meta, out);
+  return EncodeBlockOf(input, input.records, meta, out);
+}
+
+void ReleaseLargeBlockScratch() {
+  constexpr size_t kLarge = size_t{16} << 20;
+  if (gathered.capacity > kLarge || compressed_texts.capacity > kLarge) {
+    gathered = {};
+    compressed_texts = {};
+  }
+  if (body_scratch.capacity() > kLarge) std::string().swap(body_scratch);
+}
+
+Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
+  EncodedBlock parts;
+  RETURN_IF_ERROR(EncodeBlockParts(input, meta, &parts));
+  std::string out;
+  out.reserve(parts.size());
+  out += parts.head;
+  out += parts.bloom;
+  out += parts.body;
+  out += parts.texts;
+  ReleaseLargeBlockScratch();
+  return out;
 }
 
 bool ParseBlockHeader(std::string_view h, BlockMeta* meta, std::string* why) {
@@ -1857,21 +1966,6 @@ std::string EncodeJournalSnapshot(const JournalSnapshot& snapshot) {
   return out;
 }
 
-namespace {
-size_t VarintBytes(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
-char* PutVarintAt(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-uint64_t ZigzagOf(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-}  // namespace
-
 // PutZigzag, PutZigzag, two bytes, five PutStrings: the same bytes, sized first and written in
 // place (Prepare puts one per record, where it made nine appends, each a capacity check).
 void PutJournalRecord(std::string& out, const Record& r, std::string_view cls) {
@@ -1893,16 +1987,59 @@ void PutJournalRecord(std::string& out, const Record& r, std::string_view cls) {
   }
 }
 
+namespace {
+// The varint at p, as Reader::Varint reads it (at most 10 bytes, bits past 64 dropped); the byte
+// after it, or null when it runs past end or over 10 bytes. With 10 bytes left, no bound is
+// checked per byte.
+inline const unsigned char* GetVarintAt(const unsigned char* p, const unsigned char* end,
+                                        uint64_t* v) {
+  uint64_t r = 0;
+  const bool room = end - p >= 10;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (!room && p == end) return nullptr;
+    const uint64_t b = *p++;
+    r |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *v = r;
+      return p;
+    }
+  }
+  return nullptr;
+}
+int64_t Unzigzag(uint64_t u) { return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1)); }
+}  // namespace
+
+// Read through a pointer (AppendBatch reads every prepared record with it: the Reader's calls
+// and per-byte bounds were ~525 instructions a record); accepts and refuses what the Reader's
+// getters did, and advances in only on success (every caller gives up on a failure).
 bool ReadJournalRecord(Reader& in, JournalRecordView* out) {
-  uint8_t format, flags;
-  if (!in.Zigzag(&out->time_ms) || !in.Zigzag(&out->received_ms) || !in.Byte(&format) ||
-      !in.Byte(&flags) || !in.String(&out->cls) || !in.String(&out->source) ||
-      !in.String(&out->peer) || !in.String(&out->tenant) || !in.String(&out->raw) || format < 1 ||
-      format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) {
+  const std::string_view rest = in.rest();
+  const auto* const begin = reinterpret_cast<const unsigned char*>(rest.data());
+  const auto* const end = begin + rest.size();
+  const unsigned char* p = begin;
+  uint64_t time, received;
+  if ((p = GetVarintAt(p, end, &time)) == nullptr ||
+      (p = GetVarintAt(p, end, &received)) == nullptr || end - p < 2) {
     return false;
   }
+  const uint8_t format = p[0], flags = p[1];
+  p += 2;
+  std::string_view* const strings[5] = {&out->cls, &out->source, &out->peer, &out->tenant,
+                                        &out->raw};
+  for (std::string_view* str : strings) {
+    uint64_t n;
+    if ((p = GetVarintAt(p, end, &n)) == nullptr || n > static_cast<uint64_t>(end - p)) {
+      return false;
+    }
+    *str = std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+    p += n;
+  }
+  if (format < 1 || format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) return false;
+  out->time_ms = Unzigzag(time);
+  out->received_ms = Unzigzag(received);
   out->format = static_cast<Format>(format);
   out->truncated = flags == 1;
+  in.Skip(static_cast<size_t>(p - begin));
   return true;
 }
 

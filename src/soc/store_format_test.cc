@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -196,6 +199,25 @@ TEST_P(StoreFormatBlockTest, BlockRoundTrip) {
   }
 }
 
+// The block (header, meta, Bloom filter, body) decodes to the records' texts and metadata.
+void ExpectBlockHolds(const std::string& block, const std::vector<Record>& records) {
+  BlockMeta parsed;
+  std::string why;
+  ASSERT_TRUE(ParseHeaderAndMeta(block, &parsed, &why)) << why;
+  std::vector<Record> back;
+  ASSERT_TRUE(
+      DecodeBlockBody(std::string_view(block).substr(parsed.body_offset()), parsed, &back, &why))
+      << why;
+  ASSERT_EQ(back.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(back[i].raw, records[i].raw) << i;
+    EXPECT_EQ(back[i].source, records[i].source) << i;
+    EXPECT_EQ(back[i].peer, records[i].peer) << i;
+    EXPECT_EQ(back[i].tenant, records[i].tenant) << i;
+    EXPECT_EQ(back[i].truncated, records[i].truncated) << i;
+  }
+}
+
 // An open block's slim records (views into its own copies) encode to the bytes their Records
 // do, at every block version and at stored, fast, default and archive levels: more than
 // kDictScan distinct sources, peers and tenants (the dictionaries' table), repeats, empty and
@@ -244,21 +266,7 @@ TEST_P(StoreFormatBlockTest, SlimRecordsEncodeToTheBytesOfTheirRecords) {
     EXPECT_EQ(meta_records.tenants, meta_slim.tenants);
     EXPECT_EQ(meta_records.body_raw_len, meta_slim.body_raw_len);
     // And they read back as the records.
-    BlockMeta parsed;
-    std::string why;
-    ASSERT_TRUE(ParseHeaderAndMeta(*b, &parsed, &why)) << why;
-    std::vector<Record> back;
-    ASSERT_TRUE(
-        DecodeBlockBody(std::string_view(*b).substr(parsed.body_offset()), parsed, &back, &why))
-        << why;
-    ASSERT_EQ(back.size(), records.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      EXPECT_EQ(back[i].raw, records[i].raw) << i;
-      EXPECT_EQ(back[i].source, records[i].source) << i;
-      EXPECT_EQ(back[i].peer, records[i].peer) << i;
-      EXPECT_EQ(back[i].tenant, records[i].tenant) << i;
-      EXPECT_EQ(back[i].truncated, records[i].truncated) << i;
-    }
+    ExpectBlockHolds(*b, records);
   }
   // One block is records or slim records, not both.
   BlockInput both;
@@ -267,6 +275,73 @@ TEST_P(StoreFormatBlockTest, SlimRecordsEncodeToTheBytesOfTheirRecords) {
   both.bloom = BloomBuilder(1, 10).Finish(false);
   BlockMeta meta;
   EXPECT_FALSE(EncodeBlock(both, &meta));
+}
+
+// As an open block keeps them: each distinct source, peer and tenant once (OpenTexts), so equal
+// values are the same bytes at the same address, which the dictionary columns find by address.
+// Values that share an address but not a length (prefixes of one buffer: "tenant-1" and
+// "tenant-12") are different values; more distinct values than kDictScan and than the address
+// cache's slots. The bytes are those of the Records, and EncodeBlockParts' pieces are them.
+TEST_P(StoreFormatBlockTest, InternedSlimRecordsEncodeToTheBytesOfTheirRecords) {
+  // One buffer per family of values: every value a prefix of it.
+  const std::string tenants = "tenant-1234567890";
+  std::vector<std::string> sources;
+  for (int s = 0; s < 90; ++s) sources.push_back("spool:source-" + std::to_string(s));
+  const std::string peers = "192.0.2.1234";
+  std::vector<Record> records;
+  std::vector<SlimRecord> slim;
+  for (int i = 0; i < 700; ++i) {
+    const std::string_view tenant = std::string_view(tenants).substr(0, 7 + (i * 7) % 11);
+    const std::string_view source = sources[(i * 31 + i / 50) % sources.size()];
+    const std::string_view peer = std::string_view(peers).substr(0, i % 5 == 0 ? 0 : 8 + i % 5);
+    Record r = R(static_cast<uint64_t>(100 + i), 1'764'115'200'000 + i * 999,
+                 "line " + std::to_string(i) + " of " + std::string(source), std::string(tenant));
+    r.source = std::string(source);
+    r.peer = std::string(peer);
+    records.push_back(std::move(r));
+  }
+  for (const Record& r : records) {
+    // Views of the shared buffers, not of the record's own strings.
+    const auto same = [](const std::string& v, const std::string& buffer) {
+      return std::string_view(buffer).substr(0, v.size());
+    };
+    std::string_view source;
+    for (const std::string& s : sources) {
+      if (s == r.source) source = s;
+    }
+    slim.push_back(SlimRecord{r.seq, r.time_ms, r.received_ms, source, same(r.peer, peers),
+                              same(r.tenant, tenants), r.raw, r.format, r.truncated});
+  }
+  for (const int level : {kStoredLevel, 1, 19}) {
+    BlockInput from_records, from_slim;
+    for (BlockInput* in : {&from_records, &from_slim}) {
+      BloomBuilder bloom(64, 10);
+      bloom.Insert(TokenHash("line"));
+      in->bloom = bloom.Finish(false);
+      in->datasets = {"other"};
+      in->version = GetParam();
+      in->level = level;
+    }
+    from_records.records = records;
+    from_slim.slim = slim;
+    BlockMeta meta_records, meta_slim, meta_parts;
+    auto a = EncodeBlock(from_records, &meta_records);
+    auto b = EncodeBlock(from_slim, &meta_slim);
+    ASSERT_TRUE(a) << level;
+    ASSERT_TRUE(b) << level;
+    EXPECT_EQ(*a, *b) << "version " << GetParam() << ", level " << level;
+    EncodedBlock parts;
+    ASSERT_TRUE(EncodeBlockParts(from_slim, &meta_parts, &parts)) << level;
+    EXPECT_EQ(parts.size(), b->size());
+    EXPECT_EQ(
+        std::string(parts.head) + std::string(parts.bloom) + parts.body + std::string(parts.texts),
+        *b)
+        << "version " << GetParam() << ", level " << level;
+    // An ingest block's zstd texts frame stays in the thread's buffer; otherwise all is in body.
+    EXPECT_EQ(parts.texts.empty(), GetParam() != kIngestBlockVersion || level == kStoredLevel);
+    EXPECT_EQ(meta_parts.body_crc, meta_slim.body_crc);
+    ExpectBlockHolds(*b, records);
+  }
 }
 
 // Level 0 (kStoredLevel, ingest_level 0): the body's two frames are zstd frames of raw blocks.
@@ -1131,8 +1206,8 @@ TEST(StoreFormatTest, BlockWithTokenSet) {
 // every varint length 1..10 bytes, negative times, empty and 127/128/16,384-byte strings.
 TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
   std::mt19937_64 rng(20261131);
-  const int64_t times[] = {0, 1, -1, 63, 64, -65, 8191, 8192, INT64_MAX, INT64_MIN,
-                           1795000000123, -1795000000123};
+  const int64_t times[] = {
+      0, 1, -1, 63, 64, -65, 8191, 8192, INT64_MAX, INT64_MIN, 1795000000123, -1795000000123};
   const size_t lengths[] = {0, 1, 15, 16, 127, 128, 300, 16383, 16384, 20000};
   std::string out = "prefix";
   std::string want = out;
@@ -1152,9 +1227,9 @@ TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
     PutZigzag(want, r.received_ms);
     want.push_back(static_cast<char>(r.format));
     want.push_back(r.truncated ? 1 : 0);
-    for (const std::string_view s : {std::string_view(cls), std::string_view(r.source),
-                                     std::string_view(r.peer), std::string_view(r.tenant),
-                                     std::string_view(r.raw)}) {
+    for (const std::string_view s :
+         {std::string_view(cls), std::string_view(r.source), std::string_view(r.peer),
+          std::string_view(r.tenant), std::string_view(r.raw)}) {
       PutString(want, s);
     }
     ASSERT_EQ(out, want) << iter;
@@ -1164,6 +1239,99 @@ TEST(StoreFormatTest, JournalRecordBytesAreTheFieldByFieldEncoding) {
   JournalRecordView v;
   for (int iter = 0; iter < 400; ++iter) ASSERT_TRUE(ReadJournalRecord(in, &v)) << iter;
   EXPECT_EQ(in.remaining(), 0u);
+}
+
+// ReadJournalRecord as it was, through the Reader's getters: the reference the pointer-based
+// reader must agree with.
+bool ReferenceReadJournalRecord(Reader& in, JournalRecordView* out) {
+  uint8_t format, flags;
+  if (!in.Zigzag(&out->time_ms) || !in.Zigzag(&out->received_ms) || !in.Byte(&format) ||
+      !in.Byte(&flags) || !in.String(&out->cls) || !in.String(&out->source) ||
+      !in.String(&out->peer) || !in.String(&out->tenant) || !in.String(&out->raw) || format < 1 ||
+      format > 7 || flags > 1 || out->raw.size() > kMaxRawBytes) {
+    return false;
+  }
+  out->format = static_cast<Format>(format);
+  out->truncated = flags == 1;
+  return true;
+}
+
+// The pointer-based ReadJournalRecord accepts exactly what the Reader-based one did and reads
+// the same values and length: every prefix of valid records (each varint cut at every byte,
+// with fewer and more than 10 bytes left), single bytes flipped, varints of 10 and 11 bytes,
+// formats and flags out of range, lengths past the end, and random bytes.
+TEST(StoreFormatTest, JournalRecordReaderAgreesWithTheReaderGetters) {
+  std::mt19937_64 rng(20261128);
+  auto agree = [](std::string_view input, const std::string& what) {
+    // In a buffer of exactly its size: a read past it is a heap overflow (ASan).
+    const auto copy = std::make_unique_for_overwrite<char[]>(std::max<size_t>(input.size(), 1));
+    if (!input.empty()) std::memcpy(copy.get(), input.data(), input.size());
+    const std::string_view bytes(copy.get(), input.size());
+    Reader a(bytes), b(bytes);
+    JournalRecordView va, vb;
+    const bool ok = ReadJournalRecord(a, &va);
+    ASSERT_EQ(ok, ReferenceReadJournalRecord(b, &vb)) << what;
+    if (!ok) {
+      EXPECT_EQ(a.pos(), 0u) << what;  // not advanced
+      return;
+    }
+    EXPECT_EQ(a.pos(), b.pos()) << what;
+    EXPECT_EQ(va.time_ms, vb.time_ms) << what;
+    EXPECT_EQ(va.received_ms, vb.received_ms) << what;
+    EXPECT_EQ(va.format, vb.format) << what;
+    EXPECT_EQ(va.truncated, vb.truncated) << what;
+    for (auto [x, y] : {std::pair{va.cls, vb.cls},
+                        {va.source, vb.source},
+                        {va.peer, vb.peer},
+                        {va.tenant, vb.tenant},
+                        {va.raw, vb.raw}}) {
+      EXPECT_EQ(x.data(), y.data()) << what;
+      EXPECT_EQ(x.size(), y.size()) << what;
+    }
+  };
+  const int64_t times[] = {0, 1, -1, 8192, INT64_MAX, INT64_MIN, 1795000000123};
+  for (int iter = 0; iter < 60; ++iter) {
+    Record r;
+    r.time_ms = times[rng() % std::size(times)];
+    r.received_ms = static_cast<int64_t>(rng());
+    r.format = static_cast<Format>(1 + rng() % 7);
+    r.truncated = rng() % 2 == 0;
+    r.source.assign(rng() % 3 == 0 ? 0 : rng() % 200, 's');
+    r.peer.assign(rng() % 20, 'p');
+    r.tenant.assign(rng() % 20, 't');
+    r.raw.assign(rng() % 300, 'r');
+    std::string bytes;
+    PutJournalRecord(bytes, r, iter % 2 == 0 ? "system" : "");
+    const std::string tail = iter % 3 == 0 ? std::string(12, '\x05') : "";
+    for (size_t cut = 0; cut <= bytes.size(); ++cut) {
+      agree(bytes.substr(0, cut) + tail, "cut " + std::to_string(cut));
+    }
+    for (int flip = 0; flip < 40; ++flip) {
+      std::string bad = bytes + tail;
+      bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+      agree(bad, "flip " + std::to_string(iter) + "/" + std::to_string(flip));
+    }
+  }
+  // Varints of 10 bytes (the most) and 11 (refused), formats 0 and 8, flags 2.
+  std::string ten(9, '\xff');
+  ten.push_back('\x01');
+  std::string eleven(10, '\xff');
+  eleven.push_back('\x01');
+  const std::string rest = std::string("\x02\x01\x00") + '\x00' + '\x00' + '\x00' + '\x00';
+  for (const std::string& v : {ten, eleven}) {
+    agree(v + "\x02" + rest, "time varint " + std::to_string(v.size()));
+    agree(std::string("\x02") + v + rest, "received varint " + std::to_string(v.size()));
+  }
+  for (const char format : {'\x00', '\x07', '\x08'}) {
+    for (const char flags : {'\x00', '\x01', '\x02'}) {
+      agree(std::string("\x02\x02") + format + flags + std::string(5, '\x00'), "format, flags");
+    }
+  }
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string bytes(rng() % 40, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 4 == 0 ? rng() : rng() % 3);
+    agree(bytes, "random " + std::to_string(iter));
+  }
 }
 
 TEST(StoreFormatTest, JournalRoundTrip) {

@@ -83,6 +83,7 @@
 //   A batch's records get seqs first_seq … first_seq+n-1. An entry is committed once it is whole
 //   and its checksums hold; a torn last entry is cut on open.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -177,6 +178,10 @@ class Reader {
   }
   size_t remaining() const { return data_.size() - pos_; }
   size_t pos() const { return pos_; }
+  // What is left, and (n <= remaining()) past n bytes of it: for a reader that parses through a
+  // pointer (ReadJournalRecord).
+  std::string_view rest() const { return data_.substr(pos_); }
+  void Skip(size_t n) { pos_ += std::min(n, remaining()); }
 
  private:
   std::string_view data_;
@@ -372,6 +377,22 @@ struct BlockInput {
 };
 // Encodes a whole block (header, meta, bloom, body); meta gets its fields (offset left 0).
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta);
+// The same block as the pieces it is written from, in order: head (the fixed header and the
+// meta), bloom (input.bloom's bits), body (its first frame, or all of it) and texts (an ingest
+// block's raw-text frame: a view of a buffer this thread keeps, valid until this thread encodes
+// the next block; empty otherwise). Seal writes them with one pwritev instead of copying them
+// into one string (EncodeBlock's bytes are their concatenation).
+struct EncodedBlock {
+  std::string head;
+  std::string_view bloom;  // input.bloom.bits: the input must outlive the pieces
+  std::string body;
+  std::string_view texts;
+  size_t size() const { return head.size() + bloom.size() + body.size() + texts.size(); }
+};
+Status EncodeBlockParts(const BlockInput& input, BlockMeta* meta, EncodedBlock* out);
+// Gives back this thread's texts buffers when a block far larger than usual (over 16 MiB: a
+// Compact()-sized one in a test) grew them; call once the pieces are written (EncodeBlock does).
+void ReleaseLargeBlockScratch();
 
 // Parses and checks a fixed header; false with *why on failure.
 bool ParseBlockHeader(std::string_view header32, BlockMeta* meta, std::string* why);
