@@ -1473,6 +1473,9 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   out += parts.bloom;
   out += parts.body;
   out += parts.texts;
+  // A compacted block's body holds its texts (up to 16 MiB): not kept on a thread that compacts
+  // (seal21's review: an archive block's 8 MiB body stayed there until the thread ended).
+  if (input.version != kIngestBlockVersion) std::string().swap(body_scratch);
   ReleaseLargeBlockScratch();
   return out;
 }
