@@ -49,6 +49,7 @@ BINARY="$here/build/release/apps/seccloud/seccloud"
 SQUID_ROOT=""
 PHASES="splice intercept"
 ROWS="ka-1k ka-100k newconn ka-rate newconn-rate"
+ORDER=seccloud-first
 usage="usage: $0 [--seconds N] [--connections N] [--workers N] [--rate R] [--newconn-rate R] [--filter full|domains|none] [--binary PATH] [--squid-root DIR] [--data DIR] [--phases \"splice intercept\"] [--rows \"ka-1k ka-100k newconn ka-rate newconn-rate\"] [--order seccloud-first|squid-first]"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -67,7 +68,7 @@ while [ $# -gt 0 ]; do
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
-case ${ORDER:=seccloud-first} in seccloud-first|squid-first) ;; *) echo "$usage" >&2; exit 2 ;; esac
+case $ORDER in seccloud-first|squid-first) ;; *) echo "$usage" >&2; exit 2 ;; esac
 for p in $PHASES; do case $p in splice | intercept) ;; *) echo "$usage" >&2; exit 2 ;; esac; done
 for r in $ROWS; do
   case $r in ka-1k | ka-100k | newconn | ka-rate | newconn-rate) ;; *) echo "$usage" >&2; exit 2 ;; esac

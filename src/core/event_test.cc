@@ -525,11 +525,6 @@ const boost::json::value* TreeFind(const TreeEvent& tree, std::string_view path)
   }
 }
 
-// Paths whose top-level keys share their first eight bytes or differ only in their size, that
-// run through and below each other, are 16 segments deep, or are around the 64 bytes up to which
-// a field keeps its dots as a mask: set through FieldPath and through the same string, in random
-// order, they give the same line, the same first error and the same answers to Has and
-// FindString as each other and as the reference tree.
 // An object replaced by a value drops its fields from its key's group too: nothing of it is
 // found afterwards, whether its key is the last one set or not (evt21's review: a mutant that left
 // the group's count unchanged passed every other test).
@@ -550,6 +545,11 @@ TEST(EventJsonTest, AnObjectReplacedByAValueLeavesNoFieldBehind) {
   }
 }
 
+// Paths whose top-level keys share their first eight bytes or differ only in their size, that
+// run through and below each other, are 16 segments deep, or are around the 64 bytes up to which
+// a field keeps its dots as a mask: set through FieldPath and through the same string, in random
+// order, they give the same line, the same first error and the same answers to Has and
+// FindString as each other and as the reference tree.
 TEST(EventJsonTest, FieldPathsSetTheSameLinesAsStrings) {
   static constexpr FieldPath kPaths[] = {
       FieldPath{"a"},

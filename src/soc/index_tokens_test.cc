@@ -133,7 +133,6 @@ TEST(IndexTokensTest, TextTokensEqualTheByteLoopAtEveryOffsetAndLength) {
   }
 }
 
-
 // The store's kind of emitter for TextTokens (store_embedded.cc's WriteTokenHashes): each token's
 // hash written in order, padded words through TokenHashPadded.
 struct HashWriter {
@@ -190,7 +189,8 @@ TEST(IndexTokensTest, EveryByteAtEveryOffsetGivesTheReferenceHashes) {
       "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28.29.30.31.32.33.34"
       "35.36.37.38.39.40.41.42.43.44.45.46.47.48.49.50.51.52.53.54.55.56.57.58.59.60.61.62.63.64.6",
       "deadbeef0123 DEADBEEF 00000000 fe80::1:2:3 2001:db8::ff00:42:8329 \xe6\x97\xa5\xe6\x9c\xac "
-      "\xc3\xa9t\xc3\xa9 \xff\xfe\x80 caf\xc3 abc\x80" "def 12345 123 1234 _ __ a_1 Z9 ",
+      "\xc3\xa9t\xc3\xa9 \xff\xfe\x80 caf\xc3 abc\x80"
+      "def 12345 123 1234 _ __ a_1 Z9 ",
   };
   size_t compared = 0;
   for (const std::string& base : bases) {
@@ -252,8 +252,8 @@ TEST(IndexTokensTest, MaskPiecesAvx2EqualsMaskPiece) {
 // Tokens of every length 0..300 of each kind (letters, digits, hex ids, '_', UTF-8, invalid
 // UTF-8), at every start in a 64-byte piece, alone and between separators.
 TEST(IndexTokensTest, TokensOfEveryLengthGiveTheReferenceHashes) {
-  const std::string units[] = {"a", "Q", "7", "0a", "dE", "_", "\xc3\xa9", "\xe6\x97\xa5", "\xff",
-                               "\x80", "1."};
+  const std::string units[] = {"a",    "Q",    "7", "0a", "dE", "_", "\xc3\xa9", "\xe6\x97\xa5",
+                               "\xff", "\x80", "1."};
   for (const std::string& unit : units) {
     for (size_t len = 0; len <= 300; ++len) {
       std::string word;
@@ -276,12 +276,41 @@ TEST(IndexTokensTest, TokensOfEveryLengthGiveTheReferenceHashes) {
 // 3,000 bytes (past the stack buffer of 2,048).
 TEST(IndexTokensTest, HostilePiecesGiveTheReferenceHashes) {
   const std::string pieces[] = {
-      "10.0.0.1", "192.168.100.200", "1.2.3.4.5", "001.02.3.4444", "1.2.3", "255.255.255.255.",
-      "::1", "fe80::1%eth0", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[2001:db8::1]:443",
-      "::ffff:10.1.2.3", "\xe3\x81\x82\xe3\x81\x84", "\xf0\x9f\x98\x80", "\xc3\x28", "\xed\xa0\x80",
-      "\xf8\x88\x80\x80\x80", "\xe2\x82", "\xc0\xaf", "deadbeefcafe0123", "DEADBEEF", "0x7fff",
-      "12345", "99", "_", "a", "A_b-C", " ", ".", "..", "\t", "\n", std::string(1, '\0'),
-      std::string(64, 'x'), std::string(65, 'y'), std::string(63, '9'),
+      "10.0.0.1",
+      "192.168.100.200",
+      "1.2.3.4.5",
+      "001.02.3.4444",
+      "1.2.3",
+      "255.255.255.255.",
+      "::1",
+      "fe80::1%eth0",
+      "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+      "[2001:db8::1]:443",
+      "::ffff:10.1.2.3",
+      "\xe3\x81\x82\xe3\x81\x84",
+      "\xf0\x9f\x98\x80",
+      "\xc3\x28",
+      "\xed\xa0\x80",
+      "\xf8\x88\x80\x80\x80",
+      "\xe2\x82",
+      "\xc0\xaf",
+      "deadbeefcafe0123",
+      "DEADBEEF",
+      "0x7fff",
+      "12345",
+      "99",
+      "_",
+      "a",
+      "A_b-C",
+      " ",
+      ".",
+      "..",
+      "\t",
+      "\n",
+      std::string(1, '\0'),
+      std::string(64, 'x'),
+      std::string(65, 'y'),
+      std::string(63, '9'),
   };
   std::mt19937_64 rng(20261127);
   for (int iter = 0; iter < 20000; ++iter) {
@@ -335,8 +364,7 @@ TEST(IndexTokensTest, LoweredTokenHashIsTheHashOfTheLoweredValue) {
   std::mt19937_64 rng(20261129);
   const std::string alphabet = "AZaz09_-. @[`{\x80\xc3\xa9\xff";
   for (int iter = 0; iter < 3000; ++iter) {
-    // Every 100th round up to past kMaxIndexedValueBytes (LoweredTokenHash lowers values from 16
-    // bytes up to it 16 at a time where SSE2 is, longer ones a word at a time).
+    // Every 100th round up to past kMaxIndexedValueBytes.
     for (size_t len = 0; len <= 40 || (iter % 100 == 0 && len <= kMaxIndexedValueBytes + 24);
          ++len) {
       std::string value(len, '\0');

@@ -1466,7 +1466,12 @@ void ReleaseLargeBlockScratch() {
 
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   EncodedBlock parts;
-  RETURN_IF_ERROR(EncodeBlockParts(input, meta, &parts));
+  if (Status st = EncodeBlockParts(input, meta, &parts); !st) {
+    // Nothing of a failed block is kept on the thread either (the final read of stop 27).
+    if (input.version != kIngestBlockVersion) std::string().swap(body_scratch);
+    ReleaseLargeBlockScratch();
+    return st.error();
+  }
   std::string out;
   out.reserve(parts.size());
   out += parts.head;
