@@ -187,19 +187,6 @@ std::string_view ClassOf(std::string_view dataset, char (*buf)[32]) {
   return IsClassName(cls) ? cls : "other";
 }
 
-Status WriteFull(int fd, uint64_t offset, std::string_view data, const fs::path& path) {
-  while (!data.empty()) {
-    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("writing " + path.string(), errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-    offset += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 // Writes the pieces one after another from offset, with as few pwritev calls as the kernel
 // allows (one, unless it writes short): a block's header, meta, Bloom filter and frames, or a
 // journal entry's head, prepared records and tail, each from where it already is.
@@ -231,6 +218,11 @@ Status WriteFullV(int fd, uint64_t offset, std::span<const std::string_view> pie
     }
   }
   return {};
+}
+
+// One piece: WriteFullV's loop (a write of nothing is an error, not a loop without end).
+Status WriteFull(int fd, uint64_t offset, std::string_view data, const fs::path& path) {
+  return WriteFullV(fd, offset, std::span<const std::string_view>(&data, 1), path);
 }
 
 // Asks the kernel to start reading [offset, offset + len) into the page cache and returns at

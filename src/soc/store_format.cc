@@ -1465,11 +1465,16 @@ void ReleaseLargeBlockScratch() {
 }
 
 Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
-  EncodedBlock parts;
-  if (Status st = EncodeBlockParts(input, meta, &parts); !st) {
-    // Nothing of a failed block is kept on the thread either (the final read of stop 27).
+  // A compacted block's body holds its texts (up to 16 MiB): not kept on a thread that compacts,
+  // whether the block was made or failed (seal21's review: an archive block's 8 MiB body stayed
+  // there until the thread ended).
+  auto release = [&input] {
     if (input.version != kIngestBlockVersion) std::string().swap(body_scratch);
     ReleaseLargeBlockScratch();
+  };
+  EncodedBlock parts;
+  if (Status st = EncodeBlockParts(input, meta, &parts); !st) {
+    release();
     return st.error();
   }
   std::string out;
@@ -1478,10 +1483,7 @@ Result<std::string> EncodeBlock(const BlockInput& input, BlockMeta* meta) {
   out += parts.bloom;
   out += parts.body;
   out += parts.texts;
-  // A compacted block's body holds its texts (up to 16 MiB): not kept on a thread that compacts
-  // (seal21's review: an archive block's 8 MiB body stayed there until the thread ended).
-  if (input.version != kIngestBlockVersion) std::string().swap(body_scratch);
-  ReleaseLargeBlockScratch();
+  release();
   return out;
 }
 
