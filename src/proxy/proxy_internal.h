@@ -84,8 +84,13 @@ class FieldBoundedParser : public http::parser<isRequest, Body> {
       if (trailer_bytes_ > header_limit_) {
         trailer_too_large_ = true;
         ec = http::error::header_limit;
-        return;
       }
+      // Trailer fields are discarded (RFC 9112 §7.1.2 allows it when the chunked coding is
+      // removed): the relay re-frames the body and its last chunk carries none. Until the
+      // framing table (issue 3) they were inserted into the header's fields, and when the whole
+      // chunked body had come with the header they went out in the header to the origin — a
+      // trailer "Host: evil.example" became a second Host (RFC 9110 §6.5.1 forbids the merge).
+      return;
     }
     this->get().insert(name, name_string, value);
   }

@@ -526,6 +526,17 @@ std::vector<RequestCase> RequestCases() {
               "chunked\r\n\r\n",
        400,
        {}},
+      {"trailer Host",
+       "9110 §6.5.1, 9112 §7.1.2 (may discard)",
+       post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nHost: evil.example\r\n\r\n",
+       200,
+       {"/p"},
+       [](const std::vector<Received>& r) {
+         if (r.empty()) return std::string("nothing received");
+         if (r[0].head.find("evil") != std::string::npos)
+           return std::string("the trailer went into the forwarded header");
+         return Expect(r[0].body == "hello", "the body forwarded is '" + r[0].body + "'");
+       }},
       // RFC 9112 §5.2: obs-fold in a request: reject with 400 or replace with SP.
       {"obs-fold",
        "9112 §5.2 (400 or SP)",
