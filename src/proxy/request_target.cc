@@ -77,9 +77,11 @@ bool ParseHostPort(std::string_view authority, bool port_required, uint16_t defa
   return true;
 }
 
+// Also a byte beyond ASCII: a request-target is a URI (RFC 9112 §3.2), whose characters are
+// ASCII; raw UTF-8 gets 400 (§3: "SHOULD respond with a 400"), as the request line is invalid.
 bool HasControlOrSpace(std::string_view s) {
   for (char c : s)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return true;
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) return true;
   return false;
 }
 
@@ -103,7 +105,7 @@ std::optional<RequestTarget> ParseAbsoluteForm(std::string_view target, std::str
     return std::nullopt;
   }
   if (HasControlOrSpace(target)) {
-    Fail(why, "the request target contains a blank or a control character");
+    Fail(why, "the request target contains a blank, a control character or a non-ASCII byte");
     return std::nullopt;
   }
   const size_t sep = target.find("://");
