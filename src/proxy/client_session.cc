@@ -162,6 +162,20 @@ asio::awaitable<bool> ClientSession::HandleRequest(Stream& client, beast::flat_b
                     "its body cannot be known");
     co_return false;
   }
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing (400); a coding
+  // besides chunked would be lost when the body is re-framed for the origin (501, "a transfer
+  // coding it does not understand").
+  if (req.find(http::field::transfer_encoding) != req.end() &&
+      (req.version() < 11 || !OnlyChunked(req.base()))) {
+    service_.metrics().bad_requests.Increment();
+    const bool old_version = req.version() < 11;
+    co_await Refuse(
+        client, log, old_version ? 400 : 501, old_version ? "Bad Request" : "Not Implemented",
+        old_version ? "an HTTP/1.0 request with a Transfer-Encoding has faulty framing"
+                    : "the request's Transfer-Encoding has a coding other than chunked, "
+                      "which this proxy does not pass on");
+    co_return false;
+  }
   if (attribution_.tenant == nullptr) {
     service_.metrics().denied.Increment();
     log.action = "denied";

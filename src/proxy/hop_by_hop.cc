@@ -1,7 +1,9 @@
 #include "proxy/hop_by_hop.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/core/string.hpp>
+#include <iterator>
 
 namespace seccloud::proxy {
 
@@ -94,6 +96,22 @@ bool AddVia(http::fields& fields, unsigned version, std::string_view pseudonym) 
   if (all.size() > kMaxFieldBytes) return false;
   fields.set(http::field::via, all);
   return true;
+}
+
+bool OnlyChunked(const http::fields& fields) {
+  size_t codings = 0;
+  for (auto [it, end] = fields.equal_range(http::field::transfer_encoding); it != end; ++it) {
+    std::string_view v = it->value();
+    while (true) {
+      const size_t comma = v.find(',');
+      const std::string_view token = Trim(v.substr(0, comma));
+      // Empty list elements are allowed (RFC 9110 §5.6.1) and name no coding.
+      if (!token.empty() && (++codings > 1 || !IEquals(token, "chunked"))) return false;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return codings == 1;
 }
 
 size_t CountFields(const http::fields& fields) {

@@ -4,6 +4,8 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +30,12 @@ inline constexpr size_t kMaxFieldBytes = 65535 - 2;
 // would throw): the caller refuses the message.
 [[nodiscard]] bool AddVia(boost::beast::http::fields& fields, unsigned version,
                           std::string_view pseudonym);
+
+// True when every Transfer-Encoding field of `fields` together names the chunked coding and no
+// other (RFC 9112 §6.1): the only coding the proxy removes and applies again. Another coding
+// ("gzip, chunked") would be lost when the body is re-framed, so such a message is refused (501
+// for a request, 502 for a response). Beast has already refused chunked twice or not last.
+bool OnlyChunked(const boost::beast::http::fields& fields);
 
 // The field names of `fields` count (each occurrence); used to bound header counts.
 size_t CountFields(const boost::beast::http::fields& fields);

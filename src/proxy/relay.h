@@ -461,6 +461,18 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     // response were refused for the bytes of its own request (a budget of max_size refused any
     // scanned answer to a held upload), and every retry by the client would send the POST again.
     held.Release();
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing; and a coding
+    // besides chunked would be lost here (the body is de-chunked and re-framed, the field is
+    // hop-by-hop): the client would take the coded bytes for the content. Refused (502), the
+    // upstream connection dropped. A response without a body is not read by its framing.
+    if (!(head || status == 204 || status == 304) &&
+        res.find(http::field::transfer_encoding) != res.end() &&
+        (res.version() < 11 || !OnlyChunked(res.base()))) {
+      x.error = res.version() < 11
+                    ? "the upstream's HTTP/1.0 response has a Transfer-Encoding (faulty framing)"
+                    : "the upstream response's Transfer-Encoding has a coding other than chunked";
+      co_return x;
+    }
     const bool upstream_keep = res.keep_alive();
     const bool res_chunked = rp.chunked();
     const bool length_known =

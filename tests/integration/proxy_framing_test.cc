@@ -411,6 +411,21 @@ std::vector<RequestCase> RequestCases() {
        {"/p"},
        ChunkedAs("hello")},
       // A coding the proxy does not decode would be lost on the way (it re-frames the body).
+      {"TE gzip, chunked",
+       "9112 §6.1 (501)",
+       post + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked_hello + s,
+       501,
+       {}},
+      {"TE gzip and chunked in two fields",
+       "9112 §6.1 (501)",
+       post + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_hello + s,
+       501,
+       {}},
+      {"TE in an HTTP/1.0 request",
+       "9112 §6.1 (faulty framing)",
+       "POST {U}/p HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_hello + s,
+       400,
+       {}},
       // RFC 9110 §8.6: a list or repeat of one value may be replaced by one valid field.
       {"CL twice, different",
        "9110 §8.6, 9112 §6.3(5)",
@@ -819,6 +834,14 @@ std::vector<ResponseCase> ResponseCases() {
          const std::string b = BodyIs("hello")(a);
          return b.empty() ? Expect(a.closed, "the HTTP/1.0 client's connection stays open") : b;
        }},
+      {"TE chunked on an HTTP/1.0 response", "9112 §6.1 (faulty framing: 502)",
+       "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", true, "GET",
+       "HTTP/1.1", 502, NoBytes("hello")},
+      {"TE gzip, chunked", "9112 §6.1 (a coding the proxy would drop: 502)",
+       ok + "Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", true, "GET",
+       "HTTP/1.1", 502, NoBytes("hello")},
+      {"TE gzip alone", "9112 §6.3(4) (read to the close, but the coding would be lost: 502)",
+       ok + "Transfer-Encoding: gzip\r\n\r\nhello", true, "GET", "HTTP/1.1", 502, NoBytes("hello")},
   };
 }
 
