@@ -20,7 +20,8 @@ namespace {
 // Sets *expect_continue when the client waits for "100 Continue" before sending its body.
 // Sets *via_fits to false when the joined Via would not fit in a field: the caller refuses.
 HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool chunked,
-                                  bool has_body, const RequestTarget& target, const ProxyConfig& pc,
+                                  std::optional<uint64_t> content_length, bool has_body,
+                                  const RequestTarget& target, const ProxyConfig& pc,
                                   bool* expect_continue, bool* via_fits) {
   const unsigned client_version = req.version();
   HopByHopResult hop = StripHopByHop(req.base());
@@ -38,7 +39,14 @@ HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool ch
   req.target(target.path);
   req.version(11);
   *via_fits = AddVia(req.base(), client_version, pc.via_name);
-  if (chunked) req.chunked(true);  // Transfer-Encoding went with the hop-by-hop fields
+  if (chunked) {
+    req.chunked(true);  // Transfer-Encoding went with the hop-by-hop fields
+  } else if (content_length) {
+    // One field with the length the body is read by (RFC 9110 §8.6: a list or repeat of one
+    // value may be replaced so), and back if Connection named it and the strip took it: the
+    // body would go on unframed, and the origin read it as the next request.
+    req.set(http::field::content_length, std::to_string(*content_length));
+  }
   if (hop.upgrade_requested) {
     req.set(http::field::connection, "upgrade");
     req.set(http::field::upgrade, hop.upgrade);
@@ -57,8 +65,10 @@ Outbound PrepareOutbound(RequestParser<http::buffer_body>& parser, const Request
   out.client_keep_alive = req.keep_alive();
   out.client_version = req.version();
   out.has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-  out.hop = RewriteForUpstream(req, parser.chunked(), out.has_body, target, pc,
-                               &out.expect_continue, &out.via_fits);
+  out.hop = RewriteForUpstream(
+      req, parser.chunked(),
+      parser.content_length() ? std::optional<uint64_t>(*parser.content_length()) : std::nullopt,
+      out.has_body, target, pc, &out.expect_continue, &out.via_fits);
   return out;
 }
 

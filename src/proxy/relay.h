@@ -478,6 +478,10 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
     const bool length_known =
         rp.content_length().has_value() || res_chunked || head || status == 204 || status == 304;
     StripHopByHop(res.base());
+    // One Content-Length with the length the body is read by (RFC 9110 §8.6), and back when
+    // Connection named it: else the client got a body it could not frame.
+    if (!res_chunked && rp.content_length())
+      res.set(http::field::content_length, std::to_string(*rp.content_length()));
     if (!AddVia(res.base(), res.version(), pc.via_name)) {
       x.error =
           "the upstream response's Via fields, with this proxy's entry, would be longer "
