@@ -35,6 +35,11 @@ HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool ch
     *expect_continue = client_version >= 11 && beast::iequals(it->value(), "100-continue");
     if (*expect_continue) req.erase(http::field::expect);
   }
+  // In an HTTP/1.0 request the expectation MUST be ignored (RFC 9110 §10.1.1), so it does not go
+  // on in the HTTP/1.1 request made of it (the origin would answer a 100 nobody asked for).
+  if (auto it = req.find(http::field::expect);
+      it != req.end() && client_version < 11 && beast::iequals(it->value(), "100-continue"))
+    req.erase(http::field::expect);
   req.set(http::field::host, target.authority());
   req.target(target.path);
   req.version(11);

@@ -431,6 +431,9 @@ asio::awaitable<Exchange> ForwardOnce(ClientStream& client, beast::flat_buffer& 
                   " interim (1xx) responses";
         co_return x;
       }
+      // RFC 9110 §15.2: a server MUST NOT send a 1xx response to an HTTP/1.0 client. Counted
+      // (the cap holds) and dropped; the final response follows.
+      if (client_version < 11) continue;
       // By its number: Beast 1.81 knows no 103 (status::unknown), which wrote "HTTP/1.1 0".
       http::response<http::empty_body> interim;
       interim.version(client_version);

@@ -653,6 +653,12 @@ std::vector<RequestCase> RequestCases() {
        200,
        {"/p"},
        FieldIs("expect", "")},
+      {"Expect: 100-continue in HTTP/1.0",
+       "9110 §10.1.1 (MUST ignore)",
+       "POST {U}/p HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+       200,
+       {"/p"},
+       FieldIs("expect", "")},
       {"Expect: something else",
        "9110 §10.1.1 (MAY 417; passed on)",
        post + "Content-Length: 5\r\nExpect: x-other\r\n\r\nhello",
@@ -819,6 +825,13 @@ std::vector<ResponseCase> ResponseCases() {
        [](const Answer& a) {
          return Expect(a.responses.size() == 2 && a.responses[0].result_int() == 100,
                        "the 100 did not reach the HTTP/1.1 client");
+       }},
+      {"103 then 200 to an HTTP/1.0 client", "9110 §15.2 (MUST NOT send 1xx to 1.0)",
+       "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok + "Content-Length: 5\r\n\r\nhello",
+       false, "GET", "HTTP/1.0", 200,
+       [](const Answer& a) {
+         return Expect(a.raw.starts_with("HTTP/1.0 200"),
+                       "an HTTP/1.0 client got: " + a.raw.substr(0, 40));
        }},
       {"chunk size not hex", "9112 §7.1 (502)", chunked + "\r\nzz\r\nhello\r\n0\r\n\r\n", true,
        "GET", "HTTP/1.1", 502, NoBytes("hello")},
