@@ -211,6 +211,9 @@ asio::awaitable<bool> ClientSession::HandleRequest(Stream& client, beast::flat_b
     co_await Tunnel(*target, log, nullptr);
     co_return false;
   }
+  if (req.method() == http::verb::options || req.method() == http::verb::trace)
+    if (auto mf = MaxForwards(req.base()); mf && *mf == 0)
+      co_return co_await AnswerMaxForwardsZero(client, req, log);
   if (ic) co_return co_await ForwardTls(client, buf, parser, *target, log, *ic);
   co_return co_await ForwardPlain(parser, *target, log);
 }
@@ -303,6 +306,48 @@ asio::awaitable<bool> ClientSession::ServeOwn(Stream& client, const RequestTarge
     }
   }
   co_await Refuse(client, log, path == "/continue" ? 400 : 404, "Bad Request", why);
+  co_return false;
+}
+
+template <class Stream>
+asio::awaitable<bool> ClientSession::AnswerMaxForwardsZero(Stream& client,
+                                                           const http::request_header<>& req,
+                                                           RequestLog& log) {
+  // RFC 9110 §7.6.2: at Max-Forwards 0 the proxy MUST NOT forward the request and answers as
+  // its final recipient. OPTIONS: 200 with what the proxy allows. TRACE (§9.3.8): 200 with the
+  // request as received in a message/http body, without the fields that carry credentials.
+  http::response<http::string_body> res{http::status::ok, 11};
+  res.set(http::field::cache_control, "no-store");
+  if (req.method() == http::verb::options) {
+    res.set(http::field::allow, "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT");
+  } else {
+    std::string echo = std::string(req.method_string()) + " " + std::string(req.target()) +
+                       " HTTP/" + std::to_string(req.version() / 10) + "." +
+                       std::to_string(req.version() % 10) + "\r\n";
+    for (const auto& f : req) {
+      switch (f.name()) {
+        case http::field::authorization:
+        case http::field::proxy_authorization:
+        case http::field::cookie:
+          continue;
+        default:
+          echo += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
+      }
+    }
+    res.set(http::field::content_type, "message/http");
+    res.body() = echo + "\r\n";
+  }
+  res.keep_alive(false);
+  res.prepare_payload();
+  log.status = 200;
+  log.reason = "Max-Forwards: 0, answered by the proxy (RFC 9110 7.6.2)";
+  log.response_bytes = res.body().size();
+  Deadline(client, milliseconds(5000));
+  auto [wec, wn] = co_await http::async_write(client, res, kTuple);
+  if (wec) {
+    log.status = 0;
+    log.error = "the answer to Max-Forwards: 0 could not be written: " + wec.message();
+  }
   co_return false;
 }
 
@@ -538,6 +583,10 @@ template asio::awaitable<void> ClientSession::ShowPage(beast::tcp_stream& client
                                                        const PendingPage& page);
 template asio::awaitable<void> ClientSession::ShowPage(net::TlsStream& client, RequestLog& log,
                                                        const PendingPage& page);
+template asio::awaitable<bool> ClientSession::AnswerMaxForwardsZero(
+    beast::tcp_stream& client, const http::request_header<>& req, RequestLog& log);
+template asio::awaitable<bool> ClientSession::AnswerMaxForwardsZero(
+    net::TlsStream& client, const http::request_header<>& req, RequestLog& log);
 template asio::awaitable<bool> ClientSession::ServeOwn(beast::tcp_stream& client,
                                                        const RequestTarget& target,
                                                        RequestLog& log);

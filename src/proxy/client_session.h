@@ -80,6 +80,11 @@ class ClientSession {
   // http://seccloud.invalid/… : the proxy's own pages (the continue link of a warning).
   template <class Stream>
   asio::awaitable<bool> ServeOwn(Stream& client, const RequestTarget& target, RequestLog& log);
+  // OPTIONS or TRACE with Max-Forwards: 0, answered here (RFC 9110 §7.6.2); false (the
+  // connection closes).
+  template <class Stream>
+  asio::awaitable<bool> AnswerMaxForwardsZero(Stream& client, const http::request_header<>& req,
+                                              RequestLog& log);
 
   // A request inside an intercepted tunnel names a path ("/x", or "https://host/x" from some
   // clients); the origin is always the one CONNECT named.

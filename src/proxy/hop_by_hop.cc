@@ -114,6 +114,20 @@ bool OnlyChunked(const http::fields& fields) {
   return codings == 1;
 }
 
+std::optional<uint64_t> MaxForwards(const http::fields& fields) {
+  auto [it, end] = fields.equal_range(http::field::max_forwards);
+  if (it == end || std::next(it) != end) return std::nullopt;
+  const std::string_view v = Trim(it->value());
+  if (v.empty()) return std::nullopt;
+  constexpr uint64_t kCap = uint64_t{1} << 32;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = std::min(kCap, n * 10 + static_cast<uint64_t>(c - '0'));
+  }
+  return n;
+}
+
 size_t CountFields(const http::fields& fields) {
   size_t n = 0;
   for (auto it = fields.begin(); it != fields.end(); ++it) ++n;

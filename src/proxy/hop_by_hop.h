@@ -37,6 +37,10 @@ inline constexpr size_t kMaxFieldBytes = 65535 - 2;
 // for a request, 502 for a response). Beast has already refused chunked twice or not last.
 bool OnlyChunked(const boost::beast::http::fields& fields);
 
+// The value of a Max-Forwards field (RFC 9110 §7.6.2: 1*DIGIT); nullopt when there is none, it
+// is not a number, or there are several. A value above 2^32 is taken as 2^32.
+std::optional<uint64_t> MaxForwards(const boost::beast::http::fields& fields);
+
 // The field names of `fields` count (each occurrence); used to bound header counts.
 size_t CountFields(const boost::beast::http::fields& fields);
 

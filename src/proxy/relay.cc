@@ -40,6 +40,11 @@ HopByHopResult RewriteForUpstream(http::request<http::buffer_body>& req, bool ch
   if (auto it = req.find(http::field::expect);
       it != req.end() && client_version < 11 && beast::iequals(it->value(), "100-continue"))
     req.erase(http::field::expect);
+  // RFC 9110 §7.6.2: OPTIONS and TRACE go on with Max-Forwards one less (0 is answered by the
+  // proxy itself before this, see ClientSession::AnswerMaxForwardsZero).
+  if (req.method() == http::verb::options || req.method() == http::verb::trace)
+    if (auto mf = MaxForwards(req.base()); mf && *mf > 0)
+      req.set(http::field::max_forwards, std::to_string(*mf - 1));
   req.set(http::field::host, target.authority());
   req.target(target.path);
   req.version(11);
