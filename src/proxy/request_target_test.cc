@@ -59,7 +59,9 @@ TEST(AbsoluteFormTest, RefusesWhatAProxyMustNotForward) {
       {"ftp://example.com/", "only http://"},
       {"http://user:pw@example.com/", "user information"},
       {"http://example.com/#frag", "fragment"},
-      {"http://exa mple.com/", "blank or a control character"},
+      {"http://exa mple.com/", "a blank, a control character"},
+      {"http://example.com/caf\xc3\xa9", "a non-ASCII byte"},
+      {"http://example.com/\x7f", "a control character"},
       {"http://example.com:0/", "port is not a number"},
       {"http://example.com:65536/", "port is not a number"},
       {"http://example.com:80a/", "port is not a number"},
@@ -173,6 +175,46 @@ TEST(HopByHopTest, AViaThatWouldNotFitIsRefusedAndLeftAlone) {
   for (int i = 0; i < 3; ++i) many.insert("Via", std::string(30000, 'a' + i));
   EXPECT_FALSE(AddVia(many, 11, "seccloud"));
   EXPECT_EQ(CountFields(many), 3u);
+}
+
+TEST(HopByHopTest, OnlyChunkedTakesChunkedAloneInAnyCaseAndSpacing) {
+  namespace http = boost::beast::http;
+  auto te = [](std::initializer_list<const char*> values) {
+    http::fields f;
+    for (const char* v : values) f.insert(http::field::transfer_encoding, v);
+    return OnlyChunked(f);
+  };
+  EXPECT_TRUE(te({"chunked"}));
+  EXPECT_TRUE(te({"ChUnKeD"}));
+  EXPECT_TRUE(te({" \tchunked\t "}));
+  EXPECT_TRUE(te({", chunked,"}));  // empty list elements name nothing (RFC 9110 §5.6.1)
+  EXPECT_FALSE(te({}));
+  EXPECT_FALSE(te({"gzip, chunked"}));
+  EXPECT_FALSE(te({"gzip", "chunked"}));
+  EXPECT_FALSE(te({"chunked", "chunked"}));
+  EXPECT_FALSE(te({"chunked, chunked"}));
+  EXPECT_FALSE(te({"identity"}));
+  EXPECT_FALSE(te({"xchunked"}));
+  EXPECT_FALSE(te({""}));
+}
+
+TEST(HopByHopTest, MaxForwardsIsOneNumberOrNothing) {
+  namespace http = boost::beast::http;
+  auto mf = [](std::initializer_list<const char*> values) {
+    http::fields f;
+    for (const char* v : values) f.insert(http::field::max_forwards, v);
+    return MaxForwards(f);
+  };
+  EXPECT_EQ(mf({"0"}), 0u);
+  EXPECT_EQ(mf({" 7 "}), 7u);
+  EXPECT_EQ(mf({"00010"}), 10u);
+  EXPECT_EQ(mf({"99999999999999999999999"}), uint64_t{1} << 32);
+  EXPECT_EQ(mf({}), std::nullopt);
+  EXPECT_EQ(mf({""}), std::nullopt);
+  EXPECT_EQ(mf({"-1"}), std::nullopt);
+  EXPECT_EQ(mf({"+1"}), std::nullopt);
+  EXPECT_EQ(mf({"1, 2"}), std::nullopt);
+  EXPECT_EQ(mf({"1", "1"}), std::nullopt);
 }
 
 TEST(BlockPageTest, EscapesEverythingAndNamesTheReferenceAndContacts) {
