@@ -69,6 +69,7 @@ class ScriptedOrigin {
   struct Script {
     std::string bytes;
     bool close = false;
+    std::string later = {};  // sent 100 ms after `bytes` (as another segment)
   };
 
   bool Start(const std::string& ip, uint16_t port) {
@@ -169,6 +170,10 @@ class ScriptedOrigin {
         if (auto it = scripts_.find(target); it != scripts_.end()) script = it->second;
       }
       SendAllBytes(fd, script.bytes);
+      if (!script.later.empty()) {
+        std::this_thread::sleep_for(100ms);
+        SendAllBytes(fd, script.later);
+      }
       if (script.close) return;
     }
   }
@@ -195,17 +200,11 @@ struct Answer {
   }
 };
 
-// Sends `request` on a fresh connection from `source` and reads responses until a final one is
-// whole and no more bytes come for `settle` (or the connection closes, or 5 s pass).
-Answer Exchange(const std::string& source, const std::string& proxy_ip, uint16_t proxy_port,
-                const std::string& request, bool head, std::chrono::milliseconds settle = 150ms) {
+// Sends `request` on the connection `fd` and reads responses until a final one is whole and no
+// more bytes come for `settle` (or the connection closes, or 5 s pass).
+Answer SendAndRead(int fd, const std::string& request, bool head,
+                   std::chrono::milliseconds settle = 150ms) {
   Answer a;
-  std::string error;
-  const int fd = integration::ConnectFrom(source, proxy_ip, proxy_port, &error);
-  if (fd < 0) {
-    a.parse_error = error;
-    return a;
-  }
   SendAllBytes(fd, request);
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   bool final_done = false;
@@ -246,7 +245,6 @@ Answer Exchange(const std::string& source, const std::string& proxy_ip, uint16_t
       final_done = s >= 200 || s == 101;
     }
   }
-  close(fd);
   // A response read to the close (no length): parse it once more with the EOF.
   if (a.closed && (a.responses.empty() || a.responses.back().result_int() < 200)) {
     std::string_view rest = a.raw;
@@ -274,6 +272,21 @@ Answer Exchange(const std::string& source, const std::string& proxy_ip, uint16_t
       a.responses.push_back(p.release());
     }
   }
+  return a;
+}
+
+// SendAndRead on a fresh connection from `source`.
+Answer Exchange(const std::string& source, const std::string& proxy_ip, uint16_t proxy_port,
+                const std::string& request, bool head) {
+  std::string error;
+  const int fd = integration::ConnectFrom(source, proxy_ip, proxy_port, &error);
+  if (fd < 0) {
+    Answer a;
+    a.parse_error = error;
+    return a;
+  }
+  Answer a = SendAndRead(fd, request, head);
+  close(fd);
   return a;
 }
 
@@ -1035,6 +1048,44 @@ TEST_F(ProxyFramingTest, ResponseFramingFollowsRfc9112) {
       EXPECT_EQ(a.status(), k.status) << Printable(a.raw) << " " << a.parse_error;
     }
     EXPECT_EQ(more, "") << Printable(a.raw);
+  }
+}
+
+// RFC 9112 §6.3(6), §9.3.2: bytes an origin sends after a response's Content-Length are not a
+// response to the next request. The upstream connection they came on must not be pooled (or
+// taken from the pool): the next request of the same client, sent on the same client connection
+// once the first answer is in, gets the origin's real answer ("ok"), not the forged one.
+TEST_F(ProxyFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
+  const std::string forged = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
+  origin_.SetScript("/late", {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, forged});
+  origin_.SetScript("/with", {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + forged});
+  for (const std::string path : {"/late", "/with"}) {
+    SCOPED_TRACE(path);
+    std::string error;
+    const int fd = integration::ConnectFrom("127.10.0.5", proxy_ip_, proxy_port_, &error);
+    ASSERT_GE(fd, 0) << error;
+    const Answer first =
+        SendAndRead(fd, "GET http://" + Authority() + path + " HTTP/1.1\r\nHost: x\r\n\r\n", false);
+    std::this_thread::sleep_for(300ms);  // the forged bytes are in by now
+    const Answer next =
+        SendAndRead(fd, "GET http://" + Authority() + "/next HTTP/1.1\r\nHost: x\r\n\r\n", false);
+    close(fd);
+    if (!judge_) {
+      std::cout << "| bytes after the length (" << path << ") | " << first.status() << " | "
+                << (next.final() ? next.final()->body() : "(none: " + next.parse_error + ")")
+                << " |\n";
+      continue;
+    }
+    ASSERT_NE(first.final(), nullptr) << first.parse_error;
+    EXPECT_EQ(first.final()->body(), "hello");
+    EXPECT_EQ(first.raw.find("forged"), std::string::npos);
+    if (next.final() != nullptr) {
+      EXPECT_EQ(next.final()->body(), "ok") << next.raw;
+    } else {
+      // The proxy may close the client connection instead; then nothing forged either.
+      EXPECT_TRUE(next.closed) << next.parse_error;
+    }
+    EXPECT_EQ(next.raw.find("forged"), std::string::npos) << next.raw;
   }
 }
 
