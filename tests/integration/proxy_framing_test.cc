@@ -6,8 +6,10 @@
 // (origin → proxy → client) each have a table; the RFC section is in each row.
 //
 // With SECCLOUD_FRAMING_PROXY=ip:port the tables run against another proxy (Squid) instead of
-// the seccloud proxy and print what each row got without judging (src/proxy/README.md, "HTTP/1.1
-// framing"); the origin then listens on SECCLOUD_FRAMING_ORIGIN (default 127.79.0.9:8099).
+// the seccloud proxy and print what each row got without judging; the origin then listens on
+// SECCLOUD_FRAMING_ORIGIN (an address, default 127.79.0.9), port 8099. SECCLOUD_FRAMING_PRINT=1
+// prints the same lines for the seccloud proxy (and still judges). bench/proxy_framing_vs_squid.sh
+// runs both and shows the rows where they differ (src/proxy/README.md, "HTTP/1.1 framing").
 
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -18,8 +20,10 @@
 #include <unistd.h>
 
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -859,7 +863,8 @@ std::vector<ResponseCase> ResponseCases() {
        "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok + "Content-Length: 5\r\n\r\nhello",
        false, "GET", "HTTP/1.0", 200,
        [](const Answer& a) {
-         return Expect(a.raw.starts_with("HTTP/1.0 200"),
+         // Any version of the final response will do (RFC 9110 §2.5), but no interim one.
+         return Expect(a.responses.size() == 1 && a.raw.find(" 103 ") == std::string::npos,
                        "an HTTP/1.0 client got: " + a.raw.substr(0, 40));
        }},
       {"chunk size not hex", "9112 §7.1 (502)", chunked + "\r\nzz\r\nhello\r\n0\r\n\r\n", true,
@@ -942,7 +947,9 @@ class ProxyFramingTest : public integration::ProxyFixture {
       const char* o = std::getenv("SECCLOUD_FRAMING_ORIGIN");
       origin_ip_ = o && *o ? o : "127.79.0.9";
       judge_ = false;
+      print_ = true;
     }
+    if (const char* p = std::getenv("SECCLOUD_FRAMING_PRINT"); p && *p == '1') print_ = true;
     ASSERT_TRUE(origin_.Start(origin_ip_, kFramingOriginPort)) << strerror(errno);
     if (judge_) {
       ASSERT_NO_FATAL_FAILURE(ProxyFixture::StartProxy(RenderConfig({
@@ -971,7 +978,8 @@ class ProxyFramingTest : public integration::ProxyFixture {
   ScriptedOrigin origin_;
   std::string proxy_ip_;
   uint16_t proxy_port_ = kProxyPort;
-  bool judge_ = true;
+  bool judge_ = true;   // false: another proxy's answers, printed only
+  bool print_ = false;  // SECCLOUD_FRAMING_PRINT=1 (or another proxy): one line per row
 };
 
 std::string Printable(std::string_view s, size_t max = 160) {
@@ -990,8 +998,17 @@ std::string Printable(std::string_view s, size_t max = 160) {
 }
 
 TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) {
+  // SECCLOUD_FRAMING_SEEDS=DIR: each row's request is also written to DIR/framing-<row> (the
+  // seeds of tests/fuzz/corpus/proxy_request_fuzz).
+  const char* seeds = std::getenv("SECCLOUD_FRAMING_SEEDS");
   for (const RequestCase& k : RequestCases()) {
     SCOPED_TRACE(std::string(k.name) + " (RFC " + k.rfc + ")");
+    if (seeds != nullptr && *seeds != 0) {
+      std::string file = std::string(seeds) + "/framing-";
+      for (char c : std::string(k.name))
+        file += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+      std::ofstream(file, std::ios::binary) << Fill(k.request);
+    }
     origin_.Take();
     const Answer a = Exchange("127.10.0.5", proxy_ip_, proxy_port_, Fill(k.request),
                               std::string_view(k.request).starts_with("HEAD"));
@@ -1008,12 +1025,14 @@ TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) {
            at = r.head.find(Authority(), at))
         r.head.replace(at, Authority().size(), "{A}");
     const std::string more = k.check && !named.empty() ? k.check(named) : "";
-    if (!judge_) {
-      std::cout << "| " << k.name << " | " << a.status() << " | " << targets.size() << " | "
-                << (more.empty() ? "" : more) << (errors.empty() ? "" : " origin: " + errors[0])
-                << " |\n";
-      continue;
+    if (print_) {
+      std::string got;
+      for (const std::string& t : targets) got += (got.empty() ? "" : " ") + t;
+      std::cout << "FRAMING|request|" << k.name << "|" << a.status() << "|"
+                << (got.empty() ? "-" : got) << "|" << more
+                << (errors.empty() ? "" : " origin: " + Printable(errors[0], 60)) << "\n";
     }
+    if (!judge_) continue;
     if (k.status != 0) {
       EXPECT_EQ(a.status(), k.status) << Printable(a.raw) << " " << a.parse_error;
     }
@@ -1039,11 +1058,10 @@ TEST_F(ProxyFramingTest, ResponseFramingFollowsRfc9112) {
         k.method + " http://" + Authority() + path + " " + k.version + "\r\nHost: x\r\n\r\n",
         k.method == "HEAD");
     const std::string more = k.check ? k.check(a) : "";
-    if (!judge_) {
-      std::cout << "| " << k.name << " | " << a.status() << " | " << (more.empty() ? "" : more)
-                << " |\n";
-      continue;
-    }
+    if (print_)
+      std::cout << "FRAMING|response|" << k.name << "|" << a.status() << "|"
+                << (a.closed ? "closed" : "open") << "|" << more << "\n";
+    if (!judge_) continue;
     if (k.status != 0) {
       EXPECT_EQ(a.status(), k.status) << Printable(a.raw) << " " << a.parse_error;
     }
@@ -1070,12 +1088,12 @@ TEST_F(ProxyFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
     const Answer next =
         SendAndRead(fd, "GET http://" + Authority() + "/next HTTP/1.1\r\nHost: x\r\n\r\n", false);
     close(fd);
-    if (!judge_) {
-      std::cout << "| bytes after the length (" << path << ") | " << first.status() << " | "
+    if (print_)
+      std::cout << "FRAMING|response|bytes after the length (" << path << ")|" << first.status()
+                << "|next: "
                 << (next.final() ? next.final()->body() : "(none: " + next.parse_error + ")")
-                << " |\n";
-      continue;
-    }
+                << "|\n";
+    if (!judge_) continue;
     ASSERT_NE(first.final(), nullptr) << first.parse_error;
     EXPECT_EQ(first.final()->body(), "hello");
     EXPECT_EQ(first.raw.find("forged"), std::string::npos);
