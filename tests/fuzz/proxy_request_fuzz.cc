@@ -34,6 +34,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     if (target->path.empty() && target->scheme == "http") std::abort();
   }
+  // The framing checks: chunked alone is what the parser took as chunked (never a coding the
+  // proxy would drop), and a Max-Forwards it reads is bounded.
+  if (seccloud::proxy::OnlyChunked(req.base()) && !parser.chunked()) std::abort();
+  if (auto mf = seccloud::proxy::MaxForwards(req.base()); mf && *mf > (uint64_t{1} << 32))
+    std::abort();
   seccloud::proxy::StripHopByHop(req.base());
   if (req.count(http::field::connection) || req.count(http::field::transfer_encoding)) std::abort();
   // AddVia never throws (a joined Via too long for Beast's fields is refused) and, when it
