@@ -274,22 +274,28 @@ int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
   return 0;
 }
 
-// A temporal condition expression (postfix) over the rules seen.
-bool EvalRuleCondition(const std::vector<RuleConditionStep>& program, uint64_t seen) {
-  std::array<bool, kMaxRuleConditionTerms> stack{};
-  size_t top = 0;
-  for (const RuleConditionStep& step : program) {
-    if (step.op == RuleConditionStep::kRule) {
-      if (top == stack.size()) return false;
-      stack[top++] = ((seen >> (step.pos & 63)) & 1) != 0;
-      continue;
-    }
-    if (top < 2) return false;  // the loader emits only well-formed programs
-    --top;
-    stack[top - 1] = step.op == RuleConditionStep::kAnd ? stack[top - 1] && stack[top]
-                                                        : stack[top - 1] || stack[top];
+// Whether the events hold the rules of `term` in the rules' order: greedily, the earliest event
+// of its lowest rule, then the earliest later one of its next rule, …
+bool InOrder(uint64_t term, const std::deque<Event>& events) {
+  uint64_t left = term;
+  for (const auto& e : events) {
+    if (left == 0) break;
+    if (e.pos == __builtin_ctzll(left)) left &= left - 1;
   }
-  return top == 1 && stack[0];
+  return left == 0;
+}
+
+// A temporal condition expression: the number of rules of the first term the window satisfies
+// (all its rules seen; for temporal_ordered, seen in order), or 0.
+int64_t SatisfiedTerm(const CorrelationRule& c, const std::deque<Event>& events) {
+  uint64_t seen = 0;
+  for (const auto& e : events) seen |= uint64_t{1} << (e.pos & 63);
+  for (uint64_t term : c.rule_condition) {
+    if ((term & seen) != term) continue;
+    if (c.type == CorrelationType::kTemporalOrdered && !InOrder(term, events)) continue;
+    return __builtin_popcountll(term);
+  }
+  return 0;
 }
 
 // A metric of the window's values, exactly: num / den millionths (den > 0). The values are
@@ -347,9 +353,8 @@ Judgement Judge(const CorrelationRule& c, const std::deque<Event>& events,
     return {Compare<__int128>(c.op, f.num, __int128{c.threshold} * f.den), MetricJson(f)};
   }
   if (!c.rule_condition.empty()) {
-    const uint64_t seen = SeenRules(c, events);
-    return {EvalRuleCondition(c.rule_condition, seen),
-            static_cast<int64_t>(__builtin_popcountll(seen))};
+    const int64_t n = SatisfiedTerm(c, events);
+    return {n > 0, n};
   }
   const int64_t n = Measure(c, events, scratch);
   return {Compare(c.op, n, c.threshold), n};

@@ -45,10 +45,11 @@
 // neq (pySigma's sixth operator) is "count ≠ N", judged on tumbling windows like eq.
 // temporal / temporal_ordered with a condition expression (`a and (b or c)`, Sigma v2.1;
 // pySigma's extended condition) fire, on the sliding window, as soon as the expression holds
-// over the rules seen: for temporal any rule with an event in the window, for temporal_ordered
-// the rules of the ordered prefix (rule 0's earliest event, then rule 1's earliest later one, …:
-// pySigma's SQL backend conjoins the expression with the order of the rules). `not` is refused
-// by the loader: a streaming judge cannot know that a rule will stay absent.
+// over the rules with an event in the window; for temporal_ordered the rules that make it true
+// must also have occurred in the order of `rules` (pySigma's SQL backend conjoins the
+// expression with the rules' order): some conjunction of the expression's normal form (at most
+// kMaxRuleConditionTerms of them) was seen in that order. `not` is refused by the loader: a
+// streaming judge cannot know that a rule will stay absent.
 //
 // Not thread-safe; one per DetectionEngine.
 

@@ -87,14 +87,8 @@ inline constexpr int64_t kMetricScale = 1'000'000;
 // number, finer than a millionth, beyond ±9.2e12).
 bool ParseMetricMillionths(std::string_view text, int64_t* millionths);
 inline constexpr size_t kMaxRuleConditionBytes = 4096;  // a temporal condition expression
-inline constexpr size_t kMaxRuleConditionTerms = 256;   // rule names in it (with repeats)
-
-// A temporal / temporal_ordered correlation's boolean condition over its rules (Sigma v2.1's
-// `condition: a and (b or c)`, pySigma's "extended" condition), in postfix order.
-struct RuleConditionStep {
-  enum Op : uint8_t { kRule, kAnd, kOr } op = kRule;
-  uint8_t pos = 0;  // kRule: the input position (index into CorrelationRule::rules)
-};
+inline constexpr size_t kMaxRuleConditionNames = 256;   // rule names in it (with repeats)
+inline constexpr size_t kMaxRuleConditionTerms = 64;    // conjunctions in its normal form
 
 struct CorrelationRule {
   std::string id;  // the rule's UUID, else its name, else its title
@@ -122,10 +116,13 @@ struct CorrelationRule {
   std::string value_field;           // value_count and the metric types: condition.field
   std::vector<int> value_field_ids;  // per rules[i]
   int percentile = 50;               // kValuePercentile: condition.percentile, 0…100
-  // temporal / temporal_ordered with a condition expression: it replaces op/threshold.
-  std::vector<RuleConditionStep> rule_condition;  // empty: none
-  std::string rule_condition_text;                // as written
-  bool generate = false;                          // base rules' own matches are emitted too
+  // temporal / temporal_ordered with a condition expression (Sigma v2.1's `condition: a and
+  // (b or c)`, pySigma's extended condition), replacing op/threshold: the expression in
+  // disjunctive normal form, each term a set of input positions (bit i: rules[i]) that together
+  // satisfy it, no term a superset of another. Empty: no expression.
+  std::vector<uint64_t> rule_condition;
+  std::string rule_condition_text;  // as written
+  bool generate = false;            // base rules' own matches are emitted too
   // kAbsence only.
   struct Expected {
     std::string tenant;               // "" : records without a tenant

@@ -1405,24 +1405,42 @@ class Loader {
   // and > or. The operators are read in any case (the specification's example writes AND). With
   // add_names (no `rules` list) the names become the rules in order of first appearance;
   // otherwise every name must be one of `rules` and every rule must be named, as pySigma checks.
+  // The result is the expression's disjunctive normal form (CorrelationRule::rule_condition).
   static void ParseRuleCondition(const YAML::Node& cond, PendingCorrelation* pc, bool add_names) {
     const std::string& text = cond.Scalar();
     if (text.size() > kMaxRuleConditionBytes) {
       Invalid("bad correlation condition",
               "longer than " + std::to_string(kMaxRuleConditionBytes) + " bytes", cond);
     }
-    CorrelationRule& r = pc->rule;
-    r.rule_condition_text = text;
-    r.rule_condition.clear();
+    using Terms = std::vector<uint64_t>;
     size_t at = 0, names = 0;
+    uint64_t named = 0;
     auto fail = [&](const std::string& what) {
       Invalid("bad correlation condition",
               what + " at character " + std::to_string(at + 1) + " of \"" + text + "\"", cond);
     };
+    // Keeps the terms minimal (no duplicate, no superset of another) and bounded.
+    auto minimal = [&](Terms t) {
+      std::sort(t.begin(), t.end(), [](uint64_t a, uint64_t b) {
+        const int pa = __builtin_popcountll(a), pb = __builtin_popcountll(b);
+        return pa != pb ? pa < pb : a < b;
+      });
+      Terms out;
+      for (uint64_t x : t) {
+        bool covered = false;
+        for (uint64_t y : out) covered = covered || (x & y) == y;
+        if (!covered) out.push_back(x);
+      }
+      if (out.size() > kMaxRuleConditionTerms) {
+        Unsupported("temporal condition too complex",
+                    "more than " + std::to_string(kMaxRuleConditionTerms) +
+                        " alternatives once its and/or are expanded: \"" + text + "\"",
+                    cond);
+      }
+      return out;
+    };
     auto skip_space = [&] {
-      while (at < text.size() &&
-             (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
-        ++at;
+      while (at < text.size() && std::isspace(static_cast<unsigned char>(text[at])) != 0) ++at;
     };
     auto word_at = [&](size_t from) {
       size_t end = from;
@@ -1438,17 +1456,17 @@ class Loader {
       at += w.size();
       return true;
     };
-    std::function<void(size_t)> parse_or;
-    auto parse_unary = [&](size_t depth) {
+    std::function<Terms(size_t)> parse_or;
+    auto parse_unary = [&](size_t depth) -> Terms {
       skip_space();
       if (depth > kMaxRuleYamlDepth) fail("nested too deeply");
       if (at < text.size() && text[at] == '(') {
         ++at;
-        parse_or(depth + 1);
+        Terms t = parse_or(depth + 1);
         skip_space();
         if (at >= text.size() || text[at] != ')') fail("expected )");
         ++at;
-        return;
+        return t;
       }
       const size_t start = at;
       if (keyword("not")) {
@@ -1461,12 +1479,12 @@ class Loader {
       }
       at = start;
       const std::string_view w = word_at(at);
-      if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0])) != 0) {
+      const std::string lower = Lower(std::string(w));
+      if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0])) != 0 || lower == "and" ||
+          lower == "or") {
         fail("expected a rule name");
       }
-      const std::string lower = Lower(std::string(w));
-      if (lower == "and" || lower == "or") fail("expected a rule name");
-      if (++names > kMaxRuleConditionTerms) fail("too many rule names");
+      if (++names > kMaxRuleConditionNames) fail("too many rule names");
       auto it = std::find(pc->refs.begin(), pc->refs.end(), w);
       if (it == pc->refs.end()) {
         if (!add_names) fail("\"" + std::string(w) + "\" is not in rules");
@@ -1474,45 +1492,52 @@ class Loader {
         it = pc->refs.insert(pc->refs.end(), std::string(w));
       }
       at += w.size();
-      r.rule_condition.push_back(
-          {RuleConditionStep::kRule, static_cast<uint8_t>(it - pc->refs.begin())});
+      const uint64_t bit = uint64_t{1} << (it - pc->refs.begin());
+      named |= bit;
+      return Terms{bit};
     };
     auto parse_and = [&](size_t depth) {
-      parse_unary(depth);
+      Terms t = parse_unary(depth);
       while (true) {
         const size_t start = at;
         if (!keyword("and")) {
           at = start;
-          return;
+          return t;
         }
-        parse_unary(depth);
-        r.rule_condition.push_back({RuleConditionStep::kAnd, 0});
+        const Terms right = parse_unary(depth);
+        if (t.size() * right.size() > kMaxRuleConditionTerms * kMaxRuleConditionTerms) {
+          fail("too many alternatives");
+        }
+        Terms product;
+        for (uint64_t a : t)
+          for (uint64_t b : right) product.push_back(a | b);
+        t = minimal(std::move(product));
       }
     };
     parse_or = [&](size_t depth) {
-      parse_and(depth);
+      Terms t = parse_and(depth);
       while (true) {
         const size_t start = at;
         if (!keyword("or")) {
           at = start;
-          return;
+          return t;
         }
-        parse_and(depth);
-        r.rule_condition.push_back({RuleConditionStep::kOr, 0});
+        const Terms right = parse_and(depth);
+        t.insert(t.end(), right.begin(), right.end());
+        t = minimal(std::move(t));
       }
     };
-    parse_or(0);
+    Terms terms = parse_or(0);
     skip_space();
     if (at != text.size()) fail("unexpected text");
-    std::vector<bool> named(pc->refs.size(), false);
-    for (const auto& step : r.rule_condition)
-      if (step.op == RuleConditionStep::kRule) named[step.pos] = true;
     for (size_t i = 0; i < pc->refs.size(); ++i) {
-      if (!named[i]) {
+      if ((named >> i & 1) == 0) {
         Invalid("bad correlation condition",
                 "rule " + pc->refs[i] + " is in rules but not in the condition", cond);
       }
     }
+    pc->rule.rule_condition = std::move(terms);
+    pc->rule.rule_condition_text = text;
   }
 
   // seccloud-absence: "no event of `rules` from an entity (the group-by values) for `timespan`".
