@@ -1496,36 +1496,26 @@ class Loader {
       named |= bit;
       return Terms{bit};
     };
+    // Each side is minimal, so at most kMaxRuleConditionTerms² terms are ever formed.
     auto parse_and = [&](size_t depth) {
       Terms t = parse_unary(depth);
-      while (true) {
-        const size_t start = at;
-        if (!keyword("and")) {
-          at = start;
-          return t;
-        }
+      while (keyword("and")) {
         const Terms right = parse_unary(depth);
-        if (t.size() * right.size() > kMaxRuleConditionTerms * kMaxRuleConditionTerms) {
-          fail("too many alternatives");
-        }
         Terms product;
-        for (uint64_t a : t)
-          for (uint64_t b : right) product.push_back(a | b);
+        for (uint64_t x : t)
+          for (uint64_t y : right) product.push_back(x | y);
         t = minimal(std::move(product));
       }
+      return t;
     };
     parse_or = [&](size_t depth) {
       Terms t = parse_and(depth);
-      while (true) {
-        const size_t start = at;
-        if (!keyword("or")) {
-          at = start;
-          return t;
-        }
+      while (keyword("or")) {
         const Terms right = parse_and(depth);
         t.insert(t.end(), right.begin(), right.end());
         t = minimal(std::move(t));
       }
+      return t;
     };
     Terms terms = parse_or(0);
     skip_space();
