@@ -20,6 +20,7 @@ struct Event {
   uint64_t seq = 0;
   uint16_t pos = 0;   // which of the correlation's rules matched
   std::string value;  // value_count: the counted field's value
+  int64_t num = 0;    // the metric types: the field's value in millionths
 };
 
 struct Group {
@@ -57,12 +58,20 @@ struct AbsenceTable {
   std::vector<AbsenceEntity> gone;  // forgotten since the last TakeAbsenceChanges
 };
 
-bool Tumbling(const CorrelationRule& c) {
-  return (c.type == CorrelationType::kEventCount || c.type == CorrelationType::kValueCount) &&
-         (c.op == CompareOp::kLt || c.op == CompareOp::kLte || c.op == CompareOp::kEq);
+bool IsMetric(CorrelationType t) {
+  return t == CorrelationType::kValueSum || t == CorrelationType::kValueAvg ||
+         t == CorrelationType::kValuePercentile || t == CorrelationType::kValueMedian;
 }
 
-bool Compare(CompareOp op, int64_t n, int64_t threshold) {
+bool Tumbling(const CorrelationRule& c) {
+  return (c.type == CorrelationType::kEventCount || c.type == CorrelationType::kValueCount ||
+          IsMetric(c.type)) &&
+         (c.op == CompareOp::kLt || c.op == CompareOp::kLte || c.op == CompareOp::kEq ||
+          c.op == CompareOp::kNeq);
+}
+
+template <typename T>
+bool Compare(CompareOp op, T n, T threshold) {
   switch (op) {
     case CompareOp::kGt:
       return n > threshold;
@@ -74,6 +83,8 @@ bool Compare(CompareOp op, int64_t n, int64_t threshold) {
       return n <= threshold;
     case CompareOp::kEq:
       return n == threshold;
+    case CompareOp::kNeq:
+      return n != threshold;
   }
   return false;
 }
@@ -90,6 +101,14 @@ const char* TypeName(CorrelationType t) {
       return "temporal_ordered";
     case CorrelationType::kAbsence:
       return "seccloud-absence";
+    case CorrelationType::kValueSum:
+      return "value_sum";
+    case CorrelationType::kValueAvg:
+      return "value_avg";
+    case CorrelationType::kValuePercentile:
+      return "value_percentile";
+    case CorrelationType::kValueMedian:
+      return "value_median";
   }
   return "?";
 }
@@ -97,13 +116,65 @@ const char* TypeName(CorrelationType t) {
 std::string Fingerprint(const RuleSet& set, const CorrelationRule& c) {
   std::string f = c.id + '\x1f' + TypeName(c.type) + '\x1f' + std::to_string(c.timespan_ms) +
                   '\x1f' + std::to_string(static_cast<int>(c.op)) + '\x1f' +
-                  std::to_string(c.threshold) + '\x1f' + c.value_field;
+                  std::to_string(c.threshold) + '\x1f' + c.value_field + '\x1f' +
+                  std::to_string(c.percentile) + '\x1f' + c.rule_condition_text;
   for (size_t pos = 0; pos < c.rules.size(); ++pos) f += '\x1e' + set.InputId(c, pos);
   for (const auto& g : c.group_by) f += '\x1d' + g;
   return f;
 }
 
 }  // namespace
+
+bool ParseMetricMillionths(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 64) return false;
+  size_t i = 0;
+  bool negative = false;
+  if (s[i] == '+' || s[i] == '-') negative = s[i++] == '-';
+  std::string digits;
+  int64_t shift = 0;  // the value is digits × 10^shift units
+  auto is_digit = [&](size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
+  while (is_digit(i)) digits += s[i++];
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (is_digit(i)) {
+      digits += s[i++];
+      --shift;
+    }
+  }
+  if (digits.empty()) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    bool negative_exponent = false;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative_exponent = s[i++] == '-';
+    if (!is_digit(i)) return false;
+    int64_t e = 0;
+    while (is_digit(i)) {
+      e = e * 10 + (s[i++] - '0');
+      if (e > 1000) return false;
+    }
+    shift += negative_exponent ? -e : e;
+  }
+  if (i != s.size()) return false;
+  shift += 6;  // millionths
+  const size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) {
+    *out = 0;
+    return true;
+  }
+  digits.erase(0, first);
+  // Finer than a millionth is refused rather than rounded: the sum must stay exact.
+  for (; shift < 0; ++shift) {
+    if (digits.back() != '0') return false;
+    digits.pop_back();
+  }
+  if (static_cast<int64_t>(digits.size()) + shift > 19) return false;
+  __int128 v = 0;
+  for (char d : digits) v = v * 10 + (d - '0');
+  for (; shift > 0; --shift) v *= 10;
+  if (v > INT64_MAX) return false;
+  *out = static_cast<int64_t>(negative ? -v : v);
+  return true;
+}
 
 struct CorrelationState::Tables {
   std::map<std::string, GroupTable> by_fingerprint;
@@ -122,6 +193,7 @@ struct Correlator::Impl {
   std::vector<std::vector<std::pair<size_t, uint16_t>>> by_correlation;
   std::array<std::string, kMaxCorrelationDepth + 1> keys;  // group key scratch per depth
   std::vector<std::string_view> scratch;
+  std::vector<int64_t> nums;
 };
 
 Correlator::Correlator(std::shared_ptr<const RuleSet> rules, CorrelationLimits limits)
@@ -161,6 +233,22 @@ size_t Correlator::groups() const {
 
 namespace {
 
+// The rules seen in the window, a bit per input position: in any order for temporal; for
+// temporal_ordered the ordered prefix found greedily (the earliest event of rule 0, then the
+// earliest later one of rule 1, …).
+uint64_t SeenRules(const CorrelationRule& c, const std::deque<Event>& events) {
+  uint64_t seen = 0;
+  if (c.type == CorrelationType::kTemporalOrdered) {
+    size_t next = 0;
+    for (const auto& e : events) {
+      if (next < c.rules.size() && e.pos == next) seen |= uint64_t{1} << (next++ & 63);
+    }
+    return seen;
+  }
+  for (const auto& e : events) seen |= uint64_t{1} << (e.pos & 63);
+  return seen;
+}
+
 int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
                 std::vector<std::string_view>* scratch) {
   switch (c.type) {
@@ -172,23 +260,104 @@ int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
       std::sort(scratch->begin(), scratch->end());
       return std::unique(scratch->begin(), scratch->end()) - scratch->begin();
     }
-    case CorrelationType::kTemporal: {
-      uint64_t seen = 0;
-      for (const auto& e : events) seen |= uint64_t{1} << (e.pos & 63);
-      return __builtin_popcountll(seen);
-    }
-    case CorrelationType::kTemporalOrdered: {
-      // Greedy: the earliest occurrence of rule 0, then the earliest later rule 1, …
-      size_t next = 0;
-      for (const auto& e : events) {
-        if (next < c.rules.size() && e.pos == next) ++next;
-      }
-      return static_cast<int64_t>(next);
-    }
+    case CorrelationType::kTemporal:
+    case CorrelationType::kTemporalOrdered:
+      return __builtin_popcountll(SeenRules(c, events));
     case CorrelationType::kAbsence:
       return 0;  // judged by Flush, not by counting
+    case CorrelationType::kValueSum:
+    case CorrelationType::kValueAvg:
+    case CorrelationType::kValuePercentile:
+    case CorrelationType::kValueMedian:
+      return 0;  // judged by Metric
   }
   return 0;
+}
+
+// Whether the events hold the rules of `term` in the rules' order: greedily, the earliest event
+// of its lowest rule, then the earliest later one of its next rule, …
+bool InOrder(uint64_t term, const std::deque<Event>& events) {
+  uint64_t left = term;
+  for (const auto& e : events) {
+    if (left == 0) break;
+    if (e.pos == __builtin_ctzll(left)) left &= left - 1;
+  }
+  return left == 0;
+}
+
+// A temporal condition expression: the number of rules of the first term the window satisfies
+// (all its rules seen; for temporal_ordered, seen in order), or 0.
+int64_t SatisfiedTerm(const CorrelationRule& c, const std::deque<Event>& events) {
+  uint64_t seen = 0;
+  for (const auto& e : events) seen |= uint64_t{1} << (e.pos & 63);
+  for (uint64_t term : c.rule_condition) {
+    if ((term & seen) != term) continue;
+    if (c.type == CorrelationType::kTemporalOrdered && !InOrder(term, events)) continue;
+    return __builtin_popcountll(term);
+  }
+  return 0;
+}
+
+// A metric of the window's values, exactly: num / den millionths (den > 0). The values are
+// int64 millionths and a window holds at most max_events_per_group of them, so the 128-bit sums
+// and the products with the threshold below cannot overflow.
+struct Fraction {
+  __int128 num = 0;
+  __int128 den = 1;
+};
+
+Fraction Metric(const CorrelationRule& c, const std::deque<Event>& events,
+                std::vector<int64_t>* nums) {
+  Fraction f;
+  if (c.type == CorrelationType::kValueSum || c.type == CorrelationType::kValueAvg) {
+    for (const auto& e : events) f.num += e.num;
+    if (c.type == CorrelationType::kValueAvg && !events.empty()) f.den = events.size();
+    return f;
+  }
+  nums->clear();
+  for (const auto& e : events) nums->push_back(e.num);
+  if (nums->empty()) return f;
+  std::sort(nums->begin(), nums->end());
+  const size_t n = nums->size();
+  if (c.type == CorrelationType::kValuePercentile) {
+    // Nearest rank: the smallest value with at least `percentile` % of the values at or below it.
+    size_t rank = (n * static_cast<size_t>(c.percentile) + 99) / 100;
+    rank = std::clamp<size_t>(rank, 1, n);
+    f.num = (*nums)[rank - 1];
+    return f;
+  }
+  // Median: the middle value, or the mean of the two middle ones.
+  f.den = 2;
+  f.num = n % 2 == 1 ? __int128{(*nums)[n / 2]} * 2 : __int128{(*nums)[n / 2 - 1]} + (*nums)[n / 2];
+  return f;
+}
+
+// The metric in the field's unit for the alert: an integer when it is one, else a double.
+boost::json::value MetricJson(const Fraction& f) {
+  const __int128 unit = f.den * kMetricScale;
+  const __int128 whole = f.num / unit;
+  if (f.num % unit == 0 && whole >= INT64_MIN && whole <= INT64_MAX)
+    return static_cast<int64_t>(whole);
+  return static_cast<double>(f.num) / static_cast<double>(unit);
+}
+
+struct Judgement {
+  bool holds = false;
+  boost::json::value measured;  // correlation.value in the alert
+};
+
+Judgement Judge(const CorrelationRule& c, const std::deque<Event>& events,
+                std::vector<std::string_view>* scratch, std::vector<int64_t>* nums) {
+  if (IsMetric(c.type)) {
+    const Fraction f = Metric(c, events, nums);
+    return {Compare<__int128>(c.op, f.num, __int128{c.threshold} * f.den), MetricJson(f)};
+  }
+  if (!c.rule_condition.empty()) {
+    const int64_t n = SatisfiedTerm(c, events);
+    return {n > 0, n};
+  }
+  const int64_t n = Measure(c, events, scratch);
+  return {Compare(c.op, n, c.threshold), n};
 }
 
 std::string EntityKey(std::string_view tenant, const std::vector<std::string>& values) {
@@ -250,7 +419,7 @@ Detection MakeAbsenceDetection(const RuleSet& set, const CorrelationRule& c, con
 }
 
 Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Group& g,
-                        int64_t measured, const CorrelationLimits& limits,
+                        boost::json::value measured, const CorrelationLimits& limits,
                         const Record& completing) {
   Detection d;
   d.rule_id = c.id;
@@ -285,7 +454,7 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
   }
   d.context["correlation.type"] = TypeName(c.type);
   d.context["correlation.group"] = std::move(group);
-  d.context["correlation.value"] = measured;
+  d.context["correlation.value"] = std::move(measured);
   d.context["correlation.events"] = g.events.size();
   d.context["correlation.timespan_ms"] = c.timespan_ms;
   boost::json::array rules;
@@ -342,6 +511,18 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       }
       value.assign(v.text);
     }
+    int64_t num = 0;
+    if (IsMetric(c.type)) {
+      const auto& v = ctx.Get(c.value_field_ids[pos]);
+      if (!v.present || v.is_null) {
+        ++stats_.ungrouped_events;
+        return;
+      }
+      if (!ParseMetricMillionths(v.text, &num)) {
+        ++stats_.non_numeric_values;
+        return;
+      }
+    }
     auto it = table.groups.find(key);
     if (it == table.groups.end()) {
       if (table.groups.size() >= impl_->limits.max_groups && !table.lru.empty()) {
@@ -358,13 +539,14 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       table.lru.splice(table.lru.end(), table.lru, it->second.lru);
     }
     Group& g = it->second;
-    Event ev{rec.time_ms, rec.seq, pos, std::move(value)};
+    Event ev{rec.time_ms, rec.seq, pos, std::move(value), num};
 
     if (Tumbling(c)) {
       if (!g.events.empty() && ev.time >= g.window_start + c.timespan_ms) {
-        const int64_t n = Measure(c, g.events, &impl_->scratch);
-        if (Compare(c.op, n, c.threshold)) {
-          if (c.emit) out->push_back(MakeDetection(set, c, g, n, impl_->limits, rec));
+        Judgement j = Judge(c, g.events, &impl_->scratch, &impl_->nums);
+        if (j.holds) {
+          if (c.emit)
+            out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, rec));
           ++stats_.fired;
         }
         g.events.clear();
@@ -397,9 +579,10 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       g.events.pop_front();
       ++stats_.events_dropped;
     }
-    const int64_t n = Measure(c, g.events, &impl_->scratch);
-    if (Compare(c.op, n, c.threshold)) {
-      if (c.emit) out->push_back(MakeDetection(set, c, g, n, impl_->limits, rec));
+    Judgement j = Judge(c, g.events, &impl_->scratch, &impl_->nums);
+    if (j.holds) {
+      if (c.emit)
+        out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, rec));
       ++stats_.fired;
       g.events.clear();  // once per window: the next firing needs a fresh set of events
       // Outer correlations see this firing as their input matching the completing record.
@@ -588,9 +771,10 @@ void Correlator::Flush(int64_t now_ms, std::vector<Detection>* out) {
     for (auto it = table.groups.begin(); it != table.groups.end();) {
       Group& g = it->second;
       if (!g.events.empty() && g.window_start + c.timespan_ms <= now_ms) {
-        const int64_t n = Measure(c, g.events, &impl_->scratch);
-        if (Compare(c.op, n, c.threshold)) {
-          if (c.emit) out->push_back(MakeDetection(set, c, g, n, impl_->limits, none));
+        Judgement j = Judge(c, g.events, &impl_->scratch, &impl_->nums);
+        if (j.holds) {
+          if (c.emit)
+            out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, none));
           ++stats_.fired;
         }
         table.lru.erase(g.lru);

@@ -24,6 +24,33 @@
 // max_absence_entities per rule: entities beyond are not tracked (counted in
 // stats().absence_refused). TakeAbsenceChanges/RestoreAbsence carry the entities across restarts.
 //
+// The metric types (Sigma v2.1; the specification gives only their names and `condition.field`,
+// the arithmetic follows pySigma's SQL backends, which compute SUM/AVG/MEDIAN/percentile of the
+// field over the group's events in the window):
+//  - value_sum, value_avg, value_percentile, value_median judge condition.field of the window's
+//    events. A value is a decimal number (JSON number or string: "1500", "-2.5", "1e3"), held
+//    exactly in millionths of its unit (int64: |value| ≤ 9.2e12); an absent field counts as
+//    ungrouped_events, anything else (text, a bool, a finer fraction than 1e-6, a larger
+//    magnitude) is skipped and counted in stats().non_numeric_values — never rounded.
+//  - value_sum: the sum; value_avg: sum / count (compared as sum vs threshold × count, so no
+//    division rounds); value_median: the middle value, or the mean of the two middle ones;
+//    value_percentile: condition.percentile (0…100, required) by the nearest-rank method, the
+//    smallest value with at least that percent of the values at or below it (pySigma's
+//    "ranked" SQL backend: rank × 100 ≥ total × percentile). Sums are 128-bit: exact for any
+//    window up to max_events_per_group values.
+//  - The threshold may be fractional (pySigma: "fractions are for metric thresholds"), in the
+//    same millionths; gt/gte slide, lt/lte/eq/neq tumble, as for counts. A window holds at most
+//    max_events_per_group values (the oldest dropped, counted), which bounds the percentile's
+//    and median's memory per group.
+// neq (pySigma's sixth operator) is "count ≠ N", judged on tumbling windows like eq.
+// temporal / temporal_ordered with a condition expression (`a and (b or c)`, Sigma v2.1;
+// pySigma's extended condition) fire, on the sliding window, as soon as the expression holds
+// over the rules with an event in the window; for temporal_ordered the rules that make it true
+// must also have occurred in the order of `rules` (pySigma's SQL backend conjoins the
+// expression with the rules' order): some conjunction of the expression's normal form (at most
+// kMaxRuleConditionTerms of them) was seen in that order. `not` is refused by the loader: a
+// streaming judge cannot know that a rule will stay absent.
+//
 // Not thread-safe; one per DetectionEngine.
 
 #include <cstdint>
@@ -53,7 +80,9 @@ struct CorrelationStats {
   uint64_t groups_evicted = 0;
   uint64_t late_events = 0;
   uint64_t events_dropped = 0;    // beyond max_events_per_group
-  uint64_t ungrouped_events = 0;  // a group-by field was absent from the record
+  uint64_t ungrouped_events = 0;  // a group-by field (or condition.field) was absent
+  // The metric types: condition.field's value not a number seccloud sums exactly (see above).
+  uint64_t non_numeric_values = 0;
   uint64_t fired = 0;
   uint64_t absence_refused = 0;    // entities not tracked: max_absence_entities reached
   uint64_t absence_forgotten = 0;  // learned entities dropped after `forget`

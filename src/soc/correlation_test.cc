@@ -364,5 +364,383 @@ level: high
   EXPECT_EQ(d[0].terminal, "10.9.9.9");  // the alias maps to source.ip for the first rule
 }
 
+// Sigma v2.1's metric types over proxy events' bytes, per terminal.
+constexpr const char* kBytes = R"(
+title: proxy transfer
+name: transfer
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+level: informational
+---
+)";
+
+std::string Bytes(const std::string& ip, const std::string& bytes) {
+  return R"({"source":{"ip":")" + ip +
+         R"("},"event":{"action":"allowed"},"destination":{"bytes":)" + bytes + "}}";
+}
+
+std::string Metric(const std::string& type, const std::string& condition,
+                   const std::string& timespan = "5m") {
+  return std::string(kBytes) + "title: metric\nid: metric\ncorrelation:\n  type: " + type +
+         "\n  rules: transfer\n  group-by: [source.ip]\n  timespan: " + timespan +
+         "\n  condition: " + condition +
+         "\nlevel: high\ntags: [attack.exfiltration, attack.t1048]\n";
+}
+
+TEST(MetricValueTest, DecimalsAreExactMillionthsOrRefused) {
+  int64_t v = 0;
+  ASSERT_TRUE(ParseMetricMillionths("1500", &v));
+  EXPECT_EQ(v, 1'500'000'000);
+  ASSERT_TRUE(ParseMetricMillionths("-2.5", &v));
+  EXPECT_EQ(v, -2'500'000);
+  ASSERT_TRUE(ParseMetricMillionths("1e3", &v));
+  EXPECT_EQ(v, 1'000'000'000);
+  ASSERT_TRUE(ParseMetricMillionths("1E-6", &v));
+  EXPECT_EQ(v, 1);
+  ASSERT_TRUE(ParseMetricMillionths("0.000001", &v));
+  EXPECT_EQ(v, 1);
+  ASSERT_TRUE(ParseMetricMillionths("1.50000000", &v));  // trailing zeros are exact
+  EXPECT_EQ(v, 1'500'000);
+  ASSERT_TRUE(ParseMetricMillionths("100e-8", &v));
+  EXPECT_EQ(v, 1);
+  ASSERT_TRUE(ParseMetricMillionths("000012", &v));
+  EXPECT_EQ(v, 12'000'000);
+  ASSERT_TRUE(ParseMetricMillionths(".5", &v));
+  EXPECT_EQ(v, 500'000);
+  ASSERT_TRUE(ParseMetricMillionths("9223372036854.775807", &v));
+  EXPECT_EQ(v, INT64_MAX);
+  for (const char* bad :
+       {"",     "+",  "-",   ".",      "abc",   "1.0000001", "9223372036854.775808",
+        "1e13", "1e", "1e+", "1e5000", "nan",   "inf",       "0x10",
+        "1,5",  "1 ", " 1",  "true",   "1.5.2", "--1"}) {
+    EXPECT_FALSE(ParseMetricMillionths(bad, &v)) << bad;
+  }
+}
+
+TEST_F(CorrelationTest, ValueSumFiresWhenTheSumPassesItsThresholdInTheWindow) {
+  Load(Metric("value_sum", "{field: destination.bytes, gt: 1000}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "400"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + 1).empty());  // 1000: not > 1000
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "5000"), kT0 + 2).size() == 1);  // own group
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 3);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].ruleset, "sigma-correlation");
+  EXPECT_EQ(d[0].terminal, "10.0.0.1");
+  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{1, 2, 4}));
+  EXPECT_EQ(d[0].context.at("correlation.type"), "value_sum");
+  EXPECT_EQ(d[0].context.at("correlation.value"), 1001);
+  // Tags of the correlation reach its detections (Sigma v2.2 tags on correlations).
+  EXPECT_EQ(d[0].tags, (std::vector<std::string>{"attack.exfiltration", "attack.t1048"}));
+  // Fired once: the window starts afresh.
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1000"), kT0 + 4).empty());
+}
+
+TEST_F(CorrelationTest, ValueSumWindowEdgeIsInclusive) {
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 1000}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0).empty());
+  // Exactly timespan later the first event is still in the window…
+  EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.1", "400"), kT0 + 5 * kMin).size(), 1u);
+  // … one millisecond more and it is not.
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "600"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "400"), kT0 + 5 * kMin + 1).empty());
+}
+
+TEST_F(CorrelationTest, ValueSumGroupsAndTenantsStayApart) {
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 1000}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0, "tenant-a").empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + 1, "tenant-b").empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "600"), kT0 + 2, "tenant-a").empty());
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "400"), kT0 + 3, "tenant-a");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].tenant, "tenant-a");
+  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{1, 4}));
+}
+
+TEST_F(CorrelationTest, ValueAvgComparesExactlyWithAFractionalThreshold) {
+  Load(Metric("value_avg", "{field: destination.bytes, gt: 2.5}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "3"), kT0 + 1).empty());  // 2.5: not > 2.5
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "2.500001"), kT0 + 2);
+  ASSERT_EQ(d.size(), 1u);  // (7.500001) / 3 = 2.500000333… > 2.5
+  EXPECT_NEAR(d[0].context.at("correlation.value").as_double(), 2.500000333, 1e-9);
+  Load(Metric("value_avg", "{field: destination.bytes, gte: 2.5}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0).empty());
+  d = Feed("proxy.access", Bytes("10.0.0.1", "3"), kT0 + 1);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value").as_double(), 2.5);
+}
+
+TEST_F(CorrelationTest, ValueMedianOddAndEvenCounts) {
+  Load(Metric("value_median", "{field: destination.bytes, gt: 2}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 1).empty());     // 1.5
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1000"), kT0 + 2).empty());  // 2 (mean 334)
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "1000"), kT0 + 3);              // (2+1000)/2
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 501);
+  Load(Metric("value_median", "{field: destination.bytes, eq: 1.5}", "1m"));
+  Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0);
+  Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0 + 1);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].context.at("correlation.value").as_double(), 1.5);
+}
+
+TEST_F(CorrelationTest, ValuePercentileIsTheNearestRank) {
+  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 90, gte: 9}") + R"(---
+title: above nine
+id: above
+correlation:
+  type: value_percentile
+  rules: transfer
+  group-by: [source.ip]
+  timespan: 5m
+  condition: {field: destination.bytes, percentile: 90, gt: 9}
+)");
+  // 1…10: the 90th percentile by nearest rank is 9 (rank ⌈0.9 n⌉); interpolation would give 9.1
+  // at n = 10 and fire "above".
+  for (int i = 1; i <= 8; ++i)
+    EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", std::to_string(i)), kT0 + i).empty()) << i;
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "9"), kT0 + 9);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].rule_id, "metric");
+  EXPECT_EQ(d[0].context.at("correlation.value"), 9);
+  EXPECT_EQ(d[0].evidence.size(), 9u);
+  for (const auto& x : Feed("proxy.access", Bytes("10.0.0.1", "10"), kT0 + 10))
+    EXPECT_NE(x.rule_id, "above");
+  // 1…11: rank ⌈9.9⌉ = 10, the value 10.
+  d = Feed("proxy.access", Bytes("10.0.0.1", "11"), kT0 + 11);
+  ASSERT_EQ(d.size(), 2u);  // "metric" again on its fresh window {10, 11}, and "above"
+  EXPECT_EQ(d[1].rule_id, "above");
+  EXPECT_EQ(d[1].context.at("correlation.value"), 10);
+}
+
+TEST_F(CorrelationTest, ValueSumLtIsJudgedWhenTheWindowCloses) {
+  Load(Metric("value_sum", "{field: destination.bytes, lt: 100}", "1m"));
+  Feed("proxy.access", Bytes("10.0.0.1", "30"), kT0);
+  Feed("proxy.access", Bytes("10.0.0.1", "40"), kT0 + 1000);
+  Feed("proxy.access", Bytes("10.0.0.2", "60"), kT0);
+  Feed("proxy.access", Bytes("10.0.0.2", "40"), kT0 + 1000);  // 100: not < 100
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin - 1, &out);
+  EXPECT_TRUE(out.empty());
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entity, "source.ip=10.0.0.1");
+  EXPECT_EQ(out[0].context.at("correlation.value"), 70);
+}
+
+TEST_F(CorrelationTest, NeqIsJudgedOnTumblingWindows) {
+  Load(std::string(kBase) + R"(
+title: not exactly two
+id: neq
+correlation:
+  type: event_count
+  rules: fail
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {neq: 2}
+)");
+  const std::string a = R"({"source":{"ip":"1.1.1.1"},"event":{"outcome":"failure"}})";
+  const std::string b = R"({"source":{"ip":"2.2.2.2"},"event":{"outcome":"failure"}})";
+  Feed("t", a, kT0);
+  Feed("t", a, kT0 + 1);
+  Feed("t", b, kT0);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entity, "source.ip=2.2.2.2");
+}
+
+TEST_F(CorrelationTest, NonNumericValuesAreSkippedAndCounted) {
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 5}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", R"("abc")"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0 + 1).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "true"), kT0 + 2).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "0.0000001"), kT0 + 3).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1e300"), kT0 + 4).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "null"), kT0 + 5).empty());
+  EXPECT_TRUE(
+      Feed("proxy.access", R"({"source":{"ip":"10.0.0.1"},"event":{"action":"allowed"}})", kT0 + 6)
+          .empty());
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", R"("3")"), kT0 + 7);  // a numeric string
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{2, 8}));
+  EXPECT_EQ(engine_->correlation_stats().non_numeric_values, 4u);
+  EXPECT_EQ(engine_->correlation_stats().ungrouped_events, 2u);  // null and absent
+}
+
+TEST_F(CorrelationTest, MetricWindowsAreBoundedAndDropsCounted) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 3;
+  Load(Metric("value_median", "{field: destination.bytes, gte: 100}"), options);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i).empty());
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 2u);
+  // The window holds the newest three: {1, 1, 100} has median 1; {1, 100, 100} has 100.
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "100"), kT0 + 5).empty());
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "100"), kT0 + 6);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].evidence.size(), 3u);
+  // Sums of the largest values the bound admits do not overflow (128-bit).
+  options.correlation.max_events_per_group = 1000;
+  Load(Metric("value_sum", "{field: destination.bytes, gt: 9223372036854}"), options);
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.9", "9223372036854"), kT0).empty());
+  d = Feed("proxy.access", Bytes("10.0.0.9", "9223372036854"), kT0 + 1);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), int64_t{18446744073708});
+}
+
+TEST_F(CorrelationTest, MetricStateCarriesOverToAReloadedEngine) {
+  const std::string yaml = Metric("value_sum", "{field: destination.bytes, gte: 1000}");
+  Load(yaml);
+  Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0);
+  auto state = engine_->TakeState();
+  Load(yaml);
+  engine_->RestoreState(std::move(state));
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "400"), kT0 + 1);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 1000);
+  // A changed threshold is another correlation: its windows start empty.
+  Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + 2);
+  state = engine_->TakeState();
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 1001}"));
+  engine_->RestoreState(std::move(state));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "401"), kT0 + 3).empty());
+}
+
+TEST_F(CorrelationTest, MetricOfACorrelationAndThroughAliases) {
+  // value_sum over two rules whose byte counts sit in different fields (an alias), and an
+  // event_count over the value_sum's firings (a correlation of correlations).
+  Load(R"(
+title: upload
+name: upload
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+---
+title: mail out
+name: mail_out
+logsource: {product: seccloud, service: mail.relay}
+detection: {s: {event.action: delivered}, condition: s}
+---
+title: bytes out
+name: bytes_out
+correlation:
+  type: value_sum
+  rules: [upload, mail_out]
+  group-by: [source.ip]
+  timespan: 1h
+  aliases:
+    out:
+      upload: destination.bytes
+      mail_out: email.size
+  condition: {field: out, gte: 1000}
+---
+title: repeated exfiltration
+id: repeated
+correlation:
+  type: event_count
+  rules: bytes_out
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {gte: 2}
+level: critical
+)");
+  auto mail = [&](const std::string& size, int64_t t) {
+    return Feed("mail.relay",
+                R"({"source":{"ip":"10.0.0.1"},"event":{"action":"delivered"},"email":{"size":)" +
+                    size + "}}",
+                t);
+  };
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "700"), kT0).empty());
+  EXPECT_TRUE(mail("300", kT0 + 1).empty());  // bytes_out fires (not emitted: inner)
+  EXPECT_TRUE(mail("999", kT0 + 2).empty());
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 3);  // fires again
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].rule_id, "repeated");
+}
+
+// Sigma v2.1's condition expression on temporal correlations.
+constexpr const char* kThree = R"(
+title: a
+name: rule_a
+logsource: {product: seccloud, service: t}
+detection: {s: {event.code: a}, condition: s}
+---
+title: b
+name: rule_b
+logsource: {product: seccloud, service: t}
+detection: {s: {event.code: b}, condition: s}
+---
+title: c
+name: rule_c
+logsource: {product: seccloud, service: t}
+detection: {s: {event.code: c}, condition: s}
+---
+)";
+
+class TemporalConditionTest : public CorrelationTest {
+ protected:
+  std::vector<Detection> Ev(const std::string& host, const std::string& code, int64_t t) {
+    return Feed("t", R"({"host":{"name":")" + host + R"("},"event":{"code":")" + code + R"("}})",
+                t);
+  }
+  void LoadCondition(const std::string& type, const std::string& condition) {
+    Load(std::string(kThree) + "title: x\nid: x\ncorrelation:\n  type: " + type +
+         "\n  rules: [rule_a, rule_b, rule_c]\n  group-by: [host.name]\n  timespan: 5m\n"
+         "  condition: " +
+         condition + "\n");
+  }
+};
+
+TEST_F(TemporalConditionTest, AndOrOverTheRulesSeen) {
+  LoadCondition("temporal", "rule_a and (rule_b OR rule_c)");
+  EXPECT_TRUE(Ev("h1", "a", kT0).empty());
+  EXPECT_EQ(Ev("h1", "c", kT0 + 1).size(), 1u);  // a and c
+  EXPECT_TRUE(Ev("h2", "b", kT0).empty());
+  EXPECT_TRUE(Ev("h2", "c", kT0 + 1).empty());  // b and c: no a
+  auto d = Ev("h2", "a", kT0 + 2);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 2);  // the rules of the term satisfied
+  EXPECT_TRUE(Ev("h3", "a", kT0).empty());
+  EXPECT_TRUE(Ev("h3", "b", kT0 + 5 * kMin + 1).empty());  // a left the window
+}
+
+TEST_F(TemporalConditionTest, OrderedNeedsTheSatisfyingRulesInOrder) {
+  LoadCondition("temporal_ordered", "rule_a and rule_c or rule_b");
+  // b alone satisfies the expression and is trivially in order.
+  EXPECT_EQ(Ev("h1", "b", kT0).size(), 1u);
+  // c then a: the expression holds but not in the rules' order.
+  EXPECT_TRUE(Ev("h2", "c", kT0).empty());
+  EXPECT_TRUE(Ev("h2", "a", kT0 + 1).empty());
+  EXPECT_EQ(Ev("h2", "c", kT0 + 2).size(), 1u);  // a then c
+}
+
+TEST_F(TemporalConditionTest, TheSpecificationsExampleNeedsAllThree) {
+  LoadCondition("temporal_ordered", "rule_a AND rule_b AND rule_c");
+  EXPECT_TRUE(Ev("h1", "b", kT0).empty());
+  EXPECT_TRUE(Ev("h1", "a", kT0 + 1).empty());
+  EXPECT_TRUE(Ev("h1", "c", kT0 + 2).empty());  // b came before a
+  EXPECT_TRUE(Ev("h1", "b", kT0 + 3).empty());
+  EXPECT_EQ(Ev("h1", "c", kT0 + 4).size(), 1u);  // a (1), b (3), c (4)
+}
+
+TEST_F(TemporalConditionTest, StateCarriesOverAndAChangedExpressionStartsAfresh) {
+  LoadCondition("temporal", "rule_a and rule_b and rule_c");
+  Ev("h1", "a", kT0);
+  Ev("h1", "b", kT0 + 1);
+  auto state = engine_->TakeState();
+  LoadCondition("temporal", "rule_a and rule_b and rule_c");
+  engine_->RestoreState(std::move(state));
+  EXPECT_EQ(Ev("h1", "c", kT0 + 2).size(), 1u);
+  Ev("h1", "a", kT0 + 3);
+  Ev("h1", "b", kT0 + 4);
+  state = engine_->TakeState();
+  LoadCondition("temporal", "rule_a and (rule_b or rule_c)");
+  engine_->RestoreState(std::move(state));
+  EXPECT_TRUE(Ev("h1", "c", kT0 + 5).empty());  // the old windows were not adopted
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -301,8 +301,8 @@ detection:
 // A long-lived engine against a fresh engine per record (sigma19; it pinned a memo of the last
 // record's dataset and channel buckets, tried and dropped): an engine fed a sequence that changes
 // both, repeats them, and meets keys with no bucket, one a prefix of another, one as long as
-// another and an empty one, detects on each record exactly what a fresh engine does. The rule on ds.b tests a field no other bucket scans, so that only
-// its own bucket makes it a candidate.
+// another and an empty one, detects on each record exactly what a fresh engine does. The rule on
+// ds.b tests a field no other bucket scans, so that only its own bucket makes it a candidate.
 TEST(DetectionEngineTest, BucketsAgreeWithAFreshEngine) {
   // Rule b<n> on a logsource with its selection's tests.
   auto rule = [](int n, std::string_view logsource, std::string_view tests) {
@@ -420,6 +420,82 @@ TEST(DetectionEngineTest, ThroughputWithTheSigmaCorpus) {
               << " rules checked per record, " << out.size() << " detections\n";
     EXPECT_TRUE(out.empty());  // benign records (the rate is printed, never a pass/fail bound)
   }
+}
+
+// A Sigma v2.1 value_sum over seccloud's own proxy access events (the spool format of
+// events.md, as socd ingests it): bytes served to one terminal within 5 minutes.
+TEST(DetectionEngineTest, ValueSumOverProxyEventsFiresOncePerTerminal) {
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(R"(
+title: proxy response
+name: proxy_response
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+---
+title: large download volume to one terminal
+id: 5b0c1a62-0000-4000-8000-0000000000b5
+correlation:
+  type: value_sum
+  rules: proxy_response
+  group-by: [source.ip]
+  timespan: 5m
+  condition:
+    field: http.response.bytes
+    gt: 100000
+level: high
+tags: [attack.collection]
+)",
+                                    "volume.yml", &report);
+  ASSERT_TRUE(report.errors.empty() && report.unsupported.empty());
+  auto engine = DetectionEngine::Create(std::move(set));
+  ASSERT_TRUE(engine.has_value());
+  auto line = [](const std::string& time, const std::string& ip, int response_bytes) {
+    return R"({"@timestamp":"2026-10-02T00:)" + time +
+           R"(Z","event":{"dataset":"proxy.access","kind":"event","category":["web","network"],)"
+           R"("type":["access"],"action":"allowed","outcome":"success","id":"c0103c6b4d8ab358",)"
+           R"("duration":654506866},"observer":{"name":"sc-node1","type":"proxy"},)"
+           R"("tenant":{"id":"t01"},"client.ip":"10.1.250.1","source":{"ip":")" +
+           ip +
+           R"("},"seccloud":{"seq":1,"attribution":"xff","url":{"category":"news"},)"
+           R"("tls":{"mode":"intercepted"},"verdict":{"action":"allow","layer":"common"}},)"
+           R"("destination":{"ip":"61.43.60.52","port":443,"domain":"img.lg.jp"},)"
+           R"("http":{"request":{"method":"GET","bytes":1923},"response":{"status_code":200,)"
+           R"("bytes":)" +
+           std::to_string(response_bytes) +
+           R"(}},"url":{"full":"https://img.lg.jp/api/v1/items","domain":"img.lg.jp"},)"
+           R"("user_agent":{"original":"Go-http-client/1.1"}})";
+  };
+  std::vector<Detection> all;
+  uint64_t seq = 0;
+  for (const auto& [time, ip, bytes] :
+       std::initializer_list<std::tuple<const char*, const char*, int>>{
+           {"00:23.663", "10.1.21.210", 67227},
+           {"01:56.382", "10.1.0.245", 90000},   // another terminal
+           {"03:10.000", "10.1.21.210", 32773},  // 100000: not more
+           {"04:00.000", "10.1.0.245", 5000},
+           {"04:59.000", "10.1.21.210", 1},      // 100001
+           {"05:30.000", "10.1.21.210", 99999},  // a fresh window: 99999
+       }) {
+    Record r;
+    r.format = Format::kSeccloudEvent;
+    r.source = "spool";
+    r.tenant = "t01";
+    r.seq = ++seq;
+    r.raw = line(time, ip, bytes);
+    Normalize(r);
+    ASSERT_TRUE(r.parsed) << r.raw;
+    (*engine)->Process(r, &all);
+  }
+  ASSERT_EQ(all.size(), 1u);
+  const Detection& d = all[0];
+  EXPECT_EQ(d.rule_id, "5b0c1a62-0000-4000-8000-0000000000b5");
+  EXPECT_EQ(d.tenant, "t01");
+  EXPECT_EQ(d.terminal, "10.1.21.210");
+  EXPECT_EQ(d.evidence, (std::vector<uint64_t>{1, 3, 5}));
+  EXPECT_EQ(d.tags, (std::vector<std::string>{"attack.collection"}));
+  EXPECT_EQ(d.context.at("correlation.type"), "value_sum");
+  EXPECT_EQ(d.context.at("correlation.value"), 100001);
+  EXPECT_EQ(d.time_ms, 1'790'899'499'000);  // 2026-10-02T00:04:59Z
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 // Sigma rules (R18, R19): SigmaHQ's YAML rules (specification v2) loaded and compiled into
 // matchers over Records, and Sigma correlation rules (event_count, value_count, temporal,
-// temporal_ordered) over the rules' matches. The DetectionEngine (soc/detect.h) runs them.
+// temporal_ordered, and v2.1's value_sum, value_avg, value_percentile, value_median) over the
+// rules' matches. The DetectionEngine (soc/detect.h) runs them.
 //
 // Loading never stops at a bad file: each rule document either loads, or is listed as
 // unsupported (a feature or log source seccloud cannot honour, with the reason), or as an error
@@ -65,14 +66,29 @@ struct SigmaRule {
 // kAbsence is seccloud's own type ("seccloud-absence", R19/R20: a monitored system is down): it
 // fires when an expected entity (group-by values) has had no matching event for `timespan`, on
 // the wall-clock tick, and reports the recovery when its events resume. See src/soc/README.md.
+// kValueSum … kValueMedian (Sigma v2.1) judge a number computed from condition.field's values
+// in the window; see soc/correlation.h for the exact arithmetic.
 enum class CorrelationType : uint8_t {
   kEventCount,
   kValueCount,
   kTemporal,
   kTemporalOrdered,
-  kAbsence
+  kAbsence,
+  kValueSum,
+  kValueAvg,
+  kValuePercentile,
+  kValueMedian
 };
-enum class CompareOp : uint8_t { kGt, kGte, kLt, kLte, kEq };
+enum class CompareOp : uint8_t { kGt, kGte, kLt, kLte, kEq, kNeq };
+
+// The metric types' values and thresholds are fixed-point: millionths of the field's unit.
+inline constexpr int64_t kMetricScale = 1'000'000;
+// A decimal number ("1500", "-2.5", "1e3") as exact millionths; false for anything else (not a
+// number, finer than a millionth, beyond ±9.2e12).
+bool ParseMetricMillionths(std::string_view text, int64_t* millionths);
+inline constexpr size_t kMaxRuleConditionBytes = 4096;  // a temporal condition expression
+inline constexpr size_t kMaxRuleConditionNames = 256;   // rule names in it (with repeats)
+inline constexpr size_t kMaxRuleConditionTerms = 64;    // conjunctions in its normal form
 
 struct CorrelationRule {
   std::string id;  // the rule's UUID, else its name, else its title
@@ -95,10 +111,18 @@ struct CorrelationRule {
   std::vector<std::vector<int>> group_fields;
   int64_t timespan_ms = 0;
   CompareOp op = CompareOp::kGte;
+  // The count; for the metric types (kValueSum … kValueMedian) in millionths (kMetricScale).
   int64_t threshold = 1;
-  std::string value_field;           // value_count: the field counted, as written
+  std::string value_field;           // value_count and the metric types: condition.field
   std::vector<int> value_field_ids;  // per rules[i]
-  bool generate = false;             // base rules' own matches are emitted too
+  int percentile = 50;               // kValuePercentile: condition.percentile, 0…100
+  // temporal / temporal_ordered with a condition expression (Sigma v2.1's `condition: a and
+  // (b or c)`, pySigma's extended condition), replacing op/threshold: the expression in
+  // disjunctive normal form, each term a set of input positions (bit i: rules[i]) that together
+  // satisfy it, no term a superset of another. Empty: no expression.
+  std::vector<uint64_t> rule_condition;
+  std::string rule_condition_text;  // as written
+  bool generate = false;            // base rules' own matches are emitted too
   // kAbsence only.
   struct Expected {
     std::string tenant;               // "" : records without a tenant

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -1232,7 +1233,7 @@ class Loader {
       r.type = CorrelationType::kTemporalOrdered;
     } else if (type == "seccloud-absence") {
       r.type = CorrelationType::kAbsence;
-    } else {
+    } else if (!ParseMetricType(type, &r.type)) {
       Unsupported("correlation type", type.empty() ? "(missing)" : type, c);
     }
     const auto rules = c["rules"];
@@ -1241,6 +1242,11 @@ class Loader {
     } else if (rules && rules.IsSequence()) {
       for (const auto& x : rules) pc.refs.push_back(ScalarOr(x));
     }
+    const bool temporal =
+        r.type == CorrelationType::kTemporal || r.type == CorrelationType::kTemporalOrdered;
+    const bool expression = temporal && c["condition"] && c["condition"].IsScalar();
+    // pySigma: without `rules`, the rules are those the expression names, in order.
+    if (expression && !rules) ParseRuleCondition(c["condition"], &pc, true);
     if (pc.refs.empty() || pc.refs.size() > 64) {
       Invalid("bad correlation", "rules must name 1 to 64 rules", c);
     }
@@ -1274,12 +1280,24 @@ class Loader {
     for (const char* key : {"expected", "learn", "forget"}) {
       if (c[key]) Invalid("bad correlation", std::string(key) + " applies to seccloud-absence", c);
     }
+    const bool metric = IsMetricType(r.type);
+    bool has_percentile = false;
+    if (cond && cond.IsScalar() && !temporal) {
+      Invalid("bad correlation condition",
+              "a condition expression applies to temporal and temporal_ordered only", cond);
+    }
+    if (expression && rules) ParseRuleCondition(cond, &pc, false);
     if (cond && cond.IsMap()) {
       int ops = 0;
       for (const auto& kv : cond) {
         const std::string k = ScalarOr(kv.first);
         if (k == "field") {
           pc.value_field = ScalarOr(kv.second);
+          continue;
+        }
+        if (k == "percentile") {
+          r.percentile = ParsePercentile(r.type, kv.second);
+          has_percentile = true;
           continue;
         }
         CompareOp op;
@@ -1293,13 +1311,17 @@ class Loader {
           op = CompareOp::kLte;
         } else if (k == "eq") {
           op = CompareOp::kEq;
+        } else if (k == "neq") {
+          op = CompareOp::kNeq;
         } else {
           Invalid("bad correlation condition", "unknown operator " + k, kv.first);
         }
         const std::string v = ScalarOr(kv.second);
         int64_t n = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n > 1'000'000) {
+        if (metric) {
+          n = ParseMetricThreshold(k, kv.second);
+        } else if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                   ec != std::errc() || p != v.data() + v.size() || n < 0 || n > 1'000'000) {
           Invalid("bad correlation condition", k + " needs an integer 0…1000000", kv.second);
         }
         r.op = op;
@@ -1314,8 +1336,14 @@ class Loader {
     } else if (r.type == CorrelationType::kEventCount || r.type == CorrelationType::kValueCount) {
       Invalid("bad correlation", "condition is missing", c);
     }
-    if (r.type == CorrelationType::kValueCount && pc.value_field.empty()) {
-      Invalid("bad correlation", "value_count needs condition.field", c);
+    if ((r.type == CorrelationType::kValueCount || metric) && pc.value_field.empty()) {
+      Invalid("bad correlation", type + " needs condition.field", c);
+    }
+    if (r.type == CorrelationType::kValuePercentile && !has_percentile) {
+      Unsupported("value_percentile without condition.percentile",
+                  "which percentile (0…100) is judged is not said; the specification's example "
+                  "names none, pySigma's backends need it",
+                  cond);
     }
     if ((r.type == CorrelationType::kTemporal || r.type == CorrelationType::kTemporalOrdered) &&
         (!cond || !cond.IsMap())) {
@@ -1324,6 +1352,182 @@ class Loader {
     }
     r.value_field = pc.value_field;
     pending_.push_back(std::move(pc));
+  }
+
+  static bool IsMetricType(CorrelationType t) {
+    return t == CorrelationType::kValueSum || t == CorrelationType::kValueAvg ||
+           t == CorrelationType::kValuePercentile || t == CorrelationType::kValueMedian;
+  }
+
+  // Sigma v2.1's metric correlation types.
+  static bool ParseMetricType(const std::string& type, CorrelationType* t) {
+    static constexpr std::pair<std::string_view, CorrelationType> kTypes[] = {
+        {"value_sum", CorrelationType::kValueSum},
+        {"value_avg", CorrelationType::kValueAvg},
+        {"value_percentile", CorrelationType::kValuePercentile},
+        {"value_median", CorrelationType::kValueMedian}};
+    for (const auto& [name, value] : kTypes) {
+      if (type == name) {
+        *t = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A metric threshold: a decimal number, kept exactly in millionths (soc/correlation.h).
+  static int64_t ParseMetricThreshold(const std::string& op, const YAML::Node& v) {
+    int64_t n = 0;
+    if (!v.IsScalar() || !ParseMetricMillionths(v.Scalar(), &n)) {
+      Invalid("bad correlation condition",
+              op + " needs a number (at most 6 decimals, within ±9.2e12): " +
+                  ScalarOr(v, "(not a scalar)"),
+              v);
+    }
+    return n;
+  }
+
+  static int ParsePercentile(CorrelationType t, const YAML::Node& v) {
+    if (t != CorrelationType::kValuePercentile) {
+      Invalid("bad correlation condition", "percentile applies to value_percentile only", v);
+    }
+    const std::string s = ScalarOr(v);
+    int n = -1;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || p != s.data() + s.size() || n < 0 || n > 100) {
+      Invalid("bad correlation condition", "percentile needs an integer 0…100: " + s, v);
+    }
+    return n;
+  }
+
+  // A temporal / temporal_ordered condition expression over the rules' names (Sigma v2.1,
+  // pySigma's extended condition): names ([A-Za-z_][A-Za-z0-9_]*), and, or, parentheses; not >
+  // and > or. The operators are read in any case (the specification's example writes AND). With
+  // add_names (no `rules` list) the names become the rules in order of first appearance;
+  // otherwise every name must be one of `rules` and every rule must be named, as pySigma checks.
+  // The result is the expression's disjunctive normal form (CorrelationRule::rule_condition).
+  static void ParseRuleCondition(const YAML::Node& cond, PendingCorrelation* pc, bool add_names) {
+    const std::string& text = cond.Scalar();
+    if (text.size() > kMaxRuleConditionBytes) {
+      Invalid("bad correlation condition",
+              "longer than " + std::to_string(kMaxRuleConditionBytes) + " bytes", cond);
+    }
+    using Terms = std::vector<uint64_t>;
+    size_t at = 0, names = 0;
+    uint64_t named = 0;
+    auto fail = [&](const std::string& what) {
+      Invalid("bad correlation condition",
+              what + " at character " + std::to_string(at + 1) + " of \"" + text + "\"", cond);
+    };
+    // Keeps the terms minimal (no duplicate, no superset of another) and bounded.
+    auto minimal = [&](Terms t) {
+      std::sort(t.begin(), t.end(), [](uint64_t a, uint64_t b) {
+        const int pa = __builtin_popcountll(a), pb = __builtin_popcountll(b);
+        return pa != pb ? pa < pb : a < b;
+      });
+      Terms out;
+      for (uint64_t x : t) {
+        bool covered = false;
+        for (uint64_t y : out) covered = covered || (x & y) == y;
+        if (!covered) out.push_back(x);
+      }
+      if (out.size() > kMaxRuleConditionTerms) {
+        Unsupported("temporal condition too complex",
+                    "more than " + std::to_string(kMaxRuleConditionTerms) +
+                        " alternatives once its and/or are expanded: \"" + text + "\"",
+                    cond);
+      }
+      return out;
+    };
+    auto skip_space = [&] {
+      while (at < text.size() && std::isspace(static_cast<unsigned char>(text[at])) != 0) ++at;
+    };
+    auto word_at = [&](size_t from) {
+      size_t end = from;
+      while (end < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[end])) != 0 || text[end] == '_'))
+        ++end;
+      return std::string_view(text).substr(from, end - from);
+    };
+    auto keyword = [&](std::string_view k) {
+      skip_space();
+      const std::string_view w = word_at(at);
+      if (w.size() != k.size() || Lower(std::string(w)) != k) return false;
+      at += w.size();
+      return true;
+    };
+    std::function<Terms(size_t)> parse_or;
+    auto parse_unary = [&](size_t depth) -> Terms {
+      skip_space();
+      if (depth > kMaxRuleYamlDepth) fail("nested too deeply");
+      if (at < text.size() && text[at] == '(') {
+        ++at;
+        Terms t = parse_or(depth + 1);
+        skip_space();
+        if (at >= text.size() || text[at] != ')') fail("expected )");
+        ++at;
+        return t;
+      }
+      const size_t start = at;
+      if (keyword("not")) {
+        at = start;
+        Unsupported("temporal condition with not",
+                    "seccloud judges temporal windows as events arrive and cannot know that a "
+                    "rule stays absent: \"" +
+                        text + "\"",
+                    cond);
+      }
+      at = start;
+      const std::string_view w = word_at(at);
+      const std::string lower = Lower(std::string(w));
+      if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0])) != 0 || lower == "and" ||
+          lower == "or") {
+        fail("expected a rule name");
+      }
+      if (++names > kMaxRuleConditionNames) fail("too many rule names");
+      auto it = std::find(pc->refs.begin(), pc->refs.end(), w);
+      if (it == pc->refs.end()) {
+        if (!add_names) fail("\"" + std::string(w) + "\" is not in rules");
+        if (pc->refs.size() == 64) fail("more than 64 rules");
+        it = pc->refs.insert(pc->refs.end(), std::string(w));
+      }
+      at += w.size();
+      const uint64_t bit = uint64_t{1} << (it - pc->refs.begin());
+      named |= bit;
+      return Terms{bit};
+    };
+    // Each side is minimal, so at most kMaxRuleConditionTerms² terms are ever formed.
+    auto parse_and = [&](size_t depth) {
+      Terms t = parse_unary(depth);
+      while (keyword("and")) {
+        const Terms right = parse_unary(depth);
+        Terms product;
+        for (uint64_t x : t)
+          for (uint64_t y : right) product.push_back(x | y);
+        t = minimal(std::move(product));
+      }
+      return t;
+    };
+    parse_or = [&](size_t depth) {
+      Terms t = parse_and(depth);
+      while (keyword("or")) {
+        const Terms right = parse_and(depth);
+        t.insert(t.end(), right.begin(), right.end());
+        t = minimal(std::move(t));
+      }
+      return t;
+    };
+    Terms terms = parse_or(0);
+    skip_space();
+    if (at != text.size()) fail("unexpected text");
+    for (size_t i = 0; i < pc->refs.size(); ++i) {
+      if ((named >> i & 1) == 0) {
+        Invalid("bad correlation condition",
+                "rule " + pc->refs[i] + " is in rules but not in the condition", cond);
+      }
+    }
+    pc->rule.rule_condition = std::move(terms);
+    pc->rule.rule_condition_text = text;
   }
 
   // seccloud-absence: "no event of `rules` from an entity (the group-by values) for `timespan`".

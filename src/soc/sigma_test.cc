@@ -407,5 +407,276 @@ TEST(SigmaTest, UnmappedLogsourcesAreUnsupportedWithTheirName) {
             std::string::npos);
 }
 
+// Base rules the specification's correlation examples refer to by name.
+constexpr const char* kSpecBases = R"(title: website access
+name: website_access
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+---
+title: rule a
+name: rule_a_id
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+---
+title: process creation
+name: process_creation
+logsource: {category: process_creation, product: windows}
+detection: {s: {Image|endswith: .exe}, condition: s}
+---
+title: recon a
+name: recon_cmd_a
+logsource: {category: process_creation, product: windows}
+detection: {s: {CommandLine|contains: whoami}, condition: s}
+---
+title: recon b
+name: recon_cmd_b
+logsource: {category: process_creation, product: windows}
+detection: {s: {CommandLine|contains: ipconfig}, condition: s}
+---
+title: recon c
+name: recon_cmd_c
+logsource: {category: process_creation, product: windows}
+detection: {s: {CommandLine|contains: net user}, condition: s}
+)";
+
+// The specification's tests/ examples (SigmaHQ/sigma-specification, tests/correlation/value_*.yml
+// and tests/schema/correlation/*.yml), as written there.
+TEST(SigmaCorrelationLoadTest, TheSpecificationsExamplesLoad) {
+  LoadReport report;
+  RuleSet set = LoadRulesFromStrings(
+      {{"bases.yml", kSpecBases},
+       {"value_sum.yml", R"(title: Possible Exfiltration to Website
+correlation:
+    type: value_sum
+    rules:
+        - website_access
+    group-by:
+        - SourceIP
+        - User
+    timespan: 1h
+    condition:
+        field: bytes_sent
+        gt: 1000000)"},
+       {"value_avg.yml", R"(title: Suspicious average network traffic
+correlation:
+    type: value_avg
+    rules: 
+        - rule_a_id
+    group-by:
+        - SourceIP
+        - User
+    timespan: 24h
+    condition:
+        field: BytesOut
+        gt: 500)"},
+       {"temporal_condition.yml", R"(title: Recon
+correlation:
+    type: temporal
+    rules:
+        - recon_cmd_a
+        - recon_cmd_b
+        - recon_cmd_c
+    group-by:
+        - ComputerName
+        - User
+    timespan: 5m
+    condition: recon_cmd_a AND recon_cmd_b AND recon_cmd_c
+)"},
+       {"temporal_ordered_condition.yml", R"(title: Recon ordered
+correlation:
+    type: temporal_ordered
+    rules:
+        - recon_cmd_a
+        - recon_cmd_b
+        - recon_cmd_c
+    group-by:
+        - ComputerName
+        - User
+    timespan: 5m
+    condition: recon_cmd_a AND recon_cmd_b AND recon_cmd_c
+)"},
+       {"value_percentile.yml",
+        R"(title: A computer spawned a processes name in the last 24h than 1% of all the processes.
+correlation:
+    type: value_percentile
+    rules: 
+        - process_creation
+    group-by:
+        - ComputerName
+    timespan: 24h
+    condition:
+        field: image
+        lte: 1)"}},
+      &report);
+  for (const auto& e : report.errors) ADD_FAILURE() << e.ToString();
+  ASSERT_EQ(set.correlations.size(), 4u);
+  const auto& sum = set.correlations[0];
+  EXPECT_EQ(sum.type, CorrelationType::kValueSum);
+  EXPECT_EQ(sum.value_field, "bytes_sent");
+  EXPECT_EQ(sum.op, CompareOp::kGt);
+  EXPECT_EQ(sum.threshold, 1'000'000 * kMetricScale);
+  EXPECT_EQ(sum.timespan_ms, 3'600'000);
+  EXPECT_EQ(set.correlations[1].type, CorrelationType::kValueAvg);
+  EXPECT_EQ(set.correlations[1].threshold, 500 * kMetricScale);
+  for (size_t i : {2, 3}) {
+    EXPECT_EQ(set.correlations[i].rule_condition, (std::vector<uint64_t>{0b111})) << i;
+    EXPECT_EQ(set.correlations[i].rule_condition_text,
+              "recon_cmd_a AND recon_cmd_b AND recon_cmd_c");
+  }
+  EXPECT_EQ(set.correlations[3].type, CorrelationType::kTemporalOrdered);
+  // value_percentile without condition.percentile: which percentile is meant is not said.
+  ASSERT_EQ(report.unsupported.size(), 1u);
+  EXPECT_EQ(report.unsupported[0].reason, "value_percentile without condition.percentile");
+  EXPECT_EQ(report.unsupported[0].file, "value_percentile.yml");
+  EXPECT_EQ(report.unsupported[0].line, 10);  // the condition map
+}
+
+TEST(SigmaCorrelationLoadTest, MetricConditions) {
+  auto load = [](const std::string& type, const std::string& condition, LoadReport* report) {
+    return LoadRulesFromStrings(
+        {{"bases.yml", kSpecBases},
+         {"c.yml", "title: c\ncorrelation:\n  type: " + type +
+                       "\n  rules: website_access\n  group-by: [source.ip]\n  timespan: 1h\n"
+                       "  condition: " +
+                       condition + "\n"}},
+        report);
+  };
+  LoadReport ok;
+  RuleSet set = load("value_percentile", "{field: b, percentile: 95, lte: -0.25}", &ok);
+  ASSERT_EQ(set.correlations.size(), 1u) << (ok.errors.empty() ? "" : ok.errors[0].ToString());
+  EXPECT_EQ(set.correlations[0].percentile, 95);
+  EXPECT_EQ(set.correlations[0].threshold, -250'000);
+  set = load("value_median", "{field: b, neq: 3}", &ok);
+  ASSERT_EQ(set.correlations.size(), 1u);
+  EXPECT_EQ(set.correlations[0].op, CompareOp::kNeq);
+  EXPECT_TRUE(ok.errors.empty() && ok.unsupported.empty());
+
+  struct Bad {
+    const char* type;
+    const char* condition;
+    const char* detail;  // a part of the error's detail
+  };
+  for (const Bad& b : std::initializer_list<Bad>{
+           {"value_sum", "{gt: 5}", "value_sum needs condition.field"},
+           {"value_median", "{field: b}", "no operator"},
+           {"value_avg", "{field: b, gt: 0.0000001}", "at most 6 decimals"},
+           {"value_avg", "{field: b, gt: 1e13}", "within ±9.2e12"},
+           {"value_avg", "{field: b, gt: lots}", "gt needs a number"},
+           {"value_sum", "{field: b, percentile: 5, gt: 1}", "percentile applies"},
+           {"value_percentile", "{field: b, percentile: 101, gt: 1}", "0…100"},
+           {"value_percentile", "{field: b, percentile: 9.5, gt: 1}", "0…100"},
+           {"event_count", "{gt: 1.5}", "integer"},
+           {"value_sum", "website_access", "temporal and temporal_ordered only"},
+       }) {
+    LoadReport report;
+    EXPECT_TRUE(load(b.type, b.condition, &report).correlations.empty()) << b.condition;
+    ASSERT_EQ(report.errors.size(), 1u) << b.type << " " << b.condition;
+    EXPECT_NE(report.errors[0].detail.find(b.detail), std::string::npos)
+        << report.errors[0].ToString();
+    EXPECT_EQ(report.errors[0].file, "c.yml");
+    EXPECT_GT(report.errors[0].line, 0);
+  }
+  LoadReport range;
+  EXPECT_TRUE(load("value_sum", "{field: b, gt: 1, lte: 5}", &range).correlations.empty());
+  ASSERT_EQ(range.unsupported.size(), 1u);
+  EXPECT_EQ(range.unsupported[0].reason, "correlation condition with a range");
+}
+
+TEST(SigmaCorrelationLoadTest, TemporalConditionExpressions) {
+  auto load = [](const std::string& type, const std::string& rules, const std::string& condition,
+                 LoadReport* report) {
+    return LoadRulesFromStrings(
+        {{"bases.yml", kSpecBases},
+         {"t.yml", "title: t\ncorrelation:\n  type: " + type + "\n" + rules +
+                       "  group-by: [host.name]\n  timespan: 5m\n  condition: " + condition +
+                       "\n"}},
+        report);
+  };
+  const std::string abc = "  rules: [recon_cmd_a, recon_cmd_b, recon_cmd_c]\n";
+  LoadReport ok;
+  // Precedence: and binds tighter than or; parentheses; the normal form is minimal.
+  RuleSet set = load("temporal", abc, "recon_cmd_a or recon_cmd_b and recon_cmd_c", &ok);
+  ASSERT_EQ(set.correlations.size(), 1u);
+  EXPECT_EQ(set.correlations[0].rule_condition, (std::vector<uint64_t>{0b001, 0b110}));
+  set = load("temporal", abc, "(recon_cmd_a or recon_cmd_b) and recon_cmd_c", &ok);
+  EXPECT_EQ(set.correlations[0].rule_condition, (std::vector<uint64_t>{0b101, 0b110}));
+  set = load("temporal_ordered", abc,
+             "recon_cmd_a and (recon_cmd_a or recon_cmd_b) and recon_cmd_c", &ok);
+  EXPECT_EQ(set.correlations[0].rule_condition, (std::vector<uint64_t>{0b101}));
+  // pySigma: without `rules`, the rules are the names of the expression, in order.
+  set = load("temporal", "", "recon_cmd_c and recon_cmd_a", &ok);
+  ASSERT_EQ(set.correlations.size(), 1u);
+  ASSERT_EQ(set.correlations[0].rules.size(), 2u);
+  EXPECT_EQ(set.rules[set.correlations[0].rules[0]].name, "recon_cmd_c");
+  EXPECT_EQ(set.rules[set.correlations[0].rules[1]].name, "recon_cmd_a");
+  EXPECT_TRUE(ok.errors.empty() && ok.unsupported.empty());
+
+  for (const auto& [condition, detail] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"recon_cmd_a and recon_cmd_b and nosuch and recon_cmd_c", "\"nosuch\" is not in rules"},
+           {"recon_cmd_a and recon_cmd_b", "recon_cmd_c is in rules but not in the condition"},
+           {"recon_cmd_a and and recon_cmd_b and recon_cmd_c",
+            "expected a rule name at character 17"},
+           {"(recon_cmd_a and recon_cmd_b and recon_cmd_c", "expected )"},
+           {"recon_cmd_a and recon_cmd_b and recon_cmd_c)", "unexpected text"},
+           {"recon_cmd_a recon_cmd_b recon_cmd_c", "unexpected text"},
+           {"recon-cmd-a and recon_cmd_b and recon_cmd_c", "\"recon\" is not in rules"},
+           {"''", "expected a rule name"},
+       }) {
+    LoadReport report;
+    EXPECT_TRUE(load("temporal", abc, condition, &report).correlations.empty()) << condition;
+    ASSERT_EQ(report.errors.size(), 1u) << condition;
+    EXPECT_NE(report.errors[0].detail.find(detail), std::string::npos)
+        << report.errors[0].ToString();
+    EXPECT_EQ(report.errors[0].line, 7) << report.errors[0].ToString();  // the condition's
+  }
+  LoadReport negated;
+  EXPECT_TRUE(load("temporal", abc, "recon_cmd_a and recon_cmd_b and not recon_cmd_c", &negated)
+                  .correlations.empty());
+  ASSERT_EQ(negated.unsupported.size(), 1u);
+  EXPECT_EQ(negated.unsupported[0].reason, "temporal condition with not");
+  // Bounded: nesting, length, and the expanded normal form.
+  LoadReport deep;
+  load(
+      "temporal", abc,
+      std::string(100, '(') + "recon_cmd_a and recon_cmd_b and recon_cmd_c" + std::string(100, ')'),
+      &deep);
+  ASSERT_EQ(deep.errors.size(), 1u);
+  EXPECT_NE(deep.errors[0].detail.find("nested too deeply"), std::string::npos);
+  LoadReport longer;
+  std::string many = "recon_cmd_a and recon_cmd_b and recon_cmd_c";
+  while (many.size() <= kMaxRuleConditionBytes) many += " or recon_cmd_a";
+  load("temporal", abc, many, &longer);
+  ASSERT_EQ(longer.errors.size(), 1u);
+  EXPECT_NE(longer.errors[0].detail.find("longer than"), std::string::npos);
+  // (a1 or b1) and (a2 or b2) and … over 7 pairs: 2^7 = 128 alternatives.
+  std::string pairs_rules = "  rules: [";
+  std::string product;
+  std::string bases;
+  for (int i = 0; i < 7; ++i) {
+    for (const char* side : {"x", "y"}) {
+      const std::string n = std::string(side) + std::to_string(i);
+      bases += "---\ntitle: " + n + "\nname: " + n +
+               "\nlogsource: {product: seccloud, service: t}\ndetection: {s: {a: " + n +
+               "}, condition: s}\n";
+      pairs_rules += n + ",";
+    }
+    product += std::string(i ? " and " : "") + "(x" + std::to_string(i) + " or y" +
+               std::to_string(i) + ")";
+  }
+  pairs_rules.back() = ']';
+  LoadReport complex;
+  LoadRulesFromStrings(
+      {{"b.yml", bases},
+       {"t.yml", "title: t\ncorrelation:\n  type: temporal\n" + pairs_rules +
+                     "\n  group-by: [host.name]\n  timespan: 5m\n  condition: " + product + "\n"}},
+      &complex);
+  ASSERT_EQ(complex.unsupported.size(), 1u);
+  EXPECT_EQ(complex.unsupported[0].reason, "temporal condition too complex");
+  // An expression is for temporal types only.
+  LoadReport count;
+  load("event_count", abc, "recon_cmd_a", &count);
+  ASSERT_EQ(count.errors.size(), 1u);
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -12,7 +12,9 @@
 #  - the API wants a bearer token (401 without), tenant tokens minted with `soc token create` see
 #    only their tenant (R20/R27), search answers stream as NDJSON;
 #  - a seccloud-absence rule reports a host gone silent, naming it, and closes the alert when the
-#    host is heard of again (R19 "a service down").
+#    host is heard of again (R19 "a service down");
+#  - rules reload on SIGHUP, a Sigma v2.1 value_sum correlation among them (counted by
+#    `soc rules`, fired once by proxy spool events after the reload).
 # Usage: soc_test.sh SECCLOUD_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1
@@ -388,7 +390,10 @@ soc search '"burstmark n=0"' >/dev/null || fail "burst: the first line is not se
 echo "ok: a burst of 100000 lines through a queue of 1000: all stored"
 
 # 5. Rules reload without a restart; a broken rule file is reported with its place and the other
-# rules keep running.
+# rules keep running. The reload adds a Sigma v2.1 value_sum correlation (request bytes per
+# terminal), which `soc rules` counts and which fires on proxy spool events after the reload.
+correlations_before=$(soc rules 2>/dev/null | sed -n 's/.* rules and \([0-9]*\) correlations loaded.*/\1/p')
+[ -n "$correlations_before" ] || fail "soc rules does not say how many correlations loaded"
 cat > "$work/rules/reload.yml" <<'YAML'
 title: added while running
 id: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0005
@@ -397,11 +402,30 @@ detection:
   keywords: [reloadmark]
   condition: keywords
 level: medium
+---
+title: upload to the reload test site
+name: reload_upload
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {url.domain: upload.reload.example}, condition: s}
+---
+title: more than 1 MB uploaded by one terminal in 5 minutes
+id: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0007
+correlation:
+  type: value_sum
+  rules: reload_upload
+  group-by: [source.ip]
+  timespan: 5m
+  condition: {field: http.request.bytes, gt: 1000000}
+level: high
+tags: [attack.exfiltration]
 YAML
 printf 'title: broken\nid: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0006\nlogsource: {product: linux, service: syslog}\ndetection:\n  sel: {a: [unclosed\n  condition: sel\n' > "$work/rules/broken.yml"
 set +e; soc rules >"$work/rules.txt" 2>&1; rc=$?; set -e
 [ "$rc" = 1 ] || fail "soc rules exit $rc with a broken file: $(cat "$work/rules.txt")"
 grep -q 'broken.yml:[0-9]' "$work/rules.txt" || fail "the broken rule file is not named with its line: $(cat "$work/rules.txt")"
+correlations_after=$(sed -n 's/.* rules and \([0-9]*\) correlations loaded.*/\1/p' "$work/rules.txt")
+[ "$correlations_after" = $((correlations_before + 1)) ] ||
+  fail "soc rules: $correlations_after correlations after adding a value_sum, $correlations_before before: $(cat "$work/rules.txt")"
 kill -HUP "$pid"
 for _ in $(seq 1 50); do
   grep -q 'reloaded' "$work/socd.log" && break
@@ -415,7 +439,33 @@ for _ in $(seq 1 50); do
 done
 soc alerts --rule 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0005 --json | grep -q '"id"' ||
   fail "a rule added and reloaded does not fire"
-echo "ok: rules reload on SIGHUP; a broken rule file is reported with its line, the others run"
+python3 - "$work/spool/proxy" <<'PY'
+import json, sys, time, uuid
+now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
+with open(f"{sys.argv[1]}/proxy-{1:020d}.ndjson", "a") as f:
+    for seq, sent in ((30002, 600000), (30003, 400000), (30004, 1)):
+        ev = {"@timestamp": now, "event": {"dataset": "proxy.access", "kind": "event",
+              "action": "allowed", "outcome": "success", "id": str(uuid.uuid4())},
+              "tenant": {"id": "tsu"}, "source": {"ip": "10.1.9.9"},
+              "url": {"domain": "upload.reload.example"},
+              "http": {"request": {"method": "POST", "bytes": sent}}, "seccloud": {"seq": seq}}
+        f.write(json.dumps(ev) + "\n")
+PY
+for _ in $(seq 1 100); do
+  soc alerts --rule 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0007 --json >"$work/sum.json" 2>/dev/null || true
+  [ -s "$work/sum.json" ] && break
+  sleep 0.1
+done
+python3 - "$work/sum.json" <<'PY' || fail "the value_sum added by the reload: $(cat "$work/sum.json")"
+import json, sys
+alerts = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(alerts) == 1, alerts
+a = alerts[0]
+assert a["tenant"] == "tsu" and a["terminal"] == "10.1.9.9", a
+assert a["context"]["correlation.type"] == "value_sum", a
+assert a["context"]["correlation.value"] == 1000001, a
+PY
+echo "ok: rules reload on SIGHUP; a broken rule file is reported with its line, the others run; a value_sum added by the reload fired once"
 
 # 6. Integrity: verify passes, a flipped byte is found.
 soc verify >"$work/verify.txt" || fail "verify of an intact store: $(cat "$work/verify.txt")"
