@@ -732,11 +732,13 @@ class DocumentCompiler {
   std::vector<std::vector<FieldTest>> CompileMap(const YAML::Node& n) {
     std::set<std::string> tenants;
     bool expands = false;
+    bool negated_expand = false;  // an |expand|neq item
     for (const auto& kv : n) {
       if (!kv.first.IsScalar() || kv.first.Scalar().find("|") == std::string::npos) continue;
       const std::string key = Lower(kv.first.Scalar());
       if (key.find("|expand") == std::string::npos) continue;
       expands = true;
+      if ((key + "|").find("|neq|") != std::string::npos) negated_expand = true;
       std::vector<YAML::Node> values;
       if (kv.second.IsSequence()) {
         for (const auto& v : kv.second) values.push_back(v);
@@ -770,7 +772,19 @@ class DocumentCompiler {
       out.push_back(CompileMapFor(n, ""));
       return out;
     }
-    if (auto global = CompileMapFor(n, ""); !global.empty()) out.push_back(std::move(global));
+    if (auto global = CompileMapFor(n, ""); !global.empty()) {
+      if (negated_expand && !tenants.empty()) {
+        // A tenant with values of its own is its alternative's alone (global values and its
+        // own): NOT(x among the global values) must not answer for a value only it maps.
+        FieldTest other_tenant{fields_->Intern({"tenant.id"}), false, {}};
+        other_tenant.negated = true;
+        for (const auto& t : tenants) {
+          other_tenant.values.push_back(ValueTest{.op = Op::kEquals, .cased = true, .lit = t});
+        }
+        global.push_back(std::move(other_tenant));
+      }
+      out.push_back(std::move(global));
+    }
     for (const auto& t : tenants) {
       auto alt = CompileMapFor(n, t);
       if (alt.empty()) continue;
@@ -831,7 +845,9 @@ class DocumentCompiler {
             expanded.push_back(node);
           }
         }
-        if (expanded.empty()) return {};
+        // No values here: the item cannot hold, the alternative neither — but for |neq, where
+        // NOT(x among no values) holds.
+        if (expanded.empty() && !mods.neq) return {};
         values = std::move(expanded);
       }
       for (const auto& v : values) {
