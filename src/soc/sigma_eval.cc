@@ -280,8 +280,18 @@ class Builder {
     return static_cast<uint32_t>(out_.exprs.size() - 1);
   }
 
-  // Mirrors MatchContext::EvalFieldTest.
+  // Mirrors MatchContext::EvalFieldTest. A |neq item is NOT of the item: what the item needs says
+  // nothing about its negation, so it adds no clause (a rule of only |neq items is evaluated for
+  // every record of its logsource), and its predicates are decided when the condition asks.
   uint32_t OfFieldTest(const FieldTest& ft, Cnf* cnf) {
+    if (ft.negated) {
+      Cnf ignored;
+      return Combine(Expr::kNot, {OfFieldValues(ft, &ignored)});
+    }
+    return OfFieldValues(ft, cnf);
+  }
+
+  uint32_t OfFieldValues(const FieldTest& ft, Cnf* cnf) {
     std::vector<uint32_t> kids;
     if (ft.all) {
       for (const auto& vt : ft.values) kids.push_back(PredExpr(PredOf(ft.field, vt, cnf)));

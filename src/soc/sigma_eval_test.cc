@@ -309,6 +309,113 @@ TEST(SigmaEvalTest, PredicatesAtTheEdges) {
   EXPECT_GT(ExpectAgreement(set, records), 40u);
 }
 
+// |neq and the time modifiers through the engine: a |neq item adds no prefilter clause (a rule of
+// only |neq items is evaluated for every record of its logsource, the field present or not), and
+// a rule mixing a positive test and a |neq is still found by its positive one.
+TEST(SigmaEvalTest, NeqAndTimePartsAgreeWithReference) {
+  const std::vector<ProxyRule> kRules = {
+      {"only neq", "r-neq", "  sel: {url.path|neq: '/a/b'}\n  condition: sel\n"},
+      {"neq list", "r-neq-list", "  sel: {url.path|neq: ['/a/b', '/ab']}\n  condition: sel\n"},
+      {"neq contains all", "r-neq-all",
+       "  sel: {url.path|contains|all|neq: ['abc', 'xyz']}\n  condition: sel\n"},
+      {"positive and neq", "r-pos-neq",
+       "  sel:\n    url.path|startswith: '/ab'\n    url.path|endswith|neq: '/'\n"
+       "  condition: sel\n"},
+      {"not neq", "r-not-neq", "  sel: {url.path|neq: 'abc'}\n  condition: not sel\n"},
+      {"neq keyword", "r-neq-kw", "  sel: {'|contains|neq': 'evil-marker'}\n  condition: sel\n"},
+      {"fieldref neq", "r-ref-neq",
+       "  sel: {url.path|fieldref|neq: url.query}\n  condition: sel\n"},
+      {"hour", "r-hour", "  sel: {t|hour: [22, 23, 0]}\n  condition: sel\n"},
+      {"hour neq and path", "r-hour-neq",
+       "  sel:\n    url.path|contains: 'ab'\n    t|hour|neq: [9, 10, 11]\n  condition: sel\n"},
+      {"week month year", "r-wmy",
+       "  sel: {t|week: 1, t|month: 12, t|year: 2024}\n  condition: sel\n"},
+  };
+  const RuleSet set = LoadProxyRules(kRules, "neq ");
+  ASSERT_EQ(set.rules.size(), kRules.size());
+  std::vector<Record> records;
+  for (const char* path : {"/a/b", "/ab", "/ab/", "/abc", "abcxyz", "xyzabc", "abc", "", "/A/B"}) {
+    for (const char* t :
+         {"2024-12-30T23:00:00Z", "2024-12-30 10:30:00.5", "2024-06-01", "not a date", ""}) {
+      for (const char* query : {"", "/ab"}) {
+        Record r;
+        r.seq = records.size() + 1;
+        r.raw = std::string("raw ") + path + (records.size() % 3 == 0 ? " evil-marker" : "");
+        SetField(r.fields(), "event.dataset", boost::json::string("proxy.access"));
+        SetField(r.fields(), "url.path", boost::json::string(path));
+        if (*t) SetField(r.fields(), "t", boost::json::string(t));
+        if (*query) SetField(r.fields(), "url.query", boost::json::string(query));
+        records.push_back(std::move(r));
+      }
+    }
+  }
+  Record bare;  // every field absent: the |neq rules hold
+  bare.seq = 1000;
+  SetField(bare.fields(), "event.dataset", boost::json::string("proxy.access"));
+  records.push_back(bare);
+  EXPECT_GT(ExpectAgreement(set, records), 200u);
+  // And in absolute terms: the engine fires the |neq-only rules on the bare record.
+  auto engine = DetectionEngine::Create(set);
+  ASSERT_TRUE(engine.has_value());
+  std::vector<Detection> out;
+  (*engine)->Process(bare, &out);
+  std::set<std::string> fired;
+  for (const auto& d : out) fired.insert(d.rule_id);
+  EXPECT_EQ(fired,
+            (std::set<std::string>{"r-neq", "r-neq-list", "r-neq-all", "r-neq-kw", "r-ref-neq"}));
+}
+
+// A municipal rule on a Windows (Sysmon) event in the regression data's shape: an admin tool run
+// outside office hours. UtcTime is UTC and taken as written, so Japan's 08:00–18:59 JST office
+// day is written as UTC hours 23 and 0–9; the rule names the other hours.
+TEST(SigmaEvalTest, AdminToolOutsideOfficeHoursFiresOnASysmonEvent) {
+  const std::string rule =
+      "title: Admin tool outside office hours\nid: 5d6f0c2e-0000-4000-8000-000000000028\n"
+      "level: medium\nlogsource: {product: windows, category: process_creation}\n"
+      "detection:\n  sel:\n    Image|endswith: ['\\net.exe', '\\net1.exe', '\\whoami.exe']\n"
+      "    UtcTime|hour: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]\n"
+      "  filter_system:\n    User|neq: 'NT AUTHORITY\\SYSTEM'\n"
+      "  condition: sel and filter_system\n";
+  LoadReport report;
+  const RuleSet set = LoadRulesFromString(rule, "office_hours.yml", &report);
+  ASSERT_EQ(set.rules.size(), 1u) << (report.errors.empty() ? "" : report.errors[0].ToString());
+  auto event = [](const std::string& utc, const std::string& user) {
+    Record r;
+    r.seq = 1;
+    r.format = Format::kWindowsEvent;
+    r.received_ms = 1'700'000'000'000;
+    r.source = "test";
+    r.raw = R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},)"
+            R"("EventID":1,"TimeCreated":{"#attributes":{"SystemTime":")" +
+            utc.substr(0, 10) + "T" + utc.substr(11) +
+            R"(Z"}},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"pc-0128"},)"
+            R"("EventData":{"UtcTime":")" +
+            utc +
+            R"(","Image":"C:\\Windows\\System32\\net.exe",)"
+            R"("CommandLine":"net user /domain","User":")" +
+            user + R"("}}})";
+    NormalizeWindowsEvent(r);
+    return r;
+  };
+  auto engine = DetectionEngine::Create(set);
+  ASSERT_TRUE(engine.has_value());
+  auto fires = [&](const Record& r) {
+    std::vector<Detection> out;
+    (*engine)->Process(r, &out);
+    EXPECT_EQ(out.size() == 1, RuleMatches(set, set.rules[0], r)) << r.raw;
+    return out.size() == 1;
+  };
+  EXPECT_TRUE(fires(event("2025-11-27 13:05:10.132", "PC-0128\\\\tanaka")));   // 22:05 JST
+  EXPECT_TRUE(fires(event("2025-11-27 22:59:59.999", "PC-0128\\\\tanaka")));   // 07:59 JST
+  EXPECT_FALSE(fires(event("2025-11-27 23:00:00.000", "PC-0128\\\\tanaka")));  // 08:00 JST
+  EXPECT_FALSE(fires(event("2025-11-27 02:40:10.132", "PC-0128\\\\tanaka")));  // 11:40 JST
+  EXPECT_FALSE(fires(event("2025-11-27 09:59:59.000", "PC-0128\\\\tanaka")));  // 18:59 JST
+  EXPECT_TRUE(fires(event("2025-11-27 10:00:00.000", "PC-0128\\\\tanaka")));   // 19:00 JST
+  EXPECT_FALSE(fires(event("2025-11-27 13:05:10.132", "NT AUTHORITY\\\\SYSTEM")));
+  EXPECT_TRUE(fires(event("2025-11-27 13:05", "PC-0128\\\\tanaka")));      // no seconds: a date
+  EXPECT_FALSE(fires(event("2025/11/27 13:05:10", "PC-0128\\\\tanaka")));  // not a date
+}
+
 // Keywords look in the message and the raw text; when the message is a piece of the raw text the
 // engine scans the raw text once and takes the message's occurrences from inside its copy. The
 // edges of that window (a literal at the message's start or end, across its border, a message

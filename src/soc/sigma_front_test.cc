@@ -32,6 +32,53 @@ RuleSet Load(const std::string& yaml, const RuleLoadOptions& options, LoadReport
 
 bool Fires(const RuleSet& set, const Record& r) { return RuleMatches(set, set.rules.at(0), r); }
 
+// |expand|neq: NOT(the value among the placeholder's values), each tenant's values being the
+// global ones and its own; a tenant (or the global map) without values: NOT(among none) holds.
+TEST(SigmaFrontTest, ExpandNeqUsesEachTenantsWholeList) {
+  RuleLoadOptions o;
+  o.placeholders["Admins"] = {"root", "administrator"};
+  o.tenant_placeholders["tsu"]["Admins"] = {"tsu-admin"};
+  o.tenant_placeholders["ise"]["Servers"] = {"dc01"};
+  LoadReport report;
+  // The reference matcher's answer, checked against the engine's (the tenant guard is a |neq
+  // item over tenant.id, the tenant without values a |neq item over no values).
+  auto fires = [](const RuleSet& s, const Record& r) {
+    auto engine = DetectionEngine::Create(s);
+    EXPECT_TRUE(engine.has_value());
+    std::vector<Detection> out;
+    if (engine) (*engine)->Process(r, &out);
+    const bool want = Fires(s, r);
+    EXPECT_EQ(out.size() == 1, want) << r.raw;
+    return want;
+  };
+  RuleSet set =
+      Load(Rule("  sel:\n    user.name|expand|neq: '%Admins%'\n  condition: sel\n"), o, &report);
+  ASSERT_TRUE(report.unsupported.empty()) << report.unsupported[0].ToString();
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0].ToString();
+  ASSERT_EQ(set.rules.size(), 1u);
+  EXPECT_TRUE(fires(set, Rec(R"({"user":{"name":"alice"}})")));
+  EXPECT_FALSE(fires(set, Rec(R"({"user":{"name":"Root"}})")));
+  EXPECT_FALSE(fires(set, Rec(R"({"user":{"name":"root"}})", "tsu")));
+  EXPECT_FALSE(fires(set, Rec(R"({"user":{"name":"tsu-admin"}})", "tsu")))
+      << "tsu's own admin is among tsu's values";
+  EXPECT_TRUE(fires(set, Rec(R"({"user":{"name":"tsu-admin"}})", "ise")));
+  EXPECT_TRUE(fires(set, Rec(R"({"user":{"name":"tsu-admin"}})")));
+  EXPECT_TRUE(fires(set, Rec(R"({"user":{"name":"alice"}})", "tsu")));
+  EXPECT_TRUE(fires(set, Rec(R"({})", "tsu")));
+
+  RuleSet servers = Load(Rule("  sel:\n    host.name|expand|neq: '%Servers%'\n"
+                              "    event.action: logon\n  condition: sel\n"),
+                         o, &report);
+  ASSERT_EQ(servers.rules.size(), 1u);
+  EXPECT_FALSE(
+      fires(servers, Rec(R"({"host":{"name":"DC01"},"event":{"action":"logon"}})", "ise")));
+  EXPECT_TRUE(fires(servers, Rec(R"({"host":{"name":"web"},"event":{"action":"logon"}})", "ise")));
+  EXPECT_TRUE(fires(servers, Rec(R"({"host":{"name":"dc01"},"event":{"action":"logon"}})", "tsu")));
+  EXPECT_TRUE(fires(servers, Rec(R"({"host":{"name":"dc01"},"event":{"action":"logon"}})")));
+  EXPECT_FALSE(
+      fires(servers, Rec(R"({"host":{"name":"web"},"event":{"action":"logoff"}})", "tsu")));
+}
+
 TEST(SigmaFrontTest, ExpandUsesGlobalAndTenantPlaceholders) {
   RuleLoadOptions o;
   o.placeholders["Admins"] = {"root", "administrator"};

@@ -48,7 +48,12 @@ enum class Op : uint8_t {
   kLt,
   kLte,
   kFieldRef,  // equal to another field of the record
+  kTimePart,  // a part of the date the field holds equals `number` (|minute … |year)
 };
+
+// The date parts of Sigma's time modifiers (v2.1 appendix): taken from the date as written, no
+// time zone conversion; week is the ISO 8601 week number (1–53).
+enum class TimePart : uint8_t { kMinute, kHour, kDay, kWeek, kMonth, kYear };
 
 struct ValueTest {
   Op op = Op::kEquals;
@@ -62,12 +67,16 @@ struct ValueTest {
   bool v6 = false;
   std::array<uint8_t, 16> net{};
   int prefix_bits = 0;
+  TimePart time_part = TimePart::kMinute;  // kTimePart
 };
 
 struct FieldTest {
   int field = 0;     // FieldTable id, or a pseudo-field
   bool all = false;  // every value must match (|all), else any
   std::vector<ValueTest> values;
+  // |neq: the test is the negation of the whole item, as pySigma's ConditionNOT around it: true
+  // when the field is absent, and with a list "differs from every value" (from one, with |all).
+  bool negated = false;
 };
 
 // A named selection: OR over alternatives, each an AND of field tests.
@@ -164,6 +173,7 @@ class MatchContext {
   bool Eval(const CompiledRule& rule, const Node& node);
   bool EvalSelection(const Selection& sel);
   bool EvalFieldTest(const FieldTest& test);
+  bool EvalFieldValues(const FieldTest& test);  // EvalFieldTest before |neq
   bool EvalValue(const ValueTest& vt, const Value& v);
   void Fill(Value& v, const FieldRef& found);
 
@@ -229,6 +239,13 @@ bool GlobMatch(std::string_view text, std::string_view lit, std::string_view mas
 // YamlMayStall is a cheap over-approximation of the texts it could throw on.
 void GuardYamlProgress(const std::string& text);
 bool YamlMayStall(std::string_view text);
+
+// A date as Sigma's time modifiers read it: "YYYY-MM-DD", optionally followed by 'T', 't' or one
+// space and "hh:mm", optional ":ss" and a fraction ('.' or ',' and 1–9 digits), then an optional
+// zone ("Z", "z", "±hh", "±hhmm", "±hh:mm"), ignored: the parts are the text's own. Anything else,
+// a field value that is a JSON number included, is not a date. Date-only texts have no hour or
+// minute. Returns the part, or -1 when the text is not such a date (or lacks the part).
+int DatePart(std::string_view text, TimePart part);
 
 bool ParseCidr(std::string_view text, ValueTest* out);
 bool IpInCidr(std::string_view ip, const ValueTest& cidr);

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -361,14 +362,100 @@ struct Modifiers {
   bool re = false, re_i = false, re_m = false, re_s = false;
   bool cidr = false, base64 = false, base64offset = false, windash = false, exists = false;
   bool cased = false, fieldref = false, expand = false;
+  bool neq = false;  // the item negated (pySigma's SigmaNegateModifier)
   enum Wide { kNone, kLe, kBe, kBom } wide = kNone;
   std::optional<Op> cmp;
+  std::optional<TimePart> time;
+  // The modifiers that change values, lower-cased, in the rule's order: all but |all and |neq,
+  // which act on the item as a whole.
+  std::vector<std::string> value_mods;
 };
+
+// The time modifiers of the v2.1 appendix.
+std::optional<TimePart> TimePartOf(std::string_view mod) {
+  static constexpr std::pair<std::string_view, TimePart> kParts[] = {
+      {"minute", TimePart::kMinute}, {"hour", TimePart::kHour},   {"day", TimePart::kDay},
+      {"week", TimePart::kWeek},     {"month", TimePart::kMonth}, {"year", TimePart::kYear}};
+  for (const auto& [name, part] : kParts) {
+    if (mod == name) return part;
+  }
+  return std::nullopt;
+}
+
+// The first of m's value modifiers not in `allowed`; empty when there is none.
+std::string FirstOtherThan(const Modifiers& m, std::initializer_list<std::string_view> allowed) {
+  for (const auto& mod : m.value_mods) {
+    if (std::find(allowed.begin(), allowed.end(), mod) == allowed.end()) return mod;
+  }
+  return "";
+}
+
+size_t CountOf(const Modifiers& m, std::initializer_list<std::string_view> names) {
+  return static_cast<size_t>(std::count_if(m.value_mods.begin(), m.value_mods.end(), [&](auto& x) {
+    return std::find(names.begin(), names.end(), x) != names.end();
+  }));
+}
+
+// The combinations of the v2.1 appendix's modifiers that pySigma refuses (a modifier given a
+// value of a type it does not take: a SigmaTypeError or SigmaValueError there) are errors here,
+// never a silently ignored modifier. |all and |neq act on the item and go with every modifier.
+void CheckModifierCombination(const Modifiers& m, const YAML::Node& at) {
+  auto conflict = [&](std::string_view what, const std::string& other) {
+    Invalid("conflicting modifiers", "|" + other + " with " + std::string(what), at);
+  };
+  if (m.exists) {
+    if (auto o = FirstOtherThan(m, {"exists"}); !o.empty()) {
+      conflict("|exists (it takes an unmodified true or false)", o);
+    }
+  }
+  const std::initializer_list<std::string_view> kCompare = {"gt", "gte", "lt", "lte"};
+  const std::initializer_list<std::string_view> kTime = {"minute", "hour",  "day",
+                                                         "week",   "month", "year"};
+  if (CountOf(m, kCompare) > 1) conflict("another of gt/gte/lt/lte", m.value_mods.back());
+  if (CountOf(m, kTime) > 1) conflict("another time modifier", m.value_mods.back());
+  if (m.time && m.cmp) {
+    Unsupported("time modifier with gt/gte/lt/lte",
+                "a date part is compared for equality only (pySigma refuses the combination: a "
+                "date part is not a number to compare)",
+                at);
+  }
+  if (m.time) {
+    if (auto o = FirstOtherThan(m, kTime); !o.empty()) {
+      conflict("a time modifier (it takes an integer)", o);
+    }
+  }
+  if (m.cmp) {
+    if (auto o = FirstOtherThan(m, kCompare); !o.empty()) conflict("|gt/gte/lt/lte (numbers)", o);
+  }
+  if (m.re) {
+    if (m.value_mods.front() != "re") {
+      conflict("|re after it (|re applies only to an unmodified value)", m.value_mods.front());
+    }
+    if (auto o = FirstOtherThan(m, {"re", "i", "ignorecase", "m", "multiline", "s", "dotall",
+                                    "contains", "startswith", "endswith", "expand"});
+        !o.empty()) {
+      conflict("|re", o);
+    }
+  }
+  if (m.cidr) {
+    if (auto o = FirstOtherThan(m, {"cidr"}); !o.empty()) conflict("|cidr", o);
+  }
+  if (m.fieldref) {
+    if (auto o = FirstOtherThan(m, {"fieldref", "contains", "startswith", "endswith", "cased"});
+        !o.empty()) {
+      conflict("|fieldref", o);
+    }
+  }
+  if (CountOf(m, {"utf16le", "wide", "utf16be", "utf16"}) > 1) {
+    conflict("another of utf16le/utf16be/utf16/wide", m.value_mods.back());
+  }
+}
 
 Modifiers ParseModifiers(const std::vector<std::string>& mods, const YAML::Node& at) {
   Modifiers m;
   for (const auto& raw : mods) {
     const std::string mod = Lower(raw);
+    if (mod != "all" && mod != "neq") m.value_mods.push_back(mod);
     if (mod == "contains") {
       m.contains = true;
     } else if (mod == "startswith") {
@@ -377,6 +464,8 @@ Modifiers ParseModifiers(const std::vector<std::string>& mods, const YAML::Node&
       m.endswith = true;
     } else if (mod == "all") {
       m.all = true;
+    } else if (mod == "neq") {
+      m.neq = true;
     } else if (mod == "re") {
       m.re = true;
     } else if (mod == "i" || mod == "ignorecase") {
@@ -415,6 +504,8 @@ Modifiers ParseModifiers(const std::vector<std::string>& mods, const YAML::Node&
       m.cmp = Op::kLte;
     } else if (mod == "expand") {
       m.expand = true;
+    } else if (auto part = TimePartOf(mod)) {
+      m.time = part;
     } else {
       Unsupported("unknown modifier", "|" + raw, at);
     }
@@ -423,10 +514,33 @@ Modifiers ParseModifiers(const std::vector<std::string>& mods, const YAML::Node&
     Invalid("regex flag without |re", "i/m/s apply only to |re", at);
   }
   if (m.base64 && m.base64offset) Invalid("conflicting modifiers", "base64 and base64offset", at);
+  CheckModifierCombination(m, at);
   if ((m.wide != Modifiers::kNone) && !m.base64 && !m.base64offset) {
     Unsupported("utf16/wide without base64", "seccloud's fields are UTF-8 text", at);
   }
   return m;
+}
+
+// A time modifier's value: an integer in the part's range (the v2.1 appendix's, but week 1–53:
+// ISO 8601 years have 52 or 53 weeks).
+ValueTest TimePartTest(TimePart part, const YAML::Node& v) {
+  static constexpr struct {
+    const char* name;
+    int low, high;
+  } kRange[] = {{"minute", 0, 59}, {"hour", 0, 23},  {"day", 1, 31},
+                {"week", 1, 53},   {"month", 1, 12}, {"year", 1, 9999}};
+  const auto& r = kRange[static_cast<size_t>(part)];
+  const std::string s = v.IsScalar() ? v.Scalar() : "";
+  int n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (!v.IsScalar() || s.empty() || ec != std::errc() || p != s.data() + s.size() || n < r.low ||
+      n > r.high) {
+    Invalid("bad value",
+            std::string("|") + r.name + " takes an integer " + std::to_string(r.low) + "–" +
+                std::to_string(r.high) + ", not \"" + s + "\"",
+            v);
+  }
+  return ValueTest{.op = Op::kTimePart, .cased = true, .number = double(n), .time_part = part};
 }
 
 // Turns a pattern into the cheapest equivalent test.
@@ -619,11 +733,13 @@ class DocumentCompiler {
   std::vector<std::vector<FieldTest>> CompileMap(const YAML::Node& n) {
     std::set<std::string> tenants;
     bool expands = false;
+    bool negated_expand = false;  // an |expand|neq item
     for (const auto& kv : n) {
       if (!kv.first.IsScalar() || kv.first.Scalar().find("|") == std::string::npos) continue;
       const std::string key = Lower(kv.first.Scalar());
       if (key.find("|expand") == std::string::npos) continue;
       expands = true;
+      if ((key + "|").find("|neq|") != std::string::npos) negated_expand = true;
       std::vector<YAML::Node> values;
       if (kv.second.IsSequence()) {
         for (const auto& v : kv.second) values.push_back(v);
@@ -657,7 +773,19 @@ class DocumentCompiler {
       out.push_back(CompileMapFor(n, ""));
       return out;
     }
-    if (auto global = CompileMapFor(n, ""); !global.empty()) out.push_back(std::move(global));
+    if (auto global = CompileMapFor(n, ""); !global.empty()) {
+      if (negated_expand && !tenants.empty()) {
+        // A tenant with values of its own is its alternative's alone (global values and its
+        // own): NOT(x among the global values) must not answer for a value only it maps.
+        FieldTest other_tenant{fields_->Intern({"tenant.id"}), false, {}};
+        other_tenant.negated = true;
+        for (const auto& t : tenants) {
+          other_tenant.values.push_back(ValueTest{.op = Op::kEquals, .cased = true, .lit = t});
+        }
+        global.push_back(std::move(other_tenant));
+      }
+      out.push_back(std::move(global));
+    }
     for (const auto& t : tenants) {
       auto alt = CompileMapFor(n, t);
       if (alt.empty()) continue;
@@ -692,6 +820,11 @@ class DocumentCompiler {
       FieldTest test;
       test.field = field.empty() ? kKeywordField : FieldId(field);
       test.all = mods.all;
+      test.negated = mods.neq;
+      if (field.empty() && (mods.exists || mods.fieldref || mods.time)) {
+        Invalid("conflicting modifiers", "|exists, |fieldref and the time modifiers need a field",
+                kv.first);
+      }
       std::vector<YAML::Node> values;
       if (kv.second.IsSequence()) {
         for (const auto& v : kv.second) {
@@ -713,7 +846,9 @@ class DocumentCompiler {
             expanded.push_back(node);
           }
         }
-        if (expanded.empty()) return {};
+        // No values here: the item cannot hold, the alternative neither — but for |neq, where
+        // NOT(x among no values) holds.
+        if (expanded.empty() && !mods.neq) return {};
         values = std::move(expanded);
       }
       for (const auto& v : values) {
@@ -736,6 +871,10 @@ class DocumentCompiler {
 
   void AddValueTests(const std::string& field, const Modifiers& m, const YAML::Node& v,
                      std::vector<ValueTest>* out) {
+    if (m.time) {
+      out->push_back(TimePartTest(*m.time, v));
+      return;
+    }
     if (v.IsNull()) {
       out->push_back(ValueTest{.op = Op::kNull});
       return;

@@ -422,6 +422,10 @@ bool MatchContext::TestValue(int field, const ValueTest& vt) {
 }
 
 bool MatchContext::EvalFieldTest(const FieldTest& test) {
+  return EvalFieldValues(test) != test.negated;
+}
+
+bool MatchContext::EvalFieldValues(const FieldTest& test) {
   if (test.field == kKeywordField) {
     const Value& msg = Get(kMessageField);
     const Value* raw = nullptr;
@@ -448,6 +452,49 @@ bool MatchContext::EvalFieldTest(const FieldTest& test) {
 
 namespace {
 
+// n ASCII digits at t[pos…] as a number; false when t is shorter or one is not a digit.
+bool Digits(std::string_view t, size_t pos, size_t n, int* out) {
+  if (pos > t.size() || t.size() - pos < n) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (t[i] < '0' || t[i] > '9') return false;
+    v = v * 10 + (t[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
+}
+
+// 1 (Monday) … 7 (Sunday), proleptic Gregorian; y ≥ 1.
+int IsoWeekday(int y, int m, int d) {
+  static constexpr int kMonthShift[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+  const int yy = m < 3 ? y - 1 : y;
+  const int sunday_based = (yy + yy / 4 - yy / 100 + yy / 400 + kMonthShift[m - 1] + d) % 7;
+  return sunday_based == 0 ? 7 : sunday_based;
+}
+
+// 53 when the year's 1 January is a Thursday, or a Wednesday in a leap year; y ≥ 0.
+int IsoWeeksInYear(int y) {
+  auto p = [](int x) { return (x + x / 4 - x / 100 + x / 400) % 7; };
+  return p(y) == 4 || (y > 0 && p(y - 1) == 3) ? 53 : 52;
+}
+
+// The ISO 8601 week (1–53) the date falls in; its week-based year may be the next or the last.
+int IsoWeek(int y, int m, int d) {
+  int ordinal = d;
+  for (int i = 1; i < m; ++i) ordinal += DaysInMonth(y, i);
+  const int week = (ordinal - IsoWeekday(y, m, d) + 10) / 7;
+  if (week < 1) return IsoWeeksInYear(y - 1);
+  if (week > IsoWeeksInYear(y)) return 1;
+  return week;
+}
+
 bool ToDouble(const MatchContext::Value& v, double* out) {
   if (v.ref.is_number()) {
     *out = v.ref.to_double();
@@ -460,6 +507,64 @@ bool ToDouble(const MatchContext::Value& v, double* out) {
 }
 
 }  // namespace
+
+int DatePart(std::string_view t, TimePart part) {
+  int y = 0, mo = 0, d = 0;
+  if (!Digits(t, 0, 4, &y) || t.size() < 10 || t[4] != '-' || !Digits(t, 5, 2, &mo) ||
+      t[7] != '-' || !Digits(t, 8, 2, &d)) {
+    return -1;
+  }
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo)) return -1;
+  int h = -1, mi = -1;
+  size_t pos = 10;
+  if (pos < t.size()) {
+    if (t[pos] != 'T' && t[pos] != 't' && t[pos] != ' ') return -1;
+    if (!Digits(t, pos + 1, 2, &h) || !Digits(t, pos + 4, 2, &mi) || t[pos + 3] != ':' || h > 23 ||
+        mi > 59) {
+      return -1;
+    }
+    pos += 6;
+    if (pos < t.size() && t[pos] == ':') {
+      int sec = 0;
+      if (!Digits(t, pos + 1, 2, &sec) || sec > 60) return -1;  // 60: a leap second
+      pos += 3;
+      if (pos < t.size() && (t[pos] == '.' || t[pos] == ',')) {
+        size_t n = 0;
+        while (pos + 1 + n < t.size() && t[pos + 1 + n] >= '0' && t[pos + 1 + n] <= '9') ++n;
+        if (n == 0 || n > 9) return -1;
+        pos += 1 + n;
+      }
+    }
+    if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
+      ++pos;
+    } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+      int oh = 0, om = 0;
+      if (!Digits(t, pos + 1, 2, &oh) || oh > 23) return -1;
+      pos += 3;
+      if (pos < t.size()) {
+        if (t[pos] == ':') ++pos;
+        if (!Digits(t, pos, 2, &om) || om > 59) return -1;
+        pos += 2;
+      }
+    }
+    if (pos != t.size()) return -1;
+  }
+  switch (part) {
+    case TimePart::kMinute:
+      return mi;
+    case TimePart::kHour:
+      return h;
+    case TimePart::kDay:
+      return d;
+    case TimePart::kWeek:
+      return IsoWeek(y, mo, d);
+    case TimePart::kMonth:
+      return mo;
+    case TimePart::kYear:
+      return y;
+  }
+  return -1;
+}
 
 bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
   switch (vt.op) {
@@ -517,6 +622,10 @@ bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
         default:
           return mine == ref;
       }
+    }
+    case Op::kTimePart: {
+      const int got = DatePart(v.text, vt.time_part);
+      return got >= 0 && got == static_cast<int>(vt.number);
     }
     default:
       return false;

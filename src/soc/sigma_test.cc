@@ -183,6 +183,342 @@ TEST(SigmaTest, UnmappedExpandAndUnknownModifiersAreUnsupported) {
   EXPECT_EQ(report.unsupported[1].reason, "unknown modifier");
 }
 
+// |neq is pySigma's SigmaNegateModifier: NOT around the whole detection item. So it matches
+// as the item would (case-insensitive, wildcards, contains…) and negates that: an absent or
+// null field matches, a list (OR) must differ from every value, a list with |all from one.
+TEST(SigmaTest, NeqNegatesTheWholeItem) {
+  auto s = One(Rule("  sel:\n    a|neq: Hello\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(s, Rec(R"({"a":"bye"})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"a":"hello"})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"a":"HELLO"})")));
+  EXPECT_TRUE(Fires(s, Rec(R"({"a":"hello world"})")));
+  EXPECT_TRUE(Fires(s, Rec(R"({"b":"hello"})")));  // absent: NOT(a = hello) holds
+  EXPECT_TRUE(Fires(s, Rec(R"({"a":null})")));
+  auto n = One(Rule("  sel:\n    n|neq: 5\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(n, Rec(R"({"n":5})")));
+  EXPECT_FALSE(Fires(n, Rec(R"({"n":"5"})")));
+  EXPECT_TRUE(Fires(n, Rec(R"({"n":6})")));
+  EXPECT_TRUE(Fires(n, Rec(R"({"n":50})")));
+  auto w = One(Rule("  sel:\n    a|neq: 'ad*'\n    b|neq: 'x\\*'\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(w, Rec(R"({"a":"Admin","b":"y"})")));
+  EXPECT_TRUE(Fires(w, Rec(R"({"a":"root","b":"y"})")));
+  EXPECT_FALSE(Fires(w, Rec(R"({"a":"root","b":"x*"})")));
+  EXPECT_TRUE(Fires(w, Rec(R"({"a":"root","b":"xy"})")));  // \* is a literal star
+  auto list = One(Rule("  sel:\n    a|neq: [x, y]\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(list, Rec(R"({"a":"x"})")));
+  EXPECT_FALSE(Fires(list, Rec(R"({"a":"Y"})")));
+  EXPECT_TRUE(Fires(list, Rec(R"({"a":"z"})")));
+  auto all = One(Rule("  sel:\n    a|contains|all|neq: [one, two]\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(all, Rec(R"({"a":"two and one"})")));
+  EXPECT_TRUE(Fires(all, Rec(R"({"a":"one"})")));
+  EXPECT_TRUE(Fires(all, Rec(R"({"a":"three"})")));
+  auto cased = One(Rule("  sel:\n    a|cased|neq: Hello\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(cased, Rec(R"({"a":"Hello"})")));
+  EXPECT_TRUE(Fires(cased, Rec(R"({"a":"hello"})")));
+  auto ex = One(Rule("  sel:\n    a|exists|neq: true\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(ex, Rec(R"({"b":1})")));
+  EXPECT_FALSE(Fires(ex, Rec(R"({"a":1})")));
+  auto gt = One(Rule("  sel:\n    n|gt|neq: 10\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(gt, Rec(R"({"n":10})")));
+  EXPECT_FALSE(Fires(gt, Rec(R"({"n":11})")));
+  // With another item of the selection: each item is negated on its own.
+  auto two = One(Rule("  sel:\n    a: x\n    b|neq: y\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(two, Rec(R"({"a":"x","b":"z"})")));
+  EXPECT_FALSE(Fires(two, Rec(R"({"a":"x","b":"y"})")));
+  EXPECT_FALSE(Fires(two, Rec(R"({"a":"w","b":"z"})")));
+  // Keywords (a map key of modifiers only keeps the value's own anchoring): NOT(the message or
+  // the raw text holds it).
+  auto kw = One(Rule("  sel:\n    '|contains|neq': secret\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(kw, Rec(R"({"message":"nothing here"})")));
+  EXPECT_FALSE(Fires(kw, Rec(R"({"message":"a SECRET here"})")));
+  // "not" in the condition cancels it out.
+  auto twice = One(Rule("  sel:\n    a|neq: x\n  condition: not sel\n"));
+  EXPECT_TRUE(Fires(twice, Rec(R"({"a":"x"})")));
+  EXPECT_FALSE(Fires(twice, Rec(R"({"a":"y"})")));
+  EXPECT_FALSE(Fires(twice, Rec(R"({"b":"x"})")));
+}
+
+// |fieldref|neq (v2.1: "can be combined with the neq modifier"): two fields of one event differ;
+// NOT(a = b), so true when either is absent, as pySigma's ConditionNOT of the field reference.
+TEST(SigmaTest, FieldrefNeq) {
+  auto s = One(Rule("  sel:\n    a|fieldref|neq: b\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(s, Rec(R"({"a":"X","b":"y"})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"a":"X","b":"x"})")));
+  EXPECT_TRUE(Fires(s, Rec(R"({"a":"X"})")));
+  EXPECT_TRUE(Fires(s, Rec(R"({"b":"X"})")));
+  auto c = One(Rule("  sel:\n    a|fieldref|cased|neq: b\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(c, Rec(R"({"a":"X","b":"x"})")));
+  EXPECT_FALSE(Fires(c, Rec(R"({"a":"x","b":"x"})")));
+  auto sw = One(Rule("  sel:\n    a|fieldref|startswith|neq: b\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(sw, Rec(R"({"a":"abc","b":"AB"})")));
+  EXPECT_TRUE(Fires(sw, Rec(R"({"a":"abc","b":"bc"})")));
+}
+
+TEST(SigmaTest, DatePartsOfEveryAcceptedForm) {
+  using sigma_internal::DatePart;
+  using sigma_internal::TimePart;
+  struct Row {
+    const char* text;
+    int minute, hour, day, week, month, year;
+  };
+  const Row kRows[] = {
+      // Windows UtcTime, EVE, ECS @timestamp, RFC 3339 with an offset (taken as written).
+      {"2024-03-01 12:34:56.789", 34, 12, 1, 9, 3, 2024},
+      {"2024-03-01T12:34:56.789012+0000", 34, 12, 1, 9, 3, 2024},
+      {"2024-03-01T12:34:56.789Z", 34, 12, 1, 9, 3, 2024},
+      {"2024-03-01T23:05:00+09:00", 5, 23, 1, 9, 3, 2024},
+      {"2024-03-01T23:05:00-05", 5, 23, 1, 9, 3, 2024},
+      {"2024-03-01t00:00z", 0, 0, 1, 9, 3, 2024},
+      {"2024-03-01T12:34:56,5", 34, 12, 1, 9, 3, 2024},
+      {"2016-12-31T23:59:60Z", 59, 23, 31, 52, 12, 2016},  // a leap second
+      {"2024-02-29 23:59:59", 59, 23, 29, 9, 2, 2024},
+      {"2024-03-01", -1, -1, 1, 9, 3, 2024},  // a date only: no hour nor minute
+      // ISO weeks at the years' edges.
+      {"2021-01-03", -1, -1, 3, 53, 1, 2021},  // Sunday: week 53 of 2020
+      {"2021-01-04", -1, -1, 4, 1, 1, 2021},
+      {"2020-12-31", -1, -1, 31, 53, 12, 2020},
+      {"2024-12-30", -1, -1, 30, 1, 12, 2024},  // Monday: week 1 of 2025
+      {"2026-12-31", -1, -1, 31, 53, 12, 2026},
+      {"2027-01-01", -1, -1, 1, 53, 1, 2027},
+      {"2025-12-28", -1, -1, 28, 52, 12, 2025},
+      {"2023-01-01", -1, -1, 1, 52, 1, 2023},
+      {"0001-01-01", -1, -1, 1, 1, 1, 1},
+      {"9999-12-31", -1, -1, 31, 52, 12, 9999},
+  };
+  for (const Row& r : kRows) {
+    SCOPED_TRACE(r.text);
+    EXPECT_EQ(DatePart(r.text, TimePart::kMinute), r.minute);
+    EXPECT_EQ(DatePart(r.text, TimePart::kHour), r.hour);
+    EXPECT_EQ(DatePart(r.text, TimePart::kDay), r.day);
+    EXPECT_EQ(DatePart(r.text, TimePart::kWeek), r.week);
+    EXPECT_EQ(DatePart(r.text, TimePart::kMonth), r.month);
+    EXPECT_EQ(DatePart(r.text, TimePart::kYear), r.year);
+  }
+  for (const char* bad : {"",
+                          "2024",
+                          "2024-03-0",
+                          "2024-3-01",
+                          "24-03-01",
+                          "2024/03/01",
+                          "20240301T123456Z",
+                          "2024-13-01",
+                          "2024-00-10",
+                          "2024-03-00",
+                          "2024-03-32",
+                          "2023-02-29",
+                          "2100-02-29",
+                          "0000-01-01",
+                          "2024-03-01 ",
+                          "2024-03-01T",
+                          "2024-03-01T1:00",
+                          "2024-03-01T24:00",
+                          "2024-03-01T12:60",
+                          "2024-03-01T12:34:61",
+                          "2024-03-01T12:34:5",
+                          "2024-03-01T12:34:56.",
+                          "2024-03-01T12:34:56.1234567890",
+                          "2024-03-01T12:34+5",
+                          "2024-03-01T12:34+05:",
+                          "2024-03-01T12:34+24:00",
+                          "2024-03-01T12:34+05:60",
+                          "2024-03-01T12:34:56Zjunk",
+                          "2024-03-01T12:34:56 UTC",
+                          "2024-03-01X12:34",
+                          " 2024-03-01",
+                          "1709296496",
+                          "2024-03-01T12:34.5",
+                          "２０２４-03-01"}) {
+    SCOPED_TRACE(bad);
+    for (auto part : {TimePart::kMinute, TimePart::kHour, TimePart::kDay, TimePart::kWeek,
+                      TimePart::kMonth, TimePart::kYear}) {
+      EXPECT_EQ(DatePart(bad, part), -1);
+    }
+  }
+}
+
+TEST(SigmaTest, TimeModifiersCompareTheDatePartWithTheValue) {
+  auto s = One(Rule("  sel:\n    t|hour: 3\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(s, Rec(R"({"t":"2024-03-01T03:59:59Z"})")));
+  EXPECT_TRUE(Fires(s, Rec(R"({"t":"2024-03-01 03:00:00+09:00"})")));  // no zone conversion
+  EXPECT_FALSE(Fires(s, Rec(R"({"t":"2024-03-01T04:00:00Z"})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"t":"2024-03-01"})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"t":"2024-03-01T03:00:00 junk"})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"t":3})")));  // a number is not a date
+  EXPECT_FALSE(Fires(s, Rec(R"({"t":null})")));
+  EXPECT_FALSE(Fires(s, Rec(R"({"u":"2024-03-01T03:00:00Z"})")));
+  auto night = One(Rule("  sel:\n    t|hour: [22, 23, 0]\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(night, Rec(R"({"t":"2024-03-01T00:10:00Z"})")));
+  EXPECT_TRUE(Fires(night, Rec(R"({"t":"2024-03-01T22:10:00Z"})")));
+  EXPECT_FALSE(Fires(night, Rec(R"({"t":"2024-03-01T21:59:00Z"})")));
+  auto off = One(Rule("  sel:\n    t|hour|neq: [9, 10, 11]\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(off, Rec(R"({"t":"2024-03-01T10:00:00Z"})")));
+  EXPECT_TRUE(Fires(off, Rec(R"({"t":"2024-03-01T12:00:00Z"})")));
+  EXPECT_TRUE(Fires(off, Rec(R"({"t":"not a date"})")));  // NOT(a part that is not there)
+  auto parts =
+      One(Rule("  sel:\n    t|minute: 59\n    t|day: 31\n    t|week: 1\n    t|month: 12\n"
+               "    t|year: 2024\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(parts, Rec(R"({"t":"2024-12-31T05:59:00Z"})")));
+  EXPECT_FALSE(Fires(parts, Rec(R"({"t":"2024-12-31T05:58:00Z"})")));
+  EXPECT_FALSE(Fires(parts, Rec(R"({"t":"2023-12-31T05:59:00Z"})")));  // week 52
+  auto all = One(Rule("  sel:\n    t|minute|all: [0, 1]\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(all, Rec(R"({"t":"2024-12-31T05:00:00Z"})")));
+}
+
+// Every modifier of the v2.1 appendix and the combinations of them: each loads and is honoured,
+// or is reported unsupported or an error with its reason and line — never silently ignored.
+TEST(SigmaTest, EveryAppendixModifierAndCombinationIsHonouredOrReported) {
+  enum Outcome { kLoads, kUnsupported, kError };
+  struct Row {
+    const char* key;
+    const char* value;
+    Outcome outcome;
+    const char* reason;  // kUnsupported or kError: the issue's reason
+  };
+  const Row kRows[] = {
+      // Generic.
+      {"a|all", "[x, y]", kLoads, ""},
+      {"a|startswith", "x", kLoads, ""},
+      {"a|endswith", "x", kLoads, ""},
+      {"a|contains", "x", kLoads, ""},
+      {"a|exists", "true", kLoads, ""},
+      {"a|cased", "x", kLoads, ""},
+      {"a|neq", "x", kLoads, ""},
+      {"a|neq", "5", kLoads, ""},
+      // String.
+      {"a|windash", "-x", kLoads, ""},
+      {"a|re", "x+", kLoads, ""},
+      {"a|re|i", "x+", kLoads, ""},
+      {"a|re|ignorecase", "x+", kLoads, ""},
+      {"a|re|m", "^x", kLoads, ""},
+      {"a|re|multiline", "^x", kLoads, ""},
+      {"a|re|s", "x.y", kLoads, ""},
+      {"a|re|dotall", "x.y", kLoads, ""},
+      {"a|i", "x", kError, "regex flag without |re"},
+      {"a|base64", "x", kLoads, ""},
+      {"a|base64offset", "x", kLoads, ""},
+      {"a|base64|utf16le", "x", kLoads, ""},
+      {"a|base64offset|utf16be", "x", kLoads, ""},
+      {"a|base64|utf16", "x", kLoads, ""},
+      {"a|base64offset|wide", "x", kLoads, ""},
+      {"a|utf16le", "x", kUnsupported, "utf16/wide without base64"},
+      {"a|wide", "x", kUnsupported, "utf16/wide without base64"},
+      {"a|utf16be", "x", kUnsupported, "utf16/wide without base64"},
+      {"a|utf16", "x", kUnsupported, "utf16/wide without base64"},
+      // Numeric.
+      {"a|lt", "5", kLoads, ""},
+      {"a|lte", "5", kLoads, ""},
+      {"a|gt", "5", kLoads, ""},
+      {"a|gte", "5", kLoads, ""},
+      {"a|gt", "x", kError, "bad value"},
+      // Time.
+      {"a|minute", "59", kLoads, ""},
+      {"a|hour", "23", kLoads, ""},
+      {"a|day", "31", kLoads, ""},
+      {"a|week", "53", kLoads, ""},
+      {"a|month", "12", kLoads, ""},
+      {"a|year", "2024", kLoads, ""},
+      {"a|minute", "60", kError, "bad value"},
+      {"a|hour", "24", kError, "bad value"},
+      {"a|hour", "-1", kError, "bad value"},
+      {"a|day", "0", kError, "bad value"},
+      {"a|week", "54", kError, "bad value"},
+      {"a|month", "13", kError, "bad value"},
+      {"a|year", "0", kError, "bad value"},
+      {"a|hour", "8.5", kError, "bad value"},
+      {"a|hour", "eight", kError, "bad value"},
+      {"a|hour", "null", kError, "bad value"},
+      {"a|hour", "''", kError, "bad value"},
+      // IP.
+      {"a|cidr", "10.0.0.0/8", kLoads, ""},
+      {"a|cidr", "10.0.0.0/33", kError, "bad value"},
+      // Specific.
+      {"a|fieldref", "b", kLoads, ""},
+      {"a|expand", "'%unmapped%'", kUnsupported, "placeholder not mapped"},
+      // Combinations that are honoured.
+      {"a|contains|all", "[x, y]", kLoads, ""},
+      {"a|contains|windash", "-x", kLoads, ""},
+      {"a|windash|contains|cased", "-X", kLoads, ""},
+      {"a|base64offset|contains", "x", kLoads, ""},
+      {"a|base64|startswith", "x", kLoads, ""},
+      {"a|re|contains", "x", kLoads, ""},
+      {"a|re|startswith", "x", kLoads, ""},
+      {"a|re|endswith", "x", kLoads, ""},
+      {"a|re|all", "[x, y]", kLoads, ""},
+      {"a|re|i|neq", "x", kLoads, ""},
+      {"a|cidr|neq", "10.0.0.0/8", kLoads, ""},
+      {"a|cidr|all", "[10.0.0.0/8, 10.1.0.0/16]", kLoads, ""},
+      {"a|gte|neq", "5", kLoads, ""},
+      {"a|exists|neq", "true", kLoads, ""},
+      {"a|hour|neq", "[9, 10]", kLoads, ""},
+      {"a|hour|all", "[9, 10]", kLoads, ""},
+      {"a|fieldref|neq", "b", kLoads, ""},
+      {"a|fieldref|contains", "b", kLoads, ""},
+      {"a|fieldref|endswith|neq", "b", kLoads, ""},
+      {"a|fieldref|cased", "b", kLoads, ""},
+      {"a|contains|neq|all", "[x, y]", kLoads, ""},
+      {"a|neq|contains", "x", kLoads, ""},
+      {"a|startswith|endswith", "x", kLoads, ""},
+      // Combinations pySigma refuses (a modifier given a value type it does not take).
+      {"a|hour|gt", "5", kUnsupported, "time modifier with gt/gte/lt/lte"},
+      {"a|lte|hour", "5", kUnsupported, "time modifier with gt/gte/lt/lte"},
+      {"a|hour|minute", "5", kError, "conflicting modifiers"},
+      {"a|hour|contains", "5", kError, "conflicting modifiers"},
+      {"a|hour|cased", "5", kError, "conflicting modifiers"},
+      {"a|year|fieldref", "b", kError, "conflicting modifiers"},
+      {"a|gt|lt", "5", kError, "conflicting modifiers"},
+      {"a|gt|contains", "5", kError, "conflicting modifiers"},
+      {"a|exists|contains", "true", kError, "conflicting modifiers"},
+      {"a|exists|hour", "true", kError, "conflicting modifiers"},
+      {"a|contains|re", "x", kError, "conflicting modifiers"},
+      {"a|re|cased", "x", kError, "conflicting modifiers"},
+      {"a|re|windash", "x", kError, "conflicting modifiers"},
+      {"a|re|base64", "x", kError, "conflicting modifiers"},
+      {"a|re|cidr", "x", kError, "conflicting modifiers"},
+      {"a|cidr|contains", "10.0.0.0/8", kError, "conflicting modifiers"},
+      {"a|cidr|cased", "10.0.0.0/8", kError, "conflicting modifiers"},
+      {"a|fieldref|windash", "b", kError, "conflicting modifiers"},
+      {"a|fieldref|base64", "b", kError, "conflicting modifiers"},
+      {"a|fieldref|re", "b", kError, "conflicting modifiers"},
+      {"a|fieldref|contains|endswith", "b", kError, "conflicting modifiers"},
+      {"a|base64|base64offset", "x", kError, "conflicting modifiers"},
+      {"a|base64|utf16le|utf16be", "x", kError, "conflicting modifiers"},
+      {"|exists", "true", kError, "conflicting modifiers"},
+      {"|hour", "5", kError, "conflicting modifiers"},
+      {"|fieldref", "b", kError, "conflicting modifiers"},
+      {"a|frobnicate", "x", kUnsupported, "unknown modifier"},
+      {"a|expand|neq", "'%unmapped%'", kUnsupported, "placeholder not mapped"},
+  };
+  for (const Row& r : kRows) {
+    const std::string key = r.key;
+    SCOPED_TRACE(key + ": " + r.value);
+    LoadReport report;
+    const RuleSet set = LoadRulesFromString(
+        Rule("  sel:\n    '" + key + "': " + r.value + "\n  condition: sel\n"), "m.yml", &report);
+    switch (r.outcome) {
+      case kLoads:
+        EXPECT_EQ(set.rules.size(), 1u);
+        EXPECT_TRUE(report.unsupported.empty() && report.errors.empty())
+            << (report.errors.empty() ? "" : report.errors[0].ToString())
+            << (report.unsupported.empty() ? "" : report.unsupported[0].ToString());
+        break;
+      case kUnsupported:
+        EXPECT_TRUE(set.rules.empty());
+        ASSERT_EQ(report.unsupported.size(), 1u);
+        EXPECT_EQ(report.unsupported[0].reason, r.reason);
+        EXPECT_EQ(report.unsupported[0].line, 7);  // the key's line
+        EXPECT_FALSE(report.unsupported[0].detail.empty());
+        break;
+      case kError:
+        EXPECT_TRUE(set.rules.empty());
+        ASSERT_EQ(report.errors.size(), 1u);
+        EXPECT_EQ(report.errors[0].reason, r.reason) << report.errors[0].ToString();
+        EXPECT_EQ(report.errors[0].line, 7);  // the key's or the value's line
+        EXPECT_FALSE(report.errors[0].detail.empty());
+        break;
+    }
+  }
+}
+
 TEST(SigmaTest, KeywordsSearchMessageAndRaw) {
   auto set =
       One(Rule("  keywords:\n    - 'Failed password'\n    - 'bad*user'\n  condition: keywords\n"));

@@ -17,6 +17,7 @@
 #include "soc/detect.h"
 #include "soc/parse.h"
 #include "soc/sigma.h"
+#include "soc/sigma_internal.h"
 
 namespace {
 
@@ -24,10 +25,10 @@ std::vector<seccloud::soc::Record> MakeRecords() {
   using seccloud::soc::Record;
   std::vector<Record> out;
   const char* fields[] = {
-      R"({"event":{"dataset":"windows.sysmon"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c whoami -all","ProcessId":42}}})",
+      R"({"event":{"dataset":"windows.sysmon"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c whoami -all","ProcessId":42,"UtcTime":"2026-11-29 02:10:03.123"}}})",
       R"({"event":{"dataset":"proxy.access","action":"blocked"},"source":{"ip":"10.1.2.3"},"url":{"full":"http://x.example/a?b=c"},"http":{"response":{"status_code":403}}})",
       R"({"event":{"dataset":"system.auth"},"process":{"name":"sshd"},"message":"Failed password for root from 1.2.3.4","source":{"ip":"1.2.3.4"},"user":{"name":"root"}})",
-      R"({"event":{"dataset":"t"},"a":"x","n":5,"l":[1,"two",{"three":3}],"o":{"p":null}})",
+      R"({"event":{"dataset":"t"},"a":"x","n":5,"l":[1,"two",{"three":3}],"o":{"p":null},"d":"2024-12-30T23:59:60.5+09:00","e":"2021-01-03"})",
   };
   uint64_t seq = 0;
   for (const char* f : fields) {
@@ -46,7 +47,7 @@ std::vector<seccloud::soc::Record> MakePendingRecords() {
   using seccloud::soc::Record;
   const std::pair<Format, const char*> lines[] = {
       {Format::kWindowsEvent,
-       R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.example"},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c whoami -all","ParentImage":"C:\\Windows\\explorer.exe"}}})"},
+       R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.example"},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c whoami -all","ParentImage":"C:\\Windows\\explorer.exe","UtcTime":"2026-11-29 22:00:00.000"}}})"},
       {Format::kSyslog,
        "<38>Oct  2 00:06:58 srv02 sshd[1323]: Failed password for invalid user root from "
        "197.83.7.1 port 50022 ssh2"},
@@ -77,6 +78,17 @@ std::vector<seccloud::soc::Record> MakePendingRecords() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<seccloud::soc::Record> records = MakeRecords();
+  // The time modifiers' date reader on the input's first line, as a field's value.
+  {
+    namespace si = seccloud::soc::sigma_internal;
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    const std::string_view line = text.substr(0, text.find('\n'));
+    for (auto part : {si::TimePart::kMinute, si::TimePart::kHour, si::TimePart::kDay,
+                      si::TimePart::kWeek, si::TimePart::kMonth, si::TimePart::kYear}) {
+      const int v = si::DatePart(line, part);
+      if (v < -1 || v > 9999) std::abort();
+    }
+  }
   seccloud::soc::LoadReport report;
   seccloud::soc::RuleSet set = seccloud::soc::LoadRulesFromString(
       std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yml", &report);
