@@ -1656,6 +1656,8 @@ class Loader {
   // selections appended after the rule's (so names never collide: the condition was resolved to
   // indexes within the filter). Names that reach no rule are warnings.
   void ApplyFilters() {
+    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // id or name → rules
+    std::set<std::string> correlation_refs;
     for (PendingFilter& pf : filters_) {
       if (!pf.loaded) continue;
       SigmaFilter& f = pf.filter;
@@ -1669,22 +1671,34 @@ class Loader {
         for (size_t i = 0; i < rules_.size(); ++i)
           if (Covers(f, rules_[i])) targets.push_back(i);
       } else {
+        if (refs_index.empty() && !rules_.empty()) {
+          // Built once for all filters: a hostile file's thousands of names are not each a scan
+          // of every rule.
+          for (size_t i = 0; i < rules_.size(); ++i) {
+            const SigmaRule& r = rules_[i];
+            if (Answers(r, r.id)) refs_index[r.id].push_back(i);
+            if (!r.name.empty() && r.name != r.id) refs_index[r.name].push_back(i);
+          }
+          for (const auto& pc : pending_) {
+            correlation_refs.insert(pc.rule.id);
+            if (!pc.rule.name.empty()) correlation_refs.insert(pc.rule.name);
+          }
+        }
         std::set<size_t> seen;
         for (const auto& ref : f.refs) {
-          bool named = false, covered = false;
-          for (size_t i = 0; i < rules_.size(); ++i) {
-            if (!Answers(rules_[i], ref)) continue;
-            named = true;
-            if (!Covers(f, rules_[i])) continue;
-            covered = true;
-            if (seen.insert(i).second) targets.push_back(i);
+          bool covered = false;
+          const auto named = refs_index.find(ref);
+          if (named != refs_index.end()) {
+            for (size_t i : named->second) {
+              if (!Covers(f, rules_[i])) continue;
+              covered = true;
+              if (seen.insert(i).second) targets.push_back(i);
+            }
           }
           if (covered) continue;
-          if (named) {
+          if (named != refs_index.end()) {
             warn(ref, "its logsource is not covered by the filter's");
-          } else if (std::any_of(pending_.begin(), pending_.end(), [&](const auto& pc) {
-                       return pc.rule.id == ref || (!pc.rule.name.empty() && pc.rule.name == ref);
-                     })) {
+          } else if (correlation_refs.contains(ref)) {
             warn(ref, "a correlation rule (filters apply to base rules only)");
           } else if (auto fr = failed_refs_.find(ref); fr != failed_refs_.end()) {
             warn(ref, "the rule did not load (" + fr->second + ")");
