@@ -8,10 +8,9 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include "soc/detect.h"
-#include "soc/parse_testing.h"
 #include "soc/sigma.h"
 #include "soc/winlog.h"
 
@@ -436,9 +435,7 @@ TEST(SigmaFilterTest, AFilterTooLargeForItsRulesIsRefusedWhole) {
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A real SigmaHQ rule and its regression event: a filter for the account in the event silences
