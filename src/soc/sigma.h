@@ -45,10 +45,10 @@ inline constexpr size_t kMaxRuleRegexes = 256;                // |re values per 
 inline constexpr int64_t kMaxRegexMemory = int64_t{1} << 20;  // RE2 max_mem per regex
 inline constexpr size_t kMaxAbsenceExpected = 10000;          // expected entities per absence rule
 inline constexpr size_t kMaxCorrelationDepth = 8;             // correlations of correlations
-// Value tests a filter adds to rules, summed over the rules it applies to (each rule gets its
-// own copy): a filter of 100,000 values with `rules: any` would otherwise copy them thousands
-// of times.
-inline constexpr size_t kMaxFilterAppliedValues = 2'000'000;
+// What a filter adds to rules — value tests, field tests, alternatives, selections, condition
+// nodes — summed over the rules it applies to (each rule gets its own copy): a filter of 100,000
+// values with `rules: any` would otherwise be copied thousands of times.
+inline constexpr size_t kMaxFilterAppliedSize = 2'000'000;
 inline constexpr size_t kMaxFilterRefs = 10'000;  // rule ids / names one filter lists
 
 struct SigmaRule {

@@ -413,7 +413,8 @@ TEST(SigmaFilterTest, CorrelationsSeeTheFilteredMatches) {
 }
 
 TEST(SigmaFilterTest, AFilterTooLargeForItsRulesIsRefusedWhole) {
-  // 40,000 values on 51 rules is more than kMaxFilterAppliedValues.
+  // 40,000 values (+ 1 field test, 1 alternative, 1 selection, 2 condition nodes) on 51 rules is
+  // more than kMaxFilterAppliedSize, on 49 it is not.
   std::string values;
   for (int i = 0; i < 40'000; ++i) values += "      - v" + std::to_string(i) + "\n";
   std::string rules;
@@ -431,6 +432,26 @@ TEST(SigmaFilterTest, AFilterTooLargeForItsRulesIsRefusedWhole) {
   auto ok = Load(rules + Filter("any", "  s:\n    b:\n" + values + "  condition: not s\n"));
   ASSERT_EQ(ok.set.filters.size(), 1u);
   EXPECT_FALSE(ok.Fires("r48", Rec(R"({"a":"evil","b":"v7"})")));
+  // A long condition is counted too: 30,001 nodes of "not s and …" on 70 rules.
+  std::string cond = "not s";
+  for (int i = 0; i < 15'000; ++i) cond += " and not s";
+  rules.clear();
+  for (int i = 0; i < 70; ++i) rules += Rule("r" + std::to_string(i), kSel) + "---\n";
+  auto long_cond =
+      Load(rules + Filter("any", "  s:\n    b: x\n  condition: " + cond + "\n"), false);
+  ASSERT_EQ(long_cond.report.errors.size(), 1u);
+  EXPECT_EQ(long_cond.report.errors[0].reason, "filter too large");
+  EXPECT_TRUE(long_cond.set.filters.empty());
+}
+
+TEST(SigmaFilterTest, ADocumentWithFilterAndDetectionIsAnError) {
+  auto l = Load(Rule("r1", kSel, "t", "filter:\n  rules: any\n  s: {b: x}\n  condition: not s\n"),
+                false);
+  ASSERT_EQ(l.report.errors.size(), 1u);
+  EXPECT_EQ(l.report.errors[0].reason, "bad filter");
+  EXPECT_EQ(l.report.errors[0].line, 10);  // detection's first key
+  EXPECT_TRUE(l.set.rules.empty());
+  EXPECT_TRUE(l.set.filters.empty());
 }
 
 std::string ReadFile(const fs::path& p) {

@@ -1538,6 +1538,11 @@ class Loader {
     f.line = mark.is_null() ? 0 : mark.line + 1;
     try {
       if (title.empty()) Invalid("no title", "every filter needs a title", doc);
+      if (doc["detection"]) {
+        Invalid("bad filter",
+                "a document with both filter and detection is neither a filter nor a rule",
+                doc["detection"]);
+      }
       f.description = ScalarOr(doc["description"]);
       const auto ls = doc["logsource"];
       if (!ls || !ls.IsMap()) Invalid("bad filter", "logsource must be a map", ls ? ls : doc);
@@ -1617,8 +1622,16 @@ class Loader {
     bool loaded = false;
     // Compiled per field style (the rules it applies to may name fields by other styles).
     std::map<FieldStyle, std::shared_ptr<const CompiledRule>> compiled;
-    size_t values = 0;  // value tests in one compiled copy
+    // What one rule's copy of it holds: value tests, field tests, alternatives, selections and
+    // condition nodes (a condition of 100,000 "not s and" is small as text, not 2,000 times).
+    size_t size = 0;
   };
+
+  static size_t NodeCount(const Node& n) {
+    size_t count = 1;
+    for (const auto& k : n.kids) count += NodeCount(k);
+    return count;
+  }
 
   // Throws RuleProblem.
   const CompiledRule& CompileFilterFor(PendingFilter& pf, FieldStyle style, const YAML::Node& at) {
@@ -1628,13 +1641,15 @@ class Loader {
     // Compile would name the detection in its mistakes; the filter map is the place.
     if (!pf.detection["condition"]) Invalid("no condition", "filter has no condition", at);
     auto c = std::make_shared<CompiledRule>(compiler.Compile(pf.detection, style));
-    size_t values = 0;
+    size_t size = NodeCount(c->root);
     for (const auto& sel : c->selections) {
+      ++size;
       for (const auto& alt : sel.any_of) {
-        for (const auto& ft : alt) values += ft.values.size();
+        ++size;
+        for (const auto& ft : alt) size += 1 + ft.values.size();
       }
     }
-    pf.values = std::max(pf.values, values);
+    pf.size = std::max(pf.size, size);
     return *pf.compiled.emplace(style, std::move(c)).first->second;
   }
 
@@ -1714,11 +1729,11 @@ class Loader {
         for (size_t i : targets)
           per_rule.push_back(
               &CompileFilterFor(pf, rules_[i].compiled->logsource.style, YAML::Node()));
-        if (pf.values * targets.size() > kMaxFilterAppliedValues) {
+        if (pf.size * targets.size() > kMaxFilterAppliedSize) {
           throw RuleProblem{false, "filter too large",
-                            std::to_string(pf.values) + " value tests on " +
+                            std::to_string(pf.size) + " tests and condition nodes on " +
                                 std::to_string(targets.size()) + " rules is more than " +
-                                std::to_string(kMaxFilterAppliedValues),
+                                std::to_string(kMaxFilterAppliedSize),
                             at};
         }
         for (size_t k = 0; k < targets.size(); ++k) {
