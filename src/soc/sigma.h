@@ -46,6 +46,11 @@ inline constexpr size_t kMaxRuleRegexes = 256;                // |re values per 
 inline constexpr int64_t kMaxRegexMemory = int64_t{1} << 20;  // RE2 max_mem per regex
 inline constexpr size_t kMaxAbsenceExpected = 10000;          // expected entities per absence rule
 inline constexpr size_t kMaxCorrelationDepth = 8;             // correlations of correlations
+// What a filter adds to rules — value tests, field tests, alternatives, selections, condition
+// nodes — summed over the rules it applies to (each rule gets its own copy): a filter of 100,000
+// values with `rules: any` would otherwise be copied thousands of times.
+inline constexpr size_t kMaxFilterAppliedSize = 2'000'000;
+inline constexpr size_t kMaxFilterRefs = 10'000;  // rule ids / names one filter lists
 
 struct SigmaRule {
   std::string id;    // the rule's UUID (or its name / title when it has no id)
@@ -60,7 +65,32 @@ struct SigmaRule {
   int line = 0;
   // False when the rule only feeds correlations that do not "generate" their base rules' matches.
   bool emit = true;
+  // The ids of the Sigma filters applied to it (RuleSet::filters), in the order applied: its
+  // condition is "(its own) and (each filter's)" (see SigmaFilter).
+  std::vector<std::string> filters;
   std::shared_ptr<const sigma_internal::CompiledRule> compiled;
+};
+
+// A Sigma filter (meta filter document, sigma-filters-specification; `rules: any` of v2.2),
+// applied as pySigma's SigmaFilter.apply_on_rule: every base rule it names by id or name (every
+// base rule for `any`) whose logsource it covers (each of product, category, service the filter
+// sets equals the rule's) gets the condition "(rule condition) and (filter condition)". The
+// filter's condition sees only the filter's own selections. Never applied to correlation rules;
+// a correlation over a filtered rule sees the filtered matches.
+struct SigmaFilter {
+  std::string id;  // its id, else its name, else its title
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string product, category, service;  // logsource as written ("" : not set)
+  std::string file;
+  int line = 0;
+  bool any = false;                     // `rules: any` (or `all`, or an empty list, as pySigma)
+  std::vector<std::string> refs;        // the rule ids / names as written (empty when any)
+  std::vector<std::string> applied_to;  // ids of the rules it was applied to
+  // Names in refs that applied to nothing, each with why ("no such rule", "a correlation rule",
+  // "logsource not covered", "the rule did not load: …").
+  std::vector<std::pair<std::string, std::string>> unresolved;
 };
 
 // kAbsence is seccloud's own type ("seccloud-absence", R19/R20: a monitored system is down): it
@@ -136,6 +166,7 @@ struct CorrelationRule {
 struct RuleSet {
   std::vector<SigmaRule> rules;
   std::vector<CorrelationRule> correlations;
+  std::vector<SigmaFilter> filters;  // the filters that loaded (already applied to `rules`)
   // The id of a correlation's input `pos` (a base rule's or an inner correlation's).
   const std::string& InputId(const CorrelationRule& c, size_t pos) const {
     return pos < c.from_correlation.size() && c.from_correlation[pos]
@@ -160,12 +191,17 @@ struct LoadIssue {
 
 struct LoadReport {
   size_t files = 0;
-  size_t documents = 0;  // rule and correlation documents seen (global/repeat headers excluded)
+  size_t documents =
+      0;  // rule, correlation and filter documents seen (global/repeat headers excluded)
   size_t rules_loaded = 0;
   size_t correlations_loaded = 0;
-  size_t file_issues = 0;  // issues about a whole file (unreadable, YAML syntax, too large)
+  size_t filters_loaded = 0;  // Sigma filter documents (RuleSet::filters)
+  size_t file_issues = 0;     // issues about a whole file (unreadable, YAML syntax, too large)
   std::vector<LoadIssue> unsupported;
   std::vector<LoadIssue> errors;
+  // What loads but may not do what its author meant: a filter naming a rule that is not there
+  // (or that it cannot apply to). Nothing is refused for these.
+  std::vector<LoadIssue> warnings;
 
   // "unsupported: <reason>" / "error: <reason>" → count.
   std::map<std::string, size_t> CountByReason() const;

@@ -78,10 +78,11 @@ TEST(SigmaCorpusTest, EveryRuleLoadsOrIsReportedWithAReason) {
     std::cout << "  " << n << "  " << reason << "\n";
   for (const auto& e : report.errors) std::cout << "  error: " << e.ToString() << "\n";
   EXPECT_EQ(report.files, files);
-  // Nothing silently dropped: every document is a loaded rule, a correlation, or an issue.
-  EXPECT_EQ(report.documents + report.file_issues, set.rules.size() + set.correlations.size() +
-                                                       report.unsupported.size() +
-                                                       report.errors.size());
+  // Nothing silently dropped: every document is a loaded rule, a correlation, a filter, or an
+  // issue.
+  EXPECT_EQ(report.documents + report.file_issues,
+            set.rules.size() + set.correlations.size() + set.filters.size() +
+                report.unsupported.size() + report.errors.size());
   for (const auto& i : report.unsupported) {
     EXPECT_FALSE(i.reason.empty()) << i.ToString();
     EXPECT_FALSE(i.file.empty());

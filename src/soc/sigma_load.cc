@@ -1260,10 +1260,15 @@ class Loader {
   }
 
   RuleSet Finish() {
+    ApplyFilters();
     ResolveCorrelations();
     RuleSet set;
     set.rules = std::move(rules_);
     set.correlations = std::move(correlations_);
+    for (auto& pf : filters_) {
+      if (pf.loaded) set.filters.push_back(std::move(pf.filter));
+    }
+    report_->filters_loaded = set.filters.size();
     set.fields = std::move(fields_);
     report_->rules_loaded = set.rules.size();
     report_->correlations_loaded = set.correlations.size();
@@ -1292,6 +1297,7 @@ class Loader {
     const std::string name = ScalarOr(doc["name"]);
     std::string id = ScalarOr(doc["id"]);
     if (id.empty()) id = !name.empty() ? name : title;
+    if (doc["filter"] && !doc["correlation"]) return AddFilter(doc, file, mark, id, name, title);
     size_t budget = 0;
     try {
       if (title.empty()) Invalid("no title", "every rule needs a title", doc);
@@ -1862,9 +1868,273 @@ class Loader {
       correlations_[k].emit = !corr_referenced[k] || corr_generate[k];
   }
 
+  // A Sigma filter document: read and compiled (under its own logsource's field style) here, so
+  // its mistakes are reported with their place; applied to the rules once all are loaded.
+  void AddFilter(const YAML::Node& doc, const std::string& file, const YAML::Mark& mark,
+                 const std::string& id, const std::string& name, const std::string& title) {
+    PendingFilter pf;
+    SigmaFilter& f = pf.filter;
+    f.id = id;
+    f.name = name;
+    f.title = title;
+    f.file = file;
+    f.line = mark.is_null() ? 0 : mark.line + 1;
+    try {
+      if (title.empty()) Invalid("no title", "every filter needs a title", doc);
+      if (doc["detection"]) {
+        Invalid("bad filter",
+                "a document with both filter and detection is neither a filter nor a rule",
+                doc["detection"]);
+      }
+      f.description = ScalarOr(doc["description"]);
+      const auto ls = doc["logsource"];
+      if (!ls || !ls.IsMap()) Invalid("bad filter", "logsource must be a map", ls ? ls : doc);
+      for (auto [key, out] : {std::pair{"product", &f.product}, std::pair{"category", &f.category},
+                              std::pair{"service", &f.service}}) {
+        const auto v = ls[key];
+        if (!v) continue;
+        if (!v.IsScalar() || v.Scalar().empty())
+          Invalid("bad filter", std::string("logsource ") + key + " must be a non-empty string", v);
+        *out = v.Scalar();
+      }
+      if (f.product.empty() && f.category.empty() && f.service.empty())
+        Invalid("bad filter", "logsource must set product, category or service", ls);
+      const auto body = doc["filter"];
+      if (!body.IsMap()) Invalid("bad filter", "filter must be a map", body);
+      const auto rules = body["rules"];
+      if (!rules) {
+        Invalid("bad filter", "filter.rules is missing (a rule id or name, a list of them, or any)",
+                body);
+      } else if (rules.IsScalar()) {
+        const std::string r = Lower(rules.Scalar());
+        if (r == "any" || r == "all") {
+          f.any = true;
+        } else if (rules.Scalar().empty()) {
+          Invalid("bad filter", "filter.rules names an empty rule", rules);
+        } else {
+          f.refs.push_back(rules.Scalar());
+        }
+      } else if (rules.IsSequence()) {
+        for (const auto& r : rules) {
+          if (!r.IsScalar() || r.Scalar().empty())
+            Invalid("bad filter", "filter.rules lists rule ids or names (strings)", r);
+          if (f.refs.size() >= kMaxFilterRefs)
+            Invalid("bad filter", "filter.rules lists more than " + std::to_string(kMaxFilterRefs),
+                    r);
+          f.refs.push_back(r.Scalar());
+        }
+        f.any = f.refs.empty();  // pySigma: an empty list is `any`
+      } else {
+        Invalid("bad filter", "filter.rules is a rule id or name, a list of them, or any", rules);
+      }
+      const auto cond = body["condition"];
+      if (cond && !cond.IsScalar())
+        Invalid("bad filter", "a filter's condition is one string", cond);
+      // The detection is the filter map without `rules`; the nodes (and their places) are shared.
+      YAML::Node detection(YAML::NodeType::Map);
+      for (const auto& kv : body) {
+        if (!kv.first.IsScalar())
+          Invalid("bad filter", "a selection name must be a string", kv.first);
+        if (kv.first.Scalar() != "rules") detection[kv.first.Scalar()] = kv.second;
+      }
+      pf.detection = detection;
+      pf.mark = mark;
+      LogsourceMapping mapping;
+      std::string reason;
+      const FieldStyle style = MapLogsource(f.product, f.category, f.service, &mapping, &reason)
+                                   ? mapping.style
+                                   : FieldStyle::kPlain;
+      const CompiledRule& compiled = CompileFilterFor(pf, style, body);
+      pf.loaded = true;
+      if (!HasNot(compiled.root)) {
+        AddWarning(f, mark, "filter condition has no not",
+                   "the rules it applies to fire only on events it matches (pySigma ANDs it to "
+                   "their condition); write \"not <selection>\" to suppress events");
+      }
+    } catch (const RuleProblem& p) {
+      AddIssue(p.unsupported, file, p.mark.is_null() ? mark : p.mark, id, title, p.reason,
+               p.detail);
+    }
+    filters_.push_back(std::move(pf));
+  }
+
+  struct PendingFilter {
+    SigmaFilter filter;
+    YAML::Node detection;
+    YAML::Mark mark = YAML::Mark::null_mark();
+    bool loaded = false;
+    // Compiled per field style (the rules it applies to may name fields by other styles).
+    std::map<FieldStyle, std::shared_ptr<const CompiledRule>> compiled;
+    // What one rule's copy of it holds: value tests, field tests, alternatives, selections and
+    // condition nodes (a condition of 100,000 "not s and" is small as text, not 2,000 times).
+    size_t size = 0;
+  };
+
+  static size_t NodeCount(const Node& n) {
+    size_t count = 1;
+    for (const auto& k : n.kids) count += NodeCount(k);
+    return count;
+  }
+
+  // Throws RuleProblem.
+  const CompiledRule& CompileFilterFor(PendingFilter& pf, FieldStyle style, const YAML::Node& at) {
+    if (auto it = pf.compiled.find(style); it != pf.compiled.end()) return *it->second;
+    size_t budget = 0;
+    DocumentCompiler compiler(fields_.get(), &budget, options_);
+    // Compile would name the detection in its mistakes; the filter map is the place.
+    if (!pf.detection["condition"]) Invalid("no condition", "filter has no condition", at);
+    auto c = std::make_shared<CompiledRule>(compiler.Compile(pf.detection, style));
+    size_t size = NodeCount(c->root);
+    for (const auto& sel : c->selections) {
+      ++size;
+      for (const auto& alt : sel.any_of) {
+        ++size;
+        for (const auto& ft : alt) size += 1 + ft.values.size();
+      }
+    }
+    pf.size = std::max(pf.size, size);
+    return *pf.compiled.emplace(style, std::move(c)).first->second;
+  }
+
+  // pySigma's reference lookup: a rule answers to its id and to its name (our rule.id falls back
+  // to the name or title when the rule has none; a title is not a reference).
+  static bool Answers(const SigmaRule& r, const std::string& ref) {
+    if (!r.name.empty() && r.name == ref) return true;
+    return r.id == ref && !(r.name.empty() && r.id == r.title && !r.title.empty());
+  }
+  // SigmaLogSource.__contains__: each of the filter's attributes that is set equals the rule's.
+  static bool Covers(const SigmaFilter& f, const SigmaRule& r) {
+    return (f.product.empty() || f.product == r.product) &&
+           (f.category.empty() || f.category == r.category) &&
+           (f.service.empty() || f.service == r.service);
+  }
+
+  // Applies each loaded filter, in load order, to the base rules it names (or all, for `any`)
+  // whose logsource it covers: the rule's root becomes AND(root, the filter's root), the filter's
+  // selections appended after the rule's (so names never collide: the condition was resolved to
+  // indexes within the filter). Names that reach no rule are warnings.
+  void ApplyFilters() {
+    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // id or name → rules
+    std::set<std::string> correlation_refs;
+    for (PendingFilter& pf : filters_) {
+      if (!pf.loaded) continue;
+      SigmaFilter& f = pf.filter;
+      const YAML::Mark at = pf.mark;
+      auto warn = [&](const std::string& ref, const std::string& why) {
+        f.unresolved.emplace_back(ref, why);
+        AddWarning(f, at, "filter names no rule it can apply to", ref + ": " + why);
+      };
+      std::vector<size_t> targets;
+      if (f.any) {
+        for (size_t i = 0; i < rules_.size(); ++i)
+          if (Covers(f, rules_[i])) targets.push_back(i);
+      } else {
+        if (refs_index.empty() && !rules_.empty()) {
+          // Built once for all filters: a hostile file's thousands of names are not each a scan
+          // of every rule.
+          for (size_t i = 0; i < rules_.size(); ++i) {
+            const SigmaRule& r = rules_[i];
+            if (Answers(r, r.id)) refs_index[r.id].push_back(i);
+            if (!r.name.empty() && r.name != r.id) refs_index[r.name].push_back(i);
+          }
+          for (const auto& pc : pending_) {
+            correlation_refs.insert(pc.rule.id);
+            if (!pc.rule.name.empty()) correlation_refs.insert(pc.rule.name);
+          }
+        }
+        std::set<size_t> seen;
+        for (const auto& ref : f.refs) {
+          bool covered = false;
+          const auto named = refs_index.find(ref);
+          if (named != refs_index.end()) {
+            for (size_t i : named->second) {
+              if (!Covers(f, rules_[i])) continue;
+              covered = true;
+              if (seen.insert(i).second) targets.push_back(i);
+            }
+          }
+          if (covered) continue;
+          if (named != refs_index.end()) {
+            warn(ref, "its logsource is not covered by the filter's");
+          } else if (correlation_refs.contains(ref)) {
+            warn(ref, "a correlation rule (filters apply to base rules only)");
+          } else if (auto fr = failed_refs_.find(ref); fr != failed_refs_.end()) {
+            warn(ref, "the rule did not load (" + fr->second + ")");
+          } else {
+            warn(ref, "no such rule");
+          }
+        }
+        std::sort(targets.begin(), targets.end());
+      }
+      try {
+        // Compile for every style first: the filter applies to all of its rules or to none.
+        std::vector<const CompiledRule*> per_rule;
+        for (size_t i : targets)
+          per_rule.push_back(
+              &CompileFilterFor(pf, rules_[i].compiled->logsource.style, YAML::Node()));
+        if (pf.size * targets.size() > kMaxFilterAppliedSize) {
+          throw RuleProblem{false, "filter too large",
+                            std::to_string(pf.size) + " tests and condition nodes on " +
+                                std::to_string(targets.size()) + " rules is more than " +
+                                std::to_string(kMaxFilterAppliedSize),
+                            at};
+        }
+        for (size_t k = 0; k < targets.size(); ++k) {
+          SigmaRule& rule = rules_[targets[k]];
+          const CompiledRule& add = *per_rule[k];
+          auto merged = std::make_shared<CompiledRule>(*rule.compiled);
+          const int offset = static_cast<int>(merged->selections.size());
+          for (const auto& sel : add.selections) {
+            merged->selections.push_back(sel);
+            merged->selections.back().name = "filter " + f.id + ": " + sel.name;
+          }
+          Node filter_root = add.root;
+          ShiftSelections(&filter_root, offset);
+          Node root{Node::kAnd};
+          root.kids.push_back(std::move(merged->root));
+          root.kids.push_back(std::move(filter_root));
+          merged->root = std::move(root);
+          rule.compiled = std::move(merged);
+          rule.filters.push_back(f.id);
+          f.applied_to.push_back(rule.id);
+        }
+      } catch (const RuleProblem& p) {
+        pf.loaded = false;
+        AddIssue(p.unsupported, f.file, p.mark.is_null() ? at : p.mark, f.id, f.title, p.reason,
+                 p.detail);
+        continue;
+      }
+      if (f.any && f.applied_to.empty())
+        warn("any", "no loaded rule has a logsource the filter covers");
+    }
+  }
+
+  void AddWarning(const SigmaFilter& f, const YAML::Mark& at, std::string reason,
+                  std::string detail) {
+    LoadIssue w{.file = f.file, .rule_id = f.id, .title = f.title};
+    if (!at.is_null()) {
+      w.line = at.line + 1;
+      w.column = at.column + 1;
+    }
+    w.reason = std::move(reason);
+    w.detail = std::move(detail);
+    report_->warnings.push_back(std::move(w));
+  }
+
+  static bool HasNot(const Node& n) {
+    return n.kind == Node::kNot ||
+           std::any_of(n.kids.begin(), n.kids.end(), [](const Node& k) { return HasNot(k); });
+  }
+
+  static void ShiftSelections(Node* n, int offset) {
+    if (n->kind == Node::kSelection) n->selection += offset;
+    for (auto& k : n->kids) ShiftSelections(&k, offset);
+  }
+
   LoadReport* report_;
   const RuleLoadOptions* options_;
   std::shared_ptr<FieldTable> fields_ = std::make_shared<FieldTable>();
+  std::vector<PendingFilter> filters_;
   std::vector<SigmaRule> rules_;
   std::vector<CorrelationRule> correlations_;
   std::vector<PendingCorrelation> pending_;

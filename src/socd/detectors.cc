@@ -9,6 +9,7 @@ namespace seccloud::socd {
 std::string DetectorsReport::Summary() const {
   return std::to_string(rules.rules_loaded) + " rules and " +
          std::to_string(rules.correlations_loaded) + " correlations loaded, " +
+         (rules.filters_loaded > 0 ? std::to_string(rules.filters_loaded) + " filters, " : "") +
          std::to_string(rules.unsupported.size()) + " unsupported, " +
          std::to_string(rules.errors.size()) + " with errors; " + std::to_string(intel.indicators) +
          " threat indicators (" + std::to_string(intel.bad_lines) + " bad lines)";

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/temp_dir_testing.h"
 #include "soc/parse.h"
 #include "socd/pipeline.h"
 
@@ -93,6 +94,73 @@ TEST(SocExpectedTest, MistakesAreNamedWithTheirPlace) {
   auto d = BuildDetectors(none, &report);
   ASSERT_FALSE(d.has_value());
   EXPECT_NE(d.error().message.find("soc.rules names none"), std::string::npos);
+}
+
+// Reload (socd's OnReload builds its detectors as here): a filter file added to soc.rules takes
+// effect on the next build; an invalid one is reported and leaves the rules running unfiltered.
+TEST(SocFilterReloadTest, AFilterFileTakesEffectOnReloadAndABadOneIsReported) {
+  test::TempDir dir("socd-filter-reload");
+  dir.Write("rules/login.yml", R"(title: root login
+id: 6b1f0000-0000-4000-8000-000000000001
+logsource: {product: linux, service: syslog}
+detection:
+  keywords: [rootlogin]
+  condition: keywords
+level: high
+)");
+  SocConfig c;
+  c.rules.push_back(dir.path() / "rules");
+  auto fires = [](const Detectors& d, const std::string& line) {
+    soc::Record r;
+    r.format = soc::Format::kSyslog;
+    r.received_ms = kStart;
+    r.source = "syslog-udp";
+    r.raw = "<13>Nov 26 12:00:00 h1 app[1]: " + line;
+    soc::Normalize(r);
+    r.seq = 1;
+    std::vector<soc::Detection> out;
+    d.engine->Process(r, &out);
+    return out.size();
+  };
+  DetectorsReport before;
+  auto d0 = BuildDetectors(c, &before);
+  ASSERT_TRUE(d0.has_value()) << d0.error().ToString();
+  EXPECT_EQ(fires(**d0, "rootlogin by backup job"), 1u);
+  EXPECT_EQ(before.Summary().find("filters"), std::string::npos);
+
+  dir.Write("rules/mf_backup.yml", R"(title: the nightly backup logs in as root
+id: mf-backup
+logsource: {product: linux}
+filter:
+  rules: [6b1f0000-0000-4000-8000-000000000001]
+  job:
+    - backup job
+  condition: not job
+)");
+  DetectorsReport after;
+  auto d1 = BuildDetectors(c, &after);
+  ASSERT_TRUE(d1.has_value()) << d1.error().ToString();
+  EXPECT_EQ(after.rules.filters_loaded, 1u);
+  EXPECT_NE(after.Summary().find("1 filters"), std::string::npos) << after.Summary();
+  EXPECT_EQ(fires(**d1, "rootlogin by backup job"), 0u);
+  EXPECT_EQ(fires(**d1, "rootlogin by alice"), 1u);
+  EXPECT_EQ((*d1)->engine->rules().rules.at(0).filters, std::vector<std::string>{"mf-backup"});
+
+  dir.Write("rules/mf_backup.yml", R"(title: broken
+logsource: {product: linux}
+filter:
+  rules: [6b1f0000-0000-4000-8000-000000000001]
+  job: [backup job]
+  condition: not jb
+)");
+  DetectorsReport broken;
+  auto d2 = BuildDetectors(c, &broken);
+  ASSERT_TRUE(d2.has_value()) << d2.error().ToString();
+  ASSERT_EQ(broken.rules.errors.size(), 1u);
+  EXPECT_EQ(broken.rules.errors[0].ToString(),
+            (dir.path() / "rules/mf_backup.yml").string() +
+                ":6:14: condition names unknown selection: jb (rule broken)");
+  EXPECT_EQ(fires(**d2, "rootlogin by backup job"), 1u) << "the rule runs, unfiltered";
 }
 
 }  // namespace

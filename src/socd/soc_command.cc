@@ -50,7 +50,8 @@ const char* const kUsage =
     "  stats                 ingest, store and detection figures\n"
     "  verify                recompute every checksum of the log store; exit 1 on any problem\n"
     "  rules                 load soc.rules and soc.intel as socd would and report what loads,\n"
-    "                        what is unsupported and why; exit 1 when a rule has errors\n"
+    "                        what is unsupported and why, the Sigma filters and the rules\n"
+    "                        each applies to; exit 1 when a rule or filter has errors\n"
     "  token create --id NAME (--all | --tenant ID[,ID…])\n"
     "                        mint an API token, add its SHA-256 to soc.api.tokens, print it once\n"
     "  --config FILE defaults to /etc/seccloud/seccloud.yaml. The API token is taken from\n"
@@ -204,6 +205,24 @@ std::string QueryOf(const Args& a, std::initializer_list<std::pair<const char*, 
   return q;
 }
 
+// Sigma filters: each with the number of rules it applies to and the names that reached none;
+// then each filtered rule with the filters on it (why a rule is quieter than its SigmaHQ text).
+void PrintFilters(const soc::RuleSet& set) {
+  for (const auto& f : set.filters) {
+    std::printf("filter: %s:%d: %s (%s): applies to %zu rule%s%s\n", f.file.c_str(), f.line,
+                f.id.c_str(), f.title.c_str(), f.applied_to.size(),
+                f.applied_to.size() == 1 ? "" : "s", f.any ? " (rules: any)" : "");
+    for (const auto& [ref, why] : f.unresolved)
+      std::printf("  unresolved: %s: %s\n", ref.c_str(), why.c_str());
+  }
+  for (const auto& r : set.rules) {
+    if (r.filters.empty()) continue;
+    std::string names;
+    for (const auto& f : r.filters) names += (names.empty() ? "" : ", ") + f;
+    std::printf("filtered: %s (%s) by %s\n", r.id.c_str(), r.title.c_str(), names.c_str());
+  }
+}
+
 int Rules(const SocConfig& sc) {
   DetectorsReport report;
   auto d = BuildDetectors(sc, &report);
@@ -214,6 +233,8 @@ int Rules(const SocConfig& sc) {
   for (const auto& [reason, n] : report.rules.CountByReason())
     std::printf("%6zu  %s\n", n, reason.c_str());
   for (const auto& e : report.rules.errors) std::printf("error: %s\n", e.ToString().c_str());
+  for (const auto& w : report.rules.warnings) std::printf("warning: %s\n", w.ToString().c_str());
+  if ((*d)->engine != nullptr) PrintFilters((*d)->engine->rules());
   for (const auto& p : report.intel.problems) std::printf("intel: %s\n", p.c_str());
   std::printf("%s\n", report.Summary().c_str());
   return report.rules.errors.empty() ? 0 : 1;

@@ -419,6 +419,16 @@ correlation:
 level: high
 tags: [attack.exfiltration]
 YAML
+# A Sigma filter on it (issue 5): listed by `soc rules` with the rule it applies to.
+cat > "$work/rules/mf_reload.yml" <<'YAML'
+title: the quiet reload marks are expected
+id: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0009
+logsource: {product: linux}
+filter:
+  rules: [5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0005]
+  quiet: [reloadmark quiet]
+  condition: not quiet
+YAML
 printf 'title: broken\nid: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0006\nlogsource: {product: linux, service: syslog}\ndetection:\n  sel: {a: [unclosed\n  condition: sel\n' > "$work/rules/broken.yml"
 set +e; soc rules >"$work/rules.txt" 2>&1; rc=$?; set -e
 [ "$rc" = 1 ] || fail "soc rules exit $rc with a broken file: $(cat "$work/rules.txt")"
@@ -426,6 +436,10 @@ grep -q 'broken.yml:[0-9]' "$work/rules.txt" || fail "the broken rule file is no
 correlations_after=$(sed -n 's/.* rules and \([0-9]*\) correlations loaded.*/\1/p' "$work/rules.txt")
 [ "$correlations_after" = $((correlations_before + 1)) ] ||
   fail "soc rules: $correlations_after correlations after adding a value_sum, $correlations_before before: $(cat "$work/rules.txt")"
+grep -q '^filter: .*mf_reload.yml:1: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0009 .*applies to 1 rule$' "$work/rules.txt" ||
+  fail "soc rules does not list the filter: $(cat "$work/rules.txt")"
+grep -q '^filtered: 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0005 (added while running) by 5a0e7e52-1d0b-4e3c-9a51-0d7f1c2b0009$' "$work/rules.txt" ||
+  fail "soc rules does not list the filtered rule: $(cat "$work/rules.txt")"
 kill -HUP "$pid"
 for _ in $(seq 1 50); do
   grep -q 'reloaded' "$work/socd.log" && break
@@ -465,7 +479,7 @@ assert a["tenant"] == "tsu" and a["terminal"] == "10.1.9.9", a
 assert a["context"]["correlation.type"] == "value_sum", a
 assert a["context"]["correlation.value"] == 1000001, a
 PY
-echo "ok: rules reload on SIGHUP; a broken rule file is reported with its line, the others run; a value_sum added by the reload fired once"
+echo "ok: rules reload on SIGHUP; a broken rule file is reported with its line, the others run; soc rules lists a Sigma filter; a value_sum added by the reload fired once"
 
 # 6. Integrity: verify passes, a flipped byte is found.
 soc verify >"$work/verify.txt" || fail "verify of an intact store: $(cat "$work/verify.txt")"
