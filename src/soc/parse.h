@@ -2,11 +2,14 @@
 // The SOC's log parsers (R18): one raw record → normalised ECS fields (soc::Record::fields).
 //
 // Formats: seccloud event spool lines, syslog (RFC 5424, RFC 3164, bare file lines, with
-// sub-parsers for sshd, sudo, su, login/PAM and nftables/iptables kernel lines), JSON lines,
-// Suricata EVE, Apache/nginx access and error logs, and any other text line (timestamp and level
-// sniffed). Field names are ECS as in /work/shared/events.md; event.dataset is "system.auth",
-// "system.syslog", "firewall.flow", "ids.<event_type>", "web.access", "web.error", "json", "text"
-// or the spool event's own. Other SOC components rely on these names.
+// sub-parsers for sshd, sudo, su, login/PAM and nftables/iptables kernel lines, Linux Audit
+// records from audispd/audisp-syslog/audit(d) and Sysmon for Linux's XML events from sysmon),
+// JSON lines, Suricata EVE, Apache/nginx access and error logs, Linux Audit records as lines of
+// audit.log, and any other text line (timestamp and level sniffed). Field names are ECS as in
+// /work/shared/events.md, plus "auditd.log.<key>" (Linux Audit) and "winlog.*" (Sysmon for Linux,
+// named as Windows Sysmon's); event.dataset is "system.auth", "system.syslog", "firewall.flow",
+// "auditd.log", "linux.sysmon", "ids.<event_type>", "web.access", "web.error", "json", "text" or
+// the spool event's own. Other SOC components rely on these names.
 //
 // Thread safety: every function here is pure (no shared state) and safe to call concurrently.
 

@@ -394,6 +394,27 @@ void NormalizeRecord(Record& r, bool overlay_allowed);
 void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out);
 void ParseWebLog(std::string_view line, int64_t received_ms, Parsed& out);
 void ParseText(std::string_view line, int64_t received_ms, Parsed& out);
+// A Linux Audit record's header, "[node=N ]type=T msg=audit(SECONDS.MMM:SERIAL): "
+// (parse_audit.cc).
+struct AuditHeader {
+  std::string_view node, type;
+  std::string_view body;  // the pairs after the header
+  int64_t time_ms = 0;
+  int64_t serial = 0;
+};
+// True with *h filled when `line` starts with an audit record's header.
+bool ParseAuditHeader(std::string_view line, AuditHeader* h);
+// The record's fields (into the sink's tree): "auditd.log.<key>" for every pair (escaped fields
+// decoded as ausearch -i does), record_type, sequence, node, the ECS fields, time, and
+// event.dataset "auditd.log". Never fails: a pair that does not parse is skipped.
+void ParseAuditRecord(const AuditHeader& h, Parsed& out);
+// True when a "sysmon" program's syslog message starts like Sysmon for Linux's XML "<Event>".
+bool LooksLikeSysmonEvent(std::string_view msg);
+// The event's System values and EventData items (winlog.event_id, winlog.channel,
+// winlog.event_data.<Name>, ECS) into the sink's tree, event.dataset "linux.sysmon" and its time.
+// False with *note (why) and nothing set when the XML is not the bounded shape it reads
+// (parse_sysmon.cc).
+bool ParseSysmonEvent(std::string_view msg, Parsed& out, std::string* note);
 
 // True when `line` looks like an Apache/nginx access or error log line (used by SniffFormat).
 bool LooksLikeWebLog(std::string_view line);

@@ -271,6 +271,14 @@ bool IsAuthProgram(std::string_view tag, std::string_view program) {
          program.substr(0, 4) == "pam_" || tag.find("(pam_") != std::string_view::npos;
 }
 
+// The programs that send auditd's records to syslog: audispd's syslog plugin, audisp-syslog
+// (audit 3), and the tag an rsyslog/syslog-ng file input gives audit.log's lines.
+bool IsAuditProgram(std::string_view program) {
+  return !program.empty() && program[0] == 'a' &&
+         (program == "audispd" || program == "audisp-syslog" || program == "audit" ||
+          program == "auditd");
+}
+
 // "alice(uid=1000)" → "alice".
 std::string_view UserOf(std::string_view token) {
   const size_t paren = token.find('(');
@@ -790,8 +798,18 @@ void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out) {
       if (web.time_ms != kNoTime) out.time_ms = web.time_ms;
     }
   }
+  AuditHeader audit;
   if (!web_dataset.empty()) {
     dataset = web_dataset;
+  } else if (IsAuditProgram(program) && ParseAuditHeader(h.msg, &audit)) {
+    // The record's own time and fields over the header's (process.* name the audited process).
+    ParseAuditRecord(audit, out);
+    return;
+  } else if (program == "sysmon" && LooksLikeSysmonEvent(h.msg)) {
+    std::string note;
+    if (ParseSysmonEvent(h.msg, out, &note)) return;
+    // Kept as the syslog record it is, with the reason its event was not read.
+    PutString(f, "seccloud.soc.parse_note", note);
   } else if (IsFirewallLine(h.msg)) {
     dataset = "firewall.flow";
     ParseFirewall(h.msg, f);

@@ -177,6 +177,15 @@ std::string_view TrimSeparators(std::string_view s) {
 
 void ParseText(std::string_view line, int64_t received_ms, Parsed& out) {
   FieldSink& f = out.sink;
+  // auditd's own log file (audit.log lines, tailed as text): "type=…" or "node=… type=…".
+  if (!line.empty() && (line[0] == 't' || line[0] == 'n')) {
+    AuditHeader audit;
+    if (ParseAuditHeader(line, &audit)) {
+      PutString(f.Tree(), "message", line);
+      ParseAuditRecord(audit, out);
+      return;
+    }
+  }
   PutString(f, "event.dataset", "text");
   int64_t t = kNoTime;
   size_t used = LeadingTime(line, received_ms, &t);

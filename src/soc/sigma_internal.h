@@ -101,7 +101,9 @@ struct LogsourceAlt {
   std::vector<std::string> process_names;  // lower-cased; empty: any
 };
 
-enum class FieldStyle : uint8_t { kWindows, kProxy, kWebserver, kDns, kFirewall, kPlain };
+// kAuditd: Linux Audit records (parse_audit.cc), a rule's "type" is the record type and every
+// other undotted name a pair of the record, "auditd.log.<name>".
+enum class FieldStyle : uint8_t { kWindows, kProxy, kWebserver, kDns, kFirewall, kPlain, kAuditd };
 
 struct LogsourceMapping {
   std::vector<LogsourceAlt> alts;

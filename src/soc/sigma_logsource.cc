@@ -127,6 +127,19 @@ const DatasetCategory kDatasetCategories[] = {
     {"firewall", {"firewall.flow"}, FieldStyle::kFirewall},
 };
 
+// Sysmon for Linux's channel (lower-case) and its events by Sigma category, as SigmaHQ's
+// sysmon-for-linux mapping has them (SysmonForLinux writes events 1, 3, 4, 5, 9, 11, 16, 23, 255).
+constexpr const char* kLinuxSysmon = "linux-sysmon/operational";
+struct LinuxSysmonCategory {
+  const char* category;
+  std::initializer_list<int64_t> event_ids;
+};
+const LinuxSysmonCategory kLinuxSysmonCategories[] = {
+    {"process_creation", {1}},    {"network_connection", {3}}, {"sysmon_status", {4, 16}},
+    {"process_termination", {5}}, {"raw_access_thread", {9}},  {"file_event", {11}},
+    {"file_delete", {23}},        {"sysmon_error", {255}},
+};
+
 struct LinuxService {
   const char* service;
   const char* dataset;
@@ -321,8 +334,21 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
   if (p == "linux") {
     out->style = FieldStyle::kPlain;
     if (!c.empty()) {
-      *reason = "linux category " + c + " has no source yet (no Linux endpoint telemetry)";
+      // Sysmon for Linux's events (parse_sysmon.cc), read as Windows Sysmon's are.
+      for (const auto& lc : kLinuxSysmonCategories) {
+        if (c == lc.category) {
+          out->style = FieldStyle::kWindows;
+          out->alts.push_back({.channel = kLinuxSysmon, .event_ids = lc.event_ids});
+          return true;
+        }
+      }
+      *reason = "linux category " + c + " has no source (Sysmon for Linux has no such event)";
       return false;
+    }
+    if (s == "auditd") {
+      out->style = FieldStyle::kAuditd;
+      out->alts.push_back({.dataset = "auditd.log"});
+      return true;
     }
     if (s.empty()) {
       out->alts.push_back({.dataset = "system.auth"});
@@ -337,7 +363,7 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
         return true;
       }
     }
-    *reason = "linux service " + s + " has no source (auditd and application logs not collected)";
+    *reason = "linux service " + s + " has no source (its application log is not parsed)";
     return false;
   }
   for (const char* ws : kWebServices) {
@@ -372,6 +398,10 @@ std::vector<std::string> MapFieldName(FieldStyle style, std::string_view name) {
     case FieldStyle::kFirewall:
       alias = FindAlias(kFirewallFields, name);
       break;
+    case FieldStyle::kAuditd:
+      if (name.find('.') != std::string_view::npos) return {std::string(name)};
+      if (name == "type") return {"auditd.log.record_type"};
+      return {"auditd.log." + std::string(name)};
     case FieldStyle::kPlain:
       // Syslog parsers write host.hostname where seccloud's own events write host.name.
       if (name == "host.name") return {"host.name", "host.hostname"};

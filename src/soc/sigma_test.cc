@@ -735,12 +735,11 @@ TEST(SigmaTest, WindowsAndProxyFieldNamesMapToRecordPaths) {
 TEST(SigmaTest, UnmappedLogsourcesAreUnsupportedWithTheirName) {
   LoadReport report;
   LoadRulesFromString(
-      "title: L\nlogsource: {product: linux, category: process_creation}\ndetection:\n  sel:\n"
+      "title: L\nlogsource: {product: linux, category: image_load}\ndetection:\n  sel:\n"
       "    a: 1\n  condition: sel\n",
       "l.yml", &report);
   ASSERT_EQ(report.unsupported.size(), 1u);
-  EXPECT_NE(report.unsupported[0].detail.find("linux category process_creation"),
-            std::string::npos);
+  EXPECT_NE(report.unsupported[0].detail.find("linux category image_load"), std::string::npos);
 }
 
 // Base rules the specification's correlation examples refer to by name.
