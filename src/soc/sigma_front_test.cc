@@ -32,6 +32,20 @@ RuleSet Load(const std::string& yaml, const RuleLoadOptions& options, LoadReport
 
 bool Fires(const RuleSet& set, const Record& r) { return RuleMatches(set, set.rules.at(0), r); }
 
+// |re|expand: the placeholder's values are regular expressions (the combination check lets
+// |expand follow |re).
+TEST(SigmaFrontTest, AnExpandedRegexLoadsAndMatches) {
+  RuleLoadOptions o;
+  o.placeholders["P"] = {"ab+c"};
+  LoadReport report;
+  RuleSet set = Load(Rule("  sel:\n    a|re|expand: '%P%'\n  condition: sel\n"), o, &report);
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0].ToString();
+  ASSERT_TRUE(report.unsupported.empty()) << report.unsupported[0].ToString();
+  ASSERT_EQ(set.rules.size(), 1u);
+  EXPECT_TRUE(Fires(set, Rec(R"({"a":"xabbbcx"})")));
+  EXPECT_FALSE(Fires(set, Rec(R"({"a":"xacx"})")));
+}
+
 // |expand|neq: NOT(the value among the placeholder's values), each tenant's values being the
 // global ones and its own; a tenant (or the global map) without values: NOT(among none) holds.
 TEST(SigmaFrontTest, ExpandNeqUsesEachTenantsWholeList) {

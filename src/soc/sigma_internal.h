@@ -48,7 +48,7 @@ enum class Op : uint8_t {
   kLt,
   kLte,
   kFieldRef,  // equal to another field of the record
-  kTimePart,  // a part of the date the field holds equals `number` (|minute … |year)
+  kTimePart,  // a part of the date the field holds, compared with `number` (|minute … |year)
 };
 
 // The date parts of Sigma's time modifiers (v2.1 appendix): taken from the date as written, no
@@ -68,6 +68,7 @@ struct ValueTest {
   std::array<uint8_t, 16> net{};
   int prefix_bits = 0;
   TimePart time_part = TimePart::kMinute;  // kTimePart
+  Op time_cmp = Op::kEquals;  // kTimePart: the part compared with `number` by kEquals or kGt…kLte
 };
 
 struct FieldTest {

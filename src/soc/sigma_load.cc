@@ -413,18 +413,26 @@ void CheckModifierCombination(const Modifiers& m, const YAML::Node& at) {
                                                          "week",   "month", "year"};
   if (CountOf(m, kCompare) > 1) conflict("another of gt/gte/lt/lte", m.value_mods.back());
   if (CountOf(m, kTime) > 1) conflict("another time modifier", m.value_mods.back());
-  if (m.time && m.cmp) {
-    Unsupported("time modifier with gt/gte/lt/lte",
-                "a date part is compared for equality only (pySigma refuses the combination: a "
-                "date part is not a number to compare)",
-                at);
-  }
   if (m.time) {
-    if (auto o = FirstOtherThan(m, kTime); !o.empty()) {
-      conflict("a time modifier (it takes an integer)", o);
+    // pySigma: a date part is a number (SigmaTimestampPart is a SigmaNumber), so gt/gte/lt/lte
+    // may compare it — after it (`hour|gte`); before it (`gte|hour`) the compare modifier would
+    // be given a date, a SigmaTypeError there.
+    const auto first_of = [&](std::initializer_list<std::string_view> names) {
+      return std::find_if(m.value_mods.begin(), m.value_mods.end(), [&](const std::string& x) {
+        return std::find(names.begin(), names.end(), x) != names.end();
+      });
+    };
+    if (m.cmp && first_of(kCompare) < first_of(kTime)) {
+      conflict("a time modifier after it (write the time modifier first: |hour|gte)",
+               *first_of(kCompare));
     }
-  }
-  if (m.cmp) {
+    for (const auto& o : m.value_mods) {
+      if (std::find(kTime.begin(), kTime.end(), o) == kTime.end() &&
+          std::find(kCompare.begin(), kCompare.end(), o) == kCompare.end()) {
+        conflict("a time modifier (it takes an integer)", o);
+      }
+    }
+  } else if (m.cmp) {
     if (auto o = FirstOtherThan(m, kCompare); !o.empty()) conflict("|gt/gte/lt/lte (numbers)", o);
   }
   if (m.re) {
@@ -523,7 +531,7 @@ Modifiers ParseModifiers(const std::vector<std::string>& mods, const YAML::Node&
 
 // A time modifier's value: an integer in the part's range (the v2.1 appendix's, but week 1–53:
 // ISO 8601 years have 52 or 53 weeks).
-ValueTest TimePartTest(TimePart part, const YAML::Node& v) {
+ValueTest TimePartTest(TimePart part, std::optional<Op> cmp, const YAML::Node& v) {
   static constexpr struct {
     const char* name;
     int low, high;
@@ -540,7 +548,11 @@ ValueTest TimePartTest(TimePart part, const YAML::Node& v) {
                 std::to_string(r.high) + ", not \"" + s + "\"",
             v);
   }
-  return ValueTest{.op = Op::kTimePart, .cased = true, .number = double(n), .time_part = part};
+  return ValueTest{.op = Op::kTimePart,
+                   .cased = true,
+                   .number = double(n),
+                   .time_part = part,
+                   .time_cmp = cmp.value_or(Op::kEquals)};
 }
 
 // Turns a pattern into the cheapest equivalent test.
@@ -872,7 +884,7 @@ class DocumentCompiler {
   void AddValueTests(const std::string& field, const Modifiers& m, const YAML::Node& v,
                      std::vector<ValueTest>* out) {
     if (m.time) {
-      out->push_back(TimePartTest(*m.time, v));
+      out->push_back(TimePartTest(*m.time, m.cmp, v));
       return;
     }
     if (v.IsNull()) {

@@ -625,7 +625,20 @@ bool MatchContext::EvalValue(const ValueTest& vt, const Value& v) {
     }
     case Op::kTimePart: {
       const int got = DatePart(v.text, vt.time_part);
-      return got >= 0 && got == static_cast<int>(vt.number);
+      if (got < 0) return false;  // not a date
+      const int want = static_cast<int>(vt.number);
+      switch (vt.time_cmp) {
+        case Op::kGt:
+          return got > want;
+        case Op::kGte:
+          return got >= want;
+        case Op::kLt:
+          return got < want;
+        case Op::kLte:
+          return got <= want;
+        default:
+          return got == want;
+      }
     }
     default:
       return false;

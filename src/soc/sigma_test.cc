@@ -364,6 +364,46 @@ TEST(SigmaTest, TimeModifiersCompareTheDatePartWithTheValue) {
   EXPECT_FALSE(Fires(all, Rec(R"({"t":"2024-12-31T05:00:00Z"})")));
 }
 
+// pySigma compares a date part with gt/gte/lt/lte written after the time modifier
+// (SigmaTimestampPart is a SigmaNumber); an office day without listing its hours.
+TEST(SigmaTest, TimePartsCompareWithGtGteLtLte) {
+  auto late = One(Rule("  sel:\n    t|hour|gte: 18\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(late, Rec(R"({"t":"2024-03-01T18:00:00Z"})")));
+  EXPECT_TRUE(Fires(late, Rec(R"({"t":"2024-03-01T23:59:00Z"})")));
+  EXPECT_FALSE(Fires(late, Rec(R"({"t":"2024-03-01T17:59:59Z"})")));
+  EXPECT_FALSE(Fires(late, Rec(R"({"t":"2024-03-01"})")));  // no hour: not a match
+  EXPECT_FALSE(Fires(late, Rec(R"({"t":"late"})")));
+  auto gt = One(Rule("  sel:\n    t|minute|gt: 30\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(gt, Rec(R"({"t":"2024-03-01T10:30:00Z"})")));
+  EXPECT_TRUE(Fires(gt, Rec(R"({"t":"2024-03-01T10:31:00Z"})")));
+  auto lt = One(Rule("  sel:\n    t|month|lt: 4\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(lt, Rec(R"({"t":"2024-03-31"})")));
+  EXPECT_FALSE(Fires(lt, Rec(R"({"t":"2024-04-01"})")));
+  auto lte = One(Rule("  sel:\n    t|day|lte: 1\n  condition: sel\n"));
+  EXPECT_TRUE(Fires(lte, Rec(R"({"t":"2024-04-01"})")));
+  EXPECT_FALSE(Fires(lte, Rec(R"({"t":"2024-04-02"})")));
+  // Outside 08:00–18:59 (UTC hours as written): both sides, and their negation.
+  auto office = One(Rule("  early:\n    t|hour|lt: 8\n  late:\n    t|hour|gte: 19\n"
+                         "  condition: early or late\n"));
+  EXPECT_TRUE(Fires(office, Rec(R"({"t":"2024-03-01 07:59:00"})")));
+  EXPECT_FALSE(Fires(office, Rec(R"({"t":"2024-03-01 08:00:00"})")));
+  EXPECT_FALSE(Fires(office, Rec(R"({"t":"2024-03-01 18:59:00"})")));
+  EXPECT_TRUE(Fires(office, Rec(R"({"t":"2024-03-01 19:00:00"})")));
+  auto inside = One(Rule("  sel:\n    t|hour|lt|neq: 8\n  condition: sel\n"));
+  EXPECT_FALSE(Fires(inside, Rec(R"({"t":"2024-03-01 07:00:00"})")));
+  EXPECT_TRUE(Fires(inside, Rec(R"({"t":"2024-03-01 08:00:00"})")));
+}
+
+// The century rule of leap years: 2000 was one (2100 will not be).
+TEST(SigmaTest, DatePartsOfTheLeapDayOf2000) {
+  using sigma_internal::DatePart;
+  using sigma_internal::TimePart;
+  EXPECT_EQ(DatePart("2000-02-29", TimePart::kDay), 29);
+  EXPECT_EQ(DatePart("2000-02-29T10:00:00Z", TimePart::kWeek), 9);
+  EXPECT_EQ(DatePart("2000-12-31", TimePart::kWeek), 52);
+  EXPECT_EQ(DatePart("2100-02-29", TimePart::kDay), -1);
+}
+
 // Every modifier of the v2.1 appendix and the combinations of them: each loads and is honoured,
 // or is reported unsupported or an error with its reason and line — never silently ignored.
 TEST(SigmaTest, EveryAppendixModifierAndCombinationIsHonouredOrReported) {
@@ -418,6 +458,11 @@ TEST(SigmaTest, EveryAppendixModifierAndCombinationIsHonouredOrReported) {
       {"a|month", "12", kLoads, ""},
       {"a|year", "2024", kLoads, ""},
       {"a|minute", "60", kError, "bad value"},
+      {"a|hour|gt", "5", kLoads, ""},
+      {"a|hour|gte|neq", "18", kLoads, ""},
+      {"a|week|lte", "53", kLoads, ""},
+      {"a|hour|lt", "24", kError, "bad value"},
+      {"a|hour|gt|lt", "5", kError, "conflicting modifiers"},
       {"a|hour", "24", kError, "bad value"},
       {"a|hour", "-1", kError, "bad value"},
       {"a|day", "0", kError, "bad value"},
@@ -459,8 +504,8 @@ TEST(SigmaTest, EveryAppendixModifierAndCombinationIsHonouredOrReported) {
       {"a|neq|contains", "x", kLoads, ""},
       {"a|startswith|endswith", "x", kLoads, ""},
       // Combinations pySigma refuses (a modifier given a value type it does not take).
-      {"a|hour|gt", "5", kUnsupported, "time modifier with gt/gte/lt/lte"},
-      {"a|lte|hour", "5", kUnsupported, "time modifier with gt/gte/lt/lte"},
+      {"a|lte|hour", "5", kError, "conflicting modifiers"},
+      {"a|gte|hour|neq", "5", kError, "conflicting modifiers"},
       {"a|hour|minute", "5", kError, "conflicting modifiers"},
       {"a|hour|contains", "5", kError, "conflicting modifiers"},
       {"a|hour|cased", "5", kError, "conflicting modifiers"},
