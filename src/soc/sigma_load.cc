@@ -1402,8 +1402,11 @@ class Loader {
     const bool temporal =
         r.type == CorrelationType::kTemporal || r.type == CorrelationType::kTemporalOrdered;
     const bool expression = temporal && c["condition"] && c["condition"].IsScalar();
-    // pySigma: without `rules`, the rules are those the expression names, in order.
-    if (expression && !rules) ParseRuleCondition(c["condition"], &pc, true);
+    // pySigma: without `rules` (or with an empty list), the rules are those the expression
+    // names, in order.
+    const bool names_from_expression =
+        expression && (!rules || (rules.IsSequence() && rules.size() == 0));
+    if (names_from_expression) ParseRuleCondition(c["condition"], &pc, true);
     if (pc.refs.empty() || pc.refs.size() > 64) {
       Invalid("bad correlation", "rules must name 1 to 64 rules", c);
     }
@@ -1443,7 +1446,7 @@ class Loader {
       Invalid("bad correlation condition",
               "a condition expression applies to temporal and temporal_ordered only", cond);
     }
-    if (expression && rules) ParseRuleCondition(cond, &pc, false);
+    if (expression && !names_from_expression) ParseRuleCondition(cond, &pc, false);
     if (cond && cond.IsMap()) {
       int ops = 0;
       for (const auto& kv : cond) {

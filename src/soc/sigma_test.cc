@@ -989,6 +989,9 @@ TEST(SigmaCorrelationLoadTest, TemporalConditionExpressions) {
   ASSERT_EQ(set.correlations[0].rules.size(), 2u);
   EXPECT_EQ(set.rules[set.correlations[0].rules[0]].name, "recon_cmd_c");
   EXPECT_EQ(set.rules[set.correlations[0].rules[1]].name, "recon_cmd_a");
+  set = load("temporal", "  rules: []\n", "recon_cmd_b or recon_cmd_a", &ok);
+  ASSERT_EQ(set.correlations.size(), 1u);
+  EXPECT_EQ(set.correlations[0].rules.size(), 2u);
   EXPECT_TRUE(ok.errors.empty() && ok.unsupported.empty());
 
   for (const auto& [condition, detail] : std::initializer_list<std::pair<const char*, const char*>>{
