@@ -150,6 +150,10 @@ TEST(ParseSysmonTest, MalformedXmlStaysTheSyslogRecordWithANote) {
   for (int i = 0; i < 300; ++i) many += "<Data Name=\"D" + std::to_string(i) + "\">v</Data>";
   many += "</EventData></Event>";
   EXPECT_EQ(Str(Syslog(head + many), "event.dataset"), "system.syslog");
+  // sysmon's own status lines are no event: plain syslog, no note.
+  const Record status = Syslog(head + "Sysmon v1.3.0 - System activity monitor");
+  EXPECT_EQ(Str(status, "event.dataset"), "system.syslog");
+  EXPECT_EQ(Str(status, "seccloud.soc.parse_note"), "<absent>");
   // Another program's XML is not read as Sysmon's.
   EXPECT_EQ(Str(Syslog("<14>Nov 26 03:50:05 web01 myapp: " + xml), "winlog.event_id"), "<absent>");
 }
