@@ -302,6 +302,19 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
   UploadHold held;
   if (auto done = co_await ScreenUpload(client, buf, parser, target, out, held, log))
     co_return *done;
+  // The tunnel's upstream connection is kept for its next request as a pooled one is, and
+  // checked as the pool checks (SocketQuiet): until the framing table (issue 3) an origin's
+  // bytes sent after a response's Content-Length, once the response was relayed, were read as
+  // the answer to the terminal's next request in the tunnel.
+  if (ic.upstream) {
+    auto idle = ic.upstream->Trusted();
+    if (!idle || ic.ubuf.size() > 0 || (*idle)->input_pending() > 0 ||
+        SSL_pending((*idle)->native_handle()) > 0 ||
+        !SocketQuiet(beast::get_lowest_layer(**idle).socket().native_handle())) {
+      ic.upstream.reset();
+      ic.ubuf.clear();
+    }
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = ic.upstream.has_value();
     if (!reused) {
