@@ -50,6 +50,9 @@ class ClientSession {
     RequestTarget origin;  // scheme "https", host and port from CONNECT
     std::string sni;
     std::optional<net::UpstreamConnection> upstream;
+    // `upstream` has carried a whole exchange and waits for the next one (ForwardTls checks it
+    // is quiet then; a fresh one may hold the origin's TLS 1.3 session tickets unread).
+    bool upstream_used = false;
     beast::flat_buffer ubuf;
     std::string issuer;
   };

@@ -189,6 +189,17 @@ inline int RequestBodyFailureStatus(const boost::system::error_code& ec) {
   return 0;
 }
 
+// An idle upstream connection is fit for the next request only while the origin has sent
+// nothing since the last response: no EOF, no error, no byte. Bytes after a response's end
+// (beyond its Content-Length, a body on a 204) are no answer to the next request (RFC 9112
+// §6.3, §9.3.2) — read as one, they would answer another client's request with the origin's
+// leftovers, or with a response forged in them.
+inline bool SocketQuiet(int fd) {
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 // RFC 9110 9.2.2: methods whose intended effect is the same when sent twice.
 inline bool IsIdempotent(http::verb method) {
   switch (method) {

@@ -66,11 +66,7 @@ class UpstreamPool {
 
   // A kept-alive connection the origin has closed meanwhile reads EOF (or has stray bytes,
   // which make it unusable too).
-  static bool StillOpen(beast::tcp_stream& s) {
-    char byte;
-    const ssize_t n = ::recv(s.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
+  static bool StillOpen(beast::tcp_stream& s) { return SocketQuiet(s.socket().native_handle()); }
 
   size_t max_idle_;
   milliseconds idle_timeout_;

@@ -302,9 +302,23 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
   UploadHold held;
   if (auto done = co_await ScreenUpload(client, buf, parser, target, out, held, log))
     co_return *done;
+  // The tunnel's upstream connection is kept for its next request as a pooled one is, and
+  // checked as the pool checks (SocketQuiet): until the framing table (issue 3) an origin's
+  // bytes sent after a response's Content-Length, once the response was relayed, were read as
+  // the answer to the terminal's next request in the tunnel.
+  if (ic.upstream && ic.upstream_used) {
+    auto idle = ic.upstream->Trusted();
+    if (!idle || ic.ubuf.size() > 0 || (*idle)->input_pending() > 0 ||
+        SSL_pending((*idle)->native_handle()) > 0 ||
+        !SocketQuiet(beast::get_lowest_layer(**idle).socket().native_handle())) {
+      ic.upstream.reset();
+      ic.ubuf.clear();
+    }
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = ic.upstream.has_value();
     if (!reused) {
+      ic.upstream_used = false;
       if (auto st = co_await EstablishTls(ic, log); !st) {
         const std::string reason = st.error().ToString();
         co_return co_await UpstreamFailed(client, log, log.status ? log.status : 502, reason);
@@ -344,6 +358,7 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
       co_return false;
     }
     if (!x.upstream_reusable) ic.upstream.reset();
+    ic.upstream_used = ic.upstream.has_value();
     co_return x.client_keep;
   }
   co_return co_await UpstreamFailed(client, log, 502, "the upstream closed the connection");

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,12 +36,14 @@
 #include <vector>
 
 #include "proxy_fixture.h"
+#include "tls_peers.h"
 
 namespace seccloud {
 namespace {
 
 namespace http = boost::beast::http;
 using integration::kProxyPort;
+using integration::SendAll;
 using namespace std::chrono_literals;
 
 constexpr uint16_t kFramingOriginPort = 8099;
@@ -53,15 +56,6 @@ struct Received {
   std::string target;
   std::string body;
 };
-
-// Sends all of `bytes` on the blocking socket `fd`, or as much as goes before an error.
-void SendAllBytes(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
 
 // A raw TCP origin: every connection is read on a thread of its own with Beast's request parser
 // (strict: what the proxy sends must be valid HTTP/1.1), each request recorded; a request whose
@@ -76,7 +70,10 @@ class ScriptedOrigin {
     std::string later = {};  // sent 100 ms after `bytes` (as another segment)
   };
 
-  bool Start(const std::string& ip, uint16_t port) {
+  // With `cert` and `key`, every connection speaks TLS (the test PKI's certificate).
+  bool Start(const std::string& ip, uint16_t port, std::string cert = "", std::string key = "") {
+    cert_ = std::move(cert);
+    key_ = std::move(key);
     lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -125,6 +122,16 @@ class ScriptedOrigin {
   }
 
   void Serve(int fd) {
+    integration::OriginTls tls;
+    if (!cert_.empty()) {
+      tls = integration::AcceptOriginTls(fd, cert_, key_, std::chrono::seconds(15));
+      if (!tls.ssl) return;
+    }
+    SSL* ssl = tls.ssl.get();
+    auto send_all = [&](std::string_view bytes) {
+      if (ssl == nullptr) return SendAll(fd, bytes);
+      SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size()));
+    };
     std::string pending;
     while (!stop_) {
       http::request_parser<http::string_body> p;
@@ -150,12 +157,13 @@ class ScriptedOrigin {
           if (used > 0 && !pending.empty()) continue;
         }
         pollfd pfd{fd, POLLIN, 0};
-        if (poll(&pfd, 1, 50) != 1) {
+        if ((ssl == nullptr || SSL_pending(ssl) == 0) && poll(&pfd, 1, 50) != 1) {
           if (stop_) return;
           continue;
         }
         char buf[16384];
-        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        const ssize_t n = ssl == nullptr ? recv(fd, buf, sizeof buf, 0)
+                                         : SSL_read(ssl, buf, static_cast<int>(sizeof buf));
         if (n <= 0) {
           if (p.got_some()) {
             std::lock_guard lock(mu_);
@@ -173,16 +181,20 @@ class ScriptedOrigin {
         received_.push_back({raw.substr(0, head_bytes), target, p.get().body()});
         if (auto it = scripts_.find(target); it != scripts_.end()) script = it->second;
       }
-      SendAllBytes(fd, script.bytes);
+      send_all(script.bytes);
       if (!script.later.empty()) {
         std::this_thread::sleep_for(100ms);
-        SendAllBytes(fd, script.later);
+        send_all(script.later);
       }
-      if (script.close) return;
+      if (script.close) {
+        if (ssl != nullptr) SSL_shutdown(ssl);  // a TLS server's close: close_notify first
+        return;
+      }
     }
   }
 
   int lfd_ = -1;
+  std::string cert_, key_;
   std::atomic<bool> stop_ = false;
   std::mutex mu_;
   std::map<std::string, Script> scripts_;
@@ -204,23 +216,28 @@ struct Answer {
   }
 };
 
-// Sends `request` on the connection `fd` and reads responses until a final one is whole and no
-// more bytes come for `settle` (or the connection closes, or 5 s pass).
-Answer SendAndRead(int fd, const std::string& request, bool head,
+// Sends `request` on the connection `fd` (through `ssl` when there is one: a terminal inside an
+// intercepted tunnel) and reads responses until a final one is whole and no more bytes come for
+// `settle` (or the connection closes, or 5 s pass).
+Answer SendAndRead(int fd, const std::string& request, bool head, SSL* ssl = nullptr,
                    std::chrono::milliseconds settle = 150ms) {
   Answer a;
-  SendAllBytes(fd, request);
+  if (ssl == nullptr)
+    SendAll(fd, request);
+  else
+    SSL_write(ssl, request.data(), static_cast<int>(request.size()));
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   bool final_done = false;
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd pfd{fd, POLLIN, 0};
     const int wait = final_done ? static_cast<int>(settle.count()) : 100;
-    if (poll(&pfd, 1, wait) != 1) {
+    if ((ssl == nullptr || SSL_pending(ssl) == 0) && poll(&pfd, 1, wait) != 1) {
       if (final_done) break;
       continue;
     }
     char buf[65536];
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    const ssize_t n = ssl == nullptr ? recv(fd, buf, sizeof buf, 0)
+                                     : SSL_read(ssl, buf, static_cast<int>(sizeof buf));
     if (n <= 0) {
       a.closed = true;
       break;
@@ -276,21 +293,6 @@ Answer SendAndRead(int fd, const std::string& request, bool head,
       a.responses.push_back(p.release());
     }
   }
-  return a;
-}
-
-// SendAndRead on a fresh connection from `source`.
-Answer Exchange(const std::string& source, const std::string& proxy_ip, uint16_t proxy_port,
-                const std::string& request, bool head) {
-  std::string error;
-  const int fd = integration::ConnectFrom(source, proxy_ip, proxy_port, &error);
-  if (fd < 0) {
-    Answer a;
-    a.parse_error = error;
-    return a;
-  }
-  Answer a = SendAndRead(fd, request, head);
-  close(fd);
   return a;
 }
 
@@ -932,56 +934,6 @@ std::vector<ResponseCase> ResponseCases() {
   };
 }
 
-// Where the tables run: the seccloud proxy of the fixture, or another proxy (Squid) named in
-// SECCLOUD_FRAMING_PROXY, whose answers are printed and not judged.
-class ProxyFramingTest : public integration::ProxyFixture {
- protected:
-  ProxyFramingTest() : ProxyFixture("framing", 93, 94, kFramingAdminPort) {}
-
-  void SetUp() override {
-    ProxyFixture::SetUp();
-    if (const char* other = std::getenv("SECCLOUD_FRAMING_PROXY"); other && *other) {
-      const std::string p = other;
-      proxy_ip_ = p.substr(0, p.rfind(':'));
-      proxy_port_ = static_cast<uint16_t>(std::stoi(p.substr(p.rfind(':') + 1)));
-      const char* o = std::getenv("SECCLOUD_FRAMING_ORIGIN");
-      origin_ip_ = o && *o ? o : "127.79.0.9";
-      judge_ = false;
-      print_ = true;
-    }
-    if (const char* p = std::getenv("SECCLOUD_FRAMING_PRINT"); p && *p == '1') print_ = true;
-    ASSERT_TRUE(origin_.Start(origin_ip_, kFramingOriginPort)) << strerror(errno);
-    if (judge_) {
-      ASSERT_NO_FATAL_FAILURE(ProxyFixture::StartProxy(RenderConfig({
-          .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16]}\n",
-          .hosts = {{"www.origin.example", ""}},
-          .proxy = "  max_header_size: 16384\n"
-                   "  timeouts: {client_header: 1s, body_idle: 2s}\n",
-      })));
-      proxy_ip_ = ip_;
-    }
-  }
-  void TearDown() override {
-    if (judge_) ProxyFixture::TearDown();
-  }
-
-  std::string Authority() const { return origin_ip_ + ":" + std::to_string(kFramingOriginPort); }
-  std::string Fill(std::string s) const {
-    for (const auto& [from, to] :
-         {std::pair<std::string, std::string>{"{U}", "http://" + Authority()},
-          {"{A}", Authority()}})
-      for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-        s.replace(at, from.size(), to);
-    return s;
-  }
-
-  ScriptedOrigin origin_;
-  std::string proxy_ip_;
-  uint16_t proxy_port_ = kProxyPort;
-  bool judge_ = true;   // false: another proxy's answers, printed only
-  bool print_ = false;  // SECCLOUD_FRAMING_PRINT=1 (or another proxy): one line per row
-};
-
 std::string Printable(std::string_view s, size_t max = 160) {
   std::string out;
   for (char c : s.substr(0, max)) {
@@ -997,12 +949,148 @@ std::string Printable(std::string_view s, size_t max = 160) {
   return out;
 }
 
-TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) {
+// Where the tables run: the seccloud proxy of the fixture (plain HTTP here, an intercepted tunnel
+// in ProxyInterceptedFramingTest), or another proxy (Squid) named in SECCLOUD_FRAMING_PROXY,
+// whose answers are printed and not judged.
+class ProxyFramingTest : public integration::ProxyFixture {
+ protected:
+  ProxyFramingTest() : ProxyFixture("framing", 93, 94, kFramingAdminPort) {}
+
+  void SetUp() override {
+    ProxyFixture::SetUp();
+    if (const char* p = std::getenv("SECCLOUD_FRAMING_PRINT"); p && *p == '1') print_ = true;
+    if (const char* other = std::getenv("SECCLOUD_FRAMING_PROXY"); other && *other) {
+      const std::string p = other;
+      proxy_ip_ = p.substr(0, p.rfind(':'));
+      proxy_port_ = static_cast<uint16_t>(std::stoi(p.substr(p.rfind(':') + 1)));
+      const char* o = std::getenv("SECCLOUD_FRAMING_ORIGIN");
+      origin_ip_ = o && *o ? o : "127.79.0.9";
+      judge_ = false;
+      print_ = true;
+    }
+    ASSERT_TRUE(origin_.Start(origin_ip_, kFramingOriginPort)) << strerror(errno);
+    if (judge_) {
+      ASSERT_NO_FATAL_FAILURE(ProxyFixture::StartProxy(RenderConfig({
+          .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16]}\n",
+          .hosts = {{"www.origin.example", ""}},
+          .proxy = "  max_header_size: 16384\n"
+                   "  timeouts: {client_header: 1s, body_idle: 2s}\n",
+      })));
+      proxy_ip_ = ip_;
+    }
+  }
+  void TearDown() override {
+    if (judge_) ProxyFixture::TearDown();
+  }
+
+  // A client connection to the proxy: plain, or a terminal inside an intercepted tunnel.
+  struct Conn {
+    int fd = -1;
+    SSL* ssl = nullptr;
+    std::unique_ptr<integration::InterceptedTerminal> terminal;  // owns fd and ssl when set
+    std::string error;
+    Conn() = default;
+    Conn(Conn&&) = default;
+    ~Conn() {
+      if (!terminal && fd >= 0) close(fd);
+    }
+  };
+  virtual Conn Open() {
+    Conn c;
+    c.fd = integration::ConnectFrom("127.10.0.5", proxy_ip_, proxy_port_, &c.error);
+    return c;
+  }
+  // The origin's authority ("{A}" in the tables) and what stands for "{U}" before a path.
+  virtual std::string Authority() const {
+    return origin_ip_ + ":" + std::to_string(kFramingOriginPort);
+  }
+  virtual std::string UrlPrefix() const { return "http://" + Authority(); }
+  // The tables' rows print with this before their names.
+  virtual std::string Leg() const { return ""; }
+
+  std::string Fill(std::string s) const {
+    for (const auto& [from, to] :
+         {std::pair<std::string, std::string>{"{U}", UrlPrefix()}, {"{A}", Authority()}})
+      for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
+    return s;
+  }
+  Answer Ask(const std::string& request, bool head) {
+    Conn c = Open();
+    if (c.fd < 0) {
+      Answer a;
+      a.parse_error = c.error;
+      return a;
+    }
+    return SendAndRead(c.fd, request, head, c.ssl);
+  }
+
+  void RunRequestTable();
+  void RunResponseTable();
+  void RunBytesAfterTheLength();
+
+  ScriptedOrigin origin_;
+  std::string proxy_ip_;
+  uint16_t proxy_port_ = kProxyPort;
+  bool judge_ = true;   // false: another proxy's answers, printed only
+  bool print_ = false;  // SECCLOUD_FRAMING_PRINT=1 (or another proxy): one line per row
+};
+
+// The same tables inside an intercepted tunnel (R9): CONNECT, TLS to the proxy's interception,
+// origin-form requests; the origin speaks TLS with the test PKI's certificate. The request's
+// parse is the plain path's, but the upstream leg (ForwardTls) keeps its own connection per
+// tunnel, and the relay runs over TLS streams.
+class ProxyInterceptedFramingTest : public ProxyFramingTest {
+ protected:
+  static constexpr const char* kTlsOrigin = "good.seccloud.test";
+  void SetUp() override {
+    integration::ProxyFixture::SetUp();
+    // SSL_write goes through write(2): a peer that closed (a refusal's close) must give EPIPE,
+    // not kill the test process.
+    signal(SIGPIPE, SIG_IGN);
+    if (const char* p = std::getenv("SECCLOUD_FRAMING_PROXY"); p && *p) {
+      judge_ = false;
+      GTEST_SKIP() << "the intercepted tables run against seccloud only";
+    }
+    if (const char* p = std::getenv("SECCLOUD_FRAMING_PRINT"); p && *p == '1') print_ = true;
+    ASSERT_NO_FATAL_FAILURE(MakeTestPki());
+    ASSERT_TRUE(origin_.Start(origin_ip_, kFramingOriginPort, (dir_ / "pki" / "good.pem").string(),
+                              (dir_ / "pki" / "good.key").string()))
+        << strerror(errno);
+    const std::string config = RenderConfig({
+        .tenants = "  - {id: tsu, name: 津市, networks: [127.10.0.0/16]}\n",
+        .hosts = {{kTlsOrigin, ""}},
+        .proxy = "  max_header_size: 16384\n"
+                 "  timeouts: {client_header: 1s, body_idle: 2s}\n"
+                 "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n",
+    });
+    std::ofstream(ConfigPath()) << config;
+    ASSERT_NO_FATAL_FAILURE(InitCa());
+    ASSERT_NO_FATAL_FAILURE(ProxyFixture::StartProxy(config));
+    proxy_ip_ = ip_;
+  }
+  Conn Open() override {
+    Conn c;
+    c.terminal = std::make_unique<integration::InterceptedTerminal>();
+    c.error = c.terminal->Open(proxy_ip_, Authority(), CaPem());
+    if (!c.error.empty()) return c;
+    c.fd = c.terminal->fd();
+    c.ssl = c.terminal->ssl();
+    return c;
+  }
+  std::string Authority() const override {
+    return std::string(kTlsOrigin) + ":" + std::to_string(kFramingOriginPort);
+  }
+  std::string UrlPrefix() const override { return ""; }  // origin-form inside the tunnel
+  std::string Leg() const override { return "tls: "; }
+};
+
+void ProxyFramingTest::RunRequestTable() {
   // SECCLOUD_FRAMING_SEEDS=DIR: each row's request is also written to DIR/framing-<row> (the
   // seeds of tests/fuzz/corpus/proxy_request_fuzz).
-  const char* seeds = std::getenv("SECCLOUD_FRAMING_SEEDS");
+  const char* seeds = Leg().empty() ? std::getenv("SECCLOUD_FRAMING_SEEDS") : nullptr;
   for (const RequestCase& k : RequestCases()) {
-    SCOPED_TRACE(std::string(k.name) + " (RFC " + k.rfc + ")");
+    SCOPED_TRACE(Leg() + k.name + " (RFC " + k.rfc + ")");
     if (seeds != nullptr && *seeds != 0) {
       std::string file = std::string(seeds) + "/framing-";
       for (char c : std::string(k.name))
@@ -1010,8 +1098,7 @@ TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) {
       std::ofstream(file, std::ios::binary) << Fill(k.request);
     }
     origin_.Take();
-    const Answer a = Exchange("127.10.0.5", proxy_ip_, proxy_port_, Fill(k.request),
-                              std::string_view(k.request).starts_with("HEAD"));
+    const Answer a = Ask(Fill(k.request), std::string_view(k.request).starts_with("HEAD"));
     std::this_thread::sleep_for(50ms);  // what the proxy forwards after answering
     auto [received, errors] = origin_.Take();
     std::vector<std::string> targets;
@@ -1028,7 +1115,7 @@ TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) {
     if (print_) {
       std::string got;
       for (const std::string& t : targets) got += (got.empty() ? "" : " ") + t;
-      std::cout << "FRAMING|request|" << k.name << "|" << a.status() << "|"
+      std::cout << "FRAMING|request|" << Leg() << k.name << "|" << a.status() << "|"
                 << (got.empty() ? "-" : got) << "|" << more
                 << (errors.empty() ? "" : " origin: " + Printable(errors[0], 60)) << "\n";
     }
@@ -1045,21 +1132,20 @@ TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) {
   }
 }
 
-TEST_F(ProxyFramingTest, ResponseFramingFollowsRfc9112) {
+void ProxyFramingTest::RunResponseTable() {
   const std::vector<ResponseCase> cases = ResponseCases();
   for (size_t i = 0; i < cases.size(); ++i) {
     const ResponseCase& k = cases[i];
-    SCOPED_TRACE(std::string(k.name) + " (RFC " + k.rfc + ")");
+    SCOPED_TRACE(Leg() + k.name + " (RFC " + k.rfc + ")");
     const std::string path = "/r" + std::to_string(i);
     origin_.SetScript(path, {k.response, k.origin_closes});
     origin_.Take();
-    const Answer a = Exchange(
-        "127.10.0.5", proxy_ip_, proxy_port_,
-        k.method + " http://" + Authority() + path + " " + k.version + "\r\nHost: x\r\n\r\n",
-        k.method == "HEAD");
+    const Answer a =
+        Ask(k.method + " " + UrlPrefix() + path + " " + k.version + "\r\nHost: x\r\n\r\n",
+            k.method == "HEAD");
     const std::string more = k.check ? k.check(a) : "";
     if (print_)
-      std::cout << "FRAMING|response|" << k.name << "|" << a.status() << "|"
+      std::cout << "FRAMING|response|" << Leg() << k.name << "|" << a.status() << "|"
                 << (a.closed ? "closed" : "open") << "|" << more << "\n";
     if (!judge_) continue;
     if (k.status != 0) {
@@ -1070,27 +1156,26 @@ TEST_F(ProxyFramingTest, ResponseFramingFollowsRfc9112) {
 }
 
 // RFC 9112 §6.3(6), §9.3.2: bytes an origin sends after a response's Content-Length are not a
-// response to the next request. The upstream connection they came on must not be pooled (or
-// taken from the pool): the next request of the same client, sent on the same client connection
-// once the first answer is in, gets the origin's real answer ("ok"), not the forged one.
-TEST_F(ProxyFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
+// response to the next request. The upstream connection they came on must not be used again
+// (pooled, or kept by the tunnel): the next request of the same client, sent on the same client
+// connection once the first answer is in, gets the origin's real answer ("ok"), not the forged
+// one.
+void ProxyFramingTest::RunBytesAfterTheLength() {
   const std::string forged = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
   origin_.SetScript("/late", {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, forged});
   origin_.SetScript("/with", {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + forged});
   for (const std::string path : {"/late", "/with"}) {
-    SCOPED_TRACE(path);
-    std::string error;
-    const int fd = integration::ConnectFrom("127.10.0.5", proxy_ip_, proxy_port_, &error);
-    ASSERT_GE(fd, 0) << error;
-    const Answer first =
-        SendAndRead(fd, "GET http://" + Authority() + path + " HTTP/1.1\r\nHost: x\r\n\r\n", false);
+    SCOPED_TRACE(Leg() + path);
+    Conn c = Open();
+    ASSERT_GE(c.fd, 0) << c.error;
+    const Answer first = SendAndRead(
+        c.fd, "GET " + UrlPrefix() + path + " HTTP/1.1\r\nHost: x\r\n\r\n", false, c.ssl);
     std::this_thread::sleep_for(300ms);  // the forged bytes are in by now
     const Answer next =
-        SendAndRead(fd, "GET http://" + Authority() + "/next HTTP/1.1\r\nHost: x\r\n\r\n", false);
-    close(fd);
+        SendAndRead(c.fd, "GET " + UrlPrefix() + "/next HTTP/1.1\r\nHost: x\r\n\r\n", false, c.ssl);
     if (print_)
-      std::cout << "FRAMING|response|bytes after the length (" << path << ")|" << first.status()
-                << "|next: "
+      std::cout << "FRAMING|response|" << Leg() << "bytes after the length (" << path << ")|"
+                << first.status() << "|next: "
                 << (next.final() ? next.final()->body() : "(none: " + next.parse_error + ")")
                 << "|\n";
     if (!judge_) continue;
@@ -1105,6 +1190,17 @@ TEST_F(ProxyFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
     }
     EXPECT_EQ(next.raw.find("forged"), std::string::npos) << next.raw;
   }
+}
+
+TEST_F(ProxyFramingTest, RequestFramingFollowsRfc9112) { RunRequestTable(); }
+TEST_F(ProxyFramingTest, ResponseFramingFollowsRfc9112) { RunResponseTable(); }
+TEST_F(ProxyFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
+  RunBytesAfterTheLength();
+}
+TEST_F(ProxyInterceptedFramingTest, RequestFramingFollowsRfc9112) { RunRequestTable(); }
+TEST_F(ProxyInterceptedFramingTest, ResponseFramingFollowsRfc9112) { RunResponseTable(); }
+TEST_F(ProxyInterceptedFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
+  RunBytesAfterTheLength();
 }
 
 }  // namespace
