@@ -360,8 +360,8 @@ std::optional<RequestTarget> ClientSession::InnerTarget(std::string_view t,
     return std::nullopt;
   }
   for (char c : t)
-    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-      *why = "the request target contains a blank, a control character or a non-ASCII byte";
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      *why = "the request target contains a blank or a control character";
       return std::nullopt;
     }
   if (t.substr(0, 8) == "https://") {

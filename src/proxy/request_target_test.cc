@@ -59,9 +59,9 @@ TEST(AbsoluteFormTest, RefusesWhatAProxyMustNotForward) {
       {"ftp://example.com/", "only http://"},
       {"http://user:pw@example.com/", "user information"},
       {"http://example.com/#frag", "fragment"},
-      {"http://exa mple.com/", "a blank, a control character"},
-      {"http://example.com/caf\xc3\xa9", "a non-ASCII byte"},
+      {"http://exa mple.com/", "a blank or a control character"},
       {"http://example.com/\x7f", "a control character"},
+      {"http://\xe8\xa1\xa8.example/", "host"},
       {"http://example.com:0/", "port is not a number"},
       {"http://example.com:65536/", "port is not a number"},
       {"http://example.com:80a/", "port is not a number"},
@@ -80,6 +80,18 @@ TEST(AbsoluteFormTest, RefusesWhatAProxyMustNotForward) {
   std::string why;
   EXPECT_FALSE(ParseAbsoluteForm("http://example.com/" + std::string(9000, 'a'), &why));
   EXPECT_THAT(why, HasSubstr("longer than 8 KiB"));
+}
+
+// Raw bytes beyond ASCII in the path and query (UTF-8, Shift_JIS with its 0x5C trail byte) are
+// kept as they came: forwarded so, judged by the URL filter in their percent-encoded form.
+TEST(AbsoluteFormTest, KeepsRawNonAsciiBytesOfThePathAndQuery) {
+  std::string why;
+  auto t = ParseAbsoluteForm("http://docs.example/a/\xe8\xa1\xa8\xe7\xa4\xba.txt", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->path, "/a/\xe8\xa1\xa8\xe7\xa4\xba.txt");
+  t = ParseAbsoluteForm("http://docs.example/a?q=\x95\x5c\x8e\xa6", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->path, "/a?q=\x95\x5c\x8e\xa6");
 }
 
 TEST(AuthorityFormTest, ParsesConnectTargets) {

@@ -623,9 +623,27 @@ std::vector<RequestCase> RequestCases() {
        400,
        {}},
       {"DEL in a value", "9110 §5.5", "GET {U}/p HTTP/1.1\r\nX-A: a\x7fz\r\n\r\n", 400, {}},
-      {"non-ASCII in the target",
-       "9112 §3.2 (SHOULD 400)",
-       "GET {U}/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+      // RFC 9112 §3.2: a URI is ASCII, but §3 makes the 400 a SHOULD; raw UTF-8 and Shift_JIS
+      // (0x5C trail byte included) in a path or query go on byte for byte, as Squid's default
+      // and nginx do (request_target.cc, HasControlOrSpace); a non-ASCII host is refused.
+      {"raw UTF-8 path",
+       "9112 §3 (SHOULD, not MUST)",
+       "GET {U}/a/\xe8\xa1\xa8\xe7\xa4\xba.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+       200,
+       {"/a/\xe8\xa1\xa8\xe7\xa4\xba.txt"}},
+      {"raw Shift_JIS path",
+       "9112 §3 (SHOULD, not MUST)",
+       "GET {U}/a/\x95\\\x8e\xa6.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+       200,
+       {"/a/\x95\\\x8e\xa6.txt"}},
+      {"raw Shift_JIS query",
+       "9112 §3 (SHOULD, not MUST)",
+       "GET {U}/a?q=\x95\\\x8e\xa6 HTTP/1.1\r\nHost: x\r\n\r\n",
+       200,
+       {"/a?q=\x95\\\x8e\xa6"}},
+      {"non-ASCII host",
+       "3986 §3.2.2 (reg-name is ASCII)",
+       "GET http://\xe8\xa1\xa8.example/ HTTP/1.1\r\nHost: x\r\n\r\n",
        400,
        {}},
       {"two spaces after the method",
@@ -695,6 +713,18 @@ std::vector<RequestCase> RequestCases() {
        "TRACE {U}/p HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
        200,
        {}},
+      {"OPTIONS Max-Forwards: 1",
+       "9110 §7.6.2 (decrement)",
+       "OPTIONS {U}/p HTTP/1.1\r\nMax-Forwards: 1\r\n\r\n",
+       200,
+       {"/p"},
+       FieldIs("max-forwards", "0")},
+      {"TRACE Max-Forwards: 5",
+       "9110 §7.6.2 (decrement)",
+       "TRACE {U}/p HTTP/1.1\r\nMax-Forwards: 5\r\n\r\n",
+       200,
+       {"/p"},
+       FieldIs("max-forwards", "4")},
       {"OPTIONS Max-Forwards: 5",
        "9110 §7.6.2 (decrement)",
        "OPTIONS {U}/p HTTP/1.1\r\nMax-Forwards: 5\r\n\r\n",
@@ -814,6 +844,10 @@ std::vector<ResponseCase> ResponseCases() {
   return {
       // RFC 9112 §6.1: a server MUST NOT send both; §6.3(3): ought to be handled as an error —
       // the proxy refuses the response (502) rather than forward a reframed one.
+      // A response to HEAD has no body to frame (RFC 9110 §9.3.2): its Transfer-Encoding is not
+      // judged as a body's framing.
+      {"HEAD response with TE gzip, chunked", "9110 §9.3.2",
+       ok + "Transfer-Encoding: gzip, chunked\r\n\r\n", false, "HEAD", "HTTP/1.1", 200},
       {"CL then TE", "9112 §6.1, §6.3(3)",
        ok + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", true,
        "GET", "HTTP/1.1", 502, NoBytes("hello")},
@@ -1028,6 +1062,22 @@ class ProxyFramingTest : public integration::ProxyFixture {
   void RunRequestTable();
   void RunResponseTable();
   void RunBytesAfterTheLength();
+  // TRACE at Max-Forwards 0 is answered by the proxy with the request echoed (RFC 9110 §9.3.8),
+  // never with the fields that carry credentials (a cross-site tracing leak).
+  void RunTraceHidesCredentials() {
+    origin_.Take();
+    const Answer a = Ask(Fill("TRACE {U}/p HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n"
+                              "Authorization: Basic c2VjcmV0\r\nCookie: s=secret\r\n"
+                              "Proxy-Authorization: Basic c2VjcmV0\r\nX-A: 1\r\n\r\n"),
+                         false);
+    ASSERT_NE(a.final(), nullptr) << a.parse_error;
+    EXPECT_EQ(a.status(), 200u);
+    const std::string& body = a.final()->body();
+    EXPECT_NE(body.find("X-A: 1"), std::string::npos) << body;
+    EXPECT_EQ(body.find("secret"), std::string::npos) << body;
+    EXPECT_EQ(body.find("c2VjcmV0"), std::string::npos) << body;
+    EXPECT_TRUE(origin_.Take().first.empty()) << "Max-Forwards: 0 was forwarded";
+  }
 
   ScriptedOrigin origin_;
   std::string proxy_ip_;
@@ -1197,7 +1247,11 @@ TEST_F(ProxyFramingTest, ResponseFramingFollowsRfc9112) { RunResponseTable(); }
 TEST_F(ProxyFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
   RunBytesAfterTheLength();
 }
+TEST_F(ProxyFramingTest, TraceAnsweredByTheProxyHidesCredentials) { RunTraceHidesCredentials(); }
 TEST_F(ProxyInterceptedFramingTest, RequestFramingFollowsRfc9112) { RunRequestTable(); }
+TEST_F(ProxyInterceptedFramingTest, TraceAnsweredByTheProxyHidesCredentials) {
+  RunTraceHidesCredentials();
+}
 TEST_F(ProxyInterceptedFramingTest, ResponseFramingFollowsRfc9112) { RunResponseTable(); }
 TEST_F(ProxyInterceptedFramingTest, BytesAfterAResponsesLengthNeverAnswerTheNextRequest) {
   RunBytesAfterTheLength();
