@@ -94,7 +94,9 @@ struct CorrelationLimits {
 struct CorrelationStats {
   uint64_t groups_evicted = 0;
   uint64_t late_events = 0;
-  uint64_t events_dropped = 0;    // beyond max_events_per_group
+  // Events beyond max_events_per_group whose values were not kept (event_count, value_count,
+  // temporal, value_median, value_percentile); value_sum/value_avg aggregate them instead.
+  uint64_t events_dropped = 0;
   uint64_t ungrouped_events = 0;  // a group-by field (or condition.field) was absent
   // The metric types: condition.field's value not a number seccloud sums exactly (see above).
   uint64_t non_numeric_values = 0;
