@@ -23,8 +23,19 @@ struct Event {
   int64_t num = 0;    // the metric types: the field's value in millionths
 };
 
+// Metric values beyond max_events_per_group, aggregated per time bucket of a sliding window's
+// timespan / 64 (a tumbling window has one bucket): their exact sum and count, and the newest
+// time among them (the bucket leaves a sliding window with its newest event).
+struct Bucket {
+  int64_t index = 0;
+  int64_t newest = INT64_MIN;
+  __int128 sum = 0;
+  uint64_t count = 0;
+};
+
 struct Group {
   std::deque<Event> events;
+  std::deque<Bucket> beyond;  // the metric types: events beyond the cap, oldest bucket first
   int64_t newest = INT64_MIN;
   int64_t window_start = 0;         // tumbling windows
   std::vector<std::string> values;  // group-by values
@@ -58,16 +69,35 @@ struct AbsenceTable {
   std::vector<AbsenceEntity> gone;  // forgotten since the last TakeAbsenceChanges
 };
 
-bool IsMetric(CorrelationType t) {
-  return t == CorrelationType::kValueSum || t == CorrelationType::kValueAvg ||
-         t == CorrelationType::kValuePercentile || t == CorrelationType::kValueMedian;
-}
-
 bool Tumbling(const CorrelationRule& c) {
   return (c.type == CorrelationType::kEventCount || c.type == CorrelationType::kValueCount ||
-          IsMetric(c.type)) &&
+          IsMetricType(c.type)) &&
          (c.op == CompareOp::kLt || c.op == CompareOp::kLte || c.op == CompareOp::kEq ||
           c.op == CompareOp::kNeq);
+}
+
+bool Empty(const Group& g) { return g.events.empty() && g.beyond.empty(); }
+
+// A sliding metric window's buckets for the events beyond the cap: timespan / 64 (rounded up).
+int64_t BucketWidth(const CorrelationRule& c) {
+  return std::max<int64_t>(1, c.timespan_ms / 64 + (c.timespan_ms % 64 != 0));
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+// Adds an event beyond max_events_per_group to the bucket `index` (kept in index order; a late
+// event may belong to an older bucket). value_median/value_percentile lose its value (counted
+// in events_dropped); value_sum/value_avg keep it exactly.
+void AddBeyond(Group* g, int64_t index, const Event& e, const CorrelationRule& c,
+               CorrelationStats* stats) {
+  auto it = g->beyond.end();
+  while (it != g->beyond.begin() && std::prev(it)->index >= index) --it;
+  if (it == g->beyond.end() || it->index != index) it = g->beyond.insert(it, Bucket{index});
+  it->newest = std::max(it->newest, e.time);
+  it->sum += e.num;
+  ++it->count;
+  if (c.type == CorrelationType::kValueMedian || c.type == CorrelationType::kValuePercentile)
+    ++stats->events_dropped;
 }
 
 template <typename T>
@@ -125,7 +155,7 @@ std::string Fingerprint(const RuleSet& set, const CorrelationRule& c) {
 
 }  // namespace
 
-bool ParseMetricMillionths(std::string_view s, int64_t* out) {
+bool ParseMetricMillionths(std::string_view s, int64_t* out, bool round) {
   if (s.empty() || s.size() > 64) return false;
   size_t i = 0;
   bool negative = false;
@@ -162,15 +192,22 @@ bool ParseMetricMillionths(std::string_view s, int64_t* out) {
     return true;
   }
   digits.erase(0, first);
-  // Finer than a millionth is refused rather than rounded: the sum must stay exact.
+  // Finer than a millionth: a threshold is refused (it is the rule's own exact number); a value
+  // is rounded to the nearest millionth, halves away from zero (JSON doubles such as
+  // 0.30000000000000004 are ordinary), and then summed exactly.
+  bool round_up = false;
   for (; shift < 0; ++shift) {
-    if (digits.back() != '0') return false;
+    if (digits.empty()) break;
+    if (digits.back() != '0' && !round) return false;
+    round_up = digits.back() >= '5';
     digits.pop_back();
   }
+  if (shift < 0) round_up = false;  // below half a millionth: 0
   if (static_cast<int64_t>(digits.size()) + shift > 19) return false;
   __int128 v = 0;
   for (char d : digits) v = v * 10 + (d - '0');
   for (; shift > 0; --shift) v *= 10;
+  if (round_up) ++v;
   if (v > INT64_MAX) return false;
   *out = static_cast<int64_t>(negative ? -v : v);
   return true;
@@ -235,13 +272,17 @@ namespace {
 
 // The rules seen in the window, a bit per input position: in any order for temporal; for
 // temporal_ordered the ordered prefix found greedily (the earliest event of rule 0, then the
-// earliest later one of rule 1, …).
+// earliest strictly later one of rule 1, …: equal times do not establish an order).
 uint64_t SeenRules(const CorrelationRule& c, const std::deque<Event>& events) {
   uint64_t seen = 0;
   if (c.type == CorrelationType::kTemporalOrdered) {
     size_t next = 0;
+    int64_t last = 0;
     for (const auto& e : events) {
-      if (next < c.rules.size() && e.pos == next) seen |= uint64_t{1} << (next++ & 63);
+      if (next < c.rules.size() && e.pos == next && (next == 0 || e.time > last)) {
+        seen |= uint64_t{1} << (next++ & 63);
+        last = e.time;
+      }
     }
     return seen;
   }
@@ -275,12 +316,17 @@ int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
 }
 
 // Whether the events hold the rules of `term` in the rules' order: greedily, the earliest event
-// of its lowest rule, then the earliest later one of its next rule, …
+// of its lowest rule, then the earliest strictly later one of its next rule, … (the events are
+// in time order; equal times do not establish an order)
 bool InOrder(uint64_t term, const std::deque<Event>& events) {
   uint64_t left = term;
+  int64_t last = 0;
   for (const auto& e : events) {
     if (left == 0) break;
-    if (e.pos == __builtin_ctzll(left)) left &= left - 1;
+    if (e.pos == __builtin_ctzll(left) && (left == term || e.time > last)) {
+      left &= left - 1;
+      last = e.time;
+    }
   }
   return left == 0;
 }
@@ -299,19 +345,24 @@ int64_t SatisfiedTerm(const CorrelationRule& c, const std::deque<Event>& events)
 }
 
 // A metric of the window's values, exactly: num / den millionths (den > 0). The values are
-// int64 millionths and a window holds at most max_events_per_group of them, so the 128-bit sums
-// and the products with the threshold below cannot overflow.
+// int64 millionths and a window counts fewer than 2^63 of them, so the 128-bit sums and the
+// products with the threshold below cannot overflow.
 struct Fraction {
   __int128 num = 0;
   __int128 den = 1;
 };
 
-Fraction Metric(const CorrelationRule& c, const std::deque<Event>& events,
-                std::vector<int64_t>* nums) {
+Fraction Metric(const CorrelationRule& c, const Group& g, std::vector<int64_t>* nums) {
   Fraction f;
+  const std::deque<Event>& events = g.events;
   if (c.type == CorrelationType::kValueSum || c.type == CorrelationType::kValueAvg) {
+    uint64_t count = events.size();
     for (const auto& e : events) f.num += e.num;
-    if (c.type == CorrelationType::kValueAvg && !events.empty()) f.den = events.size();
+    for (const auto& b : g.beyond) {
+      f.num += b.sum;
+      count += b.count;
+    }
+    if (c.type == CorrelationType::kValueAvg && count > 0) f.den = count;
     return f;
   }
   nums->clear();
@@ -346,10 +397,30 @@ struct Judgement {
   boost::json::value measured;  // correlation.value in the alert
 };
 
-Judgement Judge(const CorrelationRule& c, const std::deque<Event>& events,
-                std::vector<std::string_view>* scratch, std::vector<int64_t>* nums) {
-  if (IsMetric(c.type)) {
-    const Fraction f = Metric(c, events, nums);
+// The events of the window beyond max_events_per_group (aggregated in g.beyond).
+uint64_t BeyondCount(const Group& g) {
+  uint64_t n = 0;
+  for (const auto& b : g.beyond) n += b.count;
+  return n;
+}
+
+// value_median / value_percentile need every value; those beyond the cap were not kept.
+bool ValuesDropped(const CorrelationRule& c, const Group& g) {
+  return (c.type == CorrelationType::kValueMedian || c.type == CorrelationType::kValuePercentile) &&
+         !g.beyond.empty();
+}
+
+Judgement Judge(const CorrelationRule& c, const Group& g, std::vector<std::string_view>* scratch,
+                std::vector<int64_t>* nums, CorrelationStats* stats) {
+  const std::deque<Event>& events = g.events;
+  if (IsMetricType(c.type)) {
+    // A tumbling median/percentile that lost values is not judged: its lt/lte/eq/neq verdict
+    // would be about other values than the window's.
+    if (Tumbling(c) && ValuesDropped(c, g)) {
+      ++stats->windows_unjudged;
+      return {};
+    }
+    const Fraction f = Metric(c, g, nums);
     return {Compare<__int128>(c.op, f.num, __int128{c.threshold} * f.den), MetricJson(f)};
   }
   if (!c.rule_condition.empty()) {
@@ -433,6 +504,7 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
     d.time_ms = std::max(d.time_ms, e.time);
     if (d.evidence.size() < limits.max_evidence) d.evidence.push_back(e.seq);
   }
+  for (const auto& b : g.beyond) d.time_ms = std::max(d.time_ms, b.newest);
   boost::json::object group;
   for (size_t i = 0; i < c.group_by.size(); ++i) {
     if (!d.entity.empty()) d.entity += ", ";
@@ -455,7 +527,8 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
   d.context["correlation.type"] = TypeName(c.type);
   d.context["correlation.group"] = std::move(group);
   d.context["correlation.value"] = std::move(measured);
-  d.context["correlation.events"] = g.events.size();
+  d.context["correlation.events"] = g.events.size() + BeyondCount(g);
+  if (ValuesDropped(c, g)) d.context["correlation.values_dropped"] = BeyondCount(g);
   d.context["correlation.timespan_ms"] = c.timespan_ms;
   boost::json::array rules;
   for (size_t pos = 0; pos < c.rules.size(); ++pos)
@@ -512,13 +585,13 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       value.assign(v.text);
     }
     int64_t num = 0;
-    if (IsMetric(c.type)) {
+    if (IsMetricType(c.type)) {
       const auto& v = ctx.Get(c.value_field_ids[pos]);
       if (!v.present || v.is_null) {
         ++stats_.ungrouped_events;
         return;
       }
-      if (!ParseMetricMillionths(v.text, &num)) {
+      if (!ParseMetricMillionths(v.text, &num, /*round=*/true)) {
         ++stats_.non_numeric_values;
         return;
       }
@@ -542,23 +615,30 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     Event ev{rec.time_ms, rec.seq, pos, std::move(value), num};
 
     if (Tumbling(c)) {
-      if (!g.events.empty() && ev.time >= g.window_start + c.timespan_ms) {
-        Judgement j = Judge(c, g.events, &impl_->scratch, &impl_->nums);
+      if (!Empty(g) && ev.time >= g.window_start + c.timespan_ms) {
+        Judgement j = Judge(c, g, &impl_->scratch, &impl_->nums, &stats_);
         if (j.holds) {
           if (c.emit)
             out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, rec));
           ++stats_.fired;
         }
         g.events.clear();
+        g.beyond.clear();
       }
-      if (g.events.empty()) g.window_start = ev.time;
+      if (Empty(g)) g.window_start = ev.time;
       if (ev.time < g.window_start) {
         ++stats_.late_events;
         return;
       }
       if (g.events.size() >= impl_->limits.max_events_per_group) {
-        ++stats_.events_dropped;
-        return;  // the count is capped; a tumbling window keeps its first events
+        // A tumbling window keeps its first events; the metric types count the rest in one
+        // bucket (sum/avg stay exact), the other types' counts are capped.
+        if (IsMetricType(c.type)) {
+          AddBeyond(&g, 0, ev, c, &stats_);
+        } else {
+          ++stats_.events_dropped;
+        }
+        return;
       }
       g.events.push_back(std::move(ev));
       return;
@@ -575,16 +655,25 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     while (!g.events.empty() && g.events.front().time < g.newest - c.timespan_ms) {
       g.events.pop_front();
     }
-    while (g.events.size() > impl_->limits.max_events_per_group) {
-      g.events.pop_front();
-      ++stats_.events_dropped;
+    while (!g.beyond.empty() && g.beyond.front().newest < g.newest - c.timespan_ms) {
+      g.beyond.pop_front();  // a bucket leaves the window with its newest event
     }
-    Judgement j = Judge(c, g.events, &impl_->scratch, &impl_->nums);
+    while (g.events.size() > impl_->limits.max_events_per_group) {
+      if (IsMetricType(c.type)) {
+        AddBeyond(&g, FloorDiv(g.events.front().time, BucketWidth(c)), g.events.front(), c,
+                  &stats_);
+      } else {
+        ++stats_.events_dropped;
+      }
+      g.events.pop_front();
+    }
+    Judgement j = Judge(c, g, &impl_->scratch, &impl_->nums, &stats_);
     if (j.holds) {
       if (c.emit)
         out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, rec));
       ++stats_.fired;
       g.events.clear();  // once per window: the next firing needs a fresh set of events
+      g.beyond.clear();
       // Outer correlations see this firing as their input matching the completing record.
       if (depth + 1 < kMaxCorrelationDepth + 1 && ci < impl_->by_correlation.size()) {
         for (const auto& [outer, opos] : impl_->by_correlation[ci])
@@ -770,8 +859,8 @@ void Correlator::Flush(int64_t now_ms, std::vector<Detection>* out) {
     GroupTable& table = impl_->tables[ci];
     for (auto it = table.groups.begin(); it != table.groups.end();) {
       Group& g = it->second;
-      if (!g.events.empty() && g.window_start + c.timespan_ms <= now_ms) {
-        Judgement j = Judge(c, g.events, &impl_->scratch, &impl_->nums);
+      if (!Empty(g) && g.window_start + c.timespan_ms <= now_ms) {
+        Judgement j = Judge(c, g, &impl_->scratch, &impl_->nums, &stats_);
         if (j.holds) {
           if (c.emit)
             out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, none));

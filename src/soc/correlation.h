@@ -13,7 +13,9 @@
 // placed by their time; an event older than the group's newest minus timespan (it could only
 // belong to a window already judged or expired) is dropped and counted in stats().late_events.
 // State is bounded: at most max_groups groups per correlation (the least recently updated is
-// evicted, counted) and max_events_per_group events per group (the oldest dropped, counted).
+// evicted, counted) and max_events_per_group events per group, counted in
+// stats().events_dropped: a sliding window drops its oldest, a tumbling window keeps its first
+// and drops the newest (the metric types aggregate instead, below).
 //
 // seccloud-absence (CorrelationType::kAbsence) is judged on the wall clock, not on records' times:
 // an entity's last-seen time is the arrival time (Record::received_ms) of its newest matching
@@ -28,27 +30,40 @@
 // the arithmetic follows pySigma's SQL backends, which compute SUM/AVG/MEDIAN/percentile of the
 // field over the group's events in the window):
 //  - value_sum, value_avg, value_percentile, value_median judge condition.field of the window's
-//    events. A value is a decimal number (JSON number or string: "1500", "-2.5", "1e3"), held
-//    exactly in millionths of its unit (int64: |value| ≤ 9.2e12); an absent field counts as
-//    ungrouped_events, anything else (text, a bool, a finer fraction than 1e-6, a larger
-//    magnitude) is skipped and counted in stats().non_numeric_values — never rounded.
+//    events. A value is a decimal number (JSON number or string: "1500", "-2.5", "1e3"), held in
+//    millionths of its unit (int64: |value| ≤ 9.2e12), rounded to the nearest millionth (halves
+//    away from zero: "0.30000000000000004" is 0.3); an absent field counts as ungrouped_events,
+//    anything else (text, a bool, a larger magnitude) is skipped and counted in
+//    stats().non_numeric_values. Thresholds are not rounded: a finer one is a load error.
 //  - value_sum: the sum; value_avg: sum / count (compared as sum vs threshold × count, so no
 //    division rounds); value_median: the middle value, or the mean of the two middle ones;
 //    value_percentile: condition.percentile (0…100, required) by the nearest-rank method, the
 //    smallest value with at least that percent of the values at or below it (pySigma's
-//    "ranked" SQL backend: rank × 100 ≥ total × percentile). Sums are 128-bit: exact for any
-//    window up to max_events_per_group values.
+//    "ranked" SQL backend: rank × 100 ≥ total × percentile; pySigma-backend-sqlite's README of
+//    2026-11-29 interpolates linearly instead). Sums are 128-bit: exact for any window.
 //  - The threshold may be fractional (pySigma: "fractions are for metric thresholds"), in the
-//    same millionths; gt/gte slide, lt/lte/eq/neq tumble, as for counts. A window holds at most
-//    max_events_per_group values (the oldest dropped, counted), which bounds the percentile's
-//    and median's memory per group.
-// neq (pySigma's sixth operator) is "count ≠ N", judged on tumbling windows like eq.
+//    same millionths; gt/gte slide, lt/lte/eq/neq tumble, as for counts. A window keeps at most
+//    max_events_per_group events; the ones beyond are aggregated per group, exactly: their sum
+//    and count, in buckets of timespan / 64 for a sliding window (a bucket leaves the window
+//    with its newest event, so an event beyond the cap may be counted up to timespan / 64 past
+//    its exact expiry), in one bucket for a tumbling window. value_sum / value_avg thus judge
+//    every event of the window. value_median / value_percentile need the values, which are not
+//    kept beyond the cap (counted in events_dropped): a sliding one judges the newest values
+//    kept and its alert says so (correlation.values_dropped: how many were not kept); a tumbling
+//    one that dropped values is not judged at all (counted in stats().windows_unjudged), since
+//    its lt/lte/eq/neq verdict would be about other values than the window's.
+// neq (pySigma's sixth operator) is "count ≠ N": on tumbling windows like eq for event_count,
+// value_count and the metric types; temporal / temporal_ordered slide for every operator (their
+// lt/lte/eq slide too, as on base28), so their neq fires as soon as the count differs.
 // temporal / temporal_ordered with a condition expression (`a and (b or c)`, Sigma v2.1;
 // pySigma's extended condition) fire, on the sliding window, as soon as the expression holds
 // over the rules with an event in the window; for temporal_ordered the rules that make it true
-// must also have occurred in the order of `rules` (pySigma's SQL backend conjoins the
-// expression with the rules' order): some conjunction of the expression's normal form (at most
-// kMaxRuleConditionTerms of them) was seen in that order. `not` is refused by the loader: a
+// must also have occurred in the order of `rules`: some conjunction of the expression's normal
+// form (at most kMaxRuleConditionTerms of them) was seen in that order, each conjunction on its
+// own (SigmaHQ/pySigma-backend-sqlite README, 2026-11-29: "Extended OR branches are evaluated
+// independently"). temporal_ordered, with or without an expression, needs strictly increasing
+// times from one rule to the next: equal times do not establish an order (the same README:
+// "Ties cannot establish order"). `not` is refused by the loader: a
 // streaming judge cannot know that a rule will stay absent.
 //
 // Not thread-safe; one per DetectionEngine.
@@ -79,10 +94,15 @@ struct CorrelationLimits {
 struct CorrelationStats {
   uint64_t groups_evicted = 0;
   uint64_t late_events = 0;
-  uint64_t events_dropped = 0;    // beyond max_events_per_group
+  // Events beyond max_events_per_group whose values were not kept (event_count, value_count,
+  // temporal, value_median, value_percentile); value_sum/value_avg aggregate them instead.
+  uint64_t events_dropped = 0;
   uint64_t ungrouped_events = 0;  // a group-by field (or condition.field) was absent
   // The metric types: condition.field's value not a number seccloud sums exactly (see above).
   uint64_t non_numeric_values = 0;
+  // Tumbling value_median/value_percentile windows not judged: values beyond
+  // max_events_per_group were not kept, so their lt/lte/eq/neq verdict would not be exact.
+  uint64_t windows_unjudged = 0;
   uint64_t fired = 0;
   uint64_t absence_refused = 0;    // entities not tracked: max_absence_entities reached
   uint64_t absence_forgotten = 0;  // learned entities dropped after `forget`

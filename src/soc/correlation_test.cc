@@ -409,6 +409,27 @@ TEST(MetricValueTest, DecimalsAreExactMillionthsOrRefused) {
   EXPECT_EQ(v, 500'000);
   ASSERT_TRUE(ParseMetricMillionths("9223372036854.775807", &v));
   EXPECT_EQ(v, INT64_MAX);
+  // Events' values (round = true) finer than a millionth: the nearest millionth, halves away
+  // from zero; thresholds (round = false) refuse them (below).
+  for (const auto& [text, want] :
+       std::initializer_list<std::pair<const char*, int64_t>>{{"0.30000000000000004", 300'000},
+                                                              {"0.1000004999", 100'000},
+                                                              {"0.1000005", 100'001},
+                                                              {"-0.0000015", -2},
+                                                              {"-0.0000014", -1},
+                                                              {"0.00000049", 0},
+                                                              {"0.0000005", 1},
+                                                              {"0.00000005", 0},
+                                                              {"1e-300", 0},
+                                                              {"1.2345678901234567e-05", 12},
+                                                              {"9223372036854.7758074", INT64_MAX},
+                                                              {"2.5e-7", 0},
+                                                              {"1.0000001", 1'000'000}}) {
+    ASSERT_TRUE(ParseMetricMillionths(text, &v, /*round=*/true)) << text;
+    EXPECT_EQ(v, want) << text;
+  }
+  for (const char* bad : {"9223372036854.7758075", "abc", "1e13", "1e5000"})
+    EXPECT_FALSE(ParseMetricMillionths(bad, &v, /*round=*/true)) << bad;
   for (const char* bad :
        {"",     "+",  "-",   ".",      "abc",   "1.0000001", "9223372036854.775808",
         "1e13", "1e", "1e+", "1e5000", "nan",   "inf",       "0x10",
@@ -558,7 +579,8 @@ TEST_F(CorrelationTest, NonNumericValuesAreSkippedAndCounted) {
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", R"("abc")"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0 + 1).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "true"), kT0 + 2).empty());
-  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "0.0000001"), kT0 + 3).empty());
+  EXPECT_TRUE(
+      Feed("proxy.access", Bytes("10.0.0.1", "0.0000001"), kT0 + 3).empty());  // rounds to 0
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1e300"), kT0 + 4).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "null"), kT0 + 5).empty());
   EXPECT_TRUE(
@@ -566,8 +588,8 @@ TEST_F(CorrelationTest, NonNumericValuesAreSkippedAndCounted) {
           .empty());
   auto d = Feed("proxy.access", Bytes("10.0.0.1", R"("3")"), kT0 + 7);  // a numeric string
   ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{2, 8}));
-  EXPECT_EQ(engine_->correlation_stats().non_numeric_values, 4u);
+  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{2, 4, 8}));
+  EXPECT_EQ(engine_->correlation_stats().non_numeric_values, 3u);
   EXPECT_EQ(engine_->correlation_stats().ungrouped_events, 2u);  // null and absent
 }
 
@@ -583,6 +605,9 @@ TEST_F(CorrelationTest, MetricWindowsAreBoundedAndDropsCounted) {
   auto d = Feed("proxy.access", Bytes("10.0.0.1", "100"), kT0 + 6);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].evidence.size(), 3u);
+  // The median of the newest three is not the window's: the alert says how many were dropped.
+  EXPECT_EQ(d[0].context.at("correlation.events"), 7);
+  EXPECT_EQ(d[0].context.at("correlation.values_dropped"), 4);
   // Sums of the largest values the bound admits do not overflow (128-bit).
   options.correlation.max_events_per_group = 1000;
   Load(Metric("value_sum", "{field: destination.bytes, gt: 9223372036854}"), options);
@@ -740,6 +765,181 @@ TEST_F(TemporalConditionTest, StateCarriesOverAndAChangedExpressionStartsAfresh)
   LoadCondition("temporal", "rule_a and (rule_b or rule_c)");
   engine_->RestoreState(std::move(state));
   EXPECT_TRUE(Ev("h1", "c", kT0 + 5).empty());  // the old windows were not adopted
+}
+
+// Review of corr28, finding F1: a sliding value_sum over more events than max_events_per_group
+// (1,000). The specification's example "Possible Exfiltration to Website" (bytes_sent gt 1000000
+// per 1h) over 2,000 requests of 600 bytes: the true sum passes 1,000,000 at the 1,667th event.
+TEST_F(CorrelationTest, ValueSumCountsEveryEventOfTheWindowBeyondTheCap) {
+  Load(Metric("value_sum", "{field: destination.bytes, gt: 1000000}", "1h"));
+  std::vector<size_t> fired_at;
+  for (int i = 0; i < 2000; ++i) {
+    auto d = Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + i);
+    if (d.empty()) continue;
+    fired_at.push_back(static_cast<size_t>(i));
+    EXPECT_EQ(d[0].context.at("correlation.value"), 1'000'200);
+    EXPECT_EQ(d[0].context.at("correlation.events"), 1667);
+    EXPECT_EQ(d[0].evidence.size(), 100u);                              // max_evidence
+    EXPECT_FALSE(d[0].context.contains("correlation.values_dropped"));  // the sum is exact
+  }
+  EXPECT_EQ(fired_at, (std::vector<size_t>{1666}));
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+  // value_avg likewise averages every event of the window.
+  Load(Metric("value_avg", "{field: destination.bytes, gt: 2}", "1h"));
+  size_t fired = 0;
+  for (int i = 0; i < 1000; ++i)
+    fired += Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i).size();
+  for (int i = 0; i < 1000; ++i)  // the newest 1,000 alone average 3
+    fired += Feed("proxy.access", Bytes("10.0.0.1", "3"), kT0 + 1000 + i).size();
+  EXPECT_EQ(fired, 0u);  // 1,000 of 1 and 1,000 of 3 average 2: not > 2
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "3"), kT0 + 3000);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_DOUBLE_EQ(d[0].context.at("correlation.value").as_double(), 4003.0 / 2001.0);
+}
+
+// The events beyond the cap leave a sliding window with their bucket's newest event (buckets of
+// timespan / 64: here 1 s of a 64 s timespan).
+TEST_F(CorrelationTest, ValueSumBeyondTheCapLeavesTheWindowByBucket) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 4}", "64s"), options);
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 10).empty());  // kT0: a bucket
+  // kT0's bucket (newest kT0) has left the window [kT0 + 5, kT0 + 64,005]; kT0 + 10 goes to a
+  // bucket: the sum is 2.
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 64'005).empty());
+  // A late event of kT0 + 900 joins kT0 + 10's bucket (kT0 … kT0 + 999): the sum is 3.
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 900).empty());
+  // The window is now [kT0 + 20, …]: kT0 + 10 stays counted until its bucket's newest event
+  // (kT0 + 900) leaves: expiry beyond the cap is coarser, by less than a bucket's width.
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 64'020);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 4);
+  EXPECT_EQ(engine_->correlation_stats().late_events, 0u);
+}
+
+// Finding F2: a tumbling value_sum lt whose window is over the cap judges the true sum.
+TEST_F(CorrelationTest, TumblingValueSumJudgesEveryEventOfTheWindow) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 3;
+  Load(Metric("value_sum", "{field: destination.bytes, lt: 5}", "1m"), options);
+  for (int i = 0; i < 5; ++i) Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i);  // sum 5
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin, &out);
+  EXPECT_TRUE(out.empty());  // 5 is not < 5 (the first three alone, 3, would be)
+  Load(Metric("value_avg", "{field: destination.bytes, eq: 2.5}", "1m"), options);
+  for (const char* b : {"1", "1", "1", "4", "4", "4", "2.5", "2.5"})
+    Feed("proxy.access", Bytes("10.0.0.1", b), kT0);  // sum 20 over 8
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].context.at("correlation.value"), 2.5);
+  EXPECT_EQ(out[0].context.at("correlation.events"), 8);
+  EXPECT_EQ(out[0].evidence.size(), 3u);  // the values kept; the rest are in the running sum
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+}
+
+// Finding F2: a tumbling median/percentile that could not keep its values is not judged.
+TEST_F(CorrelationTest, TumblingMedianThatLostValuesIsNotJudged) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 3;
+  Load(Metric("value_median", "{field: destination.bytes, lt: 100}", "1m"), options);
+  for (int i = 0; i < 3; ++i) Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i);
+  for (int i = 0; i < 4; ++i) Feed("proxy.access", Bytes("10.0.0.2", "1"), kT0 + i);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);  // 10.0.0.1's window kept every value; 10.0.0.2's did not
+  EXPECT_EQ(out[0].entity, "source.ip=10.0.0.1");
+  EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 1u);
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u);
+}
+
+// Finding F3: an ordinary JSON double (0.1 + 0.2) is rounded to the millionth, not skipped.
+TEST_F(CorrelationTest, ValueAvgOfOrdinaryDoubles) {
+  Load(Metric("value_avg", "{field: destination.bytes, gte: 0.3}"));
+  auto d = Feed("proxy.access", Bytes("10.0.0.1", "0.30000000000000004"), kT0);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 0.3);
+  EXPECT_EQ(engine_->correlation_stats().non_numeric_values, 0u);
+}
+
+// Finding A of the review: the percentile's edges 0 and 100, and a reload that changes only the
+// percentile starts its windows afresh (the fingerprint includes it).
+TEST_F(CorrelationTest, PercentileEdgesAndReloadOfThePercentile) {
+  for (const auto& [p, v] : {std::pair{0, 3}, std::pair{100, 9}}) {
+    Load(Metric("value_percentile",
+                "{field: destination.bytes, percentile: " + std::to_string(p) +
+                    ", eq: " + std::to_string(v) + "}",
+                "1m"));
+    for (const char* b : {"5", "3", "9"}) Feed("proxy.access", Bytes("10.0.0.1", b), kT0);
+    std::vector<Detection> out;
+    engine_->Flush(kT0 + kMin, &out);
+    ASSERT_EQ(out.size(), 1u) << p;
+    EXPECT_EQ(out[0].context.at("correlation.value"), v) << p;
+  }
+  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 50, gte: 10}"));
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "7"), kT0 + 1).empty());
+  auto state = engine_->TakeState();
+  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 0, gte: 10}"));
+  engine_->RestoreState(std::move(state));
+  // A fresh window {20}: p0 = 20 fires; the adopted window {7, 20} has p0 = 7 and would not.
+  EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.2", "20"), kT0 + 2).size(), 1u);
+}
+
+// Finding B of the review: an expression without `rules` naming 65 rules, and one with more
+// than kMaxRuleConditionNames (256) names, are load errors with their reason.
+TEST(TemporalConditionBoundsTest, SixtyFiveRulesAndTooManyNames) {
+  std::string names;
+  for (int i = 0; i < 65; ++i) names += (i ? " and r" : "r") + std::to_string(i);
+  LoadReport report;
+  LoadRulesFromString(
+      "title: t\ncorrelation:\n  type: temporal\n  group-by: [a]\n  timespan: 1m\n"
+      "  condition: " +
+          names + "\n",
+      "t.yml", &report);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_NE(report.errors[0].detail.find("more than 64 rules"), std::string::npos)
+      << report.errors[0].ToString();
+  EXPECT_EQ(report.errors[0].line, 6);
+  std::string many = "r0";
+  for (int i = 0; i < 300; ++i) many += " or r0";
+  LoadReport report2;
+  LoadRulesFromString(
+      "title: t\ncorrelation:\n  type: temporal\n  group-by: [a]\n  timespan: 1m\n"
+      "  condition: " +
+          many + "\n",
+      "t.yml", &report2);
+  ASSERT_EQ(report2.errors.size(), 1u);
+  EXPECT_NE(report2.errors[0].detail.find("too many rule names"), std::string::npos)
+      << report2.errors[0].ToString();
+}
+
+// Finding F4: temporal_ordered needs strictly increasing times; equal times do not establish an
+// order (SigmaHQ/pySigma-backend-sqlite README: "Ties cannot establish order"), with or without
+// a condition expression.
+TEST_F(TemporalConditionTest, TiesDoNotEstablishOrder) {
+  LoadCondition("temporal_ordered", "rule_a and rule_b and rule_c");
+  EXPECT_TRUE(Ev("h1", "a", kT0).empty());
+  EXPECT_TRUE(Ev("h1", "b", kT0).empty());
+  EXPECT_TRUE(Ev("h1", "c", kT0).empty());
+  EXPECT_TRUE(Ev("h1", "c", kT0 + 1).empty());   // a and b tie: still no order
+  EXPECT_TRUE(Ev("h1", "b", kT0 + 1).empty());   // a (kT0), b (kT0 + 1): c (kT0 + 1) ties b
+  EXPECT_EQ(Ev("h1", "c", kT0 + 2).size(), 1u);  // a (kT0), b (kT0 + 1), c (kT0 + 2)
+  LoadCondition("temporal_ordered", "{gte: 2}");
+  EXPECT_TRUE(Ev("h2", "a", kT0).empty());
+  EXPECT_TRUE(Ev("h2", "b", kT0).empty());
+  EXPECT_EQ(Ev("h2", "b", kT0 + 1).size(), 1u);
+}
+
+// Finding F5: temporal's counts (of distinct rules) slide for every operator, as temporal lt/lte/eq
+// did on base28: neq fires on the first event (1 rule ≠ 3), it is not judged at a window's end.
+TEST_F(TemporalConditionTest, TemporalNeqSlidesLikeTemporalLtAndEq) {
+  LoadCondition("temporal", "{neq: 3}");
+  EXPECT_EQ(Ev("h1", "a", kT0).size(), 1u);
+  LoadCondition("temporal", "{lt: 3}");
+  EXPECT_EQ(Ev("h1", "a", kT0).size(), 1u);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + 10 * kMin, &out);
+  EXPECT_TRUE(out.empty());
 }
 
 }  // namespace

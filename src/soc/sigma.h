@@ -111,11 +111,19 @@ enum class CorrelationType : uint8_t {
 };
 enum class CompareOp : uint8_t { kGt, kGte, kLt, kLte, kEq, kNeq };
 
+// Sigma v2.1's metric correlation types (value_sum, value_avg, value_percentile, value_median).
+inline bool IsMetricType(CorrelationType t) {
+  return t == CorrelationType::kValueSum || t == CorrelationType::kValueAvg ||
+         t == CorrelationType::kValuePercentile || t == CorrelationType::kValueMedian;
+}
+
 // The metric types' values and thresholds are fixed-point: millionths of the field's unit.
 inline constexpr int64_t kMetricScale = 1'000'000;
-// A decimal number ("1500", "-2.5", "1e3") as exact millionths; false for anything else (not a
-// number, finer than a millionth, beyond ±9.2e12).
-bool ParseMetricMillionths(std::string_view text, int64_t* millionths);
+// A decimal number ("1500", "-2.5", "1e3") as millionths; false for anything else (not a
+// number, beyond ±9.2e12). Finer than a millionth: false, unless `round` (the events' values,
+// not thresholds), which rounds to the nearest millionth, halves away from zero
+// ("0.30000000000000004" → 0.3).
+bool ParseMetricMillionths(std::string_view text, int64_t* millionths, bool round = false);
 inline constexpr size_t kMaxRuleConditionBytes = 4096;  // a temporal condition expression
 inline constexpr size_t kMaxRuleConditionNames = 256;   // rule names in it (with repeats)
 inline constexpr size_t kMaxRuleConditionTerms = 64;    // conjunctions in its normal form

@@ -1402,10 +1402,10 @@ class Loader {
     const bool temporal =
         r.type == CorrelationType::kTemporal || r.type == CorrelationType::kTemporalOrdered;
     const bool expression = temporal && c["condition"] && c["condition"].IsScalar();
-    // pySigma: without `rules` (or with an empty list), the rules are those the expression
-    // names, in order.
+    // pySigma: without `rules` (or with `rules: ~` or an empty list), the rules are those the
+    // expression names, in order.
     const bool names_from_expression =
-        expression && (!rules || (rules.IsSequence() && rules.size() == 0));
+        expression && (!rules || rules.IsNull() || (rules.IsSequence() && rules.size() == 0));
     if (names_from_expression) ParseRuleCondition(c["condition"], &pc, true);
     if (pc.refs.empty() || pc.refs.size() > 64) {
       Invalid("bad correlation", "rules must name 1 to 64 rules", c);
@@ -1512,11 +1512,6 @@ class Loader {
     }
     r.value_field = pc.value_field;
     pending_.push_back(std::move(pc));
-  }
-
-  static bool IsMetricType(CorrelationType t) {
-    return t == CorrelationType::kValueSum || t == CorrelationType::kValueAvg ||
-           t == CorrelationType::kValuePercentile || t == CorrelationType::kValueMedian;
   }
 
   // Sigma v2.1's metric correlation types.

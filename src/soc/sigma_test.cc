@@ -992,6 +992,13 @@ TEST(SigmaCorrelationLoadTest, TemporalConditionExpressions) {
   set = load("temporal", "  rules: []\n", "recon_cmd_b or recon_cmd_a", &ok);
   ASSERT_EQ(set.correlations.size(), 1u);
   EXPECT_EQ(set.correlations[0].rules.size(), 2u);
+  // `rules: ~` (null) is a missing list too (review finding F6: it was a load error).
+  for (const char* null_rules : {"  rules: ~\n", "  rules: null\n", "  rules:\n"}) {
+    set = load("temporal_ordered", null_rules, "recon_cmd_b and recon_cmd_a", &ok);
+    ASSERT_EQ(set.correlations.size(), 1u) << null_rules;
+    ASSERT_EQ(set.correlations[0].rules.size(), 2u) << null_rules;
+    EXPECT_EQ(set.rules[set.correlations[0].rules[0]].name, "recon_cmd_b") << null_rules;
+  }
   EXPECT_TRUE(ok.errors.empty() && ok.unsupported.empty());
 
   for (const auto& [condition, detail] : std::initializer_list<std::pair<const char*, const char*>>{

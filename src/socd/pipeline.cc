@@ -136,6 +136,7 @@ void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, boo
     if (detectors_->engine) detectors_->engine->Process(fields, &found);
     if (detectors_->intel) soc::MatchRecord(*detectors_->intel, fields, &found);
   }
+  CountCorrelation();
   if (found.empty()) {
     if (flush) SaveAbsence(false);
     return;
@@ -169,6 +170,21 @@ void Pipeline::Detect(const std::vector<soc::Record>& batch, int64_t now_ms, boo
   }
   // After the alerts: a crash in between reports an entity down again rather than never.
   if (flush) SaveAbsence(false);
+}
+
+void Pipeline::CountCorrelation() {
+  if (!detectors_ || !detectors_->engine) return;
+  const soc::CorrelationStats& now = detectors_->engine->correlation_stats();
+  auto add = [](std::atomic<uint64_t>& to, uint64_t now_value, uint64_t& counted) {
+    if (now_value > counted) to.fetch_add(now_value - counted, std::memory_order_relaxed);
+    counted = now_value;
+  };
+  add(counters_.correlation_events_dropped, now.events_dropped,
+      correlation_counted_.events_dropped);
+  add(counters_.correlation_non_numeric_values, now.non_numeric_values,
+      correlation_counted_.non_numeric_values);
+  add(counters_.correlation_windows_unjudged, now.windows_unjudged,
+      correlation_counted_.windows_unjudged);
 }
 
 void Pipeline::SaveAbsence(bool all) {
@@ -333,7 +349,9 @@ void Pipeline::DetectLoop() {
           SaveAbsence(false);
           pending_->engine->RestoreState(detectors_->engine->TakeState());
         }
+        CountCorrelation();  // the old engine's last counts; the new one's start from its own
         detectors_ = std::move(pending_);
+        correlation_counted_ = {};
       }
     }
     const auto now = std::chrono::steady_clock::now();

@@ -46,6 +46,12 @@ struct PipelineCounters {
   std::atomic<uint64_t> alerts_suppressed{0};
   std::atomic<uint64_t> alerts_recovered{0};  // absence alerts closed because events resumed
   std::atomic<uint64_t> absence_save_failures{0};
+  // What explains a quiet correlation (soc::CorrelationStats, summed over reloads): events past
+  // max_events_per_group whose values were not kept, metric values that are not numbers, tumbling
+  // median/percentile windows not judged because they lost values.
+  std::atomic<uint64_t> correlation_events_dropped{0};
+  std::atomic<uint64_t> correlation_non_numeric_values{0};
+  std::atomic<uint64_t> correlation_windows_unjudged{0};
 };
 
 class Pipeline {
@@ -79,6 +85,8 @@ class Pipeline {
   // absence entities that changed.
   void Detect(const std::vector<soc::Record>& batch, int64_t now_ms, bool flush);
   void SaveAbsence(bool all);
+  // Adds what the engine's correlation counters gained since the last call to counters_.
+  void CountCorrelation();
 
   IngestQueue& queue_;
   soc::LogStore& store_;
@@ -87,9 +95,10 @@ class Pipeline {
   AlertCallback on_alert_;
   StoreHealth store_health_;
   std::mutex mu_;
-  std::shared_ptr<const TenantRegistry> tenants_;                 // guarded by mu_
-  std::unique_ptr<Detectors> pending_;                            // guarded by mu_
-  std::unique_ptr<Detectors> detectors_;                          // detect thread only
+  std::shared_ptr<const TenantRegistry> tenants_;  // guarded by mu_
+  std::unique_ptr<Detectors> pending_;             // guarded by mu_
+  std::unique_ptr<Detectors> detectors_;           // detect thread only
+  soc::CorrelationStats correlation_counted_;  // detectors_'s engine's, as counted; detect thread
   std::unordered_map<std::string, Counter*> unparsed_by_source_;  // prepare thread only
   soc::Attributor attributor_;                                    // prepare thread only
   std::mutex prepared_mu_;

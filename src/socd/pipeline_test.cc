@@ -311,5 +311,56 @@ TEST_F(PipelineTest, TheSocsOwnEventsAreNotDetectedAgain) {
   EXPECT_EQ(pipeline_->counters().detections.load(), 1u) << "only proxy.access is detected";
 }
 
+// The counters that explain a quiet correlation reach PipelineCounters (and so /api/v1/stats,
+// `seccloud soc stats` and the seccloud_soc_correlation_* metrics): a median that could not keep
+// every value (max_events_per_group 2, three values) and a value that is not a number.
+TEST_F(PipelineTest, CorrelationDropsAndNonNumericValuesAreCounted) {
+  soc::LoadReport report;
+  soc::RuleSet rules = soc::LoadRulesFromString(R"(
+title: proxy transfer
+name: transfer
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+level: informational
+---
+title: large median transfer
+id: median
+correlation:
+  type: value_median
+  rules: transfer
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {field: destination.bytes, gte: 1000}
+level: high
+)",
+                                                "m.yml", &report);
+  ASSERT_TRUE(report.errors.empty() && report.unsupported.empty());
+  soc::DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 2;
+  auto engine = soc::DetectionEngine::Create(std::move(rules), options);
+  ASSERT_TRUE(engine) << engine.error().ToString();
+  auto detectors = std::make_unique<Detectors>();
+  detectors->engine = std::move(*engine);
+  pipeline_->SetDetectors(std::move(detectors));
+  store_->Release();
+  pipeline_->Start();
+  for (const char* bytes : {"1", "2", "3", R"("many")"}) {
+    IngestItem item;
+    item.record.format = soc::Format::kSeccloudEvent;
+    item.record.source = "spool";
+    item.record.received_ms = 1'780'000'000'000;
+    item.record.raw =
+        R"({"@timestamp":"2026-06-01T00:00:00.000Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},"source":{"ip":"10.0.0.1"},"destination":{"bytes":)" +
+        std::string(bytes) + "}}";
+    ASSERT_TRUE(queue_.TryPush(item)) << bytes;
+  }
+  queue_.Close();
+  pipeline_->Join();
+  EXPECT_EQ(pipeline_->counters().records.load(), 4u);
+  EXPECT_EQ(pipeline_->counters().correlation_events_dropped.load(), 1u);
+  EXPECT_EQ(pipeline_->counters().correlation_non_numeric_values.load(), 1u);
+  EXPECT_EQ(pipeline_->counters().detections.load(), 0u);
+}
+
 }  // namespace
 }  // namespace seccloud::socd

@@ -230,6 +230,9 @@ int RunSocService(const std::filesystem::path& config_path) {
     o["alerts_grouped"] = c.alerts_grouped.load();
     o["alerts_suppressed"] = c.alerts_suppressed.load();
     o["alerts_recovered"] = c.alerts_recovered.load();
+    o["correlation_events_dropped"] = c.correlation_events_dropped.load();
+    o["correlation_non_numeric_values"] = c.correlation_non_numeric_values.load();
+    o["correlation_windows_unjudged"] = c.correlation_windows_unjudged.load();
     o["queue"] = queue.size();
     const soc::StoreStats s = store->Stats();
     o["store_records"] = s.records;
@@ -259,6 +262,15 @@ int RunSocService(const std::filesystem::path& config_path) {
        &pc.alerts_grouped},
       {"seccloud_soc_alerts_suppressed_total", "Detections removed by a suppression",
        &pc.alerts_suppressed},
+      {"seccloud_soc_correlation_events_dropped_total",
+       "Correlation events past max_events_per_group whose values were not kept",
+       &pc.correlation_events_dropped},
+      {"seccloud_soc_correlation_non_numeric_values_total",
+       "Metric correlation values that are not numbers (skipped)",
+       &pc.correlation_non_numeric_values},
+      {"seccloud_soc_correlation_windows_unjudged_total",
+       "Tumbling median/percentile windows not judged because values were dropped",
+       &pc.correlation_windows_unjudged},
   };
   for (const CounterMetric& c : counters)
     m.AddGaugeFunction(c.name, c.help, "",
