@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -1666,13 +1667,21 @@ class Loader {
            (f.service.empty() || f.service == r.service);
   }
 
-  // Applies each loaded filter, in load order, to the base rules it names (or all, for `any`)
-  // whose logsource it covers: the rule's root becomes AND(root, the filter's root), the filter's
-  // selections appended after the rule's (so names never collide: the condition was resolved to
-  // indexes within the filter). Names that reach no rule are warnings.
+  // Applies the loaded filters to the base rules they name (or all, for `any`) whose logsource
+  // they cover, in two passes: first each filter, in load order, finds its rules and is checked
+  // against the load-wide budget (refused whole, with its file:line, when what it adds to its
+  // rules would take the sum over filters of size × rules past kMaxFilterAppliedSize); then each
+  // filtered rule is rebuilt once: one copy whose root is AND(rule root, filter 1 root, …,
+  // filter n root) — the rule's condition one level deeper however many filters — with the
+  // filters' selections appended after the rule's (so names never collide: each condition was
+  // resolved to indexes within its filter). Names that reach no rule are warnings.
   void ApplyFilters() {
-    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // id or name → rules
-    std::set<std::string> correlation_refs;
+    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // id/name → rules
+    std::set<std::string> correlation_refs;                           // id/name
+    // Per rule, the filters (their compiled form for the rule's field style), in load order.
+    std::vector<std::vector<std::pair<const SigmaFilter*, const CompiledRule*>>> on_rule(
+        rules_.size());
+    size_t applied_size = 0;  // the load-wide budget's use
     for (PendingFilter& pf : filters_) {
       if (!pf.loaded) continue;
       SigmaFilter& f = pf.filter;
@@ -1691,8 +1700,9 @@ class Loader {
           // of every rule.
           for (size_t i = 0; i < rules_.size(); ++i) {
             const SigmaRule& r = rules_[i];
-            if (Answers(r, r.id)) refs_index[r.id].push_back(i);
-            if (!r.name.empty() && r.name != r.id) refs_index[r.name].push_back(i);
+            std::string id_key = r.id;
+            if (Answers(r, r.id)) refs_index[id_key].push_back(i);
+            if (!r.name.empty() && r.name != id_key) refs_index[r.name].push_back(i);
           }
           for (const auto& pc : pending_) {
             correlation_refs.insert(pc.rule.id);
@@ -1701,8 +1711,9 @@ class Loader {
         }
         std::set<size_t> seen;
         for (const auto& ref : f.refs) {
+          const std::string key = ref;
           bool covered = false;
-          const auto named = refs_index.find(ref);
+          const auto named = refs_index.find(key);
           if (named != refs_index.end()) {
             for (size_t i : named->second) {
               if (!Covers(f, rules_[i])) continue;
@@ -1711,12 +1722,14 @@ class Loader {
             }
           }
           if (covered) continue;
+          auto failed = failed_refs_.find(ref);
+          if (failed == failed_refs_.end()) failed = failed_refs_.find(key);
           if (named != refs_index.end()) {
             warn(ref, "its logsource is not covered by the filter's");
-          } else if (correlation_refs.contains(ref)) {
+          } else if (correlation_refs.contains(key)) {
             warn(ref, "a correlation rule (filters apply to base rules only)");
-          } else if (auto fr = failed_refs_.find(ref); fr != failed_refs_.end()) {
-            warn(ref, "the rule did not load (" + fr->second + ")");
+          } else if (failed != failed_refs_.end()) {
+            warn(ref, "the rule did not load (" + failed->second + ")");
           } else {
             warn(ref, "no such rule");
           }
@@ -1729,29 +1742,20 @@ class Loader {
         for (size_t i : targets)
           per_rule.push_back(
               &CompileFilterFor(pf, rules_[i].compiled->logsource.style, YAML::Node()));
-        if (pf.size * targets.size() > kMaxFilterAppliedSize) {
+        const size_t adds = pf.size * targets.size();
+        if (adds > kMaxFilterAppliedSize - applied_size) {
           throw RuleProblem{false, "filter too large",
                             std::to_string(pf.size) + " tests and condition nodes on " +
-                                std::to_string(targets.size()) + " rules is more than " +
+                                std::to_string(targets.size()) + " rules, with the " +
+                                std::to_string(applied_size) +
+                                " the filters loaded before it add, is more than " +
                                 std::to_string(kMaxFilterAppliedSize),
                             at};
         }
+        applied_size += adds;
         for (size_t k = 0; k < targets.size(); ++k) {
           SigmaRule& rule = rules_[targets[k]];
-          const CompiledRule& add = *per_rule[k];
-          auto merged = std::make_shared<CompiledRule>(*rule.compiled);
-          const int offset = static_cast<int>(merged->selections.size());
-          for (const auto& sel : add.selections) {
-            merged->selections.push_back(sel);
-            merged->selections.back().name = "filter " + f.id + ": " + sel.name;
-          }
-          Node filter_root = add.root;
-          ShiftSelections(&filter_root, offset);
-          Node root{Node::kAnd};
-          root.kids.push_back(std::move(merged->root));
-          root.kids.push_back(std::move(filter_root));
-          merged->root = std::move(root);
-          rule.compiled = std::move(merged);
+          on_rule[targets[k]].emplace_back(&f, per_rule[k]);
           rule.filters.push_back(f.id);
           f.applied_to.push_back(rule.id);
         }
@@ -1764,6 +1768,35 @@ class Loader {
       if (f.any && f.applied_to.empty())
         warn("any", "no loaded rule has a logsource the filter covers");
     }
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      if (!on_rule[i].empty()) rules_[i].compiled = Filtered(*rules_[i].compiled, on_rule[i]);
+    }
+  }
+
+  // The rule's one filtered copy: AND(its root, each filter's root), the filters' selections
+  // appended after its own.
+  static std::shared_ptr<const CompiledRule> Filtered(
+      const CompiledRule& rule,
+      const std::vector<std::pair<const SigmaFilter*, const CompiledRule*>>& filters) {
+    auto merged = std::make_shared<CompiledRule>(rule);
+    size_t selections = rule.selections.size();
+    for (const auto& [f, add] : filters) selections += add->selections.size();
+    merged->selections.reserve(selections);
+    Node root{Node::kAnd};
+    root.kids.reserve(1 + filters.size());
+    root.kids.push_back(std::move(merged->root));
+    for (const auto& [f, add] : filters) {
+      const int offset = static_cast<int>(merged->selections.size());
+      for (const auto& sel : add->selections) {
+        merged->selections.push_back(sel);
+        merged->selections.back().name = "filter " + f->id + ": " + sel.name;
+      }
+      Node filter_root = add->root;
+      ShiftSelections(&filter_root, offset);
+      root.kids.push_back(std::move(filter_root));
+    }
+    merged->root = std::move(root);
+    return merged;
   }
 
   void AddWarning(const SigmaFilter& f, const YAML::Mark& at, std::string reason,
