@@ -455,6 +455,36 @@ TEST(SigmaFilterTest, ADocumentWithFilterAndDetectionIsAnError) {
   EXPECT_TRUE(l.set.filters.empty());
 }
 
+// pySigma's from_dicts reads a `filter` document without the global header's merge: its
+// logsource is its own. Here the header's service u would keep the filter off r1 (service t).
+TEST(SigmaFilterTest, GlobalHeaderIsNotMergedIntoAFilter) {
+  auto l = Load({{"a.yml", Rule("r1", kSel)},
+                 {"mf.yml", "action: global\nlogsource: {product: seccloud, service: u}\n---\n" +
+                                Filter("any", kNotGpo, "{product: seccloud}") + "---\n" +
+                                "title: r2\nid: r2\ndetection:\n" + kSel}});
+  ASSERT_EQ(l.set.filters.size(), 1u);
+  EXPECT_EQ(l.filter("f1").service, "") << "the global header's service was merged in";
+  // Applied to r1 (service t) and to r2, which does get the header (service u).
+  EXPECT_EQ(l.filter("f1").applied_to, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(l.rule("r2").service, "u");
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"gpo"})")));
+  EXPECT_TRUE(l.Fires("r1", Rec(R"({"a":"evil","b":"user"})")));
+  EXPECT_FALSE(l.Fires("r2", Rec(R"({"a":"evil","b":"gpo"})", "u")));
+}
+
+// pySigma's from_dicts sets the rule `repeat` repeats only from plain rules: a repeat after a
+// filter repeats the rule before the filter (here r2 is r1 on service u), not the filter.
+TEST(SigmaFilterTest, RepeatAfterAFilterRepeatsTheRule) {
+  auto l = Load(Rule("r1", kSel) + "---\n" + Filter("[r1]", kNotGpo) + "---\n" +
+                "action: repeat\ntitle: r2\nid: r2\nlogsource: {product: seccloud, service: u}\n");
+  ASSERT_EQ(l.set.rules.size(), 2u);
+  ASSERT_EQ(l.set.filters.size(), 1u);
+  EXPECT_EQ(l.report.documents, 3u);
+  EXPECT_TRUE(l.Fires("r2", Rec(R"({"a":"evil","b":"gpo"})", "u")));  // not filtered: not named
+  EXPECT_FALSE(l.Fires("r2", Rec(R"({"a":"good"})", "u")));
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"gpo"})")));
+}
+
 // The filter's field names follow each rule's field style: a filter whose logsource is only
 // {category: process_creation} (no product, so the plain style of its own) maps User to the
 // Windows EventData item on a Windows rule.

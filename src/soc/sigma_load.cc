@@ -1076,6 +1076,9 @@ class Loader {
           continue;
         }
         const std::string action = ScalarOr(raw_doc["action"]);
+        // pySigma's from_dicts: a filter document is read as written — the global header is not
+        // merged into it — and is not the rule a later `repeat` repeats (only rules are).
+        const bool filter_doc = action.empty() && raw_doc["filter"] && !raw_doc["correlation"];
         std::optional<YAML::Node> doc;
         if (action == "global" || action == "repeat" || global || previous) {
           // Merging clones: refuse documents whose aliases would expand beyond the bound.
@@ -1104,9 +1107,9 @@ class Loader {
           ++report_->file_issues;
           continue;
         } else {
-          doc.emplace(global ? Merge(*global, raw_doc) : raw_doc);
+          doc.emplace(global && !filter_doc ? Merge(*global, raw_doc) : raw_doc);
         }
-        previous.emplace(*doc);
+        if (!filter_doc) previous.emplace(*doc);
         ++report_->documents;
         counted = true;
         AddDocument(*doc, name, raw_doc.Mark());
