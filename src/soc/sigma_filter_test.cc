@@ -485,6 +485,32 @@ TEST(SigmaFilterTest, RepeatAfterAFilterRepeatsTheRule) {
   EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"gpo"})")));
 }
 
+// pySigma tries a reference as a UUID first (`UUID(ref)`: any case, hyphens optional, braces
+// and urn:uuid: allowed); other names are compared as written.
+TEST(SigmaFilterTest, UuidReferencesResolveInAnySpelling) {
+  const std::string id = "6f3e2987-db24-4c78-a860-b4f4095a7095";
+  for (const std::string& ref :
+       {std::string("6F3E2987-DB24-4C78-A860-B4F4095A7095"),
+        std::string("'{6f3e2987db244c78a860b4f4095a7095}'"),
+        std::string("urn:uuid:6F3E2987-db24-4c78-a860-b4f4095a7095"), id}) {
+    SCOPED_TRACE(ref);
+    auto l = Load(Rule(id, kSel) + "---\n" + Filter("[" + ref + "]", kNotGpo));
+    EXPECT_EQ(l.filter("f1").applied_to, std::vector<std::string>{id});
+    EXPECT_TRUE(l.report.warnings.empty());
+    EXPECT_FALSE(l.Fires(id, Rec(R"({"a":"evil","b":"gpo"})")));
+  }
+  // The rule's id in upper case, the reference in lower case.
+  const std::string upper = "6F3E2987-DB24-4C78-A860-B4F4095A7095";
+  auto l = Load(Rule(upper, kSel) + "---\n" + Filter("[" + id + "]", kNotGpo));
+  EXPECT_EQ(l.filter("f1").applied_to, std::vector<std::string>{upper});
+  // Not a UUID (31 hex digits; a name): compared as written.
+  auto near = Load(Rule("r1", kSel, "t", "name: one\n") + "---\n" +
+                       Filter("[6F3E2987-DB24-4C78-A860-B4F4095A709, One]", kNotGpo),
+                   false);
+  EXPECT_TRUE(near.filter("f1").applied_to.empty());
+  EXPECT_EQ(near.report.warnings.size(), 2u);
+}
+
 // The filter's field names follow each rule's field style: a filter whose logsource is only
 // {category: process_creation} (no product, so the plain style of its own) maps User to the
 // Windows EventData item on a Windows rule.

@@ -1670,6 +1670,28 @@ class Loader {
            (f.service.empty() || f.service == r.service);
   }
 
+  // pySigma's SigmaCollection lookup tries a reference as a UUID first (`UUID(ref)`: any case,
+  // hyphens optional, braces and a urn:uuid: prefix allowed), so a reference and a rule id that
+  // are one UUID meet whatever their spelling; anything else is compared as written.
+  static std::string RefKey(const std::string& s) {
+    std::string_view v = s;
+    for (std::string_view prefix : {"urn:", "uuid:"}) {
+      if (v.size() >= prefix.size() && Lower(v.substr(0, prefix.size())) == prefix)
+        v.remove_prefix(prefix.size());
+    }
+    while (!v.empty() && (v.front() == '{' || v.front() == '}')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == '{' || v.back() == '}')) v.remove_suffix(1);
+    std::string hex;
+    for (char c : v) {
+      if (c == '-') continue;
+      if (!std::isxdigit(static_cast<unsigned char>(c)) || hex.size() == 32) return s;
+      hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (hex.size() != 32) return s;
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20);
+  }
+
   // Applies the loaded filters to the base rules they name (or all, for `any`) whose logsource
   // they cover, in two passes: first each filter, in load order, finds its rules and is checked
   // against the load-wide budget (refused whole, with its file:line, when what it adds to its
@@ -1679,8 +1701,8 @@ class Loader {
   // filters' selections appended after the rule's (so names never collide: each condition was
   // resolved to indexes within its filter). Names that reach no rule are warnings.
   void ApplyFilters() {
-    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // id/name → rules
-    std::set<std::string> correlation_refs;                           // id/name
+    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // RefKey(id/name) → rules
+    std::set<std::string> correlation_refs;                           // RefKey(id/name)
     // Per rule, the filters (their compiled form for the rule's field style), in load order.
     std::vector<std::vector<std::pair<const SigmaFilter*, const CompiledRule*>>> on_rule(
         rules_.size());
@@ -1703,18 +1725,19 @@ class Loader {
           // of every rule.
           for (size_t i = 0; i < rules_.size(); ++i) {
             const SigmaRule& r = rules_[i];
-            std::string id_key = r.id;
+            std::string id_key = RefKey(r.id);
             if (Answers(r, r.id)) refs_index[id_key].push_back(i);
-            if (!r.name.empty() && r.name != id_key) refs_index[r.name].push_back(i);
+            if (!r.name.empty() && RefKey(r.name) != id_key)
+              refs_index[RefKey(r.name)].push_back(i);
           }
           for (const auto& pc : pending_) {
-            correlation_refs.insert(pc.rule.id);
-            if (!pc.rule.name.empty()) correlation_refs.insert(pc.rule.name);
+            correlation_refs.insert(RefKey(pc.rule.id));
+            if (!pc.rule.name.empty()) correlation_refs.insert(RefKey(pc.rule.name));
           }
         }
         std::set<size_t> seen;
         for (const auto& ref : f.refs) {
-          const std::string key = ref;
+          const std::string key = RefKey(ref);
           bool covered = false;
           const auto named = refs_index.find(key);
           if (named != refs_index.end()) {
