@@ -44,6 +44,18 @@ Record Rec(const std::string& fields_json, const std::string& dataset = "t",
   return r;
 }
 
+// A Sysmon process creation (channel + EventID 1; the fields are EventData items) of rar.exe by
+// `user`.
+Record SysmonRarExe(const std::string& user) {
+  Record r;
+  r.seq = 1;
+  r.fields() = boost::json::parse(R"({"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational",
+      "event_id":1,"event_data":{"Image":"C:\\x\\rar.exe","User":")" +
+                                  user + R"("}}})")
+                   .as_object();
+  return r;
+}
+
 struct Loaded {
   RuleSet set;
   LoadReport report;
@@ -149,15 +161,7 @@ filter:
   }
   EXPECT_TRUE(narrows);
   EXPECT_EQ(l.report.warnings.size(), 2u);
-  // Sysmon process creation: channel + EventID 1; the record's fields are EventData items.
-  auto rec = [](const std::string& user) {
-    Record r;
-    r.fields() = boost::json::parse(R"({"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational",
-      "event_id":1,"event_data":{"Image":"C:\\x\\rar.exe","User":")" +
-                                    user + R"("}}})")
-                     .as_object();
-    return r;
-  };
+  const auto rec = SysmonRarExe;
   EXPECT_TRUE(l.Fires("6f3e2987-db24-4c78-a860-b4f4095a7095", rec("adm_backup")));
   EXPECT_FALSE(l.Fires("6f3e2987-db24-4c78-a860-b4f4095a7095", rec("alice")));
   EXPECT_TRUE(l.Fires("0c0e0000-0000-4000-8000-000000000000", rec("alice")));
@@ -524,15 +528,7 @@ TEST(SigmaFilterTest, CategoryOnlyFilterUsesTheRulesFieldStyle) {
                   "filter:\n  rules: any\n  sel:\n    User|startswith: adm_\n"
                   "  condition: not sel\n"}});
   ASSERT_EQ(l.filter("f1").applied_to, std::vector<std::string>{"w1"});
-  auto rec = [](const std::string& user) {
-    Record r;
-    r.seq = 1;
-    r.fields() = boost::json::parse(R"({"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational",
-      "event_id":1,"event_data":{"Image":"C:\\x\\rar.exe","User":")" +
-                                    user + R"("}}})")
-                     .as_object();
-    return r;
-  };
+  const auto rec = SysmonRarExe;
   EXPECT_FALSE(l.Fires("w1", rec("adm_backup")));
   EXPECT_TRUE(l.Fires("w1", rec("alice")));
 }
