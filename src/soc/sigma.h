@@ -46,9 +46,11 @@ inline constexpr size_t kMaxRuleRegexes = 256;                // |re values per 
 inline constexpr int64_t kMaxRegexMemory = int64_t{1} << 20;  // RE2 max_mem per regex
 inline constexpr size_t kMaxAbsenceExpected = 10000;          // expected entities per absence rule
 inline constexpr size_t kMaxCorrelationDepth = 8;             // correlations of correlations
-// What a filter adds to rules — value tests, field tests, alternatives, selections, condition
-// nodes — summed over the rules it applies to (each rule gets its own copy): a filter of 100,000
-// values with `rules: any` would otherwise be copied thousands of times.
+// What the filters add to rules — value tests, field tests, alternatives, selections, condition
+// nodes — summed over every filter and every rule it applies to (each filtered rule holds its own
+// copy), for the whole load: a filter of 100,000 values with `rules: any`, or thousands of small
+// filters on every rule, would otherwise be copied without end. A filter that would take the sum
+// past it is refused whole (an error at its file:line).
 inline constexpr size_t kMaxFilterAppliedSize = 2'000'000;
 inline constexpr size_t kMaxFilterRefs = 10'000;  // rule ids / names one filter lists
 

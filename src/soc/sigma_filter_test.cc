@@ -12,6 +12,7 @@
 
 #include "soc/detect.h"
 #include "soc/sigma.h"
+#include "soc/sigma_internal.h"
 #include "soc/winlog.h"
 
 namespace seccloud::soc {
@@ -40,6 +41,18 @@ Record Rec(const std::string& fields_json, const std::string& dataset = "t",
   r.raw = raw;
   r.fields() = boost::json::parse(fields_json).as_object();
   SetField(r.fields(), "event.dataset", boost::json::string(dataset));
+  return r;
+}
+
+// A Sysmon process creation (channel + EventID 1; the fields are EventData items) of rar.exe by
+// `user`.
+Record SysmonRarExe(const std::string& user) {
+  Record r;
+  r.seq = 1;
+  r.fields() = boost::json::parse(R"({"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational",
+      "event_id":1,"event_data":{"Image":"C:\\x\\rar.exe","User":")" +
+                                  user + R"("}}})")
+                   .as_object();
   return r;
 }
 
@@ -148,15 +161,7 @@ filter:
   }
   EXPECT_TRUE(narrows);
   EXPECT_EQ(l.report.warnings.size(), 2u);
-  // Sysmon process creation: channel + EventID 1; the record's fields are EventData items.
-  auto rec = [](const std::string& user) {
-    Record r;
-    r.fields() = boost::json::parse(R"({"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational",
-      "event_id":1,"event_data":{"Image":"C:\\x\\rar.exe","User":")" +
-                                    user + R"("}}})")
-                     .as_object();
-    return r;
-  };
+  const auto rec = SysmonRarExe;
   EXPECT_TRUE(l.Fires("6f3e2987-db24-4c78-a860-b4f4095a7095", rec("adm_backup")));
   EXPECT_FALSE(l.Fires("6f3e2987-db24-4c78-a860-b4f4095a7095", rec("alice")));
   EXPECT_TRUE(l.Fires("0c0e0000-0000-4000-8000-000000000000", rec("alice")));
@@ -452,6 +457,167 @@ TEST(SigmaFilterTest, ADocumentWithFilterAndDetectionIsAnError) {
   EXPECT_EQ(l.report.errors[0].line, 10);  // detection's first key
   EXPECT_TRUE(l.set.rules.empty());
   EXPECT_TRUE(l.set.filters.empty());
+}
+
+// pySigma's from_dicts reads a `filter` document without the global header's merge: its
+// logsource is its own. Here the header's service u would keep the filter off r1 (service t).
+TEST(SigmaFilterTest, GlobalHeaderIsNotMergedIntoAFilter) {
+  auto l = Load({{"a.yml", Rule("r1", kSel)},
+                 {"mf.yml", "action: global\nlogsource: {product: seccloud, service: u}\n---\n" +
+                                Filter("any", kNotGpo, "{product: seccloud}") + "---\n" +
+                                "title: r2\nid: r2\ndetection:\n" + kSel}});
+  ASSERT_EQ(l.set.filters.size(), 1u);
+  EXPECT_EQ(l.filter("f1").service, "") << "the global header's service was merged in";
+  // Applied to r1 (service t) and to r2, which does get the header (service u).
+  EXPECT_EQ(l.filter("f1").applied_to, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(l.rule("r2").service, "u");
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"gpo"})")));
+  EXPECT_TRUE(l.Fires("r1", Rec(R"({"a":"evil","b":"user"})")));
+  EXPECT_FALSE(l.Fires("r2", Rec(R"({"a":"evil","b":"gpo"})", "u")));
+}
+
+// pySigma's from_dicts sets the rule `repeat` repeats only from plain rules: a repeat after a
+// filter repeats the rule before the filter (here r2 is r1 on service u), not the filter.
+TEST(SigmaFilterTest, RepeatAfterAFilterRepeatsTheRule) {
+  auto l = Load(Rule("r1", kSel) + "---\n" + Filter("[r1]", kNotGpo) + "---\n" +
+                "action: repeat\ntitle: r2\nid: r2\nlogsource: {product: seccloud, service: u}\n");
+  ASSERT_EQ(l.set.rules.size(), 2u);
+  ASSERT_EQ(l.set.filters.size(), 1u);
+  EXPECT_EQ(l.report.documents, 3u);
+  EXPECT_TRUE(l.Fires("r2", Rec(R"({"a":"evil","b":"gpo"})", "u")));  // not filtered: not named
+  EXPECT_FALSE(l.Fires("r2", Rec(R"({"a":"good"})", "u")));
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"gpo"})")));
+}
+
+// pySigma tries a reference as a UUID first (`UUID(ref)`: any case, hyphens optional, braces
+// and urn:uuid: allowed); other names are compared as written.
+TEST(SigmaFilterTest, UuidReferencesResolveInAnySpelling) {
+  const std::string id = "6f3e2987-db24-4c78-a860-b4f4095a7095";
+  for (const std::string& ref :
+       {std::string("6F3E2987-DB24-4C78-A860-B4F4095A7095"),
+        std::string("'{6f3e2987db244c78a860b4f4095a7095}'"),
+        std::string("urn:uuid:6F3E2987-db24-4c78-a860-b4f4095a7095"), id}) {
+    SCOPED_TRACE(ref);
+    auto l = Load(Rule(id, kSel) + "---\n" + Filter("[" + ref + "]", kNotGpo));
+    EXPECT_EQ(l.filter("f1").applied_to, std::vector<std::string>{id});
+    EXPECT_TRUE(l.report.warnings.empty());
+    EXPECT_FALSE(l.Fires(id, Rec(R"({"a":"evil","b":"gpo"})")));
+  }
+  // The rule's id in upper case, the reference in lower case.
+  const std::string upper = "6F3E2987-DB24-4C78-A860-B4F4095A7095";
+  auto l = Load(Rule(upper, kSel) + "---\n" + Filter("[" + id + "]", kNotGpo));
+  EXPECT_EQ(l.filter("f1").applied_to, std::vector<std::string>{upper});
+  // Not a UUID (31 hex digits; a name): compared as written.
+  auto near = Load(Rule("r1", kSel, "t", "name: one\n") + "---\n" +
+                       Filter("[6F3E2987-DB24-4C78-A860-B4F4095A709, One]", kNotGpo),
+                   false);
+  EXPECT_TRUE(near.filter("f1").applied_to.empty());
+  EXPECT_EQ(near.report.warnings.size(), 2u);
+}
+
+// The filter's field names follow each rule's field style: a filter whose logsource is only
+// {category: process_creation} (no product, so the plain style of its own) maps User to the
+// Windows EventData item on a Windows rule.
+TEST(SigmaFilterTest, CategoryOnlyFilterUsesTheRulesFieldStyle) {
+  auto l = Load({{"a.yml",
+                  "title: w\nid: w1\nlogsource: {product: windows, category: process_creation}\n"
+                  "detection:\n  selection:\n    Image|endswith: '\\rar.exe'\n"
+                  "  condition: selection\n"},
+                 {"mf.yml",
+                  "title: f\nid: f1\nlogsource: {category: process_creation}\n"
+                  "filter:\n  rules: any\n  sel:\n    User|startswith: adm_\n"
+                  "  condition: not sel\n"}});
+  ASSERT_EQ(l.filter("f1").applied_to, std::vector<std::string>{"w1"});
+  const auto rec = SysmonRarExe;
+  EXPECT_FALSE(l.Fires("w1", rec("adm_backup")));
+  EXPECT_TRUE(l.Fires("w1", rec("alice")));
+}
+
+// A rule named twice (by id and by name, and its id twice) gets the filter once.
+TEST(SigmaFilterTest, ARuleNamedTwiceIsFilteredOnce) {
+  auto l = Load(Rule("r1", kSel, "t", "name: one\n") + "---\n" + Filter("[r1, one, r1]", kNotGpo));
+  EXPECT_EQ(l.filter("f1").applied_to, std::vector<std::string>{"r1"});
+  EXPECT_EQ(l.rule("r1").filters, std::vector<std::string>{"f1"});
+  // One filter root beside the rule's: AND(rule, filter).
+  EXPECT_EQ(l.rule("r1").compiled->root.kids.size(), 2u);
+  EXPECT_EQ(l.rule("r1").compiled->selections.size(), 2u);
+}
+
+// kMaxFilterRefs names load (each a warning: no such rule); one more is an error at the name.
+TEST(SigmaFilterTest, MoreThanMaxFilterRefsNamesIsAnError) {
+  std::string names;
+  for (size_t i = 0; i < kMaxFilterRefs; ++i) names += "    - n" + std::to_string(i) + "\n";
+  const std::string head = "title: f\nid: f1\nlogsource: {product: seccloud}\nfilter:\n  rules:\n";
+  const std::string tail = "  s:\n    b: gpo\n  condition: not s\n";
+  auto at = Load(head + names + tail, false);
+  EXPECT_TRUE(at.report.errors.empty());
+  ASSERT_EQ(at.set.filters.size(), 1u);
+  EXPECT_EQ(at.filter("f1").refs.size(), kMaxFilterRefs);
+  auto over = Load(head + names + "    - one_more\n" + tail, false);
+  ASSERT_EQ(over.report.errors.size(), 1u);
+  EXPECT_EQ(over.report.errors[0].reason, "bad filter");
+  EXPECT_NE(over.report.errors[0].detail.find("more than 10000"), std::string::npos);
+  EXPECT_EQ(over.report.errors[0].line, static_cast<int>(6 + kMaxFilterRefs));
+  EXPECT_TRUE(over.set.filters.empty());
+}
+
+// However many filters a rule has, it is one copy whose root is AND(rule root, filter roots…):
+// the rule's condition one level deeper, not one level per filter (nor a copy per filter).
+TEST(SigmaFilterTest, ManyFiltersOnARuleAreOneFlatAnd) {
+  std::string filters;
+  for (int i = 0; i < 300; ++i) {
+    filters +=
+        "---\n" + Filter("[r1]", "  s:\n    b: v" + std::to_string(i) + "\n  condition: not s\n",
+                         "{product: seccloud}", "f" + std::to_string(i));
+  }
+  auto l = Load(Rule("r1", kSel) + filters);
+  const auto& c = *l.rule("r1").compiled;
+  ASSERT_EQ(c.root.kind, sigma_internal::Node::kAnd);
+  ASSERT_EQ(c.root.kids.size(), 301u);
+  EXPECT_EQ(c.root.kids[0].kind, sigma_internal::Node::kSelection);  // the rule's own root
+  EXPECT_EQ(c.root.kids[300].kind, sigma_internal::Node::kNot);
+  EXPECT_EQ(c.selections.size(), 301u);
+  EXPECT_EQ(c.selections[300].name, "filter f299: s");
+  EXPECT_EQ(l.rule("r1").filters.size(), 300u);
+  EXPECT_EQ(l.rule("r1").filters[299], "f299");
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"v0"})")));
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"evil","b":"v299"})")));
+  EXPECT_TRUE(l.Fires("r1", Rec(R"({"a":"evil","b":"v300"})")));
+  EXPECT_FALSE(l.Fires("r1", Rec(R"({"a":"good","b":"v300"})")));
+}
+
+// The budget is load-wide: the sum over filters of (what one rule's copy holds) × (rules applied
+// to) ≤ kMaxFilterAppliedSize. Each filter here (20,000 values + field test, alternative,
+// selection, 2 condition nodes = 20,005) on 30 rules is 600,150: three fit, the fourth is refused
+// at its file:line, and a small fifth still applies.
+TEST(SigmaFilterTest, FiltersTogetherPastTheLoadWideBudgetAreRefused) {
+  std::string values;
+  for (int i = 0; i < 20'000; ++i) values += "      - v" + std::to_string(i) + "\n";
+  std::string rules;
+  for (int i = 0; i < 30; ++i) rules += Rule("r" + std::to_string(i), kSel) + "---\n";
+  // A file each (four would pass the 1 MiB file bound together).
+  std::vector<std::pair<std::string, std::string>> files = {{"r.yml", rules}};
+  for (int i = 1; i <= 4; ++i) {
+    files.emplace_back("s" + std::to_string(i) + ".yml",
+                       "# filter " + std::to_string(i) + "\n" +
+                           Filter("any", "  s:\n    b:\n" + values + "  condition: not s\n",
+                                  "{product: seccloud}", "f" + std::to_string(i)));
+  }
+  files.emplace_back("s5.yml", Filter("any", kNotGpo, "{product: seccloud}", "f5"));
+  auto l = Load(files, false);
+  ASSERT_EQ(l.report.errors.size(), 1u);
+  EXPECT_EQ(l.report.errors[0].reason, "filter too large");
+  EXPECT_EQ(l.report.errors[0].rule_id, "f4");
+  EXPECT_EQ(l.report.errors[0].file, "s4.yml");
+  EXPECT_EQ(l.report.errors[0].line, 2);  // the filter's first line
+  EXPECT_NE(l.report.errors[0].detail.find("with the 1800450 the filters loaded before it add"),
+            std::string::npos)
+      << l.report.errors[0].detail;
+  ASSERT_EQ(l.set.filters.size(), 4u);
+  EXPECT_EQ(l.rule("r0").filters, (std::vector<std::string>{"f1", "f2", "f3", "f5"}));
+  EXPECT_FALSE(l.Fires("r29", Rec(R"({"a":"evil","b":"gpo"})")));
+  EXPECT_FALSE(l.Fires("r29", Rec(R"({"a":"evil","b":"v19999"})")));
+  EXPECT_TRUE(l.Fires("r29", Rec(R"({"a":"evil","b":"user"})")));
 }
 
 std::string ReadFile(const fs::path& p) {

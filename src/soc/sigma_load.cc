@@ -1227,6 +1227,9 @@ class Loader {
           continue;
         }
         const std::string action = ScalarOr(raw_doc["action"]);
+        // pySigma's from_dicts: a filter document is read as written — the global header is not
+        // merged into it — and is not the rule a later `repeat` repeats (only rules are).
+        const bool filter_doc = action.empty() && raw_doc["filter"] && !raw_doc["correlation"];
         std::optional<YAML::Node> doc;
         if (action == "global" || action == "repeat" || global || previous) {
           // Merging clones: refuse documents whose aliases would expand beyond the bound.
@@ -1255,9 +1258,9 @@ class Loader {
           ++report_->file_issues;
           continue;
         } else {
-          doc.emplace(global ? Merge(*global, raw_doc) : raw_doc);
+          doc.emplace(global && !filter_doc ? Merge(*global, raw_doc) : raw_doc);
         }
-        previous.emplace(*doc);
+        if (!filter_doc) previous.emplace(*doc);
         ++report_->documents;
         counted = true;
         AddDocument(*doc, name, raw_doc.Mark());
@@ -2019,13 +2022,43 @@ class Loader {
            (f.service.empty() || f.service == r.service);
   }
 
-  // Applies each loaded filter, in load order, to the base rules it names (or all, for `any`)
-  // whose logsource it covers: the rule's root becomes AND(root, the filter's root), the filter's
-  // selections appended after the rule's (so names never collide: the condition was resolved to
-  // indexes within the filter). Names that reach no rule are warnings.
+  // pySigma's SigmaCollection lookup tries a reference as a UUID first (`UUID(ref)`: any case,
+  // hyphens optional, braces and a urn:uuid: prefix allowed), so a reference and a rule id that
+  // are one UUID meet whatever their spelling; anything else is compared as written.
+  static std::string RefKey(const std::string& s) {
+    std::string_view v = s;
+    for (std::string_view prefix : {"urn:", "uuid:"}) {
+      if (v.size() >= prefix.size() && Lower(v.substr(0, prefix.size())) == prefix)
+        v.remove_prefix(prefix.size());
+    }
+    while (!v.empty() && (v.front() == '{' || v.front() == '}')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == '{' || v.back() == '}')) v.remove_suffix(1);
+    std::string hex;
+    for (char c : v) {
+      if (c == '-') continue;
+      if (!std::isxdigit(static_cast<unsigned char>(c)) || hex.size() == 32) return s;
+      hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (hex.size() != 32) return s;
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20);
+  }
+
+  // Applies the loaded filters to the base rules they name (or all, for `any`) whose logsource
+  // they cover, in two passes: first each filter, in load order, finds its rules and is checked
+  // against the load-wide budget (refused whole, with its file:line, when what it adds to its
+  // rules would take the sum over filters of size × rules past kMaxFilterAppliedSize); then each
+  // filtered rule is rebuilt once: one copy whose root is AND(rule root, filter 1 root, …,
+  // filter n root) — the rule's condition one level deeper however many filters — with the
+  // filters' selections appended after the rule's (so names never collide: each condition was
+  // resolved to indexes within its filter). Names that reach no rule are warnings.
   void ApplyFilters() {
-    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // id or name → rules
-    std::set<std::string> correlation_refs;
+    std::unordered_map<std::string, std::vector<size_t>> refs_index;  // RefKey(id/name) → rules
+    std::set<std::string> correlation_refs;                           // RefKey(id/name)
+    // Per rule, the filters (their compiled form for the rule's field style), in load order.
+    std::vector<std::vector<std::pair<const SigmaFilter*, const CompiledRule*>>> on_rule(
+        rules_.size());
+    size_t applied_size = 0;  // the load-wide budget's use
     for (PendingFilter& pf : filters_) {
       if (!pf.loaded) continue;
       SigmaFilter& f = pf.filter;
@@ -2044,18 +2077,21 @@ class Loader {
           // of every rule.
           for (size_t i = 0; i < rules_.size(); ++i) {
             const SigmaRule& r = rules_[i];
-            if (Answers(r, r.id)) refs_index[r.id].push_back(i);
-            if (!r.name.empty() && r.name != r.id) refs_index[r.name].push_back(i);
+            std::string id_key = RefKey(r.id);
+            if (Answers(r, r.id)) refs_index[id_key].push_back(i);
+            if (!r.name.empty() && RefKey(r.name) != id_key)
+              refs_index[RefKey(r.name)].push_back(i);
           }
           for (const auto& pc : pending_) {
-            correlation_refs.insert(pc.rule.id);
-            if (!pc.rule.name.empty()) correlation_refs.insert(pc.rule.name);
+            correlation_refs.insert(RefKey(pc.rule.id));
+            if (!pc.rule.name.empty()) correlation_refs.insert(RefKey(pc.rule.name));
           }
         }
         std::set<size_t> seen;
         for (const auto& ref : f.refs) {
+          const std::string key = RefKey(ref);
           bool covered = false;
-          const auto named = refs_index.find(ref);
+          const auto named = refs_index.find(key);
           if (named != refs_index.end()) {
             for (size_t i : named->second) {
               if (!Covers(f, rules_[i])) continue;
@@ -2064,12 +2100,14 @@ class Loader {
             }
           }
           if (covered) continue;
+          auto failed = failed_refs_.find(ref);
+          if (failed == failed_refs_.end()) failed = failed_refs_.find(key);
           if (named != refs_index.end()) {
             warn(ref, "its logsource is not covered by the filter's");
-          } else if (correlation_refs.contains(ref)) {
+          } else if (correlation_refs.contains(key)) {
             warn(ref, "a correlation rule (filters apply to base rules only)");
-          } else if (auto fr = failed_refs_.find(ref); fr != failed_refs_.end()) {
-            warn(ref, "the rule did not load (" + fr->second + ")");
+          } else if (failed != failed_refs_.end()) {
+            warn(ref, "the rule did not load (" + failed->second + ")");
           } else {
             warn(ref, "no such rule");
           }
@@ -2082,29 +2120,20 @@ class Loader {
         for (size_t i : targets)
           per_rule.push_back(
               &CompileFilterFor(pf, rules_[i].compiled->logsource.style, YAML::Node()));
-        if (pf.size * targets.size() > kMaxFilterAppliedSize) {
+        const size_t adds = pf.size * targets.size();
+        if (adds > kMaxFilterAppliedSize - applied_size) {
           throw RuleProblem{false, "filter too large",
                             std::to_string(pf.size) + " tests and condition nodes on " +
-                                std::to_string(targets.size()) + " rules is more than " +
+                                std::to_string(targets.size()) + " rules, with the " +
+                                std::to_string(applied_size) +
+                                " the filters loaded before it add, is more than " +
                                 std::to_string(kMaxFilterAppliedSize),
                             at};
         }
+        applied_size += adds;
         for (size_t k = 0; k < targets.size(); ++k) {
           SigmaRule& rule = rules_[targets[k]];
-          const CompiledRule& add = *per_rule[k];
-          auto merged = std::make_shared<CompiledRule>(*rule.compiled);
-          const int offset = static_cast<int>(merged->selections.size());
-          for (const auto& sel : add.selections) {
-            merged->selections.push_back(sel);
-            merged->selections.back().name = "filter " + f.id + ": " + sel.name;
-          }
-          Node filter_root = add.root;
-          ShiftSelections(&filter_root, offset);
-          Node root{Node::kAnd};
-          root.kids.push_back(std::move(merged->root));
-          root.kids.push_back(std::move(filter_root));
-          merged->root = std::move(root);
-          rule.compiled = std::move(merged);
+          on_rule[targets[k]].emplace_back(&f, per_rule[k]);
           rule.filters.push_back(f.id);
           f.applied_to.push_back(rule.id);
         }
@@ -2117,6 +2146,35 @@ class Loader {
       if (f.any && f.applied_to.empty())
         warn("any", "no loaded rule has a logsource the filter covers");
     }
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      if (!on_rule[i].empty()) rules_[i].compiled = Filtered(*rules_[i].compiled, on_rule[i]);
+    }
+  }
+
+  // The rule's one filtered copy: AND(its root, each filter's root), the filters' selections
+  // appended after its own.
+  static std::shared_ptr<const CompiledRule> Filtered(
+      const CompiledRule& rule,
+      const std::vector<std::pair<const SigmaFilter*, const CompiledRule*>>& filters) {
+    auto merged = std::make_shared<CompiledRule>(rule);
+    size_t selections = rule.selections.size();
+    for (const auto& [f, add] : filters) selections += add->selections.size();
+    merged->selections.reserve(selections);
+    Node root{Node::kAnd};
+    root.kids.reserve(1 + filters.size());
+    root.kids.push_back(std::move(merged->root));
+    for (const auto& [f, add] : filters) {
+      const int offset = static_cast<int>(merged->selections.size());
+      for (const auto& sel : add->selections) {
+        merged->selections.push_back(sel);
+        merged->selections.back().name = "filter " + f->id + ": " + sel.name;
+      }
+      Node filter_root = add->root;
+      ShiftSelections(&filter_root, offset);
+      root.kids.push_back(std::move(filter_root));
+    }
+    merged->root = std::move(root);
+    return merged;
   }
 
   void AddWarning(const SigmaFilter& f, const YAML::Mark& at, std::string reason,
