@@ -445,15 +445,18 @@ TEST(ParseAuditTest, ExecveKeywordRulesSearchTheCommandLine) {
                               "<14>Nov 26 03:50:05 web01 audisp-syslog: " + bpfdoor, "udp:514"))
           .count("70b4156e-50fc-4523-aa50-c9dddf1993fc"),
       1u);
-  // A word only inside a hex-encoded argument (grep -ri "db password" /etc: the blank makes
-  // auditd encode it) is in the text keywords search. (Find Credentials in Files, which looks for
-  // exactly this, still cannot fire: its keywords are a '|all' map, which sigma_load.cc compiles
-  // as whole-value equality, not as keywords — README, "Not done".)
+  // Find Credentials in Files (keywords '|all': [grep, password]): "password" only inside a
+  // hex-encoded argument (grep -ri "db password" /etc: the blank makes auditd encode it).
   const Record cred = Text(
       "type=EXECVE msg=audit(1764129000.200:4602): argc=4 a0=\"grep\" a1=\"-ri\" "
       "a2=64622070617373776F7264 a3=\"/etc\"");
   EXPECT_EQ(Str(cred, "message"), "grep -ri db password /etc");
   EXPECT_EQ(cred.raw.find("password"), std::string::npos);
+  EXPECT_EQ(Fired(**engine, cred).count("df3fcaea-2715-4214-99c5-0056ea59eb35"), 1u);
+  EXPECT_EQ(Fired(**engine, Text("type=EXECVE msg=audit(1764129000.210:4603): argc=3 "
+                                 "a0=\"grep\" a1=\"-ri\" a2=\"/etc\""))
+                .count("df3fcaea-2715-4214-99c5-0056ea59eb35"),
+            0u);
   // Not every iptables nat rule: another port, or no keyword, fires nothing.
   EXPECT_EQ(Fired(**engine, Text("type=EXECVE msg=audit(1764129000.300:4603): argc=5 "
                                  "a0=\"/sbin/iptables\" a1=\"-t\" a2=\"nat\" a3=\"-L\" "
