@@ -171,9 +171,33 @@ bool ParseAuditHeader(std::string_view line, AuditHeader* h) {
   return true;
 }
 
+bool ParseJournaldAuditHeader(std::string_view msg, AuditHeader* h) {
+  // "SERVICE_STOP pid=1 uid=0 …": the type in upper case (letters, digits, '_'), one blank, then
+  // a first key and its '='.
+  size_t p = 0;
+  while (p < msg.size() &&
+         ((msg[p] >= 'A' && msg[p] <= 'Z') || (msg[p] >= '0' && msg[p] <= '9') || msg[p] == '_')) {
+    ++p;
+  }
+  if (p == 0 || p > kMaxAuditType || msg[0] < 'A' || msg[0] > 'Z' || p >= msg.size() ||
+      msg[p] != ' ') {
+    return false;
+  }
+  const std::string_view body = msg.substr(p + 1);
+  size_t k = 0;
+  while (k < body.size() && k <= kMaxAuditKey && IsKeyChar(body[k])) ++k;
+  if (k == 0 || k > kMaxAuditKey || k >= body.size() || body[k] != '=') return false;
+  h->node = {};
+  h->type = msg.substr(0, p);
+  h->body = body;
+  h->time_ms = kNoTime;
+  h->serial = -1;
+  return true;
+}
+
 void ParseAuditRecord(const AuditHeader& h, Parsed& out) {
   boost::json::object& f = out.sink.Tree();
-  out.time_ms = h.time_ms;
+  if (h.time_ms != kNoTime) out.time_ms = h.time_ms;
   std::vector<AuditPair> pairs;
   size_t dropped = 0;
   SplitPairs(h.body, &pairs, &dropped);
@@ -189,7 +213,7 @@ void ParseAuditRecord(const AuditHeader& h, Parsed& out) {
   }
 
   PutString(f, "auditd.log.record_type", h.type);
-  PutInt(f, "auditd.log.sequence", h.serial);
+  if (h.serial >= 0) PutInt(f, "auditd.log.sequence", h.serial);
   if (!h.node.empty()) {
     PutString(f, "auditd.log.node", h.node);
     PutString(f, "host.hostname", h.node);
@@ -302,6 +326,12 @@ void ParseAuditRecord(const AuditHeader& h, Parsed& out) {
   if (execve && (argc >= 0 || !command_line.empty())) {
     PutString(f, "process.command_line", command_line);
   }
+  // Sigma's keywords on auditd search the event's text: an EXECVE record's text is its command
+  // line, which the raw line never holds as one (each argument is a separate, maybe hex-encoded,
+  // pair), so "--to-ports 42" could never match a0=… a13="--to-ports" a14="42392". Keyword search
+  // reads `message` and then the raw line: `message` holds the joined command line, the raw line
+  // is kept as received.
+  if (execve && !command_line.empty()) PutString(f, "message", command_line);
   if (dropped > 0) PutInt(f, "auditd.log.pairs_dropped", static_cast<int64_t>(dropped));
   PutString(f, "event.dataset", "auditd.log");
 }

@@ -40,8 +40,52 @@ TEST(ParseAuditTest, ExecveArgumentsQuotedAndHexEncoded) {
   EXPECT_EQ(Str(r, "auditd.log.a2"), "/tmp/my file");
   EXPECT_EQ(Str(r, "process.command_line"), "chmod +x /tmp/my file");
   EXPECT_EQ(Str(r, "event.action"), "execve");
-  EXPECT_EQ(Str(r, "message"), kExecveChmod);
+  // The event's text, what Sigma's keywords search: the command line; the raw line as received.
+  EXPECT_EQ(Str(r, "message"), "chmod +x /tmp/my file");
+  EXPECT_EQ(r.raw, kExecveChmod);
   EXPECT_EQ(Str(r, "seccloud.soc.format"), "text");
+}
+
+TEST(ParseAuditTest, QuotedHexLookingArgumentStaysAsWritten) {
+  // Only an unquoted value is auditd's hex encoding: "CAFE" quoted is the word CAFE.
+  const Record r =
+      Text("type=EXECVE msg=audit(1764129000.123:1): argc=3 a0=\"echo\" a1=\"CAFE\" a2=42454546");
+  EXPECT_EQ(Str(r, "auditd.log.a1"), "CAFE");
+  EXPECT_EQ(Str(r, "auditd.log.a2"), "BEEF");  // unquoted: the hex of "BEEF"
+  EXPECT_EQ(Str(r, "process.command_line"), "echo CAFE BEEF");
+  // The same for an escaped field of another record type.
+  const Record p = Text("type=PATH msg=audit(1764129000.123:2): item=0 name=\"BEEF\"");
+  EXPECT_EQ(Str(p, "auditd.log.name"), "BEEF");
+}
+
+TEST(ParseAuditTest, SeveralRuleKeysAreCommaSeparated) {
+  // auditctl -k exec -k susp: the keys joined by 0x01, the whole hex-encoded.
+  const Record r = Text(
+      "type=SYSCALL msg=audit(1764129000.123:2): arch=c000003e syscall=59 comm=\"id\" "
+      "key=657865630173757370");
+  EXPECT_EQ(Str(r, "auditd.log.key"), "exec,susp");
+}
+
+TEST(ParseAuditTest, EnrichedSeparatorEndsAValue) {
+  // A word after the 0x1D separator is an enriched field's, never the value before it continued.
+  const Record r = Text(
+      "type=SYSCALL msg=audit(1764129000.123:3): arch=c000003e syscall=59 comm=\"id\" "
+      "key=(null)\x1dword ARCH=x86_64 SYSCALL=execve");
+  EXPECT_EQ(Str(r, "auditd.log.key"), "(null)");
+  EXPECT_EQ(Str(r, "auditd.log.ARCH"), "x86_64");
+}
+
+TEST(ParseAuditTest, FilePathOnlyFromPathRecords) {
+  // An AVC record's name= is the object's last path component, not a file path.
+  const Record r = Text(
+      "type=AVC msg=audit(1764129000.123:4): avc:  denied  { read } for  pid=812 "
+      "comm=\"httpd\" name=\"shadow\" dev=\"dm-0\" ino=1104 "
+      "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:shadow_t:s0 "
+      "tclass=file permissive=0");
+  EXPECT_EQ(Str(r, "auditd.log.name"), "shadow");
+  EXPECT_EQ(Str(r, "file.path"), "<absent>");
+  const Record p = Text("type=PATH msg=audit(1764129000.123:5): item=0 name=\"/etc/shadow\"");
+  EXPECT_EQ(Str(p, "file.path"), "/etc/shadow");
 }
 
 TEST(ParseAuditTest, LongExecveArgumentPiecesAreJoined) {
@@ -159,7 +203,20 @@ TEST(ParseAuditTest, SyslogFormsFromAudisp) {
     EXPECT_EQ(Str(r, "process.command_line"), "id -u");
     EXPECT_EQ(Str(r, "host.hostname"), "web01");
     EXPECT_NE(Str(r, "log.syslog.appname"), "<absent>");
+    // process.* name the audited process (an EXECVE record has no comm), never the relay.
+    EXPECT_EQ(Str(r, "process.name"), "<absent>");
+    EXPECT_EQ(Str(r, "process.pid"), "<absent>");
   }
+  const Record relayed = ParseAs(Format::kSyslog,
+                                 "<14>Nov 26 03:50:05 web01 audisp-syslog[812]: type=SYSCALL "
+                                 "msg=audit(1764129000.123:4568): syscall=59 pid=3121 "
+                                 "comm=\"id\" exe=\"/usr/bin/id\"",
+                                 "udp:514");
+  EXPECT_EQ(Str(relayed, "process.name"), "id");
+  EXPECT_EQ(Str(relayed, "process.pid"), "3121");
+  EXPECT_EQ(Str(relayed, "process.executable"), "/usr/bin/id");
+  EXPECT_EQ(Str(relayed, "log.syslog.appname"), "audisp-syslog");
+  EXPECT_EQ(Str(relayed, "log.syslog.procid"), "812");
   // Another program's message of the same shape is not taken for one.
   const Record other = ParseAs(Format::kSyslog,
                                "<14>Nov 26 03:50:05 web01 myapp: type=EXECVE "
@@ -167,6 +224,44 @@ TEST(ParseAuditTest, SyslogFormsFromAudisp) {
                                "udp:514");
   EXPECT_EQ(Str(other, "event.dataset"), "system.syslog");
   EXPECT_EQ(Str(other, "auditd.log.a0"), "<absent>");
+}
+
+TEST(ParseAuditTest, JournaldFormOfUserspaceRecords) {
+  // systemd-journald forwards userspace audit records as program audit[PID], without "type="
+  // and without the msg=audit(…) stamp: the first word is the type, the time the syslog one.
+  const Record r =
+      ParseAs(Format::kSyslog,
+              "<38>Nov 26 03:50:05 web01 audit[1]: SERVICE_STOP pid=1 uid=0 auid=4294967295 "
+              "ses=4294967295 subj=unconfined msg='unit=firewalld comm=\"systemd\" "
+              "exe=\"/usr/lib/systemd/systemd\" hostname=? addr=? terminal=? res=success'",
+              "udp:514");
+  ASSERT_TRUE(r.parsed);
+  EXPECT_EQ(Str(r, "event.dataset"), "auditd.log");
+  EXPECT_EQ(Str(r, "auditd.log.record_type"), "SERVICE_STOP");
+  EXPECT_EQ(Str(r, "event.action"), "service_stop");
+  EXPECT_EQ(Str(r, "auditd.log.sequence"), "<absent>");
+  EXPECT_EQ(Str(r, "@timestamp"), "2025-11-26T03:50:05.000Z");
+  EXPECT_EQ(Str(r, "auditd.log.unit"), "firewalld");
+  EXPECT_EQ(Str(r, "process.name"), "systemd");
+  EXPECT_EQ(Str(r, "process.pid"), "1");
+  EXPECT_EQ(Str(r, "event.outcome"), "success");
+  // Not that shape, or another program: the syslog record it was.
+  for (const char* line : {
+           "<38>Nov 26 03:50:05 web01 audit[1]: SERVICE_STOP",
+           "<38>Nov 26 03:50:05 web01 audit[1]: SERVICE_STOP no pairs here",
+           "<38>Nov 26 03:50:05 web01 audit[1]: service_stop pid=1",
+           "<38>Nov 26 03:50:05 web01 audit[1]: _X pid=1",
+           "<38>Nov 26 03:50:05 web01 audit[1]: SERVICE_STOP  pid=1",
+           "<38>Nov 26 03:50:05 web01 myapp[1]: SERVICE_STOP pid=1 uid=0",
+           "<38>Nov 26 03:50:05 web01 audispd[1]: SERVICE_STOP pid=1 uid=0",
+       }) {
+    SCOPED_TRACE(line);
+    const Record o = ParseAs(Format::kSyslog, line, "udp:514");
+    EXPECT_EQ(Str(o, "event.dataset"), "system.syslog");
+    EXPECT_EQ(Str(o, "auditd.log.record_type"), "<absent>");
+  }
+  std::string long_type = "<38>Nov 26 03:50:05 web01 audit[1]: " + std::string(65, 'A') + " a=1";
+  EXPECT_EQ(Str(ParseAs(Format::kSyslog, long_type, "udp:514"), "event.dataset"), "system.syslog");
 }
 
 TEST(ParseAuditTest, NotAnAuditHeaderStaysText) {
@@ -287,6 +382,16 @@ TEST(ParseAuditTest, SigmaHqAuditdRulesFireOnTheirRecords) {
     ASSERT_EQ(Str(r, "event.dataset"), "auditd.log");
     EXPECT_EQ(Fired(**engine, r).count(c.rule_id), 1u) << c.rule_id;
   }
+  // journald's form of the same SERVICE_STOP record fires the same rule.
+  EXPECT_EQ(
+      Fired(**engine, ParseAs(Format::kSyslog,
+                              "<38>Nov 26 03:50:05 web01 audit[1]: SERVICE_STOP pid=1 uid=0 "
+                              "auid=4294967295 ses=4294967295 subj=unconfined msg='unit=firewalld "
+                              "comm=\"systemd\" exe=\"/usr/lib/systemd/systemd\" hostname=? "
+                              "addr=? terminal=? res=success'",
+                              "udp:514"))
+          .count("53059bc0-1472-438b-956a-7508a94a91f0"),
+      1u);
 
   // Everyday records of the same types fire none of the 53 rules.
   for (const char* benign : {
@@ -308,6 +413,56 @@ TEST(ParseAuditTest, SigmaHqAuditdRulesFireOnTheirRecords) {
     ASSERT_EQ(Str(r, "event.dataset"), "auditd.log");
     EXPECT_TRUE(Fired(**engine, r).empty());
   }
+}
+
+TEST(ParseAuditTest, ExecveKeywordRulesSearchTheCommandLine) {
+  if (!std::filesystem::is_directory(kAuditdRules)) {
+    GTEST_SKIP() << kAuditdRules << " is absent (SigmaHQ rules are test data, not in the repo)";
+  }
+  LoadReport report;
+  auto set = LoadRules({kAuditdRules}, &report);
+  ASSERT_TRUE(set.has_value());
+  auto engine = DetectionEngine::Create(std::move(*set));
+  ASSERT_TRUE(engine.has_value());
+  // Bpfdoor TCP Ports Redirect: a0|endswith iptables, a1 -t, a2 nat, and the keyword
+  // "--to-ports 42", which the raw line never holds (a13="--to-ports" a14="42392").
+  // iptables -t nat -I PREROUTING -s 198.51.100.1 -p tcp --dport 22 -j REDIRECT --to-ports 42392
+  const std::string bpfdoor =
+      "type=EXECVE msg=audit(1764129000.123:4601): argc=15 a0=\"/sbin/iptables\" a1=\"-t\" "
+      "a2=\"nat\" a3=\"-I\" a4=\"PREROUTING\" a5=\"-s\" a6=\"198.51.100.1\" a7=\"-p\" "
+      "a8=\"tcp\" a9=\"--dport\" a10=\"22\" a11=\"-j\" a12=\"REDIRECT\" a13=\"--to-ports\" "
+      "a14=\"42392\"";
+  const Record r = Text(bpfdoor);
+  ASSERT_EQ(Str(r, "event.dataset"), "auditd.log");
+  EXPECT_EQ(Str(r, "message"),
+            "/sbin/iptables -t nat -I PREROUTING -s 198.51.100.1 -p tcp --dport 22 -j REDIRECT "
+            "--to-ports 42392");
+  EXPECT_EQ(r.raw, bpfdoor);
+  EXPECT_EQ(Fired(**engine, r).count("70b4156e-50fc-4523-aa50-c9dddf1993fc"), 1u);
+  // The same through audisp-syslog.
+  EXPECT_EQ(
+      Fired(**engine, ParseAs(Format::kSyslog,
+                              "<14>Nov 26 03:50:05 web01 audisp-syslog: " + bpfdoor, "udp:514"))
+          .count("70b4156e-50fc-4523-aa50-c9dddf1993fc"),
+      1u);
+  // Find Credentials in Files (keywords '|all': [grep, password]): "password" only inside a
+  // hex-encoded argument (grep -ri "db password" /etc: the blank makes auditd encode it).
+  const Record cred = Text(
+      "type=EXECVE msg=audit(1764129000.200:4602): argc=4 a0=\"grep\" a1=\"-ri\" "
+      "a2=64622070617373776F7264 a3=\"/etc\"");
+  EXPECT_EQ(Str(cred, "message"), "grep -ri db password /etc");
+  EXPECT_EQ(cred.raw.find("password"), std::string::npos);
+  EXPECT_EQ(Fired(**engine, cred).count("df3fcaea-2715-4214-99c5-0056ea59eb35"), 1u);
+  EXPECT_EQ(Fired(**engine, Text("type=EXECVE msg=audit(1764129000.210:4603): argc=3 "
+                                 "a0=\"grep\" a1=\"-ri\" a2=\"/etc\""))
+                .count("df3fcaea-2715-4214-99c5-0056ea59eb35"),
+            0u);
+  // Not every iptables nat rule: another port, or no keyword, fires nothing.
+  EXPECT_EQ(Fired(**engine, Text("type=EXECVE msg=audit(1764129000.300:4603): argc=5 "
+                                 "a0=\"/sbin/iptables\" a1=\"-t\" a2=\"nat\" a3=\"-L\" "
+                                 "a4=\"-n\""))
+                .count("70b4156e-50fc-4523-aa50-c9dddf1993fc"),
+            0u);
 }
 
 }  // namespace

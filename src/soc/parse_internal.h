@@ -399,14 +399,20 @@ void ParseText(std::string_view line, int64_t received_ms, Parsed& out);
 struct AuditHeader {
   std::string_view node, type;
   std::string_view body;  // the pairs after the header
-  int64_t time_ms = 0;
-  int64_t serial = 0;
+  int64_t time_ms = 0;    // kNoTime: the record has no stamp (journald's form)
+  int64_t serial = 0;     // -1: the record has no stamp
 };
 // True with *h filled when `line` starts with an audit record's header.
 bool ParseAuditHeader(std::string_view line, AuditHeader* h);
+// journald's form of a userspace audit record, "TYPE key=value …" (systemd-journald forwards
+// them as program "audit" without "type=" and without the msg=audit(SECONDS.MMM:SERIAL) stamp):
+// true with *h filled (no node, time kNoTime, serial -1) when `msg` starts with an upper-case
+// type word, one blank and a key followed by '='.
+bool ParseJournaldAuditHeader(std::string_view msg, AuditHeader* h);
 // The record's fields (into the sink's tree): "auditd.log.<key>" for every pair (escaped fields
 // decoded as ausearch -i does), record_type, sequence, node, the ECS fields, time, and
-// event.dataset "auditd.log". Never fails: a pair that does not parse is skipped.
+// event.dataset "auditd.log"; an EXECVE record's `message` is its command line (what Sigma's
+// keywords search). Never fails: a pair that does not parse is skipped.
 void ParseAuditRecord(const AuditHeader& h, Parsed& out);
 // True when a "sysmon" program's syslog message starts like Sysmon for Linux's XML "<Event>".
 bool LooksLikeSysmonEvent(std::string_view msg);

@@ -801,8 +801,16 @@ void ParseSyslog(std::string_view line, int64_t received_ms, Parsed& out) {
   AuditHeader audit;
   if (!web_dataset.empty()) {
     dataset = web_dataset;
-  } else if (IsAuditProgram(program) && ParseAuditHeader(h.msg, &audit)) {
-    // The record's own time and fields over the header's (process.* name the audited process).
+  } else if (IsAuditProgram(program) &&
+             (ParseAuditHeader(h.msg, &audit) ||
+              (program == "audit" && ParseJournaldAuditHeader(h.msg, &audit)))) {
+    // The record's own time and fields over the header's. process.* name the audited process
+    // (the record's pid, comm, exe), as in audit.log's own lines, never the relay that sent it:
+    // the header's process.* go (log.syslog.appname keeps the relay's tag, log.syslog.procid its
+    // process id).
+    boost::json::object& tree = f.Tree();
+    tree.erase("process");
+    if (!h.procid.empty() && h.procid != "-") PutString(tree, "log.syslog.procid", h.procid);
     ParseAuditRecord(audit, out);
     return;
   } else if (program == "sysmon" && LooksLikeSysmonEvent(h.msg)) {

@@ -158,6 +158,35 @@ TEST(ParseSysmonTest, MalformedXmlStaysTheSyslogRecordWithANote) {
   EXPECT_EQ(Str(Syslog("<14>Nov 26 03:50:05 web01 myapp: " + xml), "winlog.event_id"), "<absent>");
 }
 
+TEST(ParseSysmonTest, ItemsAreOnlyEventDataDataElements) {
+  // A <Data> outside <EventData>, or another element inside it, is no item.
+  std::string line = SysmonLine(1, ProcessCreate("/usr/bin/id", "id"));
+  const size_t system_end = line.find("</System>");
+  ASSERT_NE(system_end, std::string::npos);
+  line.insert(system_end, "<Data Name=\"Injected\">x</Data>");
+  const size_t data_end = line.find("</EventData>");
+  ASSERT_NE(data_end, std::string::npos);
+  line.insert(data_end, "<Item Name=\"Other\">y</Item>");
+  const Record r = Syslog(line);
+  ASSERT_EQ(Str(r, "event.dataset"), "linux.sysmon");
+  EXPECT_EQ(Str(r, "winlog.event_data.Image"), "/usr/bin/id");
+  EXPECT_EQ(Str(r, "winlog.event_data.Injected"), "<absent>");
+  EXPECT_EQ(Str(r, "winlog.event_data.Other"), "<absent>");
+}
+
+TEST(ParseSysmonTest, DottedOrColonItemNamesAreSkipped) {
+  // A name that would nest a path under winlog.event_data ("a.b") or is no segment ("a:b").
+  Items items = ProcessCreate("/usr/bin/id", "id");
+  items.push_back({"a.b", "dotted"});
+  items.push_back({"c:d", "colon"});
+  const Record r = Syslog(SysmonLine(1, items));
+  ASSERT_EQ(Str(r, "event.dataset"), "linux.sysmon");
+  EXPECT_EQ(Str(r, "winlog.event_data.Image"), "/usr/bin/id");
+  EXPECT_EQ(Str(r, "winlog.event_data.a"), "<absent>");
+  EXPECT_EQ(Str(r, "winlog.event_data.a.b"), "<absent>");
+  EXPECT_EQ(Str(r, "winlog.event_data.c:d"), "<absent>");
+}
+
 // ---- SigmaHQ's linux category rules on these events ----
 
 const std::filesystem::path kLinuxRules =

@@ -828,9 +828,16 @@ class DocumentCompiler {
       }
       const std::string field = parts.front();
       parts.erase(parts.begin());
-      const Modifiers mods = ParseModifiers(parts, kv.first);
+      Modifiers mods = ParseModifiers(parts, kv.first);
       FieldTest test;
       test.field = field.empty() ? kKeywordField : FieldId(field);
+      // Keywords in a map ('|all': [a, b], '|windash': …) search the text anywhere, as a keyword
+      // list does (KeywordTest): a plain value is a contains-test, never whole-text equality.
+      // Values anchored by their own modifiers (startswith, endswith, re, cidr, …) keep them.
+      if (test.field == kKeywordField && !mods.contains && !mods.startswith && !mods.endswith &&
+          !mods.re && !mods.cidr && !mods.exists && !mods.cmp && !mods.fieldref) {
+        mods.contains = true;
+      }
       test.all = mods.all;
       test.negated = mods.neq;
       if (field.empty() && (mods.exists || mods.fieldref || mods.time)) {
@@ -871,9 +878,6 @@ class DocumentCompiler {
           Invalid("document too large",
                   "more than " + std::to_string(kMaxRuleValues) + " values after modifiers", v);
         }
-      }
-      if (test.field == kKeywordField) {
-        // Keyword values with modifiers keep their own anchoring; plain ones search anywhere.
       }
       group.push_back(std::move(test));
     }

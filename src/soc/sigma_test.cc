@@ -572,6 +572,20 @@ TEST(SigmaTest, KeywordsSearchMessageAndRaw) {
   EXPECT_FALSE(Fires(set, Rec(R"({"message":"accepted"})", "accepted")));
 }
 
+TEST(SigmaTest, KeywordMapsSearchAnywhereAsKeywordLists) {
+  // SigmaHQ writes keywords that must all occur as a map: '|all': [grep, password].
+  auto all =
+      One(Rule("  keywords:\n    '|all':\n      - grep\n      - password\n"
+               "  condition: keywords\n"));
+  EXPECT_TRUE(Fires(all, Rec(R"({"message":"grep -ri db PASSWORD /etc"})")));
+  EXPECT_TRUE(Fires(all, Rec(R"({"message":"grep -ri db"})", "x password y")));
+  EXPECT_FALSE(Fires(all, Rec(R"({"message":"grep -ri db /etc"})", "grep -ri db /etc")));
+  // A keyword map with its own anchoring keeps it.
+  auto starts = One(Rule("  keywords:\n    '|startswith': sudo\n  condition: keywords\n"));
+  EXPECT_TRUE(Fires(starts, Rec(R"({"message":"sudo id"})", "sudo id")));
+  EXPECT_FALSE(Fires(starts, Rec(R"({"message":"x sudo id"})", "x sudo id")));
+}
+
 TEST(SigmaTest, ConditionForms) {
   const std::string sels =
       "  selection_a:\n    a: 1\n  selection_b:\n    b: 1\n  filter:\n    c: 1\n";
