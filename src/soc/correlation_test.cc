@@ -799,6 +799,27 @@ TEST_F(CorrelationTest, ValueSumCountsEveryEventOfTheWindowBeyondTheCap) {
 
 // The events beyond the cap leave a sliding window with their bucket's newest event (buckets of
 // timespan / 64: here 1 s of a 64 s timespan).
+// A sliding metric that fired starts again from nothing — the buckets too.
+TEST_F(CorrelationTest, SlidingSumBeyondTheCapFiresOncePerWindow) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 3}", "64s"), options);
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 1).empty());
+  EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 2).size(), 1u);
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 3).empty());  // sum 1, not 3
+}
+
+// A bucket whose newest event is exactly at the window's start is still in it.
+TEST_F(CorrelationTest, ABucketAtTheWindowsInclusiveEdgeIsCounted) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(Metric("value_sum", "{field: destination.bytes, gte: 3}", "64s"), options);
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0).empty());
+  EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 1).empty());  // kT0: a bucket
+  EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 64'000).size(), 1u);
+}
+
 TEST_F(CorrelationTest, ValueSumBeyondTheCapLeavesTheWindowByBucket) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 1;

@@ -362,5 +362,58 @@ level: high
   EXPECT_EQ(pipeline_->counters().detections.load(), 0u);
 }
 
+// The correlation counters add up across a reload (the new engine's own counts start at 0).
+TEST_F(PipelineTest, CorrelationCountersAddUpAcrossAReload) {
+  auto make = [] {
+    soc::LoadReport report;
+    soc::RuleSet rules = soc::LoadRulesFromString(R"(
+title: proxy transfer
+name: transfer
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+level: informational
+---
+title: large median transfer
+id: median
+correlation:
+  type: value_median
+  rules: transfer
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {field: destination.bytes, gte: 1000}
+level: high
+)",
+                                                  "m.yml", &report);
+    soc::DetectionEngineOptions options;
+    options.correlation.max_events_per_group = 2;
+    auto engine = soc::DetectionEngine::Create(std::move(rules), options);
+    auto detectors = std::make_unique<Detectors>();
+    detectors->engine = std::move(*engine);
+    return detectors;
+  };
+  pipeline_->SetDetectors(make());
+  store_->Release();
+  pipeline_->Start();
+  auto push = [&](const char* ip, const char* bytes) {
+    IngestItem item;
+    item.record.format = soc::Format::kSeccloudEvent;
+    item.record.source = "spool";
+    item.record.received_ms = 1'780'000'000'000;
+    item.record.raw =
+        R"({"@timestamp":"2026-06-01T00:00:00.000Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},"source":{"ip":")" +
+        std::string(ip) + R"("},"destination":{"bytes":)" + std::string(bytes) + "}}";
+    ASSERT_TRUE(queue_.TryPush(item)) << bytes;
+  };
+  for (const char* b : {"1", "2", "3"}) push("10.0.0.1", b);
+  for (int i = 0; i < 500 && pipeline_->counters().correlation_events_dropped.load() < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(pipeline_->counters().correlation_events_dropped.load(), 1u);
+  pipeline_->SetDetectors(make());  // a reload; the windows carry over by fingerprint
+  for (const char* b : {"4", "5", "6"}) push("10.0.0.2", b);
+  queue_.Close();
+  pipeline_->Join();
+  EXPECT_EQ(pipeline_->counters().correlation_events_dropped.load(), 2u);
+}
+
 }  // namespace
 }  // namespace seccloud::socd
