@@ -185,11 +185,14 @@ void DetectionEngine::Run(std::vector<Detection>* out) {
     }
     for (uint32_t s : b.scans) m.eval->Scan(s);
   };
-  const std::string_view ds = ctx.dataset();
+  // A rule set without dataset (or channel) buckets has nothing to look up by the record's
+  // dataset (or channel): the lookups, ~430 instructions a record, are left to Admits, which
+  // makes them lazily for the candidates that need them.
+  const std::string_view ds = m.by_dataset.empty() ? std::string_view() : ctx.dataset();
   if (!ds.empty()) {
     if (auto it = m.by_dataset.find(ds); it != m.by_dataset.end()) visit(it->second);
   }
-  const std::string_view ch = ctx.channel_lower();
+  const std::string_view ch = m.by_channel.empty() ? std::string_view() : ctx.channel_lower();
   if (!ch.empty()) {
     const int64_t event_id = ctx.event_id();
     if (auto it = m.by_channel.find(ch); it != m.by_channel.end()) {

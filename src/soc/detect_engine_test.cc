@@ -370,6 +370,50 @@ TEST(DetectionEngineTest, BucketsAgreeWithAFreshEngine) {
   EXPECT_EQ(fired, 2u * 16u);
 }
 
+// Run skips the record's dataset lookup when no rule is bucketed by dataset, and its channel
+// lookup when none is bucketed by channel: rule sets with only one kind of logsource (or none)
+// still match every record they should — a rule set of channels alone, of datasets alone, both.
+TEST(DetectionEngineTest, RuleSetsOfOneKindOfLogsourceMatchAsBothKinds) {
+  const std::string by_dataset =
+      "title: d\nid: 00000000-0000-4000-8000-0000000000d1\n"
+      "logsource: {product: seccloud, service: ds.a}\n"
+      "detection:\n  sel:\n    x: hit\n  condition: sel\n";
+  const std::string by_channel =
+      "title: c\nid: 00000000-0000-4000-8000-0000000000c1\n"
+      "logsource: {product: windows, service: system}\n"
+      "detection:\n  sel:\n    EventID: 7045\n    x: hit\n  condition: sel\n";
+  const char* kDatasetRecord = R"({"event":{"dataset":"ds.a"},"x":"hit"})";
+  const char* kChannelRecord =
+      R"({"winlog":{"channel":"System","event_id":7045,"event_data":{"x":"hit"}},"x":"hit"})";
+  // Fired rule ids for each record, with a rule set of the given texts.
+  auto fired = [&](const std::string& rules) {
+    LoadReport report;
+    RuleSet set = LoadRulesFromString(rules, "rules.yml", &report);
+    EXPECT_TRUE(report.errors.empty()) << report.errors[0].ToString();
+    auto engine = DetectionEngine::Create(std::make_shared<const RuleSet>(std::move(set)));
+    EXPECT_TRUE(engine.has_value());
+    std::vector<std::string> ids;
+    for (const char* f : {kDatasetRecord, kChannelRecord}) {
+      Record r;
+      r.seq = 1;
+      r.time_ms = kT0;
+      r.raw = f;
+      r.fields() = boost::json::parse(f).as_object();
+      std::vector<Detection> out;
+      (*engine)->Process(r, &out);
+      std::string s;
+      for (const Detection& d : out) s += d.rule_title;
+      ids.push_back(s);
+    }
+    EXPECT_EQ((*engine)->stats().records, 2u);
+    return ids;
+  };
+  EXPECT_EQ(fired(by_dataset), (std::vector<std::string>{"d", ""}));
+  EXPECT_EQ(fired(by_channel), (std::vector<std::string>{"", "c"}));
+  EXPECT_EQ(fired(by_dataset + "---\n" + by_channel), (std::vector<std::string>{"d", "c"}));
+  EXPECT_EQ(fired(""), (std::vector<std::string>{"", ""}));
+}
+
 // Throughput with the whole SigmaHQ corpus loaded (prints records/s; the figures go in the
 // report). Asserts only a floor far below the target so slow CI machines do not fail it.
 TEST(DetectionEngineTest, ThroughputWithTheSigmaCorpus) {
