@@ -571,5 +571,107 @@ TEST(SigmaEvalTest, SharedTestsAreOnePredicateAndClausesAreBounded) {
   }
 }
 
+// GlobMatch as it was before its literal after a star was found with memchr (ingest29): the
+// walk that tries each text position in turn. The two must agree on every input.
+bool ReferenceGlobMatch(std::string_view text, std::string_view lit, std::string_view mask) {
+  size_t t = 0, p = 0;
+  size_t star_p = std::string_view::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < lit.size() && mask[p] == '*') {
+      star_p = p++;
+      star_t = t;
+    } else if (p < lit.size() && (mask[p] == '?' || lit[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (star_p != std::string_view::npos) {
+      p = star_p + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < lit.size() && mask[p] == '*') ++p;
+  return p == lit.size();
+}
+
+TEST(SigmaGlobTest, AgreesWithTheWalkOnEveryShortPatternAndText) {
+  // Pattern pieces: a literal 'a' or 'b', the wildcards, and a literal '*' and '?' (an escaped
+  // one: its mask byte is not a wildcard's).
+  struct Piece {
+    char lit, mask;
+  };
+  constexpr Piece kPieces[] = {{'a', ' '}, {'b', ' '}, {'*', '*'},
+                               {'?', '?'}, {'*', ' '}, {'?', ' '}};
+  constexpr char kText[] = {'a', 'b', '*', '?'};
+  std::vector<std::string> texts{""};
+  for (size_t from = 0, len = 0; len < 6; ++len) {
+    const size_t to = texts.size();
+    for (size_t i = from; i < to; ++i) {
+      for (char c : kText) texts.push_back(texts[i] + c);
+    }
+    from = to;
+  }
+  size_t checked = 0, matched = 0;
+  std::vector<std::pair<std::string, std::string>> patterns{{"", ""}};
+  for (size_t from = 0, len = 0; len < 4; ++len) {
+    const size_t to = patterns.size();
+    for (size_t i = from; i < to; ++i) {
+      for (const Piece& q : kPieces) {
+        patterns.push_back({patterns[i].first + q.lit, patterns[i].second + q.mask});
+      }
+    }
+    from = to;
+  }
+  for (const auto& [lit, mask] : patterns) {
+    for (const std::string& text : texts) {
+      const bool want = ReferenceGlobMatch(text, lit, mask);
+      ASSERT_EQ(sigma_internal::GlobMatch(text, lit, mask), want)
+          << "text \"" << text << "\" pattern \"" << lit << "\" mask \"" << mask << "\"";
+      ++checked;
+      matched += want;
+    }
+  }
+  EXPECT_GT(matched, checked / 50);  // both outcomes are exercised
+  EXPECT_LT(matched, checked / 2);
+}
+
+TEST(SigmaGlobTest, AgreesWithTheWalkOnLongRandomTexts) {
+  // Command-line-like texts of up to 300 bytes over a small alphabet (so that literals recur and
+  // stars backtrack), against patterns of literals and stars taken partly from the text.
+  std::mt19937_64 rng(29);
+  const std::string alphabet = "abc\\.-";
+  size_t matched = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text(rng() % 300, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    std::string lit, mask;
+    const int pieces = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < pieces; ++k) {
+      switch (rng() % 4) {
+        case 0:
+          lit += '*', mask += '*';
+          break;
+        case 1:
+          lit += '?', mask += '?';
+          break;
+        default: {
+          const size_t n = 1 + rng() % 4;
+          const size_t at = text.empty() ? 0 : rng() % text.size();
+          std::string piece = text.substr(at, n);
+          if (piece.empty() || rng() % 5 == 0) piece = alphabet.substr(rng() % 3, 1);
+          lit += piece;
+          mask += std::string(piece.size(), ' ');
+        }
+      }
+    }
+    const bool want = ReferenceGlobMatch(text, lit, mask);
+    ASSERT_EQ(sigma_internal::GlobMatch(text, lit, mask), want)
+        << "text \"" << text << "\" pattern \"" << lit << "\" mask \"" << mask << "\"";
+    matched += want;
+  }
+  EXPECT_GT(matched, 1000u);
+  EXPECT_LT(matched, 19000u);
+}
+
 }  // namespace
 }  // namespace seccloud::soc
