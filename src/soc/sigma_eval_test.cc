@@ -673,5 +673,26 @@ TEST(SigmaGlobTest, AgreesWithTheWalkOnLongRandomTexts) {
   EXPECT_LT(matched, 19000u);
 }
 
+TEST(SigmaLowerTest, LowerIntoLowersExactlyTheAsciiCapitals) {
+  // Every byte value at every position of texts of every length up to 40, into a buffer that
+  // held a longer text before (as a Value's lower_buf does): only 'A'..'Z' change, by 0x20.
+  std::string out(100, 'Q');
+  for (size_t n = 0; n <= 40; ++n) {
+    for (int b = 0; b < 256; ++b) {
+      for (size_t at = 0; at < std::max<size_t>(n, 1); ++at) {
+        std::string in(n, 'X');
+        for (size_t i = 0; i < n; ++i) in[i] = static_cast<char>('A' + (i * 7) % 58);
+        if (n != 0) in[at] = static_cast<char>(b);
+        std::string want = in;
+        for (char& c : want) {
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+        }
+        sigma_internal::LowerInto(in, &out);
+        ASSERT_EQ(out, want) << "length " << n << ", byte " << b << " at " << at;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc

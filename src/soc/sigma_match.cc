@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "soc/index_tokens.h"
 #include "soc/parse_internal.h"
 #include "soc/sigma.h"
 #include "soc/sigma_internal.h"
@@ -26,11 +27,10 @@ int FieldTable::Intern(const std::vector<std::string>& candidates) {
 
 void LowerInto(std::string_view in, std::string* out) {
   out->resize(in.size());
-  char* o = out->data();
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    o[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-  }
+  // Eight bytes at a time (the store's lowering of field values): the values Sigma's
+  // case-insensitive tests lower are ~150 bytes on average (command lines, URLs), and the byte
+  // loop took ~7 instructions a byte.
+  index_tokens::LowerAsciiInto(in.data(), in.size(), out->data());
 }
 
 std::string Lower(std::string_view in) {
