@@ -5,6 +5,7 @@
 
 #include "soc/sigma_eval.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -692,6 +693,86 @@ TEST(SigmaLowerTest, LowerIntoLowersExactlyTheAsciiCapitals) {
       }
     }
   }
+}
+
+// IpInCidr as it was before its IPv4 parse was its own (ingest29): inet_pton on a C string copy.
+bool ReferenceIpInCidr(std::string_view ip, const sigma_internal::ValueTest& cidr) {
+  char buf[64];
+  if (ip.empty() || ip.size() >= sizeof buf) return false;
+  std::memcpy(buf, ip.data(), ip.size());
+  buf[ip.size()] = '\0';
+  std::array<uint8_t, 16> a{};
+  if (inet_pton(cidr.v6 ? AF_INET6 : AF_INET, buf, a.data()) != 1) return false;
+  const int full = cidr.prefix_bits / 8, rest = cidr.prefix_bits % 8;
+  if (std::memcmp(a.data(), cidr.net.data(), static_cast<size_t>(full)) != 0) return false;
+  if (rest == 0) return true;
+  const uint8_t m = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[full] & m) == (cidr.net[full] & m);
+}
+
+TEST(SigmaCidrTest, IpInCidrAgreesWithInetPton) {
+  std::vector<sigma_internal::ValueTest> cidrs;
+  for (const char* c :
+       {"0.0.0.0/0", "10.0.0.0/8", "192.168.1.0/24", "1.2.3.4/32", "1.2.3.4", "172.16.0.0/12",
+        "255.255.255.254/31", "1.2.3.0/25", "::/0", "2001:db8::/32", "::ffff:1.2.3.4/128"}) {
+    sigma_internal::ValueTest vt;
+    ASSERT_TRUE(sigma_internal::ParseCidr(c, &vt)) << c;
+    cidrs.push_back(vt);
+  }
+  std::vector<std::string> texts = {"",
+                                    "1.2.3.4",
+                                    "01.2.3.4",
+                                    "1.2.3.04",
+                                    "0.0.0.0",
+                                    "1.2.3",
+                                    "1.2.3.4.",
+                                    ".1.2.3.4",
+                                    "1..2.3",
+                                    "256.1.1.1",
+                                    "255.255.255.255",
+                                    "1.2.3.4 ",
+                                    " 1.2.3.4",
+                                    "1.2.3.4/8",
+                                    "10.1.2.3",
+                                    "192.168.1.77",
+                                    "1.2.3.999",
+                                    "1.2.3.4.5",
+                                    "00.1.2.3",
+                                    "1.2.3.0",
+                                    std::string("1.2.3.4\0junk", 12),
+                                    std::string("\0", 1),
+                                    "::ffff:1.2.3.4",
+                                    "2001:db8::1",
+                                    "1.2.3.4" + std::string(60, '0'),
+                                    std::string(63, '1'),
+                                    "172.31.255.255",
+                                    "172.32.0.0"};
+  std::mt19937_64 rng(29);
+  const std::string alphabet = std::string("0123456789...:\0a ", 19);
+  for (int i = 0; i < 200000; ++i) {
+    std::string t(rng() % 18, ' ');
+    for (char& c : t) c = alphabet[rng() % alphabet.size()];
+    texts.push_back(t);
+  }
+  for (int i = 0; i < 20000; ++i) {  // well-formed addresses, some of them in the nets
+    std::string t;
+    for (int k = 0; k < 4; ++k) {
+      if (k != 0) t += '.';
+      t += std::to_string(k == 0 && rng() % 2 ? std::array{1, 10, 172, 192, 255}[rng() % 5]
+                                              : static_cast<int>(rng() % 300));
+    }
+    texts.push_back(t);
+  }
+  size_t in = 0;
+  for (const std::string& t : texts) {
+    for (const auto& c : cidrs) {
+      const bool want = ReferenceIpInCidr(t, c);
+      ASSERT_EQ(sigma_internal::IpInCidr(t, c), want)
+          << "\"" << t << "\" (" << t.size() << " bytes)";
+      in += want;
+    }
+  }
+  EXPECT_GT(in, 5000u);  // addresses in the nets, not only refusals
 }
 
 }  // namespace

@@ -97,13 +97,51 @@ bool ParseCidr(std::string_view text, ValueTest* out) {
   return true;
 }
 
+namespace {
+
+// inet_pton(AF_INET, text)'s answer, the text ending at its first NUL as the C string would: four
+// decimal octets of at most 255, no leading zeros, nothing else (glibc's inet_pton4 grammar).
+// Here because the call (the C string's copy, strlen, the dispatch) was ~400 instructions of each
+// IPv4 |cidr test.
+bool ParseIpv4AsInetPton(std::string_view text, uint8_t* out) {
+  unsigned octet = 0;
+  int octets = 0;
+  bool saw_digit = false;
+  for (const char ch : text) {
+    if (ch == '\0') break;
+    if (ch >= '0' && ch <= '9') {
+      if (saw_digit && octet == 0) return false;  // a leading zero
+      octet = octet * 10 + static_cast<unsigned>(ch - '0');
+      if (octet > 255) return false;
+      if (!saw_digit) {
+        if (++octets > 4) return false;
+        saw_digit = true;
+      }
+      out[octets - 1] = static_cast<uint8_t>(octet);
+    } else if (ch == '.' && saw_digit) {
+      if (octets == 4) return false;
+      octet = 0;
+      saw_digit = false;
+    } else {
+      return false;
+    }
+  }
+  return octets == 4;
+}
+
+}  // namespace
+
 bool IpInCidr(std::string_view ip, const ValueTest& cidr) {
   char buf[64];
   if (ip.empty() || ip.size() >= sizeof buf) return false;
-  std::memcpy(buf, ip.data(), ip.size());
-  buf[ip.size()] = '\0';
   std::array<uint8_t, 16> a{};
-  if (inet_pton(cidr.v6 ? AF_INET6 : AF_INET, buf, a.data()) != 1) return false;
+  if (!cidr.v6) {
+    if (!ParseIpv4AsInetPton(ip, a.data())) return false;
+  } else {
+    std::memcpy(buf, ip.data(), ip.size());
+    buf[ip.size()] = '\0';
+    if (inet_pton(AF_INET6, buf, a.data()) != 1) return false;
+  }
   const int full = cidr.prefix_bits / 8, rest = cidr.prefix_bits % 8;
   if (std::memcmp(a.data(), cidr.net.data(), static_cast<size_t>(full)) != 0) return false;
   if (rest == 0) return true;
