@@ -748,7 +748,8 @@ TEST(SigmaCidrTest, IpInCidrAgreesWithInetPton) {
                                     "172.31.255.255",
                                     "172.32.0.0"};
   std::mt19937_64 rng(29);
-  const std::string alphabet = std::string("0123456789...:\0a ", 19);
+  constexpr char kAlphabet[] = "0123456789...:\0a ";  // a NUL among them
+  const std::string alphabet(kAlphabet, sizeof kAlphabet - 1);
   for (int i = 0; i < 200000; ++i) {
     std::string t(rng() % 18, ' ');
     for (char& c : t) c = alphabet[rng() % alphabet.size()];
