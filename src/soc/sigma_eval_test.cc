@@ -755,6 +755,17 @@ TEST(SigmaCidrTest, IpInCidrAgreesWithInetPton) {
     for (char& c : t) c = alphabet[rng() % alphabet.size()];
     texts.push_back(t);
   }
+  constexpr char kHex[] = "0123456789abcdef::.";  // IPv6 texts, some of them valid
+  for (int i = 0; i < 50000; ++i) {
+    std::string t(rng() % 24, ' ');
+    for (char& c : t) c = kHex[rng() % (sizeof kHex - 1)];
+    texts.push_back(t);
+  }
+  for (const char* t :
+       {"::", "::1", "1::", "2001:db8::", "2001:db8:0:0:0:0:0:1", "::1.2.3.4", "fe80::1%eth0",
+        "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", ":::", "1.2.3.4::"}) {
+    texts.push_back(t);
+  }
   for (int i = 0; i < 20000; ++i) {  // well-formed addresses, some of them in the nets
     std::string t;
     for (int k = 0; k < 4; ++k) {

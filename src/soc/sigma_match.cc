@@ -138,6 +138,9 @@ bool IpInCidr(std::string_view ip, const ValueTest& cidr) {
   if (!cidr.v6) {
     if (!ParseIpv4AsInetPton(ip, a.data())) return false;
   } else {
+    // Sixteen bytes take eight groups or a "::" (inet_pton6): a text without ':' is no IPv6
+    // address — the IPv4 values SigmaHQ's lists of v4 and v6 nets are tested against.
+    if (std::memchr(ip.data(), ':', ip.size()) == nullptr) return false;
     std::memcpy(buf, ip.data(), ip.size());
     buf[ip.size()] = '\0';
     if (inet_pton(AF_INET6, buf, a.data()) != 1) return false;
