@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "core/hex.h"
 #include "core/ip.h"
 #include "policy/url_filter.h"
 
@@ -14,13 +15,6 @@ namespace {
 bool IsUnreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 constexpr char kHex[] = "0123456789ABCDEF";

@@ -7,6 +7,8 @@
 #include <array>
 #include <memory>
 
+#include "core/hex.h"
+
 namespace seccloud::scan {
 namespace {
 
@@ -99,13 +101,6 @@ std::array<uint8_t, 32> Sha256(std::initializer_list<std::span<const uint8_t>> p
     EVP_DigestFinal_ex(md.get(), out.data(), &len);
   }
   return out;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // PSS parameters of cli_versig2.

@@ -7,19 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/hex.h"
+
 namespace seccloud::soc {
 namespace {
 
 bool IsIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 std::vector<std::string_view> Words(std::string_view line) {

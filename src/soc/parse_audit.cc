@@ -5,6 +5,7 @@
 // numbers the kernel wrote: a SYSCALL record's a0..a3 are its raw hexadecimal arguments).
 #include <string>
 
+#include "core/hex.h"
 #include "soc/parse_internal.h"
 
 namespace seccloud::soc::internal {
@@ -23,13 +24,6 @@ constexpr char kEnrichedSeparator = '\x1d';
 bool IsKeyChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == '[' || c == ']';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
 }
 
 // auditd's hex encoding of an untrusted string (the kernel's audit_log_n_untrustedstring: upper

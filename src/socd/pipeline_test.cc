@@ -120,6 +120,58 @@ class PipelineTest : public ::testing::Test {
     return item;
   }
 
+  // The correlation tests' engine: proxy.access transfers ("allowed") and a value_median of
+  // destination.bytes per source.ip, keeping at most 2 events a group (so a third is dropped).
+  // Null, with the test failed, when the rules do not load or the engine is not built.
+  static std::unique_ptr<Detectors> MedianTransferDetectors() {
+    soc::LoadReport report;
+    soc::RuleSet rules = soc::LoadRulesFromString(R"(
+title: proxy transfer
+name: transfer
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+level: informational
+---
+title: large median transfer
+id: median
+correlation:
+  type: value_median
+  rules: transfer
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {field: destination.bytes, gte: 1000}
+level: high
+)",
+                                                  "m.yml", &report);
+    if (!report.errors.empty() || !report.unsupported.empty()) {
+      ADD_FAILURE() << "the median rules did not load cleanly";
+      return nullptr;
+    }
+    soc::DetectionEngineOptions options;
+    options.correlation.max_events_per_group = 2;
+    auto engine = soc::DetectionEngine::Create(std::move(rules), options);
+    if (!engine) {
+      ADD_FAILURE() << engine.error().ToString();
+      return nullptr;
+    }
+    auto detectors = std::make_unique<Detectors>();
+    detectors->engine = std::move(*engine);
+    return detectors;
+  }
+
+  // A proxy.access event of MedianTransferDetectors' rules: an allowed transfer from `ip` of
+  // `bytes` (JSON: a number, or anything else to test a non-numeric value).
+  static IngestItem TransferItem(std::string_view ip, std::string_view bytes) {
+    IngestItem item;
+    item.record.format = soc::Format::kSeccloudEvent;
+    item.record.source = "spool";
+    item.record.received_ms = 1'780'000'000'000;
+    item.record.raw =
+        R"({"@timestamp":"2026-06-01T00:00:00.000Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},"source":{"ip":")" +
+        std::string(ip) + R"("},"destination":{"bytes":)" + std::string(bytes) + "}}";
+    return item;
+  }
+
   test::TempDir dir_{"socd-pipeline-test"};  // first: removed after everything using it
   std::unique_ptr<soc::AlertStore> alerts_;
   MetricsRegistry metrics_;
@@ -315,43 +367,13 @@ TEST_F(PipelineTest, TheSocsOwnEventsAreNotDetectedAgain) {
 // `seccloud soc stats` and the seccloud_soc_correlation_* metrics): a median that could not keep
 // every value (max_events_per_group 2, three values) and a value that is not a number.
 TEST_F(PipelineTest, CorrelationDropsAndNonNumericValuesAreCounted) {
-  soc::LoadReport report;
-  soc::RuleSet rules = soc::LoadRulesFromString(R"(
-title: proxy transfer
-name: transfer
-logsource: {product: seccloud, service: proxy.access}
-detection: {s: {event.action: allowed}, condition: s}
-level: informational
----
-title: large median transfer
-id: median
-correlation:
-  type: value_median
-  rules: transfer
-  group-by: [source.ip]
-  timespan: 1h
-  condition: {field: destination.bytes, gte: 1000}
-level: high
-)",
-                                                "m.yml", &report);
-  ASSERT_TRUE(report.errors.empty() && report.unsupported.empty());
-  soc::DetectionEngineOptions options;
-  options.correlation.max_events_per_group = 2;
-  auto engine = soc::DetectionEngine::Create(std::move(rules), options);
-  ASSERT_TRUE(engine) << engine.error().ToString();
-  auto detectors = std::make_unique<Detectors>();
-  detectors->engine = std::move(*engine);
+  auto detectors = MedianTransferDetectors();
+  ASSERT_NE(detectors, nullptr);
   pipeline_->SetDetectors(std::move(detectors));
   store_->Release();
   pipeline_->Start();
   for (const char* bytes : {"1", "2", "3", R"("many")"}) {
-    IngestItem item;
-    item.record.format = soc::Format::kSeccloudEvent;
-    item.record.source = "spool";
-    item.record.received_ms = 1'780'000'000'000;
-    item.record.raw =
-        R"({"@timestamp":"2026-06-01T00:00:00.000Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},"source":{"ip":"10.0.0.1"},"destination":{"bytes":)" +
-        std::string(bytes) + "}}";
+    IngestItem item = TransferItem("10.0.0.1", bytes);
     ASSERT_TRUE(queue_.TryPush(item)) << bytes;
   }
   queue_.Close();
@@ -364,52 +386,25 @@ level: high
 
 // The correlation counters add up across a reload (the new engine's own counts start at 0).
 TEST_F(PipelineTest, CorrelationCountersAddUpAcrossAReload) {
-  auto make = [] {
-    soc::LoadReport report;
-    soc::RuleSet rules = soc::LoadRulesFromString(R"(
-title: proxy transfer
-name: transfer
-logsource: {product: seccloud, service: proxy.access}
-detection: {s: {event.action: allowed}, condition: s}
-level: informational
----
-title: large median transfer
-id: median
-correlation:
-  type: value_median
-  rules: transfer
-  group-by: [source.ip]
-  timespan: 1h
-  condition: {field: destination.bytes, gte: 1000}
-level: high
-)",
-                                                  "m.yml", &report);
-    soc::DetectionEngineOptions options;
-    options.correlation.max_events_per_group = 2;
-    auto engine = soc::DetectionEngine::Create(std::move(rules), options);
-    auto detectors = std::make_unique<Detectors>();
-    detectors->engine = std::move(*engine);
-    return detectors;
-  };
-  pipeline_->SetDetectors(make());
+  auto detectors = MedianTransferDetectors();
+  ASSERT_NE(detectors, nullptr);
+  pipeline_->SetDetectors(std::move(detectors));
   store_->Release();
   pipeline_->Start();
-  auto push = [&](const char* ip, const char* bytes) {
-    IngestItem item;
-    item.record.format = soc::Format::kSeccloudEvent;
-    item.record.source = "spool";
-    item.record.received_ms = 1'780'000'000'000;
-    item.record.raw =
-        R"({"@timestamp":"2026-06-01T00:00:00.000Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},"source":{"ip":")" +
-        std::string(ip) + R"("},"destination":{"bytes":)" + std::string(bytes) + "}}";
-    ASSERT_TRUE(queue_.TryPush(item)) << bytes;
-  };
-  for (const char* b : {"1", "2", "3"}) push("10.0.0.1", b);
+  for (const char* b : {"1", "2", "3"}) {
+    IngestItem item = TransferItem("10.0.0.1", b);
+    ASSERT_TRUE(queue_.TryPush(item)) << b;
+  }
   for (int i = 0; i < 500 && pipeline_->counters().correlation_events_dropped.load() < 1; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(pipeline_->counters().correlation_events_dropped.load(), 1u);
-  pipeline_->SetDetectors(make());  // a reload; the windows carry over by fingerprint
-  for (const char* b : {"4", "5", "6"}) push("10.0.0.2", b);
+  detectors = MedianTransferDetectors();  // a reload; the windows carry over by fingerprint
+  ASSERT_NE(detectors, nullptr);
+  pipeline_->SetDetectors(std::move(detectors));
+  for (const char* b : {"4", "5", "6"}) {
+    IngestItem item = TransferItem("10.0.0.2", b);
+    ASSERT_TRUE(queue_.TryPush(item)) << b;
+  }
   queue_.Close();
   pipeline_->Join();
   EXPECT_EQ(pipeline_->counters().correlation_events_dropped.load(), 2u);
