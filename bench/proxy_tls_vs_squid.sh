@@ -20,6 +20,7 @@
 #                               [--newconn-rate R] [--filter full|domains|none] [--binary PATH]
 #                               [--squid-root DIR] [--data DIR] [--phases "splice intercept"]
 #                               [--rows "ka-1k ka-100k newconn ka-rate newconn-rate"]
+#                               (and, only when named, ka-100k-rate: 100 KiB at --rate)
 #
 # --phases and --rows run a subset (default: every phase and row), e.g. `--phases splice --rows
 # ka-100k` for one row of a change alternated against its parent with --binary.
@@ -71,7 +72,7 @@ done
 case $ORDER in seccloud-first|squid-first) ;; *) echo "$usage" >&2; exit 2 ;; esac
 for p in $PHASES; do case $p in splice | intercept) ;; *) echo "$usage" >&2; exit 2 ;; esac; done
 for r in $ROWS; do
-  case $r in ka-1k | ka-100k | newconn | ka-rate | newconn-rate) ;; *) echo "$usage" >&2; exit 2 ;; esac
+  case $r in ka-1k | ka-100k | newconn | ka-rate | newconn-rate | ka-100k-rate) ;; *) echo "$usage" >&2; exit 2 ;; esac
 done
 wanted() {  # word list
   case " $2 " in *" $1 "*) return 0 ;; esac
@@ -204,9 +205,10 @@ phase_rows() {  # prefix
   define_row "$1-newconn" tls-newconn 1k 0 "$CONNECTIONS"
   define_row "$1-ka-rate" tls-keepalive 1k "$RATE" "$CONNECTIONS"
   define_row "$1-newconn-rate" tls-newconn 1k "$NEWCONN_RATE" "$CONNECTIONS"
+  define_row "$1-ka-100k-rate" tls-keepalive 100k "$RATE" "$CONNECTIONS"
   phase=()
   local r
-  for r in ka-1k ka-100k newconn ka-rate newconn-rate; do
+  for r in ka-1k ka-100k newconn ka-rate newconn-rate ka-100k-rate; do
     if wanted $r "$ROWS"; then phase+=("$1-$r"); fi
   done
 }
@@ -268,6 +270,7 @@ label() {  # row metric
     *-ka-100k) what="keep-alive, 100 KiB, closed loop"; unit="requests/s" ;;
     *-newconn) what="new conn per request, closed loop"; unit="connections/s" ;;
     *-ka-rate) what="keep-alive, 1 KiB, at $RATE/s"; unit="requests/s" ;;
+    *-ka-100k-rate) what="keep-alive, 100 KiB, at $RATE/s"; unit="requests/s" ;;
     *-newconn-rate) what="new conn per request, at $NEWCONN_RATE/s"; unit="connections/s" ;;
   esac
   case $1 in splice-*) what="spliced, $what" ;; intercept-*) what="intercepted, $what" ;; esac
