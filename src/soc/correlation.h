@@ -85,8 +85,9 @@ class MatchContext;
 }
 
 struct CorrelationLimits {
-  size_t max_groups = 100'000;  // per correlation
-  size_t max_events_per_group = 1'000;
+  size_t max_groups = 100'000;           // per correlation
+  size_t max_events_per_group = 1'000;   // kept per group; the ones beyond are aggregated
+  size_t max_values_per_group = 10'000;  // value_count: distinct values beyond the kept events
   size_t max_evidence = 100;             // Record seqs cited by one detection (the earliest ones)
   size_t max_absence_entities = 10'000;  // per seccloud-absence rule
 };
