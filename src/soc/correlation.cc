@@ -589,11 +589,11 @@ Judgement Judge(const CorrelationRule& c, const Group& g, JudgeScratch* scratch,
   }
   const int64_t n = Measure(c, g, scratch);
   // value_count that refused values (max_values_per_group) measured a lower bound of the true
-  // count. lt/lte/eq/neq are each constant above the threshold, so a bound above it decides
-  // them exactly; at or below it the window is not judged. (A sliding gt/gte that holds on the
+  // count. lt is false from the threshold on, lte/eq false and neq true above it: a bound there
+  // decides them exactly; below, the window is not judged. (A sliding gt/gte that holds on the
   // bound holds on the true count.)
   if (c.type == CorrelationType::kValueCount && g.counted_refused > 0 && Tumbling(c) &&
-      n <= c.threshold) {
+      (c.op == CompareOp::kLt ? n < c.threshold : n <= c.threshold)) {
     ++stats->windows_unjudged;
     return {};
   }
