@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "soc/detect.h"
+#include "soc/sigma_testing.h"
 
 namespace seccloud::soc {
 namespace {
@@ -55,13 +56,8 @@ level: critical
 class CorrelationTest : public ::testing::Test {
  protected:
   void Load(const std::string& yaml, DetectionEngineOptions options = {}) {
-    LoadReport report;
-    RuleSet set = LoadRulesFromString(yaml, "corr.yml", &report);
-    for (const auto& e : report.errors) ADD_FAILURE() << e.ToString();
-    for (const auto& e : report.unsupported) ADD_FAILURE() << e.ToString();
-    auto engine = DetectionEngine::Create(std::move(set), options);
-    ASSERT_TRUE(engine.has_value());
-    engine_ = std::move(*engine);
+    engine_ = sigma_testing::CleanEngine(yaml, "corr.yml", options);
+    ASSERT_NE(engine_, nullptr);
   }
 
   std::vector<Detection> Feed(const std::string& dataset, const std::string& fields, int64_t t,
@@ -1089,9 +1085,10 @@ TEST_F(CorrelationTest, ValueCountBeyondTheCapFiresOnceAtTheRightRecord) {
       EXPECT_EQ(d[0].context.at("correlation.value"), 1501);
       EXPECT_FALSE(d[0].context.contains("correlation.values_dropped"));
     }
-    if (i >= 600)
+    if (i >= 600) {
       EXPECT_TRUE(
           Feed("t", User("10.0.0.1", "u" + std::to_string(i - 600)), kT0 + 2 * i + 1).empty());
+    }
   }
   EXPECT_EQ(fired_at, (std::vector<int>{1500}));
   EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
