@@ -19,9 +19,8 @@ namespace {
 struct Event {
   int64_t time = 0;
   uint64_t seq = 0;
-  uint16_t pos = 0;   // which of the correlation's rules matched
-  std::string value;  // value_count: the counted field's value
-  int64_t num = 0;    // the metric types: the field's value in millionths
+  uint16_t pos = 0;  // which of the correlation's rules matched
+  int64_t num = 0;   // the metric types: the field's value in millionths
 };
 
 // Events beyond max_events_per_group, aggregated per time bucket of a sliding window's
@@ -52,7 +51,6 @@ struct ChainState {
 
 // Reused by every judgement of a correlator (no allocation per event once warm).
 struct JudgeScratch {
-  std::vector<std::string_view> views;
   std::vector<int64_t> nums;
   ChainState chains;
 };
@@ -65,12 +63,12 @@ struct Sighting {
 struct Group {
   std::deque<Event> events;   // the window's newest events (at most max_events_per_group)
   std::deque<Bucket> beyond;  // events beyond the cap, oldest bucket first
-  // value_count: the values of the events beyond the cap, value → its latest time among them,
-  // at most max_values_per_group; counted_by_time orders them for expiry (its views point into
-  // the keys of `counted`, whose nodes never move, also when the group moves).
+  // value_count: the values of the window's events (kept or beyond the cap), value → its latest
+  // time, at most max_values_per_group; counted_by_time orders them for expiry (its views point
+  // into the keys of `counted`, whose nodes never move, also when the group moves).
   std::unordered_map<std::string, int64_t> counted;
   std::set<std::pair<int64_t, std::string_view>> counted_by_time;
-  uint64_t counted_refused = 0;  // events beyond the cap whose value was not kept (the cap)
+  uint64_t counted_refused = 0;  // events whose value was not kept (max_values_per_group)
   // temporal / temporal_ordered: per rule position, the latest event beyond the cap, and for
   // temporal_ordered the chains of those events (in the order they left the kept events).
   std::vector<Sighting> last_beyond;
@@ -183,17 +181,17 @@ int64_t ChainStart(const ChainState& s, size_t i, size_t len) {
   return std::max(s.done[i][len - 1], s.pending[i][len - 1]);
 }
 
-// value_count beyond the cap: the value's latest time, or, for a new value past
+// value_count: every event's value with its latest time in the window, or, for a new value past
 // max_values_per_group, nothing but a count (events_dropped, and the alert's
 // correlation.values_dropped).
-void AddCounted(Group* g, const Event& e, const CorrelationLimits& limits,
+void AddCounted(Group* g, const std::string& value, int64_t time, const CorrelationLimits& limits,
                 CorrelationStats* stats) {
-  auto it = g->counted.find(e.value);
+  auto it = g->counted.find(value);
   if (it != g->counted.end()) {
-    if (e.time > it->second) {
+    if (time > it->second) {
       g->counted_by_time.erase({it->second, std::string_view(it->first)});
-      it->second = e.time;
-      g->counted_by_time.emplace(e.time, std::string_view(it->first));
+      it->second = time;
+      g->counted_by_time.emplace(time, std::string_view(it->first));
     }
     return;
   }
@@ -202,15 +200,14 @@ void AddCounted(Group* g, const Event& e, const CorrelationLimits& limits,
     ++stats->events_dropped;
     return;
   }
-  it = g->counted.emplace(e.value, e.time).first;
-  g->counted_by_time.emplace(e.time, std::string_view(it->first));
+  it = g->counted.emplace(value, time).first;
+  g->counted_by_time.emplace(time, std::string_view(it->first));
 }
 
 // Moves an event past max_events_per_group out of the kept events: into bucket `index` (kept in
 // index order; a late event may belong to an older bucket) and into its type's state beyond the
-// cap. value_median/value_percentile lose its value, as may value_count past
-// max_values_per_group and temporal_ordered for an event older than its chains (counted in
-// events_dropped); every other type keeps what it judges exactly.
+// cap. value_median/value_percentile lose its value, temporal_ordered an event older than its
+// chains (counted in events_dropped); every other type keeps what it judges exactly.
 void AddBeyond(Group* g, int64_t index, const Event& e, const CorrelationRule& c,
                const CorrelationLimits& limits, CorrelationStats* stats) {
   auto it = g->beyond.end();
@@ -223,9 +220,6 @@ void AddBeyond(Group* g, int64_t index, const Event& e, const CorrelationRule& c
     case CorrelationType::kValueMedian:
     case CorrelationType::kValuePercentile:
       ++stats->events_dropped;
-      break;
-    case CorrelationType::kValueCount:
-      AddCounted(g, e, limits, stats);
       break;
     case CorrelationType::kTemporal:
     case CorrelationType::kTemporalOrdered: {
@@ -240,7 +234,7 @@ void AddBeyond(Group* g, int64_t index, const Event& e, const CorrelationRule& c
   }
 }
 
-// A sliding value_count's values beyond the cap whose latest sighting left the window.
+// A sliding value_count's values whose latest sighting left the window.
 void ExpireCounted(Group* g, int64_t horizon) {
   while (!g->counted_by_time.empty() && g->counted_by_time.begin()->first < horizon) {
     const std::string value(g->counted_by_time.begin()->second);
@@ -448,21 +442,8 @@ int64_t Measure(const CorrelationRule& c, const Group& g, JudgeScratch* scratch)
       for (const auto& b : g.beyond) n += b.count;
       return static_cast<int64_t>(n);
     }
-    case CorrelationType::kValueCount: {
-      auto& views = scratch->views;
-      views.clear();
-      for (const auto& e : g.events) views.push_back(e.value);
-      std::sort(views.begin(), views.end());
-      views.erase(std::unique(views.begin(), views.end()), views.end());
-      auto n = static_cast<int64_t>(g.counted.size());
-      if (n == 0) return static_cast<int64_t>(views.size());
-      std::string probe;
-      for (std::string_view v : views) {
-        probe.assign(v);
-        n += g.counted.count(probe) == 0 ? 1 : 0;
-      }
-      return n;
-    }
+    case CorrelationType::kValueCount:
+      return static_cast<int64_t>(g.counted.size());
     case CorrelationType::kTemporal:
       return __builtin_popcountll(SeenRules(c, g));
     case CorrelationType::kTemporalOrdered: {
@@ -792,7 +773,7 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       table.lru.splice(table.lru.end(), table.lru, it->second.lru);
     }
     Group& g = it->second;
-    Event ev{rec.time_ms, rec.seq, pos, std::move(value), num};
+    Event ev{rec.time_ms, rec.seq, pos, num};
 
     if (Tumbling(c)) {
       if (!Empty(g) && ev.time >= g.window_start + c.timespan_ms) {
@@ -809,6 +790,8 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
         ++stats_.late_events;
         return;
       }
+      if (c.type == CorrelationType::kValueCount)
+        AddCounted(&g, value, ev.time, impl_->limits, &stats_);
       if (g.events.size() >= impl_->limits.max_events_per_group) {
         // A tumbling window keeps its first events; the rest go to one bucket (their count and
         // sum) and, for value_count, to the values beyond the cap.
@@ -830,6 +813,8 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       ++stats_.events_dropped;
       return;
     }
+    if (c.type == CorrelationType::kValueCount)
+      AddCounted(&g, value, ev.time, impl_->limits, &stats_);
     auto where = g.events.end();
     while (where != g.events.begin() && std::prev(where)->time > ev.time) --where;
     g.events.insert(where, std::move(ev));

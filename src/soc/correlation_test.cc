@@ -1114,8 +1114,7 @@ TEST_F(CorrelationTest, ValueCountBeyondTheCapExpiresByTheLatestSighting) {
 // judged only where the bound decides it.
 TEST_F(CorrelationTest, ValueCountPastItsValueCapSaysSo) {
   DetectionEngineOptions options;
-  options.correlation.max_events_per_group = 1;
-  options.correlation.max_values_per_group = 1;
+  options.correlation.max_values_per_group = 2;
   Load(Count("value_count", "{lt: 3, field: user.name}", "1m"), options);
   for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);
   std::vector<Detection> out;
