@@ -813,8 +813,11 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       ++stats_.events_dropped;
       return;
     }
-    if (c.type == CorrelationType::kValueCount)
+    if (c.type == CorrelationType::kValueCount) {
+      // Expired values first: max_values_per_group bounds the values in the window.
+      ExpireCounted(&g, std::max(g.newest, ev.time) - c.timespan_ms);
       AddCounted(&g, value, ev.time, impl_->limits, &stats_);
+    }
     auto where = g.events.end();
     while (where != g.events.begin() && std::prev(where)->time > ev.time) --where;
     g.events.insert(where, std::move(ev));

@@ -20,8 +20,9 @@
 //    (rounded up) for a sliding window, one bucket for a tumbling one. A bucket leaves a sliding
 //    window with its newest event, so an event beyond the cap may be counted up to timespan / 64
 //    past its exact expiry; below the cap expiry is exact. event_count is this count.
-//  - value_count: each value beyond the cap with its latest time (a value stays in a sliding
-//    window while its latest sighting does: exact), at most max_values_per_group distinct values;
+//  - value_count: each value of the window (kept or beyond the cap) with its latest time (a
+//    value stays in a sliding window while its latest sighting does: exact); the count is their
+//    number. At most max_values_per_group distinct values in the window;
 //    a new value past that is not kept (stats().events_dropped, and the alert's
 //    correlation.values_dropped). The count is then a lower bound: a sliding gt/gte that fires
 //    on it is right, and cannot have missed before (a refusal means max_values_per_group values
