@@ -1131,6 +1131,20 @@ TEST_F(CorrelationTest, ValueCountPastItsValueCapSaysSo) {
   EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 0u);
 }
 
+// max_values_per_group bounds the values in the window: expired ones leave before a new one
+// could be refused.
+TEST_F(CorrelationTest, ValueCountCapCountsOnlyTheWindowsValues) {
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  Load(Count("value_count", "{gte: 3, field: user.name}", "1m"), options);
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "a"), kT0).empty());
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "b"), kT0 + 1).empty());
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "c"), kT0 + 60'001).empty());  // a left: b, c
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "d"), kT0 + 60'001).empty());  // b, c and d: refused
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u);
+}
+
 // A temporal whose first rule's event is followed by 5,000 events of another rule before the
 // last one fires once, on the last one, and cites the first.
 TEST_F(TemporalConditionTest, TemporalBeyondTheCapFiresOnceAtTheRightRecord) {
