@@ -10,6 +10,7 @@
 #include "soc/alert.h"
 #include "soc/correlation.h"
 #include "soc/detect.h"
+#include "soc/sigma_testing.h"
 
 namespace seccloud::soc {
 namespace {
@@ -43,13 +44,8 @@ level: high
 class AbsenceTest : public ::testing::Test {
  protected:
   void Load(const std::string& yaml, DetectionEngineOptions options = {}) {
-    LoadReport report;
-    RuleSet set = LoadRulesFromString(yaml, "absence.yml", &report);
-    for (const auto& e : report.errors) ADD_FAILURE() << e.ToString();
-    for (const auto& e : report.unsupported) ADD_FAILURE() << e.ToString();
-    auto engine = DetectionEngine::Create(std::move(set), options);
-    ASSERT_TRUE(engine.has_value());
-    engine_ = std::move(*engine);
+    engine_ = sigma_testing::CleanEngine(yaml, "absence.yml", options);
+    ASSERT_NE(engine_, nullptr);
   }
 
   std::vector<Detection> Syslog(const std::string& host, int64_t arrived,
@@ -60,8 +56,8 @@ class AbsenceTest : public ::testing::Test {
     r.received_ms = arrived;
     r.tenant = tenant;
     r.fields() = boost::json::object{{"event", {{"dataset", "system.syslog"}}},
-                                   {"host", {{"hostname", host}}},
-                                   {"message", "tick"}};
+                                     {"host", {{"hostname", host}}},
+                                     {"message", "tick"}};
     std::vector<Detection> out;
     engine_->Process(r, &out);
     return out;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -18,14 +19,15 @@ namespace {
 struct Event {
   int64_t time = 0;
   uint64_t seq = 0;
-  uint16_t pos = 0;   // which of the correlation's rules matched
-  std::string value;  // value_count: the counted field's value
-  int64_t num = 0;    // the metric types: the field's value in millionths
+  uint16_t pos = 0;  // which of the correlation's rules matched
+  int64_t num = 0;   // the metric types: the field's value in millionths
 };
 
-// Metric values beyond max_events_per_group, aggregated per time bucket of a sliding window's
-// timespan / 64 (a tumbling window has one bucket): their exact sum and count, and the newest
-// time among them (the bucket leaves a sliding window with its newest event).
+// Events beyond max_events_per_group, aggregated per time bucket of a sliding window's
+// timespan / 64 (a tumbling window has one bucket): their count, their values' exact sum (the
+// metric types), and the newest time among them (the bucket leaves a sliding window with its
+// newest event). One mechanism for every type: event_count counts with it, value_sum/value_avg
+// sum with it, and every type reports correlation.events from it.
 struct Bucket {
   int64_t index = 0;
   int64_t newest = INT64_MIN;
@@ -33,9 +35,44 @@ struct Bucket {
   uint64_t count = 0;
 };
 
+constexpr int64_t kNever = INT64_MIN;
+
+// temporal_ordered beyond the cap: for one conjunction of the condition (all the rules without
+// one), its rules in position order, and for each prefix of k + 1 of them the latest start of a
+// chain of strictly increasing times covering that prefix — among chains ending before `at`
+// (done) and ending at `at` (pending: a later event at the same time cannot extend them, as equal
+// times do not establish an order). The latest start dominates: a chain is in the window iff its
+// start is, and any chain can be extended by the same events.
+struct ChainState {
+  int64_t at = kNever;
+  std::vector<std::vector<int64_t>> done, pending;  // [term][prefix length - 1]
+  std::vector<std::pair<size_t, size_t>> touched;   // the pending entries set
+};
+
+// Reused by every judgement of a correlator (no allocation per event once warm).
+struct JudgeScratch {
+  std::vector<int64_t> nums;
+  ChainState chains;
+};
+
+struct Sighting {
+  int64_t time = kNever;
+  uint64_t seq = 0;
+};
+
 struct Group {
-  std::deque<Event> events;
-  std::deque<Bucket> beyond;  // the metric types: events beyond the cap, oldest bucket first
+  std::deque<Event> events;   // the window's newest events (at most max_events_per_group)
+  std::deque<Bucket> beyond;  // events beyond the cap, oldest bucket first
+  // value_count: the values of the window's events (kept or beyond the cap), value → its latest
+  // time, at most max_values_per_group; counted_by_time orders them for expiry (its views point
+  // into the keys of `counted`, whose nodes never move, also when the group moves).
+  std::unordered_map<std::string, int64_t> counted;
+  std::set<std::pair<int64_t, std::string_view>> counted_by_time;
+  uint64_t counted_refused = 0;  // events whose value was not kept (max_values_per_group)
+  // temporal / temporal_ordered: per rule position, the latest event beyond the cap, and for
+  // temporal_ordered the chains of those events (in the order they left the kept events).
+  std::vector<Sighting> last_beyond;
+  ChainState chains;
   int64_t newest = INT64_MIN;
   int64_t window_start = 0;         // tumbling windows
   std::vector<std::string> values;  // group-by values
@@ -78,26 +115,132 @@ bool Tumbling(const CorrelationRule& c) {
 
 bool Empty(const Group& g) { return g.events.empty() && g.beyond.empty(); }
 
-// A sliding metric window's buckets for the events beyond the cap: timespan / 64 (rounded up).
+// Empties a group's window: it fired (sliding), or it was judged (tumbling).
+void ClearWindow(Group* g) {
+  g->events.clear();
+  g->beyond.clear();
+  g->counted.clear();
+  g->counted_by_time.clear();
+  g->counted_refused = 0;
+  g->last_beyond.clear();
+  g->chains = ChainState{};
+}
+
+// A sliding window's buckets for the events beyond the cap: timespan / 64, rounded up so that
+// 64 buckets always cover the timespan.
 int64_t BucketWidth(const CorrelationRule& c) {
   return std::max<int64_t>(1, c.timespan_ms / 64 + (c.timespan_ms % 64 != 0));
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
-// Adds an event beyond max_events_per_group to the bucket `index` (kept in index order; a late
-// event may belong to an older bucket). value_median/value_percentile lose its value (counted
-// in events_dropped); value_sum/value_avg keep it exactly.
+// temporal_ordered's conjunctions: the condition's normal form, or all the rules without one.
+size_t TermCount(const CorrelationRule& c) {
+  return c.rule_condition.empty() ? 1 : c.rule_condition.size();
+}
+uint64_t TermAt(const CorrelationRule& c, size_t i) {
+  if (!c.rule_condition.empty()) return c.rule_condition[i];
+  return c.rules.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << c.rules.size()) - 1;
+}
+
+// Folds an event of rule position `pos` at time t (t ≥ s->at: the events come in time order)
+// into the chains. Its cost is the number of conjunctions, not the number of events.
+void ChainStep(ChainState* s, const CorrelationRule& c, uint16_t pos, int64_t t) {
+  const size_t n = TermCount(c);
+  if (s->done.size() != n) {
+    s->done.resize(n);
+    s->pending.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      s->done[i].assign(static_cast<size_t>(__builtin_popcountll(TermAt(c, i))), kNever);
+      s->pending[i].assign(s->done[i].size(), kNever);
+    }
+  }
+  if (t > s->at) {
+    for (const auto& [i, k] : s->touched) {
+      s->done[i][k] = std::max(s->done[i][k], s->pending[i][k]);
+      s->pending[i][k] = kNever;
+    }
+    s->touched.clear();
+    s->at = t;
+  }
+  if (pos >= 64) return;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t term = TermAt(c, i);
+    if ((term >> pos & 1) == 0) continue;
+    const auto k = static_cast<size_t>(__builtin_popcountll(term & ((uint64_t{1} << pos) - 1)));
+    const int64_t start = k == 0 ? t : s->done[i][k - 1];
+    if (start == kNever) continue;
+    if (s->pending[i][k] == kNever) s->touched.emplace_back(i, k);
+    s->pending[i][k] = std::max(s->pending[i][k], start);
+  }
+}
+
+// The latest start of a chain over the first `len` (≥ 1) rules of conjunction i, or kNever.
+int64_t ChainStart(const ChainState& s, size_t i, size_t len) {
+  if (i >= s.done.size() || len == 0 || len > s.done[i].size()) return kNever;
+  return std::max(s.done[i][len - 1], s.pending[i][len - 1]);
+}
+
+// value_count: every event's value with its latest time in the window, or, for a new value past
+// max_values_per_group, nothing but a count (events_dropped, and the alert's
+// correlation.values_dropped).
+void AddCounted(Group* g, const std::string& value, int64_t time, const CorrelationLimits& limits,
+                CorrelationStats* stats) {
+  auto it = g->counted.find(value);
+  if (it != g->counted.end()) {
+    if (time > it->second) {
+      g->counted_by_time.erase({it->second, std::string_view(it->first)});
+      it->second = time;
+      g->counted_by_time.emplace(time, std::string_view(it->first));
+    }
+    return;
+  }
+  if (g->counted.size() >= limits.max_values_per_group) {
+    ++g->counted_refused;
+    ++stats->events_dropped;
+    return;
+  }
+  it = g->counted.emplace(value, time).first;
+  g->counted_by_time.emplace(time, std::string_view(it->first));
+}
+
+// Moves an event past max_events_per_group out of the kept events: into bucket `index` (kept in
+// index order; a late event may belong to an older bucket) and into its type's state beyond the
+// cap. value_median/value_percentile lose its value, temporal_ordered an event older than its
+// chains (counted in events_dropped); every other type keeps what it judges exactly.
 void AddBeyond(Group* g, int64_t index, const Event& e, const CorrelationRule& c,
-               CorrelationStats* stats) {
+               const CorrelationLimits& limits, CorrelationStats* stats) {
   auto it = g->beyond.end();
   while (it != g->beyond.begin() && std::prev(it)->index >= index) --it;
   if (it == g->beyond.end() || it->index != index) it = g->beyond.insert(it, Bucket{index});
   it->newest = std::max(it->newest, e.time);
   it->sum += e.num;
   ++it->count;
-  if (c.type == CorrelationType::kValueMedian || c.type == CorrelationType::kValuePercentile)
-    ++stats->events_dropped;
+  switch (c.type) {
+    case CorrelationType::kValueMedian:
+    case CorrelationType::kValuePercentile:
+      ++stats->events_dropped;
+      break;
+    case CorrelationType::kTemporal:
+    case CorrelationType::kTemporalOrdered: {
+      if (g->last_beyond.size() < c.rules.size()) g->last_beyond.resize(c.rules.size());
+      if (e.pos < g->last_beyond.size() && e.time >= g->last_beyond[e.pos].time)
+        g->last_beyond[e.pos] = Sighting{e.time, e.seq};
+      if (c.type == CorrelationType::kTemporalOrdered) ChainStep(&g->chains, c, e.pos, e.time);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// A sliding value_count's values whose latest sighting left the window.
+void ExpireCounted(Group* g, int64_t horizon) {
+  while (!g->counted_by_time.empty() && g->counted_by_time.begin()->first < horizon) {
+    const std::string value(g->counted_by_time.begin()->second);
+    g->counted_by_time.erase(g->counted_by_time.begin());
+    g->counted.erase(value);
+  }
 }
 
 template <typename T>
@@ -229,8 +372,7 @@ struct Correlator::Impl {
   // correlation → (outer correlation, pos) for correlations of correlations
   std::vector<std::vector<std::pair<size_t, uint16_t>>> by_correlation;
   std::array<std::string, kMaxCorrelationDepth + 1> keys;  // group key scratch per depth
-  std::vector<std::string_view> scratch;
-  std::vector<int64_t> nums;
+  JudgeScratch scratch;
 };
 
 Correlator::Correlator(std::shared_ptr<const RuleSet> rules, CorrelationLimits limits)
@@ -270,40 +412,50 @@ size_t Correlator::groups() const {
 
 namespace {
 
-// The rules seen in the window, a bit per input position: in any order for temporal; for
-// temporal_ordered the ordered prefix found greedily (the earliest event of rule 0, then the
-// earliest strictly later one of rule 1, …: equal times do not establish an order).
-uint64_t SeenRules(const CorrelationRule& c, const std::deque<Event>& events) {
+// The start of a sliding window: its events are at or after it (the edge is inclusive).
+int64_t Horizon(const CorrelationRule& c, const Group& g) { return g.newest - c.timespan_ms; }
+
+// temporal: the rules seen in the window, a bit per input position — in the kept events, or
+// beyond the cap with a latest sighting in the window.
+uint64_t SeenRules(const CorrelationRule& c, const Group& g) {
   uint64_t seen = 0;
-  if (c.type == CorrelationType::kTemporalOrdered) {
-    size_t next = 0;
-    int64_t last = 0;
-    for (const auto& e : events) {
-      if (next < c.rules.size() && e.pos == next && (next == 0 || e.time > last)) {
-        seen |= uint64_t{1} << (next++ & 63);
-        last = e.time;
-      }
-    }
-    return seen;
-  }
-  for (const auto& e : events) seen |= uint64_t{1} << (e.pos & 63);
+  for (const auto& e : g.events) seen |= uint64_t{1} << (e.pos & 63);
+  const int64_t horizon = Horizon(c, g);
+  for (size_t pos = 0; pos < g.last_beyond.size() && pos < 64; ++pos)
+    if (g.last_beyond[pos].time != kNever && g.last_beyond[pos].time >= horizon)
+      seen |= uint64_t{1} << pos;
   return seen;
 }
 
-int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
-                std::vector<std::string_view>* scratch) {
+// temporal_ordered: the chains of the whole window, those beyond the cap continued with the kept
+// events (all at or after the chains' time: see Feed).
+const ChainState& WindowChains(const CorrelationRule& c, const Group& g, JudgeScratch* scratch) {
+  scratch->chains = g.chains;
+  for (const auto& e : g.events) ChainStep(&scratch->chains, c, e.pos, e.time);
+  return scratch->chains;
+}
+
+int64_t Measure(const CorrelationRule& c, const Group& g, JudgeScratch* scratch) {
   switch (c.type) {
-    case CorrelationType::kEventCount:
-      return static_cast<int64_t>(events.size());
-    case CorrelationType::kValueCount: {
-      scratch->clear();
-      for (const auto& e : events) scratch->push_back(e.value);
-      std::sort(scratch->begin(), scratch->end());
-      return std::unique(scratch->begin(), scratch->end()) - scratch->begin();
+    case CorrelationType::kEventCount: {
+      uint64_t n = g.events.size();
+      for (const auto& b : g.beyond) n += b.count;
+      return static_cast<int64_t>(n);
     }
+    case CorrelationType::kValueCount:
+      return static_cast<int64_t>(g.counted.size());
     case CorrelationType::kTemporal:
-    case CorrelationType::kTemporalOrdered:
-      return __builtin_popcountll(SeenRules(c, events));
+      return __builtin_popcountll(SeenRules(c, g));
+    case CorrelationType::kTemporalOrdered: {
+      // The longest ordered prefix of the rules with a chain in the window.
+      const ChainState& chains = WindowChains(c, g, scratch);
+      const int64_t horizon = Horizon(c, g);
+      int64_t n = 0;
+      while (static_cast<size_t>(n) < c.rules.size() &&
+             ChainStart(chains, 0, static_cast<size_t>(n) + 1) >= horizon)
+        ++n;
+      return n;
+    }
     case CorrelationType::kAbsence:
       return 0;  // judged by Flush, not by counting
     case CorrelationType::kValueSum:
@@ -315,32 +467,22 @@ int64_t Measure(const CorrelationRule& c, const std::deque<Event>& events,
   return 0;
 }
 
-// Whether the events hold the rules of `term` in the rules' order: greedily, the earliest event
-// of its lowest rule, then the earliest strictly later one of its next rule, … (the events are
-// in time order; equal times do not establish an order)
-bool InOrder(uint64_t term, const std::deque<Event>& events) {
-  uint64_t left = term;
-  int64_t last = 0;
-  for (const auto& e : events) {
-    if (left == 0) break;
-    if (e.pos == __builtin_ctzll(left) && (left == term || e.time > last)) {
-      left &= left - 1;
-      last = e.time;
+// A temporal condition expression: the number of rules of the first conjunction the window
+// satisfies (all its rules seen; for temporal_ordered, a chain of them in the window in the
+// rules' order, with strictly increasing times), or 0.
+int64_t SatisfiedTerm(const CorrelationRule& c, const Group& g, JudgeScratch* scratch) {
+  if (c.type == CorrelationType::kTemporalOrdered) {
+    const ChainState& chains = WindowChains(c, g, scratch);
+    const int64_t horizon = Horizon(c, g);
+    for (size_t i = 0; i < c.rule_condition.size(); ++i) {
+      const auto len = static_cast<size_t>(__builtin_popcountll(c.rule_condition[i]));
+      if (ChainStart(chains, i, len) >= horizon) return static_cast<int64_t>(len);
     }
+    return 0;
   }
-  return left == 0;
-}
-
-// A temporal condition expression: the number of rules of the first term the window satisfies
-// (all its rules seen; for temporal_ordered, seen in order), or 0.
-int64_t SatisfiedTerm(const CorrelationRule& c, const std::deque<Event>& events) {
-  uint64_t seen = 0;
-  for (const auto& e : events) seen |= uint64_t{1} << (e.pos & 63);
-  for (uint64_t term : c.rule_condition) {
-    if ((term & seen) != term) continue;
-    if (c.type == CorrelationType::kTemporalOrdered && !InOrder(term, events)) continue;
-    return __builtin_popcountll(term);
-  }
+  const uint64_t seen = SeenRules(c, g);
+  for (uint64_t term : c.rule_condition)
+    if ((term & seen) == term) return __builtin_popcountll(term);
   return 0;
 }
 
@@ -410,9 +552,8 @@ bool ValuesDropped(const CorrelationRule& c, const Group& g) {
          !g.beyond.empty();
 }
 
-Judgement Judge(const CorrelationRule& c, const Group& g, std::vector<std::string_view>* scratch,
-                std::vector<int64_t>* nums, CorrelationStats* stats) {
-  const std::deque<Event>& events = g.events;
+Judgement Judge(const CorrelationRule& c, const Group& g, JudgeScratch* scratch,
+                CorrelationStats* stats) {
   if (IsMetricType(c.type)) {
     // A tumbling median/percentile that lost values is not judged: its lt/lte/eq/neq verdict
     // would be about other values than the window's.
@@ -420,14 +561,23 @@ Judgement Judge(const CorrelationRule& c, const Group& g, std::vector<std::strin
       ++stats->windows_unjudged;
       return {};
     }
-    const Fraction f = Metric(c, g, nums);
+    const Fraction f = Metric(c, g, &scratch->nums);
     return {Compare<__int128>(c.op, f.num, __int128{c.threshold} * f.den), MetricJson(f)};
   }
   if (!c.rule_condition.empty()) {
-    const int64_t n = SatisfiedTerm(c, events);
+    const int64_t n = SatisfiedTerm(c, g, scratch);
     return {n > 0, n};
   }
-  const int64_t n = Measure(c, events, scratch);
+  const int64_t n = Measure(c, g, scratch);
+  // value_count that refused values (max_values_per_group) measured a lower bound of the true
+  // count. lt is false from the threshold on, lte/eq false and neq true above it: a bound there
+  // decides them exactly; below, the window is not judged. (A sliding gt/gte that holds on the
+  // bound holds on the true count.)
+  if (c.type == CorrelationType::kValueCount && g.counted_refused > 0 && Tumbling(c) &&
+      (c.op == CompareOp::kLt ? n < c.threshold : n <= c.threshold)) {
+    ++stats->windows_unjudged;
+    return {};
+  }
   return {Compare(c.op, n, c.threshold), n};
 }
 
@@ -500,6 +650,16 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
   d.tags = c.tags;
   d.tenant = g.tenant;
   d.time_ms = INT64_MIN;
+  // temporal beyond the cap: each rule's latest event beyond it, when in the window, comes
+  // before the kept events (it is older than all of them).
+  std::vector<Sighting> sightings;
+  for (const auto& s : g.last_beyond)
+    if (s.time != kNever && s.time >= Horizon(c, g)) sightings.push_back(s);
+  std::sort(sightings.begin(), sightings.end(), [](const Sighting& a, const Sighting& b) {
+    return a.time != b.time ? a.time < b.time : a.seq < b.seq;
+  });
+  for (const auto& s : sightings)
+    if (d.evidence.size() < limits.max_evidence) d.evidence.push_back(s.seq);
   for (const auto& e : g.events) {
     d.time_ms = std::max(d.time_ms, e.time);
     if (d.evidence.size() < limits.max_evidence) d.evidence.push_back(e.seq);
@@ -529,6 +689,7 @@ Detection MakeDetection(const RuleSet& set, const CorrelationRule& c, const Grou
   d.context["correlation.value"] = std::move(measured);
   d.context["correlation.events"] = g.events.size() + BeyondCount(g);
   if (ValuesDropped(c, g)) d.context["correlation.values_dropped"] = BeyondCount(g);
+  if (g.counted_refused > 0) d.context["correlation.values_dropped"] = g.counted_refused;
   d.context["correlation.timespan_ms"] = c.timespan_ms;
   boost::json::array rules;
   for (size_t pos = 0; pos < c.rules.size(); ++pos)
@@ -612,32 +773,29 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       table.lru.splice(table.lru.end(), table.lru, it->second.lru);
     }
     Group& g = it->second;
-    Event ev{rec.time_ms, rec.seq, pos, std::move(value), num};
+    Event ev{rec.time_ms, rec.seq, pos, num};
 
     if (Tumbling(c)) {
       if (!Empty(g) && ev.time >= g.window_start + c.timespan_ms) {
-        Judgement j = Judge(c, g, &impl_->scratch, &impl_->nums, &stats_);
+        Judgement j = Judge(c, g, &impl_->scratch, &stats_);
         if (j.holds) {
           if (c.emit)
             out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, rec));
           ++stats_.fired;
         }
-        g.events.clear();
-        g.beyond.clear();
+        ClearWindow(&g);
       }
       if (Empty(g)) g.window_start = ev.time;
       if (ev.time < g.window_start) {
         ++stats_.late_events;
         return;
       }
+      if (c.type == CorrelationType::kValueCount)
+        AddCounted(&g, value, ev.time, impl_->limits, &stats_);
       if (g.events.size() >= impl_->limits.max_events_per_group) {
-        // A tumbling window keeps its first events; the metric types count the rest in one
-        // bucket (sum/avg stay exact), the other types' counts are capped.
-        if (IsMetricType(c.type)) {
-          AddBeyond(&g, 0, ev, c, &stats_);
-        } else {
-          ++stats_.events_dropped;
-        }
+        // A tumbling window keeps its first events; the rest go to one bucket (their count and
+        // sum) and, for value_count, to the values beyond the cap.
+        AddBeyond(&g, 0, ev, c, impl_->limits, &stats_);
         return;
       }
       g.events.push_back(std::move(ev));
@@ -647,6 +805,18 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     if (g.newest != INT64_MIN && ev.time < g.newest - c.timespan_ms) {
       ++stats_.late_events;
       return;
+    }
+    if (ev.time < g.chains.at) {
+      // temporal_ordered: older than an event already folded into the chains beyond the cap
+      // (only an event that arrives out of order, in a window over the cap): its place in the
+      // order is lost.
+      ++stats_.events_dropped;
+      return;
+    }
+    if (c.type == CorrelationType::kValueCount) {
+      // Expired values first: max_values_per_group bounds the values in the window.
+      ExpireCounted(&g, std::max(g.newest, ev.time) - c.timespan_ms);
+      AddCounted(&g, value, ev.time, impl_->limits, &stats_);
     }
     auto where = g.events.end();
     while (where != g.events.begin() && std::prev(where)->time > ev.time) --where;
@@ -658,22 +828,18 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     while (!g.beyond.empty() && g.beyond.front().newest < g.newest - c.timespan_ms) {
       g.beyond.pop_front();  // a bucket leaves the window with its newest event
     }
+    ExpireCounted(&g, g.newest - c.timespan_ms);
     while (g.events.size() > impl_->limits.max_events_per_group) {
-      if (IsMetricType(c.type)) {
-        AddBeyond(&g, FloorDiv(g.events.front().time, BucketWidth(c)), g.events.front(), c,
-                  &stats_);
-      } else {
-        ++stats_.events_dropped;
-      }
+      AddBeyond(&g, FloorDiv(g.events.front().time, BucketWidth(c)), g.events.front(), c,
+                impl_->limits, &stats_);
       g.events.pop_front();
     }
-    Judgement j = Judge(c, g, &impl_->scratch, &impl_->nums, &stats_);
+    Judgement j = Judge(c, g, &impl_->scratch, &stats_);
     if (j.holds) {
       if (c.emit)
         out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, rec));
       ++stats_.fired;
-      g.events.clear();  // once per window: the next firing needs a fresh set of events
-      g.beyond.clear();
+      ClearWindow(&g);  // once per window: the next firing needs a fresh set of events
       // Outer correlations see this firing as their input matching the completing record.
       if (depth + 1 < kMaxCorrelationDepth + 1 && ci < impl_->by_correlation.size()) {
         for (const auto& [outer, opos] : impl_->by_correlation[ci])
@@ -860,7 +1026,7 @@ void Correlator::Flush(int64_t now_ms, std::vector<Detection>* out) {
     for (auto it = table.groups.begin(); it != table.groups.end();) {
       Group& g = it->second;
       if (!Empty(g) && g.window_start + c.timespan_ms <= now_ms) {
-        Judgement j = Judge(c, g, &impl_->scratch, &impl_->nums, &stats_);
+        Judgement j = Judge(c, g, &impl_->scratch, &stats_);
         if (j.holds) {
           if (c.emit)
             out->push_back(MakeDetection(set, c, g, std::move(j.measured), impl_->limits, none));

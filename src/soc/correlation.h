@@ -13,9 +13,30 @@
 // placed by their time; an event older than the group's newest minus timespan (it could only
 // belong to a window already judged or expired) is dropped and counted in stats().late_events.
 // State is bounded: at most max_groups groups per correlation (the least recently updated is
-// evicted, counted) and max_events_per_group events per group, counted in
-// stats().events_dropped: a sliding window drops its oldest, a tumbling window keeps its first
-// and drops the newest (the metric types aggregate instead, below).
+// evicted, counted) and max_events_per_group events kept per group — a sliding window keeps its
+// newest, a tumbling window its first. Every type still judges every event of its window: the
+// events beyond the cap are aggregated per group, in a form bounded by the rules, not by events:
+//  - all types: their count (and the metric types their sum) in time buckets of timespan / 64
+//    (rounded up) for a sliding window, one bucket for a tumbling one. A bucket leaves a sliding
+//    window with its newest event, so an event beyond the cap may be counted up to timespan / 64
+//    past its exact expiry; below the cap expiry is exact. event_count is this count.
+//  - value_count: each value of the window (kept or beyond the cap) with its latest time (a
+//    value stays in a sliding window while its latest sighting does: exact); the count is their
+//    number. At most max_values_per_group distinct values in the window;
+//    a new value past that is not kept (stats().events_dropped, and the alert's
+//    correlation.values_dropped). The count is then a lower bound: a sliding gt/gte that fires
+//    on it is right, and cannot have missed before (a refusal means max_values_per_group values
+//    in the window, so a threshold below it fired already); a tumbling lt/lte/eq/neq is judged
+//    only where the bound decides it (lt from the threshold on, lte/eq/neq above it), else
+//    counted in stats().windows_unjudged.
+//  - temporal: each rule's latest event beyond the cap (exact expiry). temporal_ordered also
+//    keeps, per conjunction of its condition (all the rules without one) and per prefix of its
+//    rules, the latest start of a chain of strictly increasing times: exact. An event that
+//    arrives older than one already folded into those chains (out of order, in a window over
+//    the cap) has lost its place in the order: dropped, counted in stats().events_dropped.
+// A detection cites the seqs of the kept events (the earliest max_evidence of them) — for
+// temporal / temporal_ordered preceded by each rule's latest event beyond the cap in the window;
+// events in buckets are counted in correlation.events, not cited.
 //
 // seccloud-absence (CorrelationType::kAbsence) is judged on the wall clock, not on records' times:
 // an entity's last-seen time is the arrival time (Record::received_ms) of its newest matching
@@ -42,16 +63,13 @@
 //    "ranked" SQL backend: rank × 100 ≥ total × percentile; pySigma-backend-sqlite's README of
 //    2026-11-29 interpolates linearly instead). Sums are 128-bit: exact for any window.
 //  - The threshold may be fractional (pySigma: "fractions are for metric thresholds"), in the
-//    same millionths; gt/gte slide, lt/lte/eq/neq tumble, as for counts. A window keeps at most
-//    max_events_per_group events; the ones beyond are aggregated per group, exactly: their sum
-//    and count, in buckets of timespan / 64 for a sliding window (a bucket leaves the window
-//    with its newest event, so an event beyond the cap may be counted up to timespan / 64 past
-//    its exact expiry), in one bucket for a tumbling window. value_sum / value_avg thus judge
-//    every event of the window. value_median / value_percentile need the values, which are not
-//    kept beyond the cap (counted in events_dropped): a sliding one judges the newest values
-//    kept and its alert says so (correlation.values_dropped: how many were not kept); a tumbling
-//    one that dropped values is not judged at all (counted in stats().windows_unjudged), since
-//    its lt/lte/eq/neq verdict would be about other values than the window's.
+//    same millionths; gt/gte slide, lt/lte/eq/neq tumble, as for counts. The events beyond
+//    max_events_per_group are in the buckets above with their exact sum: value_sum / value_avg
+//    thus judge every event of the window. value_median / value_percentile need the values, which
+//    are not kept beyond the cap (counted in events_dropped): a sliding one judges the newest
+//    values kept and its alert says so (correlation.values_dropped: how many were not kept); a
+//    tumbling one that dropped values is not judged at all (counted in stats().windows_unjudged),
+//    since its lt/lte/eq/neq verdict would be about other values than the window's.
 // neq (pySigma's sixth operator) is "count ≠ N": on tumbling windows like eq for event_count,
 // value_count and the metric types; temporal / temporal_ordered slide for every operator (their
 // lt/lte/eq slide too, as on base28), so their neq fires as soon as the count differs.
@@ -85,8 +103,9 @@ class MatchContext;
 }
 
 struct CorrelationLimits {
-  size_t max_groups = 100'000;  // per correlation
-  size_t max_events_per_group = 1'000;
+  size_t max_groups = 100'000;           // per correlation
+  size_t max_events_per_group = 1'000;   // kept per group; the ones beyond are aggregated
+  size_t max_values_per_group = 10'000;  // value_count: distinct values beyond the kept events
   size_t max_evidence = 100;             // Record seqs cited by one detection (the earliest ones)
   size_t max_absence_entities = 10'000;  // per seccloud-absence rule
 };
@@ -94,14 +113,16 @@ struct CorrelationLimits {
 struct CorrelationStats {
   uint64_t groups_evicted = 0;
   uint64_t late_events = 0;
-  // Events beyond max_events_per_group whose values were not kept (event_count, value_count,
-  // temporal, value_median, value_percentile); value_sum/value_avg aggregate them instead.
+  // Events whose value or place was lost (every other event beyond max_events_per_group is
+  // aggregated, see above): value_median/value_percentile beyond max_events_per_group, value_count
+  // with a new value past max_values_per_group, temporal_ordered older than its chains.
   uint64_t events_dropped = 0;
   uint64_t ungrouped_events = 0;  // a group-by field (or condition.field) was absent
   // The metric types: condition.field's value not a number seccloud sums exactly (see above).
   uint64_t non_numeric_values = 0;
-  // Tumbling value_median/value_percentile windows not judged: values beyond
-  // max_events_per_group were not kept, so their lt/lte/eq/neq verdict would not be exact.
+  // Tumbling windows not judged: value_median/value_percentile whose values beyond
+  // max_events_per_group were not kept, value_count whose count past max_values_per_group does
+  // not decide lt/lte/eq/neq.
   uint64_t windows_unjudged = 0;
   uint64_t fired = 0;
   uint64_t absence_refused = 0;    // entities not tracked: max_absence_entities reached

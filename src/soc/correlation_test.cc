@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "soc/detect.h"
+#include "soc/sigma_testing.h"
 
 namespace seccloud::soc {
 namespace {
@@ -55,13 +56,8 @@ level: critical
 class CorrelationTest : public ::testing::Test {
  protected:
   void Load(const std::string& yaml, DetectionEngineOptions options = {}) {
-    LoadReport report;
-    RuleSet set = LoadRulesFromString(yaml, "corr.yml", &report);
-    for (const auto& e : report.errors) ADD_FAILURE() << e.ToString();
-    for (const auto& e : report.unsupported) ADD_FAILURE() << e.ToString();
-    auto engine = DetectionEngine::Create(std::move(set), options);
-    ASSERT_TRUE(engine.has_value());
-    engine_ = std::move(*engine);
+    engine_ = sigma_testing::CleanEngine(yaml, "corr.yml", options);
+    ASSERT_NE(engine_, nullptr);
   }
 
   std::vector<Detection> Feed(const std::string& dataset, const std::string& fields, int64_t t,
@@ -961,6 +957,311 @@ TEST_F(TemporalConditionTest, TemporalNeqSlidesLikeTemporalLtAndEq) {
   std::vector<Detection> out;
   engine_->Flush(kT0 + 10 * kMin, &out);
   EXPECT_TRUE(out.empty());
+}
+
+// corr29: every type judges every event of its window past max_events_per_group.
+
+std::string Failure(const std::string& ip) {
+  return R"({"source":{"ip":")" + ip + R"("},"event":{"outcome":"failure"}})";
+}
+
+std::string Count(const std::string& type, const std::string& condition,
+                  const std::string& timespan) {
+  return std::string(kBase) + "title: count\nid: count\ncorrelation:\n  type: " + type +
+         "\n  rules: fail\n  group-by: [source.ip]\n  timespan: " + timespan +
+         "\n  condition: " + condition + "\nlevel: high\n";
+}
+
+std::string User(const std::string& ip, const std::string& user) {
+  return R"({"source":{"ip":")" + ip + R"("},"user":{"name":")" + user +
+         R"("},"event":{"outcome":"failure"}})";
+}
+
+// The specification's brute-force example with a count above the cap: 5,000 failures in an hour
+// from one address, event_count gt 3000, fires once, on the 3,001st.
+TEST_F(CorrelationTest, EventCountBeyondTheCapFiresOnceAtTheRightRecord) {
+  Load(Count("event_count", "{gt: 3000}", "1h"));
+  std::vector<int> fired_at;
+  for (int i = 0; i < 5000; ++i) {
+    auto d = Feed("t", Failure("10.0.0.1"), kT0 + i);
+    if (d.empty()) continue;
+    fired_at.push_back(i);
+    EXPECT_EQ(d[0].context.at("correlation.value"), 3001);
+    EXPECT_EQ(d[0].context.at("correlation.events"), 3001);
+    // The evidence: the earliest of the events kept (the newest 1,000; seq = i + 1).
+    ASSERT_EQ(d[0].evidence.size(), 100u);
+    EXPECT_EQ(d[0].evidence.front(), 2002u);
+  }
+  EXPECT_EQ(fired_at, (std::vector<int>{3000}));  // the 1,999 after it are a fresh window
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+}
+
+// The window's edges beyond the cap: a bucket whose newest event is at the window's start is in
+// it; one a millisecond older is not (cap 1, timespan 64 s: buckets of 1 s).
+TEST_F(CorrelationTest, EventCountBeyondTheCapKeepsTheWindowsEdges) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  for (int64_t last : {int64_t{64'001}, int64_t{64'002}}) {
+    Load(Count("event_count", "{gte: 4}", "64s"), options);
+    EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), kT0).empty());
+    EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), kT0 + 1).empty());
+    EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), kT0 + 2).empty());
+    // kT0 and kT0 + 1 are in one bucket (newest kT0 + 1), kT0 + 2 is kept; the window starts at
+    // last - 64 s: at kT0 + 1 the bucket is in it (and kT0 with it: expiry by bucket), at
+    // kT0 + 2 it is not.
+    auto d = Feed("t", Failure("10.0.0.1"), kT0 + last);
+    if (last == 64'001) {
+      ASSERT_EQ(d.size(), 1u);
+      EXPECT_EQ(d[0].context.at("correlation.value"), 4);
+    } else {
+      EXPECT_TRUE(d.empty());
+    }
+  }
+}
+
+// A timespan not divisible by 64: the buckets are 1,016 ms wide for 65 s (rounded up; 1,015
+// rounded down). Base B is a multiple of both widths: B + 1,014 and B + 1,015 share a bucket
+// at 1,016 and do not at 1,015, so at the window [B + 1,015, …] the 1,016-wide bucket keeps
+// B + 1,014 counted (its expiry is coarser by less than a bucket) and a 1,015-wide one would not.
+TEST_F(CorrelationTest, BucketWidthRoundsUp) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(Count("event_count", "{gte: 4}", "65s"), options);
+  constexpr int64_t kBoth = 1016 * 1015;
+  const int64_t b = (kT0 / kBoth + 1) * kBoth;
+  EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), b + 1014).empty());
+  EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), b + 1015).empty());
+  EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), b + 2000).empty());
+  auto d = Feed("t", Failure("10.0.0.1"), b + 1015 + 65'000);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 4);
+}
+
+// A tumbling event_count over the cap judges the window's true count.
+TEST_F(CorrelationTest, TumblingEventCountCountsEveryEventOfTheWindow) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 3;
+  Load(Count("event_count", "{lt: 5}", "1m"), options);
+  for (int i = 0; i < 5; ++i) Feed("t", Failure("10.0.0.1"), kT0 + i);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin, &out);
+  EXPECT_TRUE(out.empty());  // 5 is not < 5 (the three kept alone would be)
+  Load(Count("event_count", "{eq: 5}", "1m"), options);
+  for (int i = 0; i < 5; ++i) Feed("t", Failure("10.0.0.1"), kT0 + i);
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].context.at("correlation.value"), 5);
+  EXPECT_EQ(out[0].evidence, (std::vector<uint64_t>{6, 7, 8}));  // the window's first three
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+}
+
+TEST_F(CorrelationTest, CountsBeyondTheCapKeepGroupsAndTenantsApart) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 2;
+  Load(Count("event_count", "{gte: 5}", "5m"), options);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), kT0 + i).empty());
+    EXPECT_TRUE(Feed("t", Failure("10.0.0.2"), kT0 + i).empty());
+    EXPECT_TRUE(Feed("t", Failure("10.0.0.1"), kT0 + i, "other-city").empty());
+  }
+  auto d = Feed("t", Failure("10.0.0.1"), kT0 + 4);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.value"), 5);
+  EXPECT_EQ(d[0].tenant, "");
+  EXPECT_EQ(Feed("t", Failure("10.0.0.1"), kT0 + 4, "other-city").size(), 1u);
+  EXPECT_EQ(Feed("t", Failure("10.0.0.2"), kT0 + 4).size(), 1u);
+}
+
+// Password spraying from behind one gateway: 2,000 users in an hour, value_count gt 1500 fires
+// once, on the 1,501st user.
+TEST_F(CorrelationTest, ValueCountBeyondTheCapFiresOnceAtTheRightRecord) {
+  Load(Count("value_count", "{gt: 1500, field: user.name}", "1h"));
+  std::vector<int> fired_at;
+  for (int i = 0; i < 2000; ++i) {
+    // Each user twice, the second time 1,200 events later: repeats beyond the cap do not count.
+    auto d = Feed("t", User("10.0.0.1", "u" + std::to_string(i)), kT0 + 2 * i);
+    if (!d.empty()) {
+      fired_at.push_back(i);
+      EXPECT_EQ(d[0].context.at("correlation.value"), 1501);
+      EXPECT_FALSE(d[0].context.contains("correlation.values_dropped"));
+    }
+    if (i >= 600) {
+      EXPECT_TRUE(
+          Feed("t", User("10.0.0.1", "u" + std::to_string(i - 600)), kT0 + 2 * i + 1).empty());
+    }
+  }
+  EXPECT_EQ(fired_at, (std::vector<int>{1500}));
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+}
+
+// A value beyond the cap stays in the window as long as its latest sighting does.
+TEST_F(CorrelationTest, ValueCountBeyondTheCapExpiresByTheLatestSighting) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  for (int64_t last : {int64_t{60'001}, int64_t{60'002}}) {
+    Load(Count("value_count", "{gte: 3, field: user.name}", "1m"), options);
+    EXPECT_TRUE(Feed("t", User("10.0.0.1", "a"), kT0).empty());
+    EXPECT_TRUE(Feed("t", User("10.0.0.1", "a"), kT0 + 1).empty());
+    EXPECT_TRUE(Feed("t", User("10.0.0.1", "b"), kT0 + 2).empty());
+    // The window [last - 1 m, last]: a (kT0 + 1) in it at 60,001, not at 60,002; b and c are.
+    EXPECT_EQ(Feed("t", User("10.0.0.1", "c"), kT0 + last).size(), last == 60'001 ? 1u : 0u)
+        << last;
+  }
+}
+
+// Past max_values_per_group a new value is not kept: counted in events_dropped and in the alert
+// (correlation.values_dropped). The count is then a lower bound: a tumbling lt/lte/eq/neq is
+// judged only where the bound decides it.
+TEST_F(CorrelationTest, ValueCountPastItsValueCapSaysSo) {
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  Load(Count("value_count", "{lt: 3, field: user.name}", "1m"), options);
+  for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + kMin, &out);
+  EXPECT_TRUE(out.empty());  // 2 counted, 3 true: "< 3" is not decided by the bound
+  EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 1u);
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u);
+  Load(Count("value_count", "{neq: 1, field: user.name}", "1m"), options);
+  for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);
+  engine_->Flush(kT0 + kMin, &out);
+  ASSERT_EQ(out.size(), 1u);  // at least 2 ≠ 1, whatever the true count
+  EXPECT_EQ(out[0].context.at("correlation.value"), 2);
+  EXPECT_EQ(out[0].context.at("correlation.values_dropped"), 1);
+  EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 0u);
+}
+
+// max_values_per_group bounds the values in the window: expired ones leave before a new one
+// could be refused.
+TEST_F(CorrelationTest, ValueCountCapCountsOnlyTheWindowsValues) {
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  Load(Count("value_count", "{gte: 3, field: user.name}", "1m"), options);
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "a"), kT0).empty());
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "b"), kT0 + 1).empty());
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "c"), kT0 + 60'001).empty());  // a left: b, c
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "d"), kT0 + 60'001).empty());  // b, c and d: refused
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u);
+}
+
+// A temporal whose first rule's event is followed by 5,000 events of another rule before the
+// last one fires once, on the last one, and cites the first.
+TEST_F(TemporalConditionTest, TemporalBeyondTheCapFiresOnceAtTheRightRecord) {
+  for (const char* type : {"temporal", "temporal_ordered"}) {
+    LoadCondition(type, "rule_a and rule_b and rule_c");
+    seq_ = 0;
+    EXPECT_TRUE(Ev("h1", "a", kT0).empty()) << type;
+    size_t fired = 0;
+    for (int i = 0; i < 5000; ++i) fired += Ev("h1", "b", kT0 + 1 + i).size();
+    EXPECT_EQ(fired, 0u) << type;
+    auto d = Ev("h1", "c", kT0 + 5001);
+    ASSERT_EQ(d.size(), 1u) << type;
+    EXPECT_EQ(d[0].evidence.front(), 1u) << type;  // rule_a's event, beyond the cap
+    EXPECT_EQ(d[0].context.at("correlation.events"), 5002) << type;
+    EXPECT_TRUE(Ev("h1", "c", kT0 + 5002).empty()) << type;  // once per window
+  }
+  // Out of order beyond the cap: c, 5,000 b, a is no chain for temporal_ordered.
+  LoadCondition("temporal_ordered", "{gte: 3}");
+  EXPECT_TRUE(Ev("h2", "c", kT0).empty());
+  for (int i = 0; i < 5000; ++i) EXPECT_TRUE(Ev("h2", "b", kT0 + 1 + i).empty());
+  EXPECT_TRUE(Ev("h2", "a", kT0 + 5001).empty());
+  EXPECT_EQ(Ev("h2", "c", kT0 + 5002).size(), 0u);  // a (5001), c (5002): no b after a
+  EXPECT_EQ(Ev("h2", "b", kT0 + 5003).size(), 0u);
+  EXPECT_EQ(Ev("h2", "c", kT0 + 5004).size(), 1u);  // a, b, c in order
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+}
+
+// The temporal scenarios above, with the window's events beyond a cap of 1, judge the same.
+TEST_F(TemporalConditionTest, BeyondTheCapJudgesLikeTheKeptEvents) {
+  struct Step {
+    const char* host;
+    const char* code;
+    int64_t t;
+  };
+  const std::vector<Step> steps = {
+      {"h1", "a", 0},  {"h1", "b", 0},      {"h1", "c", 0},  {"h1", "c", 1},       {"h1", "b", 1},
+      {"h1", "c", 2},  {"h2", "c", 0},      {"h2", "a", 1},  {"h2", "b", 2},       {"h2", "b", 3},
+      {"h2", "c", 4},  {"h3", "a", 0},      {"h3", "b", 10}, {"h3", "c", 300'000}, {"h4", "a", 0},
+      {"h4", "b", 10}, {"h4", "c", 300'001}};
+  const std::vector<std::pair<const char*, const char*>> rules = {
+      {"temporal_ordered", "rule_a and rule_b and rule_c"},
+      {"temporal_ordered", "rule_a and rule_c or rule_b and rule_c"},
+      {"temporal_ordered", "{gte: 2}"},
+      {"temporal_ordered", "{eq: 1}"},
+      {"temporal", "rule_a and (rule_b or rule_c)"},
+      {"temporal", "{gte: 3}"}};
+  for (const auto& [type, condition] : rules) {
+    std::vector<std::string> fired[2];
+    for (size_t cap : {size_t{1000}, size_t{1}}) {
+      DetectionEngineOptions options;
+      options.correlation.max_events_per_group = cap;
+      Load(std::string(kThree) + "title: x\nid: x\ncorrelation:\n  type: " + type +
+               "\n  rules: [rule_a, rule_b, rule_c]\n  group-by: [host.name]\n  timespan: 5m\n"
+               "  condition: " +
+               condition + "\n",
+           options);
+      for (size_t i = 0; i < steps.size(); ++i) {
+        for (const auto& d : Ev(steps[i].host, steps[i].code, kT0 + steps[i].t))
+          fired[cap == 1].push_back(std::to_string(i) + "=" +
+                                    boost::json::serialize(d.context.at("correlation.value")));
+      }
+    }
+    EXPECT_EQ(fired[0], fired[1]) << type << " " << condition;
+    EXPECT_FALSE(fired[0].empty()) << type << " " << condition;
+  }
+}
+
+// An event older than one already folded into temporal_ordered's chains beyond the cap has lost
+// its place in the order: counted in events_dropped.
+TEST_F(TemporalConditionTest, AnOrderedEventOlderThanTheChainsIsCounted) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(std::string(kThree) +
+           "title: x\nid: x\ncorrelation:\n  type: temporal_ordered\n  rules: [rule_a, rule_b, "
+           "rule_c]\n  group-by: [host.name]\n  timespan: 5m\n",
+       options);
+  EXPECT_TRUE(Ev("h1", "a", kT0 + 10).empty());
+  EXPECT_TRUE(Ev("h1", "b", kT0 + 20).empty());  // a (kT0 + 10) is folded into the chains
+  EXPECT_TRUE(Ev("h1", "a", kT0 + 5).empty());
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u);
+  EXPECT_EQ(engine_->correlation_stats().late_events, 0u);
+  EXPECT_EQ(Ev("h1", "c", kT0 + 30).size(), 1u);
+}
+
+// Each type's state beyond the cap is handed to a reloaded engine.
+TEST_F(TemporalConditionTest, StateBeyondTheCapCarriesOverAReload) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  auto reload = [&](const std::string& yaml) {
+    auto state = engine_->TakeState();
+    Load(yaml, options);
+    engine_->RestoreState(std::move(state));
+  };
+  for (const char* type : {"temporal", "temporal_ordered"}) {
+    const std::string yaml = std::string(kThree) +
+                             "title: x\nid: x\ncorrelation:\n  type: " + type +
+                             "\n  rules: [rule_a, rule_b, rule_c]\n  group-by: [host.name]\n"
+                             "  timespan: 5m\n";
+    Load(yaml, options);
+    Ev("h1", "a", kT0);
+    Ev("h1", "b", kT0 + 1);  // a beyond the cap
+    reload(yaml);
+    EXPECT_EQ(Ev("h1", "c", kT0 + 2).size(), 1u) << type;
+  }
+  const std::string count = Count("event_count", "{gte: 3}", "5m");
+  Load(count, options);
+  Feed("t", Failure("10.0.0.1"), kT0);
+  Feed("t", Failure("10.0.0.1"), kT0 + 1);
+  reload(count);
+  EXPECT_EQ(Feed("t", Failure("10.0.0.1"), kT0 + 2).size(), 1u);
+  const std::string values = Count("value_count", "{gte: 3, field: user.name}", "5m");
+  Load(values, options);
+  Feed("t", User("10.0.0.1", "a"), kT0);
+  Feed("t", User("10.0.0.1", "b"), kT0 + 1);
+  reload(values);
+  EXPECT_TRUE(Feed("t", User("10.0.0.1", "a"), kT0 + 2).empty());
+  EXPECT_EQ(Feed("t", User("10.0.0.1", "c"), kT0 + 3).size(), 1u);
 }
 
 }  // namespace

@@ -542,5 +542,62 @@ tags: [attack.collection]
   EXPECT_EQ(d.time_ms, 1'790'899'499'000);  // 2026-10-02T00:04:59Z
 }
 
+// corr29: counts past max_events_per_group (1,000) over seccloud's proxy spool events through
+// Normalize: one gateway (observer.name) in front of 2,000 terminals, 3,500 requests in an hour.
+// event_count gt 3000 fires on the 3,001st request, value_count gt 1500 on the 1,501st terminal
+// and again on the 1,501st of the fresh window that follows.
+TEST(DetectionEngineTest, CountsPastTheCapOverProxyEventsFireOnceAtTheRightRecord) {
+  LoadReport report;
+  RuleSet set = LoadRulesFromString(R"(
+title: proxy response
+name: proxy_response
+logsource: {product: seccloud, service: proxy.access}
+detection: {s: {event.action: allowed}, condition: s}
+---
+title: many requests through one gateway
+id: 5b0c1a62-0000-4000-8000-0000000000c1
+correlation: {type: event_count, rules: proxy_response, group-by: [observer.name], timespan: 1h,
+              condition: {gt: 3000}}
+level: medium
+---
+title: many terminals through one gateway
+id: 5b0c1a62-0000-4000-8000-0000000000c2
+correlation: {type: value_count, rules: proxy_response, group-by: [observer.name], timespan: 1h,
+              condition: {gt: 1500, field: source.ip}}
+level: medium
+)",
+                                    "gateway.yml", &report);
+  ASSERT_TRUE(report.errors.empty() && report.unsupported.empty());
+  auto engine = DetectionEngine::Create(std::move(set));
+  ASSERT_TRUE(engine.has_value());
+  std::vector<std::pair<std::string, uint64_t>> fired;  // rule id, the completing record's seq
+  for (int i = 0; i < 3500; ++i) {
+    char time[32];
+    std::snprintf(time, sizeof time, "%02d:%02d:%02d.000", i / 3600, i / 60 % 60, i % 60);
+    const std::string ip =
+        "10.1." + std::to_string(i % 2000 / 250) + "." + std::to_string(i % 2000 % 250);
+    Record r;
+    r.format = Format::kSeccloudEvent;
+    r.source = "spool";
+    r.tenant = "t01";
+    r.seq = static_cast<uint64_t>(i) + 1;
+    r.raw = R"({"@timestamp":"2026-10-02T)" + std::string(time) +
+            R"(Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},)"
+            R"("observer":{"name":"sc-node1","type":"proxy"},"tenant":{"id":"t01"},)"
+            R"("source":{"ip":")" +
+            ip + R"("},"http":{"response":{"bytes":100}}})";
+    Normalize(r);
+    ASSERT_TRUE(r.parsed) << r.raw;
+    std::vector<Detection> out;
+    (*engine)->Process(r, &out);
+    for (const auto& d : out) fired.emplace_back(d.rule_id, r.seq);
+  }
+  EXPECT_EQ(fired, (std::vector<std::pair<std::string, uint64_t>>{
+                       {"5b0c1a62-0000-4000-8000-0000000000c2", 1501},
+                       {"5b0c1a62-0000-4000-8000-0000000000c1", 3001},
+                       // a fresh window from 1,502 on: terminals 1,501…1,999 and 0…1,001
+                       {"5b0c1a62-0000-4000-8000-0000000000c2", 3002}}));
+}
+
 }  // namespace
 }  // namespace seccloud::soc

@@ -1633,9 +1633,12 @@ class Loader {
       const size_t start = at;
       if (keyword("not")) {
         at = start;
+        // pySigma's grammar parses `not` (not > and > or) but gives it no streaming meaning;
+        // "b not in the window" is only known when the window closes, and temporal windows
+        // slide and fire as the expression first holds: an early firing would be false.
         Unsupported("temporal condition with not",
                     "seccloud judges temporal windows as events arrive and cannot know that a "
-                    "rule stays absent: \"" +
+                    "rule stays absent until the window closes: \"" +
                         text + "\"",
                     cond);
       }

@@ -46,9 +46,11 @@ struct PipelineCounters {
   std::atomic<uint64_t> alerts_suppressed{0};
   std::atomic<uint64_t> alerts_recovered{0};  // absence alerts closed because events resumed
   std::atomic<uint64_t> absence_save_failures{0};
-  // What explains a quiet correlation (soc::CorrelationStats, summed over reloads): events past
-  // max_events_per_group whose values were not kept, metric values that are not numbers, tumbling
-  // median/percentile windows not judged because they lost values.
+  // What explains a quiet correlation (soc::CorrelationStats, summed over reloads): events whose
+  // value or order was lost (median/percentile past max_events_per_group, value_count past
+  // max_values_per_group, temporal_ordered out of order; every other event past the cap is
+  // aggregated, corr29), metric values that are not numbers, tumbling windows not judged because
+  // they lost values.
   std::atomic<uint64_t> correlation_events_dropped{0};
   std::atomic<uint64_t> correlation_non_numeric_values{0};
   std::atomic<uint64_t> correlation_windows_unjudged{0};

@@ -263,13 +263,15 @@ int RunSocService(const std::filesystem::path& config_path) {
       {"seccloud_soc_alerts_suppressed_total", "Detections removed by a suppression",
        &pc.alerts_suppressed},
       {"seccloud_soc_correlation_events_dropped_total",
-       "Correlation events past max_events_per_group whose values were not kept",
+       "Correlation events whose value or order was lost (median/percentile past "
+       "max_events_per_group, value_count past max_values_per_group, temporal_ordered out of "
+       "order)",
        &pc.correlation_events_dropped},
       {"seccloud_soc_correlation_non_numeric_values_total",
        "Metric correlation values that are not numbers (skipped)",
        &pc.correlation_non_numeric_values},
       {"seccloud_soc_correlation_windows_unjudged_total",
-       "Tumbling median/percentile windows not judged because values were dropped",
+       "Tumbling windows not judged because values were dropped (median/percentile, value_count)",
        &pc.correlation_windows_unjudged},
   };
   for (const CounterMetric& c : counters)
