@@ -187,7 +187,8 @@ void DetectionEngine::Run(std::vector<Detection>* out) {
   };
   // A rule set without dataset (or channel) buckets has nothing to look up by the record's
   // dataset (or channel): the lookups, ~430 instructions a record, are left to Admits, which
-  // makes them lazily for the candidates that need them.
+  // makes them lazily for the candidates that need them. channel_lower() fills the dataset too,
+  // so only a rule set with neither kind of bucket (no rules) saves both lookups.
   const std::string_view ds = m.by_dataset.empty() ? std::string_view() : ctx.dataset();
   if (!ds.empty()) {
     if (auto it = m.by_dataset.find(ds); it != m.by_dataset.end()) visit(it->second);

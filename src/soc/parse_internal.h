@@ -459,6 +459,8 @@ bool IpText(std::string_view text, std::string* buf, std::string_view* out);
 // Whether `text` is a dotted quad IpAddress::Parse takes as IPv4 (four octets of 1-3 digits, at
 // most 255, no leading zero): IpText's answer for it is the text itself, without the parse.
 bool IsCanonicalIpv4(std::string_view text);
+// The same, and when it is, its four octets in out[0..3] (out is written only in part otherwise).
+bool ParseCanonicalIpv4(std::string_view text, uint8_t* out);
 // Sets a port (1..65535 after an optional ':' or '.' has been removed by the caller); false and
 // nothing set when `text` is not a decimal port.
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text);

@@ -192,9 +192,10 @@ void PutSourceAndFormat(boost::json::object& fields, std::string_view source, bo
   soc.insert_or_assign("format", boost::json::string_view(FormatName(format)));
 }
 
-bool IsCanonicalIpv4(std::string_view text) {
+bool ParseCanonicalIpv4(std::string_view text, uint8_t* out) {
   // Four octets of 1-3 digits, each at most 255 and without a leading zero, three dots: each such
-  // text inet_pton(AF_INET) takes and IpAddress::Parse's leading-zero rule lets through.
+  // text inet_pton(AF_INET) takes (glibc's inet_pton4 grammar) and IpAddress::Parse's leading-zero
+  // rule lets through.
   if (text.size() < 7 || text.size() > 15) return false;
   size_t i = 0;
   for (int octet = 0; octet < 4; ++octet) {
@@ -210,8 +211,14 @@ bool IsCanonicalIpv4(std::string_view text) {
     }
     const size_t digits = i - start;
     if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return false;
+    out[octet] = static_cast<uint8_t>(value);
   }
   return i == text.size();
+}
+
+bool IsCanonicalIpv4(std::string_view text) {
+  uint8_t octets[4];
+  return ParseCanonicalIpv4(text, octets);
 }
 
 bool IpText(std::string_view text, std::string* buf, std::string_view* out) {

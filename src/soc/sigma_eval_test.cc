@@ -710,6 +710,20 @@ bool ReferenceIpInCidr(std::string_view ip, const sigma_internal::ValueTest& cid
   return (a[full] & m) == (cidr.net[full] & m);
 }
 
+// A value of 64 bytes or more is refused whole, as the C string copy refused it, even when it
+// holds an address before a NUL (review of ingest29: the IPv4 parse stops at the NUL and would
+// take it without IpInCidr's own length check).
+TEST(SigmaCidrTest, ALongValueWithANulIsRefusedAsBefore) {
+  sigma_internal::ValueTest vt;
+  ASSERT_TRUE(sigma_internal::ParseCidr("1.2.3.0/24", &vt));
+  const std::string t = std::string("1.2.3.4\0", 8) + std::string(60, 'x');  // 68 bytes
+  EXPECT_EQ(sigma_internal::IpInCidr(t, vt), ReferenceIpInCidr(t, vt));
+  EXPECT_FALSE(sigma_internal::IpInCidr(t, vt));
+  const std::string short_text = std::string("1.2.3.4\0", 8) + "xx";  // the NUL ends it, as strlen
+  EXPECT_TRUE(sigma_internal::IpInCidr(short_text, vt));
+  EXPECT_EQ(sigma_internal::IpInCidr(short_text, vt), ReferenceIpInCidr(short_text, vt));
+}
+
 TEST(SigmaCidrTest, IpInCidrAgreesWithInetPton) {
   std::vector<sigma_internal::ValueTest> cidrs;
   for (const char* c :
