@@ -339,7 +339,10 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
       co_return co_await RefuseResponseHold(client, log, x);
     }
     if (x.malware) {
+      // A kept connection is marked used here too: one made fresh for this request would
+      // otherwise be reused with no quiet check, were the client connection kept after a block.
       if (!x.upstream_reusable) ic.upstream.reset();
+      ic.upstream_used = ic.upstream.has_value();
       co_return co_await MalwareFound(client, log, *x.malware);
     }
     if (!x.responded) {
