@@ -131,37 +131,7 @@ TlsStream::TlsStream(next_layer_type next, SSL_CTX* ctx)
   SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
-TlsStream::~TlsStream() {
-  // The socket closes after this (next_ goes last): the watch's read completes then, aborted,
-  // and finds no stream.
-  if (idle_) idle_->stream = nullptr;
-  SSL_free(ssl_);
-}
-
-bool TlsStream::WatchIdle() {
-  if (idle_ || read_lock_.held || input_pending() > 0 || SSL_pending(ssl_) > 0) return false;
-  read_lock_.held = true;  // the transport's read side is the watch's until an operation takes it
-  idle_ = std::make_shared<IdleRead>();
-  idle_->stream = this;
-  // On the socket, not the tcp_stream: a deadline left on it must not end the watch.
-  next_.socket().async_read_some(
-      InputSpace(), [idle = idle_](error_code ec, size_t n) { IdleReadDone(idle, ec, n); });
-  return true;
-}
-
-void TlsStream::IdleReadDone(const std::shared_ptr<IdleRead>& idle, error_code ec, size_t n) {
-  if (idle->stream == nullptr) return;  // the stream is gone
-  if (idle->waiter) {
-    // A read operation took the watch's read over: it gets the result as its own read's. Called
-    // where it is (`idle` lives on in this handler; see IdleRead::waiter).
-    idle->stream->idle_.reset();
-    std::move (*idle->waiter)(ec, n);
-    return;
-  }
-  idle->ended = true;
-  idle->ec = ec;
-  idle->n = n;
-}
+TlsStream::~TlsStream() { SSL_free(ssl_); }
 
 int TlsStream::BioRead(char* out, int len) {
   const size_t n = std::min(input_pending(), static_cast<size_t>(std::max(len, 0)));

@@ -25,7 +25,6 @@
 #include <openssl/ssl.h>
 
 #include <array>
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
@@ -38,8 +37,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <utility>
 #include <vector>
 
 namespace seccloud::net {
@@ -149,26 +146,6 @@ class TlsStream {
     HandshakeAction action{type};
     RunBlocking(action, ec);
   }
-
-  // The watch on a connection kept idle between exchanges (R3, R9; issue 3): an origin's bytes
-  // sent while no request is outstanding (a forged response after a Content-Length) must not be
-  // read as the answer to the next request. WatchIdle starts the transport read the next read
-  // operation would make, now, into the input buffer, and leaves it outstanding: the event loop
-  // watches the socket as for any read, and the stream's next read operation takes that read
-  // over (its completion goes straight to the operation, as a read of its own would) instead of
-  // starting one. Anything the socket gives meanwhile — bytes, the peer's end, an error, a cancel
-  // — ends the watch's read, and idle_read_ended() says so, without a system call. Asio makes
-  // the read's first recv at once only when its reactor has seen the socket readable since the
-  // last read that emptied it (a readiness the loop took before the watch began is not lost);
-  // otherwise the read waits for the next readiness, which no byte arriving later misses.
-  // Returns false, and starts nothing, when the stream holds input already or a read operation
-  // is outstanding. Not with the blocking calls.
-  bool WatchIdle();
-  // The watch's read is outstanding or ended with its result not taken by a read operation.
-  bool watching_idle() const { return idle_ != nullptr; }
-  // The watch's read ended (bytes, the peer's end or an error came): the connection was not
-  // quiet. A read operation started afterwards gets that read's result.
-  bool idle_read_ended() const { return idle_ != nullptr && idle_->ended; }
 
   // Called by the BIO (tls_stream.cc).
   int BioRead(char* out, int len);
@@ -345,19 +322,6 @@ class TlsStream {
 
     template <class Self>
     void Input(Self& self) {
-      if (s.idle_ && !s.idle_->waiter) {
-        // The watch's read is this operation's transport read (it holds the read lock, which
-        // the kReadDone step releases).
-        state = kReadDone;
-        if (!s.idle_->ended) {
-          s.idle_->waiter.emplace(std::move(self));
-          return;
-        }
-        auto ended = std::exchange(s.idle_, nullptr);
-        // Not inside the initiating call (the operation could complete there).
-        return boost::asio::post(s.get_executor(), [self = std::move(self), ec = ended->ec,
-                                                    n = ended->n]() mutable { self(ec, n); });
-      }
       if (!TryAcquire(s.read_lock_)) {
         state = kReadWaited;
         return WaitFor(s.read_lock_, std::move(self));
@@ -380,22 +344,6 @@ class TlsStream {
   size_t RunBlocking(Action& action, boost::system::error_code& ec);
 
   size_t WriteNow(const WriteAction& action, boost::system::error_code& ec);
-
-  // WatchIdle's read: shared with its completion handler, which may run after the stream is
-  // gone (its socket closed cancels the read): `stream` is then null.
-  struct IdleRead {
-    TlsStream* stream = nullptr;
-    bool ended = false;
-    boost::system::error_code ec;
-    size_t n = 0;
-    // A read operation that took the read over (IoOp::Input), resumed by its completion. In an
-    // optional, made in place: Boost 1.81's any_completion_handler, assigned or moved from an
-    // lvalue, wraps itself instead of moving (endless recursion).
-    std::optional<boost::asio::any_completion_handler<void(boost::system::error_code, size_t)>>
-        waiter;
-  };
-  static void IdleReadDone(const std::shared_ptr<IdleRead>& idle, boost::system::error_code ec,
-                           size_t n);
   // One non-waiting send of the pending output (out_); true when none is left. `ec`: the
   // transport's error, if it failed.
   bool SendPendingNow(boost::system::error_code& ec);
@@ -416,7 +364,6 @@ class TlsStream {
   std::vector<uint8_t> pack_;
   // An error met by a read after it had already produced bytes: the next read reports it.
   boost::system::error_code read_error_;
-  std::shared_ptr<IdleRead> idle_;  // WatchIdle's read, outstanding or its result not taken
   Lock read_lock_;
   Lock write_lock_;
 };

@@ -317,8 +317,7 @@ TEST_F(TlsStreamTest, ASendCancelledPartWayKeepsItsTailForTheNextWrite) {
     }());
   }());
   ASSERT_FALSE(sec || cec);
-  ASSERT_GT(pending_at_refusal, 0u)
-      << "no record was left pending: the test did not fill the buffer";
+  ASSERT_GT(pending_at_refusal, 0u) << "no record was left pending: the test did not fill the buffer";
   EXPECT_EQ(fec, asio::error::operation_aborted) << fec.message();
   EXPECT_FALSE(wec) << wec.message();
   EXPECT_FALSE(rec) << "the peer's read failed: " << rec.message();
@@ -388,76 +387,6 @@ TEST_F(TlsStreamTest, CloseNotifyIsEofAndABareTransportCloseIsTruncation) {
       EXPECT_EQ(rec, asio::ssl::error::stream_truncated) << rec.message();
     }
   }
-}
-
-// The watch on a connection kept idle (WatchIdle, issue 3): bytes the peer sends while no read
-// operation is outstanding end the watch's read, seen by idle_read_ended() without a read, and
-// the next read gets them (it takes the ended read's result). A read started while the watch is
-// quiet takes its read over and gets what comes next. The peer's bare close ends the watch too,
-// and then reads as a truncation, as without it. A stream destroyed while it watches is safe.
-TEST_F(TlsStreamTest, AnIdleWatchSeesWhatThePeerSendsWithoutARead) {
-  auto [ss, cs] = Pair();
-  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
-  auto client = std::make_unique<TlsStream>(beast::tcp_stream(std::move(cs)), client_ctx_.get());
-  SSL_set_tlsext_host_name(client->native_handle(), "stream.test");
-  error_code sec, cec, rec1, rec2, rec3, rec4;
-  bool started = false, quiet_ended = true, ended = false, watching_after_take_over = true;
-  bool close_ended = false, started_again = false;
-  std::string first, forged, next, rest;
-  Run([&]() -> asio::awaitable<void> {
-    co_await HandshakeBoth(server, *client, sec, cec);
-    if (sec || cec) co_return;
-    asio::steady_timer timer(io_);
-    auto pause = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
-      timer.expires_after(d);
-      co_await timer.async_wait(kTuple);
-    };
-    auto until_ended = [&]() -> asio::awaitable<bool> {
-      for (int i = 0; i < 500 && !client->idle_read_ended(); ++i)
-        co_await pause(std::chrono::milliseconds(10));
-      co_return client->idle_read_ended();
-    };
-    co_await asio::async_write(server, asio::buffer("answer", 6), kTuple);
-    first = co_await ReadN(*client, 6, rec1);
-    started = client->WatchIdle();
-    co_await pause(std::chrono::milliseconds(50));
-    quiet_ended = client->idle_read_ended();
-    co_await asio::async_write(server, asio::buffer("forged", 6), kTuple);
-    ended = co_await until_ended();
-    forged = co_await ReadN(*client, 6, rec2);
-    // Quiet again: a read takes the watch's read over before anything comes.
-    client->WatchIdle();
-    using namespace asio::experimental::awaitable_operators;
-    co_await ([&]() -> asio::awaitable<void> { next = co_await ReadN(*client, 4, rec3); }() &&
-                           [&]() -> asio::awaitable<void> {
-      co_await pause(std::chrono::milliseconds(20));
-      co_await asio::async_write(server, asio::buffer("next", 4), kTuple);
-    }());
-    watching_after_take_over = client->watching_idle();
-    // The peer's transport ends without a close_notify while the connection is watched.
-    started_again = client->WatchIdle();
-    server.next_layer().socket().shutdown(tcp::socket::shutdown_send);
-    close_ended = co_await until_ended();
-    rest = co_await ReadN(*client, 1, rec4);
-    // Watched again and destroyed: the read ends aborted after the stream is gone.
-    client->WatchIdle();
-    client.reset();
-    co_await pause(std::chrono::milliseconds(20));
-  }());
-  ASSERT_FALSE(sec || cec);
-  EXPECT_EQ(first, "answer");
-  EXPECT_TRUE(started);
-  EXPECT_FALSE(quiet_ended);
-  EXPECT_TRUE(ended);
-  EXPECT_EQ(forged, "forged");
-  EXPECT_FALSE(rec2) << rec2.message();
-  EXPECT_EQ(next, "next");
-  EXPECT_FALSE(rec3) << rec3.message();
-  EXPECT_FALSE(watching_after_take_over);
-  EXPECT_TRUE(started_again);
-  EXPECT_TRUE(close_ended);
-  EXPECT_EQ(rest, "");
-  EXPECT_EQ(rec4, asio::ssl::error::stream_truncated) << rec4.message();
 }
 
 // A client that handshakes properly, then hands its socket to the test, which sends the server

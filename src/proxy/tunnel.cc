@@ -303,19 +303,14 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
   if (auto done = co_await ScreenUpload(client, buf, parser, target, out, held, log))
     co_return *done;
   // The tunnel's upstream connection is kept for its next request as a pooled one is, and
-  // checked to be quiet: until the framing table (issue 3) an origin's bytes sent after a
-  // response's Content-Length, once the response was relayed, were read as the answer to the
-  // terminal's next request in the tunnel. Since proxy29 the kept connection is watched by the
-  // event loop while idle (TlsStream::WatchIdle, started below after each exchange): anything
-  // the origin sent meanwhile ended the watch's read, seen here without a system call; the
-  // recv(MSG_PEEK) of the pool's check (SocketQuiet) remains for a connection not watched.
+  // checked as the pool checks (SocketQuiet): until the framing table (issue 3) an origin's
+  // bytes sent after a response's Content-Length, once the response was relayed, were read as
+  // the answer to the terminal's next request in the tunnel.
   if (ic.upstream && ic.upstream_used) {
     auto idle = ic.upstream->Trusted();
     if (!idle || ic.ubuf.size() > 0 || (*idle)->input_pending() > 0 ||
         SSL_pending((*idle)->native_handle()) > 0 ||
-        ((*idle)->watching_idle()
-             ? (*idle)->idle_read_ended()
-             : !SocketQuiet(beast::get_lowest_layer(**idle).socket().native_handle()))) {
+        !SocketQuiet(beast::get_lowest_layer(**idle).socket().native_handle())) {
       ic.upstream.reset();
       ic.ubuf.clear();
     }
@@ -344,7 +339,10 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
       co_return co_await RefuseResponseHold(client, log, x);
     }
     if (x.malware) {
+      // A kept connection is marked used here too: one made fresh for this request would
+      // otherwise be reused with no quiet check, were the client connection kept after a block.
       if (!x.upstream_reusable) ic.upstream.reset();
+      ic.upstream_used = ic.upstream.has_value();
       co_return co_await MalwareFound(client, log, *x.malware);
     }
     if (!x.responded) {
@@ -364,9 +362,6 @@ asio::awaitable<bool> ClientSession::ForwardTls(Stream& client, beast::flat_buff
     }
     if (!x.upstream_reusable) ic.upstream.reset();
     ic.upstream_used = ic.upstream.has_value();
-    // Nothing of this exchange is left to read from the origin: from here until the next
-    // request, whatever it sends is unsolicited (see the check above).
-    if (ic.upstream_used && ic.ubuf.size() == 0) (*stream)->WatchIdle();
     co_return x.client_keep;
   }
   co_return co_await UpstreamFailed(client, log, 502, "the upstream closed the connection");

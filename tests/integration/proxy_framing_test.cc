@@ -1112,10 +1112,13 @@ class ProxyInterceptedFramingTest : public ProxyFramingTest {
         .hosts = {{kTlsOrigin, ""}},
         .proxy = "  max_header_size: 16384\n"
                  "  timeouts: {client_header: 1s, body_idle: 2s}\n"
-                 "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n",
+                 "  tls: {intercept: true, ca_dir: ca, extra_trust: [pki/bundle.pem]}\n" +
+                 ScanProxyConfig(),
+        .rest = ScanConfig(),
     });
     std::ofstream(ConfigPath()) << config;
     ASSERT_NO_FATAL_FAILURE(InitCa());
+    ASSERT_NO_FATAL_FAILURE(StartScanner());
     ASSERT_NO_FATAL_FAILURE(ProxyFixture::StartProxy(config));
     proxy_ip_ = ip_;
   }
@@ -1133,6 +1136,10 @@ class ProxyInterceptedFramingTest : public ProxyFramingTest {
   }
   std::string UrlPrefix() const override { return ""; }  // origin-form inside the tunnel
   std::string Leg() const override { return "tls: "; }
+  // Scanning is off here; ProxyInterceptedScanFramingTest turns it on.
+  virtual std::string ScanProxyConfig() const { return ""; }
+  virtual std::string ScanConfig() const { return ""; }
+  virtual void StartScanner() {}
 };
 
 void ProxyFramingTest::RunRequestTable() {
@@ -1236,6 +1243,63 @@ void ProxyFramingTest::RunBytesAfterTheLength() {
       EXPECT_EQ(next.final()->body(), "ok") << next.raw;
     } else {
       // The proxy may close the client connection instead; then nothing forged either.
+      EXPECT_TRUE(next.closed) << next.parse_error;
+    }
+    EXPECT_EQ(next.raw.find("forged"), std::string::npos) << next.raw;
+  }
+}
+
+// The intercepted tunnel with the proxy's response scanning on (scand, the ClamAV test signatures).
+class ProxyInterceptedScanFramingTest : public ProxyInterceptedFramingTest {
+ protected:
+  std::string ScanProxyConfig() const override { return "  scan: {on_error: block}\n"; }
+  std::string ScanConfig() const override {
+    return "scan:\n"
+           "  socket: scand.sock\n"
+           "  workers: 1\n"
+           "  clamav: {database: " +
+           std::string(SECCLOUD_SOURCE_DIR) + "/etc/signatures/clamav}\n";
+  }
+  void StartScanner() override {
+    ASSERT_NO_FATAL_FAILURE(Launch("scand", "scand", &scand_pid_));
+    ASSERT_TRUE(
+        integration::WaitFor([&] { return std::filesystem::exists(dir_ / "scand.sock"); }, 20s))
+        << integration::ReadFile(dir_ / "scand.out");
+  }
+  void StopServices() override { StopProcess(scand_pid_, "scand"); }
+  pid_t scand_pid_ = 0;
+};
+
+// A response blocked as malware leaves the tunnel's upstream connection as RunBytesAfterTheLength
+// leaves any other: the origin's bytes after the blocked response's Content-Length (a forged
+// response, sent unsolicited) never answer the terminal's next request. Until proxy29m the
+// block returned before ForwardTls set `upstream_used`, so a connection made fresh for the blocked
+// request would have been reused with no quiet check — reachable only if a block kept the client
+// connection, which MalwareFound does not today (it closes it).
+TEST_F(ProxyInterceptedScanFramingTest, BytesAfterABlockedResponseNeverAnswerTheNextRequest) {
+  const std::string eicar =
+      R"(X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*)";
+  const std::string forged = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
+  const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+      std::to_string(eicar.size()) + "\r\n\r\n";
+  origin_.SetScript("/late", {head + eicar, false, forged});
+  origin_.SetScript("/with", {head + eicar + forged});
+  for (const std::string path : {"/late", "/with"}) {
+    SCOPED_TRACE(Leg() + path);
+    Conn c = Open();
+    ASSERT_GE(c.fd, 0) << c.error;
+    const Answer first =
+        SendAndRead(c.fd, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n", false, c.ssl);
+    std::this_thread::sleep_for(300ms);  // the forged bytes are in by now
+    const Answer next = SendAndRead(c.fd, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", false, c.ssl);
+    ASSERT_NE(first.final(), nullptr) << first.parse_error;
+    EXPECT_EQ(first.status(), 403u) << first.raw;
+    EXPECT_EQ(first.raw.find("EICAR"), std::string::npos);
+    EXPECT_EQ(first.raw.find("forged"), std::string::npos);
+    if (next.final() != nullptr) {
+      EXPECT_EQ(next.final()->body(), "ok") << next.raw;
+    } else {
       EXPECT_TRUE(next.closed) << next.parse_error;
     }
     EXPECT_EQ(next.raw.find("forged"), std::string::npos) << next.raw;
