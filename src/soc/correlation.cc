@@ -181,10 +181,20 @@ int64_t ChainStart(const ChainState& s, size_t i, size_t len) {
   return std::max(s.done[i][len - 1], s.pending[i][len - 1]);
 }
 
+// value_count: the distinct values one group's window keeps. A sliding gt/gte must be able to
+// count to its threshold + 1: max_values_per_group, raised to that (memory bounded by the rule's
+// own threshold), and that at most max_value_count_threshold + 1 (the loader refuses a higher
+// threshold at the default limit).
+size_t ValueCap(const CorrelationRule& c, const CorrelationLimits& limits) {
+  if (c.op != CompareOp::kGt && c.op != CompareOp::kGte) return limits.max_values_per_group;
+  const int64_t need = std::min(c.threshold, limits.max_value_count_threshold) + 1;
+  return std::max(limits.max_values_per_group, static_cast<size_t>(std::max<int64_t>(need, 0)));
+}
+
 // value_count: every event's value with its latest time in the window, or, for a new value past
-// max_values_per_group, nothing but a count (events_dropped, and the alert's
+// ValueCap, nothing but a count (events_dropped, and the alert's
 // correlation.values_dropped).
-void AddCounted(Group* g, const std::string& value, int64_t time, const CorrelationLimits& limits,
+void AddCounted(Group* g, const std::string& value, int64_t time, size_t value_cap,
                 CorrelationStats* stats) {
   auto it = g->counted.find(value);
   if (it != g->counted.end()) {
@@ -195,7 +205,7 @@ void AddCounted(Group* g, const std::string& value, int64_t time, const Correlat
     }
     return;
   }
-  if (g->counted.size() >= limits.max_values_per_group) {
+  if (g->counted.size() >= value_cap) {
     ++g->counted_refused;
     ++stats->events_dropped;
     return;
@@ -791,7 +801,7 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
         return;
       }
       if (c.type == CorrelationType::kValueCount)
-        AddCounted(&g, value, ev.time, impl_->limits, &stats_);
+        AddCounted(&g, value, ev.time, ValueCap(c, impl_->limits), &stats_);
       if (g.events.size() >= impl_->limits.max_events_per_group) {
         // A tumbling window keeps its first events; the rest go to one bucket (their count and
         // sum) and, for value_count, to the values beyond the cap.
@@ -816,7 +826,7 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     if (c.type == CorrelationType::kValueCount) {
       // Expired values first: max_values_per_group bounds the values in the window.
       ExpireCounted(&g, std::max(g.newest, ev.time) - c.timespan_ms);
-      AddCounted(&g, value, ev.time, impl_->limits, &stats_);
+      AddCounted(&g, value, ev.time, ValueCap(c, impl_->limits), &stats_);
     }
     auto where = g.events.end();
     while (where != g.events.begin() && std::prev(where)->time > ev.time) --where;

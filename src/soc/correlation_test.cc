@@ -1132,10 +1132,12 @@ TEST_F(CorrelationTest, ValueCountPastItsValueCapSaysSo) {
 }
 
 // max_values_per_group bounds the values in the window: expired ones leave before a new one
-// could be refused.
+// could be refused. (A gt/gte raises its cap above its threshold, unless
+// max_value_count_threshold caps it.)
 TEST_F(CorrelationTest, ValueCountCapCountsOnlyTheWindowsValues) {
   DetectionEngineOptions options;
   options.correlation.max_values_per_group = 2;
+  options.correlation.max_value_count_threshold = 1;
   Load(Count("value_count", "{gte: 3, field: user.name}", "1m"), options);
   EXPECT_TRUE(Feed("t", User("10.0.0.1", "a"), kT0).empty());
   EXPECT_TRUE(Feed("t", User("10.0.0.1", "b"), kT0 + 1).empty());
@@ -1143,6 +1145,72 @@ TEST_F(CorrelationTest, ValueCountCapCountsOnlyTheWindowsValues) {
   EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
   EXPECT_TRUE(Feed("t", User("10.0.0.1", "d"), kT0 + 60'001).empty());  // b, c and d: refused
   EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u);
+}
+
+// A sliding gt/gte keeps up to threshold + 1 values, past max_values_per_group: 12,000 users
+// behind one address in an hour, value_count gt 10000 at the default limits, fires on the
+// 10,001st, and no value is refused.
+TEST_F(CorrelationTest, ValueCountGtAtTheValueCapFiresOnceAtTheRightRecord) {
+  Load(Count("value_count", "{gt: 10000, field: user.name}", "1h"));
+  std::vector<int> fired_at;
+  for (int i = 0; i < 12000; ++i) {
+    auto d = Feed("t", User("10.0.0.1", "u" + std::to_string(i)), kT0 + i);
+    if (!d.empty()) {
+      fired_at.push_back(i);
+      EXPECT_EQ(d[0].context.at("correlation.value"), 10001);
+      EXPECT_FALSE(d[0].context.contains("correlation.values_dropped"));
+    }
+  }
+  EXPECT_EQ(fired_at, (std::vector<int>{10000}));
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
+}
+
+// The same with small caps: a threshold above max_values_per_group + max_events_per_group.
+TEST_F(CorrelationTest, ValueCountThresholdAboveTheValueCapFires) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  options.correlation.max_values_per_group = 2;
+  for (const char* condition : {"{gt: 3, field: user.name}", "{gte: 4, field: user.name}"}) {
+    Load(Count("value_count", condition, "1h"), options);
+    std::vector<int> fired_at;
+    for (int i = 0; i < 10; ++i)
+      if (!Feed("t", User("10.0.0.1", "u" + std::to_string(i)), kT0 + i).empty())
+        fired_at.push_back(i);
+    EXPECT_EQ(fired_at, (std::vector<int>{3, 7})) << condition;  // then a fresh window
+    EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u) << condition;
+  }
+}
+
+// A hostile or mistaken threshold does not buy unbounded memory: above kMaxValueCountThreshold
+// the loader refuses it with the reason; a lower max_value_count_threshold caps the values kept
+// (the count is then a lower bound again, its refusals counted).
+TEST_F(CorrelationTest, ValueCountThresholdAboveTheLimitIsUnsupported) {
+  const std::string over = std::to_string(kMaxValueCountThreshold + 1);
+  for (const std::string op : {"gt", "gte"}) {
+    LoadReport report;
+    RuleSet set = LoadRulesFromString(
+        Count("value_count", "{" + op + ": " + over + ", field: user.name}", "1h"), "c.yml",
+        &report);
+    EXPECT_TRUE(set.correlations.empty()) << op;
+    EXPECT_TRUE(report.errors.empty()) << op;
+    ASSERT_EQ(report.unsupported.size(), 1u) << op;
+    EXPECT_EQ(report.unsupported[0].reason, "value_count threshold above the limit");
+    EXPECT_EQ(report.unsupported[0].detail, "value_count threshold " + over + " above the limit " +
+                                                std::to_string(kMaxValueCountThreshold));
+  }
+  const std::string at = std::to_string(kMaxValueCountThreshold);
+  Load(Count("value_count", "{gt: " + at + ", field: user.name}", "1h"));    // loads cleanly
+  Load(Count("value_count", "{lt: " + over + ", field: user.name}", "1h"));  // keeps no more
+
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  options.correlation.max_value_count_threshold = 5;
+  Load(Count("value_count", "{gt: 10, field: user.name}", "1h"), options);
+  size_t fired = 0;
+  for (int i = 0; i < 20; ++i)
+    fired += Feed("t", User("10.0.0.1", "u" + std::to_string(i)), kT0 + i).size();
+  EXPECT_EQ(fired, 0u);  // 6 values kept: "> 10" cannot be seen
+  EXPECT_EQ(engine_->correlation_stats().events_dropped, 14u);
 }
 
 // A temporal whose first rule's event is followed by 5,000 events of another rule before the
