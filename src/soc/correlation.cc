@@ -824,7 +824,9 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       return;
     }
     if (c.type == CorrelationType::kValueCount) {
-      // Expired values first: max_values_per_group bounds the values in the window.
+      // Expired values first, so the value cap bounds the values in the window. The horizon is
+      // the window's after this event, and the event is in it (a late one returned above), so
+      // no value expires once this one is added.
       ExpireCounted(&g, std::max(g.newest, ev.time) - c.timespan_ms);
       AddCounted(&g, value, ev.time, ValueCap(c, impl_->limits), &stats_);
     }
@@ -838,7 +840,6 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     while (!g.beyond.empty() && g.beyond.front().newest < g.newest - c.timespan_ms) {
       g.beyond.pop_front();  // a bucket leaves the window with its newest event
     }
-    ExpireCounted(&g, g.newest - c.timespan_ms);
     while (g.events.size() > impl_->limits.max_events_per_group) {
       AddBeyond(&g, FloorDiv(g.events.front().time, BucketWidth(c)), g.events.front(), c,
                 impl_->limits, &stats_);

@@ -1332,5 +1332,72 @@ TEST_F(TemporalConditionTest, StateBeyondTheCapCarriesOverAReload) {
   EXPECT_EQ(Feed("t", User("10.0.0.1", "c"), kT0 + 3).size(), 1u);
 }
 
+// A tumbling value_count's refusals belong to their window: the next window's alert does not
+// carry them (fails if ClearWindow keeps counted_refused).
+TEST_F(CorrelationTest, ValuesDroppedStartsAfreshEachTumblingWindow) {
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  Load(Count("value_count", "{neq: 1, field: user.name}", "1m"), options);
+  for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);  // c refused
+  auto d = Feed("t", User("10.0.0.1", "a"), kT0 + kMin);  // judges window 1, opens window 2
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].context.at("correlation.values_dropped"), 1);
+  Feed("t", User("10.0.0.1", "b"), kT0 + kMin + 1);
+  std::vector<Detection> out;
+  engine_->Flush(kT0 + 2 * kMin, &out);
+  ASSERT_EQ(out.size(), 1u);  // 2 ≠ 1, nothing refused in this window
+  EXPECT_EQ(out[0].context.at("correlation.value"), 2);
+  EXPECT_FALSE(out[0].context.contains("correlation.values_dropped"));
+}
+
+// A tumbling lt whose bound equals its threshold is decided (the true count is at least the
+// threshold: lt is false), so the window is judged, not counted unjudged.
+TEST_F(CorrelationTest, ValueCountLtAtItsBoundIsJudged) {
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  for (const char* condition : {"{lt: 2, field: user.name}", "{lte: 1, field: user.name}"}) {
+    Load(Count("value_count", condition, "1m"), options);
+    for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);  // c refused
+    std::vector<Detection> out;
+    engine_->Flush(kT0 + kMin, &out);
+    EXPECT_TRUE(out.empty()) << condition;
+    EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 0u) << condition;
+    EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u) << condition;
+  }
+}
+
+// A temporal detection cites a rule's latest event beyond the cap only while it is in the window.
+TEST_F(TemporalConditionTest, EvidenceLeavesOutAnExpiredSighting) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(std::string(kThree) +
+           "title: x\nid: x\ncorrelation:\n  type: temporal\n  rules: [rule_a, rule_b, rule_c]\n"
+           "  group-by: [host.name]\n  timespan: 5m\n  condition: {gte: 2}\n",
+       options);
+  seq_ = 0;
+  EXPECT_TRUE(Ev("h1", "a", kT0).empty());              // seq 1
+  EXPECT_TRUE(Ev("h1", "a", kT0 + 1).empty());          // seq 2: seq 1 beyond the cap
+  EXPECT_TRUE(Ev("h1", "b", kT0 + 10 * kMin).empty());  // seq 3: both a's left the window
+  auto d = Ev("h1", "c", kT0 + 10 * kMin + 1);          // seq 4: b beyond the cap
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{3, 4}));
+}
+
+// The sightings beyond the cap are cited in time order, not in the order of `rules`, before the
+// kept events.
+TEST_F(TemporalConditionTest, EvidenceCitesTheSightingsInTimeOrder) {
+  DetectionEngineOptions options;
+  options.correlation.max_events_per_group = 1;
+  Load(std::string(kThree) +
+           "title: x\nid: x\ncorrelation:\n  type: temporal\n  rules: [rule_a, rule_b, rule_c]\n"
+           "  group-by: [host.name]\n  timespan: 5m\n",
+       options);
+  seq_ = 0;
+  EXPECT_TRUE(Ev("h1", "c", kT0).empty());      // seq 1
+  EXPECT_TRUE(Ev("h1", "a", kT0 + 1).empty());  // seq 2: c beyond the cap
+  auto d = Ev("h1", "b", kT0 + 2);              // seq 3: a beyond the cap
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].evidence, (std::vector<uint64_t>{1, 2, 3}));
+}
 }  // namespace
 }  // namespace seccloud::soc
