@@ -143,17 +143,27 @@ uint64_t TermAt(const CorrelationRule& c, size_t i) {
   return c.rules.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << c.rules.size()) - 1;
 }
 
+// No chain yet, sized for c's conjunctions; in place, so warm vectors keep their capacity.
+void ResetChains(ChainState* s, const CorrelationRule& c) {
+  const size_t n = TermCount(c);
+  s->at = kNever;
+  s->touched.clear();
+  s->done.resize(n);
+  s->pending.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    s->done[i].assign(static_cast<size_t>(__builtin_popcountll(TermAt(c, i))), kNever);
+    s->pending[i].assign(s->done[i].size(), kNever);
+  }
+}
+
 // Folds an event of rule position `pos` at time t (t ≥ s->at: the events come in time order)
 // into the chains. Its cost is the number of conjunctions, not the number of events.
 void ChainStep(ChainState* s, const CorrelationRule& c, uint16_t pos, int64_t t) {
   const size_t n = TermCount(c);
   if (s->done.size() != n) {
-    s->done.resize(n);
-    s->pending.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      s->done[i].assign(static_cast<size_t>(__builtin_popcountll(TermAt(c, i))), kNever);
-      s->pending[i].assign(s->done[i].size(), kNever);
-    }
+    const int64_t at = s->at;
+    ResetChains(s, c);
+    s->at = at;
   }
   if (t > s->at) {
     for (const auto& [i, k] : s->touched) {
@@ -440,7 +450,12 @@ uint64_t SeenRules(const CorrelationRule& c, const Group& g) {
 // temporal_ordered: the chains of the whole window, those beyond the cap continued with the kept
 // events (all at or after the chains' time: see Feed).
 const ChainState& WindowChains(const CorrelationRule& c, const Group& g, JudgeScratch* scratch) {
-  scratch->chains = g.chains;
+  // A group below the cap has no chains: start them in place (copying the empty state would
+  // free the scratch's vectors, two allocations per conjunction on every judgement).
+  if (g.chains.done.empty())
+    ResetChains(&scratch->chains, c);
+  else
+    scratch->chains = g.chains;
   for (const auto& e : g.events) ChainStep(&scratch->chains, c, e.pos, e.time);
   return scratch->chains;
 }
