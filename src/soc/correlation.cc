@@ -143,17 +143,27 @@ uint64_t TermAt(const CorrelationRule& c, size_t i) {
   return c.rules.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << c.rules.size()) - 1;
 }
 
+// No chain yet, sized for c's conjunctions; in place, so warm vectors keep their capacity.
+void ResetChains(ChainState* s, const CorrelationRule& c) {
+  const size_t n = TermCount(c);
+  s->at = kNever;
+  s->touched.clear();
+  s->done.resize(n);
+  s->pending.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    s->done[i].assign(static_cast<size_t>(__builtin_popcountll(TermAt(c, i))), kNever);
+    s->pending[i].assign(s->done[i].size(), kNever);
+  }
+}
+
 // Folds an event of rule position `pos` at time t (t ≥ s->at: the events come in time order)
 // into the chains. Its cost is the number of conjunctions, not the number of events.
 void ChainStep(ChainState* s, const CorrelationRule& c, uint16_t pos, int64_t t) {
   const size_t n = TermCount(c);
   if (s->done.size() != n) {
-    s->done.resize(n);
-    s->pending.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      s->done[i].assign(static_cast<size_t>(__builtin_popcountll(TermAt(c, i))), kNever);
-      s->pending[i].assign(s->done[i].size(), kNever);
-    }
+    const int64_t at = s->at;
+    ResetChains(s, c);
+    s->at = at;
   }
   if (t > s->at) {
     for (const auto& [i, k] : s->touched) {
@@ -181,10 +191,20 @@ int64_t ChainStart(const ChainState& s, size_t i, size_t len) {
   return std::max(s.done[i][len - 1], s.pending[i][len - 1]);
 }
 
+// value_count: the distinct values one group's window keeps. A sliding gt/gte must be able to
+// count to its threshold + 1: max_values_per_group, raised to that (memory bounded by the rule's
+// own threshold), and that at most max_value_count_threshold + 1 (the loader refuses a higher
+// threshold at the default limit).
+size_t ValueCap(const CorrelationRule& c, const CorrelationLimits& limits) {
+  if (c.op != CompareOp::kGt && c.op != CompareOp::kGte) return limits.max_values_per_group;
+  const int64_t need = std::min(c.threshold, limits.max_value_count_threshold) + 1;
+  return std::max(limits.max_values_per_group, static_cast<size_t>(std::max<int64_t>(need, 0)));
+}
+
 // value_count: every event's value with its latest time in the window, or, for a new value past
-// max_values_per_group, nothing but a count (events_dropped, and the alert's
+// ValueCap, nothing but a count (events_dropped, and the alert's
 // correlation.values_dropped).
-void AddCounted(Group* g, const std::string& value, int64_t time, const CorrelationLimits& limits,
+void AddCounted(Group* g, const std::string& value, int64_t time, size_t value_cap,
                 CorrelationStats* stats) {
   auto it = g->counted.find(value);
   if (it != g->counted.end()) {
@@ -195,7 +215,7 @@ void AddCounted(Group* g, const std::string& value, int64_t time, const Correlat
     }
     return;
   }
-  if (g->counted.size() >= limits.max_values_per_group) {
+  if (g->counted.size() >= value_cap) {
     ++g->counted_refused;
     ++stats->events_dropped;
     return;
@@ -430,7 +450,12 @@ uint64_t SeenRules(const CorrelationRule& c, const Group& g) {
 // temporal_ordered: the chains of the whole window, those beyond the cap continued with the kept
 // events (all at or after the chains' time: see Feed).
 const ChainState& WindowChains(const CorrelationRule& c, const Group& g, JudgeScratch* scratch) {
-  scratch->chains = g.chains;
+  // A group below the cap has no chains: start them in place (copying the empty state would
+  // free the scratch's vectors, two allocations per conjunction on every judgement).
+  if (g.chains.done.empty())
+    ResetChains(&scratch->chains, c);
+  else
+    scratch->chains = g.chains;
   for (const auto& e : g.events) ChainStep(&scratch->chains, c, e.pos, e.time);
   return scratch->chains;
 }
@@ -791,7 +816,7 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
         return;
       }
       if (c.type == CorrelationType::kValueCount)
-        AddCounted(&g, value, ev.time, impl_->limits, &stats_);
+        AddCounted(&g, value, ev.time, ValueCap(c, impl_->limits), &stats_);
       if (g.events.size() >= impl_->limits.max_events_per_group) {
         // A tumbling window keeps its first events; the rest go to one bucket (their count and
         // sum) and, for value_count, to the values beyond the cap.
@@ -814,9 +839,11 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
       return;
     }
     if (c.type == CorrelationType::kValueCount) {
-      // Expired values first: max_values_per_group bounds the values in the window.
+      // Expired values first, so the value cap bounds the values in the window. The horizon is
+      // the window's after this event, and the event is in it (a late one returned above), so
+      // no value expires once this one is added.
       ExpireCounted(&g, std::max(g.newest, ev.time) - c.timespan_ms);
-      AddCounted(&g, value, ev.time, impl_->limits, &stats_);
+      AddCounted(&g, value, ev.time, ValueCap(c, impl_->limits), &stats_);
     }
     auto where = g.events.end();
     while (where != g.events.begin() && std::prev(where)->time > ev.time) --where;
@@ -828,7 +855,6 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     while (!g.beyond.empty() && g.beyond.front().newest < g.newest - c.timespan_ms) {
       g.beyond.pop_front();  // a bucket leaves the window with its newest event
     }
-    ExpireCounted(&g, g.newest - c.timespan_ms);
     while (g.events.size() > impl_->limits.max_events_per_group) {
       AddBeyond(&g, FloorDiv(g.events.front().time, BucketWidth(c)), g.events.front(), c,
                 impl_->limits, &stats_);

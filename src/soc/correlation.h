@@ -22,13 +22,13 @@
 //    past its exact expiry; below the cap expiry is exact. event_count is this count.
 //  - value_count: each value of the window (kept or beyond the cap) with its latest time (a
 //    value stays in a sliding window while its latest sighting does: exact); the count is their
-//    number. At most max_values_per_group distinct values in the window;
-//    a new value past that is not kept (stats().events_dropped, and the alert's
+//    number. At most max_values_per_group distinct values in the window, raised for a sliding
+//    gt/gte to its threshold + 1 (so the cap never changes its verdict), and that at most
+//    max_value_count_threshold + 1 (the loader refuses a threshold above kMaxValueCountThreshold:
+//    unsupported). A new value past the cap is not kept (stats().events_dropped, and the alert's
 //    correlation.values_dropped). The count is then a lower bound: a sliding gt/gte that fires
-//    on it is right, and cannot have missed before (a refusal means max_values_per_group values
-//    in the window, so a threshold below it fired already); a tumbling lt/lte/eq/neq is judged
-//    only where the bound decides it (lt from the threshold on, lte/eq/neq above it), else
-//    counted in stats().windows_unjudged.
+//    on it is right; a tumbling lt/lte/eq/neq is judged only where the bound decides it (lt from
+//    the threshold on, lte/eq/neq above it), else counted in stats().windows_unjudged.
 //  - temporal: each rule's latest event beyond the cap (exact expiry). temporal_ordered also
 //    keeps, per conjunction of its condition (all the rules without one) and per prefix of its
 //    rules, the latest start of a chain of strictly increasing times: exact. An event that
@@ -103,9 +103,14 @@ class MatchContext;
 }
 
 struct CorrelationLimits {
-  size_t max_groups = 100'000;           // per correlation
-  size_t max_events_per_group = 1'000;   // kept per group; the ones beyond are aggregated
-  size_t max_values_per_group = 10'000;  // value_count: distinct values beyond the kept events
+  size_t max_groups = 100'000;          // per correlation
+  size_t max_events_per_group = 1'000;  // kept per group; the ones beyond are aggregated
+  // value_count: distinct values in one group's window — at least threshold + 1 for gt/gte,
+  // whose count must reach it, up to max_value_count_threshold + 1.
+  size_t max_values_per_group = 10'000;
+  // A value_count threshold above this is unsupported (the loader refuses it at
+  // kMaxValueCountThreshold, the default); a lower limit set here caps the values kept instead.
+  int64_t max_value_count_threshold = kMaxValueCountThreshold;
   size_t max_evidence = 100;             // Record seqs cited by one detection (the earliest ones)
   size_t max_absence_entities = 10'000;  // per seccloud-absence rule
 };

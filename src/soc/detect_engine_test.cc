@@ -9,6 +9,7 @@
 #include "soc/detect.h"
 #include "soc/parse.h"
 #include "soc/sigma.h"
+#include "soc/sigma_testing.h"
 #include "soc/winlog.h"
 
 namespace seccloud::soc {
@@ -469,8 +470,7 @@ TEST(DetectionEngineTest, ThroughputWithTheSigmaCorpus) {
 // A Sigma v2.1 value_sum over seccloud's own proxy access events (the spool format of
 // events.md, as socd ingests it): bytes served to one terminal within 5 minutes.
 TEST(DetectionEngineTest, ValueSumOverProxyEventsFiresOncePerTerminal) {
-  LoadReport report;
-  RuleSet set = LoadRulesFromString(R"(
+  auto engine = sigma_testing::CleanEngine(R"(
 title: proxy response
 name: proxy_response
 logsource: {product: seccloud, service: proxy.access}
@@ -489,10 +489,8 @@ correlation:
 level: high
 tags: [attack.collection]
 )",
-                                    "volume.yml", &report);
-  ASSERT_TRUE(report.errors.empty() && report.unsupported.empty());
-  auto engine = DetectionEngine::Create(std::move(set));
-  ASSERT_TRUE(engine.has_value());
+                                           "volume.yml");
+  ASSERT_NE(engine, nullptr);  // CleanEngine names each load error and refusal
   auto line = [](const std::string& time, const std::string& ip, int response_bytes) {
     return R"({"@timestamp":"2026-10-02T00:)" + time +
            R"(Z","event":{"dataset":"proxy.access","kind":"event","category":["web","network"],)"
@@ -528,7 +526,7 @@ tags: [attack.collection]
     r.raw = line(time, ip, bytes);
     Normalize(r);
     ASSERT_TRUE(r.parsed) << r.raw;
-    (*engine)->Process(r, &all);
+    engine->Process(r, &all);
   }
   ASSERT_EQ(all.size(), 1u);
   const Detection& d = all[0];
@@ -547,8 +545,7 @@ tags: [attack.collection]
 // event_count gt 3000 fires on the 3,001st request, value_count gt 1500 on the 1,501st terminal
 // and again on the 1,501st of the fresh window that follows.
 TEST(DetectionEngineTest, CountsPastTheCapOverProxyEventsFireOnceAtTheRightRecord) {
-  LoadReport report;
-  RuleSet set = LoadRulesFromString(R"(
+  auto engine = sigma_testing::CleanEngine(R"(
 title: proxy response
 name: proxy_response
 logsource: {product: seccloud, service: proxy.access}
@@ -566,10 +563,8 @@ correlation: {type: value_count, rules: proxy_response, group-by: [observer.name
               condition: {gt: 1500, field: source.ip}}
 level: medium
 )",
-                                    "gateway.yml", &report);
-  ASSERT_TRUE(report.errors.empty() && report.unsupported.empty());
-  auto engine = DetectionEngine::Create(std::move(set));
-  ASSERT_TRUE(engine.has_value());
+                                           "gateway.yml");
+  ASSERT_NE(engine, nullptr);  // CleanEngine names each load error and refusal
   std::vector<std::pair<std::string, uint64_t>> fired;  // rule id, the completing record's seq
   for (int i = 0; i < 3500; ++i) {
     char time[32];
@@ -589,7 +584,7 @@ level: medium
     Normalize(r);
     ASSERT_TRUE(r.parsed) << r.raw;
     std::vector<Detection> out;
-    (*engine)->Process(r, &out);
+    engine->Process(r, &out);
     for (const auto& d : out) fired.emplace_back(d.rule_id, r.seq);
   }
   EXPECT_EQ(fired, (std::vector<std::pair<std::string, uint64_t>>{

@@ -226,6 +226,12 @@ struct RuleLoadOptions {
   std::map<std::string, std::map<std::string, std::vector<std::string>>> tenant_placeholders;
 };
 inline constexpr size_t kMaxExpandedValues = 10'000;  // values one |expand value becomes
+// The largest value_count threshold the loader accepts (larger is unsupported, "value_count
+// threshold N above the limit M"): a group of a value_count keeps up to threshold + 1 distinct
+// values, ~150 bytes each with short values (a hash node and an ordered-set node), so one group
+// at the limit holds ~15 MB. 30,000 users behind one proxy is a real threshold; a rule asking for
+// more than 100,000 distinct values in one window is more likely a mistake than a detection.
+inline constexpr int64_t kMaxValueCountThreshold = 100'000;
 
 // Loads every .yml/.yaml file under each directory (recursively) and each file named. Fails only
 // when a path does not exist or cannot be listed; everything about the rules themselves goes into

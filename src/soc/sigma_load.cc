@@ -1503,6 +1503,15 @@ class Loader {
     } else if (r.type == CorrelationType::kEventCount || r.type == CorrelationType::kValueCount) {
       Invalid("bad correlation", "condition is missing", c);
     }
+    if (r.type == CorrelationType::kValueCount &&
+        (r.op == CompareOp::kGt || r.op == CompareOp::kGte) &&
+        r.threshold > kMaxValueCountThreshold) {
+      // A sliding value_count keeps up to threshold + 1 values per group (sigma.h).
+      Unsupported("value_count threshold above the limit",
+                  "value_count threshold " + std::to_string(r.threshold) + " above the limit " +
+                      std::to_string(kMaxValueCountThreshold),
+                  cond);
+    }
     if ((r.type == CorrelationType::kValueCount || metric) && pc.value_field.empty()) {
       Invalid("bad correlation", type + " needs condition.field", c);
     }
