@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "core/hex.h"
 #include "soc/parse_internal.h"
 
 // ReadJsonTape mirrors Boost.JSON 1.81's basic_parser step for step where the result can be seen
@@ -45,12 +46,10 @@ constexpr std::array<bool, 256> kWhitespace = [] {
   return t;
 }();
 
+// HexValue (core/hex.h) as a table: one load per digit of a \u escape.
 constexpr std::array<int8_t, 256> kHexDigit = [] {
   std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
-  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
+  for (int c = 0; c < 256; ++c) t[c] = static_cast<int8_t>(HexValue(static_cast<char>(c)));
   return t;
 }();
 

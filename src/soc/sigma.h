@@ -46,6 +46,15 @@ inline constexpr size_t kMaxRuleRegexes = 256;                // |re values per 
 inline constexpr int64_t kMaxRegexMemory = int64_t{1} << 20;  // RE2 max_mem per regex
 inline constexpr size_t kMaxAbsenceExpected = 10000;          // expected entities per absence rule
 inline constexpr size_t kMaxCorrelationDepth = 8;             // correlations of correlations
+// Selection references the conditions of one file's documents expand to (`1 of s*` counts every
+// selection it scans, a name 1): each is a copy of its selection in the condition tree and the
+// engine, so 1,600 selections × 1,600 `1 of s*` (42 KB) would be 2,560,000 copies. Per file, not
+// per document: 40 documents of 316 × 316 in one file would each stay under a per-document bound.
+// SigmaHQ's largest rule file expands to 81
+// (registry_set_asep_reg_keys_modification_currentversion), all 3,141 of its files together to
+// 9,089: 10,000 is over 100 times the largest real one. 300 × 300 (90,000) took 9.6 s of CPU in
+// soc_sigma_fuzz (-O0, ASan), past the fuzzers' 10 s timeout on a loaded machine.
+inline constexpr size_t kMaxConditionRefs = 10000;
 // What the filters add to rules — value tests, field tests, alternatives, selections, condition
 // nodes — summed over every filter and every rule it applies to (each filtered rule holds its own
 // copy), for the whole load: a filter of 100,000 values with `rules: any`, or thousands of small

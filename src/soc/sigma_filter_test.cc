@@ -437,11 +437,12 @@ TEST(SigmaFilterTest, AFilterTooLargeForItsRulesIsRefusedWhole) {
   auto ok = Load(rules + Filter("any", "  s:\n    b:\n" + values + "  condition: not s\n"));
   ASSERT_EQ(ok.set.filters.size(), 1u);
   EXPECT_FALSE(ok.Fires("r48", Rec(R"({"a":"evil","b":"v7"})")));
-  // A long condition is counted too: 30,001 nodes of "not s and …" on 70 rules.
+  // A long condition is counted too: 10,001 nodes of "not s and …" on 210 rules (its 5,000
+  // selection references are under kMaxConditionRefs).
   std::string cond = "not s";
-  for (int i = 0; i < 15'000; ++i) cond += " and not s";
+  for (int i = 0; i < 4'999; ++i) cond += " and not s";
   rules.clear();
-  for (int i = 0; i < 70; ++i) rules += Rule("r" + std::to_string(i), kSel) + "---\n";
+  for (int i = 0; i < 210; ++i) rules += Rule("r" + std::to_string(i), kSel) + "---\n";
   auto long_cond =
       Load(rules + Filter("any", "  s:\n    b: x\n  condition: " + cond + "\n"), false);
   ASSERT_EQ(long_cond.report.errors.size(), 1u);

@@ -590,8 +590,11 @@ ValueTest Classify(Pattern p, bool cased) {
 
 class DocumentCompiler {
  public:
-  DocumentCompiler(FieldTable* fields, size_t* budget, const RuleLoadOptions* options)
-      : fields_(fields), budget_(budget), options_(options) {}
+  // `condition_refs` counts the selection references the conditions expanded to, summed over
+  // the documents of one file (see kMaxConditionRefs).
+  DocumentCompiler(FieldTable* fields, size_t* budget, size_t* condition_refs,
+                   const RuleLoadOptions* options)
+      : fields_(fields), budget_(budget), condition_refs_(condition_refs), options_(options) {}
 
   void Visit(const YAML::Node& at) {
     if (++*budget_ > kMaxRuleNodes) {
@@ -615,6 +618,12 @@ class DocumentCompiler {
       out.selections.push_back(CompileSelection(name, kv.second));
     }
     if (!condition) Invalid("no condition", "detection has no condition", detection);
+    // The first of two selections of one name is the one a condition names.
+    selection_index_.clear();
+    selection_index_.reserve(out.selections.size());
+    for (size_t i = 0; i < out.selections.size(); ++i) {
+      selection_index_.emplace(out.selections[i].name, static_cast<int>(i));
+    }
     if (condition.IsSequence()) {
       out.root.kind = Node::kOr;
       for (const auto& c : condition) out.root.kids.push_back(ParseCondition(ScalarOr(c), out, c));
@@ -1072,29 +1081,43 @@ class DocumentCompiler {
         Next();
         const std::string target = Next();
         if (target.empty() || target == "(" || target == ")") Fail("of without a target");
+        // Charged before the scan: the scan and the copies are what the budget bounds.
+        Charge(rule->selections.size());
         out.kind = lt == "all" ? Node::kAnd : Node::kOr;
+        const bool them = Lower(target) == "them";
+        const std::string mask = WildMask(target);
         for (size_t i = 0; i < rule->selections.size(); ++i) {
           const std::string& name = rule->selections[i].name;
-          const bool hit = Lower(target) == "them" ? !name.starts_with("_")
-                                                   : GlobMatch(name, target, WildMask(target));
+          const bool hit = them ? !name.starts_with("_") : GlobMatch(name, target, mask);
           if (hit) out.kids.push_back(Node{Node::kSelection, static_cast<int>(i)});
         }
         if (out.kids.empty()) {
           Invalid("condition names unknown selection", target, *at);
         }
       } else {
-        bool found = false;
-        for (size_t i = 0; i < rule->selections.size(); ++i) {
-          if (rule->selections[i].name == t) {
-            out = Node{Node::kSelection, static_cast<int>(i)};
-            found = true;
-            break;
-          }
+        Charge(1);
+        const auto it = self->selection_index_.find(t);
+        if (it == self->selection_index_.end()) {
+          Invalid("condition names unknown selection", t, *at);
         }
-        if (!found) Invalid("condition names unknown selection", t, *at);
+        out = Node{Node::kSelection, it->second};
       }
       --depth;
       return out;
+    }
+
+    // Each reference is a copy of its selection in the condition tree and in the engine's
+    // expressions: `1 of s*` repeated over many selections would be quadratic in the input.
+    void Charge(size_t refs) {
+      size_t& used = *self->condition_refs_;
+      if (refs > kMaxConditionRefs - std::min(used, kMaxConditionRefs)) {
+        used = kMaxConditionRefs + 1;
+        Invalid("document too large",
+                "condition expands to more than " + std::to_string(kMaxConditionRefs) +
+                    " selection references (summed over the file's documents)",
+                *at);
+      }
+      used += refs;
     }
 
     static std::string WildMask(std::string_view p) {
@@ -1115,6 +1138,9 @@ class DocumentCompiler {
 
   FieldTable* fields_;
   size_t* budget_;
+  size_t* condition_refs_;
+  // The rule being compiled: selection name → its index in CompiledRule::selections.
+  std::unordered_map<std::string, int> selection_index_;
   const RuleLoadOptions* options_;
   size_t compiled_values_ = 0;
   size_t regexes_ = 0;
@@ -1353,7 +1379,7 @@ class Loader {
       std::string reason;
       const bool mapped =
           MapLogsource(rule.product, rule.category, rule.service, &mapping, &reason);
-      DocumentCompiler compiler(fields_.get(), &budget, options_);
+      DocumentCompiler compiler(fields_.get(), &budget, &condition_refs_[file], options_);
       CompiledRule compiled = compiler.Compile(doc["detection"], mapping.style);
       if (!mapped) {
         Unsupported("logsource not collected: " +
@@ -2009,7 +2035,7 @@ class Loader {
   const CompiledRule& CompileFilterFor(PendingFilter& pf, FieldStyle style, const YAML::Node& at) {
     if (auto it = pf.compiled.find(style); it != pf.compiled.end()) return *it->second;
     size_t budget = 0;
-    DocumentCompiler compiler(fields_.get(), &budget, options_);
+    DocumentCompiler compiler(fields_.get(), &budget, &condition_refs_[pf.filter.file], options_);
     // Compile would name the detection in its mistakes; the filter map is the place.
     if (!pf.detection["condition"]) Invalid("no condition", "filter has no condition", at);
     auto c = std::make_shared<CompiledRule>(compiler.Compile(pf.detection, style));
@@ -2223,6 +2249,8 @@ class Loader {
   std::vector<CorrelationRule> correlations_;
   std::vector<PendingCorrelation> pending_;
   std::unordered_map<std::string, std::string> failed_refs_;  // id/name → reason
+  // File → the selection references its documents' conditions expanded to (kMaxConditionRefs).
+  std::unordered_map<std::string, size_t> condition_refs_;
 };
 
 }  // namespace

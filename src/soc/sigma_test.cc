@@ -383,8 +383,9 @@ TEST(SigmaTest, TimePartsCompareWithGtGteLtLte) {
   EXPECT_TRUE(Fires(lte, Rec(R"({"t":"2024-04-01"})")));
   EXPECT_FALSE(Fires(lte, Rec(R"({"t":"2024-04-02"})")));
   // Outside 08:00–18:59 (UTC hours as written): both sides, and their negation.
-  auto office = One(Rule("  early:\n    t|hour|lt: 8\n  late:\n    t|hour|gte: 19\n"
-                         "  condition: early or late\n"));
+  auto office =
+      One(Rule("  early:\n    t|hour|lt: 8\n  late:\n    t|hour|gte: 19\n"
+               "  condition: early or late\n"));
   EXPECT_TRUE(Fires(office, Rec(R"({"t":"2024-03-01 07:59:00"})")));
   EXPECT_FALSE(Fires(office, Rec(R"({"t":"2024-03-01 08:00:00"})")));
   EXPECT_FALSE(Fires(office, Rec(R"({"t":"2024-03-01 18:59:00"})")));
@@ -746,6 +747,76 @@ TEST(SigmaTest, ExpansionByModifiersIsBounded) {
                       "w.yml", &report);
   ASSERT_EQ(report.errors.size(), 1u);
   EXPECT_EQ(report.errors[0].reason, "document too large");
+}
+
+// A rule of `selections` selections whose condition is `1 of s*` `refs` times: each `of` copies
+// every selection into the condition (and the engine), selections × refs copies in all.
+std::string OfEverySelectionRule(int selections, int refs) {
+  std::string s = "title: t\nlogsource: {product: windows}\ndetection:\n";
+  for (int i = 0; i < selections; ++i) s += "  s" + std::to_string(i) + ": {a: x}\n";
+  s += "  condition: ";
+  for (int k = 0; k < refs; ++k) s += k ? " or 1 of s*" : "1 of s*";
+  return s + "\n";
+}
+
+TEST(SigmaTest, ConditionExpansionIsBoundedPerFile) {
+  const std::string good = Rule("  sel:\n    a: 1\n  condition: sel\n");
+  // 42 KB that would be 2,560,000 selection references: an error at the condition's line.
+  LoadReport report;
+  auto set = LoadRulesFromStrings(
+      {{"of.yml", OfEverySelectionRule(1600, 1600)}, {"good.yml", good}}, &report);
+  EXPECT_EQ(set.rules.size(), 1u);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].file, "of.yml");
+  EXPECT_EQ(report.errors[0].reason, "document too large");
+  EXPECT_NE(report.errors[0].detail.find("more than " + std::to_string(kMaxConditionRefs) +
+                                         " selection references"),
+            std::string::npos)
+      << report.errors[0].detail;
+  EXPECT_EQ(report.errors[0].line, 3 + 1600 + 1);
+  // 40 documents of 316 × 316 (99,856 references each): every one refused, the other file loads.
+  std::string many;
+  for (int d = 0; d < 40; ++d) many += (d ? "---\n" : "") + OfEverySelectionRule(316, 316);
+  LoadReport r2;
+  auto set2 = LoadRulesFromStrings({{"many.yml", many}, {"good.yml", good}}, &r2);
+  EXPECT_EQ(set2.rules.size(), 1u);
+  EXPECT_EQ(r2.errors.size(), 40u);
+  for (const auto& e : r2.errors) EXPECT_EQ(e.reason, "document too large") << e.ToString();
+  // The bound is the file's: 12 documents of 95 × 95 (9,025 references each, under it one by
+  // one): the first loads, the file's other 11 are refused.
+  std::string some;
+  for (int d = 0; d < 12; ++d) some += (d ? "---\n" : "") + OfEverySelectionRule(95, 95);
+  LoadReport r3;
+  auto set3 = LoadRulesFromStrings({{"some.yml", some}, {"good.yml", good}}, &r3);
+  EXPECT_EQ(set3.rules.size(), 2u);
+  EXPECT_EQ(r3.errors.size(), 11u);
+  for (const auto& e : r3.errors) EXPECT_EQ(e.reason, "document too large") << e.ToString();
+  ASSERT_TRUE(DetectionEngine::Create(std::move(set3)).has_value());
+}
+
+// A condition naming the last kMaxConditionRefs of 20,000 selections once each loads in linear
+// time (a scan per name would compare 10,000 × 15,000 names), and each name finds its own
+// selection.
+TEST(SigmaTest, ConditionNamesFindTheirSelectionsInLinearTime) {
+  constexpr size_t kSelections = 20000;
+  constexpr size_t kFirstNamed = kSelections - kMaxConditionRefs;
+  std::string text = "title: t\nlogsource: {product: windows}\ndetection:\n";
+  for (size_t i = 0; i < kSelections; ++i) {
+    text += "  s" + std::to_string(i) + ": {a: x" + std::to_string(i) + "}\n";
+  }
+  text += "  condition: s" + std::to_string(kFirstNamed);
+  for (size_t i = kFirstNamed + 1; i < kSelections; ++i) text += " or s" + std::to_string(i);
+  text += "\n";
+  LoadReport report;
+  auto set = LoadRulesFromString(text, "names.yml", &report);
+  for (const auto& e : report.errors) ADD_FAILURE() << e.ToString();
+  ASSERT_EQ(set.rules.size(), 1u);
+  const auto& rule = *set.rules[0].compiled;
+  ASSERT_EQ(rule.root.kids.size(), kMaxConditionRefs);
+  for (size_t k = 0; k < kMaxConditionRefs; k += 997) {
+    EXPECT_EQ(rule.selections[static_cast<size_t>(rule.root.kids[k].selection)].name,
+              "s" + std::to_string(kFirstNamed + k));
+  }
 }
 
 TEST(SigmaTest, GlobalAndRepeatDocuments) {
