@@ -4,7 +4,7 @@
 // their overlays, a JSON line on its tape), made afresh for each input, so that the engine's
 // lookups reach FieldView's overlay, its Windows item probe and the tape (review of sigma18).
 //
-// Runs with libFuzzer's -entropic=0 unless told otherwise (LLVMFuzzerInitialize below): an input
+// Runs with libFuzzer's -entropic=0 unless told otherwise (entropic_off.cc): an input
 // here covers ~40,000 edges and ~120,000 features, and libFuzzer 14's entropic schedule walks its
 // list of rare features (all of them, until each has been seen 255 times) for every feature of
 // every run — 90% of the time (perf), 3–16 inputs a second. Without it: ~150 (fuzz29,
@@ -81,19 +81,6 @@ std::vector<seccloud::soc::Record> MakePendingRecords() {
 }
 
 }  // namespace
-
-// libFuzzer reads its flags after this call, from the argv it leaves: "-entropic=0" goes first
-// so that a later -entropic=1 on the command line still wins (the last of a flag counts).
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  static std::vector<char*> args;
-  static char entropic_off[] = "-entropic=0";
-  args.assign(*argv, *argv + *argc);
-  args.insert(args.begin() + 1, entropic_off);
-  args.push_back(nullptr);
-  *argc = static_cast<int>(args.size()) - 1;
-  *argv = args.data();
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<seccloud::soc::Record> records = MakeRecords();
