@@ -9,8 +9,8 @@
 // byte 3; bit 1 set: then recompute every checksum, so the fuzzer reaches the decoders behind
 // them).
 //
-// Runs with libFuzzer's -entropic=0 (soc_store_fuzz.options, which run-all reads): an input here covers
-// ~28,000 edges and ~57,000 features, and the entropic schedule took 81% of the time (perf,
+// Runs with libFuzzer's -entropic=0 (soc_store_fuzz.options, which run-all reads): an input here
+// covers ~28,000 edges and ~57,000 features, and the entropic schedule took 81% of the time (perf,
 // tests/fuzz/README.md): ~7 inputs a second from the seeds, ~50 without it.
 
 #include <unistd.h>
