@@ -55,6 +55,12 @@ inline constexpr size_t kMaxCorrelationDepth = 8;             // correlations of
 // 9,089: 10,000 is over 100 times the largest real one. 300 × 300 (90,000) took 9.6 s of CPU in
 // soc_sigma_fuzz (-O0, ASan), past the fuzzers' 10 s timeout on a loaded machine.
 inline constexpr size_t kMaxConditionRefs = 10000;
+// The field and value tests those references copy (a reference copies its selection's: one per
+// field test and one per value), per file: a selection of 50,000 values named 10,000 times is
+// under kMaxConditionRefs but 5·10⁸ tests for the engine to build. A document holds at most
+// kMaxRuleValues (100,000) values, so 1,000,000 lets every value of ten full documents be named
+// once — or one full document's ten times; SigmaHQ's rules name each selection once or twice.
+inline constexpr size_t kMaxConditionValueRefs = 1000000;
 // What the filters add to rules — value tests, field tests, alternatives, selections, condition
 // nodes — summed over every filter and every rule it applies to (each filtered rule holds its own
 // copy), for the whole load: a filter of 100,000 values with `rules: any`, or thousands of small

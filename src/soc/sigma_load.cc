@@ -588,11 +588,18 @@ ValueTest Classify(Pattern p, bool cased) {
   return vt;
 }
 
+// What the conditions of one file's documents expanded to (kMaxConditionRefs,
+// kMaxConditionValueRefs): the selection references, and the value tests those references copy.
+struct ConditionRefs {
+  size_t refs = 0;
+  size_t values = 0;
+};
+
 class DocumentCompiler {
  public:
-  // `condition_refs` counts the selection references the conditions expanded to, summed over
-  // the documents of one file (see kMaxConditionRefs).
-  DocumentCompiler(FieldTable* fields, size_t* budget, size_t* condition_refs,
+  // `condition_refs` counts what the conditions expanded to, summed over the documents of one
+  // file (see kMaxConditionRefs and kMaxConditionValueRefs).
+  DocumentCompiler(FieldTable* fields, size_t* budget, ConditionRefs* condition_refs,
                    const RuleLoadOptions* options)
       : fields_(fields), budget_(budget), condition_refs_(condition_refs), options_(options) {}
 
@@ -621,8 +628,12 @@ class DocumentCompiler {
     // The first of two selections of one name is the one a condition names.
     selection_index_.clear();
     selection_index_.reserve(out.selections.size());
+    selection_values_.assign(out.selections.size(), 0);
     for (size_t i = 0; i < out.selections.size(); ++i) {
       selection_index_.emplace(out.selections[i].name, static_cast<int>(i));
+      for (const auto& group : out.selections[i].any_of) {
+        for (const auto& ft : group) selection_values_[i] += 1 + ft.values.size();
+      }
     }
     if (condition.IsSequence()) {
       out.root.kind = Node::kOr;
@@ -1086,11 +1097,16 @@ class DocumentCompiler {
         out.kind = lt == "all" ? Node::kAnd : Node::kOr;
         const bool them = Lower(target) == "them";
         const std::string mask = WildMask(target);
+        size_t values = 0;
         for (size_t i = 0; i < rule->selections.size(); ++i) {
           const std::string& name = rule->selections[i].name;
           const bool hit = them ? !name.starts_with("_") : GlobMatch(name, target, mask);
-          if (hit) out.kids.push_back(Node{Node::kSelection, static_cast<int>(i)});
+          if (hit) {
+            out.kids.push_back(Node{Node::kSelection, static_cast<int>(i)});
+            values += self->selection_values_[i];
+          }
         }
+        ChargeValues(values);
         if (out.kids.empty()) {
           Invalid("condition names unknown selection", target, *at);
         }
@@ -1101,6 +1117,7 @@ class DocumentCompiler {
           Invalid("condition names unknown selection", t, *at);
         }
         out = Node{Node::kSelection, it->second};
+        ChargeValues(self->selection_values_[static_cast<size_t>(it->second)]);
       }
       --depth;
       return out;
@@ -1109,7 +1126,7 @@ class DocumentCompiler {
     // Each reference is a copy of its selection in the condition tree and in the engine's
     // expressions: `1 of s*` repeated over many selections would be quadratic in the input.
     void Charge(size_t refs) {
-      size_t& used = *self->condition_refs_;
+      size_t& used = self->condition_refs_->refs;
       if (refs > kMaxConditionRefs - std::min(used, kMaxConditionRefs)) {
         used = kMaxConditionRefs + 1;
         Invalid("document too large",
@@ -1118,6 +1135,21 @@ class DocumentCompiler {
                 *at);
       }
       used += refs;
+    }
+
+    // ...and each copy costs the engine its selection's field and value tests: a selection of
+    // 50,000 values named 10,000 times stays under kMaxConditionRefs but is 5·10⁸ tests to build.
+    void ChargeValues(size_t values) {
+      size_t& used = self->condition_refs_->values;
+      if (values > kMaxConditionValueRefs - std::min(used, kMaxConditionValueRefs)) {
+        used = kMaxConditionValueRefs + 1;
+        Invalid("document too large",
+                "condition copies more than " + std::to_string(kMaxConditionValueRefs) +
+                    " field and value tests (each reference copies its selection's; summed over "
+                    "the file's documents)",
+                *at);
+      }
+      used += values;
     }
 
     static std::string WildMask(std::string_view p) {
@@ -1138,9 +1170,11 @@ class DocumentCompiler {
 
   FieldTable* fields_;
   size_t* budget_;
-  size_t* condition_refs_;
-  // The rule being compiled: selection name → its index in CompiledRule::selections.
+  ConditionRefs* condition_refs_;
+  // The rule being compiled: selection name → its index in CompiledRule::selections, and each
+  // selection's field and value tests (what a reference to it copies).
   std::unordered_map<std::string, int> selection_index_;
+  std::vector<size_t> selection_values_;
   const RuleLoadOptions* options_;
   size_t compiled_values_ = 0;
   size_t regexes_ = 0;
@@ -2250,7 +2284,7 @@ class Loader {
   std::vector<PendingCorrelation> pending_;
   std::unordered_map<std::string, std::string> failed_refs_;  // id/name → reason
   // File → the selection references its documents' conditions expanded to (kMaxConditionRefs).
-  std::unordered_map<std::string, size_t> condition_refs_;
+  std::unordered_map<std::string, ConditionRefs> condition_refs_;
 };
 
 }  // namespace

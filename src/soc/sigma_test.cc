@@ -794,6 +794,45 @@ TEST(SigmaTest, ConditionExpansionIsBoundedPerFile) {
   ASSERT_TRUE(DetectionEngine::Create(std::move(set3)).has_value());
 }
 
+// A rule whose one selection holds `values` values and whose condition names it `refs` times.
+std::string NamedOftenRule(int values, int refs) {
+  std::string s = "title: t\nlogsource: {product: windows}\ndetection:\n  big:\n    a:\n";
+  for (int i = 0; i < values; ++i) s += "      - v" + std::to_string(i) + "\n";
+  s += "  condition: big";
+  for (int k = 1; k < refs; ++k) s += " or big";
+  return s + "\n";
+}
+
+// Each reference copies its selection's tests into the engine: few references of a large
+// selection stay under kMaxConditionRefs but not under kMaxConditionValueRefs, per file.
+TEST(SigmaTest, ConditionCopiesOfLargeSelectionsAreBoundedPerFile) {
+  const std::string good = Rule("  sel:\n    a: 1\n  condition: sel\n");
+  // 20,000 values (+1 field test) named 50 times: 1,000,050 tests, past the bound.
+  LoadReport report;
+  auto set =
+      LoadRulesFromStrings({{"big.yml", NamedOftenRule(20000, 50)}, {"good.yml", good}}, &report);
+  EXPECT_EQ(set.rules.size(), 1u);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].file, "big.yml");
+  EXPECT_EQ(report.errors[0].reason, "document too large");
+  EXPECT_NE(report.errors[0].detail.find("more than " + std::to_string(kMaxConditionValueRefs) +
+                                         " field and value tests"),
+            std::string::npos)
+      << report.errors[0].detail;
+  // 49 times: 980,049, under it.
+  LoadReport r2;
+  auto set2 = LoadRulesFromStrings({{"big.yml", NamedOftenRule(20000, 49)}}, &r2);
+  for (const auto& e : r2.errors) ADD_FAILURE() << e.ToString();
+  EXPECT_EQ(set2.rules.size(), 1u);
+  // Per file: two documents of 30 references each (600,030 tests each): the second is refused.
+  LoadReport r3;
+  auto set3 = LoadRulesFromStrings(
+      {{"two.yml", NamedOftenRule(20000, 30) + "---\n" + NamedOftenRule(20000, 30)}}, &r3);
+  EXPECT_EQ(set3.rules.size(), 1u);
+  ASSERT_EQ(r3.errors.size(), 1u);
+  EXPECT_EQ(r3.errors[0].reason, "document too large");
+}
+
 // A condition naming the last kMaxConditionRefs of 20,000 selections once each loads in linear
 // time (a scan per name would compare 10,000 × 15,000 names), and each name finds its own
 // selection.
