@@ -2069,7 +2069,14 @@ class Loader {
   const CompiledRule& CompileFilterFor(PendingFilter& pf, FieldStyle style, const YAML::Node& at) {
     if (auto it = pf.compiled.find(style); it != pf.compiled.end()) return *it->second;
     size_t budget = 0;
-    DocumentCompiler compiler(fields_.get(), &budget, &condition_refs_[pf.filter.file], options_);
+    // A filter's own references are bounded per compile (kMaxConditionRefs,
+    // kMaxConditionValueRefs), not charged to its file: it is compiled again for each field style
+    // of the rules it applies to, after the file's other documents were charged, and what its
+    // copies add to those rules is bounded load-wide by kMaxFilterAppliedSize. Charged to the
+    // file, a one-reference filter beside an oversized document, or one compiled for two styles,
+    // was refused and its rules ran unfiltered (the final read of stop 29).
+    ConditionRefs refs;
+    DocumentCompiler compiler(fields_.get(), &budget, &refs, options_);
     // Compile would name the detection in its mistakes; the filter map is the place.
     if (!pf.detection["condition"]) Invalid("no condition", "filter has no condition", at);
     auto c = std::make_shared<CompiledRule>(compiler.Compile(pf.detection, style));

@@ -833,6 +833,39 @@ TEST(SigmaTest, ConditionCopiesOfLargeSelectionsAreBoundedPerFile) {
   EXPECT_EQ(r3.errors[0].reason, "document too large");
 }
 
+// A filter is not charged to its file's condition budget: beside an oversized document of its
+// file, and compiled for its own style and its rule's, it still applies (the final read of stop 29:
+// refused, its rules ran unfiltered).
+TEST(SigmaTest, AFilterIsNotRefusedByItsFilesConditionBudget) {
+  const std::string rule =
+      "title: r\nid: r1\nlevel: high\nlogsource: {product: windows, category: process_creation}\n"
+      "detection:\n  selection:\n    a|contains: evil\n  condition: selection\n";
+  auto filter = [](const std::string& condition, const std::string& logsource) {
+    return "title: f\nid: f1\nlogsource: " + logsource +
+           "\nfilter:\n  rules: any\n  s:\n    b: gpo\n" + "  condition: " + condition + "\n";
+  };
+  LoadReport r1;
+  auto s1 = LoadRulesFromStrings({{"f.yml", filter("not s", "{category: process_creation}") +
+                                                "---\n" + OfEverySelectionRule(200, 200)},
+                                  {"r.yml", rule}},
+                                 &r1);
+  ASSERT_EQ(r1.errors.size(), 1u);  // the oversized document alone
+  EXPECT_EQ(r1.errors[0].reason, "document too large");
+  EXPECT_EQ(s1.filters.size(), 1u);
+  ASSERT_EQ(s1.rules.size(), 1u);
+  EXPECT_EQ(s1.rules[0].filters.size(), 1u);
+  // 6,000 references, under kMaxConditionRefs, compiled for its own style and the rule's.
+  std::string condition = "not s";
+  for (int i = 1; i < 6000; ++i) condition += " and not s";
+  LoadReport r2;
+  auto s2 = LoadRulesFromStrings(
+      {{"f.yml", filter(condition, "{category: process_creation}")}, {"r.yml", rule}}, &r2);
+  for (const auto& e : r2.errors) ADD_FAILURE() << e.ToString();
+  EXPECT_EQ(s2.filters.size(), 1u);
+  ASSERT_EQ(s2.rules.size(), 1u);
+  EXPECT_EQ(s2.rules[0].filters.size(), 1u);
+}
+
 // A condition naming the last kMaxConditionRefs of 20,000 selections once each loads in linear
 // time (a scan per name would compare 10,000 × 15,000 names), and each name finds its own
 // selection.
