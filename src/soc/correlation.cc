@@ -191,12 +191,13 @@ int64_t ChainStart(const ChainState& s, size_t i, size_t len) {
   return std::max(s.done[i][len - 1], s.pending[i][len - 1]);
 }
 
-// value_count: the distinct values one group's window keeps. A sliding gt/gte must be able to
-// count to its threshold + 1: max_values_per_group, raised to that (memory bounded by the rule's
-// own threshold), and that at most max_value_count_threshold + 1 (the loader refuses a higher
-// threshold at the default limit).
+// value_count: the distinct values one group's window keeps: max_values_per_group, raised to the
+// threshold + 1 (memory bounded by the rule's own threshold), and that at most
+// max_value_count_threshold + 1 (the loader refuses a higher threshold at the default limit).
+// With threshold + 1 values kept, whether the window holds more than the threshold is known
+// exactly, and that decides every operator: a refusal means "more" (gt/gte/neq true, lt/lte/eq
+// false), no refusal means the count is exact.
 size_t ValueCap(const CorrelationRule& c, const CorrelationLimits& limits) {
-  if (c.op != CompareOp::kGt && c.op != CompareOp::kGte) return limits.max_values_per_group;
   const int64_t need = std::min(c.threshold, limits.max_value_count_threshold) + 1;
   return std::max(limits.max_values_per_group, static_cast<size_t>(std::max<int64_t>(need, 0)));
 }
@@ -594,10 +595,11 @@ Judgement Judge(const CorrelationRule& c, const Group& g, JudgeScratch* scratch,
     return {n > 0, n};
   }
   const int64_t n = Measure(c, g, scratch);
-  // value_count that refused values (max_values_per_group) measured a lower bound of the true
-  // count. lt is false from the threshold on, lte/eq false and neq true above it: a bound there
-  // decides them exactly; below, the window is not judged. (A sliding gt/gte that holds on the
-  // bound holds on the true count.)
+  // value_count that refused values (ValueCap) measured a lower bound of the true count. lt is
+  // false from the threshold on, lte/eq false and neq true above it: a bound there decides them
+  // exactly. The cap is above the threshold, so a refusal always decides — unless the engine's
+  // max_value_count_threshold is below the rule's; then a bound at or below the threshold leaves
+  // the window not judged. (A sliding gt/gte that holds on the bound holds on the true count.)
   if (c.type == CorrelationType::kValueCount && g.counted_refused > 0 && Tumbling(c) &&
       (c.op == CompareOp::kLt ? n < c.threshold : n <= c.threshold)) {
     ++stats->windows_unjudged;

@@ -22,13 +22,14 @@
 //    past its exact expiry; below the cap expiry is exact. event_count is this count.
 //  - value_count: each value of the window (kept or beyond the cap) with its latest time (a
 //    value stays in a sliding window while its latest sighting does: exact); the count is their
-//    number. At most max_values_per_group distinct values in the window, raised for a sliding
-//    gt/gte to its threshold + 1 (so the cap never changes its verdict), and that at most
-//    max_value_count_threshold + 1 (the loader refuses a threshold above kMaxValueCountThreshold:
-//    unsupported). A new value past the cap is not kept (stats().events_dropped, and the alert's
-//    correlation.values_dropped). The count is then a lower bound: a sliding gt/gte that fires
-//    on it is right; a tumbling lt/lte/eq/neq is judged only where the bound decides it (lt from
-//    the threshold on, lte/eq/neq above it), else counted in stats().windows_unjudged.
+//    number. At most max_values_per_group distinct values in the window, raised to the
+//    threshold + 1 for every operator (so the cap never changes a verdict: a refusal means more
+//    than the threshold), and that at most max_value_count_threshold + 1 (the loader refuses a
+//    threshold above kMaxValueCountThreshold: unsupported). A new value past the cap is not kept
+//    (stats().events_dropped, and the alert's correlation.values_dropped). The count is then a
+//    lower bound; only with a max_value_count_threshold below the rule's threshold can it leave
+//    a tumbling lt/lte/eq/neq undecided (lt is decided from the threshold on, lte/eq/neq above
+//    it): that window is counted in stats().windows_unjudged.
 //  - temporal: each rule's latest event beyond the cap (exact expiry). temporal_ordered also
 //    keeps, per conjunction of its condition (all the rules without one) and per prefix of its
 //    rules, the latest start of a chain of strictly increasing times: exact. An event that
@@ -105,8 +106,8 @@ class MatchContext;
 struct CorrelationLimits {
   size_t max_groups = 100'000;          // per correlation
   size_t max_events_per_group = 1'000;  // kept per group; the ones beyond are aggregated
-  // value_count: distinct values in one group's window — at least threshold + 1 for gt/gte,
-  // whose count must reach it, up to max_value_count_threshold + 1.
+  // value_count: distinct values in one group's window — at least threshold + 1 (whether the
+  // count passes the threshold is then known), up to max_value_count_threshold + 1.
   size_t max_values_per_group = 10'000;
   // A value_count threshold above this is unsupported (the loader refuses it at
   // kMaxValueCountThreshold, the default); a lower limit set here caps the values kept instead.

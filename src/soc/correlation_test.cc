@@ -524,7 +524,8 @@ TEST_F(CorrelationTest, ValueMedianOddAndEvenCounts) {
 }
 
 TEST_F(CorrelationTest, ValuePercentileIsTheNearestRank) {
-  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 90, gte: 9}") + R"(---
+  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 90, gte: 9}") +
+       R"(---
 title: above nine
 id: above
 correlation:
@@ -731,6 +732,51 @@ class TemporalConditionTest : public CorrelationTest {
          "\n  rules: [rule_a, rule_b, rule_c]\n  group-by: [host.name]\n  timespan: 5m\n"
          "  condition: " +
          condition + "\n");
+  }
+
+  // The firings of a random stream from `seed` (three rules, two hosts, six users, times on a 1 s
+  // grid, some events late by up to 50 s when `late`) through one correlation of `type` and
+  // `condition` over 64 s windows: "record index=correlation.value" per firing, then
+  // "flush=correlation.value" per window Flush judges ("=value" left out without `values`).
+  std::vector<std::string> RandomStreamFirings(const std::string& type,
+                                               const std::string& condition, bool late,
+                                               uint32_t seed, DetectionEngineOptions options,
+                                               bool values = true) {
+    Load(std::string(kThree) + "title: x\nid: x\ncorrelation:\n  type: " + type +
+             "\n  rules: [rule_a, rule_b, rule_c]\n  group-by: [host.name]\n"
+             "  timespan: 64s\n  condition: " +
+             condition + "\n",
+         options);
+    auto firing = [values](const std::string& at, const Detection& d) {
+      return values ? at + "=" + boost::json::serialize(d.context.at("correlation.value")) : at;
+    };
+    static constexpr const char* kCodes[] = {"a", "b", "c"};
+    uint32_t x = seed * 2654435761u;  // xorshift32
+    auto rnd = [&x](uint32_t n) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      return x % n;
+    };
+    std::vector<std::string> fired;
+    int64_t t = kT0 / 1000 * 1000;
+    for (int i = 0; i < 300; ++i) {
+      t += 1000 * static_cast<int64_t>(rnd(4) == 0 ? rnd(30) : rnd(2));
+      int64_t at = t;
+      if (late && rnd(6) == 0) at -= 1000 * static_cast<int64_t>(rnd(50));
+      const std::string host = rnd(3) == 0 ? "h2" : "h1";
+      const std::string code = kCodes[rnd(3)];
+      const std::string user = "u" + std::to_string(rnd(6));
+      for (const auto& d : Feed("t",
+                                R"({"host":{"name":")" + host + R"("},"event":{"code":")" + code +
+                                    R"("},"user":{"name":")" + user + R"("}})",
+                                at))
+        fired.push_back(firing(std::to_string(i), d));
+    }
+    std::vector<Detection> out;
+    engine_->Flush(t + 1'000'000, &out);
+    for (const auto& d : out) fired.push_back(firing("flush", d));
+    return fired;
   }
 };
 
@@ -1128,12 +1174,14 @@ TEST_F(CorrelationTest, ValueCountBeyondTheCapExpiresByTheLatestSighting) {
   }
 }
 
-// Past max_values_per_group a new value is not kept: counted in events_dropped and in the alert
-// (correlation.values_dropped). The count is then a lower bound: a tumbling lt/lte/eq/neq is
-// judged only where the bound decides it.
+// Past its value cap a new value is not kept: counted in events_dropped and in the alert
+// (correlation.values_dropped). The count is then a lower bound: with a max_value_count_threshold
+// below the rule's threshold (the cap is not raised past it), a tumbling lt/lte/eq/neq is judged
+// only where the bound decides it.
 TEST_F(CorrelationTest, ValueCountPastItsValueCapSaysSo) {
   DetectionEngineOptions options;
   options.correlation.max_values_per_group = 2;
+  options.correlation.max_value_count_threshold = 1;
   Load(Count("value_count", "{lt: 3, field: user.name}", "1m"), options);
   for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);
   std::vector<Detection> out;
@@ -1205,7 +1253,7 @@ TEST_F(CorrelationTest, ValueCountThresholdAboveTheValueCapFires) {
 // (the count is then a lower bound again, its refusals counted).
 TEST_F(CorrelationTest, ValueCountThresholdAboveTheLimitIsUnsupported) {
   const std::string over = std::to_string(kMaxValueCountThreshold + 1);
-  for (const std::string op : {"gt", "gte"}) {
+  for (const std::string op : {"gt", "gte", "lt", "lte", "eq", "neq"}) {
     LoadReport report;
     RuleSet set = LoadRulesFromString(
         Count("value_count", "{" + op + ": " + over + ", field: user.name}", "1h"), "c.yml",
@@ -1218,8 +1266,8 @@ TEST_F(CorrelationTest, ValueCountThresholdAboveTheLimitIsUnsupported) {
                                                 std::to_string(kMaxValueCountThreshold));
   }
   const std::string at = std::to_string(kMaxValueCountThreshold);
-  Load(Count("value_count", "{gt: " + at + ", field: user.name}", "1h"));    // loads cleanly
-  Load(Count("value_count", "{lt: " + over + ", field: user.name}", "1h"));  // keeps no more
+  Load(Count("value_count", "{gt: " + at + ", field: user.name}", "1h"));  // loads cleanly
+  Load(Count("value_count", "{lt: " + at + ", field: user.name}", "1h"));
 
   DetectionEngineOptions options;
   options.correlation.max_values_per_group = 2;
@@ -1370,10 +1418,12 @@ TEST_F(CorrelationTest, ValuesDroppedStartsAfreshEachTumblingWindow) {
 }
 
 // A tumbling lt whose bound equals its threshold is decided (the true count is at least the
-// threshold: lt is false), so the window is judged, not counted unjudged.
+// threshold: lt is false), so the window is judged, not counted unjudged (a cap of 2 values:
+// max_value_count_threshold keeps it from being raised to the threshold + 1).
 TEST_F(CorrelationTest, ValueCountLtAtItsBoundIsJudged) {
   DetectionEngineOptions options;
   options.correlation.max_values_per_group = 2;
+  options.correlation.max_value_count_threshold = 1;
   for (const char* condition : {"{lt: 2, field: user.name}", "{lte: 1, field: user.name}"}) {
     Load(Count("value_count", condition, "1m"), options);
     for (const char* u : {"a", "b", "c"}) Feed("t", User("10.0.0.1", u), kT0);  // c refused
@@ -1382,6 +1432,58 @@ TEST_F(CorrelationTest, ValueCountLtAtItsBoundIsJudged) {
     EXPECT_TRUE(out.empty()) << condition;
     EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 0u) << condition;
     EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u) << condition;
+  }
+}
+
+// corr30: a tumbling lt/lte/eq/neq keeps its threshold + 1 values like gt/gte, so a threshold at
+// or above max_values_per_group is judged on the true count. Windows of 3, 4, 5 and 6 distinct
+// values against a threshold of 4 with a cap of 2 (raised to 5): each operator fires on the
+// windows its true count says, none is left unjudged, and only the sixth value of the last
+// window is refused. base30 kept 2 values: every window was unjudged (lt/lte/eq) or decided on
+// the bound alone.
+TEST_F(CorrelationTest, ValueCountEveryOperatorPastTheValueCapJudgesTheTrueCount) {
+  DetectionEngineOptions options;
+  options.correlation.max_values_per_group = 2;
+  for (const auto& [op, want] : std::initializer_list<std::pair<const char*, std::vector<int64_t>>>{
+           {"lt", {3}}, {"lte", {3, 4}}, {"eq", {4}}, {"neq", {3, 5, 6}}}) {
+    Load(Count("value_count", "{" + std::string(op) + ": 4, field: user.name}", "1m"), options);
+    std::vector<int64_t> fired;  // the windows' true counts, from their times
+    auto note = [&fired](const std::vector<Detection>& ds) {
+      for (const auto& d : ds) fired.push_back((d.time_ms - kT0) / kMin);
+    };
+    for (int64_t values = 3; values <= 6; ++values) {  // one window each, a minute apart
+      for (int64_t u = 0; u < values; ++u)
+        note(Feed("t", User("10.0.0.1", "u" + std::to_string(u)), kT0 + values * kMin));
+    }
+    std::vector<Detection> out;
+    engine_->Flush(kT0 + 10 * kMin, &out);
+    note(out);
+    EXPECT_EQ(fired, want) << op;
+    EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 0u) << op;
+    EXPECT_EQ(engine_->correlation_stats().events_dropped, 1u) << op;
+  }
+}
+
+// The same at the default limits: a tumbling eq 10001 over 10,001 distinct users fires with the
+// true count; lte 10001 over 10,002 users is judged false, not left unjudged (base30 kept
+// 10,000 values: both windows were counted unjudged).
+TEST_F(CorrelationTest, ValueCountEqPastTheDefaultValueCapFires) {
+  for (const auto& [condition, users, fires] :
+       std::initializer_list<std::tuple<const char*, int, bool>>{
+           {"{eq: 10001, field: user.name}", 10001, true},
+           {"{lte: 10001, field: user.name}", 10002, false}}) {
+    Load(Count("value_count", condition, "1h"));
+    for (int i = 0; i < users; ++i)
+      ASSERT_TRUE(Feed("t", User("10.0.0.1", "u" + std::to_string(i)), kT0 + i).empty());
+    std::vector<Detection> out;
+    engine_->Flush(kT0 + 2 * 60 * kMin, &out);
+    ASSERT_EQ(out.size(), fires ? 1u : 0u) << condition;
+    if (fires) {
+      EXPECT_EQ(out[0].context.at("correlation.value"), 10001);
+      EXPECT_FALSE(out[0].context.contains("correlation.values_dropped"));
+    }
+    EXPECT_EQ(engine_->correlation_stats().windows_unjudged, 0u) << condition;
+    EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u) << condition;
   }
 }
 
@@ -1437,6 +1539,8 @@ TEST_F(TemporalConditionTest, CapsOneToThreeJudgeLikeTheDefaultCap) {
       {"event_count", "{eq: 6}", true},
       {"value_count", "{gte: 4, field: user.name}", true},
       {"value_count", "{lt: 3, field: user.name}", true},
+      {"value_count", "{lte: 3, field: user.name}", true},
+      {"value_count", "{eq: 4, field: user.name}", true},
       {"value_count", "{neq: 3, field: user.name}", true},
       {"temporal", "{gte: 3}", true},
       {"temporal", "rule_a and (rule_b or rule_c)", true},
@@ -1445,7 +1549,6 @@ TEST_F(TemporalConditionTest, CapsOneToThreeJudgeLikeTheDefaultCap) {
       {"temporal_ordered", "rule_a and rule_c or rule_b and rule_c", false},
       {"temporal_ordered", "rule_b and rule_c or rule_a and rule_b", false},
   };
-  const char* codes[] = {"a", "b", "c"};
   for (const auto& k : cases) {
     for (uint32_t seed = 1; seed <= 12; ++seed) {  // 40 seeds pass too (5.7 s)
       if (!test::RunsInThisBuild(seed)) continue;
@@ -1453,42 +1556,35 @@ TEST_F(TemporalConditionTest, CapsOneToThreeJudgeLikeTheDefaultCap) {
       for (size_t cap = 0; cap < 4; ++cap) {
         DetectionEngineOptions options;
         options.correlation.max_events_per_group = cap == 0 ? 1000 : cap;
-        Load(std::string(kThree) + "title: x\nid: x\ncorrelation:\n  type: " + k.type +
-                 "\n  rules: [rule_a, rule_b, rule_c]\n  group-by: [host.name]\n"
-                 "  timespan: 64s\n  condition: " +
-                 k.condition + "\n",
-             options);
-        uint32_t x = seed * 2654435761u;  // xorshift32
-        auto rnd = [&x](uint32_t n) {
-          x ^= x << 13;
-          x ^= x >> 17;
-          x ^= x << 5;
-          return x % n;
-        };
-        int64_t t = kT0 / 1000 * 1000;
-        for (int i = 0; i < 300; ++i) {
-          t += 1000 * static_cast<int64_t>(rnd(4) == 0 ? rnd(30) : rnd(2));
-          int64_t at = t;
-          if (k.late && rnd(6) == 0) at -= 1000 * static_cast<int64_t>(rnd(50));
-          const std::string host = rnd(3) == 0 ? "h2" : "h1";
-          const std::string code = codes[rnd(3)];
-          const std::string user = "u" + std::to_string(rnd(6));
-          for (const auto& d : Feed("t",
-                                    R"({"host":{"name":")" + host + R"("},"event":{"code":")" +
-                                        code + R"("},"user":{"name":")" + user + R"("}})",
-                                    at))
-            fired[cap].push_back(std::to_string(i) + "=" +
-                                 boost::json::serialize(d.context.at("correlation.value")));
-        }
-        std::vector<Detection> out;
-        engine_->Flush(t + 1'000'000, &out);
-        for (const auto& d : out)
-          fired[cap].push_back("flush=" +
-                               boost::json::serialize(d.context.at("correlation.value")));
+        fired[cap] = RandomStreamFirings(k.type, k.condition, k.late, seed, options);
       }
       for (size_t cap = 1; cap < 4; ++cap) {
         ASSERT_EQ(fired[0], fired[cap])
             << k.type << " " << k.condition << " seed " << seed << " cap " << cap;
+      }
+    }
+  }
+}
+
+// corr30: the same random streams through value_count with max_values_per_group 1, 2 and 3
+// against the default 10,000 (six users: every cap below is passed). Every operator keeps its
+// threshold + 1 values, so each fires at the same records; base30 raised the cap for gt/gte
+// only, and a tumbling lt/lte/eq/neq past it was counted unjudged or decided on the bound. The
+// values are left out: past the cap the alert's correlation.value is the bound (with
+// correlation.values_dropped), not the true count.
+TEST_F(TemporalConditionTest, ValueCapsOneToThreeJudgeLikeTheDefaultValueCap) {
+  for (const char* condition : {"{gte: 4}", "{gt: 4}", "{lt: 3}", "{lte: 4}", "{eq: 4}", "{eq: 2}",
+                                "{neq: 3}", "{neq: 5}"}) {
+    const std::string values = std::string(condition).insert(1, "field: user.name, ");
+    for (uint32_t seed = 1; seed <= 12; ++seed) {
+      if (!test::RunsInThisBuild(seed)) continue;
+      const auto want = RandomStreamFirings("value_count", values, true, seed, {}, false);
+      EXPECT_FALSE(want.empty()) << condition << " seed " << seed;
+      for (size_t cap = 1; cap < 4; ++cap) {
+        DetectionEngineOptions options;
+        options.correlation.max_values_per_group = cap;
+        ASSERT_EQ(want, RandomStreamFirings("value_count", values, true, seed, options, false))
+            << condition << " seed " << seed << " value cap " << cap;
       }
     }
   }

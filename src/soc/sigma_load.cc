@@ -1563,10 +1563,8 @@ class Loader {
     } else if (r.type == CorrelationType::kEventCount || r.type == CorrelationType::kValueCount) {
       Invalid("bad correlation", "condition is missing", c);
     }
-    if (r.type == CorrelationType::kValueCount &&
-        (r.op == CompareOp::kGt || r.op == CompareOp::kGte) &&
-        r.threshold > kMaxValueCountThreshold) {
-      // A sliding value_count keeps up to threshold + 1 values per group (sigma.h).
+    if (r.type == CorrelationType::kValueCount && r.threshold > kMaxValueCountThreshold) {
+      // A value_count keeps up to threshold + 1 values per group, whatever its operator (sigma.h).
       Unsupported("value_count threshold above the limit",
                   "value_count threshold " + std::to_string(r.threshold) + " above the limit " +
                       std::to_string(kMaxValueCountThreshold),
