@@ -588,8 +588,9 @@ ValueTest Classify(Pattern p, bool cased) {
   return vt;
 }
 
-// What the conditions of one file's documents expanded to (kMaxConditionRefs,
-// kMaxConditionValueRefs): the selection references, and the value tests those references copy.
+// What conditions expanded to: the selection references, and the value tests those references
+// copy. Summed over one file's documents (kMaxConditionRefs, kMaxConditionValueRefs) and over the
+// whole load (kMaxLoadConditionRefs, kMaxLoadConditionValueRefs).
 struct ConditionRefs {
   size_t refs = 0;
   size_t values = 0;
@@ -597,11 +598,18 @@ struct ConditionRefs {
 
 class DocumentCompiler {
  public:
-  // `condition_refs` counts what the conditions expanded to, summed over the documents of one
-  // file (see kMaxConditionRefs and kMaxConditionValueRefs).
-  DocumentCompiler(FieldTable* fields, size_t* budget, ConditionRefs* condition_refs,
-                   const RuleLoadOptions* options)
-      : fields_(fields), budget_(budget), condition_refs_(condition_refs), options_(options) {}
+  // `file_refs` counts what the conditions expanded to, summed over the documents of one file
+  // (kMaxConditionRefs, kMaxConditionValueRefs); `load_refs`, when not null, the same summed over
+  // the load (kMaxLoadConditionRefs, kMaxLoadConditionValueRefs). A charge past either bound is
+  // refused whole ("document too large" / "load too large"); the caller refunds what a refused
+  // document was charged.
+  DocumentCompiler(FieldTable* fields, size_t* budget, ConditionRefs* file_refs,
+                   ConditionRefs* load_refs, const RuleLoadOptions* options)
+      : fields_(fields),
+        budget_(budget),
+        file_refs_(file_refs),
+        load_refs_(load_refs),
+        options_(options) {}
 
   void Visit(const YAML::Node& at) {
     if (++*budget_ > kMaxRuleNodes) {
@@ -1126,30 +1134,50 @@ class DocumentCompiler {
     // Each reference is a copy of its selection in the condition tree and in the engine's
     // expressions: `1 of s*` repeated over many selections would be quadratic in the input.
     void Charge(size_t refs) {
-      size_t& used = self->condition_refs_->refs;
-      if (refs > kMaxConditionRefs - std::min(used, kMaxConditionRefs)) {
-        used = kMaxConditionRefs + 1;
+      size_t& file = self->file_refs_->refs;
+      if (refs > kMaxConditionRefs - std::min(file, kMaxConditionRefs)) {
         Invalid("document too large",
                 "condition expands to more than " + std::to_string(kMaxConditionRefs) +
                     " selection references (summed over the file's documents)",
                 *at);
       }
-      used += refs;
+      if (self->load_refs_ != nullptr) {
+        size_t& load = self->load_refs_->refs;
+        if (refs > kMaxLoadConditionRefs - std::min(load, kMaxLoadConditionRefs)) {
+          Invalid("load too large",
+                  "condition expands past the " + std::to_string(kMaxLoadConditionRefs) +
+                      " selection references the rules of one load may expand to together (" +
+                      std::to_string(load) + " used by the documents loaded before it)",
+                  *at);
+        }
+        load += refs;
+      }
+      file += refs;
     }
 
     // ...and each copy costs the engine its selection's field and value tests: a selection of
     // 50,000 values named 10,000 times stays under kMaxConditionRefs but is 5·10⁸ tests to build.
     void ChargeValues(size_t values) {
-      size_t& used = self->condition_refs_->values;
-      if (values > kMaxConditionValueRefs - std::min(used, kMaxConditionValueRefs)) {
-        used = kMaxConditionValueRefs + 1;
+      size_t& file = self->file_refs_->values;
+      if (values > kMaxConditionValueRefs - std::min(file, kMaxConditionValueRefs)) {
         Invalid("document too large",
                 "condition copies more than " + std::to_string(kMaxConditionValueRefs) +
                     " field and value tests (each reference copies its selection's; summed over "
                     "the file's documents)",
                 *at);
       }
-      used += values;
+      if (self->load_refs_ != nullptr) {
+        size_t& load = self->load_refs_->values;
+        if (values > kMaxLoadConditionValueRefs - std::min(load, kMaxLoadConditionValueRefs)) {
+          Invalid("load too large",
+                  "condition copies past the " + std::to_string(kMaxLoadConditionValueRefs) +
+                      " field and value tests the rules of one load may copy together (" +
+                      std::to_string(load) + " used by the documents loaded before it)",
+                  *at);
+        }
+        load += values;
+      }
+      file += values;
     }
 
     static std::string WildMask(std::string_view p) {
@@ -1170,7 +1198,8 @@ class DocumentCompiler {
 
   FieldTable* fields_;
   size_t* budget_;
-  ConditionRefs* condition_refs_;
+  ConditionRefs* file_refs_;
+  ConditionRefs* load_refs_;  // null for a filter (bounded per compile and by its applied size)
   // The rule being compiled: selection name → its index in CompiledRule::selections, and each
   // selection's field and value tests (what a reference to it copies).
   std::unordered_map<std::string, int> selection_index_;
@@ -1351,6 +1380,8 @@ class Loader {
     set.fields = std::move(fields_);
     report_->rules_loaded = set.rules.size();
     report_->correlations_loaded = set.correlations.size();
+    report_->condition_refs = load_condition_refs_.refs;
+    report_->condition_value_refs = load_condition_refs_.values;
     return set;
   }
 
@@ -1378,6 +1409,15 @@ class Loader {
     if (id.empty()) id = !name.empty() ? name : title;
     if (doc["filter"] && !doc["correlation"]) return AddFilter(doc, file, mark, id, name, title);
     size_t budget = 0;
+    // A refused document leaves the condition budgets as it found them: the documents after it,
+    // in its file and in the load, have what it would have taken.
+    ConditionRefs& file_refs = condition_refs_[file];
+    const ConditionRefs file_before = file_refs;
+    const ConditionRefs load_before = load_condition_refs_;
+    auto refund = [&] {
+      file_refs = file_before;
+      load_condition_refs_ = load_before;
+    };
     try {
       if (title.empty()) Invalid("no title", "every rule needs a title", doc);
       Level level = Level::kMedium;
@@ -1413,7 +1453,8 @@ class Loader {
       std::string reason;
       const bool mapped =
           MapLogsource(rule.product, rule.category, rule.service, &mapping, &reason);
-      DocumentCompiler compiler(fields_.get(), &budget, &condition_refs_[file], options_);
+      DocumentCompiler compiler(fields_.get(), &budget, &file_refs, &load_condition_refs_,
+                                options_);
       CompiledRule compiled = compiler.Compile(doc["detection"], mapping.style);
       if (!mapped) {
         Unsupported("logsource not collected: " +
@@ -1424,10 +1465,14 @@ class Loader {
       rule.compiled = std::make_shared<const CompiledRule>(std::move(compiled));
       rules_.push_back(std::move(rule));
     } catch (const RuleProblem& p) {
+      refund();
       failed_refs_[id] = p.reason;
       if (!name.empty()) failed_refs_[name] = p.reason;
       AddIssue(p.unsupported, file, p.mark.is_null() ? mark : p.mark, id, title, p.reason,
                p.detail);
+    } catch (...) {
+      refund();
+      throw;
     }
   }
 
@@ -2074,7 +2119,7 @@ class Loader {
     // file, a one-reference filter beside an oversized document, or one compiled for two styles,
     // was refused and its rules ran unfiltered (the final read of stop 29).
     ConditionRefs refs;
-    DocumentCompiler compiler(fields_.get(), &budget, &refs, options_);
+    DocumentCompiler compiler(fields_.get(), &budget, &refs, nullptr, options_);
     // Compile would name the detection in its mistakes; the filter map is the place.
     if (!pf.detection["condition"]) Invalid("no condition", "filter has no condition", at);
     auto c = std::make_shared<CompiledRule>(compiler.Compile(pf.detection, style));
@@ -2288,8 +2333,11 @@ class Loader {
   std::vector<CorrelationRule> correlations_;
   std::vector<PendingCorrelation> pending_;
   std::unordered_map<std::string, std::string> failed_refs_;  // id/name → reason
-  // File → the selection references its documents' conditions expanded to (kMaxConditionRefs).
+  // File → what its loaded documents' conditions expanded to (kMaxConditionRefs,
+  // kMaxConditionValueRefs); the same summed over the load (kMaxLoadConditionRefs,
+  // kMaxLoadConditionValueRefs).
   std::unordered_map<std::string, ConditionRefs> condition_refs_;
+  ConditionRefs load_condition_refs_;
 };
 
 }  // namespace

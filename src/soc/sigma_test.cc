@@ -4,6 +4,8 @@
 #include <yaml-cpp/exceptions.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <iostream>
 #include <random>
 
 #include "soc/detect.h"
@@ -831,6 +833,95 @@ TEST(SigmaTest, ConditionCopiesOfLargeSelectionsAreBoundedPerFile) {
   EXPECT_EQ(set3.rules.size(), 1u);
   ASSERT_EQ(r3.errors.size(), 1u);
   EXPECT_EQ(r3.errors[0].reason, "document too large");
+}
+
+// A refused document charges nothing to its file's (or the load's) condition budget: the
+// document after it in its file has the whole budget. base30 refused it when the first was
+// oversized (the failed charge spent the file's budget) or refused for its logsource after its
+// condition was charged.
+TEST(SigmaTest, ARefusedDocumentChargesNothing) {
+  const std::string fits = OfEverySelectionRule(95, 95);  // 9,025 references of 10,000
+  std::string unmapped = fits;
+  unmapped.replace(unmapped.find("windows"), 7, "no-such-product");
+  const struct {
+    std::string first, second;
+    const char* reason;
+  } cases[] = {
+      {OfEverySelectionRule(200, 200), fits, "document too large"},  // 40,000 references
+      {unmapped, fits, "logsource not collected: no-such-product"},
+      // 1,001 tests named 1,000 and 999 times: past and just under kMaxConditionValueRefs.
+      {NamedOftenRule(1000, 1000), NamedOftenRule(1000, 999), "document too large"},
+  };
+  for (const auto& c : cases) {
+    LoadReport report;
+    auto set = LoadRulesFromStrings({{"two.yml", c.first + "---\n" + c.second}}, &report);
+    EXPECT_EQ(set.rules.size(), 1u) << c.reason;
+    std::vector<LoadIssue> issues = report.errors;
+    issues.insert(issues.end(), report.unsupported.begin(), report.unsupported.end());
+    ASSERT_EQ(issues.size(), 1u) << c.reason;
+    EXPECT_EQ(issues[0].reason, c.reason);
+    EXPECT_EQ(issues[0].file, "two.yml");
+    EXPECT_LE(issues[0].line, static_cast<size_t>(std::count(c.first.begin(), c.first.end(), '\n')))
+        << c.reason;  // in the first document
+  }
+}
+
+// The condition bounds hold for the load too (kMaxLoadConditionRefs, kMaxLoadConditionValueRefs):
+// files each under their own bound are refused, "load too large" at their condition's
+// file:line, once the load's sum would pass it; the files after them still load what fits.
+// base30 bounded files only, so any number of them each had a fresh budget.
+TEST(SigmaTest, ConditionExpansionIsBoundedLoadWide) {
+  const std::string good = Rule("  sel:\n    a: 1\n  condition: sel\n");
+  const struct {
+    std::string file;       // under the file's bounds
+    size_t refs, values;    // what it expands to
+    size_t bound, charged;  // the load's bound it reaches, and its charge to it
+    const char* detail;
+  } cases[] = {
+      // 95 references of 95 selections (a field test and a value each).
+      {OfEverySelectionRule(95, 95), 95 * 95, 95 * 95 * 2, kMaxLoadConditionRefs, 95 * 95,
+       " selection references the rules of one load may expand to together"},
+      // 1,001 tests (1,000 values and their field) named 999 times.
+      {NamedOftenRule(1000, 999), 999, 1001 * 999, kMaxLoadConditionValueRefs, 1001 * 999,
+       " field and value tests the rules of one load may copy together"},
+  };
+  for (const auto& c : cases) {
+    const size_t fit = c.bound / c.charged;
+    std::vector<std::pair<std::string, std::string>> files;
+    for (size_t i = 0; i < fit + 2; ++i)
+      files.emplace_back("f" + std::to_string(i) + ".yml", c.file);
+    files.emplace_back("good.yml", good);
+    LoadReport report;
+    auto set = LoadRulesFromStrings(files, &report);
+    EXPECT_EQ(set.rules.size(), fit + 1) << c.detail;
+    ASSERT_EQ(report.errors.size(), 2u) << c.detail;
+    for (size_t k = 0; k < 2; ++k) {
+      const LoadIssue& e = report.errors[k];
+      EXPECT_EQ(e.file, "f" + std::to_string(fit + k) + ".yml");
+      EXPECT_EQ(e.reason, "load too large");
+      EXPECT_NE(e.detail.find(std::to_string(c.bound) + c.detail), std::string::npos) << e.detail;
+      EXPECT_EQ(e.line, static_cast<size_t>(std::count(c.file.begin(), c.file.end(), '\n')));
+    }
+    EXPECT_EQ(report.condition_refs, fit * c.refs + 1) << c.detail;
+    EXPECT_EQ(report.condition_value_refs, fit * c.values + 2) << c.detail;
+  }
+}
+
+// What SigmaHQ's rules (test data, not in the repository) expand to together, against the
+// load-wide bounds set from it (sigma.h): a municipality's own rules have the room above it.
+TEST(SigmaTest, TheSigmaCorpusLeavesTheLoadWideConditionBoundsRoom) {
+  const std::filesystem::path rules(SECCLOUD_SOURCE_DIR "/../shared/data/sigma/rules");
+  if (!std::filesystem::exists(rules)) GTEST_SKIP() << rules << " is absent";
+  LoadReport report;
+  auto set = LoadRules({rules}, &report);
+  ASSERT_TRUE(set.has_value());
+  std::cout << "[ corpus   ] " << report.files << " files, " << set->rules.size()
+            << " rules: conditions expand to " << report.condition_refs
+            << " selection references copying " << report.condition_value_refs
+            << " field and value tests\n";
+  EXPECT_EQ(report.CountByReason().count("error: load too large"), 0u);
+  EXPECT_LE(report.condition_refs * 10, kMaxLoadConditionRefs);
+  EXPECT_LE(report.condition_value_refs * 10, kMaxLoadConditionValueRefs);
 }
 
 // A filter is not charged to its file's condition budget: beside an oversized document of its
