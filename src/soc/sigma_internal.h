@@ -253,4 +253,10 @@ int DatePart(std::string_view text, TimePart part);
 bool ParseCidr(std::string_view text, ValueTest* out);
 bool IpInCidr(std::string_view ip, const ValueTest& cidr);
 
+// The selection names the loader compared while it resolved the names in conditions (its name →
+// selection map's key comparisons), on this thread since it started: about one a name. A test
+// reads it (SigmaTest.ConditionNamesFindTheirSelectionsWithOneComparisonEach); a scan per name
+// would compare selections × names, and a resolution that bypassed the map would leave it unmoved.
+inline thread_local uint64_t condition_name_comparisons = 0;
+
 }  // namespace seccloud::soc::sigma_internal

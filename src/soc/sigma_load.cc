@@ -588,6 +588,16 @@ ValueTest Classify(Pattern p, bool cased) {
   return vt;
 }
 
+// A selection name's equality for the name → selection map, counted
+// (sigma_internal::condition_name_comparisons): the map's hash codes are cached, so a lookup
+// compares one name, or none for a name no selection has.
+struct CountedNameEqual {
+  bool operator()(const std::string& a, const std::string& b) const {
+    ++sigma_internal::condition_name_comparisons;
+    return a == b;
+  }
+};
+
 // What conditions expanded to: the selection references, and the value tests those references
 // copy. Summed over one file's documents (kMaxConditionRefs, kMaxConditionValueRefs) and over the
 // whole load (kMaxLoadConditionRefs, kMaxLoadConditionValueRefs).
@@ -1202,7 +1212,7 @@ class DocumentCompiler {
   ConditionRefs* load_refs_;  // null for a filter (bounded per compile and by its applied size)
   // The rule being compiled: selection name → its index in CompiledRule::selections, and each
   // selection's field and value tests (what a reference to it copies).
-  std::unordered_map<std::string, int> selection_index_;
+  std::unordered_map<std::string, int, std::hash<std::string>, CountedNameEqual> selection_index_;
   std::vector<size_t> selection_values_;
   const RuleLoadOptions* options_;
   size_t compiled_values_ = 0;
