@@ -380,27 +380,12 @@ level: high
 }
 
 // Sigma v2.1's metric types over proxy events' bytes, per terminal.
-constexpr const char* kBytes = R"(
-title: proxy transfer
-name: transfer
-logsource: {product: seccloud, service: proxy.access}
-detection: {s: {event.action: allowed}, condition: s}
-level: informational
----
-)";
-
 std::string Bytes(const std::string& ip, const std::string& bytes) {
   return R"({"source":{"ip":")" + ip +
          R"("},"event":{"action":"allowed"},"destination":{"bytes":)" + bytes + "}}";
 }
 
-std::string Metric(const std::string& type, const std::string& condition,
-                   const std::string& timespan = "5m") {
-  return std::string(kBytes) + "title: metric\nid: metric\ncorrelation:\n  type: " + type +
-         "\n  rules: transfer\n  group-by: [source.ip]\n  timespan: " + timespan +
-         "\n  condition: " + condition +
-         "\nlevel: high\ntags: [attack.exfiltration, attack.t1048]\n";
-}
+using sigma_testing::TransferMetricRules;
 
 TEST(MetricValueTest, DecimalsAreExactMillionthsOrRefused) {
   int64_t v = 0;
@@ -454,7 +439,7 @@ TEST(MetricValueTest, DecimalsAreExactMillionthsOrRefused) {
 }
 
 TEST_F(CorrelationTest, ValueSumFiresWhenTheSumPassesItsThresholdInTheWindow) {
-  Load(Metric("value_sum", "{field: destination.bytes, gt: 1000}"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gt: 1000}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "400"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + 1).empty());  // 1000: not > 1000
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "5000"), kT0 + 2).size() == 1);  // own group
@@ -472,7 +457,7 @@ TEST_F(CorrelationTest, ValueSumFiresWhenTheSumPassesItsThresholdInTheWindow) {
 }
 
 TEST_F(CorrelationTest, ValueSumWindowEdgeIsInclusive) {
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 1000}"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 1000}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0).empty());
   // Exactly timespan later the first event is still in the window…
   EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.1", "400"), kT0 + 5 * kMin).size(), 1u);
@@ -482,7 +467,7 @@ TEST_F(CorrelationTest, ValueSumWindowEdgeIsInclusive) {
 }
 
 TEST_F(CorrelationTest, ValueSumGroupsAndTenantsStayApart) {
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 1000}"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 1000}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0, "tenant-a").empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + 1, "tenant-b").empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "600"), kT0 + 2, "tenant-a").empty());
@@ -493,13 +478,13 @@ TEST_F(CorrelationTest, ValueSumGroupsAndTenantsStayApart) {
 }
 
 TEST_F(CorrelationTest, ValueAvgComparesExactlyWithAFractionalThreshold) {
-  Load(Metric("value_avg", "{field: destination.bytes, gt: 2.5}"));
+  Load(TransferMetricRules("value_avg", "{field: destination.bytes, gt: 2.5}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "3"), kT0 + 1).empty());  // 2.5: not > 2.5
   auto d = Feed("proxy.access", Bytes("10.0.0.1", "2.500001"), kT0 + 2);
   ASSERT_EQ(d.size(), 1u);  // (7.500001) / 3 = 2.500000333… > 2.5
   EXPECT_NEAR(d[0].context.at("correlation.value").as_double(), 2.500000333, 1e-9);
-  Load(Metric("value_avg", "{field: destination.bytes, gte: 2.5}"));
+  Load(TransferMetricRules("value_avg", "{field: destination.bytes, gte: 2.5}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0).empty());
   d = Feed("proxy.access", Bytes("10.0.0.1", "3"), kT0 + 1);
   ASSERT_EQ(d.size(), 1u);
@@ -507,14 +492,14 @@ TEST_F(CorrelationTest, ValueAvgComparesExactlyWithAFractionalThreshold) {
 }
 
 TEST_F(CorrelationTest, ValueMedianOddAndEvenCounts) {
-  Load(Metric("value_median", "{field: destination.bytes, gt: 2}"));
+  Load(TransferMetricRules("value_median", "{field: destination.bytes, gt: 2}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 1).empty());     // 1.5
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1000"), kT0 + 2).empty());  // 2 (mean 334)
   auto d = Feed("proxy.access", Bytes("10.0.0.1", "1000"), kT0 + 3);              // (2+1000)/2
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].context.at("correlation.value"), 501);
-  Load(Metric("value_median", "{field: destination.bytes, eq: 1.5}", "1m"));
+  Load(TransferMetricRules("value_median", "{field: destination.bytes, eq: 1.5}", "1m"));
   Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0);
   Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0 + 1);
   std::vector<Detection> out;
@@ -524,7 +509,8 @@ TEST_F(CorrelationTest, ValueMedianOddAndEvenCounts) {
 }
 
 TEST_F(CorrelationTest, ValuePercentileIsTheNearestRank) {
-  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 90, gte: 9}") +
+  Load(TransferMetricRules("value_percentile",
+                           "{field: destination.bytes, percentile: 90, gte: 9}") +
        R"(---
 title: above nine
 id: above
@@ -554,7 +540,7 @@ correlation:
 }
 
 TEST_F(CorrelationTest, ValueSumLtIsJudgedWhenTheWindowCloses) {
-  Load(Metric("value_sum", "{field: destination.bytes, lt: 100}", "1m"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, lt: 100}", "1m"));
   Feed("proxy.access", Bytes("10.0.0.1", "30"), kT0);
   Feed("proxy.access", Bytes("10.0.0.1", "40"), kT0 + 1000);
   Feed("proxy.access", Bytes("10.0.0.2", "60"), kT0);
@@ -591,7 +577,7 @@ correlation:
 }
 
 TEST_F(CorrelationTest, NonNumericValuesAreSkippedAndCounted) {
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 5}"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 5}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", R"("abc")"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "2"), kT0 + 1).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "true"), kT0 + 2).empty());
@@ -612,7 +598,7 @@ TEST_F(CorrelationTest, NonNumericValuesAreSkippedAndCounted) {
 TEST_F(CorrelationTest, MetricWindowsAreBoundedAndDropsCounted) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 3;
-  Load(Metric("value_median", "{field: destination.bytes, gte: 100}"), options);
+  Load(TransferMetricRules("value_median", "{field: destination.bytes, gte: 100}"), options);
   for (int i = 0; i < 5; ++i)
     EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i).empty());
   EXPECT_EQ(engine_->correlation_stats().events_dropped, 2u);
@@ -626,7 +612,7 @@ TEST_F(CorrelationTest, MetricWindowsAreBoundedAndDropsCounted) {
   EXPECT_EQ(d[0].context.at("correlation.values_dropped"), 4);
   // Sums of the largest values the bound admits do not overflow (128-bit).
   options.correlation.max_events_per_group = 1000;
-  Load(Metric("value_sum", "{field: destination.bytes, gt: 9223372036854}"), options);
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gt: 9223372036854}"), options);
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.9", "9223372036854"), kT0).empty());
   d = Feed("proxy.access", Bytes("10.0.0.9", "9223372036854"), kT0 + 1);
   ASSERT_EQ(d.size(), 1u);
@@ -634,7 +620,8 @@ TEST_F(CorrelationTest, MetricWindowsAreBoundedAndDropsCounted) {
 }
 
 TEST_F(CorrelationTest, MetricStateCarriesOverToAReloadedEngine) {
-  const std::string yaml = Metric("value_sum", "{field: destination.bytes, gte: 1000}");
+  const std::string yaml =
+      TransferMetricRules("value_sum", "{field: destination.bytes, gte: 1000}");
   Load(yaml);
   Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0);
   auto state = engine_->TakeState();
@@ -646,7 +633,7 @@ TEST_F(CorrelationTest, MetricStateCarriesOverToAReloadedEngine) {
   // A changed threshold is another correlation: its windows start empty.
   Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + 2);
   state = engine_->TakeState();
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 1001}"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 1001}"));
   engine_->RestoreState(std::move(state));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "401"), kT0 + 3).empty());
 }
@@ -832,7 +819,7 @@ TEST_F(TemporalConditionTest, StateCarriesOverAndAChangedExpressionStartsAfresh)
 // (1,000). The specification's example "Possible Exfiltration to Website" (bytes_sent gt 1000000
 // per 1h) over 2,000 requests of 600 bytes: the true sum passes 1,000,000 at the 1,667th event.
 TEST_F(CorrelationTest, ValueSumCountsEveryEventOfTheWindowBeyondTheCap) {
-  Load(Metric("value_sum", "{field: destination.bytes, gt: 1000000}", "1h"));
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gt: 1000000}", "1h"));
   std::vector<size_t> fired_at;
   for (int i = 0; i < 2000; ++i) {
     auto d = Feed("proxy.access", Bytes("10.0.0.1", "600"), kT0 + i);
@@ -846,7 +833,7 @@ TEST_F(CorrelationTest, ValueSumCountsEveryEventOfTheWindowBeyondTheCap) {
   EXPECT_EQ(fired_at, (std::vector<size_t>{1666}));
   EXPECT_EQ(engine_->correlation_stats().events_dropped, 0u);
   // value_avg likewise averages every event of the window.
-  Load(Metric("value_avg", "{field: destination.bytes, gt: 2}", "1h"));
+  Load(TransferMetricRules("value_avg", "{field: destination.bytes, gt: 2}", "1h"));
   size_t fired = 0;
   for (int i = 0; i < 1000; ++i)
     fired += Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i).size();
@@ -864,7 +851,7 @@ TEST_F(CorrelationTest, ValueSumCountsEveryEventOfTheWindowBeyondTheCap) {
 TEST_F(CorrelationTest, SlidingSumBeyondTheCapFiresOncePerWindow) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 1;
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 3}", "64s"), options);
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 3}", "64s"), options);
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 1).empty());
   EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 2).size(), 1u);
@@ -875,7 +862,7 @@ TEST_F(CorrelationTest, SlidingSumBeyondTheCapFiresOncePerWindow) {
 TEST_F(CorrelationTest, ABucketAtTheWindowsInclusiveEdgeIsCounted) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 1;
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 3}", "64s"), options);
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 3}", "64s"), options);
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 1).empty());  // kT0: a bucket
   EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 64'000).size(), 1u);
@@ -884,7 +871,7 @@ TEST_F(CorrelationTest, ABucketAtTheWindowsInclusiveEdgeIsCounted) {
 TEST_F(CorrelationTest, ValueSumBeyondTheCapLeavesTheWindowByBucket) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 1;
-  Load(Metric("value_sum", "{field: destination.bytes, gte: 4}", "64s"), options);
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, gte: 4}", "64s"), options);
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0).empty());
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + 10).empty());  // kT0: a bucket
   // kT0's bucket (newest kT0) has left the window [kT0 + 5, kT0 + 64,005]; kT0 + 10 goes to a
@@ -904,12 +891,12 @@ TEST_F(CorrelationTest, ValueSumBeyondTheCapLeavesTheWindowByBucket) {
 TEST_F(CorrelationTest, TumblingValueSumJudgesEveryEventOfTheWindow) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 3;
-  Load(Metric("value_sum", "{field: destination.bytes, lt: 5}", "1m"), options);
+  Load(TransferMetricRules("value_sum", "{field: destination.bytes, lt: 5}", "1m"), options);
   for (int i = 0; i < 5; ++i) Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i);  // sum 5
   std::vector<Detection> out;
   engine_->Flush(kT0 + kMin, &out);
   EXPECT_TRUE(out.empty());  // 5 is not < 5 (the first three alone, 3, would be)
-  Load(Metric("value_avg", "{field: destination.bytes, eq: 2.5}", "1m"), options);
+  Load(TransferMetricRules("value_avg", "{field: destination.bytes, eq: 2.5}", "1m"), options);
   for (const char* b : {"1", "1", "1", "4", "4", "4", "2.5", "2.5"})
     Feed("proxy.access", Bytes("10.0.0.1", b), kT0);  // sum 20 over 8
   engine_->Flush(kT0 + kMin, &out);
@@ -924,7 +911,7 @@ TEST_F(CorrelationTest, TumblingValueSumJudgesEveryEventOfTheWindow) {
 TEST_F(CorrelationTest, TumblingMedianThatLostValuesIsNotJudged) {
   DetectionEngineOptions options;
   options.correlation.max_events_per_group = 3;
-  Load(Metric("value_median", "{field: destination.bytes, lt: 100}", "1m"), options);
+  Load(TransferMetricRules("value_median", "{field: destination.bytes, lt: 100}", "1m"), options);
   for (int i = 0; i < 3; ++i) Feed("proxy.access", Bytes("10.0.0.1", "1"), kT0 + i);
   for (int i = 0; i < 4; ++i) Feed("proxy.access", Bytes("10.0.0.2", "1"), kT0 + i);
   std::vector<Detection> out;
@@ -937,7 +924,7 @@ TEST_F(CorrelationTest, TumblingMedianThatLostValuesIsNotJudged) {
 
 // Finding F3: an ordinary JSON double (0.1 + 0.2) is rounded to the millionth, not skipped.
 TEST_F(CorrelationTest, ValueAvgOfOrdinaryDoubles) {
-  Load(Metric("value_avg", "{field: destination.bytes, gte: 0.3}"));
+  Load(TransferMetricRules("value_avg", "{field: destination.bytes, gte: 0.3}"));
   auto d = Feed("proxy.access", Bytes("10.0.0.1", "0.30000000000000004"), kT0);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].context.at("correlation.value"), 0.3);
@@ -948,20 +935,22 @@ TEST_F(CorrelationTest, ValueAvgOfOrdinaryDoubles) {
 // percentile starts its windows afresh (the fingerprint includes it).
 TEST_F(CorrelationTest, PercentileEdgesAndReloadOfThePercentile) {
   for (const auto& [p, v] : {std::pair{0, 3}, std::pair{100, 9}}) {
-    Load(Metric("value_percentile",
-                "{field: destination.bytes, percentile: " + std::to_string(p) +
-                    ", eq: " + std::to_string(v) + "}",
-                "1m"));
+    Load(TransferMetricRules("value_percentile",
+                             "{field: destination.bytes, percentile: " + std::to_string(p) +
+                                 ", eq: " + std::to_string(v) + "}",
+                             "1m"));
     for (const char* b : {"5", "3", "9"}) Feed("proxy.access", Bytes("10.0.0.1", b), kT0);
     std::vector<Detection> out;
     engine_->Flush(kT0 + kMin, &out);
     ASSERT_EQ(out.size(), 1u) << p;
     EXPECT_EQ(out[0].context.at("correlation.value"), v) << p;
   }
-  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 50, gte: 10}"));
+  Load(TransferMetricRules("value_percentile",
+                           "{field: destination.bytes, percentile: 50, gte: 10}"));
   EXPECT_TRUE(Feed("proxy.access", Bytes("10.0.0.2", "7"), kT0 + 1).empty());
   auto state = engine_->TakeState();
-  Load(Metric("value_percentile", "{field: destination.bytes, percentile: 0, gte: 10}"));
+  Load(TransferMetricRules("value_percentile",
+                           "{field: destination.bytes, percentile: 0, gte: 10}"));
   engine_->RestoreState(std::move(state));
   // A fresh window {20}: p0 = 20 fires; the adopted window {7, 20} has p0 = 7 and would not.
   EXPECT_EQ(Feed("proxy.access", Bytes("10.0.0.2", "20"), kT0 + 2).size(), 1u);

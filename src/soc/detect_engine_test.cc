@@ -467,6 +467,31 @@ TEST(DetectionEngineTest, ThroughputWithTheSigmaCorpus) {
   }
 }
 
+// Feeds seccloud spool events (one JSON text each, tenant t01) through Normalize and `engine`, as
+// socd does, with seqs 1, 2, …: each detection with the seq of the record that completed it.
+std::vector<std::pair<uint64_t, Detection>> FeedSpoolEvents(DetectionEngine& engine,
+                                                            const std::vector<std::string>& raws) {
+  std::vector<std::pair<uint64_t, Detection>> fired;
+  uint64_t seq = 0;
+  for (const auto& raw : raws) {
+    Record r;
+    r.format = Format::kSeccloudEvent;
+    r.source = "spool";
+    r.tenant = "t01";
+    r.seq = ++seq;
+    r.raw = raw;
+    Normalize(r);
+    if (!r.parsed) {
+      ADD_FAILURE() << "not parsed: " << r.raw;
+      continue;
+    }
+    std::vector<Detection> out;
+    engine.Process(r, &out);
+    for (auto& d : out) fired.emplace_back(r.seq, std::move(d));
+  }
+  return fired;
+}
+
 // A Sigma v2.1 value_sum over seccloud's own proxy access events (the spool format of
 // events.md, as socd ingests it): bytes served to one terminal within 5 minutes.
 TEST(DetectionEngineTest, ValueSumOverProxyEventsFiresOncePerTerminal) {
@@ -507,29 +532,17 @@ tags: [attack.collection]
            R"(}},"url":{"full":"https://img.lg.jp/api/v1/items","domain":"img.lg.jp"},)"
            R"("user_agent":{"original":"Go-http-client/1.1"}})";
   };
-  std::vector<Detection> all;
-  uint64_t seq = 0;
-  for (const auto& [time, ip, bytes] :
-       std::initializer_list<std::tuple<const char*, const char*, int>>{
-           {"00:23.663", "10.1.21.210", 67227},
-           {"01:56.382", "10.1.0.245", 90000},   // another terminal
-           {"03:10.000", "10.1.21.210", 32773},  // 100000: not more
-           {"04:00.000", "10.1.0.245", 5000},
-           {"04:59.000", "10.1.21.210", 1},      // 100001
-           {"05:30.000", "10.1.21.210", 99999},  // a fresh window: 99999
-       }) {
-    Record r;
-    r.format = Format::kSeccloudEvent;
-    r.source = "spool";
-    r.tenant = "t01";
-    r.seq = ++seq;
-    r.raw = line(time, ip, bytes);
-    Normalize(r);
-    ASSERT_TRUE(r.parsed) << r.raw;
-    engine->Process(r, &all);
-  }
+  const auto all = FeedSpoolEvents(*engine, {
+                                                line("00:23.663", "10.1.21.210", 67227),
+                                                line("01:56.382", "10.1.0.245", 90000),   // another
+                                                line("03:10.000", "10.1.21.210", 32773),  // 100000
+                                                line("04:00.000", "10.1.0.245", 5000),
+                                                line("04:59.000", "10.1.21.210", 1),      // 100001
+                                                line("05:30.000", "10.1.21.210", 99999),  // fresh
+                                            });
   ASSERT_EQ(all.size(), 1u);
-  const Detection& d = all[0];
+  EXPECT_EQ(all[0].first, 5u);
+  const Detection& d = all[0].second;
   EXPECT_EQ(d.rule_id, "5b0c1a62-0000-4000-8000-0000000000b5");
   EXPECT_EQ(d.tenant, "t01");
   EXPECT_EQ(d.terminal, "10.1.21.210");
@@ -565,28 +578,20 @@ level: medium
 )",
                                            "gateway.yml");
   ASSERT_NE(engine, nullptr);  // CleanEngine names each load error and refusal
-  std::vector<std::pair<std::string, uint64_t>> fired;  // rule id, the completing record's seq
+  std::vector<std::string> raws;
   for (int i = 0; i < 3500; ++i) {
     char time[32];
     std::snprintf(time, sizeof time, "%02d:%02d:%02d.000", i / 3600, i / 60 % 60, i % 60);
     const std::string ip =
         "10.1." + std::to_string(i % 2000 / 250) + "." + std::to_string(i % 2000 % 250);
-    Record r;
-    r.format = Format::kSeccloudEvent;
-    r.source = "spool";
-    r.tenant = "t01";
-    r.seq = static_cast<uint64_t>(i) + 1;
-    r.raw = R"({"@timestamp":"2026-10-02T)" + std::string(time) +
-            R"(Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},)"
-            R"("observer":{"name":"sc-node1","type":"proxy"},"tenant":{"id":"t01"},)"
-            R"("source":{"ip":")" +
-            ip + R"("},"http":{"response":{"bytes":100}}})";
-    Normalize(r);
-    ASSERT_TRUE(r.parsed) << r.raw;
-    std::vector<Detection> out;
-    engine->Process(r, &out);
-    for (const auto& d : out) fired.emplace_back(d.rule_id, r.seq);
+    raws.push_back(R"({"@timestamp":"2026-10-02T)" + std::string(time) +
+                   R"(Z","event":{"dataset":"proxy.access","kind":"event","action":"allowed"},)"
+                   R"("observer":{"name":"sc-node1","type":"proxy"},"tenant":{"id":"t01"},)"
+                   R"("source":{"ip":")" +
+                   ip + R"("},"http":{"response":{"bytes":100}}})");
   }
+  std::vector<std::pair<std::string, uint64_t>> fired;  // rule id, the completing record's seq
+  for (const auto& [seq, d] : FeedSpoolEvents(*engine, raws)) fired.emplace_back(d.rule_id, seq);
   EXPECT_EQ(fired, (std::vector<std::pair<std::string, uint64_t>>{
                        {"5b0c1a62-0000-4000-8000-0000000000c2", 1501},
                        {"5b0c1a62-0000-4000-8000-0000000000c1", 3001},

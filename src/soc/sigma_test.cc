@@ -761,41 +761,6 @@ std::string OfEverySelectionRule(int selections, int refs) {
   return s + "\n";
 }
 
-TEST(SigmaTest, ConditionExpansionIsBoundedPerFile) {
-  const std::string good = Rule("  sel:\n    a: 1\n  condition: sel\n");
-  // 42 KB that would be 2,560,000 selection references: an error at the condition's line.
-  LoadReport report;
-  auto set = LoadRulesFromStrings(
-      {{"of.yml", OfEverySelectionRule(1600, 1600)}, {"good.yml", good}}, &report);
-  EXPECT_EQ(set.rules.size(), 1u);
-  ASSERT_EQ(report.errors.size(), 1u);
-  EXPECT_EQ(report.errors[0].file, "of.yml");
-  EXPECT_EQ(report.errors[0].reason, "document too large");
-  EXPECT_NE(report.errors[0].detail.find("more than " + std::to_string(kMaxConditionRefs) +
-                                         " selection references"),
-            std::string::npos)
-      << report.errors[0].detail;
-  EXPECT_EQ(report.errors[0].line, 3 + 1600 + 1);
-  // 40 documents of 316 × 316 (99,856 references each): every one refused, the other file loads.
-  std::string many;
-  for (int d = 0; d < 40; ++d) many += (d ? "---\n" : "") + OfEverySelectionRule(316, 316);
-  LoadReport r2;
-  auto set2 = LoadRulesFromStrings({{"many.yml", many}, {"good.yml", good}}, &r2);
-  EXPECT_EQ(set2.rules.size(), 1u);
-  EXPECT_EQ(r2.errors.size(), 40u);
-  for (const auto& e : r2.errors) EXPECT_EQ(e.reason, "document too large") << e.ToString();
-  // The bound is the file's: 12 documents of 95 × 95 (9,025 references each, under it one by
-  // one): the first loads, the file's other 11 are refused.
-  std::string some;
-  for (int d = 0; d < 12; ++d) some += (d ? "---\n" : "") + OfEverySelectionRule(95, 95);
-  LoadReport r3;
-  auto set3 = LoadRulesFromStrings({{"some.yml", some}, {"good.yml", good}}, &r3);
-  EXPECT_EQ(set3.rules.size(), 2u);
-  EXPECT_EQ(r3.errors.size(), 11u);
-  for (const auto& e : r3.errors) EXPECT_EQ(e.reason, "document too large") << e.ToString();
-  ASSERT_TRUE(DetectionEngine::Create(std::move(set3)).has_value());
-}
-
 // A rule whose one selection holds `values` values and whose condition names it `refs` times.
 std::string NamedOftenRule(int values, int refs) {
   std::string s = "title: t\nlogsource: {product: windows}\ndetection:\n  big:\n    a:\n";
@@ -805,34 +770,56 @@ std::string NamedOftenRule(int values, int refs) {
   return s + "\n";
 }
 
-// Each reference copies its selection's tests into the engine: few references of a large
-// selection stay under kMaxConditionRefs but not under kMaxConditionValueRefs, per file.
-TEST(SigmaTest, ConditionCopiesOfLargeSelectionsAreBoundedPerFile) {
+// The two condition bounds of a file, the same shape each: a document past the bound is an error
+// at its condition's line (each such document of the file) and the other file loads; a document
+// just under it loads; documents each under it are refused once their file's sum would pass it,
+// the first loading.
+TEST(SigmaTest, ConditionExpansionIsBoundedPerFile) {
   const std::string good = Rule("  sel:\n    a: 1\n  condition: sel\n");
-  // 20,000 values (+1 field test) named 50 times: 1,000,050 tests, past the bound.
-  LoadReport report;
-  auto set =
-      LoadRulesFromStrings({{"big.yml", NamedOftenRule(20000, 50)}, {"good.yml", good}}, &report);
-  EXPECT_EQ(set.rules.size(), 1u);
-  ASSERT_EQ(report.errors.size(), 1u);
-  EXPECT_EQ(report.errors[0].file, "big.yml");
-  EXPECT_EQ(report.errors[0].reason, "document too large");
-  EXPECT_NE(report.errors[0].detail.find("more than " + std::to_string(kMaxConditionValueRefs) +
-                                         " field and value tests"),
-            std::string::npos)
-      << report.errors[0].detail;
-  // 49 times: 980,049, under it.
-  LoadReport r2;
-  auto set2 = LoadRulesFromStrings({{"big.yml", NamedOftenRule(20000, 49)}}, &r2);
-  for (const auto& e : r2.errors) ADD_FAILURE() << e.ToString();
-  EXPECT_EQ(set2.rules.size(), 1u);
-  // Per file: two documents of 30 references each (600,030 tests each): the second is refused.
-  LoadReport r3;
-  auto set3 = LoadRulesFromStrings(
-      {{"two.yml", NamedOftenRule(20000, 30) + "---\n" + NamedOftenRule(20000, 30)}}, &r3);
-  EXPECT_EQ(set3.rules.size(), 1u);
-  ASSERT_EQ(r3.errors.size(), 1u);
-  EXPECT_EQ(r3.errors[0].reason, "document too large");
+  const struct {
+    std::string over;   // one document past the bound
+    size_t over_line;   // its condition's line
+    std::string under;  // one just under it
+    std::string half;   // under it alone, not twice
+    int halves;         // documents of `half` in one file
+    std::string detail;
+  } cases[] = {
+      // References: 1,600 × 1,600 (42 KB) would be 2,560,000; 99 × 101 = 9,999; 95 × 95 = 9,025.
+      {OfEverySelectionRule(1600, 1600), 3 + 1600 + 1, OfEverySelectionRule(99, 101),
+       OfEverySelectionRule(95, 95), 12,
+       "more than " + std::to_string(kMaxConditionRefs) + " selection references"},
+      // Copied tests: 20,000 values (+1 field test) named 50 times, 1,000,050; 49 times, 980,049;
+      // 30 times, 600,030.
+      {NamedOftenRule(20000, 50), 5 + 20000 + 1, NamedOftenRule(20000, 49),
+       NamedOftenRule(20000, 30), 2,
+       "more than " + std::to_string(kMaxConditionValueRefs) + " field and value tests"},
+  };
+  for (const auto& c : cases) {
+    LoadReport r1;
+    auto s1 =
+        LoadRulesFromStrings({{"over.yml", c.over + "---\n" + c.over}, {"good.yml", good}}, &r1);
+    EXPECT_EQ(s1.rules.size(), 1u) << c.detail;
+    ASSERT_EQ(r1.errors.size(), 2u) << c.detail;
+    for (const auto& e : r1.errors) {
+      EXPECT_EQ(e.file, "over.yml");
+      EXPECT_EQ(e.reason, "document too large");
+      EXPECT_NE(e.detail.find(c.detail), std::string::npos) << e.detail;
+    }
+    EXPECT_EQ(r1.errors[0].line, c.over_line);
+
+    LoadReport r2;
+    auto s2 = LoadRulesFromStrings({{"under.yml", c.under}}, &r2);
+    for (const auto& e : r2.errors) ADD_FAILURE() << e.ToString();
+    EXPECT_EQ(s2.rules.size(), 1u) << c.detail;
+
+    std::string halves;
+    for (int k = 0; k < c.halves; ++k) halves += (k ? "---\n" : "") + c.half;
+    LoadReport r3;
+    auto s3 = LoadRulesFromStrings({{"halves.yml", halves}, {"good.yml", good}}, &r3);
+    EXPECT_EQ(s3.rules.size(), 2u) << c.detail;
+    EXPECT_EQ(r3.errors.size(), static_cast<size_t>(c.halves - 1)) << c.detail;
+    for (const auto& e : r3.errors) EXPECT_EQ(e.reason, "document too large") << e.ToString();
+  }
 }
 
 // A refused document charges nothing to its file's (or the load's) condition budget: the

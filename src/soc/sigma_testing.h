@@ -28,4 +28,19 @@ inline std::unique_ptr<DetectionEngine> CleanEngine(const std::string& yaml,
   return std::move(*engine);
 }
 
+// Proxy transfers (proxy.access records whose event.action is "allowed", rule `transfer`) and a
+// correlation `metric` of `type` over them per source.ip in `timespan`, judging `condition`
+// (its field is the caller's, e.g. destination.bytes): the metric correlations' rules of
+// correlation_test.cc and socd's pipeline_test.cc.
+inline std::string TransferMetricRules(const std::string& type, const std::string& condition,
+                                       const std::string& timespan = "5m") {
+  return "title: proxy transfer\nname: transfer\n"
+         "logsource: {product: seccloud, service: proxy.access}\n"
+         "detection: {s: {event.action: allowed}, condition: s}\nlevel: informational\n---\n"
+         "title: metric\nid: metric\ncorrelation:\n  type: " +
+         type + "\n  rules: transfer\n  group-by: [source.ip]\n  timespan: " + timespan +
+         "\n  condition: " + condition +
+         "\nlevel: high\ntags: [attack.exfiltration, attack.t1048]\n";
+}
+
 }  // namespace seccloud::soc::sigma_testing

@@ -12,6 +12,7 @@
 #include "soc/intel.h"
 #include "soc/parse.h"
 #include "soc/query.h"
+#include "soc/sigma_testing.h"
 
 namespace seccloud::socd {
 namespace {
@@ -124,38 +125,15 @@ class PipelineTest : public ::testing::Test {
   // destination.bytes per source.ip, keeping at most 2 events a group (so a third is dropped).
   // Null, with the test failed, when the rules do not load or the engine is not built.
   static std::unique_ptr<Detectors> MedianTransferDetectors() {
-    soc::LoadReport report;
-    soc::RuleSet rules = soc::LoadRulesFromString(R"(
-title: proxy transfer
-name: transfer
-logsource: {product: seccloud, service: proxy.access}
-detection: {s: {event.action: allowed}, condition: s}
-level: informational
----
-title: large median transfer
-id: median
-correlation:
-  type: value_median
-  rules: transfer
-  group-by: [source.ip]
-  timespan: 1h
-  condition: {field: destination.bytes, gte: 1000}
-level: high
-)",
-                                                  "m.yml", &report);
-    if (!report.errors.empty() || !report.unsupported.empty()) {
-      ADD_FAILURE() << "the median rules did not load cleanly";
-      return nullptr;
-    }
     soc::DetectionEngineOptions options;
     options.correlation.max_events_per_group = 2;
-    auto engine = soc::DetectionEngine::Create(std::move(rules), options);
-    if (!engine) {
-      ADD_FAILURE() << engine.error().ToString();
-      return nullptr;
-    }
+    auto engine = soc::sigma_testing::CleanEngine(
+        soc::sigma_testing::TransferMetricRules("value_median",
+                                                "{field: destination.bytes, gte: 1000}", "1h"),
+        "m.yml", options);
+    if (engine == nullptr) return nullptr;  // CleanEngine named the failure
     auto detectors = std::make_unique<Detectors>();
-    detectors->engine = std::move(*engine);
+    detectors->engine = std::move(engine);
     return detectors;
   }
 
