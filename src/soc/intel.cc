@@ -12,6 +12,7 @@
 #include "core/text.h"
 #include "soc/detect_fields.h"
 #include "soc/field_view.h"
+#include "soc/parse_internal.h"
 
 namespace seccloud::soc {
 namespace {
@@ -339,39 +340,15 @@ size_t IntelSet::LookupIp(const IpAddress& address, std::vector<const IntelEntry
 namespace {
 
 // IpAddress::Parse's answer for text without a ':' — exactly four decimal octets of at most 255,
-// none with a leading zero — without its copy and inet_pton call: most looked-up values are
-// IPv4 addresses, and parsing them was a fifth of MatchRecord. The address in host byte order.
+// none with a leading zero, nothing before or after (internal::ParseCanonicalIpv4, the grammar
+// the parsers' IpText uses for the same question) — without its copy and inet_pton call: most
+// looked-up values are IPv4 addresses, and parsing them was a fifth of MatchRecord. The address in
+// host byte order.
 std::optional<uint32_t> ParseIpv4(std::string_view text) {
-  const size_t n = text.size();
-  if (n < 7 || n > 15) return std::nullopt;
-  // Unsigned: a byte below '0' wraps past 9, so one compare says "a digit".
-  auto digit = [&](size_t k) -> uint32_t {
-    return k < n ? static_cast<uint32_t>(static_cast<unsigned char>(text[k])) - '0' : 10u;
-  };
-  uint32_t address = 0;
-  size_t i = 0;
-  for (int octet = 0; octet < 4; ++octet) {
-    if (octet > 0) {
-      if (i >= n || text[i] != '.') return std::nullopt;
-      ++i;
-    }
-    uint32_t value = digit(i);
-    if (value > 9) return std::nullopt;
-    ++i;
-    if (const uint32_t d1 = digit(i); d1 <= 9) {
-      if (value == 0) return std::nullopt;  // a leading zero
-      value = value * 10 + d1;
-      ++i;
-      if (const uint32_t d2 = digit(i); d2 <= 9) {
-        value = value * 10 + d2;
-        ++i;
-        if (value > 255) return std::nullopt;
-      }
-    }
-    address = address << 8 | value;
-  }
-  if (i != n) return std::nullopt;
-  return address;
+  uint8_t octets[4];
+  if (!internal::ParseCanonicalIpv4(text, octets)) return std::nullopt;
+  return uint32_t{octets[0]} << 24 | uint32_t{octets[1]} << 16 | uint32_t{octets[2]} << 8 |
+         uint32_t{octets[3]};
 }
 
 }  // namespace

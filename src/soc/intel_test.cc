@@ -423,6 +423,36 @@ TEST(IntelMatch, IpTextParsedExactlyAsIpAddressParse) {
   }
 }
 
+// LookupIp's IPv4 text is read by internal::ParseCanonicalIpv4 (corr30: the parsers' grammar, in
+// place of intel.cc's own third parser): every quad of octets that are valid, too large, or
+// written with a leading zero must find exactly the entries IpAddress::Parse's address finds —
+// here one exact indicator for each of the 2,401 valid quads, so a wrong octet or order shows.
+TEST(IntelMatch, IpTextFindsTheEntriesOfItsParsedAddress) {
+  const std::vector<std::string> valid = {"0", "1", "9", "10", "99", "100", "255"};
+  std::string feed;
+  for (const auto& a : valid)
+    for (const auto& b : valid)
+      for (const auto& c : valid)
+        for (const auto& d : valid) feed += a + "." + b + "." + c + "." + d + "\n";
+  auto set = Build({{Feed("q"), feed}});
+  ASSERT_TRUE(set);
+  std::vector<std::string> octets = valid;
+  for (const char* bad : {"256", "01", "000", "1000", "-1"}) octets.push_back(bad);
+  size_t hits = 0;
+  for (const auto& a : octets)
+    for (const auto& b : octets)
+      for (const auto& c : octets)
+        for (const auto& d : octets) {
+          const std::string text = a + "." + b + "." + c + "." + d;
+          std::vector<const IntelEntry*> want;
+          if (const auto address = IpAddress::Parse(text)) set->LookupIp(*address, &want);
+          const auto got = Ip(*set, text);
+          ASSERT_EQ(got, Values(*set, want)) << text;
+          hits += !got.empty();
+        }
+  EXPECT_EQ(hits, 2401u);
+}
+
 TEST(IntelMatch, RecordDetectionsCarryEcsContextEntityAndEvidence) {
   IntelFeed c2 = Feed("c2", IntelFormat::kSeccloud, Level::kHigh);
   c2.confidence = "Medium";
