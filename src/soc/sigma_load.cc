@@ -1157,7 +1157,7 @@ class DocumentCompiler {
           Invalid("load too large",
                   "condition expands past the " + std::to_string(kMaxLoadConditionRefs) +
                       " selection references the rules of one load may expand to together (" +
-                      std::to_string(load) + " used by the documents loaded before it)",
+                      std::to_string(load) + " already taken)",
                   *at);
         }
         load += refs;
@@ -1182,7 +1182,7 @@ class DocumentCompiler {
           Invalid("load too large",
                   "condition copies past the " + std::to_string(kMaxLoadConditionValueRefs) +
                       " field and value tests the rules of one load may copy together (" +
-                      std::to_string(load) + " used by the documents loaded before it)",
+                      std::to_string(load) + " already taken)",
                   *at);
         }
         load += values;
