@@ -21,9 +21,15 @@
 //                 a user-space copy relay (recv/send, which stops reading when its send blocks).
 //                 --parser also attaches a stream parser (strparser mode). A third row: a verdict
 //                 of SK_PASS (each skb to the socket's own psock queue) on a socket that nobody
-//                 reads meanwhile — the queue a bounded design would fall back to.
+//                 reads meanwhile — the queue the bounded design falls back to; a fourth: the
+//                 bounded relay (--budget bytes redirected before user space must catch up).
+//   transfer      the bounded relay (below) against the copy relay: 1 B … 50 MiB both ways at
+//                 once, checksummed, each side half-closing after its bytes, the origin reading
+//                 at once or after 3 s. Exits 1 on any loss, reordering or missing end of stream.
+//   halfclose     the bounded relay: a FIN one way while the other way still sends (after it,
+//                 and while it streams to a client that has not read yet). Exits 1 likewise.
 //   relay         --exchanges request/response exchanges (512-byte request, --size response) on
-//                 one tunnel, sockmap against the copy relay, alternated --rounds times: wall
+//                 one tunnel: copy relay, sockmap, bounded, alternated --rounds times: wall
 //                 time, this process's CPU (client, origin and relay threads, with the kernel work
 //                 done in their context) and the whole machine's busy CPU from /proc/stat (which
 //                 also holds the softirq and kworker time the redirect is done in — and every
@@ -33,6 +39,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -43,6 +50,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -361,6 +369,251 @@ struct CopyRelay {
   }
 };
 
+// The bounded kernel relay (a design to test, not the proxy's): the verdict redirects while the
+// direction's redirected bytes stay under a limit the relay's user-space side sets, and passes
+// (SK_PASS: the socket's own psock queue, charged to its receive buffer, so TCP's window closes
+// when it is full — the "SK_PASS, p1 unread" row) once past it. Then user space takes over the
+// direction: it waits until the peer's psock backlog has handed every redirected byte to the
+// peer's send queue (bytes_acked + SIOCOUTQ reach redirected + its own writes), copies what was
+// passed, and tells the program where it stands (`resume_at`: the passed bytes it has relayed;
+// `limit`: redirected + budget). The program redirects again only on an skb that finds every
+// passed byte relayed (passed == resume_at): the verdicts of one socket run one at a time, so
+// nothing passed can still be waiting behind a redirected skb. A peer missing from `targets`
+// also passes, instead of the helper's SK_DROP.
+struct Counters {  // written by the program only (one entry per direction, keyed by cookie)
+  uint64_t redirected = 0, passed = 0, paused = 0;
+};
+struct Control {  // written by user space only (replaced whole: a hash map update swaps it)
+  uint64_t resume_at = 0, limit = 0;
+};
+
+int MakeHash(uint32_t value_size) {
+  bpf_attr a{};
+  a.map_type = BPF_MAP_TYPE_HASH;
+  a.key_size = 8;
+  a.value_size = value_size;
+  a.max_entries = 1024;
+  const int fd = static_cast<int>(Bpf(BPF_MAP_CREATE, &a));
+  if (fd < 0) Die("BPF_MAP_CREATE hash");
+  return fd;
+}
+
+// A few lines of assembly with forward jumps to labels.
+class Asm {
+ public:
+  void Op(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+    insns_.push_back(Insn(code, dst, src, off, imm));
+  }
+  void LoadMap(uint8_t dst, int fd) {
+    Op(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd);
+    Op(0, 0, 0, 0, 0);
+  }
+  void Jump(uint8_t code, uint8_t dst, uint8_t src, int32_t imm, int label) {
+    fixups_.push_back({insns_.size(), label});
+    Op(code, dst, src, 0, imm);
+  }
+  void Label(int label) {
+    if (labels_.size() <= static_cast<size_t>(label))
+      labels_.resize(static_cast<size_t>(label) + 1);
+    labels_[static_cast<size_t>(label)] = insns_.size();
+  }
+  std::vector<bpf_insn> Done() {
+    for (auto [at, label] : fixups_)
+      insns_[at].off = static_cast<int16_t>(labels_[static_cast<size_t>(label)] - at - 1);
+    return insns_;
+  }
+
+ private:
+  std::vector<bpf_insn> insns_;
+  std::vector<std::pair<size_t, int>> fixups_;
+  std::vector<size_t> labels_;
+};
+
+int LoadBoundedVerdict(int targets, int counters, int control) {
+  enum { kPause, kPassCount, kPass, kDrop };
+  Asm a;
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0);                       // r6 = skb
+  a.Op(BPF_LDX | BPF_MEM | BPF_W, 7, 6, offsetof(__sk_buff, len), 0);  // r7 = len
+  // An skb without data is the FIN. Redirected, the peer's psock backlog sends 0 bytes, takes
+  // that for a hard error, sets EPIPE on the peer (its next recv fails: a first version lost
+  // the passed bytes still queued behind it) and stops its transmission. Passed, it can wait in
+  // the socket's own backlog behind skbs redirected to it and fail there alike (EPIPE was seen
+  // at the end of transfers). Dropped, nothing is lost: the FIN is in the socket's state already
+  // (recv gives 0 once the passed bytes are read, poll says POLLRDHUP).
+  a.Jump(BPF_JMP | BPF_JEQ | BPF_K, 7, 0, 0, kDrop);
+  a.Op(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_socket_cookie);
+  a.Op(BPF_STX | BPF_MEM | BPF_DW, 10, 0, -8, 0);  // key at fp - 8
+  a.LoadMap(1, counters);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8);
+  a.Op(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+  a.Jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, kPass);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0);  // r8 = counters
+  a.LoadMap(1, control);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8);
+  a.Op(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+  a.Jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, kPassCount);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 9, 0, 0, 0);  // r9 = control
+  // Paused: redirect again only when every passed byte has been relayed.
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 1, 8, offsetof(Counters, paused), 0);
+  a.Jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0, 100);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 1, 8, offsetof(Counters, passed), 0);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 2, 9, offsetof(Control, resume_at), 0);
+  a.Jump(BPF_JMP | BPF_JNE | BPF_X, 1, 2, 0, kPassCount);
+  a.Label(100);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 1, 8, offsetof(Counters, redirected), 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_X, 1, 7, 0, 0);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 2, 9, offsetof(Control, limit), 0);
+  a.Jump(BPF_JMP | BPF_JGT | BPF_X, 1, 2, 0, kPause);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0);
+  a.LoadMap(2, targets);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_X, 3, 10, 0, 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_K, 3, 0, 0, -8);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0);
+  a.Op(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_hash);
+  a.Jump(BPF_JMP | BPF_JNE | BPF_K, 0, 0, SK_PASS, kPause);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 1, 8, offsetof(Counters, redirected), 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_X, 1, 7, 0, 0);
+  a.Op(BPF_STX | BPF_MEM | BPF_DW, 8, 1, offsetof(Counters, redirected), 0);
+  a.Op(BPF_ST | BPF_MEM | BPF_DW, 8, 0, offsetof(Counters, paused), 0);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, SK_PASS);  // with the redirect set: __SK_REDIRECT
+  a.Op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  a.Label(kPause);
+  a.Op(BPF_ST | BPF_MEM | BPF_DW, 8, 0, offsetof(Counters, paused), 1);
+  a.Label(kPassCount);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, 1, 8, offsetof(Counters, passed), 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_X, 1, 7, 0, 0);
+  a.Op(BPF_STX | BPF_MEM | BPF_DW, 8, 1, offsetof(Counters, passed), 0);
+  a.Label(kPass);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, SK_PASS);
+  a.Op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  a.Label(kDrop);
+  a.Op(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, SK_DROP);
+  a.Op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  const std::vector<bpf_insn> prog = a.Done();
+  static char log[65536];
+  static const char kLicense[] = "Apache-2.0";
+  bpf_attr at{};
+  at.prog_type = BPF_PROG_TYPE_SK_SKB;
+  at.insns = reinterpret_cast<uint64_t>(prog.data());
+  at.insn_cnt = static_cast<uint32_t>(prog.size());
+  at.license = reinterpret_cast<uint64_t>(kLicense);
+  at.log_buf = reinterpret_cast<uint64_t>(log);
+  at.log_size = sizeof(log);
+  at.log_level = 1;
+  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &at));
+  if (fd < 0) {
+    std::fprintf(stderr, "verifier: %s\n", log);
+    Die("BPF_PROG_LOAD bounded verdict");
+  }
+  return fd;
+}
+
+void PutValue(int map, uint64_t key, const void* value) {
+  bpf_attr a{};
+  a.map_fd = static_cast<uint32_t>(map);
+  a.key = reinterpret_cast<uint64_t>(&key);
+  a.value = reinterpret_cast<uint64_t>(value);
+  a.flags = BPF_ANY;
+  if (Bpf(BPF_MAP_UPDATE_ELEM, &a) != 0) Die("BPF_MAP_UPDATE_ELEM value");
+}
+
+Counters ReadCounters(int map, uint64_t key) {
+  Counters c;
+  bpf_attr a{};
+  a.map_fd = static_cast<uint32_t>(map);
+  a.key = reinterpret_cast<uint64_t>(&key);
+  a.value = reinterpret_cast<uint64_t>(&c);
+  if (Bpf(BPF_MAP_LOOKUP_ELEM, &a) != 0) Die("BPF_MAP_LOOKUP_ELEM counters");
+  return c;
+}
+
+// Bytes the socket's send queue has taken: acknowledged, then (read second, so the sum never
+// counts a byte twice) not yet acknowledged.
+uint64_t BytesInto(int fd) {
+  tcp_info ti{};
+  socklen_t len = sizeof(ti);
+  ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+  int outq = 0;
+  ::ioctl(fd, SIOCOUTQ, &outq);
+  return ti.tcpi_bytes_acked + static_cast<uint64_t>(outq);
+}
+
+struct BoundedRelay {
+  int targets = -1, verdict = -1, counters = -1, control = -1;
+  uint64_t budget;
+  std::thread up, down;
+  std::atomic<uint64_t> copied{0};  // bytes user space relayed (passed), both directions
+
+  BoundedRelay(int p1, int p2, uint64_t budget_bytes) : budget(budget_bytes) {
+    targets = MakeSockhash();
+    verdict = MakeSockhash();
+    counters = MakeHash(sizeof(Counters));
+    control = MakeHash(sizeof(Control));
+    Attach(verdict, LoadBoundedVerdict(targets, counters, control), BPF_SK_SKB_STREAM_VERDICT);
+    const uint64_t base1 = BytesInto(p1), base2 = BytesInto(p2);  // before any redirect
+    const Counters zero;
+    const Control start{0, budget};
+    for (int fd : {p1, p2}) {
+      PutValue(counters, Cookie(fd), &zero);
+      PutValue(control, Cookie(fd), &start);
+    }
+    Put(targets, Cookie(p1), p2);
+    Put(targets, Cookie(p2), p1);
+    Put(verdict, Cookie(p1), p1);
+    Put(verdict, Cookie(p2), p2);
+    const int one = 1;
+    ::setsockopt(p1, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+    ::setsockopt(p2, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+    up = std::thread([this, p1, p2, base2] { Pump(p1, p2, base2); });
+    down = std::thread([this, p1, p2, base1] { Pump(p2, p1, base1); });
+  }
+
+  // `base`: what `to` had taken before the join.
+  void Pump(int from, int to, uint64_t base) {
+    const uint64_t key = Cookie(from);
+    uint64_t written = 0;  // by this thread into `to`
+    uint64_t relayed_passed = 0;
+    std::vector<char> buf(256 * 1024);
+    auto wait_backlog = [&] {
+      while (BytesInto(to) - base < ReadCounters(counters, key).redirected + written) ::usleep(500);
+    };
+    while (true) {
+      pollfd pfd{from, POLLIN | POLLRDHUP, 0};
+      ::poll(&pfd, 1, 1000);
+      const ssize_t n = ::recv(from, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) break;  // end of stream or an error
+      wait_backlog();     // every redirected byte before these, in `to`'s send queue
+      if (!SendAll(to, buf.data(), static_cast<size_t>(n))) break;
+      written += static_cast<uint64_t>(n);
+      relayed_passed += static_cast<uint64_t>(n);
+      copied += static_cast<uint64_t>(n);
+      const Control next{relayed_passed, ReadCounters(counters, key).redirected + budget};
+      PutValue(control, key, &next);
+    }
+    wait_backlog();  // the FIN after the last redirected byte
+    if (std::getenv("PROBE_DEBUG")) {
+      const Counters c = ReadCounters(counters, key);
+      int err = 0;
+      socklen_t el = sizeof(err);
+      ::getsockopt(to, SOL_SOCKET, SO_ERROR, &err, &el);
+      std::fprintf(
+          stderr,
+          "pump %d->%d: redirected %llu passed %llu paused %llu written %llu into %llu err %d\n",
+          from, to, (unsigned long long)c.redirected, (unsigned long long)c.passed,
+          (unsigned long long)c.paused, (unsigned long long)written,
+          (unsigned long long)(BytesInto(to) - base), err);
+    }
+    ::shutdown(to, SHUT_WR);
+  }
+  void Join() {
+    up.join();
+    down.join();
+  }
+};
+
 int Queued() {
   KernelRelay relay(false);
   for (bool kick : {false, true}) {
@@ -403,9 +656,12 @@ struct BackpressureResult {
 };
 
 // kind 0: the copy relay; 1: the sockmap redirect; 2: a verdict of SK_PASS on p1 alone, which
-// nobody reads while the client sends (is the psock's own queue bounded?), read from p1 after.
-BackpressureResult Backpressure(int kind, bool parser, uint64_t bytes, int stall_ms) {
+// nobody reads while the client sends (is the psock's own queue bounded?), read from p1 after;
+// 3: the bounded kernel relay.
+BackpressureResult Backpressure(int kind, bool parser, uint64_t bytes, int stall_ms,
+                                uint64_t budget) {
   Tunnel t;
+  std::unique_ptr<BoundedRelay> bounded;
   std::unique_ptr<KernelRelay> relay;
   std::unique_ptr<CopyRelay> copy;
   int reader = t.origin;
@@ -417,6 +673,8 @@ BackpressureResult Backpressure(int kind, bool parser, uint64_t bytes, int stall
     Attach(map, LoadPass(), BPF_SK_SKB_STREAM_VERDICT);
     Put(map, Cookie(t.p1), t.p1);
     reader = t.p1;
+  } else if (kind == 3) {
+    bounded = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
   } else {
     copy = std::make_unique<CopyRelay>(t.p1, t.p2);
   }
@@ -462,10 +720,9 @@ BackpressureResult Backpressure(int kind, bool parser, uint64_t bytes, int stall
     got += static_cast<uint64_t>(n);
   }
   r.checked = got;
-  if (copy) {
-    ::shutdown(t.origin, SHUT_WR);
-    copy->Join();
-  }
+  if (copy || bounded) ::shutdown(t.origin, SHUT_WR);
+  if (copy) copy->Join();
+  if (bounded) bounded->Join();
   return r;
 }
 
@@ -474,13 +731,17 @@ struct RelayResult {
   double p50_us = 0, p99_us = 0, max_us = 0;  // one exchange's round trip
 };
 
-RelayResult Exchanges(bool kernel, int exchanges, size_t size) {
+// kind 0: the copy relay; 1: the sockmap redirect; 2: the bounded kernel relay.
+RelayResult Exchanges(int kind, int exchanges, size_t size, uint64_t budget) {
   Tunnel t;
   std::unique_ptr<KernelRelay> relay;
   std::unique_ptr<CopyRelay> copy;
-  if (kernel) {
+  std::unique_ptr<BoundedRelay> bounded;
+  if (kind == 1) {
     relay = std::make_unique<KernelRelay>(false);
     relay->Join(t.p1, t.p2, true);
+  } else if (kind == 2) {
+    bounded = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
   } else {
     copy = std::make_unique<CopyRelay>(t.p1, t.p2);
   }
@@ -524,6 +785,7 @@ RelayResult Exchanges(bool kernel, int exchanges, size_t size) {
     std::fprintf(stderr, "only %d of %d exchanges completed\n", done, exchanges);
   ::shutdown(t.client, SHUT_WR);
   if (copy) copy->Join();
+  if (bounded) bounded->Join();
   return r;
 }
 
@@ -539,21 +801,163 @@ bool Flag(int argc, char** argv, std::string_view name) {
   return false;
 }
 
+// Writes `n` bytes of the pattern starting at `seed`, then half-closes; reads until the end of
+// stream and checks `expect` bytes of the pattern starting at `expect_seed`. Returns an error
+// text, empty when all was right.
+std::string Side(int fd, uint64_t seed, uint64_t n, uint64_t expect_seed, uint64_t expect,
+                 int read_delay_ms, int write_delay_ms = 0) {
+  std::string error;
+  std::thread writer([&] {
+    if (write_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(write_delay_ms));
+    std::vector<char> buf(256 * 1024);
+    for (uint64_t off = 0; off < n;) {
+      const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), n - off));
+      for (size_t i = 0; i < k; ++i) buf[i] = static_cast<char>(PatternByte(seed + off + i));
+      if (!SendAll(fd, buf.data(), k)) {
+        error = "send failed";
+        break;
+      }
+      off += k;
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  if (read_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(read_delay_ms));
+  std::vector<char> in(256 * 1024);
+  uint64_t got = 0;
+  bool intact = true;
+  while (true) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 10000) <= 0) {
+      error += " no end of stream after " + std::to_string(got) + " bytes";
+      break;
+    }
+    const ssize_t m = ::recv(fd, in.data(), in.size(), 0);
+    if (m < 0 && errno == EINTR) continue;
+    if (m <= 0) break;
+    for (ssize_t i = 0; i < m; ++i)
+      if (static_cast<uint8_t>(in[static_cast<size_t>(i)]) != PatternByte(expect_seed + got + i))
+        intact = false;
+    got += static_cast<uint64_t>(m);
+  }
+  writer.join();
+  if (got != expect) error += " read " + std::to_string(got) + " of " + std::to_string(expect);
+  if (!intact) error += " bytes out of order or changed";
+  return error;
+}
+
+// Both ways at once, each side half-closing after its bytes; `slow`: the origin starts reading
+// only after 3 s (the client's bytes wait in the relay meanwhile).
+int Transfer(int argc, char** argv) {
+  const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+  int failures = 0;
+  std::printf("%-10s %-6s %12s %10s %14s %s\n", "relay", "reader", "bytes_each", "wall_s",
+              "copied_by_user", "result");
+  for (uint64_t n : {1ull, 1000ull, 65537ull, 1ull << 20, 50ull << 20})
+    for (int slow : {0, 1})
+      for (int kind : {0, 3}) {
+        Tunnel t;
+        std::unique_ptr<CopyRelay> copy;
+        std::unique_ptr<BoundedRelay> bounded;
+        if (kind == 3)
+          bounded = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
+        else
+          copy = std::make_unique<CopyRelay>(t.p1, t.p2);
+        const auto t0 = Clock::now();
+        std::string origin_error;
+        std::thread origin([&] { origin_error = Side(t.origin, 7, n, 1, n, slow ? 3000 : 0); });
+        const std::string client_error = Side(t.client, 1, n, 7, n, 0);
+        origin.join();
+        if (copy) copy->Join();
+        if (bounded) bounded->Join();
+        const std::string error =
+            client_error + (origin_error.empty() ? "" : " origin:") + origin_error;
+        if (!error.empty()) ++failures;
+        std::printf("%-10s %-6s %12llu %10.3f %14llu %s\n", kind ? "bounded" : "copy",
+                    slow ? "slow" : "fast", static_cast<unsigned long long>(n),
+                    std::chrono::duration<double>(Clock::now() - t0).count(),
+                    static_cast<unsigned long long>(bounded ? bounded->copied.load() : 2 * n),
+                    error.empty() ? "ok" : error.c_str());
+        std::fflush(stdout);
+      }
+  return failures == 0 ? 0 : 1;
+}
+
+// Half-close each way: one side sends `small` bytes and its FIN at once; the other reads to the
+// end of stream, waits 300 ms, then sends `large` bytes and its FIN, which must all arrive.
+int HalfClose(int argc, char** argv) {
+  const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+  int failures = 0;
+  for (int client_first : {1, 0})
+    for (uint64_t large : {1000ull, 8ull << 20}) {
+      Tunnel t;
+      BoundedRelay relay(t.p1, t.p2, budget);
+      const int first = client_first ? t.client : t.origin;
+      const int second = client_first ? t.origin : t.client;
+      std::string first_error, second_error;
+      std::thread a([&] { first_error = Side(first, 3, 1000, 9, large, 0); });
+      std::thread b([&] {
+        // Reads the first side's bytes to their end, then answers.
+        std::vector<char> in(64 * 1024);
+        uint64_t got = 0;
+        while (true) {
+          const ssize_t m = ::recv(second, in.data(), in.size(), 0);
+          if (m <= 0) break;
+          got += static_cast<uint64_t>(m);
+        }
+        if (got != 1000) second_error = "read " + std::to_string(got) + " of 1000";
+        ::usleep(300 * 1000);
+        std::vector<char> buf(static_cast<size_t>(large));
+        for (uint64_t i = 0; i < large; ++i) buf[i] = static_cast<char>(PatternByte(9 + i));
+        if (!SendAll(second, buf.data(), buf.size())) second_error += " send failed";
+        ::shutdown(second, SHUT_WR);
+      });
+      a.join();
+      b.join();
+      relay.Join();
+      const std::string error = first_error + second_error;
+      if (!error.empty()) ++failures;
+      std::printf("%s FINs first, then %llu bytes the other way: %s\n",
+                  client_first ? "client" : "origin", static_cast<unsigned long long>(large),
+                  error.empty() ? "ok" : error.c_str());
+    }
+  // The FIN while the other way streams: the origin sends `large` at once, the client reads
+  // nothing for 500 ms (the redirected bytes wait in p1's psock backlog), sends 1000 bytes and
+  // its FIN at 200 ms, then reads everything.
+  for (uint64_t large : {8ull << 20, 50ull << 20}) {
+    Tunnel t;
+    BoundedRelay relay(t.p1, t.p2, budget);
+    std::string origin_error;
+    std::thread o([&] { origin_error = Side(t.origin, 9, large, 3, 1000, 0); });
+    const std::string client_error = Side(t.client, 3, 1000, 9, large, 500, 200);
+    o.join();
+    relay.Join();
+    const std::string error = client_error + origin_error;
+    if (!error.empty()) ++failures;
+    std::printf("client FINs while %llu bytes stream to it: %s\n",
+                static_cast<unsigned long long>(large), error.empty() ? "ok" : error.c_str());
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string_view mode = argc > 1 ? argv[1] : "";
   if (mode == "queued") return Queued();
+  if (mode == "transfer") return Transfer(argc, argv);
+  if (mode == "halfclose") return HalfClose(argc, argv);
   if (mode == "backpressure") {
     const uint64_t bytes = Arg(argc, argv, "--bytes", 1ull << 30);
     const int stall_ms = static_cast<int>(Arg(argc, argv, "--stall-ms", 10000));
     const bool parser = Flag(argc, argv, "--parser");
     std::printf("%-22s %14s %16s %14s %14s %s\n", "relay", "accepted_B", "MemAvail_drop_KiB",
                 "tcp_mem_pages", "origin_read_B", "in_order");
-    for (int kind : {0, 1, 2}) {
-      const BackpressureResult r = Backpressure(kind, parser, bytes, stall_ms);
+    const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+    for (int kind : {0, 1, 2, 3}) {
+      const BackpressureResult r = Backpressure(kind, parser, bytes, stall_ms, budget);
       const char* name = kind == 0   ? "user-space copy"
                          : kind == 2 ? "SK_PASS, p1 unread"
+                         : kind == 3 ? "bounded sockmap"
                          : parser    ? "sockmap+strparser"
                                      : "sockmap redirect";
       std::printf("%-22s %14llu %16ld %14ld %14llu %s\n", name,
@@ -569,14 +973,18 @@ int main(int argc, char** argv) {
     std::printf("%-6s %-8s %8s %15s %18s %18s %12s %8s %8s %9s\n", "round", "relay", "wall_s",
                 "proc_cpu_ms/1k", "kthreads_cpu_ms/1k", "machine_cpu_ms/1k", "exchanges/s",
                 "p50_us", "p99_us", "max_us");
+    const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
     for (int r = 0; r < rounds; ++r)
-      for (int kernel : {0, 1}) {
-        const RelayResult x = Exchanges(kernel, exchanges, size);
+      for (int kind : {0, 1, 2}) {
+        const RelayResult x = Exchanges(kind, exchanges, size, budget);
         const double k = 1000.0 / exchanges;
         std::printf("%-6d %-8s %8.3f %15.2f %18.2f %18.2f %12.0f %8.0f %8.0f %9.0f\n", r + 1,
-                    kernel ? "sockmap" : "copy", x.wall_s, x.process_cpu_s * 1000 * k,
-                    x.kthreads_cpu_s * 1000 * k, x.machine_busy_s * 1000 * k, exchanges / x.wall_s,
-                    x.p50_us, x.p99_us, x.max_us);
+                    kind == 0   ? "copy"
+                    : kind == 1 ? "sockmap"
+                                : "bounded",
+                    x.wall_s, x.process_cpu_s * 1000 * k, x.kthreads_cpu_s * 1000 * k,
+                    x.machine_busy_s * 1000 * k, exchanges / x.wall_s, x.p50_us, x.p99_us,
+                    x.max_us);
         std::fflush(stdout);
       }
     return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # R3, R9 (issue 3): a spliced tunnel relayed inside the kernel with a BPF sockmap — what the
-# kernel does with it (bench/tunnel_sockmap_probe.cc, built here with c++ -O2; see its header for
-# the modes). Needs root (or CAP_BPF and CAP_NET_ADMIN); loopback only. The backpressure mode
+# kernel does with it, and a bounded design (bench/tunnel_sockmap_probe.cc, built here with
+# c++ -O2; see its header for the modes). Exits non-zero when no BPF is available. Needs root (or CAP_BPF and CAP_NET_ADMIN); loopback only. The backpressure mode
 # holds up to --bytes of kernel memory for a moment (the point of the test): keep it well under
 # the machine's MemAvailable.
 #
@@ -34,6 +34,12 @@ load
 echo "== backpressure: $bytes bytes to an origin that reads nothing for 10 s"
 "$top/probe" backpressure --bytes "$bytes" --stall-ms 10000
 "$top/probe" backpressure --bytes "$bytes" --stall-ms 10000 --parser | tail -n +3 | head -1
+load
+echo "== transfer: both ways at once, checksummed, each side half-closing after its bytes"
+"$top/probe" transfer || echo "transfer: FAILED"
+load
+echo "== halfclose: a FIN one way while the other way still sends"
+"$top/probe" halfclose || echo "halfclose: FAILED"
 load
 echo "== relay: $exchanges exchanges, 512-byte request, 1 KiB response"
 "$top/probe" relay --exchanges "$exchanges" --size 1024 --rounds "$rounds"
