@@ -28,6 +28,8 @@
 //                 at once or after 3 s. Exits 1 on any loss, reordering or missing end of stream.
 //   halfclose     the bounded relay: a FIN one way while the other way still sends (after it,
 //                 and while it streams to a client that has not read yet). Exits 1 likewise.
+//   reset         the bounded relay: the origin, then the client, resets while the other
+//                 streams; exits 1 if the relay has not ended 10 s later.
 //   relay         --exchanges request/response exchanges (512-byte request, --size response) on
 //                 one tunnel: copy relay, sockmap, bounded, alternated --rounds times: wall
 //                 time, this process's CPU (client, origin and relay threads, with the kernel work
@@ -239,7 +241,8 @@ struct Tunnel {
     ::close(lo);
   }
   ~Tunnel() {
-    for (int fd : {client, p1, p2, origin}) ::close(fd);
+    for (int fd : {client, p1, p2, origin})
+      if (fd >= 0) ::close(fd);
   }
 };
 
@@ -540,6 +543,13 @@ uint64_t BytesInto(int fd) {
   return ti.tcpi_bytes_acked + static_cast<uint64_t>(outq);
 }
 
+bool Closed(int fd) {
+  tcp_info ti{};
+  socklen_t len = sizeof(ti);
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+         ti.tcpi_state == 7;  // TCP_CLOSE (include/net/tcp_states.h)
+}
+
 struct BoundedRelay {
   int targets = -1, verdict = -1, counters = -1, control = -1;
   uint64_t budget;
@@ -576,16 +586,23 @@ struct BoundedRelay {
     uint64_t written = 0;  // by this thread into `to`
     uint64_t relayed_passed = 0;
     std::vector<char> buf(256 * 1024);
+    // False when `to` can take nothing more (reset or closed): what is redirected to it then
+    // never reaches its send queue, and a wait without this end waited for ever (`reset`).
     auto wait_backlog = [&] {
-      while (BytesInto(to) - base < ReadCounters(counters, key).redirected + written) ::usleep(500);
+      while (BytesInto(to) - base < ReadCounters(counters, key).redirected + written) {
+        if (Closed(to)) return false;
+        ::usleep(500);
+      }
+      return true;
     };
     while (true) {
       pollfd pfd{from, POLLIN | POLLRDHUP, 0};
       ::poll(&pfd, 1, 1000);
+      if (Closed(to)) break;  // the other way was reset: the tunnel is over
       const ssize_t n = ::recv(from, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (n <= 0) break;  // end of stream or an error
-      wait_backlog();     // every redirected byte before these, in `to`'s send queue
+      if (n <= 0) break;           // end of stream or an error
+      if (!wait_backlog()) break;  // every redirected byte before these, in `to`'s send queue
       if (!SendAll(to, buf.data(), static_cast<size_t>(n))) break;
       written += static_cast<uint64_t>(n);
       relayed_passed += static_cast<uint64_t>(n);
@@ -939,6 +956,57 @@ int HalfClose(int argc, char** argv) {
   return failures == 0 ? 0 : 1;
 }
 
+// A reset: the client streams `n` bytes; the origin (or the client) reads 1 MiB, then resets
+// (SO_LINGER 0, close). The relay must end — both directions — within 10 s.
+int Reset(int argc, char** argv) {
+  const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+  int failures = 0;
+  for (int origin_resets : {1, 0}) {
+    Tunnel t;
+    auto relay = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
+    const int sender = origin_resets ? t.client : t.origin;
+    int resetter = origin_resets ? t.origin : t.client;
+    std::thread send_thread([&] {
+      std::vector<char> buf(256 * 1024, 'x');
+      for (int i = 0; i < 200; ++i)
+        if (!SendAll(sender, buf.data(), buf.size())) break;
+    });
+    std::vector<char> in(64 * 1024);
+    uint64_t got = 0;
+    while (got < (1u << 20)) {
+      const ssize_t m = ::recv(resetter, in.data(), in.size(), 0);
+      if (m <= 0) break;
+      got += static_cast<uint64_t>(m);
+    }
+    const linger hard{1, 0};
+    ::setsockopt(resetter, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    ::close(resetter);
+    if (origin_resets)
+      t.origin = -1;
+    else
+      t.client = -1;
+    const auto t0 = Clock::now();
+    std::atomic<bool> ended{false};
+    std::thread joiner([&] {
+      relay->Join();
+      ended = true;
+    });
+    while (!ended && Clock::now() - t0 < std::chrono::seconds(10)) ::usleep(10 * 1000);
+    const bool ok = ended;
+    std::printf("%s resets after 1 MiB: %s\n", origin_resets ? "origin" : "client",
+                ok ? "the relay ended" : "the relay did NOT end within 10 s");
+    std::fflush(stdout);
+    if (!ok) {
+      ++failures;
+      std::_Exit(1);  // its threads wait for ever; nothing to clean up in a probe
+    }
+    joiner.join();
+    ::shutdown(sender, SHUT_RDWR);  // the sender may still be blocked in send
+    send_thread.join();
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -946,6 +1014,7 @@ int main(int argc, char** argv) {
   if (mode == "queued") return Queued();
   if (mode == "transfer") return Transfer(argc, argv);
   if (mode == "halfclose") return HalfClose(argc, argv);
+  if (mode == "reset") return Reset(argc, argv);
   if (mode == "backpressure") {
     const uint64_t bytes = Arg(argc, argv, "--bytes", 1ull << 30);
     const int stall_ms = static_cast<int>(Arg(argc, argv, "--stall-ms", 10000));

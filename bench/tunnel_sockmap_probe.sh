@@ -40,6 +40,8 @@ echo "== transfer: both ways at once, checksummed, each side half-closing after 
 load
 echo "== halfclose: a FIN one way while the other way still sends"
 "$top/probe" halfclose || echo "halfclose: FAILED"
+echo "== reset: the origin, then the client, resets while the other streams"
+"$top/probe" reset || echo "reset: FAILED"
 load
 echo "== relay: $exchanges exchanges, 512-byte request, 1 KiB response"
 "$top/probe" relay --exchanges "$exchanges" --size 1024 --rounds "$rounds"
