@@ -28,6 +28,8 @@
 //                 at once or after 3 s. Exits 1 on any loss, reordering or missing end of stream.
 //   halfclose     the bounded relay: a FIN one way while the other way still sends (after it,
 //                 and while it streams to a client that has not read yet). Exits 1 likewise.
+//   wakeups       the plain sockmap relay with a thread in epoll_wait on the joined sockets
+//                 (as the proxy's reactor would be): is it woken per verdict, for nothing?
 //   reset         the bounded relay: the origin, then the client, resets while the other
 //                 streams; exits 1 if the relay has not ended 10 s later.
 //   relay         --exchanges request/response exchanges (512-byte request, --size response) on
@@ -45,6 +47,7 @@
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1007,6 +1010,74 @@ int Reset(int argc, char** argv) {
   return failures == 0 ? 0 : 1;
 }
 
+// Voluntary context switches of the calling thread.
+long ThreadSwitches() {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%ld/status", static_cast<long>(::gettid()));
+  FILE* f = std::fopen(path, "r");
+  char line[256];
+  long v = -1;
+  while (f && std::fgets(line, sizeof(line), f))
+    if (std::strncmp(line, "voluntary_ctxt_switches:", 24) == 0) v = std::atol(line + 24);
+  if (f) std::fclose(f);
+  return v;
+}
+
+// Is a thread waiting in epoll_wait on the joined sockets woken by the verdict's data_ready,
+// though nothing becomes readable? Exchanges as `relay` (sockmap), a watcher thread in
+// epoll_wait on p1 and p2 registered with `events`; its voluntary context switches per exchange.
+int Wakeups(int argc, char** argv) {
+  const int exchanges = static_cast<int>(Arg(argc, argv, "--exchanges", 20000));
+  for (uint32_t events : {uint32_t{EPOLLIN | EPOLLET}, uint32_t{EPOLLRDHUP | EPOLLET}}) {
+    Tunnel t;
+    KernelRelay relay(false);
+    relay.Join(t.p1, t.p2, true);
+    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    for (int fd : {t.p1, t.p2}) {
+      epoll_event ev{};
+      ev.events = events;
+      ev.data.fd = fd;
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<long> switches{0}, reported{0};
+    std::thread watcher([&] {
+      const long s0 = ThreadSwitches();
+      epoll_event out[4];
+      while (!stop) {
+        const int n = ::epoll_wait(ep, out, 4, 200);
+        if (n > 0) reported += n;
+      }
+      switches = ThreadSwitches() - s0;
+    });
+    ::usleep(100 * 1000);
+    std::thread origin([&] {
+      std::vector<char> req(512), resp(1024, 'r');
+      for (int i = 0; i < exchanges; ++i)
+        if (!RecvAll(t.origin, req.data(), req.size()) ||
+            !SendAll(t.origin, resp.data(), resp.size()))
+          break;
+    });
+    std::vector<char> req(512, 'q'), resp(1024);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < exchanges; ++i)
+      if (!SendAll(t.client, req.data(), req.size()) ||
+          !RecvAll(t.client, resp.data(), resp.size()))
+        break;
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    origin.join();
+    stop = true;
+    watcher.join();
+    ::close(ep);
+    std::printf(
+        "epoll %-18s %d exchanges in %.2f s: watcher woken %.2f times an exchange, "
+        "events reported %ld\n",
+        events & EPOLLIN ? "EPOLLIN|EPOLLET" : "EPOLLRDHUP|EPOLLET", exchanges, wall,
+        static_cast<double>(switches) / exchanges, reported.load());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1015,6 +1086,7 @@ int main(int argc, char** argv) {
   if (mode == "transfer") return Transfer(argc, argv);
   if (mode == "halfclose") return HalfClose(argc, argv);
   if (mode == "reset") return Reset(argc, argv);
+  if (mode == "wakeups") return Wakeups(argc, argv);
   if (mode == "backpressure") {
     const uint64_t bytes = Arg(argc, argv, "--bytes", 1ull << 30);
     const int stall_ms = static_cast<int>(Arg(argc, argv, "--stall-ms", 10000));

@@ -40,6 +40,8 @@ echo "== transfer: both ways at once, checksummed, each side half-closing after 
 load
 echo "== halfclose: a FIN one way while the other way still sends"
 "$top/probe" halfclose || echo "halfclose: FAILED"
+echo "== wakeups: a thread in epoll_wait on the joined sockets"
+"$top/probe" wakeups --exchanges "$exchanges"
 echo "== reset: the origin, then the client, resets while the other streams"
 "$top/probe" reset || echo "reset: FAILED"
 load
