@@ -1131,8 +1131,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::fprintf(stderr,
-               "usage: %s queued | backpressure [--bytes N] [--stall-ms MS] [--parser] | relay "
-               "[--exchanges N] [--size BYTES] [--rounds K]\n",
+               "usage: %s queued | backpressure [--bytes N] [--stall-ms MS] [--parser] "
+               "[--budget B] | transfer [--budget B] | halfclose [--budget B] | reset [--budget B] "
+               "| wakeups [--exchanges N] | relay [--exchanges N] [--size BYTES] [--rounds K] "
+               "[--budget B]\n",
                argv[0]);
   return 2;
 }
