@@ -167,6 +167,7 @@ void Attach(int map, int prog, bpf_attach_type type) {
   a.attach_bpf_fd = static_cast<uint32_t>(prog);
   a.attach_type = type;
   if (Bpf(BPF_PROG_ATTACH, &a) != 0) Die("BPF_PROG_ATTACH");
+  ::close(prog);  // the attachment holds the program
 }
 
 uint64_t Cookie(int fd) {
@@ -195,6 +196,12 @@ struct KernelRelay {
     Attach(verdict, LoadVerdict(targets), BPF_SK_SKB_STREAM_VERDICT);
     if (parser) Attach(verdict, LoadParser(), BPF_SK_SKB_STREAM_PARSER);
   }
+  ~KernelRelay() {
+    ::close(targets);
+    ::close(verdict);
+  }
+  KernelRelay(const KernelRelay&) = delete;
+  KernelRelay& operator=(const KernelRelay&) = delete;
   // Joins a (client side) and b (origin side). `kick`: then set SO_RCVLOWAT, whose setsockopt
   // runs tcp_data_ready() and so the verdict over what is already queued.
   void Join(int a, int b, bool kick) const {
@@ -632,6 +639,10 @@ struct BoundedRelay {
     up.join();
     down.join();
   }
+  // After Join.
+  ~BoundedRelay() {
+    for (int fd : {targets, verdict, counters, control}) ::close(fd);
+  }
 };
 
 int Queued() {
@@ -685,13 +696,14 @@ BackpressureResult Backpressure(int kind, bool parser, uint64_t bytes, int stall
   std::unique_ptr<KernelRelay> relay;
   std::unique_ptr<CopyRelay> copy;
   int reader = t.origin;
+  int pass_map = -1;
   if (kind == 1) {
     relay = std::make_unique<KernelRelay>(parser);
     relay->Join(t.p1, t.p2, true);
   } else if (kind == 2) {
-    const int map = MakeSockhash();
-    Attach(map, LoadPass(), BPF_SK_SKB_STREAM_VERDICT);
-    Put(map, Cookie(t.p1), t.p1);
+    pass_map = MakeSockhash();
+    Attach(pass_map, LoadPass(), BPF_SK_SKB_STREAM_VERDICT);
+    Put(pass_map, Cookie(t.p1), t.p1);
     reader = t.p1;
   } else if (kind == 3) {
     bounded = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
@@ -743,6 +755,7 @@ BackpressureResult Backpressure(int kind, bool parser, uint64_t bytes, int stall
   if (copy || bounded) ::shutdown(t.origin, SHUT_WR);
   if (copy) copy->Join();
   if (bounded) bounded->Join();
+  if (pass_map >= 0) ::close(pass_map);
   return r;
 }
 
