@@ -580,15 +580,40 @@ JsonMember TreeMember(const boost::json::object& o, std::string_view key) {
   return m;
 }
 
+// An Azure Activity log category (the schema's `category`).
+bool IsActivityLogCategory(const JsonMember& category) {
+  if (!category.string) return false;
+  for (std::string_view c : {"Administrative", "ServiceHealth", "ResourceHealth", "Alert",
+                             "Autoscale", "Security", "Recommendation", "Policy"}) {
+    if (category.text == c) return true;
+  }
+  return false;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size()) return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_prefix[i]) return false;
+  }
+  return true;
+}
+
 // Cloud audit records that municipalities export as JSON lines, one record a line, known by the
 // members their schemas require (a line naming its own event.dataset keeps it: parse.cc). Sigma's
-// aws/cloudtrail and m365/audit rules select them by these datasets (sigma_logsource.cc).
+// aws/cloudtrail, m365/audit and azure/activitylogs rules select them by these datasets
+// (sigma_logsource.cc).
 // - aws.cloudtrail: an AWS CloudTrail record (AWS CloudTrail User Guide, "CloudTrail record
 //   contents": eventVersion, eventSource "<service>.amazonaws.com", eventName, eventTime), as
 //   CloudTrail delivers it to CloudWatch Logs or a collector splits its S3 files' "Records";
 //   the Government Cloud (ガバメントクラウド) that municipal systems move to includes AWS.
 // - m365.audit: a record of the Office 365 Management Activity API (its common schema:
 //   CreationTime, Operation, OrganizationId, RecordType a number, Workload).
+// - azure.activitylogs: an Azure Activity log event as diagnostic settings export it to a storage
+//   account or an event hub (Azure Monitor's "Azure Activity Log event schema", the schema from
+//   storage accounts and event hubs: time, a subscription's resourceId, operationName, and one of
+//   the log's categories); Government Cloud includes Azure too.
 // *time_key: the member holding the record's time.
 template <typename Member>
 std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
@@ -602,6 +627,13 @@ std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
       member("RecordType").number && member("CreationTime").string) {
     *time_key = "CreationTime";
     return "m365.audit";
+  }
+  if (const JsonMember resource = member("resourceId");
+      resource.string && StartsWithNoCase(resource.text, "/subscriptions/") &&
+      member("operationName").string && member("time").string &&
+      IsActivityLogCategory(member("category"))) {
+    *time_key = "time";
+    return "azure.activitylogs";
   }
   return {};
 }

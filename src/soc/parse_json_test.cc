@@ -647,8 +647,21 @@ TEST(ParseJsonTest, CloudAuditRecordsAreKnownByTheirSchema) {
     EXPECT_EQ(Str(r, "event.dataset"), "m365.audit");
     EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:52:10Z"));  // the schema's times are UTC
   }
-  // A line's own dataset wins; a time member of the usual names too.
   Record r = Parse(
+      Format::kJson,
+      R"({"time":"2025-11-26T03:53:26.9792776Z","resourceId":"/subscriptions/s1/resourceGroups/g/providers/microsoft.support/supporttickets/1","operationName":"microsoft.support/supporttickets/write","category":"Administrative","resultType":"Success"})");
+  EXPECT_EQ(Str(r, "event.dataset"), "azure.activitylogs");
+  EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:53:26.979Z"));
+  // A resource log (not one of the Activity log's categories), and a tenant's log.
+  for (
+      const char* other : {
+          R"({"time":"2025-11-26T03:53:26Z","resourceId":"/SUBSCRIPTIONS/S1/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/N","operationName":"NetworkSecurityGroupEvents","category":"NetworkSecurityGroupEvent"})",
+          R"({"time":"2025-11-26T03:53:26Z","resourceId":"/tenants/t1/providers/Microsoft.aadiam","operationName":"Sign-in activity","category":"Administrative"})",
+      }) {
+    EXPECT_EQ(Str(Parse(Format::kJson, other), "event.dataset"), "json") << other;
+  }
+  // A line's own dataset wins; a time member of the usual names too.
+  r = Parse(
       Format::kJson,
       R"({"event.dataset":"fw.custom","eventVersion":"1.08","eventTime":"2025-11-26T03:51:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","time":"2025-11-26T03:00:00Z"})");
   EXPECT_EQ(Str(r, "event.dataset"), "fw.custom");

@@ -253,20 +253,22 @@ std::unique_ptr<DetectionEngine> EngineOf(const std::vector<fs::path>& dirs, siz
   return engine ? std::move(*engine) : nullptr;
 }
 
-// AWS CloudTrail records and Office 365 Management Activity API records, sent as JSON lines
-// (parse_json.cc: KnownJsonDataset), fire SigmaHQ's aws/cloudtrail and m365/audit rules. The
-// records follow the examples of the AWS CloudTrail User Guide ("CloudTrail record contents",
-// "AWS console sign-in events") and the Management Activity API schema's common and Azure AD
-// schemas; the account ids, addresses and names are the documentation's placeholders.
+// AWS CloudTrail records, Office 365 Management Activity API records and Azure Activity log
+// events, sent as JSON lines (parse_json.cc: KnownJsonDataset), fire SigmaHQ's aws/cloudtrail,
+// m365/audit and azure/activitylogs rules. The records follow the examples of the AWS CloudTrail
+// User Guide ("CloudTrail record contents", "AWS console sign-in events"), the Management
+// Activity API schema's common and Azure AD schemas and Azure Monitor's Activity log schema;
+// the account ids, addresses and names are the documentation's placeholders.
 TEST(SigmaCorpusTest, CloudAuditRulesFireOnTheirRecords) {
-  const fs::path aws = kSigmaData / "rules/cloud/aws", m365 = kSigmaData / "rules/cloud/m365/audit";
-  if (!fs::is_directory(aws) || !fs::is_directory(m365)) {
+  const fs::path aws = kSigmaData / "rules/cloud/aws", m365 = kSigmaData / "rules/cloud/m365/audit",
+                 activity = kSigmaData / "rules/cloud/azure/activity_logs";
+  if (!fs::is_directory(aws) || !fs::is_directory(m365) || !fs::is_directory(activity)) {
     GTEST_SKIP() << aws << " is absent (SigmaHQ rules are test data, not in the repo)";
   }
   size_t rules = 0;
-  auto engine = EngineOf({aws, m365}, &rules);
+  auto engine = EngineOf({aws, m365, activity}, &rules);
   ASSERT_NE(engine, nullptr);
-  EXPECT_GE(rules, 60u);
+  EXPECT_GE(rules, 95u);
 
   struct Case {
     const char* rule_id;
@@ -286,6 +288,14 @@ TEST(SigmaCorpusTest, CloudAuditRulesFireOnTheirRecords) {
       {"60de9b57-dc4d-48b9-a6a0-b39e0469f876",  // Disabling Multi Factor Authentication
        "m365.audit",
        R"({"CreationTime":"2025-11-26T03:52:10","Id":"4b8e3f0e-8c1b-4b7e-9b36-2f0b7d2b6a11","Operation":"Disable Strong Authentication.","OrganizationId":"d8b5b8e1-2d5c-4f0e-9a8b-0c7a3b6e2f41","RecordType":8,"ResultStatus":"Success","UserKey":"10032001A1B2C3D4@contoso.onmicrosoft.com","UserType":0,"Version":1,"Workload":"AzureActiveDirectory","ObjectId":"user1@contoso.onmicrosoft.com","UserId":"admin@contoso.onmicrosoft.com","AzureActiveDirectoryEventType":1,"ExtendedProperties":[{"Name":"additionalDetails","Value":"{}"}]})"},
+      // Azure Activity log events, as the schema's example from storage accounts and event hubs
+      // with the operations the rules name: an NSG rule written, a role assigned.
+      {"d22b4df4-5a67-4859-a578-8c9a0b5af9df",  // Azure Network Security Configuration Modified
+       "azure.activitylogs",
+       R"({"time":"2025-11-26T03:53:26.9792776Z","resourceId":"/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG-LGWAN/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/NSG-WEB/SECURITYRULES/ALLOW-RDP","operationName":"MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/SECURITYRULES/WRITE","category":"Administrative","resultType":"Success","resultSignature":"Succeeded.Created","durationMs":2826,"callerIpAddress":"203.0.113.11","correlationId":"c776f9f4-36e5-4e0e-809b-c9b3c3fb62a8","identity":{"authorization":{"scope":"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-lgwan","action":"Microsoft.Network/networkSecurityGroups/securityRules/write"},"claims":{"name":"admin"}},"level":"Information","location":"global","properties":{"statusCode":"Created","serviceRequestId":"50d5cddb-8ca0-47ad-9b80-6cde2207f97c"}})"},
+      {"a622fcd2-4b5a-436a-b8a2-a4171161833c",  // Granting Of Permissions To An Account
+       "azure.activitylogs",
+       R"({"time":"2025-11-26T03:54:00.1234567Z","resourceId":"/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/PROVIDERS/MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/1E2B3C4D-0000-0000-0000-000000000000","operationName":"MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE","category":"Administrative","resultType":"Start","resultSignature":"Started.","durationMs":0,"callerIpAddress":"203.0.113.11","correlationId":"a776f9f4-36e5-4e0e-809b-c9b3c3fb62a9","identity":{"authorization":{"scope":"/subscriptions/00000000-0000-0000-0000-000000000000","action":"Microsoft.Authorization/roleAssignments/write"}},"level":"Information","location":"global","properties":{"requestbody":"{}"}})"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.line);
@@ -296,12 +306,14 @@ TEST(SigmaCorpusTest, CloudAuditRulesFireOnTheirRecords) {
   }
 
   // Everyday records of the same logs fire none of the rules: a console login with MFA, a
-  // read-only EC2 call, a user's Exchange sign-in and a mailbox access.
+  // read-only EC2 call, a support ticket written, a user's Exchange sign-in and a mailbox access.
   for (
       const char* benign : {
           R"({"eventVersion":"1.05","userIdentity":{"type":"IAMUser","principalId":"AIDACKCEVSQ6C2EXAMPLE","arn":"arn:aws:iam::111122223333:user/JohnDoe","accountId":"111122223333","userName":"JohnDoe"},"eventTime":"2025-11-26T04:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"ap-northeast-1","sourceIPAddress":"192.0.2.110","userAgent":"Mozilla/5.0","requestParameters":null,"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"LoginTo":"https://console.aws.amazon.com/console/home","MobileVersion":"No","MFAUsed":"Yes"},"eventID":"3fcfb182-98f8-4744-bd45-10a395ab61cc","eventType":"AwsConsoleSignIn","recipientAccountId":"111122223333"})",
           R"({"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDA6ON6E4XEGITEXAMPLE","arn":"arn:aws:iam::111122223333:user/Mary","accountId":"111122223333","userName":"Mary"},"eventTime":"2025-11-26T04:01:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"ap-northeast-1","sourceIPAddress":"192.0.2.0","userAgent":"aws-cli/2.13.5","requestParameters":{"instancesSet":{},"filterSet":{}},"responseElements":null,"requestID":"2d528c76-329e-410b-9516-EXAMPLE565dd","eventID":"ba0801a1-87ec-4d26-be87-EXAMPLE75bbc","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"})",
           R"({"CreationTime":"2025-11-26T04:02:00","Id":"80c76bd2-9d81-4c57-a422-a6b4e6b4b1a2","Operation":"UserLoggedIn","OrganizationId":"d8b5b8e1-2d5c-4f0e-9a8b-0c7a3b6e2f41","RecordType":15,"ResultStatus":"Success","UserKey":"10032001A1B2C3D4","UserType":0,"Version":1,"Workload":"AzureActiveDirectory","ClientIP":"203.0.113.5","ObjectId":"00000002-0000-0ff1-ce00-000000000000","UserId":"user1@contoso.onmicrosoft.com","ApplicationId":"00000002-0000-0ff1-ce00-000000000000","RequestType":"Login:login"})",
+          // The schema's own example: a support ticket written.
+          R"({"time":"2025-11-26T04:04:26.9792776Z","resourceId":"/subscriptions/s1/resourceGroups/MSSupportGroup/providers/microsoft.support/supporttickets/115012112305841","operationName":"microsoft.support/supporttickets/write","category":"Administrative","resultType":"Success","resultSignature":"Succeeded.Created","durationMs":2826,"callerIpAddress":"111.111.111.11","correlationId":"c776f9f4-36e5-4e0e-809b-c9b3c3fb62a8","identity":{"authorization":{"scope":"/subscriptions/s1/resourceGroups/MSSupportGroup/providers/microsoft.support/supporttickets/115012112305841","action":"microsoft.support/supporttickets/write","evidence":{"role":"Subscription Admin"}},"claims":{"name":"John Smith"}},"level":"Information","location":"global","properties":{"statusCode":"Created","serviceRequestId":"50d5cddb-8ca0-47ad-9b80-6cde2207f97c"}})",
           R"({"CreationTime":"2025-11-26T04:03:00","Id":"1f4c2b3a-7e55-4c1a-9d0e-5a6b7c8d9e0f","Operation":"MailItemsAccessed","OrganizationId":"d8b5b8e1-2d5c-4f0e-9a8b-0c7a3b6e2f41","RecordType":50,"ResultStatus":"Succeeded","UserKey":"10032001A1B2C3D4","UserType":0,"Version":1,"Workload":"Exchange","ClientIP":"203.0.113.5","UserId":"user1@contoso.onmicrosoft.com","MailboxOwnerUPN":"user1@contoso.onmicrosoft.com"})",
       }) {
     SCOPED_TRACE(benign);

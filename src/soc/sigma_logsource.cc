@@ -143,6 +143,7 @@ struct CloudService {
 const CloudService kCloudServices[] = {
     {"aws", "cloudtrail", "aws.cloudtrail"},
     {"m365", "audit", "m365.audit"},
+    {"azure", "activitylogs", "azure.activitylogs"},
 };
 
 // Sysmon for Linux's channel (lower-case) and its events by Sigma category, as SigmaHQ's
