@@ -165,6 +165,8 @@ void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
               p.tape_dataset != nullptr ? p.tape_dataset : FindInTape(scratch, "event.dataset");
           d != nullptr && d->kind == TapeKind::kString) {
         a.dataset = d->str();
+      } else {
+        a.dataset = p.json_dataset;
       }
       internal::RecordAccess::KeepTape(r, scratch, read_line, a, tape_in_arena);
     } else {
@@ -173,6 +175,8 @@ void internal::NormalizeRecord(Record& r, bool overlay_allowed) {
       if (FieldsComeFromJson(r.format) || (r.format == Format::kSuricataEve && may_exceed)) {
         if (const auto* d = FindField(p.fields, "event.dataset"); d != nullptr && d->is_string()) {
           a.dataset = d->get_string();
+        } else {
+          a.dataset = p.json_dataset;
         }
       }
       internal::FinishFields(p.fields, a);

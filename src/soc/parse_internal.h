@@ -353,6 +353,10 @@ struct Parsed {
   // With tape_read: FindInTape(*tape, "event.dataset") when the parser looked it up (seccloud
   // events), so that Normalize does not look it up again; else null.
   const TapeNode* tape_dataset = nullptr;
+  // JSON lines: the dataset of a known cloud audit record (parse_json.cc, KnownJsonDataset), a
+  // static string; empty for any other line. Normalize uses it when the line names no string
+  // event.dataset of its own.
+  std::string_view json_dataset;
   int64_t time_ms = kNoTime;
   // Non-empty when the line is not in the declared format: one sentence saying what was expected
   // where. The parser leaves `fields` empty then.
@@ -366,6 +370,7 @@ struct Parsed {
     sink.Clear();
     tape_read = false;
     tape_dataset = nullptr;
+    json_dataset = {};
     time_ms = kNoTime;
     error.clear();
   }

@@ -550,13 +550,114 @@ void ParseSeccloudEvent(std::string_view line, Parsed& out) {
   out.fields = std::move(obj);
 }
 
+namespace {
+
+// A root member of a JSON line as KnownJsonDataset needs it, from the tape or the tree alike.
+struct JsonMember {
+  bool string = false;
+  bool number = false;
+  std::string_view text;  // the string's text
+};
+
+JsonMember TapeMember(const FieldTape& t, std::string_view key) {
+  JsonMember m;
+  if (const TapeNode* n = FindInTape(t, key); n != nullptr) {
+    m.string = n->kind == TapeKind::kString;
+    m.number =
+        n->kind == TapeKind::kInt64 || n->kind == TapeKind::kUint64 || n->kind == TapeKind::kDouble;
+    if (m.string) m.text = n->str();
+  }
+  return m;
+}
+
+JsonMember TreeMember(const boost::json::object& o, std::string_view key) {
+  JsonMember m;
+  if (const auto* v = FindField(o, key); v != nullptr) {
+    m.string = v->is_string();
+    m.number = v->is_number();
+    if (m.string) m.text = v->get_string();
+  }
+  return m;
+}
+
+// An Azure Activity log category (the schema's `category`).
+bool IsActivityLogCategory(const JsonMember& category) {
+  if (!category.string) return false;
+  for (std::string_view c : {"Administrative", "ServiceHealth", "ResourceHealth", "Alert",
+                             "Autoscale", "Security", "Recommendation", "Policy"}) {
+    if (category.text == c) return true;
+  }
+  return false;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size()) return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_prefix[i]) return false;
+  }
+  return true;
+}
+
+// Cloud audit records that municipalities export as JSON lines, one record a line, known by the
+// members their schemas require (a line naming its own event.dataset keeps it: parse.cc). Sigma's
+// aws/cloudtrail, m365/audit and azure/activitylogs rules select them by these datasets
+// (sigma_logsource.cc).
+// - aws.cloudtrail: an AWS CloudTrail record (AWS CloudTrail User Guide, "CloudTrail record
+//   contents": eventVersion, eventSource "<service>.amazonaws.com", eventName, eventTime), as
+//   CloudTrail delivers it to CloudWatch Logs or a collector splits its S3 files' "Records";
+//   the Government Cloud (ガバメントクラウド) that municipal systems move to includes AWS.
+// - m365.audit: a record of the Office 365 Management Activity API (its common schema:
+//   CreationTime, Operation, OrganizationId, RecordType a number, Workload).
+// - azure.activitylogs: an Azure Activity log event as diagnostic settings export it to a storage
+//   account or an event hub (Azure Monitor's "Azure Activity Log event schema", the schema from
+//   storage accounts and event hubs: time, a subscription's resourceId, operationName, and one of
+//   the log's categories); Government Cloud includes Azure too.
+// *time_key: the member holding the record's time.
+template <typename Member>
+std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
+  if (const JsonMember source = member("eventSource");
+      source.string && source.text.ends_with(".amazonaws.com") && member("eventVersion").string &&
+      member("eventName").string && member("eventTime").string) {
+    *time_key = "eventTime";
+    return "aws.cloudtrail";
+  }
+  if (member("Workload").string && member("Operation").string && member("OrganizationId").string &&
+      member("RecordType").number && member("CreationTime").string) {
+    *time_key = "CreationTime";
+    return "m365.audit";
+  }
+  if (const JsonMember resource = member("resourceId");
+      resource.string && StartsWithNoCase(resource.text, "/subscriptions/") &&
+      member("operationName").string && member("time").string &&
+      IsActivityLogCategory(member("category"))) {
+    *time_key = "time";
+    return "azure.activitylogs";
+  }
+  return {};
+}
+
+}  // namespace
+
 void ParseJsonLine(std::string_view line, Parsed& out) {
+  std::string_view time_key;
   if (out.tape != nullptr) {
     if (!ReadJsonTape(line, out.tape, &out.error)) return;
     for (std::string_view key : {"@timestamp", "timestamp", "time"}) {
       const TapeNode* v = FindInTape(*out.tape, key);
       if (v != nullptr && JsonTimeToMs(*v, &out.time_ms)) break;
       out.time_ms = kNoTime;
+    }
+    if (out.tape->size() > 0 && (*out.tape)[0].kind == TapeKind::kObject) {
+      out.json_dataset = KnownJsonDataset(
+          [&](std::string_view key) { return TapeMember(*out.tape, key); }, &time_key);
+    }
+    if (out.time_ms == kNoTime && !time_key.empty()) {
+      if (const TapeNode* v = FindInTape(*out.tape, time_key);
+          v == nullptr || !JsonTimeToMs(*v, &out.time_ms)) {
+        out.time_ms = kNoTime;
+      }
     }
     out.tape_read = true;
     return;
@@ -567,6 +668,13 @@ void ParseJsonLine(std::string_view line, Parsed& out) {
     const auto* v = FindField(obj, key);
     if (v != nullptr && JsonTimeToMs(*v, &out.time_ms)) break;
     out.time_ms = kNoTime;
+  }
+  out.json_dataset =
+      KnownJsonDataset([&](std::string_view key) { return TreeMember(obj, key); }, &time_key);
+  if (out.time_ms == kNoTime && !time_key.empty()) {
+    if (const auto* v = FindField(obj, time_key); v == nullptr || !JsonTimeToMs(*v, &out.time_ms)) {
+      out.time_ms = kNoTime;
+    }
   }
   out.fields = std::move(obj);
 }

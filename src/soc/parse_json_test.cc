@@ -3,6 +3,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -615,6 +616,71 @@ TEST(ParseEveTest, WithoutEventTypeIsAnError) {
   r = Parse(Format::kSuricataEve, R"({"event_type":"Weird Type.x"})");
   EXPECT_TRUE(r.parsed);
   EXPECT_EQ(Str(r, "event.dataset"), "ids.weird_type_x");
+}
+
+// AWS CloudTrail and Office 365 Management Activity API records are known by their schemas'
+// required members and get their datasets (Sigma's aws/cloudtrail and m365/audit rules select
+// them so) and their times; the tape and the tree (a line with invalid UTF-8) agree. Near misses
+// and lines naming their own dataset keep "json" and their own.
+TEST(ParseJsonTest, CloudAuditRecordsAreKnownByTheirSchema) {
+  constexpr char kTrail[] =
+      R"({"eventVersion":"1.08","userIdentity":{"type":"IAMUser","userName":"Mary"},"eventTime":"2025-11-26T03:51:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"ap-northeast-1","sourceIPAddress":"192.0.2.0","userAgent":"aws-cli/2.13.5%s","requestParameters":{"name":"management-events"},"responseElements":null,"eventType":"AwsApiCall"})";
+  constexpr char kM365[] =
+      R"({"CreationTime":"2025-11-26T03:52:10","Id":"4b8e3f0e-8c1b-4b7e-9b36-2f0b7d2b6a11","Operation":"Disable Strong Authentication.","OrganizationId":"d8b5b8e1-2d5c-4f0e-9a8b-0c7a3b6e2f41","RecordType":8,"ResultStatus":"Success","UserType":0,"Version":1,"Workload":"AzureActiveDirectory%s","UserId":"admin@contoso.onmicrosoft.com"})";
+  auto line = [](const char* shape, const char* extra) {
+    char buf[1024];
+    std::snprintf(buf, sizeof buf, shape, extra);
+    return std::string(buf);
+  };
+  for (const char* extra : {"", "\xff"}) {  // the tape, then the tree
+    SCOPED_TRACE(extra[0] == 0 ? "tape" : "tree");
+    Record r = Parse(Format::kJson, line(kTrail, extra));
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(FieldView(r).Find("event.dataset").str(), "aws.cloudtrail");  // before the tree
+    EXPECT_EQ(Str(r, "event.dataset"), "aws.cloudtrail");
+    EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:51:00Z"));
+    EXPECT_EQ(Str(r, "eventName"), "StopLogging");
+
+    r = Parse(Format::kJson, line(kM365, extra));
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(FieldView(r).Find("event.dataset").str(), "m365.audit");
+    EXPECT_EQ(Str(r, "event.dataset"), "m365.audit");
+    EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:52:10Z"));  // the schema's times are UTC
+  }
+  Record r = Parse(
+      Format::kJson,
+      R"({"time":"2025-11-26T03:53:26.9792776Z","resourceId":"/subscriptions/s1/resourceGroups/g/providers/microsoft.support/supporttickets/1","operationName":"microsoft.support/supporttickets/write","category":"Administrative","resultType":"Success"})");
+  EXPECT_EQ(Str(r, "event.dataset"), "azure.activitylogs");
+  EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:53:26.979Z"));
+  // A resource log (not one of the Activity log's categories), and a tenant's log.
+  for (
+      const char* other : {
+          R"({"time":"2025-11-26T03:53:26Z","resourceId":"/SUBSCRIPTIONS/S1/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/N","operationName":"NetworkSecurityGroupEvents","category":"NetworkSecurityGroupEvent"})",
+          R"({"time":"2025-11-26T03:53:26Z","resourceId":"/tenants/t1/providers/Microsoft.aadiam","operationName":"Sign-in activity","category":"Administrative"})",
+      }) {
+    EXPECT_EQ(Str(Parse(Format::kJson, other), "event.dataset"), "json") << other;
+  }
+  // A line's own dataset wins; a time member of the usual names too.
+  r = Parse(
+      Format::kJson,
+      R"({"event.dataset":"fw.custom","eventVersion":"1.08","eventTime":"2025-11-26T03:51:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","time":"2025-11-26T03:00:00Z"})");
+  EXPECT_EQ(Str(r, "event.dataset"), "fw.custom");
+  EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:00:00Z"));
+  // Near misses stay generic JSON lines.
+  for (
+      const char* near : {
+          R"({"eventVersion":"1.08","eventTime":"2025-11-26T03:51:00Z","eventSource":"s3.example.com","eventName":"GetObject"})",
+          R"({"eventVersion":"1.08","eventTime":"2025-11-26T03:51:00Z","eventSource":"s3.amazonaws.com"})",
+          R"({"eventVersion":1.08,"eventTime":"2025-11-26T03:51:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"})",
+          R"({"CreationTime":"2025-11-26T03:52:10","Operation":"UserLoggedIn","OrganizationId":"x","RecordType":"15","Workload":"AzureActiveDirectory"})",
+          R"({"CreationTime":"2025-11-26T03:52:10","Operation":"UserLoggedIn","RecordType":15,"Workload":"AzureActiveDirectory"})",
+      }) {
+    SCOPED_TRACE(near);
+    r = Parse(Format::kJson, near);
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(Str(r, "event.dataset"), "json");
+    EXPECT_EQ(r.time_ms, kReceived);
+  }
 }
 
 }  // namespace

@@ -104,7 +104,18 @@ struct LogsourceAlt {
 
 // kAuditd: Linux Audit records (parse_audit.cc), a rule's "type" is the record type and every
 // other undotted name a pair of the record, "auditd.log.<name>".
-enum class FieldStyle : uint8_t { kWindows, kProxy, kWebserver, kDns, kFirewall, kPlain, kAuditd };
+// kAntivirus: Sigma's antivirus category (Signature, Filename) over seccloud's own scanner's
+// detections and Microsoft Defender's.
+enum class FieldStyle : uint8_t {
+  kWindows,
+  kProxy,
+  kWebserver,
+  kDns,
+  kFirewall,
+  kPlain,
+  kAuditd,
+  kAntivirus
+};
 
 struct LogsourceMapping {
   std::vector<LogsourceAlt> alts;

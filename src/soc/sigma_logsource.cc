@@ -127,6 +127,25 @@ const DatasetCategory kDatasetCategories[] = {
     {"firewall", {"firewall.flow"}, FieldStyle::kFirewall},
 };
 
+// Sigma's antivirus category: seccloud's own scanner (scan.detection: mail attachments, proxy
+// downloads) and Microsoft Defender Antivirus on the tenants' Windows hosts, its detection events
+// (1006: a scan found malware, 1116: real-time protection did; the actions taken on them, 1007
+// and 1117, would fire a rule a second time for the same detection).
+constexpr const char* kDefender = "microsoft-windows-windows defender/operational";
+
+// Cloud audit logs that arrive as JSON lines (parse_json.cc, KnownJsonDataset names their
+// dataset); their rules name the records' own members.
+struct CloudService {
+  const char* product;
+  const char* service;
+  const char* dataset;
+};
+const CloudService kCloudServices[] = {
+    {"aws", "cloudtrail", "aws.cloudtrail"},
+    {"m365", "audit", "m365.audit"},
+    {"azure", "activitylogs", "azure.activitylogs"},
+};
+
 // Sysmon for Linux's channel (lower-case) and its events by Sigma category, as SigmaHQ's
 // sysmon-for-linux mapping has them (SysmonForLinux writes events 1, 3, 4, 5, 9, 11, 16, 23, 255).
 constexpr const char* kLinuxSysmon = "linux-sysmon/operational";
@@ -213,6 +232,13 @@ const FieldAlias kFirewallFields[] = {
     {"action", {"event.action"}},  {"protocol", {"network.transport"}},
 };
 
+// The antivirus category's fields (SigmaHQ's taxonomy: Signature, Filename) in seccloud's scan
+// events, then in Defender's EventData.
+const FieldAlias kAntivirusFields[] = {
+    {"signature", {"seccloud.scan.signature", "winlog.event_data.Threat Name"}},
+    {"filename", {"file.path", "file.name", "winlog.event_data.Path"}},
+};
+
 // Windows System element names (everything else is an EventData item).
 const FieldAlias kWindowsSystemFields[] = {
     {"eventid", {"winlog.event_id"}},
@@ -275,6 +301,12 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
     out->alts.push_back({.dataset = s});
     return true;
   }
+  if (c == "antivirus" && (p.empty() || p == "windows")) {
+    out->style = FieldStyle::kAntivirus;
+    out->alts.push_back({.dataset = "scan.detection"});
+    out->alts.push_back({.channel = kDefender, .event_ids = {1006, 1116}});
+    return true;
+  }
   if (p == "windows") {
     out->style = FieldStyle::kWindows;
     if (!c.empty()) {
@@ -323,6 +355,13 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
     }
     for (const char* ds : kAllWindowsDatasets) out->alts.push_back({.dataset = ds});
     return true;
+  }
+  for (const auto& cs : kCloudServices) {
+    if (p == cs.product && s == cs.service) {
+      out->style = FieldStyle::kPlain;
+      out->alts.push_back({.dataset = cs.dataset});
+      return true;
+    }
   }
   for (const auto& dc : kDatasetCategories) {
     if (c == dc.category) {
@@ -397,6 +436,9 @@ std::vector<std::string> MapFieldName(FieldStyle style, std::string_view name) {
       break;
     case FieldStyle::kFirewall:
       alias = FindAlias(kFirewallFields, name);
+      break;
+    case FieldStyle::kAntivirus:
+      alias = FindAlias(kAntivirusFields, name);
       break;
     case FieldStyle::kAuditd:
       if (name.find('.') != std::string_view::npos) return {std::string(name)};
