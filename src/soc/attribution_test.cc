@@ -127,5 +127,53 @@ TEST(AttributionTest, TheSendersOwnerFollowsAReloadAndANewSender) {
   EXPECT_EQ(r4.tenant, "tsu");  // 10.2.3.4 belongs to tsu after the swap
 }
 
+// An address is read as IpAddress::Parse reads it (the attributor reads dotted quads itself):
+// every spelling below, and random ones over digits and dots, gets the owner Parse's address has
+// — none when Parse refuses the text (leading zeros, octets past 255, too few or many octets).
+TEST(AttributionTest, AddressesAreReadAsIpAddressParseReadsThem) {
+  auto tenants = Tenants();
+  std::vector<std::string> texts = {
+      "10.1.2.3",   "10.2.255.255",    "10.1.0.0",      "10.01.2.3",   "010.1.2.3",   "10.1.2.03",
+      "10.1.2.256", "10.1.2.999",      "10.1.2",        "10.1.2.3.4",  "10.1.2.",     ".10.1.2.3",
+      "10..1.2",    "10.1.2.3 ",       " 10.1.2.3",     "10.1.2.1000", "10.1.2.0003", "3.2.1.10",
+      "1.10.3.2",   "::ffff:10.1.2.3", "10.1.2.3%eth0", "[10.1.2.3]",  "10.2.0.0",    "10.2.300.1",
+      "0.0.0.0",    "255.255.255.255", "10.1.2.3x",     "10.1.2.+3",   "10.1.2.-3",   "1e1.1.2.3"};
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    // Dotted quads around the owned networks, with the octets' edge values and spellings.
+    static constexpr const char* kOctets[] = {"0",   "1",   "2",   "9",   "10",   "01", "00",
+                                              "255", "256", "199", "099", "1000", ""};
+    std::string t;
+    const int octets = 3 + static_cast<int>(next() % 3);
+    for (int k = 0; k < octets; ++k) {
+      if (k != 0) t += '.';
+      t += k < 2 && next() % 2 == 0 ? (k == 0       ? "10"
+                                       : next() % 2 ? "1"
+                                                    : "2")
+                                    : kOctets[next() % std::size(kOctets)];
+    }
+    texts.push_back(std::move(t));
+  }
+  Attributor a;
+  for (const std::string& text : texts) {
+    Record r =
+        Normalized(Format::kJson, "{\"source\":{\"ip\":\"" + text + "\"},\"message\":\"m\"}");
+    FieldView v(r);
+    const FieldRef ip = v.Find("source.ip");
+    const Tenant* owner = nullptr;
+    if (ip.is_string()) {
+      if (auto parsed = IpAddress::Parse(ip.str())) owner = tenants->Lookup(*parsed);
+    }
+    a.Attribute(r, tenants);
+    EXPECT_EQ(r.tenant, owner != nullptr ? owner->id : "") << "\"" << text << "\"";
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc
