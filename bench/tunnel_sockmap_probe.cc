@@ -32,6 +32,14 @@
 //                 (as the proxy's reactor would be): is it woken per verdict, for nothing?
 //   reset         the bounded relay: the origin, then the client, resets while the other
 //                 streams; exits 1 if the relay has not ended 10 s later.
+//   crossfin      the bounded relay: the client sends --budget + --extra bytes and its FIN while
+//                 --down bytes stream to it unread (--client-rcvbuf shrinks its buffer). Exits 1
+//                 unless the origin reads every byte.
+//   uploadfirst   the client sends --up bytes, half-closes, and only then reads --down bytes from
+//                 a full-duplex origin. Exits 1 on any loss, or if the upload is stuck for 15 s.
+//   writefirst    the origin writes --down bytes before it reads the client's --up bytes
+//                 (--origin-rcvbuf shrinks its buffer). Exits 1 on any loss.
+//                 These three take --copy (the copy relay instead) and --budget.
 //   relay         --exchanges request/response exchanges (512-byte request, --size response) on
 //                 one tunnel: copy relay, sockmap, bounded, alternated --rounds times: wall
 //                 time, this process's CPU (client, origin and relay threads, with the kernel work
@@ -611,6 +619,14 @@ struct BoundedRelay {
       if (Closed(to)) break;  // the other way was reset: the tunnel is over
       const ssize_t n = ::recv(from, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      // recv() gives 0 once the FIN is in and the readable queue is empty, but bytes the program
+      // passed may still wait in the psock backlog behind bytes redirected to `from` that its
+      // reader has not taken (both directions share it): the end of stream is when every passed
+      // byte has been read.
+      if (n == 0 && ReadCounters(counters, key).passed > relayed_passed) {
+        ::usleep(1000);
+        continue;
+      }
       if (n <= 0) break;           // end of stream or an error
       if (!wait_backlog()) break;  // every redirected byte before these, in `to`'s send queue
       if (!SendAll(to, buf.data(), static_cast<size_t>(n))) break;
@@ -1091,6 +1107,167 @@ int Wakeups(int argc, char** argv) {
   return 0;
 }
 
+// The client uploads past the budget (so its tail is passed) while the origin's stream to it
+// waits unread in p1's psock backlog, then FINs: the passed tail waits in that backlog behind
+// the stream, so p1's recv() gives 0 before it can be read. The origin must get it all.
+// --copy: the copy relay instead.
+int CrossFin(int argc, char** argv) {
+  const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+  const uint64_t extra = Arg(argc, argv, "--extra", 256 << 10);
+  const uint64_t down = Arg(argc, argv, "--down", 50ull << 20);
+  const int client_read_delay = static_cast<int>(Arg(argc, argv, "--client-read-delay", 2000));
+  const uint64_t up = budget + extra;
+  Tunnel t;
+  if (const int rb = static_cast<int>(Arg(argc, argv, "--client-rcvbuf", 0)); rb > 0)
+    ::setsockopt(t.client, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+  std::unique_ptr<BoundedRelay> brelay;
+  std::unique_ptr<CopyRelay> crelay;
+  if (Flag(argc, argv, "--copy"))
+    crelay = std::make_unique<CopyRelay>(t.p1, t.p2);
+  else
+    brelay = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
+  std::string origin_error;
+  std::thread o([&] { origin_error = Side(t.origin, 9, down, 3, up, 0); });
+  const std::string client_error = Side(t.client, 3, up, 9, down, client_read_delay, 500);
+  std::printf("client side: %s\n", client_error.empty() ? "ok" : client_error.c_str());
+  std::fflush(stdout);
+  o.join();
+  if (brelay)
+    brelay->Join();
+  else
+    crelay->Join();
+  const std::string error = (client_error.empty() ? "" : "client:") + client_error +
+                            (origin_error.empty() ? "" : " origin:") + origin_error;
+  std::printf("client sends %llu and FINs while %llu stream to it unread: %s\n",
+              (unsigned long long)up, (unsigned long long)down,
+              error.empty() ? "ok" : error.c_str());
+  return error.empty() ? 0 : 1;
+}
+
+// An origin that writes its whole response before it reads the request body (the client
+// uploads and reads at once). The copy relay keeps the directions independent.
+int WriteFirst(int argc, char** argv) {
+  const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+  const uint64_t up = Arg(argc, argv, "--up", 50ull << 20);
+  const uint64_t down = Arg(argc, argv, "--down", 50ull << 20);
+  Tunnel t;
+  if (const int rb = static_cast<int>(Arg(argc, argv, "--origin-rcvbuf", 0)); rb > 0)
+    ::setsockopt(t.origin, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+  std::unique_ptr<BoundedRelay> brelay;
+  std::unique_ptr<CopyRelay> crelay;
+  if (Flag(argc, argv, "--copy"))
+    crelay = std::make_unique<CopyRelay>(t.p1, t.p2);
+  else
+    brelay = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
+  std::string origin_error;
+  std::atomic<uint64_t> origin_sent{0};
+  std::thread o([&] {
+    std::vector<char> buf(256 * 1024);
+    for (uint64_t off = 0; off < down;) {
+      const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), down - off));
+      for (size_t i = 0; i < k; ++i) buf[i] = static_cast<char>(PatternByte(9 + off + i));
+      if (!SendAll(t.origin, buf.data(), k)) {
+        origin_error = "send failed";
+        break;
+      }
+      off += k;
+      origin_sent = off;
+    }
+    ::shutdown(t.origin, SHUT_WR);
+    uint64_t got = 0;
+    std::vector<char> in(256 * 1024);
+    while (true) {
+      pollfd pfd{t.origin, POLLIN, 0};
+      if (::poll(&pfd, 1, 10000) <= 0) {
+        origin_error += " no end";
+        break;
+      }
+      const ssize_t m = ::recv(t.origin, in.data(), in.size(), 0);
+      if (m <= 0) break;
+      got += static_cast<uint64_t>(m);
+    }
+    if (got != up) origin_error += " read " + std::to_string(got) + " of " + std::to_string(up);
+  });
+  const std::string client_error = Side(t.client, 3, up, 9, down, 0);
+  std::printf("%s: client side: %s (origin had sent %llu of %llu)\n", crelay ? "copy" : "bounded",
+              client_error.empty() ? "ok" : client_error.c_str(),
+              (unsigned long long)origin_sent.load(), (unsigned long long)down);
+  std::fflush(stdout);
+  if (!client_error.empty()) std::_Exit(1);
+  o.join();
+  if (brelay)
+    brelay->Join();
+  else
+    crelay->Join();
+  std::printf("origin side: %s\n", origin_error.empty() ? "ok" : origin_error.c_str());
+  return origin_error.empty() ? 0 : 1;
+}
+
+// A client that sends its whole upload before it reads (as an HTTP client sends a request
+// body), to a full-duplex origin that answers while it reads.
+int UploadFirst(int argc, char** argv) {
+  const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+  const uint64_t up = Arg(argc, argv, "--up", 50ull << 20);
+  const uint64_t down = Arg(argc, argv, "--down", 50ull << 20);
+  Tunnel t;
+  if (const int rb = static_cast<int>(Arg(argc, argv, "--client-rcvbuf", 0)); rb > 0)
+    ::setsockopt(t.client, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+  std::unique_ptr<BoundedRelay> brelay;
+  std::unique_ptr<CopyRelay> crelay;
+  if (Flag(argc, argv, "--copy"))
+    crelay = std::make_unique<CopyRelay>(t.p1, t.p2);
+  else
+    brelay = std::make_unique<BoundedRelay>(t.p1, t.p2, budget);
+  std::string origin_error;
+  std::thread o([&] { origin_error = Side(t.origin, 9, down, 3, up, 0); });
+  std::atomic<uint64_t> client_sent{0};
+  std::atomic<bool> upload_done{false};
+  std::thread w([&] {
+    std::vector<char> buf(256 * 1024);
+    for (uint64_t off = 0; off < up;) {
+      const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), up - off));
+      for (size_t i = 0; i < k; ++i) buf[i] = static_cast<char>(PatternByte(3 + off + i));
+      if (!SendAll(t.client, buf.data(), k)) break;
+      off += k;
+      client_sent = off;
+    }
+    ::shutdown(t.client, SHUT_WR);
+    upload_done = true;
+  });
+  const auto t0 = Clock::now();
+  while (!upload_done && Clock::now() - t0 < std::chrono::seconds(15)) ::usleep(10000);
+  if (!upload_done) {
+    std::printf("%s: client upload stuck at %llu of %llu after 15 s (client reads only after)\n",
+                crelay ? "copy" : "bounded", (unsigned long long)client_sent.load(),
+                (unsigned long long)up);
+    std::fflush(stdout);
+    std::_Exit(1);
+  }
+  w.join();
+  uint64_t got = 0;
+  std::vector<char> in(256 * 1024);
+  bool intact = true;
+  while (true) {
+    pollfd pfd{t.client, POLLIN, 0};
+    if (::poll(&pfd, 1, 10000) <= 0) break;
+    const ssize_t m = ::recv(t.client, in.data(), in.size(), 0);
+    if (m <= 0) break;
+    for (ssize_t i = 0; i < m; ++i)
+      if (static_cast<uint8_t>(in[static_cast<size_t>(i)]) != PatternByte(9 + got + i))
+        intact = false;
+    got += static_cast<uint64_t>(m);
+  }
+  o.join();
+  if (brelay)
+    brelay->Join();
+  else
+    crelay->Join();
+  std::printf("%s: upload done; client read %llu of %llu%s; origin: %s\n",
+              crelay ? "copy" : "bounded", (unsigned long long)got, (unsigned long long)down,
+              intact ? "" : " CORRUPT", origin_error.empty() ? "ok" : origin_error.c_str());
+  return got == down && intact && origin_error.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1100,6 +1277,9 @@ int main(int argc, char** argv) {
   if (mode == "halfclose") return HalfClose(argc, argv);
   if (mode == "reset") return Reset(argc, argv);
   if (mode == "wakeups") return Wakeups(argc, argv);
+  if (mode == "crossfin") return CrossFin(argc, argv);
+  if (mode == "uploadfirst") return UploadFirst(argc, argv);
+  if (mode == "writefirst") return WriteFirst(argc, argv);
   if (mode == "backpressure") {
     const uint64_t bytes = Arg(argc, argv, "--bytes", 1ull << 30);
     const int stall_ms = static_cast<int>(Arg(argc, argv, "--stall-ms", 10000));
@@ -1146,7 +1326,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: %s queued | backpressure [--bytes N] [--stall-ms MS] [--parser] "
                "[--budget B] | transfer [--budget B] | halfclose [--budget B] | reset [--budget B] "
-               "| wakeups [--exchanges N] | relay [--exchanges N] [--size BYTES] [--rounds K] "
+               "| wakeups [--exchanges N] | crossfin [--down N] [--extra N] [--client-rcvbuf B] "
+               "[--client-read-delay MS] [--budget B] [--copy] | uploadfirst [--up N] [--down N] "
+               "[--client-rcvbuf B] [--budget B] [--copy] | writefirst [--up N] [--down N] "
+               "[--origin-rcvbuf B] [--budget B] [--copy] | relay [--exchanges N] [--size BYTES] "
+               "[--rounds K] "
                "[--budget B]\n",
                argv[0]);
   return 2;
