@@ -23,9 +23,11 @@
 //                 of SK_PASS (each skb to the socket's own psock queue) on a socket that nobody
 //                 reads meanwhile — the queue the bounded design falls back to; a fourth: the
 //                 bounded relay (--budget bytes redirected before user space must catch up).
+//                 --kind K runs only row K (0 copy, 1 sockmap, 2 SK_PASS, 3 bounded).
 //   transfer      the bounded relay (below) against the copy relay: 1 B … 50 MiB both ways at
 //                 once, checksummed, each side half-closing after its bytes, the origin reading
-//                 at once or after 3 s. Exits 1 on any loss, reordering or missing end of stream.
+//                 at once or after 3 s. Exits 1 on any loss, reordering, missing end of stream,
+//                 or an error left on the relay's sockets (SO_ERROR).
 //   halfclose     the bounded relay: a FIN one way while the other way still sends (after it,
 //                 and while it streams to a client that has not read yet). Exits 1 likewise.
 //   wakeups       the plain sockmap relay with a thread in epoll_wait on the joined sockets
@@ -70,6 +72,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -102,6 +105,26 @@ constexpr bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int
   return bpf_insn{code, dst, src, off, imm};
 }
 
+// Loads an SK_SKB program; on a refusal prints the verifier's log and exits.
+int LoadProg(const bpf_insn* insns, size_t count, const char* what) {
+  static char log[65536];
+  static const char kLicense[] = "Apache-2.0";
+  bpf_attr a{};
+  a.prog_type = BPF_PROG_TYPE_SK_SKB;
+  a.insns = reinterpret_cast<uint64_t>(insns);
+  a.insn_cnt = static_cast<uint32_t>(count);
+  a.license = reinterpret_cast<uint64_t>(kLicense);
+  a.log_buf = reinterpret_cast<uint64_t>(log);
+  a.log_size = sizeof(log);
+  a.log_level = 1;
+  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &a));
+  if (fd < 0) {
+    std::fprintf(stderr, "verifier: %s\n", log);
+    Die(what);
+  }
+  return fd;
+}
+
 // key = cookie(skb's socket); return bpf_sk_redirect_hash(skb, targets, &key, 0 /* egress */).
 int LoadVerdict(int targets) {
   const bpf_insn prog[] = {
@@ -117,22 +140,7 @@ int LoadVerdict(int targets) {
       Insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_hash),
       Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
   };
-  static char log[16384];
-  static const char kLicense[] = "Apache-2.0";
-  bpf_attr a{};
-  a.prog_type = BPF_PROG_TYPE_SK_SKB;
-  a.insns = reinterpret_cast<uint64_t>(prog);
-  a.insn_cnt = sizeof(prog) / sizeof(prog[0]);
-  a.license = reinterpret_cast<uint64_t>(kLicense);
-  a.log_buf = reinterpret_cast<uint64_t>(log);
-  a.log_size = sizeof(log);
-  a.log_level = 1;
-  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &a));
-  if (fd < 0) {
-    std::fprintf(stderr, "verifier: %s\n", log);
-    Die("BPF_PROG_LOAD verdict");
-  }
-  return fd;
+  return LoadProg(prog, std::size(prog), "BPF_PROG_LOAD verdict");
 }
 
 // return skb->len: every skb is a whole message (strparser mode).
@@ -141,15 +149,7 @@ int LoadParser() {
       Insn(BPF_LDX | BPF_MEM | BPF_W, 0, 1, offsetof(__sk_buff, len), 0),
       Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
   };
-  static const char kLicense[] = "Apache-2.0";
-  bpf_attr a{};
-  a.prog_type = BPF_PROG_TYPE_SK_SKB;
-  a.insns = reinterpret_cast<uint64_t>(prog);
-  a.insn_cnt = sizeof(prog) / sizeof(prog[0]);
-  a.license = reinterpret_cast<uint64_t>(kLicense);
-  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &a));
-  if (fd < 0) Die("BPF_PROG_LOAD parser");
-  return fd;
+  return LoadProg(prog, std::size(prog), "BPF_PROG_LOAD parser");
 }
 
 // return SK_PASS: each skb goes to the socket's own psock queue (ingress_msg), read with recv().
@@ -158,15 +158,7 @@ int LoadPass() {
       Insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, SK_PASS),
       Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
   };
-  static const char kLicense[] = "Apache-2.0";
-  bpf_attr a{};
-  a.prog_type = BPF_PROG_TYPE_SK_SKB;
-  a.insns = reinterpret_cast<uint64_t>(prog);
-  a.insn_cnt = sizeof(prog) / sizeof(prog[0]);
-  a.license = reinterpret_cast<uint64_t>(kLicense);
-  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &a));
-  if (fd < 0) Die("BPF_PROG_LOAD pass");
-  return fd;
+  return LoadProg(prog, std::size(prog), "BPF_PROG_LOAD pass");
 }
 
 void Attach(int map, int prog, bpf_attach_type type) {
@@ -404,7 +396,16 @@ struct CopyRelay {
 struct Counters {  // written by the program only (one entry per direction, keyed by cookie)
   uint64_t redirected = 0, passed = 0, paused = 0;
 };
-struct Control {  // written by user space only (replaced whole: a hash map update swaps it)
+// Written by user space only, replaced whole. A verdict may still read an element that an update
+// has replaced, so it may see an older pair, or one field of an older update of the same key:
+// that is safe, as every published resume_at is at most the passed bytes relayed (passed ==
+// resume_at then means none is waiting) and every published limit a bound set earlier. Not
+// excluded: the replaced element reused at once for another key's update — a preallocated hash
+// keeps it as the CPU's spare, and BPF_F_NO_PREALLOC frees it to bpf_mem_alloc, which also hands
+// it out again without an RCU grace period (kernel/bpf/hashtab.c htab_elem_free) — so the
+// verdict could pair the other direction's resume_at with this one's passed. A relay in the
+// proxy should keep the control in an array slot per direction, updated in place.
+struct Control {
   uint64_t resume_at = 0, limit = 0;
 };
 
@@ -513,22 +514,7 @@ int LoadBoundedVerdict(int targets, int counters, int control) {
   a.Op(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, SK_DROP);
   a.Op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
   const std::vector<bpf_insn> prog = a.Done();
-  static char log[65536];
-  static const char kLicense[] = "Apache-2.0";
-  bpf_attr at{};
-  at.prog_type = BPF_PROG_TYPE_SK_SKB;
-  at.insns = reinterpret_cast<uint64_t>(prog.data());
-  at.insn_cnt = static_cast<uint32_t>(prog.size());
-  at.license = reinterpret_cast<uint64_t>(kLicense);
-  at.log_buf = reinterpret_cast<uint64_t>(log);
-  at.log_size = sizeof(log);
-  at.log_level = 1;
-  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &at));
-  if (fd < 0) {
-    std::fprintf(stderr, "verifier: %s\n", log);
-    Die("BPF_PROG_LOAD bounded verdict");
-  }
-  return fd;
+  return LoadProg(prog.data(), prog.size(), "BPF_PROG_LOAD bounded verdict");
 }
 
 void PutValue(int map, uint64_t key, const void* value) {
@@ -894,6 +880,21 @@ std::string Side(int fd, uint64_t seed, uint64_t n, uint64_t expect_seed, uint64
   return error;
 }
 
+// The relay's sockets must end without a pending error: a data-less (FIN) skb the program passed
+// or redirected left EPIPE on them (a psock backlog's 0-byte send taken for a hard error) while
+// the bytes still arrived. Reads SO_ERROR (which clears it) after the relay has joined.
+std::string RelaySocketErrors(int p1, int p2) {
+  std::string error;
+  for (int fd : {p1, p2}) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0)
+      error += std::string(" ") + (fd == p1 ? "p1" : "p2") + " SO_ERROR " + std::strerror(err);
+  }
+  return error;
+}
+
 // Both ways at once, each side half-closing after its bytes; `slow`: the origin starts reading
 // only after 3 s (the client's bytes wait in the relay meanwhile).
 int Transfer(int argc, char** argv) {
@@ -918,8 +919,8 @@ int Transfer(int argc, char** argv) {
         origin.join();
         if (copy) copy->Join();
         if (bounded) bounded->Join();
-        const std::string error =
-            client_error + (origin_error.empty() ? "" : " origin:") + origin_error;
+        const std::string error = client_error + (origin_error.empty() ? "" : " origin:") +
+                                  origin_error + RelaySocketErrors(t.p1, t.p2);
         if (!error.empty()) ++failures;
         std::printf("%-10s %-6s %12llu %10.3f %14llu %s\n", kind ? "bounded" : "copy",
                     slow ? "slow" : "fast", static_cast<unsigned long long>(n),
@@ -963,7 +964,7 @@ int HalfClose(int argc, char** argv) {
       a.join();
       b.join();
       relay.Join();
-      const std::string error = first_error + second_error;
+      const std::string error = first_error + second_error + RelaySocketErrors(t.p1, t.p2);
       if (!error.empty()) ++failures;
       std::printf("%s FINs first, then %llu bytes the other way: %s\n",
                   client_first ? "client" : "origin", static_cast<unsigned long long>(large),
@@ -980,7 +981,7 @@ int HalfClose(int argc, char** argv) {
     const std::string client_error = Side(t.client, 3, 1000, 9, large, 500, 200);
     o.join();
     relay.Join();
-    const std::string error = client_error + origin_error;
+    const std::string error = client_error + origin_error + RelaySocketErrors(t.p1, t.p2);
     if (!error.empty()) ++failures;
     std::printf("client FINs while %llu bytes stream to it: %s\n",
                 static_cast<unsigned long long>(large), error.empty() ? "ok" : error.c_str());
@@ -1287,7 +1288,9 @@ int main(int argc, char** argv) {
     std::printf("%-22s %14s %16s %14s %14s %s\n", "relay", "accepted_B", "MemAvail_drop_KiB",
                 "tcp_mem_pages", "origin_read_B", "in_order");
     const uint64_t budget = Arg(argc, argv, "--budget", 4 << 20);
+    const uint64_t only = Arg(argc, argv, "--kind", 4);  // 0..3: that row alone
     for (int kind : {0, 1, 2, 3}) {
+      if (only < 4 && static_cast<uint64_t>(kind) != only) continue;
       const BackpressureResult r = Backpressure(kind, parser, bytes, stall_ms, budget);
       const char* name = kind == 0   ? "user-space copy"
                          : kind == 2 ? "SK_PASS, p1 unread"
@@ -1325,7 +1328,8 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: %s queued | backpressure [--bytes N] [--stall-ms MS] [--parser] "
-               "[--budget B] | transfer [--budget B] | halfclose [--budget B] | reset [--budget B] "
+               "[--budget B] [--kind 0-3] | transfer [--budget B] | halfclose [--budget B] | reset "
+               "[--budget B] "
                "| wakeups [--exchanges N] | crossfin [--down N] [--extra N] [--client-rcvbuf B] "
                "[--client-read-delay MS] [--budget B] [--copy] | uploadfirst [--up N] [--down N] "
                "[--client-rcvbuf B] [--budget B] [--copy] | writefirst [--up N] [--down N] "
