@@ -404,7 +404,8 @@ struct Counters {  // written by the program only (one entry per direction, keye
 // keeps it as the CPU's spare, and BPF_F_NO_PREALLOC frees it to bpf_mem_alloc, which also hands
 // it out again without an RCU grace period (kernel/bpf/hashtab.c htab_elem_free) — so the
 // verdict could pair the other direction's resume_at with this one's passed. A relay in the
-// proxy should keep the control in an array slot per direction, updated in place.
+// proxy should keep the control in a slot per direction of a BPF_F_MMAPABLE array, each value
+// written in place as one aligned 8-byte store (a map update's memcpy gives no such promise).
 struct Control {
   uint64_t resume_at = 0, limit = 0;
 };
