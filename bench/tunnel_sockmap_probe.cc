@@ -42,6 +42,7 @@
 //   writefirst    the origin writes --down bytes before it reads the client's --up bytes
 //                 (--origin-rcvbuf shrinks its buffer). Exits 1 on any loss.
 //                 These three take --copy (the copy relay instead) and --budget.
+//   transfer, halfclose and the three above end by SIGALRM after --deadline-s (600) seconds.
 //   relay         --exchanges request/response exchanges (512-byte request, --size response) on
 //                 one tunnel: copy relay, sockmap, bounded, alternated --rounds times: wall
 //                 time, this process's CPU (client, origin and relay threads, with the kernel work
@@ -1274,6 +1275,10 @@ int UploadFirst(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const std::string_view mode = argc > 1 ? argv[1] : "";
+  // A relay that stops moving bytes can leave a check waiting for ever (a direction waiting on
+  // its peer's backlog); SIGALRM's default action ends the process, so the check fails instead.
+  for (std::string_view check : {"transfer", "halfclose", "crossfin", "uploadfirst", "writefirst"})
+    if (mode == check) ::alarm(static_cast<unsigned>(Arg(argc, argv, "--deadline-s", 600)));
   if (mode == "queued") return Queued();
   if (mode == "transfer") return Transfer(argc, argv);
   if (mode == "halfclose") return HalfClose(argc, argv);
