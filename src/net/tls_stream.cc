@@ -27,7 +27,7 @@ int BioReadCb(BIO* bio, char* out, int len) {
   BIO_clear_retry_flags(bio);
   const int n = StreamOf(bio)->BioRead(out, len);
   if (n == 0 && len > 0) {
-    BIO_set_retry_read(bio);  // nothing here now: the stream reads the transport, then retries
+    BIO_set_retry_read(bio);  // nothing buffered: the stream reads the transport, then retries
     return -1;
   }
   return n;
@@ -43,7 +43,7 @@ long BioCtrlCb(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
     case BIO_CTRL_FLUSH:  // the stream sends what is pending after each call into SSL
       return 1;
     case BIO_CTRL_PENDING:
-      return static_cast<long>(StreamOf(bio)->bio_pending());
+      return static_cast<long>(StreamOf(bio)->input_pending());
     case BIO_CTRL_WPENDING:
       return static_cast<long>(StreamOf(bio)->output_pending());
     default:
@@ -129,75 +129,16 @@ TlsStream::TlsStream(next_layer_type next, SSL_CTX* ctx)
   // ACCEPT_MOVING_WRITE_BUFFER because a retried write may come from a packed copy.
   SSL_clear_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
   SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  // Read-ahead: one BIO read asks for as much as the record buffer has room for, so one recv
-  // (into that buffer) takes several records.
-  SSL_set_read_ahead(ssl_, 1);
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
 
 int TlsStream::BioRead(char* out, int len) {
-  if (len <= 0) return 0;
-  auto* dest = reinterpret_cast<uint8_t*>(out);
-  const size_t room = static_cast<size_t>(len);
-  if (landed_n_ > 0) {
-    if (dest == landed_at_) {  // where OpenSSL asked for them: no copy
-      const size_t n = std::min(landed_n_, room);
-      landed_at_ += n;
-      landed_n_ -= n;
-      return static_cast<int>(n);
-    }
-    // OpenSSL asks elsewhere (it did not say so before; kept for safety): the bytes move to the
-    // input buffer first, where OpenSSL's own writes into its buffer cannot reach them.
-    const size_t n = landed_n_;
-    const uint8_t* from = landed_at_;
-    landed_n_ = 0;
-    landed_at_ = nullptr;
-    if (!in_) {
-      in_.reset(new uint8_t[std::max(kInputStart, n)]);
-      in_size_ = std::max(kInputStart, n);
-    } else if (in_size_ - in_end_ < n) {
-      std::unique_ptr<uint8_t[]> bigger(new uint8_t[in_end_ - in_begin_ + n]);
-      std::memcpy(bigger.get(), in_.get() + in_begin_, in_end_ - in_begin_);
-      in_end_ -= in_begin_;
-      in_begin_ = 0;
-      in_ = std::move(bigger);
-      in_size_ = in_end_ + n;
-    }
-    std::memcpy(in_.get() + in_end_, from, n);
-    in_end_ += n;
-  }
-  if (in_end_ > in_begin_) {
-    const size_t n = std::min(in_end_ - in_begin_, room);
-    std::memcpy(dest, in_.get() + in_begin_, n);
-    in_begin_ += n;
-    return static_cast<int>(n);
-  }
-  // A transport read is outstanding (another operation's), or the transport ended: nothing now.
-  if (reading_at_ != nullptr || in_reading_ > 0 || transport_end_) return 0;
-  if (recv_now_) {
-    ssize_t got;
-    do {
-      got = ::recv(next_.socket().native_handle(), dest, room, MSG_DONTWAIT);
-    } while (got < 0 && errno == EINTR);
-    if (got > 0) {
-      recv_now_ = static_cast<size_t>(got) == room;
-      if (recv_now_ && !grown_) grow_due_ = true;
-      return static_cast<int>(got);
-    }
-    recv_now_ = false;
-    if (got == 0) {
-      transport_end_ = asio::error::eof;
-      return 0;
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      transport_end_ = error_code(errno, boost::system::system_category());
-      return 0;
-    }
-  }
-  want_at_ = dest;
-  want_len_ = room;
-  return 0;
+  const size_t n = std::min(input_pending(), static_cast<size_t>(std::max(len, 0)));
+  if (n == 0) return 0;
+  std::memcpy(out, in_.get() + in_begin_, n);
+  in_begin_ += n;
+  return static_cast<int>(n);
 }
 
 int TlsStream::BioWrite(const char* data, int len) {
@@ -210,40 +151,22 @@ int TlsStream::BioWrite(const char* data, int len) {
 }
 
 asio::mutable_buffer TlsStream::InputSpace() {
-  if (want_at_ != nullptr) {
-    reading_at_ = std::exchange(want_at_, nullptr);
-    reading_len_ = want_len_;
-    return asio::buffer(reading_at_, reading_len_);
-  }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  if (!in_) {
-    in_.reset(new uint8_t[kInputStart]);
-    in_size_ = kInputStart;
+  if (!in_ || (in_full_ && in_size_ < kInputSize)) {
+    const size_t size = in_ ? kInputSize : kInputStart;
+    std::unique_ptr<uint8_t[]> bigger(new uint8_t[size]);
+    if (in_end_ > in_begin_) std::memcpy(bigger.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+    in_ = std::move(bigger);
+    in_size_ = size;
   } else if (in_begin_ > 0 && in_size_ - in_end_ < kRecordPlaintext) {
     // A partial record sits near the end: move it to the front so the next recv has room.
     std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
-  in_reading_ = in_size_ - in_end_;
-  return asio::buffer(in_.get() + in_end_, in_reading_);
-}
-
-void TlsStream::InputArrived(size_t n) {
-  if (reading_at_ != nullptr) {
-    recv_now_ = n == reading_len_;
-    if (recv_now_ && !grown_) grow_due_ = true;
-    if (n > 0) {
-      landed_at_ = reading_at_;
-      landed_n_ = n;
-    }
-    reading_at_ = nullptr;
-    reading_len_ = 0;
-  } else {
-    recv_now_ = n == in_reading_;
-    in_end_ += n;
-    in_reading_ = 0;
-  }
+  return asio::buffer(in_.get() + in_end_, in_size_ - in_end_);
 }
 
 error_code TlsStream::MapEof() const {
@@ -251,25 +174,6 @@ error_code TlsStream::MapEof() const {
   if (input_pending() > 0 || (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0)
     return asio::ssl::error::stream_truncated;
   return asio::error::eof;
-}
-
-error_code TlsStream::TakeTransportEnd() {
-  const error_code ec = std::exchange(transport_end_, {});
-  return ec == asio::error::eof ? MapEof() : ec;
-}
-
-void TlsStream::GrowInputIfDue() {
-  return;  // tls30 "default buffer" variant as measured: OpenSSL's default read buffer kept
-  // SSL_free_buffers refuses while its record buffer holds anything; OpenSSL allocates the
-  // buffer again, at the new default size, when it next reads.
-  if (!grow_due_ || grown_ || reading_at_ != nullptr || landed_n_ > 0 || SSL_has_pending(ssl_))
-    return;
-  SSL_set_default_read_buffer_len(ssl_, kInputSize);
-  if (SSL_free_buffers(ssl_) == 1) {
-    grown_ = true;
-    grow_due_ = false;
-    want_at_ = nullptr;
-  }
 }
 
 asio::const_buffer TlsStream::TakeOutput() {
@@ -334,7 +238,6 @@ size_t TlsStream::WriteNow(const WriteAction& action, error_code& ec) {
 TlsStream::Want TlsStream::DoRead(asio::mutable_buffer buffer, error_code& ec, size_t& n) {
   n = 0;
   ec = {};
-  want_at_ = nullptr;
   if (read_error_) {
     ec = std::exchange(read_error_, {});
     return Want::kNothing;
@@ -349,9 +252,8 @@ TlsStream::Want TlsStream::DoRead(asio::mutable_buffer buffer, error_code& ec, s
     if (r == 1) {
       n += got;
       room -= got;
-      // More records may already be here, or in the kernel during a bulk transfer: fill the
-      // caller's buffer from them.
-      if (room > 0 && read_may_not_wait()) continue;
+      // More records may already be here: fill the caller's buffer from them.
+      if (room > 0 && (SSL_pending(ssl_) > 0 || input_pending() > 0)) continue;
       break;
     }
     const int err = SSL_get_error(ssl_, r);
@@ -369,7 +271,6 @@ TlsStream::Want TlsStream::DoRead(asio::mutable_buffer buffer, error_code& ec, s
     ERR_clear_error();
     break;
   }
-  GrowInputIfDue();
   return output_pending() > 0 ? Want::kOutput : Want::kNothing;
 }
 
@@ -377,7 +278,6 @@ TlsStream::Want TlsStream::DoWrite(const asio::const_buffer* buffers, size_t cou
                                    size_t& n) {
   n = 0;
   ec = {};
-  want_at_ = nullptr;
   // Writes one piece; false (with `want` set) when OpenSSL did not take it.
   Want want = Want::kNothing;
   auto write = [&](const void* data, size_t size) {
@@ -432,7 +332,6 @@ TlsStream::Want TlsStream::DoWrite(const asio::const_buffer* buffers, size_t cou
 
 TlsStream::Want TlsStream::DoHandshake(handshake_type type, error_code& ec) {
   ERR_clear_error();
-  want_at_ = nullptr;
   const int r =
       type == boost::asio::ssl::stream_base::client ? SSL_connect(ssl_) : SSL_accept(ssl_);
   return AfterHandshakeStep(ssl_, r, output_pending(), ec);
@@ -440,7 +339,6 @@ TlsStream::Want TlsStream::DoHandshake(handshake_type type, error_code& ec) {
 
 TlsStream::Want TlsStream::DoShutdown(error_code& ec) {
   ERR_clear_error();
-  want_at_ = nullptr;
   int r = SSL_shutdown(ssl_);
   if (r == 0) r = SSL_shutdown(ssl_);  // close_notify sent; now wait for the peer's
   return AfterHandshakeStep(ssl_, r, output_pending(), ec);

@@ -3,17 +3,9 @@
 // of boost::asio::ssl::stream. asio's stream moves every byte socket -> its 17 KiB input buffer ->
 // a BIO pair -> OpenSSL, and OpenSSL -> BIO pair -> its output buffer -> socket, reads at most one
 // TLS record's worth per recv and sends each record (and each buffer of a gathered write) on its
-// own. This one gives OpenSSL a BIO of its own. Reading, the transport's bytes go straight into
-// OpenSSL's record buffer (read-ahead on, 64 KiB once a read filled it: up to four full records
-// a recv): the BIO tells the stream where OpenSSL wants its next bytes, the stream's transport
-// read recv's there, and the retried SSL_read finds them in place (tls30: until then every byte
-// was received into the stream's own buffer and copied into OpenSSL's). While reads fill what
-// they are given (a bulk transfer) the BIO also recv's itself (MSG_DONTWAIT) before the stream
-// waits, so records the kernel holds are read without a trip through the scheduler. SSL_read
-// fills the caller's buffer from as many records as are there. Writing, a write packs small
-// buffers into one record and sends every record of the call in one send (OpenSSL hands the BIO
-// one record at a time from its own buffer, so the records are copied into the stream's output:
-// sending each from there would cost a send per 16 KiB record).
+// own. This one gives OpenSSL a BIO over the stream's own buffers: a recv takes up to 64 KiB (up
+// to four full records), SSL_read fills the caller's buffer from as many records as are there, a
+// write packs small buffers into one record and sends every record of the call in one send.
 //
 // Same contract as asio::ssl::stream<beast::tcp_stream> where the proxy relies on it: an
 // AsyncStream (async_read_some/async_write_some, at most one read and one write outstanding at a
@@ -57,11 +49,10 @@ class TlsStream {
 
   // Most bytes one write operation takes from its caller (asio::async_write loops for more).
   static constexpr size_t kMaxWrite = 64 * 1024;
-  // OpenSSL's record buffer: its default (a record's worth) at first, kInputSize once a recv
-  // filled it (a bulk transfer), so an idle connection holds little.
-  static constexpr size_t kInputSize = 64 * 1024;
-  // The stream's own input buffer, used only when OpenSSL did not say where its bytes go.
+  // Most ciphertext one recv takes: a record's worth at first, kInputSize once a recv filled
+  // the buffer (a bulk transfer), so an idle connection holds little.
   static constexpr size_t kInputStart = 17 * 1024;
+  static constexpr size_t kInputSize = 64 * 1024;
 
   // A new SSL of `ctx` (which it references) over `next`. Throws std::bad_alloc when OpenSSL
   // cannot allocate, as asio::ssl::stream does.
@@ -156,19 +147,11 @@ class TlsStream {
     RunBlocking(action, ec);
   }
 
-  // Called by the BIO (tls_stream.cc). BioRead returns 0 when nothing is there now.
+  // Called by the BIO (tls_stream.cc).
   int BioRead(char* out, int len);
   int BioWrite(const char* data, int len);
-  // Bytes the BIO holds for OpenSSL: landed in its record buffer, or in the input buffer.
-  size_t bio_pending() const { return landed_n_ + (in_end_ - in_begin_); }
-  // Ciphertext received from the transport and not decrypted yet, or decrypted and not read:
-  // nonzero when there is any. OpenSSL does not say how many bytes its record buffer holds, so
-  // those count as one.
-  size_t input_pending() const { return bio_pending() + (SSL_has_pending(ssl_) ? 1 : 0); }
+  size_t input_pending() const { return in_end_ - in_begin_; }
   size_t output_pending() const { return out_.size(); }
-  // A read may complete without waiting for the transport: records are held, or the last
-  // transport read filled what it was given (the kernel probably holds more).
-  bool read_may_not_wait() const { return recv_now_ || input_pending() > 0; }
 
  private:
   // kSized: the operation completes with (error_code, bytes); otherwise with (error_code).
@@ -237,18 +220,14 @@ class TlsStream {
     }
   }
 
-  // Where the next transport read goes: where OpenSSL last asked for bytes (its record buffer),
-  // else the stream's input buffer (compacted when drained).
+  // The transport read into the input buffer (compacted when drained).
   boost::asio::mutable_buffer InputSpace();
-  // The transport read into InputSpace ended with `n` bytes (0 on an error).
-  void InputArrived(size_t n);
+  void InputArrived(size_t n) {
+    in_end_ += n;
+    in_full_ = in_end_ == in_size_;
+  }
   // An EOF from the transport: eof if the peer's close_notify came, stream_truncated otherwise.
   boost::system::error_code MapEof() const;
-  // What the BIO's own recv met (EOF mapped as MapEof), cleared.
-  boost::system::error_code TakeTransportEnd();
-  // Once a recv filled OpenSSL's default record buffer, it is freed while empty and comes back
-  // at kInputSize.
-  void GrowInputIfDue();
   // Moves the pending output to the buffer being sent; returns it.
   boost::asio::const_buffer TakeOutput();
   // The send of TakeOutput's buffer ended, `sent` bytes of it taken; an unsent tail (an error)
@@ -298,9 +277,9 @@ class TlsStream {
           break;
         case kReadDone:
           Release(s.read_lock_);
-          s.InputArrived(bytes);
           if (ec == boost::asio::error::eof) ec = s.MapEof();
           if (ec) return Complete(self, ec, 0);
+          s.InputArrived(bytes);
           break;
         case kWriteDone:
           Release(s.write_lock_);
@@ -309,10 +288,8 @@ class TlsStream {
           if (want == Want::kOutput) return Complete(self, result_ec, result_n);
           break;
         case kReadWaited:
-          // The operation that held the transport may have brought what this one needs, and
-          // OpenSSL says afresh where its next bytes go.
           --s.read_lock_.waiters;
-          break;
+          return Input(self);
         case kWriteWaited:
           --s.write_lock_.waiters;
           return Output(self);
@@ -322,25 +299,17 @@ class TlsStream {
       want = action(s, result_ec, result_n);
       switch (want) {
         case Want::kInput:
-          if (s.transport_end_) {
-            // The BIO's own recv met the transport's end or an error: the operation ends with
-            // it, as it would after its own read.
-            result_ec = s.TakeTransportEnd();
-            result_n = 0;
-            break;
-          }
           return Input(self);
         case Want::kOutput:
         case Want::kOutputAndRetry:
           return Output(self);
         case Want::kNothing:
-          break;
+          if (inside_initiation) {
+            state = kFinish;
+            return boost::asio::post(s.get_executor(), std::move(self));
+          }
+          return Complete(self, result_ec, result_n);
       }
-      if (inside_initiation) {
-        state = kFinish;
-        return boost::asio::post(s.get_executor(), std::move(self));
-      }
-      Complete(self, result_ec, result_n);
     }
 
     template <class Self>
@@ -381,32 +350,12 @@ class TlsStream {
 
   next_layer_type next_;
   SSL* ssl_ = nullptr;
-  // Where OpenSSL's last BIO read that found nothing wanted its bytes (inside its record buffer,
-  // which lives as long as the SSL: SSL_MODE_RELEASE_BUFFERS is off): the next transport read
-  // goes there. Cleared by each call into OpenSSL, so it is never stale.
-  uint8_t* want_at_ = nullptr;
-  size_t want_len_ = 0;
-  // A transport read outstanding into OpenSSL's buffer at reading_at_ (for reading_len_ bytes).
-  uint8_t* reading_at_ = nullptr;
-  size_t reading_len_ = 0;
-  // Bytes such a read left at landed_at_ that OpenSSL has not taken yet (its next BIO read
-  // normally asks for them in place).
-  uint8_t* landed_at_ = nullptr;
-  size_t landed_n_ = 0;
-  // Ciphertext received into the stream's own buffer and not yet given to OpenSSL:
-  // in_[in_begin_, in_end_). Used only when OpenSSL had not said where its bytes go.
+  // Ciphertext received and not yet given to OpenSSL: in_[in_begin_, in_end_).
   std::unique_ptr<uint8_t[]> in_;
   size_t in_size_ = 0;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
-  size_t in_reading_ = 0;  // the size of an outstanding transport read into in_
-  // The last transport read filled what it was given: the BIO's next read recv's itself first.
-  bool recv_now_ = false;
-  // The transport's EOF, or its error, met by the BIO's own recv: the operation that needs
-  // input next ends with it.
-  boost::system::error_code transport_end_;
-  bool grow_due_ = false;  // a recv filled OpenSSL's default-sized record buffer
-  bool grown_ = false;
+  bool in_full_ = false;  // the last recv filled the buffer
   // Ciphertext OpenSSL produced (out_) and the part being sent (sending_). Both keep their
   // capacity (one write's records, about kMaxWrite).
   std::vector<uint8_t> out_;
@@ -433,14 +382,10 @@ size_t TlsStream::RunBlocking(Action& action, boost::system::error_code& ec) {
       continue;
     }
     if (want == Want::kInput) {
-      if (transport_end_) {
-        ec = TakeTransportEnd();
-        return 0;
-      }
       const size_t got = next_.socket().read_some(InputSpace(), ec);
-      InputArrived(got);
       if (ec == boost::asio::error::eof) ec = MapEof();
       if (ec) return 0;
+      InputArrived(got);
       continue;
     }
     break;
