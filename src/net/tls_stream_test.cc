@@ -317,7 +317,8 @@ TEST_F(TlsStreamTest, ASendCancelledPartWayKeepsItsTailForTheNextWrite) {
     }());
   }());
   ASSERT_FALSE(sec || cec);
-  ASSERT_GT(pending_at_refusal, 0u) << "no record was left pending: the test did not fill the buffer";
+  ASSERT_GT(pending_at_refusal, 0u)
+      << "no record was left pending: the test did not fill the buffer";
   EXPECT_EQ(fec, asio::error::operation_aborted) << fec.message();
   EXPECT_FALSE(wec) << wec.message();
   EXPECT_FALSE(rec) << "the peer's read failed: " << rec.message();
@@ -348,6 +349,173 @@ TEST_F(TlsStreamTest, AWriteNowToAClosedPeerFails) {
   EXPECT_TRUE(ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
       << ec.message();
   EXPECT_EQ(n, 0u);
+}
+
+// A bulk transfer's end (300 KiB in the kernel, then the peer's FIN): a close_notify before the
+// transport's end is eof, the transport's end alone stream_truncated. A stream that recv's into
+// OpenSSL's buffer itself (tls30's 0a6e054) must keep this.
+TEST_F(TlsStreamTest, ABulkTransfersEndIsEofAfterCloseNotifyAndTruncationWithout) {
+  for (bool notify : {true, false}) {
+    SCOPED_TRACE(notify ? "close_notify" : "FIN alone");
+    auto [ss, cs] = Pair();
+    ss.set_option(asio::socket_base::receive_buffer_size(1 << 20));
+    cs.set_option(asio::socket_base::send_buffer_size(1 << 20));
+    TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+    TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+    const std::string data = Pattern(300 * 1024 + 5, 6);
+    std::string got;
+    error_code sec, cec, wec, fec, rec;
+    Run([&]() -> asio::awaitable<void> {
+      co_await HandshakeBoth(server, client, sec, cec);
+      if (sec || cec) co_return;
+      auto [w, wn] = co_await asio::async_write(client, asio::buffer(data), kTuple);
+      wec = w;
+      if (notify) {
+        ERR_clear_error();
+        SSL_shutdown(client.native_handle());  // the close_notify, not waiting for the server's
+        auto [f, fn] = co_await client.async_flush(kTuple);
+        fec = f;
+      }
+      client.next_layer().socket().shutdown(tcp::socket::shutdown_send);
+      got = co_await ReadN(server, 1 << 22, rec);
+    }());
+    ASSERT_FALSE(sec || cec);
+    EXPECT_FALSE(wec) << wec.message();
+    EXPECT_FALSE(fec) << fec.message();
+    ASSERT_EQ(got.size(), data.size());
+    EXPECT_TRUE(got == data);
+    if (notify)
+      EXPECT_EQ(rec, asio::error::eof) << rec.message();
+    else
+      EXPECT_EQ(rec, asio::ssl::error::stream_truncated) << rec.message();
+  }
+}
+
+// Records a peer sent after what was read wait in OpenSSL's record buffer (read-ahead takes
+// them with the same recv), not in the stream's: input_pending() still counts them, as the
+// tunnel's reuse check (an origin's bytes after a response) and the lingering close rely on.
+
+// Records a peer sent after what was read, received with the same transport read, are counted
+// by input_pending() and not yet decrypted — wherever the stream keeps them (its own input
+// buffer here; OpenSSL's record buffer with read-ahead): the tunnel's reuse check (an origin's
+// bytes after a response) and the lingering close rely on it.
+TEST_F(TlsStreamTest, RecordsReceivedAfterWhatWasReadCountAsPending) {
+  auto [ss, cs] = Pair();
+  TlsStream server(beast::tcp_stream(std::move(ss)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(cs)), client_ctx_.get());
+  const std::string response = "the response";
+  const std::string forged = "HTTP/1.1 200 forged";
+  std::string got;
+  size_t pending_after = 0;
+  int decrypted_after = -1;
+  size_t pending_at_end = 1;
+  error_code sec, cec, w1, w2, rec, rec2;
+  Run([&]() -> asio::awaitable<void> {
+    co_await HandshakeBoth(server, client, sec, cec);
+    if (sec || cec) co_return;
+    // Two records (two writes), in the kernel together before the client reads.
+    auto [e1, n1] = co_await asio::async_write(server, asio::buffer(response), kTuple);
+    auto [e2, n2] = co_await asio::async_write(server, asio::buffer(forged), kTuple);
+    w1 = e1;
+    w2 = e2;
+    asio::steady_timer pause(io_);
+    pause.expires_after(std::chrono::milliseconds(50));
+    co_await pause.async_wait(kTuple);
+    std::vector<char> buf(response.size());
+    auto [r, rn] = co_await client.async_read_some(asio::buffer(buf), kTuple);
+    rec = r;
+    got.assign(buf.data(), rn);
+    pending_after = client.input_pending();
+    decrypted_after = SSL_pending(client.native_handle());
+    std::vector<char> rest(256);
+    auto [r2, rn2] = co_await client.async_read_some(asio::buffer(rest), kTuple);
+    rec2 = r2;
+    got.append(rest.data(), rn2);
+    pending_at_end = client.input_pending();
+  }());
+  ASSERT_FALSE(sec || cec);
+  EXPECT_FALSE(w1 || w2);
+  EXPECT_FALSE(rec || rec2);
+  EXPECT_EQ(got, response + forged);
+  EXPECT_EQ(decrypted_after, 0) << "the second record was decrypted already";
+  EXPECT_GT(pending_after, 0u) << "the second record, received, was not counted";
+  EXPECT_EQ(pending_at_end, 0u);
+}
+
+// A peer whose bytes come one TCP segment per byte — every record, the handshake's included,
+// arrives in pieces — and who asks for a TLS 1.3 key update midway; the other way the server's
+// records (its session tickets, its key update, the echo) pass as they come. Every partial
+// record waits in OpenSSL's buffer and each read lands where OpenSSL asks next.
+
+// A peer whose bytes come one TCP segment per byte — every record, the handshake's included,
+// arrives in pieces — and who asks for a TLS 1.3 key update midway; the other way the server's
+// records (its session tickets, its key update, the echo) pass as they come. Every record is
+// read whole however it is cut.
+TEST_F(TlsStreamTest, RecordsArrivingAByteAtATimeWithAKeyUpdateReadWhole) {
+  auto to_client = Pair();  // the relay's side (accepted), the client's
+  auto to_server = Pair();  // the server's side (accepted), the relay's
+  tcp::socket relay_in = std::move(to_client.first);
+  tcp::socket relay_out = std::move(to_server.second);
+  tcp::socket client_socket = std::move(to_client.second);
+  tcp::socket server_socket = std::move(to_server.first);
+  relay_out.set_option(tcp::no_delay(true));
+  TlsStream server(beast::tcp_stream(std::move(server_socket)), server_ctx_.get());
+  TlsStream client(beast::tcp_stream(std::move(client_socket)), client_ctx_.get());
+  auto dribble = [](tcp::socket& from, tcp::socket& to, bool byte_at_a_time) {
+    return [&from, &to, byte_at_a_time]() -> asio::awaitable<void> {
+      std::vector<char> b(8192);
+      for (;;) {
+        auto [ec, n] = co_await from.async_read_some(asio::buffer(b), kTuple);
+        if (ec) break;
+        const size_t step = byte_at_a_time ? 1 : n;
+        for (size_t i = 0; i < n; i += step) {
+          auto [wec, wn] = co_await asio::async_write(to, asio::buffer(&b[i], step), kTuple);
+          if (wec) co_return;
+        }
+      }
+      error_code ignored;
+      to.shutdown(tcp::socket::shutdown_send, ignored);
+    };
+  };
+  asio::co_spawn(io_, dribble(relay_in, relay_out, true), asio::detached);
+  asio::co_spawn(io_, dribble(relay_out, relay_in, false), asio::detached);
+  const std::string data = Pattern(3000, 8);
+  std::string at_server, echoed;
+  error_code sec, cec, w1, w2, rec, erec;
+  Run([&]() -> asio::awaitable<void> {
+    co_await HandshakeBoth(server, client, sec, cec);
+    if (!sec && !cec) {
+      using namespace asio::experimental::awaitable_operators;
+      auto writer = [&]() -> asio::awaitable<void> {
+        auto [e1, n1] = co_await asio::async_write(client, asio::buffer(data.data(), 1000), kTuple);
+        w1 = e1;
+        if (SSL_key_update(client.native_handle(), SSL_KEY_UPDATE_REQUESTED) != 1)
+          w1 = asio::error::invalid_argument;
+        auto [e2, n2] =
+            co_await asio::async_write(client, asio::buffer(data.data() + 1000, 2000), kTuple);
+        w2 = e2;
+      };
+      auto echo = [&]() -> asio::awaitable<void> {
+        at_server = co_await ReadN(server, data.size(), rec);
+        auto [e, n] = co_await asio::async_write(server, asio::buffer(at_server), kTuple);
+        if (e) rec = e;
+      };
+      co_await (writer() && echo() && [&]() -> asio::awaitable<void> {
+        echoed = co_await ReadN(client, data.size(), erec);
+      }());
+    }
+    relay_in.close();
+    relay_out.close();
+  }());
+  ASSERT_FALSE(sec) << sec.message();
+  ASSERT_FALSE(cec) << cec.message();
+  EXPECT_EQ(SSL_version(server.native_handle()), TLS1_3_VERSION);
+  EXPECT_FALSE(w1) << w1.message();
+  EXPECT_FALSE(w2) << w2.message();
+  EXPECT_FALSE(rec) << rec.message();
+  EXPECT_FALSE(erec) << erec.message();
+  EXPECT_TRUE(at_server == data) << at_server.size() << " of " << data.size() << " bytes";
+  EXPECT_TRUE(echoed == data) << echoed.size() << " of " << data.size() << " bytes";
 }
 
 TEST_F(TlsStreamTest, CloseNotifyIsEofAndABareTransportCloseIsTruncation) {
