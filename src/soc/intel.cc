@@ -12,7 +12,7 @@
 #include "core/text.h"
 #include "soc/detect_fields.h"
 #include "soc/field_view.h"
-#include "soc/parse_internal.h"
+#include "soc/ipv4_text.h"
 
 namespace seccloud::soc {
 namespace {

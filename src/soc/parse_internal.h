@@ -15,6 +15,7 @@
 
 #include "soc/field_tape.h"
 #include "soc/field_view.h"  // OverlayRootBit
+#include "soc/ipv4_text.h"
 #include "soc/parse.h"
 
 namespace seccloud::soc {
@@ -461,11 +462,7 @@ bool PutIp(boost::json::object& fields, std::string_view path, std::string_view 
 // The text PutIp sets for `text`: false when it is not an address, else true and *out views it
 // (`text`'s own bytes for IPv4, *buf for IPv6's canonical text).
 bool IpText(std::string_view text, std::string* buf, std::string_view* out);
-// Whether `text` is a dotted quad IpAddress::Parse takes as IPv4 (four octets of 1-3 digits, at
-// most 255, no leading zero): IpText's answer for it is the text itself, without the parse.
-bool IsCanonicalIpv4(std::string_view text);
-// The same, and when it is, its four octets in out[0..3] (out is written only in part otherwise).
-bool ParseCanonicalIpv4(std::string_view text, uint8_t* out);
+// IsCanonicalIpv4, ParseCanonicalIpv4: soc/ipv4_text.h.
 // Sets a port (1..65535 after an optional ':' or '.' has been removed by the caller); false and
 // nothing set when `text` is not a decimal port.
 bool PutPort(boost::json::object& fields, std::string_view path, std::string_view text);

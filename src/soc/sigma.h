@@ -64,11 +64,13 @@ inline constexpr size_t kMaxConditionValueRefs = 1000000;
 // The same two summed over every file of one load (LoadRules, LoadRulesFromStrings): per file
 // alone, a thousand files of 10,000 references each would be 10⁷ copies. A document past either
 // is refused ("load too large", at its condition's file:line) and the others keep loading; a
-// refused document, past any bound, charges nothing. SigmaHQ's 3,141 files (2,659 rules loaded)
-// expand to 8,365 references copying 46,979 tests, so 100,000 and 2,000,000 leave 12 and 42 times
-// the corpus — room for a municipality's own rules (a 10,000-value list of its own costs 10,001
-// a reference: 190 such references fit).
-// Building the engine costs ~3 s a million copies (2-core VM), so the load stays under ~6 s.
+// refused document, past any bound, charges nothing. SigmaHQ's rules expand to under a tenth of
+// each (README.md, corr30, has the figures and their date; checked by
+// SigmaCorpusTest.TheCorpusLeavesTheLoadWideConditionBoundsRoom): room for a municipality's own
+// rules (a 10,000-value list of its own costs 10,001 a reference: 190 such references fit).
+// Building the engine costs ~0.65 s of CPU a million copies (corr30's review: 980,049 copies,
+// 0.68 s user), so a load at kMaxLoadConditionValueRefs spends ~1.3 s of CPU on them. That is CPU
+// time, not a wall-clock promise: at load 15 the same 0.68 s took 6.0 s of wall time.
 inline constexpr size_t kMaxLoadConditionRefs = 100'000;
 inline constexpr size_t kMaxLoadConditionValueRefs = 2'000'000;
 // What the filters add to rules — value tests, field tests, alternatives, selections, condition

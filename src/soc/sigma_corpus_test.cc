@@ -384,6 +384,20 @@ TEST(SigmaCorpusTest, AntivirusRulesFireOnScannerAndDefenderDetections) {
   EXPECT_EQ(FiredRules(*engine, defender(1116, "Virus:DOS/EICAR_Test_File",
                                          R"(file:_C:\Users\taro\Downloads\eicar.com)")),
             std::set<std::string>{});
+
+// What SigmaHQ's rules (test data, not in the repository) expand to together, against the
+// load-wide condition bounds set from it (sigma.h): a municipality's own rules have the room above.
+TEST(SigmaCorpusTest, TheCorpusLeavesTheLoadWideConditionBoundsRoom) {
+  if (!fs::is_directory(kSigmaData / "rules")) GTEST_SKIP() << kSigmaData << " is absent";
+  LoadReport report;
+  const RuleSet& set = Corpus(&report);
+  std::cout << "[ corpus   ] " << report.files << " files, " << set.rules.size()
+            << " rules: conditions expand to " << report.condition_refs
+            << " selection references copying " << report.condition_value_refs
+            << " field and value tests\n";
+  EXPECT_EQ(report.CountByReason().count("error: load too large"), 0u);
+  EXPECT_LE(report.condition_refs * 10, kMaxLoadConditionRefs);
+  EXPECT_LE(report.condition_value_refs * 10, kMaxLoadConditionValueRefs);
 }
 
 }  // namespace

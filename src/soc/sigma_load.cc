@@ -1144,50 +1144,45 @@ class DocumentCompiler {
     // Each reference is a copy of its selection in the condition tree and in the engine's
     // expressions: `1 of s*` repeated over many selections would be quadratic in the input.
     void Charge(size_t refs) {
-      size_t& file = self->file_refs_->refs;
-      if (refs > kMaxConditionRefs - std::min(file, kMaxConditionRefs)) {
-        Invalid("document too large",
-                "condition expands to more than " + std::to_string(kMaxConditionRefs) +
-                    " selection references (summed over the file's documents)",
-                *at);
-      }
-      if (self->load_refs_ != nullptr) {
-        size_t& load = self->load_refs_->refs;
-        if (refs > kMaxLoadConditionRefs - std::min(load, kMaxLoadConditionRefs)) {
-          Invalid("load too large",
-                  "condition expands past the " + std::to_string(kMaxLoadConditionRefs) +
-                      " selection references the rules of one load may expand to together (" +
-                      std::to_string(load) + " already taken)",
-                  *at);
-        }
-        load += refs;
-      }
-      file += refs;
+      Charge(self->file_refs_->refs, kMaxConditionRefs, refs, "document too large", [] {
+        return "condition expands to more than " + std::to_string(kMaxConditionRefs) +
+               " selection references (summed over the file's documents)";
+      });
+      if (self->load_refs_ == nullptr) return;
+      const size_t load = self->load_refs_->refs;
+      Charge(self->load_refs_->refs, kMaxLoadConditionRefs, refs, "load too large", [load] {
+        return "condition expands past the " + std::to_string(kMaxLoadConditionRefs) +
+               " selection references the rules of one load may expand to together (" +
+               std::to_string(load) + " already taken)";
+      });
     }
 
     // ...and each copy costs the engine its selection's field and value tests: a selection of
     // 50,000 values named 10,000 times stays under kMaxConditionRefs but is 5·10⁸ tests to build.
     void ChargeValues(size_t values) {
-      size_t& file = self->file_refs_->values;
-      if (values > kMaxConditionValueRefs - std::min(file, kMaxConditionValueRefs)) {
-        Invalid("document too large",
-                "condition copies more than " + std::to_string(kMaxConditionValueRefs) +
-                    " field and value tests (each reference copies its selection's; summed over "
-                    "the file's documents)",
-                *at);
-      }
-      if (self->load_refs_ != nullptr) {
-        size_t& load = self->load_refs_->values;
-        if (values > kMaxLoadConditionValueRefs - std::min(load, kMaxLoadConditionValueRefs)) {
-          Invalid("load too large",
-                  "condition copies past the " + std::to_string(kMaxLoadConditionValueRefs) +
+      Charge(self->file_refs_->values, kMaxConditionValueRefs, values, "document too large", [] {
+        return "condition copies more than " + std::to_string(kMaxConditionValueRefs) +
+               " field and value tests (each reference copies its selection's; summed over "
+               "the file's documents)";
+      });
+      if (self->load_refs_ == nullptr) return;
+      const size_t load = self->load_refs_->values;
+      Charge(self->load_refs_->values, kMaxLoadConditionValueRefs, values, "load too large",
+             [load] {
+               return "condition copies past the " + std::to_string(kMaxLoadConditionValueRefs) +
                       " field and value tests the rules of one load may copy together (" +
-                      std::to_string(load) + " already taken)",
-                  *at);
-        }
-        load += values;
-      }
-      file += values;
+                      std::to_string(load) + " already taken)";
+             });
+    }
+
+    // Adds n to `used`, or refuses the document (`reason`, detail()) when that would pass `bound`.
+    // What a refused document charged is refunded by its caller (the budgets are restored), so
+    // a failed charge may leave an earlier one of the same reference in place. detail() is built
+    // only on refusal: a charge is made per condition name.
+    template <typename Detail>
+    void Charge(size_t& used, size_t bound, size_t n, const char* reason, Detail detail) {
+      if (n > bound - std::min(used, bound)) Invalid(reason, detail(), *at);
+      used += n;
     }
 
     static std::string WildMask(std::string_view p) {

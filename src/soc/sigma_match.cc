@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "soc/index_tokens.h"
+#include "soc/ipv4_text.h"
 #include "soc/parse_internal.h"
 #include "soc/sigma.h"
 #include "soc/sigma_internal.h"

@@ -894,23 +894,6 @@ TEST(SigmaTest, ConditionExpansionIsBoundedLoadWide) {
   }
 }
 
-// What SigmaHQ's rules (test data, not in the repository) expand to together, against the
-// load-wide bounds set from it (sigma.h): a municipality's own rules have the room above it.
-TEST(SigmaTest, TheSigmaCorpusLeavesTheLoadWideConditionBoundsRoom) {
-  const std::filesystem::path rules(SECCLOUD_SOURCE_DIR "/../shared/data/sigma/rules");
-  if (!std::filesystem::exists(rules)) GTEST_SKIP() << rules << " is absent";
-  LoadReport report;
-  auto set = LoadRules({rules}, &report);
-  ASSERT_TRUE(set.has_value());
-  std::cout << "[ corpus   ] " << report.files << " files, " << set->rules.size()
-            << " rules: conditions expand to " << report.condition_refs
-            << " selection references copying " << report.condition_value_refs
-            << " field and value tests\n";
-  EXPECT_EQ(report.CountByReason().count("error: load too large"), 0u);
-  EXPECT_LE(report.condition_refs * 10, kMaxLoadConditionRefs);
-  EXPECT_LE(report.condition_value_refs * 10, kMaxLoadConditionValueRefs);
-}
-
 // A filter is not charged to its file's condition budget: beside an oversized document of its
 // file, and compiled for its own style and its rule's, it still applies (the final read of stop 29:
 // refused, its rules ran unfiltered).
