@@ -119,11 +119,11 @@ struct CorrelationLimits {
   // the least recently updated groups are evicted (stats().groups_evicted_for_memory), never the
   // one being updated, which each per-group cap above bounds on its own. 2 GiB holds 30,000
   // users' groups each at the event cap (~40 KB: 1,000 events and 64 buckets), 1.2 GB, or 30,000
-  // users × 350 distinct values.
+  // users × ~400 distinct values.
   size_t max_state_bytes = size_t{2} << 30;
   // The same over all the correlations of one correlator: past it the correlation being updated
   // evicts its own least recently updated groups (the growing one pays, not a quiet one). 8 GiB,
-  // a third of the 24 GiB host: ~170 correlations with 30,000 groups of a few events (~48 MB each).
+  // a third of the 24 GiB host: ~100 correlations with 30,000 groups of a few events (~75 MB each).
   size_t max_total_state_bytes = size_t{8} << 30;
   size_t max_evidence = 100;             // Record seqs cited by one detection (the earliest ones)
   size_t max_absence_entities = 10'000;  // per seccloud-absence rule
