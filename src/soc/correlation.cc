@@ -78,13 +78,43 @@ struct Group {
   std::vector<std::string> values;  // group-by values
   std::string tenant;
   std::list<std::string>::iterator lru;
+  // The cost model (GroupBytes): the heap bytes of the key and group-by values, of the counted
+  // values' texts, and the group's cost as last charged to its table.
+  size_t fixed_bytes = 0;
+  size_t counted_heap = 0;
+  size_t bytes = 0;
 };
 
 struct GroupTable {
   std::string fingerprint;
   std::unordered_map<std::string, Group> groups;
   std::list<std::string> lru;  // front: least recently updated
+  size_t bytes = 0;            // the sum of its groups' `bytes`
 };
+
+// What the state costs, in malloc's in-use bytes (glibc, x86-64), measured by
+// CorrelationMemory.CostModelMatchesMalloc (mallinfo2().uordblks before and after filling
+// groups): an empty group (its map node, its LRU node, its two deques' first block and map), a
+// kept event (32 bytes in a deque of 512-byte blocks), a bucket (48 in 512), a counted value (an
+// unordered_map node, a set node and its bucket slot; a text past 15 bytes adds its own block).
+constexpr size_t kGroupBytes = 2'300;
+constexpr size_t kEventBytes = 32;
+constexpr size_t kBucketBytes = 52;
+constexpr size_t kValueBytes = 128;
+
+// malloc's in-use bytes of a std::string's own block (none within the small-string buffer).
+size_t HeapBytes(const std::string& s) {
+  return s.size() <= 15 ? 0 : std::max<size_t>(32, (s.size() + 1 + 8 + 15) & ~size_t{15});
+}
+
+size_t GroupBytes(const Group& g) {
+  size_t n = kGroupBytes + g.fixed_bytes + g.events.size() * kEventBytes +
+             g.beyond.size() * kBucketBytes + g.counted.size() * kValueBytes + g.counted_heap +
+             g.counted.bucket_count() * sizeof(void*) + g.last_beyond.capacity() * sizeof(Sighting);
+  for (size_t i = 0; i < g.chains.done.size(); ++i)
+    n += (g.chains.done[i].capacity() + g.chains.pending[i].capacity()) * sizeof(int64_t) + 48;
+  return n + g.chains.touched.capacity() * sizeof(std::pair<size_t, size_t>);
+}
 
 constexpr int64_t kMaxTimeMs = int64_t{1} << 52;  // year ~144,000: beyond any real clock
 
@@ -119,7 +149,9 @@ bool Empty(const Group& g) { return g.events.empty() && g.beyond.empty(); }
 void ClearWindow(Group* g) {
   g->events.clear();
   g->beyond.clear();
-  g->counted.clear();
+  // Swapped, not cleared: clear() keeps the bucket array of the window's peak.
+  if (!g->counted.empty()) std::unordered_map<std::string, int64_t>().swap(g->counted);
+  g->counted_heap = 0;
   g->counted_by_time.clear();
   g->counted_refused = 0;
   g->last_beyond.clear();
@@ -223,6 +255,7 @@ void AddCounted(Group* g, const std::string& value, int64_t time, size_t value_c
   }
   it = g->counted.emplace(value, time).first;
   g->counted_by_time.emplace(time, std::string_view(it->first));
+  g->counted_heap += HeapBytes(it->first);
 }
 
 // Moves an event past max_events_per_group out of the kept events: into bucket `index` (kept in
@@ -260,6 +293,7 @@ void ExpireCounted(Group* g, int64_t horizon) {
   while (!g->counted_by_time.empty() && g->counted_by_time.begin()->first < horizon) {
     const std::string value(g->counted_by_time.begin()->second);
     g->counted_by_time.erase(g->counted_by_time.begin());
+    g->counted_heap -= HeapBytes(value);
     g->counted.erase(value);
   }
 }
@@ -394,6 +428,19 @@ struct Correlator::Impl {
   std::vector<std::vector<std::pair<size_t, uint16_t>>> by_correlation;
   std::array<std::string, kMaxCorrelationDepth + 1> keys;  // group key scratch per depth
   JudgeScratch scratch;
+  size_t bytes = 0;  // the sum of the tables' `bytes`
+
+  // Removes table's least recently updated group (not `keep`); false if there is none other.
+  bool EvictOldest(GroupTable* table, const Group* keep) {
+    if (table->lru.empty()) return false;
+    auto it = table->groups.find(table->lru.front());
+    if (it == table->groups.end() || &it->second == keep) return false;
+    table->bytes -= it->second.bytes;
+    bytes -= it->second.bytes;
+    table->groups.erase(it);
+    table->lru.pop_front();
+    return true;
+  }
 };
 
 Correlator::Correlator(std::shared_ptr<const RuleSet> rules, CorrelationLimits limits)
@@ -429,6 +476,25 @@ size_t Correlator::groups() const {
   size_t n = 0;
   for (const auto& t : impl_->tables) n += t.groups.size();
   return n;
+}
+
+size_t Correlator::state_bytes(size_t correlation) const {
+  return correlation < impl_->tables.size() ? impl_->tables[correlation].bytes : 0;
+}
+size_t Correlator::state_bytes() const { return impl_->bytes; }
+
+void Correlator::Charge(size_t ci, void* updated) {
+  GroupTable& table = impl_->tables[ci];
+  Group& g = *static_cast<Group*>(updated);
+  const size_t now = GroupBytes(g);
+  table.bytes += now - g.bytes;  // modular: a shrinking group subtracts
+  impl_->bytes += now - g.bytes;
+  g.bytes = now;
+  while ((table.bytes > impl_->limits.max_state_bytes ||
+          impl_->bytes > impl_->limits.max_total_state_bytes) &&
+         impl_->EvictOldest(&table, &g)) {
+    ++stats_.groups_evicted_for_memory;
+  }
 }
 
 namespace {
@@ -786,20 +852,27 @@ void Correlator::Feed(size_t ci, uint16_t pos, sigma_internal::MatchContext& ctx
     }
     auto it = table.groups.find(key);
     if (it == table.groups.end()) {
-      if (table.groups.size() >= impl_->limits.max_groups && !table.lru.empty()) {
-        table.groups.erase(table.lru.front());
-        table.lru.pop_front();
+      if (table.groups.size() >= impl_->limits.max_groups && impl_->EvictOldest(&table, nullptr))
         ++stats_.groups_evicted;
-      }
       it = table.groups.emplace(key, Group{}).first;
       Group& g = it->second;
       g.tenant.assign(tenant);
       for (int f : c.group_fields[pos]) g.values.emplace_back(ctx.Get(f).text);
       g.lru = table.lru.insert(table.lru.end(), key);
+      g.fixed_bytes =
+          2 * HeapBytes(key) + HeapBytes(g.tenant) + g.values.capacity() * sizeof(std::string);
+      for (const auto& v : g.values) g.fixed_bytes += HeapBytes(v);
     } else {
       table.lru.splice(table.lru.end(), table.lru, it->second.lru);
     }
     Group& g = it->second;
+    // The update below returns early on several paths; its cost is charged after any of them.
+    struct ChargeOnExit {
+      Correlator* self;
+      size_t ci;
+      Group* g;
+      ~ChargeOnExit() { self->Charge(ci, g); }
+    } charge{this, ci, &g};
     Event ev{rec.time_ms, rec.seq, pos, num};
 
     if (Tumbling(c)) {
@@ -1061,6 +1134,8 @@ void Correlator::Flush(int64_t now_ms, std::vector<Detection>* out) {
           ++stats_.fired;
         }
         table.lru.erase(g.lru);
+        table.bytes -= g.bytes;
+        impl_->bytes -= g.bytes;
         it = table.groups.erase(it);
       } else {
         ++it;
@@ -1073,6 +1148,7 @@ std::unique_ptr<CorrelationState> Correlator::TakeState() {
   auto state = std::make_unique<CorrelationState>();
   for (auto& t : impl_->tables) {
     std::string fp = t.fingerprint;
+    impl_->bytes -= t.bytes;
     state->tables->by_fingerprint[fp] = std::move(t);
     t = GroupTable{};
     t.fingerprint = std::move(fp);
@@ -1091,12 +1167,24 @@ void Correlator::RestoreState(std::unique_ptr<CorrelationState> state) {
   for (auto& t : impl_->tables) {
     auto it = state->tables->by_fingerprint.find(t.fingerprint);
     if (it == state->tables->by_fingerprint.end()) continue;
+    impl_->bytes -= t.bytes;
     t = std::move(it->second);
-    // Enforce this correlator's bound on what was carried over.
-    while (t.groups.size() > impl_->limits.max_groups && !t.lru.empty()) {
-      t.groups.erase(t.lru.front());
-      t.lru.pop_front();
+    impl_->bytes += t.bytes;
+    // Enforce this correlator's bounds on what was carried over.
+    while (t.groups.size() > impl_->limits.max_groups && impl_->EvictOldest(&t, nullptr))
       ++stats_.groups_evicted;
+    while (t.bytes > impl_->limits.max_state_bytes && impl_->EvictOldest(&t, nullptr))
+      ++stats_.groups_evicted_for_memory;
+  }
+  // And the load-wide bound: the oldest groups of each correlation in turn.
+  for (bool evicted = true; evicted && impl_->bytes > impl_->limits.max_total_state_bytes;) {
+    evicted = false;
+    for (auto& t : impl_->tables) {
+      if (impl_->bytes <= impl_->limits.max_total_state_bytes) break;
+      if (impl_->EvictOldest(&t, nullptr)) {
+        ++stats_.groups_evicted_for_memory;
+        evicted = true;
+      }
     }
   }
   const RuleSet& set = *impl_->rules;

@@ -13,7 +13,9 @@
 // placed by their time; an event older than the group's newest minus timespan (it could only
 // belong to a window already judged or expired) is dropped and counted in stats().late_events.
 // State is bounded: at most max_groups groups per correlation (the least recently updated is
-// evicted, counted) and max_events_per_group events kept per group — a sliding window keeps its
+// evicted, counted), max_state_bytes over one correlation's groups and max_total_state_bytes over
+// all of them (the least recently updated groups evicted, counted; see CorrelationLimits), and
+// max_events_per_group events kept per group — a sliding window keeps its
 // newest, a tumbling window its first. Every type still judges every event of its window: the
 // events beyond the cap are aggregated per group, in a form bounded by the rules, not by events:
 //  - all types: their count (and the metric types their sum) in time buckets of timespan / 64
@@ -112,12 +114,24 @@ struct CorrelationLimits {
   // A value_count threshold above this is unsupported (the loader refuses it at
   // kMaxValueCountThreshold, the default); a lower limit set here caps the values kept instead.
   int64_t max_value_count_threshold = kMaxValueCountThreshold;
+  // Bytes of one correlation's windows over all its groups (the cost model of correlation.cc,
+  // measured with malloc: a group, a kept event, a bucket, a kept value and its bytes). Past it
+  // the least recently updated groups are evicted (stats().groups_evicted_for_memory), never the
+  // one being updated, which each per-group cap above bounds on its own. 2 GiB holds 30,000
+  // users' groups each at the event cap (~40 KB: 1,000 events and 64 buckets), 1.2 GB, or 30,000
+  // users × ~400 distinct values.
+  size_t max_state_bytes = size_t{2} << 30;
+  // The same over all the correlations of one correlator: past it the correlation being updated
+  // evicts its own least recently updated groups (the growing one pays, not a quiet one). 8 GiB,
+  // a third of the 24 GiB host: ~100 correlations with 30,000 groups of a few events (~75 MB each).
+  size_t max_total_state_bytes = size_t{8} << 30;
   size_t max_evidence = 100;             // Record seqs cited by one detection (the earliest ones)
   size_t max_absence_entities = 10'000;  // per seccloud-absence rule
 };
 
 struct CorrelationStats {
-  uint64_t groups_evicted = 0;
+  uint64_t groups_evicted = 0;             // max_groups reached
+  uint64_t groups_evicted_for_memory = 0;  // max_state_bytes or max_total_state_bytes reached
   uint64_t late_events = 0;
   // Events whose value or place was lost (every other event beyond max_events_per_group is
   // aggregated, see above): value_median/value_percentile beyond max_events_per_group, value_count
@@ -175,6 +189,10 @@ class Correlator {
 
   const CorrelationStats& stats() const { return stats_; }
   size_t groups() const;
+  // The bytes of the windows of correlation `correlation` as max_state_bytes counts them, and of
+  // all of them as max_total_state_bytes does.
+  size_t state_bytes(size_t correlation) const;
+  size_t state_bytes() const;
 
  private:
   void Feed(size_t correlation, uint16_t pos, sigma_internal::MatchContext& ctx,
@@ -182,6 +200,8 @@ class Correlator {
   void AbsenceSeen(size_t correlation, size_t pos, const std::string& key,
                    sigma_internal::MatchContext& ctx, std::vector<Detection>* out);
   void FlushAbsence(size_t correlation, int64_t now_ms, std::vector<Detection>* out);
+  // Accounts correlation's group `updated` (a Group*) and evicts past the byte budgets.
+  void Charge(size_t correlation, void* updated);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

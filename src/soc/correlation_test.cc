@@ -1,9 +1,11 @@
 #include "soc/correlation.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -1596,5 +1598,190 @@ TEST_F(TemporalConditionTest, OrderedJudgementAllocatesNothingOnceWarm) {
   EXPECT_EQ(allocations("temporal_ordered"), temporal);
 }
 #endif
+
+// cmem30: a correlation's state is bounded in bytes over all its groups (max_state_bytes), and all
+// the correlations' together (max_total_state_bytes).
+
+#if !defined(SECCLOUD_SANITIZED)
+size_t MallocInUse() { return mallinfo2().uordblks; }
+
+// The cost model against malloc: state_bytes grows as malloc's in-use bytes do (within 10 %) for
+// groups of one event, one group of many events and buckets, and groups of many values (short and
+// long texts). Prints the measured cost a group, an event and a value.
+TEST_F(CorrelationTest, CostModelMatchesMalloc) {
+  struct Case {
+    const char* name;
+    std::string yaml;
+    int groups, events;
+    const char* user;  // value_count: a distinct value each event, with this prefix
+  };
+  const std::string long_user(40, 'u');
+  const Case cases[] = {
+      {"groups of one event", Count("event_count", "{gte: 1000000}", "1h"), 20'000, 1, nullptr},
+      {"a group of 1,000 events (the cap)", Count("event_count", "{gte: 1000000}", "1h"), 1, 1'000,
+       nullptr},
+      {"groups of 50 short values", Count("value_count", "{gte: 100000, field: user.name}", "1h"),
+       400, 50, "v"},
+      {"a group of 20,000 long values",
+       Count("value_count", "{gte: 100000, field: user.name}", "1h"), 1, 20'000, long_user.c_str()},
+  };
+  for (const Case& k : cases) {
+    Load(k.yaml);
+    Feed("t", User("10.1.0.0", "warm"), kT0);  // the engine's own scratch, warm
+    const size_t model0 = engine_->correlation_state_bytes();
+    const size_t malloc0 = MallocInUse();
+    for (int e = 0; e < k.events; ++e) {
+      for (int g = 0; g < k.groups; ++g) {
+        const std::string ip = "10.2." + std::to_string(g / 250) + "." + std::to_string(g % 250);
+        Feed("t", User(ip, k.user ? k.user + std::to_string(e) : std::string("x")), kT0 + e);
+      }
+    }
+    const double model = static_cast<double>(engine_->correlation_state_bytes() - model0);
+    const double used = static_cast<double>(MallocInUse() - malloc0);
+    const double units = static_cast<double>(k.groups) * (k.user || k.groups == 1 ? k.events : 1);
+    std::printf("%s: malloc %.0f bytes (%.1f a unit), model %.0f (%.1f)\n", k.name, used,
+                used / units, model, model / units);
+    EXPECT_NEAR(model / used, 1.0, 0.10) << k.name;
+  }
+}
+#endif
+
+// A hostile stream (spoofed addresses, each with new values) against a value_count grouped by
+// source.ip stays within max_state_bytes, the oldest groups evicted and counted, and a normal
+// group updated among them still fires at its threshold. Fails without the budget: ~9 MB of
+// state.
+TEST_F(CorrelationTest, HostileValuesStayWithinTheStateBudget) {
+  DetectionEngineOptions options;
+  options.correlation.max_state_bytes = size_t{2} << 20;
+  Load(Count("value_count", "{gte: 5000, field: user.name}", "1h"), options);
+#if !defined(SECCLOUD_SANITIZED)
+  const size_t malloc0 = MallocInUse();
+#endif
+  size_t peak = 0;
+  std::vector<Detection> fired;
+  for (int i = 0; i < 5000; ++i) {
+    for (int h = 0; h < 12; ++h) {
+      const int n = i * 12 + h;
+      const std::string ip =
+          "10.66." + std::to_string(n % 600 / 250) + "." + std::to_string(n % 600 % 250);
+      auto d = Feed("t", User(ip, "spoofed-user-" + std::to_string(n)), kT0 + i);
+      fired.insert(fired.end(), d.begin(), d.end());
+      peak = std::max(peak, engine_->correlation_state_bytes());
+    }
+    auto d = Feed("t", User("10.9.9.9", "user" + std::to_string(i)), kT0 + i);
+    fired.insert(fired.end(), d.begin(), d.end());
+    peak = std::max(peak, engine_->correlation_state_bytes());
+  }
+  EXPECT_LE(peak, options.correlation.max_state_bytes);
+  EXPECT_GT(peak, options.correlation.max_state_bytes / 2);
+  EXPECT_GT(engine_->correlation_stats().groups_evicted_for_memory, 0u);
+  EXPECT_EQ(engine_->correlation_stats().groups_evicted, 0u);
+#if !defined(SECCLOUD_SANITIZED)
+  // malloc agrees, within a quarter (what the engine itself holds besides the windows).
+  EXPECT_LT(MallocInUse() - malloc0, options.correlation.max_state_bytes * 5 / 4);
+#endif
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].entity, "source.ip=10.9.9.9");
+  EXPECT_EQ(fired[0].context.at("correlation.value"), 5000);
+  EXPECT_EQ(fired[0].time_ms, kT0 + 4999);
+}
+
+// The same for event_count, the metric types and temporal: many groups each with many events
+// (never reaching the threshold: ~430 KB together) stay within the budget, and a normal group
+// fires.
+TEST_F(CorrelationTest, HostileEventsStayWithinTheStateBudgetForEveryType) {
+  DetectionEngineOptions options;
+  options.correlation.max_state_bytes = size_t{256} << 10;
+  for (const char* type : {"event_count", "value_sum", "temporal"}) {
+    std::string yaml;
+    if (std::string(type) == "event_count") {
+      yaml = Count("event_count", "{gte: 300}", "1h");
+    } else if (std::string(type) == "value_sum") {
+      yaml = std::string(kBase) +
+             "title: m\nid: m\ncorrelation:\n  type: value_sum\n  rules: fail\n"
+             "  group-by: [source.ip]\n  timespan: 1h\n  condition: {gte: 300, field: n}\n"
+             "level: high\n";
+    } else {
+      yaml = kCrossSource;
+    }
+    Load(yaml, options);
+    size_t peak = 0;
+    std::vector<Detection> fired;
+    auto take = [&](std::vector<Detection> d) {
+      fired.insert(fired.end(), d.begin(), d.end());
+      peak = std::max(peak, engine_->correlation_state_bytes());
+    };
+    const bool temporal = std::string(type) == "temporal";
+    for (int i = 0; i < 300; ++i) {
+      // 20 hostile events (100 addresses, 60 events each: never 300) to one of the normal group.
+      for (int k = 0; k < 20; ++k) {
+        const int h = (i * 20 + k) % 100;
+        const std::string ip = "10.66.0." + std::to_string(h);
+        if (temporal)
+          take(Proxy(ip, kT0 + i));  // never the DNS lookup nor the IDS alert
+        else
+          take(Feed("t", R"({"source":{"ip":")" + ip + R"("},"n":1,"event":{"outcome":"failure"}})",
+                    kT0 + i));
+      }
+      if (temporal) {
+        if (i == 100) take(Dns("10.9.9.9", kT0 + i));
+        if (i == 299) take(Ids("10.9.9.9", kT0 + i));
+        take(Proxy("10.9.9.9", kT0 + i));
+      } else {
+        take(Feed("t", R"({"source":{"ip":"10.9.9.9"},"n":1,"event":{"outcome":"failure"}})",
+                  kT0 + i));
+      }
+    }
+    EXPECT_LE(peak, options.correlation.max_state_bytes) << type;
+    EXPECT_GT(engine_->correlation_stats().groups_evicted_for_memory, 0u) << type;
+    ASSERT_EQ(fired.size(), 1u) << type;
+    EXPECT_EQ(fired[0].entity, "source.ip=10.9.9.9") << type;
+    EXPECT_EQ(fired[0].time_ms, kT0 + 299) << type;
+  }
+}
+
+// max_total_state_bytes bounds two correlations together: the one growing evicts its own groups.
+TEST_F(CorrelationTest, AllCorrelationsTogetherStayWithinTheTotalBudget) {
+  DetectionEngineOptions options;
+  options.correlation.max_total_state_bytes = size_t{1} << 20;
+  Load(Count("event_count", "{gte: 1000000}", "1h") +
+           "---\ntitle: count2\nid: count2\ncorrelation:\n  type: event_count\n  rules: fail\n"
+           "  group-by: [user.name]\n  timespan: 1h\n  condition: {gte: 1000000}\nlevel: high\n",
+       options);
+  size_t peak = 0;
+  for (int i = 0; i < 4000; ++i) {
+    Feed("t",
+         User("10.66." + std::to_string(i / 250) + "." + std::to_string(i % 250),
+              "u" + std::to_string(i)),
+         kT0 + i);
+    peak = std::max(peak, engine_->correlation_state_bytes());
+  }
+  EXPECT_LE(peak, options.correlation.max_total_state_bytes);
+  EXPECT_GT(engine_->correlation_stats().groups_evicted_for_memory, 0u);
+}
+
+// A reload into a smaller budget evicts the oldest groups carried over down to it; the newest
+// group keeps its window (fires on its next event, as without the budget).
+TEST_F(CorrelationTest, AReloadKeepsTheStateWithinTheNewBudget) {
+  const std::string yaml = Count("value_count", "{gte: 3, field: user.name}", "1h");
+  Load(yaml);
+  for (int g = 0; g < 2000; ++g)
+    Feed("t", User("10.66." + std::to_string(g / 250) + "." + std::to_string(g % 250), "a"),
+         kT0 + g);
+  Feed("t", User("10.9.9.9", "a"), kT0 + 2000);
+  Feed("t", User("10.9.9.9", "b"), kT0 + 2001);
+  const size_t before = engine_->correlation_state_bytes();
+  auto state = engine_->TakeState();
+  EXPECT_EQ(engine_->correlation_state_bytes(), 0u);
+  DetectionEngineOptions options;
+  options.correlation.max_state_bytes = before / 4;
+  Load(yaml, options);
+  engine_->RestoreState(std::move(state));
+  EXPECT_LE(engine_->correlation_state_bytes(), options.correlation.max_state_bytes);
+  EXPECT_GT(engine_->correlation_state_bytes(), options.correlation.max_state_bytes / 2);
+  EXPECT_GT(engine_->correlation_stats().groups_evicted_for_memory, 1000u);
+  EXPECT_EQ(Feed("t", User("10.9.9.9", "c"), kT0 + 2002).size(), 1u);
+  EXPECT_TRUE(Feed("t", User("10.66.0.0", "b"), kT0 + 2003).empty());  // evicted: one value
+}
 }  // namespace
 }  // namespace seccloud::soc

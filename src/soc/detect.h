@@ -68,6 +68,8 @@ class DetectionEngine {
   const RuleSet& rules() const;
   const DetectionEngineStats& stats() const { return stats_; }
   const CorrelationStats& correlation_stats() const;
+  // The bytes of the correlation windows, as CorrelationLimits::max_total_state_bytes counts them.
+  size_t correlation_state_bytes() const;
 
  private:
   struct Impl;

@@ -128,6 +128,7 @@ const RuleSet& DetectionEngine::rules() const { return *impl_->rules; }
 const CorrelationStats& DetectionEngine::correlation_stats() const {
   return impl_->correlator->stats();
 }
+size_t DetectionEngine::correlation_state_bytes() const { return impl_->correlator->state_bytes(); }
 
 namespace {
 

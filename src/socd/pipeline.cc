@@ -185,6 +185,10 @@ void Pipeline::CountCorrelation() {
       correlation_counted_.non_numeric_values);
   add(counters_.correlation_windows_unjudged, now.windows_unjudged,
       correlation_counted_.windows_unjudged);
+  add(counters_.correlation_groups_evicted, now.groups_evicted,
+      correlation_counted_.groups_evicted);
+  add(counters_.correlation_groups_evicted_for_memory, now.groups_evicted_for_memory,
+      correlation_counted_.groups_evicted_for_memory);
 }
 
 void Pipeline::SaveAbsence(bool all) {

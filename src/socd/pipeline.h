@@ -54,6 +54,9 @@ struct PipelineCounters {
   std::atomic<uint64_t> correlation_events_dropped{0};
   std::atomic<uint64_t> correlation_non_numeric_values{0};
   std::atomic<uint64_t> correlation_windows_unjudged{0};
+  // Correlation groups evicted: max_groups reached, or the state's byte budgets (cmem30).
+  std::atomic<uint64_t> correlation_groups_evicted{0};
+  std::atomic<uint64_t> correlation_groups_evicted_for_memory{0};
 };
 
 class Pipeline {

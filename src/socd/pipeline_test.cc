@@ -388,5 +388,32 @@ TEST_F(PipelineTest, CorrelationCountersAddUpAcrossAReload) {
   EXPECT_EQ(pipeline_->counters().correlation_events_dropped.load(), 2u);
 }
 
+// cmem30: groups evicted for the correlation state's byte budget reach PipelineCounters (and so
+// /api/v1/stats and seccloud_soc_correlation_groups_evicted_for_memory_total): with a budget of
+// one byte every new group evicts the one before (never the group being updated).
+TEST_F(PipelineTest, CorrelationGroupsEvictedForMemoryAreCounted) {
+  soc::DetectionEngineOptions options;
+  options.correlation.max_state_bytes = 1;
+  auto engine = soc::sigma_testing::CleanEngine(
+      soc::sigma_testing::TransferMetricRules("value_median",
+                                              "{field: destination.bytes, gte: 1000}", "1h"),
+      "m.yml", options);
+  ASSERT_NE(engine, nullptr);
+  auto detectors = std::make_unique<Detectors>();
+  detectors->engine = std::move(engine);
+  pipeline_->SetDetectors(std::move(detectors));
+  store_->Release();
+  pipeline_->Start();
+  for (const char* ip : {"10.0.0.1", "10.0.0.2", "10.0.0.3"}) {
+    IngestItem item = TransferItem(ip, "1");
+    ASSERT_TRUE(queue_.TryPush(item)) << ip;
+  }
+  queue_.Close();
+  pipeline_->Join();
+  EXPECT_EQ(pipeline_->counters().records.load(), 3u);
+  EXPECT_EQ(pipeline_->counters().correlation_groups_evicted_for_memory.load(), 2u);
+  EXPECT_EQ(pipeline_->counters().correlation_groups_evicted.load(), 0u);
+}
+
 }  // namespace
 }  // namespace seccloud::socd

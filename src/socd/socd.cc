@@ -233,6 +233,8 @@ int RunSocService(const std::filesystem::path& config_path) {
     o["correlation_events_dropped"] = c.correlation_events_dropped.load();
     o["correlation_non_numeric_values"] = c.correlation_non_numeric_values.load();
     o["correlation_windows_unjudged"] = c.correlation_windows_unjudged.load();
+    o["correlation_groups_evicted"] = c.correlation_groups_evicted.load();
+    o["correlation_groups_evicted_for_memory"] = c.correlation_groups_evicted_for_memory.load();
     o["queue"] = queue.size();
     const soc::StoreStats s = store->Stats();
     o["store_records"] = s.records;
@@ -273,6 +275,13 @@ int RunSocService(const std::filesystem::path& config_path) {
       {"seccloud_soc_correlation_windows_unjudged_total",
        "Tumbling windows not judged because values were dropped (median/percentile, value_count)",
        &pc.correlation_windows_unjudged},
+      {"seccloud_soc_correlation_groups_evicted_total",
+       "Correlation groups evicted because the correlation had max_groups groups",
+       &pc.correlation_groups_evicted},
+      {"seccloud_soc_correlation_groups_evicted_for_memory_total",
+       "Correlation groups evicted because the correlation's state reached its byte budget "
+       "(max_state_bytes, or max_total_state_bytes over all correlations)",
+       &pc.correlation_groups_evicted_for_memory},
   };
   for (const CounterMetric& c : counters)
     m.AddGaugeFunction(c.name, c.help, "",
