@@ -127,17 +127,39 @@ TEST(AttributionTest, TheSendersOwnerFollowsAReloadAndANewSender) {
   EXPECT_EQ(r4.tenant, "tsu");  // 10.2.3.4 belongs to tsu after the swap
 }
 
-// An address is read as IpAddress::Parse reads it (the attributor reads dotted quads itself):
-// every spelling below, and random ones over digits and dots, gets the owner Parse's address has
-// — none when Parse refuses the text (leading zeros, octets past 255, too few or many octets).
+// An address is read as IpAddress::Parse reads it (the attributor reads dotted quads itself and
+// hands other text to Parse): every spelling below, and random ones over digits and dots, gets
+// the owner Parse's address has — none when Parse refuses the text (leading zeros, octets past
+// 255, too few or many octets) — with networks where each octet of an IPv4 address decides.
 TEST(AttributionTest, AddressesAreReadAsIpAddressParseReadsThem) {
-  auto tenants = Tenants();
+  // Networks narrow enough that every octet decides the owner (two /25 halves of 10.3.2.0/24
+  // owned by different tenants, a /32), and an IPv6 one (the text goes to IpAddress::Parse).
+  std::vector<Tenant> list;
+  const std::pair<const char*, std::vector<const char*>> owned[] = {
+      {"tsu", {"10.1.0.0/16", "10.3.2.0/25", "2001:db8:1::/48"}},
+      {"ise", {"10.2.0.0/16", "10.3.2.128/25", "10.4.5.6/32"}}};
+  for (const auto& [id, nets] : owned) {
+    Tenant t;
+    t.id = t.display_name = id;
+    for (const char* n : nets) t.networks.push_back(*IpPrefix::Parse(n));
+    list.push_back(std::move(t));
+  }
+  auto built = TenantRegistry::Build(std::move(list), nullptr);
+  ASSERT_TRUE(built) << built.error().ToString();
+  const std::shared_ptr<const TenantRegistry> tenants = *built;
   std::vector<std::string> texts = {
-      "10.1.2.3",   "10.2.255.255",    "10.1.0.0",      "10.01.2.3",   "010.1.2.3",   "10.1.2.03",
-      "10.1.2.256", "10.1.2.999",      "10.1.2",        "10.1.2.3.4",  "10.1.2.",     ".10.1.2.3",
-      "10..1.2",    "10.1.2.3 ",       " 10.1.2.3",     "10.1.2.1000", "10.1.2.0003", "3.2.1.10",
-      "1.10.3.2",   "::ffff:10.1.2.3", "10.1.2.3%eth0", "[10.1.2.3]",  "10.2.0.0",    "10.2.300.1",
-      "0.0.0.0",    "255.255.255.255", "10.1.2.3x",     "10.1.2.+3",   "10.1.2.-3",   "1e1.1.2.3"};
+      "10.3.2.0",        "10.3.2.127",      "10.3.2.128",      "10.3.2.255",
+      "10.3.3.1",        "10.3.1.255",      "10.4.5.6",        "10.4.5.7",
+      "10.4.6.6",        "6.5.4.10",        "2001:db8:1::1",   "2001:db8:1:ffff::",
+      "2001:db8:2::1",   "2001:DB8:1::a",   "::ffff:10.3.2.1", "2001:db8:1::1%eth0",
+      "[2001:db8:1::1]", "2001:db8:1::1::", "10.1.2.3",        "10.2.255.255",
+      "10.1.0.0",        "10.01.2.3",       "010.1.2.3",       "10.1.2.03",
+      "10.1.2.256",      "10.1.2.999",      "10.1.2",          "10.1.2.3.4",
+      "10.1.2.",         ".10.1.2.3",       "10..1.2",         "10.1.2.3 ",
+      " 10.1.2.3",       "10.1.2.1000",     "10.1.2.0003",     "3.2.1.10",
+      "1.10.3.2",        "::ffff:10.1.2.3", "10.1.2.3%eth0",   "[10.1.2.3]",
+      "10.2.0.0",        "10.2.300.1",      "0.0.0.0",         "255.255.255.255",
+      "10.1.2.3x",       "10.1.2.+3",       "10.1.2.-3",       "1e1.1.2.3"};
   uint64_t x = 0x9E3779B97F4A7C15u;
   auto next = [&x] {
     x ^= x << 13;
@@ -147,16 +169,19 @@ TEST(AttributionTest, AddressesAreReadAsIpAddressParseReadsThem) {
   };
   for (int i = 0; i < 3000; ++i) {
     // Dotted quads around the owned networks, with the octets' edge values and spellings.
-    static constexpr const char* kOctets[] = {"0",   "1",   "2",   "9",   "10",   "01", "00",
-                                              "255", "256", "199", "099", "1000", ""};
+    static constexpr const char* kOctets[] = {"0",   "1",   "2",   "9",   "10",   "01",  "00",
+                                              "255", "256", "199", "099", "1000", "127", "128",
+                                              "3",   "4",   "5",   "6",   "7",    ""};
+    // The first three octets often one of the owned networks' (10.1.x, 10.2.x, 10.3.2, 10.4.5).
+    static constexpr const char* kPrefixes[][3] = {
+        {"10", "1", ""}, {"10", "2", ""}, {"10", "3", "2"}, {"10", "4", "5"}};
+    const auto& prefix = kPrefixes[next() % std::size(kPrefixes)];
     std::string t;
     const int octets = 3 + static_cast<int>(next() % 3);
     for (int k = 0; k < octets; ++k) {
       if (k != 0) t += '.';
-      t += k < 2 && next() % 2 == 0 ? (k == 0       ? "10"
-                                       : next() % 2 ? "1"
-                                                    : "2")
-                                    : kOctets[next() % std::size(kOctets)];
+      t += k < 3 && *prefix[k] != '\0' && next() % 4 != 0 ? prefix[k]
+                                                          : kOctets[next() % std::size(kOctets)];
     }
     texts.push_back(std::move(t));
   }
