@@ -614,6 +614,10 @@ bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
 //   account or an event hub (Azure Monitor's "Azure Activity Log event schema", the schema from
 //   storage accounts and event hubs: time, a subscription's resourceId, operationName, and one of
 //   the log's categories); Government Cloud includes Azure too.
+// - azure.riskdetection: a Microsoft Entra ID Protection risk detection as Microsoft Graph's
+//   identityProtection/riskDetections returns it, one riskDetection object a line (its
+//   properties: riskEventType, riskState, riskLevel, detectedDateTime, activityDateTime, ...); a
+//   collector that pages the API writes each element of the response's "value" as a line.
 // *time_key: the member holding the record's time.
 template <typename Member>
 std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
@@ -634,6 +638,11 @@ std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
       IsActivityLogCategory(member("category"))) {
     *time_key = "time";
     return "azure.activitylogs";
+  }
+  if (member("riskEventType").string && member("riskState").string && member("riskLevel").string &&
+      member("detectedDateTime").string && member("activityDateTime").string) {
+    *time_key = "activityDateTime";
+    return "azure.riskdetection";
   }
   return {};
 }
