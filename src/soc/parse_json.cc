@@ -616,7 +616,8 @@ bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
 //   the log's categories); Government Cloud includes Azure too.
 // - azure.riskdetection: a Microsoft Entra ID Protection risk detection as Microsoft Graph's
 //   identityProtection/riskDetections returns it, one riskDetection object a line (its
-//   properties: riskEventType, riskState, riskLevel, detectedDateTime, activityDateTime, ...); a
+//   properties: riskEventType, riskState, riskLevel, detectedDateTime, ...; its time the
+//   activityDateTime, else the detectedDateTime); a
 //   collector that pages the API writes each element of the response's "value" as a line.
 // *time_key: the member holding the record's time.
 template <typename Member>
@@ -640,8 +641,9 @@ std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
     return "azure.activitylogs";
   }
   if (member("riskEventType").string && member("riskState").string && member("riskLevel").string &&
-      member("detectedDateTime").string && member("activityDateTime").string) {
-    *time_key = "activityDateTime";
+      member("detectedDateTime").string) {
+    // activityDateTime is nullable in Graph's schema: the detection's own time then.
+    *time_key = member("activityDateTime").string ? "activityDateTime" : "detectedDateTime";
     return "azure.riskdetection";
   }
   return {};

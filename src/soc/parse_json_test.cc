@@ -700,6 +700,12 @@ TEST(ParseJsonTest, EntraRiskDetectionsAreKnownByTheirSchema) {
     EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:40:12.123Z"));
     EXPECT_EQ(Str(r, "riskEventType"), "unlikelyTravel");
   }
+  // Graph's activityDateTime is nullable: the detection's time then.
+  Record r = Parse(
+      Format::kJson,
+      R"({"riskEventType":"leakedCredentials","riskState":"atRisk","riskLevel":"high","activity":"user","activityDateTime":null,"detectedDateTime":"2025-11-26T03:55:20Z"})");
+  EXPECT_EQ(Str(r, "event.dataset"), "azure.riskdetection");
+  EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:55:20Z"));
   for (
       const char* near : {
           // No detectedDateTime; a riskLevel not a string; a Log Analytics row (AADUserRiskEvents).
@@ -708,7 +714,7 @@ TEST(ParseJsonTest, EntraRiskDetectionsAreKnownByTheirSchema) {
           R"({"RiskEventType":"unlikelyTravel","RiskState":"atRisk","RiskLevel":"medium","ActivityDateTime":"2025-11-26T03:40:12Z","DetectedDateTime":"2025-11-26T03:55:20Z"})",
       }) {
     SCOPED_TRACE(near);
-    Record r = Parse(Format::kJson, near);
+    r = Parse(Format::kJson, near);
     ASSERT_TRUE(r.parsed);
     EXPECT_EQ(Str(r, "event.dataset"), "json");
     EXPECT_EQ(r.time_ms, kReceived);
