@@ -617,8 +617,8 @@ bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
 // - azure.riskdetection: a Microsoft Entra ID Protection risk detection as Microsoft Graph's
 //   identityProtection/riskDetections returns it, one riskDetection object a line (its
 //   properties: riskEventType, riskState, riskLevel, detectedDateTime, ...; its time the
-//   activityDateTime, else the detectedDateTime); a
-//   collector that pages the API writes each element of the response's "value" as a line.
+//   activityDateTime, else the detectedDateTime); a collector that pages the API writes each
+//   element of the response's "value" as a line.
 // *time_key: the member holding the record's time.
 template <typename Member>
 std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
