@@ -614,6 +614,11 @@ bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
 //   account or an event hub (Azure Monitor's "Azure Activity Log event schema", the schema from
 //   storage accounts and event hubs: time, a subscription's resourceId, operationName, and one of
 //   the log's categories); Government Cloud includes Azure too.
+// - azure.riskdetection: a Microsoft Entra ID Protection risk detection as Microsoft Graph's
+//   identityProtection/riskDetections returns it, one riskDetection object a line (its
+//   properties: riskEventType, riskState, riskLevel, detectedDateTime, ...; its time the
+//   activityDateTime, else the detectedDateTime); a collector that pages the API writes each
+//   element of the response's "value" as a line.
 // *time_key: the member holding the record's time.
 template <typename Member>
 std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
@@ -634,6 +639,12 @@ std::string_view KnownJsonDataset(Member member, std::string_view* time_key) {
       IsActivityLogCategory(member("category"))) {
     *time_key = "time";
     return "azure.activitylogs";
+  }
+  if (member("riskEventType").string && member("riskState").string && member("riskLevel").string &&
+      member("detectedDateTime").string) {
+    // activityDateTime is nullable in Graph's schema: the detection's own time then.
+    *time_key = member("activityDateTime").string ? "activityDateTime" : "detectedDateTime";
+    return "azure.riskdetection";
   }
   return {};
 }

@@ -683,5 +683,43 @@ TEST(ParseJsonTest, CloudAuditRecordsAreKnownByTheirSchema) {
   }
 }
 
+// Entra ID Protection's risk detections as Microsoft Graph returns them are known by the
+// riskDetection resource's members (Sigma's azure/riskdetection rules select them so), their
+// time is the risky activity's; the tape and the tree agree. Near misses stay generic.
+TEST(ParseJsonTest, EntraRiskDetectionsAreKnownByTheirSchema) {
+  constexpr char kRisk[] =
+      R"({"id":"1c1f9a4b7d0e4a1f","riskEventType":"unlikelyTravel","riskState":"atRisk","riskLevel":"medium","riskDetail":"none","source":"IdentityProtection","detectionTimingType":"offline%s","activity":"signin","ipAddress":"203.0.113.24","activityDateTime":"2025-11-26T03:40:12.123Z","detectedDateTime":"2025-11-26T03:55:20.456Z","userPrincipalName":"taro.yamada@city.example.lg.jp"})";
+  for (const char* extra : {"", "\xff"}) {  // the tape, then the tree
+    SCOPED_TRACE(extra[0] == 0 ? "tape" : "tree");
+    char buf[1024];
+    std::snprintf(buf, sizeof buf, kRisk, extra);
+    Record r = Parse(Format::kJson, buf);
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(FieldView(r).Find("event.dataset").str(), "azure.riskdetection");
+    EXPECT_EQ(Str(r, "event.dataset"), "azure.riskdetection");
+    EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:40:12.123Z"));
+    EXPECT_EQ(Str(r, "riskEventType"), "unlikelyTravel");
+  }
+  // Graph's activityDateTime is nullable: the detection's time then.
+  Record r = Parse(
+      Format::kJson,
+      R"({"riskEventType":"leakedCredentials","riskState":"atRisk","riskLevel":"high","activity":"user","activityDateTime":null,"detectedDateTime":"2025-11-26T03:55:20Z"})");
+  EXPECT_EQ(Str(r, "event.dataset"), "azure.riskdetection");
+  EXPECT_EQ(r.time_ms, Ms("2025-11-26T03:55:20Z"));
+  for (
+      const char* near : {
+          // No detectedDateTime; a riskLevel not a string; a Log Analytics row (AADUserRiskEvents).
+          R"({"riskEventType":"unlikelyTravel","riskState":"atRisk","riskLevel":"medium","activityDateTime":"2025-11-26T03:40:12Z"})",
+          R"({"riskEventType":"unlikelyTravel","riskState":"atRisk","riskLevel":2,"activityDateTime":"2025-11-26T03:40:12Z","detectedDateTime":"2025-11-26T03:55:20Z"})",
+          R"({"RiskEventType":"unlikelyTravel","RiskState":"atRisk","RiskLevel":"medium","ActivityDateTime":"2025-11-26T03:40:12Z","DetectedDateTime":"2025-11-26T03:55:20Z"})",
+      }) {
+    SCOPED_TRACE(near);
+    r = Parse(Format::kJson, near);
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(Str(r, "event.dataset"), "json");
+    EXPECT_EQ(r.time_ms, kReceived);
+  }
+}
+
 }  // namespace
 }  // namespace seccloud::soc

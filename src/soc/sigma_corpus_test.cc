@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -318,6 +319,88 @@ TEST(SigmaCorpusTest, CloudAuditRulesFireOnTheirRecords) {
       }) {
     SCOPED_TRACE(benign);
     const Record r = parse_testing::ParseAs(Format::kJson, benign, "test");
+    ASSERT_TRUE(r.parsed);
+    EXPECT_EQ(FiredRules(*engine, r), std::set<std::string>{});
+  }
+}
+
+// Entra ID Protection's risk detections, one Microsoft Graph riskDetection object a line
+// (parse_json.cc: KnownJsonDataset), fire SigmaHQ's azure/riskdetection rules: each of the 19
+// rules fires on a detection of its riskEventType and on no other. The records follow Graph's
+// riskDetection resource and its List example; ids, addresses and names are placeholders.
+TEST(SigmaCorpusTest, EntraRiskDetectionRulesFireOnGraphRiskDetections) {
+  const fs::path risk = kSigmaData / "rules/cloud/azure/identity_protection",
+                 activity = kSigmaData / "rules/cloud/azure/activity_logs",
+                 m365 = kSigmaData / "rules/cloud/m365/audit";
+  if (!fs::is_directory(risk) || !fs::is_directory(activity) || !fs::is_directory(m365)) {
+    GTEST_SKIP() << risk << " is absent (SigmaHQ rules are test data, not in the repo)";
+  }
+  size_t rules = 0;
+  auto engine = EngineOf({risk, activity, m365}, &rules);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_GE(rules, 19u + 30u);
+
+  constexpr char kDetection[] =
+      R"({"id":"1c1f9a4b7d0e4a1f8d2b3c4d5e6f7a8b%s","requestId":"6b1c2d3e-0000-4000-8000-00000000a001","correlationId":"7c2d3e4f-0000-4000-8000-00000000b002","riskEventType":"%s","riskState":"atRisk","riskLevel":"medium","riskDetail":"none","source":"IdentityProtection","detectionTimingType":"offline","activity":"signin","tokenIssuerType":"AzureAD","ipAddress":"203.0.113.24","location":{"city":"Tokyo","state":"Tokyo","countryOrRegion":"JP","geoCoordinates":{"latitude":35.6895,"longitude":139.6917}},"activityDateTime":"2025-11-26T03:40:12.123Z","detectedDateTime":"2025-11-26T03:55:20.456Z","lastUpdatedDateTime":"2025-11-26T03:57:01.789Z","userId":"a1b2c3d4-0000-4000-8000-0000000000c1","userDisplayName":"Taro Yamada","userPrincipalName":"taro.yamada@city.example.lg.jp","additionalInfo":"[{\"Key\":\"userAgent\",\"Value\":\"Mozilla/5.0 (Windows NT 10.0; Win64; x64)\"}]"})";
+  auto line = [&](const char* type, const char* extra) {
+    char buf[2048];
+    std::snprintf(buf, sizeof buf, kDetection, extra, type);
+    return std::string(buf);
+  };
+  struct Case {
+    const char* rule_id;
+    const char* risk_event_type;
+  };
+  const Case cases[] = {
+      {"6555754e-5e7f-4a67-ad1c-4041c413a007", "anomalousToken"},
+      {"258b6593-215d-4a26-a141-c8e31c1299a6", "anomalousUserActivity"},
+      {"be4d9c86-d702-4030-b52e-c7859110e5e8", "riskyIPAddress"},
+      {"53acd925-2003-440d-a1f3-71a5253fe237", "anonymizedIPAddress"},
+      {"1a41023f-1e70-4026-921a-4d9341a9038e", "unlikelyTravel"},
+      {"b2572bf9-e20a-4594-b528-40bde666525a", "impossibleTravel"},
+      {"27e4f1d6-ae72-4ea0-8a67-77a73a289c3d", "suspiciousInboxForwarding"},
+      {"ceb55fd0-726e-4656-bf4e-b585b7f7d572", "mcasSuspiciousInboxManipulationRules"},
+      {"19128e5e-4743-48dc-bd97-52e5775af817", "leakedCredentials"},
+      {"a3f55ebd-0c01-4ed6-adc0-8fb76d8cd3cd", "maliciousIPAddress"},
+      {"36440e1c-5c22-467a-889b-593e66498472", "suspiciousIPAddress"},
+      {"821b4dc3-1295-41e7-b157-39ab212dd6bd", "malwareInfectedIPAddress"},
+      {"adf9f4d2-559e-4f5c-95be-c28dff0b1476", "newCountry"},
+      {"28ecba0a-c743-4690-ad29-9a8f6f25a6f9", "passwordSpray"},
+      {"a84fc3b1-c9ce-4125-8e74-bdcdb24021f1", "attemptedPrtAccess"},
+      {"944f6adb-7a99-4c69-80c1-b712579e93e6", "suspiciousBrowser"},
+      {"a2cb56ff-4f46-437a-a0fa-ffa4d1303cba", "investigationsThreatIntelligence"},
+      {"e3393cba-31f0-4207-831e-aef90ab17a8c", "tokenIssuerAnomaly"},
+      {"128faeef-79dd-44ca-b43c-a9e236a60f49", "unfamiliarFeatures"},
+  };
+  for (const Case& c : cases) {
+    for (const char* extra : {"", "\xff"}) {  // the tape, then the tree (invalid UTF-8)
+      const std::string l = line(c.risk_event_type, extra);
+      SCOPED_TRACE(l);
+      const Record r = parse_testing::ParseAs(Format::kJson, l, "test");
+      ASSERT_TRUE(r.parsed);
+      EXPECT_EQ(parse_testing::Str(r, "event.dataset"), "azure.riskdetection");
+      EXPECT_EQ(FiredRules(*engine, r), std::set<std::string>{c.rule_id});
+    }
+  }
+
+  // Records that are not these detections fire none of them: a detection an administrator
+  // raised (adminConfirmedUserCompromised, no rule names it), a user's successful sign-in as Graph
+  // returns it, Azure's schema example (a support ticket written), an Exchange sign-in in the
+  // Management Activity API, and a risk detection as a Log Analytics row (AADUserRiskEvents:
+  // RiskEventType, TimeGenerated), which is not an export seccloud reads.
+  for (
+      const std::string& other : {
+          line("adminConfirmedUserCompromised", ""),
+          std::string(
+              R"({"id":"66ea54eb-6301-4ee5-be62-ff5a759b0100","createdDateTime":"2025-11-26T04:05:00Z","userDisplayName":"Taro Yamada","userPrincipalName":"taro.yamada@city.example.lg.jp","userId":"a1b2c3d4-0000-4000-8000-0000000000c1","appId":"00000002-0000-0ff1-ce00-000000000000","appDisplayName":"Office 365 Exchange Online","ipAddress":"203.0.113.24","clientAppUsed":"Browser","correlationId":"7c2d3e4f-0000-4000-8000-00000000b003","conditionalAccessStatus":"success","isInteractive":true,"riskDetail":"none","riskLevelAggregated":"none","riskLevelDuringSignIn":"none","riskState":"none","riskEventTypes_v2":[],"resourceDisplayName":"Office 365 Exchange Online","resourceId":"00000002-0000-0ff1-ce00-000000000000","status":{"errorCode":0,"failureReason":"Other.","additionalDetails":null},"deviceDetail":{"deviceId":"","displayName":"","operatingSystem":"Windows 10","browser":"Edge 131.0.0","isCompliant":false,"isManaged":false,"trustType":""},"location":{"city":"Tokyo","state":"Tokyo","countryOrRegion":"JP"}})"),
+          std::string(
+              R"({"time":"2025-11-26T04:04:26.9792776Z","resourceId":"/subscriptions/s1/resourceGroups/MSSupportGroup/providers/microsoft.support/supporttickets/115012112305841","operationName":"microsoft.support/supporttickets/write","category":"Administrative","resultType":"Success","resultSignature":"Succeeded.Created","durationMs":2826,"callerIpAddress":"111.111.111.11","correlationId":"c776f9f4-36e5-4e0e-809b-c9b3c3fb62a8","level":"Information","location":"global","properties":{"statusCode":"Created"}})"),
+          std::string(R"({"CreationTime":"2025-11-26T04:02:00","Id":"80c76bd2-9d81-4c57-a422-a6b4e6b4b1a2","Operation":"UserLoggedIn","OrganizationId":"d8b5b8e1-2d5c-4f0e-9a8b-0c7a3b6e2f41","RecordType":15,"ResultStatus":"Success","UserKey":"10032001A1B2C3D4","UserType":0,"Version":1,"Workload":"AzureActiveDirectory","ClientIP":"203.0.113.5","UserId":"user1@contoso.onmicrosoft.com"})"),
+          std::string(
+              R"({"TimeGenerated":"2025-11-26T03:55:20Z","OperationName":"User Risk Detection","RiskEventType":"unlikelyTravel","RiskState":"atRisk","RiskLevel":"medium","DetectedDateTime":"2025-11-26T03:55:20Z","ActivityDateTime":"2025-11-26T03:40:12Z","Type":"AADUserRiskEvents"})"),
+      }) {
+    SCOPED_TRACE(other);
+    const Record r = parse_testing::ParseAs(Format::kJson, other, "test");
     ASSERT_TRUE(r.parsed);
     EXPECT_EQ(FiredRules(*engine, r), std::set<std::string>{});
   }

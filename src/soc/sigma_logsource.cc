@@ -144,6 +144,8 @@ const CloudService kCloudServices[] = {
     {"aws", "cloudtrail", "aws.cloudtrail"},
     {"m365", "audit", "m365.audit"},
     {"azure", "activitylogs", "azure.activitylogs"},
+    // Entra ID Protection's risk detections as Graph returns them: the rules name riskEventType.
+    {"azure", "riskdetection", "azure.riskdetection"},
 };
 
 // Sysmon for Linux's channel (lower-case) and its events by Sigma category, as SigmaHQ's
@@ -411,6 +413,21 @@ bool MapLogsource(std::string_view product, std::string_view category, std::stri
       out->alts.push_back({.dataset = "web.access"});
       out->alts.push_back({.dataset = "web.error"});
       return true;
+    }
+  }
+  if (p == "azure") {
+    // Entra ID's other logs: SigmaHQ's rules name fields that no one export has.
+    if (s == "pim") {
+      *reason =
+          "azure/pim rules name riskEventType with PIM alert names; Graph's PIM alerts "
+          "(roleManagementAlerts) name them alertDefinitionId and no export has riskEventType";
+      return false;
+    }
+    if (s == "signinlogs" || s == "auditlogs") {
+      *reason = "azure/" + s +
+                " rules mix Log Analytics' column names (ResultType, OperationName) with Graph's "
+                "and the export's (properties.*), no one export has them all";
+      return false;
     }
   }
   *reason = Describe(p, c, s) + " has no source in seccloud";
