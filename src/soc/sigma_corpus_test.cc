@@ -227,9 +227,23 @@ TEST(SigmaCorpusTest, UnsupportedRulesByLogsource) {
   std::cout << "unsupported by logsource (product/category/service) and reason:\n";
   for (const auto& [n, k] : sorted)
     std::cout << "  " << n << "  " << k.first << "  " << k.second << "\n";
-  size_t total = 0;
-  for (const auto& [n, k] : sorted) total += n;
-  EXPECT_EQ(total, report.unsupported.size());
+  // What the README's table states (the review of sigma30: the test only printed the table): no
+  // rule is unsupported for a modifier or condition form, only for a logsource seccloud does
+  // not collect — and of the Windows and Linux logsources municipal terminals and servers send,
+  // only the Kernel-File ETW categories and three Linux application logs are left out.
+  for (const auto& i : report.unsupported) {
+    EXPECT_EQ(i.reason.rfind("logsource not collected", 0), 0u) << i.ToString();
+    auto it = logsource_of.find(i.rule_id);
+    if (it == logsource_of.end()) continue;  // a document without an id: counted under "?"
+    const std::string& ls = it->second;
+    if (ls.rfind("windows/", 0) == 0) {
+      EXPECT_TRUE(ls == "windows/file_access/-" || ls == "windows/file_rename/-") << ls;
+    }
+    if (ls.rfind("linux/", 0) == 0) {
+      EXPECT_TRUE(ls == "linux/-/clamav" || ls == "linux/-/guacamole" || ls == "linux/-/vsftpd")
+          << ls;
+    }
+  }
 }
 
 std::set<std::string> FiredRules(DetectionEngine& engine, const Record& r) {
@@ -467,6 +481,7 @@ TEST(SigmaCorpusTest, AntivirusRulesFireOnScannerAndDefenderDetections) {
   EXPECT_EQ(FiredRules(*engine, defender(1116, "Virus:DOS/EICAR_Test_File",
                                          R"(file:_C:\Users\taro\Downloads\eicar.com)")),
             std::set<std::string>{});
+}
 
 // What SigmaHQ's rules (test data, not in the repository) expand to together, against the
 // load-wide condition bounds set from it (sigma.h): a municipality's own rules have the room above.
