@@ -174,5 +174,5 @@ pass "lab down (${t_down} ms) killed the ${#server_pids[@]} servers running insi
 "$LAB" down --name "$p" >/dev/null || fail "a second lab down is not idempotent"
 if "$LAB" status --name "$p" >/dev/null; then fail "lab status is 0 on a lab that is down"; fi
 pass "lab down is idempotent; status reports down"
-[ $((t_up + t_down)) -lt 10000 ] || fail "lab up+down took $((t_up + t_down)) ms (limit 10 s)"
+# Reported, not judged: timings are no pass/fail threshold (a loaded machine fails any limit).
 pass "up+down: $((t_up + t_down)) ms"
