@@ -391,10 +391,6 @@ TEST_F(TlsStreamTest, ABulkTransfersEndIsEofAfterCloseNotifyAndTruncationWithout
   }
 }
 
-// Records a peer sent after what was read wait in OpenSSL's record buffer (read-ahead takes
-// them with the same recv), not in the stream's: input_pending() still counts them, as the
-// tunnel's reuse check (an origin's bytes after a response) and the lingering close rely on.
-
 // Records a peer sent after what was read, received with the same transport read, are counted
 // by input_pending() and not yet decrypted — wherever the stream keeps them (its own input
 // buffer here; OpenSSL's record buffer with read-ahead): the tunnel's reuse check (an origin's
@@ -441,11 +437,6 @@ TEST_F(TlsStreamTest, RecordsReceivedAfterWhatWasReadCountAsPending) {
   EXPECT_GT(pending_after, 0u) << "the second record, received, was not counted";
   EXPECT_EQ(pending_at_end, 0u);
 }
-
-// A peer whose bytes come one TCP segment per byte — every record, the handshake's included,
-// arrives in pieces — and who asks for a TLS 1.3 key update midway; the other way the server's
-// records (its session tickets, its key update, the echo) pass as they come. Every partial
-// record waits in OpenSSL's buffer and each read lands where OpenSSL asks next.
 
 // A peer whose bytes come one TCP segment per byte — every record, the handshake's included,
 // arrives in pieces — and who asks for a TLS 1.3 key update midway; the other way the server's

@@ -117,9 +117,12 @@ struct CorrelationLimits {
   // Bytes of one correlation's windows over all its groups (the cost model of correlation.cc,
   // measured with malloc: a group, a kept event, a bucket, a kept value and its bytes). Past it
   // the least recently updated groups are evicted (stats().groups_evicted_for_memory), never the
-  // one being updated, which each per-group cap above bounds on its own. 2 GiB holds 30,000
-  // users' groups each at the event cap (~40 KB: 1,000 events and 64 buckets), 1.2 GB, or 30,000
-  // users × ~400 distinct values.
+  // one being updated. The per-group caps above bound its count of values, not their bytes: a
+  // value_count group holds up to its value cap × (~136 bytes + the value's length, up to a
+  // record's 64 KiB), e.g. 10,000 values of ~60 KB ≈ 600 MB, which this budget does not stop
+  // (not done: keeping a long value as a digest, since only distinctness is used). 2 GiB holds
+  // 30,000 users' groups each at the event cap (~40 KB: 1,000 events and 64 buckets), 1.2 GB, or
+  // 30,000 users × ~400 distinct values.
   size_t max_state_bytes = size_t{2} << 30;
   // The same over all the correlations of one correlator: past it the correlation being updated
   // evicts its own least recently updated groups (the growing one pays, not a quiet one). 8 GiB,
